@@ -1,0 +1,5 @@
+import type { BenchSuite } from "./suite.ts";
+import { schemasSuite } from "./schemas.ts";
+
+/** Each issue adds its suite here; its key is the top-level key in the bench JSON. */
+export const SUITES: readonly BenchSuite[] = [schemasSuite];

@@ -1,0 +1,79 @@
+// What every command shares: one-line errors with their registry code (never a stack trace),
+// `--json` output, and the config loaded once per invocation.
+import type { Command } from "commander";
+import { ERR, isWmsError, WmsError } from "../schemas/index.ts";
+import { loadConfig, type LoadedConfig } from "../platform/config.ts";
+
+/** Exit codes: 0 ok, 1 the operation failed, 2 usage or not built. */
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+export interface GlobalOptions {
+  config?: string;
+  namespace?: string;
+}
+
+export function globalOptions(cmd: Command): GlobalOptions {
+  return cmd.optsWithGlobals<GlobalOptions>();
+}
+
+export function configFor(cmd: Command): LoadedConfig {
+  const g = globalOptions(cmd);
+  return loadConfig({ path: g.config, overrides: g.namespace ? { namespace: g.namespace } : undefined });
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(JSON.stringify(value) + "\n");
+}
+
+export function fail(e: unknown): never {
+  if (isWmsError(e)) {
+    process.stderr.write(`wms: error ${e.toLine()}\n`);
+    process.exit(e.code === ERR.NOT_IMPLEMENTED ? EXIT.usage : EXIT.failed);
+  }
+  const err = e instanceof Error ? e : new Error(String(e));
+  const wrapped = new WmsError(ERR.INTERNAL, err.message.split("\n")[0] || err.name);
+  process.stderr.write(`wms: error ${wrapped.toLine()}\n`);
+  if (process.env.WMS_DEBUG) process.stderr.write(`${err.stack ?? ""}\n`);
+  process.exit(EXIT.failed);
+}
+
+/** Wraps a command action so any failure becomes one clear line and a non-zero exit. */
+export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | void): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await fn(...args);
+    } catch (e) {
+      fail(e);
+    }
+  };
+}
+
+/** For commands of the design whose issue is not done yet: say so, exit 2. */
+export function notBuilt(program: Command, name: string, description: string, issue: number): void {
+  program
+    .command(name)
+    .description(`${description} [not built yet: issue #${issue}]`)
+    .allowUnknownOption(true)
+    .allowExcessArguments(true)
+    .helpOption(false)
+    .action(() => {
+      process.stderr.write(`wms: '${name}' is not built yet (issue #${issue}); see README.md for what works today\n`);
+      process.exit(EXIT.usage);
+    });
+}
+
+export function parseIntOption(name: string, min = 0): (v: string) => number {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new WmsError(ERR.BAD_INPUT, `${name} must be an integer >= ${min}, got '${v}'`);
+    return n;
+  };
+}
+
+export function parseNumberOption(name: string, min = 0): (v: string) => number {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min) throw new WmsError(ERR.BAD_INPUT, `${name} must be a number >= ${min}, got '${v}'`);
+    return n;
+  };
+}

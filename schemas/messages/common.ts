@@ -1,0 +1,25 @@
+import { Type } from "@sinclair/typebox";
+
+/** Pieces several messages share. */
+export const Dn = Type.String({ minLength: 3, maxLength: 1024, pattern: "^/", description: "X.509 subject DN in OpenSSL slash form, e.g. /DC=org/CN=Jane Doe" });
+export const Id = Type.String({ minLength: 1, maxLength: 128, pattern: "^[A-Za-z0-9._:@-]+$" });
+export const SiteName = Type.String({ minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9_.-]+$" });
+export const Timestamp = Type.Integer({ minimum: 0, description: "Milliseconds since the Unix epoch" });
+export const ClassAdText = Type.String({ maxLength: 65536, description: "ClassAd expression or ad in ClassAd syntax" });
+export const ReportId = Type.String({ minLength: 8, maxLength: 128, description: "Unique id; consumers use it to stay idempotent" });
+export const ErrorCodeField = Type.Integer({ minimum: 1000, maximum: 2999 });
+
+export const FileRef = Type.Object(
+  {
+    lfn: Type.String({ minLength: 1, maxLength: 512, pattern: "^[^/\\0][^\\0]*$", description: "Logical file name, relative to the site storage" }),
+    dataset: Type.String({ minLength: 1, maxLength: 256 }),
+    size: Type.Integer({ minimum: 0 }),
+    adler32: Type.String({ pattern: "^[0-9a-f]{8}$" }),
+    md5: Type.String({ pattern: "^[0-9a-f]{32}$" }),
+  },
+  { additionalProperties: false },
+);
+
+export const JobStateName = Type.Union(
+  ["defined", "activated", "sent", "starting", "running", "finished", "failed", "cancelled"].map((s) => Type.Literal(s)),
+);

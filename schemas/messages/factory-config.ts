@@ -1,0 +1,34 @@
+import { Type, type Static } from "@sinclair/typebox";
+import { defineMessage, SchemaVersion } from "../message.ts";
+import { Id, SiteName } from "./common.ts";
+
+/** The knobs a factory operator tunes per site queue. */
+export const FactoryQueueSchema = Type.Object(
+  {
+    name: Id,
+    site: SiteName,
+    adapter: Type.Union([Type.Literal("local"), Type.Literal("condor"), Type.Literal("slurm")], { default: "local" }),
+    targetIdle: Type.Integer({ minimum: 0, default: 2, description: "Idle pilots to keep waiting for work" }),
+    maxPending: Type.Integer({ minimum: 0, default: 10 }),
+    maxRunning: Type.Integer({ minimum: 0, default: 50 }),
+    maxPerCycle: Type.Integer({ minimum: 0, default: 5 }),
+    pilotsPerMinute: Type.Number({ minimum: 0, default: 60 }),
+    cycleSec: Type.Number({ minimum: 0.1, maximum: 3600, default: 10 }),
+    pilotLifetimeSec: Type.Integer({ minimum: 10, default: 3600 }),
+    tokenUses: Type.Integer({ minimum: 1, maximum: 1000, default: 5, description: "Job requests one pilot token allows" }),
+    emptyAdvertsLimit: Type.Integer({ minimum: 1, default: 3, description: "Pilot exits after this many adverts in a row found nothing" }),
+  },
+  { additionalProperties: false },
+);
+export type FactoryQueue = Static<typeof FactoryQueueSchema>;
+
+export const FactoryConfigSchema = Type.Object(
+  {
+    schemaVersion: SchemaVersion,
+    factoryId: Id,
+    queues: Type.Array(FactoryQueueSchema, { maxItems: 1000 }),
+  },
+  { additionalProperties: false, $id: "FactoryConfig" },
+);
+export type FactoryConfig = Static<typeof FactoryConfigSchema>;
+export const FactoryConfig = defineMessage("FactoryConfig", FactoryConfigSchema);

@@ -1,0 +1,19 @@
+import { Type, type Static } from "@sinclair/typebox";
+import { defineMessage, SchemaVersion } from "../message.ts";
+import { ClassAdText, Id, SiteName, Timestamp } from "./common.ts";
+
+/** Pilot → matchmaker: "here is my worker node, give me work". */
+export const MachineAdvertSchema = Type.Object(
+  {
+    schemaVersion: SchemaVersion,
+    pilotId: Id,
+    site: SiteName,
+    token: Type.String({ minLength: 16, maxLength: 256, description: "Pilot token minted by the factory" }),
+    classad: ClassAdText,
+    publicKey: Type.String({ minLength: 64, maxLength: 4096, description: "Pilot's ephemeral public key (PEM); the one-time proxy key is encrypted to it" }),
+    sentAt: Timestamp,
+  },
+  { additionalProperties: false, $id: "MachineAdvert" },
+);
+export type MachineAdvert = Static<typeof MachineAdvertSchema>;
+export const MachineAdvert = defineMessage("MachineAdvert", MachineAdvertSchema);

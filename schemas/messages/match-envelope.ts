@@ -1,0 +1,52 @@
+import { Type, type Static } from "@sinclair/typebox";
+import { defineMessage, SchemaVersion } from "../message.ts";
+import { Dn, ErrorCodeField, Id, Timestamp } from "./common.ts";
+import { JobSpecSchema } from "./job-spec.ts";
+
+/** What the matchmaker signs. Kept as JSON text inside the envelope so the signed bytes are unambiguous. */
+export const EnvelopeBodySchema = Type.Object(
+  {
+    schemaVersion: SchemaVersion,
+    job: JobSpecSchema,
+    submitterDn: Dn,
+    pilotId: Id,
+    lockToken: Type.String({ minLength: 8, maxLength: 128, description: "Proves the claim when heartbeating and reporting" }),
+    encryptedProxyKey: Type.String({ minLength: 16, maxLength: 4096, description: "One-time proxy key, encrypted to the pilot's advertised public key (base64)" }),
+    nonce: Type.String({ minLength: 16, maxLength: 128 }),
+    issuedAt: Timestamp,
+    expiresAt: Timestamp,
+  },
+  { additionalProperties: false, $id: "EnvelopeBody" },
+);
+export type EnvelopeBody = Static<typeof EnvelopeBodySchema>;
+export const EnvelopeBody = defineMessage("EnvelopeBody", EnvelopeBodySchema);
+
+export const MatchEnvelopeSchema = Type.Object(
+  {
+    schemaVersion: SchemaVersion,
+    body: Type.String({ minLength: 2, maxLength: 4_000_000, description: "EnvelopeBody as JSON text, exactly as signed" }),
+    signature: Type.String({ minLength: 16, maxLength: 4096, description: "base64 signature over `body`" }),
+    signerCert: Type.String({ minLength: 64, maxLength: 16384, description: "Matchmaker service certificate (PEM)" }),
+  },
+  { additionalProperties: false, $id: "MatchEnvelope" },
+);
+export type MatchEnvelope = Static<typeof MatchEnvelopeSchema>;
+export const MatchEnvelope = defineMessage("MatchEnvelope", MatchEnvelopeSchema);
+
+/** Matchmaker → pilot: a match, no match (with a back-off hint), or an error with its code. */
+export const MatchReplySchema = Type.Union(
+  [
+    Type.Object({ schemaVersion: SchemaVersion, status: Type.Literal("match"), envelope: MatchEnvelopeSchema }, { additionalProperties: false }),
+    Type.Object(
+      { schemaVersion: SchemaVersion, status: Type.Literal("nomatch"), backoffSec: Type.Number({ minimum: 0 }), reason: Type.String({ maxLength: 1024 }) },
+      { additionalProperties: false },
+    ),
+    Type.Object(
+      { schemaVersion: SchemaVersion, status: Type.Literal("error"), code: ErrorCodeField, name: Type.String(), message: Type.String({ maxLength: 4096 }) },
+      { additionalProperties: false },
+    ),
+  ],
+  { $id: "MatchReply" },
+);
+export type MatchReply = Static<typeof MatchReplySchema>;
+export const MatchReply = defineMessage("MatchReply", MatchReplySchema);

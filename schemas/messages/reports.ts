@@ -1,0 +1,106 @@
+import { Type, type Static } from "@sinclair/typebox";
+import { defineMessage, SchemaVersion } from "../message.ts";
+import { Dn, ErrorCodeField, Id, JobStateName, ReportId, SiteName, Timestamp } from "./common.ts";
+
+// The four report kinds the pilot sends over RabbitMQ, where nothing may be lost.
+
+export const StateReportSchema = Type.Object(
+  {
+    schemaVersion: SchemaVersion,
+    kind: Type.Literal("state"),
+    reportId: ReportId,
+    jobId: Id,
+    taskId: Id,
+    pilotId: Id,
+    site: SiteName,
+    state: JobStateName,
+    attempt: Type.Integer({ minimum: 1 }),
+    lockToken: Type.Optional(Type.String({ maxLength: 128 })),
+    errorCode: Type.Optional(ErrorCodeField),
+    message: Type.Optional(Type.String({ maxLength: 4096 })),
+    outputs: Type.Optional(
+      Type.Array(
+        Type.Object(
+          { lfn: Type.String({ maxLength: 512 }), size: Type.Integer({ minimum: 0 }), adler32: Type.String({ pattern: "^[0-9a-f]{8}$" }), md5: Type.String({ pattern: "^[0-9a-f]{32}$" }) },
+          { additionalProperties: false },
+        ),
+        { maxItems: 10000 },
+      ),
+    ),
+    at: Timestamp,
+  },
+  { additionalProperties: false, $id: "StateReport" },
+);
+export type StateReport = Static<typeof StateReportSchema>;
+export const StateReport = defineMessage("StateReport", StateReportSchema);
+
+export const ErrorReportSchema = Type.Object(
+  {
+    schemaVersion: SchemaVersion,
+    kind: Type.Literal("error"),
+    reportId: ReportId,
+    jobId: Type.Optional(Id),
+    taskId: Type.Optional(Id),
+    pilotId: Id,
+    site: SiteName,
+    code: ErrorCodeField,
+    name: Type.String({ maxLength: 64 }),
+    message: Type.String({ maxLength: 4096 }),
+    at: Timestamp,
+  },
+  { additionalProperties: false, $id: "ErrorReport" },
+);
+export type ErrorReport = Static<typeof ErrorReportSchema>;
+export const ErrorReport = defineMessage("ErrorReport", ErrorReportSchema);
+
+export const AccountingRecordSchema = Type.Object(
+  {
+    schemaVersion: SchemaVersion,
+    kind: Type.Literal("accounting"),
+    reportId: ReportId,
+    jobId: Id,
+    taskId: Id,
+    pilotId: Id,
+    userDn: Dn,
+    vo: Type.String({ maxLength: 64 }),
+    group: Type.String({ maxLength: 64 }),
+    site: SiteName,
+    wallSec: Type.Number({ minimum: 0 }),
+    userCpuSec: Type.Number({ minimum: 0 }),
+    sysCpuSec: Type.Number({ minimum: 0 }),
+    maxRssKb: Type.Integer({ minimum: 0 }),
+    exitCode: Type.Integer(),
+    startedAt: Timestamp,
+    endedAt: Timestamp,
+  },
+  { additionalProperties: false, $id: "AccountingRecord" },
+);
+export type AccountingRecord = Static<typeof AccountingRecordSchema>;
+export const AccountingRecord = defineMessage("AccountingRecord", AccountingRecordSchema);
+
+export const AuditRecordSchema = Type.Object(
+  {
+    schemaVersion: SchemaVersion,
+    kind: Type.Literal("audit"),
+    reportId: ReportId,
+    event: Type.Union(
+      ["identity-switch", "credential-retrieval", "credential-refused", "key-reuse", "authz-decision", "mapping-decision", "token-refused"].map((s) => Type.Literal(s)),
+    ),
+    dn: Dn,
+    localAccount: Type.Optional(Type.String({ maxLength: 64 })),
+    pilotId: Type.Optional(Id),
+    jobId: Type.Optional(Id),
+    site: Type.Optional(SiteName),
+    node: Type.Optional(Type.String({ maxLength: 255 })),
+    startedAt: Type.Optional(Timestamp),
+    endedAt: Type.Optional(Timestamp),
+    detail: Type.Optional(Type.String({ maxLength: 4096 })),
+    at: Timestamp,
+  },
+  { additionalProperties: false, $id: "AuditRecord" },
+);
+export type AuditRecord = Static<typeof AuditRecordSchema>;
+export const AuditRecord = defineMessage("AuditRecord", AuditRecordSchema);
+
+export type Report = StateReport | ErrorReport | AccountingRecord | AuditRecord;
+export type ReportKind = Report["kind"];

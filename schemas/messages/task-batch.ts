@@ -1,0 +1,49 @@
+import { Type, type Static } from "@sinclair/typebox";
+import { defineMessage, SchemaVersion } from "../message.ts";
+import { ClassAdText } from "./common.ts";
+
+/** What a production manager (or an analysis user) writes: one task, split into jobs by the intake. */
+export const TaskBatchSchema = Type.Object(
+  {
+    schemaVersion: SchemaVersion,
+    taskName: Type.String({ minLength: 1, maxLength: 256, pattern: "^[A-Za-z0-9._:-]+$" }),
+    kind: Type.Union([Type.Literal("production"), Type.Literal("analysis")], { default: "production" }),
+    vo: Type.String({ minLength: 1, maxLength: 64 }),
+    group: Type.String({ maxLength: 64, default: "" }),
+    priority: Type.Integer({ minimum: -1000, maximum: 10000, default: 0 }),
+    jobTemplate: Type.Object(
+      {
+        executable: Type.String({ minLength: 1, maxLength: 1024 }),
+        arguments: Type.Array(Type.String({ maxLength: 4096 }), { maxItems: 256, default: [] }),
+        environment: Type.Record(Type.String({ pattern: "^[A-Za-z_][A-Za-z0-9_]*$" }), Type.String({ maxLength: 8192 }), { default: {} }),
+        requirements: Type.Optional(ClassAdText),
+        rank: Type.Optional(ClassAdText),
+        cores: Type.Integer({ minimum: 1, maximum: 1024, default: 1 }),
+        memoryMb: Type.Integer({ minimum: 1, maximum: 4_194_304, default: 2000 }),
+        walltimeSec: Type.Integer({ minimum: 1, maximum: 30 * 86400, default: 3600 }),
+      },
+      { additionalProperties: false },
+    ),
+    inputDatasets: Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { minItems: 1, maxItems: 100 }),
+    filesPerJob: Type.Integer({ minimum: 1, maximum: 10000, default: 1 }),
+    maxJobs: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, description: "Stop after this many jobs" })),
+    outputDataset: Type.String({ minLength: 1, maxLength: 256 }),
+    maxAttempts: Type.Integer({ minimum: 1, maximum: 100, default: 3 }),
+  },
+  { additionalProperties: false, $id: "TaskBatch" },
+);
+export type TaskBatch = Static<typeof TaskBatchSchema>;
+export const TaskBatch = defineMessage("TaskBatch", TaskBatchSchema);
+
+/** The batch on the wire: the exact JSON text that was signed, its signature and the signer's chain. */
+export const SignedTaskBatchSchema = Type.Object(
+  {
+    schemaVersion: SchemaVersion,
+    batch: Type.String({ minLength: 2, maxLength: 4_000_000, description: "TaskBatch as JSON text, exactly as signed" }),
+    signature: Type.String({ minLength: 16, maxLength: 4096, description: "base64 signature over `batch`" }),
+    certChain: Type.Array(Type.String({ minLength: 64, maxLength: 16384 }), { minItems: 1, maxItems: 8, description: "PEM: signer first, then any proxies' issuers" }),
+  },
+  { additionalProperties: false, $id: "SignedTaskBatch" },
+);
+export type SignedTaskBatch = Static<typeof SignedTaskBatchSchema>;
+export const SignedTaskBatch = defineMessage("SignedTaskBatch", SignedTaskBatchSchema);

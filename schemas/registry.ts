@@ -1,0 +1,30 @@
+import type { TSchema } from "@sinclair/typebox";
+import type { Message } from "./message.ts";
+import { MachineAdvert } from "./messages/machine-advert.ts";
+import { JobSpec } from "./messages/job-spec.ts";
+import { SignedTaskBatch, TaskBatch } from "./messages/task-batch.ts";
+import { EnvelopeBody, MatchEnvelope, MatchReply } from "./messages/match-envelope.ts";
+import { Heartbeat } from "./messages/heartbeat.ts";
+import { AccountingRecord, AuditRecord, ErrorReport, StateReport } from "./messages/reports.ts";
+import { FactoryConfig } from "./messages/factory-config.ts";
+import { SiteConfig } from "./messages/site-config.ts";
+import { WmsConfig } from "./messages/wms-config.ts";
+
+/** Every message whose JSON Schema is exported to schemas/json/ by `npm run schemas`. Add new ones here. */
+export const ALL_MESSAGES: ReadonlyArray<Message<TSchema>> = [
+  MachineAdvert,
+  JobSpec,
+  TaskBatch,
+  SignedTaskBatch,
+  EnvelopeBody,
+  MatchEnvelope,
+  MatchReply,
+  Heartbeat,
+  StateReport,
+  ErrorReport,
+  AccountingRecord,
+  AuditRecord,
+  FactoryConfig,
+  SiteConfig,
+  WmsConfig,
+];

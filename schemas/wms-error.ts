@@ -1,0 +1,32 @@
+import { errorEntry, type ErrorCode } from "./error-codes.ts";
+
+/**
+ * The one error class callers meet: the registry code tells what went wrong and what to do.
+ * `detail` is the situation-specific part ("field /priority must be >= 0").
+ */
+export class WmsError extends Error {
+  readonly code: ErrorCode;
+  readonly detail: string;
+
+  constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown }) {
+    const entry = errorEntry(code);
+    const base = entry?.message ?? "Unknown error";
+    super(detail ? `${base}: ${detail}` : base, options);
+    this.name = entry?.name ?? "WmsError";
+    this.code = code;
+    this.detail = detail ?? "";
+  }
+
+  /** `E1001 BAD_INPUT: The input does not match its schema: ...` — the one-line form for CLIs and logs. */
+  toLine(): string {
+    return `E${this.code} ${this.name}: ${this.message}`;
+  }
+
+  toReply(): { status: "error"; code: number; name: string; message: string } {
+    return { status: "error", code: this.code, name: this.name, message: this.message };
+  }
+}
+
+export function isWmsError(e: unknown): e is WmsError {
+  return e instanceof WmsError;
+}

@@ -1,0 +1,39 @@
+import { describe, expect, it } from "vitest";
+import { createServer } from "node:net";
+import { runCli } from "./support/run-cli.ts";
+
+/** A port nobody listens on: bind, read the number, close. */
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+describe("wms services check", () => {
+  it("reports all three services up with --json", async () => {
+    const r = await runCli(["services", "check", "--json"]);
+    const out = JSON.parse(r.stdout) as { ok: boolean; services: Array<{ service: string; up: boolean }> };
+    expect(out.services.map((s) => s.service).sort()).toEqual(["nats", "rabbitmq", "redis"]);
+    expect(out.ok).toBe(true);
+    expect(r.code).toBe(0);
+  });
+
+  it("names the one service that does not answer, says how to start it, and exits 1", async () => {
+    const port = await freePort();
+    const r = await runCli(["services", "check", "--json"], { env: { WMS_REDIS_URL: `redis://127.0.0.1:${port}` } });
+    expect(r.code).toBe(1);
+    const out = JSON.parse(r.stdout) as { ok: boolean; services: Array<{ service: string; up: boolean; howToStart?: string }> };
+    expect(out.ok).toBe(false);
+    const down = out.services.filter((s) => !s.up);
+    expect(down.map((s) => s.service)).toEqual(["redis"]);
+    expect(down[0].howToStart).toContain("redis-server");
+    const human = await runCli(["services", "check"], { env: { WMS_RABBITMQ_URL: `amqp://guest:guest@127.0.0.1:${port}` } });
+    expect(human.code).toBe(1);
+    expect(human.stdout).toMatch(/DOWN\s+rabbitmq/);
+    expect(human.stdout).toContain("not answering: rabbitmq");
+  });
+});
