@@ -1,0 +1,329 @@
+// The job and task records every part reads: the intake writes them, the matchmaker and the
+// job-state agent move jobs through PanDA's life cycle, the monitor and `wms task status` read them.
+// BullMQ holds the *queues*; this store holds the *records* (state, site, attempts, errors), so a
+// job's history survives its BullMQ entry being completed or removed.
+import type { Redis } from "ioredis";
+import type { JobSpec, WireNames } from "../schemas/index.ts";
+
+export const JOB_STATES = ["defined", "activated", "sent", "starting", "running", "finished", "failed", "cancelled"] as const;
+export type JobState = (typeof JOB_STATES)[number];
+export const FINAL_STATES: readonly JobState[] = ["finished", "failed", "cancelled"];
+
+/** running: jobs not all final; done: all finished; finished: some failed; failed: none finished; cancelled. */
+export type TaskStatus = "running" | "done" | "finished" | "failed" | "cancelled";
+
+export interface TaskRecord {
+  taskId: string;
+  taskName: string;
+  kind: "production" | "analysis";
+  vo: string;
+  group: string;
+  ownerDn: string;
+  priority: number;
+  status: TaskStatus;
+  njobs: number;
+  maxAttempts: number;
+  outputDataset: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface JobRecord {
+  jobId: string;
+  taskId: string;
+  spec: JobSpec;
+  state: JobState;
+  site: string;
+  attempt: number;
+  pilotId?: string;
+  errorCode?: number;
+  errorMessage?: string;
+  createdAt: number;
+  updatedAt: number;
+  startedAt?: number;
+  endedAt?: number;
+  wallSec?: number;
+}
+
+export interface NewJob {
+  spec: JobSpec;
+  /** `activated` when brokered to a site; `failed` when no site holds its data. */
+  state: "activated" | "failed";
+  errorCode?: number;
+  errorMessage?: string;
+}
+
+/** Fields a transition may set besides the state. */
+export interface JobPatch {
+  site?: string;
+  attempt?: number;
+  pilotId?: string;
+  errorCode?: number;
+  errorMessage?: string;
+  startedAt?: number;
+  endedAt?: number;
+  wallSec?: number;
+  spec?: JobSpec;
+}
+
+// One script so the state change, the per-task and per-site counters, the error counters and the
+// task's final status move together: two clients racing on one job can never double-count.
+// KEYS: job hash, task hash, task state counts, task error counts, global error counts.
+// ARGV: new state, comma list of allowed current states ("*" = any), site-counts key prefix, now,
+//       then field/value pairs to set.
+const TRANSITION_LUA = `
+local cur = redis.call('HGET', KEYS[1], 'state')
+if not cur then return {0, ''} end
+local allowed = ARGV[2]
+if allowed ~= '*' then
+  local ok = false
+  for s in string.gmatch(allowed, '[^,]+') do if s == cur then ok = true end end
+  if not ok then return {0, cur} end
+end
+local new = ARGV[1]
+local oldSite = redis.call('HGET', KEYS[1], 'site') or ''
+local newSite = oldSite
+for i = 5, #ARGV, 2 do
+  if ARGV[i] == 'site' then newSite = ARGV[i + 1] end
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+redis.call('HSET', KEYS[1], 'state', new, 'updatedAt', ARGV[4])
+redis.call('HINCRBY', KEYS[3], cur, -1)
+redis.call('HINCRBY', KEYS[3], new, 1)
+if oldSite ~= '' then redis.call('HINCRBY', ARGV[3] .. oldSite .. ':states', cur, -1) end
+if newSite ~= '' then redis.call('HINCRBY', ARGV[3] .. newSite .. ':states', new, 1) end
+if new == 'failed' then
+  local code = redis.call('HGET', KEYS[1], 'errorCode')
+  if code and code ~= '' then
+    redis.call('HINCRBY', KEYS[4], code, 1)
+    redis.call('HINCRBY', KEYS[5], code, 1)
+  end
+end
+local njobs = tonumber(redis.call('HGET', KEYS[2], 'njobs') or '0')
+local fin = tonumber(redis.call('HGET', KEYS[3], 'finished') or '0')
+local fail = tonumber(redis.call('HGET', KEYS[3], 'failed') or '0')
+local canc = tonumber(redis.call('HGET', KEYS[3], 'cancelled') or '0')
+local status = redis.call('HGET', KEYS[2], 'status')
+if njobs > 0 and fin + fail + canc >= njobs and status == 'running' then
+  local final = 'done'
+  if fail > 0 and fin > 0 then final = 'finished' elseif fin == 0 and fail > 0 then final = 'failed' elseif fin == 0 then final = 'cancelled' end
+  redis.call('HSET', KEYS[2], 'status', final, 'updatedAt', ARGV[4])
+elseif status ~= 'running' and status ~= 'cancelled' and fin + fail + canc < njobs then
+  redis.call('HSET', KEYS[2], 'status', 'running', 'updatedAt', ARGV[4])
+end
+return {1, cur}
+`;
+
+type Hash = Record<string, string>;
+
+interface TransitionClient {
+  wmsJobTransition(...keysAndArgs: string[]): Promise<unknown>;
+}
+
+const registered = new WeakSet<Redis>();
+
+function num(v: string | undefined): number | undefined {
+  return v === undefined || v === "" ? undefined : Number(v);
+}
+
+export class JobStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly names: WireNames,
+  ) {}
+
+  /** EVALSHA through ioredis' defineCommand: the script is sent once per connection, not per call. */
+  private scripted(): TransitionClient {
+    if (!registered.has(this.redis)) {
+      this.redis.defineCommand("wmsJobTransition", { numberOfKeys: 5, lua: TRANSITION_LUA });
+      registered.add(this.redis);
+    }
+    return this.redis as unknown as TransitionClient;
+  }
+
+  private taskKey(taskId: string): string {
+    return this.names.redisKey("task", taskId);
+  }
+  private jobKey(jobId: string): string {
+    return this.names.redisKey("job", jobId);
+  }
+  private taskStatesKey(taskId: string): string {
+    return this.names.redisKey("task", taskId, "states");
+  }
+  private taskErrorsKey(taskId: string): string {
+    return this.names.redisKey("task", taskId, "errors");
+  }
+  private get globalErrorsKey(): string {
+    return this.names.redisKey("errors");
+  }
+  private get tasksIndexKey(): string {
+    return this.names.redisKey("tasks");
+  }
+  siteStatesKey(site: string): string {
+    return this.names.redisKey("site", site, "states");
+  }
+  private taskJobsKey(taskId: string): string {
+    return this.names.redisKey("task", taskId, "jobs");
+  }
+
+  /** Writes the task and all its jobs in pipelined batches (a 10,000-job task is one round trip per 1,000 jobs). */
+  async createTask(task: Omit<TaskRecord, "status" | "njobs" | "createdAt" | "updatedAt">, jobs: readonly NewJob[], now = Date.now()): Promise<TaskRecord> {
+    const record: TaskRecord = { ...task, status: "running", njobs: jobs.length, createdAt: now, updatedAt: now };
+    const states: Record<string, number> = {};
+    const errors: Record<string, number> = {};
+    const siteStates = new Map<string, number>();
+    for (let i = 0; i < jobs.length; i += 1000) {
+      const p = this.redis.pipeline();
+      for (const j of jobs.slice(i, i + 1000)) {
+        const h: Hash = {
+          jobId: j.spec.jobId,
+          taskId: j.spec.taskId,
+          spec: JSON.stringify(j.spec),
+          state: j.state,
+          site: j.state === "activated" ? j.spec.site : "",
+          attempt: String(j.spec.attempt),
+          createdAt: String(now),
+          updatedAt: String(now),
+        };
+        if (j.errorCode !== undefined) h.errorCode = String(j.errorCode);
+        if (j.errorMessage !== undefined) h.errorMessage = j.errorMessage;
+        p.hset(this.jobKey(j.spec.jobId), h);
+        p.rpush(this.taskJobsKey(task.taskId), j.spec.jobId);
+        states[j.state] = (states[j.state] ?? 0) + 1;
+        if (j.state === "failed" && j.errorCode !== undefined) errors[j.errorCode] = (errors[j.errorCode] ?? 0) + 1;
+        if (j.state === "activated") siteStates.set(j.spec.site, (siteStates.get(j.spec.site) ?? 0) + 1);
+      }
+      await p.exec();
+    }
+    const p = this.redis.pipeline();
+    for (const [state, n] of Object.entries(states)) p.hincrby(this.taskStatesKey(task.taskId), state, n);
+    for (const [code, n] of Object.entries(errors)) {
+      p.hincrby(this.taskErrorsKey(task.taskId), code, n);
+      p.hincrby(this.globalErrorsKey, code, n);
+    }
+    for (const [site, n] of siteStates) p.hincrby(this.siteStatesKey(site), "activated", n);
+    const allFailed = jobs.length > 0 && (states.failed ?? 0) === jobs.length;
+    if (allFailed) record.status = "failed";
+    p.hset(this.taskKey(task.taskId), this.serializeTask(record));
+    p.zadd(this.tasksIndexKey, now, task.taskId);
+    await p.exec();
+    return record;
+  }
+
+  private serializeTask(t: TaskRecord): Hash {
+    return Object.fromEntries(Object.entries(t).map(([k, v]) => [k, String(v)]));
+  }
+
+  async getTask(taskId: string): Promise<TaskRecord | undefined> {
+    const h = await this.redis.hgetall(this.taskKey(taskId));
+    if (!h.taskId) return undefined;
+    return {
+      taskId: h.taskId,
+      taskName: h.taskName,
+      kind: h.kind as TaskRecord["kind"],
+      vo: h.vo,
+      group: h.group,
+      ownerDn: h.ownerDn,
+      priority: Number(h.priority),
+      status: h.status as TaskStatus,
+      njobs: Number(h.njobs),
+      maxAttempts: Number(h.maxAttempts),
+      outputDataset: h.outputDataset,
+      createdAt: Number(h.createdAt),
+      updatedAt: Number(h.updatedAt),
+    };
+  }
+
+  /** Newest first. */
+  async listTasks(opts: { offset?: number; limit?: number } = {}): Promise<TaskRecord[]> {
+    const offset = opts.offset ?? 0;
+    const ids = await this.redis.zrevrange(this.tasksIndexKey, offset, offset + (opts.limit ?? 100) - 1);
+    const tasks = await Promise.all(ids.map((id) => this.getTask(id)));
+    return tasks.filter((t): t is TaskRecord => t !== undefined);
+  }
+
+  async setTaskStatus(taskId: string, status: TaskStatus, now = Date.now()): Promise<void> {
+    await this.redis.hset(this.taskKey(taskId), "status", status, "updatedAt", String(now));
+  }
+
+  async taskCounts(taskId: string): Promise<Record<JobState, number>> {
+    const h = await this.redis.hgetall(this.taskStatesKey(taskId));
+    return Object.fromEntries(JOB_STATES.map((s) => [s, Number(h[s] ?? 0)])) as Record<JobState, number>;
+  }
+
+  async siteCounts(site: string): Promise<Record<JobState, number>> {
+    const h = await this.redis.hgetall(this.siteStatesKey(site));
+    return Object.fromEntries(JOB_STATES.map((s) => [s, Number(h[s] ?? 0)])) as Record<JobState, number>;
+  }
+
+  async taskErrors(taskId: string): Promise<Record<string, number>> {
+    return Object.fromEntries(Object.entries(await this.redis.hgetall(this.taskErrorsKey(taskId))).map(([k, v]) => [k, Number(v)]));
+  }
+
+  /** Failure codes across all tasks of this namespace. */
+  async errorCounts(): Promise<Record<string, number>> {
+    return Object.fromEntries(Object.entries(await this.redis.hgetall(this.globalErrorsKey)).map(([k, v]) => [k, Number(v)]));
+  }
+
+  private parseJob(h: Hash): JobRecord | undefined {
+    if (!h.jobId) return undefined;
+    return {
+      jobId: h.jobId,
+      taskId: h.taskId,
+      spec: JSON.parse(h.spec) as JobSpec,
+      state: h.state as JobState,
+      site: h.site ?? "",
+      attempt: Number(h.attempt ?? 1),
+      pilotId: h.pilotId || undefined,
+      errorCode: num(h.errorCode),
+      errorMessage: h.errorMessage || undefined,
+      createdAt: Number(h.createdAt),
+      updatedAt: Number(h.updatedAt),
+      startedAt: num(h.startedAt),
+      endedAt: num(h.endedAt),
+      wallSec: num(h.wallSec),
+    };
+  }
+
+  async getJob(jobId: string): Promise<JobRecord | undefined> {
+    return this.parseJob(await this.redis.hgetall(this.jobKey(jobId)));
+  }
+
+  async jobIds(taskId: string, offset = 0, limit = -1): Promise<string[]> {
+    return this.redis.lrange(this.taskJobsKey(taskId), offset, limit < 0 ? -1 : offset + limit - 1);
+  }
+
+  async listJobs(taskId: string, opts: { state?: JobState; offset?: number; limit?: number } = {}): Promise<JobRecord[]> {
+    const ids = await this.jobIds(taskId, opts.state ? 0 : opts.offset ?? 0, opts.state ? -1 : opts.limit ?? -1);
+    const out: JobRecord[] = [];
+    for (let i = 0; i < ids.length; i += 500) {
+      const p = this.redis.pipeline();
+      for (const id of ids.slice(i, i + 500)) p.hgetall(this.jobKey(id));
+      const res = (await p.exec()) ?? [];
+      for (const [, h] of res) {
+        const j = this.parseJob(h as Hash);
+        if (j && (!opts.state || j.state === opts.state)) out.push(j);
+      }
+    }
+    if (opts.state) return out.slice(opts.offset ?? 0, opts.limit === undefined ? undefined : (opts.offset ?? 0) + opts.limit);
+    return out;
+  }
+
+  /**
+   * Moves a job to `to` only if its current state is one of `from` (or any, with "*").
+   * Returns whether it moved and the state it was in, so callers can tell a stale report from a real one.
+   */
+  async transition(jobId: string, to: JobState, from: readonly JobState[] | "*", patch: JobPatch = {}, now = Date.now()): Promise<{ moved: boolean; from: JobState | undefined }> {
+    const job = await this.redis.hget(this.jobKey(jobId), "taskId");
+    if (!job) return { moved: false, from: undefined };
+    const args: string[] = [to, from === "*" ? "*" : from.join(","), this.names.redisKey("site", ""), String(now)];
+    for (const [k, v] of Object.entries(patch)) {
+      if (v === undefined) continue;
+      args.push(k, k === "spec" ? JSON.stringify(v) : String(v));
+    }
+    const keys = [this.jobKey(jobId), this.taskKey(job), this.taskStatesKey(job), this.taskErrorsKey(job), this.globalErrorsKey];
+    // Site counters live at `<ns>:site:<site>:states`; the script appends the site and the suffix.
+    const res = (await this.scripted().wmsJobTransition(...keys, ...args)) as [number, string];
+    return { moved: res[0] === 1, from: (res[1] || undefined) as JobState | undefined };
+  }
+}

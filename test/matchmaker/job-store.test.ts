@@ -1,0 +1,67 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Redis } from "ioredis";
+import { JobStore } from "../../matchmaker/job-store.ts";
+import type { JobSpec } from "../../schemas/index.ts";
+import { testConfig } from "../support/namespace.ts";
+import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
+
+const { config, names } = testConfig("jobstore");
+const redis = new Redis(config.redis.url);
+const store = new JobStore(redis, names);
+
+function spec(taskId: string, i: number, site: string): JobSpec {
+  return {
+    schemaVersion: 1, jobId: `${taskId}.${String(i).padStart(6, "0")}`, taskId, taskName: "t", kind: "production", vo: "atlas", group: "",
+    userDn: "/CN=Jane", priority: 0, site, executable: "/bin/true", arguments: [], environment: {}, requirements: "true", rank: "0",
+    cores: 1, memoryMb: 100, walltimeSec: 60, inputFiles: [], outputDataset: "o", attempt: 1, maxAttempts: 3,
+  };
+}
+
+beforeAll(async () => {
+  await store.createTask(
+    { taskId: "T1", taskName: "t", kind: "production", vo: "atlas", group: "", ownerDn: "/CN=Jane", priority: 5, maxAttempts: 3, outputDataset: "o" },
+    [
+      { spec: spec("T1", 0, "A"), state: "activated" },
+      { spec: spec("T1", 1, "B"), state: "activated" },
+      { spec: spec("T1", 2, "A"), state: "failed", errorCode: 1600, errorMessage: "no replica" },
+    ],
+  );
+});
+
+afterAll(async () => {
+  await deleteNamespaceKeys(redis, names.namespace);
+  redis.disconnect();
+});
+
+describe("job store", () => {
+  it("records every job of a task with its state, and counts per task, per site and per error code", async () => {
+    expect(await store.taskCounts("T1")).toMatchObject({ activated: 2, failed: 1 });
+    expect(await store.siteCounts("A")).toMatchObject({ activated: 1 });
+    expect(await store.taskErrors("T1")).toEqual({ "1600": 1 });
+    expect((await store.listJobs("T1")).map((j) => j.state)).toEqual(["activated", "activated", "failed"]);
+    expect((await store.getTask("T1"))?.status).toBe("running");
+  });
+
+  it("moves a job only from an allowed state, so a stale report changes nothing", async () => {
+    const id = "T1.000000";
+    expect((await store.transition(id, "running", ["sent", "starting"])).moved).toBe(false);
+    expect((await store.transition(id, "sent", ["activated"], { pilotId: "p1" })).moved).toBe(true);
+    const again = await store.transition(id, "sent", ["activated"], { pilotId: "p2" });
+    expect(again).toEqual({ moved: false, from: "sent" });
+    expect((await store.getJob(id))?.pilotId).toBe("p1");
+    expect(await store.siteCounts("A")).toMatchObject({ activated: 0, sent: 1 });
+  });
+
+  it("marks the task final once every job is final", async () => {
+    await store.transition("T1.000000", "finished", "*", { endedAt: 1 });
+    expect((await store.getTask("T1"))?.status).toBe("running");
+    await store.transition("T1.000001", "failed", "*", { errorCode: 1400, errorMessage: "exit 1" });
+    expect((await store.getTask("T1"))?.status).toBe("finished");
+    expect(await store.taskErrors("T1")).toEqual({ "1600": 1, "1400": 1 });
+    expect(await store.errorCounts()).toEqual({ "1600": 1, "1400": 1 });
+    // A retry re-opens the task.
+    await store.transition("T1.000001", "activated", ["failed"], { attempt: 2, site: "A" });
+    expect((await store.getTask("T1"))?.status).toBe("running");
+    expect(await store.siteCounts("B")).toMatchObject({ failed: 0, activated: 0 });
+  });
+});
