@@ -1,0 +1,212 @@
+// For the demo on a machine where the services are not already answering: start them, in this
+// order of preference, (1) the compose file's services where a Docker engine runs, (2) the locally
+// installed servers on private ports with data folders of their own, stopped again at the end;
+// otherwise say exactly what to install. Tests and CI never use this: they expect the services up.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { ERR, WmsError } from "../schemas/index.ts";
+import { checkNats, checkRabbit, checkRedis, type ServiceName, type ServiceStatus } from "./service-check.ts";
+
+export interface ServiceUrls {
+  nats: string;
+  redis: string;
+  rabbitmq: string;
+}
+
+export interface StartedServices {
+  readonly urls: ServiceUrls;
+  /** What was started (empty when every service already answered). */
+  readonly started: string[];
+  stop(): Promise<void>;
+}
+
+const INSTALL_HINT: Record<ServiceName, string> = {
+  redis: "apt-get install redis-server",
+  nats: "apt-get install nats-server",
+  rabbitmq: "apt-get install rabbitmq-server",
+};
+
+function which(bin: string, extra: string[] = []): string | undefined {
+  for (const dir of [...(process.env.PATH ?? "").split(":"), "/usr/sbin", "/usr/local/sbin", ...extra]) {
+    const p = join(dir, bin);
+    if (dir && existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitUp(check: () => Promise<ServiceStatus>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if ((await check()).up) return true;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  return false;
+}
+
+function dockerEngineAvailable(): boolean {
+  if (!which("docker")) return false;
+  return spawnSync("docker", ["info"], { stdio: "ignore", timeout: 5000 }).status === 0;
+}
+
+interface Launch {
+  child: ChildProcess;
+  stop: () => Promise<void>;
+}
+
+function launch(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Launch {
+  const child = spawn(cmd, args, { stdio: "ignore", env, detached: true });
+  return {
+    child,
+    stop: async () => {
+      if (child.exitCode !== null || child.pid === undefined) return;
+      const exited = new Promise<void>((r) => child.once("exit", () => r()));
+      try {
+        process.kill(-child.pid, "SIGTERM");
+      } catch {
+        return;
+      }
+      const timer = setTimeout(() => {
+        try {
+          if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+        } catch {
+          /* already gone */
+        }
+      }, 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+export async function startPrivateRedis(dataDir: string): Promise<{ url: string; stop: () => Promise<void> }> {
+  const bin = which("redis-server");
+  if (!bin) throw new WmsError(ERR.SERVICE_UNAVAILABLE, `Redis does not answer and redis-server is not installed: ${INSTALL_HINT.redis}`);
+  mkdirSync(dataDir, { recursive: true });
+  const port = await freePort();
+  const l = launch(bin, ["--port", String(port), "--bind", "127.0.0.1", "--dir", dataDir, "--save", "", "--appendonly", "no"]);
+  const url = `redis://127.0.0.1:${port}`;
+  if (!(await waitUp(() => checkRedis(url), 15_000))) {
+    await l.stop();
+    throw new WmsError(ERR.SERVICE_UNAVAILABLE, `a private redis-server on port ${port} did not start`);
+  }
+  return { url, stop: l.stop };
+}
+
+export async function startPrivateNats(dataDir: string): Promise<{ url: string; stop: () => Promise<void> }> {
+  const bin = which("nats-server");
+  if (!bin) throw new WmsError(ERR.SERVICE_UNAVAILABLE, `NATS does not answer and nats-server is not installed: ${INSTALL_HINT.nats}`);
+  mkdirSync(dataDir, { recursive: true });
+  const port = await freePort();
+  const l = launch(bin, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dataDir]);
+  const url = `nats://127.0.0.1:${port}`;
+  if (!(await waitUp(() => checkNats(url), 15_000))) {
+    await l.stop();
+    throw new WmsError(ERR.SERVICE_UNAVAILABLE, `a private nats-server on port ${port} did not start`);
+  }
+  return { url, stop: l.stop };
+}
+
+export async function startPrivateRabbit(dataDir: string): Promise<{ url: string; stop: () => Promise<void> }> {
+  // The Debian wrapper in /usr/sbin switches to the rabbitmq user and its fixed node; the script
+  // under /usr/lib/rabbitmq/bin runs a node of our own with its own ports and data folder.
+  const bin = which("rabbitmq-server", ["/usr/lib/rabbitmq/bin"]);
+  const direct = existsSync("/usr/lib/rabbitmq/bin/rabbitmq-server") ? "/usr/lib/rabbitmq/bin/rabbitmq-server" : bin;
+  if (!direct) throw new WmsError(ERR.SERVICE_UNAVAILABLE, `RabbitMQ does not answer and rabbitmq-server is not installed: ${INSTALL_HINT.rabbitmq}`);
+  mkdirSync(dataDir, { recursive: true });
+  const port = await freePort();
+  const dist = await freePort();
+  const node = `wmsdemo${port}@localhost`;
+  const env = {
+    ...process.env,
+    RABBITMQ_NODE_PORT: String(port),
+    RABBITMQ_NODE_IP_ADDRESS: "127.0.0.1",
+    RABBITMQ_DIST_PORT: String(dist),
+    RABBITMQ_NODENAME: node,
+    RABBITMQ_MNESIA_BASE: join(dataDir, "mnesia"),
+    RABBITMQ_LOG_BASE: join(dataDir, "log"),
+    RABBITMQ_ENABLED_PLUGINS_FILE: join(dataDir, "enabled_plugins"),
+    RABBITMQ_CONFIG_FILE: join(dataDir, "rabbitmq"),
+    RABBITMQ_ADVANCED_CONFIG_FILE: join(dataDir, "advanced.config"),
+    HOME: dataDir,
+  };
+  const l = launch(direct, [], env);
+  const url = `amqp://guest:guest@127.0.0.1:${port}`;
+  if (!(await waitUp(() => checkRabbit(url), 60_000))) {
+    await l.stop();
+    throw new WmsError(ERR.SERVICE_UNAVAILABLE, `a private rabbitmq-server on port ${port} did not start (log in ${join(dataDir, "log")})`);
+  }
+  return { url, stop: l.stop };
+}
+
+/**
+ * Makes sure all three services answer. Those already answering at `urls` are used as they are;
+ * the others are started (compose if a Docker engine runs, else private local servers).
+ */
+export async function ensureServices(urls: ServiceUrls, workDir: string, log: (line: string) => void = () => undefined): Promise<StartedServices> {
+  const [nats, redis, rabbit] = await Promise.all([checkNats(urls.nats), checkRedis(urls.redis), checkRabbit(urls.rabbitmq)]);
+  const down = [nats, redis, rabbit].filter((s) => !s.up).map((s) => s.service);
+  if (down.length === 0) return { urls, started: [], stop: async () => undefined };
+
+  if (dockerEngineAvailable()) {
+    log(`starting ${down.join(", ")} with docker compose`);
+    const r = spawnSync("docker", ["compose", "up", "-d", ...down], { stdio: "inherit" });
+    if (r.status === 0) {
+      const checks: Record<ServiceName, () => Promise<ServiceStatus>> = { nats: () => checkNats(urls.nats), redis: () => checkRedis(urls.redis), rabbitmq: () => checkRabbit(urls.rabbitmq) };
+      const ok = await Promise.all(down.map((s) => waitUp(checks[s], 90_000)));
+      if (ok.every(Boolean)) {
+        return { urls, started: down.map((s) => `${s} (docker compose)`), stop: async () => void spawnSync("docker", ["compose", "stop", ...down], { stdio: "ignore" }) };
+      }
+    }
+  }
+
+  const missing = down.filter((s) => !which({ nats: "nats-server", redis: "redis-server", rabbitmq: "rabbitmq-server" }[s], ["/usr/lib/rabbitmq/bin"]));
+  if (missing.length) {
+    throw new WmsError(
+      ERR.SERVICE_UNAVAILABLE,
+      `${down.join(", ")} not answering, no Docker engine, and not installed here: ${missing.map((s) => INSTALL_HINT[s]).join("; ")} (or run 'docker compose up -d' on a machine with Docker)`,
+    );
+  }
+  const stops: Array<() => Promise<void>> = [];
+  const started: string[] = [];
+  const out = { ...urls };
+  try {
+    if (down.includes("redis")) {
+      log("starting a private redis-server");
+      const s = await startPrivateRedis(join(workDir, "redis"));
+      out.redis = s.url;
+      stops.push(s.stop);
+      started.push(`redis (${s.url})`);
+    }
+    if (down.includes("nats")) {
+      log("starting a private nats-server");
+      const s = await startPrivateNats(join(workDir, "nats"));
+      out.nats = s.url;
+      stops.push(s.stop);
+      started.push(`nats (${s.url})`);
+    }
+    if (down.includes("rabbitmq")) {
+      log("starting a private rabbitmq-server (takes a few seconds)");
+      const s = await startPrivateRabbit(join(workDir, "rabbitmq"));
+      out.rabbitmq = s.url;
+      stops.push(s.stop);
+      started.push(`rabbitmq (${s.url})`);
+    }
+  } catch (e) {
+    await Promise.all(stops.map((s) => s()));
+    throw e;
+  }
+  return { urls: out, started, stop: async () => void (await Promise.all(stops.map((s) => s()))) };
+}

@@ -1,0 +1,46 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ensureServices, freePort, startPrivateNats, startPrivateRabbit, startPrivateRedis } from "../../platform/local-services.ts";
+import { checkNats, checkRabbit, checkRedis } from "../../platform/service-check.ts";
+
+// The demo's promise: where a service does not answer, it starts a private one and stops it after.
+describe("private local services for the demo", () => {
+  it("starts a private Redis and NATS on ports of their own and stops them again", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "wms-svc-"));
+    const redis = await startPrivateRedis(join(dir, "redis"));
+    const nats = await startPrivateNats(join(dir, "nats"));
+    expect(redis.url).not.toBe("redis://127.0.0.1:6379");
+    expect((await checkRedis(redis.url)).up).toBe(true);
+    expect((await checkNats(nats.url)).up).toBe(true);
+    await redis.stop();
+    await nats.stop();
+    expect((await checkRedis(redis.url, 500)).up).toBe(false);
+    expect((await checkNats(nats.url, 500)).up).toBe(false);
+  });
+
+  it("starts a private RabbitMQ node with its own data folder and stops it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "wms-rmq-"));
+    const rabbit = await startPrivateRabbit(dir);
+    expect((await checkRabbit(rabbit.url)).up).toBe(true);
+    await rabbit.stop();
+    expect((await checkRabbit(rabbit.url, 1000)).up).toBe(false);
+  }, 90_000);
+
+  it("uses the services that already answer and starts only the missing one", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "wms-ens-"));
+    const deadRedis = `redis://127.0.0.1:${await freePort()}`;
+    const s = await ensureServices({ nats: "nats://127.0.0.1:4222", redis: deadRedis, rabbitmq: "amqp://guest:guest@127.0.0.1:5672" }, dir);
+    try {
+      expect(s.started).toHaveLength(1);
+      expect(s.started[0]).toMatch(/^redis/);
+      expect(s.urls.nats).toBe("nats://127.0.0.1:4222");
+      expect(s.urls.redis).not.toBe(deadRedis);
+      expect((await checkRedis(s.urls.redis)).up).toBe(true);
+    } finally {
+      await s.stop();
+    }
+    expect((await checkRedis(s.urls.redis, 500)).up).toBe(false);
+  });
+});
