@@ -4,7 +4,7 @@ import { MachineAdvert } from "./messages/machine-advert.ts";
 import { JobSpec } from "./messages/job-spec.ts";
 import { SignedTaskBatch, TaskBatch } from "./messages/task-batch.ts";
 import { EnvelopeBody, MatchEnvelope, MatchReply } from "./messages/match-envelope.ts";
-import { Heartbeat } from "./messages/heartbeat.ts";
+import { Heartbeat, HeartbeatReply } from "./messages/heartbeat.ts";
 import { AccountingRecord, AuditRecord, ErrorReport, StateReport } from "./messages/reports.ts";
 import { FactoryConfig } from "./messages/factory-config.ts";
 import { SiteConfig } from "./messages/site-config.ts";
@@ -20,6 +20,7 @@ export const ALL_MESSAGES: ReadonlyArray<Message<TSchema>> = [
   MatchEnvelope,
   MatchReply,
   Heartbeat,
+  HeartbeatReply,
   StateReport,
   ErrorReport,
   AccountingRecord,

@@ -1,6 +1,6 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { defineMessage, SchemaVersion } from "../message.ts";
-import { Id, SiteName, Timestamp } from "./common.ts";
+import { ErrorCodeField, Id, SiteName, Timestamp } from "./common.ts";
 
 /** Pilot → matchmaker while a payload runs: extends the job's lock. */
 export const HeartbeatSchema = Type.Object(
@@ -17,3 +17,21 @@ export const HeartbeatSchema = Type.Object(
 );
 export type Heartbeat = Static<typeof HeartbeatSchema>;
 export const Heartbeat = defineMessage("Heartbeat", HeartbeatSchema);
+
+/**
+ * Matchmaker → pilot: the lock was extended (`ok`), the job was cancelled while it ran (the pilot
+ * kills the payload with PAYLOAD_CANCELLED), or an error with its code (MATCH_LOCK_LOST: stop).
+ */
+export const HeartbeatReplySchema = Type.Union(
+  [
+    Type.Object({ schemaVersion: SchemaVersion, status: Type.Literal("ok"), lockedUntil: Type.Optional(Timestamp) }, { additionalProperties: false }),
+    Type.Object({ schemaVersion: SchemaVersion, status: Type.Literal("cancelled"), reason: Type.Optional(Type.String({ maxLength: 1024 })) }, { additionalProperties: false }),
+    Type.Object(
+      { schemaVersion: SchemaVersion, status: Type.Literal("error"), code: ErrorCodeField, name: Type.String(), message: Type.String({ maxLength: 4096 }) },
+      { additionalProperties: false },
+    ),
+  ],
+  { $id: "HeartbeatReply" },
+);
+export type HeartbeatReply = Static<typeof HeartbeatReplySchema>;
+export const HeartbeatReply = defineMessage("HeartbeatReply", HeartbeatReplySchema);
