@@ -1,0 +1,199 @@
+// One matched job, from envelope to clean-up: verify, fetch the credential, stage in, run,
+// heartbeat, stage out, report. Whatever happens, the credentials it fetched are deleted before
+// it returns (seed 001/003: the pilot tidies up after itself).
+import { mkdir, rm } from "node:fs/promises";
+import path from "node:path";
+import type { NatsConnection } from "nats";
+import { ERR, isWmsError, WmsError, type ErrorCode, type MatchEnvelope, type Report, type Site, type WireNames } from "../../schemas/index.ts";
+import { decryptFromPilot, verifyEnvelope, type TrustStore } from "../../security/index.ts";
+import type { Logger } from "../../platform/logger.ts";
+import { startHeartbeat } from "./job-heartbeat.ts";
+import { accountingRecord, auditRecord, errorReport, stateReport, type JobContext } from "./job-reports.ts";
+import { chooseLauncher } from "./launcher-policy.ts";
+import { proxyPathOf, type LaunchedPayload, type PayloadLauncher } from "./payload-launcher.ts";
+import { payloadEnvironment } from "./payload-environment.ts";
+import { supervise, type PayloadOutcome } from "./payload-supervisor.ts";
+import type { CredentialSource, ReportSink, RetrievedProxy } from "./pilot-ports.ts";
+import { stageIn } from "./stage-in.ts";
+import { OUTPUTS_DIR, stageOut, type StagedOutput } from "./stage-out.ts";
+
+export interface JobRunDeps {
+  readonly nc: NatsConnection;
+  readonly names: WireNames;
+  readonly reports: ReportSink;
+  readonly credentials: CredentialSource;
+  readonly trust: TrustStore;
+  readonly site: Site;
+  readonly pilotId: string;
+  readonly node: string;
+  /** The pilot's ephemeral private key; the one-time proxy key is encrypted to its public half. */
+  readonly privateKeyPem: string;
+  readonly isNonceNew: (nonce: string) => boolean;
+  /** Where job dirs are made (one per job). */
+  readonly jobsDir: string;
+  /** PATH handed to payloads. */
+  readonly payloadPath: string;
+  readonly switchLauncher?: PayloadLauncher;
+  readonly heartbeatMs: number;
+  readonly pollMs: number;
+  readonly killGraceMs: number;
+  /** Renew the proxy this long before it expires. */
+  readonly renewMarginMs: number;
+  readonly keepJobDirs: boolean;
+  readonly signal?: AbortSignal;
+  readonly logger?: Logger;
+}
+
+export type JobResult =
+  | { readonly status: "rejected"; readonly code: number }
+  | { readonly status: "finished"; readonly jobId: string; readonly outputs: StagedOutput[] }
+  | { readonly status: "failed"; readonly jobId: string; readonly code: number; readonly message: string };
+
+function asWmsError(e: unknown): WmsError {
+  if (isWmsError(e)) return e;
+  return new WmsError(ERR.INTERNAL, e instanceof Error ? e.message : String(e));
+}
+
+/** What ended the payload, as a registry code; undefined when it succeeded. */
+export function payloadFailure(o: PayloadOutcome): { code: ErrorCode; message: string } | undefined {
+  if (o.startError !== undefined) return { code: ERR.PAYLOAD_START_FAILED, message: o.startError };
+  if (o.killedFor) return { code: o.killedFor.code, message: o.killedFor.reason };
+  if (o.signal) return { code: ERR.PAYLOAD_SIGNALLED, message: `payload ended by ${o.signal}` };
+  if (o.exitCode !== 0) return { code: ERR.PAYLOAD_FAILED, message: `payload exited with code ${o.exitCode}` };
+  return undefined;
+}
+
+export async function runMatchedJob(envelope: MatchEnvelope, d: JobRunDeps): Promise<JobResult> {
+  const send = async (r: Report): Promise<void> => {
+    try {
+      await d.reports.publish(r);
+    } catch (e) {
+      d.logger?.error({ kind: r.kind, err: (e as Error).message }, "report could not be published or spooled");
+    }
+  };
+
+  // Seed rule 2: nothing runs unless the envelope verifies against the CA bundle, is addressed to
+  // this pilot, unexpired, and its nonce is new. A refused envelope names no job we trust, so the
+  // error report carries no job id: a forged one must not fail someone else's job.
+  let body;
+  try {
+    body = verifyEnvelope(envelope, { trust: d.trust, pilotId: d.pilotId, isNonceNew: d.isNonceNew });
+  } catch (e) {
+    const w = asWmsError(e);
+    d.logger?.warn({ code: w.code }, `envelope rejected: ${w.message}`);
+    await send(errorReport({ pilotId: d.pilotId, site: d.site.name, code: ERR.PILOT_ENVELOPE_REJECTED, message: `envelope rejected, nothing run: ${w.toLine()}` }));
+    return { status: "rejected", code: w.code };
+  }
+
+  const job = body.job;
+  const ctx: JobContext = { job, pilotId: d.pilotId, lockToken: body.lockToken, submitterDn: body.submitterDn };
+  const jobDir = path.join(d.jobsDir, `${job.jobId}.${job.attempt}`);
+  const outputsDir = path.join(jobDir, OUTPUTS_DIR);
+  let failure: WmsError | undefined;
+  let outputs: StagedOutput[] = [];
+  let launched: LaunchedPayload | undefined;
+  let supervised: ReturnType<typeof supervise> | undefined;
+  let renewTimer: NodeJS.Timeout | undefined;
+  const credReq = { oneTimeKey: "", userDn: body.submitterDn, jobId: job.jobId, pilotId: d.pilotId };
+
+  const heartbeat = startHeartbeat({
+    nc: d.nc,
+    names: d.names,
+    pilotId: d.pilotId,
+    jobId: job.jobId,
+    site: job.site,
+    lockToken: body.lockToken,
+    intervalMs: d.heartbeatMs,
+    logger: d.logger,
+    onCancel: (reason) => supervised?.kill(ERR.PAYLOAD_CANCELLED, reason),
+    onLockLost: (reason) => supervised?.kill(ERR.MATCH_LOCK_LOST, reason),
+  });
+  await send(stateReport(ctx, "starting"));
+
+  try {
+    credReq.oneTimeKey = decryptFromPilot(d.privateKeyPem, body.encryptedProxyKey);
+    try {
+      await mkdir(outputsDir, { recursive: true, mode: 0o755 });
+    } catch (e) {
+      throw new WmsError(ERR.PILOT_WORKDIR_FAILED, `${jobDir}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
+    let proxy: RetrievedProxy = await d.credentials.retrieve(credReq);
+    await send(auditRecord({ event: "credential-retrieval", dn: body.submitterDn, pilotId: d.pilotId, jobId: job.jobId, site: job.site, node: d.node }));
+    const staged = await stageIn(job.inputFiles, d.site.storagePath, jobDir);
+    if (d.signal?.aborted) throw new WmsError(ERR.PILOT_KILLED, "the pilot was told to stop before the payload started");
+
+    const launcher = chooseLauncher(d.site, d.switchLauncher);
+    const env = payloadEnvironment({ job, jobDir, outputsDir, inputs: staged.map((s) => s.localPath), proxyPath: proxyPathOf(jobDir), pilotId: d.pilotId, path: d.payloadPath });
+    launched = await launcher({ job, submitterDn: body.submitterDn, pilotId: d.pilotId, site: d.site, jobDir, env, proxyPem: proxy.proxyPem });
+    const current = launched;
+    supervised = supervise(current.child, { walltimeSec: job.walltimeSec, memoryMb: job.memoryMb, pollMs: d.pollMs, graceMs: d.killGraceMs, signal: d.signal });
+    heartbeat.setState("running");
+    await send(stateReport(ctx, "running"));
+
+    // Seed 001: proxies are short-lived, so the pilot renews the user's proxy during long payloads.
+    const scheduleRenewal = (): void => {
+      const inMs = Math.max(0, proxy.notAfter - d.renewMarginMs - Date.now());
+      renewTimer = setTimeout(() => {
+        void (async () => {
+          try {
+            proxy = await d.credentials.renew(credReq);
+            await current.replaceProxy(proxy.proxyPem);
+            d.logger?.info({ jobId: job.jobId, notAfter: proxy.notAfter }, "user proxy renewed");
+            scheduleRenewal();
+          } catch (e) {
+            d.logger?.warn({ jobId: job.jobId, err: (e as Error).message }, "proxy renewal failed; the payload keeps the proxy it has");
+          }
+        })();
+      }, Math.min(inMs, 2_000_000_000));
+    };
+    scheduleRenewal();
+
+    const outcome = await supervised.done;
+    clearTimeout(renewTimer);
+    // Credentials go as soon as the payload ends, before stage-out: nothing after this needs them.
+    await current.cleanup();
+    await send(accountingRecord(ctx, outcome));
+    if (current.localAccount !== undefined) {
+      await send(
+        auditRecord({
+          event: "identity-switch",
+          dn: body.submitterDn,
+          localAccount: current.localAccount,
+          pilotId: d.pilotId,
+          jobId: job.jobId,
+          site: job.site,
+          node: d.node,
+          startedAt: outcome.startedAt,
+          endedAt: outcome.endedAt,
+          detail: `exit ${outcome.exitCode}${outcome.signal ? ` signal ${outcome.signal}` : ""}`,
+        }),
+      );
+    }
+    const pf = payloadFailure(outcome);
+    if (pf) throw new WmsError(pf.code, pf.message);
+    heartbeat.setState("stageout");
+    outputs = await stageOut({ jobDir, storagePath: d.site.storagePath, outputDataset: job.outputDataset, jobId: job.jobId, requireOutputs: true });
+  } catch (e) {
+    failure = asWmsError(e);
+  } finally {
+    clearTimeout(renewTimer);
+    heartbeat.stop();
+    try {
+      await launched?.cleanup();
+      if (!d.keepJobDirs) await rm(jobDir, { recursive: true, force: true });
+      else await rm(proxyPathOf(jobDir), { force: true });
+    } catch (e) {
+      failure ??= new WmsError(ERR.PILOT_CLEANUP_FAILED, `${jobDir}: ${(e as Error).message}`);
+    }
+    credReq.oneTimeKey = "";
+  }
+
+  if (failure) {
+    d.logger?.warn({ jobId: job.jobId, code: failure.code }, failure.message);
+    await send(stateReport(ctx, "failed", { errorCode: failure.code, message: failure.message }));
+    await send(errorReport({ pilotId: d.pilotId, site: d.site.name, code: failure.code, message: failure.message, jobId: job.jobId, taskId: job.taskId }));
+    return { status: "failed", jobId: job.jobId, code: failure.code, message: failure.message };
+  }
+  await send(stateReport(ctx, "finished", { outputs }));
+  return { status: "finished", jobId: job.jobId, outputs };
+}

@@ -1,0 +1,76 @@
+// How a payload is started. The pilot holds one PayloadLauncher per job: `directLauncher` runs the
+// payload as the pilot's own user; the identity-switch launcher (identity-switch-launcher.ts) hands
+// it to site-authz to run as the account mapped from the user's DN (seed 001, gLExec's role).
+import { spawn, type ChildProcess } from "node:child_process";
+import { openSync, closeSync } from "node:fs";
+import { rename, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import type { JobSpec, Site } from "../../schemas/index.ts";
+
+/** The user proxy's place in the job dir; X509_USER_PROXY points here. */
+export const PROXY_FILE = ".x509up";
+export const STDOUT_FILE = "payload.stdout";
+export const STDERR_FILE = "payload.stderr";
+
+export interface LaunchRequest {
+  readonly job: JobSpec;
+  readonly submitterDn: string;
+  readonly pilotId: string;
+  readonly site: Site;
+  readonly jobDir: string;
+  /** Complete environment, X509_USER_PROXY included (it names `<jobDir>/PROXY_FILE`). */
+  readonly env: Record<string, string>;
+  readonly proxyPem: string;
+}
+
+export interface LaunchedPayload {
+  /** Spawned detached: it leads its own process group, so the whole tree can be signalled. */
+  readonly child: ChildProcess;
+  /** The local account it runs as, when switched. */
+  readonly localAccount?: string;
+  /** Replaces the proxy file in place after a renewal. */
+  replaceProxy(pem: string): Promise<void>;
+  /** Deletes the proxy, restores permissions, releases leases. Idempotent; runs however the payload ended. */
+  cleanup(): Promise<void>;
+}
+
+export type PayloadLauncher = (req: LaunchRequest) => Promise<LaunchedPayload>;
+
+export function proxyPathOf(jobDir: string): string {
+  return path.join(jobDir, PROXY_FILE);
+}
+
+/** Opens the payload's stdout/stderr log files; the caller closes them after spawn. */
+export function openPayloadLogs(jobDir: string, mode = 0o600): [number, number] {
+  return [openSync(path.join(jobDir, STDOUT_FILE), "a", mode), openSync(path.join(jobDir, STDERR_FILE), "a", mode)];
+}
+
+/** Runs the payload as the pilot's own user, for sites whose `identitySwitch` is `off`. */
+export const directLauncher: PayloadLauncher = async (req) => {
+  const proxyPath = proxyPathOf(req.jobDir);
+  await writeFile(proxyPath, req.proxyPem, { mode: 0o600 });
+  const [out, err] = openPayloadLogs(req.jobDir);
+  let child: ChildProcess;
+  try {
+    child = spawn(req.job.executable, req.job.arguments, { cwd: req.jobDir, env: req.env, detached: true, stdio: ["ignore", out, err] });
+  } finally {
+    closeSync(out);
+    closeSync(err);
+  }
+  let cleaned = false;
+  return {
+    child,
+    replaceProxy: async (pem) => {
+      // Write-then-rename keeps a reader from ever seeing half a proxy.
+      const tmp = `${proxyPath}.new`;
+      await writeFile(tmp, pem, { mode: 0o600 });
+      await rename(tmp, proxyPath);
+    },
+    cleanup: async () => {
+      if (cleaned) return;
+      cleaned = true;
+      await rm(proxyPath, { force: true });
+      await rm(`${proxyPath}.new`, { force: true });
+    },
+  };
+};

@@ -1,0 +1,43 @@
+// What the pilot needs from the services around it, as the narrow shapes it calls. The CLI and the
+// demo fill them with the real ReportPublisher (agents/reports/), CredentialClient
+// (agents/credentials/) and NATS; the pilot's logic never names a transport.
+import type { Report } from "../../schemas/index.ts";
+
+/** agents/reports/ ReportPublisher: confirmed, spooled to disk while RabbitMQ is away. */
+export interface ReportSink {
+  publish(report: Report): Promise<void>;
+}
+
+export interface RetrievedProxy {
+  /** Proxy certificate chain and key, PEM, as the payload's X509_USER_PROXY file holds it. */
+  readonly proxyPem: string;
+  /** Epoch ms the proxy stops being valid; the pilot renews before it. */
+  readonly notAfter: number;
+}
+
+export interface CredentialRequest {
+  readonly oneTimeKey: string;
+  readonly userDn: string;
+  readonly jobId: string;
+  readonly pilotId: string;
+}
+
+/** agents/credentials/ CredentialClient, seen from the pilot. */
+export interface CredentialSource {
+  retrieve(req: CredentialRequest): Promise<RetrievedProxy>;
+  renew(req: CredentialRequest): Promise<RetrievedProxy>;
+}
+
+export type PilotCensusState = "starting" | "idle" | "running" | "exited";
+
+export interface CensusSnapshot {
+  readonly pilotId: string;
+  readonly site: string;
+  readonly state: PilotCensusState;
+  readonly jobsDone: number;
+  readonly jobsFailed: number;
+  readonly emptyAdverts: number;
+}
+
+/** Publishes the pilot's state for the factory's census; fire and forget. */
+export type CensusSink = (snapshot: CensusSnapshot) => void;

@@ -1,0 +1,244 @@
+// The pilot's life: probe, advertise, run what it is given, ask again; exit when adverts keep
+// coming back empty, the slot's walltime runs short, or it is told to stop. Callable in-process
+// (the demo, the tests) and from `wms pilot`.
+import { randomBytes } from "node:crypto";
+import { chmod, copyFile, mkdir, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import type { NatsConnection } from "nats";
+import { ERR, MachineAdvert, MatchReply, SCHEMA_VERSION, type Site, type WireNames } from "../../schemas/index.ts";
+import { generatePilotKeyPair, type TrustStore } from "../../security/index.ts";
+import type { Logger } from "../../platform/logger.ts";
+import { runMatchedJob, type JobResult } from "./job-run.ts";
+import { buildMachineAd } from "./machine-ad.ts";
+import { probeNode, probeWalltime } from "./node-probe.ts";
+import type { PayloadLauncher } from "./payload-launcher.ts";
+import type { CensusSink, CredentialSource, PilotCensusState, ReportSink } from "./pilot-ports.ts";
+import { walltimeLeftSec } from "./walltime-left.ts";
+
+export interface PilotOptions {
+  readonly nc: NatsConnection;
+  readonly names: WireNames;
+  readonly reports: ReportSink;
+  readonly credentials: CredentialSource;
+  /** The CA bundle the matchmaker's envelopes must chain to. */
+  readonly trust: TrustStore;
+  readonly site: Site;
+  /** Pilot token minted by the factory; the matchmaker spends one use per advert that gets a job. */
+  readonly token: string;
+  /** Base work dir; the pilot makes `<workdir>/<pilotId>/` under it. */
+  readonly workdir: string;
+  readonly pilotId?: string;
+  /** `--walltime`: seconds this pilot may live; else the batch system's limit (walltime-left.ts). */
+  readonly walltimeSec?: number;
+  /** The pilot process's environment: read for the batch limits and PATH, never passed to payloads. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Exit after this many adverts in a row found nothing (default 3). */
+  readonly maxEmpty?: number;
+  /** Cap on the matchmaker's back-off hint, for tests and the demo. */
+  readonly maxBackoffSec?: number;
+  /** Stop asking when less than this much walltime is left (default 60 s). */
+  readonly minWalltimeSec?: number;
+  /** Stop after this many jobs (default: no limit). */
+  readonly maxJobs?: number;
+  readonly heartbeatSec?: number;
+  readonly memoryPollMs?: number;
+  readonly killGraceMs?: number;
+  readonly renewMarginSec?: number;
+  readonly requestTimeoutMs?: number;
+  /** A pilot certificate and key, kept in the pilot's private dir (mode 0700). */
+  readonly pilotCert?: { readonly certPath: string; readonly keyPath: string };
+  /** site-authz's identity switch as a launcher; required where the site's policy is `required`. */
+  readonly switchLauncher?: PayloadLauncher;
+  readonly census?: CensusSink;
+  readonly keepJobDirs?: boolean;
+  /** Aborting (SIGTERM) kills a running payload, cleans up, reports and ends the pilot. */
+  readonly signal?: AbortSignal;
+  readonly logger?: Logger;
+}
+
+export type PilotExitReason = "empty" | "walltime" | "stopped" | "token-refused" | "max-jobs";
+
+export interface PilotSummary {
+  readonly pilotId: string;
+  readonly site: string;
+  readonly jobsDone: number;
+  readonly jobsFailed: number;
+  readonly envelopesRejected: number;
+  readonly emptyAdverts: number;
+  readonly adverts: number;
+  readonly exitReason: PilotExitReason;
+  readonly results: readonly JobResult[];
+}
+
+const TOKEN_REFUSALS: ReadonlySet<number> = new Set([ERR.MATCH_TOKEN_REJECTED, ERR.SEC_TOKEN_SPENT, ERR.SEC_TOKEN_EXPIRED, ERR.SEC_TOKEN_WRONG_SITE]);
+const encoder = new TextEncoder();
+
+function defaultPilotId(): string {
+  const host = os.hostname().replace(/[^A-Za-z0-9.-]/g, "-").slice(0, 40) || "node";
+  return `pilot-${host}-${process.pid}-${randomBytes(4).toString("hex")}`;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done);
+  });
+}
+
+/** The pilot's own dir: `secrets/` (0700) holds its token and certificate, `jobs/` the job dirs. */
+async function preparePilotDir(o: PilotOptions, pilotId: string): Promise<{ pilotDir: string; jobsDir: string }> {
+  const pilotDir = path.join(o.workdir, pilotId);
+  const secrets = path.join(pilotDir, "secrets");
+  const jobsDir = path.join(pilotDir, "jobs");
+  // 0711: a switched payload may pass through to its own job dir, but cannot list the pilot's.
+  await mkdir(pilotDir, { recursive: true, mode: 0o711 });
+  await chmod(pilotDir, 0o711);
+  await mkdir(secrets, { mode: 0o700 });
+  await mkdir(jobsDir, { mode: 0o711 });
+  await chmod(jobsDir, 0o711);
+  await writeFile(path.join(secrets, "token"), o.token, { mode: 0o600 });
+  if (o.pilotCert) {
+    await copyFile(o.pilotCert.certPath, path.join(secrets, "pilot.cert.pem"));
+    await copyFile(o.pilotCert.keyPath, path.join(secrets, "pilot.key.pem"));
+    await chmod(path.join(secrets, "pilot.key.pem"), 0o600);
+  }
+  return { pilotDir, jobsDir };
+}
+
+export async function runPilot(o: PilotOptions): Promise<PilotSummary> {
+  const startedAtMs = Date.now();
+  const pilotId = o.pilotId ?? defaultPilotId();
+  const env = o.env ?? {};
+  const maxEmpty = o.maxEmpty ?? 3;
+  const minWalltimeSec = o.minWalltimeSec ?? 60;
+  const log = o.logger?.child({ pilotId });
+  const deadline = probeWalltime(o.walltimeSec, env, startedAtMs);
+  const keys = generatePilotKeyPair();
+  const seenNonces = new Set<string>();
+  const isNonceNew = (nonce: string): boolean => {
+    if (seenNonces.has(nonce)) return false;
+    seenNonces.add(nonce);
+    return true;
+  };
+
+  let jobsDone = 0;
+  let jobsFailed = 0;
+  let envelopesRejected = 0;
+  let emptyInRow = 0;
+  let emptyAdverts = 0;
+  let adverts = 0;
+  const results: JobResult[] = [];
+  const census = (state: PilotCensusState): void => {
+    try {
+      o.census?.({ pilotId, site: o.site.name, state, jobsDone, jobsFailed, emptyAdverts });
+    } catch (e) {
+      log?.warn({ err: (e as Error).message }, "census not published");
+    }
+  };
+
+  census("starting");
+  const { pilotDir, jobsDir } = await preparePilotDir(o, pilotId);
+  log?.info({ site: o.site.name, walltimeSource: deadline.source, pilotDir }, "pilot started");
+  let exitReason: PilotExitReason = "empty";
+  try {
+    while (true) {
+      if (o.signal?.aborted) {
+        exitReason = "stopped";
+        break;
+      }
+      if (o.maxJobs !== undefined && jobsDone + jobsFailed >= o.maxJobs) {
+        exitReason = "max-jobs";
+        break;
+      }
+      const left = walltimeLeftSec(deadline, Date.now());
+      if (left < minWalltimeSec) {
+        exitReason = "walltime";
+        log?.info({ left }, "walltime short; no more jobs");
+        break;
+      }
+      census("idle");
+      const facts = probeNode({ pilotId, site: o.site.name, softwareTags: o.site.softwareTags, workdir: o.workdir, deadline });
+      const advert: MachineAdvert = {
+        schemaVersion: SCHEMA_VERSION,
+        pilotId,
+        site: o.site.name,
+        token: o.token,
+        classad: buildMachineAd(facts),
+        publicKey: keys.publicKeyPem,
+        sentAt: Date.now(),
+      };
+      adverts++;
+      let backoffSec = 1;
+      let reply: MatchReply | undefined;
+      try {
+        const msg = await o.nc.request(o.names.subjects.advert, encoder.encode(JSON.stringify(advert)), { timeout: o.requestTimeoutMs ?? 10_000 });
+        reply = MatchReply.parseJson(msg.data);
+      } catch (e) {
+        log?.warn({ err: (e as Error).message }, "advert got no usable answer");
+      }
+      if (reply?.status === "match") {
+        emptyInRow = 0;
+        census("running");
+        const result = await runMatchedJob(reply.envelope, {
+          nc: o.nc,
+          names: o.names,
+          reports: o.reports,
+          credentials: o.credentials,
+          trust: o.trust,
+          site: o.site,
+          pilotId,
+          node: facts.machine,
+          privateKeyPem: keys.privateKeyPem,
+          isNonceNew,
+          jobsDir,
+          payloadPath: env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
+          switchLauncher: o.switchLauncher,
+          heartbeatMs: (o.heartbeatSec ?? 5) * 1000,
+          pollMs: o.memoryPollMs ?? 1000,
+          killGraceMs: o.killGraceMs ?? 5000,
+          renewMarginMs: (o.renewMarginSec ?? 120) * 1000,
+          keepJobDirs: o.keepJobDirs ?? false,
+          signal: o.signal,
+          logger: log,
+        });
+        results.push(result);
+        if (result.status === "finished") jobsDone++;
+        else if (result.status === "failed") jobsFailed++;
+        else envelopesRejected++;
+        // A refused envelope ran nothing: it counts like an empty advert, so a pilot fed only forgeries still exits.
+        if (result.status !== "rejected") continue;
+      } else if (reply?.status === "nomatch") {
+        backoffSec = reply.backoffSec;
+      } else if (reply?.status === "error") {
+        if (TOKEN_REFUSALS.has(reply.code)) {
+          exitReason = "token-refused";
+          log?.warn({ code: reply.code }, `token refused: ${reply.message}`);
+          break;
+        }
+        log?.warn({ code: reply.code }, `advert refused: ${reply.message}`);
+      }
+      emptyInRow++;
+      emptyAdverts++;
+      if (emptyInRow >= maxEmpty) {
+        exitReason = "empty";
+        break;
+      }
+      await sleep(Math.min(backoffSec, o.maxBackoffSec ?? Number.POSITIVE_INFINITY) * 1000, o.signal);
+    }
+  } finally {
+    census("exited");
+    // The token and any pilot certificate leave with the pilot.
+    await rm(path.join(pilotDir, "secrets"), { recursive: true, force: true });
+    if (!o.keepJobDirs) await rm(pilotDir, { recursive: true, force: true });
+  }
+  const summary: PilotSummary = { pilotId, site: o.site.name, jobsDone, jobsFailed, envelopesRejected, emptyAdverts, adverts, exitReason, results };
+  log?.info({ jobsDone, jobsFailed, emptyAdverts, exitReason }, "pilot exited");
+  return summary;
+}
