@@ -1,6 +1,27 @@
 import type { Command } from "commander";
-import { notBuilt } from "../command-kit.ts";
+import { action, configFor, parseIntOption } from "../command-kit.ts";
 
 export function registerMonitor(program: Command): void {
-  notBuilt(program, "monitor", "serve the web dashboard and Prometheus metrics", 8);
+  program
+    .command("monitor")
+    .description("serve the read-only web dashboard, its JSON API and Prometheus metrics at /metrics")
+    .option("--port <port>", "HTTP port", parseIntOption("--port", 0), 8080)
+    .option("--host <host>", "address to listen on (loopback by default; the dashboard shows DNs)", "127.0.0.1")
+    .action(
+      action(async (opts: { port: number; host: string }, cmd: Command) => {
+        const { config, names } = configFor(cmd);
+        const { openRedis } = await import("../../platform/connections.ts");
+        const { startMonitor } = await import("../../agents/monitor/monitor-server.ts");
+        const { defaultProviders } = await import("../../agents/monitor/monitor-providers.ts");
+        const redis = openRedis(config);
+        const monitor = await startMonitor({ redis, names, host: opts.host, port: opts.port, providers: await defaultProviders({ redis, names, config }) });
+        process.stdout.write(`monitor on ${monitor.url} (JSON API under /api, metrics at /metrics); Ctrl-C stops it\n`);
+        await new Promise<void>((resolve) => {
+          process.once("SIGINT", resolve);
+          process.once("SIGTERM", resolve);
+        });
+        await monitor.close();
+        redis.disconnect();
+      }),
+    );
 }

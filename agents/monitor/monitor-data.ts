@@ -1,0 +1,187 @@
+// Everything the dashboard shows, read from Redis through the stores that own each record.
+// Read-only by construction: no method here writes, and nothing returned carries a credential,
+// key or token (job environments are not exposed at all).
+import type { Redis } from "ioredis";
+import { errorEntry, type WireNames } from "../../schemas/index.ts";
+import { JOB_STATES, JobStore, type JobRecord, type JobState, type TaskRecord } from "../../matchmaker/job-store.ts";
+
+export type StateCounts = Record<JobState, number>;
+
+export interface TaskView extends TaskRecord {
+  counts: StateCounts;
+  errors: Array<{ code: number; name: string; count: number }>;
+}
+
+export interface JobView {
+  jobId: string;
+  state: JobState;
+  site: string;
+  attempt: number;
+  maxAttempts: number;
+  pilotId?: string;
+  errorCode?: number;
+  errorName?: string;
+  errorMessage?: string;
+  wallSec?: number;
+  userDn: string;
+  inputFiles: number;
+}
+
+export interface SiteView {
+  site: string;
+  counts: StateCounts;
+  queued: number;
+  running: number;
+  pilots: Record<string, number>;
+  emptyPilotRatio: number | null;
+  filesHeld: number | null;
+}
+
+export interface PilotCensusRow {
+  site: string;
+  state: string;
+  count: number;
+}
+
+export interface FactoryQueueView {
+  queue: string;
+  site: string;
+  submitted: number;
+  pending: number;
+  idle: number;
+  running: number;
+  exited: number;
+  emptyPilots: number;
+  ratePerMin: number;
+  targetPerMin: number;
+}
+
+export interface UsageView {
+  name: string;
+  jobs: number;
+  wallSec: number;
+  cpuSec: number;
+  maxRssKb: number;
+}
+
+/** Sources owned by other parts (factory, accounting, replica catalog), plugged in where they exist. */
+export interface MonitorProviders {
+  pilots?(): Promise<PilotCensusRow[]>;
+  factory?(): Promise<FactoryQueueView[]>;
+  usage?(by: "user" | "group" | "vo" | "site"): Promise<UsageView[]>;
+  filesHeld?(site: string): Promise<number>;
+  sites?(): Promise<string[]>;
+}
+
+function errorRows(h: Record<string, number>): TaskView["errors"] {
+  return Object.entries(h)
+    .map(([code, count]) => ({ code: Number(code), name: errorEntry(Number(code))?.name ?? "UNKNOWN", count }))
+    .filter((e) => e.count > 0)
+    .sort((a, b) => b.count - a.count);
+}
+
+export class MonitorData {
+  readonly jobs: JobStore;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly names: WireNames,
+    private readonly providers: MonitorProviders = {},
+  ) {
+    this.jobs = new JobStore(redis, names);
+  }
+
+  async tasks(limit = 100): Promise<TaskView[]> {
+    const tasks = await this.jobs.listTasks({ limit });
+    return Promise.all(tasks.map((t) => this.withCounts(t)));
+  }
+
+  private async withCounts(t: TaskRecord): Promise<TaskView> {
+    const [counts, errors] = await Promise.all([this.jobs.taskCounts(t.taskId), this.jobs.taskErrors(t.taskId)]);
+    return { ...t, counts, errors: errorRows(errors) };
+  }
+
+  async task(taskId: string): Promise<TaskView | undefined> {
+    const t = await this.jobs.getTask(taskId);
+    return t ? this.withCounts(t) : undefined;
+  }
+
+  async taskJobs(taskId: string, opts: { state?: JobState; offset?: number; limit?: number } = {}): Promise<JobView[]> {
+    const jobs = await this.jobs.listJobs(taskId, { state: opts.state, offset: opts.offset ?? 0, limit: opts.limit ?? 500 });
+    return jobs.map((j: JobRecord) => ({
+      jobId: j.jobId,
+      state: j.state,
+      site: j.site || j.spec.site,
+      attempt: j.attempt,
+      maxAttempts: j.spec.maxAttempts,
+      pilotId: j.pilotId,
+      errorCode: j.errorCode,
+      errorName: j.errorCode !== undefined ? errorEntry(j.errorCode)?.name : undefined,
+      errorMessage: j.errorMessage,
+      wallSec: j.wallSec,
+      userDn: j.spec.userDn,
+      inputFiles: j.spec.inputFiles.length,
+    }));
+  }
+
+  /** Sites known from the providers, else every site with job counters in this namespace. */
+  async siteNames(): Promise<string[]> {
+    if (this.providers.sites) return this.providers.sites();
+    const found = new Set<string>();
+    const prefix = this.names.redisKey("site", "");
+    let cursor = "0";
+    do {
+      const [next, keys] = await this.redis.scan(cursor, "MATCH", `${prefix}*:states`, "COUNT", 500);
+      cursor = next;
+      for (const k of keys) found.add(k.slice(prefix.length, -":states".length));
+    } while (cursor !== "0");
+    return [...found].sort();
+  }
+
+  async sites(): Promise<SiteView[]> {
+    const [names, census] = await Promise.all([this.siteNames(), this.providers.pilots?.() ?? Promise.resolve([])]);
+    const factory = (await this.providers.factory?.()) ?? [];
+    return Promise.all(
+      names.map(async (site) => {
+        const counts = await this.jobs.siteCounts(site);
+        const pilots: Record<string, number> = {};
+        for (const row of census) if (row.site === site) pilots[row.state] = (pilots[row.state] ?? 0) + row.count;
+        const fq = factory.filter((q) => q.site === site);
+        const exited = fq.reduce((n, q) => n + q.exited, 0);
+        const empty = fq.reduce((n, q) => n + q.emptyPilots, 0);
+        return {
+          site,
+          counts,
+          queued: counts.activated,
+          running: counts.sent + counts.starting + counts.running,
+          pilots,
+          emptyPilotRatio: exited > 0 ? empty / exited : null,
+          filesHeld: this.providers.filesHeld ? await this.providers.filesHeld(site) : null,
+        };
+      }),
+    );
+  }
+
+  async pilots(): Promise<PilotCensusRow[]> {
+    return (await this.providers.pilots?.()) ?? [];
+  }
+
+  async factory(): Promise<FactoryQueueView[]> {
+    return (await this.providers.factory?.()) ?? [];
+  }
+
+  async errors(): Promise<TaskView["errors"]> {
+    return errorRows(await this.jobs.errorCounts());
+  }
+
+  async usage(by: "user" | "group" | "vo" | "site"): Promise<UsageView[]> {
+    return (await this.providers.usage?.(by)) ?? [];
+  }
+
+  /** Jobs by state summed over the newest tasks: the dashboard's headline and the history chart. */
+  async totals(): Promise<StateCounts> {
+    const total = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as StateCounts;
+    for (const t of await this.tasks(1000)) for (const s of JOB_STATES) total[s] += t.counts[s];
+    return total;
+  }
+}

@@ -1,0 +1,90 @@
+// `wms monitor`: the read-only web dashboard, its JSON API and Prometheus metrics, on loopback by default.
+import Fastify, { type FastifyInstance } from "fastify";
+import type { Redis } from "ioredis";
+import { ERR, WmsError, type WireNames } from "../../schemas/index.ts";
+import { JOB_STATES, type JobState } from "../../matchmaker/job-store.ts";
+import { MonitorData, type MonitorProviders } from "./monitor-data.ts";
+import { History } from "./history.ts";
+import { createMonitorRegistry, metricsText } from "./monitor-metrics.ts";
+import { dashboardPage, taskPage } from "./dashboard-page.ts";
+
+export interface MonitorOptions {
+  redis: Redis;
+  names: WireNames;
+  host?: string;
+  port?: number;
+  providers?: MonitorProviders;
+  sampleEveryMs?: number;
+}
+
+export interface RunningMonitor {
+  readonly url: string;
+  readonly app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+const USAGE_KINDS = ["user", "group", "vo", "site"] as const;
+type UsageKind = (typeof USAGE_KINDS)[number];
+
+export async function startMonitor(opts: MonitorOptions): Promise<RunningMonitor> {
+  const data = new MonitorData(opts.redis, opts.names, opts.providers);
+  const history = new History();
+  const registry = createMonitorRegistry(data);
+  const app = Fastify({ logger: false });
+
+  const sample = async (): Promise<void> => {
+    const [states, errors] = await Promise.all([data.totals(), data.errors()]);
+    history.add({ at: Date.now(), states, errors: Object.fromEntries(errors.map((e) => [String(e.code), e.count])) });
+  };
+  await sample().catch(() => undefined);
+  const timer = setInterval(() => void sample().catch(() => undefined), opts.sampleEveryMs ?? 5000);
+
+  app.setErrorHandler((err, _req, reply) => {
+    const e = err instanceof WmsError ? err : new WmsError(ERR.INTERNAL, err instanceof Error ? err.message : String(err));
+    const status = e.code === ERR.NOT_FOUND ? 404 : e.code === ERR.INTERNAL ? 500 : 400;
+    void reply.status(status).send({ error: { code: e.code, name: e.name, message: e.message } });
+  });
+
+  app.get("/", async (_req, reply) => reply.type("text/html; charset=utf-8").send(dashboardPage()));
+  app.get<{ Params: { id: string } }>("/task/:id", async (req, reply) => reply.type("text/html; charset=utf-8").send(taskPage(req.params.id)));
+  app.get("/healthz", async () => ({ ok: true }));
+  app.get("/api/tasks", async () => data.tasks());
+  app.get<{ Params: { id: string } }>("/api/tasks/:id", async (req) => {
+    const t = await data.task(req.params.id);
+    if (!t) throw new WmsError(ERR.NOT_FOUND, `no task '${req.params.id}'`);
+    return t;
+  });
+  app.get<{ Params: { id: string }; Querystring: { state?: string; offset?: string; limit?: string } }>("/api/tasks/:id/jobs", async (req) => {
+    const { state, offset, limit } = req.query;
+    if (state !== undefined && !JOB_STATES.includes(state as JobState)) throw new WmsError(ERR.BAD_INPUT, `state must be one of ${JOB_STATES.join(", ")}`);
+    const off = offset === undefined ? 0 : Number(offset);
+    const lim = limit === undefined ? 500 : Number(limit);
+    if (!Number.isInteger(off) || off < 0 || !Number.isInteger(lim) || lim < 1 || lim > 10000) throw new WmsError(ERR.BAD_INPUT, "offset must be >= 0 and limit 1..10000");
+    if (!(await data.task(req.params.id))) throw new WmsError(ERR.NOT_FOUND, `no task '${req.params.id}'`);
+    return data.taskJobs(req.params.id, { state: state as JobState | undefined, offset: off, limit: lim });
+  });
+  app.get("/api/sites", async () => data.sites());
+  app.get("/api/pilots", async () => data.pilots());
+  app.get("/api/factory", async () => data.factory());
+  app.get("/api/errors", async () => data.errors());
+  app.get<{ Querystring: { by?: string } }>("/api/accounting", async (req) => {
+    const by = (req.query.by ?? "user") as UsageKind;
+    if (!USAGE_KINDS.includes(by)) throw new WmsError(ERR.BAD_INPUT, `by must be one of ${USAGE_KINDS.join(", ")}`);
+    return data.usage(by);
+  });
+  app.get("/api/history", async () => history.series());
+  app.get("/metrics", async (_req, reply) => {
+    const m = await metricsText(registry);
+    return reply.type(m.contentType).send(m.body);
+  });
+
+  const address = await app.listen({ host: opts.host ?? "127.0.0.1", port: opts.port ?? 8080 });
+  return {
+    url: address,
+    app,
+    async close() {
+      clearInterval(timer);
+      await app.close();
+    },
+  };
+}

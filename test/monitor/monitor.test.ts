@@ -1,0 +1,109 @@
+import { mkdirSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Redis } from "ioredis";
+import { chromium, type Browser } from "playwright-core";
+import { JobStore } from "../../matchmaker/job-store.ts";
+import { startMonitor, type RunningMonitor } from "../../agents/monitor/monitor-server.ts";
+import { ERR, type JobSpec } from "../../schemas/index.ts";
+import { testConfig } from "../support/namespace.ts";
+import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
+import { parsePrometheusText } from "../support/prometheus-text.ts";
+
+const { config, names } = testConfig("monitor");
+const redis = new Redis(config.redis.url);
+const store = new JobStore(redis, names);
+const OWNER = "/DC=org/DC=pilot-wms/CN=Monitor Tester";
+const ARTIFACTS = new URL("../../test-artifacts/", import.meta.url).pathname;
+let monitor: RunningMonitor;
+let browser: Browser;
+
+function spec(i: number, site: string): JobSpec {
+  return {
+    schemaVersion: 1, jobId: `MT1.${String(i).padStart(6, "0")}`, taskId: "MT1", taskName: "monitor.test", kind: "production", vo: "atlas", group: "",
+    userDn: OWNER, priority: 10, site, executable: "/bin/true", arguments: [], environment: { SECRET_TOKEN: "must-not-show" }, requirements: "true", rank: "0",
+    cores: 1, memoryMb: 100, walltimeSec: 60, inputFiles: [], outputDataset: "o", attempt: 1, maxAttempts: 3,
+  };
+}
+
+beforeAll(async () => {
+  await store.createTask(
+    { taskId: "MT1", taskName: "monitor.test", kind: "production", vo: "atlas", group: "", ownerDn: OWNER, priority: 10, maxAttempts: 3, outputDataset: "o" },
+    Array.from({ length: 12 }, (_, i) => ({ spec: spec(i, i % 2 ? "SITE_B" : "SITE_A"), state: "activated" as const })),
+  );
+  monitor = await startMonitor({ redis, names, port: 0, sampleEveryMs: 200 });
+  browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await monitor?.close();
+  await deleteNamespaceKeys(redis, names.namespace);
+  redis.disconnect();
+});
+
+async function api<T>(path: string): Promise<T> {
+  const r = await fetch(monitor.url + path);
+  return (await r.json()) as T;
+}
+
+describe("monitor", () => {
+  it("shows on the task page the job counts the API reports, and a failed job's code and message", async () => {
+    // The task moves while the page is open, as a running task does.
+    await store.transition("MT1.000000", "sent", ["activated"], { pilotId: "pilot-1" });
+    await store.transition("MT1.000000", "running", ["sent"]);
+    await store.transition("MT1.000001", "failed", "*", { errorCode: ERR.STAGEIN_CHECKSUM_MISMATCH, errorMessage: "file0001.txt adler32 0a0b0c0d != 01020304" });
+    await store.transition("MT1.000002", "finished", "*", { wallSec: 3.5 });
+
+    const page = await browser.newPage();
+    await page.goto(`${monitor.url}/task/MT1`);
+    await page.waitForSelector("#jobs table");
+    const counts = await api<{ counts: Record<string, number> }>("/api/tasks/MT1");
+    for (const [state, n] of Object.entries(counts.counts)) {
+      await page.waitForFunction(([s, v]) => document.querySelector(`[data-state="${s}"]`)?.textContent?.trim() === `${s} ${v}`, [state, n] as const);
+    }
+    const failedRow = page.locator("#jobs tr", { hasText: "MT1.000001" });
+    await expect(failedRow.textContent()).resolves.toContain("1203");
+    await expect(failedRow.textContent()).resolves.toContain("STAGEIN_CHECKSUM_MISMATCH");
+    await expect(failedRow.textContent()).resolves.toContain("adler32 0a0b0c0d != 01020304");
+    const html = await page.content();
+    expect(html).not.toContain("must-not-show");
+    await page.close();
+  });
+
+  it("draws the dashboard with the task and saves a screenshot as a test artifact", async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    await page.goto(`${monitor.url}/`);
+    await page.waitForSelector("#tasks a");
+    expect(await page.locator("#tasks").textContent()).toContain(OWNER);
+    expect(await page.locator("#errors").textContent()).toContain("STAGEIN_CHECKSUM_MISMATCH");
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: `${ARTIFACTS}monitor-dashboard.png`, fullPage: true });
+    await page.close();
+  });
+
+  it("serves /metrics in Prometheus text format, and its figures move while the task runs", async () => {
+    const read = async (): Promise<Map<string, number>> => {
+      const r = await fetch(`${monitor.url}/metrics`);
+      expect(r.headers.get("content-type")).toContain("text/plain");
+      const samples = parsePrometheusText(await r.text());
+      return new Map(samples.filter((s) => s.name === "wms_jobs").map((s) => [s.labels.state, s.value]));
+    };
+    const before = await read();
+    await store.transition("MT1.000003", "finished", "*");
+    await store.transition("MT1.000004", "finished", "*");
+    const after = await read();
+    expect((after.get("finished") ?? 0) - (before.get("finished") ?? 0)).toBe(2);
+    expect((before.get("activated") ?? 0) - (after.get("activated") ?? 0)).toBe(2);
+  });
+
+  it("answers bad API input with an error code and no crash", async () => {
+    const r = await fetch(`${monitor.url}/api/tasks/MT1/jobs?state=dancing`);
+    expect(r.status).toBe(400);
+    expect(((await r.json()) as { error: { code: number } }).error.code).toBe(ERR.BAD_INPUT);
+    const missing = await fetch(`${monitor.url}/api/tasks/NOPE`);
+    expect(missing.status).toBe(404);
+  });
+});
