@@ -1,0 +1,238 @@
+// Publishes reports so that none is lost: persistent messages on a confirm channel, each one waited
+// for; whatever the broker does not confirm (unreachable, closed channel, nack, confirm timeout) goes
+// to the disk spool, and a background loop resends the spool oldest first once the broker is back,
+// deleting a file only after its confirm. A spooled report that was in fact delivered before the
+// failure may be sent twice: consumers are idempotent by reportId, so a duplicate is harmless and a
+// loss is impossible — that is the side we fail on.
+import amqp, { type ChannelModel, type ConfirmChannel } from "amqplib";
+import type { Logger } from "pino";
+import { ERR, WmsError, type Report, type WireNames } from "../../schemas/index.ts";
+import { declareTopology, routingKeyFor } from "./topology.ts";
+import { ReportSpool } from "./report-spool.ts";
+
+export interface ReportPublisherOptions {
+  /** amqp://user:pass@host:port */
+  url: string;
+  names: WireNames;
+  /** Folder for reports RabbitMQ has not confirmed yet; reused across restarts. */
+  spoolDir: string;
+  logger: Logger;
+  /** How long to wait for one confirm before spooling the report (default 5000). */
+  confirmTimeoutMs?: number;
+  /** TCP connect timeout (default 3000). */
+  connectTimeoutMs?: number;
+  /** First and largest pause between resend attempts (defaults 250 and 5000). */
+  retryMinMs?: number;
+  retryMaxMs?: number;
+  /** Spooled reports sent per round before waiting for their confirms (default 200). */
+  resendBatch?: number;
+}
+
+const encoder = new TextEncoder();
+
+export class ReportPublisher {
+  private readonly names: WireNames;
+  private readonly logger: Logger;
+  private readonly spool: ReportSpool;
+  private readonly confirmTimeoutMs: number;
+  private readonly connectTimeoutMs: number;
+  private readonly retryMinMs: number;
+  private readonly retryMaxMs: number;
+  private readonly resendBatch: number;
+  private conn: ChannelModel | undefined;
+  private ch: ConfirmChannel | undefined;
+  private connecting: Promise<ConfirmChannel> | undefined;
+  private lastFailureAt = 0;
+  private retryMs: number;
+  private drainTimer: NodeJS.Timeout | undefined;
+  private draining: Promise<void> | undefined;
+  private inFlight = 0;
+  private closed = false;
+
+  constructor(private readonly opts: ReportPublisherOptions) {
+    this.names = opts.names;
+    this.logger = opts.logger;
+    this.spool = new ReportSpool(opts.spoolDir);
+    this.confirmTimeoutMs = opts.confirmTimeoutMs ?? 5000;
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? 3000;
+    this.retryMinMs = opts.retryMinMs ?? 250;
+    this.retryMaxMs = opts.retryMaxMs ?? 5000;
+    this.resendBatch = opts.resendBatch ?? 200;
+    this.retryMs = this.retryMinMs;
+    // A previous process may have left reports behind: start sending them now.
+    if (this.spool.count() > 0) this.scheduleDrain(0);
+  }
+
+  /** Reports on disk not yet confirmed by RabbitMQ. */
+  spooledCount(): number {
+    return this.spool.count();
+  }
+
+  /**
+   * Resolves once the report is either confirmed by RabbitMQ or safely on disk in the spool (then
+   * it is resent in the background). Rejects only if it can be neither (the spool folder is unwritable).
+   */
+  async publish(report: Report): Promise<void> {
+    if (this.closed) throw new WmsError(ERR.INTERNAL, "report publisher is closed; create a new one to publish");
+    this.inFlight++;
+    try {
+      // While anything is spooled, new reports queue behind it so one job's reports keep their order.
+      // Right after a failure we do not make every caller wait for another connect attempt.
+      const recentlyFailed = this.ch === undefined && Date.now() - this.lastFailureAt < this.retryMs;
+      if (this.spool.count() === 0 && !recentlyFailed) {
+        try {
+          await this.send(report, await this.channel());
+          return;
+        } catch (e) {
+          this.noteFailure(e);
+        }
+      }
+      await this.spool.append(report);
+      this.logger.warn({ code: ERR.REPORT_SPOOLED, reportId: report.reportId, spooled: this.spool.count() }, "report spooled to disk until RabbitMQ confirms");
+      this.scheduleDrain(this.ch ? 0 : this.retryMs);
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  /** Waits until every report is confirmed (spool empty, nothing in flight); false on timeout. */
+  async flush(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    if (this.spool.count() > 0) this.scheduleDrain(0);
+    while (this.spool.count() > 0 || this.inFlight > 0 || this.draining !== undefined) {
+      if (Date.now() >= deadline) return false;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    return true;
+  }
+
+  /** Stops the resend loop and closes the connection; spooled reports stay on disk for the next publisher. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.drainTimer) clearTimeout(this.drainTimer);
+    this.drainTimer = undefined;
+    await this.draining;
+    while (this.inFlight > 0) await new Promise((r) => setTimeout(r, 10));
+    const conn = this.conn;
+    this.conn = undefined;
+    this.ch = undefined;
+    await conn?.close().catch(() => undefined);
+  }
+
+  private noteFailure(e: unknown): void {
+    this.lastFailureAt = Date.now();
+    this.logger.warn({ err: (e as Error).message }, "RabbitMQ publish failed");
+    // A channel that failed a confirm is not trusted again: reconnect from scratch.
+    const conn = this.conn;
+    this.conn = undefined;
+    this.ch = undefined;
+    void conn?.close().catch(() => undefined);
+  }
+
+  private channel(): Promise<ConfirmChannel> {
+    if (this.ch) return Promise.resolve(this.ch);
+    this.connecting ??= this.connect().finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  private async connect(): Promise<ConfirmChannel> {
+    const conn = await amqp.connect(this.opts.url, { timeout: this.connectTimeoutMs });
+    try {
+      conn.on("error", (e: Error) => this.logger.warn({ err: e.message }, "RabbitMQ connection error"));
+      conn.on("close", () => {
+        if (this.conn === conn) {
+          this.conn = undefined;
+          this.ch = undefined;
+          this.lastFailureAt = Date.now();
+        }
+      });
+      const ch = await conn.createConfirmChannel();
+      ch.on("error", (e: Error) => this.logger.warn({ err: e.message }, "RabbitMQ channel error"));
+      ch.on("close", () => {
+        if (this.ch === ch) {
+          this.ch = undefined;
+          void conn.close().catch(() => undefined);
+        }
+      });
+      await declareTopology(ch, this.names);
+      if (this.closed) throw new Error("publisher closed while connecting");
+      this.conn = conn;
+      this.ch = ch;
+      this.logger.debug("RabbitMQ publisher connected");
+      return ch;
+    } catch (e) {
+      await conn.close().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  private send(report: Report, ch: ConfirmChannel): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no confirm within ${this.confirmTimeoutMs} ms`)), this.confirmTimeoutMs);
+      const body = Buffer.from(encoder.encode(JSON.stringify(report)));
+      try {
+        ch.publish(
+          this.names.rabbit.reportsExchange,
+          routingKeyFor(this.names, report.kind),
+          body,
+          { persistent: true, messageId: report.reportId, contentType: "application/json", type: report.kind, timestamp: Math.floor(Date.now() / 1000) },
+          (err: unknown) => {
+            clearTimeout(timer);
+            if (err) reject(err instanceof Error ? err : new Error("broker nacked the report"));
+            else resolve();
+          },
+        );
+      } catch (e) {
+        clearTimeout(timer);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      }
+    });
+  }
+
+  private scheduleDrain(delayMs: number): void {
+    if (this.closed || this.drainTimer || this.draining) return;
+    this.drainTimer = setTimeout(() => {
+      this.drainTimer = undefined;
+      this.draining = this.drain().finally(() => {
+        this.draining = undefined;
+        // Something may have been spooled while we were finishing; do not strand it.
+        if (this.spool.count() > 0) this.scheduleDrain(this.ch ? 0 : this.retryMs);
+      });
+    }, delayMs);
+    this.drainTimer.unref();
+  }
+
+  private async drain(): Promise<void> {
+    let sent = 0;
+    try {
+      for (;;) {
+        if (this.closed) return;
+        const files = await this.spool.oldest(this.resendBatch);
+        if (files.length === 0) break;
+        const ch = await this.channel();
+        const loaded = await Promise.all(files.map(async (f) => ({ file: f, report: await this.spool.read(f) })));
+        // Sent back to back (the broker keeps their order), confirmed together.
+        const results = await Promise.allSettled(loaded.map(({ report }) => (report ? this.send(report, ch) : Promise.resolve())));
+        let failure: unknown;
+        for (let i = 0; i < loaded.length; i++) {
+          const r = results[i];
+          if (r.status === "fulfilled") {
+            if (loaded[i].report) {
+              await this.spool.remove(loaded[i].file);
+              sent++;
+            }
+          } else failure ??= r.reason;
+        }
+        if (failure !== undefined) throw failure;
+      }
+      this.retryMs = this.retryMinMs;
+      if (sent > 0) this.logger.info({ sent }, "report spool drained");
+    } catch (e) {
+      this.noteFailure(e);
+      // The finally in scheduleDrain tries again after this pause; nothing leaves the spool meanwhile.
+      this.retryMs = Math.min(this.retryMs * 2, this.retryMaxMs);
+    }
+  }
+}
