@@ -47,6 +47,9 @@ const table = [
   [1104, "PILOT_LOST_HEARTBEAT", "pilot", true, "The pilot stopped heartbeating; the job was requeued"],
   [1105, "PILOT_KILLED", "pilot", true, "The pilot was killed while the job ran"],
   [1106, "PILOT_CLEANUP_FAILED", "pilot", false, "The pilot could not delete the job's credentials or restore permissions"],
+  // pilot factory (1150-1159)
+  [1150, "FACTORY_SUBMIT_TOOL_MISSING", "pilot", false, "The batch system's submit command is not installed here; install it or use the local adapter"],
+  [1151, "FACTORY_SUBMIT_FAILED", "pilot", true, "Submitting pilots to the batch system failed; see the factory log"],
   // stage-in
   [1200, "STAGEIN_FAILED", "stage-in", true, "Stage-in of an input file failed"],
   [1201, "STAGEIN_FILE_MISSING", "stage-in", true, "An input file is not in the site's storage"],

@@ -7,6 +7,9 @@ import { EnvelopeBody, MatchEnvelope, MatchReply } from "./messages/match-envelo
 import { Heartbeat, HeartbeatReply } from "./messages/heartbeat.ts";
 import { AccountingRecord, AuditRecord, ErrorReport, StateReport } from "./messages/reports.ts";
 import { FactoryConfig } from "./messages/factory-config.ts";
+import { FactoryControl } from "./messages/factory-control.ts";
+import { FactoryQueueStatus } from "./messages/factory-status.ts";
+import { PilotCensus } from "./messages/pilot-census.ts";
 import { SiteConfig } from "./messages/site-config.ts";
 import { WmsConfig } from "./messages/wms-config.ts";
 
@@ -26,6 +29,9 @@ export const ALL_MESSAGES: ReadonlyArray<Message<TSchema>> = [
   AccountingRecord,
   AuditRecord,
   FactoryConfig,
+  FactoryControl,
+  FactoryQueueStatus,
+  PilotCensus,
   SiteConfig,
   WmsConfig,
 ];

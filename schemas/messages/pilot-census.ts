@@ -1,0 +1,26 @@
+import { Type, type Static } from "@sinclair/typebox";
+import { defineMessage, SchemaVersion } from "../message.ts";
+import { Id, SiteName, Timestamp } from "./common.ts";
+
+/**
+ * Pilot → factory, fire and forget on `names.subjects.pilotCensus`: the pilot's state as it
+ * changes. The factory counts pending (submitted, not yet seen), idle, running, exited and empty
+ * pilots (exited having found no job) from these; `starting` counts as idle (alive, no job yet).
+ */
+export const PilotCensusSchema = Type.Object(
+  {
+    schemaVersion: SchemaVersion,
+    pilotId: Id,
+    site: SiteName,
+    queue: Type.Optional(Id),
+    factoryId: Type.Optional(Id),
+    state: Type.Union([Type.Literal("starting"), Type.Literal("idle"), Type.Literal("running"), Type.Literal("exited")]),
+    jobsDone: Type.Integer({ minimum: 0 }),
+    jobsFailed: Type.Optional(Type.Integer({ minimum: 0 })),
+    emptyAdverts: Type.Integer({ minimum: 0 }),
+    at: Timestamp,
+  },
+  { additionalProperties: false, $id: "PilotCensus" },
+);
+export type PilotCensus = Static<typeof PilotCensusSchema>;
+export const PilotCensus = defineMessage("PilotCensus", PilotCensusSchema);
