@@ -15,5 +15,8 @@ export * from "./messages/factory-control.ts";
 export * from "./messages/factory-status.ts";
 export * from "./messages/pilot-census.ts";
 export * from "./messages/site-config.ts";
+export * from "./messages/replica-catalog.ts";
+export * from "./messages/task-control.ts";
+export * from "./messages/intake-reply.ts";
 export * from "./messages/wms-config.ts";
 export { ALL_MESSAGES } from "./registry.ts";

@@ -11,6 +11,9 @@ import { FactoryControl } from "./messages/factory-control.ts";
 import { FactoryQueueStatus } from "./messages/factory-status.ts";
 import { PilotCensus } from "./messages/pilot-census.ts";
 import { SiteConfig } from "./messages/site-config.ts";
+import { ReplicaCatalog } from "./messages/replica-catalog.ts";
+import { SignedTaskControl, TaskControl } from "./messages/task-control.ts";
+import { ControlReply, SubmitReply } from "./messages/intake-reply.ts";
 import { WmsConfig } from "./messages/wms-config.ts";
 
 /** Every message whose JSON Schema is exported to schemas/json/ by `npm run schemas`. Add new ones here. */
@@ -33,5 +36,10 @@ export const ALL_MESSAGES: ReadonlyArray<Message<TSchema>> = [
   FactoryQueueStatus,
   PilotCensus,
   SiteConfig,
+  ReplicaCatalog,
+  TaskControl,
+  SignedTaskControl,
+  SubmitReply,
+  ControlReply,
   WmsConfig,
 ];

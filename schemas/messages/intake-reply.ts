@@ -1,0 +1,54 @@
+import { Type, type Static } from "@sinclair/typebox";
+import { defineMessage, SchemaVersion } from "../message.ts";
+import { ErrorCodeField, Id } from "./common.ts";
+
+const IntakeError = Type.Object(
+  { schemaVersion: SchemaVersion, status: Type.Literal("error"), code: ErrorCodeField, name: Type.String(), message: Type.String({ maxLength: 4096 }) },
+  { additionalProperties: false },
+);
+
+/** Intake → submitter: the task id and how its jobs were brokered, or why nothing was accepted. */
+export const SubmitReplySchema = Type.Union(
+  [
+    Type.Object(
+      {
+        schemaVersion: SchemaVersion,
+        status: Type.Literal("ok"),
+        taskId: Id,
+        jobs: Type.Integer({ minimum: 0 }),
+        queued: Type.Integer({ minimum: 0 }),
+        /** Jobs recorded failed with INTAKE_NO_REPLICA: no online site holds all their inputs. */
+        unbrokered: Type.Integer({ minimum: 0 }),
+        sites: Type.Record(Type.String(), Type.Integer({ minimum: 0 }), { description: "Jobs queued per site" }),
+      },
+      { additionalProperties: false },
+    ),
+    IntakeError,
+  ],
+  { $id: "SubmitReply" },
+);
+export type SubmitReply = Static<typeof SubmitReplySchema>;
+export const SubmitReply = defineMessage("SubmitReply", SubmitReplySchema);
+
+/** Intake → requester of a cancel or retry: how many jobs it touched. */
+export const ControlReplySchema = Type.Union(
+  [
+    Type.Object(
+      {
+        schemaVersion: SchemaVersion,
+        status: Type.Literal("ok"),
+        taskId: Id,
+        action: Type.Union([Type.Literal("cancel"), Type.Literal("retry")]),
+        /** cancel: jobs cancelled; retry: jobs queued again. */
+        affected: Type.Integer({ minimum: 0 }),
+        /** retry: failed jobs that could not be re-brokered (no online site holds all their inputs). */
+        skipped: Type.Integer({ minimum: 0 }),
+      },
+      { additionalProperties: false },
+    ),
+    IntakeError,
+  ],
+  { $id: "ControlReply" },
+);
+export type ControlReply = Static<typeof ControlReplySchema>;
+export const ControlReply = defineMessage("ControlReply", ControlReplySchema);
