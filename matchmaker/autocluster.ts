@@ -1,0 +1,75 @@
+// Autoclusters: jobs that a matchmaker cannot tell apart. Two jobs with the same Requirements, Rank,
+// resources, VO, group, owner and priority match exactly the same machines in the same order, so
+// they share one BullMQ queue per site and one match decision per machine-ad signature. The cost
+// of an advert then grows with the number of autoclusters at a site, not with queued jobs. Pure.
+import { createHash } from "node:crypto";
+import type { JobSpec } from "../schemas/index.ts";
+
+/** The requirement-relevant attributes of a job: all a match decision and its ordering depend on. */
+export interface AutoclusterKey {
+  readonly requirements: string;
+  readonly rank: string;
+  readonly cores: number;
+  readonly memoryMb: number;
+  readonly walltimeSec: number;
+  readonly vo: string;
+  readonly group: string;
+  readonly userDn: string;
+  readonly priority: number;
+}
+
+export function autoclusterKey(spec: JobSpec): AutoclusterKey {
+  return {
+    requirements: spec.requirements,
+    rank: spec.rank,
+    cores: spec.cores,
+    memoryMb: spec.memoryMb,
+    walltimeSec: spec.walltimeSec,
+    vo: spec.vo,
+    group: spec.group,
+    userDn: spec.userDn,
+    priority: spec.priority,
+  };
+}
+
+/** 16 hex digits of SHA-256 over the key's fields in a fixed order: short enough for queue names. */
+export function autoclusterId(key: AutoclusterKey): string {
+  const canonical = JSON.stringify([key.requirements, key.rank, key.cores, key.memoryMb, key.walltimeSec, key.vo, key.group, key.userDn, key.priority]);
+  return createHash("sha256").update(canonical).digest("hex").slice(0, 16);
+}
+
+export const AUTOCLUSTER_ID_RE = /^[0-9a-f]{16}$/;
+
+/**
+ * BullMQ priorities run 1 (first) .. 2^21; task priorities run -1000 .. 10000 with higher first.
+ * 0 is avoided: BullMQ reads it as "no priority" and puts the job on a plain list.
+ */
+export function bullPriority(taskPriority: number): number {
+  return 10001 - Math.max(-1000, Math.min(10000, Math.trunc(taskPriority)));
+}
+
+function adString(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return `"${s.replace(/[\u0000-\u001f]/g, "").replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+}
+
+/**
+ * The job ClassAd of an autocluster, evaluated against machine ads. Attribute names agree with the
+ * pilot's machine ad (agents/pilot/machine-ad.ts: TARGET.Cores, TARGET.MemoryMb, TARGET.WalltimeSec).
+ * An empty Requirements means "any machine"; an empty Rank ranks every machine 0.
+ */
+export function jobAdText(key: AutoclusterKey): string {
+  const attrs: Array<[string, string]> = [
+    ["MyType", adString("Job")],
+    ["Cores", String(key.cores)],
+    ["MemoryMb", String(key.memoryMb)],
+    ["WalltimeSec", String(key.walltimeSec)],
+    ["VO", adString(key.vo)],
+    ["Group", adString(key.group)],
+    ["Owner", adString(key.userDn)],
+    ["Priority", String(key.priority)],
+    ["Requirements", key.requirements.trim() === "" ? "true" : `(${key.requirements})`],
+    ["Rank", key.rank.trim() === "" ? "0" : `(${key.rank})`],
+  ];
+  return `[\n${attrs.map(([k, v]) => `  ${k} = ${v};`).join("\n")}\n]`;
+}
