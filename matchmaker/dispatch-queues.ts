@@ -182,8 +182,12 @@ export class DispatchQueues {
     const job = await this.jobs.getJob(jobId);
     if (!job) return false;
     const site = job.site || job.spec.site;
-    const removed = await this.queue(site, autoclusterId(autoclusterKey(job.spec))).remove(jobId);
-    if (removed !== 1) return false;
+    const q = this.queue(site, autoclusterId(autoclusterKey(job.spec)));
+    // BullMQ's remove answers 1 for an id it does not hold; only a waiting job counts as removed.
+    // A claim between the two calls holds the lock, and remove then refuses (0).
+    const state = await q.getJobState(jobId);
+    if (state !== "waiting" && state !== "prioritized" && state !== "delayed") return false;
+    if ((await q.remove(jobId)) !== 1) return false;
     await this.redis.hincrby(this.waitingKey, site, -1);
     return true;
   }

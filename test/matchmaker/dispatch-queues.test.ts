@@ -1,0 +1,102 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Redis } from "ioredis";
+import { openRedis } from "../../platform/connections.ts";
+import { DispatchQueues, parseLockToken } from "../../matchmaker/dispatch-queues.ts";
+import { autoclusterId, autoclusterKey } from "../../matchmaker/autocluster.ts";
+import { JobStore } from "../../matchmaker/job-store.ts";
+import { testConfig } from "../support/namespace.ts";
+import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
+import { createJobs } from "./fixtures.ts";
+
+const { config, names } = testConfig("dispatch");
+let bull: Redis;
+let redis: Redis;
+let dq: DispatchQueues;
+let store: JobStore;
+
+beforeAll(() => {
+  bull = openRedis(config, { forBullMq: true });
+  redis = openRedis(config);
+  dq = new DispatchQueues({ connection: bull, names, lockMs: 800, stalledIntervalMs: 300 });
+  store = new JobStore(redis, names);
+});
+
+afterAll(async () => {
+  await dq.close();
+  await deleteNamespaceKeys(redis, config.namespace);
+  bull.disconnect();
+  redis.disconnect();
+});
+
+describe("dispatch queues", () => {
+  it("queues jobs per site and autocluster, counts them, and hands each out once", async () => {
+    const specs = await createJobs(store, { site: "SITE_A" }, 5);
+    await dq.enqueue(specs);
+    expect(await dq.waitingCount("SITE_A")).toBe(5);
+    const ac = autoclusterId(autoclusterKey(specs[0]));
+    expect(Object.keys(await dq.autoclusters("SITE_A"))).toEqual([ac]);
+    const seen = new Set<string>();
+    for (let i = 0; i < 5; i++) {
+      const c = await dq.claim("SITE_A", ac, `pilot-${i}`);
+      expect(c).toBeDefined();
+      seen.add(c!.spec.jobId);
+      expect((await store.getJob(c!.spec.jobId))?.state).toBe("sent");
+      expect(parseLockToken(c!.lockToken)).toEqual({ site: "SITE_A", autocluster: ac });
+      expect(await dq.complete(c!.spec.jobId, c!.lockToken)).toBe(true);
+    }
+    expect(seen.size).toBe(5);
+    expect(await dq.claim("SITE_A", ac, "pilot-x")).toBeUndefined();
+    expect(await dq.waitingCount("SITE_A")).toBe(0);
+    expect(await dq.recountWaiting("SITE_A")).toBe(0);
+  });
+
+  it("removes a job cancelled while queued so no pilot gets it", async () => {
+    const specs = await createJobs(store, { site: "SITE_R" }, 2);
+    await dq.enqueue(specs);
+    expect(await dq.remove(specs[0].jobId)).toBe(true);
+    expect(await dq.remove(specs[0].jobId)).toBe(false);
+    expect(await dq.waitingCount("SITE_R")).toBe(1);
+    const c = await dq.claim("SITE_R", autoclusterId(autoclusterKey(specs[0])), "p");
+    expect(c?.spec.jobId).toBe(specs[1].jobId);
+    expect(await dq.remove(specs[1].jobId)).toBe(false);
+  });
+
+  it("refuses lock extension and completion with a token that does not hold the lock", async () => {
+    const specs = await createJobs(store, { site: "SITE_L" }, 1);
+    await dq.enqueue(specs);
+    const c = await dq.claim("SITE_L", autoclusterId(autoclusterKey(specs[0])), "p");
+    expect(c).toBeDefined();
+    const forged = c!.lockToken.replace(/\.[0-9a-f]+\./, ".00112233445566778899aabb.");
+    expect(await dq.extendLock(specs[0].jobId, forged, 5000)).toBe(false);
+    expect(await dq.extendLock(specs[0].jobId, "garbage-token", 5000)).toBe(false);
+    expect(await dq.complete(specs[0].jobId, forged)).toBe(false);
+    expect(await dq.extendLock(specs[0].jobId, c!.lockToken, 5000)).toBe(true);
+    expect(await dq.release(specs[0].jobId, c!.lockToken)).toBe(true);
+  });
+
+  it("requeues a job whose lock ran out with its attempt raised, and fails it after its last attempt", async () => {
+    const specs = await createJobs(store, { site: "SITE_S", maxAttempts: 2 }, 1);
+    const jobId = specs[0].jobId;
+    const ac = autoclusterId(autoclusterKey(specs[0]));
+    await dq.enqueue(specs);
+    const outcomes: string[] = [];
+    await dq.startStalledChecks((id, outcome) => id === jobId && outcomes.push(outcome));
+    const first = await dq.claim("SITE_S", ac, "p1");
+    expect(first?.attempt).toBe(1);
+    await expect.poll(() => outcomes.length, { timeout: 8000, interval: 100 }).toBe(1);
+    expect(outcomes[0]).toBe("requeued");
+    const rec = await store.getJob(jobId);
+    expect(rec?.state).toBe("activated");
+    expect(rec?.attempt).toBe(2);
+    expect(await dq.waitingCount("SITE_S")).toBe(1);
+    const second = await dq.claim("SITE_S", ac, "p2");
+    expect(second?.attempt).toBe(2);
+    expect(second?.spec.attempt).toBe(2);
+    await expect.poll(() => outcomes.length, { timeout: 8000, interval: 100 }).toBe(2);
+    expect(outcomes[1]).toBe("failed");
+    const failed = await store.getJob(jobId);
+    expect(failed?.state).toBe("failed");
+    expect(failed?.errorCode).toBe(1104);
+    expect(await dq.claim("SITE_S", ac, "p3")).toBeUndefined();
+  });
+});
