@@ -1,6 +1,72 @@
 import type { Command } from "commander";
-import { notBuilt } from "../command-kit.ts";
+import { action, configFor, EXIT, parseIntOption, parseNumberOption, printJson } from "../command-kit.ts";
+
+interface PilotCliOptions {
+  site: string;
+  token?: string;
+  workdir: string;
+  walltime?: number;
+  maxEmpty: number;
+  maxBackoff?: number;
+  sitesFile?: string;
+  pilotCert?: string;
+  pilotKey?: string;
+  pilotId?: string;
+  keepJobDirs?: boolean;
+  json?: boolean;
+}
 
 export function registerPilot(program: Command): void {
-  notBuilt(program, "pilot", "run a pilot on this worker node", 6);
+  program
+    .command("pilot")
+    .description("run a pilot on this worker node: advertise, run matched jobs, report, until work runs out or walltime runs short")
+    .requiredOption("--site <name>", "the site this worker node belongs to (a name in the site configuration)")
+    .option("--token <token>", "pilot token from the factory (default: env WMS_PILOT_TOKEN; prefer the env, argv is visible to ps)")
+    .option("--workdir <dir>", "base work directory; the pilot makes <dir>/<pilotId>/ under it", ".wms/pilots")
+    .option("--walltime <sec>", "seconds this pilot may live (default: the batch system's limit, SLURM_JOB_END_TIME or the HTCondor job ad)", parseIntOption("--walltime", 1))
+    .option("--max-empty <n>", "exit after this many adverts in a row found nothing", parseIntOption("--max-empty", 1), 3)
+    .option("--max-backoff <sec>", "cap on the matchmaker's back-off hint between empty adverts", parseNumberOption("--max-backoff", 0))
+    .option("--sites-file <file>", "site configuration (SiteConfig YAML/JSON); default: sitesFile in wms.yaml")
+    .option("--pilot-cert <pem>", "pilot certificate, kept in the pilot's private directory")
+    .option("--pilot-key <pem>", "key of --pilot-cert")
+    .option("--pilot-id <id>", "pilot id (default: generated from host, pid and random bytes)")
+    .option("--keep-job-dirs", "keep job directories after the job (credentials are deleted regardless)")
+    .option("--json", "print the exit summary as one JSON object")
+    .action(
+      action(async (opts: PilotCliOptions, cmd: Command) => {
+        const { ERR, WmsError } = await import("../../schemas/index.ts");
+        const loaded = configFor(cmd);
+        const token = opts.token ?? process.env.WMS_PILOT_TOKEN;
+        if (!token) throw new WmsError(ERR.BAD_INPUT, "no pilot token: pass --token T or set WMS_PILOT_TOKEN (the factory sets it)");
+        if ((opts.pilotCert === undefined) !== (opts.pilotKey === undefined)) throw new WmsError(ERR.BAD_INPUT, "--pilot-cert and --pilot-key go together");
+        const { runPilotProcess } = await import("../../agents/pilot/pilot-process.ts");
+        const ac = new AbortController();
+        const stop = (): void => ac.abort();
+        process.once("SIGTERM", stop);
+        process.once("SIGINT", stop);
+        const summary = await runPilotProcess({
+          loaded,
+          siteName: opts.site,
+          sitesFile: opts.sitesFile ?? loaded.config.sitesFile,
+          token,
+          workdir: opts.workdir,
+          walltimeSec: opts.walltime,
+          maxEmpty: opts.maxEmpty,
+          maxBackoffSec: opts.maxBackoff,
+          pilotId: opts.pilotId,
+          pilotCert: opts.pilotCert && opts.pilotKey ? { certPath: opts.pilotCert, keyPath: opts.pilotKey } : undefined,
+          keepJobDirs: opts.keepJobDirs ?? false,
+          env: process.env,
+          signal: ac.signal,
+        });
+        process.off("SIGTERM", stop);
+        process.off("SIGINT", stop);
+        if (opts.json) printJson(summary);
+        else
+          process.stdout.write(
+            `pilot ${summary.pilotId} at ${summary.site}: ${summary.jobsDone} jobs done, ${summary.jobsFailed} failed, ${summary.envelopesRejected} envelopes rejected, ${summary.emptyAdverts} empty adverts; exit: ${summary.exitReason}\n`,
+          );
+        process.exitCode = EXIT.ok;
+      }),
+    );
 }

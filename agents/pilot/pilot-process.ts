@@ -1,0 +1,69 @@
+// `wms pilot` and the demo start a pilot here: the edge that opens NATS and the report publisher,
+// loads the CA bundle and the site entry, wires the credential client, the identity switch and the
+// census, runs the loop, and closes everything however the loop ends.
+import path from "node:path";
+import type { LoadedConfig } from "../../platform/config.ts";
+import { openNats } from "../../platform/connections.ts";
+import { createLogger, type Logger } from "../../platform/logger.ts";
+import { ReportPublisher } from "../reports/report-publisher.ts";
+import { loadTrust } from "../../security/index.ts";
+import { credentialSource } from "./credential-source.ts";
+import { natsCensus } from "./census-publisher.ts";
+import { identitySwitchLauncher } from "./identity-switch-launcher.ts";
+import { runPilot, type PilotSummary } from "./pilot.ts";
+import { loadSiteEntry } from "./site-entry.ts";
+
+export interface PilotProcessOptions {
+  readonly loaded: LoadedConfig;
+  readonly siteName: string;
+  readonly sitesFile: string | undefined;
+  readonly token: string;
+  readonly workdir: string;
+  readonly walltimeSec?: number;
+  readonly maxEmpty?: number;
+  readonly maxBackoffSec?: number;
+  readonly pilotId?: string;
+  readonly pilotCert?: { readonly certPath: string; readonly keyPath: string };
+  readonly keepJobDirs?: boolean;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly signal?: AbortSignal;
+  readonly logger?: Logger;
+}
+
+export async function runPilotProcess(o: PilotProcessOptions): Promise<PilotSummary> {
+  const { config, names } = o.loaded;
+  const logger = o.logger ?? createLogger("pilot", config.logLevel);
+  const site = loadSiteEntry(o.sitesFile, o.siteName);
+  const trust = loadTrust(config.pki.dir);
+  const nc = await openNats(config, `pilot-${o.siteName}`);
+  // One spool per node, not per pilot: a report a dead pilot left behind is sent by the next one.
+  const reports = new ReportPublisher({ url: config.rabbitmq.url, names, spoolDir: path.join(o.workdir, ".report-spool"), logger });
+  try {
+    return await runPilot({
+      nc,
+      names,
+      reports,
+      credentials: credentialSource(nc, names),
+      trust,
+      site,
+      token: o.token,
+      workdir: o.workdir,
+      pilotId: o.pilotId,
+      walltimeSec: o.walltimeSec,
+      env: o.env,
+      maxEmpty: o.maxEmpty,
+      maxBackoffSec: o.maxBackoffSec,
+      pilotCert: o.pilotCert,
+      switchLauncher: identitySwitchLauncher({ site, config, names, logger }),
+      census: natsCensus(nc, names),
+      keepJobDirs: o.keepJobDirs,
+      signal: o.signal,
+      logger,
+    });
+  } finally {
+    // Whatever RabbitMQ could not confirm stays in the spool for the next pilot on this node.
+    await reports.flush(10_000);
+    await reports.close();
+    await nc.drain().catch(() => undefined);
+  }
+}
