@@ -1,0 +1,51 @@
+// HTCondor: one submit description per cycle, handed to condor_submit if it is installed here.
+// Where it is not, the adapter says so (FACTORY_SUBMIT_TOOL_MISSING) and the factory mints nothing.
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { ERR, WmsError } from "../../schemas/index.ts";
+import type { PilotLaunch } from "../pilot-command.ts";
+import { condorSubmitDescription } from "./condor-submit-description.ts";
+import { findExecutable } from "./executable-lookup.ts";
+import { pilotBaseEnv } from "./pilot-base-env.ts";
+import { runSubmitTool } from "./run-submit-tool.ts";
+import type { SubmitAdapter, SubmitContext, SubmitOutcome } from "./submit-adapter.ts";
+
+export interface BatchAdapterOptions {
+  /** The factory's environment: PATH finds the submit tool; allowlisted variables reach the tool. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cpusPerPilot?: number;
+}
+
+export class CondorAdapter implements SubmitAdapter {
+  readonly kind = "condor" as const;
+  /** The last cluster ids condor_submit reported, for the status log. */
+  readonly clusters: string[] = [];
+
+  constructor(private readonly opts: BatchAdapterOptions) {}
+
+  private tool(): string | undefined {
+    return findExecutable("condor_submit", this.opts.env.PATH);
+  }
+
+  unavailable(): WmsError | undefined {
+    return this.tool() ? undefined : new WmsError(ERR.FACTORY_SUBMIT_TOOL_MISSING, "condor_submit is not on PATH; install HTCondor's tools or set the queue's adapter to local");
+  }
+
+  async submit(pilots: readonly PilotLaunch[], ctx: SubmitContext): Promise<SubmitOutcome> {
+    const tool = this.tool();
+    if (!tool) throw this.unavailable();
+    if (pilots.length === 0) return { submitted: [], failed: [], files: [] };
+    const logDir = path.join(ctx.queueDir, "logs");
+    const subDir = path.join(ctx.queueDir, "condor");
+    mkdirSync(logDir, { recursive: true, mode: 0o700 });
+    mkdirSync(subDir, { recursive: true, mode: 0o700 });
+    const text = condorSubmitDescription({ factoryId: ctx.factoryId, queue: ctx.queue, pilots, runtime: ctx.runtime, pilotCommand: ctx.pilotCommand, logDir, cpusPerPilot: this.opts.cpusPerPilot });
+    const file = path.join(subDir, `pilots-${Date.now()}-${pilots[0].pilotId}.sub`);
+    // The queue list holds the tokens: readable by the factory's account only.
+    writeFileSync(file, text, { mode: 0o600 });
+    const out = await runSubmitTool(tool, [file], pilotBaseEnv(this.opts.env));
+    const cluster = /submitted to cluster (\d+)/.exec(out)?.[1];
+    if (cluster) this.clusters.push(cluster);
+    return { submitted: pilots.map((p) => p.pilotId), failed: [], files: [file] };
+  }
+}

@@ -1,0 +1,51 @@
+// Every Redis key the factory writes, in one place. A factory's keys carry `{factoryId}` as a
+// Redis Cluster hash tag, so the census script's multi-key updates stay in one slot.
+import type { WireNames } from "../schemas/index.ts";
+
+export interface QueueKeys {
+  /** Sets of pilot ids by census state. */
+  readonly pending: string;
+  readonly idle: string;
+  readonly running: string;
+  /** Pilots not yet exited, scored by submit time: the reaper's index. */
+  readonly alive: string;
+  /** Pilot ids scored by submit time, last minute only: the measured rate. */
+  readonly submits: string;
+  /** Hash of counters: submitted, exited, empty, lost, submitFailures. */
+  readonly counts: string;
+  /** Hash of knob overrides set live (`wms factory set`), applied over the config file at start. */
+  readonly knobs: string;
+}
+
+export interface FactoryKeys {
+  /** Sorted set of factory ids, scored by their last status write. */
+  readonly factories: string;
+  /** Hash: queue name → FactoryQueueStatus JSON. */
+  readonly status: string;
+  pilot(pilotId: string): string;
+  queue(queue: string): QueueKeys;
+}
+
+export function factoryKeys(names: WireNames, factoryId: string): FactoryKeys {
+  const tag = `{${factoryId}}`;
+  const k = (...parts: string[]): string => names.redisKey("factory", tag, ...parts);
+  return {
+    factories: names.redisKey("factories"),
+    status: k("status"),
+    pilot: (pilotId) => k("pilot", pilotId),
+    queue: (queue) => ({
+      pending: k("q", queue, "pending"),
+      idle: k("q", queue, "idle"),
+      running: k("q", queue, "running"),
+      alive: k("q", queue, "alive"),
+      submits: k("q", queue, "submits"),
+      counts: k("q", queue, "counts"),
+      knobs: k("q", queue, "knobs"),
+    }),
+  };
+}
+
+/** The index of factories, for readers that do not know a factory id yet. */
+export function factoriesKey(names: WireNames): string {
+  return names.redisKey("factories");
+}

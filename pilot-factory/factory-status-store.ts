@@ -1,0 +1,40 @@
+// Each queue's status, written by the running factory every cycle and read by `wms factory status`
+// and the monitor. Validated where it is read back, like any other message.
+import type { Redis } from "ioredis";
+import { FactoryQueueStatus, type WireNames } from "../schemas/index.ts";
+import { factoriesKey, factoryKeys } from "./factory-keys.ts";
+
+export async function writeQueueStatus(redis: Redis, names: WireNames, status: FactoryQueueStatus): Promise<void> {
+  const keys = factoryKeys(names, status.factoryId);
+  await redis.multi().hset(keys.status, status.queue, JSON.stringify(status)).zadd(keys.factories, status.at, status.factoryId).exec();
+}
+
+/** Factory ids that have written a status, most recent first. */
+export async function knownFactories(redis: Redis, names: WireNames): Promise<string[]> {
+  return redis.zrevrange(factoriesKey(names), 0, -1);
+}
+
+export interface StatusReadResult {
+  readonly queues: FactoryQueueStatus[];
+  /** Entries that did not validate (written by another version), by factory/queue. */
+  readonly invalid: string[];
+}
+
+/** Every queue's status of one factory, or of all factories. */
+export async function readFactoryStatus(redis: Redis, names: WireNames, factoryId?: string): Promise<StatusReadResult> {
+  const ids = factoryId !== undefined ? [factoryId] : await knownFactories(redis, names);
+  const queues: FactoryQueueStatus[] = [];
+  const invalid: string[] = [];
+  for (const id of ids) {
+    const entries = await redis.hgetall(factoryKeys(names, id).status);
+    for (const [queue, text] of Object.entries(entries)) {
+      try {
+        queues.push(FactoryQueueStatus.parseJson(text));
+      } catch {
+        invalid.push(`${id}/${queue}`);
+      }
+    }
+  }
+  queues.sort((a, b) => a.factoryId.localeCompare(b.factoryId) || a.queue.localeCompare(b.queue));
+  return { queues, invalid };
+}

@@ -1,0 +1,30 @@
+// Public surface of pilot-factory/: the rate policy (pure), the adapters, the census and status
+// stores, live tuning, and the factory service.
+export {
+  decideSubmission,
+  wantedPilots,
+  bucketCapacity,
+  initialBucket,
+  refillBucket,
+  type QueueObservation,
+  type RateBucket,
+  type RateKnobs,
+  type PolicyKnobs,
+  type SubmissionDecision,
+  type SubmissionReason,
+} from "./submission-policy.ts";
+export { pilotCommand, type PilotCommandBuilder, type PilotCommandLine, type PilotLaunch, type PilotRuntime } from "./pilot-command.ts";
+export { TUNABLE_KNOBS, parseKnobAssignments, applyKnobChanges, parseKnobChanges } from "./knob-changes.ts";
+export type { SubmitAdapter, SubmitContext, SubmitOutcome } from "./adapters/submit-adapter.ts";
+export { LocalAdapter, type LocalAdapterOptions, type LocalPilotProcess } from "./adapters/local-adapter.ts";
+export { CondorAdapter, type BatchAdapterOptions } from "./adapters/condor-adapter.ts";
+export { SlurmAdapter } from "./adapters/slurm-adapter.ts";
+export { condorSubmitDescription, condorQuoteList, type CondorDescriptionInput } from "./adapters/condor-submit-description.ts";
+export { slurmBatchScript, slurmTime, shellQuote, type SlurmScript, type SlurmScriptInput } from "./adapters/slurm-batch-script.ts";
+export { findExecutable } from "./adapters/executable-lookup.ts";
+export { PILOT_INHERITED_ENV, pilotBaseEnv } from "./adapters/pilot-base-env.ts";
+export { PilotCensusStore, type QueueCensus, type CensusOutcome } from "./pilot-census-store.ts";
+export { writeQueueStatus, readFactoryStatus, knownFactories, type StatusReadResult } from "./factory-status-store.ts";
+export { saveKnobChanges, loadKnobChanges, publishKnobChanges } from "./knob-store.ts";
+export { factoryKeys, type FactoryKeys, type QueueKeys } from "./factory-keys.ts";
+export { startFactory, type FactoryOptions, type RunningFactory, type CycleReport, type PilotTokenMinter } from "./factory.ts";

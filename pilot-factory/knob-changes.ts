@@ -1,0 +1,39 @@
+// Live tuning, pure: `key=value` words from the CLI become KnobChanges, and changes merged into a
+// queue must leave a queue FactoryQueueSchema accepts (the bounds are defined there, once).
+import { defineMessage, ERR, FactoryQueueSchema, KnobChangesSchema, WmsError, type FactoryQueue, type KnobChanges } from "../schemas/index.ts";
+
+/** The knobs an operator may change while the factory runs; name, site and adapter need a restart. */
+export const TUNABLE_KNOBS = Object.keys(KnobChangesSchema.properties) as ReadonlyArray<keyof KnobChanges>;
+
+const KnobChangesMessage = defineMessage("KnobChanges", KnobChangesSchema);
+const FactoryQueueMessage = defineMessage("FactoryQueue", FactoryQueueSchema);
+
+/** `["pilotsPerMinute=30", "maxPending=4"]` → `{ pilotsPerMinute: 30, maxPending: 4 }`, or E1001 naming the bad word. */
+export function parseKnobAssignments(words: readonly string[]): KnobChanges {
+  if (words.length === 0) throw new WmsError(ERR.BAD_INPUT, `give at least one key=value; keys: ${TUNABLE_KNOBS.join(", ")}`);
+  const out: Record<string, number> = {};
+  for (const word of words) {
+    const eq = word.indexOf("=");
+    const key = eq > 0 ? word.slice(0, eq) : "";
+    const raw = eq > 0 ? word.slice(eq + 1) : "";
+    if (!key || raw === "") throw new WmsError(ERR.BAD_INPUT, `'${word}' is not key=value`);
+    if (!(TUNABLE_KNOBS as readonly string[]).includes(key)) throw new WmsError(ERR.BAD_INPUT, `'${key}' is not a tunable knob; use one of ${TUNABLE_KNOBS.join(", ")}`);
+    const value = Number(raw);
+    if (!Number.isFinite(value)) throw new WmsError(ERR.BAD_INPUT, `${key}=${raw}: the value must be a number`);
+    out[key] = value;
+  }
+  return KnobChangesMessage.parse(out);
+}
+
+/** The queue with the changes applied, validated whole; E1001 says which bound was broken. */
+export function applyKnobChanges(queue: FactoryQueue, changes: KnobChanges): FactoryQueue {
+  const merged = { ...queue, ...changes };
+  const problems = FactoryQueueMessage.problems(merged);
+  if (problems !== undefined) throw new WmsError(ERR.BAD_INPUT, `queue ${queue.name}: ${problems}`);
+  return merged;
+}
+
+/** Validates changes read back from a wire or from Redis. */
+export function parseKnobChanges(value: unknown): KnobChanges {
+  return KnobChangesMessage.parse(value);
+}

@@ -1,0 +1,151 @@
+// The factory's view of its pilots, in Redis so `wms factory status` in another process (and the
+// monitor) read what the running factory sees. Pilots are registered as pending when submitted and
+// moved by their census messages; pilots that never report their exit are reaped as lost.
+import type { Redis } from "ioredis";
+import type { PilotCensus, WireNames } from "../schemas/index.ts";
+import { CENSUS_TRANSITION_LUA } from "./census-transition-script.ts";
+import { factoryKeys, type FactoryKeys, type QueueKeys } from "./factory-keys.ts";
+
+export interface QueueCensus {
+  readonly submitted: number;
+  readonly pending: number;
+  readonly idle: number;
+  readonly running: number;
+  readonly exited: number;
+  /** Exited having run no job. */
+  readonly emptyPilots: number;
+  readonly lost: number;
+  readonly submitFailures: number;
+  /** Pilots submitted in the last 60 s. */
+  readonly ratePerMin: number;
+}
+
+export type CensusOutcome = "applied" | "unknown" | "late";
+
+/** How long an exited pilot's record stays readable. */
+const EXITED_RETAIN_SEC = 24 * 3600;
+const MINUTE_MS = 60_000;
+
+export class PilotCensusStore {
+  private readonly keys: FactoryKeys;
+
+  constructor(
+    private readonly redis: Redis,
+    names: WireNames,
+    readonly factoryId: string,
+  ) {
+    this.keys = factoryKeys(names, factoryId);
+  }
+
+  private transition(q: QueueKeys, pilotId: string, state: "idle" | "running" | "exited", jobs: number, emptyAdverts: number, nowMs: number, cause: "census" | "lost"): Promise<unknown> {
+    return this.redis.eval(
+      CENSUS_TRANSITION_LUA,
+      6,
+      this.keys.pilot(pilotId),
+      q.pending,
+      q.idle,
+      q.running,
+      q.alive,
+      q.counts,
+      pilotId,
+      state,
+      String(jobs),
+      String(emptyAdverts),
+      String(nowMs),
+      cause,
+      String(EXITED_RETAIN_SEC),
+    );
+  }
+
+  /** Registers pilots about to be handed to the batch system: pending until their census says otherwise. */
+  async recordSubmitted(queue: string, site: string, pilotIds: readonly string[], nowMs: number): Promise<void> {
+    if (pilotIds.length === 0) return;
+    const q = this.keys.queue(queue);
+    const m = this.redis.multi();
+    for (const id of pilotIds) {
+      m.hset(this.keys.pilot(id), { queue, site, state: "pending", submittedAt: String(nowMs), updatedAt: String(nowMs) });
+      m.sadd(q.pending, id);
+      m.zadd(q.alive, nowMs, id);
+      m.zadd(q.submits, nowMs, id);
+    }
+    m.hincrby(q.counts, "submitted", pilotIds.length);
+    m.zremrangebyscore(q.submits, "-inf", nowMs - MINUTE_MS);
+    await m.exec();
+  }
+
+  /** Undoes `recordSubmitted` for pilots the batch system refused: they never existed. */
+  async forgetSubmitted(queue: string, pilotIds: readonly string[]): Promise<void> {
+    if (pilotIds.length === 0) return;
+    const q = this.keys.queue(queue);
+    const m = this.redis.multi();
+    for (const id of pilotIds) {
+      m.del(this.keys.pilot(id));
+      m.srem(q.pending, id);
+      m.zrem(q.alive, id);
+      m.zrem(q.submits, id);
+    }
+    m.hincrby(q.counts, "submitted", -pilotIds.length);
+    m.hincrby(q.counts, "submitFailures", pilotIds.length);
+    await m.exec();
+  }
+
+  /** Applies one census message. Pilots this factory did not submit are `unknown` and change nothing. */
+  async applyCensus(msg: PilotCensus, nowMs: number): Promise<CensusOutcome> {
+    if (msg.factoryId !== undefined && msg.factoryId !== this.factoryId) return "unknown";
+    const queue = await this.redis.hget(this.keys.pilot(msg.pilotId), "queue");
+    if (queue === null) return "unknown";
+    const state = msg.state === "starting" ? "idle" : msg.state;
+    const prev = await this.transition(this.keys.queue(queue), msg.pilotId, state, msg.jobsDone + (msg.jobsFailed ?? 0), msg.emptyAdverts, nowMs, "census");
+    if (prev === "unknown") return "unknown";
+    if (prev === "late") return "late";
+    return "applied";
+  }
+
+  /**
+   * Marks as exited (lost) every pilot of the queue submitted before `submittedBeforeMs` that has
+   * not reported its exit: killed by the batch system, its node gone, or never started.
+   */
+  async reapLost(queue: string, submittedBeforeMs: number, nowMs: number): Promise<number> {
+    const q = this.keys.queue(queue);
+    const ids = await this.redis.zrangebyscore(q.alive, "-inf", submittedBeforeMs);
+    let reaped = 0;
+    for (const id of ids) {
+      const prev = await this.transition(q, id, "exited", 0, 0, nowMs, "lost");
+      if (prev === "unknown") await this.redis.zrem(q.alive, id);
+      else if (prev !== "late") reaped++;
+    }
+    return reaped;
+  }
+
+  async counts(queue: string, nowMs: number): Promise<QueueCensus> {
+    const q = this.keys.queue(queue);
+    const r = await this.redis
+      .multi()
+      .scard(q.pending)
+      .scard(q.idle)
+      .scard(q.running)
+      .hmget(q.counts, "submitted", "exited", "empty", "lost", "submitFailures")
+      .zcount(q.submits, `(${nowMs - MINUTE_MS}`, "+inf")
+      .exec();
+    const at = (i: number): unknown => r?.[i]?.[1];
+    const n = (v: unknown): number => Math.max(0, Number(v ?? 0) || 0);
+    const c = (at(3) as Array<string | null> | undefined) ?? [];
+    return {
+      pending: n(at(0)),
+      idle: n(at(1)),
+      running: n(at(2)),
+      submitted: n(c[0]),
+      exited: n(c[1]),
+      emptyPilots: n(c[2]),
+      lost: n(c[3]),
+      submitFailures: n(c[4]),
+      ratePerMin: n(at(4)),
+    };
+  }
+
+  /** One pilot's record (queue, site, state, submittedAt, jobs, emptyAdverts, cause), or undefined. */
+  async pilot(pilotId: string): Promise<Record<string, string> | undefined> {
+    const h = await this.redis.hgetall(this.keys.pilot(pilotId));
+    return Object.keys(h).length ? h : undefined;
+  }
+}

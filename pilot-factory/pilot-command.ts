@@ -1,0 +1,68 @@
+// The command line a factory starts a pilot with, in one small function so the pilot's CLI can
+// change without touching the adapters. Pure: the caller supplies paths and the service URLs.
+
+/** Everything one pilot is started with. */
+export interface PilotLaunch {
+  readonly pilotId: string;
+  readonly site: string;
+  readonly queue: string;
+  readonly factoryId: string;
+  /** The pilot token: goes into the environment, never into argv (any local user can read argv in `ps`). */
+  readonly token: string;
+  readonly lifetimeSec: number;
+  readonly maxEmpty: number;
+}
+
+/** Where and how the factory runs `wms`, and what the pilots must connect to. */
+export interface PilotRuntime {
+  /** The node binary (process.execPath in the factory). */
+  readonly nodePath: string;
+  /** bin/wms.mjs. */
+  readonly wmsBin: string;
+  readonly namespace: string;
+  /** wms.yaml the pilots load, if the factory was given one. */
+  readonly configPath?: string;
+  /** Service URLs as WMS_* variables, so a factory configured by environment starts pilots that agree. URLs may hold passwords: env, not argv. */
+  readonly serviceUrls: { readonly nats: string; readonly redis: string; readonly rabbitmq: string };
+  /** Pilots' work dir base, if not their default. */
+  readonly pilotWorkdir?: string;
+}
+
+export interface PilotCommandLine {
+  readonly command: string;
+  readonly args: readonly string[];
+  /** Added to the pilot's environment; holds WMS_PILOT_TOKEN. */
+  readonly env: Readonly<Record<string, string>>;
+}
+
+export type PilotCommandBuilder = (launch: PilotLaunch, runtime: PilotRuntime) => PilotCommandLine;
+
+/** `node bin/wms.mjs [--config F] --namespace NS pilot --site S --pilot-id P --walltime SEC --max-empty N`. */
+export const pilotCommand: PilotCommandBuilder = (launch, runtime) => {
+  const globals = [...(runtime.configPath ? ["--config", runtime.configPath] : []), "--namespace", runtime.namespace];
+  const args = [
+    runtime.wmsBin,
+    ...globals,
+    "pilot",
+    "--site",
+    launch.site,
+    "--pilot-id",
+    launch.pilotId,
+    "--walltime",
+    String(launch.lifetimeSec),
+    "--max-empty",
+    String(launch.maxEmpty),
+    ...(runtime.pilotWorkdir ? ["--workdir", runtime.pilotWorkdir] : []),
+  ];
+  return {
+    command: runtime.nodePath,
+    args,
+    env: {
+      WMS_PILOT_TOKEN: launch.token,
+      WMS_NAMESPACE: runtime.namespace,
+      WMS_NATS_URL: runtime.serviceUrls.nats,
+      WMS_REDIS_URL: runtime.serviceUrls.redis,
+      WMS_RABBITMQ_URL: runtime.serviceUrls.rabbitmq,
+    },
+  };
+};
