@@ -1,0 +1,37 @@
+// Fair-share standing: each user's accounted wall time, read from the accounting agent's usage
+// hashes (`acct:user:<dn>`, field wallSec) and cached briefly, so an advert costs at most one
+// Redis round trip for usage and usually none. Stale by up to `ttlMs`, which fair share tolerates.
+import type { Redis } from "ioredis";
+import type { WireNames } from "../schemas/index.ts";
+
+export class FairShareUsage {
+  private readonly cache = new Map<string, { wallSec: number; at: number }>();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly names: WireNames,
+    private readonly ttlMs = 5000,
+  ) {}
+
+  /** Makes sure `usageOf` answers fresh enough figures for these users. */
+  async prefetch(userDns: Iterable<string>, now = Date.now()): Promise<void> {
+    const stale = [...new Set(userDns)].filter((dn) => {
+      const c = this.cache.get(dn);
+      return !c || now - c.at > this.ttlMs;
+    });
+    if (stale.length === 0) return;
+    const p = this.redis.pipeline();
+    for (const dn of stale) p.hget(this.names.redisKey("acct", "user", dn), "wallSec");
+    const res = (await p.exec()) ?? [];
+    if (this.cache.size > 100_000) this.cache.clear();
+    stale.forEach((dn, i) => {
+      const v = Number(res[i]?.[1] ?? 0);
+      this.cache.set(dn, { wallSec: Number.isFinite(v) ? v : 0, at: now });
+    });
+  }
+
+  /** Accounted wall seconds; 0 for a user with no record yet (a newcomer goes first). */
+  usageOf(userDn: string): number {
+    return this.cache.get(userDn)?.wallSec ?? 0;
+  }
+}

@@ -1,0 +1,256 @@
+// The matchmaker service: answers pilot adverts with one signed job, and heartbeats with a lock
+// extension. Stateless apart from Redis and NATS, so instances in one queue group share the load.
+import { randomBytes } from "node:crypto";
+import type { NatsConnection, Msg, Subscription } from "nats";
+import type { Redis } from "ioredis";
+import { Counter, Histogram, Registry } from "prom-client";
+import type { Logger } from "pino";
+import {
+  ERR,
+  type EnvelopeBody,
+  Heartbeat,
+  type HeartbeatReply,
+  isWmsError,
+  MachineAdvert,
+  type MatchReply,
+  SCHEMA_VERSION,
+  WmsError,
+  type MatchEnvelope,
+  type WireNames,
+  type WmsConfig,
+} from "../schemas/index.ts";
+import { encryptToPilot, OneTimeKeyStore, PilotTokenStore } from "../security/index.ts";
+import { parseClassAd, type ClassAd } from "./classad/index.ts";
+import { DispatchQueues, parseLockToken, type ClaimedJob } from "./dispatch-queues.ts";
+import { AutoclusterIndexCache } from "./autocluster-index.ts";
+import { MatchCache } from "./match-cache.ts";
+import { FairShareUsage } from "./match-fair-share.ts";
+import { orderCandidates, type RankedCandidate } from "./match-ranking.ts";
+import { JobStore } from "./job-store.ts";
+
+/** What signs envelopes (security's `createEnvelopeSigner(...)`). */
+export interface EnvelopeSigner {
+  sign(body: EnvelopeBody): MatchEnvelope;
+}
+
+export interface MatchmakerOptions {
+  readonly nc: NatsConnection;
+  /** For the JobStore, tokens, one-time keys and usage (auto-pipelined). */
+  readonly redis: Redis;
+  /** For BullMQ (`maxRetriesPerRequest: null`). */
+  readonly bullConnection: Redis;
+  readonly names: WireNames;
+  readonly config: WmsConfig;
+  readonly signer: EnvelopeSigner;
+  readonly logger?: Logger;
+  /** Metrics land here (the monitor exposes them); a private registry when absent. */
+  readonly registry?: Registry;
+  /** Overrides config.matchmaker lock/stalled timings (tests use short ones). */
+  readonly lockMs?: number;
+  readonly stalledIntervalMs?: number;
+}
+
+export interface MatchmakerHandle {
+  readonly registry: Registry;
+  readonly dispatch: DispatchQueues;
+  stop(): Promise<void>;
+}
+
+interface Metrics {
+  matches: Counter;
+  nomatches: Counter;
+  errors: Counter<"code">;
+  heartbeats: Counter<"result">;
+  stalled: Counter<"outcome">;
+  latency: Histogram;
+}
+
+function metrics(registry: Registry): Metrics {
+  const registers = [registry];
+  const existing = registry.getSingleMetric("wms_matchmaker_matches_total");
+  if (existing) {
+    // Several instances in one process share one set of series.
+    return {
+      matches: existing as Counter,
+      nomatches: registry.getSingleMetric("wms_matchmaker_nomatches_total") as Counter,
+      errors: registry.getSingleMetric("wms_matchmaker_errors_total") as Counter<"code">,
+      heartbeats: registry.getSingleMetric("wms_matchmaker_heartbeats_total") as Counter<"result">,
+      stalled: registry.getSingleMetric("wms_matchmaker_stalled_jobs_total") as Counter<"outcome">,
+      latency: registry.getSingleMetric("wms_matchmaker_advert_seconds") as Histogram,
+    };
+  }
+  return {
+    matches: new Counter({ name: "wms_matchmaker_matches_total", help: "Adverts answered with a job", registers }),
+    nomatches: new Counter({ name: "wms_matchmaker_nomatches_total", help: "Adverts answered with no job", registers }),
+    errors: new Counter({ name: "wms_matchmaker_errors_total", help: "Adverts refused, by error code", labelNames: ["code"], registers }),
+    heartbeats: new Counter({ name: "wms_matchmaker_heartbeats_total", help: "Heartbeats, by result (ok, cancelled, lost, bad)", labelNames: ["result"], registers }),
+    stalled: new Counter({ name: "wms_matchmaker_stalled_jobs_total", help: "Jobs whose pilot went silent, by outcome", labelNames: ["outcome"], registers }),
+    latency: new Histogram({
+      name: "wms_matchmaker_advert_seconds",
+      help: "Advert to reply",
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1],
+      registers,
+    }),
+  };
+}
+
+const encoder = new TextEncoder();
+
+export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerHandle> {
+  const { nc, redis, names, config, signer, logger } = o;
+  const mm = config.matchmaker;
+  const lockMs = o.lockMs ?? mm.lockSec * 1000;
+  const registry = o.registry ?? new Registry();
+  const m = metrics(registry);
+  const dispatch = new DispatchQueues({
+    connection: o.bullConnection,
+    names,
+    lockMs,
+    stalledIntervalMs: o.stalledIntervalMs ?? mm.stalledIntervalSec * 1000,
+    onError: (err, context) => logger?.warn({ err: err.message, context }, "dispatch queue error"),
+  });
+  const jobs = new JobStore(redis, names);
+  const tokens = new PilotTokenStore(redis, names);
+  const keys = new OneTimeKeyStore(redis, names);
+  const index = new AutoclusterIndexCache(dispatch);
+  const cache = new MatchCache();
+  const usage = new FairShareUsage(redis, names);
+
+  await dispatch.startStalledChecks((jobId, outcome) => {
+    m.stalled.inc({ outcome });
+    if (outcome !== "skipped") logger?.info({ jobId, outcome }, "job of a silent pilot recovered");
+  });
+
+  const nomatch = (reason: string): MatchReply => ({ schemaVersion: SCHEMA_VERSION, status: "nomatch", backoffSec: mm.nomatchBackoffSec, reason });
+
+  async function bestJob(site: string, machine: ClassAd, pilotId: string): Promise<ClaimedJob | undefined> {
+    const acs = await index.live(site);
+    if (acs.length === 0) return undefined;
+    const refs = cache.machineRefs(machine);
+    const matching: RankedCandidate[] = [];
+    for (const [ac, key] of acs) {
+      const d = cache.decide(machine, refs, ac, key);
+      if (d.match) matching.push({ ac, key, jobRank: d.jobRank });
+    }
+    if (matching.length === 0) return undefined;
+    if (matching.length > 1) await usage.prefetch(matching.map((c) => c.key.userDn));
+    for (const c of matching.length > 1 ? orderCandidates(matching, (dn) => usage.usageOf(dn)) : matching) {
+      const claimed = await dispatch.claim(site, c.ac, pilotId);
+      if (claimed) return claimed;
+      index.markEmpty(site, c.ac);
+    }
+    return undefined;
+  }
+
+  async function answerAdvert(data: Uint8Array): Promise<MatchReply> {
+    const advert = MachineAdvert.parseJson(data);
+    await tokens.consume(advert.token, advert.site);
+    let machine: ClassAd;
+    try {
+      machine = parseClassAd(advert.classad);
+    } catch (e) {
+      throw new WmsError(ERR.MATCH_BAD_MACHINE_AD, (e as Error).message);
+    }
+    const claimed = await bestJob(advert.site, machine, advert.pilotId);
+    if (!claimed) return nomatch(`no waiting job at ${advert.site} matches this pilot`);
+    try {
+      const job = claimed.spec;
+      const oneTimeKey = await keys.mint({ userDn: job.userDn, jobId: job.jobId, pilotId: advert.pilotId, ttlSec: config.credentials.oneTimeKeyTtlSec });
+      const now = Date.now();
+      const body: EnvelopeBody = {
+        schemaVersion: SCHEMA_VERSION,
+        job,
+        submitterDn: job.userDn,
+        pilotId: advert.pilotId,
+        lockToken: claimed.lockToken,
+        encryptedProxyKey: encryptToPilot(advert.publicKey, oneTimeKey),
+        nonce: randomBytes(16).toString("hex"),
+        issuedAt: now,
+        expiresAt: now + mm.envelopeTtlSec * 1000,
+      };
+      return { schemaVersion: SCHEMA_VERSION, status: "match", envelope: signer.sign(body) };
+    } catch (e) {
+      // Undeliverable (e.g. a public key that does not encrypt): the job goes back, attempt unchanged.
+      await dispatch.unclaim(claimed).catch((err: Error) => logger?.error({ err: err.message, jobId: claimed.spec.jobId }, "could not give a claimed job back"));
+      throw e;
+    }
+  }
+
+  function errorReply(e: unknown): { schemaVersion: 1; status: "error"; code: number; name: string; message: string } {
+    const w = isWmsError(e) ? e : new WmsError(ERR.INTERNAL, (e as Error).message);
+    if (!isWmsError(e)) logger?.error({ err: (e as Error).stack }, "advert failed");
+    return { schemaVersion: SCHEMA_VERSION, ...w.toReply() };
+  }
+
+  async function onAdvert(msg: Msg): Promise<void> {
+    const end = m.latency.startTimer();
+    let reply: MatchReply;
+    try {
+      reply = await answerAdvert(msg.data);
+      if (reply.status === "match") m.matches.inc();
+      else m.nomatches.inc();
+    } catch (e) {
+      reply = errorReply(e);
+      m.errors.inc({ code: String(reply.status === "error" ? reply.code : 0) });
+    }
+    msg.respond(encoder.encode(JSON.stringify(reply)));
+    end();
+  }
+
+  async function answerHeartbeat(data: Uint8Array): Promise<HeartbeatReply> {
+    const hb = Heartbeat.parseJson(data);
+    const where = parseLockToken(hb.lockToken);
+    if (!where || where.site !== hb.site) throw new WmsError(ERR.MATCH_LOCK_LOST, `lock token does not belong to a job at ${hb.site}`);
+    const [extended, rec] = await Promise.all([dispatch.extendLock(hb.jobId, hb.lockToken, lockMs), jobs.getJob(hb.jobId)]);
+    if (rec?.state === "cancelled") {
+      m.heartbeats.inc({ result: "cancelled" });
+      return { schemaVersion: SCHEMA_VERSION, status: "cancelled", reason: "the job was cancelled" };
+    }
+    if (!extended || !rec || rec.pilotId !== hb.pilotId) {
+      m.heartbeats.inc({ result: "lost" });
+      throw new WmsError(ERR.MATCH_LOCK_LOST, `job ${hb.jobId} is no longer held by pilot ${hb.pilotId}; stop it`);
+    }
+    m.heartbeats.inc({ result: "ok" });
+    return { schemaVersion: SCHEMA_VERSION, status: "ok", lockedUntil: Date.now() + lockMs };
+  }
+
+  async function onHeartbeat(msg: Msg): Promise<void> {
+    let reply: HeartbeatReply;
+    try {
+      reply = await answerHeartbeat(msg.data);
+    } catch (e) {
+      if (isWmsError(e) && e.code === ERR.BAD_INPUT) m.heartbeats.inc({ result: "bad" });
+      reply = errorReply(e);
+    }
+    msg.respond(encoder.encode(JSON.stringify(reply)));
+  }
+
+  // Requests are answered concurrently; stop() waits for the ones in flight before closing queues.
+  const inflight = new Set<Promise<void>>();
+  function serve(sub: Subscription, handler: (msg: Msg) => Promise<void>): Promise<void> {
+    return (async () => {
+      for await (const msg of sub) {
+        const p = handler(msg).finally(() => inflight.delete(p));
+        inflight.add(p);
+      }
+    })();
+  }
+
+  const adverts = nc.subscribe(names.subjects.advert, { queue: names.queueGroups.matchmaker });
+  const heartbeats = nc.subscribe(names.subjects.heartbeat, { queue: names.queueGroups.matchmaker });
+  const loops = [serve(adverts, onAdvert), serve(heartbeats, onHeartbeat)];
+  await nc.flush();
+  logger?.info({ advert: names.subjects.advert, group: names.queueGroups.matchmaker }, "matchmaker listening");
+
+  return {
+    registry,
+    dispatch,
+    async stop() {
+      adverts.unsubscribe();
+      heartbeats.unsubscribe();
+      await Promise.all(loops);
+      await Promise.allSettled([...inflight]);
+      await dispatch.close();
+    },
+  };
+}
