@@ -1,0 +1,35 @@
+// The expression tree the parser builds and the unparser, compiler and tree-walker read.
+// Parentheses are kept as nodes so unparse(parse(text)) prints them where the user wrote them.
+import type { Value } from "./value.ts";
+
+export type BinaryOp =
+  | "<" | "<=" | "!=" | "==" | ">=" | ">" | "is" | "isnt"
+  | "+" | "-" | "*" | "/" | "%"
+  | "||" | "&&"
+  | "|" | "^" | "&" | "<<" | ">>" | ">>>";
+
+export type UnaryOp = "+" | "-" | "!" | "~";
+
+export interface LiteralExpr { readonly type: "literal"; readonly value: Value }
+/** `name` as written; `base` is the record expression of `base.name`; `absolute` is `.name`. */
+export interface AttrExpr { readonly type: "attr"; readonly name: string; readonly lname: string; readonly base: Expr | null; readonly absolute: boolean }
+export interface UnaryExpr { readonly type: "unary"; readonly op: UnaryOp; readonly operand: Expr }
+export interface BinaryExpr { readonly type: "binary"; readonly op: BinaryOp; readonly left: Expr; readonly right: Expr }
+export interface TernaryExpr { readonly type: "ternary"; readonly cond: Expr; readonly then: Expr; readonly else: Expr }
+/** `a ?: b` — a unless a is undefined. */
+export interface ElvisExpr { readonly type: "elvis"; readonly left: Expr; readonly right: Expr }
+export interface ParenExpr { readonly type: "paren"; readonly inner: Expr }
+export interface SubscriptExpr { readonly type: "subscript"; readonly base: Expr; readonly index: Expr }
+export interface CallExpr { readonly type: "call"; readonly name: string; readonly args: readonly Expr[] }
+export interface ListExpr { readonly type: "list"; readonly items: readonly Expr[] }
+export interface RecordExpr { readonly type: "record"; readonly attrs: readonly (readonly [string, Expr])[] }
+
+export type Expr = LiteralExpr | AttrExpr | UnaryExpr | BinaryExpr | TernaryExpr | ElvisExpr | ParenExpr | SubscriptExpr | CallExpr | ListExpr | RecordExpr;
+
+export function literal(value: Value): LiteralExpr {
+  return { type: "literal", value };
+}
+
+export function attrRef(name: string, base: Expr | null = null, absolute = false): AttrExpr {
+  return { type: "attr", name, lname: name.toLowerCase(), base, absolute };
+}

@@ -1,0 +1,195 @@
+// Expressions compiled once into nested closures, then evaluated many times with no
+// re-parsing and no dispatch on node type. Common shapes of Requirements get their own
+// closures: MY.x / TARGET.x straight to the ad, comparisons against a literal, member() of
+// a literal list. Everything else falls back to the shared semantics in operators.ts.
+import type { AttrExpr, BinaryOp, Expr } from "./ast.ts";
+import type { EvalState, Thunk } from "./eval-state.ts";
+import { builtin } from "./functions.ts";
+import { subscript } from "./interpreter.ts";
+import { asciiLower, binary, comparison, logicalAnd, logicalOr, unary } from "./operators.ts";
+import { evalBare, evalFound, recordValue, select } from "./scope.ts";
+import { ERROR, FALSE, TRUE, truthOf, UNDEFINED, type Value } from "./value.ts";
+
+const cache = new WeakMap<Expr, Thunk>();
+
+/** The closure for `e`, compiled on first use and cached on the tree node. */
+export function compiled(e: Expr): Thunk {
+  let f = cache.get(e);
+  if (!f) {
+    f = build(e);
+    cache.set(e, f);
+  }
+  return f;
+}
+
+export function runCompiled(e: Expr, st: EvalState): Value {
+  return compiled(e)(st);
+}
+
+/** `MY.x` / `TARGET.x`: unless a record in scope defines `my`/`target` itself, go straight to the ad. */
+function scopedRef(which: "my" | "target", base: AttrExpr, lname: string): Thunk {
+  const generic = (st: EvalState): Value => select(st, evalBare(st, base), lname);
+  return (st) => {
+    const cur = st.cur;
+    if (cur === null || cur.parent !== null || cur.lookup(which) !== undefined) return generic(st);
+    const ad = which === "my" ? st.my : st.target;
+    if (ad === null) return cur === st.my || cur === st.target ? UNDEFINED : generic(st);
+    if (ad.parent !== null) return generic(st);
+    const e = ad.lookup(lname);
+    if (e === undefined) return lname === "parent" || lname === "self" || lname === "toplevel" || lname === "root" ? generic(st) : UNDEFINED;
+    if (e.type === "literal") return e.value;
+    return evalFound(st, { expr: e, ad });
+  };
+}
+
+function attr(e: AttrExpr): Thunk {
+  if (e.base) {
+    const base = e.base;
+    if (base.type === "attr" && !base.base && !base.absolute && (base.lname === "my" || base.lname === "target")) return scopedRef(base.lname, base, e.lname);
+    const b = compiled(base);
+    const lname = e.lname;
+    return (st) => select(st, b(st), lname);
+  }
+  return (st) => evalBare(st, e);
+}
+
+function eqIgnoreCase(a: string, b: string): boolean {
+  return a === b || (a.length === b.length && asciiLower(a) === asciiLower(b));
+}
+
+function compareWithLiteral(op: BinaryOp, left: Thunk, k: Value): Thunk | null {
+  if (k.kind === "integer" && k.exact === undefined) {
+    const n = k.value;
+    const slow = (a: Value): Value => comparison(op, a, k);
+    switch (op) {
+      case ">=": return (st) => { const a = left(st); return a.kind === "integer" && a.exact === undefined ? (a.value >= n ? TRUE : FALSE) : slow(a); };
+      case ">": return (st) => { const a = left(st); return a.kind === "integer" && a.exact === undefined ? (a.value > n ? TRUE : FALSE) : slow(a); };
+      case "<=": return (st) => { const a = left(st); return a.kind === "integer" && a.exact === undefined ? (a.value <= n ? TRUE : FALSE) : slow(a); };
+      case "<": return (st) => { const a = left(st); return a.kind === "integer" && a.exact === undefined ? (a.value < n ? TRUE : FALSE) : slow(a); };
+      case "==": return (st) => { const a = left(st); return a.kind === "integer" && a.exact === undefined ? (a.value === n ? TRUE : FALSE) : slow(a); };
+      case "!=": return (st) => { const a = left(st); return a.kind === "integer" && a.exact === undefined ? (a.value !== n ? TRUE : FALSE) : slow(a); };
+      default: return null;
+    }
+  }
+  if (k.kind === "string" && (op === "==" || op === "!=")) {
+    const s = k.value;
+    const want = op === "==";
+    return (st) => {
+      const a = left(st);
+      if (a.kind === "string") return eqIgnoreCase(a.value, s) === want ? TRUE : FALSE;
+      return comparison(op, a, k);
+    };
+  }
+  return null;
+}
+
+function binaryThunk(op: BinaryOp, l: Expr, r: Expr): Thunk {
+  const left = compiled(l);
+  const right = compiled(r);
+  if (op === "&&") {
+    return (st) => {
+      const a = left(st);
+      if (a === FALSE) return FALSE;
+      if (a === TRUE) {
+        const b = right(st);
+        return b === TRUE || b === FALSE ? b : logicalAnd(a, b);
+      }
+      if (truthOf(a) === false) return FALSE;
+      if (a.kind === "error") return ERROR;
+      return logicalAnd(a, right(st));
+    };
+  }
+  if (op === "||") {
+    return (st) => {
+      const a = left(st);
+      if (a === TRUE) return TRUE;
+      if (truthOf(a) === true) return TRUE;
+      if (a.kind === "error") return ERROR;
+      return logicalOr(a, right(st));
+    };
+  }
+  const rl = r.type === "paren" ? r.inner : r;
+  if (rl.type === "literal") {
+    const special = compareWithLiteral(op, left, rl.value);
+    if (special) return special;
+  }
+  return (st) => binary(op, left(st), right(st));
+}
+
+function memberOfLiteralStrings(x: Thunk, items: readonly Expr[]): Thunk | null {
+  if (items.length === 0 || !items.every((i) => i.type === "literal" && i.value.kind === "string")) return null;
+  const lowered = new Set(items.map((i) => asciiLower((i as { value: { value: string } }).value.value)));
+  const generic = builtin("member")!;
+  const listThunk: Thunk = (st) => ({ kind: "list", items, scope: st.cur });
+  return (st) => {
+    const v = x(st);
+    if (v.kind === "string") return lowered.has(asciiLower(v.value)) ? TRUE : FALSE;
+    return generic("member", [() => v, listThunk], st, []);
+  };
+}
+
+function build(e: Expr): Thunk {
+  switch (e.type) {
+    case "literal": {
+      const v = e.value;
+      return () => v;
+    }
+    case "attr":
+      return attr(e);
+    case "paren":
+      return compiled(e.inner);
+    case "unary": {
+      const f = compiled(e.operand);
+      const op = e.op;
+      return (st) => unary(op, f(st));
+    }
+    case "binary":
+      return binaryThunk(e.op, e.left, e.right);
+    case "ternary": {
+      const c = compiled(e.cond);
+      const t = compiled(e.then);
+      const f = compiled(e.else);
+      return (st) => {
+        const v = c(st);
+        if (v === TRUE) return t(st);
+        if (v === FALSE) return f(st);
+        if (v.kind === "undefined") return UNDEFINED;
+        const b = truthOf(v);
+        if (b === null) return ERROR;
+        return b ? t(st) : f(st);
+      };
+    }
+    case "elvis": {
+      const l = compiled(e.left);
+      const r = compiled(e.right);
+      return (st) => {
+        const v = l(st);
+        return v.kind === "undefined" ? r(st) : v;
+      };
+    }
+    case "subscript": {
+      const b = compiled(e.base);
+      const i = compiled(e.index);
+      return (st) => subscript(st, b(st), i(st));
+    }
+    case "call": {
+      const lname = e.name.toLowerCase();
+      const fn = builtin(lname);
+      if (!fn) return () => ERROR;
+      const args = e.args.map(compiled);
+      if (lname === "member" && e.args.length === 2 && e.args[1].type === "list") {
+        const fast = memberOfLiteralStrings(args[0], e.args[1].items);
+        if (fast) return fast;
+      }
+      const exprs = e.args;
+      return (st) => fn(lname, args, st, exprs);
+    }
+    case "list": {
+      const items = e.items;
+      return (st) => ({ kind: "list", items, scope: st.cur });
+    }
+    case "record":
+      return (st) => recordValue(st, e);
+  }
+}
+

@@ -1,0 +1,36 @@
+// What an evaluation carries: the record bare names resolve in (`cur`), the MY and TARGET
+// ads, how deep attribute references have gone and which attribute expressions are being
+// evaluated right now (a reference back into one of those is a loop: error, not a crash).
+import type { Expr } from "./ast.ts";
+import type { ClassAd } from "./classad.ts";
+import type { Value } from "./value.ts";
+
+/** HTCondor bounds attribute-reference depth the same way (its EvalState depth limit). */
+export const MAX_EVAL_DEPTH = 1000;
+/** Bounds the total work of one evaluation (list projections, string lists, regex loops). */
+export const MAX_EVAL_STEPS = 5_000_000;
+
+export interface EvalState {
+  cur: ClassAd | null;
+  root: ClassAd | null;
+  readonly my: ClassAd | null;
+  readonly target: ClassAd | null;
+  depth: number;
+  steps: number;
+  readonly active: Expr[];
+  /** Evaluates an expression in this state: compiled closures or the tree-walker. */
+  readonly run: (e: Expr, st: EvalState) => Value;
+}
+
+export type Thunk = (st: EvalState) => Value;
+
+export function topOf(ad: ClassAd | null): ClassAd | null {
+  let a = ad;
+  let guard = 0;
+  while (a && a.parent && guard++ < MAX_EVAL_DEPTH) a = a.parent;
+  return a;
+}
+
+export function newState(my: ClassAd | null, target: ClassAd | null, run: (e: Expr, st: EvalState) => Value): EvalState {
+  return { cur: my, root: topOf(my), my, target, depth: 0, steps: 0, active: [], run };
+}

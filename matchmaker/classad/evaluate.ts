@@ -1,0 +1,54 @@
+// Evaluation entry points. `evaluate` and `compile` run compiled closures; `interpret` is
+// the tree-walker kept as the benchmark baseline and as a cross-check in the tests.
+import type { Expr } from "./ast.ts";
+import type { ClassAd } from "./classad.ts";
+import { compiled, runCompiled } from "./compiler.ts";
+import { newState, type EvalState, type Thunk } from "./eval-state.ts";
+import { interpret } from "./interpreter.ts";
+import { parseExpr } from "./parse.ts";
+import { ERROR, type Value } from "./value.ts";
+
+function run(f: Thunk, st: EvalState): Value {
+  try {
+    return f(st);
+  } catch (e) {
+    // A RangeError here is a JS stack overflow on a pathological tree; HTCondor gives error.
+    if (e instanceof RangeError) return ERROR;
+    throw e;
+  }
+}
+
+/** An expression compiled once; evaluate it as often as you like. */
+export class CompiledExpr {
+  private readonly fn: Thunk;
+
+  constructor(readonly expr: Expr) {
+    this.fn = compiled(expr);
+  }
+
+  /** Evaluates with `my` as MY (bare names resolve there first) and `target` as TARGET. */
+  evaluate(my?: ClassAd | null, target?: ClassAd | null): Value {
+    return run(this.fn, newState(my ?? null, target ?? null, runCompiled));
+  }
+}
+
+export function compile(expr: Expr | string): CompiledExpr {
+  return new CompiledExpr(typeof expr === "string" ? parseExpr(expr) : expr);
+}
+
+/** Evaluates an expression (or expression text, parsed here) with optional MY and TARGET ads. */
+export function evaluate(expr: Expr | string, my?: ClassAd | null, target?: ClassAd | null): Value {
+  const e = typeof expr === "string" ? parseExpr(expr) : expr;
+  return run(compiled(e), newState(my ?? null, target ?? null, runCompiled));
+}
+
+/** The same evaluation by walking the tree: the baseline the compiled form is measured against. */
+export function interpretExpr(expr: Expr, my?: ClassAd | null, target?: ClassAd | null): Value {
+  const st = newState(my ?? null, target ?? null, interpret);
+  try {
+    return interpret(expr, st);
+  } catch (e) {
+    if (e instanceof RangeError) return ERROR;
+    throw e;
+  }
+}

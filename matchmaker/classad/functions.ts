@@ -1,0 +1,506 @@
+// The built-in functions, after HTCondor's fnCall.cpp (and compat_classad.cpp for the
+// stringList* family). Arguments arrive as thunks so ifThenElse is lazy like HTCondor's.
+// Names are case-insensitive; an unknown name is a parse warning and evaluates to error.
+import type { Expr } from "./ast.ts";
+import { intFromReal, toIntegerValue, toRealValue, toStringValue } from "./conversions.ts";
+import { type EvalState, MAX_EVAL_DEPTH, type Thunk } from "./eval-state.ts";
+import { arithmetic, asciiLower, asciiUpper, comparison, identical } from "./operators.ts";
+import { Parser } from "./parser.ts";
+import { regexReplace, regexTest } from "./regex.ts";
+import { evalIn } from "./scope.ts";
+import { scanDouble, splitStringList } from "./string-list.ts";
+import { unparse } from "./unparse.ts";
+import {
+  boolValue, ERROR, FALSE, intValue, isNumber, realValue, stringValue, TRUE, truthOf, UNDEFINED,
+  type ListValue, type Value,
+} from "./value.ts";
+
+export type Builtin = (name: string, args: readonly Thunk[], st: EvalState, argExprs: readonly Expr[]) => Value;
+
+function listItems(st: EvalState, list: ListValue): Value[] {
+  return list.items.map((e) => evalIn(st, e, list.scope));
+}
+
+const isType: Builtin = (name, args, st) => {
+  if (args.length !== 1) return ERROR;
+  const v = args[0](st);
+  switch (name) {
+    case "isundefined": return boolValue(v.kind === "undefined");
+    case "iserror": return boolValue(v.kind === "error");
+    case "isstring": return boolValue(v.kind === "string");
+    case "isinteger": return boolValue(v.kind === "integer");
+    case "isreal": return boolValue(v.kind === "real");
+    case "isboolean": return boolValue(v.kind === "boolean");
+    case "islist": return boolValue(v.kind === "list");
+    case "isclassad": return boolValue(v.kind === "classad");
+    default: return FALSE; // isAbsTime / isRelTime: we have no time values
+  }
+};
+
+const member: Builtin = (name, args, st) => {
+  if (args.length !== 2) return ERROR;
+  const useIs = name === "identicalmember";
+  const x = args[0](st);
+  const list = args[1](st);
+  if (list.kind === "undefined" || (!useIs && x.kind === "undefined")) return UNDEFINED;
+  if (list.kind !== "list" || x.kind === "list" || x.kind === "classad") return ERROR;
+  if (!useIs && x.kind === "error") return ERROR;
+  for (const item of list.items) {
+    const v = evalIn(st, item, list.scope);
+    const r = useIs ? identical(v, x) : comparison("==", v, x);
+    if (r.kind === "boolean" && r.value) return TRUE;
+  }
+  return FALSE;
+};
+
+const size: Builtin = (_n, args, st) => {
+  if (args.length !== 1) return ERROR;
+  const v = args[0](st);
+  switch (v.kind) {
+    case "undefined": return UNDEFINED;
+    case "list": return intValue(v.items.length);
+    case "classad": return intValue(v.ad.size);
+    case "string": return intValue(v.value.length);
+    default: return ERROR;
+  }
+};
+
+const sumAvg: Builtin = (name, args, st) => {
+  if (args.length !== 1) return ERROR;
+  const lv = args[0](st);
+  if (lv.kind === "undefined") return UNDEFINED;
+  if (lv.kind !== "list") return ERROR;
+  let result: Value = intValue(0);
+  let first = true;
+  let len = 0;
+  for (const v of listItems(st, lv)) {
+    if (v.kind === "undefined") continue;
+    if (!isNumber(v)) return ERROR;
+    len++;
+    result = first ? v : arithmetic("+", result, v);
+    first = false;
+  }
+  if (name === "sum" || len === 0) return result; // HTCondor: avg({}) is the empty sum, 0
+  return arithmetic("/", result, realValue(len));
+};
+
+const minMax: Builtin = (name, args, st) => {
+  if (args.length !== 1) return ERROR;
+  const lv = args[0](st);
+  if (lv.kind === "undefined") return UNDEFINED;
+  if (lv.kind !== "list") return ERROR;
+  const op = name === "min" ? "<" : ">";
+  let result: Value = UNDEFINED;
+  let first = true;
+  for (const v of listItems(st, lv)) {
+    if (v.kind === "undefined") continue;
+    if (!isNumber(v)) return ERROR;
+    if (first) {
+      result = v;
+      first = false;
+    } else {
+      const c = comparison(op, v, result);
+      if (c.kind === "boolean" && c.value) result = v;
+    }
+  }
+  return result;
+};
+
+const COMPARE_OPS: Record<string, "<" | "<=" | "!=" | "==" | ">" | ">=" | "is" | "isnt"> = { "<": "<", "<=": "<=", "!=": "!=", "==": "==", ">": ">", ">=": ">=", is: "is", isnt: "isnt" };
+
+const listCompare: Builtin = (name, args, st) => {
+  if (args.length !== 3) return ERROR;
+  const opv = args[0](st);
+  if (opv.kind === "undefined") return UNDEFINED;
+  if (opv.kind !== "string") return ERROR;
+  const op = Object.prototype.hasOwnProperty.call(COMPARE_OPS, opv.value) ? COMPARE_OPS[opv.value] : undefined;
+  if (!op) return ERROR;
+  const lv = args[1](st);
+  if (lv.kind === "undefined") return UNDEFINED;
+  if (lv.kind !== "list") return ERROR;
+  const x = args[2](st);
+  const all = name === "allcompare";
+  for (const v of listItems(st, lv)) {
+    const r = comparison(op, v, x);
+    if (r.kind !== "boolean") {
+      if (r.kind === "undefined") return FALSE;
+      return ERROR;
+    }
+    if (r.value && !all) return TRUE;
+    if (!r.value && all) return FALSE;
+  }
+  return boolValue(all);
+};
+
+const time: Builtin = (_n, args) => (args.length > 0 ? ERROR : intValue(Math.floor(Date.now() / 1000)));
+
+const strcat: Builtin = (name, args, st) => {
+  const isJoin = name === "join";
+  let items: (() => Value)[] = args.map((a) => () => a(st));
+  if (isJoin && args.length > 0 && args.length <= 2) {
+    const last = args[args.length - 1](st);
+    if (last.kind === "list") {
+      const elems = last.items.map((e) => () => evalIn(st, e, last.scope));
+      const sep: () => Value = args.length > 1 ? () => args[0](st) : () => stringValue("");
+      items = [sep, ...elems];
+    }
+  }
+  let buf = "";
+  let sep = "";
+  let undef = false;
+  let defined = false;
+  for (let i = 0; i < items.length; i++) {
+    const s = toStringValue(items[i]());
+    if (s.kind === "undefined") {
+      undef = true;
+      if (isJoin) continue;
+      defined = false;
+      break;
+    }
+    if (s.kind === "error") return ERROR;
+    if (isJoin) {
+      if (i === 0) {
+        sep = s.value;
+        continue;
+      }
+      if (buf !== "") buf += sep;
+    }
+    defined = true;
+    buf += s.value;
+    if (buf.length > 16 * 1024 * 1024) return ERROR;
+  }
+  if (undef && !defined) return UNDEFINED;
+  return stringValue(buf);
+};
+
+const changeCase: Builtin = (name, args, st) => {
+  if (args.length !== 1) return ERROR;
+  const s = toStringValue(args[0](st));
+  if (s.kind !== "string") return s;
+  return stringValue(name === "tolower" ? asciiLower(s.value) : asciiUpper(s.value));
+};
+
+/** C's (int) truncation of a 64-bit integer argument. */
+function int32Of(v: Value & { kind: "integer" }): number {
+  return v.exact !== undefined ? Number(BigInt.asIntN(32, v.exact)) : v.value | 0;
+}
+
+const substr: Builtin = (_n, args, st) => {
+  if (args.length < 2 || args.length > 3) return ERROR;
+  const s = args[0](st);
+  const o = args[1](st);
+  const l = args.length > 2 ? args[2](st) : UNDEFINED;
+  if (s.kind === "undefined" || o.kind === "undefined" || (args.length > 2 && l.kind === "undefined")) return UNDEFINED;
+  if (s.kind !== "string" || o.kind !== "integer" || (args.length > 2 && l.kind !== "integer")) return ERROR;
+  const alen = s.value.length;
+  let offset = int32Of(o);
+  let len = l.kind === "integer" ? int32Of(l) : 0;
+  if (offset < 0) offset = Math.max(0, alen + offset);
+  else if (offset >= alen) offset = alen;
+  if (len <= 0) len = Math.max(0, alen - offset + len);
+  else if (len > alen - offset) len = alen - offset;
+  if (l.kind === "integer" && int32Of(l) === 0) len = 0;
+  return stringValue(s.value.substr(offset, len));
+};
+
+const compareString: Builtin = (name, args, st) => {
+  if (args.length !== 2) return ERROR;
+  const a = args[0](st);
+  const b = args[1](st);
+  if (a.kind === "undefined" || b.kind === "undefined") return UNDEFINED;
+  const x = toStringValue(a);
+  const y = toStringValue(b);
+  if (x.kind !== "string" || y.kind !== "string") return ERROR;
+  let p = x.value;
+  let q = y.value;
+  if (name === "stricmp") {
+    p = asciiLower(p);
+    q = asciiLower(q);
+  }
+  return intValue(p < q ? -1 : p > q ? 1 : 0);
+};
+
+const convInt: Builtin = (_n, args, st) => (args.length !== 1 ? ERROR : toIntegerValue(args[0](st)));
+const convReal: Builtin = (_n, args, st) => (args.length !== 1 ? ERROR : toRealValue(args[0](st)));
+const convString: Builtin = (_n, args, st) => (args.length !== 1 ? ERROR : toStringValue(args[0](st)));
+
+const convBool: Builtin = (_n, args, st) => {
+  if (args.length !== 1) return ERROR;
+  const v = args[0](st);
+  switch (v.kind) {
+    case "undefined": return UNDEFINED;
+    case "boolean": return v;
+    case "integer": case "real": return boolValue(v.value !== 0);
+    case "string": {
+      const s = v.value.toLowerCase();
+      return s === "true" ? TRUE : s === "false" ? FALSE : UNDEFINED;
+    }
+    default: return ERROR;
+  }
+};
+
+/** C's rint in the default rounding mode: halves go to the even neighbour. */
+function rint(r: number): number {
+  const f = Math.floor(r);
+  const d = r - f;
+  if (d > 0.5) return f + 1;
+  if (d < 0.5) return f;
+  return f % 2 === 0 ? f : f + 1;
+}
+
+const doRound: Builtin = (name, args, st) => {
+  if (args.length !== 1) return ERROR;
+  const v = args[0](st);
+  if (v.kind === "integer") return v;
+  const r = toRealValue(v);
+  if (r.kind !== "real") return ERROR;
+  const x = r.value;
+  if (name === "floor") return intFromReal(Math.floor(x));
+  if (name === "round") return intFromReal(rint(x));
+  return intFromReal(Math.ceil(x));
+};
+
+const pow: Builtin = (_n, args, st) => {
+  if (args.length !== 2) return ERROR;
+  const a = args[0](st);
+  const b = args[1](st);
+  if (a.kind === "integer" && b.kind === "integer" && b.value >= 0) {
+    // HTCondor adds 0.5 and truncates, so pow(-2, 3) is -7 there; we keep that.
+    return intFromReal(Math.pow(a.value, b.value) + 0.5);
+  }
+  const x = toRealValue(a);
+  const y = toRealValue(b);
+  if (x.kind !== "real" || y.kind !== "real") return ERROR;
+  return realValue(Math.pow(x.value, y.value));
+};
+
+const quantize: Builtin = (_n, args, st) => {
+  if (args.length !== 2) return ERROR;
+  const a = args[0](st);
+  let b = args[1](st);
+  const av = toRealValue(a);
+  if (av.kind !== "real") return ERROR;
+  const rval = av.value;
+  let rbase: number;
+  if (b.kind === "list") {
+    let base: Value = realValue(0);
+    rbase = 0;
+    for (const item of listItems(st, b)) {
+      base = item;
+      const r = toRealValue(item);
+      if (r.kind !== "real") return ERROR;
+      rbase = r.value;
+      if (rbase >= rval) return base;
+    }
+    b = base;
+  } else {
+    const r = toRealValue(b);
+    if (r.kind !== "real") return ERROR;
+    rbase = r.value;
+  }
+  if (b.kind === "integer") {
+    const ibase = b.value;
+    if (ibase === 0) return a;
+    if (a.kind === "integer") return intValue(Math.trunc((a.value + ibase - 1) / ibase) * ibase);
+    return realValue(Math.ceil(rval / ibase) * ibase);
+  }
+  if (rbase >= -1e-8 && rbase <= 1e-8) return a;
+  return realValue(Math.ceil(rval / rbase) * rbase);
+};
+
+const random: Builtin = (_n, args, st) => {
+  if (args.length > 1) return ERROR;
+  const v = args.length === 0 ? realValue(1) : args[0](st);
+  if (v.kind === "integer") return v.value <= 0 ? ERROR : intValue(Math.floor(Math.random() * v.value));
+  if (v.kind === "real") return v.value <= 0 ? ERROR : realValue(v.value * Math.random());
+  return ERROR;
+};
+
+const ifThenElse: Builtin = (_n, args, st) => {
+  if (args.length !== 3) return ERROR;
+  const c = args[0](st);
+  if (c.kind === "undefined") return UNDEFINED;
+  if (c.kind !== "boolean" && c.kind !== "integer" && c.kind !== "real") return ERROR;
+  return truthOf(c) ? args[1](st) : args[2](st);
+};
+
+const evalFn: Builtin = (_n, args, st) => {
+  if (args.length !== 1) return ERROR;
+  const s = toStringValue(args[0](st));
+  if (s.kind !== "string") return ERROR;
+  if (st.depth >= MAX_EVAL_DEPTH) return ERROR;
+  let e: Expr;
+  try {
+    const p = Parser.forText(s.value);
+    e = p.expression();
+    p.expectEnd();
+  } catch {
+    return ERROR;
+  }
+  st.depth++;
+  try {
+    return st.run(e, st);
+  } finally {
+    st.depth--;
+  }
+};
+
+const unparseFn: Builtin = (_n, args, st, exprs) => {
+  const arg = exprs[0];
+  if (args.length !== 1 || !arg || arg.type !== "attr") return ERROR;
+  const found = st.cur?.get(unparse(arg));
+  return stringValue(found ? unparse(found) : "");
+};
+
+const debug: Builtin = (_n, args, st) => (args.length !== 1 ? ERROR : args[0](st));
+
+function regexArgs(args: readonly Thunk[], st: EvalState, n: number): Value[] | Value {
+  const vals = args.map((a) => a(st));
+  if (vals.some((v) => v.kind === "error")) return ERROR;
+  if (vals.some((v) => v.kind === "undefined")) return UNDEFINED;
+  if (vals.length > n && vals[n].kind !== "string") return ERROR;
+  return vals;
+}
+
+const regexp: Builtin = (_n, args, st) => {
+  if (args.length !== 2 && args.length !== 3) return ERROR;
+  const vals = regexArgs(args, st, 2);
+  if (!Array.isArray(vals)) return vals;
+  const [p, t, o] = vals;
+  if (p.kind !== "string" || t.kind !== "string") return ERROR;
+  const r = regexTest(p.value, t.value, o && o.kind === "string" ? o.value : "");
+  return r === null ? ERROR : boolValue(r);
+};
+
+const regexpMember: Builtin = (_n, args, st) => {
+  if (args.length !== 2 && args.length !== 3) return ERROR;
+  const vals = regexArgs(args, st, 2);
+  if (!Array.isArray(vals)) return vals;
+  const [p, l, o] = vals;
+  if (p.kind !== "string" || l.kind !== "list") return ERROR;
+  const opts = o && o.kind === "string" ? o.value : "";
+  let maybeUndefined = false;
+  for (const v of listItems(st, l)) {
+    if (v.kind !== "string") {
+      if (v.kind === "undefined") {
+        maybeUndefined = true;
+        continue;
+      }
+      return ERROR;
+    }
+    const r = regexTest(p.value, v.value, opts);
+    if (r === null) return ERROR;
+    if (r) return TRUE;
+  }
+  return maybeUndefined ? UNDEFINED : FALSE;
+};
+
+const substPattern: Builtin = (name, args, st) => {
+  if (args.length !== 3 && args.length !== 4) return ERROR;
+  const vals = regexArgs(args, st, 3);
+  if (!Array.isArray(vals)) return vals;
+  const [p, t, r, o] = vals;
+  let opts = o && o.kind === "string" ? o.value : "";
+  if (name === "replace") opts += "f";
+  else if (name === "replaceall") opts += "fg";
+  if (p.kind !== "string" || t.kind !== "string" || r.kind !== "string") return ERROR;
+  const out = regexReplace(p.value, t.value, r.value, opts, opts.includes("f"), opts.includes("g"));
+  return out === null ? ERROR : stringValue(out);
+};
+
+/** stringListSize / Sum / Avg / Min / Max (compat_classad.cpp); default delimiters ", ". */
+const stringListSummary: Builtin = (name, args, st) => {
+  if (args.length < 1 || args.length > 2) return ERROR;
+  const l = args[0](st);
+  const d = args.length === 2 ? args[1](st) : stringValue(", ");
+  if (l.kind !== "string" || d.kind !== "string") return ERROR;
+  const items = splitStringList(l.value, d.value);
+  if (name === "stringlistsize") return intValue(items.length);
+  let acc = name === "stringlistmin" ? 3.4028234663852886e38 : name === "stringlistmax" ? 1.1754943508222875e-38 : 0;
+  let isReal = false;
+  for (const item of items) {
+    const x = scanDouble(item);
+    if (x === null) return ERROR;
+    if (!/^[+\-0-9]*$/.test(item)) isReal = true;
+    if (name === "stringlistmin") acc = x < acc ? x : acc;
+    else if (name === "stringlistmax") acc = x > acc ? x : acc;
+    else acc = x + acc;
+  }
+  if (items.length === 0) return name === "stringlistsum" || name === "stringlistavg" ? realValue(0) : UNDEFINED;
+  if (name === "stringlistavg") acc /= items.length;
+  return isReal ? realValue(acc) : intFromReal(acc);
+};
+
+/** stringListMember / IMember / SubsetMatch / ISubsetMatch; default delimiters ", \t\r\n". */
+const stringListMember: Builtin = (name, args, st) => {
+  if (args.length < 2 || args.length > 3) return ERROR;
+  const a = args[0](st);
+  const b = args[1](st);
+  const d = args.length === 3 ? args[2](st) : stringValue(", \t\r\n");
+  if ((a.kind !== "undefined" && a.kind !== "string") || (b.kind !== "undefined" && b.kind !== "string") || (d.kind !== "undefined" && d.kind !== "string")) return ERROR;
+  if (a.kind === "undefined" && b.kind === "undefined") return UNDEFINED;
+  const item = a.kind === "string" ? a.value : "";
+  const list = b.kind === "string" ? b.value : "";
+  const delims = d.kind === "string" ? d.value : ", \t\r\n";
+  const caseless = name.startsWith("stringlisti");
+  const norm = (s: string): string => (caseless ? asciiLower(s) : s);
+  const set = new Set(splitStringList(list, delims).map(norm));
+  if (name.endsWith("member")) return boolValue(set.has(norm(item)));
+  if (item === "") return TRUE;
+  for (const x of splitStringList(item, delims)) if (!set.has(norm(x))) return FALSE;
+  return TRUE;
+};
+
+const stringListsIntersect: Builtin = (_n, args, st) => {
+  if (args.length < 2 || args.length > 3) return ERROR;
+  const a = args[0](st);
+  const b = args[1](st);
+  const d = args.length === 3 ? args[2](st) : stringValue(", \t\r\n");
+  if (a.kind === "undefined" || b.kind === "undefined" || d.kind === "undefined") return UNDEFINED;
+  if (a.kind !== "string" || b.kind !== "string" || d.kind !== "string") return ERROR;
+  const set = new Set(splitStringList(b.value, d.value));
+  return boolValue(splitStringList(a.value, d.value).some((x) => set.has(x)));
+};
+
+const split: Builtin = (_n, args, st) => {
+  if (args.length < 1 || args.length > 2) return ERROR;
+  const s = args[0](st);
+  const d = args.length === 2 ? args[1](st) : stringValue(", \t\r\n");
+  if (s.kind === "undefined" || d.kind === "undefined") return UNDEFINED;
+  if (s.kind !== "string" || d.kind !== "string") return ERROR;
+  return { kind: "list", items: splitStringList(s.value, d.value).map((x) => ({ type: "literal", value: stringValue(x) }) as Expr), scope: null };
+};
+
+const TABLE = new Map<string, Builtin>([
+  ["isundefined", isType], ["iserror", isType], ["isstring", isType], ["isinteger", isType], ["isreal", isType],
+  ["islist", isType], ["isclassad", isType], ["isboolean", isType], ["isabstime", isType], ["isreltime", isType],
+  ["member", member], ["identicalmember", member],
+  ["size", size], ["sum", sumAvg], ["avg", sumAvg], ["min", minMax], ["max", minMax],
+  ["anycompare", listCompare], ["allcompare", listCompare],
+  ["time", time],
+  ["strcat", strcat], ["join", strcat], ["toupper", changeCase], ["tolower", changeCase], ["substr", substr],
+  ["strcmp", compareString], ["stricmp", compareString],
+  ["regexp", regexp], ["regexpmember", regexpMember], ["regexps", substPattern], ["replace", substPattern], ["replaceall", substPattern],
+  ["int", convInt], ["real", convReal], ["string", convString], ["bool", convBool],
+  ["unparse", unparseFn],
+  ["floor", doRound], ["ceil", doRound], ["ceiling", doRound], ["round", doRound], ["pow", pow], ["quantize", quantize], ["random", random],
+  ["ifthenelse", ifThenElse], ["eval", evalFn], ["debug", debug],
+  ["stringlistsize", stringListSummary], ["stringlistsum", stringListSummary], ["stringlistavg", stringListSummary],
+  ["stringlistmin", stringListSummary], ["stringlistmax", stringListSummary],
+  ["stringlistmember", stringListMember], ["stringlistimember", stringListMember],
+  ["stringlistsubsetmatch", stringListMember], ["stringlistisubsetmatch", stringListMember],
+  ["stringlistsintersect", stringListsIntersect], ["split", split],
+]);
+
+export function builtin(name: string): Builtin | undefined {
+  return TABLE.get(name.toLowerCase());
+}
+
+export function isKnownFunction(name: string): boolean {
+  return TABLE.has(name.toLowerCase());
+}
+
+export function functionNames(): string[] {
+  return [...TABLE.keys()];
+}
+

@@ -1,0 +1,20 @@
+// The ClassAd language: parse, unparse, evaluate (compiled or tree-walked), match.
+// Pure code: no I/O, no network clients.
+export { ClassAd } from "./classad.ts";
+export { ClassAdParseError } from "./parse-error.ts";
+export type { Expr, BinaryOp, UnaryOp } from "./ast.ts";
+export { literal, attrRef } from "./ast.ts";
+export { parseExpr, parseExprWithWarnings, parseClassAd, parseWarnings } from "./parse.ts";
+export type { ParseWarning } from "./parser.ts";
+export { unparse, valueToString, formatReal, quoteString } from "./unparse.ts";
+export { evaluate, compile, CompiledExpr, interpretExpr } from "./evaluate.ts";
+export { matchAds, requirementsMet, type MatchResult } from "./match.ts";
+export { referencedAttributes, type References } from "./references.ts";
+export { signature } from "./signature.ts";
+export { functionNames, isKnownFunction } from "./functions.ts";
+export {
+  UNDEFINED, ERROR, TRUE, FALSE, boolValue, intValue, realValue, stringValue, listValue, classAdValue, truthOf, isNumber,
+  type Value, type ValueKind, type UndefinedValue, type ErrorValue, type BooleanValue, type IntegerValue, type RealValue,
+  type StringValue, type ListValue, type ClassAdValue,
+} from "./value.ts";
+export { toIntegerValue, toRealValue, toStringValue } from "./conversions.ts";

@@ -1,0 +1,76 @@
+// The plain tree-walking evaluator. It is the in-run baseline of the benchmark and the
+// reference the compiled closures are tested against; both share the value semantics in
+// operators.ts, functions.ts and scope.ts, so they differ only in dispatch.
+import type { Expr } from "./ast.ts";
+import type { EvalState, Thunk } from "./eval-state.ts";
+import { builtin } from "./functions.ts";
+import { binary, logicalAnd, logicalOr, unary } from "./operators.ts";
+import { evalBare, evalIn, recordValue, select } from "./scope.ts";
+import { ERROR, truthOf, UNDEFINED, type Value } from "./value.ts";
+
+export function subscript(st: EvalState, base: Value, index: Value): Value {
+  if (base.kind === "error" || index.kind === "error") return ERROR;
+  if (base.kind === "undefined" || index.kind === "undefined") return UNDEFINED;
+  if (base.kind === "classad" && index.kind === "string") {
+    const e = base.ad.lookup(index.value.toLowerCase());
+    if (!e) return UNDEFINED;
+    return select(st, base, index.value.toLowerCase());
+  }
+  if (base.kind === "list" && index.kind === "integer") {
+    const i = index.value;
+    if (index.exact !== undefined || i < 0 || i >= base.items.length) return ERROR;
+    return evalIn(st, base.items[i], base.scope);
+  }
+  return ERROR;
+}
+
+export function interpret(e: Expr, st: EvalState): Value {
+  switch (e.type) {
+    case "literal":
+      return e.value;
+    case "attr":
+      if (!e.base) return evalBare(st, e);
+      return select(st, interpret(e.base, st), e.lname);
+    case "paren":
+      return interpret(e.inner, st);
+    case "unary":
+      return unary(e.op, interpret(e.operand, st));
+    case "binary": {
+      const a = interpret(e.left, st);
+      if (e.op === "&&") {
+        if (truthOf(a) === false) return { kind: "boolean", value: false };
+        if (a.kind === "error") return ERROR;
+        return logicalAnd(a, interpret(e.right, st));
+      }
+      if (e.op === "||") {
+        if (truthOf(a) === true) return { kind: "boolean", value: true };
+        if (a.kind === "error") return ERROR;
+        return logicalOr(a, interpret(e.right, st));
+      }
+      return binary(e.op, a, interpret(e.right, st));
+    }
+    case "ternary": {
+      const c = interpret(e.cond, st);
+      if (c.kind === "undefined") return UNDEFINED;
+      const t = truthOf(c);
+      if (t === null) return ERROR;
+      return interpret(t ? e.then : e.else, st);
+    }
+    case "elvis": {
+      const a = interpret(e.left, st);
+      return a.kind === "undefined" ? interpret(e.right, st) : a;
+    }
+    case "subscript":
+      return subscript(st, interpret(e.base, st), interpret(e.index, st));
+    case "call": {
+      const fn = builtin(e.name);
+      if (!fn) return ERROR;
+      const args: Thunk[] = e.args.map((a) => (s: EvalState) => interpret(a, s));
+      return fn(e.name.toLowerCase(), args, st, e.args);
+    }
+    case "list":
+      return { kind: "list", items: e.items, scope: st.cur };
+    case "record":
+      return recordValue(st, e);
+  }
+}

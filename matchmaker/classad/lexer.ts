@@ -1,0 +1,267 @@
+// Tokens of the ClassAd language, following HTCondor's lexer: a '-' right after an operator
+// starts a negative number literal; adjacent string literals are concatenated; 'name' is a
+// quoted attribute name; integers are read in base 10 (so 0x1F reads as 0 and 017 as 17,
+// exactly as HTCondor's from_chars does); "1." without digits after the dot is an error.
+import { ClassAdParseError } from "./parse-error.ts";
+
+export type TokenType =
+  | "int" | "real" | "string" | "bool" | "undefined" | "error" | "ident"
+  | "(" | ")" | "[" | "]" | "{" | "}" | "," | ";" | "=" | "." | "?" | ":" | "?:"
+  | "<" | "<=" | ">" | ">=" | "==" | "!=" | "=?=" | "=!=" | "is" | "isnt"
+  | "+" | "-" | "*" | "/" | "%" | "!" | "~" | "&" | "|" | "^" | "&&" | "||" | "<<" | ">>" | ">>>"
+  | "eof";
+
+export interface Token {
+  readonly type: TokenType;
+  readonly text: string;
+  readonly int?: bigint;
+  readonly real?: number;
+  readonly bool?: boolean;
+  readonly line: number;
+  readonly column: number;
+}
+
+/** ClassAd strings are byte strings in HTCondor; we keep one char per UTF-8 byte so size() and substr() agree. */
+export function toByteString(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (/^[\x00-\x7f]*$/.test(text)) return text;
+  const bytes = new TextEncoder().encode(text);
+  let out = "";
+  for (let i = 0; i < bytes.length; i++) out += String.fromCharCode(bytes[i]);
+  return out;
+}
+
+const AFTER_VALUE: ReadonlySet<TokenType> = new Set(["int", "real", "bool", "string", "undefined", "error", "ident", ".", "]", ")", "}"]);
+
+const isDigit = (c: string): boolean => c >= "0" && c <= "9";
+const isAlpha = (c: string): boolean => (c >= "a" && c <= "z") || (c >= "A" && c <= "Z");
+const isSpace = (c: string): boolean => c === " " || c === "\t" || c === "\n" || c === "\r" || c === "\v" || c === "\f";
+const isOctal = (c: string): boolean => c >= "0" && c <= "7";
+const isHex = (c: string): boolean => isDigit(c) || (c >= "a" && c <= "f") || (c >= "A" && c <= "F");
+
+/** C's convert_escapes: \n \t \" \\ \' \? \a \b \f \r \v and up to three octal digits; \0 is invalid. */
+export function convertEscapes(raw: string): string | null {
+  if (!raw.includes("\\")) return raw;
+  let out = "";
+  for (let i = 0; i < raw.length; i++) {
+    let ch = raw[i];
+    if (ch === "\\" && i < raw.length - 1) {
+      ch = raw[++i];
+      switch (ch) {
+        case "a": ch = "\x07"; break;
+        case "b": ch = "\b"; break;
+        case "f": ch = "\f"; break;
+        case "n": ch = "\n"; break;
+        case "r": ch = "\r"; break;
+        case "t": ch = "\t"; break;
+        case "v": ch = "\v"; break;
+        default:
+          if (isOctal(ch)) {
+            let n = ch.charCodeAt(0) - 48;
+            if (i + 1 < raw.length && isOctal(raw[i + 1])) {
+              n = (n << 3) + raw.charCodeAt(++i) - 48;
+              if (n < 0x20 && i + 1 < raw.length && isOctal(raw[i + 1])) n = (n << 3) + raw.charCodeAt(++i) - 48;
+            }
+            n &= 0xff;
+            if (n === 0) return null;
+            ch = String.fromCharCode(n);
+          }
+      }
+    }
+    out += ch;
+  }
+  return out;
+}
+
+export class Lexer {
+  private readonly src: string;
+  private pos = 0;
+  private line = 1;
+  private lineStart = 0;
+  private last: TokenType = "eof";
+  private peeked: Token | null = null;
+
+  constructor(text: string) {
+    this.src = toByteString(text);
+  }
+
+  peek(): Token {
+    if (!this.peeked) this.peeked = this.scan();
+    return this.peeked;
+  }
+
+  next(): Token {
+    const t = this.peek();
+    this.peeked = null;
+    return t;
+  }
+
+  fail(message: string, at?: Token): never {
+    const line = at ? at.line : this.line;
+    const column = at ? at.column : this.pos - this.lineStart + 1;
+    throw new ClassAdParseError(line, column, message);
+  }
+
+  private ch(offset = 0): string {
+    return this.src[this.pos + offset] ?? "";
+  }
+
+  private advance(n = 1): void {
+    for (let i = 0; i < n; i++) {
+      if (this.src[this.pos] === "\n") {
+        this.line++;
+        this.lineStart = this.pos + 1;
+      }
+      this.pos++;
+    }
+  }
+
+  private skipSpaceAndComments(): void {
+    for (;;) {
+      const c = this.ch();
+      if (isSpace(c)) this.advance();
+      else if (c === "/" && this.ch(1) === "/") {
+        while (this.pos < this.src.length && this.ch() !== "\n") this.advance();
+      } else if (c === "/" && this.ch(1) === "*") {
+        const line = this.line;
+        const column = this.pos - this.lineStart + 1;
+        const end = this.src.indexOf("*/", this.pos + 2);
+        if (end < 0) throw new ClassAdParseError(line, column, "comment '/*' is never closed with '*/'");
+        this.advance(end + 2 - this.pos);
+      } else return;
+    }
+  }
+
+  private scan(): Token {
+    this.skipSpaceAndComments();
+    const line = this.line;
+    const column = this.pos - this.lineStart + 1;
+    const tok = (type: TokenType, text: string, extra: Partial<Token> = {}): Token => {
+      this.last = type;
+      return { type, text, line, column, ...extra };
+    };
+    if (this.pos >= this.src.length) return tok("eof", "end of input");
+    const c = this.ch();
+    if (c === "-" && !AFTER_VALUE.has(this.last)) {
+      const n = this.ch(1);
+      if (isDigit(n) || (n === "." && isDigit(this.ch(2)))) return this.number(tok);
+    }
+    if (isDigit(c) || (c === "." && isDigit(this.ch(1)))) return this.number(tok);
+    if (isAlpha(c) || c === "_") {
+      const start = this.pos;
+      while (isAlpha(this.ch())) this.advance();
+      if (isDigit(this.ch()) || this.ch() === "_") {
+        while (isAlpha(this.ch()) || isDigit(this.ch()) || this.ch() === "_") this.advance();
+        return tok("ident", this.src.slice(start, this.pos));
+      }
+      const word = this.src.slice(start, this.pos);
+      switch (word.toLowerCase()) {
+        case "true": return tok("bool", word, { bool: true });
+        case "false": return tok("bool", word, { bool: false });
+        case "undefined": return tok("undefined", word);
+        case "error": return tok("error", word);
+        case "is": return tok("=?=", word);
+        case "isnt": return tok("=!=", word);
+        default: return tok("ident", word);
+      }
+    }
+    if (c === '"' || c === "'") return this.string(c, tok);
+    const three = this.src.substr(this.pos, 3);
+    const two = three.slice(0, 2);
+    if (three === "=?=" || three === "=!=" || three === ">>>") {
+      this.advance(3);
+      return tok(three as TokenType, three);
+    }
+    if (c === "=" && this.ch(1) === "?") this.fail("'=?' must be followed by '=' (the operator is '=?=')");
+    if (c === "?") {
+      // HTCondor allows whitespace inside the elvis operator: `a ? : b`.
+      let p = this.pos + 1;
+      while (isSpace(this.src[p] ?? "")) p++;
+      if (this.src[p] === ":") {
+        this.advance(p + 1 - this.pos);
+        return tok("?:", "?:");
+      }
+    }
+    if (["<=", ">=", "==", "!=", "&&", "||", "<<", ">>"].includes(two)) {
+      this.advance(2);
+      return tok(two as TokenType, two);
+    }
+    if ("()[]{},;=.?:<>+-*/%!~&|^".includes(c)) {
+      this.advance();
+      return tok(c as TokenType, c);
+    }
+    this.fail(`unexpected character '${c.charCodeAt(0) < 32 || c.charCodeAt(0) > 126 ? `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}` : c}'`);
+  }
+
+  private number(tok: (type: TokenType, text: string, extra?: Partial<Token>) => Token): Token {
+    const start = this.pos;
+    if (this.ch() === "-") this.advance();
+    let isReal = false;
+    if (this.ch() === "0" && (this.ch(1) === "x" || this.ch(1) === "X")) {
+      this.advance(2);
+      if (!isHex(this.ch())) this.fail("'0x' must be followed by hexadecimal digits");
+      while (isHex(this.ch())) this.advance();
+    } else {
+      const octalStart = this.ch() === "0";
+      let nonOctal = false;
+      while (isDigit(this.ch())) {
+        if (!isOctal(this.ch())) nonOctal = true;
+        this.advance();
+      }
+      if (this.ch() === ".") {
+        this.advance();
+        if (!isDigit(this.ch())) {
+          if (this.pos - start > 1 || this.src[start] !== ".") this.fail(`a number needs digits after its decimal point: '${this.src.slice(start, this.pos)}'`);
+        }
+        isReal = true;
+        while (isDigit(this.ch())) this.advance();
+      }
+      if (this.ch() === "e" || this.ch() === "E") {
+        isReal = true;
+        this.advance();
+        if (this.ch() === "+" || this.ch() === "-") this.advance();
+        if (!isDigit(this.ch())) this.fail(`a number's exponent needs digits: '${this.src.slice(start, this.pos)}'`);
+        while (isDigit(this.ch())) this.advance();
+      }
+      if (!isReal && octalStart && nonOctal) this.fail(`'${this.src.slice(start, this.pos)}' is not a valid octal number`);
+    }
+    const text = this.src.slice(start, this.pos);
+    if (isReal) return tok("real", text, { real: Number(text) });
+    // from_chars in base 10: stops at the first non-digit, leaves 0 on overflow.
+    const m = /^-?\d+/.exec(text);
+    let v = m ? BigInt(m[0]) : 0n;
+    if (v > 2n ** 63n - 1n || v < -(2n ** 63n)) v = 0n;
+    return tok("int", text, { int: v });
+  }
+
+  private string(delim: string, tok: (type: TokenType, text: string, extra?: Partial<Token>) => Token): Token {
+    let raw = "";
+    for (;;) {
+      const startLine = this.line;
+      const startCol = this.pos - this.lineStart + 1;
+      this.advance();
+      let odd = false;
+      const begin = this.pos;
+      while (this.pos < this.src.length) {
+        const c = this.ch();
+        if (c === delim && !odd) break;
+        odd = c === "\\" ? !odd : false;
+        this.advance();
+      }
+      if (this.pos >= this.src.length) throw new ClassAdParseError(startLine, startCol, `${delim === '"' ? "string" : "quoted name"} starting here is never closed with ${delim}`);
+      raw += this.src.slice(begin, this.pos);
+      this.advance();
+      // Adjacent literals with the same quote are one literal, as in C.
+      let p = this.pos;
+      while (isSpace(this.src[p] ?? "")) p++;
+      if (this.src[p] === delim) {
+        this.advance(p - this.pos);
+        continue;
+      }
+      break;
+    }
+    const value = convertEscapes(raw);
+    if (value === null) this.fail("a string may not contain the NUL character (\\0)");
+    return delim === '"' ? tok("string", value) : tok("ident", value);
+  }
+}

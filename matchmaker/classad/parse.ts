@@ -1,0 +1,38 @@
+// Entry points from text to trees. Warnings (unknown function names) are kept beside the
+// tree rather than thrown: HTCondor parses such calls and evaluates them to error.
+import type { Expr, RecordExpr } from "./ast.ts";
+import { ClassAd } from "./classad.ts";
+import { Parser, type ParseWarning } from "./parser.ts";
+
+const warningsOf = new WeakMap<Expr, readonly ParseWarning[]>();
+
+/** Parses one expression; throws ClassAdParseError (line, column, message) on bad input. */
+export function parseExpr(text: string): Expr {
+  return parseExprWithWarnings(text).expr;
+}
+
+export function parseExprWithWarnings(text: string): { expr: Expr; warnings: readonly ParseWarning[] } {
+  const p = Parser.forText(text);
+  const expr = p.expression();
+  p.expectEnd();
+  if (p.warnings.length > 0) warningsOf.set(expr, p.warnings);
+  return { expr, warnings: p.warnings };
+}
+
+/** Warnings recorded when `expr` was parsed (unknown functions), or none. */
+export function parseWarnings(expr: Expr): readonly ParseWarning[] {
+  return warningsOf.get(expr) ?? [];
+}
+
+/**
+ * Parses a ClassAd: `[ a = 1; b = "x" ]`, or the bracket-less form `a = 1` with one
+ * attribute per line or separated by ';' (as condor_q -long and classad_eval accept).
+ */
+export function parseClassAd(text: string): ClassAd {
+  const trimmed = text.trimStart();
+  const source = trimmed.startsWith("[") || trimmed === "" ? text : `[${text.replace(/\r?\n/g, ";\n")}\n]`;
+  const p = Parser.forText(source);
+  const rec = p.classAdText() as RecordExpr;
+  p.expectEnd();
+  return ClassAd.fromRecord(rec);
+}

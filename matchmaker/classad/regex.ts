@@ -1,0 +1,191 @@
+// regexp() and friends. HTCondor uses PCRE2, whose match limit turns a runaway backtrack into
+// an error value. JavaScript's RegExp has no such limit, so:
+//  - patterns are translated from PCRE where the syntax differs (option x, \A \z \Z, a leading
+//    (?i) / (?m) / (?s) / (?x) group), and compiled once per (pattern, options);
+//  - a pattern is "tame" when it has no quantifier, or a single quantifier and the subject is
+//    at most 4 KiB: these cannot backtrack badly and run directly;
+//  - every other pattern runs in a node:vm context with a 200 ms budget (node:vm is a pure
+//    in-process sandbox, no I/O); running out of budget gives error, like PCRE's match limit.
+//  Subjects longer than 1 MiB are refused (error) outright.
+import vm from "node:vm";
+
+export const REGEX_TIME_BUDGET_MS = 200;
+export const MAX_REGEX_SUBJECT = 1 << 20;
+const TAME_SUBJECT = 4096;
+
+interface Compiled {
+  readonly source: string;
+  readonly flags: string;
+  readonly re: RegExp;
+  readonly quantifiers: number;
+}
+
+const cache = new Map<string, Compiled | null>();
+
+function stripExtended(p: string): string {
+  let out = "";
+  let inClass = false;
+  for (let i = 0; i < p.length; i++) {
+    const c = p[i];
+    if (c === "\\") {
+      out += c + (p[i + 1] ?? "");
+      i++;
+    } else if (inClass) {
+      if (c === "]") inClass = false;
+      out += c;
+    } else if (c === "[") {
+      inClass = true;
+      out += c;
+    } else if (c === "#") {
+      while (i < p.length && p[i] !== "\n") i++;
+    } else if (!/\s/.test(c)) out += c;
+  }
+  return out;
+}
+
+function countQuantifiers(p: string): number {
+  let n = 0;
+  let inClass = false;
+  for (let i = 0; i < p.length; i++) {
+    const c = p[i];
+    if (c === "\\") i++;
+    else if (inClass) {
+      if (c === "]") inClass = false;
+    } else if (c === "[") inClass = true;
+    else if (c === "*" || c === "+" || c === "{") n++;
+    else if (c === "(" || c === "|") n += c === "|" ? 1 : 0;
+  }
+  if (/\\[1-9]/.test(p)) n += 2;
+  return n;
+}
+
+function compile(pattern: string, options: string): Compiled | null {
+  const key = options + "\u0000" + pattern;
+  const hit = cache.get(key);
+  if (hit !== undefined) return hit;
+  let flags = "";
+  let p = pattern;
+  const inline = /^\(\?([imsx]+)\)/.exec(p);
+  if (inline) {
+    options += inline[1];
+    p = p.slice(inline[0].length);
+  }
+  if (options.includes("i")) flags += "i";
+  if (options.includes("m")) flags += "m";
+  if (options.includes("s")) flags += "s";
+  if (options.includes("x")) p = stripExtended(p);
+  p = p.replace(/\\A/g, "^(?<![\\s\\S])").replace(/\\z/g, "(?![\\s\\S])").replace(/\\Z/g, "(?=\\n?(?![\\s\\S]))");
+  let compiled: Compiled | null;
+  try {
+    compiled = { source: p, flags, re: new RegExp(p, flags), quantifiers: countQuantifiers(p) };
+  } catch {
+    compiled = null;
+  }
+  if (cache.size > 10_000) cache.clear();
+  cache.set(key, compiled);
+  return compiled;
+}
+
+let sandbox: vm.Context | null = null;
+let matchScript: vm.Script | null = null;
+let replaceScript: vm.Script | null = null;
+
+interface SandboxGlobals {
+  p: string;
+  f: string;
+  t: string;
+  r: string;
+  g: boolean;
+  out: unknown;
+}
+
+function inSandbox(script: "match" | "replace", c: Compiled, subject: string, replacement = "", global = false): unknown {
+  if (!sandbox) {
+    sandbox = vm.createContext({ p: "", f: "", t: "", r: "", g: false, out: null } satisfies SandboxGlobals);
+    matchScript = new vm.Script("out = (() => { const m = new RegExp(p, f).exec(t); return m ? Array.from(m, (x) => x === undefined ? '' : x).concat([m.index]) : null; })()");
+    replaceScript = new vm.Script(
+      "out = (() => { const re = new RegExp(p, g ? f + 'g' : f); const parts = []; let m; let last = 0; while ((m = re.exec(t)) !== null) { parts.push([m.index, m.index + m[0].length, Array.from(m, (x) => x === undefined ? '' : x)]); if (!g) break; if (m[0].length === 0) re.lastIndex++; } return parts; })()",
+    );
+  }
+  const ctx = sandbox as unknown as SandboxGlobals;
+  ctx.p = c.source;
+  ctx.f = c.flags;
+  ctx.t = subject;
+  ctx.r = replacement;
+  ctx.g = global;
+  ctx.out = null;
+  (script === "match" ? matchScript : replaceScript)!.runInContext(sandbox, { timeout: REGEX_TIME_BUDGET_MS });
+  return ctx.out;
+}
+
+function tame(c: Compiled, subject: string): boolean {
+  return c.quantifiers === 0 || (c.quantifiers === 1 && subject.length <= TAME_SUBJECT);
+}
+
+/** true / false, or null when the pattern is invalid or the match ran out of budget (error). */
+export function regexTest(pattern: string, subject: string, options: string): boolean | null {
+  const c = compile(pattern, options);
+  if (!c || subject.length > MAX_REGEX_SUBJECT) return null;
+  if (tame(c, subject)) {
+    c.re.lastIndex = 0;
+    return c.re.test(subject);
+  }
+  try {
+    return inSandbox("match", c, subject) !== null;
+  } catch {
+    return null;
+  }
+}
+
+interface MatchPart {
+  readonly start: number;
+  readonly end: number;
+  readonly groups: readonly string[];
+}
+
+function findMatches(c: Compiled, subject: string, global: boolean): MatchPart[] | null {
+  if (tame(c, subject)) {
+    const re = new RegExp(c.source, global ? c.flags + "g" : c.flags);
+    const parts: MatchPart[] = [];
+    let m: RegExpExecArray | null;
+    while ((m = re.exec(subject)) !== null) {
+      parts.push({ start: m.index, end: m.index + m[0].length, groups: Array.from(m, (x) => x ?? "") });
+      if (!global) break;
+      if (m[0].length === 0) re.lastIndex++;
+    }
+    return parts;
+  }
+  try {
+    const raw = inSandbox("replace", c, subject, "", global) as [number, number, string[]][];
+    return raw.map(([start, end, groups]) => ({ start, end, groups }));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * regexps/replace/replaceAll: `\N` in the replacement is capture group N (error if there is
+ * no such group). Without `full` the result is only the replacement text of the first match.
+ */
+export function regexReplace(pattern: string, subject: string, replacement: string, options: string, full: boolean, global: boolean): string | null {
+  const c = compile(pattern, options);
+  if (!c || subject.length > MAX_REGEX_SUBJECT) return null;
+  const parts = findMatches(c, subject, global);
+  if (!parts) return null;
+  let out = "";
+  let idx = 0;
+  for (const m of parts) {
+    if (full) out += subject.slice(idx, m.start);
+    for (let i = 0; i < replacement.length; i++) {
+      const ch = replacement[i];
+      if (ch === "\\" && /[0-9]/.test(replacement[i + 1] ?? "")) {
+        const g = replacement.charCodeAt(++i) - 48;
+        if (g >= m.groups.length) return null;
+        out += m.groups[g];
+      } else out += ch;
+    }
+    idx = m.end;
+  }
+  if (full) out += subject.slice(idx);
+  return out;
+}
