@@ -1,9 +1,45 @@
-// Plugs the sources other parts own (factory census, accounting usage, replica catalog) into the
-// monitor. Each is optional: a deployment without a factory still gets tasks, jobs and errors.
+// Plugs the sources other parts own into the monitor: the factory's per-queue status (rates,
+// census), the accounting usage tables. Each is read through its owner's store.
 import type { Redis } from "ioredis";
 import type { WireNames, WmsConfig } from "../../schemas/index.ts";
-import type { MonitorProviders } from "./monitor-data.ts";
+import { readFactoryStatus } from "../../pilot-factory/index.ts";
+import { UsageStore } from "../accounting/index.ts";
+import type { FactoryQueueView, MonitorProviders, PilotCensusRow } from "./monitor-data.ts";
 
-export async function defaultProviders(_deps: { redis: Redis; names: WireNames; config: WmsConfig }): Promise<MonitorProviders> {
-  return {};
+export async function defaultProviders(deps: { redis: Redis; names: WireNames; config: WmsConfig }): Promise<MonitorProviders> {
+  const usage = new UsageStore(deps.redis, deps.names, deps.config.quotas);
+  const factory = async (): Promise<FactoryQueueView[]> => {
+    const { queues } = await readFactoryStatus(deps.redis, deps.names);
+    return queues.map((q) => ({
+      queue: `${q.factoryId}/${q.queue}`,
+      site: q.site,
+      submitted: q.submitted,
+      pending: q.pending,
+      idle: q.idle,
+      running: q.running,
+      exited: q.exited,
+      emptyPilots: q.emptyPilots,
+      ratePerMin: q.ratePerMin,
+      targetPerMin: q.targetPerMin,
+    }));
+  };
+  return {
+    factory,
+    async pilots(): Promise<PilotCensusRow[]> {
+      const rows = new Map<string, number>();
+      for (const q of await factory()) {
+        for (const state of ["pending", "idle", "running", "exited"] as const) {
+          const key = `${q.site}\u0000${state}`;
+          rows.set(key, (rows.get(key) ?? 0) + q[state]);
+        }
+      }
+      return [...rows].filter(([, n]) => n > 0).map(([k, count]) => {
+        const [site, state] = k.split("\u0000");
+        return { site, state, count };
+      });
+    },
+    async usage(by) {
+      return (await usage.list(by)).sort((a, b) => b.wallSec - a.wallSec).map((u) => ({ name: u.name, jobs: u.jobs, wallSec: u.wallSec, cpuSec: u.cpuSec, maxRssKb: u.maxRssKb }));
+    },
+  };
 }
