@@ -50,7 +50,10 @@ const decoder = new TextDecoder();
 
 export function defineMessage<S extends TSchema>(name: string, schema: S): Message<S> {
   let compiled: ValidateFunction | undefined;
-  const validator = (): ValidateFunction => (compiled ??= ajv.compile(schema));
+  // A message embedded in another (MatchEnvelope in MatchReply, JobSpec in EnvelopeBody) is added
+  // to Ajv under its $id when the outer one compiles first; compiling it again would throw.
+  const id = (schema as { $id?: unknown }).$id;
+  const validator = (): ValidateFunction => (compiled ??= (typeof id === "string" ? ajv.getSchema(id) : undefined) ?? ajv.compile(schema));
   const problems = (value: unknown): string | undefined => {
     const v = validator();
     return v(value) ? undefined : describeErrors(v.errors);
