@@ -62,7 +62,7 @@ describe("monitor", () => {
     await page.waitForSelector("#jobs table");
     const counts = await api<{ counts: Record<string, number> }>("/api/tasks/MT1");
     for (const [state, n] of Object.entries(counts.counts)) {
-      await page.waitForFunction(([s, v]) => document.querySelector(`[data-state="${s}"]`)?.textContent?.trim() === `${s} ${v}`, [state, n] as const);
+      await expect.poll(async () => (await page.locator(`[data-state="${state}"]`).textContent())?.trim(), { timeout: 10_000 }).toBe(`${state} ${n}`);
     }
     const failedRow = page.locator("#jobs tr", { hasText: "MT1.000001" });
     await expect(failedRow.textContent()).resolves.toContain("1203");
