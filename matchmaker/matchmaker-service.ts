@@ -1,6 +1,6 @@
 // The matchmaker service: answers pilot adverts with one signed job, and heartbeats with a lock
 // extension. Stateless apart from Redis and NATS, so instances in one queue group share the load.
-import { randomBytes } from "node:crypto";
+import { createPublicKey, randomBytes } from "node:crypto";
 import type { NatsConnection, Msg, Subscription } from "nats";
 import type { Redis } from "ioredis";
 import { Counter, Histogram, Registry } from "prom-client";
@@ -111,7 +111,7 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
   });
   const jobs = new JobStore(redis, names);
   const tokens = new PilotTokenStore(redis, names);
-  const keys = new OneTimeKeyStore(redis, names);
+  const keys = new OneTimeKeyStore(redis, names, { maxRenewals: config.credentials.maxRenewals });
   const index = new AutoclusterIndexCache(dispatch);
   const cache = new MatchCache();
   const usage = new FairShareUsage(redis, names);
@@ -144,6 +144,12 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
 
   async function answerAdvert(data: Uint8Array): Promise<MatchReply> {
     const advert = MachineAdvert.parseJson(data);
+    try {
+      // Checked before anything is spent or claimed: a key we cannot encrypt to would strand a job.
+      if (createPublicKey(advert.publicKey).asymmetricKeyType !== "ec") throw new Error("not an EC key");
+    } catch (e) {
+      throw new WmsError(ERR.BAD_INPUT, `publicKey must be the pilot's EC P-256 public key in PEM (${(e as Error).message})`);
+    }
     await tokens.consume(advert.token, advert.site);
     let machine: ClassAd;
     try {

@@ -1,6 +1,80 @@
 import type { Command } from "commander";
-import { notBuilt } from "../command-kit.ts";
+import { action, configFor, parseIntOption } from "../command-kit.ts";
+
+interface MatchmakerOptions {
+  instances: number;
+}
+
+/** Global options a child instance must see too (config file, namespace). */
+function childArgs(cmd: Command): string[] {
+  const g = cmd.optsWithGlobals<{ config?: string; namespace?: string }>();
+  const out: string[] = [];
+  if (g.config) out.push("--config", g.config);
+  if (g.namespace) out.push("--namespace", g.namespace);
+  return out;
+}
+
+async function runInstances(cmd: Command, n: number): Promise<void> {
+  const { spawn } = await import("node:child_process");
+  const { fileURLToPath } = await import("node:url");
+  const bin = fileURLToPath(new URL("../../bin/wms.mjs", import.meta.url));
+  const children = Array.from({ length: n }, () => spawn(process.execPath, [bin, ...childArgs(cmd), "matchmaker", "--instances", "1"], { stdio: "inherit" }));
+  const stop = (): void => {
+    for (const c of children) c.kill("SIGTERM");
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  const codes = await Promise.all(children.map((c) => new Promise<number>((r) => c.on("exit", (code) => r(code ?? 1)))));
+  process.exitCode = codes.some((c) => c !== 0) ? 1 : 0;
+}
+
+async function runOne(cmd: Command): Promise<void> {
+  const { readFile } = await import("node:fs/promises");
+  const { join } = await import("node:path");
+  const { ERR, WmsError } = await import("../../schemas/index.ts");
+  const { openNats, openRedis } = await import("../../platform/connections.ts");
+  const { createLogger } = await import("../../platform/logger.ts");
+  const { createEnvelopeSigner } = await import("../../security/index.ts");
+  const { startMatchmaker } = await import("../../matchmaker/matchmaker-service.ts");
+  const { config, names } = configFor(cmd);
+  const dir = config.pki.dir;
+  const read = async (rel: string): Promise<string> => {
+    try {
+      return await readFile(join(dir, rel), "utf8");
+    } catch {
+      throw new WmsError(ERR.FILE_UNREADABLE, `${join(dir, rel)} is missing; run 'wms pki init --dir ${dir}' or set pki.dir in wms.yaml`);
+    }
+  };
+  const signer = createEnvelopeSigner({ certPem: await read("services/matchmaker.cert.pem"), keyPem: await read("services/matchmaker.key.pem") });
+  const logger = createLogger("matchmaker", config.logLevel);
+  const nc = await openNats(config, "wms-matchmaker");
+  const redis = openRedis(config);
+  const bull = openRedis(config, { forBullMq: true });
+  const mm = await startMatchmaker({ nc, redis, bullConnection: bull, names, config, signer, logger });
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  logger.info("matchmaker stopping");
+  await mm.stop();
+  await nc.close();
+  redis.disconnect();
+  bull.disconnect();
+}
 
 export function registerMatchmaker(program: Command): void {
-  notBuilt(program, "matchmaker", "run the matchmaker service that answers pilot adverts", 5);
+  program
+    .command("matchmaker")
+    .description("run the matchmaker service: answers pilot adverts with signed jobs and extends locks on heartbeats, until Ctrl-C")
+    .option("--instances <n>", "run N matchmaker processes side by side (they share the load in one NATS queue group)", parseIntOption("--instances", 1), 1)
+    .addHelpText(
+      "after",
+      "\nReads the PKI from config pki.dir: services/matchmaker.cert.pem, services/matchmaker.key.pem (from 'wms pki init').\nLock, stalled-check and back-off timings come from the 'matchmaker' section of wms.yaml.",
+    )
+    .action(
+      action(async (opts: MatchmakerOptions, cmd: Command) => {
+        if (opts.instances > 1) await runInstances(cmd, opts.instances);
+        else await runOne(cmd);
+      }),
+    );
 }
