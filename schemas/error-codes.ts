@@ -73,6 +73,7 @@ const table = [
   [1503, "MATCH_CLAIM_FAILED", "matchmaker", true, "The job could not be claimed; another matchmaker took it"],
   [1504, "MATCH_LOCK_LOST", "matchmaker", true, "The job's lock was lost (heartbeat too late or wrong lock token)"],
   [1505, "MATCH_SITE_REFUSED", "matchmaker", false, "The site's authorization refused the job's owner"],
+  [1510, "CLASSAD_PARSE", "matchmaker", false, "The ClassAd expression or ad does not parse; fix the text at the line and column given"],
   // intake
   [1600, "INTAKE_NO_REPLICA", "intake", false, "No online site holds all input files of the job"],
   [1601, "INTAKE_UNKNOWN_DATASET", "intake", false, "An input dataset is not in the replica catalog"],
