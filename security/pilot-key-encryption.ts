@@ -1,0 +1,69 @@
+// The one-time proxy key travels inside the envelope encrypted to the pilot's ephemeral public key
+// (from its advert), so neither the NATS wire nor a log ever shows it. ECIES-style: a fresh P-256
+// key per message, ECDH with the pilot's key, HKDF-SHA256 to an AES-256-GCM key. EC P-256 because
+// a pilot makes a key pair at start and the matchmaker encrypts once per match: both take well
+// under a millisecond, where RSA key generation takes ~100 ms.
+import { createCipheriv, createDecipheriv, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes, type KeyObject } from "node:crypto";
+import { ERR, WmsError } from "../schemas/index.ts";
+import type { KeyPairPem } from "./key-pair.ts";
+
+const VERSION = 1;
+const INFO = Buffer.from("pilot-wms one-time key v1");
+const IV_LEN = 12;
+const TAG_LEN = 16;
+
+export function generatePilotKeyPair(): KeyPairPem {
+  const { publicKey, privateKey } = generateKeyPairSync("ec", {
+    namedCurve: "prime256v1",
+    publicKeyEncoding: { type: "spki", format: "pem" },
+    privateKeyEncoding: { type: "pkcs8", format: "pem" },
+  });
+  return { publicKeyPem: publicKey, privateKeyPem: privateKey };
+}
+
+function deriveKey(shared: Buffer, ephemeralSpki: Buffer): Buffer {
+  // The ephemeral public key is the salt, binding the derived key to this one message.
+  return Buffer.from(hkdfSync("sha256", shared, ephemeralSpki, INFO, 32));
+}
+
+/** base64 of: version(1) | spkiLen(2) | ephemeral SPKI | iv(12) | tag(16) | ciphertext. */
+export function encryptToPilot(publicKeyPem: string, secret: string): string {
+  let pilotKey: KeyObject;
+  try {
+    pilotKey = createPublicKey(publicKeyPem);
+  } catch (e) {
+    throw new WmsError(ERR.BAD_INPUT, `the pilot's public key is not PEM (${(e as Error).message})`);
+  }
+  if (pilotKey.asymmetricKeyType !== "ec") throw new WmsError(ERR.BAD_INPUT, "the pilot's public key must be EC P-256");
+  const eph = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+  const spki = eph.publicKey.export({ type: "spki", format: "der" });
+  const key = deriveKey(diffieHellman({ privateKey: eph.privateKey, publicKey: pilotKey }), spki);
+  const iv = randomBytes(IV_LEN);
+  const cipher = createCipheriv("aes-256-gcm", key, iv);
+  const ct = Buffer.concat([cipher.update(secret, "utf8"), cipher.final()]);
+  const head = Buffer.alloc(3);
+  head.writeUInt8(VERSION, 0);
+  head.writeUInt16BE(spki.length, 1);
+  return Buffer.concat([head, spki, iv, cipher.getAuthTag(), ct]).toString("base64");
+}
+
+export function decryptFromPilot(privateKeyPem: string, b64: string): string {
+  const buf = Buffer.from(b64, "base64");
+  const fail = (why: string): WmsError => new WmsError(ERR.SEC_BAD_SIGNATURE, `the encrypted one-time key ${why}`);
+  if (buf.length < 3 || buf.readUInt8(0) !== VERSION) throw fail("has an unknown format");
+  const spkiLen = buf.readUInt16BE(1);
+  const spki = buf.subarray(3, 3 + spkiLen);
+  const iv = buf.subarray(3 + spkiLen, 3 + spkiLen + IV_LEN);
+  const tag = buf.subarray(3 + spkiLen + IV_LEN, 3 + spkiLen + IV_LEN + TAG_LEN);
+  const ct = buf.subarray(3 + spkiLen + IV_LEN + TAG_LEN);
+  if (tag.length !== TAG_LEN) throw fail("is truncated");
+  try {
+    const eph = createPublicKey({ key: spki, format: "der", type: "spki" });
+    const key = deriveKey(diffieHellman({ privateKey: createPrivateKey(privateKeyPem), publicKey: eph }), spki);
+    const decipher = createDecipheriv("aes-256-gcm", key, iv);
+    decipher.setAuthTag(tag);
+    return Buffer.concat([decipher.update(ct), decipher.final()]).toString("utf8");
+  } catch {
+    throw fail("does not decrypt with this pilot's key (tampered, or meant for another pilot)");
+  }
+}

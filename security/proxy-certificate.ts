@@ -1,0 +1,81 @@
+// RFC 3820 proxy certificates: signed by the holder's own key (not the CA), subject = issuer
+// subject + one CN (the proxy's serial), a critical proxyCertInfo extension, short-lived. The VO
+// attribute extension is copied forward so the proxy carries the roles the CA signed.
+import forge from "node-forge";
+import { ERR, WmsError } from "../schemas/index.ts";
+import { buildCertificate, randomSerialHex } from "./certificate-builder.ts";
+import { extensionById } from "./certificate-extension.ts";
+import { formatDn } from "./dn.ts";
+import { generateRsaKeyPair } from "./key-pair.ts";
+import { ATTRIBUTES_OID, PROXY_CERT_INFO_OID, PROXY_POLICY_INHERIT_ALL_OID } from "./oids.ts";
+
+export interface ProxyCredential {
+  readonly certPem: string;
+  readonly keyPem: string;
+  /** Proxy first, then its issuer, up to (not including) the CA. */
+  readonly chain: string[];
+}
+
+export interface CreateProxyOptions {
+  /** The issuing certificate: the user's end-entity certificate or an existing proxy. */
+  readonly certPem: string;
+  readonly keyPem: string;
+  /** The issuer's own chain when it is itself a proxy (issuer first). */
+  readonly chain?: readonly string[];
+  readonly lifetimeSec: number;
+  /**
+   * DER of an attribute extension to carry instead of the issuer's. Only the CA can sign one that
+   * verifies; tests use this to play a user who forges roles.
+   */
+  readonly attributesDer?: string;
+}
+
+const { asn1 } = forge;
+const BACKDATE_MS = 5 * 60_000;
+
+function proxyCertInfoDer(): string {
+  // ProxyCertInfo ::= SEQUENCE { pCPathLenConstraint INTEGER OPTIONAL, proxyPolicy ProxyPolicy }
+  // ProxyPolicy ::= SEQUENCE { policyLanguage OID, policy OCTET STRING OPTIONAL }
+  const seq = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
+    asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
+      asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer(PROXY_POLICY_INHERIT_ALL_OID).getBytes()),
+    ]),
+  ]);
+  return asn1.toDer(seq).getBytes();
+}
+
+export function createProxy(opts: CreateProxyOptions): ProxyCredential {
+  if (!(opts.lifetimeSec > 0)) throw new WmsError(ERR.BAD_INPUT, `proxy lifetime must be positive, got ${opts.lifetimeSec}s`);
+  let issuer: forge.pki.Certificate;
+  try {
+    issuer = forge.pki.certificateFromPem(opts.certPem);
+  } catch (e) {
+    throw new WmsError(ERR.BAD_INPUT, `the issuing certificate is not a PEM RSA certificate (${(e as Error).message})`);
+  }
+  const issuerDn = formatDn(issuer.subject.attributes);
+  const now = Date.now();
+  const notBefore = Math.max(now - BACKDATE_MS, issuer.validity.notBefore.getTime());
+  const notAfter = Math.min(now + opts.lifetimeSec * 1000, issuer.validity.notAfter.getTime());
+  if (notAfter <= now) throw new WmsError(ERR.SEC_CERT_EXPIRED, `the issuing certificate ${issuerDn} expired at ${issuer.validity.notAfter.toISOString()}`);
+  const serialHex = randomSerialHex();
+  const attributes = opts.attributesDer ?? extensionById(issuer, ATTRIBUTES_OID)?.value;
+  const keys = generateRsaKeyPair(2048);
+  const certPem = buildCertificate(
+    {
+      subjectDn: `${issuerDn}/CN=${BigInt(`0x${serialHex}`).toString(10)}`,
+      issuerDn,
+      publicKeyPem: keys.publicKeyPem,
+      serialHex,
+      notBefore: new Date(notBefore),
+      notAfter: new Date(notAfter),
+      extensions: [
+        { name: "keyUsage", digitalSignature: true, keyEncipherment: true, critical: true },
+        { id: PROXY_CERT_INFO_OID, critical: true, value: proxyCertInfoDer() },
+        ...(attributes !== undefined ? [{ id: ATTRIBUTES_OID, critical: false, value: attributes }] : []),
+      ],
+    },
+    opts.keyPem,
+  );
+  const rest = (opts.chain ?? []).filter((c) => c.trim() !== opts.certPem.trim());
+  return { certPem, keyPem: keys.privateKeyPem, chain: [certPem, opts.certPem, ...rest] };
+}
