@@ -1,6 +1,249 @@
 import type { Command } from "commander";
-import { notBuilt } from "../command-kit.ts";
+import { action, configFor, globalOptions, printJson } from "../command-kit.ts";
+import type { LoadedConfig } from "../../platform/config.ts";
+import type { FactoryConfig } from "../../schemas/index.ts";
+
+interface RunOptions {
+  factoryFile?: string;
+  workDir: string;
+  once?: boolean;
+  json?: boolean;
+}
+
+interface SetOptions {
+  factory?: string;
+  configFile?: string;
+  json?: boolean;
+}
+
+interface StatusOptions {
+  factory?: string;
+  json?: boolean;
+}
 
 export function registerFactory(program: Command): void {
-  notBuilt(program, "factory", "run, tune and inspect the pilot factory", 6);
+  const factory = program
+    .command("factory")
+    .description("run, tune and inspect the pilot factory (keeps site queues supplied with identical pilots)")
+    .addHelpText("after", "\nExamples:\n  wms factory run --config factory.yaml\n  wms factory set siteA-local pilotsPerMinute=30 maxPending=5\n  wms factory status --json\n");
+
+  factory
+    .command("run")
+    .description("run the factory loop: each cycle, submit pilots where work waits, within the queue's knobs (Ctrl-C stops the factory; pilots keep running)")
+    .option("-f, --factory-file <file>", "FactoryConfig YAML/JSON (default: factoryFile in wms.yaml); `--config F` naming a factory file works too")
+    .option("--work-dir <dir>", "folder for pilot logs and submit files", ".wms/factory")
+    .option("--once", "run one cycle of every queue and exit")
+    .option("--json", "with --once: print each queue's cycle report as JSON")
+    .action(
+      action(async (opts: RunOptions, cmd: Command) => {
+        await runFactory(opts, cmd);
+      }),
+    );
+
+  factory
+    .command("set <queue> <assignments...>")
+    .description("change a queue's knobs live (key=value ...): validated, persisted in Redis, applied by the running factory within one cycle")
+    .option("--factory <id>", "factory id (default: the only factory that has run in this namespace, or the one in --config-file)")
+    .option("--config-file <file>", "also write the change into this FactoryConfig YAML file")
+    .option("--json", "print the queue's new knobs as JSON")
+    .addHelpText("after", "\nKeys: targetIdle maxPending maxRunning maxPerCycle pilotsPerMinute cycleSec pilotLifetimeSec tokenUses emptyAdvertsLimit\n")
+    .action(
+      action(async (queue: string, assignments: string[], opts: SetOptions, cmd: Command) => {
+        await setKnobs(queue, assignments, opts, cmd);
+      }),
+    );
+
+  factory
+    .command("status")
+    .description("per queue: pilots submitted, pending, idle, running, exited, empty (found no job), lost; rate in the last minute vs target")
+    .option("--factory <id>", "only this factory")
+    .option("--json", "print the status records as JSON")
+    .action(
+      action(async (opts: StatusOptions, cmd: Command) => {
+        await showStatus(opts, cmd);
+      }),
+    );
+}
+
+/** The factory file: `--factory-file`, or `--config F` when F is a factory file (as the issue spells it), or wms.yaml's factoryFile. */
+async function resolveFiles(opts: RunOptions, cmd: Command): Promise<{ loaded: LoadedConfig; factoryFile: string }> {
+  const { loadConfig, readDataFile } = await import("../../platform/config.ts");
+  const { ERR, WmsError } = await import("../../schemas/index.ts");
+  const g = globalOptions(cmd);
+  const namespace = g.namespace ? { namespace: g.namespace } : undefined;
+  if (!opts.factoryFile && g.config) {
+    const data = readDataFile(g.config);
+    if (data !== null && typeof data === "object" && "queues" in data) {
+      return { loaded: loadConfig({ overrides: namespace }), factoryFile: g.config };
+    }
+  }
+  const loaded = configFor(cmd);
+  const factoryFile = opts.factoryFile ?? loaded.config.factoryFile;
+  if (!factoryFile) throw new WmsError(ERR.BAD_INPUT, "no factory config: give --factory-file F (or --config F), or set factoryFile in wms.yaml");
+  return { loaded, factoryFile };
+}
+
+async function loadFactoryFile(file: string): Promise<FactoryConfig> {
+  const { readDataFile } = await import("../../platform/config.ts");
+  const { ERR, FactoryConfig, SCHEMA_VERSION, WmsError } = await import("../../schemas/index.ts");
+  const data = readDataFile(file);
+  if (data === null || typeof data !== "object" || Array.isArray(data)) throw new WmsError(ERR.BAD_CONFIG, `${file}: the top level must be a mapping with factoryId and queues`);
+  // schemaVersion may be left out of a hand-written file; anything else must be right.
+  const problems = FactoryConfig.problems({ schemaVersion: SCHEMA_VERSION, ...data });
+  if (problems !== undefined) throw new WmsError(ERR.BAD_CONFIG, `${file}: ${problems}`);
+  return FactoryConfig.parse({ schemaVersion: SCHEMA_VERSION, ...data });
+}
+
+async function runFactory(opts: RunOptions, cmd: Command): Promise<void> {
+  const path = await import("node:path");
+  const { fileURLToPath } = await import("node:url");
+  const { openNats, openRedis } = await import("../../platform/connections.ts");
+  const { createLogger } = await import("../../platform/logger.ts");
+  const { DispatchQueues } = await import("../../matchmaker/index.ts");
+  const { PilotTokenStore } = await import("../../security/index.ts");
+  const { startFactory } = await import("../../pilot-factory/index.ts");
+  const { loaded, factoryFile } = await resolveFiles(opts, cmd);
+  const factoryConfig = await loadFactoryFile(factoryFile);
+  const { config, names } = loaded;
+  const logger = createLogger("factory", config.logLevel);
+  const nc = await openNats(config, `factory-${factoryConfig.factoryId}`);
+  const redis = openRedis(config);
+  const dispatch = new DispatchQueues({ connection: redis, names, lockMs: config.matchmaker.lockSec * 1000, stalledIntervalMs: config.matchmaker.stalledIntervalSec * 1000 });
+  const running = await startFactory({
+    config: factoryConfig,
+    nc,
+    redis,
+    names,
+    tokens: new PilotTokenStore(redis, names),
+    waitingJobs: (site) => dispatch.waitingCount(site),
+    runtime: {
+      nodePath: process.execPath,
+      wmsBin: fileURLToPath(new URL("../../bin/wms.mjs", import.meta.url)),
+      namespace: names.namespace,
+      configPath: loaded.path ? path.resolve(loaded.path) : undefined,
+      serviceUrls: { nats: config.nats.url, redis: config.redis.url, rabbitmq: config.rabbitmq.url },
+    },
+    workDir: path.resolve(opts.workDir),
+    env: process.env,
+    logger,
+    autoCycle: !opts.once,
+  });
+  const close = async (): Promise<void> => {
+    await running.stop();
+    await nc.drain();
+    redis.disconnect();
+  };
+  if (opts.once) {
+    const reports = await running.cycleOnce();
+    await close();
+    if (opts.json) printJson(reports.map((r) => ({ ...r, error: r.error ? { code: r.error.code, message: r.error.message } : undefined })));
+    else for (const r of reports) process.stdout.write(`${r.queue}: submitted ${r.submitted.length} (${r.decision.reason}; waiting ${r.observation.waitingJobs}, pending ${r.observation.pending}, idle ${r.observation.idle}, running ${r.observation.running})${r.error ? `  E${r.error.code} ${r.error.message}` : ""}\n`);
+    return;
+  }
+  process.stderr.write(`factory ${factoryConfig.factoryId}: ${factoryConfig.queues.length} queue(s) in namespace ${names.namespace}; Ctrl-C stops the factory (pilots keep running)\n`);
+  await new Promise<void>((resolve) => {
+    const onSignal = (): void => {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+      resolve();
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+  });
+  await close();
+  process.stderr.write(`factory ${factoryConfig.factoryId} stopped\n`);
+}
+
+async function setKnobs(queueName: string, assignments: string[], opts: SetOptions, cmd: Command): Promise<void> {
+  const { readFileSync, writeFileSync } = await import("node:fs");
+  const { parseDocument } = await import("yaml");
+  const { ERR, FactoryConfig, SCHEMA_VERSION, WmsError } = await import("../../schemas/index.ts");
+  const { openNats, openRedis } = await import("../../platform/connections.ts");
+  const f = await import("../../pilot-factory/index.ts");
+  const changes = f.parseKnobAssignments(assignments);
+  const { config, names } = configFor(cmd);
+  const fileConfig = opts.configFile ? await loadFactoryFile(opts.configFile) : undefined;
+  const redis = openRedis(config);
+  try {
+    let factoryId = opts.factory ?? fileConfig?.factoryId;
+    if (factoryId === undefined) {
+      const known = await f.knownFactories(redis, names);
+      if (known.length === 0) throw new WmsError(ERR.NOT_FOUND, `no factory has run in namespace ${names.namespace}; give --factory ID or --config-file F`);
+      if (known.length > 1) throw new WmsError(ERR.BAD_INPUT, `several factories in namespace ${names.namespace} (${known.join(", ")}); pick one with --factory ID`);
+      factoryId = known[0];
+    }
+    const status = (await f.readFactoryStatus(redis, names, factoryId)).queues.find((q) => q.queue === queueName);
+    let current = status?.knobs;
+    if (!current) {
+      const fromFile = fileConfig?.queues.find((q) => q.name === queueName);
+      const persisted = await f.loadKnobChanges(redis, names, factoryId, queueName);
+      current = fromFile && persisted ? f.applyKnobChanges(fromFile, persisted) : fromFile;
+    }
+    if (!current) throw new WmsError(ERR.NOT_FOUND, `factory ${factoryId} has no queue '${queueName}' (not in its status${opts.configFile ? ` nor in ${opts.configFile}` : "; give --config-file F to name its file"})`);
+    const updated = f.applyKnobChanges(current, changes);
+    if (opts.configFile) {
+      const doc = parseDocument(readFileSync(opts.configFile, "utf8"));
+      const queues = (doc.toJS() as { queues?: Array<{ name?: string }> }).queues ?? [];
+      const index = queues.findIndex((q) => q.name === queueName);
+      if (index < 0) throw new WmsError(ERR.NOT_FOUND, `${opts.configFile} has no queue '${queueName}'`);
+      for (const [k, v] of Object.entries(changes)) doc.setIn(["queues", index, k], v);
+      const problems = FactoryConfig.problems({ schemaVersion: SCHEMA_VERSION, ...(doc.toJS() as object) });
+      if (problems !== undefined) throw new WmsError(ERR.BAD_INPUT, `${opts.configFile} would not validate: ${problems}`);
+      writeFileSync(opts.configFile, doc.toString());
+    }
+    await f.saveKnobChanges(redis, names, factoryId, queueName, changes);
+    const nc = await openNats(config, "factory-set");
+    try {
+      await f.publishKnobChanges(nc, names, factoryId, queueName, changes, Date.now());
+    } finally {
+      await nc.close();
+    }
+    if (opts.json) printJson({ factoryId, queue: queueName, changes, knobs: updated });
+    else process.stdout.write(`factory ${factoryId} queue ${queueName}: ${Object.entries(changes).map(([k, v]) => `${k}=${v}`).join(" ")} (persisted; the running factory applies it within one cycle)\n`);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function showStatus(opts: StatusOptions, cmd: Command): Promise<void> {
+  const { openRedis } = await import("../../platform/connections.ts");
+  const { readFactoryStatus } = await import("../../pilot-factory/index.ts");
+  const { config, names } = configFor(cmd);
+  const redis = openRedis(config);
+  try {
+    const { queues, invalid } = await readFactoryStatus(redis, names, opts.factory);
+    if (opts.json) {
+      printJson({ queues, invalid });
+      return;
+    }
+    if (queues.length === 0) {
+      process.stdout.write(`no factory status in namespace ${names.namespace}${opts.factory ? ` for factory ${opts.factory}` : ""}; is \`wms factory run\` running?\n`);
+      return;
+    }
+    const header = ["FACTORY", "QUEUE", "SITE", "ADAPTER", "SUBMITTED", "PENDING", "IDLE", "RUNNING", "EXITED", "EMPTY", "LOST", "WAITING", "RATE/MIN", "TARGET", "AGE", "LAST ERROR"];
+    const now = Date.now();
+    const rows = queues.map((q) => [
+      q.factoryId,
+      q.queue,
+      q.site,
+      q.adapter,
+      String(q.submitted),
+      String(q.pending),
+      String(q.idle),
+      String(q.running),
+      String(q.exited),
+      String(q.emptyPilots),
+      String(q.lost),
+      String(q.waitingJobs),
+      String(q.ratePerMin),
+      String(q.targetPerMin),
+      `${Math.max(0, Math.round((now - q.at) / 1000))}s`,
+      q.lastError ? `E${q.lastError.code}` : "-",
+    ]);
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+    for (const r of [header, ...rows]) process.stdout.write(r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd() + "\n");
+    if (invalid.length) process.stdout.write(`(unreadable status entries: ${invalid.join(", ")})\n`);
+  } finally {
+    redis.disconnect();
+  }
 }
