@@ -4,6 +4,8 @@ import type { Redis } from "ioredis";
 import type { WireNames, WmsConfig } from "../../schemas/index.ts";
 import { readFactoryStatus } from "../../pilot-factory/index.ts";
 import { UsageStore } from "../accounting/index.ts";
+import { ReplicaCatalogStore } from "../../matchmaker/replica-catalog.ts";
+import { SiteRegistry } from "../../matchmaker/site-registry.ts";
 import type { FactoryQueueView, MonitorProviders, PilotCensusRow } from "./monitor-data.ts";
 
 export async function defaultProviders(deps: { redis: Redis; names: WireNames; config: WmsConfig }): Promise<MonitorProviders> {
@@ -23,8 +25,14 @@ export async function defaultProviders(deps: { redis: Redis; names: WireNames; c
       targetPerMin: q.targetPerMin,
     }));
   };
+  const catalog = new ReplicaCatalogStore(deps.redis, deps.names);
+  const registry = new SiteRegistry(deps.redis, deps.names);
   return {
     factory,
+    filesHeld: (site) => catalog.filesHeld(site),
+    async sites() {
+      return (await registry.list()).map((s) => s.name).sort();
+    },
     async pilots(): Promise<PilotCensusRow[]> {
       const rows = new Map<string, number>();
       for (const q of await factory()) {
