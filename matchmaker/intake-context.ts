@@ -1,0 +1,63 @@
+// What the intake's handlers share: the stores it reads and writes and the dispatch queues it
+// feeds, built once per service from the connections passed in.
+import type { Redis } from "ioredis";
+import { UsageStore } from "../agents/accounting/index.ts";
+import type { Logger } from "../platform/logger.ts";
+import type { JobSpec, WireNames, WmsConfig } from "../schemas/index.ts";
+import { NonceStore, type TrustStore } from "../security/index.ts";
+import type { SiteLoad } from "./brokerage.ts";
+import { JobStore } from "./job-store.ts";
+import { ReplicaCatalogStore } from "./replica-catalog.ts";
+import { SiteRegistry } from "./site-registry.ts";
+
+/** The part of DispatchQueues (dispatch-queues.ts) the intake uses. */
+export interface TaskDispatch {
+  enqueue(specs: readonly JobSpec[]): Promise<void>;
+  remove(jobId: string): Promise<boolean>;
+}
+
+export interface IntakeDeps {
+  readonly redis: Redis;
+  readonly names: WireNames;
+  readonly config: WmsConfig;
+  readonly trust: TrustStore;
+  readonly dispatch: TaskDispatch;
+  readonly logger: Logger;
+}
+
+export interface IntakeContext extends IntakeDeps {
+  readonly jobs: JobStore;
+  readonly catalog: ReplicaCatalogStore;
+  readonly sites: SiteRegistry;
+  readonly usage: UsageStore;
+  readonly nonces: NonceStore;
+}
+
+export function createIntakeContext(deps: IntakeDeps): IntakeContext {
+  return {
+    ...deps,
+    jobs: new JobStore(deps.redis, deps.names),
+    catalog: new ReplicaCatalogStore(deps.redis, deps.names),
+    sites: new SiteRegistry(deps.redis, deps.names),
+    usage: new UsageStore(deps.redis, deps.names, deps.config.quotas),
+    nonces: new NonceStore(deps.redis, deps.names),
+  };
+}
+
+const BUSY_STATES = ["activated", "sent", "starting", "running"] as const;
+
+/** The published sites with the jobs already queued or running at each, read in one round trip. */
+export async function siteLoads(ctx: IntakeContext): Promise<SiteLoad[]> {
+  const sites = await ctx.sites.list();
+  const counts = await Promise.all(sites.map((s) => ctx.jobs.siteCounts(s.name)));
+  return sites.map((s, i) => ({ name: s.name, online: s.online, capacity: s.capacity, load: BUSY_STATES.reduce((n, st) => n + counts[i][st], 0) }));
+}
+
+/** Runs `fn` over `items` with at most `width` in flight: enough to fill a pipeline, not a 10,000-promise burst. */
+export async function inParallel<T>(items: readonly T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const run = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, run));
+}

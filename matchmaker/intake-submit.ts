@@ -1,0 +1,70 @@
+// Accepting a task: verify the signed batch, check role and quota, read the catalog and the sites,
+// broker (brokerage.ts, pure), record every job (JobStore) and queue the brokered ones in bulk.
+// A 10,000-job task is a handful of pipelined round trips: the catalog in three, the records one
+// per 1,000 jobs, the queues one MULTI per 2,000 jobs.
+import { ERR, WmsError, type JobSpec, type SubmitReply } from "../schemas/index.ts";
+import { verifyTaskBatch } from "../security/index.ts";
+import { planTask } from "./brokerage.ts";
+import { authorizeSubmit } from "./intake-authz.ts";
+import { inParallel, siteLoads, type IntakeContext } from "./intake-context.ts";
+import type { DatasetFile } from "./replica-catalog.ts";
+
+export type SubmitAccepted = Extract<SubmitReply, { status: "ok" }>;
+
+async function readDatasets(ctx: IntakeContext, names: readonly string[]): Promise<Map<string, DatasetFile[]>> {
+  const lists = await Promise.all(names.map((n) => ctx.catalog.listDataset(n)));
+  const out = new Map<string, DatasetFile[]>();
+  names.forEach((n, i) => {
+    const files = lists[i];
+    if (files === undefined) throw new WmsError(ERR.INTAKE_UNKNOWN_DATASET, `${n}: register it first (wms replica add / wms replica load)`);
+    out.set(n, files);
+  });
+  return out;
+}
+
+/** Task ids come from one Redis counter, so intake instances side by side never hand out the same id. */
+async function nextTaskId(ctx: IntakeContext): Promise<string> {
+  return `T${await ctx.redis.incr(ctx.names.redisKey("task-seq"))}`;
+}
+
+export async function submitTask(ctx: IntakeContext, signed: unknown): Promise<SubmitAccepted> {
+  const { batch, identity } = verifyTaskBatch(signed, ctx.trust);
+  authorizeSubmit(batch, identity);
+  const over = await ctx.usage.overQuota(identity.dn, batch.group);
+  if (over) {
+    throw new WmsError(
+      ERR.INTAKE_QUOTA_EXCEEDED,
+      `${over.scope} ${over.name} has used ${over.usedHours.toFixed(2)} of its ${over.limitHours} wall-clock hours; ask the operators to raise quotas.${over.scope}s in the config`,
+    );
+  }
+  const [datasets, sites] = await Promise.all([readDatasets(ctx, batch.inputDatasets), siteLoads(ctx)]);
+  const taskId = await nextTaskId(ctx);
+  const plan = planTask({ taskId, batch, userDn: identity.dn, datasets, sites });
+  await ctx.jobs.createTask(
+    { taskId, taskName: batch.taskName, kind: batch.kind, vo: batch.vo, group: batch.group, ownerDn: identity.dn, priority: batch.priority, maxAttempts: batch.maxAttempts, outputDataset: batch.outputDataset },
+    plan.jobs,
+  );
+  // Records first, then queues: a matchmaker that claims a job must find it `activated`.
+  const queued = plan.jobs.filter((j) => j.state === "activated").map((j) => j.spec);
+  try {
+    await ctx.dispatch.enqueue(queued);
+  } catch (e) {
+    await failUnqueued(ctx, queued, e);
+    throw new WmsError(ERR.SERVICE_UNAVAILABLE, `task ${taskId} was recorded but its jobs could not be queued (${(e as Error).message}); they are marked failed, retry it with wms task retry ${taskId}`);
+  }
+  ctx.logger.info({ taskId, owner: identity.dn, jobs: plan.jobs.length, queued: plan.queued, unbrokered: plan.unbrokered }, "task accepted");
+  return { schemaVersion: 1, status: "ok", taskId, jobs: plan.jobs.length, queued: plan.queued, unbrokered: plan.unbrokered, sites: plan.sites };
+}
+
+/** Queueing broke half-way: take back what reached a queue and fail the rest, so no record claims a queue entry that is not there. */
+async function failUnqueued(ctx: IntakeContext, specs: readonly JobSpec[], cause: unknown): Promise<void> {
+  ctx.logger.error({ err: cause, jobs: specs.length }, "enqueue failed; failing the task's queued jobs");
+  await inParallel(specs, 64, async (s) => {
+    try {
+      await ctx.dispatch.remove(s.jobId);
+      await ctx.jobs.transition(s.jobId, "failed", ["activated"], { errorCode: ERR.SERVICE_UNAVAILABLE, errorMessage: "the job could not be queued" });
+    } catch (e) {
+      ctx.logger.error({ err: e, jobId: s.jobId }, "could not fail an unqueued job");
+    }
+  });
+}

@@ -1,0 +1,48 @@
+// The submitter's side of the intake: sends a signed batch or control request over NATS and turns
+// the reply into a result or a WmsError with the intake's code. Used by `wms task` and the tests.
+import type { NatsConnection } from "nats";
+import { ControlReply, ERR, errorEntry, SubmitReply, WmsError, type ErrorCode, type SignedTaskBatch, type SignedTaskControl, type WireNames } from "../schemas/index.ts";
+
+export type SubmitAccepted = Extract<SubmitReply, { status: "ok" }>;
+export type ControlDone = Extract<ControlReply, { status: "ok" }>;
+
+const encoder = new TextEncoder();
+
+/** Rebuilds the intake's error here, keeping its code and its situation-specific detail. */
+export function errorFromReply(r: { code: number; message: string }): WmsError {
+  const entry = errorEntry(r.code);
+  if (!entry) return new WmsError(ERR.INTERNAL, `unknown error code ${r.code}: ${r.message}`);
+  const detail = r.message.startsWith(`${entry.message}: `) ? r.message.slice(entry.message.length + 2) : r.message === entry.message ? undefined : r.message;
+  return new WmsError(entry.code as ErrorCode, detail);
+}
+
+export class TaskClient {
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly names: WireNames,
+    private readonly timeoutMs = 60_000,
+  ) {}
+
+  private async request(subject: string, body: unknown): Promise<Uint8Array> {
+    try {
+      return (await this.nc.request(subject, encoder.encode(JSON.stringify(body)), { timeout: this.timeoutMs })).data;
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code === "503") throw new WmsError(ERR.SERVICE_UNAVAILABLE, `no intake answers on ${subject}; start one with 'wms intake serve'`);
+      if (code === "TIMEOUT") throw new WmsError(ERR.TIMEOUT, `the intake did not answer on ${subject} within ${this.timeoutMs / 1000} s`);
+      throw e;
+    }
+  }
+
+  async submit(signed: SignedTaskBatch): Promise<SubmitAccepted> {
+    const reply = SubmitReply.parseJson(await this.request(this.names.subjects.intakeSubmit, signed));
+    if (reply.status === "error") throw errorFromReply(reply);
+    return reply;
+  }
+
+  async control(signed: SignedTaskControl): Promise<ControlDone> {
+    const reply = ControlReply.parseJson(await this.request(this.names.subjects.intakeControl, signed));
+    if (reply.status === "error") throw errorFromReply(reply);
+    return reply;
+  }
+}
