@@ -1,0 +1,142 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ERR } from "../../schemas/index.ts";
+import { autoclusterId, autoclusterKey } from "../../matchmaker/autocluster.ts";
+import { createJobs } from "./fixtures.ts";
+import { TestPilot } from "./pilot-client.ts";
+import { startHarness, type Harness } from "./service-harness.ts";
+
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness("mmsvc");
+});
+
+afterAll(async () => {
+  await h.close();
+});
+
+async function pilotAt(site: string, facts: ConstructorParameters<typeof TestPilot>[4] = {}, uses = 100): Promise<TestPilot> {
+  return new TestPilot(h.nc, h.loaded.names, site, await h.token(site, uses), facts);
+}
+
+describe("matchmaker service", () => {
+  it("matches a job only to a pilot at the job's site, with a verifiable envelope", async () => {
+    const [a] = await createJobs(h.store, { site: "LOC_A" }, 1);
+    const [b] = await createJobs(h.store, { site: "LOC_B" }, 1);
+    await h.dispatch.enqueue([a, b]);
+    const elsewhere = await (await pilotAt("LOC_C")).advertise();
+    expect(elsewhere.status).toBe("nomatch");
+    const pilotB = await pilotAt("LOC_B");
+    const body = pilotB.open(await pilotB.advertise(), h.trust);
+    expect(body.job.jobId).toBe(b.jobId);
+    expect(body.job.site).toBe("LOC_B");
+    expect(body.pilotId).toBe(pilotB.pilotId);
+    expect(body.submitterDn).toBe(b.userDn);
+    expect(body.encryptedProxyKey.length).toBeGreaterThan(16);
+    const rec = await h.store.getJob(b.jobId);
+    expect(rec?.state).toBe("sent");
+    expect(rec?.pilotId).toBe(pilotB.pilotId);
+    expect((await pilotB.advertise()).status).toBe("nomatch");
+    expect((await h.store.getJob(a.jobId))?.state).toBe("activated");
+  });
+
+  it("offers only jobs whose Requirements accept the machine and which the machine accepts", async () => {
+    const site = "REQ_SITE";
+    const [bigMem] = await createJobs(h.store, { site, requirements: "TARGET.Memory >= 64000" }, 1);
+    const [tooManyCores] = await createJobs(h.store, { site, cores: 32 }, 1);
+    const [linuxOnly] = await createJobs(h.store, { site, requirements: 'TARGET.OpSys == "LINUX"' }, 1);
+    await h.dispatch.enqueue([bigMem, tooManyCores, linuxOnly]);
+    const osx = await pilotAt(site, { opSys: "OSX", memoryMb: 16000, cpus: 8 });
+    expect((await osx.advertise()).status).toBe("nomatch");
+    const linux = await pilotAt(site, { memoryMb: 16000, cpus: 8 });
+    expect(linux.open(await linux.advertise(), h.trust).job.jobId).toBe(linuxOnly.jobId);
+    expect((await linux.advertise()).status).toBe("nomatch");
+    const big = await pilotAt(site, { memoryMb: 128000, cpus: 64 });
+    const got = [big.open(await big.advertise(), h.trust).job.jobId, big.open(await big.advertise(), h.trust).job.jobId].sort();
+    expect(got).toEqual([bigMem.jobId, tooManyCores.jobId].sort());
+  });
+
+  it("orders matching jobs by task priority, then fair share, then job Rank", async () => {
+    const site = "ORDER_SITE";
+    const heavy = "/DC=org/CN=Heavy User";
+    const light = "/DC=org/CN=Light User";
+    await h.redis.hset(h.loaded.names.redisKey("acct", "user", heavy), "wallSec", "900000");
+    await h.redis.hset(h.loaded.names.redisKey("acct", "user", light), "wallSec", "10");
+    const [rankLow] = await createJobs(h.store, { site, priority: 50, userDn: light, rank: "1" }, 1);
+    const [rankHigh] = await createJobs(h.store, { site, priority: 50, userDn: light, rank: "TARGET.Cpus * 10" }, 1);
+    const [heavyJob] = await createJobs(h.store, { site, priority: 50, userDn: heavy, rank: "1000" }, 1);
+    const [urgent] = await createJobs(h.store, { site, priority: 900, userDn: heavy }, 1);
+    const [low] = await createJobs(h.store, { site, priority: 1, userDn: light, rank: "1000" }, 1);
+    await h.dispatch.enqueue([low, heavyJob, rankLow, rankHigh, urgent]);
+    const pilot = await pilotAt(site);
+    const order: string[] = [];
+    for (let i = 0; i < 5; i++) order.push(pilot.open(await pilot.advertise(), h.trust).job.jobId);
+    expect(order).toEqual([urgent.jobId, rankHigh.jobId, rankLow.jobId, heavyJob.jobId, low.jobId]);
+  });
+
+  it("refuses unknown, spent and other-site tokens, and spends nothing on a refusal", async () => {
+    const site = "TOK_SITE";
+    const [job] = await createJobs(h.store, { site }, 1);
+    await h.dispatch.enqueue([job]);
+    const forged = new TestPilot(h.nc, h.loaded.names, site, "x".repeat(43));
+    expect(await forged.advertise()).toMatchObject({ status: "error", code: ERR.MATCH_TOKEN_REJECTED });
+    const otherSite = new TestPilot(h.nc, h.loaded.names, site, await h.token("SOMEWHERE_ELSE"));
+    expect(await otherSite.advertise()).toMatchObject({ status: "error", code: ERR.SEC_TOKEN_WRONG_SITE });
+    const once = await pilotAt("TOK_OTHER", {}, 1);
+    expect((await once.advertise()).status).toBe("nomatch");
+    expect(await once.advertise()).toMatchObject({ status: "error", code: ERR.SEC_TOKEN_SPENT });
+    expect((await h.store.getJob(job.jobId))?.state).toBe("activated");
+    expect(await h.dispatch.waitingCount(site)).toBe(1);
+  });
+
+  it("answers a bad machine ad or a bad advert with its error code and claims nothing", async () => {
+    const site = "BAD_SITE";
+    const [job] = await createJobs(h.store, { site }, 1);
+    await h.dispatch.enqueue([job]);
+    const p = await pilotAt(site);
+    expect(await p.advertise({ classad: "[ Cpus = ; ]" })).toMatchObject({ status: "error", code: ERR.MATCH_BAD_MACHINE_AD });
+    expect(await p.advertise({ site: "bad site!" })).toMatchObject({ status: "error", code: ERR.BAD_INPUT });
+    expect(await p.advertise({ publicKey: "-----BEGIN PUBLIC KEY-----\n" + "A".repeat(80) + "\n-----END PUBLIC KEY-----\n" })).toMatchObject({ status: "error", code: ERR.BAD_INPUT });
+    expect((await h.store.getJob(job.jobId))?.state).toBe("activated");
+  });
+
+  it("never gives one job to two pilots when many ask at once", async () => {
+    const site = "RACE_SITE";
+    const specs = await createJobs(h.store, { site }, 40);
+    await h.dispatch.enqueue(specs);
+    const pilots = await Promise.all(Array.from({ length: 70 }, () => pilotAt(site)));
+    const replies = await Promise.all(pilots.map((p) => p.advertise()));
+    const ids = replies.flatMap((r, i) => (r.status === "match" ? [pilots[i].open(r, h.trust).job.jobId] : []));
+    expect(ids).toHaveLength(40);
+    expect(new Set(ids).size).toBe(40);
+    expect(replies.filter((r) => r.status === "nomatch")).toHaveLength(30);
+    expect((await h.store.taskCounts(specs[0].taskId)).sent).toBe(40);
+  });
+
+  it("skips a job cancelled while queued", async () => {
+    const site = "CANCEL_SITE";
+    const specs = await createJobs(h.store, { site }, 2);
+    await h.dispatch.enqueue(specs);
+    expect(await h.dispatch.remove(specs[0].jobId)).toBe(true);
+    await h.store.transition(specs[0].jobId, "cancelled", ["activated"]);
+    const p = await pilotAt(site);
+    expect(p.open(await p.advertise(), h.trust).job.jobId).toBe(specs[1].jobId);
+    expect((await p.advertise()).status).toBe("nomatch");
+  });
+
+  it("extends the lock on heartbeats, refuses a wrong lock token, and tells the pilot of a cancel", async () => {
+    const site = "HB_SITE";
+    const [job] = await createJobs(h.store, { site }, 1);
+    await h.dispatch.enqueue([job]);
+    const p = await pilotAt(site);
+    const body = p.open(await p.advertise(), h.trust);
+    expect((await p.heartbeat(body)).status).toBe("ok");
+    const ac = autoclusterId(autoclusterKey(job));
+    const forged = `${ac}.${"0".repeat(24)}.${site}`;
+    expect(await p.heartbeat({ ...body, lockToken: forged })).toMatchObject({ status: "error", code: ERR.MATCH_LOCK_LOST });
+    const stranger = await pilotAt(site);
+    expect(await stranger.heartbeat(body)).toMatchObject({ status: "error", code: ERR.MATCH_LOCK_LOST });
+    await h.store.transition(job.jobId, "cancelled", "*");
+    expect((await p.heartbeat(body)).status).toBe("cancelled");
+  });
+});

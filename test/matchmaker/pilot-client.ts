@@ -1,0 +1,82 @@
+// A pilot as far as the matchmaker sees one: a machine ad, a token, a key pair, and NATS requests.
+// Shared by the service tests, the lost-heartbeat child process and the scale-out test.
+import { randomBytes } from "node:crypto";
+import type { NatsConnection } from "nats";
+import { HeartbeatReply, MatchReply, SCHEMA_VERSION, type EnvelopeBody, type WireNames } from "../../schemas/index.ts";
+import { generatePilotKeyPair, verifyEnvelope, type TrustStore } from "../../security/index.ts";
+
+const encoder = new TextEncoder();
+
+export interface MachineFacts {
+  cpus?: number;
+  memoryMb?: number;
+  walltimeLeftSec?: number;
+  opSys?: string;
+  /** The machine's own Requirements; the pilot's default refuses jobs that do not fit. */
+  requirements?: string;
+  pilotId: string;
+  site: string;
+}
+
+export function machineAd(f: MachineFacts): string {
+  return `[
+  MyType = "Machine";
+  PilotId = "${f.pilotId}";
+  Site = "${f.site}";
+  Cpus = ${f.cpus ?? 8};
+  Memory = ${f.memoryMb ?? 16000};
+  WalltimeLeft = ${f.walltimeLeftSec ?? 86400};
+  OpSys = "${f.opSys ?? "LINUX"}";
+  Requirements = ${f.requirements ?? "TARGET.WalltimeSec <= MY.WalltimeLeft && TARGET.Cores <= MY.Cpus && TARGET.MemoryMb <= MY.Memory"};
+]`;
+}
+
+export class TestPilot {
+  readonly pilotId: string;
+  private readonly keys = generatePilotKeyPair();
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly names: WireNames,
+    readonly site: string,
+    private readonly token: string,
+    private readonly facts: Partial<MachineFacts> = {},
+    pilotId?: string,
+  ) {
+    this.pilotId = pilotId ?? `pilot-${randomBytes(6).toString("hex")}`;
+  }
+
+  get publicKeyPem(): string {
+    return this.keys.publicKeyPem;
+  }
+
+  advertText(overrides: Record<string, unknown> = {}): string {
+    return JSON.stringify({
+      schemaVersion: SCHEMA_VERSION,
+      pilotId: this.pilotId,
+      site: this.site,
+      token: this.token,
+      classad: machineAd({ ...this.facts, pilotId: this.pilotId, site: this.site }),
+      publicKey: this.keys.publicKeyPem,
+      sentAt: Date.now(),
+      ...overrides,
+    });
+  }
+
+  async advertise(overrides: Record<string, unknown> = {}, timeoutMs = 10_000): Promise<MatchReply> {
+    const r = await this.nc.request(this.names.subjects.advert, encoder.encode(this.advertText(overrides)), { timeout: timeoutMs });
+    return MatchReply.parseJson(r.data);
+  }
+
+  /** Verifies the envelope as the real pilot does (chain, role, pilot id, expiry, nonce). */
+  open(reply: MatchReply, trust: TrustStore): EnvelopeBody {
+    if (reply.status !== "match") throw new Error(`expected a match, got ${JSON.stringify(reply)}`);
+    return verifyEnvelope(reply.envelope, { trust, pilotId: this.pilotId, isNonceNew: () => true });
+  }
+
+  async heartbeat(body: Pick<EnvelopeBody, "lockToken" | "job">, overrides: Record<string, unknown> = {}): Promise<HeartbeatReply> {
+    const msg = { schemaVersion: SCHEMA_VERSION, pilotId: this.pilotId, jobId: body.job.jobId, site: this.site, lockToken: body.lockToken, state: "running", sentAt: Date.now(), ...overrides };
+    const r = await this.nc.request(this.names.subjects.heartbeat, encoder.encode(JSON.stringify(msg)), { timeout: 10_000 });
+    return HeartbeatReply.parseJson(r.data);
+  }
+}
