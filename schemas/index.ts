@@ -19,4 +19,5 @@ export * from "./messages/replica-catalog.ts";
 export * from "./messages/task-control.ts";
 export * from "./messages/intake-reply.ts";
 export * from "./messages/wms-config.ts";
+export * from "./messages/credentials.ts";
 export { ALL_MESSAGES } from "./registry.ts";
