@@ -1,0 +1,20 @@
+// Public surface of site-authz/: site authorization (LCAS), account mapping (LCMAPS, with SCAS's
+// site-central pool in Redis) and the identity switch (gLExec). Import from here, not from files.
+export { baseDn, roleName, type GridIdentity, type JobRequest } from "./grid-identity.ts";
+export { authorize, type AuthzDecision } from "./authz-chain.ts";
+export type { AuthzStep } from "./authz-step.ts";
+export { ANY_VO } from "./authz-walltime.ts";
+export { authorizeAudited } from "./audited-authorize.ts";
+export { auditRecord, authzAuditRecord, type AuditContext, type AuditSink } from "./audit-record.ts";
+export { redisAuditList, recentAudit, auditListKey, fanOutAudit, AUDIT_LIST_MAX } from "./audit-list.ts";
+export { parseGridmap, type Gridmap } from "./gridmap-file.ts";
+export { mapRole } from "./role-mapping.ts";
+export { AccountMapper, DEFAULT_SCAN_DIRS, type AccountRelease, type Mapping, type MappingStep, type MapOptions, type MapperOptions } from "./account-mapper.ts";
+export { PoolLease, poolKey, type LeaseResult, type LeaseStatus, type PoolLeaseRecord, type ReleaseResult } from "./pool-lease.ts";
+export { checkAccountClean, processesOf, filesOwnedBy, type Cleanliness } from "./account-cleanliness.ts";
+export { resolveAccount, type LocalAccount } from "./local-account.ts";
+export { wrapperScript, shellQuote } from "./switch-wrapper.ts";
+export { checkPilotSecrets } from "./pilot-secrets-check.ts";
+export { startSwitched, DEFAULT_PROXY_FILE, WRAPPER_FILE, type SwitchRequest, type SwitchJob, type StartedPayload, type CleanupReport } from "./identity-switch.ts";
+export { runPayload, type RunPayloadOptions, type PayloadRun } from "./payload-run.ts";
+export { loadSiteConfig, findSite } from "./site-config-file.ts";

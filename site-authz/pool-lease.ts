@@ -1,0 +1,89 @@
+// The site-central pool-account lease store (SCAS's role) in Redis, behind two Lua scripts in
+// lua/. Every worker node of a site that asks for the same DN gets the same account while the
+// lease lasts; an account changes hands only after it expired and every node confirmed it clean.
+import { readFileSync } from "node:fs";
+import type { Redis } from "ioredis";
+import type { WireNames } from "../schemas/index.ts";
+
+const LEASE_LUA = readFileSync(new URL("./lua/lease-pool-account.lua", import.meta.url), "utf8");
+const RELEASE_LUA = readFileSync(new URL("./lua/release-pool-account.lua", import.meta.url), "utf8");
+
+export type LeaseStatus = "held" | "renewed" | "new" | "reused" | "exhausted";
+
+export interface LeaseResult {
+  /** Empty when the pool is exhausted. */
+  readonly account: string;
+  readonly status: LeaseStatus;
+  readonly expiresAt: number;
+  /** The DN that held the account before, when it was reused. */
+  readonly previousDn?: string;
+}
+
+export type ReleaseStatus = "released" | "dirty" | "unknown" | "other-dn";
+
+export interface ReleaseResult {
+  readonly status: ReleaseStatus;
+  /** Holders (jobs on other nodes) still registered on the lease. */
+  readonly holdersLeft: number;
+  readonly expiresAt: number;
+}
+
+export interface PoolLeaseRecord {
+  readonly account: string;
+  readonly dn: string;
+  readonly expiresAt: number;
+  readonly holders: readonly string[];
+  readonly clean: boolean;
+}
+
+interface PoolCommands {
+  wmsLeasePoolAccount(key: string, ...argv: string[]): Promise<[string, string, number, string]>;
+  wmsReleasePoolAccount(key: string, ...argv: string[]): Promise<[string, number, number]>;
+}
+
+function commands(redis: Redis): PoolCommands {
+  const r = redis as Redis & Partial<PoolCommands>;
+  if (!r.wmsLeasePoolAccount) {
+    redis.defineCommand("wmsLeasePoolAccount", { numberOfKeys: 1, lua: LEASE_LUA });
+    redis.defineCommand("wmsReleasePoolAccount", { numberOfKeys: 1, lua: RELEASE_LUA });
+  }
+  return r as Redis & PoolCommands;
+}
+
+export function poolKey(names: WireNames, site: string): string {
+  return names.redisKey("site", site, "pool");
+}
+
+export class PoolLease {
+  private readonly key: string;
+
+  constructor(
+    private readonly redis: Redis,
+    names: WireNames,
+    site: string,
+  ) {
+    this.key = poolKey(names, site);
+  }
+
+  /** `holder` (`<node>/<jobId>`) registers a job that will run under the account; '' takes a lease with no job. */
+  async lease(dn: string, accounts: readonly string[], leaseSec: number, holder: string, peek = false): Promise<LeaseResult> {
+    const [account, status, expiresAt, previousDn] = await commands(this.redis).wmsLeasePoolAccount(this.key, dn, String(leaseSec * 1000), holder, peek ? "peek" : "lease", ...accounts);
+    return { account, status: status as LeaseStatus, expiresAt: Number(expiresAt), ...(previousDn ? { previousDn } : {}) };
+  }
+
+  async release(account: string, dn: string, node: string, clean: boolean): Promise<ReleaseResult> {
+    const [status, holdersLeft, expiresAt] = await commands(this.redis).wmsReleasePoolAccount(this.key, account, dn, node, clean ? "1" : "0");
+    return { status: status as ReleaseStatus, holdersLeft: Number(holdersLeft), expiresAt: Number(expiresAt) };
+  }
+
+  async list(): Promise<PoolLeaseRecord[]> {
+    const all = await this.redis.hgetall(this.key);
+    const out: PoolLeaseRecord[] = [];
+    for (const [field, value] of Object.entries(all)) {
+      if (!field.startsWith("a:")) continue;
+      const rec = JSON.parse(value) as { dn: string; expiresAt: number; holders: Record<string, number>; clean: boolean };
+      out.push({ account: field.slice(2), dn: rec.dn, expiresAt: rec.expiresAt, holders: Object.keys(rec.holders), clean: rec.clean });
+    }
+    return out.sort((a, b) => a.account.localeCompare(b.account));
+  }
+}
