@@ -1,0 +1,144 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { NatsConnection } from "nats";
+import type { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openNats, openRedis } from "../../platform/connections.ts";
+import { readFactoryStatus, startFactory, type FactoryOptions, type RunningFactory } from "../../pilot-factory/index.ts";
+import { ERR, SCHEMA_VERSION, type FactoryQueue } from "../../schemas/index.ts";
+import { testConfig } from "../support/namespace.ts";
+import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
+import { RecordingTokens, publishCensus, queueKnobs, silentPilot, testRuntime, waitFor } from "./factory-fixture.ts";
+
+const loaded = testConfig("factorycycle");
+const { names } = loaded;
+let nc: NatsConnection;
+let redis: Redis;
+const workDir = mkdtempSync(path.join(os.tmpdir(), "wms-factory-cycle-"));
+const running: RunningFactory[] = [];
+
+beforeAll(async () => {
+  nc = await openNats(loaded.config, "factory-cycle-test");
+  redis = openRedis(loaded.config);
+});
+
+afterAll(async () => {
+  await Promise.all(running.map((f) => f.stop()));
+  await deleteNamespaceKeys(redis, names.namespace);
+  await nc.close();
+  redis.disconnect();
+  rmSync(workDir, { recursive: true, force: true });
+});
+
+async function factory(factoryId: string, queue: FactoryQueue, waiting: number, extra: Partial<FactoryOptions> = {}): Promise<{ f: RunningFactory; tokens: RecordingTokens }> {
+  const tokens = new RecordingTokens(redis, names);
+  const f = await startFactory({
+    config: { schemaVersion: SCHEMA_VERSION, factoryId, queues: [queue] },
+    nc,
+    redis,
+    names,
+    tokens,
+    waitingJobs: async () => waiting,
+    runtime: testRuntime(loaded),
+    workDir,
+    pilotCommand: silentPilot,
+    autoCycle: false,
+    ...extra,
+  });
+  running.push(f);
+  return { f, tokens };
+}
+
+describe("factory cycles against real Redis and NATS", () => {
+  it("keeps pending pilots within maxPending and all pilots within maxRunning, cycle after cycle", async () => {
+    const q = queueKnobs({ name: "limits", targetIdle: 1, maxPending: 3, maxRunning: 5, maxPerCycle: 2 });
+    const { f, tokens } = await factory("fac-limits", q, 100);
+    const submittedPerCycle: number[] = [];
+    const check = async (): Promise<void> => {
+      const c = await f.census("limits");
+      expect(c.pending).toBeLessThanOrEqual(3);
+      expect(c.pending + c.idle + c.running).toBeLessThanOrEqual(5);
+    };
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const [r] = await f.cycleOnce();
+      submittedPerCycle.push(r.submitted.length);
+      ids.push(...r.submitted);
+      await check();
+    }
+    expect(submittedPerCycle).toEqual([2, 1, 0]);
+    // The three pending pilots start and take jobs.
+    for (const id of ids) publishCensus(nc, names, id, "running");
+    await waitFor("three running", async () => (await f.census("limits")).running === 3);
+    const [r4] = await f.cycleOnce();
+    expect(r4.submitted).toHaveLength(2);
+    await check();
+    const [r5] = await f.cycleOnce();
+    expect(r5.submitted).toHaveLength(0);
+    expect(r5.decision.reason).toBe("max-running");
+    await check();
+    expect(tokens.minted).toHaveLength(5);
+    expect(new Set(tokens.minted.map((t) => t.token)).size).toBe(5);
+  });
+
+  it("submits nothing for a site without waiting work once targetIdle pilots sit idle", async () => {
+    const q = queueKnobs({ name: "idle", targetIdle: 2 });
+    const { f } = await factory("fac-idle", q, 0);
+    const [first] = await f.cycleOnce();
+    expect(first.submitted).toHaveLength(2);
+    for (const id of first.submitted) publishCensus(nc, names, id, "starting");
+    await waitFor("two idle", async () => (await f.census("idle")).idle === 2);
+    for (let i = 0; i < 3; i++) {
+      const [r] = await f.cycleOnce();
+      expect(r.submitted).toHaveLength(0);
+      expect(r.decision.reason).toBe("idle-target-reached");
+    }
+    const status = (await readFactoryStatus(redis, names, "fac-idle")).queues[0];
+    expect(status).toMatchObject({ queue: "idle", submitted: 2, idle: 2, pending: 0, waitingJobs: 0 });
+  });
+
+  it("counts exits and empty pilots from the census and ignores pilots it did not submit", async () => {
+    const q = queueKnobs({ name: "census", targetIdle: 0 });
+    const { f } = await factory("fac-census", q, 3);
+    const [r] = await f.cycleOnce();
+    expect(r.submitted).toHaveLength(3);
+    const [a, b, c] = r.submitted;
+    publishCensus(nc, names, a, "running");
+    publishCensus(nc, names, a, "exited", { jobsDone: 1 });
+    publishCensus(nc, names, b, "exited", { emptyAdverts: 3 });
+    publishCensus(nc, names, c, "idle");
+    publishCensus(nc, names, "someone-elses-pilot", "exited");
+    // A duplicate exit must not count twice.
+    publishCensus(nc, names, b, "exited", { emptyAdverts: 3 });
+    const counts = await waitFor("census applied", async () => {
+      const cn = await f.census("census");
+      return cn.exited === 2 && cn.idle === 1 ? cn : undefined;
+    });
+    expect(counts).toMatchObject({ submitted: 3, pending: 0, idle: 1, running: 0, exited: 2, emptyPilots: 1 });
+  });
+
+  it("reaps pilots that never report within twice their lifetime as lost", async () => {
+    let now = Date.now();
+    const q = queueKnobs({ name: "lost", pilotLifetimeSec: 10, maxPerCycle: 1 });
+    const { f } = await factory("fac-lost", q, 1, { clock: () => now });
+    const [r] = await f.cycleOnce();
+    expect(r.submitted).toHaveLength(1);
+    now += 21_000;
+    await f.cycleOnce();
+    expect(await f.census("lost")).toMatchObject({ lost: 1, exited: 1, emptyPilots: 0 });
+  });
+
+  it("for a condor queue where condor_submit is missing, mints and submits nothing and says why in the status", async () => {
+    const emptyPath = mkdtempSync(path.join(workDir, "nopath-"));
+    const q = queueKnobs({ name: "condorq", adapter: "condor" });
+    const { f, tokens } = await factory("fac-condor", q, 10, { pilotCommand: undefined, env: { PATH: emptyPath } });
+    const [r] = await f.cycleOnce();
+    expect(r.submitted).toHaveLength(0);
+    expect(r.error?.code).toBe(ERR.FACTORY_SUBMIT_TOOL_MISSING);
+    expect(tokens.minted).toHaveLength(0);
+    const status = (await readFactoryStatus(redis, names, "fac-condor")).queues[0];
+    expect(status.lastError?.code).toBe(ERR.FACTORY_SUBMIT_TOOL_MISSING);
+    expect(status.pending).toBe(0);
+  });
+});

@@ -1,0 +1,73 @@
+// What the factory tests share: a queue with every knob spelled out, a token store that remembers
+// what it minted (the real PilotTokenStore underneath), the runtime a test factory starts pilots
+// with, and polling for what arrives over NATS.
+import { fileURLToPath } from "node:url";
+import type { Redis } from "ioredis";
+import type { LoadedConfig } from "../../platform/config.ts";
+import type { PilotCommandBuilder, PilotRuntime, PilotTokenMinter } from "../../pilot-factory/index.ts";
+import { PilotCensus, SCHEMA_VERSION, type FactoryQueue, type WireNames } from "../../schemas/index.ts";
+import { PilotTokenStore } from "../../security/index.ts";
+import type { NatsConnection } from "nats";
+
+export function queueKnobs(overrides: Partial<FactoryQueue> = {}): FactoryQueue {
+  return {
+    name: "q1",
+    site: "SITE_A",
+    adapter: "local",
+    targetIdle: 0,
+    maxPending: 100,
+    maxRunning: 100,
+    maxPerCycle: 100,
+    pilotsPerMinute: 6000,
+    cycleSec: 1,
+    pilotLifetimeSec: 600,
+    tokenUses: 3,
+    emptyAdvertsLimit: 3,
+    ...overrides,
+  };
+}
+
+export class RecordingTokens implements PilotTokenMinter {
+  readonly minted: Array<{ token: string; site: string; uses: number; ttlSec: number }> = [];
+  readonly store: PilotTokenStore;
+
+  constructor(redis: Redis, names: WireNames) {
+    this.store = new PilotTokenStore(redis, names);
+  }
+
+  async mint(o: { site: string; factoryId: string; uses: number; ttlSec: number }): Promise<string> {
+    const token = await this.store.mint(o);
+    this.minted.push({ token, site: o.site, uses: o.uses, ttlSec: o.ttlSec });
+    return token;
+  }
+}
+
+export function testRuntime(loaded: LoadedConfig): PilotRuntime {
+  return {
+    nodePath: process.execPath,
+    wmsBin: fileURLToPath(new URL("../../bin/wms.mjs", import.meta.url)),
+    namespace: loaded.names.namespace,
+    serviceUrls: { nats: loaded.config.nats.url, redis: loaded.config.redis.url, rabbitmq: loaded.config.rabbitmq.url },
+  };
+}
+
+/** A pilot that exits at once and never reports: it stays pending in the census, as a pilot still queued in a batch system would. */
+export const silentPilot: PilotCommandBuilder = (launch, runtime) => ({ command: "/bin/true", args: [launch.pilotId], env: { WMS_PILOT_TOKEN: launch.token, WMS_NAMESPACE: runtime.namespace } });
+
+const encoder = new TextEncoder();
+
+/** Publishes a census message as a pilot would. */
+export function publishCensus(nc: NatsConnection, names: WireNames, pilotId: string, state: PilotCensus["state"], extra: Partial<PilotCensus> = {}): void {
+  const msg = PilotCensus.parse({ schemaVersion: SCHEMA_VERSION, pilotId, site: "SITE_A", state, jobsDone: 0, emptyAdverts: 0, at: Date.now(), ...extra });
+  nc.publish(names.subjects.pilotCensus, encoder.encode(JSON.stringify(msg)));
+}
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

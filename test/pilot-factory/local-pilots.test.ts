@@ -1,0 +1,128 @@
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { NatsConnection } from "nats";
+import type { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openNats, openRedis } from "../../platform/connections.ts";
+import { LocalAdapter, startFactory, type PilotCommandBuilder } from "../../pilot-factory/index.ts";
+import { ERR, SCHEMA_VERSION } from "../../schemas/index.ts";
+import { testConfig } from "../support/namespace.ts";
+import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
+import { RecordingTokens, queueKnobs, testRuntime, waitFor } from "./factory-fixture.ts";
+
+const loaded = testConfig("factorylocal");
+const { names } = loaded;
+let nc: NatsConnection;
+let redis: Redis;
+const workDir = mkdtempSync(path.join(os.tmpdir(), "wms-factory-local-"));
+const fixture = fileURLToPath(new URL("./fixtures/census-pilot.ts", import.meta.url));
+const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
+
+beforeAll(async () => {
+  nc = await openNats(loaded.config, "factory-local-test");
+  redis = openRedis(loaded.config);
+});
+
+afterAll(async () => {
+  await deleteNamespaceKeys(redis, names.namespace);
+  await nc.close();
+  redis.disconnect();
+  rmSync(workDir, { recursive: true, force: true });
+});
+
+/** The real command line with the stand-in script in place of bin/wms.mjs's `pilot`: same env, same pilot arguments. */
+const standInPilot = (real: PilotCommandBuilder): PilotCommandBuilder => (launch, runtime) => {
+  const cmd = real(launch, runtime);
+  const pilotArgs = cmd.args.slice(cmd.args.indexOf("pilot") + 1);
+  return { command: process.execPath, args: ["--import", "tsx", fixture, ...pilotArgs], env: cmd.env };
+};
+
+describe("local adapter with a running factory", () => {
+  it("starts detached pilots with a log each and the token only in their environment; their census marks them exited and empty", async () => {
+    const { pilotCommand } = await import("../../pilot-factory/index.ts");
+    const tokens = new RecordingTokens(redis, names);
+    // The factory's own environment holds a secret that must not reach pilots.
+    const adapter = new LocalAdapter({ env: { PATH: process.env.PATH, HOME: process.env.HOME, WMS_CREDENTIAL_KEY: "do-not-leak" }, cwd: repoRoot });
+    const f = await startFactory({
+      config: { schemaVersion: SCHEMA_VERSION, factoryId: "fac-local", queues: [queueKnobs({ name: "local", maxPerCycle: 2, tokenUses: 3 })] },
+      nc,
+      redis,
+      names,
+      tokens,
+      waitingJobs: async () => 2,
+      runtime: testRuntime(loaded),
+      workDir,
+      adapterFor: () => adapter,
+      pilotCommand: standInPilot(pilotCommand),
+      autoCycle: false,
+    });
+    try {
+      const [r] = await f.cycleOnce();
+      expect(r.submitted).toHaveLength(2);
+      const counts = await waitFor(
+        "both pilots exited",
+        async () => {
+          const c = await f.census("local");
+          return c.exited === 2 ? c : undefined;
+        },
+        20_000,
+      );
+      expect(counts).toMatchObject({ submitted: 2, pending: 0, idle: 0, running: 0, exited: 2, emptyPilots: 2 });
+
+      const minted = new Set(tokens.minted.map((t) => createHash("sha256").update(t.token).digest("hex")));
+      expect(adapter.started.map((p) => p.pilotId)).toEqual(r.submitted);
+      for (const p of adapter.started) {
+        expect(p.logFile).toBe(path.join(workDir, "fac-local", "local", "logs", `${p.pilotId}.log`));
+        const seen = JSON.parse(readFileSync(p.logFile, "utf8").split("\n")[0]) as { pid: number; sid: number; tokenSha256: string; argvHasToken: boolean; envKeys: string[] };
+        expect(seen.pid).toBe(p.pid);
+        // detached: the pilot leads a session of its own, so the factory's Ctrl-C does not reach it.
+        expect(seen.sid).toBe(seen.pid);
+        expect(minted.has(seen.tokenSha256)).toBe(true);
+        expect(seen.argvHasToken).toBe(false);
+        expect(seen.envKeys).toContain("WMS_PILOT_TOKEN");
+        expect(seen.envKeys).not.toContain("WMS_CREDENTIAL_KEY");
+      }
+      // Each pilot got its own token.
+      expect(minted.size).toBe(2);
+    } finally {
+      await f.stop();
+    }
+  });
+
+  it("mints tokens the matchmaker can spend exactly tokenUses times, at the queue's site only", async () => {
+    const tokens = new RecordingTokens(redis, names);
+    const adapter = new LocalAdapter({ env: { PATH: process.env.PATH } });
+    const f = await startFactory({
+      config: { schemaVersion: SCHEMA_VERSION, factoryId: "fac-tokens", queues: [queueKnobs({ name: "tok", maxPerCycle: 2, tokenUses: 4, pilotLifetimeSec: 120 })] },
+      nc,
+      redis,
+      names,
+      tokens,
+      waitingJobs: async () => 2,
+      runtime: testRuntime(loaded),
+      workDir,
+      adapterFor: () => adapter,
+      pilotCommand: (launch) => ({ command: "/bin/true", args: [], env: { WMS_PILOT_TOKEN: launch.token } }),
+      autoCycle: false,
+    });
+    try {
+      await f.cycleOnce();
+      expect(tokens.minted).toHaveLength(2);
+      for (const t of tokens.minted) {
+        expect(t).toMatchObject({ site: "SITE_A", uses: 4, ttlSec: 240 });
+        const wrongSite = await tokens.store.consume(t.token, "SITE_B").catch((e: { code?: number }) => e.code);
+        expect(wrongSite).toBe(ERR.SEC_TOKEN_WRONG_SITE);
+        const left: number[] = [];
+        for (let i = 0; i < 4; i++) left.push((await tokens.store.consume(t.token, "SITE_A")).usesLeft);
+        expect(left).toEqual([3, 2, 1, 0]);
+        const fifth = await tokens.store.consume(t.token, "SITE_A").catch((e: { code?: number }) => e.code);
+        expect(fifth).toBe(ERR.SEC_TOKEN_SPENT);
+      }
+    } finally {
+      await f.stop();
+    }
+  });
+});
