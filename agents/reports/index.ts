@@ -3,3 +3,4 @@ export { declareTopology, deleteTopology, routingKeyFor, QUEUE_KINDS, type Repor
 export { ReportPublisher, type ReportPublisherOptions } from "./report-publisher.ts";
 export { ReportConsumer, DEAD_LETTER_HEADERS, redactUrl, type ReportConsumerOptions, type ReportHandler, type ReportContext, type ConsumerStats } from "./report-consumer.ts";
 export { decodeReport, type Decoded } from "./report-decoder.ts";
+export { CappedReportList } from "./capped-report-list.ts";

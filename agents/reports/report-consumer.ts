@@ -29,8 +29,10 @@ export interface ReportContext {
 /**
  * Applies one report. Throw a WmsError with a non-retryable code to dead-letter the report with that
  * reason; any other failure requeues it after `retryDelayMs` (Redis away, a bug being fixed).
+ * Resolve to "duplicate" when the handler's own atomic seen-check found the report already applied
+ * (two copies handled at once by competing consumers), so the stats say so.
  */
-export type ReportHandler = (report: Report, ctx: ReportContext) => Promise<void>;
+export type ReportHandler = (report: Report, ctx: ReportContext) => Promise<void | "duplicate">;
 
 export interface ReportConsumerOptions {
   url: string;
@@ -176,13 +178,14 @@ export class ReportConsumer {
     }
     const report = decoded.report;
     const seenKey = this.opts.names.redisKey("seen", this.opts.consumer, report.reportId);
+    let outcome: void | "duplicate";
     try {
       if ((await this.opts.redis.exists(seenKey)) === 1) {
         ch.ack(msg);
         this.stats.duplicates++;
         return;
       }
-      await this.opts.handle(report, { seenKey, seenTtlSec: this.seenTtlSec, redelivered: msg.fields.redelivered });
+      outcome = await this.opts.handle(report, { seenKey, seenTtlSec: this.seenTtlSec, redelivered: msg.fields.redelivered });
       // After the effect, not before: a crash in between replays the report, and every handler
       // tolerates a replay (atomic seen-check in its script, or guarded state transitions). Marking
       // first would turn that crash into a lost report.
@@ -199,7 +202,8 @@ export class ReportConsumer {
       return;
     }
     ch.ack(msg);
-    this.stats.processed++;
+    if (outcome === "duplicate") this.stats.duplicates++;
+    else this.stats.processed++;
   }
 
   private async deadLetter(ch: ConfirmChannel, msg: ConsumeMessage, code: number, reason: string): Promise<void> {

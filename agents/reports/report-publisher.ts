@@ -98,12 +98,14 @@ export class ReportPublisher {
   /** Waits until every report is confirmed (spool empty, nothing in flight); false on timeout. */
   async flush(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
-    if (this.spool.count() > 0) this.scheduleDrain(0);
-    while (this.spool.count() > 0 || this.inFlight > 0 || this.draining !== undefined) {
+    for (;;) {
+      // The folder, not only our count: a previous process's files count as unconfirmed too.
+      const pending = this.spool.count() > 0 || (await this.spool.oldest(1)).length > 0;
+      if (!pending && this.inFlight === 0 && this.draining === undefined) return true;
+      if (pending) this.scheduleDrain(0);
       if (Date.now() >= deadline) return false;
       await new Promise((r) => setTimeout(r, 25));
     }
-    return true;
   }
 
   /** Stops the resend loop and closes the connection; spooled reports stay on disk for the next publisher. */
@@ -195,20 +197,22 @@ export class ReportPublisher {
     if (this.closed || this.drainTimer || this.draining) return;
     this.drainTimer = setTimeout(() => {
       this.drainTimer = undefined;
-      this.draining = this.drain().finally(() => {
+      this.draining = this.drain().then((sent) => {
         this.draining = undefined;
-        // Something may have been spooled while we were finishing; do not strand it.
-        if (this.spool.count() > 0) this.scheduleDrain(this.ch ? 0 : this.retryMs);
+        // Something may have been spooled while we were finishing; do not strand it. Straight away
+        // only while we are making progress, so nothing here can spin.
+        if (this.spool.count() > 0) this.scheduleDrain(this.ch && sent > 0 ? 0 : this.retryMs);
       });
     }, delayMs);
     this.drainTimer.unref();
   }
 
-  private async drain(): Promise<void> {
+  /** Resends the spool oldest first; returns how many were confirmed. Never rejects. */
+  private async drain(): Promise<number> {
     let sent = 0;
     try {
       for (;;) {
-        if (this.closed) return;
+        if (this.closed) return sent;
         const files = await this.spool.oldest(this.resendBatch);
         if (files.length === 0) break;
         const ch = await this.channel();
@@ -234,5 +238,6 @@ export class ReportPublisher {
       // The finally in scheduleDrain tries again after this pause; nothing leaves the spool meanwhile.
       this.retryMs = Math.min(this.retryMs * 2, this.retryMaxMs);
     }
+    return sent;
   }
 }

@@ -1,13 +1,16 @@
 // The publisher's safety net: one file per report in a local folder, so a report survives RabbitMQ
 // being away and the process dying. Each file is written to a temporary name, fsync'd, renamed into
 // place and the folder fsync'd: a crash leaves either no file or a whole one, never half a report.
-import { mkdirSync, readdirSync } from "node:fs";
+import { mkdirSync, readdirSync, statSync, unlinkSync } from "node:fs";
 import { open, readFile, readdir, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { Report } from "../../schemas/index.ts";
 
 const SUFFIX = ".report.json";
 const TMP_PREFIX = ".tmp-";
+const TMP_SUFFIX = ".part";
+
+const isSpooled = (f: string): boolean => f.endsWith(SUFFIX) && !f.startsWith(TMP_PREFIX);
 
 export class ReportSpool {
   private seq = 0;
@@ -17,10 +20,28 @@ export class ReportSpool {
   constructor(readonly dir: string) {
     mkdirSync(dir, { recursive: true });
     this.known = new Set(this.listSync());
+    this.removeStaleParts();
+  }
+
+  /**
+   * A `.part` file is a write that crashed before its rename, so its publish() never resolved and
+   * no caller was told it was safe. Old ones are removed; young ones may belong to a live process.
+   */
+  private removeStaleParts(): void {
+    const cutoff = Date.now() - 10 * 60_000;
+    for (const f of readdirSync(this.dir)) {
+      if (!f.startsWith(TMP_PREFIX) || !f.endsWith(TMP_SUFFIX)) continue;
+      const p = join(this.dir, f);
+      try {
+        if (statSync(p).mtimeMs < cutoff) unlinkSync(p);
+      } catch {
+        // gone already
+      }
+    }
   }
 
   private listSync(): string[] {
-    return readdirSync(this.dir).filter((f) => f.endsWith(SUFFIX));
+    return readdirSync(this.dir).filter(isSpooled);
   }
 
   /** Files now in the folder (a publisher's own count; another process sharing the folder is not seen until `refresh`). */
@@ -32,7 +53,7 @@ export class ReportSpool {
     // Time first and zero-padded so a plain sort is oldest first, across restarts too.
     const safeId = report.reportId.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 100);
     const name = `${String(Date.now()).padStart(15, "0")}-${String(process.pid).padStart(7, "0")}-${String(this.seq++).padStart(9, "0")}-${safeId}${SUFFIX}`;
-    const tmp = join(this.dir, TMP_PREFIX + name);
+    const tmp = join(this.dir, TMP_PREFIX + name + TMP_SUFFIX);
     const fh = await open(tmp, "wx", 0o600);
     try {
       await fh.writeFile(JSON.stringify(report));
@@ -40,9 +61,16 @@ export class ReportSpool {
     } finally {
       await fh.close();
     }
-    await rename(tmp, join(this.dir, name));
-    await this.syncDir();
+    // Counted before it becomes visible: a resend loop that lists, sends and removes it in between
+    // must find it in the set, or the count would keep a ghost forever.
     this.known.add(name);
+    try {
+      await rename(tmp, join(this.dir, name));
+    } catch (e) {
+      this.known.delete(name);
+      throw e;
+    }
+    await this.syncDir();
     return name;
   }
 
@@ -57,7 +85,7 @@ export class ReportSpool {
 
   /** Up to `limit` spooled file names, oldest first. */
   async oldest(limit: number): Promise<string[]> {
-    return (await readdir(this.dir)).filter((f) => f.endsWith(SUFFIX)).sort().slice(0, limit);
+    return (await readdir(this.dir)).filter(isSpooled).sort().slice(0, limit);
   }
 
   /** The report in a spooled file, or undefined when the file is not a report (moved aside as `.corrupt`). */

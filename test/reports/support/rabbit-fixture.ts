@@ -3,11 +3,14 @@ import amqp, { type ChannelModel, type GetMessage } from "amqplib";
 import type { WireNames } from "../../../schemas/index.ts";
 import { deleteTopology } from "../../../agents/reports/index.ts";
 
+/** A confirm channel, so raw publishes made in `fn` are confirmed before the connection closes. */
 export async function withChannel<T>(url: string, fn: (ch: amqp.Channel) => Promise<T>): Promise<T> {
   const conn: ChannelModel = await amqp.connect(url);
   try {
-    const ch = await conn.createChannel();
-    return await fn(ch);
+    const ch = await conn.createConfirmChannel();
+    const out = await fn(ch);
+    await ch.waitForConfirms();
+    return out;
   } finally {
     await conn.close();
   }

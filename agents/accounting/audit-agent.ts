@@ -1,0 +1,32 @@
+// The audit consumer: every identity switch, credential retrieval or refusal the pilots and services
+// report (seed rule 5: who, which local account, which pilot, which job, when) goes to the log and
+// to a capped Redis list the monitor shows. The log is the full trail; the list is the recent window.
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import type { AuditRecord, WireNames } from "../../schemas/index.ts";
+import { CappedReportList, ReportConsumer } from "../reports/index.ts";
+
+export const AUDIT_LIST_CAP = 10_000;
+
+export function auditLog(redis: Redis, names: WireNames): CappedReportList<AuditRecord> {
+  return new CappedReportList<AuditRecord>(redis, names.redisKey("audit"), AUDIT_LIST_CAP);
+}
+
+export function auditConsumer(o: { url: string; names: WireNames; redis: Redis; logger: Logger; prefetch?: number }): ReportConsumer {
+  const list = auditLog(o.redis, o.names);
+  return new ReportConsumer({
+    url: o.url,
+    names: o.names,
+    redis: o.redis,
+    logger: o.logger,
+    queue: "audit",
+    consumer: "audit",
+    prefetch: o.prefetch,
+    handle: async (report, ctx) => {
+      if (report.kind !== "audit") return;
+      if (!(await list.push(report, { seenKey: ctx.seenKey, ttlSec: ctx.seenTtlSec }))) return "duplicate";
+      const { kind: _k, schemaVersion: _v, ...fields } = report;
+      o.logger.info({ audit: fields }, `audit ${report.event}`);
+    },
+  });
+}
