@@ -28,7 +28,7 @@ export interface JobRunDeps {
   readonly node: string;
   /** The pilot's ephemeral private key; the one-time proxy key is encrypted to its public half. */
   readonly privateKeyPem: string;
-  readonly isNonceNew: (nonce: string) => boolean;
+  readonly isNonceNew: (nonce: string, expiresAt: number) => boolean;
   /** Where job dirs are made (one per job). */
   readonly jobsDir: string;
   /** PATH handed to payloads. */

@@ -67,7 +67,6 @@ export function supervise(child: ChildProcess, o: SupervisorOptions): Supervised
   let knownPids = new Set<number>(pid !== undefined ? [pid] : []);
   let killTimer: NodeJS.Timeout | undefined;
   let exited = false;
-  let sampling = false;
 
   const kill = (code: ErrorCode, reason: string): void => {
     if (exited || killedFor) return;
@@ -76,19 +75,25 @@ export function supervise(child: ChildProcess, o: SupervisorOptions): Supervised
     killTimer = setTimeout(() => signalTree(knownPids, pid, "SIGKILL"), o.graceMs);
   };
 
-  const sample = async (): Promise<void> => {
-    if (pid === undefined || exited || sampling) return;
-    sampling = true;
-    try {
-      const s = await sampleTree(pid);
-      if (exited) return;
-      knownPids = new Set([...knownPids, ...s.pids]);
-      maxRssKb = Math.max(maxRssKb, s.rssKb, s.peakKb);
-      lastCpu = { user: Math.max(lastCpu.user, s.userCpuSec), sys: Math.max(lastCpu.sys, s.sysCpuSec) };
-      if (s.rssKb > memoryKb) kill(ERR.PAYLOAD_MEMORY_EXCEEDED, `resident memory ${Math.round(s.rssKb / 1024)} MB over the job's ${o.memoryMb} MB`);
-    } finally {
-      sampling = false;
-    }
+  let inFlight: Promise<void> | undefined;
+  const sample = (): Promise<void> => {
+    if (pid === undefined || exited || inFlight) return inFlight ?? Promise.resolve();
+    inFlight = (async () => {
+      try {
+        const s = await sampleTree(pid);
+        // Kept even if the payload exited meanwhile: the figures were read while it lived.
+        maxRssKb = Math.max(maxRssKb, s.rssKb, s.peakKb);
+        lastCpu = { user: Math.max(lastCpu.user, s.userCpuSec), sys: Math.max(lastCpu.sys, s.sysCpuSec) };
+        if (exited) return;
+        knownPids = new Set([...knownPids, ...s.pids]);
+        if (s.rssKb > memoryKb) kill(ERR.PAYLOAD_MEMORY_EXCEEDED, `resident memory ${Math.round(s.rssKb / 1024)} MB over the job's ${o.memoryMb} MB`);
+      } catch {
+        // /proc vanished under us: the next poll tries again.
+      } finally {
+        inFlight = undefined;
+      }
+    })();
+    return inFlight;
   };
 
   const poll = setInterval(() => void sample(), o.pollMs);
@@ -99,9 +104,12 @@ export function supervise(child: ChildProcess, o: SupervisorOptions): Supervised
   void sample();
 
   const done = new Promise<PayloadOutcome>((resolve) => {
-    const finish = (exitCode: number, signal: NodeJS.Signals | null, startError?: string): void => {
+    const finish = async (exitCode: number, signal: NodeJS.Signals | null, startError?: string): Promise<void> => {
       if (exited) return;
       exited = true;
+      const endedAt = Date.now();
+      // A sample that started while the payload lived still counts towards its max RSS.
+      await inFlight;
       clearInterval(poll);
       clearTimeout(wallTimer);
       if (killTimer) clearTimeout(killTimer);
@@ -109,7 +117,6 @@ export function supervise(child: ChildProcess, o: SupervisorOptions): Supervised
       // Anything the payload left behind in its group goes with it.
       signalTree(knownPids, pid, "SIGKILL");
       running.delete(slot);
-      const endedAt = Date.now();
       const after = reapedChildrenCpuSec();
       const cpu = slot.exclusive ? { user: Math.max(0, after.user - cpuBefore.user), sys: Math.max(0, after.sys - cpuBefore.sys) } : lastCpu;
       resolve({
@@ -125,8 +132,8 @@ export function supervise(child: ChildProcess, o: SupervisorOptions): Supervised
         maxRssKb,
       });
     };
-    child.once("exit", (code, signal) => finish(code ?? -1, signal));
-    child.once("error", (e) => finish(-1, null, e.message));
+    child.once("exit", (code, signal) => void finish(code ?? -1, signal));
+    child.once("error", (e) => void finish(-1, null, e.message));
   });
   return { pid, kill, done };
 }

@@ -5,18 +5,18 @@ import path from "node:path";
 import type { LoadedConfig } from "../../platform/config.ts";
 import { openNats } from "../../platform/connections.ts";
 import { createLogger, type Logger } from "../../platform/logger.ts";
+import type { Site } from "../../schemas/index.ts";
 import { ReportPublisher } from "../reports/report-publisher.ts";
 import { loadTrust } from "../../security/index.ts";
 import { credentialSource } from "./credential-source.ts";
 import { natsCensus } from "./census-publisher.ts";
 import { identitySwitchLauncher } from "./identity-switch-launcher.ts";
 import { runPilot, type PilotSummary } from "./pilot.ts";
-import { loadSiteEntry } from "./site-entry.ts";
 
 export interface PilotProcessOptions {
   readonly loaded: LoadedConfig;
-  readonly siteName: string;
-  readonly sitesFile: string | undefined;
+  /** The pilot's entry from the site configuration (`loadSiteEntry`). */
+  readonly site: Site;
   readonly token: string;
   readonly workdir: string;
   readonly walltimeSec?: number;
@@ -25,6 +25,9 @@ export interface PilotProcessOptions {
   readonly pilotId?: string;
   readonly pilotCert?: { readonly certPath: string; readonly keyPath: string };
   readonly keepJobDirs?: boolean;
+  /** The factory queue and factory that started this pilot, echoed in the census. */
+  readonly queue?: string;
+  readonly factoryId?: string;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly signal?: AbortSignal;
   readonly logger?: Logger;
@@ -33,9 +36,9 @@ export interface PilotProcessOptions {
 export async function runPilotProcess(o: PilotProcessOptions): Promise<PilotSummary> {
   const { config, names } = o.loaded;
   const logger = o.logger ?? createLogger("pilot", config.logLevel);
-  const site = loadSiteEntry(o.sitesFile, o.siteName);
+  const site = o.site;
   const trust = loadTrust(config.pki.dir);
-  const nc = await openNats(config, `pilot-${o.siteName}`);
+  const nc = await openNats(config, `pilot-${site.name}`);
   // One spool per node, not per pilot: a report a dead pilot left behind is sent by the next one.
   const reports = new ReportPublisher({ url: config.rabbitmq.url, names, spoolDir: path.join(o.workdir, ".report-spool"), logger });
   try {
@@ -55,7 +58,7 @@ export async function runPilotProcess(o: PilotProcessOptions): Promise<PilotSumm
       maxBackoffSec: o.maxBackoffSec,
       pilotCert: o.pilotCert,
       switchLauncher: identitySwitchLauncher({ site, config, names, logger }),
-      census: natsCensus(nc, names),
+      census: natsCensus(nc, names, { queue: o.queue, factoryId: o.factoryId }),
       keepJobDirs: o.keepJobDirs,
       signal: o.signal,
       logger,

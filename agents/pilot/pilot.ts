@@ -121,10 +121,14 @@ export async function runPilot(o: PilotOptions): Promise<PilotSummary> {
   const log = o.logger?.child({ pilotId });
   const deadline = probeWalltime(o.walltimeSec, env, startedAtMs);
   const keys = generatePilotKeyPair();
-  const seenNonces = new Set<string>();
-  const isNonceNew = (nonce: string): boolean => {
+  // The pilot's own replay memory: a nonce is kept until its envelope expires, after which the
+  // envelope is refused as expired anyway.
+  const seenNonces = new Map<string, number>();
+  const isNonceNew = (nonce: string, expiresAt: number): boolean => {
+    const now = Date.now();
+    for (const [n, exp] of seenNonces) if (exp < now) seenNonces.delete(n);
     if (seenNonces.has(nonce)) return false;
-    seenNonces.add(nonce);
+    seenNonces.set(nonce, expiresAt);
     return true;
   };
 

@@ -13,6 +13,8 @@ interface PilotCliOptions {
   pilotKey?: string;
   pilotId?: string;
   keepJobDirs?: boolean;
+  queue?: string;
+  factoryId?: string;
   json?: boolean;
 }
 
@@ -30,6 +32,8 @@ export function registerPilot(program: Command): void {
     .option("--pilot-cert <pem>", "pilot certificate, kept in the pilot's private directory")
     .option("--pilot-key <pem>", "key of --pilot-cert")
     .option("--pilot-id <id>", "pilot id (default: generated from host, pid and random bytes)")
+    .option("--queue <name>", "factory queue that started this pilot (echoed in its census)")
+    .option("--factory-id <id>", "factory that started this pilot (echoed in its census)")
     .option("--keep-job-dirs", "keep job directories after the job (credentials are deleted regardless)")
     .option("--json", "print the exit summary as one JSON object")
     .action(
@@ -39,6 +43,9 @@ export function registerPilot(program: Command): void {
         const token = opts.token ?? process.env.WMS_PILOT_TOKEN;
         if (!token) throw new WmsError(ERR.BAD_INPUT, "no pilot token: pass --token T or set WMS_PILOT_TOKEN (the factory sets it)");
         if ((opts.pilotCert === undefined) !== (opts.pilotKey === undefined)) throw new WmsError(ERR.BAD_INPUT, "--pilot-cert and --pilot-key go together");
+        // The site entry is checked before anything is opened: a wrong --site fails fast and plainly.
+        const { loadSiteEntry } = await import("../../agents/pilot/site-entry.ts");
+        const site = loadSiteEntry(opts.sitesFile ?? loaded.config.sitesFile, opts.site);
         const { runPilotProcess } = await import("../../agents/pilot/pilot-process.ts");
         const ac = new AbortController();
         const stop = (): void => ac.abort();
@@ -46,8 +53,7 @@ export function registerPilot(program: Command): void {
         process.once("SIGINT", stop);
         const summary = await runPilotProcess({
           loaded,
-          siteName: opts.site,
-          sitesFile: opts.sitesFile ?? loaded.config.sitesFile,
+          site,
           token,
           workdir: opts.workdir,
           walltimeSec: opts.walltime,
@@ -56,6 +62,8 @@ export function registerPilot(program: Command): void {
           pilotId: opts.pilotId,
           pilotCert: opts.pilotCert && opts.pilotKey ? { certPath: opts.pilotCert, keyPath: opts.pilotKey } : undefined,
           keepJobDirs: opts.keepJobDirs ?? false,
+          queue: opts.queue,
+          factoryId: opts.factoryId,
           env: process.env,
           signal: ac.signal,
         });

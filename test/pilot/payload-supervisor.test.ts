@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -11,14 +11,13 @@ const opts = { walltimeSec: 60, memoryMb: 4096, pollMs: 100, graceMs: 500 };
 
 describe("payload supervisor", () => {
   it("reports the exit code and the CPU the payload burned", async () => {
-    // Busy loop for ~0.4 s of CPU, then exit 3.
-    const child = spawn(process.execPath, ["-e", "const t=Date.now();while(Date.now()-t<400){};process.exit(3)"], { detached: true, stdio: "ignore" });
+    // Burns 0.4 s of CPU (counted by its own clock, so a loaded machine only makes it slower), then exits 3.
+    const child = spawn(process.execPath, ["-e", "const c=()=>{const u=process.cpuUsage();return u.user+u.system};while(c()<400000){};process.exit(3)"], { detached: true, stdio: "ignore" });
     const o = await supervise(child, opts).done;
     expect(o.exitCode).toBe(3);
     expect(o.killedFor).toBeUndefined();
-    expect(o.userCpuSec + o.sysCpuSec).toBeGreaterThanOrEqual(0.3);
+    expect(o.userCpuSec + o.sysCpuSec).toBeGreaterThanOrEqual(0.38);
     expect(o.maxRssKb).toBeGreaterThan(1000);
-    expect(o.wallSec).toBeGreaterThanOrEqual(0.3);
   });
 
   it("kills a payload that outlives its walltime, children included", async () => {
@@ -28,7 +27,9 @@ describe("payload supervisor", () => {
     const o = await s.done;
     const grandchild = Number(readFileSync(pidFile, "utf8"));
     await new Promise((r) => setTimeout(r, 100));
-    expect(() => process.kill(grandchild, 0)).toThrow();
+    // Gone, or a zombie waiting for a container's init to reap it: either way not running.
+    const state = existsSync(`/proc/${grandchild}/stat`) ? readFileSync(`/proc/${grandchild}/stat`, "utf8").split(") ")[1]?.[0] : "gone";
+    expect(["gone", "Z", "X"]).toContain(state);
     expect(o.killedFor?.code).toBe(ERR.PAYLOAD_WALLTIME_EXCEEDED);
     expect(o.signal).toBe("SIGTERM");
     expect(o.wallSec).toBeLessThan(10);

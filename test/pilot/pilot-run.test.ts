@@ -1,0 +1,165 @@
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ERR, type AccountingRecord, type AuditRecord, type ErrorReport, type Report, type StateReport } from "../../schemas/index.ts";
+import { runPilot, type PilotOptions } from "../../agents/pilot/index.ts";
+import { pilotFixture, USER_DN, type PilotFixture } from "./support/pilot-fixture.ts";
+
+let fx: PilotFixture;
+beforeAll(async () => {
+  fx = await pilotFixture("pilotrun");
+});
+afterAll(async () => {
+  await fx?.close();
+});
+
+const isState = (jobId: string, state: string) => (r: Report): r is StateReport => r.kind === "state" && r.jobId === jobId && r.state === state;
+const isError = (pred: (r: ErrorReport) => boolean) => (r: Report): r is ErrorReport => r.kind === "error" && pred(r);
+
+function pilotOptions(over: Partial<PilotOptions> = {}): PilotOptions {
+  return {
+    nc: fx.nc,
+    names: fx.names,
+    reports: fx.publisher(),
+    credentials: fx.credentials,
+    trust: fx.trust,
+    site: fx.site,
+    token: "test-token-0123456789abcdef",
+    workdir: fx.workdir,
+    env: { PATH: process.env.PATH },
+    maxEmpty: 1,
+    maxBackoffSec: 0.05,
+    heartbeatSec: 0.3,
+    memoryPollMs: 100,
+    killGraceMs: 500,
+    ...over,
+  };
+}
+
+describe("pilot end to end", () => {
+  it("runs a real payload: stage-in with checksums, compute, stage-out, reports in RabbitMQ", async () => {
+    const numbers = Array.from({ length: 2 }, () => Array.from({ length: 50 }, () => Math.floor(Math.random() * 1000)));
+    const inputs = await fx.catalog({ "data.raw/part1.txt": numbers[0].join("\n") + "\n", "data.raw/part2.txt": numbers[1].join("\n") + "\n" });
+    const job = fx.job({
+      inputFiles: inputs,
+      arguments: [
+        "-c",
+        'sleep 0.3; awk \'{s+=$1} END {print s}\' $WMS_INPUTS > "$WMS_OUTPUT_DIR/sum.txt" && head -1 "$X509_USER_PROXY" > "$WMS_OUTPUT_DIR/proxy-head.txt" && echo "$X509_USER_PROXY" > "$WMS_OUTPUT_DIR/proxy-path.txt"',
+      ],
+    });
+    fx.offer(job);
+    const summary = await runPilot(pilotOptions());
+    expect(summary.results).toEqual([expect.objectContaining({ status: "finished" })]);
+    expect(summary.exitReason).toBe("empty");
+
+    const expected = numbers.flat().reduce((a, b) => a + b, 0);
+    const outDir = path.join(fx.storage, job.outputDataset, job.jobId);
+    expect(Number(readFileSync(path.join(outDir, "sum.txt"), "utf8"))).toBe(expected);
+    expect(readFileSync(path.join(outDir, "proxy-head.txt"), "utf8")).toContain("BEGIN CERTIFICATE");
+    // The proxy the payload saw is gone, with its job dir.
+    expect(existsSync(readFileSync(path.join(outDir, "proxy-path.txt"), "utf8").trim())).toBe(false);
+
+    const finished = await fx.reports.waitFor(isState(job.jobId, "finished"));
+    expect(finished.lockToken).toBe(fx.matchmaker.lockTokens.get(job.jobId));
+    expect(finished.attempt).toBe(1);
+    expect(finished.outputs?.map((o) => o.lfn).sort()).toEqual(["proxy-head.txt", "proxy-path.txt", "sum.txt"].map((f) => `${job.outputDataset}/${job.jobId}/${f}`));
+    await fx.reports.waitFor(isState(job.jobId, "starting"));
+    await fx.reports.waitFor(isState(job.jobId, "running"));
+    const acct = (await fx.reports.waitFor((r) => r.kind === "accounting" && r.jobId === job.jobId)) as AccountingRecord;
+    expect(acct.userDn).toBe(USER_DN);
+    expect(acct.exitCode).toBe(0);
+    expect(acct.maxRssKb).toBeGreaterThan(0);
+    expect(acct.endedAt).toBeGreaterThanOrEqual(acct.startedAt);
+    const audit = (await fx.reports.waitFor((r) => r.kind === "audit" && r.jobId === job.jobId)) as AuditRecord;
+    expect(audit.event).toBe("credential-retrieval");
+    expect(fx.credentials.retrieved.map((r) => r.jobId)).toContain(job.jobId);
+    // The advert carried a machine ad for this site and the pilot's own Requirements.
+    expect(fx.matchmaker.adverts[0].classad).toContain('Site = "SITE_T"');
+    expect(fx.matchmaker.heartbeats.some((h) => h.jobId === job.jobId)).toBe(true);
+  });
+
+  it("runs nothing from a tampered envelope and reports the security code", async () => {
+    const marker = path.join(fx.root, "tampered-ran");
+    const job = fx.job({ arguments: ["-c", `touch ${marker}`] });
+    fx.offer(job, {
+      tamper: (env) => {
+        const body = JSON.parse(env.body) as { job: { arguments: string[] } };
+        body.job.arguments = ["-c", `touch ${marker}; echo owned > "$WMS_OUTPUT_DIR/x"`];
+        return { ...env, body: JSON.stringify(body) };
+      },
+    });
+    const summary = await runPilot(pilotOptions());
+    expect(summary.envelopesRejected).toBe(1);
+    expect(summary.jobsDone + summary.jobsFailed).toBe(0);
+    expect(existsSync(marker)).toBe(false);
+    const err = await fx.reports.waitFor(isError((r) => r.pilotId === summary.pilotId));
+    expect(err.code).toBe(ERR.PILOT_ENVELOPE_REJECTED);
+    expect(err.message).toContain(`E${ERR.SEC_BAD_SIGNATURE}`);
+    expect(err.jobId).toBeUndefined();
+    expect(fx.credentials.retrieved.map((r) => r.jobId)).not.toContain(job.jobId);
+  });
+
+  it("refuses an input whose checksum differs from the catalog and never starts the payload", async () => {
+    const marker = path.join(fx.root, "badinput-ran");
+    const [file] = await fx.catalog({ "data.raw/bad.txt": "123\n" });
+    const job = fx.job({ inputFiles: [{ ...file, adler32: "0badf00d" }], arguments: ["-c", `touch ${marker}`] });
+    fx.offer(job);
+    const summary = await runPilot(pilotOptions());
+    expect(summary.jobsFailed).toBe(1);
+    expect(existsSync(marker)).toBe(false);
+    const failed = await fx.reports.waitFor(isState(job.jobId, "failed"));
+    expect(failed.errorCode).toBe(ERR.STAGEIN_CHECKSUM_MISMATCH);
+    const err = await fx.reports.waitFor(isError((r) => r.jobId === job.jobId));
+    expect(err.code).toBe(ERR.STAGEIN_CHECKSUM_MISMATCH);
+    expect(fx.reports.reports.some((r) => r.kind === "accounting" && r.jobId === job.jobId)).toBe(false);
+  });
+
+  it("kills a payload over its walltime, reports the code and deletes the credentials", async () => {
+    const seen = path.join(fx.root, "walltime-proxy-path");
+    const job = fx.job({ walltimeSec: 1, arguments: ["-c", `echo "$X509_USER_PROXY" > ${seen}; sleep 30`] });
+    fx.offer(job);
+    const summary = await runPilot(pilotOptions());
+    expect(summary.jobsFailed).toBe(1);
+    const failed = await fx.reports.waitFor(isState(job.jobId, "failed"));
+    expect(failed.errorCode).toBe(ERR.PAYLOAD_WALLTIME_EXCEEDED);
+    const proxyPath = readFileSync(seen, "utf8").trim();
+    expect(proxyPath).toContain(job.jobId);
+    expect(existsSync(proxyPath)).toBe(false);
+    const acct = (await fx.reports.waitFor((r) => r.kind === "accounting" && r.jobId === job.jobId)) as AccountingRecord;
+    expect(acct.exitCode).toBe(-1);
+  });
+
+  it("kills the payload when a heartbeat reply says the job was cancelled", async () => {
+    const job = fx.job({ arguments: ["-c", "sleep 30"] });
+    fx.offer(job, { cancelAtBeat: 2 });
+    const summary = await runPilot(pilotOptions());
+    expect(summary.jobsFailed).toBe(1);
+    const failed = await fx.reports.waitFor(isState(job.jobId, "failed"));
+    expect(failed.errorCode).toBe(ERR.PAYLOAD_CANCELLED);
+  });
+
+  it("fails a payload that exits non-zero with PAYLOAD_FAILED and sends no outputs", async () => {
+    const job = fx.job({ arguments: ["-c", 'echo partial > "$WMS_OUTPUT_DIR/p.txt"; exit 7'] });
+    fx.offer(job);
+    await runPilot(pilotOptions());
+    const failed = await fx.reports.waitFor(isState(job.jobId, "failed"));
+    expect(failed.errorCode).toBe(ERR.PAYLOAD_FAILED);
+    expect(failed.message).toContain("7");
+    expect(existsSync(path.join(fx.storage, job.outputDataset, job.jobId))).toBe(false);
+  });
+
+  it("runs jobs one after another and exits after max-empty adverts in a row", async () => {
+    const a = fx.job({});
+    const b = fx.job({});
+    fx.offer(a);
+    fx.offer(b);
+    const before = fx.matchmaker.adverts.length;
+    const summary = await runPilot(pilotOptions({ maxEmpty: 3 }));
+    expect(summary.jobsDone).toBe(2);
+    expect(summary.emptyAdverts).toBe(3);
+    expect(summary.adverts).toBe(5);
+    expect(fx.matchmaker.adverts.length - before).toBe(5);
+    // Its private dir, token included, is gone.
+    expect(existsSync(path.join(fx.workdir, summary.pilotId))).toBe(false);
+  });
+});

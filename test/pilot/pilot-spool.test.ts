@@ -1,0 +1,58 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { AccountingRecord, Report, StateReport } from "../../schemas/index.ts";
+import { runPilot } from "../../agents/pilot/index.ts";
+import { pilotFixture, type PilotFixture } from "./support/pilot-fixture.ts";
+import { startTcpProxy, type TcpProxy } from "./support/tcp-proxy.ts";
+
+let fx: PilotFixture;
+let proxy: TcpProxy;
+beforeAll(async () => {
+  fx = await pilotFixture("pilotspool");
+  const u = new URL(fx.rabbitUrl);
+  proxy = await startTcpProxy(u.hostname, Number(u.port || 5672));
+});
+afterAll(async () => {
+  await fx?.close();
+  await proxy?.stop();
+});
+
+describe("pilot reports when RabbitMQ goes away mid-run", () => {
+  it("spools the reports it cannot deliver and delivers them when RabbitMQ returns", async () => {
+    const u = new URL(fx.rabbitUrl);
+    u.port = String(proxy.port);
+    const publisher = fx.publisher({ url: u.toString() });
+    const job = fx.job({ arguments: ["-c", 'sleep 1.5; echo done > "$WMS_OUTPUT_DIR/r.txt"'] });
+    fx.offer(job);
+    const isState = (state: string) => (r: Report): r is StateReport => r.kind === "state" && r.jobId === job.jobId && r.state === state;
+
+    const run = runPilot({
+      nc: fx.nc,
+      names: fx.names,
+      reports: publisher,
+      credentials: fx.credentials,
+      trust: fx.trust,
+      site: fx.site,
+      token: "test-token-0123456789abcdef",
+      workdir: fx.workdir,
+      env: { PATH: process.env.PATH },
+      maxEmpty: 1,
+      maxBackoffSec: 0.05,
+      heartbeatSec: 0.3,
+    });
+    // RabbitMQ vanishes while the payload runs.
+    await fx.reports.waitFor(isState("running"));
+    await proxy.stop();
+    const summary = await run;
+    expect(summary.jobsDone).toBe(1);
+    expect(publisher.spooledCount()).toBeGreaterThanOrEqual(2);
+    expect(fx.reports.reports.some(isState("finished"))).toBe(false);
+
+    await proxy.start();
+    expect(await publisher.flush(20_000)).toBe(true);
+    const finished = await fx.reports.waitFor(isState("finished"));
+    expect(finished.outputs?.[0].lfn).toBe(`${job.outputDataset}/${job.jobId}/r.txt`);
+    const acct = (await fx.reports.waitFor((r) => r.kind === "accounting" && r.jobId === job.jobId)) as AccountingRecord;
+    expect(acct.exitCode).toBe(0);
+    expect(publisher.spooledCount()).toBe(0);
+  });
+});

@@ -1,0 +1,162 @@
+// Everything a pilot test stands on, against the real NATS and RabbitMQ: a fresh namespace, a real
+// PKI (`initPki`), a user certificate and proxy, a site storage dir with catalogued input files,
+// a matchmaker stand-in that signs real envelopes, a report collector on the test's own queue.
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { NatsConnection } from "nats";
+import type amqp from "amqplib";
+import { openNats, openRabbit } from "../../../platform/connections.ts";
+import { createLogger } from "../../../platform/logger.ts";
+import { fileChecksums } from "../../../platform/checksums.ts";
+import { ERR, SCHEMA_VERSION, WmsError, type JobSpec, type Site, type WireNames } from "../../../schemas/index.ts";
+import { createProxy, initPki, issueCertificate, loadTrust, readServiceCredentials, type TrustStore } from "../../../security/index.ts";
+import { deleteTopology, ReportPublisher } from "../../../agents/reports/index.ts";
+import type { CredentialRequest, CredentialSource, RetrievedProxy } from "../../../agents/pilot/index.ts";
+import { testConfig } from "../../support/namespace.ts";
+import { collectReports, type ReportCollector } from "./report-collector.ts";
+import { startTestMatchmaker, type TestMatchmaker } from "./test-matchmaker.ts";
+
+export const USER_DN = "/DC=org/DC=pilot-wms/OU=pilot-wms/CN=Jane Doe";
+
+export interface PilotFixture {
+  readonly names: WireNames;
+  readonly rabbitUrl: string;
+  readonly nc: NatsConnection;
+  readonly rabbit: amqp.ChannelModel;
+  readonly root: string;
+  readonly pkiDir: string;
+  readonly trust: TrustStore;
+  readonly storage: string;
+  readonly workdir: string;
+  readonly site: Site;
+  readonly matchmaker: TestMatchmaker;
+  readonly reports: ReportCollector;
+  readonly credentials: CredentialSource & { readonly retrieved: CredentialRequest[] };
+  publisher(opts?: { url?: string; spoolDir?: string }): ReportPublisher;
+  /** Writes files into the site storage and returns their catalog entries. */
+  catalog(files: Record<string, string>): Promise<JobSpec["inputFiles"]>;
+  /** A job offered with a fresh one-time key. */
+  job(over: Partial<JobSpec>): JobSpec;
+  offer(job: JobSpec, extra?: { tamper?: Parameters<TestMatchmaker["offer"]>[0]["tamper"]; cancelAtBeat?: number }): void;
+  close(): Promise<void>;
+}
+
+export async function pilotFixture(label: string, siteOver: Partial<Site> = {}): Promise<PilotFixture> {
+  const { config, names } = testConfig(label);
+  const nc = await openNats(config, `test-${label}`);
+  const rabbit = await openRabbit(config);
+  const root = mkdtempSync(path.join(os.tmpdir(), `pilot-${label}-`));
+  const pkiDir = path.join(root, "pki");
+  initPki(pkiDir);
+  const trust = loadTrust(pkiDir);
+  const user = issueCertificate({ caDir: pkiDir, kind: "user", dn: USER_DN, roles: [] });
+  const storage = path.join(root, "storage");
+  const workdir = path.join(root, "work");
+  mkdirSync(path.join(storage, "data.raw"), { recursive: true });
+  mkdirSync(workdir, { recursive: true });
+  const site: Site = { name: "SITE_T", storagePath: storage, online: true, identitySwitch: "off", capacity: 10, softwareTags: ["sw-1"], authz: [], mapping: [], ...siteOver };
+  const matchmaker = startTestMatchmaker(nc, names, readServiceCredentials(pkiDir, "matchmaker"));
+  const reports = await collectReports(rabbit, names);
+  const publishers: ReportPublisher[] = [];
+  const logger = createLogger("pilot-test", "silent");
+
+  // The credential cache's semantics where the pilot meets them: a key works once, for its own
+  // user, job and pilot, and releases a real RFC 3820 proxy of the user's certificate.
+  const issued = new Map<string, { userDn: string; jobId: string }>();
+  const retrieved: CredentialRequest[] = [];
+  const proxyOf = (): RetrievedProxy => {
+    const p = createProxy({ certPem: user.certPem, keyPem: user.keyPem, lifetimeSec: 3600 });
+    return { proxyPem: [p.certPem, p.keyPem, ...p.chain.slice(1)].join(""), notAfter: Date.now() + 3600_000 };
+  };
+  const credentials = {
+    retrieved,
+    async retrieve(req: CredentialRequest): Promise<RetrievedProxy> {
+      const k = issued.get(req.oneTimeKey);
+      if (!k) throw new WmsError(ERR.SEC_KEY_REUSED, "the one-time key was already used or never issued");
+      issued.delete(req.oneTimeKey);
+      if (k.userDn !== req.userDn || k.jobId !== req.jobId) throw new WmsError(ERR.SEC_KEY_INVALID, "key bound to another user or job");
+      retrieved.push(req);
+      return proxyOf();
+    },
+    async renew(): Promise<RetrievedProxy> {
+      return proxyOf();
+    },
+  };
+
+  return {
+    names,
+    rabbitUrl: config.rabbitmq.url,
+    nc,
+    rabbit,
+    root,
+    pkiDir,
+    trust,
+    storage,
+    workdir,
+    site,
+    matchmaker,
+    reports,
+    credentials,
+    publisher(o = {}) {
+      const p = new ReportPublisher({ url: o.url ?? config.rabbitmq.url, names, spoolDir: o.spoolDir ?? path.join(root, `spool-${publishers.length}`), logger, retryMaxMs: 500 });
+      publishers.push(p);
+      return p;
+    },
+    async catalog(files) {
+      const out: JobSpec["inputFiles"] = [];
+      for (const [lfn, content] of Object.entries(files)) {
+        const p = path.join(storage, lfn);
+        mkdirSync(path.dirname(p), { recursive: true });
+        writeFileSync(p, content);
+        const s = await fileChecksums(p);
+        out.push({ lfn, dataset: lfn.split("/")[0], size: s.size, adler32: s.adler32, md5: s.md5 });
+      }
+      return out;
+    },
+    job(over) {
+      return {
+        schemaVersion: SCHEMA_VERSION,
+        jobId: `job-${randomBytes(4).toString("hex")}`,
+        taskId: "task-1",
+        taskName: "test.task",
+        kind: "analysis",
+        vo: "pilot-wms",
+        group: "",
+        userDn: USER_DN,
+        priority: 0,
+        site: site.name,
+        executable: "/bin/sh",
+        arguments: ["-c", "echo hello > \"$WMS_OUTPUT_DIR/hello.txt\""],
+        environment: {},
+        requirements: "true",
+        rank: "0",
+        cores: 1,
+        memoryMb: 2000,
+        walltimeSec: 60,
+        inputFiles: [],
+        outputDataset: "user.jane.out",
+        attempt: 1,
+        maxAttempts: 3,
+        ...over,
+      };
+    },
+    offer(job, extra = {}) {
+      const oneTimeKey = randomBytes(24).toString("base64url");
+      issued.set(oneTimeKey, { userDn: job.userDn, jobId: job.jobId });
+      matchmaker.offer({ job, submitterDn: job.userDn, oneTimeKey, ...extra });
+    },
+    async close() {
+      matchmaker.stop();
+      for (const p of publishers) await p.close();
+      await reports.close();
+      const ch = await rabbit.createChannel();
+      await deleteTopology(ch, names).catch(() => undefined);
+      await ch.close().catch(() => undefined);
+      await rabbit.close();
+      await nc.drain();
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
