@@ -6,7 +6,7 @@ const INT64_MIN = -(2n ** 63n);
 
 /** C's (long long) cast of a double as x86 does it: out of range or NaN gives INT64_MIN. */
 export function intFromReal(r: number): IntegerValue {
-  if (!Number.isFinite(r) || r >= 9223372036854775807 || r < -9223372036854775808) return intValue(INT64_MIN);
+  if (!Number.isFinite(r) || r >= 2 ** 63 || r < -(2 ** 63)) return intValue(INT64_MIN);
   return intValue(Math.trunc(r) || 0);
 }
 

@@ -352,6 +352,24 @@ const unparseFn: Builtin = (_n, args, st, exprs) => {
   return stringValue(found ? unparse(found) : "");
 };
 
+const interval: Builtin = (_n, args, st) => {
+  if (args.length !== 1) return ERROR;
+  const iv = toIntegerValue(args[0](st));
+  if (iv.kind !== "integer") return ERROR;
+  let t = iv.exact !== undefined ? Number(BigInt.asIntN(32, iv.exact)) : iv.value | 0;
+  const days = Math.trunc(t / 86400);
+  t %= 86400;
+  const hours = Math.trunc(t / 3600);
+  t %= 3600;
+  const min = Math.trunc(t / 60);
+  const secs = t % 60;
+  const two = (n: number): string => String(Math.abs(n)).padStart(2, "0");
+  if (days !== 0) return stringValue(`${days}+${two(hours)}:${two(min)}:${two(secs)}`);
+  if (hours !== 0) return stringValue(`${hours}:${two(min)}:${two(secs)}`);
+  if (min !== 0) return stringValue(`${min}:${two(secs)}`);
+  return stringValue(String(secs));
+};
+
 const debug: Builtin = (_n, args, st) => (args.length !== 1 ? ERROR : args[0](st));
 
 function regexArgs(args: readonly Thunk[], st: EvalState, n: number): Value[] | Value {
@@ -484,7 +502,7 @@ const TABLE = new Map<string, Builtin>([
   ["int", convInt], ["real", convReal], ["string", convString], ["bool", convBool],
   ["unparse", unparseFn],
   ["floor", doRound], ["ceil", doRound], ["ceiling", doRound], ["round", doRound], ["pow", pow], ["quantize", quantize], ["random", random],
-  ["ifthenelse", ifThenElse], ["eval", evalFn], ["debug", debug],
+  ["ifthenelse", ifThenElse], ["eval", evalFn], ["debug", debug], ["interval", interval],
   ["stringlistsize", stringListSummary], ["stringlistsum", stringListSummary], ["stringlistavg", stringListSummary],
   ["stringlistmin", stringListSummary], ["stringlistmax", stringListSummary],
   ["stringlistmember", stringListMember], ["stringlistimember", stringListMember],

@@ -203,9 +203,10 @@ export class Parser {
       if (eq.type !== "=") this.lex.fail(`expected '=' after attribute name '${t.text}', found '${eq.text}'`, eq);
       const value = this.expression();
       const lname = t.text.toLowerCase();
+      // A repeated name replaces the value and keeps the first spelling (HTCondor's Insert).
       const existing = attrs.findIndex(([n]) => n.toLowerCase() === lname);
-      if (existing >= 0) attrs.splice(existing, 1);
-      attrs.push([t.text, value]);
+      if (existing >= 0) attrs[existing] = [attrs[existing][0], value];
+      else attrs.push([t.text, value]);
       const sep = this.lex.peek();
       if (sep.type !== ";" && sep.type !== "]") this.lex.fail(`expected ';' or ']' after the value of '${t.text}', found '${sep.text}'`, sep);
     }
