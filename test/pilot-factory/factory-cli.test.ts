@@ -1,0 +1,86 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { NatsConnection } from "nats";
+import type { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openNats, openRedis } from "../../platform/connections.ts";
+import { startFactory } from "../../pilot-factory/index.ts";
+import { FactoryQueueStatus, SCHEMA_VERSION } from "../../schemas/index.ts";
+import { testConfig } from "../support/namespace.ts";
+import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
+import { runCli } from "../support/run-cli.ts";
+import { RecordingTokens, publishCensus, queueKnobs, silentPilot, testRuntime, waitFor } from "./factory-fixture.ts";
+
+const loaded = testConfig("factorycli");
+const { names } = loaded;
+const ns = names.namespace;
+let nc: NatsConnection;
+let redis: Redis;
+const workDir = mkdtempSync(path.join(os.tmpdir(), "wms-factory-cli-"));
+
+beforeAll(async () => {
+  nc = await openNats(loaded.config, "factory-cli-test");
+  redis = openRedis(loaded.config);
+});
+
+afterAll(async () => {
+  await deleteNamespaceKeys(redis, ns);
+  await nc.close();
+  redis.disconnect();
+  rmSync(workDir, { recursive: true, force: true });
+});
+
+describe("wms factory status and run", () => {
+  it("status shows per queue submitted, pending, idle, running, exited, empty pilots and rate vs target", async () => {
+    const f = await startFactory({
+      config: { schemaVersion: SCHEMA_VERSION, factoryId: "fac-cli", queues: [queueKnobs({ name: "shown", maxPerCycle: 4, pilotsPerMinute: 240, cycleSec: 1 })] },
+      nc,
+      redis,
+      names,
+      tokens: new RecordingTokens(redis, names),
+      waitingJobs: async () => 4,
+      runtime: testRuntime(loaded),
+      workDir,
+      pilotCommand: silentPilot,
+      autoCycle: false,
+    });
+    try {
+      const [r] = await f.cycleOnce();
+      expect(r.submitted).toHaveLength(4);
+      const [a, b, c] = r.submitted;
+      publishCensus(nc, names, a, "running");
+      publishCensus(nc, names, b, "idle");
+      publishCensus(nc, names, c, "exited", { emptyAdverts: 3 });
+      await waitFor("census applied", async () => (await f.census("shown")).exited === 1 && (await f.census("shown")).running === 1);
+      await f.cycleOnce();
+    } finally {
+      await f.stop();
+    }
+    const [json, table] = await Promise.all([runCli(["--namespace", ns, "factory", "status", "--json"]), runCli(["--namespace", ns, "factory", "status"])]);
+    expect(json.stderr).toBe("");
+    expect(json.code).toBe(0);
+    const out = JSON.parse(json.stdout) as { queues: unknown[] };
+    expect(out.queues).toHaveLength(1);
+    const q = FactoryQueueStatus.parse(out.queues[0]);
+    expect(q).toMatchObject({ factoryId: "fac-cli", queue: "shown", submitted: 4, pending: 1, idle: 1, running: 1, exited: 1, emptyPilots: 1, ratePerMin: 4, targetPerMin: 240 });
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/FACTORY\s+QUEUE\s+SITE\s+ADAPTER\s+SUBMITTED\s+PENDING\s+IDLE\s+RUNNING\s+EXITED\s+EMPTY/);
+    expect(table.stdout).toMatch(/fac-cli\s+shown\s+SITE_A\s+local\s+4\s+1\s+1\s+1\s+1\s+1/);
+  }, 60_000);
+
+  it("run --config F --once reads a factory file, runs one cycle and stops; without a file it says what to give", async () => {
+    const file = path.join(workDir, "factory.yaml");
+    writeFileSync(file, "factoryId: fac-once\nqueues:\n  - name: quiet\n    site: SITE_Q\n    targetIdle: 0\n");
+    const [once, missing] = await Promise.all([
+      runCli(["--namespace", ns, "factory", "run", "--config", file, "--once", "--json", "--work-dir", workDir], { env: { WMS_LOG_LEVEL: "silent" } }),
+      runCli(["--namespace", ns, "factory", "run", "--once"], { cwd: workDir }),
+    ]);
+    expect(once.stderr).toBe("");
+    expect(once.code).toBe(0);
+    const [report] = JSON.parse(once.stdout) as Array<{ queue: string; submitted: string[]; decision: { reason: string }; observation: { waitingJobs: number } }>;
+    expect(report).toMatchObject({ queue: "quiet", submitted: [], decision: { reason: "no-demand" }, observation: { waitingJobs: 0 } });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^wms: error E1001 BAD_INPUT: .*--factory-file/);
+  }, 60_000);
+});

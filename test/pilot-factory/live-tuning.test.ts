@@ -1,0 +1,126 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { NatsConnection } from "nats";
+import type { Redis } from "ioredis";
+import { parse as parseYaml } from "yaml";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openNats, openRedis } from "../../platform/connections.ts";
+import { factoryKeys, readFactoryStatus, startFactory, type CycleReport, type RunningFactory } from "../../pilot-factory/index.ts";
+import { SCHEMA_VERSION, type FactoryQueue } from "../../schemas/index.ts";
+import { testConfig } from "../support/namespace.ts";
+import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
+import { runCli } from "../support/run-cli.ts";
+import { RecordingTokens, queueKnobs, silentPilot, testRuntime, waitFor } from "./factory-fixture.ts";
+
+const loaded = testConfig("factorytune");
+const { names } = loaded;
+const ns = names.namespace;
+let nc: NatsConnection;
+let redis: Redis;
+const workDir = mkdtempSync(path.join(os.tmpdir(), "wms-factory-tune-"));
+
+beforeAll(async () => {
+  nc = await openNats(loaded.config, "factory-tune-test");
+  redis = openRedis(loaded.config);
+});
+
+afterAll(async () => {
+  await deleteNamespaceKeys(redis, ns);
+  await nc.close();
+  redis.disconnect();
+  rmSync(workDir, { recursive: true, force: true });
+});
+
+function start(factoryId: string, queue: FactoryQueue, onCycle?: (r: CycleReport) => void, autoCycle = true): Promise<RunningFactory> {
+  return startFactory({
+    config: { schemaVersion: SCHEMA_VERSION, factoryId, queues: [queue] },
+    nc,
+    redis,
+    names,
+    tokens: new RecordingTokens(redis, names),
+    waitingJobs: async () => 1000,
+    runtime: testRuntime(loaded),
+    workDir,
+    pilotCommand: silentPilot,
+    autoCycle,
+    onCycle,
+  });
+}
+
+describe("live tuning with `wms factory set`", () => {
+  it("changes the rate of the running factory within one cycle, and persists it for the next start", async () => {
+    const reports: CycleReport[] = [];
+    const q = queueKnobs({ name: "tuned", pilotsPerMinute: 0, cycleSec: 0.25 });
+    const f = await start("fac-tune", q, (r) => reports.push(r));
+    try {
+      await waitFor("two quiet cycles", () => reports.length >= 2);
+      expect(reports.every((r) => r.submitted.length === 0)).toBe(true);
+
+      const set = await runCli(["--namespace", ns, "factory", "set", "tuned", "pilotsPerMinute=1200", "--factory", "fac-tune", "--json"]);
+      expect(set.stderr).toBe("");
+      expect(set.code).toBe(0);
+      expect(JSON.parse(set.stdout)).toMatchObject({ factoryId: "fac-tune", queue: "tuned", knobs: { pilotsPerMinute: 1200 } });
+      const publishedBy = Date.now();
+
+      // A cycle already under way may finish with the old knobs; the next one must use the new.
+      const after = await waitFor("two cycles after the change", () => {
+        const later = reports.filter((r) => r.startedAt >= publishedBy);
+        return later.length >= 2 ? later : undefined;
+      });
+      expect(after[1].knobs.pilotsPerMinute).toBe(1200);
+      expect(after[1].submitted.length).toBeGreaterThan(0);
+      const status = (await readFactoryStatus(redis, names, "fac-tune")).queues[0];
+      expect(status.targetPerMin).toBe(1200);
+    } finally {
+      await f.stop();
+    }
+    const restarted = await start("fac-tune", q, undefined, false);
+    try {
+      expect(restarted.queues()[0].pilotsPerMinute).toBe(1200);
+      expect(restarted.queues()[0].cycleSec).toBe(0.25);
+    } finally {
+      await restarted.stop();
+    }
+  }, 60_000);
+
+  it("refuses a value outside the queue's bounds or an unknown knob with one clear line, and changes nothing", async () => {
+    const f = await start("fac-refuse", queueKnobs({ name: "strict", maxPending: 7 }), undefined, false);
+    try {
+      await f.cycleOnce();
+      const [negative, unknown, noQueue] = await Promise.all([
+        runCli(["--namespace", ns, "factory", "set", "strict", "maxPending=-1", "--factory", "fac-refuse"]),
+        runCli(["--namespace", ns, "factory", "set", "strict", "colour=blue"]),
+        runCli(["--namespace", ns, "factory", "set", "nosuch", "maxPending=3", "--factory", "fac-refuse"]),
+      ]);
+      expect(negative.code).toBe(1);
+      expect(negative.stderr).toMatch(/^wms: error E1001 BAD_INPUT: .*maxPending/);
+      expect(negative.stderr).not.toContain("    at ");
+      expect(unknown.code).toBe(1);
+      expect(unknown.stderr).toMatch(/^wms: error E1001 BAD_INPUT: .*'colour' is not a tunable knob/);
+      expect(noQueue.code).toBe(1);
+      expect(noQueue.stderr).toMatch(/^wms: error E1005 NOT_FOUND: .*nosuch/);
+      expect(await redis.exists(factoryKeys(names, "fac-refuse").queue("strict").knobs)).toBe(0);
+      expect(f.queues()[0].maxPending).toBe(7);
+    } finally {
+      await f.stop();
+    }
+  }, 60_000);
+
+  it("writes the change into the factory's YAML file when given --config-file, keeping the rest of the file", async () => {
+    const file = path.join(workDir, "factory.yaml");
+    writeFileSync(file, "# operator notes stay\nfactoryId: fac-yaml\nqueues:\n  - name: fromfile\n    site: SITE_A\n    maxPending: 4 # small site\n");
+    const r = await runCli(["--namespace", ns, "factory", "set", "fromfile", "maxPending=9", "targetIdle=1", "--config-file", file]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const text = readFileSync(file, "utf8");
+    expect(text).toContain("# operator notes stay");
+    expect(parseYaml(text)).toMatchObject({ factoryId: "fac-yaml", queues: [{ name: "fromfile", maxPending: 9, targetIdle: 1 }] });
+    const f = await start("fac-yaml", queueKnobs({ name: "fromfile", maxPending: 4 }), undefined, false);
+    try {
+      expect(f.queues()[0]).toMatchObject({ maxPending: 9, targetIdle: 1 });
+    } finally {
+      await f.stop();
+    }
+  }, 60_000);
+});
