@@ -1,0 +1,42 @@
+// Chooses the site for a retried job: the intake's data-local brokerage (matchmaker/brokerage.ts)
+// over today's replicas and sites, so a retry goes where the inputs are now. When no online site
+// holds them (or no sites are published), the job keeps its site: a retry that waits there for a
+// pilot is better than a job failed by the agent for a reason the operator may fix in a minute.
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import type { JobSpec, WireNames } from "../../schemas/index.ts";
+// From the modules themselves: matchmaker/index.ts does not export the intake's catalog and brokerage.
+import { JobStore } from "../../matchmaker/job-store.ts";
+import { ReplicaCatalogStore } from "../../matchmaker/replica-catalog.ts";
+import { SiteRegistry } from "../../matchmaker/site-registry.ts";
+import { SitePicker, rebrokerJob, type SiteLoad } from "../../matchmaker/brokerage.ts";
+
+/** Returns the spec of the next attempt: attempt + 1, site chosen afresh. */
+export type Rebroker = (spec: JobSpec, attempt: number) => Promise<JobSpec>;
+
+const BUSY_STATES = ["activated", "sent", "starting", "running"] as const;
+
+export function sameSiteRebroker(): Rebroker {
+  return async (spec, attempt) => ({ ...spec, attempt: attempt + 1, maxAttempts: Math.max(spec.maxAttempts, attempt + 1) });
+}
+
+export function dataLocalRebroker(redis: Redis, names: WireNames, logger: Logger): Rebroker {
+  const catalog = new ReplicaCatalogStore(redis, names);
+  const sites = new SiteRegistry(redis, names);
+  const jobs = new JobStore(redis, names);
+  const fallback = sameSiteRebroker();
+  return async (spec, attempt) => {
+    const published = await sites.list();
+    if (published.length === 0 || spec.inputFiles.length === 0) return fallback(spec, attempt);
+    const counts = await Promise.all(published.map((s) => jobs.siteCounts(s.name)));
+    const loads: SiteLoad[] = published.map((s, i) => ({ name: s.name, online: s.online, capacity: s.capacity, load: BUSY_STATES.reduce((n, st) => n + counts[i][st], 0) }));
+    const fileSites = new Map<string, string[]>();
+    const byDataset = new Map<string, string[]>();
+    for (const f of spec.inputFiles) byDataset.set(f.dataset, [...(byDataset.get(f.dataset) ?? []), f.lfn]);
+    for (const [ds, lfns] of byDataset) for (const [lfn, at] of await catalog.sitesHolding(ds, lfns)) fileSites.set(`${ds}\n${lfn}`, at);
+    const r = rebrokerJob(spec, attempt, fileSites, new SitePicker(loads));
+    if ("spec" in r) return r.spec;
+    logger.warn({ jobId: spec.jobId, site: spec.site, problem: r.problem }, "retry keeps the job's site: no other online site holds its inputs");
+    return fallback(spec, attempt);
+  };
+}

@@ -1,0 +1,47 @@
+// The job-state agent's two RabbitMQ consumers: state reports (which move jobs) and error reports
+// (the error log). Seen keys are per consumer name, so the two never shadow each other.
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import type { ErrorReport, WireNames } from "../../schemas/index.ts";
+import { CappedReportList, ReportConsumer } from "../reports/index.ts";
+import { applyStateReport, recordErrorReport, type JobStateDeps } from "./job-state-agent.ts";
+
+export const ERROR_LOG_CAP = 10_000;
+
+export function errorLog(redis: Redis, names: WireNames): CappedReportList<ErrorReport> {
+  return new CappedReportList<ErrorReport>(redis, names.redisKey("error-log"), ERROR_LOG_CAP);
+}
+
+interface ConsumerBase {
+  url: string;
+  names: WireNames;
+  redis: Redis;
+  logger: Logger;
+  prefetch?: number;
+}
+
+export function stateConsumer(o: ConsumerBase & { deps: JobStateDeps }): ReportConsumer {
+  return new ReportConsumer({
+    ...o,
+    queue: "jobState",
+    consumer: "job-state",
+    handle: async (report, ctx) => {
+      if (report.kind !== "state") return;
+      const outcome = await applyStateReport(o.deps, report, ctx);
+      o.logger.debug({ reportId: report.reportId, jobId: report.jobId, state: report.state, outcome }, "state report");
+    },
+  });
+}
+
+export function errorConsumer(o: ConsumerBase): ReportConsumer {
+  const log = errorLog(o.redis, o.names);
+  return new ReportConsumer({
+    ...o,
+    queue: "errors",
+    consumer: "error-log",
+    handle: async (report, ctx) => {
+      if (report.kind !== "error") return;
+      return (await recordErrorReport(log, o.logger, report, { seenKey: ctx.seenKey, ttlSec: ctx.seenTtlSec })) ? undefined : "duplicate";
+    },
+  });
+}

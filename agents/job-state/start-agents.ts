@@ -1,0 +1,88 @@
+// Starts the report agents in one process: the job-state agent (state + error consumers), the
+// accounting agent and the audit consumer. `wms agents` runs this until Ctrl-C; the demo calls it
+// in-process. Run several processes for more throughput: they are competing consumers.
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import { ERR, WmsError, type WireNames, type WmsConfig } from "../../schemas/index.ts";
+import { DispatchQueues } from "../../matchmaker/dispatch-queues.ts";
+import { JobStore } from "../../matchmaker/job-store.ts";
+import { accountingConsumer, auditConsumer, UsageStore } from "../accounting/index.ts";
+import type { ReportConsumer } from "../reports/index.ts";
+import { dataLocalRebroker, type Rebroker } from "./job-rebroker.ts";
+import type { JobDispatch } from "./job-state-agent.ts";
+import { errorConsumer, stateConsumer } from "./job-state-consumers.ts";
+
+export const AGENT_NAMES = ["job-state", "accounting", "audit"] as const;
+export type AgentName = (typeof AGENT_NAMES)[number];
+
+export interface StartAgentsOptions {
+  config: WmsConfig;
+  names: WireNames;
+  /** Ordinary connection for the stores. */
+  redis: Redis;
+  /** BullMQ connection (maxRetriesPerRequest null); needed when `dispatch` is not given. */
+  bullConnection?: Redis;
+  /** An existing DispatchQueues (the demo shares its matchmaker's); else one is made on bullConnection. */
+  dispatch?: JobDispatch;
+  /** Defaults to config.rabbitmq.url. */
+  rabbitUrl?: string;
+  logger: Logger;
+  /** Which agents (default all). */
+  only?: readonly AgentName[];
+  prefetch?: number;
+  /** How retries pick a site (default: data-local brokerage over the replica catalog). */
+  rebroker?: Rebroker;
+}
+
+export interface AgentsHandle {
+  readonly consumers: Readonly<Record<string, ReportConsumer>>;
+  stop(): Promise<void>;
+}
+
+export async function startAgents(o: StartAgentsOptions): Promise<AgentsHandle> {
+  const url = o.rabbitUrl ?? o.config.rabbitmq.url;
+  const which = new Set<AgentName>(o.only ?? AGENT_NAMES);
+  const base = { url, names: o.names, redis: o.redis, prefetch: o.prefetch };
+  const consumers: Record<string, ReportConsumer> = {};
+  let ownDispatch: DispatchQueues | undefined;
+  if (which.has("job-state")) {
+    let dispatch = o.dispatch;
+    if (!dispatch) {
+      if (!o.bullConnection) throw new WmsError(ERR.BAD_CONFIG, "startAgents needs `dispatch` or `bullConnection` to run the job-state agent");
+      ownDispatch = new DispatchQueues({
+        connection: o.bullConnection,
+        names: o.names,
+        lockMs: o.config.matchmaker.lockSec * 1000,
+        stalledIntervalMs: o.config.matchmaker.stalledIntervalSec * 1000,
+        onError: (e, context) => o.logger.warn({ err: e.message, context }, "dispatch queues"),
+      });
+      dispatch = ownDispatch;
+    }
+    const logger = o.logger.child({ agent: "job-state" });
+    const deps = { jobs: new JobStore(o.redis, o.names), dispatch, rebroker: o.rebroker ?? dataLocalRebroker(o.redis, o.names, logger), logger };
+    consumers.state = stateConsumer({ ...base, logger, deps });
+    consumers.errors = errorConsumer({ ...base, logger });
+  }
+  if (which.has("accounting")) {
+    consumers.accounting = accountingConsumer({ ...base, logger: o.logger.child({ agent: "accounting" }), usage: new UsageStore(o.redis, o.names, o.config.quotas) });
+  }
+  if (which.has("audit")) consumers.audit = auditConsumer({ ...base, logger: o.logger.child({ agent: "audit" }) });
+  const started: ReportConsumer[] = [];
+  try {
+    for (const c of Object.values(consumers)) {
+      await c.start();
+      started.push(c);
+    }
+  } catch (e) {
+    for (const c of started) await c.stop();
+    await ownDispatch?.close();
+    throw e;
+  }
+  return {
+    consumers,
+    async stop() {
+      await Promise.all(Object.values(consumers).map((c) => c.stop()));
+      await ownDispatch?.close();
+    },
+  };
+}
