@@ -1,6 +1,38 @@
 import type { Command } from "commander";
-import { notBuilt } from "../command-kit.ts";
+import { action, configFor } from "../command-kit.ts";
+import { ERR, WmsError } from "../../schemas/index.ts";
 
 export function registerCredentials(program: Command): void {
-  notBuilt(program, "credentials", "run the credential cache service (MyProxy's role)", 4);
+  const credentials = program.command("credentials").description("the credential cache service (MyProxy's role)");
+
+  credentials
+    .command("serve")
+    .description("run the credential cache until SIGINT/SIGTERM; needs credentials.encryptionKey (or WMS_CREDENTIAL_KEY) and the PKI folder (pki.dir)")
+    .action(
+      action(async (_opts: unknown, cmd: Command) => {
+        const { config, names } = configFor(cmd);
+        const { openNats, openRedis } = await import("../../platform/connections.ts");
+        const { createLogger } = await import("../../platform/logger.ts");
+        const { loadTrust, credentialKeyFromBase64 } = await import("../../security/index.ts");
+        const { startCredentialCache } = await import("../../agents/credentials/index.ts");
+        credentialKeyFromBase64(config.credentials.encryptionKey);
+        const trust = loadTrust(config.pki.dir);
+        const logger = createLogger("credentials", config.logLevel);
+        let nc;
+        try {
+          nc = await openNats(config, "wms-credentials");
+        } catch (e) {
+          throw new WmsError(ERR.SERVICE_UNAVAILABLE, `NATS at ${config.nats.url}: ${(e as Error).message}`);
+        }
+        const redis = openRedis(config);
+        const cache = startCredentialCache({ nc, redis, names, config, trust, logger });
+        await new Promise<void>((resolve) => {
+          process.once("SIGINT", resolve);
+          process.once("SIGTERM", resolve);
+        });
+        await cache.stop();
+        await nc.close();
+        redis.disconnect();
+      }),
+    );
 }

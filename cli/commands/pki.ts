@@ -1,6 +1,56 @@
 import type { Command } from "commander";
-import { notBuilt } from "../command-kit.ts";
+import { action, parseIntOption, printJson } from "../command-kit.ts";
+import { ERR, WmsError } from "../../schemas/index.ts";
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
 export function registerPki(program: Command): void {
-  notBuilt(program, "pki", "create the CA and issue user, pilot and service certificates", 4);
+  const pki = program.command("pki").description("create the CA and issue user, pilot and service certificates (node-forge; VO, groups and roles in a CA-signed attribute extension)");
+
+  pki
+    .command("init")
+    .description("create a CA in DIR (ca.pem, ca.key.pem) and certificates for the matchmaker, credential cache and intake (DIR/services/)")
+    .requiredOption("--dir <dir>", "folder to create the PKI in; must not hold a CA yet")
+    .option("--vo <name>", "the virtual organisation the CA serves", "pilot-wms")
+    .option("--json", "print the result as JSON")
+    .action(
+      action(async (opts: { dir: string; vo: string; json?: boolean }) => {
+        const { initPki } = await import("../../security/index.ts");
+        const r = initPki(opts.dir, { vo: opts.vo });
+        if (opts.json) return printJson(r);
+        process.stdout.write(`CA ${r.caDn} (VO ${r.vo}) in ${r.dir}\n`);
+        for (const s of r.services) process.stdout.write(`  ${s.name}: ${s.dn}\n    ${s.certPath}\n`);
+      }),
+    );
+
+  pki
+    .command("issue")
+    .description("issue a certificate signed by the CA in DIR; writes PREFIX.cert.pem and PREFIX.key.pem (mode 0600)")
+    .requiredOption("--dir <dir>", "the PKI folder made by 'wms pki init'")
+    .requiredOption("--kind <kind>", "user, pilot or service")
+    .requiredOption("--dn <dn>", "subject DN in slash form, e.g. '/DC=org/DC=pilot-wms/CN=Jane Doe'")
+    .option("--role <role>", "a role to carry (repeatable), e.g. production; pilots always get 'pilot', users 'user'", collect, [])
+    .option("--group <group>", "a VO group to carry (repeatable), e.g. /atlas/prod", collect, [])
+    .option("--vo <name>", "VO to carry (default: the CA's)")
+    .option("--days <n>", "validity in days", parseIntOption("--days", 1), 365)
+    .option("--out <prefix>", "output path prefix (default: DIR/issued/<CN>)")
+    .option("--json", "print the result as JSON")
+    .action(
+      action(async (opts: { dir: string; kind: string; dn: string; role: string[]; group: string[]; vo?: string; days: number; out?: string; json?: boolean }) => {
+        if (opts.kind !== "user" && opts.kind !== "pilot" && opts.kind !== "service") throw new WmsError(ERR.BAD_INPUT, `--kind must be user, pilot or service, got '${opts.kind}'`);
+        const { issueCertificate } = await import("../../security/index.ts");
+        const { mkdirSync, writeFileSync } = await import("node:fs");
+        const path = await import("node:path");
+        const issued = issueCertificate({ caDir: opts.dir, kind: opts.kind, dn: opts.dn, vo: opts.vo, roles: opts.role, groups: opts.group, days: opts.days });
+        const cn = /\/CN=([^/]+)$/.exec(opts.dn)?.[1] ?? "cert";
+        const prefix = opts.out ?? path.join(opts.dir, "issued", cn.replace(/[^A-Za-z0-9._-]+/g, "_"));
+        mkdirSync(path.dirname(prefix), { recursive: true });
+        const certPath = `${prefix}.cert.pem`;
+        const keyPath = `${prefix}.key.pem`;
+        writeFileSync(certPath, issued.certPem, { mode: 0o644 });
+        writeFileSync(keyPath, issued.keyPem, { mode: 0o600 });
+        if (opts.json) return printJson({ dn: opts.dn, kind: opts.kind, certPath, keyPath });
+        process.stdout.write(`issued ${opts.kind} certificate for ${opts.dn}\n  ${certPath}\n  ${keyPath}\n`);
+      }),
+    );
 }

@@ -1,6 +1,118 @@
 import type { Command } from "commander";
-import { notBuilt } from "../command-kit.ts";
+import { action, configFor, parseNumberOption, printJson } from "../command-kit.ts";
+import { ERR, WmsError } from "../../schemas/index.ts";
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+async function readCaller(certPath: string, keyPath: string): Promise<{ certChain: string[]; keyPem: string }> {
+  const { readFile } = await import("node:fs/promises");
+  const { splitPems } = await import("../../security/index.ts");
+  const read = async (p: string, what: string): Promise<string> => {
+    try {
+      return await readFile(p, "utf8");
+    } catch (e) {
+      throw new WmsError(ERR.FILE_UNREADABLE, `${what} ${p}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
+  };
+  const certChain = splitPems(await read(certPath, "--cert"));
+  const keyPem = await read(keyPath, "--key");
+  if (certChain.length === 0) throw new WmsError(ERR.BAD_INPUT, `--cert ${certPath} holds no PEM certificate`);
+  if (!keyPem.includes("PRIVATE KEY")) throw new WmsError(ERR.BAD_INPUT, `--key ${keyPath} holds no PEM private key`);
+  return { certChain, keyPem };
+}
+
+/** myproxy-info's form: `167:57:52 (7.0 days)`. */
+export function formatTimeLeft(sec: number): string {
+  const h = Math.floor(sec / 3600);
+  const m = Math.floor((sec % 3600) / 60);
+  const s = sec % 60;
+  const two = (n: number): string => String(n).padStart(2, "0");
+  return `${h}:${two(m)}:${two(s)} (${(sec / 86400).toFixed(1)} days)`;
+}
+
+async function withClient<T>(cmd: Command, fn: (client: import("../../agents/credentials/index.ts").CredentialClient) => Promise<T>): Promise<T> {
+  const { config, names } = configFor(cmd);
+  const { openNats } = await import("../../platform/connections.ts");
+  const { loadTrust } = await import("../../security/index.ts");
+  const { CredentialClient } = await import("../../agents/credentials/index.ts");
+  const trust = loadTrust(config.pki.dir);
+  let nc;
+  try {
+    nc = await openNats(config, "wms-proxy");
+  } catch (e) {
+    throw new WmsError(ERR.SERVICE_UNAVAILABLE, `NATS at ${config.nats.url}: ${(e as Error).message}`);
+  }
+  try {
+    return await fn(new CredentialClient(nc, names, { trust }));
+  } finally {
+    await nc.close();
+  }
+}
 
 export function registerProxy(program: Command): void {
-  notBuilt(program, "proxy", "make RFC 3820 proxies, delegate them to the credential cache, show their info", 4);
+  const proxy = program.command("proxy").description("make RFC 3820 proxies, delegate them to the credential cache, show their info");
+
+  proxy
+    .command("init")
+    .description(
+      "make a proxy of your certificate and delegate it to the credential cache with a retrieval policy. " +
+        "As pathena did, it delegates only when the cache holds no proxy of yours, less than --min-left hours remain, or the policy changed",
+    )
+    .requiredOption("--cert <pem>", "your certificate (PEM; a chain file is fine)")
+    .requiredOption("--key <pem>", "the key of --cert")
+    .option("--lifetime <hours>", "lifetime of the new proxy in hours", parseNumberOption("--lifetime", 0.1), 168)
+    .option("--retriever <rule>", "who may retrieve it: a DN, or role:pilot for any pilot certificate of our CA (repeatable; default role:pilot)", collect, [])
+    .option("--min-left <hours>", "delegate again when less than this remains in the cache", parseNumberOption("--min-left", 0), 12)
+    .option("--out <file>", "also write the new proxy here (certificate, key, chain; mode 0600)")
+    .option("--json", "print the result as JSON")
+    .action(
+      action(async (opts: { cert: string; key: string; lifetime: number; retriever: string[]; minLeft: number; out?: string; json?: boolean }, cmd: Command) => {
+        const retrievers = opts.retriever.length > 0 ? opts.retriever : ["role:pilot"];
+        for (const r of retrievers) if (r !== "role:pilot" && !r.startsWith("/")) throw new WmsError(ERR.BAD_INPUT, `--retriever '${r}' must be a DN in slash form or role:pilot`);
+        if (opts.lifetime < opts.minLeft) throw new WmsError(ERR.BAD_INPUT, `--lifetime ${opts.lifetime}h is shorter than --min-left ${opts.minLeft}h; every run would delegate again`);
+        const caller = await readCaller(opts.cert, opts.key);
+        const { createProxy } = await import("../../security/index.ts");
+        const result = await withClient(cmd, async (client) => {
+          const before = await client.info(caller);
+          const samePolicy = before.retrievers !== undefined && [...before.retrievers].sort().join("\n") === [...retrievers].sort().join("\n");
+          if (before.found && (before.timeLeftSec ?? 0) >= opts.minLeft * 3600 && samePolicy) {
+            return { action: "kept" as const, userDn: before.username, timeLeftSec: before.timeLeftSec ?? 0, reason: `the cache holds a proxy with ${formatTimeLeft(before.timeLeftSec ?? 0)} left (>= ${opts.minLeft}h)` };
+          }
+          const reason = !before.found ? "the cache held no proxy" : !samePolicy ? "the retrieval policy changed" : `less than ${opts.minLeft}h remained`;
+          const p = createProxy({ certPem: caller.certChain[0] as string, keyPem: caller.keyPem, chain: caller.certChain, lifetimeSec: Math.round(opts.lifetime * 3600) });
+          const d = await client.delegate(p, { retrievers });
+          if (opts.out !== undefined) {
+            const { writeFileSync } = await import("node:fs");
+            const [leaf, ...rest] = p.chain;
+            writeFileSync(opts.out, [leaf, p.keyPem, ...rest].map((x) => (x ?? "").trim()).join("\n") + "\n", { mode: 0o600 });
+          }
+          return { action: "delegated" as const, userDn: d.userDn, timeLeftSec: Math.floor((d.notAfter - Date.now()) / 1000), reason };
+        });
+        if (opts.json) return printJson({ ...result, retrievers });
+        if (result.action === "kept") process.stdout.write(`kept: ${result.reason}; nothing delegated\n`);
+        else process.stdout.write(`delegated a new proxy for ${result.userDn} (${result.reason}); time left ${formatTimeLeft(result.timeLeftSec)}\n`);
+      }),
+    );
+
+  proxy
+    .command("info")
+    .description("show your credential in the cache, as myproxy-info does: username (DN), owner, trusted retrieval policy, time left")
+    .requiredOption("--cert <pem>", "your certificate (PEM) or proxy")
+    .requiredOption("--key <pem>", "the key of --cert")
+    .option("--json", "print the result as JSON")
+    .action(
+      action(async (opts: { cert: string; key: string; json?: boolean }, cmd: Command) => {
+        const caller = await readCaller(opts.cert, opts.key);
+        const info = await withClient(cmd, (client) => client.info(caller));
+        if (opts.json) return printJson(info);
+        if (!info.found) {
+          process.stdout.write(`username: ${info.username}\nno credentials found; run 'wms proxy init'\n`);
+          return;
+        }
+        process.stdout.write(
+          `username: ${info.username}\nowner: ${info.owner ?? ""}\n` +
+            `trusted retrieval policy: ${(info.retrievers ?? []).join(", ")}\ntimeleft: ${formatTimeLeft(info.timeLeftSec ?? 0)}\n`,
+        );
+      }),
+    );
 }

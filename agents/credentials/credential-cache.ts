@@ -1,0 +1,211 @@
+// The credential cache service (MyProxy's role, seeds 001/002): stores users' delegated proxies
+// encrypted, and releases one only to an authenticated caller that (a) satisfies the proxy's
+// retrieval policy and (b) presents the one-time key minted with that job, bound to that user,
+// job and pilot. NATS request/reply in a queue group, so instances share the load; all state is
+// in Redis. Bad input gets an error reply with its code and changes nothing.
+import { createPrivateKey, createPublicKey, X509Certificate } from "node:crypto";
+import type { Msg, NatsConnection, Subscription } from "nats";
+import type { Redis } from "ioredis";
+import type { Logger } from "../../platform/logger.ts";
+import {
+  CredCertificateQuery,
+  CredDelegateBody,
+  CredInfoBody,
+  CredRetrieveBody,
+  CredSignedRequest,
+  ERR,
+  SCHEMA_VERSION,
+  WmsError,
+  isWmsError,
+  type CredReply,
+  type WireNames,
+  type WmsConfig,
+} from "../../schemas/index.ts";
+import {
+  AuditLog,
+  OneTimeKeyStore,
+  credentialKeyFromBase64,
+  decryptWithKey,
+  encryptToCertificate,
+  readServiceCredentials,
+  verifyChain,
+  verifyWithKey,
+  type TrustStore,
+  type VerifiedIdentity,
+} from "../../security/index.ts";
+import { CredentialRecords } from "./credential-records.ts";
+import { satisfiesRetrievalPolicy } from "./retrieval-policy.ts";
+
+/** A signed request older or newer than this is refused, so a captured one cannot be replayed later. */
+const MAX_REQUEST_AGE_MS = 5 * 60_000;
+/** A delegated proxy must have at least this much life left to be worth storing. */
+const MIN_DELEGATED_LIFETIME_MS = 5 * 60_000;
+
+export interface CredentialCacheDeps {
+  readonly nc: NatsConnection;
+  readonly redis: Redis;
+  readonly names: WireNames;
+  readonly config: WmsConfig;
+  readonly trust: TrustStore;
+  /** The cache's own certificate and key; default `services/credentials.*` in config.pki.dir. */
+  readonly service?: { readonly certPem: string; readonly keyPem: string };
+  readonly logger?: Logger;
+  readonly clock?: () => number;
+}
+
+export interface CredentialCache {
+  stop(): Promise<void>;
+}
+
+const enc = new TextEncoder();
+
+interface Authenticated {
+  readonly identity: VerifiedIdentity;
+  readonly bodyText: string;
+  readonly leafCert: string;
+  readonly chain: string[];
+}
+
+export function startCredentialCache(d: CredentialCacheDeps): CredentialCache {
+  // Refuse to start without the at-rest key: storing proxies unencrypted is not an option.
+  const key32 = credentialKeyFromBase64(d.config.credentials.encryptionKey);
+  const clock = d.clock ?? Date.now;
+  const records = new CredentialRecords(d.redis, d.names, key32);
+  const keys = new OneTimeKeyStore(d.redis, d.names, { maxRenewals: d.config.credentials.maxRenewals, clock });
+  const audit = new AuditLog(d.redis, d.names);
+  const log = d.logger;
+  const service = d.service ?? readServiceCredentials(d.config.pki.dir, "credentials");
+  const servicePublic = createPublicKey(createPrivateKey(service.keyPem)).export({ type: "spki", format: "der" });
+  if (!new X509Certificate(service.certPem).publicKey.export({ type: "spki", format: "der" }).equals(servicePublic)) {
+    throw new WmsError(ERR.BAD_CONFIG, "the credential cache's certificate and key do not belong together");
+  }
+
+  const authenticate = (data: Uint8Array): Authenticated => {
+    const req = CredSignedRequest.parseJson(data);
+    const identity = verifyChain(req.certChain, d.trust, { at: clock() });
+    if (!verifyWithKey(req.body, req.signature, identity.publicKey)) throw new WmsError(ERR.SEC_BAD_SIGNATURE, `the request does not match the signature of ${identity.subjectDn}`);
+    return { identity, bodyText: req.body, leafCert: req.certChain[0] as string, chain: req.certChain };
+  };
+  const fresh = (issuedAt: number): void => {
+    if (Math.abs(clock() - issuedAt) > MAX_REQUEST_AGE_MS) throw new WmsError(ERR.SEC_NOT_AUTHORIZED, "the request is too old or from the future (replay, or check the clocks)");
+  };
+  const dnMismatch = async (requested: string, actual: string, who: string, op: string): Promise<never> => {
+    // Seed 002's check: the user name asked for and the credential's DN must agree.
+    log?.warn({ requested, actual, caller: who, op }, "security violation: user name and DN do not match");
+    await audit.write("credential-dn-mismatch", { op, requestedUserDn: requested, credentialDn: actual, caller: who });
+    throw new WmsError(ERR.MYPROXY_DN_MISMATCH, `asked for ${requested}, the credential is ${actual}`);
+  };
+
+  async function delegate(data: Uint8Array): Promise<CredReply> {
+    const a = authenticate(data);
+    const body = CredDelegateBody.parseJson(a.bodyText);
+    fresh(body.issuedAt);
+    if (body.userDn === undefined) throw new WmsError(ERR.MYPROXY_NO_USER_DN, "say whose credential this is (userDn)");
+    if (body.userDn !== a.identity.dn) await dnMismatch(body.userDn, a.identity.dn, a.identity.subjectDn, "delegate");
+    if (!a.identity.isProxy) throw new WmsError(ERR.MYPROXY_DELEGATION_FAILED, "delegate a proxy (wms proxy init), never the long-lived certificate's key");
+    if (a.identity.notAfter - clock() < MIN_DELEGATED_LIFETIME_MS) throw new WmsError(ERR.MYPROXY_DELEGATION_FAILED, "the proxy has less than 5 minutes left; make a longer one");
+    let keyPem: string;
+    try {
+      keyPem = decryptWithKey(service.keyPem, body.proxyKey);
+      const pub = createPublicKey(createPrivateKey(keyPem)).export({ type: "spki", format: "der" });
+      if (!a.identity.publicKey.export({ type: "spki", format: "der" }).equals(pub)) throw new Error("mismatch");
+    } catch {
+      throw new WmsError(ERR.MYPROXY_DELEGATION_FAILED, "the proxy key does not decrypt with the cache's key or does not belong to the proxy certificate");
+    }
+    const now = clock();
+    await records.put({ userDn: a.identity.dn, owner: a.identity.dn, retrievers: body.retrievers, notAfter: a.identity.notAfter, delegatedAt: now }, { chain: a.chain, keyPem });
+    log?.info({ userDn: a.identity.dn, retrievers: body.retrievers, notAfter: a.identity.notAfter }, "proxy delegated");
+    return { schemaVersion: SCHEMA_VERSION, status: "ok", op: "delegate", userDn: a.identity.dn, notAfter: a.identity.notAfter };
+  }
+
+  async function info(data: Uint8Array): Promise<CredReply> {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(new TextDecoder().decode(data));
+    } catch {
+      throw new WmsError(ERR.BAD_INPUT, "the request is not JSON");
+    }
+    if (typeof raw === "object" && raw !== null && (raw as { op?: unknown }).op === "certificate") {
+      CredCertificateQuery.parse(raw);
+      return { schemaVersion: SCHEMA_VERSION, status: "ok", op: "certificate", cacheCert: service.certPem };
+    }
+    const a = authenticate(data);
+    const body = CredInfoBody.parseJson(a.bodyText);
+    fresh(body.issuedAt);
+    const username = body.userDn ?? a.identity.dn;
+    if (username !== a.identity.dn) throw new WmsError(ERR.SEC_NOT_AUTHORIZED, `only ${username} may ask about its credential`);
+    const rec = await records.info(username);
+    if (rec === undefined || rec.notAfter <= clock()) return { schemaVersion: SCHEMA_VERSION, status: "ok", op: "info", found: false, username };
+    return {
+      schemaVersion: SCHEMA_VERSION,
+      status: "ok",
+      op: "info",
+      found: true,
+      username,
+      owner: rec.owner,
+      retrievers: rec.retrievers,
+      notAfter: rec.notAfter,
+      timeLeftSec: Math.max(0, Math.floor((rec.notAfter - clock()) / 1000)),
+    };
+  }
+
+  async function retrieve(data: Uint8Array, op: "retrieve" | "renew"): Promise<CredReply> {
+    const a = authenticate(data);
+    const body = CredRetrieveBody.parseJson(a.bodyText);
+    if (body.op !== op) throw new WmsError(ERR.BAD_INPUT, `a '${body.op}' request on the ${op} subject`);
+    fresh(body.issuedAt);
+    if (body.userDn === undefined) throw new WmsError(ERR.MYPROXY_NO_USER_DN, "say whose credential to retrieve (userDn)");
+    const userDn = body.userDn;
+    const info = await records.info(userDn);
+    if (info === undefined || info.notAfter <= clock()) throw new WmsError(ERR.MYPROXY_RETRIEVAL_FAILED, `no valid credential stored for ${userDn}; the user must run 'wms proxy init'`);
+    // Policy before the key: an unauthorized caller must not be able to burn someone's key.
+    if (!satisfiesRetrievalPolicy(a.identity, info.retrievers)) {
+      await audit.write("credential-retriever-refused", { userDn, caller: a.identity.dn, jobId: body.jobId, pilotId: body.pilotId });
+      log?.warn({ userDn, caller: a.identity.dn }, "retriever not in the credential's policy");
+      throw new WmsError(ERR.SEC_NOT_AUTHORIZED, `${a.identity.dn} is not in the retrieval policy of ${userDn}`);
+    }
+    const oneTimeKey = decryptWithKey(service.keyPem, body.oneTimeKey);
+    const binding = { userDn, jobId: body.jobId, pilotId: body.pilotId };
+    const renewalsLeft = op === "retrieve" ? (await keys.consume(oneTimeKey, binding)).renewalsLeft : (await keys.consumeRenewal(oneTimeKey, binding)).renewalsLeft;
+    const stored = await records.get(userDn);
+    if (stored === undefined) throw new WmsError(ERR.MYPROXY_RETRIEVAL_FAILED, `the credential of ${userDn} expired just now`);
+    const owner = verifyChain(stored.proxy.chain, d.trust, { at: clock() });
+    if (owner.dn !== userDn) await dnMismatch(userDn, owner.dn, a.identity.dn, op);
+    // X509_USER_PROXY layout: proxy certificate, its key, then the rest of the chain.
+    const [leaf, ...rest] = stored.proxy.chain;
+    const proxyPem = [leaf, stored.proxy.keyPem, ...rest].map((p) => (p ?? "").trim()).join("\n") + "\n";
+    log?.info({ userDn, caller: a.identity.dn, jobId: body.jobId, pilotId: body.pilotId, op }, "proxy released");
+    return { schemaVersion: SCHEMA_VERSION, status: "ok", op, userDn, notAfter: owner.notAfter, renewalsLeft, proxy: encryptToCertificate(a.leafCert, proxyPem) };
+  }
+
+  const serve = (subject: string, handler: (data: Uint8Array) => Promise<CredReply>): Subscription =>
+    d.nc.subscribe(subject, {
+      queue: d.names.queueGroups.credentials,
+      callback: (_err, msg: Msg) => {
+        void handler(msg.data)
+          .catch((e: unknown): CredReply => {
+            const w = isWmsError(e) ? e : new WmsError(ERR.INTERNAL, e instanceof Error ? e.message : String(e));
+            if (w.code === ERR.INTERNAL) log?.error({ err: e }, "credential request failed");
+            else log?.info({ code: w.code, subject }, w.message);
+            return { schemaVersion: SCHEMA_VERSION, ...w.toReply() } as CredReply;
+          })
+          .then((reply) => {
+            if (msg.reply) msg.respond(enc.encode(JSON.stringify(reply)));
+          });
+      },
+    });
+
+  const subs = [
+    serve(d.names.subjects.credDelegate, delegate),
+    serve(d.names.subjects.credInfo, info),
+    serve(d.names.subjects.credRetrieve, (data) => retrieve(data, "retrieve")),
+    serve(d.names.subjects.credRenew, (data) => retrieve(data, "renew")),
+  ];
+  log?.info({ namespace: d.names.namespace }, "credential cache listening");
+  return {
+    async stop() {
+      for (const s of subs) s.unsubscribe();
+      await d.nc.flush();
+    },
+  };
+}
