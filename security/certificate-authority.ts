@@ -20,15 +20,17 @@ export interface IssueRequest {
   readonly groups?: readonly string[];
   readonly roles?: readonly string[];
   readonly days?: number;
+  /** RSA modulus size; default 2048. */
+  readonly keyBits?: number;
 }
 
 const DAY_MS = 86_400_000;
 // Issued certificates start a little in the past so a verifier whose clock lags still accepts them.
 const BACKDATE_MS = 5 * 60_000;
 
-export function createCa(opts: { dn: string; days?: number }): CertificateAndKey {
+export function createCa(opts: { dn: string; days?: number; keyBits?: number }): CertificateAndKey {
   parseDn(opts.dn);
-  const keys = generateRsaKeyPair(2048);
+  const keys = generateRsaKeyPair(opts.keyBits);
   const now = Date.now();
   const certPem = buildCertificate(
     {
@@ -60,7 +62,7 @@ export function issueFromCa(ca: CertificateAndKey, req: IssueRequest): Certifica
   if (!(days > 0 && days <= 3650)) throw new WmsError(ERR.BAD_INPUT, `--days must be between 1 and 3650, got ${days}`);
   const caCert = forge.pki.certificateFromPem(ca.certPem);
   const caDn = formatDn(caCert.subject.attributes);
-  const keys = generateRsaKeyPair(2048);
+  const keys = generateRsaKeyPair(req.keyBits);
   const now = Date.now();
   const notBefore = now - BACKDATE_MS;
   const notAfter = Math.min(now + days * DAY_MS, caCert.validity.notAfter.getTime());

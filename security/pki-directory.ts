@@ -42,19 +42,19 @@ export interface InitPkiResult {
   readonly services: ReadonlyArray<{ name: ServiceName; dn: string; certPath: string; keyPath: string }>;
 }
 
-export function initPki(dir: string, opts: { vo?: string; days?: number } = {}): InitPkiResult {
+export function initPki(dir: string, opts: { vo?: string; days?: number; keyBits?: number } = {}): InitPkiResult {
   const p = pkiPaths(dir);
   if (existsSync(p.caKey)) throw new WmsError(ERR.BAD_INPUT, `${dir} already holds a CA (${p.caKey}); pick another --dir or remove it`);
   const vo = opts.vo ?? "pilot-wms";
   const caDn = `${CA_DN_BASE}/OU=${vo}/CN=pilot-wms CA`;
-  const ca = createCa({ dn: caDn, days: opts.days });
+  const ca = createCa({ dn: caDn, days: opts.days, keyBits: opts.keyBits });
   mkdirSync(path.join(dir, "services"), { recursive: true, mode: 0o755 });
   writeFileSync(p.caCert, ca.certPem, { mode: 0o644 });
   writeFileSync(p.caKey, ca.keyPem, { mode: 0o600 });
   writeFileSync(p.meta, JSON.stringify({ vo, caDn }, null, 2) + "\n", { mode: 0o644 });
   const services = (Object.keys(SERVICE_ROLES) as ServiceName[]).map((name) => {
     const dn = `${CA_DN_BASE}/OU=${vo}/OU=Services/CN=${name}`;
-    const issued = issueFromCa(ca, { kind: "service", dn, vo, roles: [SERVICE_ROLES[name]], days: 825 });
+    const issued = issueFromCa(ca, { kind: "service", dn, vo, roles: [SERVICE_ROLES[name]], days: 825, keyBits: opts.keyBits });
     const sp = p.service(name);
     writeFileSync(sp.certPath, issued.certPem, { mode: 0o644 });
     writeFileSync(sp.keyPath, issued.keyPem, { mode: 0o600 });

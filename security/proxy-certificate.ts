@@ -23,6 +23,8 @@ export interface CreateProxyOptions {
   /** The issuer's own chain when it is itself a proxy (issuer first). */
   readonly chain?: readonly string[];
   readonly lifetimeSec: number;
+  /** RSA modulus size of the proxy's new key; default 2048. */
+  readonly keyBits?: number;
   /**
    * DER of an attribute extension to carry instead of the issuer's. Only the CA can sign one that
    * verifies; tests use this to play a user who forges roles.
@@ -59,7 +61,7 @@ export function createProxy(opts: CreateProxyOptions): ProxyCredential {
   if (notAfter <= now) throw new WmsError(ERR.SEC_CERT_EXPIRED, `the issuing certificate ${issuerDn} expired at ${issuer.validity.notAfter.toISOString()}`);
   const serialHex = randomSerialHex();
   const attributes = opts.attributesDer ?? extensionById(issuer, ATTRIBUTES_OID)?.value;
-  const keys = generateRsaKeyPair(2048);
+  const keys = generateRsaKeyPair(opts.keyBits);
   const certPem = buildCertificate(
     {
       subjectDn: `${issuerDn}/CN=${BigInt(`0x${serialHex}`).toString(10)}`,

@@ -1,0 +1,146 @@
+import forge from "node-forge";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ERR, SCHEMA_VERSION, type TaskBatch } from "../../schemas/index.ts";
+import {
+  ATTRIBUTES_OID,
+  createProxy,
+  decryptFromPilot,
+  encodeAttributeExtension,
+  encryptToPilot,
+  generatePilotKeyPair,
+  openCredential,
+  sealCredential,
+  signTaskBatch,
+  verifyChain,
+  verifyData,
+  signData,
+  verifyTaskBatch,
+} from "../../security/index.ts";
+import { BITS, buildPki, expectCode, OTHER_USER_DN, USER_DN, type PkiFixture } from "./support/pki-fixture.ts";
+
+let pki: PkiFixture;
+beforeAll(() => {
+  pki = buildPki();
+});
+afterAll(() => pki.cleanup());
+
+function attributeDerOf(certPem: string): string {
+  const ext = forge.pki.certificateFromPem(certPem).getExtension({ id: ATTRIBUTES_OID } as unknown as { name: string }) as { value: string };
+  return ext.value;
+}
+
+const batch: TaskBatch = {
+  schemaVersion: SCHEMA_VERSION,
+  taskName: "mc23.evgen",
+  kind: "production",
+  vo: "atlas",
+  group: "",
+  priority: 0,
+  jobTemplate: { executable: "/bin/true", arguments: [], environment: {}, cores: 1, memoryMb: 100, walltimeSec: 60 },
+  inputDatasets: ["ds1"],
+  filesPerJob: 1,
+  outputDataset: "out1",
+  maxAttempts: 3,
+};
+
+describe("certificates and proxies", () => {
+  it("reads the DN, VO, groups and roles the CA signed into a user certificate", () => {
+    const id = verifyChain([pki.user.certPem], pki.trust);
+    expect(id.dn).toBe(USER_DN);
+    expect(id.vo).toBe("atlas");
+    expect(id.groups).toEqual(["/atlas/prod"]);
+    expect(id.roles).toEqual(expect.arrayContaining(["user", "production"]));
+    expect(id.isProxy).toBe(false);
+  });
+
+  it("resolves a proxy of a proxy to the user's DN and carries the attributes forward", () => {
+    const p1 = createProxy({ certPem: pki.user.certPem, keyPem: pki.user.keyPem, lifetimeSec: 3600, keyBits: BITS });
+    const p2 = createProxy({ certPem: p1.certPem, keyPem: p1.keyPem, chain: p1.chain, lifetimeSec: 600, keyBits: BITS });
+    const id = verifyChain(p2.chain, pki.trust);
+    expect(id.dn).toBe(USER_DN);
+    expect(id.subjectDn).toMatch(new RegExp(`^${USER_DN}/CN=\\d+/CN=\\d+$`));
+    expect(id.isProxy).toBe(true);
+    expect(id.roles).toContain("production");
+    expect(id.notAfter).toBeLessThanOrEqual(Date.now() + 600_000);
+  });
+
+  it("refuses a certificate from another CA, even one with our CA's DN", async () => {
+    await expectCode(() => verifyChain([pki.foreignUser.certPem], pki.trust), ERR.SEC_UNTRUSTED_CA);
+    const p = createProxy({ certPem: pki.foreignUser.certPem, keyPem: pki.foreignUser.keyPem, lifetimeSec: 600, keyBits: BITS });
+    await expectCode(() => verifyChain(p.chain, pki.trust), ERR.SEC_UNTRUSTED_CA);
+  });
+
+  it("refuses an expired proxy", async () => {
+    const p = createProxy({ certPem: pki.user.certPem, keyPem: pki.user.keyPem, lifetimeSec: 60, keyBits: BITS });
+    expect(verifyChain(p.chain, pki.trust).dn).toBe(USER_DN);
+    await expectCode(() => verifyChain(p.chain, pki.trust, { at: Date.now() + 120_000 }), ERR.SEC_CERT_EXPIRED);
+  });
+
+  it("refuses a proxy whose attributes were signed by the user instead of our CA", async () => {
+    const forged = encodeAttributeExtension(
+      { holderDn: OTHER_USER_DN, holderSerial: forge.pki.certificateFromPem(pki.otherUser.certPem).serialNumber, issuerDn: verifyChain([pki.user.certPem], pki.trust).caDn, kind: "user", vo: "atlas", groups: [], roles: ["production"], notBefore: 0, notAfter: Date.now() + 86_400_000 },
+      pki.otherUser.keyPem,
+    );
+    const p = createProxy({ certPem: pki.otherUser.certPem, keyPem: pki.otherUser.keyPem, lifetimeSec: 600, keyBits: BITS, attributesDer: forged });
+    await expectCode(() => verifyChain(p.chain, pki.trust), ERR.SEC_BAD_ATTRIBUTES);
+  });
+
+  it("refuses a proxy carrying another user's CA-signed attributes", async () => {
+    const p = createProxy({ certPem: pki.otherUser.certPem, keyPem: pki.otherUser.keyPem, lifetimeSec: 600, keyBits: BITS, attributesDer: attributeDerOf(pki.user.certPem) });
+    await expectCode(() => verifyChain(p.chain, pki.trust), ERR.SEC_BAD_ATTRIBUTES);
+  });
+
+  it("refuses a proxy that names a user but was signed with someone else's key", async () => {
+    const p = createProxy({ certPem: pki.user.certPem, keyPem: pki.otherUser.keyPem, lifetimeSec: 600, keyBits: BITS });
+    await expectCode(() => verifyChain(p.chain, pki.trust), ERR.SEC_BAD_SIGNATURE);
+  });
+
+  it("refuses an end-entity certificate posing as a proxy below another", async () => {
+    await expectCode(() => verifyChain([pki.otherUser.certPem, pki.user.certPem], pki.trust), ERR.SEC_BAD_PROXY);
+  });
+});
+
+describe("signatures and encryption", () => {
+  it("verifies a task batch and reports the signer's roles to the intake", () => {
+    const p = createProxy({ certPem: pki.user.certPem, keyPem: pki.user.keyPem, lifetimeSec: 600, keyBits: BITS });
+    const { batch: b, identity } = verifyTaskBatch(signTaskBatch(batch, { certChain: p.chain, keyPem: p.keyPem }), pki.trust);
+    expect(b.taskName).toBe("mc23.evgen");
+    expect(identity.dn).toBe(USER_DN);
+    expect(identity.roles).toContain("production");
+  });
+
+  it("refuses a task batch changed after signing", async () => {
+    const signed = signTaskBatch(batch, { certChain: [pki.otherUser.certPem], keyPem: pki.otherUser.keyPem });
+    const tampered = { ...signed, batch: signed.batch.replace('"priority":0', '"priority":9999') };
+    expect(tampered.batch).not.toBe(signed.batch);
+    await expectCode(() => verifyTaskBatch(tampered, pki.trust), ERR.SEC_BAD_SIGNATURE);
+  });
+
+  it("refuses a detached signature by another key", () => {
+    const sig = signData("hello", pki.user.keyPem);
+    expect(verifyData("hello", sig, pki.user.certPem)).toBe(true);
+    expect(verifyData("hello", sig, pki.otherUser.certPem)).toBe(false);
+    expect(verifyData("hellO", sig, pki.user.certPem)).toBe(false);
+  });
+
+  it("lets only the addressed pilot decrypt the one-time key", async () => {
+    const a = generatePilotKeyPair();
+    const b = generatePilotKeyPair();
+    const ct = encryptToPilot(a.publicKeyPem, "one-time-secret");
+    expect(ct).not.toContain("one-time-secret");
+    expect(decryptFromPilot(a.privateKeyPem, ct)).toBe("one-time-secret");
+    await expectCode(() => decryptFromPilot(b.privateKeyPem, ct), ERR.SEC_BAD_SIGNATURE);
+  });
+
+  it("refuses to open a sealed credential that was tampered with or moved to another owner", async () => {
+    const key = Buffer.alloc(32, 7);
+    const sealed = sealCredential("-----BEGIN PRIVATE KEY-----", key, USER_DN);
+    expect(sealed).not.toContain("PRIVATE");
+    expect(openCredential(sealed, key, USER_DN)).toBe("-----BEGIN PRIVATE KEY-----");
+    await expectCode(() => openCredential(sealed, key, OTHER_USER_DN), ERR.SEC_BAD_SIGNATURE);
+    const parts = sealed.split(".");
+    const ct = Buffer.from(parts[3] as string, "base64");
+    ct[0] = (ct[0] ?? 0) ^ 1;
+    await expectCode(() => openCredential([parts[0], parts[1], parts[2], ct.toString("base64")].join("."), key, USER_DN), ERR.SEC_BAD_SIGNATURE);
+  });
+});

@@ -1,0 +1,117 @@
+import type { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openRedis } from "../../platform/connections.ts";
+import { ERR } from "../../schemas/index.ts";
+import { AuditLog, OneTimeKeyStore, PilotTokenStore } from "../../security/index.ts";
+import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
+import { testConfig } from "../support/namespace.ts";
+import { expectCode, OTHER_USER_DN, USER_DN } from "./support/pki-fixture.ts";
+
+const { config, names } = testConfig("secstores");
+let redis: Redis;
+let now = Date.now();
+const clock = (): number => now;
+
+beforeAll(() => {
+  redis = openRedis(config);
+});
+afterAll(async () => {
+  await deleteNamespaceKeys(redis, names.namespace);
+  redis.disconnect();
+});
+
+async function allValues(): Promise<string> {
+  const keys = await redis.keys(`${names.redisPrefix}*`);
+  const parts: string[] = [...keys];
+  for (const k of keys) {
+    const type = await redis.type(k);
+    if (type === "hash") parts.push(...Object.values(await redis.hgetall(k)));
+    else if (type === "string") parts.push((await redis.get(k)) ?? "");
+  }
+  return parts.join("\n");
+}
+
+describe("pilot tokens", () => {
+  const tokens = (): PilotTokenStore => new PilotTokenStore(redis, names, clock);
+
+  it("allows a few-use token exactly its count, then refuses it as spent", async () => {
+    const t = await tokens().mint({ site: "SITE_A", factoryId: "f1", uses: 2, ttlSec: 60 });
+    expect(await tokens().consume(t, "SITE_A")).toEqual({ factoryId: "f1", usesLeft: 1 });
+    expect(await tokens().consume(t, "SITE_A")).toEqual({ factoryId: "f1", usesLeft: 0 });
+    await expectCode(() => tokens().consume(t, "SITE_A"), ERR.SEC_TOKEN_SPENT);
+  });
+
+  it("refuses a token at another site without spending it", async () => {
+    const t = await tokens().mint({ site: "SITE_A", factoryId: "f1", uses: 1, ttlSec: 60 });
+    await expectCode(() => tokens().consume(t, "SITE_B"), ERR.SEC_TOKEN_WRONG_SITE);
+    expect((await tokens().consume(t, "SITE_A")).usesLeft).toBe(0);
+  });
+
+  it("refuses an expired token and an unknown one", async () => {
+    const t = await tokens().mint({ site: "SITE_A", factoryId: "f1", uses: 5, ttlSec: 30 });
+    now += 31_000;
+    await expectCode(() => tokens().consume(t, "SITE_A"), ERR.SEC_TOKEN_EXPIRED);
+    await expectCode(() => tokens().consume("not-a-token", "SITE_A"), ERR.MATCH_TOKEN_REJECTED);
+  });
+
+  it("lets only one of many racing matchmakers spend a single-use token", async () => {
+    const t = await tokens().mint({ site: "SITE_A", factoryId: "f1", uses: 1, ttlSec: 60 });
+    const results = await Promise.allSettled(Array.from({ length: 20 }, () => tokens().consume(t, "SITE_A")));
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+  });
+
+  it("stores tokens only as hashes", async () => {
+    const t = await tokens().mint({ site: "SITE_A", factoryId: "f1", uses: 1, ttlSec: 60 });
+    expect(await allValues()).not.toContain(t);
+  });
+});
+
+describe("one-time proxy keys", () => {
+  const binding = { userDn: USER_DN, jobId: "job-1", pilotId: "pilot-1" };
+  const keys = (): OneTimeKeyStore => new OneTimeKeyStore(redis, names, { maxRenewals: 2, clock });
+
+  it("refuses a key used twice and audits the second use", async () => {
+    const k = await keys().mint({ ...binding, ttlSec: 60 });
+    expect((await keys().consume(k, binding)).userDn).toBe(USER_DN);
+    await expectCode(() => keys().consume(k, { ...binding, pilotId: "pilot-evil" }), ERR.SEC_KEY_REUSED);
+    const entries = await new AuditLog(redis, names).recent(10);
+    const reuse = entries.find((e) => e.event === "one-time-key-reused" && e.fields.presentedPilotId === "pilot-evil");
+    expect(reuse?.fields.jobId).toBe("job-1");
+  });
+
+  it("refuses a key presented for another user, job or pilot, and keeps it for the right one", async () => {
+    const k = await keys().mint({ ...binding, ttlSec: 60 });
+    await expectCode(() => keys().consume(k, { ...binding, userDn: OTHER_USER_DN }), ERR.SEC_KEY_INVALID);
+    await expectCode(() => keys().consume(k, { ...binding, jobId: "job-2" }), ERR.SEC_KEY_INVALID);
+    await expectCode(() => keys().consume(k, { ...binding, pilotId: "pilot-2" }), ERR.SEC_KEY_INVALID);
+    expect((await keys().consume(k, binding)).jobId).toBe("job-1");
+  });
+
+  it("refuses an expired key and an unknown one", async () => {
+    const k = await keys().mint({ ...binding, ttlSec: 10 });
+    now += 11_000;
+    await expectCode(() => keys().consume(k, binding), ERR.SEC_KEY_INVALID);
+    await expectCode(() => keys().consume("forged", binding), ERR.SEC_KEY_INVALID);
+  });
+
+  it("hands a key to exactly one of many racing retrievals", async () => {
+    const k = await keys().mint({ ...binding, ttlSec: 60 });
+    const results = await Promise.allSettled(Array.from({ length: 20 }, () => keys().consume(k, binding)));
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+  });
+
+  it("allows the job its renewals and no more, and none before the first retrieval", async () => {
+    const k = await keys().mint({ ...binding, ttlSec: 60 });
+    await expectCode(() => keys().consumeRenewal(k, binding), ERR.SEC_KEY_INVALID);
+    await keys().consume(k, binding);
+    expect((await keys().consumeRenewal(k, binding)).renewalsLeft).toBe(1);
+    await expectCode(() => keys().consumeRenewal(k, { ...binding, jobId: "job-2" }), ERR.SEC_KEY_INVALID);
+    expect((await keys().consumeRenewal(k, binding)).renewalsLeft).toBe(0);
+    await expectCode(() => keys().consumeRenewal(k, binding), ERR.SEC_RENEWAL_EXHAUSTED);
+  });
+
+  it("stores keys only as hashes", async () => {
+    const k = await keys().mint({ ...binding, ttlSec: 60 });
+    expect(await allValues()).not.toContain(k);
+  });
+});
