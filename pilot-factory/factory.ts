@@ -94,6 +94,9 @@ interface QueueState {
   lastError: WmsError | undefined;
 }
 
+/** How long a local pilot's process must have been gone before its missing exit census is given up on. */
+const VANISHED_GRACE_MS = 5000;
+
 const asWmsError = (e: unknown): WmsError => (isWmsError(e) ? e : new WmsError(ERR.INTERNAL, (e as Error).message ?? String(e)));
 
 function newPilotId(queue: string): string {
@@ -174,6 +177,11 @@ export async function startFactory(o: FactoryOptions): Promise<RunningFactory> {
     qs.cycle++;
     let error: WmsError | undefined;
     await census.reapLost(q.name, startedAt - q.pilotLifetimeSec * 2 * 1000, startedAt);
+    const gone = adapterFor(q).vanished?.(startedAt, Math.max(VANISHED_GRACE_MS, q.cycleSec * 2000)) ?? [];
+    if (gone.length) {
+      const marked = await census.markLost(q.name, gone, startedAt);
+      if (marked) log?.warn({ queue: q.name, pilots: marked }, "pilot processes gone without an exit census; counted as lost");
+    }
     const counts = await census.counts(q.name, startedAt);
     let waitingJobs = 0;
     try {

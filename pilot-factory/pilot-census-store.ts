@@ -117,6 +117,17 @@ export class PilotCensusStore {
     return reaped;
   }
 
+  /** Marks pilots whose process is known to be gone as exited (lost) unless their census said so first. */
+  async markLost(queue: string, pilotIds: readonly string[], nowMs: number): Promise<number> {
+    const q = this.keys.queue(queue);
+    let marked = 0;
+    for (const id of pilotIds) {
+      const prev = await this.transition(q, id, "exited", 0, 0, nowMs, "lost");
+      if (prev !== "unknown" && prev !== "late") marked++;
+    }
+    return marked;
+  }
+
   async counts(queue: string, nowMs: number): Promise<QueueCensus> {
     const q = this.keys.queue(queue);
     const r = await this.redis

@@ -37,7 +37,7 @@ export interface PilotCommandLine {
 
 export type PilotCommandBuilder = (launch: PilotLaunch, runtime: PilotRuntime) => PilotCommandLine;
 
-/** `node bin/wms.mjs [--config F] --namespace NS pilot --site S --pilot-id P --walltime SEC --max-empty N`. */
+/** `node bin/wms.mjs [--config F] --namespace NS pilot --site S --pilot-id P --queue Q --factory-id F --walltime SEC --max-empty N`. */
 export const pilotCommand: PilotCommandBuilder = (launch, runtime) => {
   const globals = [...(runtime.configPath ? ["--config", runtime.configPath] : []), "--namespace", runtime.namespace];
   const args = [
@@ -48,6 +48,10 @@ export const pilotCommand: PilotCommandBuilder = (launch, runtime) => {
     launch.site,
     "--pilot-id",
     launch.pilotId,
+    "--queue",
+    launch.queue,
+    "--factory-id",
+    launch.factoryId,
     "--walltime",
     String(launch.lifetimeSec),
     "--max-empty",

@@ -39,10 +39,21 @@ function startDetached(command: string, args: readonly string[], env: Record<str
   }
 }
 
+/** True while a process with this pid exists (signal 0 checks without sending anything). */
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
 export class LocalAdapter implements SubmitAdapter {
   readonly kind = "local" as const;
-  /** The processes started, newest last: for tests and the demo to look at (or stop). */
-  readonly started: LocalPilotProcess[] = [];
+  /** The processes this adapter started and has not yet seen gone, oldest first: for tests and the demo to look at (or stop). */
+  readonly started = new Map<string, LocalPilotProcess>();
+  private readonly goneSince = new Map<string, number>();
 
   constructor(private readonly opts: LocalAdapterOptions) {}
 
@@ -62,7 +73,7 @@ export class LocalAdapter implements SubmitAdapter {
       const logFile = path.join(logDir, `${pilot.pilotId}.log`);
       try {
         const pid = await startDetached(cmd.command, cmd.args, { ...base, ...cmd.env }, logFile, this.opts.cwd);
-        this.started.push({ pilotId: pilot.pilotId, pid, logFile });
+        this.started.set(pilot.pilotId, { pilotId: pilot.pilotId, pid, logFile });
         submitted.push(pilot.pilotId);
         files.push(logFile);
       } catch (e) {
@@ -70,5 +81,25 @@ export class LocalAdapter implements SubmitAdapter {
       }
     }
     return { submitted, failed, files };
+  }
+
+  /**
+   * Pilots whose process has been gone for at least `graceMs`. A pilot's last census can be lost
+   * (NATS reconnecting, a kill -9); without this it would count as idle until reaped as lost.
+   * The grace lets an exit message that is still on its way land first.
+   */
+  vanished(nowMs: number, graceMs: number): string[] {
+    const out: string[] = [];
+    for (const [id, p] of this.started) {
+      if (processExists(p.pid)) continue;
+      const since = this.goneSince.get(id) ?? nowMs;
+      this.goneSince.set(id, since);
+      if (nowMs - since >= graceMs) {
+        out.push(id);
+        this.started.delete(id);
+        this.goneSince.delete(id);
+      }
+    }
+    return out;
   }
 }

@@ -27,4 +27,6 @@ export interface SubmitAdapter {
   /** `undefined` when this adapter can submit here; otherwise the error that says why not. */
   unavailable(): WmsError | undefined;
   submit(pilots: readonly PilotLaunch[], ctx: SubmitContext): Promise<SubmitOutcome>;
+  /** Adapters that can see their pilots' processes: ids gone for at least `graceMs` (reported once). */
+  vanished?(nowMs: number, graceMs: number): string[];
 }

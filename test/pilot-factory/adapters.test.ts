@@ -185,7 +185,7 @@ describe("Slurm batch script", () => {
   it("keeps the token out of the script and hands it to sbatch's environment", () => {
     expect(script.text).not.toContain(pilots[0].token);
     expect(script.submitEnv.WMS_PILOT_TOKEN).toBe(pilots[0].token);
-    expect(parsed.exec).toBe(`exec /usr/bin/node '/opt/pilot wms/bin/wms.mjs' --config /etc/wms/wms.yaml --namespace prod pilot --site SITE_A --pilot-id ${pilots[0].pilotId} --walltime 5400 --max-empty 3`);
+    expect(parsed.exec).toBe(`exec /usr/bin/node '/opt/pilot wms/bin/wms.mjs' --config /etc/wms/wms.yaml --namespace prod pilot --site SITE_A --pilot-id ${pilots[0].pilotId} --queue siteA-condor --factory-id fac-1 --walltime 5400 --max-empty 3`);
   });
 
   it("writes --time the way Slurm reads it, days included", () => {

@@ -17,6 +17,7 @@ let nc: NatsConnection;
 let redis: Redis;
 const workDir = mkdtempSync(path.join(os.tmpdir(), "wms-factory-cycle-"));
 const running: RunningFactory[] = [];
+const frozenAt = Date.now();
 
 beforeAll(async () => {
   nc = await openNats(loaded.config, "factory-cycle-test");
@@ -44,6 +45,9 @@ async function factory(factoryId: string, queue: FactoryQueue, waiting: number, 
     workDir,
     pilotCommand: silentPilot,
     autoCycle: false,
+    // A clock that stands still unless a test moves it: the silent pilots' processes end at once,
+    // and the vanished-process check must not turn them into lost pilots mid-test on a slow machine.
+    clock: () => frozenAt,
     ...extra,
   });
   running.push(f);

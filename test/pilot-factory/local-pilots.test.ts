@@ -11,7 +11,7 @@ import { LocalAdapter, startFactory, type PilotCommandBuilder } from "../../pilo
 import { ERR, SCHEMA_VERSION } from "../../schemas/index.ts";
 import { testConfig } from "../support/namespace.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
-import { RecordingTokens, queueKnobs, testRuntime, waitFor } from "./factory-fixture.ts";
+import { RecordingTokens, queueKnobs, silentPilot, testRuntime, waitFor } from "./factory-fixture.ts";
 
 const loaded = testConfig("factorylocal");
 const { names } = loaded;
@@ -73,8 +73,8 @@ describe("local adapter with a running factory", () => {
       expect(counts).toMatchObject({ submitted: 2, pending: 0, idle: 0, running: 0, exited: 2, emptyPilots: 2 });
 
       const minted = new Set(tokens.minted.map((t) => createHash("sha256").update(t.token).digest("hex")));
-      expect(adapter.started.map((p) => p.pilotId)).toEqual(r.submitted);
-      for (const p of adapter.started) {
+      expect([...adapter.started.keys()]).toEqual(r.submitted);
+      for (const p of adapter.started.values()) {
         expect(p.logFile).toBe(path.join(workDir, "fac-local", "local", "logs", `${p.pilotId}.log`));
         const seen = JSON.parse(readFileSync(p.logFile, "utf8").split("\n")[0]) as { pid: number; sid: number; tokenSha256: string; argvHasToken: boolean; envKeys: string[] };
         expect(seen.pid).toBe(p.pid);
@@ -121,6 +121,50 @@ describe("local adapter with a running factory", () => {
         const fifth = await tokens.store.consume(t.token, "SITE_A").catch((e: { code?: number }) => e.code);
         expect(fifth).toBe(ERR.SEC_TOKEN_SPENT);
       }
+    } finally {
+      await f.stop();
+    }
+  });
+
+  it("counts a local pilot whose process ended without an exit census as lost, after a grace for late messages", async () => {
+    let now = Date.now();
+    let waiting = 1;
+    const adapter = new LocalAdapter({ env: { PATH: process.env.PATH } });
+    const f = await startFactory({
+      config: { schemaVersion: SCHEMA_VERSION, factoryId: "fac-vanish", queues: [queueKnobs({ name: "vanish", maxPerCycle: 1, cycleSec: 1 })] },
+      nc,
+      redis,
+      names,
+      tokens: new RecordingTokens(redis, names),
+      waitingJobs: async () => waiting,
+      runtime: testRuntime(loaded),
+      workDir,
+      adapterFor: () => adapter,
+      pilotCommand: silentPilot,
+      autoCycle: false,
+      clock: () => now,
+    });
+    try {
+      const [r] = await f.cycleOnce();
+      expect(r.submitted).toHaveLength(1);
+      // The work went elsewhere: no replacement pilot muddies the count below.
+      waiting = 0;
+      const pid = adapter.started.get(r.submitted[0])?.pid ?? -1;
+      await waitFor("the pilot process to end", () => {
+        try {
+          process.kill(pid, 0);
+          return undefined;
+        } catch {
+          return true;
+        }
+      });
+      now += 1000;
+      await f.cycleOnce();
+      // Seen gone once: still pending, its exit message may be on its way.
+      expect(await f.census("vanish")).toMatchObject({ pending: 1, lost: 0 });
+      now += 5000;
+      await f.cycleOnce();
+      expect(await f.census("vanish")).toMatchObject({ pending: 0, exited: 1, lost: 1, emptyPilots: 0 });
     } finally {
       await f.stop();
     }
