@@ -15,8 +15,14 @@ function isValue(x: Expr | Value): x is Value {
   return "kind" in x;
 }
 
+const SCOPE_NAMES = new Set(["my", "target", "other", "parent", "self", "toplevel", "root"]);
+
 export class ClassAd {
   parent: ClassAd | null = null;
+  /** Bumped on every change, so compiled references can cache a lookup per (ad, version). */
+  version = 0;
+  /** How many attributes shadow a scope name (my, target, parent...); compiled MY./TARGET. take a fast path when none do. */
+  scopeNameCount = 0;
   private readonly attrs = new Map<string, Entry>();
 
   constructor(init?: Iterable<readonly [string, Expr]>, parent: ClassAd | null = null) {
@@ -51,12 +57,20 @@ export class ClassAd {
   private setExpr(name: string, expr: Expr): this {
     const key = name.toLowerCase();
     const prior = this.attrs.get(key);
+    if (!prior && SCOPE_NAMES.has(key)) this.scopeNameCount++;
     this.attrs.set(key, { name: prior ? prior.name : name, expr });
+    this.version++;
     return this;
   }
 
   delete(name: string): boolean {
-    return this.attrs.delete(name.toLowerCase());
+    const key = name.toLowerCase();
+    const had = this.attrs.delete(key);
+    if (had) {
+      this.version++;
+      if (SCOPE_NAMES.has(key)) this.scopeNameCount--;
+    }
+    return had;
   }
 
   /** Attribute names as first written, in insertion order. */

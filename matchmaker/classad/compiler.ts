@@ -3,6 +3,7 @@
 // closures: MY.x / TARGET.x straight to the ad, comparisons against a literal, member() of
 // a literal list. Everything else falls back to the shared semantics in operators.ts.
 import type { AttrExpr, BinaryOp, Expr } from "./ast.ts";
+import type { ClassAd } from "./classad.ts";
 import type { EvalState, Thunk } from "./eval-state.ts";
 import { builtin } from "./functions.ts";
 import { subscript } from "./interpreter.ts";
@@ -26,17 +27,31 @@ export function runCompiled(e: Expr, st: EvalState): Value {
   return compiled(e)(st);
 }
 
-/** `MY.x` / `TARGET.x`: unless a record in scope defines `my`/`target` itself, go straight to the ad. */
+/**
+ * `MY.x` / `TARGET.x`: unless a record in scope shadows `my`/`target`, go straight to the ad,
+ * and remember the lookup per (ad, version) — a monomorphic inline cache, so evaluating the
+ * same pair of ads again costs a pointer compare instead of a hash lookup.
+ */
 function scopedRef(which: "my" | "target", base: AttrExpr, lname: string): Thunk {
   const generic = (st: EvalState): Value => select(st, evalBare(st, base), lname);
+  const special = lname === "parent" || lname === "self" || lname === "toplevel" || lname === "root";
+  let cachedAd: ClassAd | null = null;
+  let cachedVersion = -1;
+  let cachedExpr: Expr | undefined;
   return (st) => {
     const cur = st.cur;
-    if (cur === null || cur.parent !== null || cur.lookup(which) !== undefined) return generic(st);
+    if (cur === null || cur.parent !== null || cur.scopeNameCount !== 0 || special) return generic(st);
     const ad = which === "my" ? st.my : st.target;
-    if (ad === null) return cur === st.my || cur === st.target ? UNDEFINED : generic(st);
-    if (ad.parent !== null) return generic(st);
-    const e = ad.lookup(lname);
-    if (e === undefined) return lname === "parent" || lname === "self" || lname === "toplevel" || lname === "root" ? generic(st) : UNDEFINED;
+    if (ad === null || ad.parent !== null) return generic(st);
+    let e: Expr | undefined;
+    if (ad === cachedAd && ad.version === cachedVersion) e = cachedExpr;
+    else {
+      e = ad.lookup(lname);
+      cachedAd = ad;
+      cachedVersion = ad.version;
+      cachedExpr = e;
+    }
+    if (e === undefined) return UNDEFINED;
     if (e.type === "literal") return e.value;
     return evalFound(st, { expr: e, ad });
   };
@@ -53,8 +68,20 @@ function attr(e: AttrExpr): Thunk {
   return (st) => evalBare(st, e);
 }
 
-function eqIgnoreCase(a: string, b: string): boolean {
-  return a === b || (a.length === b.length && asciiLower(a) === asciiLower(b));
+/** strcasecmp(a, b) == 0 without allocating: ASCII letters fold, other bytes compare exactly. */
+export function eqIgnoreCase(a: string, b: string): boolean {
+  if (a === b) return true;
+  const n = a.length;
+  if (n !== b.length) return false;
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x >= 65 && x <= 90) x += 32;
+    if (y >= 65 && y <= 90) y += 32;
+    if (x !== y) return false;
+  }
+  return true;
 }
 
 function compareWithLiteral(op: BinaryOp, left: Thunk, k: Value): Thunk | null {
@@ -118,12 +145,18 @@ function binaryThunk(op: BinaryOp, l: Expr, r: Expr): Thunk {
 
 function memberOfLiteralStrings(x: Thunk, items: readonly Expr[]): Thunk | null {
   if (items.length === 0 || !items.every((i) => i.type === "literal" && i.value.kind === "string")) return null;
-  const lowered = new Set(items.map((i) => asciiLower((i as { value: { value: string } }).value.value)));
+  const strings = items.map((i) => (i as { value: { value: string } }).value.value);
+  const lowered = new Set(strings.map(asciiLower));
+  const small = strings.length <= 8;
   const generic = builtin("member")!;
   const listThunk: Thunk = (st) => ({ kind: "list", items, scope: st.cur });
   return (st) => {
     const v = x(st);
-    if (v.kind === "string") return lowered.has(asciiLower(v.value)) ? TRUE : FALSE;
+    if (v.kind === "string") {
+      if (!small) return lowered.has(asciiLower(v.value)) ? TRUE : FALSE;
+      for (let i = 0; i < strings.length; i++) if (eqIgnoreCase(v.value, strings[i])) return TRUE;
+      return FALSE;
+    }
     return generic("member", [() => v, listThunk], st, []);
   };
 }

@@ -3,7 +3,7 @@
 import type { Expr } from "./ast.ts";
 import type { ClassAd } from "./classad.ts";
 import { compiled, runCompiled } from "./compiler.ts";
-import { newState, type EvalState, type Thunk } from "./eval-state.ts";
+import { newState, resetState, type EvalState, type Thunk } from "./eval-state.ts";
 import { interpret } from "./interpreter.ts";
 import { parseExpr } from "./parse.ts";
 import { ERROR, type Value } from "./value.ts";
@@ -21,6 +21,8 @@ function run(f: Thunk, st: EvalState): Value {
 /** An expression compiled once; evaluate it as often as you like. */
 export class CompiledExpr {
   private readonly fn: Thunk;
+  /** A state kept between evaluations; null while one is running (re-entrant calls get a fresh one). */
+  private spare: EvalState | null = newState(null, null, runCompiled);
 
   constructor(readonly expr: Expr) {
     this.fn = compiled(expr);
@@ -28,7 +30,14 @@ export class CompiledExpr {
 
   /** Evaluates with `my` as MY (bare names resolve there first) and `target` as TARGET. */
   evaluate(my?: ClassAd | null, target?: ClassAd | null): Value {
-    return run(this.fn, newState(my ?? null, target ?? null, runCompiled));
+    const st = this.spare;
+    if (st === null) return run(this.fn, newState(my ?? null, target ?? null, runCompiled));
+    this.spare = null;
+    try {
+      return run(this.fn, resetState(st, my ?? null, target ?? null));
+    } finally {
+      this.spare = st;
+    }
   }
 }
 

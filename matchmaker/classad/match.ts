@@ -4,7 +4,7 @@
 // Rank is each side's Rank in the same scopes: a number, else 0.0.
 import type { ClassAd } from "./classad.ts";
 import { compiled, runCompiled } from "./compiler.ts";
-import { newState } from "./eval-state.ts";
+import { newState, resetState, type EvalState } from "./eval-state.ts";
 import { ERROR, UNDEFINED, type Value } from "./value.ts";
 
 export interface MatchResult {
@@ -16,14 +16,20 @@ export interface MatchResult {
 }
 
 /** Evaluates `my`'s attribute `name` with `target` as TARGET; undefined when `my` lacks it. */
+let spare: EvalState | null = newState(null, null, runCompiled);
+
 export function evalAttrAgainst(my: ClassAd, name: string, target: ClassAd | null): Value {
-  const e = my.lookup(name);
+  const e = my.lookup(name.toLowerCase());
   if (!e) return UNDEFINED;
+  const st = spare ?? newState(null, null, runCompiled);
+  spare = null;
   try {
-    return compiled(e)(newState(my, target, runCompiled));
+    return compiled(e)(resetState(st, my, target));
   } catch (err) {
     if (err instanceof RangeError) return ERROR;
     throw err;
+  } finally {
+    spare = st;
   }
 }
 
