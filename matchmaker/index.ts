@@ -3,3 +3,12 @@
 export { JobStore, JOB_STATES, FINAL_STATES, type JobState, type JobRecord, type TaskRecord, type TaskStatus, type NewJob, type JobPatch } from "./job-store.ts";
 export { DispatchQueues, makeLockToken, parseLockToken, type DispatchQueuesOptions, type ClaimedJob, type StallOutcome } from "./dispatch-queues.ts";
 export { autoclusterKey, autoclusterId, bullPriority, jobAdText, type AutoclusterKey } from "./autocluster.ts";
+// intake side
+export { ReplicaCatalogStore, type CatalogEntry, type DatasetFile, type LoadSummary } from "./replica-catalog.ts";
+export { SiteRegistry, loadSiteConfig } from "./site-registry.ts";
+export { planTask, splitIntoJobs, checkClassAds, rebrokerJob, SitePicker, jobIdFor, NO_SITE, type SiteLoad, type BrokerageInput, type BrokeragePlan, type FileGroup } from "./brokerage.ts";
+export { authorizeSubmit, authorizeTaskControl, PRODUCTION_ROLE, type IntakeIdentity } from "./intake-authz.ts";
+export { startIntake, type IntakeOptions, type IntakeService } from "./intake-service.ts";
+export type { TaskDispatch } from "./intake-context.ts";
+export { TaskClient, errorFromReply } from "./task-client.ts";
+export { newTaskControl, signTaskControl, verifyTaskControl, CONTROL_MAX_SKEW_MS } from "./task-control.ts";

@@ -2,14 +2,12 @@
 // of its VO. Cancel: queued jobs leave their queues and every unfinished job is marked cancelled
 // (a running job's pilot learns it at its next heartbeat). Retry: failed jobs only, re-brokered on
 // today's replicas and sites, attempt + 1, queued again.
-import { ERR, WmsError, type ControlReply, type JobSpec } from "../schemas/index.ts";
+import { ERR, WmsError, type ControlDone, type JobSpec } from "../schemas/index.ts";
 import { rebrokerJob, SitePicker } from "./brokerage.ts";
 import { authorizeTaskControl } from "./intake-authz.ts";
 import { inParallel, siteLoads, type IntakeContext } from "./intake-context.ts";
 import type { JobRecord, JobState, TaskRecord } from "./job-store.ts";
 import { CONTROL_MAX_SKEW_MS, verifyTaskControl } from "./task-control.ts";
-
-export type ControlDone = Extract<ControlReply, { status: "ok" }>;
 
 const UNFINISHED: readonly JobState[] = ["defined", "activated", "sent", "starting", "running"];
 

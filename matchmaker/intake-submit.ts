@@ -2,14 +2,12 @@
 // broker (brokerage.ts, pure), record every job (JobStore) and queue the brokered ones in bulk.
 // A 10,000-job task is a handful of pipelined round trips: the catalog in three, the records one
 // per 1,000 jobs, the queues one MULTI per 2,000 jobs.
-import { ERR, WmsError, type JobSpec, type SubmitReply } from "../schemas/index.ts";
+import { ERR, WmsError, type JobSpec, type SubmitAccepted } from "../schemas/index.ts";
 import { verifyTaskBatch } from "../security/index.ts";
 import { planTask } from "./brokerage.ts";
 import { authorizeSubmit } from "./intake-authz.ts";
 import { inParallel, siteLoads, type IntakeContext } from "./intake-context.ts";
 import type { DatasetFile } from "./replica-catalog.ts";
-
-export type SubmitAccepted = Extract<SubmitReply, { status: "ok" }>;
 
 async function readDatasets(ctx: IntakeContext, names: readonly string[]): Promise<Map<string, DatasetFile[]>> {
   const lists = await Promise.all(names.map((n) => ctx.catalog.listDataset(n)));

@@ -1,10 +1,7 @@
 // The submitter's side of the intake: sends a signed batch or control request over NATS and turns
 // the reply into a result or a WmsError with the intake's code. Used by `wms task` and the tests.
 import type { NatsConnection } from "nats";
-import { ControlReply, ERR, errorEntry, SubmitReply, WmsError, type ErrorCode, type SignedTaskBatch, type SignedTaskControl, type WireNames } from "../schemas/index.ts";
-
-export type SubmitAccepted = Extract<SubmitReply, { status: "ok" }>;
-export type ControlDone = Extract<ControlReply, { status: "ok" }>;
+import { ControlReply, ERR, errorEntry, SubmitReply, WmsError, type ControlDone, type ErrorCode, type SignedTaskBatch, type SignedTaskControl, type SubmitAccepted, type WireNames } from "../schemas/index.ts";
 
 const encoder = new TextEncoder();
 

@@ -29,6 +29,7 @@ export const SubmitReplySchema = Type.Union(
 );
 export type SubmitReply = Static<typeof SubmitReplySchema>;
 export const SubmitReply = defineMessage("SubmitReply", SubmitReplySchema);
+export type SubmitAccepted = Extract<SubmitReply, { status: "ok" }>;
 
 /** Intake → requester of a cancel or retry: how many jobs it touched. */
 export const ControlReplySchema = Type.Union(
@@ -52,3 +53,4 @@ export const ControlReplySchema = Type.Union(
 );
 export type ControlReply = Static<typeof ControlReplySchema>;
 export const ControlReply = defineMessage("ControlReply", ControlReplySchema);
+export type ControlDone = Extract<ControlReply, { status: "ok" }>;

@@ -4,7 +4,7 @@ import { ERR, TaskBatch, isWmsError, type TaskBatch as TaskBatchT } from "../../
 import { planTask, rebrokerJob, SitePicker, splitIntoJobs, type SiteLoad } from "../../matchmaker/brokerage.ts";
 import type { DatasetFile } from "../../matchmaker/replica-catalog.ts";
 
-function batch(over: Partial<TaskBatchT> & { jobTemplate?: Partial<TaskBatchT["jobTemplate"]> } = {}): TaskBatchT {
+function batch(over: Partial<Omit<TaskBatchT, "jobTemplate">> & { jobTemplate?: Partial<TaskBatchT["jobTemplate"]> } = {}): TaskBatchT {
   const { jobTemplate, ...rest } = over;
   return TaskBatch.parse({
     schemaVersion: 1,
