@@ -31,6 +31,8 @@ export interface JobRunDeps {
   readonly isNonceNew: (nonce: string, expiresAt: number) => boolean;
   /** Where job dirs are made (one per job). */
   readonly jobsDir: string;
+  /** The pilot's 0700 dir (token, keys); the identity switch checks it before switching. */
+  readonly secretsDir: string;
   /** PATH handed to payloads. */
   readonly payloadPath: string;
   readonly switchLauncher?: PayloadLauncher;
@@ -124,7 +126,7 @@ export async function runMatchedJob(envelope: MatchEnvelope, d: JobRunDeps): Pro
 
     const launcher = chooseLauncher(d.site, d.switchLauncher);
     const env = payloadEnvironment({ job, jobDir, outputsDir, inputs: staged.map((s) => s.localPath), proxyPath: proxyPathOf(jobDir), pilotId: d.pilotId, path: d.payloadPath });
-    launched = await launcher({ job, submitterDn: body.submitterDn, pilotId: d.pilotId, site: d.site, jobDir, env, proxyPem: proxy.proxyPem });
+    launched = await launcher({ job, submitterDn: body.submitterDn, pilotId: d.pilotId, site: d.site, jobDir, env, proxyPem: proxy.proxyPem, pilotSecretsDir: d.secretsDir, node: d.node });
     const current = launched;
     supervised = supervise(current.child, { walltimeSec: job.walltimeSec, memoryMb: job.memoryMb, pollMs: d.pollMs, graceMs: d.killGraceMs, signal: d.signal });
     heartbeat.setState("running");

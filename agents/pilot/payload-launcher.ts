@@ -21,6 +21,9 @@ export interface LaunchRequest {
   /** Complete environment, X509_USER_PROXY included (it names `<jobDir>/PROXY_FILE`). */
   readonly env: Record<string, string>;
   readonly proxyPem: string;
+  /** The pilot's own secrets dir (0700), which a switched payload must not reach. */
+  readonly pilotSecretsDir: string;
+  readonly node: string;
 }
 
 export interface LaunchedPayload {

@@ -1,14 +1,17 @@
 // `wms pilot` and the demo start a pilot here: the edge that opens NATS and the report publisher,
-// loads the CA bundle and the site entry, wires the credential client, the identity switch and the
-// census, runs the loop, and closes everything however the loop ends.
+// loads the CA bundle, wires the credential client, the identity switch and the census, runs the
+// loop, and closes everything however the loop ends.
+import { readFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import type { LoadedConfig } from "../../platform/config.ts";
-import { openNats } from "../../platform/connections.ts";
+import { openNats, openRedis } from "../../platform/connections.ts";
 import { createLogger, type Logger } from "../../platform/logger.ts";
 import type { Site } from "../../schemas/index.ts";
-import { ReportPublisher } from "../reports/report-publisher.ts";
-import { loadTrust } from "../../security/index.ts";
-import { credentialSource } from "./credential-source.ts";
+import { loadTrust, splitPems } from "../../security/index.ts";
+import { AccountMapper } from "../../site-authz/index.ts";
+import { CredentialClient } from "../credentials/index.ts";
+import { ReportPublisher } from "../reports/index.ts";
 import { natsCensus } from "./census-publisher.ts";
 import { identitySwitchLauncher } from "./identity-switch-launcher.ts";
 import { runPilot, type PilotSummary } from "./pilot.ts";
@@ -41,12 +44,19 @@ export async function runPilotProcess(o: PilotProcessOptions): Promise<PilotSumm
   const nc = await openNats(config, `pilot-${site.name}`);
   // One spool per node, not per pilot: a report a dead pilot left behind is sent by the next one.
   const reports = new ReportPublisher({ url: config.rabbitmq.url, names, spoolDir: path.join(o.workdir, ".report-spool"), logger });
+  // The pilot authenticates to the credential cache with its pilot certificate (the cache's
+  // retrieval policy admits the pilot role); without one, retrievals are refused with SEC_NOT_AUTHORIZED.
+  const caller = o.pilotCert ? { certChain: splitPems(readFileSync(o.pilotCert.certPath, "utf8")), keyPem: readFileSync(o.pilotCert.keyPath, "utf8") } : undefined;
+  // Redis only for SCAS-style pool leases, which every node of the site must see.
+  const redis = site.identitySwitch !== "off" && site.mapping.some((m) => m.type === "pool") ? openRedis(config) : undefined;
+  const audit = (r: Parameters<ReportPublisher["publish"]>[0]): Promise<void> => reports.publish(r);
+  const mapper = site.identitySwitch !== "off" && site.mapping.length > 0 ? new AccountMapper({ site, names, node: os.hostname(), audit, redis }) : undefined;
   try {
     return await runPilot({
       nc,
       names,
       reports,
-      credentials: credentialSource(nc, names),
+      credentials: new CredentialClient(nc, names, { trust, caller }),
       trust,
       site,
       token: o.token,
@@ -57,7 +67,7 @@ export async function runPilotProcess(o: PilotProcessOptions): Promise<PilotSumm
       maxEmpty: o.maxEmpty,
       maxBackoffSec: o.maxBackoffSec,
       pilotCert: o.pilotCert,
-      switchLauncher: identitySwitchLauncher({ site, config, names, logger }),
+      switchLauncher: identitySwitchLauncher({ site, trust, mapper, audit }),
       census: natsCensus(nc, names, { queue: o.queue, factoryId: o.factoryId }),
       keepJobDirs: o.keepJobDirs,
       signal: o.signal,
@@ -68,5 +78,6 @@ export async function runPilotProcess(o: PilotProcessOptions): Promise<PilotSumm
     await reports.flush(10_000);
     await reports.close();
     await nc.drain().catch(() => undefined);
+    redis?.disconnect();
   }
 }

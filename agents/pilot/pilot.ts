@@ -93,7 +93,7 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /** The pilot's own dir: `secrets/` (0700) holds its token and certificate, `jobs/` the job dirs. */
-async function preparePilotDir(o: PilotOptions, pilotId: string): Promise<{ pilotDir: string; jobsDir: string }> {
+async function preparePilotDir(o: PilotOptions, pilotId: string): Promise<{ pilotDir: string; secretsDir: string; jobsDir: string }> {
   const pilotDir = path.join(o.workdir, pilotId);
   const secrets = path.join(pilotDir, "secrets");
   const jobsDir = path.join(pilotDir, "jobs");
@@ -105,11 +105,13 @@ async function preparePilotDir(o: PilotOptions, pilotId: string): Promise<{ pilo
   await chmod(jobsDir, 0o711);
   await writeFile(path.join(secrets, "token"), o.token, { mode: 0o600 });
   if (o.pilotCert) {
-    await copyFile(o.pilotCert.certPath, path.join(secrets, "pilot.cert.pem"));
-    await copyFile(o.pilotCert.keyPath, path.join(secrets, "pilot.key.pem"));
-    await chmod(path.join(secrets, "pilot.key.pem"), 0o600);
+    // Everything in secrets/ is 0600, certificate included: site-authz refuses to switch otherwise.
+    for (const [src, name] of [[o.pilotCert.certPath, "pilot.cert.pem"], [o.pilotCert.keyPath, "pilot.key.pem"]] as const) {
+      await copyFile(src, path.join(secrets, name));
+      await chmod(path.join(secrets, name), 0o600);
+    }
   }
-  return { pilotDir, jobsDir };
+  return { pilotDir, secretsDir: secrets, jobsDir };
 }
 
 export async function runPilot(o: PilotOptions): Promise<PilotSummary> {
@@ -148,7 +150,7 @@ export async function runPilot(o: PilotOptions): Promise<PilotSummary> {
   };
 
   census("starting");
-  const { pilotDir, jobsDir } = await preparePilotDir(o, pilotId);
+  const { pilotDir, secretsDir, jobsDir } = await preparePilotDir(o, pilotId);
   log?.info({ site: o.site.name, walltimeSource: deadline.source, pilotDir }, "pilot started");
   let exitReason: PilotExitReason = "empty";
   try {
@@ -202,6 +204,7 @@ export async function runPilot(o: PilotOptions): Promise<PilotSummary> {
           privateKeyPem: keys.privateKeyPem,
           isNonceNew,
           jobsDir,
+          secretsDir,
           payloadPath: env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
           switchLauncher: o.switchLauncher,
           heartbeatMs: (o.heartbeatSec ?? 5) * 1000,
