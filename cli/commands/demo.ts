@@ -1,6 +1,55 @@
 import type { Command } from "commander";
-import { notBuilt } from "../command-kit.ts";
+import { action, configFor, EXIT, parseIntOption, printJson } from "../command-kit.ts";
+
+interface DemoCliOptions {
+  jobs: number;
+  sites: number;
+  pilots: number;
+  matchmakers: number;
+  timeout: number;
+  keep?: boolean;
+  monitorPort?: number;
+  json?: boolean;
+}
 
 export function registerDemo(program: Command): void {
-  notBuilt(program, "demo", "run a whole task through pilots to finished, with a summary", 7);
+  program
+    .command("demo")
+    .description("run a whole task through pilots to finished, with a summary (starts any service that is down, cleans up after)")
+    .option("--jobs <n>", "jobs in the sample task", parseIntOption("--jobs", 1), 200)
+    .option("--sites <n>", "sites, each with its own storage folder", parseIntOption("--sites", 1), 3)
+    .option("--pilots <n>", "pilots running at once, over all sites", parseIntOption("--pilots", 1), 6)
+    .option("--matchmakers <n>", "matchmaker instances (one NATS queue group)", parseIntOption("--matchmakers", 1), 2)
+    .option("--timeout <sec>", "give up after this many seconds", parseIntOption("--timeout", 10), 600)
+    .option("--monitor-port <port>", "also serve the monitor on this port while the demo runs", parseIntOption("--monitor-port", 0))
+    .option("--keep", "keep the temporary folder, Redis keys and RabbitMQ queues for inspection")
+    .option("--json", "print progress to stderr and, as the last line, one JSON summary object")
+    .action(
+      action(async (opts: DemoCliOptions, cmd: Command) => {
+        const base = configFor(cmd);
+        const { runDemo } = await import("../../demo/demo-run.ts");
+        const { renderSummary } = await import("../../demo/demo-summary.ts");
+        const { progressView } = await import("../../demo/demo-progress.ts");
+        const view = progressView({ json: opts.json === true, tty: process.stderr.isTTY === true });
+        const abort = new AbortController();
+        const onSignal = (): void => {
+          view.info("interrupted: stopping everything the demo started");
+          abort.abort();
+        };
+        process.once("SIGINT", onSignal);
+        process.once("SIGTERM", onSignal);
+        const summary = await runDemo(
+          { jobs: opts.jobs, sites: opts.sites, pilots: opts.pilots, matchmakers: opts.matchmakers, timeoutSec: opts.timeout, keep: opts.keep === true, monitorPort: opts.monitorPort },
+          base,
+          view,
+          abort.signal,
+        );
+        if (opts.json) printJson(summary);
+        else process.stdout.write(renderSummary(summary) + "\n");
+        const ok = summary.finished + summary.failed === summary.jobs && summary.failed === 0;
+        process.exitCode = ok ? EXIT.ok : EXIT.failed;
+        // Pilots and connections are closed; don't wait on stray timers of client libraries.
+        setTimeout(() => process.exit(process.exitCode ?? 0), 200).unref();
+      }),
+    );
 }

@@ -1,0 +1,287 @@
+// `wms demo`: the whole system on one machine. It makes sure the services answer, builds a PKI,
+// three sites with storage folders and sample datasets, starts the credential cache, intake,
+// matchmakers, agents and a factory of local pilots in a namespace of its own, submits a signed
+// task, shows its progress, prints a summary, and stops and deletes everything it started.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { stringify as toYaml } from "yaml";
+import { register as promDefault } from "prom-client";
+import { loadConfig, type LoadedConfig } from "../platform/config.ts";
+import { openNats, openRabbit, openRedis } from "../platform/connections.ts";
+import { createLogger } from "../platform/logger.ts";
+import { ensureServices } from "../platform/local-services.ts";
+import { deleteNamespaceKeys } from "../platform/namespace-cleanup.ts";
+import { ERR, WmsError, type FactoryConfig, type SiteConfig, type TaskBatch } from "../schemas/index.ts";
+import { createEnvelopeSigner, initPki, issueCertificate, loadTrust, PilotTokenStore, readServiceCredentials, signTaskBatch, createProxy } from "../security/index.ts";
+import { JobStore, type JobState } from "../matchmaker/job-store.ts";
+import { ReplicaCatalogStore } from "../matchmaker/replica-catalog.ts";
+import { startIntake } from "../matchmaker/intake-service.ts";
+import { startMatchmaker, type MatchmakerHandle } from "../matchmaker/matchmaker-service.ts";
+import { TaskClient } from "../matchmaker/task-client.ts";
+import { startFactory, pilotCommand, LocalAdapter, type PilotCommandBuilder } from "../pilot-factory/index.ts";
+import { startCredentialCache, CredentialClient } from "../agents/credentials/index.ts";
+import { startAgents } from "../agents/job-state/index.ts";
+import { deleteTopology } from "../agents/reports/index.ts";
+import { UsageStore } from "../agents/accounting/index.ts";
+import { startMonitor } from "../agents/monitor/monitor-server.ts";
+import { defaultProviders } from "../agents/monitor/monitor-providers.ts";
+import { writeSampleData } from "./sample-data.ts";
+import { summarize, type DemoSummary } from "./demo-summary.ts";
+
+export interface DemoOptions {
+  jobs: number;
+  sites: number;
+  /** Pilots running at once, over all sites. */
+  pilots: number;
+  matchmakers: number;
+  timeoutSec: number;
+  keep: boolean;
+  monitorPort?: number;
+}
+
+export interface DemoOutput {
+  info(line: string): void;
+  progress(counts: Record<JobState, number>, total: number): void;
+  done(): void;
+}
+
+const WMS_BIN = fileURLToPath(new URL("../bin/wms.mjs", import.meta.url));
+const FILES_PER_JOB = 2;
+const PRODUCTION_DN = "/DC=org/DC=pilot-wms/OU=People/CN=Production Manager";
+const USER_DN = "/DC=org/DC=pilot-wms/OU=People/CN=Alice Analyst";
+const PILOT_DN = "/DC=org/DC=pilot-wms/OU=Pilots/CN=demo pilot";
+
+/** Word-count and checksum every staged-in file; the result is the job's output file. */
+const PAYLOAD = 'set -e; out="$WMS_OUTPUT_DIR/summary.txt"; wc -w $WMS_INPUTS > "$out"; md5sum $WMS_INPUTS >> "$out"';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export async function runDemo(o: DemoOptions, base: LoadedConfig, out: DemoOutput, signal: AbortSignal): Promise<DemoSummary> {
+  const started = Date.now();
+  const work = mkdtempSync(join(tmpdir(), "wms-demo-"));
+  const cleanups: Array<[string, () => Promise<unknown> | unknown]> = [];
+  const cleanup = async (): Promise<void> => {
+    for (const [what, fn] of cleanups.reverse()) {
+      try {
+        await fn();
+      } catch (e) {
+        out.info(`cleanup of ${what} failed: ${(e as Error).message}`);
+      }
+    }
+  };
+  try {
+    // 1. The services: used as they are, or started for the demo and stopped at the end.
+    const services = await ensureServices({ nats: base.config.nats.url, redis: base.config.redis.url, rabbitmq: base.config.rabbitmq.url }, join(work, "services"), out.info);
+    cleanups.push(["services", () => services.stop()]);
+    if (services.started.length) out.info(`started for the demo: ${services.started.join(", ")}`);
+
+    // 2. A PKI, the production manager, a user and the pilots' certificate.
+    const pkiDir = join(work, "pki");
+    initPki(pkiDir, { vo: "atlas" });
+    const credsDir = join(work, "creds");
+    mkdirSync(credsDir, { recursive: true, mode: 0o700 });
+    const issue = (name: string, kind: "user" | "pilot", dn: string, roles: string[], groups: string[]): { cert: string; key: string } => {
+      const c = issueCertificate({ caDir: pkiDir, kind, dn, roles, groups, days: 2 });
+      const cert = join(credsDir, `${name}.cert.pem`);
+      const key = join(credsDir, `${name}.key.pem`);
+      writeFileSync(cert, c.certPem, { mode: 0o644 });
+      writeFileSync(key, c.keyPem, { mode: 0o600 });
+      return { cert, key };
+    };
+    const production = issue("production", "user", PRODUCTION_DN, ["production"], ["prod"]);
+    const user = issue("alice", "user", USER_DN, ["user"], ["physics"]);
+    const pilotCred = issue("pilot", "pilot", PILOT_DN, ["pilot"], []);
+
+    // 3. Sites with storage folders, and the sample datasets placed at some of them.
+    const siteNames = Array.from({ length: o.sites }, (_, i) => `SITE_${String.fromCharCode(65 + (i % 26))}${i >= 26 ? i : ""}`);
+    const storage = Object.fromEntries(siteNames.map((s) => [s, join(work, "storage", s)]));
+    for (const dir of Object.values(storage)) mkdirSync(dir, { recursive: true });
+    const siteConfig: SiteConfig = {
+      schemaVersion: 1,
+      sites: siteNames.map((name, i) => ({ name, storagePath: storage[name], online: true, identitySwitch: "off", capacity: 40 + 20 * (i % 3), softwareTags: ["demo"], authz: [], mapping: [] })),
+    };
+    const sitesFile = join(work, "sites.yaml");
+    writeFileSync(sitesFile, toYaml(siteConfig));
+    const datasetCount = Math.max(o.sites * 2, 2);
+    const filesPerDataset = Math.ceil((o.jobs * FILES_PER_JOB) / datasetCount);
+    const datasets = writeSampleData({ storage, datasets: datasetCount, filesPerDataset, prefix: "demo" });
+
+    // 4. The deployment's config, in a namespace of its own; pilots load the same file.
+    const namespace = `demo${randomBytes(4).toString("hex")}`;
+    const configFile = join(work, "wms.yaml");
+    writeFileSync(
+      configFile,
+      toYaml({
+        namespace,
+        nats: { url: services.urls.nats },
+        redis: { url: services.urls.redis },
+        rabbitmq: { url: services.urls.rabbitmq },
+        pki: { dir: pkiDir },
+        credentials: { encryptionKey: randomBytes(32).toString("base64") },
+        matchmaker: { lockSec: 30, stalledIntervalSec: 5, nomatchBackoffSec: 1 },
+        sitesFile,
+        logLevel: "warn",
+      }),
+      { mode: 0o600 },
+    );
+    const loaded = loadConfig({ path: configFile, env: {} });
+    const { config, names } = loaded;
+    const logger = createLogger("demo", config.logLevel);
+
+    const nc = await openNats(config, "wms-demo");
+    cleanups.push(["nats", () => nc.drain()]);
+    const redis = openRedis(config);
+    const bull = openRedis(config, { forBullMq: true });
+    cleanups.push(["redis", () => { redis.disconnect(); bull.disconnect(); }]);
+    if (!o.keep) {
+      cleanups.push(["rabbitmq topology", async () => {
+        const conn = await openRabbit(config);
+        const ch = await conn.createChannel();
+        await deleteTopology(ch, names);
+        await conn.close();
+      }]);
+      cleanups.push(["redis keys", () => deleteNamespaceKeys(redis, namespace)]);
+    }
+
+    const catalog = new ReplicaCatalogStore(redis, names);
+    for (const d of datasets) await catalog.addFiles(d.name, d.files, d.sites);
+    out.info(`${siteNames.length} sites, ${datasets.length} datasets, ${datasets.reduce((n, d) => n + d.files.length, 0)} files in ${work}`);
+
+    // 5. The services, in this process (pilots are processes of their own, started by the factory).
+    const trust = loadTrust(pkiDir);
+    const cache = await startCredentialCache({ nc, redis, names, config, trust, logger });
+    cleanups.push(["credential cache", () => cache.stop()]);
+    const mmCreds = readServiceCredentials(pkiDir, "matchmaker");
+    const matchmakers: MatchmakerHandle[] = [];
+    for (let i = 0; i < o.matchmakers; i++) {
+      const mm = await startMatchmaker({ nc, redis, bullConnection: bull, names, config, signer: createEnvelopeSigner(mmCreds), logger, registry: promDefault });
+      matchmakers.push(mm);
+      cleanups.push([`matchmaker ${i + 1}`, () => mm.stop()]);
+    }
+    const dispatch = matchmakers[0].dispatch;
+    const intake = await startIntake({ nc, redis, names, config, trust, dispatch, logger });
+    cleanups.push(["intake", () => intake.stop()]);
+    const agents = await startAgents({ config, names, redis, bullConnection: bull, dispatch, logger });
+    cleanups.push(["agents", () => agents.stop()]);
+    if (o.monitorPort !== undefined) {
+      const monitor = await startMonitor({ redis, names, port: o.monitorPort, providers: await defaultProviders({ redis, names, config }) });
+      cleanups.push(["monitor", () => monitor.close()]);
+      out.info(`monitor on ${monitor.url}`);
+    }
+
+    // 6. Users delegate proxies to the credential cache, retrievable by pilots only.
+    const creds = new CredentialClient(nc, names, { trust });
+    for (const who of [production, user]) {
+      const proxy = createProxy({ certPem: readText(who.cert), keyPem: readText(who.key), lifetimeSec: 12 * 3600 });
+      await creds.delegate(proxy, { retrievers: ["role:pilot"] });
+    }
+
+    // 7. The factory keeps every site supplied with pilots while work waits.
+    const perSite = Math.max(1, Math.ceil(o.pilots / siteNames.length));
+    const factoryConfig: FactoryConfig = {
+      schemaVersion: 1,
+      factoryId: "demo-factory",
+      queues: siteNames.map((site) => ({
+        name: `${site}-local`, site, adapter: "local", targetIdle: 0, maxPending: perSite, maxRunning: perSite, maxPerCycle: perSite,
+        pilotsPerMinute: 600, cycleSec: 1, pilotLifetimeSec: o.timeoutSec + 3600, tokenUses: 1000, emptyAdvertsLimit: 3,
+      })),
+    };
+    const withPilotCert: PilotCommandBuilder = (launch, runtime) => {
+      const line = pilotCommand(launch, runtime);
+      return { ...line, args: [...line.args, "--pilot-cert", pilotCred.cert, "--pilot-key", pilotCred.key, "--max-backoff", "1"] };
+    };
+    const local = new LocalAdapter({ env: process.env });
+    const factory = await startFactory({
+      adapterFor: () => local,
+      config: factoryConfig, nc, redis, names, tokens: new PilotTokenStore(redis, names),
+      waitingJobs: (site) => dispatch.waitingCount(site),
+      runtime: { nodePath: process.execPath, wmsBin: WMS_BIN, namespace, configPath: configFile, serviceUrls: services.urls, pilotWorkdir: join(work, "pilots") },
+      workDir: join(work, "factory"), env: process.env, pilotCommand: withPilotCert, logger,
+    });
+    cleanups.push(["factory and its pilots", async () => {
+      await factory.stop();
+      await stopPilots([...local.started.values()].map((p) => p.pid));
+    }]);
+
+    // 8. The production manager submits the signed task.
+    const batch: TaskBatch = {
+      schemaVersion: 1, taskName: `demo.wordcount.${namespace}`, kind: "production", vo: "atlas", group: "prod", priority: 100,
+      jobTemplate: { executable: "/bin/sh", arguments: ["-c", PAYLOAD], environment: { LC_ALL: "C" }, requirements: "TARGET.Cpus >= 1 && TARGET.Memory >= 100", rank: "TARGET.Memory", cores: 1, memoryMb: 500, walltimeSec: 600 },
+      inputDatasets: datasets.map((d) => d.name), filesPerJob: FILES_PER_JOB, maxJobs: o.jobs, outputDataset: `demo.output.${namespace}`, maxAttempts: 3,
+    };
+    const signed = signTaskBatch(batch, { certChain: [readText(production.cert)], keyPem: readText(production.key) });
+    const accepted = await new TaskClient(nc, names).submit(signed);
+    out.info(`task ${accepted.taskId} accepted: ${accepted.jobs} jobs, ${accepted.queued} queued`);
+
+    // 9. Watch it through to the end.
+    const jobs = new JobStore(redis, names);
+    const deadline = Date.now() + o.timeoutSec * 1000;
+    for (;;) {
+      if (signal.aborted) throw new WmsError(ERR.PAYLOAD_CANCELLED, "the demo was interrupted");
+      const counts = await jobs.taskCounts(accepted.taskId);
+      out.progress(counts, accepted.jobs);
+      const task = await jobs.getTask(accepted.taskId);
+      if (task && task.status !== "running") break;
+      if (Date.now() > deadline) throw new WmsError(ERR.TIMEOUT, `the task did not finish within ${o.timeoutSec} s (raise --timeout)`);
+      await sleep(400);
+    }
+    out.done();
+
+    // 10. The summary, from the records.
+    const records = await jobs.listJobs(accepted.taskId);
+    const replicas = new Map<string, Set<string>>();
+    for (const d of datasets) for (const f of d.files) replicas.set(f.lfn, new Set(d.sites));
+    const usage = new UsageStore(redis, names, config.quotas);
+    await sleep(500); // accounting records trail the final state reports by a moment
+    const usageByUser = Object.fromEntries((await usage.list("user")).map((u) => [u.name, { jobs: u.jobs, wallSec: u.wallSec, cpuSec: u.cpuSec }]));
+    const census = await Promise.all(factory.queues().map((q) => factory.census(q.name)));
+    return summarize({
+      taskId: accepted.taskId,
+      jobs: records.map((r) => ({ jobId: r.jobId, state: r.state, site: r.site || r.spec.site, inputLfns: r.spec.inputFiles.map((f) => f.lfn), errorCode: r.errorCode })),
+      replicas,
+      usageByUser,
+      pilots: census.reduce((n, c) => n + c.submitted, 0),
+      elapsedSec: (Date.now() - started) / 1000,
+    });
+  } finally {
+    await cleanup();
+    if (!o.keep) rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function readText(path: string): string {
+  return readFileSync(path, "utf8");
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** SIGTERM to each pilot's process group (the pilot then kills its payload and deletes its credentials), SIGKILL after a grace. */
+async function stopPilots(pids: readonly number[], graceMs = 8000): Promise<void> {
+  const live = pids.filter((p) => p > 0 && alive(p));
+  for (const pid of live) {
+    try {
+      process.kill(-pid, "SIGTERM");
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  const until = Date.now() + graceMs;
+  while (Date.now() < until && live.some(alive)) await sleep(200);
+  for (const pid of live.filter(alive)) {
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+}
