@@ -1,6 +1,7 @@
 import type { BenchSuite } from "./suite.ts";
 import { schemasSuite } from "./schemas.ts";
 import { classadSuite } from "./classad.ts";
+import { cryptoSuite } from "./crypto.ts";
 
 /** Each issue adds its suite here; its key is the top-level key in the bench JSON. */
-export const SUITES: readonly BenchSuite[] = [schemasSuite, classadSuite];
+export const SUITES: readonly BenchSuite[] = [schemasSuite, classadSuite, cryptoSuite];
