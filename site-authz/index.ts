@@ -18,3 +18,4 @@ export { checkPilotSecrets } from "./pilot-secrets-check.ts";
 export { startSwitched, DEFAULT_PROXY_FILE, WRAPPER_FILE, type SwitchRequest, type SwitchJob, type StartedPayload, type CleanupReport } from "./identity-switch.ts";
 export { runPayload, type RunPayloadOptions, type PayloadRun } from "./payload-run.ts";
 export { loadSiteConfig, findSite } from "./site-config-file.ts";
+export { explainAccess, type AccessExplanation } from "./access-explanation.ts";

@@ -1,6 +1,126 @@
 import type { Command } from "commander";
-import { notBuilt } from "../command-kit.ts";
+import { action, configFor, EXIT, parseIntOption, printJson } from "../command-kit.ts";
+import { ERR, WmsError, type AuditRecord, type Site } from "../../schemas/index.ts";
+import type { AccessExplanation } from "../../site-authz/index.ts";
+
+interface CheckOptions {
+  site: string;
+  dn: string;
+  ca?: string;
+  vo?: string;
+  group: string[];
+  role: string[];
+  walltime?: number;
+  sitesFile?: string;
+  lease?: boolean;
+  node: string;
+  audit: number;
+  json?: boolean;
+}
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
+const yesNo = (b: boolean): string => (b ? "yes" : "NO ");
+
+function renderCheck(x: AccessExplanation, recent: AuditRecord[] | string): string {
+  const id = x.identity;
+  const out: string[] = [];
+  out.push(`site ${x.site} (identity switch: ${x.identitySwitch})`);
+  out.push(`identity ${id.dn}`, `  ca ${id.caDn || "(not given)"}  vo ${id.vo ?? "(none)"}  groups [${id.groups.join(", ")}]  roles [${id.roles.join(", ")}]`);
+  const a = x.authz;
+  out.push(a.allowed ? `authorization: ALLOWED (${a.reason})` : `authorization: REFUSED E${a.code ?? "?"} by ${a.plugin ?? "?"}: ${a.reason}`);
+  for (const s of a.trail) out.push(`  ${s.plugin.padEnd(11)} ${yesNo(s.allowed)}  ${s.reason}`);
+  if (x.mapping) {
+    out.push(`mapping: ${x.mapping.account} by ${x.mapping.plugin}: ${x.mapping.detail}`);
+    for (const s of x.mapping.trail) out.push(`  ${s.plugin.padEnd(11)} ${s.mapped ? "maps" : "no  "}  ${s.detail}`);
+  } else if (x.mappingError) {
+    out.push(`mapping: none: E${x.mappingError.code} ${x.mappingError.name}: ${x.mappingError.message}`);
+  } else {
+    out.push("mapping: the site has no mapping plug-ins (payloads run as the pilot)");
+  }
+  if (typeof recent === "string") out.push(`recent audit: ${recent}`);
+  else if (recent.length) {
+    out.push("recent audit for this DN (newest first):");
+    for (const r of recent) out.push(`  ${new Date(r.at).toISOString()} ${r.event} ${r.node ?? "-"} ${r.jobId ?? "-"} ${r.localAccount ?? "-"}: ${r.detail ?? ""}`);
+  }
+  return out.join("\n") + "\n";
+}
+
+function siteRow(s: Site): string {
+  const authz = s.authz.map((p) => p.type).join(",") || "-";
+  const mapping = s.mapping.map((p) => (p.type === "pool" ? `pool(${p.accounts.length})` : p.type)).join(",") || "-";
+  return `${s.name.padEnd(20)}${(s.online ? "yes" : "no").padEnd(8)}${s.identitySwitch.padEnd(10)}${String(s.capacity).padEnd(10)}${authz.padEnd(34)}${mapping}`;
+}
 
 export function registerSite(program: Command): void {
-  notBuilt(program, "site", "site authorization and account mapping (LCAS/LCMAPS/SCAS roles)", 9);
+  const site = program.command("site").description("site authorization and account mapping (LCAS/LCMAPS/SCAS roles)");
+
+  site
+    .command("list")
+    .description("list the sites of the site config (sitesFile in wms.yaml, or --sites-file)")
+    .option("--sites-file <file>", "site configuration (SiteConfig YAML/JSON); default: sitesFile in wms.yaml")
+    .option("--json", "print JSON")
+    .action(
+      action(async (opts: { sitesFile?: string; json?: boolean }, cmd: Command) => {
+        const { config } = configFor(cmd);
+        const { loadSiteConfig } = await import("../../site-authz/index.ts");
+        const sites = loadSiteConfig(opts.sitesFile ?? config.sitesFile).sites;
+        if (opts.json) return printJson(sites);
+        process.stdout.write(`${"SITE".padEnd(20)}${"ONLINE".padEnd(8)}${"SWITCH".padEnd(10)}${"CAPACITY".padEnd(10)}${"AUTHZ".padEnd(34)}MAPPING\n`);
+        for (const s of sites) process.stdout.write(siteRow(s) + "\n");
+      }),
+    );
+
+  const authz = site.command("authz").description("site authorization decisions");
+  authz
+    .command("check")
+    .description("explain whether a DN may run at a site (which plug-in allowed or refused) and which local account it maps to; exits 1 when it may not run")
+    .requiredOption("--site <name>", "site name from the site config")
+    .requiredOption("--dn <dn>", "the user's DN in slash form, e.g. '/DC=org/CN=Jane Doe'")
+    .option("--ca <dn>", "DN of the CA that issued the user's certificate (for allow/ban lists by CA)")
+    .option("--vo <vo>", "the VO from the user's attributes")
+    .option("--group <group>", "a VOMS group (repeatable)", collect, [])
+    .option("--role <role>", "a VOMS role, plain or FQAN (repeatable)", collect, [])
+    .option("--walltime <sec>", "the job's walltime in seconds, for the walltime plug-in", parseIntOption("--walltime", 1))
+    .option("--sites-file <file>", "site configuration (SiteConfig YAML/JSON); default: sitesFile in wms.yaml")
+    .option("--lease", "take (or renew) the pool lease for real and audit the decisions; without it nothing changes")
+    .option("--node <name>", "node name recorded with --lease", "wms-cli")
+    .option("--audit <n>", "show this many recent audit records for the DN (0: none)", parseIntOption("--audit", 0), 5)
+    .option("--json", "print JSON")
+    .action(
+      action(async (opts: CheckOptions, cmd: Command) => {
+        const { config, names } = configFor(cmd);
+        if (!opts.dn.startsWith("/")) throw new WmsError(ERR.BAD_INPUT, `--dn must be a DN in slash form (/DC=org/CN=...), got '${opts.dn}'`);
+        const sa = await import("../../site-authz/index.ts");
+        const { openRedis } = await import("../../platform/connections.ts");
+        const s = sa.findSite(sa.loadSiteConfig(opts.sitesFile ?? config.sitesFile), opts.site);
+        const needsRedis = s.mapping.some((p) => p.type === "pool") || opts.lease === true || opts.audit > 0;
+        const redis = needsRedis ? openRedis(config, { lazy: true }) : undefined;
+        let redisUp = false;
+        if (redis) {
+          redis.on("error", () => undefined);
+          try {
+            await redis.connect();
+            redisUp = true;
+          } catch {
+            redis.disconnect();
+          }
+        }
+        try {
+          const needsPool = s.mapping.some((p) => p.type === "pool") || opts.lease === true;
+          if (needsPool && !redisUp) throw new WmsError(ERR.SERVICE_UNAVAILABLE, `Redis at ${config.redis.url} does not answer; pool leases and audit live there`);
+          const sink = redis && redisUp ? sa.redisAuditList(redis, names) : () => undefined;
+          const mapper = new sa.AccountMapper({ site: s, names, node: opts.node, audit: sink, redis: redisUp ? redis : undefined });
+          const identity = { dn: opts.dn, caDn: opts.ca ?? "", vo: opts.vo, groups: opts.group, roles: opts.role };
+          const x = await sa.explainAccess({ site: s, identity, job: opts.walltime !== undefined ? { walltimeSec: opts.walltime } : undefined, mapper, lease: opts.lease ? { audit: sink, node: opts.node } : undefined });
+          const dn = sa.baseDn(opts.dn);
+          const recent =
+            opts.audit === 0 ? [] : redisUp && redis ? await sa.recentAudit(redis, names, opts.audit, (r) => r.site === s.name && sa.baseDn(r.dn) === dn) : `Redis at ${config.redis.url} does not answer`;
+          if (opts.json) printJson({ ...x, recentAudit: typeof recent === "string" ? [] : recent });
+          else process.stdout.write(renderCheck(x, recent));
+          if (!x.ok) process.exitCode = EXIT.failed;
+        } finally {
+          redis?.disconnect();
+        }
+      }),
+    );
 }

@@ -63,7 +63,7 @@ describe("pool accounts leased site-centrally (SCAS role)", () => {
     const b = await wn2.map(identity("Bob"), { jobId: "j3" });
     expect(b.account).not.toBe(a1.account);
     const leases = await wn1.poolLeases();
-    expect(leases.find((l) => l.account === a1.account)?.holders.sort()).toEqual(["wn1/j1", "wn2/j2"]);
+    expect(leases.find((l) => l.account === a1.account)?.holders.slice().sort()).toEqual(["wn1/j1", "wn2/j2"]);
     const records = audit.filter((r) => r.event === "mapping-decision" && r.site === "POOL_TWO");
     expect(records.map((r) => [r.node, r.localAccount])).toEqual([
       ["wn1", a1.account],
