@@ -21,6 +21,8 @@ export interface MatchCacheOptions {
   /** Decisions kept before the cache starts over (bounds memory on a churning pool). */
   readonly maxDecisions?: number;
   readonly maxAutoclusters?: number;
+  /** Distinct machine-ad texts kept parsed. */
+  readonly maxAds?: number;
 }
 
 /** Numbers from ClassAd values (integer or real); anything else ranks 0. */
@@ -48,6 +50,10 @@ function refsOf(ad: ClassAd, attrs: readonly string[]): string[] {
 
 export class MatchCache {
   private readonly decisions = new Map<string, MatchDecision>();
+  /** A pilot re-advertises the same ad text: parse it once, and remember its decisions per autocluster. */
+  private readonly ads = new Map<string, ClassAd>();
+  private readonly perAd = new WeakMap<ClassAd, { refs: string[]; byAc: Map<string, MatchDecision> }>();
+  private readonly maxAds: number;
   private readonly prepared = new Map<string, PreparedAutocluster>();
   private readonly maxDecisions: number;
   private readonly maxAutoclusters: number;
@@ -57,6 +63,33 @@ export class MatchCache {
   constructor(opts: MatchCacheOptions = {}) {
     this.maxDecisions = opts.maxDecisions ?? 200_000;
     this.maxAutoclusters = opts.maxAutoclusters ?? 20_000;
+    this.maxAds = opts.maxAds ?? 5_000;
+  }
+
+  /** Parses a machine ad, reusing the parse of an identical text. Throws ClassAdParseError. */
+  machineAd(text: string): ClassAd {
+    let ad = this.ads.get(text);
+    if (!ad) {
+      ad = parseClassAd(text);
+      if (this.ads.size >= this.maxAds) this.ads.clear();
+      this.ads.set(text, ad);
+    }
+    return ad;
+  }
+
+  /** `decide` for an ad from `machineAd`, memoized on the ad object (no signature work on a repeat). */
+  decideFor(machine: ClassAd, ac: string, key: AutoclusterKey): MatchDecision {
+    let memo = this.perAd.get(machine);
+    if (!memo) {
+      memo = { refs: this.machineRefs(machine), byAc: new Map() };
+      this.perAd.set(machine, memo);
+    }
+    let d = memo.byAc.get(ac);
+    if (!d) {
+      d = this.decide(machine, memo.refs, ac, key);
+      memo.byAc.set(ac, d);
+    }
+    return d;
   }
 
   /** The job ad of an autocluster, parsed once. Throws ClassAdParseError for a bad expression. */

@@ -20,7 +20,7 @@ import {
   type WmsConfig,
 } from "../schemas/index.ts";
 import { encryptToPilot, OneTimeKeyStore, PilotTokenStore } from "../security/index.ts";
-import { parseClassAd, type ClassAd } from "./classad/index.ts";
+import type { ClassAd } from "./classad/index.ts";
 import { DispatchQueues, parseLockToken, type ClaimedJob } from "./dispatch-queues.ts";
 import { AutoclusterIndexCache } from "./autocluster-index.ts";
 import { MatchCache } from "./match-cache.ts";
@@ -126,10 +126,9 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
   async function bestJob(site: string, machine: ClassAd, pilotId: string): Promise<ClaimedJob | undefined> {
     const acs = await index.live(site);
     if (acs.length === 0) return undefined;
-    const refs = cache.machineRefs(machine);
     const matching: RankedCandidate[] = [];
     for (const [ac, key] of acs) {
-      const d = cache.decide(machine, refs, ac, key);
+      const d = cache.decideFor(machine, ac, key);
       if (d.match) matching.push({ ac, key, jobRank: d.jobRank });
     }
     if (matching.length === 0) return undefined;
@@ -142,18 +141,27 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     return undefined;
   }
 
-  async function answerAdvert(data: Uint8Array): Promise<MatchReply> {
-    const advert = MachineAdvert.parseJson(data);
+  // Checked before anything is spent or claimed: a key we cannot encrypt to would strand a job.
+  // A pilot keeps its key for its life, so the check is remembered per key (parsing one costs ~0.1 ms).
+  const goodKeys = new Set<string>();
+  function checkPublicKey(pem: string): void {
+    if (goodKeys.has(pem)) return;
     try {
-      // Checked before anything is spent or claimed: a key we cannot encrypt to would strand a job.
-      if (createPublicKey(advert.publicKey).asymmetricKeyType !== "ec") throw new Error("not an EC key");
+      if (createPublicKey(pem).asymmetricKeyType !== "ec") throw new Error("not an EC key");
     } catch (e) {
       throw new WmsError(ERR.BAD_INPUT, `publicKey must be the pilot's EC P-256 public key in PEM (${(e as Error).message})`);
     }
+    if (goodKeys.size >= 50_000) goodKeys.clear();
+    goodKeys.add(pem);
+  }
+
+  async function answerAdvert(data: Uint8Array): Promise<MatchReply> {
+    const advert = MachineAdvert.parseJson(data);
+    checkPublicKey(advert.publicKey);
     await tokens.consume(advert.token, advert.site);
     let machine: ClassAd;
     try {
-      machine = parseClassAd(advert.classad);
+      machine = cache.machineAd(advert.classad);
     } catch (e) {
       throw new WmsError(ERR.MATCH_BAD_MACHINE_AD, (e as Error).message);
     }

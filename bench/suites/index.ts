@@ -1,7 +1,9 @@
 import type { BenchSuite } from "./suite.ts";
 import { schemasSuite } from "./schemas.ts";
 import { classadSuite } from "./classad.ts";
+import { matchmakerSuite } from "./matchmaker.ts";
+import { intakeSuite } from "./intake.ts";
 import { cryptoSuite } from "./crypto.ts";
 
 /** Each issue adds its suite here; its key is the top-level key in the bench JSON. */
-export const SUITES: readonly BenchSuite[] = [schemasSuite, classadSuite, cryptoSuite];
+export const SUITES: readonly BenchSuite[] = [schemasSuite, matchmakerSuite, classadSuite, intakeSuite, cryptoSuite];

@@ -1,0 +1,235 @@
+// End-to-end matchmaking: pilots' adverts over NATS to a `wms matchmaker` process (its own
+// process, so its RSS is its own), answered with claimed, signed envelopes; 100,000 queued jobs
+// over 50 sites. Baseline in the same run: a plain BullMQ Worker draining the same job payloads
+// with no matching, token, key or signature.
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Queue, Worker } from "bullmq";
+import type { NatsConnection } from "nats";
+import type { Redis } from "ioredis";
+import { loadConfig } from "../../platform/config.ts";
+import { openNats, openRedis } from "../../platform/connections.ts";
+import { EnvelopeBody, MatchReply, SCHEMA_VERSION, type JobSpec, type WireNames } from "../../schemas/index.ts";
+import { generatePilotKeyPair, initPki, PilotTokenStore } from "../../security/index.ts";
+import { DispatchQueues, JobStore } from "../../matchmaker/index.ts";
+import type { BenchSuite } from "./suite.ts";
+
+const SITES = 50;
+const TOTAL = 100_000;
+const FIRST = 10_000;
+const PEAK_CONCURRENCY = 64;
+const PEAK_MS = 8000;
+const LATENCY_MS = 6000;
+const BASELINE_JOBS = 10_000;
+const WMS_BIN = fileURLToPath(new URL("../../bin/wms.mjs", import.meta.url));
+const encoder = new TextEncoder();
+
+function spec(taskId: string, i: number, site: string, cores: number): JobSpec {
+  return {
+    schemaVersion: 1,
+    jobId: `${taskId}.${i}`,
+    taskId,
+    taskName: taskId,
+    kind: "production",
+    vo: "atlas",
+    group: "atlas/prod",
+    userDn: "/DC=org/CN=Bench User",
+    priority: 100,
+    site,
+    executable: "/bin/true",
+    arguments: ["--events", "1000"],
+    environment: { ATHENA_CORES: String(cores) },
+    requirements: 'TARGET.OpSys == "LINUX" && TARGET.Memory >= 2000',
+    rank: "TARGET.Cpus",
+    cores,
+    memoryMb: 2000,
+    walltimeSec: 3600,
+    inputFiles: [{ lfn: `data/${taskId}/${i}.root`, dataset: "bench.ds", size: 1000, adler32: "0a1b2c3d", md5: "0123456789abcdef0123456789abcdef" }],
+    outputDataset: "bench.out",
+    attempt: 1,
+    maxAttempts: 3,
+  };
+}
+
+/** Queues `n` jobs spread over the sites (two autoclusters each), recorded in the JobStore. */
+async function queueJobs(store: JobStore, dq: DispatchQueues, tag: string, n: number): Promise<JobSpec[]> {
+  const out: JobSpec[] = [];
+  const perTask = n / (SITES * 2);
+  for (let s = 0; s < SITES; s++) {
+    for (const cores of [1, 8]) {
+      const taskId = `${tag}s${s}c${cores}`;
+      const specs = Array.from({ length: perTask }, (_, i) => spec(taskId, i, `BENCH_${s}`, cores));
+      await store.createTask(
+        { taskId, taskName: taskId, kind: "production", vo: "atlas", group: "atlas/prod", ownerDn: specs[0].userDn, priority: 100, maxAttempts: 3, outputDataset: "bench.out" },
+        specs.map((x) => ({ spec: x, state: "activated" as const })),
+      );
+      await dq.enqueue(specs);
+      out.push(...specs);
+    }
+  }
+  return out;
+}
+
+interface BenchPilot {
+  site: string;
+  text: string;
+}
+
+function machineAd(pilotId: string, site: string): string {
+  return `[ MyType = "Machine"; PilotId = "${pilotId}"; Site = "${site}"; Cpus = 8; Memory = 16000; WalltimeLeft = 86400; OpSys = "LINUX"; Requirements = TARGET.WalltimeSec <= MY.WalltimeLeft && TARGET.Cores <= MY.Cpus && TARGET.MemoryMb <= MY.Memory ]`;
+}
+
+async function makePilots(tokens: PilotTokenStore, n: number): Promise<BenchPilot[]> {
+  const publicKey = generatePilotKeyPair().publicKeyPem;
+  return Promise.all(
+    Array.from({ length: n }, async (_, i) => {
+      const site = `BENCH_${i % SITES}`;
+      const pilotId = `bench-pilot-${i}`;
+      const token = await tokens.mint({ site, factoryId: "bench", uses: 10_000, ttlSec: 3600 });
+      return { site, text: JSON.stringify({ schemaVersion: SCHEMA_VERSION, pilotId, site, token, classad: machineAd(pilotId, site), publicKey, sentAt: Date.now() }) };
+    }),
+  );
+}
+
+/** One advert, and the job handed back as a pilot would after running it. Returns latency in ms, or -1 on no match. */
+async function advertOnce(nc: NatsConnection, names: WireNames, dq: DispatchQueues, p: BenchPilot): Promise<number> {
+  const t0 = performance.now();
+  const r = MatchReply.parseJson((await nc.request(names.subjects.advert, encoder.encode(p.text), { timeout: 30_000 })).data);
+  const ms = performance.now() - t0;
+  if (r.status === "error") throw new Error(`advert refused: E${r.code} ${r.message}`);
+  if (r.status !== "match") return -1;
+  const body = EnvelopeBody.parseJson(r.envelope.body);
+  await dq.complete(body.job.jobId, body.lockToken);
+  return ms;
+}
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Math.round(Number(m[1]) / 1024) : -1;
+}
+
+function percentile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return -1;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+async function baseline(bull: Redis, names: WireNames, jobs: JobSpec[]): Promise<number> {
+  const name = "bench-baseline";
+  const q = new Queue(name, { connection: bull, prefix: names.bullPrefix });
+  for (let i = 0; i < jobs.length; i += 2000) {
+    await q.addBulk(jobs.slice(i, i + 2000).map((s) => ({ name: "job", data: s, opts: { jobId: s.jobId, removeOnComplete: true, removeOnFail: true } })));
+  }
+  let done = 0;
+  const t0 = performance.now();
+  const finished = new Promise<void>((resolve) => {
+    const w = new Worker(name, async () => undefined, { connection: bull.duplicate(), prefix: names.bullPrefix, concurrency: PEAK_CONCURRENCY });
+    w.on("completed", () => {
+      if (++done === jobs.length) void w.close().then(() => resolve());
+    });
+  });
+  await finished;
+  const rate = jobs.length / ((performance.now() - t0) / 1000);
+  await q.obliterate({ force: true });
+  await q.close();
+  return rate;
+}
+
+async function deleteNamespace(redis: Redis, ns: string): Promise<void> {
+  for (const pattern of [`${ns}:*`, `{${ns}}*`]) {
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
+      cursor = next;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== "0");
+  }
+}
+
+export const matchmakerSuite: BenchSuite = {
+  key: "matchmaker",
+  async run() {
+    const namespace = `benchmm${randomBytes(3).toString("hex")}`;
+    const { config, names } = loadConfig({ overrides: { namespace } });
+    const dir = mkdtempSync(join(tmpdir(), "wms-bench-mm-"));
+    initPki(dir);
+    const configPath = join(dir, "wms.yaml");
+    writeFileSync(configPath, JSON.stringify({ ...config, namespace, pki: { dir }, logLevel: "warn" }));
+    const nc = await openNats(config, "bench-matchmaker");
+    const redis = openRedis(config);
+    const bull = openRedis(config, { forBullMq: true });
+    const store = new JobStore(redis, names);
+    const dq = new DispatchQueues({ connection: bull, names, lockMs: 600_000, stalledIntervalMs: 600_000 });
+    const tokens = new PilotTokenStore(redis, names);
+    let child: ChildProcess | undefined;
+    try {
+      const first = await queueJobs(store, dq, "a", FIRST);
+      child = spawn(process.execPath, [WMS_BIN, "--config", configPath, "matchmaker"], { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, WMS_CONFIG: undefined, WMS_NAMESPACE: undefined, WMS_LOG_LEVEL: "info" } });
+      const pid = child.pid ?? 0;
+      const pilots = await makePilots(tokens, PEAK_CONCURRENCY);
+      // Ready when it answers; then a warm-up so RSS reflects a working matchmaker.
+      for (let tries = 0; ; tries++) {
+        try {
+          await advertOnce(nc, names, dq, pilots[0]);
+          break;
+        } catch (e) {
+          if (tries > 100) throw e;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
+      for (let i = 0; i < 1000; i += pilots.length) await Promise.all(pilots.map((p) => advertOnce(nc, names, dq, p)));
+      const rssMb10k = rssMb(pid);
+      await queueJobs(store, dq, "b", TOTAL - FIRST);
+      for (let i = 0; i < 1000; i += pilots.length) await Promise.all(pilots.map((p) => advertOnce(nc, names, dq, p)));
+      const rssMb100k = rssMb(pid);
+
+      // Peak: closed loop, every pilot asks again as soon as it is answered.
+      let matches = 0;
+      const peakEnd = performance.now() + PEAK_MS;
+      const t0 = performance.now();
+      await Promise.all(
+        pilots.map(async (p) => {
+          while (performance.now() < peakEnd) if ((await advertOnce(nc, names, dq, p)) >= 0) matches++;
+        }),
+      );
+      const matchesPerSec = matches / ((performance.now() - t0) / 1000);
+
+      // Latency at half the peak: open loop, adverts sent on a fixed schedule whatever the replies do.
+      const rate = matchesPerSec / 2;
+      const latencies: number[] = [];
+      const inflight: Array<Promise<void>> = [];
+      const start = performance.now();
+      for (let i = 0; performance.now() - start < LATENCY_MS; i++) {
+        const due = start + (i * 1000) / rate;
+        const wait = due - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        inflight.push(advertOnce(nc, names, dq, pilots[i % pilots.length]).then((ms) => void (ms >= 0 && latencies.push(ms))));
+      }
+      await Promise.all(inflight);
+      latencies.sort((a, b) => a - b);
+
+      const baselineJobsPerSec = await baseline(bull, names, first.slice(0, BASELINE_JOBS));
+      return {
+        matchesPerSec: Math.round(matchesPerSec),
+        baselineJobsPerSec: Math.round(baselineJobsPerSec),
+        matchToBaselineRatio: Math.round((matchesPerSec / baselineJobsPerSec) * 100) / 100,
+        p50Ms: Math.round(percentile(latencies, 0.5) * 100) / 100,
+        p99Ms: Math.round(percentile(latencies, 0.99) * 100) / 100,
+        latencyRatePerSec: Math.round(rate),
+        rssMb10k,
+        rssMb100k,
+      };
+    } finally {
+      child?.kill("SIGTERM");
+      await dq.close();
+      await deleteNamespace(redis, namespace);
+      await nc.close();
+      redis.disconnect();
+      bull.disconnect();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};
