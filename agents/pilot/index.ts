@@ -9,4 +9,8 @@ export { stageOut, OUTPUTS_DIR, type StagedOutput } from "./stage-out.ts";
 export { supervise, type PayloadOutcome, type SupervisedPayload } from "./payload-supervisor.ts";
 export { directLauncher, PROXY_FILE, type LaunchRequest, type LaunchedPayload, type PayloadLauncher } from "./payload-launcher.ts";
 export { chooseLauncher } from "./launcher-policy.ts";
+export { identitySwitchLauncher, type IdentitySwitchOptions } from "./identity-switch-launcher.ts";
+export { runPilotProcess, type PilotProcessOptions } from "./pilot-process.ts";
+export { loadSiteEntry } from "./site-entry.ts";
+export { natsCensus } from "./census-publisher.ts";
 export type { CensusSink, CensusSnapshot, CredentialRequest, CredentialSource, PilotCensusState, ReportSink, RetrievedProxy } from "./pilot-ports.ts";
