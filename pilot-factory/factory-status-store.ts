@@ -38,3 +38,28 @@ export async function readFactoryStatus(redis: Redis, names: WireNames, factoryI
   queues.sort((a, b) => a.factoryId.localeCompare(b.factoryId) || a.queue.localeCompare(b.queue));
   return { queues, invalid };
 }
+
+export interface PilotCountRow {
+  readonly site: string;
+  readonly state: "pending" | "idle" | "running" | "exited" | "empty";
+  readonly count: number;
+}
+
+/** Pilots per site and state, summed over queues and factories: the monitor's census rows. */
+export function pilotCountsBySite(queues: readonly FactoryQueueStatus[]): PilotCountRow[] {
+  const bySite = new Map<string, Record<PilotCountRow["state"], number>>();
+  for (const q of queues) {
+    const s = bySite.get(q.site) ?? { pending: 0, idle: 0, running: 0, exited: 0, empty: 0 };
+    s.pending += q.pending;
+    s.idle += q.idle;
+    s.running += q.running;
+    s.exited += q.exited;
+    s.empty += q.emptyPilots;
+    bySite.set(q.site, s);
+  }
+  const rows: PilotCountRow[] = [];
+  for (const [site, counts] of bySite) {
+    for (const state of ["pending", "idle", "running", "exited", "empty"] as const) rows.push({ site, state, count: counts[state] });
+  }
+  return rows;
+}

@@ -24,7 +24,7 @@ export { slurmBatchScript, slurmTime, shellQuote, type SlurmScript, type SlurmSc
 export { findExecutable } from "./adapters/executable-lookup.ts";
 export { PILOT_INHERITED_ENV, pilotBaseEnv } from "./adapters/pilot-base-env.ts";
 export { PilotCensusStore, type QueueCensus, type CensusOutcome } from "./pilot-census-store.ts";
-export { writeQueueStatus, readFactoryStatus, knownFactories, type StatusReadResult } from "./factory-status-store.ts";
+export { writeQueueStatus, readFactoryStatus, knownFactories, pilotCountsBySite, type StatusReadResult, type PilotCountRow } from "./factory-status-store.ts";
 export { saveKnobChanges, loadKnobChanges, publishKnobChanges } from "./knob-store.ts";
 export { factoryKeys, type FactoryKeys, type QueueKeys } from "./factory-keys.ts";
 export { startFactory, type FactoryOptions, type RunningFactory, type CycleReport, type PilotTokenMinter } from "./factory.ts";

@@ -10,7 +10,7 @@ const encoder = new TextEncoder();
 
 export async function saveKnobChanges(redis: Redis, names: WireNames, factoryId: string, queue: string, changes: KnobChanges): Promise<void> {
   const fields: Record<string, string> = {};
-  for (const [k, v] of Object.entries(changes)) fields[k] = JSON.stringify(v);
+  for (const [k, v] of Object.entries(changes)) fields[k] = String(v);
   await redis.hset(factoryKeys(names, factoryId).queue(queue).knobs, fields);
 }
 
@@ -19,7 +19,11 @@ export async function loadKnobChanges(redis: Redis, names: WireNames, factoryId:
   const h = await redis.hgetall(factoryKeys(names, factoryId).queue(queue).knobs);
   if (Object.keys(h).length === 0) return undefined;
   const raw: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(h)) raw[k] = JSON.parse(v) as unknown;
+  for (const [k, v] of Object.entries(h)) {
+    const n = Number(v);
+    // Anything but a number is left as text, so validation names the bad field.
+    raw[k] = Number.isFinite(n) && v.trim() !== "" ? n : v;
+  }
   return parseKnobChanges(raw);
 }
 

@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -5,11 +6,11 @@ import type { NatsConnection } from "nats";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openNats, openRedis } from "../../platform/connections.ts";
-import { startFactory } from "../../pilot-factory/index.ts";
+import { pilotCountsBySite, readFactoryStatus, startFactory } from "../../pilot-factory/index.ts";
 import { FactoryQueueStatus, SCHEMA_VERSION } from "../../schemas/index.ts";
 import { testConfig } from "../support/namespace.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
-import { runCli } from "../support/run-cli.ts";
+import { REPO_ROOT, WMS_BIN, runCli } from "../support/run-cli.ts";
 import { RecordingTokens, publishCensus, queueKnobs, silentPilot, testRuntime, waitFor } from "./factory-fixture.ts";
 
 const loaded = testConfig("factorycli");
@@ -83,4 +84,45 @@ describe("wms factory status and run", () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^wms: error E1001 BAD_INPUT: .*--factory-file/);
   }, 60_000);
+
+  it("run keeps cycling until Ctrl-C, then stops cleanly with exit 0", async () => {
+    const file = path.join(workDir, "factory-loop.yaml");
+    writeFileSync(file, "factoryId: fac-loop\nqueues:\n  - name: looping\n    site: SITE_L\n    targetIdle: 0\n    cycleSec: 0.2\n");
+    const child = spawn(process.execPath, [WMS_BIN, "--namespace", ns, "factory", "run", "--config", file, "--work-dir", workDir], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, WMS_LOG_LEVEL: "silent" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+    try {
+      // Two status writes at different times: the loop is running.
+      const first = await waitFor("a first status", async () => (await readFactoryStatus(redis, names, "fac-loop")).queues[0], 40_000);
+      await waitFor("a later status", async () => ((await readFactoryStatus(redis, names, "fac-loop")).queues[0]?.at ?? 0) > first.at, 20_000);
+      child.kill("SIGINT");
+      expect(await exited).toBe(0);
+      expect(stderr).toContain("factory fac-loop stopped");
+    } finally {
+      child.kill("SIGKILL");
+    }
+  }, 90_000);
+
+  it("sums pilots per site and state for the monitor", () => {
+    const base = { schemaVersion: SCHEMA_VERSION, factoryId: "f", adapter: "local", submitted: 0, lost: 0, waitingJobs: 0, ratePerMin: 0, targetPerMin: 0, lastCycleSubmitted: 0, at: 0 } as const;
+    const rows = pilotCountsBySite([
+      { ...base, queue: "a", site: "S1", pending: 1, idle: 2, running: 3, exited: 4, emptyPilots: 1, knobs: queueKnobs({ name: "a", site: "S1" }) },
+      { ...base, queue: "b", site: "S1", pending: 1, idle: 0, running: 1, exited: 0, emptyPilots: 0, knobs: queueKnobs({ name: "b", site: "S1" }) },
+      { ...base, queue: "c", site: "S2", pending: 0, idle: 5, running: 0, exited: 2, emptyPilots: 2, knobs: queueKnobs({ name: "c", site: "S2" }) },
+    ]);
+    expect(rows).toEqual(
+      expect.arrayContaining([
+        { site: "S1", state: "pending", count: 2 },
+        { site: "S1", state: "running", count: 4 },
+        { site: "S2", state: "idle", count: 5 },
+        { site: "S2", state: "empty", count: 2 },
+      ]),
+    );
+    expect(rows).toHaveLength(10);
+  });
 });
