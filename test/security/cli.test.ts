@@ -1,0 +1,78 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { NatsConnection } from "nats";
+import type { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openNats, openRedis } from "../../platform/connections.ts";
+import { ERR } from "../../schemas/index.ts";
+import { loadTrust, verifyChain } from "../../security/index.ts";
+import { startCredentialCache, type CredentialCache } from "../../agents/credentials/index.ts";
+import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
+import { testConfig } from "../support/namespace.ts";
+import { runCli } from "../support/run-cli.ts";
+
+const { config, names } = testConfig("seccli");
+const root = mkdtempSync(path.join(tmpdir(), "wms-sec-cli-"));
+const pkiDir = path.join(root, "pki");
+const env = { WMS_NAMESPACE: names.namespace, WMS_PKI_DIR: pkiDir, WMS_CONFIG: undefined, WMS_CREDENTIAL_KEY: undefined };
+const userDn = "/DC=org/DC=pilot-wms/OU=People/CN=Cli User";
+let nc: NatsConnection;
+let redis: Redis;
+let cache: CredentialCache | undefined;
+
+beforeAll(async () => {
+  nc = await openNats(config, "test-sec-cli");
+  redis = openRedis(config);
+});
+afterAll(async () => {
+  await cache?.stop();
+  await nc.close();
+  await deleteNamespaceKeys(redis, names.namespace);
+  redis.disconnect();
+  rmSync(root, { recursive: true, force: true });
+});
+
+describe("wms pki / proxy / credentials", () => {
+  it("creates a PKI, issues a user certificate, delegates a proxy once and reports it like myproxy-info", async () => {
+    const init = await runCli(["pki", "init", "--dir", pkiDir, "--vo", "atlas", "--json"], { env, cwd: root });
+    expect(init.code, init.stderr).toBe(0);
+    const made = JSON.parse(init.stdout) as { services: Array<{ name: string; keyPath: string }> };
+    expect(made.services.map((s) => s.name).sort()).toEqual(["credentials", "intake", "matchmaker"]);
+    expect(statSync(path.join(pkiDir, "ca.key.pem")).mode & 0o077).toBe(0);
+
+    const prefix = path.join(root, "cli-user");
+    const issue = await runCli(["pki", "issue", "--dir", pkiDir, "--kind", "user", "--dn", userDn, "--role", "production", "--out", prefix, "--json"], { env, cwd: root });
+    expect(issue.code, issue.stderr).toBe(0);
+    const trust = loadTrust(pkiDir);
+    const id = verifyChain([readFileSync(`${prefix}.cert.pem`, "utf8")], trust);
+    expect(id.dn).toBe(userDn);
+    expect(id.roles).toContain("production");
+    expect(statSync(`${prefix}.key.pem`).mode & 0o077).toBe(0);
+
+    const cacheConfig = { ...config, pki: { dir: pkiDir }, credentials: { ...config.credentials, encryptionKey: randomBytes(32).toString("base64") } };
+    cache = startCredentialCache({ nc, redis, names, config: cacheConfig, trust });
+    const creds = ["--cert", `${prefix}.cert.pem`, "--key", `${prefix}.key.pem`];
+    const first = await runCli(["proxy", "init", ...creds, "--lifetime", "24", "--min-left", "12", "--out", path.join(root, "x509up")], { env, cwd: root });
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/^delegated a new proxy for .*Cli User \(the cache held no proxy\)/);
+    expect(verifyChain(readFileSync(path.join(root, "x509up"), "utf8").match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [], trust).isProxy).toBe(true);
+
+    const second = await runCli(["proxy", "init", ...creds, "--lifetime", "24", "--min-left", "12"], { env, cwd: root });
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout).toMatch(/^kept: the cache holds a proxy with 2[0-3]:\d\d:\d\d/);
+
+    const info = await runCli(["proxy", "info", ...creds], { env, cwd: root });
+    expect(info.stdout).toContain(`username: ${userDn}\nowner: ${userDn}\ntrusted retrieval policy: role:pilot\ntimeleft: 2`);
+  }, 120_000);
+
+  it("refuses a DN not in slash form with one line and its code", async () => {
+    const r = await runCli(["pki", "issue", "--dir", pkiDir, "--kind", "user", "--dn", "CN=no slash"], { env, cwd: root });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toMatch(new RegExp(`^wms: error E${ERR.BAD_INPUT} .*slash form`));
+  });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`E${ERR.BAD_CONFIG} .*encryptionKey`));
+  });
+});
