@@ -145,4 +145,21 @@ describe("factory cycles against real Redis and NATS", () => {
     expect(status.lastError?.code).toBe(ERR.FACTORY_SUBMIT_TOOL_MISSING);
     expect(status.pending).toBe(0);
   });
+
+  it("submits within 10% of pilotsPerMinute over a minute of driven clock, and its status shows the measured rate", async () => {
+    let now = frozenAt;
+    const q = queueKnobs({ name: "rate", pilotsPerMinute: 30, cycleSec: 2, maxPending: 1000, maxRunning: 1000, maxPerCycle: 100 });
+    const { f, tokens } = await factory("fac-rate", q, 10_000, { clock: () => now });
+    let submitted = 0;
+    for (let t = 0; t < 60_000; t += 2000) {
+      now = frozenAt + t;
+      const [r] = await f.cycleOnce();
+      submitted += r.submitted.length;
+    }
+    expect(Math.abs(submitted - 30)).toBeLessThanOrEqual(3);
+    expect(tokens.minted).toHaveLength(submitted);
+    const status = (await readFactoryStatus(redis, names, "fac-rate")).queues[0];
+    expect(status.targetPerMin).toBe(30);
+    expect(Math.abs(status.ratePerMin - 30)).toBeLessThanOrEqual(3);
+  }, 60_000);
 });
