@@ -1,7 +1,7 @@
 // Hands a job's working directory to the mapped account and takes it back afterwards (seed 001:
 // the switched identity must be able to work there; the pilot restores the original permissions).
-import type { Stats } from "node:fs";
-import { chmod, lchown, lstat, readdir, stat } from "node:fs/promises";
+import { constants, type Stats } from "node:fs";
+import { chmod, lchown, lstat, open, readdir, stat, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { ERR, WmsError } from "../schemas/index.ts";
 
@@ -54,39 +54,64 @@ export async function takeOwnership(root: string, uid: number, gid: number): Pro
   return { root, entries };
 }
 
+/** Opens without following a symlink in the last component, so fchown/fchmod act on what is really there. */
+async function openNoFollow(p: string, dir: boolean): Promise<FileHandle | undefined> {
+  try {
+    return await open(p, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | (dir ? constants.O_DIRECTORY : 0));
+  } catch {
+    return undefined; // gone, or swapped for a symlink or fifo: not ours to touch
+  }
+}
+
 /**
- * Gives everything back: recorded entries get their owner and mode again; what the account made
- * meanwhile goes to the directory's original owner (the pilot stages it out), so nothing of the
- * account is left in it. Never follows a symlink: a payload may have planted one where a
- * directory was. Returns how many entries it changed.
+ * Gives everything back. A payload process may have escaped its process group and still run, so
+ * first every directory is locked top-down (owner = the original top owner, 0700) before anything
+ * in it is touched: once a directory is locked, the account can no longer swap its entries for
+ * symlinks, and all changes go through O_NOFOLLOW file handles. Then recorded entries get their
+ * owner and mode back (deepest first); what the account made meanwhile stays with the original
+ * owner (the pilot stages it out), so nothing of the account is left in the directory.
+ * Returns how many entries it changed.
  */
 export async function restoreOwnership(rec: OwnershipRecord, uid: number): Promise<number> {
   const top = rec.entries.find((e) => e.path === rec.root);
   if (!top) return 0;
   let changed = 0;
-  const known = new Map(rec.entries.map((e) => [e.path, e]));
-  try {
-    await walk(rec.root, async (p, st) => {
-      const was = known.get(p);
-      if (was) return;
-      if (st.uid === uid) {
-        await lchown(p, top.uid, top.gid);
-        changed++;
+  const lock = async (p: string): Promise<void> => {
+    const st = await lstat(p).catch(() => undefined);
+    if (!st) return;
+    if (st.isDirectory()) {
+      const fh = await openNoFollow(p, true);
+      if (!fh) return;
+      try {
+        await fh.chown(top.uid, top.gid);
+        await fh.chmod(0o700);
+      } finally {
+        await fh.close();
       }
-    });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
-  }
-  // Deepest first, so a directory is handed back only after its contents.
-  for (const e of [...rec.entries].reverse()) {
-    let st;
-    try {
-      st = await lstat(e.path);
-    } catch {
-      continue; // the payload deleted it
+      changed++;
+      for (const e of await readdir(p).catch(() => [] as string[])) await lock(path.join(p, e));
+    } else if (st.uid === uid) {
+      await lchown(p, top.uid, top.gid);
+      changed++;
     }
-    await lchown(e.path, e.uid, e.gid);
-    if (!st.isSymbolicLink() && !e.symlink) await chmod(e.path, e.mode);
+  };
+  await lock(rec.root);
+  for (const e of [...rec.entries].reverse()) {
+    const st = await lstat(e.path).catch(() => undefined);
+    if (!st) continue; // the payload deleted it
+    if (st.isSymbolicLink() || e.symlink) {
+      if (st.isSymbolicLink() && e.symlink) await lchown(e.path, e.uid, e.gid);
+      continue;
+    }
+    if (!st.isDirectory() && !st.isFile()) continue;
+    const fh = await openNoFollow(e.path, st.isDirectory());
+    if (!fh) continue;
+    try {
+      await fh.chown(e.uid, e.gid);
+      await fh.chmod(e.mode);
+    } finally {
+      await fh.close();
+    }
     changed++;
   }
   return changed;

@@ -150,6 +150,17 @@ describe("identity switch (gLExec role), for real", () => {
     expect(await processesOf(user.uid)).toEqual([]);
   });
 
+  it("does not follow a symlink the payload planted where a file was when it restores permissions", async () => {
+    const workdir = await jobDir("job-symlink");
+    const target = path.join(base, "root-only.txt");
+    await writeFile(target, "root's", { mode: 0o600 });
+    await runPayload(request(switchSite(), workdir, `rm -f input.dat && ln -s ${target} input.dat && mkdir sub && echo x > sub/made.txt`));
+    const t = await stat(target);
+    expect([t.uid, t.mode & 0o777]).toEqual([0, 0o600]);
+    const made = await stat(path.join(workdir, "sub", "made.txt"));
+    expect(made.uid).toBe(0);
+  });
+
   it("deletes the proxy when the payload is SIGKILLed from outside", async () => {
     const workdir = await jobDir("job-sigkill");
     const p = await startSwitched({ ...request(switchSite(), workdir, "sleep 30"), job: { jobId: "job-sigkill" } });
