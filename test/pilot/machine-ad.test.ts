@@ -1,4 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { matchAds, parseClassAd } from "../../matchmaker/classad/index.ts";
+import { autoclusterKey, jobAdText } from "../../matchmaker/index.ts";
+import type { JobSpec } from "../../schemas/index.ts";
 import { buildMachineAd, classAdString, condorArch, condorOpSys, PILOT_REQUIREMENTS } from "../../agents/pilot/machine-ad.ts";
 
 const facts = {
@@ -42,5 +45,46 @@ describe("machine ad", () => {
     expect(condorArch("x64")).toBe("X86_64");
     expect(condorArch("arm64")).toBe("AARCH64");
     expect(condorArch("riscv64")).toBe("RISCV64");
+  });
+});
+
+describe("machine ad against the matchmaker's job ads", () => {
+  const jobAd = (over: Partial<{ cores: number; memoryMb: number; walltimeSec: number; requirements: string }>) =>
+    parseClassAd(
+      jobAdText(
+        autoclusterKey({
+          ...({} as JobSpec),
+          cores: 1,
+          memoryMb: 2000,
+          walltimeSec: 1800,
+          vo: "vo",
+          group: "",
+          userDn: "/CN=u",
+          priority: 0,
+          requirements: "",
+          rank: "0",
+          ...over,
+        } as JobSpec),
+      ),
+    );
+
+  it("parses, and matches a job that fits its slot", () => {
+    const m = matchAds(jobAd({}), parseClassAd(buildMachineAd(facts)));
+    expect(m.match).toBe(true);
+  });
+
+  it("refuses, by its own Requirements, a job longer than its walltime left or bigger than it", () => {
+    const machine = parseClassAd(buildMachineAd(facts));
+    for (const over of [{ walltimeSec: 7200 }, { cores: 8 }, { memoryMb: 16000 }]) {
+      const m = matchAds(jobAd(over), machine);
+      expect(m.match).toBe(false);
+      expect(m.machineRequirements).toEqual({ kind: "boolean", value: false });
+    }
+  });
+
+  it("lets job Requirements select on the site and software tags", () => {
+    const machine = parseClassAd(buildMachineAd(facts));
+    expect(matchAds(jobAd({ requirements: 'TARGET.Site == "SITE_A" && member("root-6.30", TARGET.SoftwareTags)' }), machine).match).toBe(true);
+    expect(matchAds(jobAd({ requirements: 'member("geant4", TARGET.SoftwareTags)' }), machine).match).toBe(false);
   });
 });
