@@ -1,0 +1,154 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Redis } from "ioredis";
+import { ReportPublisher, DEAD_LETTER_HEADERS } from "../../agents/reports/index.ts";
+import { startAgents, type AgentsHandle } from "../../agents/job-state/index.ts";
+import { DispatchQueues } from "../../matchmaker/dispatch-queues.ts";
+import { JobStore } from "../../matchmaker/job-store.ts";
+import { ReplicaCatalogStore } from "../../matchmaker/replica-catalog.ts";
+import { SiteRegistry } from "../../matchmaker/site-registry.ts";
+import { ERR, type StateReport } from "../../schemas/index.ts";
+import { openRedis } from "../../platform/connections.ts";
+import { createLogger } from "../../platform/logger.ts";
+import { testConfig } from "../support/namespace.ts";
+import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
+import { drainQueue, removeTopology, waitFor } from "./support/rabbit-fixture.ts";
+import { stateReport } from "./support/report-factory.ts";
+import { claimJob, submitJobs } from "./support/job-fixture.ts";
+
+const { config, names } = testConfig("jobstate");
+const url = config.rabbitmq.url;
+const logger = createLogger("test", "silent");
+const spool = mkdtempSync(join(tmpdir(), "wms-jobstate-"));
+let redis: Redis;
+let bull: Redis;
+let dq: DispatchQueues;
+let store: JobStore;
+let agents: AgentsHandle;
+let publisher: ReportPublisher;
+
+beforeAll(async () => {
+  redis = openRedis(config);
+  bull = openRedis(config, { forBullMq: true });
+  dq = new DispatchQueues({ connection: bull, names, lockMs: 30_000, stalledIntervalMs: 30_000 });
+  store = new JobStore(redis, names);
+  await new SiteRegistry(redis, names).publish({
+    schemaVersion: 1,
+    sites: ["SITE_A", "SITE_B", "SITE_C"].map((name) => ({ name, storagePath: `/tmp/${name}`, online: name !== "SITE_C", identitySwitch: "off" as const, capacity: 10, softwareTags: [], authz: [], mapping: [] })),
+  });
+  agents = await startAgents({ config, names, redis, dispatch: dq, logger, only: ["job-state"] });
+  publisher = new ReportPublisher({ url, names, spoolDir: spool, logger });
+});
+
+afterAll(async () => {
+  await agents.stop();
+  await publisher.close();
+  await dq.close();
+  await removeTopology(url, names);
+  await deleteNamespaceKeys(redis, names.namespace);
+  redis.disconnect();
+  bull.disconnect();
+  rmSync(spool, { recursive: true, force: true });
+});
+
+async function report(jobId: string, state: StateReport["state"], claim: { lockToken: string; attempt: number }, extra: Partial<StateReport> = {}): Promise<StateReport> {
+  const job = await store.getJob(jobId);
+  const r = stateReport({ jobId, taskId: job?.taskId ?? "x", state, attempt: claim.attempt, lockToken: claim.lockToken, site: job?.site ?? "SITE_A", ...extra });
+  await publisher.publish(r);
+  return r;
+}
+
+const stateOf = async (jobId: string): Promise<string | undefined> => (await store.getJob(jobId))?.state;
+
+describe("job-state agent", () => {
+  it("moves jobs sent → starting → running → finished, completes their claims and marks the task done", async () => {
+    const specs = await submitJobs(store, dq, 2, { site: "SITE_A" });
+    for (const s of specs) {
+      const c = await claimJob(store, dq, s.jobId, "pilot-ok");
+      await report(s.jobId, "starting", c);
+      await waitFor(async () => (await stateOf(s.jobId)) === "starting", 10_000, "starting");
+      await report(s.jobId, "running", c);
+      await waitFor(async () => (await stateOf(s.jobId)) === "running", 10_000, "running");
+      await report(s.jobId, "finished", c);
+      await waitFor(async () => (await stateOf(s.jobId)) === "finished", 10_000, "finished");
+      // The claim goes right after the record moves: the token stops holding a lock.
+      await waitFor(async () => !(await dq.extendLock(s.jobId, c.lockToken, 30_000)), 10_000, "claim completed");
+      const job = await store.getJob(s.jobId);
+      expect(job?.wallSec).toBeGreaterThanOrEqual(0);
+      expect(job?.endedAt).toBeDefined();
+    }
+    await waitFor(async () => (await store.getTask(specs[0].taskId))?.status === "done", 10_000, "task done");
+    expect(await store.taskCounts(specs[0].taskId)).toMatchObject({ finished: 2, running: 0, sent: 0 });
+  });
+
+  it("requeues a retryable failure with attempt + 1 at a site holding the data, then fails it with RETRY_MAX_ATTEMPTS keeping the code", async () => {
+    const file = { lfn: "data/f1.root", dataset: "ds.retry", size: 10, adler32: "0000abcd", md5: "0123456789abcdef0123456789abcdef" };
+    // The inputs are at SITE_B (online) and SITE_C (offline); the job starts at SITE_A where stage-in fails.
+    await new ReplicaCatalogStore(redis, names).addFiles("ds.retry", [file], ["SITE_B", "SITE_C"]);
+    const [spec] = await submitJobs(store, dq, 1, { site: "SITE_A", maxAttempts: 2, inputFiles: [file] });
+    const c1 = await claimJob(store, dq, spec.jobId, "pilot-1");
+    await report(spec.jobId, "failed", c1, { errorCode: ERR.STAGEIN_FILE_MISSING, message: "data/f1.root not in storage" });
+    // Queued is the last step of a retry (after the record moved and the old claim was released).
+    await waitFor(async () => (await dq.waitingCount("SITE_B")) === 1, 10_000, "requeued at SITE_B");
+    const retried = await store.getJob(spec.jobId);
+    expect(retried).toMatchObject({ state: "activated", attempt: 2, site: "SITE_B", errorCode: ERR.STAGEIN_FILE_MISSING });
+    expect(retried?.spec).toMatchObject({ attempt: 2, site: "SITE_B" });
+
+    const c2 = await claimJob(store, dq, spec.jobId, "pilot-2");
+    expect(c2.attempt).toBe(2);
+    await report(spec.jobId, "failed", c2, { errorCode: ERR.STAGEIN_FILE_MISSING, message: "still missing" });
+    await waitFor(async () => (await stateOf(spec.jobId)) === "failed", 10_000, "failed for good");
+    const failed = await store.getJob(spec.jobId);
+    expect(failed?.errorCode).toBe(ERR.RETRY_MAX_ATTEMPTS);
+    expect(failed?.errorMessage).toContain("E1201 STAGEIN_FILE_MISSING");
+    expect(failed?.errorMessage).toContain("attempt 2 of 2");
+    expect(await store.taskErrors(spec.taskId)).toEqual({ [ERR.RETRY_MAX_ATTEMPTS]: 1 });
+    expect((await store.getTask(spec.taskId))?.status).toBe("failed");
+    await waitFor(async () => !(await dq.extendLock(spec.jobId, c2.lockToken, 30_000)), 10_000, "last claim released");
+    expect(await dq.waitingCount("SITE_B")).toBe(0);
+  });
+
+  it("fails a non-retryable failure at once, with its own code", async () => {
+    const [spec] = await submitJobs(store, dq, 1, { site: "SITE_A", maxAttempts: 3 });
+    const c = await claimJob(store, dq, spec.jobId, "pilot-x");
+    await report(spec.jobId, "running", c);
+    await report(spec.jobId, "failed", c, { errorCode: ERR.PAYLOAD_FAILED, message: "exit code 3" });
+    await waitFor(async () => (await stateOf(spec.jobId)) === "failed", 10_000, "failed");
+    expect(await store.getJob(spec.jobId)).toMatchObject({ attempt: 1, errorCode: ERR.PAYLOAD_FAILED });
+    expect((await store.getJob(spec.jobId))?.errorMessage).toContain("exit code 3");
+    await waitFor(async () => !(await dq.extendLock(spec.jobId, c.lockToken, 30_000)), 10_000, "claim released");
+  });
+
+  it("ignores a late report of an earlier attempt and a redelivered report", async () => {
+    const [spec] = await submitJobs(store, dq, 1, { site: "SITE_A", maxAttempts: 3 });
+    const c1 = await claimJob(store, dq, spec.jobId, "pilot-1");
+    const processed = agents.consumers.state.stats.processed;
+    const failure = await report(spec.jobId, "failed", c1, { errorCode: ERR.PILOT_KILLED });
+    // Acked (so its seen key is set), not merely applied.
+    await waitFor(() => agents.consumers.state.stats.processed > processed, 10_000, "failure acked");
+    expect(await store.getJob(spec.jobId)).toMatchObject({ state: "activated", attempt: 2 });
+    const before = agents.consumers.state.stats.duplicates;
+    await publisher.publish(failure); // the same report again: seen, changes nothing
+    const c2 = await claimJob(store, dq, spec.jobId, "pilot-2");
+    await report(spec.jobId, "running", c2);
+    await waitFor(async () => (await stateOf(spec.jobId)) === "running", 10_000, "attempt 2 running");
+    await report(spec.jobId, "failed", { lockToken: c1.lockToken, attempt: 1 }, { errorCode: ERR.PILOT_KILLED }); // late, attempt 1
+    await report(spec.jobId, "finished", c2);
+    await waitFor(async () => (await stateOf(spec.jobId)) === "finished", 10_000, "attempt 2 finished");
+    expect(agents.consumers.state.stats.duplicates - before).toBe(1);
+    expect(await store.getJob(spec.jobId)).toMatchObject({ state: "finished", attempt: 2 });
+    expect(await store.taskCounts(spec.taskId)).toMatchObject({ finished: 1, failed: 0, activated: 0 });
+  });
+
+  it("dead-letters a report naming a job that does not exist, with code 1901", async () => {
+    const ghost = stateReport({ jobId: "no-such-job", state: "running" });
+    await publisher.publish(ghost);
+    await waitFor(() => agents.consumers.state.stats.deadLettered >= 1, 10_000, "dead-lettered");
+    const dead = await drainQueue(url, names.rabbit.queues.deadLetter);
+    const mine = dead.find((m) => m.properties.messageId === ghost.reportId);
+    expect(mine?.properties.headers?.[DEAD_LETTER_HEADERS.code]).toBe(ERR.REPORT_UNKNOWN_JOB);
+    expect(String(mine?.properties.headers?.[DEAD_LETTER_HEADERS.reason])).toContain("no-such-job");
+  });
+});

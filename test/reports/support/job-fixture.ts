@@ -1,0 +1,57 @@
+// Jobs in the JobStore and on the real dispatch queues, claimed as a matchmaker would, for the
+// job-state agent tests.
+import { randomBytes } from "node:crypto";
+import type { JobSpec } from "../../../schemas/index.ts";
+
+type FileRef = JobSpec["inputFiles"][number];
+import type { JobStore } from "../../../matchmaker/job-store.ts";
+import type { ClaimedJob, DispatchQueues } from "../../../matchmaker/dispatch-queues.ts";
+import { autoclusterId, autoclusterKey } from "../../../matchmaker/autocluster.ts";
+
+export function jobSpec(taskId: string, index: number, o: { site: string; maxAttempts?: number; inputFiles?: FileRef[] }): JobSpec {
+  return {
+    schemaVersion: 1,
+    jobId: `${taskId}.${index}`,
+    taskId,
+    taskName: `task-${taskId}`,
+    kind: "production",
+    vo: "atlas",
+    group: "prod",
+    userDn: "/DC=org/CN=Jane Doe",
+    priority: 100,
+    site: o.site,
+    executable: "/bin/true",
+    arguments: [],
+    environment: {},
+    requirements: "",
+    rank: "",
+    cores: 1,
+    memoryMb: 1000,
+    walltimeSec: 600,
+    inputFiles: o.inputFiles ?? [],
+    outputDataset: "out.ds",
+    attempt: 1,
+    maxAttempts: o.maxAttempts ?? 3,
+  };
+}
+
+/** Records a task of `n` activated jobs and queues them. */
+export async function submitJobs(store: JobStore, dq: DispatchQueues, n: number, o: { site: string; maxAttempts?: number; inputFiles?: FileRef[] }): Promise<JobSpec[]> {
+  const taskId = `T${randomBytes(4).toString("hex")}`;
+  const specs = Array.from({ length: n }, (_, i) => jobSpec(taskId, i, o));
+  await store.createTask(
+    { taskId, taskName: `task-${taskId}`, kind: "production", vo: "atlas", group: "prod", ownerDn: "/DC=org/CN=Jane Doe", priority: 100, maxAttempts: o.maxAttempts ?? 3, outputDataset: "out.ds" },
+    specs.map((spec) => ({ spec, state: "activated" as const })),
+  );
+  await dq.enqueue(specs);
+  return specs;
+}
+
+/** Claims the job from the queue its (current) spec belongs to, as the matchmaker does for a pilot. */
+export async function claimJob(store: JobStore, dq: DispatchQueues, jobId: string, pilotId: string): Promise<ClaimedJob> {
+  const job = await store.getJob(jobId);
+  if (!job) throw new Error(`no job ${jobId}`);
+  const claimed = await dq.claim(job.site, autoclusterId(autoclusterKey(job.spec)), pilotId);
+  if (!claimed || claimed.spec.jobId !== jobId) throw new Error(`could not claim ${jobId} at ${job.site}`);
+  return claimed;
+}
