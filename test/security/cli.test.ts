@@ -72,7 +72,4 @@ describe("wms pki / proxy / credentials", () => {
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toMatch(new RegExp(`^wms: error E${ERR.BAD_INPUT} .*slash form`));
   });
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(new RegExp(`E${ERR.BAD_CONFIG} .*encryptionKey`));
-  });
 });
