@@ -33,3 +33,27 @@ export function literal(value: Value): LiteralExpr {
 export function attrRef(name: string, base: Expr | null = null, absolute = false): AttrExpr {
   return { type: "attr", name, lname: name.toLowerCase(), base, absolute };
 }
+
+const depths = new WeakMap<Expr, number>();
+
+/** Nesting depth of a tree (a leaf is 1), memoized per node. */
+export function exprDepth(e: Expr): number {
+  const known = depths.get(e);
+  if (known !== undefined) return known;
+  let d = 0;
+  switch (e.type) {
+    case "literal": d = 0; break;
+    case "attr": d = e.base ? exprDepth(e.base) : 0; break;
+    case "unary": d = exprDepth(e.operand); break;
+    case "binary": d = Math.max(exprDepth(e.left), exprDepth(e.right)); break;
+    case "ternary": d = Math.max(exprDepth(e.cond), exprDepth(e.then), exprDepth(e.else)); break;
+    case "elvis": d = Math.max(exprDepth(e.left), exprDepth(e.right)); break;
+    case "paren": d = exprDepth(e.inner); break;
+    case "subscript": d = Math.max(exprDepth(e.base), exprDepth(e.index)); break;
+    case "call": for (const a of e.args) d = Math.max(d, exprDepth(a)); break;
+    case "list": for (const a of e.items) d = Math.max(d, exprDepth(a)); break;
+    case "record": for (const [, a] of e.attrs) d = Math.max(d, exprDepth(a)); break;
+  }
+  depths.set(e, d + 1);
+  return d + 1;
+}

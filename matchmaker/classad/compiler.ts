@@ -2,9 +2,9 @@
 // re-parsing and no dispatch on node type. Common shapes of Requirements get their own
 // closures: MY.x / TARGET.x straight to the ad, comparisons against a literal, member() of
 // a literal list. Everything else falls back to the shared semantics in operators.ts.
-import type { AttrExpr, BinaryOp, Expr } from "./ast.ts";
+import { exprDepth, type AttrExpr, type BinaryOp, type Expr } from "./ast.ts";
 import type { ClassAd } from "./classad.ts";
-import type { EvalState, Thunk } from "./eval-state.ts";
+import { MAX_EXPR_EVAL_DEPTH, type EvalState, type Thunk } from "./eval-state.ts";
 import { builtin } from "./functions.ts";
 import { subscript } from "./interpreter.ts";
 import { asciiLower, binary, comparison, logicalAnd, logicalOr, unary } from "./operators.ts";
@@ -17,7 +17,7 @@ const cache = new WeakMap<Expr, Thunk>();
 export function compiled(e: Expr): Thunk {
   let f = cache.get(e);
   if (!f) {
-    f = build(e);
+    f = exprDepth(e) > MAX_EXPR_EVAL_DEPTH ? () => ERROR : build(e);
     cache.set(e, f);
   }
   return f;

@@ -5,8 +5,10 @@ import type { Expr } from "./ast.ts";
 import type { ClassAd } from "./classad.ts";
 import type { Value } from "./value.ts";
 
-/** HTCondor bounds attribute-reference depth the same way (its EvalState depth limit). */
-export const MAX_EVAL_DEPTH = 1000;
+/** HTCondor's EvalState depth limit (MAX_CLASSAD_RECURSION): nested attribute references beyond it are error. */
+export const MAX_EVAL_DEPTH = 400;
+/** Operator nesting beyond HTCondor's evaluation depth limit evaluates to error there too (operators.cpp RecursionGuard). */
+export const MAX_EXPR_EVAL_DEPTH = 400;
 /** Bounds the total work of one evaluation (list projections, string lists, regex loops). */
 export const MAX_EVAL_STEPS = 5_000_000;
 

@@ -1,9 +1,9 @@
 // Evaluation entry points. `evaluate` and `compile` run compiled closures; `interpret` is
 // the tree-walker kept as the benchmark baseline and as a cross-check in the tests.
-import type { Expr } from "./ast.ts";
+import { exprDepth, type Expr } from "./ast.ts";
 import type { ClassAd } from "./classad.ts";
 import { compiled, runCompiled } from "./compiler.ts";
-import { newState, resetState, type EvalState, type Thunk } from "./eval-state.ts";
+import { MAX_EXPR_EVAL_DEPTH, newState, resetState, type EvalState, type Thunk } from "./eval-state.ts";
 import { interpret } from "./interpreter.ts";
 import { parseExpr } from "./parse.ts";
 import { ERROR, type Value } from "./value.ts";
@@ -52,10 +52,14 @@ export function evaluate(expr: Expr | string, my?: ClassAd | null, target?: Clas
 }
 
 /** The same evaluation by walking the tree: the baseline the compiled form is measured against. */
+function interpretBounded(e: Expr, st: EvalState): Value {
+  return exprDepth(e) > MAX_EXPR_EVAL_DEPTH ? ERROR : interpret(e, st);
+}
+
 export function interpretExpr(expr: Expr, my?: ClassAd | null, target?: ClassAd | null): Value {
-  const st = newState(my ?? null, target ?? null, interpret);
+  const st = newState(my ?? null, target ?? null, interpretBounded);
   try {
-    return interpret(expr, st);
+    return interpretBounded(expr, st);
   } catch (e) {
     if (e instanceof RangeError) return ERROR;
     throw e;

@@ -14,7 +14,7 @@ export type TokenType =
 export interface Token {
   readonly type: TokenType;
   readonly text: string;
-  readonly int?: bigint;
+  readonly int?: bigint | number;
   readonly real?: number;
   readonly bool?: boolean;
   readonly line: number;
@@ -32,6 +32,9 @@ export function toByteString(text: string): string {
 }
 
 const AFTER_VALUE: ReadonlySet<TokenType> = new Set(["int", "real", "bool", "string", "undefined", "error", "ident", ".", "]", ")", "}"]);
+
+const TWO_CHAR: ReadonlySet<string> = new Set(["<=", ">=", "==", "!=", "&&", "||", "<<", ">>"]);
+const ONE_CHAR: ReadonlySet<string> = new Set("()[]{},;=.?:<>+-*/%!~&|^");
 
 const isDigit = (c: string): boolean => c >= "0" && c <= "9";
 const isAlpha = (c: string): boolean => (c >= "a" && c <= "z") || (c >= "A" && c <= "Z");
@@ -80,6 +83,13 @@ export class Lexer {
   private lineStart = 0;
   private last: TokenType = "eof";
   private peeked: Token | null = null;
+  private tokLine = 1;
+  private tokColumn = 1;
+  private readonly tok = (type: TokenType, text: string, extra?: Partial<Token>): Token => {
+    this.last = type;
+    const t: Token = { type, text, line: this.tokLine, column: this.tokColumn };
+    return extra ? { ...t, ...extra } : t;
+  };
 
   constructor(text: string) {
     this.src = toByteString(text);
@@ -134,12 +144,9 @@ export class Lexer {
 
   private scan(): Token {
     this.skipSpaceAndComments();
-    const line = this.line;
-    const column = this.pos - this.lineStart + 1;
-    const tok = (type: TokenType, text: string, extra: Partial<Token> = {}): Token => {
-      this.last = type;
-      return { type, text, line, column, ...extra };
-    };
+    this.tokLine = this.line;
+    this.tokColumn = this.pos - this.lineStart + 1;
+    const tok = this.tok;
     if (this.pos >= this.src.length) return tok("eof", "end of input");
     const c = this.ch();
     if (c === "-" && !AFTER_VALUE.has(this.last)) {
@@ -182,11 +189,11 @@ export class Lexer {
         return tok("?:", "?:");
       }
     }
-    if (["<=", ">=", "==", "!=", "&&", "||", "<<", ">>"].includes(two)) {
+    if (TWO_CHAR.has(two)) {
       this.advance(2);
       return tok(two as TokenType, two);
     }
-    if ("()[]{},;=.?:<>+-*/%!~&|^".includes(c)) {
+    if (ONE_CHAR.has(c)) {
       this.advance();
       return tok(c as TokenType, c);
     }
@@ -227,6 +234,7 @@ export class Lexer {
     }
     const text = this.src.slice(start, this.pos);
     if (isReal) return tok("real", text, { real: Number(text) });
+    if (text.length <= 15 && /^-?\d+$/.test(text)) return tok("int", text, { int: Number(text) });
     // from_chars in base 10: stops at the first non-digit, leaves 0 on overflow.
     const m = /^-?\d+/.exec(text);
     let v = m ? BigInt(m[0]) : 0n;

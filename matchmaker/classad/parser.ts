@@ -3,12 +3,18 @@
 // unary + - ! ~ , postfix . [] ?: (elvis binds like a postfix operator, as in HTCondor).
 // Nesting is bounded like HTCondor's parser (500 guarded levels) so hostile input gives a
 // parse error rather than a stack overflow.
-import { attrRef, literal, type BinaryOp, type Expr, type UnaryOp } from "./ast.ts";
+import { attrRef, exprDepth, literal, type BinaryOp, type Expr, type UnaryOp } from "./ast.ts";
 import { Lexer, type Token, type TokenType } from "./lexer.ts";
 import { isKnownFunction } from "./functions.ts";
 import { boolValue, ERROR, intValue, realValue, stringValue, UNDEFINED } from "./value.ts";
 
 export const MAX_PARSE_DEPTH = 500;
+/**
+ * HTCondor's parser loops over chains like 1+1+...+1 without a depth guard; their trees can
+ * only evaluate to error there (evaluation depth is capped at 400). We refuse trees deeper
+ * than this at parse time so that no later tree walk can exhaust the JavaScript stack.
+ */
+export const MAX_TREE_DEPTH = 2000;
 
 export interface ParseWarning {
   readonly line: number;
@@ -75,6 +81,7 @@ export class Parser {
       this.lex.next();
       const right = this.binary(level + 1);
       left = { type: "binary", op, left, right };
+      if (exprDepth(left) > MAX_TREE_DEPTH) this.lex.fail(`expression nested too deeply (an operator chain more than ${MAX_TREE_DEPTH} levels deep)`);
     }
   }
 
@@ -105,6 +112,7 @@ export class Parser {
           const close = this.lex.next();
           if (close.type !== "]") this.lex.fail(`expected ']' to close the subscript, found '${close.text}'`, close);
           e = { type: "subscript", base: e, index };
+          if (exprDepth(e) > MAX_TREE_DEPTH) this.lex.fail(`expression nested too deeply (more than ${MAX_TREE_DEPTH} levels)`);
         } else if (t.type === "?:") {
           this.lex.next();
           e = { type: "elvis", left: e, right: this.postfix() };
@@ -113,6 +121,7 @@ export class Parser {
           const name = this.lex.next();
           if (name.type !== "ident") this.lex.fail(`expected an attribute name after '.', found '${name.text}'`, name);
           e = attrRef(name.text, e, false);
+          if (exprDepth(e) > MAX_TREE_DEPTH) this.lex.fail(`expression nested too deeply (more than ${MAX_TREE_DEPTH} levels)`);
         } else return e;
       }
     } finally {
@@ -149,7 +158,7 @@ export class Parser {
       case "bool":
         return literal(boolValue(t.bool === true));
       case "int":
-        return literal(intValue(t.int ?? 0n));
+        return literal(intValue(t.int ?? 0));
       case "real":
         return literal(realValue(t.real ?? 0));
       case "string":
@@ -194,6 +203,7 @@ export class Parser {
   /** After '[': `name = expr ; ...`, extra semicolons tolerated as HTCondor does. */
   recordBody(open: Token): Expr {
     const attrs: (readonly [string, Expr])[] = [];
+    const index = new Map<string, number>();
     for (;;) {
       let t = this.lex.next();
       while (t.type === ";") t = this.lex.next();
@@ -204,9 +214,12 @@ export class Parser {
       const value = this.expression();
       const lname = t.text.toLowerCase();
       // A repeated name replaces the value and keeps the first spelling (HTCondor's Insert).
-      const existing = attrs.findIndex(([n]) => n.toLowerCase() === lname);
-      if (existing >= 0) attrs[existing] = [attrs[existing][0], value];
-      else attrs.push([t.text, value]);
+      const existing = index.get(lname);
+      if (existing !== undefined) attrs[existing] = [attrs[existing][0], value];
+      else {
+        index.set(lname, attrs.length);
+        attrs.push([t.text, value]);
+      }
       const sep = this.lex.peek();
       if (sep.type !== ";" && sep.type !== "]") this.lex.fail(`expected ';' or ']' after the value of '${t.text}', found '${sep.text}'`, sep);
     }
