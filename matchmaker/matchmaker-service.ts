@@ -16,6 +16,7 @@ import {
   SCHEMA_VERSION,
   WmsError,
   type MatchEnvelope,
+  type Site,
   type WireNames,
   type WmsConfig,
 } from "../schemas/index.ts";
@@ -23,10 +24,12 @@ import { encryptToPilot, OneTimeKeyStore, PilotTokenStore } from "../security/in
 import type { ClassAd } from "./classad/index.ts";
 import { DispatchQueues, parseLockToken, type ClaimedJob } from "./dispatch-queues.ts";
 import { AutoclusterIndexCache } from "./autocluster-index.ts";
+import type { AutoclusterKey } from "./autocluster.ts";
 import { MatchCache } from "./match-cache.ts";
 import { FairShareUsage } from "./match-fair-share.ts";
 import { orderCandidates, type RankedCandidate } from "./match-ranking.ts";
 import { JobStore } from "./job-store.ts";
+import { authorize } from "../site-authz/index.ts";
 
 /** What signs envelopes (security's `createEnvelopeSigner(...)`). */
 export interface EnvelopeSigner {
@@ -48,6 +51,11 @@ export interface MatchmakerOptions {
   /** Overrides config.matchmaker lock/stalled timings (tests use short ones). */
   readonly lockMs?: number;
   readonly stalledIntervalMs?: number;
+  /**
+   * Site definitions: a site's authorization chain (ban/allow lists, VO, walltime) is applied to
+   * each autocluster's owner before its jobs are offered there. Absent: no site-level refusal.
+   */
+  readonly sites?: readonly Site[];
 }
 
 export interface MatchmakerHandle {
@@ -123,11 +131,30 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
 
   const nomatch = (reason: string): MatchReply => ({ schemaVersion: SCHEMA_VERSION, status: "nomatch", backoffSec: mm.nomatchBackoffSec, reason });
 
+  // An autocluster fixes owner DN, VO, group and walltime: one authorization decision per (site, autocluster).
+  const siteByName = new Map((o.sites ?? []).map((s) => [s.name, s]));
+  const admitted = new Map<string, boolean>();
+  function siteAdmits(site: string, ac: string, key: AutoclusterKey): boolean {
+    const def = siteByName.get(site);
+    if (!def || def.authz.length === 0) return true;
+    const k = `${site}\n${ac}`;
+    let ok = admitted.get(k);
+    if (ok === undefined) {
+      const d = authorize(def, { dn: key.userDn, caDn: "", vo: key.vo, groups: key.group ? [key.group] : [], roles: [] }, { walltimeSec: key.walltimeSec });
+      ok = d.allowed;
+      if (!ok) logger?.info({ site, userDn: key.userDn, code: d.code, reason: d.reason }, "site refuses an autocluster's owner; its jobs are not offered there");
+      if (admitted.size > 100_000) admitted.clear();
+      admitted.set(k, ok);
+    }
+    return ok;
+  }
+
   async function bestJob(site: string, machine: ClassAd, pilotId: string): Promise<ClaimedJob | undefined> {
     const acs = await index.live(site);
     if (acs.length === 0) return undefined;
     const matching: RankedCandidate[] = [];
     for (const [ac, key] of acs) {
+      if (!siteAdmits(site, ac, key)) continue;
       const d = cache.decideFor(machine, ac, key);
       if (d.match) matching.push({ ac, key, jobRank: d.jobRank });
     }

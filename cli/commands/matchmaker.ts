@@ -50,7 +50,9 @@ async function runOne(cmd: Command): Promise<void> {
   const nc = await openNats(config, "wms-matchmaker");
   const redis = openRedis(config);
   const bull = openRedis(config, { forBullMq: true });
-  const mm = await startMatchmaker({ nc, redis, bullConnection: bull, names, config, signer, logger });
+  // Site authorization chains come from the site config when one is set; without it no site refuses.
+  const sites = config.sitesFile ? (await import("../../site-authz/index.ts")).loadSiteConfig(config.sitesFile).sites : undefined;
+  const mm = await startMatchmaker({ nc, redis, bullConnection: bull, names, config, signer, logger, sites });
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);
     process.once("SIGTERM", resolve);

@@ -12,6 +12,7 @@ export interface SpecOptions {
   rank?: string;
   cores?: number;
   memoryMb?: number;
+  walltimeSec?: number;
   maxAttempts?: number;
 }
 
@@ -34,7 +35,7 @@ export function makeSpec(o: SpecOptions, index: number): JobSpec {
     rank: o.rank ?? "",
     cores: o.cores ?? 1,
     memoryMb: o.memoryMb ?? 1000,
-    walltimeSec: 600,
+    walltimeSec: o.walltimeSec ?? 600,
     inputFiles: [],
     outputDataset: "out.ds",
     attempt: 1,

@@ -6,6 +6,7 @@ import type { NatsConnection } from "nats";
 import type { Redis } from "ioredis";
 import { openNats, openRedis } from "../../platform/connections.ts";
 import type { LoadedConfig } from "../../platform/config.ts";
+import type { Site } from "../../schemas/index.ts";
 import { createEnvelopeSigner, initPki, loadTrust, PilotTokenStore, readServiceCredentials, type TrustStore } from "../../security/index.ts";
 import { JobStore } from "../../matchmaker/job-store.ts";
 import { DispatchQueues } from "../../matchmaker/dispatch-queues.ts";
@@ -28,7 +29,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(label: string, o: { lockMs?: number; stalledIntervalMs?: number; serve?: boolean } = {}): Promise<Harness> {
+export async function startHarness(label: string, o: { lockMs?: number; stalledIntervalMs?: number; serve?: boolean; sites?: Site[] } = {}): Promise<Harness> {
   const loaded = testConfig(label);
   const pkiDir = mkdtempSync(join(tmpdir(), "wms-mm-pki-"));
   initPki(pkiDir);
@@ -51,6 +52,7 @@ export async function startHarness(label: string, o: { lockMs?: number; stalledI
           signer: createEnvelopeSigner({ certPem: svc.certPem, keyPem: svc.keyPem }),
           lockMs: o.lockMs,
           stalledIntervalMs: o.stalledIntervalMs,
+          sites: o.sites,
         });
   return {
     loaded,
