@@ -94,6 +94,9 @@ interface QueueState {
   lastError: WmsError | undefined;
 }
 
+/** Census updates applied at once, across different pilots. */
+const CENSUS_IN_FLIGHT = 256;
+
 /** How long a local pilot's process must have been gone before its missing exit census is given up on. */
 const VANISHED_GRACE_MS = 5000;
 
@@ -273,15 +276,34 @@ export async function startFactory(o: FactoryOptions): Promise<RunningFactory> {
 
   const decoder = new TextDecoder();
 
+  /**
+   * Census messages of different pilots are applied concurrently (ioredis pipelines them), those
+   * of one pilot in order; a bounded number in flight keeps a census storm from piling up memory.
+   */
   async function listenCensus(sub: Subscription): Promise<void> {
+    const perPilot = new Map<string, Promise<void>>();
     for await (const m of sub) {
+      let msg: PilotCensus;
       try {
-        const msg = PilotCensus.parseJson(m.data);
-        await census.applyCensus(msg, clock());
+        msg = PilotCensus.parseJson(m.data);
       } catch (e) {
         log?.warn({ err: (e as Error).message }, "census message dropped");
+        continue;
       }
+      const pilotId = msg.pilotId;
+      const next = (perPilot.get(pilotId) ?? Promise.resolve())
+        .then(() => census.applyCensus(msg, clock()))
+        .then(
+          () => undefined,
+          (e: unknown) => log?.warn({ pilotId, err: (e as Error).message }, "census not applied"),
+        )
+        .finally(() => {
+          if (perPilot.get(pilotId) === next) perPilot.delete(pilotId);
+        });
+      perPilot.set(pilotId, next);
+      if (perPilot.size >= CENSUS_IN_FLIGHT) await Promise.race(perPilot.values());
     }
+    await Promise.all(perPilot.values());
   }
 
   async function listenControl(sub: Subscription): Promise<void> {
