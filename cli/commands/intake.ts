@@ -1,6 +1,54 @@
 import type { Command } from "commander";
-import { notBuilt } from "../command-kit.ts";
+import { action, configFor } from "../command-kit.ts";
+import { ERR, WmsError } from "../../schemas/index.ts";
 
 export function registerIntake(program: Command): void {
-  notBuilt(program, "intake", "run the intake service that accepts signed task batches", 5);
+  const intake = program.command("intake").description("the intake service: accepts signed task batches, brokers their jobs to the sites holding the data, queues them");
+
+  intake
+    .command("serve")
+    .description("run the intake service until Ctrl-C (several may run side by side: they share requests in one NATS queue group)")
+    .option("--sites <file>", "site config to publish at start (default: sitesFile from wms.yaml)")
+    .addHelpText("after", "\nReads the CA bundle from config pki.dir (from 'wms pki init') to verify submitters' certificates.\nQuotas come from the 'quotas' section of wms.yaml; usage from the accounting agent.")
+    .action(
+      action(async (opts: { sites?: string }, cmd: Command) => {
+        const { config: base, names } = configFor(cmd);
+        const config = opts.sites === undefined ? base : { ...base, sitesFile: opts.sites };
+        const { openNats, openRedis } = await import("../../platform/connections.ts");
+        const { createLogger } = await import("../../platform/logger.ts");
+        const { loadTrust } = await import("../../security/index.ts");
+        const { DispatchQueues, startIntake } = await import("../../matchmaker/index.ts");
+        const trust = loadTrust(config.pki.dir);
+        const logger = createLogger("intake", config.logLevel);
+        let nc;
+        try {
+          nc = await openNats(config, "wms-intake");
+        } catch (e) {
+          throw new WmsError(ERR.SERVICE_UNAVAILABLE, `NATS at ${config.nats.url}: ${(e as Error).message}`);
+        }
+        const redis = openRedis(config);
+        const bull = openRedis(config, { forBullMq: true });
+        const dispatch = new DispatchQueues({
+          connection: bull,
+          names,
+          lockMs: config.matchmaker.lockSec * 1000,
+          stalledIntervalMs: config.matchmaker.stalledIntervalSec * 1000,
+          onError: (err, context) => logger.error({ err, context }, "dispatch queues"),
+        });
+        try {
+          const service = await startIntake({ nc, redis, names, config, trust, dispatch, logger });
+          await new Promise<void>((resolve) => {
+            process.once("SIGINT", resolve);
+            process.once("SIGTERM", resolve);
+          });
+          logger.info("intake stopping");
+          await service.stop();
+        } finally {
+          await dispatch.close();
+          await nc.close();
+          redis.disconnect();
+          bull.disconnect();
+        }
+      }),
+    );
 }

@@ -1,6 +1,242 @@
 import type { Command } from "commander";
-import { notBuilt } from "../command-kit.ts";
+import type { NatsConnection } from "nats";
+import { action, configFor, parseIntOption, parseNumberOption, printJson } from "../command-kit.ts";
+import { ERR, WmsError, type WireNames } from "../../schemas/index.ts";
+import type { JobRecord, JobState, TaskRecord } from "../../matchmaker/job-store.ts";
+import { withRedis } from "./replica.ts";
+
+interface SignerOptions {
+  cert: string;
+  key: string;
+  json?: boolean;
+  timeout: number;
+}
+
+async function readSigner(certPath: string, keyPath: string): Promise<{ certChain: string[]; keyPem: string }> {
+  const { readFile } = await import("node:fs/promises");
+  const { splitPems } = await import("../../security/index.ts");
+  const read = async (p: string, what: string): Promise<string> => {
+    try {
+      return await readFile(p, "utf8");
+    } catch (e) {
+      throw new WmsError(ERR.FILE_UNREADABLE, `${what} ${p}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
+  };
+  const certChain = splitPems(await read(certPath, "--cert"));
+  const keyPem = await read(keyPath, "--key");
+  if (certChain.length === 0) throw new WmsError(ERR.BAD_INPUT, `--cert ${certPath} holds no PEM certificate`);
+  if (!keyPem.includes("PRIVATE KEY")) throw new WmsError(ERR.BAD_INPUT, `--key ${keyPath} holds no PEM private key`);
+  return { certChain, keyPem };
+}
+
+async function withNats<T>(cmd: Command, fn: (nc: NatsConnection, names: WireNames) => Promise<T>): Promise<T> {
+  const { config, names } = configFor(cmd);
+  const { openNats } = await import("../../platform/connections.ts");
+  let nc: NatsConnection;
+  try {
+    nc = await openNats(config, "wms-task");
+  } catch (e) {
+    throw new WmsError(ERR.SERVICE_UNAVAILABLE, `NATS at ${config.nats.url}: ${(e as Error).message}`);
+  }
+  try {
+    return await fn(nc, names);
+  } finally {
+    await nc.close();
+  }
+}
+
+function signerOptions(c: Command): Command {
+  return c
+    .requiredOption("--cert <pem>", "your certificate (PEM; a proxy chain file is fine)")
+    .requiredOption("--key <pem>", "the private key of --cert")
+    .option("--timeout <sec>", "how long to wait for the intake's answer", parseNumberOption("--timeout", 1), 120)
+    .option("--json", "print the intake's reply as JSON");
+}
+
+const STATES: readonly JobState[] = ["defined", "activated", "sent", "starting", "running", "finished", "failed", "cancelled"];
+const FINAL: readonly JobState[] = ["finished", "failed", "cancelled"];
+const BAR_GROUPS: ReadonlyArray<[string, readonly JobState[]]> = [
+  ["queued", ["defined", "activated"]],
+  ["running", ["sent", "starting", "running"]],
+  ["finished", ["finished"]],
+  ["failed", ["failed"]],
+  ["cancelled", ["cancelled"]],
+];
+
+interface TaskView {
+  task: TaskRecord;
+  counts: Record<JobState, number>;
+  errors: Array<{ code: number; name: string; count: number }>;
+  failedJobs: Array<{ jobId: string; site: string; attempt: number; code: number | null; name: string | null; message: string }>;
+}
+
+async function readTaskView(redis: import("ioredis").Redis, names: WireNames, taskId: string, failedLimit: number): Promise<TaskView> {
+  const { JobStore } = await import("../../matchmaker/job-store.ts");
+  const { errorEntry } = await import("../../schemas/index.ts");
+  const store = new JobStore(redis, names);
+  const task = await store.getTask(taskId);
+  if (!task) throw new WmsError(ERR.NOT_FOUND, `no task ${taskId}; see 'wms task list'`);
+  const [counts, errors] = await Promise.all([store.taskCounts(taskId), store.taskErrors(taskId)]);
+  const failed: JobRecord[] = counts.failed > 0 && failedLimit > 0 ? await store.listJobs(taskId, { state: "failed", limit: failedLimit }) : [];
+  return {
+    task,
+    counts,
+    errors: Object.entries(errors)
+      .filter(([, n]) => n > 0)
+      .map(([code, count]) => ({ code: Number(code), name: errorEntry(Number(code))?.name ?? "UNKNOWN", count }))
+      .sort((a, b) => b.count - a.count),
+    failedJobs: failed.map((j) => ({ jobId: j.jobId, site: j.site, attempt: j.attempt, code: j.errorCode ?? null, name: j.errorCode === undefined ? null : (errorEntry(j.errorCode)?.name ?? "UNKNOWN"), message: j.errorMessage ?? "" })),
+  };
+}
+
+function printTaskView(v: TaskView): void {
+  const t = v.task;
+  const out = (s: string): void => void process.stdout.write(s + "\n");
+  out(`task ${t.taskId} ${t.taskName} (${t.kind}, VO ${t.vo}${t.group ? `, group ${t.group}` : ""}) — ${t.status}`);
+  out(`  owner    ${t.ownerDn}`);
+  out(`  priority ${t.priority}, max attempts ${t.maxAttempts}, output ${t.outputDataset}`);
+  out(`  jobs     ${t.njobs}: ${STATES.filter((s) => v.counts[s] > 0).map((s) => `${s} ${v.counts[s]}`).join(", ") || "none"}`);
+  if (v.errors.length > 0) out(`  errors   ${v.errors.map((e) => `E${e.code} ${e.name} ×${e.count}`).join(", ")}`);
+  if (v.failedJobs.length > 0) {
+    out(`failed jobs${v.counts.failed > v.failedJobs.length ? ` (first ${v.failedJobs.length} of ${v.counts.failed})` : ""}:`);
+    for (const j of v.failedJobs) out(`  ${j.jobId}  ${j.code === null ? "-" : `E${j.code} ${j.name}`}  ${j.message}`);
+  }
+}
+
+/** Polls the task until every job is final, showing bars by state on a terminal and a line per change otherwise. */
+async function watchTask(redis: import("ioredis").Redis, names: WireNames, taskId: string, o: { intervalMs: number; json: boolean; failedLimit: number }): Promise<TaskView> {
+  const cliProgress = (await import("cli-progress")).default;
+  const tty = !o.json && process.stderr.isTTY === true;
+  let multi: import("cli-progress").MultiBar | undefined;
+  let bars: Map<string, import("cli-progress").SingleBar> | undefined;
+  let stopped = false;
+  const stop = (): void => {
+    stopped = true;
+  };
+  process.once("SIGINT", stop);
+  let last = "";
+  try {
+    for (;;) {
+      const v = await readTaskView(redis, names, taskId, 0);
+      const done = FINAL.reduce((n, s) => n + v.counts[s], 0);
+      const finished = v.task.status !== "running" || done >= v.task.njobs;
+      if (o.json) {
+        printJson({ taskId, status: v.task.status, njobs: v.task.njobs, counts: v.counts });
+      } else if (tty) {
+        if (!multi) {
+          multi = new cliProgress.MultiBar({ format: " {name} |{bar}| {value}/{total}", hideCursor: true, clearOnComplete: false, stream: process.stderr, barsize: 40 }, cliProgress.Presets.shades_classic);
+          bars = new Map(BAR_GROUPS.map(([name]) => [name, (multi as import("cli-progress").MultiBar).create(v.task.njobs, 0, { name: name.padEnd(9) })]));
+        }
+        for (const [name, states] of BAR_GROUPS) bars?.get(name)?.update(states.reduce((n, s) => n + v.counts[s], 0));
+      } else {
+        const line = `${taskId} ${v.task.status}: ${BAR_GROUPS.map(([name, states]) => `${name} ${states.reduce((n, s) => n + v.counts[s], 0)}`).join(", ")} of ${v.task.njobs}`;
+        if (line !== last) process.stderr.write(line + "\n");
+        last = line;
+      }
+      if (finished || stopped) break;
+      await new Promise((r) => setTimeout(r, o.intervalMs));
+    }
+  } finally {
+    multi?.stop();
+    process.removeListener("SIGINT", stop);
+  }
+  return readTaskView(redis, names, taskId, o.failedLimit);
+}
 
 export function registerTask(program: Command): void {
-  notBuilt(program, "task", "submit, watch, list, cancel and retry tasks", 5);
+  const task = program.command("task").description("submit signed task batches to the intake; watch, list, cancel and retry tasks");
+
+  signerOptions(
+    task
+      .command("submit")
+      .description("sign a task batch (YAML or JSON, schema schemas/json/TaskBatch.schema.json) with your certificate and submit it; prints the task id")
+      .argument("<file>", "the task batch file"),
+  ).action(
+    action(async (file: string, opts: SignerOptions, cmd: Command) => {
+      const { readDataFile } = await import("../../platform/config.ts");
+      const { TaskBatch } = await import("../../schemas/index.ts");
+      const { signTaskBatch } = await import("../../security/index.ts");
+      const { TaskClient } = await import("../../matchmaker/task-client.ts");
+      const data = readDataFile(file);
+      const problems = TaskBatch.problems(data);
+      if (problems !== undefined) throw new WmsError(ERR.BAD_INPUT, `${file}: ${problems}`);
+      const signed = signTaskBatch(TaskBatch.parse(data), await readSigner(opts.cert, opts.key));
+      const r = await withNats(cmd, (nc, names) => new TaskClient(nc, names, opts.timeout * 1000).submit(signed));
+      if (opts.json) return printJson(r);
+      const where = Object.entries(r.sites)
+        .sort((a, b) => b[1] - a[1])
+        .map(([s, n]) => `${s} ${n}`)
+        .join(", ");
+      process.stdout.write(`${r.taskId}\n`);
+      process.stderr.write(`task ${r.taskId}: ${r.jobs} job(s), ${r.queued} queued${where ? ` (${where})` : ""}${r.unbrokered ? `, ${r.unbrokered} failed: no online site holds their data (E${ERR.INTAKE_NO_REPLICA})` : ""}\n`);
+    }),
+  );
+
+  task
+    .command("status")
+    .description("show a task's jobs by state, its error codes and its failed jobs (code, name, message)")
+    .argument("<id>", "task id, e.g. T12")
+    .option("--watch", "keep showing progress bars until every job is final (Ctrl-C stops watching)")
+    .option("--interval <sec>", "with --watch: seconds between refreshes", parseNumberOption("--interval", 0.1), 1)
+    .option("--failed <n>", "list at most N failed jobs", parseIntOption("--failed", 0), 20)
+    .option("--json", "print as JSON (with --watch: one line per refresh, then the final status)")
+    .action(
+      action(async (id: string, opts: { watch?: boolean; interval: number; failed: number; json?: boolean }, cmd: Command) => {
+        await withRedis(cmd, async (redis, names) => {
+          const v = opts.watch ? await watchTask(redis, names, id, { intervalMs: opts.interval * 1000, json: opts.json === true, failedLimit: opts.failed }) : await readTaskView(redis, names, id, opts.failed);
+          if (opts.json) printJson(v);
+          else printTaskView(v);
+        });
+      }),
+    );
+
+  task
+    .command("list")
+    .description("list tasks, newest first, with their jobs by state")
+    .option("--limit <n>", "show at most N tasks", parseIntOption("--limit", 1), 50)
+    .option("--json", "print as JSON")
+    .action(
+      action(async (opts: { limit: number; json?: boolean }, cmd: Command) => {
+        await withRedis(cmd, async (redis, names) => {
+          const { JobStore } = await import("../../matchmaker/job-store.ts");
+          const store = new JobStore(redis, names);
+          const tasks = await store.listTasks({ limit: opts.limit });
+          const counts = await Promise.all(tasks.map((t) => store.taskCounts(t.taskId)));
+          const rows = tasks.map((t, i) => ({ ...t, counts: counts[i] }));
+          if (opts.json) return printJson(rows);
+          if (rows.length === 0) return void process.stdout.write("no tasks; submit one with 'wms task submit FILE --cert C --key K'\n");
+          const idW = Math.max(4, ...rows.map((r) => r.taskId.length));
+          const nameW = Math.max(4, ...rows.map((r) => r.taskName.length));
+          process.stdout.write(`${"TASK".padEnd(idW)}  ${"NAME".padEnd(nameW)}  KIND        STATUS     JOBS   QUEUED  RUNNING  FINISHED  FAILED  OWNER\n`);
+          for (const r of rows) {
+            const c = r.counts;
+            const cols = [r.njobs, c.defined + c.activated, c.sent + c.starting + c.running, c.finished, c.failed + c.cancelled].map((n, i) => String(n).padStart([4, 6, 7, 8, 6][i]));
+            process.stdout.write(`${r.taskId.padEnd(idW)}  ${r.taskName.padEnd(nameW)}  ${r.kind.padEnd(10)}  ${r.status.padEnd(9)}  ${cols.join("  ")}  ${r.ownerDn}\n`);
+          }
+        });
+      }),
+    );
+
+  for (const act of ["cancel", "retry"] as const) {
+    signerOptions(
+      task
+        .command(act)
+        .description(
+          act === "cancel"
+            ? "cancel a task: queued jobs leave their queues, running ones stop at their next heartbeat (owner or production role only)"
+            : "retry a task's failed jobs: re-brokered to sites holding their data, attempt + 1 (owner or production role only)",
+        )
+        .argument("<id>", "task id"),
+    ).action(
+      action(async (id: string, opts: SignerOptions, cmd: Command) => {
+        const { TaskClient } = await import("../../matchmaker/task-client.ts");
+        const { newTaskControl, signTaskControl } = await import("../../matchmaker/task-control.ts");
+        const signed = signTaskControl(newTaskControl(act, id), await readSigner(opts.cert, opts.key));
+        const r = await withNats(cmd, (nc, names) => new TaskClient(nc, names, opts.timeout * 1000).control(signed));
+        if (opts.json) return printJson(r);
+        if (act === "cancel") process.stdout.write(`task ${r.taskId}: ${r.affected} job(s) cancelled\n`);
+        else process.stdout.write(`task ${r.taskId}: ${r.affected} failed job(s) queued again${r.skipped ? `, ${r.skipped} still with no online site holding their data` : ""}\n`);
+      }),
+    );
+  }
 }
