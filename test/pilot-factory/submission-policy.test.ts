@@ -118,3 +118,13 @@ describe("submission policy", () => {
     );
   });
 });
+
+describe("the example factory config", () => {
+  it("validates against FactoryConfig, defaults filled in", async () => {
+    const { readDataFile } = await import("../../platform/config.ts");
+    const { FactoryConfig } = await import("../../schemas/index.ts");
+    const config = FactoryConfig.parse(readDataFile(new URL("../../pilot-factory/factory.example.yaml", import.meta.url).pathname));
+    expect(config.queues.map((q) => q.adapter)).toEqual(["local", "condor", "slurm"]);
+    expect(config.queues[1]).toMatchObject({ targetIdle: 2, maxPending: 10, pilotsPerMinute: 20 });
+  });
+});
