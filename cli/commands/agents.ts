@@ -1,6 +1,65 @@
 import type { Command } from "commander";
-import { notBuilt } from "../command-kit.ts";
+import { action, configFor, parseIntOption } from "../command-kit.ts";
+import { ERR, WmsError } from "../../schemas/index.ts";
+
+const AGENTS = ["job-state", "accounting", "audit"] as const;
+type Agent = (typeof AGENTS)[number];
+
+/** `--only job-state,audit` (or the option given twice). */
+function parseOnly(v: string, prev: Agent[] | undefined): Agent[] {
+  const out = [...(prev ?? [])];
+  for (const name of v.split(",").map((s) => s.trim()).filter(Boolean)) {
+    if (!(AGENTS as readonly string[]).includes(name)) throw new WmsError(ERR.BAD_INPUT, `--only '${name}' is not an agent; choose from ${AGENTS.join(", ")}`);
+    out.push(name as Agent);
+  }
+  return out;
+}
 
 export function registerAgents(program: Command): void {
-  notBuilt(program, "agents", "run the job-state and accounting agents (RabbitMQ consumers)", 7);
+  program
+    .command("agents")
+    .description("run the report agents (job-state, accounting, audit) as RabbitMQ consumers until Ctrl-C")
+    .option("--only <agents>", `run only these agents (comma list or repeated): ${AGENTS.join(", ")}`, parseOnly)
+    .option("--prefetch <n>", "reports each consumer holds unacked at once", parseIntOption("--prefetch", 1), 32)
+    .addHelpText(
+      "after",
+      "\nStart more 'wms agents' processes for more throughput: they are competing consumers on the same queues.\nRabbitMQ, Redis and the retry timings come from wms.yaml (rabbitmq.url, redis.url, matchmaker.lockSec).",
+    )
+    .action(
+      action(async (opts: { only?: Agent[]; prefetch: number }, cmd: Command) => {
+        const { openRedis } = await import("../../platform/connections.ts");
+        const { createLogger } = await import("../../platform/logger.ts");
+        const { startAgents } = await import("../../agents/job-state/index.ts");
+        const { config, names } = configFor(cmd);
+        const logger = createLogger("agents", config.logLevel);
+        const redis = openRedis(config, { lazy: true });
+        const bull = openRedis(config, { forBullMq: true, lazy: true });
+        for (const r of [redis, bull]) r.on("error", (e: Error) => logger.warn({ err: e.message }, "redis"));
+        try {
+          await redis.connect();
+          await bull.connect();
+        } catch (e) {
+          redis.disconnect();
+          bull.disconnect();
+          throw new WmsError(ERR.SERVICE_UNAVAILABLE, `Redis at ${config.redis.url}: ${(e as Error).message}`);
+        }
+        let agents;
+        try {
+          agents = await startAgents({ config, names, redis, bullConnection: bull, logger, only: opts.only, prefetch: opts.prefetch });
+        } catch (e) {
+          redis.disconnect();
+          bull.disconnect();
+          throw e;
+        }
+        logger.info({ agents: Object.keys(agents.consumers), namespace: names.namespace }, "agents running; Ctrl-C stops them");
+        await new Promise<void>((resolve) => {
+          process.once("SIGINT", resolve);
+          process.once("SIGTERM", resolve);
+        });
+        logger.info("agents stopping");
+        await agents.stop();
+        redis.disconnect();
+        bull.disconnect();
+      }),
+    );
 }
