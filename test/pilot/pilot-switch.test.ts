@@ -6,6 +6,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ERR, type AuditRecord, type Report, type StateReport } from "../../schemas/index.ts";
 import { AccountMapper, processesOf } from "../../site-authz/index.ts";
+import { createProxy, issueCertificate } from "../../security/index.ts";
 import { identitySwitchLauncher, runPilot, type PilotOptions } from "../../agents/pilot/index.ts";
 import { createUser, removeUser } from "../site-authz/support/local-users.ts";
 import { pilotFixture, USER_DN, type PilotFixture } from "./support/pilot-fixture.ts";
@@ -113,15 +114,25 @@ describe("pilot identity switch", () => {
     expect(await processesOf(user.uid)).toEqual([]);
   });
 
-  it("runs nothing when the released proxy is not the job submitter's (MyProxy error 2400)", async () => {
-    const pilotId = `pilot-switch-${process.pid}-c`;
-    const marker = path.join(fx.root, "unmapped-ran");
-    const job = fx.job({ userDn: "/DC=org/DC=pilot-wms/OU=pilot-wms/CN=Nobody Mapped", arguments: ["-c", `touch ${marker}`] });
-    fx.offer(job);
-    await runPilot(switchingPilot(pilotId));
-    const failed = await fx.reports.waitFor(isState(job.jobId, "failed"));
-    // The proxy released is Jane's, the job claims another submitter: refused before any mapping.
-    expect(failed.errorCode).toBe(ERR.MYPROXY_DN_MISMATCH);
+  it("runs nothing when the proxy it is given is not the job submitter's (MyProxy error 2400)", async () => {
+    const marker = path.join(fx.root, "mismatch-ran");
+    const user2 = issueCertificate({ caDir: fx.pkiDir, kind: "user", dn: "/DC=org/DC=pilot-wms/OU=pilot-wms/CN=Mallory", roles: [] });
+    const proxy = createProxy({ certPem: user2.certPem, keyPem: user2.keyPem, lifetimeSec: 600 });
+    const launcher = switchingPilot("pilot-switch-dn").switchLauncher;
+    const job = fx.job({ arguments: ["-c", `touch ${marker}`] });
+    const jobDir = mkdtempSync(path.join(fx.workdir, "dn-"));
+    const attempt = launcher?.({
+      job,
+      submitterDn: USER_DN,
+      pilotId: "pilot-switch-dn",
+      site: fx.site,
+      jobDir,
+      env: {},
+      proxyPem: proxy.certPem + proxy.keyPem + proxy.chain.slice(1).join(""),
+      pilotSecretsDir: jobDir,
+      node: os.hostname(),
+    });
+    await expect(attempt).rejects.toMatchObject({ code: ERR.MYPROXY_DN_MISMATCH });
     expect(existsSync(marker)).toBe(false);
   });
 });

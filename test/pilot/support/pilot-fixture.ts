@@ -1,20 +1,23 @@
 // Everything a pilot test stands on, against the real NATS and RabbitMQ: a fresh namespace, a real
 // PKI (`initPki`), a user certificate and proxy, a site storage dir with catalogued input files,
-// a matchmaker stand-in that signs real envelopes, a report collector on the test's own queue.
+// the real credential cache holding the user's delegated proxy, a matchmaker stand-in that signs
+// real envelopes and mints real one-time keys, a report collector on the test's own queue.
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { NatsConnection } from "nats";
 import type amqp from "amqplib";
-import { openNats, openRabbit } from "../../../platform/connections.ts";
+import { openNats, openRabbit, openRedis } from "../../../platform/connections.ts";
 import { createLogger } from "../../../platform/logger.ts";
 import { fileChecksums } from "../../../platform/checksums.ts";
-import { ERR, SCHEMA_VERSION, WmsError, type JobSpec, type Site, type WireNames } from "../../../schemas/index.ts";
-import { createProxy, initPki, issueCertificate, loadTrust, readServiceCredentials, type TrustStore } from "../../../security/index.ts";
+import { SCHEMA_VERSION, type JobSpec, type Site, type WireNames } from "../../../schemas/index.ts";
+import { createProxy, initPki, issueCertificate, loadTrust, OneTimeKeyStore, readServiceCredentials, type TrustStore } from "../../../security/index.ts";
+import { CredentialClient, startCredentialCache } from "../../../agents/credentials/index.ts";
 import { deleteTopology, ReportPublisher } from "../../../agents/reports/index.ts";
 import type { CredentialRequest, CredentialSource, RetrievedProxy } from "../../../agents/pilot/index.ts";
 import { testConfig } from "../../support/namespace.ts";
+import { deleteNamespaceKeys } from "../../support/redis-cleanup.ts";
 import { collectReports, type ReportCollector } from "./report-collector.ts";
 import { startTestMatchmaker, type TestMatchmaker } from "./test-matchmaker.ts";
 
@@ -37,7 +40,7 @@ export interface PilotFixture {
   publisher(opts?: { url?: string; spoolDir?: string }): ReportPublisher;
   /** Writes files into the site storage and returns their catalog entries. */
   catalog(files: Record<string, string>): Promise<JobSpec["inputFiles"]>;
-  /** A job offered with a fresh one-time key. */
+  /** A job for this site (offer it to put it on the stand-in matchmaker's list). */
   job(over: Partial<JobSpec>): JobSpec;
   offer(job: JobSpec, extra?: { tamper?: Parameters<TestMatchmaker["offer"]>[0]["tamper"]; cancelAtBeat?: number }): void;
   close(): Promise<void>;
@@ -57,32 +60,29 @@ export async function pilotFixture(label: string, siteOver: Partial<Site> = {}):
   mkdirSync(path.join(storage, "data.raw"), { recursive: true });
   mkdirSync(workdir, { recursive: true });
   const site: Site = { name: "SITE_T", storagePath: storage, online: true, identitySwitch: "off", capacity: 10, softwareTags: ["sw-1"], authz: [], mapping: [], ...siteOver };
-  const matchmaker = startTestMatchmaker(nc, names, readServiceCredentials(pkiDir, "matchmaker"));
   const reports = await collectReports(rabbit, names);
   const publishers: ReportPublisher[] = [];
   const logger = createLogger("pilot-test", "silent");
 
-  // The credential cache's semantics where the pilot meets them: a key works once, for its own
-  // user, job and pilot, and releases a real RFC 3820 proxy of the user's certificate.
-  const issued = new Map<string, { userDn: string; jobId: string }>();
+  // The real credential cache: Jane delegates a proxy that any pilot-role certificate may
+  // retrieve with a job's one-time key; the pilot authenticates with a pilot certificate.
+  const redis = openRedis(config);
+  const cache = startCredentialCache({ nc, redis, names, config: { ...config, pki: { dir: pkiDir }, credentials: { ...config.credentials, encryptionKey: randomBytes(32).toString("base64") } }, trust });
+  const userProxy = createProxy({ certPem: user.certPem, keyPem: user.keyPem, lifetimeSec: 3600 });
+  await new CredentialClient(nc, names, { trust }).delegate(userProxy, { retrievers: ["role:pilot"] });
+  const pilotCert = issueCertificate({ caDir: pkiDir, kind: "pilot", dn: "/DC=org/DC=pilot-wms/OU=pilot-wms/CN=test pilot", roles: ["pilot"] });
+  const client = new CredentialClient(nc, names, { trust, caller: { certChain: [pilotCert.certPem], keyPem: pilotCert.keyPem } });
+  const keys = new OneTimeKeyStore(redis, names, { maxRenewals: config.credentials.maxRenewals });
+  const matchmaker = startTestMatchmaker(nc, names, readServiceCredentials(pkiDir, "matchmaker"), (job, pilotId) => keys.mint({ userDn: job.userDn, jobId: job.jobId, pilotId, ttlSec: 60 }));
   const retrieved: CredentialRequest[] = [];
-  const proxyOf = (): RetrievedProxy => {
-    const p = createProxy({ certPem: user.certPem, keyPem: user.keyPem, lifetimeSec: 3600 });
-    return { proxyPem: [p.certPem, p.keyPem, ...p.chain.slice(1)].join(""), notAfter: Date.now() + 3600_000 };
-  };
   const credentials = {
     retrieved,
     async retrieve(req: CredentialRequest): Promise<RetrievedProxy> {
-      const k = issued.get(req.oneTimeKey);
-      if (!k) throw new WmsError(ERR.SEC_KEY_REUSED, "the one-time key was already used or never issued");
-      issued.delete(req.oneTimeKey);
-      if (k.userDn !== req.userDn || k.jobId !== req.jobId) throw new WmsError(ERR.SEC_KEY_INVALID, "key bound to another user or job");
+      const got = await client.retrieve(req);
       retrieved.push(req);
-      return proxyOf();
+      return got;
     },
-    async renew(): Promise<RetrievedProxy> {
-      return proxyOf();
-    },
+    renew: (req: CredentialRequest): Promise<RetrievedProxy> => client.renew(req),
   };
 
   return {
@@ -143,12 +143,13 @@ export async function pilotFixture(label: string, siteOver: Partial<Site> = {}):
       };
     },
     offer(job, extra = {}) {
-      const oneTimeKey = randomBytes(24).toString("base64url");
-      issued.set(oneTimeKey, { userDn: job.userDn, jobId: job.jobId });
-      matchmaker.offer({ job, submitterDn: job.userDn, oneTimeKey, ...extra });
+      matchmaker.offer({ job, submitterDn: job.userDn, ...extra });
     },
     async close() {
       matchmaker.stop();
+      await cache.stop();
+      await deleteNamespaceKeys(redis, names.namespace);
+      redis.disconnect();
       for (const p of publishers) await p.close();
       await reports.close();
       const ch = await rabbit.createChannel();

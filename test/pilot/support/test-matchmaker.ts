@@ -9,8 +9,6 @@ import { createEnvelopeSigner, encryptToPilot } from "../../../security/index.ts
 export interface OfferedJob {
   readonly job: JobSpec;
   readonly submitterDn: string;
-  /** The one-time proxy key issued with this job; encrypted to the pilot's advertised key. */
-  readonly oneTimeKey: string;
   /** Alters the signed envelope before it is sent, to play an attacker. */
   readonly tamper?: (env: MatchEnvelope) => MatchEnvelope;
   /** Answer heartbeats for this job with `cancelled` from the n-th on. */
@@ -27,7 +25,16 @@ export interface TestMatchmaker {
 
 const enc = new TextEncoder();
 
-export function startTestMatchmaker(nc: NatsConnection, names: WireNames, service: { certPem: string; keyPem: string }): TestMatchmaker {
+/**
+ * `mintKey` issues the one-time proxy key at match time, bound to the job, its user and the pilot
+ * that advertised (the real OneTimeKeyStore, as the matchmaker does).
+ */
+export function startTestMatchmaker(
+  nc: NatsConnection,
+  names: WireNames,
+  service: { certPem: string; keyPem: string },
+  mintKey: (job: JobSpec, pilotId: string) => Promise<string>,
+): TestMatchmaker {
   const signer = createEnvelopeSigner(service);
   const queue: OfferedJob[] = [];
   const adverts: MachineAdvert[] = [];
@@ -37,34 +44,33 @@ export function startTestMatchmaker(nc: NatsConnection, names: WireNames, servic
   const offered = new Map<string, OfferedJob>();
   const subs: Subscription[] = [];
 
+  const answerAdvert = async (data: Uint8Array): Promise<MatchReply> => {
+    const ad = MachineAdvert.parseJson(data);
+    adverts.push(ad);
+    const next = queue.shift();
+    if (!next) return { schemaVersion: SCHEMA_VERSION, status: "nomatch", backoffSec: 0.05, reason: "no waiting job matches" };
+    const lockToken = randomBytes(12).toString("hex");
+    lockTokens.set(next.job.jobId, lockToken);
+    offered.set(next.job.jobId, next);
+    const now = Date.now();
+    const body: EnvelopeBody = {
+      schemaVersion: SCHEMA_VERSION,
+      job: next.job,
+      submitterDn: next.submitterDn,
+      pilotId: ad.pilotId,
+      lockToken,
+      encryptedProxyKey: encryptToPilot(ad.publicKey, await mintKey(next.job, ad.pilotId)),
+      nonce: randomBytes(16).toString("hex"),
+      issuedAt: now,
+      expiresAt: now + 60_000,
+    };
+    const envelope = signer.sign(body);
+    return { schemaVersion: SCHEMA_VERSION, status: "match", envelope: next.tamper ? next.tamper(envelope) : envelope };
+  };
   subs.push(
     nc.subscribe(names.subjects.advert, {
       callback: (_err, msg) => {
-        const ad = MachineAdvert.parseJson(msg.data);
-        adverts.push(ad);
-        const next = queue.shift();
-        let reply: MatchReply;
-        if (!next) reply = { schemaVersion: SCHEMA_VERSION, status: "nomatch", backoffSec: 0.05, reason: "no waiting job matches" };
-        else {
-          const lockToken = randomBytes(12).toString("hex");
-          lockTokens.set(next.job.jobId, lockToken);
-          offered.set(next.job.jobId, next);
-          const now = Date.now();
-          const body: EnvelopeBody = {
-            schemaVersion: SCHEMA_VERSION,
-            job: next.job,
-            submitterDn: next.submitterDn,
-            pilotId: ad.pilotId,
-            lockToken,
-            encryptedProxyKey: encryptToPilot(ad.publicKey, next.oneTimeKey),
-            nonce: randomBytes(16).toString("hex"),
-            issuedAt: now,
-            expiresAt: now + 60_000,
-          };
-          const envelope = signer.sign(body);
-          reply = { schemaVersion: SCHEMA_VERSION, status: "match", envelope: next.tamper ? next.tamper(envelope) : envelope };
-        }
-        msg.respond(enc.encode(JSON.stringify(reply)));
+        void answerAdvert(msg.data).then((reply) => msg.respond(enc.encode(JSON.stringify(reply))));
       },
     }),
   );
