@@ -1,0 +1,58 @@
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { decideFailure } from "../../agents/job-state/index.ts";
+import { decodeReport } from "../../agents/reports/index.ts";
+import { ERR, ERROR_CODES } from "../../schemas/index.ts";
+import { accountingReport, stateReport } from "./support/report-factory.ts";
+
+describe("retry policy", () => {
+  it("retries a retryable code while attempts are left", () => {
+    expect(decideFailure({ code: ERR.STAGEIN_FAILED, attempt: 1, maxAttempts: 3 })).toEqual({ action: "retry", nextAttempt: 2 });
+    expect(decideFailure({ code: ERR.PILOT_LOST_HEARTBEAT, attempt: 2, maxAttempts: 3 })).toEqual({ action: "retry", nextAttempt: 3 });
+  });
+
+  it("fails with RETRY_MAX_ATTEMPTS after the last attempt, naming the last code", () => {
+    const d = decideFailure({ code: ERR.STAGEIN_FAILED, message: "timeout", attempt: 3, maxAttempts: 3 });
+    expect(d).toMatchObject({ action: "fail", code: ERR.RETRY_MAX_ATTEMPTS });
+    expect(d.action === "fail" && d.message).toBe("attempt 3 of 3 failed with E1200 STAGEIN_FAILED: timeout");
+  });
+
+  it("fails a non-retryable code at once with that code", () => {
+    expect(decideFailure({ code: ERR.PAYLOAD_FAILED, message: "exit 2", attempt: 1, maxAttempts: 5 })).toEqual({ action: "fail", code: ERR.PAYLOAD_FAILED, message: "The payload exited with a non-zero code: exit 2" });
+  });
+
+  it("follows the registry's retryable column for every code and attempt", () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...ERROR_CODES), fc.integer({ min: 1, max: 10 }), fc.integer({ min: 1, max: 10 }), (entry, attempt, maxAttempts) => {
+        const d = decideFailure({ code: entry.code, attempt, maxAttempts });
+        if (entry.retryable && attempt < maxAttempts) return d.action === "retry" && d.nextAttempt === attempt + 1;
+        return d.action === "fail" && d.code === (entry.retryable ? ERR.RETRY_MAX_ATTEMPTS : entry.code);
+      }),
+    );
+  });
+});
+
+describe("report decoding", () => {
+  const bytes = (v: unknown): Uint8Array => new TextEncoder().encode(typeof v === "string" ? v : JSON.stringify(v));
+
+  it("accepts a valid report of an accepted kind", () => {
+    const r = accountingReport();
+    expect(decodeReport(bytes(r), ["accounting"])).toEqual({ ok: true, report: r });
+  });
+
+  it("names the problem: bad JSON, a kind this queue does not carry, a schema violation", () => {
+    expect(decodeReport(bytes("{"), ["accounting"])).toMatchObject({ ok: false, problem: expect.stringContaining("JSON") });
+    expect(decodeReport(bytes(stateReport({ jobId: "j", state: "running" })), ["accounting"])).toMatchObject({ ok: false, problem: expect.stringContaining("/kind") });
+    expect(decodeReport(bytes({ ...accountingReport(), wallSec: -1 }), ["accounting"])).toMatchObject({ ok: false, problem: expect.stringContaining("/wallSec") });
+    expect(decodeReport(bytes({ ...accountingReport(), extra: 1 }), ["accounting"])).toMatchObject({ ok: false, problem: expect.stringContaining("extra") });
+  });
+
+  it("never throws, whatever the bytes", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (b) => {
+        const d = decodeReport(b, ["state", "error", "accounting", "audit"]);
+        return d.ok === false;
+      }),
+    );
+  });
+});
