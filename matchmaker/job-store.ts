@@ -4,6 +4,7 @@
 // job's history survives its BullMQ entry being completed or removed.
 import type { Redis } from "ioredis";
 import type { JobSpec, WireNames } from "../schemas/index.ts";
+import { redisScript } from "../platform/redis-script.ts";
 
 export const JOB_STATES = ["defined", "activated", "sent", "starting", "running", "finished", "failed", "cancelled"] as const;
 export type JobState = (typeof JOB_STATES)[number];
@@ -116,11 +117,7 @@ return {1, cur}
 
 type Hash = Record<string, string>;
 
-interface TransitionClient {
-  wmsJobTransition(...keysAndArgs: string[]): Promise<unknown>;
-}
-
-const registered = new WeakSet<Redis>();
+const transitionScript = redisScript(TRANSITION_LUA);
 
 function num(v: string | undefined): number | undefined {
   return v === undefined || v === "" ? undefined : Number(v);
@@ -131,15 +128,6 @@ export class JobStore {
     private readonly redis: Redis,
     private readonly names: WireNames,
   ) {}
-
-  /** EVALSHA through ioredis' defineCommand: the script is sent once per connection, not per call. */
-  private scripted(): TransitionClient {
-    if (!registered.has(this.redis)) {
-      this.redis.defineCommand("wmsJobTransition", { numberOfKeys: 5, lua: TRANSITION_LUA });
-      registered.add(this.redis);
-    }
-    return this.redis as unknown as TransitionClient;
-  }
 
   private taskKey(taskId: string): string {
     return this.names.redisKey("task", taskId);
@@ -323,7 +311,7 @@ export class JobStore {
     }
     const keys = [this.jobKey(jobId), this.taskKey(job), this.taskStatesKey(job), this.taskErrorsKey(job), this.globalErrorsKey];
     // Site counters live at `<ns>:site:<site>:states`; the script appends the site and the suffix.
-    const res = (await this.scripted().wmsJobTransition(...keys, ...args)) as [number, string];
+    const res = (await transitionScript.run(this.redis, keys, args)) as [number, string];
     return { moved: res[0] === 1, from: (res[1] || undefined) as JobState | undefined };
   }
 }
