@@ -242,17 +242,14 @@ export class DispatchQueues {
       const spec = job.data;
       const moved = await this.jobs.transition(job.id, "sent", ["activated"], { pilotId });
       if (moved.moved) {
-        const attempt = await this.attemptOf(job.id, spec);
+        // Each stall is counted once in the JobStore (recovery or claimAfterMissedStall) and once in
+        // BullMQ's stalled counter, so the attempt needs no extra read on the hot path.
+        const attempt = spec.attempt + (job.stalledCounter || 0);
         return { spec: { ...spec, attempt }, lockToken: token, site, autocluster, attempt };
       }
       const claimed = await this.claimAfterMissedStall(job, token, spec, pilotId, moved.from);
       if (claimed) return { spec: { ...spec, attempt: claimed }, lockToken: token, site, autocluster, attempt: claimed };
     }
-  }
-
-  private async attemptOf(jobId: string, spec: JobSpec): Promise<number> {
-    const a = Number(await this.redis.hget(this.names.redisKey("job", jobId), "attempt"));
-    return Number.isInteger(a) && a >= 1 ? a : spec.attempt;
   }
 
   /**

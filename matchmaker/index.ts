@@ -3,6 +3,11 @@
 export { JobStore, JOB_STATES, FINAL_STATES, type JobState, type JobRecord, type TaskRecord, type TaskStatus, type NewJob, type JobPatch } from "./job-store.ts";
 export { DispatchQueues, makeLockToken, parseLockToken, type DispatchQueuesOptions, type ClaimedJob, type StallOutcome } from "./dispatch-queues.ts";
 export { autoclusterKey, autoclusterId, bullPriority, jobAdText, type AutoclusterKey } from "./autocluster.ts";
+export { AutoclusterIndexCache, type AutoclusterIndexSource } from "./autocluster-index.ts";
+export { MatchCache, type MatchDecision, type MatchCacheOptions } from "./match-cache.ts";
+export { orderCandidates, type RankedCandidate } from "./match-ranking.ts";
+export { FairShareUsage } from "./match-fair-share.ts";
+export { startMatchmaker, type MatchmakerOptions, type MatchmakerHandle, type EnvelopeSigner } from "./matchmaker-service.ts";
 // intake side
 export { ReplicaCatalogStore, type CatalogEntry, type DatasetFile, type LoadSummary } from "./replica-catalog.ts";
 export { SiteRegistry, loadSiteConfig } from "./site-registry.ts";
