@@ -40,6 +40,8 @@ export interface DemoOptions {
   timeoutSec: number;
   keep: boolean;
   monitorPort?: number;
+  /** For tests: called with the deployment's config once every service is up, before the task is submitted. */
+  beforeSubmit?: (ctx: { config: LoadedConfig["config"]; names: LoadedConfig["names"] }) => Promise<void>;
 }
 
 export interface DemoOutput {
@@ -212,6 +214,7 @@ export async function runDemo(o: DemoOptions, base: LoadedConfig, out: DemoOutpu
       jobTemplate: { executable: "/bin/sh", arguments: ["-c", PAYLOAD], environment: { LC_ALL: "C" }, requirements: "TARGET.Cpus >= 1 && TARGET.Memory >= 100", rank: "TARGET.Memory", cores: 1, memoryMb: 500, walltimeSec: 600 },
       inputDatasets: datasets.map((d) => d.name), filesPerJob: FILES_PER_JOB, maxJobs: o.jobs, outputDataset: `demo.output.${namespace}`, maxAttempts: 3,
     };
+    await o.beforeSubmit?.({ config, names });
     const signed = signTaskBatch(batch, { certChain: [readText(production.cert)], keyPem: readText(production.key) });
     const accepted = await new TaskClient(nc, names).submit(signed);
     out.info(`task ${accepted.taskId} accepted: ${accepted.jobs} jobs, ${accepted.queued} queued`);
@@ -235,7 +238,12 @@ export async function runDemo(o: DemoOptions, base: LoadedConfig, out: DemoOutpu
     const replicas = new Map<string, Set<string>>();
     for (const d of datasets) for (const f of d.files) replicas.set(f.lfn, new Set(d.sites));
     const usage = new UsageStore(redis, names, config.quotas);
-    await sleep(500); // accounting records trail the final state reports by a moment
+    // Accounting records travel on their own queue and may trail the final state reports a little.
+    const finishedCount = records.filter((r) => r.state === "finished").length;
+    for (const until = Date.now() + 15_000; Date.now() < until; await sleep(200)) {
+      const accounted = (await usage.list("user")).reduce((n, u) => n + u.jobs, 0);
+      if (accounted >= finishedCount) break;
+    }
     const usageByUser = Object.fromEntries((await usage.list("user")).map((u) => [u.name, { jobs: u.jobs, wallSec: u.wallSec, cpuSec: u.cpuSec }]));
     const census = await Promise.all(factory.queues().map((q) => factory.census(q.name)));
     return summarize({
