@@ -51,6 +51,8 @@ export type JobResult =
   | { readonly status: "finished"; readonly jobId: string; readonly outputs: StagedOutput[] }
   | { readonly status: "failed"; readonly jobId: string; readonly code: number; readonly message: string };
 
+const MIN_RENEW_INTERVAL_MS = 1000;
+
 function asWmsError(e: unknown): WmsError {
   if (isWmsError(e)) return e;
   return new WmsError(ERR.INTERNAL, e instanceof Error ? e.message : String(e));
@@ -134,7 +136,8 @@ export async function runMatchedJob(envelope: MatchEnvelope, d: JobRunDeps): Pro
 
     // Seed 001: proxies are short-lived, so the pilot renews the user's proxy during long payloads.
     const scheduleRenewal = (): void => {
-      const inMs = Math.max(0, proxy.notAfter - d.renewMarginMs - Date.now());
+      // Never more often than once a second, even when the cache hands back a proxy no younger.
+      const inMs = Math.max(MIN_RENEW_INTERVAL_MS, proxy.notAfter - d.renewMarginMs - Date.now());
       renewTimer = setTimeout(() => {
         void (async () => {
           try {

@@ -138,6 +138,18 @@ describe("pilot end to end", () => {
     expect(failed.errorCode).toBe(ERR.PAYLOAD_CANCELLED);
   });
 
+  it("renews the user's proxy while a long payload runs", async () => {
+    const job = fx.job({ arguments: ["-c", 'stat -c %i "$X509_USER_PROXY" > "$WMS_OUTPUT_DIR/before"; sleep 2.2; stat -c %i "$X509_USER_PROXY" > "$WMS_OUTPUT_DIR/after"'] });
+    fx.offer(job);
+    // A margin as long as the proxy's life: renewal is due at once, then every second.
+    const summary = await runPilot(pilotOptions({ renewMarginSec: 4000 }));
+    expect(summary.jobsDone).toBe(1);
+    const read = (f: string): string => readFileSync(path.join(fx.storage, job.outputDataset, job.jobId, f), "utf8").trim();
+    // The proxy file was replaced (write-then-rename) while the payload ran.
+    expect(read("after")).not.toBe(read("before"));
+    expect(fx.credentials.renewed.filter((r) => r.jobId === job.jobId).length).toBeGreaterThanOrEqual(1);
+  });
+
   it("fails a payload that exits non-zero with PAYLOAD_FAILED and sends no outputs", async () => {
     const job = fx.job({ arguments: ["-c", 'echo partial > "$WMS_OUTPUT_DIR/p.txt"; exit 7'] });
     fx.offer(job);

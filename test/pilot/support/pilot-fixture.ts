@@ -36,7 +36,7 @@ export interface PilotFixture {
   readonly site: Site;
   readonly matchmaker: TestMatchmaker;
   readonly reports: ReportCollector;
-  readonly credentials: CredentialSource & { readonly retrieved: CredentialRequest[] };
+  readonly credentials: CredentialSource & { readonly retrieved: CredentialRequest[]; readonly renewed: CredentialRequest[] };
   publisher(opts?: { url?: string; spoolDir?: string }): ReportPublisher;
   /** Writes files into the site storage and returns their catalog entries. */
   catalog(files: Record<string, string>): Promise<JobSpec["inputFiles"]>;
@@ -75,14 +75,20 @@ export async function pilotFixture(label: string, siteOver: Partial<Site> = {}):
   const keys = new OneTimeKeyStore(redis, names, { maxRenewals: config.credentials.maxRenewals });
   const matchmaker = startTestMatchmaker(nc, names, readServiceCredentials(pkiDir, "matchmaker"), (job, pilotId) => keys.mint({ userDn: job.userDn, jobId: job.jobId, pilotId, ttlSec: 60 }));
   const retrieved: CredentialRequest[] = [];
+  const renewed: CredentialRequest[] = [];
   const credentials = {
     retrieved,
+    renewed,
     async retrieve(req: CredentialRequest): Promise<RetrievedProxy> {
       const got = await client.retrieve(req);
       retrieved.push(req);
       return got;
     },
-    renew: (req: CredentialRequest): Promise<RetrievedProxy> => client.renew(req),
+    async renew(req: CredentialRequest): Promise<RetrievedProxy> {
+      const got = await client.renew(req);
+      renewed.push(req);
+      return got;
+    },
   };
 
   return {
