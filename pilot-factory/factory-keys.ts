@@ -22,6 +22,8 @@ export interface FactoryKeys {
   readonly factories: string;
   /** Hash: queue name → FactoryQueueStatus JSON. */
   readonly status: string;
+  /** Held (SET NX with expiry) by the one process running this factory id. */
+  readonly lease: string;
   pilot(pilotId: string): string;
   queue(queue: string): QueueKeys;
 }
@@ -32,6 +34,7 @@ export function factoryKeys(names: WireNames, factoryId: string): FactoryKeys {
   return {
     factories: names.redisKey("factories"),
     status: k("status"),
+    lease: k("lease"),
     pilot: (pilotId) => k("pilot", pilotId),
     queue: (queue) => ({
       pending: k("q", queue, "pending"),

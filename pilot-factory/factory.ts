@@ -23,6 +23,7 @@ import { CondorAdapter } from "./adapters/condor-adapter.ts";
 import { LocalAdapter } from "./adapters/local-adapter.ts";
 import { SlurmAdapter } from "./adapters/slurm-adapter.ts";
 import type { SubmitAdapter, SubmitOutcome } from "./adapters/submit-adapter.ts";
+import { acquireFactoryLease } from "./factory-lease.ts";
 import { writeQueueStatus } from "./factory-status-store.ts";
 import { applyKnobChanges } from "./knob-changes.ts";
 import { loadKnobChanges } from "./knob-store.ts";
@@ -139,6 +140,8 @@ export async function startFactory(o: FactoryOptions): Promise<RunningFactory> {
   }
 
   let stopped = false;
+  // Refuses to start (FACTORY_ALREADY_RUNNING) while another process runs this factory id.
+  const lease = await acquireFactoryLease(o.redis, o.names, factoryId, () => log?.error("factory lease lost: another process may run this factory id"));
 
   async function submitPilots(qs: QueueState, n: number, now: number): Promise<SubmitOutcome> {
     const q = qs.knobs;
@@ -348,6 +351,7 @@ export async function startFactory(o: FactoryOptions): Promise<RunningFactory> {
       censusSub.unsubscribe();
       controlSub.unsubscribe();
       await Promise.all(listeners);
+      await lease.release();
       log?.info("factory stopped");
     },
   };

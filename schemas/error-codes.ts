@@ -50,6 +50,7 @@ const table = [
   // pilot factory (1150-1159)
   [1150, "FACTORY_SUBMIT_TOOL_MISSING", "pilot", false, "The batch system's submit command is not installed here; install it or use the local adapter"],
   [1151, "FACTORY_SUBMIT_FAILED", "pilot", true, "Submitting pilots to the batch system failed; see the factory log"],
+  [1152, "FACTORY_ALREADY_RUNNING", "pilot", false, "A factory with this id already runs in this namespace; stop it or give this one another factoryId"],
   // stage-in
   [1200, "STAGEIN_FAILED", "stage-in", true, "Stage-in of an input file failed"],
   [1201, "STAGEIN_FILE_MISSING", "stage-in", true, "An input file is not in the site's storage"],

@@ -6,7 +6,7 @@ import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openNats, openRedis } from "../../platform/connections.ts";
 import { readFactoryStatus, startFactory, type FactoryOptions, type RunningFactory } from "../../pilot-factory/index.ts";
-import { ERR, SCHEMA_VERSION, type FactoryQueue } from "../../schemas/index.ts";
+import { ERR, isWmsError, SCHEMA_VERSION, type FactoryQueue } from "../../schemas/index.ts";
 import { testConfig } from "../support/namespace.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { RecordingTokens, publishCensus, queueKnobs, silentPilot, testRuntime, waitFor } from "./factory-fixture.ts";
@@ -162,4 +162,14 @@ describe("factory cycles against real Redis and NATS", () => {
     expect(status.targetPerMin).toBe(30);
     expect(Math.abs(status.ratePerMin - 30)).toBeLessThanOrEqual(3);
   }, 60_000);
+
+  it("refuses a second process for the same factory id while the first runs, and lets one start after it stopped", async () => {
+    const q = queueKnobs({ name: "single" });
+    const { f } = await factory("fac-single", q, 0);
+    const second = await factory("fac-single", q, 0).catch((e: unknown) => e);
+    expect(isWmsError(second) && second.code).toBe(ERR.FACTORY_ALREADY_RUNNING);
+    await f.stop();
+    const { f: again } = await factory("fac-single", q, 0);
+    expect(again.factoryId).toBe("fac-single");
+  });
 });
