@@ -27,7 +27,7 @@ async function cancel(ctx: IntakeContext, task: TaskRecord, by: string): Promise
   if (task.status !== "running") throw new WmsError(ERR.INTAKE_TASK_FINAL, `task ${task.taskId} is ${task.status}; there is nothing left to cancel`);
   const jobs = (await ctx.jobs.listJobs(task.taskId)).filter((j) => UNFINISHED.includes(j.state));
   let affected = 0;
-  await inParallel(jobs, 64, async (j) => {
+  await inParallel(jobs, 128, async (j) => {
     // Off the queue first; if a matchmaker claimed it meanwhile, the record still says cancelled and
     // the pilot is told at its next heartbeat.
     if (j.state === "activated") await ctx.dispatch.remove(j.jobId);
