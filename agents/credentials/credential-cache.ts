@@ -3,7 +3,7 @@
 // retrieval policy and (b) presents the one-time key minted with that job, bound to that user,
 // job and pilot. NATS request/reply in a queue group, so instances share the load; all state is
 // in Redis. Bad input gets an error reply with its code and changes nothing.
-import { createPrivateKey, createPublicKey, X509Certificate } from "node:crypto";
+import { createPrivateKey, createPublicKey, randomUUID, X509Certificate } from "node:crypto";
 import type { Msg, NatsConnection, Subscription } from "nats";
 import type { Redis } from "ioredis";
 import type { Logger } from "../../platform/logger.ts";
@@ -17,6 +17,7 @@ import {
   SCHEMA_VERSION,
   WmsError,
   isWmsError,
+  type AuditRecord,
   type CredReply,
   type WireNames,
   type WmsConfig,
@@ -51,6 +52,11 @@ export interface CredentialCacheDeps {
   readonly service?: { readonly certPem: string; readonly keyPem: string };
   readonly logger?: Logger;
   readonly clock?: () => number;
+  /**
+   * Where audit records go besides the Redis audit stream: the CLI passes the RabbitMQ
+   * ReportPublisher (agents/reports/), so releases and refusals reach the audit queue (seed rule 5).
+   */
+  readonly reports?: { publish(report: AuditRecord): Promise<void> };
 }
 
 export interface CredentialCache {
@@ -74,6 +80,14 @@ export function startCredentialCache(d: CredentialCacheDeps): CredentialCache {
   const keys = new OneTimeKeyStore(d.redis, d.names, { maxRenewals: d.config.credentials.maxRenewals, clock });
   const audit = new AuditLog(d.redis, d.names);
   const log = d.logger;
+  const report = async (event: AuditRecord["event"], dn: string, extra: { pilotId?: string; jobId?: string; detail?: string }): Promise<void> => {
+    if (d.reports === undefined) return;
+    try {
+      await d.reports.publish({ schemaVersion: SCHEMA_VERSION, kind: "audit", reportId: randomUUID(), event, dn, ...extra, at: clock() });
+    } catch (e) {
+      log?.error({ err: e, event }, "audit record could not be published or spooled");
+    }
+  };
   const service = d.service ?? readServiceCredentials(d.config.pki.dir, "credentials");
   const servicePublic = createPublicKey(createPrivateKey(service.keyPem)).export({ type: "spki", format: "der" });
   if (!new X509Certificate(service.certPem).publicKey.export({ type: "spki", format: "der" }).equals(servicePublic)) {
@@ -93,6 +107,7 @@ export function startCredentialCache(d: CredentialCacheDeps): CredentialCache {
     // Seed 002's check: the user name asked for and the credential's DN must agree.
     log?.warn({ requested, actual, caller: who, op }, "security violation: user name and DN do not match");
     await audit.write("credential-dn-mismatch", { op, requestedUserDn: requested, credentialDn: actual, caller: who });
+    await report("credential-refused", requested, { detail: `E${ERR.MYPROXY_DN_MISMATCH} ${op}: credential DN ${actual}, caller ${who}` });
     throw new WmsError(ERR.MYPROXY_DN_MISMATCH, `asked for ${requested}, the credential is ${actual}`);
   };
 
@@ -162,11 +177,18 @@ export function startCredentialCache(d: CredentialCacheDeps): CredentialCache {
     if (!satisfiesRetrievalPolicy(a.identity, info.retrievers)) {
       await audit.write("credential-retriever-refused", { userDn, caller: a.identity.dn, jobId: body.jobId, pilotId: body.pilotId });
       log?.warn({ userDn, caller: a.identity.dn }, "retriever not in the credential's policy");
+      await report("credential-refused", userDn, { pilotId: body.pilotId, jobId: body.jobId, detail: `E${ERR.SEC_NOT_AUTHORIZED} ${a.identity.dn} is not in the retrieval policy` });
       throw new WmsError(ERR.SEC_NOT_AUTHORIZED, `${a.identity.dn} is not in the retrieval policy of ${userDn}`);
     }
     const oneTimeKey = decryptWithKey(service.keyPem, body.oneTimeKey);
     const binding = { userDn, jobId: body.jobId, pilotId: body.pilotId };
-    const renewalsLeft = op === "retrieve" ? (await keys.consume(oneTimeKey, binding)).renewalsLeft : (await keys.consumeRenewal(oneTimeKey, binding)).renewalsLeft;
+    let renewalsLeft: number;
+    try {
+      renewalsLeft = op === "retrieve" ? (await keys.consume(oneTimeKey, binding)).renewalsLeft : (await keys.consumeRenewal(oneTimeKey, binding)).renewalsLeft;
+    } catch (e) {
+      if (isWmsError(e)) await report(e.code === ERR.SEC_KEY_REUSED ? "key-reuse" : "credential-refused", userDn, { pilotId: body.pilotId, jobId: body.jobId, detail: `${e.toLine()} (caller ${a.identity.dn})` });
+      throw e;
+    }
     const stored = await records.get(userDn);
     if (stored === undefined) throw new WmsError(ERR.MYPROXY_RETRIEVAL_FAILED, `the credential of ${userDn} expired just now`);
     const owner = verifyChain(stored.proxy.chain, d.trust, { at: clock() });
@@ -175,6 +197,7 @@ export function startCredentialCache(d: CredentialCacheDeps): CredentialCache {
     const [leaf, ...rest] = stored.proxy.chain;
     const proxyPem = [leaf, stored.proxy.keyPem, ...rest].map((p) => (p ?? "").trim()).join("\n") + "\n";
     log?.info({ userDn, caller: a.identity.dn, jobId: body.jobId, pilotId: body.pilotId, op }, "proxy released");
+    await report("credential-retrieval", userDn, { pilotId: body.pilotId, jobId: body.jobId, detail: `${op} by ${a.identity.dn}` });
     return { schemaVersion: SCHEMA_VERSION, status: "ok", op, userDn, notAfter: owner.notAfter, renewalsLeft, proxy: encryptToCertificate(a.leafCert, proxyPem) };
   }
 

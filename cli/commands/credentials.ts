@@ -7,14 +7,19 @@ export function registerCredentials(program: Command): void {
 
   credentials
     .command("serve")
-    .description("run the credential cache until SIGINT/SIGTERM; needs credentials.encryptionKey (or WMS_CREDENTIAL_KEY) and the PKI folder (pki.dir)")
+    .description(
+      "run the credential cache until SIGINT/SIGTERM; needs credentials.encryptionKey (or WMS_CREDENTIAL_KEY) and the PKI folder (pki.dir). " +
+        "Audit records (releases, refusals, key reuse) go to RabbitMQ's audit queue, spooled to disk while it is away",
+    )
+    .option("--spool-dir <dir>", "folder for audit records RabbitMQ has not confirmed yet", ".wms/spool/credentials")
     .action(
-      action(async (_opts: unknown, cmd: Command) => {
+      action(async (opts: { spoolDir: string }, cmd: Command) => {
         const { config, names } = configFor(cmd);
         const { openNats, openRedis } = await import("../../platform/connections.ts");
         const { createLogger } = await import("../../platform/logger.ts");
         const { loadTrust, credentialKeyFromBase64 } = await import("../../security/index.ts");
         const { startCredentialCache } = await import("../../agents/credentials/index.ts");
+        const { ReportPublisher } = await import("../../agents/reports/index.ts");
         credentialKeyFromBase64(config.credentials.encryptionKey);
         const trust = loadTrust(config.pki.dir);
         const logger = createLogger("credentials", config.logLevel);
@@ -25,7 +30,8 @@ export function registerCredentials(program: Command): void {
           throw new WmsError(ERR.SERVICE_UNAVAILABLE, `NATS at ${config.nats.url}: ${(e as Error).message}`);
         }
         const redis = openRedis(config);
-        const cache = startCredentialCache({ nc, redis, names, config, trust, logger });
+        const reports = new ReportPublisher({ url: config.rabbitmq.url, names, spoolDir: opts.spoolDir, logger });
+        const cache = startCredentialCache({ nc, redis, names, config, trust, logger, reports });
         await new Promise<void>((resolve) => {
           process.once("SIGINT", resolve);
           process.once("SIGTERM", resolve);
@@ -33,6 +39,7 @@ export function registerCredentials(program: Command): void {
         await cache.stop();
         await nc.close();
         redis.disconnect();
+        await reports.close();
       }),
     );
 }

@@ -3,7 +3,7 @@ import type { NatsConnection } from "nats";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openNats, openRedis } from "../../platform/connections.ts";
-import { ERR, SCHEMA_VERSION, CredReply, type WmsConfig } from "../../schemas/index.ts";
+import { AuditRecord, ERR, SCHEMA_VERSION, CredReply, type WmsConfig } from "../../schemas/index.ts";
 import { AuditLog, createProxy, OneTimeKeyStore, splitPems, verifyChain, type ProxyCredential } from "../../security/index.ts";
 import { CredentialClient, startCredentialCache, type CredentialCache } from "../../agents/credentials/index.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
@@ -21,12 +21,14 @@ let pilotClient: CredentialClient;
 let otherClient: CredentialClient;
 let userClient: CredentialClient;
 let keys: OneTimeKeyStore;
+/** The audit records the cache hands to its report sink (RabbitMQ's ReportPublisher in `wms credentials serve`). */
+const published: AuditRecord[] = [];
 
 beforeAll(async () => {
   pki = buildPki();
   nc = await openNats(config, "test-credcache");
   redis = openRedis(config);
-  cache = startCredentialCache({ nc, redis, names, config: { ...config, pki: { dir: pki.dir } }, trust: pki.trust });
+  cache = startCredentialCache({ nc, redis, names, config: { ...config, pki: { dir: pki.dir } }, trust: pki.trust, reports: { publish: async (r) => void published.push(r) } });
   userProxy = createProxy({ certPem: pki.user.certPem, keyPem: pki.user.keyPem, lifetimeSec: 3600, keyBits: BITS });
   userClient = new CredentialClient(nc, names, { trust: pki.trust });
   pilotClient = new CredentialClient(nc, names, { trust: pki.trust, caller: { certChain: [pki.pilot.certPem], keyPem: pki.pilot.keyPem } });
@@ -79,6 +81,9 @@ describe("credential cache", () => {
     await expectCode(() => pilotClient.retrieve(req), ERR.SEC_KEY_REUSED);
     const audit = await new AuditLog(redis, names).recent(20);
     expect(audit.some((e) => e.event === "one-time-key-reused" && e.fields.jobId === req.jobId)).toBe(true);
+    const forJob = published.filter((r) => r.jobId === req.jobId).map((r) => r.event);
+    expect(forJob).toEqual(["credential-retrieval", "key-reuse"]);
+    for (const r of published) AuditRecord.parse(r);
   });
 
   it("refuses a key minted for another user or another job", async () => {
