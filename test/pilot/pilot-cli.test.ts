@@ -2,6 +2,10 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { openNats } from "../../platform/connections.ts";
+import { PilotCensus } from "../../schemas/index.ts";
+import { initPki } from "../../security/index.ts";
+import { uniqueNamespace, testConfig } from "../support/namespace.ts";
 import { runCli } from "../support/run-cli.ts";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "pilot-cli-"));
@@ -35,5 +39,32 @@ describe("wms pilot", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("E1005");
     expect(r.stderr).toContain("SITE_A");
+  });
+
+  it("runs until adverts keep coming back empty, publishing its census, and prints a summary", async () => {
+    const { config } = testConfig("pilotcli");
+    const ns = uniqueNamespace("pilotcli");
+    const pki = path.join(dir, "pki");
+    initPki(pki);
+    const sites = path.join(dir, "sites-run.yaml");
+    writeFileSync(sites, `schemaVersion: 1\nsites:\n  - name: SITE_A\n    storagePath: ${dir}\n    softwareTags: [sw-x]\n`);
+    const nc = await openNats(config, "test-pilot-cli");
+    const census: PilotCensus[] = [];
+    const sub = nc.subscribe(`${ns}.pilot.census`, { callback: (_e, m) => census.push(PilotCensus.parseJson(m.data)) });
+    await nc.flush();
+    // No matchmaker listens in this namespace: every advert finds nothing.
+    const r = await runCli(
+      ["--namespace", ns, "pilot", "--site", "SITE_A", "--sites-file", sites, "--workdir", path.join(dir, "work"), "--max-empty", "2", "--max-backoff", "0", "--pilot-id", "pilot-cli-1", "--queue", "q1", "--factory-id", "f1", "--json"],
+      { env: { WMS_PILOT_TOKEN: "t".repeat(20), WMS_PKI_DIR: pki, WMS_LOG_LEVEL: "silent" } },
+    );
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.stdout) as { pilotId: string; emptyAdverts: number; jobsDone: number; exitReason: string };
+    expect(summary).toMatchObject({ pilotId: "pilot-cli-1", emptyAdverts: 2, jobsDone: 0, exitReason: "empty" });
+    await nc.flush();
+    sub.unsubscribe();
+    await nc.close();
+    expect(census.map((c) => c.state)).toEqual(["starting", "idle", "idle", "exited"]);
+    expect(census.at(-1)).toMatchObject({ pilotId: "pilot-cli-1", site: "SITE_A", queue: "q1", factoryId: "f1", emptyAdverts: 2 });
   });
 });
