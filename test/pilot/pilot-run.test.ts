@@ -150,6 +150,22 @@ describe("pilot end to end", () => {
     expect(fx.credentials.renewed.filter((r) => r.jobId === job.jobId).length).toBeGreaterThanOrEqual(1);
   });
 
+  it("on SIGTERM kills the payload, deletes the credentials, reports PILOT_KILLED and exits", async () => {
+    const seen = path.join(fx.root, "sigterm-proxy-path");
+    const job = fx.job({ arguments: ["-c", `echo "$X509_USER_PROXY" > ${seen}; sleep 30`] });
+    fx.offer(job);
+    const ac = new AbortController();
+    const run = runPilot(pilotOptions({ signal: ac.signal, maxEmpty: 5 }));
+    await fx.reports.waitFor(isState(job.jobId, "running"));
+    ac.abort();
+    const summary = await run;
+    expect(summary.exitReason).toBe("stopped");
+    const failed = await fx.reports.waitFor(isState(job.jobId, "failed"));
+    expect(failed.errorCode).toBe(ERR.PILOT_KILLED);
+    expect(existsSync(readFileSync(seen, "utf8").trim())).toBe(false);
+    expect(existsSync(path.join(fx.workdir, summary.pilotId))).toBe(false);
+  });
+
   it("fails a payload that exits non-zero with PAYLOAD_FAILED and sends no outputs", async () => {
     const job = fx.job({ arguments: ["-c", 'echo partial > "$WMS_OUTPUT_DIR/p.txt"; exit 7'] });
     fx.offer(job);
