@@ -91,8 +91,6 @@ interface QueueState {
   cycle: number;
   timer: NodeJS.Timeout | undefined;
   inFlight: Promise<CycleReport> | undefined;
-  lastSubmitted: number;
-  lastError: WmsError | undefined;
 }
 
 /** Census updates applied at once, across different pilots. */
@@ -136,7 +134,7 @@ export async function startFactory(o: FactoryOptions): Promise<RunningFactory> {
       knobs = applyKnobChanges(q, persisted);
       log?.info({ queue: q.name, persisted }, "applied persisted knob changes");
     }
-    state.set(q.name, { knobs, bucket: undefined, cycle: 0, timer: undefined, inFlight: undefined, lastSubmitted: 0, lastError: undefined });
+    state.set(q.name, { knobs, bucket: undefined, cycle: 0, timer: undefined, inFlight: undefined });
   }
 
   let stopped = false;
@@ -224,8 +222,6 @@ export async function startFactory(o: FactoryOptions): Promise<RunningFactory> {
     }
     if (error) log?.warn({ queue: q.name, code: error.code, err: error.message }, "queue cycle had a problem");
     else if (submitted.length) log?.info({ queue: q.name, submitted: submitted.length, reason: decision.reason, ...observation }, "pilots submitted");
-    qs.lastSubmitted = submitted.length;
-    qs.lastError = error;
     const after = await census.counts(q.name, clock());
     const status: FactoryQueueStatus = {
       schemaVersion: SCHEMA_VERSION,
