@@ -23,6 +23,7 @@ export function accountingConsumer(o: AccountingAgentOptions): ReportConsumer {
     logger: o.logger,
     queue: "accounting",
     consumer: "accounting",
+    handlerMarksSeen: true,
     prefetch: o.prefetch,
     handle: async (report, ctx) => {
       if (report.kind !== "accounting") return; // the queue only carries accounting; decodeReport enforced it

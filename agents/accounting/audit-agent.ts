@@ -21,6 +21,7 @@ export function auditConsumer(o: { url: string; names: WireNames; redis: Redis; 
     logger: o.logger,
     queue: "audit",
     consumer: "audit",
+    handlerMarksSeen: true,
     prefetch: o.prefetch,
     handle: async (report, ctx) => {
       if (report.kind !== "audit") return;

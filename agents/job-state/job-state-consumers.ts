@@ -39,6 +39,7 @@ export function errorConsumer(o: ConsumerBase): ReportConsumer {
     ...o,
     queue: "errors",
     consumer: "error-log",
+    handlerMarksSeen: true,
     handle: async (report, ctx) => {
       if (report.kind !== "error") return;
       return (await recordErrorReport(log, o.logger, report, { seenKey: ctx.seenKey, ttlSec: ctx.seenTtlSec })) ? undefined : "duplicate";

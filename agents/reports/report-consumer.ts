@@ -43,6 +43,11 @@ export interface ReportConsumerOptions {
   /** Names this consumer in seen keys and dead-letter headers, e.g. "accounting". */
   consumer: string;
   handle: ReportHandler;
+  /**
+   * The handler checks and sets `ctx.seenKey` atomically with its effect (and returns "duplicate"
+   * when it was set): the base then skips its own check and mark, two Redis round trips per report.
+   */
+  handlerMarksSeen?: boolean;
   prefetch?: number;
   /** How long a report id is remembered (default 7 days: longer than any spool outage). */
   seenTtlSec?: number;
@@ -180,7 +185,7 @@ export class ReportConsumer {
     const seenKey = this.opts.names.redisKey("seen", this.opts.consumer, report.reportId);
     let outcome: void | "duplicate";
     try {
-      if ((await this.opts.redis.exists(seenKey)) === 1) {
+      if (!this.opts.handlerMarksSeen && (await this.opts.redis.exists(seenKey)) === 1) {
         ch.ack(msg);
         this.stats.duplicates++;
         return;
@@ -189,7 +194,7 @@ export class ReportConsumer {
       // After the effect, not before: a crash in between replays the report, and every handler
       // tolerates a replay (atomic seen-check in its script, or guarded state transitions). Marking
       // first would turn that crash into a lost report.
-      await this.opts.redis.set(seenKey, "1", "EX", this.seenTtlSec, "NX");
+      if (!this.opts.handlerMarksSeen) await this.opts.redis.set(seenKey, "1", "EX", this.seenTtlSec, "NX");
     } catch (e) {
       if (isWmsError(e) && !isRetryable(e.code)) {
         await this.deadLetter(ch, msg, e.code, e.message);

@@ -6,6 +6,7 @@ import { intakeSuite } from "./intake.ts";
 import { cryptoSuite } from "./crypto.ts";
 import { siteAuthzSuite } from "./site-authz.ts";
 import { factorySuite } from "./factory.ts";
+import { reportsSuite } from "./reports.ts";
 
 /** Each issue adds its suite here; its key is the top-level key in the bench JSON. */
-export const SUITES: readonly BenchSuite[] = [schemasSuite, matchmakerSuite, classadSuite, intakeSuite, cryptoSuite, siteAuthzSuite, factorySuite];
+export const SUITES: readonly BenchSuite[] = [schemasSuite, matchmakerSuite, classadSuite, intakeSuite, cryptoSuite, siteAuthzSuite, factorySuite, reportsSuite];
