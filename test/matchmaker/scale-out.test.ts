@@ -83,7 +83,7 @@ describe("scale-out", () => {
     await Promise.all(
       pilots.map(async (p) => {
         let emptyInARow = 0;
-        while (Date.now() < deadline && emptyInARow < 20) {
+        while (Date.now() < deadline && done < JOBS && emptyInARow < 20) {
           const reply = await p.advertise({}, 20_000);
           if (reply.status === "error") throw new Error(`advert refused: ${reply.code} ${reply.message}`);
           if (reply.status === "nomatch") {
