@@ -7,7 +7,8 @@ import { ERR, WmsError } from "../schemas/index.ts";
 import { verifyAttributeExtension, type CertificateKind } from "./attribute-certificate.ts";
 import { extensionById } from "./certificate-extension.ts";
 import { formatDn } from "./dn.ts";
-import { ATTRIBUTES_OID, PROXY_CERT_INFO_OID } from "./oids.ts";
+import { ATTRIBUTES_OID, PROXY_CERT_INFO_OID, PROXY_POLICY_INDEPENDENT_OID, PROXY_POLICY_INHERIT_ALL_OID } from "./oids.ts";
+import { decodeProxyCertInfo } from "./proxy-certificate.ts";
 import type { TrustStore } from "./trust-store.ts";
 
 export interface VerifiedIdentity {
@@ -40,6 +41,7 @@ interface ParsedCert {
 }
 
 const CACHE_LIMIT = 1024;
+const ACCEPTED_POLICIES = new Set([PROXY_POLICY_INHERIT_ALL_OID, PROXY_POLICY_INDEPENDENT_OID]);
 
 function parse(pem: string, index: number): ParsedCert {
   try {
@@ -87,6 +89,11 @@ function verifyUncached(chainPems: readonly string[], trust: TrustStore, at: num
     if (!child.isProxy) throw new WmsError(ERR.SEC_BAD_PROXY, `${child.subjectDn} follows ${parent.subjectDn} in the chain but is not a proxy certificate`);
     const pci = extensionById(child.forge, PROXY_CERT_INFO_OID);
     if (pci?.critical !== true) throw new WmsError(ERR.SEC_BAD_PROXY, `${child.subjectDn}: proxyCertInfo must be critical`);
+    const info = decodeProxyCertInfo(pci.value ?? "");
+    // Only policies we understand: "inherit all" and "independent". Anything else (e.g. Globus
+    // "limited") restricts the proxy in ways this verifier cannot enforce, so it is refused.
+    if (info === undefined || !ACCEPTED_POLICIES.has(info.policyLanguage)) throw new WmsError(ERR.SEC_BAD_PROXY, `${child.subjectDn}: proxy policy not understood`);
+    if (info.pathLen !== undefined && i > info.pathLen) throw new WmsError(ERR.SEC_BAD_PROXY, `${child.subjectDn} allows ${info.pathLen} proxies below it; the chain has ${i}`);
     if (child.isCa) throw new WmsError(ERR.SEC_BAD_PROXY, `${child.subjectDn}: a proxy may not be a CA`);
     if (child.issuerDn !== parent.subjectDn) throw new WmsError(ERR.SEC_BAD_PROXY, `${child.subjectDn} names issuer ${child.issuerDn}, not ${parent.subjectDn}`);
     const rest = child.subjectDn.slice(parent.subjectDn.length);

@@ -9,6 +9,7 @@ export const ATTRIBUTES_OID = "1.3.6.1.4.1.58888.4.1";
 /** RFC 3820 proxyCertInfo and the "inherit all" proxy policy language. */
 export const PROXY_CERT_INFO_OID = "1.3.6.1.5.5.7.1.14";
 export const PROXY_POLICY_INHERIT_ALL_OID = "1.3.6.1.5.5.7.21.1";
+export const PROXY_POLICY_INDEPENDENT_OID = "1.3.6.1.5.5.7.21.2";
 
 export const BASIC_CONSTRAINTS_OID = "2.5.29.19";
 export const KEY_USAGE_OID = "2.5.29.15";

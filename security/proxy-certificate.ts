@@ -25,6 +25,8 @@ export interface CreateProxyOptions {
   readonly lifetimeSec: number;
   /** RSA modulus size of the proxy's new key; default 2048. */
   readonly keyBits?: number;
+  /** RFC 3820 pCPathLenConstraint: how many proxies may be made below this one (none: unlimited). */
+  readonly pathLenConstraint?: number;
   /**
    * DER of an attribute extension to carry instead of the issuer's. Only the CA can sign one that
    * verifies; tests use this to play a user who forges roles.
@@ -35,15 +37,33 @@ export interface CreateProxyOptions {
 const { asn1 } = forge;
 const BACKDATE_MS = 5 * 60_000;
 
-function proxyCertInfoDer(): string {
-  // ProxyCertInfo ::= SEQUENCE { pCPathLenConstraint INTEGER OPTIONAL, proxyPolicy ProxyPolicy }
-  // ProxyPolicy ::= SEQUENCE { policyLanguage OID, policy OCTET STRING OPTIONAL }
-  const seq = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
-    asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
-      asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer(PROXY_POLICY_INHERIT_ALL_OID).getBytes()),
-    ]),
+// ProxyCertInfo ::= SEQUENCE { pCPathLenConstraint INTEGER OPTIONAL, proxyPolicy ProxyPolicy }
+// ProxyPolicy ::= SEQUENCE { policyLanguage OID, policy OCTET STRING OPTIONAL }
+function proxyCertInfoDer(pathLen: number | undefined): string {
+  const policy = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
+    asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer(PROXY_POLICY_INHERIT_ALL_OID).getBytes()),
   ]);
-  return asn1.toDer(seq).getBytes();
+  const parts = pathLen === undefined ? [policy] : [asn1.create(asn1.Class.UNIVERSAL, asn1.Type.INTEGER, false, asn1.integerToDer(pathLen).getBytes()), policy];
+  return asn1.toDer(asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, parts)).getBytes();
+}
+
+export interface ProxyCertInfo {
+  readonly pathLen: number | undefined;
+  readonly policyLanguage: string;
+}
+
+/** Reads a proxyCertInfo extension value; undefined when it is not the RFC 3820 structure. */
+export function decodeProxyCertInfo(der: string): ProxyCertInfo | undefined {
+  try {
+    const parts = asn1.fromDer(der).value as forge.asn1.Asn1[];
+    const hasLen = parts.length === 2;
+    const len = hasLen ? asn1.derToInteger(parts[0]?.value as string) : undefined;
+    const policy = (parts[hasLen ? 1 : 0]?.value as forge.asn1.Asn1[] | undefined)?.[0];
+    if (policy === undefined || policy.type !== asn1.Type.OID) return undefined;
+    return { pathLen: len, policyLanguage: asn1.derToOid(policy.value as string) };
+  } catch {
+    return undefined;
+  }
 }
 
 export function createProxy(opts: CreateProxyOptions): ProxyCredential {
@@ -72,7 +92,7 @@ export function createProxy(opts: CreateProxyOptions): ProxyCredential {
       notAfter: new Date(notAfter),
       extensions: [
         { name: "keyUsage", digitalSignature: true, keyEncipherment: true, critical: true },
-        { id: PROXY_CERT_INFO_OID, critical: true, value: proxyCertInfoDer() },
+        { id: PROXY_CERT_INFO_OID, critical: true, value: proxyCertInfoDer(opts.pathLenConstraint) },
         ...(attributes !== undefined ? [{ id: ATTRIBUTES_OID, critical: false, value: attributes }] : []),
       ],
     },

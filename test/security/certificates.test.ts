@@ -95,6 +95,13 @@ describe("certificates and proxies", () => {
     await expectCode(() => verifyChain(p.chain, pki.trust), ERR.SEC_BAD_SIGNATURE);
   });
 
+  it("refuses a proxy made below one whose path length allows none", async () => {
+    const p1 = createProxy({ certPem: pki.user.certPem, keyPem: pki.user.keyPem, lifetimeSec: 600, keyBits: BITS, pathLenConstraint: 0 });
+    expect(verifyChain(p1.chain, pki.trust).isProxy).toBe(true);
+    const p2 = createProxy({ certPem: p1.certPem, keyPem: p1.keyPem, chain: p1.chain, lifetimeSec: 300, keyBits: BITS });
+    await expectCode(() => verifyChain(p2.chain, pki.trust), ERR.SEC_BAD_PROXY);
+  });
+
   it("refuses an end-entity certificate posing as a proxy below another", async () => {
     await expectCode(() => verifyChain([pki.otherUser.certPem, pki.user.certPem], pki.trust), ERR.SEC_BAD_PROXY);
   });
