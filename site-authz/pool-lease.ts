@@ -4,9 +4,10 @@
 import { readFileSync } from "node:fs";
 import type { Redis } from "ioredis";
 import type { WireNames } from "../schemas/index.ts";
+import { redisScript } from "../platform/redis-script.ts";
 
-const LEASE_LUA = readFileSync(new URL("./lua/lease-pool-account.lua", import.meta.url), "utf8");
-const RELEASE_LUA = readFileSync(new URL("./lua/release-pool-account.lua", import.meta.url), "utf8");
+const leaseScript = redisScript(readFileSync(new URL("./lua/lease-pool-account.lua", import.meta.url), "utf8"));
+const releaseScript = redisScript(readFileSync(new URL("./lua/release-pool-account.lua", import.meta.url), "utf8"));
 
 export type LeaseStatus = "held" | "renewed" | "new" | "reused" | "exhausted";
 
@@ -36,20 +37,6 @@ export interface PoolLeaseRecord {
   readonly clean: boolean;
 }
 
-interface PoolCommands {
-  wmsLeasePoolAccount(key: string, ...argv: string[]): Promise<[string, string, number, string]>;
-  wmsReleasePoolAccount(key: string, ...argv: string[]): Promise<[string, number, number]>;
-}
-
-function commands(redis: Redis): PoolCommands {
-  const r = redis as Redis & Partial<PoolCommands>;
-  if (!r.wmsLeasePoolAccount) {
-    redis.defineCommand("wmsLeasePoolAccount", { numberOfKeys: 1, lua: LEASE_LUA });
-    redis.defineCommand("wmsReleasePoolAccount", { numberOfKeys: 1, lua: RELEASE_LUA });
-  }
-  return r as Redis & PoolCommands;
-}
-
 export function poolKey(names: WireNames, site: string): string {
   return names.redisKey("site", site, "pool");
 }
@@ -67,12 +54,12 @@ export class PoolLease {
 
   /** `holder` (`<node>/<jobId>`) registers a job that will run under the account; '' takes a lease with no job. */
   async lease(dn: string, accounts: readonly string[], leaseSec: number, holder: string, peek = false): Promise<LeaseResult> {
-    const [account, status, expiresAt, previousDn] = await commands(this.redis).wmsLeasePoolAccount(this.key, dn, String(leaseSec * 1000), holder, peek ? "peek" : "lease", ...accounts);
+    const [account, status, expiresAt, previousDn] = (await leaseScript.run(this.redis, [this.key], [dn, String(leaseSec * 1000), holder, peek ? "peek" : "lease", ...accounts])) as [string, string, number, string];
     return { account, status: status as LeaseStatus, expiresAt: Number(expiresAt), ...(previousDn ? { previousDn } : {}) };
   }
 
   async release(account: string, dn: string, node: string, clean: boolean): Promise<ReleaseResult> {
-    const [status, holdersLeft, expiresAt] = await commands(this.redis).wmsReleasePoolAccount(this.key, account, dn, node, clean ? "1" : "0");
+    const [status, holdersLeft, expiresAt] = (await releaseScript.run(this.redis, [this.key], [account, dn, node, clean ? "1" : "0"])) as [string, number, number];
     return { status: status as ReleaseStatus, holdersLeft: Number(holdersLeft), expiresAt: Number(expiresAt) };
   }
 
