@@ -12,7 +12,8 @@ import { openNats, openRabbit, openRedis } from "../../../platform/connections.t
 import { createLogger } from "../../../platform/logger.ts";
 import { fileChecksums } from "../../../platform/checksums.ts";
 import { SCHEMA_VERSION, type JobSpec, type Site, type WireNames } from "../../../schemas/index.ts";
-import { createProxy, initPki, issueCertificate, loadTrust, OneTimeKeyStore, readServiceCredentials, type TrustStore } from "../../../security/index.ts";
+import { createEnvelopeSigner, createProxy, initPki, issueCertificate, loadTrust, OneTimeKeyStore, PilotTokenStore, readServiceCredentials, type TrustStore } from "../../../security/index.ts";
+import { JobStore, startMatchmaker } from "../../../matchmaker/index.ts";
 import { CredentialClient, startCredentialCache } from "../../../agents/credentials/index.ts";
 import { deleteTopology, ReportPublisher } from "../../../agents/reports/index.ts";
 import type { CredentialRequest, CredentialSource, RetrievedProxy } from "../../../agents/pilot/index.ts";
@@ -34,7 +35,10 @@ export interface PilotFixture {
   readonly storage: string;
   readonly workdir: string;
   readonly site: Site;
+  /** The stand-in (absent with the real matchmaker). */
   readonly matchmaker: TestMatchmaker;
+  /** Set with `matchmaker: "real"`. */
+  readonly real?: RealMatchmaker;
   readonly reports: ReportCollector;
   readonly credentials: CredentialSource & { readonly retrieved: CredentialRequest[]; readonly renewed: CredentialRequest[] };
   publisher(opts?: { url?: string; spoolDir?: string }): ReportPublisher;
@@ -46,7 +50,19 @@ export interface PilotFixture {
   close(): Promise<void>;
 }
 
-export async function pilotFixture(label: string, siteOver: Partial<Site> = {}): Promise<PilotFixture> {
+export interface RealMatchmaker {
+  readonly store: JobStore;
+  /** Records the job in the JobStore and puts it on its site queue, as the intake does. */
+  enqueue(job: JobSpec): Promise<void>;
+  /** A pilot token minted as the factory does. */
+  token(uses?: number): Promise<string>;
+}
+
+/**
+ * `matchmaker: "real"` starts the real matchmaker service (BullMQ dispatch queues, pilot tokens,
+ * one-time keys) instead of the stand-in; `fx.real` then enqueues jobs and mints tokens.
+ */
+export async function pilotFixture(label: string, siteOver: Partial<Site> = {}, opts: { matchmaker?: "stand-in" | "real" } = {}): Promise<PilotFixture> {
   const { config, names } = testConfig(label);
   const nc = await openNats(config, `test-${label}`);
   const rabbit = await openRabbit(config);
@@ -73,7 +89,30 @@ export async function pilotFixture(label: string, siteOver: Partial<Site> = {}):
   const pilotCert = issueCertificate({ caDir: pkiDir, kind: "pilot", dn: "/DC=org/DC=pilot-wms/OU=pilot-wms/CN=test pilot", roles: ["pilot"] });
   const client = new CredentialClient(nc, names, { trust, caller: { certChain: [pilotCert.certPem], keyPem: pilotCert.keyPem } });
   const keys = new OneTimeKeyStore(redis, names, { maxRenewals: config.credentials.maxRenewals });
-  const matchmaker = startTestMatchmaker(nc, names, readServiceCredentials(pkiDir, "matchmaker"), (job, pilotId) => keys.mint({ userDn: job.userDn, jobId: job.jobId, pilotId, ttlSec: 60 }));
+  const service = readServiceCredentials(pkiDir, "matchmaker");
+  let matchmaker: TestMatchmaker | undefined;
+  let real: (RealMatchmaker & { stop(): Promise<void> }) | undefined;
+  if (opts.matchmaker === "real") {
+    const bull = openRedis(config, { forBullMq: true });
+    const store = new JobStore(redis, names);
+    const mm = await startMatchmaker({ nc, redis, bullConnection: bull, names, config, signer: createEnvelopeSigner(service), sites: [site] });
+    const tokens = new PilotTokenStore(redis, names);
+    real = {
+      store,
+      async enqueue(job) {
+        await store.createTask(
+          { taskId: job.taskId, taskName: job.taskName, kind: job.kind, vo: job.vo, group: job.group, ownerDn: job.userDn, priority: job.priority, maxAttempts: job.maxAttempts, outputDataset: job.outputDataset },
+          [{ spec: job, state: "activated" }],
+        );
+        await mm.dispatch.enqueue([job]);
+      },
+      token: (uses = 5) => tokens.mint({ site: site.name, factoryId: "test-factory", uses, ttlSec: 600 }),
+      async stop() {
+        await mm.stop();
+        bull.disconnect();
+      },
+    };
+  } else matchmaker = startTestMatchmaker(nc, names, service, (job, pilotId) => keys.mint({ userDn: job.userDn, jobId: job.jobId, pilotId, ttlSec: 60 }));
   const retrieved: CredentialRequest[] = [];
   const renewed: CredentialRequest[] = [];
   const credentials = {
@@ -102,7 +141,9 @@ export async function pilotFixture(label: string, siteOver: Partial<Site> = {}):
     storage,
     workdir,
     site,
-    matchmaker,
+    // Tests that use the real matchmaker never touch the stand-in.
+    matchmaker: matchmaker as TestMatchmaker,
+    real,
     reports,
     credentials,
     publisher(o = {}) {
@@ -149,10 +190,11 @@ export async function pilotFixture(label: string, siteOver: Partial<Site> = {}):
       };
     },
     offer(job, extra = {}) {
-      matchmaker.offer({ job, submitterDn: job.userDn, ...extra });
+      matchmaker?.offer({ job, submitterDn: job.userDn, ...extra });
     },
     async close() {
-      matchmaker.stop();
+      matchmaker?.stop();
+      await real?.stop();
       await cache.stop();
       await deleteNamespaceKeys(redis, names.namespace);
       redis.disconnect();
