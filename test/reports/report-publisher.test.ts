@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ReportPublisher } from "../../agents/reports/index.ts";
@@ -73,6 +73,21 @@ describe("ReportPublisher", () => {
     await second.close();
     const got = await drainQueue(url, names.rabbit.queues.audit);
     expect(got.map((m) => m.properties.messageId)).toEqual(sent.map((r) => r.reportId));
+  });
+
+  it("sets a spooled file that is not a report aside as .corrupt and still sends the others", async () => {
+    const dir = freshSpool();
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "000000000000001-0000001-000000000-broken.report.json"), "{ half a repo");
+    const good = auditReport();
+    writeFileSync(join(dir, `000000000000002-0000001-000000001-${good.reportId}.report.json`), JSON.stringify(good));
+    const pub = new ReportPublisher({ url, names, spoolDir: dir, logger });
+    expect(pub.spooledCount()).toBe(2);
+    expect(await pub.flush(10_000)).toBe(true);
+    await pub.close();
+    expect(readdirSync(dir)).toEqual(["000000000000001-0000001-000000000-broken.report.json.corrupt"]);
+    const got = await drainQueue(url, names.rabbit.queues.audit);
+    expect(got.map((m) => m.properties.messageId)).toEqual([good.reportId]);
   });
 
   it("reconnects by itself after the broker connection is reset mid-stream, losing nothing", async () => {
