@@ -41,7 +41,9 @@ export function registerFactory(program: Command): void {
     );
 
   factory
-    .command("set <queue> <assignments...>")
+    .command("set")
+    .argument("<queue>", "queue name, as in the factory config")
+    .argument("<assignments...>", "key=value pairs, e.g. pilotsPerMinute=30 maxPending=5")
     .description("change a queue's knobs live (key=value ...): validated, persisted in Redis, applied by the running factory within one cycle")
     .option("--factory <id>", "factory id (default: the only factory that has run in this namespace, or the one in --config-file)")
     .option("--config-file <file>", "also write the change into this FactoryConfig YAML file")
