@@ -46,10 +46,10 @@ export function createIntakeContext(deps: IntakeDeps): IntakeContext {
 
 const BUSY_STATES = ["activated", "sent", "starting", "running"] as const;
 
-/** The published sites with the jobs already queued or running at each, read in one round trip. */
-export async function siteLoads(ctx: IntakeContext): Promise<SiteLoad[]> {
-  const sites = await ctx.sites.list();
-  const counts = await Promise.all(sites.map((s) => ctx.jobs.siteCounts(s.name)));
+/** The published sites with the jobs already queued or running at each: what brokerage weighs. */
+export async function siteLoads(registry: SiteRegistry, jobs: JobStore): Promise<SiteLoad[]> {
+  const sites = await registry.list();
+  const counts = await Promise.all(sites.map((s) => jobs.siteCounts(s.name)));
   return sites.map((s, i) => ({ name: s.name, online: s.online, capacity: s.capacity, load: BUSY_STATES.reduce((n, st) => n + counts[i][st], 0) }));
 }
 

@@ -42,7 +42,7 @@ async function retry(ctx: IntakeContext, task: TaskRecord): Promise<{ affected: 
   if (task.status === "cancelled") throw new WmsError(ERR.INTAKE_TASK_FINAL, `task ${task.taskId} was cancelled; submit it again instead`);
   const failed = await ctx.jobs.listJobs(task.taskId, { state: "failed" });
   if (failed.length === 0) return { affected: 0, skipped: 0 };
-  const [fileSites, sites] = await Promise.all([replicasOf(ctx, failed), siteLoads(ctx)]);
+  const [fileSites, sites] = await Promise.all([replicasOf(ctx, failed), siteLoads(ctx.sites, ctx.jobs)]);
   const picker = new SitePicker(sites);
   const next: JobSpec[] = [];
   let skipped = 0;

@@ -35,7 +35,7 @@ export async function submitTask(ctx: IntakeContext, signed: unknown): Promise<S
       `${over.scope} ${over.name} has used ${over.usedHours.toFixed(2)} of its ${over.limitHours} wall-clock hours; ask the operators to raise quotas.${over.scope}s in the config`,
     );
   }
-  const [datasets, sites] = await Promise.all([readDatasets(ctx, batch.inputDatasets), siteLoads(ctx)]);
+  const [datasets, sites] = await Promise.all([readDatasets(ctx, batch.inputDatasets), siteLoads(ctx.sites, ctx.jobs)]);
   const taskId = await nextTaskId(ctx);
   const plan = planTask({ taskId, batch, userDn: identity.dn, datasets, sites });
   await ctx.jobs.createTask(
