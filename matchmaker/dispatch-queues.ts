@@ -386,6 +386,11 @@ export class DispatchQueues {
       const state = await q.getJobState(jobId);
       if (state !== "waiting" && state !== "prioritized") return "skipped";
       const rec = await this.jobs.getJob(jobId);
+      if (rec?.state === "activated") {
+        // Already given back (a retry recorded before its old claim was released): it waits as it should.
+        await this.redis.hincrby(this.waitingKey, site, 1);
+        return "skipped";
+      }
       if (!rec || !LIVE_STATES.includes(rec.state)) {
         // Finished or cancelled while its lock ran out: it must not run again.
         if ((await q.remove(jobId)) === 1) return "dropped";
