@@ -195,10 +195,6 @@ describe("a large task", () => {
     const jobs = await h.jobs.listJobs(r.taskId);
     expect(jobs.map((j) => j.jobId)).toEqual(files.map((_, i) => `${r.taskId}.${String(i).padStart(6, "0")}`));
     expect(jobs.every((j, i) => (i < 5000 ? j.site !== "TRIUMF" : j.site === "TRIUMF") && j.spec.inputFiles[0].lfn === files[i].lfn)).toBe(true);
-    // Cancelling it empties those queues again.
-    expect((await h.cancel(r.taskId, h.people.prod)).affected).toBe(10_000);
-    const emptied = await Promise.all(sites.map((s) => h.dispatch.recountWaiting(s)));
-    expect(emptied).toEqual(before);
   }, 120_000);
 });
 
