@@ -157,6 +157,8 @@ describe("pilot end to end", () => {
     const ac = new AbortController();
     const run = runPilot(pilotOptions({ signal: ac.signal, maxEmpty: 5 }));
     await fx.reports.waitFor(isState(job.jobId, "running"));
+    // The payload has started once it wrote where its proxy is.
+    for (let i = 0; i < 200 && !existsSync(seen); i++) await new Promise((r) => setTimeout(r, 25));
     ac.abort();
     const summary = await run;
     expect(summary.exitReason).toBe("stopped");
