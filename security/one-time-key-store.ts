@@ -3,6 +3,7 @@
 // The same record then carries the job's renewal allowance (a long payload renews its proxy
 // a limited number of times, presenting the same key).
 import type { Redis } from "ioredis";
+import { redisScript } from "../platform/redis-script.ts";
 import { ERR, WmsError, type WireNames } from "../schemas/index.ts";
 import { auditStreamKey, AUDIT_MAXLEN } from "./audit-log.ts";
 import { newSecret, secretHash } from "./secret-hash.ts";
@@ -27,7 +28,7 @@ export interface OneTimeKeyStoreOptions {
 
 // Each script checks and changes in one atomic step, so two pilots racing with one key cannot
 // both get the proxy; the refusal of a second use writes its audit entry in that same step.
-const CONSUME = `
+const CONSUME = redisScript(`
 local r = redis.call('HMGET', KEYS[1], 'userDn', 'jobId', 'pilotId', 'expiresAt', 'used')
 if not r[1] then return {'invalid', 'unknown key'} end
 if r[5] == '1' then
@@ -44,9 +45,9 @@ end
 redis.call('HSET', KEYS[1], 'used', '1', 'renewalsLeft', ARGV[6])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return {'ok', r[1], r[2], r[3], ARGV[6]}
-`;
+`);
 
-const RENEW = `
+const RENEW = redisScript(`
 local r = redis.call('HMGET', KEYS[1], 'userDn', 'jobId', 'pilotId', 'used', 'renewalsLeft')
 if not r[1] then return {'invalid', 'unknown key'} end
 if r[4] ~= '1' then return {'invalid', 'the key was never used to retrieve a proxy'} end
@@ -54,7 +55,7 @@ if r[1] ~= ARGV[1] or r[2] ~= ARGV[2] or r[3] ~= ARGV[3] then return {'invalid',
 if tonumber(r[5]) <= 0 then return {'exhausted'} end
 local left = redis.call('HINCRBY', KEYS[1], 'renewalsLeft', -1)
 return {'ok', tostring(left)}
-`;
+`);
 
 export class OneTimeKeyStore {
   private readonly clock: () => number;
@@ -87,11 +88,7 @@ export class OneTimeKeyStore {
 
   async consume(secret: string, b: KeyBinding): Promise<ConsumedKey> {
     const renewalTtlMs = Math.round((this.opts.renewalTtlSec ?? 7 * 86_400) * 1000);
-    const r = (await this.redis.eval(
-      CONSUME,
-      2,
-      this.key(secret),
-      auditStreamKey(this.names),
+    const r = (await CONSUME.run(this.redis, [this.key(secret), auditStreamKey(this.names)], [
       String(this.clock()),
       b.userDn,
       b.jobId,
@@ -99,14 +96,14 @@ export class OneTimeKeyStore {
       String(renewalTtlMs),
       String(this.opts.maxRenewals),
       String(AUDIT_MAXLEN),
-    )) as string[];
+    ])) as string[];
     if (r[0] === "ok") return { userDn: r[1] as string, jobId: r[2] as string, pilotId: r[3] as string, renewalsLeft: Number(r[4]) };
     if (r[0] === "reused") throw new WmsError(ERR.SEC_KEY_REUSED, `the key for job ${b.jobId} was used before; this attempt is audited`);
     throw new WmsError(ERR.SEC_KEY_INVALID, `${r[1] ?? "invalid"} (job ${b.jobId}, pilot ${b.pilotId})`);
   }
 
   async consumeRenewal(secret: string, b: KeyBinding): Promise<{ renewalsLeft: number }> {
-    const r = (await this.redis.eval(RENEW, 1, this.key(secret), b.userDn, b.jobId, b.pilotId)) as string[];
+    const r = (await RENEW.run(this.redis, [this.key(secret)], [b.userDn, b.jobId, b.pilotId])) as string[];
     if (r[0] === "ok") return { renewalsLeft: Number(r[1]) };
     if (r[0] === "exhausted") throw new WmsError(ERR.SEC_RENEWAL_EXHAUSTED, `job ${b.jobId} has used all ${this.opts.maxRenewals} renewals`);
     throw new WmsError(ERR.SEC_KEY_INVALID, `${r[1] ?? "invalid"} (job ${b.jobId}, pilot ${b.pilotId})`);

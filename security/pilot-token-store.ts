@@ -1,6 +1,7 @@
 // Single/few-use pilot tokens (seed 001): minted by the factory per pilot, bound to its site and
 // factory, consumed by the matchmaker one use per job request.
 import type { Redis } from "ioredis";
+import { redisScript } from "../platform/redis-script.ts";
 import { ERR, WmsError, type WireNames } from "../schemas/index.ts";
 import { newSecret, secretHash } from "./secret-hash.ts";
 
@@ -21,7 +22,7 @@ const RETAIN_MS = 86_400_000;
 
 // One script, so check-and-decrement is atomic: two matchmakers racing on the last use cannot
 // both win, and a refused attempt (wrong site, expired) spends nothing.
-const CONSUME = `
+const CONSUME = redisScript(`
 local h = redis.call('HMGET', KEYS[1], 'site', 'factoryId', 'usesLeft', 'expiresAt')
 if not h[1] then return {'unknown'} end
 if tonumber(ARGV[2]) >= tonumber(h[4]) then return {'expired'} end
@@ -29,7 +30,7 @@ if h[1] ~= ARGV[1] then return {'wrong-site', h[1]} end
 if tonumber(h[3]) <= 0 then return {'spent'} end
 local left = redis.call('HINCRBY', KEYS[1], 'usesLeft', -1)
 return {'ok', h[2], tostring(left)}
-`;
+`);
 
 export class PilotTokenStore {
   constructor(
@@ -58,7 +59,7 @@ export class PilotTokenStore {
   }
 
   async consume(token: string, site: string): Promise<ConsumedToken> {
-    const r = (await this.redis.eval(CONSUME, 1, this.key(token), site, String(this.clock()))) as string[];
+    const r = (await CONSUME.run(this.redis, [this.key(token)], [site, String(this.clock())])) as string[];
     switch (r[0]) {
       case "ok":
         return { factoryId: r[1] as string, usesLeft: Number(r[2]) };
