@@ -168,6 +168,24 @@ describe("pilot end to end", () => {
     expect(existsSync(path.join(fx.workdir, summary.pilotId))).toBe(false);
   });
 
+  it("kills a payload over its memory with PAYLOAD_MEMORY_EXCEEDED", async () => {
+    const job = fx.job({ memoryMb: 64, arguments: ["-c", `${process.execPath} -e "const b=Buffer.alloc(200*1024*1024,1);setInterval(()=>b[0]++,100)"`] });
+    fx.offer(job);
+    await runPilot(pilotOptions());
+    const failed = await fx.reports.waitFor(isState(job.jobId, "failed"));
+    expect(failed.errorCode).toBe(ERR.PAYLOAD_MEMORY_EXCEEDED);
+    const acct = (await fx.reports.waitFor((r) => r.kind === "accounting" && r.jobId === job.jobId)) as AccountingRecord;
+    expect(acct.maxRssKb).toBeGreaterThan(64 * 1024);
+  });
+
+  it("fails a job whose payload wrote no output with STAGEOUT_NO_OUTPUT", async () => {
+    const job = fx.job({ arguments: ["-c", "true"] });
+    fx.offer(job);
+    await runPilot(pilotOptions());
+    const failed = await fx.reports.waitFor(isState(job.jobId, "failed"));
+    expect(failed.errorCode).toBe(ERR.STAGEOUT_NO_OUTPUT);
+  });
+
   it("fails a payload that exits non-zero with PAYLOAD_FAILED and sends no outputs", async () => {
     const job = fx.job({ arguments: ["-c", 'echo partial > "$WMS_OUTPUT_DIR/p.txt"; exit 7'] });
     fx.offer(job);
