@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Redis } from "ioredis";
 import { ReportPublisher, DEAD_LETTER_HEADERS } from "../../agents/reports/index.ts";
-import { startAgents, type AgentsHandle } from "../../agents/job-state/index.ts";
+import { applyStateReport, sameSiteRebroker, startAgents, type AgentsHandle } from "../../agents/job-state/index.ts";
 import { DispatchQueues } from "../../matchmaker/dispatch-queues.ts";
 import { JobStore } from "../../matchmaker/job-store.ts";
 import { ReplicaCatalogStore } from "../../matchmaker/replica-catalog.ts";
@@ -140,6 +140,21 @@ describe("job-state agent", () => {
     expect(agents.consumers.state.stats.duplicates - before).toBe(1);
     expect(await store.getJob(spec.jobId)).toMatchObject({ state: "finished", attempt: 2 });
     expect(await store.taskCounts(spec.taskId)).toMatchObject({ finished: 1, failed: 0, activated: 0 });
+  });
+
+  it("queues a retry again when its failure report is redelivered after the agent died between recording and queueing", async () => {
+    const [spec] = await submitJobs(store, dq, 1, { site: "SITE_A", maxAttempts: 3 });
+    const c1 = await claimJob(store, dq, spec.jobId, "pilot-1");
+    const failure = stateReport({ jobId: spec.jobId, taskId: spec.taskId, state: "failed", attempt: 1, lockToken: c1.lockToken, errorCode: ERR.PILOT_KILLED });
+    // The crash: the record moved to the next attempt and the claim was dropped, the enqueue never ran.
+    const next = { ...spec, attempt: 2 };
+    await store.transition(spec.jobId, "activated", ["sent"], { attempt: 2, spec: next, pilotId: "" });
+    await dq.release(spec.jobId, c1.lockToken);
+    const deps = { jobs: store, dispatch: dq, rebroker: sameSiteRebroker(), logger };
+    expect(await applyStateReport(deps, failure, { redelivered: false })).toBe("stale");
+    expect(await applyStateReport(deps, failure, { redelivered: true })).toBe("repaired");
+    const c2 = await claimJob(store, dq, spec.jobId, "pilot-2");
+    expect(c2.attempt).toBe(2);
   });
 
   it("dead-letters a report naming a job that does not exist, with code 1901", async () => {
