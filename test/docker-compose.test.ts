@@ -23,3 +23,36 @@ describe("docker-compose.yml", () => {
     for (const s of [nats, redis, rabbitmq]) expect(s.healthcheck?.test).toBeTruthy();
   });
 });
+
+describe("docker-compose.yml runs the whole system", () => {
+  const doc = parse(readFileSync(new URL("../docker-compose.yml", import.meta.url), "utf8")) as { services: Record<string, Service & { command?: string[] }> };
+
+  it("has the matchmaker, credential cache, intake, agents, factory and monitor, built from the project's Dockerfile", () => {
+    for (const name of ["matchmaker", "credentials", "intake", "agents", "factory", "monitor"]) {
+      const s = doc.services[name];
+      expect(s, name).toBeDefined();
+      expect(s.build, name).toBe(".");
+    }
+  });
+
+  it("starts each service with a real `wms` command of the CLI", async () => {
+    const { runCli } = await import("./support/run-cli.ts");
+    for (const name of ["matchmaker", "credentials", "intake", "agents", "factory", "monitor"]) {
+      const args = (doc.services[name].command ?? []).filter((a, i, all) => a !== "--config" && all[i - 1] !== "--config");
+      const words = args.filter((a) => !a.startsWith("-")).slice(0, 2);
+      const r = await runCli([...words, "--help"]);
+      expect(r.code, `${name}: wms ${words.join(" ")} --help`).toBe(0);
+    }
+  }, 120_000);
+});
+
+describe("deploy/ configuration for the compose deployment", () => {
+  it("validates against the schemas the services load it with", async () => {
+    const { loadConfig, readDataFile } = await import("../platform/config.ts");
+    const { SiteConfig, FactoryConfig } = await import("../schemas/index.ts");
+    const dir = new URL("../deploy/", import.meta.url).pathname;
+    expect(loadConfig({ path: `${dir}wms.yaml`, env: {} }).config.pki.dir).toBe("/pki");
+    expect(SiteConfig.parse(readDataFile(`${dir}sites.yaml`)).sites.map((s) => s.name)).toEqual(["SITE_A", "SITE_B"]);
+    expect(FactoryConfig.parse(readDataFile(`${dir}factory.yaml`)).queues).toHaveLength(2);
+  });
+});
