@@ -139,13 +139,13 @@ describe("pilot end to end", () => {
   });
 
   it("renews the user's proxy while a long payload runs", async () => {
-    const job = fx.job({ arguments: ["-c", 'stat -c %i "$X509_USER_PROXY" > "$WMS_OUTPUT_DIR/before"; sleep 2.2; stat -c %i "$X509_USER_PROXY" > "$WMS_OUTPUT_DIR/after"'] });
+    const job = fx.job({ arguments: ["-c", 'stat -c "%i %y" "$X509_USER_PROXY" > "$WMS_OUTPUT_DIR/before"; sleep 2.2; stat -c "%i %y" "$X509_USER_PROXY" > "$WMS_OUTPUT_DIR/after"'] });
     fx.offer(job);
     // A margin as long as the proxy's life: renewal is due at once, then every second.
     const summary = await runPilot(pilotOptions({ renewMarginSec: 4000 }));
     expect(summary.jobsDone).toBe(1);
     const read = (f: string): string => readFileSync(path.join(fx.storage, job.outputDataset, job.jobId, f), "utf8").trim();
-    // The proxy file was replaced (write-then-rename) while the payload ran.
+    // The proxy file was replaced (write-then-rename) while the payload ran: a newer file, whatever inode it got.
     expect(read("after")).not.toBe(read("before"));
     expect(fx.credentials.renewed.filter((r) => r.jobId === job.jobId).length).toBeGreaterThanOrEqual(1);
   });
