@@ -160,6 +160,9 @@ export class JobStore {
     const states: Record<string, number> = {};
     const errors: Record<string, number> = {};
     const siteStates = new Map<string, number>();
+    // Pipelines of 1,000 jobs, sent together: Redis applies them in order on one connection, and
+    // the client does not wait a round trip per chunk.
+    const pending: Array<Promise<unknown>> = [];
     for (let i = 0; i < jobs.length; i += 1000) {
       const p = this.redis.pipeline();
       for (const j of jobs.slice(i, i + 1000)) {
@@ -176,13 +179,14 @@ export class JobStore {
         if (j.errorCode !== undefined) h.errorCode = String(j.errorCode);
         if (j.errorMessage !== undefined) h.errorMessage = j.errorMessage;
         p.hset(this.jobKey(j.spec.jobId), h);
-        p.rpush(this.taskJobsKey(task.taskId), j.spec.jobId);
         states[j.state] = (states[j.state] ?? 0) + 1;
         if (j.state === "failed" && j.errorCode !== undefined) errors[j.errorCode] = (errors[j.errorCode] ?? 0) + 1;
         if (j.state === "activated") siteStates.set(j.spec.site, (siteStates.get(j.spec.site) ?? 0) + 1);
       }
-      await p.exec();
+      p.rpush(this.taskJobsKey(task.taskId), ...jobs.slice(i, i + 1000).map((j) => j.spec.jobId));
+      pending.push(p.exec());
     }
+    await Promise.all(pending);
     const p = this.redis.pipeline();
     for (const [state, n] of Object.entries(states)) p.hincrby(this.taskStatesKey(task.taskId), state, n);
     for (const [code, n] of Object.entries(errors)) {
