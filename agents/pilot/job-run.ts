@@ -4,7 +4,7 @@
 import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import type { NatsConnection } from "nats";
-import { ERR, isWmsError, WmsError, type ErrorCode, type MatchEnvelope, type Report, type Site, type WireNames } from "../../schemas/index.ts";
+import { ERR, isWmsError, WmsError, type EnvelopeBody, type ErrorCode, type MatchEnvelope, type Report, type Site, type WireNames } from "../../schemas/index.ts";
 import { decryptFromPilot, verifyEnvelope, type TrustStore } from "../../security/index.ts";
 import type { Logger } from "../../platform/logger.ts";
 import { startHeartbeat } from "./job-heartbeat.ts";
@@ -79,7 +79,7 @@ export async function runMatchedJob(envelope: MatchEnvelope, d: JobRunDeps): Pro
   // Seed rule 2: nothing runs unless the envelope verifies against the CA bundle, is addressed to
   // this pilot, unexpired, and its nonce is new. A refused envelope names no job we trust, so the
   // error report carries no job id: a forged one must not fail someone else's job.
-  let body;
+  let body: EnvelopeBody;
   try {
     body = verifyEnvelope(envelope, { trust: d.trust, pilotId: d.pilotId, isNonceNew: d.isNonceNew });
   } catch (e) {
