@@ -3,6 +3,7 @@
 // The intake reads `overQuota`, the matchmaker `fairShareUsage`, `wms accounting report` `list`.
 import type { Redis } from "ioredis";
 import type { AccountingRecord, WireNames, WmsConfig } from "../../schemas/index.ts";
+import { redisScript } from "../../platform/redis-script.ts";
 
 export const USAGE_KINDS = ["user", "group", "vo", "site"] as const;
 export type UsageKind = (typeof USAGE_KINDS)[number];
@@ -48,11 +49,7 @@ end
 return 1
 `;
 
-interface AddClient {
-  wmsUsageAdd(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
-}
-
-const registered = new WeakSet<Redis>();
+const addScript = redisScript(ADD_LUA);
 
 function num(v: string | undefined): number {
   return v === undefined || v === "" ? 0 : Number(v);
@@ -71,14 +68,6 @@ export class UsageStore {
 
   private setKey(kind: UsageKind): string {
     return this.names.redisKey("acct", kind);
-  }
-
-  private scripted(): AddClient {
-    if (!registered.has(this.redis)) {
-      this.redis.defineCommand("wmsUsageAdd", { lua: ADD_LUA });
-      registered.add(this.redis);
-    }
-    return this.redis as unknown as AddClient;
   }
 
   /** The entities one record counts against; a job with no group counts for no group. */
@@ -100,7 +89,7 @@ export class UsageStore {
     const ents = this.entities(record);
     const keys = [once?.seenKey ?? this.names.redisKey("seen", "unused"), ...ents.flatMap(([k, n]) => [this.hashKey(k, n), this.setKey(k)])];
     const args = [String(once ? Math.max(1, Math.floor(once.ttlSec)) : 0), String(record.wallSec), String(record.userCpuSec + record.sysCpuSec), String(record.maxRssKb), ...ents.map(([, n]) => n)];
-    return (await this.scripted().wmsUsageAdd(keys.length, ...keys, ...args)) === 1;
+    return (await addScript.run(this.redis, keys, args)) === 1;
   }
 
   async get(kind: UsageKind, name: string): Promise<Usage> {

@@ -3,6 +3,7 @@
 // key in the same script, so a redelivered report is listed once.
 import type { Redis } from "ioredis";
 import type { Report } from "../../schemas/index.ts";
+import { redisScript } from "../../platform/redis-script.ts";
 
 const PUSH_LUA = `
 if ARGV[1] ~= '0' then
@@ -13,11 +14,7 @@ redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)
 return 1
 `;
 
-interface PushClient {
-  wmsCappedPush(key: string, seenKey: string, ttl: string, cap: string, value: string): Promise<number>;
-}
-
-const registered = new WeakSet<Redis>();
+const pushScript = redisScript(PUSH_LUA);
 
 export class CappedReportList<R extends Report> {
   constructor(
@@ -26,18 +23,10 @@ export class CappedReportList<R extends Report> {
     readonly cap = 10_000,
   ) {}
 
-  private scripted(): PushClient {
-    if (!registered.has(this.redis)) {
-      this.redis.defineCommand("wmsCappedPush", { numberOfKeys: 2, lua: PUSH_LUA });
-      registered.add(this.redis);
-    }
-    return this.redis as unknown as PushClient;
-  }
-
   /** Returns whether the report was added (false: its seen key was already set). */
   async push(report: R, once?: { seenKey: string; ttlSec: number }): Promise<boolean> {
     const ttl = once ? String(Math.max(1, Math.floor(once.ttlSec))) : "0";
-    return (await this.scripted().wmsCappedPush(this.key, once?.seenKey ?? this.key + ":unused", ttl, String(this.cap), JSON.stringify(report))) === 1;
+    return (await pushScript.run(this.redis, [this.key, once?.seenKey ?? this.key + ":unused"], [ttl, String(this.cap), JSON.stringify(report)])) === 1;
   }
 
   /** Newest first. Entries were validated when they entered from RabbitMQ. */
