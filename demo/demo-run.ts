@@ -122,6 +122,7 @@ export async function runDemo(o: DemoOptions, base: LoadedConfig, out: DemoOutpu
         redis: { url: services.urls.redis },
         rabbitmq: { url: services.urls.rabbitmq },
         pki: { dir: pkiDir },
+        pilot: { cert: pilotCred.cert, key: pilotCred.key },
         credentials: { encryptionKey: randomBytes(32).toString("base64") },
         matchmaker: { lockSec: 30, stalledIntervalSec: 5, nomatchBackoffSec: 1 },
         sitesFile,
@@ -191,9 +192,10 @@ export async function runDemo(o: DemoOptions, base: LoadedConfig, out: DemoOutpu
         pilotsPerMinute: 600, cycleSec: 1, pilotLifetimeSec: o.timeoutSec + 3600, tokenUses: 1000, emptyAdvertsLimit: 3,
       })),
     };
-    const withPilotCert: PilotCommandBuilder = (launch, runtime) => {
+    // Short back-off: the demo's pilots should notice new work (and the end of it) quickly.
+    const quickBackoff: PilotCommandBuilder = (launch, runtime) => {
       const line = pilotCommand(launch, runtime);
-      return { ...line, args: [...line.args, "--pilot-cert", pilotCred.cert, "--pilot-key", pilotCred.key, "--max-backoff", "1"] };
+      return { ...line, args: [...line.args, "--max-backoff", "1"] };
     };
     const local = new LocalAdapter({ env: process.env });
     const factory = await startFactory({
@@ -201,7 +203,7 @@ export async function runDemo(o: DemoOptions, base: LoadedConfig, out: DemoOutpu
       config: factoryConfig, nc, redis, names, tokens: new PilotTokenStore(redis, names),
       waitingJobs: (site) => dispatch.waitingCount(site),
       runtime: { nodePath: process.execPath, wmsBin: WMS_BIN, namespace, configPath: configFile, serviceUrls: services.urls, pilotWorkdir: join(work, "pilots") },
-      workDir: join(work, "factory"), env: process.env, pilotCommand: withPilotCert, logger,
+      workDir: join(work, "factory"), env: process.env, pilotCommand: quickBackoff, logger,
     });
     cleanups.push(["factory and its pilots", async () => {
       await factory.stop();

@@ -29,8 +29,8 @@ export function registerPilot(program: Command): void {
     .option("--max-empty <n>", "exit after this many adverts in a row found nothing", parseIntOption("--max-empty", 1), 3)
     .option("--max-backoff <sec>", "cap on the matchmaker's back-off hint between empty adverts", parseNumberOption("--max-backoff", 0))
     .option("--sites-file <file>", "site configuration (SiteConfig YAML/JSON); default: sitesFile in wms.yaml")
-    .option("--pilot-cert <pem>", "pilot certificate, kept in the pilot's private directory")
-    .option("--pilot-key <pem>", "key of --pilot-cert")
+    .option("--pilot-cert <pem>", "pilot certificate, kept in the pilot's private directory (default: pilot.cert in wms.yaml)")
+    .option("--pilot-key <pem>", "key of --pilot-cert (default: pilot.key in wms.yaml)")
     .option("--pilot-id <id>", "pilot id (default: generated from host, pid and random bytes)")
     .option("--queue <name>", "factory queue that started this pilot (echoed in its census)")
     .option("--factory-id <id>", "factory that started this pilot (echoed in its census)")
@@ -60,7 +60,7 @@ export function registerPilot(program: Command): void {
           maxEmpty: opts.maxEmpty,
           maxBackoffSec: opts.maxBackoff,
           pilotId: opts.pilotId,
-          pilotCert: opts.pilotCert && opts.pilotKey ? { certPath: opts.pilotCert, keyPath: opts.pilotKey } : undefined,
+          pilotCert: pilotCredential(opts, loaded.config.pilot),
           keepJobDirs: opts.keepJobDirs ?? false,
           queue: opts.queue,
           factoryId: opts.factoryId,
@@ -77,4 +77,11 @@ export function registerPilot(program: Command): void {
         process.exitCode = EXIT.ok;
       }),
     );
+}
+
+/** The pilot's own certificate: the flags, else the deployment's `pilot` section (how factory-started pilots get one). */
+function pilotCredential(opts: PilotCliOptions, fromConfig: { cert?: string; key?: string }): { certPath: string; keyPath: string } | undefined {
+  if (opts.pilotCert && opts.pilotKey) return { certPath: opts.pilotCert, keyPath: opts.pilotKey };
+  if (fromConfig.cert && fromConfig.key) return { certPath: fromConfig.cert, keyPath: fromConfig.key };
+  return undefined;
 }

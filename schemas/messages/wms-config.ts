@@ -12,6 +12,13 @@ export const WmsConfigSchema = Type.Object(
       { dir: Type.String({ default: ".wms/pki", description: "Folder made by `wms pki init`" }) },
       { default: {}, additionalProperties: false },
     ),
+    pilot: Type.Object(
+      {
+        cert: Type.Optional(Type.String({ description: "Pilot certificate (kind pilot, role pilot) the credential cache authenticates pilots by" })),
+        key: Type.Optional(Type.String({ description: "Its key; the pilot copies both into its private directory" })),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     credentials: Type.Object(
       {
         encryptionKey: Type.Optional(Type.String({ pattern: "^[A-Za-z0-9+/=]{43,44}$", description: "base64 of 32 bytes; AES-256-GCM key for proxies at rest" })),
