@@ -240,7 +240,7 @@ export class DispatchQueues {
       if (!job?.id) return undefined;
       void this.redis.hincrby(this.waitingKey, site, -1).catch((e: Error) => this.opts.onError?.(e, "waiting counter"));
       const spec = job.data;
-      const moved = await this.jobs.transition(job.id, "sent", ["activated"], { pilotId });
+      const moved = await this.jobs.transition(job.id, "sent", ["activated"], { pilotId }, Date.now(), spec.taskId);
       if (moved.moved) {
         // Each stall is counted once in the JobStore (recovery or claimAfterMissedStall) and once in
         // BullMQ's stalled counter, so the attempt needs no extra read on the hot path.

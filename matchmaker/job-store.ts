@@ -305,8 +305,10 @@ export class JobStore {
    * Moves a job to `to` only if its current state is one of `from` (or any, with "*").
    * Returns whether it moved and the state it was in, so callers can tell a stale report from a real one.
    */
-  async transition(jobId: string, to: JobState, from: readonly JobState[] | "*", patch: JobPatch = {}, now = Date.now()): Promise<{ moved: boolean; from: JobState | undefined }> {
-    const job = await this.redis.hget(this.jobKey(jobId), "taskId");
+  async transition(jobId: string, to: JobState, from: readonly JobState[] | "*", patch: JobPatch = {}, now = Date.now(), taskId?: string): Promise<{ moved: boolean; from: JobState | undefined }> {
+    // Callers that hold the job's spec pass its taskId and save a round trip (the matchmaker's claim);
+    // the script refuses a job that does not exist either way.
+    const job = taskId ?? (await this.redis.hget(this.jobKey(jobId), "taskId"));
     if (!job) return { moved: false, from: undefined };
     const args: string[] = [to, from === "*" ? "*" : from.join(","), this.names.redisKey("site", ""), String(now)];
     for (const [k, v] of Object.entries(patch)) {
