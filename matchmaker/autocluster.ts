@@ -15,6 +15,8 @@ export interface AutoclusterKey {
   readonly vo: string;
   readonly group: string;
   readonly userDn: string;
+  readonly userCaDn: string;
+  readonly userRoles: readonly string[];
   readonly priority: number;
 }
 
@@ -28,13 +30,15 @@ export function autoclusterKey(spec: JobSpec): AutoclusterKey {
     vo: spec.vo,
     group: spec.group,
     userDn: spec.userDn,
+    userCaDn: spec.userCaDn ?? "",
+    userRoles: [...(spec.userRoles ?? [])].sort(),
     priority: spec.priority,
   };
 }
 
 /** 16 hex digits of SHA-256 over the key's fields in a fixed order: short enough for queue names. */
 export function autoclusterId(key: AutoclusterKey): string {
-  const canonical = JSON.stringify([key.requirements, key.rank, key.cores, key.memoryMb, key.walltimeSec, key.vo, key.group, key.userDn, key.priority]);
+  const canonical = JSON.stringify([key.requirements, key.rank, key.cores, key.memoryMb, key.walltimeSec, key.vo, key.group, key.userDn, key.userCaDn, key.userRoles, key.priority]);
   return createHash("sha256").update(canonical).digest("hex").slice(0, 16);
 }
 

@@ -124,6 +124,9 @@ export interface BrokerageInput {
   readonly batch: TaskBatch;
   /** The submitter's identity DN, recorded on every job (seed rule: every job records its submitter). */
   readonly userDn: string;
+  /** The submitter's issuing CA and signed roles, so sites can authorize the owner at match time. */
+  readonly userCaDn?: string;
+  readonly userRoles?: readonly string[];
   /** Every input dataset's files with their replicas; a dataset missing here is unknown. */
   readonly datasets: ReadonlyMap<string, readonly DatasetFile[]>;
   readonly sites: readonly SiteLoad[];
@@ -173,6 +176,8 @@ function jobSpec(input: BrokerageInput, index: number, site: string, group: File
     vo: batch.vo,
     group: batch.group,
     userDn: input.userDn,
+    ...(input.userCaDn !== undefined ? { userCaDn: input.userCaDn } : {}),
+    ...(input.userRoles !== undefined ? { userRoles: [...input.userRoles] } : {}),
     priority: batch.priority,
     site,
     executable: t.executable,

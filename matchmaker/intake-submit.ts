@@ -37,7 +37,7 @@ export async function submitTask(ctx: IntakeContext, signed: unknown): Promise<S
   }
   const [datasets, sites] = await Promise.all([readDatasets(ctx, batch.inputDatasets), siteLoads(ctx.sites, ctx.jobs)]);
   const taskId = await nextTaskId(ctx);
-  const plan = planTask({ taskId, batch, userDn: identity.dn, datasets, sites });
+  const plan = planTask({ taskId, batch, userDn: identity.dn, userCaDn: identity.caDn, userRoles: identity.roles, datasets, sites });
   await ctx.jobs.createTask(
     { taskId, taskName: batch.taskName, kind: batch.kind, vo: batch.vo, group: batch.group, ownerDn: identity.dn, priority: batch.priority, maxAttempts: batch.maxAttempts, outputDataset: batch.outputDataset },
     plan.jobs,

@@ -140,7 +140,7 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     const k = `${site}\n${ac}`;
     let ok = admitted.get(k);
     if (ok === undefined) {
-      const d = authorize(def, { dn: key.userDn, caDn: "", vo: key.vo, groups: key.group ? [key.group] : [], roles: [] }, { walltimeSec: key.walltimeSec });
+      const d = authorize(def, { dn: key.userDn, caDn: key.userCaDn, vo: key.vo, groups: key.group ? [key.group] : [], roles: [...key.userRoles] }, { walltimeSec: key.walltimeSec });
       ok = d.allowed;
       if (!ok) logger?.info({ site, userDn: key.userDn, code: d.code, reason: d.reason }, "site refuses an autocluster's owner; its jobs are not offered there");
       if (admitted.size > 100_000) admitted.clear();

@@ -13,6 +13,8 @@ export const JobSpecSchema = Type.Object(
     vo: Type.String({ minLength: 1, maxLength: 64 }),
     group: Type.String({ maxLength: 64 }),
     userDn: Dn,
+    userCaDn: Type.Optional(Dn),
+    userRoles: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 32, description: "Roles from the submitter's signed VO attributes; site authorization checks them at match time" })),
     priority: Type.Integer({ minimum: -1000, maximum: 10000 }),
     site: SiteName,
     executable: Type.String({ minLength: 1, maxLength: 1024 }),

@@ -8,6 +8,8 @@ export interface SpecOptions {
   site: string;
   priority?: number;
   userDn?: string;
+  userCaDn?: string;
+  userRoles?: string[];
   requirements?: string;
   rank?: string;
   cores?: number;
@@ -26,6 +28,8 @@ export function makeSpec(o: SpecOptions, index: number): JobSpec {
     vo: "atlas",
     group: "atlas/prod",
     userDn: o.userDn ?? "/DC=org/CN=Jane Doe",
+    ...(o.userCaDn !== undefined ? { userCaDn: o.userCaDn } : {}),
+    ...(o.userRoles !== undefined ? { userRoles: o.userRoles } : {}),
     priority: o.priority ?? 100,
     site: o.site,
     executable: "/bin/true",

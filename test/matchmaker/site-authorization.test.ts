@@ -5,13 +5,18 @@ import { TestPilot } from "./pilot-client.ts";
 import { startHarness, type Harness } from "./service-harness.ts";
 
 const BANNED = "/DC=org/CN=Banned User";
+const TRUSTED_CA = "/DC=org/DC=pilot-wms/CN=Trusted CA";
 const site = (name: string, authz: Site["authz"]): Site => ({ name, storagePath: "/tmp", online: true, identitySwitch: "off", capacity: 10, softwareTags: [], authz, mapping: [] });
 
 let h: Harness;
 
 beforeAll(async () => {
   h = await startHarness("mmauthz", {
-    sites: [site("STRICT", [{ type: "ban-list", dns: [BANNED], cas: [] }, { type: "walltime", limits: { "*": 1000 } }]), site("OPEN", [])],
+    sites: [
+      site("STRICT", [{ type: "ban-list", dns: [BANNED], cas: [] }, { type: "walltime", limits: { "*": 1000 } }]),
+      site("OPEN", []),
+      site("CA_AND_ROLE", [{ type: "allow-list", dns: [], cas: [TRUSTED_CA] }, { type: "vo", vos: ["atlas"], roles: ["production"] }]),
+    ],
   });
 });
 
@@ -37,5 +42,15 @@ describe("site authorization in matching", () => {
     await h.dispatch.enqueue([job]);
     const p = new TestPilot(h.nc, h.loaded.names, "OPEN", await h.token("OPEN"));
     expect(p.open(await p.advertise(), h.trust).job.jobId).toBe(job.jobId);
+  });
+
+  it("authorizes the job's owner by the issuing CA and the signed roles the intake recorded", async () => {
+    const [fromOtherCa] = await createJobs(h.store, { site: "CA_AND_ROLE", userCaDn: "/DC=org/CN=Other CA", userRoles: ["production"], priority: 900 }, 1);
+    const [withoutRole] = await createJobs(h.store, { site: "CA_AND_ROLE", userCaDn: TRUSTED_CA, userRoles: ["user"], priority: 800 }, 1);
+    const [production] = await createJobs(h.store, { site: "CA_AND_ROLE", userCaDn: TRUSTED_CA, userRoles: ["production"], priority: 1 }, 1);
+    await h.dispatch.enqueue([fromOtherCa, withoutRole, production]);
+    const p = new TestPilot(h.nc, h.loaded.names, "CA_AND_ROLE", await h.token("CA_AND_ROLE"));
+    expect(p.open(await p.advertise(), h.trust).job.jobId).toBe(production.jobId);
+    expect((await p.advertise()).status).toBe("nomatch");
   });
 });
