@@ -38,7 +38,8 @@ export function registerClassad(program: Command): void {
     .description(
       "evaluate EXPR and print its value in ClassAd syntax (reals as HTCondor prints them, e.g. 3.500000000000000E+00). " +
         "Without EXPR, read one expression per line from standard input and print one line per input line: " +
-        "the value, an empty line for an empty input line, or 'error: parse error at line L, column C: why' for a line that does not parse",
+        "the value, an empty line for an empty input line, or 'error: parse error at line L, column C: why' for a line that does not parse. " +
+        "Put -- before an EXPR that starts with '-'",
     )
     .argument("[expr]", "the expression, e.g. 'TARGET.Memory >= 2048 && Cpus > 1'")
     .option("--my <ad>", "the MY ad (bare names resolve here first): ClassAd text like '[ Memory = 4096; Cpus = 8 ]' or @file")
@@ -46,7 +47,8 @@ export function registerClassad(program: Command): void {
     .action(
       action(async (expr: string | undefined, opts: { my?: string; target?: string }) => {
         const ca = await import("../../matchmaker/classad/index.ts");
-        const my = await loadAd(ca, opts.my, "the --my ad");
+        // Like classad_eval, MY is an empty ad when none is given.
+        const my = (await loadAd(ca, opts.my, "the --my ad")) ?? new ca.ClassAd();
         const target = await loadAd(ca, opts.target, "the --target ad");
         if (expr !== undefined) {
           let parsed;

@@ -6,6 +6,7 @@ import { intFromReal, toIntegerValue, toRealValue, toStringValue } from "./conve
 import { type EvalState, MAX_EVAL_DEPTH, type Thunk } from "./eval-state.ts";
 import { arithmetic, asciiLower, asciiUpper, comparison, identical } from "./operators.ts";
 import { Parser } from "./parser.ts";
+import { naturalCompare } from "./natural-compare.ts";
 import { regexReplace, regexTest } from "./regex.ts";
 import { evalIn } from "./scope.ts";
 import { scanDouble, splitStringList } from "./string-list.ts";
@@ -218,6 +219,34 @@ const compareString: Builtin = (name, args, st) => {
     q = asciiLower(q);
   }
   return intValue(p < q ? -1 : p > q ? 1 : 0);
+};
+
+const compareVersion: Builtin = (name, args, st) => {
+  if (args.length !== 2) return ERROR;
+  const a = args[0](st);
+  const b = args[1](st);
+  if (a.kind === "undefined" || b.kind === "undefined") return UNDEFINED;
+  const x = toStringValue(a);
+  const y = toStringValue(b);
+  if (x.kind !== "string" || y.kind !== "string") return ERROR;
+  const r = naturalCompare(x.value, y.value);
+  switch (name) {
+    case "versioncmp": return intValue(r);
+    case "versionle": return boolValue(r <= 0);
+    case "versionlt": return boolValue(r < 0);
+    case "versionge": return boolValue(r >= 0);
+    case "versiongt": return boolValue(r > 0);
+    default: return boolValue(r === 0);
+  }
+};
+
+const versionInRange: Builtin = (_n, args, st) => {
+  if (args.length !== 3) return ERROR;
+  const [t, lo, hi] = args.map((a) => a(st));
+  if (lo.kind === "undefined" || hi.kind === "undefined") return UNDEFINED;
+  const [x, l, h] = [t, lo, hi].map(toStringValue);
+  if (x.kind !== "string" || l.kind !== "string" || h.kind !== "string") return ERROR;
+  return boolValue(naturalCompare(l.value, x.value) <= 0 && naturalCompare(x.value, h.value) <= 0);
 };
 
 const convInt: Builtin = (_n, args, st) => (args.length !== 1 ? ERROR : toIntegerValue(args[0](st)));
@@ -498,6 +527,8 @@ const TABLE = new Map<string, Builtin>([
   ["time", time],
   ["strcat", strcat], ["join", strcat], ["toupper", changeCase], ["tolower", changeCase], ["substr", substr],
   ["strcmp", compareString], ["stricmp", compareString],
+  ["versioncmp", compareVersion], ["versionle", compareVersion], ["versionlt", compareVersion], ["versionge", compareVersion],
+  ["versiongt", compareVersion], ["versioneq", compareVersion], ["version_in_range", versionInRange],
   ["regexp", regexp], ["regexpmember", regexpMember], ["regexps", substPattern], ["replace", substPattern], ["replaceall", substPattern],
   ["int", convInt], ["real", convReal], ["string", convString], ["bool", convBool],
   ["unparse", unparseFn],

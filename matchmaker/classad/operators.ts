@@ -127,7 +127,8 @@ export function arithmetic(op: BinaryOp, a: Value, b: Value): Value {
         case "+": { const r = p + q; if (Number.isSafeInteger(r)) return intValue(r); break; }
         case "-": { const r = p - q; if (Number.isSafeInteger(r)) return intValue(r); break; }
         case "*": { const r = p * q; if (Number.isSafeInteger(r)) return intValue(r === 0 ? 0 : r); break; }
-        case "/": return q === 0 ? ERROR : intValue(Math.trunc(p / q) || 0);
+        // Beyond 2^31 a double quotient can round up across an integer; BigInt below is exact.
+        case "/": if (q === 0) return ERROR; if (p < 2147483648 && p > -2147483648 && q < 2147483648 && q > -2147483648) return intValue(Math.trunc(p / q) || 0); break;
         case "%": return q === 0 ? ERROR : intValue(p % q || 0);
       }
     }

@@ -43,6 +43,25 @@ function stripExtended(p: string): string {
   return out;
 }
 
+function pcreDollar(p: string): string {
+  let out = "";
+  let inClass = false;
+  for (let i = 0; i < p.length; i++) {
+    const c = p[i];
+    if (c === "\\") {
+      out += c + (p[i + 1] ?? "");
+      i++;
+    } else if (inClass) {
+      if (c === "]") inClass = false;
+      out += c;
+    } else if (c === "[") {
+      inClass = true;
+      out += c;
+    } else out += c === "$" ? "(?=\\n?(?![\\s\\S]))" : c;
+  }
+  return out;
+}
+
 function countQuantifiers(p: string): number {
   let n = 0;
   let inClass = false;
@@ -75,6 +94,8 @@ function compile(pattern: string, options: string): Compiled | null {
   if (options.includes("s")) flags += "s";
   if (options.includes("x")) p = stripExtended(p);
   p = p.replace(/\\A/g, "^(?<![\\s\\S])").replace(/\\z/g, "(?![\\s\\S])").replace(/\\Z/g, "(?=\\n?(?![\\s\\S]))");
+  // PCRE's $ (without m) also matches before a final newline; JavaScript's does not.
+  if (!flags.includes("m")) p = pcreDollar(p);
   let compiled: Compiled | null;
   try {
     compiled = { source: p, flags, re: new RegExp(p, flags), quantifiers: countQuantifiers(p) };

@@ -379,6 +379,19 @@ export const GROUPS: readonly Group[] = [
     ],
   },
   {
+    source: "fnCall.cpp compareVersion/versionInRange with natural_cmp.cpp (strverscmp-like; versioncmp returns natural_cmp's raw difference)",
+    cases: [
+      ['versioncmp("8.9.1", "8.10.0")', "-1"], ['versioncmp("8.10.0", "8.9.1")', "1"], ['versioncmp("a", "a")', "0"], ['versioncmp("abc", "abd")', "-1"],
+      ['versionLT("8.9.1", "8.10.0")', "true"], ['versionGT("10.0.0", "9.9")', "true"], ['versionLE("1.0", "1.0")', "true"], ['versionGE("1.0", "1.1")', "false"],
+      ['versionEQ("1.2", "1.2")', "true"], ['version_in_range("8.5", "8.0", "9.0")', "true"], ['version_in_range("9.1", "8.0", "9.0")', "false"],
+      ['versioncmp("1.2", undefined)', "undefined"], ["versioncmp(10, 9)", "1"], ['versioncmp("x")', "error"],
+    ],
+  },
+  {
+    source: "PCRE2 semantics used by fnCall.cpp regexp_helper: without the m option, $ also matches before a final newline",
+    cases: [['regexp("c$", "abc\n")', "true"], ['regexp("c$", "abc\nd")', "false"], ['regexp("[$]", "a$")', "true"], ['regexp("c$", "abc\nd", "m")', "true"], ['regexp("^d$", "abc\nd", "m")', "true"]],
+  },
+  {
     source: "fnCall.cpp time(): seconds since the epoch; no arguments",
     cases: [["time() > 1600000000", "true"], ["isInteger(time())", "true"], ["time(1)", "error"]],
   },
