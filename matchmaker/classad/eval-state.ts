@@ -45,6 +45,6 @@ export function resetState(st: EvalState, my: ClassAd | null, target: ClassAd | 
   st.target = target;
   st.depth = 0;
   st.steps = 0;
-  st.active.length = 0;
+  if (st.active.length !== 0) st.active.length = 0;
   return st;
 }

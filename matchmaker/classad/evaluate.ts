@@ -33,11 +33,17 @@ export class CompiledExpr {
     const st = this.spare;
     if (st === null) return run(this.fn, newState(my ?? null, target ?? null, runCompiled));
     this.spare = null;
+    resetState(st, my ?? null, target ?? null);
+    let v: Value;
     try {
-      return run(this.fn, resetState(st, my ?? null, target ?? null));
-    } finally {
+      v = this.fn(st);
+    } catch (e) {
       this.spare = st;
+      if (e instanceof RangeError) return ERROR;
+      throw e;
     }
+    this.spare = st;
+    return v;
   }
 }
 
