@@ -65,7 +65,7 @@ export function dashboardPage(): string {
 <section class="wide"><h2>Tasks</h2><div id="tasks"></div></section>
 <section class="wide"><h2>Jobs by state over time</h2><div id="history"></div></section>
 <section><h2>Sites</h2><div id="sites"></div></section>
-<section><h2>Pilot factory: rates against targets</h2><div id="factory"></div></section>
+<section class="wide"><h2>Pilot factory: rates against targets</h2><div id="factory"></div></section>
 <section><h2>Pilots (census)</h2><div id="pilots"></div></section>
 <section><h2>Errors by code</h2><div id="errors"></div></section>
 <section><h2>Usage by user (wall seconds)</h2><div id="usage"></div></section>
