@@ -91,18 +91,26 @@ function launch(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.en
   };
 }
 
-export async function startPrivateRedis(dataDir: string): Promise<{ url: string; stop: () => Promise<void> }> {
+export interface PrivateRedisOptions {
+  /** Append-only file fsynced on every write, so a restart on the same data dir keeps everything. Default: no persistence. */
+  readonly appendOnly?: boolean;
+  /** A fixed port (to restart on the port clients already use); default: a free one. */
+  readonly port?: number;
+}
+
+export async function startPrivateRedis(dataDir: string, opts: PrivateRedisOptions = {}): Promise<{ url: string; port: number; stop: () => Promise<void> }> {
   const bin = which("redis-server");
   if (!bin) throw new WmsError(ERR.SERVICE_UNAVAILABLE, `Redis does not answer and redis-server is not installed: ${INSTALL_HINT.redis}`);
   mkdirSync(dataDir, { recursive: true });
-  const port = await freePort();
-  const l = launch(bin, ["--port", String(port), "--bind", "127.0.0.1", "--dir", dataDir, "--save", "", "--appendonly", "no"]);
+  const port = opts.port ?? (await freePort());
+  const persistence = opts.appendOnly ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"];
+  const l = launch(bin, ["--port", String(port), "--bind", "127.0.0.1", "--dir", dataDir, "--save", "", ...persistence]);
   const url = `redis://127.0.0.1:${port}`;
   if (!(await waitUp(() => checkRedis(url), 15_000))) {
     await l.stop();
     throw new WmsError(ERR.SERVICE_UNAVAILABLE, `a private redis-server on port ${port} did not start`);
   }
-  return { url, stop: l.stop };
+  return { url, port, stop: l.stop };
 }
 
 export async function startPrivateNats(dataDir: string): Promise<{ url: string; stop: () => Promise<void> }> {
