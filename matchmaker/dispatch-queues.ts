@@ -231,8 +231,16 @@ export class DispatchQueues {
    * Takes the next job of one queue for `pilotId` and moves it `activated → sent`. Jobs that must
    * not run (cancelled meanwhile, out of attempts, no record) are dropped from the queue and the
    * next one is tried. Undefined when the queue is empty.
+   *
+   * `alongside` runs concurrently with the JobStore transition once a job is off the queue (the
+   * matchmaker mints the one-time key there, saving a round trip per match); its promise comes back
+   * with the claim, for the caller to await (and unclaim on failure). When that job is not claimed
+   * after all, its result is dropped: it must be harmless unused (a one-time key bound to a pilot
+   * that never learns it is).
    */
-  async claim(site: string, autocluster: string, pilotId: string): Promise<ClaimedJob | undefined> {
+  async claim(site: string, autocluster: string, pilotId: string): Promise<ClaimedJob | undefined>;
+  async claim<T>(site: string, autocluster: string, pilotId: string, alongside: (spec: JobSpec) => Promise<T>): Promise<(ClaimedJob & { readonly alongside: Promise<T> }) | undefined>;
+  async claim<T>(site: string, autocluster: string, pilotId: string, alongside?: (spec: JobSpec) => Promise<T>): Promise<(ClaimedJob & { readonly alongside?: Promise<T> }) | undefined> {
     const w = this.worker(site, autocluster);
     for (;;) {
       const token = makeLockToken(site, autocluster);
@@ -240,15 +248,18 @@ export class DispatchQueues {
       if (!job?.id) return undefined;
       void this.redis.hincrby(this.waitingKey, site, -1).catch((e: Error) => this.opts.onError?.(e, "waiting counter"));
       const spec = job.data;
+      const side = alongside?.(spec);
+      // Never an unhandled rejection when the claim falls through; the caller awaits the original.
+      side?.catch(() => undefined);
       const moved = await this.jobs.transition(job.id, "sent", ["activated"], { pilotId }, Date.now(), spec.taskId);
       if (moved.moved) {
         // Each stall is counted once in the JobStore (recovery or claimAfterMissedStall) and once in
         // BullMQ's stalled counter, so the attempt needs no extra read on the hot path.
         const attempt = spec.attempt + (job.stalledCounter || 0);
-        return { spec: { ...spec, attempt }, lockToken: token, site, autocluster, attempt };
+        return { spec: { ...spec, attempt }, lockToken: token, site, autocluster, attempt, ...(side && { alongside: side }) };
       }
       const claimed = await this.claimAfterMissedStall(job, token, spec, pilotId, moved.from);
-      if (claimed) return { spec: { ...spec, attempt: claimed }, lockToken: token, site, autocluster, attempt: claimed };
+      if (claimed) return { spec: { ...spec, attempt: claimed }, lockToken: token, site, autocluster, attempt: claimed, ...(side && { alongside: side }) };
     }
   }
 

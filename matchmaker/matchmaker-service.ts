@@ -9,6 +9,7 @@ import {
   ERR,
   type EnvelopeBody,
   Heartbeat,
+  type JobSpec,
   type HeartbeatReply,
   isWmsError,
   MachineAdvert,
@@ -149,8 +150,12 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     return ok;
   }
 
-  async function bestJob(site: string, machine: ClassAd, pilotId: string): Promise<ClaimedJob | undefined> {
-    const acs = await index.live(site);
+  /**
+   * `admitted` (the token check) is awaited before anything is claimed, but runs alongside the
+   * index read. `mint` runs alongside the claim's JobStore transition.
+   */
+  async function bestJob(site: string, machine: ClassAd, pilotId: string, admitted: Promise<unknown>, mint: (job: JobSpec) => Promise<string>): Promise<(ClaimedJob & { readonly alongside: Promise<string> }) | undefined> {
+    const [acs] = await Promise.all([index.live(site), admitted]);
     if (acs.length === 0) return undefined;
     const matching: RankedCandidate[] = [];
     for (const [ac, key] of acs) {
@@ -161,7 +166,7 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     if (matching.length === 0) return undefined;
     if (matching.length > 1) await usage.prefetch(matching.map((c) => c.key.userDn));
     for (const c of matching.length > 1 ? orderCandidates(matching, (dn) => usage.usageOf(dn)) : matching) {
-      const claimed = await dispatch.claim(site, c.ac, pilotId);
+      const claimed = await dispatch.claim(site, c.ac, pilotId, mint);
       if (claimed) return claimed;
       index.markEmpty(site, c.ac);
     }
@@ -185,18 +190,22 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
   async function answerAdvert(data: Uint8Array): Promise<MatchReply> {
     const advert = MachineAdvert.parseJson(data);
     checkPublicKey(advert.publicKey);
-    await tokens.consume(advert.token, advert.site);
+    // The token round trip overlaps the machine ad's parse; nothing is claimed before it is spent.
+    const admitted = tokens.consume(advert.token, advert.site);
+    admitted.catch(() => undefined);
     let machine: ClassAd;
     try {
       machine = cache.machineAd(advert.classad);
     } catch (e) {
+      await admitted;
       throw new WmsError(ERR.MATCH_BAD_MACHINE_AD, (e as Error).message);
     }
-    const claimed = await bestJob(advert.site, machine, advert.pilotId);
+    const mint = (job: JobSpec): Promise<string> => keys.mint({ userDn: job.userDn, jobId: job.jobId, pilotId: advert.pilotId, ttlSec: config.credentials.oneTimeKeyTtlSec });
+    const claimed = await bestJob(advert.site, machine, advert.pilotId, admitted, mint);
     if (!claimed) return nomatch(`no waiting job at ${advert.site} matches this pilot`);
     try {
       const job = claimed.spec;
-      const oneTimeKey = await keys.mint({ userDn: job.userDn, jobId: job.jobId, pilotId: advert.pilotId, ttlSec: config.credentials.oneTimeKeyTtlSec });
+      const oneTimeKey = await claimed.alongside;
       const now = Date.now();
       const body: EnvelopeBody = {
         schemaVersion: SCHEMA_VERSION,

@@ -3,7 +3,7 @@ import type { Message } from "./message.ts";
 import { MachineAdvert } from "./messages/machine-advert.ts";
 import { JobSpec } from "./messages/job-spec.ts";
 import { SignedTaskBatch, TaskBatch } from "./messages/task-batch.ts";
-import { EnvelopeBody, MatchEnvelope, MatchReply } from "./messages/match-envelope.ts";
+import { EnvelopeBody, EnvelopeDelegationBody, MatchEnvelope, MatchReply } from "./messages/match-envelope.ts";
 import { Heartbeat, HeartbeatReply } from "./messages/heartbeat.ts";
 import { AccountingRecord, AuditRecord, ErrorReport, StateReport } from "./messages/reports.ts";
 import { FactoryConfig } from "./messages/factory-config.ts";
@@ -24,6 +24,7 @@ export const ALL_MESSAGES: ReadonlyArray<Message<TSchema>> = [
   TaskBatch,
   SignedTaskBatch,
   EnvelopeBody,
+  EnvelopeDelegationBody,
   MatchEnvelope,
   MatchReply,
   Heartbeat,

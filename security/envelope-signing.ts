@@ -4,6 +4,7 @@
 import { ERR, EnvelopeBody, MatchEnvelope, SCHEMA_VERSION, WmsError, type EnvelopeBody as EnvelopeBodyT, type MatchEnvelope as MatchEnvelopeT } from "../schemas/index.ts";
 import { verifyChain } from "./chain-verification.ts";
 import { createDataSigner, verifyWithKey } from "./detached-signature.ts";
+import { certificateSubjectDn, createEnvelopeDelegate, DELEGATION_LIFETIME_SEC, signWithDelegate, verifyDelegation, type EnvelopeDelegate } from "./envelope-delegation.ts";
 import type { TrustStore } from "./trust-store.ts";
 
 export const MATCHMAKER_ROLE = "matchmaker";
@@ -14,12 +15,43 @@ export interface EnvelopeSigner {
   sign(body: EnvelopeBodyT): MatchEnvelopeT;
 }
 
-export function createEnvelopeSigner(service: { certPem: string; keyPem: string }): EnvelopeSigner {
-  const signer = createDataSigner(service.keyPem);
+export interface EnvelopeSignerOptions {
+  /**
+   * Sign with a short-lived EC key delegated by the service key (default true); false signs every
+   * envelope with the RSA service key, as before delegation existed.
+   */
+  readonly delegated?: boolean;
+  /** Lifetime of one delegated key (default 6 h); a new one is made at half of it. */
+  readonly delegationLifetimeSec?: number;
+  /** Epoch ms clock, for tests of rotation. */
+  readonly now?: () => number;
+}
+
+export function createEnvelopeSigner(service: { certPem: string; keyPem: string }, o: EnvelopeSignerOptions = {}): EnvelopeSigner {
+  if (o.delegated === false) {
+    const signer = createDataSigner(service.keyPem);
+    return {
+      sign(body) {
+        const text = JSON.stringify(body);
+        return { schemaVersion: SCHEMA_VERSION, body: text, signature: signer.sign(text), signerCert: service.certPem };
+      },
+    };
+  }
+  const lifetimeSec = o.delegationLifetimeSec ?? DELEGATION_LIFETIME_SEC;
+  const clock = o.now ?? Date.now;
+  const serviceDn = certificateSubjectDn(service.certPem);
+  let delegate: EnvelopeDelegate | undefined;
+  let rotateAt = 0;
   return {
     sign(body) {
+      const now = clock();
+      // Rotated at half-life, so an envelope never carries a delegation about to lapse in transit.
+      if (delegate === undefined || now >= rotateAt) {
+        delegate = createEnvelopeDelegate({ ...service, serviceDn }, { lifetimeSec, now });
+        rotateAt = now + (delegate.notAfter - now) / 2;
+      }
       const text = JSON.stringify(body);
-      return { schemaVersion: SCHEMA_VERSION, body: text, signature: signer.sign(text), signerCert: service.certPem };
+      return { schemaVersion: SCHEMA_VERSION, body: text, signature: signWithDelegate(delegate, text), signerCert: service.certPem, delegation: delegate.delegation };
     },
   };
 }
@@ -38,7 +70,8 @@ function checkEnvelope(envelope: unknown, o: VerifyEnvelopeOptions<boolean | Pro
   const now = o.now ?? Date.now();
   const signer = verifyChain([env.signerCert], o.trust, { at: now });
   if (!signer.roles.includes(MATCHMAKER_ROLE)) throw new WmsError(ERR.SEC_NOT_AUTHORIZED, `envelope signed by ${signer.dn}, which lacks the ${MATCHMAKER_ROLE} role`);
-  if (!verifyWithKey(env.body, env.signature, signer.publicKey)) throw new WmsError(ERR.SEC_BAD_SIGNATURE, "the envelope body does not match its signature");
+  const key = env.delegation === undefined ? signer.publicKey : verifyDelegation(env.delegation, env.signerCert, signer, now);
+  if (!verifyWithKey(env.body, env.signature, key)) throw new WmsError(ERR.SEC_BAD_SIGNATURE, "the envelope body does not match its signature");
   const body = EnvelopeBody.parseJson(env.body);
   if (body.pilotId !== o.pilotId) throw new WmsError(ERR.SEC_WRONG_PILOT, `envelope for pilot ${body.pilotId}, this is ${o.pilotId}`);
   if (now >= body.expiresAt) throw new WmsError(ERR.SEC_ENVELOPE_EXPIRED, `expired at ${new Date(body.expiresAt).toISOString()}`);

@@ -3,7 +3,7 @@
 // key per message, ECDH with the pilot's key, HKDF-SHA256 to an AES-256-GCM key. EC P-256 because
 // a pilot makes a key pair at start and the matchmaker encrypts once per match: both take well
 // under a millisecond, where RSA key generation takes ~100 ms.
-import { createCipheriv, createDecipheriv, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes, type KeyObject } from "node:crypto";
+import { createCipheriv, createDecipheriv, createECDH, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes, type KeyObject } from "node:crypto";
 import { ERR, WmsError } from "../schemas/index.ts";
 import type { KeyPairPem } from "./key-pair.ts";
 
@@ -26,18 +26,41 @@ function deriveKey(shared: Buffer, ephemeralSpki: Buffer): Buffer {
   return Buffer.from(hkdfSync("sha256", shared, ephemeralSpki, INFO, 32));
 }
 
-/** base64 of: version(1) | spkiLen(2) | ephemeral SPKI | iv(12) | tag(16) | ciphertext. */
-export function encryptToPilot(publicKeyPem: string, secret: string): string {
+// SPKI DER of a P-256 key is this fixed header then the 65-byte uncompressed point, so the
+// ephemeral key goes out in the same format without a KeyObject export per message.
+const P256_SPKI_HEADER = Buffer.from("3059301306072a8648ce3d020106082a8648ce3d030107034200", "hex");
+
+// A pilot advertises the same key for its whole life: its point is parsed once (~0.15 ms a parse).
+const pilotPoints = new Map<string, Buffer>();
+const POINTS_MAX = 10_000;
+
+function pilotPoint(publicKeyPem: string): Buffer {
+  const hit = pilotPoints.get(publicKeyPem);
+  if (hit !== undefined) return hit;
   let pilotKey: KeyObject;
   try {
     pilotKey = createPublicKey(publicKeyPem);
   } catch (e) {
     throw new WmsError(ERR.BAD_INPUT, `the pilot's public key is not PEM (${(e as Error).message})`);
   }
-  if (pilotKey.asymmetricKeyType !== "ec") throw new WmsError(ERR.BAD_INPUT, "the pilot's public key must be EC P-256");
-  const eph = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
-  const spki = eph.publicKey.export({ type: "spki", format: "der" });
-  const key = deriveKey(diffieHellman({ privateKey: eph.privateKey, publicKey: pilotKey }), spki);
+  const jwk = pilotKey.asymmetricKeyType === "ec" ? pilotKey.export({ format: "jwk" }) : undefined;
+  if (jwk?.crv !== "P-256" || jwk.x === undefined || jwk.y === undefined) throw new WmsError(ERR.BAD_INPUT, "the pilot's public key must be EC P-256");
+  const point = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x, "base64url"), Buffer.from(jwk.y, "base64url")]);
+  // Oldest first out: insertion order is Map order, and a hit re-inserts nothing, which is enough
+  // for pilots that come and go.
+  if (pilotPoints.size >= POINTS_MAX) pilotPoints.delete(pilotPoints.keys().next().value as string);
+  pilotPoints.set(publicKeyPem, point);
+  return point;
+}
+
+/** base64 of: version(1) | spkiLen(2) | ephemeral SPKI | iv(12) | tag(16) | ciphertext. */
+export function encryptToPilot(publicKeyPem: string, secret: string): string {
+  const point = pilotPoint(publicKeyPem);
+  // A fresh ephemeral key per message keeps forward secrecy; createECDH is OpenSSL's raw ECDH,
+  // half the cost of generateKeyPairSync + diffieHellman on KeyObjects.
+  const eph = createECDH("prime256v1");
+  const spki = Buffer.concat([P256_SPKI_HEADER, eph.generateKeys()]);
+  const key = deriveKey(eph.computeSecret(point), spki);
   const iv = randomBytes(IV_LEN);
   const cipher = createCipheriv("aes-256-gcm", key, iv);
   const ct = Buffer.concat([cipher.update(secret, "utf8"), cipher.final()]);
@@ -45,6 +68,13 @@ export function encryptToPilot(publicKeyPem: string, secret: string): string {
   head.writeUInt8(VERSION, 0);
   head.writeUInt16BE(spki.length, 1);
   return Buffer.concat([head, spki, iv, cipher.getAuthTag(), ct]).toString("base64");
+}
+
+// A pilot decrypts with one key for its life.
+let lastPrivate: { pem: string; key: KeyObject } | undefined;
+function pilotPrivateKey(pem: string): KeyObject {
+  if (lastPrivate?.pem !== pem) lastPrivate = { pem, key: createPrivateKey(pem) };
+  return lastPrivate.key;
 }
 
 export function decryptFromPilot(privateKeyPem: string, b64: string): string {
@@ -59,7 +89,7 @@ export function decryptFromPilot(privateKeyPem: string, b64: string): string {
   if (tag.length !== TAG_LEN) throw fail("is truncated");
   try {
     const eph = createPublicKey({ key: spki, format: "der", type: "spki" });
-    const key = deriveKey(diffieHellman({ privateKey: createPrivateKey(privateKeyPem), publicKey: eph }), spki);
+    const key = deriveKey(diffieHellman({ privateKey: pilotPrivateKey(privateKeyPem), publicKey: eph }), spki);
     const decipher = createDecipheriv("aes-256-gcm", key, iv);
     decipher.setAuthTag(tag);
     return Buffer.concat([decipher.update(ct), decipher.final()]).toString("utf8");

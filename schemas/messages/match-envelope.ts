@@ -21,12 +21,39 @@ export const EnvelopeBodySchema = Type.Object(
 export type EnvelopeBody = Static<typeof EnvelopeBodySchema>;
 export const EnvelopeBody = defineMessage("EnvelopeBody", EnvelopeBodySchema);
 
+/**
+ * What the matchmaker's service key signs to hand envelope signing to a short-lived EC key (the
+ * proxy-certificate idiom: one slow RSA signature per few hours, a fast ECDSA one per match).
+ */
+export const EnvelopeDelegationBodySchema = Type.Object(
+  {
+    schemaVersion: SchemaVersion,
+    publicKey: Type.String({ minLength: 16, maxLength: 1024, description: "The delegated ECDSA P-256 public key, SPKI DER in base64" }),
+    notBefore: Timestamp,
+    notAfter: Timestamp,
+    serviceDn: Dn,
+  },
+  { additionalProperties: false, $id: "EnvelopeDelegationBody" },
+);
+export type EnvelopeDelegationBody = Static<typeof EnvelopeDelegationBodySchema>;
+export const EnvelopeDelegationBody = defineMessage("EnvelopeDelegationBody", EnvelopeDelegationBodySchema);
+
+export const EnvelopeDelegationSchema = Type.Object(
+  {
+    body: Type.String({ minLength: 2, maxLength: 4096, description: "EnvelopeDelegationBody as JSON text, exactly as signed" }),
+    signature: Type.String({ minLength: 16, maxLength: 4096, description: "base64 RSA-SHA256 signature over `body` by the signer certificate's key" }),
+  },
+  { additionalProperties: false },
+);
+export type EnvelopeDelegation = Static<typeof EnvelopeDelegationSchema>;
+
 export const MatchEnvelopeSchema = Type.Object(
   {
     schemaVersion: SchemaVersion,
     body: Type.String({ minLength: 2, maxLength: 4_000_000, description: "EnvelopeBody as JSON text, exactly as signed" }),
-    signature: Type.String({ minLength: 16, maxLength: 4096, description: "base64 signature over `body`" }),
+    signature: Type.String({ minLength: 16, maxLength: 4096, description: "base64 signature over `body`: by the delegated key when `delegation` is present, else by the signer certificate's key" }),
     signerCert: Type.String({ minLength: 64, maxLength: 16384, description: "Matchmaker service certificate (PEM)" }),
+    delegation: Type.Optional(EnvelopeDelegationSchema),
   },
   { additionalProperties: false, $id: "MatchEnvelope" },
 );
