@@ -101,21 +101,27 @@ function queueOf(spec: JobSpec): QueueRef {
   return { site: spec.site, ac: autoclusterId(autoclusterKey(spec)) };
 }
 
-/** Several claimers at once (as several matchmakers would) until every queue is empty. */
-async function drain(dq: DispatchQueues, queues: readonly QueueRef[], claimers: number): Promise<ClaimedJob[]> {
-  const got: ClaimedJob[] = [];
+/**
+ * Several claimers at once (as several matchmakers would) until every queue is empty. Each claim
+ * is completed at once, as a pilot that finished would: a claim left open would lapse (the
+ * stalled check runs) and come back, which is the recovery path, not what this counts.
+ */
+async function drain(dq: DispatchQueues, queues: readonly QueueRef[], claimers: number): Promise<{ claimed: ClaimedJob[]; completed: number }> {
+  const claimed: ClaimedJob[] = [];
+  let completed = 0;
   await Promise.all(
     Array.from({ length: claimers }, async (_, i) => {
       for (const q of queues) {
         for (;;) {
           const c = await dq.claim(q.site, q.ac, `drain-pilot-${i}`);
           if (!c) break;
-          got.push(c);
+          claimed.push(c);
+          if (await dq.complete(c.spec.jobId, c.lockToken)) completed++;
         }
       }
     }),
   );
-  return got;
+  return { claimed, completed };
 }
 
 async function counters(c: Clients, taskIds: readonly string[], sites: readonly string[]): Promise<Record<string, unknown>> {
@@ -193,7 +199,8 @@ describe("Redis restarted with append-only persistence", () => {
     expect(lapsedRecords.map((r) => `${r?.state}/${r?.attempt}`)).toEqual(lapsingIds.map(() => "activated/2"));
 
     // Everything waiting is handed out exactly once, to four claimers racing.
-    const drained = await drain(c.dq, queues, 4);
+    const { claimed: drained, completed } = await drain(c.dq, queues, 4);
+    expect(completed).toBe(drained.length);
     const drainedIds = drained.map((j) => j.spec.jobId);
     expect(new Set(drainedIds).size).toBe(drainedIds.length);
     expect([...drainedIds].sort()).toEqual([...queuedIds, ...lapsingIds].sort());
