@@ -1,25 +1,9 @@
 import type { Command } from "commander";
 import { action, configFor, parseNumberOption, printJson } from "../command-kit.ts";
+import { readCredentialOptions } from "../credential-options.ts";
 import { ERR, WmsError } from "../../schemas/index.ts";
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
-
-async function readCaller(certPath: string, keyPath: string): Promise<{ certChain: string[]; keyPem: string }> {
-  const { readFile } = await import("node:fs/promises");
-  const { splitPems } = await import("../../security/index.ts");
-  const read = async (p: string, what: string): Promise<string> => {
-    try {
-      return await readFile(p, "utf8");
-    } catch (e) {
-      throw new WmsError(ERR.FILE_UNREADABLE, `${what} ${p}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-    }
-  };
-  const certChain = splitPems(await read(certPath, "--cert"));
-  const keyPem = await read(keyPath, "--key");
-  if (certChain.length === 0) throw new WmsError(ERR.BAD_INPUT, `--cert ${certPath} holds no PEM certificate`);
-  if (!keyPem.includes("PRIVATE KEY")) throw new WmsError(ERR.BAD_INPUT, `--key ${keyPath} holds no PEM private key`);
-  return { certChain, keyPem };
-}
 
 /** myproxy-info's form: `167:57:52 (7.0 days)`. */
 export function formatTimeLeft(sec: number): string {
@@ -70,7 +54,7 @@ export function registerProxy(program: Command): void {
         const retrievers = opts.retriever.length > 0 ? opts.retriever : ["role:pilot"];
         for (const r of retrievers) if (r !== "role:pilot" && !r.startsWith("/")) throw new WmsError(ERR.BAD_INPUT, `--retriever '${r}' must be a DN in slash form or role:pilot`);
         if (opts.lifetime < opts.minLeft) throw new WmsError(ERR.BAD_INPUT, `--lifetime ${opts.lifetime}h is shorter than --min-left ${opts.minLeft}h; every run would delegate again`);
-        const caller = await readCaller(opts.cert, opts.key);
+        const caller = await readCredentialOptions(opts.cert, opts.key);
         const { createProxy } = await import("../../security/index.ts");
         const result = await withClient(cmd, async (client) => {
           const before = await client.info(caller);
@@ -102,7 +86,7 @@ export function registerProxy(program: Command): void {
     .option("--json", "print the result as JSON")
     .action(
       action(async (opts: { cert: string; key: string; json?: boolean }, cmd: Command) => {
-        const caller = await readCaller(opts.cert, opts.key);
+        const caller = await readCredentialOptions(opts.cert, opts.key);
         const info = await withClient(cmd, (client) => client.info(caller));
         if (opts.json) return printJson(info);
         if (!info.found) {

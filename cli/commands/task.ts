@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import type { NatsConnection } from "nats";
 import { action, configFor, parseIntOption, parseNumberOption, printJson } from "../command-kit.ts";
+import { readCredentialOptions } from "../credential-options.ts";
 import { ERR, WmsError, type WireNames } from "../../schemas/index.ts";
 import type { JobRecord, JobState, TaskRecord } from "../../matchmaker/job-store.ts";
 import { withRedis } from "./replica.ts";
@@ -10,23 +11,6 @@ interface SignerOptions {
   key: string;
   json?: boolean;
   timeout: number;
-}
-
-async function readSigner(certPath: string, keyPath: string): Promise<{ certChain: string[]; keyPem: string }> {
-  const { readFile } = await import("node:fs/promises");
-  const { splitPems } = await import("../../security/index.ts");
-  const read = async (p: string, what: string): Promise<string> => {
-    try {
-      return await readFile(p, "utf8");
-    } catch (e) {
-      throw new WmsError(ERR.FILE_UNREADABLE, `${what} ${p}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-    }
-  };
-  const certChain = splitPems(await read(certPath, "--cert"));
-  const keyPem = await read(keyPath, "--key");
-  if (certChain.length === 0) throw new WmsError(ERR.BAD_INPUT, `--cert ${certPath} holds no PEM certificate`);
-  if (!keyPem.includes("PRIVATE KEY")) throw new WmsError(ERR.BAD_INPUT, `--key ${keyPath} holds no PEM private key`);
-  return { certChain, keyPem };
 }
 
 async function withNats<T>(cmd: Command, fn: (nc: NatsConnection, names: WireNames) => Promise<T>): Promise<T> {
@@ -160,7 +144,7 @@ export function registerTask(program: Command): void {
       const data = readDataFile(file);
       const problems = TaskBatch.problems(data);
       if (problems !== undefined) throw new WmsError(ERR.BAD_INPUT, `${file}: ${problems}`);
-      const signed = signTaskBatch(TaskBatch.parse(data), await readSigner(opts.cert, opts.key));
+      const signed = signTaskBatch(TaskBatch.parse(data), await readCredentialOptions(opts.cert, opts.key));
       const r = await withNats(cmd, (nc, names) => new TaskClient(nc, names, opts.timeout * 1000).submit(signed));
       if (opts.json) return printJson(r);
       const where = Object.entries(r.sites)
@@ -231,7 +215,7 @@ export function registerTask(program: Command): void {
       action(async (id: string, opts: SignerOptions, cmd: Command) => {
         const { TaskClient } = await import("../../matchmaker/task-client.ts");
         const { newTaskControl, signTaskControl } = await import("../../matchmaker/task-control.ts");
-        const signed = signTaskControl(newTaskControl(act, id), await readSigner(opts.cert, opts.key));
+        const signed = signTaskControl(newTaskControl(act, id), await readCredentialOptions(opts.cert, opts.key));
         const r = await withNats(cmd, (nc, names) => new TaskClient(nc, names, opts.timeout * 1000).control(signed));
         if (opts.json) return printJson(r);
         if (act === "cancel") process.stdout.write(`task ${r.taskId}: ${r.affected} job(s) cancelled\n`);
