@@ -2,7 +2,7 @@
 // is told to stop, and measures what the accounting record needs (wall, CPU, max RSS, exit code).
 import type { ChildProcess } from "node:child_process";
 import { ERR, type ErrorCode } from "../../schemas/index.ts";
-import { reapedChildrenCpuSec, sampleTree } from "./process-tree.ts";
+import { reapedChildrenCpuSec, sampleTree } from "../../site-authz/index.ts";
 
 export interface PayloadOutcome {
   /** The exit code, or -1 when a signal ended it. */

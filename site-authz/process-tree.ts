@@ -1,5 +1,7 @@
 // Reads a payload's process tree from /proc: resident memory (for the memory limit and the
-// accounting record) and CPU time. Linux only, like the batch slots pilots run in.
+// accounting record) and CPU time. Linux only, like the batch slots pilots run in. Here rather than
+// in the pilot because both the pilot's supervisor and `runPayload` measure payloads, and the pilot
+// may import site-authz but not the reverse.
 import { execFileSync } from "node:child_process";
 import { readdir, readFile } from "node:fs/promises";
 import { readFileSync } from "node:fs";
