@@ -1,4 +1,5 @@
 import { Type } from "@sinclair/typebox";
+import { SchemaVersion } from "../message.ts";
 
 /** Pieces several messages share. */
 export const Dn = Type.String({ minLength: 3, maxLength: 1024, pattern: "^/", description: "X.509 subject DN in OpenSSL slash form, e.g. /DC=org/CN=Jane Doe" });
@@ -8,6 +9,12 @@ export const Timestamp = Type.Integer({ minimum: 0, description: "Milliseconds s
 export const ClassAdText = Type.String({ maxLength: 65536, description: "ClassAd expression or ad in ClassAd syntax" });
 export const ReportId = Type.String({ minLength: 8, maxLength: 128, description: "Unique id; consumers use it to stay idempotent" });
 export const ErrorCodeField = Type.Integer({ minimum: 1000, maximum: 2999 });
+
+/** The error branch of every request/reply answer: a WmsError as it crosses the wire. */
+export const ErrorReplySchema = Type.Object(
+  { schemaVersion: SchemaVersion, status: Type.Literal("error"), code: ErrorCodeField, name: Type.String(), message: Type.String({ maxLength: 4096 }) },
+  { additionalProperties: false },
+);
 
 export const FileRef = Type.Object(
   {

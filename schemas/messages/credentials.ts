@@ -1,6 +1,6 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { defineMessage, SchemaVersion } from "../message.ts";
-import { Dn, ErrorCodeField, Id, Timestamp } from "./common.ts";
+import { Dn, ErrorReplySchema, Id, Timestamp } from "./common.ts";
 
 // The credential cache's request/reply messages (agents/credentials/, MyProxy's role). Every
 // request but the certificate query is signed: `body` is the exact JSON text signed by the key of
@@ -97,10 +97,7 @@ export const CredReplySchema = Type.Union(
       },
       { additionalProperties: false },
     ),
-    Type.Object(
-      { schemaVersion: SchemaVersion, status: Type.Literal("error"), code: ErrorCodeField, name: Type.String(), message: Type.String({ maxLength: 4096 }) },
-      { additionalProperties: false },
-    ),
+    ErrorReplySchema,
   ],
   { $id: "CredReply" },
 );

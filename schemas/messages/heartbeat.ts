@@ -1,6 +1,6 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { defineMessage, SchemaVersion } from "../message.ts";
-import { ErrorCodeField, Id, SiteName, Timestamp } from "./common.ts";
+import { ErrorReplySchema, Id, SiteName, Timestamp } from "./common.ts";
 
 /** Pilot → matchmaker while a payload runs: extends the job's lock. */
 export const HeartbeatSchema = Type.Object(
@@ -26,10 +26,7 @@ export const HeartbeatReplySchema = Type.Union(
   [
     Type.Object({ schemaVersion: SchemaVersion, status: Type.Literal("ok"), lockedUntil: Type.Optional(Timestamp) }, { additionalProperties: false }),
     Type.Object({ schemaVersion: SchemaVersion, status: Type.Literal("cancelled"), reason: Type.Optional(Type.String({ maxLength: 1024 })) }, { additionalProperties: false }),
-    Type.Object(
-      { schemaVersion: SchemaVersion, status: Type.Literal("error"), code: ErrorCodeField, name: Type.String(), message: Type.String({ maxLength: 4096 }) },
-      { additionalProperties: false },
-    ),
+    ErrorReplySchema,
   ],
   { $id: "HeartbeatReply" },
 );

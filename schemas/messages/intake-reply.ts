@@ -1,11 +1,6 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { defineMessage, SchemaVersion } from "../message.ts";
-import { ErrorCodeField, Id } from "./common.ts";
-
-const IntakeError = Type.Object(
-  { schemaVersion: SchemaVersion, status: Type.Literal("error"), code: ErrorCodeField, name: Type.String(), message: Type.String({ maxLength: 4096 }) },
-  { additionalProperties: false },
-);
+import { ErrorReplySchema, Id } from "./common.ts";
 
 /** Intake → submitter: the task id and how its jobs were brokered, or why nothing was accepted. */
 export const SubmitReplySchema = Type.Union(
@@ -23,7 +18,7 @@ export const SubmitReplySchema = Type.Union(
       },
       { additionalProperties: false },
     ),
-    IntakeError,
+    ErrorReplySchema,
   ],
   { $id: "SubmitReply" },
 );
@@ -47,7 +42,7 @@ export const ControlReplySchema = Type.Union(
       },
       { additionalProperties: false },
     ),
-    IntakeError,
+    ErrorReplySchema,
   ],
   { $id: "ControlReply" },
 );

@@ -1,6 +1,6 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { defineMessage, SchemaVersion } from "../message.ts";
-import { Dn, ErrorCodeField, Id, Timestamp } from "./common.ts";
+import { Dn, ErrorReplySchema, Id, Timestamp } from "./common.ts";
 import { JobSpecSchema } from "./job-spec.ts";
 
 /** What the matchmaker signs. Kept as JSON text inside the envelope so the signed bytes are unambiguous. */
@@ -68,10 +68,7 @@ export const MatchReplySchema = Type.Union(
       { schemaVersion: SchemaVersion, status: Type.Literal("nomatch"), backoffSec: Type.Number({ minimum: 0 }), reason: Type.String({ maxLength: 1024 }) },
       { additionalProperties: false },
     ),
-    Type.Object(
-      { schemaVersion: SchemaVersion, status: Type.Literal("error"), code: ErrorCodeField, name: Type.String(), message: Type.String({ maxLength: 4096 }) },
-      { additionalProperties: false },
-    ),
+    ErrorReplySchema,
   ],
   { $id: "MatchReply" },
 );
