@@ -14,6 +14,7 @@ export { SiteRegistry, loadSiteConfig } from "./site-registry.ts";
 export { planTask, splitIntoJobs, checkClassAds, rebrokerJob, SitePicker, jobIdFor, NO_SITE, type SiteLoad, type BrokerageInput, type BrokeragePlan, type FileGroup } from "./brokerage.ts";
 export { authorizeSubmit, authorizeTaskControl, PRODUCTION_ROLE, type IntakeIdentity } from "./intake-authz.ts";
 export { startIntake, type IntakeOptions, type IntakeService } from "./intake-service.ts";
-export { siteLoads, type TaskDispatch } from "./intake-context.ts";
+export { type TaskDispatch } from "./intake-context.ts";
+export { siteLoads } from "./site-loads.ts";
 export { TaskClient, errorFromReply } from "./task-client.ts";
 export { newTaskControl, signTaskControl, verifyTaskControl, CONTROL_MAX_SKEW_MS } from "./task-control.ts";

@@ -5,7 +5,6 @@ import { UsageStore } from "../agents/accounting/index.ts";
 import type { Logger } from "../platform/logger.ts";
 import type { JobSpec, WireNames, WmsConfig } from "../schemas/index.ts";
 import { NonceStore, type TrustStore } from "../security/index.ts";
-import type { SiteLoad } from "./brokerage.ts";
 import { JobStore } from "./job-store.ts";
 import { ReplicaCatalogStore } from "./replica-catalog.ts";
 import { SiteRegistry } from "./site-registry.ts";
@@ -42,15 +41,6 @@ export function createIntakeContext(deps: IntakeDeps): IntakeContext {
     usage: new UsageStore(deps.redis, deps.names, deps.config.quotas),
     nonces: new NonceStore(deps.redis, deps.names),
   };
-}
-
-const BUSY_STATES = ["activated", "sent", "starting", "running"] as const;
-
-/** The published sites with the jobs already queued or running at each: what brokerage weighs. */
-export async function siteLoads(registry: SiteRegistry, jobs: JobStore): Promise<SiteLoad[]> {
-  const sites = await registry.list();
-  const counts = await Promise.all(sites.map((s) => jobs.siteCounts(s.name)));
-  return sites.map((s, i) => ({ name: s.name, online: s.online, capacity: s.capacity, load: BUSY_STATES.reduce((n, st) => n + counts[i][st], 0) }));
 }
 
 /** Runs `fn` over `items` with at most `width` in flight: enough to fill a pipeline, not a 10,000-promise burst. */

@@ -5,7 +5,8 @@
 import { ERR, WmsError, type ControlDone, type JobSpec } from "../schemas/index.ts";
 import { rebrokerJob, SitePicker } from "./brokerage.ts";
 import { authorizeTaskControl } from "./intake-authz.ts";
-import { inParallel, siteLoads, type IntakeContext } from "./intake-context.ts";
+import { inParallel, type IntakeContext } from "./intake-context.ts";
+import { siteLoads } from "./site-loads.ts";
 import type { JobRecord, JobState, TaskRecord } from "./job-store.ts";
 import { CONTROL_MAX_SKEW_MS, verifyTaskControl } from "./task-control.ts";
 

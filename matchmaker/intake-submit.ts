@@ -6,7 +6,8 @@ import { ERR, WmsError, type JobSpec, type SubmitAccepted } from "../schemas/ind
 import { verifyTaskBatch } from "../security/index.ts";
 import { planTask } from "./brokerage.ts";
 import { authorizeSubmit } from "./intake-authz.ts";
-import { inParallel, siteLoads, type IntakeContext } from "./intake-context.ts";
+import { inParallel, type IntakeContext } from "./intake-context.ts";
+import { siteLoads } from "./site-loads.ts";
 import type { DatasetFile } from "./replica-catalog.ts";
 
 async function readDatasets(ctx: IntakeContext, names: readonly string[]): Promise<Map<string, DatasetFile[]>> {

@@ -9,12 +9,11 @@ import type { JobSpec, WireNames } from "../../schemas/index.ts";
 import { JobStore } from "../../matchmaker/job-store.ts";
 import { ReplicaCatalogStore } from "../../matchmaker/replica-catalog.ts";
 import { SiteRegistry } from "../../matchmaker/site-registry.ts";
-import { SitePicker, rebrokerJob, type SiteLoad } from "../../matchmaker/brokerage.ts";
+import { SitePicker, rebrokerJob } from "../../matchmaker/brokerage.ts";
+import { siteLoads } from "../../matchmaker/site-loads.ts";
 
 /** Returns the spec of the next attempt: attempt + 1, site chosen afresh. */
 export type Rebroker = (spec: JobSpec, attempt: number) => Promise<JobSpec>;
-
-const BUSY_STATES = ["activated", "sent", "starting", "running"] as const;
 
 export function sameSiteRebroker(): Rebroker {
   return async (spec, attempt) => ({ ...spec, attempt: attempt + 1, maxAttempts: Math.max(spec.maxAttempts, attempt + 1) });
@@ -26,10 +25,9 @@ export function dataLocalRebroker(redis: Redis, names: WireNames, logger: Logger
   const jobs = new JobStore(redis, names);
   const fallback = sameSiteRebroker();
   return async (spec, attempt) => {
-    const published = await sites.list();
-    if (published.length === 0 || spec.inputFiles.length === 0) return fallback(spec, attempt);
-    const counts = await Promise.all(published.map((s) => jobs.siteCounts(s.name)));
-    const loads: SiteLoad[] = published.map((s, i) => ({ name: s.name, online: s.online, capacity: s.capacity, load: BUSY_STATES.reduce((n, st) => n + counts[i][st], 0) }));
+    if (spec.inputFiles.length === 0) return fallback(spec, attempt);
+    const loads = await siteLoads(sites, jobs);
+    if (loads.length === 0) return fallback(spec, attempt);
     const fileSites = new Map<string, string[]>();
     const byDataset = new Map<string, string[]>();
     for (const f of spec.inputFiles) byDataset.set(f.dataset, [...(byDataset.get(f.dataset) ?? []), f.lfn]);
