@@ -3,6 +3,7 @@
 // (the demo, the tests) and from `wms pilot`.
 import { randomBytes } from "node:crypto";
 import { chmod, copyFile, mkdir, rm, writeFile } from "node:fs/promises";
+import { claimPilotDir, sweepDeadPilots } from "./stale-pilot-sweep.ts";
 import os from "node:os";
 import path from "node:path";
 import type { NatsConnection } from "nats";
@@ -151,6 +152,8 @@ export async function runPilot(o: PilotOptions): Promise<PilotSummary> {
 
   census("starting");
   const { pilotDir, secretsDir, jobsDir } = await preparePilotDir(o, pilotId);
+  claimPilotDir(pilotDir);
+  for (const s of sweepDeadPilots(o.workdir, pilotDir)) log?.warn({ pilotDir: s.pilotDir, killed: s.killed }, "cleaned up after a dead pilot: killed its leftover processes, deleted its credentials");
   log?.info({ site: o.site.name, walltimeSource: deadline.source, pilotDir }, "pilot started");
   let exitReason: PilotExitReason = "empty";
   try {

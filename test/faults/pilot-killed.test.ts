@@ -172,7 +172,8 @@ describe("a pilot killed with SIGKILL mid-job", () => {
       site: SITE,
       executable: "/bin/sh",
       // The payload's pid names its attempt, so the test knows it started and can end an orphan.
-      arguments: ["-c", 'echo $$ > "$MARKS/attempt-$WMS_ATTEMPT.pid"; sleep 3; echo "attempt $WMS_ATTEMPT by $WMS_PILOT_ID" > "$WMS_OUTPUT_DIR/out.txt"'],
+      // The first attempt would outlive its pilot (a minute); the next pilot on the node must kill it.
+      arguments: ["-c", 'echo $$ > "$MARKS/attempt-$WMS_ATTEMPT.pid"; if [ "$WMS_ATTEMPT" = 1 ]; then sleep 60; else sleep 3; fi; echo "attempt $WMS_ATTEMPT by $WMS_PILOT_ID" > "$WMS_OUTPUT_DIR/out.txt"'],
       environment: { MARKS: marks },
       requirements: "true",
       rank: "0",
@@ -214,5 +215,10 @@ describe("a pilot killed with SIGKILL mid-job", () => {
     expect(readFileSync(join(storage, job.outputDataset, job.jobId, "out.txt"), "utf8").trim()).toBe("attempt 2 by pilot-rescuer");
     expect(await store.taskCounts(taskId)).toMatchObject({ finished: 1, failed: 0, sent: 0, running: 0, activated: 0 });
     expect(await mm.dispatch.waitingCount(SITE)).toBe(0);
+    // The rescuer tidied up after the dead pilot: its orphaned payload is gone, and so are its
+    // directory and every credential in it (the user's proxy, the pilot's token and key).
+    const orphan = Number(readFileSync(firstMark, "utf8").trim());
+    expect(existsSync(`/proc/${orphan}`) && readFileSync(`/proc/${orphan}/stat`, "utf8").split(" ")[2] !== "Z").toBe(false);
+    expect(existsSync(join(workdir, "pilot-doomed"))).toBe(false);
   }, 90_000);
 });
