@@ -4,7 +4,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NatsConnection } from "nats";
 import type { Redis } from "ioredis";
-import { openNats, openRedis } from "../../platform/connections.ts";
 import type { LoadedConfig } from "../../platform/config.ts";
 import type { Site } from "../../schemas/index.ts";
 import { createEnvelopeSigner, initPki, loadTrust, PilotTokenStore, readServiceCredentials, type TrustStore } from "../../security/index.ts";
@@ -12,7 +11,7 @@ import { JobStore } from "../../matchmaker/job-store.ts";
 import { DispatchQueues } from "../../matchmaker/dispatch-queues.ts";
 import { startMatchmaker, type MatchmakerHandle } from "../../matchmaker/matchmaker-service.ts";
 import { testConfig } from "../support/namespace.ts";
-import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
+import { openLiveServices } from "../support/live-services.ts";
 
 export interface Harness {
   loaded: LoadedConfig;
@@ -33,9 +32,8 @@ export async function startHarness(label: string, o: { lockMs?: number; stalledI
   const loaded = testConfig(label);
   const pkiDir = mkdtempSync(join(tmpdir(), "wms-mm-pki-"));
   initPki(pkiDir);
-  const nc = await openNats(loaded.config, `test-${label}`);
-  const redis = openRedis(loaded.config);
-  const bull = openRedis(loaded.config, { forBullMq: true });
+  const live = await openLiveServices(loaded, `test-${label}`, { bull: true });
+  const { nc, redis, bull } = live;
   const store = new JobStore(redis, loaded.names);
   const dispatch = new DispatchQueues({ connection: bull, names: loaded.names, lockMs: o.lockMs ?? 30_000, stalledIntervalMs: o.stalledIntervalMs ?? 30_000 });
   const tokens = new PilotTokenStore(redis, loaded.names);
@@ -69,10 +67,7 @@ export async function startHarness(label: string, o: { lockMs?: number; stalledI
     async close() {
       await mm?.stop();
       await dispatch.close();
-      await deleteNamespaceKeys(redis, loaded.config.namespace);
-      await nc.close();
-      redis.disconnect();
-      bull.disconnect();
+      await live.close();
       rmSync(pkiDir, { recursive: true, force: true });
     },
   };

@@ -5,11 +5,10 @@ import path from "node:path";
 import type { NatsConnection } from "nats";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openNats, openRedis } from "../../platform/connections.ts";
 import { pilotCountsBySite, readFactoryStatus, startFactory } from "../../pilot-factory/index.ts";
 import { FactoryQueueStatus, SCHEMA_VERSION } from "../../schemas/index.ts";
 import { testConfig } from "../support/namespace.ts";
-import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
+import { openLiveServices, type LiveServices } from "../support/live-services.ts";
 import { REPO_ROOT, WMS_BIN, runCli } from "../support/run-cli.ts";
 import { RecordingTokens, publishCensus, queueKnobs, silentPilot, testRuntime, waitFor } from "./factory-fixture.ts";
 
@@ -18,17 +17,16 @@ const { names } = loaded;
 const ns = names.namespace;
 let nc: NatsConnection;
 let redis: Redis;
+let live: LiveServices;
 const workDir = mkdtempSync(path.join(os.tmpdir(), "wms-factory-cli-"));
 
 beforeAll(async () => {
-  nc = await openNats(loaded.config, "factory-cli-test");
-  redis = openRedis(loaded.config);
+  live = await openLiveServices(loaded, "factory-cli-test");
+  ({ nc, redis } = live);
 });
 
 afterAll(async () => {
-  await deleteNamespaceKeys(redis, ns);
-  await nc.close();
-  redis.disconnect();
+  await live.close();
   rmSync(workDir, { recursive: true, force: true });
 });
 

@@ -5,11 +5,10 @@ import type { NatsConnection } from "nats";
 import type { Redis } from "ioredis";
 import { parse as parseYaml } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openNats, openRedis } from "../../platform/connections.ts";
 import { factoryKeys, readFactoryStatus, startFactory, type CycleReport, type RunningFactory } from "../../pilot-factory/index.ts";
 import { SCHEMA_VERSION, type FactoryQueue } from "../../schemas/index.ts";
 import { testConfig } from "../support/namespace.ts";
-import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
+import { openLiveServices, type LiveServices } from "../support/live-services.ts";
 import { runCli } from "../support/run-cli.ts";
 import { RecordingTokens, queueKnobs, silentPilot, testRuntime, waitFor } from "./factory-fixture.ts";
 
@@ -18,17 +17,16 @@ const { names } = loaded;
 const ns = names.namespace;
 let nc: NatsConnection;
 let redis: Redis;
+let live: LiveServices;
 const workDir = mkdtempSync(path.join(os.tmpdir(), "wms-factory-tune-"));
 
 beforeAll(async () => {
-  nc = await openNats(loaded.config, "factory-tune-test");
-  redis = openRedis(loaded.config);
+  live = await openLiveServices(loaded, "factory-tune-test");
+  ({ nc, redis } = live);
 });
 
 afterAll(async () => {
-  await deleteNamespaceKeys(redis, ns);
-  await nc.close();
-  redis.disconnect();
+  await live.close();
   rmSync(workDir, { recursive: true, force: true });
 });
 

@@ -6,7 +6,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NatsConnection } from "nats";
 import type { Redis } from "ioredis";
-import { openNats, openRedis } from "../../../platform/connections.ts";
 import { createLogger } from "../../../platform/logger.ts";
 import type { LoadedConfig } from "../../../platform/config.ts";
 import { initPki, issueCertificate, loadTrust, signTaskBatch, type TrustStore } from "../../../security/index.ts";
@@ -19,7 +18,7 @@ import { startIntake, type IntakeService } from "../../../matchmaker/intake-serv
 import { TaskClient } from "../../../matchmaker/task-client.ts";
 import { newTaskControl, signTaskControl } from "../../../matchmaker/task-control.ts";
 import { testConfig } from "../../support/namespace.ts";
-import { deleteNamespaceKeys } from "../../support/redis-cleanup.ts";
+import { openLiveServices } from "../../support/live-services.ts";
 
 export interface Person {
   dn: string;
@@ -78,9 +77,8 @@ export async function startIntakeHarness(label: string, o: { quotas?: WmsConfig[
     quentin: person(QUOTA_USER_CN, ["user"]),
   };
   const trust = loadTrust(pkiDir);
-  const nc = await openNats(loaded.config, `test-${label}`);
-  const redis = openRedis(loaded.config);
-  const bull = openRedis(loaded.config, { forBullMq: true });
+  const live = await openLiveServices(loaded, `test-${label}`, { bull: true });
+  const { nc, redis, bull } = live;
   const dispatch = new DispatchQueues({ connection: bull, names: loaded.names, lockMs: 30_000, stalledIntervalMs: 30_000 });
   const service: IntakeService = await startIntake({ nc, redis, names: loaded.names, config: loaded.config, trust, dispatch, logger: createLogger("intake-test", "silent") });
   const client = new TaskClient(nc, loaded.names);
@@ -105,10 +103,7 @@ export async function startIntakeHarness(label: string, o: { quotas?: WmsConfig[
     async close() {
       await service.stop();
       await dispatch.close();
-      await deleteNamespaceKeys(redis, loaded.names.namespace);
-      await nc.close();
-      redis.disconnect();
-      bull.disconnect();
+      await live.close();
       rmSync(pkiDir, { recursive: true, force: true });
     },
   };
