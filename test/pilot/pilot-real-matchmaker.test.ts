@@ -26,20 +26,7 @@ describe("pilot with the real matchmaker and credential cache", () => {
       arguments: ["-c", 'sleep 0.5; wc -w < $WMS_INPUTS > "$WMS_OUTPUT_DIR/count.txt"; test -s "$X509_USER_PROXY"'],
     });
     await real.enqueue(job);
-    const summary = await runPilot({
-      nc: fx.nc,
-      names: fx.names,
-      reports: fx.publisher(),
-      credentials: fx.credentials,
-      trust: fx.trust,
-      site: fx.site,
-      token: await real.token(5),
-      workdir: fx.workdir,
-      env: { PATH: process.env.PATH },
-      maxEmpty: 1,
-      maxBackoffSec: 0.05,
-      heartbeatSec: 0.2,
-    });
+    const summary = await runPilot(fx.pilotOptions({ token: await real.token(5), heartbeatSec: 0.2 }));
     expect(summary.results).toEqual([expect.objectContaining({ status: "finished", jobId: job.jobId })]);
     expect(readFileSync(path.join(fx.storage, job.outputDataset, job.jobId, "count.txt"), "utf8").trim()).toBe("5");
     const finished = (await fx.reports.waitFor((r: Report) => r.kind === "state" && r.jobId === job.jobId && r.state === "finished")) as StateReport;

@@ -17,23 +17,7 @@ const isState = (jobId: string, state: string) => (r: Report): r is StateReport 
 const isError = (pred: (r: ErrorReport) => boolean) => (r: Report): r is ErrorReport => r.kind === "error" && pred(r);
 
 function pilotOptions(over: Partial<PilotOptions> = {}): PilotOptions {
-  return {
-    nc: fx.nc,
-    names: fx.names,
-    reports: fx.publisher(),
-    credentials: fx.credentials,
-    trust: fx.trust,
-    site: fx.site,
-    token: "test-token-0123456789abcdef",
-    workdir: fx.workdir,
-    env: { PATH: process.env.PATH },
-    maxEmpty: 1,
-    maxBackoffSec: 0.05,
-    heartbeatSec: 0.3,
-    memoryPollMs: 100,
-    killGraceMs: 500,
-    ...over,
-  };
+  return fx.pilotOptions({ memoryPollMs: 100, killGraceMs: 500, ...over });
 }
 
 describe("pilot end to end", () => {

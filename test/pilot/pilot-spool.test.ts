@@ -25,20 +25,7 @@ describe("pilot reports when RabbitMQ goes away mid-run", () => {
     fx.offer(job);
     const isState = (state: string) => (r: Report): r is StateReport => r.kind === "state" && r.jobId === job.jobId && r.state === state;
 
-    const run = runPilot({
-      nc: fx.nc,
-      names: fx.names,
-      reports: publisher,
-      credentials: fx.credentials,
-      trust: fx.trust,
-      site: fx.site,
-      token: "test-token-0123456789abcdef",
-      workdir: fx.workdir,
-      env: { PATH: process.env.PATH },
-      maxEmpty: 1,
-      maxBackoffSec: 0.05,
-      heartbeatSec: 0.3,
-    });
+    const run = runPilot(fx.pilotOptions({ reports: publisher }));
     // RabbitMQ vanishes while the payload runs.
     await fx.reports.waitFor(isState("running"));
     await proxy.stop();

@@ -16,7 +16,7 @@ import { createEnvelopeSigner, createProxy, initPki, issueCertificate, loadTrust
 import { JobStore, startMatchmaker } from "../../../matchmaker/index.ts";
 import { CredentialClient, startCredentialCache } from "../../../agents/credentials/index.ts";
 import { deleteTopology, ReportPublisher } from "../../../agents/reports/index.ts";
-import type { CredentialRequest, CredentialSource, RetrievedProxy } from "../../../agents/pilot/index.ts";
+import type { CredentialRequest, CredentialSource, PilotOptions, RetrievedProxy } from "../../../agents/pilot/index.ts";
 import { testConfig } from "../../support/namespace.ts";
 import { deleteNamespaceKeys } from "../../support/redis-cleanup.ts";
 import { collectReports, type ReportCollector } from "./report-collector.ts";
@@ -42,6 +42,8 @@ export interface PilotFixture {
   readonly reports: ReportCollector;
   readonly credentials: CredentialSource & { readonly retrieved: CredentialRequest[]; readonly renewed: CredentialRequest[] };
   publisher(opts?: { url?: string; spoolDir?: string }): ReportPublisher;
+  /** Options for `runPilot` on this fixture (a fresh publisher unless `over.reports`), quick timings. */
+  pilotOptions(over?: Partial<PilotOptions>): PilotOptions;
   /** Writes files into the site storage and returns their catalog entries. */
   catalog(files: Record<string, string>): Promise<JobSpec["inputFiles"]>;
   /** A job for this site (offer it to put it on the stand-in matchmaker's list). */
@@ -130,6 +132,12 @@ export async function pilotFixture(label: string, siteOver: Partial<Site> = {}, 
     },
   };
 
+  const publisher = (o: { url?: string; spoolDir?: string } = {}): ReportPublisher => {
+    const p = new ReportPublisher({ url: o.url ?? config.rabbitmq.url, names, spoolDir: o.spoolDir ?? path.join(root, `spool-${publishers.length}`), logger, retryMaxMs: 500 });
+    publishers.push(p);
+    return p;
+  };
+
   return {
     names,
     rabbitUrl: config.rabbitmq.url,
@@ -146,10 +154,23 @@ export async function pilotFixture(label: string, siteOver: Partial<Site> = {}, 
     real,
     reports,
     credentials,
-    publisher(o = {}) {
-      const p = new ReportPublisher({ url: o.url ?? config.rabbitmq.url, names, spoolDir: o.spoolDir ?? path.join(root, `spool-${publishers.length}`), logger, retryMaxMs: 500 });
-      publishers.push(p);
-      return p;
+    publisher,
+    pilotOptions(over: Partial<PilotOptions> = {}): PilotOptions {
+      return {
+        nc,
+        names,
+        reports: over.reports ?? publisher(),
+        credentials,
+        trust,
+        site,
+        token: "test-token-0123456789abcdef",
+        workdir,
+        env: { PATH: process.env.PATH },
+        maxEmpty: 1,
+        maxBackoffSec: 0.05,
+        heartbeatSec: 0.3,
+        ...over,
+      };
     },
     async catalog(files) {
       const out: JobSpec["inputFiles"] = [];
