@@ -3,23 +3,14 @@
 // least any listener must do per message (receive, parse, one Redis write, in order), in the same
 // process. The policy is pure arithmetic; its rate is recorded for context.
 import { randomBytes } from "node:crypto";
-import type { Redis } from "ioredis";
 import { loadConfig } from "../../platform/config.ts";
 import { openNats, openRedis } from "../../platform/connections.ts";
+import { deleteNamespaceKeys } from "../../platform/namespace-cleanup.ts";
 import { decideSubmission, initialBucket, startFactory, type PolicyKnobs } from "../../pilot-factory/index.ts";
 import { PilotCensus, SCHEMA_VERSION, type FactoryQueue } from "../../schemas/index.ts";
 import { opsPerSec, type BenchSuite } from "./suite.ts";
 
 const PILOTS = 2000;
-
-async function deleteNamespace(redis: Redis, ns: string): Promise<void> {
-  let cursor = "0";
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `${ns}:*`, "COUNT", 1000);
-    cursor = next;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== "0");
-}
 
 async function waitUntil(probe: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -111,7 +102,7 @@ export const factorySuite: BenchSuite = {
         censusVsBaselineRatio: Math.round((censusPerSec / baselinePerSec) * 100) / 100,
       };
     } finally {
-      await deleteNamespace(redis, namespace);
+      await deleteNamespaceKeys(redis, namespace);
       await nc.close();
       redis.disconnect();
     }

@@ -10,6 +10,7 @@ import { Queue } from "bullmq";
 import { loadConfig } from "../../platform/config.ts";
 import { openNats, openRedis } from "../../platform/connections.ts";
 import { createLogger } from "../../platform/logger.ts";
+import { deleteNamespaceKeys } from "../../platform/namespace-cleanup.ts";
 import { TaskBatch, type JobSpec } from "../../schemas/index.ts";
 import { initPki, issueCertificate, loadTrust, signTaskBatch } from "../../security/index.ts";
 import { bullPriority, DispatchQueues, JobStore, ReplicaCatalogStore, SiteRegistry, startIntake, TaskClient } from "../../matchmaker/index.ts";
@@ -21,17 +22,6 @@ const RUNS = 2;
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
-async function deleteKeys(redis: ReturnType<typeof openRedis>, ns: string): Promise<void> {
-  for (const pattern of [`${ns}:*`, `{${ns}}*`]) {
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== "0");
-  }
 }
 
 export const intakeSuite: BenchSuite = {
@@ -92,7 +82,7 @@ export const intakeSuite: BenchSuite = {
       };
     } finally {
       await dispatch.close();
-      await deleteKeys(redis, ns);
+      await deleteNamespaceKeys(redis, ns);
       await nc.close();
       redis.disconnect();
       bull.disconnect();

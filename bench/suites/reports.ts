@@ -10,6 +10,7 @@ import amqp from "amqplib";
 import { loadConfig } from "../../platform/config.ts";
 import { openRedis } from "../../platform/connections.ts";
 import { createLogger } from "../../platform/logger.ts";
+import { deleteNamespaceKeys } from "../../platform/namespace-cleanup.ts";
 import { deleteTopology, declareTopology, ReportPublisher } from "../../agents/reports/index.ts";
 import { ReportSpool } from "../../agents/reports/report-spool.ts";
 import { accountingConsumer, UsageStore } from "../../agents/accounting/index.ts";
@@ -109,12 +110,7 @@ export const reportsSuite: BenchSuite = {
     } finally {
       await deleteTopology(ch, names).catch(() => undefined);
       await conn.close().catch(() => undefined);
-      let cursor = "0";
-      do {
-        const [next, keys] = await redis.scan(cursor, "MATCH", `${ns}:*`, "COUNT", 1000);
-        cursor = next;
-        if (keys.length) await redis.del(...keys);
-      } while (cursor !== "0");
+      await deleteNamespaceKeys(redis, ns);
       redis.disconnect();
       rmSync(dir, { recursive: true, force: true });
     }
