@@ -2,6 +2,7 @@
 // group at its walltime, measure it, and clean up however it ended. The pilot may use this, or
 // `startSwitched` with its own supervisor.
 import { startSwitched, type CleanupReport, type StartedPayload, type SwitchRequest } from "./identity-switch.ts";
+import type { PayloadMeasures } from "./process-tree.ts";
 import { trackUsage } from "./payload-usage.ts";
 
 export interface RunPayloadOptions extends Omit<SwitchRequest, "auditSwitch"> {
@@ -13,21 +14,11 @@ export interface RunPayloadOptions extends Omit<SwitchRequest, "auditSwitch"> {
   readonly signal?: AbortSignal;
 }
 
-export interface PayloadRun {
-  /** -1 when a signal ended it or it could not start. */
-  readonly exitCode: number;
-  readonly signal: NodeJS.Signals | null;
+export interface PayloadRun extends PayloadMeasures {
   readonly account?: string;
   readonly uid?: number;
   /** True when it was killed for running past `job.walltimeSec`. */
   readonly walltimeExceeded: boolean;
-  readonly startError?: string;
-  readonly startedAt: number;
-  readonly endedAt: number;
-  readonly wallSec: number;
-  readonly userCpuSec: number;
-  readonly sysCpuSec: number;
-  readonly maxRssKb: number;
   readonly cleanup: CleanupReport;
 }
 

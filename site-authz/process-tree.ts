@@ -77,6 +77,21 @@ export async function processTree(rootPid: number): Promise<ProcStat[]> {
   return [...inTree.values()];
 }
 
+/** How a payload ended and what it used: what the accounting record needs, however it was run. */
+export interface PayloadMeasures {
+  /** The exit code, or -1 when a signal ended it or it could not start. */
+  readonly exitCode: number;
+  readonly signal: NodeJS.Signals | null;
+  /** Set when the process could not be started at all. */
+  readonly startError?: string;
+  readonly startedAt: number;
+  readonly endedAt: number;
+  readonly wallSec: number;
+  readonly userCpuSec: number;
+  readonly sysCpuSec: number;
+  readonly maxRssKb: number;
+}
+
 export interface TreeSample {
   readonly pids: number[];
   /** Sum of resident memory now. */

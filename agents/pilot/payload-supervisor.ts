@@ -2,22 +2,11 @@
 // is told to stop, and measures what the accounting record needs (wall, CPU, max RSS, exit code).
 import type { ChildProcess } from "node:child_process";
 import { ERR, type ErrorCode } from "../../schemas/index.ts";
-import { reapedChildrenCpuSec, sampleTree } from "../../site-authz/index.ts";
+import { reapedChildrenCpuSec, sampleTree, type PayloadMeasures } from "../../site-authz/index.ts";
 
-export interface PayloadOutcome {
-  /** The exit code, or -1 when a signal ended it. */
-  readonly exitCode: number;
-  readonly signal: NodeJS.Signals | null;
+export interface PayloadOutcome extends PayloadMeasures {
   /** Set when the supervisor (or a caller via `kill`) ended it; the code says why. */
   readonly killedFor?: { readonly code: ErrorCode; readonly reason: string };
-  /** Set when the process could not be started at all. */
-  readonly startError?: string;
-  readonly startedAt: number;
-  readonly endedAt: number;
-  readonly wallSec: number;
-  readonly userCpuSec: number;
-  readonly sysCpuSec: number;
-  readonly maxRssKb: number;
 }
 
 export interface SupervisorOptions {
