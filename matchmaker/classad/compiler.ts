@@ -28,20 +28,21 @@ export function runCompiled(e: Expr, st: EvalState): Value {
 }
 
 /**
- * `MY.x` / `TARGET.x`: unless a record in scope shadows `my`/`target`, go straight to the ad,
+ * `MY.x` / `TARGET.x`: unless a record in scope shadows `my`/`target`, go straight to the ad
  * and remember the lookup per (ad, version) — a monomorphic inline cache, so evaluating the
  * same pair of ads again costs a pointer compare instead of a hash lookup.
  */
 function scopedRef(which: "my" | "target", base: AttrExpr, lname: string): Thunk {
   const generic = (st: EvalState): Value => select(st, evalBare(st, base), lname);
-  const special = lname === "parent" || lname === "self" || lname === "toplevel" || lname === "root";
+  const special = lname === "parent" || lname === "self" || lname === "my" || lname === "currenttime" || lname === "toplevel" || lname === "root";
   let cachedAd: ClassAd | null = null;
   let cachedVersion = -1;
   let cachedExpr: Expr | undefined;
   return (st) => {
     const cur = st.cur;
     if (cur === null || cur.parent !== null || cur.scopeNameCount !== 0 || special) return generic(st);
-    const ad = which === "my" ? st.my : st.target;
+    // `my` is the current record (old-ClassAd semantics), here a top-level ad.
+    const ad = which === "my" ? cur : st.target;
     if (ad === null || ad.parent !== null) return generic(st);
     let e: Expr | undefined;
     if (ad === cachedAd && ad.version === cachedVersion) e = cachedExpr;

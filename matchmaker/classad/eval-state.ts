@@ -1,6 +1,6 @@
 // What an evaluation carries: the record bare names resolve in (`cur`), the MY and TARGET
 // ads, how deep attribute references have gone and which attribute expressions are being
-// evaluated right now (a reference back into one of those is a loop: error, not a crash).
+// evaluated right now (a reference back into one of those is a loop: undefined, not a crash).
 import type { Expr } from "./ast.ts";
 import type { ClassAd } from "./classad.ts";
 import type { Value } from "./value.ts";

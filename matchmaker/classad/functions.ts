@@ -13,7 +13,7 @@ import { scanDouble, splitStringList } from "./string-list.ts";
 import { unparse } from "./unparse.ts";
 import {
   boolValue, ERROR, FALSE, intValue, isNumber, realValue, stringValue, TRUE, truthOf, UNDEFINED,
-  type ListValue, type Value,
+  type BooleanValue, type IntegerValue, type ListValue, type RealValue, type Value,
 } from "./value.ts";
 
 export type Builtin = (name: string, args: readonly Thunk[], st: EvalState, argExprs: readonly Expr[]) => Value;
@@ -91,21 +91,29 @@ const minMax: Builtin = (name, args, st) => {
   if (lv.kind === "undefined") return UNDEFINED;
   if (lv.kind !== "list") return ERROR;
   const op = name === "min" ? "<" : ">";
-  let result: Value = UNDEFINED;
-  let first = true;
+  let result: IntegerValue | RealValue | BooleanValue | undefined;
   for (const v of listItems(st, lv)) {
     if (v.kind === "undefined") continue;
     if (!isNumber(v)) return ERROR;
-    if (first) {
-      result = v;
-      first = false;
-    } else {
-      const c = comparison(op, v, result);
-      if (c.kind === "boolean" && c.value) result = v;
+    if (result === undefined) result = v;
+    else {
+      // operators.cpp compares after promoting both operands in place (booleans to integers,
+      // both to real when one is real), so the kept bound comes out promoted as well.
+      const asReal = v.kind === "real" || result.kind === "real";
+      const a = promote(v, asReal);
+      const b = promote(result, asReal);
+      const c = comparison(op, a, b);
+      result = c.kind === "boolean" && c.value ? a : b;
     }
   }
-  return result;
+  return result ?? UNDEFINED;
 };
+
+function promote(v: IntegerValue | RealValue | BooleanValue, asReal: boolean): IntegerValue | RealValue {
+  const n = v.kind === "boolean" ? (v.value ? 1 : 0) : v.value;
+  if (asReal) return v.kind === "real" ? v : realValue(n);
+  return v.kind === "integer" ? v : intValue(n);
+}
 
 const COMPARE_OPS: Record<string, "<" | "<=" | "!=" | "==" | ">" | ">=" | "is" | "isnt"> = { "<": "<", "<=": "<=", "!=": "!=", "==": "==", ">": ">", ">=": ">=", is: "is", isnt: "isnt" };
 

@@ -1,7 +1,8 @@
 // Tokens of the ClassAd language, following HTCondor's lexer: a '-' right after an operator
 // starts a negative number literal; adjacent string literals are concatenated; 'name' is a
-// quoted attribute name; integers are read in base 10 (so 0x1F reads as 0 and 017 as 17,
-// exactly as HTCondor's from_chars does); "1." without digits after the dot is an error.
+// quoted attribute name; an integer literal may not start with 0 (017, 0x1F, 00 are errors:
+// HTCondor's tools run the lexer with old-ClassAd semantics, which refuse octal and hex),
+// integers are read in base 10 like from_chars; "1." without digits after the dot is an error.
 import { ClassAdParseError } from "./parse-error.ts";
 
 export type TokenType =
@@ -209,12 +210,7 @@ export class Lexer {
       if (!isHex(this.ch())) this.fail("'0x' must be followed by hexadecimal digits");
       while (isHex(this.ch())) this.advance();
     } else {
-      const octalStart = this.ch() === "0";
-      let nonOctal = false;
-      while (isDigit(this.ch())) {
-        if (!isOctal(this.ch())) nonOctal = true;
-        this.advance();
-      }
+      while (isDigit(this.ch())) this.advance();
       if (this.ch() === ".") {
         this.advance();
         if (!isDigit(this.ch())) {
@@ -230,10 +226,10 @@ export class Lexer {
         if (!isDigit(this.ch())) this.fail(`a number's exponent needs digits: '${this.src.slice(start, this.pos)}'`);
         while (isDigit(this.ch())) this.advance();
       }
-      if (!isReal && octalStart && nonOctal) this.fail(`'${this.src.slice(start, this.pos)}' is not a valid octal number`);
     }
     const text = this.src.slice(start, this.pos);
     if (isReal) return tok("real", text, { real: Number(text) });
+    if (text[0] === "0" && text.length > 1) this.fail(`'${text}': an integer may not start with 0 (ClassAds have no octal or hexadecimal literals)`);
     if (text.length <= 15 && /^-?\d+$/.test(text)) return tok("int", text, { int: Number(text) });
     // from_chars in base 10: stops at the first non-digit, leaves 0 on overflow.
     const m = /^-?\d+/.exec(text);

@@ -62,6 +62,43 @@ function pcreDollar(p: string): string {
   return out;
 }
 
+// PCRE's bracket expressions where JavaScript's differ: POSIX classes like [[:digit:]] (ASCII, as
+// HTCondor compiles without PCRE2_UCP) and a "]" first in the class, which PCRE takes literally.
+const POSIX_CLASSES: Record<string, string> = {
+  alpha: "a-zA-Z", digit: "0-9", alnum: "a-zA-Z0-9", upper: "A-Z", lower: "a-z", space: "\\t\\n\\v\\f\\r ",
+  blank: " \\t", punct: "!-\\/:-@\\[-`{-~", xdigit: "0-9A-Fa-f", word: "a-zA-Z0-9_", cntrl: "\\x00-\\x1f\\x7f",
+  print: "\\x20-\\x7e", graph: "\\x21-\\x7e", ascii: "\\x00-\\x7f",
+};
+
+function bracketExpressions(p: string): string {
+  if (!p.includes("[")) return p;
+  let out = "";
+  let inClass = false;
+  for (let i = 0; i < p.length; i++) {
+    const c = p[i];
+    if (c === "\\") {
+      out += c + (p[i + 1] ?? "");
+      i++;
+    } else if (inClass && c === "[" && p[i + 1] === ":") {
+      const m = /^\[:([a-z]+):\]/.exec(p.slice(i));
+      const set = m ? POSIX_CLASSES[m[1]] : undefined;
+      if (m && set !== undefined) {
+        out += set;
+        i += m[0].length - 1;
+      } else out += c;
+    } else if (inClass) {
+      if (c === "]") inClass = false;
+      out += c;
+    } else if (c === "[") {
+      inClass = true;
+      out += c;
+      if (p[i + 1] === "^") out += p[++i];
+      if (p[i + 1] === "]") out += "\\" + p[++i];
+    } else out += c;
+  }
+  return out;
+}
+
 function countQuantifiers(p: string): number {
   let n = 0;
   let inClass = false;
@@ -93,6 +130,7 @@ function compile(pattern: string, options: string): Compiled | null {
   if (options.includes("m")) flags += "m";
   if (options.includes("s")) flags += "s";
   if (options.includes("x")) p = stripExtended(p);
+  p = bracketExpressions(p);
   p = p.replace(/\\A/g, "^(?<![\\s\\S])").replace(/\\z/g, "(?![\\s\\S])").replace(/\\Z/g, "(?=\\n?(?![\\s\\S]))");
   // PCRE's $ (without m) also matches before a final newline; JavaScript's does not.
   if (!flags.includes("m")) p = pcreDollar(p);
@@ -125,7 +163,7 @@ function inSandbox(script: "match" | "replace", c: Compiled, subject: string, re
     sandbox = vm.createContext({ p: "", f: "", t: "", r: "", g: false, out: null } satisfies SandboxGlobals);
     matchScript = new vm.Script("out = (() => { const m = new RegExp(p, f).exec(t); return m ? Array.from(m, (x) => x === undefined ? '' : x).concat([m.index]) : null; })()");
     replaceScript = new vm.Script(
-      "out = (() => { const re = new RegExp(p, g ? f + 'g' : f); const parts = []; let m; let last = 0; while ((m = re.exec(t)) !== null) { parts.push([m.index, m.index + m[0].length, Array.from(m, (x) => x === undefined ? '' : x)]); if (!g) break; if (m[0].length === 0) re.lastIndex++; } return parts; })()",
+      "out = (() => { const re = new RegExp(p, g ? f + 'g' : f); const parts = []; let m; let last = 0; while ((m = re.exec(t)) !== null) { parts.push([m.index, m.index + m[0].length, Array.from(m.slice(0, m.findLastIndex((x) => x !== undefined) + 1), (x) => x === undefined ? '' : x)]); if (!g) break; if (m[0].length === 0) re.lastIndex++; } return parts; })()",
     );
   }
   const ctx = sandbox as unknown as SandboxGlobals;
@@ -164,13 +202,20 @@ interface MatchPart {
   readonly groups: readonly string[];
 }
 
+/** Groups as PCRE counts them: up to the last one that took part in the match (unset ones inside are ""). */
+function setGroups(m: RegExpExecArray): string[] {
+  let n = m.length;
+  while (n > 1 && m[n - 1] === undefined) n--;
+  return Array.from(m.slice(0, n), (x) => x ?? "");
+}
+
 function findMatches(c: Compiled, subject: string, global: boolean): MatchPart[] | null {
   if (tame(c, subject)) {
     const re = new RegExp(c.source, global ? c.flags + "g" : c.flags);
     const parts: MatchPart[] = [];
     let m: RegExpExecArray | null;
     while ((m = re.exec(subject)) !== null) {
-      parts.push({ start: m.index, end: m.index + m[0].length, groups: Array.from(m, (x) => x ?? "") });
+      parts.push({ start: m.index, end: m.index + m[0].length, groups: setGroups(m) });
       if (!global) break;
       if (m[0].length === 0) re.lastIndex++;
     }
@@ -193,6 +238,9 @@ export function regexReplace(pattern: string, subject: string, replacement: stri
   if (!c || subject.length > MAX_REGEX_SUBJECT) return null;
   const parts = findMatches(c, subject, global);
   if (!parts) return null;
+  // HTCondor's global loop steps past an empty match at the very end and then asks PCRE to
+  // start beyond the subject, which fails: error.
+  if (global && parts.some((m) => m.start === subject.length && m.end === subject.length)) return null;
   let out = "";
   let idx = 0;
   for (const m of parts) {

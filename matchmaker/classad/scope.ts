@@ -1,13 +1,16 @@
 // Name resolution, after HTCondor's LookupInScope and AttributeReference::FindExpr:
 // a bare name is looked up in the current record, then its enclosing records; the special
-// names `parent`, `self`, `toplevel`/`root` answer at the first level that lacks them; then
-// `my`, `target` and `other` name the ads of the evaluation; finally, when the search started
-// in MY (or TARGET), the other ad is tried (HTCondor's alternateScope, the matchmaking rule
-// "bare names resolve MY first, then TARGET").
+// names `parent`, `self`, `my` (HTCondor's tools run with old-ClassAd semantics, where `my` is
+// the current record like `self`), `currenttime` (time()) and `toplevel`/`root` answer at the
+// first level that lacks them; then `target` and `other` name the other ad; finally, when the
+// search started in MY (or TARGET), the other ad is tried (HTCondor's alternateScope, the
+// matchmaking rule "bare names resolve MY first, then TARGET"). With a TARGET, evaluation runs
+// inside HTCondor's MatchClassAd, so an absolute `.name` looks in that match record, which
+// holds only LEFT (MY) and RIGHT (TARGET).
 import type { AttrExpr, Expr } from "./ast.ts";
 import { ClassAd } from "./classad.ts";
 import { MAX_EVAL_DEPTH, type EvalState } from "./eval-state.ts";
-import { classAdValue, ERROR, UNDEFINED, type Value } from "./value.ts";
+import { classAdValue, ERROR, intValue, UNDEFINED, type Value } from "./value.ts";
 
 
 export interface Found {
@@ -15,11 +18,12 @@ export interface Found {
   readonly ad: ClassAd;
 }
 
-const SPECIAL = new Set(["parent", "self", "toplevel", "root"]);
+const SPECIAL = new Set(["parent", "self", "my", "currenttime", "toplevel", "root"]);
 
 function specialValue(lname: string, st: EvalState, current: ClassAd, superScope: ClassAd | null): Value {
   if (lname === "toplevel" || lname === "root") return st.root ? classAdValue(st.root) : UNDEFINED;
-  if (lname === "self") return classAdValue(current);
+  if (lname === "self" || lname === "my") return classAdValue(current);
+  if (lname === "currenttime") return intValue(Math.floor(Date.now() / 1000));
   return superScope ? classAdValue(superScope) : UNDEFINED;
 }
 
@@ -42,6 +46,7 @@ export function lookupInScope(st: EvalState, start: ClassAd, lname: string): Fou
 export function resolveBare(st: EvalState, ref: AttrExpr): Found | Value {
   const lname = ref.lname;
   if (ref.absolute) {
+    if (st.target && st.my) return lname === "left" ? classAdValue(st.my) : lname === "right" ? classAdValue(st.target) : UNDEFINED;
     if (!st.root) return UNDEFINED;
     return lookupInScope(st, st.root, lname) ?? UNDEFINED;
   }
@@ -57,12 +62,13 @@ export function resolveBare(st: EvalState, ref: AttrExpr): Found | Value {
   return UNDEFINED;
 }
 
-/** Evaluates a found binding in the record it was found in; loops and runaway depth are error. */
+/** Evaluates a found binding in the record it was found in. A reference back into an attribute being
+ * evaluated is undefined (attrrefs.cpp's circular-reference check), runaway depth is error. */
 export function evalFound(st: EvalState, f: Found): Value {
   if (f.expr.type === "literal") return f.expr.value;
   if (st.depth >= MAX_EVAL_DEPTH) return ERROR;
   const active = st.active;
-  for (let i = 0; i < active.length; i++) if (active[i] === f.expr) return ERROR;
+  for (let i = 0; i < active.length; i++) if (active[i] === f.expr) return UNDEFINED;
   const saved = st.cur;
   active.push(f.expr);
   st.depth++;

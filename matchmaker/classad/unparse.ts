@@ -5,26 +5,16 @@
 import type { Expr } from "./ast.ts";
 import type { ClassAd } from "./classad.ts";
 import type { Value } from "./value.ts";
+import { cExponent } from "./c-exponent.ts";
 
 const RESERVED = new Set(["error", "false", "is", "isnt", "parent", "true", "undefined"]);
-
-/** C's printf("%1.15E"). */
-function formatExp(r: number): string {
-  const s = r.toExponential(15); // e.g. "1.500000000000000e+0"
-  const e = s.indexOf("e");
-  const mant = s.slice(0, e);
-  const exp = s.slice(e + 1);
-  const sign = exp[0] === "-" ? "-" : "+";
-  const digits = exp.replace(/^[+-]/, "");
-  return `${mant}E${sign}${digits.length < 2 ? "0" + digits : digits}`;
-}
 
 export function formatReal(r: number): string {
   if (r === 0) return Object.is(r, -0) ? "-0.0" : "0.0";
   if (Number.isNaN(r)) return 'real("NaN")';
   if (r === Infinity) return 'real("INF")';
   if (r === -Infinity) return 'real("-INF")';
-  return formatExp(r);
+  return cExponent(r, 15);
 }
 
 function escapeBytes(s: string, delim: string): string {
