@@ -1,6 +1,6 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { defineMessage, SchemaVersion } from "../message.ts";
-import { ClassAdText } from "./common.ts";
+import { ClassAdText, SignerCertChain } from "./common.ts";
 
 /** What a production manager (or an analysis user) writes: one task, split into jobs by the intake. */
 export const TaskBatchSchema = Type.Object(
@@ -41,7 +41,7 @@ export const SignedTaskBatchSchema = Type.Object(
     schemaVersion: SchemaVersion,
     batch: Type.String({ minLength: 2, maxLength: 4_000_000, description: "TaskBatch as JSON text, exactly as signed" }),
     signature: Type.String({ minLength: 16, maxLength: 4096, description: "base64 signature over `batch`" }),
-    certChain: Type.Array(Type.String({ minLength: 64, maxLength: 16384 }), { minItems: 1, maxItems: 8, description: "PEM: signer first, then any proxies' issuers" }),
+    certChain: SignerCertChain,
   },
   { additionalProperties: false, $id: "SignedTaskBatch" },
 );

@@ -1,6 +1,6 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { defineMessage, SchemaVersion } from "../message.ts";
-import { Id, Timestamp } from "./common.ts";
+import { Id, SignerCertChain, Timestamp } from "./common.ts";
 
 /** What a task's owner (or a production manager) asks of a submitted task. */
 export const TaskControlSchema = Type.Object(
@@ -23,7 +23,7 @@ export const SignedTaskControlSchema = Type.Object(
     schemaVersion: SchemaVersion,
     control: Type.String({ minLength: 2, maxLength: 4096, description: "TaskControl as JSON text, exactly as signed" }),
     signature: Type.String({ minLength: 16, maxLength: 4096, description: "base64 signature over `control`" }),
-    certChain: Type.Array(Type.String({ minLength: 64, maxLength: 16384 }), { minItems: 1, maxItems: 8, description: "PEM: signer first, then any proxies' issuers" }),
+    certChain: SignerCertChain,
   },
   { additionalProperties: false, $id: "SignedTaskControl" },
 );
