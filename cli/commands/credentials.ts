@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { action, configFor } from "../command-kit.ts";
-import { ERR, WmsError } from "../../schemas/index.ts";
+import { connectNats } from "../nats-connection.ts";
 
 export function registerCredentials(program: Command): void {
   const credentials = program.command("credentials").description("the credential cache service (MyProxy's role)");
@@ -15,7 +15,7 @@ export function registerCredentials(program: Command): void {
     .action(
       action(async (opts: { spoolDir: string }, cmd: Command) => {
         const { config, names } = configFor(cmd);
-        const { openNats, openRedis } = await import("../../platform/connections.ts");
+        const { openRedis } = await import("../../platform/connections.ts");
         const { createLogger } = await import("../../platform/logger.ts");
         const { loadTrust, credentialKeyFromBase64 } = await import("../../security/index.ts");
         const { startCredentialCache } = await import("../../agents/credentials/index.ts");
@@ -23,12 +23,7 @@ export function registerCredentials(program: Command): void {
         credentialKeyFromBase64(config.credentials.encryptionKey);
         const trust = loadTrust(config.pki.dir);
         const logger = createLogger("credentials", config.logLevel);
-        let nc;
-        try {
-          nc = await openNats(config, "wms-credentials");
-        } catch (e) {
-          throw new WmsError(ERR.SERVICE_UNAVAILABLE, `NATS at ${config.nats.url}: ${(e as Error).message}`);
-        }
+        const nc = await connectNats(config, "wms-credentials");
         const redis = openRedis(config);
         const reports = new ReportPublisher({ url: config.rabbitmq.url, names, spoolDir: opts.spoolDir, logger });
         const cache = startCredentialCache({ nc, redis, names, config, trust, logger, reports });

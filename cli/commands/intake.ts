@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { action, configFor } from "../command-kit.ts";
-import { ERR, WmsError } from "../../schemas/index.ts";
+import { connectNats } from "../nats-connection.ts";
 
 export function registerIntake(program: Command): void {
   const intake = program.command("intake").description("the intake service: accepts signed task batches, brokers their jobs to the sites holding the data, queues them");
@@ -14,18 +14,13 @@ export function registerIntake(program: Command): void {
       action(async (opts: { sites?: string }, cmd: Command) => {
         const { config: base, names } = configFor(cmd);
         const config = opts.sites === undefined ? base : { ...base, sitesFile: opts.sites };
-        const { openNats, openRedis } = await import("../../platform/connections.ts");
+        const { openRedis } = await import("../../platform/connections.ts");
         const { createLogger } = await import("../../platform/logger.ts");
         const { loadTrust } = await import("../../security/index.ts");
         const { DispatchQueues, startIntake } = await import("../../matchmaker/index.ts");
         const trust = loadTrust(config.pki.dir);
         const logger = createLogger("intake", config.logLevel);
-        let nc;
-        try {
-          nc = await openNats(config, "wms-intake");
-        } catch (e) {
-          throw new WmsError(ERR.SERVICE_UNAVAILABLE, `NATS at ${config.nats.url}: ${(e as Error).message}`);
-        }
+        const nc = await connectNats(config, "wms-intake");
         const redis = openRedis(config);
         const bull = openRedis(config, { forBullMq: true });
         const dispatch = new DispatchQueues({

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { action, configFor, parseNumberOption, printJson } from "../command-kit.ts";
+import { connectNats } from "../nats-connection.ts";
 import { readCredentialOptions } from "../credential-options.ts";
 import { ERR, WmsError } from "../../schemas/index.ts";
 
@@ -16,16 +17,10 @@ export function formatTimeLeft(sec: number): string {
 
 async function withClient<T>(cmd: Command, fn: (client: import("../../agents/credentials/index.ts").CredentialClient) => Promise<T>): Promise<T> {
   const { config, names } = configFor(cmd);
-  const { openNats } = await import("../../platform/connections.ts");
   const { loadTrust } = await import("../../security/index.ts");
   const { CredentialClient } = await import("../../agents/credentials/index.ts");
   const trust = loadTrust(config.pki.dir);
-  let nc;
-  try {
-    nc = await openNats(config, "wms-proxy");
-  } catch (e) {
-    throw new WmsError(ERR.SERVICE_UNAVAILABLE, `NATS at ${config.nats.url}: ${(e as Error).message}`);
-  }
+  const nc = await connectNats(config, "wms-proxy");
   try {
     return await fn(new CredentialClient(nc, names, { trust }));
   } finally {

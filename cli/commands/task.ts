@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import type { NatsConnection } from "nats";
 import { action, configFor, parseIntOption, parseNumberOption, printJson } from "../command-kit.ts";
+import { connectNats } from "../nats-connection.ts";
 import { readCredentialOptions } from "../credential-options.ts";
 import { ERR, WmsError, type WireNames } from "../../schemas/index.ts";
 import type { JobRecord, JobState, TaskRecord } from "../../matchmaker/job-store.ts";
@@ -15,13 +16,7 @@ interface SignerOptions {
 
 async function withNats<T>(cmd: Command, fn: (nc: NatsConnection, names: WireNames) => Promise<T>): Promise<T> {
   const { config, names } = configFor(cmd);
-  const { openNats } = await import("../../platform/connections.ts");
-  let nc: NatsConnection;
-  try {
-    nc = await openNats(config, "wms-task");
-  } catch (e) {
-    throw new WmsError(ERR.SERVICE_UNAVAILABLE, `NATS at ${config.nats.url}: ${(e as Error).message}`);
-  }
+  const nc = await connectNats(config, "wms-task");
   try {
     return await fn(nc, names);
   } finally {
