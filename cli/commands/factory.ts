@@ -99,7 +99,8 @@ async function loadFactoryFile(file: string): Promise<FactoryConfig> {
 async function runFactory(opts: RunOptions, cmd: Command): Promise<void> {
   const path = await import("node:path");
   const { fileURLToPath } = await import("node:url");
-  const { openNats, openRedis } = await import("../../platform/connections.ts");
+  const { openRedis } = await import("../../platform/connections.ts");
+  const { connectNats } = await import("../nats-connection.ts");
   const { createLogger } = await import("../../platform/logger.ts");
   const { DispatchQueues } = await import("../../matchmaker/index.ts");
   const { PilotTokenStore } = await import("../../security/index.ts");
@@ -108,7 +109,7 @@ async function runFactory(opts: RunOptions, cmd: Command): Promise<void> {
   const factoryConfig = await loadFactoryFile(factoryFile);
   const { config, names } = loaded;
   const logger = createLogger("factory", config.logLevel);
-  const nc = await openNats(config, `factory-${factoryConfig.factoryId}`);
+  const nc = await connectNats(config, `factory-${factoryConfig.factoryId}`);
   const redis = openRedis(config);
   const dispatch = new DispatchQueues({ connection: redis, names, lockMs: config.matchmaker.lockSec * 1000, stalledIntervalMs: config.matchmaker.stalledIntervalSec * 1000 });
   const running = await startFactory({
@@ -160,7 +161,8 @@ async function setKnobs(queueName: string, assignments: string[], opts: SetOptio
   const { readFileSync, writeFileSync } = await import("node:fs");
   const { parseDocument } = await import("yaml");
   const { ERR, FactoryConfig, SCHEMA_VERSION, WmsError } = await import("../../schemas/index.ts");
-  const { openNats, openRedis } = await import("../../platform/connections.ts");
+  const { openRedis } = await import("../../platform/connections.ts");
+  const { connectNats } = await import("../nats-connection.ts");
   const f = await import("../../pilot-factory/index.ts");
   const changes = f.parseKnobAssignments(assignments);
   const { config, names } = configFor(cmd);
@@ -194,7 +196,7 @@ async function setKnobs(queueName: string, assignments: string[], opts: SetOptio
       writeFileSync(opts.configFile, doc.toString());
     }
     await f.saveKnobChanges(redis, names, factoryId, queueName, changes);
-    const nc = await openNats(config, "factory-set");
+    const nc = await connectNats(config, "factory-set");
     try {
       await f.publishKnobChanges(nc, names, factoryId, queueName, changes, Date.now());
     } finally {

@@ -32,7 +32,8 @@ async function runOne(cmd: Command): Promise<void> {
   const { readFile } = await import("node:fs/promises");
   const { join } = await import("node:path");
   const { ERR, WmsError } = await import("../../schemas/index.ts");
-  const { openNats, openRedis } = await import("../../platform/connections.ts");
+  const { openRedis } = await import("../../platform/connections.ts");
+  const { connectNats } = await import("../nats-connection.ts");
   const { createLogger } = await import("../../platform/logger.ts");
   const { createEnvelopeSigner } = await import("../../security/index.ts");
   const { startMatchmaker } = await import("../../matchmaker/matchmaker-service.ts");
@@ -47,7 +48,7 @@ async function runOne(cmd: Command): Promise<void> {
   };
   const signer = createEnvelopeSigner({ certPem: await read("services/matchmaker.cert.pem"), keyPem: await read("services/matchmaker.key.pem") });
   const logger = createLogger("matchmaker", config.logLevel);
-  const nc = await openNats(config, "wms-matchmaker");
+  const nc = await connectNats(config, "wms-matchmaker");
   const redis = openRedis(config);
   const bull = openRedis(config, { forBullMq: true });
   // Site authorization chains come from the site config when one is set; without it no site refuses.
