@@ -371,7 +371,7 @@ export const GROUPS: readonly Group[] = [
       ['stringListSize("a,b,c")', "3"], ['stringListSize("a, b ,c")', "3"], ['stringListSize("")', "0"], ['stringListSize("a,,b")', "2"], ['stringListSize("a;b;c", ";")', "3"],
       ['stringListSize("a b c")', "3"], ['stringListSize(1)', "error"], ['stringListSize(undefined)', "error"], ['stringListSize("a,b", 1)', "error"],
       ['stringListSum("1,2,3")', "6"], ['stringListSum("1,2.5")', "3.500000000000000E+00"], ['stringListSum("")', "0.0"], ['stringListAvg("1,2,3,4")', "2"], ['stringListAvg("1.0,2")', "1.500000000000000E+00"],
-      ['stringListMin("3,1,2")', "1"], ['stringListMax("3,1,2")', "3"], ['stringListMin("")', "undefined"], ['stringListMax("1.5,0.5")', "1.500000000000000E+00"], ['stringListSum("1,x")', "error"],
+      ['stringListMin("3,1,2")', "1"], ['stringListMax("3,1,2")', "3"], ['stringListMin("")', "undefined"], ['stringListMax("1.5,0.5")', "1.500000000000000E+00"], ['stringListSum("1,x")', "error"], ['stringListSum("0x10")', "1.600000000000000E+01"], ['stringListMax("0xA, 3")', "1.000000000000000E+01"],
       ['stringListMember("b", "a,b,c")', "true"], ['stringListMember("B", "a,b,c")', "false"], ['stringListIMember("B", "a,b,c")', "true"], ['stringListMember("b", "a, b ,c")', "true"],
       ['stringListMember("d", "a,b,c")', "false"], ['stringListMember("a b", "a b,c")', "false"], ['stringListMember("b", "a;b", ";")', "true"], ['stringListMember("b", undefined)', "false"],
       ['stringListMember(undefined, undefined)', "undefined"], ['stringListMember(1, "1,2")', "error"], ['stringListMember("", "a,b")', "false"], ['stringListMember("b")', "error"],
