@@ -2,7 +2,7 @@
 // HTCondor classad library, htcondor/htcondor commit 7491a145f6 (src/classad built standalone),
 // evaluated by the reference driver (ClassAdParser + MatchClassAd + ClassAdUnParser, with
 // SetOldClassAdSemantics(true) as HTCondor's classad_eval / Python bindings run it).
-// Each case is one where our evaluator disagreed before the fix; "parse error" means HTCondor's
+// About half of these cases disagreed with HTCondor before the fixes they pin; the rest check the same fixes from other sides. "parse error" means HTCondor's
 // parser refuses the expression. Of 40,947 compared cases (hand-written per area plus 8,000 from a
 // grammar-based generator) the others agreed and are not repeated here.
 import { describe, expect, it } from "vitest";
