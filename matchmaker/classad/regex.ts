@@ -22,7 +22,11 @@ interface Compiled {
 
 const cache = new Map<string, Compiled | null>();
 
-function stripExtended(p: string): string {
+/**
+ * Rewrites a pattern outside escapes and character classes, where PCRE and JavaScript differ;
+ * `visit` sees each such character and returns its replacement and the index to continue from.
+ */
+function rewriteOutsideClasses(p: string, visit: (c: string, i: number) => [string, number]): string {
   let out = "";
   let inClass = false;
   for (let i = 0; i < p.length; i++) {
@@ -36,30 +40,30 @@ function stripExtended(p: string): string {
     } else if (c === "[") {
       inClass = true;
       out += c;
-    } else if (c === "#") {
-      while (i < p.length && p[i] !== "\n") i++;
-    } else if (!/\s/.test(c)) out += c;
+    } else {
+      const [text, last] = visit(c, i);
+      out += text;
+      i = last;
+    }
   }
   return out;
 }
 
+/** PCRE's `x` option: white space and `#` comments outside classes are not part of the pattern. */
+function stripExtended(p: string): string {
+  return rewriteOutsideClasses(p, (c, i) => {
+    if (c === "#") {
+      let j = i;
+      while (j < p.length && p[j] !== "\n") j++;
+      return ["", j];
+    }
+    return [/\s/.test(c) ? "" : c, i];
+  });
+}
+
+/** PCRE's `$` without `m` also matches before a final newline. */
 function pcreDollar(p: string): string {
-  let out = "";
-  let inClass = false;
-  for (let i = 0; i < p.length; i++) {
-    const c = p[i];
-    if (c === "\\") {
-      out += c + (p[i + 1] ?? "");
-      i++;
-    } else if (inClass) {
-      if (c === "]") inClass = false;
-      out += c;
-    } else if (c === "[") {
-      inClass = true;
-      out += c;
-    } else out += c === "$" ? "(?=\\n?(?![\\s\\S]))" : c;
-  }
-  return out;
+  return rewriteOutsideClasses(p, (c, i) => [c === "$" ? "(?=\\n?(?![\\s\\S]))" : c, i]);
 }
 
 // PCRE's bracket expressions where JavaScript's differ: POSIX classes like [[:digit:]] (ASCII, as
