@@ -212,7 +212,8 @@ const substr: Builtin = (_n, args, st) => {
   return stringValue(s.value.substr(offset, len));
 };
 
-const compareString: Builtin = (name, args, st) => {
+/** The two string arguments of strcmp-like functions, or the value the call yields instead. */
+function twoStrings(args: Parameters<Builtin>[1], st: Parameters<Builtin>[2]): [string, string] | Value {
   if (args.length !== 2) return ERROR;
   const a = args[0](st);
   const b = args[1](st);
@@ -220,8 +221,13 @@ const compareString: Builtin = (name, args, st) => {
   const x = toStringValue(a);
   const y = toStringValue(b);
   if (x.kind !== "string" || y.kind !== "string") return ERROR;
-  let p = x.value;
-  let q = y.value;
+  return [x.value, y.value];
+}
+
+const compareString: Builtin = (name, args, st) => {
+  const pair = twoStrings(args, st);
+  if (!Array.isArray(pair)) return pair;
+  let [p, q] = pair;
   if (name === "stricmp") {
     p = asciiLower(p);
     q = asciiLower(q);
@@ -230,14 +236,9 @@ const compareString: Builtin = (name, args, st) => {
 };
 
 const compareVersion: Builtin = (name, args, st) => {
-  if (args.length !== 2) return ERROR;
-  const a = args[0](st);
-  const b = args[1](st);
-  if (a.kind === "undefined" || b.kind === "undefined") return UNDEFINED;
-  const x = toStringValue(a);
-  const y = toStringValue(b);
-  if (x.kind !== "string" || y.kind !== "string") return ERROR;
-  const r = naturalCompare(x.value, y.value);
+  const pair = twoStrings(args, st);
+  if (!Array.isArray(pair)) return pair;
+  const r = naturalCompare(pair[0], pair[1]);
   switch (name) {
     case "versioncmp": return intValue(r);
     case "versionle": return boolValue(r <= 0);
