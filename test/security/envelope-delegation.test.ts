@@ -1,10 +1,10 @@
-import { generateKeyPairSync, randomBytes, sign } from "node:crypto";
+import { generateKeyPairSync, sign } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ERR, SCHEMA_VERSION, type EnvelopeBody, type EnvelopeDelegation, type EnvelopeDelegationBody, type MatchEnvelope } from "../../schemas/index.ts";
 import { createDataSigner } from "../../security/detached-signature.ts";
-import { createEnvelopeDelegate, createEnvelopeSigner, encryptToPilot, generatePilotKeyPair, verifyEnvelope } from "../../security/index.ts";
-import { buildPki, expectCode, USER_DN, type PkiFixture } from "./support/pki-fixture.ts";
-import { sampleJob } from "./support/sample-job.ts";
+import { createEnvelopeDelegate, createEnvelopeSigner, generatePilotKeyPair, verifyEnvelope } from "../../security/index.ts";
+import { buildPki, expectCode, type PkiFixture } from "./support/pki-fixture.ts";
+import { sampleEnvelopeBody } from "./support/sample-job.ts";
 
 let pki: PkiFixture;
 const pilotKeys = generatePilotKeyPair();
@@ -16,17 +16,7 @@ beforeAll(() => {
 afterAll(() => pki.cleanup());
 
 function body(now = Date.now()): EnvelopeBody {
-  return {
-    schemaVersion: SCHEMA_VERSION,
-    job: sampleJob(),
-    submitterDn: USER_DN,
-    pilotId: "pilot-1",
-    lockToken: "lock-token-1",
-    encryptedProxyKey: encryptToPilot(pilotKeys.publicKeyPem, "the-one-time-key"),
-    nonce: randomBytes(16).toString("hex"),
-    issuedAt: now,
-    expiresAt: now + 60_000,
-  };
+  return sampleEnvelopeBody(pilotKeys.publicKeyPem, {}, now);
 }
 
 /** An envelope carrying `delegation`, its body signed by `ecKey`. */

@@ -1,13 +1,12 @@
-import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openRedis } from "../../platform/connections.ts";
-import { ERR, SCHEMA_VERSION, type EnvelopeBody, type MatchEnvelope } from "../../schemas/index.ts";
-import { createEnvelopeSigner, decryptFromPilot, encryptToPilot, generatePilotKeyPair, NonceStore, verifyEnvelope } from "../../security/index.ts";
+import { ERR, type EnvelopeBody, type MatchEnvelope } from "../../schemas/index.ts";
+import { createEnvelopeSigner, decryptFromPilot, generatePilotKeyPair, NonceStore, verifyEnvelope } from "../../security/index.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { testConfig } from "../support/namespace.ts";
-import { buildPki, expectCode, USER_DN, type PkiFixture } from "./support/pki-fixture.ts";
-import { sampleJob } from "./support/sample-job.ts";
+import { buildPki, expectCode, type PkiFixture } from "./support/pki-fixture.ts";
+import { sampleEnvelopeBody } from "./support/sample-job.ts";
 
 const { config, names } = testConfig("envelopes");
 let pki: PkiFixture;
@@ -25,19 +24,7 @@ afterAll(async () => {
 });
 
 function envelope(over: Partial<EnvelopeBody> = {}, signer = pki.matchmaker): MatchEnvelope {
-  const now = Date.now();
-  return createEnvelopeSigner(signer).sign({
-    schemaVersion: SCHEMA_VERSION,
-    job: sampleJob(),
-    submitterDn: USER_DN,
-    pilotId: "pilot-1",
-    lockToken: "lock-token-1",
-    encryptedProxyKey: encryptToPilot(pilotKeys.publicKeyPem, "the-one-time-key"),
-    nonce: randomBytes(16).toString("hex"),
-    issuedAt: now,
-    expiresAt: now + 60_000,
-    ...over,
-  });
+  return createEnvelopeSigner(signer).sign(sampleEnvelopeBody(pilotKeys.publicKeyPem, over));
 }
 
 const always = (): boolean => true;

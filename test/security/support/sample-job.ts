@@ -1,4 +1,6 @@
-import { SCHEMA_VERSION, type JobSpec } from "../../../schemas/index.ts";
+import { randomBytes } from "node:crypto";
+import { SCHEMA_VERSION, type EnvelopeBody, type JobSpec } from "../../../schemas/index.ts";
+import { encryptToPilot } from "../../../security/index.ts";
 import { USER_DN } from "./pki-fixture.ts";
 
 export function sampleJob(jobId = "job-1"): JobSpec {
@@ -25,5 +27,21 @@ export function sampleJob(jobId = "job-1"): JobSpec {
     outputDataset: "out",
     attempt: 1,
     maxAttempts: 3,
+  };
+}
+
+/** A valid envelope body for `pilot-1`, its one-time key encrypted to the pilot's public key. */
+export function sampleEnvelopeBody(pilotPublicKeyPem: string, over: Partial<EnvelopeBody> = {}, now = Date.now()): EnvelopeBody {
+  return {
+    schemaVersion: SCHEMA_VERSION,
+    job: sampleJob(),
+    submitterDn: USER_DN,
+    pilotId: "pilot-1",
+    lockToken: "lock-token-1",
+    encryptedProxyKey: encryptToPilot(pilotPublicKeyPem, "the-one-time-key"),
+    nonce: randomBytes(16).toString("hex"),
+    issuedAt: now,
+    expiresAt: now + 60_000,
+    ...over,
   };
 }
