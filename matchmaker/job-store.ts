@@ -73,7 +73,8 @@ export interface JobPatch {
 // ARGV: new state, comma list of allowed current states ("*" = any), site-counts key prefix, now,
 //       then field/value pairs to set.
 const TRANSITION_LUA = `
-local cur = redis.call('HGET', KEYS[1], 'state')
+local job = redis.call('HMGET', KEYS[1], 'state', 'site')
+local cur = job[1]
 if not cur then return {0, ''} end
 local allowed = ARGV[2]
 if allowed ~= '*' then
@@ -82,13 +83,15 @@ if allowed ~= '*' then
   if not ok then return {0, cur} end
 end
 local new = ARGV[1]
-local oldSite = redis.call('HGET', KEYS[1], 'site') or ''
+local oldSite = job[2] or ''
 local newSite = oldSite
+local fields = {'state', new, 'updatedAt', ARGV[4]}
 for i = 5, #ARGV, 2 do
   if ARGV[i] == 'site' then newSite = ARGV[i + 1] end
-  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  fields[#fields + 1] = ARGV[i]
+  fields[#fields + 1] = ARGV[i + 1]
 end
-redis.call('HSET', KEYS[1], 'state', new, 'updatedAt', ARGV[4])
+redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('HINCRBY', KEYS[3], cur, -1)
 redis.call('HINCRBY', KEYS[3], new, 1)
 if oldSite ~= '' then redis.call('HINCRBY', ARGV[3] .. oldSite .. ':states', cur, -1) end
@@ -100,15 +103,21 @@ if new == 'failed' then
     redis.call('HINCRBY', KEYS[5], code, 1)
   end
 end
-local njobs = tonumber(redis.call('HGET', KEYS[2], 'njobs') or '0')
-local fin = tonumber(redis.call('HGET', KEYS[3], 'finished') or '0')
-local fail = tonumber(redis.call('HGET', KEYS[3], 'failed') or '0')
-local canc = tonumber(redis.call('HGET', KEYS[3], 'cancelled') or '0')
-local status = redis.call('HGET', KEYS[2], 'status')
+-- The task's status can only change when a job enters or leaves a final state; the matchmaker's
+-- activated -> sent (the hot path) skips these reads.
+local final = {finished = true, failed = true, cancelled = true}
+if not final[new] and not final[cur] then return {1, cur} end
+local t = redis.call('HMGET', KEYS[2], 'njobs', 'status')
+local c = redis.call('HMGET', KEYS[3], 'finished', 'failed', 'cancelled')
+local njobs = tonumber(t[1] or '0')
+local status = t[2]
+local fin = tonumber(c[1] or '0')
+local fail = tonumber(c[2] or '0')
+local canc = tonumber(c[3] or '0')
 if njobs > 0 and fin + fail + canc >= njobs and status == 'running' then
-  local final = 'done'
-  if fail > 0 and fin > 0 then final = 'finished' elseif fin == 0 and fail > 0 then final = 'failed' elseif fin == 0 then final = 'cancelled' end
-  redis.call('HSET', KEYS[2], 'status', final, 'updatedAt', ARGV[4])
+  local outcome = 'done'
+  if fail > 0 and fin > 0 then outcome = 'finished' elseif fin == 0 and fail > 0 then outcome = 'failed' elseif fin == 0 then outcome = 'cancelled' end
+  redis.call('HSET', KEYS[2], 'status', outcome, 'updatedAt', ARGV[4])
 elseif status ~= 'running' and status ~= 'cancelled' and fin + fail + canc < njobs then
   redis.call('HSET', KEYS[2], 'status', 'running', 'updatedAt', ARGV[4])
 end

@@ -1,6 +1,6 @@
 // The matchmaker service: answers pilot adverts with one signed job, and heartbeats with a lock
 // extension. Stateless apart from Redis and NATS, so instances in one queue group share the load.
-import { createPublicKey, randomBytes } from "node:crypto";
+import { createPublicKey } from "node:crypto";
 import type { NatsConnection, Msg, Subscription } from "nats";
 import type { Redis } from "ioredis";
 import { Counter, Histogram, Registry } from "prom-client";
@@ -21,7 +21,7 @@ import {
   type WireNames,
   type WmsConfig,
 } from "../schemas/index.ts";
-import { encryptToPilot, OneTimeKeyStore, PilotTokenStore } from "../security/index.ts";
+import { encryptToPilot, OneTimeKeyStore, PilotTokenStore, randomHex } from "../security/index.ts";
 import type { ClassAd } from "./classad/index.ts";
 import { DispatchQueues, parseLockToken, type ClaimedJob } from "./dispatch-queues.ts";
 import { AutoclusterIndexCache } from "./autocluster-index.ts";
@@ -113,6 +113,7 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
   const m = metrics(registry);
   const dispatch = new DispatchQueues({
     connection: o.bullConnection,
+    redis,
     names,
     lockMs,
     stalledIntervalMs: o.stalledIntervalMs ?? mm.stalledIntervalSec * 1000,
@@ -214,7 +215,7 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
         pilotId: advert.pilotId,
         lockToken: claimed.lockToken,
         encryptedProxyKey: encryptToPilot(advert.publicKey, oneTimeKey),
-        nonce: randomBytes(16).toString("hex"),
+        nonce: randomHex(16),
         issuedAt: now,
         expiresAt: now + mm.envelopeTtlSec * 1000,
       };

@@ -14,15 +14,24 @@ export async function openNats(config: WmsConfig, name = "wms"): Promise<NatsCon
     pass: u.password || undefined,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
+    // nats.js otherwise captures a stack trace per request for a richer timeout error; our errors
+    // are one line with a code, and the capture cost ~5% of a pilot-advert round trip (profiled).
+    noAsyncTraces: true,
   });
 }
 
-/** BullMQ requires maxRetriesPerRequest null on its connections. */
-export function openRedis(config: WmsConfig, opts: { forBullMq?: boolean; lazy?: boolean } = {}): Redis {
+/**
+ * BullMQ requires maxRetriesPerRequest null on its connections. Ours are auto-pipelined: commands
+ * issued in one tick share one write, and a command sent alone costs Redis ~15 µs of socket work
+ * (measured), more than most commands themselves. A BullMQ connection is pipelined only when asked
+ * (`pipelined`): the matchmaker's, which only claims (non-blocking moveToActive), extends locks and
+ * completes, and never runs a blocking fetch on it.
+ */
+export function openRedis(config: WmsConfig, opts: { forBullMq?: boolean; lazy?: boolean; pipelined?: boolean } = {}): Redis {
   return new Redis(config.redis.url, {
     maxRetriesPerRequest: opts.forBullMq ? null : 3,
     lazyConnect: opts.lazy ?? false,
-    enableAutoPipelining: !opts.forBullMq,
+    enableAutoPipelining: opts.forBullMq ? opts.pipelined === true : true,
   });
 }
 

@@ -13,7 +13,7 @@ export { signData, verifyData, verifyWithKey, createDataSigner, type DataSigner 
 export { createForgeSigner, createForgeVerifier } from "./forge-signature.ts";
 export { createEnvelopeSigner, verifyEnvelope, MATCHMAKER_ROLE, type EnvelopeSigner, type EnvelopeSignerOptions, type VerifyEnvelopeOptions } from "./envelope-signing.ts";
 export { createEnvelopeDelegate, verifyDelegation, DELEGATION_LIFETIME_SEC, MAX_DELEGATION_LIFETIME_MS, type EnvelopeDelegate } from "./envelope-delegation.ts";
-export { generatePilotKeyPair, encryptToPilot, decryptFromPilot } from "./pilot-key-encryption.ts";
+export { generatePilotKeyPair, encryptToPilot, decryptFromPilot, rotateEphemeralKey } from "./pilot-key-encryption.ts";
 export { encryptToCertificate, decryptWithKey } from "./certificate-encryption.ts";
 export { signTaskBatch, verifyTaskBatch } from "./task-batch-signing.ts";
 export { sealCredential, openCredential, credentialKeyFromBase64 } from "./credential-seal.ts";
@@ -21,3 +21,4 @@ export { AuditLog, auditStreamKey, type AuditEntry } from "./audit-log.ts";
 export { PilotTokenStore, type MintTokenRequest, type ConsumedToken } from "./pilot-token-store.ts";
 export { OneTimeKeyStore, type KeyBinding, type ConsumedKey, type OneTimeKeyStoreOptions } from "./one-time-key-store.ts";
 export { NonceStore } from "./nonce-store.ts";
+export { randomHex, randomBase64url } from "./random-pool.ts";

@@ -26,35 +26,42 @@ export interface OneTimeKeyStoreOptions {
   readonly clock?: () => number;
 }
 
+// A key's record is one JSON string written by a single SET with its expiry: the mint is on the
+// matchmaker's per-match path, and one command costs Redis a fifth of a MULTI/HSET/PEXPIRE/EXEC.
 // Each script checks and changes in one atomic step, so two pilots racing with one key cannot
 // both get the proxy; the refusal of a second use writes its audit entry in that same step.
 const CONSUME = redisScript(`
-local r = redis.call('HMGET', KEYS[1], 'userDn', 'jobId', 'pilotId', 'expiresAt', 'used')
-if not r[1] then return {'invalid', 'unknown key'} end
-if r[5] == '1' then
+local v = redis.call('GET', KEYS[1])
+if not v then return {'invalid', 'unknown key'} end
+local r = cjson.decode(v)
+if r.used == 1 then
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[7], '*', 'event', 'one-time-key-reused', 'at', ARGV[1],
-    'userDn', r[1], 'jobId', r[2], 'pilotId', r[3], 'presentedUserDn', ARGV[2], 'presentedJobId', ARGV[3], 'presentedPilotId', ARGV[4])
+    'userDn', r.userDn, 'jobId', r.jobId, 'pilotId', r.pilotId, 'presentedUserDn', ARGV[2], 'presentedJobId', ARGV[3], 'presentedPilotId', ARGV[4])
   return {'reused'}
 end
-if tonumber(ARGV[1]) >= tonumber(r[4]) then return {'invalid', 'expired'} end
-if r[1] ~= ARGV[2] or r[2] ~= ARGV[3] or r[3] ~= ARGV[4] then
+if tonumber(ARGV[1]) >= r.expiresAt then return {'invalid', 'expired'} end
+if r.userDn ~= ARGV[2] or r.jobId ~= ARGV[3] or r.pilotId ~= ARGV[4] then
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[7], '*', 'event', 'one-time-key-misbound', 'at', ARGV[1],
-    'userDn', r[1], 'jobId', r[2], 'pilotId', r[3], 'presentedUserDn', ARGV[2], 'presentedJobId', ARGV[3], 'presentedPilotId', ARGV[4])
+    'userDn', r.userDn, 'jobId', r.jobId, 'pilotId', r.pilotId, 'presentedUserDn', ARGV[2], 'presentedJobId', ARGV[3], 'presentedPilotId', ARGV[4])
   return {'invalid', 'bound to another user, job or pilot'}
 end
-redis.call('HSET', KEYS[1], 'used', '1', 'renewalsLeft', ARGV[6])
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-return {'ok', r[1], r[2], r[3], ARGV[6]}
+r.used = 1
+r.renewalsLeft = tonumber(ARGV[6])
+redis.call('SET', KEYS[1], cjson.encode(r), 'PX', ARGV[5])
+return {'ok', r.userDn, r.jobId, r.pilotId, ARGV[6]}
 `);
 
+// Renewal: only after the key was used, by the same binding, while allowance remains.
 const RENEW = redisScript(`
-local r = redis.call('HMGET', KEYS[1], 'userDn', 'jobId', 'pilotId', 'used', 'renewalsLeft')
-if not r[1] then return {'invalid', 'unknown key'} end
-if r[4] ~= '1' then return {'invalid', 'the key was never used to retrieve a proxy'} end
-if r[1] ~= ARGV[1] or r[2] ~= ARGV[2] or r[3] ~= ARGV[3] then return {'invalid', 'bound to another user, job or pilot'} end
-if tonumber(r[5]) <= 0 then return {'exhausted'} end
-local left = redis.call('HINCRBY', KEYS[1], 'renewalsLeft', -1)
-return {'ok', tostring(left)}
+local v = redis.call('GET', KEYS[1])
+if not v then return {'invalid', 'unknown key'} end
+local r = cjson.decode(v)
+if r.used ~= 1 then return {'invalid', 'the key was never used to retrieve a proxy'} end
+if r.userDn ~= ARGV[1] or r.jobId ~= ARGV[2] or r.pilotId ~= ARGV[3] then return {'invalid', 'bound to another user, job or pilot'} end
+if r.renewalsLeft <= 0 then return {'exhausted'} end
+r.renewalsLeft = r.renewalsLeft - 1
+redis.call('SET', KEYS[1], cjson.encode(r), 'KEEPTTL')
+return {'ok', tostring(r.renewalsLeft)}
 `);
 
 export class OneTimeKeyStore {
@@ -78,11 +85,8 @@ export class OneTimeKeyStore {
     const secret = newSecret();
     const key = this.key(secret);
     const ttlMs = Math.round(req.ttlSec * 1000);
-    await this.redis
-      .multi()
-      .hset(key, { userDn: req.userDn, jobId: req.jobId, pilotId: req.pilotId, expiresAt: String(this.clock() + ttlMs), used: "0" })
-      .pexpire(key, ttlMs + 86_400_000)
-      .exec();
+    const record = { userDn: req.userDn, jobId: req.jobId, pilotId: req.pilotId, expiresAt: this.clock() + ttlMs, used: 0 };
+    await this.redis.set(key, JSON.stringify(record), "PX", ttlMs + 86_400_000);
     return secret;
   }
 

@@ -1,9 +1,9 @@
 // The one-time proxy key travels inside the envelope encrypted to the pilot's ephemeral public key
-// (from its advert), so neither the NATS wire nor a log ever shows it. ECIES-style: a fresh P-256
-// key per message, ECDH with the pilot's key, HKDF-SHA256 to an AES-256-GCM key. EC P-256 because
+// (from its advert), so neither the NATS wire nor a log ever shows it. ECIES-style: an ephemeral
+// P-256 key (rotated every minute, see below), ECDH with the pilot's key, HKDF-SHA256 to an AES-256-GCM key. EC P-256 because
 // a pilot makes a key pair at start and the matchmaker encrypts once per match: both take well
 // under a millisecond, where RSA key generation takes ~100 ms.
-import { createCipheriv, createDecipheriv, createECDH, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes, type KeyObject } from "node:crypto";
+import { createCipheriv, createDecipheriv, createECDH, type ECDH, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes, type KeyObject } from "node:crypto";
 import { ERR, WmsError } from "../schemas/index.ts";
 import type { KeyPairPem } from "./key-pair.ts";
 
@@ -22,7 +22,7 @@ export function generatePilotKeyPair(): KeyPairPem {
 }
 
 function deriveKey(shared: Buffer, ephemeralSpki: Buffer): Buffer {
-  // The ephemeral public key is the salt, binding the derived key to this one message.
+  // The ephemeral public key is the salt, binding the derived key to that ephemeral key.
   return Buffer.from(hkdfSync("sha256", shared, ephemeralSpki, INFO, 32));
 }
 
@@ -53,24 +53,53 @@ function pilotPoint(publicKeyPem: string): Buffer {
   return point;
 }
 
+// A fresh ephemeral key per message cost two P-256 scalar multiplications per match, a third of
+// the matchmaker's CPU. The ephemeral key is instead kept for EPHEMERAL_LIFETIME_MS and the derived
+// AES key per pilot key is remembered for that long: a match then costs one AES-GCM under a fresh
+// random IV. The format is unchanged (the pilot derives the same key from the SPKI it is sent), and
+// rotation bounds what a leaked ephemeral key could open to one minute of one matchmaker's keys —
+// the same exposure as the one-time keys sitting in Redis for their TTL.
+const EPHEMERAL_LIFETIME_MS = 60_000;
+
+interface EphemeralEpoch {
+  readonly ecdh: ECDH;
+  readonly spki: Buffer;
+  readonly until: number;
+  readonly keys: Map<string, Buffer>;
+}
+let epoch: EphemeralEpoch | undefined;
+
+function currentEpoch(now: number): EphemeralEpoch {
+  if (epoch === undefined || now >= epoch.until) {
+    const ecdh = createECDH("prime256v1");
+    epoch = { ecdh, spki: Buffer.concat([P256_SPKI_HEADER, ecdh.generateKeys()]), until: now + EPHEMERAL_LIFETIME_MS, keys: new Map() };
+  }
+  return epoch;
+}
+
+/** Starts a new ephemeral key now (tests; a matchmaker that wants to drop its key early). */
+export function rotateEphemeralKey(): void {
+  epoch = undefined;
+}
+
 /** base64 of: version(1) | spkiLen(2) | ephemeral SPKI | iv(12) | tag(16) | ciphertext. */
-export function encryptToPilot(publicKeyPem: string, secret: string): string {
-  const point = pilotPoint(publicKeyPem);
-  // A fresh ephemeral key per message keeps forward secrecy; createECDH is OpenSSL's raw ECDH,
-  // half the cost of generateKeyPairSync + diffieHellman on KeyObjects.
-  const eph = createECDH("prime256v1");
-  const spki = Buffer.concat([P256_SPKI_HEADER, eph.generateKeys()]);
-  const key = deriveKey(eph.computeSecret(point), spki);
+export function encryptToPilot(publicKeyPem: string, secret: string, now = Date.now()): string {
+  const e = currentEpoch(now);
+  let key = e.keys.get(publicKeyPem);
+  if (key === undefined) {
+    key = deriveKey(e.ecdh.computeSecret(pilotPoint(publicKeyPem)), e.spki);
+    if (e.keys.size >= POINTS_MAX) e.keys.delete(e.keys.keys().next().value as string);
+    e.keys.set(publicKeyPem, key);
+  }
   const iv = randomBytes(IV_LEN);
   const cipher = createCipheriv("aes-256-gcm", key, iv);
   const ct = Buffer.concat([cipher.update(secret, "utf8"), cipher.final()]);
   const head = Buffer.alloc(3);
   head.writeUInt8(VERSION, 0);
-  head.writeUInt16BE(spki.length, 1);
-  return Buffer.concat([head, spki, iv, cipher.getAuthTag(), ct]).toString("base64");
+  head.writeUInt16BE(e.spki.length, 1);
+  return Buffer.concat([head, e.spki, iv, cipher.getAuthTag(), ct]).toString("base64");
 }
 
-// A pilot decrypts with one key for its life.
 let lastPrivate: { pem: string; key: KeyObject } | undefined;
 function pilotPrivateKey(pem: string): KeyObject {
   if (lastPrivate?.pem !== pem) lastPrivate = { pem, key: createPrivateKey(pem) };

@@ -1,9 +1,10 @@
 // Tokens and one-time keys are stored only as SHA-256 hashes: a Redis dump does not hand out
 // usable secrets. They are 32 random bytes, so a plain (unsalted) hash cannot be brute-forced.
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
+import { randomBase64url } from "./random-pool.ts";
 
 export function newSecret(): string {
-  return randomBytes(32).toString("base64url");
+  return randomBase64url(32);
 }
 
 export function secretHash(secret: string): string {

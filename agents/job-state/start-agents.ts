@@ -51,6 +51,7 @@ export async function startAgents(o: StartAgentsOptions): Promise<AgentsHandle> 
       if (!o.bullConnection) throw new WmsError(ERR.BAD_CONFIG, "startAgents needs `dispatch` or `bullConnection` to run the job-state agent");
       ownDispatch = new DispatchQueues({
         connection: o.bullConnection,
+        redis: o.redis,
         names: o.names,
         lockMs: o.config.matchmaker.lockSec * 1000,
         stalledIntervalMs: o.config.matchmaker.stalledIntervalSec * 1000,

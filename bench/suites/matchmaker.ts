@@ -2,7 +2,7 @@
 // process, so its RSS is its own), answered with claimed, signed envelopes; 100,000 queued jobs
 // over 50 sites. Baseline in the same run: a plain BullMQ Worker draining the same job payloads
 // with no matching, token, key or signature.
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -27,6 +27,7 @@ const LATENCY_MS = 6000;
 const BASELINE_JOBS = 10_000;
 const WMS_BIN = fileURLToPath(new URL("../../bin/wms.mjs", import.meta.url));
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 function spec(taskId: string, i: number, site: string, cores: number): JobSpec {
   return {
@@ -95,14 +96,20 @@ async function makePilots(tokens: PilotTokenStore, n: number): Promise<BenchPilo
   );
 }
 
-/** One advert, and the job handed back as a pilot would after running it. Returns latency in ms, or -1 on no match. */
-async function advertOnce(nc: NatsConnection, names: WireNames, dq: DispatchQueues, p: BenchPilot): Promise<number> {
+/**
+ * One advert, and the job handed back as a pilot would after running it. Returns latency in ms, or
+ * -1 on no match. The 64 simulated pilots share this process and the machine with the matchmaker,
+ * so in the timed loops they read only what they need from the reply; `checked` validates every
+ * reply against its schemas (the warm-up uses it, so a malformed reply still fails the bench).
+ */
+async function advertOnce(nc: NatsConnection, names: WireNames, dq: DispatchQueues, p: BenchPilot, checked = false): Promise<number> {
   const t0 = performance.now();
-  const r = MatchReply.parseJson((await nc.request(names.subjects.advert, encoder.encode(p.text), { timeout: 30_000 })).data);
+  const data = (await nc.request(names.subjects.advert, encoder.encode(p.text), { timeout: 30_000 })).data;
   const ms = performance.now() - t0;
+  const r = checked ? MatchReply.parseJson(data) : (JSON.parse(decoder.decode(data)) as MatchReply);
   if (r.status === "error") throw new Error(`advert refused: E${r.code} ${r.message}`);
   if (r.status !== "match") return -1;
-  const body = EnvelopeBody.parseJson(r.envelope.body);
+  const body = checked ? EnvelopeBody.parseJson(r.envelope.body) : (JSON.parse(r.envelope.body) as EnvelopeBody);
   await dq.complete(body.job.jobId, body.lockToken);
   return ms;
 }
@@ -110,6 +117,33 @@ async function advertOnce(nc: NatsConnection, names: WireNames, dq: DispatchQueu
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return m ? Math.round(Number(m[1]) / 1024) : -1;
+}
+
+/** CPU seconds a process has used (user + system), from /proc. */
+function cpuSec(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Whole-machine busy and total jiffies, to tell a CPU-bound run from one waiting on round trips. */
+function machineJiffies(): { busy: number; total: number } {
+  const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: total - (f[3] ?? 0) - (f[4] ?? 0), total };
+}
+
+function pidOf(name: string): number | undefined {
+  try {
+    return Number(execFileSync("pidof", ["-s", name], { encoding: "utf8" }).trim()) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function redisCpuSec(redis: Redis): Promise<number> {
+  const info = await redis.info("cpu");
+  const read = (k: string): number => Number(new RegExp(`${k}:([0-9.]+)`).exec(info)?.[1] ?? 0);
+  return read("used_cpu_user") + read("used_cpu_sys");
 }
 
 function percentile(sorted: number[], q: number): number {
@@ -162,25 +196,30 @@ export const matchmakerSuite: BenchSuite = {
     const redis = openRedis(config);
     const bull = openRedis(config, { forBullMq: true });
     const store = new JobStore(redis, names);
-    const dq = new DispatchQueues({ connection: bull, names, lockMs: 600_000, stalledIntervalMs: 600_000 });
+    // The simulated pilots' completions go through a pipelined connection, as the matchmaker's
+    // claims do; the baseline keeps BullMQ's default (its own Worker, unpipelined).
+    const completions = openRedis(config, { forBullMq: true, pipelined: true });
+    const dq = new DispatchQueues({ connection: completions, redis, names, lockMs: 600_000, stalledIntervalMs: 600_000 });
     const tokens = new PilotTokenStore(redis, names);
     let child: ChildProcess | undefined;
     try {
       const first = await queueJobs(store, dq, "a", FIRST);
-      child = spawn(process.execPath, [WMS_BIN, "--config", configPath, "matchmaker"], { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, WMS_CONFIG: undefined, WMS_NAMESPACE: undefined, WMS_LOG_LEVEL: "info" } });
+      // WMS_BENCH_MATCHMAKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=prof" profiles the matchmaker.
+      const nodeArgs = process.env.WMS_BENCH_MATCHMAKER_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
+      child = spawn(process.execPath, [...nodeArgs, WMS_BIN, "--config", configPath, "matchmaker"], { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, WMS_CONFIG: undefined, WMS_NAMESPACE: undefined, WMS_LOG_LEVEL: "info" } });
       const pid = child.pid ?? 0;
       const pilots = await makePilots(tokens, PEAK_CONCURRENCY);
       // Ready when it answers; then a warm-up so RSS reflects a working matchmaker.
       for (let tries = 0; ; tries++) {
         try {
-          await advertOnce(nc, names, dq, pilots[0]);
+          await advertOnce(nc, names, dq, pilots[0], true);
           break;
         } catch (e) {
           if (tries > 100) throw e;
           await new Promise((r) => setTimeout(r, 200));
         }
       }
-      for (let i = 0; i < 1000; i += pilots.length) await Promise.all(pilots.map((p) => advertOnce(nc, names, dq, p)));
+      for (let i = 0; i < 1000; i += pilots.length) await Promise.all(pilots.map((p) => advertOnce(nc, names, dq, p, true)));
       const rssMb10k = rssMb(pid);
       await queueJobs(store, dq, "b", TOTAL - FIRST);
       for (let i = 0; i < 1000; i += pilots.length) await Promise.all(pilots.map((p) => advertOnce(nc, names, dq, p)));
@@ -188,6 +227,8 @@ export const matchmakerSuite: BenchSuite = {
 
       // Peak: closed loop, every pilot asks again as soon as it is answered.
       let matches = 0;
+      const natsPid = pidOf("nats-server");
+      const cpu0 = { mm: cpuSec(pid), redis: await redisCpuSec(redis), bench: process.cpuUsage(), nats: natsPid ? cpuSec(natsPid) : 0, machine: machineJiffies() };
       const peakEnd = performance.now() + PEAK_MS;
       const t0 = performance.now();
       await Promise.all(
@@ -196,6 +237,16 @@ export const matchmakerSuite: BenchSuite = {
         }),
       );
       const matchesPerSec = matches / ((performance.now() - t0) / 1000);
+      // Where the CPU of one match goes (the machine is shared by all three).
+      const benchCpu = process.cpuUsage(cpu0.bench);
+      const perMatchUs = (sec: number): number => Math.round((sec * 1e6) / Math.max(1, matches));
+      const cpuPerMatch = {
+        matchmakerCpuUsPerMatch: perMatchUs(cpuSec(pid) - cpu0.mm),
+        redisCpuUsPerMatch: perMatchUs((await redisCpuSec(redis)) - cpu0.redis),
+        pilotClientCpuUsPerMatch: perMatchUs((benchCpu.user + benchCpu.system) / 1e6),
+        ...(natsPid && { natsCpuUsPerMatch: perMatchUs(cpuSec(natsPid) - cpu0.nats) }),
+        peakMachineBusyPct: ((m) => Math.round(((m.busy - cpu0.machine.busy) * 100) / Math.max(1, m.total - cpu0.machine.total)))(machineJiffies()),
+      };
 
       // Latency at half the peak: open loop, adverts sent on a fixed schedule whatever the replies do.
       const rate = matchesPerSec / 2;
@@ -221,6 +272,7 @@ export const matchmakerSuite: BenchSuite = {
         latencyRatePerSec: Math.round(rate),
         rssMb10k,
         rssMb100k,
+        ...cpuPerMatch,
       };
     } finally {
       child?.kill("SIGTERM");
@@ -229,6 +281,7 @@ export const matchmakerSuite: BenchSuite = {
       await nc.close();
       redis.disconnect();
       bull.disconnect();
+      completions.disconnect();
       rmSync(dir, { recursive: true, force: true });
     }
   },

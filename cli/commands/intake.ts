@@ -25,6 +25,7 @@ export function registerIntake(program: Command): void {
         const bull = openRedis(config, { forBullMq: true });
         const dispatch = new DispatchQueues({
           connection: bull,
+          redis,
           names,
           lockMs: config.matchmaker.lockSec * 1000,
           stalledIntervalMs: config.matchmaker.stalledIntervalSec * 1000,

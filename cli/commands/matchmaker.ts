@@ -50,7 +50,7 @@ async function runOne(cmd: Command): Promise<void> {
   const logger = createLogger("matchmaker", config.logLevel);
   const nc = await connectNats(config, "wms-matchmaker");
   const redis = openRedis(config);
-  const bull = openRedis(config, { forBullMq: true });
+  const bull = openRedis(config, { forBullMq: true, pipelined: true });
   // Site authorization chains come from the site config when one is set; without it no site refuses.
   const sites = config.sitesFile ? (await import("../../site-authz/index.ts")).loadSiteConfig(config.sitesFile).sites : undefined;
   const mm = await startMatchmaker({ nc, redis, bullConnection: bull, names, config, signer, logger, sites });

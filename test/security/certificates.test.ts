@@ -7,6 +7,7 @@ import {
   decryptFromPilot,
   encodeAttributeExtension,
   encryptToPilot,
+  rotateEphemeralKey,
   generatePilotKeyPair,
   openCredential,
   sealCredential,
@@ -137,6 +138,27 @@ describe("signatures and encryption", () => {
     expect(ct).not.toContain("one-time-secret");
     expect(decryptFromPilot(a.privateKeyPem, ct)).toBe("one-time-secret");
     await expectCode(() => decryptFromPilot(b.privateKeyPem, ct), ERR.SEC_BAD_SIGNATURE);
+  });
+
+  it("never repeats a ciphertext, and a rotated ephemeral key still decrypts for the pilot alone", async () => {
+    const a = generatePilotKeyPair();
+    const b = generatePilotKeyPair();
+    const now = Date.now();
+    const first = encryptToPilot(a.publicKeyPem, "same-secret", now);
+    const second = encryptToPilot(a.publicKeyPem, "same-secret", now);
+    // Same ephemeral key within its minute, but a fresh IV: the two messages share nothing a wire watcher could link.
+    expect(second).not.toBe(first);
+    const ephemeral = (ct: string): string => Buffer.from(ct, "base64").subarray(3, 94).toString("hex");
+    expect(ephemeral(second)).toBe(ephemeral(first));
+    const later = encryptToPilot(a.publicKeyPem, "same-secret", now + 61_000);
+    expect(ephemeral(later)).not.toBe(ephemeral(first));
+    rotateEphemeralKey();
+    const rotated = encryptToPilot(a.publicKeyPem, "same-secret");
+    expect(ephemeral(rotated)).not.toBe(ephemeral(later));
+    for (const ct of [first, second, later, rotated]) {
+      expect(decryptFromPilot(a.privateKeyPem, ct)).toBe("same-secret");
+      await expectCode(() => decryptFromPilot(b.privateKeyPem, ct), ERR.SEC_BAD_SIGNATURE);
+    }
   });
 
   it("refuses to open a sealed credential that was tampered with or moved to another owner", async () => {
