@@ -5,7 +5,7 @@ import { Job, Queue, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { ERR, type JobSpec, type WireNames } from "../schemas/index.ts";
 import { randomHex } from "../security/index.ts";
-import { JobStore, type JobState } from "./job-store.ts";
+import { JobStore, type JobState, type SideWrites } from "./job-store.ts";
 import { AUTOCLUSTER_ID_RE, autoclusterId, autoclusterKey, bullPriority, type AutoclusterKey } from "./autocluster.ts";
 
 export interface DispatchQueuesOptions {
@@ -40,6 +40,12 @@ export interface ClaimedJob {
   readonly autocluster: string;
   /** The attempt this dispatch is (the JobStore's count, 1-based). */
   readonly attempt: number;
+}
+
+/** Writes a claim carries into its atomic step, and what the caller gets back with the claim. */
+export interface ClaimWrites<T> {
+  readonly writes: SideWrites;
+  readonly value: T;
 }
 
 /** What the stalled-job recovery did with one job, for logs and metrics. */
@@ -241,34 +247,40 @@ export class DispatchQueues {
    * not run (cancelled meanwhile, out of attempts, no record) are dropped from the queue and the
    * next one is tried. Undefined when the queue is empty.
    *
-   * `alongside` runs concurrently with the JobStore transition once a job is off the queue (the
-   * matchmaker mints the one-time key there, saving a round trip per match); its promise comes back
-   * with the claim, for the caller to await (and unclaim on failure). When that job is not claimed
-   * after all, its result is dropped: it must be harmless unused (a one-time key bound to a pilot
-   * that never learns it is).
+   * `withClaim` is asked, once a job is off the queue, for writes that must exist exactly when the
+   * claim stands (the matchmaker's one-time key): they go into the same atomic step as the state
+   * change, with the site's waiting counter, so a match costs one round trip after BullMQ's. Its
+   * `value` comes back with the claim.
    */
   async claim(site: string, autocluster: string, pilotId: string): Promise<ClaimedJob | undefined>;
-  async claim<T>(site: string, autocluster: string, pilotId: string, alongside: (spec: JobSpec) => Promise<T>): Promise<(ClaimedJob & { readonly alongside: Promise<T> }) | undefined>;
-  async claim<T>(site: string, autocluster: string, pilotId: string, alongside?: (spec: JobSpec) => Promise<T>): Promise<(ClaimedJob & { readonly alongside?: Promise<T> }) | undefined> {
+  async claim<T>(site: string, autocluster: string, pilotId: string, withClaim: (spec: JobSpec) => ClaimWrites<T>): Promise<(ClaimedJob & { readonly extra: T }) | undefined>;
+  async claim<T>(site: string, autocluster: string, pilotId: string, withClaim?: (spec: JobSpec) => ClaimWrites<T>): Promise<(ClaimedJob & { readonly extra?: T }) | undefined> {
     const w = this.worker(site, autocluster);
     for (;;) {
       const token = makeLockToken(site, autocluster);
       const job = (await w.getNextJob(token, { block: false })) as Job<JobSpec> | undefined;
       if (!job?.id) return undefined;
-      void this.redis.hincrby(this.waitingKey, site, -1).catch((e: Error) => this.opts.onError?.(e, "waiting counter"));
       const spec = job.data;
-      const side = alongside?.(spec);
-      // Never an unhandled rejection when the claim falls through; the caller awaits the original.
-      side?.catch(() => undefined);
-      const moved = await this.jobs.transition(job.id, "sent", ["activated"], { pilotId }, Date.now(), spec.taskId);
+      let prepared: ClaimWrites<T> | undefined;
+      try {
+        prepared = withClaim?.(spec);
+      } catch (e) {
+        // Nothing was written yet: the job goes back to the head of its queue as it was.
+        await this.handle(site, autocluster, job.id).moveToWait(token);
+        throw e;
+      }
+      const counted: SideWrites = { set: prepared?.writes.set, hincrby: [...(prepared?.writes.hincrby ?? []), { key: this.waitingKey, field: site, by: -1 }] };
+      const moved = await this.jobs.transition(job.id, "sent", ["activated"], { pilotId }, Date.now(), spec.taskId, counted);
       if (moved.moved) {
         // Each stall is counted once in the JobStore (recovery or claimAfterMissedStall) and once in
         // BullMQ's stalled counter, so the attempt needs no extra read on the hot path.
         const attempt = spec.attempt + (job.stalledCounter || 0);
-        return { spec: { ...spec, attempt }, lockToken: token, site, autocluster, attempt, ...(side && { alongside: side }) };
+        return { spec: { ...spec, attempt }, lockToken: token, site, autocluster, attempt, ...(prepared && { extra: prepared.value }) };
       }
-      const claimed = await this.claimAfterMissedStall(job, token, spec, pilotId, moved.from);
-      if (claimed) return { spec: { ...spec, attempt: claimed }, lockToken: token, site, autocluster, attempt: claimed, ...(side && { alongside: side }) };
+      // Off the queue without a claim standing yet: the counter moves all the same.
+      void this.redis.hincrby(this.waitingKey, site, -1).catch((e: Error) => this.opts.onError?.(e, "waiting counter"));
+      const claimed = await this.claimAfterMissedStall(job, token, spec, pilotId, moved.from, prepared?.writes);
+      if (claimed) return { spec: { ...spec, attempt: claimed }, lockToken: token, site, autocluster, attempt: claimed, ...(prepared && { extra: prepared.value }) };
     }
   }
 
@@ -278,7 +290,7 @@ export class DispatchQueues {
    * the job's fence so the recovery handler and this claim never both count it), or the job must
    * not run. Returns the attempt number when the claim stands, undefined when the job was dropped.
    */
-  private async claimAfterMissedStall(job: Job<JobSpec>, token: string, spec: JobSpec, pilotId: string, from: JobState | undefined): Promise<number | undefined> {
+  private async claimAfterMissedStall(job: Job<JobSpec>, token: string, spec: JobSpec, pilotId: string, from: JobState | undefined, side?: SideWrites): Promise<number | undefined> {
     const jobId = job.id as string;
     if (from === undefined || !LIVE_STATES.includes(from)) {
       await this.finishClaim(job, token);
@@ -288,13 +300,13 @@ export class DispatchQueues {
     try {
       const rec = await this.jobs.getJob(jobId);
       if (rec?.state === "activated") {
-        const moved = await this.jobs.transition(jobId, "sent", ["activated"], { pilotId });
+        const moved = await this.jobs.transition(jobId, "sent", ["activated"], { pilotId }, Date.now(), rec.taskId, side);
         if (moved.moved) return rec.attempt;
       } else if (rec && LIVE_STATES.includes(rec.state)) {
         if (rec.attempt >= spec.maxAttempts) {
           await this.failLost(jobId, [rec.state], rec.attempt);
         } else {
-          const moved = await this.jobs.transition(jobId, "sent", [rec.state], { pilotId, attempt: rec.attempt + 1 });
+          const moved = await this.jobs.transition(jobId, "sent", [rec.state], { pilotId, attempt: rec.attempt + 1 }, Date.now(), rec.taskId, side);
           if (moved.moved) return rec.attempt + 1;
         }
       }

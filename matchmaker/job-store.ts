@@ -54,6 +54,15 @@ export interface NewJob {
   errorMessage?: string;
 }
 
+/**
+ * Writes made in the same atomic step as a transition, and only if the job moved: the matchmaker's
+ * one-time key exists exactly when its claim stands, and its waiting counter moves with the state.
+ */
+export interface SideWrites {
+  readonly set?: ReadonlyArray<{ readonly key: string; readonly value: string; readonly pxMs: number }>;
+  readonly hincrby?: ReadonlyArray<{ readonly key: string; readonly field: string; readonly by: number }>;
+}
+
 /** Fields a transition may set besides the state. */
 export interface JobPatch {
   site?: string;
@@ -69,9 +78,10 @@ export interface JobPatch {
 
 // One script so the state change, the per-task and per-site counters, the error counters and the
 // task's final status move together: two clients racing on one job can never double-count.
-// KEYS: job hash, task hash, task state counts, task error counts, global error counts.
+// KEYS: job hash, task hash, task state counts, task error counts, global error counts, then the
+//       side writes' keys.
 // ARGV: new state, comma list of allowed current states ("*" = any), site-counts key prefix, now,
-//       then field/value pairs to set.
+//       number of SETs, number of HINCRBYs, their arguments, then field/value pairs to set.
 const TRANSITION_LUA = `
 local job = redis.call('HMGET', KEYS[1], 'state', 'site')
 local cur = job[1]
@@ -86,7 +96,19 @@ local new = ARGV[1]
 local oldSite = job[2] or ''
 local newSite = oldSite
 local fields = {'state', new, 'updatedAt', ARGV[4]}
-for i = 5, #ARGV, 2 do
+-- Side writes that must land with the move and only with it (the matchmaker's one-time key and
+-- waiting counter): ARGV[5] SETs (value, px) on KEYS[6..], then ARGV[6] HINCRBYs (field, by).
+local nset, nincr = tonumber(ARGV[5]), tonumber(ARGV[6])
+local a, k = 7, 6
+for _ = 1, nset do
+  redis.call('SET', KEYS[k], ARGV[a], 'PX', ARGV[a + 1])
+  k, a = k + 1, a + 2
+end
+for _ = 1, nincr do
+  redis.call('HINCRBY', KEYS[k], ARGV[a], ARGV[a + 1])
+  k, a = k + 1, a + 2
+end
+for i = a, #ARGV, 2 do
   if ARGV[i] == 'site' then newSite = ARGV[i + 1] end
   fields[#fields + 1] = ARGV[i]
   fields[#fields + 1] = ARGV[i + 1]
@@ -314,17 +336,27 @@ export class JobStore {
    * Moves a job to `to` only if its current state is one of `from` (or any, with "*").
    * Returns whether it moved and the state it was in, so callers can tell a stale report from a real one.
    */
-  async transition(jobId: string, to: JobState, from: readonly JobState[] | "*", patch: JobPatch = {}, now = Date.now(), taskId?: string): Promise<{ moved: boolean; from: JobState | undefined }> {
+  async transition(jobId: string, to: JobState, from: readonly JobState[] | "*", patch: JobPatch = {}, now = Date.now(), taskId?: string, side?: SideWrites): Promise<{ moved: boolean; from: JobState | undefined }> {
     // Callers that hold the job's spec pass its taskId and save a round trip (the matchmaker's claim);
     // the script refuses a job that does not exist either way.
     const job = taskId ?? (await this.redis.hget(this.jobKey(jobId), "taskId"));
     if (!job) return { moved: false, from: undefined };
-    const args: string[] = [to, from === "*" ? "*" : from.join(","), this.names.redisKey("site", ""), String(now)];
+    const sets = side?.set ?? [];
+    const incrs = side?.hincrby ?? [];
+    const args: string[] = [to, from === "*" ? "*" : from.join(","), this.names.redisKey("site", ""), String(now), String(sets.length), String(incrs.length)];
+    const keys = [this.jobKey(jobId), this.taskKey(job), this.taskStatesKey(job), this.taskErrorsKey(job), this.globalErrorsKey];
+    for (const w of sets) {
+      keys.push(w.key);
+      args.push(w.value, String(w.pxMs));
+    }
+    for (const w of incrs) {
+      keys.push(w.key);
+      args.push(w.field, String(w.by));
+    }
     for (const [k, v] of Object.entries(patch)) {
       if (v === undefined) continue;
       args.push(k, k === "spec" ? JSON.stringify(v) : String(v));
     }
-    const keys = [this.jobKey(jobId), this.taskKey(job), this.taskStatesKey(job), this.taskErrorsKey(job), this.globalErrorsKey];
     // Site counters live at `<ns>:site:<site>:states`; the script appends the site and the suffix.
     const res = (await transitionScript.run(this.redis, keys, args)) as [number, string];
     return { moved: res[0] === 1, from: (res[1] || undefined) as JobState | undefined };

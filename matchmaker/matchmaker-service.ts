@@ -23,7 +23,7 @@ import {
 } from "../schemas/index.ts";
 import { encryptToPilot, OneTimeKeyStore, PilotTokenStore, randomHex } from "../security/index.ts";
 import type { ClassAd } from "./classad/index.ts";
-import { DispatchQueues, parseLockToken, type ClaimedJob } from "./dispatch-queues.ts";
+import { DispatchQueues, parseLockToken, type ClaimedJob, type ClaimWrites } from "./dispatch-queues.ts";
 import { AutoclusterIndexCache } from "./autocluster-index.ts";
 import type { AutoclusterKey } from "./autocluster.ts";
 import { MatchCache } from "./match-cache.ts";
@@ -153,9 +153,9 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
 
   /**
    * `admitted` (the token check) is awaited before anything is claimed, but runs alongside the
-   * index read. `mint` runs alongside the claim's JobStore transition.
+   * index read. `withKey` makes the one-time key the claim writes in its own atomic step.
    */
-  async function bestJob(site: string, machine: ClassAd, pilotId: string, admitted: Promise<unknown>, mint: (job: JobSpec) => Promise<string>): Promise<(ClaimedJob & { readonly alongside: Promise<string> }) | undefined> {
+  async function bestJob(site: string, machine: ClassAd, pilotId: string, admitted: Promise<unknown>, withKey: (job: JobSpec) => ClaimWrites<string>): Promise<(ClaimedJob & { readonly extra: string }) | undefined> {
     const [acs] = await Promise.all([index.live(site), admitted]);
     if (acs.length === 0) return undefined;
     const matching: RankedCandidate[] = [];
@@ -167,7 +167,7 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     if (matching.length === 0) return undefined;
     if (matching.length > 1) await usage.prefetch(matching.map((c) => c.key.userDn));
     for (const c of matching.length > 1 ? orderCandidates(matching, (dn) => usage.usageOf(dn)) : matching) {
-      const claimed = await dispatch.claim(site, c.ac, pilotId, mint);
+      const claimed = await dispatch.claim(site, c.ac, pilotId, withKey);
       if (claimed) return claimed;
       index.markEmpty(site, c.ac);
     }
@@ -201,12 +201,15 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
       await admitted;
       throw new WmsError(ERR.MATCH_BAD_MACHINE_AD, (e as Error).message);
     }
-    const mint = (job: JobSpec): Promise<string> => keys.mint({ userDn: job.userDn, jobId: job.jobId, pilotId: advert.pilotId, ttlSec: config.credentials.oneTimeKeyTtlSec });
-    const claimed = await bestJob(advert.site, machine, advert.pilotId, admitted, mint);
+    const withKey = (job: JobSpec): ClaimWrites<string> => {
+      const k = keys.prepare({ userDn: job.userDn, jobId: job.jobId, pilotId: advert.pilotId, ttlSec: config.credentials.oneTimeKeyTtlSec });
+      return { writes: { set: [{ key: k.key, value: k.value, pxMs: k.pxMs }] }, value: k.secret };
+    };
+    const claimed = await bestJob(advert.site, machine, advert.pilotId, admitted, withKey);
     if (!claimed) return nomatch(`no waiting job at ${advert.site} matches this pilot`);
     try {
       const job = claimed.spec;
-      const oneTimeKey = await claimed.alongside;
+      const oneTimeKey = claimed.extra;
       const now = Date.now();
       const body: EnvelopeBody = {
         schemaVersion: SCHEMA_VERSION,

@@ -19,6 +19,6 @@ export { signTaskBatch, verifyTaskBatch } from "./task-batch-signing.ts";
 export { sealCredential, openCredential, credentialKeyFromBase64 } from "./credential-seal.ts";
 export { AuditLog, auditStreamKey, type AuditEntry } from "./audit-log.ts";
 export { PilotTokenStore, type MintTokenRequest, type ConsumedToken } from "./pilot-token-store.ts";
-export { OneTimeKeyStore, type KeyBinding, type ConsumedKey, type OneTimeKeyStoreOptions } from "./one-time-key-store.ts";
+export { OneTimeKeyStore, type KeyBinding, type ConsumedKey, type OneTimeKeyStoreOptions, type PreparedKey } from "./one-time-key-store.ts";
 export { NonceStore } from "./nonce-store.ts";
 export { randomHex, randomBase64url } from "./random-pool.ts";

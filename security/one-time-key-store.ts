@@ -18,6 +18,14 @@ export interface ConsumedKey extends KeyBinding {
   readonly renewalsLeft: number;
 }
 
+/** A key not yet stored: `value` must be SET at `key` with PX `pxMs` for `secret` to work. */
+export interface PreparedKey {
+  readonly secret: string;
+  readonly key: string;
+  readonly value: string;
+  readonly pxMs: number;
+}
+
 export interface OneTimeKeyStoreOptions {
   /** Renewals a job may make after its first retrieval (config credentials.maxRenewals). */
   readonly maxRenewals: number;
@@ -79,15 +87,24 @@ export class OneTimeKeyStore {
     return this.names.redisKey("sec", "otk", secretHash(secret));
   }
 
-  async mint(req: KeyBinding & { ttlSec: number }): Promise<string> {
+  /**
+   * A new key and the record that makes it valid, for a caller that writes the record itself in
+   * one atomic step with something else (the matchmaker: with the claim's state change).
+   */
+  prepare(req: KeyBinding & { ttlSec: number }): PreparedKey {
     if (!(req.ttlSec > 0)) throw new WmsError(ERR.BAD_INPUT, `one-time key ttlSec must be positive, got ${req.ttlSec}`);
     if (req.userDn === "") throw new WmsError(ERR.MYPROXY_NO_USER_DN, "a one-time key needs the job's user DN");
     const secret = newSecret();
-    const key = this.key(secret);
     const ttlMs = Math.round(req.ttlSec * 1000);
     const record = { userDn: req.userDn, jobId: req.jobId, pilotId: req.pilotId, expiresAt: this.clock() + ttlMs, used: 0 };
-    await this.redis.set(key, JSON.stringify(record), "PX", ttlMs + 86_400_000);
-    return secret;
+    // Kept a day past expiry so a late reuse is still recognised (and audited) as a reuse.
+    return { secret, key: this.key(secret), value: JSON.stringify(record), pxMs: ttlMs + 86_400_000 };
+  }
+
+  async mint(req: KeyBinding & { ttlSec: number }): Promise<string> {
+    const p = this.prepare(req);
+    await this.redis.set(p.key, p.value, "PX", p.pxMs);
+    return p.secret;
   }
 
   async consume(secret: string, b: KeyBinding): Promise<ConsumedKey> {

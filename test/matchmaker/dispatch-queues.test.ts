@@ -61,6 +61,26 @@ describe("dispatch queues", () => {
     expect(await dq.remove(specs[1].jobId)).toBe(false);
   });
 
+  it("writes a claim's one-time key only when the claim stands, and gives the job back if the key cannot be made", async () => {
+    const specs = await createJobs(store, { site: "SITE_K" }, 3);
+    await dq.enqueue(specs);
+    const ac = autoclusterId(autoclusterKey(specs[0]));
+    // A job cancelled in the JobStore while still in its queue: the claim drops it and no key for it exists.
+    await store.transition(specs[0].jobId, "cancelled", ["activated"]);
+    const keyFor = (spec: { jobId: string }) => ({ writes: { set: [{ key: names.redisKey("test-otk", spec.jobId), value: "bound", pxMs: 60_000 }] }, value: spec.jobId });
+    const c = await dq.claim("SITE_K", ac, "pilot-k", keyFor);
+    expect(c?.spec.jobId).toBe(specs[1].jobId);
+    expect(c?.extra).toBe(specs[1].jobId);
+    expect(await redis.get(names.redisKey("test-otk", specs[1].jobId))).toBe("bound");
+    expect(await redis.exists(names.redisKey("test-otk", specs[0].jobId))).toBe(0);
+    expect(await dq.waitingCount("SITE_K")).toBe(1);
+    // A key that cannot be made (here: a throwing preparer) leaves the job waiting, untouched.
+    await expect(dq.claim("SITE_K", ac, "pilot-k", () => { throw new Error("no key"); })).rejects.toThrow("no key");
+    expect((await store.getJob(specs[2].jobId))?.state).toBe("activated");
+    expect(await dq.waitingCount("SITE_K")).toBe(1);
+    expect((await dq.claim("SITE_K", ac, "pilot-k2"))?.spec.jobId).toBe(specs[2].jobId);
+  });
+
   it("refuses lock extension and completion with a token that does not hold the lock", async () => {
     const specs = await createJobs(store, { site: "SITE_L" }, 1);
     await dq.enqueue(specs);
