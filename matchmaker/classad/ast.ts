@@ -1,6 +1,6 @@
 // The expression tree the parser builds and the unparser, compiler and tree-walker read.
 // Parentheses are kept as nodes so unparse(parse(text)) prints them where the user wrote them.
-import type { Value } from "./value.ts";
+import { realValue, type Value } from "./value.ts";
 
 export type BinaryOp =
   | "<" | "<=" | "!=" | "==" | ">=" | ">" | "is" | "isnt"
@@ -10,7 +10,11 @@ export type BinaryOp =
 
 export type UnaryOp = "+" | "-" | "!" | "~";
 
-export interface LiteralExpr { readonly type: "literal"; readonly value: Value }
+/**
+ * `reltime` marks HTCondor's ReltimeLiteral (relTime("...") folded at parse time): it prints as
+ * relTime("...") but evaluates to its seconds as a real, as in HTCondor.
+ */
+export interface LiteralExpr { readonly type: "literal"; readonly value: Value; readonly reltime?: true }
 /** `name` as written; `base` is the record expression of `base.name`; `absolute` is `.name`. */
 export interface AttrExpr { readonly type: "attr"; readonly name: string; readonly lname: string; readonly base: Expr | null; readonly absolute: boolean }
 export interface UnaryExpr { readonly type: "unary"; readonly op: UnaryOp; readonly operand: Expr }
@@ -28,6 +32,11 @@ export type Expr = LiteralExpr | AttrExpr | UnaryExpr | BinaryExpr | TernaryExpr
 
 export function literal(value: Value): LiteralExpr {
   return { type: "literal", value };
+}
+
+/** HTCondor's ReltimeLiteral: prints as relTime("..."), evaluates to a real. */
+export function relTimeLiteral(secs: number): LiteralExpr {
+  return { type: "literal", value: realValue(secs), reltime: true };
 }
 
 export function attrRef(name: string, base: Expr | null = null, absolute = false): AttrExpr {

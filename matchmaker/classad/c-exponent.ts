@@ -1,4 +1,4 @@
-// C's printf("%.<p>E") for finite non-zero doubles. JavaScript's toExponential rounds an exact
+// C's printf("%.<p>E") for finite non-zero doubles, and "%g" (relative times print seconds so). JavaScript's toExponential rounds an exact
 // halfway case up, C (glibc) rounds it to even: 3002399751580330.5 is "3.002399751580330E+15"
 // in HTCondor, so an exact tie is checked with BigInt arithmetic on the double's binary value.
 
@@ -39,4 +39,27 @@ export function cExponent(r: number, precision: number): string {
   const mant = precision > 0 ? `${digits[0]}.${digits.slice(1)}` : digits;
   const e = Math.abs(exp);
   return `${r < 0 ? "-" : ""}${mant}E${exp < 0 ? "-" : "+"}${e < 10 ? "0" + e : e}`;
+}
+
+/** The sign bit of a NaN, which glibc prints ("-nan"); x86 arithmetic makes negative NaNs. */
+function nanIsNegative(x: number): boolean {
+  view.setFloat64(0, x);
+  return view.getUint8(0) >= 0x80;
+}
+
+/** printf("%.<precision>g", r) as glibc prints it. */
+export function cGeneral(r: number, precision = 6): string {
+  if (Number.isNaN(r)) return nanIsNegative(r) ? "-nan" : "nan";
+  if (!Number.isFinite(r)) return r < 0 ? "-inf" : "inf";
+  if (r === 0) return Object.is(r, -0) ? "-0" : "0";
+  const p = precision === 0 ? 1 : precision;
+  const { digits, exp } = digitsOf(Math.abs(r), p - 1);
+  const sign = r < 0 ? "-" : "";
+  const trim = (s: string): string => (s.includes(".") ? s.replace(/0+$/, "").replace(/\.$/, "") : s);
+  if (exp >= -4 && exp < p) {
+    const fixed = exp >= 0 ? `${digits.slice(0, exp + 1)}.${digits.slice(exp + 1)}` : `0.${"0".repeat(-exp - 1)}${digits}`;
+    return sign + trim(fixed);
+  }
+  const e = Math.abs(exp);
+  return `${sign}${trim(`${digits[0]}.${digits.slice(1)}`)}e${exp < 0 ? "-" : "+"}${e < 10 ? "0" + e : e}`;
 }

@@ -1,4 +1,8 @@
 // HTCondor's convertValueTo{Integer,Real,String}Value and the C library parsing they use.
+// Absolute times convert to their seconds; relative times to their seconds cast to int
+// (value.h's IsRelativeTimeValue(time_t&) does `(int) secs`), the string forms included.
+import { cInt } from "./c-time.ts";
+import { absTimeToString, relTimeToString } from "./time-text.ts";
 import { formatReal, valueToString } from "./unparse.ts";
 import { ERROR, intValue, realValue, stringValue, UNDEFINED, type IntegerValue, type RealValue, type StringValue, type Value } from "./value.ts";
 
@@ -37,6 +41,8 @@ export function toIntegerValue(v: Value): IntegerValue | typeof UNDEFINED | type
       const r = strtod(v.value);
       return r === null ? ERROR : intFromReal(r);
     }
+    case "abstime": return intValue(v.secs);
+    case "reltime": return intValue(cInt(v.secs));
     default: return ERROR;
   }
 }
@@ -51,6 +57,8 @@ export function toRealValue(v: Value): RealValue | typeof UNDEFINED | typeof ERR
       const r = strtod(v.value);
       return r === null ? ERROR : realValue(r);
     }
+    case "abstime": return realValue(v.secs);
+    case "reltime": return realValue(cInt(v.secs));
     default: return ERROR;
   }
 }
@@ -62,6 +70,8 @@ export function toStringValue(v: Value): StringValue | typeof UNDEFINED | typeof
     case "error": return ERROR;
     case "string": return v;
     case "real": return stringValue(formatReal(v.value));
+    case "abstime": return stringValue(absTimeToString(v.secs, v.offset));
+    case "reltime": return stringValue(relTimeToString(cInt(v.secs)));
     default: return stringValue(valueToString(v));
   }
 }

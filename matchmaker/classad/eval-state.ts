@@ -26,6 +26,14 @@ export interface EvalState {
 
 export type Thunk = (st: EvalState) => Value;
 
+/** HTCondor's Evaluate() returning false (absTime(n, -1)): the whole evaluation fails, which reads as error. */
+export class EvaluationFailed extends Error {}
+
+/** Ends an evaluation early as error: a JavaScript stack overflow on a pathological tree, or an EvaluationFailed. */
+export function endsAsError(e: unknown): boolean {
+  return e instanceof RangeError || e instanceof EvaluationFailed;
+}
+
 export function topOf(ad: ClassAd | null): ClassAd | null {
   let a = ad;
   let guard = 0;

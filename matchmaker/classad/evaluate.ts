@@ -3,7 +3,7 @@
 import { exprDepth, type Expr } from "./ast.ts";
 import type { ClassAd } from "./classad.ts";
 import { compiled, runCompiled } from "./compiler.ts";
-import { MAX_EXPR_EVAL_DEPTH, newState, resetState, type EvalState, type Thunk } from "./eval-state.ts";
+import { endsAsError, MAX_EXPR_EVAL_DEPTH, newState, resetState, type EvalState, type Thunk } from "./eval-state.ts";
 import { interpret } from "./interpreter.ts";
 import { parseExpr } from "./parse.ts";
 import { ERROR, type Value } from "./value.ts";
@@ -12,8 +12,7 @@ function run(f: Thunk, st: EvalState): Value {
   try {
     return f(st);
   } catch (e) {
-    // A RangeError here is a JS stack overflow on a pathological tree; HTCondor gives error.
-    if (e instanceof RangeError) return ERROR;
+    if (endsAsError(e)) return ERROR;
     throw e;
   }
 }
@@ -39,7 +38,7 @@ export class CompiledExpr {
       v = this.fn(st);
     } catch (e) {
       this.spare = st;
-      if (e instanceof RangeError) return ERROR;
+      if (endsAsError(e)) return ERROR;
       throw e;
     }
     this.spare = st;
@@ -67,7 +66,7 @@ export function interpretExpr(expr: Expr, my?: ClassAd | null, target?: ClassAd 
   try {
     return interpretBounded(expr, st);
   } catch (e) {
-    if (e instanceof RangeError) return ERROR;
+    if (endsAsError(e)) return ERROR;
     throw e;
   }
 }

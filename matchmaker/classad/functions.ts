@@ -1,5 +1,5 @@
 // The built-in functions, after HTCondor's fnCall.cpp (and compat_classad.cpp for the
-// stringList* family). Arguments arrive as thunks so ifThenElse is lazy like HTCondor's.
+// stringList* family); the time functions are in time-functions.ts. Arguments arrive as thunks so ifThenElse is lazy like HTCondor's.
 // Names are case-insensitive; an unknown name is a parse warning and evaluates to error.
 import type { Expr } from "./ast.ts";
 import { intFromReal, toIntegerValue, toRealValue, toStringValue } from "./conversions.ts";
@@ -9,6 +9,8 @@ import { Parser } from "./parser.ts";
 import { naturalCompare } from "./natural-compare.ts";
 import { regexReplace, regexTest } from "./regex.ts";
 import { evalIn } from "./scope.ts";
+import { convTime, currentTime, dayTime, formatTime, getField, splitTime, timeZoneOffset } from "./time-functions.ts";
+import { cInt } from "./c-time.ts";
 import { scanDouble, splitStringList } from "./string-list.ts";
 import { unparse } from "./unparse.ts";
 import {
@@ -34,7 +36,8 @@ const isType: Builtin = (name, args, st) => {
     case "isboolean": return boolValue(v.kind === "boolean");
     case "islist": return boolValue(v.kind === "list");
     case "isclassad": return boolValue(v.kind === "classad");
-    default: return FALSE; // isAbsTime / isRelTime: we have no time values
+    case "isabstime": return boolValue(v.kind === "abstime");
+    default: return boolValue(v.kind === "reltime");
   }
 };
 
@@ -273,6 +276,7 @@ const convBool: Builtin = (_n, args, st) => {
       const s = v.value.toLowerCase();
       return s === "true" ? TRUE : s === "false" ? FALSE : UNDEFINED;
     }
+    case "reltime": return boolValue(cInt(v.secs) !== 0);
     default: return ERROR;
   }
 };
@@ -533,7 +537,10 @@ const TABLE = new Map<string, Builtin>([
   ["member", member], ["identicalmember", member],
   ["size", size], ["sum", sumAvg], ["avg", sumAvg], ["min", minMax], ["max", minMax],
   ["anycompare", listCompare], ["allcompare", listCompare],
-  ["time", time],
+  ["time", time], ["currenttime", currentTime], ["timezoneoffset", timeZoneOffset], ["daytime", dayTime],
+  ["getyear", getField], ["getmonth", getField], ["getdayofyear", getField], ["getdayofmonth", getField], ["getdayofweek", getField],
+  ["getdays", getField], ["gethours", getField], ["getminutes", getField], ["getseconds", getField],
+  ["splittime", splitTime], ["formattime", formatTime], ["abstime", convTime], ["reltime", convTime],
   ["strcat", strcat], ["join", strcat], ["toupper", changeCase], ["tolower", changeCase], ["substr", substr],
   ["strcmp", compareString], ["stricmp", compareString],
   ["versioncmp", compareVersion], ["versionle", compareVersion], ["versionlt", compareVersion], ["versionge", compareVersion],

@@ -13,8 +13,9 @@ export { referencedAttributes, type References } from "./references.ts";
 export { signature } from "./signature.ts";
 export { functionNames, isKnownFunction } from "./functions.ts";
 export {
-  UNDEFINED, ERROR, TRUE, FALSE, boolValue, intValue, realValue, stringValue, listValue, classAdValue, truthOf, isNumber,
+  UNDEFINED, ERROR, TRUE, FALSE, boolValue, intValue, realValue, stringValue, listValue, classAdValue, absTimeValue, relTimeValue,
+  truthOf, isNumber,
   type Value, type ValueKind, type UndefinedValue, type ErrorValue, type BooleanValue, type IntegerValue, type RealValue,
-  type StringValue, type ListValue, type ClassAdValue,
+  type StringValue, type ListValue, type ClassAdValue, type AbsTimeValue, type RelTimeValue,
 } from "./value.ts";
 export { toIntegerValue, toRealValue, toStringValue } from "./conversions.ts";

@@ -4,7 +4,7 @@
 // Rank is each side's Rank in the same scopes: a number, else 0.0.
 import type { ClassAd } from "./classad.ts";
 import { compiled, runCompiled } from "./compiler.ts";
-import { newState, resetState, type EvalState } from "./eval-state.ts";
+import { endsAsError, newState, resetState, type EvalState } from "./eval-state.ts";
 import { ERROR, UNDEFINED, type Value } from "./value.ts";
 
 export interface MatchResult {
@@ -26,7 +26,7 @@ export function evalAttrAgainst(my: ClassAd, name: string, target: ClassAd | nul
   try {
     return compiled(e)(resetState(st, my, target));
   } catch (err) {
-    if (err instanceof RangeError) return ERROR;
+    if (endsAsError(err)) return ERROR;
     throw err;
   } finally {
     spare = st;

@@ -2,9 +2,14 @@
 // if either side is error, else undefined if either is undefined; booleans promote to 0/1
 // in arithmetic and comparison; `==` on strings ignores case, `is` compares type and case
 // exactly; integer arithmetic wraps at 64 bits; real division by zero and real `%` are error.
+// Time values (doTimeArithmetic, compareAbsoluteTimes, compareRelativeTimes): abs - abs is a
+// relative time, abs +- rel an absolute one (the relative seconds cast to int), rel +- rel and
+// rel * / number relative; any other mix is error. Times compare only with their own kind;
+// `==` on absolute times ignores the zone offset, `is` does not.
 import type { BinaryOp } from "./ast.ts";
+import { cInt } from "./c-time.ts";
 import {
-  bigOf, boolValue, ERROR, FALSE, intValue, realValue, TRUE, truthOf, UNDEFINED,
+  absTimeValue, bigOf, boolValue, ERROR, FALSE, intValue, realValue, relTimeValue, TRUE, truthOf, UNDEFINED,
   type IntegerValue, type Value,
 } from "./value.ts";
 
@@ -78,6 +83,10 @@ export function identical(a: Value, b: Value): Value {
       return boolValue(a.value === (b as typeof a).value);
     case "string":
       return boolValue(a.value === (b as typeof a).value);
+    case "abstime":
+      return boolValue(a.secs === (b as typeof a).secs && a.offset === (b as typeof a).offset);
+    case "reltime":
+      return boolValue(a.secs === (b as typeof a).secs);
     default:
       // HTCondor: comparing lists or records, even with `is`, is an error.
       return ERROR;
@@ -100,6 +109,8 @@ export function comparison(op: BinaryOp, a: Value, b: Value): Value {
     return cmpResult(op, strcmp(a.value, (b as typeof a).value, true));
   }
   if (ka === "integer" && kb === "integer") return intCompare(op, a, b);
+  if (ka === "abstime" || kb === "abstime") return a.kind === "abstime" && b.kind === "abstime" ? realCompare(op, a.secs, b.secs) : ERROR;
+  if (ka === "reltime" || kb === "reltime") return a.kind === "reltime" && b.kind === "reltime" ? realCompare(op, a.secs, b.secs) : ERROR;
   const x = a.kind === "boolean" ? (a.value ? 1 : 0) : a.value;
   const y = b.kind === "boolean" ? (b.value ? 1 : 0) : b.value;
   if (ka === "boolean" && kb === "boolean") return realCompare(op, x, y);
@@ -118,7 +129,7 @@ export function arithmetic(op: BinaryOp, a: Value, b: Value): Value {
   if (a.kind === "undefined" || b.kind === "undefined") return UNDEFINED;
   const x = asIntOrReal(a);
   const y = asIntOrReal(b);
-  if (!x || !y) return ERROR;
+  if (!x || !y) return timeArithmetic(op, a, b);
   if (x.kind === "integer" && y.kind === "integer") {
     if (x.exact === undefined && y.exact === undefined) {
       const p = x.value;
@@ -161,6 +172,23 @@ export function arithmetic(op: BinaryOp, a: Value, b: Value): Value {
   }
   // HTCondor flags only +HUGE_VAL (and never -inf or NaN) as an error.
   return r === Infinity ? ERROR : realValue(r);
+}
+
+/** doTimeArithmetic, reached when an operand is not a number: only the time combinations HTCondor defines. */
+function timeArithmetic(op: BinaryOp, a: Value, b: Value): Value {
+  if (a.kind === "abstime") {
+    if (b.kind === "reltime" && (op === "+" || op === "-")) return absTimeValue(op === "+" ? a.secs + cInt(b.secs) : a.secs - cInt(b.secs), a.offset);
+    if (b.kind === "abstime" && op === "-") return relTimeValue(a.secs - b.secs);
+    return ERROR;
+  }
+  if (a.kind === "reltime") {
+    if (b.kind === "reltime") return op === "+" ? relTimeValue(a.secs + b.secs) : op === "-" ? relTimeValue(a.secs - b.secs) : ERROR;
+    if (b.kind === "abstime") return op === "+" ? absTimeValue(b.secs + cInt(a.secs), b.offset) : ERROR;
+    if (b.kind === "integer" || b.kind === "real") return op === "*" ? relTimeValue(a.secs * b.value) : op === "/" ? relTimeValue(a.secs / b.value) : ERROR;
+    return ERROR;
+  }
+  if (b.kind === "reltime" && op === "*" && (a.kind === "integer" || a.kind === "real")) return relTimeValue(a.value * b.secs);
+  return ERROR;
 }
 
 const SIGN = 1n << 63n;
@@ -239,11 +267,12 @@ export function logicalOr(a: Value, b: Value): Value {
 export function unary(op: "+" | "-" | "!" | "~", a: Value): Value {
   switch (op) {
     case "+":
-      if (a.kind === "integer" || a.kind === "real" || a.kind === "undefined" || a.kind === "error") return a;
+      if (a.kind === "integer" || a.kind === "real" || a.kind === "undefined" || a.kind === "error" || a.kind === "reltime") return a;
       return ERROR;
     case "-":
       if (a.kind === "integer") return a.exact === undefined ? intValue(-a.value || 0) : intValue(-a.exact);
       if (a.kind === "real") return realValue(-a.value);
+      if (a.kind === "reltime") return relTimeValue(-a.secs);
       if (a.kind === "undefined" || a.kind === "error") return a;
       return ERROR;
     case "!": {

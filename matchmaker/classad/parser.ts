@@ -3,10 +3,11 @@
 // unary + - ! ~ , postfix . [] ?: (elvis binds like a postfix operator, as in HTCondor).
 // Nesting is bounded like HTCondor's parser (500 guarded levels) so hostile input gives a
 // parse error rather than a stack overflow.
-import { attrRef, exprDepth, literal, type BinaryOp, type Expr, type UnaryOp } from "./ast.ts";
+import { attrRef, exprDepth, literal, relTimeLiteral, type BinaryOp, type Expr, type UnaryOp } from "./ast.ts";
 import { Lexer, type Token, type TokenType } from "./lexer.ts";
 import { isKnownFunction } from "./functions.ts";
-import { boolValue, ERROR, intValue, realValue, stringValue, UNDEFINED } from "./value.ts";
+import { parseAbsTime, parseRelTime } from "./time-text.ts";
+import { absTimeValue, boolValue, ERROR, intValue, realValue, stringValue, UNDEFINED } from "./value.ts";
 
 export const MAX_PARSE_DEPTH = 500;
 /**
@@ -181,6 +182,20 @@ export class Parser {
         if (sep.type === ")") break;
         if (sep.type !== ",") this.lex.fail(`expected ',' or ')' in the arguments of ${name.text}(), found '${sep.text}'`, sep);
       }
+    }
+    const lname = name.text.toLowerCase();
+    const arg = args[0];
+    // HTCondor folds absTime("...") and relTime("...") of a string literal into a time literal
+    // while parsing (source.cpp shouldEvaluateAtParseTime); a string it cannot read is a parse error.
+    if ((lname === "abstime" || lname === "reltime") && args.length === 1 && arg.type === "literal" && arg.value.kind === "string") {
+      if (lname === "abstime") {
+        const t = parseAbsTime(arg.value.value);
+        if (t) return literal(absTimeValue(t.secs, t.offset));
+      } else {
+        const r = parseRelTime(arg.value.value);
+        if (r !== null) return relTimeLiteral(r);
+      }
+      return this.lex.fail(`${name.text}() cannot read the time ${JSON.stringify(arg.value.value)}`, name);
     }
     if (!isKnownFunction(name.text)) this.warnings.push({ line: name.line, column: name.column, message: `unknown function '${name.text}' (evaluates to error)` });
     return { type: "call", name: name.text, args };

@@ -7,7 +7,8 @@
 // matchmaking rule "bare names resolve MY first, then TARGET"). With a TARGET, evaluation runs
 // inside HTCondor's MatchClassAd, so an absolute `.name` looks in that match record, which
 // holds only LEFT (MY) and RIGHT (TARGET).
-import type { AttrExpr, Expr } from "./ast.ts";
+import { relTimeLiteral, type AttrExpr, type Expr } from "./ast.ts";
+import { cInt } from "./c-time.ts";
 import { ClassAd } from "./classad.ts";
 import { MAX_EVAL_DEPTH, type EvalState } from "./eval-state.ts";
 import { classAdValue, ERROR, intValue, UNDEFINED, type Value } from "./value.ts";
@@ -122,8 +123,9 @@ export function select(st: EvalState, base: Value, lname: string): Value {
   return ERROR;
 }
 
+/** Literal::MakeLiteral: a relative time becomes a ReltimeLiteral of its whole seconds (a real when evaluated). */
 function literalOf(v: Value): Expr {
-  return { type: "literal", value: v };
+  return v.kind === "reltime" ? relTimeLiteral(cInt(v.secs)) : { type: "literal", value: v };
 }
 
 /** A record literal becomes a ClassAd whose enclosing scope is the record being evaluated. */

@@ -6,6 +6,7 @@ import type { Expr } from "./ast.ts";
 import type { ClassAd } from "./classad.ts";
 import type { Value } from "./value.ts";
 import { cExponent } from "./c-exponent.ts";
+import { absTimeToString, relTimeToString } from "./time-text.ts";
 
 const RESERVED = new Set(["error", "false", "is", "isnt", "parent", "true", "undefined"]);
 
@@ -74,12 +75,14 @@ export function valueToString(v: Value): string {
     case "string": return quoteString(v.value);
     case "list": return `{ ${v.items.map(unparse).join(",")} }`;
     case "classad": return classAdText(v.ad);
+    case "abstime": return `absTime("${absTimeToString(v.secs, v.offset)}")`;
+    case "reltime": return `relTime("${relTimeToString(v.secs)}")`;
   }
 }
 
 export function unparse(e: Expr): string {
   switch (e.type) {
-    case "literal": return valueToString(e.value);
+    case "literal": return e.reltime && e.value.kind === "real" ? `relTime("${relTimeToString(e.value.value)}")` : valueToString(e.value);
     case "attr":
       if (e.base) return `${unparse(e.base)}.${formatName(e.name)}`;
       return (e.absolute ? "." : "") + formatName(e.name);

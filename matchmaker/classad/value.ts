@@ -14,8 +14,13 @@ export interface StringValue { readonly kind: "string"; readonly value: string }
 /** `scope` is the record the list was written in; its elements resolve names there. */
 export interface ListValue { readonly kind: "list"; readonly items: readonly Expr[]; readonly scope: ClassAd | null }
 export interface ClassAdValue { readonly kind: "classad"; readonly ad: ClassAd }
+/** HTCondor's ABSOLUTE_TIME_VALUE: seconds since the epoch (UTC) and the zone's offset, seconds east of Greenwich. */
+export interface AbsTimeValue { readonly kind: "abstime"; readonly secs: number; readonly offset: number }
+/** HTCondor's RELATIVE_TIME_VALUE: a duration in seconds (a double). */
+export interface RelTimeValue { readonly kind: "reltime"; readonly secs: number }
 
-export type Value = UndefinedValue | ErrorValue | BooleanValue | IntegerValue | RealValue | StringValue | ListValue | ClassAdValue;
+export type Value =
+  | UndefinedValue | ErrorValue | BooleanValue | IntegerValue | RealValue | StringValue | ListValue | ClassAdValue | AbsTimeValue | RelTimeValue;
 export type ValueKind = Value["kind"];
 
 export const UNDEFINED: UndefinedValue = Object.freeze({ kind: "undefined" });
@@ -57,6 +62,14 @@ export function listValue(items: readonly Expr[], scope: ClassAd | null = null):
 
 export function classAdValue(ad: ClassAd): ClassAdValue {
   return { kind: "classad", ad };
+}
+
+export function absTimeValue(secs: number, offset: number): AbsTimeValue {
+  return { kind: "abstime", secs, offset };
+}
+
+export function relTimeValue(secs: number): RelTimeValue {
+  return { kind: "reltime", secs };
 }
 
 /** The exact 64-bit value of an integer. */
