@@ -48,6 +48,28 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | 
   };
 }
 
+/**
+ * For long-running services: waits for SIGINT/SIGTERM, runs `stop` (drain, close connections), then
+ * exits. A service must not linger on a handle some library forgot to close, and an operator's
+ * second Ctrl-C, or a stop that takes longer than `graceMs`, ends it at once with exit 1.
+ */
+export async function serveUntilStopped(stop: () => Promise<void>, o: { graceMs?: number; onSignal?: () => void } = {}): Promise<never> {
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  o.onSignal?.();
+  const force = (why: string) => (): void => {
+    process.stderr.write(`wms: stopped without draining (${why})\n`);
+    process.exit(EXIT.failed);
+  };
+  process.once("SIGINT", force("second signal"));
+  process.once("SIGTERM", force("second signal"));
+  setTimeout(force(`stop took over ${(o.graceMs ?? 15_000) / 1000} s`), o.graceMs ?? 15_000).unref();
+  await stop();
+  process.exit(EXIT.ok);
+}
+
 /** For commands of the design whose issue is not done yet: say so, exit 2. */
 export function notBuilt(program: Command, name: string, description: string, issue: number): void {
   program

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { action, configFor, parseIntOption } from "../command-kit.ts";
+import { action, configFor, parseIntOption, serveUntilStopped } from "../command-kit.ts";
 import { ERR, WmsError } from "../../schemas/index.ts";
 
 const AGENTS = ["job-state", "accounting", "audit"] as const;
@@ -52,14 +52,14 @@ export function registerAgents(program: Command): void {
           throw e;
         }
         logger.info({ agents: Object.keys(agents.consumers), namespace: names.namespace }, "agents running; Ctrl-C stops them");
-        await new Promise<void>((resolve) => {
-          process.once("SIGINT", resolve);
-          process.once("SIGTERM", resolve);
-        });
-        logger.info("agents stopping");
-        await agents.stop();
-        redis.disconnect();
-        bull.disconnect();
+        await serveUntilStopped(
+          async () => {
+            await agents.stop();
+            redis.disconnect();
+            bull.disconnect();
+          },
+          { onSignal: () => logger.info("agents stopping") },
+        );
       }),
     );
 }

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { action, configFor } from "../command-kit.ts";
+import { action, configFor, serveUntilStopped } from "../command-kit.ts";
 import { connectNats } from "../nats-connection.ts";
 
 export function registerCredentials(program: Command): void {
@@ -27,14 +27,12 @@ export function registerCredentials(program: Command): void {
         const redis = openRedis(config);
         const reports = new ReportPublisher({ url: config.rabbitmq.url, names, spoolDir: opts.spoolDir, logger });
         const cache = startCredentialCache({ nc, redis, names, config, trust, logger, reports });
-        await new Promise<void>((resolve) => {
-          process.once("SIGINT", resolve);
-          process.once("SIGTERM", resolve);
+        await serveUntilStopped(async () => {
+          await cache.stop();
+          await nc.close();
+          redis.disconnect();
+          await reports.close();
         });
-        await cache.stop();
-        await nc.close();
-        redis.disconnect();
-        await reports.close();
       }),
     );
 }

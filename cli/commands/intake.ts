@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { action, configFor } from "../command-kit.ts";
+import { action, configFor, serveUntilStopped } from "../command-kit.ts";
 import { connectNats } from "../nats-connection.ts";
 
 export function registerIntake(program: Command): void {
@@ -31,20 +31,27 @@ export function registerIntake(program: Command): void {
           stalledIntervalMs: config.matchmaker.stalledIntervalSec * 1000,
           onError: (err, context) => logger.error({ err, context }, "dispatch queues"),
         });
-        try {
-          const service = await startIntake({ nc, redis, names, config, trust, dispatch, logger });
-          await new Promise<void>((resolve) => {
-            process.once("SIGINT", resolve);
-            process.once("SIGTERM", resolve);
-          });
-          logger.info("intake stopping");
-          await service.stop();
-        } finally {
+        const closeAll = async (): Promise<void> => {
           await dispatch.close();
           await nc.close();
           redis.disconnect();
           bull.disconnect();
+        };
+        let service;
+        try {
+          service = await startIntake({ nc, redis, names, config, trust, dispatch, logger });
+        } catch (e) {
+          await closeAll();
+          throw e;
         }
+        const started = service;
+        await serveUntilStopped(
+          async () => {
+            await started.stop();
+            await closeAll();
+          },
+          { onSignal: () => logger.info("intake stopping") },
+        );
       }),
     );
 }

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { action, configFor, parseIntOption } from "../command-kit.ts";
+import { action, configFor, parseIntOption, serveUntilStopped } from "../command-kit.ts";
 
 interface MatchmakerOptions {
   instances: number;
@@ -54,15 +54,15 @@ async function runOne(cmd: Command): Promise<void> {
   // Site authorization chains come from the site config when one is set; without it no site refuses.
   const sites = config.sitesFile ? (await import("../../site-authz/index.ts")).loadSiteConfig(config.sitesFile).sites : undefined;
   const mm = await startMatchmaker({ nc, redis, bullConnection: bull, names, config, signer, logger, sites });
-  await new Promise<void>((resolve) => {
-    process.once("SIGINT", resolve);
-    process.once("SIGTERM", resolve);
-  });
-  logger.info("matchmaker stopping");
-  await mm.stop();
-  await nc.close();
-  redis.disconnect();
-  bull.disconnect();
+  await serveUntilStopped(
+    async () => {
+      await mm.stop();
+      await nc.close();
+      redis.disconnect();
+      bull.disconnect();
+    },
+    { onSignal: () => logger.info("matchmaker stopping") },
+  );
 }
 
 export function registerMatchmaker(program: Command): void {

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { action, configFor, parseIntOption } from "../command-kit.ts";
+import { action, configFor, parseIntOption, serveUntilStopped } from "../command-kit.ts";
 
 export function registerMonitor(program: Command): void {
   program
@@ -16,12 +16,10 @@ export function registerMonitor(program: Command): void {
         const redis = openRedis(config);
         const monitor = await startMonitor({ redis, names, host: opts.host, port: opts.port, providers: await defaultProviders({ redis, names, config }) });
         process.stdout.write(`monitor on ${monitor.url} (JSON API under /api, metrics at /metrics); Ctrl-C stops it\n`);
-        await new Promise<void>((resolve) => {
-          process.once("SIGINT", resolve);
-          process.once("SIGTERM", resolve);
+        await serveUntilStopped(async () => {
+          await monitor.close();
+          redis.disconnect();
         });
-        await monitor.close();
-        redis.disconnect();
       }),
     );
 }

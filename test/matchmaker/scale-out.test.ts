@@ -113,4 +113,22 @@ describe("scale-out", () => {
       expect((await h.store.siteCounts(`SCALE_${s}`)).sent).toBe(JOBS / SITES);
     }
   });
+
+  it("stops every matchmaker on SIGTERM, each exiting 0 once it has drained", async () => {
+    const codes = await Promise.all(
+      children.map(
+        (c) =>
+          new Promise<number | string>((resolve) => {
+            if (c.exitCode !== null) return resolve(`already exited ${c.exitCode}`);
+            const t = setTimeout(() => resolve("still running 20 s after SIGTERM"), 20_000);
+            c.once("exit", (code) => {
+              clearTimeout(t);
+              resolve(code ?? "killed by a signal");
+            });
+            c.kill("SIGTERM");
+          }),
+      ),
+    );
+    expect(codes).toEqual(children.map(() => 0));
+  }, 30_000);
 });
