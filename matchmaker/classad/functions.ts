@@ -7,10 +7,11 @@ import { type EvalState, MAX_EVAL_DEPTH, type Thunk } from "./eval-state.ts";
 import { arithmetic, asciiLower, asciiUpper, comparison, identical } from "./operators.ts";
 import { Parser } from "./parser.ts";
 import { naturalCompare } from "./natural-compare.ts";
-import { regexReplace, regexTest } from "./regex.ts";
+import { regexReplace, regexTest, regexValid } from "./regex.ts";
 import { evalIn } from "./scope.ts";
 import { convTime, currentTime, dayTime, formatTime, getField, splitTime, timeZoneOffset } from "./time-functions.ts";
 import { cInt } from "./c-time.ts";
+import { unresolved } from "./unresolved.ts";
 import { scanDouble, splitStringList } from "./string-list.ts";
 import { unparse } from "./unparse.ts";
 import {
@@ -511,6 +512,24 @@ const stringListMember: Builtin = (name, args, st) => {
   return TRUE;
 };
 
+/** stringList_regexpMember(pattern, list [, delimiters [, options]]): all strings; no items is undefined. */
+const stringListRegexpMember: Builtin = (_n, args, st) => {
+  if (args.length < 2 || args.length > 4) return ERROR;
+  const [p, l, d, o] = args.map((a) => a(st));
+  if (p.kind !== "string" || l.kind !== "string" || (d && d.kind !== "string") || (o && o.kind !== "string")) return ERROR;
+  // compat_classad.cpp reads the options i, m, s, x in either case and ignores the rest.
+  const opts = o && o.kind === "string" ? o.value.toLowerCase() : "";
+  if (!regexValid(p.value, opts)) return ERROR;
+  const items = splitStringList(l.value, d && d.kind === "string" ? d.value : ", ");
+  if (items.length === 0) return UNDEFINED;
+  for (const item of items) {
+    const r = regexTest(p.value, item, opts);
+    if (r === null) return ERROR;
+    if (r) return TRUE;
+  }
+  return FALSE;
+};
+
 const stringListsIntersect: Builtin = (_n, args, st) => {
   if (args.length < 2 || args.length > 3) return ERROR;
   const a = args[0](st);
@@ -554,7 +573,8 @@ const TABLE = new Map<string, Builtin>([
   ["stringlistmin", stringListSummary], ["stringlistmax", stringListSummary],
   ["stringlistmember", stringListMember], ["stringlistimember", stringListMember],
   ["stringlistsubsetmatch", stringListMember], ["stringlistisubsetmatch", stringListMember],
-  ["stringlistsintersect", stringListsIntersect], ["split", split],
+  ["stringlistsintersect", stringListsIntersect], ["split", split], ["stringlist_regexpmember", stringListRegexpMember],
+  ["unresolved", unresolved],
 ]);
 
 export function builtin(name: string): Builtin | undefined {

@@ -152,6 +152,7 @@ function compile(pattern: string, options: string): Compiled | null {
 let sandbox: vm.Context | null = null;
 let matchScript: vm.Script | null = null;
 let replaceScript: vm.Script | null = null;
+let notEmptyScript: vm.Script | null = null;
 
 interface SandboxGlobals {
   p: string;
@@ -162,13 +163,21 @@ interface SandboxGlobals {
   out: unknown;
 }
 
-function inSandbox(script: "match" | "replace", c: Compiled, subject: string, replacement = "", global = false): unknown {
+/**
+ * PCRE2_NOTEMPTY in JavaScript: from each start, a sticky match of the pattern that must end past
+ * the start (a lookbehind anchored at the start of input counts the characters before its end).
+ */
+const NOT_EMPTY_SEARCH =
+  "out = (() => { for (let s = 0; s < t.length; s++) { const re = new RegExp('(?:' + p + ')(?<=(?<![\\\\s\\\\S])[\\\\s\\\\S]{' + (s + 1) + ',})', f + 'y'); re.lastIndex = s; if (re.test(t)) return true; } return false; })()";
+
+function inSandbox(script: "match" | "replace" | "notempty", c: Compiled, subject: string, replacement = "", global = false): unknown {
   if (!sandbox) {
     sandbox = vm.createContext({ p: "", f: "", t: "", r: "", g: false, out: null } satisfies SandboxGlobals);
     matchScript = new vm.Script("out = (() => { const m = new RegExp(p, f).exec(t); return m ? Array.from(m, (x) => x === undefined ? '' : x).concat([m.index]) : null; })()");
     replaceScript = new vm.Script(
       "out = (() => { const re = new RegExp(p, g ? f + 'g' : f); const parts = []; let m; let last = 0; while ((m = re.exec(t)) !== null) { parts.push([m.index, m.index + m[0].length, Array.from(m.slice(0, m.findLastIndex((x) => x !== undefined) + 1), (x) => x === undefined ? '' : x)]); if (!g) break; if (m[0].length === 0) re.lastIndex++; } return parts; })()",
     );
+    notEmptyScript = new vm.Script(NOT_EMPTY_SEARCH);
   }
   const ctx = sandbox as unknown as SandboxGlobals;
   ctx.p = c.source;
@@ -177,7 +186,7 @@ function inSandbox(script: "match" | "replace", c: Compiled, subject: string, re
   ctx.r = replacement;
   ctx.g = global;
   ctx.out = null;
-  (script === "match" ? matchScript : replaceScript)!.runInContext(sandbox, { timeout: REGEX_TIME_BUDGET_MS });
+  (script === "match" ? matchScript : script === "replace" ? replaceScript : notEmptyScript)!.runInContext(sandbox, { timeout: REGEX_TIME_BUDGET_MS });
   return ctx.out;
 }
 
@@ -198,6 +207,30 @@ export function regexTest(pattern: string, subject: string, options: string): bo
   } catch {
     return null;
   }
+}
+
+/** Whether the pattern compiles (PCRE syntax, as translated here). */
+export function regexValid(pattern: string, options: string): boolean {
+  return compile(pattern, options) !== null;
+}
+
+/** A search with PCRE2_NOTEMPTY: true when some match is not empty; null when invalid or out of budget. */
+export function regexTestNotEmpty(pattern: string, subject: string, options: string): boolean | null {
+  const c = compile(pattern, options);
+  if (!c || subject.length > MAX_REGEX_SUBJECT) return null;
+  if (!tame(c, subject)) {
+    try {
+      return inSandbox("notempty", c, subject) === true;
+    } catch {
+      return null;
+    }
+  }
+  for (let s = 0; s < subject.length; s++) {
+    const re = new RegExp(`(?:${c.source})(?<=(?<![\\s\\S])[\\s\\S]{${s + 1},})`, c.flags + "y");
+    re.lastIndex = s;
+    if (re.test(subject)) return true;
+  }
+  return false;
 }
 
 interface MatchPart {
