@@ -15,6 +15,41 @@ interface Group {
 }
 
 const GROUPS: readonly Group[] = [
+  // Time literals: HTCondor's parser folds absTime("...") / relTime("...") of a string literal and
+  // refuses the expression when literals.cpp cannot read the string (mktime's -1, one second before
+  // the epoch in UTC, included). "error" below stands for an evaluation HTCondor fails outright
+  // (Evaluate() returns false: absTime(n, -1) with an integer n, unresolved() with a pattern that is
+  // not a string); the failure takes the whole expression with it.
+  {
+    my: "[ A = x ]",
+    cases: [
+      ['absTime("garbage")', "parse error"],
+      ['absTime("")', "parse error"],
+      ['absTime("200")', "parse error"],
+      ['absTime("20045")', "parse error"],
+      ['absTime("2004-01-01T00:00:00 12")', "parse error"],
+      ['absTime("1969-12-31T23:59:59Z")', "parse error"],
+      ['absTime("1969-12-31T23:59:59+01:00")', "parse error"],
+      ['absTime("1969-12-31T23:59:58Z")', 'absTime("1969-12-31T23:59:58-00:00")'],
+      // Years before 1000 print without padding, so the printed form does not read back the same.
+      ['absTime("0001-01-01T00:00:00Z")', 'absTime("1-01-01T00:00:00-00:00")'],
+      ['absTime("1-01-01T00:00:00-00:00")', 'absTime("0-12-31T00:00:00-00:00")'],
+      ['relTime("x")', "parse error"],
+      ['relTime("1.2.3")', "parse error"],
+      ['relTime("1:2:3:4:5")', "parse error"],
+      ['relTime("5x")', "parse error"],
+      ['relTime("--5")', "parse error"],
+      ['relTime("1 2")', "parse error"],
+      ['relTime("- 5")', "-5.000000000000000E+00"],
+      ["absTime(5, -1)", "error"],
+      ["isError(absTime(5, -1))", "error"],
+      ["absTime(5, -1) =!= 1", "error"],
+      ["absTime(5.0, -1)", 'absTime("1970-01-01T00:00:04-00:00")'],
+      ["absTime(relTime(5), -1)", 'absTime("1970-01-01T00:00:04-00:00")'],
+      ["unresolved(A, 5)", "error"],
+      ["unresolved(NotThere, 5)", "undefined"],
+    ],
+  },
   {
     cases: [
       ["0x10", "parse error"],
