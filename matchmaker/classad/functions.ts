@@ -303,18 +303,26 @@ const doRound: Builtin = (name, args, st) => {
   return intFromReal(Math.ceil(x));
 };
 
+/** C's pow: glibc rounds an integral power correctly where Math.pow can be an ulp off, so those are exact. */
+function cPow(x: number, y: number): number {
+  if (Number.isInteger(x) && Number.isInteger(y) && y >= 2 && y <= 2048 && x !== 0 && Math.abs(x) <= 2 ** 53 && Math.log2(Math.abs(x)) * y < 1030) {
+    return Number(BigInt(x) ** BigInt(y));
+  }
+  return Math.pow(x, y);
+}
+
 const pow: Builtin = (_n, args, st) => {
   if (args.length !== 2) return ERROR;
   const a = args[0](st);
   const b = args[1](st);
   if (a.kind === "integer" && b.kind === "integer" && b.value >= 0) {
     // HTCondor adds 0.5 and truncates, so pow(-2, 3) is -7 there; we keep that.
-    return intFromReal(Math.pow(a.value, b.value) + 0.5);
+    return intFromReal(cPow(a.value, b.value) + 0.5);
   }
   const x = toRealValue(a);
   const y = toRealValue(b);
   if (x.kind !== "real" || y.kind !== "real") return ERROR;
-  return realValue(Math.pow(x.value, y.value));
+  return realValue(cPow(x.value, y.value));
 };
 
 const quantize: Builtin = (_n, args, st) => {
