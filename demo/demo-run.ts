@@ -15,7 +15,7 @@ import { createLogger } from "../platform/logger.ts";
 import { ensureServices } from "../platform/local-services.ts";
 import { deleteNamespaceKeys } from "../platform/namespace-cleanup.ts";
 import { ERR, WmsError, type FactoryConfig, type SiteConfig, type TaskBatch } from "../schemas/index.ts";
-import { createEnvelopeSigner, initPki, issueCertificate, loadTrust, PilotTokenStore, readServiceCredentials, signTaskBatch, createProxy } from "../security/index.ts";
+import { createBatchEnvelopeSigner, initPki, issueCertificate, loadTrust, PilotTokenStore, readServiceCredentials, signTaskBatch, createProxy } from "../security/index.ts";
 import { JobStore, type JobState } from "../matchmaker/job-store.ts";
 import { ReplicaCatalogStore } from "../matchmaker/replica-catalog.ts";
 import { startIntake } from "../matchmaker/intake-service.ts";
@@ -160,7 +160,7 @@ export async function runDemo(o: DemoOptions, base: LoadedConfig, out: DemoOutpu
     const mmCreds = readServiceCredentials(pkiDir, "matchmaker");
     const matchmakers: MatchmakerHandle[] = [];
     for (let i = 0; i < o.matchmakers; i++) {
-      const mm = await startMatchmaker({ nc, redis, bullConnection: bull, names, config, signer: createEnvelopeSigner(mmCreds), logger, registry: promDefault });
+      const mm = await startMatchmaker({ nc, redis, bullConnection: bull, names, config, signer: createBatchEnvelopeSigner(mmCreds), logger, registry: promDefault });
       matchmakers.push(mm);
       cleanups.push([`matchmaker ${i + 1}`, () => mm.stop()]);
     }

@@ -32,9 +32,9 @@ import { orderCandidates, type RankedCandidate } from "./match-ranking.ts";
 import { JobStore } from "./job-store.ts";
 import { authorize } from "../site-authz/index.ts";
 
-/** What signs envelopes (security's `createEnvelopeSigner(...)`). */
+/** What signs envelopes: security's `createBatchEnvelopeSigner(...)` (or `createEnvelopeSigner`, one signature each). */
 export interface EnvelopeSigner {
-  sign(body: EnvelopeBody): MatchEnvelope;
+  sign(body: EnvelopeBody): MatchEnvelope | Promise<MatchEnvelope>;
 }
 
 export interface MatchmakerOptions {
@@ -222,7 +222,7 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
         issuedAt: now,
         expiresAt: now + mm.envelopeTtlSec * 1000,
       };
-      return { schemaVersion: SCHEMA_VERSION, status: "match", envelope: signer.sign(body) };
+      return { schemaVersion: SCHEMA_VERSION, status: "match", envelope: await signer.sign(body) };
     } catch (e) {
       // Undeliverable (e.g. a public key that does not encrypt): the job goes back, attempt unchanged.
       await dispatch.unclaim(claimed).catch((err: Error) => logger?.error({ err: err.message, jobId: claimed.spec.jobId }, "could not give a claimed job back"));

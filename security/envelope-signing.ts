@@ -2,7 +2,9 @@
 // matchmaker signs the body's exact JSON text; the pilot runs nothing unless the signature, the
 // signer's chain to the CA and its `matchmaker` role, the pilot id, the expiry and the nonce all hold.
 import { ERR, EnvelopeBody, MatchEnvelope, SCHEMA_VERSION, WmsError, type EnvelopeBody as EnvelopeBodyT, type MatchEnvelope as MatchEnvelopeT } from "../schemas/index.ts";
+import { sign, verify, type KeyObject } from "node:crypto";
 import { verifyChain } from "./chain-verification.ts";
+import { batchSignedData, buildBatch, rootFromPosition, type BatchPosition } from "./envelope-batch.ts";
 import { createDataSigner, verifyWithKey } from "./detached-signature.ts";
 import { certificateSubjectDn, createEnvelopeDelegate, DELEGATION_LIFETIME_SEC, signWithDelegate, verifyDelegation, type EnvelopeDelegate } from "./envelope-delegation.ts";
 import type { TrustStore } from "./trust-store.ts";
@@ -27,6 +29,23 @@ export interface EnvelopeSignerOptions {
   readonly now?: () => number;
 }
 
+/** The current delegated key, made at first use and replaced at half its life. */
+function delegateSource(service: { certPem: string; keyPem: string }, o: EnvelopeSignerOptions): () => EnvelopeDelegate {
+  const lifetimeSec = o.delegationLifetimeSec ?? DELEGATION_LIFETIME_SEC;
+  const clock = o.now ?? Date.now;
+  const serviceDn = certificateSubjectDn(service.certPem);
+  let delegate: EnvelopeDelegate | undefined;
+  let rotateAt = 0;
+  return () => {
+    const now = clock();
+    if (delegate === undefined || now >= rotateAt) {
+      delegate = createEnvelopeDelegate({ ...service, serviceDn }, { lifetimeSec, now });
+      rotateAt = now + (delegate.notAfter - now) / 2;
+    }
+    return delegate;
+  };
+}
+
 export function createEnvelopeSigner(service: { certPem: string; keyPem: string }, o: EnvelopeSignerOptions = {}): EnvelopeSigner {
   if (o.delegated === false) {
     const signer = createDataSigner(service.keyPem);
@@ -37,21 +56,53 @@ export function createEnvelopeSigner(service: { certPem: string; keyPem: string 
       },
     };
   }
-  const lifetimeSec = o.delegationLifetimeSec ?? DELEGATION_LIFETIME_SEC;
-  const clock = o.now ?? Date.now;
-  const serviceDn = certificateSubjectDn(service.certPem);
-  let delegate: EnvelopeDelegate | undefined;
-  let rotateAt = 0;
+  const current = delegateSource(service, o);
   return {
     sign(body) {
-      const now = clock();
-      // Rotated at half-life, so an envelope never carries a delegation about to lapse in transit.
-      if (delegate === undefined || now >= rotateAt) {
-        delegate = createEnvelopeDelegate({ ...service, serviceDn }, { lifetimeSec, now });
-        rotateAt = now + (delegate.notAfter - now) / 2;
-      }
+      const delegate = current();
       const text = JSON.stringify(body);
       return { schemaVersion: SCHEMA_VERSION, body: text, signature: signWithDelegate(delegate, text), signerCert: service.certPem, delegation: delegate.delegation };
+    },
+  };
+}
+
+export interface BatchEnvelopeSigner {
+  sign(body: EnvelopeBodyT): Promise<MatchEnvelopeT>;
+}
+
+/**
+ * The matchmaker's signer: envelopes asked for in one event-loop turn are signed together, one
+ * ECDSA signature over the Merkle root of their bodies (envelope-batch.ts), each envelope carrying
+ * its path. A lone envelope is signed directly, exactly as `createEnvelopeSigner` does, so a quiet
+ * matchmaker pays nothing but the wait for the end of the turn.
+ */
+export function createBatchEnvelopeSigner(service: { certPem: string; keyPem: string }, o: Omit<EnvelopeSignerOptions, "delegated"> = {}): BatchEnvelopeSigner {
+  const current = delegateSource(service, o);
+  let pending: Array<{ text: string; resolve: (e: MatchEnvelopeT) => void; reject: (e: unknown) => void }> = [];
+  const flush = (): void => {
+    const batch = pending;
+    pending = [];
+    try {
+      const delegate = current();
+      const common = { schemaVersion: SCHEMA_VERSION, signerCert: service.certPem, delegation: delegate.delegation };
+      if (batch.length === 1) {
+        batch[0].resolve({ ...common, body: batch[0].text, signature: signWithDelegate(delegate, batch[0].text) });
+        return;
+      }
+      const { root, positions } = buildBatch(batch.map((b) => b.text));
+      const signature = sign("sha256", batchSignedData(root, batch.length), delegate.privateKey).toString("base64");
+      batch.forEach((b, i) => b.resolve({ ...common, body: b.text, signature, batch: positions[i] }));
+    } catch (e) {
+      for (const b of batch) b.reject(e);
+    }
+  };
+  return {
+    sign(body) {
+      const text = JSON.stringify(body);
+      return new Promise((resolve, reject) => {
+        if (pending.length === 0) setImmediate(flush);
+        pending.push({ text, resolve, reject });
+      });
     },
   };
 }
@@ -71,12 +122,19 @@ function checkEnvelope(envelope: unknown, o: VerifyEnvelopeOptions<boolean | Pro
   const signer = verifyChain([env.signerCert], o.trust, { at: now });
   if (!signer.roles.includes(MATCHMAKER_ROLE)) throw new WmsError(ERR.SEC_NOT_AUTHORIZED, `envelope signed by ${signer.dn}, which lacks the ${MATCHMAKER_ROLE} role`);
   const key = env.delegation === undefined ? signer.publicKey : verifyDelegation(env.delegation, env.signerCert, signer, now);
-  if (!verifyWithKey(env.body, env.signature, key)) throw new WmsError(ERR.SEC_BAD_SIGNATURE, "the envelope body does not match its signature");
+  if (env.batch === undefined ? !verifyWithKey(env.body, env.signature, key) : !verifyBatched(env.body, env.batch, env.signature, key)) {
+    throw new WmsError(ERR.SEC_BAD_SIGNATURE, "the envelope body does not match its signature");
+  }
   const body = EnvelopeBody.parseJson(env.body);
   if (body.pilotId !== o.pilotId) throw new WmsError(ERR.SEC_WRONG_PILOT, `envelope for pilot ${body.pilotId}, this is ${o.pilotId}`);
   if (now >= body.expiresAt) throw new WmsError(ERR.SEC_ENVELOPE_EXPIRED, `expired at ${new Date(body.expiresAt).toISOString()}`);
   if (body.issuedAt > now + MAX_SKEW_MS) throw new WmsError(ERR.SEC_ENVELOPE_EXPIRED, `issued in the future (${new Date(body.issuedAt).toISOString()}); check the clocks`);
   return body;
+}
+
+function verifyBatched(body: string, position: BatchPosition, signature: string, key: KeyObject): boolean {
+  const root = rootFromPosition(body, position);
+  return root !== undefined && verify("sha256", batchSignedData(root, position.size), key, Buffer.from(signature, "base64"));
 }
 
 function replayed(body: EnvelopeBodyT): WmsError {

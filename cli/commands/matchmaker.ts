@@ -35,7 +35,7 @@ async function runOne(cmd: Command): Promise<void> {
   const { openRedis } = await import("../../platform/connections.ts");
   const { connectNats } = await import("../nats-connection.ts");
   const { createLogger } = await import("../../platform/logger.ts");
-  const { createEnvelopeSigner } = await import("../../security/index.ts");
+  const { createBatchEnvelopeSigner } = await import("../../security/index.ts");
   const { startMatchmaker } = await import("../../matchmaker/matchmaker-service.ts");
   const { config, names } = configFor(cmd);
   const dir = config.pki.dir;
@@ -46,7 +46,7 @@ async function runOne(cmd: Command): Promise<void> {
       throw new WmsError(ERR.FILE_UNREADABLE, `${join(dir, rel)} is missing; run 'wms pki init --dir ${dir}' or set pki.dir in wms.yaml`);
     }
   };
-  const signer = createEnvelopeSigner({ certPem: await read("services/matchmaker.cert.pem"), keyPem: await read("services/matchmaker.key.pem") });
+  const signer = createBatchEnvelopeSigner({ certPem: await read("services/matchmaker.cert.pem"), keyPem: await read("services/matchmaker.key.pem") });
   const logger = createLogger("matchmaker", config.logLevel);
   const nc = await connectNats(config, "wms-matchmaker");
   const redis = openRedis(config);

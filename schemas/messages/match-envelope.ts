@@ -47,13 +47,28 @@ export const EnvelopeDelegationSchema = Type.Object(
 );
 export type EnvelopeDelegation = Static<typeof EnvelopeDelegationSchema>;
 
+/** Where an envelope sits in a batch signed once (security/envelope-batch.ts: a Merkle tree over the bodies). */
+export const EnvelopeBatchSchema = Type.Object(
+  {
+    size: Type.Integer({ minimum: 2, maximum: 1_048_576, description: "Envelopes signed together" }),
+    index: Type.Integer({ minimum: 0, maximum: 1_048_575, description: "This envelope's leaf" }),
+    path: Type.Array(Type.String({ minLength: 44, maxLength: 44, description: "SHA-256, base64" }), { maxItems: 20, description: "Sibling hashes from the leaf up to the signed root" }),
+  },
+  { additionalProperties: false },
+);
+
 export const MatchEnvelopeSchema = Type.Object(
   {
     schemaVersion: SchemaVersion,
     body: Type.String({ minLength: 2, maxLength: 4_000_000, description: "EnvelopeBody as JSON text, exactly as signed" }),
-    signature: Type.String({ minLength: 16, maxLength: 4096, description: "base64 signature over `body`: by the delegated key when `delegation` is present, else by the signer certificate's key" }),
+    signature: Type.String({
+      minLength: 16,
+      maxLength: 4096,
+      description: "base64 signature over `body` (or, with `batch`, over the batch's Merkle root): by the delegated key when `delegation` is present, else by the signer certificate's key",
+    }),
     signerCert: Type.String({ minLength: 64, maxLength: 16384, description: "Matchmaker service certificate (PEM)" }),
     delegation: Type.Optional(EnvelopeDelegationSchema),
+    batch: Type.Optional(EnvelopeBatchSchema),
   },
   { additionalProperties: false, $id: "MatchEnvelope" },
 );

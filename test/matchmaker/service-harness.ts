@@ -6,7 +6,7 @@ import type { NatsConnection } from "nats";
 import type { Redis } from "ioredis";
 import type { LoadedConfig } from "../../platform/config.ts";
 import type { Site } from "../../schemas/index.ts";
-import { createEnvelopeSigner, initPki, loadTrust, PilotTokenStore, readServiceCredentials, type TrustStore } from "../../security/index.ts";
+import { createBatchEnvelopeSigner, initPki, loadTrust, PilotTokenStore, readServiceCredentials, type TrustStore } from "../../security/index.ts";
 import { JobStore } from "../../matchmaker/job-store.ts";
 import { DispatchQueues } from "../../matchmaker/dispatch-queues.ts";
 import { startMatchmaker, type MatchmakerHandle } from "../../matchmaker/matchmaker-service.ts";
@@ -47,7 +47,7 @@ export async function startHarness(label: string, o: { lockMs?: number; stalledI
           bullConnection: bull,
           names: loaded.names,
           config: loaded.config,
-          signer: createEnvelopeSigner({ certPem: svc.certPem, keyPem: svc.keyPem }),
+          signer: createBatchEnvelopeSigner({ certPem: svc.certPem, keyPem: svc.keyPem }),
           lockMs: o.lockMs,
           stalledIntervalMs: o.stalledIntervalMs,
           sites: o.sites,

@@ -1,0 +1,88 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { ERR, MatchEnvelope, type EnvelopeBody } from "../../schemas/index.ts";
+import { createBatchEnvelopeSigner, generatePilotKeyPair, verifyEnvelope } from "../../security/index.ts";
+import { buildBatch, rootFromPosition } from "../../security/envelope-batch.ts";
+import { buildPki, expectCode, type PkiFixture } from "./support/pki-fixture.ts";
+import { sampleEnvelopeBody } from "./support/sample-job.ts";
+
+let pki: PkiFixture;
+const pilotKeys = generatePilotKeyPair();
+const always = (): boolean => true;
+
+beforeAll(() => {
+  pki = buildPki();
+});
+afterAll(() => pki.cleanup());
+
+function body(i: number): EnvelopeBody {
+  return sampleEnvelopeBody(pilotKeys.publicKeyPem, { pilotId: `pilot-${i}`, nonce: `nonce-${String(i).padStart(12, "0")}` });
+}
+
+/** Envelopes asked for in one turn: signed as one batch. */
+async function batchOf(n: number): Promise<MatchEnvelope[]> {
+  const signer = createBatchEnvelopeSigner(pki.matchmaker);
+  return Promise.all(Array.from({ length: n }, (_, i) => signer.sign(body(i))));
+}
+
+const verifyAs = (env: unknown, i: number) => verifyEnvelope(env, { trust: pki.trust, pilotId: `pilot-${i}`, isNonceNew: always });
+
+describe("batch-signed match envelopes", () => {
+  it("signs envelopes of one turn once, and each verifies alone for its own pilot", async () => {
+    const envs = await batchOf(7);
+    expect(new Set(envs.map((e) => e.signature)).size).toBe(1);
+    envs.forEach((env, i) => {
+      expect(MatchEnvelope.parse(env)).toBeTruthy();
+      expect(env.batch).toMatchObject({ size: 7, index: i });
+      expect(verifyAs(env, i).pilotId).toBe(`pilot-${i}`);
+    });
+  });
+
+  it("signs a lone envelope directly, with no batch path", async () => {
+    const [env] = await batchOf(1);
+    expect(env.batch).toBeUndefined();
+    expect(verifyAs(env, 0).pilotId).toBe("pilot-0");
+  });
+
+  it("refuses a body changed by one byte, a body moved to another leaf, a changed sibling, size or index", async () => {
+    const envs = await batchOf(6);
+    const env = envs[2];
+    const batch = env.batch!;
+    const i = env.body.indexOf("pilot-2");
+    const attacks: MatchEnvelope[] = [
+      { ...env, body: env.body.slice(0, i) + "q" + env.body.slice(i + 1) },
+      // Another envelope's valid body under this envelope's path and signature.
+      { ...env, body: envs[3].body },
+      { ...env, batch: { ...batch, index: 3 } },
+      { ...env, batch: { ...batch, size: 5 } },
+      { ...env, batch: { ...batch, path: [Buffer.alloc(32).toString("base64"), ...batch.path.slice(1)] } },
+      { ...env, batch: { ...batch, path: batch.path.slice(0, -1) } },
+      { ...env, batch: undefined },
+    ];
+    for (const forged of attacks) await expectCode(() => verifyAs(forged, 2), ERR.SEC_BAD_SIGNATURE);
+    // The other envelopes of the batch are untouched.
+    expect(verifyAs(envs[3], 3).pilotId).toBe("pilot-3");
+  });
+
+  it("refuses a body with the signature and path of another batch by the same key", async () => {
+    const signer = createBatchEnvelopeSigner(pki.matchmaker);
+    const first = await Promise.all([0, 1, 2].map((i) => signer.sign(body(i))));
+    const second = await Promise.all([0, 1, 2].map((i) => signer.sign(body(i + 10))));
+    expect(first[0].signature).not.toBe(second[0].signature);
+    expect(first[0].delegation).toEqual(second[0].delegation);
+    await expectCode(() => verifyAs({ ...second[0], body: first[0].body }, 0), ERR.SEC_BAD_SIGNATURE);
+    expect(verifyAs(first[0], 0).pilotId).toBe("pilot-0");
+  });
+
+  it("every leaf of any batch size leads to the root, and no other body does", () => {
+    fc.assert(
+      fc.property(fc.array(fc.string(), { minLength: 2, maxLength: 70 }), fc.nat(), (bodies, pick) => {
+        const { root, positions } = buildBatch(bodies);
+        bodies.forEach((b, i) => expect(rootFromPosition(b, positions[i])?.equals(root)).toBe(true));
+        const i = pick % bodies.length;
+        expect(rootFromPosition(`${bodies[i]}x`, positions[i])?.equals(root) ?? false).toBe(false);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
