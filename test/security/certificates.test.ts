@@ -1,5 +1,5 @@
 import forge from "node-forge";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ERR, SCHEMA_VERSION, type TaskBatch } from "../../schemas/index.ts";
 import {
   ATTRIBUTES_OID,
@@ -17,13 +17,9 @@ import {
   signData,
   verifyTaskBatch,
 } from "../../security/index.ts";
-import { BITS, buildPki, expectCode, OTHER_USER_DN, USER_DN, type PkiFixture } from "./support/pki-fixture.ts";
+import { BITS, expectCode, OTHER_USER_DN, USER_DN, usePki } from "./support/pki-fixture.ts";
 
-let pki: PkiFixture;
-beforeAll(() => {
-  pki = buildPki();
-});
-afterAll(() => pki.cleanup());
+const fixture = usePki();
 
 function attributeDerOf(certPem: string): string {
   const ext = forge.pki.certificateFromPem(certPem).getExtension({ id: ATTRIBUTES_OID } as unknown as { name: string }) as { value: string };
@@ -46,7 +42,7 @@ const batch: TaskBatch = {
 
 describe("certificates and proxies", () => {
   it("reads the DN, VO, groups and roles the CA signed into a user certificate", () => {
-    const id = verifyChain([pki.user.certPem], pki.trust);
+    const id = verifyChain([fixture().user.certPem], fixture().trust);
     expect(id.dn).toBe(USER_DN);
     expect(id.vo).toBe("atlas");
     expect(id.groups).toEqual(["/atlas/prod"]);
@@ -55,9 +51,9 @@ describe("certificates and proxies", () => {
   });
 
   it("resolves a proxy of a proxy to the user's DN and carries the attributes forward", () => {
-    const p1 = createProxy({ certPem: pki.user.certPem, keyPem: pki.user.keyPem, lifetimeSec: 3600, keyBits: BITS });
+    const p1 = createProxy({ certPem: fixture().user.certPem, keyPem: fixture().user.keyPem, lifetimeSec: 3600, keyBits: BITS });
     const p2 = createProxy({ certPem: p1.certPem, keyPem: p1.keyPem, chain: p1.chain, lifetimeSec: 600, keyBits: BITS });
-    const id = verifyChain(p2.chain, pki.trust);
+    const id = verifyChain(p2.chain, fixture().trust);
     expect(id.dn).toBe(USER_DN);
     expect(id.subjectDn).toMatch(new RegExp(`^${USER_DN}/CN=\\d+/CN=\\d+$`));
     expect(id.isProxy).toBe(true);
@@ -66,69 +62,69 @@ describe("certificates and proxies", () => {
   });
 
   it("refuses a certificate from another CA, even one with our CA's DN", async () => {
-    await expectCode(() => verifyChain([pki.foreignUser.certPem], pki.trust), ERR.SEC_UNTRUSTED_CA);
-    const p = createProxy({ certPem: pki.foreignUser.certPem, keyPem: pki.foreignUser.keyPem, lifetimeSec: 600, keyBits: BITS });
-    await expectCode(() => verifyChain(p.chain, pki.trust), ERR.SEC_UNTRUSTED_CA);
+    await expectCode(() => verifyChain([fixture().foreignUser.certPem], fixture().trust), ERR.SEC_UNTRUSTED_CA);
+    const p = createProxy({ certPem: fixture().foreignUser.certPem, keyPem: fixture().foreignUser.keyPem, lifetimeSec: 600, keyBits: BITS });
+    await expectCode(() => verifyChain(p.chain, fixture().trust), ERR.SEC_UNTRUSTED_CA);
   });
 
   it("refuses an expired proxy", async () => {
-    const p = createProxy({ certPem: pki.user.certPem, keyPem: pki.user.keyPem, lifetimeSec: 60, keyBits: BITS });
-    expect(verifyChain(p.chain, pki.trust).dn).toBe(USER_DN);
-    await expectCode(() => verifyChain(p.chain, pki.trust, { at: Date.now() + 120_000 }), ERR.SEC_CERT_EXPIRED);
+    const p = createProxy({ certPem: fixture().user.certPem, keyPem: fixture().user.keyPem, lifetimeSec: 60, keyBits: BITS });
+    expect(verifyChain(p.chain, fixture().trust).dn).toBe(USER_DN);
+    await expectCode(() => verifyChain(p.chain, fixture().trust, { at: Date.now() + 120_000 }), ERR.SEC_CERT_EXPIRED);
   });
 
   it("refuses a proxy whose attributes were signed by the user instead of our CA", async () => {
     const forged = encodeAttributeExtension(
-      { holderDn: OTHER_USER_DN, holderSerial: forge.pki.certificateFromPem(pki.otherUser.certPem).serialNumber, issuerDn: verifyChain([pki.user.certPem], pki.trust).caDn, kind: "user", vo: "atlas", groups: [], roles: ["production"], notBefore: 0, notAfter: Date.now() + 86_400_000 },
-      pki.otherUser.keyPem,
+      { holderDn: OTHER_USER_DN, holderSerial: forge.pki.certificateFromPem(fixture().otherUser.certPem).serialNumber, issuerDn: verifyChain([fixture().user.certPem], fixture().trust).caDn, kind: "user", vo: "atlas", groups: [], roles: ["production"], notBefore: 0, notAfter: Date.now() + 86_400_000 },
+      fixture().otherUser.keyPem,
     );
-    const p = createProxy({ certPem: pki.otherUser.certPem, keyPem: pki.otherUser.keyPem, lifetimeSec: 600, keyBits: BITS, attributesDer: forged });
-    await expectCode(() => verifyChain(p.chain, pki.trust), ERR.SEC_BAD_ATTRIBUTES);
+    const p = createProxy({ certPem: fixture().otherUser.certPem, keyPem: fixture().otherUser.keyPem, lifetimeSec: 600, keyBits: BITS, attributesDer: forged });
+    await expectCode(() => verifyChain(p.chain, fixture().trust), ERR.SEC_BAD_ATTRIBUTES);
   });
 
   it("refuses a proxy carrying another user's CA-signed attributes", async () => {
-    const p = createProxy({ certPem: pki.otherUser.certPem, keyPem: pki.otherUser.keyPem, lifetimeSec: 600, keyBits: BITS, attributesDer: attributeDerOf(pki.user.certPem) });
-    await expectCode(() => verifyChain(p.chain, pki.trust), ERR.SEC_BAD_ATTRIBUTES);
+    const p = createProxy({ certPem: fixture().otherUser.certPem, keyPem: fixture().otherUser.keyPem, lifetimeSec: 600, keyBits: BITS, attributesDer: attributeDerOf(fixture().user.certPem) });
+    await expectCode(() => verifyChain(p.chain, fixture().trust), ERR.SEC_BAD_ATTRIBUTES);
   });
 
   it("refuses a proxy that names a user but was signed with someone else's key", async () => {
-    const p = createProxy({ certPem: pki.user.certPem, keyPem: pki.otherUser.keyPem, lifetimeSec: 600, keyBits: BITS });
-    await expectCode(() => verifyChain(p.chain, pki.trust), ERR.SEC_BAD_SIGNATURE);
+    const p = createProxy({ certPem: fixture().user.certPem, keyPem: fixture().otherUser.keyPem, lifetimeSec: 600, keyBits: BITS });
+    await expectCode(() => verifyChain(p.chain, fixture().trust), ERR.SEC_BAD_SIGNATURE);
   });
 
   it("refuses a proxy made below one whose path length allows none", async () => {
-    const p1 = createProxy({ certPem: pki.user.certPem, keyPem: pki.user.keyPem, lifetimeSec: 600, keyBits: BITS, pathLenConstraint: 0 });
-    expect(verifyChain(p1.chain, pki.trust).isProxy).toBe(true);
+    const p1 = createProxy({ certPem: fixture().user.certPem, keyPem: fixture().user.keyPem, lifetimeSec: 600, keyBits: BITS, pathLenConstraint: 0 });
+    expect(verifyChain(p1.chain, fixture().trust).isProxy).toBe(true);
     const p2 = createProxy({ certPem: p1.certPem, keyPem: p1.keyPem, chain: p1.chain, lifetimeSec: 300, keyBits: BITS });
-    await expectCode(() => verifyChain(p2.chain, pki.trust), ERR.SEC_BAD_PROXY);
+    await expectCode(() => verifyChain(p2.chain, fixture().trust), ERR.SEC_BAD_PROXY);
   });
 
   it("refuses an end-entity certificate posing as a proxy below another", async () => {
-    await expectCode(() => verifyChain([pki.otherUser.certPem, pki.user.certPem], pki.trust), ERR.SEC_BAD_PROXY);
+    await expectCode(() => verifyChain([fixture().otherUser.certPem, fixture().user.certPem], fixture().trust), ERR.SEC_BAD_PROXY);
   });
 });
 
 describe("signatures and encryption", () => {
   it("verifies a task batch and reports the signer's roles to the intake", () => {
-    const p = createProxy({ certPem: pki.user.certPem, keyPem: pki.user.keyPem, lifetimeSec: 600, keyBits: BITS });
-    const { batch: b, identity } = verifyTaskBatch(signTaskBatch(batch, { certChain: p.chain, keyPem: p.keyPem }), pki.trust);
+    const p = createProxy({ certPem: fixture().user.certPem, keyPem: fixture().user.keyPem, lifetimeSec: 600, keyBits: BITS });
+    const { batch: b, identity } = verifyTaskBatch(signTaskBatch(batch, { certChain: p.chain, keyPem: p.keyPem }), fixture().trust);
     expect(b.taskName).toBe("mc23.evgen");
     expect(identity.dn).toBe(USER_DN);
     expect(identity.roles).toContain("production");
   });
 
   it("refuses a task batch changed after signing", async () => {
-    const signed = signTaskBatch(batch, { certChain: [pki.otherUser.certPem], keyPem: pki.otherUser.keyPem });
+    const signed = signTaskBatch(batch, { certChain: [fixture().otherUser.certPem], keyPem: fixture().otherUser.keyPem });
     const tampered = { ...signed, batch: signed.batch.replace('"priority":0', '"priority":9999') };
     expect(tampered.batch).not.toBe(signed.batch);
-    await expectCode(() => verifyTaskBatch(tampered, pki.trust), ERR.SEC_BAD_SIGNATURE);
+    await expectCode(() => verifyTaskBatch(tampered, fixture().trust), ERR.SEC_BAD_SIGNATURE);
   });
 
   it("refuses a detached signature by another key", () => {
-    const sig = signData("hello", pki.user.keyPem);
-    expect(verifyData("hello", sig, pki.user.certPem)).toBe(true);
-    expect(verifyData("hello", sig, pki.otherUser.certPem)).toBe(false);
-    expect(verifyData("hellO", sig, pki.user.certPem)).toBe(false);
+    const sig = signData("hello", fixture().user.keyPem);
+    expect(verifyData("hello", sig, fixture().user.certPem)).toBe(true);
+    expect(verifyData("hello", sig, fixture().otherUser.certPem)).toBe(false);
+    expect(verifyData("hellO", sig, fixture().user.certPem)).toBe(false);
   });
 
   it("lets only the addressed pilot decrypt the one-time key", async () => {

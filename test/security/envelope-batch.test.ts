@@ -1,19 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { ERR, MatchEnvelope, type EnvelopeBody } from "../../schemas/index.ts";
 import { createBatchEnvelopeSigner, generatePilotKeyPair, verifyEnvelope } from "../../security/index.ts";
 import { buildBatch, rootFromPosition } from "../../security/envelope-batch.ts";
-import { buildPki, expectCode, type PkiFixture } from "./support/pki-fixture.ts";
+import { expectCode, usePki } from "./support/pki-fixture.ts";
 import { sampleEnvelopeBody } from "./support/sample-job.ts";
 
-let pki: PkiFixture;
+const fixture = usePki();
 const pilotKeys = generatePilotKeyPair();
 const always = (): boolean => true;
 
-beforeAll(() => {
-  pki = buildPki();
-});
-afterAll(() => pki.cleanup());
 
 function body(i: number): EnvelopeBody {
   return sampleEnvelopeBody(pilotKeys.publicKeyPem, { pilotId: `pilot-${i}`, nonce: `nonce-${String(i).padStart(12, "0")}` });
@@ -21,11 +17,11 @@ function body(i: number): EnvelopeBody {
 
 /** Envelopes asked for in one turn: signed as one batch. */
 async function batchOf(n: number): Promise<MatchEnvelope[]> {
-  const signer = createBatchEnvelopeSigner(pki.matchmaker);
+  const signer = createBatchEnvelopeSigner(fixture().matchmaker);
   return Promise.all(Array.from({ length: n }, (_, i) => signer.sign(body(i))));
 }
 
-const verifyAs = (env: unknown, i: number) => verifyEnvelope(env, { trust: pki.trust, pilotId: `pilot-${i}`, isNonceNew: always });
+const verifyAs = (env: unknown, i: number) => verifyEnvelope(env, { trust: fixture().trust, pilotId: `pilot-${i}`, isNonceNew: always });
 
 describe("batch-signed match envelopes", () => {
   it("signs envelopes of one turn once, and each verifies alone for its own pilot", async () => {
@@ -65,7 +61,7 @@ describe("batch-signed match envelopes", () => {
   });
 
   it("refuses a body with the signature and path of another batch by the same key", async () => {
-    const signer = createBatchEnvelopeSigner(pki.matchmaker);
+    const signer = createBatchEnvelopeSigner(fixture().matchmaker);
     const first = await Promise.all([0, 1, 2].map((i) => signer.sign(body(i))));
     const second = await Promise.all([0, 1, 2].map((i) => signer.sign(body(i + 10))));
     expect(first[0].signature).not.toBe(second[0].signature);

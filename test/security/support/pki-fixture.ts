@@ -1,6 +1,7 @@
 // One PKI per test file, built in beforeAll: a CA with its service certificates, two users (one
 // with the production role), a pilot, and a second, foreign CA with a user of its own.
 import { mkdtempSync, rmSync } from "node:fs";
+import { afterAll, beforeAll } from "vitest";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { initPki, issueCertificate, loadTrust, readServiceCredentials, type CertificateAndKey, type TrustStore } from "../../../security/index.ts";
@@ -43,6 +44,19 @@ export function buildPki(): PkiFixture {
     foreignUser: issueCertificate({ caDir: foreignDir, keyBits: BITS, kind: "user", dn: USER_DN, roles: ["production"] }),
     foreignMatchmaker: readServiceCredentials(foreignDir, "matchmaker"),
     cleanup: () => rmSync(root, { recursive: true, force: true }),
+  };
+}
+
+/** Builds the PKI before the file's tests and removes it after; read it through the getter inside tests. */
+export function usePki(): () => PkiFixture {
+  let pki: PkiFixture | undefined;
+  beforeAll(() => {
+    pki = buildPki();
+  });
+  afterAll(() => pki?.cleanup());
+  return () => {
+    if (!pki) throw new Error("usePki(): the PKI exists only inside tests");
+    return pki;
   };
 }
 
