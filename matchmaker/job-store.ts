@@ -308,6 +308,12 @@ export class JobStore {
     };
   }
 
+  /** State and holder only: a heartbeat asks this of every running job, and the spec's JSON is most of a record. */
+  async getHolder(jobId: string): Promise<{ state: JobState; pilotId: string } | undefined> {
+    const [state, pilotId] = await this.redis.hmget(this.jobKey(jobId), "state", "pilotId");
+    return state ? { state: state as JobState, pilotId: pilotId ?? "" } : undefined;
+  }
+
   async getJob(jobId: string): Promise<JobRecord | undefined> {
     return this.parseJob(await this.redis.hgetall(this.jobKey(jobId)));
   }

@@ -255,7 +255,7 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     const hb = Heartbeat.parseJson(data);
     const where = parseLockToken(hb.lockToken);
     if (!where || where.site !== hb.site) throw new WmsError(ERR.MATCH_LOCK_LOST, `lock token does not belong to a job at ${hb.site}`);
-    const [extended, rec] = await Promise.all([dispatch.extendLock(hb.jobId, hb.lockToken, lockMs), jobs.getJob(hb.jobId)]);
+    const [extended, rec] = await Promise.all([dispatch.extendLock(hb.jobId, hb.lockToken, lockMs), jobs.getHolder(hb.jobId)]);
     if (rec?.state === "cancelled") {
       m.heartbeats.inc({ result: "cancelled" });
       return { schemaVersion: SCHEMA_VERSION, status: "cancelled", reason: "the job was cancelled" };
