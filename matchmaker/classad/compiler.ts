@@ -6,6 +6,7 @@ import { exprDepth, type AttrExpr, type BinaryOp, type Expr } from "./ast.ts";
 import type { ClassAd } from "./classad.ts";
 import { MAX_EXPR_EVAL_DEPTH, type EvalState, type Thunk } from "./eval-state.ts";
 import { builtin } from "./functions.ts";
+import { MATCH_RECORD_NAMES } from "./match-record.ts";
 import { subscript } from "./interpreter.ts";
 import { asciiLower, binary, comparison, logicalAnd, logicalOr, unary } from "./operators.ts";
 import { evalBare, evalFound, recordValue, select } from "./scope.ts";
@@ -34,15 +35,21 @@ export function runCompiled(e: Expr, st: EvalState): Value {
  */
 function scopedRef(which: "my" | "target", base: AttrExpr, lname: string): Thunk {
   const generic = (st: EvalState): Value => select(st, evalBare(st, base), lname);
-  const special = lname === "parent" || lname === "self" || lname === "my" || lname === "currenttime" || lname === "toplevel" || lname === "root";
+  // Special names answer above the ad, and in a match the records above it bind a few more.
+  const special = lname === "parent" || lname === "self" || lname === "my" || lname === "currenttime" || lname === "toplevel" || lname === "root" || MATCH_RECORD_NAMES.has(lname);
   let cachedAd: ClassAd | null = null;
   let cachedVersion = -1;
   let cachedExpr: Expr | undefined;
   return (st) => {
     const cur = st.cur;
     if (cur === null || cur.parent !== null || cur.scopeNameCount !== 0 || special) return generic(st);
-    // `my` is the current record (old-ClassAd semantics), here a top-level ad.
-    const ad = which === "my" ? cur : st.target;
+    // `my` is the current record (old-ClassAd semantics), here a top-level ad; TARGET is the
+    // other side of the match, seen from either ad.
+    let ad: ClassAd | null;
+    if (which === "my") ad = cur;
+    else if (cur === st.my) ad = st.target;
+    else if (cur === st.target && st.my !== null) ad = st.my;
+    else return generic(st);
     if (ad === null || ad.parent !== null) return generic(st);
     let e: Expr | undefined;
     if (ad === cachedAd && ad.version === cachedVersion) e = cachedExpr;

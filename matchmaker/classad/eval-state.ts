@@ -3,6 +3,7 @@
 // evaluated right now (a reference back into one of those is a loop: undefined, not a crash).
 import type { Expr } from "./ast.ts";
 import type { ClassAd } from "./classad.ts";
+import type { MatchRecord } from "./match-record.ts";
 import type { Value } from "./value.ts";
 
 /** HTCondor's EvalState depth limit (MAX_CLASSAD_RECURSION): nested attribute references beyond it are error. */
@@ -14,9 +15,14 @@ export const MAX_EVAL_STEPS = 5_000_000;
 
 export interface EvalState {
   cur: ClassAd | null;
+  /** The outermost record; with MY and TARGET both given it is the match record, null until built. */
   root: ClassAd | null;
+  /** MY, the left ad of a match. */
   my: ClassAd | null;
+  /** TARGET, the right ad of a match. */
   target: ClassAd | null;
+  /** HTCondor's MatchClassAd around MY and TARGET, built on first use (see match-record.ts). */
+  match: MatchRecord | null;
   depth: number;
   steps: number;
   readonly active: Expr[];
@@ -42,15 +48,16 @@ export function topOf(ad: ClassAd | null): ClassAd | null {
 }
 
 export function newState(my: ClassAd | null, target: ClassAd | null, run: (e: Expr, st: EvalState) => Value): EvalState {
-  return { cur: my, root: topOf(my), my, target, depth: 0, steps: 0, active: [], run };
+  return { cur: my, root: my !== null && target !== null ? null : topOf(my), my, target, match: null, depth: 0, steps: 0, active: [], run };
 }
 
 /** Re-arms a finished state for another evaluation (saves an allocation per evaluation). */
 export function resetState(st: EvalState, my: ClassAd | null, target: ClassAd | null): EvalState {
   st.cur = my;
-  st.root = my === null || my.parent === null ? my : topOf(my);
+  st.root = target !== null && my !== null ? null : my === null || my.parent === null ? my : topOf(my);
   st.my = my;
   st.target = target;
+  st.match = null;
   st.depth = 0;
   st.steps = 0;
   if (st.active.length !== 0) st.active.length = 0;

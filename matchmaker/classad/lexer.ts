@@ -155,6 +155,13 @@ export class Lexer {
       if (isDigit(n) || (n === "." && isDigit(this.ch(2)))) return this.number(tok);
     }
     if (isDigit(c) || (c === "." && isDigit(this.ch(1)))) return this.number(tok);
+    if (c === "." && this.ch(1) === ".") {
+      // lexer.cpp's tokenizeNumber takes a second '.' into the token: `..a` is the selection `.a`,
+      // `..5` a real that strtod reads as 0.
+      if (isDigit(this.ch(2))) return this.number(tok);
+      this.advance(2);
+      return tok(".", "..");
+    }
     if (isAlpha(c) || c === "_") {
       const start = this.pos;
       while (isAlpha(this.ch())) this.advance();
@@ -210,6 +217,7 @@ export class Lexer {
       if (!isHex(this.ch())) this.fail("'0x' must be followed by hexadecimal digits");
       while (isHex(this.ch())) this.advance();
     } else {
+      if (this.ch() === "." && this.ch(1) === ".") this.advance();
       while (isDigit(this.ch())) this.advance();
       if (this.ch() === ".") {
         this.advance();
@@ -228,7 +236,7 @@ export class Lexer {
       }
     }
     const text = this.src.slice(start, this.pos);
-    if (isReal) return tok("real", text, { real: Number(text) });
+    if (isReal) return tok("real", text, { real: text.startsWith("..") ? 0 : Number(text) });
     if (text[0] === "0" && text.length > 1) this.fail(`'${text}': an integer may not start with 0 (ClassAds have no octal or hexadecimal literals)`);
     if (text.length <= 15 && /^-?\d+$/.test(text)) return tok("int", text, { int: Number(text) });
     // from_chars in base 10: stops at the first non-digit, leaves 0 on overflow.

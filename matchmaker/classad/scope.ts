@@ -2,15 +2,16 @@
 // a bare name is looked up in the current record, then its enclosing records; the special
 // names `parent`, `self`, `my` (HTCondor's tools run with old-ClassAd semantics, where `my` is
 // the current record like `self`), `currenttime` (time()) and `toplevel`/`root` answer at the
-// first level that lacks them; then `target` and `other` name the other ad; finally, when the
-// search started in MY (or TARGET), the other ad is tried (HTCondor's alternateScope, the
-// matchmaking rule "bare names resolve MY first, then TARGET"). With a TARGET, evaluation runs
-// inside HTCondor's MatchClassAd, so an absolute `.name` looks in that match record, which
-// holds only LEFT (MY) and RIGHT (TARGET).
+// first level that lacks them; finally, when the search started in MY (or TARGET), the other ad
+// is tried (HTCondor's alternateScope, the matchmaking rule "bare names resolve MY first, then
+// TARGET"). With both MY and TARGET, evaluation runs inside HTCondor's MatchClassAd
+// (match-record.ts): above each of the two ads is its context record (which binds target, other,
+// my, ad), above that the match record, which is the root.
 import { relTimeLiteral, type AttrExpr, type Expr } from "./ast.ts";
 import { cInt } from "./c-time.ts";
 import { ClassAd } from "./classad.ts";
 import { MAX_EVAL_DEPTH, type EvalState } from "./eval-state.ts";
+import { MATCH_RECORD_NAMES, matchRecord, type MatchRecord } from "./match-record.ts";
 import { classAdValue, ERROR, intValue, UNDEFINED, type Value } from "./value.ts";
 
 
@@ -21,8 +22,26 @@ export interface Found {
 
 const SPECIAL = new Set(["parent", "self", "my", "currenttime", "toplevel", "root"]);
 
+/** The match record of a state with both MY and TARGET, built on first use. */
+export function matchOf(st: EvalState & { my: ClassAd; target: ClassAd }): MatchRecord {
+  let m = st.match;
+  if (m === null) {
+    m = matchRecord(st.my, st.target);
+    st.match = m;
+    st.root = m.top;
+  }
+  return m;
+}
+
+function rootOf(st: EvalState): ClassAd | null {
+  return st.my !== null && st.target !== null ? matchOf(st as EvalState & { my: ClassAd; target: ClassAd }).top : st.root;
+}
+
 function specialValue(lname: string, st: EvalState, current: ClassAd, superScope: ClassAd | null): Value {
-  if (lname === "toplevel" || lname === "root") return st.root ? classAdValue(st.root) : UNDEFINED;
+  if (lname === "toplevel" || lname === "root") {
+    const root = rootOf(st);
+    return root ? classAdValue(root) : UNDEFINED;
+  }
   if (lname === "self" || lname === "my") return classAdValue(current);
   if (lname === "currenttime") return intValue(Math.floor(Date.now() / 1000));
   return superScope ? classAdValue(superScope) : UNDEFINED;
@@ -35,7 +54,17 @@ export function lookupInScope(st: EvalState, start: ClassAd, lname: string): Fou
   while (current) {
     const e = current.lookup(lname);
     if (e) return { expr: e, ad: current };
-    const superScope: ClassAd | null = current === st.root ? null : current.parent;
+    let superScope: ClassAd | null;
+    if (current === st.root) superScope = null;
+    else if ((current === st.my || current === st.target) && st.my !== null && st.target !== null) {
+      // A matched ad's parent is its context record. Past the ad only the records' own names and
+      // parent/toplevel/root can be found, so other misses end here without building them.
+      if (lname !== "parent" && lname !== "toplevel" && lname !== "root" && !MATCH_RECORD_NAMES.has(lname)) {
+        return SPECIAL.has(lname) ? specialValue(lname, st, current, null) : null;
+      }
+      const m = matchOf(st as EvalState & { my: ClassAd; target: ClassAd });
+      superScope = current === st.target ? m.rightContext : m.leftContext;
+    } else superScope = current.parent;
     if (SPECIAL.has(lname)) return specialValue(lname, st, current, superScope);
     current = superScope;
     if (current === start || ++hops > MAX_EVAL_DEPTH) return null;
@@ -47,19 +76,25 @@ export function lookupInScope(st: EvalState, start: ClassAd, lname: string): Fou
 export function resolveBare(st: EvalState, ref: AttrExpr): Found | Value {
   const lname = ref.lname;
   if (ref.absolute) {
-    if (st.target && st.my) return lname === "left" ? classAdValue(st.my) : lname === "right" ? classAdValue(st.target) : UNDEFINED;
-    if (!st.root) return UNDEFINED;
-    return lookupInScope(st, st.root, lname) ?? UNDEFINED;
+    const root = rootOf(st);
+    if (!root) return UNDEFINED;
+    return lookupInScope(st, root, lname) ?? UNDEFINED;
   }
   const start = st.cur;
   if (start) {
     const r = lookupInScope(st, start, lname);
     if (r) return r;
   } else if (SPECIAL.has(lname)) return UNDEFINED;
-  if (lname === "my") return st.my ? classAdValue(st.my) : UNDEFINED;
-  if (lname === "target" || lname === "other") return st.target ? classAdValue(st.target) : UNDEFINED;
-  if (start && start === st.my && st.target) return lookupInScope(st, st.target, lname) ?? UNDEFINED;
-  if (start && start === st.target && st.my) return lookupInScope(st, st.my, lname) ?? UNDEFINED;
+  const my = st.my;
+  const target = st.target;
+  if (my !== null && target !== null) {
+    // Only MY and TARGET have an alternate scope (each other); in a match TARGET and OTHER come
+    // from the context records, so nothing else falls back.
+    if (start === my) return lookupInScope(st, target, lname) ?? UNDEFINED;
+    if (start === target) return lookupInScope(st, my, lname) ?? UNDEFINED;
+    return UNDEFINED;
+  }
+  if (target !== null && (lname === "target" || lname === "other")) return classAdValue(target);
   return UNDEFINED;
 }
 
@@ -123,8 +158,14 @@ export function select(st: EvalState, base: Value, lname: string): Value {
   return ERROR;
 }
 
-/** Literal::MakeLiteral: a relative time becomes a ReltimeLiteral of its whole seconds (a real when evaluated). */
+/**
+ * An element of a projected list. Literal::MakeLiteral: a relative time becomes a ReltimeLiteral of
+ * its whole seconds (a real when evaluated). A record is copied and the new list's parent scope set
+ * to none (attrrefs.cpp), so it no longer sees the records around it: `{ [q = [w = z]; z = 4] }.q.w`
+ * is `{ undefined }`.
+ */
 function literalOf(v: Value): Expr {
+  if (v.kind === "classad") return { type: "literal", value: classAdValue(new ClassAd(v.ad.entries(), null)) };
   return v.kind === "reltime" ? relTimeLiteral(cInt(v.secs)) : { type: "literal", value: v };
 }
 

@@ -43,9 +43,11 @@ export function quoteString(s: string): string {
   return `"${escapeBytes(s, '"')}"`;
 }
 
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
 export function formatName(name: string): string {
   const body = escapeBytes(name, "'");
-  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(body) && !RESERVED.has(body.toLowerCase()) ? body : `'${body}'`;
+  return IDENTIFIER.test(body) && !RESERVED.has(body.toLowerCase()) ? body : `'${body}'`;
 }
 
 /** HTCondor's attribute order: shorter names first, then case-insensitive byte order. */
@@ -84,7 +86,10 @@ export function unparse(e: Expr): string {
   switch (e.type) {
     case "literal": return e.reltime && e.value.kind === "real" ? `relTime("${relTimeToString(e.value.value)}")` : valueToString(e.value);
     case "attr":
-      if (e.base) return `${unparse(e.base)}.${formatName(e.name)}`;
+      // sink.cpp appends the name after a selection unquoted, reserved words too (`r.parent`). A name
+      // that is not an identifier stays quoted here, so printed text never becomes ambiguous
+      // (signature() keys caches on it); HTCondor would print `r.'a b'` as `r.a b`.
+      if (e.base) return `${unparse(e.base)}.${IDENTIFIER.test(e.name) ? e.name : formatName(e.name)}`;
       return (e.absolute ? "." : "") + formatName(e.name);
     case "unary": return ` ${e.op}${unparse(e.operand)}`;
     case "binary": return `${unparse(e.left)} ${e.op} ${unparse(e.right)}`;
