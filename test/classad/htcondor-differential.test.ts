@@ -6,8 +6,8 @@
 // parser refuses the expression. Of 40,947 compared cases (hand-written per area plus 8,000 from a
 // grammar-based generator) the others agreed and are not repeated here.
 // Scoping in a match (parent chains, toplevel/root, .LEFT/.RIGHT, self/other/my/target, with and
-// without a TARGET) was compared on 39,000 generated expression evaluations over three MY/TARGET
-// pairs and 1,200 generated job/machine pairs through matchAds; all agree after the fixes below.
+// without a TARGET) was compared on 66,000 generated expression evaluations over three MY/TARGET
+// pairs and 1,600 generated job/machine pairs through matchAds; all agree after the fixes below.
 import { describe, expect, it } from "vitest";
 import { ClassAdParseError, evaluate, interpretExpr, matchAds, parseClassAd, parseExpr, requirementsMet, valueToString } from "../../matchmaker/classad/index.ts";
 
