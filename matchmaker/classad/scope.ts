@@ -62,6 +62,10 @@ export function lookupInScope(st: EvalState, start: ClassAd, lname: string): Fou
       if (lname !== "parent" && lname !== "toplevel" && lname !== "root" && !MATCH_RECORD_NAMES.has(lname)) {
         return SPECIAL.has(lname) ? specialValue(lname, st, current, null) : null;
       }
+      // The context record's own names, answered without building it: `target`/`other` are the
+      // other ad (its `.RIGHT`/`.LEFT`), `ad` this one — every TARGET.x of a Requirements asks.
+      if (lname === "target" || lname === "other") return classAdValue(current === st.my ? st.target : st.my);
+      if (lname === "ad") return classAdValue(current);
       const m = matchOf(st as EvalState & { my: ClassAd; target: ClassAd });
       superScope = current === st.target ? m.rightContext : m.leftContext;
     } else superScope = current.parent;
