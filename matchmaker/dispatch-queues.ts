@@ -85,6 +85,7 @@ export class DispatchQueues {
   private readonly jobs: JobStore;
   private readonly queues = new Map<string, Queue>();
   private readonly workers = new Map<string, Worker>();
+  private readonly checkStarts = new Map<Worker, NodeJS.Timeout>();
   private stalledTimer: NodeJS.Timeout | undefined;
   private onStalledOutcome: ((jobId: string, outcome: StallOutcome) => void) | undefined;
   private closed = false;
@@ -149,7 +150,7 @@ export class DispatchQueues {
         );
       });
       this.workers.set(name, w);
-      if (this.stalledTimer) void w.startStalledCheckTimer();
+      if (this.stalledTimer) this.startCheck(w);
     }
     return w;
   }
@@ -397,13 +398,27 @@ export class DispatchQueues {
       for (const site of await this.sites()) {
         for (const ac of Object.keys(await this.autoclusters(site))) this.worker(site, ac);
       }
-      for (const w of this.workers.values()) void w.startStalledCheckTimer();
+      for (const w of this.workers.values()) this.startCheck(w);
     };
     this.stalledTimer = setInterval(() => {
       scan().catch((e: Error) => this.opts.onError?.(e, "stalled-check scan"));
     }, Math.max(500, this.opts.stalledIntervalMs));
     this.stalledTimer.unref();
     await scan();
+  }
+
+  /**
+   * Starts a queue's stalled check after a random part of one interval. Started together, the
+   * checks of a hundred queues hit Redis as one burst every interval, and every advert waiting
+   * behind that burst paid for it; spread out, the recovery bound (lockMs + 2 intervals) is unchanged.
+   */
+  private startCheck(w: Worker): void {
+    if (this.checkStarts.has(w)) return;
+    const t = setTimeout(() => {
+      if (!this.closed) void w.startStalledCheckTimer();
+    }, Math.random() * this.opts.stalledIntervalMs);
+    t.unref();
+    this.checkStarts.set(w, t);
   }
 
   /**
@@ -445,6 +460,8 @@ export class DispatchQueues {
   async close(): Promise<void> {
     this.closed = true;
     if (this.stalledTimer) clearInterval(this.stalledTimer);
+    for (const t of this.checkStarts.values()) clearTimeout(t);
+    this.checkStarts.clear();
     await Promise.all([...this.workers.values()].map((w) => w.close()));
     await Promise.all([...this.queues.values()].map((q) => q.close()));
     this.workers.clear();
