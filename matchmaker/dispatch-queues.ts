@@ -11,12 +11,7 @@ import { AUTOCLUSTER_ID_RE, autoclusterId, autoclusterKey, bullPriority, type Au
 export interface DispatchQueuesOptions {
   /** BullMQ needs `maxRetriesPerRequest: null` on this connection. */
   readonly connection: Redis;
-  /**
-   * For our own commands (JobStore transitions, counters, index). Pass the auto-pipelined
-   * connection: commands issued in one tick share one write, where a command alone costs Redis
-   * ~15 µs of socket work (measured), more than most of the commands themselves. BullMQ keeps its
-   * own connection, unpipelined, as BullMQ expects. Defaults to `connection`.
-   */
+  /** For our own commands (JobStore transitions, counters, index): the auto-pipelined one (see openRedis). Defaults to `connection`. */
   readonly redis?: Redis;
   readonly names: WireNames;
   /** How long a claim lives without a heartbeat. */

@@ -203,7 +203,7 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     }
     const withKey = (job: JobSpec): ClaimWrites<string> => {
       const k = keys.prepare({ userDn: job.userDn, jobId: job.jobId, pilotId: advert.pilotId, ttlSec: config.credentials.oneTimeKeyTtlSec });
-      return { writes: { set: [{ key: k.key, value: k.value, pxMs: k.pxMs }] }, value: k.secret };
+      return { writes: { set: [k] }, value: k.secret };
     };
     const claimed = await bestJob(advert.site, machine, advert.pilotId, admitted, withKey);
     if (!claimed) return nomatch(`no waiting job at ${advert.site} matches this pilot`);

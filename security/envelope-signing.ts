@@ -29,7 +29,10 @@ export interface EnvelopeSignerOptions {
   readonly now?: () => number;
 }
 
-/** The current delegated key, made at first use and replaced at half its life. */
+/**
+ * The current delegated key, made at first use and replaced at half its life, so an envelope never
+ * carries a delegation about to lapse in transit.
+ */
 function delegateSource(service: { certPem: string; keyPem: string }, o: EnvelopeSignerOptions): () => EnvelopeDelegate {
   const lifetimeSec = o.delegationLifetimeSec ?? DELEGATION_LIFETIME_SEC;
   const clock = o.now ?? Date.now;

@@ -1,8 +1,8 @@
 // The one-time proxy key travels inside the envelope encrypted to the pilot's ephemeral public key
 // (from its advert), so neither the NATS wire nor a log ever shows it. ECIES-style: an ephemeral
-// P-256 key (rotated every minute, see below), ECDH with the pilot's key, HKDF-SHA256 to an AES-256-GCM key. EC P-256 because
-// a pilot makes a key pair at start and the matchmaker encrypts once per match: both take well
-// under a millisecond, where RSA key generation takes ~100 ms.
+// P-256 key (rotated every minute, see below), ECDH with the pilot's key, HKDF-SHA256 to an
+// AES-256-GCM key. EC P-256 because a pilot makes a key pair at start and the matchmaker encrypts
+// once per match: both take well under a millisecond, where RSA key generation takes ~100 ms.
 import { createCipheriv, createDecipheriv, createECDH, type ECDH, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes, type KeyObject } from "node:crypto";
 import { ERR, WmsError } from "../schemas/index.ts";
 import type { KeyPairPem } from "./key-pair.ts";

@@ -17,6 +17,6 @@ export { wrapperScript, shellQuote } from "./switch-wrapper.ts";
 export { checkPilotSecrets } from "./pilot-secrets-check.ts";
 export { startSwitched, DEFAULT_PROXY_FILE, WRAPPER_FILE, type SwitchRequest, type SwitchJob, type StartedPayload, type CleanupReport } from "./identity-switch.ts";
 export { runPayload, type RunPayloadOptions, type PayloadRun } from "./payload-run.ts";
-export { processTree, sampleTree, reapedChildrenCpuSec, clockTicksPerSec, type TreeSample, type PayloadMeasures } from "./process-tree.ts";
+export { processTree, processCpuSec, processRssKb, sampleTree, reapedChildrenCpuSec, clockTicksPerSec, type TreeSample, type PayloadMeasures } from "./process-tree.ts";
 export { loadSiteConfig, findSite } from "./site-config-file.ts";
 export { explainAccess, type AccessExplanation } from "./access-explanation.ts";

@@ -56,6 +56,17 @@ async function statusKb(pid: number, field: "VmRSS" | "VmHWM"): Promise<number> 
   }
 }
 
+/** CPU seconds (user + system) one process has used so far; undefined when it is gone. */
+export async function processCpuSec(pid: number): Promise<number | undefined> {
+  const s = await readStat(pid);
+  return s && (s.utime + s.stime) / clockTicksPerSec();
+}
+
+/** Resident memory of one process in kB (0 when it is gone). */
+export function processRssKb(pid: number): Promise<number> {
+  return statusKb(pid, "VmRSS");
+}
+
 /** The root and every descendant (by parent links) plus anything left in the root's process group. */
 export async function processTree(rootPid: number): Promise<ProcStat[]> {
   const all: ProcStat[] = [];

@@ -16,6 +16,7 @@ import { SCHEMA_VERSION, type JobSpec, type WireNames } from "../../schemas/inde
 import type { SwarmCommand, SwarmPilot, SwarmResult } from "../pilot-swarm.ts";
 import { generatePilotKeyPair, initPki, PilotTokenStore } from "../../security/index.ts";
 import { DispatchQueues, JobStore } from "../../matchmaker/index.ts";
+import { processCpuSec, processRssKb } from "../../site-authz/index.ts";
 import type { BenchSuite } from "./suite.ts";
 
 const SITES = 50;
@@ -131,15 +132,12 @@ class PilotSwarm {
   }
 }
 
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Math.round(Number(m[1]) / 1024) : -1;
+async function rssMb(pid: number): Promise<number> {
+  return Math.round((await processRssKb(pid)) / 1024);
 }
 
-/** CPU seconds a process has used (user + system), from /proc. */
-function cpuSec(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+async function cpuSec(pid: number): Promise<number> {
+  return (await processCpuSec(pid)) ?? 0;
 }
 
 /** Whole-machine busy and total jiffies, to tell a CPU-bound run from one waiting on round trips. */
@@ -235,23 +233,23 @@ export const matchmakerSuite: BenchSuite = {
         }
       }
       await swarm.call({ op: "rounds", rounds: Math.ceil(1000 / PEAK_CONCURRENCY), checked: true });
-      const rssMb10k = rssMb(pid);
+      const rssMb10k = await rssMb(pid);
       await queueJobs(store, dq, "b", TOTAL - FIRST);
       await swarm.call({ op: "rounds", rounds: Math.ceil(1000 / PEAK_CONCURRENCY), checked: false });
-      const rssMb100k = rssMb(pid);
+      const rssMb100k = await rssMb(pid);
 
       // Peak: closed loop, every pilot asks again as soon as it is answered.
       const natsPid = pidOf("nats-server");
-      const cpu0 = { mm: cpuSec(pid), redis: await redisCpuSec(redis), pilots: cpuSec(swarm.pid), nats: natsPid ? cpuSec(natsPid) : 0, machine: machineJiffies() };
+      const cpu0 = { mm: await cpuSec(pid), redis: await redisCpuSec(redis), pilots: await cpuSec(swarm.pid), nats: natsPid ? await cpuSec(natsPid) : 0, machine: machineJiffies() };
       const peak = await swarm.call({ op: "closed", ms: PEAK_MS });
       const matchesPerSec = peak.matches / (peak.elapsedMs / 1000);
       // Where the CPU of one match goes (the machine is shared by all of them).
       const perMatchUs = (sec: number): number => Math.round((sec * 1e6) / Math.max(1, peak.matches));
       const cpuPerMatch = {
-        matchmakerCpuUsPerMatch: perMatchUs(cpuSec(pid) - cpu0.mm),
+        matchmakerCpuUsPerMatch: perMatchUs((await cpuSec(pid)) - cpu0.mm),
         redisCpuUsPerMatch: perMatchUs((await redisCpuSec(redis)) - cpu0.redis),
-        pilotClientCpuUsPerMatch: perMatchUs(cpuSec(swarm.pid) - cpu0.pilots),
-        ...(natsPid && { natsCpuUsPerMatch: perMatchUs(cpuSec(natsPid) - cpu0.nats) }),
+        pilotClientCpuUsPerMatch: perMatchUs((await cpuSec(swarm.pid)) - cpu0.pilots),
+        ...(natsPid && { natsCpuUsPerMatch: perMatchUs((await cpuSec(natsPid)) - cpu0.nats) }),
         peakMachineBusyPct: ((m) => Math.round(((m.busy - cpu0.machine.busy) * 100) / Math.max(1, m.total - cpu0.machine.total)))(machineJiffies()),
       };
 

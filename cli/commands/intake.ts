@@ -37,17 +37,13 @@ export function registerIntake(program: Command): void {
           redis.disconnect();
           bull.disconnect();
         };
-        let service;
-        try {
-          service = await startIntake({ nc, redis, names, config, trust, dispatch, logger });
-        } catch (e) {
+        const service = await startIntake({ nc, redis, names, config, trust, dispatch, logger }).catch(async (e: unknown) => {
           await closeAll();
           throw e;
-        }
-        const started = service;
+        });
         await serveUntilStopped(
           async () => {
-            await started.stop();
+            await service.stop();
             await closeAll();
           },
           { onSignal: () => logger.info("intake stopping") },
