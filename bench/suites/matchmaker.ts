@@ -26,8 +26,12 @@ const PEAK_CONCURRENCY = 64;
 const PEAK_MS = 8000;
 const LATENCY_MS = 6000;
 const BASELINE_JOBS = 10_000;
+/** Queued afresh for the plumbing floor, which runs for FLOOR_MS on jobs of its own. */
+const FLOOR_JOBS = 60_000;
+const FLOOR_MS = 4000;
 const WMS_BIN = fileURLToPath(new URL("../../bin/wms.mjs", import.meta.url));
 const SWARM_MODULE = fileURLToPath(new URL("../pilot-swarm.ts", import.meta.url));
+const FLOOR_MODULE = fileURLToPath(new URL("../plumbing-floor.ts", import.meta.url));
 
 function spec(taskId: string, i: number, site: string, cores: number): JobSpec {
   return {
@@ -97,7 +101,7 @@ class PilotSwarm {
 
   static start(): PilotSwarm {
     // Inherits `--import tsx` (execArgv) from the bench process.
-    const child = fork(SWARM_MODULE, [], { stdio: ["ignore", "ignore", "inherit", "ipc"] });
+    const child = fork(SWARM_MODULE, [], { execArgv: [...process.execArgv, ...(process.env.WMS_BENCH_SWARM_NODE_ARGS?.split(" ").filter(Boolean) ?? [])], stdio: ["ignore", "ignore", "inherit", "ipc"] });
     // The pilots are the stopwatch: on this shared 2-core box the scheduler would otherwise park
     // them for tens of ms behind the matchmaker, Redis and NATS, and that wait would be reported as
     // matchmaker latency. Raising their priority needs root; without it the bench runs as is.
@@ -130,6 +134,19 @@ class PilotSwarm {
     if (this.child.exitCode !== null) return;
     await this.call({ op: "stop" }).catch(() => this.child.kill("SIGKILL"));
   }
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once("exit", () => resolve()));
+}
+
+/** Starts the plumbing-floor responder (bench/plumbing-floor.ts) and waits until it listens. */
+function startFloor(namespace: string): Promise<ChildProcess> {
+  const child = fork(FLOOR_MODULE, [namespace], { stdio: ["ignore", "ignore", "inherit", "ipc"] });
+  return new Promise((resolve, reject) => {
+    child.once("message", () => resolve(child));
+    child.once("exit", (code) => reject(new Error(`the plumbing-floor responder exited (${code ?? "signal"})`)));
+  });
 }
 
 async function rssMb(pid: number): Promise<number> {
@@ -214,6 +231,7 @@ export const matchmakerSuite: BenchSuite = {
     const tokens = new PilotTokenStore(redis, names);
     let child: ChildProcess | undefined;
     let swarm: PilotSwarm | undefined;
+    let floor: ChildProcess | undefined;
     try {
       const first = await queueJobs(store, dq, "a", FIRST);
       // WMS_BENCH_MATCHMAKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=prof" profiles the matchmaker.
@@ -258,11 +276,23 @@ export const matchmakerSuite: BenchSuite = {
       const open = await swarm.call({ op: "open", rate, ms: LATENCY_MS });
       const latencies = (open.latenciesMs ?? []).sort((a, b) => a - b);
 
+      // The floor: the same pilots against a responder that only claims in BullMQ and answers.
+      child.kill("SIGTERM");
+      await exited(child);
+      await dq.enqueue(Array.from({ length: FLOOR_JOBS }, (_, i) => spec("floor", i, `BENCH_${i % SITES}`, 1)));
+      floor = await startFloor(namespace);
+      const floorRun = await swarm.call({ op: "closed", ms: FLOOR_MS });
+      const plumbingFloorPerSec = floorRun.matches / (floorRun.elapsedMs / 1000);
+
       const baselineJobsPerSec = await baseline(bull, names, first.slice(0, BASELINE_JOBS));
       return {
         matchesPerSec: Math.round(matchesPerSec),
         baselineJobsPerSec: Math.round(baselineJobsPerSec),
         matchToBaselineRatio: Math.round((matchesPerSec / baselineJobsPerSec) * 100) / 100,
+        // NATS request/reply plus BullMQ claim and completion, with none of the matchmaker's work.
+        plumbingFloorPerSec: Math.round(plumbingFloorPerSec),
+        floorToBaselineRatio: Math.round((plumbingFloorPerSec / baselineJobsPerSec) * 100) / 100,
+        matchToFloorRatio: Math.round((matchesPerSec / plumbingFloorPerSec) * 100) / 100,
         p50Ms: Math.round(percentile(latencies, 0.5) * 100) / 100,
         p99Ms: Math.round(percentile(latencies, 0.99) * 100) / 100,
         latencyRatePerSec: Math.round(rate),
@@ -275,6 +305,8 @@ export const matchmakerSuite: BenchSuite = {
     } finally {
       await swarm?.stop();
       child?.kill("SIGTERM");
+      floor?.kill("SIGTERM");
+      if (floor) await exited(floor);
       await dq.close();
       await deleteNamespace(redis, namespace);
       redis.disconnect();
