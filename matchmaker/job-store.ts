@@ -4,7 +4,7 @@
 // job's history survives its BullMQ entry being completed or removed.
 import type { Redis } from "ioredis";
 import type { JobSpec, WireNames } from "../schemas/index.ts";
-import { redisScript } from "../platform/redis-script.ts";
+import { batchedRedisScript } from "../platform/redis-script.ts";
 
 export const JOB_STATES = ["defined", "activated", "sent", "starting", "running", "finished", "failed", "cancelled"] as const;
 export type JobState = (typeof JOB_STATES)[number];
@@ -148,7 +148,7 @@ return {1, cur}
 
 type Hash = Record<string, string>;
 
-const transitionScript = redisScript(TRANSITION_LUA);
+const transitionScript = batchedRedisScript(TRANSITION_LUA);
 
 function num(v: string | undefined): number | undefined {
   return v === undefined || v === "" ? undefined : Number(v);

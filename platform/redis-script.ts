@@ -24,3 +24,98 @@ export function redisScript(lua: string): RedisScript {
     },
   };
 }
+
+/** Most calls one script run carries; a larger burst is split, so no run holds Redis for long. */
+export const MAX_BATCH = 256;
+
+interface Call {
+  readonly keys: readonly string[];
+  readonly args: ReadonlyArray<string | number>;
+  resolve(v: unknown): void;
+  reject(e: unknown): void;
+}
+
+/**
+ * A script whose calls made in one event-loop turn on one connection run as a single EVALSHA, each
+ * call with its own KEYS and ARGV and its own result or error, in the order they were made. The
+ * matchmaker answers adverts in waves of twenty or more; one script run per call cost Redis a few
+ * µs of set-up each and the client a command object, an encoding and a reply parse each. A batch is
+ * atomic as a whole, which is stronger than the guarantee each call relies on. The script's body is
+ * written as for one call (KEYS, ARGV, `return`); its keys span hash slots, like the rest of our
+ * Redis keys (see matchmaker/README.md on Redis Cluster).
+ */
+export function batchedRedisScript(lua: string): RedisScript {
+  // The body becomes a function whose parameters shadow the globals KEYS and ARGV. pcall keeps one
+  // call's error (WRONGTYPE, a bad number) to that call: a script that raised would abort the
+  // calls after it, while those before it had already written.
+  const wrapped = `
+local function one(KEYS, ARGV)
+${lua}
+end
+local n = tonumber(ARGV[1])
+local out = {}
+local k, a = 1, 2 + 2 * n
+for i = 1, n do
+  local nk, na = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
+  local K, A = {}, {}
+  for j = 1, nk do K[j] = KEYS[k + j - 1] end
+  for j = 1, na do A[j] = ARGV[a + j - 1] end
+  k, a = k + nk, a + na
+  local ok, res = pcall(one, K, A)
+  if ok then
+    out[i] = {1, res}
+  else
+    out[i] = {0, type(res) == 'table' and res.err or tostring(res)}
+  end
+end
+return out
+`;
+  const script = redisScript(wrapped);
+  const pending = new Map<Redis, Call[]>();
+
+  function send(redis: Redis, calls: readonly Call[]): void {
+    const keys: string[] = [];
+    const counts: Array<string | number> = [calls.length];
+    const args: Array<string | number> = [];
+    for (const c of calls) {
+      counts.push(c.keys.length, c.args.length);
+      keys.push(...c.keys);
+      args.push(...c.args);
+    }
+    script.run(redis, keys, [...counts, ...args]).then(
+      (out) => {
+        const rows = out as Array<[number, unknown]>;
+        calls.forEach((c, i) => {
+          const row = rows[i];
+          if (row?.[0] === 1) c.resolve(row[1] ?? null);
+          else c.reject(new Error(String(row?.[1] ?? "the batched script returned no result for this call")));
+        });
+      },
+      (e: unknown) => {
+        for (const c of calls) c.reject(e);
+      },
+    );
+  }
+
+  function flush(redis: Redis): void {
+    const calls = pending.get(redis) ?? [];
+    pending.delete(redis);
+    for (let i = 0; i < calls.length; i += MAX_BATCH) send(redis, calls.slice(i, i + MAX_BATCH));
+  }
+
+  return {
+    sha: script.sha,
+    run(redis, keys, args) {
+      return new Promise((resolve, reject) => {
+        let calls = pending.get(redis);
+        if (!calls) {
+          calls = [];
+          pending.set(redis, calls);
+          // After the turn's microtasks: every advert of a NATS read has made its call by then.
+          process.nextTick(flush, redis);
+        }
+        calls.push({ keys, args, resolve, reject });
+      });
+    },
+  };
+}

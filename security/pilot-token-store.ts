@@ -1,7 +1,7 @@
 // Single/few-use pilot tokens (seed 001): minted by the factory per pilot, bound to its site and
 // factory, consumed by the matchmaker one use per job request.
 import type { Redis } from "ioredis";
-import { redisScript } from "../platform/redis-script.ts";
+import { batchedRedisScript } from "../platform/redis-script.ts";
 import { ERR, WmsError, type WireNames } from "../schemas/index.ts";
 import { newSecret, secretHash } from "./secret-hash.ts";
 
@@ -22,7 +22,7 @@ const RETAIN_MS = 86_400_000;
 
 // One script, so check-and-decrement is atomic: two matchmakers racing on the last use cannot
 // both win, and a refused attempt (wrong site, expired) spends nothing.
-const CONSUME = redisScript(`
+const CONSUME = batchedRedisScript(`
 local h = redis.call('HMGET', KEYS[1], 'site', 'factoryId', 'usesLeft', 'expiresAt')
 if not h[1] then return {'unknown'} end
 if tonumber(ARGV[2]) >= tonumber(h[4]) then return {'expired'} end

@@ -281,8 +281,10 @@ export const matchmakerSuite: BenchSuite = {
       await exited(child);
       await dq.enqueue(Array.from({ length: FLOOR_JOBS }, (_, i) => spec("floor", i, `BENCH_${i % SITES}`, 1)));
       floor = await startFloor(namespace);
+      const floorCpu0 = await cpuSec(floor.pid ?? 0);
       const floorRun = await swarm.call({ op: "closed", ms: FLOOR_MS });
       const plumbingFloorPerSec = floorRun.matches / (floorRun.elapsedMs / 1000);
+      const floorResponderCpuUsPerMatch = Math.round((((await cpuSec(floor.pid ?? 0)) - floorCpu0) * 1e6) / Math.max(1, floorRun.matches));
 
       const baselineJobsPerSec = await baseline(bull, names, first.slice(0, BASELINE_JOBS));
       return {
@@ -301,6 +303,7 @@ export const matchmakerSuite: BenchSuite = {
         rssMb10k,
         rssMb100k,
         ...cpuPerMatch,
+        floorResponderCpuUsPerMatch,
       };
     } finally {
       await swarm?.stop();
