@@ -281,10 +281,11 @@ export const matchmakerSuite: BenchSuite = {
       await exited(child);
       await dq.enqueue(Array.from({ length: FLOOR_JOBS }, (_, i) => spec("floor", i, `BENCH_${i % SITES}`, 1)));
       floor = await startFloor(namespace);
-      const floorCpu0 = await cpuSec(floor.pid ?? 0);
+      const floorCpu0 = { responder: await cpuSec(floor.pid ?? 0), redis: await redisCpuSec(redis) };
       const floorRun = await swarm.call({ op: "closed", ms: FLOOR_MS });
       const plumbingFloorPerSec = floorRun.matches / (floorRun.elapsedMs / 1000);
-      const floorResponderCpuUsPerMatch = Math.round((((await cpuSec(floor.pid ?? 0)) - floorCpu0) * 1e6) / Math.max(1, floorRun.matches));
+      const floorPerMatchUs = (sec: number): number => Math.round((sec * 1e6) / Math.max(1, floorRun.matches));
+      const floorCpu = { floorResponderCpuUsPerMatch: floorPerMatchUs((await cpuSec(floor.pid ?? 0)) - floorCpu0.responder), floorRedisCpuUsPerMatch: floorPerMatchUs((await redisCpuSec(redis)) - floorCpu0.redis) };
 
       const baselineJobsPerSec = await baseline(bull, names, first.slice(0, BASELINE_JOBS));
       return {
@@ -303,7 +304,7 @@ export const matchmakerSuite: BenchSuite = {
         rssMb10k,
         rssMb100k,
         ...cpuPerMatch,
-        floorResponderCpuUsPerMatch,
+        ...floorCpu,
       };
     } finally {
       await swarm?.stop();
