@@ -26,7 +26,7 @@ export function redisScript(lua: string): RedisScript {
 }
 
 /** Most calls one script run carries; a larger burst is split, so no run holds Redis for long. */
-export const MAX_BATCH = 256;
+export const MAX_SCRIPT_BATCH = 256;
 
 interface Call {
   readonly keys: readonly string[];
@@ -100,7 +100,7 @@ return out
   function flush(redis: Redis): void {
     const calls = pending.get(redis) ?? [];
     pending.delete(redis);
-    for (let i = 0; i < calls.length; i += MAX_BATCH) send(redis, calls.slice(i, i + MAX_BATCH));
+    for (let i = 0; i < calls.length; i += MAX_SCRIPT_BATCH) send(redis, calls.slice(i, i + MAX_SCRIPT_BATCH));
   }
 
   return {

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { openRedis } from "../../platform/connections.ts";
-import { batchedRedisScript, MAX_BATCH } from "../../platform/redis-script.ts";
+import { batchedRedisScript, MAX_SCRIPT_BATCH } from "../../platform/redis-script.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { testConfig } from "../support/namespace.ts";
 
@@ -47,7 +47,7 @@ describe("batched Redis scripts", () => {
   });
 
   it("splits a burst larger than one run carries, and loses no call", async () => {
-    const n = MAX_BATCH * 2 + 3;
+    const n = MAX_SCRIPT_BATCH * 2 + 3;
     const got = (await Promise.all(Array.from({ length: n }, () => incr.run(redis, [key("c")], [1])))) as Array<[number, string]>;
     expect(got.map((r) => r[0])).toEqual(Array.from({ length: n }, (_, i) => i + 1));
   });
