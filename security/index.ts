@@ -21,4 +21,4 @@ export { AuditLog, auditStreamKey, type AuditEntry } from "./audit-log.ts";
 export { PilotTokenStore, type MintTokenRequest, type ConsumedToken } from "./pilot-token-store.ts";
 export { OneTimeKeyStore, type KeyBinding, type ConsumedKey, type OneTimeKeyStoreOptions, type PreparedKey } from "./one-time-key-store.ts";
 export { NonceStore } from "./nonce-store.ts";
-export { randomHex, randomBase64url } from "./random-pool.ts";
+export { randomHex, randomBase64url, randomBuffer } from "./random-pool.ts";

@@ -3,9 +3,10 @@
 // P-256 key (rotated every minute, see below), ECDH with the pilot's key, HKDF-SHA256 to an
 // AES-256-GCM key. EC P-256 because a pilot makes a key pair at start and the matchmaker encrypts
 // once per match: both take well under a millisecond, where RSA key generation takes ~100 ms.
-import { createCipheriv, createDecipheriv, createECDH, type ECDH, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes, type KeyObject } from "node:crypto";
+import { createCipheriv, createDecipheriv, createECDH, type ECDH, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, type KeyObject } from "node:crypto";
 import { ERR, WmsError } from "../schemas/index.ts";
 import type { KeyPairPem } from "./key-pair.ts";
+import { randomBuffer } from "./random-pool.ts";
 
 const VERSION = 1;
 const INFO = Buffer.from("pilot-wms one-time key v1");
@@ -91,7 +92,7 @@ export function encryptToPilot(publicKeyPem: string, secret: string, now = Date.
     if (e.keys.size >= POINTS_MAX) e.keys.delete(e.keys.keys().next().value as string);
     e.keys.set(publicKeyPem, key);
   }
-  const iv = randomBytes(IV_LEN);
+  const iv = randomBuffer(IV_LEN);
   const cipher = createCipheriv("aes-256-gcm", key, iv);
   const ct = Buffer.concat([cipher.update(secret, "utf8"), cipher.final()]);
   const head = Buffer.alloc(3);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { randomBase64url, randomHex } from "../../security/index.ts";
+import { randomBase64url, randomBuffer, randomHex } from "../../security/index.ts";
 
 describe("random pool", () => {
   it("hands out strings of the asked length that never repeat, across pool refills", () => {
@@ -22,5 +22,15 @@ describe("random pool", () => {
     const ratio = ones / (n * 64);
     expect(ratio).toBeGreaterThan(0.48);
     expect(ratio).toBeLessThan(0.52);
+  });
+
+  it("hands out Buffers of their own: a later draw or refill does not change or repeat one", () => {
+    const first = randomBuffer(12);
+    const kept = Buffer.from(first);
+    const seen = new Set<string>([first.toString("hex")]);
+    for (let i = 0; i < 2000; i++) seen.add(randomBuffer(12).toString("hex"));
+    expect(first.equals(kept)).toBe(true);
+    expect(first.equals(Buffer.alloc(12))).toBe(false);
+    expect(seen.size).toBe(2001);
   });
 });
