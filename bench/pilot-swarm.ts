@@ -7,6 +7,7 @@ import { loadConfig } from "../platform/config.ts";
 import { openNats, openRedis } from "../platform/connections.ts";
 import { DispatchQueues } from "../matchmaker/index.ts";
 import { EnvelopeBody, MatchReply, type WireNames } from "../schemas/index.ts";
+import { signerRef } from "../security/index.ts";
 
 export interface SwarmPilot {
   readonly site: string;
@@ -41,6 +42,8 @@ interface Swarm {
   names: WireNames;
   dq: DispatchQueues;
   pilots: readonly SwarmPilot[];
+  /** The matchmaker's signer pair id, from the first full envelope of the checked warm-up. */
+  knownSigner?: string;
   close(): Promise<void>;
 }
 
@@ -57,6 +60,7 @@ async function advertOnce(s: Swarm, p: SwarmPilot, checked: boolean): Promise<nu
   if (r.status === "error") throw new Error(`advert refused: E${r.code} ${r.message}`);
   if (r.status !== "match") return -1;
   const body = checked ? EnvelopeBody.parseJson(r.envelope.body) : (JSON.parse(r.envelope.body) as EnvelopeBody);
+  if (checked && r.envelope.signerCert !== undefined) s.knownSigner ??= signerRef({ signerCert: r.envelope.signerCert, ...(r.envelope.delegation && { delegation: r.envelope.delegation }) });
   await s.dq.complete(body.job.jobId, body.lockToken);
   return ms;
 }
@@ -91,6 +95,10 @@ async function run(s: Swarm, cmd: Exclude<SwarmCommand, { op: "init" } | { op: "
       const got = await Promise.all(who.map((p) => advertOnce(s, p, cmd.checked)));
       matches += got.filter((ms) => ms >= 0).length;
     }
+    // From now on the pilots advertise the signer pair they hold, as real multi-job pilots do (a
+    // real pilot verifies the pair first; the matchmaker's work is the same either way).
+    const known = s.knownSigner;
+    if (known !== undefined) s.pilots = s.pilots.map((p) => ({ site: p.site, text: JSON.stringify({ ...(JSON.parse(p.text) as object), knownSigner: known }) }));
     return { ok: true, matches, elapsedMs: performance.now() - t0 };
   }
   if (cmd.op === "closed") {

@@ -21,7 +21,7 @@ import {
   type WireNames,
   type WmsConfig,
 } from "../schemas/index.ts";
-import { encryptToPilot, OneTimeKeyStore, PilotTokenStore, randomHex } from "../security/index.ts";
+import { encryptToPilot, OneTimeKeyStore, PilotTokenStore, randomHex, signerRef } from "../security/index.ts";
 import type { ClassAd } from "./classad/index.ts";
 import { DispatchQueues, parseLockToken, type ClaimedJob, type ClaimWrites } from "./dispatch-queues.ts";
 import { AutoclusterIndexCache } from "./autocluster-index.ts";
@@ -188,6 +188,19 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     goodKeys.add(pem);
   }
 
+  // A pilot that verified this signer certificate and delegation before says so (`knownSigner`):
+  // its envelope then names the pair instead of carrying ~2.9 KB of it again. The id is worked out
+  // once per pair (the signer hands out the same objects until its delegation rotates).
+  let lastPair: { signerCert: string; delegation: MatchEnvelope["delegation"]; ref: string } | undefined;
+  function forPilot(env: MatchEnvelope, knownSigner: string | undefined): MatchEnvelope {
+    if (knownSigner === undefined || env.signerCert === undefined) return env;
+    if (lastPair?.signerCert !== env.signerCert || lastPair.delegation !== env.delegation) {
+      lastPair = { signerCert: env.signerCert, delegation: env.delegation, ref: signerRef({ signerCert: env.signerCert, ...(env.delegation && { delegation: env.delegation }) }) };
+    }
+    if (lastPair.ref !== knownSigner) return env;
+    return { schemaVersion: env.schemaVersion, body: env.body, signature: env.signature, signerRef: knownSigner, ...(env.batch && { batch: env.batch }) };
+  }
+
   async function answerAdvert(data: Uint8Array): Promise<MatchReply> {
     const advert = MachineAdvert.parseJson(data);
     checkPublicKey(advert.publicKey);
@@ -222,7 +235,7 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
         issuedAt: now,
         expiresAt: now + mm.envelopeTtlSec * 1000,
       };
-      return { schemaVersion: SCHEMA_VERSION, status: "match", envelope: await signer.sign(body) };
+      return { schemaVersion: SCHEMA_VERSION, status: "match", envelope: forPilot(await signer.sign(body), advert.knownSigner) };
     } catch (e) {
       // Undeliverable (e.g. a public key that does not encrypt): the job goes back, attempt unchanged.
       await dispatch.unclaim(claimed).catch((err: Error) => logger?.error({ err: err.message, jobId: claimed.spec.jobId }, "could not give a claimed job back"));

@@ -7,6 +7,7 @@ import { verifyChain } from "./chain-verification.ts";
 import { batchSignedData, buildBatch, rootFromPosition, type BatchPosition } from "./envelope-batch.ts";
 import { createDataSigner, verifyWithKey } from "./detached-signature.ts";
 import { certificateSubjectDn, createEnvelopeDelegate, DELEGATION_LIFETIME_SEC, signWithDelegate, verifyDelegation, type EnvelopeDelegate } from "./envelope-delegation.ts";
+import type { SignerCache, SignerPair } from "./signer-cache.ts";
 import type { TrustStore } from "./trust-store.ts";
 
 export const MATCHMAKER_ROLE = "matchmaker";
@@ -117,17 +118,39 @@ export interface VerifyEnvelopeOptions<R extends boolean | Promise<boolean>> {
   readonly now?: number;
   /** Records the nonce and says whether it was new; asked last, so refused envelopes burn none. */
   readonly isNonceNew: (nonce: string, expiresAt: number) => R;
+  /**
+   * The pilot's verified signer pairs: an envelope naming one (`signerRef`) is checked against it,
+   * and the pair of a full envelope is remembered once its signature verifies. Without it, an
+   * envelope must carry its signer certificate.
+   */
+  readonly signers?: SignerCache;
+}
+
+/** The signer certificate and delegation the envelope carries, or the verified pair it names. */
+function signerOf(env: MatchEnvelopeT, signers: SignerCache | undefined): SignerPair {
+  if (env.signerCert !== undefined) {
+    if (env.signerRef !== undefined) throw new WmsError(ERR.BAD_INPUT, "an envelope carries either signerCert or signerRef, not both");
+    return { signerCert: env.signerCert, ...(env.delegation && { delegation: env.delegation }) };
+  }
+  if (env.signerRef === undefined) throw new WmsError(ERR.BAD_INPUT, "the envelope carries neither signerCert nor signerRef");
+  if (env.delegation !== undefined) throw new WmsError(ERR.BAD_INPUT, "an envelope naming its signer by signerRef carries no delegation");
+  const known = signers?.get(env.signerRef);
+  if (!known) throw new WmsError(ERR.SEC_BAD_SIGNATURE, `the envelope names signer ${env.signerRef.slice(0, 12)}…, which this pilot has not verified; advertise without knownSigner`);
+  return known;
 }
 
 function checkEnvelope(envelope: unknown, o: VerifyEnvelopeOptions<boolean | Promise<boolean>>): EnvelopeBodyT {
   const env = MatchEnvelope.parse(envelope);
   const now = o.now ?? Date.now();
-  const signer = verifyChain([env.signerCert], o.trust, { at: now });
+  const pair = signerOf(env, o.signers);
+  // A remembered pair goes through every check again: its certificate or delegation may have expired.
+  const signer = verifyChain([pair.signerCert], o.trust, { at: now });
   if (!signer.roles.includes(MATCHMAKER_ROLE)) throw new WmsError(ERR.SEC_NOT_AUTHORIZED, `envelope signed by ${signer.dn}, which lacks the ${MATCHMAKER_ROLE} role`);
-  const key = env.delegation === undefined ? signer.publicKey : verifyDelegation(env.delegation, env.signerCert, signer, now);
+  const key = pair.delegation === undefined ? signer.publicKey : verifyDelegation(pair.delegation, pair.signerCert, signer, now);
   if (env.batch === undefined ? !verifyWithKey(env.body, env.signature, key) : !verifyBatched(env.body, env.batch, env.signature, key)) {
     throw new WmsError(ERR.SEC_BAD_SIGNATURE, "the envelope body does not match its signature");
   }
+  if (env.signerCert !== undefined) o.signers?.remember(pair);
   const body = EnvelopeBody.parseJson(env.body);
   if (body.pilotId !== o.pilotId) throw new WmsError(ERR.SEC_WRONG_PILOT, `envelope for pilot ${body.pilotId}, this is ${o.pilotId}`);
   if (now >= body.expiresAt) throw new WmsError(ERR.SEC_ENVELOPE_EXPIRED, `expired at ${new Date(body.expiresAt).toISOString()}`);

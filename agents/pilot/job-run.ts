@@ -5,7 +5,7 @@ import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import type { NatsConnection } from "nats";
 import { ERR, isWmsError, WmsError, type EnvelopeBody, type ErrorCode, type MatchEnvelope, type Report, type Site, type WireNames } from "../../schemas/index.ts";
-import { decryptFromPilot, verifyEnvelope, type TrustStore } from "../../security/index.ts";
+import { decryptFromPilot, verifyEnvelope, type SignerCache, type TrustStore } from "../../security/index.ts";
 import type { Logger } from "../../platform/logger.ts";
 import { startHeartbeat } from "./job-heartbeat.ts";
 import { accountingRecord, auditRecord, errorReport, stateReport, type JobContext } from "./job-reports.ts";
@@ -29,6 +29,8 @@ export interface JobRunDeps {
   /** The pilot's ephemeral private key; the one-time proxy key is encrypted to its public half. */
   readonly privateKeyPem: string;
   readonly isNonceNew: (nonce: string, expiresAt: number) => boolean;
+  /** Signer pairs this pilot verified; an envelope may name one instead of carrying it. */
+  readonly signers?: SignerCache;
   /** Where job dirs are made (one per job). */
   readonly jobsDir: string;
   /** The pilot's 0700 dir (token, keys); the identity switch checks it before switching. */
@@ -81,7 +83,7 @@ export async function runMatchedJob(envelope: MatchEnvelope, d: JobRunDeps): Pro
   // error report carries no job id: a forged one must not fail someone else's job.
   let body: EnvelopeBody;
   try {
-    body = verifyEnvelope(envelope, { trust: d.trust, pilotId: d.pilotId, isNonceNew: d.isNonceNew });
+    body = verifyEnvelope(envelope, { trust: d.trust, pilotId: d.pilotId, isNonceNew: d.isNonceNew, signers: d.signers });
   } catch (e) {
     const w = asWmsError(e);
     d.logger?.warn({ code: w.code }, `envelope rejected: ${w.message}`);

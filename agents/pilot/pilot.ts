@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import type { NatsConnection } from "nats";
 import { ERR, MachineAdvert, MatchReply, SCHEMA_VERSION, type Site, type WireNames } from "../../schemas/index.ts";
-import { generatePilotKeyPair, type TrustStore } from "../../security/index.ts";
+import { generatePilotKeyPair, SignerCache, type TrustStore } from "../../security/index.ts";
 import type { Logger } from "../../platform/logger.ts";
 import { runMatchedJob, type JobResult } from "./job-run.ts";
 import { buildMachineAd } from "./machine-ad.ts";
@@ -127,6 +127,8 @@ export async function runPilot(o: PilotOptions): Promise<PilotSummary> {
   // The pilot's own replay memory: a nonce is kept until its envelope expires, after which the
   // envelope is refused as expired anyway.
   const seenNonces = new Map<string, number>();
+  // The matchmaker's signer pair, once verified, need not come again with every envelope.
+  const signers = new SignerCache();
   const isNonceNew = (nonce: string, expiresAt: number): boolean => {
     const now = Date.now();
     for (const [n, exp] of seenNonces) if (exp < now) seenNonces.delete(n);
@@ -182,6 +184,7 @@ export async function runPilot(o: PilotOptions): Promise<PilotSummary> {
         classad: buildMachineAd(facts),
         publicKey: keys.publicKeyPem,
         sentAt: Date.now(),
+        ...(signers.current !== undefined && { knownSigner: signers.current }),
       };
       adverts++;
       let backoffSec = 1;
@@ -206,6 +209,7 @@ export async function runPilot(o: PilotOptions): Promise<PilotSummary> {
           node: facts.machine,
           privateKeyPem: keys.privateKeyPem,
           isNonceNew,
+          signers,
           jobsDir,
           secretsDir,
           payloadPath: env.PATH ?? "/usr/local/bin:/usr/bin:/bin",

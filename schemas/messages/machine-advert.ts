@@ -12,6 +12,12 @@ export const MachineAdvertSchema = Type.Object(
     classad: ClassAdText,
     publicKey: Type.String({ minLength: 64, maxLength: 4096, description: "Pilot's ephemeral public key (PEM); the one-time proxy key is encrypted to it" }),
     sentAt: Timestamp,
+    knownSigner: Type.Optional(
+      Type.String({
+        pattern: "^[0-9a-f]{64}$",
+        description: "Id of a matchmaker signer certificate and delegation this pilot verified before; if still current, the envelope names it instead of carrying them (~2.9 KB)",
+      }),
+    ),
   },
   { additionalProperties: false, $id: "MachineAdvert" },
 );

@@ -66,8 +66,14 @@ export const MatchEnvelopeSchema = Type.Object(
       maxLength: 4096,
       description: "base64 signature over `body` (or, with `batch`, over the batch's Merkle root): by the delegated key when `delegation` is present, else by the signer certificate's key",
     }),
-    signerCert: Type.String({ minLength: 64, maxLength: 16384, description: "Matchmaker service certificate (PEM)" }),
+    signerCert: Type.Optional(Type.String({ minLength: 64, maxLength: 16384, description: "Matchmaker service certificate (PEM); absent when `signerRef` names one the pilot already verified" })),
     delegation: Type.Optional(EnvelopeDelegationSchema),
+    signerRef: Type.Optional(
+      Type.String({
+        pattern: "^[0-9a-f]{64}$",
+        description: "Instead of `signerCert` and `delegation`: the id (security/envelope-signing.ts signerRef) of the pair the pilot advertised as `knownSigner`",
+      }),
+    ),
     batch: Type.Optional(EnvelopeBatchSchema),
   },
   { additionalProperties: false, $id: "MatchEnvelope" },

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ERR } from "../../schemas/index.ts";
+import { ERR, type MatchReply } from "../../schemas/index.ts";
+import { SignerCache } from "../../security/index.ts";
 import { autoclusterId, autoclusterKey } from "../../matchmaker/autocluster.ts";
 import { createJobs } from "./fixtures.ts";
 import { TestPilot } from "./pilot-client.ts";
@@ -86,6 +87,35 @@ describe("matchmaker service", () => {
     expect((await once.advertise()).status).toBe("nomatch");
     expect(await once.advertise()).toMatchObject({ status: "error", code: ERR.SEC_TOKEN_SPENT });
     expect((await h.store.getJob(job.jobId))?.state).toBe("activated");
+    expect(await h.dispatch.waitingCount(site)).toBe(1);
+  });
+
+  it("names the signer pair a pilot says it verified instead of sending it again, and sends it whole otherwise", async () => {
+    const site = "SIGNER_SITE";
+    const jobs = await createJobs(h.store, { site }, 4);
+    await h.dispatch.enqueue(jobs);
+    const p = await pilotAt(site);
+    const signers = new SignerCache();
+    const envelopeOf = (r: MatchReply) => (r.status === "match" ? r.envelope : undefined);
+    const first = await p.advertise();
+    expect(envelopeOf(first)?.signerCert).toBeDefined();
+    p.open(first, h.trust, signers);
+    const known = signers.current;
+    expect(known).toMatch(/^[0-9a-f]{64}$/);
+
+    const named = await p.advertise({ knownSigner: known });
+    expect(envelopeOf(named)).toMatchObject({ signerRef: known });
+    expect(envelopeOf(named)?.signerCert).toBeUndefined();
+    expect(envelopeOf(named)?.delegation).toBeUndefined();
+    expect(p.open(named, h.trust, signers).job.site).toBe(site);
+
+    // A pair the matchmaker does not hold (rotated, or never ours): the envelope carries its own.
+    const stale = await p.advertise({ knownSigner: "0".repeat(64) });
+    expect(envelopeOf(stale)?.signerCert).toBeDefined();
+    expect(envelopeOf(stale)?.signerRef).toBeUndefined();
+    p.open(stale, h.trust, new SignerCache());
+    // Not an id at all: refused before anything is spent or claimed.
+    expect(await p.advertise({ knownSigner: "not-a-hash" })).toMatchObject({ status: "error", code: ERR.BAD_INPUT });
     expect(await h.dispatch.waitingCount(site)).toBe(1);
   });
 

@@ -3,7 +3,7 @@
 import { randomBytes } from "node:crypto";
 import type { NatsConnection } from "nats";
 import { HeartbeatReply, MatchReply, SCHEMA_VERSION, type EnvelopeBody, type WireNames } from "../../schemas/index.ts";
-import { generatePilotKeyPair, verifyEnvelope, type TrustStore } from "../../security/index.ts";
+import { generatePilotKeyPair, verifyEnvelope, type SignerCache, type TrustStore } from "../../security/index.ts";
 
 const encoder = new TextEncoder();
 
@@ -69,9 +69,9 @@ export class TestPilot {
   }
 
   /** Verifies the envelope as the real pilot does (chain, role, pilot id, expiry, nonce). */
-  open(reply: MatchReply, trust: TrustStore): EnvelopeBody {
+  open(reply: MatchReply, trust: TrustStore, signers?: SignerCache): EnvelopeBody {
     if (reply.status !== "match") throw new Error(`expected a match, got ${JSON.stringify(reply)}`);
-    return verifyEnvelope(reply.envelope, { trust, pilotId: this.pilotId, isNonceNew: () => true });
+    return verifyEnvelope(reply.envelope, { trust, pilotId: this.pilotId, isNonceNew: () => true, signers });
   }
 
   async heartbeat(body: Pick<EnvelopeBody, "lockToken" | "job">, overrides: Record<string, unknown> = {}): Promise<HeartbeatReply> {

@@ -191,6 +191,10 @@ describe("pilot end to end", () => {
     expect(summary.emptyAdverts).toBe(3);
     expect(summary.adverts).toBe(5);
     expect(fx.matchmaker.adverts.length - before).toBe(5);
+    // The second job came in an envelope naming the signer pair the pilot verified with the first.
+    const ours = fx.matchmaker.adverts.slice(before);
+    expect(ours[0].knownSigner).toBeUndefined();
+    expect(ours[1].knownSigner).toMatch(/^[0-9a-f]{64}$/);
     // Its private dir, token included, is gone.
     expect(existsSync(path.join(fx.workdir, summary.pilotId))).toBe(false);
   });

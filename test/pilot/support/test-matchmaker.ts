@@ -4,7 +4,7 @@
 import { randomBytes } from "node:crypto";
 import type { NatsConnection, Subscription } from "nats";
 import { Heartbeat, MachineAdvert, SCHEMA_VERSION, type EnvelopeBody, type HeartbeatReply, type JobSpec, type MatchEnvelope, type MatchReply, type WireNames } from "../../../schemas/index.ts";
-import { createEnvelopeSigner, encryptToPilot } from "../../../security/index.ts";
+import { createEnvelopeSigner, encryptToPilot, signerRef } from "../../../security/index.ts";
 
 export interface OfferedJob {
   readonly job: JobSpec;
@@ -64,7 +64,10 @@ export function startTestMatchmaker(
       issuedAt: now,
       expiresAt: now + 60_000,
     };
-    const envelope = signer.sign(body);
+    const signed = signer.sign(body);
+    // As the real matchmaker does: a pilot that verified this signer pair gets it named, not sent.
+    const ref = signed.signerCert === undefined ? undefined : signerRef({ signerCert: signed.signerCert, delegation: signed.delegation });
+    const envelope: MatchEnvelope = ad.knownSigner !== undefined && ad.knownSigner === ref ? { schemaVersion: signed.schemaVersion, body: signed.body, signature: signed.signature, signerRef: ref } : signed;
     return { schemaVersion: SCHEMA_VERSION, status: "match", envelope: next.tamper ? next.tamper(envelope) : envelope };
   };
   subs.push(
