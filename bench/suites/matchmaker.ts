@@ -287,7 +287,10 @@ export const matchmakerSuite: BenchSuite = {
       const floorPerMatchUs = (sec: number): number => Math.round((sec * 1e6) / Math.max(1, floorRun.matches));
       const floorCpu = { floorResponderCpuUsPerMatch: floorPerMatchUs((await cpuSec(floor.pid ?? 0)) - floorCpu0.responder), floorRedisCpuUsPerMatch: floorPerMatchUs((await redisCpuSec(redis)) - floorCpu0.redis) };
 
+      const baselineRedis0 = await redisCpuSec(redis);
       const baselineJobsPerSec = await baseline(bull, names, first.slice(0, BASELINE_JOBS));
+      // Includes queueing the baseline's jobs (addBulk), so an upper bound on its Redis CPU per job.
+      const baselineRedisCpuUsPerJob = Math.round((((await redisCpuSec(redis)) - baselineRedis0) * 1e6) / BASELINE_JOBS);
       return {
         matchesPerSec: Math.round(matchesPerSec),
         baselineJobsPerSec: Math.round(baselineJobsPerSec),
@@ -305,6 +308,7 @@ export const matchmakerSuite: BenchSuite = {
         rssMb100k,
         ...cpuPerMatch,
         ...floorCpu,
+        baselineRedisCpuUsPerJob,
       };
     } finally {
       await swarm?.stop();
