@@ -120,7 +120,8 @@ export interface VerifyEnvelopeOptions<R extends boolean | Promise<boolean>> {
   readonly isNonceNew: (nonce: string, expiresAt: number) => R;
   /**
    * The pilot's verified signer pairs: an envelope naming one (`signerRef`) is checked against it,
-   * and the pair of a full envelope is remembered once its signature verifies. Without it, an
+   * and the pair of a full envelope is remembered once the pair and the signature verify (even if
+   * the envelope is then refused as another pilot's or expired: the pair itself is genuine). Without it, an
    * envelope must carry its signer certificate.
    */
   readonly signers?: SignerCache;
