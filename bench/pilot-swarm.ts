@@ -7,7 +7,7 @@ import { loadConfig } from "../platform/config.ts";
 import { openNats, openRedis } from "../platform/connections.ts";
 import { DispatchQueues } from "../matchmaker/index.ts";
 import { EnvelopeBody, MatchReply, type WireNames } from "../schemas/index.ts";
-import { signerRef } from "../security/index.ts";
+import { carriedSigner, signerRef } from "../security/index.ts";
 
 export interface SwarmPilot {
   readonly site: string;
@@ -60,7 +60,8 @@ async function advertOnce(s: Swarm, p: SwarmPilot, checked: boolean): Promise<nu
   if (r.status === "error") throw new Error(`advert refused: E${r.code} ${r.message}`);
   if (r.status !== "match") return -1;
   const body = checked ? EnvelopeBody.parseJson(r.envelope.body) : (JSON.parse(r.envelope.body) as EnvelopeBody);
-  if (checked && r.envelope.signerCert !== undefined) s.knownSigner ??= signerRef({ signerCert: r.envelope.signerCert, ...(r.envelope.delegation && { delegation: r.envelope.delegation }) });
+  const carried = checked ? carriedSigner(r.envelope) : undefined;
+  if (carried) s.knownSigner ??= signerRef(carried);
   await s.dq.complete(body.job.jobId, body.lockToken);
   return ms;
 }

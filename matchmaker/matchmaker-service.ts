@@ -21,7 +21,7 @@ import {
   type WireNames,
   type WmsConfig,
 } from "../schemas/index.ts";
-import { encryptToPilot, OneTimeKeyStore, PilotTokenStore, randomHex, signerRef } from "../security/index.ts";
+import { encryptToPilot, namingSigner, OneTimeKeyStore, PilotTokenStore, randomHex, signerRef } from "../security/index.ts";
 import type { ClassAd } from "./classad/index.ts";
 import { DispatchQueues, parseLockToken, type ClaimedJob, type ClaimWrites } from "./dispatch-queues.ts";
 import { AutoclusterIndexCache } from "./autocluster-index.ts";
@@ -195,10 +195,9 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
   function forPilot(env: MatchEnvelope, knownSigner: string | undefined): MatchEnvelope {
     if (knownSigner === undefined || env.signerCert === undefined) return env;
     if (lastPair?.signerCert !== env.signerCert || lastPair.delegation !== env.delegation) {
-      lastPair = { signerCert: env.signerCert, delegation: env.delegation, ref: signerRef({ signerCert: env.signerCert, ...(env.delegation && { delegation: env.delegation }) }) };
+      lastPair = { signerCert: env.signerCert, delegation: env.delegation, ref: signerRef({ signerCert: env.signerCert, delegation: env.delegation }) };
     }
-    if (lastPair.ref !== knownSigner) return env;
-    return { schemaVersion: env.schemaVersion, body: env.body, signature: env.signature, signerRef: knownSigner, ...(env.batch && { batch: env.batch }) };
+    return lastPair.ref === knownSigner ? namingSigner(env, knownSigner) : env;
   }
 
   async function answerAdvert(data: Uint8Array): Promise<MatchReply> {

@@ -7,7 +7,7 @@ import { verifyChain } from "./chain-verification.ts";
 import { batchSignedData, buildBatch, rootFromPosition, type BatchPosition } from "./envelope-batch.ts";
 import { createDataSigner, verifyWithKey } from "./detached-signature.ts";
 import { certificateSubjectDn, createEnvelopeDelegate, DELEGATION_LIFETIME_SEC, signWithDelegate, verifyDelegation, type EnvelopeDelegate } from "./envelope-delegation.ts";
-import type { SignerCache, SignerPair } from "./signer-cache.ts";
+import { carriedSigner, type SignerCache, type SignerPair } from "./signer-cache.ts";
 import type { TrustStore } from "./trust-store.ts";
 
 export const MATCHMAKER_ROLE = "matchmaker";
@@ -129,9 +129,10 @@ export interface VerifyEnvelopeOptions<R extends boolean | Promise<boolean>> {
 
 /** The signer certificate and delegation the envelope carries, or the verified pair it names. */
 function signerOf(env: MatchEnvelopeT, signers: SignerCache | undefined): SignerPair {
-  if (env.signerCert !== undefined) {
+  const carried = carriedSigner(env);
+  if (carried) {
     if (env.signerRef !== undefined) throw new WmsError(ERR.BAD_INPUT, "an envelope carries either signerCert or signerRef, not both");
-    return { signerCert: env.signerCert, ...(env.delegation && { delegation: env.delegation }) };
+    return carried;
   }
   if (env.signerRef === undefined) throw new WmsError(ERR.BAD_INPUT, "the envelope carries neither signerCert nor signerRef");
   if (env.delegation !== undefined) throw new WmsError(ERR.BAD_INPUT, "an envelope naming its signer by signerRef carries no delegation");

@@ -12,7 +12,7 @@ export { verifyChain, type VerifiedIdentity } from "./chain-verification.ts";
 export { signData, verifyData, verifyWithKey, createDataSigner, type DataSigner } from "./detached-signature.ts";
 export { createForgeSigner, createForgeVerifier } from "./forge-signature.ts";
 export { createEnvelopeSigner, createBatchEnvelopeSigner, verifyEnvelope, MATCHMAKER_ROLE, type EnvelopeSigner, type BatchEnvelopeSigner, type EnvelopeSignerOptions, type VerifyEnvelopeOptions } from "./envelope-signing.ts";
-export { SignerCache, signerRef, type SignerPair } from "./signer-cache.ts";
+export { carriedSigner, namingSigner, SignerCache, signerRef, type SignerPair } from "./signer-cache.ts";
 export { createEnvelopeDelegate, verifyDelegation, DELEGATION_LIFETIME_SEC, MAX_DELEGATION_LIFETIME_MS, type EnvelopeDelegate } from "./envelope-delegation.ts";
 export { generatePilotKeyPair, encryptToPilot, decryptFromPilot, rotateEphemeralKey } from "./pilot-key-encryption.ts";
 export { encryptToCertificate, decryptWithKey } from "./certificate-encryption.ts";

@@ -5,7 +5,7 @@
 // (`signerRef`) instead of carrying it. The cached pair is verified again on every use, exactly as
 // if it had come in the envelope, so the cache saves bytes, never a check.
 import { hash } from "node:crypto";
-import type { EnvelopeDelegation } from "../schemas/index.ts";
+import type { EnvelopeDelegation, MatchEnvelope } from "../schemas/index.ts";
 
 export interface SignerPair {
   readonly signerCert: string;
@@ -16,6 +16,16 @@ export interface SignerPair {
 export function signerRef(pair: SignerPair): string {
   const d = pair.delegation;
   return hash("sha256", `${pair.signerCert}\n${d ? `${d.body}\n${d.signature}` : ""}`, "hex");
+}
+
+/** The pair an envelope carries; undefined when it names one instead. */
+export function carriedSigner(env: MatchEnvelope): SignerPair | undefined {
+  return env.signerCert === undefined ? undefined : { signerCert: env.signerCert, delegation: env.delegation };
+}
+
+/** The envelope as sent to a pilot holding the pair `ref` names: no certificate, no delegation. */
+export function namingSigner(env: MatchEnvelope, ref: string): MatchEnvelope {
+  return { schemaVersion: env.schemaVersion, body: env.body, signature: env.signature, signerRef: ref, ...(env.batch && { batch: env.batch }) };
 }
 
 /** Signer pairs a pilot has seen verify, by id; `current` is the one to advertise. */

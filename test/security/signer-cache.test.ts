@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ERR, type EnvelopeBody, type MatchEnvelope } from "../../schemas/index.ts";
-import { createBatchEnvelopeSigner, createEnvelopeSigner, generatePilotKeyPair, SignerCache, signerRef, verifyEnvelope } from "../../security/index.ts";
+import { ERR, type EnvelopeBody } from "../../schemas/index.ts";
+import { carriedSigner, createBatchEnvelopeSigner, createEnvelopeSigner, generatePilotKeyPair, namingSigner, SignerCache, signerRef, verifyEnvelope } from "../../security/index.ts";
 import { expectCode, usePki } from "./support/pki-fixture.ts";
 import { sampleEnvelopeBody } from "./support/sample-job.ts";
 
@@ -12,10 +12,6 @@ const always = (): boolean => true;
 let n = 0;
 const body = (pilotId = "pilot-1"): EnvelopeBody => sampleEnvelopeBody(pilotKeys.publicKeyPem, { pilotId, nonce: `nonce-${String(++n).padStart(12, "0")}` });
 
-/** What the matchmaker sends a pilot whose `knownSigner` is current. */
-function naming(env: MatchEnvelope, ref: string): MatchEnvelope {
-  return { schemaVersion: env.schemaVersion, body: env.body, signature: env.signature, signerRef: ref, ...(env.batch && { batch: env.batch }) };
-}
 
 const verify = (env: unknown, signers?: SignerCache, now?: number) => verifyEnvelope(env, { trust: fixture().trust, pilotId: "pilot-1", isNonceNew: always, signers, now });
 
@@ -25,12 +21,12 @@ describe("signer pairs a pilot already verified", () => {
     const signers = new SignerCache();
     const first = await signer.sign(body());
     verify(first, signers);
-    expect(signers.current).toBe(signerRef({ signerCert: first.signerCert!, delegation: first.delegation }));
+    expect(signers.current).toBe(signerRef(carriedSigner(first)!));
     // Lone and batch-signed envelopes alike.
     const [a, b] = await Promise.all([signer.sign(body()), signer.sign(body())]);
     expect(a.batch).toBeDefined();
     for (const env of [a, b, await signer.sign(body())]) {
-      const slim = naming(env, signers.current!);
+      const slim = namingSigner(env, signers.current!);
       expect(JSON.stringify(slim).length).toBeLessThan(JSON.stringify(env).length - 2000);
       expect(verify(slim, signers).pilotId).toBe("pilot-1");
     }
@@ -39,9 +35,9 @@ describe("signer pairs a pilot already verified", () => {
   it("refuses an envelope naming a pair this pilot never verified (1702), with or without a cache", async () => {
     const signer = createEnvelopeSigner(fixture().matchmaker);
     const env = signer.sign(body());
-    const ref = signerRef({ signerCert: env.signerCert!, delegation: env.delegation });
-    await expectCode(() => verify(naming(env, ref), new SignerCache()), ERR.SEC_BAD_SIGNATURE);
-    await expectCode(() => verify(naming(env, ref)), ERR.SEC_BAD_SIGNATURE);
+    const ref = signerRef(carriedSigner(env)!);
+    await expectCode(() => verify(namingSigner(env, ref), new SignerCache()), ERR.SEC_BAD_SIGNATURE);
+    await expectCode(() => verify(namingSigner(env, ref)), ERR.SEC_BAD_SIGNATURE);
   });
 
   it("does not remember the pair of an envelope that fails, and a foreign matchmaker cannot borrow our pair", async () => {
@@ -55,9 +51,9 @@ describe("signer pairs a pilot already verified", () => {
 
     verify(ours.sign(body()), signers);
     // A body signed by the foreign key, naming our verified pair: checked against our key, refused.
-    await expectCode(() => verify(naming(foreign.sign(body()), signers.current!), signers), ERR.SEC_BAD_SIGNATURE);
+    await expectCode(() => verify(namingSigner(foreign.sign(body()), signers.current!), signers), ERR.SEC_BAD_SIGNATURE);
     // A body changed under a named pair is refused as it would be in a full envelope.
-    const env = naming(ours.sign(body()), signers.current!);
+    const env = namingSigner(ours.sign(body()), signers.current!);
     await expectCode(() => verify({ ...env, body: env.body.replace("pilot-1", "pilot-2") }, signers), ERR.SEC_BAD_SIGNATURE);
   });
 
@@ -65,7 +61,7 @@ describe("signer pairs a pilot already verified", () => {
     const signer = createEnvelopeSigner(fixture().matchmaker, { delegationLifetimeSec: 60 });
     const signers = new SignerCache();
     verify(signer.sign(body()), signers);
-    const later = naming(signer.sign(body()), signers.current!);
+    const later = namingSigner(signer.sign(body()), signers.current!);
     await expectCode(() => verify(later, signers, Date.now() + 120_000), ERR.SEC_CERT_EXPIRED);
   });
 

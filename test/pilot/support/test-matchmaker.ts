@@ -4,7 +4,7 @@
 import { randomBytes } from "node:crypto";
 import type { NatsConnection, Subscription } from "nats";
 import { Heartbeat, MachineAdvert, SCHEMA_VERSION, type EnvelopeBody, type HeartbeatReply, type JobSpec, type MatchEnvelope, type MatchReply, type WireNames } from "../../../schemas/index.ts";
-import { createEnvelopeSigner, encryptToPilot, signerRef } from "../../../security/index.ts";
+import { carriedSigner, createEnvelopeSigner, encryptToPilot, namingSigner, signerRef } from "../../../security/index.ts";
 
 export interface OfferedJob {
   readonly job: JobSpec;
@@ -66,8 +66,8 @@ export function startTestMatchmaker(
     };
     const signed = signer.sign(body);
     // As the real matchmaker does: a pilot that verified this signer pair gets it named, not sent.
-    const ref = signed.signerCert === undefined ? undefined : signerRef({ signerCert: signed.signerCert, delegation: signed.delegation });
-    const envelope: MatchEnvelope = ad.knownSigner !== undefined && ad.knownSigner === ref ? { schemaVersion: signed.schemaVersion, body: signed.body, signature: signed.signature, signerRef: ref } : signed;
+    const carried = carriedSigner(signed);
+    const envelope: MatchEnvelope = carried && ad.knownSigner === signerRef(carried) ? namingSigner(signed, ad.knownSigner) : signed;
     return { schemaVersion: SCHEMA_VERSION, status: "match", envelope: next.tamper ? next.tamper(envelope) : envelope };
   };
   subs.push(
