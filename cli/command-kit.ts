@@ -70,20 +70,6 @@ export async function serveUntilStopped(stop: () => Promise<void>, o: { graceMs?
   process.exit(EXIT.ok);
 }
 
-/** For commands of the design whose issue is not done yet: say so, exit 2. */
-export function notBuilt(program: Command, name: string, description: string, issue: number): void {
-  program
-    .command(name)
-    .description(`${description} [not built yet: issue #${issue}]`)
-    .allowUnknownOption(true)
-    .allowExcessArguments(true)
-    .helpOption(false)
-    .action(() => {
-      process.stderr.write(`wms: '${name}' is not built yet (issue #${issue}); see README.md for what works today\n`);
-      process.exit(EXIT.usage);
-    });
-}
-
 export function parseIntOption(name: string, min = 0): (v: string) => number {
   return (v: string) => {
     const n = Number(v);

@@ -122,7 +122,7 @@ export class SitePicker {
 export interface BrokerageInput {
   readonly taskId: string;
   readonly batch: TaskBatch;
-  /** The submitter's identity DN, recorded on every job (seed rule: every job records its submitter). */
+  /** The submitter's identity DN, recorded on every job, so any job can be traced to who submitted it. */
   readonly userDn: string;
   /** The submitter's issuing CA and signed roles, so sites can authorize the owner at match time. */
   readonly userCaDn?: string;

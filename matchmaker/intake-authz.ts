@@ -1,5 +1,5 @@
 // Who may do what at the intake, pure: the decisions on a verified identity (security/ checked the
-// chain and the signature before this runs). Seed rules: production tasks need the production role;
+// chain and the signature before this runs). Production tasks need the production role;
 // any user may run their own analysis; only a task's owner or the production role of the task's VO
 // may cancel or retry it (a user cancelling another user's task is refused).
 import { ERR, WmsError, type TaskBatch } from "../schemas/index.ts";

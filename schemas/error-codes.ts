@@ -5,7 +5,7 @@
 //   1200-1299 stage-in                             1700-1799 security (PKI, envelopes, tokens, keys)
 //   1300-1399 stage-out                            1800-1899 site authorization and identity switch
 //   1400-1499 payload                              1900-1999 reports and agents
-//   2100-2400 credential cache (the seeds' MyProxyError codes, 002_f0ac0653e6f26d44.txt)
+//   2100-2400 credential cache (MyProxy's failure conditions, as the pilot reports them)
 
 export type ErrorCategory =
   | "general"
@@ -113,7 +113,7 @@ const table = [
   [1901, "REPORT_UNKNOWN_JOB", "reports", false, "A report names a job that does not exist (dead-lettered)"],
   [1902, "REPORT_SPOOLED", "reports", true, "RabbitMQ is unreachable; reports are spooled to disk"],
   [1903, "RETRY_MAX_ATTEMPTS", "reports", false, "The job failed its last allowed attempt"],
-  // credential cache: the seeds' MyProxyError codes, with their original meaning
+  // credential cache: MyProxy's failure conditions, each keeping its MyProxyError meaning
   [2100, "MYPROXY_NO_SERVER", "credentials", false, "MyProxyError: server name not specified"],
   [2101, "MYPROXY_NO_VOMS", "credentials", false, "MyProxyError: voms attributes not specified"],
   [2102, "MYPROXY_NO_USER_DN", "credentials", false, "MyProxyError: user DN not specified"],

@@ -1,5 +1,5 @@
-// Distinguished names in OpenSSL slash form (`/DC=org/DC=pilot-wms/CN=Jane Doe`), the form the
-// seeds use for user names, retrieval policies and audit records, converted to and from X.509 names.
+// Distinguished names in OpenSSL slash form (`/DC=org/DC=pilot-wms/CN=Jane Doe`), the form
+// MyProxy and the grid middleware use for user names, retrieval policies and audit records, converted to and from X.509 names.
 import { ERR, WmsError } from "../schemas/index.ts";
 
 const OID_BY_LABEL: Readonly<Record<string, string>> = {

@@ -1,4 +1,4 @@
-// The match envelope (seed rule 2: the pilot authenticates the server by the payload). The
+// The match envelope: the pilot authenticates the server by the payload. The
 // matchmaker signs the body's exact JSON text; the pilot runs nothing unless the signature, the
 // signer's chain to the CA and its `matchmaker` role, the pilot id, the expiry and the nonce all hold.
 import { ERR, EnvelopeBody, MatchEnvelope, SCHEMA_VERSION, WmsError, type EnvelopeBody as EnvelopeBodyT, type MatchEnvelope as MatchEnvelopeT } from "../schemas/index.ts";

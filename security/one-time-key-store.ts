@@ -1,4 +1,4 @@
-// One-time proxy keys (seed 001): minted by the matchmaker with each match, bound to the job's
+// One-time proxy keys: minted by the matchmaker with each match, bound to the job's
 // user, the job and the pilot; the credential cache releases the user's proxy once per key.
 // The same record then carries the job's renewal allowance (a long payload renews its proxy
 // a limited number of times, presenting the same key).

@@ -1,4 +1,4 @@
-// Single/few-use pilot tokens (seed 001): minted by the factory per pilot, bound to its site and
+// Single/few-use pilot tokens: minted by the factory per pilot, bound to its site and
 // factory, consumed by the matchmaker one use per job request.
 import type { Redis } from "ioredis";
 import { batchedRedisScript } from "../platform/redis-script.ts";

@@ -1,5 +1,5 @@
-// Every authorization, mapping and identity-switch decision becomes an AuditRecord (seed 003:
-// traceability and logging). Records go through an injected callback: the reports publisher in
+// Every authorization, mapping and identity-switch decision becomes an AuditRecord, so an
+// operator can trace which grid identity ran as which local account, for which job and pilot. Records go through an injected callback: the reports publisher in
 // production (RabbitMQ, never lost), a Redis list or an array in tests and the CLI.
 import { randomUUID } from "node:crypto";
 import { SCHEMA_VERSION, type AuditRecord } from "../schemas/index.ts";

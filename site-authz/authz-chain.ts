@@ -1,4 +1,4 @@
-// LCAS's role (seed 002): independent plug-ins whose final decision is the logical AND of all.
+// LCAS's role (the gLite Local Centre Authorization Service): independent plug-ins whose final decision is the logical AND of all.
 // Pure: the matchmaker calls it per advert, the pilot again before any identity switch.
 import type { AuthzPlugin, ErrorCode, Site } from "../schemas/index.ts";
 import { compileAllowList } from "./authz-allow-list.ts";

@@ -107,7 +107,7 @@ async function decide(r: SwitchRequest): Promise<Decision> {
   try {
     mapping = await r.mapper.map(r.identity, { jobId: r.job.jobId, pilotId: r.pilotId });
   } catch (e) {
-    // Seed 003: where the site requires the switch, a payload never falls back to the pilot's identity.
+    // Where the site requires the switch, a payload never falls back to the pilot's identity.
     if (isWmsError(e) && e.code === ERR.MAP_NO_ACCOUNT) {
       if (policy === "optional") return { mode: "self" };
       throw new WmsError(ERR.SWITCH_REQUIRED, `site ${r.site.name} requires the identity switch and ${e.detail}; nothing was run`, { cause: e });

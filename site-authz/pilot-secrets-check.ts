@@ -1,4 +1,4 @@
-// Seed rule 4: a switched payload must not read the pilot's credentials (its token and keys).
+// A switched payload must not read the pilot's credentials (its token and keys).
 // They live in one directory owned by the pilot with mode 0700; before any switch we check that
 // it still is, and that nothing in it is open to group or others.
 import { lstat, readdir } from "node:fs/promises";

@@ -1,4 +1,4 @@
-// LCMAPS's VOMS module: a VO role maps to a group account (seed 002: role=pilot → the pilot
+// LCMAPS's VOMS module: a VO role maps to a group account (role=pilot → the pilot
 // account). Pure. The identity's roles are tried in their order (the VOMS primary FQAN first).
 import { roleName, type GridIdentity } from "./grid-identity.ts";
 

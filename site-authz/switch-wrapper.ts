@@ -1,4 +1,4 @@
-// The intermediate wrapper of seed 001/002: after the uid change the pilot's environment is gone
+// gLExec's intermediate wrapper: after the uid change the pilot's environment is gone
 // (and a setuid loader drops LD_LIBRARY_PATH and friends), so the payload starts through a generated
 // script that exports every variable explicitly, then execs the payload. Pure: returns the text.
 import { ERR, WmsError } from "../schemas/index.ts";

@@ -1,5 +1,5 @@
-// Hands a job's working directory to the mapped account and takes it back afterwards (seed 001:
-// the switched identity must be able to work there; the pilot restores the original permissions).
+// Hands a job's working directory to the mapped account and takes it back afterwards: the
+// switched identity must be able to work there, and the pilot restores the original permissions.
 import { constants, type Stats } from "node:fs";
 import { chmod, lchown, lstat, open, readdir, stat, type FileHandle } from "node:fs/promises";
 import path from "node:path";

@@ -3,7 +3,7 @@ import { ERR, ERROR_CODES, errorEntry, isRetryable } from "../schemas/index.ts";
 import { runCli } from "./support/run-cli.ts";
 
 describe("error-code registry", () => {
-  it("holds the seeds' MyProxy credential codes with their meaning", () => {
+  it("holds MyProxy's credential codes with their meaning", () => {
     for (const code of [2100, 2101, 2102, 2103, 2104, 2105, 2106, 2200, 2201, 2202, 2203, 2300, 2301, 2400]) {
       expect(errorEntry(code)?.category, String(code)).toBe("credentials");
     }

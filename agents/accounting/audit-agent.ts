@@ -1,5 +1,5 @@
 // The audit consumer: every identity switch, credential retrieval or refusal the pilots and services
-// report (seed rule 5: who, which local account, which pilot, which job, when) goes to the log and
+// report (who, which local account, which pilot, which job, when) goes to the log and
 // to a capped Redis list the monitor shows. The log is the full trail; the list is the recent window.
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";

@@ -1,4 +1,4 @@
-// Usage per user, group, VO and site, in the Redis hashes the team agreed on (contracts.md):
+// Usage per user, group, VO and site, in Redis hashes under the namespace (WireNames.redisKey):
 // `acct:<kind>:<name>` with fields jobs, wallSec, cpuSec, maxRssKb, and `acct:<kind>` sets of names.
 // The intake reads `overQuota`, the matchmaker `fairShareUsage`, `wms accounting report` `list`.
 import type { Redis } from "ioredis";

@@ -1,4 +1,5 @@
-// The credential cache service (MyProxy's role, seeds 001/002): stores users' delegated proxies
+// The credential cache service (MyProxy's role: Novotny, Tuecke, Welch, "An Online Credential
+// Repository for the Grid: MyProxy", HPDC 2001): stores users' delegated proxies
 // encrypted, and releases one only to an authenticated caller that (a) satisfies the proxy's
 // retrieval policy and (b) presents the one-time key minted with that job, bound to that user,
 // job and pilot. NATS request/reply in a queue group, so instances share the load; all state is
@@ -54,7 +55,7 @@ export interface CredentialCacheDeps {
   readonly clock?: () => number;
   /**
    * Where audit records go besides the Redis audit stream: the CLI passes the RabbitMQ
-   * ReportPublisher (agents/reports/), so releases and refusals reach the audit queue (seed rule 5).
+   * ReportPublisher (agents/reports/), so releases and refusals reach the audit queue.
    */
   readonly reports?: { publish(report: AuditRecord): Promise<void> };
 }
@@ -104,7 +105,7 @@ export function startCredentialCache(d: CredentialCacheDeps): CredentialCache {
     if (Math.abs(clock() - issuedAt) > MAX_REQUEST_AGE_MS) throw new WmsError(ERR.SEC_NOT_AUTHORIZED, "the request is too old or from the future (replay, or check the clocks)");
   };
   const dnMismatch = async (requested: string, actual: string, who: string, op: string): Promise<never> => {
-    // Seed 002's check: the user name asked for and the credential's DN must agree.
+    // MyProxy's check: the user name asked for and the credential's DN must agree.
     log?.warn({ requested, actual, caller: who, op }, "security violation: user name and DN do not match");
     await audit.write("credential-dn-mismatch", { op, requestedUserDn: requested, credentialDn: actual, caller: who });
     await report("credential-refused", requested, { detail: `E${ERR.MYPROXY_DN_MISMATCH} ${op}: credential DN ${actual}, caller ${who}` });

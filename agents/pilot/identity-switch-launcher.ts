@@ -22,7 +22,7 @@ export function identitySwitchLauncher(o: IdentitySwitchOptions): PayloadLaunche
   if (o.site.identitySwitch === "off") return undefined;
   return async (req) => {
     const identity = verifyChain(splitPems(req.proxyPem), o.trust);
-    // Seed 002, MyProxy error 2400: the proxy must belong to the job's submitter.
+    // MyProxy error 2400: the proxy must belong to the job's submitter.
     if (baseDn(identity.dn) !== baseDn(req.submitterDn)) {
       throw new WmsError(ERR.MYPROXY_DN_MISMATCH, `the retrieved proxy is ${identity.dn}, the job was submitted by ${req.submitterDn}; nothing was run`);
     }

@@ -1,6 +1,6 @@
 // One matched job, from envelope to clean-up: verify, fetch the credential, stage in, run,
 // heartbeat, stage out, report. Whatever happens, the credentials it fetched are deleted before
-// it returns (seed 001/003: the pilot tidies up after itself).
+// it returns: a pilot leaves nothing of the user's on a shared worker node.
 import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import type { NatsConnection } from "nats";
@@ -78,7 +78,7 @@ export async function runMatchedJob(envelope: MatchEnvelope, d: JobRunDeps): Pro
     }
   };
 
-  // Seed rule 2: nothing runs unless the envelope verifies against the CA bundle, is addressed to
+  // The pilot authenticates the server by the payload: nothing runs unless the envelope verifies against the CA bundle, is addressed to
   // this pilot, unexpired, and its nonce is new. A refused envelope names no job we trust, so the
   // error report carries no job id: a forged one must not fail someone else's job.
   let body: EnvelopeBody;
@@ -136,7 +136,7 @@ export async function runMatchedJob(envelope: MatchEnvelope, d: JobRunDeps): Pro
     heartbeat.setState("running");
     await send(stateReport(ctx, "running"));
 
-    // Seed 001: proxies are short-lived, so the pilot renews the user's proxy during long payloads.
+    // Proxies are short-lived (RFC 3820 s. 4), so the pilot renews the user's proxy during long payloads.
     const scheduleRenewal = (): void => {
       // Never more often than once a second, even when the cache hands back a proxy no younger.
       const inMs = Math.max(MIN_RENEW_INTERVAL_MS, proxy.notAfter - d.renewMarginMs - Date.now());

@@ -1,5 +1,5 @@
-// Picks how a job's payload starts from the site's `identitySwitch` policy (seed 001: the switch
-// is mandatory only where the site's metadata says so). Pure.
+// Picks how a job's payload starts from the site's `identitySwitch` policy: the switch is
+// mandatory only where the site's metadata says so, as a gLExec site decides for itself. Pure.
 import { ERR, WmsError, type Site } from "../../schemas/index.ts";
 import { directLauncher, type PayloadLauncher } from "./payload-launcher.ts";
 

@@ -1,6 +1,7 @@
 // How a payload is started. The pilot holds one PayloadLauncher per job: `directLauncher` runs the
 // payload as the pilot's own user; the identity-switch launcher (identity-switch-launcher.ts) hands
-// it to site-authz to run as the account mapped from the user's DN (seed 001, gLExec's role).
+// it to site-authz to run as the account mapped from the user's DN (gLExec's role: Groep et al.,
+// "gLExec: gluing grid computing to the Unix world", J. Phys. Conf. Ser. 119 (2008) 062032).
 import { spawn, type ChildProcess } from "node:child_process";
 import { openSync, closeSync } from "node:fs";
 import { rename, rm, writeFile } from "node:fs/promises";

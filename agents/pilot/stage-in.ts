@@ -1,5 +1,6 @@
 // Stage-in: copies a job's input files from the site storage into its work dir and proves each
-// copy against the catalog's size and checksums (seed 000: md5/size checks on data movement).
+// copy against the catalog's size and checksums: a short or corrupt copy is caught before the
+// payload reads it, not after it has run on bad data.
 import { copyFile, mkdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { ERR, WmsError, type JobSpec } from "../../schemas/index.ts";

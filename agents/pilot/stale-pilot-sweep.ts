@@ -1,7 +1,6 @@
 // A pilot killed with SIGKILL cannot clean up: its payload (which leads its own process group)
 // lives on, adopted by init, and the user's proxy, the pilot's token and key stay on disk. The next
-// pilot on the node does it for it (seed rule: the worker job tidies up after itself; design rule
-// 4: every credential deleted afterwards): before it asks for work it kills what still runs in a
+// pilot on the node does it for it (no credential may outlive its job on a shared node): before it asks for work it kills what still runs in a
 // dead pilot's directory and deletes that directory.
 import { readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";

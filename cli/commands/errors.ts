@@ -29,7 +29,7 @@ export function registerErrors(program: Command): void {
         process.exitCode = EXIT.ok;
       }),
     );
-  // `wms errors summary` counts failure codes across tasks; it reads the job store (issue #7).
+  // `wms errors summary` counts failure codes across tasks; it reads the job store.
   errors
     .command("summary")
     .description("count failure codes across tasks")

@@ -1,4 +1,4 @@
-// Issue #7's fault test: an operator restarts Redis (SIGTERM, same data dir and port) while jobs
+// An operator restarts Redis (SIGTERM, same data dir and port) while jobs
 // wait in their BullMQ queues and some are claimed by pilots. With append-only persistence nothing
 // may be lost or handed out twice; without it the same restart loses the queue, which shows the
 // first case depends on persistence and is not true by construction.
