@@ -2,9 +2,9 @@
 // re-parsing and no dispatch on node type. Common shapes of Requirements get their own
 // closures: MY.x / TARGET.x straight to the ad, comparisons against a literal, member() of
 // a literal list. Everything else falls back to the shared semantics in operators.ts.
-import { exprDepth, type AttrExpr, type BinaryOp, type Expr } from "./ast.ts";
+import type { AttrExpr, BinaryOp, Expr } from "./ast.ts";
 import type { ClassAd } from "./classad.ts";
-import { MAX_EXPR_EVAL_DEPTH, type EvalState, type Thunk } from "./eval-state.ts";
+import { depthExceeded, MAX_EVAL_DEPTH, type EvalState, type Thunk } from "./eval-state.ts";
 import { builtin } from "./functions.ts";
 import { MATCH_RECORD_NAMES } from "./match-record.ts";
 import { subscript } from "./interpreter.ts";
@@ -18,7 +18,7 @@ const cache = new WeakMap<Expr, Thunk>();
 export function compiled(e: Expr): Thunk {
   let f = cache.get(e);
   if (!f) {
-    f = exprDepth(e) > MAX_EXPR_EVAL_DEPTH ? () => ERROR : build(e);
+    f = build(e);
     cache.set(e, f);
   }
   return f;
@@ -169,14 +169,36 @@ function memberOfLiteralStrings(x: Thunk, items: readonly Expr[]): Thunk | null 
   };
 }
 
+/**
+ * An operator node (operators.cpp's RecursionGuard around Operation and OperationParens): one
+ * level of the depth counter that attribute references share; past MAX_EVAL_DEPTH levels the
+ * whole evaluation fails.
+ */
+function guarded(f: Thunk): Thunk {
+  return (st) => {
+    if (++st.depth > MAX_EVAL_DEPTH) depthExceeded(st);
+    const v = f(st);
+    st.depth--;
+    return v;
+  };
+}
+
 function build(e: Expr): Thunk {
   switch (e.type) {
-    case "literal": {
-      const v = e.value;
-      return () => v;
-    }
-    case "attr":
-      return attr(e);
+    case "paren":
+    case "unary":
+    case "binary":
+    case "ternary":
+    case "elvis":
+    case "subscript":
+      return guarded(buildOperator(e));
+    default:
+      return buildOperand(e);
+  }
+}
+
+function buildOperator(e: Expr & { type: "paren" | "unary" | "binary" | "ternary" | "elvis" | "subscript" }): Thunk {
+  switch (e.type) {
     case "paren":
       return compiled(e.inner);
     case "unary": {
@@ -213,6 +235,17 @@ function build(e: Expr): Thunk {
       const i = compiled(e.index);
       return (st) => subscript(st, b(st), i(st));
     }
+  }
+}
+
+function buildOperand(e: Expr & { type: "literal" | "attr" | "call" | "list" | "record" }): Thunk {
+  switch (e.type) {
+    case "literal": {
+      const v = e.value;
+      return () => v;
+    }
+    case "attr":
+      return attr(e);
     case "call": {
       const lname = e.name.toLowerCase();
       const fn = builtin(lname);

@@ -4,14 +4,25 @@
 import type { Expr } from "./ast.ts";
 import type { ClassAd } from "./classad.ts";
 import type { MatchRecord } from "./match-record.ts";
+import type { EvalBudget } from "./eval-budget.ts";
+import { REGEX_EVAL_BUDGET_MS } from "./regex.ts";
 import type { Value } from "./value.ts";
 
-/** HTCondor's EvalState depth limit (MAX_CLASSAD_RECURSION): nested attribute references beyond it are error. */
+/**
+ * HTCondor's EvalState depth limit (exprTree.h MAX_CLASSAD_RECURSION), one counter shared by
+ * operators (operators.cpp RecursionGuard: fails past 400 levels), attribute references
+ * (attrrefs.cpp: fails when an attribute's expression would start at level 400), list elements
+ * (exprList.cpp) and eval() (fnCall.cpp). Running out fails the whole evaluation (Evaluate()
+ * returns false), which reads as error.
+ */
 export const MAX_EVAL_DEPTH = 400;
-/** Operator nesting beyond HTCondor's evaluation depth limit evaluates to error there too (operators.cpp RecursionGuard). */
-export const MAX_EXPR_EVAL_DEPTH = 400;
-/** Bounds the total work of one evaluation (list projections, string lists, regex loops). */
-export const MAX_EVAL_STEPS = 5_000_000;
+/**
+ * Bounds the total work of one evaluation (attribute references, list elements and projections),
+ * as HTCondor's MAX_CLASSAD_EVAL_STEPS (exprTree.h) does per node; running out fails the evaluation.
+ */
+export const MAX_EVAL_STEPS = 10_000_000;
+/** How often (in steps) an evaluation under an EvalBudget reports its steps and checks the clock. */
+const BUDGET_CHECK_STEPS = 1024;
 
 export interface EvalState {
   cur: ClassAd | null;
@@ -25,6 +36,10 @@ export interface EvalState {
   match: MatchRecord | null;
   depth: number;
   steps: number;
+  /** Regexp search time left for this evaluation (ms). */
+  regexMs: number;
+  /** The budget of the larger piece of work this evaluation is part of (one advert's match), or null. */
+  budget: EvalBudget | null;
   readonly active: Expr[];
   /** Evaluates an expression in this state: compiled closures or the tree-walker. */
   readonly run: (e: Expr, st: EvalState) => Value;
@@ -34,6 +49,29 @@ export type Thunk = (st: EvalState) => Value;
 
 /** HTCondor's Evaluate() returning false (absTime(n, -1)): the whole evaluation fails, which reads as error. */
 export class EvaluationFailed extends Error {}
+
+/**
+ * One evaluation step (an attribute reference, a list element): past MAX_EVAL_STEPS the evaluation
+ * fails; under an EvalBudget the steps are charged to it every BUDGET_CHECK_STEPS.
+ */
+export function step(st: EvalState): void {
+  const n = ++st.steps;
+  if (n % BUDGET_CHECK_STEPS === 0) {
+    if (n > MAX_EVAL_STEPS) throw new EvaluationFailed(`evaluation took more than ${MAX_EVAL_STEPS} steps`);
+    st.budget?.spend(BUDGET_CHECK_STEPS);
+  }
+}
+
+/** Charges an evaluation's last steps (those since its last check) to its budget. */
+export function settle(st: EvalState): void {
+  st.budget?.spend(st.steps % BUDGET_CHECK_STEPS);
+}
+
+/** The depth counter ran out: HTCondor's Evaluate() returns false all the way up. */
+export function depthExceeded(st: EvalState): never {
+  st.depth--;
+  throw new EvaluationFailed("evaluation nested more than " + MAX_EVAL_DEPTH + " levels deep");
+}
 
 /** Ends an evaluation early as error: a JavaScript stack overflow on a pathological tree, or an EvaluationFailed. */
 export function endsAsError(e: unknown): boolean {
@@ -48,7 +86,7 @@ export function topOf(ad: ClassAd | null): ClassAd | null {
 }
 
 export function newState(my: ClassAd | null, target: ClassAd | null, run: (e: Expr, st: EvalState) => Value): EvalState {
-  return { cur: my, root: my !== null && target !== null ? null : topOf(my), my, target, match: null, depth: 0, steps: 0, active: [], run };
+  return { cur: my, root: my !== null && target !== null ? null : topOf(my), my, target, match: null, depth: 0, steps: 0, regexMs: REGEX_EVAL_BUDGET_MS, budget: null, active: [], run };
 }
 
 /** Re-arms a finished state for another evaluation (saves an allocation per evaluation). */
@@ -60,6 +98,8 @@ export function resetState(st: EvalState, my: ClassAd | null, target: ClassAd | 
   st.match = null;
   st.depth = 0;
   st.steps = 0;
+  st.regexMs = REGEX_EVAL_BUDGET_MS;
+  st.budget = null;
   if (st.active.length !== 0) st.active.length = 0;
   return st;
 }

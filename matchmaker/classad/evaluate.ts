@@ -1,9 +1,9 @@
 // Evaluation entry points. `evaluate` and `compile` run compiled closures; `interpret` is
 // the tree-walker kept as the benchmark baseline and as a cross-check in the tests.
-import { exprDepth, type Expr } from "./ast.ts";
+import type { Expr } from "./ast.ts";
 import type { ClassAd } from "./classad.ts";
 import { compiled, runCompiled } from "./compiler.ts";
-import { endsAsError, MAX_EXPR_EVAL_DEPTH, newState, resetState, type EvalState, type Thunk } from "./eval-state.ts";
+import { endsAsError, newState, resetState, type EvalState, type Thunk } from "./eval-state.ts";
 import { interpret } from "./interpreter.ts";
 import { parseExpr } from "./parse.ts";
 import { ERROR, type Value } from "./value.ts";
@@ -57,14 +57,10 @@ export function evaluate(expr: Expr | string, my?: ClassAd | null, target?: Clas
 }
 
 /** The same evaluation by walking the tree: the baseline the compiled form is measured against. */
-function interpretBounded(e: Expr, st: EvalState): Value {
-  return exprDepth(e) > MAX_EXPR_EVAL_DEPTH ? ERROR : interpret(e, st);
-}
-
 export function interpretExpr(expr: Expr, my?: ClassAd | null, target?: ClassAd | null): Value {
-  const st = newState(my ?? null, target ?? null, interpretBounded);
+  const st = newState(my ?? null, target ?? null, interpret);
   try {
-    return interpretBounded(expr, st);
+    return interpret(expr, st);
   } catch (e) {
     if (endsAsError(e)) return ERROR;
     throw e;

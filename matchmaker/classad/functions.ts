@@ -3,7 +3,7 @@
 // Names are case-insensitive; an unknown name is a parse warning and evaluates to error.
 import type { Expr } from "./ast.ts";
 import { intFromReal, toIntegerValue, toRealValue, toStringValue } from "./conversions.ts";
-import { type EvalState, MAX_EVAL_DEPTH, type Thunk } from "./eval-state.ts";
+import { type EvalState, EvaluationFailed, MAX_EVAL_DEPTH, type Thunk } from "./eval-state.ts";
 import { arithmetic, asciiLower, asciiUpper, comparison, identical } from "./operators.ts";
 import { Parser } from "./parser.ts";
 import { naturalCompare } from "./natural-compare.ts";
@@ -12,7 +12,7 @@ import { evalIn } from "./scope.ts";
 import { convTime, currentTime, dayTime, formatTime, getField, splitTime, timeZoneOffset } from "./time-functions.ts";
 import { cInt } from "./c-time.ts";
 import { unresolved } from "./unresolved.ts";
-import { scanDouble, splitStringList } from "./string-list.ts";
+import { scanDouble, splitArb, splitCspn, splitStringList } from "./string-list.ts";
 import { unparse } from "./unparse.ts";
 import {
   boolValue, ERROR, FALSE, intValue, isNumber, realValue, stringValue, TRUE, truthOf, UNDEFINED,
@@ -379,7 +379,7 @@ const evalFn: Builtin = (_n, args, st) => {
   if (args.length !== 1) return ERROR;
   const s = toStringValue(args[0](st));
   if (s.kind !== "string") return ERROR;
-  if (st.depth >= MAX_EVAL_DEPTH) return ERROR;
+  if (st.depth >= MAX_EVAL_DEPTH) throw new EvaluationFailed("eval() nested too deeply");
   let e: Expr;
   try {
     const p = Parser.forText(s.value);
@@ -437,7 +437,7 @@ const regexp: Builtin = (_n, args, st) => {
   if (!Array.isArray(vals)) return vals;
   const [p, t, o] = vals;
   if (p.kind !== "string" || t.kind !== "string") return ERROR;
-  const r = regexTest(p.value, t.value, o && o.kind === "string" ? o.value : "");
+  const r = regexTest(p.value, t.value, o && o.kind === "string" ? o.value : "", st);
   return r === null ? ERROR : boolValue(r);
 };
 
@@ -457,7 +457,7 @@ const regexpMember: Builtin = (_n, args, st) => {
       }
       return ERROR;
     }
-    const r = regexTest(p.value, v.value, opts);
+    const r = regexTest(p.value, v.value, opts, st);
     if (r === null) return ERROR;
     if (r) return TRUE;
   }
@@ -473,7 +473,7 @@ const substPattern: Builtin = (name, args, st) => {
   if (name === "replace") opts += "f";
   else if (name === "replaceall") opts += "fg";
   if (p.kind !== "string" || t.kind !== "string" || r.kind !== "string") return ERROR;
-  const out = regexReplace(p.value, t.value, r.value, opts, opts.includes("f"), opts.includes("g"));
+  const out = regexReplace(p.value, t.value, r.value, opts, opts.includes("f"), opts.includes("g"), st);
   return out === null ? ERROR : stringValue(out);
 };
 
@@ -531,31 +531,51 @@ const stringListRegexpMember: Builtin = (_n, args, st) => {
   const items = splitStringList(l.value, d && d.kind === "string" ? d.value : ", ");
   if (items.length === 0) return UNDEFINED;
   for (const item of items) {
-    const r = regexTest(p.value, item, opts);
+    const r = regexTest(p.value, item, opts, st);
     if (r === null) return ERROR;
     if (r) return TRUE;
   }
   return FALSE;
 };
 
+/** fnCall.cpp stringListsIntersect: split_string_list on the delimiters (none or "" means " ,"), case-sensitive. */
 const stringListsIntersect: Builtin = (_n, args, st) => {
   if (args.length < 2 || args.length > 3) return ERROR;
   const a = args[0](st);
   const b = args[1](st);
-  const d = args.length === 3 ? args[2](st) : stringValue(", \t\r\n");
+  const d = args.length === 3 ? args[2](st) : stringValue("");
+  if (a.kind === "error" || b.kind === "error" || d.kind === "error") return ERROR;
   if (a.kind === "undefined" || b.kind === "undefined" || d.kind === "undefined") return UNDEFINED;
   if (a.kind !== "string" || b.kind !== "string" || d.kind !== "string") return ERROR;
-  const set = new Set(splitStringList(b.value, d.value));
-  return boolValue(splitStringList(a.value, d.value).some((x) => set.has(x)));
+  const set = new Set(splitCspn(b.value, d.value));
+  return boolValue(splitCspn(a.value, d.value).some((x) => set.has(x)));
 };
 
+function stringList(items: readonly string[]): Value {
+  return { kind: "list", items: items.map((x) => ({ type: "literal", value: stringValue(x) }) as Expr), scope: null };
+}
+
+/** compat_classad.cpp splitArb_func: split(s [, separators]), separators ", \t" by default; anything but strings is error. */
 const split: Builtin = (_n, args, st) => {
   if (args.length < 1 || args.length > 2) return ERROR;
   const s = args[0](st);
-  const d = args.length === 2 ? args[1](st) : stringValue(", \t\r\n");
-  if (s.kind === "undefined" || d.kind === "undefined") return UNDEFINED;
+  const d = args.length === 2 ? args[1](st) : stringValue(", \t");
   if (s.kind !== "string" || d.kind !== "string") return ERROR;
-  return { kind: "list", items: splitStringList(s.value, d.value).map((x) => ({ type: "literal", value: stringValue(x) }) as Expr), scope: null };
+  return stringList(splitArb(s.value, d.value));
+};
+
+/**
+ * compat_classad.cpp splitAt_func: splitUserName("user@domain") and splitSlotName("slot@machine")
+ * cut at the first "@" into two strings; without one, the user name is all of it (domain "") and
+ * the slot name is "" (machine all of it).
+ */
+const splitAt: Builtin = (name, args, st) => {
+  if (args.length !== 1) return ERROR;
+  const s = args[0](st);
+  if (s.kind !== "string") return ERROR;
+  const at = s.value.indexOf("@");
+  if (at < 0) return stringList(name === "splitslotname" ? ["", s.value] : [s.value, ""]);
+  return stringList([s.value.slice(0, at), s.value.slice(at + 1)]);
 };
 
 const TABLE = new Map<string, Builtin>([
@@ -581,7 +601,7 @@ const TABLE = new Map<string, Builtin>([
   ["stringlistmin", stringListSummary], ["stringlistmax", stringListSummary],
   ["stringlistmember", stringListMember], ["stringlistimember", stringListMember],
   ["stringlistsubsetmatch", stringListMember], ["stringlistisubsetmatch", stringListMember],
-  ["stringlistsintersect", stringListsIntersect], ["split", split], ["stringlist_regexpmember", stringListRegexpMember],
+  ["stringlistsintersect", stringListsIntersect], ["split", split], ["splitusername", splitAt], ["splitslotname", splitAt], ["stringlist_regexpmember", stringListRegexpMember],
   ["unresolved", unresolved],
 ]);
 

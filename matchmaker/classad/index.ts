@@ -8,7 +8,8 @@ export { parseExpr, parseExprWithWarnings, parseClassAd, parseWarnings } from ".
 export type { ParseWarning } from "./parser.ts";
 export { unparse, valueToString, formatReal, quoteString } from "./unparse.ts";
 export { evaluate, compile, CompiledExpr, interpretExpr } from "./evaluate.ts";
-export { matchAds, requirementsMet, type MatchResult } from "./match.ts";
+export { acceptsMatch, matchAds, rankOf, requirementsMet, type MatchResult } from "./match.ts";
+export { EvalBudget, EvalBudgetExceeded, type EvalBudgetLimits } from "./eval-budget.ts";
 export { referencedAttributes, type References } from "./references.ts";
 export { signature } from "./signature.ts";
 export { functionNames, isKnownFunction } from "./functions.ts";

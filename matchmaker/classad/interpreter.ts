@@ -2,7 +2,7 @@
 // reference the compiled closures are tested against; both share the value semantics in
 // operators.ts, functions.ts and scope.ts, so they differ only in dispatch.
 import type { Expr } from "./ast.ts";
-import type { EvalState, Thunk } from "./eval-state.ts";
+import { depthExceeded, MAX_EVAL_DEPTH, type EvalState, type Thunk } from "./eval-state.ts";
 import { builtin } from "./functions.ts";
 import { binary, logicalAnd, logicalOr, unary } from "./operators.ts";
 import { evalBare, evalIn, recordValue, select } from "./scope.ts";
@@ -24,13 +24,27 @@ export function subscript(st: EvalState, base: Value, index: Value): Value {
   return ERROR;
 }
 
+/** The tree-walker counts operator levels on the same depth counter as the compiled closures. */
 export function interpret(e: Expr, st: EvalState): Value {
   switch (e.type) {
-    case "literal":
-      return e.value;
-    case "attr":
-      if (!e.base) return evalBare(st, e);
-      return select(st, interpret(e.base, st), e.lname);
+    case "paren":
+    case "unary":
+    case "binary":
+    case "ternary":
+    case "elvis":
+    case "subscript": {
+      if (++st.depth > MAX_EVAL_DEPTH) depthExceeded(st);
+      const v = operator(e, st);
+      st.depth--;
+      return v;
+    }
+    default:
+      return operand(e, st);
+  }
+}
+
+function operator(e: Expr & { type: "paren" | "unary" | "binary" | "ternary" | "elvis" | "subscript" }, st: EvalState): Value {
+  switch (e.type) {
     case "paren":
       return interpret(e.inner, st);
     case "unary":
@@ -62,6 +76,16 @@ export function interpret(e: Expr, st: EvalState): Value {
     }
     case "subscript":
       return subscript(st, interpret(e.base, st), interpret(e.index, st));
+  }
+}
+
+function operand(e: Expr & { type: "literal" | "attr" | "call" | "list" | "record" }, st: EvalState): Value {
+  switch (e.type) {
+    case "literal":
+      return e.value;
+    case "attr":
+      if (!e.base) return evalBare(st, e);
+      return select(st, interpret(e.base, st), e.lname);
     case "call": {
       const fn = builtin(e.name);
       if (!fn) return ERROR;

@@ -1,13 +1,17 @@
-// Symmetric matching (HTCondor's MatchClassAd, job as LEFT and machine as RIGHT): the job's
-// Requirements (MY = job, TARGET = machine) and the machine's Requirements (MY = machine,
-// TARGET = job) must both be exactly `true` (undefined, error, or a number all mean no match).
-// Rank is each side's Rank in the same scopes: a number, else 0.0. Both sides are evaluated in
-// the one match record, so `.LEFT` is the job and `.RIGHT` the machine from either side, and as
-// references (`RIGHT.requirements && LEFT.requirements`), so an attribute referring back to
-// itself is undefined.
+// Symmetric matching as HTCondor's negotiator does it (job as LEFT, machine as RIGHT of one
+// MatchClassAd). The decision is compat_classad_util.cpp's IsAMatch: MatchClassAd::symmetricMatch
+// evaluates `RIGHT.requirements && LEFT.requirements` and accepts a boolean true or a non-zero
+// number (matchClassad.cpp EvalMatchExpr); undefined, error, strings... are no match. Both sides
+// are reached as references, so an attribute referring back to itself is undefined.
+// Rank is the negotiator's EvalFloat(ATTR_RANK, my, target) (compat_classad.cpp): with `my` on the
+// left, `my`'s own Rank if it has one, else the *other* ad's Rank (evaluated in that ad, as
+// target->EvaluateAttrNumber does); a number or boolean counts, anything else is 0.0 (the
+// negotiator's fallback when EvalFloat fails).
 import type { ClassAd } from "./classad.ts";
 import { runCompiled } from "./compiler.ts";
-import { endsAsError, newState, resetState, type EvalState } from "./eval-state.ts";
+import type { EvalBudget } from "./eval-budget.ts";
+import { endsAsError, newState, resetState, settle, type EvalState } from "./eval-state.ts";
+import { logicalAnd } from "./operators.ts";
 import { evalFound } from "./scope.ts";
 import { ERROR, UNDEFINED, type Value } from "./value.ts";
 
@@ -21,17 +25,30 @@ export interface MatchResult {
 
 let spare: EvalState | null = newState(null, null, runCompiled);
 
-/** Evaluates attribute `name` of `ad`, one side of the match of `left` and `right`; undefined when `ad` lacks it. */
-function evalSide(ad: ClassAd, name: string, left: ClassAd, right: ClassAd | null): Value {
+/**
+ * Evaluates attribute `name` of `ad`, one side of the match of `left` and `right`; undefined when
+ * `ad` lacks it. `asReference`: reached as `RIGHT.requirements` under the `&&` of symmetricMatch
+ * (one operator level used, the attribute on the evaluation stack); otherwise as
+ * ClassAd::EvaluateAttr (nothing used, not on the stack).
+ */
+function evalSide(ad: ClassAd, name: string, left: ClassAd, right: ClassAd | null, budget: EvalBudget | null, asReference = true): Value {
   const e = ad.lookup(name);
   if (!e) return UNDEFINED;
   const st = spare ?? newState(null, null, runCompiled);
   spare = null;
   try {
     resetState(st, left, right);
-    // MatchClassAd evaluates `LEFT.requirements`-style references, so the attribute is on the
-    // evaluation stack: a reference back to it inside is undefined.
-    return evalFound(st, { expr: e, ad });
+    st.budget = budget;
+    let v: Value;
+    if (!asReference) {
+      st.cur = ad;
+      v = st.run(e, st);
+    } else {
+      st.depth = 1;
+      v = evalFound(st, { expr: e, ad });
+    }
+    settle(st);
+    return v;
   } catch (err) {
     if (endsAsError(err)) return ERROR;
     throw err;
@@ -42,29 +59,50 @@ function evalSide(ad: ClassAd, name: string, left: ClassAd, right: ClassAd | nul
 
 /** Evaluates `my`'s attribute `name` with `target` as TARGET (MY on the left of the match); undefined when `my` lacks it. */
 export function evalAttrAgainst(my: ClassAd, name: string, target: ClassAd | null): Value {
-  return evalSide(my, name.toLowerCase(), my, target);
+  return evalSide(my, name.toLowerCase(), my, target, null);
 }
 
-function rankOf(v: Value): number {
-  if (v.kind === "integer" || v.kind === "real") return Number.isFinite(v.value) ? v.value : 0;
+/** IsNumber(double): integer, real or boolean; null when EvalFloat fails. */
+function numberOf(v: Value): number | null {
+  if (v.kind === "integer" || v.kind === "real") return v.value;
   if (v.kind === "boolean") return v.value ? 1 : 0;
-  return 0;
+  return null;
 }
 
+/**
+ * The negotiator's rank of `target` by `my` (EvalFloat(ATTR_RANK, my, target), `my` on the left):
+ * `my`'s Rank, or the target's own Rank when `my` has none; 0 when that is not a number.
+ */
+export function rankOf(my: ClassAd, target: ClassAd, budget: EvalBudget | null = null): number {
+  const holder = my.lookup("rank") ? my : target.lookup("rank") ? target : null;
+  if (holder === null) return 0;
+  return numberOf(evalSide(holder, "rank", my, target, budget, false)) ?? 0;
+}
+
+/** MatchClassAd::EvalMatchExpr of a value: boolean-equivalent (non-zero number) or an integer. */
+export function acceptsMatch(v: Value): boolean {
+  if (v.kind === "boolean") return v.value;
+  if (v.kind === "integer" || v.kind === "real") return v.value !== 0;
+  return false;
+}
+
+/** `my`'s Requirements accept `target` (MatchClassAd's leftMatchesRight with MY on the left). */
 export function requirementsMet(my: ClassAd, target: ClassAd): boolean {
-  const v = evalAttrAgainst(my, "requirements", target);
-  return v.kind === "boolean" && v.value;
+  return acceptsMatch(evalAttrAgainst(my, "requirements", target));
 }
 
-export function matchAds(job: ClassAd, machine: ClassAd): MatchResult {
-  const jobRequirements = evalSide(job, "requirements", job, machine);
-  const machineRequirements = evalSide(machine, "requirements", job, machine);
-  const match = jobRequirements.kind === "boolean" && jobRequirements.value && machineRequirements.kind === "boolean" && machineRequirements.value;
+/**
+ * Both Requirements, the decision and both Ranks of one job/machine pair. Under a `budget` every
+ * evaluation draws on it, and running it out throws EvalBudgetExceeded (no result at all).
+ */
+export function matchAds(job: ClassAd, machine: ClassAd, budget: EvalBudget | null = null): MatchResult {
+  const jobRequirements = evalSide(job, "requirements", job, machine, budget);
+  const machineRequirements = evalSide(machine, "requirements", job, machine, budget);
   return {
-    match,
+    match: acceptsMatch(logicalAnd(machineRequirements, jobRequirements)),
     jobRequirements,
     machineRequirements,
-    jobRank: rankOf(evalSide(job, "rank", job, machine)),
-    machineRank: rankOf(evalSide(machine, "rank", job, machine)),
+    jobRank: rankOf(job, machine, budget),
+    machineRank: rankOf(machine, job, budget),
   };
 }

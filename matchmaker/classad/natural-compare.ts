@@ -1,10 +1,16 @@
-// HTCondor's natural_cmp (strverscmp-like), used by versioncmp() and the version* functions.
+// HTCondor's natural_cmp (natural_cmp.cpp, strverscmp-like), used by versioncmp() and the version* functions.
 // Returns the same raw differences as the C code, since versioncmp() exposes them.
 const isDigitAt = (s: string, i: number): boolean => {
   const c = s.charCodeAt(i);
   return c >= 48 && c <= 57;
 };
-const at = (s: string, i: number): number => (i < s.length ? s.charCodeAt(i) : 0);
+// natural_cmp.cpp returns `*s1 - *s2` on plain chars, which are signed on the platforms HTCondor
+// builds for: a byte of 0x80 or more (UTF-8 text) counts as negative, below every ASCII byte.
+const at = (s: string, i: number): number => {
+  if (i >= s.length) return 0;
+  const c = s.charCodeAt(i);
+  return c >= 128 ? c - 256 : c;
+};
 
 export function naturalCompare(a: string, b: string): number {
   let i = 0;

@@ -1,15 +1,31 @@
-// regexp() and friends. HTCondor uses PCRE2, whose match limit turns a runaway backtrack into
-// an error value. JavaScript's RegExp has no such limit, so:
+// regexp() and friends, after fnCall.cpp's regexp_helper over PCRE2. JavaScript's RegExp differs
+// from PCRE2 in syntax and in having no match limit, so:
 //  - patterns are translated from PCRE where the syntax differs (option x, \A \z \Z, a leading
 //    (?i) / (?m) / (?s) / (?x) group), and compiled once per (pattern, options);
+//  - a subject lacking a character every match needs is no match at once, as PCRE2's
+//    required-code-unit check answers before any backtracking (regex-required.ts);
 //  - a pattern is "tame" when it has no quantifier, or a single quantifier and the subject is
 //    at most 4 KiB: these cannot backtrack badly and run directly;
-//  - every other pattern runs in a node:vm context with a 200 ms budget (node:vm is a pure
-//    in-process sandbox, no I/O); running out of budget gives error, like PCRE's match limit.
+//  - every other pattern runs in a node:vm context (a pure in-process sandbox, no I/O) under a
+//    time limit: at most REGEX_CALL_BUDGET_MS per call and REGEX_EVAL_BUDGET_MS for all calls of
+//    one evaluation, and never past the deadline of an EvalBudget the evaluation runs under.
+//    Running out is PCRE2's PCRE2_ERROR_MATCHLIMIT, which regexp_helper turns into error; running
+//    out of an EvalBudget ends the whole piece of work (EvalBudgetExceeded).
 //  Subjects longer than 1 MiB are refused (error) outright.
 import vm from "node:vm";
+import { EvalBudgetExceeded, type EvalBudget } from "./eval-budget.ts";
+import { holdsRequired, requiredChars } from "./regex-required.ts";
 
-export const REGEX_TIME_BUDGET_MS = 200;
+/** The time one search may take, about what PCRE2's default match limit (10,000,000) costs in C. */
+export const REGEX_CALL_BUDGET_MS = 200;
+/** The time all the searches of one evaluation may take together. */
+export const REGEX_EVAL_BUDGET_MS = 200;
+
+/** What a search may spend: the evaluation's regexp time left, and the budget it runs under. */
+export interface RegexAllowance {
+  regexMs: number;
+  readonly budget: EvalBudget | null;
+}
 export const MAX_REGEX_SUBJECT = 1 << 20;
 const TAME_SUBJECT = 4096;
 
@@ -18,6 +34,9 @@ interface Compiled {
   readonly flags: string;
   readonly re: RegExp;
   readonly quantifiers: number;
+  /** Characters every match contains (lower-cased when caseless). */
+  readonly required: ReadonlySet<string>;
+  readonly caseless: boolean;
 }
 
 const cache = new Map<string, Compiled | null>();
@@ -134,13 +153,14 @@ function compile(pattern: string, options: string): Compiled | null {
   if (options.includes("m")) flags += "m";
   if (options.includes("s")) flags += "s";
   if (options.includes("x")) p = stripExtended(p);
+  const required = requiredChars(p, flags.includes("i"));
   p = bracketExpressions(p);
   p = p.replace(/\\A/g, "^(?<![\\s\\S])").replace(/\\z/g, "(?![\\s\\S])").replace(/\\Z/g, "(?=\\n?(?![\\s\\S]))");
   // PCRE's $ (without m) also matches before a final newline; JavaScript's does not.
   if (!flags.includes("m")) p = pcreDollar(p);
   let compiled: Compiled | null;
   try {
-    compiled = { source: p, flags, re: new RegExp(p, flags), quantifiers: countQuantifiers(p) };
+    compiled = { source: p, flags, re: new RegExp(p, flags), quantifiers: countQuantifiers(p), required, caseless: flags.includes("i") };
   } catch {
     compiled = null;
   }
@@ -170,7 +190,29 @@ interface SandboxGlobals {
 const NOT_EMPTY_SEARCH =
   "out = (() => { for (let s = 0; s < t.length; s++) { const re = new RegExp('(?:' + p + ')(?<=(?<![\\\\s\\\\S])[\\\\s\\\\S]{' + (s + 1) + ',})', f + 'y'); re.lastIndex = s; if (re.test(t)) return true; } return false; })()";
 
-function inSandbox(script: "match" | "replace" | "notempty", c: Compiled, subject: string, replacement = "", global = false): unknown {
+/**
+ * Runs `script` in the sandbox within the allowance; undefined when the time ran out (PCRE2's match
+ * limit). Throws EvalBudgetExceeded when the allowance's EvalBudget is what ran out.
+ */
+function budgeted(a: RegexAllowance | null, script: "match" | "replace" | "notempty", c: Compiled, subject: string, replacement = "", global = false): unknown {
+  const budgetMs = a?.budget ? a.budget.msLeft() : Infinity;
+  const ms = Math.min(REGEX_CALL_BUDGET_MS, a ? a.regexMs : REGEX_EVAL_BUDGET_MS, budgetMs);
+  if (ms < 1) {
+    if (budgetMs < 1) throw new EvalBudgetExceeded("the time allowance ran out in a regular-expression search");
+    return undefined;
+  }
+  const start = performance.now();
+  try {
+    return inSandbox(script, c, subject, Math.ceil(ms), replacement, global);
+  } catch {
+    if (a?.budget && a.budget.msLeft() < 1) throw new EvalBudgetExceeded("the time allowance ran out in a regular-expression search");
+    return undefined;
+  } finally {
+    if (a) a.regexMs -= performance.now() - start;
+  }
+}
+
+function inSandbox(script: "match" | "replace" | "notempty", c: Compiled, subject: string, timeout: number, replacement = "", global = false): unknown {
   if (!sandbox) {
     sandbox = vm.createContext({ p: "", f: "", t: "", r: "", g: false, out: null } satisfies SandboxGlobals);
     matchScript = new vm.Script("out = (() => { const m = new RegExp(p, f).exec(t); return m ? Array.from(m, (x) => x === undefined ? '' : x).concat([m.index]) : null; })()");
@@ -186,7 +228,7 @@ function inSandbox(script: "match" | "replace" | "notempty", c: Compiled, subjec
   ctx.r = replacement;
   ctx.g = global;
   ctx.out = null;
-  (script === "match" ? matchScript : script === "replace" ? replaceScript : notEmptyScript)!.runInContext(sandbox, { timeout: REGEX_TIME_BUDGET_MS });
+  (script === "match" ? matchScript : script === "replace" ? replaceScript : notEmptyScript)!.runInContext(sandbox, { timeout });
   return ctx.out;
 }
 
@@ -194,19 +236,17 @@ function tame(c: Compiled, subject: string): boolean {
   return c.quantifiers === 0 || (c.quantifiers === 1 && subject.length <= TAME_SUBJECT);
 }
 
-/** true / false, or null when the pattern is invalid or the match ran out of budget (error). */
-export function regexTest(pattern: string, subject: string, options: string): boolean | null {
+/** true / false, or null when the pattern is invalid or the search ran out of time (error). */
+export function regexTest(pattern: string, subject: string, options: string, a: RegexAllowance | null = null): boolean | null {
   const c = compile(pattern, options);
   if (!c || subject.length > MAX_REGEX_SUBJECT) return null;
+  if (!holdsRequired(subject, c.required, c.caseless)) return false;
   if (tame(c, subject)) {
     c.re.lastIndex = 0;
     return c.re.test(subject);
   }
-  try {
-    return inSandbox("match", c, subject) !== null;
-  } catch {
-    return null;
-  }
+  const r = budgeted(a, "match", c, subject);
+  return r === undefined ? null : r !== null;
 }
 
 /** Whether the pattern compiles (PCRE syntax, as translated here). */
@@ -215,15 +255,13 @@ export function regexValid(pattern: string, options: string): boolean {
 }
 
 /** A search with PCRE2_NOTEMPTY: true when some match is not empty; null when invalid or out of budget. */
-export function regexTestNotEmpty(pattern: string, subject: string, options: string): boolean | null {
+export function regexTestNotEmpty(pattern: string, subject: string, options: string, a: RegexAllowance | null = null): boolean | null {
   const c = compile(pattern, options);
   if (!c || subject.length > MAX_REGEX_SUBJECT) return null;
+  if (!holdsRequired(subject, c.required, c.caseless)) return false;
   if (!tame(c, subject)) {
-    try {
-      return inSandbox("notempty", c, subject) === true;
-    } catch {
-      return null;
-    }
+    const r = budgeted(a, "notempty", c, subject);
+    return r === undefined ? null : r === true;
   }
   for (let s = 0; s < subject.length; s++) {
     const re = new RegExp(`(?:${c.source})(?<=(?<![\\s\\S])[\\s\\S]{${s + 1},})`, c.flags + "y");
@@ -246,7 +284,8 @@ function setGroups(m: RegExpExecArray): string[] {
   return Array.from(m.slice(0, n), (x) => x ?? "");
 }
 
-function findMatches(c: Compiled, subject: string, global: boolean): MatchPart[] | null {
+function findMatches(c: Compiled, subject: string, global: boolean, a: RegexAllowance | null): MatchPart[] | null {
+  if (!holdsRequired(subject, c.required, c.caseless)) return [];
   if (tame(c, subject)) {
     const re = new RegExp(c.source, global ? c.flags + "g" : c.flags);
     const parts: MatchPart[] = [];
@@ -258,22 +297,18 @@ function findMatches(c: Compiled, subject: string, global: boolean): MatchPart[]
     }
     return parts;
   }
-  try {
-    const raw = inSandbox("replace", c, subject, "", global) as [number, number, string[]][];
-    return raw.map(([start, end, groups]) => ({ start, end, groups }));
-  } catch {
-    return null;
-  }
+  const raw = budgeted(a, "replace", c, subject, "", global) as [number, number, string[]][] | undefined;
+  return raw === undefined ? null : raw.map(([start, end, groups]) => ({ start, end, groups }));
 }
 
 /**
  * regexps/replace/replaceAll: `\N` in the replacement is capture group N (error if there is
  * no such group). Without `full` the result is only the replacement text of the first match.
  */
-export function regexReplace(pattern: string, subject: string, replacement: string, options: string, full: boolean, global: boolean): string | null {
+export function regexReplace(pattern: string, subject: string, replacement: string, options: string, full: boolean, global: boolean, a: RegexAllowance | null = null): string | null {
   const c = compile(pattern, options);
   if (!c || subject.length > MAX_REGEX_SUBJECT) return null;
-  const parts = findMatches(c, subject, global);
+  const parts = findMatches(c, subject, global, a);
   if (!parts) return null;
   // HTCondor's global loop steps past an empty match at the very end and then asks PCRE to
   // start beyond the subject, which fails: error.

@@ -10,7 +10,7 @@
 import { relTimeLiteral, type AttrExpr, type Expr } from "./ast.ts";
 import { cInt } from "./c-time.ts";
 import { ClassAd } from "./classad.ts";
-import { MAX_EVAL_DEPTH, type EvalState } from "./eval-state.ts";
+import { EvaluationFailed, MAX_EVAL_DEPTH, step, type EvalState } from "./eval-state.ts";
 import { MATCH_RECORD_NAMES, matchRecord, type MatchRecord } from "./match-record.ts";
 import { classAdValue, ERROR, intValue, UNDEFINED, type Value } from "./value.ts";
 
@@ -105,8 +105,10 @@ export function resolveBare(st: EvalState, ref: AttrExpr): Found | Value {
 /** Evaluates a found binding in the record it was found in. A reference back into an attribute being
  * evaluated is undefined (attrrefs.cpp's circular-reference check), runaway depth is error. */
 export function evalFound(st: EvalState, f: Found): Value {
+  // attrrefs.cpp checks the depth before anything else, literals included.
+  if (st.depth >= MAX_EVAL_DEPTH) throw new EvaluationFailed("attribute references nested too deeply");
   if (f.expr.type === "literal") return f.expr.value;
-  if (st.depth >= MAX_EVAL_DEPTH) return ERROR;
+  step(st);
   const active = st.active;
   for (let i = 0; i < active.length; i++) if (active[i] === f.expr) return UNDEFINED;
   const saved = st.cur;
@@ -129,8 +131,9 @@ export function evalBare(st: EvalState, ref: AttrExpr): Value {
 
 /** Evaluates an element expression of a list in the record the list was written in. */
 export function evalIn(st: EvalState, e: Expr, scope: ClassAd | null): Value {
+  if (st.depth >= MAX_EVAL_DEPTH) throw new EvaluationFailed("list elements nested too deeply");
   if (e.type === "literal") return e.value;
-  if (st.depth >= MAX_EVAL_DEPTH) return ERROR;
+  step(st);
   const saved = st.cur;
   if (scope) st.cur = scope;
   st.depth++;
@@ -153,7 +156,7 @@ export function select(st: EvalState, base: Value, lname: string): Value {
   if (base.kind === "list") {
     const items: Expr[] = [];
     for (const item of base.items) {
-      if (++st.steps > 5_000_000) return ERROR;
+      step(st);
       const v = evalIn(st, item, base.scope);
       items.push(literalOf(select(st, v, lname)));
     }

@@ -16,6 +16,52 @@ export function splitStringList(s: string, delims: string): string[] {
   return out;
 }
 
+/**
+ * compat_classad.cpp's split(): items are cut at each separator and kept as written (no trimming).
+ * Empty items are dropped, except that a run of the same non-space separator keeps one empty item
+ * per repeat ("a,,b" is three items) while white space around a separator does not count
+ * ("a , b" is two). No separators: the whole string is one item.
+ */
+export function splitArb(s: string, seps: string): string[] {
+  const out: string[] = [];
+  let last = 0;
+  if (seps.length > 0) {
+    let prev = -1;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (!seps.includes(s[i])) continue;
+      if (i > last) out.push(s.slice(last, i));
+      else if (!isCSpace(prev) && prev === c) out.push("");
+      if (!isCSpace(c)) prev = c;
+      last = i + 1;
+    }
+  }
+  if (s.length > last) out.push(s.slice(last));
+  return out;
+}
+
+/** C's isspace in the C locale (-1, EOF, is not). */
+function isCSpace(c: number): boolean {
+  return c === 32 || (c >= 9 && c <= 13);
+}
+
+/**
+ * fnCall.cpp's split_string_list (stringListsIntersect): strcspn over the delimiters, items kept
+ * as written, empty items dropped; no or empty delimiters mean " ,".
+ */
+export function splitCspn(s: string, delims: string): string[] {
+  const d = delims === "" ? " ," : delims;
+  const out: string[] = [];
+  let start = 0;
+  for (let i = 0; i <= s.length; i++) {
+    if (i === s.length || d.includes(s[i])) {
+      if (i > start) out.push(s.slice(start, i));
+      start = i + 1;
+    }
+  }
+  return out;
+}
+
 /** sscanf("%lf"): a leading number after white space, or null. */
 export function scanDouble(s: string): number | null {
   // strtod also reads C99 hexadecimal floats: 0x10 is 16, 0x1.8p1 is 3.

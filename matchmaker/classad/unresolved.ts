@@ -148,7 +148,7 @@ export function unresolved(_n: string, args: readonly Thunk[], st: EvalState, ex
   const names = complete ? walk.refs.ordered().map((n) => (asciiLower(n.slice(0, 7)) === "target." ? n.slice(7) : n)) : [];
   if (pattern === null) return stringValue(names.join(","));
   for (const n of names) {
-    const m = regexTestNotEmpty(pattern, n, "i");
+    const m = regexTestNotEmpty(pattern, n, "i", st);
     if (m === null) return ERROR;
     if (m) return boolValue(true);
   }

@@ -62,7 +62,7 @@ describe("wms classad", () => {
       '[ Memory = 4096; Site = "cern"; Requirements = TARGET.Owner =!= "banned" ]',
     ]);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ match: true, jobRequirements: "true", machineRequirements: "true", jobRank: 4096, machineRank: 0 });
+    expect(JSON.parse(r.stdout)).toEqual({ match: true, jobRequirements: "true", machineRequirements: "true", jobRank: 4096, machineRank: 4096 });
   });
 
   it("reports a non-match with the failing Requirements", async () => {

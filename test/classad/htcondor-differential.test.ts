@@ -215,7 +215,9 @@ describe("ClassAd evaluation agrees with HTCondor's library on cases that once d
 // Requirements is reached as a reference (`RIGHT.requirements && LEFT.requirements`), so one that
 // refers to itself sees undefined. The driver printed .LEFT.Requirements, .RIGHT.Requirements,
 // symmetricMatch, leftRankValue and rightRankValue as true, true, true, 4 and 10, and
-// .LEFT.Requirements of MatchClassAd(machine, job) as undefined.
+// .LEFT.Requirements of MatchClassAd(machine, job) as undefined. The machine's rank is the
+// negotiator's EvalFloat(ATTR_RANK, offer, &request) (matchmaker.cpp), which builds the match
+// with the machine on the left: there `.LEFT.x` is the machine's 7, so 7 + 5 = 12.
 describe("matchAds and requirementsMet agree with HTCondor's MatchClassAd", () => {
   const job = parseClassAd("[ jobOnly = 3; x = 5; Requirements = Requirements =?= undefined && parent.target.slotOnly == 4; rank = .RIGHT.slotOnly ]");
   const machine = parseClassAd("[ slotOnly = 4; x = 7; Requirements = .LEFT.jobOnly == 3 && TARGET.jobOnly == 3 && toplevel.x =?= undefined && MY.x == 7; rank = .LEFT.x + TARGET.x ]");
@@ -226,7 +228,7 @@ describe("matchAds and requirementsMet agree with HTCondor's MatchClassAd", () =
     expect(valueToString(m.machineRequirements)).toBe("true");
     expect(m.match).toBe(true);
     expect(m.jobRank).toBe(4);
-    expect(m.machineRank).toBe(10);
+    expect(m.machineRank).toBe(12);
   });
 
   it("puts MY on the left for requirementsMet", () => {

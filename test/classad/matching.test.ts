@@ -24,9 +24,10 @@ describe("symmetric matching", () => {
     expect(valueToString(r.machineRequirements)).toBe("undefined");
   });
 
-  it("needs both Requirements to be exactly true: undefined, error, a number or a missing Requirements is no match", () => {
+  it("needs both Requirements true or a non-zero number (IsAMatch): undefined, error, 0, a string or a missing Requirements is no match", () => {
     const machine = parseClassAd("[ Memory = 4096; Requirements = true ]");
-    for (const req of ["undefined", "error", "1", "TARGET.Nope > 3", '"true"']) {
+    for (const req of ["1", "2.5", "-1"]) expect(matchAds(parseClassAd(`[ Requirements = ${req} ]`), machine).match).toBe(true);
+    for (const req of ["undefined", "error", "0", "0.0", "TARGET.Nope > 3", '"true"']) {
       expect(matchAds(parseClassAd(`[ Requirements = ${req} ]`), machine).match).toBe(false);
     }
     expect(matchAds(parseClassAd("[ Rank = 1 ]"), machine).match).toBe(false);
