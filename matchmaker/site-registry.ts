@@ -7,7 +7,7 @@ import { ERR, SiteConfig, WmsError, type Site, type WireNames } from "../schemas
 
 /** Reads and validates a SiteConfig YAML/JSON file; a site named twice is a config error. */
 export function loadSiteConfig(path: string): SiteConfig {
-  const data = readDataFile(path);
+  const data = readDataFile(path, ERR.BAD_CONFIG);
   const problems = SiteConfig.problems(data);
   if (problems !== undefined) throw new WmsError(ERR.BAD_CONFIG, `${path}: ${problems}`);
   const config = data as SiteConfig;

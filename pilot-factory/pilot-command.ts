@@ -56,7 +56,7 @@ export const pilotCommand: PilotCommandBuilder = (launch, runtime) => {
     String(launch.lifetimeSec),
     "--max-empty",
     String(launch.maxEmpty),
-    ...(runtime.pilotWorkdir ? ["--workdir", runtime.pilotWorkdir] : []),
+    ...(runtime.pilotWorkdir ? ["--work-dir", runtime.pilotWorkdir] : []),
   ];
   return {
     command: runtime.nodePath,

@@ -21,8 +21,11 @@ export interface ConfigEnv {
   WMS_LOG_LEVEL?: string;
 }
 
-/** Reads a YAML or JSON file (YAML is a superset of JSON) into plain data. */
-export function readDataFile(path: string): unknown {
+/**
+ * Reads a YAML or JSON file (YAML is a superset of JSON) into plain data. Text that does not parse
+ * is `invalid` (BAD_INPUT for a user's data file; configuration files pass BAD_CONFIG).
+ */
+export function readDataFile(path: string, invalid: typeof ERR.BAD_INPUT | typeof ERR.BAD_CONFIG = ERR.BAD_INPUT): unknown {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
@@ -32,7 +35,7 @@ export function readDataFile(path: string): unknown {
   try {
     return parseYaml(text);
   } catch (e) {
-    throw new WmsError(ERR.BAD_INPUT, `${path}: not valid YAML/JSON (${(e as Error).message.split("\n")[0]})`);
+    throw new WmsError(invalid, `${path}: not valid YAML/JSON (${(e as Error).message.split("\n")[0]})`);
   }
 }
 
@@ -46,7 +49,7 @@ export function loadConfig(opts: { path?: string; env?: ConfigEnv; overrides?: P
   const path = explicit ?? (existsSync("wms.yaml") ? "wms.yaml" : undefined);
   const raw: Record<string, unknown> = {};
   if (path !== undefined) {
-    const data = readDataFile(path);
+    const data = readDataFile(path, ERR.BAD_CONFIG);
     if (data !== null && data !== undefined) {
       if (typeof data !== "object" || Array.isArray(data)) throw new WmsError(ERR.BAD_CONFIG, `${path}: the top level must be a mapping`);
       Object.assign(raw, data);

@@ -39,6 +39,10 @@ const table = [
   [1005, "NOT_FOUND", "general", false, "The requested object does not exist"],
   [1006, "TIMEOUT", "general", true, "The request timed out"],
   [1007, "FILE_UNREADABLE", "general", false, "A file named on the command line cannot be read"],
+  [1008, "USAGE", "general", false, "The command line is not valid"],
+  [1009, "BAD_PORT", "general", false, "The port must be an integer from 0 to 65535 (0: any free port)"],
+  [1010, "PORT_IN_USE", "general", false, "The address and port are already in use; pick another port or stop what listens there"],
+  [1011, "UNKNOWN_CATEGORY", "general", false, "No such error category; run 'wms errors' for the table and its categories"],
   // pilot
   [1100, "PILOT_PROBE_FAILED", "pilot", true, "The pilot could not probe its worker node"],
   [1101, "PILOT_NO_WALLTIME", "pilot", false, "Not enough walltime left for another job"],
@@ -127,6 +131,9 @@ const table = [
   [2203, "MYPROXY_LOGON_VERSION", "credentials", false, "MyProxyError: myproxy-logon version not valid"],
   [2300, "MYPROXY_DELEGATION_FAILED", "credentials", true, "MyProxyError: proxy delegation failed"],
   [2301, "MYPROXY_RETRIEVAL_FAILED", "credentials", true, "MyProxyError: proxy retrieval failed"],
+  // Ours, next to retrieval: what a retry cannot cure, so a job fails at once with the real cause.
+  [2302, "CREDENTIAL_NOT_STORED", "credentials", false, "No valid delegated credential is stored for this user; delegate one with 'wms proxy init'"],
+  [2303, "CREDENTIAL_TOO_SHORT", "credentials", false, "The delegated credential expires before the work can finish; delegate a longer one with 'wms proxy init --lifetime H'"],
   [2400, "MYPROXY_DN_MISMATCH", "credentials", false, "MyProxyError: security violation. Logname and DN do not match"],
 ] as const satisfies ReadonlyArray<readonly [number, string, ErrorCategory, boolean, string]>;
 

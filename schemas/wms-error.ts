@@ -17,6 +17,17 @@ export class WmsError extends Error {
     this.detail = detail ?? "";
   }
 
+  /**
+   * Rebuilds an error that crossed a wire as `{code, message}` (a reply, a report). Its message
+   * already starts with the registry text; the constructor would add it again
+   * ("The payload produced no output file: The payload produced no output file: ...").
+   */
+  static fromReply(r: { readonly code: number; readonly message: string }): WmsError {
+    const base = errorEntry(r.code)?.message;
+    const detail = base !== undefined && r.message.startsWith(base) ? r.message.slice(base.length).replace(/^: /, "") : r.message;
+    return new WmsError(r.code as ErrorCode, detail || undefined);
+  }
+
   /** `E1001 BAD_INPUT: The input does not match its schema: ...` — the one-line form for CLIs and logs. */
   toLine(): string {
     return `E${this.code} ${this.name}: ${this.message}`;

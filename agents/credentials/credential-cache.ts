@@ -173,7 +173,8 @@ export function startCredentialCache(d: CredentialCacheDeps): CredentialCache {
     if (body.userDn === undefined) throw new WmsError(ERR.MYPROXY_NO_USER_DN, "say whose credential to retrieve (userDn)");
     const userDn = body.userDn;
     const info = await records.info(userDn);
-    if (info === undefined || info.notAfter <= clock()) throw new WmsError(ERR.MYPROXY_RETRIEVAL_FAILED, `no valid credential stored for ${userDn}; the user must run 'wms proxy init'`);
+    // Not the retryable 2301: another attempt finds no credential either, so the job fails at once with the real cause.
+    if (info === undefined || info.notAfter <= clock()) throw new WmsError(ERR.CREDENTIAL_NOT_STORED, `none for ${userDn}`);
     // Policy before the key: an unauthorized caller must not be able to burn someone's key.
     if (!satisfiesRetrievalPolicy(a.identity, info.retrievers)) {
       await audit.write("credential-retriever-refused", { userDn, caller: a.identity.dn, jobId: body.jobId, pilotId: body.pilotId });
@@ -191,7 +192,7 @@ export function startCredentialCache(d: CredentialCacheDeps): CredentialCache {
       throw e;
     }
     const stored = await records.get(userDn);
-    if (stored === undefined) throw new WmsError(ERR.MYPROXY_RETRIEVAL_FAILED, `the credential of ${userDn} expired just now`);
+    if (stored === undefined) throw new WmsError(ERR.CREDENTIAL_NOT_STORED, `the credential of ${userDn} expired just now`);
     const owner = verifyChain(stored.proxy.chain, d.trust, { at: clock() });
     if (owner.dn !== userDn) await dnMismatch(userDn, owner.dn, a.identity.dn, op);
     // X509_USER_PROXY layout: proxy certificate, its key, then the rest of the chain.

@@ -8,9 +8,7 @@ import {
   ERR,
   SCHEMA_VERSION,
   WmsError,
-  errorEntry,
   type CredDelegateBody,
-  type ErrorCode,
   type CredInfoBody,
   type CredRetrieveBody,
   type CredSignedRequest,
@@ -73,9 +71,7 @@ export class CredentialClient {
     }
     const reply = CredReply.parseJson(msg.data);
     if (reply.status === "error") {
-      // Rebuild the cache's error here with its code; drop the registry text the constructor adds again.
-      const base = errorEntry(reply.code)?.message ?? "";
-      throw new WmsError(reply.code as ErrorCode, reply.message.startsWith(`${base}: `) ? reply.message.slice(base.length + 2) : reply.message);
+      throw WmsError.fromReply(reply);
     }
     return reply;
   }

@@ -10,9 +10,16 @@ export function describeCode(code: number): string {
   return `E${code} ${errorEntry(code)?.name ?? "UNKNOWN"}`;
 }
 
+/** The registry text, then the detail; a pilot's message that already starts with the text is kept as it is. */
+function withTitle(code: number, message: string | undefined): string {
+  const title = errorEntry(code)?.message ?? "failed";
+  if (!message) return title;
+  return message.startsWith(title) ? message : `${title}: ${message}`;
+}
+
 export function decideFailure(f: { code: number; message?: string; attempt: number; maxAttempts: number }): FailureDecision {
   const detail = f.message ? `: ${f.message}` : "";
-  if (!isRetryable(f.code)) return { action: "fail", code: f.code, message: `${errorEntry(f.code)?.message ?? "failed"}${detail}` };
+  if (!isRetryable(f.code)) return { action: "fail", code: f.code, message: withTitle(f.code, f.message) };
   if (f.attempt >= f.maxAttempts) {
     // The last attempt's own code stays in the message: "out of attempts" alone tells nobody what to fix.
     return { action: "fail", code: ERR.RETRY_MAX_ATTEMPTS, message: `attempt ${f.attempt} of ${f.maxAttempts} failed with ${describeCode(f.code)}${detail}` };

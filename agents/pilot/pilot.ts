@@ -58,7 +58,7 @@ export interface PilotOptions {
   readonly logger?: Logger;
 }
 
-export type PilotExitReason = "empty" | "walltime" | "stopped" | "token-refused" | "max-jobs";
+export type PilotExitReason = "empty" | "walltime" | "stopped" | "token-refused" | "advert-refused" | "max-jobs";
 
 export interface PilotSummary {
   readonly pilotId: string;
@@ -69,6 +69,8 @@ export interface PilotSummary {
   readonly emptyAdverts: number;
   readonly adverts: number;
   readonly exitReason: PilotExitReason;
+  /** With token-refused / advert-refused: the matchmaker's error, which asking again cannot change. */
+  readonly refusal?: { readonly code: number; readonly message: string };
   readonly results: readonly JobResult[];
 }
 
@@ -158,6 +160,7 @@ export async function runPilot(o: PilotOptions): Promise<PilotSummary> {
   for (const s of sweepDeadPilots(o.workdir, pilotDir)) log?.warn({ pilotDir: s.pilotDir, killed: s.killed }, "cleaned up after a dead pilot: killed its leftover processes, deleted its credentials");
   log?.info({ site: o.site.name, walltimeSource: deadline.source, pilotDir }, "pilot started");
   let exitReason: PilotExitReason = "empty";
+  let refusal: PilotSummary["refusal"];
   try {
     while (true) {
       if (o.signal?.aborted) {
@@ -231,9 +234,11 @@ export async function runPilot(o: PilotOptions): Promise<PilotSummary> {
       } else if (reply?.status === "nomatch") {
         backoffSec = reply.backoffSec;
       } else if (reply?.status === "error") {
-        if (TOKEN_REFUSALS.has(reply.code)) {
-          exitReason = "token-refused";
-          log?.warn({ code: reply.code }, `token refused: ${reply.message}`);
+        // The same token and the same malformed advert would be refused again: stop now, and say why.
+        if (TOKEN_REFUSALS.has(reply.code) || reply.code === ERR.BAD_INPUT) {
+          exitReason = TOKEN_REFUSALS.has(reply.code) ? "token-refused" : "advert-refused";
+          refusal = { code: reply.code, message: reply.message };
+          log?.warn({ code: reply.code }, `${exitReason}: ${reply.message}`);
           break;
         }
         log?.warn({ code: reply.code }, `advert refused: ${reply.message}`);
@@ -252,7 +257,7 @@ export async function runPilot(o: PilotOptions): Promise<PilotSummary> {
     await rm(path.join(pilotDir, "secrets"), { recursive: true, force: true });
     if (!o.keepJobDirs) await rm(pilotDir, { recursive: true, force: true });
   }
-  const summary: PilotSummary = { pilotId, site: o.site.name, jobsDone, jobsFailed, envelopesRejected, emptyAdverts, adverts, exitReason, results };
+  const summary: PilotSummary = { pilotId, site: o.site.name, jobsDone, jobsFailed, envelopesRejected, emptyAdverts, adverts, exitReason, ...(refusal && { refusal }), results };
   log?.info({ jobsDone, jobsFailed, emptyAdverts, exitReason }, "pilot exited");
   return summary;
 }

@@ -7,7 +7,7 @@ const KINDS = ["user", "group", "vo", "site"] as const;
 type Kind = (typeof KINDS)[number];
 
 function parseBy(v: string): Kind {
-  if (!(KINDS as readonly string[]).includes(v)) throw new WmsError(ERR.BAD_INPUT, `--by '${v}' must be one of ${KINDS.join(", ")}`);
+  if (!(KINDS as readonly string[]).includes(v)) throw new WmsError(ERR.USAGE, `--by '${v}' must be one of ${KINDS.join(", ")}`);
   return v as Kind;
 }
 

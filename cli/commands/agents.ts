@@ -9,7 +9,7 @@ type Agent = (typeof AGENTS)[number];
 function parseOnly(v: string, prev: Agent[] | undefined): Agent[] {
   const out = [...(prev ?? [])];
   for (const name of v.split(",").map((s) => s.trim()).filter(Boolean)) {
-    if (!(AGENTS as readonly string[]).includes(name)) throw new WmsError(ERR.BAD_INPUT, `--only '${name}' is not an agent; choose from ${AGENTS.join(", ")}`);
+    if (!(AGENTS as readonly string[]).includes(name)) throw new WmsError(ERR.USAGE, `--only '${name}' is not an agent; choose from ${AGENTS.join(", ")}`);
     out.push(name as Agent);
   }
   return out;

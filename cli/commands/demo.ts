@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { action, configFor, EXIT, parseIntOption, printJson } from "../command-kit.ts";
+import { action, configFor, EXIT, parseIntOption, parsePortOption, printJson } from "../command-kit.ts";
 
 interface DemoCliOptions {
   jobs: number;
@@ -21,7 +21,7 @@ export function registerDemo(program: Command): void {
     .option("--pilots <n>", "pilots running at once, over all sites", parseIntOption("--pilots", 1), 6)
     .option("--matchmakers <n>", "matchmaker instances (one NATS queue group)", parseIntOption("--matchmakers", 1), 2)
     .option("--timeout <sec>", "give up after this many seconds", parseIntOption("--timeout", 10), 600)
-    .option("--monitor-port <port>", "also serve the monitor on this port while the demo runs", parseIntOption("--monitor-port", 0))
+    .option("--monitor-port <port>", "also serve the monitor on this port while the demo runs", parsePortOption("--monitor-port"))
     .option("--keep", "keep the temporary folder, Redis keys and RabbitMQ queues for inspection")
     .option("--json", "print progress to stderr and, as the last line, one JSON summary object")
     .action(

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { action, EXIT, printJson } from "../command-kit.ts";
-import { ERR, ERROR_CODES, errorByName, errorEntry, WmsError, type ErrorCodeEntry } from "../../schemas/index.ts";
+import { ERR, ERROR_CODES, errorByName, errorEntry, WmsError, type ErrorCategory, type ErrorCodeEntry } from "../../schemas/index.ts";
 
 function row(e: ErrorCodeEntry): string {
   return `${String(e.code).padEnd(6)}${e.name.padEnd(30)}${e.category.padEnd(13)}${(e.retryable ? "yes" : "no").padEnd(10)}${e.message}`;
@@ -21,6 +21,10 @@ export function registerErrors(program: Command): void {
           if (opts.json) printJson(entry);
           else process.stdout.write(`${entry.code} ${entry.name}\n  category:  ${entry.category}\n  retryable: ${entry.retryable ? "yes" : "no"}\n  message:   ${entry.message}\n`);
           return;
+        }
+        const categories = [...new Set(ERROR_CODES.map((e) => e.category))];
+        if (opts.category !== undefined && !categories.includes(opts.category as ErrorCategory)) {
+          throw new WmsError(ERR.UNKNOWN_CATEGORY, `'${opts.category}'; the categories are ${categories.join(", ")}`);
         }
         const rows = ERROR_CODES.filter((e) => !opts.category || e.category === opts.category);
         if (opts.json) return printJson(rows);

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { action, configFor, globalOptions, printJson } from "../command-kit.ts";
+import { action, configFor, deprecatedAlias, globalOptions, printJson, warn } from "../command-kit.ts";
 import type { LoadedConfig } from "../../platform/config.ts";
 import type { FactoryConfig } from "../../schemas/index.ts";
 
@@ -12,7 +12,7 @@ interface RunOptions {
 
 interface SetOptions {
   factory?: string;
-  configFile?: string;
+  factoryFile?: string;
   json?: boolean;
 }
 
@@ -25,12 +25,12 @@ export function registerFactory(program: Command): void {
   const factory = program
     .command("factory")
     .description("run, tune and inspect the pilot factory (keeps site queues supplied with identical pilots)")
-    .addHelpText("after", "\nExamples:\n  wms factory run --config factory.yaml\n  wms factory set siteA-local pilotsPerMinute=30 maxPending=5\n  wms factory status --json\n");
+    .addHelpText("after", "\nExamples:\n  wms factory run --factory-file factory.yaml\n  wms factory set SITE_A-local pilotsPerMinute=30 maxPending=5\n  wms factory status --json\n");
 
   factory
     .command("run")
     .description("run the factory loop: each cycle, submit pilots where work waits, within the queue's knobs (Ctrl-C stops the factory; pilots keep running)")
-    .option("-f, --factory-file <file>", "FactoryConfig YAML/JSON (default: factoryFile in wms.yaml); `--config F` naming a factory file works too")
+    .option("-f, --factory-file <file>", "FactoryConfig YAML/JSON (default: factoryFile in wms.yaml)")
     .option("--work-dir <dir>", "folder for pilot logs and submit files", ".wms/factory")
     .option("--once", "run one cycle of every queue and exit")
     .option("--json", "with --once: print each queue's cycle report as JSON")
@@ -40,13 +40,13 @@ export function registerFactory(program: Command): void {
       }),
     );
 
-  factory
+  const set = factory
     .command("set")
     .argument("<queue>", "queue name, as in the factory config")
     .argument("<assignments...>", "key=value pairs, e.g. pilotsPerMinute=30 maxPending=5")
     .description("change a queue's knobs live (key=value ...): validated, persisted in Redis, applied by the running factory within one cycle")
-    .option("--factory <id>", "factory id (default: the only factory that has run in this namespace, or the one in --config-file)")
-    .option("--config-file <file>", "also write the change into this FactoryConfig YAML file")
+    .option("--factory <id>", "factory id (default: the only factory that has run in this namespace, or the one in --factory-file)")
+    .option("-f, --factory-file <file>", "also write the change into this FactoryConfig YAML file")
     .option("--json", "print the queue's new knobs as JSON")
     .addHelpText("after", "\nKeys: targetIdle maxPending maxRunning maxPerCycle pilotsPerMinute cycleSec pilotLifetimeSec tokenUses emptyAdvertsLimit\n")
     .action(
@@ -54,6 +54,7 @@ export function registerFactory(program: Command): void {
         await setKnobs(queue, assignments, opts, cmd);
       }),
     );
+  deprecatedAlias(set, "--config-file <file>", "--factory-file");
 
   factory
     .command("status")
@@ -67,28 +68,29 @@ export function registerFactory(program: Command): void {
     );
 }
 
-/** The factory file: `--factory-file`, or `--config F` when F is a factory file (as the issue spells it), or wms.yaml's factoryFile. */
+/** The factory file: `--factory-file`, or wms.yaml's factoryFile; `--config F` naming a factory file still works, with a warning. */
 async function resolveFiles(opts: RunOptions, cmd: Command): Promise<{ loaded: LoadedConfig; factoryFile: string }> {
   const { loadConfig, readDataFile } = await import("../../platform/config.ts");
   const { ERR, WmsError } = await import("../../schemas/index.ts");
   const g = globalOptions(cmd);
   const namespace = g.namespace ? { namespace: g.namespace } : undefined;
   if (!opts.factoryFile && g.config) {
-    const data = readDataFile(g.config);
+    const data = readDataFile(g.config, ERR.BAD_CONFIG);
     if (data !== null && typeof data === "object" && "queues" in data) {
+      warn(`--config ${g.config} names a factory file; use --factory-file (--config is wms.yaml)`);
       return { loaded: loadConfig({ overrides: namespace }), factoryFile: g.config };
     }
   }
   const loaded = configFor(cmd);
   const factoryFile = opts.factoryFile ?? loaded.config.factoryFile;
-  if (!factoryFile) throw new WmsError(ERR.BAD_INPUT, "no factory config: give --factory-file F (or --config F), or set factoryFile in wms.yaml");
+  if (!factoryFile) throw new WmsError(ERR.USAGE, "no factory config: give --factory-file F (or --config F), or set factoryFile in wms.yaml");
   return { loaded, factoryFile };
 }
 
 async function loadFactoryFile(file: string): Promise<FactoryConfig> {
   const { readDataFile } = await import("../../platform/config.ts");
   const { ERR, FactoryConfig, SCHEMA_VERSION, WmsError } = await import("../../schemas/index.ts");
-  const data = readDataFile(file);
+  const data = readDataFile(file, ERR.BAD_CONFIG);
   if (data === null || typeof data !== "object" || Array.isArray(data)) throw new WmsError(ERR.BAD_CONFIG, `${file}: the top level must be a mapping with factoryId and queues`);
   // schemaVersion may be left out of a hand-written file; anything else must be right.
   const problems = FactoryConfig.problems({ schemaVersion: SCHEMA_VERSION, ...data });
@@ -166,14 +168,14 @@ async function setKnobs(queueName: string, assignments: string[], opts: SetOptio
   const f = await import("../../pilot-factory/index.ts");
   const changes = f.parseKnobAssignments(assignments);
   const { config, names } = configFor(cmd);
-  const fileConfig = opts.configFile ? await loadFactoryFile(opts.configFile) : undefined;
+  const fileConfig = opts.factoryFile ? await loadFactoryFile(opts.factoryFile) : undefined;
   const redis = openRedis(config);
   try {
     let factoryId = opts.factory ?? fileConfig?.factoryId;
     if (factoryId === undefined) {
       const known = await f.knownFactories(redis, names);
-      if (known.length === 0) throw new WmsError(ERR.NOT_FOUND, `no factory has run in namespace ${names.namespace}; give --factory ID or --config-file F`);
-      if (known.length > 1) throw new WmsError(ERR.BAD_INPUT, `several factories in namespace ${names.namespace} (${known.join(", ")}); pick one with --factory ID`);
+      if (known.length === 0) throw new WmsError(ERR.NOT_FOUND, `no factory has run in namespace ${names.namespace}; give --factory ID or --factory-file F`);
+      if (known.length > 1) throw new WmsError(ERR.USAGE, `several factories in namespace ${names.namespace} (${known.join(", ")}); pick one with --factory ID`);
       factoryId = known[0];
     }
     const status = (await f.readFactoryStatus(redis, names, factoryId)).queues.find((q) => q.queue === queueName);
@@ -183,17 +185,17 @@ async function setKnobs(queueName: string, assignments: string[], opts: SetOptio
       const persisted = await f.loadKnobChanges(redis, names, factoryId, queueName);
       current = fromFile && persisted ? f.applyKnobChanges(fromFile, persisted) : fromFile;
     }
-    if (!current) throw new WmsError(ERR.NOT_FOUND, `factory ${factoryId} has no queue '${queueName}' (not in its status${opts.configFile ? ` nor in ${opts.configFile}` : "; give --config-file F to name its file"})`);
+    if (!current) throw new WmsError(ERR.NOT_FOUND, `factory ${factoryId} has no queue '${queueName}' (not in its status${opts.factoryFile ? ` nor in ${opts.factoryFile}` : "; give --factory-file F to name its file"})`);
     const updated = f.applyKnobChanges(current, changes);
-    if (opts.configFile) {
-      const doc = parseDocument(readFileSync(opts.configFile, "utf8"));
+    if (opts.factoryFile) {
+      const doc = parseDocument(readFileSync(opts.factoryFile, "utf8"));
       const queues = (doc.toJS() as { queues?: Array<{ name?: string }> }).queues ?? [];
       const index = queues.findIndex((q) => q.name === queueName);
-      if (index < 0) throw new WmsError(ERR.NOT_FOUND, `${opts.configFile} has no queue '${queueName}'`);
+      if (index < 0) throw new WmsError(ERR.NOT_FOUND, `${opts.factoryFile} has no queue '${queueName}'`);
       for (const [k, v] of Object.entries(changes)) doc.setIn(["queues", index, k], v);
       const problems = FactoryConfig.problems({ schemaVersion: SCHEMA_VERSION, ...(doc.toJS() as object) });
-      if (problems !== undefined) throw new WmsError(ERR.BAD_INPUT, `${opts.configFile} would not validate: ${problems}`);
-      writeFileSync(opts.configFile, doc.toString());
+      if (problems !== undefined) throw new WmsError(ERR.BAD_INPUT, `${opts.factoryFile} would not validate: ${problems}`);
+      writeFileSync(opts.factoryFile, doc.toString());
     }
     await f.saveKnobChanges(redis, names, factoryId, queueName, changes);
     const nc = await connectNats(config, "factory-set");

@@ -1,19 +1,19 @@
 import type { Command } from "commander";
-import { action, configFor, serveUntilStopped } from "../command-kit.ts";
+import { action, configFor, deprecatedAlias, serveUntilStopped } from "../command-kit.ts";
 import { connectNats } from "../nats-connection.ts";
 
 export function registerIntake(program: Command): void {
   const intake = program.command("intake").description("the intake service: accepts signed task batches, brokers their jobs to the sites holding the data, queues them");
 
-  intake
+  const serve = intake
     .command("serve")
     .description("run the intake service until Ctrl-C (several may run side by side: they share requests in one NATS queue group)")
-    .option("--sites <file>", "site config to publish at start (default: sitesFile from wms.yaml)")
+    .option("--sites-file <file>", "site config to publish at start (default: sitesFile from wms.yaml)")
     .addHelpText("after", "\nReads the CA bundle from config pki.dir (from 'wms pki init') to verify submitters' certificates.\nQuotas come from the 'quotas' section of wms.yaml; usage from the accounting agent.")
     .action(
-      action(async (opts: { sites?: string }, cmd: Command) => {
+      action(async (opts: { sitesFile?: string }, cmd: Command) => {
         const { config: base, names } = configFor(cmd);
-        const config = opts.sites === undefined ? base : { ...base, sitesFile: opts.sites };
+        const config = opts.sitesFile === undefined ? base : { ...base, sitesFile: opts.sitesFile };
         const { openRedis } = await import("../../platform/connections.ts");
         const { createLogger } = await import("../../platform/logger.ts");
         const { loadTrust } = await import("../../security/index.ts");
@@ -50,4 +50,5 @@ export function registerIntake(program: Command): void {
         );
       }),
     );
+  deprecatedAlias(serve, "--sites <file>", "--sites-file");
 }

@@ -1,10 +1,10 @@
 import type { Command } from "commander";
-import { action, configFor, EXIT, parseIntOption, parseNumberOption, printJson } from "../command-kit.ts";
+import { action, configFor, deprecatedAlias, EXIT, parseIntOption, parseNumberOption, printJson } from "../command-kit.ts";
 
 interface PilotCliOptions {
   site: string;
   token?: string;
-  workdir: string;
+  workDir: string;
   walltime?: number;
   maxEmpty: number;
   maxBackoff?: number;
@@ -19,12 +19,12 @@ interface PilotCliOptions {
 }
 
 export function registerPilot(program: Command): void {
-  program
+  const pilot = program
     .command("pilot")
     .description("run a pilot on this worker node: advertise, run matched jobs, report, until work runs out or walltime runs short")
     .requiredOption("--site <name>", "the site this worker node belongs to (a name in the site configuration)")
     .option("--token <token>", "pilot token from the factory (default: env WMS_PILOT_TOKEN; prefer the env, argv is visible to ps)")
-    .option("--workdir <dir>", "base work directory; the pilot makes <dir>/<pilotId>/ under it", ".wms/pilots")
+    .option("--work-dir <dir>", "base work directory; the pilot makes <dir>/<pilotId>/ under it", ".wms/pilots")
     .option("--walltime <sec>", "seconds this pilot may live (default: the batch system's limit, SLURM_JOB_END_TIME or the HTCondor job ad)", parseIntOption("--walltime", 1))
     .option("--max-empty <n>", "exit after this many adverts in a row found nothing", parseIntOption("--max-empty", 1), 3)
     .option("--max-backoff <sec>", "cap on the matchmaker's back-off hint between empty adverts", parseNumberOption("--max-backoff", 0))
@@ -41,8 +41,8 @@ export function registerPilot(program: Command): void {
         const { ERR, WmsError } = await import("../../schemas/index.ts");
         const loaded = configFor(cmd);
         const token = opts.token ?? process.env.WMS_PILOT_TOKEN;
-        if (!token) throw new WmsError(ERR.BAD_INPUT, "no pilot token: pass --token T or set WMS_PILOT_TOKEN (the factory sets it)");
-        if ((opts.pilotCert === undefined) !== (opts.pilotKey === undefined)) throw new WmsError(ERR.BAD_INPUT, "--pilot-cert and --pilot-key go together");
+        if (!token) throw new WmsError(ERR.USAGE, "no pilot token: pass --token T or set WMS_PILOT_TOKEN (the factory sets it)");
+        if ((opts.pilotCert === undefined) !== (opts.pilotKey === undefined)) throw new WmsError(ERR.USAGE, "--pilot-cert and --pilot-key go together");
         // The site entry is checked before anything is opened: a wrong --site fails fast and plainly.
         const { loadSiteEntry } = await import("../../agents/pilot/site-entry.ts");
         const site = loadSiteEntry(opts.sitesFile ?? loaded.config.sitesFile, opts.site);
@@ -55,7 +55,7 @@ export function registerPilot(program: Command): void {
           loaded,
           site,
           token,
-          workdir: opts.workdir,
+          workdir: opts.workDir,
           walltimeSec: opts.walltime,
           maxEmpty: opts.maxEmpty,
           maxBackoffSec: opts.maxBackoff,
@@ -74,9 +74,12 @@ export function registerPilot(program: Command): void {
           process.stdout.write(
             `pilot ${summary.pilotId} at ${summary.site}: ${summary.jobsDone} jobs done, ${summary.jobsFailed} failed, ${summary.envelopesRejected} envelopes rejected, ${summary.emptyAdverts} empty adverts; exit: ${summary.exitReason}\n`,
           );
+        // A refused token or advert is the operator's to fix: the pilot ends with the matchmaker's code.
+        if (summary.refusal) throw WmsError.fromReply(summary.refusal);
         process.exitCode = EXIT.ok;
       }),
     );
+  deprecatedAlias(pilot, "--workdir <dir>", "--work-dir");
 }
 
 /** The pilot's own certificate: the flags, else the deployment's `pilot` section (how factory-started pilots get one). */

@@ -37,7 +37,7 @@ export function registerPki(program: Command): void {
     .option("--json", "print the result as JSON")
     .action(
       action(async (opts: { dir: string; kind: string; dn: string; role: string[]; group: string[]; vo?: string; days: number; out?: string; json?: boolean }) => {
-        if (opts.kind !== "user" && opts.kind !== "pilot" && opts.kind !== "service") throw new WmsError(ERR.BAD_INPUT, `--kind must be user, pilot or service, got '${opts.kind}'`);
+        if (opts.kind !== "user" && opts.kind !== "pilot" && opts.kind !== "service") throw new WmsError(ERR.USAGE, `--kind must be user, pilot or service, got '${opts.kind}'`);
         const { issueCertificate } = await import("../../security/index.ts");
         const { mkdirSync, writeFileSync } = await import("node:fs");
         const path = await import("node:path");

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { action, configFor, parseNumberOption, printJson } from "../command-kit.ts";
+import { action, configFor, parseNumberOption, printJson, warn } from "../command-kit.ts";
 import { connectNats } from "../nats-connection.ts";
 import { readCredentialOptions } from "../credential-options.ts";
 import { ERR, WmsError } from "../../schemas/index.ts";
@@ -47,8 +47,8 @@ export function registerProxy(program: Command): void {
     .action(
       action(async (opts: { cert: string; key: string; lifetime: number; retriever: string[]; minLeft: number; out?: string; json?: boolean }, cmd: Command) => {
         const retrievers = opts.retriever.length > 0 ? opts.retriever : ["role:pilot"];
-        for (const r of retrievers) if (r !== "role:pilot" && !r.startsWith("/")) throw new WmsError(ERR.BAD_INPUT, `--retriever '${r}' must be a DN in slash form or role:pilot`);
-        if (opts.lifetime < opts.minLeft) throw new WmsError(ERR.BAD_INPUT, `--lifetime ${opts.lifetime}h is shorter than --min-left ${opts.minLeft}h; every run would delegate again`);
+        for (const r of retrievers) if (r !== "role:pilot" && !r.startsWith("/")) throw new WmsError(ERR.USAGE, `--retriever '${r}' must be a DN in slash form or role:pilot`);
+        if (opts.lifetime < opts.minLeft) throw new WmsError(ERR.USAGE, `--lifetime ${opts.lifetime}h is shorter than --min-left ${opts.minLeft}h; every run would delegate again`);
         const caller = await readCredentialOptions(opts.cert, opts.key);
         const { createProxy } = await import("../../security/index.ts");
         const result = await withClient(cmd, async (client) => {
@@ -60,12 +60,19 @@ export function registerProxy(program: Command): void {
           const reason = !before.found ? "the cache held no proxy" : !samePolicy ? "the retrieval policy changed" : `less than ${opts.minLeft}h remained`;
           const p = createProxy({ certPem: caller.certChain[0] as string, keyPem: caller.keyPem, chain: caller.certChain, lifetimeSec: Math.round(opts.lifetime * 3600) });
           const d = await client.delegate(p, { retrievers });
+          // A proxy cannot outlive the certificate that signs it (RFC 3820 path validation): when
+          // that shortens the request, say so, as grid-proxy-init does, instead of cutting silently.
+          const askedSec = Math.round(opts.lifetime * 3600);
+          const gotSec = Math.floor((d.notAfter - Date.now()) / 1000);
+          if (gotSec < askedSec - 60) {
+            warn(`the proxy lives ${(gotSec / 3600).toFixed(1)} h, not the ${opts.lifetime} h asked for: your certificate ${d.userDn} expires at ${new Date(d.notAfter).toISOString()} and a proxy cannot outlive it`);
+          }
           if (opts.out !== undefined) {
             const { writeFileSync } = await import("node:fs");
             const [leaf, ...rest] = p.chain;
             writeFileSync(opts.out, [leaf, p.keyPem, ...rest].map((x) => (x ?? "").trim()).join("\n") + "\n", { mode: 0o600 });
           }
-          return { action: "delegated" as const, userDn: d.userDn, timeLeftSec: Math.floor((d.notAfter - Date.now()) / 1000), reason };
+          return { action: "delegated" as const, userDn: d.userDn, timeLeftSec: gotSec, requestedSec: askedSec, reason };
         });
         if (opts.json) return printJson({ ...result, retrievers });
         if (result.action === "kept") process.stdout.write(`kept: ${result.reason}; nothing delegated\n`);
@@ -83,11 +90,9 @@ export function registerProxy(program: Command): void {
       action(async (opts: { cert: string; key: string; json?: boolean }, cmd: Command) => {
         const caller = await readCredentialOptions(opts.cert, opts.key);
         const info = await withClient(cmd, (client) => client.info(caller));
-        if (opts.json) return printJson(info);
-        if (!info.found) {
-          process.stdout.write(`username: ${info.username}\nno credentials found; run 'wms proxy init'\n`);
-          return;
-        }
+        if (opts.json) printJson(info);
+        if (!info.found) throw new WmsError(ERR.CREDENTIAL_NOT_STORED, `none for ${info.username}`);
+        if (opts.json) return;
         process.stdout.write(
           `username: ${info.username}\nowner: ${info.owner ?? ""}\n` +
             `trusted retrieval policy: ${(info.retrievers ?? []).join(", ")}\ntimeleft: ${formatTimeLeft(info.timeLeftSec ?? 0)}\n`,

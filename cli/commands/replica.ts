@@ -27,16 +27,16 @@ export async function withRedis<T>(cmd: Command, fn: (redis: Redis, names: WireN
 /** `LFN:SIZE:ADLER32:MD5`; the lfn may itself hold colons, so the three checksum fields are taken from the right. */
 export function parseFileSpec(spec: string): { lfn: string; size: number; adler32: string; md5: string } {
   const parts = spec.split(":");
-  if (parts.length < 4) throw new WmsError(ERR.BAD_INPUT, `--file '${spec}' must be LFN:SIZE:ADLER32:MD5`);
+  if (parts.length < 4) throw new WmsError(ERR.USAGE, `--file '${spec}' must be LFN:SIZE:ADLER32:MD5`);
   const md5 = parts.pop() as string;
   const adler32 = (parts.pop() as string).toLowerCase();
   const sizeText = parts.pop() as string;
   const lfn = parts.join(":");
   const size = Number(sizeText);
-  if (lfn === "" || lfn.startsWith("/")) throw new WmsError(ERR.BAD_INPUT, `--file '${spec}': the lfn must be a relative path inside the site storage`);
-  if (!/^\d+$/.test(sizeText) || !Number.isSafeInteger(size)) throw new WmsError(ERR.BAD_INPUT, `--file '${spec}': size '${sizeText}' must be a whole number of bytes`);
-  if (!/^[0-9a-f]{8}$/.test(adler32)) throw new WmsError(ERR.BAD_INPUT, `--file '${spec}': adler32 '${adler32}' must be 8 hex digits`);
-  if (!/^[0-9a-f]{32}$/.test(md5.toLowerCase())) throw new WmsError(ERR.BAD_INPUT, `--file '${spec}': md5 '${md5}' must be 32 hex digits`);
+  if (lfn === "" || lfn.startsWith("/")) throw new WmsError(ERR.USAGE, `--file '${spec}': the lfn must be a relative path inside the site storage`);
+  if (!/^\d+$/.test(sizeText) || !Number.isSafeInteger(size)) throw new WmsError(ERR.USAGE, `--file '${spec}': size '${sizeText}' must be a whole number of bytes`);
+  if (!/^[0-9a-f]{8}$/.test(adler32)) throw new WmsError(ERR.USAGE, `--file '${spec}': adler32 '${adler32}' must be 8 hex digits`);
+  if (!/^[0-9a-f]{32}$/.test(md5.toLowerCase())) throw new WmsError(ERR.USAGE, `--file '${spec}': md5 '${md5}' must be 32 hex digits`);
   return { lfn, size, adler32, md5: md5.toLowerCase() };
 }
 
@@ -75,8 +75,8 @@ export function registerReplica(program: Command): void {
     .option("--json", "print what was registered as JSON")
     .action(
       action(async (dataset: string, opts: { site: string[]; file: string[]; fromDir?: string; root?: string; json?: boolean }, cmd: Command) => {
-        if (opts.file.length === 0 && opts.fromDir === undefined) throw new WmsError(ERR.BAD_INPUT, "give the files with --file LFN:SIZE:ADLER32:MD5 or --from-dir DIR");
-        if (/\s/.test(dataset)) throw new WmsError(ERR.BAD_INPUT, `dataset name '${dataset}' must not contain whitespace`);
+        if (opts.file.length === 0 && opts.fromDir === undefined) throw new WmsError(ERR.USAGE, "give the files with --file LFN:SIZE:ADLER32:MD5 or --from-dir DIR");
+        if (/\s/.test(dataset)) throw new WmsError(ERR.USAGE, `dataset name '${dataset}' must not contain whitespace`);
         const listed = opts.file.map(parseFileSpec);
         await withRedis(cmd, async (redis, names, config) => {
           const path = await import("node:path");
@@ -96,7 +96,7 @@ export function registerReplica(program: Command): void {
             const storage = sites.find((s) => s.name === opts.site[0])?.storagePath;
             const inside = storage !== undefined && !path.relative(path.resolve(storage), dir).startsWith("..");
             const root = path.resolve(opts.root ?? (inside ? storage : dir));
-            if (path.relative(root, dir).startsWith("..")) throw new WmsError(ERR.BAD_INPUT, `--from-dir ${dir} is not inside --root ${root}`);
+            if (path.relative(root, dir).startsWith("..")) throw new WmsError(ERR.USAGE, `--from-dir ${dir} is not inside --root ${root}`);
             scanned = await scanDir(dir, root);
             if (scanned.length === 0) throw new WmsError(ERR.BAD_INPUT, `--from-dir ${dir} holds no files`);
           }

@@ -89,7 +89,7 @@ export function registerSite(program: Command): void {
     .action(
       action(async (opts: CheckOptions, cmd: Command) => {
         const { config, names } = configFor(cmd);
-        if (!opts.dn.startsWith("/")) throw new WmsError(ERR.BAD_INPUT, `--dn must be a DN in slash form (/DC=org/CN=...), got '${opts.dn}'`);
+        if (!opts.dn.startsWith("/")) throw new WmsError(ERR.USAGE, `--dn must be a DN in slash form (/DC=org/CN=...), got '${opts.dn}'`);
         const sa = await import("../../site-authz/index.ts");
         const { openRedis } = await import("../../platform/connections.ts");
         const s = sa.findSite(sa.loadSiteConfig(opts.sitesFile ?? config.sitesFile), opts.site);

@@ -133,7 +133,7 @@ function killOurPayload(pid: number): void {
 /** `wms pilot` as the factory starts it: its own process group, token in the environment. */
 async function startPilot(pilotId: string): Promise<{ child: ChildProcess; output: () => string }> {
   const token = await tokens.mint({ site: SITE, factoryId: "kill9-factory", uses: 3, ttlSec: 600 });
-  const child = spawn(process.execPath, [WMS_BIN, "pilot", "--site", SITE, "--workdir", workdir, "--pilot-id", pilotId, "--max-empty", "1", "--max-backoff", "0.2", "--json"], {
+  const child = spawn(process.execPath, [WMS_BIN, "pilot", "--site", SITE, "--work-dir", workdir, "--pilot-id", pilotId, "--max-empty", "1", "--max-backoff", "0.2", "--json"], {
     cwd: REPO_ROOT,
     env: { ...process.env, WMS_CONFIG: configFile, WMS_NAMESPACE: undefined, WMS_PILOT_TOKEN: token },
     stdio: ["ignore", "pipe", "pipe"],

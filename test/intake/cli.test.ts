@@ -94,8 +94,8 @@ describe("wms replica / task / intake", () => {
   it("registers files given on the command line and refuses a malformed one or an unknown site with one line", async () => {
     expect((await wms(["replica", "add", "data.raw", "--site", "BNL", "--file", `data.raw/run0.dat:1300:${"0".repeat(8)}:${"0".repeat(32)}`])).code).toBe(1);
     const bad = await wms(["replica", "add", "mc.x", "--site", "BNL", "--file", "x.root:12:zz:00"]);
-    expect(bad.code).toBe(1);
-    expect(bad.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^wms: error E1001 BAD_INPUT: .*adler32 'zz'/)]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^wms: error E1008 USAGE: .*adler32 'zz'/)]);
     const unknown = await wms(["replica", "add", "mc.x", "--site", "NOWHERE", "--file", `x.root:12:${"0".repeat(8)}:${"0".repeat(32)}`]);
     expect(unknown.stderr).toMatch(/^wms: error E1005 NOT_FOUND: .*site NOWHERE is not in the site config/);
     const ok = await wms(["replica", "add", "mc.x", "--site", "BNL", "--file", `mc/x.root:12:0000000A:${"0".repeat(32)}`, "--json"]);

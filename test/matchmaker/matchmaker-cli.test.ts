@@ -19,7 +19,7 @@ describe("wms matchmaker", () => {
 
   it("refuses a bad instance count", async () => {
     const r = await runCli(["matchmaker", "--instances", "0"]);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain("E1001");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("E1008");
   });
 });

@@ -68,25 +68,25 @@ describe("wms factory status and run", () => {
     expect(table.stdout).toMatch(/fac-cli\s+shown\s+SITE_A\s+local\s+4\s+1\s+1\s+1\s+1\s+1/);
   }, 60_000);
 
-  it("run --config F --once reads a factory file, runs one cycle and stops; without a file it says what to give", async () => {
+  it("run --factory-file F --once reads a factory file, runs one cycle and stops; without a file it says what to give", async () => {
     const file = path.join(workDir, "factory.yaml");
     writeFileSync(file, "factoryId: fac-once\nqueues:\n  - name: quiet\n    site: SITE_Q\n    targetIdle: 0\n");
     const [once, missing] = await Promise.all([
-      runCli(["--namespace", ns, "factory", "run", "--config", file, "--once", "--json", "--work-dir", workDir], { env: { WMS_LOG_LEVEL: "silent" } }),
+      runCli(["--namespace", ns, "factory", "run", "--factory-file", file, "--once", "--json", "--work-dir", workDir], { env: { WMS_LOG_LEVEL: "silent" } }),
       runCli(["--namespace", ns, "factory", "run", "--once"], { cwd: workDir }),
     ]);
     expect(once.stderr).toBe("");
     expect(once.code).toBe(0);
     const [report] = JSON.parse(once.stdout) as Array<{ queue: string; submitted: string[]; decision: { reason: string }; observation: { waitingJobs: number } }>;
     expect(report).toMatchObject({ queue: "quiet", submitted: [], decision: { reason: "no-demand" }, observation: { waitingJobs: 0 } });
-    expect(missing.code).toBe(1);
-    expect(missing.stderr).toMatch(/^wms: error E1001 BAD_INPUT: .*--factory-file/);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/^wms: error E1008 USAGE: .*--factory-file/);
   }, 60_000);
 
   it("run keeps cycling until Ctrl-C, then stops cleanly with exit 0", async () => {
     const file = path.join(workDir, "factory-loop.yaml");
     writeFileSync(file, "factoryId: fac-loop\nqueues:\n  - name: looping\n    site: SITE_L\n    targetIdle: 0\n    cycleSec: 0.2\n");
-    const child = spawn(process.execPath, [WMS_BIN, "--namespace", ns, "factory", "run", "--config", file, "--work-dir", workDir], {
+    const child = spawn(process.execPath, [WMS_BIN, "--namespace", ns, "factory", "run", "--factory-file", file, "--work-dir", workDir], {
       cwd: REPO_ROOT,
       env: { ...process.env, WMS_LOG_LEVEL: "silent" },
       stdio: ["ignore", "pipe", "pipe"],

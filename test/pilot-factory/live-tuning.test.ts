@@ -105,10 +105,10 @@ describe("live tuning with `wms factory set`", () => {
     }
   }, 60_000);
 
-  it("writes the change into the factory's YAML file when given --config-file, keeping the rest of the file", async () => {
+  it("writes the change into the factory's YAML file when given --factory-file, keeping the rest of the file", async () => {
     const file = path.join(workDir, "factory.yaml");
     writeFileSync(file, "# operator notes stay\nfactoryId: fac-yaml\nqueues:\n  - name: fromfile\n    site: SITE_A\n    maxPending: 4 # small site\n");
-    const r = await runCli(["--namespace", ns, "factory", "set", "fromfile", "maxPending=9", "targetIdle=1", "--config-file", file]);
+    const r = await runCli(["--namespace", ns, "factory", "set", "fromfile", "maxPending=9", "targetIdle=1", "--factory-file", file]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     const text = readFileSync(file, "utf8");

@@ -15,27 +15,27 @@ describe("wms pilot", () => {
   it("documents every option in --help", async () => {
     const r = await runCli(["pilot", "--help"]);
     expect(r.code).toBe(0);
-    for (const opt of ["--site", "--token", "--workdir", "--walltime", "--max-empty", "--sites-file", "--pilot-cert", "--pilot-key", "--json"]) expect(r.stdout).toContain(opt);
+    for (const opt of ["--site", "--token", "--work-dir", "--walltime", "--max-empty", "--sites-file", "--pilot-cert", "--pilot-key", "--json"]) expect(r.stdout).toContain(opt);
   });
 
   it("refuses to start without a token, in one line with its code", async () => {
     const r = await runCli(["pilot", "--site", "S"], { env: { WMS_PILOT_TOKEN: "" } });
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
-    expect(r.stderr).toContain("E1001");
+    expect(r.stderr).toContain("E1008");
     expect(r.stderr).toContain("WMS_PILOT_TOKEN");
   });
 
   it("rejects a malformed --walltime", async () => {
     const r = await runCli(["pilot", "--site", "S", "--token", "t".repeat(20), "--walltime", "soon"]);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.stderr).toContain("--walltime");
   });
 
   it("names the known sites when --site is not in the site file", async () => {
     const sites = path.join(dir, "sites.yaml");
     writeFileSync(sites, `schemaVersion: 1\nsites:\n  - name: SITE_A\n    storagePath: ${dir}\n`);
-    const r = await runCli(["pilot", "--site", "NOPE", "--sites-file", sites, "--workdir", dir], { env: { WMS_PILOT_TOKEN: "t".repeat(20) } });
+    const r = await runCli(["pilot", "--site", "NOPE", "--sites-file", sites, "--work-dir", dir], { env: { WMS_PILOT_TOKEN: "t".repeat(20) } });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("E1005");
     expect(r.stderr).toContain("SITE_A");
@@ -54,7 +54,7 @@ describe("wms pilot", () => {
     await nc.flush();
     // No matchmaker listens in this namespace: every advert finds nothing.
     const r = await runCli(
-      ["--namespace", ns, "pilot", "--site", "SITE_A", "--sites-file", sites, "--workdir", path.join(dir, "work"), "--max-empty", "2", "--max-backoff", "0", "--pilot-id", "pilot-cli-1", "--queue", "q1", "--factory-id", "f1", "--json"],
+      ["--namespace", ns, "pilot", "--site", "SITE_A", "--sites-file", sites, "--work-dir", path.join(dir, "work"), "--max-empty", "2", "--max-backoff", "0", "--pilot-id", "pilot-cli-1", "--queue", "q1", "--factory-id", "f1", "--json"],
       { env: { WMS_PILOT_TOKEN: "t".repeat(20), WMS_PKI_DIR: pki, WMS_LOG_LEVEL: "silent" } },
     );
     expect(r.stderr).toBe("");

@@ -50,9 +50,9 @@ describe("wms accounting report / errors summary / agents", { timeout: 90_000 },
 
   it("refuses an unknown --by with one line and its error code", async () => {
     const r = await runCli(["accounting", "report", "--by", "planet"], { env });
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
-    expect(r.stderr).toContain(`E${ERR.BAD_INPUT}`);
+    expect(r.stderr).toContain(`E${ERR.USAGE}`);
   });
 
   it("counts failure codes across tasks with their registry names", async () => {
@@ -78,8 +78,8 @@ describe("wms accounting report / errors summary / agents", { timeout: 90_000 },
 
   it("refuses an unknown agent name", async () => {
     const r = await runCli(["agents", "--only", "janitor"], { env });
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`E${ERR.BAD_INPUT}`);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`E${ERR.USAGE}`);
     expect(r.stderr).toContain("janitor");
   });
 

@@ -21,6 +21,15 @@ describe("retry policy", () => {
     expect(decideFailure({ code: ERR.PAYLOAD_FAILED, message: "exit 2", attempt: 1, maxAttempts: 5 })).toEqual({ action: "fail", code: ERR.PAYLOAD_FAILED, message: "The payload exited with a non-zero code: exit 2" });
   });
 
+  it("does not repeat the registry text a pilot's message already starts with", () => {
+    const fromPilot = "The payload produced no output file: nothing in outputs/ of job T1.000001.1";
+    expect(decideFailure({ code: ERR.STAGEOUT_NO_OUTPUT, message: fromPilot, attempt: 1, maxAttempts: 3 })).toEqual({ action: "fail", code: ERR.STAGEOUT_NO_OUTPUT, message: fromPilot });
+  });
+
+  it("fails a job whose owner has no credential at once with 2302, not after every attempt with 1903", () => {
+    expect(decideFailure({ code: ERR.CREDENTIAL_NOT_STORED, message: "none for /CN=x", attempt: 1, maxAttempts: 3 })).toMatchObject({ action: "fail", code: ERR.CREDENTIAL_NOT_STORED });
+  });
+
   it("follows the registry's retryable column for every code and attempt", () => {
     fc.assert(
       fc.property(fc.constantFrom(...ERROR_CODES), fc.integer({ min: 1, max: 10 }), fc.integer({ min: 1, max: 10 }), (entry, attempt, maxAttempts) => {

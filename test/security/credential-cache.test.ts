@@ -119,9 +119,9 @@ describe("credential cache", () => {
     await expectCode(() => userClient.delegate(eec, { retrievers: ["role:pilot"] }), ERR.MYPROXY_DELEGATION_FAILED);
   });
 
-  it("answers 2301 when the user never delegated", async () => {
+  it("answers 2302 CREDENTIAL_NOT_STORED (not retryable) when the user never delegated", async () => {
     const req = await keyFor({ userDn: OTHER_USER_DN });
-    await expectCode(() => pilotClient.retrieve(req), ERR.MYPROXY_RETRIEVAL_FAILED);
+    await expectCode(() => pilotClient.retrieve(req), ERR.CREDENTIAL_NOT_STORED);
   });
 
   it("keeps no private key or proxy in clear in Redis", async () => {

@@ -79,8 +79,8 @@ describe("wms site", { timeout: 120_000 }, () => {
 
   it("refuses bad input with one line and its code", async () => {
     const r = await check("--dn", "not-a-dn");
-    expect(r.code).toBe(1);
-    expect(r.stderr.trim()).toMatch(/^wms: error E1001 BAD_INPUT: .*--dn must be a DN/);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toMatch(/^wms: error E1008 USAGE: .*--dn must be a DN/);
     const unknown = await runCli(["site", "authz", "check", "--sites-file", sitesFile, "--site", "NOPE", "--dn", "/x/y"], { env });
     expect(unknown.stderr.trim()).toMatch(/^wms: error E1005 NOT_FOUND: .*site 'NOPE'/);
   });

@@ -1,0 +1,65 @@
+// The `wms` program: every command group registered on one commander program, and the one place
+// where any failure, commander's usage errors included, becomes one line with its registry code.
+// Groups registered later (or by other files) inherit this handling: commander copies exitOverride
+// and configureOutput to each subcommand it creates, and `applyErrorHandling` walks the tree again.
+import { readFileSync } from "node:fs";
+import { Command, CommanderError } from "commander";
+import { EXIT, EXIT_CODES_HELP, PROCESS_IO, reportError, type CliIo } from "./command-kit.ts";
+import { COMMAND_GROUPS } from "./commands/index.ts";
+import { usageError } from "./usage-error.ts";
+
+/** The one version source: package.json, found from this file whether it runs as TS or compiled. */
+export function packageVersion(): string {
+  for (const rel of ["../package.json", "../../package.json"]) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), "utf8")) as { name?: string; version?: string };
+      if (pkg.name === "pilot-wms" && pkg.version) return pkg.version;
+    } catch {
+      // not at this level; try the next
+    }
+  }
+  return "unknown";
+}
+
+function applyErrorHandling(cmd: Command, io: CliIo): void {
+  cmd.exitOverride();
+  // Commander's own error text and the help it adds after an error are dropped: runWms prints the
+  // one coded line instead. Help asked for (--help) still goes to stdout.
+  cmd.configureOutput({ writeOut: (s) => io.out(s), writeErr: () => undefined, outputError: () => undefined });
+  for (const sub of cmd.commands) applyErrorHandling(sub, io);
+}
+
+export function buildProgram(io: CliIo = PROCESS_IO): Command {
+  const program = new Command("wms")
+    .description("pilot-wms: pilot-based workload management with a ClassAd matchmaker")
+    .version(packageVersion())
+    .option("-c, --config <file>", "config file (default: ./wms.yaml or $WMS_CONFIG)")
+    .option("--namespace <ns>", "deployment namespace for subjects, queues and keys (default: wms)")
+    .addHelpText("after", `\n${EXIT_CODES_HELP}\n`);
+  applyErrorHandling(program, io);
+  for (const register of COMMAND_GROUPS) register(program);
+  applyErrorHandling(program, io);
+  return program;
+}
+
+/**
+ * Runs `wms` with `argv` (without node and script) and returns the exit code; never throws.
+ * Actions that print write to stdout themselves; `io` receives help, version and error lines.
+ */
+export async function runWms(argv: readonly string[], io: CliIo = PROCESS_IO): Promise<number> {
+  const program = buildProgram(io);
+  if (argv.length === 0) {
+    program.outputHelp();
+    return EXIT.ok;
+  }
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+    return typeof process.exitCode === "number" ? process.exitCode : EXIT.ok;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      const w = usageError(e, program, argv);
+      return w === undefined ? EXIT.ok : reportError(w, io);
+    }
+    return reportError(e, io);
+  }
+}
