@@ -117,7 +117,11 @@ async function preparePilotDir(o: PilotOptions, pilotId: string): Promise<{ pilo
   return { pilotDir, secretsDir: secrets, jobsDir };
 }
 
-export async function runPilot(o: PilotOptions): Promise<PilotSummary> {
+export async function runPilot(options: PilotOptions): Promise<PilotSummary> {
+  // The work dir is made absolute once, here: every path the payload is given (WMS_OUTPUT_DIR,
+  // WMS_INPUTS, X509_USER_PROXY, HOME) derives from it, and the payload runs with its job folder as
+  // cwd, where a relative path would point somewhere else.
+  const o: PilotOptions = { ...options, workdir: path.resolve(options.workdir) };
   const startedAtMs = Date.now();
   const pilotId = o.pilotId ?? defaultPilotId();
   const env = o.env ?? {};

@@ -17,7 +17,7 @@ describe("payload environment", () => {
     const env = payloadEnvironment({ job, jobDir: "/w/j1", outputsDir: "/w/j1/outputs", inputs: ["a/b.dat", "c d.dat"], proxyPath: "/w/j1/.x509up", pilotId: "p", path: "/usr/bin:/bin" });
     expect(env.MY_SETTING).toBe("on");
     expect(env.X509_USER_PROXY).toBe("/w/j1/.x509up");
-    expect(env.WMS_INPUTS.split("\n")).toEqual(["a/b.dat", "c d.dat"]);
+    expect(env.WMS_INPUTS.split("\n")).toEqual(["/w/j1/a/b.dat", "/w/j1/c d.dat"]);
     expect(env.WMS_ATTEMPT).toBe("2");
     expect(env.HOME).toBe("/w/j1");
     expect(env.WMS_PILOT_TOKEN).toBeUndefined();
@@ -26,6 +26,10 @@ describe("payload environment", () => {
       ["HOME", "LANG", "MY_SETTING", "PATH", "PWD", "WMS_ATTEMPT", "WMS_INPUTS", "WMS_JOB_ID", "WMS_OUTPUT_DIR", "WMS_PILOT_ID", "WMS_SITE", "WMS_TASK_ID", "X509_USER_PROXY"].sort(),
     );
     delete process.env.WMS_PILOT_TOKEN;
+  });
+
+  it("refuses to hand a payload a relative path, which would point elsewhere from the payload's cwd", () => {
+    expect(() => payloadEnvironment({ job, jobDir: "w/j1", outputsDir: "w/j1/outputs", inputs: [], proxyPath: "w/j1/.x509up", pilotId: "p", path: "/bin" })).toThrow(/absolute path/);
   });
 });
 
