@@ -3,6 +3,7 @@
 import { Option, type Command } from "commander";
 import { ERR, isWmsError, WmsError } from "../schemas/index.ts";
 import { loadConfig, type LoadedConfig } from "../platform/config.ts";
+import { READY_MESSAGE } from "../deployment/ready-message.ts";
 
 /**
  * Exit codes: 0 ok; 1 the operation failed (the error line names why); 2 the command line is wrong
@@ -97,6 +98,8 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | 
  * second Ctrl-C, or a stop that takes longer than `graceMs`, ends it at once with exit 1.
  */
 export async function serveUntilStopped(stop: () => Promise<void>, o: { graceMs?: number; onSignal?: () => void } = {}): Promise<never> {
+  // Started by `wms up`: tell the supervisor this service now serves (sd_notify's READY=1, over Node's IPC channel).
+  process.send?.(READY_MESSAGE);
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);
     process.once("SIGTERM", resolve);

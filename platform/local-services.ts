@@ -19,6 +19,8 @@ export interface StartedServices {
   readonly urls: ServiceUrls;
   /** What was started (empty when every service already answered). */
   readonly started: string[];
+  /** Process ids of the private servers started (each leads its own process group). */
+  readonly pids: number[];
   stop(): Promise<void>;
 }
 
@@ -98,7 +100,7 @@ export interface PrivateRedisOptions {
   readonly port?: number;
 }
 
-export async function startPrivateRedis(dataDir: string, opts: PrivateRedisOptions = {}): Promise<{ url: string; port: number; stop: () => Promise<void> }> {
+export async function startPrivateRedis(dataDir: string, opts: PrivateRedisOptions = {}): Promise<{ url: string; port: number; pid: number | undefined; stop: () => Promise<void> }> {
   const bin = which("redis-server");
   if (!bin) throw new WmsError(ERR.SERVICE_UNAVAILABLE, `Redis does not answer and redis-server is not installed: ${INSTALL_HINT.redis}`);
   mkdirSync(dataDir, { recursive: true });
@@ -110,10 +112,10 @@ export async function startPrivateRedis(dataDir: string, opts: PrivateRedisOptio
     await l.stop();
     throw new WmsError(ERR.SERVICE_UNAVAILABLE, `a private redis-server on port ${port} did not start`);
   }
-  return { url, port, stop: l.stop };
+  return { url, port, pid: l.child.pid, stop: l.stop };
 }
 
-export async function startPrivateNats(dataDir: string): Promise<{ url: string; stop: () => Promise<void> }> {
+export async function startPrivateNats(dataDir: string): Promise<{ url: string; pid: number | undefined; stop: () => Promise<void> }> {
   const bin = which("nats-server");
   if (!bin) throw new WmsError(ERR.SERVICE_UNAVAILABLE, `NATS does not answer and nats-server is not installed: ${INSTALL_HINT.nats}`);
   mkdirSync(dataDir, { recursive: true });
@@ -124,10 +126,10 @@ export async function startPrivateNats(dataDir: string): Promise<{ url: string; 
     await l.stop();
     throw new WmsError(ERR.SERVICE_UNAVAILABLE, `a private nats-server on port ${port} did not start`);
   }
-  return { url, stop: l.stop };
+  return { url, pid: l.child.pid, stop: l.stop };
 }
 
-export async function startPrivateRabbit(dataDir: string): Promise<{ url: string; stop: () => Promise<void> }> {
+export async function startPrivateRabbit(dataDir: string): Promise<{ url: string; pid: number | undefined; stop: () => Promise<void> }> {
   // The Debian wrapper in /usr/sbin switches to the rabbitmq user and its fixed node; the script
   // under /usr/lib/rabbitmq/bin runs a node of our own with its own ports and data folder.
   const bin = which("rabbitmq-server", ["/usr/lib/rabbitmq/bin"]);
@@ -156,7 +158,7 @@ export async function startPrivateRabbit(dataDir: string): Promise<{ url: string
     await l.stop();
     throw new WmsError(ERR.SERVICE_UNAVAILABLE, `a private rabbitmq-server on port ${port} did not start (log in ${join(dataDir, "log")})`);
   }
-  return { url, stop: l.stop };
+  return { url, pid: l.child.pid, stop: l.stop };
 }
 
 /**
@@ -166,7 +168,7 @@ export async function startPrivateRabbit(dataDir: string): Promise<{ url: string
 export async function ensureServices(urls: ServiceUrls, workDir: string, log: (line: string) => void = () => undefined): Promise<StartedServices> {
   const [nats, redis, rabbit] = await Promise.all([checkNats(urls.nats), checkRedis(urls.redis), checkRabbit(urls.rabbitmq)]);
   const down = [nats, redis, rabbit].filter((s) => !s.up).map((s) => s.service);
-  if (down.length === 0) return { urls, started: [], stop: async () => undefined };
+  if (down.length === 0) return { urls, started: [], pids: [], stop: async () => undefined };
 
   if (dockerEngineAvailable()) {
     log(`starting ${down.join(", ")} with docker compose`);
@@ -175,7 +177,7 @@ export async function ensureServices(urls: ServiceUrls, workDir: string, log: (l
       const checks: Record<ServiceName, () => Promise<ServiceStatus>> = { nats: () => checkNats(urls.nats), redis: () => checkRedis(urls.redis), rabbitmq: () => checkRabbit(urls.rabbitmq) };
       const ok = await Promise.all(down.map((s) => waitUp(checks[s], 90_000)));
       if (ok.every(Boolean)) {
-        return { urls, started: down.map((s) => `${s} (docker compose)`), stop: async () => void spawnSync("docker", ["compose", "stop", ...down], { stdio: "ignore" }) };
+        return { urls, started: down.map((s) => `${s} (docker compose)`), pids: [], stop: async () => void spawnSync("docker", ["compose", "stop", ...down], { stdio: "ignore" }) };
       }
     }
   }
@@ -189,6 +191,7 @@ export async function ensureServices(urls: ServiceUrls, workDir: string, log: (l
   }
   const stops: Array<() => Promise<void>> = [];
   const started: string[] = [];
+  const pids: number[] = [];
   const out = { ...urls };
   try {
     if (down.includes("redis")) {
@@ -196,6 +199,7 @@ export async function ensureServices(urls: ServiceUrls, workDir: string, log: (l
       const s = await startPrivateRedis(join(workDir, "redis"));
       out.redis = s.url;
       stops.push(s.stop);
+      if (s.pid !== undefined) pids.push(s.pid);
       started.push(`redis (${s.url})`);
     }
     if (down.includes("nats")) {
@@ -203,6 +207,7 @@ export async function ensureServices(urls: ServiceUrls, workDir: string, log: (l
       const s = await startPrivateNats(join(workDir, "nats"));
       out.nats = s.url;
       stops.push(s.stop);
+      if (s.pid !== undefined) pids.push(s.pid);
       started.push(`nats (${s.url})`);
     }
     if (down.includes("rabbitmq")) {
@@ -210,11 +215,12 @@ export async function ensureServices(urls: ServiceUrls, workDir: string, log: (l
       const s = await startPrivateRabbit(join(workDir, "rabbitmq"));
       out.rabbitmq = s.url;
       stops.push(s.stop);
+      if (s.pid !== undefined) pids.push(s.pid);
       started.push(`rabbitmq (${s.url})`);
     }
   } catch (e) {
     await Promise.all(stops.map((s) => s()));
     throw e;
   }
-  return { urls: out, started, stop: async () => void (await Promise.all(stops.map((s) => s()))) };
+  return { urls: out, started, pids, stop: async () => void (await Promise.all(stops.map((s) => s()))) };
 }

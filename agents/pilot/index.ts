@@ -14,3 +14,4 @@ export { runPilotProcess, type PilotProcessOptions } from "./pilot-process.ts";
 export { loadSiteEntry } from "./site-entry.ts";
 export { natsCensus } from "./census-publisher.ts";
 export type { CensusSink, CensusSnapshot, CredentialRequest, CredentialSource, PilotCensusState, ReportSink, RetrievedProxy } from "./pilot-ports.ts";
+export { PILOT_PID_FILE } from "./stale-pilot-sweep.ts";

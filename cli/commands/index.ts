@@ -17,9 +17,13 @@ import { registerAccounting } from "./accounting.ts";
 import { registerSite } from "./site.ts";
 import { registerMonitor } from "./monitor.ts";
 import { registerDemo } from "./demo.ts";
+import { registerInit } from "./init.ts";
+import { registerUp } from "./up.ts";
 
 /** The order `wms --help` lists them in: set-up, the language, security, work flow, operations. */
 export const COMMAND_GROUPS: ReadonlyArray<(program: Command) => void> = [
+  registerInit,
+  registerUp,
   registerServices,
   registerErrors,
   registerSchemas,

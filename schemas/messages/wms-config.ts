@@ -43,6 +43,25 @@ export const WmsConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    up: Type.Object(
+      {
+        matchmakers: Type.Integer({ minimum: 1, maximum: 64, default: 1, description: "`wms up`: matchmaker processes side by side" }),
+        monitorPort: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: "`wms up`: the monitor's HTTP port on loopback (0: any free port)" }),
+        delegate: Type.Array(
+          Type.Object(
+            {
+              cert: Type.String({ description: "A user's certificate (PEM)" }),
+              key: Type.String({ description: "Its key" }),
+              lifetimeHours: Type.Number({ minimum: 1, default: 24 }),
+            },
+            { additionalProperties: false },
+          ),
+          { default: [], description: "`wms up`: users whose proxies are delegated to the credential cache (retrievable by pilots) once it answers, as `wms proxy init` does" },
+        ),
+        catalogs: Type.Array(Type.String(), { default: [], description: "`wms up`: replica catalog files (ReplicaCatalog YAML/JSON) loaded once the services answer, as `wms replica load` does" }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     sitesFile: Type.Optional(Type.String({ description: "SiteConfig YAML/JSON file" })),
     factoryFile: Type.Optional(Type.String({ description: "FactoryConfig YAML/JSON file" })),
     logLevel: Type.Union(["fatal", "error", "warn", "info", "debug", "trace", "silent"].map((l) => Type.Literal(l)), { default: "info" }),

@@ -1,0 +1,28 @@
+import type { Command } from "commander";
+import { action, parseIntOption, printJson } from "../command-kit.ts";
+
+export function registerInit(program: Command): void {
+  program
+    .command("init")
+    .description("write a starter deployment folder: wms.yaml, sites, factory queues, sample data and its catalog, example tasks, a PKI; then run 'wms up' there")
+    .argument("[dir]", "the folder to set up (made if missing; must not hold a deployment yet)", ".")
+    .option("--monitor-port <port>", "the dashboard's port under 'wms up' (0: any free port)", parseIntOption("--monitor-port", 0), 8080)
+    .option("--matchmakers <n>", "matchmaker processes 'wms up' starts", parseIntOption("--matchmakers", 1), 2)
+    .option("--json", "print what was written as JSON")
+    .addHelpText("after", "\nExample:\n  wms init mygrid && cd mygrid && wms up\n  wms task submit tasks/data-local-job.yaml --cert pki/users/production.cert.pem --key pki/users/production.key.pem\n")
+    .action(
+      action(async (dir: string, opts: { monitorPort: number; matchmakers: number; json?: boolean }, cmd: Command) => {
+        const { initDeployment } = await import("../../deployment/init-deployment.ts");
+        const namespace = cmd.optsWithGlobals<{ namespace?: string }>().namespace;
+        const r = initDeployment({ dir, namespace, monitorPort: opts.monitorPort, matchmakers: opts.matchmakers });
+        if (opts.json) return printJson(r);
+        const rel = (p: string): string => (p.startsWith(r.dir + "/") ? p.slice(r.dir.length + 1) : p);
+        process.stdout.write(
+          `deployment in ${r.dir} (namespace ${r.namespace})\n` +
+            `  wms.yaml, sites.yaml, factory.yaml, catalog.yaml, storage/, pki/, tasks/ (${r.tasks.map(rel).join(", ")})\n` +
+            `next:\n  cd ${r.dir}\n  wms up                 # Ctrl-C stops it; or 'wms up --detach', 'wms status', 'wms down'\n` +
+            `  wms task submit tasks/data-local-job.yaml --cert ${rel(r.productionCert.cert)} --key ${rel(r.productionCert.key)}\n  wms task status T1 --watch\n`,
+        );
+      }),
+    );
+}

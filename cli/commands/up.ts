@@ -1,0 +1,149 @@
+import type { Command } from "commander";
+import { action, configFor, EXIT, parseNumberOption, printJson } from "../command-kit.ts";
+
+interface UpCliOptions {
+  detach?: boolean;
+  jsonLogs?: boolean;
+  timeout: number;
+}
+
+export function registerUp(program: Command): void {
+  program
+    .command("up")
+    .description("start the whole system on this machine from wms.yaml (made by 'wms init'): credential cache, intake, matchmakers, agents, monitor and a factory of local pilots, each a supervised process")
+    .option("-d, --detach", "run in the background (logs in .wms/up/up.log); then 'wms status' and 'wms down'")
+    .option("--json-logs", "print the services' logs as JSON lines (with a 'proc' field) instead of pretty, prefixed lines")
+    .option("--timeout <sec>", "with --detach: how long to wait for everything to be up", parseNumberOption("--timeout", 1), 180)
+    .addHelpText(
+      "after",
+      "\nServices in wms.yaml that do not answer are started as private servers (free ports, a temporary data folder) and stopped again.\n" +
+        "A service that exits is restarted with a growing back-off. Ctrl-C stops everything: the factory, its pilots, the services.\n" +
+        "Examples:\n  wms init mygrid && cd mygrid && wms up\n  wms up --detach && wms status && wms down\n",
+    )
+    .action(
+      action(async (opts: UpCliOptions, cmd: Command) => {
+        const loaded = configFor(cmd);
+        if (opts.detach) return await detach(cmd, opts, loaded);
+        const { runUp } = await import("../../deployment/up.ts");
+        const ac = new AbortController();
+        const onSignal = (): void => {
+          if (!ac.signal.aborted) return ac.abort();
+          // A second Ctrl-C: the clean stop takes too long for the operator; `wms down` sweeps what is left.
+          process.stderr.write("wms: stopping without waiting; run 'wms down' to clear what is left\n");
+          process.exit(EXIT.failed);
+        };
+        process.on("SIGINT", onSignal);
+        process.on("SIGTERM", onSignal);
+        const colour = process.stdout.isTTY === true && !process.env.NO_COLOR;
+        await runUp({ loaded, jsonLogs: opts.jsonLogs === true, colour, write: (t) => void process.stdout.write(t), signal: ac.signal, env: process.env, logFile: process.env.WMS_UP_LOG_FILE });
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+      }),
+    );
+
+  program
+    .command("status")
+    .description("what 'wms up' runs for this deployment: each process, its pid, state and restarts; the services and the monitor")
+    .option("--json", "print as JSON")
+    .action(
+      action(async (opts: { json?: boolean }, cmd: Command) => {
+        const { deploymentDirOf } = await import("../../deployment/up.ts");
+        const { readUpState, isAlive } = await import("../../deployment/up-state.ts");
+        const dir = deploymentDirOf(configFor(cmd));
+        const state = readUpState(dir);
+        const running = state !== undefined && isAlive(state.supervisor);
+        if (opts.json) return printJson({ dir, running, ...(state && { ...state, children: state.children.map((c) => ({ ...c, alive: c.pid !== undefined && isAlive({ pid: c.pid, startTicks: c.startTicks }) })) }) });
+        if (!state || !running) {
+          process.stdout.write(`nothing runs for ${dir}${state ? " (a previous run did not stop cleanly: 'wms down' clears it)" : ""}; start it with 'wms up'\n`);
+          return;
+        }
+        const now = Date.now();
+        const age = (t: number): string => {
+          const s = Math.max(0, Math.round((now - t) / 1000));
+          return s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : `${Math.round(s / 3600)}h`;
+        };
+        process.stdout.write(`wms up for ${dir} (namespace ${state.namespace}): ${state.status}, supervisor pid ${state.supervisor.pid}, up ${age(state.startedAt)}\n`);
+        if (state.monitorUrl) process.stdout.write(`  monitor   ${state.monitorUrl}\n`);
+        process.stdout.write(`  services  nats ${state.urls.nats}, redis ${state.urls.redis}, rabbitmq ${state.urls.rabbitmq}${state.startedServices.length ? ` (started privately: ${state.startedServices.join(", ")})` : ""}\n`);
+        if (state.logFile) process.stdout.write(`  log       ${state.logFile}\n`);
+        const rows = state.children.map((c) => [c.name, c.pid === undefined ? "-" : String(c.pid), c.state, String(c.restarts), age(c.since)]);
+        const header = ["PROCESS", "PID", "STATE", "RESTARTS", "SINCE"];
+        const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+        for (const r of [header, ...rows]) process.stdout.write("  " + r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd() + "\n");
+      }),
+    );
+
+  program
+    .command("down")
+    .description("stop what 'wms up --detach' runs for this deployment: factory, pilots, services, private servers; deletes its temporary folder")
+    .option("--timeout <sec>", "how long to wait for a clean stop before killing", parseNumberOption("--timeout", 1), 60)
+    .option("--json", "print what was stopped as JSON")
+    .action(
+      action(async (opts: { timeout: number; json?: boolean }, cmd: Command) => {
+        const { deploymentDirOf, sweepLeftovers } = await import("../../deployment/up.ts");
+        const { readUpState, isAlive } = await import("../../deployment/up-state.ts");
+        const { signalGroup } = await import("../../deployment/supervisor.ts");
+        const dir = deploymentDirOf(configFor(cmd));
+        const state = readUpState(dir);
+        if (!state) {
+          if (opts.json) printJson({ dir, stopped: false, reason: "nothing runs" });
+          else process.stdout.write(`nothing runs for ${dir}\n`);
+          return;
+        }
+        let clean = false;
+        if (isAlive(state.supervisor)) {
+          process.kill(state.supervisor.pid, "SIGTERM");
+          const until = Date.now() + opts.timeout * 1000;
+          while (Date.now() < until && isAlive(state.supervisor)) await new Promise((r) => setTimeout(r, 200));
+          clean = !isAlive(state.supervisor);
+          if (!clean) signalGroup(state.supervisor.pid, "SIGKILL");
+        }
+        // Whatever the supervisor could not stop (or everything, if it was already gone).
+        await sweepLeftovers(dir, state, 5000);
+        if (opts.json) return printJson({ dir, stopped: true, clean, processes: state.children.length });
+        process.stdout.write(`stopped ${state.children.length} process(es) for ${dir}${clean ? "" : " (the supervisor had to be killed; leftovers swept)"}\n`);
+      }),
+    );
+}
+
+async function detach(cmd: Command, opts: UpCliOptions, loaded: import("../../platform/config.ts").LoadedConfig): Promise<void> {
+  const { openSync, readFileSync, mkdirSync, closeSync } = await import("node:fs");
+  const path = await import("node:path");
+  const { spawn } = await import("node:child_process");
+  const { ERR, WmsError } = await import("../../schemas/index.ts");
+  const { deploymentDirOf } = await import("../../deployment/up.ts");
+  const { readUpState, isAlive, upDir } = await import("../../deployment/up-state.ts");
+  const { wmsBin } = await import("../../deployment/package-root.ts");
+  const dir = deploymentDirOf(loaded);
+  const before = readUpState(dir);
+  if (before && isAlive(before.supervisor)) throw new WmsError(ERR.BAD_INPUT, `wms up already runs for ${dir} (pid ${before.supervisor.pid}); see 'wms status', stop it with 'wms down'`);
+  mkdirSync(upDir(dir), { recursive: true });
+  const logFile = path.join(upDir(dir), "up.log");
+  const fd = openSync(logFile, "a", 0o600);
+  const g = cmd.optsWithGlobals<{ namespace?: string }>();
+  const args = [wmsBin(), "--config", path.resolve(loaded.path as string), ...(g.namespace ? ["--namespace", g.namespace] : []), "up", "--json-logs"];
+  const child = spawn(process.execPath, args, { cwd: dir, detached: true, stdio: ["ignore", fd, fd], env: { ...process.env, WMS_UP_LOG_FILE: logFile } });
+  closeSync(fd);
+  let exited: number | null | undefined;
+  child.once("exit", (code) => (exited = code));
+  child.unref();
+  const until = Date.now() + opts.timeout * 1000;
+  for (;;) {
+    const s = readUpState(dir);
+    if (s && s.supervisor.pid === child.pid && s.status === "running") {
+      process.stdout.write(`wms up runs in the background (pid ${child.pid}, namespace ${s.namespace}); monitor at ${s.monitorUrl}; logs in ${logFile}\n'wms status' shows it, 'wms down' stops it\n`);
+      return;
+    }
+    if (exited !== undefined) {
+      // The last error line of the run says why: our own one-line error, or a child's.
+      const lines = readFileSync(logFile, "utf8").trim().split("\n");
+      const why = [...lines].reverse().find((l) => l.startsWith("wms: error")) ?? "";
+      throw new WmsError(ERR.SERVICE_UNAVAILABLE, `wms up stopped while starting (exit ${exited})${why ? `: ${why.slice("wms: error ".length)}` : `; see ${logFile}`}`);
+    }
+    if (Date.now() > until) {
+      if (child.pid !== undefined) process.kill(child.pid, "SIGTERM");
+      throw new WmsError(ERR.TIMEOUT, `not everything was up within ${opts.timeout} s; stopping it (see ${logFile}, raise --timeout)`);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}

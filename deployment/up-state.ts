@@ -1,0 +1,88 @@
+// What a running `wms up` leaves in its deployment folder so that `wms status` and `wms down`
+// (other processes, maybe after the supervisor itself died) can find everything it started:
+// `.wms/up/state.json`, rewritten whole (write, then rename) on every change. A pid is trusted only
+// with the start time the kernel gives it (field 22 of /proc/PID/stat), so a reused pid is never
+// taken for ours.
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import type { ChildStatus } from "./supervisor.ts";
+
+export interface ProcessRef {
+  readonly pid: number;
+  /** Start time in clock ticks since boot; undefined where /proc is not readable. */
+  readonly startTicks: string | undefined;
+}
+
+export interface UpState {
+  readonly supervisor: ProcessRef;
+  readonly configFile: string;
+  readonly namespace: string;
+  readonly status: "starting" | "running" | "stopping";
+  readonly startedAt: number;
+  readonly urls: { readonly nats: string; readonly redis: string; readonly rabbitmq: string };
+  /** Services `wms up` started itself, and the temporary folder holding their data. */
+  readonly startedServices: readonly string[];
+  readonly servicePids: readonly ProcessRef[];
+  readonly tempDir: string | undefined;
+  readonly monitorUrl: string | undefined;
+  readonly logFile: string | undefined;
+  readonly children: ReadonlyArray<ChildStatus & { readonly startTicks?: string }>;
+}
+
+export function upDir(deploymentDir: string): string {
+  return path.join(deploymentDir, ".wms", "up");
+}
+
+export function stateFile(deploymentDir: string): string {
+  return path.join(upDir(deploymentDir), "state.json");
+}
+
+export function readUpState(deploymentDir: string): UpState | undefined {
+  try {
+    return JSON.parse(readFileSync(stateFile(deploymentDir), "utf8")) as UpState;
+  } catch {
+    return undefined;
+  }
+}
+
+export function writeUpState(deploymentDir: string, state: UpState): void {
+  mkdirSync(upDir(deploymentDir), { recursive: true });
+  const file = stateFile(deploymentDir);
+  writeFileSync(`${file}.tmp`, JSON.stringify(state, null, 2) + "\n", { mode: 0o644 });
+  renameSync(`${file}.tmp`, file);
+}
+
+export function removeUpState(deploymentDir: string): void {
+  rmSync(stateFile(deploymentDir), { force: true });
+}
+
+export function startTicks(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
+export function processRef(pid: number): ProcessRef {
+  return { pid, startTicks: startTicks(pid) };
+}
+
+/** True while the very process `ref` names runs (a zombie counts as gone). */
+export function isAlive(ref: ProcessRef): boolean {
+  try {
+    process.kill(ref.pid, 0);
+  } catch {
+    return false;
+  }
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${ref.pid}/stat`, "utf8");
+  } catch {
+    return true; // no /proc: the signal test is all there is
+  }
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  if (fields[0] === "Z") return false;
+  return ref.startTicks === undefined || fields[19] === ref.startTicks;
+}

@@ -1,0 +1,194 @@
+// `wms up`: the whole system on one machine from one deployment folder. Each service is a child
+// process running its own `wms` command (credentials serve, intake serve, matchmaker, agents,
+// monitor, factory run), so each is started by the same composition root an operator's separate
+// processes would use, and a crash in one is a restart, not an outage. Services that do not answer
+// at the URLs of wms.yaml are started as private servers (platform/local-services.ts).
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { createServer } from "node:net";
+import type { LoadedConfig } from "../platform/config.ts";
+import { ensureServices, freePort, type StartedServices } from "../platform/local-services.ts";
+import { ERR, WmsError } from "../schemas/index.ts";
+import { eachLine, LineFormatter, type LineStream } from "./log-lines.ts";
+import { stopLocalPilots, stopProcesses } from "./local-pilots.ts";
+import { wmsBin } from "./package-root.ts";
+import { Supervisor, type ChildSpec } from "./supervisor.ts";
+import { isAlive, processRef, readUpState, removeUpState, startTicks, writeUpState, type ProcessRef, type UpState } from "./up-state.ts";
+
+export interface UpOptions {
+  readonly loaded: LoadedConfig;
+  readonly jsonLogs: boolean;
+  readonly colour: boolean;
+  /** Where the formatted log lines go (stdout, or the log file of a detached run). */
+  readonly write: (text: string) => void;
+  /** Aborted on SIGINT/SIGTERM: stop everything cleanly. */
+  readonly signal: AbortSignal;
+  readonly logFile?: string;
+  /** The process environment the children start from. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+/** The order everything stops in: no new pilots, then the pilots (their reports still have agents to land on), then the rest. */
+const FACTORY = "factory";
+
+export function deploymentDirOf(loaded: LoadedConfig): string {
+  if (loaded.path === undefined) throw new WmsError(ERR.BAD_INPUT, "no wms.yaml here: run 'wms init DIR' and then 'wms up' in DIR (or give --config DIR/wms.yaml)");
+  return path.dirname(path.resolve(loaded.path));
+}
+
+async function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once("error", () => resolve(false));
+    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
+  });
+}
+
+export async function runUp(o: UpOptions): Promise<void> {
+  const { config, names } = o.loaded;
+  const dir = deploymentDirOf(o.loaded);
+  const configFile = path.resolve(o.loaded.path as string);
+  const fmt = new LineFormatter({ json: o.jsonLogs, colour: o.colour });
+  const say = (msg: string, level: 30 | 40 | 50 = 30): void => o.write(fmt.own(msg, level));
+  const onLine = (proc: string, line: string, stream: LineStream): void => o.write(fmt.format(proc, line, stream));
+
+  const previous = readUpState(dir);
+  if (previous && isAlive(previous.supervisor)) {
+    throw new WmsError(ERR.BAD_INPUT, `wms up already runs for ${dir} (pid ${previous.supervisor.pid}); see 'wms status', stop it with 'wms down'`);
+  }
+  if (previous) {
+    say("a previous wms up here did not stop cleanly; clearing what it left");
+    await sweepLeftovers(dir, previous);
+  }
+
+  const monitorPort = config.up.monitorPort === 0 ? await freePort() : config.up.monitorPort;
+  if (!(await portFree(monitorPort))) {
+    throw new WmsError(ERR.BAD_CONFIG, `the monitor's port ${monitorPort} on 127.0.0.1 is in use; set up.monitorPort in ${configFile} (0 picks a free one)`);
+  }
+
+  let state: UpState = {
+    supervisor: processRef(process.pid),
+    configFile,
+    namespace: names.namespace,
+    status: "starting",
+    startedAt: Date.now(),
+    urls: { nats: config.nats.url, redis: config.redis.url, rabbitmq: config.rabbitmq.url },
+    startedServices: [],
+    servicePids: [],
+    tempDir: undefined,
+    monitorUrl: undefined,
+    logFile: o.logFile,
+    children: [],
+  };
+  const save = (patch: Partial<UpState> = {}): void => {
+    state = { ...state, ...patch, children: supervisor.status().map((c) => ({ ...c, startTicks: c.pid === undefined ? undefined : startTicks(c.pid) })) };
+    writeUpState(dir, state);
+  };
+  const supervisor = new Supervisor({ onLine, onEvent: say, onChange: () => save() });
+  save();
+
+  let services: StartedServices | undefined;
+  let tempDir: string | undefined;
+  const stopAll = async (): Promise<void> => {
+    save({ status: "stopping" });
+    await supervisor.stopNamed([FACTORY]);
+    const pilots = await stopLocalPilots(dir);
+    if (pilots > 0) say(`stopped ${pilots} pilot(s)`);
+    await supervisor.stop();
+    await services?.stop();
+    if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+    removeUpState(dir);
+  };
+
+  try {
+    // 1. The services: those named in wms.yaml, or private ones in a temporary folder.
+    tempDir = mkdtempSync(path.join(tmpdir(), "wms-up-"));
+    services = await ensureServices(state.urls, path.join(tempDir, "services"), (line) => say(line));
+    if (services.started.length === 0) {
+      rmSync(tempDir, { recursive: true, force: true });
+      tempDir = undefined;
+    } else {
+      say(`started privately: ${services.started.join(", ")}; other wms commands reach them with WMS_NATS_URL=${services.urls.nats} WMS_REDIS_URL=${services.urls.redis} WMS_RABBITMQ_URL=${services.urls.rabbitmq}`, 40);
+    }
+    save({ urls: services.urls, startedServices: services.started, servicePids: services.pids.map(processRef), tempDir });
+
+    // 2. The pilot-wms services, each its own `wms` command.
+    const env: Record<string, string | undefined> = { ...o.env, WMS_CONFIG: undefined, WMS_NATS_URL: services.urls.nats, WMS_REDIS_URL: services.urls.redis, WMS_RABBITMQ_URL: services.urls.rabbitmq };
+    const child = (name: string, args: string[], ready: ChildSpec["ready"] = "message"): ChildSpec => ({
+      name,
+      command: process.execPath,
+      args: [wmsBin(), "--config", configFile, ...args],
+      cwd: dir,
+      env,
+      ready,
+    });
+    const oneShot = (name: string, args: string[]): Promise<void> => runOnce(child(name, args, "spawn"), onLine);
+    const mm = Array.from({ length: config.up.matchmakers }, (_, i) => `matchmaker-${i + 1}`);
+    say(`starting credentials, intake, ${mm.length} matchmaker(s), agents and monitor in namespace ${names.namespace}`);
+    await Promise.all([
+      supervisor.start(child("credentials", ["credentials", "serve"])),
+      supervisor.start(child("intake", ["intake", "serve"])),
+      ...mm.map((name) => supervisor.start(child(name, ["matchmaker"]))),
+      supervisor.start(child("agents", ["agents"])),
+      supervisor.start(child("monitor", ["monitor", "--port", String(monitorPort)])),
+    ]);
+    if (o.signal.aborted) return await stopAll();
+
+    // 3. Set-up that needs the services: users' proxies into the cache, the replica catalogs.
+    for (const d of config.up.delegate) {
+      const hours = String(d.lifetimeHours);
+      await oneShot("proxy", ["proxy", "init", "--cert", path.resolve(dir, d.cert), "--key", path.resolve(dir, d.key), "--retriever", "role:pilot", "--lifetime", hours, "--min-left", String(d.lifetimeHours / 2)]);
+    }
+    for (const c of config.up.catalogs) await oneShot("replica", ["replica", "load", path.resolve(dir, c)]);
+
+    // 4. Last, the factory: pilots start only when everything they talk to answers.
+    await supervisor.start(child(FACTORY, ["factory", "run", "--work-dir", path.join(".wms", "factory")], "spawn"));
+    const monitorUrl = `http://127.0.0.1:${monitorPort}`;
+    save({ status: "running", monitorUrl });
+    say(`up: ${supervisor.status().length} processes running; monitor at ${monitorUrl}; ${o.logFile ? "stop with 'wms down'" : "Ctrl-C stops everything"}`);
+  } catch (e) {
+    say(`start failed: ${(e as Error).message}; stopping what started`, 50);
+    await stopAll();
+    throw e instanceof WmsError ? e : new WmsError(ERR.SERVICE_UNAVAILABLE, (e as Error).message);
+  }
+
+  await new Promise<void>((resolve) => {
+    if (o.signal.aborted) resolve();
+    else o.signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+  say("stopping: factory, pilots, then the services");
+  await stopAll();
+  say("stopped; nothing left running");
+}
+
+/** A set-up command (`wms proxy init`, `wms replica load`): its output in the log, its failure a failed `up`. */
+function runOnce(spec: ChildSpec, onLine: (proc: string, line: string, stream: LineStream) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const c = spawn(spec.command, [...spec.args], { cwd: spec.cwd, env: spec.env, stdio: ["ignore", "pipe", "pipe"] });
+    let lastError = "";
+    eachLine(c.stdout, (l) => onLine(spec.name, l, "stdout"));
+    eachLine(c.stderr, (l) => {
+      if (l.startsWith("wms: error")) lastError = l.slice("wms: error ".length);
+      onLine(spec.name, l, "stderr");
+    });
+    c.once("error", reject);
+    c.once("close", (code) => (code === 0 ? resolve() : reject(new WmsError(ERR.SERVICE_UNAVAILABLE, `'wms ${spec.args.slice(3).join(" ")}' failed: ${lastError || `exit code ${code}`}`))));
+  });
+}
+
+/**
+ * What `wms down` does when the supervisor is gone (killed, or the machine restarted under it):
+ * stop every process the state file names that still runs, the pilots, and delete the temporary folder.
+ */
+export async function sweepLeftovers(dir: string, state: UpState, graceMs = 10_000): Promise<void> {
+  const refs = (which: (name: string) => boolean): ProcessRef[] =>
+    state.children.filter((c) => c.pid !== undefined && which(c.name)).map((c) => ({ pid: c.pid as number, startTicks: c.startTicks }));
+  await stopProcesses(refs((n) => n === FACTORY), graceMs);
+  await stopLocalPilots(dir, graceMs);
+  await stopProcesses(refs(() => true), graceMs);
+  await stopProcesses(state.servicePids, graceMs);
+  if (state.tempDir) rmSync(state.tempDir, { recursive: true, force: true });
+  removeUpState(dir);
+}
