@@ -57,6 +57,9 @@ class Supervised {
   /** Stopped on purpose: not to be restarted. */
   held = false;
   readyWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  /** Resolves once the current run's exit has been handled (state updated). */
+  gone: Promise<void> = Promise.resolve();
+  markGone: () => void = () => undefined;
   constructor(readonly spec: ChildSpec) {}
 }
 
@@ -122,7 +125,7 @@ export class Supervisor {
     const child = s?.child;
     if (!s || !child || child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
     const pid = child.pid;
-    const exited = new Promise<void>((r) => child.once("exit", () => r()));
+    const exited = s.gone;
     signalGroup(pid, "SIGTERM");
     const timer = setTimeout(() => {
       this.o.onEvent(`${name} did not stop within ${(this.o.stopGraceMs ?? 15_000) / 1000} s; killed`, 40);
@@ -141,6 +144,7 @@ export class Supervisor {
       stdio: ["ignore", "pipe", "pipe", ...(spec.ready === "message" ? (["ipc"] as const) : [])],
     });
     s.child = child;
+    s.gone = new Promise<void>((r) => (s.markGone = r));
     s.state = s.restarts === 0 ? "starting" : "restarting";
     s.since = Date.now();
     s.startedAt = Date.now();
@@ -172,6 +176,7 @@ export class Supervisor {
 
   private exited(s: Supervised, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (s.child !== child) return;
+    s.markGone();
     s.lastExit = { code, signal, at: Date.now() };
     s.child = undefined;
     if (this.stopping || s.held) {

@@ -1,0 +1,69 @@
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { loadConfig, readDataFile } from "../../platform/config.ts";
+import { adler32 } from "../../platform/checksums.ts";
+import { FactoryConfig, ReplicaCatalog, SiteConfig, TaskBatch } from "../../schemas/index.ts";
+import { loadTrust, verifyChain } from "../../security/index.ts";
+import { runCli } from "../support/run-cli.ts";
+
+const base = mkdtempSync(path.join(tmpdir(), "wms-init-test-"));
+afterAll(() => rmSync(base, { recursive: true, force: true }));
+
+describe("wms init", () => {
+  const dir = path.join(base, "grid");
+
+  it("writes a deployment folder whose every file loads with the schema its service uses", { timeout: 90_000 }, async () => {
+    const r = await runCli(["init", dir, "--monitor-port", "0", "--matchmakers", "3", "--json"], { cwd: base });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { namespace: string; configFile: string; tasks: string[] };
+    const { config } = loadConfig({ path: out.configFile, env: {} });
+    expect(config.namespace).toBe(out.namespace);
+    expect(config.up).toMatchObject({ matchmakers: 3, monitorPort: 0 });
+    expect(config.credentials.encryptionKey).toMatch(/^[A-Za-z0-9+/=]{44}$/);
+    expect((statSync(out.configFile).mode & 0o777).toString(8)).toBe("600");
+    const sites = SiteConfig.parse(readDataFile(config.sitesFile as string)).sites;
+    for (const s of sites) expect(s.storagePath).toBe(path.join(dir, "storage", s.name));
+    expect(FactoryConfig.parse(readDataFile(config.factoryFile as string)).queues.map((q) => q.site)).toEqual(sites.map((s) => s.name));
+    expect(out.tasks.map((t) => path.basename(t))).toEqual(["chained-task.yaml", "data-local-job.yaml", "simple-job.yaml"]);
+    for (const t of out.tasks) expect(TaskBatch.problems(readDataFile(t)), t).toBeUndefined();
+    // The comments that explain each setting survive into the written files.
+    expect(readFileSync(out.configFile, "utf8")).toMatch(/^# pilot-wms deployment, made by `wms init`/);
+  });
+
+  it("places the sample data where its catalog says, with the sizes and checksums it lists", () => {
+    const { config } = loadConfig({ path: path.join(dir, "wms.yaml"), env: {} });
+    const sites = new Map(SiteConfig.parse(readDataFile(config.sitesFile as string)).sites.map((s) => [s.name, s.storagePath]));
+    const catalog = ReplicaCatalog.parse(readDataFile(config.up.catalogs[0]));
+    expect(catalog.datasets.map((d) => d.name)).toEqual(["examples.ds000", "examples.ds001"]);
+    for (const f of catalog.datasets.flatMap((d) => d.files)) {
+      for (const site of f.sites) {
+        const body = readFileSync(path.join(sites.get(site) as string, f.lfn));
+        expect([body.length, adler32(body), createHash("md5").update(body).digest("hex")]).toEqual([f.size, f.adler32, f.md5]);
+      }
+    }
+  });
+
+  it("makes a PKI whose pilot and production certificates chain to its CA, keys private", () => {
+    const { config } = loadConfig({ path: path.join(dir, "wms.yaml"), env: {} });
+    const trust = loadTrust(config.pki.dir);
+    for (const cert of [config.pilot.cert as string, config.up.delegate[0].cert]) {
+      expect(() => verifyChain([readFileSync(cert, "utf8")], trust)).not.toThrow();
+    }
+    for (const key of [config.pilot.key as string, config.up.delegate[0].key]) expect((statSync(key).mode & 0o777).toString(8)).toBe("600");
+  });
+
+  it("refuses a folder it already set up, in one line with a code, and changes nothing", async () => {
+    const before = readFileSync(path.join(dir, "wms.yaml"), "utf8");
+    const r = await runCli(["init", dir], { cwd: base });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toMatch(/^wms: error E1001 BAD_INPUT: .*already holds wms\.yaml/);
+    expect(readFileSync(path.join(dir, "wms.yaml"), "utf8")).toBe(before);
+    expect(readdirSync(dir).sort()).toEqual(["catalog.yaml", "factory.yaml", "pki", "sites.yaml", "storage", "tasks", "wms.yaml"]);
+    expect(existsSync(path.join(dir, ".wms"))).toBe(false);
+  });
+});
