@@ -1,13 +1,16 @@
 // Match decisions per (machine-ad signature, autocluster). Identical pilots send ads that differ
 // only in attributes no job looks at (PilotId, Machine), so the signature over the attributes the
 // two sides' expressions reference is the same and the decision is computed once. Pure: no I/O.
-import { matchAds, parseClassAd, referencedAttributes, signature, type ClassAd } from "./classad/index.ts";
+import { matchAds, parseClassAd, referencedAttributes, signature, type ClassAd, type EvalBudget } from "./classad/index.ts";
 import { jobAdText, type AutoclusterKey } from "./autocluster.ts";
 
 /** The outcome of evaluating one machine against one autocluster's representative job. */
 export interface MatchDecision {
   readonly match: boolean;
-  /** The job's Rank of this machine (higher is better); 0 when undefined or not a number. */
+  /**
+   * The job's Rank of this machine as the negotiator computes it (EvalFloat(ATTR_RANK, job,
+   * machine): the machine's own Rank when the job has none); higher is better, 0 when not a number.
+   */
   readonly jobRank: number;
 }
 
@@ -77,8 +80,23 @@ export class MatchCache {
     return ad;
   }
 
-  /** `decide` for an ad from `machineAd`, memoized on the ad object (no signature work on a repeat). */
-  decideFor(machine: ClassAd, ac: string, key: AutoclusterKey): MatchDecision {
+  /** Ads whose match ran out of its evaluation budget: refused again at once when re-sent. */
+  private readonly overBudget = new WeakSet<ClassAd>();
+
+  /** Remembers that matching `machine` ran out of its evaluation budget. */
+  markOverBudget(machine: ClassAd): void {
+    this.overBudget.add(machine);
+  }
+
+  isOverBudget(machine: ClassAd): boolean {
+    return this.overBudget.has(machine);
+  }
+
+  /**
+   * `decide` for an ad from `machineAd`, memoized on the ad object (no signature work on a repeat).
+   * Evaluations draw on `budget`; running it out throws EvalBudgetExceeded.
+   */
+  decideFor(machine: ClassAd, ac: string, key: AutoclusterKey, budget: EvalBudget | null = null): MatchDecision {
     let memo = this.perAd.get(machine);
     if (!memo) {
       memo = { refs: this.machineRefs(machine), byAc: new Map() };
@@ -86,7 +104,7 @@ export class MatchCache {
     }
     let d = memo.byAc.get(ac);
     if (!d) {
-      d = this.decide(machine, memo.refs, ac, key);
+      d = this.decide(machine, memo.refs, ac, key, budget);
       memo.byAc.set(ac, d);
     }
     return d;
@@ -113,10 +131,10 @@ export class MatchCache {
   }
 
   /**
-   * Symmetric match of `machine` against the autocluster's job: both Requirements exactly true.
+   * Symmetric match of `machine` against the autocluster's job, as IsAMatch decides it.
    * A job whose expressions do not parse never matches (the intake refuses those; this is defence).
    */
-  decide(machine: ClassAd, machineRefs: readonly string[], ac: string, key: AutoclusterKey): MatchDecision {
+  decide(machine: ClassAd, machineRefs: readonly string[], ac: string, key: AutoclusterKey, budget: EvalBudget | null = null): MatchDecision {
     let p: PreparedAutocluster;
     try {
       p = this.prepare(ac, key);
@@ -131,7 +149,7 @@ export class MatchCache {
       return hit;
     }
     this.misses++;
-    const r = matchAds(p.ad, machine);
+    const r = matchAds(p.ad, machine, budget);
     const d: MatchDecision = { match: r.match === true, jobRank: r.match === true ? rankNumber(r.jobRank) : 0 };
     if (this.decisions.size >= this.maxDecisions) this.decisions.clear();
     this.decisions.set(cacheKey, d);

@@ -22,7 +22,7 @@ import {
   type WmsConfig,
 } from "../schemas/index.ts";
 import { encryptToPilot, namingSigner, OneTimeKeyStore, PilotTokenStore, randomHex, signerRef } from "../security/index.ts";
-import type { ClassAd } from "./classad/index.ts";
+import { EvalBudget, EvalBudgetExceeded, type ClassAd } from "./classad/index.ts";
 import { DispatchQueues, parseLockToken, type ClaimedJob, type ClaimWrites } from "./dispatch-queues.ts";
 import { AutoclusterIndexCache } from "./autocluster-index.ts";
 import type { AutoclusterKey } from "./autocluster.ts";
@@ -159,10 +159,19 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     const [acs] = await Promise.all([index.live(site), admitted]);
     if (acs.length === 0) return undefined;
     const matching: RankedCandidate[] = [];
-    for (const [ac, key] of acs) {
-      if (!siteAdmits(site, ac, key)) continue;
-      const d = cache.decideFor(machine, ac, key);
-      if (d.match) matching.push({ ac, key, jobRank: d.jobRank });
+    // One evaluation budget for the whole advert (every autocluster's Requirements, Ranks and
+    // regexps together): a hostile ad costs at most that much of the event loop, then is refused.
+    const budget = new EvalBudget({ steps: mm.matchBudgetSteps, ms: mm.matchBudgetMs });
+    try {
+      for (const [ac, key] of acs) {
+        if (!siteAdmits(site, ac, key)) continue;
+        const d = cache.decideFor(machine, ac, key, budget);
+        if (d.match) matching.push({ ac, key, jobRank: d.jobRank });
+      }
+    } catch (e) {
+      if (!(e instanceof EvalBudgetExceeded)) throw e;
+      cache.markOverBudget(machine);
+      throw overBudget(site, pilotId, e.detail);
     }
     if (matching.length === 0) return undefined;
     if (matching.length > 1) await usage.prefetch(matching.map((c) => c.key.userDn));
@@ -200,6 +209,11 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     return lastPair.ref === knownSigner ? namingSigner(env, knownSigner) : env;
   }
 
+  function overBudget(site: string, pilotId: string, detail: string): WmsError {
+    logger?.warn({ site, pilotId, code: ERR.MATCH_BUDGET_EXCEEDED, detail }, "advert refused: its match ran over the evaluation budget");
+    return new WmsError(ERR.MATCH_BUDGET_EXCEEDED, `matching this machine ad ran over its evaluation budget (${detail}); simplify its expressions`);
+  }
+
   async function answerAdvert(data: Uint8Array): Promise<MatchReply> {
     const advert = MachineAdvert.parseJson(data);
     checkPublicKey(advert.publicKey);
@@ -212,6 +226,10 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     } catch (e) {
       await admitted;
       throw new WmsError(ERR.MATCH_BAD_MACHINE_AD, (e as Error).message);
+    }
+    if (cache.isOverBudget(machine)) {
+      await admitted;
+      throw overBudget(advert.site, advert.pilotId, "this ad ran over it before");
     }
     const withKey = (job: JobSpec): ClaimWrites<string> => {
       const k = keys.prepare({ userDn: job.userDn, jobId: job.jobId, pilotId: advert.pilotId, ttlSec: config.credentials.oneTimeKeyTtlSec });

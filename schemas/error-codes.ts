@@ -78,6 +78,7 @@ const table = [
   [1503, "MATCH_CLAIM_FAILED", "matchmaker", true, "The job could not be claimed; another matchmaker took it"],
   [1504, "MATCH_LOCK_LOST", "matchmaker", true, "The job's lock was lost (heartbeat too late or wrong lock token)"],
   [1505, "MATCH_SITE_REFUSED", "matchmaker", false, "The site's authorization refused the job's owner"],
+  [1506, "MATCH_BUDGET_EXCEEDED", "matchmaker", false, "Matching the machine ClassAd took more than its evaluation budget (time or steps); simplify its expressions (slow regular expressions, deep references)"],
   [1510, "CLASSAD_PARSE", "matchmaker", false, "The ClassAd expression or ad does not parse; fix the text at the line and column given"],
   // intake
   [1600, "INTAKE_NO_REPLICA", "intake", false, "No online site holds all input files of the job"],
