@@ -56,3 +56,26 @@ describe("deploy/ configuration for the compose deployment", () => {
     expect(FactoryConfig.parse(readDataFile(`${dir}factory.yaml`)).queues).toHaveLength(2);
   });
 });
+
+describe("docker-compose.yml profiles", () => {
+  const doc = parse(readFileSync(new URL("../docker-compose.yml", import.meta.url), "utf8")) as {
+    services: Record<string, Service & { profiles?: string[]; environment?: Record<string, string>; depends_on?: Record<string, { required?: boolean }> }>;
+  };
+  const selected = (profile: string): string[] => Object.keys(doc.services).filter((n) => doc.services[n].profiles?.includes(profile)).sort();
+  const WMS = ["agents", "credentials", "factory", "intake", "matchmaker", "monitor", "pki"];
+
+  it("'bundled' runs everything; 'external' only the pilot-wms services, none of NATS, Redis, RabbitMQ", () => {
+    expect(selected("bundled")).toEqual(Object.keys(doc.services).sort());
+    expect(selected("external")).toEqual(WMS);
+  });
+
+  it("under 'external' the services reach the servers named by WMS_*_URL and do not wait for ones that are not there", () => {
+    for (const name of WMS.filter((n) => n !== "pki")) {
+      const s = doc.services[name];
+      expect(s.environment?.WMS_NATS_URL, name).toMatch(/^\$\{WMS_NATS_URL:-nats:\/\/nats:4222\}$/);
+      expect(s.environment?.WMS_REDIS_URL, name).toMatch(/^\$\{WMS_REDIS_URL:-/);
+      expect(s.environment?.WMS_RABBITMQ_URL, name).toMatch(/^\$\{WMS_RABBITMQ_URL:-/);
+      for (const dep of ["nats", "redis", "rabbitmq"]) expect(s.depends_on?.[dep]?.required, `${name} → ${dep}`).toBe(false);
+    }
+  });
+});
