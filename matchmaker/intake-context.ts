@@ -5,6 +5,7 @@ import { UsageStore } from "../agents/accounting/index.ts";
 import type { Logger } from "../platform/logger.ts";
 import type { JobSpec, WireNames, WmsConfig } from "../schemas/index.ts";
 import { NonceStore, type TrustStore } from "../security/index.ts";
+import type { OwnerCredentialLookup } from "./intake-credential-check.ts";
 import { JobStore } from "./job-store.ts";
 import { ReplicaCatalogStore } from "./replica-catalog.ts";
 import { SiteRegistry } from "./site-registry.ts";
@@ -22,6 +23,8 @@ export interface IntakeDeps {
   readonly trust: TrustStore;
   readonly dispatch: TaskDispatch;
   readonly logger: Logger;
+  /** The credential cache, asked whether a task's owner has a credential its jobs can use; without it, no check. */
+  readonly credentials?: OwnerCredentialLookup;
 }
 
 export interface IntakeContext extends IntakeDeps {

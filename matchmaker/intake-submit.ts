@@ -6,6 +6,7 @@ import { ERR, WmsError, type JobSpec, type SubmitAccepted } from "../schemas/ind
 import { verifyTaskBatch } from "../security/index.ts";
 import { planTask } from "./brokerage.ts";
 import { authorizeSubmit } from "./intake-authz.ts";
+import { checkOwnerCredential } from "./intake-credential-check.ts";
 import { inParallel, type IntakeContext } from "./intake-context.ts";
 import { siteLoads } from "./site-loads.ts";
 import type { DatasetFile } from "./replica-catalog.ts";
@@ -29,6 +30,7 @@ async function nextTaskId(ctx: IntakeContext): Promise<string> {
 export async function submitTask(ctx: IntakeContext, signed: unknown): Promise<SubmitAccepted> {
   const { batch, identity } = verifyTaskBatch(signed, ctx.trust);
   authorizeSubmit(batch, identity);
+  const warnings = ctx.credentials ? await checkOwnerCredential(ctx.credentials, batch, identity.dn) : [];
   const over = await ctx.usage.overQuota(identity.dn, batch.group);
   if (over) {
     throw new WmsError(
@@ -52,7 +54,7 @@ export async function submitTask(ctx: IntakeContext, signed: unknown): Promise<S
     throw new WmsError(ERR.SERVICE_UNAVAILABLE, `task ${taskId} was recorded but its jobs could not be queued (${(e as Error).message}); they are marked failed, retry it with wms task retry ${taskId}`);
   }
   ctx.logger.info({ taskId, owner: identity.dn, jobs: plan.jobs.length, queued: plan.queued, unbrokered: plan.unbrokered }, "task accepted");
-  return { schemaVersion: 1, status: "ok", taskId, jobs: plan.jobs.length, queued: plan.queued, unbrokered: plan.unbrokered, sites: plan.sites };
+  return { schemaVersion: 1, status: "ok", taskId, jobs: plan.jobs.length, queued: plan.queued, unbrokered: plan.unbrokered, sites: plan.sites, ...(warnings.length > 0 && { warnings }) };
 }
 
 /** Queueing broke half-way: take back what reached a queue and fail the rest, so no record claims a queue entry that is not there. */

@@ -26,6 +26,7 @@ import {
 import {
   AuditLog,
   OneTimeKeyStore,
+  SERVICE_ROLES,
   credentialKeyFromBase64,
   decryptWithKey,
   encryptToCertificate,
@@ -149,7 +150,10 @@ export function startCredentialCache(d: CredentialCacheDeps): CredentialCache {
     const body = CredInfoBody.parseJson(a.bodyText);
     fresh(body.issuedAt);
     const username = body.userDn ?? a.identity.dn;
-    if (username !== a.identity.dn) throw new WmsError(ERR.SEC_NOT_AUTHORIZED, `only ${username} may ask about its credential`);
+    // The intake may ask about any task owner (time left, policy; never the credential), so it can
+    // refuse a task whose jobs could not get one instead of letting every attempt fail.
+    const intake = a.identity.kind === "service" && a.identity.roles.includes(SERVICE_ROLES.intake);
+    if (username !== a.identity.dn && !intake) throw new WmsError(ERR.SEC_NOT_AUTHORIZED, `only ${username} or the intake may ask about its credential`);
     const rec = await records.info(username);
     if (rec === undefined || rec.notAfter <= clock()) return { schemaVersion: SCHEMA_VERSION, status: "ok", op: "info", found: false, username };
     return {

@@ -9,16 +9,18 @@ export function registerIntake(program: Command): void {
     .command("serve")
     .description("run the intake service until Ctrl-C (several may run side by side: they share requests in one NATS queue group)")
     .option("--sites-file <file>", "site config to publish at start (default: sitesFile from wms.yaml)")
-    .addHelpText("after", "\nReads the CA bundle from config pki.dir (from 'wms pki init') to verify submitters' certificates.\nQuotas come from the 'quotas' section of wms.yaml; usage from the accounting agent.")
+    .addHelpText("after", "\nReads the CA bundle and its own certificate (services/intake.*) from config pki.dir (from 'wms pki init'): it verifies submitters' certificates\nand asks the credential cache whether a task's owner has a delegated credential that outlives a job's walltime (refused with E2302/E2303 otherwise).\nQuotas come from the 'quotas' section of wms.yaml; usage from the accounting agent.")
     .action(
       action(async (opts: { sitesFile?: string }, cmd: Command) => {
         const { config: base, names } = configFor(cmd);
         const config = opts.sitesFile === undefined ? base : { ...base, sitesFile: opts.sitesFile };
         const { openRedis } = await import("../../platform/connections.ts");
         const { createLogger } = await import("../../platform/logger.ts");
-        const { loadTrust } = await import("../../security/index.ts");
+        const { loadTrust, readServiceCredentials } = await import("../../security/index.ts");
         const { DispatchQueues, startIntake } = await import("../../matchmaker/index.ts");
+        const { CredentialClient } = await import("../../agents/credentials/index.ts");
         const trust = loadTrust(config.pki.dir);
+        const own = readServiceCredentials(config.pki.dir, "intake");
         const logger = createLogger("intake", config.logLevel);
         const nc = await connectNats(config, "wms-intake");
         const redis = openRedis(config);
@@ -37,7 +39,11 @@ export function registerIntake(program: Command): void {
           redis.disconnect();
           bull.disconnect();
         };
-        const service = await startIntake({ nc, redis, names, config, trust, dispatch, logger }).catch(async (e: unknown) => {
+        // The intake asks the credential cache, as itself, whether a task's owner has a usable credential.
+        const caller = { certChain: [own.certPem], keyPem: own.keyPem };
+        const cache = new CredentialClient(nc, names, { trust, caller, timeoutMs: 5_000 });
+        const credentials = { info: (userDn: string) => cache.info(caller, userDn) };
+        const service = await startIntake({ nc, redis, names, config, trust, dispatch, logger, credentials }).catch(async (e: unknown) => {
           await closeAll();
           throw e;
         });

@@ -11,6 +11,11 @@ export const TaskBatchSchema = Type.Object(
     vo: Type.String({ minLength: 1, maxLength: 64 }),
     group: Type.String({ maxLength: 64, default: "" }),
     priority: Type.Integer({ minimum: -1000, maximum: 10000, default: 0 }),
+    /**
+     * What the intake does when the owner has no delegated credential that outlives a job's
+     * walltime: refuse the task (default), or accept it with a warning (`wms task submit --no-proxy-check`).
+     */
+    proxyCheck: Type.Optional(Type.Union([Type.Literal("refuse"), Type.Literal("warn")])),
     jobTemplate: Type.Object(
       {
         executable: Type.String({ minLength: 1, maxLength: 1024 }),

@@ -113,8 +113,13 @@ describe("wms replica / task / intake", () => {
   it("submits a signed task, shows its status and lists it", async () => {
     const batch = join(dir, "task.yaml");
     writeFileSync(batch, stringify({ schemaVersion: 1, taskName: "reco.raw", kind: "production", vo: "atlas", inputDatasets: ["data.raw", "mc.nowhere"], outputDataset: "reco.out", jobTemplate: { executable: "/bin/cat", arguments: ["run.dat"] } }));
-    const r = await wms(["task", "submit", batch, "--cert", paula.cert, "--key", paula.key, "--json"]);
-    expect(r.stderr).toBe("");
+    // No credential cache runs here: the intake cannot check Paula's credential, so it refuses the
+    // task, unless she asks only to be warned.
+    const unchecked = await wms(["task", "submit", batch, "--cert", paula.cert, "--key", paula.key]);
+    expect(unchecked.stderr.trimEnd().split("\n")).toEqual([expect.stringMatching(/^wms: error E1003 SERVICE_UNAVAILABLE: .*credential cache/)]);
+    expect(unchecked.code).toBe(1);
+    const r = await wms(["task", "submit", batch, "--cert", paula.cert, "--key", paula.key, "--json", "--no-proxy-check"]);
+    expect(r.stderr.trimEnd().split("\n")).toEqual([expect.stringMatching(/^wms: warning: E1003 SERVICE_UNAVAILABLE: .*accepted/)]);
     const reply = JSON.parse(r.stdout);
     expect(reply).toMatchObject({ status: "ok", jobs: 4, queued: 3, unbrokered: 1, sites: { CERN: 3 } });
     const status = JSON.parse((await wms(["task", "status", reply.taskId, "--json"])).stdout);

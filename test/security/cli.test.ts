@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { NatsConnection } from "nats";
@@ -7,7 +7,7 @@ import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openNats, openRedis } from "../../platform/connections.ts";
 import { ERR } from "../../schemas/index.ts";
-import { loadTrust, verifyChain } from "../../security/index.ts";
+import { issueCertificate, loadTrust, verifyChain } from "../../security/index.ts";
 import { startCredentialCache, type CredentialCache } from "../../agents/credentials/index.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { testConfig } from "../support/namespace.ts";
@@ -54,6 +54,20 @@ describe("wms pki / proxy / credentials", () => {
     const cacheConfig = { ...config, pki: { dir: pkiDir }, credentials: { ...config.credentials, encryptionKey: randomBytes(32).toString("base64") } };
     cache = startCredentialCache({ nc, redis, names, config: cacheConfig, trust });
     const creds = ["--cert", `${prefix}.cert.pem`, "--key", `${prefix}.key.pem`];
+    // Nothing stored yet: myproxy-info's "no credentials found" is an error with its code. A user
+    // whose certificate has one day left gets a shorter proxy than asked for, and is told so.
+    const shortPrefix = path.join(root, "short-user");
+    const short = issueCertificate({ caDir: pkiDir, kind: "user", dn: "/DC=org/DC=pilot-wms/OU=People/CN=Short Cert", days: 1 });
+    writeFileSync(`${shortPrefix}.cert.pem`, short.certPem);
+    writeFileSync(`${shortPrefix}.key.pem`, short.keyPem, { mode: 0o600 });
+    const [none, cut] = await Promise.all([
+      runCli(["proxy", "info", ...creds], { env, cwd: root }),
+      runCli(["proxy", "init", "--cert", `${shortPrefix}.cert.pem`, "--key", `${shortPrefix}.key.pem`, "--lifetime", "48"], { env, cwd: root }),
+    ]);
+    expect(none.stderr.trimEnd().split("\n")).toEqual([expect.stringMatching(new RegExp(`^wms: error E${ERR.CREDENTIAL_NOT_STORED} CREDENTIAL_NOT_STORED: .*Cli User`))]);
+    expect(none.code).toBe(1);
+    expect(cut.code, cut.stderr).toBe(0);
+    expect(cut.stderr).toMatch(/^wms: warning: the proxy lives 2[34]\.\d h, not the 48 h asked for: your certificate .*Short Cert expires at /);
     const first = await runCli(["proxy", "init", ...creds, "--lifetime", "24", "--min-left", "12", "--out", path.join(root, "x509up")], { env, cwd: root });
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toMatch(/^delegated a new proxy for .*Cli User \(the cache held no proxy\)/);

@@ -15,6 +15,7 @@ import { DispatchQueues } from "../../../matchmaker/dispatch-queues.ts";
 import { ReplicaCatalogStore } from "../../../matchmaker/replica-catalog.ts";
 import { SiteRegistry } from "../../../matchmaker/site-registry.ts";
 import { startIntake, type IntakeService } from "../../../matchmaker/intake-service.ts";
+import type { OwnerCredentialLookup } from "../../../matchmaker/intake-credential-check.ts";
 import { TaskClient } from "../../../matchmaker/task-client.ts";
 import { newTaskControl, signTaskControl } from "../../../matchmaker/task-control.ts";
 import { testConfig } from "../../support/namespace.ts";
@@ -58,7 +59,7 @@ export function siteConfig(sites: Array<{ name: string; capacity?: number; onlin
   };
 }
 
-export async function startIntakeHarness(label: string, o: { quotas?: WmsConfig["quotas"] } = {}): Promise<IntakeHarness> {
+export async function startIntakeHarness(label: string, o: { quotas?: WmsConfig["quotas"]; credentials?: OwnerCredentialLookup } = {}): Promise<IntakeHarness> {
   const base = testConfig(label);
   const loaded: LoadedConfig = { ...base, config: { ...base.config, quotas: o.quotas ?? base.config.quotas } };
   const pkiDir = mkdtempSync(join(tmpdir(), "wms-intake-pki-"));
@@ -80,7 +81,7 @@ export async function startIntakeHarness(label: string, o: { quotas?: WmsConfig[
   const live = await openLiveServices(loaded, `test-${label}`, { bull: true });
   const { nc, redis, bull } = live;
   const dispatch = new DispatchQueues({ connection: bull, names: loaded.names, lockMs: 30_000, stalledIntervalMs: 30_000 });
-  const service: IntakeService = await startIntake({ nc, redis, names: loaded.names, config: loaded.config, trust, dispatch, logger: createLogger("intake-test", "silent") });
+  const service: IntakeService = await startIntake({ nc, redis, names: loaded.names, config: loaded.config, trust, dispatch, logger: createLogger("intake-test", "silent"), credentials: o.credentials });
   const client = new TaskClient(nc, loaded.names);
   const control = (action: "cancel" | "retry") => (taskId: string, who: Person) => client.control(signTaskControl(newTaskControl(action, taskId), who));
   return {
