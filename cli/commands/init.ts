@@ -1,12 +1,12 @@
 import type { Command } from "commander";
-import { action, parseIntOption, printJson } from "../command-kit.ts";
+import { action, parseIntOption, parsePortOption, printJson } from "../command-kit.ts";
 
 export function registerInit(program: Command): void {
   program
     .command("init")
     .description("write a starter deployment folder: wms.yaml, sites, factory queues, sample data and its catalog, example tasks, a PKI; then run 'wms up' there")
     .argument("[dir]", "the folder to set up (made if missing; must not hold a deployment yet)", ".")
-    .option("--monitor-port <port>", "the dashboard's port under 'wms up' (0: any free port)", parseIntOption("--monitor-port", 0), 8080)
+    .option("--monitor-port <port>", "the dashboard's port under 'wms up' (0: any free port)", parsePortOption("--monitor-port"), 8080)
     .option("--matchmakers <n>", "matchmaker processes 'wms up' starts", parseIntOption("--matchmakers", 1), 2)
     .option("--json", "print what was written as JSON")
     .addHelpText("after", "\nExample:\n  wms init mygrid && cd mygrid && wms up\n  wms task submit tasks/data-local-job.yaml --cert pki/users/production.cert.pem --key pki/users/production.key.pem\n")
