@@ -1,6 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { ERR, WmsConfig, WmsError, wireNames, type WireNames } from "../schemas/index.ts";
+import { checkServiceTargets } from "./service-targets.ts";
 
 export interface LoadedConfig {
   readonly config: WmsConfig;
@@ -19,6 +21,47 @@ export interface ConfigEnv {
   WMS_PKI_DIR?: string;
   WMS_CREDENTIAL_KEY?: string;
   WMS_LOG_LEVEL?: string;
+  /** A role's identity file from `wms secrets init`. */
+  WMS_IDENTITY_FILE?: string;
+  WMS_NATS_USER?: string;
+  WMS_NATS_PASSWORD?: string;
+  WMS_NATS_PASSWORD_FILE?: string;
+  WMS_NATS_NKEY_SEED_FILE?: string;
+  WMS_NATS_CREDS_FILE?: string;
+  WMS_REDIS_USERNAME?: string;
+  WMS_REDIS_PASSWORD?: string;
+  WMS_REDIS_PASSWORD_FILE?: string;
+  WMS_RABBITMQ_USERNAME?: string;
+  WMS_RABBITMQ_PASSWORD?: string;
+  WMS_RABBITMQ_PASSWORD_FILE?: string;
+}
+
+/** What an identity file may set: credentials and TLS, never where the servers are. */
+const IDENTITY_FIELDS: Readonly<Record<"nats" | "redis" | "rabbitmq", readonly string[]>> = {
+  nats: ["user", "password", "passwordFile", "nkeySeedFile", "credsFile", "inboxPrefix", "tls"],
+  redis: ["username", "password", "passwordFile", "tls"],
+  rabbitmq: ["username", "password", "passwordFile", "vhost", "declareTopology", "tls"],
+};
+const CREDENTIAL_FIELDS = ["user", "username", "password", "passwordFile", "nkeySeedFile", "credsFile"];
+
+/**
+ * Reads a role's identity (written by `wms secrets init`). Relative file names in it are relative
+ * to the identity file, so a deployment's secrets folder can be mounted anywhere.
+ */
+export function readIdentityFile(path: string): Record<"nats" | "redis" | "rabbitmq", Record<string, unknown>> {
+  const data = readDataFile(path);
+  if (data === null || typeof data !== "object" || Array.isArray(data)) throw new WmsError(ERR.BAD_CONFIG, `${path}: an identity file is a mapping`);
+  const out = { nats: {}, redis: {}, rabbitmq: {} } as Record<"nats" | "redis" | "rabbitmq", Record<string, unknown>>;
+  const dir = dirname(path);
+  for (const [section, value] of Object.entries(data as Record<string, unknown>)) {
+    if (section !== "nats" && section !== "redis" && section !== "rabbitmq") throw new WmsError(ERR.BAD_CONFIG, `${path}: unknown section '${section}'`);
+    if (value === null || typeof value !== "object" || Array.isArray(value)) throw new WmsError(ERR.BAD_CONFIG, `${path}: ${section} must be a mapping`);
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+      if (!IDENTITY_FIELDS[section].includes(k)) throw new WmsError(ERR.BAD_CONFIG, `${path}: ${section}.${k} cannot be set in an identity file`);
+      out[section][k] = /File$/.test(k) && typeof v === "string" ? resolve(dir, v) : v;
+    }
+  }
+  return out;
 }
 
 /**
@@ -64,13 +107,71 @@ export function loadConfig(opts: { path?: string; env?: ConfigEnv; overrides?: P
   };
   if (env.WMS_NAMESPACE) raw.namespace = env.WMS_NAMESPACE;
   if (env.WMS_NATS_URL) section("nats").url = env.WMS_NATS_URL;
-  if (env.WMS_REDIS_URL) section("redis").url = env.WMS_REDIS_URL;
+  if (env.WMS_REDIS_URL) {
+    section("redis").url = env.WMS_REDIS_URL;
+    delete section("redis").cluster;
+  }
   if (env.WMS_RABBITMQ_URL) section("rabbitmq").url = env.WMS_RABBITMQ_URL;
+  if (env.WMS_IDENTITY_FILE) raw.identityFile = env.WMS_IDENTITY_FILE;
+  if (typeof raw.identityFile === "string") {
+    // The identity replaces whatever credentials the shared file carries: one role, one identity.
+    const identity = readIdentityFile(raw.identityFile);
+    for (const s of ["nats", "redis", "rabbitmq"] as const) {
+      if (Object.keys(identity[s]).length === 0) continue;
+      const target = section(s);
+      for (const k of CREDENTIAL_FIELDS) delete target[k];
+      Object.assign(target, identity[s]);
+    }
+  }
+  const credential = (s: "nats" | "redis" | "rabbitmq", field: string, value: string | undefined): void => {
+    if (!value) return;
+    const target = section(s);
+    // An environment secret replaces the other form of the same secret, not just its own key.
+    if (field === "password") delete target.passwordFile;
+    if (field === "passwordFile") delete target.password;
+    target[field] = value;
+  };
+  credential("nats", "user", env.WMS_NATS_USER);
+  credential("nats", "password", env.WMS_NATS_PASSWORD);
+  credential("nats", "passwordFile", env.WMS_NATS_PASSWORD_FILE);
+  credential("nats", "nkeySeedFile", env.WMS_NATS_NKEY_SEED_FILE);
+  credential("nats", "credsFile", env.WMS_NATS_CREDS_FILE);
+  credential("redis", "username", env.WMS_REDIS_USERNAME);
+  credential("redis", "password", env.WMS_REDIS_PASSWORD);
+  credential("redis", "passwordFile", env.WMS_REDIS_PASSWORD_FILE);
+  credential("rabbitmq", "username", env.WMS_RABBITMQ_USERNAME);
+  credential("rabbitmq", "password", env.WMS_RABBITMQ_PASSWORD);
+  credential("rabbitmq", "passwordFile", env.WMS_RABBITMQ_PASSWORD_FILE);
   if (env.WMS_PKI_DIR) section("pki").dir = env.WMS_PKI_DIR;
   if (env.WMS_CREDENTIAL_KEY) section("credentials").encryptionKey = env.WMS_CREDENTIAL_KEY;
   if (env.WMS_LOG_LEVEL) raw.logLevel = env.WMS_LOG_LEVEL;
   const problems = WmsConfig.problems(raw);
   if (problems !== undefined) throw new WmsError(ERR.BAD_CONFIG, `${path ?? "(defaults)"}: ${problems}`);
   const config = raw as WmsConfig;
+  try {
+    checkServiceTargets(config);
+  } catch (e) {
+    if (e instanceof WmsError) throw new WmsError(e.code, `${path ?? "(defaults)"}: ${e.detail}`);
+    throw e;
+  }
   return { config, names: wireNames(config.namespace), path };
+}
+
+/**
+ * The same configuration under another role's identity: what a process that hosts several roles
+ * (the demo, a test) gives each service it starts, so each connects as itself.
+ */
+export function configAs(loaded: LoadedConfig, identityFile: string): LoadedConfig {
+  const identity = readIdentityFile(identityFile);
+  const config = structuredClone(loaded.config) as WmsConfig & Record<"nats" | "redis" | "rabbitmq", Record<string, unknown>>;
+  for (const s of ["nats", "redis", "rabbitmq"] as const) {
+    if (Object.keys(identity[s]).length === 0) continue;
+    for (const k of CREDENTIAL_FIELDS) delete config[s][k];
+    Object.assign(config[s], identity[s]);
+  }
+  config.identityFile = identityFile;
+  const problems = WmsConfig.problems(config);
+  if (problems !== undefined) throw new WmsError(ERR.BAD_CONFIG, `${identityFile}: ${problems}`);
+  checkServiceTargets(config);
+  return { config, names: loaded.names, path: loaded.path };
 }

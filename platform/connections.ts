@@ -1,17 +1,49 @@
 // The three transports, opened in one place with the settings every service wants, and passed in
-// to the parts that use them. Core modules never import this file.
-import { connect as natsConnect, type NatsConnection } from "nats";
-import { Redis } from "ioredis";
+// to the parts that use them. Core modules never import this file. Each process connects as the
+// identity its config names (user, password or NKey, TLS): see service-targets.ts.
+import { readFileSync } from "node:fs";
+import { connect as natsConnect, credsAuthenticator, nkeyAuthenticator, type ConnectionOptions, type NatsConnection } from "nats";
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis";
+import type { ConnectionOptions as TlsConnectionOptions } from "node:tls";
 import amqp from "amqplib";
-import type { WmsConfig } from "../schemas/index.ts";
+import { ERR, WmsError, type WmsConfig } from "../schemas/index.ts";
+import { natsTarget, rabbitTarget, readPem, readSecret, redactUrl, redisTarget } from "./service-targets.ts";
+
+function readFileOrConfigError(path: string, field: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new WmsError(ERR.BAD_CONFIG, `${field} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+/** nats.js connect options for this config's identity (shared by openNats and the service check). */
+export function natsConnectOptions(nats: WmsConfig["nats"], name: string): ConnectionOptions {
+  const t = natsTarget(nats);
+  const opts: ConnectionOptions = { servers: t.servers, name };
+  if (t.user !== undefined && t.password !== undefined) {
+    opts.user = t.user;
+    opts.pass = readSecret(t.password);
+  }
+  if (t.nkeySeedFile !== undefined) {
+    const seed = new TextDecoder().decode(readFileOrConfigError(t.nkeySeedFile, "nats.nkeySeedFile")).trim();
+    opts.authenticator = nkeyAuthenticator(new TextEncoder().encode(seed));
+  }
+  if (t.credsFile !== undefined) opts.authenticator = credsAuthenticator(readFileOrConfigError(t.credsFile, "nats.credsFile"));
+  if (nats.inboxPrefix !== undefined) opts.inboxPrefix = nats.inboxPrefix;
+  if (t.tls) {
+    opts.tls = {
+      ...(nats.tls?.ca !== undefined ? { caFile: nats.tls.ca } : {}),
+      ...(nats.tls?.cert !== undefined ? { certFile: nats.tls.cert } : {}),
+      ...(nats.tls?.key !== undefined ? { keyFile: nats.tls.key } : {}),
+    };
+  }
+  return opts;
+}
 
 export async function openNats(config: WmsConfig, name = "wms"): Promise<NatsConnection> {
-  const u = new URL(config.nats.url);
   return natsConnect({
-    servers: `${u.hostname}:${u.port || 4222}`,
-    name,
-    user: u.username || undefined,
-    pass: u.password || undefined,
+    ...natsConnectOptions(config.nats, name),
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
     // nats.js otherwise captures a stack trace per request for a richer timeout error; our errors
@@ -20,21 +52,108 @@ export async function openNats(config: WmsConfig, name = "wms"): Promise<NatsCon
   });
 }
 
+function tlsOptions(tls: { ca?: string; cert?: string; key?: string } | undefined, field: string): TlsConnectionOptions {
+  const ca = readPem(tls?.ca, `${field}.ca`);
+  const cert = readPem(tls?.cert, `${field}.cert`);
+  const key = readPem(tls?.key, `${field}.key`);
+  return { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
+}
+
+/** ioredis options for this config's identity: ACL user, password, TLS, database. */
+export function redisConnectOptions(redis: WmsConfig["redis"]): RedisOptions {
+  const t = redisTarget(redis);
+  return {
+    ...(t.username !== undefined ? { username: t.username } : {}),
+    ...(t.password !== undefined ? { password: readSecret(t.password) } : {}),
+    ...(t.db !== undefined ? { db: t.db } : {}),
+    ...(t.tls ? { tls: tlsOptions(redis.tls, "redis.tls") } : {}),
+  };
+}
+
+export interface RedisOpenOptions {
+  forBullMq?: boolean;
+  lazy?: boolean;
+  pipelined?: boolean;
+}
+
+function commonRedisOptions(opts: RedisOpenOptions): RedisOptions {
+  return {
+    maxRetriesPerRequest: opts.forBullMq ? null : 3,
+    lazyConnect: opts.lazy ?? false,
+    enableAutoPipelining: opts.forBullMq ? opts.pipelined === true : true,
+  };
+}
+
 /**
  * BullMQ requires maxRetriesPerRequest null on its connections. Ours are auto-pipelined: commands
  * issued in one tick share one write, and a command sent alone costs Redis ~15 µs of socket work
  * (measured), more than most commands themselves. A BullMQ connection is pipelined only when asked
  * (`pipelined`): the matchmaker's, which only claims (non-blocking moveToActive), extends locks and
  * completes, and never runs a blocking fetch on it.
+ *
+ * A single server. A service whose keys and scripts are not yet laid out for Redis Cluster slots
+ * opens Redis here and refuses a `redis.cluster` config with a clear E1002 instead of failing
+ * later with MOVED or CROSSSLOT; `openRedisClient` is for code that runs on both.
  */
-export function openRedis(config: WmsConfig, opts: { forBullMq?: boolean; lazy?: boolean; pipelined?: boolean } = {}): Redis {
-  return new Redis(config.redis.url, {
-    maxRetriesPerRequest: opts.forBullMq ? null : 3,
-    lazyConnect: opts.lazy ?? false,
-    enableAutoPipelining: opts.forBullMq ? opts.pipelined === true : true,
-  });
+export function openRedis(config: WmsConfig, opts: RedisOpenOptions = {}): Redis {
+  const t = redisTarget(config.redis);
+  if (t.cluster) throw new WmsError(ERR.BAD_CONFIG, "redis.cluster: this service does not run on Redis Cluster yet; give redis.url of a single server");
+  return new Redis({ host: t.nodes[0].host, port: t.nodes[0].port, ...redisConnectOptions(config.redis), ...commonRedisOptions(opts) });
+}
+
+/** A single server or, with `redis.cluster.nodes`, ioredis's Cluster client over those seeds. */
+export function openRedisClient(config: WmsConfig, opts: RedisOpenOptions = {}): Redis | Cluster {
+  const t = redisTarget(config.redis);
+  if (!t.cluster) return openRedis(config, opts);
+  const { lazyConnect, enableAutoPipelining, ...perNode } = commonRedisOptions(opts);
+  const clusterOpts: ClusterOptions = {
+    lazyConnect,
+    enableAutoPipelining,
+    redisOptions: { ...redisConnectOptions(config.redis), ...perNode },
+    // TLS certificates name hosts; the addresses CLUSTER SLOTS reports are IPs, so keep the name.
+    ...(t.tls ? { dnsLookup: (address: string, callback: (err: null, address: string) => void) => callback(null, address) } : {}),
+  };
+  return new Cluster(
+    t.nodes.map((n) => ({ host: n.host, port: n.port })),
+    clusterOpts,
+  );
+}
+
+/** amqplib socket options for this config's identity: PLAIN credentials and TLS files. */
+export function rabbitSocketOptions(rabbit: Omit<WmsConfig["rabbitmq"], "url">, timeoutMs: number, url: string): Record<string, unknown> {
+  const t = rabbitTarget({ ...rabbit, url });
+  return {
+    timeout: timeoutMs,
+    ...(t.username !== undefined ? { credentials: amqp.credentials.plain(t.username, t.password ? readSecret(t.password) : "") } : {}),
+    ...(t.urls.some((u) => u.protocol === "amqps:") ? tlsOptions(rabbit.tls, "rabbitmq.tls") : {}),
+  };
+}
+
+/**
+ * Connects to the first server of the list that accepts us. An authentication refusal is not
+ * retried on the next node (every node of a cluster shares its users), and says so with E1012.
+ */
+export async function connectRabbit(url: string, rabbit: Omit<WmsConfig["rabbitmq"], "url">, timeoutMs = 5000): Promise<amqp.ChannelModel> {
+  const t = rabbitTarget({ ...rabbit, url });
+  const socket = rabbitSocketOptions(rabbit, timeoutMs, url);
+  let last: unknown;
+  for (const u of t.urls) {
+    try {
+      return await amqp.connect(u.toString(), socket);
+    } catch (e) {
+      if (isRabbitAuthRefusal(e)) throw new WmsError(ERR.SERVICE_AUTH_FAILED, `RabbitMQ at ${redactUrl(u.toString())} refused user '${t.username ?? "guest"}': ${(e as Error).message.split("\n")[0]}`);
+      last = e;
+    }
+  }
+  throw last instanceof Error ? last : new Error(String(last));
 }
 
 export async function openRabbit(config: WmsConfig): Promise<amqp.ChannelModel> {
-  return amqp.connect(config.rabbitmq.url, { timeout: 5000 });
+  return connectRabbit(config.rabbitmq.url, config.rabbitmq, 5000);
+}
+
+/** amqplib reports a refused login as ACCESS_REFUSED (403) in the handshake. */
+export function isRabbitAuthRefusal(e: unknown): boolean {
+  const msg = e instanceof Error ? e.message : String(e);
+  return /ACCESS_REFUSED|403|Handshake terminated by server/.test(msg);
 }

@@ -3,9 +3,9 @@
 // installed servers on private ports with data folders of their own, stopped again at the end;
 // otherwise say exactly what to install. Tests and CI never use this: they expect the services up.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { ERR, WmsError } from "../schemas/index.ts";
 import { checkNats, checkRabbit, checkRedis, type ServiceName, type ServiceStatus } from "./service-check.ts";
 
@@ -52,7 +52,8 @@ export async function freePort(): Promise<number> {
 async function waitUp(check: () => Promise<ServiceStatus>, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if ((await check()).up) return true;
+    // A server that refuses an anonymous probe is up: with authentication on, that is the answer.
+    if ((await check()).state !== "down") return true;
     await new Promise((r) => setTimeout(r, 300));
   }
   return false;
@@ -98,6 +99,8 @@ export interface PrivateRedisOptions {
   readonly appendOnly?: boolean;
   /** A fixed port (to restart on the port clients already use); default: a free one. */
   readonly port?: number;
+  /** Redis ACL file (users per role, `wms secrets init`); the default user is then off. */
+  readonly aclFile?: string;
 }
 
 export async function startPrivateRedis(dataDir: string, opts: PrivateRedisOptions = {}): Promise<{ url: string; port: number; pid: number | undefined; stop: () => Promise<void> }> {
@@ -106,7 +109,8 @@ export async function startPrivateRedis(dataDir: string, opts: PrivateRedisOptio
   mkdirSync(dataDir, { recursive: true });
   const port = opts.port ?? (await freePort());
   const persistence = opts.appendOnly ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"];
-  const l = launch(bin, ["--port", String(port), "--bind", "127.0.0.1", "--dir", dataDir, "--save", "", ...persistence]);
+  const acl = opts.aclFile !== undefined ? ["--aclfile", opts.aclFile] : [];
+  const l = launch(bin, ["--port", String(port), "--bind", "127.0.0.1", "--dir", dataDir, "--save", "", ...persistence, ...acl]);
   const url = `redis://127.0.0.1:${port}`;
   if (!(await waitUp(() => checkRedis(url), 15_000))) {
     await l.stop();
@@ -115,21 +119,39 @@ export async function startPrivateRedis(dataDir: string, opts: PrivateRedisOptio
   return { url, port, pid: l.child.pid, stop: l.stop };
 }
 
-export async function startPrivateNats(dataDir: string): Promise<{ url: string; pid: number | undefined; stop: () => Promise<void> }> {
+export interface PrivateNatsOptions {
+  /** An authorization block (users and permissions, `wms secrets init`'s nats-auth.conf) to include. */
+  readonly authConfig?: string;
+}
+
+export async function startPrivateNats(dataDir: string, opts: PrivateNatsOptions = {}): Promise<{ url: string; port: number; pid: number | undefined; stop: () => Promise<void> }> {
   const bin = which("nats-server");
   if (!bin) throw new WmsError(ERR.SERVICE_UNAVAILABLE, `NATS does not answer and nats-server is not installed: ${INSTALL_HINT.nats}`);
   mkdirSync(dataDir, { recursive: true });
   const port = await freePort();
-  const l = launch(bin, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dataDir]);
+  let args = ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dataDir];
+  if (opts.authConfig !== undefined) {
+    // Users and permissions can only come from a config file; the listen settings stay on the command line.
+    const conf = join(dataDir, "nats-server.conf");
+    // Copied rather than included: nats-server resolves an include relative to the including file.
+    writeFileSync(conf, readFileSync(opts.authConfig, "utf8"), { mode: 0o600 });
+    args = [...args, "-c", conf];
+  }
+  const l = launch(bin, args);
   const url = `nats://127.0.0.1:${port}`;
   if (!(await waitUp(() => checkNats(url), 15_000))) {
     await l.stop();
     throw new WmsError(ERR.SERVICE_UNAVAILABLE, `a private nats-server on port ${port} did not start`);
   }
-  return { url, pid: l.child.pid, stop: l.stop };
+  return { url, port, pid: l.child.pid, stop: l.stop };
 }
 
-export async function startPrivateRabbit(dataDir: string): Promise<{ url: string; pid: number | undefined; stop: () => Promise<void> }> {
+export interface PrivateRabbitOptions {
+  /** Users, vhost and permissions to load at boot (`wms secrets init`'s rabbitmq-definitions.json); guest is then removed. */
+  readonly definitionsFile?: string;
+}
+
+export async function startPrivateRabbit(dataDir: string, opts: PrivateRabbitOptions = {}): Promise<{ url: string; port: number; pid: number | undefined; stop: () => Promise<void> }> {
   // The Debian wrapper in /usr/sbin switches to the rabbitmq user and its fixed node; the script
   // under /usr/lib/rabbitmq/bin runs a node of our own with its own ports and data folder.
   const bin = which("rabbitmq-server", ["/usr/lib/rabbitmq/bin"]);
@@ -152,13 +174,26 @@ export async function startPrivateRabbit(dataDir: string): Promise<{ url: string
     RABBITMQ_ADVANCED_CONFIG_FILE: join(dataDir, "advanced.config"),
     HOME: dataDir,
   };
+  if (opts.definitionsFile !== undefined) {
+    // Imported at boot (RabbitMQ's definitions.local.path), so the broker never runs with guest as
+    // its only user; the guest it creates on a fresh database is deleted once it answers.
+    writeFileSync(join(dataDir, "rabbitmq.conf"), `definitions.import_backend = local_filesystem\ndefinitions.local.path = ${resolve(opts.definitionsFile)}\n`);
+  }
   const l = launch(direct, [], env);
-  const url = `amqp://guest:guest@127.0.0.1:${port}`;
-  if (!(await waitUp(() => checkRabbit(url), 60_000))) {
+  const url = opts.definitionsFile !== undefined ? `amqp://127.0.0.1:${port}` : `amqp://guest:guest@127.0.0.1:${port}`;
+  if (!(await waitUp(() => checkRabbit(`amqp://guest:guest@127.0.0.1:${port}`), 90_000))) {
     await l.stop();
     throw new WmsError(ERR.SERVICE_UNAVAILABLE, `a private rabbitmq-server on port ${port} did not start (log in ${join(dataDir, "log")})`);
   }
-  return { url, pid: l.child.pid, stop: l.stop };
+  if (opts.definitionsFile !== undefined) {
+    const ctl = existsSync("/usr/lib/rabbitmq/bin/rabbitmqctl") ? "/usr/lib/rabbitmq/bin/rabbitmqctl" : (which("rabbitmqctl") ?? "rabbitmqctl");
+    const r = spawnSync(ctl, ["-n", node, "delete_user", "guest"], { env, encoding: "utf8", timeout: 60_000 });
+    if (r.status !== 0 && !/user_not_found|does not exist/i.test(`${r.stdout}${r.stderr}`)) {
+      await l.stop();
+      throw new WmsError(ERR.SERVICE_UNAVAILABLE, `a private rabbitmq-server on port ${port}: deleting guest failed: ${(r.stderr || r.stdout).split("\n")[0]}`);
+    }
+  }
+  return { url, port, pid: l.child.pid, stop: l.stop };
 }
 
 /**

@@ -1,7 +1,8 @@
 import { connect as natsConnect } from "nats";
-import { Redis } from "ioredis";
-import amqp from "amqplib";
-import type { WmsConfig } from "../schemas/index.ts";
+import { Cluster, Redis } from "ioredis";
+import { ERR, isWmsError, type ErrorCode, type WmsConfig } from "../schemas/index.ts";
+import { connectRabbit, isRabbitAuthRefusal, natsConnectOptions, redisConnectOptions } from "./connections.ts";
+import { describeTarget, redisTarget } from "./service-targets.ts";
 
 export type ServiceName = "nats" | "redis" | "rabbitmq";
 
@@ -9,43 +10,69 @@ export interface ServiceStatus {
   readonly service: ServiceName;
   readonly url: string;
   readonly up: boolean;
+  /** up; down (nothing answers); auth-failed (it answers but refuses our identity); bad-config. */
+  readonly state: "up" | "down" | "auth-failed" | "bad-config";
+  /** The registry code of a failure: 1003 down, 1012 credentials refused, 1002 bad settings. */
+  readonly code?: ErrorCode;
   readonly latencyMs?: number;
   readonly error?: string;
-  /** How to start it on a Debian machine, shown when it is down. */
+  /** What to do: how to start it on a Debian machine when down, which identity to fix when refused. */
   readonly howToStart?: string;
 }
-
 export const START_COMMANDS: Record<ServiceName, string> = {
   nats: "start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log   (or: docker compose up -d nats)",
   redis: 'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no   (or: docker compose up -d redis)',
   rabbitmq: "rabbitmq-server -detached   (or: docker compose up -d rabbitmq)",
 };
 
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = "***";
-    return u.toString();
-  } catch {
-    return url;
-  }
+/** The server answered and refused who we are: a different fix from starting it. */
+function isAuthRefusal(service: ServiceName, e: unknown): boolean {
+  const msg = e instanceof Error ? `${(e as { code?: unknown }).code ?? ""} ${e.message}` : String(e);
+  if (service === "nats") return /AUTHORIZATION_VIOLATION|Authorization Violation|AUTHENTICATION_EXPIRED|user authentication/i.test(msg);
+  if (service === "redis") return /WRONGPASS|NOAUTH|NOPERM/.test(msg);
+  return isRabbitAuthRefusal(e);
 }
+
+const AUTH_HINT: Record<ServiceName, string> = {
+  nats: "check nats.user/password(File), nats.nkeySeedFile or nats.credsFile (or WMS_IDENTITY_FILE) against the server's users (`wms secrets init` writes both)",
+  redis: "check redis.username and redis.password(File) (or WMS_IDENTITY_FILE) against the server's ACL file",
+  rabbitmq: "check rabbitmq.username and rabbitmq.password(File) (or WMS_IDENTITY_FILE) against the broker's users",
+};
 
 async function timed(service: ServiceName, url: string, probe: () => Promise<void>): Promise<ServiceStatus> {
   const t0 = performance.now();
   try {
     await probe();
-    return { service, url: redact(url), up: true, latencyMs: Math.round((performance.now() - t0) * 10) / 10 };
+    return { service, url, up: true, state: "up", latencyMs: Math.round((performance.now() - t0) * 10) / 10 };
   } catch (e) {
-    const msg = e instanceof Error ? e.message || e.name : String(e);
-    return { service, url: redact(url), up: false, error: msg.split("\n")[0], howToStart: START_COMMANDS[service] };
+    const msg = (isWmsError(e) ? e.detail : e instanceof Error ? e.message || e.name : String(e)).split("\n")[0];
+    if (isWmsError(e) && e.code === ERR.BAD_CONFIG) return { service, url, up: false, state: "bad-config", code: ERR.BAD_CONFIG, error: msg };
+    if ((isWmsError(e) && e.code === ERR.SERVICE_AUTH_FAILED) || isAuthRefusal(service, e)) {
+      return { service, url, up: false, state: "auth-failed", code: ERR.SERVICE_AUTH_FAILED, error: `credentials refused: ${msg}`, howToStart: AUTH_HINT[service] };
+    }
+    return { service, url, up: false, state: "down", code: ERR.SERVICE_UNAVAILABLE, error: msg, howToStart: START_COMMANDS[service] };
   }
 }
 
-export async function checkNats(url: string, timeoutMs = 2000): Promise<ServiceStatus> {
-  return timed("nats", url, async () => {
-    const u = new URL(url);
-    const nc = await natsConnect({ servers: `${u.hostname}:${u.port || 4222}`, timeout: timeoutMs, reconnect: false, maxReconnectAttempts: 0 });
+type Section<K extends ServiceName> = K extends "nats" ? WmsConfig["nats"] : K extends "redis" ? WmsConfig["redis"] : WmsConfig["rabbitmq"];
+
+/** Accepts a bare URL (the old form, anonymous or with credentials in it) or the config section. */
+function section<K extends ServiceName>(v: string | Section<K>): Section<K> {
+  return (typeof v === "string" ? { url: v } : v) as Section<K>;
+}
+
+function safeDescribe(kind: ServiceName, v: WmsConfig["nats"] | WmsConfig["redis"] | WmsConfig["rabbitmq"]): string {
+  try {
+    return describeTarget(kind, { [kind]: v } as unknown as WmsConfig);
+  } catch {
+    return "(invalid)";
+  }
+}
+
+export async function checkNats(target: string | WmsConfig["nats"], timeoutMs = 2000): Promise<ServiceStatus> {
+  const nats = section<"nats">(target);
+  return timed("nats", safeDescribe("nats", nats), async () => {
+    const nc = await natsConnect({ ...natsConnectOptions(nats, "wms-services-check"), timeout: timeoutMs, reconnect: false, maxReconnectAttempts: 0 });
     try {
       await nc.flush();
     } finally {
@@ -54,12 +81,25 @@ export async function checkNats(url: string, timeoutMs = 2000): Promise<ServiceS
   });
 }
 
-export async function checkRedis(url: string, timeoutMs = 2000): Promise<ServiceStatus> {
-  return timed("redis", url, async () => {
-    const r = new Redis(url, { lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
-    r.on("error", () => undefined);
+export async function checkRedis(target: string | WmsConfig["redis"], timeoutMs = 2000): Promise<ServiceStatus> {
+  const redis = section<"redis">(target);
+  return timed("redis", safeDescribe("redis", redis), async () => {
+    const t = redisTarget(redis);
+    const common = { lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false };
+    const r: Redis | Cluster = t.cluster
+      ? new Cluster(t.nodes, { lazyConnect: true, enableOfflineQueue: false, clusterRetryStrategy: () => null, redisOptions: { ...redisConnectOptions(redis), ...common } })
+      : new Redis({ host: t.nodes[0].host, port: t.nodes[0].port, ...redisConnectOptions(redis), ...common });
+    let lastError: unknown;
+    r.on("error", (e: unknown) => {
+      lastError = e;
+    });
     try {
-      await r.connect();
+      try {
+        await r.connect();
+      } catch (e) {
+        // ioredis reports a refused AUTH as a generic connect failure; the "error" event has the reply.
+        throw isAuthRefusal("redis", lastError) ? lastError : e;
+      }
       const pong = await r.ping();
       if (pong !== "PONG") throw new Error(`unexpected PING reply ${pong}`);
     } finally {
@@ -68,14 +108,15 @@ export async function checkRedis(url: string, timeoutMs = 2000): Promise<Service
   });
 }
 
-export async function checkRabbit(url: string, timeoutMs = 3000): Promise<ServiceStatus> {
-  return timed("rabbitmq", url, async () => {
-    const conn = await amqp.connect(url, { timeout: timeoutMs });
+export async function checkRabbit(target: string | WmsConfig["rabbitmq"], timeoutMs = 3000): Promise<ServiceStatus> {
+  const rabbit = section<"rabbitmq">(target);
+  return timed("rabbitmq", safeDescribe("rabbitmq", rabbit), async () => {
+    const conn = await connectRabbit(rabbit.url, rabbit, timeoutMs);
     conn.on("error", () => undefined);
     await conn.close();
   });
 }
 
 export async function checkServices(config: WmsConfig): Promise<ServiceStatus[]> {
-  return Promise.all([checkNats(config.nats.url), checkRedis(config.redis.url), checkRabbit(config.rabbitmq.url)]);
+  return Promise.all([checkNats(config.nats), checkRedis(config.redis), checkRabbit(config.rabbitmq)]);
 }

@@ -43,6 +43,8 @@ const table = [
   [1009, "BAD_PORT", "general", false, "The port must be an integer from 0 to 65535 (0: any free port)"],
   [1010, "PORT_IN_USE", "general", false, "The address and port are already in use; pick another port or stop what listens there"],
   [1011, "UNKNOWN_CATEGORY", "general", false, "No such error category; run 'wms errors' for the table and its categories"],
+  [1012, "SERVICE_AUTH_FAILED", "general", false, "A service (NATS, Redis or RabbitMQ) answers but refuses our credentials; check the identity in the configuration"],
+  [1013, "SERVICE_PERMISSION_DENIED", "general", false, "A service refused an operation this identity is not permitted (least privilege per role)"],
   // pilot
   [1100, "PILOT_PROBE_FAILED", "pilot", true, "The pilot could not probe its worker node"],
   [1101, "PILOT_NO_WALLTIME", "pilot", false, "Not enough walltime left for another job"],

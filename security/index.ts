@@ -23,3 +23,5 @@ export { PilotTokenStore, type MintTokenRequest, type ConsumedToken } from "./pi
 export { OneTimeKeyStore, type KeyBinding, type ConsumedKey, type OneTimeKeyStoreOptions, type PreparedKey } from "./one-time-key-store.ts";
 export { NonceStore } from "./nonce-store.ts";
 export { randomHex, randomBase64url, randomBuffer } from "./random-pool.ts";
+export { TRANSPORT_ROLES, isTransportRole, natsPermissions, redisAcl, rabbitPermissions, transportUser, inboxPrefix, type TransportRole, type NatsPermissions, type RedisAcl, type RabbitPermissions } from "./transport-roles.ts";
+export { initTransportSecrets, rabbitPasswordHash, redisPasswordHash, type SecretsInitResult, type RoleIdentity } from "./transport-secrets.ts";

@@ -2,12 +2,13 @@
 // record exactly once (its seen key is set in the same script as the increments).
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import type { WireNames } from "../../schemas/index.ts";
+import type { WireNames, WmsConfig } from "../../schemas/index.ts";
 import { ReportConsumer } from "../reports/index.ts";
 import type { UsageStore } from "./usage-store.ts";
 
 export interface AccountingAgentOptions {
   url: string;
+  rabbit?: Omit<WmsConfig["rabbitmq"], "url">;
   names: WireNames;
   redis: Redis;
   logger: Logger;
@@ -18,6 +19,7 @@ export interface AccountingAgentOptions {
 export function accountingConsumer(o: AccountingAgentOptions): ReportConsumer {
   return new ReportConsumer({
     url: o.url,
+    rabbit: o.rabbit,
     names: o.names,
     redis: o.redis,
     logger: o.logger,

@@ -3,7 +3,7 @@
 // to a capped Redis list the monitor shows. The log is the full trail; the list is the recent window.
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import type { AuditRecord, WireNames } from "../../schemas/index.ts";
+import type { AuditRecord, WireNames, WmsConfig } from "../../schemas/index.ts";
 import { CappedReportList, ReportConsumer } from "../reports/index.ts";
 
 export const AUDIT_LIST_CAP = 10_000;
@@ -12,10 +12,11 @@ export function auditLog(redis: Redis, names: WireNames): CappedReportList<Audit
   return new CappedReportList<AuditRecord>(redis, names.redisKey("audit"), AUDIT_LIST_CAP);
 }
 
-export function auditConsumer(o: { url: string; names: WireNames; redis: Redis; logger: Logger; prefetch?: number }): ReportConsumer {
+export function auditConsumer(o: { url: string; rabbit?: Omit<WmsConfig["rabbitmq"], "url">; names: WireNames; redis: Redis; logger: Logger; prefetch?: number }): ReportConsumer {
   const list = auditLog(o.redis, o.names);
   return new ReportConsumer({
     url: o.url,
+    rabbit: o.rabbit,
     names: o.names,
     redis: o.redis,
     logger: o.logger,

@@ -2,7 +2,7 @@
 // (the error log). Seen keys are per consumer name, so the two never shadow each other.
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import type { ErrorReport, WireNames } from "../../schemas/index.ts";
+import type { ErrorReport, WireNames, WmsConfig } from "../../schemas/index.ts";
 import { CappedReportList, ReportConsumer } from "../reports/index.ts";
 import { applyStateReport, recordErrorReport, type JobStateDeps } from "./job-state-agent.ts";
 
@@ -14,6 +14,7 @@ export function errorLog(redis: Redis, names: WireNames): CappedReportList<Error
 
 interface ConsumerBase {
   url: string;
+  rabbit?: Omit<WmsConfig["rabbitmq"], "url">;
   names: WireNames;
   redis: Redis;
   logger: Logger;

@@ -42,7 +42,8 @@ export interface AgentsHandle {
 export async function startAgents(o: StartAgentsOptions): Promise<AgentsHandle> {
   const url = o.rabbitUrl ?? o.config.rabbitmq.url;
   const which = new Set<AgentName>(o.only ?? AGENT_NAMES);
-  const base = { url, names: o.names, redis: o.redis, prefetch: o.prefetch };
+  // The URL override (tests behind a proxy) keeps the config's identity and TLS settings.
+  const base = { url, rabbit: o.config.rabbitmq, names: o.names, redis: o.redis, prefetch: o.prefetch };
   const consumers: Record<string, ReportConsumer> = {};
   let ownDispatch: DispatchQueues | undefined;
   if (which.has("job-state")) {

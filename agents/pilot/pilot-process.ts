@@ -43,7 +43,7 @@ export async function runPilotProcess(o: PilotProcessOptions): Promise<PilotSumm
   const trust = loadTrust(config.pki.dir);
   const nc = await openNats(config, `pilot-${site.name}`);
   // One spool per node, not per pilot: a report a dead pilot left behind is sent by the next one.
-  const reports = new ReportPublisher({ url: config.rabbitmq.url, names, spoolDir: path.join(o.workdir, ".report-spool"), logger });
+  const reports = new ReportPublisher({ url: config.rabbitmq.url, rabbit: config.rabbitmq, names, spoolDir: path.join(o.workdir, ".report-spool"), logger });
   // The pilot authenticates to the credential cache with its pilot certificate (the cache's
   // retrieval policy admits the pilot role); without one, retrievals are refused with SEC_NOT_AUTHORIZED.
   const caller = o.pilotCert ? { certChain: splitPems(readFileSync(o.pilotCert.certPath, "utf8")), keyPem: readFileSync(o.pilotCert.keyPath, "utf8") } : undefined;

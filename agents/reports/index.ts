@@ -1,5 +1,5 @@
 // Public surface of agents/reports/: the RabbitMQ side of "reports must never be lost".
-export { declareTopology, deleteTopology, routingKeyFor, QUEUE_KINDS, type ReportQueue } from "./topology.ts";
+export { declareTopology, checkTopology, deleteTopology, routingKeyFor, reportQueueArguments, deadLetterQueueArguments, QUEUE_KINDS, type ReportQueue } from "./topology.ts";
 export { ReportPublisher, type ReportPublisherOptions } from "./report-publisher.ts";
 export { ReportConsumer, DEAD_LETTER_HEADERS, redactUrl, type ReportConsumerOptions, type ReportHandler, type ReportContext, type ConsumerStats } from "./report-consumer.ts";
 export { decodeReport, type Decoded } from "./report-decoder.ts";

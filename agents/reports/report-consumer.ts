@@ -9,10 +9,11 @@
 // `x-wms-queue` and `x-wms-consumer`, confirmed, and only then the original is acked. If the
 // republish fails, the original is nacked without requeue so the queue's own
 // x-dead-letter-exchange still catches it (reason then only in the log): never lost, never looping.
-import amqp, { type ChannelModel, type ConfirmChannel, type ConsumeMessage } from "amqplib";
+import type { ChannelModel, ConfirmChannel, ConsumeMessage } from "amqplib";
+import { connectRabbit } from "../../platform/connections.ts";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import { ERR, isRetryable, isWmsError, WmsError, type Report, type WireNames } from "../../schemas/index.ts";
+import { ERR, isRetryable, isWmsError, WmsError, type Report, type WireNames, type WmsConfig } from "../../schemas/index.ts";
 import { decodeReport } from "./report-decoder.ts";
 import { declareTopology, QUEUE_KINDS, type ReportQueue } from "./topology.ts";
 
@@ -35,7 +36,10 @@ export interface ReportContext {
 export type ReportHandler = (report: Report, ctx: ReportContext) => Promise<void | "duplicate">;
 
 export interface ReportConsumerOptions {
+  /** One URL or a comma-separated list tried in order (failover). */
   url: string;
+  /** The identity and settings of config.rabbitmq (user, password file, vhost, TLS); default: those in `url`. */
+  rabbit?: Omit<WmsConfig["rabbitmq"], "url">;
   names: WireNames;
   redis: Redis;
   logger: Logger;
@@ -90,6 +94,7 @@ export class ReportConsumer {
     try {
       await this.connect();
     } catch (e) {
+      if (isWmsError(e)) throw e;
       throw new WmsError(ERR.SERVICE_UNAVAILABLE, `RabbitMQ at ${redactUrl(this.opts.url)}: ${(e as Error).message}; start it or fix rabbitmq.url`);
     }
   }
@@ -120,7 +125,7 @@ export class ReportConsumer {
   }
 
   private async connect(): Promise<void> {
-    const conn = await amqp.connect(this.opts.url, { timeout: 5000 });
+    const conn = await connectRabbit(this.opts.url, this.opts.rabbit ?? { declareTopology: true }, 5000);
     try {
       conn.on("error", (e: Error) => this.opts.logger.warn({ err: e.message, queue: this.queueName }, "RabbitMQ connection error"));
       conn.on("close", () => {

@@ -4,15 +4,22 @@
 // deleting a file only after its confirm. A spooled report that was in fact delivered before the
 // failure may be sent twice: consumers are idempotent by reportId, so a duplicate is harmless and a
 // loss is impossible — that is the side we fail on.
-import amqp, { type ChannelModel, type ConfirmChannel } from "amqplib";
+import type { ChannelModel, ConfirmChannel } from "amqplib";
 import type { Logger } from "pino";
-import { ERR, WmsError, type Report, type WireNames } from "../../schemas/index.ts";
-import { declareTopology, routingKeyFor } from "./topology.ts";
+import { ERR, WmsError, type Report, type WireNames, type WmsConfig } from "../../schemas/index.ts";
+import { checkTopology, declareTopology, routingKeyFor } from "./topology.ts";
+import { connectRabbit } from "../../platform/connections.ts";
 import { ReportSpool } from "./report-spool.ts";
 
 export interface ReportPublisherOptions {
-  /** amqp://user:pass@host:port */
+  /** amqp://user:pass@host:port, or a comma-separated list tried in order (failover). */
   url: string;
+  /**
+   * The identity and settings of config.rabbitmq (user, password file, vhost, TLS). Whether to
+   * declare the topology or only check it comes from its `declareTopology` (pilots only check).
+   * Without it, the credentials in `url` (or guest) and declaring.
+   */
+  rabbit?: Omit<WmsConfig["rabbitmq"], "url">;
   names: WireNames;
   /** Folder for reports RabbitMQ has not confirmed yet; reused across restarts. */
   spoolDir: string;
@@ -140,7 +147,7 @@ export class ReportPublisher {
   }
 
   private async connect(): Promise<ConfirmChannel> {
-    const conn = await amqp.connect(this.opts.url, { timeout: this.connectTimeoutMs });
+    const conn = await connectRabbit(this.opts.url, this.opts.rabbit ?? { declareTopology: true }, this.connectTimeoutMs);
     try {
       conn.on("error", (e: Error) => this.logger.warn({ err: e.message }, "RabbitMQ connection error"));
       conn.on("close", () => {
@@ -158,7 +165,8 @@ export class ReportPublisher {
           void conn.close().catch(() => undefined);
         }
       });
-      await declareTopology(ch, this.names);
+      if (this.opts.rabbit?.declareTopology === false) await checkTopology(ch, this.names);
+      else await declareTopology(ch, this.names);
       if (this.closed) throw new Error("publisher closed while connecting");
       this.conn = conn;
       this.ch = ch;

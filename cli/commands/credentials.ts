@@ -25,7 +25,7 @@ export function registerCredentials(program: Command): void {
         const logger = createLogger("credentials", config.logLevel);
         const nc = await connectNats(config, "wms-credentials");
         const redis = openRedis(config);
-        const reports = new ReportPublisher({ url: config.rabbitmq.url, names, spoolDir: opts.spoolDir, logger });
+        const reports = new ReportPublisher({ url: config.rabbitmq.url, rabbit: config.rabbitmq, names, spoolDir: opts.spoolDir, logger });
         const cache = startCredentialCache({ nc, redis, names, config, trust, logger, reports });
         await serveUntilStopped(async () => {
           await cache.stop();

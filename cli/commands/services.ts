@@ -5,7 +5,7 @@ export function registerServices(program: Command): void {
   const services = program.command("services").description("check the NATS, Redis and RabbitMQ services pilot-wms needs");
   services
     .command("check")
-    .description("ping NATS, Redis and RabbitMQ; exit 1 and say how to start any that does not answer")
+    .description("connect to NATS, Redis and RabbitMQ as this config's identity; exit 1 and tell a service that does not answer (E1003) from one that refuses the credentials (E1012)")
     .option("--json", "print one JSON object")
     .action(
       action(async (opts: { json?: boolean }, cmd: Command) => {
@@ -18,9 +18,17 @@ export function registerServices(program: Command): void {
         } else {
           for (const s of statuses) {
             if (s.up) process.stdout.write(`  ok    ${s.service.padEnd(9)} ${s.url} (${s.latencyMs} ms)\n`);
-            else process.stdout.write(`  DOWN  ${s.service.padEnd(9)} ${s.url}: ${s.error}\n        start it with: ${s.howToStart}\n`);
+            else if (s.state === "auth-failed") process.stdout.write(`  AUTH  ${s.service.padEnd(9)} ${s.url}: E${s.code} ${s.error}\n        ${s.howToStart}\n`);
+            else if (s.state === "bad-config") process.stdout.write(`  CONF  ${s.service.padEnd(9)} ${s.url}: E${s.code} ${s.error}\n`);
+            else process.stdout.write(`  DOWN  ${s.service.padEnd(9)} ${s.url}: E${s.code} ${s.error}\n        start it with: ${s.howToStart}\n`);
           }
-          process.stdout.write(allUp ? "all services answer\n" : `not answering: ${statuses.filter((s) => !s.up).map((s) => s.service).join(", ")}\n`);
+          const down = statuses.filter((s) => s.state === "down").map((s) => s.service);
+          const refused = statuses.filter((s) => s.state === "auth-failed").map((s) => s.service);
+          const badConfig = statuses.filter((s) => s.state === "bad-config").map((s) => s.service);
+          if (allUp) process.stdout.write("all services answer\n");
+          if (down.length) process.stdout.write(`not answering: ${down.join(", ")}\n`);
+          if (refused.length) process.stdout.write(`answering but refusing our credentials: ${refused.join(", ")}\n`);
+          if (badConfig.length) process.stdout.write(`misconfigured: ${badConfig.join(", ")}\n`);
         }
         process.exitCode = allUp ? EXIT.ok : EXIT.failed;
       }),

@@ -1,13 +1,72 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { defineMessage } from "../message.ts";
 
+/** Client-side TLS: files in PEM. Each transport takes the same three. */
+const tlsFiles = Type.Object(
+  {
+    ca: Type.Optional(Type.String({ description: "CA bundle the server's certificate must chain to" })),
+    cert: Type.Optional(Type.String({ description: "Client certificate, where the server asks for one" })),
+    key: Type.Optional(Type.String({ description: "Its private key" })),
+  },
+  { additionalProperties: false },
+);
+
+/** A password given inline or, better, as a file (Docker/Kubernetes secrets); never both. */
+function secretFields(who: string) {
+  return {
+    password: Type.Optional(Type.String({ minLength: 1, description: `Password of the ${who}; prefer passwordFile` })),
+    passwordFile: Type.Optional(Type.String({ description: `File holding the password of the ${who} (trailing newline ignored)` })),
+  };
+}
+
 /** `wms.yaml`: the one typed config object, loaded and validated at start and passed down. */
 export const WmsConfigSchema = Type.Object(
   {
     namespace: Type.String({ pattern: "^[a-z0-9][a-z0-9_-]{0,62}$", default: "wms" }),
-    nats: Type.Object({ url: Type.String({ default: "nats://127.0.0.1:4222" }) }, { default: {}, additionalProperties: false }),
-    redis: Type.Object({ url: Type.String({ default: "redis://127.0.0.1:6379" }) }, { default: {}, additionalProperties: false }),
-    rabbitmq: Type.Object({ url: Type.String({ default: "amqp://guest:guest@127.0.0.1:5672" }) }, { default: {}, additionalProperties: false }),
+    nats: Type.Object(
+      {
+        url: Type.String({ default: "nats://127.0.0.1:4222", description: "One server or a comma-separated list (a cluster): nats://a:4222,nats://b:4222; tls:// requires TLS" }),
+        user: Type.Optional(Type.String({ minLength: 1 })),
+        ...secretFields("NATS user"),
+        nkeySeedFile: Type.Optional(Type.String({ description: "File holding this identity's NKey seed (SU...), as `wms secrets init` writes it" })),
+        credsFile: Type.Optional(Type.String({ description: "A NATS .creds file (user JWT and NKey seed) for deployments with decentralised JWT auth" })),
+        inboxPrefix: Type.Optional(Type.String({ pattern: "^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*$", description: "Reply subjects of this identity's requests; the server lets only it subscribe there" })),
+        tls: Type.Optional(tlsFiles),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    redis: Type.Object(
+      {
+        url: Type.String({ default: "redis://127.0.0.1:6379", description: "A single server (rediss:// for TLS); ignored when cluster.nodes is set" }),
+        cluster: Type.Optional(
+          Type.Object(
+            { nodes: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: "Seed nodes, redis://host:port or host:port" }) },
+            { additionalProperties: false },
+          ),
+        ),
+        username: Type.Optional(Type.String({ minLength: 1, description: "Redis ACL user" })),
+        ...secretFields("Redis ACL user"),
+        tls: Type.Optional(tlsFiles),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    rabbitmq: Type.Object(
+      {
+        url: Type.String({ default: "amqp://guest:guest@127.0.0.1:5672", description: "One URL or a comma-separated list tried in order (failover); amqps:// for TLS" }),
+        username: Type.Optional(Type.String({ minLength: 1 })),
+        ...secretFields("RabbitMQ user"),
+        vhost: Type.Optional(Type.String({ minLength: 1, description: "Virtual host (default: the URL's, else /)" })),
+        declareTopology: Type.Boolean({
+          default: true,
+          description: "Declare the reports exchange and queues on connect; false for identities without configure permission (pilots), which then only check they exist",
+        }),
+        tls: Type.Optional(tlsFiles),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    identityFile: Type.Optional(
+      Type.String({ description: "A role's identity written by `wms secrets init` (its NATS, Redis and RabbitMQ credentials), merged into nats/redis/rabbitmq" }),
+    ),
     pki: Type.Object(
       { dir: Type.String({ default: ".wms/pki", description: "Folder made by `wms pki init`" }) },
       { default: {}, additionalProperties: false },

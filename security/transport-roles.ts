@@ -1,0 +1,124 @@
+// Least privilege on the three transports, per role: which NATS subjects a role may publish and
+// subscribe, which Redis keys and commands it may use, and what it may do on RabbitMQ. Pure data
+// from the wire names, so the server files `wms secrets init` writes and the tests that attack them
+// read the same table. Roles that do not use a transport get no user on it at all.
+import type { WireNames } from "../schemas/index.ts";
+
+export const TRANSPORT_ROLES = ["intake", "matchmaker", "agents", "credentials", "factory", "monitor", "pilot", "operator"] as const;
+export type TransportRole = (typeof TRANSPORT_ROLES)[number];
+
+export function isTransportRole(v: string): v is TransportRole {
+  return (TRANSPORT_ROLES as readonly string[]).includes(v);
+}
+
+export interface NatsPermissions {
+  readonly publish: readonly string[];
+  readonly subscribe: readonly string[];
+  /**
+   * May answer the requests it receives (nats-server's allow_responses): a responder publishes only
+   * to the reply subject of a message it was delivered, so it needs no publish rights on inboxes.
+   */
+  readonly respond: boolean;
+  /** The inbox prefix its own requests use; only it may subscribe there. */
+  readonly inboxPrefix: string;
+}
+
+export interface RedisAcl {
+  /** ACL key patterns (`~pattern`). */
+  readonly keys: readonly string[];
+  /** ACL command rules, in order (`+@read`, `-@dangerous`, `+info`). */
+  readonly commands: readonly string[];
+}
+
+export interface RabbitPermissions {
+  /** Regular expressions over resource names in the deployment's vhost (RabbitMQ's model). */
+  readonly configure: string;
+  readonly write: string;
+  readonly read: string;
+  /** Whether its publisher may declare the topology (else it only checks it exists). */
+  readonly declaresTopology: boolean;
+}
+
+const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/** A subject and everything below it: per-site partitioned subjects hang below the base one. */
+const withChildren = (subject: string): string[] => [subject, `${subject}.>`];
+
+export function inboxPrefix(names: WireNames, role: TransportRole): string {
+  return `_INBOX.${names.namespace}.${role}`;
+}
+
+/** NATS subjects per role; undefined for a role that does not use NATS. */
+export function natsPermissions(role: TransportRole, names: WireNames): NatsPermissions | undefined {
+  const s = names.subjects;
+  const inbox = inboxPrefix(names, role);
+  const own = [`${inbox}.>`];
+  switch (role) {
+    case "pilot":
+      // Adverts, heartbeats, credential requests with its one-time key, its census; replies come to
+      // its inbox. It can neither receive adverts nor heartbeats (no rogue matchmaker) nor publish
+      // factory control, batches or into anyone's inbox.
+      return { publish: [...withChildren(s.advert), ...withChildren(s.heartbeat), s.credRetrieve, s.credRenew, s.credInfo, s.pilotCensus], subscribe: own, respond: false, inboxPrefix: inbox };
+    case "matchmaker":
+      return { publish: [], subscribe: [...withChildren(s.advert), ...withChildren(s.heartbeat), ...own], respond: true, inboxPrefix: inbox };
+    case "intake":
+      return { publish: [], subscribe: [s.intakeSubmit, s.intakeControl, ...own], respond: true, inboxPrefix: inbox };
+    case "credentials":
+      return { publish: [], subscribe: [s.credDelegate, s.credRetrieve, s.credInfo, s.credRenew, ...own], respond: true, inboxPrefix: inbox };
+    case "factory":
+      return { publish: [], subscribe: [s.pilotCensus, s.factoryControl, ...own], respond: false, inboxPrefix: inbox };
+    case "operator":
+      // The `wms` command of production managers and operators: batches, task control, factory
+      // tuning, proxy delegation and info. Only this role publishes factory control.
+      return { publish: [s.intakeSubmit, s.intakeControl, s.factoryControl, s.credDelegate, s.credInfo], subscribe: own, respond: false, inboxPrefix: inbox };
+    case "agents":
+    case "monitor":
+      return undefined;
+  }
+}
+
+/**
+ * Redis ACL per role; undefined for pilots (and payloads): nothing a worker node holds opens Redis.
+ * Keys are limited to the deployment's namespace (our own `ns:` keys and BullMQ's `{ns}` and
+ * `{ns:...}` hash-tagged ones); commands to what a service needs, without the dangerous ones
+ * (FLUSHALL, CONFIG, KEYS, DEBUG...). Redis checks these rules for commands inside Lua scripts too,
+ * so a read-only role stays read-only through EVALSHA.
+ */
+export function redisAcl(role: TransportRole, names: WireNames): RedisAcl | undefined {
+  const ns = names.namespace;
+  const keys = [`${ns}:*`, `{${ns}}*`, `{${ns}:*`];
+  // INFO: BullMQ reads the server version; CLIENT SETNAME/ID: ioredis and BullMQ name connections.
+  const base = ["-@all", "+@connection", "+info", "+client|setname", "+client|getname", "+client|id"];
+  switch (role) {
+    case "pilot":
+      return undefined;
+    case "monitor":
+      return { keys, commands: [...base, "+@read", "+@scripting", "-@write", "-@dangerous", "+info"] };
+    default:
+      return { keys, commands: [...base, "+@read", "+@write", "+@scripting", "+@keyspace", "+@list", "+@hash", "+@set", "+@sortedset", "+@string", "+@stream", "+@transaction", "+@blocking", "-@dangerous", "+info"] };
+  }
+}
+
+/** RabbitMQ permissions per role in the deployment's vhost; undefined for roles without a user. */
+export function rabbitPermissions(role: TransportRole, names: WireNames): RabbitPermissions | undefined {
+  const r = names.rabbit;
+  const reports = `^${escape(r.reportsExchange)}$`;
+  const everything = `^${escape(names.namespace)}\\.reports(\\..*)?$`;
+  switch (role) {
+    case "pilot":
+    case "credentials":
+      // Publish reports, nothing else: no declaring, no reading any queue, no other exchange.
+      return { configure: "^$", write: reports, read: "^$", declaresTopology: false };
+    case "agents":
+      // Declare the topology, consume the queues, republish dead letters to the dead-letter
+      // exchange. Binding a queue needs write on the queue and read on the exchange.
+      return { configure: everything, write: everything, read: everything, declaresTopology: true };
+    default:
+      return undefined;
+  }
+}
+
+/** The user name of a role on every transport: namespaced, so two deployments never share one. */
+export function transportUser(role: TransportRole, names: WireNames): string {
+  return `${names.namespace}-${role}`;
+}
