@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../platform/config.ts";
+import { natsTarget, rabbitTarget, redisTarget } from "../platform/service-targets.ts";
 
 describe("config", () => {
   it("defaults to the loopback services", () => {
@@ -30,4 +31,56 @@ describe("config", () => {
     writeFileSync(file, "redis:\n  uri: redis://x\n");
     expect(() => loadConfig({ path: file, env: {} })).toThrow(/1002|configuration.*uri/);
   });
+
+  it("takes a NATS server list, tls://, a Redis cluster and a RabbitMQ failover list, with credentials outside the URLs", () => {
+    const dir = mkdtempSync(join(tmpdir(), "wmscfg-"));
+    const file = join(dir, "wms.yaml");
+    writeFileSync(join(dir, "redis.pw"), "s3cret\n");
+    writeFileSync(
+      file,
+      [
+        "nats:",
+        "  url: tls://a.example:4222, tls://b.example:4223",
+        "  user: mm",
+        "  password: pw",
+        "redis:",
+        "  cluster: { nodes: [ 'redis://r1:7000', 'r2:7001' ] }",
+        "  username: wms-matchmaker",
+        "  passwordFile: " + join(dir, "redis.pw"),
+        "rabbitmq:",
+        "  url: amqps://q1:5671,amqps://q2:5671",
+        "  username: wms-agents",
+        "  vhost: wms",
+        "  tls: { ca: /etc/ca.pem }",
+      ].join("\n"),
+    );
+    const { config } = loadConfig({ path: file, env: {} });
+    expect(natsTarget(config.nats)).toMatchObject({ servers: ["a.example:4222", "b.example:4223"], tls: true, user: "mm", password: { inline: "pw" } });
+    expect(redisTarget(config.redis)).toMatchObject({ cluster: true, nodes: [{ host: "r1", port: 7000 }, { host: "r2", port: 7001 }], username: "wms-matchmaker" });
+    expect(rabbitTarget(config.rabbitmq).urls.map((u) => u.toString())).toEqual(["amqps://q1:5671/wms", "amqps://q2:5671/wms"]);
+  });
+
+  it("lets WMS_*_PASSWORD_FILE replace an inline password, and refuses both forms in one file (E1002)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "wmscfg-"));
+    const file = join(dir, "wms.yaml");
+    writeFileSync(file, "rabbitmq:\n  url: amqp://127.0.0.1:5672\n  username: u\n  password: inline\n");
+    const { config } = loadConfig({ path: file, env: { WMS_RABBITMQ_PASSWORD_FILE: "/run/secrets/rabbit" } });
+    expect(rabbitTarget(config.rabbitmq).password).toEqual({ file: "/run/secrets/rabbit" });
+    writeFileSync(file, "rabbitmq:\n  username: u\n  password: inline\n  passwordFile: /x\n");
+    expect(() => loadConfig({ path: file, env: {} })).toThrow(/E?1002|password or passwordFile, not both/);
+  });
+
+  it("merges a role's identity file, resolving its secret files next to it, and refuses one that moves the servers", () => {
+    const dir = mkdtempSync(join(tmpdir(), "wmscfg-"));
+    const id = join(dir, "identity.yaml");
+    writeFileSync(id, "nats: { nkeySeedFile: nats.nk, inboxPrefix: _INBOX.wms.pilot }\nrabbitmq: { username: wms-pilot, passwordFile: rabbitmq.password, declareTopology: false }\n");
+    const { config } = loadConfig({ env: { WMS_IDENTITY_FILE: id } });
+    expect(config.nats.nkeySeedFile).toBe(join(dir, "nats.nk"));
+    expect(config.rabbitmq).toMatchObject({ username: "wms-pilot", passwordFile: join(dir, "rabbitmq.password"), declareTopology: false, url: "amqp://guest:guest@127.0.0.1:5672" });
+    // The guest credentials of the default URL are not this identity's: the identity's user wins.
+    expect(rabbitTarget(config.rabbitmq)).toMatchObject({ username: "wms-pilot", password: { file: join(dir, "rabbitmq.password") } });
+    writeFileSync(id, "redis: { url: redis://evil:6379 }\n");
+    expect(() => loadConfig({ env: { WMS_IDENTITY_FILE: id } })).toThrow(/redis.url cannot be set in an identity file/);
+  });
 });
+

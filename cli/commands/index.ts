@@ -4,6 +4,7 @@ import { registerErrors } from "./errors.ts";
 import { registerSchemas } from "./schemas.ts";
 import { registerClassad } from "./classad.ts";
 import { registerPki } from "./pki.ts";
+import { registerSecrets } from "./secrets.ts";
 import { registerProxy } from "./proxy.ts";
 import { registerCredentials } from "./credentials.ts";
 import { registerReplica } from "./replica.ts";
@@ -29,6 +30,7 @@ export const COMMAND_GROUPS: ReadonlyArray<(program: Command) => void> = [
   registerSchemas,
   registerClassad,
   registerPki,
+  registerSecrets,
   registerProxy,
   registerCredentials,
   registerSite,
