@@ -1,5 +1,5 @@
 // `wms secrets init` writes identities nobody else can read, and `wms services check` tells a
-// server that refuses our credentials (E1008, AUTH) apart from one that is down (E1003, DOWN).
+// server that refuses our credentials (E1012, AUTH) apart from one that is down (E1003, DOWN).
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -46,15 +46,15 @@ describe("wms secrets init", () => {
 });
 
 describe("wms services check with authentication on", () => {
-  it("says AUTH with E1008 for a server that refuses us and DOWN with E1003 for one that does not answer", async () => {
+  it("says AUTH with E1012 for a server that refuses us and DOWN with E1003 for one that does not answer", async () => {
     const dead = await freePort();
     const env = { WMS_NAMESPACE: s.anonymous.names.namespace, WMS_NATS_URL: s.urls.nats, WMS_REDIS_URL: s.urls.redis, WMS_RABBITMQ_URL: `amqp://guest:guest@127.0.0.1:${dead}`, WMS_CONFIG: undefined };
     const json = await runCli(["services", "check", "--json"], { env });
     expect(json.code).toBe(1);
     const out = JSON.parse(json.stdout) as Check;
     expect(out.services.map((x) => [x.service, x.state, x.code])).toEqual([
-      ["nats", "auth-failed", 1008],
-      ["redis", "auth-failed", 1008],
+      ["nats", "auth-failed", 1012],
+      ["redis", "auth-failed", 1012],
       ["rabbitmq", "down", 1003],
     ]);
     const human = await runCli(["services", "check"], { env });

@@ -67,7 +67,7 @@ function collect(nc: NatsConnection, subject: string): { got: string[] } {
 const settle = (ms = 300): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe("anonymous connections", () => {
-  it("are refused by NATS, Redis and RabbitMQ alike, each reported as credentials refused (E1008), not as down", async () => {
+  it("are refused by NATS, Redis and RabbitMQ alike, each reported as credentials refused (E1012), not as down", async () => {
     const statuses = await checkServices(s.anonymous.config);
     expect(statuses.map((x) => [x.service, x.state, x.code])).toEqual([
       ["nats", "auth-failed", ERR.SERVICE_AUTH_FAILED],
@@ -311,7 +311,7 @@ describe("RabbitMQ permissions", () => {
   });
 
   it("guest is gone", async () => {
-    await expect(connectRabbit(s.urls.rabbitmq ?? "", { declareTopology: true, username: "guest", password: "guest" })).rejects.toThrow(/E1008|refused user 'guest'/);
+    await expect(connectRabbit(s.urls.rabbitmq ?? "", { declareTopology: true, username: "guest", password: "guest" })).rejects.toThrow(/E1012|refused user 'guest'/);
   });
 });
 
