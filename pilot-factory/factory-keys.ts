@@ -9,9 +9,11 @@ export interface QueueKeys {
   readonly running: string;
   /** Pilots not yet exited, scored by submit time: the reaper's index. */
   readonly alive: string;
+  /** Pilots not yet exited that have sent a census, scored by the last one: census expiry's index. */
+  readonly heard: string;
   /** Pilot ids scored by submit time, last minute only: the measured rate. */
   readonly submits: string;
-  /** Hash of counters: submitted, exited, empty, lost, submitFailures. */
+  /** Hash of counters: submitted, exited, empty, lost, submitFailures, appeared, missedPending. */
   readonly counts: string;
   /** Hash of knob overrides set live (`wms factory set`), applied over the config file at start. */
   readonly knobs: string;
@@ -41,6 +43,7 @@ export function factoryKeys(names: WireNames, factoryId: string): FactoryKeys {
       idle: k("q", queue, "idle"),
       running: k("q", queue, "running"),
       alive: k("q", queue, "alive"),
+      heard: k("q", queue, "heard"),
       submits: k("q", queue, "submits"),
       counts: k("q", queue, "counts"),
       knobs: k("q", queue, "knobs"),

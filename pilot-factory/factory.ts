@@ -23,12 +23,15 @@ import { CondorAdapter } from "./adapters/condor-adapter.ts";
 import { LocalAdapter } from "./adapters/local-adapter.ts";
 import { SlurmAdapter } from "./adapters/slurm-adapter.ts";
 import type { SubmitAdapter, SubmitOutcome } from "./adapters/submit-adapter.ts";
+import { checkFactoryConfig } from "./factory-config-check.ts";
 import { acquireFactoryLease } from "./factory-lease.ts";
 import { writeQueueStatus } from "./factory-status-store.ts";
 import { applyKnobChanges } from "./knob-changes.ts";
 import { loadKnobChanges } from "./knob-store.ts";
 import { pilotCommand as defaultPilotCommand, type PilotCommandBuilder, type PilotLaunch, type PilotRuntime } from "./pilot-command.ts";
+import { breakerAdmits, breakerAfterCycle, CLOSED_BREAKER, type BreakerReason, type BreakerState } from "./circuit-breaker.ts";
 import { PilotCensusStore, type QueueCensus } from "./pilot-census-store.ts";
+import { resolveQueue, type ResolvedQueue } from "./queue-defaults.ts";
 import { decideSubmission, initialBucket, refillBucket, type QueueObservation, type RateBucket, type SubmissionDecision } from "./submission-policy.ts";
 
 /** security/ PilotTokenStore, seen from the factory: one token per pilot, bound to site and factory. */
@@ -42,8 +45,11 @@ export interface FactoryOptions {
   readonly redis: Redis;
   readonly names: WireNames;
   readonly tokens: PilotTokenMinter;
-  /** Jobs waiting at a site: the matchmaker's per-site counter (DispatchQueues.waitingCount). */
-  readonly waitingJobs: (site: string) => Promise<number>;
+  /**
+   * Activated jobs at the site that this queue's pilots could run (`activatedJobsReader` over the
+   * dispatch queues; a per-site counter also fits). Caps the queue's waiting pilots.
+   */
+  readonly waitingJobs: (site: string, queue: FactoryQueue) => Promise<number>;
   /** How pilots are started: node, bin/wms.mjs, namespace, config path, service URLs. */
   readonly runtime: PilotRuntime;
   /** Logs and submit files go under `<workDir>/<factoryId>/<queue>/`. */
@@ -57,6 +63,11 @@ export interface FactoryOptions {
   readonly clock?: () => number;
   /** false: no timers, the caller drives `cycleOnce()` (tests, the demo). Default true. */
   readonly autoCycle?: boolean;
+  /**
+   * The deployment's site names: a queue for any other site is refused at start
+   * (FACTORY_UNKNOWN_SITE). Undefined: not checked (the caller knows no site list).
+   */
+  readonly knownSites?: readonly string[];
   /** Called after every queue cycle. */
   readonly onCycle?: (report: CycleReport) => void;
 }
@@ -71,6 +82,9 @@ export interface CycleReport {
   readonly decision: SubmissionDecision;
   readonly submitted: readonly string[];
   readonly failed: readonly string[];
+  /** Pilots found gone this cycle without an exit census (batch system's view or census expiry). */
+  readonly missed: readonly string[];
+  readonly breaker: BreakerState;
   readonly error?: WmsError;
 }
 
@@ -91,13 +105,23 @@ interface QueueState {
   cycle: number;
   timer: NodeJS.Timeout | undefined;
   inFlight: Promise<CycleReport> | undefined;
+  breaker: BreakerState;
+  /** The census's appeared / missedPending counters at the last cycle: their growth feeds the breaker. */
+  appeared: number;
+  missedPending: number;
 }
 
 /** Census updates applied at once, across different pilots. */
 const CENSUS_IN_FLIGHT = 256;
 
-/** How long a local pilot's process must have been gone before its missing exit census is given up on. */
-const VANISHED_GRACE_MS = 5000;
+/**
+ * How long after a pilot's last word (census, or submission) the batch system's "gone" is
+ * believed: an exit census still on its way lands first. Never more than one census interval.
+ */
+const GONE_GRACE_MS = 5000;
+
+/** Census messages a live pilot may miss (NATS reconnecting) before it is missed: two intervals. */
+const CENSUS_EXPIRY_INTERVALS = 2;
 
 const asWmsError = (e: unknown): WmsError => (isWmsError(e) ? e : new WmsError(ERR.INTERNAL, (e as Error).message ?? String(e)));
 
@@ -124,9 +148,9 @@ export async function startFactory(o: FactoryOptions): Promise<RunningFactory> {
       return a;
     });
 
+  checkFactoryConfig(o.config, o.knownSites);
   const state = new Map<string, QueueState>();
   for (const q of o.config.queues) {
-    if (state.has(q.name)) throw new WmsError(ERR.BAD_CONFIG, `factory ${factoryId}: queue '${q.name}' is defined twice`);
     let knobs = q;
     // Changes made with `wms factory set` outlive the process: they apply over the file.
     const persisted = await loadKnobChanges(o.redis, o.names, factoryId, q.name);
@@ -134,12 +158,52 @@ export async function startFactory(o: FactoryOptions): Promise<RunningFactory> {
       knobs = applyKnobChanges(q, persisted);
       log?.info({ queue: q.name, persisted }, "applied persisted knob changes");
     }
-    state.set(q.name, { knobs, bucket: undefined, cycle: 0, timer: undefined, inFlight: undefined });
+    const c = await census.counts(q.name, clock());
+    state.set(q.name, { knobs, bucket: undefined, cycle: 0, timer: undefined, inFlight: undefined, breaker: CLOSED_BREAKER, appeared: c.appeared, missedPending: c.missedPending });
   }
 
   let stopped = false;
   // Refuses to start (FACTORY_ALREADY_RUNNING) while another process runs this factory id.
   const lease = await acquireFactoryLease(o.redis, o.names, factoryId, () => log?.error("factory lease lost: another process may run this factory id"));
+
+  // Census expiry is judged only over time this process has listened: pilots silent while no
+  // factory ran are left to the batch system's view.
+  let listeningSince = Number.POSITIVE_INFINITY;
+
+  /**
+   * Pilots gone without an exit census: the batch system no longer has them (after a grace for an
+   * exit message on its way), or, where it cannot tell, they have been silent for two census
+   * intervals. Reads everything from Redis, so it holds across factory restarts.
+   */
+  async function reconcile(q: ResolvedQueue, now: number): Promise<string[]> {
+    const live = await census.livePilots(q.name);
+    if (live.length === 0) return [];
+    const adapter = adapterFor(q);
+    let view: ReadonlyMap<string, string> = new Map();
+    if (adapter.query) {
+      try {
+        view = await adapter.query(live, { factoryId, queue: q });
+      } catch (e) {
+        log?.warn({ queue: q.name, err: (e as Error).message }, "batch system view unavailable; census expiry only");
+      }
+    }
+    const censusMs = q.censusSec * 1000;
+    const graceMs = Math.min(GONE_GRACE_MS, censusMs);
+    const expiryMs = CENSUS_EXPIRY_INTERVALS * censusMs;
+    const gone: string[] = [];
+    for (const p of live) {
+      const batch = view.get(p.pilotId);
+      if (batch === "gone") {
+        if (now - (p.heardAt ?? p.submittedAt) >= graceMs) gone.push(p.pilotId);
+      } else if (batch === undefined && p.heardAt !== undefined && now - listeningSince >= expiryMs && now - p.heardAt >= expiryMs) {
+        gone.push(p.pilotId);
+      }
+    }
+    if (gone.length === 0) return [];
+    await census.markLost(q.name, gone, now);
+    log?.warn({ queue: q.name, pilots: gone.length }, "pilots gone without an exit census; counted as missed");
+    return gone;
+  }
 
   async function submitPilots(qs: QueueState, n: number, now: number): Promise<SubmitOutcome> {
     const q = qs.knobs;
@@ -156,6 +220,7 @@ export async function startFactory(o: FactoryOptions): Promise<RunningFactory> {
       token: tokens[i],
       lifetimeSec: q.pilotLifetimeSec,
       maxEmpty: q.emptyAdvertsLimit,
+      censusSec: resolveQueue(q).censusSec,
     }));
     // Registered before submitting, so a quick pilot's first census finds its record.
     await census.recordSubmitted(q.name, q.site, ids, now);
@@ -170,36 +235,47 @@ export async function startFactory(o: FactoryOptions): Promise<RunningFactory> {
       q.name,
       outcome.failed.map((f) => f.pilotId),
     );
+    if (outcome.batchIds) await census.recordBatchIds(outcome.batchIds);
     return outcome;
   }
 
   async function runCycle(name: string): Promise<CycleReport> {
     const qs = state.get(name);
     if (!qs) throw new WmsError(ERR.NOT_FOUND, `queue ${name}`);
-    const q = qs.knobs;
+    const q = resolveQueue(qs.knobs);
     const startedAt = clock();
     qs.cycle++;
     let error: WmsError | undefined;
     await census.reapLost(q.name, startedAt - q.pilotLifetimeSec * 2 * 1000, startedAt);
-    const gone = adapterFor(q).vanished?.(startedAt, Math.max(VANISHED_GRACE_MS, q.cycleSec * 2000)) ?? [];
-    if (gone.length) {
-      const marked = await census.markLost(q.name, gone, startedAt);
-      if (marked) log?.warn({ queue: q.name, pilots: marked }, "pilot processes gone without an exit census; counted as lost");
-    }
+    const missed = await reconcile(q, startedAt);
     const counts = await census.counts(q.name, startedAt);
     let waitingJobs = 0;
     try {
-      waitingJobs = Math.max(0, Math.floor(await o.waitingJobs(q.site)));
+      waitingJobs = Math.max(0, Math.floor(await o.waitingJobs(q.site, q)));
     } catch (e) {
       error = asWmsError(e);
-      log?.warn({ queue: q.name, err: error.message }, "waiting jobs unknown; planning for idle pilots only");
+      log?.warn({ queue: q.name, err: error.message }, "activated jobs unknown; submitting nothing this cycle");
     }
-    const observation: QueueObservation = { waitingJobs, pending: counts.pending, idle: counts.idle, running: counts.running };
+    // What the census saw since the last cycle moves the breaker before deciding: a trial pilot
+    // heard from reopens the queue this very cycle.
+    const before = qs.breaker;
+    const appeared = Math.max(0, counts.appeared - qs.appeared);
+    const missedPending = Math.max(0, counts.missedPending - qs.missedPending);
+    qs.appeared = counts.appeared;
+    qs.missedPending = counts.missedPending;
+    const missedReason: BreakerReason | undefined =
+      missedPending > 0
+        ? { code: ERR.FACTORY_PILOT_MISSED, message: `${missedPending} pilot(s) submitted to ${q.adapter} were never heard from (gone from the batch system or silent); see the pilots' logs under the factory work dir` }
+        : undefined;
+    qs.breaker = breakerAfterCycle(qs.breaker, { appeared, failed: missedPending, submitted: 0, reason: missedReason }, q, startedAt);
+    const observation: QueueObservation = { waitingJobs, pending: counts.pending, idle: counts.idle, running: counts.running, breakerAdmits: breakerAdmits(qs.breaker, startedAt) };
     const bucket = qs.bucket ?? initialBucket(q, startedAt);
     let decision = decideSubmission(q, observation, bucket, startedAt);
     const unavailable = adapterFor(q).unavailable();
     let submitted: readonly string[] = [];
     let failed: readonly string[] = [];
+    let refused = 0;
+    let submitError: WmsError | undefined;
     if (unavailable && decision.submit > 0) {
       // Nothing minted, nothing spent: the bucket only refills.
       error = unavailable;
@@ -211,18 +287,36 @@ export async function startFactory(o: FactoryOptions): Promise<RunningFactory> {
         const outcome = await submitPilots(qs, decision.submit, startedAt);
         submitted = outcome.submitted;
         failed = outcome.failed.map((f) => f.pilotId);
-        if (outcome.failed.length) error = new WmsError(ERR.FACTORY_SUBMIT_FAILED, outcome.failed[0].message);
+        refused = decision.submit - submitted.length;
+        if (outcome.failed.length) submitError = new WmsError(ERR.FACTORY_SUBMIT_FAILED, outcome.failed[0].message);
       } catch (e) {
-        error = asWmsError(e);
+        submitError = asWmsError(e);
+        refused = decision.submit;
         failed = [];
       }
       // Pilots the batch system refused give their rate tokens back.
       const unspent = decision.submit - submitted.length;
       if (unspent > 0 && qs.bucket) qs.bucket = { ...qs.bucket, tokens: qs.bucket.tokens + unspent };
     }
+    error = submitError ?? error;
+    const after = await census.counts(q.name, clock());
+    const refusedReason: BreakerReason | undefined = submitError ? { code: submitError.code, message: submitError.message.slice(0, 4000) } : undefined;
+    qs.breaker = breakerAfterCycle(qs.breaker, { appeared: 0, failed: refused, submitted: submitted.length, reason: refusedReason }, q, startedAt);
+    if (qs.breaker.phase === "open" && (before.phase !== "open" || qs.breaker.retryAtMs !== before.retryAtMs)) {
+      log?.error(
+        { queue: q.name, code: ERR.FACTORY_BREAKER_OPEN, failures: qs.breaker.failures, backoffSec: qs.breaker.backoffMs / 1000, cause: qs.breaker.reason },
+        `circuit breaker open: ${qs.breaker.failures} failed or missed submissions in a row; one trial pilot in ${Math.round(qs.breaker.backoffMs / 1000)}s`,
+      );
+    } else if (qs.breaker.phase === "closed" && before.phase !== "closed") {
+      log?.info({ queue: q.name }, "circuit breaker closed: a pilot was heard from");
+    }
+    if (qs.breaker.phase !== "closed" && !error) {
+      const why = qs.breaker.reason ? `E${qs.breaker.reason.code} ${qs.breaker.reason.message}` : "failed submissions";
+      error = new WmsError(ERR.FACTORY_BREAKER_OPEN, `queue ${q.name}: breaker ${qs.breaker.phase} after ${qs.breaker.failures} failed or missed submissions (${why})`);
+    }
     if (error) log?.warn({ queue: q.name, code: error.code, err: error.message }, "queue cycle had a problem");
     else if (submitted.length) log?.info({ queue: q.name, submitted: submitted.length, reason: decision.reason, ...observation }, "pilots submitted");
-    const after = await census.counts(q.name, clock());
+    const b = qs.breaker;
     const status: FactoryQueueStatus = {
       schemaVersion: SCHEMA_VERSION,
       factoryId,
@@ -240,12 +334,19 @@ export async function startFactory(o: FactoryOptions): Promise<RunningFactory> {
       ratePerMin: after.ratePerMin,
       targetPerMin: q.pilotsPerMinute,
       lastCycleSubmitted: submitted.length,
+      breaker: {
+        state: b.phase,
+        failures: b.failures,
+        backoffSec: b.backoffMs / 1000,
+        ...(b.retryAtMs !== undefined ? { retryAt: b.retryAtMs } : {}),
+        ...(b.reason ? { reason: b.reason } : {}),
+      },
       ...(error ? { lastError: { code: error.code, message: error.message.slice(0, 4000) } } : {}),
-      knobs: q,
+      knobs: qs.knobs,
       at: clock(),
     };
     await writeQueueStatus(o.redis, o.names, status);
-    const report: CycleReport = { queue: q.name, cycle: qs.cycle, startedAt, knobs: q, observation, decision, submitted, failed, error };
+    const report: CycleReport = { queue: q.name, cycle: qs.cycle, startedAt, knobs: qs.knobs, observation, decision, submitted, failed, missed, breaker: b, error };
     o.onCycle?.(report);
     return report;
   }
@@ -331,6 +432,7 @@ export async function startFactory(o: FactoryOptions): Promise<RunningFactory> {
   const listeners = [listenCensus(censusSub), listenControl(controlSub)];
   // The subscriptions are registered with the server before the first cycle or any `factory set`.
   await o.nc.flush();
+  listeningSince = clock();
   for (const name of state.keys()) schedule(name, 0);
   log?.info({ queues: [...state.keys()] }, "factory started");
 

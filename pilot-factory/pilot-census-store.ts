@@ -18,6 +18,21 @@ export interface QueueCensus {
   readonly submitFailures: number;
   /** Pilots submitted in the last 60 s. */
   readonly ratePerMin: number;
+  /** Pending pilots whose first census arrived (ever): the batch system did start them. */
+  readonly appeared: number;
+  /** Pending pilots given up as lost (ever): submitted, never heard from. */
+  readonly missedPending: number;
+}
+
+/** A pilot not yet exited, as the reconciler sees it. */
+export interface LivePilot {
+  readonly pilotId: string;
+  readonly state: "pending" | "idle" | "running";
+  /** The batch system's id (local: pid and start time; HTCondor: cluster.proc; Slurm: job id), when known. */
+  readonly batchId?: string;
+  readonly submittedAt: number;
+  /** Its last census, if any. */
+  readonly heardAt?: number;
 }
 
 export type CensusOutcome = "applied" | "unknown" | "late";
@@ -40,13 +55,14 @@ export class PilotCensusStore {
   private transition(q: QueueKeys, pilotId: string, state: "idle" | "running" | "exited", jobs: number, emptyAdverts: number, nowMs: number, cause: "census" | "lost"): Promise<unknown> {
     return this.redis.eval(
       CENSUS_TRANSITION_LUA,
-      6,
+      7,
       this.keys.pilot(pilotId),
       q.pending,
       q.idle,
       q.running,
       q.alive,
       q.counts,
+      q.heard,
       pilotId,
       state,
       String(jobs),
@@ -73,6 +89,43 @@ export class PilotCensusStore {
     await m.exec();
   }
 
+  /** Remembers the batch system's id of each accepted pilot, so any later factory process can ask after it. */
+  async recordBatchIds(batchIds: Readonly<Record<string, string>>): Promise<void> {
+    const entries = Object.entries(batchIds);
+    if (entries.length === 0) return;
+    const m = this.redis.multi();
+    // HSETs of a pilot already gone (its record expired) must not recreate a half record.
+    for (const [id, batchId] of entries) m.eval("if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('HSET', KEYS[1], 'batchId', ARGV[1]) end return 0", 1, this.keys.pilot(id), batchId);
+    await m.exec();
+  }
+
+  /** Every pilot of the queue not yet exited, with its batch id and when it was last heard from. */
+  async livePilots(queue: string): Promise<LivePilot[]> {
+    const q = this.keys.queue(queue);
+    const ids = await this.redis.zrange(q.alive, 0, -1);
+    if (ids.length === 0) return [];
+    const m = this.redis.multi();
+    for (const id of ids) {
+      m.hmget(this.keys.pilot(id), "state", "batchId", "submittedAt");
+      m.zscore(q.heard, id);
+    }
+    const r = (await m.exec()) ?? [];
+    const out: LivePilot[] = [];
+    ids.forEach((pilotId, i) => {
+      const [state, batchId, submittedAt] = (r[2 * i]?.[1] as Array<string | null> | undefined) ?? [];
+      const heard = r[2 * i + 1]?.[1] as string | null | undefined;
+      if (state !== "pending" && state !== "idle" && state !== "running") return;
+      out.push({
+        pilotId,
+        state,
+        ...(batchId ? { batchId } : {}),
+        submittedAt: Number(submittedAt ?? 0),
+        ...(heard !== null && heard !== undefined ? { heardAt: Number(heard) } : {}),
+      });
+    });
+    return out;
+  }
+
   /** Undoes `recordSubmitted` for pilots the batch system refused: they never existed. */
   async forgetSubmitted(queue: string, pilotIds: readonly string[]): Promise<void> {
     if (pilotIds.length === 0) return;
@@ -82,6 +135,7 @@ export class PilotCensusStore {
       m.del(this.keys.pilot(id));
       m.srem(q.pending, id);
       m.zrem(q.alive, id);
+      m.zrem(q.heard, id);
       m.zrem(q.submits, id);
     }
     m.hincrby(q.counts, "submitted", -pilotIds.length);
@@ -123,7 +177,8 @@ export class PilotCensusStore {
     let marked = 0;
     for (const id of pilotIds) {
       const prev = await this.transition(q, id, "exited", 0, 0, nowMs, "lost");
-      if (prev !== "unknown" && prev !== "late") marked++;
+      if (prev === "unknown") await this.redis.multi().zrem(q.alive, id).zrem(q.heard, id).exec();
+      else if (prev !== "late") marked++;
     }
     return marked;
   }
@@ -135,7 +190,7 @@ export class PilotCensusStore {
       .scard(q.pending)
       .scard(q.idle)
       .scard(q.running)
-      .hmget(q.counts, "submitted", "exited", "empty", "lost", "submitFailures")
+      .hmget(q.counts, "submitted", "exited", "empty", "lost", "submitFailures", "appeared", "missedPending")
       .zcount(q.submits, `(${nowMs - MINUTE_MS}`, "+inf")
       .exec();
     const at = (i: number): unknown => r?.[i]?.[1];
@@ -150,6 +205,8 @@ export class PilotCensusStore {
       emptyPilots: n(c[2]),
       lost: n(c[3]),
       submitFailures: n(c[4]),
+      appeared: n(c[5]),
+      missedPending: n(c[6]),
       ratePerMin: n(at(4)),
     };
   }

@@ -11,6 +11,8 @@ export interface PilotLaunch {
   readonly token: string;
   readonly lifetimeSec: number;
   readonly maxEmpty: number;
+  /** The queue's census interval: the pilot repeats its census this often. */
+  readonly censusSec?: number;
 }
 
 /** Where and how the factory runs `wms`, and what the pilots must connect to. */
@@ -37,7 +39,7 @@ export interface PilotCommandLine {
 
 export type PilotCommandBuilder = (launch: PilotLaunch, runtime: PilotRuntime) => PilotCommandLine;
 
-/** `node bin/wms.mjs [--config F] --namespace NS pilot --site S --pilot-id P --queue Q --factory-id F --walltime SEC --max-empty N`. */
+/** `node bin/wms.mjs [--config F] --namespace NS pilot --site S --pilot-id P --queue Q --factory-id F --walltime SEC --max-empty N [--census-sec S]`. */
 export const pilotCommand: PilotCommandBuilder = (launch, runtime) => {
   const globals = [...(runtime.configPath ? ["--config", runtime.configPath] : []), "--namespace", runtime.namespace];
   const args = [
@@ -56,6 +58,7 @@ export const pilotCommand: PilotCommandBuilder = (launch, runtime) => {
     String(launch.lifetimeSec),
     "--max-empty",
     String(launch.maxEmpty),
+    ...(launch.censusSec !== undefined ? ["--census-sec", String(launch.censusSec)] : []),
     ...(runtime.pilotWorkdir ? ["--work-dir", runtime.pilotWorkdir] : []),
   ];
   return {

@@ -3,6 +3,8 @@
 // `nowMs`, so tests drive a simulated minute in microseconds.
 import type { FactoryQueue } from "../schemas/index.ts";
 
+const clampCount = (n: number): number => (Number.isFinite(n) ? Math.max(0, Math.floor(n)) : 0);
+
 /** What the factory observed about one queue just before deciding. */
 export interface QueueObservation {
   /** Jobs waiting at the queue's site (the matchmaker's per-site counter). */
@@ -13,6 +15,8 @@ export interface QueueObservation {
   readonly idle: number;
   /** Running a payload. */
   readonly running: number;
+  /** Pilots the queue's circuit breaker lets go now (circuit-breaker.ts `breakerAdmits`); absent: no limit. */
+  readonly breakerAdmits?: number;
 }
 
 /** Token bucket: `tokens` pilots may be submitted now; refilled at pilotsPerMinute / 60 per second. */
@@ -21,7 +25,7 @@ export interface RateBucket {
   readonly updatedAtMs: number;
 }
 
-export type SubmissionReason = "submit" | "idle-target-reached" | "no-demand" | "max-pending" | "max-running" | "max-per-cycle" | "rate";
+export type SubmissionReason = "submit" | "idle-target-reached" | "no-demand" | "empty-pilot-cap" | "breaker-open" | "max-pending" | "max-running" | "max-per-cycle" | "rate";
 
 export interface SubmissionDecision {
   /** Pilots to submit now: a whole number, within every limit. */
@@ -35,7 +39,21 @@ export interface SubmissionDecision {
 }
 
 export type RateKnobs = Pick<FactoryQueue, "pilotsPerMinute" | "cycleSec">;
-export type PolicyKnobs = Pick<FactoryQueue, "targetIdle" | "maxPending" | "maxRunning" | "maxPerCycle" | "pilotsPerMinute" | "cycleSec">;
+export type PolicyKnobs = Pick<FactoryQueue, "targetIdle" | "maxPending" | "maxRunning" | "maxPerCycle" | "pilotsPerMinute" | "cycleSec" | "queuedPerJob">;
+
+/** Default of `queuedPerJob`: one pilot on its way or idle per activated job. */
+export const DEFAULT_QUEUED_PER_JOB = 1;
+
+/**
+ * Pilots that may wait for work (pending in the batch system or idle) at once: the activated jobs
+ * they could run times `queuedPerJob`, rounded up. Harvester caps a queue's new workers by its
+ * activated jobs the same way, so a site without work gets no pilots that would only exit empty;
+ * `targetIdle` keeps pilots waiting only while there is work for them.
+ */
+export function queuedPilotCap(knobs: Pick<FactoryQueue, "queuedPerJob">, waitingJobs: number): number {
+  const factor = knobs.queuedPerJob ?? DEFAULT_QUEUED_PER_JOB;
+  return Number.isFinite(factor) && factor > 0 ? Math.ceil(clampCount(waitingJobs) * factor) : 0;
+}
 
 /**
  * One cycle's refill plus one pilot of slack. The slack keeps the fraction left after a whole-number
@@ -75,10 +93,11 @@ export function wantedPilots(knobs: Pick<FactoryQueue, "targetIdle">, obs: Queue
   return { wanted, reason: wanted > 0 ? "submit" : "no-demand" };
 }
 
-const clampCount = (n: number): number => (Number.isFinite(n) ? Math.max(0, Math.floor(n)) : 0);
 
 /**
  * The decision. Limits, each a hard ceiling whatever the observation says:
+ * - the empty-pilot cap: pending + idle + submit ≤ queuedPilotCap(waitingJobs);
+ * - the circuit breaker: submit ≤ breakerAdmits;
  * - maxPending: pending + submit ≤ maxPending;
  * - maxRunning: every pilot alive or on its way may end up running, so
  *   pending + idle + running + submit ≤ maxRunning;
@@ -94,6 +113,8 @@ export function decideSubmission(knobs: PolicyKnobs, obs: QueueObservation, buck
   };
   const demand = wantedPilots(knobs, o);
   const ceilings: ReadonlyArray<readonly [SubmissionReason, number]> = [
+    ["empty-pilot-cap", queuedPilotCap(knobs, o.waitingJobs) - o.pending - o.idle],
+    ["breaker-open", obs.breakerAdmits === undefined ? Number.POSITIVE_INFINITY : obs.breakerAdmits],
     ["max-pending", knobs.maxPending - o.pending],
     ["max-running", knobs.maxRunning - o.pending - o.idle - o.running],
     ["max-per-cycle", knobs.maxPerCycle],
@@ -102,7 +123,7 @@ export function decideSubmission(knobs: PolicyKnobs, obs: QueueObservation, buck
   let submit = demand.wanted;
   let reason = demand.reason;
   for (const [why, ceiling] of ceilings) {
-    const c = clampCount(ceiling);
+    const c = ceiling === Number.POSITIVE_INFINITY ? ceiling : clampCount(ceiling);
     if (c < submit) {
       submit = c;
       reason = why;

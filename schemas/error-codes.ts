@@ -57,6 +57,9 @@ const table = [
   [1150, "FACTORY_SUBMIT_TOOL_MISSING", "pilot", false, "The batch system's submit command is not installed here; install it or use the local adapter"],
   [1151, "FACTORY_SUBMIT_FAILED", "pilot", true, "Submitting pilots to the batch system failed; see the factory log"],
   [1152, "FACTORY_ALREADY_RUNNING", "pilot", false, "A factory with this id already runs in this namespace; stop it or give this one another factoryId"],
+  [1153, "FACTORY_BREAKER_OPEN", "pilot", true, "The queue's submissions kept failing or its pilots went missing; the factory backs off and retries one pilot when the back-off ends: fix the batch system or the queue"],
+  [1154, "FACTORY_UNKNOWN_SITE", "pilot", false, "A factory queue names a site the site configuration does not have; fix the queue's site or add the site"],
+  [1155, "FACTORY_PILOT_MISSED", "pilot", true, "Pilots were submitted but never heard from: the batch system lost them or they died at start; see the pilots' logs"],
   // stage-in
   [1200, "STAGEIN_FAILED", "stage-in", true, "Stage-in of an input file failed"],
   [1201, "STAGEIN_FILE_MISSING", "stage-in", true, "An input file is not in the site's storage"],

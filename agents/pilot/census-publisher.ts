@@ -1,13 +1,25 @@
 // The pilot's census on `names.subjects.pilotCensus`: the factory counts idle, running, exited and
-// empty pilots from it. Fire and forget: a census lost while NATS reconnects costs nothing lasting.
+// empty pilots from it. Fire and forget, and repeated every census interval while the pilot lives
+// (as Harvester's workers keep reporting), so a factory that restarted, or missed a message while
+// NATS reconnected, hears every live pilot again within one interval; a pilot that falls silent
+// for two intervals is counted missed.
 import type { NatsConnection } from "nats";
 import { PilotCensus, SCHEMA_VERSION, type WireNames } from "../../schemas/index.ts";
-import type { CensusSink } from "./pilot-ports.ts";
+import type { CensusSink, CensusSnapshot } from "./pilot-ports.ts";
 
 const encoder = new TextEncoder();
 
-export function natsCensus(nc: NatsConnection, names: WireNames, extra: { queue?: string; factoryId?: string } = {}): CensusSink {
-  return (s) => {
+export interface CensusPublisherOptions {
+  readonly queue?: string;
+  readonly factoryId?: string;
+  /** Repeat the last state this often (ms) until `exited`; 0 or absent: only on changes. */
+  readonly repeatMs?: number;
+}
+
+export function natsCensus(nc: NatsConnection, names: WireNames, extra: CensusPublisherOptions = {}): CensusSink {
+  let last: CensusSnapshot | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const publish = (s: CensusSnapshot): void => {
     const msg: PilotCensus = {
       schemaVersion: SCHEMA_VERSION,
       pilotId: s.pilotId,
@@ -20,6 +32,21 @@ export function natsCensus(nc: NatsConnection, names: WireNames, extra: { queue?
       emptyAdverts: s.emptyAdverts,
       at: Date.now(),
     };
+    if (nc.isClosed()) return;
     nc.publish(names.subjects.pilotCensus, encoder.encode(JSON.stringify(msg)));
+  };
+  return (s) => {
+    last = s;
+    publish(s);
+    if (s.state === "exited") {
+      clearInterval(timer);
+      timer = undefined;
+    } else if (timer === undefined && extra.repeatMs !== undefined && extra.repeatMs > 0) {
+      timer = setInterval(() => {
+        if (last && last.state !== "exited") publish(last);
+      }, extra.repeatMs);
+      // The census never keeps a pilot alive on its own.
+      timer.unref();
+    }
   };
 }

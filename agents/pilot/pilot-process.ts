@@ -31,6 +31,8 @@ export interface PilotProcessOptions {
   /** The factory queue and factory that started this pilot, echoed in the census. */
   readonly queue?: string;
   readonly factoryId?: string;
+  /** Repeat the census this often (s) while the pilot lives; the factory's census interval. */
+  readonly censusSec?: number;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly signal?: AbortSignal;
   readonly logger?: Logger;
@@ -68,7 +70,7 @@ export async function runPilotProcess(o: PilotProcessOptions): Promise<PilotSumm
       maxBackoffSec: o.maxBackoffSec,
       pilotCert: o.pilotCert,
       switchLauncher: identitySwitchLauncher({ site, trust, mapper, audit }),
-      census: natsCensus(nc, names, { queue: o.queue, factoryId: o.factoryId }),
+      census: natsCensus(nc, names, { queue: o.queue, factoryId: o.factoryId, repeatMs: (o.censusSec ?? 30) * 1000 }),
       keepJobDirs: o.keepJobDirs,
       signal: o.signal,
       logger,

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { action, configFor, deprecatedAlias, globalOptions, printJson, warn } from "../command-kit.ts";
 import type { LoadedConfig } from "../../platform/config.ts";
-import type { FactoryConfig } from "../../schemas/index.ts";
+import type { FactoryConfig, FactoryQueue, FactoryQueueStatus } from "../../schemas/index.ts";
 
 interface RunOptions {
   factoryFile?: string;
@@ -46,7 +46,7 @@ export function registerFactory(program: Command): void {
     .argument("<assignments...>", "key=value pairs, e.g. pilotsPerMinute=30 maxPending=5")
     .description("change a queue's knobs live (key=value ...): validated, persisted in Redis, applied by the running factory within one cycle")
     .option("--factory <id>", "factory id (default: the only factory that has run in this namespace, or the one in --factory-file)")
-    .option("-f, --factory-file <file>", "also write the change into this FactoryConfig YAML file")
+    .option("-f, --factory-file <file>", "also write the factory's whole live state (every queue's changed knobs) into this FactoryConfig file, editing only those values: comments and layout stay")
     .option("--json", "print the queue's new knobs as JSON")
     .addHelpText("after", "\nKeys: targetIdle maxPending maxRunning maxPerCycle pilotsPerMinute cycleSec pilotLifetimeSec tokenUses emptyAdvertsLimit\n")
     .action(
@@ -58,7 +58,7 @@ export function registerFactory(program: Command): void {
 
   factory
     .command("status")
-    .description("per queue: pilots submitted, pending, idle, running, exited, empty (found no job), lost; rate in the last minute vs target")
+    .description("per queue: pilots submitted, pending, idle, running, exited, empty (found no job), missed (gone without a word); activated jobs; rate in the last minute vs target; circuit breaker")
     .option("--factory <id>", "only this factory")
     .option("--json", "print the status records as JSON")
     .action(
@@ -104,15 +104,27 @@ async function runFactory(opts: RunOptions, cmd: Command): Promise<void> {
   const { openRedis } = await import("../../platform/connections.ts");
   const { connectNats } = await import("../nats-connection.ts");
   const { createLogger } = await import("../../platform/logger.ts");
-  const { DispatchQueues } = await import("../../matchmaker/index.ts");
+  const { DispatchQueues, SiteRegistry } = await import("../../matchmaker/index.ts");
   const { PilotTokenStore } = await import("../../security/index.ts");
-  const { startFactory } = await import("../../pilot-factory/index.ts");
+  const { activatedJobsReader, checkFactoryConfig, startFactory } = await import("../../pilot-factory/index.ts");
   const { loaded, factoryFile } = await resolveFiles(opts, cmd);
   const factoryConfig = await loadFactoryFile(factoryFile);
   const { config, names } = loaded;
   const logger = createLogger("factory", config.logLevel);
-  const nc = await connectNats(config, `factory-${factoryConfig.factoryId}`);
   const redis = openRedis(config);
+  // The sites the deployment has: the site config file, else the sites published in Redis. A queue
+  // for any other site is refused here, before a pilot is submitted.
+  let knownSites: string[] | undefined;
+  try {
+    const sites = await new SiteRegistry(redis, names).listOrPublish(config.sitesFile);
+    knownSites = sites.length > 0 ? sites.map((s) => s.name) : undefined;
+    checkFactoryConfig(factoryConfig, knownSites, factoryFile);
+  } catch (e) {
+    redis.disconnect();
+    throw e;
+  }
+  if (knownSites === undefined) logger.warn("no site configuration (sitesFile) and no published sites: queue sites are not checked");
+  const nc = await connectNats(config, `factory-${factoryConfig.factoryId}`);
   const dispatch = new DispatchQueues({ connection: redis, names, lockMs: config.matchmaker.lockSec * 1000, stalledIntervalMs: config.matchmaker.stalledIntervalSec * 1000 });
   const running = await startFactory({
     config: factoryConfig,
@@ -120,7 +132,8 @@ async function runFactory(opts: RunOptions, cmd: Command): Promise<void> {
     redis,
     names,
     tokens: new PilotTokenStore(redis, names),
-    waitingJobs: (site) => dispatch.waitingCount(site),
+    waitingJobs: activatedJobsReader(dispatch),
+    knownSites,
     runtime: {
       nodePath: process.execPath,
       wmsBin: fileURLToPath(new URL("../../bin/wms.mjs", import.meta.url)),
@@ -161,14 +174,15 @@ async function runFactory(opts: RunOptions, cmd: Command): Promise<void> {
 
 async function setKnobs(queueName: string, assignments: string[], opts: SetOptions, cmd: Command): Promise<void> {
   const { readFileSync, writeFileSync } = await import("node:fs");
-  const { parseDocument } = await import("yaml");
+  const { parse: parseYaml } = await import("yaml");
   const { ERR, FactoryConfig, SCHEMA_VERSION, WmsError } = await import("../../schemas/index.ts");
   const { openRedis } = await import("../../platform/connections.ts");
   const { connectNats } = await import("../nats-connection.ts");
   const f = await import("../../pilot-factory/index.ts");
   const changes = f.parseKnobAssignments(assignments);
   const { config, names } = configFor(cmd);
-  const fileConfig = opts.factoryFile ? await loadFactoryFile(opts.factoryFile) : undefined;
+  const factoryFile = opts.factoryFile;
+  const fileConfig = factoryFile ? await loadFactoryFile(factoryFile) : undefined;
   const redis = openRedis(config);
   try {
     let factoryId = opts.factory ?? fileConfig?.factoryId;
@@ -178,24 +192,37 @@ async function setKnobs(queueName: string, assignments: string[], opts: SetOptio
       if (known.length > 1) throw new WmsError(ERR.USAGE, `several factories in namespace ${names.namespace} (${known.join(", ")}); pick one with --factory ID`);
       factoryId = known[0];
     }
-    const status = (await f.readFactoryStatus(redis, names, factoryId)).queues.find((q) => q.queue === queueName);
-    let current = status?.knobs;
-    if (!current) {
-      const fromFile = fileConfig?.queues.find((q) => q.name === queueName);
-      const persisted = await f.loadKnobChanges(redis, names, factoryId, queueName);
-      current = fromFile && persisted ? f.applyKnobChanges(fromFile, persisted) : fromFile;
-    }
-    if (!current) throw new WmsError(ERR.NOT_FOUND, `factory ${factoryId} has no queue '${queueName}' (not in its status${opts.factoryFile ? ` nor in ${opts.factoryFile}` : "; give --factory-file F to name its file"})`);
+    const statuses = (await f.readFactoryStatus(redis, names, factoryId)).queues;
+    /** A queue's knobs as the running factory has them: its last status, else the file with the persisted changes over it. */
+    const liveKnobs = async (name: string): Promise<FactoryQueue | undefined> => {
+      const fromStatus = statuses.find((q) => q.queue === name)?.knobs;
+      if (fromStatus) return fromStatus;
+      const fromFile = fileConfig?.queues.find((q) => q.name === name);
+      const persisted = await f.loadKnobChanges(redis, names, factoryId, name);
+      return fromFile && persisted ? f.applyKnobChanges(fromFile, persisted) : fromFile;
+    };
+    const current = await liveKnobs(queueName);
+    if (!current) throw new WmsError(ERR.NOT_FOUND, `factory ${factoryId} has no queue '${queueName}' (not in its status${factoryFile ? ` nor in ${factoryFile}` : "; give --factory-file F to name its file"})`);
     const updated = f.applyKnobChanges(current, changes);
-    if (opts.factoryFile) {
-      const doc = parseDocument(readFileSync(opts.factoryFile, "utf8"));
-      const queues = (doc.toJS() as { queues?: Array<{ name?: string }> }).queues ?? [];
-      const index = queues.findIndex((q) => q.name === queueName);
-      if (index < 0) throw new WmsError(ERR.NOT_FOUND, `${opts.factoryFile} has no queue '${queueName}'`);
-      for (const [k, v] of Object.entries(changes)) doc.setIn(["queues", index, k], v);
-      const problems = FactoryConfig.problems({ schemaVersion: SCHEMA_VERSION, ...(doc.toJS() as object) });
-      if (problems !== undefined) throw new WmsError(ERR.BAD_INPUT, `${opts.factoryFile} would not validate: ${problems}`);
-      writeFileSync(opts.factoryFile, doc.toString());
+    if (factoryFile && fileConfig) {
+      // The whole live state, not only this command's knobs: every queue's tunable knobs that
+      // differ from what the file says (defaults included), so the file restarts the factory as it runs now.
+      const values: Record<string, Record<string, number>> = {};
+      for (const q of fileConfig.queues) {
+        const live = q.name === queueName ? updated : await liveKnobs(q.name);
+        if (!live) continue;
+        const diff: Record<string, number> = {};
+        for (const k of f.TUNABLE_KNOBS) {
+          const v = live[k];
+          if (v !== undefined && v !== q[k]) diff[k] = v;
+        }
+        if (Object.keys(diff).length > 0) values[q.name] = diff;
+      }
+      const text = f.editFactoryFile(readFileSync(factoryFile, "utf8"), factoryFile, values);
+      const data: unknown = factoryFile.endsWith(".json") || text.trimStart().startsWith("{") ? JSON.parse(text) : parseYaml(text);
+      const problems = FactoryConfig.problems({ schemaVersion: SCHEMA_VERSION, ...(data as object) });
+      if (problems !== undefined) throw new WmsError(ERR.BAD_INPUT, `${factoryFile} would not validate: ${problems}`);
+      writeFileSync(factoryFile, text);
     }
     await f.saveKnobChanges(redis, names, factoryId, queueName, changes);
     const nc = await connectNats(config, "factory-set");
@@ -226,7 +253,8 @@ async function showStatus(opts: StatusOptions, cmd: Command): Promise<void> {
       process.stdout.write(`no factory status in namespace ${names.namespace}${opts.factory ? ` for factory ${opts.factory}` : ""}; is \`wms factory run\` running?\n`);
       return;
     }
-    const header = ["FACTORY", "QUEUE", "SITE", "ADAPTER", "SUBMITTED", "PENDING", "IDLE", "RUNNING", "EXITED", "EMPTY", "LOST", "WAITING", "RATE/MIN", "TARGET", "AGE", "LAST ERROR"];
+    // Harvester's worker states: submitted (PENDING here), idle, running, finished (EXITED), missed.
+    const header = ["FACTORY", "QUEUE", "SITE", "ADAPTER", "SUBMITTED", "PENDING", "IDLE", "RUNNING", "EXITED", "EMPTY", "MISSED", "ACTIVATED", "RATE/MIN", "TARGET", "BREAKER", "AGE", "LAST ERROR"];
     const now = Date.now();
     const rows = queues.map((q) => [
       q.factoryId,
@@ -243,6 +271,7 @@ async function showStatus(opts: StatusOptions, cmd: Command): Promise<void> {
       String(q.waitingJobs),
       String(q.ratePerMin),
       String(q.targetPerMin),
+      breakerCell(q.breaker, now),
       `${Math.max(0, Math.round((now - q.at) / 1000))}s`,
       q.lastError ? `E${q.lastError.code}` : "-",
     ]);
@@ -252,4 +281,11 @@ async function showStatus(opts: StatusOptions, cmd: Command): Promise<void> {
   } finally {
     redis.disconnect();
   }
+}
+
+/** `closed`, `open 3 fail, retry 40s`, `half-open (trial out)`. */
+function breakerCell(b: FactoryQueueStatus["breaker"], now: number): string {
+  if (!b || b.state === "closed") return b && b.failures > 0 ? `closed ${b.failures} fail` : "closed";
+  if (b.state === "half-open") return "half-open (trial out)";
+  return `open ${b.failures} fail, retry ${b.retryAt !== undefined ? `${Math.max(0, Math.round((b.retryAt - now) / 1000))}s` : "now"}`;
 }

@@ -15,6 +15,7 @@ interface PilotCliOptions {
   keepJobDirs?: boolean;
   queue?: string;
   factoryId?: string;
+  censusSec?: number;
   json?: boolean;
 }
 
@@ -34,6 +35,7 @@ export function registerPilot(program: Command): void {
     .option("--pilot-id <id>", "pilot id (default: generated from host, pid and random bytes)")
     .option("--queue <name>", "factory queue that started this pilot (echoed in its census)")
     .option("--factory-id <id>", "factory that started this pilot (echoed in its census)")
+    .option("--census-sec <sec>", "repeat the census this often while alive (the factory's census interval; default 30)", parseNumberOption("--census-sec", 1))
     .option("--keep-job-dirs", "keep job directories after the job (credentials are deleted regardless)")
     .option("--json", "print the exit summary as one JSON object")
     .action(
@@ -64,6 +66,7 @@ export function registerPilot(program: Command): void {
           keepJobDirs: opts.keepJobDirs ?? false,
           queue: opts.queue,
           factoryId: opts.factoryId,
+          censusSec: opts.censusSec,
           env: process.env,
           signal: ac.signal,
         });

@@ -36,7 +36,7 @@ export function condorSubmitDescription(input: CondorDescriptionInput): string {
   // The builder is called once with HTCondor macros in place of the per-pilot values, so the
   // command line stays the pilot engineer's and the queue statement fills in each pilot.
   const template = input.pilotCommand(
-    { pilotId: PER_PILOT_ID, token: PER_PILOT_TOKEN, site: queue.site, queue: queue.name, factoryId: input.factoryId, lifetimeSec: queue.pilotLifetimeSec, maxEmpty: queue.emptyAdvertsLimit },
+    { pilotId: PER_PILOT_ID, token: PER_PILOT_TOKEN, site: queue.site, queue: queue.name, factoryId: input.factoryId, lifetimeSec: queue.pilotLifetimeSec, maxEmpty: queue.emptyAdvertsLimit, censusSec: pilots[0].censusSec },
     input.runtime,
   );
   const env = Object.entries(template.env).map(([k, v]) => `${k}=${v}`);

@@ -9,7 +9,22 @@ import { findExecutable } from "./executable-lookup.ts";
 import { PILOT_INHERITED_ENV, pilotBaseEnv } from "./pilot-base-env.ts";
 import { runSubmitTool } from "./run-submit-tool.ts";
 import { slurmBatchScript } from "./slurm-batch-script.ts";
-import type { SubmitAdapter, SubmitContext, SubmitOutcome } from "./submit-adapter.ts";
+import type { BatchState, SubmitAdapter, SubmitContext, SubmitOutcome } from "./submit-adapter.ts";
+
+/** Slurm job states (squeue %T) that mean the job still waits or runs; any other, or absent, is gone. */
+const SLURM_QUEUED = new Set(["PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "RESV_DEL_HOLD", "SUSPENDED"]);
+const SLURM_RUNNING = new Set(["RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING", "RESIZING"]);
+
+/** `squeue -h -o "%i %T"` lines → job id → state. Pure, so tests feed it text. */
+export function parseSqueue(text: string): Map<string, BatchState> {
+  const out = new Map<string, BatchState>();
+  for (const line of text.split("\n")) {
+    const [id, state] = line.trim().split(/\s+/);
+    if (!id || state === undefined) continue;
+    out.set(id, SLURM_QUEUED.has(state) ? "queued" : SLURM_RUNNING.has(state) ? "running" : "gone");
+  }
+  return out;
+}
 
 export class SlurmAdapter implements SubmitAdapter {
   readonly kind = "slurm" as const;
@@ -36,6 +51,7 @@ export class SlurmAdapter implements SubmitAdapter {
     const submitted: string[] = [];
     const failed: Array<{ pilotId: string; message: string }> = [];
     const files: string[] = [];
+    const batchIds: Record<string, string> = {};
     for (const pilot of pilots) {
       const script = slurmBatchScript({
         factoryId: ctx.factoryId,
@@ -53,12 +69,33 @@ export class SlurmAdapter implements SubmitAdapter {
       try {
         const out = await runSubmitTool(tool, [file], { ...base, ...script.submitEnv });
         const id = /Submitted batch job (\d+)/.exec(out)?.[1];
-        if (id) this.jobIds.push(id);
+        if (id) {
+          this.jobIds.push(id);
+          batchIds[pilot.pilotId] = id;
+        }
         submitted.push(pilot.pilotId);
       } catch (e) {
         failed.push({ pilotId: pilot.pilotId, message: (e as Error).message });
       }
     }
-    return { submitted, failed, files };
+    return { submitted, failed, files, batchIds };
+  }
+
+  /**
+   * squeue's view of the pilots with a job id: listed by the job name the batch script sets; a job
+   * id squeue no longer lists has ended: gone. When squeue is missing or fails, nothing is known.
+   */
+  async query(pilots: ReadonlyArray<{ readonly pilotId: string; readonly batchId?: string }>, ctx: { readonly queue: { readonly name: string } }): Promise<ReadonlyMap<string, BatchState>> {
+    const tool = findExecutable("squeue", this.opts.env.PATH);
+    const withIds = pilots.filter((p) => p.batchId !== undefined);
+    if (!tool || withIds.length === 0) return new Map();
+    let text: string;
+    try {
+      text = await runSubmitTool(tool, ["-h", "-o", "%i %T", "--name", `wms-pilot-${ctx.queue.name}`], pilotBaseEnv(this.opts.env));
+    } catch {
+      return new Map();
+    }
+    const seen = parseSqueue(text);
+    return new Map(withIds.map((p) => [p.pilotId, seen.get(p.batchId ?? "") ?? "gone"]));
   }
 }

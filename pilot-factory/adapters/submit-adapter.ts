@@ -20,6 +20,19 @@ export interface SubmitOutcome {
   readonly failed: ReadonlyArray<{ readonly pilotId: string; readonly message: string }>;
   /** Files written for this submission (logs, submit descriptions, scripts). */
   readonly files: readonly string[];
+  /** The batch system's id of each accepted pilot, kept in the census so a restarted factory can ask after it. */
+  readonly batchIds?: Readonly<Record<string, string>>;
+}
+
+/**
+ * What the batch system says of one pilot: waiting in its queue, running, or no longer there
+ * (finished, removed, never started). Harvester asks the same of its batch systems every cycle.
+ */
+export type BatchState = "queued" | "running" | "gone";
+
+export interface BatchQueryContext {
+  readonly factoryId: string;
+  readonly queue: FactoryQueue;
 }
 
 export interface SubmitAdapter {
@@ -27,6 +40,9 @@ export interface SubmitAdapter {
   /** `undefined` when this adapter can submit here; otherwise the error that says why not. */
   unavailable(): WmsError | undefined;
   submit(pilots: readonly PilotLaunch[], ctx: SubmitContext): Promise<SubmitOutcome>;
-  /** Adapters that can see their pilots' processes: ids gone for at least `graceMs` (reported once). */
-  vanished?(nowMs: number, graceMs: number): string[];
+  /**
+   * The batch system's view of these pilots (the local process table, condor_q, squeue). Pilots
+   * it cannot tell about are left out of the map: unknown, not gone. Never throws.
+   */
+  query?(pilots: ReadonlyArray<{ readonly pilotId: string; readonly batchId?: string }>, ctx: BatchQueryContext): Promise<ReadonlyMap<string, BatchState>>;
 }

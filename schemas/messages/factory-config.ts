@@ -17,6 +17,14 @@ export const FactoryQueueSchema = Type.Object(
     pilotLifetimeSec: Type.Integer({ minimum: 10, default: 3600 }),
     tokenUses: Type.Integer({ minimum: 1, maximum: 1000, default: 5, description: "Job requests one pilot token allows" }),
     emptyAdvertsLimit: Type.Integer({ minimum: 1, default: 3, description: "Pilot exits after this many adverts in a row found nothing" }),
+    censusSec: Type.Optional(
+      Type.Number({ minimum: 1, maximum: 3600, default: 30, description: "The census interval: pilots repeat their census this often; one silent for two intervals, or gone from the batch system, is missed" }),
+    ),
+    queuedPerJob: Type.Optional(
+      Type.Number({ minimum: 0, maximum: 100, default: 1, description: "Pilots pending or idle per activated job the queue's pilots can run, at most (Harvester caps new workers by activated jobs)" }),
+    ),
+    breakerAfter: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 3, description: "Consecutive failed or missed submissions that open the queue's circuit breaker" })),
+    breakerMaxSec: Type.Optional(Type.Number({ minimum: 1, maximum: 86400, default: 600, description: "Longest back-off of an open breaker (it doubles from one cycle up to this)" })),
   },
   { additionalProperties: false },
 );

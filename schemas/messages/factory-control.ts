@@ -18,6 +18,10 @@ export const KnobChangesSchema = Type.Object(
     pilotLifetimeSec: Type.Optional(Type.Integer()),
     tokenUses: Type.Optional(Type.Integer()),
     emptyAdvertsLimit: Type.Optional(Type.Integer()),
+    censusSec: Type.Optional(Type.Number()),
+    queuedPerJob: Type.Optional(Type.Number()),
+    breakerAfter: Type.Optional(Type.Integer()),
+    breakerMaxSec: Type.Optional(Type.Number()),
   },
   { additionalProperties: false, minProperties: 1 },
 );

@@ -6,7 +6,8 @@ import type { NatsConnection } from "nats";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pilotCountsBySite, readFactoryStatus, startFactory } from "../../pilot-factory/index.ts";
-import { FactoryQueueStatus, SCHEMA_VERSION } from "../../schemas/index.ts";
+import { FactoryQueueStatus, SCHEMA_VERSION, wireNames } from "../../schemas/index.ts";
+import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { testConfig } from "../support/namespace.ts";
 import { openLiveServices, type LiveServices } from "../support/live-services.ts";
 import { REPO_ROOT, WMS_BIN, runCli } from "../support/run-cli.ts";
@@ -81,6 +82,22 @@ describe("wms factory status and run", () => {
     expect(report).toMatchObject({ queue: "quiet", submitted: [], decision: { reason: "no-demand" }, observation: { waitingJobs: 0 } });
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/^wms: error E1008 USAGE: .*--factory-file/);
+  }, 60_000);
+
+  it("run refuses a queue for a site the site configuration does not have, with one line naming it, and submits nothing", async () => {
+    const sites = path.join(workDir, "sites-z.yaml");
+    writeFileSync(sites, "schemaVersion: 1\nsites:\n  - name: SITE_A\n    storagePath: /tmp/SITE_A\n  - name: SITE_B\n    storagePath: /tmp/SITE_B\n");
+    const wmsYaml = path.join(workDir, "wms-z.yaml");
+    writeFileSync(wmsYaml, `sitesFile: ${sites}\n`);
+    const file = path.join(workDir, "factory-z.yaml");
+    writeFileSync(file, "factoryId: fac-z\nqueues:\n  - name: good\n    site: SITE_A\n  - name: typo\n    site: SITE_Z\n");
+    const r = await runCli(["--config", wmsYaml, "--namespace", `${ns}z`, "factory", "run", "--factory-file", file, "--once", "--work-dir", workDir], { env: { WMS_LOG_LEVEL: "silent" } });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toMatch(/^wms: error E1154 FACTORY_UNKNOWN_SITE: .*queue 'typo' names site 'SITE_Z'.*known sites: SITE_A, SITE_B/);
+    const zNames = wireNames(`${ns}z`);
+    expect((await readFactoryStatus(redis, zNames, "fac-z")).queues).toHaveLength(0);
+    await deleteNamespaceKeys(redis, zNames.namespace);
   }, 60_000);
 
   it("run keeps cycling until Ctrl-C, then stops cleanly with exit 0", async () => {

@@ -105,14 +105,27 @@ describe("live tuning with `wms factory set`", () => {
     }
   }, 60_000);
 
-  it("writes the change into the factory's YAML file when given --factory-file, keeping the rest of the file", async () => {
+  it("writes the whole live state into the factory's YAML file when given --factory-file, keeping the rest of the file", async () => {
     const file = path.join(workDir, "factory.yaml");
-    writeFileSync(file, "# operator notes stay\nfactoryId: fac-yaml\nqueues:\n  - name: fromfile\n    site: SITE_A\n    maxPending: 4 # small site\n");
-    const r = await runCli(["--namespace", ns, "factory", "set", "fromfile", "maxPending=9", "targetIdle=1", "--factory-file", file]);
+    writeFileSync(file, "# operator notes stay\nfactoryId: fac-yaml\nqueues:\n  - name: fromfile\n    site: SITE_A\n    maxPending: 4      # small site\n");
+    // An earlier change, made while the factory ran without naming the file, is part of the live
+    // state the file must now carry: the running factory shows it in its status.
+    const running = await start("fac-yaml", queueKnobs({ name: "fromfile", maxPending: 4 }), undefined, false);
+    try {
+      await running.cycleOnce();
+      const earlier = await runCli(["--namespace", ns, "factory", "set", "fromfile", "maxPending=9", "--factory", "fac-yaml"]);
+      expect(earlier.code).toBe(0);
+      await waitFor("the change applied", () => running.queues()[0].maxPending === 9 || undefined);
+      await running.cycleOnce();
+    } finally {
+      await running.stop();
+    }
+    const r = await runCli(["--namespace", ns, "factory", "set", "fromfile", "targetIdle=1", "--factory-file", file]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     const text = readFileSync(file, "utf8");
     expect(text).toContain("# operator notes stay");
+    expect(text).toContain("    maxPending: 9      # small site\n    targetIdle: 1\n");
     expect(parseYaml(text)).toMatchObject({ factoryId: "fac-yaml", queues: [{ name: "fromfile", maxPending: 9, targetIdle: 1 }] });
     const f = await start("fac-yaml", queueKnobs({ name: "fromfile", maxPending: 4 }), undefined, false);
     try {

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { bucketCapacity, decideSubmission, initialBucket, type PolicyKnobs, type QueueObservation, type RateBucket } from "../../pilot-factory/index.ts";
+import { bucketCapacity, decideSubmission, initialBucket, queuedPilotCap, type PolicyKnobs, type QueueObservation, type RateBucket } from "../../pilot-factory/index.ts";
 
 const knobsArb: fc.Arbitrary<PolicyKnobs> = fc.record({
   targetIdle: fc.integer({ min: 0, max: 50 }),
@@ -9,6 +9,7 @@ const knobsArb: fc.Arbitrary<PolicyKnobs> = fc.record({
   maxPerCycle: fc.integer({ min: 0, max: 100 }),
   pilotsPerMinute: fc.double({ min: 0, max: 2000, noNaN: true }),
   cycleSec: fc.double({ min: 0.1, max: 3600, noNaN: true }),
+  queuedPerJob: fc.option(fc.double({ min: 0, max: 10, noNaN: true }), { nil: undefined }),
 });
 
 // Observations as a flaky census might give them: anything from zero to far past every limit.
@@ -114,6 +115,43 @@ describe("submission policy", () => {
     fc.assert(
       fc.property(knobsArb, obsArb, bucketArb, (knobs, obs, bucket) => {
         expect(decideSubmission({ ...knobs, pilotsPerMinute: 0 }, obs, bucket, bucket.updatedAtMs + 3_600_000).submit).toBe(0);
+      }),
+    );
+  });
+});
+
+describe("the empty-pilot cap", () => {
+  it("never lets pilots waiting for work (pending + idle) exceed the activated jobs times queuedPerJob, whatever else it observes", () => {
+    fc.assert(
+      fc.property(knobsArb, obsArb, bucketArb, fc.integer({ min: 0, max: 1e12 }), (knobs, obs, bucket, now) => {
+        const d = decideSubmission(knobs, obs, bucket, now);
+        if (d.submit > 0) expect(obs.pending + obs.idle + d.submit).toBeLessThanOrEqual(queuedPilotCap(knobs, obs.waitingJobs));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("submits nothing to a site without activated jobs, whatever targetIdle asks", () => {
+    fc.assert(
+      fc.property(knobsArb, obsArb, bucketArb, (knobs, obs, bucket) => {
+        const d = decideSubmission(knobs, { ...obs, waitingJobs: 0 }, bucket, bucket.updatedAtMs + 60_000);
+        expect(d.submit).toBe(0);
+      }),
+    );
+  });
+
+  it("lets queuedPerJob pilots wait per job: 4 jobs at 1.5 allow 6, less the 2 already pending", () => {
+    const knobs: PolicyKnobs = { targetIdle: 0, maxPending: 100, maxRunning: 100, maxPerCycle: 100, pilotsPerMinute: 6000, cycleSec: 10, queuedPerJob: 1.5 };
+    const d = decideSubmission(knobs, { waitingJobs: 4, pending: 2, idle: 0, running: 0 }, initialBucket(knobs, 0), 0);
+    expect(d).toMatchObject({ submit: 2, reason: "submit" });
+    const capped = decideSubmission({ ...knobs, queuedPerJob: 0.5 }, { waitingJobs: 4, pending: 1, idle: 0, running: 0 }, initialBucket(knobs, 0), 0);
+    expect(capped).toMatchObject({ submit: 1, reason: "empty-pilot-cap" });
+  });
+
+  it("submits no more than the breaker admits", () => {
+    fc.assert(
+      fc.property(knobsArb, obsArb, bucketArb, fc.integer({ min: 0, max: 3 }), (knobs, obs, bucket, admits) => {
+        expect(decideSubmission(knobs, { ...obs, breakerAdmits: admits }, bucket, bucket.updatedAtMs + 1000).submit).toBeLessThanOrEqual(admits);
       }),
     );
   });
