@@ -8,7 +8,7 @@ import { PILOT_PID_FILE } from "../agents/pilot/index.ts";
 import { isAlive, type ProcessRef } from "./up-state.ts";
 import { signalGroup } from "./supervisor.ts";
 
-/** The pilots' folder under `wms up`: the pilot's default --workdir, relative to the factory's folder. */
+/** The pilots' folder under `wms up`: the pilot's default --work-dir, relative to the factory's folder. */
 export const PILOTS_DIR = path.join(".wms", "pilots");
 
 export function livePilots(pilotsDir: string): ProcessRef[] {

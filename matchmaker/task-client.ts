@@ -1,16 +1,14 @@
 // The submitter's side of the intake: sends a signed batch or control request over NATS and turns
 // the reply into a result or a WmsError with the intake's code. Used by `wms task` and the tests.
 import type { NatsConnection } from "nats";
-import { ControlReply, ERR, errorEntry, SubmitReply, WmsError, type ControlDone, type ErrorCode, type SignedTaskBatch, type SignedTaskControl, type SubmitAccepted, type WireNames } from "../schemas/index.ts";
+import { ControlReply, ERR, errorEntry, SubmitReply, WmsError, type ControlDone, type SignedTaskBatch, type SignedTaskControl, type SubmitAccepted, type WireNames } from "../schemas/index.ts";
 
 const encoder = new TextEncoder();
 
 /** Rebuilds the intake's error here, keeping its code and its situation-specific detail. */
 export function errorFromReply(r: { code: number; message: string }): WmsError {
-  const entry = errorEntry(r.code);
-  if (!entry) return new WmsError(ERR.INTERNAL, `unknown error code ${r.code}: ${r.message}`);
-  const detail = r.message.startsWith(`${entry.message}: `) ? r.message.slice(entry.message.length + 2) : r.message === entry.message ? undefined : r.message;
-  return new WmsError(entry.code as ErrorCode, detail);
+  if (!errorEntry(r.code)) return new WmsError(ERR.INTERNAL, `unknown error code ${r.code}: ${r.message}`);
+  return WmsError.fromReply(r);
 }
 
 export class TaskClient {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ERR, ERROR_CODES, errorEntry, isRetryable } from "../schemas/index.ts";
+import { ERR, ERROR_CODES, errorEntry, isRetryable, WmsError } from "../schemas/index.ts";
 import { runCli } from "./support/run-cli.ts";
 
 describe("error-code registry", () => {
@@ -22,6 +22,14 @@ describe("error-code registry", () => {
       const [lo, hi] = ranges[e.category];
       expect(e.code >= lo && e.code <= hi, `${e.code} ${e.category}`).toBe(true);
     }
+  });
+
+  it("rebuilds an error that crossed a wire without repeating its registry text", () => {
+    const sent = new WmsError(ERR.STAGEOUT_NO_OUTPUT, "nothing in outputs/");
+    const back = WmsError.fromReply(sent.toReply());
+    expect(back.code).toBe(ERR.STAGEOUT_NO_OUTPUT);
+    expect(back.message).toBe("The payload produced no output file: nothing in outputs/");
+    expect(WmsError.fromReply({ code: ERR.TIMEOUT, message: "The request timed out" }).message).toBe("The request timed out");
   });
 
   it("says which failures a retry can cure", () => {
