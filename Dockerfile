@@ -2,7 +2,10 @@
 FROM node:20-bookworm-slim
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund || npm ci --no-audit --no-fund
+# Dependencies first (a layer that survives source edits); the build needs the sources, so it runs
+# after the copy, then the devDependencies (TypeScript, tsx, vitest) are dropped from the image.
+RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY . .
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 ENTRYPOINT ["node", "bin/wms.mjs"]
 CMD ["--help"]

@@ -1,12 +1,25 @@
 import { defineConfig } from "vitest/config";
 
 // Tests talk to real NATS/Redis/RabbitMQ; each uses its own namespace so files run in parallel.
+// Three projects, chosen by file name (test/README.md):
+//   unit         *.unit.test.ts: no service, no network; `npm run test:unit`
+//   integration  every other *.test.ts: the real services on loopback; `npm test` runs unit + this
+//   heavy        *.heavy.test.ts and test/faults/: long fault, cluster and scale-out runs; only
+//                `npm run test:all` (what CI runs) includes them
+const HEAVY = ["test/**/*.heavy.test.ts", "test/faults/**/*.test.ts"];
+
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: "forks",
     reporters: ["default"],
+    // CLI tests start `bin/wms.mjs`, which runs the compiled dist/: bring it up to date first.
+    globalSetup: ["test/support/build-dist.ts"],
+    projects: [
+      { extends: true, test: { name: "unit", include: ["test/**/*.unit.test.ts"] } },
+      { extends: true, test: { name: "integration", include: ["test/**/*.test.ts"], exclude: ["test/**/*.unit.test.ts", ...HEAVY] } },
+      { extends: true, test: { name: "heavy", include: HEAVY } },
+    ],
   },
 });

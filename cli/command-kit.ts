@@ -1,30 +1,12 @@
 // What every command shares: one-line errors with their registry code (never a stack trace),
 // `--json` output, and the config loaded once per invocation.
 import { Option, type Command } from "commander";
-import { ERR, isWmsError, WmsError } from "../schemas/index.ts";
+import { ERR, WmsError } from "../schemas/index.ts";
 import { loadConfig, type LoadedConfig } from "../platform/config.ts";
 import { READY_MESSAGE } from "../deployment/ready-message.ts";
+import { EXIT, reportError } from "./error-reporting.ts";
 
-/**
- * Exit codes: 0 ok; 1 the operation failed (the error line names why); 2 the command line is wrong
- * (unknown command or option, missing argument, bad value) or the command is not built: nothing
- * was attempted. `wms --help` prints this table (EXIT_CODES_HELP).
- */
-export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
-
-/** Codes that mean "fix the command line", whatever raised them; they exit with EXIT.usage. */
-const USAGE_CODES: ReadonlySet<number> = new Set([ERR.USAGE, ERR.BAD_PORT, ERR.UNKNOWN_CATEGORY, ERR.NOT_IMPLEMENTED]);
-
-export function exitCodeFor(code: number): number {
-  return USAGE_CODES.has(code) ? EXIT.usage : EXIT.failed;
-}
-
-export const EXIT_CODES_HELP = [
-  "Exit codes:",
-  `  ${EXIT.ok}  success`,
-  `  ${EXIT.failed}  the operation failed; stderr holds one line 'wms: error E<code> <NAME>: <message>' ('wms errors <code>' explains it)`,
-  `  ${EXIT.usage}  the command line is wrong (E${ERR.USAGE} USAGE, E${ERR.BAD_PORT} BAD_PORT, E${ERR.UNKNOWN_CATEGORY} UNKNOWN_CATEGORY) or not built (E${ERR.NOT_IMPLEMENTED}); nothing was done`,
-].join("\n");
+export { EXIT, EXIT_CODES_HELP, exitCodeFor, PROCESS_IO, reportError, toWmsError, type CliIo } from "./error-reporting.ts";
 
 export interface GlobalOptions {
   config?: string;
@@ -42,35 +24,6 @@ export function configFor(cmd: Command): LoadedConfig {
 
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value) + "\n");
-}
-
-/** Where the CLI's own lines go; tests that run the CLI in-process pass their own. */
-export interface CliIo {
-  out(text: string): void;
-  err(text: string): void;
-}
-
-export const PROCESS_IO: CliIo = {
-  out: (t) => void process.stdout.write(t),
-  err: (t) => void process.stderr.write(t),
-};
-
-/** Any failure as one line with its registry code (never a stack trace; WMS_DEBUG=1 adds it); returns the exit code. */
-export function reportError(e: unknown, io: CliIo = PROCESS_IO): number {
-  const w = toWmsError(e);
-  io.err(`wms: error ${w.toLine()}\n`);
-  if (process.env.WMS_DEBUG && e instanceof Error && !isWmsError(e)) io.err(`${e.stack ?? ""}\n`);
-  return exitCodeFor(w.code);
-}
-
-/** A system error a user can act on gets its own code; anything else is INTERNAL, first line only. */
-export function toWmsError(e: unknown): WmsError {
-  if (isWmsError(e)) return e;
-  const err = e instanceof Error ? e : new Error(String(e));
-  const sys = err as NodeJS.ErrnoException & { address?: string; port?: number };
-  if (sys.code === "EADDRINUSE") return new WmsError(ERR.PORT_IN_USE, `${sys.address ?? "the address"}:${sys.port ?? "?"} (${sys.syscall ?? "listen"})`);
-  if (sys.code === "EACCES" && sys.syscall === "listen") return new WmsError(ERR.BAD_PORT, `not allowed to listen on ${sys.address ?? ""}:${sys.port ?? "?"} (ports below 1024 need privileges)`);
-  return new WmsError(ERR.INTERNAL, err.message.split("\n")[0] || err.name);
 }
 
 export function fail(e: unknown): never {

@@ -1,12 +1,13 @@
-// The `wms` program: every command group registered on one commander program, and the one place
+// The `wms` program: the command groups registered on one commander program, and the one place
 // where any failure, commander's usage errors included, becomes one line with its registry code.
 // Groups registered later (or by other files) inherit this handling: commander copies exitOverride
 // and configureOutput to each subcommand it creates, and `applyErrorHandling` walks the tree again.
+// Only the groups a command line names are imported; the rest are listed by name and summary, so
+// `wms --help` and each command load a small part of the code (error-reporting.ts, not command-kit).
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
-import { EXIT, EXIT_CODES_HELP, PROCESS_IO, reportError, type CliIo } from "./command-kit.ts";
+import { EXIT, EXIT_CODES_HELP, PROCESS_IO, reportError, type CliIo } from "./error-reporting.ts";
 import { COMMAND_GROUPS } from "./commands/index.ts";
-import { usageError } from "./usage-error.ts";
 
 /** The one version source: package.json, found from this file whether it runs as TS or compiled. */
 export function packageVersion(): string {
@@ -29,7 +30,12 @@ function applyErrorHandling(cmd: Command, io: CliIo): void {
   for (const sub of cmd.commands) applyErrorHandling(sub, io);
 }
 
-export function buildProgram(io: CliIo = PROCESS_IO): Command {
+/**
+ * The program for `argv`: every group with a command named by one of argv's words is loaded and
+ * registered; the others are listed by name and summary only. Without `argv`, every group loads
+ * (tests that walk the whole command tree).
+ */
+export async function buildProgram(io: CliIo = PROCESS_IO, argv?: readonly string[]): Promise<Command> {
   const program = new Command("wms")
     .description("pilot-wms: pilot-based workload management with a ClassAd matchmaker")
     .version(packageVersion())
@@ -37,7 +43,11 @@ export function buildProgram(io: CliIo = PROCESS_IO): Command {
     .option("--namespace <ns>", "deployment namespace for subjects, queues and keys (default: wms)")
     .addHelpText("after", `\n${EXIT_CODES_HELP}\n`);
   applyErrorHandling(program, io);
-  for (const register of COMMAND_GROUPS) register(program);
+  const words = argv === undefined ? undefined : new Set(argv.filter((a) => !a.startsWith("-")));
+  for (const group of COMMAND_GROUPS) {
+    if (words === undefined || group.commands.some(([name]) => words.has(name))) (await group.load())(program);
+    else for (const [name, summary] of group.commands) program.command(name).description(summary);
+  }
   applyErrorHandling(program, io);
   return program;
 }
@@ -47,7 +57,7 @@ export function buildProgram(io: CliIo = PROCESS_IO): Command {
  * Actions that print write to stdout themselves; `io` receives help, version and error lines.
  */
 export async function runWms(argv: readonly string[], io: CliIo = PROCESS_IO): Promise<number> {
-  const program = buildProgram(io);
+  const program = await buildProgram(io, argv);
   if (argv.length === 0) {
     program.outputHelp();
     return EXIT.ok;
@@ -57,6 +67,7 @@ export async function runWms(argv: readonly string[], io: CliIo = PROCESS_IO): P
     return typeof process.exitCode === "number" ? process.exitCode : EXIT.ok;
   } catch (e) {
     if (e instanceof CommanderError) {
+      const { usageError } = await import("./usage-error.ts");
       const w = usageError(e, program, argv);
       return w === undefined ? EXIT.ok : reportError(w, io);
     }

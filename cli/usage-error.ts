@@ -2,7 +2,9 @@
 // without its subcommand) as registry errors, so they read like every other failure: one line,
 // a code, and where to look next.
 import type { Command, CommanderError } from "commander";
-import { ERR, WmsError } from "../schemas/index.ts";
+// The registry's own files, not schemas/' index: help and usage errors load no message schema.
+import { ERR } from "../schemas/error-codes.ts";
+import { WmsError } from "../schemas/wms-error.ts";
 
 /** The command the user was reaching for: the deepest one whose names appear in `args`, in order. */
 export function commandReached(program: Command, args: readonly string[]): Command {

@@ -169,7 +169,7 @@ export const GROUPS: readonly Group[] = [
     ],
   },
   {
-    source: "lexer.cpp tokenizeNumber: integers are read with from_chars in base 10 (a leading 0 is refused under the old-ClassAd semantics HTCondor's tools use, see htcondor-differential.test.ts); adjacent string literals concatenate; comments",
+    source: "lexer.cpp tokenizeNumber: integers are read with from_chars in base 10 (a leading 0 is refused under the old-ClassAd semantics HTCondor's tools use, see htcondor-differential.unit.test.ts); adjacent string literals concatenate; comments",
     cases: [
       ["0", "0"], ["-017", "-17"], ["1 /* comment */ + 2", "3"], ["1 + // comment\n 2", "3"],
       ['"ab" "cd"', '"abcd"'], ['"ab"  "cd" "ef"', '"abcdef"'], ["1.5e1", "1.500000000000000E+01"], ["0.5", "5.000000000000000E-01"], ["017.5", "1.750000000000000E+01"],

@@ -8,14 +8,15 @@ import { ERR, type JobSpec } from "../../schemas/index.ts";
 import { testConfig } from "../support/namespace.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { parsePrometheusText } from "../support/prometheus-text.ts";
+import { findChromium, HEADLESS_ARGS } from "../support/chromium.ts";
 
 const { config, names } = testConfig("monitor");
 const redis = new Redis(config.redis.url);
 const store = new JobStore(redis, names);
 const OWNER = "/DC=org/DC=pilot-wms/CN=Monitor Tester";
 const ARTIFACTS = new URL("../../test-artifacts/", import.meta.url).pathname;
+const CHROMIUM = findChromium();
 let monitor: RunningMonitor;
-let browser: Browser;
 
 function spec(i: number, site: string): JobSpec {
   return {
@@ -31,14 +32,9 @@ beforeAll(async () => {
     Array.from({ length: 12 }, (_, i) => ({ spec: spec(i, i % 2 ? "SITE_B" : "SITE_A"), state: "activated" as const })),
   );
   monitor = await startMonitor({ redis, names, port: 0, sampleEveryMs: 200 });
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
 });
 
 afterAll(async () => {
-  await browser?.close();
   await monitor?.close();
   await deleteNamespaceKeys(redis, names.namespace);
   redis.disconnect();
@@ -49,7 +45,17 @@ async function api<T>(path: string): Promise<T> {
   return (await r.json()) as T;
 }
 
-describe("monitor", () => {
+// The browser tests need a Chromium (test/support/chromium.ts); without one they are skipped, with the
+// reason in their title, and the browser-free tests below still run.
+describe.skipIf(!CHROMIUM.found)(CHROMIUM.found ? "monitor in a browser" : `monitor in a browser (skipped: ${CHROMIUM.reason})`, () => {
+  let browser: Browser;
+  beforeAll(async () => {
+    if (CHROMIUM.found) browser = await chromium.launch({ executablePath: CHROMIUM.executablePath, args: HEADLESS_ARGS });
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+
   it("shows on the task page the job counts the API reports, and a failed job's code and message", async () => {
     // The task moves while the page is open, as a running task does.
     await store.transition("MT1.000000", "sent", ["activated"], { pilotId: "pilot-1" });
@@ -83,6 +89,9 @@ describe("monitor", () => {
     await page.screenshot({ path: `${ARTIFACTS}monitor-dashboard.png`, fullPage: true });
     await page.close();
   });
+});
+
+describe("monitor", () => {
 
   it("serves /metrics in Prometheus text format, and its figures move while the task runs", async () => {
     const read = async (): Promise<Map<string, number>> => {

@@ -3,7 +3,7 @@
 // getHours() and friends read local fields whatever offset the value carries, splitTime(n) of a
 // number uses the local offset, and formatTime's "%s" is mktime of the fields as standard time.
 // Expected values are what HTCondor's library (htcondor/htcondor 7491a145f6, src/classad built
-// standalone, reference driver as in htcondor-differential.test.ts) printed with TZ set the same way.
+// standalone, reference driver as in htcondor-differential.unit.test.ts) printed with TZ set the same way.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { evaluate, interpretExpr, parseClassAd, parseExpr, valueToString } from "../../matchmaker/classad/index.ts";
 

@@ -1,0 +1,96 @@
+#!/usr/bin/env node
+// Compiles the TypeScript sources to dist/ (same tree, `.ts` → `.js`) and copies the files the code
+// loads at run time (Lua scripts, JSON, anything that is not TypeScript or Markdown) beside them,
+// so `node bin/wms.mjs` starts without transpiling at run time. Type checking is `npm run
+// typecheck`'s job; this is a per-file transpile (verbatimModuleSyntax keeps every import as
+// written, rewriteRelativeImportExtensions turns `./x.ts` into `./x.js`), so it is fast enough to
+// run before every test run. Only files newer than their output are redone; outputs whose source
+// is gone are removed. Usage: node scripts/build.mjs [--clean] [--quiet]
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const DIST = join(ROOT, "dist");
+/** Top-level folders that are not part of the program: tests, benchmarks and tooling run from source. */
+const NOT_SOURCE = new Set(["node_modules", "dist", "test", "bench", "docs", "deploy", "scripts", "bin", "test-artifacts", "tmp"]);
+const NOT_ASSET = /\.(ts|md)$|^\.keep$/;
+
+const args = new Set(process.argv.slice(2));
+if (args.has("--clean")) rmSync(DIST, { recursive: true, force: true });
+
+function* walk(dir) {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (e.name.startsWith(".")) continue;
+    const p = join(dir, e.name);
+    if (e.isDirectory()) yield* walk(p);
+    else if (e.isFile()) yield p;
+  }
+}
+
+const mtime = (p) => (existsSync(p) ? statSync(p).mtimeMs : -1);
+const sourceDirs = readdirSync(ROOT, { withFileTypes: true })
+  .filter((e) => e.isDirectory() && !e.name.startsWith(".") && !NOT_SOURCE.has(e.name))
+  .map((e) => join(ROOT, e.name));
+
+/** dist path → source path, for every file dist/ should hold. */
+const wanted = new Map();
+const stale = [];
+for (const dir of sourceDirs) {
+  for (const src of walk(dir)) {
+    const rel = relative(ROOT, src);
+    if (rel.endsWith(".d.ts") || rel.endsWith(".test.ts")) continue;
+    const isTs = rel.endsWith(".ts");
+    if (!isTs && NOT_ASSET.test(rel.split("/").pop())) continue;
+    const out = join(DIST, isTs ? rel.slice(0, -3) + ".js" : rel);
+    wanted.set(out, src);
+    if (mtime(src) > mtime(out)) stale.push([src, out, isTs]);
+  }
+}
+// The compiled copy of the entry point: compiled code finds `../../bin/wms.mjs` inside dist/.
+const binSrc = join(ROOT, "bin", "wms.mjs");
+const binOut = join(DIST, "bin", "wms.mjs");
+wanted.set(binOut, binSrc);
+if (mtime(binSrc) > mtime(binOut)) stale.push([binSrc, binOut, false]);
+
+let ts;
+let compiled = 0;
+for (const [src, out, isTs] of stale) {
+  mkdirSync(dirname(out), { recursive: true });
+  if (!isTs) {
+    copyFileSync(src, out);
+    continue;
+  }
+  ts ??= (await import("typescript")).default;
+  const r = ts.transpileModule(readFileSync(src, "utf8"), {
+    fileName: src,
+    reportDiagnostics: true,
+    compilerOptions: {
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.ESNext,
+      verbatimModuleSyntax: true,
+      rewriteRelativeImportExtensions: true,
+      removeComments: false,
+    },
+  });
+  const errors = (r.diagnostics ?? []).filter((d) => d.category === ts.DiagnosticCategory.Error);
+  if (errors.length > 0) {
+    const first = errors[0];
+    console.error(`build: ${relative(ROOT, src)}: ${ts.flattenDiagnosticMessageText(first.messageText, "\n")}`);
+    process.exit(1);
+  }
+  writeFileSync(out, r.outputText);
+  compiled++;
+}
+
+let removed = 0;
+if (existsSync(DIST)) {
+  for (const out of walk(DIST)) {
+    if (wanted.has(out)) continue;
+    rmSync(out);
+    removed++;
+  }
+}
+if (!args.has("--quiet") || stale.length > 0 || removed > 0) {
+  console.log(`build: dist/ up to date (${compiled} compiled, ${stale.length - compiled} copied, ${removed} removed, ${wanted.size} files)`);
+}

@@ -1,0 +1,41 @@
+import { Command } from "commander";
+import { describe, expect, it } from "vitest";
+import { COMMAND_GROUPS } from "../cli/commands/index.ts";
+import { runCli } from "./support/run-cli.ts";
+
+describe("wms CLI", () => {
+  it("lists every command of the design in --help", async () => {
+    const r = await runCli(["--help"]);
+    expect(r.code).toBe(0);
+    for (const c of ["services", "errors", "classad", "pki", "proxy", "credentials", "site", "replica", "task", "intake", "matchmaker", "pilot", "factory", "agents", "accounting", "monitor", "demo"]) {
+      expect(r.stdout).toMatch(new RegExp(`^\\s+${c}\\b`, "m"));
+    }
+  });
+
+  it("an unknown command is a usage error (exit 2), not a stack trace", async () => {
+    const r = await runCli(["frobnicate"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("unknown command");
+    expect(r.stderr).not.toContain("    at ");
+  });
+
+  it("lists each command with the summary its own module registers", async () => {
+    // `wms --help` lists the commands without loading their modules; a module's own descriptions must not drift.
+    const names = COMMAND_GROUPS.flatMap((g) => g.commands.map(([name]) => name));
+    expect(new Set(names).size).toBe(names.length);
+    for (const group of COMMAND_GROUPS) {
+      const program = new Command("wms");
+      (await group.load())(program);
+      expect(program.commands.map((c) => [c.name(), c.description()])).toEqual(group.commands.map(([n, s]) => [n, s]));
+    }
+  });
+
+  it("loads the group a command line names, after global options or behind 'help'", async () => {
+    const afterGlobal = await runCli(["--namespace", "nsx", "errors", "2400"]);
+    expect(afterGlobal.code, afterGlobal.stderr).toBe(0);
+    expect(afterGlobal.stdout).toContain("MYPROXY_DN_MISMATCH");
+    const help = await runCli(["help", "errors"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("summary");
+  });
+});
