@@ -42,7 +42,7 @@ function scopedRef(which: "my" | "target", base: AttrExpr, lname: string): Thunk
   let cachedExpr: Expr | undefined;
   return (st) => {
     const cur = st.cur;
-    if (cur === null || cur.parent !== null || cur.scopeNameCount !== 0 || special) return generic(st);
+    if (cur === null || cur.parent !== null || cur.scopeNameCount !== 0 || special || st.strict) return generic(st);
     // `my` is the current record (old-ClassAd semantics), here a top-level ad; TARGET is the
     // other side of the match, seen from either ad.
     let ad: ClassAd | null;

@@ -40,6 +40,12 @@ export interface EvalState {
   regexMs: number;
   /** The budget of the larger piece of work this evaluation is part of (one advert's match), or null. */
   budget: EvalBudget | null;
+  /**
+   * New-ClassAd semantics (SetOldClassAdSemantics(false)): `my` and `CurrentTime` are plain names
+   * (classad.cpp's special names), and a bare name MY lacks does not fall back to TARGET (no
+   * alternateScope, matchClassad.cpp).
+   */
+  strict: boolean;
   readonly active: Expr[];
   /** Evaluates an expression in this state: compiled closures or the tree-walker. */
   readonly run: (e: Expr, st: EvalState) => Value;
@@ -86,7 +92,7 @@ export function topOf(ad: ClassAd | null): ClassAd | null {
 }
 
 export function newState(my: ClassAd | null, target: ClassAd | null, run: (e: Expr, st: EvalState) => Value): EvalState {
-  return { cur: my, root: my !== null && target !== null ? null : topOf(my), my, target, match: null, depth: 0, steps: 0, regexMs: REGEX_EVAL_BUDGET_MS, budget: null, active: [], run };
+  return { cur: my, root: my !== null && target !== null ? null : topOf(my), my, target, match: null, depth: 0, steps: 0, regexMs: REGEX_EVAL_BUDGET_MS, budget: null, strict: false, active: [], run };
 }
 
 /** Re-arms a finished state for another evaluation (saves an allocation per evaluation). */
@@ -100,6 +106,7 @@ export function resetState(st: EvalState, my: ClassAd | null, target: ClassAd | 
   st.steps = 0;
   st.regexMs = REGEX_EVAL_BUDGET_MS;
   st.budget = null;
+  st.strict = false;
   if (st.active.length !== 0) st.active.length = 0;
   return st;
 }

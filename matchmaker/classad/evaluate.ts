@@ -50,10 +50,17 @@ export function compile(expr: Expr | string): CompiledExpr {
   return new CompiledExpr(typeof expr === "string" ? parseExpr(expr) : expr);
 }
 
+/** How to evaluate: `strict` is HTCondor's new-ClassAd semantics (see EvalState.strict). */
+export interface EvalOptions {
+  readonly strict?: boolean;
+}
+
 /** Evaluates an expression (or expression text, parsed here) with optional MY and TARGET ads. */
-export function evaluate(expr: Expr | string, my?: ClassAd | null, target?: ClassAd | null): Value {
-  const e = typeof expr === "string" ? parseExpr(expr) : expr;
-  return run(compiled(e), newState(my ?? null, target ?? null, runCompiled));
+export function evaluate(expr: Expr | string, my?: ClassAd | null, target?: ClassAd | null, opts: EvalOptions = {}): Value {
+  const e = typeof expr === "string" ? parseExpr(expr, opts) : expr;
+  const st = newState(my ?? null, target ?? null, runCompiled);
+  st.strict = opts.strict === true;
+  return run(compiled(e), st);
 }
 
 /** The same evaluation by walking the tree: the baseline the compiled form is measured against. */

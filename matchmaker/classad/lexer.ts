@@ -3,6 +3,9 @@
 // quoted attribute name; an integer literal may not start with 0 (017, 0x1F, 00 are errors:
 // HTCondor's tools run the lexer with old-ClassAd semantics, which refuse octal and hex),
 // integers are read in base 10 like from_chars; "1." without digits after the dot is an error.
+// With new-ClassAd ("strict") semantics lexer.cpp accepts a leading 0: digits 0-7 after it, or
+// 0x and hexadecimal digits, but still reads the text with from_chars in base 10, so in the
+// library we follow 017 is 17 and 0x1F is 0; 019 stays an error (a bad octal constant).
 import { ClassAdParseError } from "./parse-error.ts";
 
 export type TokenType =
@@ -92,7 +95,10 @@ export class Lexer {
     return extra ? { ...t, ...extra } : t;
   };
 
-  constructor(text: string) {
+  constructor(
+    text: string,
+    private readonly strict = false,
+  ) {
     this.src = toByteString(text);
   }
 
@@ -237,7 +243,10 @@ export class Lexer {
     }
     const text = this.src.slice(start, this.pos);
     if (isReal) return tok("real", text, { real: text.startsWith("..") ? 0 : Number(text) });
-    if (text[0] === "0" && text.length > 1) this.fail(`'${text}': an integer may not start with 0 (ClassAds have no octal or hexadecimal literals)`);
+    if (text[0] === "0" && text.length > 1) {
+      if (!this.strict) this.fail(`'${text}': an integer may not start with 0 (ClassAds have no octal or hexadecimal literals)`);
+      if (text[1] !== "x" && text[1] !== "X" && /[89]/.test(text)) this.fail(`'${text}': not an octal number`);
+    }
     if (text.length <= 15 && /^-?\d+$/.test(text)) return tok("int", text, { int: Number(text) });
     // from_chars in base 10: stops at the first non-digit, leaves 0 on overflow.
     const m = /^-?\d+/.exec(text);

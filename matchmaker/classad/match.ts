@@ -11,6 +11,7 @@ import type { ClassAd } from "./classad.ts";
 import { runCompiled } from "./compiler.ts";
 import type { EvalBudget } from "./eval-budget.ts";
 import { endsAsError, newState, resetState, settle, type EvalState } from "./eval-state.ts";
+import { interpret } from "./interpreter.ts";
 import { logicalAnd } from "./operators.ts";
 import { evalFound } from "./scope.ts";
 import { ERROR, UNDEFINED, type Value } from "./value.ts";
@@ -23,7 +24,13 @@ export interface MatchResult {
   readonly machineRank: number;
 }
 
-let spare: EvalState | null = newState(null, null, runCompiled);
+/**
+ * Which evaluator runs a match: compiled closures (fast when the same ads are matched again and
+ * again, as in the matchmaker) or the tree-walker (no compile step: cheaper for ads seen once).
+ */
+export type Evaluator = "compiled" | "tree-walker";
+
+const spares: Record<Evaluator, EvalState | null> = { compiled: newState(null, null, runCompiled), "tree-walker": newState(null, null, interpret) };
 
 /**
  * Evaluates attribute `name` of `ad`, one side of the match of `left` and `right`; undefined when
@@ -31,11 +38,11 @@ let spare: EvalState | null = newState(null, null, runCompiled);
  * (one operator level used, the attribute on the evaluation stack); otherwise as
  * ClassAd::EvaluateAttr (nothing used, not on the stack).
  */
-function evalSide(ad: ClassAd, name: string, left: ClassAd, right: ClassAd | null, budget: EvalBudget | null, asReference = true): Value {
+function evalSide(ad: ClassAd, name: string, left: ClassAd, right: ClassAd | null, budget: EvalBudget | null, asReference = true, how: Evaluator = "compiled"): Value {
   const e = ad.lookup(name);
   if (!e) return UNDEFINED;
-  const st = spare ?? newState(null, null, runCompiled);
-  spare = null;
+  const st = spares[how] ?? newState(null, null, how === "compiled" ? runCompiled : interpret);
+  spares[how] = null;
   try {
     resetState(st, left, right);
     st.budget = budget;
@@ -53,7 +60,7 @@ function evalSide(ad: ClassAd, name: string, left: ClassAd, right: ClassAd | nul
     if (endsAsError(err)) return ERROR;
     throw err;
   } finally {
-    spare = st;
+    spares[how] = st;
   }
 }
 
@@ -73,10 +80,10 @@ function numberOf(v: Value): number | null {
  * The negotiator's rank of `target` by `my` (EvalFloat(ATTR_RANK, my, target), `my` on the left):
  * `my`'s Rank, or the target's own Rank when `my` has none; 0 when that is not a number.
  */
-export function rankOf(my: ClassAd, target: ClassAd, budget: EvalBudget | null = null): number {
+export function rankOf(my: ClassAd, target: ClassAd, budget: EvalBudget | null = null, how: Evaluator = "compiled"): number {
   const holder = my.lookup("rank") ? my : target.lookup("rank") ? target : null;
   if (holder === null) return 0;
-  return numberOf(evalSide(holder, "rank", my, target, budget, false)) ?? 0;
+  return numberOf(evalSide(holder, "rank", my, target, budget, false, how)) ?? 0;
 }
 
 /** MatchClassAd::EvalMatchExpr of a value: boolean-equivalent (non-zero number) or an integer. */
@@ -95,14 +102,14 @@ export function requirementsMet(my: ClassAd, target: ClassAd): boolean {
  * Both Requirements, the decision and both Ranks of one job/machine pair. Under a `budget` every
  * evaluation draws on it, and running it out throws EvalBudgetExceeded (no result at all).
  */
-export function matchAds(job: ClassAd, machine: ClassAd, budget: EvalBudget | null = null): MatchResult {
-  const jobRequirements = evalSide(job, "requirements", job, machine, budget);
-  const machineRequirements = evalSide(machine, "requirements", job, machine, budget);
+export function matchAds(job: ClassAd, machine: ClassAd, budget: EvalBudget | null = null, how: Evaluator = "compiled"): MatchResult {
+  const jobRequirements = evalSide(job, "requirements", job, machine, budget, true, how);
+  const machineRequirements = evalSide(machine, "requirements", job, machine, budget, true, how);
   return {
     match: acceptsMatch(logicalAnd(machineRequirements, jobRequirements)),
     jobRequirements,
     machineRequirements,
-    jobRank: rankOf(job, machine, budget),
-    machineRank: rankOf(machine, job, budget),
+    jobRank: rankOf(job, machine, budget, how),
+    machineRank: rankOf(machine, job, budget, how),
   };
 }

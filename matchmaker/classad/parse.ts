@@ -6,13 +6,18 @@ import { Parser, type ParseWarning } from "./parser.ts";
 
 const warningsOf = new WeakMap<Expr, readonly ParseWarning[]>();
 
-/** Parses one expression; throws ClassAdParseError (line, column, message) on bad input. */
-export function parseExpr(text: string): Expr {
-  return parseExprWithWarnings(text).expr;
+/** What to parse by: `strict` is HTCondor's new-ClassAd semantics (see lexer.ts), the default the old. */
+export interface ParseOptions {
+  readonly strict?: boolean;
 }
 
-export function parseExprWithWarnings(text: string): { expr: Expr; warnings: readonly ParseWarning[] } {
-  const p = Parser.forText(text);
+/** Parses one expression; throws ClassAdParseError (line, column, message) on bad input. */
+export function parseExpr(text: string, opts: ParseOptions = {}): Expr {
+  return parseExprWithWarnings(text, opts).expr;
+}
+
+export function parseExprWithWarnings(text: string, opts: ParseOptions = {}): { expr: Expr; warnings: readonly ParseWarning[] } {
+  const p = Parser.forText(text, opts.strict === true);
   const expr = p.expression();
   p.expectEnd();
   if (p.warnings.length > 0) warningsOf.set(expr, p.warnings);
@@ -28,10 +33,10 @@ export function parseWarnings(expr: Expr): readonly ParseWarning[] {
  * Parses a ClassAd: `[ a = 1; b = "x" ]`, or the bracket-less form `a = 1` with one
  * attribute per line or separated by ';' (as condor_q -long and classad_eval accept).
  */
-export function parseClassAd(text: string): ClassAd {
+export function parseClassAd(text: string, opts: ParseOptions = {}): ClassAd {
   const trimmed = text.trimStart();
   const source = trimmed.startsWith("[") || trimmed === "" ? text : `[${text.replace(/\r?\n/g, ";\n")}\n]`;
-  const p = Parser.forText(source);
+  const p = Parser.forText(source, opts.strict === true);
   const rec = p.classAdText() as RecordExpr;
   p.expectEnd();
   return ClassAd.fromRecord(rec);

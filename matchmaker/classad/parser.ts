@@ -41,10 +41,22 @@ export class Parser {
   private depth = 0;
   readonly warnings: ParseWarning[] = [];
 
-  constructor(private readonly lex: Lexer) {}
+  /**
+   * Whether trees can grow deeper than MAX_TREE_DEPTH at all: every level takes at least one
+   * character of source, so a shorter text never needs the (costly) depth checks.
+   */
+  private readonly checkDepth: boolean;
 
-  static forText(text: string): Parser {
-    return new Parser(new Lexer(text));
+  constructor(
+    private readonly lex: Lexer,
+    sourceLength = Infinity,
+  ) {
+    this.checkDepth = sourceLength > MAX_TREE_DEPTH;
+  }
+
+  /** `strict`: new-ClassAd semantics' lexer (integer literals may start with 0). */
+  static forText(text: string, strict = false): Parser {
+    return new Parser(new Lexer(text, strict), text.length);
   }
 
   expectEnd(): void {
@@ -82,7 +94,7 @@ export class Parser {
       this.lex.next();
       const right = this.binary(level + 1);
       left = { type: "binary", op, left, right };
-      if (exprDepth(left) > MAX_TREE_DEPTH) this.lex.fail(`expression nested too deeply (an operator chain more than ${MAX_TREE_DEPTH} levels deep)`);
+      if (this.checkDepth && exprDepth(left) > MAX_TREE_DEPTH) this.lex.fail(`expression nested too deeply (an operator chain more than ${MAX_TREE_DEPTH} levels deep)`);
     }
   }
 
@@ -113,7 +125,7 @@ export class Parser {
           const close = this.lex.next();
           if (close.type !== "]") this.lex.fail(`expected ']' to close the subscript, found '${close.text}'`, close);
           e = { type: "subscript", base: e, index };
-          if (exprDepth(e) > MAX_TREE_DEPTH) this.lex.fail(`expression nested too deeply (more than ${MAX_TREE_DEPTH} levels)`);
+          if (this.checkDepth && exprDepth(e) > MAX_TREE_DEPTH) this.lex.fail(`expression nested too deeply (more than ${MAX_TREE_DEPTH} levels)`);
         } else if (t.type === "?:") {
           this.lex.next();
           e = { type: "elvis", left: e, right: this.postfix() };
@@ -122,7 +134,7 @@ export class Parser {
           const name = this.lex.next();
           if (name.type !== "ident") this.lex.fail(`expected an attribute name after '.', found '${name.text}'`, name);
           e = attrRef(name.text, e, false);
-          if (exprDepth(e) > MAX_TREE_DEPTH) this.lex.fail(`expression nested too deeply (more than ${MAX_TREE_DEPTH} levels)`);
+          if (this.checkDepth && exprDepth(e) > MAX_TREE_DEPTH) this.lex.fail(`expression nested too deeply (more than ${MAX_TREE_DEPTH} levels)`);
         } else return e;
       }
     } finally {

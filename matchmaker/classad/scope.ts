@@ -21,6 +21,11 @@ export interface Found {
 }
 
 const SPECIAL = new Set(["parent", "self", "my", "currenttime", "toplevel", "root"]);
+const STRICT_SPECIAL = new Set(["parent", "self", "toplevel", "root"]);
+
+function specialNames(st: EvalState): ReadonlySet<string> {
+  return st.strict ? STRICT_SPECIAL : SPECIAL;
+}
 
 /** The match record of a state with both MY and TARGET, built on first use. */
 export function matchOf(st: EvalState & { my: ClassAd; target: ClassAd }): MatchRecord {
@@ -51,6 +56,7 @@ function specialValue(lname: string, st: EvalState, current: ClassAd, superScope
 export function lookupInScope(st: EvalState, start: ClassAd, lname: string): Found | Value | null {
   let current: ClassAd | null = start;
   let hops = 0;
+  const special = specialNames(st);
   while (current) {
     const e = current.lookup(lname);
     if (e) return { expr: e, ad: current };
@@ -59,8 +65,8 @@ export function lookupInScope(st: EvalState, start: ClassAd, lname: string): Fou
     else if ((current === st.my || current === st.target) && st.my !== null && st.target !== null) {
       // A matched ad's parent is its context record. Past the ad only the records' own names and
       // parent/toplevel/root can be found, so other misses end here without building them.
-      if (lname !== "parent" && lname !== "toplevel" && lname !== "root" && !MATCH_RECORD_NAMES.has(lname)) {
-        return SPECIAL.has(lname) ? specialValue(lname, st, current, null) : null;
+      if (lname !== "parent" && lname !== "toplevel" && lname !== "root" && !MATCH_RECORD_NAMES.has(lname) && !(st.strict && lname === "my")) {
+        return special.has(lname) ? specialValue(lname, st, current, null) : null;
       }
       // The context record's own names, answered without building it: `target`/`other` are the
       // other ad (its `.RIGHT`/`.LEFT`), `ad` this one — every TARGET.x of a Requirements asks.
@@ -69,7 +75,7 @@ export function lookupInScope(st: EvalState, start: ClassAd, lname: string): Fou
       const m = matchOf(st as EvalState & { my: ClassAd; target: ClassAd });
       superScope = current === st.target ? m.rightContext : m.leftContext;
     } else superScope = current.parent;
-    if (SPECIAL.has(lname)) return specialValue(lname, st, current, superScope);
+    if (special.has(lname)) return specialValue(lname, st, current, superScope);
     current = superScope;
     if (current === start || ++hops > MAX_EVAL_DEPTH) return null;
   }
@@ -88,7 +94,8 @@ export function resolveBare(st: EvalState, ref: AttrExpr): Found | Value {
   if (start) {
     const r = lookupInScope(st, start, lname);
     if (r) return r;
-  } else if (SPECIAL.has(lname)) return UNDEFINED;
+  } else if (specialNames(st).has(lname)) return UNDEFINED;
+  if (st.strict) return UNDEFINED;
   const my = st.my;
   const target = st.target;
   if (my !== null && target !== null) {
