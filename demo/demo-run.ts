@@ -160,7 +160,7 @@ export async function runDemo(o: DemoOptions, base: LoadedConfig, out: DemoOutpu
     const mmCreds = readServiceCredentials(pkiDir, "matchmaker");
     const matchmakers: MatchmakerHandle[] = [];
     for (let i = 0; i < o.matchmakers; i++) {
-      const mm = await startMatchmaker({ nc, redis, bullConnection: bull, names, config, signer: createBatchEnvelopeSigner(mmCreds), logger, registry: promDefault });
+      const mm = await startMatchmaker({ nc, redis, bullConnection: bull, names, config, signer: createBatchEnvelopeSigner(mmCreds), logger, registry: promDefault, service: mmCreds, trust });
       matchmakers.push(mm);
       cleanups.push([`matchmaker ${i + 1}`, () => mm.stop()]);
     }

@@ -17,4 +17,4 @@ export { startIntake, type IntakeOptions, type IntakeService } from "./intake-se
 export { type TaskDispatch } from "./intake-context.ts";
 export { siteLoads } from "./site-loads.ts";
 export { TaskClient, errorFromReply } from "./task-client.ts";
-export { newTaskControl, signTaskControl, verifyTaskControl, CONTROL_MAX_SKEW_MS } from "./task-control.ts";
+export { newTaskControl, signTaskControl, verifyTaskControl } from "./task-control.ts";

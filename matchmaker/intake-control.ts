@@ -8,14 +8,14 @@ import { authorizeTaskControl } from "./intake-authz.ts";
 import { inParallel, type IntakeContext } from "./intake-context.ts";
 import { siteLoads } from "./site-loads.ts";
 import type { JobRecord, JobState, TaskRecord } from "./job-store.ts";
-import { CONTROL_MAX_SKEW_MS, verifyTaskControl } from "./task-control.ts";
+import { verifyTaskControl } from "./task-control.ts";
 
 const UNFINISHED: readonly JobState[] = ["defined", "activated", "sent", "starting", "running"];
 
 export async function controlTask(ctx: IntakeContext, signed: unknown, now = Date.now()): Promise<ControlDone> {
   const { control, identity } = verifyTaskControl(signed, ctx.trust, now);
   // Remembered past the last moment the request is fresh enough to be accepted.
-  if (!(await ctx.nonces.isNonceNew(control.nonce, control.requestedAt + CONTROL_MAX_SKEW_MS))) throw new WmsError(ERR.SEC_NONCE_REPLAYED, `task control request ${control.nonce} was already received; sign a new request`);
+  if (!(await ctx.nonces.isNonceNew(control.nonce, control.expiresAt))) throw new WmsError(ERR.SEC_NONCE_REPLAYED, `task control request ${control.nonce} was already received; sign a new request`);
   const task = await ctx.jobs.getTask(control.taskId);
   if (!task) throw new WmsError(ERR.NOT_FOUND, `no task ${control.taskId}; see wms task list`);
   authorizeTaskControl(task, identity, control.action);

@@ -3,7 +3,7 @@
 // A 10,000-job task is a handful of pipelined round trips: the catalog in three, the records one
 // per 1,000 jobs, the queues one MULTI per 2,000 jobs.
 import { ERR, WmsError, type JobSpec, type SubmitAccepted } from "../schemas/index.ts";
-import { verifyTaskBatch } from "../security/index.ts";
+import { sealJobSpec, verifyTaskBatch } from "../security/index.ts";
 import { planTask } from "./brokerage.ts";
 import { authorizeSubmit } from "./intake-authz.ts";
 import { checkOwnerCredential } from "./intake-credential-check.ts";
@@ -28,7 +28,12 @@ async function nextTaskId(ctx: IntakeContext): Promise<string> {
 }
 
 export async function submitTask(ctx: IntakeContext, signed: unknown): Promise<SubmitAccepted> {
-  const { batch, identity } = verifyTaskBatch(signed, ctx.trust);
+  const now = Date.now();
+  const { batch, identity, freshness } = verifyTaskBatch(signed, ctx.trust, { at: now });
+  // Before anything is read or written: a captured batch submitted again is refused (RFC 4949 "replay attack").
+  if (!(await ctx.nonces.isNonceNew(freshness.nonce, freshness.expiresAt))) {
+    throw new WmsError(ERR.SEC_NONCE_REPLAYED, `task batch ${freshness.nonce.slice(0, 8)}… from ${identity.dn} was already received; sign it again to submit a new task`);
+  }
   authorizeSubmit(batch, identity);
   const warnings = ctx.credentials ? await checkOwnerCredential(ctx.credentials, batch, identity.dn) : [];
   const over = await ctx.usage.overQuota(identity.dn, batch.group);
@@ -40,7 +45,10 @@ export async function submitTask(ctx: IntakeContext, signed: unknown): Promise<S
   }
   const [datasets, sites] = await Promise.all([readDatasets(ctx, batch.inputDatasets), siteLoads(ctx.sites, ctx.jobs)]);
   const taskId = await nextTaskId(ctx);
-  const plan = planTask({ taskId, batch, userDn: identity.dn, userCaDn: identity.caDn, userRoles: identity.roles, datasets, sites });
+  const planned = planTask({ taskId, batch, userDn: identity.dn, userCaDn: identity.caDn, userRoles: identity.roles, datasets, sites });
+  // Sealed before the records and queues see them: the matchmaker signs no envelope for a spec without a valid seal.
+  await ctx.sealer.ready(ctx.redis, ctx.names);
+  const plan = { ...planned, jobs: planned.jobs.map((j) => ({ ...j, spec: sealJobSpec(ctx.sealer, j.spec) })) };
   await ctx.jobs.createTask(
     { taskId, taskName: batch.taskName, kind: batch.kind, vo: batch.vo, group: batch.group, ownerDn: identity.dn, priority: batch.priority, maxAttempts: batch.maxAttempts, outputDataset: batch.outputDataset },
     plan.jobs,

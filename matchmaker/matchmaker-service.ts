@@ -21,7 +21,25 @@ import {
   type WireNames,
   type WmsConfig,
 } from "../schemas/index.ts";
-import { encryptToPilot, namingSigner, OneTimeKeyStore, PilotTokenStore, randomHex, signerRef } from "../security/index.ts";
+import {
+  AuditLog,
+  encryptToPilot,
+  INTAKE_ROLE,
+  JOB_SPEC_SEAL_PURPOSE,
+  loadTrust,
+  MATCHMAKER_ROLE,
+  namingSigner,
+  ONE_TIME_KEY_SEAL_PURPOSE,
+  OneTimeKeyStore,
+  PilotTokenStore,
+  randomHex,
+  readServiceCredentials,
+  SealVerifier,
+  ServiceSealer,
+  signerRef,
+  verifyJobSpecSeal,
+  type TrustStore,
+} from "../security/index.ts";
 import { EvalBudget, EvalBudgetExceeded, type ClassAd } from "./classad/index.ts";
 import { DispatchQueues, parseLockToken, type ClaimedJob, type ClaimWrites } from "./dispatch-queues.ts";
 import { AutoclusterIndexCache } from "./autocluster-index.ts";
@@ -57,6 +75,10 @@ export interface MatchmakerOptions {
    * each autocluster's owner before its jobs are offered there. Absent: no site-level refusal.
    */
   readonly sites?: readonly Site[];
+  /** The matchmaker's certificate and key: they seal the one-time keys it mints. Default `services/matchmaker.*` in config.pki.dir. */
+  readonly service?: { readonly certPem: string; readonly keyPem: string };
+  /** Checks the intake's seal on every claimed spec. Default: the CA bundle in config.pki.dir. */
+  readonly trust?: TrustStore;
 }
 
 export interface MatchmakerHandle {
@@ -71,6 +93,7 @@ interface Metrics {
   errors: Counter<"code">;
   heartbeats: Counter<"result">;
   stalled: Counter<"outcome">;
+  refusedSpecs: Counter;
   latency: Histogram;
 }
 
@@ -85,6 +108,7 @@ function metrics(registry: Registry): Metrics {
       errors: registry.getSingleMetric("wms_matchmaker_errors_total") as Counter<"code">,
       heartbeats: registry.getSingleMetric("wms_matchmaker_heartbeats_total") as Counter<"result">,
       stalled: registry.getSingleMetric("wms_matchmaker_stalled_jobs_total") as Counter<"outcome">,
+      refusedSpecs: registry.getSingleMetric("wms_matchmaker_unsealed_specs_total") as Counter,
       latency: registry.getSingleMetric("wms_matchmaker_advert_seconds") as Histogram,
     };
   }
@@ -94,6 +118,7 @@ function metrics(registry: Registry): Metrics {
     errors: new Counter({ name: "wms_matchmaker_errors_total", help: "Adverts refused, by error code", labelNames: ["code"], registers }),
     heartbeats: new Counter({ name: "wms_matchmaker_heartbeats_total", help: "Heartbeats, by result (ok, cancelled, lost, bad)", labelNames: ["result"], registers }),
     stalled: new Counter({ name: "wms_matchmaker_stalled_jobs_total", help: "Jobs whose pilot went silent, by outcome", labelNames: ["outcome"], registers }),
+    refusedSpecs: new Counter({ name: "wms_matchmaker_unsealed_specs_total", help: "Claimed job specs refused because the intake's seal does not verify", registers }),
     latency: new Histogram({
       name: "wms_matchmaker_advert_seconds",
       help: "Advert to reply",
@@ -104,6 +129,12 @@ function metrics(registry: Registry): Metrics {
 }
 
 const encoder = new TextEncoder();
+
+/** The one-time key written with a claim, and the attempt it was bound to. */
+interface MintedKey {
+  readonly secret: string;
+  readonly attempt: number;
+}
 
 export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerHandle> {
   const { nc, redis, names, config, signer, logger } = o;
@@ -121,7 +152,12 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
   });
   const jobs = new JobStore(redis, names);
   const tokens = new PilotTokenStore(redis, names);
-  const keys = new OneTimeKeyStore(redis, names, { maxRenewals: config.credentials.maxRenewals });
+  // Only this identity mints keys the credential cache accepts; only specs the intake sealed are signed.
+  const keySealer = new ServiceSealer(o.service ?? readServiceCredentials(config.pki.dir, MATCHMAKER_ROLE), ONE_TIME_KEY_SEAL_PURPOSE);
+  await keySealer.ready(redis, names);
+  const keys = new OneTimeKeyStore(redis, names, { maxRenewals: config.credentials.maxRenewals, sealer: keySealer });
+  const specSeals = new SealVerifier(redis, names, o.trust ?? loadTrust(config.pki.dir), JOB_SPEC_SEAL_PURPOSE, INTAKE_ROLE);
+  const audit = new AuditLog(redis, names);
   const index = new AutoclusterIndexCache(dispatch);
   const cache = new MatchCache();
   const usage = new FairShareUsage(redis, names);
@@ -155,7 +191,7 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
    * `admitted` (the token check) is awaited before anything is claimed, but runs alongside the
    * index read. `withKey` makes the one-time key the claim writes in its own atomic step.
    */
-  async function bestJob(site: string, machine: ClassAd, pilotId: string, admitted: Promise<unknown>, withKey: (job: JobSpec) => ClaimWrites<string>): Promise<(ClaimedJob & { readonly extra: string }) | undefined> {
+  async function bestJob(site: string, machine: ClassAd, pilotId: string, admitted: Promise<unknown>, withKey: (job: JobSpec) => ClaimWrites<MintedKey>): Promise<(ClaimedJob & { readonly extra: MintedKey }) | undefined> {
     const [acs] = await Promise.all([index.live(site), admitted]);
     if (acs.length === 0) return undefined;
     const matching: RankedCandidate[] = [];
@@ -231,15 +267,23 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
       await admitted;
       throw overBudget(advert.site, advert.pilotId, "this ad ran over it before");
     }
-    const withKey = (job: JobSpec): ClaimWrites<string> => {
-      const k = keys.prepare({ userDn: job.userDn, jobId: job.jobId, pilotId: advert.pilotId, ttlSec: config.credentials.oneTimeKeyTtlSec });
-      return { writes: { set: [k] }, value: k.secret };
+    await keySealer.ready(redis, names);
+    const keyReq = (job: JobSpec) => ({ userDn: job.userDn, jobId: job.jobId, pilotId: advert.pilotId, attempt: job.attempt, ttlSec: config.credentials.oneTimeKeyTtlSec });
+    const withKey = (job: JobSpec): ClaimWrites<MintedKey> => {
+      const k = keys.prepare(keyReq(job));
+      return { writes: { set: [k] }, value: { secret: k.secret, attempt: job.attempt } };
     };
     const claimed = await bestJob(advert.site, machine, advert.pilotId, admitted, withKey);
     if (!claimed) return nomatch(`no waiting job at ${advert.site} matches this pilot`);
     try {
       const job = claimed.spec;
-      const oneTimeKey = claimed.extra;
+      if (!(await verifyJobSpecSeal(specSeals, job))) return await refuseUnsealed(claimed, advert.pilotId);
+      const oneTimeKey = claimed.extra.secret;
+      // A recovered stall bumps the attempt inside the claim: the key is bound to the attempt the envelope names.
+      if (claimed.attempt !== claimed.extra.attempt) {
+        const k = keys.prepare(keyReq(job), oneTimeKey);
+        await redis.set(k.key, k.value, "PX", k.pxMs);
+      }
       const now = Date.now();
       const body: EnvelopeBody = {
         schemaVersion: SCHEMA_VERSION,
@@ -258,6 +302,23 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
       await dispatch.unclaim(claimed).catch((err: Error) => logger?.error({ err: err.message, jobId: claimed.spec.jobId }, "could not give a claimed job back"));
       throw e;
     }
+  }
+
+  /**
+   * The claimed spec is not what the intake sealed (rewritten in Redis, or queued by something that
+   * is not the intake): nothing is signed, the job fails with its code, and the event is logged,
+   * audited and counted. The pilot is told there is no job for it.
+   */
+  async function refuseUnsealed(claimed: ClaimedJob, pilotId: string): Promise<MatchReply> {
+    const jobId = claimed.spec.jobId;
+    m.refusedSpecs.inc();
+    logger?.warn({ jobId, pilotId, code: ERR.SEC_SPEC_UNSEALED }, "queued job spec does not carry a valid intake seal; not signed, job failed");
+    await Promise.allSettled([
+      dispatch.release(jobId, claimed.lockToken),
+      jobs.transition(jobId, "failed", ["sent"], { errorCode: ERR.SEC_SPEC_UNSEALED, errorMessage: "the queued spec does not match the intake's seal (changed in the store); submit the task again" }),
+      audit.write("job-spec-unsealed", { jobId, pilotId, site: claimed.site, code: String(ERR.SEC_SPEC_UNSEALED) }),
+    ]);
+    return nomatch(`E${ERR.SEC_SPEC_UNSEALED}: the job claimed for this pilot was refused`);
   }
 
   function errorReply(e: unknown): { schemaVersion: 1; status: "error"; code: number; name: string; message: string } {

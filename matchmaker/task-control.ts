@@ -2,15 +2,12 @@
 // a detached signature and the certificate chain), so the intake can tell who asks before it
 // decides whether they may (intake-authz.ts). A request carries its time and a nonce: the intake
 // refuses stale ones and each nonce twice, so a captured request cannot be replayed later.
-import { randomBytes } from "node:crypto";
 import { ERR, SCHEMA_VERSION, SignedTaskControl, TaskControl, WmsError } from "../schemas/index.ts";
-import { signData, verifyChain, verifyWithKey, type TrustStore, type VerifiedIdentity } from "../security/index.ts";
-
-/** How far a request's time may be from the intake's clock. */
-export const CONTROL_MAX_SKEW_MS = 5 * 60_000;
+import { checkFreshness, newFreshness, signData, verifyChain, verifyWithKey, type TrustStore, type VerifiedIdentity } from "../security/index.ts";
 
 export function newTaskControl(action: TaskControl["action"], taskId: string, now = Date.now()): TaskControl {
-  return { schemaVersion: SCHEMA_VERSION, action, taskId, requestedAt: now, nonce: randomBytes(18).toString("base64url") };
+  const f = newFreshness(now);
+  return { schemaVersion: SCHEMA_VERSION, action, taskId, requestedAt: f.issuedAt, expiresAt: f.expiresAt, nonce: f.nonce };
 }
 
 export function signTaskControl(control: TaskControl, signer: { certChain: readonly string[]; keyPem: string }): SignedTaskControl {
@@ -24,8 +21,6 @@ export function verifyTaskControl(signed: unknown, trust: TrustStore, now = Date
   const identity = verifyChain(s.certChain, trust, { at: now });
   if (!verifyWithKey(s.control, s.signature, identity.publicKey)) throw new WmsError(ERR.SEC_BAD_SIGNATURE, `the task control request does not match the signature of ${identity.subjectDn}`);
   const control = TaskControl.parseJson(s.control);
-  if (Math.abs(now - control.requestedAt) > CONTROL_MAX_SKEW_MS) {
-    throw new WmsError(ERR.BAD_INPUT, `the request was signed at ${new Date(control.requestedAt).toISOString()}, more than ${CONTROL_MAX_SKEW_MS / 1000} s from the intake's clock; sign a new one (and check the clock)`);
-  }
+  checkFreshness({ issuedAt: control.requestedAt, expiresAt: control.expiresAt, nonce: control.nonce }, "task control request", now);
   return { control, identity };
 }

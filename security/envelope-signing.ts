@@ -147,7 +147,11 @@ function checkEnvelope(envelope: unknown, o: VerifyEnvelopeOptions<boolean | Pro
   const pair = signerOf(env, o.signers);
   // A remembered pair goes through every check again: its certificate or delegation may have expired.
   const signer = verifyChain([pair.signerCert], o.trust, { at: now });
-  if (!signer.roles.includes(MATCHMAKER_ROLE)) throw new WmsError(ERR.SEC_NOT_AUTHORIZED, `envelope signed by ${signer.dn}, which lacks the ${MATCHMAKER_ROLE} role`);
+  // A role is a VO attribute any certificate kind can carry: only a service certificate (and no
+  // proxy of one) with the matchmaker role may sign what pilots run.
+  if (signer.kind !== "service" || signer.isProxy || !signer.roles.includes(MATCHMAKER_ROLE)) {
+    throw new WmsError(ERR.SEC_NOT_AUTHORIZED, `envelope signed by ${signer.dn} (${signer.kind}${signer.isProxy ? " proxy" : ""} certificate); only a service certificate with the ${MATCHMAKER_ROLE} role may sign envelopes`);
+  }
   const key = pair.delegation === undefined ? signer.publicKey : verifyDelegation(pair.delegation, pair.signerCert, signer, now);
   if (env.batch === undefined ? !verifyWithKey(env.body, env.signature, key) : !verifyBatched(env.body, env.batch, env.signature, key)) {
     throw new WmsError(ERR.SEC_BAD_SIGNATURE, "the envelope body does not match its signature");

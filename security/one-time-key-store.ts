@@ -1,17 +1,24 @@
 // One-time proxy keys: minted by the matchmaker with each match, bound to the job's
-// user, the job and the pilot; the credential cache releases the user's proxy once per key.
-// The same record then carries the job's renewal allowance (a long payload renews its proxy
-// a limited number of times, presenting the same key).
+// user, the job, its attempt and the pilot; the credential cache releases the user's proxy once per
+// key. The same record then carries the job's renewal allowance (a long payload renews its proxy
+// a limited number of times, presenting the same key). Each record carries the matchmaker's seal
+// (service-seal.ts) over its binding and the key's hash, so a record written straight into Redis,
+// or copied under another key, is refused: only the matchmaker's identity mints keys.
 import type { Redis } from "ioredis";
 import { redisScript } from "../platform/redis-script.ts";
-import { ERR, WmsError, type WireNames } from "../schemas/index.ts";
+import { ERR, isWmsError, WmsError, type WireNames } from "../schemas/index.ts";
 import { auditStreamKey, AUDIT_MAXLEN } from "./audit-log.ts";
 import { newSecret, secretHash } from "./secret-hash.ts";
+import type { SealVerifier, ServiceSealer } from "./service-seal.ts";
+
+export const ONE_TIME_KEY_SEAL_PURPOSE = "one-time-key";
 
 export interface KeyBinding {
   readonly userDn: string;
   readonly jobId: string;
   readonly pilotId: string;
+  /** The job's attempt the key was minted for: a key of attempt 1 is worthless once the job is requeued as attempt 2. */
+  readonly attempt: number;
 }
 
 export interface ConsumedKey extends KeyBinding {
@@ -32,6 +39,14 @@ export interface OneTimeKeyStoreOptions {
   /** How long after the first use the renewal allowance lasts. */
   readonly renewalTtlSec?: number;
   readonly clock?: () => number;
+  /** The matchmaker's: seals every key it prepares (call `sealer.ready()` first). */
+  readonly sealer?: ServiceSealer;
+  /** The credential cache's: a key whose record does not carry a valid matchmaker seal is refused. */
+  readonly verifier?: SealVerifier;
+}
+
+function sealText(keyHash: string, b: KeyBinding, expiresAt: number): string {
+  return JSON.stringify([ONE_TIME_KEY_SEAL_PURPOSE, keyHash, b.userDn, b.jobId, b.pilotId, b.attempt, expiresAt]);
 }
 
 // A key's record is one JSON string written by a single SET with its expiry: the mint is on the
@@ -42,16 +57,17 @@ const CONSUME = redisScript(`
 local v = redis.call('GET', KEYS[1])
 if not v then return {'invalid', 'unknown key'} end
 local r = cjson.decode(v)
+if r.seal ~= ARGV[8] then return {'invalid', 'the key record changed since its seal was checked'} end
 if r.used == 1 then
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[7], '*', 'event', 'one-time-key-reused', 'at', ARGV[1],
     'userDn', r.userDn, 'jobId', r.jobId, 'pilotId', r.pilotId, 'presentedUserDn', ARGV[2], 'presentedJobId', ARGV[3], 'presentedPilotId', ARGV[4])
   return {'reused'}
 end
 if tonumber(ARGV[1]) >= r.expiresAt then return {'invalid', 'expired'} end
-if r.userDn ~= ARGV[2] or r.jobId ~= ARGV[3] or r.pilotId ~= ARGV[4] then
+if r.userDn ~= ARGV[2] or r.jobId ~= ARGV[3] or r.pilotId ~= ARGV[4] or tostring(r.attempt) ~= ARGV[9] then
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[7], '*', 'event', 'one-time-key-misbound', 'at', ARGV[1],
     'userDn', r.userDn, 'jobId', r.jobId, 'pilotId', r.pilotId, 'presentedUserDn', ARGV[2], 'presentedJobId', ARGV[3], 'presentedPilotId', ARGV[4])
-  return {'invalid', 'bound to another user, job or pilot'}
+  return {'invalid', 'bound to another user, job, attempt or pilot'}
 end
 r.used = 1
 r.renewalsLeft = tonumber(ARGV[6])
@@ -64,8 +80,9 @@ const RENEW = redisScript(`
 local v = redis.call('GET', KEYS[1])
 if not v then return {'invalid', 'unknown key'} end
 local r = cjson.decode(v)
+if r.seal ~= ARGV[5] then return {'invalid', 'the key record changed since its seal was checked'} end
 if r.used ~= 1 then return {'invalid', 'the key was never used to retrieve a proxy'} end
-if r.userDn ~= ARGV[1] or r.jobId ~= ARGV[2] or r.pilotId ~= ARGV[3] then return {'invalid', 'bound to another user, job or pilot'} end
+if r.userDn ~= ARGV[1] or r.jobId ~= ARGV[2] or r.pilotId ~= ARGV[3] or tostring(r.attempt) ~= ARGV[4] then return {'invalid', 'bound to another user, job, attempt or pilot'} end
 if r.renewalsLeft <= 0 then return {'exhausted'} end
 r.renewalsLeft = r.renewalsLeft - 1
 redis.call('SET', KEYS[1], cjson.encode(r), 'KEEPTTL')
@@ -91,14 +108,17 @@ export class OneTimeKeyStore {
    * A new key and the record that makes it valid, for a caller that writes the record itself in
    * one atomic step with something else (the matchmaker: with the claim's state change).
    */
-  prepare(req: KeyBinding & { ttlSec: number }): PreparedKey {
+  prepare(req: KeyBinding & { ttlSec: number }, secret = newSecret()): PreparedKey {
     if (!(req.ttlSec > 0)) throw new WmsError(ERR.BAD_INPUT, `one-time key ttlSec must be positive, got ${req.ttlSec}`);
     if (req.userDn === "") throw new WmsError(ERR.MYPROXY_NO_USER_DN, "a one-time key needs the job's user DN");
-    const secret = newSecret();
+    if (this.opts.sealer === undefined) throw new WmsError(ERR.INTERNAL, "only the matchmaker mints one-time keys: OneTimeKeyStore needs its sealer");
+    const hash = secretHash(secret);
     const ttlMs = Math.round(req.ttlSec * 1000);
-    const record = { userDn: req.userDn, jobId: req.jobId, pilotId: req.pilotId, expiresAt: this.clock() + ttlMs, used: 0 };
+    const expiresAt = this.clock() + ttlMs;
+    const b = { userDn: req.userDn, jobId: req.jobId, pilotId: req.pilotId, attempt: req.attempt };
+    const record = { ...b, expiresAt, used: 0, seal: this.opts.sealer.seal(sealText(hash, b, expiresAt)) };
     // Kept a day past expiry so a late reuse is still recognised (and audited) as a reuse.
-    return { secret, key: this.key(secret), value: JSON.stringify(record), pxMs: ttlMs + 86_400_000 };
+    return { secret, key: this.names.redisKey("sec", "otk", hash), value: JSON.stringify(record), pxMs: ttlMs + 86_400_000 };
   }
 
   async mint(req: KeyBinding & { ttlSec: number }): Promise<string> {
@@ -107,7 +127,40 @@ export class OneTimeKeyStore {
     return p.secret;
   }
 
+  /**
+   * The record's seal, checked against the matchmaker's published key before any script runs; the
+   * script then acts only if the record still carries that seal (nothing changed in between).
+   */
+  private async checkedSeal(secret: string, b: KeyBinding): Promise<string> {
+    if (this.opts.verifier === undefined) throw new WmsError(ERR.INTERNAL, "OneTimeKeyStore needs a seal verifier to accept keys");
+    const hash = secretHash(secret);
+    const raw = await this.redis.get(this.names.redisKey("sec", "otk", hash));
+    if (raw === null) throw new WmsError(ERR.SEC_KEY_INVALID, `unknown key (job ${b.jobId}, pilot ${b.pilotId})`);
+    let r: { userDn?: unknown; jobId?: unknown; pilotId?: unknown; attempt?: unknown; expiresAt?: unknown; seal?: unknown };
+    try {
+      r = JSON.parse(raw) as typeof r;
+    } catch {
+      r = {};
+    }
+    const bound = { userDn: String(r.userDn), jobId: String(r.jobId), pilotId: String(r.pilotId), attempt: Number(r.attempt) };
+    const seal = typeof r.seal === "string" ? r.seal : undefined;
+    let sealed = false;
+    let why: WmsError | undefined;
+    try {
+      sealed = await this.opts.verifier.verify(sealText(hash, bound, Number(r.expiresAt)), seal);
+    } catch (e) {
+      if (!isWmsError(e)) throw e;
+      why = e;
+    }
+    if (!sealed) {
+      await this.redis.xadd(auditStreamKey(this.names), "MAXLEN", "~", String(AUDIT_MAXLEN), "*", "event", "one-time-key-unsealed", "at", String(this.clock()), "jobId", b.jobId, "pilotId", b.pilotId, "userDn", b.userDn, "code", String(why?.code ?? ERR.SEC_KEY_INVALID));
+      throw why ?? new WmsError(ERR.SEC_KEY_INVALID, `the key for job ${b.jobId} was not minted by the matchmaker (no valid seal); refused and audited`);
+    }
+    return seal as string;
+  }
+
   async consume(secret: string, b: KeyBinding): Promise<ConsumedKey> {
+    const seal = await this.checkedSeal(secret, b);
     const renewalTtlMs = Math.round((this.opts.renewalTtlSec ?? 7 * 86_400) * 1000);
     const r = (await CONSUME.run(this.redis, [this.key(secret), auditStreamKey(this.names)], [
       String(this.clock()),
@@ -117,14 +170,17 @@ export class OneTimeKeyStore {
       String(renewalTtlMs),
       String(this.opts.maxRenewals),
       String(AUDIT_MAXLEN),
+      seal,
+      String(b.attempt),
     ])) as string[];
-    if (r[0] === "ok") return { userDn: r[1] as string, jobId: r[2] as string, pilotId: r[3] as string, renewalsLeft: Number(r[4]) };
+    if (r[0] === "ok") return { userDn: r[1] as string, jobId: r[2] as string, pilotId: r[3] as string, attempt: b.attempt, renewalsLeft: Number(r[4]) };
     if (r[0] === "reused") throw new WmsError(ERR.SEC_KEY_REUSED, `the key for job ${b.jobId} was used before; this attempt is audited`);
     throw new WmsError(ERR.SEC_KEY_INVALID, `${r[1] ?? "invalid"} (job ${b.jobId}, pilot ${b.pilotId})`);
   }
 
   async consumeRenewal(secret: string, b: KeyBinding): Promise<{ renewalsLeft: number }> {
-    const r = (await RENEW.run(this.redis, [this.key(secret)], [b.userDn, b.jobId, b.pilotId])) as string[];
+    const seal = await this.checkedSeal(secret, b);
+    const r = (await RENEW.run(this.redis, [this.key(secret)], [b.userDn, b.jobId, b.pilotId, String(b.attempt), seal])) as string[];
     if (r[0] === "ok") return { renewalsLeft: Number(r[1]) };
     if (r[0] === "exhausted") throw new WmsError(ERR.SEC_RENEWAL_EXHAUSTED, `job ${b.jobId} has used all ${this.opts.maxRenewals} renewals`);
     throw new WmsError(ERR.SEC_KEY_INVALID, `${r[1] ?? "invalid"} (job ${b.jobId}, pilot ${b.pilotId})`);

@@ -6,7 +6,7 @@ import type { Redis } from "ioredis";
 import { ERR, WmsError, type MappingPlugin, type Site, type WireNames } from "../schemas/index.ts";
 import { checkAccountClean, type Cleanliness } from "./account-cleanliness.ts";
 import { auditRecord, describeAttributes, type AuditSink } from "./audit-record.ts";
-import { baseDn, type GridIdentity } from "./grid-identity.ts";
+import type { GridIdentity } from "./grid-identity.ts";
 import { parseGridmap, type Gridmap } from "./gridmap-file.ts";
 import { resolveAccount } from "./local-account.ts";
 import { PoolLease, type LeaseResult, type PoolLeaseRecord, type ReleaseStatus } from "./pool-lease.ts";
@@ -91,7 +91,7 @@ export class AccountMapper {
   async map(identity: GridIdentity, opts: MapOptions = {}): Promise<Mapping> {
     const take = opts.lease ?? true;
     const trail: MappingStep[] = [];
-    const dn = baseDn(identity.dn);
+    const dn = identity.dn;
     let exhausted: string | undefined;
     const record = async (detail: string, localAccount?: string): Promise<void> => {
       if (!take) return;
@@ -171,7 +171,7 @@ export class AccountMapper {
     const acct = resolveAccount(mapping.account);
     const dirs = [...(acct.home !== "/" && existsSync(acct.home) ? [acct.home] : []), ...this.scanDirs, ...(opts.dirs ?? [])].filter((d) => existsSync(d));
     const check = await checkAccountClean(acct.uid, dirs);
-    const r = await this.pool.release(mapping.account, baseDn(dn), this.node, check.clean);
+    const r = await this.pool.release(mapping.account, dn, this.node, check.clean);
     const why = check.clean
       ? `clean on ${this.node}`
       : `not clean on ${this.node}: processes [${check.pids.join(", ")}] files [${check.files.join(", ")}]${check.truncated ? " (scan limit hit)" : ""}`;

@@ -6,7 +6,7 @@ import { compileBanList } from "./authz-ban-list.ts";
 import type { AuthzStep, CompiledPlugin } from "./authz-step.ts";
 import { compileVo } from "./authz-vo.ts";
 import { compileWalltime } from "./authz-walltime.ts";
-import { baseDn, type GridIdentity, type JobRequest } from "./grid-identity.ts";
+import type { GridIdentity, JobRequest } from "./grid-identity.ts";
 
 export interface AuthzDecision {
   readonly allowed: boolean;
@@ -46,7 +46,7 @@ function chainOf(authz: readonly AuthzPlugin[]): readonly CompiledPlugin[] {
 
 /** An empty chain admits everyone: a site with no policy has chosen to be open. */
 export function authorize(site: Pick<Site, "name" | "authz">, identity: GridIdentity, job?: JobRequest): AuthzDecision {
-  const dn = baseDn(identity.dn);
+  const dn = identity.dn;
   const trail = chainOf(site.authz).map((plugin) => plugin(identity, dn, job));
   const refusal = trail.find((s) => !s.allowed);
   if (refusal) return { allowed: false, code: refusal.code, plugin: refusal.plugin, reason: refusal.reason, trail };

@@ -16,16 +16,11 @@ export interface JobRequest {
   readonly walltimeSec?: number;
 }
 
-// RFC 3820 / legacy proxies append CN components to the owner's DN. A banned user must stay banned,
-// and mapped to the same account, whichever proxy of theirs they present.
-const PROXY_CN = /\/CN=(\d+|proxy|limited proxy)$/;
-
-/** The end-entity DN with any proxy CN components removed. */
-export function baseDn(dn: string): string {
-  let d = dn;
-  while (PROXY_CN.test(d)) d = d.replace(PROXY_CN, "");
-  return d;
-}
+// No DN is "normalised" by how its CNs look. The end-entity DN of a verified identity (`dn`) is
+// found by the chain's structure: every RFC 3820 proxy carries proxyCertInfo and is its issuer's
+// subject plus one CN, and chain verification walks up to the first certificate that is not a
+// proxy. An end-entity certificate named `/DC=org/CN=Alice/CN=4242` is therefore someone other than
+// Alice, and authorization, mapping and grid-mapfile lookups use `dn` exactly as verified.
 
 /** `pilot` and `/atlas/Role=pilot` (or `/atlas/prod/Role=pilot/Capability=NULL`) both name role `pilot`. */
 export function roleName(role: string): string {

@@ -1,7 +1,6 @@
 // The grid-mapfile format LCMAPS reads: one `"DN" account[,account...]` per line, the DN quoted
 // when it holds spaces, `#` comments. Pure: the mapper reads the file once and hands the text here.
 import { ERR, WmsError } from "../schemas/index.ts";
-import { baseDn } from "./grid-identity.ts";
 
 const ACCOUNT = /^[a-z_][a-z0-9_-]*$/;
 
@@ -36,7 +35,7 @@ export function parseGridmap(text: string, source = "grid-mapfile"): Gridmap {
       if (a.startsWith(".")) throw new WmsError(ERR.BAD_CONFIG, `${where}: pool prefix '${a}' is not supported here; use the site's pool mapping plug-in`);
       if (!ACCOUNT.test(a)) throw new WmsError(ERR.BAD_CONFIG, `${where}: '${a}' is not a valid local account name`);
     }
-    const key = baseDn(dn);
+    const key = dn;
     if (map.has(key)) throw new WmsError(ERR.BAD_CONFIG, `${where}: DN ${dn} is listed twice`);
     map.set(key, accounts);
   });

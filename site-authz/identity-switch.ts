@@ -11,7 +11,7 @@ import { waitGroupGone } from "./account-cleanliness.ts";
 import type { AccountMapper, AccountRelease, Mapping } from "./account-mapper.ts";
 import { auditRecord, type AuditSink } from "./audit-record.ts";
 import { authorizeAudited } from "./audited-authorize.ts";
-import { baseDn, type GridIdentity } from "./grid-identity.ts";
+import type { GridIdentity } from "./grid-identity.ts";
 import { resolveAccount, type LocalAccount } from "./local-account.ts";
 import { checkPilotSecrets } from "./pilot-secrets-check.ts";
 import { wrapperScript } from "./switch-wrapper.ts";
@@ -229,7 +229,7 @@ export async function startSwitched(r: SwitchRequest): Promise<StartedPayload> {
             node: r.node,
             startedAt,
             endedAt: endedAt ?? Date.now(),
-            detail: `uid ${d.account.uid} gid ${d.account.gid} via ${d.mapping.plugin} for ${baseDn(r.identity.dn)}; exit ${started.exitCode ?? "-"}${started.signalCode ? ` signal ${started.signalCode}` : ""}`,
+            detail: `uid ${d.account.uid} gid ${d.account.gid} via ${d.mapping.plugin} for ${r.identity.dn}; exit ${started.exitCode ?? "-"}${started.signalCode ? ` signal ${started.signalCode}` : ""}`,
           }),
         );
       }

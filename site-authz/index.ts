@@ -1,6 +1,6 @@
 // Public surface of site-authz/: site authorization (LCAS), account mapping (LCMAPS, with SCAS's
 // site-central pool in Redis) and the identity switch (gLExec). Import from here, not from files.
-export { baseDn, roleName, type GridIdentity, type JobRequest } from "./grid-identity.ts";
+export { roleName, type GridIdentity, type JobRequest } from "./grid-identity.ts";
 export { authorize, type AuthzDecision } from "./authz-chain.ts";
 export type { AuthzStep } from "./authz-step.ts";
 export { ANY_VO } from "./authz-walltime.ts";

@@ -25,8 +25,11 @@ import {
 } from "../../schemas/index.ts";
 import {
   AuditLog,
+  MATCHMAKER_ROLE,
+  ONE_TIME_KEY_SEAL_PURPOSE,
   OneTimeKeyStore,
   SERVICE_ROLES,
+  SealVerifier,
   credentialKeyFromBase64,
   decryptWithKey,
   encryptToCertificate,
@@ -36,6 +39,7 @@ import {
   type TrustStore,
   type VerifiedIdentity,
 } from "../../security/index.ts";
+import { JobStore } from "../../matchmaker/job-store.ts";
 import { CredentialRecords } from "./credential-records.ts";
 import { satisfiesRetrievalPolicy } from "./retrieval-policy.ts";
 
@@ -59,7 +63,28 @@ export interface CredentialCacheDeps {
    * ReportPublisher (agents/reports/), so releases and refusals reach the audit queue.
    */
   readonly reports?: { publish(report: AuditRecord): Promise<void> };
+  /** Who holds which attempt of a job now; default the JobStore in the same Redis namespace. */
+  readonly jobs?: JobAttempts;
 }
+
+/** The one question the cache asks of the job's state owner. */
+export interface JobAttempts {
+  attemptOf(jobId: string): Promise<{ readonly state: string; readonly attempt: number; readonly pilotId?: string } | undefined>;
+}
+
+// The job's state owner's view, read through the JobStore until the jobs core offers a port of its own.
+function jobStoreAttempts(store: JobStore): JobAttempts {
+  return {
+    async attemptOf(jobId) {
+      const j = await store.getJob(jobId);
+      return j === undefined ? undefined : { state: j.state, attempt: j.attempt, pilotId: j.pilotId };
+    },
+  };
+}
+
+/** A proxy is released while the attempt is being started or run; renewed only while it runs. */
+const RETRIEVE_STATES: readonly string[] = ["sent", "starting", "running"];
+const RENEW_STATES: readonly string[] = ["starting", "running"];
 
 export interface CredentialCache {
   stop(): Promise<void>;
@@ -79,7 +104,13 @@ export function startCredentialCache(d: CredentialCacheDeps): CredentialCache {
   const key32 = credentialKeyFromBase64(d.config.credentials.encryptionKey);
   const clock = d.clock ?? Date.now;
   const records = new CredentialRecords(d.redis, d.names, key32);
-  const keys = new OneTimeKeyStore(d.redis, d.names, { maxRenewals: d.config.credentials.maxRenewals, clock });
+  // Keys count only if the matchmaker's service identity sealed them (it alone mints keys).
+  const keys = new OneTimeKeyStore(d.redis, d.names, {
+    maxRenewals: d.config.credentials.maxRenewals,
+    clock,
+    verifier: new SealVerifier(d.redis, d.names, d.trust, ONE_TIME_KEY_SEAL_PURPOSE, MATCHMAKER_ROLE, clock),
+  });
+  const jobs: JobAttempts = d.jobs ?? jobStoreAttempts(new JobStore(d.redis, d.names));
   const audit = new AuditLog(d.redis, d.names);
   const log = d.logger;
   const report = async (event: AuditRecord["event"], dn: string, extra: { pilotId?: string; jobId?: string; detail?: string }): Promise<void> => {
@@ -154,7 +185,7 @@ export function startCredentialCache(d: CredentialCacheDeps): CredentialCache {
     // refuse a task whose jobs could not get one instead of letting every attempt fail.
     const intake = a.identity.kind === "service" && a.identity.roles.includes(SERVICE_ROLES.intake);
     if (username !== a.identity.dn && !intake) throw new WmsError(ERR.SEC_NOT_AUTHORIZED, `only ${username} or the intake may ask about its credential`);
-    const rec = await records.info(username);
+    const rec = (await records.get(username))?.record;
     if (rec === undefined || rec.notAfter <= clock()) return { schemaVersion: SCHEMA_VERSION, status: "ok", op: "info", found: false, username };
     return {
       schemaVersion: SCHEMA_VERSION,
@@ -176,9 +207,21 @@ export function startCredentialCache(d: CredentialCacheDeps): CredentialCache {
     fresh(body.issuedAt);
     if (body.userDn === undefined) throw new WmsError(ERR.MYPROXY_NO_USER_DN, "say whose credential to retrieve (userDn)");
     const userDn = body.userDn;
-    const info = await records.info(userDn);
+    // The policy comes only from the authenticated record: a rewritten `retrievers` does not open.
+    let stored: Awaited<ReturnType<CredentialRecords["get"]>>;
+    try {
+      stored = await records.get(userDn);
+    } catch (e) {
+      if (isWmsError(e)) {
+        await audit.write("credential-record-tampered", { userDn, caller: a.identity.dn, jobId: body.jobId, pilotId: body.pilotId });
+        log?.warn({ userDn, caller: a.identity.dn }, "credential record does not match its seal; nothing released");
+        await report("credential-refused", userDn, { pilotId: body.pilotId, jobId: body.jobId, detail: `E${e.code} the stored record does not match its seal` });
+      }
+      throw e;
+    }
+    const info = stored?.record;
     // Not the retryable 2301: another attempt finds no credential either, so the job fails at once with the real cause.
-    if (info === undefined || info.notAfter <= clock()) throw new WmsError(ERR.CREDENTIAL_NOT_STORED, `none for ${userDn}`);
+    if (stored === undefined || info === undefined || info.notAfter <= clock()) throw new WmsError(ERR.CREDENTIAL_NOT_STORED, `none for ${userDn}`);
     // Policy before the key: an unauthorized caller must not be able to burn someone's key.
     if (!satisfiesRetrievalPolicy(a.identity, info.retrievers)) {
       await audit.write("credential-retriever-refused", { userDn, caller: a.identity.dn, jobId: body.jobId, pilotId: body.pilotId });
@@ -187,7 +230,16 @@ export function startCredentialCache(d: CredentialCacheDeps): CredentialCache {
       throw new WmsError(ERR.SEC_NOT_AUTHORIZED, `${a.identity.dn} is not in the retrieval policy of ${userDn}`);
     }
     const oneTimeKey = decryptWithKey(service.keyPem, body.oneTimeKey);
-    const binding = { userDn, jobId: body.jobId, pilotId: body.pilotId };
+    const binding = { userDn, jobId: body.jobId, pilotId: body.pilotId, attempt: body.attempt };
+    // The key is bound to one attempt; the attempt must still be this pilot's and live right now.
+    const job = await jobs.attemptOf(body.jobId);
+    const states = op === "retrieve" ? RETRIEVE_STATES : RENEW_STATES;
+    if (job === undefined || job.attempt !== body.attempt || (job.pilotId !== undefined && job.pilotId !== body.pilotId) || !states.includes(job.state)) {
+      const why = job === undefined ? "the job is unknown" : `the job is at attempt ${job.attempt}, ${job.state}${job.pilotId ? `, held by ${job.pilotId}` : ""}`;
+      await audit.write("credential-stale-attempt", { userDn, caller: a.identity.dn, jobId: body.jobId, pilotId: body.pilotId, attempt: String(body.attempt), op });
+      await report("credential-refused", userDn, { pilotId: body.pilotId, jobId: body.jobId, detail: `E${ERR.SEC_KEY_INVALID} ${op} for attempt ${body.attempt}: ${why}` });
+      throw new WmsError(ERR.SEC_KEY_INVALID, `${op} for attempt ${body.attempt} of job ${body.jobId} refused: ${why}`);
+    }
     let renewalsLeft: number;
     try {
       renewalsLeft = op === "retrieve" ? (await keys.consume(oneTimeKey, binding)).renewalsLeft : (await keys.consumeRenewal(oneTimeKey, binding)).renewalsLeft;
@@ -195,8 +247,6 @@ export function startCredentialCache(d: CredentialCacheDeps): CredentialCache {
       if (isWmsError(e)) await report(e.code === ERR.SEC_KEY_REUSED ? "key-reuse" : "credential-refused", userDn, { pilotId: body.pilotId, jobId: body.jobId, detail: `${e.toLine()} (caller ${a.identity.dn})` });
       throw e;
     }
-    const stored = await records.get(userDn);
-    if (stored === undefined) throw new WmsError(ERR.CREDENTIAL_NOT_STORED, `the credential of ${userDn} expired just now`);
     const owner = verifyChain(stored.proxy.chain, d.trust, { at: clock() });
     if (owner.dn !== userDn) await dnMismatch(userDn, owner.dn, a.identity.dn, op);
     // X509_USER_PROXY layout: proxy certificate, its key, then the rest of the chain.

@@ -28,6 +28,7 @@ export interface RetrieveRequest {
   readonly userDn: string;
   readonly jobId: string;
   readonly pilotId: string;
+  readonly attempt: number;
 }
 
 export interface RetrievedProxy {
@@ -132,6 +133,7 @@ export class CredentialClient {
       userDn: req.userDn,
       jobId: req.jobId,
       pilotId: req.pilotId,
+      attempt: req.attempt,
       oneTimeKey: encryptToCertificate(cert, req.oneTimeKey),
       issuedAt: Date.now(),
     };

@@ -1,6 +1,8 @@
 // The stored proxies, one Redis hash per user DN. The proxy's key and chain are sealed with
-// AES-256-GCM under the deployment key, bound to the DN (AAD); the rest (owner, policy, expiry)
-// stays readable for `info`. Redis never holds a private key in clear.
+// AES-256-GCM under the deployment key; every metadata field (DN, owner, retrieval policy, expiry,
+// delegation time) is the seal's additional authenticated data (NIST SP 800-38D), so a record
+// whose policy was rewritten in Redis does not open and nothing is released. The metadata stays
+// readable in the hash for operators; the cache reads it only through `get`, which authenticates it.
 import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { WireNames } from "../../schemas/index.ts";
@@ -19,6 +21,11 @@ export interface CredentialRecord {
   readonly delegatedAt: number;
 }
 
+/** Every metadata field, in a fixed order: what the seal authenticates besides the proxy. */
+function metadataAad(r: CredentialRecord): string {
+  return JSON.stringify(["credential-record/v2", r.userDn, r.owner, r.retrievers, r.notAfter, r.delegatedAt]);
+}
+
 export class CredentialRecords {
   constructor(
     private readonly redis: Redis,
@@ -32,7 +39,7 @@ export class CredentialRecords {
 
   async put(rec: CredentialRecord, proxy: StoredProxy): Promise<void> {
     const k = this.key(rec.userDn);
-    const sealed = sealCredential(JSON.stringify(proxy), this.key32, rec.userDn);
+    const sealed = sealCredential(JSON.stringify(proxy), this.key32, metadataAad(rec));
     // One MULTI so a reader never sees a new policy next to an old proxy.
     await this.redis
       .multi()
@@ -42,17 +49,23 @@ export class CredentialRecords {
       .exec();
   }
 
-  async info(userDn: string): Promise<CredentialRecord | undefined> {
+  /**
+   * The record and its proxy, or undefined when none is stored. Throws SEC_BAD_SIGNATURE when any
+   * metadata field differs from what was sealed (or the record is not this user's).
+   */
+  async get(userDn: string): Promise<{ record: CredentialRecord; proxy: StoredProxy } | undefined> {
     const h = await this.redis.hgetall(this.key(userDn));
     if (h.userDn === undefined) return undefined;
-    return { userDn: h.userDn, owner: h.owner ?? "", retrievers: JSON.parse(h.retrievers ?? "[]") as string[], notAfter: Number(h.notAfter), delegatedAt: Number(h.delegatedAt) };
-  }
-
-  async get(userDn: string): Promise<{ record: CredentialRecord; proxy: StoredProxy } | undefined> {
-    const record = await this.info(userDn);
-    if (record === undefined) return undefined;
-    const sealed = (await this.redis.hget(this.key(userDn), "sealed")) ?? "";
-    const proxy = JSON.parse(openCredential(sealed, this.key32, userDn)) as StoredProxy;
+    let retrievers: string[];
+    try {
+      retrievers = JSON.parse(h.retrievers ?? "[]") as string[];
+    } catch {
+      retrievers = [];
+    }
+    const record: CredentialRecord = { userDn: h.userDn, owner: h.owner ?? "", retrievers, notAfter: Number(h.notAfter), delegatedAt: Number(h.delegatedAt) };
+    // Asked for one DN, stored under another: refused like any other tampering.
+    const aad = record.userDn === userDn ? metadataAad(record) : "\u0000";
+    const proxy = JSON.parse(openCredential(h.sealed ?? "", this.key32, aad)) as StoredProxy;
     return { record, proxy };
   }
 }

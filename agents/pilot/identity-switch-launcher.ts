@@ -5,7 +5,7 @@
 import { closeSync } from "node:fs";
 import { ERR, WmsError, type Site } from "../../schemas/index.ts";
 import { splitPems, verifyChain, type TrustStore } from "../../security/index.ts";
-import { baseDn, startSwitched, type AccountMapper, type AuditSink } from "../../site-authz/index.ts";
+import { startSwitched, type AccountMapper, type AuditSink } from "../../site-authz/index.ts";
 import { openPayloadLogs, PROXY_FILE, type PayloadLauncher } from "./payload-launcher.ts";
 
 export interface IdentitySwitchOptions {
@@ -23,7 +23,7 @@ export function identitySwitchLauncher(o: IdentitySwitchOptions): PayloadLaunche
   return async (req) => {
     const identity = verifyChain(splitPems(req.proxyPem), o.trust);
     // MyProxy error 2400: the proxy must belong to the job's submitter.
-    if (baseDn(identity.dn) !== baseDn(req.submitterDn)) {
+    if (identity.dn !== req.submitterDn) {
       throw new WmsError(ERR.MYPROXY_DN_MISMATCH, `the retrieved proxy is ${identity.dn}, the job was submitted by ${req.submitterDn}; nothing was run`);
     }
     const [out, err] = openPayloadLogs(req.jobDir);

@@ -100,7 +100,7 @@ export async function runMatchedJob(envelope: MatchEnvelope, d: JobRunDeps): Pro
   let launched: LaunchedPayload | undefined;
   let supervised: ReturnType<typeof supervise> | undefined;
   let renewTimer: NodeJS.Timeout | undefined;
-  const credReq = { oneTimeKey: "", userDn: body.submitterDn, jobId: job.jobId, pilotId: d.pilotId };
+  const credReq = { oneTimeKey: "", userDn: body.submitterDn, jobId: job.jobId, pilotId: d.pilotId, attempt: job.attempt };
 
   const heartbeat = startHeartbeat({
     nc: d.nc,

@@ -20,6 +20,8 @@ export interface CredentialRequest {
   readonly userDn: string;
   readonly jobId: string;
   readonly pilotId: string;
+  /** The attempt the one-time key belongs to (the envelope's job.attempt). */
+  readonly attempt: number;
 }
 
 /** agents/credentials/ CredentialClient, seen from the pilot. */

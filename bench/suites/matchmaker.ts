@@ -14,7 +14,7 @@ import { loadConfig } from "../../platform/config.ts";
 import { openRedis } from "../../platform/connections.ts";
 import { SCHEMA_VERSION, type JobSpec, type WireNames } from "../../schemas/index.ts";
 import type { SwarmCommand, SwarmPilot, SwarmResult } from "../pilot-swarm.ts";
-import { generatePilotKeyPair, initPki, PilotTokenStore } from "../../security/index.ts";
+import { generatePilotKeyPair, initPki, JOB_SPEC_SEAL_PURPOSE, PilotTokenStore, readServiceCredentials, sealJobSpec, ServiceSealer } from "../../security/index.ts";
 import { DispatchQueues, JobStore } from "../../matchmaker/index.ts";
 import { processCpuSec, processRssKb } from "../../site-authz/index.ts";
 import type { BenchSuite } from "./suite.ts";
@@ -60,14 +60,14 @@ function spec(taskId: string, i: number, site: string, cores: number): JobSpec {
   };
 }
 
-/** Queues `n` jobs spread over the sites (two autoclusters each), recorded in the JobStore. */
-async function queueJobs(store: JobStore, dq: DispatchQueues, tag: string, n: number): Promise<JobSpec[]> {
+/** Queues `n` jobs spread over the sites (two autoclusters each), recorded in the JobStore, sealed as the intake seals them. */
+async function queueJobs(store: JobStore, dq: DispatchQueues, tag: string, n: number, seal: (s: JobSpec) => JobSpec): Promise<JobSpec[]> {
   const out: JobSpec[] = [];
   const perTask = n / (SITES * 2);
   for (let s = 0; s < SITES; s++) {
     for (const cores of [1, 8]) {
       const taskId = `${tag}s${s}c${cores}`;
-      const specs = Array.from({ length: perTask }, (_, i) => spec(taskId, i, `BENCH_${s}`, cores));
+      const specs = Array.from({ length: perTask }, (_, i) => seal(spec(taskId, i, `BENCH_${s}`, cores)));
       await store.createTask(
         { taskId, taskName: taskId, kind: "production", vo: "atlas", group: "atlas/prod", ownerDn: specs[0].userDn, priority: 100, maxAttempts: 3, outputDataset: "bench.out" },
         specs.map((x) => ({ spec: x, state: "activated" as const })),
@@ -233,7 +233,10 @@ export const matchmakerSuite: BenchSuite = {
     let swarm: PilotSwarm | undefined;
     let floor: ChildProcess | undefined;
     try {
-      const first = await queueJobs(store, dq, "a", FIRST);
+      const sealer = new ServiceSealer(readServiceCredentials(dir, "intake"), JOB_SPEC_SEAL_PURPOSE);
+      await sealer.ready(redis, names);
+      const seal = (x: JobSpec): JobSpec => sealJobSpec(sealer, x);
+      const first = await queueJobs(store, dq, "a", FIRST, seal);
       // WMS_BENCH_MATCHMAKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=prof" profiles the matchmaker.
       const nodeArgs = process.env.WMS_BENCH_MATCHMAKER_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
       child = spawn(process.execPath, [...nodeArgs, WMS_BIN, "--config", configPath, "matchmaker"], { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, WMS_CONFIG: undefined, WMS_NAMESPACE: undefined, WMS_LOG_LEVEL: "info" } });
@@ -252,7 +255,7 @@ export const matchmakerSuite: BenchSuite = {
       }
       await swarm.call({ op: "rounds", rounds: Math.ceil(1000 / PEAK_CONCURRENCY), checked: true });
       const rssMb10k = await rssMb(pid);
-      await queueJobs(store, dq, "b", TOTAL - FIRST);
+      await queueJobs(store, dq, "b", TOTAL - FIRST, seal);
       await swarm.call({ op: "rounds", rounds: Math.ceil(1000 / PEAK_CONCURRENCY), checked: false });
       const rssMb100k = await rssMb(pid);
 

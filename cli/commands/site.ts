@@ -112,9 +112,9 @@ export function registerSite(program: Command): void {
           const mapper = new sa.AccountMapper({ site: s, names, node: opts.node, audit: sink, redis: redisUp ? redis : undefined });
           const identity = { dn: opts.dn, caDn: opts.ca ?? "", vo: opts.vo, groups: opts.group, roles: opts.role };
           const x = await sa.explainAccess({ site: s, identity, job: opts.walltime !== undefined ? { walltimeSec: opts.walltime } : undefined, mapper, lease: opts.lease ? { audit: sink, node: opts.node } : undefined });
-          const dn = sa.baseDn(opts.dn);
+          const dn = opts.dn;
           const recent =
-            opts.audit === 0 ? [] : redisUp && redis ? await sa.recentAudit(redis, names, opts.audit, (r) => r.site === s.name && sa.baseDn(r.dn) === dn) : `Redis at ${config.redis.url} does not answer`;
+            opts.audit === 0 ? [] : redisUp && redis ? await sa.recentAudit(redis, names, opts.audit, (r) => r.site === s.name && r.dn === dn) : `Redis at ${config.redis.url} does not answer`;
           if (opts.json) printJson({ ...x, recentAudit: typeof recent === "string" ? [] : recent });
           else process.stdout.write(renderCheck(x, recent));
           if (!x.ok) process.exitCode = EXIT.failed;

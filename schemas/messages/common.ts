@@ -9,6 +9,8 @@ export const Timestamp = Type.Integer({ minimum: 0, description: "Milliseconds s
 export const ClassAdText = Type.String({ maxLength: 65536, description: "ClassAd expression or ad in ClassAd syntax" });
 export const ReportId = Type.String({ minLength: 8, maxLength: 128, description: "Unique id; consumers use it to stay idempotent" });
 export const ErrorCodeField = Type.Integer({ minimum: 1000, maximum: 2999 });
+/** A request's single-use id: refused when seen again within the request's validity. */
+export const Nonce = Type.String({ minLength: 16, maxLength: 128, pattern: "^[A-Za-z0-9_-]+$" });
 /** The chain that signed a task batch or a task control request. */
 export const SignerCertChain = Type.Array(Type.String({ minLength: 64, maxLength: 16384 }), { minItems: 1, maxItems: 8, description: "PEM: signer first, then any proxies' issuers" });
 

@@ -59,6 +59,8 @@ export const CredRetrieveBodySchema = Type.Object(
     userDn: Type.Optional(Dn),
     jobId: Id,
     pilotId: Id,
+    /** The attempt the one-time key was minted for (the envelope's job.attempt). */
+    attempt: Type.Integer({ minimum: 1 }),
     oneTimeKey: Encrypted,
     issuedAt: Timestamp,
   },

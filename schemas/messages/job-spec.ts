@@ -29,6 +29,9 @@ export const JobSpecSchema = Type.Object(
     outputDataset: Type.String({ minLength: 1, maxLength: 256 }),
     attempt: Type.Integer({ minimum: 1 }),
     maxAttempts: Type.Integer({ minimum: 1, maximum: 100 }),
+    seal: Type.Optional(
+      Type.String({ maxLength: 256, description: "The intake's seal over what runs and as whom (security/job-spec-seal.ts); the matchmaker signs no envelope for a spec whose seal does not verify" }),
+    ),
   },
   { additionalProperties: false, $id: "JobSpec" },
 );

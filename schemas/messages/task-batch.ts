@@ -1,6 +1,6 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { defineMessage, SchemaVersion } from "../message.ts";
-import { ClassAdText, SignerCertChain } from "./common.ts";
+import { ClassAdText, Nonce, SignerCertChain, Timestamp } from "./common.ts";
 
 /** What a production manager (or an analysis user) writes: one task, split into jobs by the intake. */
 export const TaskBatchSchema = Type.Object(
@@ -34,6 +34,13 @@ export const TaskBatchSchema = Type.Object(
     maxJobs: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, description: "Stop after this many jobs" })),
     outputDataset: Type.String({ minLength: 1, maxLength: 256 }),
     maxAttempts: Type.Integer({ minimum: 1, maximum: 100, default: 3 }),
+    /**
+     * Stamped by `signTaskBatch`, not written by hand: the intake refuses a batch without them, past
+     * `expiresAt`, or with a nonce it has seen, so a captured batch cannot be submitted again.
+     */
+    issuedAt: Type.Optional(Timestamp),
+    expiresAt: Type.Optional(Timestamp),
+    nonce: Type.Optional(Nonce),
   },
   { additionalProperties: false, $id: "TaskBatch" },
 );

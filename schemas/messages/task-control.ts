@@ -1,6 +1,6 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { defineMessage, SchemaVersion } from "../message.ts";
-import { Id, SignerCertChain, Timestamp } from "./common.ts";
+import { Id, Nonce, SignerCertChain, Timestamp } from "./common.ts";
 
 /** What a task's owner (or a production manager) asks of a submitted task. */
 export const TaskControlSchema = Type.Object(
@@ -8,9 +8,10 @@ export const TaskControlSchema = Type.Object(
     schemaVersion: SchemaVersion,
     action: Type.Union([Type.Literal("cancel"), Type.Literal("retry")]),
     taskId: Id,
-    /** The intake refuses requests too old or from the future, and each nonce once, so a captured request cannot be replayed. */
+    /** The intake refuses requests past `expiresAt` or from the future, and each nonce once, so a captured request cannot be replayed. */
     requestedAt: Timestamp,
-    nonce: Type.String({ minLength: 16, maxLength: 128, pattern: "^[A-Za-z0-9_-]+$" }),
+    expiresAt: Timestamp,
+    nonce: Nonce,
   },
   { additionalProperties: false, $id: "TaskControl" },
 );

@@ -22,7 +22,7 @@ import { loadConfig, type LoadedConfig } from "../../platform/config.ts";
 import { openNats, openRabbit, openRedis } from "../../platform/connections.ts";
 import { createLogger } from "../../platform/logger.ts";
 import { SCHEMA_VERSION, type JobSpec, type Site, type SiteConfig } from "../../schemas/index.ts";
-import { createEnvelopeSigner, createProxy, initPki, issueCertificate, loadTrust, PilotTokenStore, readServiceCredentials } from "../../security/index.ts";
+import { createEnvelopeSigner, createProxy, initPki, issueCertificate, JOB_SPEC_SEAL_PURPOSE, loadTrust, PilotTokenStore, readServiceCredentials, sealJobSpec, ServiceSealer } from "../../security/index.ts";
 import { uniqueNamespace } from "../support/namespace.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { REPO_ROOT, WMS_BIN } from "../support/run-cli.ts";
@@ -185,11 +185,15 @@ describe("a pilot killed with SIGKILL mid-job", () => {
       attempt: 1,
       maxAttempts: 3,
     };
+    // Sealed as the intake seals what it queues.
+    const sealer = new ServiceSealer(readServiceCredentials(loaded.config.pki.dir, "intake"), JOB_SPEC_SEAL_PURPOSE);
+    await sealer.ready(redis, loaded.names);
+    const sealed = sealJobSpec(sealer, job);
     await store.createTask(
       { taskId, taskName: job.taskName, kind: job.kind, vo: job.vo, group: job.group, ownerDn: USER_DN, priority: 0, maxAttempts: 3, outputDataset: job.outputDataset },
-      [{ spec: job, state: "activated" }],
+      [{ spec: sealed, state: "activated" }],
     );
-    await mm.dispatch.enqueue([job]);
+    await mm.dispatch.enqueue([sealed]);
 
     const first = await startPilot("pilot-doomed");
     const firstMark = join(marks, "attempt-1.pid");

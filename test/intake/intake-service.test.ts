@@ -149,7 +149,7 @@ describe("intake service", () => {
     const forged = { ...signTaskControl(newTaskControl("cancel", r.taskId), h.people.alice), certChain: h.people.bob.certChain };
     expect(await codeOf(h.client.control(forged))).toBe(ERR.SEC_BAD_SIGNATURE);
     const stale = signTaskControl(newTaskControl("cancel", r.taskId, Date.now() - 3_600_000), h.people.bob);
-    expect(await codeOf(h.client.control(stale))).toBe(ERR.BAD_INPUT);
+    expect(await codeOf(h.client.control(stale))).toBe(ERR.SEC_REQUEST_EXPIRED);
     expect(await codeOf(h.cancel("T999999", h.people.bob))).toBe(ERR.NOT_FOUND);
     expect((await h.jobs.taskCounts(r.taskId)).cancelled).toBe(0);
   });

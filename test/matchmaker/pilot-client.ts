@@ -50,6 +50,11 @@ export class TestPilot {
     return this.keys.publicKeyPem;
   }
 
+  /** To open the one-time key in an envelope, as the real pilot does. */
+  get privateKeyPem(): string {
+    return this.keys.privateKeyPem;
+  }
+
   advertText(overrides: Record<string, unknown> = {}): string {
     return JSON.stringify({
       schemaVersion: SCHEMA_VERSION,

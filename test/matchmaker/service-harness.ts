@@ -11,6 +11,7 @@ import { JobStore } from "../../matchmaker/job-store.ts";
 import { DispatchQueues } from "../../matchmaker/dispatch-queues.ts";
 import { startMatchmaker, type MatchmakerHandle } from "../../matchmaker/matchmaker-service.ts";
 import { testConfig } from "../support/namespace.ts";
+import { SealedDispatchQueues } from "../support/sealed-dispatch.ts";
 import { openLiveServices } from "../support/live-services.ts";
 
 export interface Harness {
@@ -35,7 +36,8 @@ export async function startHarness(label: string, o: { lockMs?: number; stalledI
   const live = await openLiveServices(loaded, `test-${label}`, { bull: true });
   const { nc, redis, bull } = live;
   const store = new JobStore(redis, loaded.names);
-  const dispatch = new DispatchQueues({ connection: bull, names: loaded.names, lockMs: o.lockMs ?? 30_000, stalledIntervalMs: o.stalledIntervalMs ?? 30_000 });
+  // Specs are sealed as the intake seals them: the matchmaker signs no envelope for an unsealed one.
+  const dispatch = new SealedDispatchQueues({ connection: bull, names: loaded.names, lockMs: o.lockMs ?? 30_000, stalledIntervalMs: o.stalledIntervalMs ?? 30_000 }, pkiDir, redis, loaded.names);
   const tokens = new PilotTokenStore(redis, loaded.names);
   const svc = readServiceCredentials(pkiDir, "matchmaker");
   const mm =
@@ -51,6 +53,8 @@ export async function startHarness(label: string, o: { lockMs?: number; stalledI
           lockMs: o.lockMs,
           stalledIntervalMs: o.stalledIntervalMs,
           sites: o.sites,
+          service: svc,
+          trust: loadTrust(pkiDir),
         });
   return {
     loaded,

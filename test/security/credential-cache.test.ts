@@ -4,7 +4,7 @@ import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openNats, openRedis } from "../../platform/connections.ts";
 import { AuditRecord, ERR, SCHEMA_VERSION, CredReply, type WmsConfig } from "../../schemas/index.ts";
-import { AuditLog, createProxy, OneTimeKeyStore, splitPems, verifyChain, type ProxyCredential } from "../../security/index.ts";
+import { AuditLog, createProxy, ONE_TIME_KEY_SEAL_PURPOSE, OneTimeKeyStore, ServiceSealer, splitPems, verifyChain, type ProxyCredential } from "../../security/index.ts";
 import { CredentialClient, startCredentialCache, type CredentialCache } from "../../agents/credentials/index.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { testConfig } from "../support/namespace.ts";
@@ -21,6 +21,8 @@ let pilotClient: CredentialClient;
 let otherClient: CredentialClient;
 let userClient: CredentialClient;
 let keys: OneTimeKeyStore;
+/** The job state owner's answer, per job: these tests hold each job's attempt 1 running on pilot-1. */
+const liveJobs = new Map<string, { state: string; attempt: number; pilotId: string }>();
 /** The audit records the cache hands to its report sink (RabbitMQ's ReportPublisher in `wms credentials serve`). */
 const published: AuditRecord[] = [];
 
@@ -28,12 +30,22 @@ beforeAll(async () => {
   pki = buildPki();
   nc = await openNats(config, "test-credcache");
   redis = openRedis(config);
-  cache = startCredentialCache({ nc, redis, names, config: { ...config, pki: { dir: pki.dir } }, trust: pki.trust, reports: { publish: async (r) => void published.push(r) } });
+  cache = startCredentialCache({
+    nc,
+    redis,
+    names,
+    config: { ...config, pki: { dir: pki.dir } },
+    trust: pki.trust,
+    reports: { publish: async (r) => void published.push(r) },
+    jobs: { attemptOf: async (jobId) => liveJobs.get(jobId) },
+  });
   userProxy = createProxy({ certPem: pki.user.certPem, keyPem: pki.user.keyPem, lifetimeSec: 3600, keyBits: BITS });
   userClient = new CredentialClient(nc, names, { trust: pki.trust });
   pilotClient = new CredentialClient(nc, names, { trust: pki.trust, caller: { certChain: [pki.pilot.certPem], keyPem: pki.pilot.keyPem } });
   otherClient = new CredentialClient(nc, names, { trust: pki.trust, caller: { certChain: [pki.otherUser.certPem], keyPem: pki.otherUser.keyPem } });
-  keys = new OneTimeKeyStore(redis, names, { maxRenewals: 1 });
+  const sealer = new ServiceSealer(pki.matchmaker, ONE_TIME_KEY_SEAL_PURPOSE);
+  await sealer.ready(redis, names);
+  keys = new OneTimeKeyStore(redis, names, { maxRenewals: 1, sealer });
   await userClient.delegate(userProxy, { retrievers: ["role:pilot"] });
 });
 
@@ -46,8 +58,9 @@ afterAll(async () => {
 });
 
 let jobSeq = 0;
-async function keyFor(over: Partial<{ userDn: string; jobId: string; pilotId: string }> = {}): Promise<{ oneTimeKey: string; userDn: string; jobId: string; pilotId: string }> {
-  const b = { userDn: USER_DN, jobId: `job-${++jobSeq}`, pilotId: "pilot-1", ...over };
+async function keyFor(over: Partial<{ userDn: string; jobId: string; pilotId: string }> = {}): Promise<{ oneTimeKey: string; userDn: string; jobId: string; pilotId: string; attempt: number }> {
+  const b = { userDn: USER_DN, jobId: `job-${++jobSeq}`, pilotId: "pilot-1", attempt: 1, ...over };
+  liveJobs.set(b.jobId, { state: "running", attempt: 1, pilotId: b.pilotId });
   return { ...b, oneTimeKey: await keys.mint({ ...b, ttlSec: 60 }) };
 }
 

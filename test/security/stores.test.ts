@@ -2,10 +2,10 @@ import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openRedis } from "../../platform/connections.ts";
 import { ERR } from "../../schemas/index.ts";
-import { AuditLog, OneTimeKeyStore, PilotTokenStore } from "../../security/index.ts";
+import { AuditLog, MATCHMAKER_ROLE, ONE_TIME_KEY_SEAL_PURPOSE, OneTimeKeyStore, PilotTokenStore, SealVerifier, ServiceSealer } from "../../security/index.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { testConfig } from "../support/namespace.ts";
-import { expectCode, OTHER_USER_DN, USER_DN } from "./support/pki-fixture.ts";
+import { expectCode, OTHER_USER_DN, USER_DN, usePki } from "./support/pki-fixture.ts";
 
 const { config, names } = testConfig("secstores");
 let redis: Redis;
@@ -67,8 +67,41 @@ describe("pilot tokens", () => {
 });
 
 describe("one-time proxy keys", () => {
-  const binding = { userDn: USER_DN, jobId: "job-1", pilotId: "pilot-1" };
-  const keys = (): OneTimeKeyStore => new OneTimeKeyStore(redis, names, { maxRenewals: 2, clock });
+  const pki = usePki();
+  const binding = { userDn: USER_DN, jobId: "job-1", pilotId: "pilot-1", attempt: 1 };
+  let sealer: ServiceSealer;
+  beforeAll(async () => {
+    sealer = new ServiceSealer(pki().matchmaker, ONE_TIME_KEY_SEAL_PURPOSE, clock);
+    await sealer.ready(redis, names);
+  });
+  const keys = (): OneTimeKeyStore =>
+    new OneTimeKeyStore(redis, names, { maxRenewals: 2, clock, sealer, verifier: new SealVerifier(redis, names, pki().trust, ONE_TIME_KEY_SEAL_PURPOSE, MATCHMAKER_ROLE, clock) });
+
+  it("refuses a key record written straight into Redis, or one minted by a service that is not the matchmaker", async () => {
+    // An attacker with Redis access copies the shape of a real record under a key of their own.
+    const real = keys().prepare({ ...binding, ttlSec: 60 });
+    const forged = keys().prepare({ ...binding, ttlSec: 60 });
+    await redis.set(forged.key, real.value, "PX", forged.pxMs);
+    await expectCode(() => keys().consume(forged.secret, binding), ERR.SEC_KEY_INVALID);
+    const unsealed = keys().prepare({ ...binding, ttlSec: 60 });
+    const { seal: _seal, ...bare } = JSON.parse(unsealed.value) as Record<string, unknown>;
+    await redis.set(unsealed.key, JSON.stringify(bare), "PX", unsealed.pxMs);
+    await expectCode(() => keys().consume(unsealed.secret, binding), ERR.SEC_KEY_INVALID);
+    // The intake's certificate is a real service certificate, but not the matchmaker's role.
+    const intakeSealer = new ServiceSealer(pki().intake, ONE_TIME_KEY_SEAL_PURPOSE, clock);
+    await intakeSealer.ready(redis, names);
+    const byIntake = new OneTimeKeyStore(redis, names, { maxRenewals: 2, clock, sealer: intakeSealer });
+    const k = await byIntake.mint({ ...binding, ttlSec: 60 });
+    await expectCode(() => keys().consume(k, binding), ERR.SEC_NOT_AUTHORIZED);
+    const audit = await new AuditLog(redis, names).recent(10);
+    expect(audit.filter((e) => e.event === "one-time-key-unsealed").length).toBeGreaterThanOrEqual(2);
+  });
+
+  it("refuses a key presented for another attempt of the same job", async () => {
+    const k = await keys().mint({ ...binding, ttlSec: 60 });
+    await expectCode(() => keys().consume(k, { ...binding, attempt: 2 }), ERR.SEC_KEY_INVALID);
+    expect((await keys().consume(k, binding)).attempt).toBe(1);
+  });
 
   it("refuses a key used twice and audits the second use", async () => {
     const k = await keys().mint({ ...binding, ttlSec: 60 });

@@ -12,7 +12,21 @@ import { openNats, openRabbit, openRedis } from "../../../platform/connections.t
 import { createLogger } from "../../../platform/logger.ts";
 import { fileChecksums } from "../../../platform/checksums.ts";
 import { SCHEMA_VERSION, type JobSpec, type Site, type WireNames } from "../../../schemas/index.ts";
-import { createEnvelopeSigner, createProxy, initPki, issueCertificate, loadTrust, OneTimeKeyStore, PilotTokenStore, readServiceCredentials, type TrustStore } from "../../../security/index.ts";
+import {
+  createEnvelopeSigner,
+  createProxy,
+  initPki,
+  issueCertificate,
+  JOB_SPEC_SEAL_PURPOSE,
+  loadTrust,
+  ONE_TIME_KEY_SEAL_PURPOSE,
+  OneTimeKeyStore,
+  PilotTokenStore,
+  readServiceCredentials,
+  sealJobSpec,
+  ServiceSealer,
+  type TrustStore,
+} from "../../../security/index.ts";
 import { JobStore, startMatchmaker } from "../../../matchmaker/index.ts";
 import { CredentialClient, startCredentialCache } from "../../../agents/credentials/index.ts";
 import { deleteTopology, ReportPublisher } from "../../../agents/reports/index.ts";
@@ -85,28 +99,37 @@ export async function pilotFixture(label: string, siteOver: Partial<Site> = {}, 
   // The real credential cache: Jane delegates a proxy that any pilot-role certificate may
   // retrieve with a job's one-time key; the pilot authenticates with a pilot certificate.
   const redis = openRedis(config);
-  const cache = startCredentialCache({ nc, redis, names, config: { ...config, pki: { dir: pkiDir }, credentials: { ...config.credentials, encryptionKey: randomBytes(32).toString("base64") } }, trust });
+  // With the stand-in matchmaker there is no JobStore record: the attempts it minted keys for are the live ones.
+  const minted = new Map<string, { state: string; attempt: number; pilotId: string }>();
+  const jobs = opts.matchmaker === "real" ? undefined : { attemptOf: async (jobId: string) => minted.get(jobId) };
+  const cache = startCredentialCache({ nc, redis, names, config: { ...config, pki: { dir: pkiDir }, credentials: { ...config.credentials, encryptionKey: randomBytes(32).toString("base64") } }, trust, jobs });
   const userProxy = createProxy({ certPem: user.certPem, keyPem: user.keyPem, lifetimeSec: 3600 });
   await new CredentialClient(nc, names, { trust }).delegate(userProxy, { retrievers: ["role:pilot"] });
   const pilotCert = issueCertificate({ caDir: pkiDir, kind: "pilot", dn: "/DC=org/DC=pilot-wms/OU=pilot-wms/CN=test pilot", roles: ["pilot"] });
   const client = new CredentialClient(nc, names, { trust, caller: { certChain: [pilotCert.certPem], keyPem: pilotCert.keyPem } });
-  const keys = new OneTimeKeyStore(redis, names, { maxRenewals: config.credentials.maxRenewals });
   const service = readServiceCredentials(pkiDir, "matchmaker");
+  const keySealer = new ServiceSealer(service, ONE_TIME_KEY_SEAL_PURPOSE);
+  await keySealer.ready(redis, names);
+  const keys = new OneTimeKeyStore(redis, names, { maxRenewals: config.credentials.maxRenewals, sealer: keySealer });
+  const intakeSealer = new ServiceSealer(readServiceCredentials(pkiDir, "intake"), JOB_SPEC_SEAL_PURPOSE);
+  await intakeSealer.ready(redis, names);
   let matchmaker: TestMatchmaker | undefined;
   let real: (RealMatchmaker & { stop(): Promise<void> }) | undefined;
   if (opts.matchmaker === "real") {
     const bull = openRedis(config, { forBullMq: true });
     const store = new JobStore(redis, names);
-    const mm = await startMatchmaker({ nc, redis, bullConnection: bull, names, config, signer: createEnvelopeSigner(service), sites: [site] });
+    const mm = await startMatchmaker({ nc, redis, bullConnection: bull, names, config, signer: createEnvelopeSigner(service), sites: [site], service, trust });
     const tokens = new PilotTokenStore(redis, names);
     real = {
       store,
       async enqueue(job) {
+        // As the intake queues it: sealed.
+        const sealed = sealJobSpec(intakeSealer, job);
         await store.createTask(
           { taskId: job.taskId, taskName: job.taskName, kind: job.kind, vo: job.vo, group: job.group, ownerDn: job.userDn, priority: job.priority, maxAttempts: job.maxAttempts, outputDataset: job.outputDataset },
-          [{ spec: job, state: "activated" }],
+          [{ spec: sealed, state: "activated" }],
         );
-        await mm.dispatch.enqueue([job]);
+        await mm.dispatch.enqueue([sealed]);
       },
       token: (uses = 5) => tokens.mint({ site: site.name, factoryId: "test-factory", uses, ttlSec: 600 }),
       async stop() {
@@ -114,7 +137,11 @@ export async function pilotFixture(label: string, siteOver: Partial<Site> = {}, 
         bull.disconnect();
       },
     };
-  } else matchmaker = startTestMatchmaker(nc, names, service, (job, pilotId) => keys.mint({ userDn: job.userDn, jobId: job.jobId, pilotId, ttlSec: 60 }));
+  } else
+    matchmaker = startTestMatchmaker(nc, names, service, (job, pilotId) => {
+      minted.set(job.jobId, { state: "running", attempt: job.attempt, pilotId });
+      return keys.mint({ userDn: job.userDn, jobId: job.jobId, pilotId, attempt: job.attempt, ttlSec: 60 });
+    });
   const retrieved: CredentialRequest[] = [];
   const renewed: CredentialRequest[] = [];
   const credentials = {

@@ -1,0 +1,46 @@
+// The intake seals each job spec it queues; the matchmaker signs an envelope only for a spec whose
+// seal verifies, so rewriting a queued spec in Redis runs nothing. The seal covers what runs and as
+// whom. It leaves out what brokerage and retries legitimately change after the intake (site,
+// attempt, maxAttempts, priority): moving a job is still subject to the site's authorization at
+// match time and on the pilot, and the attempt is what the job's state owner fences on.
+import type { JobSpec } from "../schemas/index.ts";
+import type { SealVerifier, ServiceSealer } from "./service-seal.ts";
+
+export const JOB_SPEC_SEAL_PURPOSE = "job-spec";
+export const INTAKE_ROLE = "intake";
+
+/** The sealed fields in a fixed order, so the text does not depend on key order after a store round trip. */
+export function jobSpecSealText(s: JobSpec): string {
+  const env = Object.entries(s.environment).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const files = s.inputFiles.map((f) => [f.lfn, f.dataset, f.size, f.adler32, f.md5]);
+  return JSON.stringify([
+    JOB_SPEC_SEAL_PURPOSE,
+    s.jobId,
+    s.taskId,
+    s.taskName,
+    s.kind,
+    s.vo,
+    s.group,
+    s.userDn,
+    s.userCaDn ?? null,
+    s.userRoles ?? null,
+    s.executable,
+    s.arguments,
+    env,
+    s.requirements,
+    s.rank,
+    s.cores,
+    s.memoryMb,
+    s.walltimeSec,
+    files,
+    s.outputDataset,
+  ]);
+}
+
+export function sealJobSpec(sealer: ServiceSealer, spec: JobSpec): JobSpec {
+  return { ...spec, seal: sealer.seal(jobSpecSealText(spec)) };
+}
+
+export function verifyJobSpecSeal(verifier: SealVerifier, spec: JobSpec): Promise<boolean> {
+  return verifier.verify(jobSpecSealText(spec), spec.seal);
+}

