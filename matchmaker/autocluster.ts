@@ -57,20 +57,37 @@ function adString(s: string): string {
   return `"${s.replace(/[\u0000-\u001f]/g, "").replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
 }
 
+/** HTCondor's Owner is a user name; ours are DNs, so the DN's last CN stands in ("/DC=org/CN=Jane Doe" → "Jane Doe"). */
+function ownerName(dn: string): string {
+  const cns = dn.split("/").filter((p) => p.toUpperCase().startsWith("CN="));
+  return cns.length > 0 ? cns[cns.length - 1].slice(3) : dn;
+}
+
 /**
- * The job ClassAd of an autocluster, evaluated against machine ads. Attribute names agree with the
- * pilot's machine ad (agents/pilot/machine-ad.ts: TARGET.Cores, TARGET.MemoryMb, TARGET.WalltimeSec).
+ * The job ClassAd of an autocluster, evaluated against machine ads. Attributes carry HTCondor's
+ * job-ad names (RequestCpus, RequestMemory in MB, MaxWallTimeMins as glideinWMS sets it, Owner,
+ * x509userproxysubject, x509UserProxyVOName, AcctGroup, JobPrio), so Requirements and Rank written
+ * for an HTCondor pool read the same. The names of earlier releases (Cores, MemoryMb, WalltimeSec,
+ * VO, Group, Priority) stay as aliases for one release; see the README.
  * An empty Requirements means "any machine"; an empty Rank ranks every machine 0.
  */
 export function jobAdText(key: AutoclusterKey): string {
   const attrs: Array<[string, string]> = [
     ["MyType", adString("Job")],
+    ["RequestCpus", String(key.cores)],
+    ["RequestMemory", String(key.memoryMb)],
+    ["MaxWallTimeMins", String(Math.ceil(key.walltimeSec / 60))],
+    ["Owner", adString(ownerName(key.userDn))],
+    ["x509userproxysubject", adString(key.userDn)],
+    ["x509UserProxyVOName", adString(key.vo)],
+    ["AcctGroup", adString(key.group)],
+    ["JobPrio", String(key.priority)],
+    // Aliases kept for one release (deprecated).
     ["Cores", String(key.cores)],
     ["MemoryMb", String(key.memoryMb)],
     ["WalltimeSec", String(key.walltimeSec)],
     ["VO", adString(key.vo)],
     ["Group", adString(key.group)],
-    ["Owner", adString(key.userDn)],
     ["Priority", String(key.priority)],
     ["Requirements", key.requirements.trim() === "" ? "true" : `(${key.requirements})`],
     ["Rank", key.rank.trim() === "" ? "0" : `(${key.rank})`],

@@ -1,6 +1,9 @@
 // The pilot's machine ClassAd: what the matchmaker evaluates job Requirements against. Pure.
-// Attribute names agree with the job ad the matchmaker builds from a JobSpec (Cores, MemoryMb,
-// WalltimeSec; see README), so the pilot's own Requirements can refuse jobs that cannot fit.
+// Attributes carry the names HTCondor's startd and glideinWMS pilots advertise (Cpus, Memory in
+// MB, Disk in KB, OpSys, OpSysAndVer, Arch, TotalCpus, HasSingularity, GLIDEIN_Site, Name), so
+// Requirements written for an HTCondor pool read the same here. The pilot's own Requirements use
+// the job ad's HTCondor names (RequestCpus, RequestMemory, MaxWallTimeMins; see
+// matchmaker/autocluster.ts).
 
 export interface NodeFacts {
   readonly cpus: number;
@@ -16,10 +19,16 @@ export interface NodeFacts {
   readonly softwareTags: readonly string[];
   readonly walltimeLeftSec: number;
   readonly pilotId: string;
+  /** The startd's OpSysAndVer, e.g. "AlmaLinux9", when the probe could tell. */
+  readonly opSysAndVer?: string;
+  /** All CPUs of the node (the slot may have fewer). */
+  readonly totalCpus?: number;
+  /** Whether a container runtime (Apptainer/Singularity) is usable, when the probe tested it. */
+  readonly hasSingularity?: boolean;
 }
 
 /** The pilot refuses what does not fit its slot: the matchmaker checks both sides' Requirements. */
-export const PILOT_REQUIREMENTS = "TARGET.WalltimeSec <= MY.WalltimeLeft && TARGET.Cores <= MY.Cpus && TARGET.MemoryMb <= MY.Memory";
+export const PILOT_REQUIREMENTS = "TARGET.MaxWallTimeMins * 60 <= MY.WalltimeLeft && TARGET.RequestCpus <= MY.Cpus && TARGET.RequestMemory <= MY.Memory";
 
 /** ClassAd string literal: backslash and quote escaped, control characters dropped. */
 export function classAdString(s: string): string {
@@ -32,13 +41,18 @@ const int = (n: number): string => String(Math.max(0, Math.floor(n)));
 export function buildMachineAd(f: NodeFacts): string {
   const attrs: Array<[string, string]> = [
     ["MyType", classAdString("Machine")],
+    ["Name", classAdString(`${f.pilotId}@${f.machine}`)],
     ["PilotId", classAdString(f.pilotId)],
     ["Cpus", int(f.cpus)],
+    ["TotalCpus", int(f.totalCpus ?? f.cpus)],
     ["Memory", int(f.memoryMb)],
     ["Disk", int(f.diskKb)],
     ["OpSys", classAdString(f.opSys)],
+    ...(f.opSysAndVer !== undefined ? [["OpSysAndVer", classAdString(f.opSysAndVer)] as [string, string]] : []),
     ["Arch", classAdString(f.arch)],
+    ...(f.hasSingularity !== undefined ? [["HasSingularity", String(f.hasSingularity)] as [string, string]] : []),
     ["Machine", classAdString(f.machine)],
+    ["GLIDEIN_Site", classAdString(f.site)],
     ["Site", classAdString(f.site)],
     ["NodeVersion", classAdString(f.nodeVersion)],
     ["SoftwareTags", `{ ${f.softwareTags.map(classAdString).join(", ")} }`],

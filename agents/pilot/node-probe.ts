@@ -34,6 +34,20 @@ export function probeWalltime(optionSec: number | undefined, env: Readonly<Recor
   return walltimeDeadline({ optionSec, env, condorJobAd, startedAtMs });
 }
 
+/** The startd's OpSysAndVer on Linux: os-release's NAME without spaces and VERSION_ID's major number (AlmaLinux9, Ubuntu22). */
+function opSysAndVer(): { opSysAndVer?: string } {
+  if (os.platform() !== "linux") return {};
+  try {
+    const text = readFileSync("/etc/os-release", "utf8");
+    const field = (k: string): string => new RegExp(`^${k}="?([^"\n]*)"?$`, "m").exec(text)?.[1] ?? "";
+    const name = field("NAME").split(" ")[0];
+    const major = field("VERSION_ID").split(".")[0];
+    return name !== "" && major !== "" ? { opSysAndVer: name + major } : {};
+  } catch {
+    return {};
+  }
+}
+
 export function probeNode(input: ProbeInput): NodeFacts {
   let diskKb: number;
   try {
@@ -48,6 +62,8 @@ export function probeNode(input: ProbeInput): NodeFacts {
     memoryMb: Math.floor(os.totalmem() / (1024 * 1024)),
     diskKb,
     opSys: condorOpSys(os.platform()),
+    ...opSysAndVer(),
+    totalCpus: os.cpus().length,
     arch: condorArch(os.arch()),
     machine: os.hostname(),
     site: input.site,

@@ -87,4 +87,22 @@ describe("machine ad against the matchmaker's job ads", () => {
     expect(matchAds(jobAd({ requirements: 'TARGET.Site == "SITE_A" && member("root-6.30", TARGET.SoftwareTags)' }), machine).match).toBe(true);
     expect(matchAds(jobAd({ requirements: 'member("geant4", TARGET.SoftwareTags)' }), machine).match).toBe(false);
   });
+
+  it("reads with HTCondor's names on both sides, so a pool's Requirements and Rank work unchanged", () => {
+    const machine = parseClassAd(buildMachineAd({ ...facts, opSysAndVer: "AlmaLinux9", totalCpus: 16, hasSingularity: true }));
+    const req = 'TARGET.Memory >= RequestMemory && TARGET.Cpus >= RequestCpus && TARGET.OpSysAndVer == "AlmaLinux9" && TARGET.HasSingularity && TARGET.GLIDEIN_Site == "SITE_A" && TARGET.TotalCpus >= 16';
+    const job = jobAd({ requirements: req, cores: 2 });
+    expect(job.evaluateAttr("RequestCpus")).toEqual({ kind: "integer", value: 2 });
+    expect(job.evaluateAttr("x509userproxysubject")).toEqual({ kind: "string", value: "/CN=u" });
+    expect(job.evaluateAttr("Owner")).toEqual({ kind: "string", value: "u" });
+    expect(job.evaluateAttr("MaxWallTimeMins")).toEqual({ kind: "integer", value: 30 });
+    expect(matchAds(job, machine).match).toBe(true);
+    expect(matchAds(jobAd({ requirements: 'TARGET.OpSysAndVer == "CentOS7"' }), machine).match).toBe(false);
+  });
+
+  it("keeps the old job-ad names as aliases for one release", () => {
+    const machine = parseClassAd(buildMachineAd(facts));
+    const job = jobAd({ requirements: "TARGET.Memory >= MemoryMb && TARGET.Cpus >= Cores && TARGET.WalltimeLeft >= WalltimeSec", cores: 2, memoryMb: 3000 });
+    expect(matchAds(job, machine).match).toBe(true);
+  });
 });
