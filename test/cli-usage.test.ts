@@ -154,6 +154,8 @@ const ACTION_CASES: Case[] = [
   { label: "site authz check: DN not in slash form", args: ["site", "authz", "check", "--site", "S", "--dn", "CN=x"] },
   { label: "replica add: malformed --file", args: ["replica", "add", "ds", "--site", "S", "--file", "x.root:12:zz:00"] },
   { label: "replica add: nothing to add", args: ["replica", "add", "ds", "--site", "S"] },
+  { label: "replica add: dataset name with a space", args: ["replica", "add", "my ds", "--site", "S", "--file", `x.root:12:${"0".repeat(8)}:${"0".repeat(32)}`] },
+  { label: "factory run: no factory file", args: ["factory", "run", "--once"] },
   { label: "agents: unknown agent", args: ["agents", "--only", "janitor"] },
   { label: "accounting report: unknown grouping", args: ["accounting", "report", "--by", "planet"] },
   { label: "monitor: port out of range", args: ["monitor", "--port", "65536"], code: ERR.BAD_PORT },

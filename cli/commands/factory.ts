@@ -99,6 +99,9 @@ async function loadFactoryFile(file: string): Promise<FactoryConfig> {
 }
 
 async function runFactory(opts: RunOptions, cmd: Command): Promise<void> {
+  // The files first: a missing or broken one fails before the heavy modules load.
+  const { loaded, factoryFile } = await resolveFiles(opts, cmd);
+  const factoryConfig = await loadFactoryFile(factoryFile);
   const path = await import("node:path");
   const { fileURLToPath } = await import("node:url");
   const { openRedis } = await import("../../platform/connections.ts");
@@ -107,8 +110,6 @@ async function runFactory(opts: RunOptions, cmd: Command): Promise<void> {
   const { DispatchQueues, SiteRegistry } = await import("../../matchmaker/index.ts");
   const { PilotTokenStore } = await import("../../security/index.ts");
   const { activatedJobsReader, checkFactoryConfig, startFactory } = await import("../../pilot-factory/index.ts");
-  const { loaded, factoryFile } = await resolveFiles(opts, cmd);
-  const factoryConfig = await loadFactoryFile(factoryFile);
   const { config, names } = loaded;
   const logger = createLogger("factory", config.logLevel);
   const redis = openRedis(config);
