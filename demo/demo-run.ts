@@ -9,10 +9,13 @@ import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { stringify as toYaml } from "yaml";
 import { register as promDefault } from "prom-client";
-import { loadConfig, type LoadedConfig } from "../platform/config.ts";
+import { configAs, loadConfig, type LoadedConfig } from "../platform/config.ts";
 import { openNats, openRabbit, openRedis } from "../platform/connections.ts";
 import { createLogger } from "../platform/logger.ts";
-import { ensureServices } from "../platform/local-services.ts";
+import { ensureServices, startAuthenticatedServices, type ServiceUrls } from "../platform/local-services.ts";
+import { checkNats, checkRabbit, checkRedis } from "../platform/service-check.ts";
+import { wireNames } from "../schemas/index.ts";
+import { initTransportSecrets, type TransportRole } from "../security/index.ts";
 import { deleteNamespaceKeys } from "../platform/namespace-cleanup.ts";
 import { ERR, WmsError, type FactoryConfig, type SiteConfig, type TaskBatch } from "../schemas/index.ts";
 import { createBatchEnvelopeSigner, initPki, issueCertificate, loadTrust, PilotTokenStore, readServiceCredentials, signTaskBatch, createProxy } from "../security/index.ts";
@@ -40,6 +43,11 @@ export interface DemoOptions {
   timeoutSec: number;
   keep: boolean;
   monitorPort?: number;
+  /**
+   * Start private NATS, Redis and RabbitMQ with authentication on even when the machine's services
+   * answer (which the demo uses as they are, unauthenticated, and never reconfigures).
+   */
+  privateServices?: boolean;
   /** For tests: called with the deployment's config once every service is up, before the task is submitted. */
   beforeSubmit?: (ctx: { config: LoadedConfig["config"]; names: LoadedConfig["names"] }) => Promise<void>;
 }
@@ -75,10 +83,37 @@ export async function runDemo(o: DemoOptions, base: LoadedConfig, out: DemoOutpu
     }
   };
   try {
-    // 1. The services: used as they are, or started for the demo and stopped at the end.
-    const services = await ensureServices({ nats: base.config.nats.url, redis: base.config.redis.url, rabbitmq: base.config.rabbitmq.url }, join(work, "services"), out.info);
-    cleanups.push(["services", () => services.stop()]);
-    if (services.started.length) out.info(`started for the demo: ${services.started.join(", ")}`);
+    // 1. The services. Those the machine already runs are used as they are (shared: the demo never
+    // reconfigures them, so they stay unauthenticated, and it says so). Otherwise, or when asked,
+    // private servers with authentication on: one identity per role from `wms secrets init`.
+    const namespace = `demo${randomBytes(4).toString("hex")}`;
+    const baseUrls: ServiceUrls = { nats: base.config.nats.url, redis: base.config.redis.url, rabbitmq: base.config.rabbitmq.url };
+    const statuses = o.privateServices ? [] : await Promise.all([checkNats(base.config.nats), checkRedis(base.config.redis), checkRabbit(base.config.rabbitmq)]);
+    const useShared = !o.privateServices && statuses.every((s) => s.state === "up");
+    let identityFile: ((role: TransportRole) => string) | undefined;
+    let urls: ServiceUrls;
+    if (useShared) {
+      out.info("using the machine's NATS, Redis and RabbitMQ as they are: shared services the demo does not reconfigure, so WITHOUT authentication (--private-services runs the demo on private servers with authentication on)");
+      urls = baseUrls;
+    } else if (!o.privateServices && statuses.some((s) => s.state === "auth-failed")) {
+      throw new WmsError(ERR.SERVICE_AUTH_FAILED, `${statuses.filter((s) => s.state === "auth-failed").map((s) => s.service).join(", ")} refuse(s) the configured credentials; fix them or run with --private-services`);
+    } else {
+      const secrets = initTransportSecrets(join(work, "secrets"), wireNames(namespace));
+      try {
+        const services = await startAuthenticatedServices(join(work, "services"), secrets, out.info);
+        cleanups.push(["services", () => services.stop()]);
+        out.info(`started for the demo with authentication on: nats ${services.urls.nats}, redis ${services.urls.redis}, rabbitmq ${services.urls.rabbitmq} (identities in ${secrets.dir})`);
+        identityFile = (role) => services.identityFile(role);
+        urls = services.urls;
+      } catch (e) {
+        // No installed servers: the compose file's services (unauthenticated, as compose runs them).
+        out.info(`private servers could not start (${(e as Error).message.split("\n")[0]}); trying docker compose`);
+        const services = await ensureServices(baseUrls, join(work, "services"), out.info);
+        cleanups.push(["services", () => services.stop()]);
+        if (services.started.length) out.info(`started for the demo WITHOUT authentication: ${services.started.join(", ")}`);
+        urls = services.urls;
+      }
+    }
 
     // 2. A PKI, the production manager, a user and the pilots' certificate.
     const pkiDir = join(work, "pki");
@@ -112,17 +147,16 @@ export async function runDemo(o: DemoOptions, base: LoadedConfig, out: DemoOutpu
     const datasets = writeSampleData({ storage, datasets: datasetCount, filesPerDataset, prefix: "demo" });
 
     // 4. The deployment's config, in a namespace of its own; pilots load the same file.
-    const namespace = `demo${randomBytes(4).toString("hex")}`;
     const configFile = join(work, "wms.yaml");
     writeFileSync(
       configFile,
       toYaml({
         namespace,
-        nats: { url: services.urls.nats },
-        redis: { url: services.urls.redis },
-        rabbitmq: { url: services.urls.rabbitmq },
+        nats: { url: urls.nats },
+        redis: { url: urls.redis },
+        rabbitmq: { url: urls.rabbitmq },
         pki: { dir: pkiDir },
-        pilot: { cert: pilotCred.cert, key: pilotCred.key },
+        pilot: { cert: pilotCred.cert, key: pilotCred.key, ...(identityFile ? { identityFile: identityFile("pilot") } : {}) },
         credentials: { encryptionKey: randomBytes(32).toString("base64") },
         matchmaker: { lockSec: 30, stalledIntervalSec: 5, nomatchBackoffSec: 1 },
         sitesFile,
@@ -133,15 +167,27 @@ export async function runDemo(o: DemoOptions, base: LoadedConfig, out: DemoOutpu
     const loaded = loadConfig({ path: configFile, env: {} });
     const { config, names } = loaded;
     const logger = createLogger("demo", config.logLevel);
-
-    const nc = await openNats(config, "wms-demo");
-    cleanups.push(["nats", () => nc.drain()]);
-    const redis = openRedis(config);
-    const bull = openRedis(config, { forBullMq: true });
-    cleanups.push(["redis", () => { redis.disconnect(); bull.disconnect(); }]);
+    // Each part connects as its own role: with authentication on, as the identity `wms secrets
+    // init` made for it (the demo's own steps — catalog, delegation, submission, summary — as the
+    // operator); on the shared services, all with the same anonymous config.
+    const as = (role: TransportRole): LoadedConfig => (identityFile ? configAs(loaded, identityFile(role)) : loaded);
+    const conns: Array<{ close(): Promise<void> | void }> = [];
+    cleanups.push(["connections", async () => void (await Promise.all(conns.map((c) => c.close())))]);
+    const natsAs = async (role: TransportRole): Promise<Awaited<ReturnType<typeof openNats>>> => {
+      const nc = await openNats(as(role).config, `wms-demo-${role}`);
+      conns.push({ close: () => nc.drain().catch(() => undefined) });
+      return nc;
+    };
+    const redisAs = (role: TransportRole, bullMq = false): ReturnType<typeof openRedis> => {
+      const r = openRedis(as(role).config, { forBullMq: bullMq });
+      conns.push({ close: () => r.disconnect() });
+      return r;
+    };
+    const nc = await natsAs("operator");
+    const redis = redisAs("operator");
     if (!o.keep) {
       cleanups.push(["rabbitmq topology", async () => {
-        const conn = await openRabbit(config);
+        const conn = await openRabbit(as("agents").config);
         const ch = await conn.createChannel();
         await deleteTopology(ch, names);
         await conn.close();
@@ -155,22 +201,27 @@ export async function runDemo(o: DemoOptions, base: LoadedConfig, out: DemoOutpu
 
     // 5. The services, in this process (pilots are processes of their own, started by the factory).
     const trust = loadTrust(pkiDir);
-    const cache = await startCredentialCache({ nc, redis, names, config, trust, logger });
+    const cache = await startCredentialCache({ nc: await natsAs("credentials"), redis: redisAs("credentials"), names, config: as("credentials").config, trust, logger });
     cleanups.push(["credential cache", () => cache.stop()]);
     const mmCreds = readServiceCredentials(pkiDir, "matchmaker");
     const matchmakers: MatchmakerHandle[] = [];
+    const mmNc = await natsAs("matchmaker");
+    const mmRedis = redisAs("matchmaker");
+    const mmBull = redisAs("matchmaker", true);
     for (let i = 0; i < o.matchmakers; i++) {
-      const mm = await startMatchmaker({ nc, redis, bullConnection: bull, names, config, signer: createBatchEnvelopeSigner(mmCreds), logger, registry: promDefault, service: mmCreds, trust });
+      const mm = await startMatchmaker({ nc: mmNc, redis: mmRedis, bullConnection: mmBull, names, config: as("matchmaker").config, signer: createBatchEnvelopeSigner(mmCreds), logger, registry: promDefault, service: mmCreds, trust });
       matchmakers.push(mm);
       cleanups.push([`matchmaker ${i + 1}`, () => mm.stop()]);
     }
     const dispatch = matchmakers[0].dispatch;
-    const intake = await startIntake({ nc, redis, names, config, trust, dispatch, logger });
+    // The intake enqueues through the matchmaker's dispatch queues (one BullMQ connection set).
+    const intake = await startIntake({ nc: await natsAs("intake"), redis: redisAs("intake"), names, config: as("intake").config, trust, dispatch, logger });
     cleanups.push(["intake", () => intake.stop()]);
-    const agents = await startAgents({ config, names, redis, bullConnection: bull, dispatch, logger });
+    const agents = await startAgents({ config: as("agents").config, names, redis: redisAs("agents"), bullConnection: redisAs("agents", true), dispatch, logger });
     cleanups.push(["agents", () => agents.stop()]);
     if (o.monitorPort !== undefined) {
-      const monitor = await startMonitor({ redis, names, port: o.monitorPort, providers: await defaultProviders({ redis, names, config }) });
+      const monitorRedis = redisAs("monitor");
+      const monitor = await startMonitor({ redis: monitorRedis, names, port: o.monitorPort, providers: await defaultProviders({ redis: monitorRedis, names, config: as("monitor").config }) });
       cleanups.push(["monitor", () => monitor.close()]);
       out.info(`monitor on ${monitor.url}`);
     }
@@ -198,11 +249,12 @@ export async function runDemo(o: DemoOptions, base: LoadedConfig, out: DemoOutpu
       return { ...line, args: [...line.args, "--max-backoff", "1"] };
     };
     const local = new LocalAdapter({ env: process.env });
+    const factoryRedis = redisAs("factory");
     const factory = await startFactory({
       adapterFor: () => local,
-      config: factoryConfig, nc, redis, names, tokens: new PilotTokenStore(redis, names),
+      config: factoryConfig, nc: await natsAs("factory"), redis: factoryRedis, names, tokens: new PilotTokenStore(factoryRedis, names),
       waitingJobs: (site) => dispatch.waitingCount(site),
-      runtime: { nodePath: process.execPath, wmsBin: WMS_BIN, namespace, configPath: configFile, serviceUrls: services.urls, pilotWorkdir: join(work, "pilots") },
+      runtime: { nodePath: process.execPath, wmsBin: WMS_BIN, namespace, configPath: configFile, serviceUrls: urls, pilotWorkdir: join(work, "pilots"), identityFile: config.pilot.identityFile },
       workDir: join(work, "factory"), env: process.env, pilotCommand: quickBackoff, logger,
     });
     cleanups.push(["factory and its pilots", async () => {

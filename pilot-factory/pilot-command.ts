@@ -28,7 +28,33 @@ export interface PilotRuntime {
   readonly serviceUrls: { readonly nats: string; readonly redis: string; readonly rabbitmq: string };
   /** Pilots' work dir base, if not their default. */
   readonly pilotWorkdir?: string;
+  /**
+   * The pilots' own transport identity (`wms secrets init`'s pilot/identity.yaml: publish-only
+   * NATS and RabbitMQ users, no Redis). Pilots never run as the factory's identity.
+   */
+  readonly identityFile?: string;
 }
+
+/**
+ * Every credential variable a factory may hold for itself: blanked in the pilot's environment, so
+ * a batch system or local adapter that passes the factory's environment on does not hand the
+ * factory's (or any service's) secrets to pilots and their payloads.
+ */
+const SERVICE_SECRET_VARIABLES = [
+  "WMS_IDENTITY_FILE",
+  "WMS_NATS_USER",
+  "WMS_NATS_PASSWORD",
+  "WMS_NATS_PASSWORD_FILE",
+  "WMS_NATS_NKEY_SEED_FILE",
+  "WMS_NATS_CREDS_FILE",
+  "WMS_REDIS_USERNAME",
+  "WMS_REDIS_PASSWORD",
+  "WMS_REDIS_PASSWORD_FILE",
+  "WMS_RABBITMQ_USERNAME",
+  "WMS_RABBITMQ_PASSWORD",
+  "WMS_RABBITMQ_PASSWORD_FILE",
+  "WMS_CREDENTIAL_KEY",
+] as const;
 
 export interface PilotCommandLine {
   readonly command: string;
@@ -65,6 +91,8 @@ export const pilotCommand: PilotCommandBuilder = (launch, runtime) => {
     command: runtime.nodePath,
     args,
     env: {
+      ...Object.fromEntries(SERVICE_SECRET_VARIABLES.map((v) => [v, ""])),
+      ...(runtime.identityFile !== undefined ? { WMS_IDENTITY_FILE: runtime.identityFile } : {}),
       WMS_PILOT_TOKEN: launch.token,
       WMS_NAMESPACE: runtime.namespace,
       WMS_NATS_URL: runtime.serviceUrls.nats,

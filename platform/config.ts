@@ -112,12 +112,15 @@ export function loadConfig(opts: { path?: string; env?: ConfigEnv; overrides?: P
     delete section("redis").cluster;
   }
   if (env.WMS_RABBITMQ_URL) section("rabbitmq").url = env.WMS_RABBITMQ_URL;
-  if (env.WMS_IDENTITY_FILE) raw.identityFile = env.WMS_IDENTITY_FILE;
+  // Set and empty means "no identity file", whatever the shared file says: how a factory starts
+  // pilots that must not inherit its own identity.
+  if (env.WMS_IDENTITY_FILE !== undefined) raw.identityFile = env.WMS_IDENTITY_FILE || undefined;
+  if (raw.identityFile === undefined) delete raw.identityFile;
   if (typeof raw.identityFile === "string") {
-    // The identity replaces whatever credentials the shared file carries: one role, one identity.
+    // The identity replaces whatever credentials the shared file carries, on all three transports
+    // (a transport it does not name is one this role holds no credentials for): one role, one identity.
     const identity = readIdentityFile(raw.identityFile);
     for (const s of ["nats", "redis", "rabbitmq"] as const) {
-      if (Object.keys(identity[s]).length === 0) continue;
       const target = section(s);
       for (const k of CREDENTIAL_FIELDS) delete target[k];
       Object.assign(target, identity[s]);
@@ -165,7 +168,6 @@ export function configAs(loaded: LoadedConfig, identityFile: string): LoadedConf
   const identity = readIdentityFile(identityFile);
   const config = structuredClone(loaded.config) as WmsConfig & Record<"nats" | "redis" | "rabbitmq", Record<string, unknown>>;
   for (const s of ["nats", "redis", "rabbitmq"] as const) {
-    if (Object.keys(identity[s]).length === 0) continue;
     for (const k of CREDENTIAL_FIELDS) delete config[s][k];
     Object.assign(config[s], identity[s]);
   }

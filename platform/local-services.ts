@@ -259,3 +259,46 @@ export async function ensureServices(urls: ServiceUrls, workDir: string, log: (l
   }
   return { urls: out, started, pids, stop: async () => void (await Promise.all(stops.map((s) => s()))) };
 }
+
+export interface AuthenticatedServices {
+  readonly urls: ServiceUrls;
+  /** `wms secrets init`'s folder: one identity file per role, the server files under servers/. */
+  readonly secretsDir: string;
+  identityFile(role: string): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Private NATS, Redis and RabbitMQ with authentication on, from the installed servers: the users,
+ * permissions and ACLs `wms secrets init` writes for this namespace, no anonymous user, no guest.
+ * RabbitMQ takes 20-30 s to start on a small machine; the other two well under a second.
+ */
+export async function startAuthenticatedServices(
+  workDir: string,
+  secrets: { readonly dir: string; readonly natsConfig: string; readonly redisAclFile: string; readonly rabbitDefinitions: string },
+  log: (line: string) => void = () => undefined,
+): Promise<AuthenticatedServices> {
+  const stops: Array<() => Promise<void>> = [];
+  try {
+    log("starting private nats-server, redis-server and rabbitmq-server with authentication on (RabbitMQ takes a few seconds)");
+    // All settled before judging, so a server that started while another failed is stopped too.
+    const [n, r, q] = await Promise.allSettled([
+      startPrivateNats(join(workDir, "nats"), { authConfig: secrets.natsConfig }),
+      startPrivateRedis(join(workDir, "redis"), { aclFile: secrets.redisAclFile }),
+      startPrivateRabbit(join(workDir, "rabbitmq"), { definitionsFile: secrets.rabbitDefinitions }),
+    ]);
+    for (const x of [n, r, q]) if (x.status === "fulfilled") stops.push(x.value.stop);
+    for (const x of [n, r, q]) if (x.status === "rejected") throw x.reason;
+    if (n.status !== "fulfilled" || r.status !== "fulfilled" || q.status !== "fulfilled") throw new WmsError(ERR.INTERNAL, "unreachable");
+    const [nats, redis, rabbit] = [n.value, r.value, q.value];
+    return {
+      urls: { nats: nats.url, redis: redis.url, rabbitmq: rabbit.url },
+      secretsDir: secrets.dir,
+      identityFile: (role) => join(secrets.dir, role, "identity.yaml"),
+      stop: async () => void (await Promise.all(stops.map((s) => s()))),
+    };
+  } catch (e) {
+    await Promise.all(stops.map((s) => s()));
+    throw e;
+  }
+}

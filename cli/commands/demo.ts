@@ -8,6 +8,7 @@ interface DemoCliOptions {
   matchmakers: number;
   timeout: number;
   keep?: boolean;
+  privateServices?: boolean;
   monitorPort?: number;
   json?: boolean;
 }
@@ -23,6 +24,7 @@ export function registerDemo(program: Command): void {
     .option("--timeout <sec>", "give up after this many seconds", parseIntOption("--timeout", 10), 600)
     .option("--monitor-port <port>", "also serve the monitor on this port while the demo runs", parsePortOption("--monitor-port"))
     .option("--keep", "keep the temporary folder, Redis keys and RabbitMQ queues for inspection")
+    .option("--private-services", "run on private NATS, Redis and RabbitMQ with authentication on (one identity per role) even when the machine's services answer")
     .option("--json", "print progress to stderr and, as the last line, one JSON summary object")
     .action(
       action(async (opts: DemoCliOptions, cmd: Command) => {
@@ -39,7 +41,7 @@ export function registerDemo(program: Command): void {
         process.once("SIGINT", onSignal);
         process.once("SIGTERM", onSignal);
         const summary = await runDemo(
-          { jobs: opts.jobs, sites: opts.sites, pilots: opts.pilots, matchmakers: opts.matchmakers, timeoutSec: opts.timeout, keep: opts.keep === true, monitorPort: opts.monitorPort },
+          { jobs: opts.jobs, sites: opts.sites, pilots: opts.pilots, matchmakers: opts.matchmakers, timeoutSec: opts.timeout, keep: opts.keep === true, monitorPort: opts.monitorPort, privateServices: opts.privateServices === true },
           base,
           view,
           abort.signal,

@@ -141,6 +141,7 @@ async function runFactory(opts: RunOptions, cmd: Command): Promise<void> {
       namespace: names.namespace,
       configPath: loaded.path ? path.resolve(loaded.path) : undefined,
       serviceUrls: { nats: config.nats.url, redis: config.redis.url, rabbitmq: config.rabbitmq.url },
+      identityFile: config.pilot.identityFile,
     },
     workDir: path.resolve(opts.workDir),
     env: process.env,

@@ -75,6 +75,9 @@ export const WmsConfigSchema = Type.Object(
       {
         cert: Type.Optional(Type.String({ description: "Pilot certificate (kind pilot, role pilot) the credential cache authenticates pilots by" })),
         key: Type.Optional(Type.String({ description: "Its key; the pilot copies both into its private directory" })),
+        identityFile: Type.Optional(
+          Type.String({ description: "The pilots' transport identity (`wms secrets init`'s pilot/identity.yaml); the factory starts pilots with it, never with its own" }),
+        ),
       },
       { default: {}, additionalProperties: false },
     ),

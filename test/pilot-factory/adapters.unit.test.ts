@@ -242,3 +242,13 @@ describe("batch adapters", () => {
     expect(isWmsError(err) && err.message).toContain("local schedd");
   });
 });
+
+describe("the pilot's command line and environment", () => {
+  it("hands pilots their own identity and blanks every service secret the factory may hold", () => {
+    const line = pilotCommand(pilots[0], { ...runtime, identityFile: "/etc/wms/secrets/pilot/identity.yaml" });
+    expect(line.env.WMS_IDENTITY_FILE).toBe("/etc/wms/secrets/pilot/identity.yaml");
+    for (const v of ["WMS_REDIS_PASSWORD", "WMS_REDIS_PASSWORD_FILE", "WMS_NATS_NKEY_SEED_FILE", "WMS_RABBITMQ_PASSWORD", "WMS_CREDENTIAL_KEY"]) expect(line.env[v], v).toBe("");
+    // Without a pilot identity configured, the factory's own is not passed on either.
+    expect(pilotCommand(pilots[0], runtime).env.WMS_IDENTITY_FILE).toBe("");
+  });
+});
