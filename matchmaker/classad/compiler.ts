@@ -97,12 +97,12 @@ function compareWithLiteral(op: BinaryOp, left: Thunk, k: Value): Thunk | null {
     const n = k.value;
     const slow = (a: Value): Value => comparison(op, a, k);
     switch (op) {
-      case ">=": return (st) => { const a = left(st); return a.kind === "integer" && a.exact === undefined ? (a.value >= n ? TRUE : FALSE) : slow(a); };
-      case ">": return (st) => { const a = left(st); return a.kind === "integer" && a.exact === undefined ? (a.value > n ? TRUE : FALSE) : slow(a); };
-      case "<=": return (st) => { const a = left(st); return a.kind === "integer" && a.exact === undefined ? (a.value <= n ? TRUE : FALSE) : slow(a); };
-      case "<": return (st) => { const a = left(st); return a.kind === "integer" && a.exact === undefined ? (a.value < n ? TRUE : FALSE) : slow(a); };
-      case "==": return (st) => { const a = left(st); return a.kind === "integer" && a.exact === undefined ? (a.value === n ? TRUE : FALSE) : slow(a); };
-      case "!=": return (st) => { const a = left(st); return a.kind === "integer" && a.exact === undefined ? (a.value !== n ? TRUE : FALSE) : slow(a); };
+      case ">=": return (st) => { if (++st.depth > MAX_EVAL_DEPTH) depthExceeded(st); const a = left(st); st.depth--; return a.kind === "integer" && a.exact === undefined ? (a.value >= n ? TRUE : FALSE) : slow(a); };
+      case ">": return (st) => { if (++st.depth > MAX_EVAL_DEPTH) depthExceeded(st); const a = left(st); st.depth--; return a.kind === "integer" && a.exact === undefined ? (a.value > n ? TRUE : FALSE) : slow(a); };
+      case "<=": return (st) => { if (++st.depth > MAX_EVAL_DEPTH) depthExceeded(st); const a = left(st); st.depth--; return a.kind === "integer" && a.exact === undefined ? (a.value <= n ? TRUE : FALSE) : slow(a); };
+      case "<": return (st) => { if (++st.depth > MAX_EVAL_DEPTH) depthExceeded(st); const a = left(st); st.depth--; return a.kind === "integer" && a.exact === undefined ? (a.value < n ? TRUE : FALSE) : slow(a); };
+      case "==": return (st) => { if (++st.depth > MAX_EVAL_DEPTH) depthExceeded(st); const a = left(st); st.depth--; return a.kind === "integer" && a.exact === undefined ? (a.value === n ? TRUE : FALSE) : slow(a); };
+      case "!=": return (st) => { if (++st.depth > MAX_EVAL_DEPTH) depthExceeded(st); const a = left(st); st.depth--; return a.kind === "integer" && a.exact === undefined ? (a.value !== n ? TRUE : FALSE) : slow(a); };
       default: return null;
     }
   }
@@ -110,7 +110,8 @@ function compareWithLiteral(op: BinaryOp, left: Thunk, k: Value): Thunk | null {
     const s = k.value;
     const want = op === "==";
     return (st) => {
-      const a = left(st);
+      if (++st.depth > MAX_EVAL_DEPTH) depthExceeded(st); const a = left(st);
+      st.depth--;
       if (a.kind === "string") return eqIgnoreCase(a.value, s) === want ? TRUE : FALSE;
       return comparison(op, a, k);
     };
@@ -123,24 +124,28 @@ function binaryThunk(op: BinaryOp, l: Expr, r: Expr): Thunk {
   const right = compiled(r);
   if (op === "&&") {
     return (st) => {
-      const a = left(st);
-      if (a === FALSE) return FALSE;
-      if (a === TRUE) {
+      if (++st.depth > MAX_EVAL_DEPTH) depthExceeded(st); const a = left(st);
+      let v: Value;
+      if (a === FALSE) v = FALSE;
+      else if (a === TRUE) {
         const b = right(st);
-        return b === TRUE || b === FALSE ? b : logicalAnd(a, b);
-      }
-      if (truthOf(a) === false) return FALSE;
-      if (a.kind === "error") return ERROR;
-      return logicalAnd(a, right(st));
+        v = b === TRUE || b === FALSE ? b : logicalAnd(a, b);
+      } else if (truthOf(a) === false) v = FALSE;
+      else if (a.kind === "error") v = ERROR;
+      else v = logicalAnd(a, right(st));
+      st.depth--;
+      return v;
     };
   }
   if (op === "||") {
     return (st) => {
-      const a = left(st);
-      if (a === TRUE) return TRUE;
-      if (truthOf(a) === true) return TRUE;
-      if (a.kind === "error") return ERROR;
-      return logicalOr(a, right(st));
+      if (++st.depth > MAX_EVAL_DEPTH) depthExceeded(st); const a = left(st);
+      let v: Value;
+      if (a === TRUE || truthOf(a) === true) v = TRUE;
+      else if (a.kind === "error") v = ERROR;
+      else v = logicalOr(a, right(st));
+      st.depth--;
+      return v;
     };
   }
   const rl = r.type === "paren" ? r.inner : r;
@@ -148,7 +153,11 @@ function binaryThunk(op: BinaryOp, l: Expr, r: Expr): Thunk {
     const special = compareWithLiteral(op, left, rl.value);
     if (special) return special;
   }
-  return (st) => binary(op, left(st), right(st));
+  return (st) => {
+    if (++st.depth > MAX_EVAL_DEPTH) depthExceeded(st); const v = binary(op, left(st), right(st));
+    st.depth--;
+    return v;
+  };
 }
 
 function memberOfLiteralStrings(x: Thunk, items: readonly Expr[]): Thunk | null {
@@ -172,7 +181,8 @@ function memberOfLiteralStrings(x: Thunk, items: readonly Expr[]): Thunk | null 
 /**
  * An operator node (operators.cpp's RecursionGuard around Operation and OperationParens): one
  * level of the depth counter that attribute references share; past MAX_EVAL_DEPTH levels the
- * whole evaluation fails.
+ * whole evaluation fails. Binary operators, the common case, count inside their own closures
+ * (one call less per node); the rarer ones are wrapped here.
  */
 function guarded(f: Thunk): Thunk {
   return (st) => {
@@ -185,9 +195,10 @@ function guarded(f: Thunk): Thunk {
 
 function build(e: Expr): Thunk {
   switch (e.type) {
+    case "binary":
+      return binaryThunk(e.op, e.left, e.right);
     case "paren":
     case "unary":
-    case "binary":
     case "ternary":
     case "elvis":
     case "subscript":
@@ -197,7 +208,7 @@ function build(e: Expr): Thunk {
   }
 }
 
-function buildOperator(e: Expr & { type: "paren" | "unary" | "binary" | "ternary" | "elvis" | "subscript" }): Thunk {
+function buildOperator(e: Expr & { type: "paren" | "unary" | "ternary" | "elvis" | "subscript" }): Thunk {
   switch (e.type) {
     case "paren":
       return compiled(e.inner);
@@ -206,8 +217,6 @@ function buildOperator(e: Expr & { type: "paren" | "unary" | "binary" | "ternary
       const op = e.op;
       return (st) => unary(op, f(st));
     }
-    case "binary":
-      return binaryThunk(e.op, e.left, e.right);
     case "ternary": {
       const c = compiled(e.cond);
       const t = compiled(e.then);
