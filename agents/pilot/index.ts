@@ -9,6 +9,7 @@ export { stageOut, OUTPUTS_DIR, type StagedOutput } from "./stage-out.ts";
 export { supervise, type PayloadOutcome, type SupervisedPayload } from "./payload-supervisor.ts";
 export { directLauncher, PROXY_FILE, type LaunchRequest, type LaunchedPayload, type PayloadLauncher } from "./payload-launcher.ts";
 export { chooseLauncher } from "./launcher-policy.ts";
+export { containPayload, PAYLOAD_MARK_VARIABLE, type PayloadContainment } from "./payload-containment.ts";
 export { identitySwitchLauncher, type IdentitySwitchOptions } from "./identity-switch-launcher.ts";
 export { runPilotProcess, type PilotProcessOptions } from "./pilot-process.ts";
 export { loadSiteEntry } from "./site-entry.ts";
