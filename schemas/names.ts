@@ -24,8 +24,8 @@ export interface WireNames {
   readonly rabbit: {
     readonly reportsExchange: string;
     readonly deadLetterExchange: string;
-    readonly queues: { readonly jobState: string; readonly accounting: string; readonly audit: string; readonly errors: string; readonly deadLetter: string };
-    readonly routingKeys: { readonly state: string; readonly error: string; readonly accounting: string; readonly audit: string };
+    readonly queues: { readonly jobState: string; readonly accounting: string; readonly audit: string; readonly errors: string; readonly logs: string; readonly deadLetter: string };
+    readonly routingKeys: { readonly state: string; readonly error: string; readonly accounting: string; readonly audit: string; readonly log: string };
   };
   /** Redis key prefix for everything that is not a BullMQ queue. */
   readonly redisPrefix: string;
@@ -62,10 +62,11 @@ export function wireNames(namespace = "wms"): WireNames {
         jobState: `${ns}.reports.jobstate`,
         accounting: `${ns}.reports.accounting`,
         audit: `${ns}.reports.audit`,
+        logs: `${ns}.reports.logs`,
         errors: `${ns}.reports.errors`,
         deadLetter: `${ns}.reports.dead`,
       },
-      routingKeys: { state: "report.state", error: "report.error", accounting: "report.accounting", audit: "report.audit" },
+      routingKeys: { state: "report.state", error: "report.error", accounting: "report.accounting", audit: "report.audit", log: "report.log" },
     },
     redisPrefix,
     redisKey: (...parts) => redisPrefix + parts.join(":"),

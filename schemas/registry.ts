@@ -5,7 +5,7 @@ import { JobSpec } from "./messages/job-spec.ts";
 import { SignedTaskBatch, TaskBatch } from "./messages/task-batch.ts";
 import { EnvelopeBody, EnvelopeDelegationBody, MatchEnvelope, MatchReply } from "./messages/match-envelope.ts";
 import { Heartbeat, HeartbeatReply } from "./messages/heartbeat.ts";
-import { AccountingRecord, AuditRecord, ErrorReport, StateReport } from "./messages/reports.ts";
+import { AccountingRecord, AuditRecord, ErrorReport, LogReport, StateReport } from "./messages/reports.ts";
 import { FactoryConfig } from "./messages/factory-config.ts";
 import { FactoryControl } from "./messages/factory-control.ts";
 import { FactoryQueueStatus } from "./messages/factory-status.ts";
@@ -31,6 +31,7 @@ export const ALL_MESSAGES: ReadonlyArray<Message<TSchema>> = [
   HeartbeatReply,
   StateReport,
   ErrorReport,
+  LogReport,
   AccountingRecord,
   AuditRecord,
   FactoryConfig,

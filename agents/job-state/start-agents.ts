@@ -1,5 +1,5 @@
 // Starts the report agents in one process: the job-state agent (state + error consumers), the
-// accounting agent and the audit consumer. `wms agents` runs this until Ctrl-C; the demo calls it
+// accounting agent, the audit consumer and the job log store. `wms agents` runs this until Ctrl-C; the demo calls it
 // in-process. Run several processes for more throughput: they are competing consumers.
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
@@ -7,12 +7,13 @@ import { ERR, WmsError, type WireNames, type WmsConfig } from "../../schemas/ind
 import { DispatchQueues } from "../../matchmaker/dispatch-queues.ts";
 import { JobStore } from "../../matchmaker/job-store.ts";
 import { accountingConsumer, auditConsumer, UsageStore } from "../accounting/index.ts";
+import { logConsumer } from "../job-logs/index.ts";
 import type { ReportConsumer } from "../reports/index.ts";
 import { dataLocalRebroker, type Rebroker } from "./job-rebroker.ts";
 import type { JobDispatch } from "./job-state-agent.ts";
 import { errorConsumer, stateConsumer } from "./job-state-consumers.ts";
 
-export const AGENT_NAMES = ["job-state", "accounting", "audit"] as const;
+export const AGENT_NAMES = ["job-state", "accounting", "audit", "logs"] as const;
 export type AgentName = (typeof AGENT_NAMES)[number];
 
 export interface StartAgentsOptions {
@@ -69,6 +70,7 @@ export async function startAgents(o: StartAgentsOptions): Promise<AgentsHandle> 
     consumers.accounting = accountingConsumer({ ...base, logger: o.logger.child({ agent: "accounting" }), usage: new UsageStore(o.redis, o.names, o.config.quotas) });
   }
   if (which.has("audit")) consumers.audit = auditConsumer({ ...base, logger: o.logger.child({ agent: "audit" }) });
+  if (which.has("logs")) consumers.logs = logConsumer({ ...base, logger: o.logger.child({ agent: "logs" }) });
   const started: ReportConsumer[] = [];
   try {
     for (const c of Object.values(consumers)) {

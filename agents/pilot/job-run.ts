@@ -1,12 +1,14 @@
 // One matched job, from envelope to clean-up: verify, fetch the credential, stage in, run,
 // heartbeat, stage out, report. Whatever happens, the credentials it fetched are deleted before
 // it returns: a pilot leaves nothing of the user's on a shared worker node.
+import { randomUUID } from "node:crypto";
 import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import type { NatsConnection } from "nats";
 import { ERR, isWmsError, WmsError, type EnvelopeBody, type ErrorCode, type MatchEnvelope, type Report, type Site, type WireNames } from "../../schemas/index.ts";
 import { decryptFromPilot, verifyEnvelope, type SignerCache, type TrustStore } from "../../security/index.ts";
 import type { Logger } from "../../platform/logger.ts";
+import { logReport, payloadTails, type BoundedLines } from "./attempt-log.ts";
 import { startHeartbeat } from "./job-heartbeat.ts";
 import { accountingRecord, auditRecord, errorReport, stateReport, type JobContext } from "./job-reports.ts";
 import { chooseLauncher } from "./launcher-policy.ts";
@@ -46,6 +48,8 @@ export interface JobRunDeps {
   readonly keepJobDirs: boolean;
   readonly signal?: AbortSignal;
   readonly logger?: Logger;
+  /** The pilot's log lines of this attempt (attempt-log.ts), shipped with the payload's tails. */
+  readonly attemptLines?: BoundedLines;
 }
 
 export type JobResult =
@@ -100,6 +104,7 @@ export async function runMatchedJob(envelope: MatchEnvelope, d: JobRunDeps): Pro
   let launched: LaunchedPayload | undefined;
   let supervised: ReturnType<typeof supervise> | undefined;
   let renewTimer: NodeJS.Timeout | undefined;
+  let tails: ReturnType<typeof payloadTails> | undefined;
   const credReq = { oneTimeKey: "", userDn: body.submitterDn, jobId: job.jobId, pilotId: d.pilotId, attempt: job.attempt };
 
   const heartbeat = startHeartbeat({
@@ -185,6 +190,8 @@ export async function runMatchedJob(envelope: MatchEnvelope, d: JobRunDeps): Pro
   } finally {
     clearTimeout(renewTimer);
     heartbeat.stop();
+    // Read before the job dir goes: what the payload last wrote is what an operator needs.
+    tails = payloadTails(jobDir);
     try {
       await launched?.cleanup();
       if (!d.keepJobDirs) await rm(jobDir, { recursive: true, force: true });
@@ -195,8 +202,11 @@ export async function runMatchedJob(envelope: MatchEnvelope, d: JobRunDeps): Pro
     credReq.oneTimeKey = "";
   }
 
+  if (failure) d.logger?.warn({ jobId: job.jobId, code: failure.code }, failure.message);
+  if (tails && d.attemptLines) {
+    await send(logReport({ job, pilotId: d.pilotId, site: d.site.name, reportId: `log-${randomUUID()}`, tails, lines: d.attemptLines, errorCode: failure?.code }));
+  }
   if (failure) {
-    d.logger?.warn({ jobId: job.jobId, code: failure.code }, failure.message);
     await send(stateReport(ctx, "failed", { errorCode: failure.code, message: failure.message }));
     await send(errorReport({ pilotId: d.pilotId, site: d.site.name, code: failure.code, message: failure.message, jobId: job.jobId, taskId: job.taskId }));
     return { status: "failed", jobId: job.jobId, code: failure.code, message: failure.message };

@@ -14,6 +14,7 @@ import { runMatchedJob, type JobResult } from "./job-run.ts";
 import { buildMachineAd } from "./machine-ad.ts";
 import { probeNode, probeWalltime } from "./node-probe.ts";
 import type { PayloadLauncher } from "./payload-launcher.ts";
+import { attemptLog } from "./attempt-log.ts";
 import type { CensusSink, CredentialSource, PilotCensusState, ReportSink } from "./pilot-ports.ts";
 import { walltimeLeftSec } from "./walltime-left.ts";
 
@@ -205,6 +206,7 @@ export async function runPilot(options: PilotOptions): Promise<PilotSummary> {
       if (reply?.status === "match") {
         emptyInRow = 0;
         census("running");
+        const attempt = attemptLog(log, {});
         const result = await runMatchedJob(reply.envelope, {
           nc: o.nc,
           names: o.names,
@@ -227,7 +229,8 @@ export async function runPilot(options: PilotOptions): Promise<PilotSummary> {
           renewMarginMs: (o.renewMarginSec ?? 120) * 1000,
           keepJobDirs: o.keepJobDirs ?? false,
           signal: o.signal,
-          logger: log,
+          logger: attempt.logger,
+          attemptLines: attempt.lines,
         });
         results.push(result);
         if (result.status === "finished") jobsDone++;

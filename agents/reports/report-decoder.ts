@@ -1,5 +1,5 @@
 // Where a report enters from the wire: bytes → JSON → the schema of its kind, once. Pure.
-import { AccountingRecord, AuditRecord, ErrorReport, StateReport, type Message, type Report, type ReportKind } from "../../schemas/index.ts";
+import { AccountingRecord, AuditRecord, ErrorReport, LogReport, StateReport, type Message, type Report, type ReportKind } from "../../schemas/index.ts";
 import type { TSchema } from "@sinclair/typebox";
 
 const SCHEMAS: Readonly<Record<ReportKind, Message<TSchema>>> = {
@@ -7,6 +7,7 @@ const SCHEMAS: Readonly<Record<ReportKind, Message<TSchema>>> = {
   error: ErrorReport,
   accounting: AccountingRecord,
   audit: AuditRecord,
+  log: LogReport,
 };
 
 export type Decoded = { ok: true; report: Report } | { ok: false; problem: string };

@@ -6,13 +6,14 @@ import type { Channel } from "amqplib";
 import { ERR, WmsError, type ReportKind, type WireNames } from "../../schemas/index.ts";
 
 /** Which report kinds each consumer queue receives. */
-export type ReportQueue = "jobState" | "errors" | "accounting" | "audit";
+export type ReportQueue = "jobState" | "errors" | "accounting" | "audit" | "logs";
 
 export const QUEUE_KINDS: Readonly<Record<ReportQueue, readonly ReportKind[]>> = {
   jobState: ["state"],
   errors: ["error"],
   accounting: ["accounting"],
   audit: ["audit"],
+  logs: ["log"],
 };
 
 export function routingKeyFor(names: WireNames, kind: ReportKind): string {

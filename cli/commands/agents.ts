@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { action, configFor, parseIntOption, serveUntilStopped } from "../command-kit.ts";
 import { ERR, WmsError } from "../../schemas/index.ts";
 
-const AGENTS = ["job-state", "accounting", "audit"] as const;
+const AGENTS = ["job-state", "accounting", "audit", "logs"] as const;
 type Agent = (typeof AGENTS)[number];
 
 /** `--only job-state,audit` (or the option given twice). */
@@ -18,7 +18,7 @@ function parseOnly(v: string, prev: Agent[] | undefined): Agent[] {
 export function registerAgents(program: Command): void {
   program
     .command("agents")
-    .description("run the report agents (job-state, accounting, audit) as RabbitMQ consumers until Ctrl-C")
+    .description("run the report agents (job-state, accounting, audit, logs) as RabbitMQ consumers until Ctrl-C")
     .option("--only <agents>", `run only these agents (comma list or repeated): ${AGENTS.join(", ")}`, parseOnly)
     .option("--prefetch <n>", "reports each consumer holds unacked at once", parseIntOption("--prefetch", 1), 32)
     .addHelpText(

@@ -70,6 +70,10 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
     load: async () => (await import("./task.ts")).registerTask,
   },
   {
+    commands: [["job", "one job: its logs and history"]],
+    load: async () => (await import("./job-log.ts")).registerJobLog,
+  },
+  {
     commands: [["intake", "the intake service: accepts signed task batches, brokers their jobs to the sites holding the data, queues them"]],
     load: async () => (await import("./intake.ts")).registerIntake,
   },
@@ -86,7 +90,7 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
     load: async () => (await import("./factory.ts")).registerFactory,
   },
   {
-    commands: [["agents", "run the report agents (job-state, accounting, audit) as RabbitMQ consumers until Ctrl-C"]],
+    commands: [["agents", "run the report agents (job-state, accounting, audit, logs) as RabbitMQ consumers until Ctrl-C"]],
     load: async () => (await import("./agents.ts")).registerAgents,
   },
   {

@@ -2,7 +2,7 @@ import { Type, type Static } from "@sinclair/typebox";
 import { defineMessage, SchemaVersion } from "../message.ts";
 import { Dn, ErrorCodeField, Id, JobStateName, ReportId, SiteName, Timestamp } from "./common.ts";
 
-// The four report kinds the pilot sends over RabbitMQ, where nothing may be lost.
+// The report kinds the pilot sends over RabbitMQ, where nothing may be lost.
 
 export const StateReportSchema = Type.Object(
   {
@@ -102,5 +102,36 @@ export const AuditRecordSchema = Type.Object(
 export type AuditRecord = Static<typeof AuditRecordSchema>;
 export const AuditRecord = defineMessage("AuditRecord", AuditRecordSchema);
 
-export type Report = StateReport | ErrorReport | AccountingRecord | AuditRecord;
+/** Bytes of each log tail a pilot keeps per job attempt: the end of a log is where the failure is. */
+export const LOG_TAIL_BYTES = 64 * 1024;
+
+/**
+ * Pilot → log store, once per job attempt whatever its end: the last LOG_TAIL_BYTES of the
+ * payload's stdout and stderr and of the pilot's own log for that attempt (JSON lines), so an
+ * operator can read why a job failed after its job dir is gone.
+ */
+export const LogReportSchema = Type.Object(
+  {
+    schemaVersion: SchemaVersion,
+    kind: Type.Literal("log"),
+    reportId: ReportId,
+    jobId: Id,
+    taskId: Id,
+    attempt: Type.Integer({ minimum: 1 }),
+    pilotId: Id,
+    site: SiteName,
+    errorCode: Type.Optional(ErrorCodeField),
+    stdout: Type.String({ maxLength: LOG_TAIL_BYTES }),
+    stderr: Type.String({ maxLength: LOG_TAIL_BYTES }),
+    pilotLog: Type.String({ maxLength: LOG_TAIL_BYTES }),
+    /** Which of the three lost their beginning to the bound. */
+    truncated: Type.Object({ stdout: Type.Boolean(), stderr: Type.Boolean(), pilotLog: Type.Boolean() }, { additionalProperties: false }),
+    at: Timestamp,
+  },
+  { additionalProperties: false, $id: "LogReport" },
+);
+export type LogReport = Static<typeof LogReportSchema>;
+export const LogReport = defineMessage("LogReport", LogReportSchema);
+
+export type Report = StateReport | ErrorReport | AccountingRecord | AuditRecord | LogReport;
 export type ReportKind = Report["kind"];

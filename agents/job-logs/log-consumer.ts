@@ -1,0 +1,21 @@
+// The log agent: LogReports from RabbitMQ into the job log store. Storing is an overwrite by job
+// and attempt, so a redelivered report changes nothing.
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import type { WireNames, WmsConfig } from "../../schemas/index.ts";
+import { ReportConsumer } from "../reports/index.ts";
+import { JobLogStore } from "./job-log-store.ts";
+
+export function logConsumer(o: { url: string; rabbit?: Omit<WmsConfig["rabbitmq"], "url">; names: WireNames; redis: Redis; logger: Logger; prefetch?: number }): ReportConsumer {
+  const store = new JobLogStore(o.redis, o.names);
+  return new ReportConsumer({
+    ...o,
+    queue: "logs",
+    consumer: "job-logs",
+    handle: async (report) => {
+      if (report.kind !== "log") return;
+      await store.put(report);
+      o.logger.debug({ jobId: report.jobId, attempt: report.attempt }, "job log stored");
+    },
+  });
+}

@@ -1,0 +1,76 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Redis } from "ioredis";
+import { pino } from "pino";
+import { runPilot } from "../../agents/pilot/index.ts";
+import { startAgents, type AgentsHandle } from "../../agents/job-state/start-agents.ts";
+import { JobLogStore } from "../../agents/job-logs/index.ts";
+import { loadConfig } from "../../platform/config.ts";
+import { openRedis } from "../../platform/connections.ts";
+import { ERR, LOG_TAIL_BYTES, LogReport, type Report } from "../../schemas/index.ts";
+import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
+import { runCli } from "../support/run-cli.ts";
+import { pilotFixture, type PilotFixture } from "./support/pilot-fixture.ts";
+
+let fx: PilotFixture;
+let redis: Redis;
+let agents: AgentsHandle | undefined;
+
+beforeAll(async () => {
+  fx = await pilotFixture("joblog");
+  redis = openRedis(loadConfig({ path: undefined, env: { ...(process.env as Record<string, string>), WMS_CONFIG: undefined } }).config);
+});
+
+afterAll(async () => {
+  await agents?.stop();
+  await deleteNamespaceKeys(redis, fx.names.namespace);
+  redis.disconnect();
+  await fx?.close();
+});
+
+const isLog = (jobId: string) => (r: Report): r is LogReport => r.kind === "log" && r.jobId === jobId;
+
+describe("job logs you can read", () => {
+  it("wms job log prints the stderr tail of a payload that failed, its code and the pilot's own log of that attempt", async () => {
+    // ~90 KB of stderr: only the last 64 KB travels, ending with the line that says what went wrong.
+    const job = fx.job({
+      arguments: ["-c", 'echo "reading config"; i=0; while [ $i -lt 6000 ]; do echo "noise line $i" >&2; i=$((i+1)); done; echo "FATAL: calibration db unreachable" >&2; exit 2'],
+    });
+    fx.offer(job);
+    const summary = await runPilot(fx.pilotOptions({ memoryPollMs: 100, killGraceMs: 500 }));
+    expect(summary.results).toEqual([expect.objectContaining({ status: "failed", code: ERR.PAYLOAD_FAILED })]);
+    const sent = await fx.reports.waitFor(isLog(job.jobId));
+    expect(LogReport.problems(sent)).toBeUndefined();
+    expect(sent.truncated).toEqual({ stdout: false, stderr: true, pilotLog: false });
+    expect(Buffer.byteLength(sent.stderr)).toBeLessThanOrEqual(LOG_TAIL_BYTES);
+    expect(sent.stderr).not.toContain("noise line 0\n");
+    expect(sent.stderr.trimEnd().endsWith("FATAL: calibration db unreachable")).toBe(true);
+    expect(sent.stdout).toBe("reading config\n");
+    expect(sent.errorCode).toBe(ERR.PAYLOAD_FAILED);
+    expect(sent.pilotLog).toContain("payload exited with code 2");
+
+    // The log agent stores it; the CLI prints it.
+    const { config, names } = loadConfig({ path: undefined, env: { ...(process.env as Record<string, string>), WMS_CONFIG: undefined, WMS_NAMESPACE: fx.names.namespace } });
+    agents = await startAgents({ config, names, redis, logger: pino({ level: "silent" }), only: ["logs"] });
+    const store = new JobLogStore(redis, names);
+    await expect.poll(() => store.attempts(job.jobId), { timeout: 15_000 }).toEqual([1]);
+    const ttl = await redis.ttl(names.redisKey("joblog", job.jobId, "1"));
+    expect(ttl).toBeGreaterThan(6 * 24 * 3600);
+
+    const r = await runCli(["--namespace", names.namespace, "job", "log", job.jobId]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^job ${job.jobId} .*attempt 1 .*E${ERR.PAYLOAD_FAILED} PAYLOAD_FAILED`));
+    expect(r.stdout).toContain("--- payload stderr (last 64 KB) ---");
+    expect(r.stdout).toContain("noise line 5999\nFATAL: calibration db unreachable\n--- payload stdout ---\nreading config\n--- pilot log ---");
+    expect(r.stdout).toMatch(/WARN .*payload exited with code 2 {2}jobId=/);
+
+    const [missing, badAttempt] = await Promise.all([
+      runCli(["--namespace", names.namespace, "job", "log", "no-such-job"]),
+      runCli(["--namespace", names.namespace, "job", "log", job.jobId, "--attempt", "3"]),
+    ]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^wms: error E1005 NOT_FOUND: .*no logs for job no-such-job/);
+    expect(badAttempt.code).toBe(1);
+    expect(badAttempt.stderr).toMatch(/attempts with logs: 1\n$/);
+  }, 90_000);
+});
