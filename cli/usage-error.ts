@@ -31,6 +31,10 @@ export function usageError(e: CommanderError, program: Command, args: readonly s
   const where = commandPath(cmd);
   if (e.code === "commander.help") {
     const subs = cmd.commands.map((c) => c.name()).filter((n) => n !== "help");
+    // `wms help frob`: commander shows the help as an error; say what was not found instead.
+    const path = where.split(" ");
+    const asked = args.includes("help") ? args.find((a) => !a.startsWith("-") && a !== "help" && !path.includes(a)) : undefined;
+    if (asked !== undefined) return new WmsError(ERR.USAGE, `unknown command '${asked}' (see '${where} --help')`);
     return new WmsError(ERR.USAGE, `'${where}' needs a command: ${subs.join(", ")} (see '${where} --help')`);
   }
   const text = e.message.replace(/^error: /, "").replace(/\s*\n\s*/g, " ").trim();

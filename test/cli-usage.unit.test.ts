@@ -103,6 +103,7 @@ function generatedCases(): Case[] {
   const program = FULL_PROGRAM;
   const cases: Case[] = [
     { label: "unknown command", args: ["frobnicate"] },
+    { label: "help for an unknown command", args: ["help", "frobnicate"] },
     { label: "unknown global option", args: ["--frobnicate"] },
     { label: "global option without its value", args: ["--config"] },
   ];
