@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { ERR, WmsConfig, WmsError, wireNames, type WireNames } from "../schemas/index.ts";
-import { checkServiceTargets } from "./service-targets.ts";
+import { checkServiceTargets, readSecret } from "./service-targets.ts";
 
 export interface LoadedConfig {
   readonly config: WmsConfig;
@@ -20,6 +20,8 @@ export interface ConfigEnv {
   WMS_RABBITMQ_URL?: string;
   WMS_PKI_DIR?: string;
   WMS_CREDENTIAL_KEY?: string;
+  /** A file holding WMS_CREDENTIAL_KEY (a compose or Kubernetes secret). */
+  WMS_CREDENTIAL_KEY_FILE?: string;
   WMS_LOG_LEVEL?: string;
   /** A role's identity file from `wms secrets init`. */
   WMS_IDENTITY_FILE?: string;
@@ -147,6 +149,7 @@ export function loadConfig(opts: { path?: string; env?: ConfigEnv; overrides?: P
   credential("rabbitmq", "passwordFile", env.WMS_RABBITMQ_PASSWORD_FILE);
   if (env.WMS_PKI_DIR) section("pki").dir = env.WMS_PKI_DIR;
   if (env.WMS_CREDENTIAL_KEY) section("credentials").encryptionKey = env.WMS_CREDENTIAL_KEY;
+  if (env.WMS_CREDENTIAL_KEY_FILE) section("credentials").encryptionKey = readSecret({ file: env.WMS_CREDENTIAL_KEY_FILE });
   if (env.WMS_LOG_LEVEL) raw.logLevel = env.WMS_LOG_LEVEL;
   const problems = WmsConfig.problems(raw);
   if (problems !== undefined) throw new WmsError(ERR.BAD_CONFIG, `${path ?? "(defaults)"}: ${problems}`);

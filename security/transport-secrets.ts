@@ -89,7 +89,7 @@ function writeSecret(path: string, text: string): void {
 export function initTransportSecrets(dir: string, names: WireNames, opts: SecretsInitOptions = {}): SecretsInitResult {
   const root = resolve(dir);
   if (existsSync(join(root, "servers"))) throw new WmsError(ERR.BAD_INPUT, `${root} already holds transport secrets; pick an empty folder (rotating means new files and a server reload)`);
-  mkdirSync(join(root, "servers"), { recursive: true, mode: 0o700 });
+  mkdirSync(join(root, "servers"), { recursive: true, mode: 0o755 });
   const vhost = names.namespace;
   const roles: RoleIdentity[] = [];
   const natsUsers: Array<{ role: TransportRole; nkey: string }> = [];
@@ -140,14 +140,16 @@ export function initTransportSecrets(dir: string, names: WireNames, opts: Secret
   applyLines.push("# No guest: it can only log in from localhost, but a deployment has no use for it.", "rabbitmqctl delete_user guest || true");
 
   const natsConfig = join(root, "servers", "nats-auth.conf");
-  writeFileSync(natsConfig, `# NATS users per role (transport-roles.ts); include from nats-server.conf: include "nats-auth.conf"\n${natsAuthorizationBlock(natsUsers, names)}`, { mode: 0o600 });
+  // The server files hold verifiers only (NKey public keys, SHA-256 hashes of 256-bit random
+  // passwords, salted hashes), so servers running as their own user (redis, rabbitmq) can read them.
+  writeFileSync(natsConfig, `# NATS users per role (transport-roles.ts); include from nats-server.conf: include "nats-auth.conf"\n${natsAuthorizationBlock(natsUsers, names)}`, { mode: 0o644 });
   const redisAclFile = join(root, "servers", "redis-users.acl");
-  writeFileSync(redisAclFile, aclLines.join("\n") + "\n", { mode: 0o600 });
+  writeFileSync(redisAclFile, aclLines.join("\n") + "\n", { mode: 0o644 });
   const rabbitDefinitions = join(root, "servers", "rabbitmq-definitions.json");
   writeFileSync(
     rabbitDefinitions,
     JSON.stringify({ users: rabbitUsers, vhosts: [{ name: vhost }], permissions: rabbitPerms }, null, 2) + "\n",
-    { mode: 0o600 },
+    { mode: 0o644 },
   );
   const rabbitApplyScript = join(root, "servers", "rabbitmq-apply.sh");
   writeFileSync(rabbitApplyScript, applyLines.join("\n") + "\n", { mode: 0o700 });

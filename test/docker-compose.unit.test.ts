@@ -15,11 +15,11 @@ describe("docker-compose.yml", () => {
 
   it("runs NATS with JetStream, Redis with append-only persistence and RabbitMQ on the standard ports, each with a health check", () => {
     const { nats, redis, rabbitmq } = doc.services;
-    expect(nats.ports).toContain("4222:4222");
+    expect(nats.ports).toContain("${WMS_BIND:-127.0.0.1}:4222:4222");
     expect(JSON.stringify(nats.command)).toContain("-js");
-    expect(redis.ports).toContain("6379:6379");
+    expect(redis.ports).toContain("${WMS_BIND:-127.0.0.1}:6379:6379");
     expect(JSON.stringify(redis.command)).toMatch(/--appendonly",\s*"yes|--appendonly yes/);
-    expect(rabbitmq.ports).toContain("5672:5672");
+    expect(rabbitmq.ports).toContain("${WMS_BIND:-127.0.0.1}:5672:5672");
     for (const s of [nats, redis, rabbitmq]) expect(s.healthcheck?.test).toBeTruthy();
   });
 });
@@ -79,3 +79,49 @@ describe("docker-compose.yml profiles", () => {
     }
   });
 });
+
+describe("docker-compose.yml exposure and secrets", () => {
+  interface Secured extends Service {
+    secrets?: Array<{ source: string; target: string }>;
+    volumes?: string[];
+    environment?: Record<string, string>;
+    entrypoint?: string[];
+  }
+  const doc = parse(readFileSync(new URL("../docker-compose.yml", import.meta.url), "utf8")) as { services: Record<string, Secured>; secrets: Record<string, { file: string }> };
+  const WMS = ["agents", "credentials", "factory", "intake", "matchmaker", "monitor"];
+
+  it("publishes only what users need, on 127.0.0.1 unless WMS_BIND says otherwise (no monitoring or management ports)", () => {
+    const published = Object.entries(doc.services).flatMap(([name, s]) => (s.ports ?? []).map((p) => `${name} ${p}`));
+    expect(published.sort()).toEqual(
+      ["monitor ${WMS_BIND:-127.0.0.1}:8080:8080", "nats ${WMS_BIND:-127.0.0.1}:4222:4222", "rabbitmq ${WMS_BIND:-127.0.0.1}:5672:5672", "redis ${WMS_BIND:-127.0.0.1}:6379:6379"].sort(),
+    );
+  });
+
+  it("mounts the CA key only into the one-shot pki service; the services get a copy without it", () => {
+    for (const name of WMS) expect(JSON.stringify(doc.services[name].volumes), name).not.toContain("pki-ca");
+    expect(JSON.stringify(doc.services.pki.volumes)).toContain("pki-ca:/ca");
+    expect(JSON.stringify(doc.services.pki.entrypoint)).toContain("rm -f /pki/ca.key.pem");
+  });
+
+  it("gives each service only its own role's identity, as compose secrets from files; no guest, no secret in the environment", () => {
+    for (const name of WMS) {
+      const s = doc.services[name];
+      const own = (s.secrets ?? []).filter((x) => !x.target.startsWith("/run/secrets/pilot/"));
+      expect(own.length, name).toBeGreaterThan(1);
+      for (const x of own) expect(x.source.startsWith(`${name}_`) || (name === "credentials" && x.source === "credential_key"), `${name}: ${x.source}`).toBe(true);
+      expect(s.environment?.WMS_IDENTITY_FILE, name).toBe("/run/secrets/identity.yaml");
+      expect(JSON.stringify(s.environment), name).not.toMatch(/guest|PASSWORD=|WMS_CREDENTIAL_KEY"/);
+    }
+    // The factory holds the pilots' identity too (to start them with), and nothing of other roles.
+    expect(doc.services.factory.secrets?.filter((x) => x.target.startsWith("/run/secrets/pilot/")).map((x) => x.source).sort()).toEqual(["pilot_identity", "pilot_nats_nk", "pilot_rabbitmq_password"]);
+    for (const [name, secret] of Object.entries(doc.secrets)) expect(secret.file, name).toMatch(/^\$\{WMS_(SECRETS_DIR|CREDENTIAL_KEY_FILE):-\.\/\.wms\//);
+  });
+
+  it("starts the servers with the user lists `wms secrets init` writes, so no anonymous client gets in", () => {
+    expect(JSON.stringify(doc.services.nats.command)).toContain("/run/secrets/nats-auth.conf");
+    expect(JSON.stringify(doc.services.redis.command)).toContain("--aclfile");
+    expect(JSON.stringify(doc.services.rabbitmq.volumes)).toContain("deploy/rabbitmq.conf");
+    expect(readFileSync(new URL("../deploy/rabbitmq.conf", import.meta.url), "utf8")).toContain("definitions.local.path = /run/secrets/rabbitmq-definitions.json");
+  });
+});
+
