@@ -1,6 +1,8 @@
 // `wms`: one CLI for every part of pilot-wms. Each command group lives in cli/commands/<group>.ts
-// and imports its heavy modules inside the action, so `wms --help` and small commands start fast.
-import { reportError } from "./command-kit.ts";
+// and is imported only when a command line names it (program.ts), so `wms --help` and small commands
+// start fast. Import nothing here that loads the message schemas or the config (command-kit.ts does):
+// `npm run bench -- --only cli` measures what a start costs.
+import { reportError } from "./error-reporting.ts";
 import { runWms } from "./program.ts";
 
 // A failure no action awaited (a library's stray rejection, a throw in a timer) still leaves as one

@@ -7,6 +7,7 @@ import { cryptoSuite } from "./crypto.ts";
 import { siteAuthzSuite } from "./site-authz.ts";
 import { factorySuite } from "./factory.ts";
 import { reportsSuite } from "./reports.ts";
+import { cliSuite } from "./cli.ts";
 
 /** Each issue adds its suite here; its key is the top-level key in the bench JSON. */
-export const SUITES: readonly BenchSuite[] = [schemasSuite, matchmakerSuite, classadSuite, intakeSuite, cryptoSuite, siteAuthzSuite, factorySuite, reportsSuite];
+export const SUITES: readonly BenchSuite[] = [schemasSuite, matchmakerSuite, classadSuite, intakeSuite, cryptoSuite, siteAuthzSuite, factorySuite, reportsSuite, cliSuite];
