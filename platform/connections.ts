@@ -2,12 +2,20 @@
 // to the parts that use them. Core modules never import this file. Each process connects as the
 // identity its config names (user, password or NKey, TLS): see service-targets.ts.
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { connect as natsConnect, credsAuthenticator, nkeyAuthenticator, type ConnectionOptions, type NatsConnection } from "nats";
-import { Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis";
+import type { Cluster, ClusterOptions, Redis, RedisOptions } from "ioredis";
 import type { ConnectionOptions as TlsConnectionOptions } from "node:tls";
-import amqp from "amqplib";
+import type * as Amqp from "amqplib";
 import { ERR, WmsError, type WmsConfig } from "../schemas/index.ts";
 import { natsTarget, rabbitTarget, readPem, readSecret, redactUrl, redisTarget } from "./service-targets.ts";
+
+// ioredis and amqplib (both CommonJS) are loaded on first use, not with this file: a pilot needs no
+// Redis and no RabbitMQ before its first advert, and loading them is a tenth of its start-up CPU
+// (`npm run bench -- --only cli`). Types come from the type-only imports above.
+const requireCjs = createRequire(import.meta.url);
+const ioredis = (): typeof import("ioredis") => requireCjs("ioredis") as typeof import("ioredis");
+const amqplib = (): typeof import("amqplib") => requireCjs("amqplib") as typeof import("amqplib");
 
 function readFileOrConfigError(path: string, field: string): Uint8Array {
   try {
@@ -98,7 +106,7 @@ function commonRedisOptions(opts: RedisOpenOptions): RedisOptions {
 export function openRedis(config: WmsConfig, opts: RedisOpenOptions = {}): Redis {
   const t = redisTarget(config.redis);
   if (t.cluster) throw new WmsError(ERR.BAD_CONFIG, "redis.cluster: this service does not run on Redis Cluster yet; give redis.url of a single server");
-  return new Redis({ host: t.nodes[0].host, port: t.nodes[0].port, ...redisConnectOptions(config.redis), ...commonRedisOptions(opts) });
+  return new (ioredis().Redis)({ host: t.nodes[0].host, port: t.nodes[0].port, ...redisConnectOptions(config.redis), ...commonRedisOptions(opts) });
 }
 
 /** A single server or, with `redis.cluster.nodes`, ioredis's Cluster client over those seeds. */
@@ -113,7 +121,7 @@ export function openRedisClient(config: WmsConfig, opts: RedisOpenOptions = {}):
     // TLS certificates name hosts; the addresses CLUSTER SLOTS reports are IPs, so keep the name.
     ...(t.tls ? { dnsLookup: (address: string, callback: (err: null, address: string) => void) => callback(null, address) } : {}),
   };
-  return new Cluster(
+  return new (ioredis().Cluster)(
     t.nodes.map((n) => ({ host: n.host, port: n.port })),
     clusterOpts,
   );
@@ -124,7 +132,7 @@ export function rabbitSocketOptions(rabbit: Omit<WmsConfig["rabbitmq"], "url">, 
   const t = rabbitTarget({ ...rabbit, url });
   return {
     timeout: timeoutMs,
-    ...(t.username !== undefined ? { credentials: amqp.credentials.plain(t.username, t.password ? readSecret(t.password) : "") } : {}),
+    ...(t.username !== undefined ? { credentials: amqplib().credentials.plain(t.username, t.password ? readSecret(t.password) : "") } : {}),
     ...(t.urls.some((u) => u.protocol === "amqps:") ? tlsOptions(rabbit.tls, "rabbitmq.tls") : {}),
   };
 }
@@ -133,13 +141,13 @@ export function rabbitSocketOptions(rabbit: Omit<WmsConfig["rabbitmq"], "url">, 
  * Connects to the first server of the list that accepts us. An authentication refusal is not
  * retried on the next node (every node of a cluster shares its users), and says so with E1012.
  */
-export async function connectRabbit(url: string, rabbit: Omit<WmsConfig["rabbitmq"], "url">, timeoutMs = 5000): Promise<amqp.ChannelModel> {
+export async function connectRabbit(url: string, rabbit: Omit<WmsConfig["rabbitmq"], "url">, timeoutMs = 5000): Promise<Amqp.ChannelModel> {
   const t = rabbitTarget({ ...rabbit, url });
   const socket = rabbitSocketOptions(rabbit, timeoutMs, url);
   let last: unknown;
   for (const u of t.urls) {
     try {
-      return await amqp.connect(u.toString(), socket);
+      return await amqplib().connect(u.toString(), socket);
     } catch (e) {
       if (isRabbitAuthRefusal(e)) throw new WmsError(ERR.SERVICE_AUTH_FAILED, `RabbitMQ at ${redactUrl(u.toString())} refused user '${t.username ?? "guest"}': ${(e as Error).message.split("\n")[0]}`);
       last = e;
@@ -148,7 +156,7 @@ export async function connectRabbit(url: string, rabbit: Omit<WmsConfig["rabbitm
   throw last instanceof Error ? last : new Error(String(last));
 }
 
-export async function openRabbit(config: WmsConfig): Promise<amqp.ChannelModel> {
+export async function openRabbit(config: WmsConfig): Promise<Amqp.ChannelModel> {
   return connectRabbit(config.rabbitmq.url, config.rabbitmq, 5000);
 }
 
