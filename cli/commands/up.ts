@@ -91,17 +91,19 @@ export function registerUp(program: Command): void {
           return;
         }
         let clean = false;
+        let note = " (its supervisor had died; stopped what it left)";
         if (isAlive(state.supervisor)) {
           process.kill(state.supervisor.pid, "SIGTERM");
           const until = Date.now() + opts.timeout * 1000;
           while (Date.now() < until && isAlive(state.supervisor)) await new Promise((r) => setTimeout(r, 200));
           clean = !isAlive(state.supervisor);
+          note = clean ? "" : ` (the supervisor did not stop within ${opts.timeout} s and was killed; leftovers swept)`;
           if (!clean) signalGroup(state.supervisor.pid, "SIGKILL");
         }
         // Whatever the supervisor could not stop (or everything, if it was already gone).
         await sweepLeftovers(dir, state, 5000);
         if (opts.json) return printJson({ dir, stopped: true, clean, processes: state.children.length });
-        process.stdout.write(`stopped ${state.children.length} process(es) for ${dir}${clean ? "" : " (the supervisor had to be killed; leftovers swept)"}\n`);
+        process.stdout.write(`stopped ${state.children.length} process(es) for ${dir}${note}\n`);
       }),
     );
 }
