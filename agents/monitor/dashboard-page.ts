@@ -36,7 +36,8 @@ async function refreshDashboard(){
   replace("tasks",table(["task","name","owner DN","priority","status","progress","jobs"],tasks.map(t=>{const a=el("a",{href:"/task/"+encodeURIComponent(t.taskId),text:t.taskId});return[a,t.taskName,t.ownerDn,t.priority,t.status,stateBar(t.counts,Math.max(1,t.njobs)),STATES.filter(s=>t.counts[s]).map(s=>s+" "+t.counts[s]).join(", ")];})),legend());
   replace("sites",table(["site","queued","running","finished","failed","pilots","empty-pilot ratio","files held"],sites.map(s=>[s.site,s.queued,s.running,s.counts.finished,s.counts.failed,Object.entries(s.pilots).map(([k,v])=>k+" "+v).join(", "),s.emptyPilotRatio==null?"–":(100*s.emptyPilotRatio).toFixed(0)+"%",s.filesHeld==null?"–":s.filesHeld])));
   replace("pilots",table(["site","state","pilots"],pilots.map(p=>[p.site,p.state,p.count])));
-  replace("factory",table(["queue","site","submitted","pending","idle","running","exited","empty","rate/min","target/min"],factory.map(q=>[q.queue,q.site,q.submitted,q.pending,q.idle,q.running,q.exited,q.emptyPilots,q.ratePerMin.toFixed(1),q.targetPerMin])));
+  const breaker=q=>!q.breaker||q.breaker.state==="closed"?"closed":q.breaker.state+" ("+q.breaker.failures+" failed"+(q.breaker.retryAt?", retry "+new Date(q.breaker.retryAt).toLocaleTimeString():"")+")"+(q.breaker.reason?" E"+q.breaker.reason.code+": "+q.breaker.reason.message:"");
+  replace("factory",table(["queue","site","submitted","pending","idle","running","exited","empty","missed","activated jobs","rate/min","target/min","breaker"],factory.map(q=>[q.queue,q.site,q.submitted,q.pending,q.idle,q.running,q.exited,q.emptyPilots,q.missed??0,q.activatedJobs??"-",q.ratePerMin.toFixed(1),q.targetPerMin,breaker(q)])));
   replace("errors",errors.length?hbars(errors.map(e=>({label:e.code+" "+e.name,value:e.count})),"#c0392b"):el("p",{class:"muted",text:"no failures"}),table(["code","name","jobs"],errors.map(e=>[e.code,e.name,e.count])));
   replace("usage",usage.length?hbars(usage.map(u=>({label:u.name,value:Math.round(u.wallSec)})),"#2e86c1"):el("p",{class:"muted",text:"no accounting records yet"}),table(["user","jobs","wall s","cpu s"],usage.map(u=>[u.name,u.jobs,u.wallSec.toFixed(1),u.cpuSec.toFixed(2)])));
   replace("history",lines(history.points),legend());
@@ -65,7 +66,7 @@ export function dashboardPage(): string {
 <section class="wide"><h2>Tasks</h2><div id="tasks"></div></section>
 <section class="wide"><h2>Jobs by state over time</h2><div id="history"></div></section>
 <section><h2>Sites</h2><div id="sites"></div></section>
-<section class="wide"><h2>Pilot factory: rates against targets</h2><div id="factory"></div></section>
+<section class="wide"><h2>Pilot factory: rates against targets, circuit breakers</h2><div id="factory"></div></section>
 <section><h2>Pilots (census)</h2><div id="pilots"></div></section>
 <section><h2>Errors by code</h2><div id="errors"></div></section>
 <section><h2>Usage by user (wall seconds)</h2><div id="usage"></div></section>

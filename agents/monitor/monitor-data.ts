@@ -54,6 +54,13 @@ export interface FactoryQueueView {
   emptyPilots: number;
   ratePerMin: number;
   targetPerMin: number;
+  /** Gone without an exit census (Harvester's missed workers). */
+  missed?: number;
+  /** Activated jobs the queue's pilots could run, as the factory last read them. */
+  activatedJobs?: number;
+  /** The queue's circuit breaker; `reason` is the code and message that opened it. */
+  breaker?: { state: "closed" | "open" | "half-open"; failures: number; retryAt?: number; reason?: { code: number; message: string } };
+  lastError?: { code: number; message: string };
 }
 
 export interface UsageView {

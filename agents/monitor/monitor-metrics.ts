@@ -2,9 +2,9 @@
 // always current and the monitor keeps no counters of its own that could drift). Service-level
 // counters (matches/s, advert latency, reports consumed) live in prom-client's default registry
 // in each service process; `metricsText` serves both.
-import { Gauge, Registry, register as defaultRegistry } from "prom-client";
+import { Counter, Gauge, Registry, register as defaultRegistry } from "prom-client";
 import { JOB_STATES } from "../../matchmaker/job-store.ts";
-import type { MonitorData } from "./monitor-data.ts";
+import type { FactoryQueueView, MonitorData } from "./monitor-data.ts";
 
 export function createMonitorRegistry(data: MonitorData): Registry {
   const registry = new Registry();
@@ -38,16 +38,70 @@ export function createMonitorRegistry(data: MonitorData): Registry {
       for (const row of await data.pilots()) this.set({ site: row.site, state: row.state }, row.count);
     },
   });
-  new Gauge({
-    name: "wms_job_failures",
+  // Cumulative in the job records, so a counter (Prometheus naming: `_total`); rate() over it is
+  // failures per second by code. Set from the records at each scrape, never counted here.
+  new Counter({
+    name: "wms_job_failures_total",
     help: "Failed jobs by error code (cumulative, from the job records)",
     labelNames: ["code", "name"],
     registers: [registry],
     async collect() {
       this.reset();
-      for (const e of await data.errors()) this.set({ code: String(e.code), name: e.name }, e.count);
+      for (const e of await data.errors()) this.inc({ code: String(e.code), name: e.name }, e.count);
     },
   });
+  const queueLabels = ["queue", "site"] as const;
+  const queueGauge = (name: string, help: string, value: (q: FactoryQueueView) => number | undefined): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: queueLabels,
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const q of await data.factory()) {
+          const v = value(q);
+          if (v !== undefined) this.set({ queue: q.queue, site: q.site }, v);
+        }
+      },
+    });
+  };
+  const queueCounter = (name: string, help: string, labelNames: readonly string[], values: (q: FactoryQueueView) => Array<[Record<string, string>, number]>): void => {
+    new Counter({
+      name,
+      help,
+      labelNames: [...queueLabels, ...labelNames],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const q of await data.factory()) for (const [labels, v] of values(q)) if (v > 0) this.inc({ queue: q.queue, site: q.site, ...labels }, v);
+      },
+    });
+  };
+  new Gauge({
+    name: "wms_factory_pilots",
+    help: "Pilots of each factory queue by state (pending = submitted, not yet heard from)",
+    labelNames: [...queueLabels, "state"],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const q of await data.factory()) for (const state of ["pending", "idle", "running"] as const) this.set({ queue: q.queue, site: q.site, state }, q[state]);
+    },
+  });
+  queueCounter("wms_factory_pilots_submitted_total", "Pilots the batch system accepted, per factory queue", [], (q) => [[{}, q.submitted]]);
+  queueCounter("wms_factory_pilots_exited_total", "Pilots gone, per factory queue, by outcome: finished (ran jobs), empty (found none), missed (gone without an exit census)", ["outcome"], (q) => {
+    const missed = q.missed ?? 0;
+    return [
+      [{ outcome: "finished" }, Math.max(0, q.exited - q.emptyPilots - missed)],
+      [{ outcome: "empty" }, q.emptyPilots],
+      [{ outcome: "missed" }, missed],
+    ];
+  });
+  queueGauge("wms_factory_submit_rate_per_minute", "Pilots submitted in the last minute, per factory queue", (q) => q.ratePerMin);
+  queueGauge("wms_factory_target_rate_per_minute", "The queue's pilotsPerMinute knob", (q) => q.targetPerMin);
+  queueGauge("wms_factory_activated_jobs", "Activated jobs the queue's pilots could run, as the factory last read them", (q) => q.activatedJobs);
+  queueGauge("wms_factory_breaker_open", "1 while the queue's circuit breaker stops submissions (open or a trial pilot out), else 0", (q) => (q.breaker ? (q.breaker.state === "closed" ? 0 : 1) : undefined));
+  queueGauge("wms_factory_breaker_failures", "Consecutive failed or missed submissions of the queue", (q) => q.breaker?.failures);
   new Gauge({
     name: "wms_tasks",
     help: "Tasks by status",

@@ -23,6 +23,10 @@ export async function defaultProviders(deps: { redis: Redis; names: WireNames; c
       emptyPilots: q.emptyPilots,
       ratePerMin: q.ratePerMin,
       targetPerMin: q.targetPerMin,
+      missed: q.lost,
+      activatedJobs: q.waitingJobs,
+      ...(q.breaker ? { breaker: { state: q.breaker.state, failures: q.breaker.failures, ...(q.breaker.retryAt !== undefined ? { retryAt: q.breaker.retryAt } : {}), ...(q.breaker.reason ? { reason: q.breaker.reason } : {}) } } : {}),
+      ...(q.lastError ? { lastError: q.lastError } : {}),
     }));
   };
   const catalog = new ReplicaCatalogStore(deps.redis, deps.names);
