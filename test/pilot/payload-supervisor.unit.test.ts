@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { ERR } from "../../schemas/index.ts";
 import { supervise } from "../../agents/pilot/payload-supervisor.ts";
 
@@ -26,10 +26,9 @@ describe("payload supervisor", () => {
     const s = supervise(child, { ...opts, walltimeSec: 1 });
     const o = await s.done;
     const grandchild = Number(readFileSync(pidFile, "utf8"));
-    await new Promise((r) => setTimeout(r, 100));
     // Gone, or a zombie waiting for a container's init to reap it: either way not running.
-    const state = existsSync(`/proc/${grandchild}/stat`) ? readFileSync(`/proc/${grandchild}/stat`, "utf8").split(") ")[1]?.[0] : "gone";
-    expect(["gone", "Z", "X"]).toContain(state);
+    const state = (): string | undefined => (existsSync(`/proc/${grandchild}/stat`) ? readFileSync(`/proc/${grandchild}/stat`, "utf8").split(") ")[1]?.[0] : "gone");
+    await vi.waitFor(() => expect(["gone", "Z", "X"]).toContain(state()), { timeout: 5_000, interval: 20 });
     expect(o.killedFor?.code).toBe(ERR.PAYLOAD_WALLTIME_EXCEEDED);
     expect(o.signal).toBe("SIGTERM");
     expect(o.wallSec).toBeLessThan(10);

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ERR, type AccountingRecord, type AuditRecord, type ErrorReport, type Report, type StateReport } from "../../schemas/index.ts";
 import { runPilot, type PilotOptions } from "../../agents/pilot/index.ts";
 import { pilotFixture, USER_DN, type PilotFixture } from "./support/pilot-fixture.ts";
@@ -142,7 +142,7 @@ describe("pilot end to end", () => {
     const run = runPilot(pilotOptions({ signal: ac.signal, maxEmpty: 5 }));
     await fx.reports.waitFor(isState(job.jobId, "running"));
     // The payload has started once it wrote where its proxy is.
-    for (let i = 0; i < 200 && !existsSync(seen); i++) await new Promise((r) => setTimeout(r, 25));
+    await vi.waitFor(() => expect(existsSync(seen)).toBe(true), { timeout: 10_000, interval: 25 });
     ac.abort();
     const summary = await run;
     expect(summary.exitReason).toBe("stopped");

@@ -2,7 +2,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/pr
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Redis } from "ioredis";
 import { openRedis } from "../../platform/connections.ts";
 import { ERR, type AuditRecord, type Site } from "../../schemas/index.ts";
@@ -45,7 +45,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const u of [user, poolUser]) for (const pid of await processesOf(u.uid)) process.kill(pid, "SIGKILL");
-  await new Promise((r) => setTimeout(r, 100));
+  await vi.waitFor(async () => expect([...(await processesOf(user.uid)), ...(await processesOf(poolUser.uid))]).toEqual([]), { timeout: 10_000, interval: 20 });
   removeUser(user.name);
   removeUser(poolUser.name);
   await rm(base, { recursive: true, force: true });

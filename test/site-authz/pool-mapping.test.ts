@@ -3,7 +3,7 @@ import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Redis } from "ioredis";
 import { openRedis } from "../../platform/connections.ts";
 import { ERR, type AuditRecord, type Site } from "../../schemas/index.ts";
@@ -34,7 +34,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const u of users) for (const pid of await processesOf(u.uid)) process.kill(pid, "SIGKILL");
-  await new Promise((r) => setTimeout(r, 100));
+  await vi.waitFor(async () => expect((await Promise.all(users.map((u) => processesOf(u.uid)))).flat()).toEqual([]), { timeout: 10_000, interval: 20 });
   for (const u of users) removeUser(u.name);
   await rm(base, { recursive: true, force: true });
   await deleteNamespaceKeys(redis, names.namespace);
@@ -131,7 +131,7 @@ describe("pool accounts leased site-centrally (SCAS role)", () => {
     const leftover = path.join(scanDir, "leftover.dat");
     await writeFile(leftover, "data");
     await chown(leftover, acct.uid, acct.gid);
-    await new Promise((r) => setTimeout(r, 100));
+    await vi.waitFor(async () => expect(await processesOf(acct.uid)).toContain(lingering.pid), { timeout: 10_000, interval: 20 });
 
     const dirty = await wn1.release(first, identity("First").dn, { jobId: "f1" });
     expect(dirty?.status).toBe("dirty");
