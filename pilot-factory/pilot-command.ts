@@ -7,8 +7,16 @@ export interface PilotLaunch {
   readonly site: string;
   readonly queue: string;
   readonly factoryId: string;
-  /** The pilot token: goes into the environment, never into argv (any local user can read argv in `ps`). */
+  /** The pilot token: never in argv (any local user reads argv in `ps`). */
   readonly token: string;
+  /**
+   * Where the adapter wrote the token (0600): the pilot reads and deletes it at start and keeps the
+   * token in memory only. Preferred to the environment, which stays readable for the pilot's life in
+   * /proc/<pid>/environ (to its own uid, so to a payload at a site without identity switching) and
+   * which batch systems show to their users (`condor_q -l`). Without it the token goes in
+   * WMS_PILOT_TOKEN.
+   */
+  readonly tokenFile?: string;
   readonly lifetimeSec: number;
   readonly maxEmpty: number;
   /** The queue's census interval: the pilot repeats its census this often. */
@@ -59,7 +67,7 @@ const SERVICE_SECRET_VARIABLES = [
 export interface PilotCommandLine {
   readonly command: string;
   readonly args: readonly string[];
-  /** Added to the pilot's environment; holds WMS_PILOT_TOKEN. */
+  /** Added to the pilot's environment; holds WMS_PILOT_TOKEN only when the launch has no tokenFile. */
   readonly env: Readonly<Record<string, string>>;
 }
 
@@ -86,6 +94,7 @@ export const pilotCommand: PilotCommandBuilder = (launch, runtime) => {
     String(launch.maxEmpty),
     ...(launch.censusSec !== undefined ? ["--census-sec", String(launch.censusSec)] : []),
     ...(runtime.pilotWorkdir ? ["--work-dir", runtime.pilotWorkdir] : []),
+    ...(launch.tokenFile !== undefined ? ["--token-file", launch.tokenFile] : []),
   ];
   return {
     command: runtime.nodePath,
@@ -93,7 +102,7 @@ export const pilotCommand: PilotCommandBuilder = (launch, runtime) => {
     env: {
       ...Object.fromEntries(SERVICE_SECRET_VARIABLES.map((v) => [v, ""])),
       ...(runtime.identityFile !== undefined ? { WMS_IDENTITY_FILE: runtime.identityFile } : {}),
-      WMS_PILOT_TOKEN: launch.token,
+      ...(launch.tokenFile === undefined ? { WMS_PILOT_TOKEN: launch.token } : {}),
       WMS_NAMESPACE: runtime.namespace,
       WMS_NATS_URL: runtime.serviceUrls.nats,
       WMS_REDIS_URL: runtime.serviceUrls.redis,

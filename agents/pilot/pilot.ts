@@ -2,7 +2,7 @@
 // coming back empty, the slot's walltime runs short, or it is told to stop. Callable in-process
 // (the demo, the tests) and from `wms pilot`.
 import { randomBytes } from "node:crypto";
-import { chmod, copyFile, mkdir, rm, writeFile } from "node:fs/promises";
+import { chmod, copyFile, mkdir, rm } from "node:fs/promises";
 import { claimPilotDir, sweepDeadPilots } from "./stale-pilot-sweep.ts";
 import os from "node:os";
 import path from "node:path";
@@ -96,7 +96,7 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-/** The pilot's own dir: `secrets/` (0700) holds its token and certificate, `jobs/` the job dirs. */
+/** The pilot's own dir: `secrets/` (0700) holds its certificate where payloads run switched, `jobs/` the job dirs. */
 async function preparePilotDir(o: PilotOptions, pilotId: string): Promise<{ pilotDir: string; secretsDir: string; jobsDir: string }> {
   const pilotDir = path.join(o.workdir, pilotId);
   const secrets = path.join(pilotDir, "secrets");
@@ -107,8 +107,11 @@ async function preparePilotDir(o: PilotOptions, pilotId: string): Promise<{ pilo
   await mkdir(secrets, { mode: 0o700 });
   await mkdir(jobsDir, { mode: 0o711 });
   await chmod(jobsDir, 0o711);
-  await writeFile(path.join(secrets, "token"), o.token, { mode: 0o600 });
-  if (o.pilotCert) {
+  // The token stays in memory only, never on disk: at a site without identity switching the payload
+  // runs as the pilot's own user and could read any file the pilot can. For the same reason the
+  // certificate and key are copied here only where a switch separates the payload from them
+  // (site-authz checks this folder before it switches); elsewhere they are in memory already.
+  if (o.pilotCert && o.site.identitySwitch !== "off") {
     // Everything in secrets/ is 0600, certificate included: site-authz refuses to switch otherwise.
     for (const [src, name] of [[o.pilotCert.certPath, "pilot.cert.pem"], [o.pilotCert.keyPath, "pilot.key.pem"]] as const) {
       await copyFile(src, path.join(secrets, name));

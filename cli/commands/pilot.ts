@@ -4,6 +4,7 @@ import { action, configFor, deprecatedAlias, EXIT, parseIntOption, parseNumberOp
 interface PilotCliOptions {
   site: string;
   token?: string;
+  tokenFile?: string;
   workDir: string;
   walltime?: number;
   maxEmpty: number;
@@ -24,7 +25,8 @@ export function registerPilot(program: Command): void {
     .command("pilot")
     .description("run a pilot on this worker node: advertise, run matched jobs, report, until work runs out or walltime runs short")
     .requiredOption("--site <name>", "the site this worker node belongs to (a name in the site configuration)")
-    .option("--token <token>", "pilot token from the factory (default: env WMS_PILOT_TOKEN; prefer the env, argv is visible to ps)")
+    .option("--token-file <file>", "file holding the pilot token (the factory writes it 0600); read and deleted at start, the token then lives in memory only")
+    .option("--token <token>", "pilot token (default: env WMS_PILOT_TOKEN); prefer --token-file: argv is visible to ps, and the environment to the payload in /proc/<pilot>/environ")
     .option("--work-dir <dir>", "base work directory; the pilot makes <dir>/<pilotId>/ under it", ".wms/pilots")
     .option("--walltime <sec>", "seconds this pilot may live (default: the batch system's limit, SLURM_JOB_END_TIME or the HTCondor job ad)", parseIntOption("--walltime", 1))
     .option("--max-empty <n>", "exit after this many adverts in a row found nothing", parseIntOption("--max-empty", 1), 3)
@@ -42,8 +44,18 @@ export function registerPilot(program: Command): void {
       action(async (opts: PilotCliOptions, cmd: Command) => {
         const { ERR, WmsError } = await import("../../schemas/index.ts");
         const loaded = configFor(cmd);
-        const token = opts.token ?? process.env.WMS_PILOT_TOKEN;
-        if (!token) throw new WmsError(ERR.USAGE, "no pilot token: pass --token T or set WMS_PILOT_TOKEN (the factory sets it)");
+        let token = opts.token ?? process.env.WMS_PILOT_TOKEN;
+        if (opts.tokenFile !== undefined) {
+          const { readFileSync, rmSync } = await import("node:fs");
+          try {
+            token = readFileSync(opts.tokenFile, "utf8").trim();
+          } catch (e) {
+            throw new WmsError(ERR.FILE_UNREADABLE, `--token-file ${opts.tokenFile}: ${(e as Error).message}`);
+          }
+          // Gone before any payload runs: a payload under the pilot's own uid could read it otherwise.
+          rmSync(opts.tokenFile, { force: true });
+        }
+        if (!token) throw new WmsError(ERR.USAGE, "no pilot token: pass --token-file F (the factory does), --token T or set WMS_PILOT_TOKEN");
         if ((opts.pilotCert === undefined) !== (opts.pilotKey === undefined)) throw new WmsError(ERR.USAGE, "--pilot-cert and --pilot-key go together");
         // The site entry is checked before anything is opened: a wrong --site fails fast and plainly.
         const { loadSiteEntry } = await import("../../agents/pilot/site-entry.ts");

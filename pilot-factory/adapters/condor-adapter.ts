@@ -1,6 +1,7 @@
 // HTCondor: one submit description per cycle, handed to condor_submit if it is installed here.
 // Where it is not, the adapter says so (FACTORY_SUBMIT_TOOL_MISSING) and the factory mints nothing.
 import { mkdirSync, writeFileSync } from "node:fs";
+import { writePilotTokenFile } from "./pilot-token-file.ts";
 import path from "node:path";
 import { ERR, WmsError } from "../../schemas/index.ts";
 import type { PilotLaunch } from "../pilot-command.ts";
@@ -54,9 +55,9 @@ export class CondorAdapter implements SubmitAdapter {
     const subDir = path.join(ctx.queueDir, "condor");
     mkdirSync(logDir, { recursive: true, mode: 0o700 });
     mkdirSync(subDir, { recursive: true, mode: 0o700 });
+    for (const p of pilots) writePilotTokenFile(logDir, p.pilotId, p.token);
     const text = condorSubmitDescription({ factoryId: ctx.factoryId, queue: ctx.queue, pilots, runtime: ctx.runtime, pilotCommand: ctx.pilotCommand, logDir, cpusPerPilot: this.opts.cpusPerPilot });
     const file = path.join(subDir, `pilots-${Date.now()}-${pilots[0].pilotId}.sub`);
-    // The queue list holds the tokens: readable by the factory's account only.
     writeFileSync(file, text, { mode: 0o600 });
     const out = await runSubmitTool(tool, [file], pilotBaseEnv(this.opts.env));
     const cluster = /submitted to cluster (\d+)/.exec(out)?.[1];

@@ -28,7 +28,8 @@ export function condorQuoteList(items: readonly string[]): string {
 }
 
 const PER_PILOT_ID = "$(PilotId)";
-const PER_PILOT_TOKEN = "$(PilotToken)";
+/** The token file's name in the job's scratch folder, where HTCondor's file transfer puts it. */
+const PER_PILOT_TOKEN_FILE = "$(PilotId).token";
 
 export function condorSubmitDescription(input: CondorDescriptionInput): string {
   const { queue, pilots } = input;
@@ -36,13 +37,16 @@ export function condorSubmitDescription(input: CondorDescriptionInput): string {
   // The builder is called once with HTCondor macros in place of the per-pilot values, so the
   // command line stays the pilot engineer's and the queue statement fills in each pilot.
   const template = input.pilotCommand(
-    { pilotId: PER_PILOT_ID, token: PER_PILOT_TOKEN, site: queue.site, queue: queue.name, factoryId: input.factoryId, lifetimeSec: queue.pilotLifetimeSec, maxEmpty: queue.emptyAdvertsLimit, censusSec: pilots[0].censusSec },
+    { pilotId: PER_PILOT_ID, token: "", tokenFile: PER_PILOT_TOKEN_FILE, site: queue.site, queue: queue.name, factoryId: input.factoryId, lifetimeSec: queue.pilotLifetimeSec, maxEmpty: queue.emptyAdvertsLimit, censusSec: pilots[0].censusSec },
     input.runtime,
   );
   const env = Object.entries(template.env).map(([k, v]) => `${k}=${v}`);
   const lines = [
     `# pilot-wms factory ${input.factoryId}, queue ${queue.name}: ${pilots.length} pilot(s)`,
-    "# The token is in each job's environment, never in its arguments (argv is world-readable in ps).",
+    // Never in the job's environment (condor_q -l shows it to every user of the pool) nor in its
+    // arguments (ps): each pilot's token is a 0600 file the factory wrote, transferred into the
+    // job's scratch folder, read and deleted by the pilot at start.
+    "# Each pilot's token is a file transferred with the job (see transfer_input_files), never in its environment or arguments.",
     "universe = vanilla",
     `executable = ${template.command}`,
     "transfer_executable = false",
@@ -50,6 +54,9 @@ export function condorSubmitDescription(input: CondorDescriptionInput): string {
     `environment = ${condorQuoteList(env)}`,
     `output = ${input.logDir}/${PER_PILOT_ID}.out`,
     `error = ${input.logDir}/${PER_PILOT_ID}.err`,
+    "should_transfer_files = YES",
+    "when_to_transfer_output = ON_EXIT",
+    `transfer_input_files = ${input.logDir}/${PER_PILOT_TOKEN_FILE}`,
     `log = ${input.logDir}/condor.log`,
     `request_cpus = ${input.cpusPerPilot ?? 1}`,
     // A pilot past twice its lifetime is lost, not slow: the batch system removes it (its token has expired too).
@@ -57,8 +64,8 @@ export function condorSubmitDescription(input: CondorDescriptionInput): string {
     `+WmsFactory = "${input.factoryId}"`,
     `+WmsQueue = "${queue.name}"`,
     `+WmsPilotId = "${PER_PILOT_ID}"`,
-    "queue PilotId,PilotToken from (",
-    ...pilots.map((p) => `  ${p.pilotId} ${p.token}`),
+    "queue PilotId from (",
+    ...pilots.map((p) => `  ${p.pilotId}`),
     ")",
     "",
   ];

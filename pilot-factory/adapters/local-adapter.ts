@@ -6,6 +6,7 @@ import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { PilotLaunch } from "../pilot-command.ts";
 import { pilotBaseEnv } from "./pilot-base-env.ts";
+import { removePilotTokenFile, writePilotTokenFile } from "./pilot-token-file.ts";
 import type { BatchState, SubmitAdapter, SubmitContext, SubmitOutcome } from "./submit-adapter.ts";
 
 export interface LocalAdapterOptions {
@@ -104,7 +105,8 @@ export class LocalAdapter implements SubmitAdapter {
     const files: string[] = [];
     const batchIds: Record<string, string> = {};
     for (const pilot of pilots) {
-      const cmd = ctx.pilotCommand(pilot, ctx.runtime);
+      const tokenFile = writePilotTokenFile(logDir, pilot.pilotId, pilot.token);
+      const cmd = ctx.pilotCommand({ ...pilot, tokenFile }, ctx.runtime);
       const logFile = path.join(logDir, `${pilot.pilotId}.log`);
       try {
         const pid = await startDetached(cmd.command, cmd.args, { ...base, ...cmd.env }, logFile, this.opts.cwd);
@@ -113,6 +115,7 @@ export class LocalAdapter implements SubmitAdapter {
         submitted.push(pilot.pilotId);
         files.push(logFile);
       } catch (e) {
+        removePilotTokenFile(tokenFile);
         failed.push({ pilotId: pilot.pilotId, message: (e as Error).message });
       }
     }

@@ -1,6 +1,8 @@
-// Slurm: one batch script per pilot, handed to sbatch if it is installed here. The token rides in
-// sbatch's environment (exported by name), never in the script or the arguments.
+// Slurm: one batch script per pilot, handed to sbatch if it is installed here. The token is a 0600
+// file on the shared file system (pilot-token-file.ts), never in the script, the arguments or the
+// job's environment (scontrol shows that to the job's owner and admins, /proc to the payload).
 import { mkdirSync, writeFileSync } from "node:fs";
+import { writePilotTokenFile } from "./pilot-token-file.ts";
 import path from "node:path";
 import { ERR, WmsError } from "../../schemas/index.ts";
 import type { PilotLaunch } from "../pilot-command.ts";
@@ -53,10 +55,12 @@ export class SlurmAdapter implements SubmitAdapter {
     const files: string[] = [];
     const batchIds: Record<string, string> = {};
     for (const pilot of pilots) {
+      // Slurm has no file transfer: the token file sits in the queue's log folder on the shared file system.
+      const tokenFile = writePilotTokenFile(logDir, pilot.pilotId, pilot.token);
       const script = slurmBatchScript({
         factoryId: ctx.factoryId,
         queue: ctx.queue,
-        pilot,
+        pilot: { ...pilot, tokenFile },
         runtime: ctx.runtime,
         pilotCommand: ctx.pilotCommand,
         logDir,

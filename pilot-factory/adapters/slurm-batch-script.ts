@@ -1,6 +1,6 @@
 // A Slurm batch script for one pilot, as text. Pure, so tests parse it back. The token is not in
-// the script (Slurm keeps scripts where admins read them): sbatch runs with WMS_PILOT_TOKEN in its
-// environment and `--export` names the variables the job inherits.
+// the script (Slurm keeps scripts where admins read them): the launch names a token file, or else
+// sbatch runs with WMS_PILOT_TOKEN in its environment; `--export` names the variables the job inherits.
 import type { FactoryQueue } from "../../schemas/index.ts";
 import type { PilotCommandBuilder, PilotLaunch, PilotRuntime } from "../pilot-command.ts";
 
@@ -33,7 +33,7 @@ export function shellQuote(arg: string): string {
 
 export interface SlurmScript {
   readonly text: string;
-  /** The environment sbatch must be run with (the token among it). */
+  /** The environment sbatch must be run with (the token only when the launch has no token file). */
   readonly submitEnv: Readonly<Record<string, string>>;
 }
 
@@ -51,7 +51,7 @@ export function slurmBatchScript(input: SlurmScriptInput): SlurmScript {
     `#SBATCH --ntasks=1`,
     `#SBATCH --export=${exported.join(",")}`,
     `#SBATCH --comment=${shellQuote(`wms factory=${input.factoryId} queue=${queue.name} pilot=${pilot.pilotId}`)}`,
-    `# pilot-wms factory ${input.factoryId}, queue ${queue.name}, pilot ${pilot.pilotId}; WMS_PILOT_TOKEN comes from sbatch's environment.`,
+    `# pilot-wms factory ${input.factoryId}, queue ${queue.name}, pilot ${pilot.pilotId}${pilot.tokenFile !== undefined ? "; its token is the file named by --token-file" : "; WMS_PILOT_TOKEN comes from sbatch's environment"}.`,
     `exec ${[cmd.command, ...cmd.args].map(shellQuote).join(" ")}`,
     "",
   ];

@@ -127,7 +127,7 @@ function fakeTool(name: string, answer: string): { dir: string; record: string }
   const dir = mkdtempSync(path.join(tmp, `${name}-`));
   const record = path.join(dir, "record.json");
   const script = `#!${process.execPath}
-const fs = require("node:fs");
+const fs = process.getBuiltinModule("node:fs");
 fs.writeFileSync(${JSON.stringify(record)}, JSON.stringify({ argv: process.argv.slice(2), tokenInEnv: process.env.WMS_PILOT_TOKEN ?? null, file: fs.readFileSync(process.argv[2], "utf8") }));
 console.log(${JSON.stringify(answer)});
 `;
@@ -140,11 +140,14 @@ describe("HTCondor submit description", () => {
   const text = condorSubmitDescription({ factoryId: "fac-1", queue, pilots, runtime, pilotCommand, logDir: "/var/wms/logs" });
   const parsed = parseCondorSubmit(text);
 
-  it("is a vanilla-universe description that queues one job per pilot with its own id and token", () => {
+  it("is a vanilla-universe description that queues one job per pilot with its own id, and its token as a transferred file", () => {
     expect(parsed.keys.get("universe")).toBe("vanilla");
     expect(parsed.keys.get("executable")).toBe("/usr/bin/node");
-    expect(parsed.queueVars).toEqual(["PilotId", "PilotToken"]);
-    expect(parsed.rows).toEqual(pilots.map((p) => [p.pilotId, p.token]));
+    expect(parsed.queueVars).toEqual(["PilotId"]);
+    expect(parsed.rows).toEqual(pilots.map((p) => [p.pilotId]));
+    expect(parsed.keys.get("transfer_input_files")).toBe("/var/wms/logs/$(PilotId).token");
+    expect(parsed.keys.get("should_transfer_files")).toBe("YES");
+    for (const p of pilots) expect(text).not.toContain(p.token);
   });
 
   it("runs `wms pilot` for the queue's site with the pilot's id, and never puts the token in the arguments", () => {
@@ -154,9 +157,10 @@ describe("HTCondor submit description", () => {
     expect(args[args.indexOf("--site") + 1]).toBe("SITE_A");
     expect(args[args.indexOf("--pilot-id") + 1]).toBe("$(PilotId)");
     expect(args[args.indexOf("--walltime") + 1]).toBe("5400");
-    expect(parsed.keys.get("arguments")).not.toContain("PilotToken");
+    expect(args[args.indexOf("--token-file") + 1]).toBe("$(PilotId).token");
     const env = new Map(unquoteCondorList(parsed.keys.get("environment") ?? "").map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
-    expect(env.get("WMS_PILOT_TOKEN")).toBe("$(PilotToken)");
+    // condor_q -l shows a job's environment to every user of the pool: no token there.
+    expect(env.has("WMS_PILOT_TOKEN")).toBe(false);
     expect(env.get("WMS_NAMESPACE")).toBe("prod");
     expect(env.get("WMS_RABBITMQ_URL")).toBe("amqp://u:p@10.0.0.1:5672");
   });
@@ -217,17 +221,26 @@ describe("batch adapters", () => {
     const rec = JSON.parse(readFileSync(tool.record, "utf8")) as { argv: string[]; file: string };
     expect(rec.argv).toEqual([out.files[0]]);
     expect(parseCondorSubmit(rec.file).rows).toHaveLength(3);
-    expect((await import("node:fs")).statSync(out.files[0]).mode & 0o077).toBe(0);
+    const fs = await import("node:fs");
+    expect(fs.statSync(out.files[0]).mode & 0o077).toBe(0);
+    for (const p of pilots) {
+      const tokenFile = path.join(tmp, "condor-q", "logs", `${p.pilotId}.token`);
+      expect(fs.readFileSync(tokenFile, "utf8")).toBe(p.token);
+      expect(fs.statSync(tokenFile).mode & 0o077).toBe(0);
+    }
   });
 
-  it("call sbatch where it is installed, once per pilot, with the token in its environment only", async () => {
+  it("call sbatch where it is installed, once per pilot, with the token in a 0600 file only", async () => {
     const tool = fakeTool("sbatch", "Submitted batch job 4242");
     const adapter = new SlurmAdapter({ env: { PATH: tool.dir } });
     const out = await adapter.submit([pilots[1]], context(path.join(tmp, "slurm-q"), { ...queue, adapter: "slurm" }));
     expect(out.submitted).toEqual([pilots[1].pilotId]);
     expect(adapter.jobIds).toEqual(["4242"]);
     const rec = JSON.parse(readFileSync(tool.record, "utf8")) as { argv: string[]; tokenInEnv: string | null; file: string };
-    expect(rec.tokenInEnv).toBe(pilots[1].token);
+    expect(rec.tokenInEnv).toBeNull();
+    const tokenFile = path.join(tmp, "slurm-q", "logs", `${pilots[1].pilotId}.token`);
+    expect(readFileSync(tokenFile, "utf8")).toBe(pilots[1].token);
+    expect(parseSbatch(rec.file).exec).toContain(`--token-file ${tokenFile}`);
     expect(rec.argv.join(" ")).not.toContain(pilots[1].token);
     expect(rec.file).not.toContain(pilots[1].token);
     expect(parseSbatch(rec.file).directives.get("time")).toBe("01:30:00");

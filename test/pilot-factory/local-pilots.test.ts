@@ -41,7 +41,7 @@ const standInPilot = (real: PilotCommandBuilder): PilotCommandBuilder => (launch
 };
 
 describe("local adapter with a running factory", () => {
-  it("starts detached pilots with a log each and the token only in their environment; their census marks them exited and empty", async () => {
+  it("starts detached pilots with a log each and the token only in a file they delete; their census marks them exited and empty", async () => {
     const { pilotCommand } = await import("../../pilot-factory/index.ts");
     const tokens = new RecordingTokens(redis, names);
     // The factory's own environment holds a secret that must not reach pilots.
@@ -76,14 +76,17 @@ describe("local adapter with a running factory", () => {
       expect([...adapter.started.keys()]).toEqual(r.submitted);
       for (const p of adapter.started.values()) {
         expect(p.logFile).toBe(path.join(workDir, "fac-local", "local", "logs", `${p.pilotId}.log`));
-        const seen = JSON.parse(readFileSync(p.logFile, "utf8").split("\n")[0]) as { pid: number; sid: number; tokenSha256: string; argvHasToken: boolean; envKeys: string[] };
+        const seen = JSON.parse(readFileSync(p.logFile, "utf8").split("\n")[0]) as { pid: number; sid: number; tokenSha256: string; argvHasToken: boolean; envKeys: string[]; tokenFileGone: boolean; credentialKey: string };
         expect(seen.pid).toBe(p.pid);
         // detached: the pilot leads a session of its own, so the factory's Ctrl-C does not reach it.
         expect(seen.sid).toBe(seen.pid);
         expect(minted.has(seen.tokenSha256)).toBe(true);
         expect(seen.argvHasToken).toBe(false);
-        expect(seen.envKeys).toContain("WMS_PILOT_TOKEN");
-        expect(seen.envKeys).not.toContain("WMS_CREDENTIAL_KEY");
+        // The token came as a file the pilot deleted, never through the environment.
+        expect(seen.envKeys).not.toContain("WMS_PILOT_TOKEN");
+        expect(seen.tokenFileGone).toBe(true);
+        // The command line blanks every service secret the factory may hold.
+        expect(seen.credentialKey).toBe("");
       }
       // Each pilot got its own token.
       expect(minted.size).toBe(2);
