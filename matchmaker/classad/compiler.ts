@@ -13,12 +13,102 @@ import { evalBare, evalFound, recordValue, select } from "./scope.ts";
 import { ERROR, FALSE, TRUE, truthOf, UNDEFINED, type Value } from "./value.ts";
 
 const cache = new WeakMap<Expr, Thunk>();
+/**
+ * Closures by the structure of their tree: the thousand slots of a pool advertise the same
+ * Requirements and Rank text, and one shared closure is what V8 gets hot and optimizes (a
+ * closure per ad would stay cold and run slower than the tree-walker).
+ */
+const shared = new Map<string, Thunk>();
+const MAX_SHARED = 50_000;
 
-/** The closure for `e`, compiled on first use and cached on the tree node. */
+const SCALAR_KINDS: ReadonlySet<string> = new Set(["undefined", "error", "boolean", "integer", "real", "string", "abstime", "reltime"]);
+
+function valueKey(v: Value): string | null {
+  if (!SCALAR_KINDS.has(v.kind)) return null;
+  return JSON.stringify(v, (_k, x: unknown) => (typeof x === "bigint" ? `${x}n` : typeof x === "number" && (!Number.isFinite(x) || Object.is(x, -0)) ? `#${Object.is(x, -0) ? "-0" : x}` : x));
+}
+
+/** Trees of more nodes than this are not shared: their keys would cost more than they save. */
+const MAX_SHARED_NODES = 256;
+let visits = 0;
+
+function sharingKey(e: Expr): string | null {
+  visits = 0;
+  return structKey(e);
+}
+
+/** A text equal for two trees exactly when they evaluate and print alike (names as spelled); null when not worth sharing. */
+function structKey(e: Expr): string | null {
+  if (++visits > MAX_SHARED_NODES) return null;
+  const keys = (xs: readonly Expr[]): string | null => {
+    let out = "";
+    for (const x of xs) {
+      const k = structKey(x);
+      if (k === null) return null;
+      out += k + ",";
+    }
+    return out;
+  };
+  switch (e.type) {
+    case "literal": {
+      const k = valueKey(e.value);
+      return k === null ? null : `L${e.reltime ? "r" : ""}${k}`;
+    }
+    case "attr": {
+      const b = e.base ? structKey(e.base) : "";
+      return b === null ? null : `A${e.absolute ? "." : ""}(${b})${JSON.stringify(e.name)}`;
+    }
+    case "unary": {
+      const k = structKey(e.operand);
+      return k === null ? null : `U${e.op}(${k})`;
+    }
+    case "binary": {
+      const k = keys([e.left, e.right]);
+      return k === null ? null : `B${e.op}(${k})`;
+    }
+    case "ternary": {
+      const k = keys([e.cond, e.then, e.else]);
+      return k === null ? null : `T(${k})`;
+    }
+    case "elvis": {
+      const k = keys([e.left, e.right]);
+      return k === null ? null : `E(${k})`;
+    }
+    case "paren": {
+      const k = structKey(e.inner);
+      return k === null ? null : `P(${k})`;
+    }
+    case "subscript": {
+      const k = keys([e.base, e.index]);
+      return k === null ? null : `S(${k})`;
+    }
+    case "call": {
+      const k = keys(e.args);
+      return k === null ? null : `C${JSON.stringify(e.name)}(${k})`;
+    }
+    case "list": {
+      const k = keys(e.items);
+      return k === null ? null : `[${k}]`;
+    }
+    case "record":
+      // A record keeps its attribute names' spelling for printing: not shared.
+      return null;
+  }
+}
+
+/** The closure for `e`, compiled on first use and cached on the tree node (and shared by structure). */
 export function compiled(e: Expr): Thunk {
   let f = cache.get(e);
   if (!f) {
-    f = build(e);
+    const key = e.type === "literal" ? null : sharingKey(e);
+    f = key === null ? undefined : shared.get(key);
+    if (!f) {
+      f = build(e);
+      if (key !== null) {
+        if (shared.size >= MAX_SHARED) shared.clear();
+        shared.set(key, f);
+      }
+    }
     cache.set(e, f);
   }
   return f;

@@ -113,3 +113,13 @@ describe("the ClassAd API", () => {
     expect(signature(a, ["Cpus"])).not.toBe(signature(parseClassAd("[ Cpus = undefined ]"), ["Cpus"]));
   });
 });
+describe("closures shared by ads with the same expressions", () => {
+  it("keep each ad's own values, spellings and signed zeros", () => {
+    const a = parseClassAd("[ Memory = 1; Y = Memory + 1; X = unparse(Y); Z = string(-0.0) ]");
+    const b = parseClassAd("[ memory = 5; Y = memory + 1; X = unparse(Y); Z = string(0.0) ]");
+    const c = parseClassAd("[ Memory = 7; Y = Memory + 1; X = unparse(Y); Z = string(-0.0) ]");
+    expect([a, b, c].map((ad) => valueToString(ad.evaluateAttr("Y")))).toEqual(["2", "6", "8"]);
+    expect([a, b, c].map((ad) => valueToString(ad.evaluateAttr("X")))).toEqual(['"Memory + 1"', '"memory + 1"', '"Memory + 1"']);
+    expect([a, b, c].map((ad) => valueToString(ad.evaluateAttr("Z")))).toEqual(['"-0.0"', '"0.0"', '"-0.0"']);
+  });
+});
