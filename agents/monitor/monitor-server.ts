@@ -4,7 +4,7 @@ import type { Redis } from "ioredis";
 import { ERR, WmsError, type WireNames } from "../../schemas/index.ts";
 import { JOB_STATES, type JobState } from "../../matchmaker/job-store.ts";
 import { MonitorData, type MonitorProviders } from "./monitor-data.ts";
-import { History } from "./history.ts";
+import { History, HISTORY_RANGES, type HistoryRange } from "./history.ts";
 import { createMonitorRegistry, metricsText } from "./monitor-metrics.ts";
 import { dashboardPage, taskPage } from "./dashboard-page.ts";
 
@@ -15,6 +15,8 @@ export interface MonitorOptions {
   port?: number;
   providers?: MonitorProviders;
   sampleEveryMs?: number;
+  /** The samples behind the "over time" chart (default: a new, empty History). */
+  history?: History;
 }
 
 export interface RunningMonitor {
@@ -28,7 +30,7 @@ type UsageKind = (typeof USAGE_KINDS)[number];
 
 export async function startMonitor(opts: MonitorOptions): Promise<RunningMonitor> {
   const data = new MonitorData(opts.redis, opts.names, opts.providers);
-  const history = new History();
+  const history = opts.history ?? new History();
   const registry = createMonitorRegistry(data);
   const app = Fastify({ logger: false });
 
@@ -72,7 +74,11 @@ export async function startMonitor(opts: MonitorOptions): Promise<RunningMonitor
     if (!USAGE_KINDS.includes(by)) throw new WmsError(ERR.BAD_INPUT, `by must be one of ${USAGE_KINDS.join(", ")}`);
     return data.usage(by);
   });
-  app.get("/api/history", async () => history.series());
+  app.get<{ Querystring: { range?: string } }>("/api/history", async (req) => {
+    const range = req.query.range ?? "hour";
+    if (!(range in HISTORY_RANGES)) throw new WmsError(ERR.BAD_INPUT, `range must be one of ${Object.keys(HISTORY_RANGES).join(", ")}`);
+    return history.series(range as HistoryRange);
+  });
   app.get("/metrics", async (_req, reply) => {
     const m = await metricsText(registry);
     return reply.type(m.contentType).send(m.body);
