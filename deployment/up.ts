@@ -65,7 +65,7 @@ export async function runUp(o: UpOptions): Promise<void> {
 
   const monitorPort = config.up.monitorPort === 0 ? await freePort() : config.up.monitorPort;
   if (!(await portFree(monitorPort))) {
-    throw new WmsError(ERR.BAD_CONFIG, `the monitor's port ${monitorPort} on 127.0.0.1 is in use; set up.monitorPort in ${configFile} (0 picks a free one)`);
+    throw new WmsError(ERR.PORT_IN_USE, `the monitor's port 127.0.0.1:${monitorPort}: set up.monitorPort in ${configFile} (0 picks a free one); nothing was started`);
   }
 
   let state: UpState = {

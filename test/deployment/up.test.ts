@@ -1,7 +1,8 @@
 // `wms up --detach`, `wms status`, `wms down` on a folder from `wms init`, against the loopback
 // services: every service runs and is restarted when killed, the example tasks behave as their
 // files say, and `wms down` leaves no process, no state and no temporary folder.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -41,6 +42,24 @@ afterAll(async () => {
 
 describe("wms up --detach, status, down", () => {
   let everything: ProcessRef[] = [];
+
+  it("refuses a monitor port that is taken, in one line with its code, and starts nothing", async () => {
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, "127.0.0.1", () => r()));
+    const port = (busy.address() as { port: number }).port;
+    const file = path.join(dir, "wms.yaml");
+    const original = readFileSync(file, "utf8");
+    writeFileSync(file, original.replace(/monitorPort: 0\b/, `monitorPort: ${port}`));
+    try {
+      const r = await wms(["up"]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(`wms: error E1010 PORT_IN_USE: The address and port are already in use; pick another port or stop what listens there: the monitor's port 127.0.0.1:${port}: set up.monitorPort in ${file} (0 picks a free one); nothing was started\n`);
+      expect(readUpState(dir)).toBeUndefined();
+    } finally {
+      writeFileSync(file, original);
+      busy.close();
+    }
+  }, 120_000);
 
   it("starts every service in the background, each running, and says where the monitor is", async () => {
     const r = await wms(["up", "--detach"], 240_000);
