@@ -94,6 +94,7 @@ interface Metrics {
   heartbeats: Counter<"result">;
   stalled: Counter<"outcome">;
   refusedSpecs: Counter;
+  tokenRefusals: Counter<"code">;
   latency: Histogram;
 }
 
@@ -109,6 +110,7 @@ function metrics(registry: Registry): Metrics {
       heartbeats: registry.getSingleMetric("wms_matchmaker_heartbeats_total") as Counter<"result">,
       stalled: registry.getSingleMetric("wms_matchmaker_stalled_jobs_total") as Counter<"outcome">,
       refusedSpecs: registry.getSingleMetric("wms_matchmaker_unsealed_specs_total") as Counter,
+      tokenRefusals: registry.getSingleMetric("wms_matchmaker_token_refusals_total") as Counter<"code">,
       latency: registry.getSingleMetric("wms_matchmaker_advert_seconds") as Histogram,
     };
   }
@@ -119,6 +121,7 @@ function metrics(registry: Registry): Metrics {
     heartbeats: new Counter({ name: "wms_matchmaker_heartbeats_total", help: "Heartbeats, by result (ok, cancelled, lost, bad)", labelNames: ["result"], registers }),
     stalled: new Counter({ name: "wms_matchmaker_stalled_jobs_total", help: "Jobs whose pilot went silent, by outcome", labelNames: ["outcome"], registers }),
     refusedSpecs: new Counter({ name: "wms_matchmaker_unsealed_specs_total", help: "Claimed job specs refused because the intake's seal does not verify", registers }),
+    tokenRefusals: new Counter({ name: "wms_matchmaker_token_refusals_total", help: "Adverts refused for their pilot token, by error code", labelNames: ["code"], registers }),
     latency: new Histogram({
       name: "wms_matchmaker_advert_seconds",
       help: "Advert to reply",
@@ -129,6 +132,9 @@ function metrics(registry: Registry): Metrics {
 }
 
 const encoder = new TextEncoder();
+
+/** The codes a pilot token check answers with. */
+const TOKEN_REFUSALS = new Set<number>([ERR.MATCH_TOKEN_REJECTED, ERR.SEC_TOKEN_SPENT, ERR.SEC_TOKEN_EXPIRED, ERR.SEC_TOKEN_WRONG_SITE]);
 
 /** The one-time key written with a claim, and the attempt it was bound to. */
 interface MintedKey {
@@ -337,9 +343,29 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     } catch (e) {
       reply = errorReply(e);
       m.errors.inc({ code: String(reply.status === "error" ? reply.code : 0) });
+      if (reply.status === "error" && TOKEN_REFUSALS.has(reply.code)) void tokenRefused(msg.data, reply.code, reply.message);
     }
     msg.respond(encoder.encode(JSON.stringify(reply)));
     end();
+  }
+
+  /**
+   * A refused pilot token leaves a trace: a log line, a `token-refused` entry in the security audit
+   * stream and the `wms_matchmaker_token_refusals_total{code}` counter. Who claimed to be which
+   * pilot is read from the advert as sent (it failed nothing but the token check).
+   */
+  async function tokenRefused(data: Uint8Array, code: number, message: string): Promise<void> {
+    m.tokenRefusals.inc({ code: String(code) });
+    let claimed: { pilotId?: unknown; site?: unknown } = {};
+    try {
+      claimed = JSON.parse(new TextDecoder().decode(data)) as typeof claimed;
+    } catch {
+      // validated before the token was checked; nothing else to read
+    }
+    const pilotId = typeof claimed.pilotId === "string" ? claimed.pilotId.slice(0, 128) : "";
+    const site = typeof claimed.site === "string" ? claimed.site.slice(0, 64) : "";
+    logger?.warn({ pilotId, site, code }, `pilot token refused: ${message}`);
+    await audit.write("token-refused", { pilotId, site, code: String(code) }).catch((err: Error) => logger?.error({ err: err.message }, "could not audit a token refusal"));
   }
 
   async function answerHeartbeat(data: Uint8Array): Promise<HeartbeatReply> {

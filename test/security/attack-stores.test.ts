@@ -150,4 +150,16 @@ describe("attacks on what Redis holds", () => {
     await h.store.transition(spec.jobId, "failed", ["running"], { errorCode: ERR.PILOT_LOST_HEARTBEAT });
     await expectCode(() => pilotClient.renew(req), ERR.SEC_KEY_INVALID);
   });
+
+  it("leaves a trace of every refused pilot token: an audit entry and a count by code", async () => {
+    const before = await new AuditLog(h.redis, h.loaded.names).recent(10_000);
+    const refusedBefore = before.filter((e) => e.event === "token-refused").length;
+    const forged = Array.from({ length: 30 }, (_, i) => new TestPilot(h.nc, h.loaded.names, "ATTACK_T", `forged-token-${i}-${"x".repeat(20)}`));
+    const replies = await Promise.all(forged.map((p) => p.advertise()));
+    expect(replies.every((r) => r.status === "error" && r.code === ERR.MATCH_TOKEN_REJECTED)).toBe(true);
+    await expect.poll(async () => (await new AuditLog(h.redis, h.loaded.names).recent(10_000)).filter((e) => e.event === "token-refused").length - refusedBefore).toBe(30);
+    const metric = await h.mm?.registry.getSingleMetric("wms_matchmaker_token_refusals_total")?.get();
+    const count = metric?.values.find((v) => v.labels.code === String(ERR.MATCH_TOKEN_REJECTED))?.value ?? 0;
+    expect(count).toBeGreaterThanOrEqual(30);
+  });
 });
