@@ -129,7 +129,8 @@ export async function startPrivateNats(dataDir: string, opts: PrivateNatsOptions
   if (!bin) throw new WmsError(ERR.SERVICE_UNAVAILABLE, `NATS does not answer and nats-server is not installed: ${INSTALL_HINT.nats}`);
   mkdirSync(dataDir, { recursive: true });
   const port = await freePort();
-  let args = ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dataDir];
+  // No JetStream: nothing in pilot-wms uses it (README, "Scaling out").
+  let args = ["-a", "127.0.0.1", "-p", String(port)];
   if (opts.authConfig !== undefined) {
     // Users and permissions can only come from a config file; the listen settings stay on the command line.
     const conf = join(dataDir, "nats-server.conf");

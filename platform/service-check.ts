@@ -20,7 +20,7 @@ export interface ServiceStatus {
   readonly howToStart?: string;
 }
 export const START_COMMANDS: Record<ServiceName, string> = {
-  nats: "start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log   (or: docker compose up -d nats)",
+  nats: "start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- -a 127.0.0.1 -p 4222 -l /var/log/nats-server.log   (or: docker compose up -d nats)",
   redis: 'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no   (or: docker compose up -d redis)',
   rabbitmq: "rabbitmq-server -detached   (or: docker compose up -d rabbitmq)",
 };

@@ -11,12 +11,13 @@ interface Service {
 }
 
 describe("docker-compose.yml", () => {
-  const doc = parse(readFileSync(new URL("../docker-compose.yml", import.meta.url), "utf8")) as { services: Record<string, Service> };
+  const doc = parse(readFileSync(new URL("../docker-compose.yml", import.meta.url), "utf8"), { merge: true }) as { services: Record<string, Service> };
 
-  it("runs NATS with JetStream, Redis with append-only persistence and RabbitMQ on the standard ports, each with a health check", () => {
+  it("runs NATS, Redis with append-only persistence and RabbitMQ on the standard ports, each with a health check", () => {
     const { nats, redis, rabbitmq } = doc.services;
     expect(nats.ports).toContain("${WMS_BIND:-127.0.0.1}:4222:4222");
-    expect(JSON.stringify(nats.command)).toContain("-js");
+    // JetStream is not required: nothing uses it (README), so the server runs without it and keeps no data.
+    expect(JSON.stringify(nats.command)).not.toContain("-js");
     expect(redis.ports).toContain("${WMS_BIND:-127.0.0.1}:6379:6379");
     expect(JSON.stringify(redis.command)).toMatch(/--appendonly",\s*"yes|--appendonly yes/);
     expect(rabbitmq.ports).toContain("${WMS_BIND:-127.0.0.1}:5672:5672");
@@ -25,7 +26,7 @@ describe("docker-compose.yml", () => {
 });
 
 describe("docker-compose.yml runs the whole system", () => {
-  const doc = parse(readFileSync(new URL("../docker-compose.yml", import.meta.url), "utf8")) as { services: Record<string, Service & { command?: string[] }> };
+  const doc = parse(readFileSync(new URL("../docker-compose.yml", import.meta.url), "utf8"), { merge: true }) as { services: Record<string, Service & { command?: string[] }> };
 
   it("has the matchmaker, credential cache, intake, agents, factory and monitor, built from the project's Dockerfile", () => {
     for (const name of ["matchmaker", "credentials", "intake", "agents", "factory", "monitor"]) {
@@ -58,14 +59,14 @@ describe("deploy/ configuration for the compose deployment", () => {
 });
 
 describe("docker-compose.yml profiles", () => {
-  const doc = parse(readFileSync(new URL("../docker-compose.yml", import.meta.url), "utf8")) as {
+  const doc = parse(readFileSync(new URL("../docker-compose.yml", import.meta.url), "utf8"), { merge: true }) as {
     services: Record<string, Service & { profiles?: string[]; environment?: Record<string, string>; depends_on?: Record<string, { required?: boolean }> }>;
   };
   const selected = (profile: string): string[] => Object.keys(doc.services).filter((n) => doc.services[n].profiles?.includes(profile)).sort();
   const WMS = ["agents", "credentials", "factory", "intake", "matchmaker", "monitor", "pki"];
 
-  it("'bundled' runs everything; 'external' only the pilot-wms services, none of NATS, Redis, RabbitMQ", () => {
-    expect(selected("bundled")).toEqual(Object.keys(doc.services).sort());
+  it("'bundled' runs everything but the cluster profile's servers; 'external' only the pilot-wms services, none of NATS, Redis, RabbitMQ", () => {
+    expect(selected("bundled")).toEqual(Object.keys(doc.services).filter((n) => !doc.services[n].profiles?.includes("cluster")).sort());
     expect(selected("external")).toEqual(WMS);
   });
 
@@ -87,7 +88,7 @@ describe("docker-compose.yml exposure and secrets", () => {
     environment?: Record<string, string>;
     entrypoint?: string[];
   }
-  const doc = parse(readFileSync(new URL("../docker-compose.yml", import.meta.url), "utf8")) as { services: Record<string, Secured>; secrets: Record<string, { file: string }> };
+  const doc = parse(readFileSync(new URL("../docker-compose.yml", import.meta.url), "utf8"), { merge: true }) as { services: Record<string, Secured>; secrets: Record<string, { file: string }> };
   const WMS = ["agents", "credentials", "factory", "intake", "matchmaker", "monitor"];
 
   it("publishes only what users need, on 127.0.0.1 unless WMS_BIND says otherwise (no monitoring or management ports)", () => {
@@ -114,7 +115,7 @@ describe("docker-compose.yml exposure and secrets", () => {
     }
     // The factory holds the pilots' identity too (to start them with), and nothing of other roles.
     expect(doc.services.factory.secrets?.filter((x) => x.target.startsWith("/run/secrets/pilot/")).map((x) => x.source).sort()).toEqual(["pilot_identity", "pilot_nats_nk", "pilot_rabbitmq_password"]);
-    for (const [name, secret] of Object.entries(doc.secrets)) expect(secret.file, name).toMatch(/^\$\{WMS_(SECRETS_DIR|CREDENTIAL_KEY_FILE):-\.\/\.wms\//);
+    for (const [name, secret] of Object.entries(doc.secrets)) expect(secret.file, name).toMatch(/^\$\{WMS_(SECRETS_DIR|CREDENTIAL_KEY_FILE|RABBITMQ_COOKIE_FILE):-\.\/\.wms\//);
   });
 
   it("starts the servers with the user lists `wms secrets init` writes, so no anonymous client gets in", () => {
@@ -125,3 +126,59 @@ describe("docker-compose.yml exposure and secrets", () => {
   });
 });
 
+
+describe("docker-compose.yml cluster profile", () => {
+  interface Node extends Service {
+    profiles?: string[];
+    hostname?: string;
+    volumes?: string[];
+    entrypoint?: string[];
+    secrets?: Array<{ source: string; target: string }>;
+  }
+  const doc = parse(readFileSync(new URL("../docker-compose.yml", import.meta.url), "utf8"), { merge: true }) as { services: Record<string, Node>; secrets: Record<string, { file: string }> };
+  const inCluster = Object.keys(doc.services).filter((n) => doc.services[n].profiles?.includes("cluster"));
+  const named = (prefix: RegExp): string[] => inCluster.filter((n) => prefix.test(n)).sort();
+
+  it("runs six Redis nodes in cluster mode, joined by a one-shot as three masters with a replica each", () => {
+    const nodes = named(/^redis-c\d$/);
+    expect(nodes).toHaveLength(6);
+    for (const n of nodes) expect(JSON.stringify(doc.services[n].command), n).toContain('"--cluster-enabled","yes"');
+    // Each node keeps its own data and cluster state.
+    expect(new Set(nodes.map((n) => JSON.stringify(doc.services[n].volumes))).size).toBe(6);
+    const create = JSON.stringify(doc.services["redis-cluster-create"].entrypoint);
+    expect(create).toContain("--cluster create");
+    expect(create).toContain("--cluster-replicas 1");
+  });
+
+  it("runs three NATS nodes routed to each other in one named cluster, with the user list", () => {
+    const nodes = named(/^nats-\d$/);
+    expect(nodes).toEqual(["nats-1", "nats-2", "nats-3"]);
+    for (const n of nodes) {
+      const cmd = doc.services[n].command as string[];
+      expect(cmd[cmd.indexOf("-n") + 1], n).toBe(n);
+      expect(cmd[cmd.indexOf("--routes") + 1], n).toBe("nats://nats-1:6222,nats://nats-2:6222,nats://nats-3:6222");
+      expect(cmd, n).toContain("/run/secrets/nats-auth.conf");
+    }
+  });
+
+  it("runs three RabbitMQ nodes that find each other by host name and share one Erlang cookie file", () => {
+    const nodes = named(/^rabbitmq-\d$/);
+    expect(nodes).toEqual(["rabbitmq-1", "rabbitmq-2", "rabbitmq-3"]);
+    const conf = readFileSync(new URL("../deploy/rabbitmq-cluster.conf", import.meta.url), "utf8");
+    for (const n of nodes) {
+      const s = doc.services[n];
+      expect(s.hostname, n).toBe(n);
+      expect(conf, n).toContain(`= rabbit@${n}`);
+      expect(JSON.stringify(s.volumes), n).toContain("deploy/rabbitmq-cluster.conf");
+      expect(s.secrets?.map((x) => x.source).sort(), n).toEqual(["rabbitmq_cookie", "rabbitmq_users"]);
+    }
+    expect(doc.secrets.rabbitmq_cookie.file).toMatch(/^\$\{WMS_RABBITMQ_COOKIE_FILE:-\.\/\.wms\//);
+  });
+
+  it("publishes no port of any cluster node and starts none of them under the other profiles", () => {
+    for (const n of inCluster) {
+      expect(doc.services[n].ports, n).toBeUndefined();
+      expect(doc.services[n].profiles, n).toEqual(["cluster"]);
+    }
+  });
+});
