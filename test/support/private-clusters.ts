@@ -134,10 +134,12 @@ export async function startRedisCluster(label: string): Promise<PrivateRedisClus
       servers: ports.map((port, i) => ({ port, pid: procs[i].child.pid, kill: () => procs[i].stop("SIGKILL") })),
       async masters() {
         const text = await info(alive()[0], "NODES");
+        // `<id> <ip:port@bus> <flags> ...`, flags such as `myself,master` or `master,fail`.
         return text
           .split("\n")
-          .filter((l) => / master/.test(l) && !l.includes("fail"))
-          .map((l) => Number(/:(\d+)@/.exec(l)?.[1]));
+          .map((l) => l.split(" "))
+          .filter((f) => f.length > 2 && f[2].split(",").includes("master") && !f[2].split(",").includes("fail"))
+          .map((f) => Number(/:(\d+)@/.exec(f[1])?.[1]));
       },
       async stop() {
         await Promise.all(procs.map((p) => p.stop()));
