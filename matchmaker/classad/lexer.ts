@@ -39,6 +39,8 @@ const AFTER_VALUE: ReadonlySet<TokenType> = new Set(["int", "real", "bool", "str
 
 const TWO_CHAR: ReadonlySet<string> = new Set(["<=", ">=", "==", "!=", "&&", "||", "<<", ">>"]);
 const ONE_CHAR: ReadonlySet<string> = new Set("()[]{},;=.?:<>+-*/%!~&|^");
+/** Characters that start no longer operator: a token of their own, with no look-ahead. */
+const ONE_ONLY: ReadonlySet<string> = new Set("()[]{},;.:+-*/%~^");
 
 const isDigit = (c: string): boolean => c >= "0" && c <= "9";
 const isAlpha = (c: string): boolean => (c >= "a" && c <= "z") || (c >= "A" && c <= "Z");
@@ -176,6 +178,9 @@ export class Lexer {
         return tok("ident", this.src.slice(start, this.pos));
       }
       const word = this.src.slice(start, this.pos);
+      // Only words of a keyword's length need folding: most identifiers are not keywords.
+      const n = word.length;
+      if (n !== 2 && n !== 4 && n !== 5 && n !== 9) return tok("ident", word);
       switch (word.toLowerCase()) {
         case "true": return tok("bool", word, { bool: true });
         case "false": return tok("bool", word, { bool: false });
@@ -187,6 +192,10 @@ export class Lexer {
       }
     }
     if (c === '"' || c === "'") return this.string(c, tok);
+    if (ONE_ONLY.has(c)) {
+      this.advance();
+      return tok(c as TokenType, c);
+    }
     const three = this.src.substr(this.pos, 3);
     const two = three.slice(0, 2);
     if (three === "=?=" || three === "=!=" || three === ">>>") {
