@@ -78,18 +78,25 @@ function wireControls(){
 async function refreshTask(id){
   const [task,jobs]=await Promise.all([api("/api/tasks/"+encodeURIComponent(id)),api("/api/tasks/"+encodeURIComponent(id)+"/jobs")]);
   replace("task-head",el("p",{},el("b",{text:task.taskName+" "}),document.createTextNode("owner "+task.ownerDn+", priority "+task.priority+", status "+task.status)),stateBar(task.counts,Math.max(1,task.njobs)),el("p",{id:"task-counts"},...STATES.map(s=>el("span",{"data-state":s,text:s+" "+task.counts[s]+"  "}))));
-  replace("jobs",table(["job","state","site","attempt","error code","error","message","wall s"],jobs.map(j=>[j.jobId,j.state,j.site,j.attempt+"/"+j.maxAttempts,j.errorCode??"",j.errorName??"",j.errorMessage??"",j.wallSec==null?"":j.wallSec.toFixed(1)])));
+  replace("jobs",table(["job","state","site","attempt","error code","error","message","wall s"],jobs.map(j=>[el("a",{href:"/job/"+encodeURIComponent(j.jobId),text:j.jobId}),j.state,j.site,j.attempt+"/"+j.maxAttempts,j.errorCode??"",j.errorName??"",j.errorMessage??"",j.wallSec==null?"":j.wallSec.toFixed(1)])));
   replace("updated",document.createTextNode("updated "+new Date().toLocaleTimeString()));
   document.body.dataset.ready="true";
 }
-const taskId=document.body.dataset.task;
-const tick=()=>(taskId?refreshTask(taskId):refreshDashboard()).catch(e=>replace("updated",el("span",{class:"err",text:String(e)})));
-if(!taskId)wireControls();
+async function refreshJob(id){
+  const {job,attempts}=await api("/api/jobs/"+encodeURIComponent(id));
+  replace("job-head",el("p",{},el("b",{text:job.jobId+" "}),document.createTextNode(job.state+" at "+job.site+", attempt "+job.attempt+"/"+job.maxAttempts+(job.errorCode!=null?", E"+job.errorCode+" "+(job.errorName||"")+": "+(job.errorMessage||""):"")+", submitter "+job.userDn)));
+  replace("attempts",attempts.length?table(["attempt","site","pilot","code","error","ended","log"],attempts.map(a=>[a.attempt,a.site,a.pilotId,a.errorCode??"ok",a.errorName??"",new Date(a.at).toLocaleString(),a.logUrl?el("a",{href:a.logUrl,class:"log-link",text:"log of attempt "+a.attempt}):"–"])):el("p",{class:"muted",text:"no attempt has reported logs yet"}));
+  replace("updated",document.createTextNode("updated "+new Date().toLocaleTimeString()));
+  document.body.dataset.ready="true";
+}
+const taskId=document.body.dataset.task,jobId=document.body.dataset.job;
+const tick=()=>(jobId?refreshJob(jobId):taskId?refreshTask(taskId):refreshDashboard()).catch(e=>replace("updated",el("span",{class:"err",text:String(e)})));
+if(!taskId&&!jobId)wireControls();
 tick();setInterval(tick,2000);
 `;
 
-function shell(title: string, body: string, taskId?: string): string {
-  const data = taskId === undefined ? "" : ` data-task="${taskId.replace(/[^A-Za-z0-9._:@-]/g, "")}"`;
+function shell(title: string, body: string, taskId?: string, jobId?: string): string {
+  const data = (taskId === undefined ? "" : ` data-task="${taskId.replace(/[^A-Za-z0-9._:@-]/g, "")}"`) + (jobId === undefined ? "" : ` data-job="${jobId.replace(/[^A-Za-z0-9._:@-]/g, "")}"`);
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${title}</title><style>${STYLE}</style></head><body${data}><header><b>pilot-wms monitor</b><a href="/">dashboard</a><a href="/metrics">metrics</a><span id="updated" class="muted"></span></header>${body}<script>${SCRIPT}</script></body></html>`;
 }
 
@@ -112,4 +119,10 @@ export function dashboardPage(): string {
 
 export function taskPage(taskId: string): string {
   return shell(`task ${taskId.replace(/[<>&"]/g, "")}`, `<main><section class="wide"><h2>Task ${taskId.replace(/[<>&"]/g, "")}</h2><div id="task-head"></div></section><section class="wide"><h2>Jobs</h2><div id="jobs"></div></section></main>`, taskId);
+}
+
+/** A job: its state and code, and each attempt with its code and a link to its logs. */
+export function jobPage(jobId: string): string {
+  const safe = jobId.replace(/[<>&"]/g, "");
+  return shell(`job ${safe}`, `<main><section class="wide"><h2>Job ${safe}</h2><div id="job-head"></div></section><section class="wide"><h2>Attempts</h2><div id="attempts"></div></section></main>`, undefined, jobId);
 }

@@ -71,8 +71,26 @@ export interface UsageView {
   maxRssKb: number;
 }
 
+/** One attempt of a job, as the page lists it; `logUrl` when its logs are stored. */
+export interface AttemptView {
+  attempt: number;
+  site: string;
+  pilotId: string;
+  errorCode?: number;
+  errorName?: string;
+  at: number;
+  logUrl?: string;
+}
+
 /** Sources owned by other parts (factory, accounting, replica catalog), plugged in where they exist. */
 export interface MonitorProviders {
+  /**
+   * A job's attempts. Today from the job log store (one LogReport per attempt); the jobs core's
+   * attempt history plugs in here when it exposes one.
+   */
+  attempts?(jobId: string): Promise<AttemptView[]>;
+  /** One attempt's logs as text (agents/job-logs formatJobLog), or undefined. */
+  jobLogText?(jobId: string, attempt: number): Promise<string | undefined>;
   pilots?(): Promise<PilotCensusRow[]>;
   factory?(): Promise<FactoryQueueView[]>;
   usage?(by: "user" | "group" | "vo" | "site"): Promise<UsageView[]>;
@@ -111,6 +129,34 @@ export class MonitorData {
   async task(taskId: string): Promise<TaskView | undefined> {
     const t = await this.jobs.getTask(taskId);
     return t ? this.withCounts(t) : undefined;
+  }
+
+  /** One job and its attempts, or undefined when there is no such job. */
+  async job(jobId: string): Promise<{ job: JobView; attempts: AttemptView[] } | undefined> {
+    const j = await this.jobs.getJob(jobId);
+    if (!j) return undefined;
+    const attempts = (await this.providers.attempts?.(jobId)) ?? [];
+    return {
+      job: {
+        jobId: j.jobId,
+        state: j.state,
+        site: j.site || j.spec.site,
+        attempt: j.attempt,
+        maxAttempts: j.spec.maxAttempts,
+        pilotId: j.pilotId,
+        errorCode: j.errorCode,
+        errorName: j.errorCode !== undefined ? errorEntry(j.errorCode)?.name : undefined,
+        errorMessage: j.errorMessage,
+        wallSec: j.wallSec,
+        userDn: j.spec.userDn,
+        inputFiles: j.spec.inputFiles.length,
+      },
+      attempts,
+    };
+  }
+
+  async jobLogText(jobId: string, attempt: number): Promise<string | undefined> {
+    return this.providers.jobLogText?.(jobId, attempt);
   }
 
   async taskJobs(taskId: string, opts: { state?: JobState; offset?: number; limit?: number } = {}): Promise<JobView[]> {

@@ -6,7 +6,9 @@ import { readFactoryStatus } from "../../pilot-factory/index.ts";
 import { UsageStore } from "../accounting/index.ts";
 import { ReplicaCatalogStore } from "../../matchmaker/replica-catalog.ts";
 import { SiteRegistry } from "../../matchmaker/site-registry.ts";
-import type { FactoryQueueView, MonitorProviders, PilotCensusRow } from "./monitor-data.ts";
+import { errorEntry } from "../../schemas/index.ts";
+import { formatJobLog, JobLogStore } from "../job-logs/index.ts";
+import type { AttemptView, FactoryQueueView, MonitorProviders, PilotCensusRow } from "./monitor-data.ts";
 
 export async function defaultProviders(deps: { redis: Redis; names: WireNames; config: WmsConfig }): Promise<MonitorProviders> {
   const usage = new UsageStore(deps.redis, deps.names, deps.config.quotas);
@@ -31,8 +33,30 @@ export async function defaultProviders(deps: { redis: Redis; names: WireNames; c
   };
   const catalog = new ReplicaCatalogStore(deps.redis, deps.names);
   const registry = new SiteRegistry(deps.redis, deps.names);
+  const logs = new JobLogStore(deps.redis, deps.names);
   return {
     factory,
+    async attempts(jobId): Promise<AttemptView[]> {
+      const out: AttemptView[] = [];
+      for (const n of await logs.attempts(jobId)) {
+        // A record that no longer validates (another version wrote it) is left out, not a page error.
+        const r = await logs.get(jobId, n).catch(() => undefined);
+        if (!r) continue;
+        out.push({
+          attempt: r.attempt,
+          site: r.site,
+          pilotId: r.pilotId,
+          ...(r.errorCode !== undefined ? { errorCode: r.errorCode, errorName: errorEntry(r.errorCode)?.name } : {}),
+          at: r.at,
+          logUrl: `/api/jobs/${encodeURIComponent(jobId)}/log?attempt=${r.attempt}`,
+        });
+      }
+      return out;
+    },
+    async jobLogText(jobId, attempt) {
+      const r = await logs.get(jobId, attempt);
+      return r ? formatJobLog(r, await logs.attempts(jobId)) : undefined;
+    },
     filesHeld: (site) => catalog.filesHeld(site),
     async sites() {
       return (await registry.list()).map((s) => s.name).sort();

@@ -6,7 +6,7 @@ import { JOB_STATES, type JobState } from "../../matchmaker/job-store.ts";
 import { MonitorData, type MonitorProviders } from "./monitor-data.ts";
 import { History, HISTORY_RANGES, type HistoryRange } from "./history.ts";
 import { createMonitorRegistry, metricsText } from "./monitor-metrics.ts";
-import { dashboardPage, taskPage } from "./dashboard-page.ts";
+import { dashboardPage, jobPage, taskPage } from "./dashboard-page.ts";
 
 export interface MonitorOptions {
   redis: Redis;
@@ -49,6 +49,7 @@ export async function startMonitor(opts: MonitorOptions): Promise<RunningMonitor
 
   app.get("/", async (_req, reply) => reply.type("text/html; charset=utf-8").send(dashboardPage()));
   app.get<{ Params: { id: string } }>("/task/:id", async (req, reply) => reply.type("text/html; charset=utf-8").send(taskPage(req.params.id)));
+  app.get<{ Params: { id: string } }>("/job/:id", async (req, reply) => reply.type("text/html; charset=utf-8").send(jobPage(req.params.id)));
   app.get("/healthz", async () => ({ ok: true }));
   app.get("/api/tasks", async () => data.tasks());
   app.get<{ Params: { id: string } }>("/api/tasks/:id", async (req) => {
@@ -64,6 +65,18 @@ export async function startMonitor(opts: MonitorOptions): Promise<RunningMonitor
     if (!Number.isInteger(off) || off < 0 || !Number.isInteger(lim) || lim < 1 || lim > 10000) throw new WmsError(ERR.BAD_INPUT, "offset must be >= 0 and limit 1..10000");
     if (!(await data.task(req.params.id))) throw new WmsError(ERR.NOT_FOUND, `no task '${req.params.id}'`);
     return data.taskJobs(req.params.id, { state: state as JobState | undefined, offset: off, limit: lim });
+  });
+  app.get<{ Params: { id: string } }>("/api/jobs/:id", async (req) => {
+    const j = await data.job(req.params.id);
+    if (!j) throw new WmsError(ERR.NOT_FOUND, `no job '${req.params.id}'`);
+    return j;
+  });
+  app.get<{ Params: { id: string }; Querystring: { attempt?: string } }>("/api/jobs/:id/log", async (req, reply) => {
+    const attempt = Number(req.query.attempt);
+    if (!Number.isInteger(attempt) || attempt < 1) throw new WmsError(ERR.BAD_INPUT, "attempt must be a whole number from 1");
+    const text = await data.jobLogText(req.params.id, attempt);
+    if (text === undefined) throw new WmsError(ERR.NOT_FOUND, `no logs for job '${req.params.id}' attempt ${attempt}`);
+    return reply.type("text/plain; charset=utf-8").send(text);
   });
   app.get("/api/sites", async () => data.sites());
   app.get("/api/pilots", async () => data.pilots());

@@ -17,8 +17,8 @@ export function registerJobLog(program: Command): void {
     .addHelpText("after", "\nExamples:\n  wms job log T1.00042\n  wms job log T1.00042 --attempt 1 --json\n")
     .action(
       action(async (jobId: string, opts: { attempt?: number; json?: boolean }, cmd: Command) => {
-        const { JobLogStore } = await import("../../agents/job-logs/index.ts");
-        const { ERR, WmsError, errorEntry } = await import("../../schemas/index.ts");
+        const { JobLogStore, formatJobLog } = await import("../../agents/job-logs/index.ts");
+        const { ERR, WmsError } = await import("../../schemas/index.ts");
         await withRedis(cmd, async (redis, names) => {
           const store = new JobLogStore(redis, names);
           const attempts = await store.attempts(jobId);
@@ -29,43 +29,9 @@ export function registerJobLog(program: Command): void {
             printJson(r);
             return;
           }
-          const code = r.errorCode !== undefined ? `E${r.errorCode} ${errorEntry(r.errorCode)?.name ?? ""}`.trim() : "ok";
-          const out: string[] = [
-            `job ${r.jobId} (task ${r.taskId}) attempt ${r.attempt} of ${attempts.join(", ")} at ${r.site} by pilot ${r.pilotId}: ${code}, ${new Date(r.at).toISOString()}`,
-          ];
-          const section = (title: string, text: string, truncated: boolean): void => {
-            out.push(`--- ${title}${truncated ? " (last 64 KB)" : ""} ---`);
-            out.push(text === "" ? "(empty)" : text.replace(/\n$/, ""));
-          };
-          section("payload stderr", r.stderr, r.truncated.stderr);
-          section("payload stdout", r.stdout, r.truncated.stdout);
-          section("pilot log", formatPilotLog(r.pilotLog), r.truncated.pilotLog);
-          process.stdout.write(out.join("\n") + "\n");
+          process.stdout.write(formatJobLog(r, attempts));
         });
       }),
     );
 }
 
-const LEVELS: Readonly<Record<number, string>> = { 10: "TRACE", 20: "DEBUG", 30: "INFO", 40: "WARN", 50: "ERROR", 60: "FATAL" };
-const NOISE = new Set(["level", "time", "msg", "pid", "hostname", "svc", "name"]);
-
-/** pino JSON lines as `time LEVEL msg key=value ...`; a line that is not JSON is printed as it is. */
-export function formatPilotLog(text: string): string {
-  return text
-    .split("\n")
-    .filter((l) => l.trim() !== "")
-    .map((line) => {
-      try {
-        const o = JSON.parse(line) as Record<string, unknown>;
-        const extra = Object.entries(o)
-          .filter(([k]) => !NOISE.has(k))
-          .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
-          .join(" ");
-        const time = typeof o.time === "number" ? new Date(o.time).toISOString() : "";
-        return `${time} ${LEVELS[Number(o.level)] ?? String(o.level)} ${String(o.msg ?? "")}${extra ? `  ${extra}` : ""}`.trim();
-      } catch {
-        return line;
-      }
-    })
-    .join("\n");
-}

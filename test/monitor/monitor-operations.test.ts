@@ -6,6 +6,7 @@ import { JOB_STATES, JobStore, type JobState } from "../../matchmaker/job-store.
 import { startMonitor, type RunningMonitor } from "../../agents/monitor/monitor-server.ts";
 import { defaultProviders } from "../../agents/monitor/monitor-providers.ts";
 import { History } from "../../agents/monitor/history.ts";
+import { JobLogStore } from "../../agents/job-logs/index.ts";
 import { writeQueueStatus } from "../../pilot-factory/index.ts";
 import { ERR, SCHEMA_VERSION, type FactoryQueueStatus, type JobSpec } from "../../schemas/index.ts";
 import { testConfig } from "../support/namespace.ts";
@@ -60,6 +61,14 @@ beforeAll(async () => {
   await task("ALI1", ALICE);
   await task("BOB1", BOB);
   await store.transition("BOB1.000000", "failed", "*", { errorCode: ERR.PAYLOAD_FAILED, errorMessage: "payload exited with code 2" });
+  // Two attempts of one job with their logs, as the log agent stores them.
+  const logs = new JobLogStore(redis, names);
+  for (const [attempt, code, stderr] of [[1, ERR.STAGEIN_CHECKSUM_MISMATCH, "stage-in: adler32 mismatch"], [2, ERR.PAYLOAD_FAILED, "Traceback: ZeroDivisionError in calib.py"]] as const) {
+    await logs.put({
+      schemaVersion: SCHEMA_VERSION, kind: "log", reportId: `log-attempt-${attempt}`, jobId: "BOB1.000000", taskId: "BOB1", attempt, pilotId: `pilot-${attempt}`, site: "SITE_A",
+      errorCode: code, stdout: "", stderr: `${stderr}\n`, pilotLog: "", truncated: { stdout: false, stderr: false, pilotLog: false }, at: Date.now() - (3 - attempt) * 60_000,
+    });
+  }
   await writeQueueStatus(redis, names, status("siteA-local", "SITE_A"));
   await writeQueueStatus(redis, names, status("siteB-condor", "SITE_B", { breaker: { state: "open", failures: 3, backoffSec: 40, reason: { code: ERR.FACTORY_SUBMIT_FAILED, message: "condor_submit: no schedd" } } }));
   monitor = await startMonitor({ redis, names, port: 0, sampleEveryMs: 3_600_000, history: weekOfHistory(Date.now()), providers: await defaultProviders({ redis, names, config }) });
@@ -156,5 +165,21 @@ describe.skipIf(!CHROMIUM.found)(CHROMIUM.found ? "the monitor operators keep op
     await expect.poll(async () => (await page.locator("#factory").textContent()) ?? "").not.toContain("siteA-local");
     expect(await page.locator("#factory").textContent()).toContain("siteB-condor");
     await clear();
+  });
+
+  it("a job page shows each attempt's code and a link to its logs, which shows that attempt's stderr", async () => {
+    const jobPage = await browser.newPage();
+    await jobPage.goto(`${monitor.url}/task/BOB1`);
+    await jobPage.waitForSelector("body[data-ready=true]");
+    await jobPage.click('#jobs a[href="/job/BOB1.000000"]');
+    await jobPage.waitForSelector("#attempts table");
+    const rows = jobPage.locator("#attempts tr");
+    expect(await rows.count()).toBe(3);
+    expect(await rows.nth(1).textContent()).toContain(`${ERR.STAGEIN_CHECKSUM_MISMATCH}STAGEIN_CHECKSUM_MISMATCH`);
+    expect(await rows.nth(2).textContent()).toContain(`${ERR.PAYLOAD_FAILED}PAYLOAD_FAILED`);
+    await jobPage.click("text=log of attempt 2");
+    await expect.poll(async () => (await jobPage.textContent("body")) ?? "").toContain("Traceback: ZeroDivisionError in calib.py");
+    expect(await jobPage.textContent("body")).not.toContain("adler32 mismatch");
+    await jobPage.close();
   });
 });
