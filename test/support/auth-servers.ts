@@ -36,11 +36,15 @@ export async function startAuthServers(label: string, o: { rabbit?: boolean } = 
     return r;
   };
   try {
-    const [nats, redis] = await Promise.all([
+    // Settled, not all: a server that started while the other failed must be stopped too.
+    const [n, r] = await Promise.allSettled([
       timed("nats", () => startPrivateNats(join(root, "nats"), { authConfig: secrets.natsConfig })),
       timed("redis", () => startPrivateRedis(join(root, "redis"), { aclFile: secrets.redisAclFile })),
     ]);
-    stops.push(nats.stop, redis.stop);
+    for (const x of [n, r]) if (x.status === "fulfilled") stops.push(x.value.stop);
+    if (n.status === "rejected") throw n.reason;
+    if (r.status === "rejected") throw r.reason;
+    const [nats, redis] = [n.value, r.value];
     let rabbitUrl: string | undefined;
     if (o.rabbit) {
       const rabbit = await timed("rabbitmq", () => startPrivateRabbit(join(root, "rabbitmq"), { definitionsFile: secrets.rabbitDefinitions }));
