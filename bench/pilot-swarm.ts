@@ -5,7 +5,7 @@
 import type { NatsConnection } from "nats";
 import { loadConfig } from "../platform/config.ts";
 import { openNats, openRedis } from "../platform/connections.ts";
-import { DispatchQueues } from "../matchmaker/index.ts";
+import { DispatchQueues } from "../jobs/index.ts";
 import { EnvelopeBody, MatchReply, type WireNames } from "../schemas/index.ts";
 import { carriedSigner, signerRef } from "../security/index.ts";
 

@@ -9,7 +9,7 @@ import type { Job } from "bullmq";
 import { Worker } from "bullmq";
 import { loadConfig } from "../platform/config.ts";
 import { openNats, openRedis } from "../platform/connections.ts";
-import { DispatchQueues, makeLockToken } from "../matchmaker/index.ts";
+import { DispatchQueues, makeLockToken } from "../jobs/index.ts";
 import { SCHEMA_VERSION, type JobSpec } from "../schemas/index.ts";
 
 const namespace = process.argv[2];

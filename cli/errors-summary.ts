@@ -27,7 +27,7 @@ export function summarizeErrorCounts(counts: Record<string, number>): ErrorSumma
 export async function errorsSummaryCommand(cmd: Command, opts: { json?: boolean }): Promise<void> {
   // `wms errors` has a --json of its own, and commander gives `errors summary --json` to it.
   const json = opts.json === true || cmd.optsWithGlobals<{ json?: boolean }>().json === true;
-  const { JobStore } = await import("../matchmaker/job-store.ts");
+  const { JobStore } = await import("../jobs/index.ts");
   await withRedis(cmd, async (redis, names) => {
     const rows = summarizeErrorCounts(await new JobStore(redis, names).errorCounts());
     if (json) return printJson(rows);

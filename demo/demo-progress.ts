@@ -1,15 +1,10 @@
 // Live progress for `wms demo`: cli-progress bars on a terminal, periodic lines otherwise (so
 // `--json` output and CI logs stay readable).
 import cliProgress from "cli-progress";
-import type { JobState } from "../matchmaker/job-store.ts";
+import { STATE_GROUPS } from "../jobs/index.ts";
 import type { DemoOutput } from "./demo-run.ts";
 
-const GROUPS: ReadonlyArray<[string, readonly JobState[]]> = [
-  ["queued", ["defined", "activated"]],
-  ["running", ["sent", "starting", "running"]],
-  ["finished", ["finished"]],
-  ["failed", ["failed", "cancelled"]],
-];
+const GROUPS = STATE_GROUPS;
 
 export function progressView(o: { json: boolean; tty: boolean }): DemoOutput {
   const line = (s: string): void => void process.stderr.write(s + "\n");

@@ -19,7 +19,7 @@ import { initTransportSecrets, type TransportRole } from "../security/index.ts";
 import { deleteNamespaceKeys } from "../platform/namespace-cleanup.ts";
 import { ERR, WmsError, type FactoryConfig, type SiteConfig, type TaskBatch } from "../schemas/index.ts";
 import { createBatchEnvelopeSigner, initPki, issueCertificate, loadTrust, PilotTokenStore, readServiceCredentials, signTaskBatch, createProxy } from "../security/index.ts";
-import { JobStore, type JobState } from "../matchmaker/job-store.ts";
+import { JobStore, type JobState } from "../jobs/index.ts";
 import { ReplicaCatalogStore } from "../matchmaker/replica-catalog.ts";
 import { startIntake } from "../matchmaker/intake-service.ts";
 import { startMatchmaker, type MatchmakerHandle } from "../matchmaker/matchmaker-service.ts";
@@ -158,7 +158,8 @@ export async function runDemo(o: DemoOptions, base: LoadedConfig, out: DemoOutpu
         pki: { dir: pkiDir },
         pilot: { cert: pilotCred.cert, key: pilotCred.key, ...(identityFile ? { identityFile: identityFile("pilot") } : {}) },
         credentials: { encryptionKey: randomBytes(32).toString("base64") },
-        matchmaker: { lockSec: 30, stalledIntervalSec: 5, nomatchBackoffSec: 1 },
+        jobs: { heartbeatSec: 2, leaseSec: 30, leaseCheckSec: 5 },
+        matchmaker: { nomatchBackoffSec: 1 },
         sitesFile,
         logLevel: "warn",
       }),
@@ -281,7 +282,7 @@ export async function runDemo(o: DemoOptions, base: LoadedConfig, out: DemoOutpu
       const counts = await jobs.taskCounts(accepted.taskId);
       out.progress(counts, accepted.jobs);
       const task = await jobs.getTask(accepted.taskId);
-      if (task && task.status !== "running") break;
+      if (task && task.status !== "active") break;
       if (Date.now() > deadline) throw new WmsError(ERR.TIMEOUT, `the task did not finish within ${o.timeoutSec} s (raise --timeout)`);
       await sleep(400);
     }

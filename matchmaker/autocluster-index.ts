@@ -1,7 +1,7 @@
 // A matchmaker's view of each site's autocluster index (kept in Redis by DispatchQueues), refreshed
 // at most every `ttlMs` per site, so adverts read it from memory. A queue that came back empty is
 // skipped for a short while: the next pilot at a busy site does not pay a round trip for it.
-import type { AutoclusterKey } from "./autocluster.ts";
+import type { AutoclusterKey } from "../jobs/index.ts";
 
 export interface AutoclusterIndexSource {
   autoclusters(site: string): Promise<Record<string, AutoclusterKey>>;

@@ -4,7 +4,7 @@
 // decision can be tested and reasoned about on its own. Deterministic: same input, same plan.
 import { ERR, WmsError, type JobSpec, type TaskBatch } from "../schemas/index.ts";
 import { ClassAdParseError, parseExpr } from "./classad/index.ts";
-import type { NewJob } from "./job-store.ts";
+import type { NewJob } from "../jobs/index.ts";
 import type { DatasetFile } from "./replica-catalog.ts";
 
 /** A site as brokerage sees it: where it is open, how big it is and how busy it already is. */

@@ -3,7 +3,7 @@
 // any user may run their own analysis; only a task's owner or the production role of the task's VO
 // may cancel or retry it (a user cancelling another user's task is refused).
 import { ERR, WmsError, type TaskBatch } from "../schemas/index.ts";
-import type { TaskRecord } from "./job-store.ts";
+import type { TaskRecord } from "../jobs/index.ts";
 
 /** The parts of a verified identity these decisions read (security's VerifiedIdentity has them). */
 export interface IntakeIdentity {

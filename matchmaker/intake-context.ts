@@ -6,7 +6,7 @@ import type { Logger } from "../platform/logger.ts";
 import type { JobSpec, WireNames, WmsConfig } from "../schemas/index.ts";
 import { INTAKE_ROLE, JOB_SPEC_SEAL_PURPOSE, NonceStore, readServiceCredentials, ServiceSealer, type TrustStore } from "../security/index.ts";
 import type { OwnerCredentialLookup } from "./intake-credential-check.ts";
-import { JobStore } from "./job-store.ts";
+import { JobStore } from "../jobs/index.ts";
 import { ReplicaCatalogStore } from "./replica-catalog.ts";
 import { SiteRegistry } from "./site-registry.ts";
 

@@ -7,7 +7,7 @@ import { rebrokerJob, SitePicker } from "./brokerage.ts";
 import { authorizeTaskControl } from "./intake-authz.ts";
 import { inParallel, type IntakeContext } from "./intake-context.ts";
 import { siteLoads } from "./site-loads.ts";
-import type { JobRecord, JobState, TaskRecord } from "./job-store.ts";
+import type { JobRecord, JobState, TaskRecord } from "../jobs/index.ts";
 import { verifyTaskControl } from "./task-control.ts";
 
 const UNFINISHED: readonly JobState[] = ["defined", "activated", "sent", "starting", "running"];
@@ -25,7 +25,7 @@ export async function controlTask(ctx: IntakeContext, signed: unknown, now = Dat
 }
 
 async function cancel(ctx: IntakeContext, task: TaskRecord, by: string): Promise<{ affected: number; skipped: number }> {
-  if (task.status !== "running") throw new WmsError(ERR.INTAKE_TASK_FINAL, `task ${task.taskId} is ${task.status}; there is nothing left to cancel`);
+  if (task.status !== "active") throw new WmsError(ERR.INTAKE_TASK_FINAL, `task ${task.taskId} is ${task.status}; there is nothing left to cancel`);
   const jobs = (await ctx.jobs.listJobs(task.taskId)).filter((j) => UNFINISHED.includes(j.state));
   let affected = 0;
   await inParallel(jobs, 128, async (j) => {
@@ -35,12 +35,12 @@ async function cancel(ctx: IntakeContext, task: TaskRecord, by: string): Promise
     const r = await ctx.jobs.transition(j.jobId, "cancelled", UNFINISHED, { errorMessage: `cancelled by ${by}` });
     if (r.moved) affected += 1;
   });
-  await ctx.jobs.setTaskStatus(task.taskId, "cancelled");
+  await ctx.jobs.setTaskStatus(task.taskId, "aborted");
   return { affected, skipped: 0 };
 }
 
 async function retry(ctx: IntakeContext, task: TaskRecord): Promise<{ affected: number; skipped: number }> {
-  if (task.status === "cancelled") throw new WmsError(ERR.INTAKE_TASK_FINAL, `task ${task.taskId} was cancelled; submit it again instead`);
+  if (task.status === "aborted") throw new WmsError(ERR.INTAKE_TASK_FINAL, `task ${task.taskId} was cancelled; submit it again instead`);
   const failed = await ctx.jobs.listJobs(task.taskId, { state: "failed" });
   if (failed.length === 0) return { affected: 0, skipped: 0 };
   const [fileSites, sites] = await Promise.all([replicasOf(ctx, failed), siteLoads(ctx.sites, ctx.jobs)]);
@@ -56,7 +56,7 @@ async function retry(ctx: IntakeContext, task: TaskRecord): Promise<{ affected: 
   // a job retried by someone else meanwhile does not move and is not queued twice.
   const moved: JobSpec[] = [];
   await inParallel(next, 64, async (spec) => {
-    const r = await ctx.jobs.transition(spec.jobId, "activated", ["failed"], { site: spec.site, attempt: spec.attempt, spec, pilotId: "" });
+    const r = await ctx.jobs.reopen(spec.jobId, { site: spec.site, attempt: spec.attempt, spec, pilotId: "", leaseToken: "" });
     if (r.moved) moved.push(spec);
   });
   try {

@@ -2,7 +2,7 @@
 // only in attributes no job looks at (PilotId, Machine), so the signature over the attributes the
 // two sides' expressions reference is the same and the decision is computed once. Pure: no I/O.
 import { matchAds, parseClassAd, referencedAttributes, signature, type ClassAd, type EvalBudget } from "./classad/index.ts";
-import { jobAdText, type AutoclusterKey } from "./autocluster.ts";
+import { jobAdText, type AutoclusterKey } from "../jobs/index.ts";
 
 /** The outcome of evaluating one machine against one autocluster's representative job. */
 export interface MatchDecision {

@@ -1,7 +1,7 @@
 // The order in which a pilot is offered the autoclusters that match it: task priority first, then
 // the owner's fair-share standing (less accounted wall time first), then the job's Rank of this
 // machine. Pure: usage figures are looked up by the caller and passed in.
-import type { AutoclusterKey } from "./autocluster.ts";
+import type { AutoclusterKey } from "../jobs/index.ts";
 
 export interface RankedCandidate {
   readonly ac: string;

@@ -9,8 +9,8 @@ import {
   ERR,
   type EnvelopeBody,
   Heartbeat,
-  type JobSpec,
   type HeartbeatReply,
+  type JobSpec,
   isWmsError,
   MachineAdvert,
   type MatchReply,
@@ -41,13 +41,13 @@ import {
   type TrustStore,
 } from "../security/index.ts";
 import { EvalBudget, EvalBudgetExceeded, type ClassAd } from "./classad/index.ts";
-import { DispatchQueues, parseLockToken, type ClaimedJob, type ClaimWrites } from "./dispatch-queues.ts";
+import { DispatchQueues, parseLockToken, type ClaimedJob, type ClaimTarget, type ClaimWrites } from "../jobs/index.ts";
 import { AutoclusterIndexCache } from "./autocluster-index.ts";
-import type { AutoclusterKey } from "./autocluster.ts";
+import type { AutoclusterKey } from "../jobs/index.ts";
 import { MatchCache } from "./match-cache.ts";
 import { FairShareUsage } from "./match-fair-share.ts";
 import { orderCandidates, type RankedCandidate } from "./match-ranking.ts";
-import { JobStore } from "./job-store.ts";
+import { JobStore } from "../jobs/index.ts";
 import { authorize } from "../site-authz/index.ts";
 
 /** What signs envelopes: security's `createBatchEnvelopeSigner(...)` (or `createEnvelopeSigner`, one signature each). */
@@ -145,7 +145,7 @@ interface MintedKey {
 export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerHandle> {
   const { nc, redis, names, config, signer, logger } = o;
   const mm = config.matchmaker;
-  const lockMs = o.lockMs ?? mm.lockSec * 1000;
+  const lockMs = o.lockMs ?? config.jobs.leaseSec * 1000;
   const registry = o.registry ?? new Registry();
   const m = metrics(registry);
   const dispatch = new DispatchQueues({
@@ -153,7 +153,7 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     redis,
     names,
     lockMs,
-    stalledIntervalMs: o.stalledIntervalMs ?? mm.stalledIntervalSec * 1000,
+    stalledIntervalMs: o.stalledIntervalMs ?? config.jobs.leaseCheckSec * 1000,
     onError: (err, context) => logger?.warn({ err: err.message, context }, "dispatch queue error"),
   });
   const jobs = new JobStore(redis, names);
@@ -197,7 +197,7 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
    * `admitted` (the token check) is awaited before anything is claimed, but runs alongside the
    * index read. `withKey` makes the one-time key the claim writes in its own atomic step.
    */
-  async function bestJob(site: string, machine: ClassAd, pilotId: string, admitted: Promise<unknown>, withKey: (job: JobSpec) => ClaimWrites<MintedKey>): Promise<(ClaimedJob & { readonly extra: MintedKey }) | undefined> {
+  async function bestJob(site: string, machine: ClassAd, pilotId: string, admitted: Promise<unknown>, withKey: (job: ClaimTarget) => ClaimWrites<MintedKey>): Promise<(ClaimedJob & { readonly extra: MintedKey }) | undefined> {
     const [acs] = await Promise.all([index.live(site), admitted]);
     if (acs.length === 0) return undefined;
     const matching: RankedCandidate[] = [];
@@ -274,8 +274,8 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
       throw overBudget(advert.site, advert.pilotId, "this ad ran over it before");
     }
     await keySealer.ready(redis, names);
-    const keyReq = (job: JobSpec) => ({ userDn: job.userDn, jobId: job.jobId, pilotId: advert.pilotId, attempt: job.attempt, ttlSec: config.credentials.oneTimeKeyTtlSec });
-    const withKey = (job: JobSpec): ClaimWrites<MintedKey> => {
+    const keyReq = (job: Pick<JobSpec, "userDn" | "jobId" | "attempt">) => ({ userDn: job.userDn, jobId: job.jobId, pilotId: advert.pilotId, attempt: job.attempt, ttlSec: config.credentials.oneTimeKeyTtlSec });
+    const withKey = (job: ClaimTarget): ClaimWrites<MintedKey> => {
       const k = keys.prepare(keyReq(job));
       return { writes: { set: [k] }, value: { secret: k.secret, attempt: job.attempt } };
     };

@@ -2,7 +2,7 @@
 // intake (first brokerage, task retries) and the job-state agent (automatic retries) call it, so a
 // job is weighed the same way whoever places it.
 import type { SiteLoad } from "./brokerage.ts";
-import type { JobStore } from "./job-store.ts";
+import type { JobStore } from "../jobs/index.ts";
 import type { SiteRegistry } from "./site-registry.ts";
 
 const BUSY_STATES = ["activated", "sent", "starting", "running"] as const;

@@ -53,6 +53,7 @@ const table = [
   [1104, "PILOT_LOST_HEARTBEAT", "pilot", true, "The pilot stopped heartbeating; the job was requeued"],
   [1105, "PILOT_KILLED", "pilot", true, "The pilot was killed while the job ran"],
   [1106, "PILOT_CLEANUP_FAILED", "pilot", false, "The pilot could not delete the job's credentials or restore permissions"],
+  [1107, "PILOT_PREEMPTED", "pilot", true, "The batch system preempted the pilot (SIGTERM or the slot's walltime); the job is requeued without spending a retry"],
   // pilot factory (1150-1159)
   [1150, "FACTORY_SUBMIT_TOOL_MISSING", "pilot", false, "The batch system's submit command is not installed here; install it or use the local adapter"],
   [1151, "FACTORY_SUBMIT_FAILED", "pilot", true, "Submitting pilots to the batch system failed; see the factory log"],
@@ -127,6 +128,8 @@ const table = [
   [1901, "REPORT_UNKNOWN_JOB", "reports", false, "A report names a job that does not exist (dead-lettered)"],
   [1902, "REPORT_SPOOLED", "reports", true, "RabbitMQ is unreachable; reports are spooled to disk"],
   [1903, "RETRY_MAX_ATTEMPTS", "reports", false, "The job failed its last allowed attempt"],
+  [1904, "JOB_STALE_UPDATE", "reports", false, "An update named an earlier attempt or a lease token that no longer holds the job; refused, and the pilot is told to stop"],
+  [1905, "JOB_HOLDING_TIMEOUT", "reports", false, "The job's payload ended but its final report did not arrive within the holding timeout"],
   // credential cache: MyProxy's failure conditions, each keeping its MyProxyError meaning
   [2100, "MYPROXY_NO_SERVER", "credentials", false, "MyProxyError: server name not specified"],
   [2101, "MYPROXY_NO_VOMS", "credentials", false, "MyProxyError: voms attributes not specified"],

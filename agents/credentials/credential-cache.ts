@@ -39,7 +39,7 @@ import {
   type TrustStore,
   type VerifiedIdentity,
 } from "../../security/index.ts";
-import { JobStore } from "../../matchmaker/job-store.ts";
+import { JobStore, LEASED_STATES } from "../../jobs/index.ts";
 import { CredentialRecords } from "./credential-records.ts";
 import { satisfiesRetrievalPolicy } from "./retrieval-policy.ts";
 
@@ -83,8 +83,8 @@ function jobStoreAttempts(store: JobStore): JobAttempts {
 }
 
 /** A proxy is released while the attempt is being started or run; renewed only while it runs. */
-const RETRIEVE_STATES: readonly string[] = ["sent", "starting", "running"];
-const RENEW_STATES: readonly string[] = ["starting", "running"];
+const RETRIEVE_STATES: readonly string[] = LEASED_STATES;
+const RENEW_STATES: readonly string[] = LEASED_STATES.filter((s) => s !== "sent");
 
 export interface CredentialCache {
   stop(): Promise<void>;

@@ -5,12 +5,8 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { JobSpec, WireNames } from "../../schemas/index.ts";
-// From the modules themselves: matchmaker/index.ts does not export the intake's catalog and brokerage.
-import { JobStore } from "../../matchmaker/job-store.ts";
-import { ReplicaCatalogStore } from "../../matchmaker/replica-catalog.ts";
-import { SiteRegistry } from "../../matchmaker/site-registry.ts";
-import { SitePicker, rebrokerJob } from "../../matchmaker/brokerage.ts";
-import { siteLoads } from "../../matchmaker/site-loads.ts";
+import { JobStore } from "../../jobs/index.ts";
+import { ReplicaCatalogStore, SiteRegistry, SitePicker, rebrokerJob, siteLoads } from "../../matchmaker/index.ts";
 
 /** Returns the spec of the next attempt: attempt + 1, site chosen afresh. */
 export type Rebroker = (spec: JobSpec, attempt: number) => Promise<JobSpec>;

@@ -8,7 +8,7 @@
 // (which may not name a job, or an attempt) are the error log: kept in a capped list and logged.
 import type { Logger } from "pino";
 import { ERR, WmsError, type ErrorReport, type JobSpec, type StateReport } from "../../schemas/index.ts";
-import { FINAL_STATES, type JobRecord, type JobState, type JobStore } from "../../matchmaker/job-store.ts";
+import { isFinal, type JobRecord, type JobState, type JobStore } from "../../jobs/index.ts";
 import type { CappedReportList, ReportContext } from "../reports/index.ts";
 import { decideFailure, describeCode } from "./retry-policy.ts";
 import type { Rebroker } from "./job-rebroker.ts";
@@ -76,7 +76,7 @@ async function fail(d: JobStateDeps, r: StateReport, job: JobRecord): Promise<St
   if (!LIVE.includes(job.state)) {
     // Already final (cancelled by its owner, or this report's first delivery did it): the claim may
     // still be held, drop it; the record stays as it is.
-    if (FINAL_STATES.includes(job.state)) await dropClaim(d, r, "release");
+    if (isFinal(job.state)) await dropClaim(d, r, "release");
     return "stale";
   }
   const decision = decideFailure({ code, message, attempt: job.attempt, maxAttempts: job.spec.maxAttempts });

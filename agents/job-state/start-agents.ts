@@ -4,8 +4,8 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { ERR, WmsError, type WireNames, type WmsConfig } from "../../schemas/index.ts";
-import { DispatchQueues } from "../../matchmaker/dispatch-queues.ts";
-import { JobStore } from "../../matchmaker/job-store.ts";
+import { DispatchQueues } from "../../jobs/index.ts";
+import { JobStore } from "../../jobs/index.ts";
 import { accountingConsumer, auditConsumer, UsageStore } from "../accounting/index.ts";
 import { logConsumer } from "../job-logs/index.ts";
 import type { ReportConsumer } from "../reports/index.ts";
@@ -55,8 +55,8 @@ export async function startAgents(o: StartAgentsOptions): Promise<AgentsHandle> 
         connection: o.bullConnection,
         redis: o.redis,
         names: o.names,
-        lockMs: o.config.matchmaker.lockSec * 1000,
-        stalledIntervalMs: o.config.matchmaker.stalledIntervalSec * 1000,
+        lockMs: o.config.jobs.leaseSec * 1000,
+        stalledIntervalMs: o.config.jobs.leaseCheckSec * 1000,
         onError: (e, context) => o.logger.warn({ err: e.message, context }, "dispatch queues"),
       });
       dispatch = ownDispatch;

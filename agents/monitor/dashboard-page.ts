@@ -4,6 +4,7 @@
 // site, task and error code narrow the tables as they are typed. The body gets data-ready="true"
 // once the first data is drawn, so a screenshot or a probe knows when the page shows data.
 // All text goes in through textContent, so a DN or error message can never inject markup.
+import { STATE_COLORS } from "../../jobs/index.ts";
 
 const STYLE = `
 body{font:14px/1.4 system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
@@ -24,7 +25,7 @@ th,td{text-align:left;padding:3px 6px;border-bottom:1px solid #eef0f3;font-varia
 `;
 
 const SCRIPT = String.raw`
-const COLORS={defined:"#c7ccd4",activated:"#f5b041",sent:"#85c1e9",starting:"#5dade2",running:"#2e86c1",finished:"#27ae60",failed:"#c0392b",cancelled:"#7f8c8d"};
+const COLORS=${JSON.stringify(STATE_COLORS)};
 const STATES=Object.keys(COLORS);
 const $=(id)=>document.getElementById(id);
 function el(tag,attrs,...kids){const e=document.createElement(tag);for(const[k,v]of Object.entries(attrs||{})){if(k==="text")e.textContent=v;else e.setAttribute(k,v);}for(const c of kids)if(c!=null)e.append(c);return e;}

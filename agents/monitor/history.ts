@@ -1,4 +1,4 @@
-import { JOB_STATES, type JobState } from "../../matchmaker/job-store.ts";
+import { JOB_STATES, type JobState } from "../../jobs/index.ts";
 
 export interface HistoryPoint {
   at: number;

@@ -3,7 +3,7 @@
 // key or token (job environments are not exposed at all).
 import type { Redis } from "ioredis";
 import { errorEntry, type WireNames } from "../../schemas/index.ts";
-import { JOB_STATES, JobStore, type JobRecord, type JobState, type TaskRecord } from "../../matchmaker/job-store.ts";
+import { JOB_STATES, JobStore, type JobRecord, type JobState, type TaskRecord } from "../../jobs/index.ts";
 
 export type StateCounts = Record<JobState, number>;
 

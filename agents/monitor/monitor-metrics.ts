@@ -3,7 +3,7 @@
 // counters (matches/s, advert latency, reports consumed) live in prom-client's default registry
 // in each service process; `metricsText` serves both.
 import { Counter, Gauge, Registry, register as defaultRegistry } from "prom-client";
-import { JOB_STATES } from "../../matchmaker/job-store.ts";
+import { JOB_STATES } from "../../jobs/index.ts";
 import type { FactoryQueueView, MonitorData } from "./monitor-data.ts";
 
 export function createMonitorRegistry(data: MonitorData): Registry {

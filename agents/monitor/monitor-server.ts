@@ -2,7 +2,7 @@
 import Fastify, { type FastifyInstance } from "fastify";
 import type { Redis } from "ioredis";
 import { ERR, WmsError, type WireNames } from "../../schemas/index.ts";
-import { JOB_STATES, type JobState } from "../../matchmaker/job-store.ts";
+import { JOB_STATES, type JobState } from "../../jobs/index.ts";
 import { MonitorData, type MonitorProviders } from "./monitor-data.ts";
 import { History, HISTORY_RANGES, type HistoryRange } from "./history.ts";
 import { createMonitorRegistry, metricsText } from "./monitor-metrics.ts";

@@ -68,6 +68,7 @@ export async function runPilotProcess(o: PilotProcessOptions): Promise<PilotSumm
       env: o.env,
       maxEmpty: o.maxEmpty,
       maxBackoffSec: o.maxBackoffSec,
+      heartbeatSec: config.jobs.heartbeatSec,
       pilotCert: o.pilotCert,
       switchLauncher: identitySwitchLauncher({ site, trust, mapper, audit }),
       census: natsCensus(nc, names, { queue: o.queue, factoryId: o.factoryId, repeatMs: (o.censusSec ?? 30) * 1000 }),

@@ -226,7 +226,7 @@ export async function runPilot(options: PilotOptions): Promise<PilotSummary> {
           secretsDir,
           payloadPath: env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
           switchLauncher: o.switchLauncher,
-          heartbeatMs: (o.heartbeatSec ?? 5) * 1000,
+          heartbeatMs: (o.heartbeatSec ?? 60) * 1000,
           pollMs: o.memoryPollMs ?? 1000,
           killGraceMs: o.killGraceMs ?? 5000,
           renewMarginMs: (o.renewMarginSec ?? 120) * 1000,

@@ -13,7 +13,8 @@ import { createLogger } from "../../platform/logger.ts";
 import { deleteNamespaceKeys } from "../../platform/namespace-cleanup.ts";
 import { TaskBatch, type JobSpec } from "../../schemas/index.ts";
 import { initPki, issueCertificate, loadTrust, readServiceCredentials, signTaskBatch } from "../../security/index.ts";
-import { bullPriority, DispatchQueues, JobStore, ReplicaCatalogStore, SiteRegistry, startIntake, TaskClient } from "../../matchmaker/index.ts";
+import { ReplicaCatalogStore, SiteRegistry, startIntake, TaskClient } from "../../matchmaker/index.ts";
+import { bullPriority, DispatchQueues, JobStore } from "../../jobs/index.ts";
 import type { BenchSuite } from "./suite.ts";
 
 const JOBS = 10_000;

@@ -15,7 +15,7 @@ import { openRedis } from "../../platform/connections.ts";
 import { SCHEMA_VERSION, type JobSpec, type WireNames } from "../../schemas/index.ts";
 import type { SwarmCommand, SwarmPilot, SwarmResult } from "../pilot-swarm.ts";
 import { generatePilotKeyPair, initPki, JOB_SPEC_SEAL_PURPOSE, PilotTokenStore, readServiceCredentials, sealJobSpec, ServiceSealer } from "../../security/index.ts";
-import { DispatchQueues, JobStore } from "../../matchmaker/index.ts";
+import { DispatchQueues, JobStore } from "../../jobs/index.ts";
 import { processCpuSec, processRssKb } from "../../site-authz/index.ts";
 import type { BenchSuite } from "./suite.ts";
 

@@ -107,7 +107,8 @@ async function runFactory(opts: RunOptions, cmd: Command): Promise<void> {
   const { openRedis } = await import("../../platform/connections.ts");
   const { connectNats } = await import("../nats-connection.ts");
   const { createLogger } = await import("../../platform/logger.ts");
-  const { DispatchQueues, SiteRegistry } = await import("../../matchmaker/index.ts");
+  const { SiteRegistry } = await import("../../matchmaker/index.ts");
+  const { DispatchQueues } = await import("../../jobs/index.ts");
   const { PilotTokenStore } = await import("../../security/index.ts");
   const { activatedJobsReader, checkFactoryConfig, startFactory } = await import("../../pilot-factory/index.ts");
   const { config, names } = loaded;
@@ -126,7 +127,7 @@ async function runFactory(opts: RunOptions, cmd: Command): Promise<void> {
   }
   if (knownSites === undefined) logger.warn("no site configuration (sitesFile) and no published sites: queue sites are not checked");
   const nc = await connectNats(config, `factory-${factoryConfig.factoryId}`);
-  const dispatch = new DispatchQueues({ connection: redis, names, lockMs: config.matchmaker.lockSec * 1000, stalledIntervalMs: config.matchmaker.stalledIntervalSec * 1000 });
+  const dispatch = new DispatchQueues({ connection: redis, names, lockMs: config.jobs.leaseSec * 1000, stalledIntervalMs: config.jobs.leaseCheckSec * 1000 });
   const running = await startFactory({
     config: factoryConfig,
     nc,

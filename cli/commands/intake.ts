@@ -17,7 +17,8 @@ export function registerIntake(program: Command): void {
         const { openRedis } = await import("../../platform/connections.ts");
         const { createLogger } = await import("../../platform/logger.ts");
         const { loadTrust, readServiceCredentials } = await import("../../security/index.ts");
-        const { DispatchQueues, startIntake } = await import("../../matchmaker/index.ts");
+        const { startIntake } = await import("../../matchmaker/index.ts");
+        const { DispatchQueues } = await import("../../jobs/index.ts");
         const { CredentialClient } = await import("../../agents/credentials/index.ts");
         const trust = loadTrust(config.pki.dir);
         const own = readServiceCredentials(config.pki.dir, "intake");
@@ -29,8 +30,8 @@ export function registerIntake(program: Command): void {
           connection: bull,
           redis,
           names,
-          lockMs: config.matchmaker.lockSec * 1000,
-          stalledIntervalMs: config.matchmaker.stalledIntervalSec * 1000,
+          lockMs: config.jobs.leaseSec * 1000,
+          stalledIntervalMs: config.jobs.leaseCheckSec * 1000,
           onError: (err, context) => logger.error({ err, context }, "dispatch queues"),
         });
         const closeAll = async (): Promise<void> => {

@@ -4,7 +4,7 @@ import { action, configFor, parseIntOption, parseNumberOption, printJson, warn }
 import { connectNats } from "../nats-connection.ts";
 import { readCredentialOptions } from "../credential-options.ts";
 import { ERR, WmsError, type WireNames } from "../../schemas/index.ts";
-import type { JobRecord, JobState, TaskRecord } from "../../matchmaker/job-store.ts";
+import { FINAL_STATES, JOB_STATES, STATE_GROUPS, type JobRecord, type JobState, type TaskRecord } from "../../jobs/index.ts";
 import { withRedis } from "./replica.ts";
 
 interface SignerOptions {
@@ -34,15 +34,9 @@ function signerOptions(c: Command): Command {
     .option("--json", "print the intake's reply as JSON");
 }
 
-const STATES: readonly JobState[] = ["defined", "activated", "sent", "starting", "running", "finished", "failed", "cancelled"];
-const FINAL: readonly JobState[] = ["finished", "failed", "cancelled"];
-const BAR_GROUPS: ReadonlyArray<[string, readonly JobState[]]> = [
-  ["queued", ["defined", "activated"]],
-  ["running", ["sent", "starting", "running"]],
-  ["finished", ["finished"]],
-  ["failed", ["failed"]],
-  ["cancelled", ["cancelled"]],
-];
+const STATES = JOB_STATES;
+const FINAL = FINAL_STATES;
+const BAR_GROUPS = STATE_GROUPS;
 
 interface TaskView {
   task: TaskRecord;
@@ -52,7 +46,7 @@ interface TaskView {
 }
 
 async function readTaskView(redis: import("ioredis").Redis, names: WireNames, taskId: string, failedLimit: number): Promise<TaskView> {
-  const { JobStore } = await import("../../matchmaker/job-store.ts");
+  const { JobStore } = await import("../../jobs/index.ts");
   const { errorEntry } = await import("../../schemas/index.ts");
   const store = new JobStore(redis, names);
   const task = await store.getTask(taskId);
@@ -100,7 +94,7 @@ async function watchTask(redis: import("ioredis").Redis, names: WireNames, taskI
     for (;;) {
       const v = await readTaskView(redis, names, taskId, 0);
       const done = FINAL.reduce((n, s) => n + v.counts[s], 0);
-      const finished = v.task.status !== "running" || done >= v.task.njobs;
+      const finished = v.task.status !== "active" || done >= v.task.njobs;
       if (o.json) {
         printJson({ taskId, status: v.task.status, njobs: v.task.njobs, counts: v.counts });
       } else if (tty) {
@@ -182,7 +176,7 @@ export function registerTask(program: Command): void {
     .action(
       action(async (opts: { limit: number; json?: boolean }, cmd: Command) => {
         await withRedis(cmd, async (redis, names) => {
-          const { JobStore } = await import("../../matchmaker/job-store.ts");
+          const { JobStore } = await import("../../jobs/index.ts");
           const store = new JobStore(redis, names);
           const tasks = await store.listTasks({ limit: opts.limit });
           const counts = await Promise.all(tasks.map((t) => store.taskCounts(t.taskId)));

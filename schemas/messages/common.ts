@@ -1,5 +1,6 @@
 import { Type } from "@sinclair/typebox";
 import { SchemaVersion } from "../message.ts";
+import { JOB_STATES } from "../../jobs/lifecycle.ts";
 
 /** Pieces several messages share. */
 export const Dn = Type.String({ minLength: 3, maxLength: 1024, pattern: "^/", description: "X.509 subject DN in OpenSSL slash form, e.g. /DC=org/CN=Jane Doe" });
@@ -31,6 +32,5 @@ export const FileRef = Type.Object(
   { additionalProperties: false },
 );
 
-export const JobStateName = Type.Union(
-  ["defined", "activated", "sent", "starting", "running", "finished", "failed", "cancelled"].map((s) => Type.Literal(s)),
-);
+/** A job state as it crosses a wire; the list is the life cycle's (jobs/lifecycle.ts, pure, imports nothing). */
+export const JobStateName = Type.Union(JOB_STATES.map((s) => Type.Literal(s)));

@@ -89,10 +89,24 @@ export const WmsConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    // A job's lease and its timeouts (jobs/README.md). The defaults scale: at a 60 s heartbeat,
+    // 300,000 running jobs are 5,000 lease renewals a second, which one Redis absorbs; a lease of five
+    // heartbeats rides out a matchmaker restart or a NATS blip without requeueing live work, and a
+    // lost pilot's job is back in its queue within minutes. PanDA's pilots heartbeat every ~30 min,
+    // with hours of grace, because its server is a database; ours renews a Redis lock, so it can
+    // afford to notice a lost pilot sooner. Holding waits hours, like PanDA's: a report in a pilot's
+    // disk spool during a broker outage is late, not lost.
+    jobs: Type.Object(
+      {
+        heartbeatSec: Type.Number({ minimum: 0.05, default: 60, description: "How often a pilot renews its job's lease, from claim until its final report is out" }),
+        leaseSec: Type.Number({ minimum: 0.2, default: 300, description: "How long a lease lives without a heartbeat; then a job in sent/starting/running is requeued as a new attempt" }),
+        leaseCheckSec: Type.Number({ minimum: 0.1, default: 30, description: "How often expired leases are looked for; a lost pilot's job is requeued within leaseSec + 2 x this" }),
+        holdingTimeoutSec: Type.Number({ minimum: 1, default: 21600, description: "How long a job whose payload ended (holding) waits for its final report before it fails with JOB_HOLDING_TIMEOUT" }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     matchmaker: Type.Object(
       {
-        lockSec: Type.Number({ minimum: 1, default: 60, description: "Job lock; heartbeats extend it" }),
-        stalledIntervalSec: Type.Number({ minimum: 0.5, default: 30 }),
         envelopeTtlSec: Type.Integer({ minimum: 1, default: 300 }),
         nomatchBackoffSec: Type.Number({ minimum: 0, default: 10 }),
         matchBudgetMs: Type.Number({ minimum: 1, default: 100, description: "Evaluation time one advert's whole match may take (all Requirements, Ranks and regexps); over it the advert is refused (1506)" }),

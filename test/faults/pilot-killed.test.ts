@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAgents, type AgentsHandle } from "../../agents/job-state/index.ts";
 import { CredentialClient, startCredentialCache, type CredentialCache } from "../../agents/credentials/index.ts";
 import { deleteTopology } from "../../agents/reports/index.ts";
-import { JobStore } from "../../matchmaker/job-store.ts";
+import { JobStore } from "../../jobs/index.ts";
 import { startMatchmaker, type MatchmakerHandle } from "../../matchmaker/matchmaker-service.ts";
 import { loadConfig, type LoadedConfig } from "../../platform/config.ts";
 import { openNats, openRabbit, openRedis } from "../../platform/connections.ts";
@@ -29,7 +29,7 @@ import { REPO_ROOT, WMS_BIN } from "../support/run-cli.ts";
 
 const USER_DN = "/DC=org/DC=pilot-wms/OU=People/CN=Kill Nine";
 const SITE = "KILL_SITE";
-// The pilot heartbeats every 5 s; the lock must outlive one interval or a live pilot would lose it.
+// The pilot heartbeats every second; the lease outlives several beats or a live pilot would lose it.
 const LOCK_SEC = 7;
 
 let root: string;
@@ -70,7 +70,8 @@ beforeAll(async () => {
       pki: { dir: pkiDir },
       pilot: { cert: join(root, "pilot.cert.pem"), key: join(root, "pilot.key.pem") },
       credentials: { encryptionKey: randomBytes(32).toString("base64") },
-      matchmaker: { lockSec: LOCK_SEC, stalledIntervalSec: 0.5, nomatchBackoffSec: 0.2 },
+      jobs: { heartbeatSec: 1, leaseSec: LOCK_SEC, leaseCheckSec: 0.5 },
+      matchmaker: { nomatchBackoffSec: 0.2 },
       sitesFile: join(root, "sites.yaml"),
       logLevel: "warn",
     }),

@@ -127,7 +127,7 @@ describe("intake service", () => {
     const jobs = await h.jobs.listJobs(r.taskId);
     expect(jobs.map((j) => j.state).sort()).toEqual(["cancelled", "cancelled", "failed", "failed"]);
     for (const j of jobs.filter((x) => x.state === "cancelled")) expect(await h.dispatch.remove(j.jobId)).toBe(false);
-    expect((await h.jobs.getTask(r.taskId))?.status).toBe("cancelled");
+    expect((await h.jobs.getTask(r.taskId))?.status).toBe("aborted");
     expect(await codeOf(h.cancel(r.taskId, h.people.bob))).toBe(ERR.INTAKE_TASK_FINAL);
   });
 

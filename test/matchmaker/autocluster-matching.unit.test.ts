@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { autoclusterId, autoclusterKey, bullPriority, type AutoclusterKey } from "../../matchmaker/autocluster.ts";
+import { autoclusterId, autoclusterKey, bullPriority, type AutoclusterKey } from "../../jobs/index.ts";
 import { MatchCache } from "../../matchmaker/match-cache.ts";
 import { orderCandidates } from "../../matchmaker/match-ranking.ts";
 import { makeSpec } from "./fixtures.ts";

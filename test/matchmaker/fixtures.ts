@@ -1,7 +1,7 @@
 // Jobs and tasks for the matchmaker tests: valid JobSpecs with the fields a test cares about.
 import { randomBytes } from "node:crypto";
 import type { JobSpec } from "../../schemas/index.ts";
-import type { JobStore } from "../../matchmaker/job-store.ts";
+import type { JobStore } from "../../jobs/index.ts";
 
 export interface SpecOptions {
   taskId: string;

@@ -7,11 +7,11 @@ import type { Redis } from "ioredis";
 import type { LoadedConfig } from "../../platform/config.ts";
 import type { Site } from "../../schemas/index.ts";
 import { createBatchEnvelopeSigner, initPki, loadTrust, PilotTokenStore, readServiceCredentials, type TrustStore } from "../../security/index.ts";
-import { JobStore } from "../../matchmaker/job-store.ts";
-import { DispatchQueues } from "../../matchmaker/dispatch-queues.ts";
+import { JobStore } from "../../jobs/index.ts";
+import { DispatchQueues } from "../../jobs/index.ts";
 import { startMatchmaker, type MatchmakerHandle } from "../../matchmaker/matchmaker-service.ts";
 import { testConfig } from "../support/namespace.ts";
-import { SealedDispatchQueues } from "../support/sealed-dispatch.ts";
+import { SealedJobStore } from "../support/sealed-dispatch.ts";
 import { openLiveServices } from "../support/live-services.ts";
 
 export interface Harness {
@@ -35,9 +35,9 @@ export async function startHarness(label: string, o: { lockMs?: number; stalledI
   initPki(pkiDir);
   const live = await openLiveServices(loaded, `test-${label}`, { bull: true });
   const { nc, redis, bull } = live;
-  const store = new JobStore(redis, loaded.names);
   // Specs are sealed as the intake seals them: the matchmaker signs no envelope for an unsealed one.
-  const dispatch = new SealedDispatchQueues({ connection: bull, names: loaded.names, lockMs: o.lockMs ?? 30_000, stalledIntervalMs: o.stalledIntervalMs ?? 30_000 }, pkiDir, redis, loaded.names);
+  const store: JobStore = new SealedJobStore(redis, loaded.names, pkiDir);
+  const dispatch = new DispatchQueues({ connection: bull, names: loaded.names, lockMs: o.lockMs ?? 30_000, stalledIntervalMs: o.stalledIntervalMs ?? 30_000 });
   const tokens = new PilotTokenStore(redis, loaded.names);
   const svc = readServiceCredentials(pkiDir, "matchmaker");
   const mm =

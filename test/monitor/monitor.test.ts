@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Redis } from "ioredis";
 import { chromium, type Browser } from "playwright-core";
-import { JobStore } from "../../matchmaker/job-store.ts";
+import { JobStore } from "../../jobs/index.ts";
 import { startMonitor, type RunningMonitor } from "../../agents/monitor/monitor-server.ts";
 import { ERR, type JobSpec } from "../../schemas/index.ts";
 import { testConfig } from "../support/namespace.ts";
@@ -60,8 +60,9 @@ describe.skipIf(!CHROMIUM.found)(CHROMIUM.found ? "monitor in a browser" : `moni
     // The task moves while the page is open, as a running task does.
     await store.transition("MT1.000000", "sent", ["activated"], { pilotId: "pilot-1" });
     await store.transition("MT1.000000", "running", ["sent"]);
-    await store.transition("MT1.000001", "failed", "*", { errorCode: ERR.STAGEIN_CHECKSUM_MISMATCH, errorMessage: "file0001.txt adler32 0a0b0c0d != 01020304" });
-    await store.transition("MT1.000002", "finished", "*", { wallSec: 3.5 });
+    await store.transition("MT1.000001", "failed", ["activated"], { errorCode: ERR.STAGEIN_CHECKSUM_MISMATCH, errorMessage: "file0001.txt adler32 0a0b0c0d != 01020304" });
+    await store.transition("MT1.000002", "sent", ["activated"]);
+    await store.transition("MT1.000002", "finished", ["sent"], { wallSec: 3.5 });
 
     const page = await browser.newPage();
     await page.goto(`${monitor.url}/task/MT1`);
@@ -101,8 +102,10 @@ describe("monitor", () => {
       return new Map(samples.filter((s) => s.name === "wms_jobs").map((s) => [s.labels.state, s.value]));
     };
     const before = await read();
-    await store.transition("MT1.000003", "finished", "*");
-    await store.transition("MT1.000004", "finished", "*");
+    for (const id of ["MT1.000003", "MT1.000004"]) {
+      await store.transition(id, "sent", ["activated"]);
+      await store.transition(id, "finished", ["sent"]);
+    }
     const after = await read();
     expect((after.get("finished") ?? 0) - (before.get("finished") ?? 0)).toBe(2);
     expect((before.get("activated") ?? 0) - (after.get("activated") ?? 0)).toBe(2);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { matchAds, parseClassAd } from "../../matchmaker/classad/index.ts";
-import { autoclusterKey, jobAdText } from "../../matchmaker/index.ts";
+import { autoclusterKey, jobAdText } from "../../jobs/index.ts";
 import type { JobSpec } from "../../schemas/index.ts";
 import { buildMachineAd, classAdString, condorArch, condorOpSys, PILOT_REQUIREMENTS } from "../../agents/pilot/machine-ad.ts";
 

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { auditLog, UsageStore } from "../../agents/accounting/index.ts";
 import { ReportPublisher } from "../../agents/reports/index.ts";
-import { JobStore } from "../../matchmaker/job-store.ts";
+import { JobStore } from "../../jobs/index.ts";
 import { ERR } from "../../schemas/index.ts";
 import { openRedis } from "../../platform/connections.ts";
 import { createLogger } from "../../platform/logger.ts";

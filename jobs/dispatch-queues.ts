@@ -5,7 +5,8 @@ import { Job, Queue, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { ERR, type JobSpec, type WireNames } from "../schemas/index.ts";
 import { randomHex } from "../security/index.ts";
-import { JobStore, type JobState, type SideWrites } from "./job-store.ts";
+import { JobStore, type SideWrites } from "./job-store.ts";
+import { LEASED_STATES, type JobState } from "./lifecycle.ts";
 import { AUTOCLUSTER_ID_RE, autoclusterId, autoclusterKey, bullPriority, type AutoclusterKey } from "./autocluster.ts";
 
 export interface DispatchQueuesOptions {
@@ -37,6 +38,26 @@ export interface ClaimedJob {
   readonly attempt: number;
 }
 
+/**
+ * What a queue entry holds: the job id is the BullMQ job id; the rest is what a claim needs before
+ * it has read the record (the one-time key binds the user). Never the spec: the record is the truth.
+ */
+export interface QueueEntry {
+  readonly taskId: string;
+  readonly userDn: string;
+  /**
+   * The attempt it was queued as: a one-time key is bound to it before the claim's step reads the
+   * record. A lost pilot's requeue raises the record's attempt, not this: the claim returns the
+   * record's, and a caller whose key named another attempt rebinds it.
+   */
+  readonly attempt: number;
+}
+
+/** The job a claim is about to take, as its queue entry names it. */
+export interface ClaimTarget extends QueueEntry {
+  readonly jobId: string;
+}
+
 /** Writes a claim carries into its atomic step, and what the caller gets back with the claim. */
 export interface ClaimWrites<T> {
   readonly writes: SideWrites;
@@ -48,7 +69,9 @@ export type StallOutcome = "requeued" | "failed" | "dropped" | "skipped";
 
 const BULL_JOB_NAME = "job";
 const JOB_OPTS = { removeOnComplete: true, removeOnFail: true } as const;
-const LIVE_STATES: readonly JobState[] = ["sent", "starting", "running"];
+// Lease expiry requeues only these: a job in holding/transferring has a payload that ended, and
+// waits for its report (or the holding timeout), never for another pilot.
+const LIVE_STATES: readonly JobState[] = LEASED_STATES;
 const FENCE_MS = 10_000;
 
 /**
@@ -180,7 +203,7 @@ export class DispatchQueues {
       const q = this.queue(g.site, g.ac);
       for (let i = 0; i < g.specs.length; i += 2000) {
         const chunk = g.specs.slice(i, i + 2000);
-        await q.addBulk(chunk.map((s) => ({ name: BULL_JOB_NAME, data: s, opts: { ...JOB_OPTS, jobId: s.jobId, priority: bullPriority(s.priority) } })));
+        await q.addBulk(chunk.map((s) => ({ name: BULL_JOB_NAME, data: { taskId: s.taskId, userDn: s.userDn, attempt: s.attempt } satisfies QueueEntry, opts: { ...JOB_OPTS, jobId: s.jobId, priority: bullPriority(s.priority) } })));
         await this.redis.hincrby(this.waitingKey, g.site, chunk.length);
       }
       // A stalled check must watch every queue that may hold a claim.
@@ -249,34 +272,33 @@ export class DispatchQueues {
    * `value` comes back with the claim.
    */
   async claim(site: string, autocluster: string, pilotId: string): Promise<ClaimedJob | undefined>;
-  async claim<T>(site: string, autocluster: string, pilotId: string, withClaim: (spec: JobSpec) => ClaimWrites<T>): Promise<(ClaimedJob & { readonly extra: T }) | undefined>;
-  async claim<T>(site: string, autocluster: string, pilotId: string, withClaim?: (spec: JobSpec) => ClaimWrites<T>): Promise<(ClaimedJob & { readonly extra?: T }) | undefined> {
+  async claim<T>(site: string, autocluster: string, pilotId: string, withClaim: (job: ClaimTarget) => ClaimWrites<T>): Promise<(ClaimedJob & { readonly extra: T }) | undefined>;
+  async claim<T>(site: string, autocluster: string, pilotId: string, withClaim?: (job: ClaimTarget) => ClaimWrites<T>): Promise<(ClaimedJob & { readonly extra?: T }) | undefined> {
     const w = this.worker(site, autocluster);
     for (;;) {
       const token = makeLockToken(site, autocluster);
-      const job = (await w.getNextJob(token, { block: false })) as Job<JobSpec> | undefined;
+      const job = (await w.getNextJob(token, { block: false })) as Job<QueueEntry> | undefined;
       if (!job?.id) return undefined;
-      const spec = job.data;
+      const target: ClaimTarget = { jobId: job.id, taskId: job.data.taskId, userDn: job.data.userDn, attempt: job.data.attempt };
       let prepared: ClaimWrites<T> | undefined;
       try {
-        prepared = withClaim?.(spec);
+        prepared = withClaim?.(target);
       } catch (e) {
         // Nothing was written yet: the job goes back to the head of its queue as it was.
         await this.handle(site, autocluster, job.id).moveToWait(token);
         throw e;
       }
       const counted: SideWrites = { set: prepared?.writes.set, hincrby: [...(prepared?.writes.hincrby ?? []), { key: this.waitingKey, field: site, by: -1 }] };
-      const moved = await this.jobs.transition(job.id, "sent", ["activated"], { pilotId }, Date.now(), spec.taskId, counted);
-      if (moved.moved) {
-        // Each stall is counted once in the JobStore (recovery or claimAfterMissedStall) and once in
-        // BullMQ's stalled counter, so the attempt needs no extra read on the hot path.
-        const attempt = spec.attempt + (job.stalledCounter || 0);
-        return { spec: { ...spec, attempt }, lockToken: token, site, autocluster, attempt, ...(prepared && { extra: prepared.value }) };
+      const moved = await this.jobs.transition(job.id, "sent", ["activated"], { pilotId, leaseToken: token }, Date.now(), target.taskId, counted);
+      if (moved.moved && moved.spec) {
+        // The attempt and the spec are the JobStore's, returned by the step that claimed the job.
+        const attempt = moved.attempt;
+        return { spec: { ...moved.spec, attempt }, lockToken: token, site, autocluster, attempt, ...(prepared && { extra: prepared.value }) };
       }
       // Off the queue without a claim standing yet: the counter moves all the same.
       void this.redis.hincrby(this.waitingKey, site, -1).catch((e: Error) => this.opts.onError?.(e, "waiting counter"));
-      const claimed = await this.claimAfterMissedStall(job, token, spec, pilotId, moved.from, prepared?.writes);
-      if (claimed) return { spec: { ...spec, attempt: claimed }, lockToken: token, site, autocluster, attempt: claimed, ...(prepared && { extra: prepared.value }) };
+      const claimed = await this.claimAfterMissedStall(job, token, pilotId, moved.from, prepared?.writes);
+      if (claimed) return { spec: { ...claimed.spec, attempt: claimed.attempt }, lockToken: token, site, autocluster, attempt: claimed.attempt, ...(prepared && { extra: prepared.value }) };
     }
   }
 
@@ -286,7 +308,7 @@ export class DispatchQueues {
    * the job's fence so the recovery handler and this claim never both count it), or the job must
    * not run. Returns the attempt number when the claim stands, undefined when the job was dropped.
    */
-  private async claimAfterMissedStall(job: Job<JobSpec>, token: string, spec: JobSpec, pilotId: string, from: JobState | undefined, side?: SideWrites): Promise<number | undefined> {
+  private async claimAfterMissedStall(job: Job<QueueEntry>, token: string, pilotId: string, from: JobState | undefined, side?: SideWrites): Promise<{ attempt: number; spec: JobSpec } | undefined> {
     const jobId = job.id as string;
     if (from === undefined || !LIVE_STATES.includes(from)) {
       await this.finishClaim(job, token);
@@ -296,14 +318,14 @@ export class DispatchQueues {
     try {
       const rec = await this.jobs.getJob(jobId);
       if (rec?.state === "activated") {
-        const moved = await this.jobs.transition(jobId, "sent", ["activated"], { pilotId }, Date.now(), rec.taskId, side);
-        if (moved.moved) return rec.attempt;
+        const moved = await this.jobs.transition(jobId, "sent", ["activated"], { pilotId, leaseToken: token }, Date.now(), rec.taskId, side);
+        if (moved.moved && moved.spec) return { attempt: moved.attempt, spec: moved.spec };
       } else if (rec && LIVE_STATES.includes(rec.state)) {
-        if (rec.attempt >= spec.maxAttempts) {
+        if (rec.attempt >= rec.spec.maxAttempts) {
           await this.failLost(jobId, [rec.state], rec.attempt);
         } else {
-          const moved = await this.jobs.transition(jobId, "sent", [rec.state], { pilotId, attempt: rec.attempt + 1 }, Date.now(), rec.taskId, side);
-          if (moved.moved) return rec.attempt + 1;
+          const moved = await this.jobs.transition(jobId, "sent", [rec.state], { pilotId, leaseToken: token, attempt: rec.attempt + 1 }, Date.now(), rec.taskId, side);
+          if (moved.moved && moved.spec) return { attempt: moved.attempt, spec: moved.spec };
         }
       }
       await this.finishClaim(job, token);
@@ -315,6 +337,7 @@ export class DispatchQueues {
 
   private async failLost(jobId: string, from: JobState[], attempt: number): Promise<void> {
     await this.jobs.transition(jobId, "failed", from, {
+      leaseToken: "",
       errorCode: ERR.PILOT_LOST_HEARTBEAT,
       errorMessage: `the pilot stopped heartbeating on attempt ${attempt}, the job's last allowed attempt`,
       pilotId: "",
@@ -343,7 +366,7 @@ export class DispatchQueues {
    * the head of its queue, its attempt unchanged.
    */
   async unclaim(claimed: ClaimedJob): Promise<void> {
-    await this.jobs.transition(claimed.spec.jobId, "activated", ["sent"], { pilotId: "" });
+    await this.jobs.transition(claimed.spec.jobId, "activated", ["sent"], { pilotId: "", leaseToken: "" });
     await this.handle(claimed.site, claimed.autocluster, claimed.spec.jobId).moveToWait(claimed.lockToken);
     await this.redis.hincrby(this.waitingKey, claimed.site, 1);
   }
@@ -434,7 +457,8 @@ export class DispatchQueues {
         return "skipped";
       }
       if (!rec || !LIVE_STATES.includes(rec.state)) {
-        // Finished or cancelled while its lock ran out: it must not run again.
+        // Final, or holding (payload ended, report in flight), while its lock ran out: it must not
+        // run again. A holding job waits for its report or the holding timeout.
         if ((await q.remove(jobId)) === 1) return "dropped";
         return "skipped";
       }
@@ -443,7 +467,7 @@ export class DispatchQueues {
         await this.failLost(jobId, [...LIVE_STATES], rec.attempt);
         return "failed";
       }
-      const moved = await this.jobs.transition(jobId, "activated", [...LIVE_STATES], { attempt: rec.attempt + 1, pilotId: "" });
+      const moved = await this.jobs.transition(jobId, "activated", [...LIVE_STATES], { attempt: rec.attempt + 1, pilotId: "", leaseToken: "" });
       if (!moved.moved) return "skipped";
       await this.redis.hincrby(this.waitingKey, site, 1);
       return "requeued";

@@ -1,17 +1,11 @@
-// The job and task records every part reads: the intake writes them, the matchmaker and the
-// job-state agent move jobs through PanDA's life cycle, the monitor and `wms task status` read them.
-// BullMQ holds the *queues*; this store holds the *records* (state, site, attempts, errors), so a
-// job's history survives its BullMQ entry being completed or removed.
+// The job and task records, the one truth of a job: the intake writes them, the matchmaker and the
+// job-state agent move jobs through the life cycle (lifecycle.ts), the monitor and `wms task status`
+// read them. BullMQ holds the *queues* (job ids); this store holds the *records* (state, site,
+// attempt, lease token, errors), so a job's history survives its queue entry.
 import type { Redis } from "ioredis";
-import type { JobSpec, WireNames } from "../schemas/index.ts";
-import { batchedRedisScript } from "../platform/redis-script.ts";
-
-export const JOB_STATES = ["defined", "activated", "sent", "starting", "running", "finished", "failed", "cancelled"] as const;
-export type JobState = (typeof JOB_STATES)[number];
-export const FINAL_STATES: readonly JobState[] = ["finished", "failed", "cancelled"];
-
-/** running: jobs not all final; done: all finished; finished: some failed; failed: none finished; cancelled. */
-export type TaskStatus = "running" | "done" | "finished" | "failed" | "cancelled";
+import { ERR, type JobSpec, type WireNames } from "../schemas/index.ts";
+import { JOB_STATES, REOPENABLE, canMove, type JobState, type TaskStatus } from "./lifecycle.ts";
+import { jobScript } from "./job-scripts.ts";
 
 export interface TaskRecord {
   taskId: string;
@@ -35,8 +29,11 @@ export interface JobRecord {
   spec: JobSpec;
   state: JobState;
   site: string;
+  /** Stored, never derived: a requeue after a lost pilot or a retry makes a new attempt. */
   attempt: number;
   pilotId?: string;
+  /** The lease token of the current attempt's claim; empty while the job waits in its queue. */
+  leaseToken?: string;
   errorCode?: number;
   errorMessage?: string;
   createdAt: number;
@@ -68,6 +65,7 @@ export interface JobPatch {
   site?: string;
   attempt?: number;
   pilotId?: string;
+  leaseToken?: string;
   errorCode?: number;
   errorMessage?: string;
   startedAt?: number;
@@ -76,79 +74,28 @@ export interface JobPatch {
   spec?: JobSpec;
 }
 
-// One script so the state change, the per-task and per-site counters, the error counters and the
-// task's final status move together: two clients racing on one job can never double-count.
-// KEYS: job hash, task hash, task state counts, task error counts, global error counts, then the
-//       side writes' keys.
-// ARGV: new state, comma list of allowed current states ("*" = any), site-counts key prefix, now,
-//       number of SETs, number of HINCRBYs, their arguments, then field/value pairs to set.
-const TRANSITION_LUA = `
-local job = redis.call('HMGET', KEYS[1], 'state', 'site')
-local cur = job[1]
-if not cur then return {0, ''} end
-local allowed = ARGV[2]
-if allowed ~= '*' then
-  local ok = false
-  for s in string.gmatch(allowed, '[^,]+') do if s == cur then ok = true end end
-  if not ok then return {0, cur} end
-end
-local new = ARGV[1]
-local oldSite = job[2] or ''
-local newSite = oldSite
-local fields = {'state', new, 'updatedAt', ARGV[4]}
--- Side writes that must land with the move and only with it (the matchmaker's one-time key and
--- waiting counter): ARGV[5] SETs (value, px) on KEYS[6..], then ARGV[6] HINCRBYs (field, by).
-local nset, nincr = tonumber(ARGV[5]), tonumber(ARGV[6])
-local a, k = 7, 6
-for _ = 1, nset do
-  redis.call('SET', KEYS[k], ARGV[a], 'PX', ARGV[a + 1])
-  k, a = k + 1, a + 2
-end
-for _ = 1, nincr do
-  redis.call('HINCRBY', KEYS[k], ARGV[a], ARGV[a + 1])
-  k, a = k + 1, a + 2
-end
-for i = a, #ARGV, 2 do
-  if ARGV[i] == 'site' then newSite = ARGV[i + 1] end
-  fields[#fields + 1] = ARGV[i]
-  fields[#fields + 1] = ARGV[i + 1]
-end
-redis.call('HSET', KEYS[1], unpack(fields))
-redis.call('HINCRBY', KEYS[3], cur, -1)
-redis.call('HINCRBY', KEYS[3], new, 1)
-if oldSite ~= '' then redis.call('HINCRBY', ARGV[3] .. oldSite .. ':states', cur, -1) end
-if newSite ~= '' then redis.call('HINCRBY', ARGV[3] .. newSite .. ':states', new, 1) end
-if new == 'failed' then
-  local code = redis.call('HGET', KEYS[1], 'errorCode')
-  if code and code ~= '' then
-    redis.call('HINCRBY', KEYS[4], code, 1)
-    redis.call('HINCRBY', KEYS[5], code, 1)
-  end
-end
--- The task's status can only change when a job enters or leaves a final state; the matchmaker's
--- activated -> sent (the hot path) skips these reads.
-local final = {finished = true, failed = true, cancelled = true}
-if not final[new] and not final[cur] then return {1, cur} end
-local t = redis.call('HMGET', KEYS[2], 'njobs', 'status')
-local c = redis.call('HMGET', KEYS[3], 'finished', 'failed', 'cancelled')
-local njobs = tonumber(t[1] or '0')
-local status = t[2]
-local fin = tonumber(c[1] or '0')
-local fail = tonumber(c[2] or '0')
-local canc = tonumber(c[3] or '0')
-if njobs > 0 and fin + fail + canc >= njobs and status == 'running' then
-  local outcome = 'done'
-  if fail > 0 and fin > 0 then outcome = 'finished' elseif fin == 0 and fail > 0 then outcome = 'failed' elseif fin == 0 then outcome = 'cancelled' end
-  redis.call('HSET', KEYS[2], 'status', outcome, 'updatedAt', ARGV[4])
-elseif status ~= 'running' and status ~= 'cancelled' and fin + fail + canc < njobs then
-  redis.call('HSET', KEYS[2], 'status', 'running', 'updatedAt', ARGV[4])
-end
-return {1, cur}
-`;
+/** What a pilot's update names: its attempt and the lease token of its claim. */
+export interface Fence {
+  readonly attempt: number;
+  readonly leaseToken: string;
+}
+
+/** What a transition did: moved, or not allowed from the state it found, or refused as stale. */
+export interface TransitionResult {
+  readonly moved: boolean;
+  /** The update's fence named an earlier attempt or a lease token that no longer holds the job. */
+  readonly stale: boolean;
+  readonly from: JobState | undefined;
+  /** The job's attempt after the step (the claim's attempt when it was a claim). */
+  readonly attempt: number;
+  /** A claim (`→ sent`) reads the job's spec from the record in the same step. */
+  readonly spec?: JobSpec;
+}
 
 type Hash = Record<string, string>;
 
-const transitionScript = batchedRedisScript(TRANSITION_LUA);
+const transitionScript = jobScript("transition-6", { batched: true });
+const fenceScript = jobScript("fence-2", { batched: true });
 
 function num(v: string | undefined): number | undefined {
   return v === undefined || v === "" ? undefined : Number(v);
@@ -175,6 +122,9 @@ export class JobStore {
   private get globalErrorsKey(): string {
     return this.names.redisKey("errors");
   }
+  private get holdingKey(): string {
+    return this.names.redisKey("jobs", "holding");
+  }
   private get tasksIndexKey(): string {
     return this.names.redisKey("tasks");
   }
@@ -187,7 +137,7 @@ export class JobStore {
 
   /** Writes the task and all its jobs in pipelined batches (a 10,000-job task is one round trip per 1,000 jobs). */
   async createTask(task: Omit<TaskRecord, "status" | "njobs" | "createdAt" | "updatedAt">, jobs: readonly NewJob[], now = Date.now()): Promise<TaskRecord> {
-    const record: TaskRecord = { ...task, status: "running", njobs: jobs.length, createdAt: now, updatedAt: now };
+    const record: TaskRecord = { ...task, status: "active", njobs: jobs.length, createdAt: now, updatedAt: now };
     const states: Record<string, number> = {};
     const errors: Record<string, number> = {};
     const siteStates = new Map<string, number>();
@@ -226,7 +176,7 @@ export class JobStore {
     }
     for (const [site, n] of siteStates) p.hincrby(this.siteStatesKey(site), "activated", n);
     const allFailed = jobs.length > 0 && (states.failed ?? 0) === jobs.length;
-    if (allFailed) record.status = "failed";
+    if (allFailed) record.status = "broken";
     p.hset(this.taskKey(task.taskId), this.serializeTask(record));
     p.zadd(this.tasksIndexKey, now, task.taskId);
     await p.exec();
@@ -298,6 +248,7 @@ export class JobStore {
       site: h.site ?? "",
       attempt: Number(h.attempt ?? 1),
       pilotId: h.pilotId || undefined,
+      leaseToken: h.leaseToken || undefined,
       errorCode: num(h.errorCode),
       errorMessage: h.errorMessage || undefined,
       createdAt: Number(h.createdAt),
@@ -339,18 +290,30 @@ export class JobStore {
   }
 
   /**
-   * Moves a job to `to` only if its current state is one of `from` (or any, with "*").
-   * Returns whether it moved and the state it was in, so callers can tell a stale report from a real one.
+   * Moves a job to `to` only if its current state is one of `from` (each a move lifecycle.ts allows)
+   * and, when `fence` is given (an update from a pilot), only if it names the job's current attempt
+   * and lease token; a stale update is refused and counted under JOB_STALE_UPDATE.
    */
-  async transition(jobId: string, to: JobState, from: readonly JobState[] | "*", patch: JobPatch = {}, now = Date.now(), taskId?: string, side?: SideWrites): Promise<{ moved: boolean; from: JobState | undefined }> {
+  async transition(jobId: string, to: JobState, from: readonly JobState[], patch: JobPatch = {}, now = Date.now(), taskId?: string, side?: SideWrites, fence?: Fence): Promise<TransitionResult> {
+    const illegal = from.filter((s) => !canMove(s, to));
+    if (illegal.length > 0) throw new Error(`the life cycle has no move ${illegal.join("/")} -> ${to}`);
+    return this.move(jobId, to, from, patch, now, taskId, side, fence);
+  }
+
+  /** An operator's retry: a `failed` job back to its queue as a new attempt (lifecycle.ts REOPENABLE). */
+  async reopen(jobId: string, patch: JobPatch, now = Date.now()): Promise<TransitionResult> {
+    return this.move(jobId, "activated", REOPENABLE, patch, now);
+  }
+
+  private async move(jobId: string, to: JobState, from: readonly JobState[], patch: JobPatch, now: number, taskId?: string, side?: SideWrites, fence?: Fence): Promise<TransitionResult> {
     // Callers that hold the job's spec pass its taskId and save a round trip (the matchmaker's claim);
     // the script refuses a job that does not exist either way.
-    const job = taskId ?? (await this.redis.hget(this.jobKey(jobId), "taskId"));
-    if (!job) return { moved: false, from: undefined };
+    const task = taskId ?? (await this.redis.hget(this.jobKey(jobId), "taskId"));
+    if (!task) return { moved: false, stale: false, from: undefined, attempt: 0 };
     const sets = side?.set ?? [];
     const incrs = side?.hincrby ?? [];
-    const args: string[] = [to, from === "*" ? "*" : from.join(","), this.names.redisKey("site", ""), String(now), String(sets.length), String(incrs.length)];
-    const keys = [this.jobKey(jobId), this.taskKey(job), this.taskStatesKey(job), this.taskErrorsKey(job), this.globalErrorsKey];
+    const args: string[] = [to, from.join(","), this.names.redisKey("site", ""), String(now), fence ? String(fence.attempt) : "", fence?.leaseToken ?? "", String(ERR.JOB_STALE_UPDATE), String(sets.length), String(incrs.length)];
+    const keys = [this.jobKey(jobId), this.taskKey(task), this.taskStatesKey(task), this.taskErrorsKey(task), this.globalErrorsKey, this.holdingKey];
     for (const w of sets) {
       keys.push(w.key);
       args.push(w.value, String(w.pxMs));
@@ -364,7 +327,24 @@ export class JobStore {
       args.push(k, k === "spec" ? JSON.stringify(v) : String(v));
     }
     // Site counters live at `<ns>:site:<site>:states`; the script appends the site and the suffix.
-    const res = (await transitionScript.run(this.redis, keys, args)) as [number, string];
-    return { moved: res[0] === 1, from: (res[1] || undefined) as JobState | undefined };
+    const res = (await transitionScript.run(this.redis, keys, args)) as [number, string, string, string?];
+    const moved = res[0] === 1;
+    const spec = moved && res[3] ? (JSON.parse(res[3]) as JobSpec) : undefined;
+    return { moved, stale: res[0] === -1, from: (res[1] || undefined) as JobState | undefined, attempt: Number(res[2] || 0), ...(spec && { spec }) };
+  }
+
+  /**
+   * Checks a pilot's update that moves nothing (a heartbeat, an accounting record, a key renewal)
+   * against the job's current attempt and lease token, in the same script code as transitions. A
+   * stale one is counted under JOB_STALE_UPDATE.
+   */
+  async checkFence(jobId: string, fence: Fence): Promise<{ verdict: "current" | "stale" | "unknown"; state: JobState | undefined }> {
+    const [v, state] = (await fenceScript.run(this.redis, [this.jobKey(jobId), this.globalErrorsKey], [String(fence.attempt), fence.leaseToken, String(ERR.JOB_STALE_UPDATE)])) as [number, string];
+    return { verdict: v === 1 ? "current" : v === -1 ? "stale" : "unknown", state: (state || undefined) as JobState | undefined };
+  }
+
+  /** Jobs in holding/transferring since before `before` (ms), oldest first: the holding-timeout sweep's input. */
+  async holdingSince(before: number, limit = 500): Promise<string[]> {
+    return this.redis.zrangebyscore(this.holdingKey, "-inf", before, "LIMIT", 0, limit);
   }
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Redis } from "ioredis";
-import { JobStore } from "../../matchmaker/job-store.ts";
+import { JobStore } from "../../jobs/index.ts";
 import type { JobSpec } from "../../schemas/index.ts";
 import { testConfig } from "../support/namespace.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
@@ -39,7 +39,7 @@ describe("job store", () => {
     expect(await store.siteCounts("A")).toMatchObject({ activated: 1 });
     expect(await store.taskErrors("T1")).toEqual({ "1600": 1 });
     expect((await store.listJobs("T1")).map((j) => j.state)).toEqual(["activated", "activated", "failed"]);
-    expect((await store.getTask("T1"))?.status).toBe("running");
+    expect((await store.getTask("T1"))?.status).toBe("active");
   });
 
   it("moves a job only from an allowed state, so a stale report changes nothing", async () => {
@@ -47,21 +47,22 @@ describe("job store", () => {
     expect((await store.transition(id, "running", ["sent", "starting"])).moved).toBe(false);
     expect((await store.transition(id, "sent", ["activated"], { pilotId: "p1" })).moved).toBe(true);
     const again = await store.transition(id, "sent", ["activated"], { pilotId: "p2" });
-    expect(again).toEqual({ moved: false, from: "sent" });
+    expect(again).toMatchObject({ moved: false, stale: false, from: "sent" });
     expect((await store.getJob(id))?.pilotId).toBe("p1");
     expect(await store.siteCounts("A")).toMatchObject({ activated: 0, sent: 1 });
   });
 
   it("marks the task final once every job is final", async () => {
-    await store.transition("T1.000000", "finished", "*", { endedAt: 1 });
-    expect((await store.getTask("T1"))?.status).toBe("running");
-    await store.transition("T1.000001", "failed", "*", { errorCode: 1400, errorMessage: "exit 1" });
-    expect((await store.getTask("T1"))?.status).toBe("finished");
+    await store.transition("T1.000000", "sent", ["activated"]);
+    await store.transition("T1.000000", "finished", ["sent"], { endedAt: 1 });
+    expect((await store.getTask("T1"))?.status).toBe("active");
+    await store.transition("T1.000001", "failed", ["activated"], { errorCode: 1400, errorMessage: "exit 1" });
+    expect((await store.getTask("T1"))?.status).toBe("partial");
     expect(await store.taskErrors("T1")).toEqual({ "1600": 1, "1400": 1 });
     expect(await store.errorCounts()).toEqual({ "1600": 1, "1400": 1 });
     // A retry re-opens the task.
-    await store.transition("T1.000001", "activated", ["failed"], { attempt: 2, site: "A" });
-    expect((await store.getTask("T1"))?.status).toBe("running");
+    await store.reopen("T1.000001", { attempt: 2, site: "A" });
+    expect((await store.getTask("T1"))?.status).toBe("active");
     expect(await store.siteCounts("B")).toMatchObject({ failed: 0, activated: 0 });
   });
 });

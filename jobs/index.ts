@@ -1,0 +1,28 @@
+// The port of jobs/: the one owner of a job's state. The intake, the matchmaker, the agents, the
+// CLI, the monitor and the demo import only this file; nothing outside jobs/ reads or writes its keys.
+export {
+  JOB_STATES,
+  FINAL_STATES,
+  QUEUED_STATES,
+  LEASED_STATES,
+  REPORTING_STATES,
+  PILOT_STATES,
+  MOVES,
+  REOPENABLE,
+  TASK_STATUSES,
+  STATE_GROUPS,
+  STATE_COLORS,
+  isFinal,
+  isJobState,
+  isTaskStatus,
+  canMove,
+  predecessors,
+  rollUpTask,
+  type JobState,
+  type FinalState,
+  type TaskStatus,
+  type JobCounts,
+} from "./lifecycle.ts";
+export { JobStore, type JobRecord, type TaskRecord, type NewJob, type JobPatch, type SideWrites, type Fence, type TransitionResult } from "./job-store.ts";
+export { DispatchQueues, makeLockToken, parseLockToken, type DispatchQueuesOptions, type ClaimedJob, type ClaimWrites, type ClaimTarget, type QueueEntry, type StallOutcome } from "./dispatch-queues.ts";
+export { autoclusterKey, autoclusterId, bullPriority, jobAdText, AUTOCLUSTER_ID_RE, type AutoclusterKey } from "./autocluster.ts";
