@@ -24,6 +24,11 @@ export interface DispatchQueuesOptions {
    * decides when a job fails for good (PILOT_LOST_HEARTBEAT), so retries of every cause share one count.
    */
   readonly maxStalledCount?: number;
+  /**
+   * How long a job whose payload ended (holding/transferring) waits for its final report before it
+   * fails with JOB_HOLDING_TIMEOUT; checked with the stalled checks. Default 6 hours.
+   */
+  readonly holdingTimeoutMs?: number;
   /** Background failures (stalled checks) are reported here rather than thrown at nobody. */
   readonly onError?: (err: Error, context: string) => void;
 }
@@ -73,6 +78,7 @@ const JOB_OPTS = { removeOnComplete: true, removeOnFail: true } as const;
 // waits for its report (or the holding timeout), never for another pilot.
 const LIVE_STATES: readonly JobState[] = LEASED_STATES;
 const FENCE_MS = 10_000;
+const DEFAULT_HOLDING_TIMEOUT_MS = 6 * 3600_000;
 
 /**
  * The lock token names the job's queue (autocluster and site), so heartbeats, complete and release
@@ -324,7 +330,7 @@ export class DispatchQueues {
         if (rec.attempt >= rec.spec.maxAttempts) {
           await this.failLost(jobId, [rec.state], rec.attempt);
         } else {
-          const moved = await this.jobs.transition(jobId, "sent", [rec.state], { pilotId, leaseToken: token, attempt: rec.attempt + 1 }, Date.now(), rec.taskId, side);
+          const moved = await this.jobs.transition(jobId, "sent", [rec.state], { pilotId, leaseToken: token, attempt: rec.attempt + 1, errorCode: ERR.PILOT_LOST_HEARTBEAT, errorMessage: `the pilot of attempt ${rec.attempt} stopped heartbeating` }, Date.now(), rec.taskId, side);
           if (moved.moved && moved.spec) return { attempt: moved.attempt, spec: moved.spec };
         }
       }
@@ -420,6 +426,10 @@ export class DispatchQueues {
     };
     this.stalledTimer = setInterval(() => {
       scan().catch((e: Error) => this.opts.onError?.(e, "stalled-check scan"));
+      this.jobs.failOverdueHolding(this.opts.holdingTimeoutMs ?? DEFAULT_HOLDING_TIMEOUT_MS).then(
+        (ids) => ids.forEach((id) => this.onStalledOutcome?.(id, "failed")),
+        (e: Error) => this.opts.onError?.(e, "holding-timeout sweep"),
+      );
     }, Math.max(500, this.opts.stalledIntervalMs));
     this.stalledTimer.unref();
     await scan();
@@ -467,7 +477,7 @@ export class DispatchQueues {
         await this.failLost(jobId, [...LIVE_STATES], rec.attempt);
         return "failed";
       }
-      const moved = await this.jobs.transition(jobId, "activated", [...LIVE_STATES], { attempt: rec.attempt + 1, pilotId: "", leaseToken: "" });
+      const moved = await this.jobs.transition(jobId, "activated", [...LIVE_STATES], { attempt: rec.attempt + 1, pilotId: "", leaseToken: "", errorCode: ERR.PILOT_LOST_HEARTBEAT, errorMessage: `the pilot of attempt ${rec.attempt} stopped heartbeating` });
       if (!moved.moved) return "skipped";
       await this.redis.hincrby(this.waitingKey, site, 1);
       return "requeued";

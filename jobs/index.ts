@@ -23,6 +23,6 @@ export {
   type TaskStatus,
   type JobCounts,
 } from "./lifecycle.ts";
-export { JobStore, type JobRecord, type TaskRecord, type NewJob, type JobPatch, type SideWrites, type Fence, type TransitionResult } from "./job-store.ts";
+export { JobStore, type JobRecord, type TaskRecord, type NewJob, type JobPatch, type SideWrites, type Fence, type TransitionResult, type AttemptRecord } from "./job-store.ts";
 export { DispatchQueues, makeLockToken, parseLockToken, type DispatchQueuesOptions, type ClaimedJob, type ClaimWrites, type ClaimTarget, type QueueEntry, type StallOutcome } from "./dispatch-queues.ts";
 export { autoclusterKey, autoclusterId, bullPriority, jobAdText, AUTOCLUSTER_ID_RE, type AutoclusterKey } from "./autocluster.ts";

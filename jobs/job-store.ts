@@ -4,7 +4,7 @@
 // attempt, lease token, errors), so a job's history survives its queue entry.
 import type { Redis } from "ioredis";
 import { ERR, type JobSpec, type WireNames } from "../schemas/index.ts";
-import { JOB_STATES, REOPENABLE, canMove, type JobState, type TaskStatus } from "./lifecycle.ts";
+import { JOB_STATES, REOPENABLE, REPORTING_STATES, canMove, type JobState, type TaskStatus } from "./lifecycle.ts";
 import { jobScript } from "./job-scripts.ts";
 
 export interface TaskRecord {
@@ -78,6 +78,23 @@ export interface JobPatch {
 export interface Fence {
   readonly attempt: number;
   readonly leaseToken: string;
+  /** The pilot the update comes from; when given, it must be the one the claim went to. */
+  readonly pilotId?: string;
+}
+
+/** One ended attempt of a job, as `wms task status` shows it. */
+export interface AttemptRecord {
+  readonly attempt: number;
+  readonly site: string;
+  readonly pilotId: string;
+  readonly leaseToken: string;
+  /** The state the attempt was in when it ended. */
+  readonly state: JobState;
+  /** `reported`: its pilot's own report ended it; `lost`: lease expiry requeued it. */
+  readonly ended: "reported" | "lost";
+  readonly errorCode: string;
+  readonly message: string;
+  readonly at: number;
 }
 
 /** What a transition did: moved, or not allowed from the state it found, or refused as stale. */
@@ -94,8 +111,8 @@ export interface TransitionResult {
 
 type Hash = Record<string, string>;
 
-const transitionScript = jobScript("transition-6", { batched: true });
-const fenceScript = jobScript("fence-2", { batched: true });
+const transitionScript = jobScript("transition-7", { batched: true });
+const fenceScript = jobScript("fence-3", { batched: true });
 
 function num(v: string | undefined): number | undefined {
   return v === undefined || v === "" ? undefined : Number(v);
@@ -121,6 +138,9 @@ export class JobStore {
   }
   private get globalErrorsKey(): string {
     return this.names.redisKey("errors");
+  }
+  private attemptsKey(jobId: string): string {
+    return this.names.redisKey("job", jobId, "attempts");
   }
   private get holdingKey(): string {
     return this.names.redisKey("jobs", "holding");
@@ -312,8 +332,8 @@ export class JobStore {
     if (!task) return { moved: false, stale: false, from: undefined, attempt: 0 };
     const sets = side?.set ?? [];
     const incrs = side?.hincrby ?? [];
-    const args: string[] = [to, from.join(","), this.names.redisKey("site", ""), String(now), fence ? String(fence.attempt) : "", fence?.leaseToken ?? "", String(ERR.JOB_STALE_UPDATE), String(sets.length), String(incrs.length)];
-    const keys = [this.jobKey(jobId), this.taskKey(task), this.taskStatesKey(task), this.taskErrorsKey(task), this.globalErrorsKey, this.holdingKey];
+    const args: string[] = [to, from.join(","), this.names.redisKey("site", ""), String(now), fence ? String(fence.attempt) : "", fence?.leaseToken ?? "", fence?.pilotId ?? "", String(ERR.JOB_STALE_UPDATE), String(sets.length), String(incrs.length)];
+    const keys = [this.jobKey(jobId), this.taskKey(task), this.taskStatesKey(task), this.taskErrorsKey(task), this.globalErrorsKey, this.holdingKey, this.attemptsKey(jobId)];
     for (const w of sets) {
       keys.push(w.key);
       args.push(w.value, String(w.pxMs));
@@ -338,13 +358,38 @@ export class JobStore {
    * against the job's current attempt and lease token, in the same script code as transitions. A
    * stale one is counted under JOB_STALE_UPDATE.
    */
-  async checkFence(jobId: string, fence: Fence): Promise<{ verdict: "current" | "stale" | "unknown"; state: JobState | undefined }> {
-    const [v, state] = (await fenceScript.run(this.redis, [this.jobKey(jobId), this.globalErrorsKey], [String(fence.attempt), fence.leaseToken, String(ERR.JOB_STALE_UPDATE)])) as [number, string];
-    return { verdict: v === 1 ? "current" : v === -1 ? "stale" : "unknown", state: (state || undefined) as JobState | undefined };
+  async checkFence(jobId: string, fence: Fence, o: { endedReportedOk?: boolean } = {}): Promise<{ verdict: "current" | "ended" | "stale" | "unknown"; state: JobState | undefined }> {
+    const keys = [this.jobKey(jobId), this.globalErrorsKey, this.attemptsKey(jobId)];
+    const [v, state] = (await fenceScript.run(this.redis, keys, [String(fence.attempt), fence.leaseToken, fence.pilotId ?? "", String(ERR.JOB_STALE_UPDATE), o.endedReportedOk ? "1" : "0"])) as [number, string];
+    const verdict = v === 1 ? "current" : v === 2 ? "ended" : v === -1 ? "stale" : "unknown";
+    return { verdict, state: (state || undefined) as JobState | undefined };
+  }
+
+  /** Every ended attempt of a job, oldest first (the current one is the record itself). */
+  async attempts(jobId: string): Promise<AttemptRecord[]> {
+    const h = await this.redis.hgetall(this.attemptsKey(jobId));
+    return Object.values(h)
+      .map((v) => JSON.parse(v) as AttemptRecord)
+      .sort((a, b) => a.attempt - b.attempt);
   }
 
   /** Jobs in holding/transferring since before `before` (ms), oldest first: the holding-timeout sweep's input. */
   async holdingSince(before: number, limit = 500): Promise<string[]> {
     return this.redis.zrangebyscore(this.holdingKey, "-inf", before, "LIMIT", 0, limit);
+  }
+
+  /**
+   * Fails every job that has been holding longer than `timeoutMs` with JOB_HOLDING_TIMEOUT: its
+   * payload ended but no final report came. Idempotent (guarded moves), so every matchmaker may run
+   * it. Returns the jobs it failed.
+   */
+  async failOverdueHolding(timeoutMs: number, now = Date.now()): Promise<string[]> {
+    const failed: string[] = [];
+    for (const id of await this.holdingSince(now - timeoutMs)) {
+      const t = await this.transition(id, "failed", REPORTING_STATES, { errorCode: ERR.JOB_HOLDING_TIMEOUT, errorMessage: `no final report within ${Math.round(timeoutMs / 1000)} s of the payload's end`, endedAt: now }, now);
+      if (t.moved) failed.push(id);
+      else if (!t.from || !(REPORTING_STATES as readonly JobState[]).includes(t.from)) await this.redis.zrem(this.holdingKey, id);
+    }
+    return failed;
   }
 }

@@ -41,7 +41,7 @@ import {
   type TrustStore,
 } from "../security/index.ts";
 import { EvalBudget, EvalBudgetExceeded, type ClassAd } from "./classad/index.ts";
-import { DispatchQueues, parseLockToken, type ClaimedJob, type ClaimTarget, type ClaimWrites } from "../jobs/index.ts";
+import { DispatchQueues, LEASED_STATES, REPORTING_STATES, parseLockToken, type ClaimedJob, type ClaimTarget, type ClaimWrites } from "../jobs/index.ts";
 import { AutoclusterIndexCache } from "./autocluster-index.ts";
 import type { AutoclusterKey } from "../jobs/index.ts";
 import { MatchCache } from "./match-cache.ts";
@@ -118,7 +118,7 @@ function metrics(registry: Registry): Metrics {
     matches: new Counter({ name: "wms_matchmaker_matches_total", help: "Adverts answered with a job", registers }),
     nomatches: new Counter({ name: "wms_matchmaker_nomatches_total", help: "Adverts answered with no job", registers }),
     errors: new Counter({ name: "wms_matchmaker_errors_total", help: "Adverts refused, by error code", labelNames: ["code"], registers }),
-    heartbeats: new Counter({ name: "wms_matchmaker_heartbeats_total", help: "Heartbeats, by result (ok, cancelled, lost, bad)", labelNames: ["result"], registers }),
+    heartbeats: new Counter({ name: "wms_matchmaker_heartbeats_total", help: "Heartbeats, by result (ok, cancelled, lost, stale, bad)", labelNames: ["result"], registers }),
     stalled: new Counter({ name: "wms_matchmaker_stalled_jobs_total", help: "Jobs whose pilot went silent, by outcome", labelNames: ["outcome"], registers }),
     refusedSpecs: new Counter({ name: "wms_matchmaker_unsealed_specs_total", help: "Claimed job specs refused because the intake's seal does not verify", registers }),
     tokenRefusals: new Counter({ name: "wms_matchmaker_token_refusals_total", help: "Adverts refused for their pilot token, by error code", labelNames: ["code"], registers }),
@@ -154,6 +154,7 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     names,
     lockMs,
     stalledIntervalMs: o.stalledIntervalMs ?? config.jobs.leaseCheckSec * 1000,
+    holdingTimeoutMs: config.jobs.holdingTimeoutSec * 1000,
     onError: (err, context) => logger?.warn({ err: err.message, context }, "dispatch queue error"),
   });
   const jobs = new JobStore(redis, names);
@@ -372,14 +373,26 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     const hb = Heartbeat.parseJson(data);
     const where = parseLockToken(hb.lockToken);
     if (!where || where.site !== hb.site) throw new WmsError(ERR.MATCH_LOCK_LOST, `lock token does not belong to a job at ${hb.site}`);
-    const [extended, rec] = await Promise.all([dispatch.extendLock(hb.jobId, hb.lockToken, lockMs), jobs.getHolder(hb.jobId)]);
-    if (rec?.state === "cancelled") {
+    // The fence first (attempt + lease token against the job store), the lease renewal beside it.
+    const fence = { attempt: hb.attempt, leaseToken: hb.lockToken, pilotId: hb.pilotId };
+    const [extended, held] = await Promise.all([dispatch.extendLock(hb.jobId, hb.lockToken, lockMs), jobs.checkFence(hb.jobId, fence)]);
+    if (held.verdict === "stale") {
+      m.heartbeats.inc({ result: "stale" });
+      throw new WmsError(ERR.JOB_STALE_UPDATE, `job ${hb.jobId} attempt ${hb.attempt} is no longer held by this lease; stop it, its reports will be refused`);
+    }
+    if (held.state === "cancelled") {
       m.heartbeats.inc({ result: "cancelled" });
       return { schemaVersion: SCHEMA_VERSION, status: "cancelled", reason: "the job was cancelled" };
     }
-    if (!extended || !rec || rec.pilotId !== hb.pilotId) {
+    const reporting = held.state !== undefined && (REPORTING_STATES as readonly string[]).includes(held.state);
+    if (held.verdict === "unknown" || (!extended && !reporting)) {
+      // A job whose payload ended needs no lock: lease expiry never requeues it.
       m.heartbeats.inc({ result: "lost" });
       throw new WmsError(ERR.MATCH_LOCK_LOST, `job ${hb.jobId} is no longer held by pilot ${hb.pilotId}; stop it`);
+    }
+    if (hb.state === "holding" && held.state !== undefined && (LEASED_STATES as readonly string[]).includes(held.state)) {
+      // The payload ended: from here only its report (or the holding timeout) moves the job on.
+      await jobs.transition(hb.jobId, "holding", LEASED_STATES, {}, Date.now(), undefined, undefined, fence);
     }
     m.heartbeats.inc({ result: "ok" });
     return { schemaVersion: SCHEMA_VERSION, status: "ok", lockedUntil: Date.now() + lockMs };

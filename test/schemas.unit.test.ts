@@ -73,15 +73,15 @@ const cases: Array<{ msg: Message<TSchema>; good: unknown; bad: Array<[unknown, 
   },
   {
     msg: Heartbeat,
-    good: { schemaVersion: 1, pilotId: "p1", jobId: "j1", site: "S", lockToken: "l".repeat(16), state: "running", sentAt: now },
+    good: { schemaVersion: 1, pilotId: "p1", jobId: "j1", attempt: 1, site: "S", lockToken: "l".repeat(16), state: "running", sentAt: now },
     bad: [
-      [{ schemaVersion: 1, pilotId: "p1", jobId: "j1", site: "S", lockToken: "l".repeat(16), state: "dancing", sentAt: now }, "state"],
-      [{ schemaVersion: 1, pilotId: "p1", jobId: "j1", site: "S", lockToken: "l".repeat(16), state: "running", sentAt: -5 }, "sentAt"],
+      [{ schemaVersion: 1, pilotId: "p1", jobId: "j1", attempt: 1, site: "S", lockToken: "l".repeat(16), state: "dancing", sentAt: now }, "state"],
+      [{ schemaVersion: 1, pilotId: "p1", jobId: "j1", attempt: 1, site: "S", lockToken: "l".repeat(16), state: "running", sentAt: -5 }, "sentAt"],
     ],
   },
   {
     msg: StateReport,
-    good: { schemaVersion: 1, kind: "state", reportId: "r-12345678", jobId: "j1", taskId: "t1", pilotId: "p1", site: "S", state: "finished", attempt: 1, at: now },
+    good: { schemaVersion: 1, kind: "state", reportId: "r-12345678", jobId: "j1", taskId: "t1", pilotId: "p1", site: "S", state: "finished", attempt: 1, lockToken: "l".repeat(16), at: now },
     bad: [
       [{ schemaVersion: 1, kind: "state", reportId: "r-12345678", jobId: "j1", taskId: "t1", pilotId: "p1", site: "S", state: "done", attempt: 1, at: now }, "state"],
       [{ schemaVersion: 1, kind: "state", reportId: "r-12345678", jobId: "j1", taskId: "t1", pilotId: "p1", site: "S", state: "failed", attempt: 0, at: now }, "attempt"],
@@ -97,10 +97,10 @@ const cases: Array<{ msg: Message<TSchema>; good: unknown; bad: Array<[unknown, 
   },
   {
     msg: AccountingRecord,
-    good: { schemaVersion: 1, kind: "accounting", reportId: "r-12345678", jobId: "j1", taskId: "t1", pilotId: "p1", userDn: DN, vo: "atlas", group: "", site: "S", wallSec: 1.5, userCpuSec: 1, sysCpuSec: 0.1, maxRssKb: 1000, exitCode: 0, startedAt: now, endedAt: now + 1500 },
+    good: { schemaVersion: 1, kind: "accounting", reportId: "r-12345678", jobId: "j1", taskId: "t1", pilotId: "p1", attempt: 1, lockToken: "l".repeat(16), userDn: DN, vo: "atlas", group: "", site: "S", wallSec: 1.5, userCpuSec: 1, sysCpuSec: 0.1, maxRssKb: 1000, exitCode: 0, startedAt: now, endedAt: now + 1500 },
     bad: [
-      [{ schemaVersion: 1, kind: "accounting", reportId: "r-12345678", jobId: "j1", taskId: "t1", pilotId: "p1", userDn: DN, vo: "atlas", group: "", site: "S", wallSec: -1, userCpuSec: 1, sysCpuSec: 0.1, maxRssKb: 1000, exitCode: 0, startedAt: now, endedAt: now }, "wallSec"],
-      [{ schemaVersion: 1, kind: "accounting", reportId: "r-12345678", jobId: "j1", taskId: "t1", pilotId: "p1", userDn: DN, vo: "atlas", group: "", site: "S", wallSec: 1, userCpuSec: 1, sysCpuSec: 0.1, maxRssKb: 1.5, exitCode: 0, startedAt: now, endedAt: now }, "maxRssKb"],
+      [{ schemaVersion: 1, kind: "accounting", reportId: "r-12345678", jobId: "j1", taskId: "t1", pilotId: "p1", attempt: 1, lockToken: "l".repeat(16), userDn: DN, vo: "atlas", group: "", site: "S", wallSec: -1, userCpuSec: 1, sysCpuSec: 0.1, maxRssKb: 1000, exitCode: 0, startedAt: now, endedAt: now }, "wallSec"],
+      [{ schemaVersion: 1, kind: "accounting", reportId: "r-12345678", jobId: "j1", taskId: "t1", pilotId: "p1", attempt: 1, lockToken: "l".repeat(16), userDn: DN, vo: "atlas", group: "", site: "S", wallSec: 1, userCpuSec: 1, sysCpuSec: 0.1, maxRssKb: 1.5, exitCode: 0, startedAt: now, endedAt: now }, "maxRssKb"],
     ],
   },
   {

@@ -2,7 +2,8 @@
 // record exactly once (its seen key is set in the same script as the increments).
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import type { WireNames, WmsConfig } from "../../schemas/index.ts";
+import { ERR, WmsError, type WireNames, type WmsConfig } from "../../schemas/index.ts";
+import type { JobStore } from "../../jobs/index.ts";
 import { ReportConsumer } from "../reports/index.ts";
 import type { UsageStore } from "./usage-store.ts";
 
@@ -13,6 +14,11 @@ export interface AccountingAgentOptions {
   redis: Redis;
   logger: Logger;
   usage: UsageStore;
+  /**
+   * The job store, to fence each record: only the current attempt's pilot, under its lease token,
+   * accounts for a job; a stale record is refused (dead-lettered with JOB_STALE_UPDATE, counted).
+   */
+  jobs?: JobStore;
   prefetch?: number;
 }
 
@@ -29,6 +35,11 @@ export function accountingConsumer(o: AccountingAgentOptions): ReportConsumer {
     prefetch: o.prefetch,
     handle: async (report, ctx) => {
       if (report.kind !== "accounting") return; // the queue only carries accounting; decodeReport enforced it
+      if (o.jobs) {
+        const held = await o.jobs.checkFence(report.jobId, { attempt: report.attempt, leaseToken: report.lockToken, pilotId: report.pilotId }, { endedReportedOk: true });
+        if (held.verdict === "unknown") throw new WmsError(ERR.REPORT_UNKNOWN_JOB, `accounting record ${report.reportId} names job ${report.jobId}`);
+        if (held.verdict === "stale") throw new WmsError(ERR.JOB_STALE_UPDATE, `accounting record ${report.reportId} of job ${report.jobId} attempt ${report.attempt} is not the current attempt's`);
+      }
       const applied = await o.usage.add(report, { seenKey: ctx.seenKey, ttlSec: ctx.seenTtlSec });
       o.logger.debug({ reportId: report.reportId, jobId: report.jobId, applied }, "accounting record");
       return applied ? undefined : "duplicate";

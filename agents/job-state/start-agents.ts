@@ -67,7 +67,7 @@ export async function startAgents(o: StartAgentsOptions): Promise<AgentsHandle> 
     consumers.errors = errorConsumer({ ...base, logger });
   }
   if (which.has("accounting")) {
-    consumers.accounting = accountingConsumer({ ...base, logger: o.logger.child({ agent: "accounting" }), usage: new UsageStore(o.redis, o.names, o.config.quotas) });
+    consumers.accounting = accountingConsumer({ ...base, logger: o.logger.child({ agent: "accounting" }), usage: new UsageStore(o.redis, o.names, o.config.quotas), jobs: new JobStore(o.redis, o.names) });
   }
   if (which.has("audit")) consumers.audit = auditConsumer({ ...base, logger: o.logger.child({ agent: "audit" }) });
   if (which.has("logs")) consumers.logs = logConsumer({ ...base, logger: o.logger.child({ agent: "logs" }) });

@@ -56,6 +56,8 @@ export function accountingRecord(c: JobContext, o: PayloadOutcome): AccountingRe
     jobId: c.job.jobId,
     taskId: c.job.taskId,
     pilotId: c.pilotId,
+    attempt: c.job.attempt,
+    lockToken: c.lockToken,
     userDn: c.submitterDn,
     vo: c.job.vo,
     group: c.job.group,

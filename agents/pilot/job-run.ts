@@ -112,6 +112,7 @@ export async function runMatchedJob(envelope: MatchEnvelope, d: JobRunDeps): Pro
     names: d.names,
     pilotId: d.pilotId,
     jobId: job.jobId,
+    attempt: job.attempt,
     site: job.site,
     lockToken: body.lockToken,
     intervalMs: d.heartbeatMs,
@@ -161,6 +162,9 @@ export async function runMatchedJob(envelope: MatchEnvelope, d: JobRunDeps): Pro
     scheduleRenewal();
 
     const outcome = await supervised.done;
+    // The payload has ended: from now on the job is `holding` and lease expiry can no longer requeue
+    // it (a finished payload must never run twice); the lease is still renewed until the report is out.
+    heartbeat.setState("holding");
     clearTimeout(renewTimer);
     // Credentials go as soon as the payload ends, before stage-out: nothing after this needs them.
     await current.cleanup();
@@ -183,13 +187,13 @@ export async function runMatchedJob(envelope: MatchEnvelope, d: JobRunDeps): Pro
     }
     const pf = payloadFailure(outcome);
     if (pf) throw new WmsError(pf.code, pf.message);
-    heartbeat.setState("stageout");
     outputs = await stageOut({ jobDir, storagePath: d.site.storagePath, outputDataset: job.outputDataset, jobId: job.jobId, requireOutputs: true });
   } catch (e) {
     failure = asWmsError(e);
   } finally {
     clearTimeout(renewTimer);
-    heartbeat.stop();
+    // Whatever ended the job here, its work on this node is over: holding until the report is out.
+    heartbeat.setState("holding");
     // Read before the job dir goes: what the payload last wrote is what an operator needs.
     tails = payloadTails(jobDir);
     try {
@@ -202,15 +206,27 @@ export async function runMatchedJob(envelope: MatchEnvelope, d: JobRunDeps): Pro
     credReq.oneTimeKey = "";
   }
 
-  if (failure) d.logger?.warn({ jobId: job.jobId, code: failure.code }, failure.message);
-  if (tails && d.attemptLines) {
-    await send(logReport({ job, pilotId: d.pilotId, site: d.site.name, reportId: `log-${randomUUID()}`, tails, lines: d.attemptLines, errorCode: failure?.code }));
+  try {
+    if (failure) d.logger?.warn({ jobId: job.jobId, code: failure.code }, failure.message);
+    if (tails && d.attemptLines) {
+      await send(logReport({ job, pilotId: d.pilotId, site: d.site.name, reportId: `log-${randomUUID()}`, tails, lines: d.attemptLines, errorCode: failure?.code }));
+    }
+    if (failure) {
+      await send(stateReport(ctx, "failed", { errorCode: failure.code, message: failure.message }));
+      await send(errorReport({ pilotId: d.pilotId, site: d.site.name, code: failure.code, message: failure.message, jobId: job.jobId, taskId: job.taskId }));
+      return { status: "failed", jobId: job.jobId, code: failure.code, message: failure.message };
+    }
+    await send(stateReport(ctx, "finished", { outputs }));
+    return { status: "finished", jobId: job.jobId, outputs };
+  } finally {
+    // The lease lives until the final report is confirmed by the broker or spooled (send() returns
+    // then) and the job store has heard `holding`; a few beats at most, so a matchmaker outage
+    // cannot hold the pilot here.
+    await Promise.race([heartbeat.holdingAcknowledged(), sleep(3 * d.heartbeatMs)]);
+    heartbeat.stop();
   }
-  if (failure) {
-    await send(stateReport(ctx, "failed", { errorCode: failure.code, message: failure.message }));
-    await send(errorReport({ pilotId: d.pilotId, site: d.site.name, code: failure.code, message: failure.message, jobId: job.jobId, taskId: job.taskId }));
-    return { status: "failed", jobId: job.jobId, code: failure.code, message: failure.message };
-  }
-  await send(stateReport(ctx, "finished", { outputs }));
-  return { status: "finished", jobId: job.jobId, outputs };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
 }

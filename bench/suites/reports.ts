@@ -21,7 +21,7 @@ const N = 2000;
 const WINDOW = 100;
 
 function record(i: number): AccountingRecord {
-  return { schemaVersion: 1, kind: "accounting", reportId: `bench-${i}-${randomBytes(6).toString("hex")}`, jobId: `j${i}`, taskId: "t", pilotId: "p", userDn: `/DC=org/CN=User ${i % 10}`, vo: "atlas", group: "prod", site: `SITE_${i % 3}`, wallSec: 10, userCpuSec: 5, sysCpuSec: 1, maxRssKb: 1000, exitCode: 0, startedAt: 1, endedAt: 2 };
+  return { schemaVersion: 1, kind: "accounting", reportId: `bench-${i}-${randomBytes(6).toString("hex")}`, jobId: `j${i}`, taskId: "t", pilotId: "p", attempt: 1, lockToken: "bench-lease-token", userDn: `/DC=org/CN=User ${i % 10}`, vo: "atlas", group: "prod", site: `SITE_${i % 3}`, wallSec: 10, userCpuSec: 5, sysCpuSec: 1, maxRssKb: 1000, exitCode: 0, startedAt: 1, endedAt: 2 };
 }
 
 async function perSec(n: number, fn: () => Promise<void>): Promise<number> {

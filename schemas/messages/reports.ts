@@ -15,7 +15,8 @@ export const StateReportSchema = Type.Object(
     site: SiteName,
     state: JobStateName,
     attempt: Type.Integer({ minimum: 1 }),
-    lockToken: Type.Optional(Type.String({ maxLength: 128 })),
+    /** The lease token of the claim this attempt runs under; with `attempt`, the update's fence. */
+    lockToken: Type.String({ minLength: 8, maxLength: 128 }),
     errorCode: Type.Optional(ErrorCodeField),
     message: Type.Optional(Type.String({ maxLength: 4096 })),
     outputs: Type.Optional(
@@ -61,6 +62,8 @@ export const AccountingRecordSchema = Type.Object(
     jobId: Id,
     taskId: Id,
     pilotId: Id,
+    attempt: Type.Integer({ minimum: 1 }),
+    lockToken: Type.String({ minLength: 8, maxLength: 128 }),
     userDn: Dn,
     vo: Type.String({ maxLength: 64 }),
     group: Type.String({ maxLength: 64 }),

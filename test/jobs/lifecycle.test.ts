@@ -10,7 +10,13 @@ describe("job life cycle", () => {
   it("reaches every state from defined, and a final state from every other one", () => {
     const seen = new Set<JobState>(["defined"]);
     const todo: JobState[] = ["defined"];
-    while (todo.length) for (const n of MOVES[todo.pop() as JobState]) if (!seen.has(n)) (seen.add(n), todo.push(n));
+    while (todo.length) {
+      for (const n of MOVES[todo.pop() as JobState]) {
+        if (seen.has(n)) continue;
+        seen.add(n);
+        todo.push(n);
+      }
+    }
     expect([...seen].sort()).toEqual([...JOB_STATES].sort());
     for (const s of JOB_STATES) if (!isFinal(s)) expect(MOVES[s].some((n) => isFinal(n))).toBe(true);
   });

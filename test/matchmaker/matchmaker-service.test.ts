@@ -154,7 +154,7 @@ describe("matchmaker service", () => {
     expect((await p.advertise()).status).toBe("nomatch");
   });
 
-  it("extends the lock on heartbeats, refuses a wrong lock token, and tells the pilot of a cancel", async () => {
+  it("renews the lease on heartbeats, refuses a wrong lease token, pilot or attempt as stale (counted), and tells the pilot of a cancel", async () => {
     const site = "HB_SITE";
     const [job] = await createJobs(h.store, { site }, 1);
     await h.dispatch.enqueue([job]);
@@ -163,9 +163,11 @@ describe("matchmaker service", () => {
     expect((await p.heartbeat(body)).status).toBe("ok");
     const ac = autoclusterId(autoclusterKey(job));
     const forged = `${ac}.${"0".repeat(24)}.${site}`;
-    expect(await p.heartbeat({ ...body, lockToken: forged })).toMatchObject({ status: "error", code: ERR.MATCH_LOCK_LOST });
+    expect(await p.heartbeat({ ...body, lockToken: forged })).toMatchObject({ status: "error", code: ERR.JOB_STALE_UPDATE });
     const stranger = await pilotAt(site);
-    expect(await stranger.heartbeat(body)).toMatchObject({ status: "error", code: ERR.MATCH_LOCK_LOST });
+    expect(await stranger.heartbeat(body)).toMatchObject({ status: "error", code: ERR.JOB_STALE_UPDATE });
+    expect(await p.heartbeat({ ...body, job: { ...body.job, attempt: body.job.attempt + 1 } })).toMatchObject({ status: "error", code: ERR.JOB_STALE_UPDATE });
+    expect((await h.store.errorCounts())[String(ERR.JOB_STALE_UPDATE)]).toBe(3);
     await h.store.transition(job.jobId, "cancelled", ["sent", "starting", "running"]);
     expect((await p.heartbeat(body)).status).toBe("cancelled");
   });

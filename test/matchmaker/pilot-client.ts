@@ -80,7 +80,7 @@ export class TestPilot {
   }
 
   async heartbeat(body: Pick<EnvelopeBody, "lockToken" | "job">, overrides: Record<string, unknown> = {}): Promise<HeartbeatReply> {
-    const msg = { schemaVersion: SCHEMA_VERSION, pilotId: this.pilotId, jobId: body.job.jobId, site: this.site, lockToken: body.lockToken, state: "running", sentAt: Date.now(), ...overrides };
+    const msg = { schemaVersion: SCHEMA_VERSION, pilotId: this.pilotId, jobId: body.job.jobId, attempt: body.job.attempt, site: this.site, lockToken: body.lockToken, state: "running", sentAt: Date.now(), ...overrides };
     const r = await this.nc.request(this.names.subjects.heartbeat, encoder.encode(JSON.stringify(msg)), { timeout: 10_000 });
     return HeartbeatReply.parseJson(r.data);
   }

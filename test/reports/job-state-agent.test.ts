@@ -55,7 +55,7 @@ afterAll(async () => {
 
 async function report(jobId: string, state: StateReport["state"], claim: { lockToken: string; attempt: number }, extra: Partial<StateReport> = {}): Promise<StateReport> {
   const job = await store.getJob(jobId);
-  const r = stateReport({ jobId, taskId: job?.taskId ?? "x", state, attempt: claim.attempt, lockToken: claim.lockToken, site: job?.site ?? "SITE_A", ...extra });
+  const r = stateReport({ jobId, taskId: job?.taskId ?? "x", state, attempt: claim.attempt, lockToken: claim.lockToken, pilotId: job?.pilotId || "pilot-1", site: job?.site ?? "SITE_A", ...extra });
   await publisher.publish(r);
   return r;
 }
@@ -121,7 +121,7 @@ describe("job-state agent", () => {
     await waitFor(async () => !(await dq.extendLock(spec.jobId, c.lockToken, 30_000)), 10_000, "claim released");
   });
 
-  it("ignores a late report of an earlier attempt and a redelivered report", async () => {
+  it("refuses a late report of an earlier attempt (counted under JOB_STALE_UPDATE) and ignores a redelivered report", async () => {
     const [spec] = await submitJobs(store, dq, 1, { site: "SITE_A", maxAttempts: 3 });
     const c1 = await claimJob(store, dq, spec.jobId, "pilot-1");
     const processed = agents.consumers.state.stats.processed;
@@ -140,6 +140,8 @@ describe("job-state agent", () => {
     expect(agents.consumers.state.stats.duplicates - before).toBe(1);
     expect(await store.getJob(spec.jobId)).toMatchObject({ state: "finished", attempt: 2 });
     expect(await store.taskCounts(spec.taskId)).toMatchObject({ finished: 1, failed: 0, activated: 0 });
+    expect((await store.errorCounts())[String(ERR.JOB_STALE_UPDATE)]).toBeGreaterThanOrEqual(1);
+    expect(await store.attempts(spec.jobId)).toEqual([expect.objectContaining({ attempt: 1, pilotId: "pilot-1", ended: "reported", errorCode: String(ERR.PILOT_KILLED) })]);
   });
 
   it("queues a retry again when its failure report is redelivered after the agent died between recording and queueing", async () => {

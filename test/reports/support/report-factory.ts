@@ -10,6 +10,8 @@ export function accountingReport(over: Partial<AccountingRecord> = {}): Accounti
     jobId: `job-${randomUUID().slice(0, 8)}`,
     taskId: "task-1",
     pilotId: "pilot-1",
+    attempt: 1,
+    lockToken: "lease-token-of-test",
     userDn: "/DC=org/CN=Jane Doe",
     vo: "atlas",
     group: "higgs",
@@ -30,5 +32,5 @@ export function auditReport(over: Partial<AuditRecord> = {}): AuditRecord {
 }
 
 export function stateReport(over: Partial<StateReport> & Pick<StateReport, "jobId" | "state">): StateReport {
-  return { schemaVersion: SCHEMA_VERSION, kind: "state", reportId: `state-${randomUUID()}`, taskId: "task-1", pilotId: "pilot-1", site: "SITE_A", attempt: 1, at: Date.now(), ...over };
+  return { schemaVersion: SCHEMA_VERSION, kind: "state", reportId: `state-${randomUUID()}`, taskId: "task-1", pilotId: "pilot-1", site: "SITE_A", attempt: 1, lockToken: "lease-token-of-test", at: Date.now(), ...over };
 }

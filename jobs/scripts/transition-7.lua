@@ -3,18 +3,20 @@
 -- can never double-count, and a claim's one-time key and waiting counter (the side writes) exist
 -- exactly when the move happened.
 -- KEYS: 1 job hash, 2 task hash, 3 task state counts, 4 task error counts, 5 namespace error counts,
---       6 holding index (zset: job id -> when its payload ended), then the side writes' keys
+--       6 holding index (zset: job id -> when its payload ended), 7 the job's attempt history
+--       (attempt -> JSON), then the side writes' keys
 -- ARGV: 1 new state, 2 comma list of allowed current states, 3 site-counts key prefix, 4 now,
---       5 fence attempt ('' = the caller is not a pilot's update), 6 fence lease token,
---       7 stale-update error code, 8 number of SETs, 9 number of HINCRBYs, their arguments,
+--       5 fence attempt ('' = the caller is not a pilot's update), 6 fence lease token, 7 fence
+--       pilot id ('' = any), 8 stale-update error code, 9 number of SETs, 10 number of HINCRBYs,
+--       their arguments,
 --       then field/value pairs to set on the job
 -- Returns {moved, state before, attempt after, spec (claims only)}: moved 1 yes, 0 not allowed from that state or no
 -- such job, -1 refused as stale (counted).
 --@include fence
-local job = redis.call('HMGET', KEYS[1], 'state', 'site', 'attempt', 'jobId')
+local job = redis.call('HMGET', KEYS[1], 'state', 'site', 'attempt', 'jobId', 'pilotId', 'leaseToken')
 local cur = job[1]
 if not cur then return {0, '', ''} end
-if ARGV[5] ~= '' and not fenced(KEYS[1], ARGV[5], ARGV[6], KEYS[5], ARGV[7]) then
+if ARGV[5] ~= '' and not fenced(KEYS[1], ARGV[5], ARGV[6], ARGV[7], KEYS[5], ARGV[8]) then
   return {-1, cur, job[3] or ''}
 end
 local ok = false
@@ -25,8 +27,8 @@ local oldSite = job[2] or ''
 local newSite = oldSite
 local attempt = job[3] or ''
 local fields = {'state', new, 'updatedAt', ARGV[4]}
-local nset, nincr = tonumber(ARGV[8]), tonumber(ARGV[9])
-local a, k = 10, 7
+local nset, nincr = tonumber(ARGV[9]), tonumber(ARGV[10])
+local a, k = 11, 8
 for _ = 1, nset do
   redis.call('SET', KEYS[k], ARGV[a], 'PX', ARGV[a + 1])
   k, a = k + 1, a + 2
@@ -41,6 +43,20 @@ for i = a, #ARGV, 2 do
   fields[#fields + 1] = ARGV[i]
   fields[#fields + 1] = ARGV[i + 1]
 end
+local final = {--@FINAL_SET}
+-- A new attempt ends the old one: its history entry keeps where and by whom it ran, its lease token
+-- (so a record the old pilot sent before it reported stays admissible, see fence-3.lua) and how it
+-- ended: `reported` by its pilot's own update, `lost` when lease expiry requeued it.
+if attempt ~= (job[3] or '') and (job[3] or '') ~= '' then
+  local code, msg = '', ''
+  for i = a, #ARGV, 2 do
+    if ARGV[i] == 'errorCode' then code = ARGV[i + 1] end
+    if ARGV[i] == 'errorMessage' then msg = ARGV[i + 1] end
+  end
+  local ended = 'lost'
+  if ARGV[5] ~= '' or final[cur] then ended = 'reported' end
+  redis.call('HSET', KEYS[7], job[3], cjson.encode({attempt = tonumber(job[3]), site = oldSite, pilotId = job[5] or '', leaseToken = job[6] or '', state = cur, ended = ended, errorCode = code, message = msg, at = tonumber(ARGV[4])}))
+end
 redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('HINCRBY', KEYS[3], cur, -1)
 redis.call('HINCRBY', KEYS[3], new, 1)
@@ -51,7 +67,6 @@ if newSite ~= '' then redis.call('HINCRBY', ARGV[3] .. newSite .. ':states', new
 local reporting = {--@REPORTING_SET}
 if reporting[new] and not reporting[cur] then redis.call('ZADD', KEYS[6], ARGV[4], job[4]) end
 if reporting[cur] and not reporting[new] then redis.call('ZREM', KEYS[6], job[4]) end
-local final = {--@FINAL_SET}
 if final[new] then
   local code = redis.call('HGET', KEYS[1], 'errorCode')
   if new == 'failed' and code and code ~= '' then
