@@ -124,8 +124,10 @@ pilot: { cert: ${q(v.pilot.cert)}, key: ${q(v.pilot.key)} }
 # file is mode 0600 for that reason). WMS_CREDENTIAL_KEY overrides it.
 credentials: { encryptionKey: ${q(randomBytes(32).toString("base64"))} }
 
-# Short timings suit one machine: a lost pilot's job is requeued within half a minute.
-matchmaker: { lockSec: 30, stalledIntervalSec: 5, nomatchBackoffSec: 2 }
+# Short timings suit one machine: a lost pilot's job is requeued within half a minute. A job whose
+# payload ended (holding) is never requeued; it waits holdingTimeoutSec for its report.
+jobs: { heartbeatSec: 5, leaseSec: 30, leaseCheckSec: 5 }
+matchmaker: { nomatchBackoffSec: 2 }
 
 sitesFile: ${q(v.sitesFile)}
 factoryFile: ${q(v.factoryFile)}

@@ -9,6 +9,7 @@ import { factorySuite } from "./factory.ts";
 import { reportsSuite } from "./reports.ts";
 import { cliSuite } from "./cli.ts";
 import { scaleSuite } from "./scale.ts";
+import { jobsSuite } from "./jobs.ts";
 
 /** Each issue adds its suite here; its key is the top-level key in the bench JSON. */
-export const SUITES: readonly BenchSuite[] = [schemasSuite, matchmakerSuite, classadSuite, intakeSuite, cryptoSuite, siteAuthzSuite, factorySuite, reportsSuite, cliSuite, scaleSuite];
+export const SUITES: readonly BenchSuite[] = [schemasSuite, matchmakerSuite, classadSuite, intakeSuite, cryptoSuite, siteAuthzSuite, factorySuite, reportsSuite, cliSuite, scaleSuite, jobsSuite];

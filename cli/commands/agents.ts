@@ -23,7 +23,7 @@ export function registerAgents(program: Command): void {
     .option("--prefetch <n>", "reports each consumer holds unacked at once", parseIntOption("--prefetch", 1), 32)
     .addHelpText(
       "after",
-      "\nStart more 'wms agents' processes for more throughput: they are competing consumers on the same queues.\nRabbitMQ, Redis and the retry timings come from wms.yaml (rabbitmq.url, redis.url, matchmaker.lockSec).",
+      "\nStart more 'wms agents' processes for more throughput: they are competing consumers on the same queues.\nRabbitMQ, Redis and the retry timings come from wms.yaml (rabbitmq.url, redis.url, jobs.leaseSec).",
     )
     .action(
       action(async (opts: { only?: Agent[]; prefetch: number }, cmd: Command) => {

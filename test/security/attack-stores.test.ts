@@ -2,7 +2,6 @@
 // queued job's spec, rewrite a stored credential's retrieval policy, mint a one-time key, use a key
 // of an earlier attempt, renew after the attempt was abandoned. Each test fails if the attack works.
 import { randomBytes } from "node:crypto";
-import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ERR, type JobSpec } from "../../schemas/index.ts";
 import {
