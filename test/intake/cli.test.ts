@@ -123,7 +123,7 @@ describe("wms replica / task / intake", () => {
     const reply = JSON.parse(r.stdout);
     expect(reply).toMatchObject({ status: "ok", jobs: 4, queued: 3, unbrokered: 1, sites: { CERN: 3 } });
     const status = JSON.parse((await wms(["task", "status", reply.taskId, "--json"])).stdout);
-    expect(status.task).toMatchObject({ taskId: reply.taskId, ownerDn: "/DC=org/DC=pilot-wms/OU=atlas/CN=Paula Prod", status: "running" });
+    expect(status.task).toMatchObject({ taskId: reply.taskId, ownerDn: "/DC=org/DC=pilot-wms/OU=atlas/CN=Paula Prod", status: "active" });
     expect(status.counts).toMatchObject({ activated: 3, failed: 1 });
     expect(status.failedJobs).toEqual([expect.objectContaining({ code: ERR.INTAKE_NO_REPLICA, name: "INTAKE_NO_REPLICA", message: expect.stringContaining("mc/n1") })]);
     expect(JSON.parse((await wms(["task", "list", "--json"])).stdout).map((t: { taskId: string }) => t.taskId)).toContain(reply.taskId);
