@@ -136,7 +136,7 @@ describe("wms replica / task / intake", () => {
     expect(cancelled.stdout).toContain("3 job(s) cancelled");
     const watched = await wms(["task", "status", reply.taskId, "--watch", "--interval", "0.2"]);
     expect(watched.code).toBe(0);
-    expect(watched.stdout).toContain("— cancelled");
+    expect(watched.stdout).toContain("— aborted");
     expect(watched.stdout).toMatch(/failed jobs:\n {2}\S+\.000003 {2}E1600 INTAKE_NO_REPLICA {2}no site holds input file mc\/n1/);
   }, 180_000);
 

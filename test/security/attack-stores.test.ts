@@ -130,7 +130,8 @@ describe("attacks on what Redis holds", () => {
   it("refuses attempt 1's key once the job was requeued as attempt 2", async () => {
     const { spec, pilot, oneTimeKey } = await matchedJob();
     // The pilot went silent; the job's owner requeued it as attempt 2 on another pilot.
-    await h.store.transition(spec.jobId, "sent", ["sent"], { attempt: 2, pilotId: "pilot-next" });
+    await h.store.transition(spec.jobId, "activated", ["sent"], { attempt: 2, pilotId: "", leaseToken: "" });
+    await h.store.transition(spec.jobId, "sent", ["activated"], { pilotId: "pilot-next", leaseToken: "lease-of-pilot-next" });
     await expectCode(() => pilotClient.retrieve({ oneTimeKey, userDn: VICTIM_DN, jobId: spec.jobId, pilotId: pilot.pilotId, attempt: 1 }), ERR.SEC_KEY_INVALID);
     await expectCode(() => pilotClient.retrieve({ oneTimeKey, userDn: VICTIM_DN, jobId: spec.jobId, pilotId: pilot.pilotId, attempt: 2 }), ERR.SEC_KEY_INVALID);
     const audit = await new AuditLog(h.redis, h.loaded.names).recent(20);
