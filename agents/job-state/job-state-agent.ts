@@ -14,7 +14,7 @@ import type { CappedReportList, ReportContext } from "../reports/index.ts";
 import { decideFailure, describeCode } from "./retry-policy.ts";
 import type { Rebroker } from "./job-rebroker.ts";
 
-/** The part of matchmaker/dispatch-queues.ts DispatchQueues the agent uses. */
+/** The part of jobs/ DispatchQueues the agent uses. */
 export interface JobDispatch {
   enqueue(specs: readonly JobSpec[]): Promise<void>;
   complete(jobId: string, lockToken: string): Promise<boolean>;

@@ -3,7 +3,7 @@
 // MB, Disk in KB, OpSys, OpSysAndVer, Arch, TotalCpus, HasSingularity, GLIDEIN_Site, Name), so
 // Requirements written for an HTCondor pool read the same here. The pilot's own Requirements use
 // the job ad's HTCondor names (RequestCpus, RequestMemory, MaxWallTimeMins; see
-// matchmaker/autocluster.ts).
+// jobs/autocluster.ts).
 
 export interface NodeFacts {
   readonly cpus: number;

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Redis } from "ioredis";
 import { Histogram, register as defaultRegistry } from "prom-client";
-import { JobStore } from "../../matchmaker/job-store.ts";
+import { JobStore } from "../../jobs/index.ts";
 import { startMonitor, type RunningMonitor } from "../../agents/monitor/monitor-server.ts";
 import { defaultProviders } from "../../agents/monitor/monitor-providers.ts";
 import { writeQueueStatus } from "../../pilot-factory/index.ts";
@@ -33,8 +33,8 @@ beforeAll(async () => {
     { taskId: "MM1", taskName: "metrics.test", kind: "production", vo: "atlas", group: "", ownerDn: OWNER, priority: 10, maxAttempts: 3, outputDataset: "o" },
     Array.from({ length: 4 }, (_, i) => ({ spec: spec(i), state: "activated" as const })),
   );
-  await store.transition("MM1.000000", "failed", "*", { errorCode: ERR.PAYLOAD_FAILED, errorMessage: "payload exited with code 2" });
-  await store.transition("MM1.000001", "failed", "*", { errorCode: ERR.PAYLOAD_FAILED, errorMessage: "payload exited with code 1" });
+  await store.transition("MM1.000000", "failed", ["activated"], { errorCode: ERR.PAYLOAD_FAILED, errorMessage: "payload exited with code 2" });
+  await store.transition("MM1.000001", "failed", ["activated"], { errorCode: ERR.PAYLOAD_FAILED, errorMessage: "payload exited with code 1" });
   await writeQueueStatus(redis, names, {
     schemaVersion: SCHEMA_VERSION, factoryId: "fac-m", queue: "siteA-local", site: "SITE_A", adapter: "condor",
     submitted: 12, pending: 1, idle: 2, running: 3, exited: 6, emptyPilots: 2, lost: 1, waitingJobs: 9, ratePerMin: 4, targetPerMin: 30, lastCycleSubmitted: 0,
