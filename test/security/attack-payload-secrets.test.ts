@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAgents, type AgentsHandle } from "../../agents/job-state/index.ts";
 import { CredentialClient, startCredentialCache, type CredentialCache } from "../../agents/credentials/index.ts";
 import { deleteTopology } from "../../agents/reports/index.ts";
-import { JobStore } from "../../matchmaker/job-store.ts";
+import { JobStore } from "../../jobs/index.ts";
 import { startMatchmaker, type MatchmakerHandle } from "../../matchmaker/matchmaker-service.ts";
 import { loadConfig, type LoadedConfig } from "../../platform/config.ts";
 import { openNats, openRabbit, openRedis } from "../../platform/connections.ts";
