@@ -2,7 +2,7 @@ import { mkdirSync, statSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Redis } from "ioredis";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { JOB_STATES, JobStore, type JobState } from "../../matchmaker/job-store.ts";
+import { JOB_STATES, JobStore, type JobState } from "../../jobs/index.ts";
 import { startMonitor, type RunningMonitor } from "../../agents/monitor/monitor-server.ts";
 import { defaultProviders } from "../../agents/monitor/monitor-providers.ts";
 import { History } from "../../agents/monitor/history.ts";
@@ -60,7 +60,7 @@ function weekOfHistory(now: number): History {
 beforeAll(async () => {
   await task("ALI1", ALICE);
   await task("BOB1", BOB);
-  await store.transition("BOB1.000000", "failed", "*", { errorCode: ERR.PAYLOAD_FAILED, errorMessage: "payload exited with code 2" });
+  await store.transition("BOB1.000000", "failed", ["activated"], { errorCode: ERR.PAYLOAD_FAILED, errorMessage: "payload exited with code 2" });
   // Two attempts of one job with their logs, as the log agent stores them.
   const logs = new JobLogStore(redis, names);
   for (const [attempt, code, stderr] of [[1, ERR.STAGEIN_CHECKSUM_MISMATCH, "stage-in: adler32 mismatch"], [2, ERR.PAYLOAD_FAILED, "Traceback: ZeroDivisionError in calib.py"]] as const) {
