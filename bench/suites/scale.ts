@@ -17,7 +17,7 @@ import { openNats, openRedis } from "../../platform/connections.ts";
 import { startPrivateRedis } from "../../platform/local-services.ts";
 import { SCHEMA_VERSION, type JobSpec, type WireNames, type WmsConfig } from "../../schemas/index.ts";
 import { generatePilotKeyPair, initPki, JOB_SPEC_SEAL_PURPOSE, PilotTokenStore, readServiceCredentials, sealJobSpec, ServiceSealer } from "../../security/index.ts";
-import { DispatchQueues, JobStore } from "../../matchmaker/index.ts";
+import { DispatchQueues, JobStore } from "../../jobs/index.ts";
 import { processCpuSec } from "../../site-authz/index.ts";
 import type { BenchSuite } from "./suite.ts";
 
