@@ -99,14 +99,16 @@ async function fail(d: JobStateDeps, r: StateReport, job: JobRecord, fence: Fenc
     if (isFinal(job.state)) await dropClaim(d, r, "release");
     return "ignored";
   }
-  const decision = decideFailure({ code, message, attempt: job.attempt, maxAttempts: job.spec.maxAttempts });
+  const decision = decideFailure({ code, message, attempt: job.attempt, maxAttempts: job.spec.maxAttempts, memoryMb: job.spec.memoryMb });
   if (decision.action === "fail") {
     const t = await d.jobs.transition(r.jobId, "failed", PILOT_STATES, { errorCode: decision.code, errorMessage: decision.message.slice(0, 4096), endedAt: r.at }, Date.now(), job.taskId, undefined, fence);
     await dropClaim(d, r, "release");
     if (t.moved) d.logger.info({ jobId: r.jobId, code: decision.code, attempt: job.attempt }, "job failed");
     return t.moved ? "failed" : outcomeOf(t);
   }
-  const next = await d.rebroker({ ...job.spec, attempt: job.attempt }, job.attempt);
+  // An increase_memory rule raises the request before brokerage, so the next attempt is matched
+  // (autocluster, machine ad Memory) as the larger job it now is.
+  const next = await d.rebroker({ ...job.spec, attempt: job.attempt, memoryMb: decision.memoryMb ?? job.spec.memoryMb }, job.attempt);
   // Record first, then release, then queue: the matchmaker can only claim the job once its record
   // says activated, and the old BullMQ entry must be gone before the same job id is added again.
   // A crash after the record moved is repaired on redelivery (see applyStateReport). The new
@@ -132,7 +134,7 @@ async function fail(d: JobStateDeps, r: StateReport, job: JobRecord, fence: Fenc
   if (!t.moved) return outcomeOf(t);
   await dropClaim(d, r, "release");
   await d.dispatch.enqueue([next]);
-  d.logger.info({ jobId: r.jobId, code, attempt: next.attempt, site: next.site, from: job.site }, "job requeued for another attempt");
+  d.logger.info({ jobId: r.jobId, code, attempt: next.attempt, site: next.site, from: job.site, memoryMb: next.memoryMb }, "job requeued for another attempt");
   return "retried";
 }
 

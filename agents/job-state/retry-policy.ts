@@ -1,9 +1,11 @@
-// What a failed attempt leads to, decided by the error code's registry entry (pilot3's recoverable
-// list, here the `retryable` column of schemas/error-codes.ts) and the attempts left. Pure.
-import { ERR, errorEntry, isRetryable } from "../../schemas/index.ts";
+// What a failed attempt leads to: the retry rules (schemas/retry-rules.ts, PanDA's retry-module
+// actions) for codes that have one, else the code's registry entry (the `retryable` column) and
+// the attempts left. Pure.
+import { ERR, errorEntry, isRetryable, retryRuleFor, type RetryRule } from "../../schemas/index.ts";
 
 export type FailureDecision =
-  | { action: "retry"; nextAttempt: number }
+  /** `memoryMb`: the next attempt's memory request, when a rule raised it. */
+  | { action: "retry"; nextAttempt: number; memoryMb?: number }
   | { action: "fail"; code: number; message: string };
 
 export function describeCode(code: number): string {
@@ -17,12 +19,32 @@ function withTitle(code: number, message: string | undefined): string {
   return message.startsWith(title) ? message : `${title}: ${message}`;
 }
 
-export function decideFailure(f: { code: number; message?: string; attempt: number; maxAttempts: number }): FailureDecision {
+export interface FailedAttempt {
+  code: number;
+  message?: string;
+  attempt: number;
+  maxAttempts: number;
+  /** The failed attempt's memory request; an increase_memory rule needs it. */
+  memoryMb?: number;
+}
+
+export function decideFailure(f: FailedAttempt, rules?: readonly RetryRule[]): FailureDecision {
   const detail = f.message ? `: ${f.message}` : "";
-  if (!isRetryable(f.code)) return { action: "fail", code: f.code, message: withTitle(f.code, f.message) };
-  if (f.attempt >= f.maxAttempts) {
+  const rule = retryRuleFor(f.code, f.message, rules);
+  const action = rule?.action;
+  if (action?.kind === "no_retry" || (!action && !isRetryable(f.code))) return { action: "fail", code: f.code, message: withTitle(f.code, f.message) };
+  const limit = action?.kind === "limit_retry" ? Math.min(action.attempts, f.maxAttempts) : f.maxAttempts;
+  if (f.attempt >= limit) {
     // The last attempt's own code stays in the message: "out of attempts" alone tells nobody what to fix.
-    return { action: "fail", code: ERR.RETRY_MAX_ATTEMPTS, message: `attempt ${f.attempt} of ${f.maxAttempts} failed with ${describeCode(f.code)}${detail}` };
+    const why = limit < f.maxAttempts ? ` (its retry rule allows ${limit})` : "";
+    return { action: "fail", code: ERR.RETRY_MAX_ATTEMPTS, message: `attempt ${f.attempt} of ${limit}${why} failed with ${describeCode(f.code)}${detail}` };
+  }
+  if (action?.kind === "increase_memory") {
+    const from = f.memoryMb ?? 0;
+    const memoryMb = Math.min(action.capMb, Math.ceil(from * action.factor));
+    // At the cap already: the same request would be killed the same way, so retrying only wastes a slot.
+    if (memoryMb <= from) return { action: "fail", code: f.code, message: withTitle(f.code, `${f.message ?? "killed"} (already at the ${action.capMb} MB cap of its retry rule)`) };
+    return { action: "retry", nextAttempt: f.attempt + 1, memoryMb };
   }
   return { action: "retry", nextAttempt: f.attempt + 1 };
 }

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spawn } from "node:child_process";
+import { supervise } from "../../agents/pilot/payload-supervisor.ts";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -108,6 +110,25 @@ describe("job-state agent", () => {
     expect((await store.getTask(spec.taskId))?.status).toBe("broken");
     await waitFor(async () => !(await dq.extendLock(spec.jobId, c2.lockToken, 30_000)), 10_000, "last claim released");
     expect(await dq.waitingCount("SITE_B")).toBe(0);
+  });
+
+  it("re-runs a payload the pilot's supervisor killed over its memory with 1.5 times the memory", async () => {
+    const [spec] = await submitJobs(store, dq, 1, { site: "SITE_A", memoryMb: 64 });
+    const c1 = await claimJob(store, dq, spec!.jobId, "pilot-oom");
+    // The pilot's own enforcement: the supervisor polls the payload tree's RSS against the claimed
+    // spec's memory and kills it with PAYLOAD_MEMORY_EXCEEDED (the payload allocates 200 MB).
+    const child = spawn(process.execPath, ["-e", "const b=Buffer.alloc(200*1024*1024,1);setInterval(()=>b[0]++,100)"], { detached: true, stdio: "ignore" });
+    const outcome = await supervise(child, { walltimeSec: 60, memoryMb: c1.spec.memoryMb, pollMs: 100, graceMs: 500 }).done;
+    expect(outcome.killedFor?.code).toBe(ERR.PAYLOAD_MEMORY_EXCEEDED);
+    await report(spec!.jobId, "failed", c1, { errorCode: outcome.killedFor!.code, message: outcome.killedFor!.reason });
+    await waitFor(async () => (await store.getJob(spec!.jobId))?.attempt === 2, 10_000, "second attempt");
+    const second = await store.getJob(spec!.jobId);
+    expect(second?.state).toBe("activated");
+    expect(second?.spec.memoryMb).toBe(96);
+    // What the next pilot is handed asks for more: the queued entry is the larger job's.
+    const c2 = await claimJob(store, dq, spec!.jobId, "pilot-oom-2");
+    expect(c2.attempt).toBe(2);
+    expect(c2.spec.memoryMb).toBe(96);
   });
 
   it("fails a non-retryable failure at once, with its own code", async () => {

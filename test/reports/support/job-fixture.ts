@@ -8,7 +8,7 @@ import type { JobStore } from "../../../jobs/index.ts";
 import type { ClaimedJob, DispatchQueues } from "../../../jobs/index.ts";
 import { autoclusterId, autoclusterKey } from "../../../jobs/index.ts";
 
-export function jobSpec(taskId: string, index: number, o: { site: string; maxAttempts?: number; inputFiles?: FileRef[] }): JobSpec {
+export function jobSpec(taskId: string, index: number, o: { site: string; maxAttempts?: number; inputFiles?: FileRef[]; memoryMb?: number }): JobSpec {
   return {
     schemaVersion: 1,
     jobId: `${taskId}.${index}`,
@@ -26,7 +26,7 @@ export function jobSpec(taskId: string, index: number, o: { site: string; maxAtt
     requirements: "",
     rank: "",
     cores: 1,
-    memoryMb: 1000,
+    memoryMb: o.memoryMb ?? 1000,
     walltimeSec: 600,
     inputFiles: o.inputFiles ?? [],
     outputDataset: "out.ds",
@@ -36,7 +36,7 @@ export function jobSpec(taskId: string, index: number, o: { site: string; maxAtt
 }
 
 /** Records a task of `n` activated jobs and queues them. */
-export async function submitJobs(store: JobStore, dq: DispatchQueues, n: number, o: { site: string; maxAttempts?: number; inputFiles?: FileRef[] }): Promise<JobSpec[]> {
+export async function submitJobs(store: JobStore, dq: DispatchQueues, n: number, o: { site: string; maxAttempts?: number; inputFiles?: FileRef[]; memoryMb?: number }): Promise<JobSpec[]> {
   const taskId = `T${randomBytes(4).toString("hex")}`;
   const specs = Array.from({ length: n }, (_, i) => jobSpec(taskId, i, o));
   await store.createTask(
