@@ -6,6 +6,8 @@ import type { Report } from "../../schemas/index.ts";
 /** agents/reports/ ReportPublisher: confirmed, spooled to disk while RabbitMQ is away. */
 export interface ReportSink {
   publish(report: Report): Promise<void>;
+  /** Reports held in memory only (neither confirmed nor on disk): the pilot takes no new job and does not exit while any are. */
+  heldCount?(): number;
 }
 
 export interface RetrievedProxy {

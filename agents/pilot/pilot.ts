@@ -162,6 +162,16 @@ export async function runPilot(options: PilotOptions): Promise<PilotSummary> {
     }
   };
 
+  // A report only in memory dies with the process: while one is, the pilot takes no new job (a new
+  // job's reports would queue behind it), and it does not exit until the publisher got it out.
+  const held = (): number => o.reports.heldCount?.() ?? 0;
+  const waitReportsOut = async (why: string): Promise<void> => {
+    if (held() === 0) return;
+    log?.warn({ code: ERR.REPORT_SPOOLED, held: held() }, `reports held in memory (RabbitMQ unreachable, spool unwritable): ${why} until they are confirmed`);
+    while (held() > 0) await sleep(200);
+    log?.info("held reports confirmed by RabbitMQ");
+  };
+
   census("starting");
   const { pilotDir, secretsDir, jobsDir } = await preparePilotDir(o, pilotId);
   claimPilotDir(pilotDir);
@@ -184,6 +194,11 @@ export async function runPilot(options: PilotOptions): Promise<PilotSummary> {
         exitReason = "walltime";
         log?.info({ left }, "walltime short; no more jobs");
         break;
+      }
+      if (held() > 0) {
+        census("running");
+        await waitReportsOut("no new job");
+        continue;
       }
       census("idle");
       const facts = probeNode({ pilotId, site: o.site.name, softwareTags: o.site.softwareTags, workdir: o.workdir, deadline });
@@ -261,6 +276,7 @@ export async function runPilot(options: PilotOptions): Promise<PilotSummary> {
       }
       await sleep(Math.min(backoffSec, o.maxBackoffSec ?? Number.POSITIVE_INFINITY) * 1000, o.signal);
     }
+    await waitReportsOut("not exiting");
   } finally {
     census("exited");
     // The token and any pilot certificate leave with the pilot.

@@ -4,6 +4,11 @@
 // deleting a file only after its confirm. A spooled report that was in fact delivered before the
 // failure may be sent twice: consumers are idempotent by reportId, so a duplicate is harmless and a
 // loss is impossible — that is the side we fail on.
+// When the spool cannot be written either (disk full, folder gone), the report is held in memory and
+// resent by the same loop: `heldCount()` tells the pilot to take no new job and not to exit until it
+// is out. Reports are published `mandatory` (AMQP 0-9-1 basic.publish): one the broker cannot route
+// to any queue comes back (basic.return, before its ack) and counts as not delivered, never as
+// confirmed; `unroutableCount()` counts them.
 import type { ChannelModel, ConfirmChannel } from "amqplib";
 import type { Logger } from "pino";
 import { ERR, WmsError, type Report, type WireNames, type WmsConfig } from "../../schemas/index.ts";
@@ -55,6 +60,11 @@ export class ReportPublisher {
   private draining: Promise<void> | undefined;
   private inFlight = 0;
   private closed = false;
+  /** Reports neither confirmed nor on disk, oldest first: the spool could not be written. */
+  private readonly held: Report[] = [];
+  /** messageIds the broker returned as unroutable on the current channel. */
+  private readonly returned = new Set<string>();
+  private unroutable = 0;
 
   constructor(private readonly opts: ReportPublisherOptions) {
     this.names = opts.names;
@@ -70,14 +80,24 @@ export class ReportPublisher {
     if (this.spool.count() > 0) this.scheduleDrain(0);
   }
 
+  /** Reports held in memory only (the spool could not be written): lost if the process dies now. */
+  heldCount(): number {
+    return this.held.length;
+  }
+
+  /** Publishes the broker returned as unroutable (no queue bound for the routing key) since start. */
+  unroutableCount(): number {
+    return this.unroutable;
+  }
+
   /** Reports on disk not yet confirmed by RabbitMQ. */
   spooledCount(): number {
     return this.spool.count();
   }
 
   /**
-   * Resolves once the report is either confirmed by RabbitMQ or safely on disk in the spool (then
-   * it is resent in the background). Rejects only if it can be neither (the spool folder is unwritable).
+   * Resolves once the report is confirmed by RabbitMQ, safely on disk in the spool, or — when the
+   * spool cannot be written — held in memory (`heldCount()`); the last two are resent in the background.
    */
   async publish(report: Report): Promise<void> {
     if (this.closed) throw new WmsError(ERR.INTERNAL, "report publisher is closed; create a new one to publish");
@@ -86,7 +106,7 @@ export class ReportPublisher {
       // While anything is spooled, new reports queue behind it so one job's reports keep their order.
       // Right after a failure we do not make every caller wait for another connect attempt.
       const recentlyFailed = this.ch === undefined && Date.now() - this.lastFailureAt < this.retryMs;
-      if (this.spool.count() === 0 && !recentlyFailed) {
+      if (this.spool.count() === 0 && this.held.length === 0 && !recentlyFailed) {
         try {
           await this.send(report, await this.channel());
           return;
@@ -94,8 +114,19 @@ export class ReportPublisher {
           this.noteFailure(e);
         }
       }
-      await this.spool.append(report);
-      this.logger.warn({ code: ERR.REPORT_SPOOLED, reportId: report.reportId, spooled: this.spool.count() }, "report spooled to disk until RabbitMQ confirms");
+      // Once one report is held in memory, later ones queue behind it there too, keeping their order.
+      if (this.held.length === 0) {
+        try {
+          await this.spool.append(report);
+          this.logger.warn({ code: ERR.REPORT_SPOOLED, reportId: report.reportId, spooled: this.spool.count() }, "report spooled to disk until RabbitMQ confirms");
+          this.scheduleDrain(this.ch ? 0 : this.retryMs);
+          return;
+        } catch (e) {
+          this.logger.error({ code: ERR.REPORT_SPOOLED, reportId: report.reportId, err: (e as Error).message }, "report spool unwritable; report held in memory until RabbitMQ confirms it");
+        }
+      }
+      this.held.push(report);
+      this.logger.warn({ code: ERR.REPORT_SPOOLED, reportId: report.reportId, held: this.held.length }, "report held in memory until RabbitMQ confirms");
       this.scheduleDrain(this.ch ? 0 : this.retryMs);
     } finally {
       this.inFlight--;
@@ -107,7 +138,7 @@ export class ReportPublisher {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       // The folder, not only our count: a previous process's files count as unconfirmed too.
-      const pending = this.spool.count() > 0 || (await this.spool.oldest(1)).length > 0;
+      const pending = this.held.length > 0 || this.spool.count() > 0 || (await this.spool.oldest(1).catch(() => [])).length > 0;
       if (!pending && this.inFlight === 0 && this.draining === undefined) return true;
       if (pending) this.scheduleDrain(0);
       if (Date.now() >= deadline) return false;
@@ -158,6 +189,10 @@ export class ReportPublisher {
         }
       });
       const ch = await conn.createConfirmChannel();
+      // basic.return comes before the ack of the same publish, so send() sees it when the ack lands.
+      ch.on("return", (msg: { properties: { messageId?: unknown } }) => {
+        if (typeof msg.properties.messageId === "string") this.returned.add(msg.properties.messageId);
+      });
       ch.on("error", (e: Error) => this.logger.warn({ err: e.message }, "RabbitMQ channel error"));
       ch.on("close", () => {
         if (this.ch === ch) {
@@ -187,11 +222,15 @@ export class ReportPublisher {
           this.names.rabbit.reportsExchange,
           routingKeyFor(this.names, report.kind),
           body,
-          { persistent: true, messageId: report.reportId, contentType: "application/json", type: report.kind, timestamp: Math.floor(Date.now() / 1000) },
+          { persistent: true, mandatory: true, messageId: report.reportId, contentType: "application/json", type: report.kind, timestamp: Math.floor(Date.now() / 1000) },
           (err: unknown) => {
             clearTimeout(timer);
             if (err) reject(err instanceof Error ? err : new Error("broker nacked the report"));
-            else resolve();
+            else if (this.returned.delete(report.reportId)) {
+              this.unroutable++;
+              this.logger.error({ reportId: report.reportId, kind: report.kind, unroutable: this.unroutable }, "RabbitMQ returned the report as unroutable (no queue bound); kept for resending");
+              reject(new Error("report unroutable: no queue bound for its routing key"));
+            } else resolve();
           },
         );
       } catch (e) {
@@ -209,7 +248,7 @@ export class ReportPublisher {
         this.draining = undefined;
         // Something may have been spooled while we were finishing; do not strand it. Straight away
         // only while we are making progress, so nothing here can spin.
-        if (this.spool.count() > 0) this.scheduleDrain(this.ch && sent > 0 ? 0 : this.retryMs);
+        if (this.spool.count() > 0 || this.held.length > 0) this.scheduleDrain(this.ch && sent > 0 ? 0 : this.retryMs);
       });
     }, delayMs);
     this.drainTimer.unref();
@@ -221,7 +260,8 @@ export class ReportPublisher {
     try {
       for (;;) {
         if (this.closed) return sent;
-        const files = await this.spool.oldest(this.resendBatch);
+        // An unreadable spool folder (the reason reports are held in memory) must not stop those.
+        const files = await this.spool.oldest(this.resendBatch).catch(() => [] as string[]);
         if (files.length === 0) break;
         const ch = await this.channel();
         const loaded = await Promise.all(files.map(async (f) => ({ file: f, report: await this.spool.read(f) })));
@@ -238,6 +278,13 @@ export class ReportPublisher {
           } else failure ??= r.reason;
         }
         if (failure !== undefined) throw failure;
+      }
+      // Then what only memory holds, oldest first, one at a time so a failure keeps the order.
+      while (this.held.length > 0) {
+        if (this.closed) return sent;
+        await this.send(this.held[0], await this.channel());
+        this.held.shift();
+        sent++;
       }
       this.retryMs = this.retryMinMs;
       if (sent > 0) this.logger.info({ sent }, "report spool drained");

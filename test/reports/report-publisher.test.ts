@@ -6,7 +6,8 @@ import { ReportPublisher } from "../../agents/reports/index.ts";
 import { createLogger } from "../../platform/logger.ts";
 import { testConfig } from "../support/namespace.ts";
 import { TcpProxy } from "./support/tcp-proxy.ts";
-import { drainQueue, removeTopology } from "./support/rabbit-fixture.ts";
+import { drainQueue, removeTopology, withChannel } from "./support/rabbit-fixture.ts";
+import { routingKeyFor } from "../../agents/reports/topology.ts";
 import { auditReport } from "./support/report-factory.ts";
 
 const { config, names } = testConfig("reppub");
@@ -103,5 +104,25 @@ describe("ReportPublisher", () => {
     const got = await drainQueue(url, names.rabbit.queues.audit);
     // A report whose confirm was lost with the connection may arrive twice; none may be missing.
     expect(new Set(got.map((m) => m.properties.messageId as string))).toEqual(new Set(sent.map((r) => r.reportId)));
+  });
+
+  it("does not take an unroutable report (no queue bound) for delivered: it is counted and kept until a queue is bound", async () => {
+    const warm = new ReportPublisher({ url, names, spoolDir: freshSpool(), logger });
+    await warm.publish(auditReport());
+    await warm.close();
+    await drainQueue(url, names.rabbit.queues.audit);
+    const key = routingKeyFor(names, "audit");
+    await withChannel(url, (ch) => ch.unbindQueue(names.rabbit.queues.audit, names.rabbit.reportsExchange, key));
+    const pub = new ReportPublisher({ url, names, spoolDir: freshSpool(), logger, rabbit: { ...config.rabbitmq, declareTopology: false }, retryMinMs: 50, retryMaxMs: 200 });
+    const lost = auditReport();
+    await pub.publish(lost);
+    expect(pub.unroutableCount()).toBe(1);
+    expect(pub.spooledCount()).toBe(1);
+    expect(await pub.flush(300)).toBe(false);
+    await withChannel(url, (ch) => ch.bindQueue(names.rabbit.queues.audit, names.rabbit.reportsExchange, key));
+    expect(await pub.flush(15_000)).toBe(true);
+    await pub.close();
+    const got = await drainQueue(url, names.rabbit.queues.audit);
+    expect(got.map((m) => m.properties.messageId)).toEqual([lost.reportId]);
   });
 });
