@@ -137,20 +137,7 @@ export class MonitorData {
     if (!j) return undefined;
     const attempts = (await this.providers.attempts?.(jobId)) ?? [];
     return {
-      job: {
-        jobId: j.jobId,
-        state: j.state,
-        site: j.site || j.spec.site,
-        attempt: j.attempt,
-        maxAttempts: j.spec.maxAttempts,
-        pilotId: j.pilotId,
-        errorCode: j.errorCode,
-        errorName: j.errorCode !== undefined ? errorEntry(j.errorCode)?.name : undefined,
-        errorMessage: j.errorMessage,
-        wallSec: j.wallSec,
-        userDn: j.spec.userDn,
-        inputFiles: j.spec.inputFiles.length,
-      },
+      job: jobView(j),
       attempts,
     };
   }
@@ -161,20 +148,7 @@ export class MonitorData {
 
   async taskJobs(taskId: string, opts: { state?: JobState; offset?: number; limit?: number } = {}): Promise<JobView[]> {
     const jobs = await this.jobs.listJobs(taskId, { state: opts.state, offset: opts.offset ?? 0, limit: opts.limit ?? 500 });
-    return jobs.map((j: JobRecord) => ({
-      jobId: j.jobId,
-      state: j.state,
-      site: j.site || j.spec.site,
-      attempt: j.attempt,
-      maxAttempts: j.spec.maxAttempts,
-      pilotId: j.pilotId,
-      errorCode: j.errorCode,
-      errorName: j.errorCode !== undefined ? errorEntry(j.errorCode)?.name : undefined,
-      errorMessage: j.errorMessage,
-      wallSec: j.wallSec,
-      userDn: j.spec.userDn,
-      inputFiles: j.spec.inputFiles.length,
-    }));
+    return jobs.map(jobView);
   }
 
   /** Sites known from the providers, else every site with job counters in this namespace. */
@@ -237,4 +211,22 @@ export class MonitorData {
     for (const t of await this.tasks(1000)) for (const s of JOB_STATES) total[s] += t.counts[s];
     return total;
   }
+}
+
+/** One job as the monitor shows it, in the job page and in a task's job list alike. */
+function jobView(j: JobRecord): JobView {
+  return {
+    jobId: j.jobId,
+    state: j.state,
+    site: j.site || j.spec.site,
+    attempt: j.attempt,
+    maxAttempts: j.spec.maxAttempts,
+    pilotId: j.pilotId,
+    errorCode: j.errorCode,
+    errorName: j.errorCode !== undefined ? errorEntry(j.errorCode)?.name : undefined,
+    errorMessage: j.errorMessage,
+    wallSec: j.wallSec,
+    userDn: j.spec.userDn,
+    inputFiles: j.spec.inputFiles.length,
+  };
 }
