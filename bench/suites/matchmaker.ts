@@ -17,7 +17,7 @@ import type { SwarmCommand, SwarmPilot, SwarmResult } from "../pilot-swarm.ts";
 import { generatePilotKeyPair, initPki, JOB_SPEC_SEAL_PURPOSE, PilotTokenStore, readServiceCredentials, sealJobSpec, ServiceSealer } from "../../security/index.ts";
 import { DispatchQueues, JobStore } from "../../jobs/index.ts";
 import { processCpuSec, processRssKb } from "../../site-authz/index.ts";
-import type { BenchSuite } from "./suite.ts";
+import { benchJob, type BenchSuite } from "./suite.ts";
 
 const SITES = 50;
 const TOTAL = 100_000;
@@ -33,33 +33,6 @@ const WMS_BIN = fileURLToPath(new URL("../../bin/wms.mjs", import.meta.url));
 const SWARM_MODULE = fileURLToPath(new URL("../pilot-swarm.ts", import.meta.url));
 const FLOOR_MODULE = fileURLToPath(new URL("../plumbing-floor.ts", import.meta.url));
 
-function spec(taskId: string, i: number, site: string, cores: number): JobSpec {
-  return {
-    schemaVersion: 1,
-    jobId: `${taskId}.${i}`,
-    taskId,
-    taskName: taskId,
-    kind: "production",
-    vo: "atlas",
-    group: "atlas/prod",
-    userDn: "/DC=org/CN=Bench User",
-    priority: 100,
-    site,
-    executable: "/bin/true",
-    arguments: ["--events", "1000"],
-    environment: { ATHENA_CORES: String(cores) },
-    requirements: 'TARGET.OpSys == "LINUX" && TARGET.Memory >= 2000',
-    rank: "TARGET.Cpus",
-    cores,
-    memoryMb: 2000,
-    walltimeSec: 3600,
-    inputFiles: [{ lfn: `data/${taskId}/${i}.root`, dataset: "bench.ds", size: 1000, adler32: "0a1b2c3d", md5: "0123456789abcdef0123456789abcdef" }],
-    outputDataset: "bench.out",
-    attempt: 1,
-    maxAttempts: 3,
-  };
-}
-
 /** Queues `n` jobs spread over the sites (two autoclusters each), recorded in the JobStore, sealed as the intake seals them. */
 async function queueJobs(store: JobStore, dq: DispatchQueues, tag: string, n: number, seal: (s: JobSpec) => JobSpec): Promise<JobSpec[]> {
   const out: JobSpec[] = [];
@@ -67,7 +40,7 @@ async function queueJobs(store: JobStore, dq: DispatchQueues, tag: string, n: nu
   for (let s = 0; s < SITES; s++) {
     for (const cores of [1, 8]) {
       const taskId = `${tag}s${s}c${cores}`;
-      const specs = Array.from({ length: perTask }, (_, i) => seal(spec(taskId, i, `BENCH_${s}`, cores)));
+      const specs = Array.from({ length: perTask }, (_, i) => seal(benchJob(taskId, i, `BENCH_${s}`, { cores, environment: { ATHENA_CORES: String(cores) } })));
       await store.createTask(
         { taskId, taskName: taskId, kind: "production", vo: "atlas", group: "atlas/prod", ownerDn: specs[0].userDn, priority: 100, maxAttempts: 3, outputDataset: "bench.out" },
         specs.map((x) => ({ spec: x, state: "activated" as const })),
@@ -282,7 +255,7 @@ export const matchmakerSuite: BenchSuite = {
       // The floor: the same pilots against a responder that only claims in BullMQ and answers.
       child.kill("SIGTERM");
       await exited(child);
-      await dq.enqueue(Array.from({ length: FLOOR_JOBS }, (_, i) => spec("floor", i, `BENCH_${i % SITES}`, 1)));
+      await dq.enqueue(Array.from({ length: FLOOR_JOBS }, (_, i) => benchJob("floor", i, `BENCH_${i % SITES}`, { environment: { ATHENA_CORES: "1" } })));
       floor = await startFloor(namespace);
       const floorCpu0 = { responder: await cpuSec(floor.pid ?? 0), redis: await redisCpuSec(redis) };
       const floorRun = await swarm.call({ op: "closed", ms: FLOOR_MS });

@@ -19,7 +19,7 @@ import { SCHEMA_VERSION, type JobSpec, type WireNames, type WmsConfig } from "..
 import { generatePilotKeyPair, initPki, JOB_SPEC_SEAL_PURPOSE, PilotTokenStore, readServiceCredentials, sealJobSpec, ServiceSealer } from "../../security/index.ts";
 import { DispatchQueues, JobStore } from "../../jobs/index.ts";
 import { processCpuSec } from "../../site-authz/index.ts";
-import type { BenchSuite } from "./suite.ts";
+import { benchJob, type BenchSuite } from "./suite.ts";
 
 const WMS_BIN = fileURLToPath(new URL("../../bin/wms.mjs", import.meta.url));
 /** Queued jobs for the memory figure; the issue's 100k is scaled down so the suite runs in minutes (the figure is per job). */
@@ -45,33 +45,6 @@ interface Ctx {
   readonly publicKey: string;
 }
 
-function spec(taskId: string, i: number, site: string, memoryMb: number): JobSpec {
-  return {
-    schemaVersion: 1,
-    jobId: `${taskId}.${i}`,
-    taskId,
-    taskName: taskId,
-    kind: "production",
-    vo: "atlas",
-    group: "atlas/prod",
-    userDn: "/DC=org/CN=Bench User",
-    priority: 100,
-    site,
-    executable: "/bin/true",
-    arguments: ["--events", "1000"],
-    environment: {},
-    requirements: 'TARGET.OpSys == "LINUX" && TARGET.Memory >= 1000',
-    rank: "TARGET.Cpus",
-    cores: 1,
-    memoryMb,
-    walltimeSec: 3600,
-    inputFiles: [{ lfn: `data/${taskId}/${i}.root`, dataset: "bench.ds", size: 1000, adler32: "0a1b2c3d", md5: "0123456789abcdef0123456789abcdef" }],
-    outputDataset: "bench.out",
-    attempt: 1,
-    maxAttempts: 3,
-  };
-}
-
 /** `sites` × `shapes` dispatch queues (one task per queue; shapes differ in memory), `perQueue` jobs each. */
 async function queueJobs(c: Ctx, sites: number, shapes: number, perQueue: number): Promise<void> {
   const store = new JobStore(c.redis, c.names);
@@ -80,7 +53,7 @@ async function queueJobs(c: Ctx, sites: number, shapes: number, perQueue: number
     for (let s = 0; s < sites; s++) {
       for (let a = 0; a < shapes; a++) {
         const taskId = `s${s}m${a}`;
-        const specs = Array.from({ length: perQueue }, (_, i) => c.seal(spec(taskId, i, `SCALE_${s}`, 1000 + a)));
+        const specs = Array.from({ length: perQueue }, (_, i) => c.seal(benchJob(taskId, i, `SCALE_${s}`, { memoryMb: 1000 + a, requirements: 'TARGET.OpSys == "LINUX" && TARGET.Memory >= 1000' })));
         await store.createTask(
           { taskId, taskName: taskId, kind: "production", vo: "atlas", group: "atlas/prod", ownerDn: specs[0].userDn, priority: 100, maxAttempts: 3, outputDataset: "bench.out" },
           specs.map((x) => ({ spec: x, state: "activated" as const })),
