@@ -255,6 +255,40 @@ export class DispatchQueues {
     return this.queue(site, autocluster).getJobCountByTypes("wait", "prioritized", "paused");
   }
 
+  /** Moves a site's waiting counter by `by` (the reconciler's repair, a delta for the same reason as its counts). */
+  async adjustWaiting(site: string, by: number): Promise<void> {
+    if (by !== 0) await this.redis.hincrby(this.waitingKey, site, by);
+  }
+
+  /** Ids of the entries waiting in one queue (not claimed): the reconciler compares them with the records. */
+  async waitingIds(site: string, autocluster: string): Promise<string[]> {
+    return this.queue(site, autocluster).getRanges(["wait", "prioritized", "delayed", "paused"], 0, -1);
+  }
+
+  /** Where a job's entry is in its queue (BullMQ's name: waiting, prioritized, active, ..., unknown = none). */
+  async entryState(spec: JobSpec): Promise<string> {
+    return this.queue(spec.site, autoclusterId(autoclusterKey(spec))).getJobState(spec.jobId);
+  }
+
+  /**
+   * Puts back the entry of a job the store says is waiting but whose queue lost it. The site index
+   * is written first, as at intake; BullMQ keeps job ids unique, so a racing enqueue adds no second.
+   */
+  async restoreEntry(spec: JobSpec): Promise<void> {
+    const key = autoclusterKey(spec);
+    const ac = autoclusterId(key);
+    await this.redis.pipeline().sadd(this.sitesKey, spec.site).hset(this.indexKey(spec.site), ac, JSON.stringify(key)).exec();
+    await this.queue(spec.site, ac).add(BULL_JOB_NAME, { taskId: spec.taskId, userDn: spec.userDn, attempt: spec.attempt } satisfies QueueEntry, { ...JOB_OPTS, jobId: spec.jobId, priority: bullPriority(spec.priority) });
+  }
+
+  /** Drops a waiting entry that must not run; false when it is claimed (locked) or gone meanwhile. */
+  async dropWaiting(site: string, autocluster: string, jobId: string): Promise<boolean> {
+    const q = this.queue(site, autocluster);
+    const state = await q.getJobState(jobId);
+    if (state !== "waiting" && state !== "prioritized" && state !== "delayed") return false;
+    return (await q.remove(jobId)) === 1;
+  }
+
   async sites(): Promise<string[]> {
     return this.redis.smembers(this.sitesKey);
   }

@@ -26,3 +26,4 @@ export {
 export { JobStore, type JobRecord, type TaskRecord, type NewJob, type JobPatch, type SideWrites, type Fence, type TransitionResult, type AttemptRecord } from "./job-store.ts";
 export { DispatchQueues, makeLockToken, parseLockToken, type DispatchQueuesOptions, type ClaimedJob, type ClaimWrites, type ClaimTarget, type QueueEntry, type StallOutcome } from "./dispatch-queues.ts";
 export { autoclusterKey, autoclusterId, bullPriority, jobAdText, AUTOCLUSTER_ID_RE, type AutoclusterKey } from "./autocluster.ts";
+export { Reconciler, type ReconcileOptions, type ReconcileSummary, type Repair } from "./reconciler.ts";

@@ -365,6 +365,22 @@ export class JobStore {
     return { verdict, state: (state || undefined) as JobState | undefined };
   }
 
+  /** Every task id of the namespace, oldest first (the reconciler's scan). */
+  async allTaskIds(): Promise<string[]> {
+    return this.redis.zrange(this.tasksIndexKey, 0, -1);
+  }
+
+  /**
+   * Moves a task's or a site's state counters by `delta` (state -> n): the reconciler's repair. A
+   * delta, not a SET, so transitions that ran between its count and this write are kept.
+   */
+  async adjustCounts(target: { readonly taskId: string } | { readonly site: string }, delta: Readonly<Record<string, number>>): Promise<void> {
+    const key = "taskId" in target ? this.taskStatesKey(target.taskId) : this.siteStatesKey(target.site);
+    const p = this.redis.pipeline();
+    for (const [state, by] of Object.entries(delta)) if (by !== 0) p.hincrby(key, state, by);
+    await p.exec();
+  }
+
   /** Every ended attempt of a job, oldest first (the current one is the record itself). */
   async attempts(jobId: string): Promise<AttemptRecord[]> {
     const h = await this.redis.hgetall(this.attemptsKey(jobId));

@@ -47,7 +47,7 @@ import type { AutoclusterKey } from "../jobs/index.ts";
 import { MatchCache } from "./match-cache.ts";
 import { FairShareUsage } from "./match-fair-share.ts";
 import { orderCandidates, type RankedCandidate } from "./match-ranking.ts";
-import { JobStore } from "../jobs/index.ts";
+import { JobStore, Reconciler } from "../jobs/index.ts";
 import { authorize } from "../site-authz/index.ts";
 
 /** What signs envelopes: security's `createBatchEnvelopeSigner(...)` (or `createEnvelopeSigner`, one signature each). */
@@ -93,6 +93,7 @@ interface Metrics {
   errors: Counter<"code">;
   heartbeats: Counter<"result">;
   stalled: Counter<"outcome">;
+  reconciled: Counter<"kind">;
   refusedSpecs: Counter;
   tokenRefusals: Counter<"code">;
   latency: Histogram;
@@ -109,6 +110,7 @@ function metrics(registry: Registry): Metrics {
       errors: registry.getSingleMetric("wms_matchmaker_errors_total") as Counter<"code">,
       heartbeats: registry.getSingleMetric("wms_matchmaker_heartbeats_total") as Counter<"result">,
       stalled: registry.getSingleMetric("wms_matchmaker_stalled_jobs_total") as Counter<"outcome">,
+      reconciled: registry.getSingleMetric("wms_jobs_reconciled_total") as Counter<"kind">,
       refusedSpecs: registry.getSingleMetric("wms_matchmaker_unsealed_specs_total") as Counter,
       tokenRefusals: registry.getSingleMetric("wms_matchmaker_token_refusals_total") as Counter<"code">,
       latency: registry.getSingleMetric("wms_matchmaker_advert_seconds") as Histogram,
@@ -120,6 +122,7 @@ function metrics(registry: Registry): Metrics {
     errors: new Counter({ name: "wms_matchmaker_errors_total", help: "Adverts refused, by error code", labelNames: ["code"], registers }),
     heartbeats: new Counter({ name: "wms_matchmaker_heartbeats_total", help: "Heartbeats, by result (ok, cancelled, lost, stale, bad)", labelNames: ["result"], registers }),
     stalled: new Counter({ name: "wms_matchmaker_stalled_jobs_total", help: "Jobs whose pilot went silent, by outcome", labelNames: ["outcome"], registers }),
+    reconciled: new Counter({ name: "wms_jobs_reconciled_total", help: "Counters and queue entries the reconciliation repaired, by kind", labelNames: ["kind"], registers }),
     refusedSpecs: new Counter({ name: "wms_matchmaker_unsealed_specs_total", help: "Claimed job specs refused because the intake's seal does not verify", registers }),
     tokenRefusals: new Counter({ name: "wms_matchmaker_token_refusals_total", help: "Adverts refused for their pilot token, by error code", labelNames: ["code"], registers }),
     latency: new Histogram({
@@ -173,6 +176,27 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     m.stalled.inc({ outcome });
     if (outcome !== "skipped") logger?.info({ jobId, outcome }, "job of a silent pilot recovered");
   });
+
+  // Idempotent and repairing by deltas, so every matchmaker runs it: no leader to elect or lose.
+  const reconciler = new Reconciler(jobs, dispatch);
+  let reconciling: Promise<void> | undefined;
+  const reconcileTimer =
+    config.jobs.reconcileSec > 0
+      ? setInterval(() => {
+          if (reconciling) return;
+          reconciling = reconciler
+            .run()
+            .then(
+              (s) => {
+                for (const [kind, n] of Object.entries(s.counts)) if (n > 0) m.reconciled.inc({ kind }, n);
+                if (s.repairs.length > 0) logger?.warn({ repairs: s.repairs.slice(0, 50), counts: s.counts, jobsScanned: s.jobsScanned }, "reconciliation repaired drift from the job records");
+              },
+              (e: Error) => logger?.warn({ err: e.message }, "reconciliation failed"),
+            )
+            .finally(() => (reconciling = undefined));
+        }, config.jobs.reconcileSec * 1000)
+      : undefined;
+  reconcileTimer?.unref();
 
   const nomatch = (reason: string): MatchReply => ({ schemaVersion: SCHEMA_VERSION, status: "nomatch", backoffSec: mm.nomatchBackoffSec, reason });
 
@@ -434,6 +458,8 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
       heartbeats.unsubscribe();
       await Promise.all(loops);
       await Promise.allSettled([...inflight]);
+      if (reconcileTimer) clearInterval(reconcileTimer);
+      await reconciling;
       await dispatch.close();
     },
   };

@@ -101,6 +101,7 @@ export const WmsConfigSchema = Type.Object(
         heartbeatSec: Type.Number({ minimum: 0.05, default: 60, description: "How often a pilot renews its job's lease, from claim until its final report is out" }),
         leaseSec: Type.Number({ minimum: 0.2, default: 300, description: "How long a lease lives without a heartbeat; then a job in sent/starting/running is requeued as a new attempt" }),
         leaseCheckSec: Type.Number({ minimum: 0.1, default: 30, description: "How often expired leases are looked for; a lost pilot's job is requeued within leaseSec + 2 x this" }),
+        reconcileSec: Type.Number({ minimum: 0, default: 60, description: "How often each matchmaker checks counters and queue entries against the job records and repairs drift (0 = never)" }),
         holdingTimeoutSec: Type.Number({ minimum: 1, default: 21600, description: "How long a job whose payload ended (holding) waits for its final report before it fails with JOB_HOLDING_TIMEOUT" }),
       },
       { default: {}, additionalProperties: false },

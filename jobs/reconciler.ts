@@ -1,0 +1,194 @@
+// Reconciliation: the job records are the truth; the state counters (per task, per site), the
+// sites' waiting counters and the BullMQ queue entries are derived from them and can drift when
+// Redis loses its last writes (a crash without fsync) or a client dies between two steps. This
+// check recomputes them from the records and repairs what disagrees. It is idempotent and repairs
+// by deltas, so every matchmaker may run it with no leader: a second run finds nothing to repair.
+//
+// A difference seen while jobs move may be a race, not drift (a claim pops the entry before the
+// record moves; an intake writes records before their entries). So a counter is repaired only when
+// two counts taken one after the other agree on the same difference, and a queue entry only when the
+// record has not changed for `graceMs` and still disagrees when looked at again; a task or site with
+// a record younger than that keeps its counters until a later run (an intake writes the records,
+// then the counters and the entries).
+import { JobStore, type JobRecord } from "./job-store.ts";
+import type { DispatchQueues } from "./dispatch-queues.ts";
+import { JOB_STATES, LEASED_STATES, type JobState } from "./lifecycle.ts";
+import { autoclusterId, autoclusterKey } from "./autocluster.ts";
+
+export interface ReconcileOptions {
+  /** A record younger than this is left alone by the queue repairs (its own writer may be mid-way). */
+  readonly graceMs?: number;
+  readonly now?: () => number;
+}
+
+/** One thing the reconciler changed, for the log. */
+export interface Repair {
+  readonly kind: "task-count" | "site-count" | "waiting-count" | "entry-restored" | "entry-dropped";
+  /** Task id, site, or job id. */
+  readonly subject: string;
+  /** For counters: state -> correction applied; for entries: the job's state. */
+  readonly detail: string;
+}
+
+export interface ReconcileSummary {
+  readonly jobsScanned: number;
+  readonly repairs: readonly Repair[];
+  /** Repairs by kind (every kind present, zero when none). */
+  readonly counts: Readonly<Record<Repair["kind"], number>>;
+}
+
+const DEFAULT_GRACE_MS = 30_000;
+const SCAN_BATCH = 500;
+
+interface Tally {
+  readonly tasks: Map<string, Record<string, number>>;
+  readonly sites: Map<string, Record<string, number>>;
+  /** Jobs the store says wait in a queue (`activated`), by site. */
+  readonly waiting: Map<string, number>;
+  readonly activated: JobRecord[];
+  readonly byId: Map<string, JobRecord>;
+  /** Tasks and sites with a record younger than the grace period: an intake may be between its steps. */
+  readonly unsettled: Set<string>;
+}
+
+function bump(m: Map<string, Record<string, number>>, k: string, state: string): void {
+  let r = m.get(k);
+  if (!r) m.set(k, (r = {}));
+  r[state] = (r[state] ?? 0) + 1;
+}
+
+/** expected - actual per state, zero entries left out. */
+function diff(expected: Readonly<Record<string, number>>, actual: Readonly<Record<string, number>>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const s of JOB_STATES) {
+    const d = (expected[s] ?? 0) - (actual[s] ?? 0);
+    if (d !== 0) out[s] = d;
+  }
+  return out;
+}
+
+function same(a: Readonly<Record<string, number>>, b: Readonly<Record<string, number>>): boolean {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
+}
+
+function fmt(d: Readonly<Record<string, number>>): string {
+  return Object.entries(d)
+    .map(([s, n]) => `${s}${n > 0 ? "+" : ""}${n}`)
+    .join(",");
+}
+
+export class Reconciler {
+  private readonly graceMs: number;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly store: JobStore,
+    private readonly dispatch: DispatchQueues,
+    opts: ReconcileOptions = {},
+  ) {
+    this.graceMs = opts.graceMs ?? DEFAULT_GRACE_MS;
+    this.now = opts.now ?? Date.now;
+  }
+
+  private async tally(): Promise<Tally> {
+    const t: Tally = { tasks: new Map(), sites: new Map(), waiting: new Map(), activated: [], byId: new Map(), unsettled: new Set() };
+    for (const taskId of await this.store.allTaskIds()) {
+      t.tasks.set(taskId, {});
+      const ids = await this.store.jobIds(taskId);
+      for (let i = 0; i < ids.length; i += SCAN_BATCH) {
+        for (const rec of await this.store.listJobs(taskId, { offset: i, limit: SCAN_BATCH })) {
+          t.byId.set(rec.jobId, rec);
+          if (!this.settled(rec)) t.unsettled.add(`task\n${taskId}`).add(`site\n${rec.site || rec.spec.site}`).add(`waiting\n${rec.site || rec.spec.site}`);
+          bump(t.tasks, taskId, rec.state);
+          // The transition script counts a job at its record's site (empty until brokered).
+          if (rec.site) bump(t.sites, rec.site, rec.state);
+          if (rec.state === "activated") {
+            const site = rec.site || rec.spec.site;
+            t.waiting.set(site, (t.waiting.get(site) ?? 0) + 1);
+            t.activated.push(rec);
+          }
+        }
+      }
+    }
+    return t;
+  }
+
+  /** The counters' differences from a tally: task and site state counts, waiting counts. */
+  private async counterDiffs(t: Tally, sites: readonly string[]): Promise<Map<string, Record<string, number>>> {
+    const out = new Map<string, Record<string, number>>();
+    for (const [taskId, expected] of t.tasks) {
+      const d = diff(expected, await this.store.taskCounts(taskId));
+      if (Object.keys(d).length > 0) out.set(`task\n${taskId}`, d);
+    }
+    const waiting = await this.dispatch.waitingCounts();
+    for (const site of sites) {
+      const d = diff(t.sites.get(site) ?? {}, await this.store.siteCounts(site));
+      if (Object.keys(d).length > 0) out.set(`site\n${site}`, d);
+      const w = (t.waiting.get(site) ?? 0) - (waiting[site] ?? 0);
+      if (w !== 0) out.set(`waiting\n${site}`, { activated: w });
+    }
+    return out;
+  }
+
+  /** One pass: repairs queue entries first (which move waiting counts), then every counter. */
+  async run(): Promise<ReconcileSummary> {
+    const repairs: Repair[] = [];
+    const first = await this.tally();
+    await this.repairEntries(first, repairs);
+
+    const sites = [...new Set([...(await this.dispatch.sites()), ...first.sites.keys(), ...first.waiting.keys()])];
+    const a = await this.counterDiffs(await this.tally(), sites);
+    if (a.size > 0) {
+      const t = await this.tally();
+      const b = await this.counterDiffs(t, sites);
+      for (const [k, d] of a) {
+        const d2 = b.get(k);
+        if (!d2 || !same(d, d2) || t.unsettled.has(k)) continue;
+        const [kind, subject] = k.split("\n") as [string, string];
+        if (kind === "task") await this.store.adjustCounts({ taskId: subject }, d);
+        else if (kind === "site") await this.store.adjustCounts({ site: subject }, d);
+        else await this.dispatch.adjustWaiting(subject, d.activated ?? 0);
+        repairs.push({ kind: kind === "task" ? "task-count" : kind === "site" ? "site-count" : "waiting-count", subject, detail: fmt(d) });
+      }
+    }
+    const counts = { "task-count": 0, "site-count": 0, "waiting-count": 0, "entry-restored": 0, "entry-dropped": 0 };
+    for (const r of repairs) counts[r.kind]++;
+    return { jobsScanned: first.byId.size, repairs, counts };
+  }
+
+  private settled(rec: JobRecord): boolean {
+    return this.now() - rec.updatedAt >= this.graceMs;
+  }
+
+  private async repairEntries(t: Tally, repairs: Repair[]): Promise<void> {
+    // An activated job with no entry would never be offered to a pilot.
+    for (const rec of t.activated) {
+      if (!this.settled(rec)) continue;
+      const spec = { ...rec.spec, site: rec.site || rec.spec.site, attempt: rec.attempt };
+      if ((await this.dispatch.entryState(spec)) !== "unknown") continue;
+      const again = await this.store.getJob(rec.jobId);
+      if (again?.state !== "activated" || again.updatedAt !== rec.updatedAt) continue;
+      await this.dispatch.restoreEntry(spec);
+      repairs.push({ kind: "entry-restored", subject: rec.jobId, detail: "activated" });
+    }
+    // A waiting entry whose job must not run (final, its payload ended, or no record): a pilot
+    // would claim it for nothing. A leased job's entry back in its queue is the stalled-job
+    // recovery's (a lost pilot, a new attempt), not this check's.
+    for (const site of await this.dispatch.sites()) {
+      for (const ac of Object.keys(await this.dispatch.autoclusters(site))) {
+        for (const jobId of await this.dispatch.waitingIds(site, ac)) {
+          const rec = t.byId.get(jobId) ?? (await this.store.getJob(jobId));
+          if (rec && (rec.state === "activated" || (LEASED_STATES as readonly JobState[]).includes(rec.state))) continue;
+          if (rec && !this.settled(rec)) continue;
+          const again = await this.store.getJob(jobId);
+          if (again && (again.state === "activated" || (LEASED_STATES as readonly JobState[]).includes(again.state) || again.updatedAt !== rec?.updatedAt)) continue;
+          if (!rec && again) continue;
+          // Lives in this queue only if the record agrees on the queue (or there is no record).
+          if (rec && autoclusterId(autoclusterKey(rec.spec)) !== ac) continue;
+          if (await this.dispatch.dropWaiting(site, ac, jobId)) repairs.push({ kind: "entry-dropped", subject: jobId, detail: rec?.state ?? "no record" });
+        }
+      }
+    }
+  }
+}

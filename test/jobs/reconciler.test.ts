@@ -1,0 +1,108 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Redis } from "ioredis";
+import { Queue } from "bullmq";
+import { openRedis } from "../../platform/connections.ts";
+import { DispatchQueues, JobStore, Reconciler, autoclusterId, autoclusterKey, type JobState } from "../../jobs/index.ts";
+import { testConfig } from "../support/namespace.ts";
+import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
+import { createJobs } from "../matchmaker/fixtures.ts";
+
+const { config, names } = testConfig("reconcile");
+let bull: Redis;
+let redis: Redis;
+let dq: DispatchQueues;
+let store: JobStore;
+
+beforeAll(() => {
+  bull = openRedis(config, { forBullMq: true });
+  redis = openRedis(config);
+  dq = new DispatchQueues({ connection: bull, redis, names, lockMs: 30_000, stalledIntervalMs: 10_000 });
+  store = new JobStore(redis, names);
+});
+
+afterAll(async () => {
+  await dq.close();
+  await deleteNamespaceKeys(redis, config.namespace);
+  bull.disconnect();
+  redis.disconnect();
+});
+
+async function truth(taskId: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const j of await store.listJobs(taskId)) out[j.state] = (out[j.state] ?? 0) + 1;
+  return out;
+}
+
+function nonZero(c: Record<JobState, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(c).filter(([, n]) => n !== 0));
+}
+
+describe("reconciliation", () => {
+  it("repairs drifted counters and queue entries from the job records, and a second run repairs nothing", async () => {
+    const site = "REC_A";
+    const specs = await createJobs(store, { site }, 20);
+    await dq.enqueue(specs);
+    const ac = autoclusterId(autoclusterKey(specs[0]));
+    // Three jobs run to the end, two stay running.
+    const done: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const c = (await dq.claim(site, ac, `pilot-${i}`))!;
+      await store.transition(c.spec.jobId, "running", ["sent"]);
+      if (i < 3) {
+        await store.transition(c.spec.jobId, "finished", ["running"]);
+        await dq.complete(c.spec.jobId, c.lockToken);
+        done.push(c.spec.jobId);
+      }
+    }
+    const taskId = specs[0].taskId;
+    const reconciler = new Reconciler(store, dq, { graceMs: 0 });
+    expect((await reconciler.run()).repairs).toEqual([]);
+    const before = await truth(taskId);
+    expect(before).toEqual({ activated: 15, running: 2, finished: 3 });
+
+    // The drift a Redis that lost its last writes leaves behind.
+    const q = new Queue(names.siteQueue(site, ac), { connection: bull, prefix: names.bullPrefix, skipVersionCheck: true });
+    const waitingIds = await q.getRanges(["prioritized", "wait"], 0, -1);
+    const lost = waitingIds[0];
+    expect(await q.remove(lost)).toBe(1);
+    await q.add("job", { taskId, userDn: specs[0].userDn, attempt: 1 }, { jobId: done[0], removeOnComplete: true, removeOnFail: true });
+    await redis.hincrby(names.redisKey("task", taskId, "states"), "activated", 7);
+    await redis.hincrby(names.redisKey("task", taskId, "states"), "finished", -2);
+    await redis.hset(names.redisKey("site", site, "states"), "running", "99");
+    await redis.hincrby(names.redisKey("dispatch", "waiting"), site, 4);
+
+    const s = await reconciler.run();
+    expect(s.counts).toEqual({ "task-count": 1, "site-count": 1, "waiting-count": 1, "entry-restored": 1, "entry-dropped": 1 });
+    expect(s.repairs).toContainEqual({ kind: "entry-restored", subject: lost, detail: "activated" });
+    expect(s.repairs).toContainEqual({ kind: "entry-dropped", subject: done[0], detail: "finished" });
+    expect(s.jobsScanned).toBe(20);
+
+    expect(nonZero(await store.taskCounts(taskId))).toEqual(before);
+    expect(nonZero(await store.siteCounts(site))).toEqual(before);
+    expect(await dq.waitingCount(site)).toBe(15);
+    expect(await q.getJobState(lost)).not.toBe("unknown");
+    expect(await q.getJobState(done[0])).toBe("unknown");
+
+    expect((await reconciler.run()).repairs).toEqual([]);
+
+    // Every waiting job is offered exactly once, the lost one included, and nothing finished is.
+    const claimed = new Set<string>();
+    for (let c = await dq.claim(site, ac, "drain"); c; c = await dq.claim(site, ac, "drain")) claimed.add(c.spec.jobId);
+    expect(claimed.size).toBe(15);
+    expect(claimed.has(lost)).toBe(true);
+    expect(claimed.has(done[0])).toBe(false);
+    expect(await dq.waitingCount(site)).toBe(0);
+    await q.close();
+  });
+
+  it("leaves a job alone while its record is younger than the grace period", async () => {
+    const site = "REC_B";
+    const specs = await createJobs(store, { site }, 3);
+    // Records written, entries not yet: an intake between its two steps.
+    const s = await new Reconciler(store, dq, { graceMs: 60_000 }).run();
+    expect(s.counts["entry-restored"]).toBe(0);
+    await dq.enqueue(specs);
+    expect((await new Reconciler(store, dq, { graceMs: 60_000 }).run()).repairs).toEqual([]);
+    expect(await dq.waitingCount(site)).toBe(3);
+  });
+});
