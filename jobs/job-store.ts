@@ -41,6 +41,8 @@ export interface JobRecord {
   startedAt?: number;
   endedAt?: number;
   wallSec?: number;
+  /** Attempts the batch system preempted (PILOT_PREEMPTED): requeued without spending the retry budget. */
+  preemptions?: number;
 }
 
 export interface NewJob {
@@ -71,6 +73,7 @@ export interface JobPatch {
   startedAt?: number;
   endedAt?: number;
   wallSec?: number;
+  preemptions?: number;
   spec?: JobSpec;
 }
 
@@ -276,6 +279,7 @@ export class JobStore {
       startedAt: num(h.startedAt),
       endedAt: num(h.endedAt),
       wallSec: num(h.wallSec),
+      preemptions: num(h.preemptions),
     };
   }
 

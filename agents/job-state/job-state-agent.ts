@@ -99,7 +99,7 @@ async function fail(d: JobStateDeps, r: StateReport, job: JobRecord, fence: Fenc
     if (isFinal(job.state)) await dropClaim(d, r, "release");
     return "ignored";
   }
-  const decision = decideFailure({ code, message, attempt: job.attempt, maxAttempts: job.spec.maxAttempts, memoryMb: job.spec.memoryMb });
+  const decision = decideFailure({ code, message, attempt: job.attempt, maxAttempts: job.spec.maxAttempts, memoryMb: job.spec.memoryMb, preemptions: job.preemptions });
   if (decision.action === "fail") {
     const t = await d.jobs.transition(r.jobId, "failed", PILOT_STATES, { errorCode: decision.code, errorMessage: decision.message.slice(0, 4096), endedAt: r.at }, Date.now(), job.taskId, undefined, fence);
     await dropClaim(d, r, "release");
@@ -108,7 +108,9 @@ async function fail(d: JobStateDeps, r: StateReport, job: JobRecord, fence: Fenc
   }
   // An increase_memory rule raises the request before brokerage, so the next attempt is matched
   // (autocluster, machine ad Memory) as the larger job it now is.
-  const next = await d.rebroker({ ...job.spec, attempt: job.attempt, memoryMb: decision.memoryMb ?? job.spec.memoryMb }, job.attempt);
+  const rebrokered = await d.rebroker({ ...job.spec, attempt: job.attempt, memoryMb: decision.memoryMb ?? job.spec.memoryMb }, job.attempt);
+  // A preempted attempt is given back: the budget grows by the attempt the batch system took.
+  const next = decision.preempted ? { ...rebrokered, maxAttempts: Math.max(rebrokered.maxAttempts, job.spec.maxAttempts + 1) } : rebrokered;
   // Record first, then release, then queue: the matchmaker can only claim the job once its record
   // says activated, and the old BullMQ entry must be gone before the same job id is added again.
   // A crash after the record moved is repaired on redelivery (see applyStateReport). The new
@@ -124,6 +126,7 @@ async function fail(d: JobStateDeps, r: StateReport, job: JobRecord, fence: Fenc
       pilotId: "",
       leaseToken: "",
       errorCode: code,
+      ...(decision.preempted && { preemptions: (job.preemptions ?? 0) + 1 }),
       errorMessage: `attempt ${job.attempt} failed with ${describeCode(code)}: ${message}`.slice(0, 4096),
     },
     Date.now(),

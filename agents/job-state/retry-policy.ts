@@ -5,7 +5,7 @@ import { ERR, errorEntry, isRetryable, retryRuleFor, type RetryRule } from "../.
 
 export type FailureDecision =
   /** `memoryMb`: the next attempt's memory request, when a rule raised it. */
-  | { action: "retry"; nextAttempt: number; memoryMb?: number }
+  | { action: "retry"; nextAttempt: number; memoryMb?: number; preempted?: true }
   | { action: "fail"; code: number; message: string };
 
 export function describeCode(code: number): string {
@@ -26,10 +26,21 @@ export interface FailedAttempt {
   maxAttempts: number;
   /** The failed attempt's memory request; an increase_memory rule needs it. */
   memoryMb?: number;
+  /** Earlier attempts the batch system preempted (each raised maxAttempts by one, so none was spent). */
+  preemptions?: number;
 }
+
+/**
+ * Preemptions requeued for free, at most: past this the slot, not the job, is suspect enough that
+ * the attempt counts like any other failure (and a job cannot loop forever between evictions).
+ */
+export const MAX_FREE_PREEMPTIONS = 10;
 
 export function decideFailure(f: FailedAttempt, rules?: readonly RetryRule[]): FailureDecision {
   const detail = f.message ? `: ${f.message}` : "";
+  // The batch system took the slot back (HTCondor eviction, a Harvester pilot's SIGTERM): nothing the
+  // job did, so the next attempt is free of charge.
+  if (f.code === ERR.PILOT_PREEMPTED && (f.preemptions ?? 0) < MAX_FREE_PREEMPTIONS) return { action: "retry", nextAttempt: f.attempt + 1, preempted: true };
   const rule = retryRuleFor(f.code, f.message, rules);
   const action = rule?.action;
   if (action?.kind === "no_retry" || (!action && !isRetryable(f.code))) return { action: "fail", code: f.code, message: withTitle(f.code, f.message) };

@@ -132,7 +132,7 @@ export async function runMatchedJob(envelope: MatchEnvelope, d: JobRunDeps): Pro
     let proxy: RetrievedProxy = await d.credentials.retrieve(credReq);
     await send(auditRecord({ event: "credential-retrieval", dn: body.submitterDn, pilotId: d.pilotId, jobId: job.jobId, site: job.site, node: d.node }));
     const staged = await stageIn(job.inputFiles, d.site.storagePath, jobDir);
-    if (d.signal?.aborted) throw new WmsError(ERR.PILOT_KILLED, "the pilot was told to stop before the payload started");
+    if (d.signal?.aborted) throw new WmsError(ERR.PILOT_PREEMPTED, "the batch system preempted the pilot before the payload started");
 
     const launcher = chooseLauncher(d.site, d.switchLauncher);
     const env = payloadEnvironment({ job, jobDir, outputsDir, inputs: staged.map((s) => s.localPath), proxyPath: proxyPathOf(jobDir), pilotId: d.pilotId, path: d.payloadPath });

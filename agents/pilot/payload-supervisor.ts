@@ -16,7 +16,7 @@ export interface SupervisorOptions {
   readonly pollMs: number;
   /** Time between SIGTERM and SIGKILL. */
   readonly graceMs: number;
-  /** Aborting (the pilot got SIGTERM) kills the payload with PILOT_KILLED. */
+  /** Aborting (the batch system sent the pilot SIGTERM) kills the payload with PILOT_PREEMPTED. */
   readonly signal?: AbortSignal;
 }
 
@@ -87,7 +87,7 @@ export function supervise(child: ChildProcess, o: SupervisorOptions): Supervised
 
   const poll = setInterval(() => void sample(), o.pollMs);
   const wallTimer = setTimeout(() => kill(ERR.PAYLOAD_WALLTIME_EXCEEDED, `still running after the job's walltime of ${o.walltimeSec} s`), o.walltimeSec * 1000);
-  const onAbort = (): void => kill(ERR.PILOT_KILLED, "the pilot was told to stop");
+  const onAbort = (): void => kill(ERR.PILOT_PREEMPTED, "the batch system preempted the pilot (SIGTERM)");
   o.signal?.addEventListener("abort", onAbort);
   if (o.signal?.aborted) onAbort();
   void sample();

@@ -47,7 +47,7 @@ describe("payload supervisor", () => {
     const s = supervise(sh("sleep 30"), { ...opts, signal: ac.signal });
     setTimeout(() => ac.abort(), 200);
     const o = await s.done;
-    expect(o.killedFor?.code).toBe(ERR.PILOT_KILLED);
+    expect(o.killedFor?.code).toBe(ERR.PILOT_PREEMPTED);
   });
 
   it("keeps the first reason when killed twice", async () => {

@@ -134,7 +134,7 @@ describe("pilot end to end", () => {
     expect(fx.credentials.renewed.filter((r) => r.jobId === job.jobId).length).toBeGreaterThanOrEqual(1);
   });
 
-  it("on SIGTERM kills the payload, deletes the credentials, reports PILOT_KILLED and exits", async () => {
+  it("on SIGTERM kills the payload, deletes the credentials, reports PILOT_PREEMPTED and exits", async () => {
     const seen = path.join(fx.root, "sigterm-proxy-path");
     const job = fx.job({ arguments: ["-c", `echo "$X509_USER_PROXY" > ${seen}; sleep 30`] });
     fx.offer(job);
@@ -147,7 +147,7 @@ describe("pilot end to end", () => {
     const summary = await run;
     expect(summary.exitReason).toBe("stopped");
     const failed = await fx.reports.waitFor(isState(job.jobId, "failed"));
-    expect(failed.errorCode).toBe(ERR.PILOT_KILLED);
+    expect(failed.errorCode).toBe(ERR.PILOT_PREEMPTED);
     expect(existsSync(readFileSync(seen, "utf8").trim())).toBe(false);
     expect(existsSync(path.join(fx.workdir, summary.pilotId))).toBe(false);
   });

@@ -165,6 +165,20 @@ describe("job-state agent", () => {
     expect(await store.attempts(spec.jobId)).toEqual([expect.objectContaining({ attempt: 1, pilotId: "pilot-1", ended: "reported", errorCode: String(ERR.PILOT_KILLED) })]);
   });
 
+  it("requeues a preempted attempt (PILOT_PREEMPTED) without spending the job's only attempt", async () => {
+    const [spec] = await submitJobs(store, dq, 1, { site: "SITE_A", maxAttempts: 1 });
+    const c1 = await claimJob(store, dq, spec.jobId, "pilot-1");
+    await report(spec.jobId, "failed", c1, { errorCode: ERR.PILOT_PREEMPTED });
+    await waitFor(async () => (await store.getJob(spec.jobId))?.attempt === 2, 10_000, "preempted attempt requeued");
+    expect(await store.getJob(spec.jobId)).toMatchObject({ state: "activated", attempt: 2, preemptions: 1, errorCode: ERR.PILOT_PREEMPTED });
+    expect((await store.getJob(spec.jobId))?.spec.maxAttempts).toBe(2);
+    // Its own failure then spends the one attempt it had.
+    const c2 = await claimJob(store, dq, spec.jobId, "pilot-2");
+    await report(spec.jobId, "failed", c2, { errorCode: ERR.STAGEIN_FAILED });
+    await waitFor(async () => (await stateOf(spec.jobId)) === "failed", 10_000, "attempt 2 failed for good");
+    expect(await store.getJob(spec.jobId)).toMatchObject({ state: "failed", attempt: 2, errorCode: ERR.RETRY_MAX_ATTEMPTS });
+  });
+
   it("queues a retry again when its failure report is redelivered after the agent died between recording and queueing", async () => {
     const [spec] = await submitJobs(store, dq, 1, { site: "SITE_A", maxAttempts: 3 });
     const c1 = await claimJob(store, dq, spec.jobId, "pilot-1");

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { decideFailure } from "../../agents/job-state/index.ts";
+import { decideFailure, MAX_FREE_PREEMPTIONS } from "../../agents/job-state/index.ts";
 import { decodeReport } from "../../agents/reports/index.ts";
 import { ERR, ERROR_CODES, RETRY_RULES, retryRuleFor, type RetryRule } from "../../schemas/index.ts";
 import { accountingReport, stateReport } from "./support/report-factory.ts";
@@ -31,7 +31,8 @@ describe("retry policy", () => {
   });
 
   it("follows the registry's retryable column for every code without a retry rule", () => {
-    const ruled = new Set(RETRY_RULES.map((r) => r.code));
+    // PILOT_PREEMPTED has its own budget (below).
+    const ruled = new Set([...RETRY_RULES.map((r) => r.code), ERR.PILOT_PREEMPTED]);
     fc.assert(
       fc.property(fc.constantFrom(...ERROR_CODES.filter((e) => !ruled.has(e.code))), fc.integer({ min: 1, max: 10 }), fc.integer({ min: 1, max: 10 }), (entry, attempt, maxAttempts) => {
         const d = decideFailure({ code: entry.code, attempt, maxAttempts });
@@ -39,6 +40,13 @@ describe("retry policy", () => {
         return d.action === "fail" && d.code === (entry.retryable ? ERR.RETRY_MAX_ATTEMPTS : entry.code);
       }),
     );
+  });
+
+  it("requeues a preempted attempt even on its last attempt, up to MAX_FREE_PREEMPTIONS", () => {
+    expect(decideFailure({ code: ERR.PILOT_PREEMPTED, attempt: 3, maxAttempts: 3, preemptions: 0 })).toEqual({ action: "retry", nextAttempt: 4, preempted: true });
+    expect(decideFailure({ code: ERR.PILOT_PREEMPTED, attempt: 3, maxAttempts: 3, preemptions: MAX_FREE_PREEMPTIONS - 1 })).toMatchObject({ action: "retry", preempted: true });
+    // Past the free allowance a preemption counts like any failure.
+    expect(decideFailure({ code: ERR.PILOT_PREEMPTED, attempt: 3, maxAttempts: 3, preemptions: MAX_FREE_PREEMPTIONS })).toMatchObject({ action: "fail", code: ERR.RETRY_MAX_ATTEMPTS });
   });
 });
 
