@@ -43,9 +43,46 @@ interface TaskView {
   counts: Record<JobState, number>;
   errors: Array<{ code: number; name: string; count: number }>;
   failedJobs: Array<{ jobId: string; site: string; attempt: number; code: number | null; name: string | null; message: string }>;
+  /** Jobs that were retried or failed, each with every attempt (the last row is the current one). */
+  attempts: Array<{ jobId: string; state: JobState; attempts: AttemptRow[] }>;
 }
 
-async function readTaskView(redis: import("ioredis").Redis, names: WireNames, taskId: string, failedLimit: number): Promise<TaskView> {
+interface AttemptRow {
+  attempt: number;
+  site: string;
+  pilotId: string;
+  /** The state the attempt ended in (or is in, for the current one). */
+  state: string;
+  code: number | null;
+  name: string | null;
+  message: string;
+}
+
+async function attemptHistory(store: import("../../jobs/index.ts").JobStore, taskId: string, limit: number): Promise<TaskView["attempts"]> {
+  if (limit <= 0) return [];
+  const { errorEntry } = await import("../../schemas/index.ts");
+  const named = (code: number | null): string | null => (code === null ? null : (errorEntry(code)?.name ?? "UNKNOWN"));
+  const out: TaskView["attempts"] = [];
+  for (let offset = 0; out.length < limit; offset += 500) {
+    const page = await store.listJobs(taskId, { offset, limit: 500 });
+    if (page.length === 0) break;
+    for (const j of page) {
+      if (out.length >= limit) break;
+      if (j.attempt <= 1 && j.state !== "failed") continue;
+      const ended = (await store.attempts(j.jobId)).map((a): AttemptRow => {
+        const code = a.errorCode ? Number(a.errorCode) : null;
+        return { attempt: a.attempt, site: a.site, pilotId: a.pilotId, state: a.ended === "lost" ? `${a.state} (lost)` : a.state, code, name: named(code), message: a.message };
+      });
+      // The record's code describes the current attempt only once it failed; before that it is the previous failure's.
+      const code = j.state === "failed" ? (j.errorCode ?? null) : null;
+      ended.push({ attempt: j.attempt, site: j.site, pilotId: j.pilotId ?? "", state: j.state, code, name: named(code), message: j.state === "failed" ? (j.errorMessage ?? "") : "" });
+      out.push({ jobId: j.jobId, state: j.state, attempts: ended });
+    }
+  }
+  return out;
+}
+
+async function readTaskView(redis: import("ioredis").Redis, names: WireNames, taskId: string, failedLimit: number, attemptsLimit = 0): Promise<TaskView> {
   const { JobStore } = await import("../../jobs/index.ts");
   const { errorEntry } = await import("../../schemas/index.ts");
   const store = new JobStore(redis, names);
@@ -61,6 +98,7 @@ async function readTaskView(redis: import("ioredis").Redis, names: WireNames, ta
       .map(([code, count]) => ({ code: Number(code), name: errorEntry(Number(code))?.name ?? "UNKNOWN", count }))
       .sort((a, b) => b.count - a.count),
     failedJobs: failed.map((j) => ({ jobId: j.jobId, site: j.site, attempt: j.attempt, code: j.errorCode ?? null, name: j.errorCode === undefined ? null : (errorEntry(j.errorCode)?.name ?? "UNKNOWN"), message: j.errorMessage ?? "" })),
+    attempts: await attemptHistory(store, taskId, attemptsLimit),
   };
 }
 
@@ -76,10 +114,17 @@ function printTaskView(v: TaskView): void {
     out(`failed jobs${v.counts.failed > v.failedJobs.length ? ` (first ${v.failedJobs.length} of ${v.counts.failed})` : ""}:`);
     for (const j of v.failedJobs) out(`  ${j.jobId}  ${j.code === null ? "-" : `E${j.code} ${j.name}`}  ${j.message}`);
   }
+  if (v.attempts.length > 0) {
+    out("attempt history (retried or failed jobs):");
+    for (const j of v.attempts) {
+      out(`  ${j.jobId}  ${j.state}`);
+      for (const a of j.attempts) out(`    #${a.attempt}  ${a.site}  ${a.pilotId || "-"}  ${a.state}  ${a.code === null ? "-" : `E${a.code} ${a.name}`}  ${a.message}`);
+    }
+  }
 }
 
 /** Polls the task until every job is final, showing bars by state on a terminal and a line per change otherwise. */
-async function watchTask(redis: import("ioredis").Redis, names: WireNames, taskId: string, o: { intervalMs: number; json: boolean; failedLimit: number }): Promise<TaskView> {
+async function watchTask(redis: import("ioredis").Redis, names: WireNames, taskId: string, o: { intervalMs: number; json: boolean; failedLimit: number; attemptsLimit: number }): Promise<TaskView> {
   const cliProgress = (await import("cli-progress")).default;
   const tty = !o.json && process.stderr.isTTY === true;
   let multi: import("cli-progress").MultiBar | undefined;
@@ -115,7 +160,7 @@ async function watchTask(redis: import("ioredis").Redis, names: WireNames, taskI
     multi?.stop();
     process.removeListener("SIGINT", stop);
   }
-  return readTaskView(redis, names, taskId, o.failedLimit);
+  return readTaskView(redis, names, taskId, o.failedLimit, o.attemptsLimit);
 }
 
 export function registerTask(program: Command): void {
@@ -152,16 +197,17 @@ export function registerTask(program: Command): void {
 
   task
     .command("status")
-    .description("show a task's jobs by state, its error codes and its failed jobs (code, name, message)")
+    .description("show a task's jobs by state, its error codes, its failed jobs (code, name, message) and the attempt history of retried or failed jobs")
     .argument("<id>", "task id, e.g. T12")
     .option("--watch", "keep showing progress bars until every job is final (Ctrl-C stops watching)")
     .option("--interval <sec>", "with --watch: seconds between refreshes", parseNumberOption("--interval", 0.1), 1)
     .option("--failed <n>", "list at most N failed jobs", parseIntOption("--failed", 0), 20)
+    .option("--attempts <n>", "show the attempt history (attempt, site, pilot, code, message) of at most N retried or failed jobs", parseIntOption("--attempts", 0), 20)
     .option("--json", "print as JSON (with --watch: one line per refresh, then the final status)")
     .action(
-      action(async (id: string, opts: { watch?: boolean; interval: number; failed: number; json?: boolean }, cmd: Command) => {
+      action(async (id: string, opts: { watch?: boolean; interval: number; failed: number; attempts: number; json?: boolean }, cmd: Command) => {
         await withRedis(cmd, async (redis, names) => {
-          const v = opts.watch ? await watchTask(redis, names, id, { intervalMs: opts.interval * 1000, json: opts.json === true, failedLimit: opts.failed }) : await readTaskView(redis, names, id, opts.failed);
+          const v = opts.watch ? await watchTask(redis, names, id, { intervalMs: opts.interval * 1000, json: opts.json === true, failedLimit: opts.failed, attemptsLimit: opts.attempts }) : await readTaskView(redis, names, id, opts.failed, opts.attempts);
           if (opts.json) printJson(v);
           else printTaskView(v);
         });

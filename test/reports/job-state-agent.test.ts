@@ -18,6 +18,7 @@ import { testConfig } from "../support/namespace.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { drainQueue, removeTopology, waitFor } from "./support/rabbit-fixture.ts";
 import { stateReport } from "./support/report-factory.ts";
+import { runCli } from "../support/run-cli.ts";
 import { claimJob, submitJobs } from "./support/job-fixture.ts";
 
 const { config, names } = testConfig("jobstate");
@@ -129,7 +130,26 @@ describe("job-state agent", () => {
     const c2 = await claimJob(store, dq, spec!.jobId, "pilot-oom-2");
     expect(c2.attempt).toBe(2);
     expect(c2.spec.memoryMb).toBe(96);
-  });
+    await report(spec!.jobId, "failed", c2, { errorCode: ERR.PAYLOAD_FAILED, message: "exit code 3" });
+    await waitFor(async () => (await stateOf(spec!.jobId)) === "failed", 10_000, "failed");
+
+    // `wms task status` shows both attempts, in text and in JSON, read through the real CLI.
+    const env = { WMS_NAMESPACE: names.namespace, WMS_CONFIG: undefined };
+    const json = await runCli(["task", "status", spec!.taskId, "--json"], { env });
+    expect(json.code).toBe(0);
+    const view = JSON.parse(json.stdout) as { attempts: Array<{ jobId: string; state: string; attempts: Array<{ attempt: number; site: string; pilotId: string; code: number | null; name: string | null; message: string }> }> };
+    expect(view.attempts).toHaveLength(1);
+    expect(view.attempts[0]).toMatchObject({ jobId: spec!.jobId, state: "failed" });
+    expect(view.attempts[0]!.attempts.map((a) => [a.attempt, a.site, a.pilotId, a.code])).toEqual([
+      [1, "SITE_A", "pilot-oom", ERR.PAYLOAD_MEMORY_EXCEEDED],
+      [2, "SITE_A", "pilot-oom-2", ERR.PAYLOAD_FAILED],
+    ]);
+    expect(view.attempts[0]!.attempts[0]!.message).toContain("64 MB");
+    const text = await runCli(["task", "status", spec!.taskId], { env });
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/#1\s+SITE_A\s+pilot-oom\s+\S+\s+E1402 PAYLOAD_MEMORY_EXCEEDED/);
+    expect(text.stdout).toMatch(/#2\s+SITE_A\s+pilot-oom-2\s+failed\s+E1400 PAYLOAD_FAILED/);
+  }, 90_000);
 
   it("fails a non-retryable failure at once, with its own code", async () => {
     const [spec] = await submitJobs(store, dq, 1, { site: "SITE_A", maxAttempts: 3 });
