@@ -225,6 +225,21 @@ export async function runPilot(options: PilotOptions): Promise<PilotSummary> {
         emptyInRow = 0;
         census("running");
         const attempt = attemptLog(log, {});
+        // The slot's end preempts the job as SIGTERM does: the batch system would kill us all at the
+        // limit, so the payload is stopped just before it and the job requeued as PILOT_PREEMPTED.
+        const jobStop = new AbortController();
+        const stopJob = (): void => jobStop.abort();
+        let slotEnded = false;
+        o.signal?.addEventListener("abort", stopJob);
+        // Early by the kill grace and a second, so the payload is gone before the batch system's kill.
+        const marginMs = (o.killGraceMs ?? 5000) + 1000;
+        const slotEnd = setTimeout(
+          () => {
+            slotEnded = true;
+            stopJob();
+          },
+          Math.min(Math.max(0, walltimeLeftSec(deadline, Date.now()) * 1000 - marginMs), 2_000_000_000),
+        );
         const result = await runMatchedJob(reply.envelope, {
           nc: o.nc,
           names: o.names,
@@ -246,14 +261,22 @@ export async function runPilot(options: PilotOptions): Promise<PilotSummary> {
           killGraceMs: o.killGraceMs ?? 5000,
           renewMarginMs: (o.renewMarginSec ?? 120) * 1000,
           keepJobDirs: o.keepJobDirs ?? false,
-          signal: o.signal,
+          signal: jobStop.signal,
           logger: attempt.logger,
           attemptLines: attempt.lines,
+        }).finally(() => {
+          clearTimeout(slotEnd);
+          o.signal?.removeEventListener("abort", stopJob);
         });
         results.push(result);
+        if (slotEnded) {
+          exitReason = "walltime";
+          log?.info({ jobId: result.status === "rejected" ? undefined : result.jobId }, "slot walltime reached; job preempted, pilot exits");
+        }
         if (result.status === "finished") jobsDone++;
         else if (result.status === "failed") jobsFailed++;
         else envelopesRejected++;
+        if (slotEnded) break;
         // A refused envelope ran nothing: it counts like an empty advert, so a pilot fed only forgeries still exits.
         if (result.status !== "rejected") continue;
       } else if (reply?.status === "nomatch") {

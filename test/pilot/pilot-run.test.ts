@@ -152,6 +152,17 @@ describe("pilot end to end", () => {
     expect(existsSync(path.join(fx.workdir, summary.pilotId))).toBe(false);
   });
 
+  it("stops the payload just before the slot's walltime ends, reports PILOT_PREEMPTED and exits for walltime", async () => {
+    const job = fx.job({ walltimeSec: 600, arguments: ["-c", "sleep 30"] });
+    fx.offer(job);
+    const started = Date.now();
+    const summary = await runPilot(pilotOptions({ walltimeSec: 4, minWalltimeSec: 1, killGraceMs: 200 }));
+    expect(summary.exitReason).toBe("walltime");
+    expect(Date.now() - started).toBeLessThan(4000 + 3000);
+    const failed = await fx.reports.waitFor(isState(job.jobId, "failed"));
+    expect(failed.errorCode).toBe(ERR.PILOT_PREEMPTED);
+  });
+
   it("kills a payload over its memory with PAYLOAD_MEMORY_EXCEEDED", async () => {
     const job = fx.job({ memoryMb: 64, arguments: ["-c", `${process.execPath} -e "const b=Buffer.alloc(200*1024*1024,1);setInterval(()=>b[0]++,100)"`] });
     fx.offer(job);
