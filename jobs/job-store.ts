@@ -2,6 +2,7 @@
 // job-state agent move jobs through the life cycle (lifecycle.ts), the monitor and `wms task status`
 // read them. BullMQ holds the *queues* (job ids); this store holds the *records* (state, site,
 // attempt, lease token, errors), so a job's history survives its queue entry.
+import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
 import { ERR, type JobSpec, type WireNames } from "../schemas/index.ts";
 import { JOB_STATES, REOPENABLE, REPORTING_STATES, canMove, type JobState, type TaskStatus } from "./lifecycle.ts";
@@ -157,6 +158,40 @@ export class JobStore {
   private taskJobsKey(taskId: string): string {
     return this.names.redisKey("task", taskId, "jobs");
   }
+  /** One key per (owner, name); the owner's DN is hashed so the key stays short and free of separators. */
+  private taskNameKey(ownerDn: string, taskName: string): string {
+    return this.names.redisKey("task-name", createHash("sha256").update(ownerDn).digest("hex").slice(0, 32), taskName);
+  }
+  private get producersKey(): string {
+    return this.names.redisKey("dataset-producers");
+  }
+
+  /**
+   * Takes the name `taskName` for `ownerDn`'s task `taskId` unless another task of that owner holds
+   * it (SET NX, so two intakes racing on the same name accept one): returns the holder's id, or
+   * undefined when the name is now `taskId`'s. `allowDuplicate` accepts a taken name and points it
+   * at the newest task.
+   */
+  async claimTaskName(ownerDn: string, taskName: string, taskId: string, allowDuplicate = false): Promise<string | undefined> {
+    const key = this.taskNameKey(ownerDn, taskName);
+    if (allowDuplicate) {
+      await this.redis.set(key, taskId);
+      return undefined;
+    }
+    if ((await this.redis.set(key, taskId, "NX")) === "OK") return undefined;
+    return (await this.redis.get(key)) ?? undefined;
+  }
+
+  /** Gives the name back (the task it was taken for could not be recorded). */
+  async releaseTaskName(ownerDn: string, taskName: string, taskId: string): Promise<void> {
+    const key = this.taskNameKey(ownerDn, taskName);
+    if ((await this.redis.get(key)) === taskId) await this.redis.del(key);
+  }
+
+  /** The task whose jobs write `dataset` (the newest, when several did), or undefined for a dataset no task produces. */
+  async producerOf(dataset: string): Promise<string | undefined> {
+    return (await this.redis.hget(this.producersKey, dataset)) ?? undefined;
+  }
 
   /** Writes the task and all its jobs in pipelined batches (a 10,000-job task is one round trip per 1,000 jobs). */
   async createTask(task: Omit<TaskRecord, "status" | "njobs" | "createdAt" | "updatedAt">, jobs: readonly NewJob[], now = Date.now()): Promise<TaskRecord> {
@@ -202,6 +237,7 @@ export class JobStore {
     if (allFailed) record.status = "broken";
     p.hset(this.taskKey(task.taskId), this.serializeTask(record));
     p.zadd(this.tasksIndexKey, now, task.taskId);
+    p.hset(this.producersKey, task.outputDataset, task.taskId);
     await p.exec();
     return record;
   }

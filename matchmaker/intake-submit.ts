@@ -11,15 +11,32 @@ import { inParallel, type IntakeContext } from "./intake-context.ts";
 import { siteLoads } from "./site-loads.ts";
 import type { DatasetFile } from "./replica-catalog.ts";
 
+/**
+ * The input datasets with their files. A dataset that is another task's output is taken only once
+ * that task is `done` (every job finished, so every output file is registered where it was written):
+ * a half-made dataset would make jobs over part of the files and silently miss the rest, as JEDI
+ * waits for a parent task's outputs before it defines a child's jobs.
+ */
 async function readDatasets(ctx: IntakeContext, names: readonly string[]): Promise<Map<string, DatasetFile[]>> {
-  const lists = await Promise.all(names.map((n) => ctx.catalog.listDataset(n)));
+  const [lists, producers] = await Promise.all([Promise.all(names.map((n) => ctx.catalog.listDataset(n))), Promise.all(names.map((n) => producerStatus(ctx, n)))]);
   const out = new Map<string, DatasetFile[]>();
   names.forEach((n, i) => {
+    const producer = producers[i];
+    if (producer !== undefined && producer.status !== "done") {
+      throw new WmsError(ERR.INTAKE_DATASET_NOT_READY, `${n} is the output of task ${producer.taskId}, which is ${producer.status}; submit again when it is done (wms task status ${producer.taskId})`);
+    }
     const files = lists[i];
     if (files === undefined) throw new WmsError(ERR.INTAKE_UNKNOWN_DATASET, `${n}: register it first (wms replica add / wms replica load)`);
     out.set(n, files);
   });
   return out;
+}
+
+async function producerStatus(ctx: IntakeContext, dataset: string): Promise<{ taskId: string; status: string } | undefined> {
+  const taskId = await ctx.jobs.producerOf(dataset);
+  if (taskId === undefined) return undefined;
+  const task = await ctx.jobs.getTask(taskId);
+  return task === undefined ? undefined : { taskId, status: task.status };
 }
 
 /** Task ids come from one Redis counter, so intake instances side by side never hand out the same id. */
@@ -49,10 +66,19 @@ export async function submitTask(ctx: IntakeContext, signed: unknown): Promise<S
   // Sealed before the records and queues see them: the matchmaker signs no envelope for a spec without a valid seal.
   await ctx.sealer.ready(ctx.redis, ctx.names);
   const plan = { ...planned, jobs: planned.jobs.map((j) => ({ ...j, spec: sealJobSpec(ctx.sealer, j.spec) })) };
-  await ctx.jobs.createTask(
-    { taskId, taskName: batch.taskName, kind: batch.kind, vo: batch.vo, group: batch.group, ownerDn: identity.dn, priority: batch.priority, maxAttempts: batch.maxAttempts, outputDataset: batch.outputDataset },
-    plan.jobs,
-  );
+  const holder = await ctx.jobs.claimTaskName(identity.dn, batch.taskName, taskId, batch.allowDuplicate === true);
+  if (holder !== undefined) {
+    throw new WmsError(ERR.INTAKE_DUPLICATE_TASK, `you already have task ${holder} named ${batch.taskName}; rename this one or submit it with --allow-duplicate`);
+  }
+  try {
+    await ctx.jobs.createTask(
+      { taskId, taskName: batch.taskName, kind: batch.kind, vo: batch.vo, group: batch.group, ownerDn: identity.dn, priority: batch.priority, maxAttempts: batch.maxAttempts, outputDataset: batch.outputDataset },
+      plan.jobs,
+    );
+  } catch (e) {
+    await ctx.jobs.releaseTaskName(identity.dn, batch.taskName, taskId);
+    throw e;
+  }
   // Records first, then queues: a matchmaker that claims a job must find it `activated`.
   const queued = plan.jobs.filter((j) => j.state === "activated").map((j) => j.spec);
   try {

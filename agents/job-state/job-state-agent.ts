@@ -21,11 +21,18 @@ export interface JobDispatch {
   release(jobId: string, lockToken: string): Promise<boolean>;
 }
 
+/** The part of matchmaker/ ReplicaCatalogStore the agent uses to register outputs. */
+export interface OutputCatalog {
+  addFiles(dataset: string, files: ReadonlyArray<{ lfn: string; size: number; adler32: string; md5: string }>, sites: readonly string[]): Promise<void>;
+}
+
 export interface JobStateDeps {
   jobs: JobStore;
   dispatch: JobDispatch;
   rebroker: Rebroker;
   logger: Logger;
+  /** Where a finished job's outputs are registered (under its output dataset, at its site); none: not registered. */
+  catalog?: OutputCatalog;
 }
 
 /** What one report did, for logs and tests. `stale`: refused by the fence (counted under JOB_STALE_UPDATE). */
@@ -64,6 +71,19 @@ export async function applyStateReport(d: JobStateDeps, r: StateReport, ctx: Pic
       t = await move("transferring", ["running", "holding"]);
       break;
     case "finished": {
+      // Outputs are registered before the job moves, so a task that rolls up to `done` has every
+      // file in the catalog (a chained task reads them then). Registering the same files again is a
+      // no-op, so a redelivered report, or a crash between the two steps, leaves one entry each.
+      if (d.catalog !== undefined && r.outputs !== undefined && r.outputs.length > 0 && r.attempt === job.attempt && !isFinal(job.state)) {
+        try {
+          await d.catalog.addFiles(job.spec.outputDataset, r.outputs, [r.site]);
+        } catch (e) {
+          // A file the catalog holds with other checksums is not this job's to overwrite; the job
+          // still finished, so it moves, and the operator reads why its outputs are missing.
+          if (!(e instanceof WmsError)) throw e;
+          d.logger.warn({ jobId: r.jobId, dataset: job.spec.outputDataset, code: e.code }, `outputs not registered: ${e.message}`);
+        }
+      }
       const wallSec = job.startedAt !== undefined ? Math.max(0, (r.at - job.startedAt) / 1000) : undefined;
       t = await move("finished", PILOT_STATES, { endedAt: r.at, wallSec });
       if (!t.stale) await dropClaim(d, r, "complete");

@@ -8,6 +8,7 @@ import { DispatchQueues } from "../../jobs/index.ts";
 import { JobStore } from "../../jobs/index.ts";
 import { accountingConsumer, auditConsumer, UsageStore } from "../accounting/index.ts";
 import { logConsumer } from "../job-logs/index.ts";
+import { ReplicaCatalogStore } from "../../matchmaker/index.ts";
 import type { ReportConsumer } from "../reports/index.ts";
 import { dataLocalRebroker, type Rebroker } from "./job-rebroker.ts";
 import type { JobDispatch } from "./job-state-agent.ts";
@@ -62,7 +63,7 @@ export async function startAgents(o: StartAgentsOptions): Promise<AgentsHandle> 
       dispatch = ownDispatch;
     }
     const logger = o.logger.child({ agent: "job-state" });
-    const deps = { jobs: new JobStore(o.redis, o.names), dispatch, rebroker: o.rebroker ?? dataLocalRebroker(o.redis, o.names, logger), logger };
+    const deps = { jobs: new JobStore(o.redis, o.names), dispatch, rebroker: o.rebroker ?? dataLocalRebroker(o.redis, o.names, logger), logger, catalog: new ReplicaCatalogStore(o.redis, o.names) };
     consumers.state = stateConsumer({ ...base, logger, deps });
     consumers.errors = errorConsumer({ ...base, logger });
   }

@@ -48,7 +48,7 @@ export const intakeSuite: BenchSuite = {
       await new ReplicaCatalogStore(redis, names).addFiles("bench.ds", files, ["CERN", "BNL", "TRIUMF"]);
       const intake = await startIntake({ nc, redis, names, config, trust: loadTrust(pkiDir), dispatch, logger: createLogger("bench-intake", "silent"), service: readServiceCredentials(pkiDir, "intake") });
       const client = new TaskClient(nc, names, 300_000);
-      const batch = (maxJobs: number) => TaskBatch.parse({ schemaVersion: 1, taskName: "bench", vo: "atlas", priority: 100, inputDatasets: ["bench.ds"], maxJobs, outputDataset: "o", jobTemplate: { executable: "/bin/true" } });
+      const batch = (maxJobs: number) => TaskBatch.parse({ schemaVersion: 1, taskName: "bench", allowDuplicate: true, vo: "atlas", priority: 100, inputDatasets: ["bench.ds"], maxJobs, outputDataset: "o", jobTemplate: { executable: "/bin/true" } });
       await client.submit(signTaskBatch(batch(100), signer));
 
       const submitMs: number[] = [];

@@ -14,6 +14,7 @@ interface SignerOptions {
   timeout: number;
   /** commander's `--no-proxy-check`: false when given. */
   proxyCheck?: boolean;
+  allowDuplicate?: boolean;
 }
 
 async function withNats<T>(cmd: Command, fn: (nc: NatsConnection, names: WireNames) => Promise<T>): Promise<T> {
@@ -171,7 +172,8 @@ export function registerTask(program: Command): void {
       .command("submit")
       .description("sign a task batch (YAML or JSON, schema schemas/json/TaskBatch.schema.json) with your certificate and submit it; prints the task id")
       .argument("<file>", "the task batch file")
-      .option("--no-proxy-check", "accept the task, with a warning, even when you have no delegated credential that outlives a job's walltime (default: the intake refuses it, E2302/E2303)"),
+      .option("--no-proxy-check", "accept the task, with a warning, even when you have no delegated credential that outlives a job's walltime (default: the intake refuses it, E2302/E2303)")
+      .option("--allow-duplicate", "accept the task even when you already have a task of the same name (default: the intake refuses it, E1607)"),
   ).action(
     action(async (file: string, opts: SignerOptions, cmd: Command) => {
       const { readDataFile } = await import("../../platform/config.ts");
@@ -182,7 +184,8 @@ export function registerTask(program: Command): void {
       const problems = TaskBatch.problems(data);
       if (problems !== undefined) throw new WmsError(ERR.BAD_INPUT, `${file}: ${problems}`);
       const batch = TaskBatch.parse(data);
-      const signed = signTaskBatch(opts.proxyCheck === false ? { ...batch, proxyCheck: "warn" } : batch, await readCredentialOptions(opts.cert, opts.key));
+      const stamped = { ...batch, ...(opts.proxyCheck === false && { proxyCheck: "warn" as const }), ...(opts.allowDuplicate === true && { allowDuplicate: true }) };
+      const signed = signTaskBatch(stamped, await readCredentialOptions(opts.cert, opts.key));
       const r = await withNats(cmd, (nc, names) => new TaskClient(nc, names, opts.timeout * 1000).submit(signed));
       for (const w of r.warnings ?? []) warn(w);
       if (opts.json) return printJson(r);

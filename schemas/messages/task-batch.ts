@@ -16,6 +16,11 @@ export const TaskBatchSchema = Type.Object(
      * walltime: refuse the task (default), or accept it with a warning (`wms task submit --no-proxy-check`).
      */
     proxyCheck: Type.Optional(Type.Union([Type.Literal("refuse"), Type.Literal("warn")])),
+    /**
+     * A task name is unique per owner (a second submission of the same file is usually a mistake that
+     * would run the work twice); `wms task submit --allow-duplicate` sets this to accept it anyway.
+     */
+    allowDuplicate: Type.Optional(Type.Boolean()),
     jobTemplate: Type.Object(
       {
         executable: Type.String({ minLength: 1, maxLength: 1024 }),

@@ -214,6 +214,25 @@ describe("job-state agent", () => {
     expect(c2.attempt).toBe(2);
   });
 
+  it("registers a finished job's outputs under its output dataset at its site, once however often the report comes", async () => {
+    const [s] = await submitJobs(store, dq, 1, { site: "SITE_B" });
+    const c = await claimJob(store, dq, s.jobId, "pilot-out");
+    const outputs = [
+      { lfn: `out.ds/${s.jobId}/a.txt`, size: 12, adler32: "1a2b3c4d", md5: "0123456789abcdef0123456789abcdef" },
+      { lfn: `out.ds/${s.jobId}/b.txt`, size: 0, adler32: "00000001", md5: "d41d8cd98f00b204e9800998ecf8427e" },
+    ];
+    const r = await report(s.jobId, "finished", c, { outputs });
+    await waitFor(async () => (await stateOf(s.jobId)) === "finished", 10_000, "finished");
+    const catalog = new ReplicaCatalogStore(redis, names);
+    const mine = async (): Promise<unknown[]> => ((await catalog.listDataset("out.ds")) ?? []).filter((f) => f.lfn.startsWith(`out.ds/${s.jobId}/`));
+    expect(await mine()).toEqual(outputs.map((o) => ({ ...o, sites: ["SITE_B"] })));
+    // The same report again (a redelivery): the job is final, nothing is added or changed.
+    await publisher.publish({ ...r, reportId: `${r.reportId}x` });
+    await publisher.publish(stateReport({ jobId: s.jobId, taskId: s.taskId, state: "running", attempt: c.attempt, lockToken: c.lockToken, pilotId: "pilot-out", site: "SITE_B" }));
+    await new Promise((res) => setTimeout(res, 300));
+    expect(await mine()).toEqual(outputs.map((o) => ({ ...o, sites: ["SITE_B"] })));
+  });
+
   it("dead-letters a report naming a job that does not exist, with code 1901", async () => {
     const ghost = stateReport({ jobId: "no-such-job", state: "running" });
     await publisher.publish(ghost);

@@ -77,6 +77,7 @@ export async function startIntakeHarness(label: string, o: { quotas?: WmsConfig[
     pilot: person("pilot-1", ["pilot"], { kind: "pilot" }),
     quentin: person(QUOTA_USER_CN, ["user"]),
   };
+  let batches = 0;
   const trust = loadTrust(pkiDir);
   const live = await openLiveServices(loaded, `test-${label}`, { bull: true });
   const { nc, redis, bull } = live;
@@ -97,7 +98,7 @@ export async function startIntakeHarness(label: string, o: { quotas?: WmsConfig[
     sites: new SiteRegistry(redis, loaded.names),
     client,
     people,
-    batch: (over = {}) => TaskBatch.parse({ schemaVersion: 1, taskName: "reco", vo: VO, group: "", inputDatasets: ["ds.a"], outputDataset: "out.ds", jobTemplate: { executable: "/bin/true" }, ...over }),
+    batch: (over = {}) => TaskBatch.parse({ schemaVersion: 1, taskName: `reco.${++batches}`, vo: VO, group: "", inputDatasets: ["ds.a"], outputDataset: "out.ds", jobTemplate: { executable: "/bin/true" }, ...over }),
     sign: (batch, who) => signTaskBatch(batch, who),
     cancel: control("cancel"),
     retry: control("retry"),
