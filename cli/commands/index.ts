@@ -70,8 +70,8 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
     load: async () => (await import("./task.ts")).registerTask,
   },
   {
-    commands: [["job", "one job: its logs and history"]],
-    load: async () => (await import("./job-log.ts")).registerJobLog,
+    commands: [["job", "jobs: list them by task, user, state, site or code; show one (spec, attempts, timings); print its logs"]],
+    load: async () => (await import("./job.ts")).registerJob,
   },
   {
     commands: [["intake", "the intake service: accepts signed task batches, brokers their jobs to the sites holding the data, queues them"]],

@@ -4,7 +4,7 @@ import { withRedis } from "./replica.ts";
 
 /** `wms job` may be registered by another command group too: share it rather than define it twice. */
 export function jobCommand(program: Command): Command {
-  return program.commands.find((c) => c.name() === "job") ?? program.command("job").description("one job: its logs and history");
+  return program.commands.find((c) => c.name() === "job") ?? program.command("job").description("jobs: list them by task, user, state, site or code; show one (spec, attempts, timings); print its logs");
 }
 
 export function registerJobLog(program: Command): void {

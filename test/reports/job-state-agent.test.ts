@@ -19,6 +19,7 @@ import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { drainQueue, removeTopology, waitFor } from "./support/rabbit-fixture.ts";
 import { stateReport } from "./support/report-factory.ts";
 import { runCli } from "../support/run-cli.ts";
+import { expectUsageError } from "../support/usage-error-line.ts";
 import { claimJob, submitJobs } from "./support/job-fixture.ts";
 
 const { config, names } = testConfig("jobstate");
@@ -149,7 +150,27 @@ describe("job-state agent", () => {
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/#1\s+SITE_A\s+pilot-oom\s+\S+\s+E1402 PAYLOAD_MEMORY_EXCEEDED/);
     expect(text.stdout).toMatch(/#2\s+SITE_A\s+pilot-oom-2\s+failed\s+E1400 PAYLOAD_FAILED/);
-  }, 90_000);
+
+    // `wms job show` and `wms job list`, through the real CLI and the jobs port.
+    const show = JSON.parse((await runCli(["job", "show", spec!.jobId, "--json"], { env })).stdout) as { state: string; spec: { memoryMb: number }; attempts: Array<{ attempt: number; pilotId: string; code: number | null }>; timings: { createdAt: number } };
+    expect(show.state).toBe("failed");
+    expect(show.spec.memoryMb).toBe(96);
+    expect(show.attempts.map((a) => [a.attempt, a.pilotId, a.code])).toEqual([
+      [1, "pilot-oom", ERR.PAYLOAD_MEMORY_EXCEEDED],
+      [2, "pilot-oom-2", ERR.PAYLOAD_FAILED],
+    ]);
+    expect(show.timings.createdAt).toBeGreaterThan(0);
+    const showText = await runCli(["job", "show", spec!.jobId], { env });
+    expect(showText.stdout).toContain("96 MB");
+    expect(showText.stdout).toMatch(/#1\s+SITE_A\s+pilot-oom\s+.*E1402 PAYLOAD_MEMORY_EXCEEDED/);
+    const listed = JSON.parse((await runCli(["job", "list", "--task", spec!.taskId, "--state", "failed", "--code", "PAYLOAD_FAILED", "--json"], { env })).stdout) as { total: number; jobs: Array<{ jobId: string; code: number }> };
+    expect(listed.total).toBe(1);
+    expect(listed.jobs[0]).toMatchObject({ jobId: spec!.jobId, code: ERR.PAYLOAD_FAILED });
+    const none = JSON.parse((await runCli(["job", "list", "--task", spec!.taskId, "--state", "running", "--json"], { env })).stdout) as { total: number };
+    expect(none.total).toBe(0);
+    expectUsageError(await runCli(["job", "list", "--state", "bogus"], { env }), "unknown state");
+    expectUsageError(await runCli(["job", "list", "--code", "E9999"], { env }), "unknown code");
+  }, 120_000);
 
   it("fails a non-retryable failure at once, with its own code", async () => {
     const [spec] = await submitJobs(store, dq, 1, { site: "SITE_A", maxAttempts: 3 });
