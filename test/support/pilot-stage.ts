@@ -49,6 +49,11 @@ export interface PilotStage {
   token(uses?: number): Promise<string>;
   /** Records the job's task in the JobStore and puts it on its site queue, sealed as the intake seals it. */
   enqueue(job: JobSpec): Promise<void>;
+  /** Like `enqueue`, for many jobs of one task (each sealed). */
+  enqueueMany(jobs: readonly JobSpec[]): Promise<void>;
+  /** Stops the job-state agent (as if its process died) and starts a new one. */
+  stopAgents(): Promise<void>;
+  startAgents(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -133,6 +138,23 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
     mm: started,
     store,
     token: (uses = 3) => tokens.mint({ site: o.site, factoryId: `${o.label}-factory`, uses, ttlSec: 600 }),
+    async stopAgents() {
+      await agents?.stop();
+      agents = undefined;
+    },
+    async startAgents() {
+      agents = await startAgents({ config, names, redis, bullConnection: bull, dispatch: started.dispatch, logger, only: ["job-state"] });
+    },
+    async enqueueMany(jobs) {
+      await sealer.ready(redis, names);
+      const sealed = jobs.map((j) => sealJobSpec(sealer, j));
+      const job = jobs[0];
+      await store.createTask(
+        { taskId: job.taskId, taskName: job.taskName, kind: job.kind, vo: job.vo, group: job.group, ownerDn: job.userDn, priority: job.priority, maxAttempts: job.maxAttempts, outputDataset: job.outputDataset },
+        sealed.map((spec) => ({ spec, state: "activated" as const })),
+      );
+      await started.dispatch.enqueue(sealed);
+    },
     async enqueue(job) {
       await sealer.ready(redis, names);
       const sealed = sealJobSpec(sealer, job);
