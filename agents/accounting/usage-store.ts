@@ -13,6 +13,8 @@ export interface Usage {
   name: string;
   jobs: number;
   wallSec: number;
+  /** Wall time of preempted attempts: counted apart, never charged to quotas or fair share. */
+  wastedWallSec: number;
   cpuSec: number;
   maxRssKb: number;
 }
@@ -31,7 +33,7 @@ export interface QuotaExceeded {
 // all: a redelivered record finds its seen key and changes nothing (exactly once, not at least once).
 // HINCRBYFLOAT for times (fractions of seconds add up); max RSS is a compare-and-set, which MULTI
 // cannot express. KEYS: seen key, then per entity its hash and its name set. ARGV: ttl, wall, cpu,
-// rss, then the entity names.
+// rss, preempted ('1': the wall time goes to wastedWallSec instead), then the entity names.
 const ADD_LUA = `
 if ARGV[1] ~= '0' then
   if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
@@ -40,11 +42,11 @@ local n = (#KEYS - 1) / 2
 for i = 1, n do
   local h = KEYS[2 * i]
   redis.call('HINCRBY', h, 'jobs', 1)
-  redis.call('HINCRBYFLOAT', h, 'wallSec', ARGV[2])
+  redis.call('HINCRBYFLOAT', h, ARGV[5] == '1' and 'wastedWallSec' or 'wallSec', ARGV[2])
   redis.call('HINCRBYFLOAT', h, 'cpuSec', ARGV[3])
   local cur = tonumber(redis.call('HGET', h, 'maxRssKb') or '0')
   if tonumber(ARGV[4]) > cur then redis.call('HSET', h, 'maxRssKb', ARGV[4]) end
-  redis.call('SADD', KEYS[2 * i + 1], ARGV[4 + i])
+  redis.call('SADD', KEYS[2 * i + 1], ARGV[5 + i])
 end
 return 1
 `;
@@ -88,13 +90,13 @@ export class UsageStore {
   async add(record: AccountingRecord, once?: { seenKey: string; ttlSec: number }): Promise<boolean> {
     const ents = this.entities(record);
     const keys = [once?.seenKey ?? this.names.redisKey("seen", "unused"), ...ents.flatMap(([k, n]) => [this.hashKey(k, n), this.setKey(k)])];
-    const args = [String(once ? Math.max(1, Math.floor(once.ttlSec)) : 0), String(record.wallSec), String(record.userCpuSec + record.sysCpuSec), String(record.maxRssKb), ...ents.map(([, n]) => n)];
+    const args = [String(once ? Math.max(1, Math.floor(once.ttlSec)) : 0), String(record.wallSec), String(record.userCpuSec + record.sysCpuSec), String(record.maxRssKb), record.preempted === true ? "1" : "0", ...ents.map(([, n]) => n)];
     return (await addScript.run(this.redis, keys, args)) === 1;
   }
 
   async get(kind: UsageKind, name: string): Promise<Usage> {
     const h = await this.redis.hgetall(this.hashKey(kind, name));
-    return { kind, name, jobs: num(h.jobs), wallSec: num(h.wallSec), cpuSec: num(h.cpuSec), maxRssKb: num(h.maxRssKb) };
+    return { kind, name, jobs: num(h.jobs), wallSec: num(h.wallSec), wastedWallSec: num(h.wastedWallSec), cpuSec: num(h.cpuSec), maxRssKb: num(h.maxRssKb) };
   }
 
   /** Every entity of a kind that has usage, most wall time first. */
@@ -105,7 +107,7 @@ export class UsageStore {
     const res = (await p.exec()) ?? [];
     const out = members.map((name, i) => {
       const h = (res[i]?.[1] ?? {}) as Record<string, string>;
-      return { kind, name, jobs: num(h.jobs), wallSec: num(h.wallSec), cpuSec: num(h.cpuSec), maxRssKb: num(h.maxRssKb) };
+      return { kind, name, jobs: num(h.jobs), wallSec: num(h.wallSec), wastedWallSec: num(h.wastedWallSec), cpuSec: num(h.cpuSec), maxRssKb: num(h.maxRssKb) };
     });
     return out.sort((a, b) => b.wallSec - a.wallSec || a.name.localeCompare(b.name));
   }

@@ -1,6 +1,6 @@
 // Builds the reports a pilot sends for a job. Pure: ids and timestamps come in or from node:crypto.
 import { randomUUID } from "node:crypto";
-import { errorEntry, SCHEMA_VERSION, type AccountingRecord, type AuditRecord, type ErrorReport, type JobSpec, type StateReport } from "../../schemas/index.ts";
+import { ERR, errorEntry, SCHEMA_VERSION, type AccountingRecord, type AuditRecord, type ErrorReport, type JobSpec, type StateReport } from "../../schemas/index.ts";
 import type { PayloadOutcome } from "./payload-supervisor.ts";
 import type { StagedOutput } from "./stage-out.ts";
 
@@ -69,6 +69,7 @@ export function accountingRecord(c: JobContext, o: PayloadOutcome): AccountingRe
     exitCode: o.exitCode,
     startedAt: o.startedAt,
     endedAt: o.endedAt,
+    ...(o.killedFor?.code === ERR.PILOT_PREEMPTED && { preempted: true }),
   };
 }
 

@@ -75,6 +75,8 @@ export const AccountingRecordSchema = Type.Object(
     exitCode: Type.Integer(),
     startedAt: Timestamp,
     endedAt: Timestamp,
+    /** The batch system preempted the attempt (PILOT_PREEMPTED): its wall time is wasted, not the user's use. */
+    preempted: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false, $id: "AccountingRecord" },
 );

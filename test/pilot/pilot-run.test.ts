@@ -148,6 +148,8 @@ describe("pilot end to end", () => {
     expect(summary.exitReason).toBe("stopped");
     const failed = await fx.reports.waitFor(isState(job.jobId, "failed"));
     expect(failed.errorCode).toBe(ERR.PILOT_PREEMPTED);
+    const acct = (await fx.reports.waitFor((r) => r.kind === "accounting" && r.jobId === job.jobId)) as AccountingRecord;
+    expect(acct.preempted).toBe(true);
     expect(existsSync(readFileSync(seen, "utf8").trim())).toBe(false);
     expect(existsSync(path.join(fx.workdir, summary.pilotId))).toBe(false);
   });

@@ -87,6 +87,15 @@ describe("accounting agent", () => {
     expect(site.wallSec).toBe(42);
   });
 
+  it("counts a preempted attempt's wall time as wasted, apart from the wall time charged to its user", async () => {
+    const used = accountingReport({ site: "SITE_PRE", wallSec: 30 });
+    const wasted = accountingReport({ site: "SITE_PRE", wallSec: 500, preempted: true });
+    await publisher.publish(used);
+    await publisher.publish(wasted);
+    await waitFor(async () => (await usage.get("site", "SITE_PRE")).jobs === 2, 10_000, "both records applied");
+    expect(await usage.get("site", "SITE_PRE")).toMatchObject({ jobs: 2, wallSec: 30, wastedWallSec: 500 });
+  });
+
   it("reports a user or group over its wall-clock quota, and nobody over without a quota", async () => {
     const over = "/DC=org/CN=Over User";
     expect(await usage.overQuota(over, "bigrp")).toBeUndefined();
