@@ -100,12 +100,38 @@ describe("wms up --detach, status, down", () => {
     expect(readFileSync(found[0], "utf8")).toMatch(new RegExp(`^hello from SITE_[AB], job ${jobId.replace(".", "\\.")}\n\\s*\\d+ /`));
   }, 240_000);
 
-  it("refuses the chained example today, in one line with its code, since outputs are not registered as replicas", async () => {
-    const r = await wms(["task", "submit", "tasks/chained-task.yaml", "--cert", "pki/users/production.cert.pem", "--key", "pki/users/production.key.pem"]);
-    expect(r.code).toBe(1);
-    expect(r.stderr.trim().split("\n")).toHaveLength(1);
-    expect(r.stderr).toMatch(/^wms: error E1601 INTAKE_UNKNOWN_DATASET: .*examples\.wordcount\.out/);
-  }, 120_000);
+  it("runs the chained example on the files the data-local example wrote, refusing it (E1608) until that task is done", async () => {
+    const cert = ["--cert", "pki/users/production.cert.pem", "--key", "pki/users/production.key.pem"];
+    const first = await wms(["task", "submit", "tasks/data-local-job.yaml", ...cert]);
+    expect(first.code, first.stderr).toBe(0);
+    const producer = first.stdout.trim();
+    const early = await wms(["task", "submit", "tasks/chained-task.yaml", ...cert]);
+    // Unless the first task already finished in between, its output is not ready yet.
+    if (early.code !== 0) {
+      expect(early.stderr.trim().split("\n")).toHaveLength(1);
+      expect(early.stderr).toMatch(new RegExp(`^wms: error E1608 INTAKE_DATASET_NOT_READY: .*examples\\.wordcount\\.out is the output of task ${producer}`));
+    }
+    const w1 = await wms(["task", "status", producer, "--watch", "--json", "--interval", "0.5"], 180_000);
+    expect((JSON.parse(w1.stdout.trim().split("\n").pop() as string) as { task: { status: string } }).task.status).toBe("done");
+    const second = early.code === 0 ? early : await wms(["task", "submit", "tasks/chained-task.yaml", ...cert]);
+    expect(second.code, second.stderr).toBe(0);
+    const consumer = second.stdout.trim();
+    const w2 = await wms(["task", "status", consumer, "--watch", "--json", "--interval", "0.5"], 180_000);
+    const final = JSON.parse(w2.stdout.trim().split("\n").pop() as string) as { task: { status: string }; failedJobs: unknown[] };
+    expect(final.failedJobs).toEqual([]);
+    expect(final.task.status).toBe("done");
+    // Each merge job ran at the site holding the summaries it read: every line it wrote is a summary
+    // line of the first task written at that site, and all four summaries were read.
+    let lines = 0;
+    for (const job of [`${consumer}.000000`, `${consumer}.000001`]) {
+      const merged = ["SITE_A", "SITE_B"].map((s) => ({ s, p: path.join(dir, "storage", s, "examples.merged.out", job, "merged.txt") })).filter((m) => existsSync(m.p));
+      expect(merged).toHaveLength(1);
+      const heads = readFileSync(merged[0].p, "utf8").split("\n").filter((l) => l.startsWith(`${producer} `));
+      for (const l of heads) expect(l).toMatch(new RegExp(` at ${merged[0].s}$`));
+      lines += heads.length;
+    }
+    expect(lines).toBe(4);
+  }, 420_000);
 
   it("wms down stops every process it started, pilots included, and leaves no state and no temporary folder", async () => {
     const state = readUpState(dir);
