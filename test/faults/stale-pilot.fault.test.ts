@@ -1,0 +1,141 @@
+// A pilot freezes (SIGSTOP: a VM paused, a node swapping) for longer than its job's lease. Its job
+// is requeued as attempt 2 and runs on another pilot. When the frozen pilot resumes, everything it
+// sends about attempt 1 is refused as stale (E1904 JOB_STALE_UPDATE) and changes nothing: the job
+// ends as attempt 2's, no other job runs twice, and the counters equal the job records.
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Reconciler, type JobState } from "../../jobs/index.ts";
+import { ERR } from "../../schemas/index.ts";
+import { SCHEMA_VERSION, type JobSpec } from "../../schemas/index.ts";
+import { startPilotStage, type PilotStage } from "../support/pilot-stage.ts";
+import { REPO_ROOT, WMS_BIN } from "../support/run-cli.ts";
+
+const USER_DN = "/DC=org/DC=pilot-wms/OU=People/CN=Stale Pilot";
+const SITE = "STALE_SITE";
+const LEASE_SEC = 4;
+const JOBS = 300;
+const PILOTS = 3;
+
+let stage: PilotStage;
+let log: string;
+const pilots: ChildProcess[] = [];
+
+beforeAll(async () => {
+  stage = await startPilotStage({
+    label: "stalepilot",
+    site: SITE,
+    userDn: USER_DN,
+    config: { jobs: { heartbeatSec: 0.5, leaseSec: LEASE_SEC, leaseCheckSec: 0.5 }, matchmaker: { nomatchBackoffSec: 0.2 } },
+  });
+  log = join(stage.root, "executions.log");
+});
+
+afterAll(async () => {
+  for (const p of pilots) if (p.exitCode === null && p.signalCode === null && p.pid) process.kill(-p.pid, "SIGKILL");
+  await stage?.stop();
+});
+
+async function startPilot(pilotId: string): Promise<ChildProcess> {
+  const token = await stage.token(1000);
+  const child = spawn(process.execPath, [WMS_BIN, "pilot", "--site", SITE, "--work-dir", stage.workdir, "--pilot-id", pilotId, "--max-empty", "20", "--max-backoff", "0.2", "--json"], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, WMS_CONFIG: stage.configFile, WMS_NAMESPACE: undefined, WMS_PILOT_TOKEN: token },
+    stdio: ["ignore", "ignore", "ignore"],
+    detached: true,
+  });
+  pilots.push(child);
+  return child;
+}
+
+function executions(): Map<string, number> {
+  const n = new Map<string, number>();
+  if (!existsSync(log)) return n;
+  for (const line of readFileSync(log, "utf8").split("\n")) {
+    const id = line.split(" ")[0];
+    if (id) n.set(id, (n.get(id) ?? 0) + 1);
+  }
+  return n;
+}
+
+describe("a stale pilot coming back after its job was requeued", () => {
+  it("has its reports refused with E1904; the job ends as the new attempt's and nothing else runs twice", async () => {
+    const taskId = `t${randomBytes(4).toString("hex")}`;
+    const jobs: JobSpec[] = Array.from({ length: JOBS }, (_, i) => ({
+      schemaVersion: SCHEMA_VERSION,
+      jobId: `${taskId}.${i}`,
+      taskId,
+      taskName: "stalepilot.task",
+      kind: "analysis",
+      vo: "pilot-wms",
+      group: "",
+      userDn: USER_DN,
+      priority: 0,
+      site: SITE,
+      executable: "/bin/sh",
+      // One line per execution; the short sleep leaves a job mid-payload when its pilot freezes.
+      arguments: ["-c", 'sleep 0.2; echo "$WMS_JOB_ID $WMS_ATTEMPT $WMS_PILOT_ID" >> "$LOG"; echo ok > "$WMS_OUTPUT_DIR/out.txt"'],
+      environment: { LOG: log },
+      requirements: "true",
+      rank: "0",
+      cores: 1,
+      memoryMb: 100,
+      walltimeSec: 120,
+      inputFiles: [],
+      outputDataset: "user.stalepilot.out",
+      attempt: 1,
+      maxAttempts: 3,
+    }));
+    await stage.enqueueMany(jobs);
+    const stale = await startPilot("pilot-stale");
+    for (let i = 1; i < PILOTS; i++) await startPilot(`pilot-${i}`);
+    await expect.poll(() => executions().size, { timeout: 60_000, interval: 200 }).toBeGreaterThanOrEqual(20);
+
+    // Freeze the pilot while it holds a job that has not reached holding (its payload may still run).
+    let held: string | undefined;
+    await expect
+      .poll(
+        async () => {
+          const running = (await stage.store.listJobs(taskId)).find((r) => r.pilotId === "pilot-stale" && (r.state === "sent" || r.state === "starting" || r.state === "running"));
+          if (running) {
+            process.kill(-(stale.pid as number), "SIGSTOP");
+            const again = await stage.store.getJob(running.jobId);
+            if (again?.pilotId === "pilot-stale" && (again.state === "sent" || again.state === "starting" || again.state === "running")) held = running.jobId;
+            else process.kill(-(stale.pid as number), "SIGCONT");
+          }
+          return held !== undefined;
+        },
+        { timeout: 30_000, interval: 20 },
+      )
+      .toBe(true);
+    const jobId = held as string;
+    const staleBefore = (await stage.store.errorCounts())[String(ERR.JOB_STALE_UPDATE)] ?? 0;
+    // Lease expiry gives the job to another pilot as attempt 2.
+    await expect.poll(async () => (await stage.store.getJob(jobId))?.attempt, { timeout: (LEASE_SEC + 10) * 1000, interval: 200 }).toBe(2);
+    await expect.poll(async () => (await stage.store.getJob(jobId))?.state, { timeout: 60_000, interval: 200 }).toBe("finished");
+    process.kill(-(stale.pid as number), "SIGCONT");
+
+    // The resumed pilot's heartbeat or report names attempt 1: refused and counted.
+    await expect.poll(async () => (await stage.store.errorCounts())[String(ERR.JOB_STALE_UPDATE)] ?? 0, { timeout: 30_000, interval: 200 }).toBeGreaterThan(staleBefore);
+    await expect.poll(async () => (await stage.store.taskCounts(taskId)).finished, { timeout: 150_000, interval: 500 }).toBe(JOBS);
+    const rec = await stage.store.getJob(jobId);
+    expect(rec?.attempt).toBe(2);
+    expect(rec?.pilotId).not.toBe("pilot-stale");
+    expect((await stage.store.attempts(jobId)).map((a) => `${a.attempt}:${a.pilotId}:${a.ended}`)).toEqual(["1:pilot-stale:lost"]);
+
+    const ran = executions();
+    expect(ran.size).toBe(JOBS);
+    // Only the frozen pilot's job may have run twice (its payload may have ended unseen); no other.
+    expect([...ran.entries()].filter(([id, n]) => n > 1 && id !== jobId)).toEqual([]);
+    const records = await stage.store.listJobs(taskId);
+    expect(records.filter((r) => r.state !== "finished")).toEqual([]);
+    expect(records.filter((r) => r.attempt !== 1).map((r) => r.jobId)).toEqual([jobId]);
+    const byState = (c: Record<JobState, number>) => Object.fromEntries(Object.entries(c).filter(([, n]) => n !== 0));
+    expect(byState(await stage.store.taskCounts(taskId))).toEqual({ finished: JOBS });
+    expect(byState(await stage.store.siteCounts(SITE))).toEqual({ finished: JOBS });
+    expect(await stage.mm.dispatch.waitingCount(SITE)).toBe(0);
+    expect((await new Reconciler(stage.store, stage.mm.dispatch, { graceMs: 0 }).run()).repairs).toEqual([]);
+  }, 240_000);
+});
