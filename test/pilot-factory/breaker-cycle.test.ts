@@ -4,28 +4,26 @@ import path from "node:path";
 import type { NatsConnection } from "nats";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openNats, openRedis } from "../../platform/connections.ts";
 import { readFactoryStatus, startFactory, type SubmitAdapter } from "../../pilot-factory/index.ts";
 import { ERR, SCHEMA_VERSION } from "../../schemas/index.ts";
 import { testConfig } from "../support/namespace.ts";
-import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
+import { openLiveServices, type LiveServices } from "../support/live-services.ts";
 import { RecordingTokens, publishCensus, queueKnobs, testRuntime, waitFor } from "./factory-fixture.ts";
 
 const loaded = testConfig("factorybreaker");
 const { names } = loaded;
 let nc: NatsConnection;
 let redis: Redis;
+let live: LiveServices;
 const workDir = mkdtempSync(path.join(os.tmpdir(), "wms-factory-breaker-"));
 
 beforeAll(async () => {
-  nc = await openNats(loaded.config, "factory-breaker-test");
-  redis = openRedis(loaded.config);
+  live = await openLiveServices(loaded, "factory-breaker-test");
+  ({ nc, redis } = live);
 });
 
 afterAll(async () => {
-  await deleteNamespaceKeys(redis, names.namespace);
-  await nc.close();
-  redis.disconnect();
+  await live.close();
   rmSync(workDir, { recursive: true, force: true });
 });
 

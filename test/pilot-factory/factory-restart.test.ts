@@ -5,25 +5,25 @@ import { fileURLToPath } from "node:url";
 import type { NatsConnection } from "nats";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openNats, openRedis } from "../../platform/connections.ts";
 import { LocalAdapter, pilotCommand, readFactoryStatus, startFactory, type PilotCommandBuilder, type RunningFactory, type SubmitAdapter } from "../../pilot-factory/index.ts";
 import { SCHEMA_VERSION, type FactoryQueue } from "../../schemas/index.ts";
 import { testConfig } from "../support/namespace.ts";
-import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
+import { openLiveServices, type LiveServices } from "../support/live-services.ts";
 import { RecordingTokens, publishCensus, queueKnobs, testRuntime, waitFor } from "./factory-fixture.ts";
 
 const loaded = testConfig("factoryrestart");
 const { names } = loaded;
 let nc: NatsConnection;
 let redis: Redis;
+let live: LiveServices;
 const workDir = mkdtempSync(path.join(os.tmpdir(), "wms-factory-restart-"));
 const fixture = fileURLToPath(new URL("./fixtures/lingering-pilot.ts", import.meta.url));
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 const pids: number[] = [];
 
 beforeAll(async () => {
-  nc = await openNats(loaded.config, "factory-restart-test");
-  redis = openRedis(loaded.config);
+  live = await openLiveServices(loaded, "factory-restart-test");
+  ({ nc, redis } = live);
 });
 
 afterAll(async () => {
@@ -34,9 +34,7 @@ afterAll(async () => {
       // already gone
     }
   }
-  await deleteNamespaceKeys(redis, names.namespace);
-  await nc.close();
-  redis.disconnect();
+  await live.close();
   rmSync(workDir, { recursive: true, force: true });
 });
 

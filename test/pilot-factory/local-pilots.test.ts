@@ -6,30 +6,28 @@ import { fileURLToPath } from "node:url";
 import type { NatsConnection } from "nats";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openNats, openRedis } from "../../platform/connections.ts";
 import { LocalAdapter, startFactory, type PilotCommandBuilder } from "../../pilot-factory/index.ts";
 import { ERR, SCHEMA_VERSION } from "../../schemas/index.ts";
 import { testConfig } from "../support/namespace.ts";
-import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
+import { openLiveServices, type LiveServices } from "../support/live-services.ts";
 import { RecordingTokens, queueKnobs, silentPilot, testRuntime, waitFor } from "./factory-fixture.ts";
 
 const loaded = testConfig("factorylocal");
 const { names } = loaded;
 let nc: NatsConnection;
 let redis: Redis;
+let live: LiveServices;
 const workDir = mkdtempSync(path.join(os.tmpdir(), "wms-factory-local-"));
 const fixture = fileURLToPath(new URL("./fixtures/census-pilot.ts", import.meta.url));
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 
 beforeAll(async () => {
-  nc = await openNats(loaded.config, "factory-local-test");
-  redis = openRedis(loaded.config);
+  live = await openLiveServices(loaded, "factory-local-test");
+  ({ nc, redis } = live);
 });
 
 afterAll(async () => {
-  await deleteNamespaceKeys(redis, names.namespace);
-  await nc.close();
-  redis.disconnect();
+  await live.close();
   rmSync(workDir, { recursive: true, force: true });
 });
 
