@@ -1,39 +1,15 @@
 // `wms down` after the supervisor itself died (kill -9, an OOM kill): the state file still names
 // every process it started, and `wms down` stops them all from there.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig, type LoadedConfig } from "../../platform/config.ts";
-import { openRabbit, openRedis } from "../../platform/connections.ts";
-import { deleteTopology } from "../../agents/reports/index.ts";
-import { initDeployment } from "../../deployment/init-deployment.ts";
 import { isAlive, readUpState, type ProcessRef } from "../../deployment/up-state.ts";
-import { sweepLeftovers } from "../../deployment/up.ts";
-import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
-import { uniqueNamespace } from "../support/namespace.ts";
-import { runCli } from "../support/run-cli.ts";
+import { deploymentFolder } from "../support/deployment-folder.ts";
 
-const base = mkdtempSync(path.join(tmpdir(), "wms-up-orphans-"));
-const dir = path.join(base, "grid");
-let loaded: LoadedConfig;
-const wms = (args: string[], timeoutMs = 120_000): ReturnType<typeof runCli> => runCli(args, { cwd: dir, env: { WMS_CONFIG: undefined, WMS_NAMESPACE: undefined }, timeoutMs });
+const grid = deploymentFolder("uporphans");
+const { dir, wms } = grid;
 
-beforeAll(() => {
-  loaded = loadConfig({ path: initDeployment({ dir, namespace: uniqueNamespace("uporphans"), monitorPort: 0, matchmakers: 2 }).configFile, env: {} });
-}, 120_000);
+beforeAll(() => grid.init({ matchmakers: 2 }), 120_000);
 
-afterAll(async () => {
-  const left = readUpState(dir);
-  if (left) await sweepLeftovers(dir, left, 2000);
-  const redis = openRedis(loaded.config);
-  await deleteNamespaceKeys(redis, loaded.names.namespace);
-  redis.disconnect();
-  const conn = await openRabbit(loaded.config);
-  await deleteTopology(await conn.createChannel(), loaded.names);
-  await conn.close();
-  rmSync(base, { recursive: true, force: true });
-}, 60_000);
+afterAll(() => grid.cleanup(), 60_000);
 
 describe("wms down after the supervisor was killed", () => {
   it("says the run did not stop cleanly, then stops every process the supervisor had started", async () => {

@@ -2,37 +2,19 @@
 // private servers on free ports with data in a temporary folder, the system runs a task on them,
 // and Ctrl-C stops every process, the private servers included, and deletes the folder.
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
+import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig, type LoadedConfig } from "../../platform/config.ts";
-import { openRabbit } from "../../platform/connections.ts";
 import { freePort } from "../../platform/local-services.ts";
-import { deleteTopology } from "../../agents/reports/index.ts";
-import { initDeployment } from "../../deployment/init-deployment.ts";
 import { isAlive, readUpState, type ProcessRef } from "../../deployment/up-state.ts";
-import { sweepLeftovers } from "../../deployment/up.ts";
-import { uniqueNamespace } from "../support/namespace.ts";
 import { runCli, WMS_BIN } from "../support/run-cli.ts";
+import { deploymentFolder } from "../support/deployment-folder.ts";
 
-const base = mkdtempSync(path.join(tmpdir(), "wms-up-private-"));
-const dir = path.join(base, "grid");
-let loaded: LoadedConfig;
+const grid = deploymentFolder("upprivate");
+const { dir } = grid;
 
-beforeAll(() => {
-  const init = initDeployment({ dir, namespace: uniqueNamespace("upprivate"), monitorPort: 0, matchmakers: 1 });
-  loaded = loadConfig({ path: init.configFile, env: {} });
-}, 120_000);
+beforeAll(() => grid.init({ matchmakers: 1 }), 120_000);
 
-afterAll(async () => {
-  const left = readUpState(dir);
-  if (left) await sweepLeftovers(dir, left, 2000);
-  const conn = await openRabbit(loaded.config);
-  await deleteTopology(await conn.createChannel(), loaded.names);
-  await conn.close();
-  rmSync(base, { recursive: true, force: true });
-}, 60_000);
+afterAll(() => grid.cleanup({ sharedRedis: false }), 60_000);
 
 describe("wms up where the services named in wms.yaml do not answer", () => {
   it("runs on private servers it starts, and Ctrl-C stops everything and deletes their folder", async () => {

@@ -1,44 +1,20 @@
 // `wms up --detach`, `wms status`, `wms down` on a folder from `wms init`, against the loopback
 // services: every service runs and is restarted when killed, the example tasks behave as their
 // files say, and `wms down` leaves no process, no state and no temporary folder.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig, type LoadedConfig } from "../../platform/config.ts";
-import { openRabbit, openRedis } from "../../platform/connections.ts";
-import { deleteTopology } from "../../agents/reports/index.ts";
-import { initDeployment } from "../../deployment/init-deployment.ts";
 import { isAlive, readUpState, type ProcessRef } from "../../deployment/up-state.ts";
 import { livePilots } from "../../deployment/local-pilots.ts";
-import { sweepLeftovers } from "../../deployment/up.ts";
-import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
-import { uniqueNamespace } from "../support/namespace.ts";
-import { runCli } from "../support/run-cli.ts";
+import { deploymentFolder } from "../support/deployment-folder.ts";
 
-const base = mkdtempSync(path.join(tmpdir(), "wms-up-test-"));
-const dir = path.join(base, "grid");
-let loaded: LoadedConfig;
-const env = { WMS_CONFIG: undefined, WMS_NAMESPACE: undefined };
-const wms = (args: string[], timeoutMs = 120_000): ReturnType<typeof runCli> => runCli(args, { cwd: dir, env, timeoutMs });
+const grid = deploymentFolder("up");
+const { dir, wms } = grid;
 
-beforeAll(() => {
-  const init = initDeployment({ dir, namespace: uniqueNamespace("up"), monitorPort: 0, matchmakers: 1 });
-  loaded = loadConfig({ path: init.configFile, env: {} });
-}, 120_000);
+beforeAll(() => grid.init({ matchmakers: 1 }), 120_000);
 
-afterAll(async () => {
-  const left = readUpState(dir);
-  if (left) await sweepLeftovers(dir, left, 2000);
-  const redis = openRedis(loaded.config);
-  await deleteNamespaceKeys(redis, loaded.names.namespace);
-  redis.disconnect();
-  const conn = await openRabbit(loaded.config);
-  await deleteTopology(await conn.createChannel(), loaded.names);
-  await conn.close();
-  rmSync(base, { recursive: true, force: true });
-}, 60_000);
+afterAll(() => grid.cleanup(), 60_000);
 
 describe("wms up --detach, status, down", () => {
   let everything: ProcessRef[] = [];
