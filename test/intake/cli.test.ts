@@ -128,6 +128,14 @@ describe("wms replica / task / intake", () => {
     expect(status.failedJobs).toEqual([expect.objectContaining({ code: ERR.INTAKE_NO_REPLICA, name: "INTAKE_NO_REPLICA", message: expect.stringContaining("mc/n1") })]);
     expect(JSON.parse((await wms(["task", "list", "--json"])).stdout).map((t: { taskId: string }) => t.taskId)).toContain(reply.taskId);
 
+    // The same file again is refused in one line naming the first task; --allow-duplicate takes it.
+    const dup = await wms(["task", "submit", batch, "--cert", paula.cert, "--key", paula.key, "--no-proxy-check"]);
+    expect(dup.code).toBe(1);
+    expect(dup.stderr.trimEnd().split("\n").at(-1)).toMatch(new RegExp(`^wms: error E1607 INTAKE_DUPLICATE_TASK: .*task ${reply.taskId} named reco\\.raw`));
+    const allowed = await wms(["task", "submit", batch, "--cert", paula.cert, "--key", paula.key, "--no-proxy-check", "--allow-duplicate", "--json"]);
+    expect(allowed.code, allowed.stderr).toBe(0);
+    await wms(["task", "cancel", JSON.parse(allowed.stdout).taskId, "--cert", paula.cert, "--key", paula.key]);
+
     // Bob may not cancel Paula's task; Paula may. Then --watch returns at once: the task is final.
     const refused = await wms(["task", "cancel", reply.taskId, "--cert", bob.cert, "--key", bob.key]);
     expect(refused.code).toBe(1);
