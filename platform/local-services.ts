@@ -64,20 +64,22 @@ function dockerEngineAvailable(): boolean {
   return spawnSync("docker", ["info"], { stdio: "ignore", timeout: 5000 }).status === 0;
 }
 
-interface Launch {
-  child: ChildProcess;
-  stop: () => Promise<void>;
+export interface LaunchedProcess {
+  readonly child: ChildProcess;
+  /** Signals the process group (SIGTERM unless told), SIGKILL after 10 s; resolves once it exited. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-function launch(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Launch {
+/** A server process in a process group of its own, so stopping it stops whatever it forked too. */
+export function launchProcessGroup(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): LaunchedProcess {
   const child = spawn(cmd, args, { stdio: "ignore", env, detached: true });
   return {
     child,
-    stop: async () => {
-      if (child.exitCode !== null || child.pid === undefined) return;
+    async stop(signal: NodeJS.Signals = "SIGTERM") {
+      if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
       const exited = new Promise<void>((r) => child.once("exit", () => r()));
       try {
-        process.kill(-child.pid, "SIGTERM");
+        process.kill(-child.pid, signal);
       } catch {
         return;
       }
@@ -110,7 +112,7 @@ export async function startPrivateRedis(dataDir: string, opts: PrivateRedisOptio
   const port = opts.port ?? (await freePort());
   const persistence = opts.appendOnly ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"];
   const acl = opts.aclFile !== undefined ? ["--aclfile", opts.aclFile] : [];
-  const l = launch(bin, ["--port", String(port), "--bind", "127.0.0.1", "--dir", dataDir, "--save", "", ...persistence, ...acl]);
+  const l = launchProcessGroup(bin, ["--port", String(port), "--bind", "127.0.0.1", "--dir", dataDir, "--save", "", ...persistence, ...acl]);
   const url = `redis://127.0.0.1:${port}`;
   if (!(await waitUp(() => checkRedis(url), 15_000))) {
     await l.stop();
@@ -138,7 +140,7 @@ export async function startPrivateNats(dataDir: string, opts: PrivateNatsOptions
     writeFileSync(conf, readFileSync(opts.authConfig, "utf8"), { mode: 0o600 });
     args = [...args, "-c", conf];
   }
-  const l = launch(bin, args);
+  const l = launchProcessGroup(bin, args);
   const url = `nats://127.0.0.1:${port}`;
   if (!(await waitUp(() => checkNats(url), 15_000))) {
     await l.stop();
@@ -180,7 +182,7 @@ export async function startPrivateRabbit(dataDir: string, opts: PrivateRabbitOpt
     // its only user; the guest it creates on a fresh database is deleted once it answers.
     writeFileSync(join(dataDir, "rabbitmq.conf"), `definitions.import_backend = local_filesystem\ndefinitions.local.path = ${resolve(opts.definitionsFile)}\n`);
   }
-  const l = launch(direct, [], env);
+  const l = launchProcessGroup(direct, [], env);
   const url = opts.definitionsFile !== undefined ? `amqp://127.0.0.1:${port}` : `amqp://guest:guest@127.0.0.1:${port}`;
   if (!(await waitUp(() => checkRabbit(`amqp://guest:guest@127.0.0.1:${port}`), 90_000))) {
     await l.stop();

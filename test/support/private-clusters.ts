@@ -4,42 +4,19 @@
 // nats-server processes with routes (JetStream on request: nothing in pilot-wms uses it yet). Each server runs in a temp folder on free
 // ports, and is stopped by its own PID (process group) at the end. The shared loopback services
 // are never touched.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "nats";
 import { Redis } from "ioredis";
+import { launchProcessGroup, type LaunchedProcess } from "../../platform/local-services.ts";
 
-interface Proc {
-  readonly child: ChildProcess;
-  stop(signal?: NodeJS.Signals): Promise<void>;
-}
-
-function start(cmd: string, args: string[]): Proc {
-  const child = spawn(cmd, args, { stdio: "ignore", detached: true });
-  return {
-    child,
-    async stop(signal: NodeJS.Signals = "SIGTERM") {
-      if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-      const gone = new Promise<void>((r) => child.once("exit", () => r()));
-      try {
-        process.kill(-child.pid, signal);
-      } catch {
-        return;
-      }
-      const timer = setTimeout(() => {
-        try {
-          if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
-        } catch {
-          /* already gone */
-        }
-      }, 10_000);
-      await gone;
-      clearTimeout(timer);
-    },
-  };
+/** Stops every server of a cluster at once and deletes its temp folder. */
+async function stopAll(procs: LaunchedProcess[], root: string): Promise<void> {
+  await Promise.all(procs.map((p) => p.stop()));
+  rmSync(root, { recursive: true, force: true });
 }
 
 function portFree(port: number): Promise<boolean> {
@@ -98,7 +75,7 @@ export interface PrivateRedisCluster {
 export async function startRedisCluster(label: string): Promise<PrivateRedisCluster> {
   const root = mkdtempSync(join(tmpdir(), `wms-rcluster-${label}-`));
   const taken = new Set<number>();
-  const procs: Proc[] = [];
+  const procs: LaunchedProcess[] = [];
   const ports: number[] = [];
   try {
     for (let i = 0; i < 6; i++) {
@@ -107,7 +84,7 @@ export async function startRedisCluster(label: string): Promise<PrivateRedisClus
       mkdirSync(dir);
       ports.push(port);
       procs.push(
-        start("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--cluster-enabled", "yes", "--cluster-config-file", join(dir, "nodes.conf"), "--cluster-node-timeout", "2000", "--save", "", "--appendonly", "no"]),
+        launchProcessGroup("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--cluster-enabled", "yes", "--cluster-config-file", join(dir, "nodes.conf"), "--cluster-node-timeout", "2000", "--save", "", "--appendonly", "no"]),
       );
     }
     for (const port of ports) {
@@ -142,13 +119,11 @@ export async function startRedisCluster(label: string): Promise<PrivateRedisClus
           .map((f) => Number(/:(\d+)@/.exec(f[1])?.[1]));
       },
       async stop() {
-        await Promise.all(procs.map((p) => p.stop()));
-        rmSync(root, { recursive: true, force: true });
+        await stopAll(procs, root);
       },
     };
   } catch (e) {
-    await Promise.all(procs.map((p) => p.stop()));
-    rmSync(root, { recursive: true, force: true });
+    await stopAll(procs, root);
     throw e;
   }
 }
@@ -165,7 +140,7 @@ export interface PrivateNatsCluster {
 export async function startNatsCluster(label: string, o: { jetStream?: boolean } = {}): Promise<PrivateNatsCluster> {
   const root = mkdtempSync(join(tmpdir(), `wms-ncluster-${label}-`));
   const taken = new Set<number>();
-  const procs: Proc[] = [];
+  const procs: LaunchedProcess[] = [];
   try {
     const client: number[] = [];
     const route: number[] = [];
@@ -178,7 +153,7 @@ export async function startNatsCluster(label: string, o: { jetStream?: boolean }
       const dir = join(root, `n${i}`);
       mkdirSync(dir);
       procs.push(
-        start("nats-server", ["-a", "127.0.0.1", "-p", String(client[i]), "-n", `${label}-n${i}`, "--cluster_name", `wms-${label}`, "-cluster", `nats://127.0.0.1:${route[i]}`, "-routes", routes, ...(o.jetStream ? ["-js", "-sd", dir] : [])]),
+        launchProcessGroup("nats-server", ["-a", "127.0.0.1", "-p", String(client[i]), "-n", `${label}-n${i}`, "--cluster_name", `wms-${label}`, "-cluster", `nats://127.0.0.1:${route[i]}`, "-routes", routes, ...(o.jetStream ? ["-js", "-sd", dir] : [])]),
       );
     }
     const urls = client.map((p) => `nats://127.0.0.1:${p}`);
@@ -208,13 +183,11 @@ export async function startNatsCluster(label: string, o: { jetStream?: boolean }
       urls,
       serverList: urls.join(","),
       async stop() {
-        await Promise.all(procs.map((p) => p.stop()));
-        rmSync(root, { recursive: true, force: true });
+        await stopAll(procs, root);
       },
     };
   } catch (e) {
-    await Promise.all(procs.map((p) => p.stop()));
-    rmSync(root, { recursive: true, force: true });
+    await stopAll(procs, root);
     throw e;
   }
 }
