@@ -2,16 +2,11 @@
 // is requeued as attempt 2 and runs on another pilot. When the frozen pilot resumes, everything it
 // sends about attempt 1 is refused as stale (E1904 JOB_STALE_UPDATE) and changes nothing: the job
 // ends as attempt 2's, no other job runs twice, and the counters equal the job records.
-import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Reconciler, type JobState } from "../../jobs/index.ts";
 import { ERR } from "../../schemas/index.ts";
-import { SCHEMA_VERSION, type JobSpec } from "../../schemas/index.ts";
 import { startPilotStage, type PilotStage } from "../support/pilot-stage.ts";
-import { REPO_ROOT, WMS_BIN } from "../support/run-cli.ts";
 
 const USER_DN = "/DC=org/DC=pilot-wms/OU=People/CN=Stale Pilot";
 const SITE = "STALE_SITE";
@@ -20,8 +15,6 @@ const JOBS = 300;
 const PILOTS = 3;
 
 let stage: PilotStage;
-let log: string;
-const pilots: ChildProcess[] = [];
 
 beforeAll(async () => {
   stage = await startPilotStage({
@@ -30,68 +23,26 @@ beforeAll(async () => {
     userDn: USER_DN,
     config: { jobs: { heartbeatSec: 0.5, leaseSec: LEASE_SEC, leaseCheckSec: 0.5 }, matchmaker: { nomatchBackoffSec: 0.2 } },
   });
-  log = join(stage.root, "executions.log");
 });
 
 afterAll(async () => {
-  for (const p of pilots) if (p.exitCode === null && p.signalCode === null && p.pid) process.kill(-p.pid, "SIGKILL");
   await stage?.stop();
 });
-
-async function startPilot(pilotId: string): Promise<ChildProcess> {
-  const token = await stage.token(1000);
-  const child = spawn(process.execPath, [WMS_BIN, "pilot", "--site", SITE, "--work-dir", stage.workdir, "--pilot-id", pilotId, "--max-empty", "20", "--max-backoff", "0.2", "--json"], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, WMS_CONFIG: stage.configFile, WMS_NAMESPACE: undefined, WMS_PILOT_TOKEN: token },
-    stdio: ["ignore", "ignore", "ignore"],
-    detached: true,
-  });
-  pilots.push(child);
-  return child;
-}
-
-function executions(): Map<string, number> {
-  const n = new Map<string, number>();
-  if (!existsSync(log)) return n;
-  for (const line of readFileSync(log, "utf8").split("\n")) {
-    const id = line.split(" ")[0];
-    if (id) n.set(id, (n.get(id) ?? 0) + 1);
-  }
-  return n;
-}
 
 describe("a stale pilot coming back after its job was requeued", () => {
   it("has its reports refused with E1904; the job ends as the new attempt's and nothing else runs twice", async () => {
     const taskId = `t${randomBytes(4).toString("hex")}`;
-    const jobs: JobSpec[] = Array.from({ length: JOBS }, (_, i) => ({
-      schemaVersion: SCHEMA_VERSION,
-      jobId: `${taskId}.${i}`,
+    const jobs = stage.shellJobs({
       taskId,
-      taskName: "stalepilot.task",
-      kind: "analysis",
-      vo: "pilot-wms",
-      group: "",
-      userDn: USER_DN,
-      priority: 0,
-      site: SITE,
-      executable: "/bin/sh",
+      name: "stalepilot",
+      count: JOBS,
       // One line per execution; the short sleep leaves a job mid-payload when its pilot freezes.
-      arguments: ["-c", 'sleep 0.2; echo "$WMS_JOB_ID $WMS_ATTEMPT $WMS_PILOT_ID" >> "$LOG"; echo ok > "$WMS_OUTPUT_DIR/out.txt"'],
-      environment: { LOG: log },
-      requirements: "true",
-      rank: "0",
-      cores: 1,
-      memoryMb: 100,
-      walltimeSec: 120,
-      inputFiles: [],
-      outputDataset: "user.stalepilot.out",
-      attempt: 1,
-      maxAttempts: 3,
-    }));
+      script: 'sleep 0.2; echo "$WMS_JOB_ID $WMS_ATTEMPT $WMS_PILOT_ID" >> "$LOG"; echo ok > "$WMS_OUTPUT_DIR/out.txt"',
+    });
     await stage.enqueueMany(jobs);
-    const stale = await startPilot("pilot-stale");
-    for (let i = 1; i < PILOTS; i++) await startPilot(`pilot-${i}`);
-    await expect.poll(() => executions().size, { timeout: 60_000, interval: 200 }).toBeGreaterThanOrEqual(20);
+    const stale = await stage.spawnPilot("pilot-stale");
+    for (let i = 1; i < PILOTS; i++) await stage.spawnPilot(`pilot-${i}`);
+    await expect.poll(() => stage.executions().size, { timeout: 60_000, interval: 200 }).toBeGreaterThanOrEqual(20);
 
     // Freeze the pilot while it holds a job that has not reached holding (its payload may still run).
     let held: string | undefined;
@@ -125,7 +76,7 @@ describe("a stale pilot coming back after its job was requeued", () => {
     expect(rec?.pilotId).not.toBe("pilot-stale");
     expect((await stage.store.attempts(jobId)).map((a) => `${a.attempt}:${a.pilotId}:${a.ended}`)).toEqual(["1:pilot-stale:lost"]);
 
-    const ran = executions();
+    const ran = stage.executions();
     expect(ran.size).toBe(JOBS);
     // Only the frozen pilot's job may have run twice (its payload may have ended unseen); no other.
     expect([...ran.entries()].filter(([id, n]) => n > 1 && id !== jobId)).toEqual([]);

@@ -2,8 +2,9 @@
 // a temp folder with a fresh PKI, a pilot certificate in a folder only its owner reads, one site,
 // a wms.yaml the pilot process reads too (fresh namespace, loopback URLs from the environment),
 // and the real credential cache (holding a user's delegated proxy), matchmaker and job-state agent.
+import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NatsConnection } from "nats";
@@ -17,10 +18,11 @@ import { startMatchmaker, type MatchmakerHandle } from "../../matchmaker/matchma
 import { loadConfig, type LoadedConfig } from "../../platform/config.ts";
 import { openNats, openRabbit, openRedis } from "../../platform/connections.ts";
 import { createLogger } from "../../platform/logger.ts";
-import type { JobSpec, Site, SiteConfig } from "../../schemas/index.ts";
+import { SCHEMA_VERSION, type JobSpec, type Site, type SiteConfig } from "../../schemas/index.ts";
 import { createEnvelopeSigner, createProxy, initPki, issueCertificate, JOB_SPEC_SEAL_PURPOSE, loadTrust, PilotTokenStore, readServiceCredentials, sealJobSpec, ServiceSealer } from "../../security/index.ts";
 import { uniqueNamespace } from "./namespace.ts";
 import { deleteNamespaceKeys } from "./redis-cleanup.ts";
+import { REPO_ROOT, WMS_BIN } from "./run-cli.ts";
 
 export interface PilotStageOptions {
   /** Names the temp folder, namespace, connections and factory. */
@@ -30,6 +32,15 @@ export interface PilotStageOptions {
   readonly userDn: string;
   /** More of wms.yaml (job timings, matchmaker back-off...). */
   readonly config?: Record<string, unknown>;
+}
+
+export interface ShellJobsOptions {
+  readonly taskId: string;
+  /** Names the task (`<name>.task`) and its output dataset (`user.<name>.out`). */
+  readonly name: string;
+  readonly count: number;
+  /** Run by `/bin/sh -c`; it may append to `$LOG`, the stage's execution log. */
+  readonly script: string;
 }
 
 export interface PilotStage {
@@ -51,6 +62,17 @@ export interface PilotStage {
   enqueue(job: JobSpec): Promise<void>;
   /** Like `enqueue`, for many jobs of one task (each sealed). */
   enqueueMany(jobs: readonly JobSpec[]): Promise<void>;
+  /** A file the jobs of `shellJobs` see as `$LOG`; one line per execution, job id first. */
+  readonly executionLog: string;
+  /** `count` jobs of one task on the stage's site, owned by its user, each running `script`. */
+  shellJobs(o: ShellJobsOptions): JobSpec[];
+  /** How many times each job id appears in the execution log. */
+  executions(): Map<string, number>;
+  /**
+   * Starts a real `wms pilot` process as the factory does (its own token, in its own process group,
+   * reading the stage's wms.yaml); `stop()` kills the groups of those still running.
+   */
+  spawnPilot(pilotId: string): Promise<ChildProcess>;
   /** Stops the job-state agent (as if its process died) and starts a new one. */
   stopAgents(): Promise<void>;
   startAgents(): Promise<void>;
@@ -97,7 +119,9 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
   let cache: CredentialCache | undefined;
   let mm: MatchmakerHandle | undefined;
   let agents: AgentsHandle | undefined;
+  const pilots: ChildProcess[] = [];
   const stop = async (): Promise<void> => {
+    for (const p of pilots) if (p.exitCode === null && p.signalCode === null && p.pid) process.kill(-p.pid, "SIGKILL");
     await agents?.stop();
     await mm?.stop();
     await cache?.stop();
@@ -126,6 +150,8 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
   const store = new JobStore(redis, names);
   const tokens = new PilotTokenStore(redis, names);
   const sealer = new ServiceSealer(readServiceCredentials(pkiDir, "intake"), JOB_SPEC_SEAL_PURPOSE);
+  const token = (uses = 3): Promise<string> => tokens.mint({ site: o.site, factoryId: `${o.label}-factory`, uses, ttlSec: 600 });
+  const executionLog = join(root, "executions.log");
   return {
     root,
     configFile,
@@ -137,7 +163,52 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
     nc,
     mm: started,
     store,
-    token: (uses = 3) => tokens.mint({ site: o.site, factoryId: `${o.label}-factory`, uses, ttlSec: 600 }),
+    token,
+    executionLog,
+    shellJobs: (j) =>
+      Array.from({ length: j.count }, (_, i) => ({
+        schemaVersion: SCHEMA_VERSION,
+        jobId: `${j.taskId}.${i}`,
+        taskId: j.taskId,
+        taskName: `${j.name}.task`,
+        kind: "analysis",
+        vo: "pilot-wms",
+        group: "",
+        userDn: o.userDn,
+        priority: 0,
+        site: o.site,
+        executable: "/bin/sh",
+        arguments: ["-c", j.script],
+        environment: { LOG: executionLog },
+        requirements: "true",
+        rank: "0",
+        cores: 1,
+        memoryMb: 100,
+        walltimeSec: 120,
+        inputFiles: [],
+        outputDataset: `user.${j.name}.out`,
+        attempt: 1,
+        maxAttempts: 3,
+      })),
+    executions() {
+      const n = new Map<string, number>();
+      if (!existsSync(executionLog)) return n;
+      for (const line of readFileSync(executionLog, "utf8").split("\n")) {
+        const id = line.split(" ")[0];
+        if (id) n.set(id, (n.get(id) ?? 0) + 1);
+      }
+      return n;
+    },
+    async spawnPilot(pilotId) {
+      const child = spawn(process.execPath, [WMS_BIN, "pilot", "--site", o.site, "--work-dir", workdir, "--pilot-id", pilotId, "--max-empty", "20", "--max-backoff", "0.2", "--json"], {
+        cwd: REPO_ROOT,
+        env: { ...process.env, WMS_CONFIG: configFile, WMS_NAMESPACE: undefined, WMS_PILOT_TOKEN: await token(1000) },
+        stdio: ["ignore", "ignore", "ignore"],
+        detached: true,
+      });
+      pilots.push(child);
+      return child;
+    },
     async stopAgents() {
       await agents?.stop();
       agents = undefined;
