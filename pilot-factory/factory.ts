@@ -119,6 +119,7 @@ const CENSUS_IN_FLIGHT = 256;
  * believed: an exit census still on its way lands first. Never more than one census interval.
  */
 const GONE_GRACE_MS = 5000;
+const EXIT_GRACE_MS = 2000;
 
 /** Census messages a live pilot may miss (NATS reconnecting) before it is missed: two intervals. */
 const CENSUS_EXPIRY_INTERVALS = 2;
@@ -169,6 +170,11 @@ export async function startFactory(o: FactoryOptions): Promise<RunningFactory> {
   // Census expiry is judged only over time this process has listened: pilots silent while no
   // factory ran are left to the batch system's view.
   let listeningSince = Number.POSITIVE_INFINITY;
+  // When this process first saw each live pilot reported gone by the batch system. The grace for
+  // an exit census still in flight runs from that moment, not from the pilot's last census: a
+  // pilot heard just before it ended would otherwise stay "idle" for a whole census interval plus
+  // a cycle after the batch system already knew it was gone.
+  const goneSeenAt = new Map<string, number>();
 
   /**
    * Pilots gone without an exit census: the batch system no longer has them (after a grace for an
@@ -189,13 +195,23 @@ export async function startFactory(o: FactoryOptions): Promise<RunningFactory> {
     }
     const censusMs = q.censusSec * 1000;
     const graceMs = Math.min(GONE_GRACE_MS, censusMs);
+    // An exit census is published before the process ends, so it is at most a NATS hop behind the
+    // batch system's view; half an interval (2 s at most) is ample.
+    const exitGraceMs = Math.min(EXIT_GRACE_MS, censusMs / 2);
     const expiryMs = CENSUS_EXPIRY_INTERVALS * censusMs;
     const gone: string[] = [];
+    const liveIds = new Set(live.map((p) => p.pilotId));
+    for (const id of goneSeenAt.keys()) if (!liveIds.has(id)) goneSeenAt.delete(id);
     for (const p of live) {
       const batch = view.get(p.pilotId);
       if (batch === "gone") {
-        if (now - (p.heardAt ?? p.submittedAt) >= graceMs) gone.push(p.pilotId);
-      } else if (batch === undefined && p.heardAt !== undefined && now - listeningSince >= expiryMs && now - p.heardAt >= expiryMs) {
+        const seen = goneSeenAt.get(p.pilotId) ?? now;
+        goneSeenAt.set(p.pilotId, seen);
+        if (now - seen >= exitGraceMs || now - (p.heardAt ?? p.submittedAt) >= graceMs) gone.push(p.pilotId);
+        continue;
+      }
+      goneSeenAt.delete(p.pilotId);
+      if (batch === undefined && p.heardAt !== undefined && now - listeningSince >= expiryMs && now - p.heardAt >= expiryMs) {
         gone.push(p.pilotId);
       }
     }
