@@ -9,7 +9,6 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SCHEMA_VERSION, type JobSpec } from "../../schemas/index.ts";
 import { startPilotStage, type PilotStage } from "../support/pilot-stage.ts";
 import { REPO_ROOT, WMS_BIN } from "../support/run-cli.ts";
 
@@ -86,32 +85,14 @@ async function jobState(jobId: string): Promise<string> {
 describe("a pilot killed with SIGKILL mid-job", () => {
   it("loses only its attempt: the job returns to its queue with attempt 2 after the lock timeout and finishes on a second pilot", async () => {
     const taskId = `t${randomBytes(4).toString("hex")}`;
-    const job: JobSpec = {
-      schemaVersion: SCHEMA_VERSION,
-      jobId: `${taskId}.0`,
+    const job = stage.shellJob({
       taskId,
-      taskName: "kill9.task",
-      kind: "analysis",
-      vo: "pilot-wms",
-      group: "",
-      userDn: USER_DN,
-      priority: 0,
-      site: SITE,
-      executable: "/bin/sh",
+      name: "kill9",
       // The payload's pid names its attempt, so the test knows it started and can end an orphan.
       // The first attempt would outlive its pilot (a minute); the next pilot on the node must kill it.
-      arguments: ["-c", 'echo $$ > "$MARKS/attempt-$WMS_ATTEMPT.pid"; if [ "$WMS_ATTEMPT" = 1 ]; then sleep 60; else sleep 3; fi; echo "attempt $WMS_ATTEMPT by $WMS_PILOT_ID" > "$WMS_OUTPUT_DIR/out.txt"'],
+      script: 'echo $$ > "$MARKS/attempt-$WMS_ATTEMPT.pid"; if [ "$WMS_ATTEMPT" = 1 ]; then sleep 60; else sleep 3; fi; echo "attempt $WMS_ATTEMPT by $WMS_PILOT_ID" > "$WMS_OUTPUT_DIR/out.txt"',
       environment: { MARKS: marks },
-      requirements: "true",
-      rank: "0",
-      cores: 1,
-      memoryMb: 100,
-      walltimeSec: 120,
-      inputFiles: [],
-      outputDataset: "user.kill9.out",
-      attempt: 1,
-      maxAttempts: 3,
-    };
+    });
     // Sealed as the intake seals what it queues.
     await stage.enqueue(job);
 

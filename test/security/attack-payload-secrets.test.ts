@@ -8,7 +8,6 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SCHEMA_VERSION, type JobSpec } from "../../schemas/index.ts";
 import { startPilotStage, type PilotStage } from "../support/pilot-stage.ts";
 import { REPO_ROOT, WMS_BIN } from "../support/run-cli.ts";
 
@@ -39,30 +38,13 @@ describe("a payload hunting the pilot's secrets at a site without identity switc
       'echo "== token file"; cat "$TOKEN_FILE"',
       'echo "== pilot folder"; find "$PILOT_DIR" -type f -exec cat {} + ',
     ].join("; ");
-    const job: JobSpec = {
-      schemaVersion: SCHEMA_VERSION,
-      jobId: `${taskId}.0`,
+    const job = stage.shellJob({
       taskId,
-      taskName: "nosy.task",
-      kind: "analysis",
-      vo: "pilot-wms",
-      group: "",
-      userDn: USER_DN,
-      priority: 0,
-      site: SITE,
-      executable: "/bin/sh",
-      arguments: ["-c", `{ ${loot}; } > "$WMS_OUTPUT_DIR/loot.txt" 2>&1; true`],
+      name: "nosy",
+      script: `{ ${loot}; } > "$WMS_OUTPUT_DIR/loot.txt" 2>&1; true`,
       environment: { TOKEN_FILE: tokenFile, PILOT_DIR: join(stage.workdir, "pilot-nosy") },
-      requirements: "true",
-      rank: "0",
-      cores: 1,
-      memoryMb: 100,
-      walltimeSec: 120,
-      inputFiles: [],
-      outputDataset: "user.nosy.out",
-      attempt: 1,
       maxAttempts: 1,
-    };
+    });
     await stage.enqueue(job);
 
     const pilot = spawn(process.execPath, [WMS_BIN, "pilot", "--site", SITE, "--work-dir", stage.workdir, "--pilot-id", "pilot-nosy", "--token-file", tokenFile, "--max-empty", "1", "--max-backoff", "0.2", "--json"], {

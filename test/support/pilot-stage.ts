@@ -43,6 +43,16 @@ export interface ShellJobsOptions {
   readonly script: string;
 }
 
+/** One such job: `<taskId>.<index>`, run by `/bin/sh -c script`, with `$LOG` and `environment`. */
+export interface ShellJobOptions {
+  readonly taskId: string;
+  readonly name: string;
+  readonly script: string;
+  readonly index?: number;
+  readonly environment?: Readonly<Record<string, string>>;
+  readonly maxAttempts?: number;
+}
+
 export interface PilotStage {
   readonly root: string;
   /** The wms.yaml a pilot process reads (`WMS_CONFIG`). */
@@ -66,6 +76,8 @@ export interface PilotStage {
   readonly executionLog: string;
   /** `count` jobs of one task on the stage's site, owned by its user, each running `script`. */
   shellJobs(o: ShellJobsOptions): JobSpec[];
+  /** One job of the stage's user at the stage's site (the spec `shellJobs` builds each of). */
+  shellJob(o: ShellJobOptions): JobSpec;
   /** How many times each job id appears in the execution log. */
   executions(): Map<string, number>;
   /**
@@ -152,6 +164,30 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
   const sealer = new ServiceSealer(readServiceCredentials(pkiDir, "intake"), JOB_SPEC_SEAL_PURPOSE);
   const token = (uses = 3): Promise<string> => tokens.mint({ site: o.site, factoryId: `${o.label}-factory`, uses, ttlSec: 600 });
   const executionLog = join(root, "executions.log");
+  const shellJob = (j: ShellJobOptions): JobSpec => ({
+    schemaVersion: SCHEMA_VERSION,
+    jobId: `${j.taskId}.${j.index ?? 0}`,
+    taskId: j.taskId,
+    taskName: `${j.name}.task`,
+    kind: "analysis",
+    vo: "pilot-wms",
+    group: "",
+    userDn: o.userDn,
+    priority: 0,
+    site: o.site,
+    executable: "/bin/sh",
+    arguments: ["-c", j.script],
+    environment: { LOG: executionLog, ...j.environment },
+    requirements: "true",
+    rank: "0",
+    cores: 1,
+    memoryMb: 100,
+    walltimeSec: 120,
+    inputFiles: [],
+    outputDataset: `user.${j.name}.out`,
+    attempt: 1,
+    maxAttempts: j.maxAttempts ?? 3,
+  });
   return {
     root,
     configFile,
@@ -165,31 +201,8 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
     store,
     token,
     executionLog,
-    shellJobs: (j) =>
-      Array.from({ length: j.count }, (_, i) => ({
-        schemaVersion: SCHEMA_VERSION,
-        jobId: `${j.taskId}.${i}`,
-        taskId: j.taskId,
-        taskName: `${j.name}.task`,
-        kind: "analysis",
-        vo: "pilot-wms",
-        group: "",
-        userDn: o.userDn,
-        priority: 0,
-        site: o.site,
-        executable: "/bin/sh",
-        arguments: ["-c", j.script],
-        environment: { LOG: executionLog },
-        requirements: "true",
-        rank: "0",
-        cores: 1,
-        memoryMb: 100,
-        walltimeSec: 120,
-        inputFiles: [],
-        outputDataset: `user.${j.name}.out`,
-        attempt: 1,
-        maxAttempts: 3,
-      })),
+    shellJobs: (j) => Array.from({ length: j.count }, (_, i) => shellJob({ taskId: j.taskId, name: j.name, script: j.script, index: i })),
+    shellJob,
     executions() {
       const n = new Map<string, number>();
       if (!existsSync(executionLog)) return n;
