@@ -97,3 +97,6 @@ export class ClassAd {
     return classAdText(this);
   }
 }
+
+/** The scope of a list a projection detached from its records (scope.ts): an empty record with no parent. */
+export const DETACHED: ClassAd = new ClassAd([], null);

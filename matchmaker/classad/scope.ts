@@ -9,7 +9,7 @@
 // my, ad), above that the match record, which is the root.
 import { relTimeLiteral, type AttrExpr, type Expr } from "./ast.ts";
 import { cInt } from "./c-time.ts";
-import { ClassAd } from "./classad.ts";
+import { ClassAd, DETACHED } from "./classad.ts";
 import { EvaluationFailed, MAX_EVAL_DEPTH, step, type EvalState } from "./eval-state.ts";
 import { MATCH_RECORD_NAMES, matchRecord, type MatchRecord } from "./match-record.ts";
 import { classAdValue, ERROR, intValue, UNDEFINED, type Value } from "./value.ts";
@@ -91,6 +91,9 @@ export function resolveBare(st: EvalState, ref: AttrExpr): Found | Value {
     return lookupInScope(st, root, lname) ?? UNDEFINED;
   }
   const start = st.cur;
+  // An element of a list detached by a projection has no enclosing record: HTCondor fails a bare
+  // name there (its attribute reference finds no scope to look in).
+  if (start === DETACHED) return ERROR;
   if (start) {
     const r = lookupInScope(st, start, lname);
     if (r) return r;
@@ -180,10 +183,29 @@ export function select(st: EvalState, base: Value, lname: string): Value {
  */
 function literalOf(v: Value): Expr {
   if (v.kind === "classad") return { type: "literal", value: classAdValue(new ClassAd(v.ad.entries(), null)) };
+  if (v.kind === "list") return { type: "literal", value: detachedList(v) };
   return v.kind === "reltime" ? relTimeLiteral(cInt(v.secs)) : { type: "literal", value: v };
 }
 
-/** A record literal becomes a ClassAd whose enclosing scope is the record being evaluated. */
+/**
+ * A projection detaches the lists it returns: HTCondor sets the projected list's parent scope to
+ * none, and ExprList passes that down to every element, nested lists and records included. A
+ * record among them no longer sees the records around it (`{ [k = l] }.k[0].w` with
+ * `l = { [w = z] }; z = 4` is `{ undefined }`), and a bare name among them fails (error).
+ */
+function detachedList(v: Value & { kind: "list" }): Value {
+  if (v.scope === DETACHED) return v;
+  const items = v.items.map((e): Expr => {
+    if (e.type !== "literal") return e;
+    const x = e.value;
+    if (x.kind === "classad") return { type: "literal", value: classAdValue(new ClassAd(x.ad.entries(), null)) };
+    if (x.kind === "list") return { type: "literal", value: detachedList(x) };
+    return e;
+  });
+  return { kind: "list", items, scope: DETACHED };
+}
+
+/** A record literal becomes a ClassAd whose enclosing scope is the record being evaluated (none in a detached list). */
 export function recordValue(st: EvalState, rec: Expr & { type: "record" }): Value {
-  return classAdValue(ClassAd.fromRecord(rec, st.cur));
+  return classAdValue(ClassAd.fromRecord(rec, st.cur === DETACHED ? null : st.cur));
 }

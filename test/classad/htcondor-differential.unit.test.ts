@@ -189,6 +189,20 @@ const GROUPS: readonly Group[] = [
       ["..5", "0.0"],
     ],
   },
+  // A projection detaches the lists it returns, down to the elements of nested lists: a record
+  // among them no longer sees the records around it, a bare name among them is error.
+  {
+    my: "[ l = { [w = z] }; m = { z, 1 }; n = { { [w = z] } }; z = 4 ]",
+    cases: [
+      ["{ [k = l] }.k[0].w", "{ undefined }"],
+      ["{ [k = n] }.k[0][0].w", "{ undefined }"],
+      ["{ [k = m] }.k[0][0]", "error"],
+      ["{ [k = m] }.k[0][1]", "1"],
+      ["size({ [k = m] }.k[0])", "2"],
+      ["l[0].w", "4"],
+      ["m[0]", "4"],
+    ],
+  },
 ];
 
 describe("ClassAd evaluation agrees with HTCondor's library on cases that once differed", () => {
