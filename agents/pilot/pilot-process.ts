@@ -10,8 +10,10 @@ import { createLogger, type Logger } from "../../platform/logger.ts";
 import type { Site } from "../../schemas/index.ts";
 import { loadTrust, splitPems } from "../../security/index.ts";
 import { AccountMapper } from "../../site-authz/index.ts";
-import { CredentialClient } from "../credentials/index.ts";
-import { ReportPublisher } from "../reports/index.ts";
+// The client and publisher modules, not the folders' ports: those also load the cache and the
+// consumer (BullMQ, ioredis), which a pilot never runs and every pilot start would pay for.
+import { CredentialClient } from "../credentials/credential-client.ts";
+import { ReportPublisher } from "../reports/report-publisher.ts";
 import { natsCensus } from "./census-publisher.ts";
 import { identitySwitchLauncher } from "./identity-switch-launcher.ts";
 import { runPilot, type PilotSummary } from "./pilot.ts";
