@@ -141,7 +141,7 @@ up:
   # pilots can fetch them for this user's jobs. Submit the example tasks with this certificate:
   #   wms task submit tasks/data-local-job.yaml --cert pki/users/production.cert.pem --key pki/users/production.key.pem
   delegate:
-    - { cert: ${q(v.production.cert)}, key: ${q(v.production.key)}, lifetimeHours: 48 }
+    - { cert: ${q(v.production.cert)}, key: ${q(v.production.key)}, lifetimeHours: 24 }
   # Replica catalogs loaded once the services answer (as \`wms replica load\` does).
   catalogs: [${q(v.catalogFile)}]
 `;

@@ -112,6 +112,8 @@ const table = [
   [1712, "SEC_KEY_INVALID", "security", false, "The one-time proxy key is unknown, expired, or bound to another user, job or pilot"],
   [1713, "SEC_NOT_AUTHORIZED", "security", false, "The caller is not authorized for this request"],
   [1714, "SEC_RENEWAL_EXHAUSTED", "security", false, "The job has used all its proxy renewals"],
+  [1715, "SEC_CERT_REVOKED", "security", false, "The certificate is on the CA's revocation list (wms pki revoke); ask the CA for a new one"],
+  [1716, "SEC_SEAL_KEY_UNKNOWN", "security", false, "The record was sealed under a credential key this keyring no longer holds; restore the key or delegate again"],
   [1720, "SEC_REQUEST_EXPIRED", "security", false, "The signed request is past its expiry, issued in the future, or valid for too long; sign a new one (and check the clock)"],
   [1721, "SEC_SPEC_UNSEALED", "security", false, "A queued job spec carries no valid intake seal (changed in the store); the job is failed, not run"],
   [1722, "SEC_REPORT_FORGED", "security", false, "A report is not signed by the pilot that holds the job's attempt (dead-lettered)"],

@@ -25,6 +25,14 @@ export interface IssueRequest {
 }
 
 const DAY_MS = 86_400_000;
+/**
+ * Service certificates live at most a year (the CA/Browser Forum's direction for server
+ * certificates; a stolen service key is worth less when it expires soon, and revocation covers
+ * the rest). User and pilot certificates default to a year and may be issued for up to ten.
+ */
+export const SERVICE_MAX_DAYS = 365;
+export const DEFAULT_CERT_DAYS = 365;
+const MAX_CERT_DAYS = 3650;
 // Issued certificates start a little in the past so a verifier whose clock lags still accepts them.
 const BACKDATE_MS = 5 * 60_000;
 
@@ -58,8 +66,9 @@ function defaultRoles(kind: IssueRequest["kind"]): string[] {
 
 export function issueFromCa(ca: CertificateAndKey, req: IssueRequest): CertificateAndKey {
   parseDn(req.dn);
-  const days = req.days ?? 365;
-  if (!(days > 0 && days <= 3650)) throw new WmsError(ERR.BAD_INPUT, `--days must be between 1 and 3650, got ${days}`);
+  const days = req.days ?? DEFAULT_CERT_DAYS;
+  const maxDays = req.kind === "service" ? SERVICE_MAX_DAYS : MAX_CERT_DAYS;
+  if (!(days > 0 && days <= maxDays)) throw new WmsError(ERR.BAD_INPUT, `--days must be between 1 and ${maxDays} for a ${req.kind} certificate, got ${days}`);
   const caCert = forge.pki.certificateFromPem(ca.certPem);
   const caDn = formatDn(caCert.subject.attributes);
   const keys = generateRsaKeyPair(req.keyBits);

@@ -1,6 +1,7 @@
 // Chain validation as Globus/VOMS do it: the end-entity certificate is signed by a CA we trust,
 // each proxy below it obeys RFC 3820's path rules and is signed by the certificate above it,
-// every certificate is inside its validity, and the VO attributes carry the CA's signature.
+// every certificate is inside its validity, the end entity is not on the CA's revocation list
+// (RFC 5280 s. 6.3), and the VO attributes carry the CA's signature.
 import { X509Certificate, type KeyObject } from "node:crypto";
 import forge from "node-forge";
 import { ERR, WmsError } from "../schemas/index.ts";
@@ -82,6 +83,11 @@ function verifyUncached(chainPems: readonly string[], trust: TrustStore, at: num
   if (top.isCa) throw new WmsError(ERR.SEC_UNTRUSTED_CA, `${top.subjectDn} is an intermediate CA; only end-entity certificates are accepted`);
   if (top.isProxy) throw new WmsError(ERR.SEC_BAD_PROXY, `${top.subjectDn} is a proxy signed directly by the CA`);
   checkDates(top, at);
+  // Only the end entity is the CA's to revoke; its proxies die with it because they chain to it.
+  const revoked = trust.revocation.revokedBy(ca, top.forge.serialNumber);
+  if (revoked !== undefined) {
+    throw new WmsError(ERR.SEC_CERT_REVOKED, `${top.subjectDn} (serial ${revoked.serialHex}) was revoked at ${new Date(revoked.revokedAt).toISOString()} (${revoked.reason})`);
+  }
 
   for (let i = certs.length - 2; i >= 0; i--) {
     const child = certs[i] as ParsedCert;
@@ -137,6 +143,10 @@ function verifyUncached(chainPems: readonly string[], trust: TrustStore, at: num
  */
 export function verifyChain(chainPems: readonly string[], trust: TrustStore, opts: { at?: number } = {}): VerifiedIdentity {
   const at = opts.at ?? Date.now();
+  // A new CRL invalidates every chain verified before it (the look at the file is throttled).
+  const generation = trust.revocation.generation;
+  trust.revocation.refresh();
+  if (trust.revocation.generation !== generation) trust.verified.clear();
   const key = chainPems.join("\n");
   const hit = trust.verified.get(key);
   if (hit !== undefined && at >= hit.notBefore && at <= hit.notAfter) return hit.value as VerifiedIdentity;

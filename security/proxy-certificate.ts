@@ -34,6 +34,14 @@ export interface CreateProxyOptions {
   readonly attributesDer?: string;
 }
 
+/**
+ * A user proxy lives 24 h by default (the VOMS/Globus default of 12 h doubled for a day's work):
+ * long enough for a day of submissions, short enough that a stolen one is soon worthless. It is
+ * renewable: `wms proxy init` delegates a new one when less than half remains, and pilots renew
+ * what they retrieved during long payloads.
+ */
+export const USER_PROXY_DEFAULT_HOURS = 24;
+
 const { asn1 } = forge;
 const BACKDATE_MS = 5 * 60_000;
 

@@ -6,6 +6,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import forge from "node-forge";
 import { ERR, WmsError } from "../schemas/index.ts";
+import { CrlWatch } from "./crl-watch.ts";
 import { formatDn } from "./dn.ts";
 
 export interface TrustedCa {
@@ -27,6 +28,15 @@ export interface TrustStore {
   readonly caKeys: ReadonlyMap<string, KeyObject>;
   /** Internal: verified chains keyed by their PEM text; see chain-verification.ts. */
   readonly verified: Map<string, CachedChain<unknown>>;
+  /** The CA's revocation list, kept current from its file (a PKI folder's ca.crl.pem). */
+  readonly revocation: CrlWatch<TrustedCa>;
+}
+
+export interface LoadTrustOptions {
+  /** The CRL file; default `ca.crl.pem` in the PKI folder when `loadTrust` is given a folder. */
+  readonly crlFile?: string;
+  /** How often verifiers look for a changed CRL (default 1 s). */
+  readonly crlCheckMs?: number;
 }
 
 const PEM_RE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
@@ -46,8 +56,11 @@ function readBundle(source: string): string {
   }
 }
 
-/** From a PKI folder (its ca.pem), a PEM file, or PEM text holding one or more CA certificates. */
-export function loadTrust(caDirOrPem: string): TrustStore {
+/**
+ * From a PKI folder (its ca.pem and ca.crl.pem), a PEM file, or PEM text holding one or more CA
+ * certificates. A CRL present at load must verify (BAD_CONFIG otherwise).
+ */
+export function loadTrust(caDirOrPem: string, opts: LoadTrustOptions = {}): TrustStore {
   const pems = splitPems(readBundle(caDirOrPem));
   if (pems.length === 0) throw new WmsError(ERR.BAD_INPUT, "the CA bundle holds no PEM certificate");
   const cas = pems.map((pem) => {
@@ -56,5 +69,18 @@ export function loadTrust(caDirOrPem: string): TrustStore {
     if (!x509.ca) throw new WmsError(ERR.BAD_INPUT, `${dn} in the CA bundle is not a CA certificate`);
     return { dn, pem, x509, publicKey: x509.publicKey };
   });
-  return { cas, caKeys: new Map(cas.map((c) => [c.dn, c.publicKey])), verified: new Map() };
+  const crlFile = opts.crlFile ?? (isFolder(caDirOrPem) ? path.join(caDirOrPem, CRL_FILE) : undefined);
+  return { cas, caKeys: new Map(cas.map((c) => [c.dn, c.publicKey])), verified: new Map(), revocation: new CrlWatch(crlFile, cas, opts.crlCheckMs) };
+}
+
+/** The CRL's name in a PKI folder. */
+export const CRL_FILE = "ca.crl.pem";
+
+function isFolder(source: string): boolean {
+  if (source.includes("-----BEGIN")) return false;
+  try {
+    return statSync(source).isDirectory();
+  } catch {
+    return false;
+  }
 }

@@ -136,6 +136,9 @@ function generatedCases(): Case[] {
 const ACTION_CASES: Case[] = [
   { label: "errors: unknown category", args: ["errors", "--category", "nosuch"], code: ERR.UNKNOWN_CATEGORY },
   { label: "pki issue: unknown kind", args: ["pki", "issue", "--dir", "d", "--kind", "robot", "--dn", "/CN=x"] },
+  { label: "pki revoke: neither --cert nor --serial", args: ["pki", "revoke", "--dir", "d"] },
+  { label: "pki revoke: both --cert and --serial", args: ["pki", "revoke", "--dir", "d", "--cert", "c", "--serial", "1a"] },
+  { label: "pki revoke: unknown reason", args: ["pki", "revoke", "--dir", "d", "--serial", "1a", "--reason", "boredom"] },
   { label: "proxy init: bad retriever", args: ["proxy", "init", "--cert", "c", "--key", "k", "--retriever", "anyone"] },
   { label: "proxy init: lifetime under min-left", args: ["proxy", "init", "--cert", "c", "--key", "k", "--lifetime", "1", "--min-left", "2"] },
   { label: "pilot: no token", args: ["pilot", "--site", "S"] },
@@ -184,7 +187,7 @@ describe("wms usage errors", () => {
     const r = await wms(["pki", "init"]);
     expect(r.stderr).toBe("wms: error E1008 USAGE: The command line is not valid: required option '--dir <dir>' not specified (see 'wms pki init --help')\n");
     const g = await wms(["pki"]);
-    expect(g.stderr).toBe("wms: error E1008 USAGE: The command line is not valid: 'wms pki' needs a command: init, issue (see 'wms pki --help')\n");
+    expect(g.stderr).toBe("wms: error E1008 USAGE: The command line is not valid: 'wms pki' needs a command: init, issue, revoke, crl (see 'wms pki --help')\n");
   });
 
   it("keeps old option spellings working, with a one-line deprecation warning", async () => {

@@ -3,6 +3,7 @@ import { action, configFor, parseNumberOption, printJson, warn } from "../comman
 import { connectNats } from "../nats-connection.ts";
 import { readCredentialOptions } from "../credential-options.ts";
 import { ERR, WmsError } from "../../schemas/index.ts";
+import { USER_PROXY_DEFAULT_HOURS } from "../../security/proxy-certificate.ts";
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
@@ -39,7 +40,7 @@ export function registerProxy(program: Command): void {
     )
     .requiredOption("--cert <pem>", "your certificate (PEM; a chain file is fine)")
     .requiredOption("--key <pem>", "the key of --cert")
-    .option("--lifetime <hours>", "lifetime of the new proxy in hours", parseNumberOption("--lifetime", 0.1), 168)
+    .option("--lifetime <hours>", "lifetime of the new proxy in hours", parseNumberOption("--lifetime", 0.1), USER_PROXY_DEFAULT_HOURS)
     .option("--retriever <rule>", "who may retrieve it: a DN, or role:pilot for any pilot certificate of our CA (repeatable; default role:pilot)", collect, [])
     .option("--min-left <hours>", "delegate again when less than this remains in the cache", parseNumberOption("--min-left", 0), 12)
     .option("--out <file>", "also write the new proxy here (certificate, key, chain; mode 0600)")

@@ -1,0 +1,100 @@
+// `wms pki revoke` against running services: the intake refuses a revoked user's task batches and
+// control requests, the credential cache a revoked pilot's retrieval, each with 1715, within a
+// second of the CLI writing the CRL and without restarting either service.
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ERR } from "../../schemas/index.ts";
+import { createProxy, ONE_TIME_KEY_SEAL_PURPOSE, OneTimeKeyStore, readServiceCredentials, ServiceSealer } from "../../security/index.ts";
+import { CredentialClient, startCredentialCache, type CredentialCache } from "../../agents/credentials/index.ts";
+import { lfns, siteConfig, startIntakeHarness, type IntakeHarness, type Person } from "../intake/support/intake-harness.ts";
+import { runCli } from "../support/run-cli.ts";
+
+let h: IntakeHarness;
+let cache: CredentialCache;
+let keys: OneTimeKeyStore;
+const liveJobs = new Map<string, { state: string; attempt: number; pilotId: string }>();
+
+beforeAll(async () => {
+  h = await startIntakeHarness("revoke");
+  const config = { ...h.loaded.config, pki: { dir: h.pkiDir }, credentials: { ...h.loaded.config.credentials, encryptionKey: randomBytes(32).toString("base64") } };
+  cache = startCredentialCache({ nc: h.nc, redis: h.redis, names: h.loaded.names, config, trust: h.trust, jobs: { attemptOf: async (id) => liveJobs.get(id) } });
+  const sealer = new ServiceSealer(readServiceCredentials(h.pkiDir, "matchmaker"), ONE_TIME_KEY_SEAL_PURPOSE);
+  await sealer.ready(h.redis, h.loaded.names);
+  keys = new OneTimeKeyStore(h.redis, h.loaded.names, { maxRenewals: 1, sealer });
+  await h.sites.publish(siteConfig([{ name: "CERN" }]));
+  await h.catalog.addFiles("ds.a", lfns("a", 2), ["CERN"]);
+}, 60_000);
+
+afterAll(async () => {
+  await cache?.stop();
+  await h?.close();
+});
+
+function certFile(who: Person, name: string): string {
+  const file = path.join(h.pkiDir, `${name}.cert.pem`);
+  writeFileSync(file, who.certChain[0] as string);
+  return file;
+}
+
+async function codeOf(p: Promise<unknown>): Promise<number | undefined> {
+  try {
+    await p;
+    return undefined;
+  } catch (e) {
+    return (e as { code?: number }).code;
+  }
+}
+
+/** Retries `attempt` until it fails, for up to `ms`; the refusal's code and how long it took. */
+async function refusedWithin(ms: number, attempt: () => Promise<unknown>): Promise<{ code: number | undefined; afterMs: number }> {
+  const start = Date.now();
+  for (;;) {
+    const code = await codeOf(attempt());
+    if (code !== undefined || Date.now() - start > ms) return { code, afterMs: Date.now() - start };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe("wms pki revoke, with the services running", () => {
+  it("the intake refuses a revoked user's batches and cancels with 1715, without a restart", async () => {
+    const first = await h.client.submit(h.sign(h.batch({ kind: "analysis" }), h.people.bob));
+    expect(first.taskId).toBeTruthy();
+    const r = await runCli(["pki", "revoke", "--dir", h.pkiDir, "--cert", certFile(h.people.bob, "bob"), "--reason", "keyCompromise", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ subjectDn: h.people.bob.dn, alreadyRevoked: false, reason: "keyCompromise" });
+    const refused = await refusedWithin(3000, () => h.client.submit(h.sign(h.batch({ kind: "analysis" }), h.people.bob)));
+    expect(refused.code).toBe(ERR.SEC_CERT_REVOKED);
+    expect(refused.afterMs).toBeLessThan(2500);
+    expect(await codeOf(h.cancel(first.taskId, h.people.bob))).toBe(ERR.SEC_CERT_REVOKED);
+    // Alice, of the same CA, still submits.
+    expect((await h.client.submit(h.sign(h.batch({ kind: "analysis" }), h.people.alice))).taskId).toBeTruthy();
+    // Revoking again changes nothing and says so.
+    const again = await runCli(["pki", "revoke", "--dir", h.pkiDir, "--cert", certFile(h.people.bob, "bob")]);
+    expect(again.stdout).toMatch(/^already revoked: .*Bob Analysis/);
+  }, 60_000);
+
+  it("the credential cache refuses a revoked pilot's retrieval with 1715, by serial, without a restart", async () => {
+    const alice = h.people.alice;
+    const proxy = createProxy({ certPem: alice.certChain[0] as string, keyPem: alice.keyPem, lifetimeSec: 3600, keyBits: 1024 });
+    await new CredentialClient(h.nc, h.loaded.names, { trust: h.trust }).delegate(proxy, { retrievers: ["role:pilot"] });
+    const pilot = new CredentialClient(h.nc, h.loaded.names, { trust: h.trust, caller: { certChain: h.people.pilot.certChain, keyPem: h.people.pilot.keyPem } });
+    let seq = 0;
+    const request = async (): Promise<{ oneTimeKey: string; userDn: string; jobId: string; pilotId: string; attempt: number }> => {
+      const b = { userDn: alice.dn, jobId: `revoke-job-${++seq}`, pilotId: "pilot-1", attempt: 1 };
+      liveJobs.set(b.jobId, { state: "running", attempt: 1, pilotId: b.pilotId });
+      return { ...b, oneTimeKey: await keys.mint({ ...b, ttlSec: 60 }) };
+    };
+    expect((await pilot.retrieve(await request())).proxyPem).toContain("BEGIN CERTIFICATE");
+    // The serial as `openssl x509 -noout -serial` prints it (upper-case hex).
+    const serial = execFileSync("openssl", ["x509", "-noout", "-serial", "-in", certFile(h.people.pilot, "pilot")]).toString().trim().replace(/^serial=/, "");
+    const r = await runCli(["pki", "revoke", "--dir", h.pkiDir, "--serial", serial, "--reason", "cessationOfOperation"]);
+    expect(r.stdout, r.stderr).toMatch(/^revoked: serial [0-9a-f]+; CRL #\d+ lists 2 certificate\(s\)/);
+    const list = await runCli(["pki", "crl", "--dir", h.pkiDir, "--json"]);
+    expect(JSON.parse(list.stdout).entries).toContainEqual(expect.objectContaining({ serialHex: serial.toLowerCase().replace(/^0+/, ""), reason: "cessationOfOperation" }));
+    const refused = await refusedWithin(3000, async () => pilot.retrieve(await request()));
+    expect(refused.code).toBe(ERR.SEC_CERT_REVOKED);
+  }, 60_000);
+});
