@@ -1,9 +1,16 @@
 // TypeBox + Ajv: a TypeBox schema *is* a JSON Schema object, so one definition yields the static
 // type (Static<>), the exported JSON Schema file and an Ajv-compiled validator with no translation
 // layer; Ajv's compiled validators are the fastest in Node, which matters on the advert hot path.
+//
+// Compiling a schema is what costs (tens of ms each, a pilot needs several before its first advert),
+// so the build compiles every message's validator ahead of time into dist/schemas/validators/
+// (scripts/build-validators.mjs, Ajv's standalone code) and a process loads the one it needs with a
+// synchronous require. Each file carries the digest of the schema it was made from; a missing or
+// stale one (running the sources, a schema edited since the build) falls back to compiling here.
+import { createHash } from "node:crypto";
+import { createRequire } from "node:module";
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
-import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
-import addFormatsModule from "ajv-formats";
+import type { Ajv, ErrorObject, ValidateFunction } from "ajv";
 import { ERR } from "./error-codes.ts";
 import { WmsError } from "./wms-error.ts";
 
@@ -11,8 +18,46 @@ export const SCHEMA_VERSION = 1 as const;
 /** Every message carries this field; a reader refuses versions it does not know. */
 export const SchemaVersion = Type.Literal(SCHEMA_VERSION, { description: "Schema version of this message" });
 
-const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
-const ajv = addFormats(new Ajv({ allErrors: true, strict: false, useDefaults: true }));
+// Ajv and ajv-formats are CommonJS; required on first use, so a process whose validators were all
+// compiled ahead of time never loads them.
+const require = createRequire(import.meta.url);
+let ajvInstance: Ajv | undefined;
+
+/** The one Ajv instance, with the options the ahead-of-time compiler uses too (build-validators.mjs). */
+export function messageAjv(extra: { code?: { source: boolean } } = {}): Ajv {
+  const { Ajv: AjvClass } = require("ajv") as typeof import("ajv");
+  const addFormats = require("ajv-formats") as (ajv: Ajv) => Ajv;
+  return addFormats(new AjvClass({ allErrors: true, strict: false, useDefaults: true, ...extra }));
+}
+
+function ajv(): Ajv {
+  return (ajvInstance ??= messageAjv());
+}
+
+/** The digest a precompiled validator is checked against: the schema as JSON (TypeBox's symbols are not part of it). */
+export function schemaDigest(schema: TSchema): string {
+  return createHash("sha256").update(JSON.stringify(schema)).digest("hex").slice(0, 32);
+}
+
+/** The file name a message's precompiled validator has (names are identifiers; anything else is not precompiled). */
+export const PRECOMPILABLE_NAME = /^[A-Za-z][A-Za-z0-9]*$/;
+
+interface PrecompiledModule {
+  readonly validate: ValidateFunction;
+  readonly schemaDigest: string;
+}
+
+function precompiled(name: string, schema: TSchema): ValidateFunction | undefined {
+  if (!PRECOMPILABLE_NAME.test(name)) return undefined;
+  let mod: PrecompiledModule;
+  try {
+    mod = require(`./validators/${name}.cjs`) as PrecompiledModule;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "MODULE_NOT_FOUND") return undefined;
+    throw e;
+  }
+  return mod.schemaDigest === schemaDigest(schema) ? mod.validate : undefined;
+}
 
 export interface Message<S extends TSchema> {
   readonly name: string;
@@ -48,12 +93,21 @@ export function describeErrors(errors: ErrorObject[] | null | undefined): string
 
 const decoder = new TextDecoder();
 
+const DEFINED = new Map<string, TSchema>();
+
+/** Every message defined so far in this process, by name: what the build compiles ahead of time. */
+export function definedMessages(): ReadonlyMap<string, TSchema> {
+  return DEFINED;
+}
+
 export function defineMessage<S extends TSchema>(name: string, schema: S): Message<S> {
+  if (!DEFINED.has(name)) DEFINED.set(name, schema);
   let compiled: ValidateFunction | undefined;
   // A message embedded in another (MatchEnvelope in MatchReply, JobSpec in EnvelopeBody) is added
   // to Ajv under its $id when the outer one compiles first; compiling it again would throw.
   const id = (schema as { $id?: unknown }).$id;
-  const validator = (): ValidateFunction => (compiled ??= (typeof id === "string" ? ajv.getSchema(id) : undefined) ?? ajv.compile(schema));
+  const validator = (): ValidateFunction =>
+    (compiled ??= precompiled(name, schema) ?? (typeof id === "string" ? ajv().getSchema(id) : undefined) ?? ajv().compile(schema));
   const problems = (value: unknown): string | undefined => {
     const v = validator();
     return v(value) ? undefined : describeErrors(v.errors);

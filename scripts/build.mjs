@@ -83,14 +83,20 @@ for (const [src, out, isTs] of stale) {
   compiled++;
 }
 
+// The ahead-of-time validators are the build's own output (build-validators.mjs keeps them in step).
+const VALIDATORS = join(DIST, "schemas", "validators");
 let removed = 0;
 if (existsSync(DIST)) {
   for (const out of walk(DIST)) {
-    if (wanted.has(out)) continue;
+    if (wanted.has(out) || out.startsWith(VALIDATORS + "/")) continue;
     rmSync(out);
     removed++;
   }
 }
 if (!args.has("--quiet") || stale.length > 0 || removed > 0) {
   console.log(`build: dist/ up to date (${compiled} compiled, ${stale.length - compiled} copied, ${removed} removed, ${wanted.size} files)`);
+}
+if (compiled > 0 || removed > 0 || !existsSync(VALIDATORS)) {
+  const { execFileSync } = await import("node:child_process");
+  execFileSync(process.execPath, [join(ROOT, "scripts", "build-validators.mjs"), ...(args.has("--quiet") ? ["--quiet"] : [])], { stdio: "inherit" });
 }
