@@ -124,13 +124,15 @@ export async function startPrivateRedis(dataDir: string, opts: PrivateRedisOptio
 export interface PrivateNatsOptions {
   /** An authorization block (users and permissions, `wms secrets init`'s nats-auth.conf) to include. */
   readonly authConfig?: string;
+  /** A fixed port (to restart on the port clients already use); default: a free one. */
+  readonly port?: number;
 }
 
 export async function startPrivateNats(dataDir: string, opts: PrivateNatsOptions = {}): Promise<{ url: string; port: number; pid: number | undefined; stop: () => Promise<void> }> {
   const bin = which("nats-server");
   if (!bin) throw new WmsError(ERR.SERVICE_UNAVAILABLE, `NATS does not answer and nats-server is not installed: ${INSTALL_HINT.nats}`);
   mkdirSync(dataDir, { recursive: true });
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   // No JetStream: nothing in pilot-wms uses it (README, "Scaling out").
   let args = ["-a", "127.0.0.1", "-p", String(port)];
   if (opts.authConfig !== undefined) {
@@ -152,6 +154,8 @@ export async function startPrivateNats(dataDir: string, opts: PrivateNatsOptions
 export interface PrivateRabbitOptions {
   /** Users, vhost and permissions to load at boot (`wms secrets init`'s rabbitmq-definitions.json); guest is then removed. */
   readonly definitionsFile?: string;
+  /** A fixed AMQP port (to restart on the port clients already use, with the same data folder and node name); default: a free one. */
+  readonly port?: number;
 }
 
 export async function startPrivateRabbit(dataDir: string, opts: PrivateRabbitOptions = {}): Promise<{ url: string; port: number; pid: number | undefined; stop: () => Promise<void> }> {
@@ -161,7 +165,7 @@ export async function startPrivateRabbit(dataDir: string, opts: PrivateRabbitOpt
   const direct = existsSync("/usr/lib/rabbitmq/bin/rabbitmq-server") ? "/usr/lib/rabbitmq/bin/rabbitmq-server" : bin;
   if (!direct) throw new WmsError(ERR.SERVICE_UNAVAILABLE, `RabbitMQ does not answer and rabbitmq-server is not installed: ${INSTALL_HINT.rabbitmq}`);
   mkdirSync(dataDir, { recursive: true });
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const dist = await freePort();
   const node = `wmsdemo${port}@localhost`;
   const env = {

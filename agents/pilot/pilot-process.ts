@@ -27,6 +27,7 @@ export interface PilotProcessOptions {
   readonly walltimeSec?: number;
   readonly maxEmpty?: number;
   readonly maxBackoffSec?: number;
+  readonly maxUnansweredSec?: number;
   readonly pilotId?: string;
   readonly pilotCert?: { readonly certPath: string; readonly keyPath: string };
   readonly keepJobDirs?: boolean;
@@ -70,6 +71,7 @@ export async function runPilotProcess(o: PilotProcessOptions): Promise<PilotSumm
       env: o.env,
       maxEmpty: o.maxEmpty,
       maxBackoffSec: o.maxBackoffSec,
+      maxUnansweredSec: o.maxUnansweredSec,
       heartbeatSec: config.jobs.heartbeatSec,
       pilotCert: o.pilotCert,
       switchLauncher: identitySwitchLauncher({ site, trust, mapper, audit }),

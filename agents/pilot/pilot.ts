@@ -39,6 +39,12 @@ export interface PilotOptions {
   readonly maxEmpty?: number;
   /** Cap on the matchmaker's back-off hint, for tests and the demo. */
   readonly maxBackoffSec?: number;
+  /**
+   * How long adverts may go unanswered (no matchmaker up, NATS away) before the pilot gives up
+   * (default 300 s). An unanswered advert is not an empty one: only a matchmaker's `nomatch` says
+   * there is no work, so a fleet-wide matchmaker restart does not drain the pilots.
+   */
+  readonly maxUnansweredSec?: number;
   /** Stop asking when less than this much walltime is left (default 60 s). */
   readonly minWalltimeSec?: number;
   /** Stop after this many jobs (default: no limit). */
@@ -59,7 +65,7 @@ export interface PilotOptions {
   readonly logger?: Logger;
 }
 
-export type PilotExitReason = "empty" | "walltime" | "stopped" | "token-refused" | "advert-refused" | "max-jobs";
+export type PilotExitReason = "empty" | "walltime" | "stopped" | "token-refused" | "advert-refused" | "max-jobs" | "no-matchmaker";
 
 export interface PilotSummary {
   readonly pilotId: string;
@@ -130,6 +136,8 @@ export async function runPilot(options: PilotOptions): Promise<PilotSummary> {
   const pilotId = o.pilotId ?? defaultPilotId();
   const env = o.env ?? {};
   const maxEmpty = o.maxEmpty ?? 3;
+  const maxUnansweredMs = (o.maxUnansweredSec ?? 300) * 1000;
+  let unansweredSince: number | undefined;
   const minWalltimeSec = o.minWalltimeSec ?? 60;
   const log = o.logger?.child({ pilotId });
   const deadline = probeWalltime(o.walltimeSec, env, startedAtMs);
@@ -221,6 +229,17 @@ export async function runPilot(options: PilotOptions): Promise<PilotSummary> {
       } catch (e) {
         log?.warn({ err: (e as Error).message }, "advert got no usable answer");
       }
+      if (reply === undefined) {
+        unansweredSince ??= Date.now();
+        if (Date.now() - unansweredSince >= maxUnansweredMs) {
+          exitReason = "no-matchmaker";
+          log?.warn({ unansweredSec: Math.round((Date.now() - unansweredSince) / 1000) }, "no matchmaker answered; giving up");
+          break;
+        }
+        await sleep(Math.max(0.1, Math.min(1, o.maxBackoffSec ?? 1)) * 1000, o.signal);
+        continue;
+      }
+      unansweredSince = undefined;
       if (reply?.status === "match") {
         emptyInRow = 0;
         census("running");

@@ -9,6 +9,7 @@ interface PilotCliOptions {
   walltime?: number;
   maxEmpty: number;
   maxBackoff?: number;
+  maxUnanswered?: number;
   sitesFile?: string;
   pilotCert?: string;
   pilotKey?: string;
@@ -31,6 +32,7 @@ export function registerPilot(program: Command): void {
     .option("--walltime <sec>", "seconds this pilot may live (default: the batch system's limit, SLURM_JOB_END_TIME or the HTCondor job ad)", parseIntOption("--walltime", 1))
     .option("--max-empty <n>", "exit after this many adverts in a row found nothing", parseIntOption("--max-empty", 1), 3)
     .option("--max-backoff <sec>", "cap on the matchmaker's back-off hint between empty adverts", parseNumberOption("--max-backoff", 0))
+    .option("--max-unanswered <sec>", "exit when no matchmaker has answered an advert for this long (unanswered adverts are not empty ones; default 300)", parseNumberOption("--max-unanswered", 0))
     .option("--sites-file <file>", "site configuration (SiteConfig YAML/JSON); default: sitesFile in wms.yaml")
     .option("--pilot-cert <pem>", "pilot certificate, kept in the pilot's private directory (default: pilot.cert in wms.yaml)")
     .option("--pilot-key <pem>", "key of --pilot-cert (default: pilot.key in wms.yaml)")
@@ -73,6 +75,7 @@ export function registerPilot(program: Command): void {
           walltimeSec: opts.walltime,
           maxEmpty: opts.maxEmpty,
           maxBackoffSec: opts.maxBackoff,
+          maxUnansweredSec: opts.maxUnanswered,
           pilotId: opts.pilotId,
           pilotCert: pilotCredential(opts, loaded.config.pilot),
           keepJobDirs: opts.keepJobDirs ?? false,

@@ -109,7 +109,7 @@ describe("a pilot killed with SIGKILL mid-job", () => {
     // Nothing reports the death: the job is still the dead pilot's until its lock lapses.
     expect(await jobState(job.jobId)).toBe("running/1/pilot-doomed");
     await expect.poll(() => jobState(job.jobId), { timeout: (LOCK_SEC + 8) * 1000, interval: 100 }).toBe("activated/2/");
-    expect(await stage.mm.dispatch.waitingCount(SITE)).toBe(1);
+    expect(await stage.dispatch.waitingCount(SITE)).toBe(1);
 
     const second = await startPilot("pilot-rescuer");
     expect(await exited(second.child)).toBe(0);
@@ -119,7 +119,7 @@ describe("a pilot killed with SIGKILL mid-job", () => {
     await expect.poll(() => jobState(job.jobId), { timeout: 10_000, interval: 100 }).toBe("finished/2/pilot-rescuer");
     expect(readFileSync(join(stage.storage, job.outputDataset, job.jobId, "out.txt"), "utf8").trim()).toBe("attempt 2 by pilot-rescuer");
     expect(await stage.store.taskCounts(taskId)).toMatchObject({ finished: 1, failed: 0, sent: 0, running: 0, activated: 0 });
-    expect(await stage.mm.dispatch.waitingCount(SITE)).toBe(0);
+    expect(await stage.dispatch.waitingCount(SITE)).toBe(0);
     // The rescuer tidied up after the dead pilot: its orphaned payload is gone, and so are its
     // directory and every credential in it (the user's proxy, the pilot's token and key).
     const orphan = Number(readFileSync(firstMark, "utf8").trim());

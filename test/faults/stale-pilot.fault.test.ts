@@ -86,7 +86,7 @@ describe("a stale pilot coming back after its job was requeued", () => {
     const byState = (c: Record<JobState, number>) => Object.fromEntries(Object.entries(c).filter(([, n]) => n !== 0));
     expect(byState(await stage.store.taskCounts(taskId))).toEqual({ finished: JOBS });
     expect(byState(await stage.store.siteCounts(SITE))).toEqual({ finished: JOBS });
-    expect(await stage.mm.dispatch.waitingCount(SITE)).toBe(0);
-    expect((await new Reconciler(stage.store, stage.mm.dispatch, { graceMs: 0 }).run()).repairs).toEqual([]);
+    expect(await stage.dispatch.waitingCount(SITE)).toBe(0);
+    expect((await new Reconciler(stage.store, stage.dispatch, { graceMs: 0 }).run()).repairs).toEqual([]);
   }, 240_000);
 });

@@ -1,10 +1,12 @@
 // The stage a real `wms pilot` process runs on, for tests that spawn the pilot as the factory does:
 // a temp folder with a fresh PKI, a pilot certificate in a folder only its owner reads, one site,
 // a wms.yaml the pilot process reads too (fresh namespace, loopback URLs from the environment),
-// and the real credential cache (holding a user's delegated proxy), matchmaker and job-state agent.
-import { spawn, type ChildProcess } from "node:child_process";
+// and the real credential cache (holding a user's delegated proxy), matchmaker (in the test process,
+// or real `wms matchmaker` processes a test can kill), job-state and accounting agents. A fault test
+// ends with `tally`: what it must find once the system settled (nothing lost, run twice or drifted).
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NatsConnection } from "nats";
@@ -13,7 +15,8 @@ import { stringify as toYaml } from "yaml";
 import { startAgents, type AgentsHandle } from "../../agents/job-state/index.ts";
 import { CredentialClient, startCredentialCache, type CredentialCache } from "../../agents/credentials/index.ts";
 import { deleteTopology } from "../../agents/reports/index.ts";
-import { JobStore } from "../../jobs/index.ts";
+import { UsageStore } from "../../agents/accounting/index.ts";
+import { DispatchQueues, JobStore, Reconciler, type JobState } from "../../jobs/index.ts";
 import { startMatchmaker, type MatchmakerHandle } from "../../matchmaker/matchmaker-service.ts";
 import { loadConfig, type LoadedConfig } from "../../platform/config.ts";
 import { openNats, openRabbit, openRedis } from "../../platform/connections.ts";
@@ -32,6 +35,34 @@ export interface PilotStageOptions {
   readonly userDn: string;
   /** More of wms.yaml (job timings, matchmaker back-off...). */
   readonly config?: Record<string, unknown>;
+  /** Private servers (a test that stops or restarts one) the stage, its pilots and matchmakers use instead of the shared ones. */
+  readonly services?: { readonly nats?: string; readonly rabbitmq?: string };
+  /** Real `wms matchmaker` processes instead of one in the test process, so a test can kill them all. */
+  readonly matchmakerProcesses?: number;
+  /** The node's report spool (`<workdir>/.report-spool`) on a tmpfs this small (bytes), so it fills up; needs root. */
+  readonly spoolTmpfsBytes?: number;
+}
+
+/** What a fault test finds once the system settled; `JOBS` jobs of one task, each meant to run once. */
+export interface StageTally {
+  /** Job ids whose record is not `finished`, with their state. */
+  readonly notFinished: readonly string[];
+  /** Distinct jobs whose payload ran (the execution log). */
+  readonly ran: number;
+  /** Job ids whose payload ran more than once. */
+  readonly ranTwice: readonly string[];
+  /** Jobs whose record is past attempt 1: `<jobId> <attempt>:<pilot>:<state>:<ended>:<code> ...` of the earlier attempts. */
+  readonly retried: readonly string[];
+  /** Non-zero state counters of the task and of the site. */
+  readonly taskCounts: Partial<Record<JobState, number>>;
+  readonly siteCounts: Partial<Record<JobState, number>>;
+  readonly taskStatus: string | undefined;
+  /** The site's waiting counter. */
+  readonly waiting: number;
+  /** Accounting records applied for the user (one per payload run: fewer is a lost report, more a duplicate). */
+  readonly accounted: number;
+  /** What a reconciliation now would repair (counters and queue entries against the records). */
+  readonly repairs: readonly unknown[];
 }
 
 export interface ShellJobsOptions {
@@ -64,7 +95,8 @@ export interface PilotStage {
   readonly pilotKeyPem: string;
   readonly redis: Redis;
   readonly nc: NatsConnection;
-  readonly mm: MatchmakerHandle;
+  /** The dispatch queues the agents and the test use (the in-process matchmaker's, or the stage's own beside matchmaker processes). */
+  readonly dispatch: DispatchQueues;
   readonly store: JobStore;
   /** A pilot token as the factory mints it. */
   token(uses?: number): Promise<string>;
@@ -85,11 +117,24 @@ export interface PilotStage {
    * reading the stage's wms.yaml); `stop()` kills the groups of those still running.
    */
   spawnPilot(pilotId: string): Promise<ChildProcess>;
+  /** What a spawned pilot wrote (its log lines and exit summary) so far. */
+  pilotOutput(pilotId: string): string;
+  /** With `matchmakerProcesses`: kills every matchmaker process (SIGKILL, a crash) and waits for them to end. */
+  killMatchmakers(): Promise<void>;
+  /** With `matchmakerProcesses`: starts that many matchmaker processes again. */
+  startMatchmakers(): void;
+  /** Resolves once some matchmaker answers an advert (a malformed one: refused, but answered). */
+  matchmakerAnswers(timeoutMs: number): Promise<void>;
+  /** Waits until `count` jobs of the task are final, then counts what a fault test asserts. */
+  tally(taskId: string, count: number, timeoutMs: number): Promise<StageTally>;
   /** Stops the job-state agent (as if its process died) and starts a new one. */
   stopAgents(): Promise<void>;
   startAgents(): Promise<void>;
   stop(): Promise<void>;
 }
+
+/** The agents a stage runs: job state, and accounting so a test can count lost or duplicate records. */
+const AGENTS = ["job-state", "accounting"] as const;
 
 export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage> {
   const root = mkdtempSync(join(tmpdir(), `wms-${o.label}-`));
@@ -97,7 +142,18 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
   initPki(pkiDir);
   const storage = join(root, "storage");
   const workdir = join(root, "node");
-  for (const d of [storage, workdir]) mkdirSync(d, { recursive: true });
+  const logs = join(root, "logs");
+  for (const d of [storage, workdir, logs]) mkdirSync(d, { recursive: true });
+  // The pilots of this node share one spool folder (agents/pilot/pilot-process.ts).
+  const spoolDir = join(workdir, ".report-spool");
+  if (o.spoolTmpfsBytes !== undefined) {
+    mkdirSync(spoolDir);
+    const m = spawnSync("mount", ["-t", "tmpfs", "-o", `size=${o.spoolTmpfsBytes},mode=0700`, "tmpfs", spoolDir], { encoding: "utf8" });
+    if (m.status !== 0) {
+      rmSync(root, { recursive: true, force: true });
+      throw new Error(`mounting a tmpfs for the report spool failed (needs root): ${m.stderr.trim()}`);
+    }
+  }
   const pilotCert = issueCertificate({ caDir: pkiDir, kind: "pilot", dn: `/DC=org/DC=pilot-wms/OU=Pilots/CN=${o.label} pilot`, roles: ["pilot"] });
   // The deployment keeps the pilot's key where only its owner reads it; the pilot reads it at start.
   const keyDir = join(root, "pilot-credential");
@@ -121,8 +177,15 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
     }),
     { mode: 0o600 },
   );
-  // Loopback URLs from the environment as every test uses them; the rest from the file the pilots read too.
-  const loaded = loadConfig({ path: configFile, env: { WMS_NATS_URL: process.env.WMS_NATS_URL, WMS_REDIS_URL: process.env.WMS_REDIS_URL, WMS_RABBITMQ_URL: process.env.WMS_RABBITMQ_URL } });
+  // Loopback URLs from the environment as every test uses them, or the test's private servers; the
+  // rest from the file the pilots and matchmakers read too.
+  const urls = {
+    WMS_NATS_URL: o.services?.nats ?? process.env.WMS_NATS_URL,
+    WMS_REDIS_URL: process.env.WMS_REDIS_URL,
+    WMS_RABBITMQ_URL: o.services?.rabbitmq ?? process.env.WMS_RABBITMQ_URL,
+  };
+  const loaded = loadConfig({ path: configFile, env: urls });
+  const childEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({ ...process.env, WMS_CONFIG: configFile, WMS_NAMESPACE: undefined, ...urls, ...extra });
   const { config, names } = loaded;
   const logger = createLogger(o.label, "silent");
   const nc = await openNats(config, `test-${o.label}`);
@@ -130,40 +193,86 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
   const bull = openRedis(config, { forBullMq: true });
   let cache: CredentialCache | undefined;
   let mm: MatchmakerHandle | undefined;
+  let ownDispatch: DispatchQueues | undefined;
   let agents: AgentsHandle | undefined;
   const pilots: ChildProcess[] = [];
+  let matchmakers: ChildProcess[] = [];
+  const alive = (p: ChildProcess): boolean => p.exitCode === null && p.signalCode === null && p.pid !== undefined;
+  const killGroup = (p: ChildProcess): void => {
+    try {
+      if (alive(p)) process.kill(-(p.pid as number), "SIGKILL");
+    } catch {
+      // already gone
+    }
+  };
+  /** A `wms` process in its own group (as the factory starts pilots), output to `logs/<name>.log`. */
+  const spawnWms = (name: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess => {
+    const out = openSync(join(logs, `${name}.log`), "a");
+    try {
+      return spawn(process.execPath, [WMS_BIN, ...args], { cwd: REPO_ROOT, env, stdio: ["ignore", out, out], detached: true });
+    } finally {
+      closeSync(out);
+    }
+  };
+  const spawnMatchmakers = (): void => {
+    matchmakers = Array.from({ length: o.matchmakerProcesses ?? 0 }, (_, i) => spawnWms(`matchmaker-${i}`, ["matchmaker"], childEnv()));
+  };
   const stop = async (): Promise<void> => {
-    for (const p of pilots) if (p.exitCode === null && p.signalCode === null && p.pid) process.kill(-p.pid, "SIGKILL");
+    for (const p of [...pilots, ...matchmakers]) killGroup(p);
     await agents?.stop();
     await mm?.stop();
+    await ownDispatch?.close();
     await cache?.stop();
     await deleteNamespaceKeys(redis, names.namespace);
-    const conn = await openRabbit(config);
-    const ch = await conn.createChannel();
-    await deleteTopology(ch, names).catch(() => undefined);
-    await conn.close();
-    await nc.drain();
+    // A private broker the test already stopped has nothing to delete.
+    try {
+      const conn = await openRabbit(config);
+      const ch = await conn.createChannel();
+      await deleteTopology(ch, names).catch(() => undefined);
+      await conn.close();
+    } catch {
+      // broker down
+    }
+    await nc.close();
     redis.disconnect();
     bull.disconnect();
+    if (o.spoolTmpfsBytes !== undefined) spawnSync("umount", ["-l", spoolDir]);
     rmSync(root, { recursive: true, force: true });
   };
+  let dispatch: DispatchQueues;
   try {
     const trust = loadTrust(pkiDir);
     cache = startCredentialCache({ nc, redis, names, config, trust, logger });
-    mm = await startMatchmaker({ nc, redis, bullConnection: bull, names, config, signer: createEnvelopeSigner(readServiceCredentials(pkiDir, "matchmaker")), logger, sites: [site] });
-    agents = await startAgents({ config, names, redis, bullConnection: bull, dispatch: mm.dispatch, logger, only: ["job-state"] });
+    if (o.matchmakerProcesses === undefined) {
+      mm = await startMatchmaker({ nc, redis, bullConnection: bull, names, config, signer: createEnvelopeSigner(readServiceCredentials(pkiDir, "matchmaker")), logger, sites: [site] });
+      dispatch = mm.dispatch;
+    } else {
+      // The queues as the agents and the factory open them: no lease checks here, the matchmakers run those.
+      ownDispatch = new DispatchQueues({ connection: bull, redis, names, lockMs: config.jobs.leaseSec * 1000, stalledIntervalMs: config.jobs.leaseCheckSec * 1000, holdingTimeoutMs: config.jobs.holdingTimeoutSec * 1000 });
+      dispatch = ownDispatch;
+      spawnMatchmakers();
+    }
+    agents = await startAgents({ config, names, redis, bullConnection: bull, dispatch, logger, only: AGENTS });
     const user = issueCertificate({ caDir: pkiDir, kind: "user", dn: o.userDn, roles: [] });
     await new CredentialClient(nc, names, { trust }).delegate(createProxy({ certPem: user.certPem, keyPem: user.keyPem, lifetimeSec: 3600 }), { retrievers: ["role:pilot"] });
   } catch (e) {
     await stop();
     throw e;
   }
-  const started = mm;
   const store = new JobStore(redis, names);
   const tokens = new PilotTokenStore(redis, names);
   const sealer = new ServiceSealer(readServiceCredentials(pkiDir, "intake"), JOB_SPEC_SEAL_PURPOSE);
   const token = (uses = 3): Promise<string> => tokens.mint({ site: o.site, factoryId: `${o.label}-factory`, uses, ttlSec: 600 });
   const executionLog = join(root, "executions.log");
+  const executions = (): Map<string, number> => {
+    const n = new Map<string, number>();
+    if (!existsSync(executionLog)) return n;
+    for (const line of readFileSync(executionLog, "utf8").split("\n")) {
+      const id = line.split(" ")[0];
+      if (id) n.set(id, (n.get(id) ?? 0) + 1);
+    }
+    return n;
+  };
   const shellJob = (j: ShellJobOptions): JobSpec => ({
     schemaVersion: SCHEMA_VERSION,
     jobId: `${j.taskId}.${j.index ?? 0}`,
@@ -197,37 +306,76 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
     pilotKeyPem: pilotCert.keyPem,
     redis,
     nc,
-    mm: started,
+    dispatch,
     store,
     token,
     executionLog,
     shellJobs: (j) => Array.from({ length: j.count }, (_, i) => shellJob({ taskId: j.taskId, name: j.name, script: j.script, index: i })),
     shellJob,
-    executions() {
-      const n = new Map<string, number>();
-      if (!existsSync(executionLog)) return n;
-      for (const line of readFileSync(executionLog, "utf8").split("\n")) {
-        const id = line.split(" ")[0];
-        if (id) n.set(id, (n.get(id) ?? 0) + 1);
-      }
-      return n;
-    },
+    executions,
     async spawnPilot(pilotId) {
-      const child = spawn(process.execPath, [WMS_BIN, "pilot", "--site", o.site, "--work-dir", workdir, "--pilot-id", pilotId, "--max-empty", "20", "--max-backoff", "0.2", "--json"], {
-        cwd: REPO_ROOT,
-        env: { ...process.env, WMS_CONFIG: configFile, WMS_NAMESPACE: undefined, WMS_PILOT_TOKEN: await token(1000) },
-        stdio: ["ignore", "ignore", "ignore"],
-        detached: true,
-      });
+      const child = spawnWms(pilotId, ["pilot", "--site", o.site, "--work-dir", workdir, "--pilot-id", pilotId, "--max-empty", "20", "--max-backoff", "0.2", "--json"], childEnv({ WMS_PILOT_TOKEN: await token(1000) }));
       pilots.push(child);
       return child;
+    },
+    pilotOutput(pilotId) {
+      const f = join(logs, `${pilotId}.log`);
+      return existsSync(f) ? readFileSync(f, "utf8") : "";
+    },
+    async killMatchmakers() {
+      const ended = matchmakers.filter(alive).map((p) => new Promise<void>((r) => p.once("exit", () => r())));
+      for (const p of matchmakers) killGroup(p);
+      await Promise.all(ended);
+    },
+    startMatchmakers() {
+      if (matchmakers.some(alive)) throw new Error("matchmaker processes still running");
+      spawnMatchmakers();
+    },
+    async matchmakerAnswers(timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        try {
+          await nc.request(names.subjects.advert, new TextEncoder().encode("{}"), { timeout: 1000 });
+          return;
+        } catch (e) {
+          if (Date.now() > deadline) throw new Error(`no matchmaker answered within ${timeoutMs} ms: ${(e as Error).message}`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    },
+    async tally(taskId, count, timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      const final = (c: Record<JobState, number>): number => c.finished + c.failed + c.cancelled + c.closed;
+      while (final(await store.taskCounts(taskId)) < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
+      // Late accounting records of the last jobs may still be on their way to the agent.
+      const usage = new UsageStore(redis, names);
+      const ran = executions();
+      const runs = [...ran.values()].reduce((a, b) => a + b, 0);
+      const accountedBy = deadline + 10_000;
+      while ((await usage.get("user", o.userDn)).jobs < runs && Date.now() < accountedBy) await new Promise((r) => setTimeout(r, 500));
+      const records = await store.listJobs(taskId);
+      const nonZero = (c: Record<JobState, number>): Partial<Record<JobState, number>> => Object.fromEntries(Object.entries(c).filter(([, n]) => n !== 0));
+      return {
+        notFinished: records.filter((r) => r.state !== "finished").map((r) => `${r.jobId}:${r.state}`),
+        ran: ran.size,
+        ranTwice: [...ran.entries()].filter(([, n]) => n > 1).map(([id]) => id),
+        retried: await Promise.all(
+          records.filter((r) => r.attempt !== 1).map(async (r) => `${r.jobId} ${(await store.attempts(r.jobId)).map((a) => `${a.attempt}:${a.pilotId}:${a.state}:${a.ended}:${a.errorCode}`).join(" ")}`),
+        ),
+        taskCounts: nonZero(await store.taskCounts(taskId)),
+        siteCounts: nonZero(await store.siteCounts(o.site)),
+        taskStatus: (await store.getTask(taskId))?.status,
+        waiting: await dispatch.waitingCount(o.site),
+        accounted: (await usage.get("user", o.userDn)).jobs,
+        repairs: (await new Reconciler(store, dispatch, { graceMs: 0 }).run()).repairs,
+      };
     },
     async stopAgents() {
       await agents?.stop();
       agents = undefined;
     },
     async startAgents() {
-      agents = await startAgents({ config, names, redis, bullConnection: bull, dispatch: started.dispatch, logger, only: ["job-state"] });
+      agents = await startAgents({ config, names, redis, bullConnection: bull, dispatch, logger, only: AGENTS });
     },
     async enqueueMany(jobs) {
       await sealer.ready(redis, names);
@@ -237,7 +385,7 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
         { taskId: job.taskId, taskName: job.taskName, kind: job.kind, vo: job.vo, group: job.group, ownerDn: job.userDn, priority: job.priority, maxAttempts: job.maxAttempts, outputDataset: job.outputDataset },
         sealed.map((spec) => ({ spec, state: "activated" as const })),
       );
-      await started.dispatch.enqueue(sealed);
+      await dispatch.enqueue(sealed);
     },
     async enqueue(job) {
       await sealer.ready(redis, names);
@@ -246,7 +394,7 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
         { taskId: job.taskId, taskName: job.taskName, kind: job.kind, vo: job.vo, group: job.group, ownerDn: job.userDn, priority: job.priority, maxAttempts: job.maxAttempts, outputDataset: job.outputDataset },
         [{ spec: sealed, state: "activated" }],
       );
-      await started.dispatch.enqueue([sealed]);
+      await dispatch.enqueue([sealed]);
     },
     stop,
   };
