@@ -9,6 +9,8 @@ import {
   ERR,
   type EnvelopeBody,
   Heartbeat,
+  HeartbeatBatch,
+  type HeartbeatBatchReply,
   type HeartbeatReply,
   type JobSpec,
   isWmsError,
@@ -41,13 +43,14 @@ import {
   type TrustStore,
 } from "../security/index.ts";
 import { EvalBudget, EvalBudgetExceeded, type ClassAd } from "./classad/index.ts";
-import { DispatchQueues, LEASED_STATES, REPORTING_STATES, parseLockToken, type ClaimedJob, type ClaimTarget, type ClaimWrites } from "../jobs/index.ts";
+import { DispatchQueues, LEASED_STATES, type ClaimedJob, type ClaimTarget, type ClaimWrites } from "../jobs/index.ts";
 import { AutoclusterIndexCache } from "./autocluster-index.ts";
 import type { AutoclusterKey } from "../jobs/index.ts";
 import { MatchCache } from "./match-cache.ts";
 import { FairShareUsage } from "./match-fair-share.ts";
 import { orderCandidates, type RankedCandidate } from "./match-ranking.ts";
 import { JobStore, Reconciler } from "../jobs/index.ts";
+import { answerHeartbeats, batchOfOne, checkSubjectSite, singleReply, subjectSiteOf, type LeaseRenewal, type LeaseStatus } from "./lease-heartbeats.ts";
 import { authorize } from "../site-authz/index.ts";
 
 /** What signs envelopes: security's `createBatchEnvelopeSigner(...)` (or `createEnvelopeSigner`, one signature each). */
@@ -281,8 +284,9 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     return new WmsError(ERR.MATCH_BUDGET_EXCEEDED, `matching this machine ad ran over its evaluation budget (${detail}); simplify its expressions`);
   }
 
-  async function answerAdvert(data: Uint8Array): Promise<MatchReply> {
+  async function answerAdvert(data: Uint8Array, subjectSite: string | undefined): Promise<MatchReply> {
     const advert = MachineAdvert.parseJson(data);
+    checkSubjectSite("advert", advert.site, subjectSite);
     checkPublicKey(advert.publicKey);
     // The token round trip overlaps the machine ad's parse; nothing is claimed before it is spent.
     const admitted = tokens.consume(advert.token, advert.site);
@@ -362,7 +366,7 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     const end = m.latency.startTimer();
     let reply: MatchReply;
     try {
-      reply = await answerAdvert(msg.data);
+      reply = await answerAdvert(msg.data, subjectSiteOf(msg.subject, names.subjects.advert));
       if (reply.status === "match") m.matches.inc();
       else m.nomatches.inc();
     } catch (e) {
@@ -393,39 +397,49 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     await audit.write("token-refused", { pilotId, site, code: String(code) }).catch((err: Error) => logger?.error({ err: err.message }, "could not audit a token refusal"));
   }
 
-  async function answerHeartbeat(data: Uint8Array): Promise<HeartbeatReply> {
-    const hb = Heartbeat.parseJson(data);
-    const where = parseLockToken(hb.lockToken);
-    if (!where || where.site !== hb.site) throw new WmsError(ERR.MATCH_LOCK_LOST, `lock token does not belong to a job at ${hb.site}`);
-    // The fence first (attempt + lease token against the job store), the lease renewal beside it.
-    const fence = { attempt: hb.attempt, leaseToken: hb.lockToken, pilotId: hb.pilotId };
-    const [extended, held] = await Promise.all([dispatch.extendLock(hb.jobId, hb.lockToken, lockMs), jobs.checkFence(hb.jobId, fence)]);
-    if (held.verdict === "stale") {
-      m.heartbeats.inc({ result: "stale" });
-      throw new WmsError(ERR.JOB_STALE_UPDATE, `job ${hb.jobId} attempt ${hb.attempt} is no longer held by this lease; stop it, its reports will be refused`);
-    }
-    if (held.state === "cancelled") {
-      m.heartbeats.inc({ result: "cancelled" });
-      return { schemaVersion: SCHEMA_VERSION, status: "cancelled", reason: "the job was cancelled" };
-    }
-    const reporting = held.state !== undefined && (REPORTING_STATES as readonly string[]).includes(held.state);
-    if (held.verdict === "unknown" || (!extended && !reporting)) {
-      // A job whose payload ended needs no lock: lease expiry never requeues it.
-      m.heartbeats.inc({ result: "lost" });
-      throw new WmsError(ERR.MATCH_LOCK_LOST, `job ${hb.jobId} is no longer held by pilot ${hb.pilotId}; stop it`);
-    }
-    if (hb.state === "holding" && held.state !== undefined && (LEASED_STATES as readonly string[]).includes(held.state)) {
-      // The payload ended: from here only its report (or the holding timeout) moves the job on.
-      await jobs.transition(hb.jobId, "holding", LEASED_STATES, {}, Date.now(), undefined, undefined, fence);
-    }
-    m.heartbeats.inc({ result: "ok" });
-    return { schemaVersion: SCHEMA_VERSION, status: "ok", lockedUntil: Date.now() + lockMs };
+  /**
+   * Every job a heartbeat names, renewed together. Until the jobs core renews a batch in one call
+   * per site shard, one renewal per job (ioredis pipelines them into few round trips); this is the
+   * one place that changes when it does.
+   */
+  async function renewLeases(batch: readonly LeaseRenewal[]): Promise<LeaseStatus[]> {
+    return Promise.all(
+      batch.map(async (r) => {
+        // The fence first (attempt + lease token against the job store), the lease renewal beside it.
+        const [extended, held] = await Promise.all([dispatch.extendLock(r.jobId, r.fence.leaseToken, lockMs), jobs.checkFence(r.jobId, r.fence)]);
+        return { extended, ...held };
+      }),
+    );
   }
 
-  async function onHeartbeat(msg: Msg): Promise<void> {
+  const heartbeatDeps = {
+    renewLeases,
+    hold: async (jobId: string, fence: LeaseRenewal["fence"]): Promise<void> => {
+      await jobs.transition(jobId, "holding", LEASED_STATES, {}, Date.now(), undefined, undefined, fence);
+    },
+    lockMs,
+    count: (result: string) => m.heartbeats.inc({ result }),
+  };
+
+  async function onHeartbeatBatch(msg: Msg): Promise<void> {
+    let reply: HeartbeatBatchReply;
+    try {
+      const batch = HeartbeatBatch.parseJson(msg.data);
+      const jobsReplies = await answerHeartbeats(batch, subjectSiteOf(msg.subject, names.subjects.heartbeat), heartbeatDeps);
+      reply = { schemaVersion: SCHEMA_VERSION, status: "ok", jobs: jobsReplies };
+    } catch (e) {
+      if (isWmsError(e) && e.code === ERR.BAD_INPUT) m.heartbeats.inc({ result: "bad" });
+      reply = errorReply(e);
+    }
+    msg.respond(encoder.encode(JSON.stringify(reply)));
+  }
+
+  /** A pilot started before batched heartbeats: its one job, answered as a batch of one. */
+  async function onSingleHeartbeat(msg: Msg): Promise<void> {
     let reply: HeartbeatReply;
     try {
-      reply = await answerHeartbeat(msg.data);
+      const [r] = await answerHeartbeats(batchOfOne(Heartbeat.parseJson(msg.data)), undefined, heartbeatDeps);
+      reply = singleReply(r);
     } catch (e) {
       if (isWmsError(e) && e.code === ERR.BAD_INPUT) m.heartbeats.inc({ result: "bad" });
       reply = errorReply(e);
@@ -444,18 +458,31 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     })();
   }
 
-  const adverts = nc.subscribe(names.subjects.advert, { queue: names.queueGroups.matchmaker });
-  const heartbeats = nc.subscribe(names.subjects.heartbeat, { queue: names.queueGroups.matchmaker });
-  const loops = [serve(adverts, onAdvert), serve(heartbeats, onHeartbeat)];
+  // One queue group for every matchmaker, whichever sites it serves: NATS delivers a message to
+  // one member of a group among all its matching subscriptions, so a matchmaker of every site
+  // (`.*`) and one of a few sites share the load of those sites and never both answer one advert.
+  const siteSubjects = (base: string, of: (site: string) => string): string[] => (mm.sites.length === 0 ? [`${base}.*`] : mm.sites.map(of));
+  const group = { queue: names.queueGroups.matchmaker };
+  const subs: Subscription[] = [];
+  const loops: Promise<void>[] = [];
+  const listen = (subject: string, handler: (msg: Msg) => Promise<void>): void => {
+    const sub = nc.subscribe(subject, group);
+    subs.push(sub);
+    loops.push(serve(sub, handler));
+  };
+  for (const subject of siteSubjects(names.subjects.advert, names.advertFor)) listen(subject, onAdvert);
+  for (const subject of siteSubjects(names.subjects.heartbeat, names.heartbeatFor)) listen(subject, onHeartbeatBatch);
+  // The base subjects: pilots started before per-site subjects advertise and heartbeat there.
+  listen(names.subjects.advert, onAdvert);
+  listen(names.subjects.heartbeat, onSingleHeartbeat);
   await nc.flush();
-  logger?.info({ advert: names.subjects.advert, group: names.queueGroups.matchmaker }, "matchmaker listening");
+  logger?.info({ sites: mm.sites.length === 0 ? "all" : mm.sites, group: names.queueGroups.matchmaker }, "matchmaker listening");
 
   return {
     registry,
     dispatch,
     async stop() {
-      adverts.unsubscribe();
-      heartbeats.unsubscribe();
+      for (const sub of subs) sub.unsubscribe();
       await Promise.all(loops);
       await Promise.allSettled([...inflight]);
       if (reconcileTimer) clearInterval(reconcileTimer);

@@ -4,8 +4,12 @@
 export interface WireNames {
   readonly namespace: string;
   readonly subjects: {
-    /** Pilot adverts; matchmakers subscribe in the `matchmakers` queue group. */
+    /**
+     * Base of the per-site advert subjects (`advertFor(site)` = `<advert>.<site>`); a pilot of an
+     * older release sends here. Matchmakers subscribe in the one `matchmakers` queue group.
+     */
     readonly advert: string;
+    /** Base of the per-site heartbeat subjects; single-job heartbeats of older pilots come here. */
     readonly heartbeat: string;
     readonly intakeSubmit: string;
     readonly intakeControl: string;
@@ -16,6 +20,12 @@ export interface WireNames {
     readonly factoryControl: string;
     readonly pilotCensus: string;
   };
+  /**
+   * A site's own advert and heartbeat subjects. Partitioning by site lets matchmakers (and the NATS
+   * nodes they sit on) each take a share of the sites; `advert + ".*"` is every site.
+   */
+  advertFor(site: string): string;
+  heartbeatFor(site: string): string;
   readonly queueGroups: { readonly matchmaker: string; readonly intake: string; readonly credentials: string };
   /** BullMQ prefix. The `{...}` hash tag keeps every key of a queue in one Redis Cluster slot. */
   readonly bullPrefix: string;
@@ -30,6 +40,14 @@ export interface WireNames {
   /** Redis key prefix for everything that is not a BullMQ queue. */
   readonly redisPrefix: string;
   redisKey(...parts: string[]): string;
+}
+
+/**
+ * A site name as one NATS subject token. Site names may hold dots, which separate tokens; `~` is
+ * outside the site alphabet (schemas/messages/common.ts SiteName), so the mapping is one-to-one.
+ */
+export function siteSubjectToken(site: string): string {
+  return site.replaceAll(".", "~");
 }
 
 const NAMESPACE_RE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
@@ -52,6 +70,8 @@ export function wireNames(namespace = "wms"): WireNames {
       factoryControl: `${ns}.factory.control`,
       pilotCensus: `${ns}.pilot.census`,
     },
+    advertFor: (site) => `${ns}.match.advert.${siteSubjectToken(site)}`,
+    heartbeatFor: (site) => `${ns}.match.heartbeat.${siteSubjectToken(site)}`,
     queueGroups: { matchmaker: `${ns}-matchmakers`, intake: `${ns}-intake`, credentials: `${ns}-credcache` },
     bullPrefix: `{${ns}}`,
     siteQueue: (site, autocluster) => `site.${site}.ac.${autocluster}`,

@@ -4,7 +4,7 @@ import { MachineAdvert } from "./messages/machine-advert.ts";
 import { JobSpec } from "./messages/job-spec.ts";
 import { SignedTaskBatch, TaskBatch } from "./messages/task-batch.ts";
 import { EnvelopeBody, EnvelopeDelegationBody, MatchEnvelope, MatchReply } from "./messages/match-envelope.ts";
-import { Heartbeat, HeartbeatReply } from "./messages/heartbeat.ts";
+import { Heartbeat, HeartbeatBatch, HeartbeatBatchReply, HeartbeatReply } from "./messages/heartbeat.ts";
 import { AccountingRecord, AuditRecord, ErrorReport, LogReport, StateReport } from "./messages/reports.ts";
 import { FactoryConfig } from "./messages/factory-config.ts";
 import { FactoryControl } from "./messages/factory-control.ts";
@@ -29,6 +29,8 @@ export const ALL_MESSAGES: ReadonlyArray<Message<TSchema>> = [
   MatchReply,
   Heartbeat,
   HeartbeatReply,
+  HeartbeatBatch,
+  HeartbeatBatchReply,
   StateReport,
   ErrorReport,
   LogReport,

@@ -41,8 +41,13 @@ export interface RabbitPermissions {
 
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
-/** A subject and everything below it: per-site partitioned subjects hang below the base one. */
-const withChildren = (subject: string): string[] => [subject, `${subject}.>`];
+/**
+ * A base subject and its per-site subjects (`<base>.<site>`, one token below: never deeper). The
+ * base one stays for pilots started before per-site subjects. Pilots share one NATS identity, so
+ * the subject cannot bind a pilot to its site; the matchmaker does (a message's site must be its
+ * subject's, its pilot token and lease tokens are bound to the site).
+ */
+const withSites = (subject: string): string[] => [subject, `${subject}.*`];
 
 export function inboxPrefix(names: WireNames, role: TransportRole): string {
   return `_INBOX.${names.namespace}.${role}`;
@@ -58,9 +63,9 @@ export function natsPermissions(role: TransportRole, names: WireNames): NatsPerm
       // Adverts, heartbeats, credential requests with its one-time key, its census; replies come to
       // its inbox. It can neither receive adverts nor heartbeats (no rogue matchmaker) nor publish
       // factory control, batches or into anyone's inbox.
-      return { publish: [...withChildren(s.advert), ...withChildren(s.heartbeat), s.credRetrieve, s.credRenew, s.credInfo, s.pilotCensus], subscribe: own, respond: false, inboxPrefix: inbox };
+      return { publish: [...withSites(s.advert), ...withSites(s.heartbeat), s.credRetrieve, s.credRenew, s.credInfo, s.pilotCensus], subscribe: own, respond: false, inboxPrefix: inbox };
     case "matchmaker":
-      return { publish: [], subscribe: [...withChildren(s.advert), ...withChildren(s.heartbeat), ...own], respond: true, inboxPrefix: inbox };
+      return { publish: [], subscribe: [...withSites(s.advert), ...withSites(s.heartbeat), ...own], respond: true, inboxPrefix: inbox };
     case "intake":
       return { publish: [], subscribe: [s.intakeSubmit, s.intakeControl, ...own], respond: true, inboxPrefix: inbox };
     case "credentials":

@@ -13,6 +13,14 @@ describe("config", () => {
     expect(config.rabbitmq.url).toBe("amqp://guest:guest@127.0.0.1:5672");
     expect(names.subjects.advert).toBe("wms.match.advert");
     expect(names.bullPrefix).toBe("{wms}");
+    expect(config.matchmaker.sites).toEqual([]);
+  });
+
+  it("gives each site its own advert and heartbeat subject, one token even for a dotted site name", () => {
+    const { names } = loadConfig({ env: {} });
+    expect(names.advertFor("CERN-PROD")).toBe("wms.match.advert.CERN-PROD");
+    expect(names.heartbeatFor("UKI.LT2.QMUL")).toBe("wms.match.heartbeat.UKI~LT2~QMUL");
+    expect(names.heartbeatFor("UKI.LT2.QMUL")).not.toBe(names.heartbeatFor("UKI_LT2_QMUL"));
   });
 
   it("reads wms.yaml and lets the environment override the service URLs", () => {

@@ -9,7 +9,7 @@ import { ERR, isWmsError, WmsError, type EnvelopeBody, type ErrorCode, type Matc
 import { decryptFromPilot, verifyEnvelope, type SignerCache, type TrustStore } from "../../security/index.ts";
 import type { Logger } from "../../platform/logger.ts";
 import { logReport, payloadTails, type BoundedLines } from "./attempt-log.ts";
-import { startHeartbeat } from "./job-heartbeat.ts";
+import type { PilotHeartbeats } from "./job-heartbeat.ts";
 import { accountingRecord, auditRecord, errorReport, stateReport, type JobContext } from "./job-reports.ts";
 import { chooseLauncher } from "./launcher-policy.ts";
 import { proxyPathOf, type LaunchedPayload, type PayloadLauncher } from "./payload-launcher.ts";
@@ -40,6 +40,8 @@ export interface JobRunDeps {
   /** PATH handed to payloads. */
   readonly payloadPath: string;
   readonly switchLauncher?: PayloadLauncher;
+  /** The pilot's one heartbeat, which this job joins from claim until its report is out. */
+  readonly heartbeats: PilotHeartbeats;
   readonly heartbeatMs: number;
   readonly pollMs: number;
   readonly killGraceMs: number;
@@ -107,16 +109,10 @@ export async function runMatchedJob(envelope: MatchEnvelope, d: JobRunDeps): Pro
   let tails: ReturnType<typeof payloadTails> | undefined;
   const credReq = { oneTimeKey: "", userDn: body.submitterDn, jobId: job.jobId, pilotId: d.pilotId, attempt: job.attempt };
 
-  const heartbeat = startHeartbeat({
-    nc: d.nc,
-    names: d.names,
-    pilotId: d.pilotId,
+  const heartbeat = d.heartbeats.track({
     jobId: job.jobId,
     attempt: job.attempt,
-    site: job.site,
     lockToken: body.lockToken,
-    intervalMs: d.heartbeatMs,
-    logger: d.logger,
     onCancel: (reason) => supervised?.kill(ERR.PAYLOAD_CANCELLED, reason),
     onLockLost: (reason) => supervised?.kill(ERR.MATCH_LOCK_LOST, reason),
   });

@@ -11,6 +11,7 @@ import { ERR, MachineAdvert, MatchReply, SCHEMA_VERSION, type Site, type WireNam
 import { generatePilotKeyPair, SignerCache, type TrustStore } from "../../security/index.ts";
 import type { Logger } from "../../platform/logger.ts";
 import { runMatchedJob, type JobResult } from "./job-run.ts";
+import { PilotHeartbeats } from "./job-heartbeat.ts";
 import { buildMachineAd } from "./machine-ad.ts";
 import { probeNode, probeWalltime } from "./node-probe.ts";
 import type { PayloadLauncher } from "./payload-launcher.ts";
@@ -180,6 +181,8 @@ export async function runPilot(options: PilotOptions): Promise<PilotSummary> {
     log?.info("held reports confirmed by RabbitMQ");
   };
 
+  const heartbeatMs = (o.heartbeatSec ?? 60) * 1000;
+  const heartbeats = new PilotHeartbeats({ nc: o.nc, names: o.names, pilotId, site: o.site.name, intervalMs: heartbeatMs, logger: log });
   census("starting");
   const { pilotDir, secretsDir, jobsDir } = await preparePilotDir(o, pilotId);
   claimPilotDir(pilotDir);
@@ -224,7 +227,7 @@ export async function runPilot(options: PilotOptions): Promise<PilotSummary> {
       let backoffSec = 1;
       let reply: MatchReply | undefined;
       try {
-        const msg = await o.nc.request(o.names.subjects.advert, encoder.encode(JSON.stringify(advert)), { timeout: o.requestTimeoutMs ?? 10_000 });
+        const msg = await o.nc.request(o.names.advertFor(o.site.name), encoder.encode(JSON.stringify(advert)), { timeout: o.requestTimeoutMs ?? 10_000 });
         reply = MatchReply.parseJson(msg.data);
       } catch (e) {
         log?.warn({ err: (e as Error).message }, "advert got no usable answer");
@@ -275,7 +278,8 @@ export async function runPilot(options: PilotOptions): Promise<PilotSummary> {
           secretsDir,
           payloadPath: env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
           switchLauncher: o.switchLauncher,
-          heartbeatMs: (o.heartbeatSec ?? 60) * 1000,
+          heartbeats,
+          heartbeatMs,
           pollMs: o.memoryPollMs ?? 1000,
           killGraceMs: o.killGraceMs ?? 5000,
           renewMarginMs: (o.renewMarginSec ?? 120) * 1000,

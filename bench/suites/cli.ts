@@ -40,7 +40,7 @@ async function pilotFirstAdvertCpuMs(dir: string, pkiDir: string, sitesFile: str
   const { config, names } = loadConfig({ overrides: { namespace } });
   const nc = await openNats(config, "bench-cli");
   try {
-    const sub = nc.subscribe(names.subjects.advert, { max: 1 });
+    const sub = nc.subscribe(names.advertFor("SITE_A"), { max: 1 });
     await nc.flush();
     const child = spawn(
       process.execPath,

@@ -5,7 +5,8 @@ import { ErrorReplySchema, Id, SiteName, Timestamp } from "./common.ts";
 /**
  * Pilot → matchmaker from claim until the job's final report is out: renews the job's lease. It
  * names the attempt and the lease token it holds (a stale one is refused and the pilot told to
- * stop); `holding` says the payload has ended and its report is in flight.
+ * stop); `holding` says the payload has ended and its report is in flight. The single-job form of
+ * pilots started before `HeartbeatBatch`; matchmakers answer it on the base heartbeat subject.
  */
 export const HeartbeatSchema = Type.Object(
   {
@@ -38,3 +39,63 @@ export const HeartbeatReplySchema = Type.Union(
 );
 export type HeartbeatReply = Static<typeof HeartbeatReplySchema>;
 export const HeartbeatReply = defineMessage("HeartbeatReply", HeartbeatReplySchema);
+
+/**
+ * Jobs one heartbeat may carry. A pilot runs at most one job per core it holds; 512 covers the
+ * largest whole-node slots with room, and bounds what one message makes a matchmaker do.
+ */
+export const MAX_JOBS_PER_HEARTBEAT = 512;
+
+/** One job's lease in a pilot's heartbeat: the attempt and lease token it holds, and where it is. */
+export const HeartbeatJobSchema = Type.Object(
+  {
+    jobId: Id,
+    attempt: Type.Integer({ minimum: 1 }),
+    lockToken: Type.String({ minLength: 8, maxLength: 128 }),
+    state: Type.Union([Type.Literal("starting"), Type.Literal("running"), Type.Literal("holding")]),
+  },
+  { additionalProperties: false },
+);
+export type HeartbeatJob = Static<typeof HeartbeatJobSchema>;
+
+/**
+ * Pilot → matchmaker on its site's subject (`names.heartbeatFor(site)`): one message for every job
+ * the pilot holds, so a many-core pilot costs one request per interval, not one per job. Replaces
+ * the single-job `Heartbeat`, which matchmakers still answer on the base subject for pilots
+ * started before the change.
+ */
+export const HeartbeatBatchSchema = Type.Object(
+  {
+    schemaVersion: SchemaVersion,
+    pilotId: Id,
+    site: SiteName,
+    jobs: Type.Array(HeartbeatJobSchema, { minItems: 1, maxItems: MAX_JOBS_PER_HEARTBEAT }),
+    sentAt: Timestamp,
+  },
+  { additionalProperties: false, $id: "HeartbeatBatch" },
+);
+export type HeartbeatBatch = Static<typeof HeartbeatBatchSchema>;
+export const HeartbeatBatch = defineMessage("HeartbeatBatch", HeartbeatBatchSchema);
+
+/** One job's answer in a batch reply: the same three outcomes as a single heartbeat's reply. */
+export const HeartbeatJobReplySchema = Type.Union([
+  Type.Object({ jobId: Id, status: Type.Literal("ok"), lockedUntil: Timestamp }, { additionalProperties: false }),
+  Type.Object({ jobId: Id, status: Type.Literal("cancelled"), reason: Type.String({ maxLength: 1024 }) }, { additionalProperties: false }),
+  Type.Object({ jobId: Id, status: Type.Literal("error"), code: Type.Integer(), name: Type.String(), message: Type.String({ maxLength: 4096 }) }, { additionalProperties: false }),
+]);
+export type HeartbeatJobReply = Static<typeof HeartbeatJobReplySchema>;
+
+/**
+ * Matchmaker → pilot: one answer per job, in the order sent (`ok`, `cancelled`: kill the payload,
+ * or an error: MATCH_LOCK_LOST / JOB_STALE_UPDATE, stop the job). A whole-message error (bad
+ * input, a site that is not the subject's) renewed nothing.
+ */
+export const HeartbeatBatchReplySchema = Type.Union(
+  [
+    Type.Object({ schemaVersion: SchemaVersion, status: Type.Literal("ok"), jobs: Type.Array(HeartbeatJobReplySchema, { maxItems: MAX_JOBS_PER_HEARTBEAT }) }, { additionalProperties: false }),
+    ErrorReplySchema,
+  ],
+  { $id: "HeartbeatBatchReply" },
+);
+export type HeartbeatBatchReply = Static<typeof HeartbeatBatchReplySchema>;
+export const HeartbeatBatchReply = defineMessage("HeartbeatBatchReply", HeartbeatBatchReplySchema);

@@ -1,5 +1,6 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { defineMessage } from "../message.ts";
+import { SiteName } from "./common.ts";
 
 /** Client-side TLS: files in PEM. Each transport takes the same three. */
 const tlsFiles = Type.Object(
@@ -112,6 +113,11 @@ export const WmsConfigSchema = Type.Object(
         nomatchBackoffSec: Type.Number({ minimum: 0, default: 10 }),
         matchBudgetMs: Type.Number({ minimum: 1, default: 100, description: "Evaluation time one advert's whole match may take (all Requirements, Ranks and regexps); over it the advert is refused (1506)" }),
         matchBudgetSteps: Type.Integer({ minimum: 1000, default: 2_000_000, description: "Evaluation steps (attribute references, list elements) one advert's whole match may take" }),
+        sites: Type.Array(SiteName, {
+          default: [],
+          maxItems: 10_000,
+          description: "Sites whose adverts and heartbeats this matchmaker takes, on their per-site subjects; empty: every site. Matchmakers share one queue group, so each message is answered once however the sites are split",
+        }),
       },
       { default: {}, additionalProperties: false },
     ),

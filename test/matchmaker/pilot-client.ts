@@ -2,7 +2,7 @@
 // Shared by the service tests, the lost-heartbeat child process and the scale-out test.
 import { randomBytes } from "node:crypto";
 import type { NatsConnection } from "nats";
-import { HeartbeatReply, MatchReply, SCHEMA_VERSION, type EnvelopeBody, type WireNames } from "../../schemas/index.ts";
+import { HeartbeatBatchReply, HeartbeatReply, MatchReply, SCHEMA_VERSION, type EnvelopeBody, type HeartbeatJob, type WireNames } from "../../schemas/index.ts";
 import { generatePilotKeyPair, verifyEnvelope, type SignerCache, type TrustStore } from "../../security/index.ts";
 
 const encoder = new TextEncoder();
@@ -69,7 +69,7 @@ export class TestPilot {
   }
 
   async advertise(overrides: Record<string, unknown> = {}, timeoutMs = 10_000): Promise<MatchReply> {
-    const r = await this.nc.request(this.names.subjects.advert, encoder.encode(this.advertText(overrides)), { timeout: timeoutMs });
+    const r = await this.nc.request(this.names.advertFor(this.site), encoder.encode(this.advertText(overrides)), { timeout: timeoutMs });
     return MatchReply.parseJson(r.data);
   }
 
@@ -79,6 +79,15 @@ export class TestPilot {
     return verifyEnvelope(reply.envelope, { trust, pilotId: this.pilotId, isNonceNew: () => true, signers });
   }
 
+  /** One heartbeat for several jobs, on the site's subject (`subject` overrides it, `overrides` the message). */
+  async heartbeatBatch(bodies: ReadonlyArray<Pick<EnvelopeBody, "lockToken" | "job">>, o: { state?: HeartbeatJob["state"]; subject?: string; overrides?: Record<string, unknown> } = {}): Promise<HeartbeatBatchReply> {
+    const jobs = bodies.map((b) => ({ jobId: b.job.jobId, attempt: b.job.attempt, lockToken: b.lockToken, state: o.state ?? "running" }));
+    const msg = { schemaVersion: SCHEMA_VERSION, pilotId: this.pilotId, site: this.site, jobs, sentAt: Date.now(), ...o.overrides };
+    const r = await this.nc.request(o.subject ?? this.names.heartbeatFor(this.site), encoder.encode(JSON.stringify(msg)), { timeout: 10_000 });
+    return HeartbeatBatchReply.parseJson(r.data);
+  }
+
+  /** The single-job heartbeat of pilots started before batched heartbeats, on the base subject. */
   async heartbeat(body: Pick<EnvelopeBody, "lockToken" | "job">, overrides: Record<string, unknown> = {}): Promise<HeartbeatReply> {
     const msg = { schemaVersion: SCHEMA_VERSION, pilotId: this.pilotId, jobId: body.job.jobId, attempt: body.job.attempt, site: this.site, lockToken: body.lockToken, state: "running", sentAt: Date.now(), ...overrides };
     const r = await this.nc.request(this.names.subjects.heartbeat, encoder.encode(JSON.stringify(msg)), { timeout: 10_000 });

@@ -29,7 +29,8 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(label: string, o: { lockMs?: number; stalledIntervalMs?: number; serve?: boolean; sites?: Site[] } = {}): Promise<Harness> {
+/** `serveSites`: the sites whose subjects the matchmaker takes (config `matchmaker.sites`; default all). */
+export async function startHarness(label: string, o: { lockMs?: number; stalledIntervalMs?: number; serve?: boolean; sites?: Site[]; serveSites?: string[] } = {}): Promise<Harness> {
   const loaded = testConfig(label);
   const pkiDir = mkdtempSync(join(tmpdir(), "wms-mm-pki-"));
   initPki(pkiDir);
@@ -48,7 +49,7 @@ export async function startHarness(label: string, o: { lockMs?: number; stalledI
           redis,
           bullConnection: bull,
           names: loaded.names,
-          config: loaded.config,
+          config: o.serveSites ? { ...loaded.config, matchmaker: { ...loaded.config.matchmaker, sites: o.serveSites } } : loaded.config,
           signer: createBatchEnvelopeSigner({ certPem: svc.certPem, keyPem: svc.keyPem }),
           lockMs: o.lockMs,
           stalledIntervalMs: o.stalledIntervalMs,

@@ -60,6 +60,8 @@ describe("pilot end to end", () => {
     // The advert carried a machine ad for this site and the pilot's own Requirements.
     expect(fx.matchmaker.adverts[0].classad).toContain('Site = "SITE_T"');
     expect(fx.matchmaker.heartbeats.some((h) => h.jobId === job.jobId)).toBe(true);
+    // Adverts and heartbeats go on the site's own subjects, which matchmakers can be split by.
+    expect(fx.matchmaker.batches.find((b) => b.batch.jobs.some((j) => j.jobId === job.jobId))?.subject).toBe(fx.names.heartbeatFor("SITE_T"));
   });
 
   it("runs nothing from a tampered envelope and reports the security code", async () => {

@@ -113,6 +113,29 @@ describe("NATS subject permissions", () => {
     expect(rogue.violations.join()).toMatch(/PERMISSIONS_VIOLATION|Permissions Violation/i);
   });
 
+  it("a pilot publishes adverts and heartbeats on per-site subjects one token deep, and cannot read them", async () => {
+    const names = s.anonymous.names;
+    const mm = await natsAs("matchmaker");
+    const legit = collect(mm.nc, `${names.subjects.heartbeat}.*`);
+    const adverts = collect(mm.nc, `${names.subjects.advert}.*`);
+    await mm.nc.flush();
+    const rogue = await natsAs("pilot");
+    const stolen = collect(rogue.nc, `${names.subjects.advert}.*`);
+    await rogue.nc.flush();
+    const pilot = await natsAs("pilot");
+    pilot.nc.publish(names.heartbeatFor("SITE_A"), enc.encode("batch"));
+    pilot.nc.publish(names.advertFor("SITE.B"), enc.encode("token=secret"));
+    // Deeper than one token is no site's subject: refused, never delivered.
+    pilot.nc.publish(`${names.subjects.heartbeat}.SITE_A.extra`, enc.encode("deeper"));
+    await pilot.nc.flush();
+    await expect.poll(() => legit.got.length + adverts.got.length).toBe(2);
+    await settle();
+    expect(legit.got).toEqual(["batch"]);
+    expect(stolen.got).toEqual([]);
+    expect(pilot.violations.join()).toMatch(/PERMISSIONS_VIOLATION|Permissions Violation/i);
+    expect(rogue.violations.join()).toMatch(/PERMISSIONS_VIOLATION|Permissions Violation/i);
+  });
+
   it("a pilot cannot answer heartbeats (no rogue 'cancelled'); the matchmaker's answer is the one the pilot gets", async () => {
     const subj = s.anonymous.names.subjects.heartbeat;
     const rogue = await natsAs("pilot");

@@ -3,7 +3,7 @@
 // answers heartbeats. The real matchmaker's brokering is not what these tests are about.
 import { randomBytes } from "node:crypto";
 import type { NatsConnection, Subscription } from "nats";
-import { Heartbeat, MachineAdvert, SCHEMA_VERSION, type EnvelopeBody, type HeartbeatReply, type JobSpec, type MatchEnvelope, type MatchReply, type WireNames } from "../../../schemas/index.ts";
+import { HeartbeatBatch, MachineAdvert, SCHEMA_VERSION, type EnvelopeBody, type HeartbeatBatchReply, type HeartbeatJob, type HeartbeatJobReply, type JobSpec, type MatchEnvelope, type MatchReply, type WireNames } from "../../../schemas/index.ts";
 import { carriedSigner, createEnvelopeSigner, encryptToPilot, namingSigner, signerRef } from "../../../security/index.ts";
 
 export interface OfferedJob {
@@ -18,7 +18,10 @@ export interface OfferedJob {
 export interface TestMatchmaker {
   offer(job: OfferedJob): void;
   readonly adverts: MachineAdvert[];
-  readonly heartbeats: Heartbeat[];
+  /** Every job's beat, in the order heard (a pilot's batch adds one per job it names). */
+  readonly heartbeats: (HeartbeatJob & { readonly pilotId: string; readonly site: string })[];
+  /** The batches as they came, each with the subject it came on. */
+  readonly batches: { readonly subject: string; readonly batch: HeartbeatBatch }[];
   readonly lockTokens: Map<string, string>;
   stop(): void;
 }
@@ -38,7 +41,8 @@ export function startTestMatchmaker(
   const signer = createEnvelopeSigner(service);
   const queue: OfferedJob[] = [];
   const adverts: MachineAdvert[] = [];
-  const heartbeats: Heartbeat[] = [];
+  const heartbeats: TestMatchmaker["heartbeats"] = [];
+  const batches: TestMatchmaker["batches"] = [];
   const lockTokens = new Map<string, string>();
   const beatsByJob = new Map<string, number>();
   const offered = new Map<string, OfferedJob>();
@@ -71,24 +75,27 @@ export function startTestMatchmaker(
     return { schemaVersion: SCHEMA_VERSION, status: "match", envelope: next.tamper ? next.tamper(envelope) : envelope };
   };
   subs.push(
-    nc.subscribe(names.subjects.advert, {
+    nc.subscribe(`${names.subjects.advert}.*`, {
       callback: (_err, msg) => {
         void answerAdvert(msg.data).then((reply) => msg.respond(enc.encode(JSON.stringify(reply))));
       },
     }),
   );
   subs.push(
-    nc.subscribe(names.subjects.heartbeat, {
+    nc.subscribe(`${names.subjects.heartbeat}.*`, {
       callback: (_err, msg) => {
-        const hb = Heartbeat.parseJson(msg.data);
-        heartbeats.push(hb);
-        const n = (beatsByJob.get(hb.jobId) ?? 0) + 1;
-        beatsByJob.set(hb.jobId, n);
-        const o = offered.get(hb.jobId);
-        const reply: HeartbeatReply =
-          o?.cancelAtBeat !== undefined && n >= o.cancelAtBeat
-            ? { schemaVersion: SCHEMA_VERSION, status: "cancelled", reason: "cancelled by its owner" }
-            : { schemaVersion: SCHEMA_VERSION, status: "ok", lockedUntil: Date.now() + 60_000 };
+        const batch = HeartbeatBatch.parseJson(msg.data);
+        batches.push({ subject: msg.subject, batch });
+        const jobs = batch.jobs.map((hb): HeartbeatJobReply => {
+          heartbeats.push({ ...hb, pilotId: batch.pilotId, site: batch.site });
+          const n = (beatsByJob.get(hb.jobId) ?? 0) + 1;
+          beatsByJob.set(hb.jobId, n);
+          const o = offered.get(hb.jobId);
+          return o?.cancelAtBeat !== undefined && n >= o.cancelAtBeat
+            ? { jobId: hb.jobId, status: "cancelled", reason: "cancelled by its owner" }
+            : { jobId: hb.jobId, status: "ok", lockedUntil: Date.now() + 60_000 };
+        });
+        const reply: HeartbeatBatchReply = { schemaVersion: SCHEMA_VERSION, status: "ok", jobs };
         msg.respond(enc.encode(JSON.stringify(reply)));
       },
     }),
@@ -97,6 +104,7 @@ export function startTestMatchmaker(
     offer: (j) => queue.push(j),
     adverts,
     heartbeats,
+    batches,
     lockTokens,
     stop: () => subs.forEach((s) => s.unsubscribe()),
   };
