@@ -22,6 +22,8 @@ export interface ConfigEnv {
   WMS_CREDENTIAL_KEY?: string;
   /** A file holding WMS_CREDENTIAL_KEY (a compose or Kubernetes secret). */
   WMS_CREDENTIAL_KEY_FILE?: string;
+  /** credentials.keyringFile: the keyring `wms credentials rotate-key` writes. */
+  WMS_CREDENTIAL_KEYRING?: string;
   WMS_LOG_LEVEL?: string;
   /** A role's identity file from `wms secrets init`. */
   WMS_IDENTITY_FILE?: string;
@@ -150,6 +152,7 @@ export function loadConfig(opts: { path?: string; env?: ConfigEnv; overrides?: P
   if (env.WMS_PKI_DIR) section("pki").dir = env.WMS_PKI_DIR;
   if (env.WMS_CREDENTIAL_KEY) section("credentials").encryptionKey = env.WMS_CREDENTIAL_KEY;
   if (env.WMS_CREDENTIAL_KEY_FILE) section("credentials").encryptionKey = readSecret({ file: env.WMS_CREDENTIAL_KEY_FILE });
+  if (env.WMS_CREDENTIAL_KEYRING) section("credentials").keyringFile = env.WMS_CREDENTIAL_KEYRING;
   if (env.WMS_LOG_LEVEL) raw.logLevel = env.WMS_LOG_LEVEL;
   const problems = WmsConfig.problems(raw);
   if (problems !== undefined) throw new WmsError(ERR.BAD_CONFIG, `${path ?? "(defaults)"}: ${problems}`);

@@ -19,7 +19,8 @@ export { createEnvelopeDelegate, verifyDelegation, DELEGATION_LIFETIME_SEC, MAX_
 export { generatePilotKeyPair, encryptToPilot, decryptFromPilot, rotateEphemeralKey } from "./pilot-key-encryption.ts";
 export { encryptToCertificate, decryptWithKey } from "./certificate-encryption.ts";
 export { signTaskBatch, verifyTaskBatch } from "./task-batch-signing.ts";
-export { sealCredential, openCredential, credentialKeyFromBase64 } from "./credential-seal.ts";
+export { sealCredential, openCredential, sealedKeyId, credentialKeyFromBase64 } from "./credential-seal.ts";
+export { CredentialKeyring, credentialKeyId, rotateCredentialKey, type CredentialKeyringSource, type KeyringFile, type RotateResult } from "./credential-keyring.ts";
 export { AuditLog, auditStreamKey, type AuditEntry } from "./audit-log.ts";
 export { PilotTokenStore, type MintTokenRequest, type ConsumedToken } from "./pilot-token-store.ts";
 export { OneTimeKeyStore, ONE_TIME_KEY_SEAL_PURPOSE, type KeyBinding, type ConsumedKey, type OneTimeKeyStoreOptions, type PreparedKey } from "./one-time-key-store.ts";

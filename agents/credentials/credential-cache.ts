@@ -30,7 +30,7 @@ import {
   OneTimeKeyStore,
   SERVICE_ROLES,
   SealVerifier,
-  credentialKeyFromBase64,
+  CredentialKeyring,
   decryptWithKey,
   encryptToCertificate,
   readServiceCredentials,
@@ -65,6 +65,8 @@ export interface CredentialCacheDeps {
   readonly reports?: { publish(report: AuditRecord): Promise<void> };
   /** Who holds which attempt of a job now; default the JobStore in the same Redis namespace. */
   readonly jobs?: JobAttempts;
+  /** The sealing keys; default from config.credentials (encryptionKey, keyringFile). */
+  readonly keyring?: CredentialKeyring;
 }
 
 /** The one question the cache asks of the job's state owner. */
@@ -101,9 +103,9 @@ interface Authenticated {
 
 export function startCredentialCache(d: CredentialCacheDeps): CredentialCache {
   // Refuse to start without the at-rest key: storing proxies unencrypted is not an option.
-  const key32 = credentialKeyFromBase64(d.config.credentials.encryptionKey);
+  const keyring = d.keyring ?? new CredentialKeyring(d.config.credentials);
   const clock = d.clock ?? Date.now;
-  const records = new CredentialRecords(d.redis, d.names, key32);
+  const records = new CredentialRecords(d.redis, d.names, keyring);
   // Keys count only if the matchmaker's service identity sealed them (it alone mints keys).
   const keys = new OneTimeKeyStore(d.redis, d.names, {
     maxRenewals: d.config.credentials.maxRenewals,

@@ -1,12 +1,14 @@
 // The stored proxies, one Redis hash per user DN. The proxy's key and chain are sealed with
-// AES-256-GCM under the deployment key; every metadata field (DN, owner, retrieval policy, expiry,
+// AES-256-GCM under the keyring's current key (its id is in the sealed text, so a rotated key
+// still opens older records); every metadata field (DN, owner, retrieval policy, expiry,
 // delegation time) is the seal's additional authenticated data (NIST SP 800-38D), so a record
 // whose policy was rewritten in Redis does not open and nothing is released. The metadata stays
 // readable in the hash for operators; the cache reads it only through `get`, which authenticates it.
 import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { WireNames } from "../../schemas/index.ts";
-import { openCredential, sealCredential } from "../../security/index.ts";
+import { ERR, WmsError } from "../../schemas/index.ts";
+import type { CredentialKeyring } from "../../security/index.ts";
 
 export interface StoredProxy {
   readonly chain: string[];
@@ -30,7 +32,7 @@ export class CredentialRecords {
   constructor(
     private readonly redis: Redis,
     private readonly names: WireNames,
-    private readonly key32: Buffer,
+    private readonly keyring: CredentialKeyring,
   ) {}
 
   private key(userDn: string): string {
@@ -39,7 +41,7 @@ export class CredentialRecords {
 
   async put(rec: CredentialRecord, proxy: StoredProxy): Promise<void> {
     const k = this.key(rec.userDn);
-    const sealed = sealCredential(JSON.stringify(proxy), this.key32, metadataAad(rec));
+    const sealed = this.keyring.seal(JSON.stringify(proxy), metadataAad(rec));
     // One MULTI so a reader never sees a new policy next to an old proxy.
     await this.redis
       .multi()
@@ -53,9 +55,13 @@ export class CredentialRecords {
    * The record and its proxy, or undefined when none is stored. Throws SEC_BAD_SIGNATURE when any
    * metadata field differs from what was sealed (or the record is not this user's).
    */
-  async get(userDn: string): Promise<{ record: CredentialRecord; proxy: StoredProxy } | undefined> {
+  async get(userDn: string): Promise<{ record: CredentialRecord; proxy: StoredProxy; keyId: string } | undefined> {
     const h = await this.redis.hgetall(this.key(userDn));
     if (h.userDn === undefined) return undefined;
+    return this.open(h, userDn);
+  }
+
+  private open(h: Record<string, string>, userDn: string): { record: CredentialRecord; proxy: StoredProxy; keyId: string; sealed: string } {
     let retrievers: string[];
     try {
       retrievers = JSON.parse(h.retrievers ?? "[]") as string[];
@@ -65,7 +71,45 @@ export class CredentialRecords {
     const record: CredentialRecord = { userDn: h.userDn, owner: h.owner ?? "", retrievers, notAfter: Number(h.notAfter), delegatedAt: Number(h.delegatedAt) };
     // Asked for one DN, stored under another: refused like any other tampering.
     const aad = record.userDn === userDn ? metadataAad(record) : "\u0000";
-    const proxy = JSON.parse(openCredential(h.sealed ?? "", this.key32, aad)) as StoredProxy;
-    return { record, proxy };
+    const opened = this.keyring.open(h.sealed ?? "", aad);
+    return { record, proxy: JSON.parse(opened.plaintext) as StoredProxy, keyId: opened.keyId, sealed: h.sealed ?? "" };
+  }
+
+  /**
+   * Moves every record of the namespace sealed under an older key to the keyring's current key
+   * (after `wms credentials rotate-key`), so the old key can be retired. A record that changes
+   * while it is re-sealed (a new delegation) is left as its writer wrote it: WATCH aborts the
+   * write. Records that do not open are counted, not touched.
+   */
+  async resealAll(): Promise<{ resealed: number; current: number; unreadable: number }> {
+    const out = { resealed: 0, current: 0, unreadable: 0 };
+    const target = this.keyring.currentKeyId;
+    let cursor = "0";
+    do {
+      const [next, keys] = await this.redis.scan(cursor, "MATCH", this.names.redisKey("cred", "*"), "COUNT", 200);
+      cursor = next;
+      for (const k of keys) {
+        await this.redis.watch(k);
+        const h = await this.redis.hgetall(k);
+        let opened;
+        try {
+          if (h.userDn === undefined || h.sealed === undefined) throw new WmsError(ERR.BAD_INPUT, "not a credential record");
+          opened = this.open(h, h.userDn);
+        } catch {
+          await this.redis.unwatch();
+          out.unreadable++;
+          continue;
+        }
+        if (opened.keyId === target) {
+          await this.redis.unwatch();
+          out.current++;
+          continue;
+        }
+        const sealed = this.keyring.seal(JSON.stringify(opened.proxy), metadataAad(opened.record));
+        const done = await this.redis.multi().hset(k, "sealed", sealed).exec();
+        if (done !== null) out.resealed++;
+      }
+    } while (cursor !== "0");
+    return out;
   }
 }

@@ -85,6 +85,9 @@ export const WmsConfigSchema = Type.Object(
     credentials: Type.Object(
       {
         encryptionKey: Type.Optional(Type.String({ pattern: "^[A-Za-z0-9+/=]{43,44}$", description: "base64 of 32 bytes; AES-256-GCM key for proxies at rest" })),
+        keyringFile: Type.Optional(
+          Type.String({ description: "Keyring of credential-sealing keys (`wms credentials rotate-key` writes it, mode 0600); its current key seals, all of them open, and encryptionKey still opens what it sealed" }),
+        ),
         oneTimeKeyTtlSec: Type.Integer({ minimum: 1, default: 600 }),
         maxRenewals: Type.Integer({ minimum: 0, default: 5 }),
       },
