@@ -137,6 +137,7 @@ logLevel: info
 up:
   matchmakers: ${v.matchmakers}   # matchmaker processes, sharing the adverts in one NATS queue group
   monitorPort: ${v.monitorPort}   # the dashboard at http://127.0.0.1:PORT (0: any free port)
+  matchmakerMetricsPort: 0   # e.g. 9101: Prometheus /metrics of matchmaker N at 127.0.0.1:9100+N (0: none)
   # Proxies delegated to the credential cache once it answers (as \`wms proxy init\` does), so the
   # pilots can fetch them for this user's jobs. Submit the example tasks with this certificate:
   #   wms task submit tasks/data-local-job.yaml --cert pki/users/production.cert.pem --key pki/users/production.key.pem

@@ -126,11 +126,12 @@ export async function runUp(o: UpOptions): Promise<void> {
     });
     const oneShot = (name: string, args: string[]): Promise<void> => runOnce(child(name, args, "spawn"), onLine);
     const mm = Array.from({ length: config.up.matchmakers }, (_, i) => `matchmaker-${i + 1}`);
+    const mmMetricsPort = config.up.matchmakerMetricsPort;
     say(`starting credentials, intake, ${mm.length} matchmaker(s), agents and monitor in namespace ${names.namespace}`);
     await Promise.all([
       supervisor.start(child("credentials", ["credentials", "serve"])),
       supervisor.start(child("intake", ["intake", "serve"])),
-      ...mm.map((name) => supervisor.start(child(name, ["matchmaker"]))),
+      ...mm.map((name, i) => supervisor.start(child(name, ["matchmaker", ...(mmMetricsPort > 0 ? ["--metrics-port", String(mmMetricsPort + i)] : [])]))),
       supervisor.start(child("agents", ["agents"])),
       supervisor.start(child("monitor", ["monitor", "--port", String(monitorPort)])),
     ]);
@@ -147,6 +148,7 @@ export async function runUp(o: UpOptions): Promise<void> {
     await supervisor.start(child(FACTORY, ["factory", "run", "--work-dir", path.join(".wms", "factory")], "spawn"));
     const monitorUrl = `http://127.0.0.1:${monitorPort}`;
     save({ status: "running", monitorUrl });
+    if (mmMetricsPort > 0) say(`matchmaker metrics at ${mm.map((_, i) => `http://127.0.0.1:${mmMetricsPort + i}/metrics`).join(", ")}`);
     say(`up: ${supervisor.status().length} processes running; monitor at ${monitorUrl}; ${o.logFile ? "stop with 'wms down'" : "Ctrl-C stops everything"}`);
   } catch (e) {
     say(`start failed: ${(e as Error).message}; stopping what started`, 50);

@@ -135,6 +135,12 @@ export const WmsConfigSchema = Type.Object(
       {
         matchmakers: Type.Integer({ minimum: 1, maximum: 64, default: 1, description: "`wms up`: matchmaker processes side by side" }),
         monitorPort: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: "`wms up`: the monitor's HTTP port on loopback (0: any free port)" }),
+        matchmakerMetricsPort: Type.Integer({
+          minimum: 0,
+          maximum: 65535,
+          default: 0,
+          description: "`wms up`: the first matchmaker's Prometheus /metrics port on loopback, the next one's +1, and so on (0: no metrics endpoint)",
+        }),
         delegate: Type.Array(
           Type.Object(
             {
