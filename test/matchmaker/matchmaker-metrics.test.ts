@@ -70,7 +70,7 @@ describe("wms matchmaker --metrics-port", () => {
     const { config, names } = loadConfig({ overrides: { namespace } });
     const nc = await openNats(config, "mm-metrics-test");
     try {
-      const reply = await nc.request(names.subjects.advert, new TextEncoder().encode("{not json"), { timeout: 10_000 });
+      const reply = await nc.request(names.advertFor("SITE_A"), new TextEncoder().encode("{not json"), { timeout: 10_000 });
       expect(JSON.parse(new TextDecoder().decode(reply.data))).toMatchObject({ status: "error", code: 1001 });
     } finally {
       await nc.close();
