@@ -210,7 +210,7 @@ export async function runDemo(o: DemoOptions, base: LoadedConfig, out: DemoOutpu
     const mmRedis = redisAs("matchmaker");
     const mmBull = redisAs("matchmaker", true);
     for (let i = 0; i < o.matchmakers; i++) {
-      const mm = await startMatchmaker({ nc: mmNc, redis: mmRedis, bullConnection: mmBull, names, config: as("matchmaker").config, signer: createBatchEnvelopeSigner(mmCreds), logger, registry: promDefault, service: mmCreds, trust });
+      const mm = await startMatchmaker({ nc: mmNc, redis: mmRedis, bullConnection: mmBull, names, config: as("matchmaker").config, signer: createBatchEnvelopeSigner(mmCreds), logger, registry: promDefault });
       matchmakers.push(mm);
       cleanups.push([`matchmaker ${i + 1}`, () => mm.stop()]);
     }

@@ -4,7 +4,7 @@ import type { Redis } from "ioredis";
 import { UsageStore } from "../agents/accounting/index.ts";
 import type { Logger } from "../platform/logger.ts";
 import type { JobSpec, WireNames, WmsConfig } from "../schemas/index.ts";
-import { INTAKE_ROLE, JOB_SPEC_SEAL_PURPOSE, NonceStore, readServiceCredentials, ServiceSealer, type TrustStore } from "../security/index.ts";
+import { JOB_SPEC_SEAL_PURPOSE, NonceStore, openSealer, ServiceSealer, type SealKeyring, type TrustStore } from "../security/index.ts";
 import type { OwnerCredentialLookup } from "./intake-credential-check.ts";
 import { JobStore } from "../jobs/index.ts";
 import { ReplicaCatalogStore } from "./replica-catalog.ts";
@@ -25,8 +25,8 @@ export interface IntakeDeps {
   readonly logger: Logger;
   /** The credential cache, asked whether a task's owner has a credential its jobs can use; without it, no check. */
   readonly credentials?: OwnerCredentialLookup;
-  /** The intake's certificate and key, which seal every queued spec; default `services/intake.*` in config.pki.dir. */
-  readonly service?: { readonly certPem: string; readonly keyPem: string };
+  /** The job-spec seal keys the intake seals every queued spec with; default: the key file config.pki names. */
+  readonly specSealKeys?: SealKeyring;
 }
 
 export interface IntakeContext extends IntakeDeps {
@@ -46,7 +46,7 @@ export function createIntakeContext(deps: IntakeDeps): IntakeContext {
     sites: new SiteRegistry(deps.redis, deps.names),
     usage: new UsageStore(deps.redis, deps.names, deps.config.quotas),
     nonces: new NonceStore(deps.redis, deps.names),
-    sealer: new ServiceSealer(deps.service ?? readServiceCredentials(deps.config.pki.dir, INTAKE_ROLE), JOB_SPEC_SEAL_PURPOSE),
+    sealer: deps.specSealKeys ? new ServiceSealer(deps.specSealKeys, JOB_SPEC_SEAL_PURPOSE) : openSealer(deps.config.pki, JOB_SPEC_SEAL_PURPOSE),
   };
 }
 

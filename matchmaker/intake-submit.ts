@@ -64,7 +64,6 @@ export async function submitTask(ctx: IntakeContext, signed: unknown): Promise<S
   const taskId = await nextTaskId(ctx);
   const planned = planTask({ taskId, batch, userDn: identity.dn, userCaDn: identity.caDn, userRoles: identity.roles, datasets, sites });
   // Sealed before the records and queues see them: the matchmaker signs no envelope for a spec without a valid seal.
-  await ctx.sealer.ready(ctx.redis, ctx.names);
   const plan = { ...planned, jobs: planned.jobs.map((j) => ({ ...j, spec: sealJobSpec(ctx.sealer, j.spec) })) };
   const holder = await ctx.jobs.claimTaskName(identity.dn, batch.taskName, taskId, batch.allowDuplicate === true);
   if (holder !== undefined) {

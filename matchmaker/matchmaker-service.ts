@@ -26,21 +26,19 @@ import {
 import {
   AuditLog,
   encryptToPilot,
-  INTAKE_ROLE,
   JOB_SPEC_SEAL_PURPOSE,
-  loadTrust,
-  MATCHMAKER_ROLE,
   namingSigner,
   ONE_TIME_KEY_SEAL_PURPOSE,
   OneTimeKeyStore,
+  openSealer,
+  openSealVerifier,
   PilotTokenStore,
   randomHex,
-  readServiceCredentials,
   SealVerifier,
   ServiceSealer,
   signerRef,
   verifyJobSpecSeal,
-  type TrustStore,
+  type SealKeyring,
 } from "../security/index.ts";
 import { EvalBudget, EvalBudgetExceeded, type ClassAd } from "./classad/index.ts";
 import { DispatchQueues, LEASED_STATES, type ClaimedJob, type ClaimTarget, type ClaimWrites } from "../jobs/index.ts";
@@ -78,10 +76,11 @@ export interface MatchmakerOptions {
    * each autocluster's owner before its jobs are offered there. Absent: no site-level refusal.
    */
   readonly sites?: readonly Site[];
-  /** The matchmaker's certificate and key: they seal the one-time keys it mints. Default `services/matchmaker.*` in config.pki.dir. */
-  readonly service?: { readonly certPem: string; readonly keyPem: string };
-  /** Checks the intake's seal on every claimed spec. Default: the CA bundle in config.pki.dir. */
-  readonly trust?: TrustStore;
+  /**
+   * The seal keys: `jobSpec` checks the intake's seal on every claimed spec, `oneTimeKey` seals the
+   * one-time keys it mints. Default: the key files config.pki names (seal-keys.ts).
+   */
+  readonly sealKeys?: { readonly jobSpec: SealKeyring; readonly oneTimeKey: SealKeyring };
 }
 
 export interface MatchmakerHandle {
@@ -165,11 +164,11 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
   });
   const jobs = new JobStore(redis, names);
   const tokens = new PilotTokenStore(redis, names);
-  // Only this identity mints keys the credential cache accepts; only specs the intake sealed are signed.
-  const keySealer = new ServiceSealer(o.service ?? readServiceCredentials(config.pki.dir, MATCHMAKER_ROLE), ONE_TIME_KEY_SEAL_PURPOSE);
-  await keySealer.ready(redis, names);
+  // Only holders of the one-time-key seal key mint keys the credential cache accepts; only specs
+  // sealed with the job-spec key (the intake's) are signed.
+  const keySealer = o.sealKeys ? new ServiceSealer(o.sealKeys.oneTimeKey, ONE_TIME_KEY_SEAL_PURPOSE) : openSealer(config.pki, ONE_TIME_KEY_SEAL_PURPOSE);
   const keys = new OneTimeKeyStore(redis, names, { maxRenewals: config.credentials.maxRenewals, sealer: keySealer });
-  const specSeals = new SealVerifier(redis, names, o.trust ?? loadTrust(config.pki.dir), JOB_SPEC_SEAL_PURPOSE, INTAKE_ROLE);
+  const specSeals = o.sealKeys ? new SealVerifier(o.sealKeys.jobSpec, JOB_SPEC_SEAL_PURPOSE) : openSealVerifier(config.pki, JOB_SPEC_SEAL_PURPOSE);
   const audit = new AuditLog(redis, names);
   const index = new AutoclusterIndexCache(dispatch);
   const cache = new MatchCache();
@@ -302,7 +301,6 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
       await admitted;
       throw overBudget(advert.site, advert.pilotId, "this ad ran over it before");
     }
-    await keySealer.ready(redis, names);
     const keyReq = (job: Pick<JobSpec, "userDn" | "jobId" | "attempt">) => ({ userDn: job.userDn, jobId: job.jobId, pilotId: advert.pilotId, attempt: job.attempt, ttlSec: config.credentials.oneTimeKeyTtlSec });
     const withKey = (job: ClaimTarget): ClaimWrites<MintedKey> => {
       const k = keys.prepare(keyReq(job));
@@ -312,7 +310,7 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     if (!claimed) return nomatch(`no waiting job at ${advert.site} matches this pilot`);
     try {
       const job = claimed.spec;
-      if (!(await verifyJobSpecSeal(specSeals, job))) return await refuseUnsealed(claimed, advert.pilotId);
+      if (!verifyJobSpecSeal(specSeals, job)) return await refuseUnsealed(claimed, advert.pilotId);
       const oneTimeKey = claimed.extra.secret;
       // A recovered stall bumps the attempt inside the claim: the key is bound to the attempt the envelope names.
       if (claimed.attempt !== claimed.extra.attempt) {

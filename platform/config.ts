@@ -25,6 +25,9 @@ export interface ConfigEnv {
   /** credentials.keyringFile: the keyring `wms credentials rotate-key` writes. */
   WMS_CREDENTIAL_KEYRING?: string;
   WMS_LOG_LEVEL?: string;
+  /** The seal key files (a compose or Kubernetes secret), when not the PKI folder's. */
+  WMS_JOB_SPEC_SEAL_KEYS_FILE?: string;
+  WMS_ONE_TIME_KEY_SEAL_KEYS_FILE?: string;
   /** A role's identity file from `wms secrets init`. */
   WMS_IDENTITY_FILE?: string;
   WMS_NATS_USER?: string;
@@ -150,6 +153,8 @@ export function loadConfig(opts: { path?: string; env?: ConfigEnv; overrides?: P
   credential("rabbitmq", "password", env.WMS_RABBITMQ_PASSWORD);
   credential("rabbitmq", "passwordFile", env.WMS_RABBITMQ_PASSWORD_FILE);
   if (env.WMS_PKI_DIR) section("pki").dir = env.WMS_PKI_DIR;
+  if (env.WMS_JOB_SPEC_SEAL_KEYS_FILE) section("pki").jobSpecSealKeysFile = env.WMS_JOB_SPEC_SEAL_KEYS_FILE;
+  if (env.WMS_ONE_TIME_KEY_SEAL_KEYS_FILE) section("pki").oneTimeKeySealKeysFile = env.WMS_ONE_TIME_KEY_SEAL_KEYS_FILE;
   if (env.WMS_CREDENTIAL_KEY) section("credentials").encryptionKey = env.WMS_CREDENTIAL_KEY;
   if (env.WMS_CREDENTIAL_KEY_FILE) section("credentials").encryptionKey = readSecret({ file: env.WMS_CREDENTIAL_KEY_FILE });
   if (env.WMS_CREDENTIAL_KEYRING) section("credentials").keyringFile = env.WMS_CREDENTIAL_KEYRING;

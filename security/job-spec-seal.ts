@@ -41,6 +41,6 @@ export function sealJobSpec(sealer: ServiceSealer, spec: JobSpec): JobSpec {
   return { ...spec, seal: sealer.seal(jobSpecSealText(spec)) };
 }
 
-export function verifyJobSpecSeal(verifier: SealVerifier, spec: JobSpec): Promise<boolean> {
+export function verifyJobSpecSeal(verifier: SealVerifier, spec: JobSpec): boolean {
   return verifier.verify(jobSpecSealText(spec), spec.seal);
 }

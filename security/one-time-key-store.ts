@@ -2,11 +2,12 @@
 // user, the job, its attempt and the pilot; the credential cache releases the user's proxy once per
 // key. The same record then carries the job's renewal allowance (a long payload renews its proxy
 // a limited number of times, presenting the same key). Each record carries the matchmaker's seal
-// (service-seal.ts) over its binding and the key's hash, so a record written straight into Redis,
-// or copied under another key, is refused: only the matchmaker's identity mints keys.
+// (service-seal.ts: HMAC under the one-time-key seal key, which only the matchmaker and the
+// credential cache hold) over its binding and the key's hash, so a record written straight into
+// Redis, or copied under another key, is refused: nobody without that key mints keys.
 import type { Redis } from "ioredis";
 import { redisScript } from "../platform/redis-script.ts";
-import { ERR, isWmsError, WmsError, type WireNames } from "../schemas/index.ts";
+import { ERR, WmsError, type WireNames } from "../schemas/index.ts";
 import { auditStreamKey, AUDIT_MAXLEN } from "./audit-log.ts";
 import { newSecret, secretHash } from "./secret-hash.ts";
 import type { SealVerifier, ServiceSealer } from "./service-seal.ts";
@@ -39,9 +40,9 @@ export interface OneTimeKeyStoreOptions {
   /** How long after the first use the renewal allowance lasts. */
   readonly renewalTtlSec?: number;
   readonly clock?: () => number;
-  /** The matchmaker's: seals every key it prepares (call `sealer.ready()` first). */
+  /** The matchmaker's: seals every key it prepares. */
   readonly sealer?: ServiceSealer;
-  /** The credential cache's: a key whose record does not carry a valid matchmaker seal is refused. */
+  /** The credential cache's: a key whose record does not carry a valid seal is refused. */
   readonly verifier?: SealVerifier;
 }
 
@@ -144,17 +145,9 @@ export class OneTimeKeyStore {
     }
     const bound = { userDn: String(r.userDn), jobId: String(r.jobId), pilotId: String(r.pilotId), attempt: Number(r.attempt) };
     const seal = typeof r.seal === "string" ? r.seal : undefined;
-    let sealed = false;
-    let why: WmsError | undefined;
-    try {
-      sealed = await this.opts.verifier.verify(sealText(hash, bound, Number(r.expiresAt)), seal);
-    } catch (e) {
-      if (!isWmsError(e)) throw e;
-      why = e;
-    }
-    if (!sealed) {
-      await this.redis.xadd(auditStreamKey(this.names), "MAXLEN", "~", String(AUDIT_MAXLEN), "*", "event", "one-time-key-unsealed", "at", String(this.clock()), "jobId", b.jobId, "pilotId", b.pilotId, "userDn", b.userDn, "code", String(why?.code ?? ERR.SEC_KEY_INVALID));
-      throw why ?? new WmsError(ERR.SEC_KEY_INVALID, `the key for job ${b.jobId} was not minted by the matchmaker (no valid seal); refused and audited`);
+    if (!this.opts.verifier.verify(sealText(hash, bound, Number(r.expiresAt)), seal)) {
+      await this.redis.xadd(auditStreamKey(this.names), "MAXLEN", "~", String(AUDIT_MAXLEN), "*", "event", "one-time-key-unsealed", "at", String(this.clock()), "jobId", b.jobId, "pilotId", b.pilotId, "userDn", b.userDn, "code", String(ERR.SEC_KEY_INVALID));
+      throw new WmsError(ERR.SEC_KEY_INVALID, `the key for job ${b.jobId} was not minted by the matchmaker (no valid seal); refused and audited`);
     }
     return seal as string;
   }

@@ -1,5 +1,6 @@
 // The PKI folder `wms pki init` writes and every service reads: ca.pem, ca.key.pem (0600),
-// ca.crl.pem (the revocation list), pki.json (the VO), services/<name>.cert.pem and .key.pem (0600).
+// ca.crl.pem (the revocation list), pki.json (the VO), services/<name>.cert.pem and .key.pem (0600),
+// seals/<purpose>.keys (0600: the HMAC keys of the job-spec and one-time-key seals, seal-keys.ts).
 import { createPublicKey, X509Certificate } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -9,6 +10,7 @@ import { createCa, issueFromCa, SERVICE_MAX_DAYS, type CertificateAndKey, type I
 import { buildCrl, normalizeSerial, readCrl, type RevocationList, type RevocationReason } from "./certificate-revocation.ts";
 import { formatDn } from "./dn.ts";
 import { CRL_FILE } from "./trust-store.ts";
+import { createSealKeys, SEAL_PURPOSES, sealKeysPath, type SealPurpose } from "./seal-keys.ts";
 
 /** The services that get a certificate at init, and the role each one's certificate carries. */
 export const SERVICE_ROLES = { matchmaker: "matchmaker", credentials: "credentials", intake: "intake" } as const;
@@ -68,6 +70,7 @@ export function initPki(dir: string, opts: { vo?: string; days?: number; keyBits
     writeFileSync(sp.keyPath, issued.keyPem, { mode: 0o600 });
     return { name, dn, ...sp };
   });
+  for (const purpose of Object.keys(SEAL_PURPOSES) as SealPurpose[]) createSealKeys(sealKeysPath(dir, purpose), purpose);
   return { dir, caDn, vo, services };
 }
 

@@ -25,12 +25,13 @@ import {
 } from "../../schemas/index.ts";
 import {
   AuditLog,
-  MATCHMAKER_ROLE,
   ONE_TIME_KEY_SEAL_PURPOSE,
   OneTimeKeyStore,
   SERVICE_ROLES,
   SealVerifier,
   CredentialKeyring,
+  openSealVerifier,
+  type SealKeyring,
   decryptWithKey,
   encryptToCertificate,
   readServiceCredentials,
@@ -67,6 +68,8 @@ export interface CredentialCacheDeps {
   readonly jobs?: JobAttempts;
   /** The sealing keys; default from config.credentials (encryptionKey, keyringFile). */
   readonly keyring?: CredentialKeyring;
+  /** The keys one-time keys are sealed with; default: the key file config.pki names. */
+  readonly oneTimeKeySealKeys?: SealKeyring;
 }
 
 /** The one question the cache asks of the job's state owner. */
@@ -106,11 +109,12 @@ export function startCredentialCache(d: CredentialCacheDeps): CredentialCache {
   const keyring = d.keyring ?? new CredentialKeyring(d.config.credentials);
   const clock = d.clock ?? Date.now;
   const records = new CredentialRecords(d.redis, d.names, keyring);
-  // Keys count only if the matchmaker's service identity sealed them (it alone mints keys).
+  // Keys count only if sealed with the one-time-key seal key, which only the matchmaker (it alone
+  // mints keys) and this cache hold.
   const keys = new OneTimeKeyStore(d.redis, d.names, {
     maxRenewals: d.config.credentials.maxRenewals,
     clock,
-    verifier: new SealVerifier(d.redis, d.names, d.trust, ONE_TIME_KEY_SEAL_PURPOSE, MATCHMAKER_ROLE, clock),
+    verifier: d.oneTimeKeySealKeys ? new SealVerifier(d.oneTimeKeySealKeys, ONE_TIME_KEY_SEAL_PURPOSE) : openSealVerifier(d.config.pki, ONE_TIME_KEY_SEAL_PURPOSE),
   });
   const jobs: JobAttempts = d.jobs ?? jobStoreAttempts(new JobStore(d.redis, d.names));
   const audit = new AuditLog(d.redis, d.names);

@@ -12,7 +12,7 @@ import { openNats, openRedis } from "../../platform/connections.ts";
 import { createLogger } from "../../platform/logger.ts";
 import { deleteNamespaceKeys } from "../../platform/namespace-cleanup.ts";
 import { TaskBatch, type JobSpec } from "../../schemas/index.ts";
-import { initPki, issueCertificate, loadTrust, readServiceCredentials, signTaskBatch } from "../../security/index.ts";
+import { initPki, issueCertificate, loadTrust, signTaskBatch, pkiSealKeys } from "../../security/index.ts";
 import { ReplicaCatalogStore, SiteRegistry, startIntake, TaskClient } from "../../matchmaker/index.ts";
 import { bullPriority, DispatchQueues, JobStore } from "../../jobs/index.ts";
 import type { BenchSuite } from "./suite.ts";
@@ -46,7 +46,7 @@ export const intakeSuite: BenchSuite = {
       });
       const files = Array.from({ length: JOBS }, (_, i) => ({ lfn: `bench/f${i}`, size: 1000, adler32: "00000001", md5: "0".repeat(32) }));
       await new ReplicaCatalogStore(redis, names).addFiles("bench.ds", files, ["CERN", "BNL", "TRIUMF"]);
-      const intake = await startIntake({ nc, redis, names, config, trust: loadTrust(pkiDir), dispatch, logger: createLogger("bench-intake", "silent"), service: readServiceCredentials(pkiDir, "intake") });
+      const intake = await startIntake({ nc, redis, names, config, trust: loadTrust(pkiDir), dispatch, logger: createLogger("bench-intake", "silent"), specSealKeys: pkiSealKeys(pkiDir).jobSpec });
       const client = new TaskClient(nc, names, 300_000);
       const batch = (maxJobs: number) => TaskBatch.parse({ schemaVersion: 1, taskName: "bench", allowDuplicate: true, vo: "atlas", priority: 100, inputDatasets: ["bench.ds"], maxJobs, outputDataset: "o", jobTemplate: { executable: "/bin/true" } });
       await client.submit(signTaskBatch(batch(100), signer));

@@ -14,7 +14,7 @@ import { loadConfig } from "../../platform/config.ts";
 import { openRedis } from "../../platform/connections.ts";
 import { SCHEMA_VERSION, type JobSpec, type WireNames } from "../../schemas/index.ts";
 import type { SwarmCommand, SwarmPilot, SwarmResult } from "../pilot-swarm.ts";
-import { generatePilotKeyPair, initPki, JOB_SPEC_SEAL_PURPOSE, PilotTokenStore, readServiceCredentials, sealJobSpec, ServiceSealer } from "../../security/index.ts";
+import { generatePilotKeyPair, initPki, JOB_SPEC_SEAL_PURPOSE, PilotTokenStore, sealJobSpec, ServiceSealer, pkiSealKeys } from "../../security/index.ts";
 import { DispatchQueues, JobStore } from "../../jobs/index.ts";
 import { processCpuSec, processRssKb } from "../../site-authz/index.ts";
 import { benchJob, type BenchSuite } from "./suite.ts";
@@ -206,8 +206,7 @@ export const matchmakerSuite: BenchSuite = {
     let swarm: PilotSwarm | undefined;
     let floor: ChildProcess | undefined;
     try {
-      const sealer = new ServiceSealer(readServiceCredentials(dir, "intake"), JOB_SPEC_SEAL_PURPOSE);
-      await sealer.ready(redis, names);
+      const sealer = new ServiceSealer(pkiSealKeys(dir).jobSpec, JOB_SPEC_SEAL_PURPOSE);
       const seal = (x: JobSpec): JobSpec => sealJobSpec(sealer, x);
       const first = await queueJobs(store, dq, "a", FIRST, seal);
       // WMS_BENCH_MATCHMAKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=prof" profiles the matchmaker.

@@ -16,7 +16,7 @@ import { loadConfig } from "../../platform/config.ts";
 import { openNats, openRedis } from "../../platform/connections.ts";
 import { startPrivateRedis } from "../../platform/local-services.ts";
 import { SCHEMA_VERSION, type JobSpec, type WireNames, type WmsConfig } from "../../schemas/index.ts";
-import { generatePilotKeyPair, initPki, JOB_SPEC_SEAL_PURPOSE, PilotTokenStore, readServiceCredentials, sealJobSpec, ServiceSealer } from "../../security/index.ts";
+import { generatePilotKeyPair, initPki, JOB_SPEC_SEAL_PURPOSE, PilotTokenStore, sealJobSpec, ServiceSealer, pkiSealKeys } from "../../security/index.ts";
 import { DispatchQueues, JobStore } from "../../jobs/index.ts";
 import { processCpuSec } from "../../site-authz/index.ts";
 import { benchJob, type BenchSuite } from "./suite.ts";
@@ -180,13 +180,11 @@ export const scaleSuite: BenchSuite = {
     const bull = openRedis(config, { forBullMq: true });
     const nc = await openNats(config, "bench-scale");
     try {
-      let sealer = new ServiceSealer(readServiceCredentials(dir, "intake"), JOB_SPEC_SEAL_PURPOSE);
+      const sealer = new ServiceSealer(pkiSealKeys(dir).jobSpec, JOB_SPEC_SEAL_PURPOSE);
       const c: Ctx = { dir, config, names, configPath, redis, bull, nc, seal: (x) => sealJobSpec(sealer, x), publicKey: generatePilotKeyPair().publicKeyPem };
-      // An empty server for each scenario; a new sealer publishes its key again into it.
+      // An empty server for each scenario.
       const fresh = async (): Promise<void> => {
         await redis.flushall();
-        sealer = new ServiceSealer(readServiceCredentials(dir, "intake"), JOB_SPEC_SEAL_PURPOSE);
-        await sealer.ready(redis, names);
       };
 
       // Redis bytes per queued job: INFO used_memory before and after queueing, as the intake queues.

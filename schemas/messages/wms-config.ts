@@ -69,7 +69,15 @@ export const WmsConfigSchema = Type.Object(
       Type.String({ description: "A role's identity written by `wms secrets init` (its NATS, Redis and RabbitMQ credentials), merged into nats/redis/rabbitmq" }),
     ),
     pki: Type.Object(
-      { dir: Type.String({ default: ".wms/pki", description: "Folder made by `wms pki init`" }) },
+      {
+        dir: Type.String({ default: ".wms/pki", description: "Folder made by `wms pki init`" }),
+        jobSpecSealKeysFile: Type.Optional(
+          Type.String({ description: "The job-spec seal's HMAC keys (intake and matchmaker only; default DIR/seals/job-spec.keys); WMS_JOB_SPEC_SEAL_KEYS_FILE" }),
+        ),
+        oneTimeKeySealKeysFile: Type.Optional(
+          Type.String({ description: "The one-time-key seal's HMAC keys (matchmaker and credential cache only; default DIR/seals/one-time-key.keys); WMS_ONE_TIME_KEY_SEAL_KEYS_FILE" }),
+        ),
+      },
       { default: {}, additionalProperties: false },
     ),
     pilot: Type.Object(

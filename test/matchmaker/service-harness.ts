@@ -6,7 +6,7 @@ import type { NatsConnection } from "nats";
 import type { Redis } from "ioredis";
 import type { LoadedConfig } from "../../platform/config.ts";
 import type { Site } from "../../schemas/index.ts";
-import { createBatchEnvelopeSigner, initPki, loadTrust, PilotTokenStore, readServiceCredentials, type TrustStore } from "../../security/index.ts";
+import { createBatchEnvelopeSigner, initPki, loadTrust, PilotTokenStore, readServiceCredentials, type TrustStore, pkiSealKeys } from "../../security/index.ts";
 import { JobStore } from "../../jobs/index.ts";
 import { DispatchQueues } from "../../jobs/index.ts";
 import { startMatchmaker, type MatchmakerHandle } from "../../matchmaker/matchmaker-service.ts";
@@ -54,8 +54,7 @@ export async function startHarness(label: string, o: { lockMs?: number; stalledI
           lockMs: o.lockMs,
           stalledIntervalMs: o.stalledIntervalMs,
           sites: o.sites,
-          service: svc,
-          trust: loadTrust(pkiDir),
+          sealKeys: pkiSealKeys(pkiDir),
         });
   return {
     loaded,

@@ -11,9 +11,11 @@ import {
   issueCertificate,
   ONE_TIME_KEY_SEAL_PURPOSE,
   OneTimeKeyStore,
-  readServiceCredentials,
   ServiceSealer,
   type ProxyCredential,
+  pkiSealKeys,
+  fixedSealKeys,
+  newSealKey,
 } from "../../security/index.ts";
 import { DispatchQueues, JobStore } from "../../jobs/index.ts";
 import { CredentialClient, startCredentialCache, type CredentialCache } from "../../agents/credentials/index.ts";
@@ -110,11 +112,14 @@ describe("attacks on what Redis holds", () => {
 
   it("refuses a one-time key written into Redis by anyone but the matchmaker", async () => {
     const { spec, pilot, attempt } = await matchedJob();
-    // Same shape as the matchmaker's record, minted with the intake's service key: not the matchmaker's identity.
-    const intakeSealer = new ServiceSealer(readServiceCredentials(h.pkiDir, "intake"), ONE_TIME_KEY_SEAL_PURPOSE);
-    await intakeSealer.ready(h.redis, h.loaded.names);
+    // Same shape as the matchmaker's record, sealed with the only seal key the intake holds (the job-spec one).
+    const intakeSealer = new ServiceSealer(pkiSealKeys(h.pkiDir).jobSpec, ONE_TIME_KEY_SEAL_PURPOSE);
     const fake = await new OneTimeKeyStore(h.redis, h.loaded.names, { maxRenewals: 1, sealer: intakeSealer }).mint({ userDn: VICTIM_DN, jobId: spec.jobId, pilotId: pilot.pilotId, attempt, ttlSec: 60 });
-    await expectCode(() => pilotClient.retrieve({ oneTimeKey: fake, userDn: VICTIM_DN, jobId: spec.jobId, pilotId: pilot.pilotId, attempt }), ERR.SEC_NOT_AUTHORIZED);
+    await expectCode(() => pilotClient.retrieve({ oneTimeKey: fake, userDn: VICTIM_DN, jobId: spec.jobId, pilotId: pilot.pilotId, attempt }), ERR.SEC_KEY_INVALID);
+    // And with a key of its own making, under a key id it chose.
+    const own = new ServiceSealer(fixedSealKeys(newSealKey()), ONE_TIME_KEY_SEAL_PURPOSE);
+    const minted = await new OneTimeKeyStore(h.redis, h.loaded.names, { maxRenewals: 1, sealer: own }).mint({ userDn: VICTIM_DN, jobId: spec.jobId, pilotId: pilot.pilotId, attempt, ttlSec: 60 });
+    await expectCode(() => pilotClient.retrieve({ oneTimeKey: minted, userDn: VICTIM_DN, jobId: spec.jobId, pilotId: pilot.pilotId, attempt }), ERR.SEC_KEY_INVALID);
     // A plain record with no seal.
     const bare = randomBytes(32).toString("base64url");
     const { createHash } = await import("node:crypto");

@@ -7,7 +7,7 @@ import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openNats, openRedis } from "../../platform/connections.ts";
 import { ERR } from "../../schemas/index.ts";
-import { issueCertificate, loadTrust, verifyChain } from "../../security/index.ts";
+import { issueCertificate, JOB_SPEC_SEAL_PURPOSE, loadTrust, pkiSealKeys, sealKeysPath, SealVerifier, ServiceSealer, verifyChain } from "../../security/index.ts";
 import { startCredentialCache, type CredentialCache } from "../../agents/credentials/index.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { testConfig } from "../support/namespace.ts";
@@ -82,6 +82,25 @@ describe("wms pki / proxy / credentials", () => {
     expect(info.stdout).toContain(`username: ${userDn}\nowner: ${userDn}\ntrusted retrieval policy: role:pilot\ntimeleft: `);
     expect(info.stdout).toMatch(/timeleft: (23:5\d|24:00):\d\d \(1\.0 days\)/);
   }, 120_000);
+
+  it("rotates a seal key: the new one seals, the old one still verifies, a third rotation retires it", async () => {
+    const file = sealKeysPath(pkiDir, JOB_SPEC_SEAL_PURPOSE);
+    const before = new ServiceSealer(pkiSealKeys(pkiDir).jobSpec, JOB_SPEC_SEAL_PURPOSE).seal("spec");
+    const r = await runCli(["pki", "rotate-seal-key", "--dir", pkiDir, "--purpose", JOB_SPEC_SEAL_PURPOSE], { env, cwd: root });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^job-spec: now sealing with \S+; \S+ still accepted/);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const after = new ServiceSealer(pkiSealKeys(pkiDir).jobSpec, JOB_SPEC_SEAL_PURPOSE).seal("spec");
+    expect(after.split(".")[0]).not.toBe(before.split(".")[0]);
+    const check = (): SealVerifier => new SealVerifier(pkiSealKeys(pkiDir).jobSpec, JOB_SPEC_SEAL_PURPOSE);
+    expect([check().verify("spec", before), check().verify("spec", after)]).toEqual([true, true]);
+    // Without --purpose both rotate; the job-spec key sealed before the first rotation is now refused.
+    expect((await runCli(["pki", "rotate-seal-key", "--dir", pkiDir], { env, cwd: root })).code).toBe(0);
+    expect([check().verify("spec", before), check().verify("spec", after)]).toEqual([false, true]);
+    const bad = await runCli(["pki", "rotate-seal-key", "--dir", pkiDir, "--purpose", "envelope"], { env, cwd: root });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim()).toMatch(new RegExp(`^wms: error E${ERR.USAGE} .*--purpose must be job-spec or one-time-key`));
+  });
 
   it("refuses a DN not in slash form with one line and its code", async () => {
     const r = await runCli(["pki", "issue", "--dir", pkiDir, "--kind", "user", "--dn", "CN=no slash"], { env, cwd: root });

@@ -4,7 +4,7 @@ import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openNats, openRedis } from "../../platform/connections.ts";
 import { AuditRecord, ERR, SCHEMA_VERSION, CredReply, type WmsConfig } from "../../schemas/index.ts";
-import { AuditLog, createProxy, ONE_TIME_KEY_SEAL_PURPOSE, OneTimeKeyStore, ServiceSealer, splitPems, verifyChain, type ProxyCredential } from "../../security/index.ts";
+import { AuditLog, createProxy, ONE_TIME_KEY_SEAL_PURPOSE, OneTimeKeyStore, ServiceSealer, splitPems, verifyChain, type ProxyCredential, pkiSealKeys } from "../../security/index.ts";
 import { CredentialClient, startCredentialCache, type CredentialCache } from "../../agents/credentials/index.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { testConfig } from "../support/namespace.ts";
@@ -43,8 +43,7 @@ beforeAll(async () => {
   userClient = new CredentialClient(nc, names, { trust: pki.trust });
   pilotClient = new CredentialClient(nc, names, { trust: pki.trust, caller: { certChain: [pki.pilot.certPem], keyPem: pki.pilot.keyPem } });
   otherClient = new CredentialClient(nc, names, { trust: pki.trust, caller: { certChain: [pki.otherUser.certPem], keyPem: pki.otherUser.keyPem } });
-  const sealer = new ServiceSealer(pki.matchmaker, ONE_TIME_KEY_SEAL_PURPOSE);
-  await sealer.ready(redis, names);
+  const sealer = new ServiceSealer(pkiSealKeys(pki.dir).oneTimeKey, ONE_TIME_KEY_SEAL_PURPOSE);
   keys = new OneTimeKeyStore(redis, names, { maxRenewals: 1, sealer });
   await userClient.delegate(userProxy, { retrievers: ["role:pilot"] });
 });

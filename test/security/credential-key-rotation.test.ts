@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openNats, openRedis } from "../../platform/connections.ts";
 import type { WmsConfig } from "../../schemas/index.ts";
 import { createHash } from "node:crypto";
-import { createProxy, CredentialKeyring, credentialKeyId, ONE_TIME_KEY_SEAL_PURPOSE, OneTimeKeyStore, sealedKeyId, ServiceSealer } from "../../security/index.ts";
+import { createProxy, CredentialKeyring, credentialKeyId, ONE_TIME_KEY_SEAL_PURPOSE, OneTimeKeyStore, pkiSealKeys, sealedKeyId, ServiceSealer } from "../../security/index.ts";
 import { CredentialClient, startCredentialCache, type CredentialCache } from "../../agents/credentials/index.ts";
 import { CredentialRecords } from "../../agents/credentials/credential-records.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
@@ -36,8 +36,7 @@ beforeAll(async () => {
   nc = await openNats(config, "test-keyrotate");
   redis = openRedis(config);
   cache = startCredentialCache({ nc, redis, names, config, trust: pki.trust, jobs: { attemptOf: async (id) => liveJobs.get(id) } });
-  const sealer = new ServiceSealer(pki.matchmaker, ONE_TIME_KEY_SEAL_PURPOSE);
-  await sealer.ready(redis, names);
+  const sealer = new ServiceSealer(pkiSealKeys(pki.dir).oneTimeKey, ONE_TIME_KEY_SEAL_PURPOSE);
   keys = new OneTimeKeyStore(redis, names, { maxRenewals: 1, sealer });
 });
 

@@ -7,7 +7,7 @@ import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ERR } from "../../schemas/index.ts";
-import { createProxy, ONE_TIME_KEY_SEAL_PURPOSE, OneTimeKeyStore, readServiceCredentials, ServiceSealer } from "../../security/index.ts";
+import { createProxy, ONE_TIME_KEY_SEAL_PURPOSE, OneTimeKeyStore, pkiSealKeys, ServiceSealer } from "../../security/index.ts";
 import { CredentialClient, startCredentialCache, type CredentialCache } from "../../agents/credentials/index.ts";
 import { lfns, siteConfig, startIntakeHarness, type IntakeHarness, type Person } from "../intake/support/intake-harness.ts";
 import { runCli } from "../support/run-cli.ts";
@@ -21,8 +21,7 @@ beforeAll(async () => {
   h = await startIntakeHarness("revoke");
   const config = { ...h.loaded.config, pki: { dir: h.pkiDir }, credentials: { ...h.loaded.config.credentials, encryptionKey: randomBytes(32).toString("base64") } };
   cache = startCredentialCache({ nc: h.nc, redis: h.redis, names: h.loaded.names, config, trust: h.trust, jobs: { attemptOf: async (id) => liveJobs.get(id) } });
-  const sealer = new ServiceSealer(readServiceCredentials(h.pkiDir, "matchmaker"), ONE_TIME_KEY_SEAL_PURPOSE);
-  await sealer.ready(h.redis, h.loaded.names);
+  const sealer = new ServiceSealer(pkiSealKeys(h.pkiDir).oneTimeKey, ONE_TIME_KEY_SEAL_PURPOSE);
   keys = new OneTimeKeyStore(h.redis, h.loaded.names, { maxRenewals: 1, sealer });
   await h.sites.publish(siteConfig([{ name: "CERN" }]));
   await h.catalog.addFiles("ds.a", lfns("a", 2), ["CERN"]);

@@ -2,7 +2,7 @@ import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openRedis } from "../../platform/connections.ts";
 import { ERR } from "../../schemas/index.ts";
-import { AuditLog, MATCHMAKER_ROLE, ONE_TIME_KEY_SEAL_PURPOSE, OneTimeKeyStore, PilotTokenStore, SealVerifier, ServiceSealer } from "../../security/index.ts";
+import { AuditLog, ONE_TIME_KEY_SEAL_PURPOSE, OneTimeKeyStore, PilotTokenStore, pkiSealKeys, SealVerifier, ServiceSealer } from "../../security/index.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { testConfig } from "../support/namespace.ts";
 import { expectCode, OTHER_USER_DN, USER_DN, usePki } from "./support/pki-fixture.ts";
@@ -70,12 +70,13 @@ describe("one-time proxy keys", () => {
   const pki = usePki();
   const binding = { userDn: USER_DN, jobId: "job-1", pilotId: "pilot-1", attempt: 1 };
   let sealer: ServiceSealer;
-  beforeAll(async () => {
-    sealer = new ServiceSealer(pki().matchmaker, ONE_TIME_KEY_SEAL_PURPOSE, clock);
-    await sealer.ready(redis, names);
+  let verifier: SealVerifier;
+  beforeAll(() => {
+    const sealKeys = pkiSealKeys(pki().dir);
+    sealer = new ServiceSealer(sealKeys.oneTimeKey, ONE_TIME_KEY_SEAL_PURPOSE);
+    verifier = new SealVerifier(sealKeys.oneTimeKey, ONE_TIME_KEY_SEAL_PURPOSE);
   });
-  const keys = (): OneTimeKeyStore =>
-    new OneTimeKeyStore(redis, names, { maxRenewals: 2, clock, sealer, verifier: new SealVerifier(redis, names, pki().trust, ONE_TIME_KEY_SEAL_PURPOSE, MATCHMAKER_ROLE, clock) });
+  const keys = (): OneTimeKeyStore => new OneTimeKeyStore(redis, names, { maxRenewals: 2, clock, sealer, verifier });
 
   it("refuses a key record written straight into Redis, or one minted by a service that is not the matchmaker", async () => {
     // An attacker with Redis access copies the shape of a real record under a key of their own.
@@ -87,12 +88,11 @@ describe("one-time proxy keys", () => {
     const { seal: _seal, ...bare } = JSON.parse(unsealed.value) as Record<string, unknown>;
     await redis.set(unsealed.key, JSON.stringify(bare), "PX", unsealed.pxMs);
     await expectCode(() => keys().consume(unsealed.secret, binding), ERR.SEC_KEY_INVALID);
-    // The intake's certificate is a real service certificate, but not the matchmaker's role.
-    const intakeSealer = new ServiceSealer(pki().intake, ONE_TIME_KEY_SEAL_PURPOSE, clock);
-    await intakeSealer.ready(redis, names);
+    // The intake holds a real seal key, but the job-spec one: what it seals is no one-time key.
+    const intakeSealer = new ServiceSealer(pkiSealKeys(pki().dir).jobSpec, ONE_TIME_KEY_SEAL_PURPOSE);
     const byIntake = new OneTimeKeyStore(redis, names, { maxRenewals: 2, clock, sealer: intakeSealer });
     const k = await byIntake.mint({ ...binding, ttlSec: 60 });
-    await expectCode(() => keys().consume(k, binding), ERR.SEC_NOT_AUTHORIZED);
+    await expectCode(() => keys().consume(k, binding), ERR.SEC_KEY_INVALID);
     const audit = await new AuditLog(redis, names).recent(10);
     expect(audit.filter((e) => e.event === "one-time-key-unsealed").length).toBeGreaterThanOrEqual(2);
   });

@@ -22,7 +22,7 @@ import { loadConfig, type LoadedConfig } from "../../platform/config.ts";
 import { openNats, openRabbit, openRedis } from "../../platform/connections.ts";
 import { createLogger } from "../../platform/logger.ts";
 import { SCHEMA_VERSION, type JobSpec, type Site, type SiteConfig } from "../../schemas/index.ts";
-import { createEnvelopeSigner, createProxy, initPki, issueCertificate, JOB_SPEC_SEAL_PURPOSE, loadTrust, PilotTokenStore, readServiceCredentials, sealJobSpec, ServiceSealer } from "../../security/index.ts";
+import { createEnvelopeSigner, createProxy, initPki, issueCertificate, JOB_SPEC_SEAL_PURPOSE, loadTrust, PilotTokenStore, readServiceCredentials, sealJobSpec, ServiceSealer, pkiSealKeys } from "../../security/index.ts";
 import { uniqueNamespace } from "./namespace.ts";
 import { deleteNamespaceKeys } from "./redis-cleanup.ts";
 import { REPO_ROOT, WMS_BIN } from "./run-cli.ts";
@@ -261,7 +261,7 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
   }
   const store = new JobStore(redis, names);
   const tokens = new PilotTokenStore(redis, names);
-  const sealer = new ServiceSealer(readServiceCredentials(pkiDir, "intake"), JOB_SPEC_SEAL_PURPOSE);
+  const sealer = new ServiceSealer(pkiSealKeys(pkiDir).jobSpec, JOB_SPEC_SEAL_PURPOSE);
   const token = (uses = 3): Promise<string> => tokens.mint({ site: o.site, factoryId: `${o.label}-factory`, uses, ttlSec: 600 });
   const executionLog = join(root, "executions.log");
   const executions = (): Map<string, number> => {
@@ -378,7 +378,6 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
       agents = await startAgents({ config, names, redis, bullConnection: bull, dispatch, logger, only: AGENTS });
     },
     async enqueueMany(jobs) {
-      await sealer.ready(redis, names);
       const sealed = jobs.map((j) => sealJobSpec(sealer, j));
       const job = jobs[0];
       await store.createTask(
@@ -388,7 +387,6 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
       await dispatch.enqueue(sealed);
     },
     async enqueue(job) {
-      await sealer.ready(redis, names);
       const sealed = sealJobSpec(sealer, job);
       await store.createTask(
         { taskId: job.taskId, taskName: job.taskName, kind: job.kind, vo: job.vo, group: job.group, ownerDn: job.userDn, priority: job.priority, maxAttempts: job.maxAttempts, outputDataset: job.outputDataset },

@@ -4,7 +4,7 @@
 import type { Redis } from "ioredis";
 import type { WireNames } from "../../schemas/index.ts";
 import { JobStore, type NewJob, type TaskRecord } from "../../jobs/index.ts";
-import { JOB_SPEC_SEAL_PURPOSE, readServiceCredentials, sealJobSpec, ServiceSealer } from "../../security/index.ts";
+import { JOB_SPEC_SEAL_PURPOSE, pkiSealKeys, sealJobSpec, ServiceSealer } from "../../security/index.ts";
 
 export class SealedJobStore extends JobStore {
   private readonly sealer: ServiceSealer;
@@ -15,11 +15,10 @@ export class SealedJobStore extends JobStore {
     pkiDir: string,
   ) {
     super(sealRedis, sealNames);
-    this.sealer = new ServiceSealer(readServiceCredentials(pkiDir, "intake"), JOB_SPEC_SEAL_PURPOSE);
+    this.sealer = new ServiceSealer(pkiSealKeys(pkiDir).jobSpec, JOB_SPEC_SEAL_PURPOSE);
   }
 
   override async createTask(task: Omit<TaskRecord, "status" | "njobs" | "createdAt" | "updatedAt">, jobs: readonly NewJob[], now = Date.now()): Promise<TaskRecord> {
-    await this.sealer.ready(this.sealRedis, this.sealNames);
     return super.createTask(task, jobs.map((j) => ({ ...j, spec: sealJobSpec(this.sealer, j.spec) })), now);
   }
 }

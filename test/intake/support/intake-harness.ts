@@ -8,7 +8,7 @@ import type { NatsConnection } from "nats";
 import type { Redis } from "ioredis";
 import { createLogger } from "../../../platform/logger.ts";
 import type { LoadedConfig } from "../../../platform/config.ts";
-import { initPki, issueCertificate, loadTrust, readServiceCredentials, signTaskBatch, type TrustStore } from "../../../security/index.ts";
+import { initPki, issueCertificate, loadTrust, signTaskBatch, type TrustStore, pkiSealKeys } from "../../../security/index.ts";
 import { TaskBatch, type SignedTaskBatch, type SiteConfig, type TaskBatch as TaskBatchT, type WmsConfig } from "../../../schemas/index.ts";
 import { JobStore } from "../../../jobs/index.ts";
 import { DispatchQueues } from "../../../jobs/index.ts";
@@ -82,7 +82,7 @@ export async function startIntakeHarness(label: string, o: { quotas?: WmsConfig[
   const live = await openLiveServices(loaded, `test-${label}`, { bull: true });
   const { nc, redis, bull } = live;
   const dispatch = new DispatchQueues({ connection: bull, names: loaded.names, lockMs: 30_000, stalledIntervalMs: 30_000 });
-  const service: IntakeService = await startIntake({ nc, redis, names: loaded.names, config: loaded.config, trust, dispatch, logger: createLogger("intake-test", "silent"), credentials: o.credentials, service: readServiceCredentials(pkiDir, "intake") });
+  const service: IntakeService = await startIntake({ nc, redis, names: loaded.names, config: loaded.config, trust, dispatch, logger: createLogger("intake-test", "silent"), credentials: o.credentials, specSealKeys: pkiSealKeys(pkiDir).jobSpec });
   const client = new TaskClient(nc, loaded.names);
   const control = (action: "cancel" | "retry") => (taskId: string, who: Person) => client.control(signTaskControl(newTaskControl(action, taskId), who));
   return {

@@ -26,6 +26,7 @@ import {
   sealJobSpec,
   ServiceSealer,
   type TrustStore,
+  pkiSealKeys,
 } from "../../../security/index.ts";
 import { startMatchmaker } from "../../../matchmaker/index.ts";
 import { JobStore } from "../../../jobs/index.ts";
@@ -110,17 +111,15 @@ export async function pilotFixture(label: string, siteOver: Partial<Site> = {}, 
   const pilotCert = issueCertificate({ caDir: pkiDir, kind: "pilot", dn: "/DC=org/DC=pilot-wms/OU=pilot-wms/CN=test pilot", roles: ["pilot"] });
   const client = new CredentialClient(nc, names, { trust, caller: { certChain: [pilotCert.certPem], keyPem: pilotCert.keyPem } });
   const service = readServiceCredentials(pkiDir, "matchmaker");
-  const keySealer = new ServiceSealer(service, ONE_TIME_KEY_SEAL_PURPOSE);
-  await keySealer.ready(redis, names);
+  const keySealer = new ServiceSealer(pkiSealKeys(pkiDir).oneTimeKey, ONE_TIME_KEY_SEAL_PURPOSE);
   const keys = new OneTimeKeyStore(redis, names, { maxRenewals: config.credentials.maxRenewals, sealer: keySealer });
-  const intakeSealer = new ServiceSealer(readServiceCredentials(pkiDir, "intake"), JOB_SPEC_SEAL_PURPOSE);
-  await intakeSealer.ready(redis, names);
+  const intakeSealer = new ServiceSealer(pkiSealKeys(pkiDir).jobSpec, JOB_SPEC_SEAL_PURPOSE);
   let matchmaker: TestMatchmaker | undefined;
   let real: (RealMatchmaker & { stop(): Promise<void> }) | undefined;
   if (opts.matchmaker === "real") {
     const bull = openRedis(config, { forBullMq: true });
     const store = new JobStore(redis, names);
-    const mm = await startMatchmaker({ nc, redis, bullConnection: bull, names, config, signer: createEnvelopeSigner(service), sites: [site], service, trust });
+    const mm = await startMatchmaker({ nc, redis, bullConnection: bull, names, config, signer: createEnvelopeSigner(service), sites: [site], sealKeys: pkiSealKeys(pkiDir) });
     const tokens = new PilotTokenStore(redis, names);
     real = {
       store,
