@@ -86,7 +86,7 @@ async function refreshTask(id){
 async function refreshJob(id){
   const {job,attempts}=await api("/api/jobs/"+encodeURIComponent(id));
   replace("job-head",el("p",{},el("b",{text:job.jobId+" "}),document.createTextNode(job.state+" at "+job.site+", attempt "+job.attempt+"/"+job.maxAttempts+(job.errorCode!=null?", E"+job.errorCode+" "+(job.errorName||"")+": "+(job.errorMessage||""):"")+", submitter "+job.userDn)));
-  replace("attempts",attempts.length?table(["attempt","site","pilot","code","error","ended","log"],attempts.map(a=>[a.attempt,a.site,a.pilotId,a.errorCode??"ok",a.errorName??"",new Date(a.at).toLocaleString(),a.logUrl?el("a",{href:a.logUrl,class:"log-link",text:"log of attempt "+a.attempt}):"–"])):el("p",{class:"muted",text:"no attempt has reported logs yet"}));
+  replace("attempts",attempts.length?table(["attempt","site","pilot","state","code","error","message","how it ended","at","log"],attempts.map(a=>[a.attempt,a.site,a.pilotId,a.state??"",a.errorCode??"ok",a.errorName??"",a.message??"",a.ended==="lost"?"pilot lost (lease expired)":a.ended==="current"?"running now":a.ended==="reported"?"pilot's report":"",new Date(a.at).toLocaleString(),a.logUrl?el("a",{href:a.logUrl,class:"log-link",text:"log of attempt "+a.attempt}):"–"])):el("p",{class:"muted",text:"no attempt yet"}));
   replace("updated",document.createTextNode("updated "+new Date().toLocaleTimeString()));
   document.body.dataset.ready="true";
 }

@@ -3,7 +3,7 @@
 // key or token (job environments are not exposed at all).
 import type { Redis } from "ioredis";
 import { errorEntry, type WireNames } from "../../schemas/index.ts";
-import { JOB_STATES, JobStore, type JobRecord, type JobState, type TaskRecord } from "../../jobs/index.ts";
+import { JOB_STATES, JobStore, isFinal, type AttemptRecord, type JobRecord, type JobState, type TaskRecord } from "../../jobs/index.ts";
 
 export type StateCounts = Record<JobState, number>;
 
@@ -76,18 +76,20 @@ export interface AttemptView {
   attempt: number;
   site: string;
   pilotId: string;
+  /** The state the attempt ended in (or is in, for the current one), from the jobs core. */
+  state?: string;
+  /** `reported`: its pilot's report ended it; `lost`: its lease expired; `current`: the job's attempt, not ended yet. */
+  ended?: "reported" | "lost" | "current";
   errorCode?: number;
   errorName?: string;
+  message?: string;
   at: number;
   logUrl?: string;
 }
 
 /** Sources owned by other parts (factory, accounting, replica catalog), plugged in where they exist. */
 export interface MonitorProviders {
-  /**
-   * A job's attempts. Today from the job log store (one LogReport per attempt); the jobs core's
-   * attempt history plugs in here when it exposes one.
-   */
+  /** A job's attempts that left logs (the job log store, one LogReport per attempt): where the log links come from. */
   attempts?(jobId: string): Promise<AttemptView[]>;
   /** One attempt's logs as text (agents/job-logs formatJobLog), or undefined. */
   jobLogText?(jobId: string, attempt: number): Promise<string | undefined>;
@@ -135,11 +137,8 @@ export class MonitorData {
   async job(jobId: string): Promise<{ job: JobView; attempts: AttemptView[] } | undefined> {
     const j = await this.jobs.getJob(jobId);
     if (!j) return undefined;
-    const attempts = (await this.providers.attempts?.(jobId)) ?? [];
-    return {
-      job: jobView(j),
-      attempts,
-    };
+    const [history, logged] = await Promise.all([this.jobs.attempts(jobId), this.providers.attempts?.(jobId) ?? Promise.resolve([])]);
+    return { job: jobView(j), attempts: mergeAttempts(j, history, logged) };
   }
 
   async jobLogText(jobId: string, attempt: number): Promise<string | undefined> {
@@ -214,6 +213,48 @@ export class MonitorData {
 }
 
 /** One job as the monitor shows it, in the job page and in a task's job list alike. */
+/**
+ * A job's attempts as the page shows them: the jobs core's history is the truth (site, pilot, the
+ * state each ended in, its code, whether a report or a lost lease ended it), the current attempt is
+ * the record itself, and the log store adds each attempt's log link (and stands in for an attempt
+ * the core has no row for, such as one from before it kept history).
+ */
+export function mergeAttempts(j: JobRecord, history: readonly AttemptRecord[], logged: readonly AttemptView[]): AttemptView[] {
+  const byAttempt = new Map<number, AttemptView>();
+  for (const l of logged) byAttempt.set(l.attempt, l);
+  for (const h of history) {
+    const code = h.errorCode === "" ? undefined : Number(h.errorCode);
+    const known = code !== undefined && Number.isFinite(code);
+    byAttempt.set(h.attempt, {
+      attempt: h.attempt,
+      site: h.site,
+      pilotId: h.pilotId,
+      state: h.state,
+      ended: h.ended,
+      ...(known ? { errorCode: code, errorName: errorEntry(code)?.name } : {}),
+      ...(h.message ? { message: h.message } : {}),
+      at: h.at,
+      ...(byAttempt.get(h.attempt)?.logUrl ? { logUrl: byAttempt.get(h.attempt)!.logUrl } : {}),
+    });
+  }
+  if (j.pilotId && !byAttempt.has(j.attempt)) {
+    byAttempt.set(j.attempt, {
+      attempt: j.attempt,
+      site: j.site,
+      pilotId: j.pilotId,
+      state: j.state,
+      ...(isFinal(j.state) ? {} : { ended: "current" as const }),
+      ...(j.errorCode !== undefined ? { errorCode: j.errorCode, errorName: errorEntry(j.errorCode)?.name } : {}),
+      ...(j.errorMessage ? { message: j.errorMessage } : {}),
+      at: j.updatedAt,
+    });
+  } else if (byAttempt.has(j.attempt) && !history.some((h) => h.attempt === j.attempt)) {
+    // The log store's row for the current attempt: the record knows its state.
+    byAttempt.set(j.attempt, { ...byAttempt.get(j.attempt)!, state: j.state, ...(isFinal(j.state) ? {} : { ended: "current" as const }) });
+  }
+  return [...byAttempt.values()].sort((a, b) => a.attempt - b.attempt);
+}
+
 function jobView(j: JobRecord): JobView {
   return {
     jobId: j.jobId,
