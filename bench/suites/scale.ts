@@ -20,6 +20,7 @@ import { generatePilotKeyPair, initPki, JOB_SPEC_SEAL_PURPOSE, PilotTokenStore, 
 import { DispatchQueues, JobStore } from "../../jobs/index.ts";
 import { processCpuSec } from "../../site-authz/index.ts";
 import { benchJob, type BenchSuite } from "./suite.ts";
+import { runningJobsHeld } from "./scale-heartbeats.ts";
 
 const WMS_BIN = fileURLToPath(new URL("../../bin/wms.mjs", import.meta.url));
 /** Queued jobs for the memory figure; the issue's 100k is scaled down so the suite runs in minutes (the figure is per job). */
@@ -28,6 +29,11 @@ const MEMORY_SITES = 50;
 const CPU_JOBS = 2000;
 const CPU_MATCHES = 1200;
 const CPU_PILOTS = 16;
+/**
+ * `WMS_BENCH_SCALE_PARTS=heartbeats` (comma-separated: memory, queues, cpu, heartbeats) runs only
+ * those parts of the suite; the default is all of them.
+ */
+const PARTS = new Set((process.env.WMS_BENCH_SCALE_PARTS ?? "memory,queues,cpu,heartbeats").split(",").map((x) => x.trim()));
 const TARGETS = { connectionsMax: 8, cpuRatioMax: 1.5, startupRatioMax: 2, bytesPerJobMax: 1024 };
 
 const encoder = new TextEncoder();
@@ -83,7 +89,7 @@ async function advertTexts(c: Ctx, n: number): Promise<string[]> {
 async function advert(c: Ctx, text: string, timeoutMs: number): Promise<"match" | "nomatch" | "none"> {
   let data: Uint8Array;
   try {
-    data = (await c.nc.request(c.names.subjects.advert, encoder.encode(text), { timeout: timeoutMs })).data;
+    data = (await c.nc.request(c.names.advertFor("SCALE_0"), encoder.encode(text), { timeout: timeoutMs })).data;
   } catch {
     return "none"; // no matchmaker listening yet
   }
@@ -187,60 +193,76 @@ export const scaleSuite: BenchSuite = {
         await redis.flushall();
       };
 
-      // Redis bytes per queued job: INFO used_memory before and after queueing, as the intake queues.
-      await fresh();
-      const mem0 = await usedMemory(redis);
-      await queueJobs(c, MEMORY_SITES, 2, MEMORY_JOBS / (MEMORY_SITES * 2));
-      const bytesPerJob = Math.round(((await usedMemory(redis)) - mem0) / MEMORY_JOBS);
-      process.stderr.write(`scale: ${MEMORY_JOBS} jobs queued, ${bytesPerJob} bytes each\n`);
-
-      // Connections and start-up at 10, 1,000 and 2,000 queues (sites × 2 shapes, one job each).
-      const byQueues: Record<number, MatchmakerRun> = {};
-      for (const queues of [10, 1000, 2000]) {
-        await fresh();
-        await queueJobs(c, queues / 2, 2, 1);
-        byQueues[queues] = await runMatchmaker(c, {});
-        process.stderr.write(`scale: ${queues} queues: ${JSON.stringify(byQueues[queues])}\n`);
-      }
-
-      // CPU per match at one site with 1 and with 100 shapes (autoclusters), the same jobs in total.
-      const cpu: Record<number, number> = {};
-      for (const shapes of [1, 100]) {
-        await fresh();
-        await queueJobs(c, 1, shapes, CPU_JOBS / shapes);
-        cpu[shapes] = (await runMatchmaker(c, { cpuMatches: CPU_MATCHES })).cpuUsPerMatch ?? -1;
-        process.stderr.write(`scale: ${shapes} shapes: ${cpu[shapes]} us/match\n`);
-      }
-
-      const conn10 = byQueues[10].connections;
-      const conn1000 = byQueues[1000].connections;
-      const startupRatio = byQueues[2000].startupMs / Math.max(1, byQueues[10].startupMs);
-      const cpuRatio = cpu[100] / Math.max(1, cpu[1]);
+      const out: Record<string, number | string> = {};
       const r2 = (x: number): number => Math.round(x * 100) / 100;
-      return {
-        connections10: conn10,
-        connections1000: conn1000,
-        connections2000: byQueues[2000].connections,
-        connectionsTarget: `equal and <= ${TARGETS.connectionsMax}`,
-        connectionsMet: String(conn10 === conn1000 && conn1000 <= TARGETS.connectionsMax),
-        startupMs10: byQueues[10].startupMs,
-        startupMs2000: byQueues[2000].startupMs,
-        // Process start to its first answer of any kind: the part of start-up no queue count explains.
-        firstReplyMs10: byQueues[10].firstReplyMs,
-        firstReplyMs2000: byQueues[2000].firstReplyMs,
-        startupRatio: r2(startupRatio),
-        startupTarget: `ratio <= ${TARGETS.startupRatioMax}`,
-        startupMet: String(startupRatio <= TARGETS.startupRatioMax),
-        cpuPerMatch1: cpu[1],
-        cpuPerMatch100: cpu[100],
-        cpuRatio: r2(cpuRatio),
-        cpuTarget: `ratio <= ${TARGETS.cpuRatioMax}`,
-        cpuMet: String(cpuRatio <= TARGETS.cpuRatioMax),
-        redisBytesPerQueuedJob: bytesPerJob,
-        redisBytesNote: `INFO used_memory delta over ${MEMORY_JOBS.toLocaleString("en-US")} queued jobs (not 100k, to keep the run short), divided per job; ~${Math.round((bytesPerJob * 100_000) / 1e6)} MB at 100k by extrapolation`,
-        redisBytesTarget: `<= ${TARGETS.bytesPerJobMax}`,
-        redisBytesMet: String(bytesPerJob <= TARGETS.bytesPerJobMax),
-      };
+
+      if (PARTS.has("memory")) {
+        // Redis bytes per queued job: INFO used_memory before and after queueing, as the intake queues.
+        await fresh();
+        const mem0 = await usedMemory(redis);
+        await queueJobs(c, MEMORY_SITES, 2, MEMORY_JOBS / (MEMORY_SITES * 2));
+        const bytesPerJob = Math.round(((await usedMemory(redis)) - mem0) / MEMORY_JOBS);
+        process.stderr.write(`scale: ${MEMORY_JOBS} jobs queued, ${bytesPerJob} bytes each\n`);
+        Object.assign(out, {
+          redisBytesPerQueuedJob: bytesPerJob,
+          redisBytesNote: `INFO used_memory delta over ${MEMORY_JOBS.toLocaleString("en-US")} queued jobs (not 100k, to keep the run short), divided per job; ~${Math.round((bytesPerJob * 100_000) / 1e6)} MB at 100k by extrapolation`,
+          redisBytesTarget: `<= ${TARGETS.bytesPerJobMax}`,
+          redisBytesMet: String(bytesPerJob <= TARGETS.bytesPerJobMax),
+        });
+      }
+
+      if (PARTS.has("queues")) {
+        // Connections and start-up at 10, 1,000 and 2,000 queues (sites × 2 shapes, one job each).
+        const byQueues: Record<number, MatchmakerRun> = {};
+        for (const queues of [10, 1000, 2000]) {
+          await fresh();
+          await queueJobs(c, queues / 2, 2, 1);
+          byQueues[queues] = await runMatchmaker(c, {});
+          process.stderr.write(`scale: ${queues} queues: ${JSON.stringify(byQueues[queues])}\n`);
+        }
+        const conn10 = byQueues[10].connections;
+        const conn1000 = byQueues[1000].connections;
+        const startupRatio = byQueues[2000].startupMs / Math.max(1, byQueues[10].startupMs);
+        Object.assign(out, {
+          connections10: conn10,
+          connections1000: conn1000,
+          connections2000: byQueues[2000].connections,
+          connectionsTarget: `equal and <= ${TARGETS.connectionsMax}`,
+          connectionsMet: String(conn10 === conn1000 && conn1000 <= TARGETS.connectionsMax),
+          startupMs10: byQueues[10].startupMs,
+          startupMs2000: byQueues[2000].startupMs,
+          // Process start to its first answer of any kind: the part of start-up no queue count explains.
+          firstReplyMs10: byQueues[10].firstReplyMs,
+          firstReplyMs2000: byQueues[2000].firstReplyMs,
+          startupRatio: r2(startupRatio),
+          startupTarget: `ratio <= ${TARGETS.startupRatioMax}`,
+          startupMet: String(startupRatio <= TARGETS.startupRatioMax),
+        });
+      }
+
+      if (PARTS.has("cpu")) {
+        // CPU per match at one site with 1 and with 100 shapes (autoclusters), the same jobs in total.
+        const cpu: Record<number, number> = {};
+        for (const shapes of [1, 100]) {
+          await fresh();
+          await queueJobs(c, 1, shapes, CPU_JOBS / shapes);
+          cpu[shapes] = (await runMatchmaker(c, { cpuMatches: CPU_MATCHES })).cpuUsPerMatch ?? -1;
+          process.stderr.write(`scale: ${shapes} shapes: ${cpu[shapes]} us/match\n`);
+        }
+        const cpuRatio = cpu[100] / Math.max(1, cpu[1]);
+        Object.assign(out, {
+          cpuPerMatch1: cpu[1],
+          cpuPerMatch100: cpu[100],
+          cpuRatio: r2(cpuRatio),
+          cpuTarget: `ratio <= ${TARGETS.cpuRatioMax}`,
+          cpuMet: String(cpuRatio <= TARGETS.cpuRatioMax),
+        });
+      }
+
+      if (PARTS.has("heartbeats")) {
+        Object.assign(out, await runningJobsHeld({ dir, config, names, redis, nc, publicKey: c.publicKey, wmsBin: WMS_BIN, fresh, queueJobs: (sites, shapes, perQueue) => queueJobs(c, sites, shapes, perQueue) }));
+      }
+      return out;
     } finally {
       await nc.close();
       redis.disconnect();
