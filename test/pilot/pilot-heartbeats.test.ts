@@ -1,0 +1,78 @@
+// The pilot's one heartbeat for all its jobs, against the real NATS: a responder on the site's
+// heartbeat subject plays the matchmaker's part, answering each job on its own.
+import type { NatsConnection } from "nats";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ERR, HeartbeatBatch, SCHEMA_VERSION, type HeartbeatBatchReply, type HeartbeatJobReply, type WireNames } from "../../schemas/index.ts";
+import { openNats } from "../../platform/connections.ts";
+import { PilotHeartbeats } from "../../agents/pilot/job-heartbeat.ts";
+import { testConfig } from "../support/namespace.ts";
+
+let nc: NatsConnection;
+let names: WireNames;
+const enc = new TextEncoder();
+
+beforeAll(async () => {
+  const loaded = testConfig("pilothb");
+  names = loaded.names;
+  nc = await openNats(loaded.config, "test-pilot-heartbeats");
+});
+
+afterAll(async () => {
+  await nc.close();
+});
+
+/** Answers each job by `answer(jobId)`; records every batch it receives. */
+function responder(site: string, answer: (jobId: string) => HeartbeatJobReply): HeartbeatBatch[] {
+  const seen: HeartbeatBatch[] = [];
+  nc.subscribe(names.heartbeatFor(site), {
+    callback: (_e, m) => {
+      const b = HeartbeatBatch.parseJson(m.data);
+      seen.push(b);
+      const reply: HeartbeatBatchReply = { schemaVersion: SCHEMA_VERSION, status: "ok", jobs: b.jobs.map((j) => answer(j.jobId)) };
+      m.respond(enc.encode(JSON.stringify(reply)));
+    },
+  });
+  return seen;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe("the pilot's batched heartbeat", () => {
+  it("sends one message per interval for all its jobs and delivers each job's answer to that job only", async () => {
+    const site = "HB_PILOT_SITE";
+    const seen = responder(site, (jobId) =>
+      jobId === "job-b" ? { jobId, status: "cancelled", reason: "cancelled by its owner" } : jobId === "job-c" ? { jobId, status: "error", code: ERR.JOB_STALE_UPDATE, name: "JOB_STALE_UPDATE", message: "stale" } : { jobId, status: "ok", lockedUntil: Date.now() + 1000 },
+    );
+    await nc.flush();
+    const hb = new PilotHeartbeats({ nc, names, pilotId: "pilot-hb-1", site, intervalMs: 200 });
+    const events: string[] = [];
+    const track = (jobId: string) => hb.track({ jobId, attempt: 1, lockToken: `ac.${jobId}.token.${site}`, onCancel: () => events.push(`cancel ${jobId}`), onLockLost: () => events.push(`lost ${jobId}`) });
+    const a = track("job-a");
+    const b = track("job-b");
+    const c = track("job-c");
+    await sleep(700);
+    // Every beat after the three joined names all three, in one message.
+    const full = seen.filter((x) => x.jobs.length === 3);
+    expect(full.length).toBeGreaterThanOrEqual(2);
+    expect(full[0].jobs.map((j) => j.jobId)).toEqual(["job-a", "job-b", "job-c"]);
+    expect(full[0]).toMatchObject({ pilotId: "pilot-hb-1", site });
+    expect(events).toContain("cancel job-b");
+    expect(events).toContain("lost job-c");
+    expect(events.some((e) => e.endsWith("job-a"))).toBe(false);
+    // A holding job is acknowledged at once; a job that left is no longer named.
+    a.setState("holding");
+    expect(await a.holdingAcknowledged()).toBe(true);
+    b.stop();
+    c.stop();
+    const before = seen.length;
+    await sleep(500);
+    expect(seen.slice(before).every((x) => x.jobs.length === 1 && x.jobs[0].jobId === "job-a" && x.jobs[0].state === "holding")).toBe(true);
+    expect(seen.length).toBeGreaterThan(before);
+    // No job held: no heartbeat at all.
+    a.stop();
+    await sleep(100);
+    const after = seen.length;
+    await sleep(500);
+    expect(seen.length).toBe(after);
+  });
+});
