@@ -421,6 +421,16 @@ export class JobStore {
     await p.exec();
   }
 
+  /**
+   * Moves a task's error counters (error code -> failed jobs) by `delta`: the reconciler's repair,
+   * a delta for the same reason as `adjustCounts`.
+   */
+  async adjustErrorCounts(taskId: string, delta: Readonly<Record<string, number>>): Promise<void> {
+    const p = this.redis.pipeline();
+    for (const [code, by] of Object.entries(delta)) if (by !== 0) p.hincrby(this.taskErrorsKey(taskId), code, by);
+    await p.exec();
+  }
+
   /** Every ended attempt of a job, oldest first (the current one is the record itself). */
   async attempts(jobId: string): Promise<AttemptRecord[]> {
     const h = await this.redis.hgetall(this.attemptsKey(jobId));

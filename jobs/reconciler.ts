@@ -1,5 +1,6 @@
 // Reconciliation: the job records are the truth; the state counters (per task, per site), the
-// sites' waiting counters and the BullMQ queue entries are derived from them and can drift when
+// tasks' error counters (failed jobs per error code), the sites' waiting counters and the BullMQ
+// queue entries are derived from them and can drift when
 // Redis loses its last writes (a crash without fsync) or a client dies between two steps. This
 // check recomputes them from the records and repairs what disagrees. It is idempotent and repairs
 // by deltas, so every matchmaker may run it with no leader: a second run finds nothing to repair.
@@ -23,10 +24,10 @@ export interface ReconcileOptions {
 
 /** One thing the reconciler changed, for the log. */
 export interface Repair {
-  readonly kind: "task-count" | "site-count" | "waiting-count" | "entry-restored" | "entry-dropped";
+  readonly kind: "task-count" | "site-count" | "error-count" | "waiting-count" | "entry-restored" | "entry-dropped";
   /** Task id, site, or job id. */
   readonly subject: string;
-  /** For counters: state -> correction applied; for entries: the job's state. */
+  /** For counters: state (or error code) -> correction applied; for entries: the job's state. */
   readonly detail: string;
 }
 
@@ -43,6 +44,8 @@ const SCAN_BATCH = 500;
 interface Tally {
   readonly tasks: Map<string, Record<string, number>>;
   readonly sites: Map<string, Record<string, number>>;
+  /** Failed jobs per error code, by task: what the task's error counters must say. */
+  readonly errors: Map<string, Record<string, number>>;
   /** Jobs the store says wait in a queue (`activated`), by site. */
   readonly waiting: Map<string, number>;
   readonly activated: JobRecord[];
@@ -57,10 +60,10 @@ function bump(m: Map<string, Record<string, number>>, k: string, state: string):
   r[state] = (r[state] ?? 0) + 1;
 }
 
-/** expected - actual per state, zero entries left out. */
-function diff(expected: Readonly<Record<string, number>>, actual: Readonly<Record<string, number>>): Record<string, number> {
+/** expected - actual per key (every job state, or `keys`), zero entries left out. */
+function diff(expected: Readonly<Record<string, number>>, actual: Readonly<Record<string, number>>, keys: readonly string[] = JOB_STATES): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const s of JOB_STATES) {
+  for (const s of keys) {
     const d = (expected[s] ?? 0) - (actual[s] ?? 0);
     if (d !== 0) out[s] = d;
   }
@@ -92,15 +95,18 @@ export class Reconciler {
   }
 
   private async tally(): Promise<Tally> {
-    const t: Tally = { tasks: new Map(), sites: new Map(), waiting: new Map(), activated: [], byId: new Map(), unsettled: new Set() };
+    const t: Tally = { tasks: new Map(), sites: new Map(), errors: new Map(), waiting: new Map(), activated: [], byId: new Map(), unsettled: new Set() };
     for (const taskId of await this.store.allTaskIds()) {
       t.tasks.set(taskId, {});
+      t.errors.set(taskId, {});
       const ids = await this.store.jobIds(taskId);
       for (let i = 0; i < ids.length; i += SCAN_BATCH) {
         for (const rec of await this.store.listJobs(taskId, { offset: i, limit: SCAN_BATCH })) {
           t.byId.set(rec.jobId, rec);
-          if (!this.settled(rec)) t.unsettled.add(`task\n${taskId}`).add(`site\n${rec.site || rec.spec.site}`).add(`waiting\n${rec.site || rec.spec.site}`);
+          if (!this.settled(rec)) t.unsettled.add(`task\n${taskId}`).add(`errors\n${taskId}`).add(`site\n${rec.site || rec.spec.site}`).add(`waiting\n${rec.site || rec.spec.site}`);
           bump(t.tasks, taskId, rec.state);
+          // The transition script counts a failure when the job enters `failed`, and takes it back when an operator's retry reopens it.
+          if (rec.state === "failed" && rec.errorCode !== undefined) bump(t.errors, taskId, String(rec.errorCode));
           // The transition script counts a job at its record's site (empty until brokered).
           if (rec.site) bump(t.sites, rec.site, rec.state);
           if (rec.state === "activated") {
@@ -120,6 +126,10 @@ export class Reconciler {
     for (const [taskId, expected] of t.tasks) {
       const d = diff(expected, await this.store.taskCounts(taskId));
       if (Object.keys(d).length > 0) out.set(`task\n${taskId}`, d);
+      const counted = await this.store.taskErrors(taskId);
+      const want = t.errors.get(taskId) ?? {};
+      const e = diff(want, counted, [...new Set([...Object.keys(want), ...Object.keys(counted)])]);
+      if (Object.keys(e).length > 0) out.set(`errors\n${taskId}`, e);
     }
     const waiting = await this.dispatch.waitingCounts();
     for (const site of sites) {
@@ -148,11 +158,12 @@ export class Reconciler {
         const [kind, subject] = k.split("\n") as [string, string];
         if (kind === "task") await this.store.adjustCounts({ taskId: subject }, d);
         else if (kind === "site") await this.store.adjustCounts({ site: subject }, d);
+        else if (kind === "errors") await this.store.adjustErrorCounts(subject, d);
         else await this.dispatch.adjustWaiting(subject, d.activated ?? 0);
-        repairs.push({ kind: kind === "task" ? "task-count" : kind === "site" ? "site-count" : "waiting-count", subject, detail: fmt(d) });
+        repairs.push({ kind: kind === "task" ? "task-count" : kind === "site" ? "site-count" : kind === "errors" ? "error-count" : "waiting-count", subject, detail: fmt(d) });
       }
     }
-    const counts = { "task-count": 0, "site-count": 0, "waiting-count": 0, "entry-restored": 0, "entry-dropped": 0 };
+    const counts = { "task-count": 0, "site-count": 0, "error-count": 0, "waiting-count": 0, "entry-restored": 0, "entry-dropped": 0 };
     for (const r of repairs) counts[r.kind]++;
     return { jobsScanned: first.byId.size, repairs, counts };
   }

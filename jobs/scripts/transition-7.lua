@@ -57,6 +57,8 @@ if attempt ~= (job[3] or '') and (job[3] or '') ~= '' then
   if ARGV[5] ~= '' or final[cur] then ended = 'reported' end
   redis.call('HSET', KEYS[7], job[3], cjson.encode({attempt = tonumber(job[3]), site = oldSite, pilotId = job[5] or '', leaseToken = job[6] or '', state = cur, ended = ended, errorCode = code, message = msg, at = tonumber(ARGV[4])}))
 end
+local failedCode = ''
+if cur == 'failed' then failedCode = redis.call('HGET', KEYS[1], 'errorCode') or '' end
 redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('HINCRBY', KEYS[3], cur, -1)
 redis.call('HINCRBY', KEYS[3], new, 1)
@@ -73,6 +75,11 @@ if final[new] then
     redis.call('HINCRBY', KEYS[4], code, 1)
     redis.call('HINCRBY', KEYS[5], code, 1)
   end
+end
+-- The task's error counts are its failed jobs by code: an operator's retry takes the failure back
+-- (the namespace's counts stay a history of failures). failedCode was read before the job's fields were written.
+if cur == 'failed' and new ~= 'failed' and failedCode ~= '' then
+  if tonumber(redis.call('HGET', KEYS[4], failedCode) or '0') > 0 then redis.call('HINCRBY', KEYS[4], failedCode, -1) end
 end
 -- A claim (-> sent) gets the job's spec back from the record: the queue entry holds no copy of it.
 local out = {1, cur, attempt}

@@ -3,6 +3,7 @@ import type { Redis } from "ioredis";
 import { Queue } from "bullmq";
 import { openRedis } from "../../platform/connections.ts";
 import { DispatchQueues, JobStore, Reconciler, autoclusterId, autoclusterKey, type JobState } from "../../jobs/index.ts";
+import { ERR } from "../../schemas/index.ts";
 import { testConfig } from "../support/namespace.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { createJobs } from "../matchmaker/fixtures.ts";
@@ -72,7 +73,7 @@ describe("reconciliation", () => {
     await redis.hincrby(names.redisKey("dispatch", "waiting"), site, 4);
 
     const s = await reconciler.run();
-    expect(s.counts).toEqual({ "task-count": 1, "site-count": 1, "waiting-count": 1, "entry-restored": 1, "entry-dropped": 1 });
+    expect(s.counts).toEqual({ "task-count": 1, "site-count": 1, "error-count": 0, "waiting-count": 1, "entry-restored": 1, "entry-dropped": 1 });
     expect(s.repairs).toContainEqual({ kind: "entry-restored", subject: lost, detail: "activated" });
     expect(s.repairs).toContainEqual({ kind: "entry-dropped", subject: done[0], detail: "finished" });
     expect(s.jobsScanned).toBe(20);
@@ -93,6 +94,38 @@ describe("reconciliation", () => {
     expect(claimed.has(done[0])).toBe(false);
     expect(await dq.waitingCount(site)).toBe(0);
     await q.close();
+  });
+
+  it("repairs a task's error counts from its failed jobs; an operator's retry takes a failure back", async () => {
+    const site = "REC_E";
+    const specs = await createJobs(store, { site }, 4);
+    const taskId = specs[0].taskId;
+    await dq.enqueue([specs[3]]);
+    // Two jobs fail with E1400, one with E1301; one stays waiting.
+    for (const [i, code] of [ERR.PAYLOAD_FAILED, ERR.PAYLOAD_FAILED, ERR.STAGEOUT_NO_OUTPUT].entries()) {
+      expect((await store.transition(specs[i].jobId, "failed", ["activated"], { errorCode: code })).moved).toBe(true);
+    }
+    const reconciler = new Reconciler(store, dq, { graceMs: 0 });
+    expect(await store.taskErrors(taskId)).toEqual({ [ERR.PAYLOAD_FAILED]: 2, [ERR.STAGEOUT_NO_OUTPUT]: 1 });
+    expect((await reconciler.run()).repairs).toEqual([]);
+
+    // An operator's retry reopens one E1400 job: the task's count follows its records.
+    expect((await store.reopen(specs[0].jobId, { attempt: 2 })).moved).toBe(true);
+    await dq.enqueue([{ ...specs[0], attempt: 2 }]);
+    expect(await store.taskErrors(taskId)).toEqual({ [ERR.PAYLOAD_FAILED]: 1, [ERR.STAGEOUT_NO_OUTPUT]: 1 });
+    expect((await reconciler.run()).repairs).toEqual([]);
+
+    // Drift a Redis that lost its last writes leaves behind: a failure counted twice, one never counted, a code no job has.
+    const key = names.redisKey("task", taskId, "errors");
+    await redis.hincrby(key, String(ERR.PAYLOAD_FAILED), 1);
+    await redis.hdel(key, String(ERR.STAGEOUT_NO_OUTPUT));
+    await redis.hset(key, String(ERR.TIMEOUT), "5");
+    const s = await reconciler.run();
+    expect(s.counts["error-count"]).toBe(1);
+    expect(s.repairs).toContainEqual({ kind: "error-count", subject: taskId, detail: expect.stringContaining(`${ERR.PAYLOAD_FAILED}-1`) });
+    const after = Object.fromEntries(Object.entries(await store.taskErrors(taskId)).filter(([, n]) => n !== 0));
+    expect(after).toEqual({ [ERR.PAYLOAD_FAILED]: 1, [ERR.STAGEOUT_NO_OUTPUT]: 1 });
+    expect((await reconciler.run()).repairs).toEqual([]);
   });
 
   it("leaves a job alone while its record is younger than the grace period", async () => {
