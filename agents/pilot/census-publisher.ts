@@ -30,6 +30,7 @@ export function natsCensus(nc: NatsConnection, names: WireNames, extra: CensusPu
       jobsDone: s.jobsDone,
       jobsFailed: s.jobsFailed,
       emptyAdverts: s.emptyAdverts,
+      ...(s.heldReports ? { heldReports: s.heldReports } : {}),
       at: Date.now(),
     };
     if (nc.isClosed()) return;

@@ -41,6 +41,8 @@ export interface CensusSnapshot {
   readonly jobsDone: number;
   readonly jobsFailed: number;
   readonly emptyAdverts: number;
+  /** Reports held in memory only (ReportSink.heldCount); absent or 0 when none. */
+  readonly heldReports?: number;
 }
 
 /** Publishes the pilot's state for the factory's census; fire and forget. */

@@ -163,21 +163,28 @@ export async function runPilot(options: PilotOptions): Promise<PilotSummary> {
   let emptyAdverts = 0;
   let adverts = 0;
   const results: JobResult[] = [];
+  // A report only in memory dies with the process: while one is, the pilot takes no new job (a new
+  // job's reports would queue behind it), and it does not exit until the publisher got it out.
+  const held = (): number => o.reports.heldCount?.() ?? 0;
   const census = (state: PilotCensusState): void => {
     try {
-      o.census?.({ pilotId, site: o.site.name, state, jobsDone, jobsFailed, emptyAdverts });
+      o.census?.({ pilotId, site: o.site.name, state, jobsDone, jobsFailed, emptyAdverts, heldReports: held() });
     } catch (e) {
       log?.warn({ err: (e as Error).message }, "census not published");
     }
   };
 
-  // A report only in memory dies with the process: while one is, the pilot takes no new job (a new
-  // job's reports would queue behind it), and it does not exit until the publisher got it out.
-  const held = (): number => o.reports.heldCount?.() ?? 0;
-  const waitReportsOut = async (why: string): Promise<void> => {
+  // The census says how many (`heldReports`), so the factory sees why the pilot waits.
+  const waitReportsOut = async (why: string, state: PilotCensusState): Promise<void> => {
     if (held() === 0) return;
     log?.warn({ code: ERR.REPORT_SPOOLED, held: held() }, `reports held in memory (RabbitMQ unreachable, spool unwritable): ${why} until they are confirmed`);
-    while (held() > 0) await sleep(200);
+    let told = -1;
+    while (held() > 0) {
+      if (held() !== told) census(state);
+      told = held();
+      await sleep(200);
+    }
+    census(state);
     log?.info("held reports confirmed by RabbitMQ");
   };
 
@@ -207,8 +214,7 @@ export async function runPilot(options: PilotOptions): Promise<PilotSummary> {
         break;
       }
       if (held() > 0) {
-        census("running");
-        await waitReportsOut("no new job");
+        await waitReportsOut("no new job", "running");
         continue;
       }
       census("idle");
@@ -322,7 +328,7 @@ export async function runPilot(options: PilotOptions): Promise<PilotSummary> {
       }
       await sleep(Math.min(backoffSec, o.maxBackoffSec ?? Number.POSITIVE_INFINITY) * 1000, o.signal);
     }
-    await waitReportsOut("not exiting");
+    await waitReportsOut("not exiting", "running");
   } finally {
     census("exited");
     // The token and any pilot certificate leave with the pilot.

@@ -58,9 +58,13 @@ export class ReportSpool {
     try {
       await fh.writeFile(JSON.stringify(report));
       await fh.sync();
-    } finally {
-      await fh.close();
+    } catch (e) {
+      // A write cut short (disk full) must not leave its part behind to keep the disk full.
+      await fh.close().catch(() => undefined);
+      await unlink(tmp).catch(() => undefined);
+      throw e;
     }
+    await fh.close();
     // Counted before it becomes visible: a resend loop that lists, sends and removes it in between
     // must find it in the set, or the count would keep a ghost forever.
     this.known.add(name);

@@ -18,6 +18,9 @@ export const PilotCensusSchema = Type.Object(
     jobsDone: Type.Integer({ minimum: 0 }),
     jobsFailed: Type.Optional(Type.Integer({ minimum: 0 })),
     emptyAdverts: Type.Integer({ minimum: 0 }),
+    heldReports: Type.Optional(
+      Type.Integer({ minimum: 0, description: "Reports held in memory only (RabbitMQ unreachable and the spool unwritable): the pilot takes no new job and does not exit until they are out" }),
+    ),
     at: Timestamp,
   },
   { additionalProperties: false, $id: "PilotCensus" },

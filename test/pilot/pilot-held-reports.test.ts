@@ -5,6 +5,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Report, StateReport } from "../../schemas/index.ts";
 import { runPilot } from "../../agents/pilot/index.ts";
+import type { CensusSnapshot } from "../../agents/pilot/pilot-ports.ts";
 import { pilotFixture, type PilotFixture } from "./support/pilot-fixture.ts";
 import { startTcpProxy, type TcpProxy } from "./support/tcp-proxy.ts";
 
@@ -41,7 +42,8 @@ describe("pilot with RabbitMQ away and its spool unwritable", () => {
     const isState = (jobId: string, state: string) => (r: Report): r is StateReport => r.kind === "state" && r.jobId === jobId && r.state === state;
 
     let settled = false;
-    const run = runPilot(fx.pilotOptions({ reports: publisher, heartbeatSec: 0.2 })).finally(() => {
+    const census: CensusSnapshot[] = [];
+    const run = runPilot(fx.pilotOptions({ reports: publisher, heartbeatSec: 0.2, census: (c) => census.push(c) })).finally(() => {
       settled = true;
     });
     // The first job's final report is among those held: its stage-out is done, nothing more to send but reports.
@@ -54,6 +56,8 @@ describe("pilot with RabbitMQ away and its spool unwritable", () => {
     expect(mm.lockTokens.has(second.jobId)).toBe(false);
     expect(settled).toBe(false);
     expect(fx.reports.reports.some(isState(first.jobId, "finished"))).toBe(false);
+    // Its census says why it waits: busy, with the reports it holds.
+    expect(census.at(-1)).toMatchObject({ state: "running", heldReports: publisher.heldCount() });
 
     await proxy.start();
     await fx.reports.waitFor(isState(first.jobId, "finished"), 30_000);
@@ -61,6 +65,7 @@ describe("pilot with RabbitMQ away and its spool unwritable", () => {
     // Unblocked, it took the second job; it exited only with nothing left in memory.
     expect(summary.jobsDone).toBe(2);
     expect(publisher.heldCount()).toBe(0);
+    expect(census.at(-1)).toMatchObject({ state: "exited", heldReports: 0 });
     await fx.reports.waitFor(isState(second.jobId, "finished"), 30_000);
     expect(fx.reports.reports.filter(isState(first.jobId, "finished"))).toHaveLength(1);
   }, 90_000);
