@@ -335,7 +335,7 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         try {
-          await nc.request(names.subjects.advert, new TextEncoder().encode("{}"), { timeout: 1000 });
+          await nc.request(names.advertFor(o.site), new TextEncoder().encode("{}"), { timeout: 1000 });
           return;
         } catch (e) {
           if (Date.now() > deadline) throw new Error(`no matchmaker answered within ${timeoutMs} ms: ${(e as Error).message}`);
