@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { setPriority, tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { Queue, Worker } from "bullmq";
 import type { Redis } from "ioredis";
@@ -14,6 +15,7 @@ import { loadConfig } from "../../platform/config.ts";
 import { openRedis } from "../../platform/connections.ts";
 import { SCHEMA_VERSION, type JobSpec, type WireNames } from "../../schemas/index.ts";
 import type { SwarmCommand, SwarmPilot, SwarmResult } from "../pilot-swarm.ts";
+import { GcTrace } from "../gc-trace.ts";
 import { generatePilotKeyPair, initPki, JOB_SPEC_SEAL_PURPOSE, PilotTokenStore, sealJobSpec, ServiceSealer, pkiSealKeys } from "../../security/index.ts";
 import { DispatchQueues, JobStore } from "../../jobs/index.ts";
 import { processCpuSec, processRssKb } from "../../site-authz/index.ts";
@@ -211,8 +213,10 @@ export const matchmakerSuite: BenchSuite = {
       const first = await queueJobs(store, dq, "a", FIRST, seal);
       // WMS_BENCH_MATCHMAKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=prof" profiles the matchmaker.
       const nodeArgs = process.env.WMS_BENCH_MATCHMAKER_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
-      child = spawn(process.execPath, [...nodeArgs, WMS_BIN, "--config", configPath, "matchmaker"], { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, WMS_CONFIG: undefined, WMS_NAMESPACE: undefined, WMS_LOG_LEVEL: "info" } });
+      // --trace-gc: V8 prints a line per collection on stdout, which gc-trace.ts turns into bytes allocated per match.
+      child = spawn(process.execPath, ["--trace-gc", ...nodeArgs, WMS_BIN, "--config", configPath, "matchmaker"], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, WMS_CONFIG: undefined, WMS_NAMESPACE: undefined, WMS_LOG_LEVEL: "info" } });
       const pid = child.pid ?? 0;
+      const gc = new GcTrace(child.stdout as Readable);
       swarm = PilotSwarm.start();
       await swarm.call({ op: "init", namespace, pilots: await makePilots(tokens, PEAK_CONCURRENCY) });
       // Ready when it answers; then a warm-up so RSS reflects a working matchmaker.
@@ -234,7 +238,9 @@ export const matchmakerSuite: BenchSuite = {
       // Peak: closed loop, every pilot asks again as soon as it is answered.
       const natsPid = pidOf("nats-server");
       const cpu0 = { mm: await cpuSec(pid), redis: await redisCpuSec(redis), pilots: await cpuSec(swarm.pid), nats: natsPid ? await cpuSec(natsPid) : 0, machine: machineJiffies() };
+      gc.start();
       const peak = await swarm.call({ op: "closed", ms: PEAK_MS });
+      const gcPeak = gc.stop();
       const matchesPerSec = peak.matches / (peak.elapsedMs / 1000);
       // Where the CPU of one match goes (the machine is shared by all of them).
       const perMatchUs = (sec: number): number => Math.round((sec * 1e6) / Math.max(1, peak.matches));
@@ -248,8 +254,18 @@ export const matchmakerSuite: BenchSuite = {
 
       // Latency at half the peak: open loop, adverts sent on a fixed schedule whatever the replies do.
       const rate = matchesPerSec / 2;
+      gc.start();
       const open = await swarm.call({ op: "open", rate, ms: LATENCY_MS });
+      const gcOpen = gc.stop();
       const latencies = (open.latenciesMs ?? []).sort((a, b) => a - b);
+      // The matches made between the first and last collection of the peak, assuming an even rate.
+      const matchesInGcSpan = peak.matches * Math.min(1, gcPeak.spanMs / peak.elapsedMs);
+      const gcFigures = {
+        allocKbPerMatch: gcPeak.collections >= 2 && matchesInGcSpan > 0 ? Math.round((gcPeak.allocatedMb * 1024) / matchesInGcSpan) : -1,
+        // Garbage-collection pauses while the latency was measured: what the p99 can owe to the heap.
+        latencyGcPauseMaxMs: Math.round(Math.max(0, ...gcOpen.pausesMs) * 10) / 10,
+        latencyGcPauseMsPerSec: Math.round((gcOpen.pausesMs.reduce((a, b) => a + b, 0) / (LATENCY_MS / 1000)) * 10) / 10,
+      };
 
       // The floor: the same pilots against a responder that only claims in BullMQ and answers.
       child.kill("SIGTERM");
@@ -279,6 +295,7 @@ export const matchmakerSuite: BenchSuite = {
         latencyRatePerSec: Math.round(rate),
         // How late the simulated pilots sent their worst advert: when this is large, p99 measures them, not the matchmaker.
         pilotsMaxSendLagMs: Math.round((open.maxSendLagMs ?? 0) * 10) / 10,
+        ...gcFigures,
         rssMb10k,
         rssMb100k,
         ...cpuPerMatch,
