@@ -1,12 +1,18 @@
 // The job and task records, the one truth of a job: the intake writes them, the matchmaker and the
 // job-state agent move jobs through the life cycle (lifecycle.ts), the monitor and `wms task status`
-// read them. BullMQ holds the *queues* (job ids); this store holds the *records* (state, site,
-// attempt, lease token, errors), so a job's history survives its queue entry.
+// read them. The dispatch queues (dispatch-queues.ts) hold job ids; this store holds the *records*
+// (state, site, attempt, lease token, errors), so a job's history survives its queue entry.
+//
+// A task and its jobs live in one task shard (keys.ts): a transition is one script in that slot.
+// What a move means for the job's site (its state counters, holding index, error counts) is applied
+// right after in the site's shard; a crash between the two leaves a site counter off, which the
+// reconciler repairs from the records (the records are the truth, the site counters a summary).
 import { createHash } from "node:crypto";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../platform/redis-script.ts";
 import { ERR, type JobSpec, type WireNames } from "../schemas/index.ts";
 import { JOB_STATES, REOPENABLE, REPORTING_STATES, canMove, type JobState, type TaskStatus } from "./lifecycle.ts";
 import { jobScript } from "./job-scripts.ts";
+import { jobKeys, taskIdOf, type JobKeys } from "./keys.ts";
 
 export interface TaskRecord {
   taskId: string;
@@ -55,8 +61,8 @@ export interface NewJob {
 }
 
 /**
- * Writes made in the same atomic step as a transition, and only if the job moved: the matchmaker's
- * one-time key exists exactly when its claim stands, and its waiting counter moves with the state.
+ * Writes a claim carries (the matchmaker's one-time key): made right after the claim stands, so the
+ * key never exists for a claim that did not happen (see dispatch-queues.ts on the ordering).
  */
 export interface SideWrites {
   readonly set?: ReadonlyArray<{ readonly key: string; readonly value: string; readonly pxMs: number }>;
@@ -111,59 +117,77 @@ export interface TransitionResult {
   readonly attempt: number;
   /** A claim (`→ sent`) reads the job's spec from the record in the same step. */
   readonly spec?: JobSpec;
+  /** The job's site before and after the move ('' when not brokered). */
+  readonly site?: string;
+}
+
+/** How a transition treats the job's site shard. */
+export interface MoveOptions {
+  /** The claim script already moved the site's counters (activated -> sent): do not count again. */
+  readonly siteCounted?: boolean;
+  /**
+   * The lease check moves the job (its pilot went silent): the fence is the check's own guard, so a
+   * refusal is not a pilot's stale update (not counted), and the attempt it ends ended `lost`.
+   */
+  readonly leaseCheck?: boolean;
 }
 
 type Hash = Record<string, string>;
+type Template = Partial<Record<keyof JobSpec, unknown>>;
 
-const transitionScript = jobScript("transition-7", { batched: true });
-const fenceScript = jobScript("fence-3", { batched: true });
+const transitionScript = jobScript("transition-6", { batched: true });
+const fenceScript = jobScript("fence-2", { batched: true });
+const effectsScript = jobScript("effects-3", { batched: true });
 
 function num(v: string | undefined): number | undefined {
   return v === undefined || v === "" ? undefined : Number(v);
 }
 
-export class JobStore {
-  constructor(
-    private readonly redis: Redis,
-    private readonly names: WireNames,
-  ) {}
+/** Task templates kept in memory: a template never changes once written. */
+const TEMPLATE_CACHE_MAX = 10_000;
 
-  private taskKey(taskId: string): string {
-    return this.names.redisKey("task", taskId);
+/**
+ * The spec fields every job of a task shares, with the same value: stored once per task. A job
+ * record keeps the rest (its id, its input files, its seal, ...), which is what makes a queued job
+ * lean; `{...template, ...rest}` is the spec as the intake sealed it.
+ */
+export function specTemplate(specs: readonly JobSpec[]): Template {
+  const tpl: Template = {};
+  if (specs.length === 0) return tpl;
+  const first = specs[0];
+  for (const k of Object.keys(first) as Array<keyof JobSpec>) {
+    const v = JSON.stringify(first[k]);
+    if (specs.every((s) => k in s && JSON.stringify(s[k]) === v)) tpl[k] = first[k];
   }
-  private jobKey(jobId: string): string {
-    return this.names.redisKey("job", jobId);
+  return tpl;
+}
+
+function specRest(spec: JobSpec, tpl: Template): Template {
+  const rest: Template = {};
+  for (const k of Object.keys(spec) as Array<keyof JobSpec>) if (!(k in tpl)) rest[k] = spec[k];
+  return rest;
+}
+
+interface SiteEffect {
+  states: Record<string, number>;
+  holding: "add" | "rem" | "";
+  error: string;
+}
+
+export class JobStore {
+  private readonly keys: JobKeys;
+  private readonly templates = new Map<string, Template>();
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly names: WireNames,
+  ) {
+    this.keys = jobKeys(names);
   }
-  private taskStatesKey(taskId: string): string {
-    return this.names.redisKey("task", taskId, "states");
-  }
-  private taskErrorsKey(taskId: string): string {
-    return this.names.redisKey("task", taskId, "errors");
-  }
-  private get globalErrorsKey(): string {
-    return this.names.redisKey("errors");
-  }
-  private attemptsKey(jobId: string): string {
-    return this.names.redisKey("job", jobId, "attempts");
-  }
-  private get holdingKey(): string {
-    return this.names.redisKey("jobs", "holding");
-  }
-  private get tasksIndexKey(): string {
-    return this.names.redisKey("tasks");
-  }
-  siteStatesKey(site: string): string {
-    return this.names.redisKey("site", site, "states");
-  }
-  private taskJobsKey(taskId: string): string {
-    return this.names.redisKey("task", taskId, "jobs");
-  }
+
   /** One key per (owner, name); the owner's DN is hashed so the key stays short and free of separators. */
   private taskNameKey(ownerDn: string, taskName: string): string {
-    return this.names.redisKey("task-name", createHash("sha256").update(ownerDn).digest("hex").slice(0, 32), taskName);
-  }
-  private get producersKey(): string {
-    return this.names.redisKey("dataset-producers");
+    return this.keys.taskName(createHash("sha256").update(ownerDn).digest("hex").slice(0, 32), taskName);
   }
 
   /**
@@ -190,25 +214,32 @@ export class JobStore {
 
   /** The task whose jobs write `dataset` (the newest, when several did), or undefined for a dataset no task produces. */
   async producerOf(dataset: string): Promise<string | undefined> {
-    return (await this.redis.hget(this.producersKey, dataset)) ?? undefined;
+    return (await this.redis.hget(this.keys.producers, dataset)) ?? undefined;
   }
 
-  /** Writes the task and all its jobs in pipelined batches (a 10,000-job task is one round trip per 1,000 jobs). */
+  /**
+   * Writes the task, its spec template and all its jobs in pipelined batches of its task shard (a
+   * 10,000-job task is one round trip per 1,000 jobs), then the sites' counters, each in its shard.
+   */
   async createTask(task: Omit<TaskRecord, "status" | "njobs" | "createdAt" | "updatedAt">, jobs: readonly NewJob[], now = Date.now()): Promise<TaskRecord> {
     const record: TaskRecord = { ...task, status: "active", njobs: jobs.length, createdAt: now, updatedAt: now };
+    for (const j of jobs) {
+      if (j.spec.taskId !== task.taskId || taskIdOf(j.spec.jobId) !== task.taskId) throw new Error(`job ${j.spec.jobId} is not <${task.taskId}>.<index> of task ${task.taskId}`);
+    }
+    const tk = this.keys.task(task.taskId);
+    const tpl = specTemplate(jobs.map((j) => j.spec));
     const states: Record<string, number> = {};
     const errors: Record<string, number> = {};
     const siteStates = new Map<string, number>();
     // Pipelines of 1,000 jobs, sent together: Redis applies them in order on one connection, and
-    // the client does not wait a round trip per chunk.
+    // the client does not wait a round trip per chunk. Every key is in the task's slot.
     const pending: Array<Promise<unknown>> = [];
     for (let i = 0; i < jobs.length; i += 1000) {
       const p = this.redis.pipeline();
+      if (i === 0) p.set(tk.tpl, JSON.stringify(tpl));
       for (const j of jobs.slice(i, i + 1000)) {
         const h: Hash = {
-          jobId: j.spec.jobId,
-          taskId: j.spec.taskId,
-          spec: JSON.stringify(j.spec),
+          spec: JSON.stringify(specRest(j.spec, tpl)),
           state: j.state,
           site: j.state === "activated" ? j.spec.site : "",
           attempt: String(j.spec.attempt),
@@ -217,29 +248,46 @@ export class JobStore {
         };
         if (j.errorCode !== undefined) h.errorCode = String(j.errorCode);
         if (j.errorMessage !== undefined) h.errorMessage = j.errorMessage;
-        p.hset(this.jobKey(j.spec.jobId), h);
+        p.hset(tk.job(j.spec.jobId), h);
         states[j.state] = (states[j.state] ?? 0) + 1;
         if (j.state === "failed" && j.errorCode !== undefined) errors[j.errorCode] = (errors[j.errorCode] ?? 0) + 1;
         if (j.state === "activated") siteStates.set(j.spec.site, (siteStates.get(j.spec.site) ?? 0) + 1);
       }
-      p.rpush(this.taskJobsKey(task.taskId), ...jobs.slice(i, i + 1000).map((j) => j.spec.jobId));
+      p.rpush(tk.jobs, ...jobs.slice(i, i + 1000).map((j) => j.spec.jobId));
       pending.push(p.exec());
     }
     await Promise.all(pending);
-    const p = this.redis.pipeline();
-    for (const [state, n] of Object.entries(states)) p.hincrby(this.taskStatesKey(task.taskId), state, n);
-    for (const [code, n] of Object.entries(errors)) {
-      p.hincrby(this.taskErrorsKey(task.taskId), code, n);
-      p.hincrby(this.globalErrorsKey, code, n);
-    }
-    for (const [site, n] of siteStates) p.hincrby(this.siteStatesKey(site), "activated", n);
+    this.remember(task.taskId, tpl);
     const allFailed = jobs.length > 0 && (states.failed ?? 0) === jobs.length;
     if (allFailed) record.status = "broken";
-    p.hset(this.taskKey(task.taskId), this.serializeTask(record));
-    p.zadd(this.tasksIndexKey, now, task.taskId);
-    p.hset(this.producersKey, task.outputDataset, task.taskId);
-    await p.exec();
+    const p = this.redis.pipeline();
+    for (const [state, n] of Object.entries(states)) p.hincrby(tk.states, state, n);
+    for (const [code, n] of Object.entries(errors)) p.hincrby(tk.errors, code, n);
+    p.hset(tk.task, this.serializeTask(record));
+    const writes: Array<Promise<unknown>> = [p.exec()];
+    // Unbrokered jobs have no site: their failures are counted in the site-less shard ('').
+    const sites = [...siteStates.keys(), ...(Object.keys(errors).length > 0 ? [""] : [])];
+    if (sites.length > 0) writes.push(this.redis.sadd(this.keys.sites, ...sites));
+    for (const [site, n] of siteStates) writes.push(this.redis.hincrby(this.keys.site(site).states, "activated", n));
+    for (const [code, n] of Object.entries(errors)) writes.push(this.redis.hincrby(this.keys.site("").errors, code, n));
+    writes.push(this.redis.zadd(this.keys.tasks, now, task.taskId));
+    writes.push(this.redis.hset(this.keys.producers, task.outputDataset, task.taskId));
+    await Promise.all(writes);
     return record;
+  }
+
+  private remember(taskId: string, tpl: Template): void {
+    if (this.templates.size >= TEMPLATE_CACHE_MAX) this.templates.clear();
+    this.templates.set(taskId, tpl);
+  }
+
+  private async template(taskId: string): Promise<Template> {
+    const cached = this.templates.get(taskId);
+    if (cached) return cached;
+    const raw = await this.redis.get(this.keys.task(taskId).tpl);
+    const tpl = raw ? (JSON.parse(raw) as Template) : {};
+    if (raw) this.remember(taskId, tpl);
+    return tpl;
   }
 
   private serializeTask(t: TaskRecord): Hash {
@@ -247,7 +295,7 @@ export class JobStore {
   }
 
   async getTask(taskId: string): Promise<TaskRecord | undefined> {
-    const h = await this.redis.hgetall(this.taskKey(taskId));
+    const h = await this.redis.hgetall(this.keys.task(taskId).task);
     if (!h.taskId) return undefined;
     return {
       taskId: h.taskId,
@@ -269,40 +317,50 @@ export class JobStore {
   /** Newest first. */
   async listTasks(opts: { offset?: number; limit?: number } = {}): Promise<TaskRecord[]> {
     const offset = opts.offset ?? 0;
-    const ids = await this.redis.zrevrange(this.tasksIndexKey, offset, offset + (opts.limit ?? 100) - 1);
+    const ids = await this.redis.zrevrange(this.keys.tasks, offset, offset + (opts.limit ?? 100) - 1);
     const tasks = await Promise.all(ids.map((id) => this.getTask(id)));
     return tasks.filter((t): t is TaskRecord => t !== undefined);
   }
 
   async setTaskStatus(taskId: string, status: TaskStatus, now = Date.now()): Promise<void> {
-    await this.redis.hset(this.taskKey(taskId), "status", status, "updatedAt", String(now));
+    await this.redis.hset(this.keys.task(taskId).task, "status", status, "updatedAt", String(now));
   }
 
   async taskCounts(taskId: string): Promise<Record<JobState, number>> {
-    const h = await this.redis.hgetall(this.taskStatesKey(taskId));
+    const h = await this.redis.hgetall(this.keys.task(taskId).states);
     return Object.fromEntries(JOB_STATES.map((s) => [s, Number(h[s] ?? 0)])) as Record<JobState, number>;
   }
 
   async siteCounts(site: string): Promise<Record<JobState, number>> {
-    const h = await this.redis.hgetall(this.siteStatesKey(site));
+    const h = await this.redis.hgetall(this.keys.site(site).states);
     return Object.fromEntries(JOB_STATES.map((s) => [s, Number(h[s] ?? 0)])) as Record<JobState, number>;
   }
 
   async taskErrors(taskId: string): Promise<Record<string, number>> {
-    return Object.fromEntries(Object.entries(await this.redis.hgetall(this.taskErrorsKey(taskId))).map(([k, v]) => [k, Number(v)]));
+    return Object.fromEntries(Object.entries(await this.redis.hgetall(this.keys.task(taskId).errors)).map(([k, v]) => [k, Number(v)]));
   }
 
-  /** Failure codes across all tasks of this namespace. */
+  /** Every site that ever had a job, and '' (the shard of unbrokered jobs). */
+  async knownSites(): Promise<string[]> {
+    const sites = await this.redis.smembers(this.keys.sites);
+    return sites.includes("") ? sites : [...sites, ""];
+  }
+
+  /** Failure codes (and refused stale updates) across all tasks of this namespace: the sites' shards summed. */
   async errorCounts(): Promise<Record<string, number>> {
-    return Object.fromEntries(Object.entries(await this.redis.hgetall(this.globalErrorsKey)).map(([k, v]) => [k, Number(v)]));
+    const out: Record<string, number> = {};
+    const all = await Promise.all((await this.knownSites()).map((s) => this.redis.hgetall(this.keys.site(s).errors)));
+    for (const h of all) for (const [k, v] of Object.entries(h)) out[k] = (out[k] ?? 0) + Number(v);
+    for (const k of Object.keys(out)) if (out[k] === 0) delete out[k];
+    return out;
   }
 
-  private parseJob(h: Hash): JobRecord | undefined {
-    if (!h.jobId) return undefined;
+  private parseJob(jobId: string, h: Hash, tpl: Template): JobRecord | undefined {
+    if (!h.state) return undefined;
     return {
-      jobId: h.jobId,
-      taskId: h.taskId,
-      spec: JSON.parse(h.spec) as JobSpec,
+      jobId,
+      taskId: taskIdOf(jobId),
+      spec: { ...tpl, ...(JSON.parse(h.spec) as Template) } as JobSpec,
       state: h.state as JobState,
       site: h.site ?? "",
       attempt: Number(h.attempt ?? 1),
@@ -319,6 +377,10 @@ export class JobStore {
     };
   }
 
+  private jobKey(jobId: string): string {
+    return this.keys.task(taskIdOf(jobId)).job(jobId);
+  }
+
   /** State and holder only: a heartbeat asks this of every running job, and the spec's JSON is most of a record. */
   async getHolder(jobId: string): Promise<{ state: JobState; pilotId: string } | undefined> {
     const [state, pilotId] = await this.redis.hmget(this.jobKey(jobId), "state", "pilotId");
@@ -326,24 +388,34 @@ export class JobStore {
   }
 
   async getJob(jobId: string): Promise<JobRecord | undefined> {
-    return this.parseJob(await this.redis.hgetall(this.jobKey(jobId)));
+    let taskId: string;
+    try {
+      taskId = taskIdOf(jobId);
+    } catch {
+      return undefined;
+    }
+    const [h, tpl] = await Promise.all([this.redis.hgetall(this.keys.task(taskId).job(jobId)), this.template(taskId)]);
+    return this.parseJob(jobId, h, tpl);
   }
 
   async jobIds(taskId: string, offset = 0, limit = -1): Promise<string[]> {
-    return this.redis.lrange(this.taskJobsKey(taskId), offset, limit < 0 ? -1 : offset + limit - 1);
+    return this.redis.lrange(this.keys.task(taskId).jobs, offset, limit < 0 ? -1 : offset + limit - 1);
   }
 
   async listJobs(taskId: string, opts: { state?: JobState; offset?: number; limit?: number } = {}): Promise<JobRecord[]> {
     const ids = await this.jobIds(taskId, opts.state ? 0 : opts.offset ?? 0, opts.state ? -1 : opts.limit ?? -1);
+    const tpl = await this.template(taskId);
+    const tk = this.keys.task(taskId);
     const out: JobRecord[] = [];
     for (let i = 0; i < ids.length; i += 500) {
+      const chunk = ids.slice(i, i + 500);
       const p = this.redis.pipeline();
-      for (const id of ids.slice(i, i + 500)) p.hgetall(this.jobKey(id));
+      for (const id of chunk) p.hgetall(tk.job(id));
       const res = (await p.exec()) ?? [];
-      for (const [, h] of res) {
-        const j = this.parseJob(h as Hash);
+      res.forEach(([, h], n) => {
+        const j = this.parseJob(chunk[n], h as Hash, tpl);
         if (j && (!opts.state || j.state === opts.state)) out.push(j);
-      }
+      });
     }
     if (opts.state) return out.slice(opts.offset ?? 0, opts.limit === undefined ? undefined : (opts.offset ?? 0) + opts.limit);
     return out;
@@ -352,12 +424,12 @@ export class JobStore {
   /**
    * Moves a job to `to` only if its current state is one of `from` (each a move lifecycle.ts allows)
    * and, when `fence` is given (an update from a pilot), only if it names the job's current attempt
-   * and lease token; a stale update is refused and counted under JOB_STALE_UPDATE.
+   * and lease token; a stale update is refused and counted under JOB_STALE_UPDATE at the job's site.
    */
-  async transition(jobId: string, to: JobState, from: readonly JobState[], patch: JobPatch = {}, now = Date.now(), taskId?: string, side?: SideWrites, fence?: Fence): Promise<TransitionResult> {
+  async transition(jobId: string, to: JobState, from: readonly JobState[], patch: JobPatch = {}, now = Date.now(), taskId?: string, o: MoveOptions = {}, fence?: Fence): Promise<TransitionResult> {
     const illegal = from.filter((s) => !canMove(s, to));
     if (illegal.length > 0) throw new Error(`the life cycle has no move ${illegal.join("/")} -> ${to}`);
-    return this.move(jobId, to, from, patch, now, taskId, side, fence);
+    return this.move(jobId, to, from, patch, now, taskId, o, fence);
   }
 
   /** An operator's retry: a `failed` job back to its queue as a new attempt (lifecycle.ts REOPENABLE). */
@@ -365,49 +437,97 @@ export class JobStore {
     return this.move(jobId, "activated", REOPENABLE, patch, now);
   }
 
-  private async move(jobId: string, to: JobState, from: readonly JobState[], patch: JobPatch, now: number, taskId?: string, side?: SideWrites, fence?: Fence): Promise<TransitionResult> {
-    // Callers that hold the job's spec pass its taskId and save a round trip (the matchmaker's claim);
-    // the script refuses a job that does not exist either way.
-    const task = taskId ?? (await this.redis.hget(this.jobKey(jobId), "taskId"));
-    if (!task) return { moved: false, stale: false, from: undefined, attempt: 0 };
-    const sets = side?.set ?? [];
-    const incrs = side?.hincrby ?? [];
-    const args: string[] = [to, from.join(","), this.names.redisKey("site", ""), String(now), fence ? String(fence.attempt) : "", fence?.leaseToken ?? "", fence?.pilotId ?? "", String(ERR.JOB_STALE_UPDATE), String(sets.length), String(incrs.length)];
-    const keys = [this.jobKey(jobId), this.taskKey(task), this.taskStatesKey(task), this.taskErrorsKey(task), this.globalErrorsKey, this.holdingKey, this.attemptsKey(jobId)];
-    for (const w of sets) {
-      keys.push(w.key);
-      args.push(w.value, String(w.pxMs));
+  private async move(jobId: string, to: JobState, from: readonly JobState[], patch: JobPatch, now: number, taskId?: string, o: MoveOptions = {}, fence?: Fence): Promise<TransitionResult> {
+    let task: string;
+    try {
+      task = taskId ?? taskIdOf(jobId);
+    } catch {
+      return { moved: false, stale: false, from: undefined, attempt: 0 };
     }
-    for (const w of incrs) {
-      keys.push(w.key);
-      args.push(w.field, String(w.by));
-    }
+    const tk = this.keys.task(task);
+    const tpl = to === "sent" ? this.templates.get(task) : undefined;
+    const want = to !== "sent" ? "0" : tpl ? "1" : "2";
+    const args: string[] = [to, from.join(","), String(now), fence ? String(fence.attempt) : "", fence?.leaseToken ?? "", fence?.pilotId ?? "", want, o.leaseCheck ? "1" : "0"];
     for (const [k, v] of Object.entries(patch)) {
       if (v === undefined) continue;
       args.push(k, k === "spec" ? JSON.stringify(v) : String(v));
     }
-    // Site counters live at `<ns>:site:<site>:states`; the script appends the site and the suffix.
-    const res = (await transitionScript.run(this.redis, keys, args)) as [number, string, string, string?];
-    const moved = res[0] === 1;
-    const spec = moved && res[3] ? (JSON.parse(res[3]) as JobSpec) : undefined;
-    return { moved, stale: res[0] === -1, from: (res[1] || undefined) as JobState | undefined, attempt: Number(res[2] || 0), ...(spec && { spec }) };
+    const keys = [tk.job(jobId), tk.task, tk.states, tk.errors, tk.attempts(jobId), tk.tpl];
+    const res = (await transitionScript.run(this.redis, keys, args)) as [number, string, string, string, string, string, string?, string?];
+    const [code, cur, attempt, oldSite, newSite, failed] = res;
+    const moved = code === 1;
+    const fromState = (cur || undefined) as JobState | undefined;
+    if (code === -1 && !o.leaseCheck) await this.applyEffects(jobId, oldSite, { states: {}, holding: "", error: String(ERR.JOB_STALE_UPDATE) }, now);
+    if (moved && fromState) await this.siteEffects(jobId, fromState, to, oldSite, newSite, failed, now, o.siteCounted === true);
+    let spec: JobSpec | undefined;
+    if (moved && res[6] !== undefined) {
+      let t = tpl;
+      if (!t) {
+        t = res[7] ? (JSON.parse(res[7]) as Template) : {};
+        if (res[7]) this.remember(task, t);
+      }
+      spec = { ...t, ...(JSON.parse(res[6] || "{}") as Template) } as JobSpec;
+    }
+    return { moved, stale: code === -1, from: fromState, attempt: Number(attempt || 0), site: newSite, ...(spec && { spec }) };
+  }
+
+  /** The site side of a move: counters out of the old site and into the new, holding index, failure count. */
+  private async siteEffects(jobId: string, cur: JobState, to: JobState, oldSite: string, newSite: string, failed: string, now: number, counted: boolean): Promise<void> {
+    const reporting = (s: JobState): boolean => (REPORTING_STATES as readonly JobState[]).includes(s);
+    const enters = reporting(to) && !reporting(cur);
+    const leaves = reporting(cur) && !reporting(to);
+    const at = new Map<string, SiteEffect>();
+    const eff = (site: string): SiteEffect => {
+      let e = at.get(site);
+      if (!e) at.set(site, (e = { states: {}, holding: "", error: "" }));
+      return e;
+    };
+    if (!counted) {
+      if (oldSite) eff(oldSite).states[cur] = (eff(oldSite).states[cur] ?? 0) - 1;
+      if (newSite) eff(newSite).states[to] = (eff(newSite).states[to] ?? 0) + 1;
+    }
+    if (leaves && oldSite) eff(oldSite).holding = "rem";
+    if (enters && newSite) eff(newSite).holding = "add";
+    if (failed) eff(newSite).error = failed;
+    const writes: Array<Promise<unknown>> = [];
+    for (const [site, e] of at) {
+      for (const s of Object.keys(e.states)) if (e.states[s] === 0) delete e.states[s];
+      if (Object.keys(e.states).length === 0 && !e.holding && !e.error) continue;
+      writes.push(this.applyEffects(jobId, site, e, now));
+    }
+    if (newSite && newSite !== oldSite) writes.push(this.redis.sadd(this.keys.sites, newSite));
+    await Promise.all(writes);
+  }
+
+  private applyEffects(jobId: string, site: string, e: SiteEffect, now: number): Promise<unknown> {
+    const sk = this.keys.site(site);
+    const args: string[] = [jobId, String(now), e.holding, e.error];
+    for (const [s, by] of Object.entries(e.states)) args.push(s, String(by));
+    return effectsScript.run(this.redis, [sk.states, sk.holding, sk.errors], args);
   }
 
   /**
    * Checks a pilot's update that moves nothing (a heartbeat, an accounting record, a key renewal)
    * against the job's current attempt and lease token, in the same script code as transitions. A
-   * stale one is counted under JOB_STALE_UPDATE.
+   * stale one is counted under JOB_STALE_UPDATE at the job's site.
    */
   async checkFence(jobId: string, fence: Fence, o: { endedReportedOk?: boolean } = {}): Promise<{ verdict: "current" | "ended" | "stale" | "unknown"; state: JobState | undefined }> {
-    const keys = [this.jobKey(jobId), this.globalErrorsKey, this.attemptsKey(jobId)];
-    const [v, state] = (await fenceScript.run(this.redis, keys, [String(fence.attempt), fence.leaseToken, fence.pilotId ?? "", String(ERR.JOB_STALE_UPDATE), o.endedReportedOk ? "1" : "0"])) as [number, string];
+    let task: string;
+    try {
+      task = taskIdOf(jobId);
+    } catch {
+      return { verdict: "unknown", state: undefined };
+    }
+    const tk = this.keys.task(task);
+    const [v, state, site] = (await fenceScript.run(this.redis, [tk.job(jobId), tk.attempts(jobId)], [String(fence.attempt), fence.leaseToken, fence.pilotId ?? "", o.endedReportedOk ? "1" : "0"])) as [number, string, string];
+    if (v === -1) await this.applyEffects(jobId, site, { states: {}, holding: "", error: String(ERR.JOB_STALE_UPDATE) }, Date.now());
     const verdict = v === 1 ? "current" : v === 2 ? "ended" : v === -1 ? "stale" : "unknown";
     return { verdict, state: (state || undefined) as JobState | undefined };
   }
 
   /** Every task id of the namespace, oldest first (the reconciler's scan). */
   async allTaskIds(): Promise<string[]> {
-    return this.redis.zrange(this.tasksIndexKey, 0, -1);
+    return this.redis.zrange(this.keys.tasks, 0, -1);
   }
 
   /**
@@ -415,7 +535,7 @@ export class JobStore {
    * delta, not a SET, so transitions that ran between its count and this write are kept.
    */
   async adjustCounts(target: { readonly taskId: string } | { readonly site: string }, delta: Readonly<Record<string, number>>): Promise<void> {
-    const key = "taskId" in target ? this.taskStatesKey(target.taskId) : this.siteStatesKey(target.site);
+    const key = "taskId" in target ? this.keys.task(target.taskId).states : this.keys.site(target.site).states;
     const p = this.redis.pipeline();
     for (const [state, by] of Object.entries(delta)) if (by !== 0) p.hincrby(key, state, by);
     await p.exec();
@@ -427,34 +547,39 @@ export class JobStore {
    */
   async adjustErrorCounts(taskId: string, delta: Readonly<Record<string, number>>): Promise<void> {
     const p = this.redis.pipeline();
-    for (const [code, by] of Object.entries(delta)) if (by !== 0) p.hincrby(this.taskErrorsKey(taskId), code, by);
+    for (const [code, by] of Object.entries(delta)) if (by !== 0) p.hincrby(this.keys.task(taskId).errors, code, by);
     await p.exec();
   }
 
   /** Every ended attempt of a job, oldest first (the current one is the record itself). */
   async attempts(jobId: string): Promise<AttemptRecord[]> {
-    const h = await this.redis.hgetall(this.attemptsKey(jobId));
+    const h = await this.redis.hgetall(this.keys.task(taskIdOf(jobId)).attempts(jobId));
     return Object.values(h)
       .map((v) => JSON.parse(v) as AttemptRecord)
       .sort((a, b) => a.attempt - b.attempt);
   }
 
-  /** Jobs in holding/transferring since before `before` (ms), oldest first: the holding-timeout sweep's input. */
-  async holdingSince(before: number, limit = 500): Promise<string[]> {
-    return this.redis.zrangebyscore(this.holdingKey, "-inf", before, "LIMIT", 0, limit);
+  /** Jobs in holding/transferring since before `before` (ms), oldest first, at one site or at every site. */
+  async holdingSince(before: number, limit = 500, site?: string): Promise<string[]> {
+    const sites = site !== undefined ? [site] : await this.knownSites();
+    const all = await Promise.all(sites.map((s) => this.redis.zrangebyscore(this.keys.site(s).holding, "-inf", before, "LIMIT", 0, limit)));
+    return all.flat().slice(0, limit);
   }
 
   /**
-   * Fails every job that has been holding longer than `timeoutMs` with JOB_HOLDING_TIMEOUT: its
-   * payload ended but no final report came. Idempotent (guarded moves), so every matchmaker may run
-   * it. Returns the jobs it failed.
+   * Fails every job (of one site, or of all) that has been holding longer than `timeoutMs` with
+   * JOB_HOLDING_TIMEOUT: its payload ended but no final report came. Idempotent (guarded moves).
+   * Returns the jobs it failed.
    */
-  async failOverdueHolding(timeoutMs: number, now = Date.now()): Promise<string[]> {
+  async failOverdueHolding(timeoutMs: number, now = Date.now(), site?: string): Promise<string[]> {
     const failed: string[] = [];
-    for (const id of await this.holdingSince(now - timeoutMs)) {
-      const t = await this.transition(id, "failed", REPORTING_STATES, { errorCode: ERR.JOB_HOLDING_TIMEOUT, errorMessage: `no final report within ${Math.round(timeoutMs / 1000)} s of the payload's end`, endedAt: now }, now);
-      if (t.moved) failed.push(id);
-      else if (!t.from || !(REPORTING_STATES as readonly JobState[]).includes(t.from)) await this.redis.zrem(this.holdingKey, id);
+    const sites = site !== undefined ? [site] : await this.knownSites();
+    for (const s of sites) {
+      for (const id of await this.holdingSince(now - timeoutMs, 500, s)) {
+        const t = await this.transition(id, "failed", REPORTING_STATES, { errorCode: ERR.JOB_HOLDING_TIMEOUT, errorMessage: `no final report within ${Math.round(timeoutMs / 1000)} s of the payload's end`, endedAt: now }, now);
+        if (t.moved) failed.push(id);
+        else if (!t.from || !(REPORTING_STATES as readonly JobState[]).includes(t.from)) await this.redis.zrem(this.keys.site(s).holding, id);
+      }
     }
     return failed;
   }

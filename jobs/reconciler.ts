@@ -1,6 +1,6 @@
 // Reconciliation: the job records are the truth; the state counters (per task, per site), the
-// tasks' error counters (failed jobs per error code), the sites' waiting counters and the BullMQ
-// queue entries are derived from them and can drift when
+// tasks' error counters (failed jobs per error code), the sites' waiting counters, the ready-set
+// entries and the leases are derived from them and can drift when
 // Redis loses its last writes (a crash without fsync) or a client dies between two steps. This
 // check recomputes them from the records and repairs what disagrees. It is idempotent and repairs
 // by deltas, so every matchmaker may run it with no leader: a second run finds nothing to repair.
@@ -24,7 +24,7 @@ export interface ReconcileOptions {
 
 /** One thing the reconciler changed, for the log. */
 export interface Repair {
-  readonly kind: "task-count" | "site-count" | "error-count" | "waiting-count" | "entry-restored" | "entry-dropped";
+  readonly kind: "task-count" | "site-count" | "error-count" | "waiting-count" | "entry-restored" | "entry-dropped" | "lease-restored";
   /** Task id, site, or job id. */
   readonly subject: string;
   /** For counters: state (or error code) -> correction applied; for entries: the job's state. */
@@ -49,6 +49,8 @@ interface Tally {
   /** Jobs the store says wait in a queue (`activated`), by site. */
   readonly waiting: Map<string, number>;
   readonly activated: JobRecord[];
+  /** Jobs the store says a pilot holds under a lease (sent, starting, running). */
+  readonly leased: JobRecord[];
   readonly byId: Map<string, JobRecord>;
   /** Tasks and sites with a record younger than the grace period: an intake may be between its steps. */
   readonly unsettled: Set<string>;
@@ -95,7 +97,7 @@ export class Reconciler {
   }
 
   private async tally(): Promise<Tally> {
-    const t: Tally = { tasks: new Map(), sites: new Map(), errors: new Map(), waiting: new Map(), activated: [], byId: new Map(), unsettled: new Set() };
+    const t: Tally = { tasks: new Map(), sites: new Map(), errors: new Map(), waiting: new Map(), activated: [], leased: [], byId: new Map(), unsettled: new Set() };
     for (const taskId of await this.store.allTaskIds()) {
       t.tasks.set(taskId, {});
       t.errors.set(taskId, {});
@@ -114,6 +116,7 @@ export class Reconciler {
             t.waiting.set(site, (t.waiting.get(site) ?? 0) + 1);
             t.activated.push(rec);
           }
+          if ((LEASED_STATES as readonly JobState[]).includes(rec.state) && rec.leaseToken && rec.site) t.leased.push(rec);
         }
       }
     }
@@ -163,7 +166,7 @@ export class Reconciler {
         repairs.push({ kind: kind === "task" ? "task-count" : kind === "site" ? "site-count" : kind === "errors" ? "error-count" : "waiting-count", subject, detail: fmt(d) });
       }
     }
-    const counts = { "task-count": 0, "site-count": 0, "error-count": 0, "waiting-count": 0, "entry-restored": 0, "entry-dropped": 0 };
+    const counts = { "task-count": 0, "site-count": 0, "error-count": 0, "waiting-count": 0, "entry-restored": 0, "entry-dropped": 0, "lease-restored": 0 };
     for (const r of repairs) counts[r.kind]++;
     return { jobsScanned: first.byId.size, repairs, counts };
   }
@@ -183,9 +186,19 @@ export class Reconciler {
       await this.dispatch.restoreEntry(spec);
       repairs.push({ kind: "entry-restored", subject: rec.jobId, detail: "activated" });
     }
+    // A leased job whose site lost its lease would never be looked at again if its pilot died: it
+    // gets a lease that has already run out, and the lease check settles it (new attempt or not).
+    for (const rec of t.leased) {
+      if (!this.settled(rec) || !rec.leaseToken) continue;
+      if ((await this.dispatch.leaseOf(rec.site, rec.jobId)) === rec.leaseToken) continue;
+      const again = await this.store.getJob(rec.jobId);
+      if (again?.leaseToken !== rec.leaseToken || again.updatedAt !== rec.updatedAt) continue;
+      await this.dispatch.restoreLease(rec.site, rec.jobId, rec.leaseToken);
+      repairs.push({ kind: "lease-restored", subject: rec.jobId, detail: rec.state });
+    }
     // A waiting entry whose job must not run (final, its payload ended, or no record): a pilot
-    // would claim it for nothing. A leased job's entry back in its queue is the stalled-job
-    // recovery's (a lost pilot, a new attempt), not this check's.
+    // would claim it for nothing. A leased job's entry back in its ready set is the lease check's
+    // (a lost pilot, a new attempt), not this one's.
     for (const site of await this.dispatch.sites()) {
       for (const ac of Object.keys(await this.dispatch.autoclusters(site))) {
         for (const jobId of await this.dispatch.waitingIds(site, ac)) {

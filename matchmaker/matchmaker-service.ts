@@ -244,12 +244,13 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     }
     if (matching.length === 0) return undefined;
     if (matching.length > 1) await usage.prefetch(matching.map((c) => c.key.userDn));
-    for (const c of matching.length > 1 ? orderCandidates(matching, (dn) => usage.usageOf(dn)) : matching) {
-      const claimed = await dispatch.claim(site, c.ac, pilotId, withKey);
-      if (claimed) return claimed;
-      index.markEmpty(site, c.ac);
-    }
-    return undefined;
+    // One claim over the ordered candidates (one script in the site's shard); each one ahead of the
+    // autocluster that answered was empty.
+    const ordered = matching.length > 1 ? orderCandidates(matching, (dn) => usage.usageOf(dn)) : matching;
+    const claimed = await dispatch.claim(site, ordered.map((c) => c.ac), pilotId, withKey);
+    const answered = claimed ? ordered.findIndex((c) => c.ac === claimed.autocluster) : ordered.length;
+    for (const c of ordered.slice(0, answered)) index.markEmpty(site, c.ac);
+    return claimed;
   }
 
   // Checked before anything is spent or claimed: a key we cannot encrypt to would strand a job.

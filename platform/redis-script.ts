@@ -3,11 +3,14 @@
 // defineCommand, this is an ordinary command, so it is safe on auto-pipelined connections (a
 // pipeline created before defineCommand would lack the custom command and fail).
 import { createHash } from "node:crypto";
-import type { Redis } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
+
+/** A single server or a Redis Cluster client: our scripts run on both (one hash slot per call). */
+export type RedisClient = Redis | Cluster;
 
 export interface RedisScript {
   readonly sha: string;
-  run(redis: Redis, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown>;
+  run(redis: RedisClient, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown>;
 }
 
 export function redisScript(lua: string): RedisScript {
@@ -23,6 +26,16 @@ export function redisScript(lua: string): RedisScript {
       }
     },
   };
+}
+
+/** The text Redis Cluster hashes for a key: the first non-empty `{...}`, else the whole key. */
+export function slotTag(key: string): string {
+  const a = key.indexOf("{");
+  if (a >= 0) {
+    const b = key.indexOf("}", a + 1);
+    if (b > a + 1) return key.slice(a + 1, b);
+  }
+  return key;
 }
 
 /** Most calls one script run carries; a larger burst is split, so no run holds Redis for long. */
@@ -41,8 +54,8 @@ interface Call {
  * matchmaker answers adverts in waves of twenty or more; one script run per call cost Redis a few
  * µs of set-up each and the client a command object, an encoding and a reply parse each. A batch is
  * atomic as a whole, which is stronger than the guarantee each call relies on. The script's body is
- * written as for one call (KEYS, ARGV, `return`); its keys span hash slots, like the rest of our
- * Redis keys (see matchmaker/README.md on Redis Cluster).
+ * written as for one call (KEYS, ARGV, `return`). Calls are batched per hash tag of their first key
+ * (a call's keys share one slot), so a batch never spans Redis Cluster slots.
  */
 export function batchedRedisScript(lua: string): RedisScript {
   // The body becomes a function whose parameters shadow the globals KEYS and ARGV. pcall keeps one
@@ -71,9 +84,9 @@ end
 return out
 `;
   const script = redisScript(wrapped);
-  const pending = new Map<Redis, Call[]>();
+  const pending = new Map<RedisClient, Map<string, Call[]>>();
 
-  function send(redis: Redis, calls: readonly Call[]): void {
+  function send(redis: RedisClient, calls: readonly Call[]): void {
     const keys: string[] = [];
     const counts: Array<string | number> = [calls.length];
     const args: Array<string | number> = [];
@@ -97,23 +110,26 @@ return out
     );
   }
 
-  function flush(redis: Redis): void {
-    const calls = pending.get(redis) ?? [];
+  function flush(redis: RedisClient): void {
+    const groups = pending.get(redis) ?? new Map<string, Call[]>();
     pending.delete(redis);
-    for (let i = 0; i < calls.length; i += MAX_SCRIPT_BATCH) send(redis, calls.slice(i, i + MAX_SCRIPT_BATCH));
+    for (const calls of groups.values()) for (let i = 0; i < calls.length; i += MAX_SCRIPT_BATCH) send(redis, calls.slice(i, i + MAX_SCRIPT_BATCH));
   }
 
   return {
     sha: script.sha,
     run(redis, keys, args) {
       return new Promise((resolve, reject) => {
-        let calls = pending.get(redis);
-        if (!calls) {
-          calls = [];
-          pending.set(redis, calls);
+        let groups = pending.get(redis);
+        if (!groups) {
+          groups = new Map();
+          pending.set(redis, groups);
           // After the turn's microtasks: every advert of a NATS read has made its call by then.
           process.nextTick(flush, redis);
         }
+        const tag = slotTag(keys[0] ?? "");
+        let calls = groups.get(tag);
+        if (!calls) groups.set(tag, (calls = []));
         calls.push({ keys, args, resolve, reject });
       });
     },

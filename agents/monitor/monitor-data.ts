@@ -150,18 +150,10 @@ export class MonitorData {
     return jobs.map(jobView);
   }
 
-  /** Sites known from the providers, else every site with job counters in this namespace. */
+  /** Sites known from the providers, else every site that ever had a job in this namespace. */
   async siteNames(): Promise<string[]> {
     if (this.providers.sites) return this.providers.sites();
-    const found = new Set<string>();
-    const prefix = this.names.redisKey("site", "");
-    let cursor = "0";
-    do {
-      const [next, keys] = await this.redis.scan(cursor, "MATCH", `${prefix}*:states`, "COUNT", 500);
-      cursor = next;
-      for (const k of keys) found.add(k.slice(prefix.length, -":states".length));
-    } while (cursor !== "0");
-    return [...found].sort();
+    return (await this.jobs.knownSites()).filter((s) => s !== "").sort();
   }
 
   async sites(): Promise<SiteView[]> {

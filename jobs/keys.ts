@@ -1,0 +1,105 @@
+// Where jobs/ keeps its keys, and which Redis Cluster hash slot each lands in. Two kinds of shard:
+//
+// - a **site shard** (hash tag `{<ns>:s:<site>}`): the site's ready sets (one per autocluster), its
+//   autocluster index, its leases, its waiting and state counters, its holding index and its error
+//   counts. A claim, a lease renewal, an expiry and an enqueue touch this slot only.
+// - a **task shard** (hash tag `{<ns>:t:<taskId>}`): the task record, its counters, its spec template
+//   and every job record of the task. A transition or a fence check touches this slot only.
+//
+// A few namespace-wide keys stay outside both (the task index, the list of sites, task names,
+// dataset producers); they are written by single commands, never inside a script or a pipeline with
+// shard keys. Every key starts with `<ns>:` so the namespace clean-up finds it.
+import type { WireNames } from "../schemas/index.ts";
+export { slotTag as hashTag } from "../platform/redis-script.ts";
+
+/**
+ * A job id is `<taskId>.<index>` (brokerage's jobIdFor): the task, and so the job's shard, is known
+ * from the id alone, and a queue entry needs to hold nothing else.
+ */
+export function taskIdOf(jobId: string): string {
+  const i = jobId.lastIndexOf(".");
+  if (i <= 0) throw new Error(`job id '${jobId}' is not <taskId>.<index>`);
+  return jobId.slice(0, i);
+}
+
+export interface SiteKeys {
+  /** job id -> when its lease runs out (ms). */
+  readonly lease: string;
+  /** job id -> the lease token of its claim. */
+  readonly held: string;
+  /** The autoclusters with a non-empty ready set (the shape index a matchmaker reads). */
+  readonly live: string;
+  /** autocluster id -> its AutoclusterKey as JSON (every shape the site ever queued). */
+  readonly acs: string;
+  /** Hash: `waiting` (entries in the ready sets), `seq` (FIFO order of entries). */
+  readonly n: string;
+  /** Job state -> number of the site's jobs in it. */
+  readonly states: string;
+  /** job id -> when its payload ended (holding/transferring), for the holding timeout. */
+  readonly holding: string;
+  /** Error code -> failures and refused updates counted at this site. */
+  readonly errors: string;
+  /** Which matchmaker runs this site's lease and holding checks now (SET NX PX). */
+  readonly checker: string;
+  /** The ready set of one autocluster: job id, scored FIFO. */
+  ready(ac: string): string;
+}
+
+export interface TaskKeys {
+  readonly task: string;
+  readonly states: string;
+  readonly errors: string;
+  readonly jobs: string;
+  /** The spec fields every job of the task shares (JSON); a job record keeps only what differs. */
+  readonly tpl: string;
+  job(jobId: string): string;
+  attempts(jobId: string): string;
+}
+
+export interface JobKeys {
+  site(site: string): SiteKeys;
+  task(taskId: string): TaskKeys;
+  /** Namespace-wide: every site that ever had a job (read to sum per-site counters). */
+  readonly sites: string;
+  readonly tasks: string;
+  readonly producers: string;
+  taskName(ownerHash: string, taskName: string): string;
+}
+
+export function jobKeys(names: WireNames): JobKeys {
+  const ns = names.namespace;
+  const p = names.redisPrefix;
+  return {
+    site(site) {
+      const b = `${p}{${ns}:s:${site}}:`;
+      return {
+        lease: `${b}lease`,
+        held: `${b}held`,
+        live: `${b}live`,
+        acs: `${b}acs`,
+        n: `${b}n`,
+        states: `${b}states`,
+        holding: `${b}holding`,
+        errors: `${b}errors`,
+        checker: `${b}checker`,
+        ready: (ac) => `${b}r:${ac}`,
+      };
+    },
+    task(taskId) {
+      const b = `${p}{${ns}:t:${taskId}}:`;
+      return {
+        task: `${b}task`,
+        states: `${b}states`,
+        errors: `${b}errors`,
+        jobs: `${b}jobs`,
+        tpl: `${b}tpl`,
+        job: (jobId) => `${b}j:${jobId}`,
+        attempts: (jobId) => `${b}a:${jobId}`,
+      };
+    },
+    sites: names.redisKey("jobs", "sites"),
+    tasks: names.redisKey("tasks"),
+    producers: names.redisKey("dataset-producers"),
+    taskName: (ownerHash, taskName) => names.redisKey("task-name", ownerHash, taskName),
+  };
+}

@@ -1,0 +1,90 @@
+-- One job's state change with its task's state and error counters, its attempt history and the
+-- task's rolled-up status, in one atomic step of one task shard: two clients racing on one job can
+-- never double-count. What the move means for the job's site (its state counters, holding index,
+-- error counts) is returned for the caller to apply in the site's shard (jobs/job-store.ts).
+-- KEYS: 1 job hash, 2 task hash, 3 task state counts, 4 task error counts, 5 the job's attempt
+--       history (attempt -> JSON), 6 the task's spec template
+-- ARGV: 1 new state, 2 comma list of allowed current states, 3 now, 4 fence attempt ('' = not a
+--       pilot's update), 5 fence lease token, 6 fence pilot id ('' = any), 7 '2' return the job's
+--       spec and the task's template, '1' the spec only, '0' neither, 8 '1' when the lease check
+--       moves the job (its pilot went silent: the attempt ended `lost`), then field/value pairs
+-- Returns {moved, state before, attempt after, site before, site after, failure code counted,
+-- spec, template}: moved 1 yes, 0 not allowed from that state or no such job, -1 refused as stale.
+--@include fence
+local job = redis.call('HMGET', KEYS[1], 'state', 'site', 'attempt', 'pilotId', 'leaseToken')
+local cur = job[1]
+if not cur then return {0, '', '', '', '', ''} end
+local oldSite = job[2] or ''
+if ARGV[4] ~= '' and not fenced(KEYS[1], ARGV[4], ARGV[5], ARGV[6]) then
+  return {-1, cur, job[3] or '', oldSite, oldSite, ''}
+end
+local ok = false
+for s in string.gmatch(ARGV[2], '[^,]+') do if s == cur then ok = true end end
+if not ok then return {0, cur, job[3] or '', oldSite, oldSite, ''} end
+local new = ARGV[1]
+local newSite = oldSite
+local attempt = job[3] or ''
+local fields = {'state', new, 'updatedAt', ARGV[3]}
+local code, msg = nil, ''
+for i = 9, #ARGV, 2 do
+  if ARGV[i] == 'site' then newSite = ARGV[i + 1] end
+  if ARGV[i] == 'attempt' then attempt = ARGV[i + 1] end
+  if ARGV[i] == 'errorCode' then code = ARGV[i + 1] end
+  if ARGV[i] == 'errorMessage' then msg = ARGV[i + 1] end
+  fields[#fields + 1] = ARGV[i]
+  fields[#fields + 1] = ARGV[i + 1]
+end
+local final = {--@FINAL_SET}
+-- A new attempt ends the old one: its history entry keeps where and by whom it ran, its lease token
+-- (so a record the old pilot sent before it reported stays admissible, see fence-2.lua) and how it
+-- ended: `reported` by its pilot's own update, `lost` when lease expiry requeued it.
+if attempt ~= (job[3] or '') and (job[3] or '') ~= '' then
+  local ended = 'lost'
+  if ARGV[8] ~= '1' and (ARGV[4] ~= '' or final[cur]) then ended = 'reported' end
+  redis.call('HSET', KEYS[5], job[3], cjson.encode({attempt = tonumber(job[3]), site = oldSite, pilotId = job[4] or '', leaseToken = job[5] or '', state = cur, ended = ended, errorCode = code or '', message = msg, at = tonumber(ARGV[3])}))
+end
+local failedCode = ''
+if cur == 'failed' then failedCode = redis.call('HGET', KEYS[1], 'errorCode') or '' end
+redis.call('HSET', KEYS[1], unpack(fields))
+redis.call('HINCRBY', KEYS[3], cur, -1)
+redis.call('HINCRBY', KEYS[3], new, 1)
+-- The task's error counts are its failed jobs by code: an operator's retry takes the failure back
+-- (the sites' counts stay a history of failures). failedCode was read before the job's fields were written.
+if cur == 'failed' and new ~= 'failed' and failedCode ~= '' then
+  if tonumber(redis.call('HGET', KEYS[4], failedCode) or '0') > 0 then redis.call('HINCRBY', KEYS[4], failedCode, -1) end
+end
+local counted = ''
+if new == 'failed' then
+  code = code or redis.call('HGET', KEYS[1], 'errorCode')
+  if code and code ~= '' then
+    redis.call('HINCRBY', KEYS[4], code, 1)
+    counted = code
+  end
+end
+local out = {1, cur, attempt, oldSite, newSite, counted}
+if ARGV[7] ~= '0' then out[7] = redis.call('HGET', KEYS[1], 'spec') or '' end
+if ARGV[7] == '2' then out[8] = redis.call('GET', KEYS[6]) or '' end
+-- The task's status changes only when a job enters or leaves a final state; the matchmaker's
+-- activated -> sent (the hot path) skips these reads. Same roll-up as lifecycle.ts rollUpTask.
+if not final[new] and not final[cur] then return out end
+local t = redis.call('HMGET', KEYS[2], 'njobs', 'status')
+local njobs = tonumber(t[1] or '0')
+local status = t[2]
+if status == 'aborted' then return out end
+local finalList = {--@FINAL_LIST}
+local c = redis.call('HMGET', KEYS[3], unpack(finalList))
+local counts = {}
+local total = 0
+for i, s in ipairs(finalList) do
+  counts[s] = tonumber(c[i] or '0') or 0
+  total = total + counts[s]
+end
+local outcome = 'active'
+if njobs > 0 and total >= njobs then
+  if counts['finished'] == njobs then outcome = 'done'
+  elseif counts['finished'] > 0 then outcome = 'partial'
+  elseif counts['failed'] > 0 then outcome = 'broken'
+  else outcome = 'aborted' end
+end
+if outcome ~= status then redis.call('HSET', KEYS[2], 'status', outcome, 'updatedAt', ARGV[3]) end
+return out
