@@ -60,8 +60,8 @@ export interface MatchmakerOptions {
   readonly nc: NatsConnection;
   /** For the JobStore, tokens, one-time keys and usage (auto-pipelined). */
   readonly redis: Redis;
-  /** For BullMQ (`maxRetriesPerRequest: null`). */
-  readonly bullConnection: Redis;
+  /** @deprecated dispatch no longer uses BullMQ; everything runs on `redis`. Ignored when given. */
+  readonly bullConnection?: Redis;
   readonly names: WireNames;
   readonly config: WmsConfig;
   readonly signer: EnvelopeSigner;
@@ -154,7 +154,6 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
   const registry = o.registry ?? new Registry();
   const m = metrics(registry);
   const dispatch = new DispatchQueues({
-    connection: o.bullConnection,
     redis,
     names,
     lockMs,

@@ -3,7 +3,7 @@
 // in-process. Run several processes for more throughput: they are competing consumers.
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import { ERR, WmsError, type WireNames, type WmsConfig } from "../../schemas/index.ts";
+import type { WireNames, WmsConfig } from "../../schemas/index.ts";
 import { DispatchQueues } from "../../jobs/index.ts";
 import { JobStore } from "../../jobs/index.ts";
 import { accountingConsumer, auditConsumer, UsageStore } from "../accounting/index.ts";
@@ -22,9 +22,9 @@ export interface StartAgentsOptions {
   names: WireNames;
   /** Ordinary connection for the stores. */
   redis: Redis;
-  /** BullMQ connection (maxRetriesPerRequest null); needed when `dispatch` is not given. */
+  /** @deprecated dispatch no longer uses BullMQ; ignored. */
   bullConnection?: Redis;
-  /** An existing DispatchQueues (the demo shares its matchmaker's); else one is made on bullConnection. */
+  /** An existing DispatchQueues (the demo shares its matchmaker's); else one is made on `redis`. */
   dispatch?: JobDispatch;
   /** Defaults to config.rabbitmq.url. */
   rabbitUrl?: string;
@@ -51,9 +51,7 @@ export async function startAgents(o: StartAgentsOptions): Promise<AgentsHandle> 
   if (which.has("job-state")) {
     let dispatch = o.dispatch;
     if (!dispatch) {
-      if (!o.bullConnection) throw new WmsError(ERR.BAD_CONFIG, "startAgents needs `dispatch` or `bullConnection` to run the job-state agent");
       ownDispatch = new DispatchQueues({
-        connection: o.bullConnection,
         redis: o.redis,
         names: o.names,
         lockMs: o.config.jobs.leaseSec * 1000,

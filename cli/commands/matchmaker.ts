@@ -55,7 +55,6 @@ async function runOne(cmd: Command, opts: MatchmakerOptions): Promise<void> {
   const logger = createLogger("matchmaker", config.logLevel);
   const nc = await connectNats(config, "wms-matchmaker");
   const redis = openRedis(config);
-  const bull = openRedis(config, { forBullMq: true, pipelined: true });
   // Site authorization chains come from the site config when one is set; without it no site refuses.
   const sites = config.sitesFile ? (await import("../../site-authz/index.ts")).loadSiteConfig(config.sitesFile).sites : undefined;
   // The metrics endpoint first: a port in use stops the start before the matchmaker answers anything.
@@ -69,11 +68,10 @@ async function runOne(cmd: Command, opts: MatchmakerOptions): Promise<void> {
     } catch (e) {
       await nc.close();
       redis.disconnect();
-      bull.disconnect();
       throw e;
     }
   }
-  const mm = await startMatchmaker({ nc, redis, bullConnection: bull, names, config, signer, logger, sites, registry });
+  const mm = await startMatchmaker({ nc, redis, names, config, signer, logger, sites, registry });
   if (metricsServer) logger.info({ metrics: metricsServer.url }, `matchmaker metrics at ${metricsServer.url}`);
   await serveUntilStopped(
     async () => {
@@ -81,7 +79,6 @@ async function runOne(cmd: Command, opts: MatchmakerOptions): Promise<void> {
       await mm.stop();
       await nc.close();
       redis.disconnect();
-      bull.disconnect();
     },
     { onSignal: () => logger.info("matchmaker stopping") },
   );
