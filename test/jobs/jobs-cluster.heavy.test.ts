@@ -1,0 +1,102 @@
+// The jobs port on a private Redis Cluster (6 nodes: 3 masters, 3 replicas, from the installed
+// redis-server): tasks created, jobs queued at 12 sites, claimed, moved, renewed in one batch, and a
+// silent pilot's lease expiring, all through ioredis's Cluster client. Every script runs in one hash
+// slot (a CROSSSLOT or MOVED would fail the step), and the site and task shards land on all three masters.
+import { Cluster } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DispatchQueues, JobStore, autoclusterId, autoclusterKey, hashTag, jobKeys, type ClaimedJob } from "../../jobs/index.ts";
+import { ERR, wireNames, type JobSpec } from "../../schemas/index.ts";
+import { startRedisCluster, type PrivateRedisCluster } from "../support/private-clusters.ts";
+import { uniqueNamespace } from "../support/namespace.ts";
+import { makeSpec } from "../matchmaker/fixtures.ts";
+
+const SITES = Array.from({ length: 12 }, (_, i) => `CL_${i}`);
+const TASKS = 6;
+const PER_TASK = 24;
+const LEASE_MS = 1500;
+
+let cluster: PrivateRedisCluster | undefined;
+let redis: Cluster;
+const names = wireNames(uniqueNamespace("jobscl"));
+
+beforeAll(async () => {
+  cluster = await startRedisCluster("jobs");
+  redis = new Cluster(
+    cluster.nodes.map((u) => ({ host: new URL(u).hostname, port: Number(new URL(u).port) })),
+    { enableAutoPipelining: true, slotsRefreshInterval: 2000, redisOptions: { maxRetriesPerRequest: 3 } },
+  );
+}, 180_000);
+
+afterAll(async () => {
+  redis?.disconnect();
+  await cluster?.stop();
+});
+
+describe("the jobs port on Redis Cluster", () => {
+  it("creates, queues, claims, moves, renews and expires jobs with every script in one slot, over all three masters", async () => {
+    const store = new JobStore(redis, names);
+    const dq = new DispatchQueues({ redis, names, lockMs: LEASE_MS, stalledIntervalMs: 200 });
+    const outcomes = new Map<string, string>();
+    try {
+      const all: JobSpec[] = [];
+      for (let t = 0; t < TASKS; t++) {
+        const taskId = `CLT${t}`;
+        const specs = Array.from({ length: PER_TASK }, (_, i) => makeSpec({ taskId, site: SITES[(t * PER_TASK + i) % SITES.length], maxAttempts: 3 }, i));
+        await store.createTask({ taskId, taskName: taskId, kind: "production", vo: "atlas", group: "", ownerDn: specs[0].userDn, priority: 0, maxAttempts: 3, outputDataset: `out.${taskId}` }, specs.map((spec) => ({ spec, state: "activated" as const })));
+        await dq.enqueue(specs);
+        all.push(...specs);
+      }
+      const total = TASKS * PER_TASK;
+      expect((await Promise.all(SITES.map((s) => dq.waitingCount(s)))).reduce((a, b) => a + b, 0)).toBe(total);
+
+      // Every job claimed once, through the shape index of its site.
+      const claimed: ClaimedJob[] = [];
+      for (const site of SITES) {
+        const acs = Object.keys(await dq.autoclusters(site));
+        expect(acs).toEqual([autoclusterId(autoclusterKey(all.find((s) => s.site === site)!))]);
+        for (let c = await dq.claim(site, acs, `pilot-${site}`); c; c = await dq.claim(site, acs, `pilot-${site}`)) claimed.push(c);
+      }
+      expect(new Set(claimed.map((c) => c.spec.jobId)).size).toBe(total);
+      expect(claimed.every((c) => c.spec.seal === undefined && c.spec.executable === all[0].executable)).toBe(true);
+
+      // Half run to the end; one batched heartbeat renews the rest (many sites, one call per site shard).
+      const [done, live] = [claimed.slice(0, total / 2), claimed.slice(total / 2)];
+      for (const c of done) {
+        const fence = { attempt: c.attempt, leaseToken: c.lockToken, pilotId: `pilot-${c.site}` };
+        expect((await store.transition(c.spec.jobId, "running", ["sent"], {}, Date.now(), undefined, undefined, fence)).moved).toBe(true);
+        expect((await store.transition(c.spec.jobId, "finished", ["running"], {}, Date.now(), undefined, undefined, fence)).moved).toBe(true);
+        expect(await dq.complete(c.spec.jobId, c.lockToken)).toBe(true);
+      }
+      expect(await dq.renewLeases(live.map((c) => ({ jobId: c.spec.jobId, leaseToken: c.lockToken })))).toEqual(live.map(() => true));
+      expect(await dq.renewLeases([{ jobId: live[0].spec.jobId, leaseToken: done[0].lockToken }])).toEqual([false]);
+
+      // The other half's pilots go silent: the lease checks requeue each job once as attempt 2.
+      await dq.startStalledChecks((id, o) => outcomes.set(id, o));
+      await expect.poll(() => live.filter((c) => outcomes.get(c.spec.jobId) === "requeued").length, { timeout: 30_000, interval: 200 }).toBe(live.length);
+      const again = await Promise.all(live.map((c) => store.getJob(c.spec.jobId)));
+      expect(again.map((r) => `${r?.state}/${r?.attempt}`)).toEqual(live.map(() => "activated/2"));
+      // The old pilot's report is refused and counted (per site shard, summed on read).
+      const stale = live[0];
+      const refused = await store.transition(stale.spec.jobId, "running", ["sent"], {}, Date.now(), undefined, undefined, { attempt: 1, leaseToken: stale.lockToken, pilotId: `pilot-${stale.site}` });
+      expect(refused).toMatchObject({ moved: false, stale: true });
+      expect((await store.errorCounts())[String(ERR.JOB_STALE_UPDATE)]).toBe(1);
+
+      const counts = await Promise.all(SITES.map((s) => store.siteCounts(s)));
+      expect(counts.reduce((n, c) => n + c.finished, 0)).toBe(total / 2);
+      expect(counts.reduce((n, c) => n + c.activated, 0)).toBe(total / 2);
+      expect(counts.reduce((n, c) => n + c.sent, 0)).toBe(0);
+      expect((await Promise.all(SITES.map((s) => dq.waitingCount(s)))).reduce((a, b) => a + b, 0)).toBe(total / 2);
+
+      // The shards are spread over the three masters.
+      const masters = redis.nodes("master");
+      expect(masters).toHaveLength(3);
+      const k = jobKeys(names);
+      const tags = new Set([...SITES.map((s) => hashTag(k.site(s).states)), ...Array.from({ length: TASKS }, (_, t) => hashTag(k.task(`CLT${t}`).task))]);
+      const perMaster = await Promise.all(masters.map((m) => m.dbsize()));
+      for (const n of perMaster) expect(n).toBeGreaterThan(0);
+      expect(tags.size).toBe(SITES.length + TASKS);
+    } finally {
+      await dq.close();
+    }
+  }, 240_000);
+});
