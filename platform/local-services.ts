@@ -4,7 +4,7 @@
 // otherwise say exactly what to install. Tests and CI never use this: they expect the services up.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { ERR, WmsError } from "../schemas/index.ts";
 import { checkNats, checkRabbit, checkRedis, type ServiceName, type ServiceStatus } from "./service-check.ts";
@@ -49,7 +49,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function waitUp(check: () => Promise<ServiceStatus>, timeoutMs: number): Promise<boolean> {
+async function waitUp(check: () => Promise<Pick<ServiceStatus, "state">>, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     // A server that refuses an anonymous probe is up: with authentication on, that is the answer.
@@ -103,6 +103,25 @@ export interface PrivateRedisOptions {
   readonly port?: number;
   /** Redis ACL file (users per role, `wms secrets init`); the default user is then off. */
   readonly aclFile?: string;
+  /** TLS only (no plain port), with this certificate and key: the URL is then rediss://. */
+  readonly tls?: ServerTls;
+}
+
+/** A server's TLS certificate and key (PEM files); clients need its CA (or the certificate itself). */
+export interface ServerTls {
+  readonly certFile: string;
+  readonly keyFile: string;
+}
+
+/** Up when the port accepts a connection: what a TLS server whose CA the probe does not hold can tell. */
+function portOpen(port: number): Promise<Pick<ServiceStatus, "state">> {
+  return new Promise((resolve) => {
+    const s = connect({ host: "127.0.0.1", port }, () => {
+      s.destroy();
+      resolve({ state: "up" });
+    });
+    s.on("error", () => resolve({ state: "down" }));
+  });
 }
 
 export async function startPrivateRedis(dataDir: string, opts: PrivateRedisOptions = {}): Promise<{ url: string; port: number; pid: number | undefined; stop: () => Promise<void> }> {
@@ -112,9 +131,11 @@ export async function startPrivateRedis(dataDir: string, opts: PrivateRedisOptio
   const port = opts.port ?? (await freePort());
   const persistence = opts.appendOnly ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"];
   const acl = opts.aclFile !== undefined ? ["--aclfile", opts.aclFile] : [];
-  const l = launchProcessGroup(bin, ["--port", String(port), "--bind", "127.0.0.1", "--dir", dataDir, "--save", "", ...persistence, ...acl]);
-  const url = `redis://127.0.0.1:${port}`;
-  if (!(await waitUp(() => checkRedis(url), 15_000))) {
+  // With TLS the plain port is closed (0) and clients are not asked for certificates: they authenticate as ACL users.
+  const listen = opts.tls ? ["--port", "0", "--tls-port", String(port), "--tls-cert-file", opts.tls.certFile, "--tls-key-file", opts.tls.keyFile, "--tls-ca-cert-file", opts.tls.certFile, "--tls-auth-clients", "no"] : ["--port", String(port)];
+  const l = launchProcessGroup(bin, [...listen, "--bind", "127.0.0.1", "--dir", dataDir, "--save", "", ...persistence, ...acl]);
+  const url = `${opts.tls ? "rediss" : "redis"}://127.0.0.1:${port}`;
+  if (!(await waitUp(() => (opts.tls ? portOpen(port) : checkRedis(url)), 15_000))) {
     await l.stop();
     throw new WmsError(ERR.SERVICE_UNAVAILABLE, `a private redis-server on port ${port} did not start`);
   }
@@ -126,6 +147,8 @@ export interface PrivateNatsOptions {
   readonly authConfig?: string;
   /** A fixed port (to restart on the port clients already use); default: a free one. */
   readonly port?: number;
+  /** Require TLS with this certificate and key: the URL is then tls://. */
+  readonly tls?: ServerTls;
 }
 
 export async function startPrivateNats(dataDir: string, opts: PrivateNatsOptions = {}): Promise<{ url: string; port: number; pid: number | undefined; stop: () => Promise<void> }> {
@@ -142,9 +165,10 @@ export async function startPrivateNats(dataDir: string, opts: PrivateNatsOptions
     writeFileSync(conf, readFileSync(opts.authConfig, "utf8"), { mode: 0o600 });
     args = [...args, "-c", conf];
   }
+  if (opts.tls) args = [...args, "--tls", "--tlscert", opts.tls.certFile, "--tlskey", opts.tls.keyFile];
   const l = launchProcessGroup(bin, args);
-  const url = `nats://127.0.0.1:${port}`;
-  if (!(await waitUp(() => checkNats(url), 15_000))) {
+  const url = `${opts.tls ? "tls" : "nats"}://127.0.0.1:${port}`;
+  if (!(await waitUp(() => (opts.tls ? portOpen(port) : checkNats(url)), 15_000))) {
     await l.stop();
     throw new WmsError(ERR.SERVICE_UNAVAILABLE, `a private nats-server on port ${port} did not start`);
   }

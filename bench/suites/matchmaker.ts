@@ -4,19 +4,20 @@
 // with no matching, token, key or signature.
 import { execFileSync, fork, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { setPriority, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { Queue, Worker } from "bullmq";
 import type { Redis } from "ioredis";
-import { loadConfig } from "../../platform/config.ts";
+import { loadConfig, readIdentityFile } from "../../platform/config.ts";
+import { startPrivateNats, startPrivateRedis, type ServerTls } from "../../platform/local-services.ts";
 import { openRedis } from "../../platform/connections.ts";
-import { SCHEMA_VERSION, type JobSpec, type WireNames } from "../../schemas/index.ts";
+import { SCHEMA_VERSION, wireNames, type JobSpec, type WireNames, type WmsConfig } from "../../schemas/index.ts";
 import type { SwarmCommand, SwarmPilot, SwarmResult } from "../pilot-swarm.ts";
 import { GcTrace } from "../gc-trace.ts";
-import { generatePilotKeyPair, initPki, JOB_SPEC_SEAL_PURPOSE, PilotTokenStore, sealJobSpec, ServiceSealer, pkiSealKeys } from "../../security/index.ts";
+import { generatePilotKeyPair, initPki, initTransportSecrets, JOB_SPEC_SEAL_PURPOSE, PilotTokenStore, pkiSealKeys, sealJobSpec, ServiceSealer, type TransportRole } from "../../security/index.ts";
 import { DispatchQueues, JobStore } from "../../jobs/index.ts";
 import { processCpuSec, processRssKb } from "../../site-authz/index.ts";
 import { benchJob, type BenchSuite } from "./suite.ts";
@@ -31,6 +32,10 @@ const BASELINE_JOBS = 10_000;
 /** Queued afresh for the plumbing floor, which runs for FLOOR_MS on jobs of its own. */
 const FLOOR_JOBS = 60_000;
 const FLOOR_MS = 4000;
+/** The TLS-and-authentication comparison: jobs queued and closed-loop time per run (three runs). */
+const TRANSPORT_JOBS = 10_000;
+const TRANSPORT_MS = 5000;
+const TRANSPORT_FLOOR_JOBS = 30_000;
 const WMS_BIN = fileURLToPath(new URL("../../bin/wms.mjs", import.meta.url));
 const SWARM_MODULE = fileURLToPath(new URL("../pilot-swarm.ts", import.meta.url));
 const FLOOR_MODULE = fileURLToPath(new URL("../plumbing-floor.ts", import.meta.url));
@@ -74,9 +79,10 @@ async function makePilots(tokens: PilotTokenStore, n: number): Promise<SwarmPilo
 class PilotSwarm {
   private constructor(private readonly child: ChildProcess) {}
 
-  static start(): PilotSwarm {
+  /** `env`: extra environment, e.g. WMS_CONFIG naming the pilots' TLS and identity settings. */
+  static start(env: NodeJS.ProcessEnv = {}): PilotSwarm {
     // Inherits `--import tsx` (execArgv) from the bench process.
-    const child = fork(SWARM_MODULE, [], { execArgv: [...process.execArgv, ...(process.env.WMS_BENCH_SWARM_NODE_ARGS?.split(" ").filter(Boolean) ?? [])], stdio: ["ignore", "ignore", "inherit", "ipc"] });
+    const child = fork(SWARM_MODULE, [], { execArgv: [...process.execArgv, ...(process.env.WMS_BENCH_SWARM_NODE_ARGS?.split(" ").filter(Boolean) ?? [])], stdio: ["ignore", "ignore", "inherit", "ipc"], env: { ...process.env, ...env } });
     // The pilots are the stopwatch: on this shared 2-core box the scheduler would otherwise park
     // them for tens of ms behind the matchmaker, Redis and NATS, and that wait would be reported as
     // matchmaker latency. Raising their priority needs root; without it the bench runs as is.
@@ -116,8 +122,8 @@ function exited(child: ChildProcess): Promise<void> {
 }
 
 /** Starts the plumbing-floor responder (bench/plumbing-floor.ts) and waits until it listens. */
-function startFloor(namespace: string): Promise<ChildProcess> {
-  const child = fork(FLOOR_MODULE, [namespace], { stdio: ["ignore", "ignore", "inherit", "ipc"] });
+function startFloor(namespace: string, env: NodeJS.ProcessEnv = {}): Promise<ChildProcess> {
+  const child = fork(FLOOR_MODULE, [namespace], { stdio: ["ignore", "ignore", "inherit", "ipc"], env: { ...process.env, ...env } });
   return new Promise((resolve, reject) => {
     child.once("message", () => resolve(child));
     child.once("exit", (code) => reject(new Error(`the plumbing-floor responder exited (${code ?? "signal"})`)));
@@ -187,6 +193,135 @@ async function deleteNamespace(redis: Redis, ns: string): Promise<void> {
       cursor = next;
       if (keys.length) await redis.del(...keys);
     } while (cursor !== "0");
+  }
+}
+
+/** A server certificate for 127.0.0.1 (its own CA), made with the openssl command line. */
+function serverTls(dir: string): ServerTls & { readonly caFile: string } {
+  const certFile = join(dir, "server.cert.pem");
+  const keyFile = join(dir, "server.key.pem");
+  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", keyFile, "-out", certFile, "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"], { stdio: "ignore" });
+  return { certFile, keyFile, caFile: certFile };
+}
+
+interface TransportRun {
+  readonly matchesPerSec: number;
+  readonly plumbingFloorPerSec: number;
+  readonly matchmakerCpuUsPerMatch: number;
+}
+
+/**
+ * The same matchmaker, pilots and floor against private servers: plain (no TLS, no users) or
+ * secured (NATS and Redis over TLS, each process as its role's user from `wms secrets init`, so
+ * with subject permissions and Redis ACLs checked on every command). Smaller than the main run:
+ * it measures the ratio of the two, run one after the other on the same machine.
+ */
+async function transportRun(secured: boolean, work: string, base: { readonly config: WmsConfig; readonly pkiDir: string }): Promise<TransportRun> {
+  const namespace = `benchtls${randomBytes(3).toString("hex")}`;
+  const names = wireNames(namespace);
+  const dir = join(work, secured ? "tls" : "plain");
+  mkdirSync(dir, { recursive: true });
+  const tls = secured ? serverTls(dir) : undefined;
+  const secrets = secured ? initTransportSecrets(join(dir, "secrets"), names) : undefined;
+  const stops: Array<() => Promise<void>> = [];
+  let child: ChildProcess | undefined;
+  let swarm: PilotSwarm | undefined;
+  let floor: ChildProcess | undefined;
+  let redis: Redis | undefined;
+  let bull: Redis | undefined;
+  let dq: DispatchQueues | undefined;
+  try {
+    const nats = await startPrivateNats(join(dir, "nats"), secured ? { authConfig: secrets?.natsConfig, tls } : {});
+    stops.push(nats.stop);
+    const redisServer = await startPrivateRedis(join(dir, "redis"), secured ? { aclFile: secrets?.redisAclFile, tls } : {});
+    stops.push(redisServer.stop);
+    const identity = (role: TransportRole): Record<"nats" | "redis" | "rabbitmq", Record<string, unknown>> => {
+      const file = secrets?.roles.find((r) => r.role === role)?.identityFile;
+      return file === undefined ? { nats: {}, redis: {}, rabbitmq: {} } : readIdentityFile(file);
+    };
+    // Each process's config: NATS as one role, Redis as another (pilots hold no Redis user; the
+    // simulated pilots also hand their jobs back in Redis themselves, so they use the matchmaker's).
+    const configFile = (name: string, natsRole: TransportRole, redisRole: TransportRole): string => {
+      const file = join(dir, `${name}.json`);
+      const ca = tls ? { tls: { ca: tls.caFile } } : {};
+      const doc = {
+        ...base.config,
+        namespace,
+        pki: { dir: base.pkiDir },
+        logLevel: "warn",
+        nats: { url: nats.url, ...identity(natsRole).nats, ...ca },
+        redis: { url: redisServer.url, ...identity(redisRole).redis, ...ca },
+      };
+      writeFileSync(file, JSON.stringify(doc), { mode: 0o600 });
+      return file;
+    };
+    const mmConfig = configFile("matchmaker", "matchmaker", "matchmaker");
+    const pilotsConfig = configFile("pilots", "pilot", "matchmaker");
+    const { config } = loadConfig({ path: mmConfig, env: {} });
+    redis = openRedis(config);
+    bull = openRedis(config, { forBullMq: true });
+    dq = new DispatchQueues({ connection: bull, redis, names, lockMs: 600_000, stalledIntervalMs: 600_000 });
+    const sealer = new ServiceSealer(pkiSealKeys(base.pkiDir).jobSpec, JOB_SPEC_SEAL_PURPOSE);
+    await queueJobs(new JobStore(redis, names), dq, "t", TRANSPORT_JOBS, (x) => sealJobSpec(sealer, x));
+    child = spawn(process.execPath, [WMS_BIN, "--config", mmConfig, "matchmaker"], { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, WMS_CONFIG: undefined, WMS_NAMESPACE: undefined, WMS_IDENTITY_FILE: undefined } });
+    const pid = child.pid ?? 0;
+    swarm = PilotSwarm.start({ WMS_CONFIG: pilotsConfig, WMS_NAMESPACE: undefined, WMS_IDENTITY_FILE: undefined });
+    await swarm.call({ op: "init", namespace, pilots: await makePilots(new PilotTokenStore(redis, names), PEAK_CONCURRENCY) });
+    for (let tries = 0; ; tries++) {
+      try {
+        await swarm.call({ op: "rounds", rounds: 1, checked: true, single: true });
+        break;
+      } catch (e) {
+        if (tries > 100) throw e;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    await swarm.call({ op: "rounds", rounds: Math.ceil(500 / PEAK_CONCURRENCY), checked: true });
+    const cpu0 = await cpuSec(pid);
+    const peak = await swarm.call({ op: "closed", ms: TRANSPORT_MS });
+    const matchmakerCpuUsPerMatch = Math.round((((await cpuSec(pid)) - cpu0) * 1e6) / Math.max(1, peak.matches));
+    child.kill("SIGTERM");
+    await exited(child);
+    await dq.enqueue(Array.from({ length: TRANSPORT_FLOOR_JOBS }, (_, i) => benchJob("floor", i, `BENCH_${i % SITES}`, { environment: { ATHENA_CORES: "1" } })));
+    floor = await startFloor(namespace, { WMS_CONFIG: mmConfig, WMS_NAMESPACE: undefined, WMS_IDENTITY_FILE: undefined });
+    const floorRun = await swarm.call({ op: "closed", ms: FLOOR_MS });
+    return { matchesPerSec: peak.matches / (peak.elapsedMs / 1000), plumbingFloorPerSec: floorRun.matches / (floorRun.elapsedMs / 1000), matchmakerCpuUsPerMatch };
+  } finally {
+    await swarm?.stop();
+    child?.kill("SIGTERM");
+    if (child) await exited(child);
+    floor?.kill("SIGTERM");
+    if (floor) await exited(floor);
+    await dq?.close();
+    redis?.disconnect();
+    bull?.disconnect();
+    await Promise.allSettled(stops.map((s) => s()));
+  }
+}
+
+/** Plain, then TLS and authentication, then plain again: the ratio against the mean of the plain runs cancels a drift of the machine. */
+async function transportCost(pkiDir: string, config: WmsConfig): Promise<Record<string, number>> {
+  const work = mkdtempSync(join(tmpdir(), "wms-bench-tls-"));
+  try {
+    const plain1 = await transportRun(false, join(work, "1"), { config, pkiDir });
+    const secured = await transportRun(true, join(work, "2"), { config, pkiDir });
+    const plain2 = await transportRun(false, join(work, "3"), { config, pkiDir });
+    const plain = (plain1.matchesPerSec + plain2.matchesPerSec) / 2;
+    const plainFloor = (plain1.plumbingFloorPerSec + plain2.plumbingFloorPerSec) / 2;
+    const r2 = (x: number): number => Math.round(x * 100) / 100;
+    return {
+      tlsMatchesPerSec: Math.round(secured.matchesPerSec),
+      tlsPlumbingFloorPerSec: Math.round(secured.plumbingFloorPerSec),
+      tlsMatchToFloorRatio: r2(secured.matchesPerSec / secured.plumbingFloorPerSec),
+      tlsMatchmakerCpuUsPerMatch: secured.matchmakerCpuUsPerMatch,
+      plainPrivateMatchesPerSec: Math.round(plain),
+      plainPrivatePlumbingFloorPerSec: Math.round(plainFloor),
+      plainPrivateMatchmakerCpuUsPerMatch: Math.round((plain1.matchmakerCpuUsPerMatch + plain2.matchmakerCpuUsPerMatch) / 2),
+      tlsOverPlainRatio: r2(secured.matchesPerSec / plain),
+      tlsFloorOverPlainRatio: r2(secured.plumbingFloorPerSec / plainFloor),
+    };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
   }
 }
 
@@ -301,6 +436,8 @@ export const matchmakerSuite: BenchSuite = {
         ...cpuPerMatch,
         ...floorCpu,
         baselineRedisCpuUsPerJob,
+        // WMS_BENCH_TLS=0 leaves the TLS comparison out (it adds about a minute).
+        ...(process.env.WMS_BENCH_TLS === "0" ? {} : await transportCost(dir, config)),
       };
     } finally {
       await swarm?.stop();
