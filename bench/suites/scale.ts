@@ -17,14 +17,14 @@ import { openNats, openRedis } from "../../platform/connections.ts";
 import { startPrivateRedis } from "../../platform/local-services.ts";
 import { SCHEMA_VERSION, type JobSpec, type WireNames, type WmsConfig } from "../../schemas/index.ts";
 import { generatePilotKeyPair, initPki, JOB_SPEC_SEAL_PURPOSE, PilotTokenStore, sealJobSpec, ServiceSealer, pkiSealKeys } from "../../security/index.ts";
-import { DispatchQueues, JobStore } from "../../jobs/index.ts";
+import { DispatchQueues, JobStore, jobKeys } from "../../jobs/index.ts";
 import { processCpuSec } from "../../site-authz/index.ts";
 import { benchJob, type BenchSuite } from "./suite.ts";
 import { runningJobsHeld } from "./scale-heartbeats.ts";
 
 const WMS_BIN = fileURLToPath(new URL("../../bin/wms.mjs", import.meta.url));
-/** Queued jobs for the memory figure; the issue's 100k is scaled down so the suite runs in minutes (the figure is per job). */
-const MEMORY_JOBS = 20_000;
+/** Queued jobs for the memory figure (the issue's 100k). */
+const MEMORY_JOBS = 100_000;
 const MEMORY_SITES = 50;
 const CPU_JOBS = 2000;
 const CPU_MATCHES = 1200;
@@ -54,7 +54,7 @@ interface Ctx {
 /** `sites` × `shapes` dispatch queues (one task per queue; shapes differ in memory), `perQueue` jobs each. */
 async function queueJobs(c: Ctx, sites: number, shapes: number, perQueue: number): Promise<void> {
   const store = new JobStore(c.redis, c.names);
-  const dq = new DispatchQueues({ connection: c.bull, redis: c.redis, names: c.names, lockMs: 600_000, stalledIntervalMs: 600_000 });
+  const dq = new DispatchQueues({ redis: c.redis, names: c.names, lockMs: 600_000, stalledIntervalMs: 600_000 });
   try {
     for (let s = 0; s < sites; s++) {
       for (let a = 0; a < shapes; a++) {
@@ -202,10 +202,26 @@ export const scaleSuite: BenchSuite = {
         const mem0 = await usedMemory(redis);
         await queueJobs(c, MEMORY_SITES, 2, MEMORY_JOBS / (MEMORY_SITES * 2));
         const bytesPerJob = Math.round(((await usedMemory(redis)) - mem0) / MEMORY_JOBS);
-        process.stderr.write(`scale: ${MEMORY_JOBS} jobs queued, ${bytesPerJob} bytes each\n`);
+        // What a queued job's bytes are: its record, its ready-set entry, its id in its task's list
+        // (MEMORY USAGE of one task's keys and one site's ready set, per job).
+        const k = jobKeys(names);
+        const task = k.task("s0m0");
+        const perTask = MEMORY_JOBS / (MEMORY_SITES * 2);
+        const ids = await redis.lrange(task.jobs, 0, 49);
+        const recordBytes = Math.round((await Promise.all(ids.map((id) => redis.memory("USAGE", task.job(id), "SAMPLES", 0)))).reduce<number>((a, b) => a + (b ?? 0), 0) / Math.max(1, ids.length));
+        const site = k.site("SCALE_0");
+        const acs = await redis.hkeys(site.acs);
+        const readyBytes = Math.round(((await redis.memory("USAGE", site.ready(acs[0]), "SAMPLES", 0)) ?? 0) / Math.max(1, await redis.zcard(site.ready(acs[0]))));
+        const listBytes = Math.round(((await redis.memory("USAGE", task.jobs, "SAMPLES", 0)) ?? 0) / perTask);
+        const tplBytes = (await redis.memory("USAGE", task.tpl, "SAMPLES", 0)) ?? 0;
+        process.stderr.write(`scale: ${MEMORY_JOBS} jobs queued, ${bytesPerJob} bytes each (record ${recordBytes}, ready entry ${readyBytes}, task list ${listBytes}, template ${tplBytes} per task)\n`);
         Object.assign(out, {
           redisBytesPerQueuedJob: bytesPerJob,
-          redisBytesNote: `INFO used_memory delta over ${MEMORY_JOBS.toLocaleString("en-US")} queued jobs (not 100k, to keep the run short), divided per job; ~${Math.round((bytesPerJob * 100_000) / 1e6)} MB at 100k by extrapolation`,
+          redisBytesJobRecord: recordBytes,
+          redisBytesReadyEntry: readyBytes,
+          redisBytesTaskListEntry: listBytes,
+          redisBytesTaskTemplate: tplBytes,
+          redisBytesNote: `INFO used_memory delta over ${MEMORY_JOBS.toLocaleString("en-US")} queued jobs (${MEMORY_SITES} sites x 2 shapes, one task each), divided per job; the job record, ready-set entry and task-list entry are MEMORY USAGE per job, the template once per task`,
           redisBytesTarget: `<= ${TARGETS.bytesPerJobMax}`,
           redisBytesMet: String(bytesPerJob <= TARGETS.bytesPerJobMax),
         });
