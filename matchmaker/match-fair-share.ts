@@ -1,14 +1,15 @@
 // Fair-share standing: each user's accounted wall time, read from the accounting agent's usage
-// hashes (`acct:user:<dn>`, field wallSec) and cached briefly, so an advert costs at most one
-// Redis round trip for usage and usually none. Stale by up to `ttlMs`, which fair share tolerates.
-import type { Redis } from "ioredis";
+// hashes (the user's hash in its bucket, field wallSec) and cached briefly, so an advert costs at
+// most one Redis round trip for usage and usually none. Stale by up to `ttlMs`, which fair share tolerates.
+import { usageHashKey, usageShard } from "../agents/accounting/index.ts";
+import type { RedisClient } from "../platform/redis-client.ts";
 import type { WireNames } from "../schemas/index.ts";
 
 export class FairShareUsage {
   private readonly cache = new Map<string, { wallSec: number; at: number }>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly names: WireNames,
     private readonly ttlMs = 5000,
   ) {}
@@ -20,12 +21,12 @@ export class FairShareUsage {
       return !c || now - c.at > this.ttlMs;
     });
     if (stale.length === 0) return;
-    const p = this.redis.pipeline();
-    for (const dn of stale) p.hget(this.names.redisKey("acct", "user", dn), "wallSec");
-    const res = (await p.exec()) ?? [];
+    // One command per user, not a pipeline: the users' buckets are different Redis Cluster slots. The
+    // connection is auto-pipelined, so they still leave in one write per server.
+    const res = await Promise.all(stale.map((dn) => this.redis.hget(usageHashKey(this.names, usageShard(this.names, dn), "user", dn), "wallSec")));
     if (this.cache.size > 100_000) this.cache.clear();
     stale.forEach((dn, i) => {
-      const v = Number(res[i]?.[1] ?? 0);
+      const v = Number(res[i] ?? 0);
       this.cache.set(dn, { wallSec: Number.isFinite(v) ? v : 0, at: now });
     });
   }

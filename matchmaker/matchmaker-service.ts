@@ -301,7 +301,7 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
       await admitted;
       throw overBudget(advert.site, advert.pilotId, "this ad ran over it before");
     }
-    const keyReq = (job: Pick<JobSpec, "userDn" | "jobId" | "attempt">) => ({ userDn: job.userDn, jobId: job.jobId, pilotId: advert.pilotId, attempt: job.attempt, ttlSec: config.credentials.oneTimeKeyTtlSec });
+    const keyReq = (job: Pick<JobSpec, "userDn" | "jobId" | "attempt">) => ({ userDn: job.userDn, jobId: job.jobId, pilotId: advert.pilotId, attempt: job.attempt, site: advert.site, ttlSec: config.credentials.oneTimeKeyTtlSec });
     const withKey = (job: ClaimTarget): ClaimWrites<MintedKey> => {
       const k = keys.prepare(keyReq(job));
       return { writes: { set: [k] }, value: { secret: k.secret, attempt: job.attempt } };

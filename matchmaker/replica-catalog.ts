@@ -8,8 +8,10 @@
 //   at:<dataset>:<site>       SET  of lfns of the dataset held at the site
 // Replicas are kept per (dataset, site) rather than per file, so the questions brokerage asks
 // ("which sites hold these files?") cost one command per site, not one per file, and a 10,000-file
-// dataset is read in three round trips.
-import type { Redis } from "ioredis";
+// dataset is read in three round trips. Batches are separate commands rather than pipelines, since a
+// Redis Cluster pipeline must stay in one slot; the connection is auto-pipelined, so a batch still
+// leaves in one write per server.
+import type { RedisClient } from "../platform/redis-client.ts";
 import { ERR, WmsError, type CatalogFile, type ReplicaCatalog, type WireNames } from "../schemas/index.ts";
 
 /** A file's identity and checksums, as the catalog records them. */
@@ -48,17 +50,10 @@ function decode(lfn: string, json: string): CatalogEntry {
   return { lfn, size: v.size, adler32: v.adler32, md5: v.md5 };
 }
 
-/** Throws on a pipeline entry that failed, so a half-written batch is not reported as done. */
-function results(res: [Error | null, unknown][] | null): unknown[] {
-  return (res ?? []).map(([err, v]) => {
-    if (err) throw err;
-    return v;
-  });
-}
 
 export class ReplicaCatalogStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly names: WireNames,
   ) {}
 
@@ -84,14 +79,12 @@ export class ReplicaCatalogStore {
   async addFiles(dataset: string, files: readonly CatalogEntry[], sites: readonly string[]): Promise<void> {
     await this.checkConsistent(dataset, files);
     for (const part of chunks(files)) {
-      const p = this.redis.pipeline();
-      p.sadd(this.datasetsKey, dataset);
-      p.hset(this.filesKey(dataset), Object.fromEntries(part.map((f) => [f.lfn, encode(f)])));
-      for (const site of sites) {
-        p.sadd(this.holdersKey(dataset), site);
-        p.sadd(this.atKey(dataset, site), ...part.map((f) => f.lfn));
-      }
-      results(await p.exec());
+      // Any failure rejects the batch, so a half-written batch is not reported as done.
+      await Promise.all([
+        this.redis.sadd(this.datasetsKey, dataset),
+        this.redis.hset(this.filesKey(dataset), Object.fromEntries(part.map((f) => [f.lfn, encode(f)]))),
+        ...sites.flatMap((site) => [this.redis.sadd(this.holdersKey(dataset), site), this.redis.sadd(this.atKey(dataset, site), ...part.map((f) => f.lfn))]),
+      ]);
     }
     if (files.length === 0) await this.redis.sadd(this.datasetsKey, dataset);
   }
@@ -120,10 +113,7 @@ export class ReplicaCatalogStore {
     if ((await this.redis.hexists(this.filesKey(dataset), lfn)) !== 1) {
       throw new WmsError(ERR.NOT_FOUND, `${dataset}: no file ${lfn} in the catalog; add it with its size and checksums first (wms replica add)`);
     }
-    const p = this.redis.pipeline();
-    p.sadd(this.holdersKey(dataset), site);
-    p.sadd(this.atKey(dataset, site), lfn);
-    results(await p.exec());
+    await Promise.all([this.redis.sadd(this.holdersKey(dataset), site), this.redis.sadd(this.atKey(dataset, site), lfn)]);
   }
 
   /** Forgets the replica at `site` (the site lost or deleted the file); the file stays known. */
@@ -142,11 +132,7 @@ export class ReplicaCatalogStore {
 
   /** Every file of the dataset in lfn order with the sites holding it; undefined for an unknown dataset. */
   async listDataset(dataset: string): Promise<DatasetFile[] | undefined> {
-    const p = this.redis.pipeline();
-    p.sismember(this.datasetsKey, dataset);
-    p.hgetall(this.filesKey(dataset));
-    p.smembers(this.holdersKey(dataset));
-    const [known, files, holders] = results(await p.exec()) as [number, Record<string, string>, string[]];
+    const [known, files, holders] = await Promise.all([this.redis.sismember(this.datasetsKey, dataset), this.redis.hgetall(this.filesKey(dataset)), this.redis.smembers(this.holdersKey(dataset))]);
     if (known !== 1) return undefined;
     const sitesOf = await this.replicaMap(dataset, holders);
     return Object.keys(files)
@@ -158,10 +144,8 @@ export class ReplicaCatalogStore {
   private async replicaMap(dataset: string, holders: readonly string[]): Promise<Map<string, string[]>> {
     const out = new Map<string, string[]>();
     if (holders.length === 0) return out;
-    const p = this.redis.pipeline();
     const sorted = [...holders].sort();
-    for (const site of sorted) p.smembers(this.atKey(dataset, site));
-    const sets = results(await p.exec()) as string[][];
+    const sets = await Promise.all(sorted.map((site) => this.redis.smembers(this.atKey(dataset, site))));
     sorted.forEach((site, i) => {
       for (const lfn of sets[i]) {
         const list = out.get(lfn);
@@ -181,10 +165,8 @@ export class ReplicaCatalogStore {
     if (lfns.length === 0) return out;
     const holders = (await this.redis.smembers(this.holdersKey(dataset))).sort();
     if (holders.length === 0) return out;
-    const p = this.redis.pipeline();
     const parts = chunks(lfns, 5000);
-    for (const site of holders) for (const part of parts) p.smismember(this.atKey(dataset, site), ...part);
-    const res = results(await p.exec()) as number[][];
+    const res = await Promise.all(holders.flatMap((site) => parts.map((part) => this.redis.smismember(this.atKey(dataset, site), ...part))));
     let k = 0;
     for (const site of holders) {
       for (const part of parts) {
@@ -201,9 +183,8 @@ export class ReplicaCatalogStore {
   async filesHeld(site: string): Promise<number> {
     const datasets = await this.redis.smembers(this.datasetsKey);
     if (datasets.length === 0) return 0;
-    const p = this.redis.pipeline();
-    for (const d of datasets) p.scard(this.atKey(d, site));
-    return (results(await p.exec()) as number[]).reduce((a, b) => a + b, 0);
+    const counts = await Promise.all(datasets.map((d) => this.redis.scard(this.atKey(d, site))));
+    return counts.reduce((a, b) => a + b, 0);
   }
 
   /** Bulk load of a validated catalog file: each file's replicas grouped by site, so it costs a few pipelines per dataset. */
@@ -221,10 +202,7 @@ export class ReplicaCatalogStore {
       await this.addFiles(ds.name, ds.files, []);
       for (const [site, files] of bySite) {
         for (const part of chunks(files)) {
-          const p = this.redis.pipeline();
-          p.sadd(this.holdersKey(ds.name), site);
-          p.sadd(this.atKey(ds.name, site), ...part.map((f) => f.lfn));
-          results(await p.exec());
+          await Promise.all([this.redis.sadd(this.holdersKey(ds.name), site), this.redis.sadd(this.atKey(ds.name, site), ...part.map((f) => f.lfn))]);
         }
         summary.replicas += files.length;
       }

@@ -1,16 +1,19 @@
 // Each queue's status, written by the running factory every cycle and read by `wms factory status`
 // and the monitor. Validated where it is read back, like any other message.
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../platform/redis-client.ts";
 import { FactoryQueueStatus, type WireNames } from "../schemas/index.ts";
 import { factoriesKey, factoryKeys } from "./factory-keys.ts";
 
-export async function writeQueueStatus(redis: Redis, names: WireNames, status: FactoryQueueStatus): Promise<void> {
+export async function writeQueueStatus(redis: RedisClient, names: WireNames, status: FactoryQueueStatus): Promise<void> {
   const keys = factoryKeys(names, status.factoryId);
-  await redis.multi().hset(keys.status, status.queue, JSON.stringify(status)).zadd(keys.factories, status.at, status.factoryId).exec();
+  // Two commands, not a MULTI: the index of factories and a factory's keys are in different Redis
+  // Cluster slots. The status first, so a reader that finds the factory in the index finds its status.
+  await redis.hset(keys.status, status.queue, JSON.stringify(status));
+  await redis.zadd(keys.factories, status.at, status.factoryId);
 }
 
 /** Factory ids that have written a status, most recent first. */
-export async function knownFactories(redis: Redis, names: WireNames): Promise<string[]> {
+export async function knownFactories(redis: RedisClient, names: WireNames): Promise<string[]> {
   return redis.zrevrange(factoriesKey(names), 0, -1);
 }
 
@@ -21,7 +24,7 @@ export interface StatusReadResult {
 }
 
 /** Every queue's status of one factory, or of all factories. */
-export async function readFactoryStatus(redis: Redis, names: WireNames, factoryId?: string): Promise<StatusReadResult> {
+export async function readFactoryStatus(redis: RedisClient, names: WireNames, factoryId?: string): Promise<StatusReadResult> {
   const ids = factoryId !== undefined ? [factoryId] : await knownFactories(redis, names);
   const queues: FactoryQueueStatus[] = [];
   const invalid: string[] = [];

@@ -3,7 +3,7 @@ export { SCHEMA_VERSION, defineMessage, describeErrors, type Message } from "./m
 export { ERROR_CODES, ERR, errorEntry, errorByName, isRetryable, type ErrorCodeEntry, type ErrorCategory, type ErrorCode, type ErrorName } from "./error-codes.ts";
 export { WmsError, isWmsError } from "./wms-error.ts";
 export { RETRY_RULES, retryRuleFor, type RetryRule, type RetryAction } from "./retry-rules.ts";
-export { wireNames, siteSubjectToken, type WireNames } from "./names.ts";
+export { bucketOf, wireNames, siteSubjectToken, type WireNames } from "./names.ts";
 export * from "./messages/common.ts";
 export * from "./messages/machine-advert.ts";
 export * from "./messages/job-spec.ts";

@@ -40,6 +40,30 @@ export interface WireNames {
   /** Redis key prefix for everything that is not a BullMQ queue. */
   readonly redisPrefix: string;
   redisKey(...parts: string[]): string;
+  /**
+   * Redis Cluster hash tag of one shard, `{<ns>:<kind>:<id>}`: keys built on the same tag share one
+   * slot, so a script or MULTI over them runs on a cluster, and different tags spread over the
+   * masters. Kinds: `s` a site, `t` a task, `a` a bucket of users' accounting, `l` a bucket of a
+   * capped report list.
+   */
+  shardTag(kind: string, id: string): string;
+  /** A key in a shard: the tag first, so SCAN `{<ns>:*` finds every sharded key of the namespace. */
+  shardKey(tag: string, ...parts: string[]): string;
+  /** A key in the site's shard (`{<ns>:s:<site>}`): its one-time keys, pilot tokens, security audit, counters. */
+  siteKey(site: string, ...parts: string[]): string;
+}
+
+/**
+ * Which of `n` buckets an id falls in (FNV-1a, 32 bit): stable across processes and versions, so
+ * every reader and writer of a bucketed layout agrees without asking Redis.
+ */
+export function bucketOf(id: string, n: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) {
+    h ^= id.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h % n;
 }
 
 /**
@@ -56,6 +80,8 @@ export function wireNames(namespace = "wms"): WireNames {
   if (!NAMESPACE_RE.test(namespace)) throw new Error(`namespace '${namespace}' must match ${NAMESPACE_RE}`);
   const ns = namespace;
   const redisPrefix = `${ns}:`;
+  const shardTag = (kind: string, id: string): string => `{${ns}:${kind}:${id}}`;
+  const shardKey = (tag: string, ...parts: string[]): string => [tag, ...parts].join(":");
   return {
     namespace: ns,
     subjects: {
@@ -90,5 +116,8 @@ export function wireNames(namespace = "wms"): WireNames {
     },
     redisPrefix,
     redisKey: (...parts) => redisPrefix + parts.join(":"),
+    shardTag,
+    shardKey,
+    siteKey: (site, ...parts) => shardKey(shardTag("s", site), ...parts),
   };
 }

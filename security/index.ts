@@ -21,7 +21,7 @@ export { encryptToCertificate, decryptWithKey } from "./certificate-encryption.t
 export { signTaskBatch, verifyTaskBatch } from "./task-batch-signing.ts";
 export { sealCredential, openCredential, sealedKeyId, credentialKeyFromBase64 } from "./credential-seal.ts";
 export { CredentialKeyring, credentialKeyId, rotateCredentialKey, type CredentialKeyringSource, type KeyringFile, type RotateResult } from "./credential-keyring.ts";
-export { AuditLog, auditStreamKey, type AuditEntry } from "./audit-log.ts";
+export { AuditLog, auditStreamKey, siteAuditStreamKey, type AuditEntry } from "./audit-log.ts";
 export { PilotTokenStore, type MintTokenRequest, type ConsumedToken } from "./pilot-token-store.ts";
 export { OneTimeKeyStore, ONE_TIME_KEY_SEAL_PURPOSE, type KeyBinding, type ConsumedKey, type OneTimeKeyStoreOptions, type PreparedKey } from "./one-time-key-store.ts";
 export { NonceStore } from "./nonce-store.ts";

@@ -5,10 +5,10 @@
 // (service-seal.ts: HMAC under the one-time-key seal key, which only the matchmaker and the
 // credential cache hold) over its binding and the key's hash, so a record written straight into
 // Redis, or copied under another key, is refused: nobody without that key mints keys.
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../platform/redis-client.ts";
 import { redisScript } from "../platform/redis-script.ts";
 import { ERR, WmsError, type WireNames } from "../schemas/index.ts";
-import { auditStreamKey, AUDIT_MAXLEN } from "./audit-log.ts";
+import { AuditLog, AUDIT_MAXLEN, siteAuditStreamKey } from "./audit-log.ts";
 import { newSecret, secretHash } from "./secret-hash.ts";
 import type { SealVerifier, ServiceSealer } from "./service-seal.ts";
 
@@ -20,6 +20,11 @@ export interface KeyBinding {
   readonly pilotId: string;
   /** The job's attempt the key was minted for: a key of attempt 1 is worthless once the job is requeued as attempt 2. */
   readonly attempt: number;
+  /**
+   * The site the job was matched at: the key lives in that site's shard (written in the claim's
+   * own script, which runs in the site's slot), and whoever consumes it finds it there.
+   */
+  readonly site: string;
 }
 
 export interface ConsumedKey extends KeyBinding {
@@ -46,14 +51,15 @@ export interface OneTimeKeyStoreOptions {
   readonly verifier?: SealVerifier;
 }
 
-function sealText(keyHash: string, b: KeyBinding, expiresAt: number): string {
+function sealText(keyHash: string, b: Omit<KeyBinding, "site">, expiresAt: number): string {
   return JSON.stringify([ONE_TIME_KEY_SEAL_PURPOSE, keyHash, b.userDn, b.jobId, b.pilotId, b.attempt, expiresAt]);
 }
 
 // A key's record is one JSON string written by a single SET with its expiry: the mint is on the
 // matchmaker's per-match path, and one command costs Redis a fifth of a MULTI/HSET/PEXPIRE/EXEC.
 // Each script checks and changes in one atomic step, so two pilots racing with one key cannot
-// both get the proxy; the refusal of a second use writes its audit entry in that same step.
+// both get the proxy; the refusal of a second use writes its audit entry in that same step, to the
+// audit stream of the key's own site shard (KEYS: 1 the key's record, 2 that stream).
 const CONSUME = redisScript(`
 local v = redis.call('GET', KEYS[1])
 if not v then return {'invalid', 'unknown key'} end
@@ -76,7 +82,7 @@ redis.call('SET', KEYS[1], cjson.encode(r), 'PX', ARGV[5])
 return {'ok', r.userDn, r.jobId, r.pilotId, ARGV[6]}
 `);
 
-// Renewal: only after the key was used, by the same binding, while allowance remains.
+// Renewal: only after the key was used, by the same binding, while allowance remains. KEYS: 1 the key's record.
 const RENEW = redisScript(`
 local v = redis.call('GET', KEYS[1])
 if not v then return {'invalid', 'unknown key'} end
@@ -92,17 +98,20 @@ return {'ok', tostring(r.renewalsLeft)}
 
 export class OneTimeKeyStore {
   private readonly clock: () => number;
+  private readonly audit: AuditLog;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly names: WireNames,
     private readonly opts: OneTimeKeyStoreOptions,
   ) {
     this.clock = opts.clock ?? Date.now;
+    this.audit = new AuditLog(redis, names);
   }
 
-  private key(secret: string): string {
-    return this.names.redisKey("sec", "otk", secretHash(secret));
+  /** Where the record of a key with this hash, minted for a job matched at `site`, lives. */
+  keyOf(site: string, hash: string): string {
+    return this.names.siteKey(site, "sec", "otk", hash);
   }
 
   /**
@@ -119,7 +128,7 @@ export class OneTimeKeyStore {
     const b = { userDn: req.userDn, jobId: req.jobId, pilotId: req.pilotId, attempt: req.attempt };
     const record = { ...b, expiresAt, used: 0, seal: this.opts.sealer.seal(sealText(hash, b, expiresAt)) };
     // Kept a day past expiry so a late reuse is still recognised (and audited) as a reuse.
-    return { secret, key: this.names.redisKey("sec", "otk", hash), value: JSON.stringify(record), pxMs: ttlMs + 86_400_000 };
+    return { secret, key: this.keyOf(req.site, hash), value: JSON.stringify(record), pxMs: ttlMs + 86_400_000 };
   }
 
   async mint(req: KeyBinding & { ttlSec: number }): Promise<string> {
@@ -135,7 +144,7 @@ export class OneTimeKeyStore {
   private async checkedSeal(secret: string, b: KeyBinding): Promise<string> {
     if (this.opts.verifier === undefined) throw new WmsError(ERR.INTERNAL, "OneTimeKeyStore needs a seal verifier to accept keys");
     const hash = secretHash(secret);
-    const raw = await this.redis.get(this.names.redisKey("sec", "otk", hash));
+    const raw = await this.redis.get(this.keyOf(b.site, hash));
     if (raw === null) throw new WmsError(ERR.SEC_KEY_INVALID, `unknown key (job ${b.jobId}, pilot ${b.pilotId})`);
     let r: { userDn?: unknown; jobId?: unknown; pilotId?: unknown; attempt?: unknown; expiresAt?: unknown; seal?: unknown };
     try {
@@ -146,7 +155,7 @@ export class OneTimeKeyStore {
     const bound = { userDn: String(r.userDn), jobId: String(r.jobId), pilotId: String(r.pilotId), attempt: Number(r.attempt) };
     const seal = typeof r.seal === "string" ? r.seal : undefined;
     if (!this.opts.verifier.verify(sealText(hash, bound, Number(r.expiresAt)), seal)) {
-      await this.redis.xadd(auditStreamKey(this.names), "MAXLEN", "~", String(AUDIT_MAXLEN), "*", "event", "one-time-key-unsealed", "at", String(this.clock()), "jobId", b.jobId, "pilotId", b.pilotId, "userDn", b.userDn, "code", String(ERR.SEC_KEY_INVALID));
+      await this.audit.write("one-time-key-unsealed", { jobId: b.jobId, pilotId: b.pilotId, userDn: b.userDn, code: String(ERR.SEC_KEY_INVALID) });
       throw new WmsError(ERR.SEC_KEY_INVALID, `the key for job ${b.jobId} was not minted by the matchmaker (no valid seal); refused and audited`);
     }
     return seal as string;
@@ -155,7 +164,8 @@ export class OneTimeKeyStore {
   async consume(secret: string, b: KeyBinding): Promise<ConsumedKey> {
     const seal = await this.checkedSeal(secret, b);
     const renewalTtlMs = Math.round((this.opts.renewalTtlSec ?? 7 * 86_400) * 1000);
-    const r = (await CONSUME.run(this.redis, [this.key(secret), auditStreamKey(this.names)], [
+    await this.audit.indexSite(b.site);
+    const r = (await CONSUME.run(this.redis, [this.keyOf(b.site, secretHash(secret)), siteAuditStreamKey(this.names, b.site)], [
       String(this.clock()),
       b.userDn,
       b.jobId,
@@ -166,14 +176,14 @@ export class OneTimeKeyStore {
       seal,
       String(b.attempt),
     ])) as string[];
-    if (r[0] === "ok") return { userDn: r[1] as string, jobId: r[2] as string, pilotId: r[3] as string, attempt: b.attempt, renewalsLeft: Number(r[4]) };
+    if (r[0] === "ok") return { userDn: r[1] as string, jobId: r[2] as string, pilotId: r[3] as string, attempt: b.attempt, site: b.site, renewalsLeft: Number(r[4]) };
     if (r[0] === "reused") throw new WmsError(ERR.SEC_KEY_REUSED, `the key for job ${b.jobId} was used before; this attempt is audited`);
     throw new WmsError(ERR.SEC_KEY_INVALID, `${r[1] ?? "invalid"} (job ${b.jobId}, pilot ${b.pilotId})`);
   }
 
   async consumeRenewal(secret: string, b: KeyBinding): Promise<{ renewalsLeft: number }> {
     const seal = await this.checkedSeal(secret, b);
-    const r = (await RENEW.run(this.redis, [this.key(secret)], [b.userDn, b.jobId, b.pilotId, String(b.attempt), seal])) as string[];
+    const r = (await RENEW.run(this.redis, [this.keyOf(b.site, secretHash(secret))], [b.userDn, b.jobId, b.pilotId, String(b.attempt), seal])) as string[];
     if (r[0] === "ok") return { renewalsLeft: Number(r[1]) };
     if (r[0] === "exhausted") throw new WmsError(ERR.SEC_RENEWAL_EXHAUSTED, `job ${b.jobId} has used all ${this.opts.maxRenewals} renewals`);
     throw new WmsError(ERR.SEC_KEY_INVALID, `${r[1] ?? "invalid"} (job ${b.jobId}, pilot ${b.pilotId})`);

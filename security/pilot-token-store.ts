@@ -1,6 +1,6 @@
 // Single/few-use pilot tokens: minted by the factory per pilot, bound to its site and
 // factory, consumed by the matchmaker one use per job request.
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../platform/redis-client.ts";
 import { batchedRedisScript } from "../platform/redis-script.ts";
 import { ERR, WmsError, type WireNames } from "../schemas/index.ts";
 import { newSecret, secretHash } from "./secret-hash.ts";
@@ -21,7 +21,9 @@ export interface ConsumedToken {
 const RETAIN_MS = 86_400_000;
 
 // One script, so check-and-decrement is atomic: two matchmakers racing on the last use cannot
-// both win, and a refused attempt (wrong site, expired) spends nothing.
+// both win, and a refused attempt (wrong site, expired) spends nothing. A token's record lives in
+// its site's shard, so the consumes of one wave of adverts from a site batch into one script run
+// on a Redis Cluster too. KEYS: 1 the token's record in the shard of the site the advert names.
 const CONSUME = batchedRedisScript(`
 local h = redis.call('HMGET', KEYS[1], 'site', 'factoryId', 'usesLeft', 'expiresAt')
 if not h[1] then return {'unknown'} end
@@ -34,13 +36,22 @@ return {'ok', h[2], tostring(left)}
 
 export class PilotTokenStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly names: WireNames,
     private readonly clock: () => number = Date.now,
   ) {}
 
-  private key(token: string): string {
-    return this.names.redisKey("sec", "ptoken", secretHash(token));
+  /** The record, in the shard of the site it was minted for. */
+  private key(site: string, hash: string): string {
+    return this.names.siteKey(site, "sec", "ptoken", hash);
+  }
+
+  /**
+   * Which site a token was minted for, outside any shard: read only when a consume found no record
+   * in the shard of the site the pilot named, to tell "another site's token" from "no such token".
+   */
+  private siteOfKey(hash: string): string {
+    return this.names.redisKey("sec", "ptoken-site", hash);
   }
 
   async mint(req: MintTokenRequest): Promise<string> {
@@ -48,18 +59,27 @@ export class PilotTokenStore {
     if (!(req.ttlSec > 0)) throw new WmsError(ERR.BAD_INPUT, `token ttlSec must be positive, got ${req.ttlSec}`);
     if (req.site === "" || req.factoryId === "") throw new WmsError(ERR.BAD_INPUT, "a token needs a site and a factory id");
     const token = newSecret();
+    const hash = secretHash(token);
     const expiresAt = this.clock() + Math.round(req.ttlSec * 1000);
-    const key = this.key(token);
+    const key = this.key(req.site, hash);
+    const retainMs = Math.round(req.ttlSec * 1000) + RETAIN_MS;
+    await this.redis.set(this.siteOfKey(hash), req.site, "PX", retainMs);
     await this.redis
       .multi()
       .hset(key, { site: req.site, factoryId: req.factoryId, usesLeft: String(req.uses), expiresAt: String(expiresAt) })
-      .pexpire(key, Math.round(req.ttlSec * 1000) + RETAIN_MS)
+      .pexpire(key, retainMs)
       .exec();
     return token;
   }
 
   async consume(token: string, site: string): Promise<ConsumedToken> {
-    const r = (await CONSUME.run(this.redis, [this.key(token)], [site, String(this.clock())])) as string[];
+    const hash = secretHash(token);
+    let r = (await CONSUME.run(this.redis, [this.key(site, hash)], [site, String(this.clock())])) as string[];
+    if (r[0] === "unknown") {
+      // Refused in any case; only the reason is looked up (another site's token, or none at all).
+      const mintedFor = await this.redis.get(this.siteOfKey(hash));
+      if (mintedFor !== null && mintedFor !== site) r = ["wrong-site", mintedFor];
+    }
     switch (r[0]) {
       case "ok":
         return { factoryId: r[1] as string, usesLeft: Number(r[2]) };

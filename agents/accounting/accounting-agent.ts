@@ -40,7 +40,7 @@ export function accountingConsumer(o: AccountingAgentOptions): ReportConsumer {
         if (held.verdict === "unknown") throw new WmsError(ERR.REPORT_UNKNOWN_JOB, `accounting record ${report.reportId} names job ${report.jobId}`);
         if (held.verdict === "stale") throw new WmsError(ERR.JOB_STALE_UPDATE, `accounting record ${report.reportId} of job ${report.jobId} attempt ${report.attempt} is not the current attempt's`);
       }
-      const applied = await o.usage.add(report, { seenKey: ctx.seenKey, ttlSec: ctx.seenTtlSec });
+      const applied = await o.usage.add(report, { seenKey: ctx.seenKeyIn(o.usage.shardOf(report)), ttlSec: ctx.seenTtlSec });
       o.logger.debug({ reportId: report.reportId, jobId: report.jobId, applied }, "accounting record");
       return applied ? undefined : "duplicate";
     },

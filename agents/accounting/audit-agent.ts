@@ -9,7 +9,7 @@ import { CappedReportList, ReportConsumer } from "../reports/index.ts";
 export const AUDIT_LIST_CAP = 10_000;
 
 export function auditLog(redis: Redis, names: WireNames): CappedReportList<AuditRecord> {
-  return new CappedReportList<AuditRecord>(redis, names.redisKey("audit"), AUDIT_LIST_CAP);
+  return new CappedReportList<AuditRecord>(redis, names, "audit", AUDIT_LIST_CAP);
 }
 
 export function auditConsumer(o: { url: string; rabbit?: Omit<WmsConfig["rabbitmq"], "url">; names: WireNames; redis: Redis; logger: Logger; prefetch?: number }): ReportConsumer {
@@ -26,7 +26,7 @@ export function auditConsumer(o: { url: string; rabbit?: Omit<WmsConfig["rabbitm
     prefetch: o.prefetch,
     handle: async (report, ctx) => {
       if (report.kind !== "audit") return;
-      if (!(await list.push(report, { seenKey: ctx.seenKey, ttlSec: ctx.seenTtlSec }))) return "duplicate";
+      if (!(await list.push(report, { seenKey: ctx.seenKeyIn(list.shardOf(report)), ttlSec: ctx.seenTtlSec }))) return "duplicate";
       const { kind: _k, schemaVersion: _v, ...fields } = report;
       o.logger.info({ audit: fields }, `audit ${report.event}`);
     },

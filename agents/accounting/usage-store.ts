@@ -1,9 +1,32 @@
-// Usage per user, group, VO and site, in Redis hashes under the namespace (WireNames.redisKey):
-// `acct:<kind>:<name>` with fields jobs, wallSec, cpuSec, maxRssKb, and `acct:<kind>` sets of names.
-// The intake reads `overQuota`, the matchmaker `fairShareUsage`, `wms accounting report` `list`.
-import type { Redis } from "ioredis";
+// Usage per user, group, VO and site, in Redis hashes: `acct:<kind>:<name>` with fields jobs,
+// wallSec, wastedWallSec, cpuSec, maxRssKb, and `acct:<kind>` sets of names. The intake reads
+// `overQuota`, the matchmaker the users' wall time (match-fair-share.ts), `wms accounting report` `list`.
+//
+// Sharded by user: USAGE_BUCKETS buckets, each one Redis Cluster slot (`{<ns>:a:<bucket>}`), and a
+// record goes wholly into its user's bucket (the user's hash, and that bucket's share of the group,
+// VO and site hashes), so one script applies it exactly once on a cluster too. A user is read from
+// one bucket; a group, VO or site is summed over the buckets (max for maxRssKb).
 import type { AccountingRecord, WireNames, WmsConfig } from "../../schemas/index.ts";
+import { bucketOf } from "../../schemas/index.ts";
+import type { RedisClient } from "../../platform/redis-client.ts";
 import { redisScript } from "../../platform/redis-script.ts";
+
+/** Enough buckets to spread a busy accounting agent over the masters; few enough to sum on read. */
+export const USAGE_BUCKETS = 16;
+
+/** The bucket (shard tag) holding a user's records. */
+export function usageShard(names: WireNames, userDn: string): string {
+  return names.shardTag("a", String(bucketOf(userDn, USAGE_BUCKETS)));
+}
+
+function bucketShard(names: WireNames, bucket: number): string {
+  return names.shardTag("a", String(bucket));
+}
+
+/** A usage hash in a bucket: for a user, the whole of its usage; for the other kinds, that bucket's share. */
+export function usageHashKey(names: WireNames, shard: string, kind: UsageKind, name: string): string {
+  return names.shardKey(shard, "acct", kind, name);
+}
 
 export const USAGE_KINDS = ["user", "group", "vo", "site"] as const;
 export type UsageKind = (typeof USAGE_KINDS)[number];
@@ -31,6 +54,7 @@ export interface QuotaExceeded {
 
 // One script per record so the seen-mark and all four entities' increments land together or not at
 // all: a redelivered record finds its seen key and changes nothing (exactly once, not at least once).
+// Every key is in the record's user's bucket (one slot).
 // HINCRBYFLOAT for times (fractions of seconds add up); max RSS is a compare-and-set, which MULTI
 // cannot express. KEYS: seen key, then per entity its hash and its name set. ARGV: ttl, wall, cpu,
 // rss, preempted ('1': the wall time goes to wastedWallSec instead), then the entity names.
@@ -57,19 +81,32 @@ function num(v: string | undefined): number {
   return v === undefined || v === "" ? 0 : Number(v);
 }
 
+function usageOf(kind: UsageKind, name: string, h: Record<string, string> | undefined): Usage {
+  return { kind, name, jobs: num(h?.jobs), wallSec: num(h?.wallSec), wastedWallSec: num(h?.wastedWallSec), cpuSec: num(h?.cpuSec), maxRssKb: num(h?.maxRssKb) };
+}
+
+function plus(a: Usage, b: Usage): Usage {
+  return { ...a, jobs: a.jobs + b.jobs, wallSec: a.wallSec + b.wallSec, wastedWallSec: a.wastedWallSec + b.wastedWallSec, cpuSec: a.cpuSec + b.cpuSec, maxRssKb: Math.max(a.maxRssKb, b.maxRssKb) };
+}
+
 export class UsageStore {
+  private readonly shards: readonly string[];
+
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly names: WireNames,
     private readonly quotas: Quotas = { users: {}, groups: {} },
-  ) {}
-
-  private hashKey(kind: UsageKind, name: string): string {
-    return this.names.redisKey("acct", kind, name);
+  ) {
+    this.shards = Array.from({ length: USAGE_BUCKETS }, (_, i) => bucketShard(names, i));
   }
 
-  private setKey(kind: UsageKind): string {
-    return this.names.redisKey("acct", kind);
+  /** The shard a record is applied in: its user's. A handler marking the record seen puts its key there. */
+  shardOf(record: Pick<AccountingRecord, "userDn">): string {
+    return usageShard(this.names, record.userDn);
+  }
+
+  private setKey(shard: string, kind: UsageKind): string {
+    return this.names.shardKey(shard, "acct", kind);
   }
 
   /** The entities one record counts against; a job with no group counts for no group. */
@@ -84,32 +121,37 @@ export class UsageStore {
   }
 
   /**
-   * Adds one job's record. With `once`, the record is applied only if its seen key was not set, in
-   * the same script; returns whether it was applied.
+   * Adds one job's record. With `once`, the record is applied only if its seen key (which must be in
+   * `shardOf(record)`) was not set, in the same script; returns whether it was applied.
    */
   async add(record: AccountingRecord, once?: { seenKey: string; ttlSec: number }): Promise<boolean> {
     const ents = this.entities(record);
-    const keys = [once?.seenKey ?? this.names.redisKey("seen", "unused"), ...ents.flatMap(([k, n]) => [this.hashKey(k, n), this.setKey(k)])];
+    const shard = this.shardOf(record);
+    const keys = [once?.seenKey ?? this.names.shardKey(shard, "seen", "unused"), ...ents.flatMap(([k, n]) => [usageHashKey(this.names, shard, k, n), this.setKey(shard, k)])];
     const args = [String(once ? Math.max(1, Math.floor(once.ttlSec)) : 0), String(record.wallSec), String(record.userCpuSec + record.sysCpuSec), String(record.maxRssKb), record.preempted === true ? "1" : "0", ...ents.map(([, n]) => n)];
     return (await addScript.run(this.redis, keys, args)) === 1;
   }
 
+  // Reads are separate commands, not a pipeline: a cluster pipeline must stay in one slot, and the
+  // connections are auto-pipelined, so the commands of one call still share one write per server.
   async get(kind: UsageKind, name: string): Promise<Usage> {
-    const h = await this.redis.hgetall(this.hashKey(kind, name));
-    return { kind, name, jobs: num(h.jobs), wallSec: num(h.wallSec), wastedWallSec: num(h.wastedWallSec), cpuSec: num(h.cpuSec), maxRssKb: num(h.maxRssKb) };
+    const shards = kind === "user" ? [usageShard(this.names, name)] : this.shards;
+    const hs = await Promise.all(shards.map((s) => this.redis.hgetall(usageHashKey(this.names, s, kind, name))));
+    return hs.map((h) => usageOf(kind, name, h)).reduce(plus);
   }
 
   /** Every entity of a kind that has usage, most wall time first. */
   async list(kind: UsageKind): Promise<Usage[]> {
-    const members = (await this.redis.smembers(this.setKey(kind))).sort();
-    const p = this.redis.pipeline();
-    for (const m of members) p.hgetall(this.hashKey(kind, m));
-    const res = (await p.exec()) ?? [];
-    const out = members.map((name, i) => {
-      const h = (res[i]?.[1] ?? {}) as Record<string, string>;
-      return { kind, name, jobs: num(h.jobs), wallSec: num(h.wallSec), wastedWallSec: num(h.wastedWallSec), cpuSec: num(h.cpuSec), maxRssKb: num(h.maxRssKb) };
+    const memberSets = await Promise.all(this.shards.map((s) => this.redis.smembers(this.setKey(s, kind))));
+    const parts = memberSets.flatMap((members, i) => members.map((name) => ({ name, shard: this.shards[i] })));
+    const hs = await Promise.all(parts.map((p) => this.redis.hgetall(usageHashKey(this.names, p.shard, kind, p.name))));
+    const byName = new Map<string, Usage>();
+    parts.forEach((p, i) => {
+      const u = usageOf(kind, p.name, hs[i]);
+      const prev = byName.get(p.name);
+      byName.set(p.name, prev ? plus(prev, u) : u);
     });
-    return out.sort((a, b) => b.wallSec - a.wallSec || a.name.localeCompare(b.name));
+    return [...byName.values()].sort((a, b) => b.wallSec - a.wallSec || a.name.localeCompare(b.name));
   }
 
   /**

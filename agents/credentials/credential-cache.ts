@@ -74,7 +74,7 @@ export interface CredentialCacheDeps {
 
 /** The one question the cache asks of the job's state owner. */
 export interface JobAttempts {
-  attemptOf(jobId: string): Promise<{ readonly state: string; readonly attempt: number; readonly pilotId?: string } | undefined>;
+  attemptOf(jobId: string): Promise<{ readonly state: string; readonly attempt: number; readonly pilotId?: string; readonly site: string } | undefined>;
 }
 
 // The job's state owner's view, read through the JobStore until the jobs core offers a port of its own.
@@ -82,7 +82,7 @@ function jobStoreAttempts(store: JobStore): JobAttempts {
   return {
     async attemptOf(jobId) {
       const j = await store.getJob(jobId);
-      return j === undefined ? undefined : { state: j.state, attempt: j.attempt, pilotId: j.pilotId };
+      return j === undefined ? undefined : { state: j.state, attempt: j.attempt, pilotId: j.pilotId, site: j.site };
     },
   };
 }
@@ -236,7 +236,6 @@ export function startCredentialCache(d: CredentialCacheDeps): CredentialCache {
       throw new WmsError(ERR.SEC_NOT_AUTHORIZED, `${a.identity.dn} is not in the retrieval policy of ${userDn}`);
     }
     const oneTimeKey = decryptWithKey(service.keyPem, body.oneTimeKey);
-    const binding = { userDn, jobId: body.jobId, pilotId: body.pilotId, attempt: body.attempt };
     // The key is bound to one attempt; the attempt must still be this pilot's and live right now.
     const job = await jobs.attemptOf(body.jobId);
     const states = op === "retrieve" ? RETRIEVE_STATES : RENEW_STATES;
@@ -246,6 +245,8 @@ export function startCredentialCache(d: CredentialCacheDeps): CredentialCache {
       await report("credential-refused", userDn, { pilotId: body.pilotId, jobId: body.jobId, detail: `E${ERR.SEC_KEY_INVALID} ${op} for attempt ${body.attempt}: ${why}` });
       throw new WmsError(ERR.SEC_KEY_INVALID, `${op} for attempt ${body.attempt} of job ${body.jobId} refused: ${why}`);
     }
+    // The key lives in the shard of the site the attempt was matched at.
+    const binding = { userDn, jobId: body.jobId, pilotId: body.pilotId, attempt: body.attempt, site: job.site };
     let renewalsLeft: number;
     try {
       renewalsLeft = op === "retrieve" ? (await keys.consume(oneTimeKey, binding)).renewalsLeft : (await keys.consumeRenewal(oneTimeKey, binding)).renewalsLeft;

@@ -18,12 +18,14 @@ export class JobLogStore {
     private readonly retainSec = JOB_LOG_RETAIN_SEC,
   ) {}
 
+  // A job's logs share the job's shard (one Redis Cluster slot), so `put` stays one MULTI on a cluster.
   private attemptsKey(jobId: string): string {
-    return this.names.redisKey("joblog", jobId);
+    return this.names.shardKey(this.names.shardTag("j", jobId), "joblog");
   }
 
-  private attemptKey(jobId: string, attempt: number): string {
-    return this.names.redisKey("joblog", jobId, String(attempt));
+  /** Where one attempt's logs are kept. */
+  attemptKey(jobId: string, attempt: number): string {
+    return this.names.shardKey(this.names.shardTag("j", jobId), "joblog", String(attempt));
   }
 
   /** Stores (or overwrites, for a redelivered report) one attempt's logs. */

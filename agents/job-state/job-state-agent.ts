@@ -167,8 +167,8 @@ async function dropClaim(d: JobStateDeps, r: StateReport, how: "complete" | "rel
 }
 
 /** Error reports: log them and keep them where the monitor can show them. */
-export async function recordErrorReport(log: CappedReportList<ErrorReport>, logger: Logger, r: ErrorReport, once: { seenKey: string; ttlSec: number }): Promise<boolean> {
-  const added = await log.push(r, once);
+export async function recordErrorReport(log: CappedReportList<ErrorReport>, logger: Logger, r: ErrorReport, once: { seenKeyIn(shardTag: string): string; ttlSec: number }): Promise<boolean> {
+  const added = await log.push(r, { seenKey: once.seenKeyIn(log.shardOf(r)), ttlSec: once.ttlSec });
   if (added) logger.warn({ code: r.code, name: r.name, jobId: r.jobId, pilotId: r.pilotId, site: r.site }, `pilot error: ${r.message}`);
   return added;
 }

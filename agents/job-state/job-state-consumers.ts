@@ -9,7 +9,7 @@ import { applyStateReport, recordErrorReport, type JobStateDeps } from "./job-st
 export const ERROR_LOG_CAP = 10_000;
 
 export function errorLog(redis: Redis, names: WireNames): CappedReportList<ErrorReport> {
-  return new CappedReportList<ErrorReport>(redis, names.redisKey("error-log"), ERROR_LOG_CAP);
+  return new CappedReportList<ErrorReport>(redis, names, "error-log", ERROR_LOG_CAP);
 }
 
 interface ConsumerBase {
@@ -43,7 +43,7 @@ export function errorConsumer(o: ConsumerBase): ReportConsumer {
     handlerMarksSeen: true,
     handle: async (report, ctx) => {
       if (report.kind !== "error") return;
-      return (await recordErrorReport(log, o.logger, report, { seenKey: ctx.seenKey, ttlSec: ctx.seenTtlSec })) ? undefined : "duplicate";
+      return (await recordErrorReport(log, o.logger, report, { seenKeyIn: ctx.seenKeyIn, ttlSec: ctx.seenTtlSec })) ? undefined : "duplicate";
     },
   });
 }

@@ -23,6 +23,11 @@ export interface ReportContext {
    * same script as their effect; the base sets it after the handler returns in any case.
    */
   readonly seenKey: string;
+  /**
+   * The same mark in a Redis Cluster shard of the handler's choosing (a hash tag from
+   * WireNames.shardTag), for a handler whose script must keep all its keys in one slot.
+   */
+  seenKeyIn(shardTag: string): string;
   readonly seenTtlSec: number;
   readonly redelivered: boolean;
 }
@@ -195,7 +200,8 @@ export class ReportConsumer {
         this.stats.duplicates++;
         return;
       }
-      outcome = await this.opts.handle(report, { seenKey, seenTtlSec: this.seenTtlSec, redelivered: msg.fields.redelivered });
+      const seenKeyIn = (tag: string): string => this.opts.names.shardKey(tag, "seen", this.opts.consumer, report.reportId);
+      outcome = await this.opts.handle(report, { seenKey, seenKeyIn, seenTtlSec: this.seenTtlSec, redelivered: msg.fields.redelivered });
       // After the effect, not before: a crash in between replays the report, and every handler
       // tolerates a replay (atomic seen-check in its script, or guarded state transitions). Marking
       // first would turn that crash into a lost report.

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ERR, SignedTaskBatch, type SignedTaskBatch as SignedTaskBatchT } from "../../schemas/index.ts";
 import { createCa, issueFromCa } from "../../security/index.ts";
 import { newTaskControl, signTaskControl } from "../../matchmaker/task-control.ts";
+import { usageHashKey, usageShard } from "../../agents/accounting/index.ts";
 import { lfns, QUOTA_USER_DN, siteConfig, startIntakeHarness, type IntakeHarness } from "./support/intake-harness.ts";
 
 let h: IntakeHarness;
@@ -201,16 +202,16 @@ describe("a large task", () => {
 describe("intake quotas", () => {
   it("refuses a user over their wall-time quota and accepts one within it", async () => {
     const usage = { jobs: "3", wallSec: String(3 * 3600), cpuSec: "0", maxRssKb: "0" };
-    await h.redis.hset(h.loaded.names.redisKey("acct", "user", QUOTA_USER_DN), usage);
+    await h.redis.hset(usageHashKey(h.loaded.names, usageShard(h.loaded.names, QUOTA_USER_DN), "user", QUOTA_USER_DN), usage);
     expect(await codeOf(h.client.submit(h.sign(h.batch({ kind: "analysis", inputDatasets: ["ds.spread"] }), h.people.quentin)))).toBe(ERR.INTAKE_QUOTA_EXCEEDED);
     // Alice has no quota entry, so the same usage does not stop her.
-    await h.redis.hset(h.loaded.names.redisKey("acct", "user", h.people.alice.dn), usage);
+    await h.redis.hset(usageHashKey(h.loaded.names, usageShard(h.loaded.names, h.people.alice.dn), "user", h.people.alice.dn), usage);
     expect((await h.client.submit(h.sign(h.batch({ kind: "analysis", maxJobs: 2 }), h.people.alice))).queued).toBe(2);
     expect((await h.jobs.listTasks()).some((t) => t.ownerDn === QUOTA_USER_DN)).toBe(false);
   });
 
   it("refuses a group over its quota", async () => {
-    await h.redis.hset(h.loaded.names.redisKey("acct", "group", "heavy"), { jobs: "1", wallSec: String(1001 * 3600), cpuSec: "0", maxRssKb: "0" });
+    await h.redis.hset(usageHashKey(h.loaded.names, usageShard(h.loaded.names, "any user"), "group", "heavy"), { jobs: "1", wallSec: String(1001 * 3600), cpuSec: "0", maxRssKb: "0" });
     expect(await codeOf(h.client.submit(h.sign(h.batch({ kind: "analysis", group: "heavy" }), h.people.alice)))).toBe(ERR.INTAKE_QUOTA_EXCEEDED);
     expect((await h.client.submit(h.sign(h.batch({ kind: "analysis", group: "phys", maxJobs: 1 }), h.people.alice))).queued).toBe(1);
   });

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ERR, type MatchReply } from "../../schemas/index.ts";
 import { SignerCache } from "../../security/index.ts";
 import { autoclusterId, autoclusterKey } from "../../jobs/index.ts";
+import { usageHashKey, usageShard } from "../../agents/accounting/index.ts";
 import { createJobs } from "./fixtures.ts";
 import { TestPilot } from "./pilot-client.ts";
 import { startHarness, type Harness } from "./service-harness.ts";
@@ -61,8 +62,8 @@ describe("matchmaker service", () => {
     const site = "ORDER_SITE";
     const heavy = "/DC=org/CN=Heavy User";
     const light = "/DC=org/CN=Light User";
-    await h.redis.hset(h.loaded.names.redisKey("acct", "user", heavy), "wallSec", "900000");
-    await h.redis.hset(h.loaded.names.redisKey("acct", "user", light), "wallSec", "10");
+    await h.redis.hset(usageHashKey(h.loaded.names, usageShard(h.loaded.names, heavy), "user", heavy), "wallSec", "900000");
+    await h.redis.hset(usageHashKey(h.loaded.names, usageShard(h.loaded.names, light), "user", light), "wallSec", "10");
     const [rankLow] = await createJobs(h.store, { site, priority: 50, userDn: light, rank: "1" }, 1);
     const [rankHigh] = await createJobs(h.store, { site, priority: 50, userDn: light, rank: "TARGET.Cpus * 10" }, 1);
     const [heavyJob] = await createJobs(h.store, { site, priority: 50, userDn: heavy, rank: "1000" }, 1);

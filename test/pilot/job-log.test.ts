@@ -53,7 +53,7 @@ describe("job logs you can read", () => {
     agents = await startAgents({ config, names, redis, logger: pino({ level: "silent" }), only: ["logs"] });
     const store = new JobLogStore(redis, names);
     await expect.poll(() => store.attempts(job.jobId), { timeout: 15_000 }).toEqual([1]);
-    const ttl = await redis.ttl(names.redisKey("joblog", job.jobId, "1"));
+    const ttl = await redis.ttl(store.attemptKey(job.jobId, 1));
     expect(ttl).toBeGreaterThan(6 * 24 * 3600);
 
     const r = await runCli(["--namespace", names.namespace, "job", "log", job.jobId]);

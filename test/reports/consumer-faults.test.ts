@@ -94,7 +94,7 @@ describe("reports pipeline under faults", () => {
       prefetch: 8,
       handle: async (report, ctx) => {
         if (report.kind !== "accounting") return;
-        await usage.add(report, { seenKey: ctx.seenKey, ttlSec: ctx.seenTtlSec });
+        await usage.add(report, { seenKey: ctx.seenKeyIn(usage.shardOf(report)), ttlSec: ctx.seenTtlSec });
         applied++;
         await hang;
       },

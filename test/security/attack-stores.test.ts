@@ -115,17 +115,17 @@ describe("attacks on what Redis holds", () => {
     const { spec, pilot, attempt } = await matchedJob();
     // Same shape as the matchmaker's record, sealed with the only seal key the intake holds (the job-spec one).
     const intakeSealer = new ServiceSealer(pkiSealKeys(h.pkiDir).jobSpec, ONE_TIME_KEY_SEAL_PURPOSE);
-    const fake = await new OneTimeKeyStore(h.redis, h.loaded.names, { maxRenewals: 1, sealer: intakeSealer }).mint({ userDn: VICTIM_DN, jobId: spec.jobId, pilotId: pilot.pilotId, attempt, ttlSec: 60 });
+    const fake = await new OneTimeKeyStore(h.redis, h.loaded.names, { maxRenewals: 1, sealer: intakeSealer }).mint({ userDn: VICTIM_DN, jobId: spec.jobId, pilotId: pilot.pilotId, attempt, site: spec.site, ttlSec: 60 });
     await expectCode(() => pilotClient.retrieve({ oneTimeKey: fake, userDn: VICTIM_DN, jobId: spec.jobId, pilotId: pilot.pilotId, attempt }), ERR.SEC_KEY_INVALID);
     // And with a key of its own making, under a key id it chose.
     const own = new ServiceSealer(fixedSealKeys(newSealKey()), ONE_TIME_KEY_SEAL_PURPOSE);
-    const minted = await new OneTimeKeyStore(h.redis, h.loaded.names, { maxRenewals: 1, sealer: own }).mint({ userDn: VICTIM_DN, jobId: spec.jobId, pilotId: pilot.pilotId, attempt, ttlSec: 60 });
+    const minted = await new OneTimeKeyStore(h.redis, h.loaded.names, { maxRenewals: 1, sealer: own }).mint({ userDn: VICTIM_DN, jobId: spec.jobId, pilotId: pilot.pilotId, attempt, site: spec.site, ttlSec: 60 });
     await expectCode(() => pilotClient.retrieve({ oneTimeKey: minted, userDn: VICTIM_DN, jobId: spec.jobId, pilotId: pilot.pilotId, attempt }), ERR.SEC_KEY_INVALID);
     // A plain record with no seal.
     const bare = randomBytes(32).toString("base64url");
     const { createHash } = await import("node:crypto");
     await h.redis.set(
-      h.loaded.names.redisKey("sec", "otk", createHash("sha256").update(bare).digest("hex")),
+      h.loaded.names.siteKey(spec.site, "sec", "otk", createHash("sha256").update(bare).digest("hex")),
       JSON.stringify({ userDn: VICTIM_DN, jobId: spec.jobId, pilotId: pilot.pilotId, attempt, expiresAt: Date.now() + 60_000, used: 0 }),
       "PX",
       60_000,

@@ -22,7 +22,8 @@ let otherClient: CredentialClient;
 let userClient: CredentialClient;
 let keys: OneTimeKeyStore;
 /** The job state owner's answer, per job: these tests hold each job's attempt 1 running on pilot-1. */
-const liveJobs = new Map<string, { state: string; attempt: number; pilotId: string }>();
+const SITE = "SITE_A";
+const liveJobs = new Map<string, { state: string; attempt: number; pilotId: string; site: string }>();
 /** The audit records the cache hands to its report sink (RabbitMQ's ReportPublisher in `wms credentials serve`). */
 const published: AuditRecord[] = [];
 
@@ -59,8 +60,8 @@ afterAll(async () => {
 let jobSeq = 0;
 async function keyFor(over: Partial<{ userDn: string; jobId: string; pilotId: string }> = {}): Promise<{ oneTimeKey: string; userDn: string; jobId: string; pilotId: string; attempt: number }> {
   const b = { userDn: USER_DN, jobId: `job-${++jobSeq}`, pilotId: "pilot-1", attempt: 1, ...over };
-  liveJobs.set(b.jobId, { state: "running", attempt: 1, pilotId: b.pilotId });
-  return { ...b, oneTimeKey: await keys.mint({ ...b, ttlSec: 60 }) };
+  liveJobs.set(b.jobId, { state: "running", attempt: 1, pilotId: b.pilotId, site: SITE });
+  return { ...b, oneTimeKey: await keys.mint({ ...b, site: SITE, ttlSec: 60 }) };
 }
 
 describe("credential cache", () => {

@@ -68,7 +68,7 @@ describe("pilot tokens", () => {
 
 describe("one-time proxy keys", () => {
   const pki = usePki();
-  const binding = { userDn: USER_DN, jobId: "job-1", pilotId: "pilot-1", attempt: 1 };
+  const binding = { userDn: USER_DN, jobId: "job-1", pilotId: "pilot-1", attempt: 1, site: "SITE_A" };
   let sealer: ServiceSealer;
   let verifier: SealVerifier;
   beforeAll(() => {

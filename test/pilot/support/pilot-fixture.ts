@@ -103,7 +103,7 @@ export async function pilotFixture(label: string, siteOver: Partial<Site> = {}, 
   // retrieve with a job's one-time key; the pilot authenticates with a pilot certificate.
   const redis = openRedis(config);
   // With the stand-in matchmaker there is no JobStore record: the attempts it minted keys for are the live ones.
-  const minted = new Map<string, { state: string; attempt: number; pilotId: string }>();
+  const minted = new Map<string, { state: string; attempt: number; pilotId: string; site: string }>();
   const jobs = opts.matchmaker === "real" ? undefined : { attemptOf: async (jobId: string) => minted.get(jobId) };
   const cache = startCredentialCache({ nc, redis, names, config: { ...config, pki: { dir: pkiDir }, credentials: { ...config.credentials, encryptionKey: randomBytes(32).toString("base64") } }, trust, jobs });
   const userProxy = createProxy({ certPem: user.certPem, keyPem: user.keyPem, lifetimeSec: 3600 });
@@ -140,8 +140,8 @@ export async function pilotFixture(label: string, siteOver: Partial<Site> = {}, 
     };
   } else
     matchmaker = startTestMatchmaker(nc, names, service, (job, pilotId) => {
-      minted.set(job.jobId, { state: "running", attempt: job.attempt, pilotId });
-      return keys.mint({ userDn: job.userDn, jobId: job.jobId, pilotId, attempt: job.attempt, ttlSec: 60 });
+      minted.set(job.jobId, { state: "running", attempt: job.attempt, pilotId, site: job.site });
+      return keys.mint({ userDn: job.userDn, jobId: job.jobId, pilotId, attempt: job.attempt, site: job.site, ttlSec: 60 });
     });
   const retrieved: CredentialRequest[] = [];
   const renewed: CredentialRequest[] = [];
