@@ -1,16 +1,14 @@
-import { bySlot, isCluster, scanAll, type RedisClient } from "./redis-client.ts";
+import { keysBySlot, scanAll, type RedisClient } from "./redis-client.ts";
 
 /**
- * Deletes every key of a namespace: its own keys (`ns:`), its sharded keys (`{ns:<kind>:<id>}`) and
- * its BullMQ queues (`{ns}`), on every master of a cluster. A DEL on a cluster may name keys of one
- * slot only, so each page is deleted slot by slot.
+ * Deletes every key of a namespace: its own keys (`ns:`, sharded ones included) and its BullMQ
+ * queues (`{ns}`), on every master of a cluster, where a DEL may name keys of one slot only.
  */
 export async function deleteNamespaceKeys(redis: RedisClient, namespace: string): Promise<number> {
   let deleted = 0;
-  for (const pattern of [`${namespace}:*`, `{${namespace}:*`, `{${namespace}}*`]) {
+  for (const pattern of [`${namespace}:*`, `{${namespace}}*`]) {
     for await (const keys of scanAll(redis, pattern)) {
-      const groups = isCluster(redis) ? bySlot(keys, (k) => k) : [keys];
-      const counts = await Promise.all(groups.map((g) => redis.del(...g)));
+      const counts = await Promise.all(keysBySlot(redis, keys).map((g) => redis.del(...g)));
       deleted += counts.reduce((a, b) => a + b, 0);
     }
   }

@@ -1,25 +1,18 @@
 // A single Redis server or a Redis Cluster (ioredis `Redis` or `Cluster`, opened by
-// connections.ts), and what code that runs on both needs: the slot of a key, to group batched
-// calls so each touches one slot, and every master, because SCAN and DBSIZE reach one node only.
-import { createRequire } from "node:module";
+// connections.ts), and what code that runs on both needs besides scripts (redis-script.ts): every
+// master, because SCAN and DBSIZE reach one node only, and keys grouped by hash slot, because a
+// multi-key command on a cluster may touch one slot only.
 import type { Cluster, Redis } from "ioredis";
+import { slotTag, type RedisClient } from "./redis-script.ts";
 
-export type RedisClient = Redis | Cluster;
-
-// cluster-key-slot is the CRC16 ioredis itself routes by, so our grouping and its routing agree.
-const calculateSlot = createRequire(import.meta.url)("cluster-key-slot") as (key: string) => number;
-
-/** The Redis Cluster slot of a key (its `{hash tag}` if it has one), 0..16383. */
-export function slotOf(key: string): number {
-  return calculateSlot(key);
-}
+export type { RedisClient } from "./redis-script.ts";
 
 export function isCluster(c: RedisClient): c is Cluster {
   return c.isCluster;
 }
 
 /** Resolves once the client can be asked for its nodes (a cluster learns them after connecting). */
-async function ready(c: RedisClient): Promise<void> {
+async function ready(c: Cluster): Promise<void> {
   if (c.status === "ready") return;
   if (c.status === "wait") await c.connect();
   if ((c.status as string) === "ready") return;
@@ -56,15 +49,15 @@ export async function* scanAll(c: RedisClient, pattern: string, count = 1000): A
   }
 }
 
-/** Splits keys by slot, so each group can go into one multi-key command on a cluster. */
-export function bySlot<T>(items: readonly T[], keyOf: (item: T) => string | undefined): T[][] {
-  const groups = new Map<number, T[]>();
-  for (const item of items) {
-    const k = keyOf(item);
-    const slot = k === undefined ? -1 : slotOf(k);
-    const g = groups.get(slot);
-    if (g) g.push(item);
-    else groups.set(slot, [item]);
+/** Keys grouped so that each group is one multi-key command on a cluster (one hash tag each; one group on a single server). */
+export function keysBySlot(c: RedisClient, keys: readonly string[]): string[][] {
+  if (!isCluster(c)) return [[...keys]];
+  const groups = new Map<string, string[]>();
+  for (const k of keys) {
+    const tag = slotTag(k);
+    const g = groups.get(tag);
+    if (g) g.push(k);
+    else groups.set(tag, [k]);
   }
   return [...groups.values()];
 }

@@ -43,11 +43,11 @@ export interface WireNames {
   /**
    * Redis Cluster hash tag of one shard, `{<ns>:<kind>:<id>}`: keys built on the same tag share one
    * slot, so a script or MULTI over them runs on a cluster, and different tags spread over the
-   * masters. Kinds: `s` a site, `t` a task, `a` a bucket of users' accounting, `l` a bucket of a
-   * capped report list.
+   * masters. Kinds: `s` a site, `t` a task, `j` a job (its logs), `a` a bucket of users'
+   * accounting, `l` a bucket of a capped report list.
    */
   shardTag(kind: string, id: string): string;
-  /** A key in a shard: the tag first, so SCAN `{<ns>:*` finds every sharded key of the namespace. */
+  /** A key in a shard, `<ns>:{<ns>:<kind>:<id>}:<parts>`: under the namespace prefix like every other key. */
   shardKey(tag: string, ...parts: string[]): string;
   /** A key in the site's shard (`{<ns>:s:<site>}`): its one-time keys, pilot tokens, security audit, counters. */
   siteKey(site: string, ...parts: string[]): string;
@@ -81,7 +81,7 @@ export function wireNames(namespace = "wms"): WireNames {
   const ns = namespace;
   const redisPrefix = `${ns}:`;
   const shardTag = (kind: string, id: string): string => `{${ns}:${kind}:${id}}`;
-  const shardKey = (tag: string, ...parts: string[]): string => [tag, ...parts].join(":");
+  const shardKey = (tag: string, ...parts: string[]): string => redisPrefix + [tag, ...parts].join(":");
   return {
     namespace: ns,
     subjects: {
