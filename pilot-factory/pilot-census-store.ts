@@ -41,6 +41,11 @@ export type CensusOutcome = "applied" | "unknown" | "late";
 const EXITED_RETAIN_SEC = 24 * 3600;
 const MINUTE_MS = 60_000;
 
+/** The census transition script's KEYS (all under the factory's own hash tag). */
+export function censusTransitionKeys(keys: FactoryKeys, q: QueueKeys, pilotId: string): string[] {
+  return [keys.pilot(pilotId), q.pending, q.idle, q.running, q.alive, q.counts, q.heard];
+}
+
 export class PilotCensusStore {
   private readonly keys: FactoryKeys;
 
@@ -56,13 +61,7 @@ export class PilotCensusStore {
     return this.redis.eval(
       CENSUS_TRANSITION_LUA,
       7,
-      this.keys.pilot(pilotId),
-      q.pending,
-      q.idle,
-      q.running,
-      q.alive,
-      q.counts,
-      q.heard,
+      ...censusTransitionKeys(this.keys, q, pilotId),
       pilotId,
       state,
       String(jobs),

@@ -96,6 +96,16 @@ redis.call('SET', KEYS[1], cjson.encode(r), 'KEEPTTL')
 return {'ok', tostring(r.renewalsLeft)}
 `);
 
+/** Where a key's record lives: the shard of the site the job was matched at. */
+export function oneTimeKeyKey(names: WireNames, site: string, keyHash: string): string {
+  return names.siteKey(site, "sec", "otk", keyHash);
+}
+
+/** The consume script's KEYS: the record and the audit stream of the same site shard. */
+export function oneTimeKeyConsumeKeys(names: WireNames, site: string, keyHash: string): [string, string] {
+  return [oneTimeKeyKey(names, site, keyHash), siteAuditStreamKey(names, site)];
+}
+
 export class OneTimeKeyStore {
   private readonly clock: () => number;
   private readonly audit: AuditLog;
@@ -111,7 +121,7 @@ export class OneTimeKeyStore {
 
   /** Where the record of a key with this hash, minted for a job matched at `site`, lives. */
   keyOf(site: string, hash: string): string {
-    return this.names.siteKey(site, "sec", "otk", hash);
+    return oneTimeKeyKey(this.names, site, hash);
   }
 
   /**
@@ -165,7 +175,7 @@ export class OneTimeKeyStore {
     const seal = await this.checkedSeal(secret, b);
     const renewalTtlMs = Math.round((this.opts.renewalTtlSec ?? 7 * 86_400) * 1000);
     await this.audit.indexSite(b.site);
-    const r = (await CONSUME.run(this.redis, [this.keyOf(b.site, secretHash(secret)), siteAuditStreamKey(this.names, b.site)], [
+    const r = (await CONSUME.run(this.redis, oneTimeKeyConsumeKeys(this.names, b.site, secretHash(secret)), [
       String(this.clock()),
       b.userDn,
       b.jobId,

@@ -34,6 +34,11 @@ local left = redis.call('HINCRBY', KEYS[1], 'usesLeft', -1)
 return {'ok', h[2], tostring(left)}
 `);
 
+/** A token's record (the consume script's one key), in the shard of the site it was minted for. */
+export function pilotTokenKey(names: WireNames, site: string, tokenHash: string): string {
+  return names.siteKey(site, "sec", "ptoken", tokenHash);
+}
+
 export class PilotTokenStore {
   constructor(
     private readonly redis: RedisClient,
@@ -41,9 +46,8 @@ export class PilotTokenStore {
     private readonly clock: () => number = Date.now,
   ) {}
 
-  /** The record, in the shard of the site it was minted for. */
   private key(site: string, hash: string): string {
-    return this.names.siteKey(site, "sec", "ptoken", hash);
+    return pilotTokenKey(this.names, site, hash);
   }
 
   /**

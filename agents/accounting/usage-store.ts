@@ -28,6 +28,27 @@ export function usageHashKey(names: WireNames, shard: string, kind: UsageKind, n
   return names.shardKey(shard, "acct", kind, name);
 }
 
+function usageSetKey(names: WireNames, shard: string, kind: UsageKind): string {
+  return names.shardKey(shard, "acct", kind);
+}
+
+/** The entities one record counts against; a job with no group counts for no group. */
+function entities(r: AccountingRecord): [UsageKind, string][] {
+  const out: [UsageKind, string][] = [
+    ["user", r.userDn],
+    ["vo", r.vo],
+    ["site", r.site],
+  ];
+  if (r.group !== "") out.splice(1, 0, ["group", r.group]);
+  return out;
+}
+
+/** The add script's KEYS: the seen key (or a placeholder), then each entity's hash and name set, all in the user's bucket. */
+export function usageAddKeys(names: WireNames, record: AccountingRecord, seenKey?: string): string[] {
+  const shard = usageShard(names, record.userDn);
+  return [seenKey ?? names.shardKey(shard, "seen", "unused"), ...entities(record).flatMap(([k, n]) => [usageHashKey(names, shard, k, n), usageSetKey(names, shard, k)])];
+}
+
 export const USAGE_KINDS = ["user", "group", "vo", "site"] as const;
 export type UsageKind = (typeof USAGE_KINDS)[number];
 
@@ -106,18 +127,7 @@ export class UsageStore {
   }
 
   private setKey(shard: string, kind: UsageKind): string {
-    return this.names.shardKey(shard, "acct", kind);
-  }
-
-  /** The entities one record counts against; a job with no group counts for no group. */
-  private entities(r: AccountingRecord): [UsageKind, string][] {
-    const out: [UsageKind, string][] = [
-      ["user", r.userDn],
-      ["vo", r.vo],
-      ["site", r.site],
-    ];
-    if (r.group !== "") out.splice(1, 0, ["group", r.group]);
-    return out;
+    return usageSetKey(this.names, shard, kind);
   }
 
   /**
@@ -125,9 +135,8 @@ export class UsageStore {
    * `shardOf(record)`) was not set, in the same script; returns whether it was applied.
    */
   async add(record: AccountingRecord, once?: { seenKey: string; ttlSec: number }): Promise<boolean> {
-    const ents = this.entities(record);
-    const shard = this.shardOf(record);
-    const keys = [once?.seenKey ?? this.names.shardKey(shard, "seen", "unused"), ...ents.flatMap(([k, n]) => [usageHashKey(this.names, shard, k, n), this.setKey(shard, k)])];
+    const ents = entities(record);
+    const keys = usageAddKeys(this.names, record, once?.seenKey);
     const args = [String(once ? Math.max(1, Math.floor(once.ttlSec)) : 0), String(record.wallSec), String(record.userCpuSec + record.sysCpuSec), String(record.maxRssKb), record.preempted === true ? "1" : "0", ...ents.map(([, n]) => n)];
     return (await addScript.run(this.redis, keys, args)) === 1;
   }

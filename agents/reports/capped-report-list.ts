@@ -23,6 +23,16 @@ return 1
 
 const pushScript = redisScript(PUSH_LUA);
 
+function listShard(names: WireNames, name: string, bucket: number): string {
+  return names.shardTag("l", `${name}.${bucket}`);
+}
+
+/** The push script's KEYS for a report: its bucket's list and its seen key (or a placeholder) in that bucket. */
+export function cappedListPushKeys(names: WireNames, name: string, reportId: string, seenKey?: string): [string, string] {
+  const shard = listShard(names, name, bucketOf(reportId, LIST_BUCKETS));
+  return [names.shardKey(shard, "list"), seenKey ?? names.shardKey(shard, "unused")];
+}
+
 export class CappedReportList<R extends Report & { readonly at: number }> {
   private readonly shards: readonly string[];
   private readonly perBucket: number;
@@ -33,7 +43,7 @@ export class CappedReportList<R extends Report & { readonly at: number }> {
     readonly name: string,
     readonly cap = 10_000,
   ) {
-    this.shards = Array.from({ length: LIST_BUCKETS }, (_, i) => names.shardTag("l", `${name}.${i}`));
+    this.shards = Array.from({ length: LIST_BUCKETS }, (_, i) => listShard(names, name, i));
     this.perBucket = Math.max(1, Math.ceil(cap / LIST_BUCKETS));
   }
 
@@ -48,10 +58,8 @@ export class CappedReportList<R extends Report & { readonly at: number }> {
 
   /** Returns whether the report was added (false: its seen key, in `shardOf(report)`, was already set). */
   async push(report: R, once?: { seenKey: string; ttlSec: number }): Promise<boolean> {
-    const shard = this.shardOf(report);
     const ttl = once ? String(Math.max(1, Math.floor(once.ttlSec))) : "0";
-    const seenKey = once?.seenKey ?? this.names.shardKey(shard, "unused");
-    return (await pushScript.run(this.redis, [this.listKey(shard), seenKey], [ttl, String(this.perBucket), JSON.stringify(report)])) === 1;
+    return (await pushScript.run(this.redis, cappedListPushKeys(this.names, this.name, report.reportId, once?.seenKey), [ttl, String(this.perBucket), JSON.stringify(report)])) === 1;
   }
 
   /** Newest first (by report time). Entries were validated when they entered from RabbitMQ. */

@@ -71,6 +71,11 @@ export interface ConsumerStats {
   requeued: number;
 }
 
+/** A consumer's mark that a report was applied, in the shard (hash tag) its handler's script runs in. */
+export function seenKeyIn(names: WireNames, consumer: string, reportId: string, shardTag: string): string {
+  return names.shardKey(shardTag, "seen", consumer, reportId);
+}
+
 export const DEAD_LETTER_HEADERS = {
   code: "x-wms-reason-code",
   reason: "x-wms-reason",
@@ -200,8 +205,8 @@ export class ReportConsumer {
         this.stats.duplicates++;
         return;
       }
-      const seenKeyIn = (tag: string): string => this.opts.names.shardKey(tag, "seen", this.opts.consumer, report.reportId);
-      outcome = await this.opts.handle(report, { seenKey, seenKeyIn, seenTtlSec: this.seenTtlSec, redelivered: msg.fields.redelivered });
+      const inShard = (tag: string): string => seenKeyIn(this.opts.names, this.opts.consumer, report.reportId, tag);
+      outcome = await this.opts.handle(report, { seenKey, seenKeyIn: inShard, seenTtlSec: this.seenTtlSec, redelivered: msg.fields.redelivered });
       // After the effect, not before: a crash in between replays the report, and every handler
       // tolerates a replay (atomic seen-check in its script, or guarded state transitions). Marking
       // first would turn that crash into a lost report.
