@@ -27,7 +27,7 @@ let nc: NatsConnection;
 let redis: Redis;
 let cache: CredentialCache;
 let keys: OneTimeKeyStore;
-const liveJobs = new Map<string, { state: string; attempt: number; pilotId: string }>();
+const liveJobs = new Map<string, { state: string; attempt: number; pilotId: string; site: string }>();
 
 beforeAll(async () => {
   pki = buildPki();
@@ -59,8 +59,8 @@ async function delegate(who: { certPem: string; keyPem: string }): Promise<void>
 let seq = 0;
 async function retrieve(userDn: string): Promise<string> {
   const b = { userDn, jobId: `rot-${++seq}`, pilotId: "pilot-1", attempt: 1 };
-  liveJobs.set(b.jobId, { state: "running", attempt: 1, pilotId: b.pilotId });
-  const oneTimeKey = await keys.mint({ ...b, ttlSec: 60 });
+  liveJobs.set(b.jobId, { state: "running", attempt: 1, pilotId: b.pilotId, site: "SITE_A" });
+  const oneTimeKey = await keys.mint({ ...b, site: "SITE_A", ttlSec: 60 });
   const pilot = new CredentialClient(nc, names, { trust: pki.trust, caller: { certChain: [pki.pilot.certPem], keyPem: pki.pilot.keyPem } });
   return (await pilot.retrieve({ ...b, oneTimeKey })).proxyPem;
 }

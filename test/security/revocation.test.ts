@@ -15,7 +15,7 @@ import { runCli } from "../support/run-cli.ts";
 let h: IntakeHarness;
 let cache: CredentialCache;
 let keys: OneTimeKeyStore;
-const liveJobs = new Map<string, { state: string; attempt: number; pilotId: string }>();
+const liveJobs = new Map<string, { state: string; attempt: number; pilotId: string; site: string }>();
 
 beforeAll(async () => {
   h = await startIntakeHarness("revoke");
@@ -83,8 +83,8 @@ describe("wms pki revoke, with the services running", () => {
     let seq = 0;
     const request = async (): Promise<{ oneTimeKey: string; userDn: string; jobId: string; pilotId: string; attempt: number }> => {
       const b = { userDn: alice.dn, jobId: `revoke-job-${++seq}`, pilotId: "pilot-1", attempt: 1 };
-      liveJobs.set(b.jobId, { state: "running", attempt: 1, pilotId: b.pilotId });
-      return { ...b, oneTimeKey: await keys.mint({ ...b, ttlSec: 60 }) };
+      liveJobs.set(b.jobId, { state: "running", attempt: 1, pilotId: b.pilotId, site: "SITE_A" });
+      return { ...b, oneTimeKey: await keys.mint({ ...b, site: "SITE_A", ttlSec: 60 }) };
     };
     expect((await pilot.retrieve(await request())).proxyPem).toContain("BEGIN CERTIFICATE");
     // The serial as `openssl x509 -noout -serial` prints it (upper-case hex).
