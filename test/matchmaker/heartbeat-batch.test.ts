@@ -13,7 +13,7 @@ describe("batched heartbeats", () => {
   let h: Harness;
   beforeAll(async () => {
     // A short lease, looked for often: a job left out of its pilot's heartbeats is requeued in seconds.
-    h = await startHarness("hbbatch", { lockMs: 1500, stalledIntervalMs: 300 });
+    h = await startHarness("hbbatch", { lockMs: 3000, stalledIntervalMs: 300 });
   });
   afterAll(async () => {
     await h.close();
@@ -41,14 +41,14 @@ describe("batched heartbeats", () => {
       [kept2.job.jobId, "ok"],
     ]);
     // Past the lease several times over: the two heartbeated jobs stay this pilot's attempt 1.
-    for (const until = Date.now() + 4000; Date.now() < until; ) {
+    for (const until = Date.now() + 5000; Date.now() < until; ) {
       const r = await p.heartbeatBatch([kept1, kept2]);
       expect(r.status === "ok" && r.jobs.every((j) => j.status === "ok")).toBe(true);
-      await sleep(400);
+      await sleep(300);
     }
     for (const b of [kept1, kept2]) expect(await h.store.getJob(b.job.jobId)).toMatchObject({ state: "sent", attempt: 1, pilotId: p.pilotId });
     // The job no heartbeat named lost its lease: requeued as attempt 2, and its pilot is told to stop.
-    await expect.poll(async () => (await h.store.getJob(dropped.job.jobId))?.attempt, { timeout: 10_000 }).toBe(2);
+    await expect.poll(async () => (await h.store.getJob(dropped.job.jobId))?.attempt, { timeout: 15_000 }).toBe(2);
     const late = await p.heartbeatBatch([kept1, dropped]);
     expect(late.status === "ok" && late.jobs.map((j) => (j.status === "error" ? j.code : j.status))).toEqual(["ok", ERR.JOB_STALE_UPDATE]);
   });
