@@ -396,18 +396,18 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
   }
 
   /**
-   * Every job a heartbeat names, renewed together. Until the jobs core renews a batch in one call
-   * per site shard, one renewal per job (ioredis pipelines them into few round trips); this is the
-   * one place that changes when it does.
+   * Every job a heartbeat names, renewed together: the leases in one script call per site shard,
+   * beside each job's fence (attempt, lease token and pilot against its record, in its task's slot).
    */
   async function renewLeases(batch: readonly LeaseRenewal[]): Promise<LeaseStatus[]> {
-    return Promise.all(
-      batch.map(async (r) => {
-        // The fence first (attempt + lease token against the job store), the lease renewal beside it.
-        const [extended, held] = await Promise.all([dispatch.extendLock(r.jobId, r.fence.leaseToken, lockMs), jobs.checkFence(r.jobId, r.fence)]);
-        return { extended, ...held };
-      }),
-    );
+    const [extended, held] = await Promise.all([
+      dispatch.renewLeases(
+        batch.map((r) => ({ jobId: r.jobId, leaseToken: r.fence.leaseToken })),
+        lockMs,
+      ),
+      Promise.all(batch.map((r) => jobs.checkFence(r.jobId, r.fence))),
+    ]);
+    return held.map((h, i) => ({ extended: extended[i], ...h }));
   }
 
   const heartbeatDeps = {
