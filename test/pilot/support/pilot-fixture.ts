@@ -214,7 +214,8 @@ export async function pilotFixture(label: string, siteOver: Partial<Site> = {}, 
     job(over) {
       return {
         schemaVersion: SCHEMA_VERSION,
-        jobId: `job-${randomBytes(4).toString("hex")}`,
+        // <taskId>.<n>, as the intake names jobs: the jobs core finds a job's task slot from its id.
+        jobId: `task-1.${randomBytes(4).toString("hex")}`,
         taskId: "task-1",
         taskName: "test.task",
         kind: "analysis",
