@@ -7,13 +7,13 @@
 //  - a pattern is "tame" when it has no quantifier, or a single quantifier and the subject is
 //    at most 4 KiB: these cannot backtrack badly and run directly;
 //  - every other pattern runs in a node:vm context (a pure in-process sandbox, no I/O) under a
-//    time limit: at most REGEX_CALL_BUDGET_MS per call and REGEX_EVAL_BUDGET_MS for all calls of
-//    one evaluation, and never past the deadline of an EvalBudget the evaluation runs under.
+//    time limit: at most REGEX_CALL_BUDGET_MS per call and REGEX_EVAL_BUDGET_MS of CPU for all
+//    calls of one evaluation, and never past the CPU allowance of an EvalBudget it runs under.
 //    Running out is PCRE2's PCRE2_ERROR_MATCHLIMIT, which regexp_helper turns into error; running
 //    out of an EvalBudget ends the whole piece of work (EvalBudgetExceeded).
 //  Subjects longer than 1 MiB are refused (error) outright.
 import vm from "node:vm";
-import { EvalBudgetExceeded, type EvalBudget } from "./eval-budget.ts";
+import { cpuMs, EvalBudgetExceeded, type EvalBudget } from "./eval-budget.ts";
 import { holdsRequired, requiredChars } from "./regex-required.ts";
 
 /** The time one search may take, about what PCRE2's default match limit (10,000,000) costs in C. */
@@ -201,14 +201,16 @@ function budgeted(a: RegexAllowance | null, script: "match" | "replace" | "notem
     if (budgetMs < 1) throw new EvalBudgetExceeded("the time allowance ran out in a regular-expression search");
     return undefined;
   }
-  const start = performance.now();
+  // The allowances are CPU time (see eval-budget.ts); the sandbox's own limit is wall-clock, so on a
+  // loaded machine one search may get less CPU than its share, never more.
+  const start = cpuMs();
   try {
     return inSandbox(script, c, subject, Math.ceil(ms), replacement, global);
   } catch {
     if (a?.budget && a.budget.msLeft() < 1) throw new EvalBudgetExceeded("the time allowance ran out in a regular-expression search");
     return undefined;
   } finally {
-    if (a) a.regexMs -= performance.now() - start;
+    if (a) a.regexMs -= cpuMs() - start;
   }
 }
 

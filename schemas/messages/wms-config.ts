@@ -122,7 +122,7 @@ export const WmsConfigSchema = Type.Object(
       {
         envelopeTtlSec: Type.Integer({ minimum: 1, default: 300 }),
         nomatchBackoffSec: Type.Number({ minimum: 0, default: 10 }),
-        matchBudgetMs: Type.Number({ minimum: 1, default: 100, description: "Evaluation time one advert's whole match may take (all Requirements, Ranks and regexps); over it the advert is refused (1506)" }),
+        matchBudgetMs: Type.Number({ minimum: 1, default: 100, description: "CPU time one advert's whole match may take (all Requirements, Ranks and regexps); over it the advert is refused (1506)" }),
         matchBudgetSteps: Type.Integer({ minimum: 1000, default: 2_000_000, description: "Evaluation steps (attribute references, list elements) one advert's whole match may take" }),
         sites: Type.Array(SiteName, {
           default: [],
