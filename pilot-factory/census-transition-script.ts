@@ -5,7 +5,8 @@
 // KEYS: 1 pilot hash, 2 pending set, 3 idle set, 4 running set, 5 alive zset, 6 counts hash,
 //       7 heard zset (pilots not exited, scored by their last census)
 // ARGV: 1 pilotId, 2 new state (idle|running|exited), 3 jobs run (done + failed), 4 empty adverts,
-//       5 now ms, 6 cause (census|lost), 7 seconds to keep an exited pilot's record
+//       5 now ms, 6 cause (census|lost), 7 seconds to keep an exited pilot's record, 8 reports the
+//       pilot holds in memory (census heldReports)
 // Returns the previous state, "unknown" (not our pilot) or "late" (already exited).
 // Counters `appeared` (first census of a pending pilot) and `missedPending` (a pending pilot given
 // up as lost) feed the queue's circuit breaker.
@@ -43,6 +44,6 @@ else
     redis.call('SADD', KEYS[4], id)
   end
 end
-redis.call('HSET', KEYS[1], 'state', ns, 'jobs', ARGV[3], 'emptyAdverts', ARGV[4], 'updatedAt', ARGV[5], 'cause', ARGV[6])
+redis.call('HSET', KEYS[1], 'state', ns, 'jobs', ARGV[3], 'emptyAdverts', ARGV[4], 'updatedAt', ARGV[5], 'cause', ARGV[6], 'heldReports', ARGV[8])
 return cur
 `;

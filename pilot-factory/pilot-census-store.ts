@@ -57,7 +57,7 @@ export class PilotCensusStore {
     this.keys = factoryKeys(names, factoryId);
   }
 
-  private transition(q: QueueKeys, pilotId: string, state: "idle" | "running" | "exited", jobs: number, emptyAdverts: number, nowMs: number, cause: "census" | "lost"): Promise<unknown> {
+  private transition(q: QueueKeys, pilotId: string, state: "idle" | "running" | "exited", jobs: number, emptyAdverts: number, nowMs: number, cause: "census" | "lost", heldReports = 0): Promise<unknown> {
     return this.redis.eval(
       CENSUS_TRANSITION_LUA,
       7,
@@ -69,6 +69,7 @@ export class PilotCensusStore {
       String(nowMs),
       cause,
       String(EXITED_RETAIN_SEC),
+      String(heldReports),
     );
   }
 
@@ -148,7 +149,7 @@ export class PilotCensusStore {
     const queue = await this.redis.hget(this.keys.pilot(msg.pilotId), "queue");
     if (queue === null) return "unknown";
     const state = msg.state === "starting" ? "idle" : msg.state;
-    const prev = await this.transition(this.keys.queue(queue), msg.pilotId, state, msg.jobsDone + (msg.jobsFailed ?? 0), msg.emptyAdverts, nowMs, "census");
+    const prev = await this.transition(this.keys.queue(queue), msg.pilotId, state, msg.jobsDone + (msg.jobsFailed ?? 0), msg.emptyAdverts, nowMs, "census", msg.heldReports ?? 0);
     if (prev === "unknown") return "unknown";
     if (prev === "late") return "late";
     return "applied";
@@ -210,9 +211,66 @@ export class PilotCensusStore {
     };
   }
 
-  /** One pilot's record (queue, site, state, submittedAt, jobs, emptyAdverts, cause), or undefined. */
+  /** One pilot's record (queue, site, state, submittedAt, jobs, emptyAdverts, heldReports, cause), or undefined. */
   async pilot(pilotId: string): Promise<Record<string, string> | undefined> {
     const h = await this.redis.hgetall(this.keys.pilot(pilotId));
     return Object.keys(h).length ? h : undefined;
   }
+}
+
+/** A pilot as `wms pilot list` shows it: the last word its factory has of it. */
+export interface PilotRow {
+  readonly pilotId: string;
+  readonly factoryId: string;
+  readonly queue: string;
+  readonly site: string;
+  readonly state: "pending" | "idle" | "running" | "exited";
+  /** Jobs run (done + failed). */
+  readonly jobs: number;
+  readonly emptyAdverts: number;
+  /** Reports it holds in memory (RabbitMQ away, spool unwritable): it takes no new job until they are out. */
+  readonly heldReports: number;
+  readonly submittedAt: number;
+  readonly updatedAt: number;
+  /** `lost` when it was given up without an exit census. */
+  readonly cause?: string;
+}
+
+/**
+ * Every pilot any factory of the namespace knows (live ones, and exited ones for a day), newest
+ * first; a SCAN over the pilot records, for operators rather than hot paths.
+ */
+export async function listPilots(redis: Redis, names: WireNames, filter: { readonly site?: string; readonly state?: string } = {}): Promise<PilotRow[]> {
+  const rows: PilotRow[] = [];
+  const match = names.redisKey("factory", "*", "pilot", "*");
+  const tagged = /:factory:\{([^}]*)\}:pilot:(.+)$/;
+  let cursor = "0";
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", match, "COUNT", 500);
+    cursor = next;
+    for (const key of keys) {
+      const m = tagged.exec(key);
+      if (!m) continue;
+      const h = await redis.hgetall(key);
+      const state = h.state;
+      if (state !== "pending" && state !== "idle" && state !== "running" && state !== "exited") continue;
+      if (filter.site !== undefined && h.site !== filter.site) continue;
+      if (filter.state !== undefined && state !== filter.state) continue;
+      const n = (v: string | undefined): number => Number(v ?? 0) || 0;
+      rows.push({
+        pilotId: m[2],
+        factoryId: m[1],
+        queue: h.queue ?? "",
+        site: h.site ?? "",
+        state,
+        jobs: n(h.jobs),
+        emptyAdverts: n(h.emptyAdverts),
+        heldReports: n(h.heldReports),
+        submittedAt: n(h.submittedAt),
+        updatedAt: n(h.updatedAt ?? h.submittedAt),
+        ...(h.cause ? { cause: h.cause } : {}),
+      });
+    }
+  } while (cursor !== "0");
+  return rows.sort((a, b) => b.submittedAt - a.submittedAt || a.pilotId.localeCompare(b.pilotId));
 }

@@ -141,6 +141,7 @@ const ACTION_CASES: Case[] = [
   { label: "pki revoke: unknown reason", args: ["pki", "revoke", "--dir", "d", "--serial", "1a", "--reason", "boredom"] },
   { label: "proxy init: bad retriever", args: ["proxy", "init", "--cert", "c", "--key", "k", "--retriever", "anyone"] },
   { label: "proxy init: lifetime under min-left", args: ["proxy", "init", "--cert", "c", "--key", "k", "--lifetime", "1", "--min-left", "2"] },
+  { label: "pilot: no --site", args: ["pilot", "--token", "t".repeat(20)] },
   { label: "pilot: no token", args: ["pilot", "--site", "S"] },
   { label: "pilot: cert without key", args: ["pilot", "--site", "S", "--token", "t".repeat(20), "--pilot-cert", "c"] },
   { label: "site authz check: DN not in slash form", args: ["site", "authz", "check", "--site", "S", "--dn", "CN=x"] },

@@ -82,7 +82,7 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
     load: async () => (await import("./matchmaker.ts")).registerMatchmaker,
   },
   {
-    commands: [["pilot", "run a pilot on this worker node: advertise, run matched jobs, report, until work runs out or walltime runs short"]],
+    commands: [["pilot", "run a pilot on this worker node: advertise, run matched jobs, report, until work runs out or walltime runs short; 'pilot list' shows the pilots the factories know"]],
     load: async () => (await import("./pilot.ts")).registerPilot,
   },
   {

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { action, configFor, deprecatedAlias, EXIT, parseIntOption, parseNumberOption, printJson } from "../command-kit.ts";
 
 interface PilotCliOptions {
-  site: string;
+  site?: string;
   token?: string;
   tokenFile?: string;
   workDir: string;
@@ -24,8 +24,8 @@ interface PilotCliOptions {
 export function registerPilot(program: Command): void {
   const pilot = program
     .command("pilot")
-    .description("run a pilot on this worker node: advertise, run matched jobs, report, until work runs out or walltime runs short")
-    .requiredOption("--site <name>", "the site this worker node belongs to (a name in the site configuration)")
+    .description("run a pilot on this worker node: advertise, run matched jobs, report, until work runs out or walltime runs short; 'pilot list' shows the pilots the factories know")
+    .option("--site <name>", "the site this worker node belongs to (a name in the site configuration); required")
     .option("--token-file <file>", "file holding the pilot token (the factory writes it 0600); read and deleted at start, the token then lives in memory only")
     .option("--token <token>", "pilot token (default: env WMS_PILOT_TOKEN); prefer --token-file: argv is visible to ps, and the environment to the payload in /proc/<pilot>/environ")
     .option("--work-dir <dir>", "base work directory; the pilot makes <dir>/<pilotId>/ under it", ".wms/pilots")
@@ -45,6 +45,8 @@ export function registerPilot(program: Command): void {
     .action(
       action(async (opts: PilotCliOptions, cmd: Command) => {
         const { ERR, WmsError } = await import("../../schemas/index.ts");
+        // Checked here, not by commander: a required option of `pilot` would be demanded of `pilot list` too.
+        if (!opts.site) throw new WmsError(ERR.USAGE, "--site is required: the site this worker node belongs to");
         const loaded = configFor(cmd);
         let token = opts.token ?? process.env.WMS_PILOT_TOKEN;
         if (opts.tokenFile !== undefined) {
@@ -98,7 +100,41 @@ export function registerPilot(program: Command): void {
       }),
     );
   deprecatedAlias(pilot, "--workdir <dir>", "--work-dir");
+
+  pilot
+    .command("list")
+    .description("pilots the factories know (live, and exited within a day), newest first: site, queue, state, jobs run, reports held in memory")
+    .option("--site <name>", "only pilots of this site")
+    .option("--state <state>", `only pilots in this state (${PILOT_STATES.join(", ")})`)
+    .option("--json", "print as JSON")
+    .action(
+      action(async (_opts: unknown, cmd: Command) => {
+        const { ERR, WmsError } = await import("../../schemas/index.ts");
+        // `pilot`'s own --site/--json may take these flags first: read them from the whole chain.
+        const o = cmd.optsWithGlobals<{ site?: string; state?: string; json?: boolean }>();
+        if (o.state !== undefined && !(PILOT_STATES as readonly string[]).includes(o.state)) throw new WmsError(ERR.USAGE, `--state ${o.state}: one of ${PILOT_STATES.join(", ")}`);
+        const { withRedis } = await import("./replica.ts");
+        await withRedis(cmd, async (redis, names) => {
+          const { listPilots } = await import("../../pilot-factory/index.ts");
+          const rows = await listPilots(redis, names, { site: o.site, state: o.state });
+          if (o.json) return printJson(rows);
+          if (rows.length === 0) {
+            process.stdout.write("no pilots\n");
+            return;
+          }
+          const w = Math.max(5, ...rows.map((r) => r.pilotId.length));
+          const s = Math.max(4, ...rows.map((r) => r.site.length));
+          process.stdout.write(`${"PILOT".padEnd(w)}  ${"SITE".padEnd(s)}  ${"STATE".padEnd(8)}  JOBS  HELD  QUEUE\n`);
+          for (const r of rows) {
+            const state = r.cause === "lost" ? "lost" : r.state;
+            process.stdout.write(`${r.pilotId.padEnd(w)}  ${r.site.padEnd(s)}  ${state.padEnd(8)}  ${String(r.jobs).padStart(4)}  ${String(r.heldReports).padStart(4)}  ${r.queue}\n`);
+          }
+        });
+      }),
+    );
 }
+
+const PILOT_STATES = ["pending", "idle", "running", "exited"] as const;
 
 /** The pilot's own certificate: the flags, else the deployment's `pilot` section (how factory-started pilots get one). */
 function pilotCredential(opts: PilotCliOptions, fromConfig: { cert?: string; key?: string }): { certPath: string; keyPath: string } | undefined {

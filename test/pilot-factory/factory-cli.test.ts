@@ -141,3 +141,52 @@ describe("wms factory status and run", () => {
     expect(rows).toHaveLength(10);
   });
 });
+
+describe("wms pilot list", () => {
+  it("shows each pilot the factory knows with its state, jobs run and the reports it holds in memory", async () => {
+    const f = await startFactory({
+      config: { schemaVersion: SCHEMA_VERSION, factoryId: "fac-list", queues: [queueKnobs({ name: "listed", maxPerCycle: 3, pilotsPerMinute: 240, cycleSec: 1 })] },
+      nc,
+      redis,
+      names,
+      tokens: new RecordingTokens(redis, names),
+      waitingJobs: async () => 3,
+      runtime: testRuntime(loaded),
+      workDir,
+      pilotCommand: silentPilot,
+      autoCycle: false,
+    });
+    let ids: readonly string[];
+    try {
+      const [r] = await f.cycleOnce();
+      ids = r.submitted;
+      expect(ids).toHaveLength(3);
+      // One pilot waits with reports it could neither send nor spool; one is idle; one left.
+      publishCensus(nc, names, ids[0], "running", { jobsDone: 4, jobsFailed: 1, heldReports: 3 });
+      publishCensus(nc, names, ids[1], "idle");
+      publishCensus(nc, names, ids[2], "exited", { emptyAdverts: 3 });
+      await waitFor("census applied", async () => (await f.census("listed")).exited === 1 && (await f.census("listed")).running === 1 && (await f.census("listed")).idle === 1);
+    } finally {
+      await f.stop();
+    }
+    const json = await runCli(["--namespace", ns, "pilot", "list", "--json"]);
+    expect(json.stderr).toBe("");
+    const rows = JSON.parse(json.stdout) as Array<Record<string, unknown>>;
+    const byId = new Map(rows.filter((r) => r.factoryId === "fac-list").map((r) => [r.pilotId, r]));
+    expect(byId.get(ids[0])).toMatchObject({ site: "SITE_A", queue: "listed", state: "running", jobs: 5, heldReports: 3 });
+    expect(byId.get(ids[1])).toMatchObject({ state: "idle", heldReports: 0 });
+    expect(byId.get(ids[2])).toMatchObject({ state: "exited", emptyAdverts: 3 });
+
+    const running = await runCli(["--namespace", ns, "pilot", "list", "--state", "running", "--site", "SITE_A"]);
+    expect(running.code).toBe(0);
+    const lines = running.stdout.trim().split("\n");
+    expect(lines[0]).toMatch(/^PILOT\s+SITE\s+STATE\s+JOBS\s+HELD\s+QUEUE$/);
+    expect(lines.slice(1).map((l) => l.split(/\s+/))).toContainEqual([ids[0], "SITE_A", "running", "5", "3", "listed"]);
+    expect(lines.some((l) => l.startsWith(ids[1]))).toBe(false);
+
+    const bad = await runCli(["--namespace", ns, "pilot", "list", "--state", "asleep"]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr.trim().split("\n")).toHaveLength(1);
+    expect(bad.stderr).toMatch(/E\d{4}.*--state asleep/);
+  });
+});
