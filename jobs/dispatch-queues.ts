@@ -52,6 +52,12 @@ export interface ClaimTarget {
 /** @deprecated the ready sets hold job ids only; kept for callers that named the old entry type. */
 export type QueueEntry = Omit<ClaimTarget, "jobId">;
 
+/** Who a claim goes to: the pilot, and the report key it advertised (security/report-signing.ts), bound to the attempt by the claim's own step. */
+export interface ClaimHolder {
+  readonly pilotId: string;
+  readonly reportKey?: string;
+}
+
 /** Writes a claim carries, and what the caller gets back with the claim. */
 export interface ClaimWrites<T> {
   readonly writes: SideWrites;
@@ -251,9 +257,10 @@ export class DispatchQueues {
    * only be used by a pilot that received the claim, so it never exists for a claim that did not
    * happen; a crash before it is written leaves a claim no pilot heard of, which expires.
    */
-  async claim(site: string, autoclusters: string | readonly string[], pilotId: string): Promise<ClaimedJob | undefined>;
-  async claim<T>(site: string, autoclusters: string | readonly string[], pilotId: string, withClaim: (job: ClaimTarget) => ClaimWrites<T>): Promise<(ClaimedJob & { readonly extra: T }) | undefined>;
-  async claim<T>(site: string, autoclusters: string | readonly string[], pilotId: string, withClaim?: (job: ClaimTarget) => ClaimWrites<T>): Promise<(ClaimedJob & { readonly extra?: T }) | undefined> {
+  async claim(site: string, autoclusters: string | readonly string[], holder: string | ClaimHolder): Promise<ClaimedJob | undefined>;
+  async claim<T>(site: string, autoclusters: string | readonly string[], holder: string | ClaimHolder, withClaim: (job: ClaimTarget) => ClaimWrites<T>): Promise<(ClaimedJob & { readonly extra: T }) | undefined>;
+  async claim<T>(site: string, autoclusters: string | readonly string[], holder: string | ClaimHolder, withClaim?: (job: ClaimTarget) => ClaimWrites<T>): Promise<(ClaimedJob & { readonly extra?: T }) | undefined> {
+    const { pilotId, reportKey = "" } = typeof holder === "string" ? { pilotId: holder } : holder;
     const acs = typeof autoclusters === "string" ? [autoclusters] : autoclusters;
     if (acs.length === 0) return undefined;
     const sk = this.keys.site(site);
@@ -262,7 +269,7 @@ export class DispatchQueues {
       const res = (await claimScript.run(this.redis, keys, [Date.now() + this.opts.lockMs, randomHex(12), site, ...acs])) as string[];
       if (res.length < 3) return undefined;
       const [jobId, ac, token] = res;
-      const moved = await this.jobs.transition(jobId, "sent", ["activated"], { pilotId, leaseToken: token }, Date.now(), undefined, { siteCounted: true });
+      const moved = await this.jobs.transition(jobId, "sent", ["activated"], { pilotId, leaseToken: token, reportKey }, Date.now(), undefined, { siteCounted: true });
       if (moved.moved && moved.spec) {
         const attempt = moved.attempt;
         const claimed: ClaimedJob = { spec: { ...moved.spec, attempt }, lockToken: token, site, autocluster: ac, attempt };

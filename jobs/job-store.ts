@@ -41,6 +41,8 @@ export interface JobRecord {
   pilotId?: string;
   /** The lease token of the current attempt's claim; empty while the job waits in its queue. */
   leaseToken?: string;
+  /** The report key the claim bound to the attempt (security/report-signing.ts): its reports must be signed by it. */
+  reportKey?: string;
   errorCode?: number;
   errorMessage?: string;
   createdAt: number;
@@ -75,6 +77,7 @@ export interface JobPatch {
   attempt?: number;
   pilotId?: string;
   leaseToken?: string;
+  reportKey?: string;
   errorCode?: number;
   errorMessage?: string;
   startedAt?: number;
@@ -366,6 +369,7 @@ export class JobStore {
       attempt: Number(h.attempt ?? 1),
       pilotId: h.pilotId || undefined,
       leaseToken: h.leaseToken || undefined,
+      reportKey: h.reportKey || undefined,
       errorCode: num(h.errorCode),
       errorMessage: h.errorMessage || undefined,
       createdAt: Number(h.createdAt),
@@ -511,7 +515,7 @@ export class JobStore {
    * against the job's current attempt and lease token, in the same script code as transitions. A
    * stale one is counted under JOB_STALE_UPDATE at the job's site.
    */
-  async checkFence(jobId: string, fence: Fence, o: { endedReportedOk?: boolean } = {}): Promise<{ verdict: "current" | "ended" | "stale" | "unknown"; state: JobState | undefined }> {
+  async checkFence(jobId: string, fence: Fence, o: { endedReportedOk?: boolean } = {}): Promise<{ verdict: "current" | "ended" | "stale" | "unknown"; state: JobState | undefined; reportKey?: string }> {
     let task: string;
     try {
       task = taskIdOf(jobId);
@@ -519,10 +523,11 @@ export class JobStore {
       return { verdict: "unknown", state: undefined };
     }
     const tk = this.keys.task(task);
-    const [v, state, site] = (await fenceScript.run(this.redis, [tk.job(jobId), tk.attempts(jobId)], [String(fence.attempt), fence.leaseToken, fence.pilotId ?? "", o.endedReportedOk ? "1" : "0"])) as [number, string, string];
+    const [v, state, site, reportKey] = (await fenceScript.run(this.redis, [tk.job(jobId), tk.attempts(jobId)], [String(fence.attempt), fence.leaseToken, fence.pilotId ?? "", o.endedReportedOk ? "1" : "0"])) as [number, string, string, string?];
     if (v === -1) await this.applyEffects(jobId, site, { states: {}, holding: "", error: String(ERR.JOB_STALE_UPDATE) }, Date.now());
     const verdict = v === 1 ? "current" : v === 2 ? "ended" : v === -1 ? "stale" : "unknown";
-    return { verdict, state: (state || undefined) as JobState | undefined };
+    // The report key of the attempt the fence admitted (the current one's, or the ended one's from its history).
+    return { verdict, state: (state || undefined) as JobState | undefined, ...(reportKey && { reportKey }) };
   }
 
   /** Every task id of the namespace, oldest first (the reconciler's scan). */

@@ -41,7 +41,7 @@ import {
   type SealKeyring,
 } from "../security/index.ts";
 import { EvalBudget, EvalBudgetExceeded, type ClassAd } from "./classad/index.ts";
-import { DispatchQueues, LEASED_STATES, type ClaimedJob, type ClaimTarget, type ClaimWrites } from "../jobs/index.ts";
+import { DispatchQueues, LEASED_STATES, type ClaimedJob, type ClaimHolder, type ClaimTarget, type ClaimWrites } from "../jobs/index.ts";
 import { AutoclusterIndexCache } from "./autocluster-index.ts";
 import type { AutoclusterKey } from "../jobs/index.ts";
 import { MatchCache } from "./match-cache.ts";
@@ -223,7 +223,8 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
    * `admitted` (the token check) is awaited before anything is claimed, but runs alongside the
    * index read. `withKey` makes the one-time key the claim writes in its own atomic step.
    */
-  async function bestJob(site: string, machine: ClassAd, pilotId: string, admitted: Promise<unknown>, withKey: (job: ClaimTarget) => ClaimWrites<MintedKey>): Promise<(ClaimedJob & { readonly extra: MintedKey }) | undefined> {
+  async function bestJob(site: string, machine: ClassAd, holder: ClaimHolder, admitted: Promise<unknown>, withKey: (job: ClaimTarget) => ClaimWrites<MintedKey>): Promise<(ClaimedJob & { readonly extra: MintedKey }) | undefined> {
+    const pilotId = holder.pilotId;
     const [acs] = await Promise.all([index.live(site), admitted]);
     if (acs.length === 0) return undefined;
     const matching: RankedCandidate[] = [];
@@ -246,7 +247,8 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     // One claim over the ordered candidates (one script in the site's shard); each one ahead of the
     // autocluster that answered was empty.
     const ordered = matching.length > 1 ? orderCandidates(matching, (dn) => usage.usageOf(dn)) : matching;
-    const claimed = await dispatch.claim(site, ordered.map((c) => c.ac), pilotId, withKey);
+    // The pilot's report key is bound to the attempt in the claim's own step: its reports must carry it.
+    const claimed = await dispatch.claim(site, ordered.map((c) => c.ac), holder, withKey);
     const answered = claimed ? ordered.findIndex((c) => c.ac === claimed.autocluster) : ordered.length;
     for (const c of ordered.slice(0, answered)) index.markEmpty(site, c.ac);
     return claimed;
@@ -306,7 +308,7 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
       const k = keys.prepare(keyReq(job));
       return { writes: { set: [k] }, value: { secret: k.secret, attempt: job.attempt } };
     };
-    const claimed = await bestJob(advert.site, machine, advert.pilotId, admitted, withKey);
+    const claimed = await bestJob(advert.site, machine, { pilotId: advert.pilotId, ...(advert.reportKey !== undefined && { reportKey: advert.reportKey }) }, admitted, withKey);
     if (!claimed) return nomatch(`no waiting job at ${advert.site} matches this pilot`);
     try {
       const job = claimed.spec;
@@ -325,6 +327,7 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
         pilotId: advert.pilotId,
         lockToken: claimed.lockToken,
         encryptedProxyKey: encryptToPilot(advert.publicKey, oneTimeKey),
+        ...(advert.reportKey !== undefined && { reportKey: advert.reportKey }),
         nonce: randomHex(16),
         issuedAt: now,
         expiresAt: now + mm.envelopeTtlSec * 1000,

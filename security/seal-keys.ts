@@ -9,12 +9,16 @@ import { dirname, join } from "node:path";
 import { ERR, WmsError } from "../schemas/index.ts";
 import { JOB_SPEC_SEAL_PURPOSE } from "./job-spec-seal.ts";
 import { ONE_TIME_KEY_SEAL_PURPOSE } from "./one-time-key-store.ts";
+import { AUDIT_RECORD_SEAL_PURPOSE } from "./report-signing.ts";
 import { newSealKey, SEAL_KEY_BYTES, SealVerifier, ServiceSealer, type SealKey, type SealKeyring } from "./service-seal.ts";
 
 /** Each seal's purpose and the only services that hold its key (the one that seals, the one that checks). */
 export const SEAL_PURPOSES = {
   [JOB_SPEC_SEAL_PURPOSE]: ["intake", "matchmaker"],
   [ONE_TIME_KEY_SEAL_PURPOSE]: ["matchmaker", "credentials"],
+  // The credential cache's own audit records, checked by the audit agent: a pilot (which may also
+  // publish audit records) holds no key to pass one off as the cache's.
+  [AUDIT_RECORD_SEAL_PURPOSE]: ["credentials", "agents"],
 } as const;
 export type SealPurpose = keyof typeof SEAL_PURPOSES;
 
@@ -35,7 +39,7 @@ export function sealKeysPath(pkiDir: string, purpose: string): string {
  * PKI folder's.
  */
 export function sealKeysFile(pki: { readonly dir: string; readonly jobSpecSealKeysFile?: string; readonly oneTimeKeySealKeysFile?: string }, purpose: SealPurpose): string {
-  const named = purpose === JOB_SPEC_SEAL_PURPOSE ? pki.jobSpecSealKeysFile : pki.oneTimeKeySealKeysFile;
+  const named = purpose === JOB_SPEC_SEAL_PURPOSE ? pki.jobSpecSealKeysFile : purpose === ONE_TIME_KEY_SEAL_PURPOSE ? pki.oneTimeKeySealKeysFile : undefined;
   return named ?? sealKeysPath(pki.dir, purpose);
 }
 

@@ -2,9 +2,9 @@
 // record exactly once (its seen key is set in the same script as the increments).
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import { ERR, WmsError, type WireNames, type WmsConfig } from "../../schemas/index.ts";
+import type { WireNames, WmsConfig } from "../../schemas/index.ts";
 import type { JobStore } from "../../jobs/index.ts";
-import { ReportConsumer } from "../reports/index.ts";
+import { authenticateAttemptReport, ReportConsumer } from "../reports/index.ts";
 import type { UsageStore } from "./usage-store.ts";
 
 export interface AccountingAgentOptions {
@@ -16,7 +16,8 @@ export interface AccountingAgentOptions {
   usage: UsageStore;
   /**
    * The job store, to fence each record: only the current attempt's pilot, under its lease token,
-   * accounts for a job; a stale record is refused (dead-lettered with JOB_STALE_UPDATE, counted).
+   * accounts for a job, signed by that attempt's report key; a stale record is refused
+   * (dead-lettered with JOB_STALE_UPDATE), an unsigned or forged one too (SEC_REPORT_FORGED).
    */
   jobs?: JobStore;
   prefetch?: number;
@@ -35,11 +36,8 @@ export function accountingConsumer(o: AccountingAgentOptions): ReportConsumer {
     prefetch: o.prefetch,
     handle: async (report, ctx) => {
       if (report.kind !== "accounting") return; // the queue only carries accounting; decodeReport enforced it
-      if (o.jobs) {
-        const held = await o.jobs.checkFence(report.jobId, { attempt: report.attempt, leaseToken: report.lockToken, pilotId: report.pilotId }, { endedReportedOk: true });
-        if (held.verdict === "unknown") throw new WmsError(ERR.REPORT_UNKNOWN_JOB, `accounting record ${report.reportId} names job ${report.jobId}`);
-        if (held.verdict === "stale") throw new WmsError(ERR.JOB_STALE_UPDATE, `accounting record ${report.reportId} of job ${report.jobId} attempt ${report.attempt} is not the current attempt's`);
-      }
+      // Only the attempt's own pilot accounts for it (current, or ended and reported by it), signed.
+      if (o.jobs) await authenticateAttemptReport(o.jobs, report);
       const applied = await o.usage.add(report, { seenKey: ctx.seenKeyIn(o.usage.shardOf(report)), ttlSec: ctx.seenTtlSec });
       o.logger.debug({ reportId: report.reportId, jobId: report.jobId, applied }, "accounting record");
       return applied ? undefined : "duplicate";

@@ -3,8 +3,9 @@
 // to a capped Redis list the monitor shows. The log is the full trail; the list is the recent window.
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import type { AuditRecord, WireNames, WmsConfig } from "../../schemas/index.ts";
-import { CappedReportList, ReportConsumer } from "../reports/index.ts";
+import { ERR, WmsError, type AuditRecord, type WireNames, type WmsConfig } from "../../schemas/index.ts";
+import type { SealVerifier } from "../../security/index.ts";
+import { auditSealText, authenticateAttemptReport, CappedReportList, ReportConsumer, type AttemptFence } from "../reports/index.ts";
 
 export const AUDIT_LIST_CAP = 10_000;
 
@@ -12,7 +13,23 @@ export function auditLog(redis: Redis, names: WireNames): CappedReportList<Audit
   return new CappedReportList<AuditRecord>(redis, names, "audit", AUDIT_LIST_CAP);
 }
 
-export function auditConsumer(o: { url: string; rabbit?: Omit<WmsConfig["rabbitmq"], "url">; names: WireNames; redis: Redis; logger: Logger; prefetch?: number }): ReportConsumer {
+export interface AuditConsumerOptions {
+  url: string;
+  rabbit?: Omit<WmsConfig["rabbitmq"], "url">;
+  names: WireNames;
+  redis: Redis;
+  logger: Logger;
+  prefetch?: number;
+  /**
+   * With it, a record is stored only if it is signed by the report key of the attempt it names
+   * (a pilot's) or sealed by a service allowed to audit (`serviceSeals`); anything else is refused
+   * with SEC_REPORT_FORGED (or JOB_STALE_UPDATE), so a forged record never reaches the trail.
+   */
+  jobs?: AttemptFence;
+  serviceSeals?: SealVerifier;
+}
+
+export function auditConsumer(o: AuditConsumerOptions): ReportConsumer {
   const list = auditLog(o.redis, o.names);
   return new ReportConsumer({
     url: o.url,
@@ -26,6 +43,13 @@ export function auditConsumer(o: { url: string; rabbit?: Omit<WmsConfig["rabbitm
     prefetch: o.prefetch,
     handle: async (report, ctx) => {
       if (report.kind !== "audit") return;
+      if (o.jobs) {
+        if (report.serviceSeal !== undefined) {
+          if (!o.serviceSeals?.verify(auditSealText(report), report.serviceSeal)) {
+            throw new WmsError(ERR.SEC_REPORT_FORGED, `audit record ${report.reportId} carries no valid seal of a service allowed to audit`);
+          }
+        } else await authenticateAttemptReport(o.jobs, report);
+      }
       if (!(await list.push(report, { seenKey: ctx.seenKeyIn(list.shardOf(report)), ttlSec: ctx.seenTtlSec }))) return "duplicate";
       const { kind: _k, schemaVersion: _v, ...fields } = report;
       o.logger.info({ audit: fields }, `audit ${report.event}`);

@@ -29,8 +29,11 @@ import {
   OneTimeKeyStore,
   SERVICE_ROLES,
   SealVerifier,
+  ServiceSealer,
   CredentialKeyring,
+  openSealer,
   openSealVerifier,
+  AUDIT_RECORD_SEAL_PURPOSE,
   type SealKeyring,
   decryptWithKey,
   encryptToCertificate,
@@ -41,6 +44,7 @@ import {
   type VerifiedIdentity,
 } from "../../security/index.ts";
 import { JobStore, LEASED_STATES } from "../../jobs/index.ts";
+import { auditSealText } from "../reports/index.ts";
 import { CredentialRecords } from "./credential-records.ts";
 import { satisfiesRetrievalPolicy } from "./retrieval-policy.ts";
 
@@ -70,6 +74,8 @@ export interface CredentialCacheDeps {
   readonly keyring?: CredentialKeyring;
   /** The keys one-time keys are sealed with; default: the key file config.pki names. */
   readonly oneTimeKeySealKeys?: SealKeyring;
+  /** The audit-record seal keys (default: the key file of config.pki). */
+  readonly auditSealKeys?: SealKeyring;
 }
 
 /** The one question the cache asks of the job's state owner. */
@@ -105,6 +111,17 @@ interface Authenticated {
 }
 
 export function startCredentialCache(d: CredentialCacheDeps): CredentialCache {
+  // A PKI folder made before audit records were sealed has no key for them: the cache still runs,
+  // and its records are refused by the audit agent (each refusal counted and audited) until
+  // 'wms pki rotate-seal-key --purpose audit-record' makes one.
+  const openAuditSealer = (): ServiceSealer | undefined => {
+    try {
+      return openSealer(d.config.pki, AUDIT_RECORD_SEAL_PURPOSE);
+    } catch (e) {
+      d.logger?.warn({ err: (e as Error).message }, "no audit-record seal key: the credential cache's audit records go unsealed and will be refused");
+      return undefined;
+    }
+  };
   // Refuse to start without the at-rest key: storing proxies unencrypted is not an option.
   const keyring = d.keyring ?? new CredentialKeyring(d.config.credentials);
   const clock = d.clock ?? Date.now;
@@ -122,12 +139,16 @@ export function startCredentialCache(d: CredentialCacheDeps): CredentialCache {
   const report = async (event: AuditRecord["event"], dn: string, extra: { pilotId?: string; jobId?: string; detail?: string }): Promise<void> => {
     if (d.reports === undefined) return;
     try {
-      await d.reports.publish({ schemaVersion: SCHEMA_VERSION, kind: "audit", reportId: randomUUID(), event, dn, ...extra, at: clock() });
+      // Sealed with the audit-record seal key (only this cache and the agents hold it): the audit
+      // agent stores no unsealed record, and a pilot cannot pass one off as the cache's.
+      const record: AuditRecord = { schemaVersion: SCHEMA_VERSION, kind: "audit", reportId: randomUUID(), event, dn, ...extra, at: clock() };
+      await d.reports.publish(auditSealer ? { ...record, serviceSeal: auditSealer.seal(auditSealText(record)) } : record);
     } catch (e) {
       log?.error({ err: e, event }, "audit record could not be published or spooled");
     }
   };
   const service = d.service ?? readServiceCredentials(d.config.pki.dir, "credentials");
+  const auditSealer = d.auditSealKeys ? new ServiceSealer(d.auditSealKeys, AUDIT_RECORD_SEAL_PURPOSE) : openAuditSealer();
   const servicePublic = createPublicKey(createPrivateKey(service.keyPem)).export({ type: "spki", format: "der" });
   if (!new X509Certificate(service.certPem).publicKey.export({ type: "spki", format: "der" }).equals(servicePublic)) {
     throw new WmsError(ERR.BAD_CONFIG, "the credential cache's certificate and key do not belong together");

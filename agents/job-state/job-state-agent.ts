@@ -10,7 +10,7 @@
 import type { Logger } from "pino";
 import { ERR, WmsError, type ErrorReport, type JobSpec, type StateReport } from "../../schemas/index.ts";
 import { LEASED_STATES, PILOT_STATES, isFinal, type Fence, type JobPatch, type JobRecord, type JobState, type JobStore, type TransitionResult } from "../../jobs/index.ts";
-import type { CappedReportList, ReportContext } from "../reports/index.ts";
+import { requireAttemptSignature, type CappedReportList, type ReportContext } from "../reports/index.ts";
 import { decideFailure, describeCode } from "./retry-policy.ts";
 import type { Rebroker } from "./job-rebroker.ts";
 
@@ -48,13 +48,20 @@ const outcomeOf = (t: TransitionResult): StateOutcome => (t.moved ? "moved" : t.
 export async function applyStateReport(d: JobStateDeps, r: StateReport, ctx: Pick<ReportContext, "redelivered">): Promise<StateOutcome> {
   const job = await d.jobs.getJob(r.jobId);
   if (!job) throw new WmsError(ERR.REPORT_UNKNOWN_JOB, `state report ${r.reportId} from pilot ${r.pilotId} names job ${r.jobId}`);
+  const fence: Fence = { attempt: r.attempt, leaseToken: r.lockToken, pilotId: r.pilotId };
+  // Only the pilot that holds the attempt moves the job: a report naming the current attempt and
+  // lease token must carry that attempt's signature (the token alone travels in envelopes and
+  // heartbeats others can see). One naming anything else is refused by the fence below, unsigned or not.
+  if (r.attempt === job.attempt && r.lockToken === job.leaseToken) requireAttemptSignature(r, job.reportKey);
   // A redelivered failure whose retry was recorded but maybe not queued (the agent died in
   // between): queue it again. enqueue() skips a job id already waiting, so this cannot double it.
   if (ctx.redelivered && r.state === "failed" && job.state === "activated" && job.attempt === r.attempt + 1) {
+    const ended = await d.jobs.checkFence(r.jobId, fence, { endedReportedOk: true });
+    if (ended.verdict !== "ended") return "stale";
+    requireAttemptSignature(r, ended.reportKey);
     await d.dispatch.enqueue([job.spec]);
     return "repaired";
   }
-  const fence: Fence = { attempt: r.attempt, leaseToken: r.lockToken, pilotId: r.pilotId };
   const move = (to: JobState, from: readonly JobState[], patch: JobPatch = {}): Promise<TransitionResult> => d.jobs.transition(r.jobId, to, from, patch, Date.now(), job.taskId, undefined, fence);
   let t: TransitionResult;
   switch (r.state) {

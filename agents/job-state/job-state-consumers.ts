@@ -2,7 +2,7 @@
 // (the error log). Seen keys are per consumer name, so the two never shadow each other.
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import type { ErrorReport, WireNames, WmsConfig } from "../../schemas/index.ts";
+import { ERR, WmsError, type ErrorReport, type WireNames, type WmsConfig } from "../../schemas/index.ts";
 import { CappedReportList, ReportConsumer } from "../reports/index.ts";
 import { applyStateReport, recordErrorReport, type JobStateDeps } from "./job-state-agent.ts";
 
@@ -29,6 +29,8 @@ export function stateConsumer(o: ConsumerBase & { deps: JobStateDeps }): ReportC
     handle: async (report, ctx) => {
       if (report.kind !== "state") return;
       const outcome = await applyStateReport(o.deps, report, ctx);
+      // Refused, not dropped: dead-lettered with its code, counted and audited (report-refusals.ts).
+      if (outcome === "stale") throw new WmsError(ERR.JOB_STALE_UPDATE, `state report ${report.reportId} of job ${report.jobId} names attempt ${report.attempt} or a lease token that no longer holds the job`);
       o.logger.debug({ reportId: report.reportId, jobId: report.jobId, state: report.state, outcome }, "state report");
     },
   });

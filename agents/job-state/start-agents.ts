@@ -9,7 +9,8 @@ import { JobStore } from "../../jobs/index.ts";
 import { accountingConsumer, auditConsumer, UsageStore } from "../accounting/index.ts";
 import { logConsumer } from "../job-logs/index.ts";
 import { ReplicaCatalogStore } from "../../matchmaker/index.ts";
-import type { ReportConsumer } from "../reports/index.ts";
+import { AUDIT_RECORD_SEAL_PURPOSE, type ReportConsumer } from "../reports/index.ts";
+import { openSealVerifier, SealVerifier, type SealKeyring } from "../../security/index.ts";
 import { dataLocalRebroker, type Rebroker } from "./job-rebroker.ts";
 import type { JobDispatch } from "./job-state-agent.ts";
 import { errorConsumer, stateConsumer } from "./job-state-consumers.ts";
@@ -34,6 +35,8 @@ export interface StartAgentsOptions {
   prefetch?: number;
   /** How retries pick a site (default: data-local brokerage over the replica catalog). */
   rebroker?: Rebroker;
+  /** The audit-record seal keys the credential cache's audit records are checked with (default: config.pki's key file). */
+  auditSealKeys?: SealKeyring;
 }
 
 export interface AgentsHandle {
@@ -68,8 +71,19 @@ export async function startAgents(o: StartAgentsOptions): Promise<AgentsHandle> 
   if (which.has("accounting")) {
     consumers.accounting = accountingConsumer({ ...base, logger: o.logger.child({ agent: "accounting" }), usage: new UsageStore(o.redis, o.names, o.config.quotas), jobs: new JobStore(o.redis, o.names) });
   }
-  if (which.has("audit")) consumers.audit = auditConsumer({ ...base, logger: o.logger.child({ agent: "audit" }) });
-  if (which.has("logs")) consumers.logs = logConsumer({ ...base, logger: o.logger.child({ agent: "logs" }) });
+  if (which.has("audit")) {
+    const logger = o.logger.child({ agent: "audit" });
+    // A service's own audit records (the credential cache's) count only under the audit-record
+    // seal; without its key file, only pilots' signed records are stored.
+    let serviceSeals: SealVerifier | undefined;
+    try {
+      serviceSeals = o.auditSealKeys ? new SealVerifier(o.auditSealKeys, AUDIT_RECORD_SEAL_PURPOSE) : openSealVerifier(o.config.pki, AUDIT_RECORD_SEAL_PURPOSE);
+    } catch (e) {
+      logger.warn({ err: (e as Error).message }, "no audit-record seal key: the credential cache's audit records will be refused");
+    }
+    consumers.audit = auditConsumer({ ...base, logger, jobs: new JobStore(o.redis, o.names), ...(serviceSeals && { serviceSeals }) });
+  }
+  if (which.has("logs")) consumers.logs = logConsumer({ ...base, logger: o.logger.child({ agent: "logs" }), jobs: new JobStore(o.redis, o.names) });
   const started: ReportConsumer[] = [];
   try {
     for (const c of Object.values(consumers)) {

@@ -4,6 +4,7 @@
 import type { Redis } from "ioredis";
 import { errorEntry, type WireNames } from "../../schemas/index.ts";
 import { JOB_STATES, JobStore, isFinal, type AttemptRecord, type JobRecord, type JobState, type TaskRecord } from "../../jobs/index.ts";
+import { ReportRefusals, type RefusalCount } from "../reports/index.ts";
 
 export type StateCounts = Record<JobState, number>;
 
@@ -186,6 +187,11 @@ export class MonitorData {
 
   async factory(): Promise<FactoryQueueView[]> {
     return (await this.providers.factory?.()) ?? [];
+  }
+
+  /** Reports the agents refused (forged, unsigned, stale), per kind and code, since the namespace began. */
+  async refusedReports(): Promise<RefusalCount[]> {
+    return new ReportRefusals(this.redis, this.names).counts();
   }
 
   async errors(): Promise<TaskView["errors"]> {

@@ -50,6 +50,16 @@ export function createMonitorRegistry(data: MonitorData): Registry {
       for (const e of await data.errors()) this.inc({ code: String(e.code), name: e.name }, e.count);
     },
   });
+  new Counter({
+    name: "wms_reports_refused_total",
+    help: "Reports the agents refused and dead-lettered: 1722 forged or unsigned, 1904 stale (cumulative, from Redis)",
+    labelNames: ["kind", "code"],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const r of await data.refusedReports()) this.inc({ kind: r.kind, code: String(r.code) }, r.count);
+    },
+  });
   const queueLabels = ["queue", "site"] as const;
   const queueGauge = (name: string, help: string, value: (q: FactoryQueueView) => number | undefined): void => {
     new Gauge({

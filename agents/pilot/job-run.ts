@@ -98,6 +98,9 @@ export async function runMatchedJob(envelope: MatchEnvelope, d: JobRunDeps): Pro
   }
 
   const job = body.job;
+  // From here every report about this attempt is signed with the pilot's report key, which the
+  // matchmaker bound to the attempt (body.reportKey); the release comes after the last of them.
+  const unbind = d.reports.bindAttempt?.(job.jobId, job.attempt, body.lockToken);
   const ctx: JobContext = { job, pilotId: d.pilotId, lockToken: body.lockToken, submitterDn: body.submitterDn };
   const jobDir = path.join(d.jobsDir, `${job.jobId}.${job.attempt}`);
   const outputsDir = path.join(jobDir, OUTPUTS_DIR);
@@ -220,6 +223,7 @@ export async function runMatchedJob(envelope: MatchEnvelope, d: JobRunDeps): Pro
     // cannot hold the pilot here.
     await Promise.race([heartbeat.holdingAcknowledged(), sleep(3 * d.heartbeatMs)]);
     heartbeat.stop();
+    unbind?.();
   }
 }
 

@@ -8,6 +8,11 @@ export interface ReportSink {
   publish(report: Report): Promise<void>;
   /** Reports held in memory only (neither confirmed nor on disk): the pilot takes no new job and does not exit while any are. */
   heldCount?(): number;
+  /**
+   * Signs this attempt's reports from now until the returned release (attempt-report-signer.ts);
+   * a sink without it sends them unsigned, and the agents refuse those.
+   */
+  bindAttempt?(jobId: string, attempt: number, lockToken: string): () => void;
 }
 
 export interface RetrievedProxy {

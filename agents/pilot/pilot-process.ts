@@ -14,6 +14,7 @@ import { AccountMapper } from "../../site-authz/index.ts";
 // consumer (BullMQ, ioredis), which a pilot never runs and every pilot start would pay for.
 import { CredentialClient } from "../credentials/credential-client.ts";
 import { ReportPublisher } from "../reports/report-publisher.ts";
+import { AttemptReportSigner } from "./attempt-report-signer.ts";
 import { natsCensus } from "./census-publisher.ts";
 import { identitySwitchLauncher } from "./identity-switch-launcher.ts";
 import { runPilot, type PilotSummary } from "./pilot.ts";
@@ -48,7 +49,9 @@ export async function runPilotProcess(o: PilotProcessOptions): Promise<PilotSumm
   const trust = loadTrust(config.pki.dir);
   const nc = await openNats(config, `pilot-${site.name}`);
   // One spool per node, not per pilot: a report a dead pilot left behind is sent by the next one.
-  const reports = new ReportPublisher({ url: config.rabbitmq.url, rabbit: config.rabbitmq, names, spoolDir: path.join(o.workdir, ".report-spool"), logger });
+  const publisher = new ReportPublisher({ url: config.rabbitmq.url, rabbit: config.rabbitmq, names, spoolDir: path.join(o.workdir, ".report-spool"), logger });
+  // One signer for the job's reports and the identity switch's audit records alike.
+  const reports = new AttemptReportSigner(publisher);
   // The pilot authenticates to the credential cache with its pilot certificate (the cache's
   // retrieval policy admits the pilot role); without one, retrievals are refused with SEC_NOT_AUTHORIZED.
   const caller = o.pilotCert ? { certChain: splitPems(readFileSync(o.pilotCert.certPath, "utf8")), keyPem: readFileSync(o.pilotCert.keyPath, "utf8") } : undefined;
@@ -82,8 +85,8 @@ export async function runPilotProcess(o: PilotProcessOptions): Promise<PilotSumm
     });
   } finally {
     // Whatever RabbitMQ could not confirm stays in the spool for the next pilot on this node.
-    await reports.flush(10_000);
-    await reports.close();
+    await publisher.flush(10_000);
+    await publisher.close();
     await nc.drain().catch(() => undefined);
     redis?.disconnect();
   }

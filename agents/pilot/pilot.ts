@@ -12,6 +12,7 @@ import { generatePilotKeyPair, SignerCache, type TrustStore } from "../../securi
 import type { Logger } from "../../platform/logger.ts";
 import { runMatchedJob, type JobResult } from "./job-run.ts";
 import { PilotHeartbeats } from "./job-heartbeat.ts";
+import { AttemptReportSigner } from "./attempt-report-signer.ts";
 import { buildMachineAd } from "./machine-ad.ts";
 import { probeNode, probeWalltime } from "./node-probe.ts";
 import type { PayloadLauncher } from "./payload-launcher.ts";
@@ -143,6 +144,9 @@ export async function runPilot(options: PilotOptions): Promise<PilotSummary> {
   const log = o.logger?.child({ pilotId });
   const deadline = probeWalltime(o.walltimeSec, env, startedAtMs);
   const keys = generatePilotKeyPair();
+  // Reports go out signed with this process's report key, advertised with every advert. A caller
+  // that made the signer itself (to sign its identity-switch audits too) passes it as `reports`.
+  const reports = o.reports instanceof AttemptReportSigner ? o.reports : new AttemptReportSigner(o.reports);
   // The pilot's own replay memory: a nonce is kept until its envelope expires, after which the
   // envelope is refused as expired anyway.
   const seenNonces = new Map<string, number>();
@@ -226,6 +230,7 @@ export async function runPilot(options: PilotOptions): Promise<PilotSummary> {
         token: o.token,
         classad: buildMachineAd(facts),
         publicKey: keys.publicKeyPem,
+        reportKey: reports.publicKey,
         sentAt: Date.now(),
         ...(signers.current !== undefined && { knownSigner: signers.current }),
       };
@@ -271,7 +276,7 @@ export async function runPilot(options: PilotOptions): Promise<PilotSummary> {
         const result = await runMatchedJob(reply.envelope, {
           nc: o.nc,
           names: o.names,
-          reports: o.reports,
+          reports,
           credentials: o.credentials,
           trust: o.trust,
           site: o.site,

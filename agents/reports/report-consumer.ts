@@ -16,6 +16,7 @@ import type { Logger } from "pino";
 import { ERR, isRetryable, isWmsError, WmsError, type Report, type WireNames, type WmsConfig } from "../../schemas/index.ts";
 import { decodeReport } from "./report-decoder.ts";
 import { declareTopology, QUEUE_KINDS, type ReportQueue } from "./topology.ts";
+import { REFUSAL_CODES, ReportRefusals } from "./report-refusals.ts";
 
 export interface ReportContext {
   /**
@@ -69,6 +70,8 @@ export interface ConsumerStats {
   duplicates: number;
   deadLettered: number;
   requeued: number;
+  /** Of the dead-lettered: refused as forged/unsigned (SEC_REPORT_FORGED) or stale (JOB_STALE_UPDATE). */
+  refused: number;
 }
 
 /** A consumer's mark that a report was applied, in the shard (hash tag) its handler's script runs in. */
@@ -84,7 +87,7 @@ export const DEAD_LETTER_HEADERS = {
 } as const;
 
 export class ReportConsumer {
-  readonly stats: ConsumerStats = { processed: 0, duplicates: 0, deadLettered: 0, requeued: 0 };
+  readonly stats: ConsumerStats = { processed: 0, duplicates: 0, deadLettered: 0, requeued: 0, refused: 0 };
   private conn: ChannelModel | undefined;
   private ch: ConfirmChannel | undefined;
   private stopped = false;
@@ -93,8 +96,10 @@ export class ReportConsumer {
   private consumerTag: string | undefined;
   private readonly seenTtlSec: number;
   private readonly queueName: string;
+  private readonly refusals: ReportRefusals;
 
   constructor(private readonly opts: ReportConsumerOptions) {
+    this.refusals = new ReportRefusals(opts.redis, opts.names);
     this.seenTtlSec = opts.seenTtlSec ?? 7 * 86400;
     this.queueName = opts.names.rabbit.queues[opts.queue];
   }
@@ -213,6 +218,13 @@ export class ReportConsumer {
       if (!this.opts.handlerMarksSeen) await this.opts.redis.set(seenKey, "1", "EX", this.seenTtlSec, "NX");
     } catch (e) {
       if (isWmsError(e) && !isRetryable(e.code)) {
+        if (REFUSAL_CODES.has(e.code)) {
+          this.stats.refused++;
+          this.opts.logger.warn({ code: e.code, reportId: report.reportId, kind: report.kind, jobId: report.jobId, pilotId: report.pilotId, consumer: this.opts.consumer }, `report refused: ${e.message}`);
+          // Counted and audited before the dead letter: a refusal must leave a trace even if the
+          // republish fails (the queue's own dead-letter exchange then catches the report).
+          await this.refusals.record(report, e.code, this.opts.consumer, e.message).catch((err: Error) => this.opts.logger.error({ err: err.message }, "report refusal not recorded"));
+        }
         await this.deadLetter(ch, msg, e.code, e.message);
         return;
       }

@@ -11,6 +11,8 @@ export const ClassAdText = Type.String({ maxLength: 65536, description: "ClassAd
 export const ReportId = Type.String({ minLength: 8, maxLength: 128, description: "Unique id; consumers use it to stay idempotent" });
 export const ErrorCodeField = Type.Integer({ minimum: 1000, maximum: 2999 });
 /** A request's single-use id: refused when seen again within the request's validity. */
+/** An Ed25519 public key as SPKI DER in base64 (44 bytes: 60 characters). */
+export const ReportKey = Type.String({ minLength: 60, maxLength: 60, pattern: "^[A-Za-z0-9+/]+={0,2}$" });
 export const Nonce = Type.String({ minLength: 16, maxLength: 128, pattern: "^[A-Za-z0-9_-]+$" });
 /** The chain that signed a task batch or a task control request. */
 export const SignerCertChain = Type.Array(Type.String({ minLength: 64, maxLength: 16384 }), { minItems: 1, maxItems: 8, description: "PEM: signer first, then any proxies' issuers" });

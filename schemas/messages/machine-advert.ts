@@ -1,6 +1,6 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { defineMessage, SchemaVersion } from "../message.ts";
-import { ClassAdText, Id, SiteName, Timestamp } from "./common.ts";
+import { ClassAdText, Id, ReportKey, SiteName, Timestamp } from "./common.ts";
 
 /** Pilot → matchmaker: "here is my worker node, give me work". */
 export const MachineAdvertSchema = Type.Object(
@@ -11,6 +11,11 @@ export const MachineAdvertSchema = Type.Object(
     token: Type.String({ minLength: 16, maxLength: 256, description: "Pilot token minted by the factory" }),
     classad: ClassAdText,
     publicKey: Type.String({ minLength: 64, maxLength: 4096, description: "Pilot's ephemeral public key (PEM); the one-time proxy key is encrypted to it" }),
+    /**
+     * The pilot's Ed25519 report key (SPKI DER, base64): the matchmaker binds it to each attempt it
+     * hands this pilot, and the agents apply that attempt's reports only when signed by it.
+     */
+    reportKey: Type.Optional(ReportKey),
     sentAt: Timestamp,
     knownSigner: Type.Optional(
       Type.String({

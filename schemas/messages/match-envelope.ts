@@ -1,6 +1,6 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { defineMessage, SchemaVersion } from "../message.ts";
-import { Dn, ErrorReplySchema, Id, Timestamp } from "./common.ts";
+import { Dn, ErrorReplySchema, Id, ReportKey, Timestamp } from "./common.ts";
 import { JobSpecSchema } from "./job-spec.ts";
 
 /** What the matchmaker signs. Kept as JSON text inside the envelope so the signed bytes are unambiguous. */
@@ -12,6 +12,8 @@ export const EnvelopeBodySchema = Type.Object(
     pilotId: Id,
     lockToken: Type.String({ minLength: 8, maxLength: 128, description: "Proves the claim when heartbeating and reporting" }),
     encryptedProxyKey: Type.String({ minLength: 16, maxLength: 4096, description: "One-time proxy key, encrypted to the pilot's advertised public key (base64)" }),
+    /** The report key the pilot advertised, bound to this attempt: the agents verify the attempt's reports with it. */
+    reportKey: Type.Optional(ReportKey),
     nonce: Type.String({ minLength: 16, maxLength: 128 }),
     issuedAt: Timestamp,
     expiresAt: Timestamp,

@@ -4,6 +4,9 @@ import { Dn, ErrorCodeField, Id, JobStateName, ReportId, SiteName, Timestamp } f
 
 // The report kinds the pilot sends over RabbitMQ, where nothing may be lost.
 
+/** base64 of a 64-byte Ed25519 signature. */
+const ReportSignature = Type.String({ minLength: 86, maxLength: 88, pattern: "^[A-Za-z0-9+/]+={0,2}$" });
+
 export const StateReportSchema = Type.Object(
   {
     schemaVersion: SchemaVersion,
@@ -29,6 +32,8 @@ export const StateReportSchema = Type.Object(
       ),
     ),
     at: Timestamp,
+    /** Ed25519 signature by the attempt's report key (security/report-signing.ts); agents refuse a report without a valid one. */
+    signature: Type.Optional(ReportSignature),
   },
   { additionalProperties: false, $id: "StateReport" },
 );
@@ -77,6 +82,8 @@ export const AccountingRecordSchema = Type.Object(
     endedAt: Timestamp,
     /** The batch system preempted the attempt (PILOT_PREEMPTED): its wall time is wasted, not the user's use. */
     preempted: Type.Optional(Type.Boolean()),
+    /** Ed25519 signature by the attempt's report key (security/report-signing.ts); agents refuse a report without a valid one. */
+    signature: Type.Optional(ReportSignature),
   },
   { additionalProperties: false, $id: "AccountingRecord" },
 );
@@ -100,7 +107,14 @@ export const AuditRecordSchema = Type.Object(
     startedAt: Type.Optional(Timestamp),
     endedAt: Type.Optional(Timestamp),
     detail: Type.Optional(Type.String({ maxLength: 4096 })),
+    /** A record about a job's attempt names it with its lease token and is signed by that attempt's report key. */
+    attempt: Type.Optional(Type.Integer({ minimum: 1 })),
+    lockToken: Type.Optional(Type.String({ minLength: 8, maxLength: 128 })),
     at: Timestamp,
+    /** Ed25519 signature by the attempt's report key (security/report-signing.ts); agents refuse a report without a valid one. */
+    signature: Type.Optional(ReportSignature),
+    /** A record a service wrote (not about a pilot's attempt): sealed by that service's delegated key (security/service-seal.ts). */
+    serviceSeal: Type.Optional(Type.String({ minLength: 16, maxLength: 1024 })),
   },
   { additionalProperties: false, $id: "AuditRecord" },
 );
@@ -131,7 +145,11 @@ export const LogReportSchema = Type.Object(
     pilotLog: Type.String({ maxLength: LOG_TAIL_BYTES }),
     /** Which of the three lost their beginning to the bound. */
     truncated: Type.Object({ stdout: Type.Boolean(), stderr: Type.Boolean(), pilotLog: Type.Boolean() }, { additionalProperties: false }),
+    /** The lease token of the attempt's claim: with `attempt`, the report's fence. */
+    lockToken: Type.Optional(Type.String({ minLength: 8, maxLength: 128 })),
     at: Timestamp,
+    /** Ed25519 signature by the attempt's report key (security/report-signing.ts); agents refuse a report without a valid one. */
+    signature: Type.Optional(ReportSignature),
   },
   { additionalProperties: false, $id: "LogReport" },
 );

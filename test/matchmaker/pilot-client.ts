@@ -3,7 +3,7 @@
 import { randomBytes } from "node:crypto";
 import type { NatsConnection } from "nats";
 import { HeartbeatBatchReply, HeartbeatReply, MatchReply, SCHEMA_VERSION, type EnvelopeBody, type HeartbeatJob, type WireNames } from "../../schemas/index.ts";
-import { generatePilotKeyPair, verifyEnvelope, type SignerCache, type TrustStore } from "../../security/index.ts";
+import { generatePilotKeyPair, generateReportKey, signReport, verifyEnvelope, type ReportKeyPair, type SignableReport, type SignerCache, type TrustStore } from "../../security/index.ts";
 
 const encoder = new TextEncoder();
 
@@ -34,6 +34,8 @@ export function machineAd(f: MachineFacts): string {
 export class TestPilot {
   readonly pilotId: string;
   private readonly keys = generatePilotKeyPair();
+  /** The pilot's report key: advertised, bound by the matchmaker to each attempt it is handed. */
+  readonly reportKey: ReportKeyPair = generateReportKey();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -63,6 +65,7 @@ export class TestPilot {
       token: this.token,
       classad: machineAd({ ...this.facts, pilotId: this.pilotId, site: this.site }),
       publicKey: this.keys.publicKeyPem,
+      reportKey: this.reportKey.publicKey,
       sentAt: Date.now(),
       ...overrides,
     });
@@ -71,6 +74,11 @@ export class TestPilot {
   async advertise(overrides: Record<string, unknown> = {}, timeoutMs = 10_000): Promise<MatchReply> {
     const r = await this.nc.request(this.names.advertFor(this.site), encoder.encode(this.advertText(overrides)), { timeout: timeoutMs });
     return MatchReply.parseJson(r.data);
+  }
+
+  /** A report signed with this pilot's report key, as the real pilot sends it. */
+  sign<R extends SignableReport>(r: R): R {
+    return signReport(r, this.reportKey.privateKey);
   }
 
   /** Verifies the envelope as the real pilot does (chain, role, pilot id, expiry, nonce). */

@@ -2,6 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Redis } from "ioredis";
 import { pino } from "pino";
 import { runPilot } from "../../agents/pilot/index.ts";
+import { AttemptReportSigner } from "../../agents/pilot/attempt-report-signer.ts";
+import { JobStore } from "../../jobs/index.ts";
+import { recordClaimedJob } from "../reports/support/job-fixture.ts";
 import { startAgents, type AgentsHandle } from "../../agents/job-state/start-agents.ts";
 import { JobLogStore } from "../../agents/job-logs/index.ts";
 import { loadConfig } from "../../platform/config.ts";
@@ -36,7 +39,10 @@ describe("job logs you can read", () => {
       arguments: ["-c", 'echo "reading config"; i=0; while [ $i -lt 6000 ]; do echo "noise line $i" >&2; i=$((i+1)); done; echo "FATAL: calibration db unreachable" >&2; exit 2'],
     });
     fx.offer(job);
-    const summary = await runPilot(fx.pilotOptions({ memoryPollMs: 100, killGraceMs: 500 }));
+    // The pilot's reports go out signed with this signer's key (which the stand-in matchmaker does
+    // not record): the job's claim is written below with it, as the real matchmaker's would be.
+    const signer = new AttemptReportSigner(fx.publisher());
+    const summary = await runPilot(fx.pilotOptions({ memoryPollMs: 100, killGraceMs: 500, reports: signer }));
     expect(summary.results).toEqual([expect.objectContaining({ status: "failed", code: ERR.PAYLOAD_FAILED })]);
     const sent = await fx.reports.waitFor(isLog(job.jobId));
     expect(LogReport.problems(sent)).toBeUndefined();
@@ -50,6 +56,7 @@ describe("job logs you can read", () => {
 
     // The log agent stores it; the CLI prints it.
     const { config, names } = loadConfig({ path: undefined, env: { ...(process.env as Record<string, string>), WMS_CONFIG: undefined, WMS_NAMESPACE: fx.names.namespace } });
+    await recordClaimedJob(new JobStore(redis, names), { jobId: job.jobId, pilotId: sent.pilotId, lockToken: sent.lockToken ?? "", reportKey: signer.publicKey, site: job.site });
     agents = await startAgents({ config, names, redis, logger: pino({ level: "silent" }), only: ["logs"] });
     const store = new JobLogStore(redis, names);
     await expect.poll(() => store.attempts(job.jobId), { timeout: 15_000 }).toEqual([1]);

@@ -20,7 +20,7 @@ import { drainQueue, removeTopology, waitFor } from "./support/rabbit-fixture.ts
 import { stateReport } from "./support/report-factory.ts";
 import { runCli } from "../support/run-cli.ts";
 import { expectUsageError } from "../support/usage-error-line.ts";
-import { claimJob, submitJobs } from "./support/job-fixture.ts";
+import { claimJob, signedByPilot, submitJobs } from "./support/job-fixture.ts";
 
 const { config, names } = testConfig("jobstate");
 const url = config.rabbitmq.url;
@@ -59,7 +59,7 @@ afterAll(async () => {
 
 async function report(jobId: string, state: StateReport["state"], claim: { lockToken: string; attempt: number }, extra: Partial<StateReport> = {}): Promise<StateReport> {
   const job = await store.getJob(jobId);
-  const r = stateReport({ jobId, taskId: job?.taskId ?? "x", state, attempt: claim.attempt, lockToken: claim.lockToken, pilotId: job?.pilotId || "pilot-1", site: job?.site ?? "SITE_A", ...extra });
+  const r = signedByPilot(stateReport({ jobId, taskId: job?.taskId ?? "x", state, attempt: claim.attempt, lockToken: claim.lockToken, pilotId: job?.pilotId || "pilot-1", site: job?.site ?? "SITE_A", ...extra }));
   await publisher.publish(r);
   return r;
 }
@@ -223,10 +223,11 @@ describe("job-state agent", () => {
   it("queues a retry again when its failure report is redelivered after the agent died between recording and queueing", async () => {
     const [spec] = await submitJobs(store, dq, 1, { site: "SITE_A", maxAttempts: 3 });
     const c1 = await claimJob(store, dq, spec.jobId, "pilot-1");
-    const failure = stateReport({ jobId: spec.jobId, taskId: spec.taskId, state: "failed", attempt: 1, lockToken: c1.lockToken, errorCode: ERR.PILOT_KILLED });
-    // The crash: the record moved to the next attempt and the claim was dropped, the enqueue never ran.
+    const failure = signedByPilot(stateReport({ jobId: spec.jobId, taskId: spec.taskId, state: "failed", attempt: 1, lockToken: c1.lockToken, errorCode: ERR.PILOT_KILLED }));
+    // The crash: the record moved to the next attempt (under the report's fence, as the agent
+    // moves it) and the claim was dropped, the enqueue never ran.
     const next = { ...spec, attempt: 2 };
-    await store.transition(spec.jobId, "activated", ["sent"], { attempt: 2, spec: next, pilotId: "" });
+    await store.transition(spec.jobId, "activated", ["sent"], { attempt: 2, spec: next, pilotId: "", leaseToken: "" }, Date.now(), spec.taskId, undefined, { attempt: 1, leaseToken: c1.lockToken, pilotId: "pilot-1" });
     await dq.release(spec.jobId, c1.lockToken);
     const deps = { jobs: store, dispatch: dq, rebroker: sameSiteRebroker(), logger };
     expect(await applyStateReport(deps, failure, { redelivered: false })).toBe("stale");
@@ -248,16 +249,17 @@ describe("job-state agent", () => {
     const mine = async (): Promise<unknown[]> => ((await catalog.listDataset("out.ds")) ?? []).filter((f) => f.lfn.startsWith(`out.ds/${s.jobId}/`));
     expect(await mine()).toEqual(outputs.map((o) => ({ ...o, sites: ["SITE_B"] })));
     // The same report again (a redelivery): the job is final, nothing is added or changed.
-    await publisher.publish({ ...r, reportId: `${r.reportId}x` });
-    await publisher.publish(stateReport({ jobId: s.jobId, taskId: s.taskId, state: "running", attempt: c.attempt, lockToken: c.lockToken, pilotId: "pilot-out", site: "SITE_B" }));
+    await publisher.publish(signedByPilot({ ...r, reportId: `${r.reportId}x` }));
+    await publisher.publish(signedByPilot(stateReport({ jobId: s.jobId, taskId: s.taskId, state: "running", attempt: c.attempt, lockToken: c.lockToken, pilotId: "pilot-out", site: "SITE_B" })));
     await new Promise((res) => setTimeout(res, 300));
     expect(await mine()).toEqual(outputs.map((o) => ({ ...o, sites: ["SITE_B"] })));
   });
 
   it("dead-letters a report naming a job that does not exist, with code 1901", async () => {
     const ghost = stateReport({ jobId: "no-such-job", state: "running" });
+    const before = agents.consumers.state.stats.deadLettered;
     await publisher.publish(ghost);
-    await waitFor(() => agents.consumers.state.stats.deadLettered >= 1, 10_000, "dead-lettered");
+    await waitFor(() => agents.consumers.state.stats.deadLettered > before, 10_000, "dead-lettered");
     const dead = await drainQueue(url, names.rabbit.queues.deadLetter);
     const mine = dead.find((m) => m.properties.messageId === ghost.reportId);
     expect(mine?.properties.headers?.[DEAD_LETTER_HEADERS.code]).toBe(ERR.REPORT_UNKNOWN_JOB);

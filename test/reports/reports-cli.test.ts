@@ -14,7 +14,7 @@ import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { REPO_ROOT, runCli, WMS_BIN } from "../support/run-cli.ts";
 import { removeTopology, waitFor } from "./support/rabbit-fixture.ts";
 import { accountingReport, auditReport } from "./support/report-factory.ts";
-import { jobSpec } from "./support/job-fixture.ts";
+import { jobSpec, recordClaimedJob, signedByPilot } from "./support/job-fixture.ts";
 
 const { config, names } = testConfig("repcli");
 const env = { WMS_NAMESPACE: names.namespace, WMS_CONFIG: undefined };
@@ -88,7 +88,9 @@ describe("wms accounting report / errors summary / agents", { timeout: 90_000 },
     const exited = new Promise<number>((r) => child.on("exit", (code) => r(code ?? -1)));
     try {
       const pub = new ReportPublisher({ url: config.rabbitmq.url, names, spoolDir: spool, logger: createLogger("test", "silent") });
-      const rec = auditReport({ jobId: "cli-job" });
+      // Signed by the pilot that holds the job's attempt: the audit agent stores nothing else.
+      const spec = await recordClaimedJob(new JobStore(redis, names), { pilotId: "pilot-1", lockToken: "lease-token-of-test" });
+      const rec = signedByPilot(auditReport({ jobId: spec.jobId, attempt: 1, lockToken: "lease-token-of-test" }));
       await pub.publish(rec);
       await pub.close();
       await waitFor(async () => (await auditLog(redis, names).recent(5)).some((r) => r.reportId === rec.reportId), 20_000, "audit record consumed by `wms agents`");

@@ -7,6 +7,7 @@ type FileRef = JobSpec["inputFiles"][number];
 import type { JobStore } from "../../../jobs/index.ts";
 import type { ClaimedJob, DispatchQueues } from "../../../jobs/index.ts";
 import { autoclusterId, autoclusterKey } from "../../../jobs/index.ts";
+import { generateReportKey, signReport, type ReportKeyPair, type SignableReport } from "../../../security/index.ts";
 
 export function jobSpec(taskId: string, index: number, o: { site: string; maxAttempts?: number; inputFiles?: FileRef[]; memoryMb?: number }): JobSpec {
   return {
@@ -47,11 +48,35 @@ export async function submitJobs(store: JobStore, dq: DispatchQueues, n: number,
   return specs;
 }
 
-/** Claims the job from the queue its (current) spec belongs to, as the matchmaker does for a pilot. */
-export async function claimJob(store: JobStore, dq: DispatchQueues, jobId: string, pilotId: string): Promise<ClaimedJob> {
+/** The report key of the tests' pilots: bound to every claim `claimJob` makes, as the matchmaker binds an advertised one. */
+export const testPilotKey: ReportKeyPair = generateReportKey();
+
+/** A report as the pilot holding its attempt sends it: signed with `testPilotKey`. */
+export function signedByPilot<R extends SignableReport>(r: R): R {
+  return signReport(r, testPilotKey.privateKey);
+}
+
+/** Claims the job from the queue its (current) spec belongs to, as the matchmaker does for a pilot (binding `reportKey`, by default the tests' pilot key). */
+export async function claimJob(store: JobStore, dq: DispatchQueues, jobId: string, pilotId: string, reportKey = testPilotKey.publicKey): Promise<ClaimedJob> {
   const job = await store.getJob(jobId);
   if (!job) throw new Error(`no job ${jobId}`);
-  const claimed = await dq.claim(job.site, autoclusterId(autoclusterKey(job.spec)), pilotId);
+  const claimed = await dq.claim(job.site, autoclusterId(autoclusterKey(job.spec)), { pilotId, reportKey });
   if (!claimed || claimed.spec.jobId !== jobId) throw new Error(`could not claim ${jobId} at ${job.site}`);
   return claimed;
+}
+
+/**
+ * A job record claimed by `pilotId` under `lockToken` with `reportKey` bound to attempt 1, written
+ * straight to the store (no queue): for tests whose pilot or reports stand in for the matchmaker's.
+ */
+export async function recordClaimedJob(store: JobStore, o: { pilotId: string; lockToken: string; reportKey?: string; site?: string; jobId?: string }): Promise<JobSpec> {
+  const taskId = `T${randomBytes(4).toString("hex")}`;
+  const spec = { ...jobSpec(taskId, 0, { site: o.site ?? "SITE_A" }), ...(o.jobId !== undefined && { jobId: o.jobId }) };
+  await store.createTask(
+    { taskId, taskName: `task-${taskId}`, kind: "production", vo: "atlas", group: "prod", ownerDn: spec.userDn, priority: 100, maxAttempts: 3, outputDataset: "out.ds" },
+    [{ spec, state: "activated" }],
+  );
+  const moved = await store.transition(spec.jobId, "sent", ["activated"], { pilotId: o.pilotId, leaseToken: o.lockToken, reportKey: o.reportKey ?? testPilotKey.publicKey });
+  if (!moved.moved) throw new Error(`could not record the claim of ${spec.jobId}`);
+  return spec;
 }

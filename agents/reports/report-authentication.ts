@@ -1,0 +1,49 @@
+// Which reports the agents believe: an attempt's state, accounting, audit and log reports only when
+// signed by the report key the matchmaker bound to that attempt (security/report-signing.ts), and a
+// service's audit records only when sealed by that service's delegated key. The fence (attempt and
+// lease token) is each agent's own; this file says only whether the signature holds.
+import { ERR, WmsError, type AuditRecord } from "../../schemas/index.ts";
+import { verifyReportSignature, type SignableReport } from "../../security/index.ts";
+
+/** What a service seals when it writes an audit record itself (the credential cache). */
+export { AUDIT_RECORD_SEAL_PURPOSE } from "../../security/index.ts";
+
+const describe = (r: SignableReport): string => `${r.kind} report ${r.reportId}${r.jobId !== undefined ? ` of job ${r.jobId}` : ""}${r.attempt !== undefined ? ` attempt ${r.attempt}` : ""}`;
+
+/** Throws SEC_REPORT_FORGED unless the report is signed by `reportKey`, the key bound to the attempt it names. */
+export function requireAttemptSignature(report: SignableReport, reportKey: string | undefined): void {
+  if (report.signature === undefined) throw new WmsError(ERR.SEC_REPORT_FORGED, `${describe(report)} is unsigned: only the pilot that holds the attempt may report for it`);
+  if (reportKey === undefined) throw new WmsError(ERR.SEC_REPORT_FORGED, `${describe(report)}: the attempt has no report key bound (claimed by a pilot that advertised none)`);
+  if (!verifyReportSignature(report, reportKey)) throw new WmsError(ERR.SEC_REPORT_FORGED, `${describe(report)} is not signed by the pilot that holds the attempt`);
+}
+
+/** The part of jobs/ JobStore that fences a pilot's update (and returns the admitted attempt's report key). */
+export interface AttemptFence {
+  checkFence(
+    jobId: string,
+    fence: { attempt: number; leaseToken: string; pilotId?: string },
+    o?: { endedReportedOk?: boolean },
+  ): Promise<{ verdict: "current" | "ended" | "stale" | "unknown"; reportKey?: string }>;
+}
+
+/**
+ * A report about one attempt that may arrive after the attempt ended (accounting, audit, log): its
+ * job must exist (else REPORT_UNKNOWN_JOB), its attempt and lease token must be the current ones or
+ * those of an ended attempt its own pilot reported (else JOB_STALE_UPDATE), and it must be signed by
+ * that attempt's report key (else SEC_REPORT_FORGED).
+ */
+export async function authenticateAttemptReport(jobs: AttemptFence, r: SignableReport): Promise<void> {
+  if (r.jobId === undefined || r.attempt === undefined || r.lockToken === undefined) {
+    throw new WmsError(ERR.SEC_REPORT_FORGED, `${describe(r)} names no job, attempt and lease token it is signed for`);
+  }
+  const held = await jobs.checkFence(r.jobId, { attempt: r.attempt, leaseToken: r.lockToken, pilotId: r.pilotId ?? "" }, { endedReportedOk: true });
+  if (held.verdict === "unknown") throw new WmsError(ERR.REPORT_UNKNOWN_JOB, `${describe(r)} names a job that does not exist`);
+  if (held.verdict === "stale") throw new WmsError(ERR.JOB_STALE_UPDATE, `${describe(r)} names an earlier attempt or a lease token that no longer holds the job`);
+  requireAttemptSignature(r, held.reportKey);
+}
+
+/** The text a service seals over an audit record: the record without its seal or signature. */
+export function auditSealText(r: AuditRecord): string {
+  const { serviceSeal: _seal, signature: _sig, ...rest } = r;
+  return JSON.stringify(rest);
+}

@@ -1,0 +1,46 @@
+// Reports refused for what they claim (forged or unsigned: SEC_REPORT_FORGED; an earlier attempt or
+// a lease token that no longer holds the job: JOB_STALE_UPDATE): counted in Redis per kind and code,
+// where the monitor reads them (`wms_reports_refused_total`), and written to the security audit
+// stream, besides being dead-lettered with their code by the consumer.
+import type { Redis } from "ioredis";
+import { ERR, type Report, type WireNames } from "../../schemas/index.ts";
+import { AuditLog } from "../../security/index.ts";
+
+export const REFUSAL_CODES: ReadonlySet<number> = new Set([ERR.SEC_REPORT_FORGED, ERR.JOB_STALE_UPDATE]);
+
+export interface RefusalCount {
+  readonly kind: string;
+  readonly code: number;
+  readonly count: number;
+}
+
+export function refusedReportsKey(names: WireNames): string {
+  return names.redisKey("reports", "refused");
+}
+
+export class ReportRefusals {
+  private readonly audit: AuditLog;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly names: WireNames,
+  ) {
+    this.audit = new AuditLog(redis, names);
+  }
+
+  async record(r: Report, code: number, consumer: string, reason: string): Promise<void> {
+    const fields: Record<string, string> = { code: String(code), kind: r.kind, reportId: r.reportId, consumer, reason: reason.slice(0, 500) };
+    if (r.jobId !== undefined) fields.jobId = r.jobId;
+    if (r.pilotId !== undefined) fields.pilotId = r.pilotId;
+    if ("attempt" in r && r.attempt !== undefined) fields.attempt = String(r.attempt);
+    await Promise.all([this.redis.hincrby(refusedReportsKey(this.names), `${r.kind}:${code}`, 1), this.audit.write("report-refused", fields)]);
+  }
+
+  async counts(): Promise<RefusalCount[]> {
+    const h = await this.redis.hgetall(refusedReportsKey(this.names));
+    return Object.entries(h).map(([k, v]) => {
+      const [kind, code] = k.split(":");
+      return { kind, code: Number(code), count: Number(v) };
+    });
+  }
+}

@@ -1,0 +1,177 @@
+// Attacks by anyone who can publish to the reports exchange (a pilot, or a payload holding a
+// pilot's RabbitMQ identity) and who has seen a victim's job id and lease token (both travel in
+// envelopes and heartbeats): forge a state report, an accounting record, an audit record, or
+// replay an earlier attempt's report. The real matchmaker binds the honest pilot's report key to
+// each attempt; the real agents must refuse every forgery. Each test fails if the attack works.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startAgents, type AgentsHandle } from "../../agents/job-state/index.ts";
+import { auditLog, UsageStore } from "../../agents/accounting/index.ts";
+import { DEAD_LETTER_HEADERS, ReportPublisher, ReportRefusals } from "../../agents/reports/index.ts";
+import { accountingRecord, auditRecord, stateReport, type JobContext } from "../../agents/pilot/job-reports.ts";
+import { createLogger } from "../../platform/logger.ts";
+import { ERR, type EnvelopeBody, type Report } from "../../schemas/index.ts";
+import { AuditLog, generateReportKey, signReport } from "../../security/index.ts";
+import { createJobs } from "../matchmaker/fixtures.ts";
+import { TestPilot } from "../matchmaker/pilot-client.ts";
+import { startHarness, type Harness } from "../matchmaker/service-harness.ts";
+import { drainQueue, removeTopology, waitFor } from "../reports/support/rabbit-fixture.ts";
+
+const VICTIM_DN = "/DC=org/DC=pilot-wms/OU=People/CN=Victoria Victim";
+const logger = createLogger("test", "silent");
+
+let h: Harness;
+let agents: AgentsHandle;
+let publisher: ReportPublisher;
+const spool = mkdtempSync(join(tmpdir(), "wms-attack-reports-"));
+/** Mallory's own report key: a valid Ed25519 key, just not the one bound to anyone's attempt. */
+const mallory = generateReportKey();
+
+beforeAll(async () => {
+  h = await startHarness("attackreports");
+  agents = await startAgents({ config: { ...h.loaded.config, pki: { dir: h.pkiDir } }, names: h.loaded.names, redis: h.redis, dispatch: h.dispatch, logger });
+  publisher = new ReportPublisher({ url: h.loaded.config.rabbitmq.url, names: h.loaded.names, spoolDir: spool, logger });
+});
+
+afterAll(async () => {
+  await agents?.stop();
+  await publisher?.close();
+  await removeTopology(h.loaded.config.rabbitmq.url, h.loaded.names).catch(() => undefined);
+  await h?.close();
+  rmSync(spool, { recursive: true, force: true });
+});
+
+/** A victim's job matched by an honest pilot through the real matchmaker, and that pilot's report context. */
+async function matched(site: string, o: { maxAttempts?: number } = {}): Promise<{ pilot: TestPilot; body: EnvelopeBody; ctx: JobContext }> {
+  const [spec] = await createJobs(h.store, { site, userDn: VICTIM_DN, ...o }, 1);
+  await h.dispatch.enqueue([spec]);
+  const pilot = new TestPilot(h.nc, h.loaded.names, site, await h.token(site));
+  const body = pilot.open(await pilot.advertise(), h.trust);
+  expect(body.reportKey).toBe(pilot.reportKey.publicKey);
+  return { pilot, body, ctx: { job: body.job, pilotId: pilot.pilotId, lockToken: body.lockToken, submitterDn: body.submitterDn } };
+}
+
+const stateOf = async (jobId: string): Promise<string | undefined> => (await h.store.getJob(jobId))?.state;
+
+/** Dead letters drained so far, by message id → reason code (draining takes them off the queue). */
+const deadLetters = new Map<string, unknown>();
+
+/** Waits until the report was dead-lettered and returns its reason code. */
+async function deadLetterCode(r: Report): Promise<unknown> {
+  await waitFor(
+    async () => {
+      for (const m of await drainQueue(h.loaded.config.rabbitmq.url, h.loaded.names.rabbit.queues.deadLetter)) {
+        deadLetters.set(String(m.properties.messageId), m.properties.headers?.[DEAD_LETTER_HEADERS.code]);
+      }
+      return deadLetters.has(r.reportId);
+    },
+    15_000,
+    `dead letter of ${r.reportId}`,
+  );
+  return deadLetters.get(r.reportId);
+}
+
+const refused = async (kind: string, code: number): Promise<number> => (await new ReportRefusals(h.redis, h.loaded.names).counts()).find((c) => c.kind === kind && c.code === code)?.count ?? 0;
+
+describe("attacks on the reports", () => {
+  it("refuses a forged StateReport for another user's running job (E1722): the job keeps running and its pilot finishes it", async () => {
+    const { pilot, ctx } = await matched("ATTACK_R1");
+    const jobId = ctx.job.jobId;
+    await publisher.publish(pilot.sign(stateReport(ctx, "running")));
+    await waitFor(async () => (await stateOf(jobId)) === "running", 15_000, "running");
+    const before = await refused("state", ERR.SEC_REPORT_FORGED);
+
+    // Mallory knows job, attempt, pilot id and lease token. Unsigned, and signed with her own key.
+    const unsigned = stateReport(ctx, "failed", { errorCode: ERR.PAYLOAD_FAILED, message: "forged" });
+    const ownKey = signReport(stateReport(ctx, "failed", { errorCode: ERR.PAYLOAD_FAILED, message: "forged" }), mallory.privateKey);
+    // And a genuine signature over a report she then changed (running → failed).
+    const tampered = { ...pilot.sign(stateReport(ctx, "running")), state: "failed" as const, errorCode: ERR.PAYLOAD_FAILED };
+    for (const r of [unsigned, ownKey, tampered]) await publisher.publish(r);
+    for (const r of [unsigned, ownKey, tampered]) expect(await deadLetterCode(r)).toBe(ERR.SEC_REPORT_FORGED);
+
+    expect(await h.store.getJob(jobId)).toMatchObject({ state: "running", attempt: 1 });
+    expect((await h.store.getJob(jobId))?.errorCode).toBeUndefined();
+    expect(await refused("state", ERR.SEC_REPORT_FORGED)).toBe(before + 3);
+    const audit = await new AuditLog(h.redis, h.loaded.names).recent(50);
+    expect(audit.filter((e) => e.event === "report-refused" && e.fields.jobId === jobId && e.fields.code === String(ERR.SEC_REPORT_FORGED))).toHaveLength(3);
+
+    await publisher.publish(pilot.sign(stateReport(ctx, "finished")));
+    await waitFor(async () => (await stateOf(jobId)) === "finished", 15_000, "finished by its own pilot");
+  });
+
+  it("adds no usage for a forged accounting record of 100 h (E1722), and the pilot's own record still counts", async () => {
+    const { pilot, ctx } = await matched("ATTACK_R2");
+    const usage = new UsageStore(h.redis, h.loaded.names, h.loaded.config.quotas);
+    const before = (await usage.get("user", VICTIM_DN)).wallSec;
+    const outcome = { exitCode: 0, signal: null, wallSec: 360_000, userCpuSec: 360_000, sysCpuSec: 0, maxRssKb: 1024, startedAt: Date.now() - 360_000_000, endedAt: Date.now() };
+    const forged = [accountingRecord(ctx, outcome), signReport(accountingRecord(ctx, outcome), mallory.privateKey)];
+    for (const r of forged) await publisher.publish(r);
+    for (const r of forged) expect(await deadLetterCode(r)).toBe(ERR.SEC_REPORT_FORGED);
+    expect((await usage.get("user", VICTIM_DN)).wallSec).toBe(before);
+
+    await publisher.publish(pilot.sign(accountingRecord(ctx, { ...outcome, wallSec: 10, userCpuSec: 5, startedAt: Date.now() - 10_000 })));
+    await waitFor(async () => (await usage.get("user", VICTIM_DN)).wallSec === before + 10, 15_000, "the honest record");
+  });
+
+  it("stores no forged audit record (E1722), neither one naming a job nor one claiming a service's seal", async () => {
+    const { pilot, ctx } = await matched("ATTACK_R3");
+    const list = auditLog(h.redis, h.loaded.names);
+    const fields = { event: "identity-switch" as const, dn: VICTIM_DN, localAccount: "root", pilotId: pilot.pilotId, jobId: ctx.job.jobId, site: ctx.job.site };
+    const unsigned = auditRecord(fields);
+    const ownKey = signReport({ ...auditRecord(fields), attempt: 1, lockToken: ctx.lockToken }, mallory.privateKey);
+    const fakeSeal = { ...auditRecord({ event: "credential-retrieval", dn: VICTIM_DN, detail: "forged" }), serviceSeal: "AAAAAAAAAAAAAAAAAAAAAA.Zm9yZ2Vk" };
+    for (const r of [unsigned, ownKey, fakeSeal]) await publisher.publish(r);
+    for (const r of [unsigned, ownKey, fakeSeal]) expect(await deadLetterCode(r)).toBe(ERR.SEC_REPORT_FORGED);
+    const stored = await list.recent(1000);
+    for (const r of [unsigned, ownKey, fakeSeal]) expect(stored.some((s) => s.reportId === r.reportId)).toBe(false);
+
+    const honest = pilot.sign({ ...auditRecord({ ...fields, localAccount: "pool001" }), attempt: 1, lockToken: ctx.lockToken });
+    await publisher.publish(honest);
+    await waitFor(async () => (await list.recent(1000)).some((s) => s.reportId === honest.reportId), 15_000, "the honest record stored");
+  });
+
+  it("refuses a report of a previous attempt once the job runs as the next one (E1904), though its signature is genuine", async () => {
+    const first = await matched("ATTACK_R4", { maxAttempts: 3 });
+    const jobId = first.ctx.job.jobId;
+    // Signed by attempt 1's pilot while it held the job, held back, sent after the requeue.
+    const late = first.pilot.sign(stateReport(first.ctx, "finished"));
+    await publisher.publish(first.pilot.sign(stateReport(first.ctx, "failed", { errorCode: ERR.PILOT_KILLED, message: "node rebooted" })));
+    await waitFor(async () => (await h.store.getJob(jobId))?.attempt === 2, 15_000, "requeued as attempt 2");
+    const second = new TestPilot(h.nc, h.loaded.names, "ATTACK_R4", await h.token("ATTACK_R4"));
+    const body2 = second.open(await second.advertise(), h.trust);
+    expect(body2.job.attempt).toBe(2);
+    const before = await refused("state", ERR.JOB_STALE_UPDATE);
+
+    await publisher.publish(late);
+    expect(await deadLetterCode(late)).toBe(ERR.JOB_STALE_UPDATE);
+    expect(await h.store.getJob(jobId)).toMatchObject({ state: "sent", attempt: 2, pilotId: second.pilotId });
+    expect(await refused("state", ERR.JOB_STALE_UPDATE)).toBe(before + 1);
+    // Attempt 1's key does not speak for attempt 2 either.
+    const ctx2: JobContext = { job: body2.job, pilotId: second.pilotId, lockToken: body2.lockToken, submitterDn: body2.submitterDn };
+    const crossed = first.pilot.sign(stateReport(ctx2, "failed", { errorCode: ERR.PAYLOAD_FAILED }));
+    await publisher.publish(crossed);
+    expect(await deadLetterCode(crossed)).toBe(ERR.SEC_REPORT_FORGED);
+    expect(await stateOf(jobId)).toBe("sent");
+  });
+
+  it("applies a signed report spooled through a broker outage when it is resent", async () => {
+    const { pilot, ctx } = await matched("ATTACK_R5");
+    const outageSpool = mkdtempSync(join(tmpdir(), "wms-attack-spool-"));
+    try {
+      // Nothing listens on port 1: the report goes to the spool, signed.
+      const down = new ReportPublisher({ url: "amqp://guest:guest@127.0.0.1:1", names: h.loaded.names, spoolDir: outageSpool, logger, connectTimeoutMs: 500 });
+      await down.publish(pilot.sign(stateReport(ctx, "running")));
+      expect(down.spooledCount()).toBe(1);
+      await down.close();
+      // The broker is back: a new publisher on the same spool resends it as it was.
+      const up = new ReportPublisher({ url: h.loaded.config.rabbitmq.url, names: h.loaded.names, spoolDir: outageSpool, logger });
+      expect(await up.flush(15_000)).toBe(true);
+      await up.close();
+      await waitFor(async () => (await stateOf(ctx.job.jobId)) === "running", 15_000, "the spooled report applied");
+    } finally {
+      rmSync(outageSpool, { recursive: true, force: true });
+    }
+  });
+});
