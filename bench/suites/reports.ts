@@ -15,6 +15,7 @@ import { deleteTopology, declareTopology, ReportPublisher } from "../../agents/r
 import { ReportSpool } from "../../agents/reports/report-spool.ts";
 import { accountingConsumer, UsageStore } from "../../agents/accounting/index.ts";
 import type { AccountingRecord } from "../../schemas/index.ts";
+import { generateReportKey, signReport, verifyReportSignature } from "../../security/index.ts";
 import type { BenchSuite } from "./suite.ts";
 
 const N = 2000;
@@ -96,7 +97,30 @@ export const reportsSuite: BenchSuite = {
         for (let i = 0; i < M; i++) await spool.append(records[i]);
       });
 
+      // Signed reports: the pilot signs each report once, an agent verifies it once (Ed25519,
+      // node:crypto, key object cached). Baseline: the JSON encode + decode every report already costs.
+      const key = generateReportKey();
+      const K = 5000;
+      const usPer = (fn: (i: number) => void): number => {
+        const t0 = performance.now();
+        for (let i = 0; i < K; i++) fn(i);
+        return Math.round(((performance.now() - t0) * 1000 * 100) / K) / 100;
+      };
+      const sample = Array.from({ length: K }, (_, i) => records[i % N]);
+      const jsonUs = usPer((i) => void JSON.parse(JSON.stringify(sample[i])));
+      const signed = sample.map((r) => signReport(r, key.privateKey));
+      const signUs = usPer((i) => void signReport(sample[i], key.privateKey));
+      const verifyUs = usPer((i) => {
+        if (!verifyReportSignature(signed[i], key.publicKey)) throw new Error("bench: a signed report did not verify");
+      });
+
       return {
+        reportSignUs: signUs,
+        reportVerifyUs: verifyUs,
+        reportJsonRoundTripUs: jsonUs,
+        reportVerifyVsJsonRatio: ratio(verifyUs, jsonUs),
+        /** Verification's share of what the accounting agent spends per record (1e6 / records per second). */
+        reportVerifyShareOfAgentRecord: ratio(verifyUs, 1e6 / agentConsume),
         rawConfirmedPublishPerSec: rawPublish,
         publisherConfirmedPerSec: ourPublish,
         publisherVsRawRatio: ratio(ourPublish, rawPublish),
