@@ -105,19 +105,25 @@ export function registerPki(program: Command): void {
 
   pki
     .command("rotate-seal-key")
-    .description("make a new current key for a seal (job-spec: intake to matchmaker; one-time-key: matchmaker to credential cache); the old one stays accepted as the previous, and services pick the change up without a restart")
+    .description("make a new current key for a seal (job-spec: intake to matchmaker; one-time-key: matchmaker to credential cache; audit-record: credential cache to agents); the old one stays accepted as the previous, and services pick the change up without a restart")
     .requiredOption("--dir <dir>", "the PKI folder made by 'wms pki init'")
-    .option("--purpose <purpose>", "job-spec or one-time-key (default: both)")
+    .option("--purpose <purpose>", "job-spec, one-time-key or audit-record (default: all)")
     .option("--file <file>", "the key file, when the services are configured with one outside DIR/seals/")
     .option("--json", "print the result as JSON")
     .action(
       action(async (opts: { dir: string; purpose?: string; file?: string; json?: boolean }) => {
-        const { rotateSealKeys, sealKeysPath, SEAL_PURPOSES } = await import("../../security/index.ts");
+        const { createSealKeys, rotateSealKeys, sealKeysPath, SEAL_PURPOSES } = await import("../../security/index.ts");
+        const { existsSync, readFileSync } = await import("node:fs");
         const all = Object.keys(SEAL_PURPOSES);
         if (opts.purpose !== undefined && !all.includes(opts.purpose)) throw new WmsError(ERR.USAGE, `--purpose must be ${all.join(" or ")}, got '${opts.purpose}'`);
         if (opts.file !== undefined && opts.purpose === undefined) throw new WmsError(ERR.USAGE, "--file names one purpose's key file: give --purpose too");
         const rotated = (opts.purpose === undefined ? all : [opts.purpose]).map((purpose) => {
           const file = opts.file ?? sealKeysPath(opts.dir, purpose);
+          // A purpose newer than the PKI folder (audit-record) gets its first key.
+          if (opts.file === undefined && !existsSync(file)) {
+            createSealKeys(file, purpose);
+            return { purpose, file, current: readFileSync(file, "utf8").split("\n").find((l) => l !== "" && !l.startsWith("#"))?.split(/\s+/)[0] ?? "", previous: "(none)" };
+          }
           return { purpose, file, ...rotateSealKeys(file, purpose) };
         });
         if (opts.json) return printJson(rotated);
