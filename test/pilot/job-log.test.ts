@@ -35,7 +35,11 @@ const isLog = (jobId: string) => (r: Report): r is LogReport => r.kind === "log"
 describe("job logs you can read", () => {
   it("wms job log prints the stderr tail of a payload that failed, its code and the pilot's own log of that attempt", async () => {
     // ~90 KB of stderr: only the last 64 KB travels, ending with the line that says what went wrong.
+    // A job id of the jobs core's form (<taskId>.<index>): its claim is recorded in the job store below.
+    const taskId = `T${Date.now().toString(36)}`;
     const job = fx.job({
+      jobId: `${taskId}.0`,
+      taskId,
       arguments: ["-c", 'echo "reading config"; i=0; while [ $i -lt 6000 ]; do echo "noise line $i" >&2; i=$((i+1)); done; echo "FATAL: calibration db unreachable" >&2; exit 2'],
     });
     fx.offer(job);
@@ -56,7 +60,7 @@ describe("job logs you can read", () => {
 
     // The log agent stores it; the CLI prints it.
     const { config, names } = loadConfig({ path: undefined, env: { ...(process.env as Record<string, string>), WMS_CONFIG: undefined, WMS_NAMESPACE: fx.names.namespace } });
-    await recordClaimedJob(new JobStore(redis, names), { jobId: job.jobId, pilotId: sent.pilotId, lockToken: sent.lockToken ?? "", reportKey: signer.publicKey, site: job.site });
+    await recordClaimedJob(new JobStore(redis, names), { spec: job, pilotId: sent.pilotId, lockToken: sent.lockToken ?? "", reportKey: signer.publicKey });
     agents = await startAgents({ config, names, redis, logger: pino({ level: "silent" }), only: ["logs"] });
     const store = new JobLogStore(redis, names);
     await expect.poll(() => store.attempts(job.jobId), { timeout: 15_000 }).toEqual([1]);

@@ -69,9 +69,9 @@ export async function claimJob(store: JobStore, dq: DispatchQueues, jobId: strin
  * A job record claimed by `pilotId` under `lockToken` with `reportKey` bound to attempt 1, written
  * straight to the store (no queue): for tests whose pilot or reports stand in for the matchmaker's.
  */
-export async function recordClaimedJob(store: JobStore, o: { pilotId: string; lockToken: string; reportKey?: string; site?: string; jobId?: string }): Promise<JobSpec> {
-  const taskId = `T${randomBytes(4).toString("hex")}`;
-  const spec = { ...jobSpec(taskId, 0, { site: o.site ?? "SITE_A" }), ...(o.jobId !== undefined && { jobId: o.jobId }) };
+export async function recordClaimedJob(store: JobStore, o: { pilotId: string; lockToken: string; reportKey?: string; site?: string; spec?: JobSpec }): Promise<JobSpec> {
+  const spec = o.spec ?? jobSpec(`T${randomBytes(4).toString("hex")}`, 0, { site: o.site ?? "SITE_A" });
+  const taskId = spec.taskId;
   await store.createTask(
     { taskId, taskName: `task-${taskId}`, kind: "production", vo: "atlas", group: "prod", ownerDn: spec.userDn, priority: 100, maxAttempts: 3, outputDataset: "out.ds" },
     [{ spec, state: "activated" }],
