@@ -4,7 +4,7 @@
 // stay valid while they are queued. A reader that meets an id it does not hold re-reads the file
 // (at most once a second), and a sealer notices a rotated file within ROTATION_CHECK_MS, so a
 // rotation needs no restart, in whichever order the services see it.
-import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { ERR, WmsError } from "../schemas/index.ts";
 import { JOB_SPEC_SEAL_PURPOSE } from "./job-spec-seal.ts";
@@ -76,9 +76,14 @@ export function createSealKeys(file: string, purpose: string): void {
 /**
  * A new current key in `file`; the current one becomes the previous and the one before is dropped
  * (records sealed under it stop verifying: rotate no more often than the longest a job waits queued).
- * The file is replaced by rename, so a reader never sees half of it.
+ * The file is replaced by rename, so a reader never sees half of it. A missing file is made (a PKI
+ * folder from before the seals were HMACs): `previous` is then empty.
  */
 export function rotateSealKeys(file: string, purpose: string): { readonly current: string; readonly previous: string } {
+  if (!existsSync(file)) {
+    createSealKeys(file, purpose);
+    return { current: parseKeys(readKeyFile(file), file)[0]?.id ?? "", previous: "" };
+  }
   const [current] = parseKeys(readKeyFile(file), file);
   const next = newSealKey();
   const tmp = `${file}.${process.pid}.tmp`;
@@ -92,7 +97,7 @@ function readKeyFile(file: string): string {
   try {
     return readFileSync(file, "utf8");
   } catch (e) {
-    throw new WmsError(ERR.FILE_UNREADABLE, `seal keys ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}; 'wms pki init' makes them`);
+    throw new WmsError(ERR.FILE_UNREADABLE, `seal keys ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}; 'wms pki init' makes them ('wms pki rotate-seal-key --dir DIR' in a PKI folder made before)`);
   }
 }
 

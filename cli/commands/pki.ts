@@ -105,7 +105,7 @@ export function registerPki(program: Command): void {
 
   pki
     .command("rotate-seal-key")
-    .description("make a new current key for a seal (job-spec: intake to matchmaker; one-time-key: matchmaker to credential cache; audit-record: credential cache to agents); the old one stays accepted as the previous, and services pick the change up without a restart")
+    .description("make a new current key for a seal (job-spec: intake to matchmaker; one-time-key: matchmaker to credential cache; audit-record: credential cache to agents); the old one stays accepted as the previous, and services pick the change up without a restart (makes the key file in a PKI folder from before seal keys)")
     .requiredOption("--dir <dir>", "the PKI folder made by 'wms pki init'")
     .option("--purpose <purpose>", "job-spec, one-time-key or audit-record (default: all)")
     .option("--file <file>", "the key file, when the services are configured with one outside DIR/seals/")
@@ -127,7 +127,7 @@ export function registerPki(program: Command): void {
           return { purpose, file, ...rotateSealKeys(file, purpose) };
         });
         if (opts.json) return printJson(rotated);
-        for (const r of rotated) process.stdout.write(`${r.purpose}: now sealing with ${r.current}; ${r.previous} still accepted (${r.file})\n`);
+        for (const r of rotated) process.stdout.write(`${r.purpose}: now sealing with ${r.current}; ${r.previous === "" ? "a new key file" : `${r.previous} still accepted`} (${r.file})\n`);
       }),
     );
 }

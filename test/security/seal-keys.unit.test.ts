@@ -86,5 +86,9 @@ describe("seal keys", () => {
     const e = await expectCode(() => SealKeyFile.open(bad), ERR.BAD_CONFIG);
     expect(e.message).not.toContain("\n");
     await expectCode(() => SealKeyFile.open(path.join(root, "missing.keys")), ERR.FILE_UNREADABLE);
+    // A PKI folder from before the seal keys gets them from the first rotation.
+    const made = rotateSealKeys(path.join(root, "old-pki", "seals", "job-spec.keys"), JOB_SPEC_SEAL_PURPOSE);
+    expect(made.previous).toBe("");
+    expect(SealKeyFile.open(path.join(root, "old-pki", "seals", "job-spec.keys")).current().id).toBe(made.current);
   });
 });
