@@ -18,7 +18,7 @@ import { wireNames } from "../schemas/index.ts";
 import { initTransportSecrets, type TransportRole } from "../security/index.ts";
 import { deleteNamespaceKeys } from "../platform/namespace-cleanup.ts";
 import { ERR, WmsError, type FactoryConfig, type SiteConfig, type TaskBatch } from "../schemas/index.ts";
-import { createBatchEnvelopeSigner, initPki, issueCertificate, loadTrust, PilotTokenStore, readServiceCredentials, signTaskBatch, createProxy } from "../security/index.ts";
+import { createBatchEnvelopeSigner, initPki, issueCertificate, loadTrust, PilotTokenStore, readServiceCredentials, signTaskBatch } from "../security/index.ts";
 import { JobStore, type JobState } from "../jobs/index.ts";
 import { ReplicaCatalogStore } from "../matchmaker/replica-catalog.ts";
 import { startIntake } from "../matchmaker/intake-service.ts";
@@ -230,8 +230,7 @@ export async function runDemo(o: DemoOptions, base: LoadedConfig, out: DemoOutpu
     // 6. Users delegate proxies to the credential cache, retrievable by pilots only.
     const creds = new CredentialClient(nc, names, { trust });
     for (const who of [production, user]) {
-      const proxy = createProxy({ certPem: readText(who.cert), keyPem: readText(who.key), lifetimeSec: 12 * 3600 });
-      await creds.delegate(proxy, { retrievers: ["role:pilot"] });
+      await creds.delegate({ certChain: [readText(who.cert)], keyPem: readText(who.key) }, { retrievers: ["role:pilot"], lifetimeSec: 12 * 3600 });
     }
 
     // 7. The factory keeps every site supplied with pilots while work waits.

@@ -15,7 +15,7 @@ import { ReplicaCatalog } from "./messages/replica-catalog.ts";
 import { SignedTaskControl, TaskControl } from "./messages/task-control.ts";
 import { ControlReply, SubmitReply } from "./messages/intake-reply.ts";
 import { WmsConfig } from "./messages/wms-config.ts";
-import { CredCertificateQuery, CredDelegateBody, CredInfoBody, CredReply, CredRetrieveBody, CredSignedRequest } from "./messages/credentials.ts";
+import { CredCertificateQuery, CredDelegateBeginBody, CredDelegateBody, CredInfoBody, CredReply, CredRetrieveBody, CredSignedRequest } from "./messages/credentials.ts";
 
 /** Every message whose JSON Schema is exported to schemas/json/ by `npm run schemas`. Add new ones here. */
 export const ALL_MESSAGES: ReadonlyArray<Message<TSchema>> = [
@@ -49,6 +49,7 @@ export const ALL_MESSAGES: ReadonlyArray<Message<TSchema>> = [
   WmsConfig,
   CredCertificateQuery,
   CredSignedRequest,
+  CredDelegateBeginBody,
   CredDelegateBody,
   CredInfoBody,
   CredRetrieveBody,

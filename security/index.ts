@@ -2,13 +2,14 @@
 // encryption, credential sealing, and the Redis-backed token / one-time-key / nonce stores.
 export { ATTRIBUTES_OID, PROXY_CERT_INFO_OID } from "./oids.ts";
 export { parseDn, formatDn } from "./dn.ts";
-export { generateRsaKeyPair, type KeyPairPem } from "./key-pair.ts";
+export { generateRsaKeyPair, generateRsaKeyPairAsync, type KeyPairPem } from "./key-pair.ts";
 export { encodeAttributeExtension, type VoAttributes, type CertificateKind } from "./attribute-certificate.ts";
 export { createCa, issueFromCa, SERVICE_MAX_DAYS, DEFAULT_CERT_DAYS, type CertificateAndKey, type IssueRequest } from "./certificate-authority.ts";
 export { initPki, issueCertificate, readCa, readServiceCredentials, pkiPaths, revokeCertificate, readRevocationList, SERVICE_ROLES, type ServiceName, type InitPkiResult, type PkiPaths, type RevokeRequest, type RevokeResult } from "./pki-directory.ts";
 export { buildCrl, readCrl, normalizeSerial, isRevocationReason, REVOCATION_REASONS, type RevocationList, type RevocationReason, type RevokedEntry } from "./certificate-revocation.ts";
 export { CrlWatch, CRL_CHECK_MS } from "./crl-watch.ts";
-export { createProxy, USER_PROXY_DEFAULT_HOURS, type ProxyCredential, type CreateProxyOptions } from "./proxy-certificate.ts";
+export { createProxyRequest, readProxyRequest, type ProxyRequest } from "./proxy-request.ts";
+export { createProxy, issueProxy, USER_PROXY_DEFAULT_HOURS, type SignProxyOptions, type ProxyCredential, type CreateProxyOptions } from "./proxy-certificate.ts";
 export { loadTrust, splitPems, CRL_FILE, type TrustStore, type TrustedCa, type LoadTrustOptions } from "./trust-store.ts";
 export { verifyChain, type VerifiedIdentity } from "./chain-verification.ts";
 export { signData, verifyData, verifyWithKey, createDataSigner, type DataSigner } from "./detached-signature.ts";

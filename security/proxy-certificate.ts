@@ -76,6 +76,20 @@ export function decodeProxyCertInfo(der: string): ProxyCertInfo | undefined {
 
 export function createProxy(opts: CreateProxyOptions): ProxyCredential {
   if (!(opts.lifetimeSec > 0)) throw new WmsError(ERR.BAD_INPUT, `proxy lifetime must be positive, got ${opts.lifetimeSec}s`);
+  const keys = generateRsaKeyPair(opts.keyBits);
+  const chain = issueProxy(opts, keys.publicKeyPem);
+  return { certPem: chain[0] as string, keyPem: keys.privateKeyPem, chain };
+}
+
+export type SignProxyOptions = Omit<CreateProxyOptions, "keyBits">;
+
+/**
+ * A proxy certificate for someone else's public key, signed with the issuer's key: the delegation
+ * step of myproxy-init and myproxy-logon (the holder of the new key pair sends only a request;
+ * the private key never leaves it). Returns the new chain, proxy first.
+ */
+export function issueProxy(opts: SignProxyOptions, publicKeyPem: string): string[] {
+  if (!(opts.lifetimeSec > 0)) throw new WmsError(ERR.BAD_INPUT, `proxy lifetime must be positive, got ${opts.lifetimeSec}s`);
   let issuer: forge.pki.Certificate;
   try {
     issuer = forge.pki.certificateFromPem(opts.certPem);
@@ -89,12 +103,11 @@ export function createProxy(opts: CreateProxyOptions): ProxyCredential {
   if (notAfter <= now) throw new WmsError(ERR.SEC_CERT_EXPIRED, `the issuing certificate ${issuerDn} expired at ${issuer.validity.notAfter.toISOString()}`);
   const serialHex = randomSerialHex();
   const attributes = opts.attributesDer ?? extensionById(issuer, ATTRIBUTES_OID)?.value;
-  const keys = generateRsaKeyPair(opts.keyBits);
   const certPem = buildCertificate(
     {
       subjectDn: `${issuerDn}/CN=${BigInt(`0x${serialHex}`).toString(10)}`,
       issuerDn,
-      publicKeyPem: keys.publicKeyPem,
+      publicKeyPem,
       serialHex,
       notBefore: new Date(notBefore),
       notAfter: new Date(notAfter),
@@ -107,5 +120,5 @@ export function createProxy(opts: CreateProxyOptions): ProxyCredential {
     opts.keyPem,
   );
   const rest = (opts.chain ?? []).filter((c) => c.trim() !== opts.certPem.trim());
-  return { certPem, keyPem: keys.privateKeyPem, chain: [certPem, opts.certPem, ...rest] };
+  return [certPem, opts.certPem, ...rest];
 }

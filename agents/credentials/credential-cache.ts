@@ -10,6 +10,7 @@ import type { Redis } from "ioredis";
 import type { Logger } from "../../platform/logger.ts";
 import {
   CredCertificateQuery,
+  CredDelegateBeginBody,
   CredDelegateBody,
   CredInfoBody,
   CredRetrieveBody,
@@ -35,9 +36,12 @@ import {
   openSealVerifier,
   AUDIT_RECORD_SEAL_PURPOSE,
   type SealKeyring,
+  createProxyRequest,
   decryptWithKey,
-  encryptToCertificate,
+  issueProxy,
+  readProxyRequest,
   readServiceCredentials,
+  signData,
   verifyChain,
   verifyWithKey,
   type TrustStore,
@@ -52,6 +56,10 @@ import { satisfiesRetrievalPolicy } from "./retrieval-policy.ts";
 const MAX_REQUEST_AGE_MS = 5 * 60_000;
 /** A delegated proxy must have at least this much life left to be worth storing. */
 const MIN_DELEGATED_LIFETIME_MS = 5 * 60_000;
+/** How long the key pair of a begun delegation waits for its certificate. */
+const DELEGATION_REQUEST_TTL_SEC = 300;
+/** A retrieved proxy outlives the job's walltime by this much: stage-out and the final reports. */
+const WALLTIME_GRACE_SEC = 600;
 
 export interface CredentialCacheDeps {
   readonly nc: NatsConnection;
@@ -80,7 +88,7 @@ export interface CredentialCacheDeps {
 
 /** The one question the cache asks of the job's state owner. */
 export interface JobAttempts {
-  attemptOf(jobId: string): Promise<{ readonly state: string; readonly attempt: number; readonly pilotId?: string; readonly site: string } | undefined>;
+  attemptOf(jobId: string): Promise<{ readonly state: string; readonly attempt: number; readonly pilotId?: string; readonly site: string; readonly walltimeSec?: number } | undefined>;
 }
 
 // The job's state owner's view, read through the JobStore until the jobs core offers a port of its own.
@@ -88,7 +96,7 @@ function jobStoreAttempts(store: JobStore): JobAttempts {
   return {
     async attemptOf(jobId) {
       const j = await store.getJob(jobId);
-      return j === undefined ? undefined : { state: j.state, attempt: j.attempt, pilotId: j.pilotId, site: j.site };
+      return j === undefined ? undefined : { state: j.state, attempt: j.attempt, pilotId: j.pilotId, site: j.site, walltimeSec: j.spec.walltimeSec };
     },
   };
 }
@@ -171,26 +179,61 @@ export function startCredentialCache(d: CredentialCacheDeps): CredentialCache {
     throw new WmsError(ERR.MYPROXY_DN_MISMATCH, `asked for ${requested}, the credential is ${actual}`);
   };
 
+  const pendingKey = (requestId: string): string => d.names.redisKey("credreq", requestId);
+  // The pending key pair is bound to the caller who began the delegation: nobody else can finish it.
+  const pendingAad = (requestId: string, callerDn: string): string => JSON.stringify(["credential-delegation/v1", requestId, callerDn]);
+  const keyBits = d.config.credentials.proxyKeyBits;
+
+  // myproxy-init's delegation (Novotny et al., s. 4; Basney's MyProxy protocol): the cache makes the
+  // key pair and sends a certificate request; the client signs a proxy for it with the user's
+  // credential and sends back only certificates. The user's key never leaves the client, the
+  // proxy's key never leaves the cache (sealed at rest, sealed while it waits here).
   async function delegate(data: Uint8Array): Promise<CredReply> {
     const a = authenticate(data);
+    let op: unknown;
+    try {
+      op = (JSON.parse(a.bodyText) as { op?: unknown }).op;
+    } catch {
+      throw new WmsError(ERR.BAD_INPUT, "the request body is not JSON");
+    }
+    return op === "delegate-begin" ? delegateBegin(a) : delegateFinish(a);
+  }
+
+  async function delegateBegin(a: Authenticated): Promise<CredReply> {
+    const body = CredDelegateBeginBody.parseJson(a.bodyText);
+    fresh(body.issuedAt);
+    if (body.userDn !== undefined && body.userDn !== a.identity.dn) await dnMismatch(body.userDn, a.identity.dn, a.identity.subjectDn, "delegate");
+    const req = await createProxyRequest({ keyBits });
+    const requestId = randomUUID();
+    await d.redis.set(pendingKey(requestId), keyring.seal(req.keyPem, pendingAad(requestId, a.identity.dn)), "EX", DELEGATION_REQUEST_TTL_SEC);
+    return { schemaVersion: SCHEMA_VERSION, status: "ok", op: "delegate-begin", requestId, csr: req.csrPem, signature: signData(`${requestId}\n${req.csrPem}`, service.keyPem) };
+  }
+
+  async function delegateFinish(a: Authenticated): Promise<CredReply> {
     const body = CredDelegateBody.parseJson(a.bodyText);
     fresh(body.issuedAt);
-    if (body.userDn === undefined) throw new WmsError(ERR.MYPROXY_NO_USER_DN, "say whose credential this is (userDn)");
-    if (body.userDn !== a.identity.dn) await dnMismatch(body.userDn, a.identity.dn, a.identity.subjectDn, "delegate");
-    if (!a.identity.isProxy) throw new WmsError(ERR.MYPROXY_DELEGATION_FAILED, "delegate a proxy (wms proxy init), never the long-lived certificate's key");
-    if (a.identity.notAfter - clock() < MIN_DELEGATED_LIFETIME_MS) throw new WmsError(ERR.MYPROXY_DELEGATION_FAILED, "the proxy has less than 5 minutes left; make a longer one");
+    if (body.userDn !== undefined && body.userDn !== a.identity.dn) await dnMismatch(body.userDn, a.identity.dn, a.identity.subjectDn, "delegate");
+    // GETDEL: a request's key is used once, whichever cache instance finishes it.
+    const sealed = await d.redis.getdel(pendingKey(body.requestId));
+    if (sealed === null) throw new WmsError(ERR.MYPROXY_DELEGATION_FAILED, `no delegation request ${body.requestId} is waiting (finished, or older than ${DELEGATION_REQUEST_TTL_SEC} s); run 'wms proxy init' again`);
     let keyPem: string;
     try {
-      keyPem = decryptWithKey(service.keyPem, body.proxyKey);
-      const pub = createPublicKey(createPrivateKey(keyPem)).export({ type: "spki", format: "der" });
-      if (!a.identity.publicKey.export({ type: "spki", format: "der" }).equals(pub)) throw new Error("mismatch");
+      keyPem = keyring.open(sealed, pendingAad(body.requestId, a.identity.dn)).plaintext;
     } catch {
-      throw new WmsError(ERR.MYPROXY_DELEGATION_FAILED, "the proxy key does not decrypt with the cache's key or does not belong to the proxy certificate");
+      throw new WmsError(ERR.MYPROXY_DELEGATION_FAILED, `delegation request ${body.requestId} was begun by someone else than ${a.identity.dn}`);
     }
+    const proxy = verifyChain(body.proxyChain, d.trust, { at: clock() });
+    if (proxy.dn !== a.identity.dn) await dnMismatch(a.identity.dn, proxy.dn, a.identity.subjectDn, "delegate");
+    if (!proxy.isProxy) throw new WmsError(ERR.MYPROXY_DELEGATION_FAILED, "the delegated chain must start with a proxy certificate");
+    const keptPublic = createPublicKey(createPrivateKey(keyPem)).export({ type: "spki", format: "der" });
+    if (!proxy.publicKey.export({ type: "spki", format: "der" }).equals(keptPublic)) {
+      throw new WmsError(ERR.MYPROXY_DELEGATION_FAILED, "the delegated proxy is not for the key pair the cache made for this request");
+    }
+    if (proxy.notAfter - clock() < MIN_DELEGATED_LIFETIME_MS) throw new WmsError(ERR.MYPROXY_DELEGATION_FAILED, "the proxy has less than 5 minutes left; make a longer one");
     const now = clock();
-    await records.put({ userDn: a.identity.dn, owner: a.identity.dn, retrievers: body.retrievers, notAfter: a.identity.notAfter, delegatedAt: now }, { chain: a.chain, keyPem });
-    log?.info({ userDn: a.identity.dn, retrievers: body.retrievers, notAfter: a.identity.notAfter }, "proxy delegated");
-    return { schemaVersion: SCHEMA_VERSION, status: "ok", op: "delegate", userDn: a.identity.dn, notAfter: a.identity.notAfter };
+    await records.put({ userDn: proxy.dn, owner: proxy.dn, retrievers: body.retrievers, notAfter: proxy.notAfter, delegatedAt: now }, { chain: body.proxyChain, keyPem });
+    log?.info({ userDn: proxy.dn, retrievers: body.retrievers, notAfter: proxy.notAfter }, "proxy delegated");
+    return { schemaVersion: SCHEMA_VERSION, status: "ok", op: "delegate", userDn: proxy.dn, notAfter: proxy.notAfter };
   }
 
   async function info(data: Uint8Array): Promise<CredReply> {
@@ -256,6 +299,8 @@ export function startCredentialCache(d: CredentialCacheDeps): CredentialCache {
       await report("credential-refused", userDn, { pilotId: body.pilotId, jobId: body.jobId, detail: `E${ERR.SEC_NOT_AUTHORIZED} ${a.identity.dn} is not in the retrieval policy` });
       throw new WmsError(ERR.SEC_NOT_AUTHORIZED, `${a.identity.dn} is not in the retrieval policy of ${userDn}`);
     }
+    // The caller's request is checked before the key is spent: a bad one must not burn it.
+    const requestedKey = readProxyRequest(body.csr);
     const oneTimeKey = decryptWithKey(service.keyPem, body.oneTimeKey);
     // The key is bound to one attempt; the attempt must still be this pilot's and live right now.
     const job = await jobs.attemptOf(body.jobId);
@@ -277,12 +322,16 @@ export function startCredentialCache(d: CredentialCacheDeps): CredentialCache {
     }
     const owner = verifyChain(stored.proxy.chain, d.trust, { at: clock() });
     if (owner.dn !== userDn) await dnMismatch(userDn, owner.dn, a.identity.dn, op);
-    // X509_USER_PROXY layout: proxy certificate, its key, then the rest of the chain.
-    const [leaf, ...rest] = stored.proxy.chain;
-    const proxyPem = [leaf, stored.proxy.keyPem, ...rest].map((p) => (p ?? "").trim()).join("\n") + "\n";
-    log?.info({ userDn, caller: a.identity.dn, jobId: body.jobId, pilotId: body.pilotId, op }, "proxy released");
+    // myproxy-logon: a fresh proxy for the caller's key, signed with the stored proxy's key, which
+    // never leaves the cache. Its life is capped by policy and by the job's walltime (the stored
+    // proxy caps it too: a proxy cannot outlive its issuer).
+    const lifetimeSec = Math.min(d.config.credentials.retrievedLifetimeSec, (job.walltimeSec ?? Number.POSITIVE_INFINITY) + WALLTIME_GRACE_SEC);
+    const [storedLeaf, ...storedRest] = stored.proxy.chain;
+    const proxyChain = issueProxy({ certPem: storedLeaf as string, keyPem: stored.proxy.keyPem, chain: storedRest, lifetimeSec }, requestedKey);
+    const issued = verifyChain(proxyChain, d.trust, { at: clock() });
+    log?.info({ userDn, caller: a.identity.dn, jobId: body.jobId, pilotId: body.pilotId, op, notAfter: issued.notAfter }, "proxy delegated to the retriever");
     await report("credential-retrieval", userDn, { pilotId: body.pilotId, jobId: body.jobId, detail: `${op} by ${a.identity.dn}` });
-    return { schemaVersion: SCHEMA_VERSION, status: "ok", op, userDn, notAfter: owner.notAfter, renewalsLeft, proxy: encryptToCertificate(a.leafCert, proxyPem) };
+    return { schemaVersion: SCHEMA_VERSION, status: "ok", op, userDn, notAfter: issued.notAfter, renewalsLeft, proxyChain };
   }
 
   const serve = (subject: string, handler: (data: Uint8Array) => Promise<CredReply>): Subscription =>

@@ -1,20 +1,23 @@
-// The caller's side of the credential cache: `wms proxy init/info` (as the user's proxy) and the
-// pilot (as its pilot certificate). Requests are signed with the caller's key; secrets are
+// The caller's side of the credential cache: `wms proxy init/info` (as the user) and the pilot (as
+// its pilot certificate). Requests are signed with the caller's key. No private key is ever sent:
+// delegation signs a proxy for the cache's certificate request (myproxy-init), retrieval sends a
+// request for a key pair made here and gets a proxy for it (myproxy-logon). The one-time key is
 // encrypted to the cache's certificate, which is checked against the CA and its `credentials`
-// role before anything is encrypted to it.
+// role first.
 import type { NatsConnection } from "nats";
 import {
   CredReply,
   ERR,
   SCHEMA_VERSION,
   WmsError,
+  type CredDelegateBeginBody,
   type CredDelegateBody,
   type CredInfoBody,
   type CredRetrieveBody,
   type CredSignedRequest,
   type WireNames,
 } from "../../schemas/index.ts";
-import { decryptWithKey, encryptToCertificate, signData, verifyChain, type ProxyCredential, type TrustStore } from "../../security/index.ts";
+import { createProxyRequest, encryptToCertificate, issueProxy, readProxyRequest, signData, verifyChain, verifyData, type TrustStore } from "../../security/index.ts";
 
 export interface CallerCredential {
   /** Leaf first (a proxy or an end-entity certificate), up to but not including the CA. */
@@ -57,7 +60,13 @@ export class CredentialClient {
   constructor(
     private readonly nc: NatsConnection,
     private readonly names: WireNames,
-    private readonly opts: { trust: TrustStore; caller?: CallerCredential; timeoutMs?: number },
+    private readonly opts: {
+      trust: TrustStore;
+      caller?: CallerCredential;
+      timeoutMs?: number;
+      /** RSA size of the key pairs made for retrieved proxies (config credentials.proxyKeyBits); default 2048. */
+      proxyKeyBits?: number;
+    },
   ) {}
 
   private async request(subject: string, payload: unknown): Promise<CredReply> {
@@ -82,7 +91,7 @@ export class CredentialClient {
     return reply as OkReply<Op>;
   }
 
-  private signed(caller: CallerCredential, body: CredDelegateBody | CredInfoBody | CredRetrieveBody): CredSignedRequest {
+  private signed(caller: CallerCredential, body: CredDelegateBeginBody | CredDelegateBody | CredInfoBody | CredRetrieveBody): CredSignedRequest {
     const text = JSON.stringify(body);
     return { schemaVersion: SCHEMA_VERSION, body: text, signature: signData(text, caller.keyPem), certChain: [...caller.certChain] };
   }
@@ -102,18 +111,25 @@ export class CredentialClient {
     return r.cacheCert;
   }
 
-  /** Stores `proxy` in the cache with its retrieval policy; the proxy itself authenticates the request. */
-  async delegate(proxy: ProxyCredential, o: { retrievers: readonly string[]; userDn?: string }): Promise<{ userDn: string; notAfter: number }> {
+  /**
+   * myproxy-init: delegates `credential` (the user's certificate and key, or a proxy of them) to
+   * the cache with a retrieval policy. The cache makes the key pair and asks for a certificate; this
+   * signs a proxy of `lifetimeSec` for it and sends only the chain. `credential`'s key signs the
+   * requests and the proxy, and stays here.
+   */
+  async delegate(credential: CallerCredential, o: { retrievers: readonly string[]; lifetimeSec: number; userDn?: string }): Promise<{ userDn: string; notAfter: number }> {
     const cert = await this.cacheCertificate();
-    const body: CredDelegateBody = {
-      schemaVersion: SCHEMA_VERSION,
-      op: "delegate",
-      userDn: o.userDn ?? verifyChain(proxy.chain, this.opts.trust).dn,
-      retrievers: [...o.retrievers],
-      proxyKey: encryptToCertificate(cert, proxy.keyPem),
-      issuedAt: Date.now(),
-    };
-    const r = this.expect(await this.request(this.names.subjects.credDelegate, this.signed({ certChain: proxy.chain, keyPem: proxy.keyPem }, body)), "delegate");
+    const userDn = o.userDn ?? verifyChain(credential.certChain, this.opts.trust).dn;
+    const begin: CredDelegateBeginBody = { schemaVersion: SCHEMA_VERSION, op: "delegate-begin", userDn, issuedAt: Date.now() };
+    const req = this.expect(await this.request(this.names.subjects.credDelegate, this.signed(credential, begin)), "delegate-begin");
+    // Only the cache may receive the proxy: the request must carry its service key's signature.
+    if (!verifyData(`${req.requestId}\n${req.csr}`, req.signature, cert)) {
+      throw new WmsError(ERR.SEC_BAD_SIGNATURE, "the certificate request did not come from the credential cache (its signature does not verify)");
+    }
+    const [leaf, ...rest] = credential.certChain;
+    const proxyChain = issueProxy({ certPem: leaf as string, keyPem: credential.keyPem, chain: rest, lifetimeSec: o.lifetimeSec }, readProxyRequest(req.csr));
+    const body: CredDelegateBody = { schemaVersion: SCHEMA_VERSION, op: "delegate", requestId: req.requestId, userDn, retrievers: [...o.retrievers], proxyChain, issuedAt: Date.now() };
+    const r = this.expect(await this.request(this.names.subjects.credDelegate, this.signed(credential, body)), "delegate");
     return { userDn: r.userDn, notAfter: r.notAfter };
   }
 
@@ -127,6 +143,8 @@ export class CredentialClient {
   private async fetchProxy(op: "retrieve" | "renew", req: RetrieveRequest): Promise<RetrievedProxy> {
     const caller = this.requireCaller();
     const cert = await this.cacheCertificate();
+    // A key pair per retrieval: a payload that reads its proxy file learns nothing about the next job's.
+    const own = await createProxyRequest({ keyBits: this.opts.proxyKeyBits });
     const body: CredRetrieveBody = {
       schemaVersion: SCHEMA_VERSION,
       op,
@@ -135,11 +153,15 @@ export class CredentialClient {
       pilotId: req.pilotId,
       attempt: req.attempt,
       oneTimeKey: encryptToCertificate(cert, req.oneTimeKey),
+      csr: own.csrPem,
       issuedAt: Date.now(),
     };
     const subject = op === "retrieve" ? this.names.subjects.credRetrieve : this.names.subjects.credRenew;
     const r = this.expect(await this.request(subject, this.signed(caller, body)), op);
-    return { proxyPem: decryptWithKey(caller.keyPem, r.proxy), notAfter: r.notAfter, renewalsLeft: r.renewalsLeft };
+    // X509_USER_PROXY layout: proxy certificate, its key, then the rest of the chain.
+    const [leaf, ...rest] = r.proxyChain;
+    const proxyPem = [leaf, own.keyPem, ...rest].map((p) => (p ?? "").trim()).join("\n") + "\n";
+    return { proxyPem, notAfter: r.notAfter, renewalsLeft: r.renewalsLeft };
   }
 
   /** The user's proxy for a job, with the one-time key minted at match time (works once). */

@@ -64,7 +64,7 @@ export async function runPilotProcess(o: PilotProcessOptions): Promise<PilotSumm
       nc,
       names,
       reports,
-      credentials: new CredentialClient(nc, names, { trust, caller }),
+      credentials: new CredentialClient(nc, names, { trust, caller, proxyKeyBits: config.credentials.proxyKeyBits }),
       trust,
       site,
       token: o.token,

@@ -35,7 +35,8 @@ export function registerProxy(program: Command): void {
   proxy
     .command("init")
     .description(
-      "make a proxy of your certificate and delegate it to the credential cache with a retrieval policy. " +
+      "delegate a proxy of your certificate to the credential cache with a retrieval policy, as myproxy-init does: the cache makes the key pair and sends a " +
+        "certificate request, your key signs a proxy for it, and only certificates travel (your key stays here, the proxy's key stays in the cache). " +
         "As pathena did, it delegates only when the cache holds no proxy of yours, less than --min-left hours remain, or the policy changed",
     )
     .requiredOption("--cert <pem>", "your certificate (PEM; a chain file is fine)")
@@ -43,7 +44,7 @@ export function registerProxy(program: Command): void {
     .option("--lifetime <hours>", "lifetime of the new proxy in hours", parseNumberOption("--lifetime", 0.1), USER_PROXY_DEFAULT_HOURS)
     .option("--retriever <rule>", "who may retrieve it: a DN, or role:pilot for any pilot certificate of our CA (repeatable; default role:pilot)", collect, [])
     .option("--min-left <hours>", "delegate again when less than this remains in the cache", parseNumberOption("--min-left", 0), 12)
-    .option("--out <file>", "also write the new proxy here (certificate, key, chain; mode 0600)")
+    .option("--out <file>", "also write a local proxy of the same lifetime here (a key pair of its own, not the delegated one; certificate, key, chain; mode 0600)")
     .option("--json", "print the result as JSON")
     .action(
       action(async (opts: { cert: string; key: string; lifetime: number; retriever: string[]; minLeft: number; out?: string; json?: boolean }, cmd: Command) => {
@@ -52,6 +53,7 @@ export function registerProxy(program: Command): void {
         if (opts.lifetime < opts.minLeft) throw new WmsError(ERR.USAGE, `--lifetime ${opts.lifetime}h is shorter than --min-left ${opts.minLeft}h; every run would delegate again`);
         const caller = await readCredentialOptions(opts.cert, opts.key);
         const { createProxy } = await import("../../security/index.ts");
+        const { config } = configFor(cmd);
         const result = await withClient(cmd, async (client) => {
           const before = await client.info(caller);
           const samePolicy = before.retrievers !== undefined && [...before.retrievers].sort().join("\n") === [...retrievers].sort().join("\n");
@@ -59,8 +61,7 @@ export function registerProxy(program: Command): void {
             return { action: "kept" as const, userDn: before.username, timeLeftSec: before.timeLeftSec ?? 0, reason: `the cache holds a proxy with ${formatTimeLeft(before.timeLeftSec ?? 0)} left (>= ${opts.minLeft}h)` };
           }
           const reason = !before.found ? "the cache held no proxy" : !samePolicy ? "the retrieval policy changed" : `less than ${opts.minLeft}h remained`;
-          const p = createProxy({ certPem: caller.certChain[0] as string, keyPem: caller.keyPem, chain: caller.certChain, lifetimeSec: Math.round(opts.lifetime * 3600) });
-          const d = await client.delegate(p, { retrievers });
+          const d = await client.delegate(caller, { retrievers, lifetimeSec: Math.round(opts.lifetime * 3600) });
           // A proxy cannot outlive the certificate that signs it (RFC 3820 path validation): when
           // that shortens the request, say so, as grid-proxy-init does, instead of cutting silently.
           const askedSec = Math.round(opts.lifetime * 3600);
@@ -69,6 +70,8 @@ export function registerProxy(program: Command): void {
             warn(`the proxy lives ${(gotSec / 3600).toFixed(1)} h, not the ${opts.lifetime} h asked for: your certificate ${d.userDn} expires at ${new Date(d.notAfter).toISOString()} and a proxy cannot outlive it`);
           }
           if (opts.out !== undefined) {
+            // grid-proxy-init's local proxy, for commands run here; never the one the cache holds.
+            const p = createProxy({ certPem: caller.certChain[0] as string, keyPem: caller.keyPem, chain: caller.certChain, lifetimeSec: askedSec, keyBits: config.credentials.proxyKeyBits });
             const { writeFileSync } = await import("node:fs");
             const [leaf, ...rest] = p.chain;
             writeFileSync(opts.out, [leaf, p.keyPem, ...rest].map((x) => (x ?? "").trim()).join("\n") + "\n", { mode: 0o600 });

@@ -97,6 +97,12 @@ export const WmsConfigSchema = Type.Object(
           Type.String({ description: "Keyring of credential-sealing keys (`wms credentials rotate-key` writes it, mode 0600); its current key seals, all of them open, and encryptionKey still opens what it sealed" }),
         ),
         oneTimeKeyTtlSec: Type.Integer({ minimum: 1, default: 600 }),
+        retrievedLifetimeSec: Type.Integer({
+          minimum: 60,
+          default: 86400,
+          description: "Longest life of a proxy the cache signs for a retrieval or renewal; it is also capped by the job's walltime (plus 10 min) and by the stored proxy",
+        }),
+        proxyKeyBits: Type.Integer({ minimum: 1024, maximum: 8192, default: 2048, description: "RSA size of the key pairs made for delegated proxies: the cache's at delegation, a pilot's at retrieval" }),
         maxRenewals: Type.Integer({ minimum: 0, default: 5 }),
       },
       { default: {}, additionalProperties: false },

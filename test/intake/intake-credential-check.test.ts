@@ -4,7 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ERR } from "../../schemas/index.ts";
-import { createProxy, readServiceCredentials } from "../../security/index.ts";
+import { readServiceCredentials } from "../../security/index.ts";
 import { CredentialClient, startCredentialCache, type CredentialCache } from "../../agents/credentials/index.ts";
 import type { OwnerCredentialLookup } from "../../matchmaker/intake-credential-check.ts";
 import { lfns, siteConfig, startIntakeHarness, type IntakeHarness, type Person } from "./support/intake-harness.ts";
@@ -14,8 +14,7 @@ let cache: CredentialCache;
 let lookup: OwnerCredentialLookup | undefined;
 
 async function delegate(who: Person, lifetimeSec: number): Promise<void> {
-  const proxy = createProxy({ certPem: who.certChain[0], keyPem: who.keyPem, chain: who.certChain, lifetimeSec, keyBits: 1024 });
-  await new CredentialClient(h.nc, h.loaded.names, { trust: h.trust }).delegate(proxy, { retrievers: ["role:pilot"] });
+  await new CredentialClient(h.nc, h.loaded.names, { trust: h.trust }).delegate(who, { retrievers: ["role:pilot"], lifetimeSec });
 }
 
 async function refusal(p: Promise<unknown>): Promise<{ code?: number; message?: string }> {

@@ -10,7 +10,7 @@ import { loadConfig, readDataFile, type LoadedConfig } from "../../platform/conf
 import { createLogger } from "../../platform/logger.ts";
 import { openRabbit } from "../../platform/connections.ts";
 import { ReplicaCatalog, type TaskBatch } from "../../schemas/index.ts";
-import { createBatchEnvelopeSigner, createProxy, loadTrust, readServiceCredentials, signTaskBatch } from "../../security/index.ts";
+import { createBatchEnvelopeSigner, loadTrust, readServiceCredentials, signTaskBatch } from "../../security/index.ts";
 import { startIntake, startMatchmaker, type MatchmakerHandle } from "../../matchmaker/index.ts";
 import type { DispatchQueues } from "../../jobs/index.ts";
 import { ReplicaCatalogStore } from "../../matchmaker/replica-catalog.ts";
@@ -63,8 +63,7 @@ beforeAll(async () => {
   stops.push(() => agents.stop());
   await new ReplicaCatalogStore(redis, names).load(ReplicaCatalog.parse(readDataFile(config.up.catalogs[0])));
   const user = config.up.delegate[0];
-  const proxy = createProxy({ certPem: readFileSync(user.cert, "utf8"), keyPem: readFileSync(user.key, "utf8"), lifetimeSec: 3600 });
-  await new CredentialClient(nc, names, { trust }).delegate(proxy, { retrievers: ["role:pilot"] });
+  await new CredentialClient(nc, names, { trust }).delegate({ certChain: [readFileSync(user.cert, "utf8")], keyPem: readFileSync(user.key, "utf8") }, { retrievers: ["role:pilot"], lifetimeSec: 3600 });
 
   // The factory as an operator runs it: its own process, relative paths, from the deployment folder.
   factory = spawn(process.execPath, [WMS_BIN, "--config", "wms.yaml", "factory", "run", "--work-dir", "factory-work"], { cwd: dir, env: { ...process.env, WMS_CONFIG: undefined }, stdio: ["ignore", "pipe", "pipe"] });

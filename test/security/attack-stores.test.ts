@@ -6,19 +6,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ERR, type JobSpec } from "../../schemas/index.ts";
 import {
   AuditLog,
-  createProxy,
   decryptFromPilot,
   issueCertificate,
   ONE_TIME_KEY_SEAL_PURPOSE,
   OneTimeKeyStore,
   ServiceSealer,
-  type ProxyCredential,
   pkiSealKeys,
   fixedSealKeys,
   newSealKey,
 } from "../../security/index.ts";
 import { DispatchQueues, JobStore, jobKeys } from "../../jobs/index.ts";
-import { CredentialClient, startCredentialCache, type CredentialCache } from "../../agents/credentials/index.ts";
+import { CredentialClient, startCredentialCache, type CallerCredential, type CredentialCache } from "../../agents/credentials/index.ts";
 import { createJobs } from "../matchmaker/fixtures.ts";
 import { TestPilot } from "../matchmaker/pilot-client.ts";
 import { startHarness, type Harness } from "../matchmaker/service-harness.ts";
@@ -29,23 +27,23 @@ const MALLORY_DN = "/DC=org/DC=pilot-wms/OU=People/CN=Mallory Attacker";
 
 let h: Harness;
 let cache: CredentialCache;
-let victimProxy: ProxyCredential;
+let victimCred: CallerCredential;
 let pilotClient: CredentialClient;
 let mallory: CredentialClient;
 let victimClient: CredentialClient;
 
 beforeAll(async () => {
   h = await startHarness("attackstores");
-  const config = { ...h.loaded.config, pki: { dir: h.pkiDir }, credentials: { ...h.loaded.config.credentials, encryptionKey: randomBytes(32).toString("base64"), maxRenewals: 3 } };
+  const config = { ...h.loaded.config, pki: { dir: h.pkiDir }, credentials: { ...h.loaded.config.credentials, encryptionKey: randomBytes(32).toString("base64"), maxRenewals: 3, proxyKeyBits: 1024 } };
   cache = startCredentialCache({ nc: h.nc, redis: h.redis, names: h.loaded.names, config, trust: h.trust });
   const victim = issueCertificate({ caDir: h.pkiDir, kind: "user", dn: VICTIM_DN, roles: ["production"], keyBits: 1024 });
   const mal = issueCertificate({ caDir: h.pkiDir, kind: "user", dn: MALLORY_DN, roles: [], keyBits: 1024 });
   const pilot = issueCertificate({ caDir: h.pkiDir, kind: "pilot", dn: "/DC=org/DC=pilot-wms/OU=Pilots/CN=honest pilot", roles: ["pilot"], keyBits: 1024 });
-  victimProxy = createProxy({ certPem: victim.certPem, keyPem: victim.keyPem, lifetimeSec: 3600, keyBits: 1024 });
+  victimCred = { certChain: [victim.certPem], keyPem: victim.keyPem };
   victimClient = new CredentialClient(h.nc, h.loaded.names, { trust: h.trust });
-  pilotClient = new CredentialClient(h.nc, h.loaded.names, { trust: h.trust, caller: { certChain: [pilot.certPem], keyPem: pilot.keyPem } });
-  mallory = new CredentialClient(h.nc, h.loaded.names, { trust: h.trust, caller: { certChain: [mal.certPem], keyPem: mal.keyPem } });
-  await victimClient.delegate(victimProxy, { retrievers: ["role:pilot"] });
+  pilotClient = new CredentialClient(h.nc, h.loaded.names, { trust: h.trust, caller: { certChain: [pilot.certPem], keyPem: pilot.keyPem }, proxyKeyBits: 1024 });
+  mallory = new CredentialClient(h.nc, h.loaded.names, { trust: h.trust, caller: { certChain: [mal.certPem], keyPem: mal.keyPem }, proxyKeyBits: 1024 });
+  await victimClient.delegate(victimCred, { retrievers: ["role:pilot"], lifetimeSec: 3600 });
 });
 
 afterAll(async () => {
@@ -107,7 +105,7 @@ describe("attacks on what Redis holds", () => {
     await expectCode(() => pilotClient.retrieve({ oneTimeKey, userDn: VICTIM_DN, jobId: spec.jobId, pilotId: pilot.pilotId, attempt }), ERR.SEC_BAD_SIGNATURE);
     const audit = await new AuditLog(h.redis, h.loaded.names).recent(20);
     expect(audit.some((e) => e.event === "credential-record-tampered" && e.fields.caller === MALLORY_DN)).toBe(true);
-    await victimClient.delegate(victimProxy, { retrievers: ["role:pilot"] });
+    await victimClient.delegate(victimCred, { retrievers: ["role:pilot"], lifetimeSec: 3600 });
     expect((await pilotClient.retrieve({ oneTimeKey, userDn: VICTIM_DN, jobId: spec.jobId, pilotId: pilot.pilotId, attempt })).proxyPem).toContain("BEGIN CERTIFICATE");
   });
 

@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createPublicKey, randomBytes } from "node:crypto";
 import type { NatsConnection } from "nats";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,7 +11,7 @@ import { testConfig } from "../support/namespace.ts";
 import { BITS, buildPki, expectCode, OTHER_USER_DN, USER_DN, type PkiFixture } from "./support/pki-fixture.ts";
 
 const { config: base, names } = testConfig("credcache");
-const config: WmsConfig = { ...base, credentials: { ...base.credentials, encryptionKey: randomBytes(32).toString("base64"), maxRenewals: 1 } };
+const config: WmsConfig = { ...base, credentials: { ...base.credentials, encryptionKey: randomBytes(32).toString("base64"), maxRenewals: 1, proxyKeyBits: BITS, retrievedLifetimeSec: 1800 } };
 let pki: PkiFixture;
 let nc: NatsConnection;
 let redis: Redis;
@@ -23,7 +23,7 @@ let userClient: CredentialClient;
 let keys: OneTimeKeyStore;
 /** The job state owner's answer, per job: these tests hold each job's attempt 1 running on pilot-1. */
 const SITE = "SITE_A";
-const liveJobs = new Map<string, { state: string; attempt: number; pilotId: string; site: string }>();
+const liveJobs = new Map<string, { state: string; attempt: number; pilotId: string; site: string; walltimeSec?: number }>();
 /** The audit records the cache hands to its report sink (RabbitMQ's ReportPublisher in `wms credentials serve`). */
 const published: AuditRecord[] = [];
 
@@ -42,11 +42,12 @@ beforeAll(async () => {
   });
   userProxy = createProxy({ certPem: pki.user.certPem, keyPem: pki.user.keyPem, lifetimeSec: 3600, keyBits: BITS });
   userClient = new CredentialClient(nc, names, { trust: pki.trust });
-  pilotClient = new CredentialClient(nc, names, { trust: pki.trust, caller: { certChain: [pki.pilot.certPem], keyPem: pki.pilot.keyPem } });
-  otherClient = new CredentialClient(nc, names, { trust: pki.trust, caller: { certChain: [pki.otherUser.certPem], keyPem: pki.otherUser.keyPem } });
+  pilotClient = new CredentialClient(nc, names, { trust: pki.trust, caller: { certChain: [pki.pilot.certPem], keyPem: pki.pilot.keyPem }, proxyKeyBits: BITS });
+  otherClient = new CredentialClient(nc, names, { trust: pki.trust, caller: { certChain: [pki.otherUser.certPem], keyPem: pki.otherUser.keyPem }, proxyKeyBits: BITS });
   const sealer = new ServiceSealer(pkiSealKeys(pki.dir).oneTimeKey, ONE_TIME_KEY_SEAL_PURPOSE);
   keys = new OneTimeKeyStore(redis, names, { maxRenewals: 1, sealer });
-  await userClient.delegate(userProxy, { retrievers: ["role:pilot"] });
+  // Delegated from a local proxy of Jane's (as a user whose long-lived key is not at hand would).
+  await userClient.delegate({ certChain: userProxy.chain, keyPem: userProxy.keyPem }, { retrievers: ["role:pilot"], lifetimeSec: 3600 });
 });
 
 afterAll(async () => {
@@ -58,19 +59,34 @@ afterAll(async () => {
 });
 
 let jobSeq = 0;
-async function keyFor(over: Partial<{ userDn: string; jobId: string; pilotId: string }> = {}): Promise<{ oneTimeKey: string; userDn: string; jobId: string; pilotId: string; attempt: number }> {
+async function keyFor(over: Partial<{ userDn: string; jobId: string; pilotId: string }> = {}, walltimeSec?: number): Promise<{ oneTimeKey: string; userDn: string; jobId: string; pilotId: string; attempt: number }> {
   const b = { userDn: USER_DN, jobId: `job-${++jobSeq}`, pilotId: "pilot-1", attempt: 1, ...over };
-  liveJobs.set(b.jobId, { state: "running", attempt: 1, pilotId: b.pilotId, site: SITE });
+  liveJobs.set(b.jobId, { state: "running", attempt: 1, pilotId: b.pilotId, site: SITE, walltimeSec });
   return { ...b, oneTimeKey: await keys.mint({ ...b, site: SITE, ttlSec: 60 }) };
 }
 
 describe("credential cache", () => {
-  it("releases the delegated proxy to a pilot with the job's one-time key, encrypted to that pilot", async () => {
+  it("gives a pilot with the job's one-time key a fresh proxy for the pilot's own key, signed by the stored proxy", async () => {
     const got = await pilotClient.retrieve(await keyFor());
     const chain = splitPems(got.proxyPem);
-    expect(got.proxyPem).toContain("PRIVATE KEY");
-    expect(verifyChain(chain, pki.trust).dn).toBe(USER_DN);
+    const id = verifyChain(chain, pki.trust);
+    expect(id.dn).toBe(USER_DN);
+    // The new proxy, the stored one (delegated from Jane's local proxy), that local proxy, Jane's certificate.
+    expect(chain).toHaveLength(4);
+    expect(chain.slice(2)).toEqual(userProxy.chain.map((p) => p.trim()));
+    // The key in the file is the one the pilot made, and it is the new proxy's.
+    const key = /-----BEGIN PRIVATE KEY-----[\s\S]+?-----END PRIVATE KEY-----/.exec(got.proxyPem)?.[0] as string;
+    expect(createPublicKey(key).export({ type: "spki", format: "der" }).equals(id.publicKey.export({ type: "spki", format: "der" }))).toBe(true);
     expect(got.notAfter).toBeGreaterThan(Date.now());
+  });
+
+  it("caps a retrieved proxy's life by policy and by the job's walltime (plus 10 min)", async () => {
+    const byPolicy = await pilotClient.retrieve(await keyFor());
+    expect(byPolicy.notAfter - Date.now()).toBeLessThanOrEqual(1800_000);
+    expect(byPolicy.notAfter - Date.now()).toBeGreaterThan(1700_000);
+    const byWalltime = await pilotClient.retrieve(await keyFor({}, 300));
+    expect(byWalltime.notAfter - Date.now()).toBeLessThanOrEqual(900_000);
+    expect(byWalltime.notAfter - Date.now()).toBeGreaterThan(800_000);
   });
 
   it("reports username, owner, retrieval policy and time left to the owner only", async () => {
@@ -114,8 +130,8 @@ describe("credential cache", () => {
   });
 
   it("refuses with 2400 a delegation under another user's name, and audits it", async () => {
-    const p = createProxy({ certPem: pki.otherUser.certPem, keyPem: pki.otherUser.keyPem, lifetimeSec: 3600, keyBits: BITS });
-    await expectCode(() => userClient.delegate(p, { retrievers: ["role:pilot"], userDn: USER_DN }), ERR.MYPROXY_DN_MISMATCH);
+    const john = { certChain: [pki.otherUser.certPem], keyPem: pki.otherUser.keyPem };
+    await expectCode(() => userClient.delegate(john, { retrievers: ["role:pilot"], userDn: USER_DN, lifetimeSec: 3600 }), ERR.MYPROXY_DN_MISMATCH);
     const audit = await new AuditLog(redis, names).recent(20);
     expect(audit.some((e) => e.event === "credential-dn-mismatch" && e.fields.credentialDn === OTHER_USER_DN)).toBe(true);
     // The victim's stored proxy is untouched.
@@ -123,13 +139,8 @@ describe("credential cache", () => {
   });
 
   it("refuses a delegation from a certificate of another CA", async () => {
-    const p = createProxy({ certPem: pki.foreignUser.certPem, keyPem: pki.foreignUser.keyPem, lifetimeSec: 3600, keyBits: BITS });
-    await expectCode(() => userClient.delegate(p, { retrievers: ["role:pilot"], userDn: USER_DN }), ERR.SEC_UNTRUSTED_CA);
-  });
-
-  it("refuses to store a long-lived certificate's key instead of a proxy", async () => {
-    const eec = { certPem: pki.otherUser.certPem, keyPem: pki.otherUser.keyPem, chain: [pki.otherUser.certPem] };
-    await expectCode(() => userClient.delegate(eec, { retrievers: ["role:pilot"] }), ERR.MYPROXY_DELEGATION_FAILED);
+    const foreign = { certChain: [pki.foreignUser.certPem], keyPem: pki.foreignUser.keyPem };
+    await expectCode(() => userClient.delegate(foreign, { retrievers: ["role:pilot"], userDn: USER_DN, lifetimeSec: 3600 }), ERR.SEC_UNTRUSTED_CA);
   });
 
   it("answers 2302 CREDENTIAL_NOT_STORED (not retryable) when the user never delegated", async () => {
@@ -139,15 +150,21 @@ describe("credential cache", () => {
 
   it("keeps no private key or proxy in clear in Redis", async () => {
     const keyBody = userProxy.keyPem.split("\n")[1] as string;
-    const dump: string[] = [];
+    const records: string[] = [];
+    const strings: string[] = [];
     for (const k of await redis.keys(`${names.redisPrefix}*`)) {
-      if ((await redis.type(k)) === "hash") dump.push(...Object.values(await redis.hgetall(k)));
+      const type = await redis.type(k);
+      if (type === "hash") records.push(...Object.values(await redis.hgetall(k)));
+      // Strings: one-time keys, sealing-key delegations (which carry service certificates), delegation requests in flight.
+      if (type === "string") strings.push((await redis.get(k)) ?? "");
     }
-    const text = dump.join("\n");
+    const text = records.join("\n");
     expect(text).toContain(USER_DN);
-    expect(text).not.toContain("PRIVATE KEY");
-    expect(text).not.toContain(keyBody);
     expect(text).not.toContain("BEGIN CERTIFICATE");
+    for (const t of [text, strings.join("\n")]) {
+      expect(t).not.toContain("PRIVATE KEY");
+      expect(t).not.toContain(keyBody);
+    }
   });
 
   it("answers bad input on the wire with an error code and changes nothing", async () => {

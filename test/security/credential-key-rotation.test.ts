@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openNats, openRedis } from "../../platform/connections.ts";
 import type { WmsConfig } from "../../schemas/index.ts";
 import { createHash } from "node:crypto";
-import { createProxy, CredentialKeyring, credentialKeyId, ONE_TIME_KEY_SEAL_PURPOSE, OneTimeKeyStore, pkiSealKeys, sealedKeyId, ServiceSealer } from "../../security/index.ts";
+import { CredentialKeyring, credentialKeyId, ONE_TIME_KEY_SEAL_PURPOSE, OneTimeKeyStore, pkiSealKeys, sealedKeyId, ServiceSealer } from "../../security/index.ts";
 import { CredentialClient, startCredentialCache, type CredentialCache } from "../../agents/credentials/index.ts";
 import { CredentialRecords } from "../../agents/credentials/credential-records.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
@@ -52,8 +52,7 @@ const recordKey = (dn: string): string => names.redisKey("cred", createHash("sha
 const keyIdOf = async (dn: string): Promise<string | undefined> => sealedKeyId((await redis.hget(recordKey(dn), "sealed")) ?? "");
 
 async function delegate(who: { certPem: string; keyPem: string }): Promise<void> {
-  const proxy = createProxy({ certPem: who.certPem, keyPem: who.keyPem, lifetimeSec: 3600, keyBits: BITS });
-  await new CredentialClient(nc, names, { trust: pki.trust }).delegate(proxy, { retrievers: ["role:pilot"] });
+  await new CredentialClient(nc, names, { trust: pki.trust }).delegate({ certChain: [who.certPem], keyPem: who.keyPem }, { retrievers: ["role:pilot"], lifetimeSec: 3600 });
 }
 
 let seq = 0;
@@ -61,7 +60,7 @@ async function retrieve(userDn: string): Promise<string> {
   const b = { userDn, jobId: `rot-${++seq}`, pilotId: "pilot-1", attempt: 1 };
   liveJobs.set(b.jobId, { state: "running", attempt: 1, pilotId: b.pilotId, site: "SITE_A" });
   const oneTimeKey = await keys.mint({ ...b, site: "SITE_A", ttlSec: 60 });
-  const pilot = new CredentialClient(nc, names, { trust: pki.trust, caller: { certChain: [pki.pilot.certPem], keyPem: pki.pilot.keyPem } });
+  const pilot = new CredentialClient(nc, names, { trust: pki.trust, caller: { certChain: [pki.pilot.certPem], keyPem: pki.pilot.keyPem }, proxyKeyBits: BITS });
   return (await pilot.retrieve({ ...b, oneTimeKey })).proxyPem;
 }
 

@@ -7,7 +7,7 @@ import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ERR } from "../../schemas/index.ts";
-import { createProxy, ONE_TIME_KEY_SEAL_PURPOSE, OneTimeKeyStore, pkiSealKeys, ServiceSealer } from "../../security/index.ts";
+import { ONE_TIME_KEY_SEAL_PURPOSE, OneTimeKeyStore, pkiSealKeys, ServiceSealer } from "../../security/index.ts";
 import { CredentialClient, startCredentialCache, type CredentialCache } from "../../agents/credentials/index.ts";
 import { lfns, siteConfig, startIntakeHarness, type IntakeHarness, type Person } from "../intake/support/intake-harness.ts";
 import { runCli } from "../support/run-cli.ts";
@@ -77,9 +77,8 @@ describe("wms pki revoke, with the services running", () => {
 
   it("the credential cache refuses a revoked pilot's retrieval with 1715, by serial, without a restart", async () => {
     const alice = h.people.alice;
-    const proxy = createProxy({ certPem: alice.certChain[0] as string, keyPem: alice.keyPem, lifetimeSec: 3600, keyBits: 1024 });
-    await new CredentialClient(h.nc, h.loaded.names, { trust: h.trust }).delegate(proxy, { retrievers: ["role:pilot"] });
-    const pilot = new CredentialClient(h.nc, h.loaded.names, { trust: h.trust, caller: { certChain: h.people.pilot.certChain, keyPem: h.people.pilot.keyPem } });
+    await new CredentialClient(h.nc, h.loaded.names, { trust: h.trust }).delegate(alice, { retrievers: ["role:pilot"], lifetimeSec: 3600 });
+    const pilot = new CredentialClient(h.nc, h.loaded.names, { trust: h.trust, caller: { certChain: h.people.pilot.certChain, keyPem: h.people.pilot.keyPem }, proxyKeyBits: 1024 });
     let seq = 0;
     const request = async (): Promise<{ oneTimeKey: string; userDn: string; jobId: string; pilotId: string; attempt: number }> => {
       const b = { userDn: alice.dn, jobId: `revoke-job-${++seq}`, pilotId: "pilot-1", attempt: 1 };

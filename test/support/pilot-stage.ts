@@ -22,7 +22,7 @@ import { loadConfig, type LoadedConfig } from "../../platform/config.ts";
 import { openNats, openRabbit, openRedis } from "../../platform/connections.ts";
 import { createLogger } from "../../platform/logger.ts";
 import { SCHEMA_VERSION, type JobSpec, type Site, type SiteConfig } from "../../schemas/index.ts";
-import { createEnvelopeSigner, createProxy, initPki, issueCertificate, JOB_SPEC_SEAL_PURPOSE, loadTrust, PilotTokenStore, readServiceCredentials, sealJobSpec, ServiceSealer, pkiSealKeys } from "../../security/index.ts";
+import { createEnvelopeSigner, initPki, issueCertificate, JOB_SPEC_SEAL_PURPOSE, loadTrust, PilotTokenStore, readServiceCredentials, sealJobSpec, ServiceSealer, pkiSealKeys } from "../../security/index.ts";
 import { uniqueNamespace } from "./namespace.ts";
 import { deleteNamespaceKeys } from "./redis-cleanup.ts";
 import { REPO_ROOT, WMS_BIN } from "./run-cli.ts";
@@ -170,7 +170,8 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
       namespace: uniqueNamespace(o.label),
       pki: { dir: pkiDir },
       pilot: { cert: join(keyDir, "pilot.cert.pem"), key: join(keyDir, "pilot.key.pem") },
-      credentials: { encryptionKey: randomBytes(32).toString("base64") },
+      // 1024-bit proxy keys: key strength is not what these tests exercise, and every job's retrieval makes one.
+      credentials: { encryptionKey: randomBytes(32).toString("base64"), proxyKeyBits: 1024 },
       ...o.config,
       sitesFile: join(root, "sites.yaml"),
       logLevel: "warn",
@@ -254,7 +255,7 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
     }
     agents = await startAgents({ config, names, redis, bullConnection: bull, dispatch, logger, only: AGENTS });
     const user = issueCertificate({ caDir: pkiDir, kind: "user", dn: o.userDn, roles: [] });
-    await new CredentialClient(nc, names, { trust }).delegate(createProxy({ certPem: user.certPem, keyPem: user.keyPem, lifetimeSec: 3600 }), { retrievers: ["role:pilot"] });
+    await new CredentialClient(nc, names, { trust }).delegate({ certChain: [user.certPem], keyPem: user.keyPem }, { retrievers: ["role:pilot"], lifetimeSec: 3600 });
   } catch (e) {
     await stop();
     throw e;

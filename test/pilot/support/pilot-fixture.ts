@@ -14,7 +14,6 @@ import { fileChecksums } from "../../../platform/checksums.ts";
 import { SCHEMA_VERSION, type JobSpec, type Site, type WireNames } from "../../../schemas/index.ts";
 import {
   createEnvelopeSigner,
-  createProxy,
   initPki,
   issueCertificate,
   JOB_SPEC_SEAL_PURPOSE,
@@ -105,11 +104,10 @@ export async function pilotFixture(label: string, siteOver: Partial<Site> = {}, 
   // With the stand-in matchmaker there is no JobStore record: the attempts it minted keys for are the live ones.
   const minted = new Map<string, { state: string; attempt: number; pilotId: string; site: string }>();
   const jobs = opts.matchmaker === "real" ? undefined : { attemptOf: async (jobId: string) => minted.get(jobId) };
-  const cache = startCredentialCache({ nc, redis, names, config: { ...config, pki: { dir: pkiDir }, credentials: { ...config.credentials, encryptionKey: randomBytes(32).toString("base64") } }, trust, jobs });
-  const userProxy = createProxy({ certPem: user.certPem, keyPem: user.keyPem, lifetimeSec: 3600 });
-  await new CredentialClient(nc, names, { trust }).delegate(userProxy, { retrievers: ["role:pilot"] });
+  const cache = startCredentialCache({ nc, redis, names, config: { ...config, pki: { dir: pkiDir }, credentials: { ...config.credentials, encryptionKey: randomBytes(32).toString("base64"), proxyKeyBits: 1024 } }, trust, jobs });
+  await new CredentialClient(nc, names, { trust }).delegate({ certChain: [user.certPem], keyPem: user.keyPem }, { retrievers: ["role:pilot"], lifetimeSec: 3600 });
   const pilotCert = issueCertificate({ caDir: pkiDir, kind: "pilot", dn: "/DC=org/DC=pilot-wms/OU=pilot-wms/CN=test pilot", roles: ["pilot"] });
-  const client = new CredentialClient(nc, names, { trust, caller: { certChain: [pilotCert.certPem], keyPem: pilotCert.keyPem } });
+  const client = new CredentialClient(nc, names, { trust, caller: { certChain: [pilotCert.certPem], keyPem: pilotCert.keyPem }, proxyKeyBits: 1024 });
   const service = readServiceCredentials(pkiDir, "matchmaker");
   const keySealer = new ServiceSealer(pkiSealKeys(pkiDir).oneTimeKey, ONE_TIME_KEY_SEAL_PURPOSE);
   const keys = new OneTimeKeyStore(redis, names, { maxRenewals: config.credentials.maxRenewals, sealer: keySealer });

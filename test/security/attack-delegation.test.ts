@@ -1,0 +1,205 @@
+// Attacks on MyProxy-style delegation, against the real credential cache: the wire of a proxy
+// init carries no private key, a retrieval never yields the stored proxy's key, a delegation
+// cannot be finished with a proxy for another key, by another user, or twice, a request for the
+// stored proxy's own public key is refused, and a rogue responder posing as the cache gets no proxy.
+import { createPublicKey, randomBytes } from "node:crypto";
+import forge from "node-forge";
+import type { NatsConnection, Subscription } from "nats";
+import type { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openNats, openRedis } from "../../platform/connections.ts";
+import { CredReply, ERR, SCHEMA_VERSION, type CredSignedRequest, type WmsConfig } from "../../schemas/index.ts";
+import {
+  createProxyRequest,
+  CredentialKeyring,
+  decryptWithKey,
+  encryptToCertificate,
+  issueProxy,
+  ONE_TIME_KEY_SEAL_PURPOSE,
+  OneTimeKeyStore,
+  pkiSealKeys,
+  readServiceCredentials,
+  ServiceSealer,
+  signData,
+  splitPems,
+} from "../../security/index.ts";
+import { CredentialClient, startCredentialCache, type CallerCredential, type CredentialCache } from "../../agents/credentials/index.ts";
+import { CredentialRecords } from "../../agents/credentials/credential-records.ts";
+import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
+import { testConfig } from "../support/namespace.ts";
+import { BITS, buildPki, expectCode, OTHER_USER_DN, USER_DN, type PkiFixture } from "./support/pki-fixture.ts";
+
+const { config: base, names } = testConfig("attackdeleg");
+const config: WmsConfig = { ...base, credentials: { ...base.credentials, encryptionKey: randomBytes(32).toString("base64"), proxyKeyBits: BITS } };
+let pki: PkiFixture;
+let nc: NatsConnection;
+let redis: Redis;
+let cache: CredentialCache;
+let keys: OneTimeKeyStore;
+let jane: CallerCredential;
+let john: CallerCredential;
+let pilot: CallerCredential;
+const SITE = "SITE_A";
+const liveJobs = new Map<string, { state: string; attempt: number; pilotId: string; site: string }>();
+const enc = new TextEncoder();
+
+beforeAll(async () => {
+  pki = buildPki();
+  nc = await openNats(config, "test-attack-delegation");
+  redis = openRedis(config);
+  cache = startCredentialCache({ nc, redis, names, config: { ...config, pki: { dir: pki.dir } }, trust: pki.trust, jobs: { attemptOf: async (id) => liveJobs.get(id) } });
+  const sealer = new ServiceSealer(pkiSealKeys(pki.dir).oneTimeKey, ONE_TIME_KEY_SEAL_PURPOSE);
+  keys = new OneTimeKeyStore(redis, names, { maxRenewals: 1, sealer });
+  jane = { certChain: [pki.user.certPem], keyPem: pki.user.keyPem };
+  john = { certChain: [pki.otherUser.certPem], keyPem: pki.otherUser.keyPem };
+  pilot = { certChain: [pki.pilot.certPem], keyPem: pki.pilot.keyPem };
+});
+
+afterAll(async () => {
+  await cache?.stop();
+  await nc?.close();
+  await deleteNamespaceKeys(redis, names.namespace);
+  redis?.disconnect();
+  pki?.cleanup();
+});
+
+/** A signed request as the client builds it, sent raw, so a test sees (and can bend) every byte. */
+async function raw(subject: string, caller: CallerCredential, body: Record<string, unknown>): Promise<{ bytes: string; reply: CredReply }> {
+  const text = JSON.stringify({ schemaVersion: SCHEMA_VERSION, issuedAt: Date.now(), ...body });
+  const req: CredSignedRequest = { schemaVersion: SCHEMA_VERSION, body: text, signature: signData(text, caller.keyPem), certChain: [...caller.certChain] };
+  const msg = await nc.request(subject, enc.encode(JSON.stringify(req)), { timeout: 10_000 });
+  const bytes = new TextDecoder().decode(msg.data);
+  return { bytes, reply: CredReply.parseJson(msg.data) };
+}
+
+function spki(pem: string): Buffer {
+  return createPublicKey(pem).export({ type: "spki", format: "der" });
+}
+
+const keyBody = (pem: string): string => pem.split("\n").slice(1, -2).join("");
+
+let seq = 0;
+async function retrieval(userDn = USER_DN): Promise<{ oneTimeKey: string; userDn: string; jobId: string; pilotId: string; attempt: number }> {
+  const b = { userDn, jobId: `deleg-${++seq}`, pilotId: "pilot-1", attempt: 1 };
+  liveJobs.set(b.jobId, { state: "running", attempt: 1, pilotId: b.pilotId, site: SITE });
+  return { ...b, oneTimeKey: await keys.mint({ ...b, site: SITE, ttlSec: 60 }) };
+}
+
+function codeOf(reply: CredReply): number | undefined {
+  return reply.status === "error" ? reply.code : undefined;
+}
+
+describe("delegation without moving private keys", () => {
+  it("a proxy init sends no private key: its wire messages hold certificates and signatures only", async () => {
+    const seen: string[] = [];
+    const tap: Subscription = nc.subscribe(names.subjects.credDelegate, { callback: (_e, m) => seen.push(new TextDecoder().decode(m.data)) });
+    await nc.flush();
+    await new CredentialClient(nc, names, { trust: pki.trust }).delegate(jane, { retrievers: ["role:pilot"], lifetimeSec: 3600 });
+    await nc.flush();
+    tap.unsubscribe();
+    expect(seen).toHaveLength(2);
+    const cacheKey = readServiceCredentials(pki.dir, "credentials").keyPem;
+    for (const text of seen) {
+      expect(text).not.toContain("PRIVATE KEY");
+      expect(text).not.toContain(keyBody(jane.keyPem));
+      const body = JSON.parse((JSON.parse(text) as { body: string }).body) as Record<string, unknown>;
+      // Nothing in it is a secret for the cache either: no field decrypts with the cache's key (the old protocol sent the proxy key that way).
+      for (const v of Object.values(body)) {
+        if (typeof v === "string" && v.length >= 16) expect(() => decryptWithKey(cacheKey, v)).toThrow();
+      }
+    }
+    const finish = JSON.parse((JSON.parse(seen[1] as string) as { body: string }).body) as { op: string; proxyChain: string[] };
+    expect(finish.op).toBe("delegate");
+    // The delegated proxy is for a key the cache made and kept: the one sealed in its record.
+    const stored = await new CredentialRecords(redis, names, new CredentialKeyring(config.credentials)).get(USER_DN);
+    expect(spki(stored?.proxy.keyPem as string).equals(spki(finish.proxyChain[0] as string))).toBe(true);
+    expect(spki(stored?.proxy.keyPem as string).equals(spki(jane.keyPem))).toBe(false);
+  });
+
+  it("a retrieval never yields the stored proxy's private key: the reply holds none, and the proxy is for the pilot's own key", async () => {
+    const stored = await new CredentialRecords(redis, names, new CredentialKeyring(config.credentials)).get(USER_DN);
+    const storedKey = stored?.proxy.keyPem as string;
+    const cacheCert = readServiceCredentials(pki.dir, "credentials").certPem;
+    const own = await createProxyRequest({ keyBits: BITS });
+    const req = await retrieval();
+    const { bytes, reply } = await raw(names.subjects.credRetrieve, pilot, { op: "retrieve", userDn: req.userDn, jobId: req.jobId, pilotId: req.pilotId, attempt: 1, oneTimeKey: encryptToCertificate(cacheCert, req.oneTimeKey), csr: own.csrPem });
+    expect(reply).toMatchObject({ status: "ok", op: "retrieve" });
+    expect(bytes).not.toContain("PRIVATE KEY");
+    expect(bytes).not.toContain(keyBody(storedKey));
+    if (reply.status !== "ok" || reply.op !== "retrieve") throw new Error("no retrieval");
+    expect(spki(reply.proxyChain[0] as string).equals(spki(own.keyPem))).toBe(true);
+    // Through the client, as the pilot does it: the key in the X509_USER_PROXY text is never the stored one.
+    const got = await new CredentialClient(nc, names, { trust: pki.trust, caller: pilot, proxyKeyBits: BITS }).retrieve(await retrieval());
+    const fileKey = /-----BEGIN PRIVATE KEY-----[\s\S]+?-----END PRIVATE KEY-----/.exec(got.proxyPem)?.[0] as string;
+    expect(spki(fileKey).equals(spki(storedKey))).toBe(false);
+    expect(got.proxyPem).not.toContain(keyBody(storedKey));
+    expect(splitPems(got.proxyPem)).toHaveLength(3);
+  });
+
+  it("refuses a request for the stored proxy's own public key that its sender cannot sign, and keeps the one-time key", async () => {
+    const stored = await new CredentialRecords(redis, names, new CredentialKeyring(config.credentials)).get(USER_DN);
+    const cacheCert = readServiceCredentials(pki.dir, "credentials").certPem;
+    // A PKCS#10 request naming the stored proxy's public key, signed with some other key.
+    const csr = forge.pki.createCertificationRequest();
+    csr.publicKey = forge.pki.publicKeyFromPem(createPublicKey(stored?.proxy.keyPem as string).export({ type: "spki", format: "pem" }).toString());
+    csr.setSubject([{ name: "commonName", value: "steal" }]);
+    csr.sign(forge.pki.privateKeyFromPem(pki.pilot.keyPem), forge.md.sha256.create());
+    const req = await retrieval();
+    const body = { op: "retrieve", userDn: req.userDn, jobId: req.jobId, pilotId: req.pilotId, attempt: 1, oneTimeKey: encryptToCertificate(cacheCert, req.oneTimeKey) };
+    expect(codeOf((await raw(names.subjects.credRetrieve, pilot, { ...body, csr: forge.pki.certificationRequestToPem(csr) })).reply)).toBe(ERR.BAD_INPUT);
+    // The refused request did not spend the key.
+    const own = await createProxyRequest({ keyBits: BITS });
+    expect((await raw(names.subjects.credRetrieve, pilot, { ...body, csr: own.csrPem })).reply).toMatchObject({ status: "ok" });
+  });
+
+  it("refuses to finish a delegation with a proxy for another key, by another user, or a second time", async () => {
+    const begin = async (who: CallerCredential): Promise<{ requestId: string; csr: string }> => {
+      const r = (await raw(names.subjects.credDelegate, who, { op: "delegate-begin" })).reply;
+      if (r.status !== "ok" || r.op !== "delegate-begin") throw new Error(`begin failed: ${JSON.stringify(r)}`);
+      return r;
+    };
+    const finish = (who: CallerCredential, requestId: string, proxyChain: string[]): Promise<{ reply: CredReply }> =>
+      raw(names.subjects.credDelegate, who, { op: "delegate", requestId, retrievers: ["role:pilot"], proxyChain });
+    const sign = (who: CallerCredential, publicKeyPem: string): string[] => issueProxy({ certPem: who.certChain[0] as string, keyPem: who.keyPem, lifetimeSec: 3600 }, publicKeyPem);
+
+    // A proxy for a key John made himself (so he would hold the stored proxy's key): refused.
+    const a = await begin(john);
+    const johnsKey = await createProxyRequest({ keyBits: BITS });
+    expect(codeOf((await finish(john, a.requestId, sign(john, createPublicKey(johnsKey.keyPem).export({ type: "spki", format: "pem" }).toString()))).reply)).toBe(ERR.MYPROXY_DELEGATION_FAILED);
+    // Jane's request finished by John (with his own proxy for the cache's key): refused.
+    const b = await begin(jane);
+    const csrKey = forge.pki.publicKeyToPem(forge.pki.certificationRequestFromPem(b.csr).publicKey as forge.pki.rsa.PublicKey);
+    expect(codeOf((await finish(john, b.requestId, sign(john, csrKey))).reply)).toBe(ERR.MYPROXY_DELEGATION_FAILED);
+    // A request is finished once.
+    const c = await begin(john);
+    const cKey = forge.pki.publicKeyToPem(forge.pki.certificationRequestFromPem(c.csr).publicKey as forge.pki.rsa.PublicKey);
+    expect((await finish(john, c.requestId, sign(john, cKey))).reply).toMatchObject({ status: "ok", op: "delegate", userDn: OTHER_USER_DN });
+    expect(codeOf((await finish(john, c.requestId, sign(john, cKey))).reply)).toBe(ERR.MYPROXY_DELEGATION_FAILED);
+  });
+
+  it("gives a rogue responder posing as the cache no proxy: its certificate request lacks the cache's signature", async () => {
+    const { names: rogueNames } = testConfig("rogue-cache");
+    const cacheCert = readServiceCredentials(pki.dir, "credentials").certPem;
+    const rogueKey = await createProxyRequest({ keyBits: BITS });
+    const delegateMessages: string[] = [];
+    const info = nc.subscribe(rogueNames.subjects.credInfo, {
+      callback: (_e, m) => m.respond(enc.encode(JSON.stringify({ schemaVersion: SCHEMA_VERSION, status: "ok", op: "certificate", cacheCert }))),
+    });
+    const del = nc.subscribe(rogueNames.subjects.credDelegate, {
+      callback: (_e, m) => {
+        delegateMessages.push(new TextDecoder().decode(m.data));
+        // Signed, but by the intake's key: not the cache's.
+        const signature = signData(`rogue-1\n${rogueKey.csrPem}`, readServiceCredentials(pki.dir, "intake").keyPem);
+        m.respond(enc.encode(JSON.stringify({ schemaVersion: SCHEMA_VERSION, status: "ok", op: "delegate-begin", requestId: "rogue-1", csr: rogueKey.csrPem, signature })));
+      },
+    });
+    try {
+      await expectCode(() => new CredentialClient(nc, rogueNames, { trust: pki.trust }).delegate(jane, { retrievers: ["role:pilot"], lifetimeSec: 3600 }), ERR.SEC_BAD_SIGNATURE);
+      expect(delegateMessages).toHaveLength(1);
+      expect(JSON.parse((JSON.parse(delegateMessages[0] as string) as { body: string }).body)).toMatchObject({ op: "delegate-begin" });
+    } finally {
+      info.unsubscribe();
+      del.unsubscribe();
+    }
+  });
+});
