@@ -67,7 +67,8 @@ export function natsPermissions(role: TransportRole, names: WireNames): NatsPerm
     case "matchmaker":
       return { publish: [], subscribe: [...withSites(s.advert), ...withSites(s.heartbeat), ...own], respond: true, inboxPrefix: inbox };
     case "intake":
-      return { publish: [], subscribe: [s.intakeSubmit, s.intakeControl, ...own], respond: true, inboxPrefix: inbox };
+      // It asks the credential cache whether a task's owner holds a credential (cred.info).
+      return { publish: [s.credInfo], subscribe: [s.intakeSubmit, s.intakeControl, ...own], respond: true, inboxPrefix: inbox };
     case "credentials":
       return { publish: [], subscribe: [s.credDelegate, s.credRetrieve, s.credInfo, s.credRenew, ...own], respond: true, inboxPrefix: inbox };
     case "factory":
@@ -92,8 +93,9 @@ export function natsPermissions(role: TransportRole, names: WireNames): NatsPerm
 export function redisAcl(role: TransportRole, names: WireNames): RedisAcl | undefined {
   const ns = names.namespace;
   const keys = [`${ns}:*`, `{${ns}}*`, `{${ns}:*`];
-  // INFO: BullMQ reads the server version; CLIENT SETNAME/ID: ioredis and BullMQ name connections.
-  const base = ["-@all", "+@connection", "+info", "+client|setname", "+client|getname", "+client|id"];
+  // INFO: BullMQ reads the server version; CLIENT SETNAME/ID: ioredis and BullMQ name connections;
+  // TIME: scripts that take the one clock of the deployment from Redis (pool-account leases).
+  const base = ["-@all", "+@connection", "+info", "+time", "+client|setname", "+client|getname", "+client|id"];
   switch (role) {
     case "pilot":
       return undefined;
