@@ -87,6 +87,8 @@ export class CredentialKeyring {
     this.refresh();
     const id = sealedKeyId(sealed);
     if (id !== undefined) {
+      // A key another process just added (rotate-key --reseal) is looked for at once, not after the throttle.
+      if (!this.keys.has(id)) this.refresh(false, true);
       const key = this.keys.get(id);
       if (key === undefined) throw new WmsError(ERR.SEC_SEAL_KEY_UNKNOWN, `sealed under credential key ${id}, which the keyring (${[...this.keys.keys()].join(", ")}) does not hold`);
       return { plaintext: openCredential(sealed, key, aad), keyId: id };
@@ -104,9 +106,9 @@ export class CredentialKeyring {
   }
 
   /** Re-reads the keyring file when it changed (throttled); a file that breaks keeps the keys loaded. */
-  refresh(strict = false): void {
+  refresh(strict = false, force = false): void {
     const now = Date.now();
-    if (!strict && now - this.lastCheck < this.checkMs) return;
+    if (!strict && !force && now - this.lastCheck < this.checkMs) return;
     this.lastCheck = now;
     const keys = new Map<string, Buffer>();
     let current: string | undefined;
