@@ -117,6 +117,19 @@ class PilotSwarm {
   }
 }
 
+/** Waits until a freshly started matchmaker answers one advert (up to ~20 s), or rethrows its last refusal. */
+async function untilAnswering(swarm: PilotSwarm): Promise<void> {
+  for (let tries = 0; ; tries++) {
+    try {
+      await swarm.call({ op: "rounds", rounds: 1, checked: true, single: true });
+      return;
+    } catch (e) {
+      if (tries > 100) throw e;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
 function exited(child: ChildProcess): Promise<void> {
   return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once("exit", () => resolve()));
 }
@@ -268,15 +281,7 @@ async function transportRun(secured: boolean, work: string, base: { readonly con
     const pid = child.pid ?? 0;
     swarm = PilotSwarm.start({ WMS_CONFIG: pilotsConfig, WMS_NAMESPACE: undefined, WMS_IDENTITY_FILE: undefined });
     await swarm.call({ op: "init", namespace, pilots: await makePilots(new PilotTokenStore(redis, names), PEAK_CONCURRENCY) });
-    for (let tries = 0; ; tries++) {
-      try {
-        await swarm.call({ op: "rounds", rounds: 1, checked: true, single: true });
-        break;
-      } catch (e) {
-        if (tries > 100) throw e;
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    }
+    await untilAnswering(swarm);
     await swarm.call({ op: "rounds", rounds: Math.ceil(500 / PEAK_CONCURRENCY), checked: true });
     const cpu0 = await cpuSec(pid);
     const peak = await swarm.call({ op: "closed", ms: TRANSPORT_MS });
@@ -359,15 +364,7 @@ export const matchmakerSuite: BenchSuite = {
       swarm = PilotSwarm.start();
       await swarm.call({ op: "init", namespace, pilots: await makePilots(tokens, PEAK_CONCURRENCY) });
       // Ready when it answers; then a warm-up so RSS reflects a working matchmaker.
-      for (let tries = 0; ; tries++) {
-        try {
-          await swarm.call({ op: "rounds", rounds: 1, checked: true, single: true });
-          break;
-        } catch (e) {
-          if (tries > 100) throw e;
-          await new Promise((r) => setTimeout(r, 200));
-        }
-      }
+      await untilAnswering(swarm);
       await swarm.call({ op: "rounds", rounds: Math.ceil(1000 / PEAK_CONCURRENCY), checked: true });
       const rssMb10k = await rssMb(pid);
       await queueJobs(store, dq, "b", TOTAL - FIRST, seal);
