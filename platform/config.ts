@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { dirname, isAbsolute, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
-import { ERR, WmsConfig, WmsError, wireNames, type WireNames } from "../schemas/index.ts";
+import { DEFAULT_PKI_DIR, ERR, WmsConfig, WmsError, wireNames, type WireNames } from "../schemas/index.ts";
 import { checkServiceTargets, readSecret } from "./service-targets.ts";
 
 export interface LoadedConfig {
@@ -90,6 +90,54 @@ export function readDataFile(path: string, invalid: typeof ERR.BAD_INPUT | typeo
 }
 
 /**
+ * The keys of wms.yaml that name files or folders (`[]`: each element of a list). A relative one is
+ * relative to the folder of the file it is written in, as in the identity files, so a command gives
+ * the same answer from any working directory (`wms --config grid/wms.yaml ...`).
+ */
+const PATH_KEYS: readonly string[] = [
+  ...["nats", "redis", "rabbitmq"].flatMap((s) => [`${s}.passwordFile`, `${s}.tls.ca`, `${s}.tls.cert`, `${s}.tls.key`]),
+  "nats.nkeySeedFile",
+  "nats.credsFile",
+  "identityFile",
+  "pki.dir",
+  "pki.jobSpecSealKeysFile",
+  "pki.oneTimeKeySealKeysFile",
+  "pilot.cert",
+  "pilot.key",
+  "pilot.identityFile",
+  "credentials.keyringFile",
+  "up.delegate[].cert",
+  "up.delegate[].key",
+  "up.catalogs[]",
+  "sitesFile",
+  "factoryFile",
+];
+
+function resolvePathsIn(node: unknown, keys: readonly string[], dir: string): unknown {
+  if (keys.length === 0) return typeof node === "string" && node !== "" && !isAbsolute(node) ? resolve(dir, node) : node;
+  const [key, ...rest] = keys;
+  if (key.endsWith("[]")) {
+    const list = (node as Record<string, unknown> | null)?.[key.slice(0, -2)];
+    if (Array.isArray(list)) list.forEach((v, i) => (list[i] = resolvePathsIn(v, rest, dir)));
+    return node;
+  }
+  if (node === null || typeof node !== "object" || Array.isArray(node) || !(key in node)) return node;
+  const obj = node as Record<string, unknown>;
+  obj[key] = resolvePathsIn(obj[key], rest, dir);
+  return node;
+}
+
+/** Makes the relative paths of a config file's data absolute against `dir`, in place. */
+function resolveConfigPaths(data: Record<string, unknown>, dir: string): void {
+  for (const k of PATH_KEYS) resolvePathsIn(data, k.split("."), dir);
+  // The PKI folder's default is a path too: the deployment folder's, not whichever the command runs in.
+  const pki = data.pki;
+  if (pki === undefined || (pki !== null && typeof pki === "object" && !Array.isArray(pki) && (pki as Record<string, unknown>).dir === undefined)) {
+    data.pki = { ...(pki as Record<string, unknown> | undefined), dir: resolve(dir, DEFAULT_PKI_DIR) };
+  }
+}
+
+/**
  * Loads `wms.yaml` (or the file given / named by WMS_CONFIG), applies environment overrides and
  * validates the result. A missing default file is fine: everything has a loopback default.
  */
@@ -104,6 +152,7 @@ export function loadConfig(opts: { path?: string; env?: ConfigEnv; overrides?: P
       if (typeof data !== "object" || Array.isArray(data)) throw new WmsError(ERR.BAD_CONFIG, `${path}: the top level must be a mapping`);
       Object.assign(raw, data);
     }
+    resolveConfigPaths(raw, dirname(resolve(path)));
   }
   Object.assign(raw, opts.overrides ?? {});
   const section = (k: string): Record<string, unknown> => {

@@ -90,5 +90,39 @@ describe("config", () => {
     writeFileSync(id, "redis: { url: redis://evil:6379 }\n");
     expect(() => loadConfig({ env: { WMS_IDENTITY_FILE: id } })).toThrow(/redis.url cannot be set in an identity file/);
   });
-});
 
+  it("resolves the relative paths of wms.yaml against its own folder, not the working directory", () => {
+    const dir = mkdtempSync(join(tmpdir(), "wmscfg-"));
+    const file = join(dir, "wms.yaml");
+    writeFileSync(join(dir, "identity.yaml"), "nats: { nkeySeedFile: nats.nk }\n");
+    writeFileSync(
+      file,
+      [
+        "redis: { passwordFile: secrets/redis.pw, tls: { ca: ../ca.pem } }",
+        "pilot: { cert: pki/pilot.cert.pem, key: /abs/pilot.key.pem }",
+        "sitesFile: sites.yaml",
+        "factoryFile: ./conf/factory.yaml",
+        "up: { delegate: [ { cert: users/p.cert.pem, key: users/p.key.pem } ], catalogs: [ catalog.yaml ] }",
+      ].join("\n"),
+    );
+    expect(process.cwd()).not.toBe(dir);
+    const { config } = loadConfig({ path: file, env: { WMS_CREDENTIAL_KEYRING: "here/keyring" } });
+    expect(config.redis.passwordFile).toBe(join(dir, "secrets/redis.pw"));
+    expect(config.redis.tls?.ca).toBe(join(dir, "../ca.pem"));
+    expect(config.pilot).toMatchObject({ cert: join(dir, "pki/pilot.cert.pem"), key: "/abs/pilot.key.pem" });
+    expect(config.sitesFile).toBe(join(dir, "sites.yaml"));
+    expect(config.factoryFile).toBe(join(dir, "conf/factory.yaml"));
+    expect(config.up.delegate[0]).toMatchObject({ cert: join(dir, "users/p.cert.pem"), key: join(dir, "users/p.key.pem") });
+    expect(config.up.catalogs).toEqual([join(dir, "catalog.yaml")]);
+    // The PKI folder's default belongs to the deployment folder too; the environment's paths stay the caller's.
+    expect(config.pki.dir).toBe(join(dir, ".wms/pki"));
+    expect(config.credentials.keyringFile).toBe("here/keyring");
+    // Without a file, the default stays relative to the working directory.
+    expect(loadConfig({ env: {} }).config.pki.dir).toBe(".wms/pki");
+    // An identity file named relatively is found beside wms.yaml, and its own files beside it.
+    writeFileSync(file, "identityFile: identity.yaml\n");
+    const withIdentity = loadConfig({ path: file, env: {} }).config;
+    expect(withIdentity.identityFile).toBe(join(dir, "identity.yaml"));
+    expect(withIdentity.nats.nkeySeedFile).toBe(join(dir, "nats.nk"));
+  });
+});

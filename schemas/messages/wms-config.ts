@@ -20,6 +20,9 @@ function secretFields(who: string) {
   };
 }
 
+/** pki.dir when wms.yaml does not set it; relative to the folder of wms.yaml (to the working directory without one). */
+export const DEFAULT_PKI_DIR = ".wms/pki";
+
 /** `wms.yaml`: the one typed config object, loaded and validated at start and passed down. */
 export const WmsConfigSchema = Type.Object(
   {
@@ -70,7 +73,7 @@ export const WmsConfigSchema = Type.Object(
     ),
     pki: Type.Object(
       {
-        dir: Type.String({ default: ".wms/pki", description: "Folder made by `wms pki init`" }),
+        dir: Type.String({ default: DEFAULT_PKI_DIR, description: "Folder made by `wms pki init`" }),
         jobSpecSealKeysFile: Type.Optional(
           Type.String({ description: "The job-spec seal's HMAC keys (intake and matchmaker only; default DIR/seals/job-spec.keys); WMS_JOB_SPEC_SEAL_KEYS_FILE" }),
         ),
