@@ -21,6 +21,8 @@ export interface StartedServices {
   readonly started: string[];
   /** Process ids of the private servers started (each leads its own process group). */
   readonly pids: number[];
+  /** The URLs of the private servers started (not those of services that answered, nor compose's). */
+  readonly privateUrls: Partial<ServiceUrls>;
   stop(): Promise<void>;
 }
 
@@ -182,7 +184,22 @@ export interface PrivateRabbitOptions {
   readonly port?: number;
 }
 
-export async function startPrivateRabbit(dataDir: string, opts: PrivateRabbitOptions = {}): Promise<{ url: string; port: number; pid: number | undefined; stop: () => Promise<void> }> {
+export interface PrivateRabbit {
+  readonly url: string;
+  readonly port: number;
+  /** The RabbitMQ node's process (the leader of its process group). */
+  readonly pid: number | undefined;
+  /** Every process to stop: the node's and its private epmd's. */
+  readonly pids: readonly number[];
+  stop(): Promise<void>;
+}
+
+/** Waits until `port` on loopback accepts connections (or the time is up). */
+async function untilListening(port: number, timeoutMs: number): Promise<boolean> {
+  return waitUp(() => portOpen(port), timeoutMs);
+}
+
+export async function startPrivateRabbit(dataDir: string, opts: PrivateRabbitOptions = {}): Promise<PrivateRabbit> {
   // The Debian wrapper in /usr/sbin switches to the rabbitmq user and its fixed node; the script
   // under /usr/lib/rabbitmq/bin runs a node of our own with its own ports and data folder.
   const bin = which("rabbitmq-server", ["/usr/lib/rabbitmq/bin"]);
@@ -192,8 +209,19 @@ export async function startPrivateRabbit(dataDir: string, opts: PrivateRabbitOpt
   const port = opts.port ?? (await freePort());
   const dist = await freePort();
   const node = `wmsdemo${port}@localhost`;
+  // An Erlang node registers with epmd, and when none answers on its port, it starts one as a
+  // daemon (`epmd -daemon`) that leaves the node's process group and outlives it. So the node gets
+  // an epmd of its own on a free port (ERL_EPMD_PORT), in a group of its own, stopped with it.
+  const epmdBin = which("epmd", ["/usr/lib/erlang/bin"]) ?? "epmd";
+  const epmdPort = await freePort();
+  const epmd = launchProcessGroup(epmdBin, ["-port", String(epmdPort), "-address", "127.0.0.1"]);
+  if (!(await untilListening(epmdPort, 10_000))) {
+    await epmd.stop();
+    throw new WmsError(ERR.SERVICE_UNAVAILABLE, `a private epmd (the Erlang port mapper RabbitMQ needs) on port ${epmdPort} did not start`);
+  }
   const env = {
     ...process.env,
+    ERL_EPMD_PORT: String(epmdPort),
     RABBITMQ_NODE_PORT: String(port),
     RABBITMQ_NODE_IP_ADDRESS: "127.0.0.1",
     RABBITMQ_DIST_PORT: String(dist),
@@ -210,21 +238,27 @@ export async function startPrivateRabbit(dataDir: string, opts: PrivateRabbitOpt
     // its only user; the guest it creates on a fresh database is deleted once it answers.
     writeFileSync(join(dataDir, "rabbitmq.conf"), `definitions.import_backend = local_filesystem\ndefinitions.local.path = ${resolve(opts.definitionsFile)}\n`);
   }
-  const l = launchProcessGroup(direct, [], env);
+  const server = launchProcessGroup(direct, [], env);
+  // The node first, so it does not lose its port mapper while it shuts down.
+  const stop = async (): Promise<void> => {
+    await server.stop();
+    await epmd.stop();
+  };
   const url = opts.definitionsFile !== undefined ? `amqp://127.0.0.1:${port}` : `amqp://guest:guest@127.0.0.1:${port}`;
   if (!(await waitUp(() => checkRabbit(`amqp://guest:guest@127.0.0.1:${port}`), 90_000))) {
-    await l.stop();
+    await stop();
     throw new WmsError(ERR.SERVICE_UNAVAILABLE, `a private rabbitmq-server on port ${port} did not start (log in ${join(dataDir, "log")})`);
   }
   if (opts.definitionsFile !== undefined) {
     const ctl = existsSync("/usr/lib/rabbitmq/bin/rabbitmqctl") ? "/usr/lib/rabbitmq/bin/rabbitmqctl" : (which("rabbitmqctl") ?? "rabbitmqctl");
     const r = spawnSync(ctl, ["-n", node, "delete_user", "guest"], { env, encoding: "utf8", timeout: 60_000 });
     if (r.status !== 0 && !/user_not_found|does not exist/i.test(`${r.stdout}${r.stderr}`)) {
-      await l.stop();
+      await stop();
       throw new WmsError(ERR.SERVICE_UNAVAILABLE, `a private rabbitmq-server on port ${port}: deleting guest failed: ${(r.stderr || r.stdout).split("\n")[0]}`);
     }
   }
-  return { url, port, pid: l.child.pid, stop: l.stop };
+  const pids = [server.child.pid, epmd.child.pid].filter((p): p is number => p !== undefined);
+  return { url, port, pid: server.child.pid, pids, stop };
 }
 
 /**
@@ -234,7 +268,7 @@ export async function startPrivateRabbit(dataDir: string, opts: PrivateRabbitOpt
 export async function ensureServices(urls: ServiceUrls, workDir: string, log: (line: string) => void = () => undefined): Promise<StartedServices> {
   const [nats, redis, rabbit] = await Promise.all([checkNats(urls.nats), checkRedis(urls.redis), checkRabbit(urls.rabbitmq)]);
   const down = [nats, redis, rabbit].filter((s) => !s.up).map((s) => s.service);
-  if (down.length === 0) return { urls, started: [], pids: [], stop: async () => undefined };
+  if (down.length === 0) return { urls, started: [], pids: [], privateUrls: {}, stop: async () => undefined };
 
   if (dockerEngineAvailable()) {
     log(`starting ${down.join(", ")} with docker compose`);
@@ -243,7 +277,7 @@ export async function ensureServices(urls: ServiceUrls, workDir: string, log: (l
       const checks: Record<ServiceName, () => Promise<ServiceStatus>> = { nats: () => checkNats(urls.nats), redis: () => checkRedis(urls.redis), rabbitmq: () => checkRabbit(urls.rabbitmq) };
       const ok = await Promise.all(down.map((s) => waitUp(checks[s], 90_000)));
       if (ok.every(Boolean)) {
-        return { urls, started: down.map((s) => `${s} (docker compose)`), pids: [], stop: async () => void spawnSync("docker", ["compose", "stop", ...down], { stdio: "ignore" }) };
+        return { urls, started: down.map((s) => `${s} (docker compose)`), pids: [], privateUrls: {}, stop: async () => void spawnSync("docker", ["compose", "stop", ...down], { stdio: "ignore" }) };
       }
     }
   }
@@ -281,14 +315,15 @@ export async function ensureServices(urls: ServiceUrls, workDir: string, log: (l
       const s = await startPrivateRabbit(join(workDir, "rabbitmq"));
       out.rabbitmq = s.url;
       stops.push(s.stop);
-      if (s.pid !== undefined) pids.push(s.pid);
+      pids.push(...s.pids);
       started.push(`rabbitmq (${s.url})`);
     }
   } catch (e) {
     await Promise.all(stops.map((s) => s()));
     throw e;
   }
-  return { urls: out, started, pids, stop: async () => void (await Promise.all(stops.map((s) => s()))) };
+  const privateUrls = Object.fromEntries(down.map((s) => [s, out[s]]));
+  return { urls: out, started, pids, privateUrls, stop: async () => void (await Promise.all(stops.map((s) => s()))) };
 }
 
 export interface AuthenticatedServices {

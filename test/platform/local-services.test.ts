@@ -1,4 +1,4 @@
-import { mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -20,12 +20,17 @@ describe("private local services for the demo", () => {
     expect((await checkNats(nats.url, 500)).up).toBe(false);
   });
 
-  it("starts a private RabbitMQ node with its own data folder and stops it", async () => {
+  it("starts a private RabbitMQ node with its own data folder and port mapper, and stops both", async () => {
     const dir = mkdtempSync(join(tmpdir(), "wms-rmq-"));
     const rabbit = await startPrivateRabbit(dir);
     expect((await checkRabbit(rabbit.url)).up).toBe(true);
+    // The node and an epmd of its own, not the machine's (one the node would start itself outlives it).
+    expect(rabbit.pids).toHaveLength(2);
+    const epmdPid = rabbit.pids.find((p) => p !== rabbit.pid) as number;
+    expect(readFileSync(`/proc/${epmdPid}/cmdline`, "utf8")).toMatch(/epmd/);
     await rabbit.stop();
     expect((await checkRabbit(rabbit.url, 1000)).up).toBe(false);
+    for (const pid of rabbit.pids) expect(existsSync(`/proc/${pid}`), `pid ${pid}`).toBe(false);
   }, 90_000);
 
   it("uses the services that already answer and starts only the missing one", async () => {
