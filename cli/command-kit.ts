@@ -4,6 +4,7 @@ import { Option, type Command } from "commander";
 import { ERR, WmsError } from "../schemas/index.ts";
 import { loadConfig, type LoadedConfig } from "../platform/config.ts";
 import { READY_MESSAGE } from "../deployment/ready-message.ts";
+import { privateServicesOf } from "../deployment/up-state.ts";
 import { EXIT, reportError } from "./error-reporting.ts";
 
 export { EXIT, EXIT_CODES_HELP, exitCodeFor, PROCESS_IO, reportError, toWmsError, type CliIo } from "./error-reporting.ts";
@@ -19,7 +20,8 @@ export function globalOptions(cmd: Command): GlobalOptions {
 
 export function configFor(cmd: Command): LoadedConfig {
   const g = globalOptions(cmd);
-  return loadConfig({ path: g.config, overrides: g.namespace ? { namespace: g.namespace } : undefined });
+  // A deployment `wms up` runs on private servers: this command connects to them, not to the file's URLs.
+  return loadConfig({ path: g.config, overrides: g.namespace ? { namespace: g.namespace } : undefined, runningServices: privateServicesOf });
 }
 
 export function printJson(value: unknown): void {

@@ -22,6 +22,8 @@ export interface UpState {
   readonly urls: { readonly nats: string; readonly redis: string; readonly rabbitmq: string };
   /** Services `wms up` started itself, and the temporary folder holding their data. */
   readonly startedServices: readonly string[];
+  /** The URLs of the private servers among them: where other `wms` commands on this deployment find them. */
+  readonly privateUrls?: Partial<Record<"nats" | "redis" | "rabbitmq", string>>;
   readonly servicePids: readonly ProcessRef[];
   readonly tempDir: string | undefined;
   readonly monitorUrl: string | undefined;
@@ -85,4 +87,16 @@ export function isAlive(ref: ProcessRef): boolean {
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   if (fields[0] === "Z") return false;
   return ref.startTicks === undefined || fields[19] === ref.startTicks;
+}
+
+/**
+ * The private servers a running `wms up` started for the deployment whose wms.yaml is `configFile`:
+ * what every other `wms` command on that deployment connects to instead of the file's URLs (which
+ * did not answer), so `wms task submit` in another terminal needs no flags. Nothing when no `wms up`
+ * runs there, or it runs another config file.
+ */
+export function privateServicesOf(configFile: string): Partial<Record<"nats" | "redis" | "rabbitmq", string>> | undefined {
+  const state = readUpState(path.dirname(configFile));
+  if (!state?.privateUrls || path.resolve(state.configFile) !== path.resolve(configFile) || !isAlive(state.supervisor)) return undefined;
+  return state.privateUrls;
 }

@@ -110,9 +110,9 @@ export async function runUp(o: UpOptions): Promise<void> {
       rmSync(tempDir, { recursive: true, force: true });
       tempDir = undefined;
     } else {
-      say(`started privately: ${services.started.join(", ")}; other wms commands reach them with WMS_NATS_URL=${services.urls.nats} WMS_REDIS_URL=${services.urls.redis} WMS_RABBITMQ_URL=${services.urls.rabbitmq}`, 40);
+      say(`started privately: ${services.started.join(", ")}; wms commands run with ${configFile} (here, or --config) use them while this runs`, 40);
     }
-    save({ urls: services.urls, startedServices: services.started, servicePids: services.pids.map(processRef), tempDir });
+    save({ urls: services.urls, startedServices: services.started, privateUrls: services.privateUrls, servicePids: services.pids.map(processRef), tempDir });
 
     // 2. The pilot-wms services, each its own `wms` command.
     const env: Record<string, string | undefined> = { ...o.env, WMS_CONFIG: undefined, WMS_NATS_URL: services.urls.nats, WMS_REDIS_URL: services.urls.redis, WMS_RABBITMQ_URL: services.urls.rabbitmq };

@@ -141,7 +141,19 @@ function resolveConfigPaths(data: Record<string, unknown>, dir: string): void {
  * Loads `wms.yaml` (or the file given / named by WMS_CONFIG), applies environment overrides and
  * validates the result. A missing default file is fine: everything has a loopback default.
  */
-export function loadConfig(opts: { path?: string; env?: ConfigEnv; overrides?: Partial<WmsConfig> } = {}): LoadedConfig {
+export function loadConfig(
+  opts: {
+    path?: string;
+    env?: ConfigEnv;
+    overrides?: Partial<WmsConfig>;
+    /**
+     * Where the services of the deployment whose wms.yaml is at this path run now, when something
+     * other than the file decides it (the private servers a running `wms up` started); the
+     * environment's URLs still win.
+     */
+    runningServices?: (configPath: string) => Partial<Record<"nats" | "redis" | "rabbitmq", string>> | undefined;
+  } = {},
+): LoadedConfig {
   const env = opts.env ?? (process.env as ConfigEnv);
   const explicit = opts.path ?? env.WMS_CONFIG;
   const path = explicit ?? (existsSync("wms.yaml") ? "wms.yaml" : undefined);
@@ -155,6 +167,7 @@ export function loadConfig(opts: { path?: string; env?: ConfigEnv; overrides?: P
     resolveConfigPaths(raw, dirname(resolve(path)));
   }
   Object.assign(raw, opts.overrides ?? {});
+  const running = path !== undefined ? opts.runningServices?.(resolve(path)) : undefined;
   const section = (k: string): Record<string, unknown> => {
     const v = raw[k];
     const obj = v && typeof v === "object" && !Array.isArray(v) ? { ...(v as Record<string, unknown>) } : {};
@@ -162,6 +175,12 @@ export function loadConfig(opts: { path?: string; env?: ConfigEnv; overrides?: P
     return obj;
   };
   if (env.WMS_NAMESPACE) raw.namespace = env.WMS_NAMESPACE;
+  if (running?.nats) section("nats").url = running.nats;
+  if (running?.redis) {
+    section("redis").url = running.redis;
+    delete section("redis").cluster;
+  }
+  if (running?.rabbitmq) section("rabbitmq").url = running.rabbitmq;
   if (env.WMS_NATS_URL) section("nats").url = env.WMS_NATS_URL;
   if (env.WMS_REDIS_URL) {
     section("redis").url = env.WMS_REDIS_URL;

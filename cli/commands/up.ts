@@ -16,7 +16,8 @@ export function registerUp(program: Command): void {
     .option("--timeout <sec>", "with --detach: how long to wait for everything to be up", parseNumberOption("--timeout", 1), 180)
     .addHelpText(
       "after",
-      "\nServices in wms.yaml that do not answer are started as private servers (free ports, a temporary data folder) and stopped again.\n" +
+      "\nServices in wms.yaml that do not answer are started as private servers (free ports, a temporary data folder) and stopped again;\n" +
+        "while it runs, every wms command given this wms.yaml (in its folder, or --config) connects to them without flags.\n" +
         "A service that exits is restarted with a growing back-off. Ctrl-C stops everything: the factory, its pilots, the services.\n" +
         "Examples:\n  wms init mygrid && cd mygrid && wms up\n  wms up --detach && wms status && wms down\n",
     )

@@ -1,57 +1,66 @@
-// `wms up` in the foreground where wms.yaml names a NATS and a Redis that do not answer: it starts
-// private servers on free ports with data in a temporary folder, the system runs a task on them,
-// and Ctrl-C stops every process, the private servers included, and deletes the folder.
-import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+// A new user's flow where wms.yaml names a NATS, a Redis and a RabbitMQ that do not answer:
+// `wms init`, `wms up --detach` (which starts private servers on free ports, data in a temporary
+// folder), then, as from another terminal with no flags and no environment, `wms status`,
+// `wms task submit` of an example task and `wms task status --watch`; `wms down` stops every process
+// `wms up` started, the private servers and RabbitMQ's port mapper included, and deletes the folder.
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../platform/local-services.ts";
 import { isAlive, readUpState, type ProcessRef } from "../../deployment/up-state.ts";
-import { runCli, WMS_BIN } from "../support/run-cli.ts";
 import { deploymentFolder } from "../support/deployment-folder.ts";
 
 const grid = deploymentFolder("upprivate");
-const { dir } = grid;
+const { dir, wms } = grid;
 
 beforeAll(() => grid.init({ matchmakers: 1 }), 120_000);
 
 afterAll(() => grid.cleanup({ sharedRedis: false }), 60_000);
 
 describe("wms up where the services named in wms.yaml do not answer", () => {
-  it("runs on private servers it starts, and Ctrl-C stops everything and deletes their folder", async () => {
-    const dead = { WMS_NATS_URL: `nats://127.0.0.1:${await freePort()}`, WMS_REDIS_URL: `redis://127.0.0.1:${await freePort()}` };
-    const up = spawn(process.execPath, [WMS_BIN, "up"], { cwd: dir, env: { ...process.env, ...dead, WMS_CONFIG: undefined, WMS_NAMESPACE: undefined, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    up.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    up.stderr.on("data", (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<number | null>((r) => up.once("exit", (code) => r(code)));
-    try {
-      await expect.poll(() => out, { timeout: 240_000, interval: 500 }).toMatch(/up: 6 processes running/);
-      // Prefixed, readable lines, one process per prefix.
-      expect(out).toMatch(/^matchmaker-1 +\| \[\d\d:\d\d:\d\d\.\d{3}\] INFO: matchmaker listening/m);
-      const state = readUpState(dir);
-      expect(state?.startedServices.map((s) => s.split(" ")[0]).sort()).toEqual(["nats", "redis"]);
-      expect(state?.tempDir && existsSync(state.tempDir)).toBe(true);
-      expect(state?.urls.redis).not.toBe(dead.WMS_REDIS_URL);
-      const privateUrls = { WMS_NATS_URL: state?.urls.nats, WMS_REDIS_URL: state?.urls.redis };
-      expect(out).toContain(`WMS_NATS_URL=${privateUrls.WMS_NATS_URL} WMS_REDIS_URL=${privateUrls.WMS_REDIS_URL}`);
+  it("runs on private servers that other wms commands find without flags, and wms down stops all it started", async () => {
+    const dead = { nats: `nats://127.0.0.1:${await freePort()}`, redis: `redis://127.0.0.1:${await freePort()}`, rabbitmq: `amqp://guest:guest@127.0.0.1:${await freePort()}` };
+    const file = path.join(dir, "wms.yaml");
+    let yaml = readFileSync(file, "utf8");
+    for (const [s, url] of Object.entries(dead)) yaml = yaml.replace(new RegExp(`^${s}: \\{ url: "[^"]*" \\}$`, "m"), `${s}: { url: "${url}" }`);
+    expect(yaml).toContain(dead.rabbitmq);
+    writeFileSync(file, yaml);
 
-      // Other wms commands reach the private servers through the variables the log names.
-      const cliEnv = { ...privateUrls, WMS_CONFIG: undefined, WMS_NAMESPACE: undefined };
-      const sub = await runCli(["task", "submit", "tasks/simple-job.yaml", "--cert", "pki/users/production.cert.pem", "--key", "pki/users/production.key.pem"], { cwd: dir, env: cliEnv, timeoutMs: 120_000 });
-      expect(sub.code, sub.stderr).toBe(0);
-      const w = await runCli(["task", "status", sub.stdout.trim(), "--watch", "--json"], { cwd: dir, env: cliEnv, timeoutMs: 180_000 });
-      expect((JSON.parse(w.stdout.trim().split("\n").pop() as string) as { counts: { finished: number } }).counts.finished).toBe(1);
+    const up = await wms(["up", "--detach"], 300_000);
+    expect(up.code, up.stderr).toBe(0);
+    const state = readUpState(dir);
+    expect(state?.startedServices.map((s) => s.split(" ")[0]).sort()).toEqual(["nats", "rabbitmq", "redis"]);
+    expect(state?.tempDir && existsSync(state.tempDir)).toBe(true);
+    expect(state?.urls.redis).not.toBe(dead.redis);
 
-      const everything: ProcessRef[] = [...(state?.servicePids ?? []), ...(readUpState(dir)?.children ?? []).map((c) => ({ pid: c.pid as number, startTicks: c.startTicks }))];
-      expect(everything.length).toBe(8);
-      up.kill("SIGINT");
-      expect(await exited).toBe(0);
-      expect(out).toMatch(/stopped; nothing left running/);
-      for (const p of everything) expect(isAlive(p), `pid ${p.pid}`).toBe(false);
-      expect(existsSync(state?.tempDir as string)).toBe(false);
-      expect(readUpState(dir)).toBeUndefined();
-    } finally {
-      if (up.exitCode === null) up.kill("SIGKILL");
-    }
+    // Another terminal: the same folder, nothing but its wms.yaml.
+    const status = await wms(["status"]);
+    expect(status.stdout).toContain(`nats ${state?.urls.nats}, redis ${state?.urls.redis}`);
+    const cert = ["--cert", "pki/users/production.cert.pem", "--key", "pki/users/production.key.pem"];
+    const sub = await wms(["task", "submit", "tasks/simple-job.yaml", ...cert]);
+    expect(sub.code, sub.stderr).toBe(0);
+    const taskId = sub.stdout.trim();
+    const w = await wms(["task", "status", taskId, "--watch", "--json", "--interval", "0.5"], 240_000);
+    const final = JSON.parse(w.stdout.trim().split("\n").pop() as string) as { counts: { finished: number }; failedJobs: unknown[] };
+    expect(final.failedJobs).toEqual([]);
+    expect(final.counts.finished).toBe(1);
+    const jobId = `${taskId}.000000`;
+    expect(["SITE_A", "SITE_B"].filter((s) => existsSync(path.join(dir, "storage", s, "examples.simple.out", jobId, "hello.txt")))).toHaveLength(1);
+
+    // Every process up started: its supervisor, the services, and the private servers (RabbitMQ's epmd too).
+    const now = readUpState(dir);
+    const everything: ProcessRef[] = [now?.supervisor as ProcessRef, ...(now?.servicePids ?? []), ...(now?.children ?? []).map((c) => ({ pid: c.pid as number, startTicks: c.startTicks }))];
+    expect(now?.servicePids).toHaveLength(4);
+    expect(now?.servicePids.some((p) => /epmd/.test(readFileSync(`/proc/${p.pid}/cmdline`, "utf8")))).toBe(true);
+    const down = await wms(["down"], 180_000);
+    expect(down.code, down.stderr).toBe(0);
+    for (const p of everything) expect(isAlive(p), `pid ${p.pid}`).toBe(false);
+    expect(existsSync(state?.tempDir as string)).toBe(false);
+    expect(readUpState(dir)).toBeUndefined();
+    // With nothing running, the commands use wms.yaml's URLs again: the dead ones, refused in one line with a code.
+    const after = await wms(["task", "status", taskId], 60_000);
+    expect(after.code).not.toBe(0);
+    expect(after.stderr.trim().split("\n")).toHaveLength(1);
+    expect(after.stderr).toMatch(/^wms: error E\d{4} /);
   }, 600_000);
 });
