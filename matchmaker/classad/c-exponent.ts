@@ -41,15 +41,9 @@ export function cExponent(r: number, precision: number): string {
   return `${r < 0 ? "-" : ""}${mant}E${exp < 0 ? "-" : "+"}${e < 10 ? "0" + e : e}`;
 }
 
-/** The sign bit of a NaN, which glibc prints ("-nan"); x86 arithmetic makes negative NaNs. */
-function nanIsNegative(x: number): boolean {
-  view.setFloat64(0, x);
-  return view.getUint8(0) >= 0x80;
-}
-
-/** printf("%.<precision>g", r) as glibc prints it. */
-export function cGeneral(r: number, precision = 6): string {
-  if (Number.isNaN(r)) return nanIsNegative(r) ? "-nan" : "nan";
+/** printf("%.<precision>g", r) as glibc prints it; a NaN's sign bit is `negNaN` (nan-sign.ts). */
+export function cGeneral(r: number, precision = 6, negNaN = false): string {
+  if (Number.isNaN(r)) return negNaN ? "-nan" : "nan";
   if (!Number.isFinite(r)) return r < 0 ? "-inf" : "inf";
   if (r === 0) return Object.is(r, -0) ? "-0" : "0";
   const p = precision === 0 ? 1 : precision;

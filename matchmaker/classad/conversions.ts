@@ -55,7 +55,8 @@ export function toRealValue(v: Value): RealValue | typeof UNDEFINED | typeof ERR
     case "boolean": return realValue(v.value ? 1 : 0);
     case "string": {
       const r = strtod(v.value);
-      return r === null ? ERROR : realValue(r);
+      // strtod("-nan") sets the sign bit.
+      return r === null ? ERROR : realValue(r, r !== r && /^[ \t\n\v\f\r]*-/.test(v.value));
     }
     case "abstime": return realValue(v.secs);
     case "reltime": return realValue(cInt(v.secs));

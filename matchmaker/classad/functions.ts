@@ -11,11 +11,12 @@ import { regexReplace, regexTest, regexValid } from "./regex.ts";
 import { evalIn } from "./scope.ts";
 import { convTime, currentTime, dayTime, formatTime, getField, splitTime, timeZoneOffset } from "./time-functions.ts";
 import { cInt } from "./c-time.ts";
+import { nanSign } from "./nan-sign.ts";
 import { unresolved } from "./unresolved.ts";
 import { scanDouble, splitArb, splitCspn, splitStringList } from "./string-list.ts";
 import { unparse } from "./unparse.ts";
 import {
-  boolValue, ERROR, FALSE, intValue, isNumber, realValue, stringValue, TRUE, truthOf, UNDEFINED,
+  boolValue, ERROR, FALSE, intValue, isNumber, negNaNOf, realValue, stringValue, TRUE, truthOf, UNDEFINED,
   type BooleanValue, type IntegerValue, type ListValue, type RealValue, type Value,
 } from "./value.ts";
 
@@ -322,8 +323,18 @@ const pow: Builtin = (_n, args, st) => {
   const x = toRealValue(a);
   const y = toRealValue(b);
   if (x.kind !== "real" || y.kind !== "real") return ERROR;
-  return realValue(cPow(x.value, y.value));
+  const r = cPow(x.value, y.value);
+  // glibc's pow returns x + y for a NaN operand and its invalid-operation NaN otherwise.
+  return realValue(r, nanSign(r, x.value, x.negNaN === true, y.value, y.negNaN === true));
 };
+
+/** ceil(rval / base) * base, with the NaN sign bit the two operations leave (ceil keeps it). */
+function quantized(rval: number, rNeg: boolean, base: number, baseNeg: boolean): Value {
+  const q = rval / base;
+  const qNeg = nanSign(q, rval, rNeg, base, baseNeg);
+  const r = Math.ceil(q) * base;
+  return realValue(r, nanSign(r, q, qNeg, base, baseNeg));
+}
 
 const quantize: Builtin = (_n, args, st) => {
   if (args.length !== 2) return ERROR;
@@ -353,10 +364,10 @@ const quantize: Builtin = (_n, args, st) => {
     const ibase = b.value;
     if (ibase === 0) return a;
     if (a.kind === "integer") return intValue(Math.trunc((a.value + ibase - 1) / ibase) * ibase);
-    return realValue(Math.ceil(rval / ibase) * ibase);
+    return quantized(rval, av.negNaN === true, ibase, false);
   }
   if (rbase >= -1e-8 && rbase <= 1e-8) return a;
-  return realValue(Math.ceil(rval / rbase) * rbase);
+  return quantized(rval, av.negNaN === true, rbase, negNaNOf(b));
 };
 
 const random: Builtin = (_n, args, st) => {

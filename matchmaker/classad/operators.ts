@@ -8,9 +8,10 @@
 // `==` on absolute times ignores the zone offset, `is` does not.
 import type { BinaryOp } from "./ast.ts";
 import { cInt } from "./c-time.ts";
+import { nanSign, negatedNanSign } from "./nan-sign.ts";
 import {
-  absTimeValue, bigOf, boolValue, ERROR, FALSE, intValue, realValue, relTimeValue, TRUE, truthOf, UNDEFINED,
-  type IntegerValue, type Value,
+  absTimeValue, bigOf, boolValue, ERROR, FALSE, intValue, negNaNOf, realValue, relTimeValue, TRUE, truthOf, UNDEFINED,
+  type IntegerValue, type RealValue, type Value,
 } from "./value.ts";
 
 export function compareStrings(a: string, b: string, ignoreCase: boolean): number {
@@ -118,7 +119,7 @@ export function comparison(op: BinaryOp, a: Value, b: Value): Value {
   return realCompare(op, x, y);
 }
 
-function asIntOrReal(v: Value): IntegerValue | { kind: "real"; value: number } | null {
+function asIntOrReal(v: Value): IntegerValue | RealValue | null {
   if (v.kind === "integer" || v.kind === "real") return v;
   if (v.kind === "boolean") return intValue(v.value ? 1 : 0);
   return null;
@@ -171,7 +172,13 @@ export function arithmetic(op: BinaryOp, a: Value, b: Value): Value {
     default: return ERROR; // real modulus is an error in HTCondor
   }
   // HTCondor flags only +HUGE_VAL (and never -inf or NaN) as an error.
-  return r === Infinity ? ERROR : realValue(r);
+  if (r === Infinity) return ERROR;
+  return r === r ? realValue(r) : realValue(r, nanSign(r, p, negNaNOf(x), q, negNaNOf(y)));
+}
+
+/** A duration `r` = `a` op `b` (doubles, as doTimeArithmetic computes it), with its NaN's sign bit. */
+function duration(r: number, a: number, aNeg: boolean, b: number, bNeg: boolean): Value {
+  return r === r ? relTimeValue(r) : relTimeValue(r, nanSign(r, a, aNeg, b, bNeg));
 }
 
 /** doTimeArithmetic, reached when an operand is not a number: only the time combinations HTCondor defines. */
@@ -182,12 +189,19 @@ function timeArithmetic(op: BinaryOp, a: Value, b: Value): Value {
     return ERROR;
   }
   if (a.kind === "reltime") {
-    if (b.kind === "reltime") return op === "+" ? relTimeValue(a.secs + b.secs) : op === "-" ? relTimeValue(a.secs - b.secs) : ERROR;
+    const an = negNaNOf(a);
+    if (b.kind === "reltime") {
+      const bn = negNaNOf(b);
+      return op === "+" ? duration(a.secs + b.secs, a.secs, an, b.secs, bn) : op === "-" ? duration(a.secs - b.secs, a.secs, an, b.secs, bn) : ERROR;
+    }
     if (b.kind === "abstime") return op === "+" ? absTimeValue(b.secs + cInt(a.secs), b.offset) : ERROR;
-    if (b.kind === "integer" || b.kind === "real") return op === "*" ? relTimeValue(a.secs * b.value) : op === "/" ? relTimeValue(a.secs / b.value) : ERROR;
+    if (b.kind === "integer" || b.kind === "real") {
+      const bn = negNaNOf(b);
+      return op === "*" ? duration(a.secs * b.value, a.secs, an, b.value, bn) : op === "/" ? duration(a.secs / b.value, a.secs, an, b.value, bn) : ERROR;
+    }
     return ERROR;
   }
-  if (b.kind === "reltime" && op === "*" && (a.kind === "integer" || a.kind === "real")) return relTimeValue(a.value * b.secs);
+  if (b.kind === "reltime" && op === "*" && (a.kind === "integer" || a.kind === "real")) return duration(a.value * b.secs, a.value, negNaNOf(a), b.secs, negNaNOf(b));
   return ERROR;
 }
 
@@ -271,8 +285,8 @@ export function unary(op: "+" | "-" | "!" | "~", a: Value): Value {
       return ERROR;
     case "-":
       if (a.kind === "integer") return a.exact === undefined ? intValue(-a.value || 0) : intValue(-a.exact);
-      if (a.kind === "real") return realValue(-a.value);
-      if (a.kind === "reltime") return relTimeValue(-a.secs);
+      if (a.kind === "real") return realValue(-a.value, negatedNanSign(a.value, negNaNOf(a)));
+      if (a.kind === "reltime") return relTimeValue(-a.secs, negatedNanSign(a.secs, negNaNOf(a)));
       if (a.kind === "undefined" || a.kind === "error") return a;
       return ERROR;
     case "!": {

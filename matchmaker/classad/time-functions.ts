@@ -63,7 +63,7 @@ export const convTime: TimeBuiltin = (name, args, st) => {
       return abs(secs);
     }
     case "real":
-      return relative ? relTimeValue(arg.value) : abs(cInt(arg.value));
+      return relative ? relTimeValue(arg.value, arg.negNaN === true) : abs(cInt(arg.value));
     case "string":
       // A string literal was turned into a time literal while parsing; any other string falls
       // into HTCondor's absolute-time case with nothing read: relTime gives 0, absTime the string.
@@ -138,7 +138,9 @@ function record(entries: readonly (readonly [string, Value])[]): Value {
 }
 
 /** relTimeToClassAd: the sign goes on the first non-zero part (or the seconds). */
-function splitRel(rsecs: number): Value {
+function splitRel(rsecs: number, negNaN: boolean): Value {
+  // A NaN's sign bit as relTimeToString's (time-text.ts); negating the seconds flips it.
+  let secsNegNaN = rsecs === rsecs ? true : negNaN;
   const negative = rsecs < 0;
   if (negative) rsecs = -rsecs;
   let days = cInt(rsecs);
@@ -152,16 +154,19 @@ function splitRel(rsecs: number): Value {
     if (days > 0) days = -days;
     else if (hrs > 0) hrs = -hrs;
     else if (mins > 0) mins = -mins;
-    else secs = -secs;
+    else {
+      secs = -secs;
+      secsNegNaN = !secsNegNaN;
+    }
   }
-  return record([["Type", stringValue("RelativeTime")], ["Days", intValue(days)], ["Hours", intValue(hrs)], ["Minutes", intValue(mins)], ["Seconds", realValue(secs)]]);
+  return record([["Type", stringValue("RelativeTime")], ["Days", intValue(days)], ["Hours", intValue(hrs)], ["Minutes", intValue(mins)], ["Seconds", realValue(secs, secsNegNaN)]]);
 }
 
 export const splitTime: TimeBuiltin = (_n, args, st) => {
   if (args.length !== 1) return ERROR;
   const v = args[0](st);
   if (v.kind === "undefined") return UNDEFINED;
-  if (v.kind === "reltime") return splitRel(v.secs);
+  if (v.kind === "reltime") return splitRel(v.secs, v.negNaN === true);
   const tm = splitAbs(v);
   if (!tm) return ERROR;
   return record([

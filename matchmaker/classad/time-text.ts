@@ -15,8 +15,8 @@ function d2(n: number): string {
 }
 
 /** printf("%02g"): zero padding applies to numbers only. */
-function g2(x: number): string {
-  const s = cGeneral(x);
+function g2(x: number, negNaN: boolean): string {
+  const s = cGeneral(x, 6, negNaN);
   return s.length < 2 && Number.isFinite(x) ? `0${s}` : s;
 }
 
@@ -29,8 +29,13 @@ export function absTimeToString(secs: number, offset: number): string {
   return `${date}${sign}${d2(Math.trunc(tz / 3600))}:${d2(Math.trunc(tz / 60) % 60)}`;
 }
 
-/** The text inside relTime("..."): [-][days+][hh:][mm:]ss[.fff], leading zero parts left out. */
-export function relTimeToString(rsecs: number): string {
+/**
+ * The text inside relTime("..."): [-][days+][hh:][mm:]ss[.fff], leading zero parts left out.
+ * Seconds print as a NaN when rsecs is one (its own sign bit, `negNaN`) or infinite (inf - floor(inf)
+ * makes x86's default NaN, whose sign bit is set): "-24855+-3:-14:-nan".
+ */
+export function relTimeToString(rsecs: number, negNaN = false): string {
+  const secsNegNaN = rsecs === rsecs ? true : negNaN;
   let out = "";
   if (rsecs < 0) {
     out = "-";
@@ -45,7 +50,7 @@ export function relTimeToString(rsecs: number): string {
   hrs = Math.trunc(hrs / 3600);
   mins = Math.trunc(mins / 60);
   const whole = fraction === 0;
-  const s = whole ? d2(cInt(secs)) : g2(secs);
+  const s = whole ? d2(cInt(secs)) : g2(secs, secsNegNaN);
   if (days) return `${out}${days}+${d2(hrs)}:${d2(mins)}:${s}`;
   if (hrs) return `${out}${d2(hrs)}:${d2(mins)}:${s}`;
   if (mins) return `${out}${d2(mins)}:${s}`;

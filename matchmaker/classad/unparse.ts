@@ -78,7 +78,7 @@ export function valueToString(v: Value): string {
     case "list": return `{ ${v.items.map(unparse).join(",")} }`;
     case "classad": return classAdText(v.ad);
     case "abstime": return `absTime("${absTimeToString(v.secs, v.offset)}")`;
-    case "reltime": return `relTime("${relTimeToString(v.secs)}")`;
+    case "reltime": return `relTime("${relTimeToString(v.secs, v.negNaN === true)}")`;
   }
 }
 

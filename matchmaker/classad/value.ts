@@ -9,7 +9,8 @@ export interface ErrorValue { readonly kind: "error" }
 export interface BooleanValue { readonly kind: "boolean"; readonly value: boolean }
 /** `value` is exact up to 2^53; beyond that `exact` holds the 64-bit value HTCondor would have. */
 export interface IntegerValue { readonly kind: "integer"; readonly value: number; readonly exact?: bigint }
-export interface RealValue { readonly kind: "real"; readonly value: number }
+/** `negNaN`: a NaN's sign bit, which HTCondor's printf shows (nan-sign.ts); present only on negative NaNs. */
+export interface RealValue { readonly kind: "real"; readonly value: number; readonly negNaN?: true }
 export interface StringValue { readonly kind: "string"; readonly value: string }
 /** `scope` is the record the list was written in; its elements resolve names there. */
 export interface ListValue { readonly kind: "list"; readonly items: readonly Expr[]; readonly scope: ClassAd | null }
@@ -17,7 +18,7 @@ export interface ClassAdValue { readonly kind: "classad"; readonly ad: ClassAd }
 /** HTCondor's ABSOLUTE_TIME_VALUE: seconds since the epoch (UTC) and the zone's offset, seconds east of Greenwich. */
 export interface AbsTimeValue { readonly kind: "abstime"; readonly secs: number; readonly offset: number }
 /** HTCondor's RELATIVE_TIME_VALUE: a duration in seconds (a double). */
-export interface RelTimeValue { readonly kind: "reltime"; readonly secs: number }
+export interface RelTimeValue { readonly kind: "reltime"; readonly secs: number; readonly negNaN?: true }
 
 export type Value =
   | UndefinedValue | ErrorValue | BooleanValue | IntegerValue | RealValue | StringValue | ListValue | ClassAdValue | AbsTimeValue | RelTimeValue;
@@ -48,8 +49,9 @@ export function intValue(n: number | bigint): IntegerValue {
   return Number.isSafeInteger(asNumber) ? intValue(asNumber) : { kind: "integer", value: asNumber, exact: w };
 }
 
-export function realValue(r: number): RealValue {
-  return { kind: "real", value: r };
+/** A real; `negNaN` sets the sign bit of a NaN (ignored for other numbers). */
+export function realValue(r: number, negNaN = false): RealValue {
+  return negNaN && r !== r ? { kind: "real", value: r, negNaN: true } : { kind: "real", value: r };
 }
 
 export function stringValue(s: string): StringValue {
@@ -68,8 +70,14 @@ export function absTimeValue(secs: number, offset: number): AbsTimeValue {
   return { kind: "abstime", secs, offset };
 }
 
-export function relTimeValue(secs: number): RelTimeValue {
-  return { kind: "reltime", secs };
+/** A relative time; `negNaN` sets the sign bit of a NaN duration (ignored otherwise). */
+export function relTimeValue(secs: number, negNaN = false): RelTimeValue {
+  return negNaN && secs !== secs ? { kind: "reltime", secs, negNaN: true } : { kind: "reltime", secs };
+}
+
+/** The NaN sign bit a number or duration carries (false for integers, booleans and non-NaNs). */
+export function negNaNOf(v: Value): boolean {
+  return (v.kind === "real" || v.kind === "reltime") && v.negNaN === true;
 }
 
 /** The exact 64-bit value of an integer. */

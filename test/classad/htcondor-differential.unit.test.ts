@@ -250,3 +250,56 @@ describe("matchAds and requirementsMet agree with HTCondor's MatchClassAd", () =
     expect(requirementsMet(machine, job)).toBe(false);
   });
 });
+
+// The sign HTCondor prints for a NaN in a relative time ("nan" / "-nan", glibc's printf of the
+// seconds in util.cpp relTimeToString). These expected texts follow from HTCondor's source and the
+// x86-64 SSE rules rather than from a run of the library: real("nan") is strtod's positive NaN and
+// real("-nan") its negative one; unary minus (operators.cpp doArithmetic) flips the sign bit;
+// an operation with a NaN operand returns the first NaN operand (rel * x, x * rel, rel + rel in
+// doTimeArithmetic, r1 op r2 in doRealArithmetic, glibc's pow returns x + y); an invalid operation
+// on non-NaN operands (inf - inf, 0 / 0, inf * 0) makes x86's default NaN, which is negative;
+// and an infinite relative time prints its seconds as inf - floor(inf), that default NaN.
+// The sign is carried on the value, so it holds whatever V8 does with a NaN's bits.
+describe("a NaN relative time prints the sign bit HTCondor's C arithmetic leaves", () => {
+  const NAN = 'relTime("-24855+-3:-14:nan")';
+  const NEG = 'relTime("-24855+-3:-14:-nan")';
+  const cases: readonly (readonly [string, string])[] = [
+    ['relTime(real("NaN"))', NAN],
+    ['relTime(real("-nan"))', NEG],
+    ['relTime(-real("NaN"))', NEG],
+    ['relTime(-(-real("NaN")))', NAN],
+    ['-relTime(real("NaN"))', NEG],
+    ["relTime(0.0 / 0)", NEG],
+    ["relTime(-(0.0 / 0))", NAN],
+    ['relTime(real("INF") - real("INF"))', NEG],
+    ["relTime(60) / 0", NEG],
+    ["-(relTime(60) / 0)", 'relTime("--24855+-3:-14:-nan")'],
+    ['relTime(real("INF"))', NEG],
+    ['relTime(real("-INF"))', 'relTime("--24855+-3:-14:-nan")'],
+    ['relTime(real("INF")) * 0', NEG],
+    ['relTime(60) * real("NaN")', NAN],
+    ['relTime(60) * -real("NaN")', NEG],
+    ['-real("NaN") * relTime(60)', NEG],
+    ['relTime(60) / -real("NaN")', NEG],
+    ['relTime(real("NaN")) + relTime(-real("NaN"))', NAN],
+    ['relTime(-real("NaN")) + relTime(real("NaN"))', NEG],
+    ['relTime(-real("NaN") - real("NaN"))', NEG],
+    ['relTime(real("NaN") - -real("NaN"))', NAN],
+    ['relTime(1.5 + -real("NaN"))', NEG],
+    ['relTime(pow(-real("NaN"), 2.0))', NEG],
+    ["relTime(pow(-2.0, 0.5))", NEG],
+    ['relTime(quantize(-real("NaN"), 2.0))', NEG],
+    ['relTime(splitTime(relTime(-real("NaN"))).Seconds)', NEG],
+    // relTimeToClassAd negates the seconds of a negative duration with no larger part: -inf's.
+    ['relTime(splitTime(relTime(real("-INF"))).Seconds)', NAN],
+    // string() takes the seconds through (int) first (value.h), so no NaN is left to print.
+    ['string(relTime(real("NaN")))', '"--24855+-3:-14:-8"'],
+  ];
+  for (const [expr, expected] of cases) {
+    it(`${expr}  =>  ${expected}`, () => {
+      const e = parseExpr(expr);
+      expect(valueToString(evaluate(e))).toBe(expected);
+      expect(valueToString(interpretExpr(e))).toBe(expected);
+    });
+  }
+});
