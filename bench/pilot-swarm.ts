@@ -70,9 +70,8 @@ async function init(namespace: string, pilots: readonly SwarmPilot[]): Promise<S
   const { config, names } = loadConfig({ overrides: { namespace } });
   const nc = await openNats(config, "bench-pilots");
   const redis = openRedis(config);
-  // Completions go through a pipelined connection, as the matchmaker's claims do.
-  const bull = openRedis(config, { forBullMq: true, pipelined: true });
-  const dq = new DispatchQueues({ connection: bull, redis, names, lockMs: 600_000, stalledIntervalMs: 600_000 });
+  // Completions go through the auto-pipelined connection, as the matchmaker's claims do.
+  const dq = new DispatchQueues({ redis, names, lockMs: 600_000, stalledIntervalMs: 600_000 });
   return {
     nc,
     names,
@@ -82,7 +81,6 @@ async function init(namespace: string, pilots: readonly SwarmPilot[]): Promise<S
       await dq.close();
       await nc.close();
       redis.disconnect();
-      bull.disconnect();
     },
   };
 }

@@ -179,8 +179,8 @@ export async function runDemo(o: DemoOptions, base: LoadedConfig, out: DemoOutpu
       conns.push({ close: () => nc.drain().catch(() => undefined) });
       return nc;
     };
-    const redisAs = (role: TransportRole, bullMq = false): ReturnType<typeof openRedis> => {
-      const r = openRedis(as(role).config, { forBullMq: bullMq });
+    const redisAs = (role: TransportRole): ReturnType<typeof openRedis> => {
+      const r = openRedis(as(role).config);
       conns.push({ close: () => r.disconnect() });
       return r;
     };
@@ -208,17 +208,16 @@ export async function runDemo(o: DemoOptions, base: LoadedConfig, out: DemoOutpu
     const matchmakers: MatchmakerHandle[] = [];
     const mmNc = await natsAs("matchmaker");
     const mmRedis = redisAs("matchmaker");
-    const mmBull = redisAs("matchmaker", true);
     for (let i = 0; i < o.matchmakers; i++) {
-      const mm = await startMatchmaker({ nc: mmNc, redis: mmRedis, bullConnection: mmBull, names, config: as("matchmaker").config, signer: createBatchEnvelopeSigner(mmCreds), logger, registry: promDefault });
+      const mm = await startMatchmaker({ nc: mmNc, redis: mmRedis, names, config: as("matchmaker").config, signer: createBatchEnvelopeSigner(mmCreds), logger, registry: promDefault });
       matchmakers.push(mm);
       cleanups.push([`matchmaker ${i + 1}`, () => mm.stop()]);
     }
     const dispatch = matchmakers[0].dispatch;
-    // The intake enqueues through the matchmaker's dispatch queues (one BullMQ connection set).
+    // The intake enqueues through the matchmaker's dispatch queues (one Redis connection).
     const intake = await startIntake({ nc: await natsAs("intake"), redis: redisAs("intake"), names, config: as("intake").config, trust, dispatch, logger });
     cleanups.push(["intake", () => intake.stop()]);
-    const agents = await startAgents({ config: as("agents").config, names, redis: redisAs("agents"), bullConnection: redisAs("agents", true), dispatch, logger });
+    const agents = await startAgents({ config: as("agents").config, names, redis: redisAs("agents"), dispatch, logger });
     cleanups.push(["agents", () => agents.stop()]);
     if (o.monitorPort !== undefined) {
       const monitorRedis = redisAs("monitor");

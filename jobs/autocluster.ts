@@ -1,6 +1,6 @@
 // Autoclusters: jobs that a matchmaker cannot tell apart. Two jobs with the same Requirements, Rank,
 // resources, VO, group, owner and priority match exactly the same machines in the same order, so
-// they share one BullMQ queue per site and one match decision per machine-ad signature. The cost
+// they share one ready set per site and one match decision per machine-ad signature. The cost
 // of an advert then grows with the number of autoclusters at a site, not with queued jobs. Pure.
 import { createHash } from "node:crypto";
 import type { JobSpec } from "../schemas/index.ts";
@@ -45,7 +45,7 @@ export function autoclusterId(key: AutoclusterKey): string {
 export const AUTOCLUSTER_ID_RE = /^[0-9a-f]{16}$/;
 
 /**
- * BullMQ priorities run 1 (first) .. 2^21; task priorities run -1000 .. 10000 with higher first.
+ * For the benchmarks' plain BullMQ baseline, queued in the same order as ours. BullMQ priorities run 1 (first) .. 2^21; task priorities run -1000 .. 10000 with higher first.
  * 0 is avoided: BullMQ reads it as "no priority" and puts the job on a plain list.
  */
 export function bullPriority(taskPriority: number): number {

@@ -14,9 +14,7 @@ import { jobKeys, type JobKeys } from "./keys.ts";
 
 export interface DispatchQueuesOptions {
   /** The Redis client for everything here (a single server or a Cluster client). */
-  readonly redis?: RedisClient;
-  /** Used when `redis` is not given (earlier callers passed a BullMQ connection here). */
-  readonly connection?: RedisClient;
+  readonly redis: RedisClient;
   readonly names: WireNames;
   /** How long a claim lives without a heartbeat (the lease). */
   readonly lockMs: number;
@@ -117,11 +115,9 @@ export class DispatchQueues {
   private closed = false;
 
   constructor(private readonly opts: DispatchQueuesOptions) {
-    const redis = opts.redis ?? opts.connection;
-    if (!redis) throw new Error("DispatchQueues needs a Redis client (redis)");
-    this.redis = redis;
+    this.redis = opts.redis;
     this.keys = jobKeys(opts.names);
-    this.jobs = new JobStore(redis, opts.names);
+    this.jobs = new JobStore(opts.redis, opts.names);
   }
 
   // ---- intake side ------------------------------------------------------------------------------

@@ -60,8 +60,6 @@ export interface MatchmakerOptions {
   readonly nc: NatsConnection;
   /** For the JobStore, tokens, one-time keys and usage (auto-pipelined). */
   readonly redis: Redis;
-  /** @deprecated dispatch no longer uses BullMQ; everything runs on `redis`. Ignored when given. */
-  readonly bullConnection?: Redis;
   readonly names: WireNames;
   readonly config: WmsConfig;
   readonly signer: EnvelopeSigner;

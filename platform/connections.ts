@@ -79,25 +79,24 @@ export function redisConnectOptions(redis: WmsConfig["redis"]): RedisOptions {
 }
 
 export interface RedisOpenOptions {
+  /** A connection as BullMQ requires it: only the benchmarks' plain BullMQ baselines open one. */
   forBullMq?: boolean;
   lazy?: boolean;
-  pipelined?: boolean;
 }
 
 function commonRedisOptions(opts: RedisOpenOptions): RedisOptions {
   return {
     maxRetriesPerRequest: opts.forBullMq ? null : 3,
     lazyConnect: opts.lazy ?? false,
-    enableAutoPipelining: opts.forBullMq ? opts.pipelined === true : true,
+    enableAutoPipelining: !opts.forBullMq,
   };
 }
 
 /**
- * BullMQ requires maxRetriesPerRequest null on its connections. Ours are auto-pipelined: commands
- * issued in one tick share one write, and a command sent alone costs Redis ~15 µs of socket work
- * (measured), more than most commands themselves. A BullMQ connection is pipelined only when asked
- * (`pipelined`): the matchmaker's, which only claims (non-blocking moveToActive), extends locks and
- * completes, and never runs a blocking fetch on it.
+ * Our connections are auto-pipelined: commands issued in one tick share one write, and a command
+ * sent alone costs Redis ~15 µs of socket work (measured), more than most commands themselves.
+ * BullMQ (the benchmarks' baselines only; dispatch is the jobs core's own) requires
+ * maxRetriesPerRequest null and runs blocking fetches, so its connection is not pipelined.
  *
  * A single server. A service whose keys and scripts are not yet laid out for Redis Cluster slots
  * opens Redis here and refuses a `redis.cluster` config with a clear E1002 instead of failing

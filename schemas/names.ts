@@ -27,10 +27,11 @@ export interface WireNames {
   advertFor(site: string): string;
   heartbeatFor(site: string): string;
   readonly queueGroups: { readonly matchmaker: string; readonly intake: string; readonly credentials: string };
-  /** BullMQ prefix. The `{...}` hash tag keeps every key of a queue in one Redis Cluster slot. */
+  /**
+   * Key prefix of the benchmarks' plain BullMQ baselines (bench/), under the namespace so its
+   * clean-up finds them; dispatch itself does not use BullMQ (jobs/README.md).
+   */
   readonly bullPrefix: string;
-  /** BullMQ queue name for the jobs waiting at one site in one autocluster. */
-  siteQueue(site: string, autocluster: string): string;
   readonly rabbit: {
     readonly reportsExchange: string;
     readonly deadLetterExchange: string;
@@ -100,7 +101,6 @@ export function wireNames(namespace = "wms"): WireNames {
     heartbeatFor: (site) => `${ns}.match.heartbeat.${siteSubjectToken(site)}`,
     queueGroups: { matchmaker: `${ns}-matchmakers`, intake: `${ns}-intake`, credentials: `${ns}-credcache` },
     bullPrefix: `{${ns}}`,
-    siteQueue: (site, autocluster) => `site.${site}.ac.${autocluster}`,
     rabbit: {
       reportsExchange: `${ns}.reports`,
       deadLetterExchange: `${ns}.reports.dlx`,

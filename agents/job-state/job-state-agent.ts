@@ -139,7 +139,7 @@ async function fail(d: JobStateDeps, r: StateReport, job: JobRecord, fence: Fenc
   // A preempted attempt is given back: the budget grows by the attempt the batch system took.
   const next = decision.preempted ? { ...rebrokered, maxAttempts: Math.max(rebrokered.maxAttempts, job.spec.maxAttempts + 1) } : rebrokered;
   // Record first, then release, then queue: the matchmaker can only claim the job once its record
-  // says activated, and the old BullMQ entry must be gone before the same job id is added again.
+  // says activated, and the old lease must be gone before the same job id is added again.
   // A crash after the record moved is repaired on redelivery (see applyStateReport). The new
   // attempt has no lease token until a claim gives it one, so the old pilot's updates are stale.
   const t = await d.jobs.transition(

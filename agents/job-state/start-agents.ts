@@ -23,8 +23,6 @@ export interface StartAgentsOptions {
   names: WireNames;
   /** Ordinary connection for the stores. */
   redis: Redis;
-  /** @deprecated dispatch no longer uses BullMQ; ignored. */
-  bullConnection?: Redis;
   /** An existing DispatchQueues (the demo shares its matchmaker's); else one is made on `redis`. */
   dispatch?: JobDispatch;
   /** Defaults to config.rabbitmq.url. */

@@ -11,7 +11,7 @@ import type { Site } from "../../schemas/index.ts";
 import { loadTrust, splitPems } from "../../security/index.ts";
 import { AccountMapper } from "../../site-authz/index.ts";
 // The client and publisher modules, not the folders' ports: those also load the cache and the
-// consumer (BullMQ, ioredis), which a pilot never runs and every pilot start would pay for.
+// consumer (ioredis), which a pilot never runs and every pilot start would pay for.
 import { CredentialClient } from "../credentials/credential-client.ts";
 import { ReportPublisher } from "../reports/report-publisher.ts";
 import { AttemptReportSigner } from "./attempt-report-signer.ts";

@@ -33,8 +33,9 @@ export const intakeSuite: BenchSuite = {
     const pkiDir = mkdtempSync(join(tmpdir(), "wms-bench-intake-"));
     const nc = await openNats(config, "bench-intake");
     const redis = openRedis(config);
+    // BullMQ's own connection, for the baseline only: the queues of the system under test run on `redis`.
     const bull = openRedis(config, { forBullMq: true });
-    const dispatch = new DispatchQueues({ connection: bull, names, lockMs: 60_000, stalledIntervalMs: 60_000 });
+    const dispatch = new DispatchQueues({ redis, names, lockMs: 60_000, stalledIntervalMs: 60_000 });
     try {
       initPki(pkiDir, { vo: "atlas" });
       const dn = "/DC=org/DC=pilot-wms/OU=atlas/CN=Bench Production";

@@ -241,7 +241,6 @@ async function transportRun(secured: boolean, work: string, base: { readonly con
   let swarm: PilotSwarm | undefined;
   let floor: ChildProcess | undefined;
   let redis: Redis | undefined;
-  let bull: Redis | undefined;
   let dq: DispatchQueues | undefined;
   try {
     const nats = await startPrivateNats(join(dir, "nats"), secured ? { authConfig: secrets?.natsConfig, tls } : {});
@@ -273,8 +272,7 @@ async function transportRun(secured: boolean, work: string, base: { readonly con
     const pilotsConfig = configFile("pilots", "pilot", "matchmaker");
     const { config } = loadConfig({ path: mmConfig, env: {} });
     redis = openRedis(config);
-    bull = openRedis(config, { forBullMq: true });
-    dq = new DispatchQueues({ connection: bull, redis, names, lockMs: 600_000, stalledIntervalMs: 600_000 });
+    dq = new DispatchQueues({ redis, names, lockMs: 600_000, stalledIntervalMs: 600_000 });
     const sealer = new ServiceSealer(pkiSealKeys(base.pkiDir).jobSpec, JOB_SPEC_SEAL_PURPOSE);
     await queueJobs(new JobStore(redis, names), dq, "t", TRANSPORT_JOBS, (x) => sealJobSpec(sealer, x));
     child = spawn(process.execPath, [WMS_BIN, "--config", mmConfig, "matchmaker"], { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, WMS_CONFIG: undefined, WMS_NAMESPACE: undefined, WMS_IDENTITY_FILE: undefined } });
@@ -300,7 +298,6 @@ async function transportRun(secured: boolean, work: string, base: { readonly con
     if (floor) await exited(floor);
     await dq?.close();
     redis?.disconnect();
-    bull?.disconnect();
     await Promise.allSettled(stops.map((s) => s()));
   }
 }
@@ -344,9 +341,10 @@ export const matchmakerSuite: BenchSuite = {
     // measuring it. The step budget, which does not depend on the machine, stays.
     writeFileSync(configPath, JSON.stringify({ ...config, namespace, pki: { dir }, logLevel: "warn", matchmaker: { ...config.matchmaker, matchBudgetMs: 5000 } }));
     const redis = openRedis(config);
+    // BullMQ's own connection, for the plain-Worker baseline only.
     const bull = openRedis(config, { forBullMq: true });
     const store = new JobStore(redis, names);
-    const dq = new DispatchQueues({ connection: bull, redis, names, lockMs: 600_000, stalledIntervalMs: 600_000 });
+    const dq = new DispatchQueues({ redis, names, lockMs: 600_000, stalledIntervalMs: 600_000 });
     const tokens = new PilotTokenStore(redis, names);
     let child: ChildProcess | undefined;
     let swarm: PilotSwarm | undefined;

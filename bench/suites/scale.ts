@@ -45,7 +45,6 @@ interface Ctx {
   readonly names: WireNames;
   readonly configPath: string;
   readonly redis: Redis;
-  readonly bull: Redis;
   readonly nc: NatsConnection;
   readonly seal: (s: JobSpec) => JobSpec;
   readonly publicKey: string;
@@ -183,11 +182,10 @@ export const scaleSuite: BenchSuite = {
     // rather than measure it. The step budget, which does not depend on the machine, stays.
     writeFileSync(configPath, JSON.stringify({ ...config, namespace, pki: { dir }, logLevel: "warn", matchmaker: { ...config.matchmaker, matchBudgetMs: 5000 } }));
     const redis = openRedis(config);
-    const bull = openRedis(config, { forBullMq: true });
     const nc = await openNats(config, "bench-scale");
     try {
       const sealer = new ServiceSealer(pkiSealKeys(dir).jobSpec, JOB_SPEC_SEAL_PURPOSE);
-      const c: Ctx = { dir, config, names, configPath, redis, bull, nc, seal: (x) => sealJobSpec(sealer, x), publicKey: generatePilotKeyPair().publicKeyPem };
+      const c: Ctx = { dir, config, names, configPath, redis, nc, seal: (x) => sealJobSpec(sealer, x), publicKey: generatePilotKeyPair().publicKeyPem };
       // An empty server for each scenario.
       const fresh = async (): Promise<void> => {
         await redis.flushall();
@@ -282,7 +280,6 @@ export const scaleSuite: BenchSuite = {
     } finally {
       await nc.close();
       redis.disconnect();
-      bull.disconnect();
       await server.stop();
       rmSync(dir, { recursive: true, force: true });
     }

@@ -33,22 +33,18 @@ export function registerAgents(program: Command): void {
         const { config, names } = configFor(cmd);
         const logger = createLogger("agents", config.logLevel);
         const redis = openRedis(config, { lazy: true });
-        const bull = openRedis(config, { forBullMq: true, lazy: true });
-        for (const r of [redis, bull]) r.on("error", (e: Error) => logger.warn({ err: e.message }, "redis"));
+        redis.on("error", (e: Error) => logger.warn({ err: e.message }, "redis"));
         try {
           await redis.connect();
-          await bull.connect();
         } catch (e) {
           redis.disconnect();
-          bull.disconnect();
           throw new WmsError(ERR.SERVICE_UNAVAILABLE, `Redis at ${config.redis.url}: ${(e as Error).message}`);
         }
         let agents;
         try {
-          agents = await startAgents({ config, names, redis, bullConnection: bull, logger, only: opts.only, prefetch: opts.prefetch });
+          agents = await startAgents({ config, names, redis, logger, only: opts.only, prefetch: opts.prefetch });
         } catch (e) {
           redis.disconnect();
-          bull.disconnect();
           throw e;
         }
         logger.info({ agents: Object.keys(agents.consumers), namespace: names.namespace }, "agents running; Ctrl-C stops them");
@@ -56,7 +52,6 @@ export function registerAgents(program: Command): void {
           async () => {
             await agents.stop();
             redis.disconnect();
-            bull.disconnect();
           },
           { onSignal: () => logger.info("agents stopping") },
         );

@@ -127,11 +127,7 @@ async function runFactory(opts: RunOptions, cmd: Command): Promise<void> {
   }
   if (knownSites === undefined) logger.warn("no site configuration (sitesFile) and no published sites: queue sites are not checked");
   const nc = await connectNats(config, `factory-${factoryConfig.factoryId}`);
-  // BullMQ defines its Lua commands on its connection, and ioredis's auto-pipelining (our `redis`)
-  // can batch a call before the command exists ("pipeline[functionName] is not a function"): BullMQ
-  // gets a connection of its own, as the intake and the matchmaker give it.
-  const bull = openRedis(config, { forBullMq: true });
-  const dispatch = new DispatchQueues({ connection: bull, redis, names, lockMs: config.jobs.leaseSec * 1000, stalledIntervalMs: config.jobs.leaseCheckSec * 1000 });
+  const dispatch = new DispatchQueues({ redis, names, lockMs: config.jobs.leaseSec * 1000, stalledIntervalMs: config.jobs.leaseCheckSec * 1000 });
   const running = await startFactory({
     config: factoryConfig,
     nc,
@@ -157,7 +153,6 @@ async function runFactory(opts: RunOptions, cmd: Command): Promise<void> {
     await running.stop();
     await nc.drain();
     redis.disconnect();
-    bull.disconnect();
   };
   if (opts.once) {
     const reports = await running.cycleOnce();

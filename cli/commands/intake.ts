@@ -25,9 +25,7 @@ export function registerIntake(program: Command): void {
         const logger = createLogger("intake", config.logLevel);
         const nc = await connectNats(config, "wms-intake");
         const redis = openRedis(config);
-        const bull = openRedis(config, { forBullMq: true });
         const dispatch = new DispatchQueues({
-          connection: bull,
           redis,
           names,
           lockMs: config.jobs.leaseSec * 1000,
@@ -38,7 +36,6 @@ export function registerIntake(program: Command): void {
           await dispatch.close();
           await nc.close();
           redis.disconnect();
-          bull.disconnect();
         };
         // The intake asks the credential cache, as itself, whether a task's owner has a usable credential.
         const caller = { certChain: [own.certPem], keyPem: own.keyPem };

@@ -190,7 +190,7 @@ describe("a large task", () => {
     expect(r.sites.TRIUMF).toBe(5000);
     expect((r.sites.CERN ?? 0) + (r.sites.BNL ?? 0)).toBe(5000);
     expect(await h.jobs.taskCounts(r.taskId)).toMatchObject({ activated: 10_000, failed: 0 });
-    // Counted from the BullMQ queues themselves, not from the intake's reply or counters.
+    // Counted from the ready sets themselves, not from the intake's reply or counters.
     const after = await Promise.all(sites.map((s) => h.dispatch.recountWaiting(s)));
     expect(after.reduce((a, b) => a + b, 0) - before.reduce((a, b) => a + b, 0)).toBe(10_000);
     const jobs = await h.jobs.listJobs(r.taskId);

@@ -9,22 +9,19 @@ import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { createJobs } from "../matchmaker/fixtures.ts";
 
 const { config, names } = testConfig("dispatch");
-let bull: Redis;
 let redis: Redis;
 let dq: DispatchQueues;
 let store: JobStore;
 
 beforeAll(() => {
-  bull = openRedis(config, { forBullMq: true });
   redis = openRedis(config);
-  dq = new DispatchQueues({ connection: bull, names, lockMs: 800, stalledIntervalMs: 300 });
+  dq = new DispatchQueues({ redis, names, lockMs: 800, stalledIntervalMs: 300 });
   store = new JobStore(redis, names);
 });
 
 afterAll(async () => {
   await dq.close();
   await deleteNamespaceKeys(redis, config.namespace);
-  bull.disconnect();
   redis.disconnect();
 });
 

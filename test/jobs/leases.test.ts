@@ -14,16 +14,14 @@ const LEASE_MS = 600;
 const CHECK_MS = 200;
 const HOLDING_TIMEOUT_MS = 4000;
 const { config, names } = testConfig("leases");
-let bull: Redis;
 let redis: Redis;
 let dq: DispatchQueues;
 let store: JobStore;
 const outcomes: Array<[string, string]> = [];
 
 beforeAll(async () => {
-  bull = openRedis(config, { forBullMq: true });
   redis = openRedis(config);
-  dq = new DispatchQueues({ connection: bull, names, lockMs: LEASE_MS, stalledIntervalMs: CHECK_MS, holdingTimeoutMs: HOLDING_TIMEOUT_MS });
+  dq = new DispatchQueues({ redis, names, lockMs: LEASE_MS, stalledIntervalMs: CHECK_MS, holdingTimeoutMs: HOLDING_TIMEOUT_MS });
   store = new JobStore(redis, names);
   await dq.startStalledChecks((id, o) => outcomes.push([id, o]));
 });
@@ -31,7 +29,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await dq.close();
   await deleteNamespaceKeys(redis, config.namespace);
-  bull.disconnect();
   redis.disconnect();
 });
 

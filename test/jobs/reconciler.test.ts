@@ -8,22 +8,19 @@ import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { createJobs } from "../matchmaker/fixtures.ts";
 
 const { config, names } = testConfig("reconcile");
-let bull: Redis;
 let redis: Redis;
 let dq: DispatchQueues;
 let store: JobStore;
 
 beforeAll(() => {
-  bull = openRedis(config, { forBullMq: true });
   redis = openRedis(config);
-  dq = new DispatchQueues({ connection: bull, redis, names, lockMs: 30_000, stalledIntervalMs: 10_000 });
+  dq = new DispatchQueues({ redis, names, lockMs: 30_000, stalledIntervalMs: 10_000 });
   store = new JobStore(redis, names);
 });
 
 afterAll(async () => {
   await dq.close();
   await deleteNamespaceKeys(redis, config.namespace);
-  bull.disconnect();
   redis.disconnect();
 });
 

@@ -19,7 +19,6 @@ export interface Harness {
   pkiDir: string;
   nc: NatsConnection;
   redis: Redis;
-  bull: Redis;
   store: JobStore;
   dispatch: DispatchQueues;
   trust: TrustStore;
@@ -34,11 +33,11 @@ export async function startHarness(label: string, o: { lockMs?: number; stalledI
   const loaded = testConfig(label);
   const pkiDir = mkdtempSync(join(tmpdir(), "wms-mm-pki-"));
   initPki(pkiDir);
-  const live = await openLiveServices(loaded, `test-${label}`, { bull: true });
-  const { nc, redis, bull } = live;
+  const live = await openLiveServices(loaded, `test-${label}`);
+  const { nc, redis } = live;
   // Specs are sealed as the intake seals them: the matchmaker signs no envelope for an unsealed one.
   const store: JobStore = new SealedJobStore(redis, loaded.names, pkiDir);
-  const dispatch = new DispatchQueues({ connection: bull, names: loaded.names, lockMs: o.lockMs ?? 30_000, stalledIntervalMs: o.stalledIntervalMs ?? 30_000 });
+  const dispatch = new DispatchQueues({ redis, names: loaded.names, lockMs: o.lockMs ?? 30_000, stalledIntervalMs: o.stalledIntervalMs ?? 30_000 });
   const tokens = new PilotTokenStore(redis, loaded.names);
   const svc = readServiceCredentials(pkiDir, "matchmaker");
   const mm =
@@ -47,7 +46,6 @@ export async function startHarness(label: string, o: { lockMs?: number; stalledI
       : await startMatchmaker({
           nc,
           redis,
-          bullConnection: bull,
           names: loaded.names,
           config: o.serveSites ? { ...loaded.config, matchmaker: { ...loaded.config.matchmaker, sites: o.serveSites } } : loaded.config,
           signer: createBatchEnvelopeSigner({ certPem: svc.certPem, keyPem: svc.keyPem }),
@@ -61,7 +59,6 @@ export async function startHarness(label: string, o: { lockMs?: number; stalledI
     pkiDir,
     nc,
     redis,
-    bull,
     store,
     dispatch,
     trust: loadTrust(pkiDir),

@@ -1,4 +1,4 @@
-// The pilot against the real services around it: the matchmaker service (BullMQ queues, pilot
+// The pilot against the real services around it: the matchmaker service (dispatch queues, pilot
 // tokens, one-time keys minted at match time, signed envelopes, heartbeats) and the credential cache.
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";

@@ -27,7 +27,6 @@ const url = config.rabbitmq.url;
 const logger = createLogger("test", "silent");
 const spool = mkdtempSync(join(tmpdir(), "wms-jobstate-"));
 let redis: Redis;
-let bull: Redis;
 let dq: DispatchQueues;
 let store: JobStore;
 let agents: AgentsHandle;
@@ -35,8 +34,7 @@ let publisher: ReportPublisher;
 
 beforeAll(async () => {
   redis = openRedis(config);
-  bull = openRedis(config, { forBullMq: true });
-  dq = new DispatchQueues({ connection: bull, names, lockMs: 30_000, stalledIntervalMs: 30_000 });
+  dq = new DispatchQueues({ redis, names, lockMs: 30_000, stalledIntervalMs: 30_000 });
   store = new JobStore(redis, names);
   await new SiteRegistry(redis, names).publish({
     schemaVersion: 1,
@@ -53,7 +51,6 @@ afterAll(async () => {
   await removeTopology(url, names);
   await deleteNamespaceKeys(redis, names.namespace);
   redis.disconnect();
-  bull.disconnect();
   rmSync(spool, { recursive: true, force: true });
 });
 

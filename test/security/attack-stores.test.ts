@@ -86,7 +86,7 @@ describe("attacks on what Redis holds", () => {
   it("refuses a spec queued without the intake's seal at all", async () => {
     // Recorded and queued bypassing the intake (and so its seal).
     const [spec] = await createJobs(new JobStore(h.redis, h.loaded.names), { site: "ATTACK_U", userDn: VICTIM_DN }, 1);
-    const raw = new DispatchQueues({ connection: h.bull, redis: h.redis, names: h.loaded.names, lockMs: 30_000, stalledIntervalMs: 30_000 });
+    const raw = new DispatchQueues({ redis: h.redis, names: h.loaded.names, lockMs: 30_000, stalledIntervalMs: 30_000 });
     await raw.enqueue([spec]);
     await raw.close();
     const pilot = new TestPilot(h.nc, h.loaded.names, "ATTACK_U", await h.token("ATTACK_U"));

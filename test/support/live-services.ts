@@ -13,22 +13,13 @@ export interface LiveServices {
   close(): Promise<void>;
 }
 
-export interface LiveServicesWithBull extends LiveServices {
-  /** A second Redis connection set up as BullMQ requires (maxRetriesPerRequest null). */
-  readonly bull: Redis;
-}
-
-export async function openLiveServices(loaded: LoadedConfig, clientName: string): Promise<LiveServices>;
-export async function openLiveServices(loaded: LoadedConfig, clientName: string, o: { bull: true }): Promise<LiveServicesWithBull>;
-export async function openLiveServices(loaded: LoadedConfig, clientName: string, o: { bull?: boolean } = {}): Promise<LiveServices | LiveServicesWithBull> {
+export async function openLiveServices(loaded: LoadedConfig, clientName: string): Promise<LiveServices> {
   const nc = await openNats(loaded.config, clientName);
   const redis = openRedis(loaded.config);
-  const bull = o.bull ? openRedis(loaded.config, { forBullMq: true }) : undefined;
   const close = async (): Promise<void> => {
     await deleteNamespaceKeys(redis, loaded.names.namespace);
     await nc.close();
     redis.disconnect();
-    bull?.disconnect();
   };
-  return bull ? { nc, redis, bull, close } : { nc, redis, close };
+  return { nc, redis, close };
 }

@@ -191,7 +191,6 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
   const logger = createLogger(o.label, "silent");
   const nc = await openNats(config, `test-${o.label}`);
   const redis = openRedis(config);
-  const bull = openRedis(config, { forBullMq: true });
   let cache: CredentialCache | undefined;
   let mm: MatchmakerHandle | undefined;
   let ownDispatch: DispatchQueues | undefined;
@@ -236,7 +235,6 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
     }
     await nc.close();
     redis.disconnect();
-    bull.disconnect();
     if (o.spoolTmpfsBytes !== undefined) spawnSync("umount", ["-l", spoolDir]);
     rmSync(root, { recursive: true, force: true });
   };
@@ -245,15 +243,15 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
     const trust = loadTrust(pkiDir);
     cache = startCredentialCache({ nc, redis, names, config, trust, logger });
     if (o.matchmakerProcesses === undefined) {
-      mm = await startMatchmaker({ nc, redis, bullConnection: bull, names, config, signer: createEnvelopeSigner(readServiceCredentials(pkiDir, "matchmaker")), logger, sites: [site] });
+      mm = await startMatchmaker({ nc, redis, names, config, signer: createEnvelopeSigner(readServiceCredentials(pkiDir, "matchmaker")), logger, sites: [site] });
       dispatch = mm.dispatch;
     } else {
       // The queues as the agents and the factory open them: no lease checks here, the matchmakers run those.
-      ownDispatch = new DispatchQueues({ connection: bull, redis, names, lockMs: config.jobs.leaseSec * 1000, stalledIntervalMs: config.jobs.leaseCheckSec * 1000, holdingTimeoutMs: config.jobs.holdingTimeoutSec * 1000 });
+      ownDispatch = new DispatchQueues({ redis, names, lockMs: config.jobs.leaseSec * 1000, stalledIntervalMs: config.jobs.leaseCheckSec * 1000, holdingTimeoutMs: config.jobs.holdingTimeoutSec * 1000 });
       dispatch = ownDispatch;
       spawnMatchmakers();
     }
-    agents = await startAgents({ config, names, redis, bullConnection: bull, dispatch, logger, only: AGENTS });
+    agents = await startAgents({ config, names, redis, dispatch, logger, only: AGENTS });
     const user = issueCertificate({ caDir: pkiDir, kind: "user", dn: o.userDn, roles: [] });
     await new CredentialClient(nc, names, { trust }).delegate({ certChain: [user.certPem], keyPem: user.keyPem }, { retrievers: ["role:pilot"], lifetimeSec: 3600 });
   } catch (e) {
@@ -376,7 +374,7 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
       agents = undefined;
     },
     async startAgents() {
-      agents = await startAgents({ config, names, redis, bullConnection: bull, dispatch, logger, only: AGENTS });
+      agents = await startAgents({ config, names, redis, dispatch, logger, only: AGENTS });
     },
     async enqueueMany(jobs) {
       const sealed = jobs.map((j) => sealJobSpec(sealer, j));

@@ -37,7 +37,6 @@ export interface IntakeHarness {
   pkiDir: string;
   nc: NatsConnection;
   redis: Redis;
-  bull: Redis;
   trust: TrustStore;
   jobs: JobStore;
   dispatch: DispatchQueues;
@@ -79,9 +78,9 @@ export async function startIntakeHarness(label: string, o: { quotas?: WmsConfig[
   };
   let batches = 0;
   const trust = loadTrust(pkiDir);
-  const live = await openLiveServices(loaded, `test-${label}`, { bull: true });
-  const { nc, redis, bull } = live;
-  const dispatch = new DispatchQueues({ connection: bull, names: loaded.names, lockMs: 30_000, stalledIntervalMs: 30_000 });
+  const live = await openLiveServices(loaded, `test-${label}`);
+  const { nc, redis } = live;
+  const dispatch = new DispatchQueues({ redis, names: loaded.names, lockMs: 30_000, stalledIntervalMs: 30_000 });
   const service: IntakeService = await startIntake({ nc, redis, names: loaded.names, config: loaded.config, trust, dispatch, logger: createLogger("intake-test", "silent"), credentials: o.credentials, specSealKeys: pkiSealKeys(pkiDir).jobSpec });
   const client = new TaskClient(nc, loaded.names);
   const control = (action: "cancel" | "retry") => (taskId: string, who: Person) => client.control(signTaskControl(newTaskControl(action, taskId), who));
@@ -90,7 +89,6 @@ export async function startIntakeHarness(label: string, o: { quotas?: WmsConfig[
     pkiDir,
     nc,
     redis,
-    bull,
     trust,
     jobs: new JobStore(redis, loaded.names),
     dispatch,

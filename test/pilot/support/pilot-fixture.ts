@@ -77,7 +77,7 @@ export interface RealMatchmaker {
 }
 
 /**
- * `matchmaker: "real"` starts the real matchmaker service (BullMQ dispatch queues, pilot tokens,
+ * `matchmaker: "real"` starts the real matchmaker service (the jobs core's dispatch queues, pilot tokens,
  * one-time keys) instead of the stand-in; `fx.real` then enqueues jobs and mints tokens.
  */
 export async function pilotFixture(label: string, siteOver: Partial<Site> = {}, opts: { matchmaker?: "stand-in" | "real" } = {}): Promise<PilotFixture> {
@@ -115,9 +115,8 @@ export async function pilotFixture(label: string, siteOver: Partial<Site> = {}, 
   let matchmaker: TestMatchmaker | undefined;
   let real: (RealMatchmaker & { stop(): Promise<void> }) | undefined;
   if (opts.matchmaker === "real") {
-    const bull = openRedis(config, { forBullMq: true });
     const store = new JobStore(redis, names);
-    const mm = await startMatchmaker({ nc, redis, bullConnection: bull, names, config, signer: createEnvelopeSigner(service), sites: [site], sealKeys: pkiSealKeys(pkiDir) });
+    const mm = await startMatchmaker({ nc, redis, names, config, signer: createEnvelopeSigner(service), sites: [site], sealKeys: pkiSealKeys(pkiDir) });
     const tokens = new PilotTokenStore(redis, names);
     real = {
       store,
@@ -133,7 +132,6 @@ export async function pilotFixture(label: string, siteOver: Partial<Site> = {}, 
       token: (uses = 5) => tokens.mint({ site: site.name, factoryId: "test-factory", uses, ttlSec: 600 }),
       async stop() {
         await mm.stop();
-        bull.disconnect();
       },
     };
   } else
