@@ -3,7 +3,7 @@
 // --cluster-replicas 1`: three masters, each with a replica) and a NATS cluster of three
 // nats-server processes with routes (JetStream on request: nothing in pilot-wms uses it yet). Each server runs in a temp folder on free
 // ports, and is stopped by its own PID (process group) at the end. The shared loopback services
-// are never touched.
+// are never touched. A RabbitMQ cluster is in private-rabbit-cluster.ts.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -28,7 +28,7 @@ function portFree(port: number): Promise<boolean> {
 }
 
 /** A free port whose `+ offset` companion is free too (Redis Cluster's bus listens on port + 10000). */
-async function freePortPair(offset: number, taken: Set<number>): Promise<number> {
+export async function freePortPair(offset: number, taken: Set<number>): Promise<number> {
   for (let tries = 0; tries < 200; tries++) {
     const port = 20_000 + Math.floor(Math.random() * 30_000);
     if (taken.has(port) || taken.has(port + offset)) continue;
@@ -40,7 +40,8 @@ async function freePortPair(offset: number, taken: Set<number>): Promise<number>
   throw new Error("no free port pair found");
 }
 
-async function until<T>(what: string, f: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+/** Polls `f` every 200 ms until it returns a value; throws `what` (with the last error) on timeout. */
+export async function until<T>(what: string, f: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
