@@ -27,6 +27,10 @@ export interface FactoryKeys {
   /** Held (SET NX with expiry) by the one process running this factory id. */
   readonly lease: string;
   pilot(pilotId: string): string;
+  /** Set of the sites this factory has submitted pilots to: `wms pilot list`'s way in. */
+  readonly sites: string;
+  /** Sorted set of the ids of pilots submitted to a site, scored by submit time: `wms pilot list`'s index. */
+  sitePilots(site: string): string;
   queue(queue: string): QueueKeys;
 }
 
@@ -38,6 +42,8 @@ export function factoryKeys(names: WireNames, factoryId: string): FactoryKeys {
     status: k("status"),
     lease: k("lease"),
     pilot: (pilotId) => k("pilot", pilotId),
+    sites: k("sites"),
+    sitePilots: (site) => k("site", site, "pilots"),
     queue: (queue) => ({
       pending: k("q", queue, "pending"),
       idle: k("q", queue, "idle"),

@@ -5,6 +5,7 @@ import type { Redis } from "ioredis";
 import type { PilotCensus, WireNames } from "../schemas/index.ts";
 import { CENSUS_TRANSITION_LUA } from "./census-transition-script.ts";
 import { factoryKeys, type FactoryKeys, type QueueKeys } from "./factory-keys.ts";
+import { knownFactories } from "./factory-status-store.ts";
 
 export interface QueueCensus {
   readonly submitted: number;
@@ -86,7 +87,10 @@ export class PilotCensusStore {
     }
     m.hincrby(q.counts, "submitted", pilotIds.length);
     m.zremrangebyscore(q.submits, "-inf", nowMs - MINUTE_MS);
+    m.sadd(this.keys.sites, site);
+    m.zadd(this.keys.sitePilots(site), ...pilotIds.flatMap((id) => [nowMs, id]));
     await m.exec();
+    await pruneSiteIndex(this.redis, this.keys, site);
   }
 
   /** Remembers the batch system's id of each accepted pilot, so any later factory process can ask after it. */
@@ -236,41 +240,61 @@ export interface PilotRow {
   readonly cause?: string;
 }
 
+/** Index entries looked at per pruning: the oldest ones, whose records are the first to expire. */
+const PRUNE_BATCH = 200;
+
+/**
+ * Drops from a site's index the oldest pilots whose records are gone (exited a day ago, or refused
+ * by the batch system), so the index holds what `wms pilot list` can show and stays bounded.
+ */
+async function pruneSiteIndex(redis: Redis, keys: FactoryKeys, site: string): Promise<void> {
+  const ids = await redis.zrange(keys.sitePilots(site), 0, PRUNE_BATCH - 1);
+  if (ids.length === 0) return;
+  const m = redis.multi();
+  for (const id of ids) m.exists(keys.pilot(id));
+  const r = (await m.exec()) ?? [];
+  const gone = ids.filter((_, i) => r[i]?.[1] === 0);
+  if (gone.length > 0) await redis.zrem(keys.sitePilots(site), ...gone);
+}
+
 /**
  * Every pilot any factory of the namespace knows (live ones, and exited ones for a day), newest
- * first; a SCAN over the pilot records, for operators rather than hot paths.
+ * first. Read through each factory's per-site index (its `sites` set, or the one site asked for),
+ * never by scanning the key space: a SCAN walks every key of the deployment (and on a Redis
+ * Cluster only one node's).
  */
 export async function listPilots(redis: Redis, names: WireNames, filter: { readonly site?: string; readonly state?: string } = {}): Promise<PilotRow[]> {
   const rows: PilotRow[] = [];
-  const match = names.redisKey("factory", "*", "pilot", "*");
-  const tagged = /:factory:\{([^}]*)\}:pilot:(.+)$/;
-  let cursor = "0";
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", match, "COUNT", 500);
-    cursor = next;
-    for (const key of keys) {
-      const m = tagged.exec(key);
-      if (!m) continue;
-      const h = await redis.hgetall(key);
-      const state = h.state;
-      if (state !== "pending" && state !== "idle" && state !== "running" && state !== "exited") continue;
-      if (filter.site !== undefined && h.site !== filter.site) continue;
-      if (filter.state !== undefined && state !== filter.state) continue;
-      const n = (v: string | undefined): number => Number(v ?? 0) || 0;
-      rows.push({
-        pilotId: m[2],
-        factoryId: m[1],
-        queue: h.queue ?? "",
-        site: h.site ?? "",
-        state,
-        jobs: n(h.jobs),
-        emptyAdverts: n(h.emptyAdverts),
-        heldReports: n(h.heldReports),
-        submittedAt: n(h.submittedAt),
-        updatedAt: n(h.updatedAt ?? h.submittedAt),
-        ...(h.cause ? { cause: h.cause } : {}),
+  const n = (v: string | undefined): number => Number(v ?? 0) || 0;
+  for (const factoryId of await knownFactories(redis, names)) {
+    const keys = factoryKeys(names, factoryId);
+    const sites = filter.site !== undefined ? [filter.site] : await redis.smembers(keys.sites);
+    for (const site of sites) {
+      const ids = await redis.zrevrange(keys.sitePilots(site), 0, -1);
+      if (ids.length === 0) continue;
+      const m = redis.multi();
+      for (const id of ids) m.hgetall(keys.pilot(id));
+      const r = (await m.exec()) ?? [];
+      ids.forEach((pilotId, i) => {
+        const h = (r[i]?.[1] as Record<string, string> | undefined) ?? {};
+        const state = h.state;
+        if (state !== "pending" && state !== "idle" && state !== "running" && state !== "exited") return;
+        if (filter.state !== undefined && state !== filter.state) return;
+        rows.push({
+          pilotId,
+          factoryId,
+          queue: h.queue ?? "",
+          site: h.site ?? site,
+          state,
+          jobs: n(h.jobs),
+          emptyAdverts: n(h.emptyAdverts),
+          heldReports: n(h.heldReports),
+          submittedAt: n(h.submittedAt),
+          updatedAt: n(h.updatedAt ?? h.submittedAt),
+          ...(h.cause ? { cause: h.cause } : {}),
+        });
       });
     }
-  } while (cursor !== "0");
+  }
   return rows.sort((a, b) => b.submittedAt - a.submittedAt || a.pilotId.localeCompare(b.pilotId));
 }

@@ -5,7 +5,7 @@ import path from "node:path";
 import type { NatsConnection } from "nats";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { pilotCountsBySite, readFactoryStatus, startFactory } from "../../pilot-factory/index.ts";
+import { factoryKeys, pilotCountsBySite, readFactoryStatus, startFactory } from "../../pilot-factory/index.ts";
 import { FactoryQueueStatus, SCHEMA_VERSION, wireNames } from "../../schemas/index.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { testConfig } from "../support/namespace.ts";
@@ -188,5 +188,38 @@ describe("wms pilot list", () => {
     expect(bad.code).not.toBe(0);
     expect(bad.stderr.trim().split("\n")).toHaveLength(1);
     expect(bad.stderr).toMatch(/E\d{4}.*--state asleep/);
+
+    // The listing reads each factory's per-site index, not a SCAN: a site nobody submitted to is
+    // empty at once, and a pilot whose record is gone (expired a day after its exit) leaves the
+    // index at the factory's next submission there.
+    const keys = factoryKeys(names, "fac-list");
+    expect(await redis.smembers(keys.sites)).toEqual(["SITE_A"]);
+    expect((await redis.zrange(keys.sitePilots("SITE_A"), 0, -1)).sort()).toEqual([...ids].sort());
+    const other = await runCli(["--namespace", ns, "pilot", "list", "--site", "SITE_B", "--json"]);
+    expect((JSON.parse(other.stdout) as Array<Record<string, unknown>>).filter((r) => r.factoryId === "fac-list")).toEqual([]);
+    await redis.del(keys.pilot(ids[2]));
+    const again = await startFactory({
+      config: { schemaVersion: SCHEMA_VERSION, factoryId: "fac-list", queues: [queueKnobs({ name: "listed", maxPerCycle: 1, pilotsPerMinute: 240, cycleSec: 1 })] },
+      nc,
+      redis,
+      names,
+      tokens: new RecordingTokens(redis, names),
+      waitingJobs: async () => 3,
+      runtime: testRuntime(loaded),
+      workDir,
+      pilotCommand: silentPilot,
+      autoCycle: false,
+    });
+    try {
+      const [r] = await again.cycleOnce();
+      expect(r.submitted).toHaveLength(1);
+      const indexed = await redis.zrange(keys.sitePilots("SITE_A"), 0, -1);
+      expect(indexed).not.toContain(ids[2]);
+      expect(indexed).toContain(r.submitted[0]);
+    } finally {
+      await again.stop();
+    }
+    const after = JSON.parse((await runCli(["--namespace", ns, "pilot", "list", "--json"])).stdout) as Array<Record<string, unknown>>;
+    expect(after.some((row) => row.pilotId === ids[2])).toBe(false);
   });
 });
