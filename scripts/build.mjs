@@ -4,8 +4,9 @@
 // so `node bin/wms.mjs` starts without transpiling at run time. Type checking is `npm run
 // typecheck`'s job; this is a per-file transpile (verbatimModuleSyntax keeps every import as
 // written, rewriteRelativeImportExtensions turns `./x.ts` into `./x.js`), so it is fast enough to
-// run before every test run. Only files newer than their output are redone; outputs whose source
-// is gone are removed. Usage: node scripts/build.mjs [--clean] [--quiet]
+// run before every test run; the compiled CLI is then bundled (build-bundle.mjs). Only files newer
+// than their output are redone; outputs whose source is gone are removed.
+// Usage: node scripts/build.mjs [--clean] [--quiet]
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -83,12 +84,14 @@ for (const [src, out, isTs] of stale) {
   compiled++;
 }
 
-// The ahead-of-time validators are the build's own output (build-validators.mjs keeps them in step).
+// The ahead-of-time validators and the bundle are the build's own output (build-validators.mjs and
+// build-bundle.mjs keep them in step).
 const VALIDATORS = join(DIST, "schemas", "validators");
+const BUNDLE = join(DIST, "bundle");
 let removed = 0;
 if (existsSync(DIST)) {
   for (const out of walk(DIST)) {
-    if (wanted.has(out) || out.startsWith(VALIDATORS + "/")) continue;
+    if (wanted.has(out) || out.startsWith(VALIDATORS + "/") || out.startsWith(BUNDLE + "/")) continue;
     rmSync(out);
     removed++;
   }
@@ -96,7 +99,12 @@ if (existsSync(DIST)) {
 if (!args.has("--quiet") || stale.length > 0 || removed > 0) {
   console.log(`build: dist/ up to date (${compiled} compiled, ${stale.length - compiled} copied, ${removed} removed, ${wanted.size} files)`);
 }
+const quiet = args.has("--quiet") ? ["--quiet"] : [];
 if (compiled > 0 || removed > 0 || !existsSync(VALIDATORS)) {
   const { execFileSync } = await import("node:child_process");
-  execFileSync(process.execPath, [join(ROOT, "scripts", "build-validators.mjs"), ...(args.has("--quiet") ? ["--quiet"] : [])], { stdio: "inherit" });
+  execFileSync(process.execPath, [join(ROOT, "scripts", "build-validators.mjs"), ...quiet], { stdio: "inherit" });
+}
+if (compiled > 0 || removed > 0 || !existsSync(join(BUNDLE, "wms.js"))) {
+  const { execFileSync } = await import("node:child_process");
+  execFileSync(process.execPath, [join(ROOT, "scripts", "build-bundle.mjs"), ...quiet], { stdio: "inherit" });
 }

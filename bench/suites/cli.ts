@@ -35,7 +35,7 @@ function childCpuMs(args: string[], env: NodeJS.ProcessEnv = process.env): numbe
 }
 
 /** CPU ms a pilot has used (its own and its children's, live or reaped) when its first advert reaches NATS. */
-async function pilotFirstAdvertCpuMs(dir: string, pkiDir: string, sitesFile: string): Promise<number> {
+async function pilotFirstAdvertCpuMs(dir: string, pkiDir: string, sitesFile: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<number> {
   const namespace = `benchcli${randomBytes(3).toString("hex")}`;
   const { config, names } = loadConfig({ overrides: { namespace } });
   const nc = await openNats(config, "bench-cli");
@@ -45,7 +45,7 @@ async function pilotFirstAdvertCpuMs(dir: string, pkiDir: string, sitesFile: str
     const child = spawn(
       process.execPath,
       [WMS_BIN, "--namespace", namespace, "pilot", "--site", "SITE_A", "--sites-file", sitesFile, "--work-dir", path.join(dir, "work"), "--max-empty", "1"],
-      { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, WMS_PILOT_TOKEN: "t".repeat(24), WMS_PKI_DIR: pkiDir, WMS_LOG_LEVEL: "silent", WMS_CONFIG: undefined } },
+      { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, WMS_PILOT_TOKEN: "t".repeat(24), WMS_PKI_DIR: pkiDir, WMS_LOG_LEVEL: "silent", WMS_CONFIG: undefined, ...extraEnv } },
     );
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
     try {
@@ -79,14 +79,19 @@ export const cliSuite: BenchSuite = {
       const sitesFile = path.join(dir, "sites.yaml");
       writeFileSync(sitesFile, `schemaVersion: 1\nsites:\n  - name: SITE_A\n    storagePath: ${dir}\n`);
       const built = { ...process.env, WMS_DEV: undefined };
+      const unbundled = { ...built, WMS_BUNDLE: "0" };
       const baseline: number[] = [];
       const help: number[] = [];
       const pilot: number[] = [];
+      const helpTree: number[] = [];
+      const pilotTree: number[] = [];
       for (let i = 0; i < RUNS; i++) {
-        // Interleaved, so a burst of load elsewhere on the machine touches all three alike.
+        // Interleaved, so a burst of load elsewhere on the machine touches all of them alike.
         baseline.push(childCpuMs(["-e", "0"]));
         help.push(childCpuMs([WMS_BIN, "--help"], built));
         pilot.push(await pilotFirstAdvertCpuMs(dir, pkiDir, sitesFile));
+        helpTree.push(childCpuMs([WMS_BIN, "--help"], unbundled));
+        pilotTree.push(await pilotFirstAdvertCpuMs(dir, pkiDir, sitesFile, { WMS_BUNDLE: "0" }));
       }
       const dev: number[] = [];
       for (let i = 0; i < DEV_RUNS; i++) dev.push(childCpuMs([WMS_BIN, "--help"], { ...process.env, WMS_DEV: "1" }));
@@ -101,6 +106,8 @@ export const cliSuite: BenchSuite = {
         pilotStartCpuMs,
         pilotStartTargetCpuMs: 400,
         pilotStartOverBaselineCpuMs: pilotStartCpuMs - nodeBaselineCpuMs,
+        helpCpuMsUnbundled: median(helpTree),
+        pilotStartCpuMsUnbundled: median(pilotTree),
         helpCpuMsUnderTsx: median(dev),
         runs: RUNS,
       };
