@@ -385,6 +385,14 @@ export class DispatchQueues {
     );
   }
 
+  /**
+   * Takes or keeps the right to run the reconciliation for `ms` (lead-1.lua): the holder keeps it
+   * while it renews, so the same matchmaker keeps its cache of settled tasks warm.
+   */
+  async leadReconciliation(ms: number): Promise<boolean> {
+    return (await leadScript.run(this.redis, [this.keys.reconciler], [this.checkerId, ms])) === 1;
+  }
+
   /** One round of one site's checks: settles its run-out leases and fails its overdue holding jobs. */
   async checkSite(site: string, now = Date.now()): Promise<void> {
     const sk = this.keys.site(site);

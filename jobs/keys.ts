@@ -63,6 +63,8 @@ export interface JobKeys {
   readonly sites: string;
   readonly tasks: string;
   readonly producers: string;
+  /** Which matchmaker runs the reconciliation now (SET NX PX): one at a time, or two would apply the same delta twice. */
+  readonly reconciler: string;
   taskName(ownerHash: string, taskName: string): string;
 }
 
@@ -100,6 +102,7 @@ export function jobKeys(names: WireNames): JobKeys {
     sites: names.redisKey("jobs", "sites"),
     tasks: names.redisKey("tasks"),
     producers: names.redisKey("dataset-producers"),
+    reconciler: names.redisKey("jobs", "reconciler"),
     taskName: (ownerHash, taskName) => names.redisKey("task-name", ownerHash, taskName),
   };
 }

@@ -2,8 +2,14 @@
 // tasks' error counters (failed jobs per error code), the sites' waiting counters, the ready-set
 // entries and the leases are derived from them and can drift when
 // Redis loses its last writes (a crash without fsync) or a client dies between two steps. This
-// check recomputes them from the records and repairs what disagrees. It is idempotent and repairs
-// by deltas, so every matchmaker may run it with no leader: a second run finds nothing to repair.
+// check recomputes them from the records and repairs what disagrees. It repairs by deltas, so a
+// second run finds nothing to repair; but two runs at once would both see the same difference and
+// apply it twice, so the matchmakers take turns (DispatchQueues.leadReconciliation).
+//
+// Its cost must follow the live work, not the deployment's history: a task that is over (status not
+// active, every job final, unchanged for `settledTaskMs`) cannot drift any more (Redis loses its
+// last writes, not old ones), so its records are read once and its share of the site counters is
+// remembered until the task changes again (an operator's retry reopens it and moves its updatedAt).
 //
 // A difference seen while jobs move may be a race, not drift (a claim pops the entry before the
 // record moves; an intake writes records before their entries). So a counter is repaired only when
@@ -13,13 +19,20 @@
 // then the counters and the entries).
 import { JobStore, type JobRecord } from "./job-store.ts";
 import type { DispatchQueues } from "./dispatch-queues.ts";
-import { JOB_STATES, LEASED_STATES, type JobState } from "./lifecycle.ts";
+import { JOB_STATES, LEASED_STATES, isFinal, type JobState } from "./lifecycle.ts";
 import { autoclusterId, autoclusterKey } from "./autocluster.ts";
 
 export interface ReconcileOptions {
   /** A record younger than this is left alone by the queue repairs (its own writer may be mid-way). */
   readonly graceMs?: number;
   readonly now?: () => number;
+  /** A task over and unchanged for this long is read once and remembered (default 10 min). */
+  readonly settledTaskMs?: number;
+}
+
+export interface RunOptions {
+  /** Stops a run between two batches of records (a matchmaker that is stopping does not wait for a whole pass). */
+  readonly signal?: AbortSignal;
 }
 
 /** One thing the reconciler changed, for the log. */
@@ -32,6 +45,7 @@ export interface Repair {
 }
 
 export interface ReconcileSummary {
+  /** Job records read by the first pass (a task that is over is read once, then remembered). */
   readonly jobsScanned: number;
   readonly repairs: readonly Repair[];
   /** Repairs by kind (every kind present, zero when none). */
@@ -39,6 +53,7 @@ export interface ReconcileSummary {
 }
 
 const DEFAULT_GRACE_MS = 30_000;
+const DEFAULT_SETTLED_TASK_MS = 10 * 60_000;
 const SCAN_BATCH = 500;
 
 interface Tally {
@@ -56,10 +71,19 @@ interface Tally {
   readonly unsettled: Set<string>;
 }
 
-function bump(m: Map<string, Record<string, number>>, k: string, state: string): void {
+function bump(m: Map<string, Record<string, number>>, k: string, state: string, by = 1): void {
   let r = m.get(k);
   if (!r) m.set(k, (r = {}));
-  r[state] = (r[state] ?? 0) + 1;
+  r[state] = (r[state] ?? 0) + by;
+}
+
+/** What a task that is over adds to the tally: its state counts, its failures by code, its jobs per site and state. */
+interface SettledShare {
+  /** The task record's updatedAt when it was read: a later change (a retry) makes it stale. */
+  readonly updatedAt: number;
+  readonly states: Record<string, number>;
+  readonly errors: Record<string, number>;
+  readonly sites: Map<string, Record<string, number>>;
 }
 
 /** expected - actual per key (every job state, or `keys`), zero entries left out. */
@@ -86,6 +110,8 @@ function fmt(d: Readonly<Record<string, number>>): string {
 export class Reconciler {
   private readonly graceMs: number;
   private readonly now: () => number;
+  private readonly settledTaskMs: number;
+  private readonly settledShares = new Map<string, SettledShare>();
 
   constructor(
     private readonly store: JobStore,
@@ -94,23 +120,55 @@ export class Reconciler {
   ) {
     this.graceMs = opts.graceMs ?? DEFAULT_GRACE_MS;
     this.now = opts.now ?? Date.now;
+    this.settledTaskMs = opts.settledTaskMs ?? DEFAULT_SETTLED_TASK_MS;
   }
 
-  private async tally(): Promise<Tally> {
+  /** The remembered share of a task that is over, if it still holds; else undefined (read its records). */
+  private async settledShare(taskId: string): Promise<SettledShare | undefined> {
+    const share = this.settledShares.get(taskId);
+    if (!share) return undefined;
+    const task = await this.store.getTask(taskId);
+    if (task?.updatedAt === share.updatedAt && task.status !== "active") return share;
+    this.settledShares.delete(taskId);
+    return undefined;
+  }
+
+  private async tally(signal: AbortSignal | undefined, scanned: { n: number }): Promise<Tally> {
     const t: Tally = { tasks: new Map(), sites: new Map(), errors: new Map(), waiting: new Map(), activated: [], leased: [], byId: new Map(), unsettled: new Set() };
-    for (const taskId of await this.store.allTaskIds()) {
+    const taskIds = await this.store.allTaskIds();
+    const live = new Set(taskIds);
+    for (const id of this.settledShares.keys()) if (!live.has(id)) this.settledShares.delete(id);
+    for (const taskId of taskIds) {
+      signal?.throwIfAborted();
+      const share = await this.settledShare(taskId);
+      if (share) {
+        t.tasks.set(taskId, { ...share.states });
+        t.errors.set(taskId, { ...share.errors });
+        for (const [site, states] of share.sites) for (const [state, n] of Object.entries(states)) bump(t.sites, site, state, n);
+        continue;
+      }
+      // Read before the records: a change made while they are read moves updatedAt past this one.
+      const task = await this.store.getTask(taskId);
       t.tasks.set(taskId, {});
       t.errors.set(taskId, {});
+      const own = { sites: new Map<string, Record<string, number>>(), allFinal: true };
       const ids = await this.store.jobIds(taskId);
       for (let i = 0; i < ids.length; i += SCAN_BATCH) {
-        for (const rec of await this.store.listJobs(taskId, { offset: i, limit: SCAN_BATCH })) {
+        signal?.throwIfAborted();
+        const batch = await this.store.listJobs(taskId, { offset: i, limit: SCAN_BATCH });
+        scanned.n += batch.length;
+        for (const rec of batch) {
           t.byId.set(rec.jobId, rec);
           if (!this.settled(rec)) t.unsettled.add(`task\n${taskId}`).add(`errors\n${taskId}`).add(`site\n${rec.site || rec.spec.site}`).add(`waiting\n${rec.site || rec.spec.site}`);
+          if (!isFinal(rec.state)) own.allFinal = false;
           bump(t.tasks, taskId, rec.state);
           // The transition script counts a failure when the job enters `failed`, and takes it back when an operator's retry reopens it.
           if (rec.state === "failed" && rec.errorCode !== undefined) bump(t.errors, taskId, String(rec.errorCode));
           // The transition script counts a job at its record's site (empty until brokered).
-          if (rec.site) bump(t.sites, rec.site, rec.state);
+          if (rec.site) {
+            bump(t.sites, rec.site, rec.state);
+            bump(own.sites, rec.site, rec.state);
+          }
           if (rec.state === "activated") {
             const site = rec.site || rec.spec.site;
             t.waiting.set(site, (t.waiting.get(site) ?? 0) + 1);
@@ -118,6 +176,9 @@ export class Reconciler {
           }
           if ((LEASED_STATES as readonly JobState[]).includes(rec.state) && rec.leaseToken && rec.site) t.leased.push(rec);
         }
+      }
+      if (task && task.status !== "active" && own.allFinal && this.now() - task.updatedAt >= this.settledTaskMs) {
+        this.settledShares.set(taskId, { updatedAt: task.updatedAt, states: { ...t.tasks.get(taskId) }, errors: { ...t.errors.get(taskId) }, sites: own.sites });
       }
     }
     return t;
@@ -144,18 +205,26 @@ export class Reconciler {
     return out;
   }
 
-  /** One pass: repairs queue entries first (which move waiting counts), then every counter. */
-  async run(): Promise<ReconcileSummary> {
+  /**
+   * One pass: repairs queue entries first (which move waiting counts), then every counter. With a
+   * signal, an abort ends the run between two batches (it rejects with the signal's reason);
+   * what it repaired by then stays repaired.
+   */
+  async run(opts: RunOptions = {}): Promise<ReconcileSummary> {
+    const { signal } = opts;
     const repairs: Repair[] = [];
-    const first = await this.tally();
-    await this.repairEntries(first, repairs);
+    const scanned = { n: 0 };
+    const first = await this.tally(signal, scanned);
+    const jobsScanned = scanned.n;
+    await this.repairEntries(first, repairs, signal);
 
     const sites = [...new Set([...(await this.dispatch.sites()), ...first.sites.keys(), ...first.waiting.keys()])];
-    const a = await this.counterDiffs(await this.tally(), sites);
+    const a = await this.counterDiffs(await this.tally(signal, scanned), sites);
     if (a.size > 0) {
-      const t = await this.tally();
+      const t = await this.tally(signal, scanned);
       const b = await this.counterDiffs(t, sites);
       for (const [k, d] of a) {
+        signal?.throwIfAborted();
         const d2 = b.get(k);
         if (!d2 || !same(d, d2) || t.unsettled.has(k)) continue;
         const [kind, subject] = k.split("\n") as [string, string];
@@ -168,16 +237,17 @@ export class Reconciler {
     }
     const counts = { "task-count": 0, "site-count": 0, "error-count": 0, "waiting-count": 0, "entry-restored": 0, "entry-dropped": 0, "lease-restored": 0 };
     for (const r of repairs) counts[r.kind]++;
-    return { jobsScanned: first.byId.size, repairs, counts };
+    return { jobsScanned, repairs, counts };
   }
 
   private settled(rec: JobRecord): boolean {
     return this.now() - rec.updatedAt >= this.graceMs;
   }
 
-  private async repairEntries(t: Tally, repairs: Repair[]): Promise<void> {
+  private async repairEntries(t: Tally, repairs: Repair[], signal: AbortSignal | undefined): Promise<void> {
     // An activated job with no entry would never be offered to a pilot.
     for (const rec of t.activated) {
+      signal?.throwIfAborted();
       if (!this.settled(rec)) continue;
       const spec = { ...rec.spec, site: rec.site || rec.spec.site, attempt: rec.attempt };
       if ((await this.dispatch.entryState(spec)) !== "unknown") continue;
@@ -189,6 +259,7 @@ export class Reconciler {
     // A leased job whose site lost its lease would never be looked at again if its pilot died: it
     // gets a lease that has already run out, and the lease check settles it (new attempt or not).
     for (const rec of t.leased) {
+      signal?.throwIfAborted();
       if (!this.settled(rec) || !rec.leaseToken) continue;
       if ((await this.dispatch.leaseOf(rec.site, rec.jobId)) === rec.leaseToken) continue;
       const again = await this.store.getJob(rec.jobId);
@@ -201,6 +272,7 @@ export class Reconciler {
     // (a lost pilot, a new attempt), not this one's.
     for (const site of await this.dispatch.sites()) {
       for (const ac of Object.keys(await this.dispatch.autoclusters(site))) {
+        signal?.throwIfAborted();
         for (const jobId of await this.dispatch.waitingIds(site, ac)) {
           const rec = t.byId.get(jobId) ?? (await this.store.getJob(jobId));
           if (rec && (rec.state === "activated" || (LEASED_STATES as readonly JobState[]).includes(rec.state))) continue;

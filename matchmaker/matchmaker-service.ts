@@ -176,24 +176,29 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     if (outcome !== "skipped") logger?.info({ jobId, outcome }, "job of a silent pilot recovered");
   });
 
-  // Idempotent and repairing by deltas, so every matchmaker runs it: no leader to elect or lose.
+  // One matchmaker at a time runs it (two would apply the same repair twice); the holder keeps the
+  // turn while it renews, so its memory of tasks that are over stays useful. A stop aborts a run
+  // between two batches rather than waiting for a whole pass over the records.
   const reconciler = new Reconciler(jobs, dispatch);
+  const stopReconciling = new AbortController();
   let reconciling: Promise<void> | undefined;
+  const reconcileMs = config.jobs.reconcileSec * 1000;
+  const reconcileOnce = async (): Promise<void> => {
+    if (!(await dispatch.leadReconciliation(3 * reconcileMs))) return;
+    const s = await reconciler.run({ signal: stopReconciling.signal });
+    for (const [kind, n] of Object.entries(s.counts)) if (n > 0) m.reconciled.inc({ kind }, n);
+    if (s.repairs.length > 0) logger?.warn({ repairs: s.repairs.slice(0, 50), counts: s.counts, jobsScanned: s.jobsScanned }, "reconciliation repaired drift from the job records");
+  };
   const reconcileTimer =
-    config.jobs.reconcileSec > 0
+    reconcileMs > 0
       ? setInterval(() => {
           if (reconciling) return;
-          reconciling = reconciler
-            .run()
-            .then(
-              (s) => {
-                for (const [kind, n] of Object.entries(s.counts)) if (n > 0) m.reconciled.inc({ kind }, n);
-                if (s.repairs.length > 0) logger?.warn({ repairs: s.repairs.slice(0, 50), counts: s.counts, jobsScanned: s.jobsScanned }, "reconciliation repaired drift from the job records");
-              },
-              (e: Error) => logger?.warn({ err: e.message }, "reconciliation failed"),
-            )
+          reconciling = reconcileOnce()
+            .catch((e: Error) => {
+              if (!stopReconciling.signal.aborted) logger?.warn({ err: e.message }, "reconciliation failed");
+            })
             .finally(() => (reconciling = undefined));
-        }, config.jobs.reconcileSec * 1000)
+        }, reconcileMs)
       : undefined;
   reconcileTimer?.unref();
 
@@ -481,6 +486,7 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     registry,
     dispatch,
     async stop() {
+      stopReconciling.abort();
       for (const sub of subs) sub.unsubscribe();
       await Promise.all(loops);
       await Promise.allSettled([...inflight]);

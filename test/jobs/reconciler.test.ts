@@ -139,4 +139,51 @@ describe("reconciliation", () => {
     expect((await new Reconciler(store, dq, { graceMs: 60_000 }).run()).repairs).toEqual([]);
     expect(await dq.waitingCount(site)).toBe(3);
   });
+
+  it("reads a task that is over once, keeps its share of the site counts, and reads it again after a retry reopens it", async () => {
+    const site = "REC_S";
+    const specs = await createJobs(store, { site }, 4);
+    const taskId = specs[0].taskId;
+    // Every job failed 20 minutes ago: the task is over and has not changed since.
+    const then = Date.now() - 20 * 60_000;
+    for (const spec of specs) expect((await store.transition(spec.jobId, "failed", ["activated"], { errorCode: ERR.PAYLOAD_FAILED }, then)).moved).toBe(true);
+    expect((await store.getTask(taskId))?.status).not.toBe("active");
+
+    const reconciler = new Reconciler(store, dq, { graceMs: 0 });
+    const first = await reconciler.run();
+    expect(first.repairs).toEqual([]);
+    const second = await reconciler.run();
+    expect(second.repairs).toEqual([]);
+    expect(first.jobsScanned - second.jobsScanned).toBe(4);
+
+    // Its remembered share still counts: drift on the site's counters is repaired to the records' truth.
+    const keys = jobKeys(names);
+    const truthAtSite = nonZero(await store.siteCounts(site));
+    await redis.hincrby(keys.site(site).states, "failed", 3);
+    const s = await reconciler.run();
+    expect(s.repairs).toContainEqual({ kind: "site-count", subject: site, detail: "failed-3" });
+    expect(nonZero(await store.siteCounts(site))).toEqual(truthAtSite);
+
+    // A retry reopens the task: its records are read again, and its counts follow them.
+    expect((await store.reopen(specs[0].jobId, { attempt: 2 })).moved).toBe(true);
+    await dq.enqueue([{ ...specs[0], attempt: 2 }]);
+    const reopened = await reconciler.run();
+    expect(reopened.jobsScanned - second.jobsScanned).toBe(4);
+    expect(reopened.repairs).toEqual([]);
+  });
+
+  it("lets one matchmaker at a time reconcile, and stops a run when asked", async () => {
+    const other = new DispatchQueues({ redis, names, lockMs: 30_000, stalledIntervalMs: 10_000 });
+    try {
+      expect(await dq.leadReconciliation(5_000)).toBe(true);
+      expect(await other.leadReconciliation(5_000)).toBe(false);
+      expect(await dq.leadReconciliation(5_000)).toBe(true);
+      await redis.del(jobKeys(names).reconciler);
+      expect(await other.leadReconciliation(5_000)).toBe(true);
+      expect(await dq.leadReconciliation(5_000)).toBe(false);
+    } finally {
+      await other.close();
+    }
+    await expect(new Reconciler(store, dq, { graceMs: 0 }).run({ signal: AbortSignal.abort() })).rejects.toThrow(/abort/i);
+  });
 });
