@@ -43,6 +43,10 @@ export class AttemptReportSigner implements ReportSink {
     return this.inner.heldCount?.() ?? 0;
   }
 
+  spooledOnNode(): Promise<number> {
+    return this.inner.spooledOnNode?.() ?? Promise.resolve(0);
+  }
+
   /** The report as it goes out: signed when it is about an attempt this pilot holds. */
   sign(report: Report): Report {
     if (report.kind === "error" || report.jobId === undefined) return report;

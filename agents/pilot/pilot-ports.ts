@@ -9,6 +9,11 @@ export interface ReportSink {
   /** Reports held in memory only (neither confirmed nor on disk): the pilot takes no new job and does not exit while any are. */
   heldCount?(): number;
   /**
+   * Reports in the node's spool folder not yet confirmed, whoever spooled them: the pilot does not
+   * leave the node while any are and it has walltime left, so a report is not stranded there.
+   */
+  spooledOnNode?(): Promise<number>;
+  /**
    * Signs this attempt's reports from now until the returned release (attempt-report-signer.ts);
    * a sink without it sends them unsigned, and the agents refuse those.
    */

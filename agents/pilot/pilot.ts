@@ -91,6 +91,9 @@ function defaultPilotId(): string {
   return `pilot-${host}-${process.pid}-${randomBytes(4).toString("hex")}`;
 }
 
+/** Walltime a pilot keeps in hand when it waits for the node's spool: it leaves before the batch system kills it. */
+const SPOOL_LEAVE_MARGIN_SEC = 30;
+
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve();
@@ -190,6 +193,25 @@ export async function runPilot(options: PilotOptions): Promise<PilotSummary> {
     }
     census(state);
     log?.info("held reports confirmed by RabbitMQ");
+  };
+
+  // A report in the node's spool reaches RabbitMQ only while some pilot runs on the node: the last
+  // one to leave would strand it, and its job would wait in holding until the holding timeout and
+  // then fail although it finished. So before leaving the pilot stays, taking no job, until the
+  // folder is empty (its own reports and any a dead or departed pilot left), unless it is stopped or
+  // its walltime is nearly up; then the next pilot on the node sends them when it starts.
+  const waitSpoolOut = async (): Promise<void> => {
+    const spooled = async (): Promise<number> => (o.reports.spooledOnNode ? await o.reports.spooledOnNode().catch(() => 0) : 0);
+    let n = await spooled();
+    if (n === 0) return;
+    log?.warn({ code: ERR.REPORT_SPOOLED, spooled: n }, "reports in this node's spool are not confirmed by RabbitMQ yet: not exiting until they are out");
+    census("idle");
+    while (n > 0 && !o.signal?.aborted && walltimeLeftSec(deadline, Date.now()) > SPOOL_LEAVE_MARGIN_SEC) {
+      await sleep(1000, o.signal);
+      n = await spooled();
+    }
+    if (n === 0) log?.info("this node's spool is empty: every report reached RabbitMQ");
+    else log?.warn({ code: ERR.REPORT_SPOOLED, spooled: n }, "leaving reports in this node's spool for the next pilot here");
   };
 
   const heartbeatMs = (o.heartbeatSec ?? 60) * 1000;
@@ -334,6 +356,7 @@ export async function runPilot(options: PilotOptions): Promise<PilotSummary> {
       await sleep(Math.min(backoffSec, o.maxBackoffSec ?? Number.POSITIVE_INFINITY) * 1000, o.signal);
     }
     await waitReportsOut("not exiting", "running");
+    if (exitReason !== "stopped" && exitReason !== "walltime") await waitSpoolOut();
   } finally {
     census("exited");
     // The token and any pilot certificate leave with the pilot.

@@ -38,6 +38,12 @@ export interface ReportPublisherOptions {
   retryMaxMs?: number;
   /** Spooled reports sent per round before waiting for their confirms (default 200). */
   resendBatch?: number;
+  /**
+   * How often an idle publisher looks in the spool folder for reports another process left there
+   * (default 5000; 0: never). The folder is the node's, shared by its pilots: one that died or exited
+   * while RabbitMQ was away leaves its reports to whichever pilot still runs on the node.
+   */
+  adoptEveryMs?: number;
 }
 
 const encoder = new TextEncoder();
@@ -57,6 +63,7 @@ export class ReportPublisher {
   private lastFailureAt = 0;
   private retryMs: number;
   private drainTimer: NodeJS.Timeout | undefined;
+  private adoptTimer: NodeJS.Timeout | undefined;
   private draining: Promise<void> | undefined;
   private inFlight = 0;
   private closed = false;
@@ -78,6 +85,29 @@ export class ReportPublisher {
     this.retryMs = this.retryMinMs;
     // A previous process may have left reports behind: start sending them now.
     if (this.spool.count() > 0) this.scheduleDrain(0);
+    const adoptEveryMs = opts.adoptEveryMs ?? 5000;
+    if (adoptEveryMs > 0) {
+      this.adoptTimer = setInterval(() => void this.adoptLeftovers(), adoptEveryMs);
+      this.adoptTimer.unref();
+    }
+  }
+
+  /**
+   * Reports another process spooled on this node and did not send (it exited or died while RabbitMQ
+   * was away) become ours to send. Two live publishers may then both send a file: consumers are
+   * idempotent by reportId, so that costs a duplicate, never a loss.
+   */
+  private async adoptLeftovers(): Promise<void> {
+    if (this.closed || this.drainTimer || this.draining) return;
+    const before = this.spool.count();
+    const n = await this.spool.adopt().catch(() => before);
+    if (n > before) this.logger.info({ code: ERR.REPORT_SPOOLED, adopted: n - before }, "sending reports another pilot left in this node's spool");
+    if (n > 0) this.scheduleDrain(0);
+  }
+
+  /** Reports in this node's spool folder, whoever spooled them: what is still to reach RabbitMQ from here. */
+  async spooledOnNode(): Promise<number> {
+    return this.spool.adopt().catch(() => this.spool.count());
   }
 
   /** Reports held in memory only (the spool could not be written): lost if the process dies now. */
@@ -149,6 +179,8 @@ export class ReportPublisher {
   /** Stops the resend loop and closes the connection; spooled reports stay on disk for the next publisher. */
   async close(): Promise<void> {
     this.closed = true;
+    if (this.adoptTimer) clearInterval(this.adoptTimer);
+    this.adoptTimer = undefined;
     if (this.drainTimer) clearTimeout(this.drainTimer);
     this.drainTimer = undefined;
     await this.draining;

@@ -16,6 +16,8 @@ export class ReportSpool {
   private seq = 0;
   /** Names, not a counter: a listing racing an append or a remove cannot make the count drift. */
   private readonly known: Set<string>;
+  /** Our own appends between their count and their rename: not in the folder yet, not ghosts. */
+  private readonly renaming = new Set<string>();
 
   constructor(readonly dir: string) {
     mkdirSync(dir, { recursive: true });
@@ -44,8 +46,22 @@ export class ReportSpool {
     return readdirSync(this.dir).filter(isSpooled);
   }
 
-  /** Files now in the folder (a publisher's own count; another process sharing the folder is not seen until `refresh`). */
+  /** Files now in the folder (a publisher's own count; another process sharing the folder is not seen until `adopt`). */
   count(): number {
+    return this.known.size;
+  }
+
+  /**
+   * Takes on whatever the folder holds now, whoever spooled it (a pilot that exited or died on this
+   * node while RabbitMQ was away): the count then covers those files too, so the resend loop keeps
+   * going until they are out. Returns the count.
+   */
+  async adopt(): Promise<number> {
+    const files = (await readdir(this.dir)).filter(isSpooled);
+    for (const f of files) this.known.add(f);
+    // A name another process sent and removed is gone: forget it, or the count keeps a ghost.
+    const present = new Set(files);
+    for (const f of this.known) if (!present.has(f) && !this.renaming.has(f)) this.known.delete(f);
     return this.known.size;
   }
 
@@ -68,11 +84,14 @@ export class ReportSpool {
     // Counted before it becomes visible: a resend loop that lists, sends and removes it in between
     // must find it in the set, or the count would keep a ghost forever.
     this.known.add(name);
+    this.renaming.add(name);
     try {
       await rename(tmp, join(this.dir, name));
     } catch (e) {
       this.known.delete(name);
       throw e;
+    } finally {
+      this.renaming.delete(name);
     }
     await this.syncDir();
     return name;

@@ -76,6 +76,28 @@ describe("ReportPublisher", () => {
     expect(got.map((m) => m.properties.messageId)).toEqual(sent.map((r) => r.reportId));
   });
 
+  it("sends the reports a departed publisher left in the node's spool folder, though it spooled none itself", async () => {
+    const dir = freshSpool();
+    // A pilot still running on the node, connected and idle: nothing of its own in the spool.
+    const live = new ReportPublisher({ url, names, spoolDir: dir, logger, adoptEveryMs: 200 });
+    const own = auditReport();
+    await live.publish(own);
+    expect(live.spooledCount()).toBe(0);
+    // Another pilot on the node could not reach RabbitMQ, spooled its reports and exited.
+    await proxy.stop();
+    const gone = new ReportPublisher({ url: proxy.amqpUrl(url), names, spoolDir: dir, logger, retryMinMs: 50, adoptEveryMs: 0 });
+    const left = Array.from({ length: 5 }, () => auditReport());
+    for (const r of left) await gone.publish(r);
+    expect(gone.spooledCount()).toBe(5);
+    await gone.close();
+    await proxy.start();
+    await expect.poll(() => readdirSync(dir).filter((f) => f.endsWith(".report.json")).length, { timeout: 15_000, interval: 100 }).toBe(0);
+    expect(await live.spooledOnNode()).toBe(0);
+    await live.close();
+    const got = await drainQueue(url, names.rabbit.queues.audit);
+    expect(got.map((m) => m.properties.messageId)).toEqual([own, ...left].map((r) => r.reportId));
+  });
+
   it("sets a spooled file that is not a report aside as .corrupt and still sends the others", async () => {
     const dir = freshSpool();
     mkdirSync(dir, { recursive: true });
