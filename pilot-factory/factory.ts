@@ -262,7 +262,7 @@ export async function startFactory(o: FactoryOptions): Promise<RunningFactory> {
     const startedAt = clock();
     qs.cycle++;
     let error: WmsError | undefined;
-    await census.reapLost(q.name, startedAt - q.pilotLifetimeSec * 2 * 1000, startedAt);
+    await census.reapLost(q.name, startedAt - q.pilotLifetimeSec * 2 * 1000, startedAt, startedAt - CENSUS_EXPIRY_INTERVALS * q.censusSec * 1000);
     const missed = await reconcile(q, startedAt);
     const counts = await census.counts(q.name, startedAt);
     let waitingJobs = 0;

@@ -152,8 +152,13 @@ export class PilotCensusStore {
     if (msg.factoryId !== undefined && msg.factoryId !== this.factoryId) return "unknown";
     const queue = await this.redis.hget(this.keys.pilot(msg.pilotId), "queue");
     if (queue === null) return "unknown";
-    const state = msg.state === "starting" ? "idle" : msg.state;
-    const prev = await this.transition(this.keys.queue(queue), msg.pilotId, state, msg.jobsDone + (msg.jobsFailed ?? 0), msg.emptyAdverts, nowMs, "census", msg.heldReports ?? 0);
+    const held = msg.heldReports ?? 0;
+    // A pilot holding reports takes no new job until they are out (agents/pilot/pilot.ts): busy,
+    // not free capacity, whatever state it names. Counted as running, it keeps its slot under
+    // maxRunning and leaves the waiting jobs to pilots that can take them, as Harvester counts a
+    // worker still finishing its job as running rather than ready.
+    const state = msg.state === "exited" ? "exited" : held > 0 ? "running" : msg.state === "starting" ? "idle" : msg.state;
+    const prev = await this.transition(this.keys.queue(queue), msg.pilotId, state, msg.jobsDone + (msg.jobsFailed ?? 0), msg.emptyAdverts, nowMs, "census", held);
     if (prev === "unknown") return "unknown";
     if (prev === "late") return "late";
     return "applied";
@@ -161,11 +166,29 @@ export class PilotCensusStore {
 
   /**
    * Marks as exited (lost) every pilot of the queue submitted before `submittedBeforeMs` that has
-   * not reported its exit: killed by the batch system, its node gone, or never started.
+   * not reported its exit: killed by the batch system, its node gone, or never started. A pilot
+   * still holding reports and heard from since `heardSinceMs` is spared: it outlives its lifetime
+   * on purpose (it does not exit until RabbitMQ has its reports), and giving it up would count a
+   * live pilot as missed and hide why it waits; the batch system's view and census expiry
+   * (factory.ts reconcile) still end it when it is really gone.
    */
-  async reapLost(queue: string, submittedBeforeMs: number, nowMs: number): Promise<number> {
+  async reapLost(queue: string, submittedBeforeMs: number, nowMs: number, heardSinceMs = Number.POSITIVE_INFINITY): Promise<number> {
     const q = this.keys.queue(queue);
-    const ids = await this.redis.zrangebyscore(q.alive, "-inf", submittedBeforeMs);
+    const old = await this.redis.zrangebyscore(q.alive, "-inf", submittedBeforeMs);
+    let ids = old;
+    if (old.length > 0 && Number.isFinite(heardSinceMs)) {
+      const m = this.redis.multi();
+      for (const id of old) {
+        m.hget(this.keys.pilot(id), "heldReports");
+        m.zscore(q.heard, id);
+      }
+      const r = (await m.exec()) ?? [];
+      ids = old.filter((_, i) => {
+        const held = Number(r[2 * i]?.[1] ?? 0) || 0;
+        const heard = r[2 * i + 1]?.[1];
+        return !(held > 0 && heard !== null && heard !== undefined && Number(heard) >= heardSinceMs);
+      });
+    }
     let reaped = 0;
     for (const id of ids) {
       const prev = await this.transition(q, id, "exited", 0, 0, nowMs, "lost");

@@ -5,7 +5,8 @@ import type { NatsConnection } from "nats";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openNats, openRedis } from "../../platform/connections.ts";
-import { readFactoryStatus, startFactory, type FactoryOptions, type RunningFactory } from "../../pilot-factory/index.ts";
+import { localProcessState } from "../../pilot-factory/adapters/local-adapter.ts";
+import { factoryKeys, readFactoryStatus, startFactory, type FactoryOptions, type PilotCommandBuilder, type RunningFactory } from "../../pilot-factory/index.ts";
 import { ERR, isWmsError, SCHEMA_VERSION, type FactoryQueue } from "../../schemas/index.ts";
 import { testConfig } from "../support/namespace.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
@@ -136,6 +137,44 @@ describe("factory cycles against real Redis and NATS", () => {
     now += 21_000;
     await f.cycleOnce();
     expect(await f.census("lost")).toMatchObject({ lost: 1, exited: 1, emptyPilots: 0 });
+  });
+
+  it("counts a pilot holding unsent reports as busy, not idle, and does not give it up by age while it is alive and heard from", async () => {
+    let now = Date.now();
+    const q = queueKnobs({ name: "held", pilotLifetimeSec: 10, maxPerCycle: 1, targetIdle: 1, censusSec: 5 });
+    // A pilot process that lives through the test, so the batch system's view says it runs.
+    const sleeping: PilotCommandBuilder = (launch, runtime) => ({ command: "/bin/sleep", args: ["60"], env: { WMS_PILOT_TOKEN: launch.token, WMS_NAMESPACE: runtime.namespace } });
+    const { f } = await factory("fac-held", q, 2, { clock: () => now, pilotCommand: sleeping });
+    const [r] = await f.cycleOnce();
+    expect(r.submitted).toHaveLength(1);
+    const [id] = r.submitted;
+    const keys = factoryKeys(names, "fac-held");
+    try {
+      // It says idle (an older pilot, or between jobs) but holds 2 reports: it takes no job, so the
+      // waiting jobs still want pilots and targetIdle is not met by it.
+      publishCensus(nc, names, id, "idle", { heldReports: 2 });
+      await waitFor("census applied", async () => (await f.census("held")).running === 1);
+      expect(await f.census("held")).toMatchObject({ idle: 0, running: 1, pending: 0 });
+      const [second] = await f.cycleOnce();
+      expect(second.submitted).toHaveLength(1);
+      // Past twice its lifetime, still holding reports and heard within the census expiry: kept.
+      now += 21_000;
+      publishCensus(nc, names, id, "running", { heldReports: 1 });
+      await waitFor("census heard", async () => Number(await redis.zscore(keys.queue("held").heard, id)) === now);
+      await f.cycleOnce();
+      expect(await redis.hmget(keys.pilot(id), "state", "cause", "heldReports")).toEqual(["running", "census", "1"]);
+      expect(await f.census("held")).toMatchObject({ running: 1 });
+      // Silent since then for longer than the census expiry: now it is given up.
+      now += 11_000;
+      await f.cycleOnce();
+      expect(await redis.hmget(keys.pilot(id), "state", "cause")).toEqual(["exited", "lost"]);
+    } finally {
+      // Every pilot process the test's cycles started (the factory's index of its pilots at the site).
+      for (const p of await redis.zrange(keys.sitePilots("SITE_A"), 0, -1)) {
+        const batchId = await redis.hget(keys.pilot(p), "batchId");
+        if (batchId && localProcessState(batchId) === "running") process.kill(Number(batchId.split("@")[0]), "SIGKILL");
+      }
+    }
   });
 
   it("for a condor queue where condor_submit is missing, mints and submits nothing and says why in the status", async () => {
