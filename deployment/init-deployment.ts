@@ -3,6 +3,7 @@
 // input data, the replica catalog of that data, the factory's queues, the example tasks, and a PKI
 // (CA, service certificates, the pilots' certificate, a production manager's certificate).
 import { randomBytes } from "node:crypto";
+import { userInfo } from "node:os";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseDocument, stringify } from "yaml";
@@ -25,9 +26,26 @@ export interface InitResult {
   readonly configFile: string;
   readonly tasks: readonly string[];
   readonly productionCert: { readonly cert: string; readonly key: string };
+  /** The local user's operator certificate (role `operator`): what `wms factory set` signs with by default. */
+  readonly operatorCert: { readonly cert: string; readonly key: string };
 }
 
 export const PRODUCTION_DN = "/DC=org/DC=pilot-wms/OU=People/CN=Production Manager";
+/** The operator certificate is the local user's: the DN names who retuned a factory in its log and audit. */
+export function operatorDn(user = localUserName()): string {
+  return `/DC=org/DC=pilot-wms/OU=Operators/CN=${user}`;
+}
+
+function localUserName(): string {
+  let name: string;
+  try {
+    name = userInfo().username;
+  } catch {
+    name = process.env.USER ?? "";
+  }
+  // A DN value from the login name: characters a DN or a file name could trip on are dropped.
+  return name.replace(/[^A-Za-z0-9._ -]+/g, "").slice(0, 64) || "operator";
+}
 const PILOT_DN = "/DC=org/DC=pilot-wms/OU=Pilots/CN=local pilots";
 const FILES_PER_DATASET = 4;
 
@@ -66,7 +84,8 @@ export function initDeployment(o: InitOptions): InitResult {
   const tasks = readdirSync(examples).filter((f) => /-(job|task)\.yaml$/.test(f)).sort();
   for (const t of tasks) copyFileSync(path.join(examples, t), path.join(tasksDir, t));
 
-  // The PKI: CA and service certificates, the pilots' certificate, a production manager.
+  // The PKI: CA and service certificates, the pilots' certificate, a production manager, and the
+  // local user as the operator who may retune the factory.
   const pkiDir = path.join(dir, "pki");
   // The example tasks are the atlas VO's.
   initPki(pkiDir, { vo: "atlas" });
@@ -78,10 +97,11 @@ export function initDeployment(o: InitOptions): InitResult {
   };
   const pilot = write(path.join(pkiDir, "pilot"), issueCertificate({ caDir: pkiDir, kind: "pilot", dn: PILOT_DN, roles: ["pilot"], groups: [], days: 365 }));
   const production = write(path.join(pkiDir, "users", "production"), issueCertificate({ caDir: pkiDir, kind: "user", dn: PRODUCTION_DN, roles: ["production"], groups: ["prod"], days: 365 }));
+  const operator = write(path.join(pkiDir, "users", "operator"), issueCertificate({ caDir: pkiDir, kind: "user", dn: operatorDn(), roles: ["operator"], groups: [], days: 365 }));
 
   const configFile = path.join(dir, "wms.yaml");
   writeFileSync(configFile, wmsYaml({ namespace, pkiDir, pilot, production, sitesFile, factoryFile, catalogFile, monitorPort: o.monitorPort ?? 8080, matchmakers: o.matchmakers ?? 2 }), { mode: 0o600 });
-  return { dir, namespace, configFile, tasks: tasks.map((t) => path.join(tasksDir, t)), productionCert: production };
+  return { dir, namespace, configFile, tasks: tasks.map((t) => path.join(tasksDir, t)), productionCert: production, operatorCert: operator };
 }
 
 interface ConfigValues {
@@ -115,6 +135,7 @@ redis: { url: "redis://127.0.0.1:6379" }
 rabbitmq: { url: "amqp://guest:guest@127.0.0.1:5672" }
 
 # The CA bundle every service and pilot trusts, and the service certificates (\`wms pki init\`).
+# users/operator.*.pem is yours, with the operator role: \`wms factory set\` signs with it.
 pki: { dir: ${q(v.pkiDir)} }
 
 # The pilots' certificate: the credential cache releases a user's proxy only to a pilot of this CA.

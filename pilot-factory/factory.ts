@@ -4,16 +4,17 @@
 // changes on NATS. Connections are passed in; the factory closes only what it opened.
 import { randomBytes } from "node:crypto";
 import path from "node:path";
-import type { NatsConnection, Subscription } from "nats";
+import type { Msg, NatsConnection, Subscription } from "nats";
 import type { Redis } from "ioredis";
 import {
   ERR,
-  FactoryControl,
   isWmsError,
   PilotCensus,
   SCHEMA_VERSION,
   WmsError,
   type FactoryConfig,
+  type FactoryControl,
+  type FactoryControlReply,
   type FactoryQueue,
   type FactoryQueueStatus,
   type WireNames,
@@ -27,12 +28,23 @@ import { checkFactoryConfig } from "./factory-config-check.ts";
 import { acquireFactoryLease } from "./factory-lease.ts";
 import { writeQueueStatus } from "./factory-status-store.ts";
 import { applyKnobChanges } from "./knob-changes.ts";
-import { loadKnobChanges } from "./knob-store.ts";
+import { controlTarget, loadKnobChanges, saveSignedControl } from "./knob-store.ts";
 import { pilotCommand as defaultPilotCommand, type PilotCommandBuilder, type PilotLaunch, type PilotRuntime } from "./pilot-command.ts";
 import { breakerAdmits, breakerAfterCycle, CLOSED_BREAKER, type BreakerReason, type BreakerState } from "./circuit-breaker.ts";
 import { PilotCensusStore, type QueueCensus } from "./pilot-census-store.ts";
 import { resolveQueue, type ResolvedQueue } from "./queue-defaults.ts";
 import { decideSubmission, initialBucket, refillBucket, type QueueObservation, type RateBucket, type SubmissionDecision } from "./submission-policy.ts";
+
+/**
+ * security/ FactoryControlVerifier, seen from the factory: who may retune it. `admit` checks a live
+ * request (operator chain and role, CRL, signature, time window) and consumes its nonce; `persisted`
+ * checks a kept one without its age; `refused` audits and counts a refusal. Each throws WmsError.
+ */
+export interface FactoryControlGate {
+  admit(signed: unknown): Promise<{ control: FactoryControl; by: string }>;
+  persisted(signed: unknown): { control: FactoryControl; by: string };
+  refused(code: number, reason: string, fields: Readonly<Record<string, string>>): Promise<void>;
+}
 
 /** security/ PilotTokenStore, seen from the factory: one token per pilot, bound to site and factory. */
 export interface PilotTokenMinter {
@@ -70,6 +82,11 @@ export interface FactoryOptions {
   readonly knownSites?: readonly string[];
   /** Called after every queue cycle. */
   readonly onCycle?: (report: CycleReport) => void;
+  /**
+   * Verifies factory control (`wms factory set`). Without it the factory takes no live change
+   * and ignores persisted ones (SEC_NOT_OPERATOR): it cannot tell an operator from anyone else.
+   */
+  readonly control?: FactoryControlGate;
 }
 
 export interface CycleReport {
@@ -153,11 +170,20 @@ export async function startFactory(o: FactoryOptions): Promise<RunningFactory> {
   const state = new Map<string, QueueState>();
   for (const q of o.config.queues) {
     let knobs = q;
-    // Changes made with `wms factory set` outlive the process: they apply over the file.
-    const persisted = await loadKnobChanges(o.redis, o.names, factoryId, q.name);
-    if (persisted) {
-      knobs = applyKnobChanges(q, persisted);
-      log?.info({ queue: q.name, persisted }, "applied persisted knob changes");
+    // Changes made with `wms factory set` outlive the process: they apply over the file, each
+    // only if its operator signature still verifies.
+    const gate = o.control;
+    const persisted = await loadKnobChanges(o.redis, o.names, factoryId, q.name, (signed) => {
+      if (!gate) throw new WmsError(ERR.SEC_NOT_OPERATOR, "this factory was started without the deployment's trust store and cannot verify operators");
+      return gate.persisted(signed);
+    });
+    for (const r of persisted.refused) {
+      log?.warn({ queue: q.name, knob: r.knob, code: r.code, err: r.message }, "persisted knob change refused; the file's value applies");
+      await gate?.refused(r.code, r.message, { factoryId, queue: q.name, knob: r.knob, source: "persisted" });
+    }
+    if (persisted.changes) {
+      knobs = applyKnobChanges(q, persisted.changes);
+      log?.info({ queue: q.name, persisted: persisted.changes }, "applied persisted knob changes");
     }
     const c = await census.counts(q.name, clock());
     state.set(q.name, { knobs, bucket: undefined, cycle: 0, timer: undefined, inFlight: undefined, breaker: CLOSED_BREAKER, appeared: c.appeared, missedPending: c.missedPending });
@@ -391,6 +417,7 @@ export async function startFactory(o: FactoryOptions): Promise<RunningFactory> {
   }
 
   const decoder = new TextDecoder();
+  const encoder = new TextEncoder();
 
   /**
    * Census messages of different pilots are applied concurrently (ioredis pipelines them), those
@@ -422,24 +449,51 @@ export async function startFactory(o: FactoryOptions): Promise<RunningFactory> {
     await Promise.all(perPilot.values());
   }
 
+  /** One control request: verified by the gate, applied, kept in Redis, answered. Another factory's is not answered. */
+  async function control(m: Msg): Promise<FactoryControlReply | undefined> {
+    let body: unknown;
+    try {
+      body = JSON.parse(decoder.decode(m.data));
+    } catch (e) {
+      return refuse(new WmsError(ERR.BAD_INPUT, `factory control is not JSON (${(e as Error).message})`), {});
+    }
+    // Only to decide whether this factory answers at all; nothing is believed before the gate.
+    const target = controlTarget(body);
+    if (target !== undefined && target !== factoryId) return undefined;
+    try {
+      if (!o.control) throw new WmsError(ERR.SEC_NOT_OPERATOR, `factory ${factoryId} was started without the deployment's trust store and takes no control`);
+      const { control: c, by } = await o.control.admit(body);
+      const qs = state.get(c.queue);
+      if (!qs) throw new WmsError(ERR.NOT_FOUND, `factory ${factoryId} runs no queue '${c.queue}'`);
+      const before = qs.knobs;
+      const after = applyKnobChanges(before, c.knobs);
+      // Kept before it is applied: a change the factory acts on is one its next start keeps.
+      await saveSignedControl(o.redis, o.names, c, body as Parameters<typeof saveSignedControl>[3]);
+      qs.knobs = after;
+      log?.info({ queue: c.queue, knobs: c.knobs, by }, "knobs changed");
+      // A shorter cycle should not wait out the old, longer one.
+      if (qs.knobs.cycleSec < before.cycleSec && qs.timer) schedule(c.queue, qs.knobs.cycleSec * 1000);
+      return { schemaVersion: SCHEMA_VERSION, status: "ok", factoryId, queue: c.queue, knobs: after };
+    } catch (e) {
+      return refuse(asWmsError(e), { text: decoder.decode(m.data).slice(0, 200) });
+    }
+  }
+
+  async function refuse(err: WmsError, fields: Record<string, string>): Promise<FactoryControlReply> {
+    log?.warn({ code: err.code, err: err.message, ...fields }, "factory control refused");
+    try {
+      await o.control?.refused(err.code, err.message, { factoryId, ...fields });
+    } catch (e) {
+      log?.error({ err: (e as Error).message }, "factory control refusal not recorded");
+    }
+    return { schemaVersion: SCHEMA_VERSION, ...err.toReply() };
+  }
+
   async function listenControl(sub: Subscription): Promise<void> {
+    // One at a time, in arrival order: two changes of one knob apply in the order they came.
     for await (const m of sub) {
-      try {
-        const msg = FactoryControl.parseJson(m.data);
-        if (msg.factoryId !== factoryId) continue;
-        const qs = state.get(msg.queue);
-        if (!qs) {
-          log?.warn({ queue: msg.queue }, "knob change for a queue this factory does not run");
-          continue;
-        }
-        const before = qs.knobs;
-        qs.knobs = applyKnobChanges(before, msg.knobs);
-        log?.info({ queue: msg.queue, knobs: msg.knobs }, "knobs changed");
-        // A shorter cycle should not wait out the old, longer one.
-        if (qs.knobs.cycleSec < before.cycleSec && qs.timer) schedule(msg.queue, qs.knobs.cycleSec * 1000);
-      } catch (e) {
-        log?.warn({ err: (e as Error).message, text: decoder.decode(m.data).slice(0, 200) }, "knob change refused");
-      }
+      const reply = await control(m);
+      if (reply && m.reply) m.respond(encoder.encode(JSON.stringify(reply)));
     }
   }
 

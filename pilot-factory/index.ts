@@ -30,8 +30,8 @@ export { breakerAdmits, breakerAfterCycle, CLOSED_BREAKER, type BreakerEvents, t
 export { QUEUE_DEFAULTS, resolveQueue, type ResolvedQueue } from "./queue-defaults.ts";
 export { activatedJobsReader, type ActivatedJobsReader, type ActivatedJobsSource } from "./activated-jobs.ts";
 export { writeQueueStatus, readFactoryStatus, knownFactories, pilotCountsBySite, type StatusReadResult, type PilotCountRow } from "./factory-status-store.ts";
-export { saveKnobChanges, loadKnobChanges, publishKnobChanges } from "./knob-store.ts";
+export { saveSignedControl, loadKnobChanges, requestKnobChanges, controlTarget, type PersistedKnobs } from "./knob-store.ts";
 export { factoryKeys, type FactoryKeys, type QueueKeys } from "./factory-keys.ts";
-export { startFactory, type FactoryOptions, type RunningFactory, type CycleReport, type PilotTokenMinter } from "./factory.ts";
+export { startFactory, type FactoryOptions, type RunningFactory, type CycleReport, type PilotTokenMinter, type FactoryControlGate } from "./factory.ts";
 export { checkFactoryConfig } from "./factory-config-check.ts";
 export { editFactoryFile, type QueueKnobValues } from "./factory-file-edit.ts";

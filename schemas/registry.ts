@@ -7,7 +7,7 @@ import { EnvelopeBody, EnvelopeDelegationBody, MatchEnvelope, MatchReply } from 
 import { Heartbeat, HeartbeatBatch, HeartbeatBatchReply, HeartbeatReply } from "./messages/heartbeat.ts";
 import { AccountingRecord, AuditRecord, ErrorReport, LogReport, StateReport } from "./messages/reports.ts";
 import { FactoryConfig } from "./messages/factory-config.ts";
-import { FactoryControl } from "./messages/factory-control.ts";
+import { FactoryControl, FactoryControlReply, SignedFactoryControl } from "./messages/factory-control.ts";
 import { FactoryQueueStatus } from "./messages/factory-status.ts";
 import { PilotCensus } from "./messages/pilot-census.ts";
 import { SiteConfig } from "./messages/site-config.ts";
@@ -38,6 +38,8 @@ export const ALL_MESSAGES: ReadonlyArray<Message<TSchema>> = [
   AuditRecord,
   FactoryConfig,
   FactoryControl,
+  SignedFactoryControl,
+  FactoryControlReply,
   FactoryQueueStatus,
   PilotCensus,
   SiteConfig,

@@ -72,7 +72,8 @@ export function natsPermissions(role: TransportRole, names: WireNames): NatsPerm
     case "credentials":
       return { publish: [], subscribe: [s.credDelegate, s.credRetrieve, s.credInfo, s.credRenew, ...own], respond: true, inboxPrefix: inbox };
     case "factory":
-      return { publish: [], subscribe: [s.pilotCensus, s.factoryControl, ...own], respond: false, inboxPrefix: inbox };
+      // It answers factory control with the queue's new knobs or its refusal.
+      return { publish: [], subscribe: [s.pilotCensus, s.factoryControl, ...own], respond: true, inboxPrefix: inbox };
     case "operator":
       // The `wms` command of production managers and operators: batches, task control, factory
       // tuning, proxy delegation and info. Only this role publishes factory control.

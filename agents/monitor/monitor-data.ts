@@ -5,6 +5,7 @@ import type { Redis } from "ioredis";
 import { errorEntry, type WireNames } from "../../schemas/index.ts";
 import { JOB_STATES, JobStore, isFinal, type AttemptRecord, type JobRecord, type JobState, type TaskRecord } from "../../jobs/index.ts";
 import { ReportRefusals, type RefusalCount } from "../reports/index.ts";
+import { factoryControlRefusals, type FactoryControlRefusal } from "../../security/index.ts";
 
 export type StateCounts = Record<JobState, number>;
 
@@ -192,6 +193,11 @@ export class MonitorData {
   /** Reports the agents refused (forged, unsigned, stale), per kind and code, since the namespace began. */
   async refusedReports(): Promise<RefusalCount[]> {
     return new ReportRefusals(this.redis, this.names).counts();
+  }
+
+  /** Factory control requests the factory refused (unsigned, not an operator, replayed, expired...), per code. */
+  async refusedFactoryControls(): Promise<FactoryControlRefusal[]> {
+    return factoryControlRefusals(this.redis, this.names);
   }
 
   async errors(): Promise<TaskView["errors"]> {

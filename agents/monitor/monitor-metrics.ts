@@ -60,6 +60,16 @@ export function createMonitorRegistry(data: MonitorData): Registry {
       for (const r of await data.refusedReports()) this.inc({ kind: r.kind, code: String(r.code) }, r.count);
     },
   });
+  new Counter({
+    name: "wms_factory_control_refused_total",
+    help: "Factory control requests (wms factory set) the factory refused, by code: 1723 unsigned or not an operator, 1706 replayed, 1720 expired, 1702 bad signature, 1715 revoked (cumulative, from Redis)",
+    labelNames: ["code"],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const r of await data.refusedFactoryControls()) this.inc({ code: String(r.code) }, r.count);
+    },
+  });
   const queueLabels = ["queue", "site"] as const;
   const queueGauge = (name: string, help: string, value: (q: FactoryQueueView) => number | undefined): void => {
     new Gauge({

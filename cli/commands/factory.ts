@@ -13,6 +13,8 @@ interface RunOptions {
 interface SetOptions {
   factory?: string;
   factoryFile?: string;
+  cert?: string;
+  key?: string;
   json?: boolean;
 }
 
@@ -44,8 +46,12 @@ export function registerFactory(program: Command): void {
     .command("set")
     .argument("<queue>", "queue name, as in the factory config")
     .argument("<assignments...>", "key=value pairs, e.g. pilotsPerMinute=30 maxPending=5")
-    .description("change a queue's knobs live (key=value ...): validated, persisted in Redis, applied by the running factory within one cycle")
+    .description(
+      "change a queue's knobs live (key=value ...), signed with your operator certificate: the running factory verifies it, applies it within one cycle and keeps it in Redis for its next start",
+    )
     .option("--factory <id>", "factory id (default: the only factory that has run in this namespace, or the one in --factory-file)")
+    .option("--cert <pem>", "your operator certificate, one with the operator role (default: users/operator.cert.pem in the PKI folder, as wms init writes it)")
+    .option("--key <pem>", "the private key of --cert (default: users/operator.key.pem in the PKI folder)")
     .option("-f, --factory-file <file>", "also write the factory's whole live state (every queue's changed knobs) into this FactoryConfig file, editing only those values: comments and layout stay")
     .option("--json", "print the queue's new knobs as JSON")
     .addHelpText("after", "\nKeys: targetIdle maxPending maxRunning maxPerCycle pilotsPerMinute cycleSec pilotLifetimeSec tokenUses emptyAdvertsLimit\n")
@@ -109,7 +115,7 @@ async function runFactory(opts: RunOptions, cmd: Command): Promise<void> {
   const { createLogger } = await import("../../platform/logger.ts");
   const { SiteRegistry } = await import("../../matchmaker/index.ts");
   const { DispatchQueues } = await import("../../jobs/index.ts");
-  const { PilotTokenStore } = await import("../../security/index.ts");
+  const { FactoryControlVerifier, loadTrust, PilotTokenStore } = await import("../../security/index.ts");
   const { activatedJobsReader, checkFactoryConfig, startFactory } = await import("../../pilot-factory/index.ts");
   const { config, names } = loaded;
   const logger = createLogger("factory", config.logLevel);
@@ -126,6 +132,14 @@ async function runFactory(opts: RunOptions, cmd: Command): Promise<void> {
     throw e;
   }
   if (knownSites === undefined) logger.warn("no site configuration (sitesFile) and no published sites: queue sites are not checked");
+  // Only an operator's signed request retunes it (wms factory set). Without the deployment's CA
+  // the factory still runs, and refuses every change (E1723): it cannot tell who asks.
+  let control: InstanceType<typeof FactoryControlVerifier> | undefined;
+  try {
+    control = new FactoryControlVerifier(redis, names, loadTrust(config.pki.dir));
+  } catch (e) {
+    logger.warn({ pkiDir: config.pki.dir, err: (e as Error).message }, "no CA to verify operators: wms factory set is refused");
+  }
   const nc = await connectNats(config, `factory-${factoryConfig.factoryId}`);
   const dispatch = new DispatchQueues({ redis, names, lockMs: config.jobs.leaseSec * 1000, stalledIntervalMs: config.jobs.leaseCheckSec * 1000 });
   const running = await startFactory({
@@ -136,6 +150,7 @@ async function runFactory(opts: RunOptions, cmd: Command): Promise<void> {
     tokens: new PilotTokenStore(redis, names),
     waitingJobs: activatedJobsReader(dispatch),
     knownSites,
+    control,
     runtime: {
       nodePath: process.execPath,
       wmsBin: fileURLToPath(new URL("../../bin/wms.mjs", import.meta.url)),
@@ -177,10 +192,14 @@ async function runFactory(opts: RunOptions, cmd: Command): Promise<void> {
 
 async function setKnobs(queueName: string, assignments: string[], opts: SetOptions, cmd: Command): Promise<void> {
   const { readFileSync, writeFileSync } = await import("node:fs");
+  const path = await import("node:path");
   const { parse: parseYaml } = await import("yaml");
   const { ERR, FactoryConfig, SCHEMA_VERSION, WmsError } = await import("../../schemas/index.ts");
   const { openRedis } = await import("../../platform/connections.ts");
   const { connectNats } = await import("../nats-connection.ts");
+  const { readCredentialOptions } = await import("../credential-options.ts");
+  const { errorFromReply } = await import("../../matchmaker/index.ts");
+  const { FactoryControlVerifier, loadTrust, signFactoryControl } = await import("../../security/index.ts");
   const f = await import("../../pilot-factory/index.ts");
   const changes = f.parseKnobAssignments(assignments);
   const { config, names } = configFor(cmd);
@@ -195,18 +214,26 @@ async function setKnobs(queueName: string, assignments: string[], opts: SetOptio
       if (known.length > 1) throw new WmsError(ERR.USAGE, `several factories in namespace ${names.namespace} (${known.join(", ")}); pick one with --factory ID`);
       factoryId = known[0];
     }
-    const statuses = (await f.readFactoryStatus(redis, names, factoryId)).queues;
+    const id = factoryId;
+    const statuses = (await f.readFactoryStatus(redis, names, id)).queues;
+    let verifier: InstanceType<typeof FactoryControlVerifier> | undefined;
+    // The persisted changes are believed only as the factory believes them: verified.
+    const gate = (): InstanceType<typeof FactoryControlVerifier> => (verifier ??= new FactoryControlVerifier(redis, names, loadTrust(config.pki.dir)));
     /** A queue's knobs as the running factory has them: its last status, else the file with the persisted changes over it. */
     const liveKnobs = async (name: string): Promise<FactoryQueue | undefined> => {
       const fromStatus = statuses.find((q) => q.queue === name)?.knobs;
       if (fromStatus) return fromStatus;
       const fromFile = fileConfig?.queues.find((q) => q.name === name);
-      const persisted = await f.loadKnobChanges(redis, names, factoryId, name);
-      return fromFile && persisted ? f.applyKnobChanges(fromFile, persisted) : fromFile;
+      if (!fromFile) return undefined;
+      const persisted = await f.loadKnobChanges(redis, names, id, name, (signed) => gate().persisted(signed));
+      for (const r of persisted.refused) warn(`E${r.code}: the kept change of ${name}.${r.knob} does not verify (${r.message}); the file's value applies`);
+      return persisted.changes ? f.applyKnobChanges(fromFile, persisted.changes) : fromFile;
     };
     const current = await liveKnobs(queueName);
-    if (!current) throw new WmsError(ERR.NOT_FOUND, `factory ${factoryId} has no queue '${queueName}' (not in its status${factoryFile ? ` nor in ${factoryFile}` : "; give --factory-file F to name its file"})`);
-    const updated = f.applyKnobChanges(current, changes);
+    if (!current) throw new WmsError(ERR.NOT_FOUND, `factory ${id} has no queue '${queueName}' (not in its status${factoryFile ? ` nor in ${factoryFile}` : "; give --factory-file F to name its file"})`);
+    let updated = f.applyKnobChanges(current, changes);
+    // The file's edit is checked before anything is sent, and written only once the change is made.
+    let fileText: string | undefined;
     if (factoryFile && fileConfig) {
       // The whole live state, not only this command's knobs: every queue's tunable knobs that
       // differ from what the file says (defaults included), so the file restarts the factory as it runs now.
@@ -221,21 +248,34 @@ async function setKnobs(queueName: string, assignments: string[], opts: SetOptio
         }
         if (Object.keys(diff).length > 0) values[q.name] = diff;
       }
-      const text = f.editFactoryFile(readFileSync(factoryFile, "utf8"), factoryFile, values);
-      const data: unknown = factoryFile.endsWith(".json") || text.trimStart().startsWith("{") ? JSON.parse(text) : parseYaml(text);
+      fileText = f.editFactoryFile(readFileSync(factoryFile, "utf8"), factoryFile, values);
+      const data: unknown = factoryFile.endsWith(".json") || fileText.trimStart().startsWith("{") ? JSON.parse(fileText) : parseYaml(fileText);
       const problems = FactoryConfig.problems({ schemaVersion: SCHEMA_VERSION, ...(data as object) });
       if (problems !== undefined) throw new WmsError(ERR.BAD_INPUT, `${factoryFile} would not validate: ${problems}`);
-      writeFileSync(factoryFile, text);
     }
-    await f.saveKnobChanges(redis, names, factoryId, queueName, changes);
+    // The operator certificate `wms init` writes, unless named.
+    const signer = await readCredentialOptions(opts.cert ?? path.join(config.pki.dir, "users", "operator.cert.pem"), opts.key ?? path.join(config.pki.dir, "users", "operator.key.pem"));
+    const signed = signFactoryControl({ factoryId: id, queue: queueName, knobs: changes }, signer);
     const nc = await connectNats(config, "factory-set");
+    let live: boolean;
     try {
-      await f.publishKnobChanges(nc, names, factoryId, queueName, changes, Date.now());
+      const reply = await f.requestKnobChanges(nc, names, signed);
+      if (reply?.status === "error") throw errorFromReply(reply);
+      live = reply !== undefined;
+      if (reply) updated = reply.knobs;
     } finally {
       await nc.close();
     }
-    if (opts.json) printJson({ factoryId, queue: queueName, changes, knobs: updated });
-    else process.stdout.write(`factory ${factoryId} queue ${queueName}: ${Object.entries(changes).map(([k, v]) => `${k}=${v}`).join(" ")} (persisted; the running factory applies it within one cycle)\n`);
+    if (!live) {
+      // No factory answered: kept for its next start, after the checks the factory makes (so what
+      // is kept verifies, and the request is spent here: it cannot be sent to the factory later).
+      const { control } = await gate().admit(signed);
+      await f.saveSignedControl(redis, names, control, signed);
+    }
+    if (factoryFile && fileText !== undefined) writeFileSync(factoryFile, fileText);
+    const how = live ? "applied by the running factory within one cycle, and kept" : "no running factory answered; kept in Redis, applied at its next start";
+    if (opts.json) printJson({ factoryId: id, queue: queueName, changes, knobs: updated, live });
+    else process.stdout.write(`factory ${id} queue ${queueName}: ${Object.entries(changes).map(([k, v]) => `${k}=${v}`).join(" ")} (${how})\n`);
   } finally {
     redis.disconnect();
   }

@@ -1,6 +1,7 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { defineMessage, SchemaVersion } from "../message.ts";
-import { Id, Timestamp } from "./common.ts";
+import { ErrorReplySchema, Id, Nonce, SignerCertChain, Timestamp } from "./common.ts";
+import { FactoryQueueSchema } from "./factory-config.ts";
 
 /**
  * `wms factory set` → the running factory on `names.subjects.factoryControl`: new values for some
@@ -27,15 +28,46 @@ export const KnobChangesSchema = Type.Object(
 );
 export type KnobChanges = Static<typeof KnobChangesSchema>;
 
+/**
+ * The request itself, signed by an operator (a certificate with the `operator` role). The factory
+ * refuses one past `expiresAt` or from the future, and each nonce once, so a captured request
+ * cannot be replayed; the same signed text is what the factory keeps in Redis for its next start.
+ */
 export const FactoryControlSchema = Type.Object(
   {
     schemaVersion: SchemaVersion,
     factoryId: Id,
     queue: Id,
     knobs: KnobChangesSchema,
-    at: Timestamp,
+    issuedAt: Timestamp,
+    expiresAt: Timestamp,
+    nonce: Nonce,
   },
   { additionalProperties: false, $id: "FactoryControl" },
 );
 export type FactoryControl = Static<typeof FactoryControlSchema>;
 export const FactoryControl = defineMessage("FactoryControl", FactoryControlSchema);
+
+/** On the wire (and persisted), signed like a task control request: the exact JSON text, its signature and the signer's chain. */
+export const SignedFactoryControlSchema = Type.Object(
+  {
+    schemaVersion: SchemaVersion,
+    control: Type.String({ minLength: 2, maxLength: 4096, description: "FactoryControl as JSON text, exactly as signed" }),
+    signature: Type.String({ minLength: 16, maxLength: 4096, description: "base64 signature over `control`" }),
+    certChain: SignerCertChain,
+  },
+  { additionalProperties: false, $id: "SignedFactoryControl" },
+);
+export type SignedFactoryControl = Static<typeof SignedFactoryControlSchema>;
+export const SignedFactoryControl = defineMessage("SignedFactoryControl", SignedFactoryControlSchema);
+
+/** Factory → operator: the queue's knobs after the change, or why nothing changed. */
+export const FactoryControlReplySchema = Type.Union(
+  [
+    Type.Object({ schemaVersion: SchemaVersion, status: Type.Literal("ok"), factoryId: Id, queue: Id, knobs: FactoryQueueSchema }, { additionalProperties: false }),
+    ErrorReplySchema,
+  ],
+  { $id: "FactoryControlReply" },
+);
+export type FactoryControlReply = Static<typeof FactoryControlReplySchema>;
+export const FactoryControlReply = defineMessage("FactoryControlReply", FactoryControlReplySchema);

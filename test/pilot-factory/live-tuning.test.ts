@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { NatsConnection } from "nats";
@@ -7,6 +7,8 @@ import { parse as parseYaml } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { factoryKeys, readFactoryStatus, startFactory, type CycleReport, type RunningFactory } from "../../pilot-factory/index.ts";
 import { SCHEMA_VERSION, type FactoryQueue } from "../../schemas/index.ts";
+import { FactoryControlVerifier, issueCertificate } from "../../security/index.ts";
+import { BITS, buildPki, type PkiFixture } from "../security/support/pki-fixture.ts";
 import { testConfig } from "../support/namespace.ts";
 import { openLiveServices, type LiveServices } from "../support/live-services.ts";
 import { runCli } from "../support/run-cli.ts";
@@ -19,14 +21,29 @@ let nc: NatsConnection;
 let redis: Redis;
 let live: LiveServices;
 const workDir = mkdtempSync(path.join(os.tmpdir(), "wms-factory-tune-"));
+let pki: PkiFixture;
+/** `wms` as the operator: the deployment's PKI folder, whose users/operator.*.pem `factory set` signs with by default. */
+let asOperator: { env: Record<string, string> };
+let operatorCert: string[];
 
 beforeAll(async () => {
   live = await openLiveServices(loaded, "factory-tune-test");
   ({ nc, redis } = live);
+  pki = buildPki();
+  // Where `wms init` puts the local user's operator certificate.
+  const operator = issueCertificate({ caDir: pki.dir, keyBits: BITS, kind: "user", dn: "/DC=org/DC=pilot-wms/OU=Operators/CN=tuner", roles: ["operator"] });
+  mkdirSync(path.join(pki.dir, "users"), { recursive: true });
+  const certPath = path.join(pki.dir, "users", "operator.cert.pem");
+  const keyPath = path.join(pki.dir, "users", "operator.key.pem");
+  writeFileSync(certPath, operator.certPem);
+  writeFileSync(keyPath, operator.keyPem, { mode: 0o600 });
+  asOperator = { env: { WMS_PKI_DIR: pki.dir } };
+  operatorCert = ["--cert", certPath, "--key", keyPath];
 });
 
 afterAll(async () => {
   await live.close();
+  pki?.cleanup();
   rmSync(workDir, { recursive: true, force: true });
 });
 
@@ -43,6 +60,7 @@ function start(factoryId: string, queue: FactoryQueue, onCycle?: (r: CycleReport
     pilotCommand: silentPilot,
     autoCycle,
     onCycle,
+    control: new FactoryControlVerifier(redis, names, pki.trust),
   });
 }
 
@@ -55,10 +73,11 @@ describe("live tuning with `wms factory set`", () => {
       await waitFor("two quiet cycles", () => reports.length >= 2);
       expect(reports.every((r) => r.submitted.length === 0)).toBe(true);
 
-      const set = await runCli(["--namespace", ns, "factory", "set", "tuned", "pilotsPerMinute=1200", "--factory", "fac-tune", "--json"]);
+      // Signed with the operator certificate in the PKI folder, as `wms init` leaves it.
+      const set = await runCli(["--namespace", ns, "factory", "set", "tuned", "pilotsPerMinute=1200", "--factory", "fac-tune", "--json"], asOperator);
       expect(set.stderr).toBe("");
       expect(set.code).toBe(0);
-      expect(JSON.parse(set.stdout)).toMatchObject({ factoryId: "fac-tune", queue: "tuned", knobs: { pilotsPerMinute: 1200 } });
+      expect(JSON.parse(set.stdout)).toMatchObject({ factoryId: "fac-tune", queue: "tuned", knobs: { pilotsPerMinute: 1200 }, live: true });
       const publishedBy = Date.now();
 
       // A cycle already under way may finish with the old knobs; the next one must use the new.
@@ -87,9 +106,9 @@ describe("live tuning with `wms factory set`", () => {
     try {
       await f.cycleOnce();
       const [negative, unknown, noQueue] = await Promise.all([
-        runCli(["--namespace", ns, "factory", "set", "strict", "maxPending=-1", "--factory", "fac-refuse"]),
-        runCli(["--namespace", ns, "factory", "set", "strict", "colour=blue"]),
-        runCli(["--namespace", ns, "factory", "set", "nosuch", "maxPending=3", "--factory", "fac-refuse"]),
+        runCli(["--namespace", ns, "factory", "set", "strict", "maxPending=-1", "--factory", "fac-refuse"], asOperator),
+        runCli(["--namespace", ns, "factory", "set", "strict", "colour=blue"], asOperator),
+        runCli(["--namespace", ns, "factory", "set", "nosuch", "maxPending=3", "--factory", "fac-refuse"], asOperator),
       ]);
       expect(negative.code).toBe(1);
       expect(negative.stderr).toMatch(/^wms: error E1001 BAD_INPUT: .*maxPending/);
@@ -113,16 +132,18 @@ describe("live tuning with `wms factory set`", () => {
     const running = await start("fac-yaml", queueKnobs({ name: "fromfile", maxPending: 4 }), undefined, false);
     try {
       await running.cycleOnce();
-      const earlier = await runCli(["--namespace", ns, "factory", "set", "fromfile", "maxPending=9", "--factory", "fac-yaml"]);
+      const earlier = await runCli(["--namespace", ns, "factory", "set", "fromfile", "maxPending=9", "--factory", "fac-yaml", ...operatorCert], asOperator);
       expect(earlier.code).toBe(0);
       await waitFor("the change applied", () => running.queues()[0].maxPending === 9 || undefined);
       await running.cycleOnce();
     } finally {
       await running.stop();
     }
-    const r = await runCli(["--namespace", ns, "factory", "set", "fromfile", "targetIdle=1", "--factory-file", file]);
+    // No factory runs now: the signed change is kept for its next start, which verifies it again.
+    const r = await runCli(["--namespace", ns, "factory", "set", "fromfile", "targetIdle=1", "--factory-file", file, ...operatorCert], asOperator);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
+    expect(r.stdout).toContain("no running factory answered");
     const text = readFileSync(file, "utf8");
     expect(text).toContain("# operator notes stay");
     expect(text).toContain("    maxPending: 9      # small site\n    targetIdle: 1\n");
