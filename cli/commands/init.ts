@@ -21,7 +21,8 @@ export function registerInit(program: Command): void {
           `deployment in ${r.dir} (namespace ${r.namespace})\n` +
             `  wms.yaml, sites.yaml, factory.yaml, catalog.yaml, storage/, pki/, tasks/ (${r.tasks.map(rel).join(", ")})\n` +
             `next:\n  cd ${r.dir}\n  wms up                 # Ctrl-C stops it; or 'wms up --detach', 'wms status', 'wms down'\n` +
-            `  wms task submit tasks/data-local-job.yaml --cert ${rel(r.productionCert.cert)} --key ${rel(r.productionCert.key)}\n  wms task status T1 --watch\n`,
+            `  wms task submit tasks/data-local-job.yaml --cert ${rel(r.productionCert.cert)} --key ${rel(r.productionCert.key)}\n  wms task status T1 --watch\n` +
+            `  wms factory set SITE_A-local pilotsPerMinute=30   # signed with your operator certificate, ${rel(r.operatorCert.cert)}\n`,
         );
       }),
     );

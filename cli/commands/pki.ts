@@ -31,7 +31,7 @@ export function registerPki(program: Command): void {
     .requiredOption("--dir <dir>", "the PKI folder made by 'wms pki init'")
     .requiredOption("--kind <kind>", "user, pilot or service")
     .requiredOption("--dn <dn>", "subject DN in slash form, e.g. '/DC=org/DC=pilot-wms/CN=Jane Doe'")
-    .option("--role <role>", "a role to carry (repeatable), e.g. production; pilots always get 'pilot', users 'user'", collect, [])
+    .option("--role <role>", "a role to carry (repeatable), e.g. production, or operator (may retune the factory: wms factory set); pilots always get 'pilot', users 'user'", collect, [])
     .option("--group <group>", "a VO group to carry (repeatable), e.g. /atlas/prod", collect, [])
     .option("--vo <name>", "VO to carry (default: the CA's)")
     .option("--days <n>", "validity in days", parseIntOption("--days", 1), 365)

@@ -56,6 +56,16 @@ describe("wms init", () => {
     for (const key of [config.pilot.key as string, config.up.delegate[0].key]) expect((statSync(key).mode & 0o777).toString(8)).toBe("600");
   });
 
+  it("gives the local user an operator certificate where wms factory set looks for it by default", () => {
+    const { config } = loadConfig({ path: path.join(dir, "wms.yaml"), env: {} });
+    const cert = path.join(config.pki.dir, "users", "operator.cert.pem");
+    const id = verifyChain([readFileSync(cert, "utf8")], loadTrust(config.pki.dir));
+    expect(id.roles).toContain("operator");
+    expect(id.kind).toBe("user");
+    expect(id.dn).toMatch(/^\/DC=org\/DC=pilot-wms\/OU=Operators\/CN=./);
+    expect((statSync(path.join(config.pki.dir, "users", "operator.key.pem")).mode & 0o777).toString(8)).toBe("600");
+  });
+
   it("refuses a folder it already set up, in one line with a code, and changes nothing", async () => {
     const before = readFileSync(path.join(dir, "wms.yaml"), "utf8");
     const r = await runCli(["init", dir], { cwd: base });

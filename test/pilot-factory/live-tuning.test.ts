@@ -124,6 +124,29 @@ describe("live tuning with `wms factory set`", () => {
     }
   }, 60_000);
 
+  it("refuses a change signed by a user who is not an operator (E1723, one line from the factory) and one without a certificate, and changes nothing", async () => {
+    const f = await start("fac-notop", queueKnobs({ name: "guarded", pilotsPerMinute: 60 }), undefined, false);
+    try {
+      await f.cycleOnce();
+      const userCert = path.join(workDir, "production.cert.pem");
+      const userKey = path.join(workDir, "production.key.pem");
+      writeFileSync(userCert, pki.user.certPem);
+      writeFileSync(userKey, pki.user.keyPem, { mode: 0o600 });
+      const [notOperator, noCert] = await Promise.all([
+        runCli(["--namespace", ns, "factory", "set", "guarded", "pilotsPerMinute=0", "--factory", "fac-notop", "--cert", userCert, "--key", userKey], asOperator),
+        runCli(["--namespace", ns, "factory", "set", "guarded", "pilotsPerMinute=0", "--factory", "fac-notop"], { env: { WMS_PKI_DIR: path.join(workDir, "no-pki") } }),
+      ]);
+      expect(notOperator.code).toBe(1);
+      expect(notOperator.stderr).toMatch(/^wms: error E1723 SEC_NOT_OPERATOR: .*Jane Doe holds no operator role.*\n$/);
+      expect(noCert.code).toBe(1);
+      expect(noCert.stderr).toMatch(/^wms: error E1007 FILE_UNREADABLE: .*--cert .*no-pki\/users\/operator\.cert\.pem: ENOENT\n$/);
+      expect(f.queues()[0].pilotsPerMinute).toBe(60);
+      expect(await redis.exists(factoryKeys(names, "fac-notop").queue("guarded").knobs)).toBe(0);
+    } finally {
+      await f.stop();
+    }
+  }, 60_000);
+
   it("writes the whole live state into the factory's YAML file when given --factory-file, keeping the rest of the file", async () => {
     const file = path.join(workDir, "factory.yaml");
     writeFileSync(file, "# operator notes stay\nfactoryId: fac-yaml\nqueues:\n  - name: fromfile\n    site: SITE_A\n    maxPending: 4      # small site\n");
