@@ -82,10 +82,15 @@ export function readDataFile(path: string, invalid: typeof ERR.BAD_INPUT | typeo
   } catch (e) {
     throw new WmsError(ERR.FILE_UNREADABLE, `${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
+  return parseDataText(text, path, invalid);
+}
+
+/** YAML or JSON text (YAML reads JSON as is) from `source`, or one coded line saying why not. */
+export function parseDataText(text: string, source: string, invalid: typeof ERR.BAD_INPUT | typeof ERR.BAD_CONFIG = ERR.BAD_INPUT): unknown {
   try {
     return parseYaml(text);
   } catch (e) {
-    throw new WmsError(invalid, `${path}: not valid YAML/JSON (${(e as Error).message.split("\n")[0]})`);
+    throw new WmsError(invalid, `${source}: not valid YAML/JSON (${(e as Error).message.split("\n")[0]})`);
   }
 }
 

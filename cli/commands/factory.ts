@@ -193,7 +193,8 @@ async function runFactory(opts: RunOptions, cmd: Command): Promise<void> {
 async function setKnobs(queueName: string, assignments: string[], opts: SetOptions, cmd: Command): Promise<void> {
   const { readFileSync, writeFileSync } = await import("node:fs");
   const path = await import("node:path");
-  const { parse: parseYaml } = await import("yaml");
+  // Through platform/config (a static import of yaml there): the bundled CLI's dynamic import of yaml has no named `parse`.
+  const { parseDataText } = await import("../../platform/config.ts");
   const { ERR, FactoryConfig, SCHEMA_VERSION, WmsError } = await import("../../schemas/index.ts");
   const { openRedis } = await import("../../platform/connections.ts");
   const { connectNats } = await import("../nats-connection.ts");
@@ -249,7 +250,7 @@ async function setKnobs(queueName: string, assignments: string[], opts: SetOptio
         if (Object.keys(diff).length > 0) values[q.name] = diff;
       }
       fileText = f.editFactoryFile(readFileSync(factoryFile, "utf8"), factoryFile, values);
-      const data: unknown = factoryFile.endsWith(".json") || fileText.trimStart().startsWith("{") ? JSON.parse(fileText) : parseYaml(fileText);
+      const data = parseDataText(fileText, factoryFile);
       const problems = FactoryConfig.problems({ schemaVersion: SCHEMA_VERSION, ...(data as object) });
       if (problems !== undefined) throw new WmsError(ERR.BAD_INPUT, `${factoryFile} would not validate: ${problems}`);
     }
