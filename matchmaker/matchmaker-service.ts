@@ -404,6 +404,9 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
   /**
    * Every job a heartbeat names, renewed together: the leases in one script call per site shard,
    * beside each job's fence (attempt, lease token and pilot against its record, in its task's slot).
+   * The fence checks made in one turn run as one script call per task shard (fence-2 is a batched
+   * script): a heartbeat naming 20 jobs of one task costs two EVALSHAs in all. They cannot share the
+   * site shard's call: the record, its attempt and its state (a cancel) live in the task's slot.
    */
   async function renewLeases(batch: readonly LeaseRenewal[]): Promise<LeaseStatus[]> {
     const [extended, held] = await Promise.all([
