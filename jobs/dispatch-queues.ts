@@ -268,7 +268,11 @@ export class DispatchQueues {
       const moved = await this.jobs.transition(jobId, "sent", ["activated"], { pilotId, leaseToken: token, reportKey }, Date.now(), undefined, { siteCounted: true });
       if (moved.moved && moved.spec) {
         const attempt = moved.attempt;
-        const claimed: ClaimedJob = { spec: { ...moved.spec, attempt }, lockToken: token, site, autocluster: ac, attempt };
+        // The spec is the claim's own object, made from the record by this move: the record's
+        // attempt is written into it rather than into a copy of its two dozen fields.
+        const spec = moved.spec;
+        spec.attempt = attempt;
+        const claimed: ClaimedJob = { spec, lockToken: token, site, autocluster: ac, attempt };
         if (!withClaim) return claimed;
         let prepared: ClaimWrites<T>;
         try {

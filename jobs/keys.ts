@@ -68,11 +68,32 @@ export interface JobKeys {
   taskName(ownerHash: string, taskName: string): string;
 }
 
+/** Sites and tasks whose key sets a `jobKeys` keeps made; past this it starts over (bounds memory). */
+const MAX_MEMO_SITES = 10_000;
+const MAX_MEMO_TASKS = 4096;
+
+/**
+ * A site's or task's key names are asked for on every claim, transition and lease renewal: each key
+ * set is made once and kept (a claim built nine key strings and a closure for each of its two
+ * lookups), up to a bound, since site names and task ids come from the outside.
+ */
+function memo<T>(max: number, make: (id: string) => T): (id: string) => T {
+  const made = new Map<string, T>();
+  return (id) => {
+    let v = made.get(id);
+    if (v === undefined) {
+      if (made.size >= max) made.clear();
+      made.set(id, (v = make(id)));
+    }
+    return v;
+  };
+}
+
 export function jobKeys(names: WireNames): JobKeys {
   const ns = names.namespace;
   const p = names.redisPrefix;
   return {
-    site(site) {
+    site: memo(MAX_MEMO_SITES, (site): SiteKeys => {
       const b = `${p}{${ns}:s:${site}}:`;
       return {
         lease: `${b}lease`,
@@ -86,8 +107,8 @@ export function jobKeys(names: WireNames): JobKeys {
         checker: `${b}checker`,
         ready: (ac) => `${b}r:${ac}`,
       };
-    },
-    task(taskId) {
+    }),
+    task: memo(MAX_MEMO_TASKS, (taskId): TaskKeys => {
       const b = `${p}{${ns}:t:${taskId}}:`;
       return {
         task: `${b}task`,
@@ -98,7 +119,7 @@ export function jobKeys(names: WireNames): JobKeys {
         job: (jobId) => `${b}j:${jobId}`,
         attempts: (jobId) => `${b}a:${jobId}`,
       };
-    },
+    }),
     sites: names.redisKey("jobs", "sites"),
     tasks: names.redisKey("tasks"),
     producers: names.redisKey("dataset-producers"),

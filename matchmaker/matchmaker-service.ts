@@ -12,7 +12,6 @@ import {
   HeartbeatBatch,
   type HeartbeatBatchReply,
   type HeartbeatReply,
-  type JobSpec,
   isWmsError,
   MachineAdvert,
   type MatchReply,
@@ -139,12 +138,6 @@ const encoder = new TextEncoder();
 /** The codes a pilot token check answers with. */
 const TOKEN_REFUSALS = new Set<number>([ERR.MATCH_TOKEN_REJECTED, ERR.SEC_TOKEN_SPENT, ERR.SEC_TOKEN_EXPIRED, ERR.SEC_TOKEN_WRONG_SITE]);
 
-/** The one-time key written with a claim, and the attempt it was bound to. */
-interface MintedKey {
-  readonly secret: string;
-  readonly attempt: number;
-}
-
 export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerHandle> {
   const { nc, redis, names, config, signer, logger } = o;
   const mm = config.matchmaker;
@@ -226,7 +219,7 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
    * `admitted` (the token check) is awaited before anything is claimed, but runs alongside the
    * index read. `withKey` makes the one-time key the claim writes in its own atomic step.
    */
-  async function bestJob(site: string, machine: ClassAd, holder: ClaimHolder, admitted: Promise<unknown>, withKey: (job: ClaimTarget) => ClaimWrites<MintedKey>): Promise<(ClaimedJob & { readonly extra: MintedKey }) | undefined> {
+  async function bestJob(site: string, machine: ClassAd, holder: ClaimHolder, admitted: Promise<unknown>, withKey: (job: ClaimTarget) => ClaimWrites<string>): Promise<(ClaimedJob & { readonly extra: string }) | undefined> {
     const pilotId = holder.pilotId;
     const [acs] = await Promise.all([index.live(site), admitted]);
     if (acs.length === 0) return undefined;
@@ -306,22 +299,17 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
       await admitted;
       throw overBudget(advert.site, advert.pilotId, "this ad ran over it before");
     }
-    const keyReq = (job: Pick<JobSpec, "userDn" | "jobId" | "attempt">) => ({ userDn: job.userDn, jobId: job.jobId, pilotId: advert.pilotId, attempt: job.attempt, site: advert.site, ttlSec: config.credentials.oneTimeKeyTtlSec });
-    const withKey = (job: ClaimTarget): ClaimWrites<MintedKey> => {
-      const k = keys.prepare(keyReq(job));
-      return { writes: { set: [k] }, value: { secret: k.secret, attempt: job.attempt } };
+    // The key is bound to the attempt the claim's record move made, the one the envelope names.
+    const withKey = (job: ClaimTarget): ClaimWrites<string> => {
+      const k = keys.prepare({ userDn: job.userDn, jobId: job.jobId, pilotId: advert.pilotId, attempt: job.attempt, site: advert.site, ttlSec: config.credentials.oneTimeKeyTtlSec });
+      return { writes: { set: [k] }, value: k.secret };
     };
     const claimed = await bestJob(advert.site, machine, { pilotId: advert.pilotId, ...(advert.reportKey !== undefined && { reportKey: advert.reportKey }) }, admitted, withKey);
     if (!claimed) return nomatch(`no waiting job at ${advert.site} matches this pilot`);
     try {
       const job = claimed.spec;
       if (!verifyJobSpecSeal(specSeals, job)) return await refuseUnsealed(claimed, advert.pilotId);
-      const oneTimeKey = claimed.extra.secret;
-      // A recovered stall bumps the attempt inside the claim: the key is bound to the attempt the envelope names.
-      if (claimed.attempt !== claimed.extra.attempt) {
-        const k = keys.prepare(keyReq(job), oneTimeKey);
-        await redis.set(k.key, k.value, "PX", k.pxMs);
-      }
+      const oneTimeKey = claimed.extra;
       const now = Date.now();
       const body: EnvelopeBody = {
         schemaVersion: SCHEMA_VERSION,

@@ -82,14 +82,48 @@ export interface RedisOpenOptions {
   /** A connection as BullMQ requires it: only the benchmarks' plain BullMQ baselines open one. */
   forBullMq?: boolean;
   lazy?: boolean;
+  /**
+   * Instead of ioredis's auto-pipelining, each command is written as it is made, into a socket
+   * corked until the end of the event-loop turn: the commands of one turn still leave in one write,
+   * without the Pipeline object, the per-command callback and the re-dispatch auto-pipelining
+   * allocates for every turn (about 5 KB of heap for a lone command, 1 KB each in a turn of 16;
+   * measured with the node 20 heap). The matchmaker's connection, where that was a fifth of what a
+   * match allocates.
+   */
+  corked?: boolean;
 }
 
 function commonRedisOptions(opts: RedisOpenOptions): RedisOptions {
   return {
     maxRetriesPerRequest: opts.forBullMq ? null : 3,
     lazyConnect: opts.lazy ?? false,
-    enableAutoPipelining: !opts.forBullMq,
+    enableAutoPipelining: !opts.forBullMq && !opts.corked,
   };
+}
+
+type RedisClass = typeof import("ioredis").Redis;
+let corkedRedis: RedisClass | undefined;
+
+/** ioredis's client, corking its socket from the first command of an event-loop turn to the turn's end (`RedisOpenOptions.corked`). */
+function corkedRedisClass(): RedisClass {
+  corkedRedis ??= class CorkedRedis extends ioredis().Redis {
+    private corked = false;
+
+    override sendCommand(...args: Parameters<Redis["sendCommand"]>): unknown {
+      // Only the connection's own socket once ready: before that ioredis queues commands itself.
+      if (!this.corked && args[1] === undefined && this.status === "ready") {
+        const socket = this.stream;
+        this.corked = true;
+        socket.cork();
+        process.nextTick(() => {
+          this.corked = false;
+          socket.uncork();
+        });
+      }
+      return super.sendCommand(...args);
+    }
+  };
+  return corkedRedis;
 }
 
 /**
@@ -105,7 +139,8 @@ function commonRedisOptions(opts: RedisOpenOptions): RedisOptions {
 export function openRedis(config: WmsConfig, opts: RedisOpenOptions = {}): Redis {
   const t = redisTarget(config.redis);
   if (t.cluster) throw new WmsError(ERR.BAD_CONFIG, "redis.cluster: this service does not run on Redis Cluster yet; give redis.url of a single server");
-  return new (ioredis().Redis)({ host: t.nodes[0].host, port: t.nodes[0].port, ...redisConnectOptions(config.redis), ...commonRedisOptions(opts) });
+  const Client = opts.corked ? corkedRedisClass() : ioredis().Redis;
+  return new Client({ host: t.nodes[0].host, port: t.nodes[0].port, ...redisConnectOptions(config.redis), ...commonRedisOptions(opts) });
 }
 
 /** A single server or, with `redis.cluster.nodes`, ioredis's Cluster client over those seeds. */

@@ -18,14 +18,24 @@ export function redisScript(lua: string): RedisScript {
   return {
     sha,
     async run(redis, keys, args) {
+      // One array for KEYS and ARGV (ioredis takes it as the command's arguments as they are): the
+      // spread form built three more copies of them per call on the matchmaker's per-match path.
+      const flat = keysAndArgs(keys, args);
       try {
-        return await redis.evalsha(sha, keys.length, ...keys, ...args);
+        return await redis.evalsha(sha, keys.length, flat);
       } catch (e) {
         if (!(e instanceof Error) || !e.message.startsWith("NOSCRIPT")) throw e;
-        return redis.eval(lua, keys.length, ...keys, ...args);
+        return redis.eval(lua, keys.length, flat);
       }
     },
   };
+}
+
+function keysAndArgs(keys: readonly string[], args: ReadonlyArray<string | number>): string[] {
+  const out = new Array<string>(keys.length + args.length);
+  for (let i = 0; i < keys.length; i++) out[i] = keys[i];
+  for (let i = 0; i < args.length; i++) out[keys.length + i] = String(args[i]);
+  return out;
 }
 
 /** The text Redis Cluster hashes for a key: the first non-empty `{...}`, else the whole key. */
@@ -36,6 +46,19 @@ export function slotTag(key: string): string {
     if (b > a + 1) return key.slice(a + 1, b);
   }
   return key;
+}
+
+/**
+ * True when `key` hashes by the same text as a key whose tag is `tag` (what `slotTag` returns),
+ * without cutting the key: checked for every key of every script call.
+ */
+export function inSlot(key: string, tag: string): boolean {
+  const a = key.indexOf("{");
+  if (a >= 0) {
+    const b = key.indexOf("}", a + 1);
+    if (b > a + 1) return b - a - 1 === tag.length && key.startsWith(tag, a + 1);
+  }
+  return key === tag;
 }
 
 /** Most calls one script run carries; a larger burst is split, so no run holds Redis for long. */
@@ -87,15 +110,16 @@ return out
   const pending = new Map<RedisClient, Map<string, Call[]>>();
 
   function send(redis: RedisClient, calls: readonly Call[]): void {
+    // KEYS then ARGV (the number of calls, each call's key and argument counts, then every call's
+    // arguments), written once into one array.
     const keys: string[] = [];
-    const counts: Array<string | number> = [calls.length];
-    const args: Array<string | number> = [];
+    const argv: string[] = [String(calls.length)];
     for (const c of calls) {
-      counts.push(c.keys.length, c.args.length);
-      keys.push(...c.keys);
-      args.push(...c.args);
+      for (const k of c.keys) keys.push(k);
+      argv.push(String(c.keys.length), String(c.args.length));
     }
-    script.run(redis, keys, [...counts, ...args]).then(
+    for (const c of calls) for (const a of c.args) argv.push(String(a));
+    script.run(redis, keys, argv).then(
       (out) => {
         const rows = out as Array<[number, unknown]>;
         calls.forEach((c, i) => {

@@ -54,7 +54,7 @@ async function runOne(cmd: Command, opts: MatchmakerOptions): Promise<void> {
   const signer = createBatchEnvelopeSigner({ certPem: await read("services/matchmaker.cert.pem"), keyPem: await read("services/matchmaker.key.pem") });
   const logger = createLogger("matchmaker", config.logLevel);
   const nc = await connectNats(config, "wms-matchmaker");
-  const redis = openRedis(config);
+  const redis = openRedis(config, { corked: true });
   // Site authorization chains come from the site config when one is set; without it no site refuses.
   const sites = config.sitesFile ? (await import("../../site-authz/index.ts")).loadSiteConfig(config.sitesFile).sites : undefined;
   // The metrics endpoint first: a port in use stops the start before the matchmaker answers anything.
