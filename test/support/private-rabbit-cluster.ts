@@ -69,6 +69,12 @@ function portAccepts(port: number): Promise<boolean> {
   });
 }
 
+/** list_queues' JSON gives arguments as `[name, AMQP type, value]` triples; as a plain object here. */
+function queueArguments(raw: unknown): Record<string, unknown> {
+  if (!Array.isArray(raw)) return (raw ?? {}) as Record<string, unknown>;
+  return Object.fromEntries((raw as unknown[][]).map((t) => [String(t[0]), t[t.length - 1]]));
+}
+
 /** `n` rabbitmq-server nodes joined into one cluster; throws (having stopped everything) if it does not form. */
 export async function startRabbitCluster(label: string, n = 3): Promise<PrivateRabbitCluster> {
   const root = mkdtempSync(join(tmpdir(), `wms-rmqcluster-${label}-`));
@@ -170,7 +176,7 @@ export async function startRabbitCluster(label: string, n = 3): Promise<PrivateR
         return (JSON.parse(out) as Array<Record<string, unknown>>).map((q) => ({
           name: String(q.name),
           type: String(q.type),
-          arguments: (q.arguments ?? {}) as Record<string, unknown>,
+          arguments: queueArguments(q.arguments),
           members: Array.isArray(q.members) ? (q.members as string[]) : [],
           leader: typeof q.leader === "string" ? q.leader : "",
           messages: Number(q.messages ?? 0),
