@@ -13,8 +13,8 @@ import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const DIST = join(ROOT, "dist");
-/** Top-level folders that are not part of the program: tests, benchmarks and tooling run from source. */
-const NOT_SOURCE = new Set(["node_modules", "dist", "test", "bench", "docs", "deploy", "scripts", "bin", "test-artifacts", "tmp"]);
+/** Folders tsconfig.json type-checks that are not part of the program: tests and benchmarks run from source, bin/ is copied below. */
+const NOT_SOURCE = new Set(["test", "bench", "bin"]);
 const NOT_ASSET = /\.(ts|md)$|^\.keep$/;
 
 const args = new Set(process.argv.slice(2));
@@ -30,9 +30,11 @@ function* walk(dir) {
 }
 
 const mtime = (p) => (existsSync(p) ? statSync(p).mtimeMs : -1);
-const sourceDirs = readdirSync(ROOT, { withFileTypes: true })
-  .filter((e) => e.isDirectory() && !e.name.startsWith(".") && !NOT_SOURCE.has(e.name))
-  .map((e) => join(ROOT, e.name));
+// The program's folders are the ones tsconfig.json names, not whatever else sits at the top: a
+// deployment folder a user made with `wms init` in the checkout (keys, data) must not end up in dist/.
+const sourceDirs = JSON.parse(readFileSync(join(ROOT, "tsconfig.json"), "utf8"))
+  .include.filter((name) => /^[\w-]+$/.test(name) && !NOT_SOURCE.has(name) && existsSync(join(ROOT, name)) && statSync(join(ROOT, name)).isDirectory())
+  .map((name) => join(ROOT, name));
 
 /** dist path → source path, for every file dist/ should hold. */
 const wanted = new Map();

@@ -17,12 +17,16 @@ export function registerInit(program: Command): void {
         const r = initDeployment({ dir, namespace, monitorPort: opts.monitorPort, matchmakers: opts.matchmakers });
         if (opts.json) return printJson(r);
         const rel = (p: string): string => (p.startsWith(r.dir + "/") ? p.slice(r.dir.length + 1) : p);
+        // Run through `npx wms` (no global install), the next steps say `npx wms` too, so they can be pasted as they are.
+        const wms = process.env.npm_command === "exec" ? "npx wms" : "wms";
         process.stdout.write(
           `deployment in ${r.dir} (namespace ${r.namespace})\n` +
             `  wms.yaml, sites.yaml, factory.yaml, catalog.yaml, storage/, pki/, tasks/ (${r.tasks.map(rel).join(", ")})\n` +
-            `next:\n  cd ${r.dir}\n  wms up                 # Ctrl-C stops it; or 'wms up --detach', 'wms status', 'wms down'\n` +
-            `  wms task submit tasks/data-local-job.yaml --cert ${rel(r.productionCert.cert)} --key ${rel(r.productionCert.key)}\n  wms task status T1 --watch\n` +
-            `  wms factory set SITE_A-local pilotsPerMinute=30   # signed with your operator certificate, ${rel(r.operatorCert.cert)}\n`,
+            `next:\n  cd ${r.dir}\n  ${`${wms} up`.padEnd(22)} # Ctrl-C stops it; or '${wms} up --detach', '${wms} status', '${wms} down'\n` +
+            `  ${wms} task submit tasks/data-local-job.yaml --cert ${rel(r.productionCert.cert)} --key ${rel(r.productionCert.key)}\n` +
+            `  ${wms} task status T1 --watch   # T1: the task ID submit printed\n` +
+            `  ${wms} factory set SITE_A-local pilotsPerMinute=30   # signed with your operator certificate, ${rel(r.operatorCert.cert)}\n` +
+            `  outputs: storage/<site>/<output dataset>/<job ID>/ (the task file's outputDataset)\n`,
         );
       }),
     );

@@ -65,7 +65,8 @@ export function registerUp(program: Command): void {
         };
         process.stdout.write(`wms up for ${dir} (namespace ${state.namespace}): ${state.status}, supervisor pid ${state.supervisor.pid}, up ${age(state.startedAt)}\n`);
         if (state.monitorUrl) process.stdout.write(`  monitor   ${state.monitorUrl}\n`);
-        process.stdout.write(`  services  nats ${state.urls.nats}, redis ${state.urls.redis}, rabbitmq ${state.urls.rabbitmq}${state.startedServices.length ? ` (started privately: ${state.startedServices.join(", ")})` : ""}\n`);
+        const { redactUrl } = await import("../../platform/service-targets.ts");
+        process.stdout.write(`  services  nats ${redactUrl(state.urls.nats)}, redis ${redactUrl(state.urls.redis)}, rabbitmq ${redactUrl(state.urls.rabbitmq)}${state.startedServices.length ? ` (started privately: ${state.startedServices.join(", ")})` : ""}\n`);
         if (state.logFile) process.stdout.write(`  log       ${state.logFile}\n`);
         const rows = state.children.map((c) => [c.name, c.pid === undefined ? "-" : String(c.pid), c.state, String(c.restarts), age(c.since)]);
         const header = ["PROCESS", "PID", "STATE", "RESTARTS", "SINCE"];

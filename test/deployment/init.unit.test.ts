@@ -34,6 +34,19 @@ describe("wms init", () => {
     expect(readFileSync(out.configFile, "utf8")).toMatch(/^# pilot-wms deployment, made by `wms init`/);
   });
 
+  it("prints next steps that can be pasted as they are: npx wms when run through npx, files that exist", { timeout: 90_000 }, async () => {
+    const viaNpx = await runCli(["init", path.join(base, "npx-grid"), "--monitor-port", "0"], { cwd: base, env: { npm_command: "exec" } });
+    expect(viaNpx.code, viaNpx.stderr).toBe(0);
+    const steps = viaNpx.stdout.split("\n").filter((l) => /^ {2}(npx )?wms /.test(l));
+    expect(steps.length).toBe(4);
+    for (const l of steps) expect(l).toMatch(/^ {2}npx wms /);
+    const submit = steps.find((l) => l.includes("task submit")) as string;
+    for (const f of submit.match(/(tasks|pki)\/\S+/g) ?? []) expect(existsSync(path.join(base, "npx-grid", f)), f).toBe(true);
+    expect(submit).toMatch(/--cert pki\/\S+ --key pki\/\S+$/);
+    const plain = await runCli(["init", path.join(base, "plain-grid"), "--monitor-port", "0"], { cwd: base, env: { npm_command: undefined } });
+    expect(plain.stdout).toMatch(/^ {2}wms up +# Ctrl-C stops it/m);
+  });
+
   it("places the sample data where its catalog says, with the sizes and checksums it lists", () => {
     const { config } = loadConfig({ path: path.join(dir, "wms.yaml"), env: {} });
     const sites = new Map(SiteConfig.parse(readDataFile(config.sitesFile as string)).sites.map((s) => [s.name, s.storagePath]));

@@ -106,5 +106,10 @@ describe("from a fresh clone to a finished task", () => {
     const transpileCache = (e: string): boolean => !existsSync(path.join(clone, "dist")) && /^tsx-\d+$/.test(e);
     expect(readdirSync(runTmp).filter((e) => !transpileCache(e))).toEqual([]);
     expect(existsSync(path.join(deployment, ".wms", "up", "state.json"))).toBe(false);
+
+    // A rebuild in the clone leaves the deployment folder (its keys, its data) out of dist/.
+    await run("npm", ["run", "build"], { cwd: clone, env, timeout: 300_000 });
+    expect(existsSync(path.join(clone, "dist", "bundle", "wms.js"))).toBe(true);
+    expect(existsSync(path.join(clone, "dist", "mygrid"))).toBe(false);
   }, 900_000);
 });
