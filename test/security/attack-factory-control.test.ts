@@ -1,8 +1,11 @@
-// Attacks on factory control (`wms factory set`): anyone who can publish on the subject tries to
-// retune a running factory to pilotsPerMinute=0: unsigned, signed by a user who is not an operator,
-// by another CA, by a revoked operator, a captured request replayed, an expired one, and records
-// written into Redis for the factory's next start. Each test fails if the attack succeeds: the
-// factory's live knobs and the next cycle's rate are what is checked, not only the reply.
+// Attacks on factory control (`wms factory set`), with authentication on (private nats-server and
+// redis-server with the files `wms secrets init` writes; the factory runs as its role): someone
+// holding the operator's NATS identity (the one role allowed to publish it) tries to retune a
+// running factory to pilotsPerMinute=0: unsigned, signed by a user who is not an operator, by
+// another CA, by a revoked operator, a captured request replayed, an expired one; records written
+// into Redis for the factory's next start; other roles answering in the factory's place. Each test
+// fails if the attack succeeds: the factory's live knobs and the next cycle's rate are checked, not
+// only the reply.
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -23,19 +26,22 @@ import {
   signFactoryControl,
   type CertificateAndKey,
 } from "../../security/index.ts";
-import { openLiveServices, type LiveServices } from "../support/live-services.ts";
-import { testConfig } from "../support/namespace.ts";
+import { openNats, openRedis } from "../../platform/connections.ts";
+import type { TransportRole } from "../../security/index.ts";
+import { startAuthServers, type AuthServers } from "../support/auth-servers.ts";
 import { queueKnobs, RecordingTokens, silentPilot, testRuntime, waitFor } from "../pilot-factory/factory-fixture.ts";
 import { BITS, usePki } from "./support/pki-fixture.ts";
 
-const loaded = testConfig("attackfactory");
-const { names } = loaded;
+let s: AuthServers;
 const FACTORY = "fac-attacked";
 const QUEUE = "prod";
 const pki = usePki();
 const encoder = new TextEncoder();
-let live: LiveServices;
+const opened: NatsConnection[] = [];
+const redises: Redis[] = [];
+/** The operator's NATS connection: every attack here is sent with it. */
 let nc: NatsConnection;
+/** The operator's Redis user (the whole namespace), to look at and write what the factory keeps. */
 let redis: Redis;
 let factory: RunningFactory;
 let operator: { certChain: string[]; keyPem: string };
@@ -45,15 +51,31 @@ const workDir = mkdtempSync(path.join(os.tmpdir(), "wms-attack-factory-"));
 const signer = (c: CertificateAndKey): { certChain: string[]; keyPem: string } => ({ certChain: [c.certPem], keyPem: c.keyPem });
 const issueOperator = (cn: string): CertificateAndKey => issueCertificate({ caDir: pki().dir, keyBits: BITS, kind: "user", dn: `/DC=org/DC=pilot-wms/OU=Operators/CN=${cn}`, roles: ["operator"] });
 
-function start(): Promise<RunningFactory> {
+const names = (): AuthServers["anonymous"]["names"] => s.anonymous.names;
+
+async function natsAs(role: TransportRole): Promise<NatsConnection> {
+  const c = await openNats(s.as(role).config, `attack-factory-${role}`);
+  opened.push(c);
+  return c;
+}
+
+function redisAs(role: TransportRole): Redis {
+  const r = openRedis(s.as(role).config);
+  redises.push(r);
+  return r;
+}
+
+async function start(): Promise<RunningFactory> {
+  const redis = redisAs("factory");
+  const names = s.anonymous.names;
   return startFactory({
     config: { schemaVersion: SCHEMA_VERSION, factoryId: FACTORY, queues: [queueKnobs({ name: QUEUE, pilotsPerMinute: 600, cycleSec: 0.25 })] },
-    nc,
+    nc: await natsAs("factory"),
     redis,
     names,
     tokens: new RecordingTokens(redis, names),
     waitingJobs: async () => 1000,
-    runtime: testRuntime(loaded),
+    runtime: testRuntime(s.as("factory")),
     workDir,
     pilotCommand: silentPilot,
     onCycle: (r) => reports.push(r),
@@ -64,7 +86,7 @@ function start(): Promise<RunningFactory> {
 
 /** Sends as any NATS client of the namespace would, and reads the factory's answer. */
 async function send(body: unknown): Promise<FactoryControlReply> {
-  const m = await nc.request(names.subjects.factoryControl, encoder.encode(JSON.stringify(body)), { timeout: 5000 });
+  const m = await nc.request(names().subjects.factoryControl, encoder.encode(JSON.stringify(body)), { timeout: 5000 });
   return FactoryControlReply.parseJson(m.data);
 }
 
@@ -83,28 +105,31 @@ async function expectStillRunningAt(rate: number): Promise<void> {
   const since = Date.now();
   const next = await waitFor("a cycle after the attempt", () => reports.find((r) => r.startedAt >= since));
   expect(next.knobs.pilotsPerMinute).toBe(rate);
-  expect(await redis.exists(factoryKeys(names, FACTORY).queue(QUEUE).knobs)).toBe(rate === 600 ? 0 : 1);
+  expect(await redis.exists(factoryKeys(names(), FACTORY).queue(QUEUE).knobs)).toBe(rate === 600 ? 0 : 1);
 }
 
 const stop = { factoryId: FACTORY, queue: QUEUE, knobs: { pilotsPerMinute: 0 } };
 
 beforeAll(async () => {
-  live = await openLiveServices(loaded, "attack-factory-test");
-  ({ nc, redis } = live);
+  s = await startAuthServers("attackfactory");
+  nc = await natsAs("operator");
+  redis = redisAs("operator");
   operator = signer(issueOperator("night operator"));
   factory = await start();
 }, 60_000);
 
 afterAll(async () => {
   await factory?.stop();
-  await live?.close();
+  await Promise.all(opened.map((c) => c.close().catch(() => undefined)));
+  for (const r of redises) r.disconnect();
+  await s?.stop();
   rmSync(workDir, { recursive: true, force: true });
 });
 
 describe("factory control from someone who is not an operator", () => {
   it("refuses an unsigned control message, as `wms factory set` sent it before (E1723), and a bare publish changes nothing either", async () => {
     await expectRefused({ schemaVersion: 1, ...stop, at: Date.now() }, ERR.SEC_NOT_OPERATOR);
-    nc.publish(names.subjects.factoryControl, encoder.encode(JSON.stringify({ schemaVersion: 1, ...stop, at: Date.now() })));
+    nc.publish(names().subjects.factoryControl, encoder.encode(JSON.stringify({ schemaVersion: 1, ...stop, at: Date.now() })));
     await nc.flush();
     await expectStillRunningAt(600);
   });
@@ -158,7 +183,7 @@ describe("captured and stale operator requests", () => {
 
 describe("factory control kept in Redis for the next start", () => {
   it("a restarted factory applies the operator's kept change and ignores values a Redis writer put beside it", async () => {
-    const key = factoryKeys(names, FACTORY).queue(QUEUE).knobs;
+    const key = factoryKeys(names(), FACTORY).queue(QUEUE).knobs;
     expect(await send(signFactoryControl({ ...stop, knobs: { maxPending: 42 } }, operator))).toMatchObject({ status: "ok" });
     await factory.stop();
     // A plain value, as the store held before requests were signed; a signed request of a user
@@ -170,7 +195,7 @@ describe("factory control kept in Redis for the next start", () => {
   });
 
   it("audits every refusal with its code and counts it for /metrics (wms_factory_control_refused_total)", async () => {
-    const counts = new Map((await factoryControlRefusals(redis, names)).map((r) => [r.code, r.count]));
+    const counts = new Map((await factoryControlRefusals(redis, names())).map((r) => [r.code, r.count]));
     // Unsigned (the request and the bare publish), user and service signatures, and at start the
     // plain and the user-signed kept values.
     expect(counts.get(ERR.SEC_NOT_OPERATOR)).toBe(6);
@@ -180,13 +205,37 @@ describe("factory control kept in Redis for the next start", () => {
     expect(counts.get(ERR.SEC_CERT_REVOKED)).toBe(1);
     // The tampered request, and the copied one at start.
     expect(counts.get(ERR.SEC_BAD_SIGNATURE)).toBe(2);
-    const audited = (await new AuditLog(redis, names).recent(100)).filter((e) => e.event === "factory-control-refused");
+    const audited = (await new AuditLog(redis, names()).recent(100)).filter((e) => e.event === "factory-control-refused");
     expect(audited.length).toBe(14);
     expect(audited.map((e) => e.fields.code)).toContain(String(ERR.SEC_NONCE_REPLAYED));
     expect(audited.every((e) => e.fields.factoryId === FACTORY)).toBe(true);
 
-    const text = await createMonitorRegistry(new MonitorData(redis, names)).metrics();
+    // Read as the monitor's own Redis user (read-only) reads it.
+    const text = await createMonitorRegistry(new MonitorData(redisAs("monitor"), names())).metrics();
     expect(text).toContain(`wms_factory_control_refused_total{code="${ERR.SEC_NOT_OPERATOR}"} 6`);
     expect(text).toContain(`wms_factory_control_refused_total{code="${ERR.SEC_NONCE_REPLAYED}"} 2`);
+  });
+});
+
+describe("someone else answering for the factory", () => {
+  it("a pilot, matchmaker or intake subscribing to factory control receives nothing, so cannot answer 'applied'; the operator hears the factory", async () => {
+    const rogues = await Promise.all((["pilot", "matchmaker", "intake"] as const).map((r) => natsAs(r)));
+    const heard: string[] = [];
+    for (const rogue of rogues) {
+      rogue.subscribe(names().subjects.factoryControl, {
+        callback: (err, m) => {
+          if (err) return;
+          heard.push(new TextDecoder().decode(m.data));
+          m.respond(encoder.encode(JSON.stringify({ schemaVersion: 1, status: "ok", factoryId: FACTORY, queue: QUEUE, knobs: { ...factory.queues()[0], pilotsPerMinute: 0 } })));
+        },
+      });
+    }
+    await Promise.all(rogues.map((r) => r.flush().catch(() => undefined)));
+    for (let i = 0; i < 3; i++) {
+      const reply = await send(signFactoryControl({ ...stop, knobs: { pilotsPerMinute: 500 + i } }, operator));
+      expect(reply).toMatchObject({ status: "ok", knobs: { pilotsPerMinute: 500 + i } });
+    }
+    expect(heard).toEqual([]);
+    expect(factory.queues()[0].pilotsPerMinute).toBe(502);
   });
 });
