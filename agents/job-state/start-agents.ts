@@ -9,7 +9,7 @@ import { JobStore } from "../../jobs/index.ts";
 import { accountingConsumer, auditConsumer, UsageStore } from "../accounting/index.ts";
 import { logConsumer } from "../job-logs/index.ts";
 import { ReplicaCatalogStore } from "../../matchmaker/index.ts";
-import { AUDIT_RECORD_SEAL_PURPOSE, type ReportConsumer } from "../reports/index.ts";
+import { AUDIT_RECORD_SEAL_PURPOSE, QueueDepthSampler, type ReportConsumer } from "../reports/index.ts";
 import { openSealVerifier, SealVerifier, type SealKeyring } from "../../security/index.ts";
 import { dataLocalRebroker, type Rebroker } from "./job-rebroker.ts";
 import type { JobDispatch } from "./job-state-agent.ts";
@@ -35,6 +35,8 @@ export interface StartAgentsOptions {
   rebroker?: Rebroker;
   /** The audit-record seal keys the credential cache's audit records are checked with (default: config.pki's key file). */
   auditSealKeys?: SealKeyring;
+  /** How often the report queues' depths are sampled for `/metrics` (queue-depth.ts; default 15 s, 0: never). */
+  queueDepthMs?: number;
 }
 
 export interface AgentsHandle {
@@ -93,9 +95,12 @@ export async function startAgents(o: StartAgentsOptions): Promise<AgentsHandle> 
     await ownDispatch?.close();
     throw e;
   }
+  const sampler = o.queueDepthMs === 0 ? undefined : new QueueDepthSampler({ url, rabbit: o.config.rabbitmq, names: o.names, redis: o.redis, logger: o.logger, intervalMs: o.queueDepthMs });
+  sampler?.start();
   return {
     consumers,
     async stop() {
+      await sampler?.stop();
       await Promise.all(Object.values(consumers).map((c) => c.stop()));
       await ownDispatch?.close();
     },

@@ -4,7 +4,7 @@
 import type { Redis } from "ioredis";
 import { errorEntry, type WireNames } from "../../schemas/index.ts";
 import { JOB_STATES, JobStore, isFinal, type AttemptRecord, type JobRecord, type JobState, type TaskRecord } from "../../jobs/index.ts";
-import { ReportRefusals, type RefusalCount } from "../reports/index.ts";
+import { readQueueDepths, ReportRefusals, type QueueDepth, type RefusalCount } from "../reports/index.ts";
 import { factoryControlRefusals, type FactoryControlRefusal } from "../../security/index.ts";
 
 export type StateCounts = Record<JobState, number>;
@@ -191,6 +191,11 @@ export class MonitorData {
   }
 
   /** Reports the agents refused (forged, unsigned, stale), per kind and code, since the namespace began. */
+  /** The report queues' depths as the agents last sampled them (none when no agents run). */
+  async reportQueues(): Promise<QueueDepth[]> {
+    return readQueueDepths(this.redis, this.names, Date.now());
+  }
+
   async refusedReports(): Promise<RefusalCount[]> {
     return new ReportRefusals(this.redis, this.names).counts();
   }

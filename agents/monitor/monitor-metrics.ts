@@ -70,6 +70,39 @@ export function createMonitorRegistry(data: MonitorData): Registry {
       for (const r of await data.refusedFactoryControls()) this.inc({ code: String(r.code) }, r.count);
     },
   });
+  // The report pipeline's depth, as the agents last sampled it (agents/reports/queue-depth.ts);
+  // absent while no agents run. Labels by role: job-state, errors, accounting, audit, logs, dead-letter.
+  const queueRole = (q: string): string => (q === "jobState" ? "job-state" : q === "deadLetter" ? "dead-letter" : q);
+  new Gauge({
+    name: "wms_report_queue_messages",
+    help: "Reports waiting in each RabbitMQ report queue (ready, not yet taken by an agent); queue=\"dead-letter\" holds the dead letters",
+    labelNames: ["queue"],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const d of await data.reportQueues()) this.set({ queue: queueRole(d.queue) }, d.messages);
+    },
+  });
+  new Gauge({
+    name: "wms_report_queue_consumers",
+    help: "Consumers (agents) reading each RabbitMQ report queue",
+    labelNames: ["queue"],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const d of await data.reportQueues()) this.set({ queue: queueRole(d.queue) }, d.consumers);
+    },
+  });
+  new Gauge({
+    name: "wms_dead_letter_messages",
+    help: "Reports in the dead-letter queue: refused or failed for good, kept for an operator to read",
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const d = (await data.reportQueues()).find((q) => q.queue === "deadLetter");
+      if (d) this.set(d.messages);
+    },
+  });
   const queueLabels = ["queue", "site"] as const;
   const queueGauge = (name: string, help: string, value: (q: FactoryQueueView) => number | undefined): void => {
     new Gauge({

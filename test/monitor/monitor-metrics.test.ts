@@ -11,6 +11,9 @@ import { testConfig } from "../support/namespace.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { parsePrometheusFamilies } from "../support/prometheus-text.ts";
 import { queueKnobs } from "../pilot-factory/factory-fixture.ts";
+import { connectRabbit } from "../../platform/connections.ts";
+import { declareTopology, deleteTopology, QueueDepthSampler, routingKeyFor } from "../../agents/reports/index.ts";
+import { createLogger } from "../../platform/logger.ts";
 
 const { config, names } = testConfig("monmetrics");
 const redis = new Redis(config.redis.url);
@@ -41,6 +44,22 @@ beforeAll(async () => {
     breaker: { state: "open", failures: 3, backoffSec: 20, retryAt: Date.now() + 20_000, reason: { code: ERR.FACTORY_SUBMIT_FAILED, message: "condor_submit: no schedd" } },
     knobs: queueKnobs({ name: "siteA-local" }), at: Date.now(),
   });
+  // The report pipeline: 3 accounting reports and 2 dead letters wait, no agent reads them; the
+  // agents' sampler counts them with passive declares.
+  const conn = await connectRabbit(config.rabbitmq.url, config.rabbitmq);
+  try {
+    const ch = await conn.createConfirmChannel();
+    await declareTopology(ch, names);
+    for (let i = 0; i < 3; i++) ch.publish(names.rabbit.reportsExchange, routingKeyFor(names, "accounting"), Buffer.from("{}"), { persistent: true });
+    for (let i = 0; i < 2; i++) ch.sendToQueue(names.rabbit.queues.deadLetter, Buffer.from("{}"), { persistent: true });
+    await ch.waitForConfirms();
+    await ch.close();
+  } finally {
+    await conn.close();
+  }
+  const sampler = new QueueDepthSampler({ url: config.rabbitmq.url, rabbit: config.rabbitmq, names, redis, logger: createLogger("monitor-metrics-test", "silent") });
+  await sampler.sampleOnce();
+  await sampler.stop();
   latency.observe(0.004);
   latency.observe(0.05);
   monitor = await startMonitor({ redis, names, port: 0, providers: await defaultProviders({ redis, names, config }) });
@@ -48,6 +67,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await monitor?.close();
+  const conn = await connectRabbit(config.rabbitmq.url, config.rabbitmq);
+  await deleteTopology(await conn.createChannel(), names);
+  await conn.close();
   defaultRegistry.removeSingleMetric("wms_test_monitor_latency_seconds");
   await deleteNamespaceKeys(redis, names.namespace);
   redis.disconnect();
@@ -86,6 +108,18 @@ describe("/metrics, parsed strictly", () => {
     // The JSON API the page draws from says why the breaker is open.
     const api = (await (await fetch(`${monitor.url}/api/factory`)).json()) as Array<{ breaker?: { reason?: { code: number } } }>;
     expect(api[0].breaker?.reason?.code).toBe(ERR.FACTORY_SUBMIT_FAILED);
+  });
+
+  it("shows the report pipeline's depth: reports waiting per report queue, their consumers, and the dead letters, as gauges", async () => {
+    const f = await families();
+    const value = (name: string, labels: Record<string, string> = {}): number | undefined => f.get(name)?.samples.find((x) => Object.entries(labels).every(([k, v]) => x.labels[k] === v))?.value;
+    expect(f.get("wms_report_queue_messages")?.type).toBe("gauge");
+    expect(value("wms_report_queue_messages", { queue: "accounting" })).toBe(3);
+    expect(value("wms_report_queue_messages", { queue: "job-state" })).toBe(0);
+    expect(value("wms_report_queue_messages", { queue: "dead-letter" })).toBe(2);
+    expect(value("wms_report_queue_consumers", { queue: "accounting" })).toBe(0);
+    expect(f.get("wms_dead_letter_messages")?.type).toBe("gauge");
+    expect(value("wms_dead_letter_messages")).toBe(2);
   });
 
   it("the strict parser refuses a cumulative figure typed gauge and a histogram whose +Inf bucket disagrees with its count", () => {
