@@ -1,4 +1,7 @@
-import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 
@@ -101,7 +104,7 @@ describe("docker-compose.yml exposure and secrets", () => {
   it("mounts the CA key only into the one-shot pki service; the services get a copy without it", () => {
     for (const name of WMS) expect(JSON.stringify(doc.services[name].volumes), name).not.toContain("pki-ca");
     expect(JSON.stringify(doc.services.pki.volumes)).toContain("pki-ca:/ca");
-    expect(JSON.stringify(doc.services.pki.entrypoint)).toContain("rm -f /pki/ca.key.pem");
+    expect(JSON.stringify(doc.services.pki.entrypoint)).toContain("rm -rf /pki/ca.key.pem /pki/users");
   });
 
   it("gives each service only its own role's identity, as compose secrets from files; no guest, no secret in the environment", () => {
@@ -181,4 +184,43 @@ describe("docker-compose.yml cluster profile", () => {
       expect(doc.services[n].profiles, n).toEqual(["cluster"]);
     }
   });
+});
+
+describe("docker-compose.yml pki step", () => {
+  const doc = parse(readFileSync(new URL("../docker-compose.yml", import.meta.url), "utf8"), { merge: true }) as {
+    services: Record<string, { entrypoint?: string[]; volumes?: string[] }>;
+  };
+
+  it("issues an operator certificate factory control accepts, keeps its key and the CA key out of the services' volumes, and gives the factory only what it uses", async () => {
+    const { loadTrust, verifyChain } = await import("../security/index.ts");
+    const root = mkdtempSync(join(tmpdir(), "wms-compose-pki-"));
+    try {
+      const [sh, flag, script] = doc.services.pki.entrypoint ?? [];
+      expect([sh, flag]).toEqual(["sh", "-c"]);
+      // The container's mount points, as folders of the temporary root; the CLI from this checkout.
+      const local = (script as string).replace(/(?<=^|\s)\/(ca|pki-factory|pki)(?=\/|\s|$)/g, (_m, d: string) => join(root, d));
+      // Docker creates a named volume's mount point before the container starts.
+      for (const d of ["pki", "pki-factory"]) mkdirSync(join(root, d));
+      const run = (): void => {
+        const r = spawnSync("sh", ["-c", local], { cwd: new URL("..", import.meta.url).pathname, encoding: "utf8", env: { ...process.env, WMS_DEV: "1" }, timeout: 120_000 });
+        expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
+      };
+      run();
+      run(); // a restart of the stack re-runs it: nothing is re-issued, the copies are refreshed
+      const files = (d: string): string[] => (readdirSync(join(root, d), { recursive: true }) as string[]).sort();
+      expect(files("pki-factory")).toEqual(["ca.crl.pem", "ca.pem", "pilot.cert.pem", "pilot.key.pem"]);
+      expect(files("pki").filter((f) => /ca\.key|users|operator/.test(f))).toEqual([]);
+      expect(files("pki")).toContain("services/matchmaker.key.pem");
+      // The factory's folder alone verifies the operator's certificate as an operator.
+      const who = verifyChain([readFileSync(join(root, "ca", "users", "operator.cert.pem"), "utf8")], loadTrust(join(root, "pki-factory")));
+      expect(who.roles).toContain("operator");
+      expect(who.kind).toBe("user");
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+    // The factory's pki mount is that folder; deploy/wms.yaml's pilot certificate is in it.
+    const factory = parse(readFileSync(new URL("../docker-compose.yml", import.meta.url), "utf8")) as { services: { factory: { volumes: string[] } } };
+    expect(factory.services.factory.volumes).toContain("pki-factory:/pki:ro");
+    expect(readFileSync(new URL("../deploy/wms.yaml", import.meta.url), "utf8")).toMatch(/cert: \/pki\/pilot\.cert\.pem/);
+  }, 180_000);
 });
