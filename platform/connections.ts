@@ -185,6 +185,18 @@ export function rabbitSocketOptions(rabbit: Omit<WmsConfig["rabbitmq"], "url">, 
  */
 export const RABBIT_HEARTBEAT_SEC = 15;
 
+/** One server of the list; a refused login is E1012 naming the user. */
+async function connectRabbitNode(u: URL, socket: Record<string, unknown>, username: string | undefined): Promise<Amqp.ChannelModel> {
+  const target = new URL(u.toString());
+  if (!target.searchParams.has("heartbeat")) target.searchParams.set("heartbeat", String(RABBIT_HEARTBEAT_SEC));
+  try {
+    return await amqplib().connect(target.toString(), socket);
+  } catch (e) {
+    if (isRabbitAuthRefusal(e)) throw new WmsError(ERR.SERVICE_AUTH_FAILED, `RabbitMQ at ${redactUrl(u.toString())} refused user '${username ?? "guest"}': ${(e as Error).message.split("\n")[0]}`);
+    throw e;
+  }
+}
+
 /**
  * Connects to the first server of the list that accepts us. An authentication refusal is not
  * retried on the next node (every node of a cluster shares its users), and says so with E1012.
@@ -194,16 +206,42 @@ export async function connectRabbit(url: string, rabbit: Omit<WmsConfig["rabbitm
   const socket = rabbitSocketOptions(rabbit, timeoutMs, url);
   let last: unknown;
   for (const u of t.urls) {
-    const target = new URL(u.toString());
-    if (!target.searchParams.has("heartbeat")) target.searchParams.set("heartbeat", String(RABBIT_HEARTBEAT_SEC));
     try {
-      return await amqplib().connect(target.toString(), socket);
+      return await connectRabbitNode(u, socket, t.username);
     } catch (e) {
-      if (isRabbitAuthRefusal(e)) throw new WmsError(ERR.SERVICE_AUTH_FAILED, `RabbitMQ at ${redactUrl(u.toString())} refused user '${t.username ?? "guest"}': ${(e as Error).message.split("\n")[0]}`);
+      if (e instanceof WmsError && e.code === ERR.SERVICE_AUTH_FAILED) throw e;
       last = e;
     }
   }
   throw last instanceof Error ? last : new Error(String(last));
+}
+
+/** What one server of a `rabbitmq.url` list did when asked on its own: its URL (no password) and, if it failed, why. */
+export interface RabbitNodeProbe {
+  readonly url: string;
+  readonly error?: unknown;
+}
+
+/**
+ * Opens and closes a connection to every server of the list at once, with the list's identity, for
+ * `wms services check`: clients use the first that answers, so one dead node goes unnoticed until
+ * the others fail too.
+ */
+export async function probeRabbitNodes(url: string, rabbit: Omit<WmsConfig["rabbitmq"], "url">, timeoutMs: number): Promise<RabbitNodeProbe[]> {
+  const t = rabbitTarget({ ...rabbit, url });
+  const socket = rabbitSocketOptions(rabbit, timeoutMs, url);
+  return Promise.all(
+    t.urls.map(async (u): Promise<RabbitNodeProbe> => {
+      try {
+        const conn = await connectRabbitNode(u, socket, t.username);
+        conn.on("error", () => undefined);
+        await conn.close();
+        return { url: redactUrl(u.toString()) };
+      } catch (e) {
+        return { url: redactUrl(u.toString()), error: e };
+      }
+    }),
+  );
 }
 
 export async function openRabbit(config: WmsConfig): Promise<Amqp.ChannelModel> {

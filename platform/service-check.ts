@@ -1,7 +1,7 @@
 import { connect as natsConnect } from "nats";
 import { Cluster, Redis } from "ioredis";
 import { ERR, isWmsError, type ErrorCode, type WmsConfig } from "../schemas/index.ts";
-import { connectRabbit, isRabbitAuthRefusal, natsConnectOptions, redisConnectOptions } from "./connections.ts";
+import { isRabbitAuthRefusal, natsConnectOptions, probeRabbitNodes, redisConnectOptions } from "./connections.ts";
 import { describeTarget, redisTarget } from "./service-targets.ts";
 
 export type ServiceName = "nats" | "redis" | "rabbitmq";
@@ -15,6 +15,8 @@ export interface ServiceStatus {
   /** The registry code of a failure: 1003 down, 1012 credentials refused, 1002 bad settings. */
   readonly code?: ErrorCode;
   readonly latencyMs?: number;
+  /** What the probe found besides an answer: for a RabbitMQ URL list, which nodes answer. */
+  readonly detail?: string;
   readonly error?: string;
   /** What to do: how to start it on a Debian machine when down, which identity to fix when refused. */
   readonly howToStart?: string;
@@ -39,11 +41,11 @@ const AUTH_HINT: Record<ServiceName, string> = {
   rabbitmq: "check rabbitmq.username and rabbitmq.password(File) (or WMS_IDENTITY_FILE) against the broker's users",
 };
 
-async function timed(service: ServiceName, url: string, probe: () => Promise<void>): Promise<ServiceStatus> {
+async function timed(service: ServiceName, url: string, probe: () => Promise<string | void>): Promise<ServiceStatus> {
   const t0 = performance.now();
   try {
-    await probe();
-    return { service, url, up: true, state: "up", latencyMs: Math.round((performance.now() - t0) * 10) / 10 };
+    const detail = await probe();
+    return { service, url, up: true, state: "up", latencyMs: Math.round((performance.now() - t0) * 10) / 10, ...(detail ? { detail } : {}) };
   } catch (e) {
     const msg = (isWmsError(e) ? e.detail : e instanceof Error ? e.message || e.name : String(e)).split("\n")[0];
     if (isWmsError(e) && e.code === ERR.BAD_CONFIG) return { service, url, up: false, state: "bad-config", code: ERR.BAD_CONFIG, error: msg };
@@ -108,12 +110,24 @@ export async function checkRedis(target: string | WmsConfig["redis"], timeoutMs 
   });
 }
 
+/**
+ * Every server of a `rabbitmq.url` list, each on its own. Up while one answers (clients fail over to
+ * it; quorum queues keep going while a majority of the cluster lives); the detail then names the
+ * nodes that do not. A refused login anywhere is the identity's fault (every node shares the users).
+ */
 export async function checkRabbit(target: string | WmsConfig["rabbitmq"], timeoutMs = 3000): Promise<ServiceStatus> {
   const rabbit = section<"rabbitmq">(target);
   return timed("rabbitmq", safeDescribe("rabbitmq", rabbit), async () => {
-    const conn = await connectRabbit(rabbit.url, rabbit, timeoutMs);
-    conn.on("error", () => undefined);
-    await conn.close();
+    const nodes = await probeRabbitNodes(rabbit.url, rabbit, timeoutMs);
+    const failed = nodes.filter((n) => n.error !== undefined);
+    const refused = failed.find((n) => isWmsError(n.error) && n.error.code === ERR.SERVICE_AUTH_FAILED);
+    if (refused) throw refused.error;
+    if (failed.length === nodes.length) throw failed[failed.length - 1].error;
+    if (nodes.length === 1) return;
+    const why = (e: unknown): string => (e instanceof Error ? e.message || e.name : String(e)).split("\n")[0];
+    return failed.length === 0
+      ? `all ${nodes.length} nodes answer`
+      : `${nodes.length - failed.length} of ${nodes.length} nodes answer; not answering: ${failed.map((n) => `${n.url} (${why(n.error)})`).join(", ")}`;
   });
 }
 

@@ -36,4 +36,20 @@ describe("wms services check", () => {
     expect(human.stdout).toMatch(/DOWN\s+rabbitmq/);
     expect(human.stdout).toContain("not answering: rabbitmq");
   });
+
+  it("asks every node of a RabbitMQ URL list: up while one answers, naming the ones that do not", async () => {
+    const port = await freePort();
+    const live = process.env.WMS_RABBITMQ_URL ?? "amqp://guest:guest@127.0.0.1:5672";
+    // The dead node first: clients would pass it over silently and connect to the next.
+    const env = { WMS_RABBITMQ_URL: `amqp://guest:guest@127.0.0.1:${port},${live}` };
+    const r = await runCli(["services", "check", "--json"], { env });
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { services: Array<{ service: string; up: boolean; detail?: string }> };
+    const rabbit = out.services.find((s) => s.service === "rabbitmq");
+    expect(rabbit?.up).toBe(true);
+    expect(rabbit?.detail).toMatch(new RegExp(`^1 of 2 nodes answer; not answering: amqp://127\\.0\\.0\\.1:${port} \\(.*ECONNREFUSED`));
+    expect(rabbit?.detail).not.toContain("guest:");
+    const human = await runCli(["services", "check"], { env });
+    expect(human.stdout).toMatch(/ok\s+rabbitmq .*; 1 of 2 nodes answer; not answering: amqp:\/\/127\.0\.0\.1:\d+/);
+  });
 });
