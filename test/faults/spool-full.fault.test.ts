@@ -4,78 +4,60 @@
 // until they are out. Once the broker is back every held report is applied: no job lost, no
 // finished payload run twice, one accounting record per run, counters equal to the job records,
 // and nothing is left in the spool folder.
-import { randomBytes } from "node:crypto";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Subscription } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ERR, PilotCensus } from "../../schemas/index.ts";
-import { startPilotStage, type PilotStage } from "../support/pilot-stage.ts";
-import { startRestartableServer, type RestartableServer } from "../support/restartable-server.ts";
+import { faultRun } from "../support/pilot-stage.ts";
 
-const USER_DN = "/DC=org/DC=pilot-wms/OU=People/CN=Spool Full";
-const SITE = "SPOOL_FULL";
 const LEASE_SEC = 4;
 const JOBS = 300;
 const PILOTS = 3;
+// Room for a handful of report files (tmpfs counts whole pages).
+const run = faultRun({ label: "spoolfull", site: "SPOOL_FULL", userDn: "/DC=org/DC=pilot-wms/OU=People/CN=Spool Full", servers: ["rabbitmq"], spoolTmpfsBytes: 16 * 1024, leaseSec: LEASE_SEC, jobs: JOBS, pilots: PILOTS });
 
-let rabbit: RestartableServer;
-let stage: PilotStage;
 let sub: Subscription | undefined;
 /** The last census of each pilot. */
 const census = new Map<string, PilotCensus>();
 
-beforeAll(async () => {
-  rabbit = await startRestartableServer("rabbitmq", "spoolfull");
-  stage = await startPilotStage({
-    label: "spoolfull",
-    site: SITE,
-    userDn: USER_DN,
-    services: { rabbitmq: rabbit.url },
-    // Room for a handful of report files (tmpfs counts whole pages).
-    spoolTmpfsBytes: 16 * 1024,
-    config: { jobs: { heartbeatSec: 0.5, leaseSec: LEASE_SEC, leaseCheckSec: 0.5 }, matchmaker: { nomatchBackoffSec: 0.2 } },
-  });
-  sub = stage.nc.subscribe(stage.loaded.names.subjects.pilotCensus, {
+beforeAll(() => {
+  sub = run.stage.nc.subscribe(run.stage.loaded.names.subjects.pilotCensus, {
     callback: (_e, m) => {
       const c = PilotCensus.parseJson(m.data);
       census.set(c.pilotId, c);
     },
   });
-}, 120_000);
+});
 
-afterAll(async () => {
+afterAll(() => {
   sub?.unsubscribe();
-  await stage?.stop();
-  await rabbit?.close();
-}, 60_000);
+});
 
-const spoolFiles = (): string[] => readdirSync(join(stage.workdir, ".report-spool"));
+const spoolFiles = (): string[] => readdirSync(join(run.stage.workdir, ".report-spool"));
 const holding = (id: string): number => census.get(id)?.heldReports ?? 0;
 
 describe("a full report spool during a RabbitMQ outage", () => {
   it("holds reports in memory, takes no new job, says so, exits only once they are out; nothing lost or run twice", async () => {
-    const taskId = `t${randomBytes(4).toString("hex")}`;
-    await stage.enqueueMany(stage.shellJobs({ taskId, name: "spoolfull", count: JOBS, script: 'sleep 0.1; echo "$WMS_JOB_ID $WMS_ATTEMPT $WMS_PILOT_ID" >> "$LOG"; echo ok > "$WMS_OUTPUT_DIR/out.txt"' }));
+    const pilots = await run.start({ sleepSec: 0.1 });
     const ids = Array.from({ length: PILOTS }, (_, i) => `pilot-${i}`);
-    const pilots = [];
-    for (const id of ids) pilots.push(await stage.spawnPilot(id));
 
-    await expect.poll(() => stage.executions().size, { timeout: 60_000, interval: 200 }).toBeGreaterThanOrEqual(20);
+    await run.untilRan(20);
+    const rabbit = run.server("rabbitmq");
     await rabbit.stop();
     // The spool fills; every pilot ends up holding reports in memory and says so in its census.
     await expect.poll(() => ids.filter((id) => holding(id) > 0), { timeout: 60_000, interval: 200 }).toEqual(ids);
-    for (const id of ids) expect(stage.pilotOutput(id)).toMatch(new RegExp(`"code":${ERR.REPORT_SPOOLED}[^\\n]*held in memory`));
+    for (const id of ids) expect(run.stage.pilotOutput(id)).toMatch(new RegExp(`"code":${ERR.REPORT_SPOOLED}[^\\n]*held in memory`));
     // No new job while they hold reports, for longer than a lease: the ended jobs wait in holding.
-    const ranBefore = stage.executions().size;
+    const ranBefore = run.stage.executions().size;
     expect(ranBefore).toBeLessThan(JOBS);
     // Told to stop (the batch system's SIGTERM), a pilot holding reports stays until they are out.
     const stopped = pilots[0];
     process.kill(stopped.pid as number, "SIGTERM");
     await new Promise((r) => setTimeout(r, (LEASE_SEC + 2) * 1000));
-    expect(stage.executions().size).toBe(ranBefore);
+    expect(run.stage.executions().size).toBe(ranBefore);
     expect(stopped.exitCode).toBeNull();
-    const during = await stage.store.taskCounts(taskId);
+    const during = await run.stage.store.taskCounts(run.taskId);
     expect(during.holding + during.transferring).toBeGreaterThan(0);
 
     await rabbit.start();
@@ -83,19 +65,7 @@ describe("a full report spool during a RabbitMQ outage", () => {
     await expect.poll(() => stopped.exitCode, { timeout: 60_000, interval: 200 }).toBe(0);
     await expect.poll(() => ids.filter((id) => holding(id) > 0), { timeout: 30_000, interval: 200 }).toEqual([]);
 
-    const tally = await stage.tally(taskId, JOBS, 150_000);
-    expect(tally).toEqual({
-      notFinished: [],
-      ran: JOBS,
-      ranTwice: [],
-      retried: [],
-      taskCounts: { finished: JOBS },
-      siteCounts: { finished: JOBS },
-      taskStatus: "done",
-      waiting: 0,
-      accounted: JOBS,
-      repairs: [],
-    });
+    await run.expectSettled();
     // Every spooled report was sent and no half-written file was left to fill the disk.
     await expect.poll(spoolFiles, { timeout: 30_000, interval: 200 }).toEqual([]);
   }, 300_000);

@@ -5,39 +5,17 @@
 // and then fail. Here the pilot stays on the node while the spool holds reports, is then killed
 // with SIGKILL, and the next pilot started on the node (with no job to run) sends what the dead one
 // left and stays until it is out: every job ends finished, each payload ran once.
-import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { ChildProcess } from "node:child_process";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startPilotStage, type PilotStage } from "../support/pilot-stage.ts";
-import { startRestartableServer, type RestartableServer } from "../support/restartable-server.ts";
+import { describe, expect, it } from "vitest";
+import { faultRun } from "../support/pilot-stage.ts";
 
-const USER_DN = "/DC=org/DC=pilot-wms/OU=People/CN=Stranded Spool";
-const SITE = "STRANDED";
 const JOBS = 30;
-
-let rabbit: RestartableServer;
-let stage: PilotStage;
-
-beforeAll(async () => {
-  rabbit = await startRestartableServer("rabbitmq", "stranded");
-  stage = await startPilotStage({
-    label: "stranded",
-    site: SITE,
-    userDn: USER_DN,
-    services: { rabbitmq: rabbit.url },
-    config: { jobs: { heartbeatSec: 0.5, leaseSec: 4, leaseCheckSec: 0.5 }, matchmaker: { nomatchBackoffSec: 0.2 } },
-  });
-}, 120_000);
-
-afterAll(async () => {
-  await stage?.stop();
-  await rabbit?.close();
-}, 60_000);
+const run = faultRun({ label: "stranded", site: "STRANDED", userDn: "/DC=org/DC=pilot-wms/OU=People/CN=Stranded Spool", servers: ["rabbitmq"], leaseSec: 4, jobs: JOBS, pilots: 1 });
 
 const spooled = (): number => {
-  const dir = join(stage.workdir, ".report-spool");
+  const dir = join(run.stage.workdir, ".report-spool");
   return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".report.json")).length : 0;
 };
 
@@ -50,15 +28,16 @@ function exited(p: ChildProcess): Promise<number | null> {
 
 describe("reports spooled on a node whose pilot is gone", () => {
   it("are sent by the next pilot on the node, which stays until they are out; the jobs end finished", async () => {
-    const taskId = `t${randomBytes(4).toString("hex")}`;
+    const rabbit = run.server("rabbitmq");
     await rabbit.stop();
-    await stage.enqueueMany(stage.shellJobs({ taskId, name: "stranded", count: JOBS, script: 'sleep 0.2; echo "$WMS_JOB_ID $WMS_ATTEMPT $WMS_PILOT_ID" >> "$LOG"; echo ok > "$WMS_OUTPUT_DIR/out.txt"' }));
-    const first = await stage.spawnPilot("pilot-first");
+    const [first] = await run.start({ sleepSec: 0.2 });
+    const stage = run.stage;
+    const taskId = run.taskId;
 
     // Every payload ran and ended; its reports wait in the node's spool, its job in holding.
     await expect.poll(async () => (await stage.store.taskCounts(taskId)).holding ?? 0, { timeout: 120_000, interval: 250 }).toBe(JOBS);
     // Out of jobs (20 empty adverts), the pilot does not leave the reports behind: it says so and stays.
-    await expect.poll(() => stage.pilotOutput("pilot-first"), { timeout: 30_000, interval: 250 }).toContain("not exiting until they are out");
+    await expect.poll(() => stage.pilotOutput("pilot-0"), { timeout: 30_000, interval: 250 }).toContain("not exiting until they are out");
     expect(spooled()).toBeGreaterThanOrEqual(JOBS);
     await new Promise((r) => setTimeout(r, 1000));
     expect(running(first), "the pilot stays while the node's spool holds reports").toBe(true);
@@ -79,19 +58,7 @@ describe("reports spooled on a node whose pilot is gone", () => {
     expect((await stage.store.taskCounts(taskId)).holding).toBe(JOBS);
 
     await rabbit.start();
-    const tally = await stage.tally(taskId, JOBS, 120_000);
-    expect(tally).toEqual({
-      notFinished: [],
-      ran: JOBS,
-      ranTwice: [],
-      retried: [],
-      taskCounts: { finished: JOBS },
-      siteCounts: { finished: JOBS },
-      taskStatus: "done",
-      waiting: 0,
-      accounted: JOBS,
-      repairs: [],
-    });
+    await run.expectSettled({ timeoutMs: 120_000 });
     expect(spooled()).toBe(0);
     // With the spool empty it leaves on its own.
     expect(await exited(next)).toBe(0);

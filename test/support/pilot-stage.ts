@@ -3,7 +3,8 @@
 // a wms.yaml the pilot process reads too (fresh namespace, loopback URLs from the environment),
 // and the real credential cache (holding a user's delegated proxy), matchmaker (in the test process,
 // or real `wms matchmaker` processes a test can kill), job-state and accounting agents. A fault test
-// ends with `tally`: what it must find once the system settled (nothing lost, run twice or drifted).
+// ends with `tally`: what it must find once the system settled (nothing lost, run twice or drifted);
+// `faultRun` sets up a fault test's servers and stage, starts its task and pilots and checks that tally.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -11,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NatsConnection } from "nats";
 import type { Redis } from "ioredis";
+import { afterAll, beforeAll, expect } from "vitest";
 import { stringify as toYaml } from "yaml";
 import { startAgents, type AgentsHandle } from "../../agents/job-state/index.ts";
 import { CredentialClient, startCredentialCache, type CredentialCache } from "../../agents/credentials/index.ts";
@@ -25,6 +27,7 @@ import { SCHEMA_VERSION, type JobSpec, type Site, type SiteConfig } from "../../
 import { createEnvelopeSigner, initPki, issueCertificate, JOB_SPEC_SEAL_PURPOSE, loadTrust, PilotTokenStore, readServiceCredentials, sealJobSpec, ServiceSealer, pkiSealKeys } from "../../security/index.ts";
 import { uniqueNamespace } from "./namespace.ts";
 import { deleteNamespaceKeys } from "./redis-cleanup.ts";
+import { startRestartableServer, type RestartableKind, type RestartableServer } from "./restartable-server.ts";
 import { REPO_ROOT, WMS_BIN } from "./run-cli.ts";
 
 export interface PilotStageOptions {
@@ -394,5 +397,119 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
       await dispatch.enqueue([sealed]);
     },
     stop,
+  };
+}
+
+/** A fault test's run on a stage of its own: see `faultRun`. */
+export interface FaultRunOptions {
+  /** Names the stage, its namespace and its private servers' folders. */
+  readonly label: string;
+  readonly site: string;
+  readonly userDn: string;
+  /** Private servers started for the run (free ports, temp folders) and used instead of the shared ones. */
+  readonly servers?: readonly RestartableKind[];
+  /** Pilots `start()` spawns, `pilot-0` … */
+  readonly pilots: number;
+  /** Jobs of the run's one task. */
+  readonly jobs: number;
+  /** The lease (`jobs.leaseSec`) the fault is measured against; heartbeats and lease checks every 0.5 s. */
+  readonly leaseSec: number;
+  /** More of wms.yaml, over the run's timings. */
+  readonly config?: Record<string, unknown>;
+  readonly matchmakerProcesses?: number;
+  readonly spoolTmpfsBytes?: number;
+}
+
+export interface FaultRun {
+  readonly stage: PilotStage;
+  /** A private server the run started (`servers`). */
+  server(kind: RestartableKind): RestartableServer;
+  readonly taskId: string;
+  /** Queues the task (each payload sleeps `sleepSec`, appends its line to the execution log, writes its output) and spawns the pilots. */
+  start(o?: { readonly sleepSec?: number }): Promise<ChildProcess[]>;
+  /** Resolves once `n` distinct payloads ran (the execution log). */
+  untilRan(n: number, timeoutMs?: number): Promise<void>;
+  /**
+   * Waits for the task to settle and asserts what every fault test asserts: no job lost or
+   * unfinished, no payload run twice, no job retried (except the `allowRetried` histories: a claim
+   * or credential request the fault swallowed before any payload ran), one accounting record per
+   * job, counters and queues equal to the records (a reconciliation would repair nothing).
+   */
+  expectSettled(o?: { readonly timeoutMs?: number; readonly allowRetried?: RegExp }): Promise<StageTally>;
+}
+
+/**
+ * Registers the run's set-up (private servers, then the stage on them) and its clean-up (the stage,
+ * then the servers, also when the test failed) as the file's beforeAll/afterAll hooks; a test file
+ * calls it at its top level and may add hooks of its own after it (they run after the set-up and
+ * before the clean-up).
+ */
+export function faultRun(o: FaultRunOptions): FaultRun {
+  const servers = new Map<RestartableKind, RestartableServer>();
+  let stage: PilotStage | undefined;
+  const taskId = `t${randomBytes(4).toString("hex")}`;
+  const ready = (): PilotStage => {
+    if (!stage) throw new Error("the fault run is not set up (faultRun must be called at the test file's top level)");
+    return stage;
+  };
+  beforeAll(async () => {
+    for (const kind of o.servers ?? []) servers.set(kind, await startRestartableServer(kind, o.label));
+    stage = await startPilotStage({
+      label: o.label,
+      site: o.site,
+      userDn: o.userDn,
+      services: { nats: servers.get("nats")?.url, rabbitmq: servers.get("rabbitmq")?.url },
+      matchmakerProcesses: o.matchmakerProcesses,
+      spoolTmpfsBytes: o.spoolTmpfsBytes,
+      config: {
+        ...o.config,
+        jobs: { heartbeatSec: 0.5, leaseSec: o.leaseSec, leaseCheckSec: 0.5, ...(o.config?.jobs as object | undefined) },
+        matchmaker: { nomatchBackoffSec: 0.2, ...(o.config?.matchmaker as object | undefined) },
+      },
+    });
+    if (o.matchmakerProcesses) await stage.matchmakerAnswers(30_000);
+  }, 120_000);
+  afterAll(async () => {
+    await stage?.stop();
+    for (const s of servers.values()) await s.close();
+  }, 60_000);
+  return {
+    get stage() {
+      return ready();
+    },
+    server(kind) {
+      const s = servers.get(kind);
+      if (!s) throw new Error(`the fault run started no private ${kind} (servers)`);
+      return s;
+    },
+    taskId,
+    async start(s = {}) {
+      const st = ready();
+      const pause = s.sleepSec ? `sleep ${s.sleepSec}; ` : "";
+      await st.enqueueMany(st.shellJobs({ taskId, name: o.label, count: o.jobs, script: `${pause}echo "$WMS_JOB_ID $WMS_ATTEMPT $WMS_PILOT_ID" >> "$LOG"; echo ok > "$WMS_OUTPUT_DIR/out.txt"` }));
+      const pilots: ChildProcess[] = [];
+      for (let i = 0; i < o.pilots; i++) pilots.push(await st.spawnPilot(`pilot-${i}`));
+      return pilots;
+    },
+    async untilRan(n, timeoutMs = 60_000) {
+      await expect.poll(() => ready().executions().size, { timeout: timeoutMs, interval: 200 }).toBeGreaterThanOrEqual(n);
+    },
+    async expectSettled(s = {}) {
+      const tally = await ready().tally(taskId, o.jobs, s.timeoutMs ?? 150_000);
+      expect(tally.retried.filter((r) => !s.allowRetried?.test(r))).toEqual([]);
+      expect(tally).toEqual({
+        notFinished: [],
+        ran: o.jobs,
+        ranTwice: [],
+        retried: tally.retried,
+        taskCounts: { finished: o.jobs },
+        siteCounts: { finished: o.jobs },
+        taskStatus: "done",
+        waiting: 0,
+        accounted: o.jobs,
+        repairs: [],
+      });
+      return tally;
+    },
   };
 }
