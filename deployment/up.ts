@@ -165,18 +165,30 @@ export async function runUp(o: UpOptions): Promise<void> {
   say("stopped; nothing left running");
 }
 
+/**
+ * The error a child `wms` process ended with, from its one line (`wms: error E1010 PORT_IN_USE:
+ * ...`), under its own code with `context` in front, so a parent reports the real cause once, not
+ * as a service outage with the child's title repeated inside. Without such a line: `fallback`.
+ */
+export function childError(errorLine: string | undefined, context: string, fallback: string): WmsError {
+  const m = /^wms: error E(\d{4}) [A-Z0-9_]+: (.*)$/.exec(errorLine ?? "");
+  if (!m) return new WmsError(ERR.SERVICE_UNAVAILABLE, `${context}: ${fallback}`);
+  const own = WmsError.fromReply({ code: Number(m[1]), message: m[2] });
+  return new WmsError(own.code, `${context}: ${own.detail}`);
+}
+
 /** A set-up command (`wms proxy init`, `wms replica load`): its output in the log, its failure a failed `up`. */
 function runOnce(spec: ChildSpec, onLine: (proc: string, line: string, stream: LineStream) => void): Promise<void> {
   return new Promise((resolve, reject) => {
     const c = spawn(spec.command, [...spec.args], { cwd: spec.cwd, env: spec.env, stdio: ["ignore", "pipe", "pipe"] });
-    let lastError = "";
+    let lastError: string | undefined;
     eachLine(c.stdout, (l) => onLine(spec.name, l, "stdout"));
     eachLine(c.stderr, (l) => {
-      if (l.startsWith("wms: error")) lastError = l.slice("wms: error ".length);
+      if (l.startsWith("wms: error")) lastError = l;
       onLine(spec.name, l, "stderr");
     });
     c.once("error", reject);
-    c.once("close", (code) => (code === 0 ? resolve() : reject(new WmsError(ERR.SERVICE_UNAVAILABLE, `'wms ${spec.args.slice(3).join(" ")}' failed: ${lastError || `exit code ${code}`}`))));
+    c.once("close", (code) => (code === 0 ? resolve() : reject(childError(lastError, `'wms ${spec.args.slice(3).join(" ")}' failed`, `exit code ${code}`))));
   });
 }
 

@@ -97,6 +97,12 @@ if (existsSync(DIST)) {
     rmSync(out);
     removed++;
   }
+  // Folders left empty (a source folder that is gone, or no longer the program's) go too.
+  const pruneEmpty = (dir) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) pruneEmpty(join(dir, e.name));
+    if (dir !== DIST && readdirSync(dir).length === 0) rmSync(dir, { recursive: true });
+  };
+  if (removed > 0) pruneEmpty(DIST);
 }
 if (!args.has("--quiet") || stale.length > 0 || removed > 0) {
   console.log(`build: dist/ up to date (${compiled} compiled, ${stale.length - compiled} copied, ${removed} removed, ${wanted.size} files)`);

@@ -115,7 +115,7 @@ async function detach(cmd: Command, opts: UpCliOptions, loaded: import("../../pl
   const path = await import("node:path");
   const { spawn } = await import("node:child_process");
   const { ERR, WmsError } = await import("../../schemas/index.ts");
-  const { deploymentDirOf } = await import("../../deployment/up.ts");
+  const { childError, deploymentDirOf } = await import("../../deployment/up.ts");
   const { readUpState, isAlive, upDir } = await import("../../deployment/up-state.ts");
   const { wmsBin } = await import("../../deployment/package-root.ts");
   const dir = deploymentDirOf(loaded);
@@ -141,8 +141,8 @@ async function detach(cmd: Command, opts: UpCliOptions, loaded: import("../../pl
     if (exited !== undefined) {
       // The last error line of the run says why: our own one-line error, or a child's.
       const lines = readFileSync(logFile, "utf8").trim().split("\n");
-      const why = [...lines].reverse().find((l) => l.startsWith("wms: error")) ?? "";
-      throw new WmsError(ERR.SERVICE_UNAVAILABLE, `wms up stopped while starting (exit ${exited})${why ? `: ${why.slice("wms: error ".length)}` : `; see ${logFile}`}`);
+      const why = [...lines].reverse().find((l) => l.startsWith("wms: error"));
+      throw childError(why, `wms up stopped while starting (exit ${exited})`, `see ${logFile}`);
     }
     if (Date.now() > until) {
       if (child.pid !== undefined) process.kill(child.pid, "SIGTERM");

@@ -31,11 +31,16 @@ describe("wms up --detach, status, down", () => {
       expect(r.code).toBe(1);
       expect(r.stderr).toBe(`wms: error E1010 PORT_IN_USE: The address and port are already in use; pick another port or stop what listens there: the monitor's port 127.0.0.1:${port}: set up.monitorPort in ${file} (0 picks a free one); nothing was started\n`);
       expect(readUpState(dir)).toBeUndefined();
+      // Detached, the same cause under its own code, once (not a service outage wrapping the child's line).
+      const d = await wms(["up", "--detach", "--timeout", "60"], 90_000);
+      expect(d.code).toBe(1);
+      expect(d.stderr).toBe(`wms: error E1010 PORT_IN_USE: The address and port are already in use; pick another port or stop what listens there: wms up stopped while starting (exit 1): the monitor's port 127.0.0.1:${port}: set up.monitorPort in ${file} (0 picks a free one); nothing was started\n`);
+      expect(readUpState(dir)).toBeUndefined();
     } finally {
       writeFileSync(file, original);
       busy.close();
     }
-  }, 120_000);
+  }, 180_000);
 
   it("starts every service in the background, each running, and says where the monitor is", async () => {
     const r = await wms(["up", "--detach"], 240_000);
