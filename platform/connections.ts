@@ -4,10 +4,11 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { connect as natsConnect, credsAuthenticator, nkeyAuthenticator, type ConnectionOptions, type NatsConnection } from "nats";
-import type { Cluster, ClusterOptions, Redis, RedisOptions } from "ioredis";
+import type { Cluster, ClusterOptions, Command, Redis, RedisOptions } from "ioredis";
 import type { ConnectionOptions as TlsConnectionOptions } from "node:tls";
 import type * as Amqp from "amqplib";
 import { ERR, WmsError, type WmsConfig } from "../schemas/index.ts";
+import { commandBytes } from "./redis-command-bytes.ts";
 import { natsTarget, rabbitTarget, readPem, readSecret, redactUrl, redisTarget } from "./service-targets.ts";
 
 // ioredis and amqplib (both CommonJS) are loaded on first use, not with this file: a pilot needs no
@@ -104,12 +105,22 @@ function commonRedisOptions(opts: RedisOpenOptions): RedisOptions {
 type RedisClass = typeof import("ioredis").Redis;
 let corkedRedis: RedisClass | undefined;
 
-/** ioredis's client, corking its socket from the first command of an event-loop turn to the turn's end (`RedisOpenOptions.corked`). */
+/** A command's wire form as one Buffer (redis-command-bytes.ts); ioredis's own string for arguments of any other kind. */
+function commandWireBytes(this: Command, socket: object): string | Buffer {
+  for (const a of this.args) if (typeof a !== "string" && !Buffer.isBuffer(a)) return ioredis().Command.prototype.toWritable.call(this, socket);
+  return commandBytes(this.name, this.args as ReadonlyArray<string | Buffer>);
+}
+
+/**
+ * ioredis's client, corking its socket from the first command of an event-loop turn to the turn's
+ * end (`RedisOpenOptions.corked`), each command written as one Buffer.
+ */
 function corkedRedisClass(): RedisClass {
   corkedRedis ??= class CorkedRedis extends ioredis().Redis {
     private corked = false;
 
     override sendCommand(...args: Parameters<Redis["sendCommand"]>): unknown {
+      args[0].toWritable = commandWireBytes;
       // Only the connection's own socket once ready: before that ioredis queues commands itself.
       if (!this.corked && args[1] === undefined && this.status === "ready") {
         const socket = this.stream;
