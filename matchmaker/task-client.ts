@@ -23,7 +23,7 @@ export class TaskClient {
       return (await this.nc.request(subject, encoder.encode(JSON.stringify(body)), { timeout: this.timeoutMs })).data;
     } catch (e) {
       const code = (e as { code?: string }).code;
-      if (code === "503") throw new WmsError(ERR.SERVICE_UNAVAILABLE, `no intake answers on ${subject}; start one with 'wms intake serve'`);
+      if (code === "503") throw new WmsError(ERR.SERVICE_UNAVAILABLE, `no intake answers on ${subject}; start the deployment with 'wms up' (or an intake alone with 'wms intake serve')`);
       if (code === "TIMEOUT") throw new WmsError(ERR.TIMEOUT, `the intake did not answer on ${subject} within ${this.timeoutMs / 1000} s`);
       throw e;
     }

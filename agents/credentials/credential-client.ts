@@ -75,7 +75,7 @@ export class CredentialClient {
       msg = await this.nc.request(subject, enc.encode(JSON.stringify(payload)), { timeout: this.opts.timeoutMs ?? 10_000 });
     } catch (e) {
       const m = e instanceof Error ? e.message : String(e);
-      if (/no responders|503/i.test(m)) throw new WmsError(ERR.SERVICE_UNAVAILABLE, "no credential cache is running; start one with 'wms credentials serve'");
+      if (/no responders|503/i.test(m)) throw new WmsError(ERR.SERVICE_UNAVAILABLE, "no credential cache is running; start the deployment with 'wms up' (or the cache alone with 'wms credentials serve')");
       if (/timeout/i.test(m)) throw new WmsError(ERR.TIMEOUT, "the credential cache did not answer");
       throw new WmsError(ERR.SERVICE_UNAVAILABLE, `credential cache: ${m}`);
     }

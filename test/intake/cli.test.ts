@@ -110,6 +110,14 @@ describe("wms replica / task / intake", () => {
     expect(JSON.parse((await wms(["replica", "list", "--json"])).stdout)).toEqual(["data.raw", "mc.nowhere", "mc.x"]);
   }, 120_000);
 
+  it("refuses a submit where no intake runs in one line with its code, telling a newcomer to start the deployment", async () => {
+    const batch = join(dir, "nointake.yaml");
+    writeFileSync(batch, stringify({ schemaVersion: 1, taskName: "reco.nointake", kind: "production", vo: "atlas", inputDatasets: ["data.raw"], outputDataset: "reco.nointake.out", jobTemplate: { executable: "/bin/true" } }));
+    const r = await wms(["--namespace", uniqueNamespace("nointake"), "task", "submit", batch, "--cert", paula.cert, "--key", paula.key]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trimEnd().split("\n")).toEqual([expect.stringMatching(/^wms: error E1003 SERVICE_UNAVAILABLE: .*no intake answers on .*; start the deployment with 'wms up'/)]);
+  }, 120_000);
+
   it("submits a signed task, shows its status and lists it", async () => {
     const batch = join(dir, "task.yaml");
     writeFileSync(batch, stringify({ schemaVersion: 1, taskName: "reco.raw", kind: "production", vo: "atlas", inputDatasets: ["data.raw", "mc.nowhere"], outputDataset: "reco.out", jobTemplate: { executable: "/bin/cat", arguments: ["run.dat"] } }));
