@@ -1,14 +1,24 @@
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { ensureServices, freePort, startPrivateNats, startPrivateRabbit, startPrivateRedis } from "../../platform/local-services.ts";
 import { checkNats, checkRabbit, checkRedis } from "../../platform/service-check.ts";
 
 // The demo's promise: where a service does not answer, it starts a private one and stops it after.
+const dirs: string[] = [];
+const tempDir = (prefix: string): string => {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
 describe("private local services for the demo", () => {
   it("starts a private Redis and NATS on ports of their own and stops them again", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "wms-svc-"));
+    const dir = tempDir("wms-svc-");
     const redis = await startPrivateRedis(join(dir, "redis"));
     const nats = await startPrivateNats(join(dir, "nats"));
     expect(redis.url).not.toBe("redis://127.0.0.1:6379");
@@ -21,7 +31,7 @@ describe("private local services for the demo", () => {
   });
 
   it("starts a private RabbitMQ node with its own data folder and port mapper, and stops both", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "wms-rmq-"));
+    const dir = tempDir("wms-rmq-");
     const rabbit = await startPrivateRabbit(dir);
     expect((await checkRabbit(rabbit.url)).up).toBe(true);
     // The node and an epmd of its own, not the machine's (one the node would start itself outlives it).
@@ -34,7 +44,7 @@ describe("private local services for the demo", () => {
   }, 90_000);
 
   it("uses the services that already answer and starts only the missing one", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "wms-ens-"));
+    const dir = tempDir("wms-ens-");
     const deadRedis = `redis://127.0.0.1:${await freePort()}`;
     const s = await ensureServices({ nats: "nats://127.0.0.1:4222", redis: deadRedis, rabbitmq: "amqp://guest:guest@127.0.0.1:5672" }, dir);
     try {
