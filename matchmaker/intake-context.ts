@@ -1,6 +1,6 @@
 // What the intake's handlers share: the stores it reads and writes and the dispatch queues it
 // feeds, built once per service from the connections passed in.
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../platform/redis-client.ts";
 import { UsageStore } from "../agents/accounting/index.ts";
 import type { Logger } from "../platform/logger.ts";
 import type { JobSpec, WireNames, WmsConfig } from "../schemas/index.ts";
@@ -17,7 +17,7 @@ export interface TaskDispatch {
 }
 
 export interface IntakeDeps {
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly names: WireNames;
   readonly config: WmsConfig;
   readonly trust: TrustStore;

@@ -2,7 +2,7 @@
 // extension. Stateless apart from Redis and NATS, so instances in one queue group share the load.
 import { createPublicKey } from "node:crypto";
 import type { NatsConnection, Msg, Subscription } from "nats";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../platform/redis-client.ts";
 import { Counter, Histogram, Registry } from "prom-client";
 import type { Logger } from "pino";
 import {
@@ -58,7 +58,7 @@ export interface EnvelopeSigner {
 export interface MatchmakerOptions {
   readonly nc: NatsConnection;
   /** For the JobStore, tokens, one-time keys and usage (auto-pipelined). */
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly names: WireNames;
   readonly config: WmsConfig;
   readonly signer: EnvelopeSigner;

@@ -1,7 +1,7 @@
 // The sites every process sees: the site config file (`config.sitesFile`) published to Redis
 // (`<ns>:sites`, a hash site name → Site JSON), so the intake, `wms replica` and any other reader
 // agree on which sites exist, which are online and their capacity. Edge module.
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../platform/redis-client.ts";
 import { readDataFile } from "../platform/config.ts";
 import { ERR, SiteConfig, WmsError, type Site, type WireNames } from "../schemas/index.ts";
 
@@ -21,7 +21,7 @@ export function loadSiteConfig(path: string): SiteConfig {
 
 export class SiteRegistry {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly names: WireNames,
   ) {}
 

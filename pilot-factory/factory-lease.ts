@@ -3,7 +3,7 @@
 // lease lapses on its own.
 import { randomBytes } from "node:crypto";
 import os from "node:os";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../platform/redis-client.ts";
 import { ERR, WmsError, type WireNames } from "../schemas/index.ts";
 import { factoryKeys } from "./factory-keys.ts";
 
@@ -19,7 +19,7 @@ export interface FactoryLease {
   release(): Promise<void>;
 }
 
-export async function acquireFactoryLease(redis: Redis, names: WireNames, factoryId: string, onLost: () => void): Promise<FactoryLease> {
+export async function acquireFactoryLease(redis: RedisClient, names: WireNames, factoryId: string, onLost: () => void): Promise<FactoryLease> {
   const key = factoryKeys(names, factoryId).lease;
   const holder = `${os.hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
   const ok = await redis.set(key, holder, "PX", LEASE_MS, "NX");

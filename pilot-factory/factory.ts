@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import type { Msg, NatsConnection, Subscription } from "nats";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../platform/redis-client.ts";
 import {
   ERR,
   isWmsError,
@@ -54,7 +54,7 @@ export interface PilotTokenMinter {
 export interface FactoryOptions {
   readonly config: FactoryConfig;
   readonly nc: NatsConnection;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly names: WireNames;
   readonly tokens: PilotTokenMinter;
   /**

@@ -2,7 +2,7 @@
 // them within one cycle and answers), and kept in Redis as those same signed requests, one per
 // knob, so a restarted factory keeps them and verifies each again before it believes it.
 import type { NatsConnection } from "nats";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../platform/redis-client.ts";
 import { ERR, FactoryControlReply, WmsError, type FactoryControl, type KnobChanges, type SignedFactoryControl, type WireNames } from "../schemas/index.ts";
 import { factoryKeys } from "./factory-keys.ts";
 import { parseKnobChanges } from "./knob-changes.ts";
@@ -26,7 +26,7 @@ export function controlTarget(body: unknown): string | undefined {
 }
 
 /** The persisted request that set each of its knobs: the newest request per knob wins. */
-export async function saveSignedControl(redis: Redis, names: WireNames, control: FactoryControl, signed: SignedFactoryControl): Promise<void> {
+export async function saveSignedControl(redis: RedisClient, names: WireNames, control: FactoryControl, signed: SignedFactoryControl): Promise<void> {
   const text = JSON.stringify(signed);
   const fields: Record<string, string> = {};
   for (const k of Object.keys(control.knobs)) fields[k] = text;
@@ -45,7 +45,7 @@ export interface PersistedKnobs {
  * deployment's verifier: chain, CRL, signature, operator role) accepted it and the request names
  * this factory, queue and knob.
  */
-export async function loadKnobChanges(redis: Redis, names: WireNames, factoryId: string, queue: string, open: (signed: unknown) => { control: FactoryControl }): Promise<PersistedKnobs> {
+export async function loadKnobChanges(redis: RedisClient, names: WireNames, factoryId: string, queue: string, open: (signed: unknown) => { control: FactoryControl }): Promise<PersistedKnobs> {
   const h = await redis.hgetall(factoryKeys(names, factoryId).queue(queue).knobs);
   const raw: Record<string, number> = {};
   const refused: Array<{ knob: string; code: number; message: string }> = [];

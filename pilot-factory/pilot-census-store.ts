@@ -1,7 +1,7 @@
 // The factory's view of its pilots, in Redis so `wms factory status` in another process (and the
 // monitor) read what the running factory sees. Pilots are registered as pending when submitted and
 // moved by their census messages; pilots that never report their exit are reaped as lost.
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../platform/redis-client.ts";
 import type { PilotCensus, WireNames } from "../schemas/index.ts";
 import { CENSUS_TRANSITION_LUA } from "./census-transition-script.ts";
 import { factoryKeys, type FactoryKeys, type QueueKeys } from "./factory-keys.ts";
@@ -51,7 +51,7 @@ export class PilotCensusStore {
   private readonly keys: FactoryKeys;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     names: WireNames,
     readonly factoryId: string,
   ) {
@@ -270,7 +270,7 @@ const PRUNE_BATCH = 200;
  * Drops from a site's index the oldest pilots whose records are gone (exited a day ago, or refused
  * by the batch system), so the index holds what `wms pilot list` can show and stays bounded.
  */
-async function pruneSiteIndex(redis: Redis, keys: FactoryKeys, site: string): Promise<void> {
+async function pruneSiteIndex(redis: RedisClient, keys: FactoryKeys, site: string): Promise<void> {
   const ids = await redis.zrange(keys.sitePilots(site), 0, PRUNE_BATCH - 1);
   if (ids.length === 0) return;
   const m = redis.multi();
@@ -286,7 +286,7 @@ async function pruneSiteIndex(redis: Redis, keys: FactoryKeys, site: string): Pr
  * never by scanning the key space: a SCAN walks every key of the deployment (and on a Redis
  * Cluster only one node's).
  */
-export async function listPilots(redis: Redis, names: WireNames, filter: { readonly site?: string; readonly state?: string } = {}): Promise<PilotRow[]> {
+export async function listPilots(redis: RedisClient, names: WireNames, filter: { readonly site?: string; readonly state?: string } = {}): Promise<PilotRow[]> {
   const rows: PilotRow[] = [];
   const n = (v: string | undefined): number => Number(v ?? 0) || 0;
   for (const factoryId of await knownFactories(redis, names)) {

@@ -32,8 +32,12 @@ export interface PilotRuntime {
   readonly namespace: string;
   /** wms.yaml the pilots load, if the factory was given one. */
   readonly configPath?: string;
-  /** Service URLs as WMS_* variables, so a factory configured by environment starts pilots that agree. URLs may hold passwords: env, not argv. */
-  readonly serviceUrls: { readonly nats: string; readonly redis: string; readonly rabbitmq: string };
+  /**
+   * Service URLs as WMS_* variables, so a factory configured by environment starts pilots that agree.
+   * URLs may hold passwords: env, not argv. No Redis URL on a Redis Cluster: the pilots read
+   * `redis.cluster` from the config file (a WMS_REDIS_URL would replace it with one server).
+   */
+  readonly serviceUrls: { readonly nats: string; readonly redis?: string; readonly rabbitmq: string };
   /** Pilots' work dir base, if not their default. */
   readonly pilotWorkdir?: string;
   /**
@@ -107,7 +111,8 @@ export const pilotCommand: PilotCommandBuilder = (launch, runtime) => {
       ...(launch.tokenFile === undefined ? { WMS_PILOT_TOKEN: launch.token } : {}),
       WMS_NAMESPACE: runtime.namespace,
       WMS_NATS_URL: runtime.serviceUrls.nats,
-      WMS_REDIS_URL: runtime.serviceUrls.redis,
+      // Empty is "not set": nothing inherited overrides the config file's cluster.
+      WMS_REDIS_URL: runtime.serviceUrls.redis ?? "",
       WMS_RABBITMQ_URL: runtime.serviceUrls.rabbitmq,
     },
   };

@@ -4,11 +4,12 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { connect as natsConnect, credsAuthenticator, nkeyAuthenticator, type ConnectionOptions, type NatsConnection } from "nats";
-import type { Cluster, ClusterOptions, Command, Redis, RedisOptions } from "ioredis";
+import type { ClusterOptions, Command, Redis, RedisOptions } from "ioredis";
 import type { ConnectionOptions as TlsConnectionOptions } from "node:tls";
 import type * as Amqp from "amqplib";
 import { ERR, WmsError, type WmsConfig } from "../schemas/index.ts";
 import { commandBytes } from "./redis-command-bytes.ts";
+import type { RedisClient } from "./redis-client.ts";
 import { natsTarget, rabbitTarget, readPem, readSecret, redactUrl, redisTarget } from "./service-targets.ts";
 
 // ioredis and amqplib (both CommonJS) are loaded on first use, not with this file: a pilot needs no
@@ -138,30 +139,27 @@ function corkedRedisClass(): RedisClass {
 }
 
 /**
+ * A single server or, with `redis.cluster.nodes`, ioredis's Cluster client over those seeds: every
+ * store keeps what one script, MULTI or multi-key command touches in one hash slot, and scans every
+ * master (redis-client.ts), so each service runs on both.
+ *
  * Our connections are auto-pipelined: commands issued in one tick share one write, and a command
  * sent alone costs Redis ~15 µs of socket work (measured), more than most commands themselves.
  * BullMQ (the benchmarks' baselines only; dispatch is the jobs core's own) requires
  * maxRetriesPerRequest null and runs blocking fetches, so its connection is not pipelined.
- *
- * A single server. A service whose keys and scripts are not yet laid out for Redis Cluster slots
- * opens Redis here and refuses a `redis.cluster` config with a clear E1002 instead of failing
- * later with MOVED or CROSSSLOT; `openRedisClient` is for code that runs on both.
  */
-export function openRedis(config: WmsConfig, opts: RedisOpenOptions = {}): Redis {
+export function openRedis(config: WmsConfig, opts: RedisOpenOptions = {}): RedisClient {
   const t = redisTarget(config.redis);
-  if (t.cluster) throw new WmsError(ERR.BAD_CONFIG, "redis.cluster: this service does not run on Redis Cluster yet; give redis.url of a single server");
-  const Client = opts.corked ? corkedRedisClass() : ioredis().Redis;
-  return new Client({ host: t.nodes[0].host, port: t.nodes[0].port, ...redisConnectOptions(config.redis), ...commonRedisOptions(opts) });
-}
-
-/** A single server or, with `redis.cluster.nodes`, ioredis's Cluster client over those seeds. */
-export function openRedisClient(config: WmsConfig, opts: RedisOpenOptions = {}): Redis | Cluster {
-  const t = redisTarget(config.redis);
-  if (!t.cluster) return openRedis(config, opts);
-  const { lazyConnect, enableAutoPipelining, ...perNode } = commonRedisOptions(opts);
+  if (!t.cluster) {
+    const Client = opts.corked ? corkedRedisClass() : ioredis().Redis;
+    return new Client({ host: t.nodes[0].host, port: t.nodes[0].port, ...redisConnectOptions(config.redis), ...commonRedisOptions(opts) });
+  }
+  // `corked` is a single-server socket's: a cluster client writes to several, so it auto-pipelines.
+  const { lazyConnect, ...perNode } = commonRedisOptions(opts);
+  delete perNode.enableAutoPipelining;
   const clusterOpts: ClusterOptions = {
     lazyConnect,
-    enableAutoPipelining,
+    enableAutoPipelining: !opts.forBullMq,
     // ioredis re-reads the slot map on MOVED or on "Connection is closed"; a master that crashed
     // leaves its commands failing with "max retries per request" instead (maxRetriesPerRequest
     // above), so without a periodic refresh the client kept asking the dead node after its replica

@@ -3,6 +3,7 @@
 // master, because SCAN and DBSIZE reach one node only, and keys grouped by hash slot, because a
 // multi-key command on a cluster may touch one slot only.
 import type { Cluster, Redis } from "ioredis";
+import { ERR, WmsError } from "../schemas/index.ts";
 import { slotTag, type RedisClient } from "./redis-script.ts";
 
 export type { RedisClient } from "./redis-script.ts";
@@ -60,4 +61,13 @@ export function keysBySlot(c: RedisClient, keys: readonly string[]): string[][] 
     else groups.set(tag, [k]);
   }
   return [...groups.values()];
+}
+
+/**
+ * The client as the one server it is, for what only a single server answers (INFO, CLIENT LIST,
+ * a BullMQ Worker); a Redis Cluster is refused with one coded line, not a failure later.
+ */
+export function singleServer(c: RedisClient, what: string): Redis {
+  if (isCluster(c)) throw new WmsError(ERR.BAD_CONFIG, `${what} needs a single Redis server (redis.url), not redis.cluster`);
+  return c;
 }

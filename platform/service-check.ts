@@ -15,7 +15,7 @@ export interface ServiceStatus {
   /** The registry code of a failure: 1003 down, 1012 credentials refused, 1002 bad settings. */
   readonly code?: ErrorCode;
   readonly latencyMs?: number;
-  /** What the probe found besides an answer: for a RabbitMQ URL list, which nodes answer. */
+  /** What the probe found besides an answer: for a RabbitMQ URL list, which nodes answer; for a Redis Cluster, its masters and cluster_state. */
   readonly detail?: string;
   readonly error?: string;
   /** What to do: how to start it on a Debian machine when down, which identity to fix when refused. */
@@ -104,10 +104,35 @@ export async function checkRedis(target: string | WmsConfig["redis"], timeoutMs 
       }
       const pong = await r.ping();
       if (pong !== "PONG") throw new Error(`unexpected PING reply ${pong}`);
+      if (r instanceof Cluster) return await clusterMasters(r, timeoutMs);
     } finally {
       r.disconnect();
     }
   });
+}
+
+/**
+ * A Redis Cluster is up when every slot is served (cluster_state:ok) and every master serving them
+ * answers: one node answering PING says nothing of the shard a crashed master left without a replica.
+ */
+async function clusterMasters(c: Cluster, timeoutMs: number): Promise<string> {
+  const info = String(await c.cluster("INFO"));
+  const state = /cluster_state:(\w+)/.exec(info)?.[1] ?? "unknown";
+  if (state !== "ok") throw new Error(`cluster_state:${state} (slots without a live master)`);
+  const masters = c.nodes("master");
+  const deadline = (p: Promise<unknown>): Promise<unknown> => Promise.race([p, new Promise((_, reject) => setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs).unref())]);
+  const silent: string[] = [];
+  await Promise.all(
+    masters.map(async (m) => {
+      try {
+        await deadline(m.ping());
+      } catch (e) {
+        silent.push(`${m.options.host ?? "?"}:${m.options.port ?? "?"} (${(e as Error).message})`);
+      }
+    }),
+  );
+  if (silent.length) throw new Error(`master ${silent.join(", ")} does not answer`);
+  return `${masters.length} master${masters.length === 1 ? "" : "s"} answering, cluster_state ok`;
 }
 
 /**

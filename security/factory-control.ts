@@ -3,7 +3,7 @@
 // certificate chain, with issue time, expiry and nonce inside the signed text. Only a certificate
 // carrying the `operator` role may retune a factory. The NATS subject permission says who may
 // publish; this says who asked, and a captured request cannot be sent again.
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../platform/redis-client.ts";
 import { ERR, FactoryControl, SCHEMA_VERSION, SignedFactoryControl, WmsError, type KnobChanges, type WireNames } from "../schemas/index.ts";
 import { AuditLog } from "./audit-log.ts";
 import { verifyChain, type VerifiedIdentity } from "./chain-verification.ts";
@@ -73,7 +73,7 @@ export class FactoryControlVerifier {
   private readonly audit: AuditLog;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly names: WireNames,
     private readonly trust: TrustStore,
     private readonly clock: () => number = Date.now,
@@ -108,7 +108,7 @@ export class FactoryControlVerifier {
   }
 }
 
-export async function factoryControlRefusals(redis: Redis, names: WireNames): Promise<FactoryControlRefusal[]> {
+export async function factoryControlRefusals(redis: RedisClient, names: WireNames): Promise<FactoryControlRefusal[]> {
   const h = await redis.hgetall(refusedFactoryControlKey(names));
   return Object.entries(h).map(([code, n]) => ({ code: Number(code), count: Number(n) }));
 }

@@ -1,6 +1,6 @@
 // Envelope nonces seen by pilots, shared through Redis so a replay is caught even by another
 // pilot process on the node. SET NX is the check and the record in one atomic step.
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../platform/redis-client.ts";
 import type { WireNames } from "../schemas/index.ts";
 
 // Kept a little past the envelope's expiry: after that the envelope is refused as expired anyway.
@@ -8,7 +8,7 @@ const SKEW_MS = 5 * 60_000;
 
 export class NonceStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly names: WireNames,
     private readonly clock: () => number = Date.now,
   ) {}

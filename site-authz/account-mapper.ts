@@ -2,7 +2,7 @@
 // pool in Redis so every node maps a DN alike. Every decision is audited (DN, attributes, account,
 // node, time). An edge module: it reads the grid-mapfile once and holds the Redis connection given.
 import { existsSync, readFileSync } from "node:fs";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../platform/redis-client.ts";
 import { ERR, WmsError, type MappingPlugin, type Site, type WireNames } from "../schemas/index.ts";
 import { checkAccountClean, type Cleanliness } from "./account-cleanliness.ts";
 import { auditRecord, describeAttributes, type AuditSink } from "./audit-record.ts";
@@ -49,7 +49,7 @@ export interface MapperOptions {
   readonly node: string;
   readonly audit: AuditSink;
   /** Needed when the site's chain has a `pool` plug-in. */
-  readonly redis?: Redis;
+  readonly redis?: RedisClient;
   /** Where a pool account's leftover files are looked for before release, besides its home and the dirs the caller names. */
   readonly scanDirs?: readonly string[];
 }

@@ -1,7 +1,7 @@
 // Keeps the last audit records in a Redis list (`<ns>:audit:site`) so an operator's
 // `wms site authz check` can show recent decisions. The durable trail is RabbitMQ's audit queue;
 // this list is a capped window onto it.
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../platform/redis-client.ts";
 import { AuditRecord, type WireNames } from "../schemas/index.ts";
 import type { AuditSink } from "./audit-record.ts";
 
@@ -12,7 +12,7 @@ export function auditListKey(names: WireNames): string {
 }
 
 /** An AuditSink that pushes each record (newest first) and trims the list to `max`. */
-export function redisAuditList(redis: Redis, names: WireNames, max = AUDIT_LIST_MAX): AuditSink {
+export function redisAuditList(redis: RedisClient, names: WireNames, max = AUDIT_LIST_MAX): AuditSink {
   const key = auditListKey(names);
   return async (record) => {
     await redis.multi().lpush(key, JSON.stringify(record)).ltrim(key, 0, max - 1).exec();
@@ -20,7 +20,7 @@ export function redisAuditList(redis: Redis, names: WireNames, max = AUDIT_LIST_
 }
 
 /** Newest first; entries that do not parse as AuditRecords are skipped. */
-export async function recentAudit(redis: Redis, names: WireNames, count = 20, filter?: (r: AuditRecord) => boolean): Promise<AuditRecord[]> {
+export async function recentAudit(redis: RedisClient, names: WireNames, count = 20, filter?: (r: AuditRecord) => boolean): Promise<AuditRecord[]> {
   const raw = await redis.lrange(auditListKey(names), 0, AUDIT_LIST_MAX - 1);
   const out: AuditRecord[] = [];
   for (const text of raw) {

@@ -2,7 +2,7 @@
 // lua/. Every worker node of a site that asks for the same DN gets the same account while the
 // lease lasts; an account changes hands only after it expired and every node confirmed it clean.
 import { readFileSync } from "node:fs";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../platform/redis-client.ts";
 import type { WireNames } from "../schemas/index.ts";
 import { redisScript } from "../platform/redis-script.ts";
 
@@ -45,7 +45,7 @@ export class PoolLease {
   private readonly key: string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     names: WireNames,
     site: string,
   ) {

@@ -1,6 +1,6 @@
 // The accounting agent: accounting records from the reports exchange into the UsageStore, each
 // record exactly once (its seen key is set in the same script as the increments).
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../platform/redis-client.ts";
 import type { Logger } from "pino";
 import type { WireNames, WmsConfig } from "../../schemas/index.ts";
 import type { JobStore } from "../../jobs/index.ts";
@@ -11,7 +11,7 @@ export interface AccountingAgentOptions {
   url: string;
   rabbit?: Omit<WmsConfig["rabbitmq"], "url">;
   names: WireNames;
-  redis: Redis;
+  redis: RedisClient;
   logger: Logger;
   usage: UsageStore;
   /**

@@ -1,7 +1,7 @@
 // The audit consumer: every identity switch, credential retrieval or refusal the pilots and services
 // report (who, which local account, which pilot, which job, when) goes to the log and
 // to a capped Redis list the monitor shows. The log is the full trail; the list is the recent window.
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../platform/redis-client.ts";
 import type { Logger } from "pino";
 import { ERR, WmsError, type AuditRecord, type WireNames, type WmsConfig } from "../../schemas/index.ts";
 import type { SealVerifier } from "../../security/index.ts";
@@ -9,7 +9,7 @@ import { auditSealText, authenticateAttemptReport, CappedReportList, ReportConsu
 
 export const AUDIT_LIST_CAP = 10_000;
 
-export function auditLog(redis: Redis, names: WireNames): CappedReportList<AuditRecord> {
+export function auditLog(redis: RedisClient, names: WireNames): CappedReportList<AuditRecord> {
   return new CappedReportList<AuditRecord>(redis, names, "audit", AUDIT_LIST_CAP);
 }
 
@@ -17,7 +17,7 @@ export interface AuditConsumerOptions {
   url: string;
   rabbit?: Omit<WmsConfig["rabbitmq"], "url">;
   names: WireNames;
-  redis: Redis;
+  redis: RedisClient;
   logger: Logger;
   prefetch?: number;
   /**

@@ -6,7 +6,7 @@
 // in Redis. Bad input gets an error reply with its code and changes nothing.
 import { createPrivateKey, createPublicKey, randomUUID, X509Certificate } from "node:crypto";
 import type { Msg, NatsConnection, Subscription } from "nats";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../platform/redis-client.ts";
 import type { Logger } from "../../platform/logger.ts";
 import {
   CredCertificateQuery,
@@ -63,7 +63,7 @@ const WALLTIME_GRACE_SEC = 600;
 
 export interface CredentialCacheDeps {
   readonly nc: NatsConnection;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly names: WireNames;
   readonly config: WmsConfig;
   readonly trust: TrustStore;

@@ -5,7 +5,8 @@
 // whose policy was rewritten in Redis does not open and nothing is released. The metadata stays
 // readable in the hash for operators; the cache reads it only through `get`, which authenticates it.
 import { createHash } from "node:crypto";
-import type { Redis } from "ioredis";
+import { scanAll, type RedisClient } from "../../platform/redis-client.ts";
+import { redisScript } from "../../platform/redis-script.ts";
 import type { WireNames } from "../../schemas/index.ts";
 import { ERR, WmsError } from "../../schemas/index.ts";
 import type { CredentialKeyring } from "../../security/index.ts";
@@ -24,19 +25,29 @@ export interface CredentialRecord {
 }
 
 /** Every metadata field, in a fixed order: what the seal authenticates besides the proxy. */
+// Compare-and-set of one record's seal (one key, so one slot): unlike WATCH/MULTI it holds no state
+// on a connection other callers share (auto-pipelined, or a cluster node's).
+const RESEAL_LUA = `if redis.call('HGET', KEYS[1], 'sealed') == ARGV[1] then redis.call('HSET', KEYS[1], 'sealed', ARGV[2]) return 1 end return 0`;
+const resealScript = redisScript(RESEAL_LUA);
+
+/** A user's record key: one key per user DN (its SHA-256). */
+export function credentialKey(names: WireNames, userDn: string): string {
+  return names.redisKey("cred", createHash("sha256").update(userDn, "utf8").digest("hex"));
+}
+
 function metadataAad(r: CredentialRecord): string {
   return JSON.stringify(["credential-record/v2", r.userDn, r.owner, r.retrievers, r.notAfter, r.delegatedAt]);
 }
 
 export class CredentialRecords {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly names: WireNames,
     private readonly keyring: CredentialKeyring,
   ) {}
 
   private key(userDn: string): string {
-    return this.names.redisKey("cred", createHash("sha256").update(userDn, "utf8").digest("hex"));
+    return credentialKey(this.names, userDn);
   }
 
   async put(rec: CredentialRecord, proxy: StoredProxy): Promise<void> {
@@ -78,38 +89,32 @@ export class CredentialRecords {
   /**
    * Moves every record of the namespace sealed under an older key to the keyring's current key
    * (after `wms credentials rotate-key`), so the old key can be retired. A record that changes
-   * while it is re-sealed (a new delegation) is left as its writer wrote it: WATCH aborts the
-   * write. Records that do not open are counted, not touched.
+   * while it is re-sealed (a new delegation) is left as its writer wrote it: the new seal is
+   * written only over the one it was made from. Records that do not open are counted, not touched.
+   * The records are scanned on every master (a Redis Cluster spreads them by key).
    */
   async resealAll(): Promise<{ resealed: number; current: number; unreadable: number }> {
     const out = { resealed: 0, current: 0, unreadable: 0 };
     const target = this.keyring.currentKeyId;
-    let cursor = "0";
-    do {
-      const [next, keys] = await this.redis.scan(cursor, "MATCH", this.names.redisKey("cred", "*"), "COUNT", 200);
-      cursor = next;
+    for await (const keys of scanAll(this.redis, this.names.redisKey("cred", "*"), 200)) {
       for (const k of keys) {
-        await this.redis.watch(k);
         const h = await this.redis.hgetall(k);
         let opened;
         try {
           if (h.userDn === undefined || h.sealed === undefined) throw new WmsError(ERR.BAD_INPUT, "not a credential record");
           opened = this.open(h, h.userDn);
         } catch {
-          await this.redis.unwatch();
           out.unreadable++;
           continue;
         }
         if (opened.keyId === target) {
-          await this.redis.unwatch();
           out.current++;
           continue;
         }
         const sealed = this.keyring.seal(JSON.stringify(opened.proxy), metadataAad(opened.record));
-        const done = await this.redis.multi().hset(k, "sealed", sealed).exec();
-        if (done !== null) out.resealed++;
+        if ((await resealScript.run(this.redis, [k], [opened.sealed, sealed])) === 1) out.resealed++;
       }
-    } while (cursor !== "0");
+    }
     return out;
   }
 }

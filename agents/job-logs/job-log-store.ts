@@ -1,7 +1,7 @@
 // The job log store: each attempt's LogReport in Redis, kept JOB_LOG_RETAIN_SEC (a week, long
 // enough to debug a task, short enough that failed payloads cannot fill Redis). One hash per
 // attempt and a sorted set of the job's attempts, both expiring together.
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../platform/redis-client.ts";
 import { LogReport, type WireNames } from "../../schemas/index.ts";
 
 export const JOB_LOG_RETAIN_SEC = 7 * 24 * 3600;
@@ -13,7 +13,7 @@ export interface JobLogAttempt {
 
 export class JobLogStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly names: WireNames,
     private readonly retainSec = JOB_LOG_RETAIN_SEC,
   ) {}

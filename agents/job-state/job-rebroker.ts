@@ -2,7 +2,7 @@
 // over today's replicas and sites, so a retry goes where the inputs are now. When no online site
 // holds them (or no sites are published), the job keeps its site: a retry that waits there for a
 // pilot is better than a job failed by the agent for a reason the operator may fix in a minute.
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../platform/redis-client.ts";
 import type { Logger } from "pino";
 import type { JobSpec, WireNames } from "../../schemas/index.ts";
 import { JobStore } from "../../jobs/index.ts";
@@ -15,7 +15,7 @@ export function sameSiteRebroker(): Rebroker {
   return async (spec, attempt) => ({ ...spec, attempt: attempt + 1, maxAttempts: Math.max(spec.maxAttempts, attempt + 1) });
 }
 
-export function dataLocalRebroker(redis: Redis, names: WireNames, logger: Logger): Rebroker {
+export function dataLocalRebroker(redis: RedisClient, names: WireNames, logger: Logger): Rebroker {
   const catalog = new ReplicaCatalogStore(redis, names);
   const sites = new SiteRegistry(redis, names);
   const jobs = new JobStore(redis, names);

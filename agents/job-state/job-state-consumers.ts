@@ -1,6 +1,6 @@
 // The job-state agent's two RabbitMQ consumers: state reports (which move jobs) and error reports
 // (the error log). Seen keys are per consumer name, so the two never shadow each other.
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../platform/redis-client.ts";
 import type { Logger } from "pino";
 import { ERR, WmsError, type ErrorReport, type WireNames, type WmsConfig } from "../../schemas/index.ts";
 import { CappedReportList, ReportConsumer } from "../reports/index.ts";
@@ -8,7 +8,7 @@ import { applyStateReport, recordErrorReport, type JobStateDeps } from "./job-st
 
 export const ERROR_LOG_CAP = 10_000;
 
-export function errorLog(redis: Redis, names: WireNames): CappedReportList<ErrorReport> {
+export function errorLog(redis: RedisClient, names: WireNames): CappedReportList<ErrorReport> {
   return new CappedReportList<ErrorReport>(redis, names, "error-log", ERROR_LOG_CAP);
 }
 
@@ -16,7 +16,7 @@ interface ConsumerBase {
   url: string;
   rabbit?: Omit<WmsConfig["rabbitmq"], "url">;
   names: WireNames;
-  redis: Redis;
+  redis: RedisClient;
   logger: Logger;
   prefetch?: number;
 }

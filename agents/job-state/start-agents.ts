@@ -1,7 +1,7 @@
 // Starts the report agents in one process: the job-state agent (state + error consumers), the
 // accounting agent, the audit consumer and the job log store. `wms agents` runs this until Ctrl-C; the demo calls it
 // in-process. Run several processes for more throughput: they are competing consumers.
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../platform/redis-client.ts";
 import type { Logger } from "pino";
 import type { WireNames, WmsConfig } from "../../schemas/index.ts";
 import { DispatchQueues } from "../../jobs/index.ts";
@@ -22,7 +22,7 @@ export interface StartAgentsOptions {
   config: WmsConfig;
   names: WireNames;
   /** Ordinary connection for the stores. */
-  redis: Redis;
+  redis: RedisClient;
   /** An existing DispatchQueues (the demo shares its matchmaker's); else one is made on `redis`. */
   dispatch?: JobDispatch;
   /** Defaults to config.rabbitmq.url. */

@@ -1,7 +1,7 @@
 // Everything the dashboard shows, read from Redis through the stores that own each record.
 // Read-only by construction: no method here writes, and nothing returned carries a credential,
 // key or token (job environments are not exposed at all).
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../platform/redis-client.ts";
 import { errorEntry, type WireNames } from "../../schemas/index.ts";
 import { JOB_STATES, JobStore, isFinal, type AttemptRecord, type JobRecord, type JobState, type TaskRecord } from "../../jobs/index.ts";
 import { readQueueDepths, ReportRefusals, type QueueDepth, type RefusalCount } from "../reports/index.ts";
@@ -113,7 +113,7 @@ export class MonitorData {
   readonly jobs: JobStore;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly names: WireNames,
     private readonly providers: MonitorProviders = {},
   ) {

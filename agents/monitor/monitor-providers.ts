@@ -1,6 +1,6 @@
 // Plugs the sources other parts own into the monitor: the factory's per-queue status (rates,
 // census), the accounting usage tables. Each is read through its owner's store.
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../platform/redis-client.ts";
 import type { WireNames, WmsConfig } from "../../schemas/index.ts";
 import { readFactoryStatus } from "../../pilot-factory/index.ts";
 import { UsageStore } from "../accounting/index.ts";
@@ -10,7 +10,7 @@ import { errorEntry } from "../../schemas/index.ts";
 import { formatJobLog, JobLogStore } from "../job-logs/index.ts";
 import type { AttemptView, FactoryQueueView, MonitorProviders, PilotCensusRow } from "./monitor-data.ts";
 
-export async function defaultProviders(deps: { redis: Redis; names: WireNames; config: WmsConfig }): Promise<MonitorProviders> {
+export async function defaultProviders(deps: { redis: RedisClient; names: WireNames; config: WmsConfig }): Promise<MonitorProviders> {
   const usage = new UsageStore(deps.redis, deps.names, deps.config.quotas);
   const factory = async (): Promise<FactoryQueueView[]> => {
     const { queues } = await readFactoryStatus(deps.redis, deps.names);

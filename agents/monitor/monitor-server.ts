@@ -1,6 +1,6 @@
 // `wms monitor`: the read-only web dashboard, its JSON API and Prometheus metrics, on loopback by default.
 import Fastify, { type FastifyInstance } from "fastify";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../platform/redis-client.ts";
 import { ERR, WmsError, type WireNames } from "../../schemas/index.ts";
 import { JOB_STATES, type JobState } from "../../jobs/index.ts";
 import { MonitorData, type MonitorProviders } from "./monitor-data.ts";
@@ -9,7 +9,7 @@ import { createMonitorRegistry, metricsText } from "./monitor-metrics.ts";
 import { dashboardPage, jobPage, taskPage } from "./dashboard-page.ts";
 
 export interface MonitorOptions {
-  redis: Redis;
+  redis: RedisClient;
   names: WireNames;
   host?: string;
   port?: number;

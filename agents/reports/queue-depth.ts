@@ -5,7 +5,7 @@
 // A sample carries its time: one older than a few intervals is not shown (the agents are gone and
 // the figure would be a frozen guess).
 import type { ChannelModel } from "amqplib";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../platform/redis-client.ts";
 import type { Logger } from "pino";
 import { connectRabbit } from "../../platform/connections.ts";
 import type { WireNames, WmsConfig } from "../../schemas/index.ts";
@@ -53,7 +53,7 @@ export async function sampleQueueDepths(conn: ChannelModel, names: WireNames, no
   return out;
 }
 
-export async function writeQueueDepths(redis: Redis, names: WireNames, depths: readonly QueueDepth[], intervalMs: number): Promise<void> {
+export async function writeQueueDepths(redis: RedisClient, names: WireNames, depths: readonly QueueDepth[], intervalMs: number): Promise<void> {
   if (depths.length === 0) return;
   const key = queueDepthKey(names);
   await redis
@@ -64,7 +64,7 @@ export async function writeQueueDepths(redis: Redis, names: WireNames, depths: r
 }
 
 /** The latest samples not older than STALE_INTERVALS intervals. */
-export async function readQueueDepths(redis: Redis, names: WireNames, nowMs: number, intervalMs = QUEUE_DEPTH_INTERVAL_MS): Promise<QueueDepth[]> {
+export async function readQueueDepths(redis: RedisClient, names: WireNames, nowMs: number, intervalMs = QUEUE_DEPTH_INTERVAL_MS): Promise<QueueDepth[]> {
   const h = await redis.hgetall(queueDepthKey(names));
   const out: QueueDepth[] = [];
   for (const queue of SAMPLED_QUEUES) {
@@ -86,7 +86,7 @@ export interface QueueDepthSamplerOptions {
   readonly url: string;
   readonly rabbit: Omit<WmsConfig["rabbitmq"], "url">;
   readonly names: WireNames;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly logger: Logger;
   readonly intervalMs?: number;
 }

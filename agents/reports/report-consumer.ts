@@ -11,7 +11,7 @@
 // x-dead-letter-exchange still catches it (reason then only in the log): never lost, never looping.
 import type { ChannelModel, ConfirmChannel, ConsumeMessage } from "amqplib";
 import { connectRabbit } from "../../platform/connections.ts";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../platform/redis-client.ts";
 import type { Logger } from "pino";
 import { ERR, isRetryable, isWmsError, WmsError, type Report, type WireNames, type WmsConfig } from "../../schemas/index.ts";
 import { decodeReport } from "./report-decoder.ts";
@@ -47,7 +47,7 @@ export interface ReportConsumerOptions {
   /** The identity and settings of config.rabbitmq (user, password file, vhost, TLS); default: those in `url`. */
   rabbit?: Omit<WmsConfig["rabbitmq"], "url">;
   names: WireNames;
-  redis: Redis;
+  redis: RedisClient;
   logger: Logger;
   queue: ReportQueue;
   /** Names this consumer in seen keys and dead-letter headers, e.g. "accounting". */

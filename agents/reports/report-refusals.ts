@@ -2,7 +2,7 @@
 // a lease token that no longer holds the job: JOB_STALE_UPDATE): counted in Redis per kind and code,
 // where the monitor reads them (`wms_reports_refused_total`), and written to the security audit
 // stream, besides being dead-lettered with their code by the consumer.
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../platform/redis-client.ts";
 import { ERR, type Report, type WireNames } from "../../schemas/index.ts";
 import { AuditLog } from "../../security/index.ts";
 
@@ -22,7 +22,7 @@ export class ReportRefusals {
   private readonly audit: AuditLog;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly names: WireNames,
   ) {
     this.audit = new AuditLog(redis, names);

@@ -14,6 +14,7 @@ import type { Redis } from "ioredis";
 import { loadConfig, readIdentityFile } from "../../platform/config.ts";
 import { startPrivateNats, startPrivateRedis, type ServerTls } from "../../platform/local-services.ts";
 import { openRedis } from "../../platform/connections.ts";
+import { singleServer } from "../../platform/redis-client.ts";
 import { SCHEMA_VERSION, wireNames, type JobSpec, type WireNames, type WmsConfig } from "../../schemas/index.ts";
 import type { SwarmCommand, SwarmPilot, SwarmResult } from "../pilot-swarm.ts";
 import { GcTrace } from "../gc-trace.ts";
@@ -271,7 +272,7 @@ async function transportRun(secured: boolean, work: string, base: { readonly con
     const mmConfig = configFile("matchmaker", "matchmaker", "matchmaker");
     const pilotsConfig = configFile("pilots", "pilot", "matchmaker");
     const { config } = loadConfig({ path: mmConfig, env: {} });
-    redis = openRedis(config);
+    redis = singleServer(openRedis(config), "the matchmaker bench");
     dq = new DispatchQueues({ redis, names, lockMs: 600_000, stalledIntervalMs: 600_000 });
     const sealer = new ServiceSealer(pkiSealKeys(base.pkiDir).jobSpec, JOB_SPEC_SEAL_PURPOSE);
     await queueJobs(new JobStore(redis, names), dq, "t", TRANSPORT_JOBS, (x) => sealJobSpec(sealer, x));
@@ -340,9 +341,9 @@ export const matchmakerSuite: BenchSuite = {
     // pass the default 100 ms and the ad is then refused for good (E1506), ending the run instead of
     // measuring it. The step budget, which does not depend on the machine, stays.
     writeFileSync(configPath, JSON.stringify({ ...config, namespace, pki: { dir }, logLevel: "warn", matchmaker: { ...config.matchmaker, matchBudgetMs: 5000 } }));
-    const redis = openRedis(config);
+    const redis = singleServer(openRedis(config), "the matchmaker bench");
     // BullMQ's own connection, for the plain-Worker baseline only.
-    const bull = openRedis(config, { forBullMq: true });
+    const bull = singleServer(openRedis(config, { forBullMq: true }), "the matchmaker bench");
     const store = new JobStore(redis, names);
     const dq = new DispatchQueues({ redis, names, lockMs: 600_000, stalledIntervalMs: 600_000 });
     const tokens = new PilotTokenStore(redis, names);

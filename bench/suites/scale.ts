@@ -14,6 +14,7 @@ import type { NatsConnection } from "nats";
 import type { Redis } from "ioredis";
 import { loadConfig } from "../../platform/config.ts";
 import { openNats, openRedis } from "../../platform/connections.ts";
+import { singleServer } from "../../platform/redis-client.ts";
 import { startPrivateRedis } from "../../platform/local-services.ts";
 import { SCHEMA_VERSION, type JobSpec, type WireNames, type WmsConfig } from "../../schemas/index.ts";
 import { generatePilotKeyPair, initPki, JOB_SPEC_SEAL_PURPOSE, PilotTokenStore, sealJobSpec, ServiceSealer, pkiSealKeys } from "../../security/index.ts";
@@ -181,7 +182,7 @@ export const scaleSuite: BenchSuite = {
     // shapes can pass the default 100 ms and be refused (E1506), which would end the CPU figure
     // rather than measure it. The step budget, which does not depend on the machine, stays.
     writeFileSync(configPath, JSON.stringify({ ...config, namespace, pki: { dir }, logLevel: "warn", matchmaker: { ...config.matchmaker, matchBudgetMs: 5000 } }));
-    const redis = openRedis(config);
+    const redis = singleServer(openRedis(config), "the scale bench");
     const nc = await openNats(config, "bench-scale");
     try {
       const sealer = new ServiceSealer(pkiSealKeys(dir).jobSpec, JOB_SPEC_SEAL_PURPOSE);

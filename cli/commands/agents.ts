@@ -38,7 +38,8 @@ export function registerAgents(program: Command): void {
           await redis.connect();
         } catch (e) {
           redis.disconnect();
-          throw new WmsError(ERR.SERVICE_UNAVAILABLE, `Redis at ${config.redis.url}: ${(e as Error).message}`);
+          const { describeTarget } = await import("../../platform/service-targets.ts");
+          throw new WmsError(ERR.SERVICE_UNAVAILABLE, `Redis at ${describeTarget("redis", config)}: ${(e as Error).message}`);
         }
         let agents;
         try {

@@ -156,7 +156,7 @@ async function runFactory(opts: RunOptions, cmd: Command): Promise<void> {
       wmsBin: fileURLToPath(new URL("../../bin/wms.mjs", import.meta.url)),
       namespace: names.namespace,
       configPath: loaded.path ? path.resolve(loaded.path) : undefined,
-      serviceUrls: { nats: config.nats.url, redis: config.redis.url, rabbitmq: config.rabbitmq.url },
+      serviceUrls: { nats: config.nats.url, ...(config.redis.cluster ? {} : { redis: config.redis.url }), rabbitmq: config.rabbitmq.url },
       identityFile: config.pilot.identityFile,
     },
     workDir: path.resolve(opts.workDir),

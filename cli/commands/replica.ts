@@ -1,12 +1,12 @@
 import type { Command } from "commander";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../platform/redis-client.ts";
 import { action, configFor, printJson } from "../command-kit.ts";
 import { ERR, WmsError, type WireNames, type WmsConfig } from "../../schemas/index.ts";
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
 /** Opens Redis and fails fast with one line when it does not answer. */
-export async function withRedis<T>(cmd: Command, fn: (redis: Redis, names: WireNames, config: WmsConfig) => Promise<T>): Promise<T> {
+export async function withRedis<T>(cmd: Command, fn: (redis: RedisClient, names: WireNames, config: WmsConfig) => Promise<T>): Promise<T> {
   const { config, names } = configFor(cmd);
   const { openRedis } = await import("../../platform/connections.ts");
   const redis = openRedis(config, { lazy: true });
@@ -15,7 +15,8 @@ export async function withRedis<T>(cmd: Command, fn: (redis: Redis, names: WireN
     await redis.connect();
   } catch (e) {
     redis.disconnect();
-    throw new WmsError(ERR.SERVICE_UNAVAILABLE, `Redis at ${config.redis.url}: ${(e as Error).message}`);
+    const { describeTarget } = await import("../../platform/service-targets.ts");
+    throw new WmsError(ERR.SERVICE_UNAVAILABLE, `Redis at ${describeTarget("redis", config)}: ${(e as Error).message}`);
   }
   try {
     return await fn(redis, names, config);

@@ -92,6 +92,7 @@ export function registerSite(program: Command): void {
         if (!opts.dn.startsWith("/")) throw new WmsError(ERR.USAGE, `--dn must be a DN in slash form (/DC=org/CN=...), got '${opts.dn}'`);
         const sa = await import("../../site-authz/index.ts");
         const { openRedis } = await import("../../platform/connections.ts");
+        const { describeTarget } = await import("../../platform/service-targets.ts");
         const s = sa.findSite(sa.loadSiteConfig(opts.sitesFile ?? config.sitesFile), opts.site);
         const needsRedis = s.mapping.some((p) => p.type === "pool") || opts.lease === true || opts.audit > 0;
         const redis = needsRedis ? openRedis(config, { lazy: true }) : undefined;
@@ -107,14 +108,14 @@ export function registerSite(program: Command): void {
         }
         try {
           const needsPool = s.mapping.some((p) => p.type === "pool") || opts.lease === true;
-          if (needsPool && !redisUp) throw new WmsError(ERR.SERVICE_UNAVAILABLE, `Redis at ${config.redis.url} does not answer; pool leases and audit live there`);
+          if (needsPool && !redisUp) throw new WmsError(ERR.SERVICE_UNAVAILABLE, `Redis at ${describeTarget("redis", config)} does not answer; pool leases and audit live there`);
           const sink = redis && redisUp ? sa.redisAuditList(redis, names) : () => undefined;
           const mapper = new sa.AccountMapper({ site: s, names, node: opts.node, audit: sink, redis: redisUp ? redis : undefined });
           const identity = { dn: opts.dn, caDn: opts.ca ?? "", vo: opts.vo, groups: opts.group, roles: opts.role };
           const x = await sa.explainAccess({ site: s, identity, job: opts.walltime !== undefined ? { walltimeSec: opts.walltime } : undefined, mapper, lease: opts.lease ? { audit: sink, node: opts.node } : undefined });
           const dn = opts.dn;
           const recent =
-            opts.audit === 0 ? [] : redisUp && redis ? await sa.recentAudit(redis, names, opts.audit, (r) => r.site === s.name && r.dn === dn) : `Redis at ${config.redis.url} does not answer`;
+            opts.audit === 0 ? [] : redisUp && redis ? await sa.recentAudit(redis, names, opts.audit, (r) => r.site === s.name && r.dn === dn) : `Redis at ${describeTarget("redis", config)} does not answer`;
           if (opts.json) printJson({ ...x, recentAudit: typeof recent === "string" ? [] : recent });
           else process.stdout.write(renderCheck(x, recent));
           if (!x.ok) process.exitCode = EXIT.failed;

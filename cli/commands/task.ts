@@ -6,6 +6,7 @@ import { readCredentialOptions } from "../credential-options.ts";
 import { ERR, WmsError, type WireNames } from "../../schemas/index.ts";
 import { FINAL_STATES, JOB_STATES, STATE_GROUPS, type JobRecord, type JobState, type TaskRecord } from "../../jobs/index.ts";
 import { withRedis } from "./replica.ts";
+import type { RedisClient } from "../../platform/redis-client.ts";
 
 interface SignerOptions {
   cert: string;
@@ -83,7 +84,7 @@ async function attemptHistory(store: import("../../jobs/index.ts").JobStore, tas
   return out;
 }
 
-async function readTaskView(redis: import("ioredis").Redis, names: WireNames, taskId: string, failedLimit: number, attemptsLimit = 0): Promise<TaskView> {
+async function readTaskView(redis: RedisClient, names: WireNames, taskId: string, failedLimit: number, attemptsLimit = 0): Promise<TaskView> {
   const { JobStore } = await import("../../jobs/index.ts");
   const { errorEntry } = await import("../../schemas/index.ts");
   const store = new JobStore(redis, names);
@@ -125,7 +126,7 @@ function printTaskView(v: TaskView): void {
 }
 
 /** Polls the task until every job is final, showing bars by state on a terminal and a line per change otherwise. */
-async function watchTask(redis: import("ioredis").Redis, names: WireNames, taskId: string, o: { intervalMs: number; json: boolean; failedLimit: number; attemptsLimit: number }): Promise<TaskView> {
+async function watchTask(redis: RedisClient, names: WireNames, taskId: string, o: { intervalMs: number; json: boolean; failedLimit: number; attemptsLimit: number }): Promise<TaskView> {
   const cliProgress = (await import("cli-progress")).default;
   const tty = !o.json && process.stderr.isTTY === true;
   let multi: import("cli-progress").MultiBar | undefined;

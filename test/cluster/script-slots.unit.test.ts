@@ -6,6 +6,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { usageAddKeys, usageShard } from "../../agents/accounting/index.ts";
+import { credentialKey } from "../../agents/credentials/index.ts";
 import { cappedListPushKeys, seenKeyIn } from "../../agents/reports/index.ts";
 import { censusTransitionKeys } from "../../pilot-factory/index.ts";
 import { factoryKeys } from "../../pilot-factory/factory-keys.ts";
@@ -41,6 +42,7 @@ const SCRIPTS: Record<string, Record<string, ReadonlyArray<readonly string[]>>> 
     CENSUS_TRANSITION_LUA: [censusTransitionKeys(fk, fk.queue("q1"), "pilot-1")],
     recordBatchIds: [[fk.pilot("pilot-1")]],
   },
+  "agents/credentials/credential-records.ts": { RESEAL_LUA: [[credentialKey(names, "/DC=org/CN=Ann")]] },
   "pilot-factory/factory-lease.ts": { RENEW_LUA: [[fk.lease]], RELEASE_LUA: [[fk.lease]] },
   "site-authz/pool-lease.ts": { "lease-pool-account.lua": [[poolKey(names, "SITE_A")]], "release-pool-account.lua": [[poolKey(names, "SITE_A")]] },
 };

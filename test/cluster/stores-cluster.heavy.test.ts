@@ -12,7 +12,7 @@ import { CappedReportList, seenKeyIn } from "../../agents/reports/index.ts";
 import { ReplicaCatalogStore } from "../../matchmaker/replica-catalog.ts";
 import { readFactoryStatus, writeQueueStatus } from "../../pilot-factory/factory-status-store.ts";
 import { loadConfig } from "../../platform/config.ts";
-import { openRedisClient } from "../../platform/connections.ts";
+import { openRedis } from "../../platform/connections.ts";
 import { deleteNamespaceKeys } from "../../platform/namespace-cleanup.ts";
 import { dataNodes } from "../../platform/redis-client.ts";
 import { ERR, isWmsError, wireNames, type AuditRecord, type WireNames } from "../../schemas/index.ts";
@@ -41,7 +41,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "wms-stores-cluster-"));
   const file = join(dir, "wms.yaml");
   writeFileSync(file, JSON.stringify({ namespace: names.namespace, redis: { cluster: { nodes: cluster.nodes } } }));
-  redis = openRedisClient(loadConfig({ path: file, env: {} }).config) as Cluster;
+  redis = openRedis(loadConfig({ path: file, env: {} }).config) as Cluster;
 }, 180_000);
 
 afterAll(async () => {

@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../platform/redis-client.ts";
 import { afterAll, describe, expect, it } from "vitest";
 import { autoclusterId, autoclusterKey } from "../../jobs/index.ts";
 import { DispatchQueues, type ClaimedJob } from "../../jobs/index.ts";
@@ -26,7 +26,7 @@ interface PrivateRedis {
 /** One deployment's clients on a private Redis; they stay open across the restart, as services' would. */
 interface Clients {
   loaded: LoadedConfig;
-  plain: Redis;
+  plain: RedisClient;
   dq: DispatchQueues;
   store: JobStore;
   close(): Promise<void>;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../platform/redis-client.ts";
 import { openRedis } from "../../platform/connections.ts";
 import { DispatchQueues, parseLockToken } from "../../jobs/index.ts";
 import { autoclusterId, autoclusterKey } from "../../jobs/index.ts";
@@ -9,7 +9,7 @@ import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { createJobs } from "../matchmaker/fixtures.ts";
 
 const { config, names } = testConfig("dispatch");
-let redis: Redis;
+let redis: RedisClient;
 let dq: DispatchQueues;
 let store: JobStore;
 

@@ -2,7 +2,7 @@
 // still be running, never a job whose payload ended (holding); a holding job waits for its report up
 // to the holding timeout. Every update is fenced by attempt and lease token.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../platform/redis-client.ts";
 import { openRedis } from "../../platform/connections.ts";
 import { DispatchQueues, JobStore, LEASED_STATES, PILOT_STATES, autoclusterId, autoclusterKey, type ClaimedJob, type Fence } from "../../jobs/index.ts";
 import { ERR } from "../../schemas/index.ts";
@@ -14,7 +14,7 @@ const LEASE_MS = 600;
 const CHECK_MS = 200;
 const HOLDING_TIMEOUT_MS = 4000;
 const { config, names } = testConfig("leases");
-let redis: Redis;
+let redis: RedisClient;
 let dq: DispatchQueues;
 let store: JobStore;
 const outcomes: Array<[string, string]> = [];

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../platform/redis-client.ts";
 import { openRedis } from "../../platform/connections.ts";
 import { DispatchQueues, JobStore, Reconciler, autoclusterId, autoclusterKey, jobKeys, type JobState } from "../../jobs/index.ts";
 import { ERR } from "../../schemas/index.ts";
@@ -8,7 +8,7 @@ import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { createJobs } from "../matchmaker/fixtures.ts";
 
 const { config, names } = testConfig("reconcile");
-let redis: Redis;
+let redis: RedisClient;
 let dq: DispatchQueues;
 let store: JobStore;
 

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NatsConnection } from "nats";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../platform/redis-client.ts";
 import type { LoadedConfig } from "../../platform/config.ts";
 import type { Site } from "../../schemas/index.ts";
 import { createBatchEnvelopeSigner, initPki, loadTrust, PilotTokenStore, readServiceCredentials, type TrustStore, pkiSealKeys } from "../../security/index.ts";
@@ -18,7 +18,7 @@ export interface Harness {
   loaded: LoadedConfig;
   pkiDir: string;
   nc: NatsConnection;
-  redis: Redis;
+  redis: RedisClient;
   store: JobStore;
   dispatch: DispatchQueues;
   trust: TrustStore;

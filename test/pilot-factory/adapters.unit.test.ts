@@ -264,4 +264,12 @@ describe("the pilot's command line and environment", () => {
     // Without a pilot identity configured, the factory's own is not passed on either.
     expect(pilotCommand(pilots[0], runtime).env.WMS_IDENTITY_FILE).toBe("");
   });
+
+  it("passes one Redis server's URL on, but none for a Redis Cluster, which the pilot reads from the config file", () => {
+    expect(pilotCommand(pilots[0], runtime).env.WMS_REDIS_URL).toBe("redis://10.0.0.1:6379");
+    const onCluster = pilotCommand(pilots[0], { ...runtime, serviceUrls: { nats: runtime.serviceUrls.nats, rabbitmq: runtime.serviceUrls.rabbitmq } });
+    // Empty, not absent: a WMS_REDIS_URL the factory inherited would replace the cluster otherwise.
+    expect(onCluster.env.WMS_REDIS_URL).toBe("");
+    expect(onCluster.args).toContain("/etc/wms/wms.yaml");
+  });
 });

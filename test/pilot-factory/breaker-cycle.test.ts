@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { NatsConnection } from "nats";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../platform/redis-client.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readFactoryStatus, startFactory, type SubmitAdapter } from "../../pilot-factory/index.ts";
 import { ERR, SCHEMA_VERSION } from "../../schemas/index.ts";
@@ -13,7 +13,7 @@ import { RecordingTokens, publishCensus, queueKnobs, testRuntime, waitFor } from
 const loaded = testConfig("factorybreaker");
 const { names } = loaded;
 let nc: NatsConnection;
-let redis: Redis;
+let redis: RedisClient;
 let live: LiveServices;
 const workDir = mkdtempSync(path.join(os.tmpdir(), "wms-factory-breaker-"));
 

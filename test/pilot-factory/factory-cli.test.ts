@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { NatsConnection } from "nats";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../platform/redis-client.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { factoryKeys, PilotCensusStore, pilotCountsBySite, readFactoryStatus, startFactory } from "../../pilot-factory/index.ts";
 import { FactoryQueueStatus, SCHEMA_VERSION, wireNames } from "../../schemas/index.ts";
@@ -17,7 +17,7 @@ const loaded = testConfig("factorycli");
 const { names } = loaded;
 const ns = names.namespace;
 let nc: NatsConnection;
-let redis: Redis;
+let redis: RedisClient;
 let live: LiveServices;
 const workDir = mkdtempSync(path.join(os.tmpdir(), "wms-factory-cli-"));
 

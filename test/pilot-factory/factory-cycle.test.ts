@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { NatsConnection } from "nats";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../platform/redis-client.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openNats, openRedis } from "../../platform/connections.ts";
 import { localProcessState } from "../../pilot-factory/adapters/local-adapter.ts";
@@ -15,7 +15,7 @@ import { RecordingTokens, publishCensus, queueKnobs, silentPilot, testRuntime, w
 const loaded = testConfig("factorycycle");
 const { names } = loaded;
 let nc: NatsConnection;
-let redis: Redis;
+let redis: RedisClient;
 const workDir = mkdtempSync(path.join(os.tmpdir(), "wms-factory-cycle-"));
 const running: RunningFactory[] = [];
 const frozenAt = Date.now();

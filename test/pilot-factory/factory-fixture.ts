@@ -2,7 +2,7 @@
 // what it minted (the real PilotTokenStore underneath), the runtime a test factory starts pilots
 // with, and polling for what arrives over NATS.
 import { fileURLToPath } from "node:url";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../platform/redis-client.ts";
 import type { LoadedConfig } from "../../platform/config.ts";
 import type { PilotCommandBuilder, PilotRuntime, PilotTokenMinter } from "../../pilot-factory/index.ts";
 import { PilotCensus, SCHEMA_VERSION, type FactoryQueue, type WireNames } from "../../schemas/index.ts";
@@ -31,7 +31,7 @@ export class RecordingTokens implements PilotTokenMinter {
   readonly minted: Array<{ token: string; site: string; uses: number; ttlSec: number }> = [];
   readonly store: PilotTokenStore;
 
-  constructor(redis: Redis, names: WireNames) {
+  constructor(redis: RedisClient, names: WireNames) {
     this.store = new PilotTokenStore(redis, names);
   }
 

@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { NatsConnection } from "nats";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../platform/redis-client.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalAdapter, pilotCommand, readFactoryStatus, startFactory, type PilotCommandBuilder, type RunningFactory, type SubmitAdapter } from "../../pilot-factory/index.ts";
 import { SCHEMA_VERSION, type FactoryQueue } from "../../schemas/index.ts";
@@ -14,7 +14,7 @@ import { RecordingTokens, publishCensus, queueKnobs, testRuntime, waitFor } from
 const loaded = testConfig("factoryrestart");
 const { names } = loaded;
 let nc: NatsConnection;
-let redis: Redis;
+let redis: RedisClient;
 let live: LiveServices;
 const workDir = mkdtempSync(path.join(os.tmpdir(), "wms-factory-restart-"));
 const fixture = fileURLToPath(new URL("./fixtures/lingering-pilot.ts", import.meta.url));

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import os from "node:os";
 import path from "node:path";
 import type { NatsConnection } from "nats";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../platform/redis-client.ts";
 import { parse as parseYaml } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { factoryKeys, readFactoryStatus, startFactory, type CycleReport, type RunningFactory } from "../../pilot-factory/index.ts";
@@ -18,7 +18,7 @@ const loaded = testConfig("factorytune");
 const { names } = loaded;
 const ns = names.namespace;
 let nc: NatsConnection;
-let redis: Redis;
+let redis: RedisClient;
 let live: LiveServices;
 const workDir = mkdtempSync(path.join(os.tmpdir(), "wms-factory-tune-"));
 let pki: PkiFixture;

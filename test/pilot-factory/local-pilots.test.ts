@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { NatsConnection } from "nats";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../platform/redis-client.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalAdapter, startFactory, type PilotCommandBuilder } from "../../pilot-factory/index.ts";
 import { ERR, SCHEMA_VERSION } from "../../schemas/index.ts";
@@ -15,7 +15,7 @@ import { RecordingTokens, queueKnobs, silentPilot, testRuntime, waitFor } from "
 const loaded = testConfig("factorylocal");
 const { names } = loaded;
 let nc: NatsConnection;
-let redis: Redis;
+let redis: RedisClient;
 let live: LiveServices;
 const workDir = mkdtempSync(path.join(os.tmpdir(), "wms-factory-local-"));
 const fixture = fileURLToPath(new URL("./fixtures/census-pilot.ts", import.meta.url));

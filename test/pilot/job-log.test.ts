@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../platform/redis-client.ts";
 import { pino } from "pino";
 import { runPilot } from "../../agents/pilot/index.ts";
 import { AttemptReportSigner } from "../../agents/pilot/attempt-report-signer.ts";
@@ -15,7 +15,7 @@ import { runCli } from "../support/run-cli.ts";
 import { pilotFixture, type PilotFixture } from "./support/pilot-fixture.ts";
 
 let fx: PilotFixture;
-let redis: Redis;
+let redis: RedisClient;
 let agents: AgentsHandle | undefined;
 
 beforeAll(async () => {

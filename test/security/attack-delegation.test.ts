@@ -5,7 +5,7 @@
 import { createPublicKey, randomBytes } from "node:crypto";
 import forge from "node-forge";
 import type { NatsConnection, Subscription } from "nats";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../platform/redis-client.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openNats, openRedis } from "../../platform/connections.ts";
 import { CredReply, ERR, SCHEMA_VERSION, type CredSignedRequest, type WmsConfig } from "../../schemas/index.ts";
@@ -33,7 +33,7 @@ const { config: base, names } = testConfig("attackdeleg");
 const config: WmsConfig = { ...base, credentials: { ...base.credentials, encryptionKey: randomBytes(32).toString("base64"), proxyKeyBits: BITS } };
 let pki: PkiFixture;
 let nc: NatsConnection;
-let redis: Redis;
+let redis: RedisClient;
 let cache: CredentialCache;
 let keys: OneTimeKeyStore;
 let jane: CallerCredential;

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { NatsConnection } from "nats";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../platform/redis-client.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMonitorRegistry } from "../../agents/monitor/monitor-metrics.ts";
 import { MonitorData } from "../../agents/monitor/monitor-data.ts";
@@ -38,11 +38,11 @@ const QUEUE = "prod";
 const pki = usePki();
 const encoder = new TextEncoder();
 const opened: NatsConnection[] = [];
-const redises: Redis[] = [];
+const redises: RedisClient[] = [];
 /** The operator's NATS connection: every attack here is sent with it. */
 let nc: NatsConnection;
 /** The operator's Redis user (the whole namespace), to look at and write what the factory keeps. */
-let redis: Redis;
+let redis: RedisClient;
 let factory: RunningFactory;
 let operator: { certChain: string[]; keyPem: string };
 const reports: CycleReport[] = [];
@@ -59,7 +59,7 @@ async function natsAs(role: TransportRole): Promise<NatsConnection> {
   return c;
 }
 
-function redisAs(role: TransportRole): Redis {
+function redisAs(role: TransportRole): RedisClient {
   const r = openRedis(s.as(role).config);
   redises.push(r);
   return r;

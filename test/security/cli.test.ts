@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { NatsConnection } from "nats";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../platform/redis-client.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openNats, openRedis } from "../../platform/connections.ts";
 import { ERR } from "../../schemas/index.ts";
@@ -19,7 +19,7 @@ const pkiDir = path.join(root, "pki");
 const env = { WMS_NAMESPACE: names.namespace, WMS_PKI_DIR: pkiDir, WMS_CONFIG: undefined, WMS_CREDENTIAL_KEY: undefined };
 const userDn = "/DC=org/DC=pilot-wms/OU=People/CN=Cli User";
 let nc: NatsConnection;
-let redis: Redis;
+let redis: RedisClient;
 let cache: CredentialCache | undefined;
 
 beforeAll(async () => {

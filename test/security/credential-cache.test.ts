@@ -1,6 +1,6 @@
 import { createPublicKey, randomBytes } from "node:crypto";
 import type { NatsConnection } from "nats";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../platform/redis-client.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openNats, openRedis } from "../../platform/connections.ts";
 import { AuditRecord, ERR, SCHEMA_VERSION, CredReply, type WmsConfig } from "../../schemas/index.ts";
@@ -14,7 +14,7 @@ const { config: base, names } = testConfig("credcache");
 const config: WmsConfig = { ...base, credentials: { ...base.credentials, encryptionKey: randomBytes(32).toString("base64"), maxRenewals: 1, proxyKeyBits: BITS, retrievedLifetimeSec: 1800 } };
 let pki: PkiFixture;
 let nc: NatsConnection;
-let redis: Redis;
+let redis: RedisClient;
 let cache: CredentialCache;
 let userProxy: ProxyCredential;
 let pilotClient: CredentialClient;

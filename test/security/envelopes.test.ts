@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../platform/redis-client.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openRedis } from "../../platform/connections.ts";
 import { ERR, type EnvelopeBody, type MatchEnvelope } from "../../schemas/index.ts";
@@ -10,7 +10,7 @@ import { sampleEnvelopeBody } from "./support/sample-job.ts";
 
 const { config, names } = testConfig("envelopes");
 let pki: PkiFixture;
-let redis: Redis;
+let redis: RedisClient;
 const pilotKeys = generatePilotKeyPair();
 
 beforeAll(() => {

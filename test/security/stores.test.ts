@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../platform/redis-client.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openRedis } from "../../platform/connections.ts";
 import { ERR } from "../../schemas/index.ts";
@@ -8,7 +8,7 @@ import { testConfig } from "../support/namespace.ts";
 import { expectCode, OTHER_USER_DN, USER_DN, usePki } from "./support/pki-fixture.ts";
 
 const { config, names } = testConfig("secstores");
-let redis: Redis;
+let redis: RedisClient;
 let now = Date.now();
 const clock = (): number => now;
 

@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../platform/redis-client.ts";
 import { openRedis } from "../../platform/connections.ts";
 import { ERR, type AuditRecord, type Site } from "../../schemas/index.ts";
 import { AccountMapper, processesOf, recentAudit, redisAuditList, fanOutAudit, runPayload, startSwitched, type RunPayloadOptions } from "../../site-authz/index.ts";
@@ -13,7 +13,7 @@ import { createUser, removeUser } from "./support/local-users.ts";
 import { identity, siteWith } from "./support/site-fixture.ts";
 
 const { config, names } = testConfig("siteauthzswitch");
-let redis: Redis;
+let redis: RedisClient;
 let base: string;
 let secrets: string;
 let jobs: string;

@@ -4,7 +4,7 @@ import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../platform/redis-client.ts";
 import { openRedis } from "../../platform/connections.ts";
 import { ERR, type AuditRecord, type Site } from "../../schemas/index.ts";
 import { AccountMapper, fanOutAudit, processesOf, recentAudit, redisAuditList, runPayload } from "../../site-authz/index.ts";
@@ -14,8 +14,8 @@ import { createUser, removeUser } from "./support/local-users.ts";
 import { identity, siteWith } from "./support/site-fixture.ts";
 
 const { config, names } = testConfig("siteauthzpool");
-let redis: Redis;
-let redis2: Redis;
+let redis: RedisClient;
+let redis2: RedisClient;
 let base: string;
 let scanDir: string;
 const users: Array<{ name: string; uid: number; gid: number }> = [];
@@ -46,7 +46,7 @@ function poolSite(name: string, accounts: string[], leaseSec = 3600, over: Parti
   return siteWith({ name, mapping: [{ type: "pool", accounts, leaseSec }], ...over });
 }
 
-function mapper(site: Site, node: string, r: Redis = redis): AccountMapper {
+function mapper(site: Site, node: string, r: RedisClient = redis): AccountMapper {
   return new AccountMapper({ site, names, node, redis: r, audit: fanOutAudit((rec) => void audit.push(rec), redisAuditList(r, names)), scanDirs: [scanDir] });
 }
 

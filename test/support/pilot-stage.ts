@@ -11,7 +11,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NatsConnection } from "nats";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../platform/redis-client.ts";
 import { afterAll, beforeAll, expect } from "vitest";
 import { stringify as toYaml } from "yaml";
 import { startAgents, type AgentsHandle } from "../../agents/job-state/index.ts";
@@ -96,7 +96,7 @@ export interface PilotStage {
   /** The node's work folder (`--work-dir`). */
   readonly workdir: string;
   readonly pilotKeyPem: string;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly nc: NatsConnection;
   /** The dispatch queues the agents and the test use (the in-process matchmaker's, or the stage's own beside matchmaker processes). */
   readonly dispatch: DispatchQueues;

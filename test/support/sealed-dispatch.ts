@@ -1,7 +1,7 @@
 // A job store that seals every spec with the intake's key as it records a task, as the intake does,
 // for tests that create jobs without going through a submitted task. The matchmaker signs no
 // envelope for a spec (read from the job's record at claim time) that does not carry the seal.
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../platform/redis-client.ts";
 import type { WireNames } from "../../schemas/index.ts";
 import { JobStore, type NewJob, type TaskRecord } from "../../jobs/index.ts";
 import { JOB_SPEC_SEAL_PURPOSE, pkiSealKeys, sealJobSpec, ServiceSealer } from "../../security/index.ts";
@@ -10,7 +10,7 @@ export class SealedJobStore extends JobStore {
   private readonly sealer: ServiceSealer;
 
   constructor(
-    private readonly sealRedis: Redis,
+    private readonly sealRedis: RedisClient,
     private readonly sealNames: WireNames,
     pkiDir: string,
   ) {

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NatsConnection } from "nats";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../../platform/redis-client.ts";
 import { createLogger } from "../../../platform/logger.ts";
 import type { LoadedConfig } from "../../../platform/config.ts";
 import { initPki, issueCertificate, loadTrust, signTaskBatch, type TrustStore, pkiSealKeys } from "../../../security/index.ts";
@@ -36,7 +36,7 @@ export interface IntakeHarness {
   loaded: LoadedConfig;
   pkiDir: string;
   nc: NatsConnection;
-  redis: Redis;
+  redis: RedisClient;
   trust: TrustStore;
   jobs: JobStore;
   dispatch: DispatchQueues;
