@@ -121,7 +121,8 @@ function wmsYaml(v: ConfigValues): string {
   const q = (s: string | number): string => JSON.stringify(s);
   return `# pilot-wms deployment, made by \`wms init\`. Start it from this folder with \`wms up\` (Ctrl-C stops
 # it) or \`wms up --detach\`, then \`wms status\` and \`wms down\`. Every key: schemas/json/WmsConfig.schema.json.
-# Paths are absolute (this folder's); run \`wms init\` again elsewhere rather than moving it.
+# A relative path here is relative to this folder; these are written absolute, as are the storage
+# paths in sites.yaml, so run \`wms init\` again elsewhere rather than moving the folder.
 
 # Subjects, queues and Redis keys of this deployment all start with the namespace, so several
 # deployments can share one NATS, Redis and RabbitMQ without meeting.
