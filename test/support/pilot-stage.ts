@@ -85,6 +85,8 @@ export interface ShellJobOptions {
   readonly index?: number;
   readonly environment?: Readonly<Record<string, string>>;
   readonly maxAttempts?: number;
+  /** The memory the job asks for (default 100 MB); the pilot kills a payload tree past it. */
+  readonly memoryMb?: number;
 }
 
 export interface PilotStage {
@@ -292,7 +294,7 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
     requirements: "true",
     rank: "0",
     cores: 1,
-    memoryMb: 100,
+    memoryMb: j.memoryMb ?? 100,
     walltimeSec: 120,
     inputFiles: [],
     outputDataset: `user.${j.name}.out`,
