@@ -5,7 +5,7 @@
 // autocluster), and for the ordering argument between the two steps of a claim.
 import { ERR, type JobSpec, type WireNames } from "../schemas/index.ts";
 import type { RedisClient } from "../platform/redis-script.ts";
-import { randomHex } from "../security/index.ts";
+import { randomHex, sealReportKey, type ServiceSealer } from "../security/index.ts";
 import { JobStore, type SideWrites } from "./job-store.ts";
 import { LEASED_STATES, type JobState } from "./lifecycle.ts";
 import { AUTOCLUSTER_ID_RE, autoclusterId, autoclusterKey, type AutoclusterKey } from "./autocluster.ts";
@@ -27,6 +27,12 @@ export interface DispatchQueuesOptions {
   readonly holdingTimeoutMs?: number;
   /** Background failures (lease checks) are reported here rather than thrown at nobody. */
   readonly onError?: (err: Error, context: string) => void;
+  /**
+   * Seals the report key each claim binds (security/report-key-seal.ts), so the agents can tell it
+   * from one written into the record by anyone else. The matchmaker's; without it claims bind keys
+   * the agents refuse.
+   */
+  readonly reportKeySealer?: ServiceSealer;
 }
 
 /** A job taken off its ready set for one pilot: leased at its site, moved `activated → sent` in its record. */
@@ -265,7 +271,10 @@ export class DispatchQueues {
       const res = (await claimScript.run(this.redis, keys, [Date.now() + this.opts.lockMs, randomHex(12), site, ...acs])) as string[];
       if (res.length < 3) return undefined;
       const [jobId, ac, token] = res;
-      const moved = await this.jobs.transition(jobId, "sent", ["activated"], { pilotId, leaseToken: token, reportKey }, Date.now(), undefined, { siteCounted: true });
+      // Always written, empty when unsealed, so no earlier attempt's seal stays on the record.
+      const sealer = this.opts.reportKeySealer;
+      const reportKeySeal = reportKey !== "" && sealer ? sealReportKey(sealer, { jobId, leaseToken: token, reportKey }) : "";
+      const moved = await this.jobs.transition(jobId, "sent", ["activated"], { pilotId, leaseToken: token, reportKey, reportKeySeal }, Date.now(), undefined, { siteCounted: true });
       if (moved.moved && moved.spec) {
         const attempt = moved.attempt;
         // The spec is the claim's own object, made from the record by this move: the record's

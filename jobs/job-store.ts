@@ -10,6 +10,7 @@
 import { createHash } from "node:crypto";
 import type { RedisClient } from "../platform/redis-script.ts";
 import { ERR, type JobSpec, type WireNames } from "../schemas/index.ts";
+import { reportKeySealHolds, type SealVerifier } from "../security/index.ts";
 import { JOB_STATES, REOPENABLE, REPORTING_STATES, canMove, type JobState, type TaskStatus } from "./lifecycle.ts";
 import { jobScript } from "./job-scripts.ts";
 import { jobKeys, taskIdOf, type JobKeys } from "./keys.ts";
@@ -43,6 +44,10 @@ export interface JobRecord {
   leaseToken?: string;
   /** The report key the claim bound to the attempt (security/report-signing.ts): its reports must be signed by it. */
   reportKey?: string;
+  /** The matchmaker's seal over the job, lease token and report key (security/report-key-seal.ts). */
+  reportKeySeal?: string;
+  /** A report key was on the record without the matchmaker's seal over it (rewritten in Redis): `reportKey` is then left out. */
+  reportKeyUnsealed?: boolean;
   errorCode?: number;
   errorMessage?: string;
   createdAt: number;
@@ -71,6 +76,14 @@ export interface SideWrites {
   readonly hincrby?: ReadonlyArray<{ readonly key: string; readonly field: string; readonly by: number }>;
 }
 
+export interface JobStoreOptions {
+  /**
+   * Checks the matchmaker's seal over each attempt's report key (security/report-key-seal.ts):
+   * records read through this store carry a report key only when sealed. The agents' stores have it.
+   */
+  readonly reportKeySeals?: SealVerifier;
+}
+
 /** Fields a transition may set besides the state. */
 export interface JobPatch {
   site?: string;
@@ -78,6 +91,7 @@ export interface JobPatch {
   pilotId?: string;
   leaseToken?: string;
   reportKey?: string;
+  reportKeySeal?: string;
   errorCode?: number;
   errorMessage?: string;
   startedAt?: number;
@@ -184,8 +198,20 @@ export class JobStore {
   constructor(
     private readonly redis: RedisClient,
     private readonly names: WireNames,
+    private readonly o: JobStoreOptions = {},
   ) {
     this.keys = jobKeys(names);
+  }
+
+  /**
+   * The report key bound to an attempt, believed only with the matchmaker's seal when this store
+   * checks seals (the agents' stores): a key anyone with Redis write access put there is dropped.
+   */
+  private boundReportKey(jobId: string, leaseToken: string | undefined, reportKey: string | undefined, seal: string | undefined): { reportKey?: string; reportKeyUnsealed?: true } {
+    if (!reportKey) return {};
+    const seals = this.o.reportKeySeals;
+    if (seals === undefined || reportKeySealHolds(seals, { jobId, leaseToken: leaseToken ?? "", reportKey }, seal)) return { reportKey };
+    return { reportKeyUnsealed: true };
   }
 
   /** One key per (owner, name); the owner's DN is hashed so the key stays short and free of separators. */
@@ -369,7 +395,8 @@ export class JobStore {
       attempt: Number(h.attempt ?? 1),
       pilotId: h.pilotId || undefined,
       leaseToken: h.leaseToken || undefined,
-      reportKey: h.reportKey || undefined,
+      ...this.boundReportKey(jobId, h.leaseToken, h.reportKey, h.reportKeySeal),
+      reportKeySeal: h.reportKeySeal || undefined,
       errorCode: num(h.errorCode),
       errorMessage: h.errorMessage || undefined,
       createdAt: Number(h.createdAt),
@@ -515,7 +542,7 @@ export class JobStore {
    * against the job's current attempt and lease token, in the same script code as transitions. A
    * stale one is counted under JOB_STALE_UPDATE at the job's site.
    */
-  async checkFence(jobId: string, fence: Fence, o: { endedReportedOk?: boolean } = {}): Promise<{ verdict: "current" | "ended" | "stale" | "unknown"; state: JobState | undefined; reportKey?: string }> {
+  async checkFence(jobId: string, fence: Fence, o: { endedReportedOk?: boolean } = {}): Promise<{ verdict: "current" | "ended" | "stale" | "unknown"; state: JobState | undefined; reportKey?: string; reportKeyUnsealed?: true }> {
     let task: string;
     try {
       task = taskIdOf(jobId);
@@ -523,11 +550,11 @@ export class JobStore {
       return { verdict: "unknown", state: undefined };
     }
     const tk = this.keys.task(task);
-    const [v, state, site, reportKey] = (await fenceScript.run(this.redis, [tk.job(jobId), tk.attempts(jobId)], [String(fence.attempt), fence.leaseToken, fence.pilotId ?? "", o.endedReportedOk ? "1" : "0"])) as [number, string, string, string?];
+    const [v, state, site, reportKey, reportKeySeal] = (await fenceScript.run(this.redis, [tk.job(jobId), tk.attempts(jobId)], [String(fence.attempt), fence.leaseToken, fence.pilotId ?? "", o.endedReportedOk ? "1" : "0"])) as [number, string, string, string?, string?];
     if (v === -1) await this.applyEffects(jobId, site, { states: {}, holding: "", error: String(ERR.JOB_STALE_UPDATE) }, Date.now());
     const verdict = v === 1 ? "current" : v === 2 ? "ended" : v === -1 ? "stale" : "unknown";
     // The report key of the attempt the fence admitted (the current one's, or the ended one's from its history).
-    return { verdict, state: (state || undefined) as JobState | undefined, ...(reportKey && { reportKey }) };
+    return { verdict, state: (state || undefined) as JobState | undefined, ...(v > 0 ? this.boundReportKey(jobId, fence.leaseToken, reportKey, reportKeySeal) : {}) };
   }
 
   /** Every task id of the namespace, oldest first (the reconciler's scan). */

@@ -28,6 +28,7 @@ import {
   JOB_SPEC_SEAL_PURPOSE,
   namingSigner,
   ONE_TIME_KEY_SEAL_PURPOSE,
+  REPORT_KEY_SEAL_PURPOSE,
   OneTimeKeyStore,
   openSealer,
   openSealVerifier,
@@ -75,9 +76,10 @@ export interface MatchmakerOptions {
   readonly sites?: readonly Site[];
   /**
    * The seal keys: `jobSpec` checks the intake's seal on every claimed spec, `oneTimeKey` seals the
-   * one-time keys it mints. Default: the key files config.pki names (seal-keys.ts).
+   * one-time keys it mints, `reportKey` seals the report key each claim binds. Default: the key
+   * files config.pki names (seal-keys.ts).
    */
-  readonly sealKeys?: { readonly jobSpec: SealKeyring; readonly oneTimeKey: SealKeyring };
+  readonly sealKeys?: { readonly jobSpec: SealKeyring; readonly oneTimeKey: SealKeyring; readonly reportKey?: SealKeyring };
 }
 
 export interface MatchmakerHandle {
@@ -151,6 +153,8 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     stalledIntervalMs: o.stalledIntervalMs ?? config.jobs.leaseCheckSec * 1000,
     holdingTimeoutMs: config.jobs.holdingTimeoutSec * 1000,
     onError: (err, context) => logger?.warn({ err: err.message, context }, "dispatch queue error"),
+    // The agents believe a claim's report key only with this seal (security/report-key-seal.ts).
+    reportKeySealer: o.sealKeys?.reportKey ? new ServiceSealer(o.sealKeys.reportKey, REPORT_KEY_SEAL_PURPOSE) : openSealer(config.pki, REPORT_KEY_SEAL_PURPOSE),
   });
   const jobs = new JobStore(redis, names);
   const tokens = new PilotTokenStore(redis, names);

@@ -9,6 +9,7 @@ import { dirname, join } from "node:path";
 import { ERR, WmsError } from "../schemas/index.ts";
 import { JOB_SPEC_SEAL_PURPOSE } from "./job-spec-seal.ts";
 import { ONE_TIME_KEY_SEAL_PURPOSE } from "./one-time-key-store.ts";
+import { REPORT_KEY_SEAL_PURPOSE } from "./report-key-seal.ts";
 import { AUDIT_RECORD_SEAL_PURPOSE } from "./report-signing.ts";
 import { newSealKey, SEAL_KEY_BYTES, SealVerifier, ServiceSealer, type SealKey, type SealKeyring } from "./service-seal.ts";
 
@@ -19,6 +20,9 @@ export const SEAL_PURPOSES = {
   // The credential cache's own audit records, checked by the audit agent: a pilot (which may also
   // publish audit records) holds no key to pass one off as the cache's.
   [AUDIT_RECORD_SEAL_PURPOSE]: ["credentials", "agents"],
+  // The report key a claim binds to an attempt, on the job's record: sealed by the matchmaker that
+  // claims, checked by the agents before they verify a report with it.
+  [REPORT_KEY_SEAL_PURPOSE]: ["matchmaker", "agents"],
 } as const;
 export type SealPurpose = keyof typeof SEAL_PURPOSES;
 
@@ -169,7 +173,11 @@ export function openSealVerifier(pki: PkiConfig, purpose: SealPurpose): SealVeri
   return new SealVerifier(SealKeyFile.open(sealKeysFile(pki, purpose)), purpose);
 }
 
-/** Both purposes' keys from a PKI folder (the demo and tests, which host several services in one process). */
-export function pkiSealKeys(pkiDir: string): { readonly jobSpec: SealKeyring; readonly oneTimeKey: SealKeyring } {
-  return { jobSpec: SealKeyFile.open(sealKeysPath(pkiDir, JOB_SPEC_SEAL_PURPOSE)), oneTimeKey: SealKeyFile.open(sealKeysPath(pkiDir, ONE_TIME_KEY_SEAL_PURPOSE)) };
+/** The matchmaker's purposes' keys from a PKI folder (the demo and tests, which host several services in one process). */
+export function pkiSealKeys(pkiDir: string): { readonly jobSpec: SealKeyring; readonly oneTimeKey: SealKeyring; readonly reportKey: SealKeyring } {
+  return {
+    jobSpec: SealKeyFile.open(sealKeysPath(pkiDir, JOB_SPEC_SEAL_PURPOSE)),
+    oneTimeKey: SealKeyFile.open(sealKeysPath(pkiDir, ONE_TIME_KEY_SEAL_PURPOSE)),
+    reportKey: SealKeyFile.open(sealKeysPath(pkiDir, REPORT_KEY_SEAL_PURPOSE)),
+  };
 }

@@ -52,13 +52,13 @@ export async function applyStateReport(d: JobStateDeps, r: StateReport, ctx: Pic
   // Only the pilot that holds the attempt moves the job: a report naming the current attempt and
   // lease token must carry that attempt's signature (the token alone travels in envelopes and
   // heartbeats others can see). One naming anything else is refused by the fence below, unsigned or not.
-  if (r.attempt === job.attempt && r.lockToken === job.leaseToken) requireAttemptSignature(r, job.reportKey);
+  if (r.attempt === job.attempt && r.lockToken === job.leaseToken) requireAttemptSignature(r, job);
   // A redelivered failure whose retry was recorded but maybe not queued (the agent died in
   // between): queue it again. enqueue() skips a job id already waiting, so this cannot double it.
   if (ctx.redelivered && r.state === "failed" && job.state === "activated" && job.attempt === r.attempt + 1) {
     const ended = await d.jobs.checkFence(r.jobId, fence, { endedReportedOk: true });
     if (ended.verdict !== "ended") return "stale";
-    requireAttemptSignature(r, ended.reportKey);
+    requireAttemptSignature(r, ended);
     await d.dispatch.enqueue([job.spec]);
     return "repaired";
   }

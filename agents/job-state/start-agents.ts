@@ -10,7 +10,7 @@ import { accountingConsumer, auditConsumer, UsageStore } from "../accounting/ind
 import { logConsumer } from "../job-logs/index.ts";
 import { ReplicaCatalogStore } from "../../matchmaker/index.ts";
 import { AUDIT_RECORD_SEAL_PURPOSE, QueueDepthSampler, type ReportConsumer } from "../reports/index.ts";
-import { openSealVerifier, SealVerifier, type SealKeyring } from "../../security/index.ts";
+import { openSealVerifier, REPORT_KEY_SEAL_PURPOSE, SealVerifier, type SealKeyring } from "../../security/index.ts";
 import { dataLocalRebroker, type Rebroker } from "./job-rebroker.ts";
 import type { JobDispatch } from "./job-state-agent.ts";
 import { errorConsumer, stateConsumer } from "./job-state-consumers.ts";
@@ -35,6 +35,8 @@ export interface StartAgentsOptions {
   rebroker?: Rebroker;
   /** The audit-record seal keys the credential cache's audit records are checked with (default: config.pki's key file). */
   auditSealKeys?: SealKeyring;
+  /** The report-key seal keys the matchmaker seals each attempt's report key with (default: config.pki's key file). */
+  reportKeySealKeys?: SealKeyring;
   /** How often the report queues' depths are sampled for `/metrics` (queue-depth.ts; default 15 s, 0: never). */
   queueDepthMs?: number;
 }
@@ -50,6 +52,10 @@ export async function startAgents(o: StartAgentsOptions): Promise<AgentsHandle> 
   // The URL override (tests behind a proxy) keeps the config's identity and TLS settings.
   const base = { url, rabbit: o.config.rabbitmq, names: o.names, redis: o.redis, prefetch: o.prefetch };
   const consumers: Record<string, ReportConsumer> = {};
+  // Every store a report is checked through believes an attempt's report key only with the
+  // matchmaker's seal (security/report-key-seal.ts): a key rewritten in Redis signs nothing.
+  const reportKeySeals = o.reportKeySealKeys ? new SealVerifier(o.reportKeySealKeys, REPORT_KEY_SEAL_PURPOSE) : openSealVerifier(o.config.pki, REPORT_KEY_SEAL_PURPOSE);
+  const jobStore = (): JobStore => new JobStore(o.redis, o.names, { reportKeySeals });
   let ownDispatch: DispatchQueues | undefined;
   if (which.has("job-state")) {
     let dispatch = o.dispatch;
@@ -64,12 +70,12 @@ export async function startAgents(o: StartAgentsOptions): Promise<AgentsHandle> 
       dispatch = ownDispatch;
     }
     const logger = o.logger.child({ agent: "job-state" });
-    const deps = { jobs: new JobStore(o.redis, o.names), dispatch, rebroker: o.rebroker ?? dataLocalRebroker(o.redis, o.names, logger), logger, catalog: new ReplicaCatalogStore(o.redis, o.names) };
+    const deps = { jobs: jobStore(), dispatch, rebroker: o.rebroker ?? dataLocalRebroker(o.redis, o.names, logger), logger, catalog: new ReplicaCatalogStore(o.redis, o.names) };
     consumers.state = stateConsumer({ ...base, logger, deps });
     consumers.errors = errorConsumer({ ...base, logger });
   }
   if (which.has("accounting")) {
-    consumers.accounting = accountingConsumer({ ...base, logger: o.logger.child({ agent: "accounting" }), usage: new UsageStore(o.redis, o.names, o.config.quotas), jobs: new JobStore(o.redis, o.names) });
+    consumers.accounting = accountingConsumer({ ...base, logger: o.logger.child({ agent: "accounting" }), usage: new UsageStore(o.redis, o.names, o.config.quotas), jobs: jobStore() });
   }
   if (which.has("audit")) {
     const logger = o.logger.child({ agent: "audit" });
@@ -81,9 +87,9 @@ export async function startAgents(o: StartAgentsOptions): Promise<AgentsHandle> 
     } catch (e) {
       logger.warn({ err: (e as Error).message }, "no audit-record seal key: the credential cache's audit records will be refused");
     }
-    consumers.audit = auditConsumer({ ...base, logger, jobs: new JobStore(o.redis, o.names), ...(serviceSeals && { serviceSeals }) });
+    consumers.audit = auditConsumer({ ...base, logger, jobs: jobStore(), ...(serviceSeals && { serviceSeals }) });
   }
-  if (which.has("logs")) consumers.logs = logConsumer({ ...base, logger: o.logger.child({ agent: "logs" }), jobs: new JobStore(o.redis, o.names) });
+  if (which.has("logs")) consumers.logs = logConsumer({ ...base, logger: o.logger.child({ agent: "logs" }), jobs: jobStore() });
   const started: ReportConsumer[] = [];
   try {
     for (const c of Object.values(consumers)) {

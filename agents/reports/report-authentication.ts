@@ -10,9 +10,18 @@ export { AUDIT_RECORD_SEAL_PURPOSE } from "../../security/index.ts";
 
 const describe = (r: SignableReport): string => `${r.kind} report ${r.reportId}${r.jobId !== undefined ? ` of job ${r.jobId}` : ""}${r.attempt !== undefined ? ` attempt ${r.attempt}` : ""}`;
 
+/** The report key bound to an attempt as the agents' job store read it (jobs/job-store.ts checks the matchmaker's seal). */
+export interface BoundReportKey {
+  readonly reportKey?: string;
+  /** The record held a report key without the matchmaker's seal over it. */
+  readonly reportKeyUnsealed?: boolean;
+}
+
 /** Throws SEC_REPORT_FORGED unless the report is signed by `reportKey`, the key bound to the attempt it names. */
-export function requireAttemptSignature(report: SignableReport, reportKey: string | undefined): void {
+export function requireAttemptSignature(report: SignableReport, bound: BoundReportKey): void {
+  const { reportKey } = bound;
   if (report.signature === undefined) throw new WmsError(ERR.SEC_REPORT_FORGED, `${describe(report)} is unsigned: only the pilot that holds the attempt may report for it`);
+  if (bound.reportKeyUnsealed) throw new WmsError(ERR.SEC_REPORT_FORGED, `${describe(report)}: the report key on the job's record is not the one the matchmaker sealed to the attempt (rewritten in Redis)`);
   if (reportKey === undefined) throw new WmsError(ERR.SEC_REPORT_FORGED, `${describe(report)}: the attempt has no report key bound (claimed by a pilot that advertised none)`);
   if (!verifyReportSignature(report, reportKey)) throw new WmsError(ERR.SEC_REPORT_FORGED, `${describe(report)} is not signed by the pilot that holds the attempt`);
 }
@@ -23,7 +32,7 @@ export interface AttemptFence {
     jobId: string,
     fence: { attempt: number; leaseToken: string; pilotId?: string },
     o?: { endedReportedOk?: boolean },
-  ): Promise<{ verdict: "current" | "ended" | "stale" | "unknown"; reportKey?: string }>;
+  ): Promise<{ verdict: "current" | "ended" | "stale" | "unknown"; reportKey?: string; reportKeyUnsealed?: boolean }>;
 }
 
 /**
@@ -39,7 +48,7 @@ export async function authenticateAttemptReport(jobs: AttemptFence, r: SignableR
   const held = await jobs.checkFence(r.jobId, { attempt: r.attempt, leaseToken: r.lockToken, pilotId: r.pilotId ?? "" }, { endedReportedOk: true });
   if (held.verdict === "unknown") throw new WmsError(ERR.REPORT_UNKNOWN_JOB, `${describe(r)} names a job that does not exist`);
   if (held.verdict === "stale") throw new WmsError(ERR.JOB_STALE_UPDATE, `${describe(r)} names an earlier attempt or a lease token that no longer holds the job`);
-  requireAttemptSignature(r, held.reportKey);
+  requireAttemptSignature(r, held);
 }
 
 /** The text a service seals over an audit record: the record without its seal or signature. */

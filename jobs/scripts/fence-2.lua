@@ -3,9 +3,9 @@
 -- ARGV: 1 attempt, 2 lease token, 3 pilot id ('' = any), 4 '1' to also admit an ended attempt that
 --       its own pilot reported (an accounting record may arrive after the failure report that
 --       retried its job), '0' for the current attempt only
--- Returns {verdict, state, site, report key}: verdict 1 current, 2 an ended attempt admitted, -1
+-- Returns {verdict, state, site, report key, its seal}: verdict 1 current, 2 an ended attempt admitted, -1
 -- stale (the caller counts it at the site), 0 no such job; the report key bound to the admitted
--- attempt ('' when none), which its reports must be signed with.
+-- attempt ('' when none), which its reports must be signed with, and the matchmaker's seal over it.
 --@include fence
 local job = redis.call('HMGET', KEYS[1], 'state', 'site', 'attempt')
 local state = job[1]
@@ -15,8 +15,9 @@ if ARGV[4] == '1' and job[3] ~= ARGV[1] then
   local past = redis.call('HGET', KEYS[2], ARGV[1])
   if past then
     local p = cjson.decode(past)
-    if p.ended == 'reported' and ARGV[2] ~= '' and p.leaseToken == ARGV[2] and (ARGV[3] == '' or p.pilotId == ARGV[3]) then return {2, state, site, p.reportKey or ''} end
+    if p.ended == 'reported' and ARGV[2] ~= '' and p.leaseToken == ARGV[2] and (ARGV[3] == '' or p.pilotId == ARGV[3]) then return {2, state, site, p.reportKey or '', p.reportKeySeal or ''} end
   end
 end
 if not fenced(KEYS[1], ARGV[1], ARGV[2], ARGV[3]) then return {-1, state, site} end
-return {1, state, site, redis.call('HGET', KEYS[1], 'reportKey') or ''}
+local bound = redis.call('HMGET', KEYS[1], 'reportKey', 'reportKeySeal')
+return {1, state, site, bound[1] or '', bound[2] or ''}

@@ -11,7 +11,7 @@
 -- Returns {moved, state before, attempt after, site before, site after, failure code counted,
 -- spec, template}: moved 1 yes, 0 not allowed from that state or no such job, -1 refused as stale.
 --@include fence
-local job = redis.call('HMGET', KEYS[1], 'state', 'site', 'attempt', 'pilotId', 'leaseToken', 'reportKey')
+local job = redis.call('HMGET', KEYS[1], 'state', 'site', 'attempt', 'pilotId', 'leaseToken', 'reportKey', 'reportKeySeal')
 local cur = job[1]
 if not cur then return {0, '', '', '', '', ''} end
 local oldSite = job[2] or ''
@@ -41,7 +41,7 @@ local final = {--@FINAL_SET}
 if attempt ~= (job[3] or '') and (job[3] or '') ~= '' then
   local ended = 'lost'
   if ARGV[8] ~= '1' and (ARGV[4] ~= '' or final[cur]) then ended = 'reported' end
-  redis.call('HSET', KEYS[5], job[3], cjson.encode({attempt = tonumber(job[3]), site = oldSite, pilotId = job[4] or '', leaseToken = job[5] or '', reportKey = job[6] or '', state = cur, ended = ended, errorCode = code or '', message = msg, at = tonumber(ARGV[3])}))
+  redis.call('HSET', KEYS[5], job[3], cjson.encode({attempt = tonumber(job[3]), site = oldSite, pilotId = job[4] or '', leaseToken = job[5] or '', reportKey = job[6] or '', reportKeySeal = job[7] or '', state = cur, ended = ended, errorCode = code or '', message = msg, at = tonumber(ARGV[3])}))
 end
 local failedCode = ''
 if cur == 'failed' then failedCode = redis.call('HGET', KEYS[1], 'errorCode') or '' end

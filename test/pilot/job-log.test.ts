@@ -4,7 +4,7 @@ import { pino } from "pino";
 import { runPilot } from "../../agents/pilot/index.ts";
 import { AttemptReportSigner } from "../../agents/pilot/attempt-report-signer.ts";
 import { JobStore } from "../../jobs/index.ts";
-import { recordClaimedJob } from "../reports/support/job-fixture.ts";
+import { recordClaimedJob, testReportKeySeals } from "../reports/support/job-fixture.ts";
 import { startAgents, type AgentsHandle } from "../../agents/job-state/start-agents.ts";
 import { JobLogStore } from "../../agents/job-logs/index.ts";
 import { loadConfig } from "../../platform/config.ts";
@@ -61,7 +61,7 @@ describe("job logs you can read", () => {
     // The log agent stores it; the CLI prints it.
     const { config, names } = loadConfig({ path: undefined, env: { ...(process.env as Record<string, string>), WMS_CONFIG: undefined, WMS_NAMESPACE: fx.names.namespace } });
     await recordClaimedJob(new JobStore(redis, names), { spec: job, pilotId: sent.pilotId, lockToken: sent.lockToken ?? "", reportKey: signer.publicKey });
-    agents = await startAgents({ config, names, redis, logger: pino({ level: "silent" }), only: ["logs"] });
+    agents = await startAgents({ config, names, redis, logger: pino({ level: "silent" }), only: ["logs"], reportKeySealKeys: testReportKeySeals });
     const store = new JobLogStore(redis, names);
     await expect.poll(() => store.attempts(job.jobId), { timeout: 15_000 }).toEqual([1]);
     const ttl = await redis.ttl(store.attemptKey(job.jobId, 1));

@@ -20,7 +20,7 @@ import { drainQueue, removeTopology, waitFor } from "./support/rabbit-fixture.ts
 import { stateReport } from "./support/report-factory.ts";
 import { runCli } from "../support/run-cli.ts";
 import { expectUsageError } from "../support/usage-error-line.ts";
-import { claimJob, signedByPilot, submitJobs } from "./support/job-fixture.ts";
+import { claimJob, signedByPilot, submitJobs, testReportKeySealer, testReportKeySeals } from "./support/job-fixture.ts";
 
 const { config, names } = testConfig("jobstate");
 const url = config.rabbitmq.url;
@@ -34,13 +34,13 @@ let publisher: ReportPublisher;
 
 beforeAll(async () => {
   redis = openRedis(config);
-  dq = new DispatchQueues({ redis, names, lockMs: 30_000, stalledIntervalMs: 30_000 });
+  dq = new DispatchQueues({ redis, names, lockMs: 30_000, stalledIntervalMs: 30_000, reportKeySealer: testReportKeySealer });
   store = new JobStore(redis, names);
   await new SiteRegistry(redis, names).publish({
     schemaVersion: 1,
     sites: ["SITE_A", "SITE_B", "SITE_C"].map((name) => ({ name, storagePath: `/tmp/${name}`, online: name !== "SITE_C", identitySwitch: "off" as const, capacity: 10, softwareTags: [], authz: [], mapping: [] })),
   });
-  agents = await startAgents({ config, names, redis, dispatch: dq, logger, only: ["job-state"] });
+  agents = await startAgents({ config, names, redis, dispatch: dq, logger, only: ["job-state"], reportKeySealKeys: testReportKeySeals });
   publisher = new ReportPublisher({ url, names, spoolDir: spool, logger });
 });
 

@@ -14,6 +14,7 @@ import { accountingRecord, auditRecord, stateReport, type JobContext } from "../
 import { createLogger } from "../../platform/logger.ts";
 import { ERR, type EnvelopeBody, type MatchReply, type Report } from "../../schemas/index.ts";
 import { AuditLog, generateReportKey, signReport } from "../../security/index.ts";
+import { jobKeys } from "../../jobs/index.ts";
 import { createJobs } from "../matchmaker/fixtures.ts";
 import { TestPilot } from "../matchmaker/pilot-client.ts";
 import { startHarness, type Harness } from "../matchmaker/service-harness.ts";
@@ -164,6 +165,43 @@ describe("attacks on the reports", () => {
     await publisher.publish(crossed);
     expect(await deadLetterCode(crossed)).toBe(ERR.SEC_REPORT_FORGED);
     expect(await stateOf(jobId)).toBe("sent");
+  });
+
+  it("refuses reports signed with a report key rewritten into the job's Redis record (E1722), even with a seal copied from the writer's own job", async () => {
+    const { pilot, ctx } = await matched("ATTACK_R6");
+    const jobId = ctx.job.jobId;
+    await publisher.publish(pilot.sign(stateReport(ctx, "running")));
+    await waitFor(async () => (await stateOf(jobId)) === "running", 15_000, "running");
+    const record = jobKeys(h.loaded.names).task(ctx.job.taskId).job(jobId);
+    const honest = await h.redis.hmget(record, "reportKey", "reportKeySeal");
+    expect(honest[1]).toBeTruthy();
+    // Mallory holds a pilot's identity and a job of her own, so a genuinely sealed binding for her key.
+    const own = await matched("ATTACK_R6");
+    const ownRecord = jobKeys(h.loaded.names).task(own.ctx.job.taskId).job(own.ctx.job.jobId);
+    const [ownKey, ownSeal] = await h.redis.hmget(ownRecord, "reportKey", "reportKeySeal");
+    const before = await refused("state", ERR.SEC_REPORT_FORGED);
+
+    const forged: Report[] = [];
+    // The key alone, then the key with her own job's seal: neither is the matchmaker's seal over this attempt.
+    for (const seal of [honest[1] as string, ownSeal as string]) {
+      await h.redis.hset(record, { reportKey: ownKey as string, reportKeySeal: seal });
+      const r = own.pilot.sign(stateReport(ctx, "failed", { errorCode: ERR.PAYLOAD_FAILED, message: "forged" }));
+      await publisher.publish(r);
+      expect(await deadLetterCode(r)).toBe(ERR.SEC_REPORT_FORGED);
+      forged.push(r);
+    }
+    // An accounting record the same way (the agents' other stores check the seal too).
+    const outcome = { exitCode: 0, signal: null, wallSec: 360_000, userCpuSec: 360_000, sysCpuSec: 0, maxRssKb: 1024, startedAt: Date.now() - 360_000_000, endedAt: Date.now() };
+    const acct = own.pilot.sign(accountingRecord(ctx, outcome));
+    await publisher.publish(acct);
+    expect(await deadLetterCode(acct)).toBe(ERR.SEC_REPORT_FORGED);
+    expect(await h.store.getJob(jobId)).toMatchObject({ state: "running", attempt: 1 });
+    expect(await refused("state", ERR.SEC_REPORT_FORGED)).toBe(before + forged.length);
+
+    // The record as the matchmaker wrote it: its own pilot finishes the job.
+    await h.redis.hset(record, { reportKey: honest[0] as string, reportKeySeal: honest[1] as string });
+    await publisher.publish(pilot.sign(stateReport(ctx, "finished")));
+    await waitFor(async () => (await stateOf(jobId)) === "finished", 15_000, "finished by its own pilot");
   });
 
   it("applies a signed report spooled through a broker outage when it is resent", async () => {

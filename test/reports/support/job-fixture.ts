@@ -7,7 +7,7 @@ type FileRef = JobSpec["inputFiles"][number];
 import type { JobStore } from "../../../jobs/index.ts";
 import type { ClaimedJob, DispatchQueues } from "../../../jobs/index.ts";
 import { autoclusterId, autoclusterKey } from "../../../jobs/index.ts";
-import { generateReportKey, signReport, type ReportKeyPair, type SignableReport } from "../../../security/index.ts";
+import { fixedSealKeys, generateReportKey, newSealKey, REPORT_KEY_SEAL_PURPOSE, sealReportKey, ServiceSealer, signReport, type ReportKeyPair, type SignableReport } from "../../../security/index.ts";
 
 export function jobSpec(taskId: string, index: number, o: { site: string; maxAttempts?: number; inputFiles?: FileRef[]; memoryMb?: number }): JobSpec {
   return {
@@ -56,6 +56,14 @@ export function signedByPilot<R extends SignableReport>(r: R): R {
   return signReport(r, testPilotKey.privateKey);
 }
 
+/**
+ * The report-key seal keys of tests that claim without a matchmaker: their DispatchQueues seal with
+ * `testReportKeySealer` and their agents check with `testReportKeySeals`, as the matchmaker and the
+ * agents share the deployment's report-key key.
+ */
+export const testReportKeySeals = fixedSealKeys(newSealKey());
+export const testReportKeySealer = new ServiceSealer(testReportKeySeals, REPORT_KEY_SEAL_PURPOSE);
+
 /** Claims the job from the queue its (current) spec belongs to, as the matchmaker does for a pilot (binding `reportKey`, by default the tests' pilot key). */
 export async function claimJob(store: JobStore, dq: DispatchQueues, jobId: string, pilotId: string, reportKey = testPilotKey.publicKey): Promise<ClaimedJob> {
   const job = await store.getJob(jobId);
@@ -76,7 +84,12 @@ export async function recordClaimedJob(store: JobStore, o: { pilotId: string; lo
     { taskId, taskName: `task-${taskId}`, kind: "production", vo: "atlas", group: "prod", ownerDn: spec.userDn, priority: 100, maxAttempts: 3, outputDataset: "out.ds" },
     [{ spec, state: "activated" }],
   );
-  const moved = await store.transition(spec.jobId, "sent", ["activated"], { pilotId: o.pilotId, leaseToken: o.lockToken, reportKey: o.reportKey ?? testPilotKey.publicKey });
+  const moved = await store.transition(spec.jobId, "sent", ["activated"], {
+    pilotId: o.pilotId,
+    leaseToken: o.lockToken,
+    reportKey: o.reportKey ?? testPilotKey.publicKey,
+    reportKeySeal: sealReportKey(testReportKeySealer, { jobId: spec.jobId, leaseToken: o.lockToken, reportKey: o.reportKey ?? testPilotKey.publicKey }),
+  });
   if (!moved.moved) throw new Error(`could not record the claim of ${spec.jobId}`);
   return spec;
 }
