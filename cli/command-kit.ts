@@ -24,6 +24,11 @@ export function configFor(cmd: Command): LoadedConfig {
   return loadConfig({ path: g.config, overrides: g.namespace ? { namespace: g.namespace } : undefined, runningServices: privateServicesOf });
 }
 
+/** How the user ran `wms`, for the commands a command suggests next: `npx wms` under npx (no global install), so they paste as they are. */
+export function wmsCommand(): string {
+  return process.env.npm_command === "exec" ? "npx wms" : "wms";
+}
+
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value) + "\n");
 }

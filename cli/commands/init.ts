@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { action, parseIntOption, parsePortOption, printJson } from "../command-kit.ts";
+import { action, parseIntOption, parsePortOption, printJson, wmsCommand } from "../command-kit.ts";
 
 export function registerInit(program: Command): void {
   program
@@ -17,8 +17,7 @@ export function registerInit(program: Command): void {
         const r = initDeployment({ dir, namespace, monitorPort: opts.monitorPort, matchmakers: opts.matchmakers });
         if (opts.json) return printJson(r);
         const rel = (p: string): string => (p.startsWith(r.dir + "/") ? p.slice(r.dir.length + 1) : p);
-        // Run through `npx wms` (no global install), the next steps say `npx wms` too, so they can be pasted as they are.
-        const wms = process.env.npm_command === "exec" ? "npx wms" : "wms";
+        const wms = wmsCommand();
         process.stdout.write(
           `deployment in ${r.dir} (namespace ${r.namespace})\n` +
             `  wms.yaml, sites.yaml, factory.yaml, catalog.yaml, storage/, pki/, tasks/ (${r.tasks.map(rel).join(", ")})\n` +

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { action, configFor, EXIT, parseNumberOption, printJson } from "../command-kit.ts";
+import { action, configFor, EXIT, parseNumberOption, printJson, wmsCommand } from "../command-kit.ts";
 
 interface UpCliOptions {
   detach?: boolean;
@@ -135,7 +135,7 @@ async function detach(cmd: Command, opts: UpCliOptions, loaded: import("../../pl
   for (;;) {
     const s = readUpState(dir);
     if (s && s.supervisor.pid === child.pid && s.status === "running") {
-      process.stdout.write(`wms up runs in the background (pid ${child.pid}, namespace ${s.namespace}); monitor at ${s.monitorUrl}; logs in ${logFile}\n'wms status' shows it, 'wms down' stops it\n`);
+      process.stdout.write(`wms up runs in the background (pid ${child.pid}, namespace ${s.namespace}); monitor at ${s.monitorUrl}; logs in ${logFile}\n'${wmsCommand()} status' shows it, '${wmsCommand()} down' stops it\n`);
       return;
     }
     if (exited !== undefined) {
