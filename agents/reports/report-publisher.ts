@@ -294,7 +294,13 @@ export class ReportPublisher {
         if (this.closed) return sent;
         // An unreadable spool folder (the reason reports are held in memory) must not stop those.
         const files = await this.spool.oldest(this.resendBatch).catch(() => [] as string[]);
-        if (files.length === 0) break;
+        if (files.length === 0) {
+          // The folder is empty, but our count may still hold files another publisher on the node
+          // sent and removed for us: without this, every later report went through the disk (and
+          // every pilot of the node raced to send it) until the next adopt, or for good without one.
+          await this.spool.adopt().catch(() => undefined);
+          break;
+        }
         const ch = await this.channel();
         const loaded = await Promise.all(files.map(async (f) => ({ file: f, report: await this.spool.read(f) })));
         // Sent back to back (the broker keeps their order), confirmed together.

@@ -57,11 +57,14 @@ export class ReportSpool {
    * going until they are out. Returns the count.
    */
   async adopt(): Promise<number> {
+    // Names already whole in the folder before the listing starts: one the listing misses was sent
+    // and removed by another process, so forget it, or the count keeps a ghost. A name appended
+    // while the listing runs may be missing from it without being gone: it is not among these.
+    const settled = [...this.known].filter((f) => !this.renaming.has(f));
     const files = (await readdir(this.dir)).filter(isSpooled);
     for (const f of files) this.known.add(f);
-    // A name another process sent and removed is gone: forget it, or the count keeps a ghost.
     const present = new Set(files);
-    for (const f of this.known) if (!present.has(f) && !this.renaming.has(f)) this.known.delete(f);
+    for (const f of settled) if (!present.has(f)) this.known.delete(f);
     return this.known.size;
   }
 

@@ -98,6 +98,37 @@ describe("ReportPublisher", () => {
     expect(got.map((m) => m.properties.messageId)).toEqual([own, ...left].map((r) => r.reportId));
   });
 
+  it("goes back to sending straight away once the node's spool is empty, though another publisher sent its spooled files", async () => {
+    const dir = freshSpool();
+    // Two pilots on one node: this one loses RabbitMQ and spools; the other, connected, sends
+    // those files for it (adopting what the folder holds) and removes them.
+    const ownProxy = new TcpProxy(new URL(url).hostname, Number(new URL(url).port || 5672));
+    await ownProxy.start(); // a port of its own, closed again at once
+    await ownProxy.stop();
+    const cutOff = new ReportPublisher({ url: ownProxy.amqpUrl(url), names, spoolDir: dir, logger, retryMinMs: 50, retryMaxMs: 100, adoptEveryMs: 0 });
+    const other = new ReportPublisher({ url, names, spoolDir: dir, logger, adoptEveryMs: 50 });
+    try {
+      const spooled = Array.from({ length: 5 }, () => auditReport());
+      for (const r of spooled) await cutOff.publish(r);
+      expect(cutOff.spooledCount()).toBe(5);
+      await expect.poll(() => readdirSync(dir).filter((f) => f.endsWith(".report.json")).length, { timeout: 15_000, interval: 50 }).toBe(0);
+      await ownProxy.start();
+      // Its files are gone from the folder: it must not keep counting them, nor send every later
+      // report through the disk (fsync per report, and every pilot of the node racing to send it).
+      expect(await cutOff.flush(5000)).toBe(true);
+      const later = auditReport();
+      await cutOff.publish(later);
+      expect(cutOff.spooledCount()).toBe(0);
+      expect(readdirSync(dir).filter((f) => f.endsWith(".report.json"))).toHaveLength(0);
+      const got = await drainQueue(url, names.rabbit.queues.audit);
+      expect(new Set(got.map((m) => m.properties.messageId))).toEqual(new Set([...spooled, later].map((r) => r.reportId)));
+    } finally {
+      await cutOff.close();
+      await other.close();
+      await ownProxy.stop();
+    }
+  });
+
   it("sets a spooled file that is not a report aside as .corrupt and still sends the others", async () => {
     const dir = freshSpool();
     mkdirSync(dir, { recursive: true });
