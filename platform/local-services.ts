@@ -101,6 +101,8 @@ export function launchProcessGroup(cmd: string, args: string[], env: NodeJS.Proc
 export interface PrivateRedisOptions {
   /** Append-only file fsynced on every write, so a restart on the same data dir keeps everything. Default: no persistence. */
   readonly appendOnly?: boolean;
+  /** With `appendOnly`: fsync on every write (default) or once a second (`everysec`, what production configs use). */
+  readonly appendFsync?: "always" | "everysec";
   /** A fixed port (to restart on the port clients already use); default: a free one. */
   readonly port?: number;
   /** Redis ACL file (users per role, `wms secrets init`); the default user is then off. */
@@ -131,7 +133,7 @@ export async function startPrivateRedis(dataDir: string, opts: PrivateRedisOptio
   if (!bin) throw new WmsError(ERR.SERVICE_UNAVAILABLE, `Redis does not answer and redis-server is not installed: ${INSTALL_HINT.redis}`);
   mkdirSync(dataDir, { recursive: true });
   const port = opts.port ?? (await freePort());
-  const persistence = opts.appendOnly ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"];
+  const persistence = opts.appendOnly ? ["--appendonly", "yes", "--appendfsync", opts.appendFsync ?? "always"] : ["--appendonly", "no"];
   const acl = opts.aclFile !== undefined ? ["--aclfile", opts.aclFile] : [];
   // With TLS the plain port is closed (0) and clients are not asked for certificates: they authenticate as ACL users.
   const listen = opts.tls ? ["--port", "0", "--tls-port", String(port), "--tls-cert-file", opts.tls.certFile, "--tls-key-file", opts.tls.keyFile, "--tls-ca-cert-file", opts.tls.certFile, "--tls-auth-clients", "no"] : ["--port", String(port)];

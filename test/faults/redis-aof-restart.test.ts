@@ -1,7 +1,10 @@
-// An operator restarts Redis (SIGTERM, same data dir and port) while jobs
-// wait in their sites' ready sets and some are claimed by pilots. With append-only persistence nothing
-// may be lost or handed out twice; without it the same restart loses the queue, which shows the
-// first case depends on persistence and is not true by construction.
+// An operator restarts Redis (SIGTERM, same data dir and port), or Redis is killed (SIGKILL, with
+// the AOF fsynced once a second as production configs have it) and started again, while jobs wait in
+// their sites' ready sets and some are claimed by pilots. With append-only persistence nothing may be
+// lost or handed out twice (an acknowledged write is in the AOF file before its reply leaves, so a
+// killed process loses none of them; only the host crashing may lose the last second); without it
+// the same restart loses the queue, which shows the first case depends on persistence and is not
+// true by construction.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,6 +23,7 @@ import { uniqueNamespace } from "../support/namespace.ts";
 interface PrivateRedis {
   url: string;
   port: number;
+  pid: number | undefined;
   stop: () => Promise<void>;
 }
 
@@ -50,17 +54,21 @@ function dataDir(): string {
   return d;
 }
 
-async function start(dir: string, opts: { appendOnly: boolean; port?: number }): Promise<PrivateRedis> {
+async function start(dir: string, opts: { appendOnly: boolean; appendFsync?: "always" | "everysec"; port?: number }): Promise<PrivateRedis> {
   const r = await startPrivateRedis(dir, opts);
   running.push(r);
   return r;
 }
 
-/** SIGTERM (an operator's restart), then a new server on the same data dir and port. */
-async function restart(r: PrivateRedis, dir: string, appendOnly: boolean): Promise<PrivateRedis> {
+/**
+ * SIGTERM (an operator's restart) or SIGKILL (a crash of the process: no shutdown, no final fsync),
+ * then a new server on the same data dir and port.
+ */
+async function restart(r: PrivateRedis, dir: string, o: { appendOnly: boolean; appendFsync?: "always" | "everysec"; kill?: boolean }): Promise<PrivateRedis> {
+  if (o.kill && r.pid) process.kill(-r.pid, "SIGKILL");
   await r.stop();
   running.splice(running.indexOf(r), 1);
-  return start(dir, { appendOnly, port: r.port });
+  return start(dir, { appendOnly: o.appendOnly, appendFsync: o.appendFsync, port: r.port });
 }
 
 function clients(url: string, label: string): Clients {
@@ -129,11 +137,16 @@ async function counters(c: Clients, taskIds: readonly string[], sites: readonly 
   return out;
 }
 
+const DOWNS = [
+  { how: "restarted (SIGTERM)", appendFsync: "always", kill: false },
+  { how: "killed (SIGKILL) with the AOF fsynced every second", appendFsync: "everysec", kill: true },
+] as const;
+
 describe("Redis restarted with append-only persistence", () => {
-  it("no queued job lost: queued ones claimable exactly once, claimed ones still held or recovered by the stalled check, counters unchanged", async () => {
+  it.each(DOWNS)("$how: no queued job lost: queued ones claimable exactly once, claimed ones still held or recovered by the stalled check, counters unchanged", async (down) => {
     const dir = dataDir();
-    let redis = await start(dir, { appendOnly: true });
-    const c = clients(redis.url, "aof");
+    let redis = await start(dir, { appendOnly: true, appendFsync: down.appendFsync });
+    const c = clients(redis.url, down.kill ? "aofkill" : "aof");
 
 
     // 3,000 jobs in four tasks over two sites, two autoclusters per site (memory differs).
@@ -168,7 +181,7 @@ describe("Redis restarted with append-only persistence", () => {
     const before = await counters(c, taskIds, sites);
     expect(before[`waiting AOF_A`]).toBe(1500 - 120);
 
-    redis = await restart(redis, dir, true);
+    redis = await restart(redis, dir, { appendOnly: true, appendFsync: down.appendFsync, kill: down.kill });
     await reconnected(c);
 
     // The records and counters are as they were.
@@ -218,7 +231,7 @@ describe("Redis restarted with append-only persistence", () => {
     expect(await c.dq.waitingCount("NOAOF")).toBe(200);
     expect(await c.dq.recountWaiting("NOAOF")).toBe(200);
 
-    redis = await restart(redis, dir, false);
+    redis = await restart(redis, dir, { appendOnly: false });
     await reconnected(c);
 
     expect(await c.dq.sites()).toEqual([]);
