@@ -7,6 +7,10 @@ import { defineConfig } from "vitest/config";
 //   heavy        *.heavy.test.ts and test/faults/: long fault, cluster and scale-out runs; only
 //                `npm run test:all` (what CI runs) includes them
 const HEAVY = ["test/**/*.heavy.test.ts", "test/faults/**/*.test.ts"];
+// WMS_TEST_SERVICES=auth: one private NATS/Redis/RabbitMQ trio with authentication on for the run,
+// each test connecting as the role it plays (test/support/auth-run.ts, test-roles.ts). Only projects
+// that talk to services start it; unit runs never do.
+const AUTH_RUN = "test/support/auth-run.ts";
 
 export default defineConfig({
   test: {
@@ -18,8 +22,8 @@ export default defineConfig({
     globalSetup: ["test/support/build-dist.ts"],
     projects: [
       { extends: true, test: { name: "unit", include: ["test/**/*.unit.test.ts"] } },
-      { extends: true, test: { name: "integration", include: ["test/**/*.test.ts"], exclude: ["test/**/*.unit.test.ts", ...HEAVY] } },
-      { extends: true, test: { name: "heavy", include: HEAVY } },
+      { extends: true, test: { name: "integration", include: ["test/**/*.test.ts"], exclude: ["test/**/*.unit.test.ts", ...HEAVY], globalSetup: [AUTH_RUN] } },
+      { extends: true, test: { name: "heavy", include: HEAVY, globalSetup: [AUTH_RUN] } },
     ],
   },
 });

@@ -44,12 +44,15 @@ export interface DemoOptions {
   keep: boolean;
   monitorPort?: number;
   /**
-   * Start private NATS, Redis and RabbitMQ with authentication on even when the machine's services
-   * answer (which the demo uses as they are, unauthenticated, and never reconfigures).
+   * Run on the machine's NATS, Redis and RabbitMQ as they are (unauthenticated; the demo never
+   * reconfigures them) instead of private servers with authentication on.
    */
-  privateServices?: boolean;
-  /** For tests: called with the deployment's config once every service is up, before the task is submitted. */
-  beforeSubmit?: (ctx: { config: LoadedConfig["config"]; names: LoadedConfig["names"] }) => Promise<void>;
+  sharedServices?: boolean;
+  /**
+   * For tests: called with the deployment's config once every service is up, before the task is
+   * submitted; `identityFile` gives a role's identity when the servers authenticate.
+   */
+  beforeSubmit?: (ctx: { config: LoadedConfig["config"]; names: LoadedConfig["names"]; identityFile?: (role: TransportRole) => string }) => Promise<void>;
 }
 
 export interface DemoOutput {
@@ -83,35 +86,44 @@ export async function runDemo(o: DemoOptions, base: LoadedConfig, out: DemoOutpu
     }
   };
   try {
-    // 1. The services. Those the machine already runs are used as they are (shared: the demo never
-    // reconfigures them, so they stay unauthenticated, and it says so). Otherwise, or when asked,
-    // private servers with authentication on: one identity per role from `wms secrets init`.
+    // 1. The services: private servers with authentication on, one identity per role from
+    // `wms secrets init`, so the demo shows the system as it is meant to run. The machine's own
+    // services only when asked (--shared-services): used as they are, never reconfigured, so
+    // unauthenticated, and it says so.
     const namespace = `demo${randomBytes(4).toString("hex")}`;
     const baseUrls: ServiceUrls = { nats: base.config.nats.url, redis: base.config.redis.url, rabbitmq: base.config.rabbitmq.url };
-    const statuses = o.privateServices ? [] : await Promise.all([checkNats(base.config.nats), checkRedis(base.config.redis), checkRabbit(base.config.rabbitmq)]);
-    const useShared = !o.privateServices && statuses.every((s) => s.state === "up");
     let identityFile: ((role: TransportRole) => string) | undefined;
     let urls: ServiceUrls;
-    if (useShared) {
-      out.info("using the machine's NATS, Redis and RabbitMQ as they are: shared services the demo does not reconfigure, so WITHOUT authentication (--private-services runs the demo on private servers with authentication on)");
-      urls = baseUrls;
-    } else if (!o.privateServices && statuses.some((s) => s.state === "auth-failed")) {
-      throw new WmsError(ERR.SERVICE_AUTH_FAILED, `${statuses.filter((s) => s.state === "auth-failed").map((s) => s.service).join(", ")} refuse(s) the configured credentials; fix them or run with --private-services`);
+    const startShared = async (why: string): Promise<ServiceUrls> => {
+      const statuses = await Promise.all([checkNats(base.config.nats), checkRedis(base.config.redis), checkRabbit(base.config.rabbitmq)]);
+      const refusing = statuses.filter((s) => s.state === "auth-failed").map((s) => s.service);
+      if (refusing.length > 0) throw new WmsError(ERR.SERVICE_AUTH_FAILED, `${refusing.join(", ")} refuse(s) the configured credentials; fix them or run without --shared-services`);
+      out.info(why);
+      const services = await ensureServices(baseUrls, join(work, "services"), out.info);
+      cleanups.push(["services", () => services.stop()]);
+      if (services.started.length) out.info(`started for the demo WITHOUT authentication: ${services.started.join(", ")}`);
+      return services.urls;
+    };
+    if (o.sharedServices) {
+      urls = await startShared("using the machine's NATS, Redis and RabbitMQ as they are (--shared-services): shared services the demo does not reconfigure, so WITHOUT authentication");
     } else {
       const secrets = initTransportSecrets(join(work, "secrets"), wireNames(namespace));
+      let started: Awaited<ReturnType<typeof startAuthenticatedServices>> | undefined;
+      let why = "";
       try {
-        const services = await startAuthenticatedServices(join(work, "services"), secrets, out.info);
+        started = await startAuthenticatedServices(join(work, "services"), secrets, out.info);
+      } catch (e) {
+        why = (e as Error).message.split("\n")[0];
+      }
+      if (started) {
+        const services = started;
         cleanups.push(["services", () => services.stop()]);
         out.info(`started for the demo with authentication on: nats ${services.urls.nats}, redis ${services.urls.redis}, rabbitmq ${services.urls.rabbitmq} (identities in ${secrets.dir})`);
         identityFile = (role) => services.identityFile(role);
         urls = services.urls;
-      } catch (e) {
-        // No installed servers: the compose file's services (unauthenticated, as compose runs them).
-        out.info(`private servers could not start (${(e as Error).message.split("\n")[0]}); trying docker compose`);
-        const services = await ensureServices(baseUrls, join(work, "services"), out.info);
-        cleanups.push(["services", () => services.stop()]);
-        if (services.started.length) out.info(`started for the demo WITHOUT authentication: ${services.started.join(", ")}`);
-        urls = services.urls;
+      } else {
+        // No installed servers: the machine's services, else the compose file's (unauthenticated, as compose runs them).
+        urls = await startShared(`private servers could not start (${why}); using the machine's or the compose file's services WITHOUT authentication`);
       }
     }
 
@@ -267,7 +279,7 @@ export async function runDemo(o: DemoOptions, base: LoadedConfig, out: DemoOutpu
       jobTemplate: { executable: "/bin/sh", arguments: ["-c", PAYLOAD], environment: { LC_ALL: "C" }, requirements: "TARGET.Cpus >= 1 && TARGET.Memory >= 100", rank: "TARGET.Memory", cores: 1, memoryMb: 500, walltimeSec: 600 },
       inputDatasets: datasets.map((d) => d.name), filesPerJob: FILES_PER_JOB, maxJobs: o.jobs, outputDataset: `demo.output.${namespace}`, maxAttempts: 3,
     };
-    await o.beforeSubmit?.({ config, names });
+    await o.beforeSubmit?.({ config, names, ...(identityFile ? { identityFile } : {}) });
     const signed = signTaskBatch(batch, { certChain: [readText(production.cert)], keyPem: readText(production.key) });
     const accepted = await new TaskClient(nc, names).submit(signed);
     out.info(`task ${accepted.taskId} accepted: ${accepted.jobs} jobs, ${accepted.queued} queued`);

@@ -257,6 +257,17 @@ export async function openRabbit(config: WmsConfig): Promise<Amqp.ChannelModel> 
   return connectRabbit(config.rabbitmq.url, config.rabbitmq, 5000);
 }
 
+/** Redis answered and refused who we are (no or wrong credentials, or a command or key the ACL denies). */
+export function isRedisAuthRefusal(e: unknown): boolean {
+  return /WRONGPASS|NOAUTH|NOPERM/.test(e instanceof Error ? e.message : String(e));
+}
+
+/** NATS answered and refused who we are. */
+export function isNatsAuthRefusal(e: unknown): boolean {
+  const msg = e instanceof Error ? `${(e as { code?: unknown }).code ?? ""} ${e.message}` : String(e);
+  return /AUTHORIZATION_VIOLATION|Authorization Violation|AUTHENTICATION_EXPIRED|user authentication/i.test(msg);
+}
+
 /** amqplib reports a refused login as ACCESS_REFUSED (403) in the handshake. */
 export function isRabbitAuthRefusal(e: unknown): boolean {
   const msg = e instanceof Error ? e.message : String(e);

@@ -1,7 +1,7 @@
 import { connect as natsConnect } from "nats";
 import { Cluster, Redis } from "ioredis";
 import { ERR, isWmsError, type ErrorCode, type WmsConfig } from "../schemas/index.ts";
-import { isRabbitAuthRefusal, natsConnectOptions, probeRabbitNodes, redisConnectOptions } from "./connections.ts";
+import { isNatsAuthRefusal, isRabbitAuthRefusal, isRedisAuthRefusal, natsConnectOptions, probeRabbitNodes, redisConnectOptions } from "./connections.ts";
 import { describeTarget, redisTarget } from "./service-targets.ts";
 
 export type ServiceName = "nats" | "redis" | "rabbitmq";
@@ -29,9 +29,8 @@ export const START_COMMANDS: Record<ServiceName, string> = {
 
 /** The server answered and refused who we are: a different fix from starting it. */
 function isAuthRefusal(service: ServiceName, e: unknown): boolean {
-  const msg = e instanceof Error ? `${(e as { code?: unknown }).code ?? ""} ${e.message}` : String(e);
-  if (service === "nats") return /AUTHORIZATION_VIOLATION|Authorization Violation|AUTHENTICATION_EXPIRED|user authentication/i.test(msg);
-  if (service === "redis") return /WRONGPASS|NOAUTH|NOPERM/.test(msg);
+  if (service === "nats") return isNatsAuthRefusal(e);
+  if (service === "redis") return isRedisAuthRefusal(e);
   return isRabbitAuthRefusal(e);
 }
 

@@ -24,8 +24,10 @@ export interface NatsPermissions {
 }
 
 export interface RedisAcl {
-  /** ACL key patterns (`~pattern`). */
+  /** ACL key patterns it may read and write (`~pattern`). */
   readonly keys: readonly string[];
+  /** Key patterns it may only read (`%R~pattern`). */
+  readonly readKeys?: readonly string[];
   /** ACL command rules, in order (`+@read`, `-@dangerous`, `+info`). */
   readonly commands: readonly string[];
 }
@@ -102,6 +104,12 @@ export function redisAcl(role: TransportRole, names: WireNames): RedisAcl | unde
       return undefined;
     case "monitor":
       return { keys, commands: [...base, "+@read", "+@scripting", "-@write", "-@dangerous", "+info"] };
+    case "operator":
+      // The `wms` of operators and data managers reads what the services keep (task status and
+      // lists, job logs, pilots, the factory's state, accounting) and writes only the replica
+      // catalog (`wms replica add/load`) and the knobs `wms factory set` persists for a factory's
+      // next start. Key permissions hold inside scripts too.
+      return { keys: [`${ns}:replica:*`, `${ns}:factory:*:q:*:knobs`], readKeys: keys, commands: [...base, "+@read", "+@write", "+@scripting", "+@keyspace", "+@hash", "+@set", "+@sortedset", "+@string", "+@list", "+@transaction", "-@dangerous", "+info"] };
     default:
       return { keys, commands: [...base, "+@read", "+@write", "+@scripting", "+@keyspace", "+@list", "+@hash", "+@set", "+@sortedset", "+@string", "+@stream", "+@transaction", "+@blocking", "-@dangerous", "+info"] };
   }

@@ -27,20 +27,12 @@ export function registerAgents(program: Command): void {
     )
     .action(
       action(async (opts: { only?: Agent[]; prefetch: number }, cmd: Command) => {
-        const { openRedis } = await import("../../platform/connections.ts");
+        const { connectRedis } = await import("../nats-connection.ts");
         const { createLogger } = await import("../../platform/logger.ts");
         const { startAgents } = await import("../../agents/job-state/index.ts");
         const { config, names } = configFor(cmd);
         const logger = createLogger("agents", config.logLevel);
-        const redis = openRedis(config, { lazy: true });
-        redis.on("error", (e: Error) => logger.warn({ err: e.message }, "redis"));
-        try {
-          await redis.connect();
-        } catch (e) {
-          redis.disconnect();
-          const { describeTarget } = await import("../../platform/service-targets.ts");
-          throw new WmsError(ERR.SERVICE_UNAVAILABLE, `Redis at ${describeTarget("redis", config)}: ${(e as Error).message}`);
-        }
+        const redis = await connectRedis(config, { onError: (e) => logger.warn({ err: e.message }, "redis") });
         let agents;
         try {
           agents = await startAgents({ config, names, redis, logger, only: opts.only, prefetch: opts.prefetch });

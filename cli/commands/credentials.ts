@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { action, configFor, printJson, serveUntilStopped } from "../command-kit.ts";
 import { ERR, WmsError } from "../../schemas/index.ts";
-import { connectNats } from "../nats-connection.ts";
+import { connectNats, connectRedis } from "../nats-connection.ts";
 
 export function registerCredentials(program: Command): void {
   const credentials = program.command("credentials").description("the credential cache service (MyProxy's role)");
@@ -16,7 +16,6 @@ export function registerCredentials(program: Command): void {
     .action(
       action(async (opts: { spoolDir: string }, cmd: Command) => {
         const { config, names } = configFor(cmd);
-        const { openRedis } = await import("../../platform/connections.ts");
         const { createLogger } = await import("../../platform/logger.ts");
         const { loadTrust, CredentialKeyring } = await import("../../security/index.ts");
         const { startCredentialCache } = await import("../../agents/credentials/index.ts");
@@ -25,7 +24,7 @@ export function registerCredentials(program: Command): void {
         const trust = loadTrust(config.pki.dir);
         const logger = createLogger("credentials", config.logLevel);
         const nc = await connectNats(config, "wms-credentials");
-        const redis = openRedis(config);
+        const redis = await connectRedis(config, { onError: (e) => logger.warn({ err: e.message }, "redis") });
         const reports = new ReportPublisher({ url: config.rabbitmq.url, rabbit: config.rabbitmq, names, spoolDir: opts.spoolDir, logger });
         const cache = startCredentialCache({ nc, redis, names, config, trust, logger, reports, keyring });
         await serveUntilStopped(async () => {
@@ -56,10 +55,10 @@ export function registerCredentials(program: Command): void {
         const rotated = rotateCredentialKey({ encryptionKey: config.credentials.encryptionKey, keyringFile });
         let resealed: { resealed: number; current: number; unreadable: number } | undefined;
         if (opts.reseal) {
-          const { openRedis } = await import("../../platform/connections.ts");
+          const { connectRedis } = await import("../nats-connection.ts");
           const { CredentialRecords } = await import("../../agents/credentials/credential-records.ts");
           // A connection of its own: re-sealing uses WATCH, which must not share a connection.
-          const redis = openRedis(config);
+          const redis = await connectRedis(config);
           try {
             resealed = await new CredentialRecords(redis, names, new CredentialKeyring({ ...config.credentials, keyringFile })).resealAll();
           } finally {

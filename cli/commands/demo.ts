@@ -1,4 +1,4 @@
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import { action, configFor, EXIT, parseIntOption, parsePortOption, printJson } from "../command-kit.ts";
 
 interface DemoCliOptions {
@@ -8,7 +8,7 @@ interface DemoCliOptions {
   matchmakers: number;
   timeout: number;
   keep?: boolean;
-  privateServices?: boolean;
+  sharedServices?: boolean;
   monitorPort?: number;
   json?: boolean;
 }
@@ -24,7 +24,9 @@ export function registerDemo(program: Command): void {
     .option("--timeout <sec>", "give up after this many seconds", parseIntOption("--timeout", 10), 600)
     .option("--monitor-port <port>", "also serve the monitor on this port while the demo runs", parsePortOption("--monitor-port"))
     .option("--keep", "keep the temporary folder, Redis keys and RabbitMQ queues for inspection")
-    .option("--private-services", "run on private NATS, Redis and RabbitMQ with authentication on (one identity per role) even when the machine's services answer")
+    .option("--shared-services", "run on the machine's NATS, Redis and RabbitMQ as they are, WITHOUT authentication (default: private servers with authentication on, one identity per role)")
+    // The default since the demo runs authenticated; kept so scripts that pass it still work.
+    .addOption(new Option("--private-services").hideHelp())
     .option("--json", "print progress to stderr and, as the last line, one JSON summary object")
     .action(
       action(async (opts: DemoCliOptions, cmd: Command) => {
@@ -41,7 +43,7 @@ export function registerDemo(program: Command): void {
         process.once("SIGINT", onSignal);
         process.once("SIGTERM", onSignal);
         const summary = await runDemo(
-          { jobs: opts.jobs, sites: opts.sites, pilots: opts.pilots, matchmakers: opts.matchmakers, timeoutSec: opts.timeout, keep: opts.keep === true, monitorPort: opts.monitorPort, privateServices: opts.privateServices === true },
+          { jobs: opts.jobs, sites: opts.sites, pilots: opts.pilots, matchmakers: opts.matchmakers, timeoutSec: opts.timeout, keep: opts.keep === true, monitorPort: opts.monitorPort, sharedServices: opts.sharedServices === true },
           base,
           view,
           abort.signal,

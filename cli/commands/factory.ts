@@ -110,8 +110,7 @@ async function runFactory(opts: RunOptions, cmd: Command): Promise<void> {
   const factoryConfig = await loadFactoryFile(factoryFile);
   const path = await import("node:path");
   const { fileURLToPath } = await import("node:url");
-  const { openRedis } = await import("../../platform/connections.ts");
-  const { connectNats } = await import("../nats-connection.ts");
+  const { connectNats, connectRedis } = await import("../nats-connection.ts");
   const { createLogger } = await import("../../platform/logger.ts");
   const { SiteRegistry } = await import("../../matchmaker/index.ts");
   const { DispatchQueues } = await import("../../jobs/index.ts");
@@ -119,7 +118,7 @@ async function runFactory(opts: RunOptions, cmd: Command): Promise<void> {
   const { activatedJobsReader, checkFactoryConfig, startFactory } = await import("../../pilot-factory/index.ts");
   const { config, names } = loaded;
   const logger = createLogger("factory", config.logLevel);
-  const redis = openRedis(config);
+  const redis = await connectRedis(config, { onError: (e) => logger.warn({ err: e.message }, "redis") });
   // The sites the deployment has: the site config file, else the sites published in Redis. A queue
   // for any other site is refused here, before a pilot is submitted.
   let knownSites: string[] | undefined;
@@ -196,8 +195,7 @@ async function setKnobs(queueName: string, assignments: string[], opts: SetOptio
   // Through platform/config (a static import of yaml there): the bundled CLI's dynamic import of yaml has no named `parse`.
   const { parseDataText } = await import("../../platform/config.ts");
   const { ERR, FactoryConfig, SCHEMA_VERSION, WmsError } = await import("../../schemas/index.ts");
-  const { openRedis } = await import("../../platform/connections.ts");
-  const { connectNats } = await import("../nats-connection.ts");
+  const { connectNats, connectRedis } = await import("../nats-connection.ts");
   const { readCredentialOptions } = await import("../credential-options.ts");
   const { errorFromReply } = await import("../../matchmaker/index.ts");
   const { FactoryControlVerifier, loadTrust, signFactoryControl } = await import("../../security/index.ts");
@@ -206,7 +204,7 @@ async function setKnobs(queueName: string, assignments: string[], opts: SetOptio
   const { config, names } = configFor(cmd);
   const factoryFile = opts.factoryFile;
   const fileConfig = factoryFile ? await loadFactoryFile(factoryFile) : undefined;
-  const redis = openRedis(config);
+  const redis = await connectRedis(config);
   try {
     let factoryId = opts.factory ?? fileConfig?.factoryId;
     if (factoryId === undefined) {
@@ -283,10 +281,10 @@ async function setKnobs(queueName: string, assignments: string[], opts: SetOptio
 }
 
 async function showStatus(opts: StatusOptions, cmd: Command): Promise<void> {
-  const { openRedis } = await import("../../platform/connections.ts");
+  const { connectRedis } = await import("../nats-connection.ts");
   const { readFactoryStatus } = await import("../../pilot-factory/index.ts");
   const { config, names } = configFor(cmd);
-  const redis = openRedis(config);
+  const redis = await connectRedis(config);
   try {
     const { queues, invalid } = await readFactoryStatus(redis, names, opts.factory);
     if (opts.json) {

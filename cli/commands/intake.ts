@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { action, configFor, deprecatedAlias, serveUntilStopped } from "../command-kit.ts";
-import { connectNats } from "../nats-connection.ts";
+import { connectNats, connectRedis } from "../nats-connection.ts";
 
 export function registerIntake(program: Command): void {
   const intake = program.command("intake").description("the intake service: accepts signed task batches, brokers their jobs to the sites holding the data, queues them");
@@ -14,7 +14,6 @@ export function registerIntake(program: Command): void {
       action(async (opts: { sitesFile?: string }, cmd: Command) => {
         const { config: base, names } = configFor(cmd);
         const config = opts.sitesFile === undefined ? base : { ...base, sitesFile: opts.sitesFile };
-        const { openRedis } = await import("../../platform/connections.ts");
         const { createLogger } = await import("../../platform/logger.ts");
         const { loadTrust, readServiceCredentials } = await import("../../security/index.ts");
         const { startIntake } = await import("../../matchmaker/index.ts");
@@ -24,7 +23,7 @@ export function registerIntake(program: Command): void {
         const own = readServiceCredentials(config.pki.dir, "intake");
         const logger = createLogger("intake", config.logLevel);
         const nc = await connectNats(config, "wms-intake");
-        const redis = openRedis(config);
+        const redis = await connectRedis(config, { onError: (e) => logger.warn({ err: e.message }, "redis") });
         const dispatch = new DispatchQueues({
           redis,
           names,

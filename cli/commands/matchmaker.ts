@@ -37,8 +37,7 @@ async function runOne(cmd: Command, opts: MatchmakerOptions): Promise<void> {
   const { readFile } = await import("node:fs/promises");
   const { join } = await import("node:path");
   const { ERR, WmsError } = await import("../../schemas/index.ts");
-  const { openRedis } = await import("../../platform/connections.ts");
-  const { connectNats } = await import("../nats-connection.ts");
+  const { connectNats, connectRedis } = await import("../nats-connection.ts");
   const { createLogger } = await import("../../platform/logger.ts");
   const { createBatchEnvelopeSigner } = await import("../../security/index.ts");
   const { startMatchmaker } = await import("../../matchmaker/matchmaker-service.ts");
@@ -54,7 +53,7 @@ async function runOne(cmd: Command, opts: MatchmakerOptions): Promise<void> {
   const signer = createBatchEnvelopeSigner({ certPem: await read("services/matchmaker.cert.pem"), keyPem: await read("services/matchmaker.key.pem") });
   const logger = createLogger("matchmaker", config.logLevel);
   const nc = await connectNats(config, "wms-matchmaker");
-  const redis = openRedis(config, { corked: true });
+  const redis = await connectRedis(config, { corked: true, onError: (e) => logger.warn({ err: e.message }, "redis") });
   // Site authorization chains come from the site config when one is set; without it no site refuses.
   const sites = config.sitesFile ? (await import("../../site-authz/index.ts")).loadSiteConfig(config.sitesFile).sites : undefined;
   // The metrics endpoint first: a port in use stops the start before the matchmaker answers anything.

@@ -10,10 +10,10 @@ export function registerMonitor(program: Command): void {
     .action(
       action(async (opts: { port: number; host: string }, cmd: Command) => {
         const { config, names } = configFor(cmd);
-        const { openRedis } = await import("../../platform/connections.ts");
+        const { connectRedis } = await import("../nats-connection.ts");
         const { startMonitor } = await import("../../agents/monitor/monitor-server.ts");
         const { defaultProviders } = await import("../../agents/monitor/monitor-providers.ts");
-        const redis = openRedis(config);
+        const redis = await connectRedis(config);
         const monitor = await startMonitor({ redis, names, host: opts.host, port: opts.port, providers: await defaultProviders({ redis, names, config }) });
         process.stdout.write(`monitor on ${monitor.url} (JSON API under /api, metrics at /metrics); Ctrl-C stops it\n`);
         await serveUntilStopped(async () => {

@@ -8,16 +8,8 @@ const collect = (v: string, prev: string[]): string[] => [...prev, v];
 /** Opens Redis and fails fast with one line when it does not answer. */
 export async function withRedis<T>(cmd: Command, fn: (redis: RedisClient, names: WireNames, config: WmsConfig) => Promise<T>): Promise<T> {
   const { config, names } = configFor(cmd);
-  const { openRedis } = await import("../../platform/connections.ts");
-  const redis = openRedis(config, { lazy: true });
-  redis.on("error", () => undefined);
-  try {
-    await redis.connect();
-  } catch (e) {
-    redis.disconnect();
-    const { describeTarget } = await import("../../platform/service-targets.ts");
-    throw new WmsError(ERR.SERVICE_UNAVAILABLE, `Redis at ${describeTarget("redis", config)}: ${(e as Error).message}`);
-  }
+  const { connectRedis } = await import("../nats-connection.ts");
+  const redis = await connectRedis(config);
   try {
     return await fn(redis, names, config);
   } finally {

@@ -12,7 +12,7 @@ describe("the demo with authentication on", () => {
     let anonymous: ServiceStatus[] = [];
     const summary = await runDemo(
       {
-        jobs: 8, sites: 2, pilots: 2, matchmakers: 1, timeoutSec: 240, keep: false, privateServices: true,
+        jobs: 8, sites: 2, pilots: 2, matchmakers: 1, timeoutSec: 240, keep: false,
         beforeSubmit: async (ctx) => {
           // The deployment's own config file names the servers and no credentials: an outsider's view.
           anonymous = await checkServices(loadConfig({ env: { WMS_NATS_URL: ctx.config.nats.url, WMS_REDIS_URL: ctx.config.redis.url, WMS_RABBITMQ_URL: ctx.config.rabbitmq.url.replace("amqp://", "amqp://guest:guest@") } }).config);

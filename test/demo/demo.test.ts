@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import amqp from "amqplib";
-import { loadConfig } from "../../platform/config.ts";
+import type { ChannelModel } from "amqplib";
+import { configAs, loadConfig } from "../../platform/config.ts";
+import { openRabbit } from "../../platform/connections.ts";
 import { runDemo, type DemoOutput } from "../../demo/demo-run.ts";
 import { AccountingRecord, type WireNames } from "../../schemas/index.ts";
 
@@ -9,24 +10,34 @@ const quiet: DemoOutput = { info: () => undefined, progress: () => undefined, do
 describe("the demo's scenario, smaller", () => {
   it("finishes every job at a site holding its inputs, and accounting totals equal the sum of the jobs' records", async () => {
     const base = loadConfig({ env: {} });
-    // An independent witness: our own queue on the reports exchange collects every accounting record.
-    const conn = await amqp.connect(base.config.rabbitmq.url);
-    const ch = await conn.createChannel();
+    // An independent witness: our own queue on the reports exchange collects every accounting
+    // record as it is published. It reads as the agents do (their RabbitMQ user on the demo's
+    // authenticated servers), from a queue named under the reports: the only ones that user may declare.
+    let conn: ChannelModel | undefined;
     let names: WireNames | undefined;
-    const witnessQueue = `witness.${process.pid}.${Date.now()}`;
+    const records: AccountingRecord[] = [];
     const summary = await runDemo(
       {
         jobs: 16, sites: 3, pilots: 3, matchmakers: 2, timeoutSec: 240, keep: false,
         beforeSubmit: async (ctx) => {
           names = ctx.names;
-          await ch.assertQueue(witnessQueue, { durable: false, autoDelete: false });
+          const loaded = { config: ctx.config, names: ctx.names, path: undefined };
+          conn = await openRabbit((ctx.identityFile ? configAs(loaded, ctx.identityFile("agents")) : loaded).config);
+          // The demo stops its private servers when it ends: a closed connection is expected then.
+          conn.on("error", () => undefined);
+          const ch = await conn.createChannel();
+          ch.on("error", () => undefined);
+          const witnessQueue = `${ctx.names.rabbit.reportsExchange}.witness-${process.pid}`;
+          await ch.assertQueue(witnessQueue, { durable: false, autoDelete: true });
           await ch.bindQueue(witnessQueue, ctx.names.rabbit.reportsExchange, ctx.names.rabbit.routingKeys.accounting);
+          await ch.consume(witnessQueue, (m) => void (m && records.push(AccountingRecord.parseJson(m.content))), { noAck: true });
         },
       },
       base,
       quiet,
       new AbortController().signal,
     );
+    await conn?.close().catch(() => undefined);
     expect(names).toBeDefined();
     expect(summary.jobs).toBe(16);
     expect(summary.finished).toBe(16);
@@ -34,14 +45,6 @@ describe("the demo's scenario, smaller", () => {
     expect(summary.dataLocalFraction).toBe(1);
     expect(Object.values(summary.bySite).reduce((a, b) => a + b, 0)).toBe(16);
 
-    const records: AccountingRecord[] = [];
-    for (;;) {
-      const m = await ch.get(witnessQueue, { noAck: true });
-      if (m === false) break;
-      records.push(AccountingRecord.parseJson(m.content));
-    }
-    await ch.deleteQueue(witnessQueue);
-    await conn.close();
     const byJob = new Map(records.map((r) => [r.jobId, r]));
     expect(byJob.size).toBe(16);
     const users = Object.values(summary.accountingByUser);

@@ -5,7 +5,6 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Redis } from "ioredis";
 import { stringify } from "yaml";
 import { ERR } from "../../schemas/index.ts";
 import { initPki, issueCertificate } from "../../security/index.ts";
@@ -14,11 +13,15 @@ import { createHash } from "node:crypto";
 import { REPO_ROOT, runCli, WMS_BIN } from "../support/run-cli.ts";
 import { uniqueNamespace } from "../support/namespace.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
+import { openRedisAs } from "../support/live-services.ts";
+import { roleEnv } from "../support/test-roles.ts";
+import { loadConfig } from "../../platform/config.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "wms-intake-cli-"));
 const ns = uniqueNamespace("intakecli");
 const configPath = join(dir, "wms.yaml");
-const redis = new Redis();
+// Cleans up as the agents would: any service role may delete the namespace's keys.
+const redis = openRedisAs(loadConfig({ env: { ...(process.env as Record<string, string>), WMS_CONFIG: undefined, WMS_NAMESPACE: ns } }), "agents");
 let serve: ChildProcess | undefined;
 
 const paths = {
@@ -31,7 +34,8 @@ const paula = person("paula");
 const bob = person("bob");
 
 function wms(args: string[]) {
-  return runCli(["--config", configPath, ...args], { env: { WMS_CONFIG: undefined, WMS_NAMESPACE: undefined }, timeoutMs: 90_000 });
+  // An operator's or data manager's `wms`.
+  return runCli(["--config", configPath, ...args], { env: { ...roleEnv("operator"), WMS_CONFIG: undefined, WMS_NAMESPACE: undefined }, timeoutMs: 90_000 });
 }
 
 beforeAll(async () => {
@@ -55,7 +59,7 @@ beforeAll(async () => {
   };
   writeFileSync(join(dir, "sites.yaml"), stringify(sites));
   writeFileSync(configPath, stringify({ namespace: ns, pki: { dir: paths.pki }, sitesFile: join(dir, "sites.yaml"), logLevel: "info" }));
-  serve = spawn(process.execPath, [WMS_BIN, "--config", configPath, "intake", "serve"], { cwd: REPO_ROOT, env: { ...process.env, WMS_CONFIG: undefined, WMS_NAMESPACE: undefined }, stdio: ["ignore", "ignore", "pipe"] });
+  serve = spawn(process.execPath, [WMS_BIN, "--config", configPath, "intake", "serve"], { cwd: REPO_ROOT, env: { ...process.env, ...roleEnv("intake"), WMS_CONFIG: undefined, WMS_NAMESPACE: undefined }, stdio: ["ignore", "ignore", "pipe"] });
   await new Promise<void>((resolve, reject) => {
     let err = "";
     const timer = setTimeout(() => reject(new Error(`intake did not start: ${err}`)), 60_000);

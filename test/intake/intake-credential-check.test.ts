@@ -29,10 +29,11 @@ async function refusal(p: Promise<unknown>): Promise<{ code?: number; message?: 
 beforeAll(async () => {
   h = await startIntakeHarness("intakecred", { credentials: { info: (dn) => (lookup as OwnerCredentialLookup).info(dn) } });
   const config = { ...h.loaded.config, pki: { dir: h.pkiDir }, credentials: { ...h.loaded.config.credentials, encryptionKey: randomBytes(32).toString("base64") } };
-  cache = startCredentialCache({ nc: h.nc, redis: h.redis, names: h.loaded.names, config, trust: h.trust });
+  cache = startCredentialCache({ nc: await h.connect("credentials"), redis: h.redis, names: h.loaded.names, config, trust: h.trust });
   const own = readServiceCredentials(h.pkiDir, "intake");
   const caller = { certChain: [own.certPem], keyPem: own.keyPem };
-  const client = new CredentialClient(h.nc, h.loaded.names, { trust: h.trust, caller });
+  // The intake asks as itself: its own identity on NATS too.
+  const client = new CredentialClient(await h.connect("intake"), h.loaded.names, { trust: h.trust, caller });
   lookup = { info: (dn) => client.info(caller, dn) };
   await h.sites.publish(siteConfig([{ name: "CERN" }]));
   await h.catalog.addFiles("ds.a", lfns("a", 2), ["CERN"]);

@@ -1,13 +1,16 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { ERR, ReplicaCatalog, type SiteConfig } from "../../schemas/index.ts";
 import { ReplicaCatalogStore } from "../../matchmaker/replica-catalog.ts";
 import { SiteRegistry } from "../../matchmaker/site-registry.ts";
 import { testConfig } from "../support/namespace.ts";
+import { openRedisAs } from "../support/live-services.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 
-const { config, names } = testConfig("replica");
-const redis = new Redis(config.redis.url);
+// The intake's view: it publishes the sites and reads the catalog to place jobs.
+const loaded = testConfig("replica");
+const { names } = loaded;
+const redis = openRedisAs(loaded, "intake");
 const catalog = new ReplicaCatalogStore(redis, names);
 
 afterAll(async () => {
@@ -39,14 +42,19 @@ describe("replica catalog", () => {
   it("asks Redis once per holding site however many files it is asked about", async () => {
     const lfns = Array.from({ length: 3000 }, (_, i) => `big/f${i}`);
     await catalog.addFiles("big", lfns.map((l) => file(l)), ["S1", "S2"]);
-    const monitor = await redis.duplicate().monitor();
+    // Counted where the catalog sends them (its own connection), not with MONITOR: an admin command
+    // no service's Redis user may run.
+    // A single server in tests: its client is ioredis's Redis.
+    const counted = redis.duplicate() as Redis;
+    await counted.ping(); // connected (and authenticated) before counting starts
+    const send = counted.sendCommand.bind(counted);
     let commands = 0;
-    monitor.on("monitor", (_t: string, args: string[]) => {
-      if (args.some((a) => a.includes(names.namespace))) commands++;
-    });
-    const held = await catalog.sitesHolding("big", lfns);
-    await new Promise((r) => setTimeout(r, 100));
-    monitor.disconnect();
+    counted.sendCommand = (command, stream) => {
+      if (command.args.some((a) => String(a).includes(names.namespace))) commands++;
+      return send(command, stream);
+    };
+    const held = await new ReplicaCatalogStore(counted, names).sitesHolding("big", lfns);
+    counted.disconnect();
     expect(held.get("big/f2999")).toEqual(["S1", "S2"]);
     // SMEMBERS of the holders, then one SMISMEMBER per holding site (S1, S2).
     expect(commands).toBe(3);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { runCli } from "../support/run-cli.ts";
+import { roleEnv } from "../support/test-roles.ts";
 
 describe("wms matchmaker", () => {
   it("documents its options", async () => {
@@ -10,7 +11,7 @@ describe("wms matchmaker", () => {
   });
 
   it("refuses to start without the matchmaker's certificate, in one line with its code", async () => {
-    const r = await runCli(["matchmaker"], { env: { WMS_PKI_DIR: "/nonexistent-pki", WMS_CONFIG: undefined } });
+    const r = await runCli(["matchmaker"], { env: { ...roleEnv("matchmaker"), WMS_PKI_DIR: "/nonexistent-pki", WMS_CONFIG: undefined } });
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(r.stderr).toContain("E1007");

@@ -5,7 +5,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { loadConfig } from "../../platform/config.ts";
 import { openNats } from "../../platform/connections.ts";
@@ -13,8 +12,10 @@ import { freePort } from "../../platform/local-services.ts";
 import { initPki } from "../../security/index.ts";
 import { parsePrometheusText } from "../support/prometheus-text.ts";
 import { runCli, WMS_BIN } from "../support/run-cli.ts";
+import { uniqueNamespace } from "../support/namespace.ts";
+import { asRole, roleEnv } from "../support/test-roles.ts";
 
-const namespace = `mmmetrics${randomBytes(3).toString("hex")}`;
+const namespace = uniqueNamespace("mmmetrics");
 let dir: string;
 let port: number;
 let child: ChildProcess;
@@ -32,7 +33,7 @@ beforeAll(async () => {
   initPki(path.join(dir, "pki"));
   port = await freePort();
   child = spawn(process.execPath, [WMS_BIN, "--namespace", namespace, "matchmaker", "--metrics-port", String(port)], {
-    env: { ...process.env, WMS_PKI_DIR: path.join(dir, "pki"), WMS_CONFIG: undefined, WMS_LOG_LEVEL: "info" },
+    env: { ...process.env, ...roleEnv("matchmaker"), WMS_PKI_DIR: path.join(dir, "pki"), WMS_CONFIG: undefined, WMS_LOG_LEVEL: "info" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
@@ -67,7 +68,8 @@ describe("wms matchmaker --metrics-port", () => {
   });
 
   it("counts a refused advert by its code and times it", async () => {
-    const { config, names } = loadConfig({ overrides: { namespace } });
+    // A pilot's connection: only pilots publish adverts.
+    const { config, names } = asRole(loadConfig({ overrides: { namespace } }), "pilot");
     const nc = await openNats(config, "mm-metrics-test");
     try {
       const reply = await nc.request(names.advertFor("SITE_A"), new TextEncoder().encode("{not json"), { timeout: 10_000 });
@@ -92,7 +94,7 @@ describe("wms matchmaker --metrics-port", () => {
     await new Promise<void>((r) => busy.listen(0, "127.0.0.1", () => r()));
     const busyPort = (busy.address() as { port: number }).port;
     try {
-      const r = await runCli(["--namespace", namespace, "matchmaker", "--metrics-port", String(busyPort)], { env: { WMS_PKI_DIR: path.join(dir, "pki"), WMS_CONFIG: undefined } });
+      const r = await runCli(["--namespace", namespace, "matchmaker", "--metrics-port", String(busyPort)], { env: { ...roleEnv("matchmaker"), WMS_PKI_DIR: path.join(dir, "pki"), WMS_CONFIG: undefined } });
       expect(r.code).toBe(1);
       expect(r.stderr.trim().split("\n")).toHaveLength(1);
       expect(r.stderr).toContain("E1010");

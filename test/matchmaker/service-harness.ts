@@ -12,11 +12,12 @@ import { DispatchQueues } from "../../jobs/index.ts";
 import { startMatchmaker, type MatchmakerHandle } from "../../matchmaker/matchmaker-service.ts";
 import { testConfig } from "../support/namespace.ts";
 import { SealedJobStore } from "../support/sealed-dispatch.ts";
-import { openLiveServices } from "../support/live-services.ts";
+import { openLiveServices, openNatsAs } from "../support/live-services.ts";
 
 export interface Harness {
   loaded: LoadedConfig;
   pkiDir: string;
+  /** The pilots' NATS connection (the pilot role): what TestPilots advertise on. */
   nc: NatsConnection;
   redis: RedisClient;
   store: JobStore;
@@ -33,8 +34,10 @@ export async function startHarness(label: string, o: { lockMs?: number; stalledI
   const loaded = testConfig(label);
   const pkiDir = mkdtempSync(join(tmpdir(), "wms-mm-pki-"));
   initPki(pkiDir);
-  const live = await openLiveServices(loaded, `test-${label}`);
-  const { nc, redis } = live;
+  // The matchmaker's own connections, and the pilots' NATS connection as the pilot role.
+  const live = await openLiveServices(loaded, `test-${label}`, { as: "matchmaker" });
+  const { redis } = live;
+  const nc = await openNatsAs(loaded, "pilot", `test-${label}-pilots`);
   // Specs are sealed as the intake seals them: the matchmaker signs no envelope for an unsealed one.
   const store: JobStore = new SealedJobStore(redis, loaded.names, pkiDir);
   const dispatch = new DispatchQueues({ redis, names: loaded.names, lockMs: o.lockMs ?? 30_000, stalledIntervalMs: o.stalledIntervalMs ?? 30_000 });
@@ -44,7 +47,7 @@ export async function startHarness(label: string, o: { lockMs?: number; stalledI
     o.serve === false
       ? undefined
       : await startMatchmaker({
-          nc,
+          nc: live.nc,
           redis,
           names: loaded.names,
           config: o.serveSites ? { ...loaded.config, matchmaker: { ...loaded.config.matchmaker, sites: o.serveSites } } : loaded.config,
@@ -68,6 +71,7 @@ export async function startHarness(label: string, o: { lockMs?: number; stalledI
     async close() {
       await mm?.stop();
       await dispatch.close();
+      await nc.close();
       await live.close();
       rmSync(pkiDir, { recursive: true, force: true });
     },

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readFactoryStatus, startFactory, type SubmitAdapter } from "../../pilot-factory/index.ts";
 import { ERR, SCHEMA_VERSION } from "../../schemas/index.ts";
 import { testConfig } from "../support/namespace.ts";
-import { openLiveServices, type LiveServices } from "../support/live-services.ts";
+import { openLiveServices, openNatsAs, type LiveServices } from "../support/live-services.ts";
 import { RecordingTokens, publishCensus, queueKnobs, testRuntime, waitFor } from "./factory-fixture.ts";
 
 const loaded = testConfig("factorybreaker");
@@ -15,14 +15,18 @@ const { names } = loaded;
 let nc: NatsConnection;
 let redis: RedisClient;
 let live: LiveServices;
+/** The pilots' side: census messages come from pilots. */
+let pilots: NatsConnection;
 const workDir = mkdtempSync(path.join(os.tmpdir(), "wms-factory-breaker-"));
 
 beforeAll(async () => {
-  live = await openLiveServices(loaded, "factory-breaker-test");
+  live = await openLiveServices(loaded, "factory-breaker-test", { as: "factory" });
   ({ nc, redis } = live);
+  pilots = await openNatsAs(loaded, "pilot", "factory-breaker-test-pilots");
 });
 
 afterAll(async () => {
+  await pilots?.close();
   await live.close();
   rmSync(workDir, { recursive: true, force: true });
 });
@@ -100,7 +104,7 @@ describe("the circuit breaker in a running factory", () => {
       const [accepted] = await f.cycleOnce();
       expect(accepted.submitted).toHaveLength(1);
       expect(accepted.breaker.phase).toBe("half-open");
-      publishCensus(nc, names, accepted.submitted[0], "running");
+      publishCensus(pilots, names, accepted.submitted[0], "running");
       await waitFor("the trial pilot heard from", async () => (await f.census("flaky")).running === 1);
       now += 10_000;
       const [recovered] = await f.cycleOnce();

@@ -9,8 +9,9 @@ import { factoryKeys, PilotCensusStore, pilotCountsBySite, readFactoryStatus, st
 import { FactoryQueueStatus, SCHEMA_VERSION, wireNames } from "../../schemas/index.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { testConfig } from "../support/namespace.ts";
-import { openLiveServices, type LiveServices } from "../support/live-services.ts";
+import { openLiveServices, openNatsAs, type LiveServices } from "../support/live-services.ts";
 import { REPO_ROOT, WMS_BIN, runCli } from "../support/run-cli.ts";
+import { roleEnv } from "../support/test-roles.ts";
 import { RecordingTokens, publishCensus, queueKnobs, silentPilot, testRuntime, waitFor } from "./factory-fixture.ts";
 
 const loaded = testConfig("factorycli");
@@ -19,14 +20,20 @@ const ns = names.namespace;
 let nc: NatsConnection;
 let redis: RedisClient;
 let live: LiveServices;
+/** The pilots' side: census messages come from pilots. */
+let pilots: NatsConnection;
+/** `wms factory status` and `wms pilot list` are what an operator runs. */
+const operator = { env: roleEnv("operator") };
 const workDir = mkdtempSync(path.join(os.tmpdir(), "wms-factory-cli-"));
 
 beforeAll(async () => {
-  live = await openLiveServices(loaded, "factory-cli-test");
+  live = await openLiveServices(loaded, "factory-cli-test", { as: "factory" });
   ({ nc, redis } = live);
+  pilots = await openNatsAs(loaded, "pilot", "factory-cli-test-pilots");
 });
 
 afterAll(async () => {
+  await pilots?.close();
   await live.close();
   rmSync(workDir, { recursive: true, force: true });
 });
@@ -49,15 +56,15 @@ describe("wms factory status and run", () => {
       const [r] = await f.cycleOnce();
       expect(r.submitted).toHaveLength(4);
       const [a, b, c] = r.submitted;
-      publishCensus(nc, names, a, "running");
-      publishCensus(nc, names, b, "idle");
-      publishCensus(nc, names, c, "exited", { emptyAdverts: 3 });
+      publishCensus(pilots, names, a, "running");
+      publishCensus(pilots, names, b, "idle");
+      publishCensus(pilots, names, c, "exited", { emptyAdverts: 3 });
       await waitFor("census applied", async () => (await f.census("shown")).exited === 1 && (await f.census("shown")).running === 1);
       await f.cycleOnce();
     } finally {
       await f.stop();
     }
-    const [json, table] = await Promise.all([runCli(["--namespace", ns, "factory", "status", "--json"]), runCli(["--namespace", ns, "factory", "status"])]);
+    const [json, table] = await Promise.all([runCli(["--namespace", ns, "factory", "status", "--json"], operator), runCli(["--namespace", ns, "factory", "status"], operator)]);
     expect(json.stderr).toBe("");
     expect(json.code).toBe(0);
     const out = JSON.parse(json.stdout) as { queues: unknown[] };
@@ -73,8 +80,8 @@ describe("wms factory status and run", () => {
     const file = path.join(workDir, "factory.yaml");
     writeFileSync(file, "factoryId: fac-once\nqueues:\n  - name: quiet\n    site: SITE_Q\n    targetIdle: 0\n");
     const [once, missing] = await Promise.all([
-      runCli(["--namespace", ns, "factory", "run", "--factory-file", file, "--once", "--json", "--work-dir", workDir], { env: { WMS_LOG_LEVEL: "silent" } }),
-      runCli(["--namespace", ns, "factory", "run", "--once"], { cwd: workDir }),
+      runCli(["--namespace", ns, "factory", "run", "--factory-file", file, "--once", "--json", "--work-dir", workDir], { env: { ...roleEnv("factory"), WMS_LOG_LEVEL: "silent" } }),
+      runCli(["--namespace", ns, "factory", "run", "--once"], { cwd: workDir, env: roleEnv("factory") }),
     ]);
     expect(once.stderr).toBe("");
     expect(once.code).toBe(0);
@@ -91,7 +98,7 @@ describe("wms factory status and run", () => {
     writeFileSync(wmsYaml, `sitesFile: ${sites}\n`);
     const file = path.join(workDir, "factory-z.yaml");
     writeFileSync(file, "factoryId: fac-z\nqueues:\n  - name: good\n    site: SITE_A\n  - name: typo\n    site: SITE_Z\n");
-    const r = await runCli(["--config", wmsYaml, "--namespace", `${ns}z`, "factory", "run", "--factory-file", file, "--once", "--work-dir", workDir], { env: { WMS_LOG_LEVEL: "silent" } });
+    const r = await runCli(["--config", wmsYaml, "--namespace", `${ns}z`, "factory", "run", "--factory-file", file, "--once", "--work-dir", workDir], { env: { ...roleEnv("factory"), WMS_LOG_LEVEL: "silent" } });
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(r.stderr).toMatch(/^wms: error E1154 FACTORY_UNKNOWN_SITE: .*queue 'typo' names site 'SITE_Z'.*known sites: SITE_A, SITE_B/);
@@ -105,7 +112,7 @@ describe("wms factory status and run", () => {
     writeFileSync(file, "factoryId: fac-loop\nqueues:\n  - name: looping\n    site: SITE_L\n    targetIdle: 0\n    cycleSec: 0.2\n");
     const child = spawn(process.execPath, [WMS_BIN, "--namespace", ns, "factory", "run", "--factory-file", file, "--work-dir", workDir], {
       cwd: REPO_ROOT,
-      env: { ...process.env, WMS_LOG_LEVEL: "silent" },
+      env: { ...process.env, ...roleEnv("factory"), WMS_LOG_LEVEL: "silent" },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stderr = "";
@@ -162,14 +169,14 @@ describe("wms pilot list", () => {
       ids = r.submitted;
       expect(ids).toHaveLength(3);
       // One pilot waits with reports it could neither send nor spool; one is idle; one left.
-      publishCensus(nc, names, ids[0], "running", { jobsDone: 4, jobsFailed: 1, heldReports: 3 });
-      publishCensus(nc, names, ids[1], "idle");
-      publishCensus(nc, names, ids[2], "exited", { emptyAdverts: 3 });
+      publishCensus(pilots, names, ids[0], "running", { jobsDone: 4, jobsFailed: 1, heldReports: 3 });
+      publishCensus(pilots, names, ids[1], "idle");
+      publishCensus(pilots, names, ids[2], "exited", { emptyAdverts: 3 });
       await waitFor("census applied", async () => (await f.census("listed")).exited === 1 && (await f.census("listed")).running === 1 && (await f.census("listed")).idle === 1);
     } finally {
       await f.stop();
     }
-    const json = await runCli(["--namespace", ns, "pilot", "list", "--json"]);
+    const json = await runCli(["--namespace", ns, "pilot", "list", "--json"], operator);
     expect(json.stderr).toBe("");
     const rows = JSON.parse(json.stdout) as Array<Record<string, unknown>>;
     const byId = new Map(rows.filter((r) => r.factoryId === "fac-list").map((r) => [r.pilotId, r]));
@@ -177,14 +184,14 @@ describe("wms pilot list", () => {
     expect(byId.get(ids[1])).toMatchObject({ state: "idle", heldReports: 0 });
     expect(byId.get(ids[2])).toMatchObject({ state: "exited", emptyAdverts: 3 });
 
-    const running = await runCli(["--namespace", ns, "pilot", "list", "--state", "running", "--site", "SITE_A"]);
+    const running = await runCli(["--namespace", ns, "pilot", "list", "--state", "running", "--site", "SITE_A"], operator);
     expect(running.code).toBe(0);
     const lines = running.stdout.trim().split("\n");
     expect(lines[0]).toMatch(/^PILOT\s+SITE\s+STATE\s+JOBS\s+HELD\s+QUEUE$/);
     expect(lines.slice(1).map((l) => l.split(/\s+/))).toContainEqual([ids[0], "SITE_A", "running", "5", "3", "listed"]);
     expect(lines.some((l) => l.startsWith(ids[1]))).toBe(false);
 
-    const bad = await runCli(["--namespace", ns, "pilot", "list", "--state", "asleep"]);
+    const bad = await runCli(["--namespace", ns, "pilot", "list", "--state", "asleep"], operator);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr.trim().split("\n")).toHaveLength(1);
     expect(bad.stderr).toMatch(/E\d{4}.*--state asleep/);

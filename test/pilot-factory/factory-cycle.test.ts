@@ -4,7 +4,7 @@ import path from "node:path";
 import type { NatsConnection } from "nats";
 import type { RedisClient } from "../../platform/redis-client.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openNats, openRedis } from "../../platform/connections.ts";
+import { openNatsAs, openRedisAs } from "../support/live-services.ts";
 import { localProcessState } from "../../pilot-factory/adapters/local-adapter.ts";
 import { factoryKeys, readFactoryStatus, startFactory, type FactoryOptions, type PilotCommandBuilder, type RunningFactory } from "../../pilot-factory/index.ts";
 import { ERR, isWmsError, SCHEMA_VERSION, type FactoryQueue } from "../../schemas/index.ts";
@@ -16,19 +16,23 @@ const loaded = testConfig("factorycycle");
 const { names } = loaded;
 let nc: NatsConnection;
 let redis: RedisClient;
+/** The pilots' side: census messages come from pilots. */
+let pilots: NatsConnection;
 const workDir = mkdtempSync(path.join(os.tmpdir(), "wms-factory-cycle-"));
 const running: RunningFactory[] = [];
 const frozenAt = Date.now();
 
 beforeAll(async () => {
-  nc = await openNats(loaded.config, "factory-cycle-test");
-  redis = openRedis(loaded.config);
+  nc = await openNatsAs(loaded, "factory", "factory-cycle-test");
+  redis = openRedisAs(loaded, "factory");
+  pilots = await openNatsAs(loaded, "pilot", "factory-cycle-pilots");
 });
 
 afterAll(async () => {
   await Promise.all(running.map((f) => f.stop()));
   await deleteNamespaceKeys(redis, names.namespace);
   await nc.close();
+  await pilots.close();
   redis.disconnect();
   rmSync(workDir, { recursive: true, force: true });
 });
@@ -74,7 +78,7 @@ describe("factory cycles against real Redis and NATS", () => {
     }
     expect(submittedPerCycle).toEqual([2, 1, 0]);
     // The three pending pilots start and take jobs.
-    for (const id of ids) publishCensus(nc, names, id, "running");
+    for (const id of ids) publishCensus(pilots, names, id, "running");
     await waitFor("three running", async () => (await f.census("limits")).running === 3);
     const [r4] = await f.cycleOnce();
     expect(r4.submitted).toHaveLength(2);
@@ -97,7 +101,7 @@ describe("factory cycles against real Redis and NATS", () => {
     waiting = 5;
     const [first] = await f.cycleOnce();
     expect(first.submitted).toHaveLength(5);
-    for (const id of first.submitted) publishCensus(nc, names, id, "starting");
+    for (const id of first.submitted) publishCensus(pilots, names, id, "starting");
     await waitFor("five idle", async () => (await f.census("idle")).idle === 5);
     for (let i = 0; i < 3; i++) {
       const [r] = await f.cycleOnce();
@@ -114,13 +118,13 @@ describe("factory cycles against real Redis and NATS", () => {
     const [r] = await f.cycleOnce();
     expect(r.submitted).toHaveLength(3);
     const [a, b, c] = r.submitted;
-    publishCensus(nc, names, a, "running");
-    publishCensus(nc, names, a, "exited", { jobsDone: 1 });
-    publishCensus(nc, names, b, "exited", { emptyAdverts: 3 });
-    publishCensus(nc, names, c, "idle");
-    publishCensus(nc, names, "someone-elses-pilot", "exited");
+    publishCensus(pilots, names, a, "running");
+    publishCensus(pilots, names, a, "exited", { jobsDone: 1 });
+    publishCensus(pilots, names, b, "exited", { emptyAdverts: 3 });
+    publishCensus(pilots, names, c, "idle");
+    publishCensus(pilots, names, "someone-elses-pilot", "exited");
     // A duplicate exit must not count twice.
-    publishCensus(nc, names, b, "exited", { emptyAdverts: 3 });
+    publishCensus(pilots, names, b, "exited", { emptyAdverts: 3 });
     const counts = await waitFor("census applied", async () => {
       const cn = await f.census("census");
       return cn.exited === 2 && cn.idle === 1 ? cn : undefined;
@@ -152,14 +156,14 @@ describe("factory cycles against real Redis and NATS", () => {
     try {
       // It says idle (an older pilot, or between jobs) but holds 2 reports: it takes no job, so the
       // waiting jobs still want pilots and targetIdle is not met by it.
-      publishCensus(nc, names, id, "idle", { heldReports: 2 });
+      publishCensus(pilots, names, id, "idle", { heldReports: 2 });
       await waitFor("census applied", async () => (await f.census("held")).running === 1);
       expect(await f.census("held")).toMatchObject({ idle: 0, running: 1, pending: 0 });
       const [second] = await f.cycleOnce();
       expect(second.submitted).toHaveLength(1);
       // Past twice its lifetime, still holding reports and heard within the census expiry: kept.
       now += 21_000;
-      publishCensus(nc, names, id, "running", { heldReports: 1 });
+      publishCensus(pilots, names, id, "running", { heldReports: 1 });
       await waitFor("census heard", async () => Number(await redis.zscore(keys.queue("held").heard, id)) === now);
       await f.cycleOnce();
       expect(await redis.hmget(keys.pilot(id), "state", "cause", "heldReports")).toEqual(["running", "census", "1"]);

@@ -8,6 +8,7 @@ import type { PilotCommandBuilder, PilotRuntime, PilotTokenMinter } from "../../
 import { PilotCensus, SCHEMA_VERSION, type FactoryQueue, type WireNames } from "../../schemas/index.ts";
 import { PilotTokenStore } from "../../security/index.ts";
 import type { NatsConnection } from "nats";
+import { roleIdentityFile } from "../support/test-roles.ts";
 
 export function queueKnobs(overrides: Partial<FactoryQueue> = {}): FactoryQueue {
   return {
@@ -48,6 +49,8 @@ export function testRuntime(loaded: LoadedConfig): PilotRuntime {
     wmsBin: fileURLToPath(new URL("../../bin/wms.mjs", import.meta.url)),
     namespace: loaded.names.namespace,
     serviceUrls: { nats: loaded.config.nats.url, redis: loaded.config.redis.url, rabbitmq: loaded.config.rabbitmq.url },
+    // Pilots run as the pilot role, never as the factory (authenticated test services only).
+    ...(roleIdentityFile("pilot") ? { identityFile: roleIdentityFile("pilot") } : {}),
   };
 }
 
@@ -57,6 +60,7 @@ export const silentPilot: PilotCommandBuilder = (launch, runtime) => ({ command:
 const encoder = new TextEncoder();
 
 /** Publishes a census message as a pilot would. */
+/** What a pilot publishes (on authenticated servers only pilots may): pass the pilots' connection. */
 export function publishCensus(nc: NatsConnection, names: WireNames, pilotId: string, state: PilotCensus["state"], extra: Partial<PilotCensus> = {}): void {
   const msg = PilotCensus.parse({ schemaVersion: SCHEMA_VERSION, pilotId, site: "SITE_A", state, jobsDone: 0, emptyAdverts: 0, at: Date.now(), ...extra });
   nc.publish(names.subjects.pilotCensus, encoder.encode(JSON.stringify(msg)));

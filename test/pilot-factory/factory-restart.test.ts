@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalAdapter, pilotCommand, readFactoryStatus, startFactory, type PilotCommandBuilder, type RunningFactory, type SubmitAdapter } from "../../pilot-factory/index.ts";
 import { SCHEMA_VERSION, type FactoryQueue } from "../../schemas/index.ts";
 import { testConfig } from "../support/namespace.ts";
-import { openLiveServices, type LiveServices } from "../support/live-services.ts";
+import { openLiveServices, openNatsAs, type LiveServices } from "../support/live-services.ts";
 import { RecordingTokens, publishCensus, queueKnobs, testRuntime, waitFor } from "./factory-fixture.ts";
 
 const loaded = testConfig("factoryrestart");
@@ -16,17 +16,21 @@ const { names } = loaded;
 let nc: NatsConnection;
 let redis: RedisClient;
 let live: LiveServices;
+/** The pilots' side: census messages come from pilots. */
+let pilots: NatsConnection;
 const workDir = mkdtempSync(path.join(os.tmpdir(), "wms-factory-restart-"));
 const fixture = fileURLToPath(new URL("./fixtures/lingering-pilot.ts", import.meta.url));
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 const pids: number[] = [];
 
 beforeAll(async () => {
-  live = await openLiveServices(loaded, "factory-restart-test");
+  live = await openLiveServices(loaded, "factory-restart-test", { as: "factory" });
   ({ nc, redis } = live);
+  pilots = await openNatsAs(loaded, "pilot", "factory-restart-test-pilots");
 });
 
 afterAll(async () => {
+  await pilots?.close();
   for (const pid of pids) {
     try {
       process.kill(pid, "SIGKILL");
@@ -152,11 +156,11 @@ describe("a truthful census across a factory restart", () => {
     try {
       const [r] = await f.cycleOnce();
       const [talker, quiet] = r.submitted;
-      publishCensus(nc, names, talker, "idle");
-      publishCensus(nc, names, quiet, "idle");
+      publishCensus(pilots, names, talker, "idle");
+      publishCensus(pilots, names, quiet, "idle");
       await waitFor("two idle", async () => (await f.census("expiry")).idle === 2);
       now += 15_000;
-      publishCensus(nc, names, talker, "idle");
+      publishCensus(pilots, names, talker, "idle");
       await waitFor("talker heard again", async () => Number(await redis.zscore(`${names.redisKey("factory", "{fac-expiry}", "q", "expiry", "heard")}`, talker)) >= now);
       await f.cycleOnce();
       expect(await f.census("expiry")).toMatchObject({ idle: 2, lost: 0 });

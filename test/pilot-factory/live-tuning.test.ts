@@ -12,6 +12,7 @@ import { BITS, buildPki, type PkiFixture } from "../security/support/pki-fixture
 import { testConfig } from "../support/namespace.ts";
 import { openLiveServices, type LiveServices } from "../support/live-services.ts";
 import { runCli } from "../support/run-cli.ts";
+import { roleEnv } from "../support/test-roles.ts";
 import { RecordingTokens, queueKnobs, silentPilot, testRuntime, waitFor } from "./factory-fixture.ts";
 
 const loaded = testConfig("factorytune");
@@ -27,7 +28,7 @@ let asOperator: { env: Record<string, string> };
 let operatorCert: string[];
 
 beforeAll(async () => {
-  live = await openLiveServices(loaded, "factory-tune-test");
+  live = await openLiveServices(loaded, "factory-tune-test", { as: "factory" });
   ({ nc, redis } = live);
   pki = buildPki();
   // Where `wms init` puts the local user's operator certificate.
@@ -37,7 +38,8 @@ beforeAll(async () => {
   const keyPath = path.join(pki.dir, "users", "operator.key.pem");
   writeFileSync(certPath, operator.certPem);
   writeFileSync(keyPath, operator.keyPem, { mode: 0o600 });
-  asOperator = { env: { WMS_PKI_DIR: pki.dir } };
+  // An operator's `wms` (its transport identity on authenticated servers) with its certificate.
+  asOperator = { env: { ...roleEnv("operator"), WMS_PKI_DIR: pki.dir } };
   operatorCert = ["--cert", certPath, "--key", keyPath];
 });
 
@@ -134,7 +136,7 @@ describe("live tuning with `wms factory set`", () => {
       writeFileSync(userKey, pki.user.keyPem, { mode: 0o600 });
       const [notOperator, noCert] = await Promise.all([
         runCli(["--namespace", ns, "factory", "set", "guarded", "pilotsPerMinute=0", "--factory", "fac-notop", "--cert", userCert, "--key", userKey], asOperator),
-        runCli(["--namespace", ns, "factory", "set", "guarded", "pilotsPerMinute=0", "--factory", "fac-notop"], { env: { WMS_PKI_DIR: path.join(workDir, "no-pki") } }),
+        runCli(["--namespace", ns, "factory", "set", "guarded", "pilotsPerMinute=0", "--factory", "fac-notop"], { env: { ...roleEnv("operator"), WMS_PKI_DIR: path.join(workDir, "no-pki") } }),
       ]);
       expect(notOperator.code).toBe(1);
       expect(notOperator.stderr).toMatch(/^wms: error E1723 SEC_NOT_OPERATOR: .*Jane Doe holds no operator role.*\n$/);

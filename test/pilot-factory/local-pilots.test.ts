@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalAdapter, startFactory, type PilotCommandBuilder } from "../../pilot-factory/index.ts";
 import { ERR, SCHEMA_VERSION } from "../../schemas/index.ts";
 import { testConfig } from "../support/namespace.ts";
-import { openLiveServices, type LiveServices } from "../support/live-services.ts";
+import { openLiveServices, openNatsAs, type LiveServices } from "../support/live-services.ts";
 import { RecordingTokens, queueKnobs, silentPilot, testRuntime, waitFor } from "./factory-fixture.ts";
 
 const loaded = testConfig("factorylocal");
@@ -17,16 +17,20 @@ const { names } = loaded;
 let nc: NatsConnection;
 let redis: RedisClient;
 let live: LiveServices;
+/** The pilots' side: census messages come from pilots. */
+let pilots: NatsConnection;
 const workDir = mkdtempSync(path.join(os.tmpdir(), "wms-factory-local-"));
 const fixture = fileURLToPath(new URL("./fixtures/census-pilot.ts", import.meta.url));
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 
 beforeAll(async () => {
-  live = await openLiveServices(loaded, "factory-local-test");
+  live = await openLiveServices(loaded, "factory-local-test", { as: "factory" });
   ({ nc, redis } = live);
+  pilots = await openNatsAs(loaded, "pilot", "factory-local-test-pilots");
 });
 
 afterAll(async () => {
+  await pilots?.close();
   await live.close();
   rmSync(workDir, { recursive: true, force: true });
 });

@@ -13,19 +13,23 @@ import { ERR, LOG_TAIL_BYTES, LogReport, type Report } from "../../schemas/index
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { runCli } from "../support/run-cli.ts";
 import { pilotFixture, type PilotFixture } from "./support/pilot-fixture.ts";
+import { asRole, roleEnv } from "../support/test-roles.ts";
 
 let fx: PilotFixture;
+/** `wms job log` is a user's or operator's command. */
+const operator = { env: roleEnv("operator") };
 let redis: RedisClient;
 let agents: AgentsHandle | undefined;
 
 beforeAll(async () => {
   fx = await pilotFixture("joblog");
-  redis = openRedis(loadConfig({ path: undefined, env: { ...(process.env as Record<string, string>), WMS_CONFIG: undefined } }).config);
+  // The log agent's side (agents role): it stores the logs the CLI reads.
+  redis = openRedis(asRole(loadConfig({ path: undefined, env: { ...(process.env as Record<string, string>), WMS_CONFIG: undefined } }), "agents").config);
 });
 
 afterAll(async () => {
   await agents?.stop();
-  await deleteNamespaceKeys(redis, fx.names.namespace);
+  if (fx) await deleteNamespaceKeys(redis, fx.names.namespace);
   redis.disconnect();
   await fx?.close();
 });
@@ -59,7 +63,7 @@ describe("job logs you can read", () => {
     expect(sent.pilotLog).toContain("payload exited with code 2");
 
     // The log agent stores it; the CLI prints it.
-    const { config, names } = loadConfig({ path: undefined, env: { ...(process.env as Record<string, string>), WMS_CONFIG: undefined, WMS_NAMESPACE: fx.names.namespace } });
+    const { config, names } = asRole(loadConfig({ path: undefined, env: { ...(process.env as Record<string, string>), WMS_CONFIG: undefined, WMS_NAMESPACE: fx.names.namespace } }), "agents");
     await recordClaimedJob(new JobStore(redis, names), { spec: job, pilotId: sent.pilotId, lockToken: sent.lockToken ?? "", reportKey: signer.publicKey });
     agents = await startAgents({ config, names, redis, logger: pino({ level: "silent" }), only: ["logs"], reportKeySealKeys: testReportKeySeals });
     const store = new JobLogStore(redis, names);
@@ -67,7 +71,7 @@ describe("job logs you can read", () => {
     const ttl = await redis.ttl(store.attemptKey(job.jobId, 1));
     expect(ttl).toBeGreaterThan(6 * 24 * 3600);
 
-    const r = await runCli(["--namespace", names.namespace, "job", "log", job.jobId]);
+    const r = await runCli(["--namespace", names.namespace, "job", "log", job.jobId], operator);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`^job ${job.jobId} .*attempt 1 .*E${ERR.PAYLOAD_FAILED} PAYLOAD_FAILED`));
@@ -76,8 +80,8 @@ describe("job logs you can read", () => {
     expect(r.stdout).toMatch(/WARN .*payload exited with code 2 {2}jobId=/);
 
     const [missing, badAttempt] = await Promise.all([
-      runCli(["--namespace", names.namespace, "job", "log", "no-such-job"]),
-      runCli(["--namespace", names.namespace, "job", "log", job.jobId, "--attempt", "3"]),
+      runCli(["--namespace", names.namespace, "job", "log", "no-such-job"], operator),
+      runCli(["--namespace", names.namespace, "job", "log", job.jobId, "--attempt", "3"], operator),
     ]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^wms: error E1005 NOT_FOUND: .*no logs for job no-such-job/);

@@ -2,7 +2,7 @@
 // `wms factory run` from a folder given as a relative --work-dir, the payload using every variable
 // it documents after `cd /`. A relative path anywhere in its environment fails the job.
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -20,7 +20,10 @@ import { startAgents } from "../../agents/job-state/index.ts";
 import { deleteTopology } from "../../agents/reports/index.ts";
 import { initDeployment } from "../../deployment/init-deployment.ts";
 import { stopLocalPilots } from "../../deployment/local-pilots.ts";
-import { openLiveServices, type LiveServices } from "../support/live-services.ts";
+import { openLiveServices, openNatsAs, type LiveServices } from "../support/live-services.ts";
+import { asRole, roleEnv, roleIdentityFile, serviceUrlEnv } from "../support/test-roles.ts";
+import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
+import type { NatsConnection } from "nats";
 import { uniqueNamespace } from "../support/namespace.ts";
 import { runCli, WMS_BIN } from "../support/run-cli.ts";
 
@@ -28,6 +31,8 @@ const base = mkdtempSync(path.join(tmpdir(), "wms-contract-"));
 const dir = path.join(base, "dep");
 let loaded: LoadedConfig;
 let live: LiveServices;
+/** The submitting user's connection (the operator role, as `wms task submit` and `wms proxy init` have). */
+let userNc: NatsConnection;
 let factory: ChildProcess | undefined;
 let factoryLog = "";
 const stops: Array<() => Promise<unknown>> = [];
@@ -46,27 +51,39 @@ const PAYLOAD = [
 
 beforeAll(async () => {
   const init = initDeployment({ dir, namespace: uniqueNamespace("contract"), monitorPort: 0 });
-  loaded = loadConfig({ path: init.configFile, env: {} });
+  // On the run's authenticated servers the factory gives its pilots the pilot identity (pilot.identityFile).
+  const pilotIdentity = roleIdentityFile("pilot");
+  if (pilotIdentity !== undefined) {
+    const doc = parseYaml(readFileSync(init.configFile, "utf8")) as Record<string, Record<string, unknown> | undefined>;
+    writeFileSync(init.configFile, stringifyYaml({ ...doc, pilot: { ...doc.pilot, identityFile: pilotIdentity } }));
+  }
+  loaded = loadConfig({ path: init.configFile, env: serviceUrlEnv() });
   const { config, names } = loaded;
-  live = await openLiveServices(loaded, "payload-contract");
+  // Each service as its role; Redis through the matchmaker's connection (every service role has
+  // the same Redis ACL), NATS and RabbitMQ as each role.
+  live = await openLiveServices(loaded, "payload-contract", { as: "matchmaker" });
   const { nc, redis } = live;
   const logger = createLogger("contract-test", "warn");
   const trust = loadTrust(config.pki.dir);
-  const cache = startCredentialCache({ nc, redis, names, config, trust, logger });
+  const cacheNc = await openNatsAs(loaded, "credentials", "payload-contract-cache");
+  const intakeNc = await openNatsAs(loaded, "intake", "payload-contract-intake");
+  userNc = await openNatsAs(loaded, "operator", "payload-contract-user");
+  stops.push(() => Promise.all([cacheNc.close(), intakeNc.close(), userNc.close()]));
+  const cache = startCredentialCache({ nc: cacheNc, redis, names, config: asRole(loaded, "credentials").config, trust, logger });
   stops.push(() => cache.stop());
   const mm: MatchmakerHandle = await startMatchmaker({ nc, redis, names, config, signer: createBatchEnvelopeSigner(readServiceCredentials(config.pki.dir, "matchmaker")), logger });
   stops.push(() => mm.stop());
   const dispatch: DispatchQueues = mm.dispatch;
-  const intake = await startIntake({ nc, redis, names, config, trust, dispatch, logger });
+  const intake = await startIntake({ nc: intakeNc, redis, names, config, trust, dispatch, logger });
   stops.push(() => intake.stop());
-  const agents = await startAgents({ config, names, redis, dispatch, logger });
+  const agents = await startAgents({ config: asRole(loaded, "agents").config, names, redis, dispatch, logger });
   stops.push(() => agents.stop());
   await new ReplicaCatalogStore(redis, names).load(ReplicaCatalog.parse(readDataFile(config.up.catalogs[0])));
   const user = config.up.delegate[0];
-  await new CredentialClient(nc, names, { trust }).delegate({ certChain: [readFileSync(user.cert, "utf8")], keyPem: readFileSync(user.key, "utf8") }, { retrievers: ["role:pilot"], lifetimeSec: 3600 });
+  await new CredentialClient(userNc, names, { trust }).delegate({ certChain: [readFileSync(user.cert, "utf8")], keyPem: readFileSync(user.key, "utf8") }, { retrievers: ["role:pilot"], lifetimeSec: 3600 });
 
   // The factory as an operator runs it: its own process, relative paths, from the deployment folder.
-  factory = spawn(process.execPath, [WMS_BIN, "--config", "wms.yaml", "factory", "run", "--work-dir", "factory-work"], { cwd: dir, env: { ...process.env, WMS_CONFIG: undefined }, stdio: ["ignore", "pipe", "pipe"] });
+  factory = spawn(process.execPath, [WMS_BIN, "--config", "wms.yaml", "factory", "run", "--work-dir", "factory-work"], { cwd: dir, env: { ...process.env, ...roleEnv("factory"), WMS_CONFIG: undefined }, stdio: ["ignore", "pipe", "pipe"] });
   factory.stdout?.on("data", (d: Buffer) => (factoryLog += d.toString()));
   factory.stderr?.on("data", (d: Buffer) => (factoryLog += d.toString()));
 }, 120_000);
@@ -80,7 +97,7 @@ afterAll(async () => {
   await stopLocalPilots(dir, 5000);
   for (const stop of stops.reverse()) await stop().catch(() => undefined);
   if (loaded) {
-    const conn = await openRabbit(loaded.config);
+    const conn = await openRabbit(asRole(loaded, "agents").config);
     const ch = await conn.createChannel();
     await deleteTopology(ch, loaded.names);
     await conn.close();
@@ -107,10 +124,10 @@ describe("the payload contract under `wms factory run`", () => {
       maxAttempts: 1,
     };
     const signed = signTaskBatch(batch, { certChain: [readFileSync(prod.cert, "utf8")], keyPem: readFileSync(prod.key, "utf8") });
-    const accepted = await new TaskClient(live.nc, names).submit(signed);
+    const accepted = await new TaskClient(userNc, names).submit(signed);
     expect(accepted.jobs).toBe(2);
 
-    const r = await runCli(["--config", "wms.yaml", "task", "status", accepted.taskId, "--watch", "--json", "--interval", "0.5"], { cwd: dir, env: { WMS_CONFIG: undefined }, timeoutMs: 150_000 });
+    const r = await runCli(["--config", "wms.yaml", "task", "status", accepted.taskId, "--watch", "--json", "--interval", "0.5"], { cwd: dir, env: { ...roleEnv("operator"), WMS_CONFIG: undefined }, timeoutMs: 150_000 });
     const final = JSON.parse(r.stdout.trim().split("\n").pop() as string) as { counts: Record<string, number>; failedJobs: Array<{ code: number; message: string }> };
     expect(final.failedJobs, factoryLog).toEqual([]);
     expect(final.counts.finished).toBe(2);

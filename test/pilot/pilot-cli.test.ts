@@ -6,6 +6,7 @@ import { openNats } from "../../platform/connections.ts";
 import { PilotCensus } from "../../schemas/index.ts";
 import { initPki } from "../../security/index.ts";
 import { uniqueNamespace, testConfig } from "../support/namespace.ts";
+import { asRole, roleEnv } from "../support/test-roles.ts";
 import { runCli } from "../support/run-cli.ts";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "pilot-cli-"));
@@ -42,7 +43,8 @@ describe("wms pilot", () => {
   });
 
   it("runs until no matchmaker has answered for --max-unanswered, publishing its census, and prints a summary", async () => {
-    const { config } = testConfig("pilotcli");
+    // The census listener is the factory's part; the `wms pilot` runs as the pilot role.
+    const { config } = asRole(testConfig("pilotcli"), "factory");
     const ns = uniqueNamespace("pilotcli");
     const pki = path.join(dir, "pki");
     initPki(pki);
@@ -55,7 +57,7 @@ describe("wms pilot", () => {
     // No matchmaker listens in this namespace: no advert is answered, which is not an empty advert.
     const r = await runCli(
       ["--namespace", ns, "pilot", "--site", "SITE_A", "--sites-file", sites, "--work-dir", path.join(dir, "work"), "--max-empty", "2", "--max-backoff", "0", "--max-unanswered", "0.5", "--pilot-id", "pilot-cli-1", "--queue", "q1", "--factory-id", "f1", "--json"],
-      { env: { WMS_PILOT_TOKEN: "t".repeat(20), WMS_PKI_DIR: pki, WMS_LOG_LEVEL: "silent" } },
+      { env: { ...roleEnv("pilot"), WMS_PILOT_TOKEN: "t".repeat(20), WMS_PKI_DIR: pki, WMS_LOG_LEVEL: "silent" } },
     );
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);

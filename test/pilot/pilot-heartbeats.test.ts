@@ -6,19 +6,24 @@ import { ERR, HeartbeatBatch, SCHEMA_VERSION, type HeartbeatBatchReply, type Hea
 import { openNats } from "../../platform/connections.ts";
 import { PilotHeartbeats } from "../../agents/pilot/job-heartbeat.ts";
 import { testConfig } from "../support/namespace.ts";
+import { asRole } from "../support/test-roles.ts";
 
+/** The responder plays the matchmaker; the heartbeats go out on the pilot's own connection. */
 let nc: NatsConnection;
+let pilotNc: NatsConnection;
 let names: WireNames;
 const enc = new TextEncoder();
 
 beforeAll(async () => {
   const loaded = testConfig("pilothb");
   names = loaded.names;
-  nc = await openNats(loaded.config, "test-pilot-heartbeats");
+  nc = await openNats(asRole(loaded, "matchmaker").config, "test-pilot-heartbeats");
+  pilotNc = await openNats(asRole(loaded, "pilot").config, "test-pilot-heartbeats-pilot");
 });
 
 afterAll(async () => {
   await nc.close();
+  await pilotNc.close();
 });
 
 /** Answers each job by `answer(jobId)`; records every batch it receives. */
@@ -44,7 +49,7 @@ describe("the pilot's batched heartbeat", () => {
       jobId === "job-b" ? { jobId, status: "cancelled", reason: "cancelled by its owner" } : jobId === "job-c" ? { jobId, status: "error", code: ERR.JOB_STALE_UPDATE, name: "JOB_STALE_UPDATE", message: "stale" } : { jobId, status: "ok", lockedUntil: Date.now() + 1000 },
     );
     await nc.flush();
-    const hb = new PilotHeartbeats({ nc, names, pilotId: "pilot-hb-1", site, intervalMs: 200 });
+    const hb = new PilotHeartbeats({ nc: pilotNc, names, pilotId: "pilot-hb-1", site, intervalMs: 200 });
     const events: string[] = [];
     const track = (jobId: string) => hb.track({ jobId, attempt: 1, lockToken: `ac.${jobId}.token.${site}`, onCancel: () => events.push(`cancel ${jobId}`), onLockLost: () => events.push(`lost ${jobId}`) });
     const a = track("job-a");

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ERR, type Report, type StateReport } from "../../schemas/index.ts";
 import { runPilot } from "../../agents/pilot/index.ts";
 import { pilotFixture, type PilotFixture } from "./support/pilot-fixture.ts";
+import { roleEnv } from "../support/test-roles.ts";
 import { runCli } from "../support/run-cli.ts";
 
 let fx: PilotFixture;
@@ -48,7 +49,7 @@ describe("pilot with the real matchmaker and credential cache", () => {
     const sitesFile = path.join(fx.root, "sites.json");
     writeFileSync(sitesFile, JSON.stringify({ schemaVersion: 1, sites: [fx.site] }));
     const r = await runCli(["pilot", "--site", fx.site.name, "--sites-file", sitesFile, "--work-dir", path.join(fx.root, "cli-pilots"), "--max-backoff", "0"], {
-      env: { WMS_PILOT_TOKEN: "garbage", WMS_NAMESPACE: fx.names.namespace, WMS_PKI_DIR: fx.pkiDir, WMS_LOG_LEVEL: "silent", WMS_CONFIG: undefined },
+      env: { ...roleEnv("pilot"), WMS_PILOT_TOKEN: "garbage", WMS_NAMESPACE: fx.names.namespace, WMS_PKI_DIR: fx.pkiDir, WMS_LOG_LEVEL: "silent", WMS_CONFIG: undefined },
     });
     expect(r.stderr.trimEnd().split("\n")).toEqual([expect.stringMatching(/^wms: error E1001 BAD_INPUT: /)]);
     expect(r.stdout).toMatch(/exit: advert-refused/);

@@ -19,7 +19,8 @@ import type { OwnerCredentialLookup } from "../../../matchmaker/intake-credentia
 import { TaskClient } from "../../../matchmaker/task-client.ts";
 import { newTaskControl, signTaskControl } from "../../../matchmaker/task-control.ts";
 import { testConfig } from "../../support/namespace.ts";
-import { openLiveServices } from "../../support/live-services.ts";
+import { openLiveServices, openNatsAs } from "../../support/live-services.ts";
+import type { TransportRole } from "../../../security/index.ts";
 
 export interface Person {
   dn: string;
@@ -35,6 +36,7 @@ export const QUOTA_USER_DN = `/DC=org/DC=pilot-wms/OU=${VO}/CN=${QUOTA_USER_CN}`
 export interface IntakeHarness {
   loaded: LoadedConfig;
   pkiDir: string;
+  /** The submitters' NATS connection (the operator role, as `wms task submit` has). */
   nc: NatsConnection;
   redis: RedisClient;
   trust: TrustStore;
@@ -48,6 +50,8 @@ export interface IntakeHarness {
   sign(batch: TaskBatchT, who: Person): SignedTaskBatch;
   cancel(taskId: string, who: Person): ReturnType<TaskClient["control"]>;
   retry(taskId: string, who: Person): ReturnType<TaskClient["control"]>;
+  /** Another NATS connection as ROLE (a credential cache, say), closed with the harness. */
+  connect(role: TransportRole): Promise<NatsConnection>;
   close(): Promise<void>;
 }
 
@@ -78,10 +82,18 @@ export async function startIntakeHarness(label: string, o: { quotas?: WmsConfig[
   };
   let batches = 0;
   const trust = loadTrust(pkiDir);
-  const live = await openLiveServices(loaded, `test-${label}`);
-  const { nc, redis } = live;
+  // The intake's own connections; submitters talk to it from an operator's connection.
+  const live = await openLiveServices(loaded, `test-${label}`, { as: "intake" });
+  const { redis } = live;
+  const extra: NatsConnection[] = [];
+  const connect = async (role: TransportRole): Promise<NatsConnection> => {
+    const c = await openNatsAs(loaded, role, `test-${label}-${role}`);
+    extra.push(c);
+    return c;
+  };
+  const nc = await connect("operator");
   const dispatch = new DispatchQueues({ redis, names: loaded.names, lockMs: 30_000, stalledIntervalMs: 30_000 });
-  const service: IntakeService = await startIntake({ nc, redis, names: loaded.names, config: loaded.config, trust, dispatch, logger: createLogger("intake-test", "silent"), credentials: o.credentials, specSealKeys: pkiSealKeys(pkiDir).jobSpec });
+  const service: IntakeService = await startIntake({ nc: live.nc, redis, names: loaded.names, config: loaded.config, trust, dispatch, logger: createLogger("intake-test", "silent"), credentials: o.credentials, specSealKeys: pkiSealKeys(pkiDir).jobSpec });
   const client = new TaskClient(nc, loaded.names);
   const control = (action: "cancel" | "retry") => (taskId: string, who: Person) => client.control(signTaskControl(newTaskControl(action, taskId), who));
   return {
@@ -100,9 +112,11 @@ export async function startIntakeHarness(label: string, o: { quotas?: WmsConfig[
     sign: (batch, who) => signTaskBatch(batch, who),
     cancel: control("cancel"),
     retry: control("retry"),
+    connect,
     async close() {
       await service.stop();
       await dispatch.close();
+      await Promise.all(extra.map((c) => c.close()));
       await live.close();
       rmSync(pkiDir, { recursive: true, force: true });
     },

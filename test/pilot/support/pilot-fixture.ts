@@ -11,7 +11,7 @@ import type amqp from "amqplib";
 import { openNats, openRabbit, openRedis } from "../../../platform/connections.ts";
 import { createLogger } from "../../../platform/logger.ts";
 import { fileChecksums } from "../../../platform/checksums.ts";
-import { SCHEMA_VERSION, type JobSpec, type Site, type WireNames } from "../../../schemas/index.ts";
+import { SCHEMA_VERSION, type JobSpec, type Site, type WireNames, type WmsConfig } from "../../../schemas/index.ts";
 import {
   createEnvelopeSigner,
   initPki,
@@ -24,6 +24,7 @@ import {
   readServiceCredentials,
   sealJobSpec,
   ServiceSealer,
+  type TransportRole,
   type TrustStore,
   pkiSealKeys,
 } from "../../../security/index.ts";
@@ -31,9 +32,10 @@ import { startMatchmaker } from "../../../matchmaker/index.ts";
 import { JobStore } from "../../../jobs/index.ts";
 
 import { CredentialClient, startCredentialCache } from "../../../agents/credentials/index.ts";
-import { deleteTopology, ReportPublisher } from "../../../agents/reports/index.ts";
+import { declareTopology, deleteTopology, ReportPublisher } from "../../../agents/reports/index.ts";
 import type { CredentialRequest, CredentialSource, PilotOptions, RetrievedProxy } from "../../../agents/pilot/index.ts";
 import { testConfig } from "../../support/namespace.ts";
+import { asRole } from "../../support/test-roles.ts";
 import { deleteNamespaceKeys } from "../../support/redis-cleanup.ts";
 import { collectReports, type ReportCollector } from "./report-collector.ts";
 import { startTestMatchmaker, type TestMatchmaker } from "./test-matchmaker.ts";
@@ -43,6 +45,9 @@ export const USER_DN = "/DC=org/DC=pilot-wms/OU=pilot-wms/CN=Jane Doe";
 export interface PilotFixture {
   readonly names: WireNames;
   readonly rabbitUrl: string;
+  /** The pilot's RabbitMQ identity (publish reports only), for publishers a test makes itself. */
+  readonly pilotRabbit: Omit<WmsConfig["rabbitmq"], "url">;
+  /** The pilot's NATS connection (the pilot role). */
   readonly nc: NatsConnection;
   readonly rabbit: amqp.ChannelModel;
   readonly root: string;
@@ -81,9 +86,16 @@ export interface RealMatchmaker {
  * one-time keys) instead of the stand-in; `fx.real` then enqueues jobs and mints tokens.
  */
 export async function pilotFixture(label: string, siteOver: Partial<Site> = {}, opts: { matchmaker?: "stand-in" | "real" } = {}): Promise<PilotFixture> {
-  const { config, names } = testConfig(label);
-  const nc = await openNats(config, `test-${label}`);
-  const rabbit = await openRabbit(config);
+  // Each party connects as its role: the pilot (nc, its report publishers), the matchmaker or its
+  // stand-in, the credential cache, the user delegating (operator), the report collector (agents).
+  const loaded = testConfig(label);
+  const { config, names } = loaded;
+  const as = (role: TransportRole): WmsConfig => asRole(loaded, role).config;
+  const nc = await openNats(as("pilot"), `test-${label}`);
+  const mmNc = await openNats(as("matchmaker"), `test-${label}-matchmaker`);
+  const cacheNc = await openNats(as("credentials"), `test-${label}-credentials`);
+  const userNc = await openNats(as("operator"), `test-${label}-user`);
+  const rabbit = await openRabbit(as("agents"));
   const root = mkdtempSync(path.join(os.tmpdir(), `pilot-${label}-`));
   const pkiDir = path.join(root, "pki");
   initPki(pkiDir);
@@ -94,18 +106,23 @@ export async function pilotFixture(label: string, siteOver: Partial<Site> = {}, 
   mkdirSync(path.join(storage, "data.raw"), { recursive: true });
   mkdirSync(workdir, { recursive: true });
   const site: Site = { name: "SITE_T", storagePath: storage, online: true, identitySwitch: "off", capacity: 10, softwareTags: ["sw-1"], authz: [], mapping: [], ...siteOver };
+  // The reports topology as `wms agents` declares it before pilots publish: a pilot's RabbitMQ user
+  // may only check it exists, not declare it.
+  const topo = await rabbit.createChannel();
+  await declareTopology(topo, names);
+  await topo.close();
   const reports = await collectReports(rabbit, names);
   const publishers: ReportPublisher[] = [];
   const logger = createLogger("pilot-test", "silent");
 
   // The real credential cache: Jane delegates a proxy that any pilot-role certificate may
   // retrieve with a job's one-time key; the pilot authenticates with a pilot certificate.
-  const redis = openRedis(config);
+  const redis = openRedis(as("matchmaker"));
   // With the stand-in matchmaker there is no JobStore record: the attempts it minted keys for are the live ones.
   const minted = new Map<string, { state: string; attempt: number; pilotId: string; site: string }>();
   const jobs = opts.matchmaker === "real" ? undefined : { attemptOf: async (jobId: string) => minted.get(jobId) };
-  const cache = startCredentialCache({ nc, redis, names, config: { ...config, pki: { dir: pkiDir }, credentials: { ...config.credentials, encryptionKey: randomBytes(32).toString("base64"), proxyKeyBits: 1024 } }, trust, jobs });
-  await new CredentialClient(nc, names, { trust }).delegate({ certChain: [user.certPem], keyPem: user.keyPem }, { retrievers: ["role:pilot"], lifetimeSec: 3600 });
+  const cache = startCredentialCache({ nc: cacheNc, redis, names, config: { ...config, pki: { dir: pkiDir }, credentials: { ...config.credentials, encryptionKey: randomBytes(32).toString("base64"), proxyKeyBits: 1024 } }, trust, jobs });
+  await new CredentialClient(userNc, names, { trust }).delegate({ certChain: [user.certPem], keyPem: user.keyPem }, { retrievers: ["role:pilot"], lifetimeSec: 3600 });
   const pilotCert = issueCertificate({ caDir: pkiDir, kind: "pilot", dn: "/DC=org/DC=pilot-wms/OU=pilot-wms/CN=test pilot", roles: ["pilot"] });
   const client = new CredentialClient(nc, names, { trust, caller: { certChain: [pilotCert.certPem], keyPem: pilotCert.keyPem }, proxyKeyBits: 1024 });
   const service = readServiceCredentials(pkiDir, "matchmaker");
@@ -116,7 +133,7 @@ export async function pilotFixture(label: string, siteOver: Partial<Site> = {}, 
   let real: (RealMatchmaker & { stop(): Promise<void> }) | undefined;
   if (opts.matchmaker === "real") {
     const store = new JobStore(redis, names);
-    const mm = await startMatchmaker({ nc, redis, names, config, signer: createEnvelopeSigner(service), sites: [site], sealKeys: pkiSealKeys(pkiDir) });
+    const mm = await startMatchmaker({ nc: mmNc, redis, names, config, signer: createEnvelopeSigner(service), sites: [site], sealKeys: pkiSealKeys(pkiDir) });
     const tokens = new PilotTokenStore(redis, names);
     real = {
       store,
@@ -135,7 +152,7 @@ export async function pilotFixture(label: string, siteOver: Partial<Site> = {}, 
       },
     };
   } else
-    matchmaker = startTestMatchmaker(nc, names, service, (job, pilotId) => {
+    matchmaker = startTestMatchmaker(mmNc, names, service, (job, pilotId) => {
       minted.set(job.jobId, { state: "running", attempt: job.attempt, pilotId, site: job.site });
       return keys.mint({ userDn: job.userDn, jobId: job.jobId, pilotId, attempt: job.attempt, site: job.site, ttlSec: 60 });
     });
@@ -157,7 +174,7 @@ export async function pilotFixture(label: string, siteOver: Partial<Site> = {}, 
   };
 
   const publisher = (o: { url?: string; spoolDir?: string } = {}): ReportPublisher => {
-    const p = new ReportPublisher({ url: o.url ?? config.rabbitmq.url, names, spoolDir: o.spoolDir ?? path.join(root, `spool-${publishers.length}`), logger, retryMaxMs: 500 });
+    const p = new ReportPublisher({ url: o.url ?? config.rabbitmq.url, rabbit: as("pilot").rabbitmq, names, spoolDir: o.spoolDir ?? path.join(root, `spool-${publishers.length}`), logger, retryMaxMs: 500 });
     publishers.push(p);
     return p;
   };
@@ -165,6 +182,7 @@ export async function pilotFixture(label: string, siteOver: Partial<Site> = {}, 
   return {
     names,
     rabbitUrl: config.rabbitmq.url,
+    pilotRabbit: as("pilot").rabbitmq,
     nc,
     rabbit,
     root,
@@ -251,6 +269,7 @@ export async function pilotFixture(label: string, siteOver: Partial<Site> = {}, 
       await ch.close().catch(() => undefined);
       await rabbit.close();
       await nc.drain();
+      await Promise.all([mmNc.drain(), cacheNc.drain(), userNc.drain()]);
       rmSync(root, { recursive: true, force: true });
     },
   };

@@ -1,5 +1,6 @@
 // Reads what pilots publish, from a queue of the test's own bound to the reports exchange, so the
 // test sees every report without competing with any agent.
+import { randomBytes } from "node:crypto";
 import type amqp from "amqplib";
 import type { Report, WireNames } from "../../../schemas/index.ts";
 
@@ -15,7 +16,9 @@ export async function collectReports(conn: amqp.ChannelModel, names: WireNames):
   const ch = await conn.createChannel();
   // Same declaration as agents/reports/topology.ts, so whichever side comes first makes it.
   await ch.assertExchange(names.rabbit.reportsExchange, "topic", { durable: true });
-  const q = await ch.assertQueue("", { exclusive: true, autoDelete: true });
+  // Named under the namespace's reports (not a server-named amq.gen-…): the agents' RabbitMQ user
+  // may declare and read only those, and the test reads as the agents do.
+  const q = await ch.assertQueue(`${names.rabbit.reportsExchange}.tap-${randomBytes(4).toString("hex")}`, { exclusive: true, autoDelete: true });
   await ch.bindQueue(q.queue, names.rabbit.reportsExchange, "report.#");
   const reports: Report[] = [];
   const waiters: Array<{ pred: (r: Report) => boolean; resolve: (r: Report) => void }> = [];

@@ -1,0 +1,63 @@
+// Which identity a test connects with. With WMS_TEST_SERVICES=auth the run's servers (auth-run.ts)
+// accept no anonymous client: a test opens each connection as the component it plays — a
+// matchmaker's as `matchmaker`, an intake's as `intake`, a spawned `wms pilot` as `pilot` — with the
+// identity files `wms secrets init` wrote for the run. On the shared services (no authentication)
+// the same calls change nothing, so a test reads the same either way.
+import { join } from "node:path";
+import { configAs, type LoadedConfig } from "../../platform/config.ts";
+import { rabbitTarget, readSecret } from "../../platform/service-targets.ts";
+import type { TransportRole } from "../../security/index.ts";
+
+/** The sample namespace the run's role table is written for (auth-run.ts widens it to every test namespace). */
+export const RUN_NAMESPACE = "wmstestrun";
+
+export type TestServicesMode = "auth" | "shared";
+
+export function testServicesMode(): TestServicesMode {
+  return process.env.WMS_TEST_SERVICES === "auth" ? "auth" : "shared";
+}
+
+/** Whether this run's servers authenticate every client. */
+export const testAuth = (): boolean => testServicesMode() === "auth" && process.env.WMS_TEST_SECRETS !== undefined;
+
+/** The identity file of a role in this run; undefined on the shared services. */
+export function roleIdentityFile(role: TransportRole): string | undefined {
+  const dir = process.env.WMS_TEST_SECRETS;
+  return testAuth() && dir ? join(dir, role, "identity.yaml") : undefined;
+}
+
+/** The config as ROLE: its NATS, Redis and RabbitMQ identity on authenticated servers, as is otherwise. */
+export function asRole(loaded: LoadedConfig, role: TransportRole): LoadedConfig {
+  const file = roleIdentityFile(role);
+  return file === undefined ? loaded : configAs(loaded, file);
+}
+
+/** Environment for a spawned `wms` that plays ROLE (WMS_IDENTITY_FILE); empty on the shared services. */
+export function roleEnv(role: TransportRole): Record<string, string> {
+  const file = roleIdentityFile(role);
+  return file === undefined ? {} : { WMS_IDENTITY_FILE: file };
+}
+
+/** The run's service URLs as WMS_*_URL variables (empty on the shared services: the defaults). */
+export function serviceUrlEnv(): Record<string, string> {
+  if (!testAuth()) return {};
+  const out: Record<string, string> = {};
+  for (const k of ["WMS_NATS_URL", "WMS_REDIS_URL", "WMS_RABBITMQ_URL"] as const) {
+    const v = process.env[k];
+    if (v) out[k] = v;
+  }
+  return out;
+}
+
+/**
+ * An AMQP URL that logs in as ROLE (user, password and vhost in the URL), for tests that open
+ * RabbitMQ with amqplib directly; the loaded config's URL as is on the shared services.
+ */
+export function roleRabbitUrl(loaded: LoadedConfig, role: TransportRole): string {
+  const t = rabbitTarget(asRole(loaded, role).config.rabbitmq);
+  if (t.username === undefined) return loaded.config.rabbitmq.url;
+  const u = new URL(t.urls[0].toString());
+  u.username = encodeURIComponent(t.username);
+  u.password = t.password !== undefined ? encodeURIComponent(readSecret(t.password)) : "";
+  return u.toString();
+}
