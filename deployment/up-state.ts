@@ -24,6 +24,11 @@ export interface UpState {
   readonly startedServices: readonly string[];
   /** The URLs of the private servers among them: where other `wms` commands on this deployment find them. */
   readonly privateUrls?: Partial<Record<"nats" | "redis" | "rabbitmq", string>>;
+  /**
+   * When the private servers run with authentication on: the identity other `wms` commands on this
+   * deployment connect with (the operator role's, from `wms secrets init` in .wms/secrets).
+   */
+  readonly cliIdentityFile?: string;
   readonly servicePids: readonly ProcessRef[];
   readonly tempDir: string | undefined;
   readonly monitorUrl: string | undefined;
@@ -92,11 +97,12 @@ export function isAlive(ref: ProcessRef): boolean {
 /**
  * The private servers a running `wms up` started for the deployment whose wms.yaml is `configFile`:
  * what every other `wms` command on that deployment connects to instead of the file's URLs (which
- * did not answer), so `wms task submit` in another terminal needs no flags. Nothing when no `wms up`
+ * did not answer), so `wms task submit` in another terminal needs no flags; with authentication
+ * on, also the identity they connect with. Nothing when no `wms up`
  * runs there, or it runs another config file.
  */
-export function privateServicesOf(configFile: string): Partial<Record<"nats" | "redis" | "rabbitmq", string>> | undefined {
+export function privateServicesOf(configFile: string): (Partial<Record<"nats" | "redis" | "rabbitmq", string>> & { readonly identityFile?: string }) | undefined {
   const state = readUpState(path.dirname(configFile));
   if (!state?.privateUrls || path.resolve(state.configFile) !== path.resolve(configFile) || !isAlive(state.supervisor)) return undefined;
-  return state.privateUrls;
+  return { ...state.privateUrls, ...(state.cliIdentityFile !== undefined && { identityFile: state.cliIdentityFile }) };
 }

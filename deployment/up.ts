@@ -4,13 +4,14 @@
 // processes would use, and a crash in one is a restart, not an outage. Services that do not answer
 // at the URLs of wms.yaml are started as private servers (platform/local-services.ts).
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createServer } from "node:net";
 import type { LoadedConfig } from "../platform/config.ts";
-import { ensureServices, freePort, type StartedServices } from "../platform/local-services.ts";
+import { ensureServices, freePort, type ServerSecretFiles, type StartedServices } from "../platform/local-services.ts";
 import { ERR, WmsError } from "../schemas/index.ts";
+import { initTransportSecrets, type TransportRole } from "../security/index.ts";
 import { eachLine, LineFormatter, type LineStream } from "./log-lines.ts";
 import { stopLocalPilots, stopProcesses } from "./local-pilots.ts";
 import { wmsBin } from "./package-root.ts";
@@ -103,37 +104,48 @@ export async function runUp(o: UpOptions): Promise<void> {
   };
 
   try {
-    // 1. The services: those named in wms.yaml, or private ones in a temporary folder.
+    // 1. The services: those named in wms.yaml, or private ones in a temporary folder, started
+    // with the deployment's users (`wms secrets init` in .wms/secrets, made here the first time)
+    // so nothing on the machine reaches them anonymously.
     tempDir = mkdtempSync(path.join(tmpdir(), "wms-up-"));
-    services = await ensureServices(state.urls, path.join(tempDir, "services"), (line) => say(line));
+    const secrets = transportSecrets(dir, names, say);
+    services = await ensureServices(state.urls, path.join(tempDir, "services"), (line) => say(line), { secrets: secrets.make });
     if (services.started.length === 0) {
       rmSync(tempDir, { recursive: true, force: true });
       tempDir = undefined;
     } else {
       say(`started privately: ${services.started.join(", ")}; wms commands run with ${configFile} (here, or --config) use them while this runs`, 40);
     }
-    save({ urls: services.urls, startedServices: services.started, privateUrls: services.privateUrls, servicePids: services.pids.map(processRef), tempDir });
+    // Each process connects as its own role; commands run later as the operator.
+    const identity = (role: TransportRole): string | undefined => (services?.authenticated ? secrets.identityFile(role) : undefined);
+    if (services.authenticated) say(`the private servers admit only the users of ${secrets.dir}; each service connects as its own role`);
+    save({ urls: services.urls, startedServices: services.started, privateUrls: services.privateUrls, cliIdentityFile: identity("operator"), servicePids: services.pids.map(processRef), tempDir });
 
     // 2. The pilot-wms services, each its own `wms` command.
     const env: Record<string, string | undefined> = { ...o.env, WMS_CONFIG: undefined, WMS_NATS_URL: services.urls.nats, WMS_REDIS_URL: services.urls.redis, WMS_RABBITMQ_URL: services.urls.rabbitmq };
-    const child = (name: string, args: string[], ready: ChildSpec["ready"] = "message"): ChildSpec => ({
+    const child = (name: string, args: string[], ready: ChildSpec["ready"] = "message", role?: TransportRole): ChildSpec => ({
       name,
       command: process.execPath,
       args: [wmsBin(), "--config", configFile, ...args],
       cwd: dir,
-      env,
+      env: {
+        ...env,
+        ...(role !== undefined && identity(role) !== undefined && { WMS_IDENTITY_FILE: identity(role) }),
+        // The factory hands its pilots the pilot role's identity, never its own.
+        ...(role === "factory" && identity("pilot") !== undefined && { WMS_PILOT_IDENTITY_FILE: identity("pilot") }),
+      },
       ready,
     });
-    const oneShot = (name: string, args: string[]): Promise<void> => runOnce(child(name, args, "spawn"), onLine);
+    const oneShot = (name: string, args: string[]): Promise<void> => runOnce(child(name, args, "spawn", "operator"), onLine);
     const mm = Array.from({ length: config.up.matchmakers }, (_, i) => `matchmaker-${i + 1}`);
     const mmMetricsPort = config.up.matchmakerMetricsPort;
     say(`starting credentials, intake, ${mm.length} matchmaker(s), agents and monitor in namespace ${names.namespace}`);
     await Promise.all([
-      supervisor.start(child("credentials", ["credentials", "serve"])),
-      supervisor.start(child("intake", ["intake", "serve"])),
-      ...mm.map((name, i) => supervisor.start(child(name, ["matchmaker", ...(mmMetricsPort > 0 ? ["--metrics-port", String(mmMetricsPort + i)] : [])]))),
-      supervisor.start(child("agents", ["agents"])),
-      supervisor.start(child("monitor", ["monitor", "--port", String(monitorPort)])),
+      supervisor.start(child("credentials", ["credentials", "serve"], "message", "credentials")),
+      supervisor.start(child("intake", ["intake", "serve"], "message", "intake")),
+      ...mm.map((name, i) => supervisor.start(child(name, ["matchmaker", ...(mmMetricsPort > 0 ? ["--metrics-port", String(mmMetricsPort + i)] : [])], "message", "matchmaker"))),
+      supervisor.start(child("agents", ["agents"], "message", "agents")),
+      supervisor.start(child("monitor", ["monitor", "--port", String(monitorPort)], "message", "monitor")),
     ]);
     if (o.signal.aborted) return await stopAll();
 
@@ -145,7 +157,7 @@ export async function runUp(o: UpOptions): Promise<void> {
     for (const c of config.up.catalogs) await oneShot("replica", ["replica", "load", path.resolve(dir, c)]);
 
     // 4. Last, the factory: pilots start only when everything they talk to answers.
-    await supervisor.start(child(FACTORY, ["factory", "run", "--work-dir", path.join(".wms", "factory")], "spawn"));
+    await supervisor.start(child(FACTORY, ["factory", "run", "--work-dir", path.join(".wms", "factory")], "spawn", "factory"));
     const monitorUrl = `http://127.0.0.1:${monitorPort}`;
     save({ status: "running", monitorUrl });
     if (mmMetricsPort > 0) say(`matchmaker metrics at ${mm.map((_, i) => `http://127.0.0.1:${mmMetricsPort + i}/metrics`).join(", ")}`);
@@ -175,6 +187,36 @@ export function childError(errorLine: string | undefined, context: string, fallb
   if (!m) return new WmsError(ERR.SERVICE_UNAVAILABLE, `${context}: ${fallback}`);
   const own = WmsError.fromReply({ code: Number(m[1]), message: m[2] });
   return new WmsError(own.code, `${context}: ${own.detail}`);
+}
+
+/** Where `wms up` keeps the deployment's transport identities: where compose reads them too (docker-compose.yml). */
+export function secretsDirOf(dir: string): string {
+  return path.join(dir, ".wms", "secrets");
+}
+
+/**
+ * The deployment's `wms secrets init` files, made on the first `wms up` (the same as running
+ * `wms secrets init --dir .wms/secrets` in the folder). An existing folder is used as it is.
+ */
+function transportSecrets(dir: string, names: LoadedConfig["names"], say: (msg: string) => void): {
+  readonly dir: string;
+  /** The server files, made first when the folder has none (only when private servers start). */
+  make(): ServerSecretFiles;
+  identityFile(role: TransportRole): string;
+} {
+  const root = secretsDirOf(dir);
+  const servers = path.join(root, "servers");
+  return {
+    dir: root,
+    make: () => {
+      if (!existsSync(servers)) {
+        initTransportSecrets(root, names);
+        say(`made the deployment's transport identities (wms secrets init --dir ${path.relative(dir, root)})`);
+      }
+      return { natsConfig: path.join(servers, "nats-auth.conf"), redisAclFile: path.join(servers, "redis-users.acl"), rabbitDefinitions: path.join(servers, "rabbitmq-definitions.json") };
+    },
+    identityFile: (role) => path.join(root, role, "identity.yaml"),
+  };
 }
 
 /** A set-up command (`wms proxy init`, `wms replica load`): its output in the log, its failure a failed `up`. */

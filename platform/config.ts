@@ -30,6 +30,8 @@ export interface ConfigEnv {
   WMS_ONE_TIME_KEY_SEAL_KEYS_FILE?: string;
   /** A role's identity file from `wms secrets init`. */
   WMS_IDENTITY_FILE?: string;
+  /** The identity file a factory starts its pilots with (pilot.identityFile). */
+  WMS_PILOT_IDENTITY_FILE?: string;
   WMS_NATS_USER?: string;
   WMS_NATS_PASSWORD?: string;
   WMS_NATS_PASSWORD_FILE?: string;
@@ -156,7 +158,7 @@ export function loadConfig(
      * other than the file decides it (the private servers a running `wms up` started); the
      * environment's URLs still win.
      */
-    runningServices?: (configPath: string) => Partial<Record<"nats" | "redis" | "rabbitmq", string>> | undefined;
+    runningServices?: (configPath: string) => (Partial<Record<"nats" | "redis" | "rabbitmq", string>> & { readonly identityFile?: string }) | undefined;
   } = {},
 ): LoadedConfig {
   const env = opts.env ?? (process.env as ConfigEnv);
@@ -195,7 +197,12 @@ export function loadConfig(
   // Set and empty means "no identity file", whatever the shared file says: how a factory starts
   // pilots that must not inherit its own identity.
   if (env.WMS_IDENTITY_FILE !== undefined) raw.identityFile = env.WMS_IDENTITY_FILE || undefined;
+  // Private servers `wms up` runs with authentication on admit only their own users: without an
+  // identity of its own, a command uses the one `wms up` names for them (the operator's).
+  else if (running?.identityFile !== undefined && raw.identityFile === undefined) raw.identityFile = running.identityFile;
   if (raw.identityFile === undefined) delete raw.identityFile;
+  // The pilots' identity a factory hands its pilots (`wms up` names the pilot role's).
+  if (env.WMS_PILOT_IDENTITY_FILE) section("pilot").identityFile = env.WMS_PILOT_IDENTITY_FILE;
   if (typeof raw.identityFile === "string") {
     // The identity replaces whatever credentials the shared file carries, on all three transports
     // (a transport it does not name is one this role holds no credentials for): one role, one identity.

@@ -23,7 +23,19 @@ export interface StartedServices {
   readonly pids: number[];
   /** The URLs of the private servers started (not those of services that answered, nor compose's). */
   readonly privateUrls: Partial<ServiceUrls>;
+  /**
+   * True when every service is one this call started with the `secrets` it was given (users only,
+   * no anonymous access): each client must then connect with a role's identity.
+   */
+  readonly authenticated: boolean;
   stop(): Promise<void>;
+}
+
+/** The server-side files of `wms secrets init` (security/transport-secrets.ts). */
+export interface ServerSecretFiles {
+  readonly natsConfig: string;
+  readonly redisAclFile: string;
+  readonly rabbitDefinitions: string;
 }
 
 const INSTALL_HINT: Record<ServiceName, string> = {
@@ -267,10 +279,23 @@ export async function startPrivateRabbit(dataDir: string, opts: PrivateRabbitOpt
  * Makes sure all three services answer. Those already answering at `urls` are used as they are;
  * the others are started (compose if a Docker engine runs, else private local servers).
  */
-export async function ensureServices(urls: ServiceUrls, workDir: string, log: (line: string) => void = () => undefined): Promise<StartedServices> {
+export async function ensureServices(
+  urls: ServiceUrls,
+  workDir: string,
+  log: (line: string) => void = () => undefined,
+  o: {
+    /**
+     * When none of the three answers: start the private servers with these users and permissions
+     * (`wms secrets init`), no anonymous access. Servers that some other service answers beside are
+     * started without, as the one that answers takes no identity either. Asked for only when needed.
+     */
+    readonly secrets?: () => ServerSecretFiles;
+  } = {},
+): Promise<StartedServices> {
   const [nats, redis, rabbit] = await Promise.all([checkNats(urls.nats), checkRedis(urls.redis), checkRabbit(urls.rabbitmq)]);
   const down = [nats, redis, rabbit].filter((s) => !s.up).map((s) => s.service);
-  if (down.length === 0) return { urls, started: [], pids: [], privateUrls: {}, stop: async () => undefined };
+  if (down.length === 0) return { urls, started: [], pids: [], privateUrls: {}, authenticated: false, stop: async () => undefined };
+  const secrets = down.length === 3 ? o.secrets?.() : undefined;
 
   if (dockerEngineAvailable()) {
     log(`starting ${down.join(", ")} with docker compose`);
@@ -279,7 +304,7 @@ export async function ensureServices(urls: ServiceUrls, workDir: string, log: (l
       const checks: Record<ServiceName, () => Promise<ServiceStatus>> = { nats: () => checkNats(urls.nats), redis: () => checkRedis(urls.redis), rabbitmq: () => checkRabbit(urls.rabbitmq) };
       const ok = await Promise.all(down.map((s) => waitUp(checks[s], 90_000)));
       if (ok.every(Boolean)) {
-        return { urls, started: down.map((s) => `${s} (docker compose)`), pids: [], privateUrls: {}, stop: async () => void spawnSync("docker", ["compose", "stop", ...down], { stdio: "ignore" }) };
+        return { urls, started: down.map((s) => `${s} (docker compose)`), pids: [], privateUrls: {}, authenticated: false, stop: async () => void spawnSync("docker", ["compose", "stop", ...down], { stdio: "ignore" }) };
       }
     }
   }
@@ -298,7 +323,7 @@ export async function ensureServices(urls: ServiceUrls, workDir: string, log: (l
   try {
     if (down.includes("redis")) {
       log("starting a private redis-server");
-      const s = await startPrivateRedis(join(workDir, "redis"));
+      const s = await startPrivateRedis(join(workDir, "redis"), secrets ? { aclFile: secrets.redisAclFile } : {});
       out.redis = s.url;
       stops.push(s.stop);
       if (s.pid !== undefined) pids.push(s.pid);
@@ -306,7 +331,7 @@ export async function ensureServices(urls: ServiceUrls, workDir: string, log: (l
     }
     if (down.includes("nats")) {
       log("starting a private nats-server");
-      const s = await startPrivateNats(join(workDir, "nats"));
+      const s = await startPrivateNats(join(workDir, "nats"), secrets ? { authConfig: secrets.natsConfig } : {});
       out.nats = s.url;
       stops.push(s.stop);
       if (s.pid !== undefined) pids.push(s.pid);
@@ -314,7 +339,7 @@ export async function ensureServices(urls: ServiceUrls, workDir: string, log: (l
     }
     if (down.includes("rabbitmq")) {
       log("starting a private rabbitmq-server (takes a few seconds)");
-      const s = await startPrivateRabbit(join(workDir, "rabbitmq"));
+      const s = await startPrivateRabbit(join(workDir, "rabbitmq"), secrets ? { definitionsFile: secrets.rabbitDefinitions } : {});
       out.rabbitmq = s.url;
       stops.push(s.stop);
       pids.push(...s.pids);
@@ -325,7 +350,7 @@ export async function ensureServices(urls: ServiceUrls, workDir: string, log: (l
     throw e;
   }
   const privateUrls = Object.fromEntries(down.map((s) => [s, out[s]]));
-  return { urls: out, started, pids, privateUrls, stop: async () => void (await Promise.all(stops.map((s) => s()))) };
+  return { urls: out, started, pids, privateUrls, authenticated: secrets !== undefined, stop: async () => void (await Promise.all(stops.map((s) => s()))) };
 }
 
 export interface AuthenticatedServices {

@@ -1,12 +1,14 @@
 // A new user's flow where wms.yaml names a NATS, a Redis and a RabbitMQ that do not answer:
 // `wms init`, `wms up --detach` (which starts private servers on free ports, data in a temporary
-// folder), then, as from another terminal with no flags and no environment, `wms status`,
+// folder, with authentication on: the users of `wms secrets init`, which it runs the first time,
+// each service connecting as its own role), then, as from another terminal with no flags and no environment, `wms status`,
 // `wms task submit` of an example task and `wms task status --watch`; `wms down` stops every process
 // `wms up` started, the private servers and RabbitMQ's port mapper included, and deletes the folder.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../platform/local-services.ts";
+import { checkNats, checkRabbit, checkRedis } from "../../platform/service-check.ts";
 import { isAlive, readUpState, type ProcessRef } from "../../deployment/up-state.ts";
 import { deploymentFolder } from "../support/deployment-folder.ts";
 
@@ -32,6 +34,24 @@ describe("wms up where the services named in wms.yaml do not answer", () => {
     expect(state?.startedServices.map((s) => s.split(" ")[0]).sort()).toEqual(["nats", "rabbitmq", "redis"]);
     expect(state?.tempDir && existsSync(state.tempDir)).toBe(true);
     expect(state?.urls.redis).not.toBe(dead.redis);
+
+    // Nobody gets in anonymously: each server answers and refuses a client without an identity.
+    const urls = state?.urls as { nats: string; redis: string; rabbitmq: string };
+    const anonymous = await Promise.all([checkNats(urls.nats), checkRedis(urls.redis), checkRabbit(urls.rabbitmq.replace(/\/\/[^@/]*@/, "//"))]);
+    expect(anonymous.map((s) => `${s.service} ${s.state}`)).toEqual(["nats auth-failed", "redis auth-failed", "rabbitmq auth-failed"]);
+    expect(urls.rabbitmq).not.toMatch(/guest/);
+    // The identities were made in the deployment's folder; other commands use the operator's.
+    const secrets = path.join(dir, ".wms", "secrets");
+    expect(existsSync(path.join(secrets, "servers", "nats-auth.conf"))).toBe(true);
+    expect(state?.cliIdentityFile).toBe(path.join(secrets, "operator", "identity.yaml"));
+    // Each service process runs as its own role; the factory hands its pilots the pilot role's.
+    const environ = (pid: number): string[] => readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+    for (const c of state?.children ?? []) {
+      const role = c.name.replace(/-\d+$/, "");
+      expect(environ(c.pid as number), c.name).toContain(`WMS_IDENTITY_FILE=${path.join(secrets, role, "identity.yaml")}`);
+    }
+    const factory = state?.children.find((c) => c.name === "factory");
+    expect(environ(factory?.pid as number)).toContain(`WMS_PILOT_IDENTITY_FILE=${path.join(secrets, "pilot", "identity.yaml")}`);
 
     // Another terminal: the same folder, nothing but its wms.yaml.
     const status = await wms(["status"]);
