@@ -246,6 +246,9 @@ export async function startPrivateRabbit(dataDir: string, opts: PrivateRabbitOpt
     RABBITMQ_CONFIG_FILE: join(dataDir, "rabbitmq"),
     RABBITMQ_ADVANCED_CONFIG_FILE: join(dataDir, "advanced.config"),
     HOME: dataDir,
+    // A node that fails to start writes its crash dump into the working directory otherwise (the
+    // checkout, for tests and `wms up`); with its log, where the error message points.
+    ERL_CRASH_DUMP: join(dataDir, "log", "erl_crash.dump"),
   };
   if (opts.definitionsFile !== undefined) {
     // Imported at boot (RabbitMQ's definitions.local.path), so the broker never runs with guest as
