@@ -213,7 +213,7 @@ function transportSecrets(dir: string, names: LoadedConfig["names"], say: (msg: 
         initTransportSecrets(root, names);
         say(`made the deployment's transport identities (wms secrets init --dir ${path.relative(dir, root)})`);
       }
-      return { natsConfig: path.join(servers, "nats-auth.conf"), redisAclFile: path.join(servers, "redis-users.acl"), rabbitDefinitions: path.join(servers, "rabbitmq-definitions.json") };
+      return { dir: root, natsConfig: path.join(servers, "nats-auth.conf"), redisAclFile: path.join(servers, "redis-users.acl"), rabbitDefinitions: path.join(servers, "rabbitmq-definitions.json") };
     },
     identityFile: (role) => path.join(root, role, "identity.yaml"),
   };

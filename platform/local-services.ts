@@ -31,8 +31,9 @@ export interface StartedServices {
   stop(): Promise<void>;
 }
 
-/** The server-side files of `wms secrets init` (security/transport-secrets.ts). */
+/** The files of `wms secrets init` (security/transport-secrets.ts): its folder and the server-side ones. */
 export interface ServerSecretFiles {
+  readonly dir: string;
   readonly natsConfig: string;
   readonly redisAclFile: string;
   readonly rabbitDefinitions: string;
@@ -319,6 +320,12 @@ export async function ensureServices(
       `${down.join(", ")} not answering, no Docker engine, and not installed here: ${missing.map((s) => INSTALL_HINT[s]).join("; ")} (or run 'docker compose up -d' on a machine with Docker)`,
     );
   }
+  if (secrets) {
+    // The one way private servers with authentication on are started (the demo's too).
+    const s = await startAuthenticatedServices(workDir, secrets, log);
+    const started = (["nats", "redis", "rabbitmq"] as const).map((k) => `${k} (${s.urls[k]}, authentication on)`);
+    return { urls: s.urls, started, pids: [...s.pids], privateUrls: { ...s.urls }, authenticated: true, stop: s.stop };
+  }
   const stops: Array<() => Promise<void>> = [];
   const started: string[] = [];
   const pids: number[] = [];
@@ -326,7 +333,7 @@ export async function ensureServices(
   try {
     if (down.includes("redis")) {
       log("starting a private redis-server");
-      const s = await startPrivateRedis(join(workDir, "redis"), secrets ? { aclFile: secrets.redisAclFile } : {});
+      const s = await startPrivateRedis(join(workDir, "redis"));
       out.redis = s.url;
       stops.push(s.stop);
       if (s.pid !== undefined) pids.push(s.pid);
@@ -334,7 +341,7 @@ export async function ensureServices(
     }
     if (down.includes("nats")) {
       log("starting a private nats-server");
-      const s = await startPrivateNats(join(workDir, "nats"), secrets ? { authConfig: secrets.natsConfig } : {});
+      const s = await startPrivateNats(join(workDir, "nats"));
       out.nats = s.url;
       stops.push(s.stop);
       if (s.pid !== undefined) pids.push(s.pid);
@@ -342,7 +349,7 @@ export async function ensureServices(
     }
     if (down.includes("rabbitmq")) {
       log("starting a private rabbitmq-server (takes a few seconds)");
-      const s = await startPrivateRabbit(join(workDir, "rabbitmq"), secrets ? { definitionsFile: secrets.rabbitDefinitions } : {});
+      const s = await startPrivateRabbit(join(workDir, "rabbitmq"));
       out.rabbitmq = s.url;
       stops.push(s.stop);
       pids.push(...s.pids);
@@ -353,7 +360,7 @@ export async function ensureServices(
     throw e;
   }
   const privateUrls = Object.fromEntries(down.map((s) => [s, out[s]]));
-  return { urls: out, started, pids, privateUrls, authenticated: secrets !== undefined, stop: async () => void (await Promise.all(stops.map((s) => s()))) };
+  return { urls: out, started, pids, privateUrls, authenticated: false, stop: async () => void (await Promise.all(stops.map((s) => s()))) };
 }
 
 export interface AuthenticatedServices {
@@ -361,6 +368,8 @@ export interface AuthenticatedServices {
   /** `wms secrets init`'s folder: one identity file per role, the server files under servers/. */
   readonly secretsDir: string;
   identityFile(role: string): string;
+  /** Every process started (each leads its own process group; RabbitMQ's port mapper too). */
+  readonly pids: readonly number[];
   stop(): Promise<void>;
 }
 
@@ -371,7 +380,7 @@ export interface AuthenticatedServices {
  */
 export async function startAuthenticatedServices(
   workDir: string,
-  secrets: { readonly dir: string; readonly natsConfig: string; readonly redisAclFile: string; readonly rabbitDefinitions: string },
+  secrets: ServerSecretFiles,
   log: (line: string) => void = () => undefined,
 ): Promise<AuthenticatedServices> {
   const stops: Array<() => Promise<void>> = [];
@@ -391,6 +400,7 @@ export async function startAuthenticatedServices(
       urls: { nats: nats.url, redis: redis.url, rabbitmq: rabbit.url },
       secretsDir: secrets.dir,
       identityFile: (role) => join(secrets.dir, role, "identity.yaml"),
+      pids: [nats.pid, redis.pid, ...rabbit.pids].filter((p): p is number => p !== undefined),
       stop: async () => void (await Promise.all(stops.map((s) => s()))),
     };
   } catch (e) {
