@@ -11,7 +11,7 @@ import { createServer } from "node:net";
 import type { LoadedConfig } from "../platform/config.ts";
 import { ensureServices, freePort, type ServerSecretFiles, type StartedServices } from "../platform/local-services.ts";
 import { ERR, WmsError } from "../schemas/index.ts";
-import { initTransportSecrets, type TransportRole } from "../security/index.ts";
+import { createSealKeys, initTransportSecrets, SEAL_PURPOSES, sealKeysPath, type SealPurpose, type TransportRole } from "../security/index.ts";
 import { eachLine, LineFormatter, type LineStream } from "./log-lines.ts";
 import { stopLocalPilots, stopProcesses } from "./local-pilots.ts";
 import { wmsBin } from "./package-root.ts";
@@ -109,6 +109,7 @@ export async function runUp(o: UpOptions): Promise<void> {
     // so nothing on the machine reaches them anonymously.
     tempDir = mkdtempSync(path.join(tmpdir(), "wms-up-"));
     const secrets = transportSecrets(dir, names, say);
+    addMissingSealKeys(config.pki.dir, say);
     services = await ensureServices(state.urls, path.join(tempDir, "services"), (line) => say(line), { secrets: secrets.make });
     if (services.started.length === 0) {
       rmSync(tempDir, { recursive: true, force: true });
@@ -187,6 +188,21 @@ export function childError(errorLine: string | undefined, context: string, fallb
   if (!m) return new WmsError(ERR.SERVICE_UNAVAILABLE, `${context}: ${fallback}`);
   const own = WmsError.fromReply({ code: Number(m[1]), message: m[2] });
   return new WmsError(own.code, `${context}: ${own.detail}`);
+}
+
+/**
+ * A PKI folder made before a seal purpose existed (report-key) lacks its key file, and the services
+ * holding it refuse to start. Every service `wms up` runs reads this one folder, so making the file
+ * here, before any of them starts, is the upgrade (elsewhere: `wms pki rotate-seal-key`).
+ */
+function addMissingSealKeys(pkiDir: string, say: (msg: string) => void): void {
+  if (!existsSync(path.join(pkiDir, "ca.pem"))) return;
+  for (const purpose of Object.keys(SEAL_PURPOSES) as SealPurpose[]) {
+    const file = sealKeysPath(pkiDir, purpose);
+    if (existsSync(file)) continue;
+    createSealKeys(file, purpose);
+    say(`made the ${purpose} seal key the services of this version use (${path.relative(pkiDir, file)} in ${pkiDir})`);
+  }
 }
 
 /** Where `wms up` keeps the deployment's transport identities: where compose reads them too (docker-compose.yml). */

@@ -1,7 +1,7 @@
 // `wms up --detach`, `wms status`, `wms down` on a folder from `wms init`, against the loopback
 // services: every service runs and is restarted when killed, the example tasks behave as their
 // files say, and `wms down` leaves no process, no state and no temporary folder.
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -43,7 +43,11 @@ describe("wms up --detach, status, down", () => {
   }, 180_000);
 
   it("starts every service in the background, each running, and says where the monitor is", async () => {
+    // A folder made before the report-key seal existed: wms up makes its key before any service needs it.
+    const reportKeySeal = path.join(dir, "pki", "seals", "report-key.keys");
+    rmSync(reportKeySeal);
     const r = await wms(["up", "--detach"], 240_000);
+    expect(existsSync(reportKeySeal)).toBe(true);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^wms up runs in the background \(pid \d+, namespace t?up[0-9a-f]+\); monitor at http:\/\/127\.0\.0\.1:\d+/);
