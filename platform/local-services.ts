@@ -141,7 +141,7 @@ function portOpen(port: number): Promise<Pick<ServiceStatus, "state">> {
   });
 }
 
-export async function startPrivateRedis(dataDir: string, opts: PrivateRedisOptions = {}): Promise<{ url: string; port: number; pid: number | undefined; stop: () => Promise<void> }> {
+export async function startPrivateRedis(dataDir: string, opts: PrivateRedisOptions = {}): Promise<{ url: string; port: number; pid: number | undefined; stop: (signal?: NodeJS.Signals) => Promise<void> }> {
   const bin = which("redis-server");
   if (!bin) throw new WmsError(ERR.SERVICE_UNAVAILABLE, `Redis does not answer and redis-server is not installed: ${INSTALL_HINT.redis}`);
   mkdirSync(dataDir, { recursive: true });
@@ -168,7 +168,7 @@ export interface PrivateNatsOptions {
   readonly tls?: ServerTls;
 }
 
-export async function startPrivateNats(dataDir: string, opts: PrivateNatsOptions = {}): Promise<{ url: string; port: number; pid: number | undefined; stop: () => Promise<void> }> {
+export async function startPrivateNats(dataDir: string, opts: PrivateNatsOptions = {}): Promise<{ url: string; port: number; pid: number | undefined; stop: (signal?: NodeJS.Signals) => Promise<void> }> {
   const bin = which("nats-server");
   if (!bin) throw new WmsError(ERR.SERVICE_UNAVAILABLE, `NATS does not answer and nats-server is not installed: ${INSTALL_HINT.nats}`);
   mkdirSync(dataDir, { recursive: true });

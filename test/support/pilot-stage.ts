@@ -39,7 +39,7 @@ export interface PilotStageOptions {
   /** More of wms.yaml (job timings, matchmaker back-off...). */
   readonly config?: Record<string, unknown>;
   /** Private servers (a test that stops or restarts one) the stage, its pilots and matchmakers use instead of the shared ones. */
-  readonly services?: { readonly nats?: string; readonly rabbitmq?: string };
+  readonly services?: { readonly nats?: string; readonly rabbitmq?: string; readonly redis?: string };
   /** Real `wms matchmaker` processes instead of one in the test process, so a test can kill them all. */
   readonly matchmakerProcesses?: number;
   /** The node's report spool (`<workdir>/.report-spool`) on a tmpfs this small (bytes), so it fills up; needs root. */
@@ -187,7 +187,7 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
   // rest from the file the pilots and matchmakers read too.
   const urls = {
     WMS_NATS_URL: o.services?.nats ?? process.env.WMS_NATS_URL,
-    WMS_REDIS_URL: process.env.WMS_REDIS_URL,
+    WMS_REDIS_URL: o.services?.redis ?? process.env.WMS_REDIS_URL,
     WMS_RABBITMQ_URL: o.services?.rabbitmq ?? process.env.WMS_RABBITMQ_URL,
   };
   const loaded = loadConfig({ path: configFile, env: urls });
@@ -427,8 +427,11 @@ export interface FaultRun {
   /** A private server the run started (`servers`). */
   server(kind: RestartableKind): RestartableServer;
   readonly taskId: string;
-  /** Queues the task (each payload sleeps `sleepSec`, appends its line to the execution log, writes its output) and spawns the pilots. */
-  start(o?: { readonly sleepSec?: number }): Promise<ChildProcess[]>;
+  /**
+   * Queues the task (each payload sleeps `sleepSec`, appends its line to the execution log, writes its
+   * output; `before`, shell run first, may pick a job out by `$WMS_JOB_ID`) and spawns the pilots.
+   */
+  start(o?: { readonly sleepSec?: number; readonly before?: string }): Promise<ChildProcess[]>;
   /** Resolves once `n` distinct payloads ran (the execution log). */
   untilRan(n: number, timeoutMs?: number): Promise<void>;
   /**
@@ -460,7 +463,7 @@ export function faultRun(o: FaultRunOptions): FaultRun {
       label: o.label,
       site: o.site,
       userDn: o.userDn,
-      services: { nats: servers.get("nats")?.url, rabbitmq: servers.get("rabbitmq")?.url },
+      services: { nats: servers.get("nats")?.url, rabbitmq: servers.get("rabbitmq")?.url, redis: servers.get("redis")?.url },
       matchmakerProcesses: o.matchmakerProcesses,
       spoolTmpfsBytes: o.spoolTmpfsBytes,
       config: {
@@ -487,7 +490,7 @@ export function faultRun(o: FaultRunOptions): FaultRun {
     taskId,
     async start(s = {}) {
       const st = ready();
-      const pause = s.sleepSec ? `sleep ${s.sleepSec}; ` : "";
+      const pause = `${s.before ? `${s.before}; ` : ""}${s.sleepSec ? `sleep ${s.sleepSec}; ` : ""}`;
       await st.enqueueMany(st.shellJobs({ taskId, name: o.label, count: o.jobs, script: `${pause}echo "$WMS_JOB_ID $WMS_ATTEMPT $WMS_PILOT_ID" >> "$LOG"; echo ok > "$WMS_OUTPUT_DIR/out.txt"` }));
       const pilots: ChildProcess[] = [];
       for (let i = 0; i < o.pilots; i++) pilots.push(await st.spawnPilot(`pilot-${i}`));

@@ -1,13 +1,14 @@
-// One private NATS or RabbitMQ server that a fault test stops and starts again on the same port and
-// data folder, so the clients' URLs stay valid and a broker keeps its durable queues and persistent
-// messages across the restart. The shared loopback services are never touched; the server is
+// One private NATS, RabbitMQ or Redis server that a fault test stops (or kills) and starts again on
+// the same port and data folder, so the clients' URLs stay valid and a broker keeps its durable queues
+// and persistent messages across the restart (Redis: its append-only file, fsynced once a second as
+// production configs have it). The shared loopback services are never touched; the server is
 // stopped by its own process group at the end. A RabbitMQ start takes 20-30 s on this machine.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startPrivateNats, startPrivateRabbit } from "../../platform/local-services.ts";
+import { startPrivateNats, startPrivateRabbit, startPrivateRedis } from "../../platform/local-services.ts";
 
-export type RestartableKind = "nats" | "rabbitmq";
+export type RestartableKind = "nats" | "rabbitmq" | "redis";
 
 export interface RestartableServer {
   readonly kind: RestartableKind;
@@ -15,6 +16,8 @@ export interface RestartableServer {
   readonly url: string;
   /** Stops the server (SIGTERM to its process group, SIGKILL after 10 s); resolves once it exited. */
   stop(): Promise<void>;
+  /** Kills the server (SIGKILL to its process group: a crash, no shutdown); resolves once it exited. */
+  kill(): Promise<void>;
   /** Starts it again on the same port and data folder; resolves once it answers. */
   start(): Promise<void>;
   /** Stops it if running and deletes its folder. */
@@ -24,7 +27,8 @@ export interface RestartableServer {
 export async function startRestartableServer(kind: RestartableKind, label: string): Promise<RestartableServer> {
   const root = mkdtempSync(join(tmpdir(), `wms-${kind}-${label}-`));
   const dataDir = join(root, kind);
-  const launch = (port?: number): ReturnType<typeof startPrivateNats> => (kind === "nats" ? startPrivateNats(dataDir, { port }) : startPrivateRabbit(dataDir, { port }));
+  const launch = (port?: number): ReturnType<typeof startPrivateNats> =>
+    kind === "nats" ? startPrivateNats(dataDir, { port }) : kind === "redis" ? startPrivateRedis(dataDir, { port, appendOnly: true, appendFsync: "everysec" }) : startPrivateRabbit(dataDir, { port });
   let running: Awaited<ReturnType<typeof startPrivateNats>> | undefined;
   try {
     running = await launch();
@@ -40,6 +44,11 @@ export async function startRestartableServer(kind: RestartableKind, label: strin
       const r = running;
       running = undefined;
       await r?.stop();
+    },
+    async kill() {
+      const r = running;
+      running = undefined;
+      await r?.stop("SIGKILL");
     },
     async start() {
       if (running) return;
