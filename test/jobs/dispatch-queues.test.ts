@@ -5,10 +5,12 @@ import { DispatchQueues, parseLockToken } from "../../jobs/index.ts";
 import { autoclusterId, autoclusterKey } from "../../jobs/index.ts";
 import { JobStore } from "../../jobs/index.ts";
 import { testConfig } from "../support/namespace.ts";
+import { asRole } from "../support/test-roles.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { createJobs } from "../matchmaker/fixtures.ts";
 
-const { config, names } = testConfig("dispatch");
+// As intake: the intake queues jobs and the matchmaker claims them; both roles have the same Redis rights.
+const { config, names } = asRole(testConfig("dispatch"), "intake");
 let redis: RedisClient;
 let dq: DispatchQueues;
 let store: JobStore;

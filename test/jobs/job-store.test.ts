@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Redis } from "ioredis";
 import { JobStore } from "../../jobs/index.ts";
 import type { JobSpec } from "../../schemas/index.ts";
+import { openRedis } from "../../platform/connections.ts";
 import { testConfig } from "../support/namespace.ts";
+import { asRole } from "../support/test-roles.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 
-const { config, names } = testConfig("jobstore");
-const redis = new Redis(config.redis.url);
+// As intake: the intake records tasks and jobs.
+const { config, names } = asRole(testConfig("jobstore"), "intake");
+const redis = openRedis(config);
 const store = new JobStore(redis, names);
 
 function spec(taskId: string, i: number, site: string): JobSpec {

@@ -7,13 +7,15 @@ import { openRedis } from "../../platform/connections.ts";
 import { DispatchQueues, JobStore, LEASED_STATES, PILOT_STATES, autoclusterId, autoclusterKey, type ClaimedJob, type Fence } from "../../jobs/index.ts";
 import { ERR } from "../../schemas/index.ts";
 import { testConfig } from "../support/namespace.ts";
+import { asRole } from "../support/test-roles.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { createJobs } from "../matchmaker/fixtures.ts";
 
 const LEASE_MS = 600;
 const CHECK_MS = 200;
 const HOLDING_TIMEOUT_MS = 4000;
-const { config, names } = testConfig("leases");
+// As matchmaker: the matchmaker holds and renews leases.
+const { config, names } = asRole(testConfig("leases"), "matchmaker");
 let redis: RedisClient;
 let dq: DispatchQueues;
 let store: JobStore;

@@ -4,10 +4,12 @@ import { openRedis } from "../../platform/connections.ts";
 import { DispatchQueues, JobStore, Reconciler, autoclusterId, autoclusterKey, jobKeys, type JobState } from "../../jobs/index.ts";
 import { ERR } from "../../schemas/index.ts";
 import { testConfig } from "../support/namespace.ts";
+import { asRole } from "../support/test-roles.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { createJobs } from "../matchmaker/fixtures.ts";
 
-const { config, names } = testConfig("reconcile");
+// As matchmaker: the matchmaker runs reconciliation.
+const { config, names } = asRole(testConfig("reconcile"), "matchmaker");
 let redis: RedisClient;
 let dq: DispatchQueues;
 let store: JobStore;

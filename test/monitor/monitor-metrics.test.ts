@@ -1,6 +1,5 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Redis } from "ioredis";
 import { Histogram, register as defaultRegistry } from "prom-client";
 import { JobStore } from "../../jobs/index.ts";
 import { startMonitor, type RunningMonitor } from "../../agents/monitor/monitor-server.ts";
@@ -8,6 +7,9 @@ import { defaultProviders } from "../../agents/monitor/monitor-providers.ts";
 import { writeQueueStatus } from "../../pilot-factory/index.ts";
 import { ERR, SCHEMA_VERSION, type JobSpec } from "../../schemas/index.ts";
 import { testConfig } from "../support/namespace.ts";
+import { asRole } from "../support/test-roles.ts";
+import { openRedisAs } from "../support/live-services.ts";
+import { openRedis } from "../../platform/connections.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { parsePrometheusFamilies } from "../support/prometheus-text.ts";
 import { queueKnobs } from "../pilot-factory/factory-fixture.ts";
@@ -15,8 +17,12 @@ import { connectRabbit } from "../../platform/connections.ts";
 import { declareTopology, deleteTopology, QueueDepthSampler, routingKeyFor } from "../../agents/reports/index.ts";
 import { createLogger } from "../../platform/logger.ts";
 
-const { config, names } = testConfig("monmetrics");
-const redis = new Redis(config.redis.url);
+// The fixtures are written as the agents write them; the monitor reads on its own read-only identity.
+const loaded = testConfig("monmetrics");
+const { names } = loaded;
+const config = asRole(loaded, "monitor").config;
+const redis = openRedisAs(loaded, "agents");
+const monitorRedis = openRedis(config);
 const store = new JobStore(redis, names);
 const OWNER = "/DC=org/DC=pilot-wms/CN=Metrics Tester";
 let monitor: RunningMonitor;
@@ -62,7 +68,7 @@ beforeAll(async () => {
   await sampler.stop();
   latency.observe(0.004);
   latency.observe(0.05);
-  monitor = await startMonitor({ redis, names, port: 0, providers: await defaultProviders({ redis, names, config }) });
+  monitor = await startMonitor({ redis: monitorRedis, names, port: 0, providers: await defaultProviders({ redis: monitorRedis, names, config }) });
 });
 
 afterAll(async () => {
@@ -73,6 +79,7 @@ afterAll(async () => {
   defaultRegistry.removeSingleMetric("wms_test_monitor_latency_seconds");
   await deleteNamespaceKeys(redis, names.namespace);
   redis.disconnect();
+  monitorRedis.disconnect();
 });
 
 async function families(): Promise<ReturnType<typeof parsePrometheusFamilies>> {

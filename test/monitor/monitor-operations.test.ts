@@ -1,6 +1,5 @@
 import { mkdirSync, statSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Redis } from "ioredis";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { JOB_STATES, JobStore, type JobState } from "../../jobs/index.ts";
 import { startMonitor, type RunningMonitor } from "../../agents/monitor/monitor-server.ts";
@@ -10,12 +9,19 @@ import { JobLogStore } from "../../agents/job-logs/index.ts";
 import { writeQueueStatus } from "../../pilot-factory/index.ts";
 import { ERR, SCHEMA_VERSION, type FactoryQueueStatus, type JobSpec } from "../../schemas/index.ts";
 import { testConfig } from "../support/namespace.ts";
+import { asRole } from "../support/test-roles.ts";
+import { openRedisAs } from "../support/live-services.ts";
+import { openRedis } from "../../platform/connections.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { findChromium, HEADLESS_ARGS } from "../support/chromium.ts";
 import { queueKnobs } from "../pilot-factory/factory-fixture.ts";
 
-const { config, names } = testConfig("monops");
-const redis = new Redis(config.redis.url);
+// The fixtures are written as the agents write them; the monitor reads on its own read-only identity.
+const loaded = testConfig("monops");
+const { names } = loaded;
+const config = asRole(loaded, "monitor").config;
+const redis = openRedisAs(loaded, "agents");
+const monitorRedis = openRedis(config);
 const store = new JobStore(redis, names);
 const ALICE = "/DC=org/DC=pilot-wms/CN=Alice Analyst";
 const BOB = "/DC=org/DC=pilot-wms/CN=Bob Builder";
@@ -71,13 +77,14 @@ beforeAll(async () => {
   }
   await writeQueueStatus(redis, names, status("siteA-local", "SITE_A"));
   await writeQueueStatus(redis, names, status("siteB-condor", "SITE_B", { breaker: { state: "open", failures: 3, backoffSec: 40, reason: { code: ERR.FACTORY_SUBMIT_FAILED, message: "condor_submit: no schedd" } } }));
-  monitor = await startMonitor({ redis, names, port: 0, sampleEveryMs: 3_600_000, history: weekOfHistory(Date.now()), providers: await defaultProviders({ redis, names, config }) });
+  monitor = await startMonitor({ redis: monitorRedis, names, port: 0, sampleEveryMs: 3_600_000, history: weekOfHistory(Date.now()), providers: await defaultProviders({ redis: monitorRedis, names, config }) });
 });
 
 afterAll(async () => {
   await monitor?.close();
   await deleteNamespaceKeys(redis, names.namespace);
   redis.disconnect();
+  monitorRedis.disconnect();
 });
 
 describe("the history API", () => {

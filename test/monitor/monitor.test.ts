@@ -1,17 +1,23 @@
 import { mkdirSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Redis } from "ioredis";
 import { chromium, type Browser } from "playwright-core";
 import { JobStore } from "../../jobs/index.ts";
 import { startMonitor, type RunningMonitor } from "../../agents/monitor/monitor-server.ts";
 import { ERR, type JobSpec } from "../../schemas/index.ts";
 import { testConfig } from "../support/namespace.ts";
+import { asRole } from "../support/test-roles.ts";
+import { openRedisAs } from "../support/live-services.ts";
+import { openRedis } from "../../platform/connections.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { parsePrometheusText } from "../support/prometheus-text.ts";
 import { findChromium, HEADLESS_ARGS } from "../support/chromium.ts";
 
-const { config, names } = testConfig("monitor");
-const redis = new Redis(config.redis.url);
+// The fixtures are written as the agents write them; the monitor reads on its own read-only identity.
+const loaded = testConfig("monitor");
+const { names } = loaded;
+const config = asRole(loaded, "monitor").config;
+const redis = openRedisAs(loaded, "agents");
+const monitorRedis = openRedis(config);
 const store = new JobStore(redis, names);
 const OWNER = "/DC=org/DC=pilot-wms/CN=Monitor Tester";
 const ARTIFACTS = new URL("../../test-artifacts/", import.meta.url).pathname;
@@ -31,13 +37,14 @@ beforeAll(async () => {
     { taskId: "MT1", taskName: "monitor.test", kind: "production", vo: "atlas", group: "", ownerDn: OWNER, priority: 10, maxAttempts: 3, outputDataset: "o" },
     Array.from({ length: 12 }, (_, i) => ({ spec: spec(i, i % 2 ? "SITE_B" : "SITE_A"), state: "activated" as const })),
   );
-  monitor = await startMonitor({ redis, names, port: 0, sampleEveryMs: 200 });
+  monitor = await startMonitor({ redis: monitorRedis, names, port: 0, sampleEveryMs: 200 });
 });
 
 afterAll(async () => {
   await monitor?.close();
   await deleteNamespaceKeys(redis, names.namespace);
   redis.disconnect();
+  monitorRedis.disconnect();
 });
 
 async function api<T>(path: string): Promise<T> {

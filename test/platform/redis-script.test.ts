@@ -3,9 +3,11 @@ import { openRedis } from "../../platform/connections.ts";
 import { batchedRedisScript, MAX_SCRIPT_BATCH } from "../../platform/redis-script.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { testConfig } from "../support/namespace.ts";
+import { asRole } from "../support/test-roles.ts";
 
 // Calls made in one turn share one EVALSHA; each must still get its own result or error, in order.
-const { config, names } = testConfig("redisscript");
+// As matchmaker: scripts run as a service role (Redis checks ACLs inside scripts too).
+const { config, names } = asRole(testConfig("redisscript"), "matchmaker");
 const redis = openRedis(config);
 const key = (k: string): string => names.redisKey("rs", k);
 

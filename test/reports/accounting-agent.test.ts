@@ -8,12 +8,17 @@ import type { AccountingRecord } from "../../schemas/index.ts";
 import { openRedis } from "../../platform/connections.ts";
 import { createLogger } from "../../platform/logger.ts";
 import { testConfig } from "../support/namespace.ts";
+import { asRole, roleRabbitUrl } from "../support/test-roles.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { removeTopology, waitFor } from "./support/rabbit-fixture.ts";
 import { accountingReport, auditReport } from "./support/report-factory.ts";
 
-const { config, names } = testConfig("acct");
-const url = config.rabbitmq.url;
+// The agents' identity: they declare the reports topology, consume it and may publish to it (dead
+// letters), so the publishers and raw readers here log in as the agents do (pilots may only publish
+// into a topology that exists: report-publisher.test.ts checks that with the pilot's identity).
+const loaded = asRole(testConfig("acct"), "agents");
+const { config, names } = loaded;
+const url = roleRabbitUrl(loaded, "agents");
 const logger = createLogger("test", "silent");
 const redis = openRedis(config);
 const spool = mkdtempSync(join(tmpdir(), "wms-acct-"));

@@ -15,6 +15,7 @@ import { ERR, type StateReport } from "../../schemas/index.ts";
 import { openRedis } from "../../platform/connections.ts";
 import { createLogger } from "../../platform/logger.ts";
 import { testConfig } from "../support/namespace.ts";
+import { asRole, roleEnv, roleRabbitUrl } from "../support/test-roles.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { drainQueue, removeTopology, waitFor } from "./support/rabbit-fixture.ts";
 import { stateReport } from "./support/report-factory.ts";
@@ -22,8 +23,12 @@ import { runCli } from "../support/run-cli.ts";
 import { expectUsageError } from "../support/usage-error-line.ts";
 import { claimJob, signedByPilot, submitJobs, testReportKeySealer, testReportKeySeals } from "./support/job-fixture.ts";
 
-const { config, names } = testConfig("jobstate");
-const url = config.rabbitmq.url;
+// The agents' identity: they declare the reports topology, consume it and may publish to it (dead
+// letters), so the publishers and raw readers here log in as the agents do (pilots may only publish
+// into a topology that exists: report-publisher.test.ts checks that with the pilot's identity).
+const loaded = asRole(testConfig("jobstate"), "agents");
+const { config, names } = loaded;
+const url = roleRabbitUrl(loaded, "agents");
 const logger = createLogger("test", "silent");
 const spool = mkdtempSync(join(tmpdir(), "wms-jobstate-"));
 let redis: RedisClient;
@@ -132,7 +137,8 @@ describe("job-state agent", () => {
     await waitFor(async () => (await stateOf(spec!.jobId)) === "failed", 10_000, "failed");
 
     // `wms task status` shows both attempts, in text and in JSON, read through the real CLI.
-    const env = { WMS_NAMESPACE: names.namespace, WMS_CONFIG: undefined };
+    // `wms task status`, `wms job show/list`: an operator's (or the task owner's) commands.
+    const env = { ...roleEnv("operator"), WMS_NAMESPACE: names.namespace, WMS_CONFIG: undefined };
     const json = await runCli(["task", "status", spec!.taskId, "--json"], { env });
     expect(json.code).toBe(0);
     const view = JSON.parse(json.stdout) as { attempts: Array<{ jobId: string; state: string; attempts: Array<{ attempt: number; site: string; pilotId: string; code: number | null; name: string | null; message: string }> }> };

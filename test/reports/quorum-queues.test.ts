@@ -5,10 +5,15 @@ import { afterAll, describe, expect, it } from "vitest";
 import { declareTopology, reportQueueArguments } from "../../agents/reports/index.ts";
 import { ERR, isWmsError } from "../../schemas/index.ts";
 import { testConfig } from "../support/namespace.ts";
+import { asRole, roleRabbitUrl } from "../support/test-roles.ts";
 import { removeTopology, waitFor, withChannel } from "./support/rabbit-fixture.ts";
 
-const { config, names } = testConfig("quorum");
-const url = config.rabbitmq.url;
+// The agents' identity: they declare the reports topology, consume it and may publish to it (dead
+// letters), so the publishers and raw readers here log in as the agents do (pilots may only publish
+// into a topology that exists: report-publisher.test.ts checks that with the pilot's identity).
+const loaded = asRole(testConfig("quorum"), "agents");
+const { names } = loaded;
+const url = roleRabbitUrl(loaded, "agents");
 const classic = testConfig("quorumclassic").names;
 
 afterAll(async () => {

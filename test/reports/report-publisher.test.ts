@@ -5,13 +5,18 @@ import { join } from "node:path";
 import { ReportPublisher } from "../../agents/reports/index.ts";
 import { createLogger } from "../../platform/logger.ts";
 import { testConfig } from "../support/namespace.ts";
+import { asRole, roleRabbitUrl } from "../support/test-roles.ts";
 import { TcpProxy } from "./support/tcp-proxy.ts";
 import { drainQueue, removeTopology, withChannel } from "./support/rabbit-fixture.ts";
 import { routingKeyFor } from "../../agents/reports/topology.ts";
 import { auditReport } from "./support/report-factory.ts";
 
-const { config, names } = testConfig("reppub");
-const url = config.rabbitmq.url;
+// The agents' identity: they declare the reports topology, consume it and may publish to it (dead
+// letters), so the publishers and raw readers here log in as the agents do (pilots may only publish
+// into a topology that exists: report-publisher.test.ts checks that with the pilot's identity).
+const loaded = asRole(testConfig("reppub"), "agents");
+const { names } = loaded;
+const url = roleRabbitUrl(loaded, "agents");
 const logger = createLogger("test", "silent");
 const spoolRoot = mkdtempSync(join(tmpdir(), "wms-spool-"));
 const proxy = new TcpProxy(new URL(url).hostname, Number(new URL(url).port || 5672));
@@ -166,7 +171,7 @@ describe("ReportPublisher", () => {
     await drainQueue(url, names.rabbit.queues.audit);
     const key = routingKeyFor(names, "audit");
     await withChannel(url, (ch) => ch.unbindQueue(names.rabbit.queues.audit, names.rabbit.reportsExchange, key));
-    const pub = new ReportPublisher({ url, names, spoolDir: freshSpool(), logger, rabbit: { ...config.rabbitmq, declareTopology: false }, retryMinMs: 50, retryMaxMs: 200 });
+    const pub = new ReportPublisher({ url, names, spoolDir: freshSpool(), logger, rabbit: { ...asRole(loaded, "pilot").config.rabbitmq, declareTopology: false }, retryMinMs: 50, retryMaxMs: 200 });
     const lost = auditReport();
     await pub.publish(lost);
     expect(pub.unroutableCount()).toBe(1);

@@ -10,19 +10,25 @@ import { ERR } from "../../schemas/index.ts";
 import { openRedis } from "../../platform/connections.ts";
 import { createLogger } from "../../platform/logger.ts";
 import { testConfig } from "../support/namespace.ts";
+import { asRole, roleEnv, roleRabbitUrl } from "../support/test-roles.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { REPO_ROOT, runCli, WMS_BIN } from "../support/run-cli.ts";
 import { removeTopology, waitFor } from "./support/rabbit-fixture.ts";
 import { accountingReport, auditReport } from "./support/report-factory.ts";
 import { jobSpec, recordClaimedJob, signedByPilot } from "./support/job-fixture.ts";
 
-const { config, names } = testConfig("repcli");
-const env = { WMS_NAMESPACE: names.namespace, WMS_CONFIG: undefined };
+// The agents' identity: they declare the reports topology, consume it and may publish to it (dead
+// letters), so the publishers and raw readers here log in as the agents do (pilots may only publish
+// into a topology that exists: report-publisher.test.ts checks that with the pilot's identity).
+const loaded = asRole(testConfig("repcli"), "agents");
+const { config, names } = loaded;
+// `wms accounting report` and `wms errors summary` are an operator's commands.
+const env = { ...roleEnv("operator"), WMS_NAMESPACE: names.namespace, WMS_CONFIG: undefined };
 const redis = openRedis(config);
 const spool = mkdtempSync(join(tmpdir(), "wms-repcli-"));
 
 afterAll(async () => {
-  await removeTopology(config.rabbitmq.url, names).catch(() => undefined);
+  await removeTopology(roleRabbitUrl(loaded, "agents"), names).catch(() => undefined);
   await deleteNamespaceKeys(redis, names.namespace);
   redis.disconnect();
   rmSync(spool, { recursive: true, force: true });
@@ -87,7 +93,7 @@ describe("wms accounting report / errors summary / agents", { timeout: 90_000 },
     const child = spawn(process.execPath, [WMS_BIN, "agents", "--only", "audit"], { cwd: REPO_ROOT, env: { ...process.env, ...env, WMS_LOG_LEVEL: "warn" }, stdio: ["ignore", "pipe", "pipe"] });
     const exited = new Promise<number>((r) => child.on("exit", (code) => r(code ?? -1)));
     try {
-      const pub = new ReportPublisher({ url: config.rabbitmq.url, names, spoolDir: spool, logger: createLogger("test", "silent") });
+      const pub = new ReportPublisher({ url: config.rabbitmq.url, rabbit: config.rabbitmq, names, spoolDir: spool, logger: createLogger("test", "silent") });
       // Signed by the pilot that holds the job's attempt: the audit agent stores nothing else.
       const spec = await recordClaimedJob(new JobStore(redis, names), { pilotId: "pilot-1", lockToken: "lease-token-of-test" });
       const rec = signedByPilot(auditReport({ jobId: spec.jobId, attempt: 1, lockToken: "lease-token-of-test" }));
