@@ -13,6 +13,7 @@ import { startMatchmaker, type MatchmakerHandle } from "../../matchmaker/matchma
 import { testConfig } from "../support/namespace.ts";
 import { SealedJobStore } from "../support/sealed-dispatch.ts";
 import { openLiveServices, openNatsAs } from "../support/live-services.ts";
+import type { TransportRole } from "../../security/index.ts";
 
 export interface Harness {
   loaded: LoadedConfig;
@@ -26,6 +27,8 @@ export interface Harness {
   tokens: PilotTokenStore;
   mm?: MatchmakerHandle;
   token(site: string, uses?: number): Promise<string>;
+  /** Another NATS connection as ROLE (a credential cache, a delegating user), closed with the harness. */
+  connect(role: TransportRole): Promise<NatsConnection>;
   close(): Promise<void>;
 }
 
@@ -38,6 +41,12 @@ export async function startHarness(label: string, o: { lockMs?: number; stalledI
   const live = await openLiveServices(loaded, `test-${label}`, { as: "matchmaker" });
   const { redis } = live;
   const nc = await openNatsAs(loaded, "pilot", `test-${label}-pilots`);
+  const extra: NatsConnection[] = [];
+  const connect = async (role: TransportRole): Promise<NatsConnection> => {
+    const c = await openNatsAs(loaded, role, `test-${label}-${role}`);
+    extra.push(c);
+    return c;
+  };
   // Specs are sealed as the intake seals them: the matchmaker signs no envelope for an unsealed one.
   const store: JobStore = new SealedJobStore(redis, loaded.names, pkiDir);
   const dispatch = new DispatchQueues({ redis, names: loaded.names, lockMs: o.lockMs ?? 30_000, stalledIntervalMs: o.stalledIntervalMs ?? 30_000 });
@@ -67,11 +76,13 @@ export async function startHarness(label: string, o: { lockMs?: number; stalledI
     trust: loadTrust(pkiDir),
     tokens,
     mm,
+    connect,
     token: (site, uses = 100) => tokens.mint({ site, factoryId: "test-factory", uses, ttlSec: 600 }),
     async close() {
       await mm?.stop();
       await dispatch.close();
       await nc.close();
+      await Promise.all(extra.map((c) => c.close()));
       await live.close();
       rmSync(pkiDir, { recursive: true, force: true });
     },

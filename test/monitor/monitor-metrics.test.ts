@@ -21,6 +21,8 @@ import { createLogger } from "../../platform/logger.ts";
 const loaded = testConfig("monmetrics");
 const { names } = loaded;
 const config = asRole(loaded, "monitor").config;
+/** The report pipeline (its topology, the agents' queue-depth sampler) is the agents'. */
+const agents = asRole(loaded, "agents").config;
 const redis = openRedisAs(loaded, "agents");
 const monitorRedis = openRedis(config);
 const store = new JobStore(redis, names);
@@ -52,7 +54,7 @@ beforeAll(async () => {
   });
   // The report pipeline: 3 accounting reports and 2 dead letters wait, no agent reads them; the
   // agents' sampler counts them with passive declares.
-  const conn = await connectRabbit(config.rabbitmq.url, config.rabbitmq);
+  const conn = await connectRabbit(agents.rabbitmq.url, agents.rabbitmq);
   try {
     const ch = await conn.createConfirmChannel();
     await declareTopology(ch, names);
@@ -63,7 +65,7 @@ beforeAll(async () => {
   } finally {
     await conn.close();
   }
-  const sampler = new QueueDepthSampler({ url: config.rabbitmq.url, rabbit: config.rabbitmq, names, redis, logger: createLogger("monitor-metrics-test", "silent") });
+  const sampler = new QueueDepthSampler({ url: agents.rabbitmq.url, rabbit: agents.rabbitmq, names, redis, logger: createLogger("monitor-metrics-test", "silent") });
   await sampler.sampleOnce();
   await sampler.stop();
   latency.observe(0.004);
@@ -73,7 +75,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await monitor?.close();
-  const conn = await connectRabbit(config.rabbitmq.url, config.rabbitmq);
+  const conn = await connectRabbit(agents.rabbitmq.url, agents.rabbitmq);
   await deleteTopology(await conn.createChannel(), names);
   await conn.close();
   defaultRegistry.removeSingleMetric("wms_test_monitor_latency_seconds");

@@ -90,7 +90,7 @@ describe("wms accounting report / errors summary / agents", { timeout: 90_000 },
   });
 
   it("runs the agents until SIGTERM, consuming reports meanwhile", async () => {
-    const child = spawn(process.execPath, [WMS_BIN, "agents", "--only", "audit"], { cwd: REPO_ROOT, env: { ...process.env, ...env, WMS_LOG_LEVEL: "warn" }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [WMS_BIN, "agents", "--only", "audit"], { cwd: REPO_ROOT, env: { ...process.env, ...env, ...roleEnv("agents"), WMS_LOG_LEVEL: "warn" }, stdio: ["ignore", "pipe", "pipe"] });
     const exited = new Promise<number>((r) => child.on("exit", (code) => r(code ?? -1)));
     try {
       const pub = new ReportPublisher({ url: config.rabbitmq.url, rabbit: config.rabbitmq, names, spoolDir: spool, logger: createLogger("test", "silent") });

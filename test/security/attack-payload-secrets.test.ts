@@ -9,6 +9,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPilotStage, type PilotStage } from "../support/pilot-stage.ts";
+import { roleEnv } from "../support/test-roles.ts";
 import { REPO_ROOT, WMS_BIN } from "../support/run-cli.ts";
 
 const USER_DN = "/DC=org/DC=pilot-wms/OU=People/CN=Nosy Payload";
@@ -49,7 +50,8 @@ describe("a payload hunting the pilot's secrets at a site without identity switc
 
     const pilot = spawn(process.execPath, [WMS_BIN, "pilot", "--site", SITE, "--work-dir", stage.workdir, "--pilot-id", "pilot-nosy", "--token-file", tokenFile, "--max-empty", "1", "--max-backoff", "0.2", "--json"], {
       cwd: REPO_ROOT,
-      env: { ...process.env, WMS_CONFIG: stage.configFile, WMS_NAMESPACE: undefined, WMS_PILOT_TOKEN: undefined },
+      // The pilot's own transport identity: what a payload at an `off` site could try to read.
+      env: { ...process.env, ...roleEnv("pilot"), WMS_CONFIG: stage.configFile, WMS_NAMESPACE: undefined, WMS_PILOT_TOKEN: undefined },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";

@@ -18,6 +18,7 @@ import { jobKeys } from "../../jobs/index.ts";
 import { createJobs } from "../matchmaker/fixtures.ts";
 import { TestPilot } from "../matchmaker/pilot-client.ts";
 import { startHarness, type Harness } from "../matchmaker/service-harness.ts";
+import { asRole, roleRabbitUrl } from "../support/test-roles.ts";
 import { drainQueue, removeTopology, waitFor } from "../reports/support/rabbit-fixture.ts";
 
 const VICTIM_DN = "/DC=org/DC=pilot-wms/OU=People/CN=Victoria Victim";
@@ -32,14 +33,15 @@ const mallory = generateReportKey();
 
 beforeAll(async () => {
   h = await startHarness("attackreports");
-  agents = await startAgents({ config: { ...h.loaded.config, pki: { dir: h.pkiDir } }, names: h.loaded.names, redis: h.redis, dispatch: h.dispatch, logger });
-  publisher = new ReportPublisher({ url: h.loaded.config.rabbitmq.url, names: h.loaded.names, spoolDir: spool, logger });
+  agents = await startAgents({ config: { ...asRole(h.loaded, "agents").config, pki: { dir: h.pkiDir } }, names: h.loaded.names, redis: h.redis, dispatch: h.dispatch, logger });
+  // Reports come in over the pilots' RabbitMQ identity (publish-only), as a rogue pilot's would.
+  publisher = new ReportPublisher({ url: h.loaded.config.rabbitmq.url, rabbit: asRole(h.loaded, "pilot").config.rabbitmq, names: h.loaded.names, spoolDir: spool, logger });
 });
 
 afterAll(async () => {
   await agents?.stop();
   await publisher?.close();
-  await removeTopology(h.loaded.config.rabbitmq.url, h.loaded.names).catch(() => undefined);
+  await removeTopology(roleRabbitUrl(h.loaded, "agents"), h.loaded.names).catch(() => undefined);
   await h?.close();
   rmSync(spool, { recursive: true, force: true });
 });
@@ -214,7 +216,7 @@ describe("attacks on the reports", () => {
       expect(down.spooledCount()).toBe(1);
       await down.close();
       // The broker is back: a new publisher on the same spool resends it as it was.
-      const up = new ReportPublisher({ url: h.loaded.config.rabbitmq.url, names: h.loaded.names, spoolDir: outageSpool, logger });
+      const up = new ReportPublisher({ url: h.loaded.config.rabbitmq.url, rabbit: asRole(h.loaded, "pilot").config.rabbitmq, names: h.loaded.names, spoolDir: outageSpool, logger });
       expect(await up.flush(15_000)).toBe(true);
       await up.close();
       await waitFor(async () => (await stateOf(ctx.job.jobId)) === "running", 15_000, "the spooled report applied");

@@ -35,12 +35,14 @@ let victimClient: CredentialClient;
 beforeAll(async () => {
   h = await startHarness("attackstores");
   const config = { ...h.loaded.config, pki: { dir: h.pkiDir }, credentials: { ...h.loaded.config.credentials, encryptionKey: randomBytes(32).toString("base64"), maxRenewals: 3, proxyKeyBits: 1024 } };
-  cache = startCredentialCache({ nc: h.nc, redis: h.redis, names: h.loaded.names, config, trust: h.trust });
+  // The cache on its own identity; the victim delegates as users do (the operator role's `wms`);
+  // the pilot and mallory ask over the pilots' connection (h.nc).
+  cache = startCredentialCache({ nc: await h.connect("credentials"), redis: h.redis, names: h.loaded.names, config, trust: h.trust });
   const victim = issueCertificate({ caDir: h.pkiDir, kind: "user", dn: VICTIM_DN, roles: ["production"], keyBits: 1024 });
   const mal = issueCertificate({ caDir: h.pkiDir, kind: "user", dn: MALLORY_DN, roles: [], keyBits: 1024 });
   const pilot = issueCertificate({ caDir: h.pkiDir, kind: "pilot", dn: "/DC=org/DC=pilot-wms/OU=Pilots/CN=honest pilot", roles: ["pilot"], keyBits: 1024 });
   victimCred = { certChain: [victim.certPem], keyPem: victim.keyPem };
-  victimClient = new CredentialClient(h.nc, h.loaded.names, { trust: h.trust });
+  victimClient = new CredentialClient(await h.connect("operator"), h.loaded.names, { trust: h.trust });
   pilotClient = new CredentialClient(h.nc, h.loaded.names, { trust: h.trust, caller: { certChain: [pilot.certPem], keyPem: pilot.keyPem }, proxyKeyBits: 1024 });
   mallory = new CredentialClient(h.nc, h.loaded.names, { trust: h.trust, caller: { certChain: [mal.certPem], keyPem: mal.keyPem }, proxyKeyBits: 1024 });
   await victimClient.delegate(victimCred, { retrievers: ["role:pilot"], lifetimeSec: 3600 });
@@ -97,7 +99,14 @@ describe("attacks on what Redis holds", () => {
   it("releases nothing after the credential's retrieval policy was rewritten in Redis", async () => {
     const { spec, pilot, oneTimeKey, attempt } = await matchedJob();
     // Mallory adds herself to the victim's policy, straight in the hash the cache keeps.
-    const credKeys = await h.redis.keys(`${h.loaded.names.redisPrefix}cred:*`);
+    // SCAN, not KEYS: no service's Redis user may run KEYS (a dangerous command).
+    const credKeys: string[] = [];
+    let cursor = "0";
+    do {
+      const [next, found] = await h.redis.scan(cursor, "MATCH", `${h.loaded.names.redisPrefix}cred:*`, "COUNT", 1000);
+      cursor = next;
+      credKeys.push(...found);
+    } while (cursor !== "0");
     expect(credKeys.length).toBe(1);
     await h.redis.hset(credKeys[0] as string, "retrievers", JSON.stringify(["role:pilot", MALLORY_DN]));
     await expectCode(() => mallory.retrieve({ oneTimeKey, userDn: VICTIM_DN, jobId: spec.jobId, pilotId: pilot.pilotId, attempt }), ERR.SEC_BAD_SIGNATURE);

@@ -21,6 +21,8 @@ import { UsageStore } from "../../agents/accounting/index.ts";
 import { DispatchQueues, JobStore, Reconciler, type JobState } from "../../jobs/index.ts";
 import { startMatchmaker, type MatchmakerHandle } from "../../matchmaker/matchmaker-service.ts";
 import { loadConfig, type LoadedConfig } from "../../platform/config.ts";
+import { asRole, roleEnv } from "./test-roles.ts";
+import type { TransportRole } from "../../security/index.ts";
 import { openNats, openRabbit, openRedis } from "../../platform/connections.ts";
 import { createLogger } from "../../platform/logger.ts";
 import { SCHEMA_VERSION, type JobSpec, type Site, type SiteConfig } from "../../schemas/index.ts";
@@ -191,11 +193,17 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
     WMS_RABBITMQ_URL: o.services?.rabbitmq ?? process.env.WMS_RABBITMQ_URL,
   };
   const loaded = loadConfig({ path: configFile, env: urls });
-  const childEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({ ...process.env, WMS_CONFIG: configFile, WMS_NAMESPACE: undefined, ...urls, ...extra });
+  // Each part as its role on the run's authenticated servers (test-roles.ts); a test's own private
+  // servers (o.services) are plain, so everything connects to them as it is.
+  const as = (role: TransportRole): LoadedConfig => (o.services ? loaded : asRole(loaded, role));
+  const roleOf = (role: TransportRole): Record<string, string> => (o.services ? {} : roleEnv(role));
+  const childEnv = (role: TransportRole, extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({ ...process.env, WMS_CONFIG: configFile, WMS_NAMESPACE: undefined, WMS_IDENTITY_FILE: undefined, ...urls, ...roleOf(role), ...extra });
   const { config, names } = loaded;
   const logger = createLogger(o.label, "silent");
-  const nc = await openNats(config, `test-${o.label}`);
-  const redis = openRedis(config);
+  const nc = await openNats(as("matchmaker").config, `test-${o.label}`);
+  const cacheNc = await openNats(as("credentials").config, `test-${o.label}-credentials`);
+  const userNc = await openNats(as("operator").config, `test-${o.label}-user`);
+  const redis = openRedis(as("matchmaker").config);
   let cache: CredentialCache | undefined;
   let mm: MatchmakerHandle | undefined;
   let ownDispatch: DispatchQueues | undefined;
@@ -220,7 +228,7 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
     }
   };
   const spawnMatchmakers = (): void => {
-    matchmakers = Array.from({ length: o.matchmakerProcesses ?? 0 }, (_, i) => spawnWms(`matchmaker-${i}`, ["matchmaker"], childEnv()));
+    matchmakers = Array.from({ length: o.matchmakerProcesses ?? 0 }, (_, i) => spawnWms(`matchmaker-${i}`, ["matchmaker"], childEnv("matchmaker")));
   };
   const stop = async (): Promise<void> => {
     for (const p of [...pilots, ...matchmakers]) killGroup(p);
@@ -231,7 +239,7 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
     await deleteNamespaceKeys(redis, names.namespace);
     // A private broker the test already stopped has nothing to delete.
     try {
-      const conn = await openRabbit(config);
+      const conn = await openRabbit(as("agents").config);
       const ch = await conn.createChannel();
       await deleteTopology(ch, names).catch(() => undefined);
       await conn.close();
@@ -239,6 +247,8 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
       // broker down
     }
     await nc.close();
+    await cacheNc.close();
+    await userNc.close();
     redis.disconnect();
     if (o.spoolTmpfsBytes !== undefined) spawnSync("umount", ["-l", spoolDir]);
     rmSync(root, { recursive: true, force: true });
@@ -246,9 +256,9 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
   let dispatch: DispatchQueues;
   try {
     const trust = loadTrust(pkiDir);
-    cache = startCredentialCache({ nc, redis, names, config, trust, logger });
+    cache = startCredentialCache({ nc: cacheNc, redis, names, config: as("credentials").config, trust, logger });
     if (o.matchmakerProcesses === undefined) {
-      mm = await startMatchmaker({ nc, redis, names, config, signer: createEnvelopeSigner(readServiceCredentials(pkiDir, "matchmaker")), logger, sites: [site] });
+      mm = await startMatchmaker({ nc, redis, names, config: as("matchmaker").config, signer: createEnvelopeSigner(readServiceCredentials(pkiDir, "matchmaker")), logger, sites: [site] });
       dispatch = mm.dispatch;
     } else {
       // The queues as the agents and the factory open them: no lease checks here, the matchmakers run those.
@@ -256,9 +266,9 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
       dispatch = ownDispatch;
       spawnMatchmakers();
     }
-    agents = await startAgents({ config, names, redis, dispatch, logger, only: AGENTS });
+    agents = await startAgents({ config: as("agents").config, names, redis, dispatch, logger, only: AGENTS });
     const user = issueCertificate({ caDir: pkiDir, kind: "user", dn: o.userDn, roles: [] });
-    await new CredentialClient(nc, names, { trust }).delegate({ certChain: [user.certPem], keyPem: user.keyPem }, { retrievers: ["role:pilot"], lifetimeSec: 3600 });
+    await new CredentialClient(userNc, names, { trust }).delegate({ certChain: [user.certPem], keyPem: user.keyPem }, { retrievers: ["role:pilot"], lifetimeSec: 3600 });
   } catch (e) {
     await stop();
     throw e;
@@ -318,7 +328,7 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
     shellJob,
     executions,
     async spawnPilot(pilotId) {
-      const child = spawnWms(pilotId, ["pilot", "--site", o.site, "--work-dir", workdir, "--pilot-id", pilotId, "--max-empty", "20", "--max-backoff", "0.2", "--json"], childEnv({ WMS_PILOT_TOKEN: await token(1000) }));
+      const child = spawnWms(pilotId, ["pilot", "--site", o.site, "--work-dir", workdir, "--pilot-id", pilotId, "--max-empty", "20", "--max-backoff", "0.2", "--json"], childEnv("pilot", { WMS_PILOT_TOKEN: await token(1000) }));
       pilots.push(child);
       return child;
     },
@@ -379,7 +389,7 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
       agents = undefined;
     },
     async startAgents() {
-      agents = await startAgents({ config, names, redis, dispatch, logger, only: AGENTS });
+      agents = await startAgents({ config: as("agents").config, names, redis, dispatch, logger, only: AGENTS });
     },
     async enqueueMany(jobs) {
       const sealed = jobs.map((j) => sealJobSpec(sealer, j));
