@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createJobs } from "./fixtures.ts";
 import { TestPilot } from "./pilot-client.ts";
 import { startHarness, type Harness } from "./service-harness.ts";
+import { roleEnv } from "../support/test-roles.ts";
 
 const LOCK_MS = 1000;
 let h: Harness;
@@ -40,6 +41,7 @@ describe("lost heartbeat", () => {
     child = spawn(process.execPath, ["--import", "tsx", fileURLToPath(new URL("./pilot-child.ts", import.meta.url))], {
       env: {
         ...process.env,
+        ...roleEnv("pilot"),
         WMS_NAMESPACE: h.loaded.config.namespace,
         WMS_CONFIG: undefined,
         CHILD_SITE: site,
