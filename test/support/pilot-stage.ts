@@ -36,12 +36,20 @@ export interface PilotStageOptions {
   /** Names the temp folder, namespace, connections and factory. */
   readonly label: string;
   readonly site: string;
+  /** More sites beside `site`, each an entry of the same sites.yaml (same storage); jobs and pilots name theirs. */
+  readonly extraSites?: readonly string[];
+  /** Empty adverts in a row after which a spawned pilot exits (`--max-empty`; default 20). */
+  readonly pilotMaxEmpty?: number;
   /** The user whose proxy the cache holds (any pilot may retrieve it) and who owns the jobs. */
   readonly userDn: string;
   /** More of wms.yaml (job timings, matchmaker back-off...). */
   readonly config?: Record<string, unknown>;
-  /** Private servers (a test that stops or restarts one) the stage, its pilots and matchmakers use instead of the shared ones. */
-  readonly services?: { readonly nats?: string; readonly rabbitmq?: string; readonly redis?: string };
+  /**
+   * Private servers (a test that stops or restarts one, or clusters) the stage, its pilots and
+   * matchmakers use instead of the shared ones: `redisCluster` is the seed nodes of a Redis Cluster
+   * (`redis.cluster.nodes`); `matchmakerNats` gives matchmaker process i the NATS URL [i % length].
+   */
+  readonly services?: { readonly nats?: string; readonly rabbitmq?: string; readonly redis?: string; readonly redisCluster?: readonly string[]; readonly matchmakerNats?: readonly string[] };
   /** Real `wms matchmaker` processes instead of one in the test process, so a test can kill them all. */
   readonly matchmakerProcesses?: number;
   /** The node's report spool (`<workdir>/.report-spool`) on a tmpfs this small (bytes), so it fills up; needs root. */
@@ -58,11 +66,11 @@ export interface StageTally {
   readonly ranTwice: readonly string[];
   /** Jobs whose record is past attempt 1: `<jobId> <attempt>:<pilot>:<state>:<ended>:<code> ...` of the earlier attempts. */
   readonly retried: readonly string[];
-  /** Non-zero state counters of the task and of the site. */
+  /** Non-zero state counters of the task and of the stage's sites (summed). */
   readonly taskCounts: Partial<Record<JobState, number>>;
   readonly siteCounts: Partial<Record<JobState, number>>;
   readonly taskStatus: string | undefined;
-  /** The site's waiting counter. */
+  /** The sites' waiting counters, summed. */
   readonly waiting: number;
   /** Accounting records applied for the user (one per payload run: fewer is a lost report, more a duplicate). */
   readonly accounted: number;
@@ -77,6 +85,8 @@ export interface ShellJobsOptions {
   readonly count: number;
   /** Run by `/bin/sh -c`; it may append to `$LOG`, the stage's execution log. */
   readonly script: string;
+  /** Job i goes to sites[i % length] (default: the stage's `site`). */
+  readonly sites?: readonly string[];
 }
 
 /** One such job: `<taskId>.<index>`, run by `/bin/sh -c script`, with `$LOG` and `environment`. */
@@ -85,6 +95,8 @@ export interface ShellJobOptions {
   readonly name: string;
   readonly script: string;
   readonly index?: number;
+  /** Default: the stage's `site`. */
+  readonly site?: string;
   readonly environment?: Readonly<Record<string, string>>;
   readonly maxAttempts?: number;
   /** The memory the job asks for (default 100 MB); the pilot kills a payload tree past it. */
@@ -105,8 +117,8 @@ export interface PilotStage {
   /** The dispatch queues the agents and the test use (the in-process matchmaker's, or the stage's own beside matchmaker processes). */
   readonly dispatch: DispatchQueues;
   readonly store: JobStore;
-  /** A pilot token as the factory mints it. */
-  token(uses?: number): Promise<string>;
+  /** A pilot token as the factory mints it (for the stage's `site` unless told). */
+  token(uses?: number, site?: string): Promise<string>;
   /** Records the job's task in the JobStore and puts it on its site queue, sealed as the intake seals it. */
   enqueue(job: JobSpec): Promise<void>;
   /** Like `enqueue`, for many jobs of one task (each sealed). */
@@ -123,7 +135,7 @@ export interface PilotStage {
    * Starts a real `wms pilot` process as the factory does (its own token, in its own process group,
    * reading the stage's wms.yaml); `stop()` kills the groups of those still running.
    */
-  spawnPilot(pilotId: string): Promise<ChildProcess>;
+  spawnPilot(pilotId: string, site?: string): Promise<ChildProcess>;
   /** What a spawned pilot wrote (its log lines and exit summary) so far. */
   pilotOutput(pilotId: string): string;
   /** With `matchmakerProcesses`: kills every matchmaker process (SIGKILL, a crash) and waits for them to end. */
@@ -138,6 +150,12 @@ export interface PilotStage {
   stopAgents(): Promise<void>;
   startAgents(): Promise<void>;
   stop(): Promise<void>;
+}
+
+function sumCounts(all: ReadonlyArray<Record<JobState, number>>): Record<JobState, number> {
+  const out = { ...all[0] };
+  for (const c of all.slice(1)) for (const k of Object.keys(c) as JobState[]) out[k] = (out[k] ?? 0) + c[k];
+  return out;
 }
 
 /** The agents a stage runs: job state, and accounting so a test can count lost or duplicate records. */
@@ -167,8 +185,9 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
   mkdirSync(keyDir, { mode: 0o700 });
   writeFileSync(join(keyDir, "pilot.cert.pem"), pilotCert.certPem);
   writeFileSync(join(keyDir, "pilot.key.pem"), pilotCert.keyPem, { mode: 0o600 });
-  const site: Site = { name: o.site, storagePath: storage, online: true, identitySwitch: "off", capacity: 10, softwareTags: [], authz: [], mapping: [] };
-  const sites: SiteConfig = { schemaVersion: 1, sites: [site] };
+  const siteNames = [o.site, ...(o.extraSites ?? [])];
+  const siteEntries: Site[] = siteNames.map((name) => ({ name, storagePath: storage, online: true, identitySwitch: "off", capacity: 10, softwareTags: [], authz: [], mapping: [] }));
+  const sites: SiteConfig = { schemaVersion: 1, sites: siteEntries };
   writeFileSync(join(root, "sites.yaml"), toYaml(sites));
   const configFile = join(root, "wms.yaml");
   writeFileSync(
@@ -180,6 +199,7 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
       // 1024-bit proxy keys: key strength is not what these tests exercise, and every job's retrieval makes one.
       credentials: { encryptionKey: randomBytes(32).toString("base64"), proxyKeyBits: 1024 },
       ...o.config,
+      ...(o.services?.redisCluster ? { redis: { cluster: { nodes: o.services.redisCluster } } } : {}),
       sitesFile: join(root, "sites.yaml"),
       logLevel: "warn",
     }),
@@ -187,9 +207,10 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
   );
   // Loopback URLs from the environment as every test uses them, or the test's private servers; the
   // rest from the file the pilots and matchmakers read too.
+  // A Redis Cluster comes from the file: WMS_REDIS_URL would replace it with one server.
   const urls = {
     WMS_NATS_URL: o.services?.nats ?? process.env.WMS_NATS_URL,
-    WMS_REDIS_URL: o.services?.redis ?? process.env.WMS_REDIS_URL,
+    WMS_REDIS_URL: o.services?.redisCluster ? undefined : (o.services?.redis ?? process.env.WMS_REDIS_URL),
     WMS_RABBITMQ_URL: o.services?.rabbitmq ?? process.env.WMS_RABBITMQ_URL,
   };
   const loaded = loadConfig({ path: configFile, env: urls });
@@ -228,7 +249,11 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
     }
   };
   const spawnMatchmakers = (): void => {
-    matchmakers = Array.from({ length: o.matchmakerProcesses ?? 0 }, (_, i) => spawnWms(`matchmaker-${i}`, ["matchmaker"], childEnv("matchmaker")));
+    const natsOf = (i: number): Record<string, string> => {
+      const list = o.services?.matchmakerNats;
+      return list?.length ? { WMS_NATS_URL: list[i % list.length] } : {};
+    };
+    matchmakers = Array.from({ length: o.matchmakerProcesses ?? 0 }, (_, i) => spawnWms(`matchmaker-${i}`, ["matchmaker"], childEnv("matchmaker", natsOf(i))));
   };
   const stop = async (): Promise<void> => {
     for (const p of [...pilots, ...matchmakers]) killGroup(p);
@@ -258,7 +283,7 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
     const trust = loadTrust(pkiDir);
     cache = startCredentialCache({ nc: cacheNc, redis, names, config: as("credentials").config, trust, logger });
     if (o.matchmakerProcesses === undefined) {
-      mm = await startMatchmaker({ nc, redis, names, config: as("matchmaker").config, signer: createEnvelopeSigner(readServiceCredentials(pkiDir, "matchmaker")), logger, sites: [site] });
+      mm = await startMatchmaker({ nc, redis, names, config: as("matchmaker").config, signer: createEnvelopeSigner(readServiceCredentials(pkiDir, "matchmaker")), logger, sites: siteEntries });
       dispatch = mm.dispatch;
     } else {
       // The queues as the agents and the factory open them: no lease checks here, the matchmakers run those.
@@ -276,7 +301,7 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
   const store = new JobStore(redis, names);
   const tokens = new PilotTokenStore(redis, names);
   const sealer = new ServiceSealer(pkiSealKeys(pkiDir).jobSpec, JOB_SPEC_SEAL_PURPOSE);
-  const token = (uses = 3): Promise<string> => tokens.mint({ site: o.site, factoryId: `${o.label}-factory`, uses, ttlSec: 600 });
+  const token = (uses = 3, site = o.site): Promise<string> => tokens.mint({ site, factoryId: `${o.label}-factory`, uses, ttlSec: 600 });
   const executionLog = join(root, "executions.log");
   const executions = (): Map<string, number> => {
     const n = new Map<string, number>();
@@ -297,7 +322,7 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
     group: "",
     userDn: o.userDn,
     priority: 0,
-    site: o.site,
+    site: j.site ?? o.site,
     executable: "/bin/sh",
     arguments: ["-c", j.script],
     environment: { LOG: executionLog, ...j.environment },
@@ -324,11 +349,11 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
     store,
     token,
     executionLog,
-    shellJobs: (j) => Array.from({ length: j.count }, (_, i) => shellJob({ taskId: j.taskId, name: j.name, script: j.script, index: i })),
+    shellJobs: (j) => Array.from({ length: j.count }, (_, i) => shellJob({ taskId: j.taskId, name: j.name, script: j.script, index: i, ...(j.sites?.length ? { site: j.sites[i % j.sites.length] } : {}) })),
     shellJob,
     executions,
-    async spawnPilot(pilotId) {
-      const child = spawnWms(pilotId, ["pilot", "--site", o.site, "--work-dir", workdir, "--pilot-id", pilotId, "--max-empty", "20", "--max-backoff", "0.2", "--json"], childEnv("pilot", { WMS_PILOT_TOKEN: await token(1000) }));
+    async spawnPilot(pilotId, site = o.site) {
+      const child = spawnWms(pilotId, ["pilot", "--site", site, "--work-dir", workdir, "--pilot-id", pilotId, "--max-empty", String(o.pilotMaxEmpty ?? 20), "--max-backoff", "0.2", "--json"], childEnv("pilot", { WMS_PILOT_TOKEN: await token(1000, site) }));
       pilots.push(child);
       return child;
     },
@@ -377,9 +402,9 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
           records.filter((r) => r.attempt !== 1).map(async (r) => `${r.jobId} ${(await store.attempts(r.jobId)).map((a) => `${a.attempt}:${a.pilotId}:${a.state}:${a.ended}:${a.errorCode}`).join(" ")}`),
         ),
         taskCounts: nonZero(await store.taskCounts(taskId)),
-        siteCounts: nonZero(await store.siteCounts(o.site)),
+        siteCounts: nonZero(sumCounts(await Promise.all(siteNames.map((s) => store.siteCounts(s))))),
         taskStatus: (await store.getTask(taskId))?.status,
-        waiting: await dispatch.waitingCount(o.site),
+        waiting: (await Promise.all(siteNames.map((s) => dispatch.waitingCount(s)))).reduce((a, b) => a + b, 0),
         accounted: (await usage.get("user", o.userDn)).jobs,
         repairs: (await new Reconciler(store, dispatch, { graceMs: 0 }).run()).repairs,
       };
