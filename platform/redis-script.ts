@@ -21,14 +21,37 @@ export function redisScript(lua: string): RedisScript {
       // One array for KEYS and ARGV (ioredis takes it as the command's arguments as they are): the
       // spread form built three more copies of them per call on the matchmaker's per-match path.
       const flat = keysAndArgs(keys, args);
-      try {
-        return await redis.evalsha(sha, keys.length, flat);
-      } catch (e) {
-        if (!(e instanceof Error) || !e.message.startsWith("NOSCRIPT")) throw e;
-        return redis.eval(lua, keys.length, flat);
+      const once = async (): Promise<unknown> => {
+        try {
+          return await redis.evalsha(sha, keys.length, flat);
+        } catch (e) {
+          if (!(e instanceof Error) || !e.message.startsWith("NOSCRIPT")) throw e;
+          return redis.eval(lua, keys.length, flat);
+        }
+      };
+      for (let tries = 1; ; tries++) {
+        try {
+          return await once();
+        } catch (e) {
+          if (!redis.isCluster || tries >= CLUSTER_RETRIES || !notRunOnCluster(e)) throw e;
+          // ioredis follows MOVED for a lone command, but not for an auto-pipelined batch whose
+          // commands got different refusals: after a failover the matchmaker's heartbeat answers
+          // failed with MOVED and pilots gave up jobs they held (measured in the cluster task test).
+          (redis as Cluster).refreshSlotsCache();
+          await new Promise((r) => setTimeout(r, CLUSTER_RETRY_MS));
+        }
       }
     },
   };
+}
+
+/** A failover takes a cluster-node-timeout and an election; this covers a few seconds of it. */
+const CLUSTER_RETRIES = 30;
+const CLUSTER_RETRY_MS = 200;
+
+/** Refusals by which a Redis Cluster node says the script did not run (its slot is elsewhere or not served yet), so running it again is safe. */
+function notRunOnCluster(e: unknown): boolean {
+  return e instanceof Error && /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /.test(e.message);
 }
 
 function keysAndArgs(keys: readonly string[], args: ReadonlyArray<string | number>): string[] {
