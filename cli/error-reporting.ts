@@ -2,7 +2,7 @@
 // apart from command-kit.ts and importing the error registry's own files rather than schemas/'
 // index, so that `wms --help` and a usage error load no message schema (TypeBox) and no config.
 import { ERR } from "../schemas/error-codes.ts";
-import { isWmsError, WmsError } from "../schemas/wms-error.ts";
+import { isWmsError, toWmsError } from "../schemas/wms-error.ts";
 
 /**
  * Exit codes: 0 ok; 1 the operation failed (the error line names why); 2 the command line is wrong
@@ -44,12 +44,4 @@ export function reportError(e: unknown, io: CliIo = PROCESS_IO): number {
   return exitCodeFor(w.code);
 }
 
-/** A system error a user can act on gets its own code; anything else is INTERNAL, first line only. */
-export function toWmsError(e: unknown): WmsError {
-  if (isWmsError(e)) return e;
-  const err = e instanceof Error ? e : new Error(String(e));
-  const sys = err as NodeJS.ErrnoException & { address?: string; port?: number };
-  if (sys.code === "EADDRINUSE") return new WmsError(ERR.PORT_IN_USE, `${sys.address ?? "the address"}:${sys.port ?? "?"} (${sys.syscall ?? "listen"})`);
-  if (sys.code === "EACCES" && sys.syscall === "listen") return new WmsError(ERR.BAD_PORT, `not allowed to listen on ${sys.address ?? ""}:${sys.port ?? "?"} (ports below 1024 need privileges)`);
-  return new WmsError(ERR.INTERNAL, err.message.split("\n")[0] || err.name);
-}
+export { toWmsError };

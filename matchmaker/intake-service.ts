@@ -2,7 +2,7 @@
 // group so several instances share the requests (all state is in Redis). Every request gets a reply:
 // the result, or an error with its registry code; bad input changes nothing.
 import type { Msg, NatsConnection, Subscription } from "nats";
-import { ERR, isWmsError, WmsError } from "../schemas/index.ts";
+import { ERR, isWmsError, toWmsError, WmsError } from "../schemas/index.ts";
 import { controlTask } from "./intake-control.ts";
 import { createIntakeContext, type IntakeContext, type IntakeDeps } from "./intake-context.ts";
 import { submitTask } from "./intake-submit.ts";
@@ -25,8 +25,10 @@ function errorReply(e: unknown, ctx: IntakeContext, subject: string): Record<str
     ctx.logger.info({ subject, code: e.code }, e.message);
     return { schemaVersion: 1, ...e.toReply() };
   }
-  ctx.logger.error({ err: e, subject }, "intake request failed");
-  return { schemaVersion: 1, ...new WmsError(ERR.INTERNAL, (e as Error).message).toReply() };
+  const w = toWmsError(e);
+  if (w.code === ERR.INTERNAL) ctx.logger.error({ err: e, subject }, "intake request failed");
+  else ctx.logger.warn({ subject, code: w.code }, w.message);
+  return { schemaVersion: 1, ...w.toReply() };
 }
 
 function parseBody(msg: Msg): unknown {

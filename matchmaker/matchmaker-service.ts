@@ -6,6 +6,7 @@ import type { RedisClient } from "../platform/redis-client.ts";
 import { Counter, Histogram, Registry } from "prom-client";
 import type { Logger } from "pino";
 import {
+  toWmsError,
   ERR,
   type EnvelopeBody,
   Heartbeat,
@@ -353,8 +354,8 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
   }
 
   function errorReply(e: unknown): { schemaVersion: 1; status: "error"; code: number; name: string; message: string } {
-    const w = isWmsError(e) ? e : new WmsError(ERR.INTERNAL, (e as Error).message);
-    if (!isWmsError(e)) logger?.error({ err: (e as Error).stack }, "advert failed");
+    const w = toWmsError(e);
+    if (w.code === ERR.INTERNAL) logger?.error({ err: (e as Error).stack }, "advert failed");
     return { schemaVersion: SCHEMA_VERSION, ...w.toReply() };
   }
 

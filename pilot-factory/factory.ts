@@ -7,8 +7,8 @@ import path from "node:path";
 import type { Msg, NatsConnection, Subscription } from "nats";
 import type { RedisClient } from "../platform/redis-client.ts";
 import {
+  toWmsError,
   ERR,
-  isWmsError,
   PilotCensus,
   SCHEMA_VERSION,
   WmsError,
@@ -141,7 +141,7 @@ const EXIT_GRACE_MS = 2000;
 /** Census messages a live pilot may miss (NATS reconnecting) before it is missed: two intervals. */
 const CENSUS_EXPIRY_INTERVALS = 2;
 
-const asWmsError = (e: unknown): WmsError => (isWmsError(e) ? e : new WmsError(ERR.INTERNAL, (e as Error).message ?? String(e)));
+const asWmsError = toWmsError;
 
 function newPilotId(queue: string): string {
   return `${queue.slice(0, 64)}.${Date.now().toString(36)}.${randomBytes(5).toString("hex")}`;

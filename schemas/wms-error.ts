@@ -1,4 +1,4 @@
-import { errorEntry, type ErrorCode } from "./error-codes.ts";
+import { ERR, errorEntry, type ErrorCode } from "./error-codes.ts";
 
 /**
  * The one error class callers meet: the registry code tells what went wrong and what to do.
@@ -40,4 +40,34 @@ export class WmsError extends Error {
 
 export function isWmsError(e: unknown): e is WmsError {
   return e instanceof WmsError;
+}
+
+// Errors a store or broker client throws while its server is away: ioredis ("Connection is closed.",
+// its MaxRetriesPerRequestError, a stream that is not writeable), nats.js (CONNECTION_CLOSED,
+// DISCONNECT, TIMEOUT, 503 no responders), amqplib (a closed channel or connection), and the
+// socket errors under all of them. Matched by name, code and text, so this file imports no client.
+const OUTAGE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENOTCONN", "CONNECTION_CLOSED", "CONNECTION_DRAINING", "DISCONNECT", "TIMEOUT", "503"]);
+const OUTAGE_TEXT = /^(Connection is closed|Stream isn't writeable|Reached the max retries per request limit|Channel closed|Connection closed|Channel ended)/i;
+
+/** True when `e` says a server (Redis, NATS, RabbitMQ) did not answer, not that the request was wrong. */
+export function isOutage(e: unknown): boolean {
+  if (!(e instanceof Error)) return false;
+  const code = (e as { code?: unknown }).code;
+  return e.name === "MaxRetriesPerRequestError" || (typeof code === "string" && OUTAGE_CODES.has(code)) || OUTAGE_TEXT.test(e.message);
+}
+
+/**
+ * Any failure as a registry error: a WmsError as it is; a server that is away as SERVICE_UNAVAILABLE
+ * (retryable: a job whose pilot met a Redis restart is retried, and says why, rather than
+ * INTERNAL); a port problem with its own code; anything else INTERNAL, first line only.
+ */
+export function toWmsError(e: unknown): WmsError {
+  if (isWmsError(e)) return e;
+  const err = e instanceof Error ? e : new Error(String(e));
+  const firstLine = err.message.split("\n")[0] || err.name;
+  const sys = err as Error & { code?: string; syscall?: string; address?: string; port?: number };
+  if (sys.code === "EADDRINUSE") return new WmsError(ERR.PORT_IN_USE, `${sys.address ?? "the address"}:${sys.port ?? "?"} (${sys.syscall ?? "listen"})`);
+  if (sys.code === "EACCES" && sys.syscall === "listen") return new WmsError(ERR.BAD_PORT, `not allowed to listen on ${sys.address ?? ""}:${sys.port ?? "?"} (ports below 1024 need privileges)`);
+  if (isOutage(err)) return new WmsError(ERR.SERVICE_UNAVAILABLE, firstLine, { cause: e });
+  return new WmsError(ERR.INTERNAL, firstLine, { cause: e });
 }

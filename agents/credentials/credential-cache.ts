@@ -9,6 +9,7 @@ import type { Msg, NatsConnection, Subscription } from "nats";
 import type { RedisClient } from "../../platform/redis-client.ts";
 import type { Logger } from "../../platform/logger.ts";
 import {
+  toWmsError,
   CredCertificateQuery,
   CredDelegateBeginBody,
   CredDelegateBody,
@@ -340,7 +341,7 @@ export function startCredentialCache(d: CredentialCacheDeps): CredentialCache {
       callback: (_err, msg: Msg) => {
         void handler(msg.data)
           .catch((e: unknown): CredReply => {
-            const w = isWmsError(e) ? e : new WmsError(ERR.INTERNAL, e instanceof Error ? e.message : String(e));
+            const w = toWmsError(e);
             if (w.code === ERR.INTERNAL) log?.error({ err: e }, "credential request failed");
             else log?.info({ code: w.code, subject }, w.message);
             return { schemaVersion: SCHEMA_VERSION, ...w.toReply() } as CredReply;

@@ -1,7 +1,7 @@
 // `wms monitor`: the read-only web dashboard, its JSON API and Prometheus metrics, on loopback by default.
 import Fastify, { type FastifyInstance } from "fastify";
 import type { RedisClient } from "../../platform/redis-client.ts";
-import { ERR, WmsError, type WireNames } from "../../schemas/index.ts";
+import { toWmsError, ERR, WmsError, type WireNames } from "../../schemas/index.ts";
 import { JOB_STATES, type JobState } from "../../jobs/index.ts";
 import { MonitorData, type MonitorProviders } from "./monitor-data.ts";
 import { History, HISTORY_RANGES, type HistoryRange } from "./history.ts";
@@ -42,8 +42,8 @@ export async function startMonitor(opts: MonitorOptions): Promise<RunningMonitor
   const timer = setInterval(() => void sample().catch(() => undefined), opts.sampleEveryMs ?? 5000);
 
   app.setErrorHandler((err, _req, reply) => {
-    const e = err instanceof WmsError ? err : new WmsError(ERR.INTERNAL, err instanceof Error ? err.message : String(err));
-    const status = e.code === ERR.NOT_FOUND ? 404 : e.code === ERR.INTERNAL ? 500 : 400;
+    const e = toWmsError(err);
+    const status = e.code === ERR.NOT_FOUND ? 404 : e.code === ERR.INTERNAL ? 500 : e.code === ERR.SERVICE_UNAVAILABLE ? 503 : 400;
     void reply.status(status).send({ error: { code: e.code, name: e.name, message: e.message } });
   });
 

@@ -5,7 +5,7 @@ import { randomUUID } from "node:crypto";
 import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import type { NatsConnection } from "nats";
-import { ERR, isWmsError, WmsError, type EnvelopeBody, type ErrorCode, type MatchEnvelope, type Report, type Site, type WireNames } from "../../schemas/index.ts";
+import { toWmsError, ERR, WmsError, type EnvelopeBody, type ErrorCode, type MatchEnvelope, type Report, type Site, type WireNames } from "../../schemas/index.ts";
 import { decryptFromPilot, verifyEnvelope, type SignerCache, type TrustStore } from "../../security/index.ts";
 import type { Logger } from "../../platform/logger.ts";
 import { logReport, payloadTails, type BoundedLines } from "./attempt-log.ts";
@@ -61,10 +61,7 @@ export type JobResult =
 
 const MIN_RENEW_INTERVAL_MS = 1000;
 
-function asWmsError(e: unknown): WmsError {
-  if (isWmsError(e)) return e;
-  return new WmsError(ERR.INTERNAL, e instanceof Error ? e.message : String(e));
-}
+const asWmsError = toWmsError;
 
 /** What ended the payload, as a registry code; undefined when it succeeded. */
 export function payloadFailure(o: PayloadOutcome): { code: ErrorCode; message: string } | undefined {
