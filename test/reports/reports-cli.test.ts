@@ -16,6 +16,8 @@ import { REPO_ROOT, runCli, WMS_BIN } from "../support/run-cli.ts";
 import { removeTopology, waitFor } from "./support/rabbit-fixture.ts";
 import { accountingReport, auditReport } from "./support/report-factory.ts";
 import { jobSpec, recordClaimedJob, signedByPilot } from "./support/job-fixture.ts";
+import { createSealKeys, openSealer, sealKeysPath } from "../../security/seal-keys.ts";
+import { REPORT_KEY_SEAL_PURPOSE } from "../../security/index.ts";
 
 // The agents' identity: they declare the reports topology, consume it and may publish to it (dead
 // letters), so the publishers and raw readers here log in as the agents do (pilots may only publish
@@ -90,12 +92,16 @@ describe("wms accounting report / errors summary / agents", { timeout: 90_000 },
   });
 
   it("runs the agents until SIGTERM, consuming reports meanwhile", async () => {
-    const child = spawn(process.execPath, [WMS_BIN, "agents", "--only", "audit"], { cwd: REPO_ROOT, env: { ...process.env, ...env, ...roleEnv("agents"), WMS_LOG_LEVEL: "warn" }, stdio: ["ignore", "pipe", "pipe"] });
+    // The agents believe a claim's report key only under the deployment's report-key seal, read from their PKI folder.
+    const pkiDir = join(spool, "pki");
+    createSealKeys(sealKeysPath(pkiDir, REPORT_KEY_SEAL_PURPOSE), REPORT_KEY_SEAL_PURPOSE);
+    const sealer = openSealer({ dir: pkiDir }, REPORT_KEY_SEAL_PURPOSE);
+    const child = spawn(process.execPath, [WMS_BIN, "agents", "--only", "audit"], { cwd: REPO_ROOT, env: { ...process.env, ...env, ...roleEnv("agents"), WMS_PKI_DIR: pkiDir, WMS_LOG_LEVEL: "warn" }, stdio: ["ignore", "pipe", "pipe"] });
     const exited = new Promise<number>((r) => child.on("exit", (code) => r(code ?? -1)));
     try {
       const pub = new ReportPublisher({ url: config.rabbitmq.url, rabbit: config.rabbitmq, names, spoolDir: spool, logger: createLogger("test", "silent") });
       // Signed by the pilot that holds the job's attempt: the audit agent stores nothing else.
-      const spec = await recordClaimedJob(new JobStore(redis, names), { pilotId: "pilot-1", lockToken: "lease-token-of-test" });
+      const spec = await recordClaimedJob(new JobStore(redis, names), { pilotId: "pilot-1", lockToken: "lease-token-of-test", sealer });
       const rec = signedByPilot(auditReport({ jobId: spec.jobId, attempt: 1, lockToken: "lease-token-of-test" }));
       await pub.publish(rec);
       await pub.close();

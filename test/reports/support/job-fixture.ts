@@ -77,7 +77,7 @@ export async function claimJob(store: JobStore, dq: DispatchQueues, jobId: strin
  * A job record claimed by `pilotId` under `lockToken` with `reportKey` bound to attempt 1, written
  * straight to the store (no queue): for tests whose pilot or reports stand in for the matchmaker's.
  */
-export async function recordClaimedJob(store: JobStore, o: { pilotId: string; lockToken: string; reportKey?: string; site?: string; spec?: JobSpec }): Promise<JobSpec> {
+export async function recordClaimedJob(store: JobStore, o: { pilotId: string; lockToken: string; reportKey?: string; site?: string; spec?: JobSpec; sealer?: ServiceSealer }): Promise<JobSpec> {
   const spec = o.spec ?? jobSpec(`T${randomBytes(4).toString("hex")}`, 0, { site: o.site ?? "SITE_A" });
   const taskId = spec.taskId;
   await store.createTask(
@@ -88,7 +88,7 @@ export async function recordClaimedJob(store: JobStore, o: { pilotId: string; lo
     pilotId: o.pilotId,
     leaseToken: o.lockToken,
     reportKey: o.reportKey ?? testPilotKey.publicKey,
-    reportKeySeal: sealReportKey(testReportKeySealer, { jobId: spec.jobId, leaseToken: o.lockToken, reportKey: o.reportKey ?? testPilotKey.publicKey }),
+    reportKeySeal: sealReportKey(o.sealer ?? testReportKeySealer, { jobId: spec.jobId, leaseToken: o.lockToken, reportKey: o.reportKey ?? testPilotKey.publicKey }),
   });
   if (!moved.moved) throw new Error(`could not record the claim of ${spec.jobId}`);
   return spec;
