@@ -263,7 +263,10 @@ export class DispatchQueues {
   async claim<T>(site: string, autoclusters: string | readonly string[], holder: string | ClaimHolder, withClaim: (job: ClaimTarget) => ClaimWrites<T>): Promise<(ClaimedJob & { readonly extra: T }) | undefined>;
   async claim<T>(site: string, autoclusters: string | readonly string[], holder: string | ClaimHolder, withClaim?: (job: ClaimTarget) => ClaimWrites<T>): Promise<(ClaimedJob & { readonly extra?: T }) | undefined> {
     const { pilotId, reportKey = "" } = typeof holder === "string" ? { pilotId: holder } : holder;
-    const acs = typeof autoclusters === "string" ? [autoclusters] : autoclusters;
+    // A copy: the caller may change its list while this claim waits on Redis (the plumbing floor
+    // drops empty autoclusters from it), and a retry below must send the same autoclusters as the
+    // ready sets it names, or the script reads an autocluster id past the end of ARGV.
+    const acs = typeof autoclusters === "string" ? [autoclusters] : [...autoclusters];
     if (acs.length === 0) return undefined;
     const sk = this.keys.site(site);
     const keys = [sk.lease, sk.held, sk.live, sk.n, sk.states, ...acs.map((ac) => sk.ready(ac))];

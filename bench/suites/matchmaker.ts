@@ -60,6 +60,18 @@ async function queueJobs(store: JobStore, dq: DispatchQueues, tag: string, n: nu
   return out;
 }
 
+/**
+ * The plumbing floor's own jobs, with records as an intake writes them: a claim moves the record
+ * (activated -> sent), and an entry with no record is dropped, not matched (the floor measured
+ * nothing but leftover matchmaker jobs when its entries had none).
+ */
+async function queueFloorJobs(store: JobStore, dq: DispatchQueues, n: number): Promise<void> {
+  const specs = Array.from({ length: n }, (_, i) => benchJob("floor", i, `BENCH_${i % SITES}`, { environment: { ATHENA_CORES: "1" } }));
+  const taskId = specs[0].taskId;
+  await store.createTask({ taskId, taskName: taskId, kind: "production", vo: "atlas", group: "atlas/prod", ownerDn: specs[0].userDn, priority: 100, maxAttempts: 3, outputDataset: "bench.out" }, specs.map((x) => ({ spec: x, state: "activated" as const })));
+  await dq.enqueue(specs);
+}
+
 function machineAd(pilotId: string, site: string): string {
   return `[ MyType = "Machine"; PilotId = "${pilotId}"; Site = "${site}"; Cpus = 8; Memory = 16000; WalltimeLeft = 86400; OpSys = "LINUX"; Requirements = TARGET.WalltimeSec <= MY.WalltimeLeft && TARGET.Cores <= MY.Cpus && TARGET.MemoryMb <= MY.Memory ]`;
 }
@@ -287,7 +299,7 @@ async function transportRun(secured: boolean, work: string, base: { readonly con
     const matchmakerCpuUsPerMatch = Math.round((((await cpuSec(pid)) - cpu0) * 1e6) / Math.max(1, peak.matches));
     child.kill("SIGTERM");
     await exited(child);
-    await dq.enqueue(Array.from({ length: TRANSPORT_FLOOR_JOBS }, (_, i) => benchJob("floor", i, `BENCH_${i % SITES}`, { environment: { ATHENA_CORES: "1" } })));
+    await queueFloorJobs(new JobStore(redis, names), dq, TRANSPORT_FLOOR_JOBS);
     floor = await startFloor(namespace, { WMS_CONFIG: mmConfig, WMS_NAMESPACE: undefined, WMS_IDENTITY_FILE: undefined });
     const floorRun = await swarm.call({ op: "closed", ms: FLOOR_MS });
     return { matchesPerSec: peak.matches / (peak.elapsedMs / 1000), plumbingFloorPerSec: floorRun.matches / (floorRun.elapsedMs / 1000), matchmakerCpuUsPerMatch };
@@ -402,10 +414,10 @@ export const matchmakerSuite: BenchSuite = {
         latencyGcPauseMsPerSec: Math.round((gcOpen.pausesMs.reduce((a, b) => a + b, 0) / (LATENCY_MS / 1000)) * 10) / 10,
       };
 
-      // The floor: the same pilots against a responder that only claims in BullMQ and answers.
+      // The floor: the same pilots against a responder that only claims through the jobs port and answers.
       child.kill("SIGTERM");
       await exited(child);
-      await dq.enqueue(Array.from({ length: FLOOR_JOBS }, (_, i) => benchJob("floor", i, `BENCH_${i % SITES}`, { environment: { ATHENA_CORES: "1" } })));
+      await queueFloorJobs(store, dq, FLOOR_JOBS);
       floor = await startFloor(namespace);
       const floorCpu0 = { responder: await cpuSec(floor.pid ?? 0), redis: await redisCpuSec(redis) };
       const floorRun = await swarm.call({ op: "closed", ms: FLOOR_MS });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RedisClient } from "../../platform/redis-client.ts";
 import { openRedis } from "../../platform/connections.ts";
-import { DispatchQueues, parseLockToken } from "../../jobs/index.ts";
+import { DispatchQueues, jobKeys, parseLockToken } from "../../jobs/index.ts";
 import { autoclusterId, autoclusterKey } from "../../jobs/index.ts";
 import { JobStore } from "../../jobs/index.ts";
 import { testConfig } from "../support/namespace.ts";
@@ -117,5 +117,19 @@ describe("dispatch queues", () => {
     expect(failed?.state).toBe("failed");
     expect(failed?.errorCode).toBe(1104);
     expect(await dq.claim("SITE_S", ac, "p3")).toBeUndefined();
+  });
+
+  it("claims from the autoclusters it was asked for even when the caller changes its list while the claim waits", async () => {
+    const site = "SITE_LIST";
+    // The first autocluster's only entry has no record (dropped, so the claim tries again); the second holds a real job.
+    const [orphan] = await createJobs(store, { site, cores: 1 }, 1);
+    const [real] = await createJobs(store, { site, cores: 2 }, 1);
+    await dq.enqueue([orphan, real]);
+    await redis.del(jobKeys(names).task(orphan.taskId).job(orphan.jobId));
+    const acs = [autoclusterId(autoclusterKey(orphan)), autoclusterId(autoclusterKey(real))];
+    const claiming = dq.claim(site, acs, "pilot-list");
+    acs.splice(0, 2);
+    const claimed = await claiming;
+    expect(claimed?.spec.jobId).toBe(real.jobId);
   });
 });
