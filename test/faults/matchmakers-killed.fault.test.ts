@@ -20,6 +20,8 @@ describe("all matchmakers killed and restarted mid-run", () => {
 
     // A claim whose envelope died with its matchmaker is a lost attempt (lease expiry, E1104): retried,
     // its payload never ran. Nothing else may need a second attempt.
-    await run.expectSettled({ allowRetried: / 1:pilot-\d+:sent:lost:1104$/ });
+    // A matchmaker killed between a heartbeat's move to holding (task shard) and its site counters
+    // (site shard) leaves those one move behind: the reconciler's to repair, and only that.
+    await run.expectSettled({ allowRetried: / 1:pilot-\d+:sent:lost:1104$/, allowSiteCountRepairs: true });
   }, 240_000);
 });
