@@ -17,7 +17,7 @@ afterAll(async () => {
 });
 
 describe("pilot reports when RabbitMQ goes away mid-run", () => {
-  it("spools the reports it cannot deliver and delivers them when RabbitMQ returns", async () => {
+  it("spools the reports it cannot deliver, stays until RabbitMQ returns, and delivers them", { timeout: 60_000 }, async () => {
     const u = new URL(fx.rabbitUrl);
     u.port = String(proxy.port);
     const publisher = fx.publisher({ url: u.toString() });
@@ -26,15 +26,23 @@ describe("pilot reports when RabbitMQ goes away mid-run", () => {
     const isState = (state: string) => (r: Report): r is StateReport => r.kind === "state" && r.jobId === job.jobId && r.state === state;
 
     const run = runPilot(fx.pilotOptions({ reports: publisher }));
+    let ended = false;
+    void run.finally(() => (ended = true));
     // RabbitMQ vanishes while the payload runs.
     await fx.reports.waitFor(isState("running"));
     await proxy.stop();
-    const summary = await run;
-    expect(summary.jobsDone).toBe(1);
+    // The payload ends; its final reports go to the spool, and the pilot, out of jobs, stays while
+    // its node's spool holds reports (it would strand them otherwise) instead of leaving.
+    const deadline = Date.now() + 20_000;
+    while (publisher.spooledCount() < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(publisher.spooledCount()).toBeGreaterThanOrEqual(2);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(ended, "the pilot left while its reports were only in the spool").toBe(false);
     expect(fx.reports.reports.some(isState("finished"))).toBe(false);
 
     await proxy.start();
+    const summary = await run;
+    expect(summary.jobsDone).toBe(1);
     expect(await publisher.flush(20_000)).toBe(true);
     const finished = await fx.reports.waitFor(isState("finished"));
     expect(finished.outputs?.[0].lfn).toBe(`${job.outputDataset}/${job.jobId}/r.txt`);
