@@ -53,9 +53,10 @@ export function readUpState(deploymentDir: string): UpState | undefined {
 }
 
 export function writeUpState(deploymentDir: string, state: UpState): void {
-  mkdirSync(upDir(deploymentDir), { recursive: true });
+  // Owner-only: the private servers' URLs may carry passwords, and the pids are what `wms down` kills.
+  mkdirSync(upDir(deploymentDir), { recursive: true, mode: 0o700 });
   const file = stateFile(deploymentDir);
-  writeFileSync(`${file}.tmp`, JSON.stringify(state, null, 2) + "\n", { mode: 0o644 });
+  writeFileSync(`${file}.tmp`, JSON.stringify(state, null, 2) + "\n", { mode: 0o600 });
   renameSync(`${file}.tmp`, file);
 }
 

@@ -11,6 +11,7 @@
 // x-dead-letter-exchange still catches it (reason then only in the log): never lost, never looping.
 import type { ChannelModel, ConfirmChannel, ConsumeMessage } from "amqplib";
 import { connectRabbit } from "../../platform/connections.ts";
+import { redactUrl } from "../../platform/service-targets.ts";
 import type { RedisClient } from "../../platform/redis-client.ts";
 import type { Logger } from "pino";
 import { ERR, isRetryable, isWmsError, WmsError, type Report, type WireNames, type WmsConfig } from "../../schemas/index.ts";
@@ -264,15 +265,4 @@ export class ReportConsumer {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-/** The broker URL without its password, for messages. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = "***";
-    return u.toString();
-  } catch {
-    return "(invalid url)";
-  }
 }

@@ -53,7 +53,13 @@ export function registerUp(program: Command): void {
         const dir = deploymentDirOf(configFor(cmd));
         const state = readUpState(dir);
         const running = state !== undefined && isAlive(state.supervisor);
-        if (opts.json) return printJson({ dir, running, ...(state && { ...state, children: state.children.map((c) => ({ ...c, alive: c.pid !== undefined && isAlive({ pid: c.pid, startTicks: c.startTicks }) })) }) });
+        const { redactUrl } = await import("../../platform/service-targets.ts");
+        if (opts.json) {
+          // Scripts and logs get what the table shows: the servers, never a password in a URL.
+          const urls = state && { nats: redactUrl(state.urls.nats), redis: redactUrl(state.urls.redis), rabbitmq: redactUrl(state.urls.rabbitmq) };
+          const privateUrls = state?.privateUrls && Object.fromEntries(Object.entries(state.privateUrls).map(([k, u]) => [k, redactUrl(u)]));
+          return printJson({ dir, running, ...(state && { ...state, urls, ...(privateUrls && { privateUrls }), children: state.children.map((c) => ({ ...c, alive: c.pid !== undefined && isAlive({ pid: c.pid, startTicks: c.startTicks }) })) }) });
+        }
         if (!state || !running) {
           process.stdout.write(`nothing runs for ${dir}${state ? " (a previous run did not stop cleanly: 'wms down' clears it)" : ""}; start it with 'wms up'\n`);
           return;
@@ -65,7 +71,6 @@ export function registerUp(program: Command): void {
         };
         process.stdout.write(`wms up for ${dir} (namespace ${state.namespace}): ${state.status}, supervisor pid ${state.supervisor.pid}, up ${age(state.startedAt)}\n`);
         if (state.monitorUrl) process.stdout.write(`  monitor   ${state.monitorUrl}\n`);
-        const { redactUrl } = await import("../../platform/service-targets.ts");
         process.stdout.write(`  services  nats ${redactUrl(state.urls.nats)}, redis ${redactUrl(state.urls.redis)}, rabbitmq ${redactUrl(state.urls.rabbitmq)}${state.startedServices.length ? ` (started privately: ${state.startedServices.join(", ")})` : ""}\n`);
         if (state.logFile) process.stdout.write(`  log       ${state.logFile}\n`);
         const rows = state.children.map((c) => [c.name, c.pid === undefined ? "-" : String(c.pid), c.state, String(c.restarts), age(c.since)]);
