@@ -1,4 +1,4 @@
-import { Type } from "@sinclair/typebox";
+import { Type, type TString } from "@sinclair/typebox";
 import { SchemaVersion } from "../message.ts";
 import { JOB_STATES } from "../../jobs/lifecycle.ts";
 
@@ -16,6 +16,21 @@ export const ReportKey = Type.String({ minLength: 60, maxLength: 60, pattern: "^
 export const Nonce = Type.String({ minLength: 16, maxLength: 128, pattern: "^[A-Za-z0-9_-]+$" });
 /** The chain that signed a task batch or a task control request. */
 export const SignerCertChain = Type.Array(Type.String({ minLength: 64, maxLength: 16384 }), { minItems: 1, maxItems: 8, description: "PEM: signer first, then any proxies' issuers" });
+
+/**
+ * The fields of a signed request on the wire: the exact JSON text that was signed (under `field`,
+ * so the verifier checks the bytes the signer saw, never a re-serialisation), its base64 signature
+ * and the signer's chain. Task batches, task control and factory control all travel this way.
+ */
+export function signedTextFields<K extends string>(field: K, what: string, maxLength: number) {
+  const text = { [field]: Type.String({ minLength: 2, maxLength, description: `${what} as JSON text, exactly as signed` }) } as { [P in K]: TString };
+  return {
+    schemaVersion: SchemaVersion,
+    ...text,
+    signature: Type.String({ minLength: 16, maxLength: 4096, description: `base64 signature over \`${field}\`` }),
+    certChain: SignerCertChain,
+  };
+}
 
 /** The error branch of every request/reply answer: a WmsError as it crosses the wire. */
 export const ErrorReplySchema = Type.Object(

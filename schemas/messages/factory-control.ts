@@ -1,6 +1,6 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { defineMessage, SchemaVersion } from "../message.ts";
-import { ErrorReplySchema, Id, Nonce, SignerCertChain, Timestamp } from "./common.ts";
+import { ErrorReplySchema, Id, Nonce, signedTextFields, Timestamp } from "./common.ts";
 import { FactoryQueueSchema } from "./factory-config.ts";
 
 /**
@@ -49,14 +49,7 @@ export type FactoryControl = Static<typeof FactoryControlSchema>;
 export const FactoryControl = defineMessage("FactoryControl", FactoryControlSchema);
 
 /** On the wire (and persisted), signed like a task control request: the exact JSON text, its signature and the signer's chain. */
-export const SignedFactoryControlSchema = Type.Object(
-  {
-    schemaVersion: SchemaVersion,
-    control: Type.String({ minLength: 2, maxLength: 4096, description: "FactoryControl as JSON text, exactly as signed" }),
-    signature: Type.String({ minLength: 16, maxLength: 4096, description: "base64 signature over `control`" }),
-    certChain: SignerCertChain,
-  },
-  { additionalProperties: false, $id: "SignedFactoryControl" },
+export const SignedFactoryControlSchema = Type.Object(signedTextFields("control", "FactoryControl", 4096), { additionalProperties: false, $id: "SignedFactoryControl" },
 );
 export type SignedFactoryControl = Static<typeof SignedFactoryControlSchema>;
 export const SignedFactoryControl = defineMessage("SignedFactoryControl", SignedFactoryControlSchema);

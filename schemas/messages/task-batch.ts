@@ -1,6 +1,6 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { defineMessage, SchemaVersion } from "../message.ts";
-import { ClassAdText, Nonce, SignerCertChain, Timestamp } from "./common.ts";
+import { ClassAdText, Nonce, signedTextFields, Timestamp } from "./common.ts";
 
 /** What a production manager (or an analysis user) writes: one task, split into jobs by the intake. */
 export const TaskBatchSchema = Type.Object(
@@ -53,14 +53,7 @@ export type TaskBatch = Static<typeof TaskBatchSchema>;
 export const TaskBatch = defineMessage("TaskBatch", TaskBatchSchema);
 
 /** The batch on the wire: the exact JSON text that was signed, its signature and the signer's chain. */
-export const SignedTaskBatchSchema = Type.Object(
-  {
-    schemaVersion: SchemaVersion,
-    batch: Type.String({ minLength: 2, maxLength: 4_000_000, description: "TaskBatch as JSON text, exactly as signed" }),
-    signature: Type.String({ minLength: 16, maxLength: 4096, description: "base64 signature over `batch`" }),
-    certChain: SignerCertChain,
-  },
-  { additionalProperties: false, $id: "SignedTaskBatch" },
+export const SignedTaskBatchSchema = Type.Object(signedTextFields("batch", "TaskBatch", 4_000_000), { additionalProperties: false, $id: "SignedTaskBatch" },
 );
 export type SignedTaskBatch = Static<typeof SignedTaskBatchSchema>;
 export const SignedTaskBatch = defineMessage("SignedTaskBatch", SignedTaskBatchSchema);

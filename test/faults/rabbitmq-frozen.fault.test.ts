@@ -23,6 +23,17 @@ beforeAll(async () => {
   rabbit = await startPrivateRabbit(join(root, "rabbitmq"));
 }, 120_000);
 
+/** Connects to the private broker at `url`, freezes it, and says how long the client took to see its connection closed. */
+async function msUntilClosed(url: string): Promise<number> {
+  const conn = await connectRabbit(url, { declareTopology: true });
+  conn.on("error", () => undefined);
+  const closedAt = new Promise<number>((resolve) => conn.on("close", () => resolve(Date.now())));
+  const frozenAt = Date.now();
+  signalNode("SIGSTOP");
+  frozen = true;
+  return (await closedAt) - frozenAt;
+}
+
 afterAll(async () => {
   if (frozen) signalNode("SIGCONT");
   await rabbit?.stop();
@@ -31,13 +42,7 @@ afterAll(async () => {
 
 describe("a RabbitMQ node that hangs", () => {
   it("is noticed by a connected client within two heartbeats, and the connection closes", async () => {
-    const conn = await connectRabbit(rabbit!.url, { declareTopology: true });
-    conn.on("error", () => undefined);
-    const closedAt = new Promise<number>((resolve) => conn.on("close", () => resolve(Date.now())));
-    const frozenAt = Date.now();
-    signalNode("SIGSTOP");
-    frozen = true;
-    const waitedMs = (await closedAt) - frozenAt;
+    const waitedMs = await msUntilClosed(rabbit!.url);
     // Two checks of the client's timer in a row that saw nothing: 1-3 intervals after the freeze
     // (45 s measured: frozen right after the open, whose frames the first check still counts). The
     // broker's default of 60 s would take more than 60 s.
@@ -48,14 +53,8 @@ describe("a RabbitMQ node that hangs", () => {
   it("a heartbeat named in the URL wins over the default", async () => {
     signalNode("SIGCONT");
     frozen = false;
-    const conn = await connectRabbit(`${rabbit!.url}?heartbeat=3`, { declareTopology: true });
     try {
-      conn.on("error", () => undefined);
-      const closedAt = new Promise<number>((resolve) => conn.on("close", () => resolve(Date.now())));
-      const frozenAt = Date.now();
-      signalNode("SIGSTOP");
-      frozen = true;
-      const waitedMs = (await closedAt) - frozenAt;
+      const waitedMs = await msUntilClosed(`${rabbit!.url}?heartbeat=3`);
       // 3-9 s; the default's would be more than 15 s.
       expect(waitedMs).toBeLessThan(RABBIT_HEARTBEAT_SEC * 1000);
     } finally {
