@@ -1,7 +1,9 @@
 // `npm run bench -- --out FILE`: runs every suite, prints a table, writes one JSON object.
 // Each suite measures its target as a ratio against a baseline run in the same process, because
 // the machine is small and noisy; absolute figures are recorded alongside for context.
+import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { SUITES } from "./suites/index.ts";
 
@@ -16,6 +18,10 @@ if (values.help) {
   process.stdout.write(`usage: npm run bench -- [--out FILE] [--only SUITE ...]\nsuites: ${SUITES.map((s) => s.key).join(", ")}\n`);
   process.exit(0);
 }
+
+// The suites start `wms` processes, which run the compiled build in dist/: bring it up to date
+// first (scripts/build.mjs redoes only what changed), so a bench never measures a stale bundle.
+execFileSync(process.execPath, [fileURLToPath(new URL("../scripts/build.mjs", import.meta.url)), "--quiet"], { stdio: "inherit" });
 
 const result: Record<string, Record<string, number | string>> = {};
 const started = Date.now();
