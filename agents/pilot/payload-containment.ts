@@ -7,8 +7,8 @@
 // /proc/<pid>/environ holds it (a payload that re-execs with a scrubbed environment escapes that
 // fallback; agents/pilot/README.md says so).
 import { randomBytes } from "node:crypto";
-import { mkdir, readdir, readFile, rmdir, writeFile } from "node:fs/promises";
-import path from "node:path";
+import { readdir, readFile } from "node:fs/promises";
+import { joinCgroupCommand, killCgroup, makeChildCgroup } from "../../platform/cgroups.ts";
 
 /** The environment variable that marks a payload's processes when no cgroup is available. */
 export const PAYLOAD_MARK_VARIABLE = "WMS_PAYLOAD_SESSION";
@@ -24,30 +24,6 @@ export interface PayloadContainment {
   killAll(): Promise<number>;
 }
 
-/** Where a cgroup v2 hierarchy is mounted (a unified mount, or the `unified` one of a hybrid layout). */
-async function cgroup2Mount(): Promise<string | undefined> {
-  try {
-    const mounts = await readFile("/proc/self/mounts", "utf8");
-    for (const line of mounts.split("\n")) {
-      const [, where, type] = line.split(" ");
-      if (type === "cgroup2" && where !== undefined) return where;
-    }
-  } catch {
-    // not Linux
-  }
-  return undefined;
-}
-
-/** Our own cgroup v2 path (`0::/path` in /proc/self/cgroup). */
-async function ownCgroup(): Promise<string> {
-  try {
-    const line = (await readFile("/proc/self/cgroup", "utf8")).split("\n").find((l) => l.startsWith("0::"));
-    return line?.slice(3) ?? "/";
-  } catch {
-    return "/";
-  }
-}
-
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -57,47 +33,16 @@ function isAlive(pid: number): boolean {
   }
 }
 
-async function pidsIn(procsFile: string): Promise<number[]> {
-  try {
-    return (await readFile(procsFile, "utf8")).split("\n").filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
-async function cgroupContainment(dir: string): Promise<PayloadContainment> {
-  const procs = path.join(dir, "cgroup.procs");
+function cgroupContainment(dir: string): PayloadContainment {
   let done = false;
   return {
     kind: "cgroup",
-    // The shell joins the cgroup before it execs the payload, so no process of the payload ever
-    // runs outside it (moving the pid in after spawn would race the payload's first fork).
-    wrap: (executable, args) => ({ command: "/bin/sh", args: ["-c", 'echo $$ > "$0" || exit 126; exec "$@"', procs, executable, ...args] }),
+    wrap: (executable, args) => joinCgroupCommand(dir, executable, args),
     env: {},
     async killAll() {
       if (done) return 0;
-      const found = (await pidsIn(procs)).length;
-      try {
-        await writeFile(path.join(dir, "cgroup.kill"), "1");
-      } catch {
-        // Kernels before 5.14 have no cgroup.kill: signal each member.
-        for (const pid of await pidsIn(procs)) {
-          try {
-            process.kill(pid, "SIGKILL");
-          } catch {
-            // gone
-          }
-        }
-      }
-      // A cgroup can be removed only once its last member has been reaped.
-      for (let i = 0; i < 100; i++) {
-        if ((await pidsIn(procs)).length === 0) break;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      await rmdir(dir).then(
-        () => (done = true),
-        () => undefined,
-      );
+      const found = await killCgroup(dir);
+      done = true;
       return found;
     },
   };
@@ -149,16 +94,9 @@ function markerContainment(): PayloadContainment {
  */
 export async function containPayload(jobId: string, o: { prefer?: "cgroup" | "marker" } = {}): Promise<PayloadContainment> {
   if (o.prefer !== "marker") {
-    const mount = await cgroup2Mount();
-    if (mount !== undefined) {
-      const dir = path.join(mount, await ownCgroup(), `wms-payload-${jobId.replace(/[^A-Za-z0-9_.-]/g, "_")}-${randomBytes(4).toString("hex")}`);
-      try {
-        await mkdir(dir);
-        return await cgroupContainment(dir);
-      } catch {
-        // not ours to create (no root, no delegation): fall back to the marker
-      }
-    }
+    const dir = await makeChildCgroup(`wms-payload-${jobId.replace(/[^A-Za-z0-9_.-]/g, "_")}-${randomBytes(4).toString("hex")}`);
+    if (dir !== undefined) return cgroupContainment(dir);
+    // not ours to create (no root, no delegation): fall back to the marker
   }
   return markerContainment();
 }

@@ -1,0 +1,105 @@
+// A pilot killed with SIGKILL cannot end its payload. The local adapter, like a batch system's job
+// slot, runs each pilot in a cgroup of its own, and when its query finds the pilot gone it ends
+// whatever is left there: here a payload that escaped with `setsid` (its own session, reparented
+// to init, out of every process group the pilot knew). Needs root (or a delegated cgroup v2
+// subtree); skipped, saying so, elsewhere.
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { LocalAdapter, type PilotCommandBuilder, type PilotLaunch, type PilotRuntime, type SubmitContext } from "../../pilot-factory/index.ts";
+import { killCgroup, makeChildCgroup } from "../../platform/cgroups.ts";
+import type { FactoryQueue } from "../../schemas/index.ts";
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), "wms-pilot-cgroup-"));
+const strays: number[] = [];
+afterAll(() => {
+  for (const pid of strays) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // gone
+    }
+  }
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+const probe = await makeChildCgroup(`wms-probe-${randomBytes(4).toString("hex")}`);
+if (probe !== undefined) await killCgroup(probe);
+const canContain = probe !== undefined;
+if (!canContain) console.warn("local-pilot-cgroup: this process may not make cgroups (not root, no delegated cgroup v2): skipped");
+
+const queue: FactoryQueue = {
+  name: "local-q",
+  site: "SITE_A",
+  adapter: "local",
+  targetIdle: 1,
+  maxPending: 1,
+  maxRunning: 1,
+  maxPerCycle: 1,
+  pilotsPerMinute: 60,
+  cycleSec: 10,
+  pilotLifetimeSec: 600,
+  tokenUses: 1,
+  emptyAdvertsLimit: 1,
+};
+const runtime: PilotRuntime = { nodePath: process.execPath, wmsBin: "/nonexistent", namespace: "cg", serviceUrls: { nats: "nats://127.0.0.1:1", redis: "redis://127.0.0.1:1", rabbitmq: "amqp://127.0.0.1:1" } };
+
+/** Processes whose command line holds `needle`. */
+function pidsWith(needle: string): number[] {
+  return readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return readFileSync(`/proc/${d}/cmdline`, "utf8").split("\0").includes(needle);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+async function until(what: () => boolean, ms = 10_000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (!what() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+  return what();
+}
+
+/** Starts a "pilot" whose payload escapes with setsid, kills the pilot with SIGKILL, and asks the adapter after it. */
+async function killedPilot(adapter: LocalAdapter): Promise<{ escapee: string; gone: boolean }> {
+  // A duration nobody else runs: the escapee's command line names it.
+  const escapee = `300.${randomBytes(3).readUIntBE(0, 3)}`;
+  const pilotCommand: PilotCommandBuilder = () => ({ command: "/bin/sh", args: ["-c", `setsid sleep ${escapee} </dev/null >/dev/null 2>&1 & wait`], env: {} });
+  const ctx: SubmitContext = { factoryId: "fac-cg", queue, queueDir: tmp, runtime, pilotCommand };
+  const launch: PilotLaunch = { pilotId: `local-q.cg.${randomBytes(3).toString("hex")}`, site: "SITE_A", queue: "local-q", factoryId: "fac-cg", token: `tok_${"x".repeat(40)}`, lifetimeSec: 600, maxEmpty: 1 };
+  const out = await adapter.submit([launch], ctx);
+  expect(out.submitted).toEqual([launch.pilotId]);
+  expect(await until(() => pidsWith(escapee).length === 1), "the payload started").toBe(true);
+  strays.push(...pidsWith(escapee));
+  const pilot = adapter.started.get(launch.pilotId);
+  process.kill(pilot!.pid, "SIGKILL");
+  const batchId = out.batchIds![launch.pilotId];
+  expect(await until(() => !existsSync(`/proc/${pilot!.pid}`) || readFileSync(`/proc/${pilot!.pid}/stat`, "utf8").includes(") Z "))).toBe(true);
+  const view = await adapter.query([{ pilotId: launch.pilotId, batchId }]);
+  expect(view.get(launch.pilotId)).toBe("gone");
+  return { escapee, gone: await until(() => pidsWith(escapee).length === 0, 3000) };
+}
+
+describe.runIf(canContain)("a local pilot killed with SIGKILL", () => {
+  it("leaves no payload behind once the adapter finds it gone, setsid escapes included", async () => {
+    const adapter = new LocalAdapter({ env: process.env });
+    const { gone } = await killedPilot(adapter);
+    expect(gone).toBe(true);
+    expect(adapter.orphansKilled).toBeGreaterThanOrEqual(1);
+    expect([...adapter.started.values()][0].cgroup).toBeDefined();
+    expect(existsSync([...adapter.started.values()][0].cgroup!)).toBe(false);
+  });
+
+  it("without cgroups the escaped payload runs on (what the cgroup prevents)", async () => {
+    const adapter = new LocalAdapter({ env: process.env, cgroups: false });
+    const { escapee, gone } = await killedPilot(adapter);
+    expect(gone).toBe(false);
+    expect(pidsWith(escapee)).toHaveLength(1);
+  });
+});
