@@ -2,12 +2,15 @@
 // init carries no private key, a retrieval never yields the stored proxy's key, a delegation
 // cannot be finished with a proxy for another key, by another user, or twice, a request for the
 // stored proxy's own public key is refused, and a rogue responder posing as the cache gets no proxy.
+// Each party on its own transport identity: the cache as credentials, Jane and John delegating with
+// their `wms` (operator role), retrievals on the pilots' identity, one-time keys minted by the
+// matchmaker. The rogue responder holds the cache's NATS identity (only it may answer there) but
+// not the cache's signing key.
 import { createPublicKey, randomBytes } from "node:crypto";
 import forge from "node-forge";
 import type { NatsConnection, Subscription } from "nats";
 import type { RedisClient } from "../../platform/redis-client.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openNats, openRedis } from "../../platform/connections.ts";
 import { CredReply, ERR, SCHEMA_VERSION, type CredSignedRequest, type WmsConfig } from "../../schemas/index.ts";
 import {
   createProxyRequest,
@@ -27,13 +30,22 @@ import { CredentialClient, startCredentialCache, type CallerCredential, type Cre
 import { CredentialRecords } from "../../agents/credentials/credential-records.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { testConfig } from "../support/namespace.ts";
+import { openNatsAs, openRedisAs } from "../support/live-services.ts";
+import { testAuth } from "../support/test-roles.ts";
 import { BITS, buildPki, expectCode, OTHER_USER_DN, USER_DN, type PkiFixture } from "./support/pki-fixture.ts";
 
-const { config: base, names } = testConfig("attackdeleg");
+const loaded = testConfig("attackdeleg");
+const { config: base, names } = loaded;
 const config: WmsConfig = { ...base, credentials: { ...base.credentials, encryptionKey: randomBytes(32).toString("base64"), proxyKeyBits: BITS } };
 let pki: PkiFixture;
+/** The cache's connections. */
 let nc: NatsConnection;
 let redis: RedisClient;
+/** Users' `wms` (operator role), pilots, another holder of the cache's NATS identity; the matchmaker's Redis. */
+let userNc: NatsConnection;
+let pilotNc: NatsConnection;
+let cacheIdNc: NatsConnection;
+let mmRedis: RedisClient;
 let cache: CredentialCache;
 let keys: OneTimeKeyStore;
 let jane: CallerCredential;
@@ -45,11 +57,15 @@ const enc = new TextEncoder();
 
 beforeAll(async () => {
   pki = buildPki();
-  nc = await openNats(config, "test-attack-delegation");
-  redis = openRedis(config);
+  nc = await openNatsAs(loaded, "credentials", "test-attack-delegation");
+  redis = openRedisAs(loaded, "credentials");
+  userNc = await openNatsAs(loaded, "operator", "test-attack-delegation-user");
+  pilotNc = await openNatsAs(loaded, "pilot", "test-attack-delegation-pilot");
+  cacheIdNc = await openNatsAs(loaded, "credentials", "test-attack-delegation-rogue");
+  mmRedis = openRedisAs(loaded, "matchmaker");
   cache = startCredentialCache({ nc, redis, names, config: { ...config, pki: { dir: pki.dir } }, trust: pki.trust, jobs: { attemptOf: async (id) => liveJobs.get(id) } });
   const sealer = new ServiceSealer(pkiSealKeys(pki.dir).oneTimeKey, ONE_TIME_KEY_SEAL_PURPOSE);
-  keys = new OneTimeKeyStore(redis, names, { maxRenewals: 1, sealer });
+  keys = new OneTimeKeyStore(mmRedis, names, { maxRenewals: 1, sealer });
   jane = { certChain: [pki.user.certPem], keyPem: pki.user.keyPem };
   john = { certChain: [pki.otherUser.certPem], keyPem: pki.otherUser.keyPem };
   pilot = { certChain: [pki.pilot.certPem], keyPem: pki.pilot.keyPem };
@@ -57,17 +73,22 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await cache?.stop();
-  await nc?.close();
+  await Promise.all([nc, userNc, pilotNc, cacheIdNc].map((c) => c?.close()));
   await deleteNamespaceKeys(redis, names.namespace);
   redis?.disconnect();
+  mmRedis?.disconnect();
   pki?.cleanup();
 });
 
-/** A signed request as the client builds it, sent raw, so a test sees (and can bend) every byte. */
+/**
+ * A signed request as the client builds it, sent raw, so a test sees (and can bend) every byte:
+ * retrievals on the pilots' identity, delegations on the users'.
+ */
 async function raw(subject: string, caller: CallerCredential, body: Record<string, unknown>): Promise<{ bytes: string; reply: CredReply }> {
   const text = JSON.stringify({ schemaVersion: SCHEMA_VERSION, issuedAt: Date.now(), ...body });
   const req: CredSignedRequest = { schemaVersion: SCHEMA_VERSION, body: text, signature: signData(text, caller.keyPem), certChain: [...caller.certChain] };
-  const msg = await nc.request(subject, enc.encode(JSON.stringify(req)), { timeout: 10_000 });
+  const from = subject === names.subjects.credRetrieve ? pilotNc : userNc;
+  const msg = await from.request(subject, enc.encode(JSON.stringify(req)), { timeout: 10_000 });
   const bytes = new TextDecoder().decode(msg.data);
   return { bytes, reply: CredReply.parseJson(msg.data) };
 }
@@ -92,10 +113,11 @@ function codeOf(reply: CredReply): number | undefined {
 describe("delegation without moving private keys", () => {
   it("a proxy init sends no private key: its wire messages hold certificates and signatures only", async () => {
     const seen: string[] = [];
-    const tap: Subscription = nc.subscribe(names.subjects.credDelegate, { callback: (_e, m) => seen.push(new TextDecoder().decode(m.data)) });
-    await nc.flush();
-    await new CredentialClient(nc, names, { trust: pki.trust }).delegate(jane, { retrievers: ["role:pilot"], lifetimeSec: 3600 });
-    await nc.flush();
+    // What reaches the cache, seen by a second holder of its identity (no other role may listen there).
+    const tap: Subscription = cacheIdNc.subscribe(names.subjects.credDelegate, { callback: (_e, m) => seen.push(new TextDecoder().decode(m.data)) });
+    await cacheIdNc.flush();
+    await new CredentialClient(userNc, names, { trust: pki.trust }).delegate(jane, { retrievers: ["role:pilot"], lifetimeSec: 3600 });
+    await cacheIdNc.flush();
     tap.unsubscribe();
     expect(seen).toHaveLength(2);
     const cacheKey = readServiceCredentials(pki.dir, "credentials").keyPem;
@@ -129,7 +151,7 @@ describe("delegation without moving private keys", () => {
     if (reply.status !== "ok" || reply.op !== "retrieve") throw new Error("no retrieval");
     expect(spki(reply.proxyChain[0] as string).equals(spki(own.keyPem))).toBe(true);
     // Through the client, as the pilot does it: the key in the X509_USER_PROXY text is never the stored one.
-    const got = await new CredentialClient(nc, names, { trust: pki.trust, caller: pilot, proxyKeyBits: BITS }).retrieve(await retrieval());
+    const got = await new CredentialClient(pilotNc, names, { trust: pki.trust, caller: pilot, proxyKeyBits: BITS }).retrieve(await retrieval());
     const fileKey = /-----BEGIN PRIVATE KEY-----[\s\S]+?-----END PRIVATE KEY-----/.exec(got.proxyPem)?.[0] as string;
     expect(spki(fileKey).equals(spki(storedKey))).toBe(false);
     expect(got.proxyPem).not.toContain(keyBody(storedKey));
@@ -182,24 +204,48 @@ describe("delegation without moving private keys", () => {
     const cacheCert = readServiceCredentials(pki.dir, "credentials").certPem;
     const rogueKey = await createProxyRequest({ keyBits: BITS });
     const delegateMessages: string[] = [];
-    const info = nc.subscribe(rogueNames.subjects.credInfo, {
-      callback: (_e, m) => m.respond(enc.encode(JSON.stringify({ schemaVersion: SCHEMA_VERSION, status: "ok", op: "certificate", cacheCert }))),
-    });
-    const del = nc.subscribe(rogueNames.subjects.credDelegate, {
-      callback: (_e, m) => {
-        delegateMessages.push(new TextDecoder().decode(m.data));
-        // Signed, but by the intake's key: not the cache's.
-        const signature = signData(`rogue-1\n${rogueKey.csrPem}`, readServiceCredentials(pki.dir, "intake").keyPem);
-        m.respond(enc.encode(JSON.stringify({ schemaVersion: SCHEMA_VERSION, status: "ok", op: "delegate-begin", requestId: "rogue-1", csr: rogueKey.csrPem, signature })));
-      },
-    });
+    /** Answers certificate and delegate-begin requests on ON, signing with the intake's key: not the cache's. */
+    const pose = async (on: NatsConnection): Promise<Subscription[]> => {
+      const subs = [
+        on.subscribe(rogueNames.subjects.credInfo, {
+          callback: (e, m) => {
+            if (!e) m.respond(enc.encode(JSON.stringify({ schemaVersion: SCHEMA_VERSION, status: "ok", op: "certificate", cacheCert })));
+          },
+        }),
+        on.subscribe(rogueNames.subjects.credDelegate, {
+          callback: (e, m) => {
+            if (e) return;
+            delegateMessages.push(new TextDecoder().decode(m.data));
+            const signature = signData(`rogue-1\n${rogueKey.csrPem}`, readServiceCredentials(pki.dir, "intake").keyPem);
+            m.respond(enc.encode(JSON.stringify({ schemaVersion: SCHEMA_VERSION, status: "ok", op: "delegate-begin", requestId: "rogue-1", csr: rogueKey.csrPem, signature })));
+          },
+        }),
+      ];
+      await on.flush().catch(() => undefined);
+      return subs;
+    };
+    const delegate = (): Promise<unknown> => new CredentialClient(userNc, rogueNames, { trust: pki.trust }).delegate(jane, { retrievers: ["role:pilot"], lifetimeSec: 3600 });
+
+    if (testAuth()) {
+      // With authentication on, a pilot or another user's `wms` cannot even listen there: Jane's
+      // `wms proxy init` finds no cache, and nothing of hers reached them.
+      const others = await Promise.all((["pilot", "operator"] as const).map((r) => openNatsAs(loaded, r, `test-attack-delegation-rogue-${r}`)));
+      try {
+        for (const o of others) await pose(o);
+        await expectCode(delegate, ERR.SERVICE_UNAVAILABLE);
+        expect(delegateMessages).toEqual([]);
+      } finally {
+        await Promise.all(others.map((o) => o.close()));
+      }
+    }
+    // Whoever holds the cache's NATS identity can answer, but without the cache's key its request is refused.
+    const subs = await pose(cacheIdNc);
     try {
-      await expectCode(() => new CredentialClient(nc, rogueNames, { trust: pki.trust }).delegate(jane, { retrievers: ["role:pilot"], lifetimeSec: 3600 }), ERR.SEC_BAD_SIGNATURE);
+      await expectCode(delegate, ERR.SEC_BAD_SIGNATURE);
       expect(delegateMessages).toHaveLength(1);
       expect(JSON.parse((JSON.parse(delegateMessages[0] as string) as { body: string }).body)).toMatchObject({ op: "delegate-begin" });
     } finally {
-      info.unsubscribe();
-      del.unsubscribe();
+      for (const sub of subs) sub.unsubscribe();
     }
   });
 });

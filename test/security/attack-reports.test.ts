@@ -75,7 +75,8 @@ const deadLetters = new Map<string, unknown>();
 async function deadLetterCode(r: Report): Promise<unknown> {
   await waitFor(
     async () => {
-      for (const m of await drainQueue(h.loaded.config.rabbitmq.url, h.loaded.names.rabbit.queues.deadLetter)) {
+      // The dead-letter queue is read as the agents read it: no other role may consume it.
+      for (const m of await drainQueue(roleRabbitUrl(h.loaded, "agents"), h.loaded.names.rabbit.queues.deadLetter)) {
         deadLetters.set(String(m.properties.messageId), m.properties.headers?.[DEAD_LETTER_HEADERS.code]);
       }
       return deadLetters.has(r.reportId);

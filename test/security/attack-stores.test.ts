@@ -1,7 +1,9 @@
 // Attacks by someone who can write Redis (the store holds no trust decision of its own): rewrite a
 // queued job's spec, rewrite a stored credential's retrieval policy, mint a one-time key, use a key
 // of an earlier attempt, renew after the attempt was abandoned. Each test fails if the attack works.
+// The attacker writes with a service's Redis identity (the matchmaker's, h.redis); pilots hold none.
 import { randomBytes } from "node:crypto";
+import type { RedisClient } from "../../platform/redis-client.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ERR, type JobSpec } from "../../schemas/index.ts";
 import {
@@ -20,6 +22,7 @@ import { CredentialClient, startCredentialCache, type CallerCredential, type Cre
 import { createJobs } from "../matchmaker/fixtures.ts";
 import { TestPilot } from "../matchmaker/pilot-client.ts";
 import { startHarness, type Harness } from "../matchmaker/service-harness.ts";
+import { openRedisAs } from "../support/live-services.ts";
 import { expectCode } from "./support/pki-fixture.ts";
 
 const VICTIM_DN = "/DC=org/DC=pilot-wms/OU=People/CN=Victoria Victim";
@@ -27,6 +30,7 @@ const MALLORY_DN = "/DC=org/DC=pilot-wms/OU=People/CN=Mallory Attacker";
 
 let h: Harness;
 let cache: CredentialCache;
+let cacheRedis: RedisClient;
 let victimCred: CallerCredential;
 let pilotClient: CredentialClient;
 let mallory: CredentialClient;
@@ -37,7 +41,8 @@ beforeAll(async () => {
   const config = { ...h.loaded.config, pki: { dir: h.pkiDir }, credentials: { ...h.loaded.config.credentials, encryptionKey: randomBytes(32).toString("base64"), maxRenewals: 3, proxyKeyBits: 1024 } };
   // The cache on its own identity; the victim delegates as users do (the operator role's `wms`);
   // the pilot and mallory ask over the pilots' connection (h.nc).
-  cache = startCredentialCache({ nc: await h.connect("credentials"), redis: h.redis, names: h.loaded.names, config, trust: h.trust });
+  cacheRedis = openRedisAs(h.loaded, "credentials");
+  cache = startCredentialCache({ nc: await h.connect("credentials"), redis: cacheRedis, names: h.loaded.names, config, trust: h.trust });
   const victim = issueCertificate({ caDir: h.pkiDir, kind: "user", dn: VICTIM_DN, roles: ["production"], keyBits: 1024 });
   const mal = issueCertificate({ caDir: h.pkiDir, kind: "user", dn: MALLORY_DN, roles: [], keyBits: 1024 });
   const pilot = issueCertificate({ caDir: h.pkiDir, kind: "pilot", dn: "/DC=org/DC=pilot-wms/OU=Pilots/CN=honest pilot", roles: ["pilot"], keyBits: 1024 });
@@ -51,6 +56,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await cache?.stop();
   await h?.close();
+  cacheRedis?.disconnect();
 });
 
 /** A queued job of the victim's, matched by a real pilot through the real matchmaker: the pilot's one-time key and envelope body. */

@@ -1,3 +1,5 @@
+// `wms pki` and `wms proxy` as a user runs them: the proxy commands on a user's
+// transport identity (the operator role), against a credential cache on its own (credentials).
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -5,26 +7,28 @@ import path from "node:path";
 import type { NatsConnection } from "nats";
 import type { RedisClient } from "../../platform/redis-client.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openNats, openRedis } from "../../platform/connections.ts";
 import { ERR } from "../../schemas/index.ts";
 import { issueCertificate, JOB_SPEC_SEAL_PURPOSE, loadTrust, pkiSealKeys, sealKeysPath, SealVerifier, ServiceSealer, verifyChain } from "../../security/index.ts";
 import { startCredentialCache, type CredentialCache } from "../../agents/credentials/index.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { testConfig } from "../support/namespace.ts";
+import { openNatsAs, openRedisAs } from "../support/live-services.ts";
+import { roleEnv } from "../support/test-roles.ts";
 import { runCli } from "../support/run-cli.ts";
 
-const { config, names } = testConfig("seccli");
+const loaded = testConfig("seccli");
+const { config, names } = loaded;
 const root = mkdtempSync(path.join(tmpdir(), "wms-sec-cli-"));
 const pkiDir = path.join(root, "pki");
-const env = { WMS_NAMESPACE: names.namespace, WMS_PKI_DIR: pkiDir, WMS_CONFIG: undefined, WMS_CREDENTIAL_KEY: undefined };
+const env = { ...roleEnv("operator"), WMS_NAMESPACE: names.namespace, WMS_PKI_DIR: pkiDir, WMS_CONFIG: undefined, WMS_CREDENTIAL_KEY: undefined };
 const userDn = "/DC=org/DC=pilot-wms/OU=People/CN=Cli User";
 let nc: NatsConnection;
 let redis: RedisClient;
 let cache: CredentialCache | undefined;
 
 beforeAll(async () => {
-  nc = await openNats(config, "test-sec-cli");
-  redis = openRedis(config);
+  nc = await openNatsAs(loaded, "credentials", "test-sec-cli");
+  redis = openRedisAs(loaded, "credentials");
 });
 afterAll(async () => {
   await cache?.stop();

@@ -1,24 +1,36 @@
+// The credential cache on its own identity, with each party on the transport identity it really
+// has: users delegate and ask for info with their `wms` (the operator role), pilots retrieve and
+// renew on the pilots' identity, the matchmaker mints one-time keys in Redis. John, who tries to
+// retrieve Jane's proxy, does it as a payload of his would: on the pilot identity the node holds.
 import { createPublicKey, randomBytes } from "node:crypto";
 import type { NatsConnection } from "nats";
 import type { RedisClient } from "../../platform/redis-client.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openNats, openRedis } from "../../platform/connections.ts";
 import { AuditRecord, ERR, SCHEMA_VERSION, CredReply, type WmsConfig } from "../../schemas/index.ts";
 import { AuditLog, createProxy, ONE_TIME_KEY_SEAL_PURPOSE, OneTimeKeyStore, ServiceSealer, splitPems, verifyChain, type ProxyCredential, pkiSealKeys } from "../../security/index.ts";
 import { CredentialClient, startCredentialCache, type CredentialCache } from "../../agents/credentials/index.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { testConfig } from "../support/namespace.ts";
+import { openNatsAs, openRedisAs } from "../support/live-services.ts";
+import { namespaceKeys, storedValues } from "./support/redis-values.ts";
 import { BITS, buildPki, expectCode, OTHER_USER_DN, USER_DN, type PkiFixture } from "./support/pki-fixture.ts";
 
-const { config: base, names } = testConfig("credcache");
+const loaded = testConfig("credcache");
+const { config: base, names } = loaded;
 const config: WmsConfig = { ...base, credentials: { ...base.credentials, encryptionKey: randomBytes(32).toString("base64"), maxRenewals: 1, proxyKeyBits: BITS, retrievedLifetimeSec: 1800 } };
 let pki: PkiFixture;
+/** The cache's own connections. */
 let nc: NatsConnection;
 let redis: RedisClient;
+/** A user's `wms` (operator role) and a pilot's NATS connections; the matchmaker's Redis. */
+let userNc: NatsConnection;
+let pilotNc: NatsConnection;
+let mmRedis: RedisClient;
 let cache: CredentialCache;
 let userProxy: ProxyCredential;
 let pilotClient: CredentialClient;
 let otherClient: CredentialClient;
+let otherOnPilotWire: CredentialClient;
 let userClient: CredentialClient;
 let keys: OneTimeKeyStore;
 /** The job state owner's answer, per job: these tests hold each job's attempt 1 running on pilot-1. */
@@ -29,8 +41,11 @@ const published: AuditRecord[] = [];
 
 beforeAll(async () => {
   pki = buildPki();
-  nc = await openNats(config, "test-credcache");
-  redis = openRedis(config);
+  nc = await openNatsAs(loaded, "credentials", "test-credcache");
+  redis = openRedisAs(loaded, "credentials");
+  userNc = await openNatsAs(loaded, "operator", "test-credcache-user");
+  pilotNc = await openNatsAs(loaded, "pilot", "test-credcache-pilot");
+  mmRedis = openRedisAs(loaded, "matchmaker");
   cache = startCredentialCache({
     nc,
     redis,
@@ -41,20 +56,23 @@ beforeAll(async () => {
     jobs: { attemptOf: async (jobId) => liveJobs.get(jobId) },
   });
   userProxy = createProxy({ certPem: pki.user.certPem, keyPem: pki.user.keyPem, lifetimeSec: 3600, keyBits: BITS });
-  userClient = new CredentialClient(nc, names, { trust: pki.trust });
-  pilotClient = new CredentialClient(nc, names, { trust: pki.trust, caller: { certChain: [pki.pilot.certPem], keyPem: pki.pilot.keyPem }, proxyKeyBits: BITS });
-  otherClient = new CredentialClient(nc, names, { trust: pki.trust, caller: { certChain: [pki.otherUser.certPem], keyPem: pki.otherUser.keyPem }, proxyKeyBits: BITS });
+  userClient = new CredentialClient(userNc, names, { trust: pki.trust });
+  pilotClient = new CredentialClient(pilotNc, names, { trust: pki.trust, caller: { certChain: [pki.pilot.certPem], keyPem: pki.pilot.keyPem }, proxyKeyBits: BITS });
+  const john = { trust: pki.trust, caller: { certChain: [pki.otherUser.certPem], keyPem: pki.otherUser.keyPem }, proxyKeyBits: BITS };
+  otherClient = new CredentialClient(userNc, names, john);
+  otherOnPilotWire = new CredentialClient(pilotNc, names, john);
   const sealer = new ServiceSealer(pkiSealKeys(pki.dir).oneTimeKey, ONE_TIME_KEY_SEAL_PURPOSE);
-  keys = new OneTimeKeyStore(redis, names, { maxRenewals: 1, sealer });
+  keys = new OneTimeKeyStore(mmRedis, names, { maxRenewals: 1, sealer });
   // Delegated from a local proxy of Jane's (as a user whose long-lived key is not at hand would).
   await userClient.delegate({ certChain: userProxy.chain, keyPem: userProxy.keyPem }, { retrievers: ["role:pilot"], lifetimeSec: 3600 });
 });
 
 afterAll(async () => {
   await cache.stop();
-  await nc.close();
+  await Promise.all([nc, userNc, pilotNc].map((c) => c.close()));
   await deleteNamespaceKeys(redis, names.namespace);
   redis.disconnect();
+  mmRedis.disconnect();
   pki.cleanup();
 });
 
@@ -98,7 +116,7 @@ describe("credential cache", () => {
 
   it("refuses a retriever not in the policy, audits it, and leaves the key usable", async () => {
     const req = await keyFor();
-    await expectCode(() => otherClient.retrieve(req), ERR.SEC_NOT_AUTHORIZED);
+    await expectCode(() => otherOnPilotWire.retrieve(req), ERR.SEC_NOT_AUTHORIZED);
     const audit = await new AuditLog(redis, names).recent(20);
     expect(audit.some((e) => e.event === "credential-retriever-refused" && e.fields.caller === OTHER_USER_DN)).toBe(true);
     expect((await pilotClient.retrieve(req)).proxyPem).toContain("PRIVATE KEY");
@@ -150,15 +168,9 @@ describe("credential cache", () => {
 
   it("keeps no private key or proxy in clear in Redis", async () => {
     const keyBody = userProxy.keyPem.split("\n")[1] as string;
-    const records: string[] = [];
-    const strings: string[] = [];
-    for (const k of await redis.keys(`${names.redisPrefix}*`)) {
-      const type = await redis.type(k);
-      if (type === "hash") records.push(...Object.values(await redis.hgetall(k)));
-      // Strings: one-time keys, sealing-key delegations (which carry service certificates), delegation requests in flight.
-      if (type === "string") strings.push((await redis.get(k)) ?? "");
-    }
-    const text = records.join("\n");
+    // Strings: one-time keys, sealing-key delegations (which carry service certificates), delegation requests in flight.
+    const { hashes, strings } = await storedValues(redis, names.redisPrefix);
+    const text = hashes.join("\n");
     expect(text).toContain(USER_DN);
     expect(text).not.toContain("BEGIN CERTIFICATE");
     for (const t of [text, strings.join("\n")]) {
@@ -168,17 +180,18 @@ describe("credential cache", () => {
   });
 
   it("answers bad input on the wire with an error code and changes nothing", async () => {
-    const before = (await redis.keys(`${names.redisPrefix}*`)).sort();
-    for (const [subject, payload] of [
-      [names.subjects.credRetrieve, "not json"],
-      [names.subjects.credDelegate, JSON.stringify({ schemaVersion: SCHEMA_VERSION, body: "{}", signature: "x".repeat(20), certChain: ["y".repeat(80)] })],
-      [names.subjects.credInfo, JSON.stringify({ op: "certificate", extra: 1 })],
+    const before = await namespaceKeys(redis, names.redisPrefix);
+    // Each subject from an identity that may publish it: retrievals come from pilots, delegations and info from users.
+    for (const [from, subject, payload] of [
+      [pilotNc, names.subjects.credRetrieve, "not json"],
+      [userNc, names.subjects.credDelegate, JSON.stringify({ schemaVersion: SCHEMA_VERSION, body: "{}", signature: "x".repeat(20), certChain: ["y".repeat(80)] })],
+      [userNc, names.subjects.credInfo, JSON.stringify({ op: "certificate", extra: 1 })],
     ] as const) {
-      const reply = CredReply.parseJson((await nc.request(subject, new TextEncoder().encode(payload), { timeout: 5000 })).data);
+      const reply = CredReply.parseJson((await from.request(subject, new TextEncoder().encode(payload), { timeout: 5000 })).data);
       expect(reply.status).toBe("error");
       if (reply.status === "error") expect(reply.code).toBe(ERR.BAD_INPUT);
     }
-    expect((await redis.keys(`${names.redisPrefix}*`)).sort()).toEqual(before);
+    expect(await namespaceKeys(redis, names.redisPrefix)).toEqual(before);
   });
 
   it("refuses to start without an encryption key", async () => {

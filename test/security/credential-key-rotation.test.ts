@@ -1,13 +1,14 @@
 // `wms credentials rotate-key` with the credential cache running: proxies delegated before the
 // rotation are still released, new ones are sealed under the new key (its id in the record), and
 // `--reseal` moves the old records to the newest key so a keyring without the old keys opens them.
+// The cache and the command run as the credentials role (the re-seal rewrites the cache's records);
+// users delegate with their `wms` (operator role), pilots retrieve on theirs, the matchmaker mints.
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import type { NatsConnection } from "nats";
 import type { RedisClient } from "../../platform/redis-client.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openNats, openRedis } from "../../platform/connections.ts";
 import type { WmsConfig } from "../../schemas/index.ts";
 import { createHash } from "node:crypto";
 import { CredentialKeyring, credentialKeyId, ONE_TIME_KEY_SEAL_PURPOSE, OneTimeKeyStore, pkiSealKeys, sealedKeyId, ServiceSealer } from "../../security/index.ts";
@@ -15,16 +16,22 @@ import { CredentialClient, startCredentialCache, type CredentialCache } from "..
 import { CredentialRecords } from "../../agents/credentials/credential-records.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { testConfig } from "../support/namespace.ts";
+import { openNatsAs, openRedisAs } from "../support/live-services.ts";
+import { roleEnv } from "../support/test-roles.ts";
 import { runCli } from "../support/run-cli.ts";
 import { BITS, buildPki, OTHER_USER_DN, USER_DN, type PkiFixture } from "./support/pki-fixture.ts";
 
-const { config: base, names } = testConfig("keyrotate");
+const loaded = testConfig("keyrotate");
+const { config: base, names } = loaded;
 const firstKey = randomBytes(32).toString("base64");
 let pki: PkiFixture;
 let keyringFile: string;
 let config: WmsConfig;
 let nc: NatsConnection;
 let redis: RedisClient;
+let userNc: NatsConnection;
+let pilotNc: NatsConnection;
+let mmRedis: RedisClient;
 let cache: CredentialCache;
 let keys: OneTimeKeyStore;
 const liveJobs = new Map<string, { state: string; attempt: number; pilotId: string; site: string }>();
@@ -33,18 +40,22 @@ beforeAll(async () => {
   pki = buildPki();
   keyringFile = path.join(pki.dir, "..", "credential-keys.json");
   config = { ...base, pki: { dir: pki.dir }, credentials: { ...base.credentials, encryptionKey: firstKey, keyringFile } };
-  nc = await openNats(config, "test-keyrotate");
-  redis = openRedis(config);
+  nc = await openNatsAs(loaded, "credentials", "test-keyrotate");
+  redis = openRedisAs(loaded, "credentials");
+  userNc = await openNatsAs(loaded, "operator", "test-keyrotate-user");
+  pilotNc = await openNatsAs(loaded, "pilot", "test-keyrotate-pilot");
+  mmRedis = openRedisAs(loaded, "matchmaker");
   cache = startCredentialCache({ nc, redis, names, config, trust: pki.trust, jobs: { attemptOf: async (id) => liveJobs.get(id) } });
   const sealer = new ServiceSealer(pkiSealKeys(pki.dir).oneTimeKey, ONE_TIME_KEY_SEAL_PURPOSE);
-  keys = new OneTimeKeyStore(redis, names, { maxRenewals: 1, sealer });
+  keys = new OneTimeKeyStore(mmRedis, names, { maxRenewals: 1, sealer });
 });
 
 afterAll(async () => {
   await cache?.stop();
-  await nc?.close();
+  await Promise.all([nc, userNc, pilotNc].map((c) => c?.close()));
   await deleteNamespaceKeys(redis, names.namespace);
   redis?.disconnect();
+  mmRedis?.disconnect();
   pki?.cleanup();
 });
 
@@ -52,7 +63,7 @@ const recordKey = (dn: string): string => names.redisKey("cred", createHash("sha
 const keyIdOf = async (dn: string): Promise<string | undefined> => sealedKeyId((await redis.hget(recordKey(dn), "sealed")) ?? "");
 
 async function delegate(who: { certPem: string; keyPem: string }): Promise<void> {
-  await new CredentialClient(nc, names, { trust: pki.trust }).delegate({ certChain: [who.certPem], keyPem: who.keyPem }, { retrievers: ["role:pilot"], lifetimeSec: 3600 });
+  await new CredentialClient(userNc, names, { trust: pki.trust }).delegate({ certChain: [who.certPem], keyPem: who.keyPem }, { retrievers: ["role:pilot"], lifetimeSec: 3600 });
 }
 
 let seq = 0;
@@ -60,11 +71,11 @@ async function retrieve(userDn: string): Promise<string> {
   const b = { userDn, jobId: `rot-${++seq}`, pilotId: "pilot-1", attempt: 1 };
   liveJobs.set(b.jobId, { state: "running", attempt: 1, pilotId: b.pilotId, site: "SITE_A" });
   const oneTimeKey = await keys.mint({ ...b, site: "SITE_A", ttlSec: 60 });
-  const pilot = new CredentialClient(nc, names, { trust: pki.trust, caller: { certChain: [pki.pilot.certPem], keyPem: pki.pilot.keyPem }, proxyKeyBits: BITS });
+  const pilot = new CredentialClient(pilotNc, names, { trust: pki.trust, caller: { certChain: [pki.pilot.certPem], keyPem: pki.pilot.keyPem }, proxyKeyBits: BITS });
   return (await pilot.retrieve({ ...b, oneTimeKey })).proxyPem;
 }
 
-const env = (): Record<string, string | undefined> => ({ WMS_NAMESPACE: names.namespace, WMS_CONFIG: undefined, WMS_CREDENTIAL_KEY: firstKey, WMS_CREDENTIAL_KEYRING: keyringFile });
+const env = (): Record<string, string | undefined> => ({ ...roleEnv("credentials"), WMS_NAMESPACE: names.namespace, WMS_CONFIG: undefined, WMS_CREDENTIAL_KEY: firstKey, WMS_CREDENTIAL_KEYRING: keyringFile });
 
 describe("wms credentials rotate-key", () => {
   it("rotates under a running cache: old records still released, new ones sealed under the new key, --reseal moves the old ones", async () => {

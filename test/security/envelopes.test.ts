@@ -1,21 +1,23 @@
 import type { RedisClient } from "../../platform/redis-client.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openRedis } from "../../platform/connections.ts";
 import { ERR, type EnvelopeBody, type MatchEnvelope } from "../../schemas/index.ts";
 import { createEnvelopeSigner, decryptFromPilot, generatePilotKeyPair, NonceStore, verifyEnvelope } from "../../security/index.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { testConfig } from "../support/namespace.ts";
+import { openRedisAs } from "../support/live-services.ts";
 import { buildPki, expectCode, type PkiFixture } from "./support/pki-fixture.ts";
 import { sampleEnvelopeBody } from "./support/sample-job.ts";
 
-const { config, names } = testConfig("envelopes");
+const loaded = testConfig("envelopes");
+const { names } = loaded;
 let pki: PkiFixture;
 let redis: RedisClient;
 const pilotKeys = generatePilotKeyPair();
 
 beforeAll(() => {
   pki = buildPki();
-  redis = openRedis(config);
+  // The nonce store in Redis, as the services that keep one use it (the intake, for signed batches).
+  redis = openRedisAs(loaded, "intake");
 });
 afterAll(async () => {
   await deleteNamespaceKeys(redis, names.namespace);

@@ -1,6 +1,7 @@
 // `wms pki revoke` against running services: the intake refuses a revoked user's task batches and
 // control requests, the credential cache a revoked pilot's retrieval, each with 1715, within a
-// second of the CLI writing the CRL and without restarting either service.
+// second of the CLI writing the CRL and without restarting either service. The cache runs as the
+// credentials role, the pilot retrieves on the pilots' identity, the matchmaker mints one-time keys.
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
@@ -11,18 +12,27 @@ import { ONE_TIME_KEY_SEAL_PURPOSE, OneTimeKeyStore, pkiSealKeys, ServiceSealer 
 import { CredentialClient, startCredentialCache, type CredentialCache } from "../../agents/credentials/index.ts";
 import { lfns, siteConfig, startIntakeHarness, type IntakeHarness, type Person } from "../intake/support/intake-harness.ts";
 import { runCli } from "../support/run-cli.ts";
+import { openRedisAs } from "../support/live-services.ts";
+import type { RedisClient } from "../../platform/redis-client.ts";
+import type { NatsConnection } from "nats";
 
 let h: IntakeHarness;
 let cache: CredentialCache;
 let keys: OneTimeKeyStore;
+let cacheRedis: RedisClient;
+let mmRedis: RedisClient;
+let pilotNc: NatsConnection;
 const liveJobs = new Map<string, { state: string; attempt: number; pilotId: string; site: string }>();
 
 beforeAll(async () => {
   h = await startIntakeHarness("revoke");
   const config = { ...h.loaded.config, pki: { dir: h.pkiDir }, credentials: { ...h.loaded.config.credentials, encryptionKey: randomBytes(32).toString("base64") } };
-  cache = startCredentialCache({ nc: h.nc, redis: h.redis, names: h.loaded.names, config, trust: h.trust, jobs: { attemptOf: async (id) => liveJobs.get(id) } });
+  cacheRedis = openRedisAs(h.loaded, "credentials");
+  mmRedis = openRedisAs(h.loaded, "matchmaker");
+  pilotNc = await h.connect("pilot");
+  cache = startCredentialCache({ nc: await h.connect("credentials"), redis: cacheRedis, names: h.loaded.names, config, trust: h.trust, jobs: { attemptOf: async (id) => liveJobs.get(id) } });
   const sealer = new ServiceSealer(pkiSealKeys(h.pkiDir).oneTimeKey, ONE_TIME_KEY_SEAL_PURPOSE);
-  keys = new OneTimeKeyStore(h.redis, h.loaded.names, { maxRenewals: 1, sealer });
+  keys = new OneTimeKeyStore(mmRedis, h.loaded.names, { maxRenewals: 1, sealer });
   await h.sites.publish(siteConfig([{ name: "CERN" }]));
   await h.catalog.addFiles("ds.a", lfns("a", 2), ["CERN"]);
 }, 60_000);
@@ -30,6 +40,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await cache?.stop();
   await h?.close();
+  cacheRedis?.disconnect();
+  mmRedis?.disconnect();
 });
 
 function certFile(who: Person, name: string): string {
@@ -78,7 +90,7 @@ describe("wms pki revoke, with the services running", () => {
   it("the credential cache refuses a revoked pilot's retrieval with 1715, by serial, without a restart", async () => {
     const alice = h.people.alice;
     await new CredentialClient(h.nc, h.loaded.names, { trust: h.trust }).delegate(alice, { retrievers: ["role:pilot"], lifetimeSec: 3600 });
-    const pilot = new CredentialClient(h.nc, h.loaded.names, { trust: h.trust, caller: { certChain: h.people.pilot.certChain, keyPem: h.people.pilot.keyPem }, proxyKeyBits: 1024 });
+    const pilot = new CredentialClient(pilotNc, h.loaded.names, { trust: h.trust, caller: { certChain: h.people.pilot.certChain, keyPem: h.people.pilot.keyPem }, proxyKeyBits: 1024 });
     let seq = 0;
     const request = async (): Promise<{ oneTimeKey: string; userDn: string; jobId: string; pilotId: string; attempt: number }> => {
       const b = { userDn: alice.dn, jobId: `revoke-job-${++seq}`, pilotId: "pilot-1", attempt: 1 };

@@ -1,67 +1,69 @@
-import type { RedisClient } from "../../platform/redis-client.ts";
+// The pilot-token and one-time-key stores in Redis, each used by the roles that really use it: the
+// factory mints pilot tokens and matchmakers spend them; the matchmaker mints one-time keys and the
+// credential cache spends them. The forger is the intake, a service holding Redis write access and
+// a seal key of its own (the job-spec one); the read-only monitor looks for secrets in clear.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openRedis } from "../../platform/connections.ts";
 import { ERR } from "../../schemas/index.ts";
 import { AuditLog, ONE_TIME_KEY_SEAL_PURPOSE, OneTimeKeyStore, PilotTokenStore, pkiSealKeys, SealVerifier, ServiceSealer } from "../../security/index.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { testConfig } from "../support/namespace.ts";
+import { openRedisAs } from "../support/live-services.ts";
 import { expectCode, OTHER_USER_DN, USER_DN, usePki } from "./support/pki-fixture.ts";
+import { storedValues } from "./support/redis-values.ts";
 
-const { config, names } = testConfig("secstores");
-let redis: RedisClient;
+const loaded = testConfig("secstores");
+const { names } = loaded;
+const factory = openRedisAs(loaded, "factory");
+const matchmaker = openRedisAs(loaded, "matchmaker");
+const credentials = openRedisAs(loaded, "credentials");
+const intake = openRedisAs(loaded, "intake");
+const monitor = openRedisAs(loaded, "monitor");
 let now = Date.now();
 const clock = (): number => now;
 
-beforeAll(() => {
-  redis = openRedis(config);
-});
 afterAll(async () => {
-  await deleteNamespaceKeys(redis, names.namespace);
-  redis.disconnect();
+  await deleteNamespaceKeys(matchmaker, names.namespace);
+  for (const r of [factory, matchmaker, credentials, intake, monitor]) r.disconnect();
 });
 
 async function allValues(): Promise<string> {
-  const keys = await redis.keys(`${names.redisPrefix}*`);
-  const parts: string[] = [...keys];
-  for (const k of keys) {
-    const type = await redis.type(k);
-    if (type === "hash") parts.push(...Object.values(await redis.hgetall(k)));
-    else if (type === "string") parts.push((await redis.get(k)) ?? "");
-  }
-  return parts.join("\n");
+  const { hashes, strings } = await storedValues(monitor, names.redisPrefix);
+  return [...hashes, ...strings].join("\n");
 }
 
 describe("pilot tokens", () => {
-  const tokens = (): PilotTokenStore => new PilotTokenStore(redis, names, clock);
+  // The factory mints; a matchmaker spends.
+  const factoryTokens = (): PilotTokenStore => new PilotTokenStore(factory, names, clock);
+  const tokens = (): PilotTokenStore => new PilotTokenStore(matchmaker, names, clock);
 
   it("allows a few-use token exactly its count, then refuses it as spent", async () => {
-    const t = await tokens().mint({ site: "SITE_A", factoryId: "f1", uses: 2, ttlSec: 60 });
+    const t = await factoryTokens().mint({ site: "SITE_A", factoryId: "f1", uses: 2, ttlSec: 60 });
     expect(await tokens().consume(t, "SITE_A")).toEqual({ factoryId: "f1", usesLeft: 1 });
     expect(await tokens().consume(t, "SITE_A")).toEqual({ factoryId: "f1", usesLeft: 0 });
     await expectCode(() => tokens().consume(t, "SITE_A"), ERR.SEC_TOKEN_SPENT);
   });
 
   it("refuses a token at another site without spending it", async () => {
-    const t = await tokens().mint({ site: "SITE_A", factoryId: "f1", uses: 1, ttlSec: 60 });
+    const t = await factoryTokens().mint({ site: "SITE_A", factoryId: "f1", uses: 1, ttlSec: 60 });
     await expectCode(() => tokens().consume(t, "SITE_B"), ERR.SEC_TOKEN_WRONG_SITE);
     expect((await tokens().consume(t, "SITE_A")).usesLeft).toBe(0);
   });
 
   it("refuses an expired token and an unknown one", async () => {
-    const t = await tokens().mint({ site: "SITE_A", factoryId: "f1", uses: 5, ttlSec: 30 });
+    const t = await factoryTokens().mint({ site: "SITE_A", factoryId: "f1", uses: 5, ttlSec: 30 });
     now += 31_000;
     await expectCode(() => tokens().consume(t, "SITE_A"), ERR.SEC_TOKEN_EXPIRED);
     await expectCode(() => tokens().consume("not-a-token", "SITE_A"), ERR.MATCH_TOKEN_REJECTED);
   });
 
   it("lets only one of many racing matchmakers spend a single-use token", async () => {
-    const t = await tokens().mint({ site: "SITE_A", factoryId: "f1", uses: 1, ttlSec: 60 });
+    const t = await factoryTokens().mint({ site: "SITE_A", factoryId: "f1", uses: 1, ttlSec: 60 });
     const results = await Promise.allSettled(Array.from({ length: 20 }, () => tokens().consume(t, "SITE_A")));
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
   });
 
   it("stores tokens only as hashes", async () => {
-    const t = await tokens().mint({ site: "SITE_A", factoryId: "f1", uses: 1, ttlSec: 60 });
+    const t = await factoryTokens().mint({ site: "SITE_A", factoryId: "f1", uses: 1, ttlSec: 60 });
     expect(await allValues()).not.toContain(t);
   });
 });
@@ -76,44 +78,46 @@ describe("one-time proxy keys", () => {
     sealer = new ServiceSealer(sealKeys.oneTimeKey, ONE_TIME_KEY_SEAL_PURPOSE);
     verifier = new SealVerifier(sealKeys.oneTimeKey, ONE_TIME_KEY_SEAL_PURPOSE);
   });
-  const keys = (): OneTimeKeyStore => new OneTimeKeyStore(redis, names, { maxRenewals: 2, clock, sealer, verifier });
+  // The matchmaker mints (with the one-time-key seal); the credential cache spends (and verifies).
+  const minter = (): OneTimeKeyStore => new OneTimeKeyStore(matchmaker, names, { maxRenewals: 2, clock, sealer });
+  const keys = (): OneTimeKeyStore => new OneTimeKeyStore(credentials, names, { maxRenewals: 2, clock, sealer, verifier });
 
   it("refuses a key record written straight into Redis, or one minted by a service that is not the matchmaker", async () => {
-    // An attacker with Redis access copies the shape of a real record under a key of their own.
-    const real = keys().prepare({ ...binding, ttlSec: 60 });
-    const forged = keys().prepare({ ...binding, ttlSec: 60 });
-    await redis.set(forged.key, real.value, "PX", forged.pxMs);
+    // An attacker with Redis access (here the intake's) copies the shape of a real record under a key of their own.
+    const real = minter().prepare({ ...binding, ttlSec: 60 });
+    const forged = minter().prepare({ ...binding, ttlSec: 60 });
+    await intake.set(forged.key, real.value, "PX", forged.pxMs);
     await expectCode(() => keys().consume(forged.secret, binding), ERR.SEC_KEY_INVALID);
-    const unsealed = keys().prepare({ ...binding, ttlSec: 60 });
+    const unsealed = minter().prepare({ ...binding, ttlSec: 60 });
     const { seal: _seal, ...bare } = JSON.parse(unsealed.value) as Record<string, unknown>;
-    await redis.set(unsealed.key, JSON.stringify(bare), "PX", unsealed.pxMs);
+    await intake.set(unsealed.key, JSON.stringify(bare), "PX", unsealed.pxMs);
     await expectCode(() => keys().consume(unsealed.secret, binding), ERR.SEC_KEY_INVALID);
     // The intake holds a real seal key, but the job-spec one: what it seals is no one-time key.
     const intakeSealer = new ServiceSealer(pkiSealKeys(pki().dir).jobSpec, ONE_TIME_KEY_SEAL_PURPOSE);
-    const byIntake = new OneTimeKeyStore(redis, names, { maxRenewals: 2, clock, sealer: intakeSealer });
+    const byIntake = new OneTimeKeyStore(intake, names, { maxRenewals: 2, clock, sealer: intakeSealer });
     const k = await byIntake.mint({ ...binding, ttlSec: 60 });
     await expectCode(() => keys().consume(k, binding), ERR.SEC_KEY_INVALID);
-    const audit = await new AuditLog(redis, names).recent(10);
+    const audit = await new AuditLog(monitor, names).recent(10);
     expect(audit.filter((e) => e.event === "one-time-key-unsealed").length).toBeGreaterThanOrEqual(2);
   });
 
   it("refuses a key presented for another attempt of the same job", async () => {
-    const k = await keys().mint({ ...binding, ttlSec: 60 });
+    const k = await minter().mint({ ...binding, ttlSec: 60 });
     await expectCode(() => keys().consume(k, { ...binding, attempt: 2 }), ERR.SEC_KEY_INVALID);
     expect((await keys().consume(k, binding)).attempt).toBe(1);
   });
 
   it("refuses a key used twice and audits the second use", async () => {
-    const k = await keys().mint({ ...binding, ttlSec: 60 });
+    const k = await minter().mint({ ...binding, ttlSec: 60 });
     expect((await keys().consume(k, binding)).userDn).toBe(USER_DN);
     await expectCode(() => keys().consume(k, { ...binding, pilotId: "pilot-evil" }), ERR.SEC_KEY_REUSED);
-    const entries = await new AuditLog(redis, names).recent(10);
+    const entries = await new AuditLog(monitor, names).recent(10);
     const reuse = entries.find((e) => e.event === "one-time-key-reused" && e.fields.presentedPilotId === "pilot-evil");
     expect(reuse?.fields.jobId).toBe("job-1");
   });
 
   it("refuses a key presented for another user, job or pilot, and keeps it for the right one", async () => {
-    const k = await keys().mint({ ...binding, ttlSec: 60 });
+    const k = await minter().mint({ ...binding, ttlSec: 60 });
     await expectCode(() => keys().consume(k, { ...binding, userDn: OTHER_USER_DN }), ERR.SEC_KEY_INVALID);
     await expectCode(() => keys().consume(k, { ...binding, jobId: "job-2" }), ERR.SEC_KEY_INVALID);
     await expectCode(() => keys().consume(k, { ...binding, pilotId: "pilot-2" }), ERR.SEC_KEY_INVALID);
@@ -121,20 +125,20 @@ describe("one-time proxy keys", () => {
   });
 
   it("refuses an expired key and an unknown one", async () => {
-    const k = await keys().mint({ ...binding, ttlSec: 10 });
+    const k = await minter().mint({ ...binding, ttlSec: 10 });
     now += 11_000;
     await expectCode(() => keys().consume(k, binding), ERR.SEC_KEY_INVALID);
     await expectCode(() => keys().consume("forged", binding), ERR.SEC_KEY_INVALID);
   });
 
   it("hands a key to exactly one of many racing retrievals", async () => {
-    const k = await keys().mint({ ...binding, ttlSec: 60 });
+    const k = await minter().mint({ ...binding, ttlSec: 60 });
     const results = await Promise.allSettled(Array.from({ length: 20 }, () => keys().consume(k, binding)));
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
   });
 
   it("allows the job its renewals and no more, and none before the first retrieval", async () => {
-    const k = await keys().mint({ ...binding, ttlSec: 60 });
+    const k = await minter().mint({ ...binding, ttlSec: 60 });
     await expectCode(() => keys().consumeRenewal(k, binding), ERR.SEC_KEY_INVALID);
     await keys().consume(k, binding);
     expect((await keys().consumeRenewal(k, binding)).renewalsLeft).toBe(1);
@@ -144,7 +148,7 @@ describe("one-time proxy keys", () => {
   });
 
   it("stores keys only as hashes", async () => {
-    const k = await keys().mint({ ...binding, ttlSec: 60 });
+    const k = await minter().mint({ ...binding, ttlSec: 60 });
     expect(await allValues()).not.toContain(k);
   });
 });
