@@ -29,7 +29,44 @@ export interface TaskRecord {
   outputDataset: string;
   createdAt: number;
   updatedAt: number;
+  /**
+   * The task may still get jobs: its input is another task's output, released file by file as it
+   * is registered (`growTask`). It stays `active` until closed, whatever its jobs' states.
+   */
+  open?: boolean;
+  /** Why an open task closed as it did (its producer ended, with how many files), for `wms task status`. */
+  message?: string;
+  /** Set when the task ended without running anything (INTAKE_INPUT_NOT_PRODUCED). */
+  errorCode?: number;
 }
+
+/** What `createTask` records besides the jobs for a task that stays open for more (see `growTask`). */
+export interface OpenTaskInit {
+  /** The planner's own data (the intake's JSON: batch, owner, inputs), kept in the task's shard. */
+  readonly plan: string;
+  /** The input files the task's first jobs consume (`<dataset>\n<lfn>`). */
+  readonly consumed: readonly string[];
+  /**
+   * A spec with every field the task's jobs share (the intake's job spec with no files): the
+   * task's template is made from it, since later jobs are not known yet.
+   */
+  readonly prototype: JobSpec;
+}
+
+/** An open task as its planner reads it. */
+export interface OpenTaskState {
+  readonly task: TaskRecord;
+  readonly plan: string;
+  readonly consumed: ReadonlySet<string>;
+}
+
+/** What `growTask` did. */
+export type GrowResult =
+  | { readonly outcome: "grown"; readonly njobs: number; readonly status: TaskStatus }
+  /** Another planner added jobs (or took a file) since this one read the task: read it again. */
+  | { readonly outcome: "conflict" }
+  /** Not open any more (closed by another planner, or its owner aborted it: now closed). */
+  | { readonly outcome: "closed" | "aborted" };
 
 export interface JobRecord {
   jobId: string;
@@ -155,6 +192,13 @@ type Template = Partial<Record<keyof JobSpec, unknown>>;
 const transitionScript = jobScript("transition-6", { batched: true });
 const fenceScript = jobScript("fence-2", { batched: true });
 const effectsScript = jobScript("effects-3", { batched: true });
+const growScript = jobScript("grow-5");
+
+/** Jobs written per grow step: each step is atomic, and a step's ARGV stays a few hundred KB. */
+const GROW_CHUNK = 200;
+
+/** Spec fields that differ from job to job; an open task's template (from one prototype) leaves them out. */
+const PER_JOB_FIELDS: ReadonlySet<string> = new Set(["jobId", "inputFiles", "site", "seal"]);
 
 function num(v: string | undefined): number | undefined {
   return v === undefined || v === "" ? undefined : Number(v);
@@ -195,6 +239,23 @@ function specRest(spec: JobSpec, tpl: Template): Template {
   const rest: Template = {};
   for (const k of Object.keys(spec) as Array<keyof JobSpec>) if (!(k in tpl)) rest[k] = spec[k];
   return rest;
+}
+
+/**
+ * For a job added to a task after its template was written: every field the template lacks or holds
+ * with another value. The record's value then wins on read (`{...tpl, ...rest}`, and JSON.parse
+ * keeps the last of a repeated key in `joinSpec`), so a later job never takes a value it does not have.
+ */
+function specRestAgainst(spec: JobSpec, tpl: Template): Template {
+  const rest: Template = {};
+  for (const k of Object.keys(spec) as Array<keyof JobSpec>) if (!(k in tpl) || JSON.stringify(tpl[k]) !== JSON.stringify(spec[k])) rest[k] = spec[k];
+  return rest;
+}
+
+function openTemplate(prototype: JobSpec): Template {
+  const tpl: Template = {};
+  for (const k of Object.keys(prototype) as Array<keyof JobSpec>) if (!PER_JOB_FIELDS.has(k)) tpl[k] = prototype[k];
+  return tpl;
 }
 
 interface SiteEffect {
@@ -263,25 +324,34 @@ export class JobStore {
    * Writes the task, its spec template and all its jobs in pipelined batches of its task shard (a
    * 10,000-job task is one round trip per 1,000 jobs), then the sites' counters, each in its shard.
    */
-  async createTask(task: Omit<TaskRecord, "status" | "njobs" | "createdAt" | "updatedAt">, jobs: readonly NewJob[], now = Date.now()): Promise<TaskRecord> {
-    const record: TaskRecord = { ...task, status: "active", njobs: jobs.length, createdAt: now, updatedAt: now };
+  async createTask(task: Omit<TaskRecord, "status" | "njobs" | "createdAt" | "updatedAt" | "open" | "message" | "errorCode">, jobs: readonly NewJob[], now = Date.now(), open?: OpenTaskInit): Promise<TaskRecord> {
+    const record: TaskRecord = { ...task, status: "active", njobs: jobs.length, createdAt: now, updatedAt: now, ...(open && { open: true }) };
     for (const j of jobs) {
       if (j.spec.taskId !== task.taskId || taskIdOf(j.spec.jobId) !== task.taskId) throw new Error(`job ${j.spec.jobId} is not <${task.taskId}>.<index> of task ${task.taskId}`);
     }
     const tk = this.keys.task(task.taskId);
-    const tpl = specTemplate(jobs.map((j) => j.spec));
+    const tpl = open ? openTemplate(open.prototype) : specTemplate(jobs.map((j) => j.spec));
+    const rest = open ? specRestAgainst : specRest;
     const states: Record<string, number> = {};
     const errors: Record<string, number> = {};
     const siteStates = new Map<string, number>();
     // Pipelines of 1,000 jobs, sent together: Redis applies them in order on one connection, and
     // the client does not wait a round trip per chunk. Every key is in the task's slot.
     const pending: Array<Promise<unknown>> = [];
-    for (let i = 0; i < jobs.length; i += 1000) {
+    // An open task may start with no job: its template and plan are still written (i === 0).
+    for (let i = 0; i === 0 || i < jobs.length; i += 1000) {
       const p = this.redis.pipeline();
-      if (i === 0) p.set(tk.tpl, JSON.stringify(tpl));
+      if (i === 0) {
+        p.set(tk.tpl, JSON.stringify(tpl));
+        // An open task's plan and first consumed files go with its first records (same shard).
+        if (open) {
+          p.set(tk.plan, open.plan);
+          if (open.consumed.length > 0) p.sadd(tk.consumed, ...open.consumed);
+        }
+      }
       for (const j of jobs.slice(i, i + 1000)) {
         const h: Hash = {
-          spec: JSON.stringify(specRest(j.spec, tpl)),
+          spec: JSON.stringify(rest(j.spec, tpl)),
           state: j.state,
           site: j.state === "activated" ? j.spec.site : "",
           attempt: String(j.spec.attempt),
@@ -295,27 +365,108 @@ export class JobStore {
         if (j.state === "failed" && j.errorCode !== undefined) errors[j.errorCode] = (errors[j.errorCode] ?? 0) + 1;
         if (j.state === "activated") siteStates.set(j.spec.site, (siteStates.get(j.spec.site) ?? 0) + 1);
       }
-      p.rpush(tk.jobs, ...jobs.slice(i, i + 1000).map((j) => j.spec.jobId));
+      if (jobs.length > 0) p.rpush(tk.jobs, ...jobs.slice(i, i + 1000).map((j) => j.spec.jobId));
       pending.push(p.exec());
     }
     await Promise.all(pending);
     this.remember(task.taskId, tpl);
     const allFailed = jobs.length > 0 && (states.failed ?? 0) === jobs.length;
-    if (allFailed) record.status = "broken";
+    // An open task may still get jobs that run, so it stays active (rollUpTask).
+    if (allFailed && !open) record.status = "broken";
     const p = this.redis.pipeline();
     for (const [state, n] of Object.entries(states)) p.hincrby(tk.states, state, n);
     for (const [code, n] of Object.entries(errors)) p.hincrby(tk.errors, code, n);
     p.hset(tk.task, this.serializeTask(record));
     const writes: Array<Promise<unknown>> = [p.exec()];
-    // Unbrokered jobs have no site: their failures are counted in the site-less shard ('').
+    writes.push(this.siteCounters(siteStates, errors));
+    writes.push(this.redis.zadd(this.keys.tasks, now, task.taskId));
+    writes.push(this.redis.hset(this.keys.producers, task.outputDataset, task.taskId));
+    if (open) writes.push(this.redis.sadd(this.keys.openTasks, task.taskId));
+    await Promise.all(writes);
+    return record;
+  }
+
+  /** The site side of new jobs: each site's `activated` count, and unbrokered failures in the site-less shard (''). */
+  private async siteCounters(siteStates: ReadonlyMap<string, number>, errors: Readonly<Record<string, number>>): Promise<void> {
+    const writes: Array<Promise<unknown>> = [];
     const sites = [...siteStates.keys(), ...(Object.keys(errors).length > 0 ? [""] : [])];
     if (sites.length > 0) writes.push(this.redis.sadd(this.keys.sites, ...sites));
     for (const [site, n] of siteStates) writes.push(this.redis.hincrby(this.keys.site(site).states, "activated", n));
     for (const [code, n] of Object.entries(errors)) writes.push(this.redis.hincrby(this.keys.site("").errors, code, n));
-    writes.push(this.redis.zadd(this.keys.tasks, now, task.taskId));
-    writes.push(this.redis.hset(this.keys.producers, task.outputDataset, task.taskId));
     await Promise.all(writes);
-    return record;
+  }
+
+  /** The tasks still open for more jobs. */
+  async openTaskIds(): Promise<string[]> {
+    return this.redis.smembers(this.keys.openTasks);
+  }
+
+  /** An open task's record, plan and consumed files; undefined when it is gone or no longer open (and then dropped from the open list). */
+  async openTask(taskId: string): Promise<OpenTaskState | undefined> {
+    const tk = this.keys.task(taskId);
+    const [task, plan, consumed] = await Promise.all([this.getTask(taskId), this.redis.get(tk.plan), this.redis.smembers(tk.consumed)]);
+    if (task?.open !== true || plan === null) {
+      await this.redis.srem(this.keys.openTasks, taskId);
+      return undefined;
+    }
+    return { task, plan, consumed: new Set(consumed) };
+  }
+
+  /** The planner's data of a task that is or was open (`OpenTaskInit.plan`); undefined for any other task. */
+  async taskPlan(taskId: string): Promise<string | undefined> {
+    return (await this.redis.get(this.keys.task(taskId).plan)) ?? undefined;
+  }
+
+  /** How many input files an open (or once open) task's jobs consume. */
+  async consumedCount(taskId: string): Promise<number> {
+    return this.redis.scard(this.keys.task(taskId).consumed);
+  }
+
+  /**
+   * Adds jobs to an open task with the input files they consume, and closes it when `close` is
+   * given, each step atomic in the task's shard (grow-5.lua): `expectNjobs` is the job count the
+   * caller planned from, so a planner that lost a race gets `conflict` and plans again, and no file
+   * is ever consumed twice. Jobs are numbered on from `expectNjobs` (the caller made their ids).
+   * Records only: the caller queues the activated ones afterwards, as the intake does.
+   */
+  async growTask(taskId: string, expectNjobs: number, jobs: ReadonlyArray<NewJob & { readonly consumes: readonly string[] }>, close?: { readonly message: string; readonly errorCode?: number }, now = Date.now()): Promise<GrowResult> {
+    const tk = this.keys.task(taskId);
+    const tpl = await this.template(taskId);
+    let njobs = expectNjobs;
+    let status: TaskStatus = "active";
+    const chunks: Array<typeof jobs> = [];
+    for (let i = 0; i < jobs.length; i += GROW_CHUNK) chunks.push(jobs.slice(i, i + GROW_CHUNK));
+    if (chunks.length === 0) chunks.push([]);
+    for (const [c, chunk] of chunks.entries()) {
+      const last = c === chunks.length - 1;
+      const files = chunk.flatMap((j) => j.consumes);
+      const args: string[] = [String(njobs), last && close ? "1" : "0", String(now), close?.errorCode !== undefined ? String(close.errorCode) : "", close?.message ?? "", String(files.length), ...files];
+      for (const j of chunk) {
+        if (taskIdOf(j.spec.jobId) !== taskId) throw new Error(`job ${j.spec.jobId} is not <${taskId}>.<index>`);
+        args.push(j.spec.jobId, j.state, j.state === "activated" ? j.spec.site : "", JSON.stringify(specRestAgainst(j.spec, tpl)), j.errorCode !== undefined ? String(j.errorCode) : "", j.errorMessage ?? "");
+      }
+      const keys = [tk.task, tk.states, tk.errors, tk.jobs, tk.consumed, ...chunk.map((j) => tk.job(j.spec.jobId))];
+      const [code, value, after] = (await growScript.run(this.redis, keys, args)) as [number, string | number, string?];
+      if (code === -1 || code === -2) {
+        if (c > 0) throw new Error(`task ${taskId} changed between two steps of one planner's growth`);
+        return { outcome: "conflict" };
+      }
+      if (code === 0) {
+        await this.redis.srem(this.keys.openTasks, taskId);
+        return { outcome: value === "aborted" ? "aborted" : "closed" };
+      }
+      njobs = Number(value);
+      status = after as TaskStatus;
+      const siteStates = new Map<string, number>();
+      const errors: Record<string, number> = {};
+      for (const j of chunk) {
+        if (j.state === "activated") siteStates.set(j.spec.site, (siteStates.get(j.spec.site) ?? 0) + 1);
+        else if (j.errorCode !== undefined) errors[j.errorCode] = (errors[j.errorCode] ?? 0) + 1;
+      }
+      await this.siteCounters(siteStates, errors);
+    }
+    if (close) await this.redis.srem(this.keys.openTasks, taskId);
+    return { outcome: "grown", njobs, status };
   }
 
   private remember(taskId: string, tpl: Template): void {
@@ -348,7 +499,8 @@ export class JobStore {
   }
 
   private serializeTask(t: TaskRecord): Hash {
-    return Object.fromEntries(Object.entries(t).map(([k, v]) => [k, String(v)]));
+    // `open` is '1' for the Lua roll-up (rollup.lua), which reads it in the same step as the counts.
+    return Object.fromEntries(Object.entries(t).map(([k, v]) => [k, k === "open" ? (v === true ? "1" : "0") : String(v)]));
   }
 
   async getTask(taskId: string): Promise<TaskRecord | undefined> {
@@ -368,6 +520,9 @@ export class JobStore {
       outputDataset: h.outputDataset,
       createdAt: Number(h.createdAt),
       updatedAt: Number(h.updatedAt),
+      ...(h.open !== undefined && { open: h.open === "1" }),
+      ...(h.message && { message: h.message }),
+      ...(h.errorCode && { errorCode: Number(h.errorCode) }),
     };
   }
 

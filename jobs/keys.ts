@@ -7,7 +7,7 @@
 //   and every job record of the task. A transition or a fence check touches this slot only.
 //
 // A few namespace-wide keys stay outside both (the task index, the list of sites, task names,
-// dataset producers); they are written by single commands, never inside a script or a pipeline with
+// dataset producers, open tasks); they are written by single commands, never inside a script or a pipeline with
 // shard keys. Every key starts with `<ns>:` so the namespace clean-up finds it.
 import type { WireNames } from "../schemas/index.ts";
 export { slotTag as hashTag } from "../platform/redis-script.ts";
@@ -52,6 +52,10 @@ export interface TaskKeys {
   readonly jobs: string;
   /** The spec fields every job of the task shares (JSON); a job record keeps only what differs. */
   readonly tpl: string;
+  /** An open task's input files already in one of its jobs (set of `<dataset>\n<lfn>`). */
+  readonly consumed: string;
+  /** What an open task's planner needs to make more jobs (opaque to jobs/: the intake's JSON). */
+  readonly plan: string;
   job(jobId: string): string;
   attempts(jobId: string): string;
 }
@@ -63,6 +67,8 @@ export interface JobKeys {
   readonly sites: string;
   readonly tasks: string;
   readonly producers: string;
+  /** The tasks still open for more jobs (their producer may still add input files). */
+  readonly openTasks: string;
   /** Which matchmaker runs the reconciliation now (SET NX PX): one at a time, or two would apply the same delta twice. */
   readonly reconciler: string;
   taskName(ownerHash: string, taskName: string): string;
@@ -116,6 +122,8 @@ export function jobKeys(names: WireNames): JobKeys {
         errors: `${b}errors`,
         jobs: `${b}jobs`,
         tpl: `${b}tpl`,
+        consumed: `${b}consumed`,
+        plan: `${b}plan`,
         job: (jobId) => `${b}j:${jobId}`,
         attempts: (jobId) => `${b}a:${jobId}`,
       };
@@ -123,6 +131,7 @@ export function jobKeys(names: WireNames): JobKeys {
     sites: names.redisKey("jobs", "sites"),
     tasks: names.redisKey("tasks"),
     producers: names.redisKey("dataset-producers"),
+    openTasks: names.redisKey("open-tasks"),
     reconciler: names.redisKey("jobs", "reconciler"),
     taskName: (ownerHash, taskName) => names.redisKey("task-name", ownerHash, taskName),
   };

@@ -101,13 +101,19 @@ export type JobCounts = { readonly [S in JobState]?: number };
 
 /**
  * The status a task's job counts give. `aborted` is sticky (an owner's decision, not a count).
- * The transition script computes the same roll-up inside its atomic step; a test holds the two equal.
+ * An `open` task (its input is another task's output, released file by file) may still get jobs,
+ * so it stays `active` however many of its jobs are final. A task closed with no job at all (its
+ * producer ended without writing a file) is `broken`: nothing ran, nothing will.
+ * The Lua roll-up (scripts/rollup.lua, run by every move into or out of a final state and by the
+ * step that grows or closes an open task) computes the same; a test holds the two equal.
  */
-export function rollUpTask(counts: JobCounts, njobs: number, current: TaskStatus): TaskStatus {
+export function rollUpTask(counts: JobCounts, njobs: number, current: TaskStatus, open = false): TaskStatus {
   if (current === "aborted") return "aborted";
+  if (open) return "active";
   const n = (s: JobState): number => counts[s] ?? 0;
   const final = FINAL_STATES.reduce((t, s) => t + n(s), 0);
-  if (njobs === 0 || final < njobs) return "active";
+  if (njobs === 0) return current;
+  if (final < njobs) return "active";
   const finished = n("finished");
   if (finished === njobs) return "done";
   if (finished > 0) return "partial";

@@ -141,20 +141,33 @@ export interface BrokeragePlan {
   readonly sites: Record<string, number>;
 }
 
+/** What must hold before any job of the batch is planned: ClassAds that parse (E1605), each input dataset listed once. */
+export function checkBatch(batch: TaskBatch): void {
+  checkClassAds(batch.jobTemplate);
+  if (new Set(batch.inputDatasets).size !== batch.inputDatasets.length) throw new WmsError(ERR.BAD_INPUT, "an input dataset is listed twice; list each once");
+}
+
 /** Splits and brokers a whole batch. Throws (nothing to record) on a bad ClassAd or an unknown dataset. */
 export function planTask(input: BrokerageInput): BrokeragePlan {
   const { batch } = input;
-  checkClassAds(batch.jobTemplate);
-  if (new Set(batch.inputDatasets).size !== batch.inputDatasets.length) throw new WmsError(ERR.BAD_INPUT, "an input dataset is listed twice; list each once");
+  checkBatch(batch);
   const groups = splitIntoJobs(batch, input.datasets);
   if (groups.length === 0) throw new WmsError(ERR.BAD_INPUT, `the input datasets ${batch.inputDatasets.join(", ")} hold no files; nothing to run`);
+  return planGroups(input, groups, 0);
+}
+
+/**
+ * Brokers groups of files already chosen (`splitIntoJobs`, or an open task's release of new files:
+ * input-release.ts), numbering their jobs from `firstIndex`. Checks nothing about the batch.
+ */
+export function planGroups(input: BrokerageInput, groups: readonly FileGroup[], firstIndex: number): BrokeragePlan {
   const picker = new SitePicker(input.sites);
   const jobs: NewJob[] = [];
   let unbrokered = 0;
-  groups.forEach((g, index) => {
+  groups.forEach((g, i) => {
     const choice = picker.pick(g.files);
     const site = "site" in choice ? choice.site : NO_SITE;
-    const spec = jobSpec(input, index, site, g);
+    const spec = jobSpec(input, firstIndex + i, site, g);
     if ("site" in choice) jobs.push({ spec, state: "activated" });
     else {
       unbrokered += 1;
@@ -162,6 +175,11 @@ export function planTask(input: BrokerageInput): BrokeragePlan {
     }
   });
   return { jobs, queued: jobs.length - unbrokered, unbrokered, sites: picker.assigned() };
+}
+
+/** The spec every job of the task shares, with no files and no site: an open task's template is made from it. */
+export function taskSpecPrototype(input: BrokerageInput): JobSpec {
+  return jobSpec(input, 0, NO_SITE, { dataset: "", files: [] });
 }
 
 function jobSpec(input: BrokerageInput, index: number, site: string, group: FileGroup): JobSpec {

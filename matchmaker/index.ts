@@ -8,7 +8,9 @@ export { startMatchmaker, type MatchmakerOptions, type MatchmakerHandle, type En
 // intake side
 export { ReplicaCatalogStore, type CatalogEntry, type DatasetFile, type LoadSummary } from "./replica-catalog.ts";
 export { SiteRegistry, loadSiteConfig } from "./site-registry.ts";
-export { planTask, splitIntoJobs, checkClassAds, rebrokerJob, SitePicker, jobIdFor, NO_SITE, type SiteLoad, type BrokerageInput, type BrokeragePlan, type FileGroup } from "./brokerage.ts";
+export { releaseFiles, fileId, type ReleasedInput, type ReleaseState, type ReleaseDecision } from "./input-release.ts";
+export { OpenTaskPlanner, openTaskProgress, type OpenTaskProgress, type PlanOutcome } from "./open-task-planner.ts";
+export { planTask, planGroups, splitIntoJobs, checkClassAds, rebrokerJob, SitePicker, jobIdFor, NO_SITE, type SiteLoad, type BrokerageInput, type BrokeragePlan, type FileGroup } from "./brokerage.ts";
 export { authorizeSubmit, authorizeTaskControl, PRODUCTION_ROLE, type IntakeIdentity } from "./intake-authz.ts";
 export { startIntake, type IntakeOptions, type IntakeService } from "./intake-service.ts";
 export { type TaskDispatch } from "./intake-context.ts";

@@ -3,7 +3,7 @@
 import type { RedisClient } from "../platform/redis-client.ts";
 import { UsageStore } from "../agents/accounting/index.ts";
 import type { Logger } from "../platform/logger.ts";
-import type { JobSpec, WireNames, WmsConfig } from "../schemas/index.ts";
+import { ERR, type JobSpec, type WireNames, type WmsConfig } from "../schemas/index.ts";
 import { JOB_SPEC_SEAL_PURPOSE, NonceStore, openSealer, ServiceSealer, type SealKeyring, type TrustStore } from "../security/index.ts";
 import type { OwnerCredentialLookup } from "./intake-credential-check.ts";
 import { JobStore } from "../jobs/index.ts";
@@ -27,6 +27,8 @@ export interface IntakeDeps {
   readonly credentials?: OwnerCredentialLookup;
   /** The job-spec seal keys the intake seals every queued spec with; default: the key file config.pki names. */
   readonly specSealKeys?: SealKeyring;
+  /** How often the open tasks' planner looks for new input files (open-task-planner.ts; default 2 s, 0: never). */
+  readonly openTaskPollMs?: number;
 }
 
 export interface IntakeContext extends IntakeDeps {
@@ -57,4 +59,17 @@ export async function inParallel<T>(items: readonly T[], width: number, fn: (ite
     while (next < items.length) await fn(items[next++]);
   };
   await Promise.all(Array.from({ length: Math.min(width, items.length) }, run));
+}
+
+/** Queueing broke half-way: take back what reached a queue and fail the rest, so no record claims a queue entry that is not there. */
+export async function failUnqueued(ctx: IntakeContext, specs: readonly JobSpec[], cause: unknown): Promise<void> {
+  ctx.logger.error({ err: cause, jobs: specs.length }, "enqueue failed; failing the task's queued jobs");
+  await inParallel(specs, 64, async (s) => {
+    try {
+      await ctx.dispatch.remove(s.jobId);
+      await ctx.jobs.transition(s.jobId, "failed", ["activated"], { errorCode: ERR.SERVICE_UNAVAILABLE, errorMessage: "the job could not be queued" });
+    } catch (e) {
+      ctx.logger.error({ err: e, jobId: s.jobId }, "could not fail an unqueued job");
+    }
+  });
 }

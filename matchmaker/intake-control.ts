@@ -26,6 +26,9 @@ export async function controlTask(ctx: IntakeContext, signed: unknown, now = Dat
 
 async function cancel(ctx: IntakeContext, task: TaskRecord, by: string): Promise<{ affected: number; skipped: number }> {
   if (task.status !== "active") throw new WmsError(ERR.INTAKE_TASK_FINAL, `task ${task.taskId} is ${task.status}; there is nothing left to cancel`);
+  // An open task's planner may add jobs meanwhile: aborted first, so none is added after the list
+  // below is read (the planner's step refuses an aborted task and closes it).
+  if (task.open === true) await ctx.jobs.setTaskStatus(task.taskId, "aborted");
   const jobs = (await ctx.jobs.listJobs(task.taskId)).filter((j) => UNFINISHED.includes(j.state));
   let affected = 0;
   await inParallel(jobs, 128, async (j) => {

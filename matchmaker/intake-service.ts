@@ -6,6 +6,7 @@ import { ERR, isWmsError, toWmsError, WmsError } from "../schemas/index.ts";
 import { controlTask } from "./intake-control.ts";
 import { createIntakeContext, type IntakeContext, type IntakeDeps } from "./intake-context.ts";
 import { submitTask } from "./intake-submit.ts";
+import { startOpenTaskPlanner } from "./open-task-planner.ts";
 import { loadSiteConfig } from "./site-registry.ts";
 
 export interface IntakeOptions extends IntakeDeps {
@@ -16,6 +17,9 @@ export interface IntakeService {
   /** Stops taking requests and waits for those in progress. */
   stop(): Promise<void>;
 }
+
+/** How often an intake looks for new input files of its open tasks: the delay from a producer's output to the consumer's job. */
+const OPEN_TASK_POLL_MS = 2000;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -69,10 +73,13 @@ export async function startIntake(opts: IntakeOptions): Promise<IntakeService> {
       },
     });
   const subs = [serve(opts.names.subjects.intakeSubmit, (b) => submitTask(ctx, b)), serve(opts.names.subjects.intakeControl, (b) => controlTask(ctx, b))];
+  const pollMs = opts.openTaskPollMs ?? OPEN_TASK_POLL_MS;
+  const planner = pollMs > 0 ? startOpenTaskPlanner(ctx, pollMs) : undefined;
   ctx.logger.info({ submit: opts.names.subjects.intakeSubmit, control: opts.names.subjects.intakeControl }, "intake serving");
   return {
     async stop() {
       for (const s of subs) s.unsubscribe();
+      await planner?.stop();
       await Promise.allSettled([...inFlight]);
     },
   };

@@ -2,34 +2,75 @@
 // broker (brokerage.ts, pure), record every job (JobStore) and queue the brokered ones in bulk.
 // A 10,000-job task is a handful of pipelined round trips: the catalog in three, the records one
 // per 1,000 jobs, the queues one MULTI per 2,000 jobs.
-import { ERR, WmsError, type JobSpec, type SubmitAccepted } from "../schemas/index.ts";
+import { ERR, WmsError, type SubmitAccepted, type TaskBatch } from "../schemas/index.ts";
 import { sealJobSpec, verifyTaskBatch } from "../security/index.ts";
-import { planTask } from "./brokerage.ts";
+import type { OpenTaskInit } from "../jobs/index.ts";
+import { checkBatch, planGroups, planTask, splitIntoJobs, taskSpecPrototype, type BrokerageInput, type BrokeragePlan } from "./brokerage.ts";
+import { fileId, releaseFiles } from "./input-release.ts";
+import { encodePlan, type OpenInput } from "./open-task-planner.ts";
 import { authorizeSubmit } from "./intake-authz.ts";
 import { checkOwnerCredential } from "./intake-credential-check.ts";
-import { inParallel, type IntakeContext } from "./intake-context.ts";
+import { failUnqueued, type IntakeContext } from "./intake-context.ts";
 import { siteLoads } from "./site-loads.ts";
 import type { DatasetFile } from "./replica-catalog.ts";
 
+/** The batch's inputs: datasets read whole, and those another task is still writing (an open task's). */
+interface Inputs {
+  readonly datasets: Map<string, DatasetFile[]>;
+  readonly open: ReadonlyArray<OpenInput & { readonly files: readonly DatasetFile[] }>;
+}
+
 /**
- * The input datasets with their files. A dataset that is another task's output is taken only once
- * that task is `done` (every job finished, so every output file is registered where it was written):
- * a half-made dataset would make jobs over part of the files and silently miss the rest, as JEDI
- * waits for a parent task's outputs before it defines a child's jobs.
+ * The input datasets with their files. A dataset that another task writes while it still runs is
+ * an open input with `inputRelease: files` (the default): the task is accepted and gets jobs as the
+ * producer's outputs are registered (open-task-planner.ts). With `inputRelease: done` it is taken
+ * only once that task is `done` (every job finished, so every output is registered): a half-made
+ * dataset read whole would make jobs over part of the files and silently miss the rest, so JEDI
+ * waits for a parent task's outputs unless it generates the child's jobs incrementally.
+ * The producers are read before the catalog: a producer seen ended has all its files in what is read after.
  */
-async function readDatasets(ctx: IntakeContext, names: readonly string[]): Promise<Map<string, DatasetFile[]>> {
-  const [lists, producers] = await Promise.all([Promise.all(names.map((n) => ctx.catalog.listDataset(n))), Promise.all(names.map((n) => producerStatus(ctx, n)))]);
-  const out = new Map<string, DatasetFile[]>();
+async function readDatasets(ctx: IntakeContext, batch: TaskBatch): Promise<Inputs> {
+  const names = batch.inputDatasets;
+  const producers = await Promise.all(names.map((n) => producerStatus(ctx, n)));
+  const lists = await Promise.all(names.map((n) => ctx.catalog.listDataset(n)));
+  const byFiles = (batch.inputRelease ?? "files") === "files";
+  const datasets = new Map<string, DatasetFile[]>();
+  const open: Array<OpenInput & { files: readonly DatasetFile[] }> = [];
   names.forEach((n, i) => {
     const producer = producers[i];
-    if (producer !== undefined && producer.status !== "done") {
-      throw new WmsError(ERR.INTAKE_DATASET_NOT_READY, `${n} is the output of task ${producer.taskId}, which is ${producer.status}; submit again when it is done (wms task status ${producer.taskId})`);
-    }
     const files = lists[i];
+    if (producer !== undefined && producer.status === "active" && byFiles) {
+      open.push({ dataset: n, producer: producer.taskId, files: files ?? [] });
+      return;
+    }
+    if (producer !== undefined && producer.status !== "done" && !byFiles) {
+      throw new WmsError(ERR.INTAKE_DATASET_NOT_READY, `${n} is the output of task ${producer.taskId}, which is ${producer.status}; submit again when it is done (wms task status ${producer.taskId}), or with inputRelease: files to take its files as they come`);
+    }
+    if (producer !== undefined && (files === undefined || files.length === 0)) {
+      throw new WmsError(ERR.INTAKE_INPUT_NOT_PRODUCED, `${n} is the output of task ${producer.taskId}, which ended ${producer.status} without writing a file; nothing to run`);
+    }
     if (files === undefined) throw new WmsError(ERR.INTAKE_UNKNOWN_DATASET, `${n}: register it first (wms replica add / wms replica load)`);
-    out.set(n, files);
+    datasets.set(n, files);
   });
-  return out;
+  return { datasets, open };
+}
+
+/**
+ * The jobs of a task with open inputs: every file of its other datasets, and the full groups of
+ * the producers' files registered so far (input-release.ts). Open unless the job limit is reached.
+ */
+function planOpenTask(input: BrokerageInput, inputs: Inputs): { plan: BrokeragePlan; consumed: string[]; open: boolean } {
+  const { batch } = input;
+  checkBatch(batch);
+  const whole = splitIntoJobs({ ...batch, inputDatasets: batch.inputDatasets.filter((n) => inputs.datasets.has(n)) }, inputs.datasets);
+  const release = releaseFiles({
+    filesPerJob: batch.filesPerJob,
+    jobsLeft: (batch.maxJobs ?? Infinity) - whole.length,
+    inputs: inputs.open.map((o) => ({ dataset: o.dataset, files: o.files, ended: false })),
+    consumed: new Set(),
+  });
+  const plan = planGroups(input, [...whole, ...release.groups], 0);
+  return { plan, consumed: release.groups.flatMap((g) => g.files.map((f) => fileId(g.dataset, f.lfn))), open: !release.close };
 }
 
 async function producerStatus(ctx: IntakeContext, dataset: string): Promise<{ taskId: string; status: string } | undefined> {
@@ -60,9 +101,18 @@ export async function submitTask(ctx: IntakeContext, signed: unknown): Promise<S
       `${over.scope} ${over.name} has used ${over.usedHours.toFixed(2)} of its ${over.limitHours} wall-clock hours; ask the operators to raise quotas.${over.scope}s in the config`,
     );
   }
-  const [datasets, sites] = await Promise.all([readDatasets(ctx, batch.inputDatasets), siteLoads(ctx.sites, ctx.jobs)]);
+  const [inputs, sites] = await Promise.all([readDatasets(ctx, batch), siteLoads(ctx.sites, ctx.jobs)]);
   const taskId = await nextTaskId(ctx);
-  const planned = planTask({ taskId, batch, userDn: identity.dn, userCaDn: identity.caDn, userRoles: identity.roles, datasets, sites });
+  const input: BrokerageInput = { taskId, batch, userDn: identity.dn, userCaDn: identity.caDn, userRoles: identity.roles, datasets: inputs.datasets, sites };
+  let planned: BrokeragePlan;
+  let open: OpenTaskInit | undefined;
+  if (inputs.open.length === 0) planned = planTask(input);
+  else {
+    const o = planOpenTask(input, inputs);
+    planned = o.plan;
+    const plan = encodePlan({ batch, userDn: identity.dn, userCaDn: identity.caDn, userRoles: identity.roles, inputs: inputs.open.map((i) => ({ dataset: i.dataset, producer: i.producer })) });
+    if (o.open) open = { plan, consumed: o.consumed, prototype: taskSpecPrototype(input) };
+  }
   // Sealed before the records and queues see them: the matchmaker signs no envelope for a spec without a valid seal.
   const plan = { ...planned, jobs: planned.jobs.map((j) => ({ ...j, spec: sealJobSpec(ctx.sealer, j.spec) })) };
   const holder = await ctx.jobs.claimTaskName(identity.dn, batch.taskName, taskId, batch.allowDuplicate === true);
@@ -73,6 +123,8 @@ export async function submitTask(ctx: IntakeContext, signed: unknown): Promise<S
     await ctx.jobs.createTask(
       { taskId, taskName: batch.taskName, kind: batch.kind, vo: batch.vo, group: batch.group, ownerDn: identity.dn, priority: batch.priority, maxAttempts: batch.maxAttempts, outputDataset: batch.outputDataset },
       plan.jobs,
+      now,
+      open,
     );
   } catch (e) {
     await ctx.jobs.releaseTaskName(identity.dn, batch.taskName, taskId);
@@ -86,19 +138,7 @@ export async function submitTask(ctx: IntakeContext, signed: unknown): Promise<S
     await failUnqueued(ctx, queued, e);
     throw new WmsError(ERR.SERVICE_UNAVAILABLE, `task ${taskId} was recorded but its jobs could not be queued (${(e as Error).message}); they are marked failed, retry it with wms task retry ${taskId}`);
   }
-  ctx.logger.info({ taskId, owner: identity.dn, jobs: plan.jobs.length, queued: plan.queued, unbrokered: plan.unbrokered }, "task accepted");
-  return { schemaVersion: 1, status: "ok", taskId, jobs: plan.jobs.length, queued: plan.queued, unbrokered: plan.unbrokered, sites: plan.sites, ...(warnings.length > 0 && { warnings }) };
-}
-
-/** Queueing broke half-way: take back what reached a queue and fail the rest, so no record claims a queue entry that is not there. */
-async function failUnqueued(ctx: IntakeContext, specs: readonly JobSpec[], cause: unknown): Promise<void> {
-  ctx.logger.error({ err: cause, jobs: specs.length }, "enqueue failed; failing the task's queued jobs");
-  await inParallel(specs, 64, async (s) => {
-    try {
-      await ctx.dispatch.remove(s.jobId);
-      await ctx.jobs.transition(s.jobId, "failed", ["activated"], { errorCode: ERR.SERVICE_UNAVAILABLE, errorMessage: "the job could not be queued" });
-    } catch (e) {
-      ctx.logger.error({ err: e, jobId: s.jobId }, "could not fail an unqueued job");
-    }
-  });
+  const waitingFor = open ? [...new Set(inputs.open.map((i) => i.producer))] : [];
+  ctx.logger.info({ taskId, owner: identity.dn, jobs: plan.jobs.length, queued: plan.queued, unbrokered: plan.unbrokered, waitingFor }, "task accepted");
+  return { schemaVersion: 1, status: "ok", taskId, jobs: plan.jobs.length, queued: plan.queued, unbrokered: plan.unbrokered, sites: plan.sites, ...(waitingFor.length > 0 && { waitingFor }), ...(warnings.length > 0 && { warnings }) };
 }

@@ -122,6 +122,11 @@ export class ReplicaCatalogStore {
     if ((await this.redis.scard(this.atKey(dataset, site))) === 0) await this.redis.srem(this.holdersKey(dataset), site);
   }
 
+  /** How many files the dataset holds (one HLEN: the open-task planner's cheap "anything new?"). */
+  async fileCount(dataset: string): Promise<number> {
+    return this.redis.hlen(this.filesKey(dataset));
+  }
+
   async hasDataset(dataset: string): Promise<boolean> {
     return (await this.redis.sismember(this.datasetsKey, dataset)) === 1;
   }

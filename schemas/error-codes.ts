@@ -96,6 +96,7 @@ const table = [
   [1606, "INTAKE_TASK_FINAL", "intake", false, "The task is already final"],
   [1607, "INTAKE_DUPLICATE_TASK", "intake", false, "The owner already has a task of this name; rename it or submit with --allow-duplicate"],
   [1608, "INTAKE_DATASET_NOT_READY", "intake", false, "The input dataset is the output of a task that is not done yet; submit again when it is"],
+  [1609, "INTAKE_INPUT_NOT_PRODUCED", "intake", false, "The task's input dataset is the output of a task that ended without writing any file of it; nothing to run"],
   // security
   [1700, "SEC_UNTRUSTED_CA", "security", false, "The certificate was not issued by a trusted CA"],
   [1701, "SEC_CERT_EXPIRED", "security", false, "A certificate in the chain is expired or not yet valid"],

@@ -6,6 +6,7 @@ import { readCredentialOptions } from "../credential-options.ts";
 import { ERR, WmsError, type WireNames } from "../../schemas/index.ts";
 import { FINAL_STATES, JOB_STATES, STATE_GROUPS, type JobRecord, type JobState, type TaskRecord } from "../../jobs/index.ts";
 import { withRedis } from "./replica.ts";
+import type { OpenTaskProgress } from "../../matchmaker/index.ts";
 import type { RedisClient } from "../../platform/redis-client.ts";
 
 interface SignerOptions {
@@ -42,6 +43,8 @@ const BAR_GROUPS = STATE_GROUPS;
 
 interface TaskView {
   task: TaskRecord;
+  /** A task whose input is another task's output, planned as it is registered: its producers and input files. */
+  inputs?: OpenTaskProgress;
   counts: Record<JobState, number>;
   errors: Array<{ code: number; name: string; count: number }>;
   failedJobs: Array<{ jobId: string; site: string; attempt: number; code: number | null; name: string | null; message: string }>;
@@ -90,10 +93,16 @@ async function readTaskView(redis: RedisClient, names: WireNames, taskId: string
   const store = new JobStore(redis, names);
   const task = await store.getTask(taskId);
   if (!task) throw new WmsError(ERR.NOT_FOUND, `no task ${taskId}; see 'wms task list'`);
-  const [counts, errors] = await Promise.all([store.taskCounts(taskId), store.taskErrors(taskId)]);
+  const [counts, errors, planText] = await Promise.all([store.taskCounts(taskId), store.taskErrors(taskId), task.open !== undefined ? store.taskPlan(taskId) : undefined]);
+  let inputs: OpenTaskProgress | undefined;
+  if (planText !== undefined) {
+    const { openTaskProgress, ReplicaCatalogStore } = await import("../../matchmaker/index.ts");
+    inputs = await openTaskProgress({ jobs: store, catalog: new ReplicaCatalogStore(redis, names) }, taskId, planText);
+  }
   const failed: JobRecord[] = counts.failed > 0 && failedLimit > 0 ? await store.listJobs(taskId, { state: "failed", limit: failedLimit }) : [];
   return {
     task,
+    ...(inputs && { inputs }),
     counts,
     errors: Object.entries(errors)
       .filter(([, n]) => n > 0)
@@ -104,6 +113,15 @@ async function readTaskView(redis: RedisClient, names: WireNames, taskId: string
   };
 }
 
+/** "open: waiting for T5's outputs, 12 files consumed, 1 pending" (pending: registered, waiting to fill a job). */
+function inputLine(t: TaskRecord, p: OpenTaskProgress): string {
+  const files = `${p.consumed} file${p.consumed === 1 ? "" : "s"} consumed${p.pending > 0 ? `, ${p.pending} pending` : ""}`;
+  if (t.open !== true) return `closed: ${files} (from ${p.waitingFor.map((w) => `${w.producer}, ${w.status}`).join("; ")})`;
+  const waiting = p.waitingFor.filter((w) => w.status === "active");
+  const who = waiting.length > 0 ? `waiting for ${waiting.map((w) => `${w.producer}'s outputs (${w.dataset})`).join(", ")}` : "its producers ended; planning the last jobs";
+  return `open: ${who}, ${files}`;
+}
+
 function printTaskView(v: TaskView): void {
   const t = v.task;
   const out = (s: string): void => void process.stdout.write(s + "\n");
@@ -111,6 +129,8 @@ function printTaskView(v: TaskView): void {
   out(`  owner    ${t.ownerDn}`);
   out(`  priority ${t.priority}, max attempts ${t.maxAttempts}, output ${t.outputDataset}`);
   out(`  jobs     ${t.njobs}: ${STATES.filter((s) => v.counts[s] > 0).map((s) => `${s} ${v.counts[s]}`).join(", ") || "none"}`);
+  if (v.inputs) out(`  inputs   ${inputLine(t, v.inputs)}`);
+  if (t.message) out(`  ${t.errorCode !== undefined ? `E${t.errorCode} ` : ""}${t.message}`);
   if (v.errors.length > 0) out(`  errors   ${v.errors.map((e) => `E${e.code} ${e.name} ×${e.count}`).join(", ")}`);
   if (v.failedJobs.length > 0) {
     out(`failed jobs${v.counts.failed > v.failedJobs.length ? ` (first ${v.failedJobs.length} of ${v.counts.failed})` : ""}:`);
@@ -141,7 +161,8 @@ async function watchTask(redis: RedisClient, names: WireNames, taskId: string, o
     for (;;) {
       const v = await readTaskView(redis, names, taskId, 0);
       const done = FINAL.reduce((n, s) => n + v.counts[s], 0);
-      const finished = v.task.status !== "active" || done >= v.task.njobs;
+      // An open task gets more jobs: all of its current ones final is not the end.
+      const finished = v.task.status !== "active" || (v.task.open !== true && done >= v.task.njobs);
       if (o.json) {
         printJson({ taskId, status: v.task.status, njobs: v.task.njobs, counts: v.counts });
       } else if (tty) {
@@ -195,7 +216,7 @@ export function registerTask(program: Command): void {
         .map(([s, n]) => `${s} ${n}`)
         .join(", ");
       process.stdout.write(`${r.taskId}\n`);
-      process.stderr.write(`task ${r.taskId}: ${r.jobs} job(s), ${r.queued} queued${where ? ` (${where})` : ""}${r.unbrokered ? `, ${r.unbrokered} failed: no online site holds their data (E${ERR.INTAKE_NO_REPLICA})` : ""}\n`);
+      process.stderr.write(`task ${r.taskId}: ${r.jobs} job(s), ${r.queued} queued${where ? ` (${where})` : ""}${r.unbrokered ? `, ${r.unbrokered} failed: no online site holds their data (E${ERR.INTAKE_NO_REPLICA})` : ""}${r.waitingFor ? `; open: more jobs as the outputs of ${r.waitingFor.join(", ")} are registered` : ""}\n`);
     }),
   );
 

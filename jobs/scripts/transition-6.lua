@@ -11,6 +11,7 @@
 -- Returns {moved, state before, attempt after, site before, site after, failure code counted,
 -- spec, template}: moved 1 yes, 0 not allowed from that state or no such job, -1 refused as stale.
 --@include fence
+--@include rollup
 local job = redis.call('HMGET', KEYS[1], 'state', 'site', 'attempt', 'pilotId', 'leaseToken', 'reportKey', 'reportKeySeal')
 local cur = job[1]
 if not cur then return {0, '', '', '', '', ''} end
@@ -67,24 +68,5 @@ if ARGV[7] == '2' then out[8] = redis.call('GET', KEYS[6]) or '' end
 -- The task's status changes only when a job enters or leaves a final state; the matchmaker's
 -- activated -> sent (the hot path) skips these reads. Same roll-up as lifecycle.ts rollUpTask.
 if not final[new] and not final[cur] then return out end
-local t = redis.call('HMGET', KEYS[2], 'njobs', 'status')
-local njobs = tonumber(t[1] or '0')
-local status = t[2]
-if status == 'aborted' then return out end
-local finalList = {--@FINAL_LIST}
-local c = redis.call('HMGET', KEYS[3], unpack(finalList))
-local counts = {}
-local total = 0
-for i, s in ipairs(finalList) do
-  counts[s] = tonumber(c[i] or '0') or 0
-  total = total + counts[s]
-end
-local outcome = 'active'
-if njobs > 0 and total >= njobs then
-  if counts['finished'] == njobs then outcome = 'done'
-  elseif counts['finished'] > 0 then outcome = 'partial'
-  elseif counts['failed'] > 0 then outcome = 'broken'
-  else outcome = 'aborted' end
-end
-if outcome ~= status then redis.call('HSET', KEYS[2], 'status', outcome, 'updatedAt', ARGV[3]) end
+rollUp(KEYS[2], KEYS[3], ARGV[3])
 return out

@@ -15,6 +15,11 @@ export const SubmitReplySchema = Type.Union(
         /** Jobs recorded failed with INTAKE_NO_REPLICA: no online site holds all their inputs. */
         unbrokered: Type.Integer({ minimum: 0 }),
         sites: Type.Record(Type.String(), Type.Integer({ minimum: 0 }), { description: "Jobs queued per site" }),
+        /**
+         * The tasks whose output this one reads while they still run (`inputRelease: files`): the task
+         * is open, and gets more jobs as their outputs are registered.
+         */
+        waitingFor: Type.Optional(Type.Array(Id, { maxItems: 100 })),
         /** What the submitter should know although the task was accepted (a credential check it asked only to warn about). */
         warnings: Type.Optional(Type.Array(Type.String({ maxLength: 2048 }), { maxItems: 16 })),
       },

@@ -36,6 +36,12 @@ export const TaskBatchSchema = Type.Object(
     ),
     inputDatasets: Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { minItems: 1, maxItems: 100 }),
     filesPerJob: Type.Integer({ minimum: 1, maximum: 10000, default: 1 }),
+    /**
+     * An input dataset that another task is still writing: `files` (default) accepts the task at once
+     * and plans its jobs as the producer's outputs are registered, `filesPerJob` at a time (JEDI's
+     * incremental job generation); `done` refuses it (E1608) until the producer is done.
+     */
+    inputRelease: Type.Optional(Type.Union([Type.Literal("files"), Type.Literal("done")])),
     maxJobs: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, description: "Stop after this many jobs" })),
     outputDataset: Type.String({ minLength: 1, maxLength: 256 }),
     maxAttempts: Type.Integer({ minimum: 1, maximum: 100, default: 3 }),

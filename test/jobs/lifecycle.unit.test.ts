@@ -43,4 +43,13 @@ describe("job life cycle", () => {
     expect(rollUpTask({ finished: 3 }, 3, "aborted")).toBe("aborted");
     expect(rollUpTask({ activated: 1, failed: 2 }, 3, "broken")).toBe("active");
   });
+
+  it("keeps an open task active however many of its jobs are final, and rolls it up once closed", () => {
+    expect(rollUpTask({ finished: 3 }, 3, "active", true)).toBe("active");
+    expect(rollUpTask({}, 0, "active", true)).toBe("active");
+    expect(rollUpTask({ finished: 3 }, 3, "active", false)).toBe("done");
+    expect(rollUpTask({ finished: 3 }, 3, "aborted", true)).toBe("aborted");
+    // Closed with no job (its producer wrote nothing): the status it was closed with stays.
+    expect(rollUpTask({}, 0, "broken")).toBe("broken");
+  });
 });

@@ -33,6 +33,7 @@ const CALLS: Record<string, readonly string[]> = {
   "lead-1": [site.checker],
   "transition-6": [task.job(job), task.task, task.states, task.errors, task.attempts(job), task.tpl],
   "fence-2": [task.job(job), task.attempts(job)],
+  "grow-5": [task.task, task.states, task.errors, task.jobs, task.consumed, task.job(job), task.job("T-1.000008")],
 };
 
 describe("jobs/ Lua scripts and hash slots", () => {

@@ -17,6 +17,8 @@ import { SiteRegistry } from "../../../matchmaker/site-registry.ts";
 import { startIntake, type IntakeService } from "../../../matchmaker/intake-service.ts";
 import type { OwnerCredentialLookup } from "../../../matchmaker/intake-credential-check.ts";
 import { TaskClient } from "../../../matchmaker/task-client.ts";
+import { createIntakeContext } from "../../../matchmaker/intake-context.ts";
+import { OpenTaskPlanner } from "../../../matchmaker/open-task-planner.ts";
 import { newTaskControl, signTaskControl } from "../../../matchmaker/task-control.ts";
 import { testConfig } from "../../support/namespace.ts";
 import { openLiveServices, openNatsAs } from "../../support/live-services.ts";
@@ -50,6 +52,8 @@ export interface IntakeHarness {
   sign(batch: TaskBatchT, who: Person): SignedTaskBatch;
   cancel(taskId: string, who: Person): ReturnType<TaskClient["control"]>;
   retry(taskId: string, who: Person): ReturnType<TaskClient["control"]>;
+  /** A planner of open tasks as another intake instance runs it (same Redis, same seal key). */
+  planner(): OpenTaskPlanner;
   /** Another NATS connection as ROLE (a credential cache, say), closed with the harness. */
   connect(role: TransportRole): Promise<NatsConnection>;
   close(): Promise<void>;
@@ -62,7 +66,7 @@ export function siteConfig(sites: Array<{ name: string; capacity?: number; onlin
   };
 }
 
-export async function startIntakeHarness(label: string, o: { quotas?: WmsConfig["quotas"]; credentials?: OwnerCredentialLookup } = {}): Promise<IntakeHarness> {
+export async function startIntakeHarness(label: string, o: { quotas?: WmsConfig["quotas"]; credentials?: OwnerCredentialLookup; openTaskPollMs?: number } = {}): Promise<IntakeHarness> {
   const base = testConfig(label);
   const loaded: LoadedConfig = { ...base, config: { ...base.config, quotas: o.quotas ?? base.config.quotas } };
   const pkiDir = mkdtempSync(join(tmpdir(), "wms-intake-pki-"));
@@ -93,7 +97,7 @@ export async function startIntakeHarness(label: string, o: { quotas?: WmsConfig[
   };
   const nc = await connect("operator");
   const dispatch = new DispatchQueues({ redis, names: loaded.names, lockMs: 30_000, stalledIntervalMs: 30_000 });
-  const service: IntakeService = await startIntake({ nc: live.nc, redis, names: loaded.names, config: loaded.config, trust, dispatch, logger: createLogger("intake-test", "silent"), credentials: o.credentials, specSealKeys: pkiSealKeys(pkiDir).jobSpec });
+  const service: IntakeService = await startIntake({ nc: live.nc, redis, names: loaded.names, config: loaded.config, trust, dispatch, logger: createLogger("intake-test", "silent"), credentials: o.credentials, specSealKeys: pkiSealKeys(pkiDir).jobSpec, openTaskPollMs: o.openTaskPollMs });
   const client = new TaskClient(nc, loaded.names);
   const control = (action: "cancel" | "retry") => (taskId: string, who: Person) => client.control(signTaskControl(newTaskControl(action, taskId), who));
   return {
@@ -113,6 +117,7 @@ export async function startIntakeHarness(label: string, o: { quotas?: WmsConfig[
     cancel: control("cancel"),
     retry: control("retry"),
     connect,
+    planner: () => new OpenTaskPlanner(createIntakeContext({ redis, names: loaded.names, config: loaded.config, trust, dispatch, logger: createLogger("intake-test", "silent"), specSealKeys: pkiSealKeys(pkiDir).jobSpec })),
     async close() {
       await service.stop();
       await dispatch.close();
