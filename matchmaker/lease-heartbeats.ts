@@ -1,9 +1,12 @@
 // A pilot's heartbeat, answered: one message names every job the pilot holds, each job's lease is
 // renewed (fenced by attempt, lease token and pilot) and each gets its own answer, so a cancel or a
 // "you no longer hold this job" reaches the one payload it concerns. The whole message is checked
-// before anything is renewed: bad input is refused with its code and changes nothing.
+// before anything is renewed: bad input is refused with its code and changes nothing. Each job's
+// MAC is checked before its lease is renewed or its state moved (security/heartbeat-key.ts): a job
+// id, attempt and lease token read off another pilot's match reply renew nothing.
 import { ERR, SCHEMA_VERSION, siteSubjectToken, WmsError, type ErrorCode, type Heartbeat, type HeartbeatBatch, type HeartbeatJobReply, type HeartbeatReply } from "../schemas/index.ts";
 import { LEASED_STATES, REPORTING_STATES, parseLockToken, type Fence, type JobState } from "../jobs/index.ts";
+import type { HeartbeatClaim } from "../security/index.ts";
 
 /** One job's lease as its pilot's heartbeat names it. */
 export interface LeaseRenewal {
@@ -18,7 +21,17 @@ export interface LeaseStatus {
   readonly state: JobState | undefined;
 }
 
-export type HeartbeatResult = "ok" | "cancelled" | "lost" | "stale";
+export type HeartbeatResult = "ok" | "cancelled" | "lost" | "stale" | "forged";
+
+/** Why one job of a heartbeat was refused before anything was done for it. */
+export interface HeartbeatRefusal {
+  readonly pilotId: string;
+  readonly site: string;
+  readonly jobId: string;
+  readonly attempt: number;
+  readonly code: ErrorCode;
+  readonly reason: string;
+}
 
 export interface HeartbeatDeps {
   /** Renews a batch of leases, one status per renewal in order (the jobs core's batch call). */
@@ -27,6 +40,22 @@ export interface HeartbeatDeps {
   hold(jobId: string, fence: LeaseRenewal["fence"]): Promise<void>;
   readonly lockMs: number;
   count(result: HeartbeatResult): void;
+  /** True when `mac` was made with the heartbeat key of the attempt `claim` names. */
+  macHolds(claim: HeartbeatClaim, mac: string): boolean;
+  /** A job's heartbeat was not authentic (or not fresh): log, audit and count it. */
+  refused(r: HeartbeatRefusal): void;
+  /** Now, for the freshness window (tests move it). */
+  now?(): number;
+}
+
+/**
+ * How far a heartbeat's `sentAt` may be from the matchmaker's clock: the lease itself, at least a
+ * minute. A heartbeat captured on the wire (a misconfigured server lets anyone subscribe) can then
+ * keep a lease alive at most this long past its sending; pilots, whose clocks also check envelope
+ * expiry, are expected to run NTP like the rest of the grid.
+ */
+export function heartbeatWindowMs(lockMs: number): number {
+  return Math.max(lockMs, 60_000);
 }
 
 const leased = LEASED_STATES as readonly string[];
@@ -49,7 +78,18 @@ export async function answerHeartbeats(batch: HeartbeatBatch, subjectSite: strin
     if (seen.has(j.jobId)) throw new WmsError(ERR.BAD_INPUT, `heartbeat names job ${j.jobId} twice; name each job once`);
     seen.add(j.jobId);
   }
+  const now = d.now?.() ?? Date.now();
+  const window = heartbeatWindowMs(d.lockMs);
+  const fresh = Math.abs(now - batch.sentAt) <= window;
   const replies: (HeartbeatJobReply | undefined)[] = batch.jobs.map((j) => {
+    const forged = (code: ErrorCode, reason: string): HeartbeatJobReply => {
+      d.count("forged");
+      d.refused({ pilotId: batch.pilotId, site: batch.site, jobId: j.jobId, attempt: j.attempt, code, reason });
+      return refusal(j.jobId, code, `heartbeat for job ${j.jobId} refused, lease not renewed: ${reason}`);
+    };
+    if (!fresh) return forged(ERR.SEC_REQUEST_EXPIRED, `sent at ${new Date(batch.sentAt).toISOString()}, more than ${window / 1000} s from this matchmaker's clock (check the node's clock)`);
+    const claim: HeartbeatClaim = { pilotId: batch.pilotId, site: batch.site, sentAt: batch.sentAt, jobId: j.jobId, attempt: j.attempt, leaseToken: j.lockToken, state: j.state };
+    if (!d.macHolds(claim, j.mac)) return forged(ERR.SEC_HEARTBEAT_FORGED, `not made with the heartbeat key of attempt ${j.attempt}, which only the pilot the job was handed to holds`);
     const where = parseLockToken(j.lockToken);
     if (where && where.site === batch.site) return undefined;
     d.count("lost");
@@ -101,7 +141,7 @@ export function checkSubjectSite(what: string, site: string, subjectSite: string
 
 /** An older pilot's single-job heartbeat, as a batch of one. */
 export function batchOfOne(hb: Heartbeat): HeartbeatBatch {
-  return { schemaVersion: SCHEMA_VERSION, pilotId: hb.pilotId, site: hb.site, sentAt: hb.sentAt, jobs: [{ jobId: hb.jobId, attempt: hb.attempt, lockToken: hb.lockToken, state: hb.state }] };
+  return { schemaVersion: SCHEMA_VERSION, pilotId: hb.pilotId, site: hb.site, sentAt: hb.sentAt, jobs: [{ jobId: hb.jobId, attempt: hb.attempt, lockToken: hb.lockToken, state: hb.state, mac: hb.mac }] };
 }
 
 /** The single-job reply an older pilot understands, from its job's answer. */

@@ -24,8 +24,12 @@ import {
   type WmsConfig,
 } from "../schemas/index.ts";
 import {
+  AuditBudget,
   AuditLog,
   encryptToPilot,
+  HEARTBEAT_SEAL_PURPOSE,
+  heartbeatKeyFor,
+  heartbeatMacHolds,
   JOB_SPEC_SEAL_PURPOSE,
   namingSigner,
   ONE_TIME_KEY_SEAL_PURPOSE,
@@ -35,6 +39,8 @@ import {
   openSealVerifier,
   PilotTokenStore,
   randomHex,
+  SealKeyFile,
+  sealKeysFile,
   SealVerifier,
   ServiceSealer,
   signerRef,
@@ -49,7 +55,7 @@ import { MatchCache } from "./match-cache.ts";
 import { FairShareUsage } from "./match-fair-share.ts";
 import { orderCandidates, type RankedCandidate } from "./match-ranking.ts";
 import { JobStore, Reconciler } from "../jobs/index.ts";
-import { answerHeartbeats, batchOfOne, checkSubjectSite, singleReply, subjectSiteOf, type LeaseRenewal, type LeaseStatus } from "./lease-heartbeats.ts";
+import { answerHeartbeats, batchOfOne, checkSubjectSite, singleReply, subjectSiteOf, type HeartbeatRefusal, type LeaseRenewal, type LeaseStatus } from "./lease-heartbeats.ts";
 import { authorize } from "../site-authz/index.ts";
 
 /** What signs envelopes: security's `createBatchEnvelopeSigner(...)` (or `createEnvelopeSigner`, one signature each). */
@@ -77,10 +83,10 @@ export interface MatchmakerOptions {
   readonly sites?: readonly Site[];
   /**
    * The seal keys: `jobSpec` checks the intake's seal on every claimed spec, `oneTimeKey` seals the
-   * one-time keys it mints, `reportKey` seals the report key each claim binds. Default: the key
-   * files config.pki names (seal-keys.ts).
+   * one-time keys it mints, `reportKey` seals the report key each claim binds, `heartbeat` makes
+   * and checks each attempt's heartbeat key. Default: the key files config.pki names (seal-keys.ts).
    */
-  readonly sealKeys?: { readonly jobSpec: SealKeyring; readonly oneTimeKey: SealKeyring; readonly reportKey?: SealKeyring };
+  readonly sealKeys?: { readonly jobSpec: SealKeyring; readonly oneTimeKey: SealKeyring; readonly reportKey?: SealKeyring; readonly heartbeat?: SealKeyring };
 }
 
 export interface MatchmakerHandle {
@@ -94,6 +100,7 @@ interface Metrics {
   nomatches: Counter;
   errors: Counter<"code">;
   heartbeats: Counter<"result">;
+  heartbeatRefusals: Counter<"code">;
   stalled: Counter<"outcome">;
   reconciled: Counter<"kind">;
   refusedSpecs: Counter;
@@ -111,6 +118,7 @@ function metrics(registry: Registry): Metrics {
       nomatches: registry.getSingleMetric("wms_matchmaker_nomatches_total") as Counter,
       errors: registry.getSingleMetric("wms_matchmaker_errors_total") as Counter<"code">,
       heartbeats: registry.getSingleMetric("wms_matchmaker_heartbeats_total") as Counter<"result">,
+      heartbeatRefusals: registry.getSingleMetric("wms_matchmaker_heartbeat_refusals_total") as Counter<"code">,
       stalled: registry.getSingleMetric("wms_matchmaker_stalled_jobs_total") as Counter<"outcome">,
       reconciled: registry.getSingleMetric("wms_jobs_reconciled_total") as Counter<"kind">,
       refusedSpecs: registry.getSingleMetric("wms_matchmaker_unsealed_specs_total") as Counter,
@@ -122,7 +130,13 @@ function metrics(registry: Registry): Metrics {
     matches: new Counter({ name: "wms_matchmaker_matches_total", help: "Adverts answered with a job", registers }),
     nomatches: new Counter({ name: "wms_matchmaker_nomatches_total", help: "Adverts answered with no job", registers }),
     errors: new Counter({ name: "wms_matchmaker_errors_total", help: "Adverts refused, by error code", labelNames: ["code"], registers }),
-    heartbeats: new Counter({ name: "wms_matchmaker_heartbeats_total", help: "Heartbeats, by result (ok, cancelled, lost, stale, bad)", labelNames: ["result"], registers }),
+    heartbeats: new Counter({ name: "wms_matchmaker_heartbeats_total", help: "Heartbeats, by result (ok, cancelled, lost, stale, forged, bad)", labelNames: ["result"], registers }),
+    heartbeatRefusals: new Counter({
+      name: "wms_matchmaker_heartbeat_refusals_total",
+      help: "Jobs of heartbeats refused before their lease was renewed, by error code (1724 not made with the attempt's heartbeat key, 1720 outside the time window)",
+      labelNames: ["code"],
+      registers,
+    }),
     stalled: new Counter({ name: "wms_matchmaker_stalled_jobs_total", help: "Jobs whose pilot went silent, by outcome", labelNames: ["outcome"], registers }),
     reconciled: new Counter({ name: "wms_jobs_reconciled_total", help: "Counters and queue entries the reconciliation repaired, by kind", labelNames: ["kind"], registers }),
     refusedSpecs: new Counter({ name: "wms_matchmaker_unsealed_specs_total", help: "Claimed job specs refused because the intake's seal does not verify", registers }),
@@ -137,6 +151,9 @@ function metrics(registry: Registry): Metrics {
 }
 
 const encoder = new TextEncoder();
+
+/** Refused heartbeats written to the audit stream per minute per matchmaker; the rest are counted (audit-budget.ts). */
+const HEARTBEAT_AUDITS_PER_MINUTE = 60;
 
 /** The codes a pilot token check answers with. */
 const TOKEN_REFUSALS = new Set<number>([ERR.MATCH_TOKEN_REJECTED, ERR.SEC_TOKEN_SPENT, ERR.SEC_TOKEN_EXPIRED, ERR.SEC_TOKEN_WRONG_SITE]);
@@ -164,6 +181,8 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
   const keySealer = o.sealKeys ? new ServiceSealer(o.sealKeys.oneTimeKey, ONE_TIME_KEY_SEAL_PURPOSE) : openSealer(config.pki, ONE_TIME_KEY_SEAL_PURPOSE);
   const keys = new OneTimeKeyStore(redis, names, { maxRenewals: config.credentials.maxRenewals, sealer: keySealer });
   const specSeals = o.sealKeys ? new SealVerifier(o.sealKeys.jobSpec, JOB_SPEC_SEAL_PURPOSE) : openSealVerifier(config.pki, JOB_SPEC_SEAL_PURPOSE);
+  // Each attempt's heartbeat key comes from this matchmakers-only key, and so does its check.
+  const heartbeatKeys = o.sealKeys?.heartbeat ?? SealKeyFile.open(sealKeysFile(config.pki, HEARTBEAT_SEAL_PURPOSE));
   const audit = new AuditLog(redis, names);
   const index = new AutoclusterIndexCache(dispatch);
   const cache = new MatchCache();
@@ -323,6 +342,8 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
         pilotId: advert.pilotId,
         lockToken: claimed.lockToken,
         encryptedProxyKey: encryptToPilot(advert.publicKey, oneTimeKey),
+        // Only this pilot can open it: what another reader of the reply learns renews no lease.
+        encryptedHeartbeatKey: encryptToPilot(advert.publicKey, heartbeatKeyFor(heartbeatKeys, { jobId: job.jobId, attempt: job.attempt, leaseToken: claimed.lockToken, pilotId: advert.pilotId })),
         ...(advert.reportKey !== undefined && { reportKey: advert.reportKey }),
         nonce: randomHex(16),
         issuedAt: now,
@@ -412,8 +433,26 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     return held.map((h, i) => ({ extended: extended[i], ...h }));
   }
 
+  /**
+   * A heartbeat job that was not authentic leaves a trace: a log line and a `heartbeat-refused`
+   * entry in the security audit stream (both at most HEARTBEAT_AUDITS_PER_MINUTE a minute, since
+   * anyone who may publish heartbeats can send them by the thousand) and the
+   * `wms_matchmaker_heartbeat_refusals_total{code}` counter, which counts every one.
+   */
+  const heartbeatAudits = new AuditBudget({ perWindow: HEARTBEAT_AUDITS_PER_MINUTE, windowMs: 60_000 });
+  function heartbeatRefused(r: HeartbeatRefusal): void {
+    m.heartbeatRefusals.inc({ code: String(r.code) });
+    const budget = heartbeatAudits.take();
+    if (!budget.write) return;
+    const fields = { pilotId: r.pilotId, site: r.site, jobId: r.jobId, attempt: String(r.attempt), code: String(r.code), ...(budget.omitted > 0 && { omittedBefore: String(budget.omitted) }) };
+    logger?.warn(fields, `heartbeat refused: ${r.reason}`);
+    void audit.write("heartbeat-refused", fields).catch((err: Error) => logger?.error({ err: err.message }, "could not audit a refused heartbeat"));
+  }
+
   const heartbeatDeps = {
     renewLeases,
+    macHolds: (claim: Parameters<typeof heartbeatMacHolds>[1], mac: string) => heartbeatMacHolds(heartbeatKeys, claim, mac),
+    refused: heartbeatRefused,
     hold: async (jobId: string, fence: LeaseRenewal["fence"]): Promise<void> => {
       await jobs.transition(jobId, "holding", LEASED_STATES, {}, Date.now(), undefined, undefined, fence);
     },

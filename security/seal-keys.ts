@@ -9,6 +9,7 @@ import { dirname, join } from "node:path";
 import { ERR, WmsError } from "../schemas/index.ts";
 import { JOB_SPEC_SEAL_PURPOSE } from "./job-spec-seal.ts";
 import { ONE_TIME_KEY_SEAL_PURPOSE } from "./one-time-key-store.ts";
+import { HEARTBEAT_SEAL_PURPOSE } from "./heartbeat-key.ts";
 import { REPORT_KEY_SEAL_PURPOSE } from "./report-key-seal.ts";
 import { AUDIT_RECORD_SEAL_PURPOSE } from "./report-signing.ts";
 import { newSealKey, SEAL_KEY_BYTES, SealVerifier, ServiceSealer, type SealKey, type SealKeyring } from "./service-seal.ts";
@@ -23,6 +24,9 @@ export const SEAL_PURPOSES = {
   // The report key a claim binds to an attempt, on the job's record: sealed by the matchmaker that
   // claims, checked by the agents before they verify a report with it.
   [REPORT_KEY_SEAL_PURPOSE]: ["matchmaker", "agents"],
+  // Each attempt's heartbeat key is derived from it (heartbeat-key.ts): made and checked by
+  // matchmakers only, so no other service can renew a lease either.
+  [HEARTBEAT_SEAL_PURPOSE]: ["matchmaker", "matchmaker"],
 } as const;
 export type SealPurpose = keyof typeof SEAL_PURPOSES;
 
@@ -174,8 +178,9 @@ export function openSealVerifier(pki: PkiConfig, purpose: SealPurpose): SealVeri
 }
 
 /** The matchmaker's purposes' keys from a PKI folder (the demo and tests, which host several services in one process). */
-export function pkiSealKeys(pkiDir: string): { readonly jobSpec: SealKeyring; readonly oneTimeKey: SealKeyring; readonly reportKey: SealKeyring } {
+export function pkiSealKeys(pkiDir: string): { readonly jobSpec: SealKeyring; readonly oneTimeKey: SealKeyring; readonly reportKey: SealKeyring; readonly heartbeat: SealKeyring } {
   return {
+    heartbeat: SealKeyFile.open(sealKeysPath(pkiDir, HEARTBEAT_SEAL_PURPOSE)),
     jobSpec: SealKeyFile.open(sealKeysPath(pkiDir, JOB_SPEC_SEAL_PURPOSE)),
     oneTimeKey: SealKeyFile.open(sealKeysPath(pkiDir, ONE_TIME_KEY_SEAL_PURPOSE)),
     reportKey: SealKeyFile.open(sealKeysPath(pkiDir, REPORT_KEY_SEAL_PURPOSE)),

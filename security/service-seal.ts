@@ -40,11 +40,13 @@ export function fixedSealKeys(...keys: SealKey[]): SealKeyring {
   return { current: () => keys[0] as SealKey, byId: (id) => keys.find((k) => k.id === id) };
 }
 
-function mac(key: SealKey, purpose: string, text: string): Buffer {
+/** The HMAC a seal carries; exported for seals whose key id travels apart from the MAC (heartbeat-key.ts). */
+export function sealUnder(key: SealKey, purpose: string, text: string): Buffer {
   // The purpose goes in first, so a seal made for one purpose never verifies as another's even
   // should two purposes ever share a key file.
   return createHmac("sha256", key.secret).update(purpose).update("\n").update(text).digest();
 }
+const mac = sealUnder;
 
 /** Seals texts for one purpose (`job-spec`, `one-time-key`) with the current key: `<keyId>.<base64url HMAC>`. */
 export class ServiceSealer {

@@ -73,10 +73,11 @@ const cases: Array<{ msg: Message<TSchema>; good: unknown; bad: Array<[unknown, 
   },
   {
     msg: Heartbeat,
-    good: { schemaVersion: 1, pilotId: "p1", jobId: "j1", attempt: 1, site: "S", lockToken: "l".repeat(16), state: "running", sentAt: now },
+    good: { schemaVersion: 1, pilotId: "p1", jobId: "j1", attempt: 1, site: "S", lockToken: "l".repeat(16), state: "running", sentAt: now, mac: `k1.${"m".repeat(43)}` },
     bad: [
-      [{ schemaVersion: 1, pilotId: "p1", jobId: "j1", attempt: 1, site: "S", lockToken: "l".repeat(16), state: "dancing", sentAt: now }, "state"],
-      [{ schemaVersion: 1, pilotId: "p1", jobId: "j1", attempt: 1, site: "S", lockToken: "l".repeat(16), state: "running", sentAt: -5 }, "sentAt"],
+      [{ schemaVersion: 1, pilotId: "p1", jobId: "j1", attempt: 1, site: "S", lockToken: "l".repeat(16), state: "dancing", sentAt: now, mac: `k1.${"m".repeat(43)}` }, "state"],
+      [{ schemaVersion: 1, pilotId: "p1", jobId: "j1", attempt: 1, site: "S", lockToken: "l".repeat(16), state: "running", sentAt: -5, mac: `k1.${"m".repeat(43)}` }, "sentAt"],
+      [{ schemaVersion: 1, pilotId: "p1", jobId: "j1", attempt: 1, site: "S", lockToken: "l".repeat(16), state: "running", sentAt: now }, "mac"],
     ],
   },
   {

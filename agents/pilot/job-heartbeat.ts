@@ -2,10 +2,13 @@
 // message per interval for every job the pilot holds, on its site's subject, so a pilot running
 // several jobs (one per core) costs the matchmaker one request, not one per job. Each job's lease
 // is renewed under its own attempt and lease token, and its answer in the reply is how a cancel
-// (or "you no longer hold this job") reaches that job alone.
+// (or "you no longer hold this job") reaches that job alone. Each job's entry carries a MAC made
+// with the attempt's heartbeat key, which the matchmaker sent this pilot alone (encrypted to its
+// key): the lease token, which other pilots can read, renews nothing by itself.
 import type { NatsConnection } from "nats";
 import { ERR, HeartbeatBatch, HeartbeatBatchReply, SCHEMA_VERSION, type HeartbeatJob, type WireNames } from "../../schemas/index.ts";
 import type { Logger } from "../../platform/logger.ts";
+import { heartbeatMac } from "../../security/index.ts";
 
 export type HeartbeatState = HeartbeatJob["state"];
 
@@ -22,6 +25,8 @@ export interface TrackedJob {
   readonly jobId: string;
   readonly attempt: number;
   readonly lockToken: string;
+  /** The attempt's heartbeat key, decrypted from the envelope (`encryptedHeartbeatKey`). */
+  readonly heartbeatKey: string;
   /** The matchmaker says the job was cancelled: kill the payload with PAYLOAD_CANCELLED. */
   readonly onCancel: (reason: string) => void;
   /** This pilot no longer holds the job (lease lost, or a newer attempt exists): stop it. */
@@ -102,12 +107,19 @@ export class PilotHeartbeats {
   private async beatOnce(): Promise<void> {
     const o = this.o;
     const sent = [...this.jobs.values()].map((e) => ({ entry: e, state: e.state }));
+    const sentAt = Date.now();
     const msg: HeartbeatBatch = {
       schemaVersion: SCHEMA_VERSION,
       pilotId: o.pilotId,
       site: o.site,
-      sentAt: Date.now(),
-      jobs: sent.map(({ entry, state }) => ({ jobId: entry.job.jobId, attempt: entry.job.attempt, lockToken: entry.job.lockToken, state })),
+      sentAt,
+      jobs: sent.map(({ entry: { job }, state }) => ({
+        jobId: job.jobId,
+        attempt: job.attempt,
+        lockToken: job.lockToken,
+        state,
+        mac: heartbeatMac(job.heartbeatKey, { pilotId: o.pilotId, site: o.site, sentAt, jobId: job.jobId, attempt: job.attempt, leaseToken: job.lockToken, state }),
+      })),
     };
     let reply: HeartbeatBatchReply;
     try {

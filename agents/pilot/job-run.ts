@@ -95,6 +95,17 @@ export async function runMatchedJob(envelope: MatchEnvelope, d: JobRunDeps): Pro
   }
 
   const job = body.job;
+  // Only this pilot can open the attempt's heartbeat key (the envelope verified, so the matchmaker
+  // made it); without it no heartbeat of ours would renew the lease.
+  let heartbeatKey: string;
+  try {
+    heartbeatKey = decryptFromPilot(d.privateKeyPem, body.encryptedHeartbeatKey);
+  } catch (e) {
+    const w = asWmsError(e);
+    d.logger?.warn({ code: w.code, jobId: job.jobId }, `heartbeat key does not open: ${w.message}`);
+    await send(errorReport({ pilotId: d.pilotId, site: d.site.name, jobId: job.jobId, code: ERR.PILOT_ENVELOPE_REJECTED, message: `the job's heartbeat key does not open with this pilot's key, nothing run: ${w.toLine()}` }));
+    return { status: "rejected", code: w.code };
+  }
   // From here every report about this attempt is signed with the pilot's report key, which the
   // matchmaker bound to the attempt (body.reportKey); the release comes after the last of them.
   const unbind = d.reports.bindAttempt?.(job.jobId, job.attempt, body.lockToken);
@@ -113,6 +124,7 @@ export async function runMatchedJob(envelope: MatchEnvelope, d: JobRunDeps): Pro
     jobId: job.jobId,
     attempt: job.attempt,
     lockToken: body.lockToken,
+    heartbeatKey,
     onCancel: (reason) => supervised?.kill(ERR.PAYLOAD_CANCELLED, reason),
     onLockLost: (reason) => supervised?.kill(ERR.MATCH_LOCK_LOST, reason),
   });

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { randomBytes, X509Certificate } from "node:crypto";
+import { createPublicKey, generateKeyPairSync, randomBytes, sign, verify, X509Certificate } from "node:crypto";
 import { SCHEMA_VERSION, type EnvelopeBody } from "../../schemas/index.ts";
 import {
   createDataSigner,
@@ -11,7 +11,12 @@ import {
   createForgeVerifier,
   createProxy,
   encryptToPilot,
+  fixedSealKeys,
   generatePilotKeyPair,
+  heartbeatKeyFor,
+  heartbeatMac,
+  heartbeatMacHolds,
+  newSealKey,
   initPki,
   issueCertificate,
   loadTrust,
@@ -30,6 +35,9 @@ const round = (n: number, d = 1): number => Math.round(n * 10 ** d) / 10 ** d;
  * 2048-bit RSA key, same body. Also the full `verifyEnvelope` (schema, cached chain, role,
  * signature, expiry) with the RSA service key and with a delegated EC key (what the matchmaker
  * signs with), `encryptToPilot` (one per match) and the time to make a 2048-bit RFC 3820 proxy.
+ * Per heartbeat job: the matchmaker's check of the pilot's MAC (the attempt's key derived, then
+ * the MAC) against the Ed25519 verify a signed heartbeat would have cost instead, with the key
+ * parsed once and with it parsed from the record's SPKI each time.
  */
 export const cryptoSuite: BenchSuite = {
   key: "crypto",
@@ -53,6 +61,7 @@ export const cryptoSuite: BenchSuite = {
         pilotId: "pilot-1",
         lockToken: "lock-token-1",
         encryptedProxyKey: encryptToPilot(pilot.publicKeyPem, randomBytes(32).toString("base64url")),
+        encryptedHeartbeatKey: encryptToPilot(pilot.publicKeyPem, `bench.${randomBytes(32).toString("base64url")}`),
         nonce: randomBytes(16).toString("hex"),
         issuedAt: now,
         expiresAt: now + 3_600_000,
@@ -90,6 +99,20 @@ export const cryptoSuite: BenchSuite = {
       const signBatched = (batches * 32) / ((performance.now() - tb) / 1000);
       const encrypt = opsPerSec(() => encryptToPilot(pilot.publicKeyPem, "one-time-key-0123456789abcdef"), 1000, 20);
 
+      const hbKeys = fixedSealKeys(newSealKey());
+      const claim = { pilotId: "pilot-1", site: "SITE_A", sentAt: now, jobId: "T1.000001", attempt: 1, leaseToken: "0123456789abcdef.0123456789abcdef01234567.SITE_A", state: "running" };
+      const hbKey = heartbeatKeyFor(hbKeys, claim);
+      const mac = heartbeatMac(hbKey, claim);
+      if (!heartbeatMacHolds(hbKeys, claim, mac)) throw new Error("heartbeat MAC does not verify");
+      const hbMac = opsPerSec(() => heartbeatMac(hbKey, claim), 500, 1000);
+      const hbVerify = opsPerSec(() => heartbeatMacHolds(hbKeys, claim, mac), 500, 1000);
+      const ed = generateKeyPairSync("ed25519");
+      const claimText = Buffer.from(JSON.stringify(claim));
+      const edSig = sign(null, claimText, ed.privateKey);
+      const spki = ed.publicKey.export({ type: "spki", format: "der" });
+      const edVerify = opsPerSec(() => verify(null, claimText, ed.publicKey, edSig), 500, 100);
+      const edVerifyParsed = opsPerSec(() => verify(null, claimText, createPublicKey({ key: spki, format: "der", type: "spki" }), edSig), 500, 100);
+
       const user = issueCertificate({ caDir: pkiDir, kind: "user", dn: "/DC=org/CN=Bench User" });
       const runs = 5;
       const t0 = performance.now();
@@ -108,6 +131,10 @@ export const cryptoSuite: BenchSuite = {
         batchOverOneByOneRatio: round(signBatched / signOne),
         encryptToPilotPerSec: Math.round(encrypt),
         proxyCreateMs: round(proxyCreateMs),
+        heartbeatMacUs: round(1e6 / hbMac, 2),
+        heartbeatVerifyUs: round(1e6 / hbVerify, 2),
+        heartbeatEd25519VerifyUs: round(1e6 / edVerify, 2),
+        heartbeatEd25519VerifyWithKeyParseUs: round(1e6 / edVerifyParsed, 2),
       };
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -8,14 +8,16 @@
 // The run is time-compressed so it fits in well under a minute: `JOBS` real jobs beat at an interval
 // of JOBS / rate seconds, which is the same message and Redis load as rate × 60 jobs at 60 s (the
 // per-heartbeat work does not depend on how many other jobs exist; Redis memory for the extra
-// records is the queued-job figure's business).
+// records is the queued-job figure's business). Each job's entry carries the MAC made with its
+// attempt's heartbeat key, as a real pilot's does, made afresh for each step (the matchmaker
+// refuses a heartbeat sent more than a minute from its clock), so the matchmaker checks every one.
 import { spawn, type ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { NatsConnection } from "nats";
 import type { Redis } from "ioredis";
 import { EnvelopeBody, MatchReply, SCHEMA_VERSION, type HeartbeatBatch, type WireNames, type WmsConfig } from "../../schemas/index.ts";
-import { PilotTokenStore } from "../../security/index.ts";
+import { decryptFromPilot, heartbeatMac, PilotTokenStore } from "../../security/index.ts";
 import { JobStore } from "../../jobs/index.ts";
 
 /** Real running jobs (leases in Redis), spread over sites, several per simulated pilot. */
@@ -38,6 +40,8 @@ export interface HeartbeatBenchCtx {
   readonly redis: Redis;
   readonly nc: NatsConnection;
   readonly publicKey: string;
+  /** Opens each attempt's heartbeat key, as the pilot does. */
+  readonly privateKey: string;
   readonly wmsBin: string;
   /** Empties the private Redis (and re-publishes the intake's seal key). */
   fresh(): Promise<void>;
@@ -45,10 +49,37 @@ export interface HeartbeatBenchCtx {
   queueJobs(sites: number, shapes: number, perSite: number): Promise<void>;
 }
 
+interface HeldJob {
+  readonly jobId: string;
+  readonly attempt: number;
+  readonly lockToken: string;
+  readonly heartbeatKey: string;
+}
+
 interface SimPilot {
+  readonly pilotId: string;
+  readonly site: string;
   readonly subject: string;
-  readonly payload: Uint8Array;
+  readonly jobs: readonly HeldJob[];
   readonly jobIds: readonly string[];
+}
+
+/** The pilot's batched heartbeat as sent at `sentAt`, every job MACed with its attempt's key. */
+function heartbeatPayload(p: SimPilot, sentAt: number): Uint8Array {
+  const batch: HeartbeatBatch = {
+    schemaVersion: SCHEMA_VERSION,
+    pilotId: p.pilotId,
+    site: p.site,
+    sentAt,
+    jobs: p.jobs.map((j) => ({
+      jobId: j.jobId,
+      attempt: j.attempt,
+      lockToken: j.lockToken,
+      state: "running",
+      mac: heartbeatMac(j.heartbeatKey, { pilotId: p.pilotId, site: p.site, sentAt, jobId: j.jobId, attempt: j.attempt, leaseToken: j.lockToken, state: "running" }),
+    })),
+  };
+  return encoder.encode(JSON.stringify(batch));
 }
 
 interface StepResult {
@@ -88,16 +119,15 @@ async function claimJobs(c: HeartbeatBenchCtx): Promise<SimPilot[]> {
         const { site, pilotId } = specs[next++];
         const token = await tokens.mint({ site, factoryId: "bench", uses: JOBS_PER_PILOT + 1, ttlSec: 3600 });
         const classad = `[ MyType = "Machine"; PilotId = "${pilotId}"; Site = "${site}"; Cpus = ${JOBS_PER_PILOT}; Memory = 64000; WalltimeLeft = 86400; OpSys = "LINUX"; Requirements = TARGET.WalltimeSec <= MY.WalltimeLeft && TARGET.Cores <= MY.Cpus && TARGET.MemoryMb <= MY.Memory ]`;
-        const jobs: HeartbeatBatch["jobs"][number][] = [];
+        const jobs: HeldJob[] = [];
         for (let k = 0; k < JOBS_PER_PILOT; k++) {
           const advert = { schemaVersion: SCHEMA_VERSION, pilotId, site, token, classad, publicKey: c.publicKey, sentAt: Date.now() };
           const reply = MatchReply.parseJson((await c.nc.request(c.names.advertFor(site), encoder.encode(JSON.stringify(advert)), { timeout: 30_000 })).data);
           if (reply.status !== "match") throw new Error(`heartbeat bench: advert ${k + 1} of ${pilotId} got ${reply.status === "error" ? `E${reply.code} ${reply.message}` : reply.status}`);
           const body = EnvelopeBody.parseJson(reply.envelope.body);
-          jobs.push({ jobId: body.job.jobId, attempt: body.job.attempt, lockToken: body.lockToken, state: "running" });
+          jobs.push({ jobId: body.job.jobId, attempt: body.job.attempt, lockToken: body.lockToken, heartbeatKey: decryptFromPilot(c.privateKey, body.encryptedHeartbeatKey) });
         }
-        const batch: HeartbeatBatch = { schemaVersion: SCHEMA_VERSION, pilotId, site, jobs, sentAt: Date.now() };
-        pilots.push({ subject: c.names.heartbeatFor(site), payload: encoder.encode(JSON.stringify(batch)), jobIds: jobs.map((j) => j.jobId) });
+        pilots.push({ pilotId, site, subject: c.names.heartbeatFor(site), jobs, jobIds: jobs.map((j) => j.jobId) });
       }
     }),
   );
@@ -116,6 +146,8 @@ async function step(c: HeartbeatBenchCtx, pilots: readonly SimPilot[], rate: num
   let late = 0;
   let answered = 0;
   const pending: Promise<void>[] = [];
+  const sentAt = Date.now();
+  const payloads = pilots.map((p) => heartbeatPayload(p, sentAt));
   const t0 = performance.now() + 20;
   for (let n = 0; n < total; n++) {
     const due = t0 + (n * intervalMs) / pilots.length;
@@ -123,7 +155,7 @@ async function step(c: HeartbeatBenchCtx, pilots: readonly SimPilot[], rate: num
     if (wait > 1) await sleep(wait);
     const p = pilots[n % pilots.length];
     pending.push(
-      c.nc.request(p.subject, p.payload, { timeout: Math.max(2000, 3 * intervalMs) }).then(
+      c.nc.request(p.subject, payloads[n % pilots.length], { timeout: Math.max(2000, 3 * intervalMs) }).then(
         (m) => {
           const ms = performance.now() - due;
           answered++;

@@ -49,6 +49,7 @@ interface Ctx {
   readonly nc: NatsConnection;
   readonly seal: (s: JobSpec) => JobSpec;
   readonly publicKey: string;
+  readonly privateKey: string;
 }
 
 /** `sites` × `shapes` dispatch queues (one task per queue; shapes differ in memory), `perQueue` jobs each. */
@@ -186,7 +187,8 @@ export const scaleSuite: BenchSuite = {
     const nc = await openNats(config, "bench-scale");
     try {
       const sealer = new ServiceSealer(pkiSealKeys(dir).jobSpec, JOB_SPEC_SEAL_PURPOSE);
-      const c: Ctx = { dir, config, names, configPath, redis, nc, seal: (x) => sealJobSpec(sealer, x), publicKey: generatePilotKeyPair().publicKeyPem };
+      const pilotKeys = generatePilotKeyPair();
+      const c: Ctx = { dir, config, names, configPath, redis, nc, seal: (x) => sealJobSpec(sealer, x), publicKey: pilotKeys.publicKeyPem, privateKey: pilotKeys.privateKeyPem };
       // An empty server for each scenario.
       const fresh = async (): Promise<void> => {
         await redis.flushall();
@@ -275,7 +277,7 @@ export const scaleSuite: BenchSuite = {
       }
 
       if (PARTS.has("heartbeats")) {
-        Object.assign(out, await runningJobsHeld({ dir, config, names, redis, nc, publicKey: c.publicKey, wmsBin: WMS_BIN, fresh, queueJobs: (sites, shapes, perQueue) => queueJobs(c, sites, shapes, perQueue) }));
+        Object.assign(out, await runningJobsHeld({ dir, config, names, redis, nc, publicKey: c.publicKey, privateKey: c.privateKey, wmsBin: WMS_BIN, fresh, queueJobs: (sites, shapes, perQueue) => queueJobs(c, sites, shapes, perQueue) }));
       }
       return out;
     } finally {

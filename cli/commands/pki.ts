@@ -105,9 +105,9 @@ export function registerPki(program: Command): void {
 
   pki
     .command("rotate-seal-key")
-    .description("make a new current key for a seal (job-spec: intake to matchmaker; one-time-key: matchmaker to credential cache; audit-record: credential cache to agents; report-key: matchmaker to agents); the old one stays accepted as the previous, and services pick the change up without a restart (makes the key file in a PKI folder from before seal keys)")
+    .description("make a new current key for a seal (job-spec: intake to matchmaker; one-time-key: matchmaker to credential cache; audit-record: credential cache to agents; report-key: matchmaker to agents; heartbeat: the matchmakers' attempt heartbeat keys); the old one stays accepted as the previous, and services pick the change up without a restart (makes the key file in a PKI folder from before seal keys)")
     .requiredOption("--dir <dir>", "the PKI folder made by 'wms pki init'")
-    .option("--purpose <purpose>", "job-spec, one-time-key, audit-record or report-key (default: all)")
+    .option("--purpose <purpose>", "job-spec, one-time-key, audit-record, report-key or heartbeat (default: all)")
     .option("--file <file>", "the key file, when the services are configured with one outside DIR/seals/")
     .option("--json", "print the result as JSON")
     .action(
@@ -119,7 +119,7 @@ export function registerPki(program: Command): void {
         if (opts.file !== undefined && opts.purpose === undefined) throw new WmsError(ERR.USAGE, "--file names one purpose's key file: give --purpose too");
         const rotated = (opts.purpose === undefined ? all : [opts.purpose]).map((purpose) => {
           const file = opts.file ?? sealKeysPath(opts.dir, purpose);
-          // A purpose newer than the PKI folder (audit-record, report-key) gets its first key.
+          // A purpose newer than the PKI folder (audit-record, report-key, heartbeat) gets its first key.
           if (opts.file === undefined && !existsSync(file)) {
             createSealKeys(file, purpose);
             return { purpose, file, current: readFileSync(file, "utf8").split("\n").find((l) => l !== "" && !l.startsWith("#"))?.split(/\s+/)[0] ?? "", previous: "(none)" };

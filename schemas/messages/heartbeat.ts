@@ -3,6 +3,12 @@ import { defineMessage, SchemaVersion } from "../message.ts";
 import { ErrorReplySchema, Id, SiteName, Timestamp } from "./common.ts";
 
 /**
+ * The pilot's MAC over one job of a heartbeat (pilot, site, sentAt, job, attempt, lease token,
+ * state), made with the attempt's heartbeat key (security/heartbeat-key.ts): `<seal key id>.<HMAC>`.
+ */
+export const HeartbeatMac = Type.String({ pattern: "^[A-Za-z0-9_-]{1,64}\\.[A-Za-z0-9_-]{43}$" });
+
+/**
  * Pilot → matchmaker from claim until the job's final report is out: renews the job's lease. It
  * names the attempt and the lease token it holds (a stale one is refused and the pilot told to
  * stop); `holding` says the payload has ended and its report is in flight. The single-job form of
@@ -18,6 +24,7 @@ export const HeartbeatSchema = Type.Object(
     lockToken: Type.String({ minLength: 8, maxLength: 128 }),
     state: Type.Union([Type.Literal("starting"), Type.Literal("running"), Type.Literal("holding")]),
     sentAt: Timestamp,
+    mac: HeartbeatMac,
   },
   { additionalProperties: false, $id: "Heartbeat" },
 );
@@ -46,13 +53,18 @@ export const HeartbeatReply = defineMessage("HeartbeatReply", HeartbeatReplySche
  */
 export const MAX_JOBS_PER_HEARTBEAT = 512;
 
-/** One job's lease in a pilot's heartbeat: the attempt and lease token it holds, and where it is. */
+/**
+ * One job's lease in a pilot's heartbeat: the attempt and lease token it holds, where it is, and
+ * the MAC that shows the sender holds the attempt's heartbeat key (a lease token alone is readable
+ * by every pilot of the deployment).
+ */
 export const HeartbeatJobSchema = Type.Object(
   {
     jobId: Id,
     attempt: Type.Integer({ minimum: 1 }),
     lockToken: Type.String({ minLength: 8, maxLength: 128 }),
     state: Type.Union([Type.Literal("starting"), Type.Literal("running"), Type.Literal("holding")]),
+    mac: HeartbeatMac,
   },
   { additionalProperties: false },
 );

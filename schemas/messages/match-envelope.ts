@@ -12,6 +12,11 @@ export const EnvelopeBodySchema = Type.Object(
     pilotId: Id,
     lockToken: Type.String({ minLength: 8, maxLength: 128, description: "Proves the claim when heartbeating and reporting" }),
     encryptedProxyKey: Type.String({ minLength: 16, maxLength: 4096, description: "One-time proxy key, encrypted to the pilot's advertised public key (base64)" }),
+    encryptedHeartbeatKey: Type.String({
+      minLength: 16,
+      maxLength: 4096,
+      description: "The attempt's heartbeat key (security/heartbeat-key.ts), encrypted to the pilot's advertised public key (base64): the pilot MACs its heartbeats for this job with it",
+    }),
     /** The report key the pilot advertised, bound to this attempt: the agents verify the attempt's reports with it. */
     reportKey: Type.Optional(ReportKey),
     nonce: Type.String({ minLength: 16, maxLength: 128 }),

@@ -83,8 +83,12 @@ describe("batched heartbeats", () => {
   });
 
   it("refuses a job whose lock token is for another site, and still renews the others", async () => {
-    const { p, bodies } = await pilotWithJobs("HBB_TOK", 2);
-    const foreign = { ...bodies[1], lockToken: bodies[1].lockToken.replace(/HBB_TOK$/, "ELSEWHERE") };
+    const { p, bodies } = await pilotWithJobs("HBB_TOK", 1);
+    // The same pilot holds a job at another site too, with its genuine heartbeat key: only the site differs.
+    const [elsewhere] = await createJobs(h.store, { site: "HBB_TOK2" }, 1);
+    await h.dispatch.enqueue([elsewhere]);
+    const q = p.atSite("HBB_TOK2", await h.token("HBB_TOK2"));
+    const foreign = q.open(await q.advertise(), h.trust);
     const r = await p.heartbeatBatch([bodies[0], foreign]);
     expect(r.status === "ok" && r.jobs.map((j) => (j.status === "error" ? j.code : j.status))).toEqual(["ok", ERR.MATCH_LOCK_LOST]);
   });

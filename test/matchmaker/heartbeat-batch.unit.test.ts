@@ -8,7 +8,7 @@ const batchOf = (n: number): unknown => ({
   pilotId: "p1",
   site: "S1",
   sentAt: 1,
-  jobs: Array.from({ length: n }, (_, i) => ({ jobId: `j${i}`, attempt: 1, lockToken: "ac.0123456789.S1", state: "running" })),
+  jobs: Array.from({ length: n }, (_, i) => ({ jobId: `j${i}`, attempt: 1, lockToken: "ac.0123456789.S1", state: "running", mac: `k1.${"A".repeat(43)}` })),
 });
 
 describe("HeartbeatBatch", () => {

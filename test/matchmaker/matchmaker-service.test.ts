@@ -155,7 +155,7 @@ describe("matchmaker service", () => {
     expect((await p.advertise()).status).toBe("nomatch");
   });
 
-  it("renews the lease on heartbeats, refuses a wrong lease token, pilot or attempt as stale (counted), and tells the pilot of a cancel", async () => {
+  it("renews the lease on heartbeats, refuses a wrong lease token, pilot or attempt as not the attempt's (E1724, counted), and tells the pilot of a cancel", async () => {
     const site = "HB_SITE";
     const [job] = await createJobs(h.store, { site }, 1);
     await h.dispatch.enqueue([job]);
@@ -164,11 +164,14 @@ describe("matchmaker service", () => {
     expect((await p.heartbeat(body)).status).toBe("ok");
     const ac = autoclusterId(autoclusterKey(job));
     const forged = `${ac}.${"0".repeat(24)}.${site}`;
-    expect(await p.heartbeat({ ...body, lockToken: forged })).toMatchObject({ status: "error", code: ERR.JOB_STALE_UPDATE });
+    // The attempt's heartbeat key is bound to job, attempt, lease token and pilot: none of them can change.
+    expect(await p.heartbeat({ ...body, lockToken: forged })).toMatchObject({ status: "error", code: ERR.SEC_HEARTBEAT_FORGED });
     const stranger = await pilotAt(site);
-    expect(await stranger.heartbeat(body)).toMatchObject({ status: "error", code: ERR.JOB_STALE_UPDATE });
-    expect(await p.heartbeat({ ...body, job: { ...body.job, attempt: body.job.attempt + 1 } })).toMatchObject({ status: "error", code: ERR.JOB_STALE_UPDATE });
-    expect((await h.store.errorCounts())[String(ERR.JOB_STALE_UPDATE)]).toBe(3);
+    expect(await stranger.heartbeat(body)).toMatchObject({ status: "error", code: ERR.SEC_HEARTBEAT_FORGED });
+    expect(await p.heartbeat({ ...body, job: { ...body.job, attempt: body.job.attempt + 1 } })).toMatchObject({ status: "error", code: ERR.SEC_HEARTBEAT_FORGED });
+    const refusals = await h.mm?.registry.getSingleMetric("wms_matchmaker_heartbeat_refusals_total")?.get();
+    expect(refusals?.values.find((v) => v.labels.code === String(ERR.SEC_HEARTBEAT_FORGED))?.value).toBe(3);
+    expect((await p.heartbeat(body)).status).toBe("ok");
     await h.store.transition(job.jobId, "cancelled", ["sent", "starting", "running"]);
     expect((await p.heartbeat(body)).status).toBe("cancelled");
   });

@@ -3,9 +3,12 @@
 import { randomBytes } from "node:crypto";
 import type { NatsConnection } from "nats";
 import { HeartbeatBatchReply, HeartbeatReply, MatchReply, SCHEMA_VERSION, type EnvelopeBody, type HeartbeatJob, type WireNames } from "../../schemas/index.ts";
-import { generatePilotKeyPair, generateReportKey, signReport, verifyEnvelope, type ReportKeyPair, type SignableReport, type SignerCache, type TrustStore } from "../../security/index.ts";
+import { decryptFromPilot, generatePilotKeyPair, generateReportKey, heartbeatMac, signReport, verifyEnvelope, type ReportKeyPair, type SignableReport, type SignerCache, type TrustStore } from "../../security/index.ts";
 
 const encoder = new TextEncoder();
+
+/** What a heartbeat needs of an envelope body: the job, its lease token and the encrypted heartbeat key. */
+export type HeartbeatBody = Pick<EnvelopeBody, "lockToken" | "job" | "encryptedHeartbeatKey">;
 
 export interface MachineFacts {
   cpus?: number;
@@ -33,7 +36,7 @@ export function machineAd(f: MachineFacts): string {
 
 export class TestPilot {
   readonly pilotId: string;
-  private readonly keys = generatePilotKeyPair();
+  private readonly keys: { readonly publicKeyPem: string; readonly privateKeyPem: string };
   /** The pilot's report key: advertised, bound by the matchmaker to each attempt it is handed. */
   readonly reportKey: ReportKeyPair = generateReportKey();
 
@@ -44,8 +47,20 @@ export class TestPilot {
     private readonly token: string,
     private readonly facts: Partial<MachineFacts> = {},
     pilotId?: string,
+    keys?: { readonly publicKeyPem: string; readonly privateKeyPem: string },
   ) {
     this.pilotId = pilotId ?? `pilot-${randomBytes(6).toString("hex")}`;
+    this.keys = keys ?? generatePilotKeyPair();
+  }
+
+  /** Another pilot id on this pilot's connection and key pair: someone posing as that pilot. */
+  asPilot(pilotId: string): TestPilot {
+    return new TestPilot(this.nc, this.names, this.site, this.token, this.facts, pilotId, this.keys);
+  }
+
+  /** The same pilot (id and key pair) advertising at another site with that site's token. */
+  atSite(site: string, token: string): TestPilot {
+    return new TestPilot(this.nc, this.names, site, token, this.facts, this.pilotId, this.keys);
   }
 
   get publicKeyPem(): string {
@@ -87,17 +102,40 @@ export class TestPilot {
     return verifyEnvelope(reply.envelope, { trust, pilotId: this.pilotId, isNonceNew: () => true, signers });
   }
 
-  /** One heartbeat for several jobs, on the site's subject (`subject` overrides it, `overrides` the message). */
-  async heartbeatBatch(bodies: ReadonlyArray<Pick<EnvelopeBody, "lockToken" | "job">>, o: { state?: HeartbeatJob["state"]; subject?: string; overrides?: Record<string, unknown> } = {}): Promise<HeartbeatBatchReply> {
-    const jobs = bodies.map((b) => ({ jobId: b.job.jobId, attempt: b.job.attempt, lockToken: b.lockToken, state: o.state ?? "running" }));
-    const msg = { schemaVersion: SCHEMA_VERSION, pilotId: this.pilotId, site: this.site, jobs, sentAt: Date.now(), ...o.overrides };
+  /**
+   * The attempt's heartbeat key, opened with this pilot's key as the real pilot does. A pilot the
+   * envelope was not for cannot open it, and MACs with a key of its own, as an attacker would.
+   */
+  heartbeatKeyOf(body: Pick<EnvelopeBody, "encryptedHeartbeatKey">): string {
+    try {
+      return decryptFromPilot(this.keys.privateKeyPem, body.encryptedHeartbeatKey);
+    } catch {
+      return `guess.${randomBytes(32).toString("base64url")}`;
+    }
+  }
+
+  private entry(b: HeartbeatBody, state: HeartbeatJob["state"], sentAt: number, key?: string): HeartbeatJob {
+    const claim = { pilotId: this.pilotId, site: this.site, sentAt, jobId: b.job.jobId, attempt: b.job.attempt, leaseToken: b.lockToken, state };
+    return { jobId: b.job.jobId, attempt: b.job.attempt, lockToken: b.lockToken, state, mac: heartbeatMac(key ?? this.heartbeatKeyOf(b), claim) };
+  }
+
+  /**
+   * One heartbeat for several jobs, on the site's subject (`subject` overrides it, `overrides` the
+   * message, `heartbeatKey` the key each job is MACed with).
+   */
+  async heartbeatBatch(bodies: readonly HeartbeatBody[], o: { state?: HeartbeatJob["state"]; subject?: string; overrides?: Record<string, unknown>; heartbeatKey?: string; sentAt?: number } = {}): Promise<HeartbeatBatchReply> {
+    const sentAt = o.sentAt ?? Date.now();
+    const jobs = bodies.map((b) => this.entry(b, o.state ?? "running", sentAt, o.heartbeatKey));
+    const msg = { schemaVersion: SCHEMA_VERSION, pilotId: this.pilotId, site: this.site, jobs, sentAt, ...o.overrides };
     const r = await this.nc.request(o.subject ?? this.names.heartbeatFor(this.site), encoder.encode(JSON.stringify(msg)), { timeout: 10_000 });
     return HeartbeatBatchReply.parseJson(r.data);
   }
 
   /** The single-job heartbeat of pilots started before batched heartbeats, on the base subject. */
-  async heartbeat(body: Pick<EnvelopeBody, "lockToken" | "job">, overrides: Record<string, unknown> = {}): Promise<HeartbeatReply> {
-    const msg = { schemaVersion: SCHEMA_VERSION, pilotId: this.pilotId, jobId: body.job.jobId, attempt: body.job.attempt, site: this.site, lockToken: body.lockToken, state: "running", sentAt: Date.now(), ...overrides };
+  async heartbeat(body: HeartbeatBody, overrides: Record<string, unknown> = {}): Promise<HeartbeatReply> {
+    const sentAt = Date.now();
+    const { jobId, attempt, lockToken, state, mac } = this.entry(body, "running", sentAt);
+    const msg = { schemaVersion: SCHEMA_VERSION, pilotId: this.pilotId, jobId, attempt, site: this.site, lockToken, state, sentAt, mac, ...overrides };
     const r = await this.nc.request(this.names.subjects.heartbeat, encoder.encode(JSON.stringify(msg)), { timeout: 10_000 });
     return HeartbeatReply.parseJson(r.data);
   }

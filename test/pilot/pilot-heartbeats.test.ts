@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ERR, HeartbeatBatch, SCHEMA_VERSION, type HeartbeatBatchReply, type HeartbeatJobReply, type WireNames } from "../../schemas/index.ts";
 import { openNats } from "../../platform/connections.ts";
 import { PilotHeartbeats } from "../../agents/pilot/job-heartbeat.ts";
+import { heartbeatMac } from "../../security/index.ts";
 import { testConfig } from "../support/namespace.ts";
 import { asRole } from "../support/test-roles.ts";
 
@@ -51,7 +52,7 @@ describe("the pilot's batched heartbeat", () => {
     await nc.flush();
     const hb = new PilotHeartbeats({ nc: pilotNc, names, pilotId: "pilot-hb-1", site, intervalMs: 200 });
     const events: string[] = [];
-    const track = (jobId: string) => hb.track({ jobId, attempt: 1, lockToken: `ac.${jobId}.token.${site}`, onCancel: () => events.push(`cancel ${jobId}`), onLockLost: () => events.push(`lost ${jobId}`) });
+    const track = (jobId: string) => hb.track({ jobId, attempt: 1, lockToken: `ac.${jobId}.token.${site}`, heartbeatKey: `k1.${jobId}`, onCancel: () => events.push(`cancel ${jobId}`), onLockLost: () => events.push(`lost ${jobId}`) });
     const a = track("job-a");
     const b = track("job-b");
     const c = track("job-c");
@@ -60,6 +61,10 @@ describe("the pilot's batched heartbeat", () => {
     const full = seen.filter((x) => x.jobs.length === 3);
     expect(full[0].jobs.map((j) => j.jobId)).toEqual(["job-a", "job-b", "job-c"]);
     expect(full[0]).toMatchObject({ pilotId: "pilot-hb-1", site });
+    // Each job's entry carries the MAC made with that job's own heartbeat key.
+    for (const j of full[0].jobs) {
+      expect(j.mac).toBe(heartbeatMac(`k1.${j.jobId}`, { pilotId: "pilot-hb-1", site, sentAt: full[0].sentAt, jobId: j.jobId, attempt: 1, leaseToken: j.lockToken, state: j.state }));
+    }
     await expect.poll(() => events.includes("cancel job-b") && events.includes("lost job-c")).toBe(true);
     expect(events.some((e) => e.endsWith("job-a"))).toBe(false);
     // A holding job is acknowledged at once; a job that left is no longer named.

@@ -64,6 +64,8 @@ export function startTestMatchmaker(
       pilotId: ad.pilotId,
       lockToken,
       encryptedProxyKey: encryptToPilot(ad.publicKey, await mintKey(next.job, ad.pilotId)),
+      // The pilot MACs its heartbeats with it; this stand-in does not check them (the real matchmaker's tests do).
+      encryptedHeartbeatKey: encryptToPilot(ad.publicKey, `test.${randomBytes(32).toString("base64url")}`),
       nonce: randomBytes(16).toString("hex"),
       issuedAt: now,
       expiresAt: now + 60_000,

@@ -39,6 +39,7 @@ export function sampleEnvelopeBody(pilotPublicKeyPem: string, over: Partial<Enve
     pilotId: "pilot-1",
     lockToken: "lock-token-1",
     encryptedProxyKey: encryptToPilot(pilotPublicKeyPem, "the-one-time-key"),
+    encryptedHeartbeatKey: encryptToPilot(pilotPublicKeyPem, "test.the-heartbeat-key"),
     nonce: randomBytes(16).toString("hex"),
     issuedAt: now,
     expiresAt: now + 60_000,
