@@ -61,11 +61,11 @@ async function producersEnded(jobs: Pick<JobStore, "getTask">, inputs: readonly 
   return tasks.map((t) => ({ status: t?.status ?? "gone", ended: t === undefined || t.status !== "active" }));
 }
 
-/** The open inputs' files as input-release.ts takes them; the producers are read first (see the file's top). */
-export async function readReleasedInputs(ctx: IntakeContext, inputs: readonly OpenInput[]): Promise<ReleasedInput[]> {
+/** The open inputs' files as input-release.ts takes them, with the producers' status; the producers are read first (see the file's top). */
+export async function readReleasedInputs(ctx: IntakeContext, inputs: readonly OpenInput[]): Promise<{ inputs: ReleasedInput[]; producers: Array<{ status: string }> }> {
   const ended = await producersEnded(ctx.jobs, inputs);
   const lists = await Promise.all(inputs.map((i) => ctx.catalog.listDataset(i.dataset)));
-  return inputs.map((i, n) => ({ dataset: i.dataset, files: lists[n] ?? [], ended: ended[n].ended }));
+  return { inputs: inputs.map((i, n) => ({ dataset: i.dataset, files: lists[n] ?? [], ended: ended[n].ended })), producers: ended };
 }
 
 export type PlanOutcome = "gone" | "idle" | "grown" | "closed" | "conflict" | "aborted";
@@ -135,7 +135,8 @@ export class OpenTaskPlanner {
     const look: Seen = { files: counts.reduce((a, b) => a + b, 0), ended: ended.map((e) => e.status).join(",") };
     const last = this.seen.get(taskId);
     if (last !== undefined && last.files === look.files && last.ended === look.ended) return "idle";
-    const inputs = await readReleasedInputs(ctx, plan.inputs);
+    // Read again, producers first: one that ended since the look above must be seen ended with all its files.
+    const { inputs, producers } = await readReleasedInputs(ctx, plan.inputs);
     const { batch } = plan;
     const release = releaseFiles({ filesPerJob: batch.filesPerJob, jobsLeft: (batch.maxJobs ?? Infinity) - task.njobs, inputs, consumed });
     if (release.groups.length === 0 && !release.close) {
@@ -147,7 +148,7 @@ export class OpenTaskPlanner {
     const jobs = planned.jobs.map((j, n) => ({ ...j, spec: sealJobSpec(ctx.sealer, j.spec), consumes: release.groups[n].files.map((f) => fileId(release.groups[n].dataset, f.lfn)) }));
     const files = consumed.size + jobs.reduce((a, j) => a + j.consumes.length, 0);
     const njobs = task.njobs + jobs.length;
-    const close = release.close ? closing(plan, inputs, ended, files, njobs, release.pending) : undefined;
+    const close = release.close ? closing(plan, inputs, producers, files, njobs, release.pending) : undefined;
     const r = await ctx.jobs.growTask(taskId, task.njobs, jobs, close);
     if (r.outcome !== "grown") {
       // Another planner got there first (conflict: read again next pass), or the task closed meanwhile.
