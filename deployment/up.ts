@@ -8,8 +8,9 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createServer } from "node:net";
-import type { LoadedConfig } from "../platform/config.ts";
+import { configAs, type LoadedConfig } from "../platform/config.ts";
 import { ensureServices, freePort, type ServerSecretFiles, type StartedServices } from "../platform/local-services.ts";
+import { checkServices } from "../platform/service-check.ts";
 import { ERR, WmsError } from "../schemas/index.ts";
 import { createSealKeys, initTransportSecrets, SEAL_PURPOSES, sealKeysPath, type SealPurpose, type TransportRole } from "../security/index.ts";
 import { eachLine, LineFormatter, type LineStream } from "./log-lines.ts";
@@ -110,7 +111,7 @@ export async function runUp(o: UpOptions): Promise<void> {
     tempDir = mkdtempSync(path.join(tmpdir(), "wms-up-"));
     const secrets = transportSecrets(dir, names, say);
     addMissingSealKeys(config.pki.dir, say);
-    services = await ensureServices(state.urls, path.join(tempDir, "services"), (line) => say(line), { secrets: secrets.make });
+    services = (await answersAsRoles(o.loaded, state.urls, secrets, say)) ?? (await ensureServices(state.urls, path.join(tempDir, "services"), (line) => say(line), { secrets: secrets.make }));
     if (services.started.length === 0) {
       rmSync(tempDir, { recursive: true, force: true });
       tempDir = undefined;
@@ -119,7 +120,7 @@ export async function runUp(o: UpOptions): Promise<void> {
     }
     // Each process connects as its own role; commands run later as the operator.
     const identity = (role: TransportRole): string | undefined => (services?.authenticated ? secrets.identityFile(role) : undefined);
-    if (services.authenticated) say(`the private servers admit only the users of ${secrets.dir}; each service connects as its own role`);
+    if (services.authenticated && services.started.length > 0) say(`the private servers admit only the users of ${secrets.dir}; each service connects as its own role`);
     save({ urls: services.urls, startedServices: services.started, privateUrls: services.privateUrls, cliIdentityFile: identity("operator"), servicePids: services.pids.map(processRef), tempDir });
 
     // 2. The pilot-wms services, each its own `wms` command.
@@ -214,6 +215,23 @@ export function secretsDirOf(dir: string): string {
  * The deployment's `wms secrets init` files, made on the first `wms up` (the same as running
  * `wms secrets init --dir .wms/secrets` in the folder). An existing folder is used as it is.
  */
+/**
+ * The services named in wms.yaml, when they run with this deployment's users (servers set up from
+ * the files of `wms secrets init` in .wms/secrets, as docker-compose.yml's are) and admit its
+ * identities: then each service connects to them as its own role, as on the private servers. The
+ * credential cache's identity is the one asked, as it uses all three. Undefined otherwise (no such
+ * folder, or servers that refuse it: anonymous ones, or another deployment's), and the services
+ * are then used as they are or started privately (ensureServices).
+ */
+async function answersAsRoles(loaded: LoadedConfig, urls: StartedServices["urls"], secrets: ReturnType<typeof transportSecrets>, say: (msg: string) => void): Promise<StartedServices | undefined> {
+  const identity = secrets.identityFile("credentials");
+  if (!existsSync(identity)) return undefined;
+  const statuses = await checkServices(configAs(loaded, identity).config);
+  if (!statuses.every((s) => s.up)) return undefined;
+  say(`the services in wms.yaml admit the users of ${secrets.dir}; each service connects as its own role`);
+  return { urls, started: [], pids: [], privateUrls: {}, authenticated: true, stop: async () => undefined };
+}
+
 function transportSecrets(dir: string, names: LoadedConfig["names"], say: (msg: string) => void): {
   readonly dir: string;
   /** The server files, made first when the folder has none (only when private servers start). */

@@ -24,8 +24,9 @@ export interface StartedServices {
   /** The URLs of the private servers started (not those of services that answered, nor compose's). */
   readonly privateUrls: Partial<ServiceUrls>;
   /**
-   * True when every service is one this call started with the `secrets` it was given (users only,
-   * no anonymous access): each client must then connect with a role's identity.
+   * True when the servers admit only the deployment's users (those this call started with the
+   * `secrets` it was given; `wms up` also sets it for configured servers that admit them): each
+   * client must then connect with a role's identity.
    */
   readonly authenticated: boolean;
   stop(): Promise<void>;
@@ -168,6 +169,9 @@ export interface PrivateNatsOptions {
   readonly tls?: ServerTls;
 }
 
+/** How long a private TLS nats-server waits for a client's handshake (see startPrivateNats). */
+const NATS_TLS_HANDSHAKE_TIMEOUT_SEC = 10;
+
 export async function startPrivateNats(dataDir: string, opts: PrivateNatsOptions = {}): Promise<{ url: string; port: number; pid: number | undefined; stop: (signal?: NodeJS.Signals) => Promise<void> }> {
   const bin = which("nats-server");
   if (!bin) throw new WmsError(ERR.SERVICE_UNAVAILABLE, `NATS does not answer and nats-server is not installed: ${INSTALL_HINT.nats}`);
@@ -175,14 +179,23 @@ export async function startPrivateNats(dataDir: string, opts: PrivateNatsOptions
   const port = opts.port ?? (await freePort());
   // No JetStream: nothing in pilot-wms uses it (README, "Scaling out").
   let args = ["-a", "127.0.0.1", "-p", String(port)];
-  if (opts.authConfig !== undefined) {
-    // Users and permissions can only come from a config file; the listen settings stay on the command line.
-    const conf = join(dataDir, "nats-server.conf");
-    // Copied rather than included: nats-server resolves an include relative to the including file.
-    writeFileSync(conf, readFileSync(opts.authConfig, "utf8"), { mode: 0o600 });
-    args = [...args, "-c", conf];
+  // Users, permissions and TLS settings can only come from a config file; the listen settings stay
+  // on the command line. The users are copied rather than included: nats-server resolves an
+  // include relative to the including file.
+  const conf: string[] = [];
+  if (opts.authConfig !== undefined) conf.push(readFileSync(opts.authConfig, "utf8"));
+  if (opts.tls) {
+    // nats-server drops a client that has not finished its TLS handshake within `timeout` (2 s by
+    // default; its auth timeout then follows at timeout + 1 s). A client on a loaded machine can
+    // take longer, and nats.js notices the dropped connection only at its own 20 s connect timeout,
+    // then fails without retrying; 10 s leaves a busy client room.
+    conf.push(`tls {\n  cert_file: ${JSON.stringify(opts.tls.certFile)}\n  key_file: ${JSON.stringify(opts.tls.keyFile)}\n  timeout: ${NATS_TLS_HANDSHAKE_TIMEOUT_SEC}\n}\n`);
   }
-  if (opts.tls) args = [...args, "--tls", "--tlscert", opts.tls.certFile, "--tlskey", opts.tls.keyFile];
+  if (conf.length > 0) {
+    const file = join(dataDir, "nats-server.conf");
+    writeFileSync(file, conf.join("\n"), { mode: 0o600 });
+    args = [...args, "-c", file];
+  }
   const l = launchProcessGroup(bin, args);
   const url = `${opts.tls ? "tls" : "nats"}://127.0.0.1:${port}`;
   if (!(await waitUp(() => (opts.tls ? portOpen(port) : checkNats(url)), 15_000))) {

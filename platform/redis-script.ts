@@ -13,35 +13,47 @@ export interface RedisScript {
   run(redis: RedisClient, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown>;
 }
 
-export function redisScript(lua: string): RedisScript {
+/** A script that also runs read-only, for calls that only read (a mode of the script that writes nothing). */
+export interface ReadableRedisScript extends RedisScript {
+  /**
+   * EVALSHA_RO: Redis refuses any write the script attempts, and its ACL then asks only for read
+   * access to the keys, while a plain EVALSHA needs write access to every key it names (an
+   * identity with read-only keys, the operator's, may read through scripts this way).
+   */
+  runReadOnly(redis: RedisClient, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown>;
+}
+
+export function redisScript(lua: string): ReadableRedisScript {
   const sha = createHash("sha1").update(lua).digest("hex");
+  const run = async (redis: RedisClient, keys: readonly string[], args: ReadonlyArray<string | number>, readOnly: boolean): Promise<unknown> => {
+    // One array for KEYS and ARGV (ioredis takes it as the command's arguments as they are): the
+    // spread form built three more copies of them per call on the matchmaker's per-match path.
+    const flat = keysAndArgs(keys, args);
+    const once = async (): Promise<unknown> => {
+      try {
+        return await (readOnly ? redis.evalsha_ro(sha, keys.length, ...flat) : redis.evalsha(sha, keys.length, flat));
+      } catch (e) {
+        if (!(e instanceof Error) || !e.message.startsWith("NOSCRIPT")) throw e;
+        return readOnly ? redis.eval_ro(lua, keys.length, ...flat) : redis.eval(lua, keys.length, flat);
+      }
+    };
+    for (let tries = 1; ; tries++) {
+      try {
+        return await once();
+      } catch (e) {
+        if (!redis.isCluster || tries >= CLUSTER_RETRIES || !notRunOnCluster(e)) throw e;
+        // ioredis follows MOVED for a lone command, but not for an auto-pipelined batch whose
+        // commands got different refusals: after a failover the matchmaker's heartbeat answers
+        // failed with MOVED and pilots gave up jobs they held (measured in the cluster task test).
+        (redis as Cluster).refreshSlotsCache();
+        await new Promise((r) => setTimeout(r, CLUSTER_RETRY_MS));
+      }
+    }
+  };
   return {
     sha,
-    async run(redis, keys, args) {
-      // One array for KEYS and ARGV (ioredis takes it as the command's arguments as they are): the
-      // spread form built three more copies of them per call on the matchmaker's per-match path.
-      const flat = keysAndArgs(keys, args);
-      const once = async (): Promise<unknown> => {
-        try {
-          return await redis.evalsha(sha, keys.length, flat);
-        } catch (e) {
-          if (!(e instanceof Error) || !e.message.startsWith("NOSCRIPT")) throw e;
-          return redis.eval(lua, keys.length, flat);
-        }
-      };
-      for (let tries = 1; ; tries++) {
-        try {
-          return await once();
-        } catch (e) {
-          if (!redis.isCluster || tries >= CLUSTER_RETRIES || !notRunOnCluster(e)) throw e;
-          // ioredis follows MOVED for a lone command, but not for an auto-pipelined batch whose
-          // commands got different refusals: after a failover the matchmaker's heartbeat answers
-          // failed with MOVED and pilots gave up jobs they held (measured in the cluster task test).
-          (redis as Cluster).refreshSlotsCache();
-          await new Promise((r) => setTimeout(r, CLUSTER_RETRY_MS));
-        }
-      }
-    },
+    run: (redis, keys, args) => run(redis, keys, args, false),
+    runReadOnly: (redis, keys, args) => run(redis, keys, args, true),
   };
 }
 

@@ -49,9 +49,20 @@ export function isWmsError(e: unknown): e is WmsError {
 const OUTAGE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENOTCONN", "CONNECTION_CLOSED", "CONNECTION_DRAINING", "DISCONNECT", "TIMEOUT", "503"]);
 const OUTAGE_TEXT = /^(Connection is closed|Stream isn't writeable|Reached the max retries per request limit|Channel closed|Connection closed|Channel ended)/i;
 
+// A server that answered and refused an operation this identity may not do (least privilege per
+// role): Redis's ACL (NOPERM), NATS's subject permissions (nats.js PERMISSIONS_VIOLATION), a
+// RabbitMQ channel closed with 403. Not an outage: trying again changes nothing.
+const PERMISSION_TEXT = /^NOPERM |Permissions Violation|^Channel closed by server: 403 \(ACCESS[-_]REFUSED\)/i;
+
+/** True when `e` says a server refused an operation to this identity (its role's permissions). */
+export function isPermissionRefusal(e: unknown): boolean {
+  if (!(e instanceof Error)) return false;
+  return (e as { code?: unknown }).code === "PERMISSIONS_VIOLATION" || PERMISSION_TEXT.test(e.message);
+}
+
 /** True when `e` says a server (Redis, NATS, RabbitMQ) did not answer, not that the request was wrong. */
 export function isOutage(e: unknown): boolean {
-  if (!(e instanceof Error)) return false;
+  if (!(e instanceof Error) || isPermissionRefusal(e)) return false;
   const code = (e as { code?: unknown }).code;
   return e.name === "MaxRetriesPerRequestError" || (typeof code === "string" && OUTAGE_CODES.has(code)) || OUTAGE_TEXT.test(e.message);
 }
@@ -59,7 +70,8 @@ export function isOutage(e: unknown): boolean {
 /**
  * Any failure as a registry error: a WmsError as it is; a server that is away as SERVICE_UNAVAILABLE
  * (retryable: a job whose pilot met a Redis restart is retried, and says why, rather than
- * INTERNAL); a port problem with its own code; anything else INTERNAL, first line only.
+ * INTERNAL); a refused permission as SERVICE_PERMISSION_DENIED; a port problem with its own code;
+ * anything else INTERNAL, first line only.
  */
 export function toWmsError(e: unknown): WmsError {
   if (isWmsError(e)) return e;
@@ -68,6 +80,11 @@ export function toWmsError(e: unknown): WmsError {
   const sys = err as Error & { code?: string; syscall?: string; address?: string; port?: number };
   if (sys.code === "EADDRINUSE") return new WmsError(ERR.PORT_IN_USE, `${sys.address ?? "the address"}:${sys.port ?? "?"} (${sys.syscall ?? "listen"})`);
   if (sys.code === "EACCES" && sys.syscall === "listen") return new WmsError(ERR.BAD_PORT, `not allowed to listen on ${sys.address ?? ""}:${sys.port ?? "?"} (ports below 1024 need privileges)`);
+  // A MULTI that Redis discarded (EXECABORT): ioredis keeps the queued commands' refusals, and the
+  // first of them is the cause (a NOPERM, say), not the transaction.
+  const queued = (err as { previousErrors?: unknown }).previousErrors;
+  if (/^EXECABORT /.test(err.message) && Array.isArray(queued) && queued[0] instanceof Error) return toWmsError(queued[0]);
+  if (isPermissionRefusal(err)) return new WmsError(ERR.SERVICE_PERMISSION_DENIED, firstLine, { cause: e });
   if (isOutage(err)) return new WmsError(ERR.SERVICE_UNAVAILABLE, firstLine, { cause: e });
   return new WmsError(ERR.INTERNAL, firstLine, { cause: e });
 }

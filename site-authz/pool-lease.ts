@@ -54,7 +54,10 @@ export class PoolLease {
 
   /** `holder` (`<node>/<jobId>`) registers a job that will run under the account; '' takes a lease with no job. */
   async lease(dn: string, accounts: readonly string[], leaseSec: number, holder: string, peek = false): Promise<LeaseResult> {
-    const [account, status, expiresAt, previousDn] = (await leaseScript.run(this.redis, [this.key], [dn, String(leaseSec * 1000), holder, peek ? "peek" : "lease", ...accounts])) as [string, string, number, string];
+    // A peek writes nothing, so it runs read-only: an identity that may only read the pool (the
+    // operator's `wms site authz check`) can still say what a lease would give.
+    const args = [dn, String(leaseSec * 1000), holder, peek ? "peek" : "lease", ...accounts];
+    const [account, status, expiresAt, previousDn] = (await (peek ? leaseScript.runReadOnly(this.redis, [this.key], args) : leaseScript.run(this.redis, [this.key], args))) as [string, string, number, string];
     return { account, status: status as LeaseStatus, expiresAt: Number(expiresAt), ...(previousDn ? { previousDn } : {}) };
   }
 

@@ -4,6 +4,7 @@ import { createServer, type Server } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ERR } from "../schemas/index.ts";
 import { runCli } from "./support/run-cli.ts";
+import { roleEnv } from "./support/test-roles.ts";
 import { expectUsageError } from "./support/usage-error-line.ts";
 
 describe("wms usage errors from the real binary", () => {
@@ -23,7 +24,8 @@ describe("wms usage errors from the real binary", () => {
       runCli(["pki", "init"]),
       runCli(["task", "frobnicate"]),
       runCli(["monitor", "--port", "http"]),
-      runCli(["monitor", "--port", String(busyPort)], { env: { WMS_LOG_LEVEL: "silent" } }),
+      // `wms monitor` as the monitor it is: it opens Redis before it binds its port.
+      runCli(["monitor", "--port", String(busyPort)], { env: { ...roleEnv("monitor"), WMS_LOG_LEVEL: "silent" } }),
     ]);
     for (const [r, code] of [[missing, ERR.USAGE], [unknown, ERR.USAGE], [badPort, ERR.BAD_PORT]] as const) expectUsageError(r, r.stderr, code);
     expect(inUse.stderr.trimEnd().split("\n")).toEqual([expect.stringMatching(new RegExp(`^wms: error E${ERR.PORT_IN_USE} PORT_IN_USE: .*127\\.0\\.0\\.1:${busyPort}`))]);

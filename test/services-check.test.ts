@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createServer } from "node:net";
 import { runCli } from "./support/run-cli.ts";
+import { roleEnv } from "./support/test-roles.ts";
 
 /** A port nobody listens on: bind, read the number, close. */
 async function freePort(): Promise<number> {
@@ -13,9 +14,14 @@ async function freePort(): Promise<number> {
   });
 }
 
+// `wms services check` connects as its config's identity. The check runs as the credential cache,
+// the one service that uses all three transports (NATS requests, Redis, RabbitMQ reports), so on
+// authenticated servers each answers it; on the shared services the role changes nothing.
+const asCache = roleEnv("credentials");
+
 describe("wms services check", () => {
   it("reports all three services up with --json", async () => {
-    const r = await runCli(["services", "check", "--json"]);
+    const r = await runCli(["services", "check", "--json"], { env: asCache });
     const out = JSON.parse(r.stdout) as { ok: boolean; services: Array<{ service: string; up: boolean }> };
     expect(out.services.map((s) => s.service).sort()).toEqual(["nats", "rabbitmq", "redis"]);
     expect(out.ok).toBe(true);
@@ -24,14 +30,14 @@ describe("wms services check", () => {
 
   it("names the one service that does not answer, says how to start it, and exits 1", async () => {
     const port = await freePort();
-    const r = await runCli(["services", "check", "--json"], { env: { WMS_REDIS_URL: `redis://127.0.0.1:${port}` } });
+    const r = await runCli(["services", "check", "--json"], { env: { ...asCache, WMS_REDIS_URL: `redis://127.0.0.1:${port}` } });
     expect(r.code).toBe(1);
     const out = JSON.parse(r.stdout) as { ok: boolean; services: Array<{ service: string; up: boolean; howToStart?: string }> };
     expect(out.ok).toBe(false);
     const down = out.services.filter((s) => !s.up);
     expect(down.map((s) => s.service)).toEqual(["redis"]);
     expect(down[0].howToStart).toContain("redis-server");
-    const human = await runCli(["services", "check"], { env: { WMS_RABBITMQ_URL: `amqp://guest:guest@127.0.0.1:${port}` } });
+    const human = await runCli(["services", "check"], { env: { ...asCache, WMS_RABBITMQ_URL: `amqp://guest:guest@127.0.0.1:${port}` } });
     expect(human.code).toBe(1);
     expect(human.stdout).toMatch(/DOWN\s+rabbitmq/);
     expect(human.stdout).toContain("not answering: rabbitmq");
@@ -41,13 +47,14 @@ describe("wms services check", () => {
     const port = await freePort();
     const live = process.env.WMS_RABBITMQ_URL ?? "amqp://guest:guest@127.0.0.1:5672";
     // The dead node first: clients would pass it over silently and connect to the next.
-    const env = { WMS_RABBITMQ_URL: `amqp://guest:guest@127.0.0.1:${port},${live}` };
+    const env = { ...asCache, WMS_RABBITMQ_URL: `amqp://guest:guest@127.0.0.1:${port},${live}` };
     const r = await runCli(["services", "check", "--json"], { env });
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout) as { services: Array<{ service: string; up: boolean; detail?: string }> };
     const rabbit = out.services.find((s) => s.service === "rabbitmq");
     expect(rabbit?.up).toBe(true);
-    expect(rabbit?.detail).toMatch(new RegExp(`^1 of 2 nodes answer; not answering: amqp://127\\.0\\.0\\.1:${port} \\(.*ECONNREFUSED`));
+    // The node's URL as configured, its vhost included (an identity names its vhost).
+    expect(rabbit?.detail).toMatch(new RegExp(`^1 of 2 nodes answer; not answering: amqp://127\\.0\\.0\\.1:${port}(/\\S*)? \\(.*ECONNREFUSED`));
     expect(rabbit?.detail).not.toContain("guest:");
     const human = await runCli(["services", "check"], { env });
     expect(human.stdout).toMatch(/ok\s+rabbitmq .*; 1 of 2 nodes answer; not answering: amqp:\/\/127\.0\.0\.1:\d+/);

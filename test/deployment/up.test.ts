@@ -1,18 +1,27 @@
 // `wms up --detach`, `wms status`, `wms down` on a folder from `wms init`, against the loopback
 // services: every service runs and is restarted when killed, the example tasks behave as their
-// files say, and `wms down` leaves no process, no state and no temporary folder.
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+// files say, and `wms down` leaves no process, no state and no temporary folder. With
+// authentication on, the services are the test run's, set up with the users of its `wms secrets
+// init` folder, which the deployment holds as its own (.wms/secrets): `wms up` then runs each
+// service as its role on them, and later commands in the folder as the operator.
+import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isAlive, readUpState, type ProcessRef } from "../../deployment/up-state.ts";
 import { livePilots } from "../../deployment/local-pilots.ts";
 import { deploymentFolder } from "../support/deployment-folder.ts";
+import { testAuth } from "../support/test-roles.ts";
 
 const grid = deploymentFolder("up");
 const { dir, wms } = grid;
 
-beforeAll(() => grid.init({ matchmakers: 1 }), 120_000);
+const runSecrets = process.env.WMS_TEST_SECRETS;
+
+beforeAll(() => {
+  grid.init({ matchmakers: 1 });
+  if (testAuth() && runSecrets) cpSync(runSecrets, path.join(dir, ".wms", "secrets"), { recursive: true });
+}, 120_000);
 
 afterAll(() => grid.cleanup(), 60_000);
 
@@ -55,6 +64,13 @@ describe("wms up --detach, status, down", () => {
     const status = JSON.parse(s.stdout) as { running: boolean; monitorUrl: string; children: Array<{ name: string; state: string; alive: boolean }> };
     expect(status.running).toBe(true);
     expect(status.children.map((c) => [c.name, c.state, c.alive])).toEqual(["credentials", "intake", "matchmaker-1", "agents", "monitor", "factory"].map((n) => [n, "running", true]));
+    if (testAuth()) {
+      // Each service runs as its own role on the run's servers; the factory hands its pilots the pilot's.
+      const secrets = path.join(dir, ".wms", "secrets");
+      const environ = (pid: number): string[] => readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+      for (const c of readUpState(dir)?.children ?? []) expect(environ(c.pid as number), c.name).toContain(`WMS_IDENTITY_FILE=${path.join(secrets, c.name.replace(/-\d+$/, ""), "identity.yaml")}`);
+      expect(readUpState(dir)?.cliIdentityFile).toBe(path.join(secrets, "operator", "identity.yaml"));
+    }
     expect((await fetch(`${status.monitorUrl}/metrics`)).status).toBe(200);
   }, 300_000);
 
@@ -123,7 +139,7 @@ describe("wms up --detach, status, down", () => {
     expect(r.stdout).toMatch(/^stopped 6 process\(es\) for /);
     for (const p of everything) expect(isAlive(p), `pid ${p.pid}`).toBe(false);
     expect(readUpState(dir)).toBeUndefined();
-    expect(state?.tempDir).toBeUndefined(); // the loopback services answered: nothing private was started
+    expect(state?.tempDir).toBeUndefined(); // the configured services answered: nothing private was started
     const s = await wms(["status"]);
     expect(s.stdout).toMatch(/^nothing runs for /);
     const again = await wms(["down"]);

@@ -59,7 +59,9 @@ beforeAll(async () => {
     const ch = await conn.createConfirmChannel();
     await declareTopology(ch, names);
     for (let i = 0; i < 3; i++) ch.publish(names.rabbit.reportsExchange, routingKeyFor(names, "accounting"), Buffer.from("{}"), { persistent: true });
-    for (let i = 0; i < 2; i++) ch.sendToQueue(names.rabbit.queues.deadLetter, Buffer.from("{}"), { persistent: true });
+    // Dead letters arrive through the dead-letter exchange, as the agents republish them (the
+    // agents' user may not publish to the default exchange, so not sendToQueue).
+    for (let i = 0; i < 2; i++) ch.publish(names.rabbit.deadLetterExchange, routingKeyFor(names, "accounting"), Buffer.from("{}"), { persistent: true });
     await ch.waitForConfirms();
     await ch.close();
   } finally {

@@ -7,7 +7,7 @@ import type { Report, StateReport } from "../../schemas/index.ts";
 import { runPilot } from "../../agents/pilot/index.ts";
 import type { CensusSnapshot } from "../../agents/pilot/pilot-ports.ts";
 import { pilotFixture, type PilotFixture } from "./support/pilot-fixture.ts";
-import { startTcpProxy, type TcpProxy } from "./support/tcp-proxy.ts";
+import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.ts";
 
 let fx: PilotFixture;
 let proxy: TcpProxy;

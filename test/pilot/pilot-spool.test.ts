@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AccountingRecord, Report, StateReport } from "../../schemas/index.ts";
 import { runPilot } from "../../agents/pilot/index.ts";
 import { pilotFixture, type PilotFixture } from "./support/pilot-fixture.ts";
-import { startTcpProxy, type TcpProxy } from "./support/tcp-proxy.ts";
+import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.ts";
 
 let fx: PilotFixture;
 let proxy: TcpProxy;

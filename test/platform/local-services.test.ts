@@ -6,6 +6,8 @@ import { ensureServices, freePort, startPrivateNats, startPrivateRabbit, startPr
 import { checkNats, checkRabbit, checkRedis } from "../../platform/service-check.ts";
 
 // The demo's promise: where a service does not answer, it starts a private one and stops it after.
+// Every server here is a private, anonymous instance the test starts (and stops) itself: what is
+// under test is starting and stopping them; the test run's own servers are never used.
 const dirs: string[] = [];
 const tempDir = (prefix: string): string => {
   const d = mkdtempSync(join(tmpdir(), prefix));
@@ -45,17 +47,26 @@ describe("private local services for the demo", () => {
 
   it("uses the services that already answer and starts only the missing one", async () => {
     const dir = tempDir("wms-ens-");
+    // ensureServices asks each URL anonymously and starts anonymous servers beside anonymous ones,
+    // so the two that answer are anonymous too: private instances this test starts, never the
+    // machine's or the test run's (those admit no anonymous client with authentication on).
+    const [nats, rabbit] = await Promise.all([startPrivateNats(join(dir, "nats")), startPrivateRabbit(join(dir, "rabbitmq"))]);
     const deadRedis = `redis://127.0.0.1:${await freePort()}`;
-    const s = await ensureServices({ nats: "nats://127.0.0.1:4222", redis: deadRedis, rabbitmq: "amqp://guest:guest@127.0.0.1:5672" }, dir);
     try {
-      expect(s.started).toHaveLength(1);
-      expect(s.started[0]).toMatch(/^redis/);
-      expect(s.urls.nats).toBe("nats://127.0.0.1:4222");
-      expect(s.urls.redis).not.toBe(deadRedis);
-      expect((await checkRedis(s.urls.redis)).up).toBe(true);
+      const s = await ensureServices({ nats: nats.url, redis: deadRedis, rabbitmq: rabbit.url }, join(dir, "ensure"));
+      try {
+        expect(s.started).toHaveLength(1);
+        expect(s.started[0]).toMatch(/^redis/);
+        expect(s.urls.nats).toBe(nats.url);
+        expect(s.urls.rabbitmq).toBe(rabbit.url);
+        expect(s.urls.redis).not.toBe(deadRedis);
+        expect((await checkRedis(s.urls.redis)).up).toBe(true);
+      } finally {
+        await s.stop();
+      }
+      expect((await checkRedis(s.urls.redis, 500)).up).toBe(false);
     } finally {
-      await s.stop();
+      await Promise.all([nats.stop(), rabbit.stop()]);
     }
-    expect((await checkRedis(s.urls.redis, 500)).up).toBe(false);
-  });
+  }, 120_000);
 });

@@ -1,11 +1,15 @@
 // A server that is away is a retryable SERVICE_UNAVAILABLE for the user, not INTERNAL: the errors
 // real clients throw then (ioredis, nats.js, node's sockets) are recognised by toWmsError.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { Redis } from "ioredis";
-import { connect } from "nats";
-import { ERR, errorEntry, toWmsError } from "../../schemas/index.ts";
-import { freePort } from "../../platform/local-services.ts";
+import { ERR, errorEntry, isOutage, toWmsError } from "../../schemas/index.ts";
+import { freePort, startPrivateRedis } from "../../platform/local-services.ts";
+import { testConfig } from "../support/namespace.ts";
+import { openNatsAs, openRedisAs } from "../support/live-services.ts";
 
 describe("errors of a server that is away", () => {
   it("ioredis with nobody listening gives SERVICE_UNAVAILABLE, which the retry rules retry", async () => {
@@ -23,22 +27,56 @@ describe("errors of a server that is away", () => {
   });
 
   it("a command on a closed ioredis connection, and a NATS request nobody answers, give SERVICE_UNAVAILABLE", async () => {
-    const redis = new Redis({ host: "127.0.0.1", port: 6379 });
+    // What an operator's `wms` meets: its Redis connection gone, and a task submitted while no
+    // intake runs (a namespace of its own, so nobody serves its subjects).
+    const loaded = testConfig("outage");
+    const redis = openRedisAs(loaded, "operator");
     await redis.ping();
     redis.disconnect();
-    const closed = await redis.get("k").then(
+    const closed = await redis.get(loaded.names.redisKey("k")).then(
       () => undefined,
       (err: unknown) => err,
     );
     expect(toWmsError(closed).code).toBe(ERR.SERVICE_UNAVAILABLE);
 
-    const nc = await connect({ servers: "127.0.0.1:4222" });
-    const none = await nc.request(`wms.test.nobody.${Date.now()}`, new Uint8Array(), { timeout: 2000 }).then(
+    const nc = await openNatsAs(loaded, "operator", "outage-errors");
+    const none = await nc.request(loaded.names.subjects.intakeSubmit, new Uint8Array(), { timeout: 2000 }).then(
       () => undefined,
       (err: unknown) => err,
     );
     await nc.close();
     expect(toWmsError(none).code).toBe(ERR.SERVICE_UNAVAILABLE);
+  });
+
+  it("a write the identity may not make is SERVICE_PERMISSION_DENIED, not retried as an outage", async () => {
+    // A private Redis this test starts with an ACL of its own: one user that may only read.
+    const dir = mkdtempSync(join(tmpdir(), "wms-noperm-"));
+    const aclFile = join(dir, "users.acl");
+    writeFileSync(aclFile, "user default off\nuser reader on >reader-pw ~* +@read +@connection\n");
+    const server = await startPrivateRedis(join(dir, "redis"), { aclFile });
+    const redis = new Redis({ host: "127.0.0.1", port: server.port, username: "reader", password: "reader-pw", maxRetriesPerRequest: 1 });
+    try {
+      expect(await redis.get("k")).toBeNull();
+      const refused = await redis.set("k", "v").then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      const w = toWmsError(refused);
+      expect(w.code).toBe(ERR.SERVICE_PERMISSION_DENIED);
+      expect(w.toLine()).toMatch(/^E1013 SERVICE_PERMISSION_DENIED: .*NOPERM/);
+      expect(isOutage(refused)).toBe(false);
+      // The same write in a transaction: Redis discards it (EXECABORT); the cause is the refusal.
+      const discarded = await redis.multi().set("k", "v").exec().then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect((discarded as Error).message).toMatch(/^EXECABORT/);
+      expect(toWmsError(discarded).code).toBe(ERR.SERVICE_PERMISSION_DENIED);
+    } finally {
+      redis.disconnect();
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("keeps a port in use, and anything else, apart", async () => {

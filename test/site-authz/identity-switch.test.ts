@@ -4,16 +4,22 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { RedisClient } from "../../platform/redis-client.ts";
-import { openRedis } from "../../platform/connections.ts";
 import { ERR, type AuditRecord, type Site } from "../../schemas/index.ts";
-import { AccountMapper, processesOf, recentAudit, redisAuditList, fanOutAudit, runPayload, startSwitched, type RunPayloadOptions } from "../../site-authz/index.ts";
+import { AccountMapper, processesOf, runPayload, startSwitched, type RunPayloadOptions } from "../../site-authz/index.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { testConfig } from "../support/namespace.ts";
+import { openRedisAs } from "../support/live-services.ts";
+import { testAuth } from "../support/test-roles.ts";
 import { createUser, removeUser } from "./support/local-users.ts";
 import { identity, siteWith } from "./support/site-fixture.ts";
 
-const { config, names } = testConfig("siteauthzswitch");
-let redis: RedisClient;
+// The pilot's part (gLExec's): it holds no Redis, so the mapping here needs none (a grid-mapfile)
+// and audit records go where the pilot sends them, as signed reports: here an in-memory sink. Only
+// pool accounts (the last test) need Redis, for their site-central leases.
+const loaded = testConfig("siteauthzswitch");
+const { names } = loaded;
+/** The pool leases' connection, as the pilot: opened by the one test that needs it. */
+let redis: RedisClient | undefined;
 let base: string;
 let secrets: string;
 let jobs: string;
@@ -25,7 +31,6 @@ const PROXY = "-----BEGIN CERTIFICATE-----\nUSERPROXY\n-----END CERTIFICATE-----
 const LIBS = "/opt/site lib/lib64:/opt/other";
 
 beforeAll(async () => {
-  redis = openRedis(config);
   user = createUser("wmss");
   poolUser = createUser("wmsq");
   // The pilot's layout: <base>/pilot (0711) → secrets/ (0700: token, key) and jobs/<job>/.
@@ -49,8 +54,10 @@ afterAll(async () => {
   removeUser(user.name);
   removeUser(poolUser.name);
   await rm(base, { recursive: true, force: true });
-  await deleteNamespaceKeys(redis, names.namespace);
-  redis.disconnect();
+  if (redis) {
+    await deleteNamespaceKeys(redis, names.namespace);
+    redis.disconnect();
+  }
 });
 
 function switchSite(over: Partial<Site> = {}): Site {
@@ -66,7 +73,7 @@ async function jobDir(name: string): Promise<string> {
 }
 
 function request(site: Site, workdir: string, script: string, over: Partial<RunPayloadOptions> = {}): RunPayloadOptions {
-  const sink = fanOutAudit((r) => void audit.push(r), redisAuditList(redis, names));
+  const sink = (r: AuditRecord): void => void audit.push(r);
   return {
     site,
     identity: identity("Jane Doe"),
@@ -196,10 +203,9 @@ describe("identity switch (gLExec role), for real", () => {
     const site = switchSite({ authz: [{ type: "ban-list", dns: [identity("Jane Doe").dn], cas: [] }] });
     await expect(runPayload(request(site, workdir, `touch ${marker}`))).rejects.toMatchObject({ code: ERR.AUTHZ_BANNED });
     expect(existsSync(marker)).toBe(false);
-    const rec = audit.find((r) => r.event === "authz-decision" && r.jobId === "job-banned");
-    expect(rec?.detail).toMatch(/^refused E1800 by ban-list/);
-    const window = await recentAudit(redis, names, 50, (r) => r.jobId === "job-banned");
-    expect(window.map((r) => r.event)).toEqual(["authz-decision"]);
+    const recs = audit.filter((r) => r.jobId === "job-banned");
+    expect(recs.map((r) => r.event)).toEqual(["authz-decision"]);
+    expect(recs[0]?.detail).toMatch(/^refused E1800 by ban-list/);
   });
 
   it("refuses to switch while the pilot's secrets are readable by others", async () => {
@@ -215,9 +221,13 @@ describe("identity switch (gLExec role), for real", () => {
     expect((await stat(workdir)).uid).toBe(0);
   });
 
-  it("switches to a pool account and gives it back clean when the job ends", async () => {
+  // Pool leases live in Redis, which the pilot opens for them; with authentication on the pilot
+  // holds no Redis credentials, so pool accounts need a lease service first (security/README.md,
+  // "Not yet covered"): skipped there rather than run under an identity the pilot does not have.
+  it.skipIf(testAuth())("switches to a pool account and gives it back clean when the job ends", async () => {
     const workdir = await jobDir("job-pool");
     const site = switchSite({ name: "SWITCH_POOL", mapping: [{ type: "pool", accounts: [poolUser.name], leaseSec: 3600 }] });
+    redis = openRedisAs(loaded, "pilot");
     const run = await runPayload(request(site, workdir, "id -u > uid.txt"));
     expect(run.account).toBe(poolUser.name);
     expect((await readFile(path.join(workdir, "uid.txt"), "utf8")).trim()).toBe(String(poolUser.uid));

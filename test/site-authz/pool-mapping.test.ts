@@ -5,42 +5,27 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { RedisClient } from "../../platform/redis-client.ts";
-import { openRedis } from "../../platform/connections.ts";
 import { ERR, type AuditRecord, type Site } from "../../schemas/index.ts";
 import { AccountMapper, fanOutAudit, processesOf, recentAudit, redisAuditList, runPayload } from "../../site-authz/index.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { testConfig } from "../support/namespace.ts";
+import { openRedisAs } from "../support/live-services.ts";
+import { testAuth } from "../support/test-roles.ts";
 import { createUser, removeUser } from "./support/local-users.ts";
 import { identity, siteWith } from "./support/site-fixture.ts";
 
-const { config, names } = testConfig("siteauthzpool");
+// Each node's mapper is the pilot's (gLExec's), leasing pool accounts in Redis as the pilot. With
+// authentication on the pilot holds no Redis credentials, so pool accounts need a lease service
+// first (security/README.md, "Not yet covered"): the file is skipped there rather than run under
+// an identity the pilot does not have.
+const loaded = testConfig("siteauthzpool");
+const { names } = loaded;
 let redis: RedisClient;
 let redis2: RedisClient;
 let base: string;
 let scanDir: string;
 const users: Array<{ name: string; uid: number; gid: number }> = [];
 const audit: AuditRecord[] = [];
-
-beforeAll(async () => {
-  redis = openRedis(config);
-  redis2 = openRedis(config);
-  for (let i = 0; i < 3; i++) users.push(createUser("wmsp"));
-  base = await mkdtemp(path.join(tmpdir(), "wms-pool-"));
-  await chmod(base, 0o711);
-  scanDir = path.join(base, "scratch");
-  await mkdir(scanDir, { mode: 0o1777 });
-  await chmod(scanDir, 0o1777);
-});
-
-afterAll(async () => {
-  for (const u of users) for (const pid of await processesOf(u.uid)) process.kill(pid, "SIGKILL");
-  await vi.waitFor(async () => expect((await Promise.all(users.map((u) => processesOf(u.uid)))).flat()).toEqual([]), { timeout: 10_000, interval: 20 });
-  for (const u of users) removeUser(u.name);
-  await rm(base, { recursive: true, force: true });
-  await deleteNamespaceKeys(redis, names.namespace);
-  redis.disconnect();
-  redis2.disconnect();
-});
 
 function poolSite(name: string, accounts: string[], leaseSec = 3600, over: Partial<Site> = {}): Site {
   return siteWith({ name, mapping: [{ type: "pool", accounts, leaseSec }], ...over });
@@ -50,7 +35,28 @@ function mapper(site: Site, node: string, r: RedisClient = redis): AccountMapper
   return new AccountMapper({ site, names, node, redis: r, audit: fanOutAudit((rec) => void audit.push(rec), redisAuditList(r, names)), scanDirs: [scanDir] });
 }
 
-describe("pool accounts leased site-centrally (SCAS role)", () => {
+describe.skipIf(testAuth())("pool accounts leased site-centrally (SCAS role)", () => {
+  beforeAll(async () => {
+    redis = openRedisAs(loaded, "pilot");
+    redis2 = openRedisAs(loaded, "pilot");
+    for (let i = 0; i < 3; i++) users.push(createUser("wmsp"));
+    base = await mkdtemp(path.join(tmpdir(), "wms-pool-"));
+    await chmod(base, 0o711);
+    scanDir = path.join(base, "scratch");
+    await mkdir(scanDir, { mode: 0o1777 });
+    await chmod(scanDir, 0o1777);
+  });
+
+  afterAll(async () => {
+    for (const u of users) for (const pid of await processesOf(u.uid)) process.kill(pid, "SIGKILL");
+    await vi.waitFor(async () => expect((await Promise.all(users.map((u) => processesOf(u.uid)))).flat()).toEqual([]), { timeout: 10_000, interval: 20 });
+    for (const u of users) removeUser(u.name);
+    await rm(base, { recursive: true, force: true });
+    await deleteNamespaceKeys(redis, names.namespace);
+    redis.disconnect();
+    redis2.disconnect();
+  });
+
   it("maps the same DN to the same pool account on two nodes, and other DNs elsewhere", async () => {
     const site = poolSite("POOL_TWO", [users[0].name, users[1].name]);
     const wn1 = mapper(site, "wn1", redis);

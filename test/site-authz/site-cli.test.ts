@@ -6,9 +6,12 @@ import { openRedis } from "../../platform/connections.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { testConfig } from "../support/namespace.ts";
 import { runCli } from "../support/run-cli.ts";
+import { asRole, roleEnv, testAuth } from "../support/test-roles.ts";
 
-const { config, names } = testConfig("siteauthzcli");
-const env = { WMS_NAMESPACE: names.namespace, WMS_CONFIG: undefined };
+const loaded = testConfig("siteauthzcli");
+const { names } = loaded;
+// `wms site authz check` is an operator's command: it runs with the operator's identity.
+const env = { ...roleEnv("operator"), WMS_NAMESPACE: names.namespace, WMS_CONFIG: undefined };
 let dir: string;
 let sitesFile: string;
 
@@ -37,7 +40,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  const redis = openRedis(config);
+  // Clean-up as a service role (the operator may not delete what the services keep).
+  const redis = openRedis(asRole(loaded, "matchmaker").config);
   await deleteNamespaceKeys(redis, names.namespace);
   redis.disconnect();
   await rm(dir, { recursive: true, force: true });
@@ -59,17 +63,26 @@ describe("wms site", { timeout: 120_000 }, () => {
   it("explains a refusal: the plug-in, its code, exit 1", async () => {
     const r = await check("--dn", "/DC=org/CN=Mallory", "--vo", "atlas");
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/authorization: REFUSED E1800 by ban-list/);
+    expect(r.stdout, r.stderr).toMatch(/authorization: REFUSED E1800 by ban-list/);
   });
 
   it("names the account a DN maps to, and peeks at a pool lease without taking it unless --lease", async () => {
     const jane = await check("--dn", "/DC=org/CN=Jane Doe", "--vo", "atlas", "--json");
-    expect(jane.code).toBe(0);
+    expect(jane.code, jane.stderr).toBe(0);
     expect(JSON.parse(jane.stdout)).toMatchObject({ ok: true, mapping: { account: "janed", plugin: "gridmap" } });
 
-    const peek = JSON.parse((await check("--dn", "/DC=org/CN=Bob", "--vo", "atlas", "--json")).stdout) as { mapping: { lease: { status: string } } };
-    expect(peek.mapping.lease.status).toBe("new");
-    const leased = JSON.parse((await check("--dn", "/DC=org/CN=Bob", "--vo", "atlas", "--lease", "--json")).stdout) as { mapping: { account: string }; recentAudit: Array<{ event: string }> };
+    const peekBob = async (): Promise<string> => (JSON.parse((await check("--dn", "/DC=org/CN=Bob", "--vo", "atlas", "--json")).stdout) as { mapping: { lease: { status: string } } }).mapping.lease.status;
+    expect(await peekBob()).toBe("new");
+    const take = await check("--dn", "/DC=org/CN=Bob", "--vo", "atlas", "--lease", "--json");
+    if (testAuth()) {
+      // The operator's identity may read the pool leases (a peek), not take one: with
+      // authentication on, leases are for the site's worker nodes alone. Refused, nothing changed.
+      expect(take.code).toBe(1);
+      expect(take.stderr).toMatch(/^wms: error E1013 SERVICE_PERMISSION_DENIED: .*NOPERM/);
+      expect(await peekBob()).toBe("new");
+      return;
+    }
+    const leased = JSON.parse(take.stdout) as { mapping: { account: string }; recentAudit: Array<{ event: string }> };
     expect(leased.mapping.account).toBe("pool01");
     expect(leased.recentAudit.map((a) => a.event)).toEqual(["mapping-decision", "authz-decision"]);
     const carol = await check("--dn", "/DC=org/CN=Carol", "--vo", "atlas");

@@ -13,6 +13,7 @@ import { openRabbit, openRedis } from "../../platform/connections.ts";
 import { uniqueNamespace } from "./namespace.ts";
 import { deleteNamespaceKeys } from "./redis-cleanup.ts";
 import { runCli } from "./run-cli.ts";
+import { asRole, serviceUrlEnv } from "./test-roles.ts";
 
 export interface DeploymentFolder {
   /** The folder `wms init` writes (known at once; written by `init`). */
@@ -33,18 +34,20 @@ export function deploymentFolder(label: string): DeploymentFolder {
     dir,
     wms: (args, timeoutMs = 120_000) => runCli(args, { cwd: dir, env: { WMS_CONFIG: undefined, WMS_NAMESPACE: undefined }, timeoutMs }),
     init(o) {
-      loaded = loadConfig({ path: initDeployment({ dir, namespace: uniqueNamespace(label), monitorPort: 0, matchmakers: o.matchmakers }).configFile, env: {} });
+      // The services the folder's `wms` commands reach: the loopback ones, or the test run's.
+      loaded = loadConfig({ path: initDeployment({ dir, namespace: uniqueNamespace(label), monitorPort: 0, matchmakers: o.matchmakers }).configFile, env: serviceUrlEnv() });
     },
     async cleanup(o = {}) {
       const left = readUpState(dir);
       if (left) await sweepLeftovers(dir, left, 2000);
       if (loaded) {
+        // As the services that made them: keys as a service role, the topology as the agents.
         if (o.sharedRedis ?? true) {
-          const redis = openRedis(loaded.config);
+          const redis = openRedis(asRole(loaded, "matchmaker").config);
           await deleteNamespaceKeys(redis, loaded.names.namespace);
           redis.disconnect();
         }
-        const conn = await openRabbit(loaded.config);
+        const conn = await openRabbit(asRole(loaded, "agents").config);
         await deleteTopology(await conn.createChannel(), loaded.names);
         await conn.close();
       }

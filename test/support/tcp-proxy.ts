@@ -1,5 +1,5 @@
-// A TCP forwarder the test can stop and start, to take RabbitMQ away from a pilot mid-run without
-// touching the real broker other tests use.
+// A TCP forwarder the test can stop and start, to take a server away from its clients (RabbitMQ from
+// a pilot, Redis from a connection) without touching the real server other tests use.
 import net from "node:net";
 
 export interface TcpProxy {
