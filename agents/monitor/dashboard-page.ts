@@ -78,7 +78,7 @@ function wireControls(){
 }
 async function refreshTask(id){
   const [task,jobs]=await Promise.all([api("/api/tasks/"+encodeURIComponent(id)),api("/api/tasks/"+encodeURIComponent(id)+"/jobs")]);
-  replace("task-head",el("p",{},el("b",{text:task.taskName+" "}),document.createTextNode("owner "+task.ownerDn+", priority "+task.priority+", status "+task.status)),stateBar(task.counts,Math.max(1,task.njobs)),el("p",{id:"task-counts"},...STATES.map(s=>el("span",{"data-state":s,text:s+" "+task.counts[s]+"  "}))));
+  replace("task-head",el("p",{},el("b",{text:task.taskName+" "}),document.createTextNode("owner "+task.ownerDn+", priority "+task.priority+", status "+task.status+(task.open?" (open: more jobs as its input files are registered)":"")+(task.message?"; "+task.message:""))),stateBar(task.counts,Math.max(1,task.njobs)),el("p",{id:"task-counts"},...STATES.map(s=>el("span",{"data-state":s,text:s+" "+task.counts[s]+"  "}))));
   replace("jobs",table(["job","state","site","attempt","error code","error","message","wall s"],jobs.map(j=>[el("a",{href:"/job/"+encodeURIComponent(j.jobId),text:j.jobId}),j.state,j.site,j.attempt+"/"+j.maxAttempts,j.errorCode??"",j.errorName??"",j.errorMessage??"",j.wallSec==null?"":j.wallSec.toFixed(1)])));
   replace("updated",document.createTextNode("updated "+new Date().toLocaleTimeString()));
   document.body.dataset.ready="true";

@@ -99,4 +99,25 @@ describe("the jobs port on Redis Cluster", () => {
       await dq.close();
     }
   }, 240_000);
+
+  it("grows open tasks (consumed files and new jobs in one step of each task's slot) and closes them into their roll-up", async () => {
+    const store = new JobStore(redis, names);
+    const ids = Array.from({ length: 6 }, (_, t) => `CLO${t}`);
+    for (const taskId of ids) {
+      const prototype = makeSpec({ taskId, site: SITES[0] }, 0);
+      await store.createTask({ taskId, taskName: taskId, kind: "production", vo: "atlas", group: "", ownerDn: prototype.userDn, priority: 0, maxAttempts: 3, outputDataset: `out.${taskId}` }, [], Date.now(), { plan: "{}", consumed: [], prototype });
+    }
+    expect((await store.openTaskIds()).sort()).toEqual(ids);
+    for (const taskId of ids) {
+      const jobs = [0, 1].map((i) => ({ spec: makeSpec({ taskId, site: SITES[i] }, i), state: "activated" as const, consumes: [`in\nf${i}`] }));
+      expect(await store.growTask(taskId, 0, jobs)).toEqual({ outcome: "grown", njobs: 2, status: "active" });
+      // A second planner that read the task before: refused, nothing consumed twice.
+      expect(await store.growTask(taskId, 0, [{ ...jobs[0], consumes: ["in\nf9"] }])).toEqual({ outcome: "conflict" });
+      for (const j of jobs) for (const [to, from] of [["sent", "activated"], ["running", "sent"], ["finished", "running"]] as const) await store.transition(j.spec.jobId, to, [from]);
+      expect((await store.getTask(taskId))?.status).toBe("active");
+      expect(await store.growTask(taskId, 2, [], { message: "inputs complete" })).toEqual({ outcome: "grown", njobs: 2, status: "done" });
+      expect(await store.consumedCount(taskId)).toBe(2);
+    }
+    expect(await store.openTaskIds()).toEqual([]);
+  }, 60_000);
 });
