@@ -33,6 +33,7 @@ export { checkFreshness, newFreshness, REQUEST_VALIDITY_MS, MAX_REQUEST_VALIDITY
 export { ServiceSealer, SealVerifier, fixedSealKeys, newSealKey, type SealKey, type SealKeyring } from "./service-seal.ts";
 export { SealKeyFile, createSealKeys, rotateSealKeys, sealKeysFile, sealKeysPath, openSealer, openSealVerifier, pkiSealKeys, SEAL_PURPOSES, type SealPurpose } from "./seal-keys.ts";
 export { jobSpecSealText, sealJobSpec, verifyJobSpecSeal, JOB_SPEC_SEAL_PURPOSE, INTAKE_ROLE } from "./job-spec-seal.ts";
+export { exportServicePki, pkiShareFiles, PKI_EXPORT_ROLES, type PkiExportRole } from "./pki-export.ts";
 export { AuditBudget, type AuditBudgetOptions } from "./audit-budget.ts";
 export { HEARTBEAT_SEAL_PURPOSE, heartbeatKeyFor, heartbeatMac, heartbeatMacHolds, type HeartbeatBinding, type HeartbeatClaim } from "./heartbeat-key.ts";
 export { REPORT_KEY_SEAL_PURPOSE, reportKeySealHolds, reportKeySealText, sealReportKey, type ReportKeyBinding } from "./report-key-seal.ts";

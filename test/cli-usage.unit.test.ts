@@ -188,7 +188,7 @@ describe("wms usage errors", () => {
     const r = await wms(["pki", "init"]);
     expect(r.stderr).toBe("wms: error E1008 USAGE: The command line is not valid: required option '--dir <dir>' not specified (see 'wms pki init --help')\n");
     const g = await wms(["pki"]);
-    expect(g.stderr).toBe("wms: error E1008 USAGE: The command line is not valid: 'wms pki' needs a command: init, issue, revoke, crl, rotate-seal-key (see 'wms pki --help')\n");
+    expect(g.stderr).toBe("wms: error E1008 USAGE: The command line is not valid: 'wms pki' needs a command: init, issue, revoke, crl, export, rotate-seal-key (see 'wms pki --help')\n");
   });
 
   it("keeps old option spellings working, with a one-line deprecation warning", async () => {

@@ -101,10 +101,13 @@ describe("docker-compose.yml exposure and secrets", () => {
     );
   });
 
-  it("mounts the CA key only into the one-shot pki service; the services get a copy without it", () => {
-    for (const name of WMS) expect(JSON.stringify(doc.services[name].volumes), name).not.toContain("pki-ca");
+  it("mounts the CA key only into the one-shot pki service; each service mounts a PKI volume of its own, the monitor none", () => {
+    for (const [name, s] of Object.entries(doc.services)) if (name !== "pki") expect(JSON.stringify(s.volumes ?? []), name).not.toContain("pki-ca");
     expect(JSON.stringify(doc.services.pki.volumes)).toContain("pki-ca:/ca");
-    expect(JSON.stringify(doc.services.pki.entrypoint)).toContain("rm -rf /pki/ca.key.pem /pki/users");
+    const pkiMounts = (name: string): string[] => (doc.services[name].volumes ?? []).filter((v) => v.startsWith("pki"));
+    for (const name of ["intake", "matchmaker", "credentials", "agents"]) expect(pkiMounts(name), name).toEqual([`pki-${name}:/pki:ro`]);
+    expect(pkiMounts("factory")).toEqual(["pki-factory:/pki:ro"]);
+    expect(pkiMounts("monitor")).toEqual([]);
   });
 
   it("gives each service only its own role's identity, as compose secrets from files; no guest, no secret in the environment", () => {
@@ -191,16 +194,17 @@ describe("docker-compose.yml pki step", () => {
     services: Record<string, { entrypoint?: string[]; volumes?: string[] }>;
   };
 
-  it("issues an operator certificate factory control accepts, keeps its key and the CA key out of the services' volumes, and gives the factory only what it uses", async () => {
-    const { loadTrust, verifyChain } = await import("../security/index.ts");
+  it("issues an operator certificate factory control accepts, keeps its key and the CA key out of the services' volumes, and gives each service only what it uses", async () => {
+    const { loadTrust, pkiShareFiles, readServiceCredentials, SEAL_PURPOSES, verifyChain } = await import("../security/index.ts");
     const root = mkdtempSync(join(tmpdir(), "wms-compose-pki-"));
     try {
       const [sh, flag, script] = doc.services.pki.entrypoint ?? [];
       expect([sh, flag]).toEqual(["sh", "-c"]);
       // The container's mount points, as folders of the temporary root; the CLI from this checkout.
-      const local = (script as string).replace(/(?<=^|\s)\/(ca|pki-factory|pki)(?=\/|\s|$)/g, (_m, d: string) => join(root, d));
+      const local = (script as string).replace(/(?<=^|\s|=)\/(ca|pki-[a-z]+)(?=\/|\s|$)/g, (_m, d: string) => join(root, d));
       // Docker creates a named volume's mount point before the container starts.
-      for (const d of ["pki", "pki-factory"]) mkdirSync(join(root, d));
+      const services = ["intake", "matchmaker", "credentials", "agents"] as const;
+      for (const d of ["pki-factory", ...services.map((x) => `pki-${x}`)]) mkdirSync(join(root, d));
       const run = (): void => {
         const r = spawnSync("sh", ["-c", local], { cwd: new URL("..", import.meta.url).pathname, encoding: "utf8", env: { ...process.env, WMS_DEV: "1" }, timeout: 120_000 });
         expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
@@ -209,8 +213,20 @@ describe("docker-compose.yml pki step", () => {
       run(); // a restart of the stack re-runs it: nothing is re-issued, the copies are refreshed
       const files = (d: string): string[] => (readdirSync(join(root, d), { recursive: true }) as string[]).sort();
       expect(files("pki-factory")).toEqual(["ca.crl.pem", "ca.pem", "pilot.cert.pem", "pilot.key.pem"]);
-      expect(files("pki").filter((f) => /ca\.key|users|operator/.test(f))).toEqual([]);
-      expect(files("pki")).toContain("services/matchmaker.key.pem");
+      // No volume but the pki step's own sees the CA key; each service's holds its share and nothing else.
+      for (const d of readdirSync(root).filter((x) => x !== "ca")) expect(files(d).filter((f) => /ca\.key|users|operator/.test(f)), d).toEqual([]);
+      for (const svc of services) {
+        const got = files(`pki-${svc}`).filter((f) => !f.startsWith("."));
+        const dirs = new Set(got.filter((f) => !f.includes(".")));
+        expect(got.filter((f) => !dirs.has(f)), svc).toEqual([...pkiShareFiles(svc)].sort());
+        // Its seal keys are those of the purposes it is an end of, and none other.
+        const seals = got.filter((f) => f.startsWith("seals/")).map((f) => f.slice("seals/".length, -".keys".length));
+        expect(seals.sort(), svc).toEqual(Object.entries(SEAL_PURPOSES).filter(([, holders]) => (holders as readonly string[]).includes(svc)).map(([p]) => p).sort());
+      }
+      expect(files("pki-matchmaker").filter((f) => f.endsWith(".key.pem"))).toEqual(["services/matchmaker.key.pem"]);
+      expect(files("pki-agents").filter((f) => f.endsWith(".pem")).sort()).toEqual(["ca.crl.pem", "ca.pem"]);
+      // A service's folder is a PKI folder it reads as it read the whole one.
+      expect(readServiceCredentials(join(root, "pki-credentials"), "credentials").keyPem).toMatch(/PRIVATE KEY/);
       // The factory's folder alone verifies the operator's certificate as an operator.
       const who = verifyChain([readFileSync(join(root, "ca", "users", "operator.cert.pem"), "utf8")], loadTrust(join(root, "pki-factory")));
       expect(who.roles).toContain("operator");

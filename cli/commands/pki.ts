@@ -104,6 +104,31 @@ export function registerPki(program: Command): void {
     );
 
   pki
+    .command("export")
+    .description(
+      "copy each named service's share of a PKI folder into a folder of its own (that service's pki.dir): the CA certificate and CRL, its own certificate and key, " +
+        "the seal keys of its purposes; never the CA key or anyone else's key. An earlier export there is replaced (docker-compose.yml runs it at every start)",
+    )
+    .argument("<service=folder...>", "intake, matchmaker, credentials or agents, and the folder to write (empty, or an earlier export), e.g. matchmaker=/pki-matchmaker")
+    .requiredOption("--dir <dir>", "the PKI folder made by 'wms pki init'")
+    .option("--json", "print the files written as JSON")
+    .action(
+      action(async (targets: string[], opts: { dir: string; json?: boolean }) => {
+        const { exportServicePki, PKI_EXPORT_ROLES } = await import("../../security/index.ts");
+        // Every argument checked before anything is written.
+        const plan = targets.map((t) => {
+          const eq = t.indexOf("=");
+          const role = PKI_EXPORT_ROLES.find((r) => r === t.slice(0, Math.max(0, eq)));
+          if (role === undefined || eq === t.length - 1) throw new WmsError(ERR.USAGE, `'${t}' must be SERVICE=FOLDER with SERVICE one of ${PKI_EXPORT_ROLES.join(", ")}`);
+          return { role, out: t.slice(eq + 1) };
+        });
+        const done = plan.map(({ role, out }) => ({ service: role, out, files: exportServicePki(opts.dir, role, out) }));
+        if (opts.json) return printJson(done);
+        for (const d of done) process.stdout.write(`${d.service}'s share of ${opts.dir} in ${d.out}: ${d.files.join(", ")}\n`);
+      }),
+    );
+
+  pki
     .command("rotate-seal-key")
     .description("make a new current key for a seal (job-spec: intake to matchmaker; one-time-key: matchmaker to credential cache; audit-record: credential cache to agents; report-key: matchmaker to agents; heartbeat: the matchmakers' attempt heartbeat keys); the old one stays accepted as the previous, and services pick the change up without a restart (makes the key file in a PKI folder from before seal keys)")
     .requiredOption("--dir <dir>", "the PKI folder made by 'wms pki init'")
