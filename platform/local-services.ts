@@ -2,7 +2,7 @@
 // order of preference, (1) the compose file's services where a Docker engine runs, (2) the locally
 // installed servers on private ports with data folders of their own, stopped again at the end;
 // otherwise say exactly what to install. Tests and CI never use this: they expect the services up.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { join, resolve } from "node:path";
@@ -282,7 +282,12 @@ export async function startPrivateRabbit(dataDir: string, opts: PrivateRabbitOpt
   }
   if (opts.definitionsFile !== undefined) {
     const ctl = existsSync("/usr/lib/rabbitmq/bin/rabbitmqctl") ? "/usr/lib/rabbitmq/bin/rabbitmqctl" : (which("rabbitmqctl") ?? "rabbitmqctl");
-    const r = spawnSync(ctl, ["-n", node, "delete_user", "guest"], { env, encoding: "utf8", timeout: 60_000 });
+    // Asynchronous: rabbitmqctl boots an Erlang VM (1-3 s, far more on a loaded machine), and a
+    // process that restarts its broker while serving (a fault test's matchmaker and credential
+    // cache) stalled for all of it: its pilots' heartbeats went unanswered and their leases ran out.
+    const r = await new Promise<{ status: number; stdout: string; stderr: string }>((done) =>
+      execFile(ctl, ["-n", node, "delete_user", "guest"], { env, encoding: "utf8", timeout: 60_000 }, (err, stdout, stderr) => done({ status: err ? 1 : 0, stdout, stderr })),
+    );
     if (r.status !== 0 && !/user_not_found|does not exist/i.test(`${r.stdout}${r.stderr}`)) {
       await stop();
       throw new WmsError(ERR.SERVICE_UNAVAILABLE, `a private rabbitmq-server on port ${port}: deleting guest failed: ${(r.stderr || r.stdout).split("\n")[0]}`);

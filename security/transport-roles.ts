@@ -98,7 +98,9 @@ export function redisAcl(role: TransportRole, names: WireNames): RedisAcl | unde
   const keys = [`${ns}:*`, `{${ns}}*`, `{${ns}:*`];
   // INFO: BullMQ reads the server version; CLIENT SETNAME/ID: ioredis and BullMQ name connections;
   // TIME: scripts that take the one clock of the deployment from Redis (pool-account leases).
-  const base = ["-@all", "+@connection", "+info", "+time", "+client|setname", "+client|getname", "+client|id"];
+  // CLUSTER SLOTS / INFO: on a Redis Cluster (redis.cluster.nodes) the client reads the slot map, and
+  // `wms services check` the cluster's state; both only describe the cluster.
+  const base = ["-@all", "+@connection", "+info", "+time", "+client|setname", "+client|getname", "+client|id", "+cluster|slots", "+cluster|info"];
   switch (role) {
     case "pilot":
       return undefined;

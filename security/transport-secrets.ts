@@ -94,7 +94,13 @@ export function initTransportSecrets(dir: string, names: WireNames, opts: Secret
   const roles: RoleIdentity[] = [];
   const natsUsers: Array<{ role: TransportRole; nkey: string }> = [];
   // An ACL file takes no comments: users per role (transport-roles.ts), loaded with `aclfile`.
-  const aclLines = ["user default off resetkeys resetchannels -@all"];
+  // The default user is off: no connection is ever it (an unauthenticated one gets NOAUTH, AUTH as
+  // it is refused). Its rules still matter once: Redis 7.0 replays an append-only file as the
+  // default user and re-checks a MULTI/EXEC's commands against its rules at EXEC, so with `-@all`
+  // every transaction (each script's effects are one) was dropped on restart without an error
+  // (measured: a restarted Redis kept the job records and lost every ready set; valkey-io/valkey
+  // PR 3984, "AOF loading must not check ACL permissions"). Off, with every right, it loses nothing.
+  const aclLines = ["user default off resetkeys ~* resetchannels &* +@all"];
   const rabbitUsers: Array<{ name: string; password_hash: string; hashing_algorithm: string; tags: string[] }> = [];
   const rabbitPerms: Array<{ user: string; vhost: string; configure: string; write: string; read: string }> = [];
   const applyLines = ["#!/bin/sh", "# Applies the RabbitMQ users of this deployment (run where rabbitmqctl reaches the broker).", "set -e", `rabbitmqctl add_vhost ${shellQuote(vhost)} || true`];

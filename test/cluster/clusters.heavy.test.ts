@@ -1,22 +1,24 @@
 // The clients on clusters: a private 6-node Redis Cluster (3 masters, 3 replicas) and a private
 // 3-node NATS cluster (no JetStream), from the installed servers. `wms services check` reports the
 // cluster's masters, the Cluster client keeps keys through a failover, and a whole task runs over a
-// NATS server list (two matchmakers in one queue group across the nodes). The whole task on all
-// three clusters at once, with a master killed, is test/scale/clusters-task.heavy.test.ts.
+// NATS server list (two matchmaker processes in one queue group, each on its own node, and real
+// pilots). The whole task on all three clusters at once, with a master killed, is
+// test/scale/clusters-task.heavy.test.ts. Every client connects as its role (test-roles.ts); in a run
+// with authentication on, the clusters take the run's users (private-clusters.ts).
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Cluster } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runDemo, type DemoOutput } from "../../demo/demo-run.ts";
 import { loadConfig } from "../../platform/config.ts";
 import { openRedis } from "../../platform/connections.ts";
 import { initPki } from "../../security/index.ts";
 import { startNatsCluster, startRedisCluster, type PrivateNatsCluster, type PrivateRedisCluster } from "../support/private-clusters.ts";
+import { startPilotStage } from "../support/pilot-stage.ts";
 import { runCli } from "../support/run-cli.ts";
 import { uniqueNamespace } from "../support/namespace.ts";
-
-const quiet: DemoOutput = { info: () => undefined, progress: () => undefined, done: () => undefined };
+import { asRole, roleEnv } from "../support/test-roles.ts";
 
 let redisCluster: PrivateRedisCluster | undefined;
 let natsCluster: PrivateNatsCluster | undefined;
@@ -28,10 +30,11 @@ beforeAll(async () => {
   [redisCluster, natsCluster] = await Promise.all([startRedisCluster("t"), startNatsCluster("t")]);
   initPki(join(dir, "pki"));
   configFile = join(dir, "wms.yaml");
-  const base = loadConfig({ env: {} }).config;
+  // The run's broker (its own with authentication on, else the machine's).
+  const rabbitUrl = process.env.WMS_RABBITMQ_URL ?? loadConfig({ env: {} }).config.rabbitmq.url;
   writeFileSync(
     configFile,
-    JSON.stringify({ namespace: uniqueNamespace("cluster"), pki: { dir: join(dir, "pki") }, nats: { url: natsCluster.serverList }, redis: { cluster: { nodes: redisCluster.nodes } }, rabbitmq: { url: base.rabbitmq.url } }),
+    JSON.stringify({ namespace: uniqueNamespace("cluster"), pki: { dir: join(dir, "pki") }, nats: { url: natsCluster.serverList }, redis: { cluster: { nodes: redisCluster.nodes } }, rabbitmq: { url: rabbitUrl } }),
   );
 }, 180_000);
 
@@ -43,7 +46,8 @@ afterAll(async () => {
 describe("Redis Cluster (3 masters, 3 replicas)", () => {
   it("is formed, and 'wms services check' reports the cluster and the NATS server list up", async () => {
     expect(await redisCluster!.masters()).toHaveLength(3);
-    const r = await runCli(["--config", configFile, "services", "check", "--json"], { env: { WMS_CONFIG: undefined, WMS_NAMESPACE: undefined, WMS_REDIS_URL: undefined, WMS_NATS_URL: undefined } });
+    // As the credential cache: the one role with a user on all three services.
+    const r = await runCli(["--config", configFile, "services", "check", "--json"], { env: { WMS_CONFIG: undefined, WMS_NAMESPACE: undefined, WMS_REDIS_URL: undefined, WMS_NATS_URL: undefined, WMS_RABBITMQ_URL: undefined, ...roleEnv("credentials") } });
     const out = JSON.parse(r.stdout) as { ok: boolean; services: Array<{ service: string; up: boolean; detail?: string }> };
     expect(out.services.filter((s) => !s.up)).toEqual([]);
     expect(out.services.find((s) => s.service === "redis")?.detail).toBe("3 masters answering, cluster_state ok");
@@ -52,10 +56,12 @@ describe("Redis Cluster (3 masters, 3 replicas)", () => {
   }, 60_000);
 
   it("spreads keys over all three masters through the Cluster client, and keeps them when a master dies and its replica takes over", async () => {
-    const cfg = loadConfig({ path: configFile, env: {} }).config;
+    const cfg = asRole(loadConfig({ path: configFile, env: {} }), "matchmaker").config;
     const c = openRedis(cfg) as Cluster;
     try {
-      const keys = Array.from({ length: 300 }, (_, i) => `probe:${i}`);
+      // In the deployment's namespace: the only keys a role may touch.
+      const ns = loadConfig({ path: configFile, env: {} }).names.namespace;
+      const keys = Array.from({ length: 300 }, (_, i) => `${ns}:probe:${i}`);
       await Promise.all(keys.map((k, i) => c.set(k, String(i))));
       const masters = c.nodes("master");
       const sizes = await Promise.all(masters.map((m) => m.dbsize()));
@@ -74,12 +80,27 @@ describe("Redis Cluster (3 masters, 3 replicas)", () => {
 });
 
 describe("NATS cluster (3 nodes, routes)", () => {
-  it("runs a whole task with nats.url the three nodes' server list: every job finished once, two matchmakers in one queue group", async () => {
-    const base = loadConfig({ env: { WMS_NATS_URL: natsCluster!.serverList } });
-    const summary = await runDemo({ jobs: 40, sites: 4, pilots: 4, matchmakers: 2, timeoutSec: 240, keep: false }, base, quiet, new AbortController().signal);
-    expect(summary.jobs).toBe(40);
-    expect(summary.finished).toBe(40);
-    expect(summary.failed).toBe(0);
-    expect(Object.values(summary.bySite).reduce((a, b) => a + b, 0)).toBe(40);
+  it("runs a whole task with nats.url the three nodes' server list: every job finished once, two matchmaker processes in one queue group on different nodes", async () => {
+    const sites = ["NCL_0", "NCL_1", "NCL_2", "NCL_3"];
+    const jobs = 40;
+    const stage = await startPilotStage({
+      label: "natscluster",
+      site: sites[0],
+      extraSites: sites.slice(1),
+      userDn: "/DC=org/DC=pilot-wms/OU=People/CN=Nats Cluster",
+      matchmakerProcesses: 2,
+      services: { nats: natsCluster!.serverList, matchmakerNats: [natsCluster!.urls[0], natsCluster!.urls[1]] },
+      config: { jobs: { heartbeatSec: 0.5, leaseSec: 6, leaseCheckSec: 0.5 }, matchmaker: { nomatchBackoffSec: 0.2 } },
+    });
+    try {
+      await stage.matchmakerAnswers(60_000);
+      const taskId = `t${randomBytes(4).toString("hex")}`;
+      await stage.enqueueMany(stage.shellJobs({ taskId, name: "natscluster", count: jobs, sites, script: 'echo "$WMS_JOB_ID $WMS_ATTEMPT $WMS_PILOT_ID" >> "$LOG"; echo ok > "$WMS_OUTPUT_DIR/out.txt"' }));
+      for (const site of sites) await stage.spawnPilot(`${site}-p0`, site);
+      const tally = await stage.tally(taskId, jobs, 200_000);
+      expect(tally).toMatchObject({ notFinished: [], ran: jobs, ranTwice: [], retried: [], taskCounts: { finished: jobs }, taskStatus: "done", waiting: 0, accounted: jobs, repairs: [] });
+    } finally {
+      await stage.stop();
+    }
   }, 300_000);
 });

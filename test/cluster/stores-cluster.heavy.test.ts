@@ -20,6 +20,7 @@ import { AuditLog, fixedSealKeys, newSealKey, ONE_TIME_KEY_SEAL_PURPOSE, OneTime
 import { accountingReport, auditReport } from "../reports/support/report-factory.ts";
 import { uniqueNamespace } from "../support/namespace.ts";
 import { startRedisCluster, type PrivateRedisCluster } from "../support/private-clusters.ts";
+import { asRole } from "../support/test-roles.ts";
 
 let cluster: PrivateRedisCluster | undefined;
 let redis: Cluster;
@@ -41,7 +42,8 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "wms-stores-cluster-"));
   const file = join(dir, "wms.yaml");
   writeFileSync(file, JSON.stringify({ namespace: names.namespace, redis: { cluster: { nodes: cluster.nodes } } }));
-  redis = openRedis(loadConfig({ path: file, env: {} }).config) as Cluster;
+  // As the agents: the services that own these stores share one Redis ACL (transport-roles.ts).
+  redis = openRedis(asRole(loadConfig({ path: file, env: {} }), "agents").config) as Cluster;
 }, 180_000);
 
 afterAll(async () => {

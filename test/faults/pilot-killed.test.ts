@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPilotStage, type PilotStage } from "../support/pilot-stage.ts";
 import { REPO_ROOT, WMS_BIN } from "../support/run-cli.ts";
+import { roleEnv } from "../support/test-roles.ts";
 
 const USER_DN = "/DC=org/DC=pilot-wms/OU=People/CN=Kill Nine";
 const SITE = "KILL_SITE";
@@ -61,7 +62,7 @@ async function startPilot(pilotId: string): Promise<{ child: ChildProcess; outpu
   const token = await stage.token();
   const child = spawn(process.execPath, [WMS_BIN, "pilot", "--site", SITE, "--work-dir", stage.workdir, "--pilot-id", pilotId, "--max-empty", "1", "--max-backoff", "0.2", "--json"], {
     cwd: REPO_ROOT,
-    env: { ...process.env, WMS_CONFIG: stage.configFile, WMS_NAMESPACE: undefined, WMS_PILOT_TOKEN: token },
+    env: { ...process.env, WMS_CONFIG: stage.configFile, WMS_NAMESPACE: undefined, WMS_PILOT_TOKEN: token, ...roleEnv("pilot") },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });
@@ -109,7 +110,8 @@ describe("a pilot killed with SIGKILL mid-job", () => {
     // Nothing reports the death: the job is still the dead pilot's until its lock lapses.
     expect(await jobState(job.jobId)).toBe("running/1/pilot-doomed");
     await expect.poll(() => jobState(job.jobId), { timeout: (LOCK_SEC + 8) * 1000, interval: 100 }).toBe("activated/2/");
-    expect(await stage.dispatch.waitingCount(SITE)).toBe(1);
+    // The lease check moves the record first, then puts the job back in its ready set (two writes).
+    await expect.poll(() => stage.dispatch.waitingCount(SITE), { timeout: 5000, interval: 100 }).toBe(1);
 
     const second = await startPilot("pilot-rescuer");
     expect(await exited(second.child)).toBe(0);

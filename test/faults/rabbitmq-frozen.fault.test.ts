@@ -8,11 +8,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectRabbit, RABBIT_HEARTBEAT_SEC } from "../../platform/connections.ts";
+import { loadConfig } from "../../platform/config.ts";
+import type { WmsConfig } from "../../schemas/index.ts";
 import { startPrivateRabbit, type PrivateRabbit } from "../../platform/local-services.ts";
+import { asRole, runServerAuth } from "../support/test-roles.ts";
 
 let root = "";
 let rabbit: PrivateRabbit | undefined;
 let frozen = false;
+
+/** The agents' RabbitMQ identity (user, password, vhost) on the private broker; none on the shared services. */
+const agents = (): Omit<WmsConfig["rabbitmq"], "url"> => ({ ...asRole(loadConfig({ path: undefined, env: { WMS_RABBITMQ_URL: rabbit!.url } }), "agents").config.rabbitmq, declareTopology: true });
 
 const signalNode = (signal: NodeJS.Signals): void => {
   if (rabbit?.pid !== undefined) process.kill(-rabbit.pid, signal);
@@ -20,12 +26,13 @@ const signalNode = (signal: NodeJS.Signals): void => {
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), "wms-rmq-frozen-"));
-  rabbit = await startPrivateRabbit(join(root, "rabbitmq"));
+  const definitionsFile = runServerAuth()?.rabbitDefinitions;
+  rabbit = await startPrivateRabbit(join(root, "rabbitmq"), definitionsFile ? { definitionsFile } : {});
 }, 120_000);
 
 /** Connects to the private broker at `url`, freezes it, and says how long the client took to see its connection closed. */
 async function msUntilClosed(url: string): Promise<number> {
-  const conn = await connectRabbit(url, { declareTopology: true });
+  const conn = await connectRabbit(url, agents());
   conn.on("error", () => undefined);
   const closedAt = new Promise<number>((resolve) => conn.on("close", () => resolve(Date.now())));
   const frozenAt = Date.now();

@@ -19,6 +19,7 @@ import { startPrivateRedis } from "../../platform/local-services.ts";
 import type { JobSpec } from "../../schemas/index.ts";
 import { createJobs } from "../matchmaker/fixtures.ts";
 import { uniqueNamespace } from "../support/namespace.ts";
+import { asRole, runServerAuth } from "../support/test-roles.ts";
 
 interface PrivateRedis {
   url: string;
@@ -55,7 +56,9 @@ function dataDir(): string {
 }
 
 async function start(dir: string, opts: { appendOnly: boolean; appendFsync?: "always" | "everysec"; port?: number }): Promise<PrivateRedis> {
-  const r = await startPrivateRedis(dir, opts);
+  // With the run's ACL users when authentication is on: the matchmaker's identity logs in (clients).
+  const acl = runServerAuth()?.redisAclFile;
+  const r = await startPrivateRedis(dir, { ...opts, ...(acl ? { aclFile: acl } : {}) });
   running.push(r);
   return r;
 }
@@ -73,7 +76,8 @@ async function restart(r: PrivateRedis, dir: string, o: { appendOnly: boolean; a
 
 function clients(url: string, label: string): Clients {
   const loaded = loadConfig({ path: undefined, env: { WMS_NAMESPACE: uniqueNamespace(label), WMS_REDIS_URL: url } });
-  const plain = openRedis(loaded.config);
+  // The dispatch queues and job store are the matchmaker's.
+  const plain = openRedis(asRole(loaded, "matchmaker").config);
   // Errors while the server is down are expected (background stalled checks, reconnects).
   const dq = new DispatchQueues({ redis: plain, names: loaded.names, lockMs: LOCK_MS, stalledIntervalMs: 300, onError: () => undefined });
   const c: Clients = {

@@ -6,10 +6,12 @@
 // and nothing is left in the spool folder.
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import type { Subscription } from "nats";
+import type { NatsConnection, Subscription } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ERR, PilotCensus } from "../../schemas/index.ts";
+import { openNats } from "../../platform/connections.ts";
 import { faultRun } from "../support/pilot-stage.ts";
+import { asRole } from "../support/test-roles.ts";
 
 const LEASE_SEC = 4;
 const JOBS = 300;
@@ -17,12 +19,15 @@ const PILOTS = 3;
 // Room for a handful of report files (tmpfs counts whole pages).
 const run = faultRun({ label: "spoolfull", site: "SPOOL_FULL", userDn: "/DC=org/DC=pilot-wms/OU=People/CN=Spool Full", servers: ["rabbitmq"], spoolTmpfsBytes: 16 * 1024, leaseSec: LEASE_SEC, jobs: JOBS, pilots: PILOTS });
 
+let censusNc: NatsConnection | undefined;
 let sub: Subscription | undefined;
 /** The last census of each pilot. */
 const census = new Map<string, PilotCensus>();
 
-beforeAll(() => {
-  sub = run.stage.nc.subscribe(run.stage.loaded.names.subjects.pilotCensus, {
+beforeAll(async () => {
+  // The census is the factory's to read.
+  censusNc = await openNats(asRole(run.stage.loaded, "factory").config, "test-spoolfull-census");
+  sub = censusNc.subscribe(run.stage.loaded.names.subjects.pilotCensus, {
     callback: (_e, m) => {
       const c = PilotCensus.parseJson(m.data);
       census.set(c.pilotId, c);
@@ -30,8 +35,9 @@ beforeAll(() => {
   });
 });
 
-afterAll(() => {
+afterAll(async () => {
   sub?.unsubscribe();
+  await censusNc?.close();
 });
 
 const spoolFiles = (): string[] => readdirSync(join(run.stage.workdir, ".report-spool"));

@@ -9,6 +9,9 @@ import { ERR, wireNames, type JobSpec } from "../../schemas/index.ts";
 import { startRedisCluster, type PrivateRedisCluster } from "../support/private-clusters.ts";
 import { uniqueNamespace } from "../support/namespace.ts";
 import { makeSpec } from "../matchmaker/fixtures.ts";
+import { loadConfig } from "../../platform/config.ts";
+import { redisConnectOptions } from "../../platform/connections.ts";
+import { asRole } from "../support/test-roles.ts";
 
 const SITES = Array.from({ length: 12 }, (_, i) => `CL_${i}`);
 const TASKS = 6;
@@ -23,7 +26,8 @@ beforeAll(async () => {
   cluster = await startRedisCluster("jobs");
   redis = new Cluster(
     cluster.nodes.map((u) => ({ host: new URL(u).hostname, port: Number(new URL(u).port) })),
-    { enableAutoPipelining: true, slotsRefreshInterval: 2000, redisOptions: { maxRetriesPerRequest: 3 } },
+    // As the matchmaker, which runs these scripts (its ACL user when the run authenticates).
+    { enableAutoPipelining: true, slotsRefreshInterval: 2000, redisOptions: { maxRetriesPerRequest: 3, ...redisConnectOptions(asRole(loadConfig({ path: undefined, env: {} }), "matchmaker").config.redis) } },
   );
 }, 180_000);
 

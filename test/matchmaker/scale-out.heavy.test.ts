@@ -9,6 +9,7 @@ import { createJobs } from "./fixtures.ts";
 import { TestPilot } from "./pilot-client.ts";
 import { startHarness, type Harness } from "./service-harness.ts";
 import { WMS_BIN } from "../support/run-cli.ts";
+import { roleEnv } from "../support/test-roles.ts";
 
 const JOBS = 20_000;
 const SITES = 10;
@@ -43,7 +44,7 @@ afterAll(async () => {
 function startMatchmakers(configPath: string): Promise<void> {
   const ready: Array<Promise<void>> = [];
   for (let i = 0; i < MATCHMAKERS; i++) {
-    const c = spawn(process.execPath, [WMS_BIN, "--config", configPath, "matchmaker"], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, WMS_CONFIG: undefined, WMS_NAMESPACE: undefined } });
+    const c = spawn(process.execPath, [WMS_BIN, "--config", configPath, "matchmaker"], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, WMS_CONFIG: undefined, WMS_NAMESPACE: undefined, ...roleEnv("matchmaker") } });
     children.push(c);
     ready.push(
       new Promise((resolve, reject) => {

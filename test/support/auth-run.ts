@@ -71,7 +71,9 @@ export default async function setup(): Promise<(() => Promise<void>) | undefined
     throw failed.reason;
   }
   const [nats, redis, rabbit] = started.map((s) => (s.status === "fulfilled" ? s.value.url : ""));
-  Object.assign(process.env, { WMS_NATS_URL: nats, WMS_REDIS_URL: redis, WMS_RABBITMQ_URL: rabbit, WMS_TEST_SECRETS: secrets.dir });
+  // The server certificate too: a test's own private servers (restartable, clusters) start from the
+  // same files and certificate, so the same identities log in there (test-roles.ts, runServerAuth).
+  Object.assign(process.env, { WMS_NATS_URL: nats, WMS_REDIS_URL: redis, WMS_RABBITMQ_URL: rabbit, WMS_TEST_SECRETS: secrets.dir, WMS_TEST_TLS_CERT: tls.certFile, WMS_TEST_TLS_KEY: tls.keyFile });
   process.stderr.write(`test services: private NATS (TLS) ${nats}, Redis ${redis}, RabbitMQ ${rabbit} with authentication on, started in ${Math.round(performance.now() - t0)} ms\n`);
   return stop;
 }

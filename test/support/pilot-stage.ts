@@ -215,9 +215,9 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
   };
   const loaded = loadConfig({ path: configFile, env: urls });
   // Each part as its role on the run's authenticated servers (test-roles.ts); a test's own private
-  // servers (o.services) are plain, so everything connects to them as it is.
-  const as = (role: TransportRole): LoadedConfig => (o.services ? loaded : asRole(loaded, role));
-  const roleOf = (role: TransportRole): Record<string, string> => (o.services ? {} : roleEnv(role));
+  // servers (o.services: restartable-server.ts, private-clusters.ts) take the same users then.
+  const as = (role: TransportRole): LoadedConfig => asRole(loaded, role);
+  const roleOf = (role: TransportRole): Record<string, string> => roleEnv(role);
   const childEnv = (role: TransportRole, extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({ ...process.env, WMS_CONFIG: configFile, WMS_NAMESPACE: undefined, WMS_IDENTITY_FILE: undefined, ...urls, ...roleOf(role), ...extra });
   const { config, names } = loaded;
   const logger = createLogger(o.label, "silent");
@@ -372,14 +372,20 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
     },
     async matchmakerAnswers(timeoutMs) {
       const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        try {
-          await nc.request(names.advertFor(o.site), new TextEncoder().encode("{}"), { timeout: 1000 });
-          return;
-        } catch (e) {
-          if (Date.now() > deadline) throw new Error(`no matchmaker answered within ${timeoutMs} ms: ${(e as Error).message}`);
-          await new Promise((r) => setTimeout(r, 100));
+      // Adverts come from pilots: only their identity may publish one.
+      const pilotNc = await openNats(as("pilot").config, `test-${o.label}-pilot`);
+      try {
+        for (;;) {
+          try {
+            await pilotNc.request(names.advertFor(o.site), new TextEncoder().encode("{}"), { timeout: 1000 });
+            return;
+          } catch (e) {
+            if (Date.now() > deadline) throw new Error(`no matchmaker answered within ${timeoutMs} ms: ${(e as Error).message}`);
+            await new Promise((r) => setTimeout(r, 100));
+          }
         }
+      } finally {
+        await pilotNc.close();
       }
     },
     async tally(taskId, count, timeoutMs) {

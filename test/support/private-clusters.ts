@@ -4,14 +4,24 @@
 // nats-server processes with routes (JetStream on request: nothing in pilot-wms uses it yet). Each server runs in a temp folder on free
 // ports, and is stopped by its own PID (process group) at the end. The shared loopback services
 // are never touched. A RabbitMQ cluster is in private-rabbit-cluster.ts.
+// In a run with authentication on (runServerAuth) every node takes the run's users, so the roles'
+// identities log in there as on the run's servers and nothing anonymous does:
+// - Redis: each node loads the run's ACL file plus one admin user of the cluster's own (the
+//   operator's, no wms role): replicas authenticate to their master with it (masteruser/masterauth),
+//   `redis-cli --cluster create` and the helpers' CLUSTER NODES use it. The cluster bus itself has
+//   no authentication in Redis; it listens on loopback only.
+// - NATS: each node loads the run's users and requires TLS for clients with the run's certificate;
+//   the routes between nodes stay unauthenticated and plain, on loopback only.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect } from "nats";
 import { Redis } from "ioredis";
 import { launchProcessGroup, type LaunchedProcess } from "../../platform/local-services.ts";
+import { redisPasswordHash } from "../../security/index.ts";
+import { runServerAuth } from "./test-roles.ts";
 
 /** Stops every server of a cluster at once and deletes its temp folder. */
 async function stopAll(procs: LaunchedProcess[], root: string): Promise<void> {
@@ -78,6 +88,12 @@ export async function startRedisCluster(label: string): Promise<PrivateRedisClus
   const taken = new Set<number>();
   const procs: LaunchedProcess[] = [];
   const ports: number[] = [];
+  const auth = runServerAuth();
+  const admin = auth ? { user: "cluster-admin", pass: randomBytes(24).toString("hex") } : undefined;
+  const aclFile = join(root, "users.acl");
+  if (auth && admin) writeFileSync(aclFile, `${readFileSync(auth.redisAclFile, "utf8").trimEnd()}\nuser ${admin.user} on #${redisPasswordHash(admin.pass)} ~* &* +@all\n`, { mode: 0o600 });
+  const nodeAuth = admin ? ["--aclfile", aclFile, "--masteruser", admin.user, "--masterauth", admin.pass] : [];
+  const cliAuth = admin ? ["--user", admin.user, "--pass", admin.pass, "--no-auth-warning"] : [];
   try {
     for (let i = 0; i < 6; i++) {
       const port = await freePortPair(10_000, taken);
@@ -85,19 +101,19 @@ export async function startRedisCluster(label: string): Promise<PrivateRedisClus
       mkdirSync(dir);
       ports.push(port);
       procs.push(
-        launchProcessGroup("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--cluster-enabled", "yes", "--cluster-config-file", join(dir, "nodes.conf"), "--cluster-node-timeout", "2000", "--save", "", "--appendonly", "no"]),
+        launchProcessGroup("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--cluster-enabled", "yes", "--cluster-config-file", join(dir, "nodes.conf"), "--cluster-node-timeout", "2000", "--save", "", "--appendonly", "no", ...nodeAuth]),
       );
     }
     for (const port of ports) {
       await until(`redis-server on ${port} did not answer`, async () => {
-        const r = spawnSync("redis-cli", ["-p", String(port), "ping"], { encoding: "utf8" });
+        const r = spawnSync("redis-cli", ["-p", String(port), ...cliAuth, "ping"], { encoding: "utf8" });
         return r.stdout.trim() === "PONG" ? true : undefined;
       }, 15_000);
     }
-    const create = spawnSync("redis-cli", ["--cluster", "create", ...ports.map((p) => `127.0.0.1:${p}`), "--cluster-replicas", "1", "--cluster-yes"], { encoding: "utf8", timeout: 60_000 });
+    const create = spawnSync("redis-cli", [...cliAuth, "--cluster", "create", ...ports.map((p) => `127.0.0.1:${p}`), "--cluster-replicas", "1", "--cluster-yes"], { encoding: "utf8", timeout: 60_000 });
     if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout}${create.stderr}`);
     const info = async (port: number, section: string): Promise<string> => {
-      const r = new Redis({ port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      const r = new Redis({ port, host: "127.0.0.1", ...(admin ? { username: admin.user, password: admin.pass } : {}), lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
       try {
         await r.connect();
         return (await r.call("CLUSTER", section)) as string;
@@ -142,41 +158,44 @@ export async function startNatsCluster(label: string, o: { jetStream?: boolean }
   const root = mkdtempSync(join(tmpdir(), `wms-ncluster-${label}-`));
   const taken = new Set<number>();
   const procs: LaunchedProcess[] = [];
+  const auth = runServerAuth();
   try {
     const client: number[] = [];
     const route: number[] = [];
+    const monitor: number[] = [];
     for (let i = 0; i < 3; i++) {
       client.push(await freePortPair(0, taken));
       route.push(await freePortPair(0, taken));
+      monitor.push(await freePortPair(0, taken));
     }
     const routes = route.map((p) => `nats://127.0.0.1:${p}`).join(",");
     for (let i = 0; i < 3; i++) {
       const dir = join(root, `n${i}`);
       mkdirSync(dir);
+      let authArgs: string[] = [];
+      if (auth) {
+        // Copied, not included: nats-server resolves an include relative to the including file.
+        const conf = join(dir, "nats-server.conf");
+        writeFileSync(conf, readFileSync(auth.natsConfig, "utf8"), { mode: 0o600 });
+        authArgs = ["-c", conf, "--tls", "--tlscert", auth.tls.certFile, "--tlskey", auth.tls.keyFile];
+      }
       procs.push(
-        launchProcessGroup("nats-server", ["-a", "127.0.0.1", "-p", String(client[i]), "-n", `${label}-n${i}`, "--cluster_name", `wms-${label}`, "-cluster", `nats://127.0.0.1:${route[i]}`, "-routes", routes, ...(o.jetStream ? ["-js", "-sd", dir] : [])]),
+        launchProcessGroup("nats-server", ["-a", "127.0.0.1", "-p", String(client[i]), "-m", String(monitor[i]), "-n", `${label}-n${i}`, "--cluster_name", `wms-${label}`, "-cluster", `nats://127.0.0.1:${route[i]}`, "-routes", routes, ...(o.jetStream ? ["-js", "-sd", dir] : []), ...authArgs]),
       );
     }
-    const urls = client.map((p) => `nats://127.0.0.1:${p}`);
-    // Up when a message published on the last node reaches a subscriber on the first (routes formed)
-    // and, with JetStream, it answers (its meta group elected a leader).
+    const urls = client.map((p) => `${auth ? "tls" : "nats"}://127.0.0.1:${p}`);
+    // Up when every node has its routes to the other two and, with JetStream, the meta group elected
+    // a leader: read from the monitoring port, which needs no client identity.
+    const monitorJson = async (i: number, path: string): Promise<Record<string, unknown>> => (await (await fetch(`http://127.0.0.1:${monitor[i]}${path}`, { signal: AbortSignal.timeout(1000) })).json()) as Record<string, unknown>;
     await until(
       "the NATS cluster did not form",
       async () => {
-        const a = await connect({ servers: urls[0], timeout: 1000 });
-        const c = await connect({ servers: urls[2], timeout: 1000 });
-        try {
-          const sub = a.subscribe("cluster.probe", { max: 1, timeout: 500 });
-          await a.flush();
-          c.publish("cluster.probe");
-          await c.flush();
-          for await (const _m of sub) break;
-          if (o.jetStream) await (await a.jetstreamManager({ timeout: 1000 })).getAccountInfo();
-          return true;
-        } finally {
-          await a.close();
-          await c.close();
+        for (let i = 0; i < 3; i++) if (Number((await monitorJson(i, "/routez")).num_routes ?? 0) < 2) return undefined;
+        if (o.jetStream) {
+          const meta = (await monitorJson(0, "/jsz")).meta_cluster as { leader?: string } | undefined;
+          if (!meta?.leader) return undefined;
         }
+        return true;
       },
       60_000,
     );

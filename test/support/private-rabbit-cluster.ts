@@ -6,17 +6,23 @@
 // (each lists all); a node that formed one of its own instead is made to join the first node's with
 // `rabbitmqctl stop_app / reset / join_cluster / start_app`. No plugins (management included).
 // Every process is stopped by its own process group at the end.
+// In a run with authentication on (runServerAuth) every node loads the run's users, vhost and
+// permissions at boot and guest is deleted: the roles' identities log in as on the run's broker. The
+// cluster's own `cluster-admin` user (an operator's, no wms role; full rights on the run's vhost)
+// is what each node's `url` logs in with, for tests that probe the broker as an operator would.
 // Measured on this 2-core machine at a load of 18-19: 3 nodes up as one cluster in 24-31 s (5 runs),
 // where booting them alone and joining them with rabbitmqctl took 44-60 s (each call 1-3 s or more).
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { launchProcessGroup, type LaunchedProcess } from "../../platform/local-services.ts";
+import { loadConfig } from "../../platform/config.ts";
 import { checkRabbit } from "../../platform/service-check.ts";
 import { freePortPair, until } from "./private-clusters.ts";
+import { asRole, runServerAuth } from "./test-roles.ts";
 
 // The Debian wrappers in /usr/sbin switch to the rabbitmq user and its fixed node; the scripts here
 // run a node of our own.
@@ -27,7 +33,7 @@ export interface RabbitClusterNode {
   /** Erlang node name, `wms-rmq-<label><rand>-<i>@localhost`. */
   readonly name: string;
   readonly port: number;
-  /** `amqp://guest:guest@127.0.0.1:<port>` */
+  /** An operator's URL for this node alone: `amqp://guest:guest@127.0.0.1:<port>`, or cluster-admin's on the run's vhost with authentication on. */
   readonly url: string;
   readonly pid: number | undefined;
   /** SIGKILL to the node's process group: a crash; the cluster keeps going on the majority. */
@@ -49,13 +55,13 @@ export interface RabbitQueueInfo {
 
 export interface PrivateRabbitCluster {
   readonly nodes: readonly RabbitClusterNode[];
-  /** Every node's URL as one comma-separated list: `rabbitmq.url` of a cluster (tried in order). */
+  /** Every node's URL as one comma-separated list: `rabbitmq.url` of a cluster (tried in order); no credentials with authentication on (each role brings its identity). */
   readonly urlList: string;
   /** Runs `rabbitmqctl -n <node> ...args` against node `i` (a live one); resolves with its stdout. */
   ctl(i: number, args: readonly string[]): Promise<string>;
   /** The nodes node `i` sees running in its cluster. */
   runningNodes(i: number): Promise<string[]>;
-  /** The queues of the default vhost, as node `i` sees them. */
+  /** The queues of the vhost in use (the default one, or the run's with authentication on), as node `i` sees them. */
   queues(i: number): Promise<RabbitQueueInfo[]>;
   stop(): Promise<void>;
 }
@@ -79,6 +85,12 @@ function queueArguments(raw: unknown): Record<string, unknown> {
 /** `n` rabbitmq-server nodes joined into one cluster; throws (having stopped everything) if it does not form. */
 export async function startRabbitCluster(label: string, n = 3): Promise<PrivateRabbitCluster> {
   const root = mkdtempSync(join(tmpdir(), `wms-rmqcluster-${label}-`));
+  const auth = runServerAuth();
+  const vhost = auth ? (JSON.parse(readFileSync(auth.rabbitDefinitions, "utf8")) as { vhosts: Array<{ name: string }> }).vhosts[0].name : "/";
+  const admin = auth ? { user: "cluster-admin", pass: randomBytes(24).toString("hex") } : undefined;
+  // Whether node `port` answers: as guest, or as the agents' identity once the run's users are on.
+  const probe = (port: number): Parameters<typeof checkRabbit>[0] =>
+    auth ? asRole(loadConfig({ path: undefined, env: { WMS_RABBITMQ_URL: `amqp://127.0.0.1:${port}` } }), "agents").config.rabbitmq : `amqp://guest:guest@127.0.0.1:${port}`;
   const taken = new Set<number>();
   const procs: LaunchedProcess[] = [];
   let epmd: LaunchedProcess | undefined;
@@ -111,7 +123,8 @@ export async function startRabbitCluster(label: string, n = 3): Promise<PrivateR
       writeFileSync(join(s.dir, "enabled_plugins"), "[].\n");
       // Classic config peer discovery: booting in parallel, the node that takes the discovery lock
       // forms the cluster and the others join it (RabbitMQ 3.10 locks instead of random delays).
-      writeFileSync(join(s.dir, "rabbitmq.conf"), ["cluster_formation.peer_discovery_backend = classic_config", ...specs.map((x, k) => `cluster_formation.classic_config.nodes.${k + 1} = ${x.name}`), ""].join("\n"));
+      const definitions = auth ? ["definitions.import_backend = local_filesystem", `definitions.local.path = ${auth.rabbitDefinitions}`] : [];
+      writeFileSync(join(s.dir, "rabbitmq.conf"), ["cluster_formation.peer_discovery_backend = classic_config", ...specs.map((x, k) => `cluster_formation.classic_config.nodes.${k + 1} = ${x.name}`), ...definitions, ""].join("\n"));
       procs.push(
         launchProcessGroup(bin("rabbitmq-server"), [], {
           ...baseEnv,
@@ -142,7 +155,7 @@ export async function startRabbitCluster(label: string, n = 3): Promise<PrivateR
           `rabbitmq-server ${s.name} did not answer on ${s.port} (log in ${join(s.dir, "log")})`,
           async () => {
             if (procs[i].child.exitCode !== null) throw new Error(`exited with ${procs[i].child.exitCode}`);
-            return (await checkRabbit(`amqp://guest:guest@127.0.0.1:${s.port}`, 2000)).up ? true : undefined;
+            return (await checkRabbit(probe(s.port), 2000)).up ? true : undefined;
           },
           120_000,
         ),
@@ -165,22 +178,29 @@ export async function startRabbitCluster(label: string, n = 3): Promise<PrivateR
       }
       await until("the RabbitMQ cluster did not form", formed, 60_000);
     }
-    for (const s of specs) await until(`${s.name} did not answer after joining`, async () => ((await checkRabbit(`amqp://guest:guest@127.0.0.1:${s.port}`, 2000)).up ? true : undefined), 60_000);
+    for (const s of specs) await until(`${s.name} did not answer after joining`, async () => ((await checkRabbit(probe(s.port), 2000)).up ? true : undefined), 60_000);
+    if (admin) {
+      await ctl(0, ["add_user", admin.user, admin.pass]);
+      await ctl(0, ["set_permissions", "-p", vhost, admin.user, ".*", ".*", ".*"]);
+      await ctl(0, ["delete_user", "guest"]).catch((e: Error) => {
+        if (!/user_not_found|does not exist/i.test(e.message)) throw e;
+      });
+    }
     const nodes = specs.map((s, i) => ({
       name: s.name,
       port: s.port,
-      url: `amqp://guest:guest@127.0.0.1:${s.port}`,
+      url: admin ? `amqp://${admin.user}:${admin.pass}@127.0.0.1:${s.port}/${encodeURIComponent(vhost)}` : `amqp://guest:guest@127.0.0.1:${s.port}`,
       pid: procs[i].child.pid,
       kill: () => procs[i].stop("SIGKILL"),
       alive: () => procs[i].child.exitCode === null && procs[i].child.signalCode === null,
     }));
     return {
       nodes,
-      urlList: nodes.map((x) => x.url).join(","),
+      urlList: auth ? specs.map((s) => `amqp://127.0.0.1:${s.port}`).join(",") : nodes.map((x) => x.url).join(","),
       ctl,
       runningNodes,
       async queues(i) {
-        const out = await ctl(i, ["list_queues", "-q", "--formatter", "json", "name", "type", "arguments", "members", "leader", "messages"]);
+        const out = await ctl(i, ["list_queues", "-p", vhost, "-q", "--formatter", "json", "name", "type", "arguments", "members", "leader", "messages"]);
         return (JSON.parse(out) as Array<Record<string, unknown>>).map((q) => ({
           name: String(q.name),
           type: String(q.type),

@@ -3,10 +3,13 @@
 // and persistent messages across the restart (Redis: its append-only file, fsynced once a second as
 // production configs have it). The shared loopback services are never touched; the server is
 // stopped by its own process group at the end. A RabbitMQ start takes 20-30 s on this machine.
+// In a run with authentication on it takes the run's users and TLS certificate (runServerAuth), so
+// every client logs in as its role there too; on the shared services it is plain.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startPrivateNats, startPrivateRabbit, startPrivateRedis } from "../../platform/local-services.ts";
+import { runServerAuth } from "./test-roles.ts";
 
 export type RestartableKind = "nats" | "rabbitmq" | "redis";
 
@@ -27,8 +30,13 @@ export interface RestartableServer {
 export async function startRestartableServer(kind: RestartableKind, label: string): Promise<RestartableServer> {
   const root = mkdtempSync(join(tmpdir(), `wms-${kind}-${label}-`));
   const dataDir = join(root, kind);
+  const auth = runServerAuth();
   const launch = (port?: number): ReturnType<typeof startPrivateNats> =>
-    kind === "nats" ? startPrivateNats(dataDir, { port }) : kind === "redis" ? startPrivateRedis(dataDir, { port, appendOnly: true, appendFsync: "everysec" }) : startPrivateRabbit(dataDir, { port });
+    kind === "nats"
+      ? startPrivateNats(dataDir, { port, ...(auth ? { authConfig: auth.natsConfig, tls: auth.tls } : {}) })
+      : kind === "redis"
+        ? startPrivateRedis(dataDir, { port, appendOnly: true, appendFsync: "everysec", ...(auth ? { aclFile: auth.redisAclFile } : {}) })
+        : startPrivateRabbit(dataDir, { port, ...(auth ? { definitionsFile: auth.rabbitDefinitions } : {}) });
   let running: Awaited<ReturnType<typeof startPrivateNats>> | undefined;
   try {
     running = await launch();

@@ -5,6 +5,7 @@
 // the same calls change nothing, so a test reads the same either way.
 import { join } from "node:path";
 import { configAs, type LoadedConfig } from "../../platform/config.ts";
+import type { ServerTls } from "../../platform/local-services.ts";
 import { rabbitTarget, readSecret } from "../../platform/service-targets.ts";
 import type { TransportRole } from "../../security/index.ts";
 
@@ -60,4 +61,30 @@ export function roleRabbitUrl(loaded: LoadedConfig, role: TransportRole): string
   u.username = encodeURIComponent(t.username);
   u.password = t.password !== undefined ? encodeURIComponent(readSecret(t.password)) : "";
   return u.toString();
+}
+
+/** The server side of the run's authentication: `wms secrets init`'s server files and the TLS certificate. */
+export interface RunServerAuth {
+  /** NATS users per role (NKeys), for `startPrivateNats({ authConfig })`; clients need TLS (`tls`). */
+  readonly natsConfig: string;
+  /** Redis ACL users per role, the default user off. */
+  readonly redisAclFile: string;
+  /** RabbitMQ users, vhost and permissions, loaded at boot; guest deleted. */
+  readonly rabbitDefinitions: string;
+  /** The certificate the role identities trust (their `nats.tls.ca`). */
+  readonly tls: ServerTls;
+}
+
+/**
+ * What a test's own private server (restarted, killed, clustered) starts with so that no anonymous
+ * client gets in there either: the run's server files (auth-run.ts), so the run's role identities
+ * (`asRole`, `roleEnv`) log in on it unchanged. Undefined on the shared services: plain servers.
+ */
+export function runServerAuth(): RunServerAuth | undefined {
+  const dir = process.env.WMS_TEST_SECRETS;
+  const certFile = process.env.WMS_TEST_TLS_CERT;
+  const keyFile = process.env.WMS_TEST_TLS_KEY;
+  if (!testAuth() || !dir || !certFile || !keyFile) return undefined;
+  const servers = join(dir, "servers");
+  return { natsConfig: join(servers, "nats-auth.conf"), redisAclFile: join(servers, "redis-users.acl"), rabbitDefinitions: join(servers, "rabbitmq-definitions.json"), tls: { certFile, keyFile } };
 }
