@@ -53,13 +53,6 @@ export interface OpenTaskInit {
   readonly prototype: JobSpec;
 }
 
-/** An open task as its planner reads it. */
-export interface OpenTaskState {
-  readonly task: TaskRecord;
-  readonly plan: string;
-  readonly consumed: ReadonlySet<string>;
-}
-
 /** What `growTask` did. */
 export type GrowResult =
   | { readonly outcome: "grown"; readonly njobs: number; readonly status: TaskStatus }
@@ -401,20 +394,19 @@ export class JobStore {
     return this.redis.smembers(this.keys.openTasks);
   }
 
-  /** An open task's record, plan and consumed files; undefined when it is gone or no longer open (and then dropped from the open list). */
-  async openTask(taskId: string): Promise<OpenTaskState | undefined> {
-    const tk = this.keys.task(taskId);
-    const [task, plan, consumed] = await Promise.all([this.getTask(taskId), this.redis.get(tk.plan), this.redis.smembers(tk.consumed)]);
-    if (task?.open !== true || plan === null) {
-      await this.redis.srem(this.keys.openTasks, taskId);
-      return undefined;
-    }
-    return { task, plan, consumed: new Set(consumed) };
-  }
-
   /** The planner's data of a task that is or was open (`OpenTaskInit.plan`); undefined for any other task. */
   async taskPlan(taskId: string): Promise<string | undefined> {
     return (await this.redis.get(this.keys.task(taskId).plan)) ?? undefined;
+  }
+
+  /** The input files an open (or once open) task's jobs consume (`<dataset>\n<lfn>`). */
+  async consumedFiles(taskId: string): Promise<Set<string>> {
+    return new Set(await this.redis.smembers(this.keys.task(taskId).consumed));
+  }
+
+  /** Drops a task from the open list (it is closed or gone). */
+  async forgetOpenTask(taskId: string): Promise<void> {
+    await this.redis.srem(this.keys.openTasks, taskId);
   }
 
   /** How many input files an open (or once open) task's jobs consume. */

@@ -102,39 +102,33 @@ export class OpenTaskPlanner {
     this.plans.delete(taskId);
   }
 
-  private async plan(taskId: string, text: () => Promise<string | undefined>): Promise<OpenPlan | undefined> {
-    let p = this.plans.get(taskId);
-    if (p === undefined) {
-      const t = await text();
-      if (t === undefined) return undefined;
-      this.plans.set(taskId, (p = decodePlan(t)));
-    }
-    return p;
-  }
-
   /** Plans what the task's new input files allow, and closes it once its producers ended and every file is in a job. */
   async planTask(taskId: string): Promise<PlanOutcome> {
     const ctx = this.ctx;
-    const state = await ctx.jobs.openTask(taskId);
-    if (state === undefined) {
+    const task = await ctx.jobs.getTask(taskId);
+    let plan = this.plans.get(taskId);
+    if (plan === undefined && task?.open === true) {
+      const text = await ctx.jobs.taskPlan(taskId);
+      if (text !== undefined) this.plans.set(taskId, (plan = decodePlan(text)));
+    }
+    if (task?.open !== true || plan === undefined) {
+      await ctx.jobs.forgetOpenTask(taskId);
       this.forget(taskId);
       return "gone";
     }
-    const plan = await this.plan(taskId, async () => state.plan);
-    if (plan === undefined) return "gone";
-    const { task, consumed } = state;
     if (task.status === "aborted") {
       const r = await ctx.jobs.growTask(taskId, task.njobs, [], { message: "cancelled by its owner while open" });
       this.forget(taskId);
       return r.outcome === "grown" ? "closed" : r.outcome;
     }
-    // The cheap look first: the producers' status and the datasets' file counts. Unchanged since the
-    // last pass, there is nothing to plan.
+    // The cheap look first (a few small reads, however big the task): the producers' status and the
+    // datasets' file counts. Unchanged since the last pass, there is nothing to plan.
     const ended = await producersEnded(ctx.jobs, plan.inputs);
     const counts = await Promise.all(plan.inputs.map((i) => ctx.catalog.fileCount(i.dataset)));
     const look: Seen = { files: counts.reduce((a, b) => a + b, 0), ended: ended.map((e) => e.status).join(",") };
     const last = this.seen.get(taskId);
     if (last !== undefined && last.files === look.files && last.ended === look.ended) return "idle";
+    const consumed = await ctx.jobs.consumedFiles(taskId);
     // Read again, producers first: one that ended since the look above must be seen ended with all its files.
     const { inputs, producers } = await readReleasedInputs(ctx, plan.inputs);
     const { batch } = plan;
