@@ -260,7 +260,9 @@ export function registerTask(program: Command): void {
           for (const r of rows) {
             const c = r.counts;
             const cols = [r.njobs, c.defined + c.activated, c.sent + c.starting + c.running, c.finished, c.failed + c.cancelled].map((n, i) => String(n).padStart([4, 6, 7, 8, 6][i]));
-            process.stdout.write(`${r.taskId.padEnd(idW)}  ${r.taskName.padEnd(nameW)}  ${r.kind.padEnd(10)}  ${r.status.padEnd(9)}  ${cols.join("  ")}  ${r.ownerDn}\n`);
+            // An open task is active and still getting jobs from another task's outputs: say so.
+            const status = r.open === true && r.status === "active" ? "open" : r.status;
+            process.stdout.write(`${r.taskId.padEnd(idW)}  ${r.taskName.padEnd(nameW)}  ${r.kind.padEnd(10)}  ${status.padEnd(9)}  ${cols.join("  ")}  ${r.ownerDn}\n`);
           }
         });
       }),

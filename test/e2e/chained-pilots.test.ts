@@ -103,6 +103,8 @@ describe("a task reading another task's output while it runs (inputRelease: file
     const cli = await runCli(["task", "status", consumer.taskId], { env: { WMS_CONFIG: stage.configFile, ...serviceUrlEnv(), ...roleEnv("operator") } });
     expect(cli.code, cli.stderr).toBe(0);
     expect(cli.stdout).toContain(`open: waiting for ${producer.taskId}'s outputs (chain.mid), 4 files consumed`);
+    const list = await runCli(["task", "list"], { env: { WMS_CONFIG: stage.configFile, ...serviceUrlEnv(), ...roleEnv("operator") } });
+    expect(list.stdout).toMatch(new RegExp(`^${consumer.taskId}\\s+chain\\.consume\\s+analysis\\s+open\\s`, "m"));
     const before = Date.now();
 
     writeFileSync(gate, "");
