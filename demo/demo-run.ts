@@ -198,7 +198,9 @@ export async function runDemo(o: DemoOptions, base: LoadedConfig, out: DemoOutpu
     };
     const nc = await natsAs("operator");
     const redis = redisAs("operator");
-    if (!o.keep) {
+    // On the shared services the demo's keys and queues are deleted at the end. Its private servers
+    // go away whole, data folders included, and the operator role it reads as may not delete keys.
+    if (!o.keep && !identityFile) {
       cleanups.push(["rabbitmq topology", async () => {
         const conn = await openRabbit(as("agents").config);
         const ch = await conn.createChannel();

@@ -4,7 +4,7 @@
 // (CA, service certificates, the pilots' certificate, a production manager's certificate).
 import { randomBytes } from "node:crypto";
 import { userInfo } from "node:os";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseDocument, stringify } from "yaml";
 import { ERR, FactoryConfig, ReplicaCatalog, SiteConfig, WmsError } from "../schemas/index.ts";
@@ -54,6 +54,7 @@ const OWNED = ["wms.yaml", "sites.yaml", "factory.yaml", "catalog.yaml", "pki", 
 
 export function initDeployment(o: InitOptions): InitResult {
   const dir = path.resolve(o.dir);
+  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new WmsError(ERR.USAGE, `${o.dir} is a file, not a folder; name a new or empty folder (wms init DIR)`);
   const taken = OWNED.filter((f) => existsSync(path.join(dir, f)));
   if (taken.length > 0) throw new WmsError(ERR.BAD_INPUT, `${dir} already holds ${taken.join(", ")}; pick an empty folder (wms init changes nothing in one it has set up)`);
   const namespace = o.namespace ?? `wms-${randomBytes(3).toString("hex")}`;

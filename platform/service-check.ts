@@ -155,6 +155,17 @@ export async function checkRabbit(target: string | WmsConfig["rabbitmq"], timeou
   });
 }
 
+/**
+ * The three services as the config's identity sees them. A role's identity that names no RabbitMQ
+ * user (the operator's, whose commands never use RabbitMQ: `wms secrets init` gives it none) can only
+ * be refused there; that refusal still proves the broker answers, so it counts as up and says why.
+ */
 export async function checkServices(config: WmsConfig): Promise<ServiceStatus[]> {
-  return Promise.all([checkNats(config.nats), checkRedis(config.redis), checkRabbit(config.rabbitmq)]);
+  const t0 = performance.now();
+  const rabbitChecked = checkRabbit(config.rabbitmq).then((status) => ({ status, ms: Math.round((performance.now() - t0) * 10) / 10 }));
+  const [nats, redis, { status: rabbit, ms }] = await Promise.all([checkNats(config.nats), checkRedis(config.redis), rabbitChecked]);
+  const noRabbitUser = config.identityFile !== undefined && config.rabbitmq.username === undefined && config.rabbitmq.password === undefined && config.rabbitmq.passwordFile === undefined;
+  if (rabbit.state !== "auth-failed" || !noRabbitUser) return [nats, redis, rabbit];
+  const answered: ServiceStatus = { service: "rabbitmq", url: rabbit.url, up: true, state: "up", latencyMs: ms, detail: "it refused an anonymous login: this identity holds no RabbitMQ user, as its role needs none" };
+  return [nats, redis, answered];
 }

@@ -75,13 +75,14 @@ export function describeErrors(errors: ErrorObject[] | null | undefined): string
   const seen = new Set<string>();
   const parts: string[] = [];
   for (const e of errors) {
-    const where = e.instancePath === "" ? "(message)" : e.instancePath;
+    // A problem of the whole document (a missing or unknown top-level field) has an empty path.
+    const where = e.instancePath === "" ? "" : ` ${e.instancePath}`;
     let what = e.message ?? "is invalid";
     if (e.keyword === "additionalProperties") what = `has unknown field '${String(e.params.additionalProperty)}'`;
     else if (e.keyword === "required") what = `is missing field '${String(e.params.missingProperty)}'`;
     else if (e.keyword === "enum") what = `must be one of ${JSON.stringify(e.params.allowedValues)}`;
     else if (e.keyword === "const") what = `must be ${JSON.stringify(e.params.allowedValue)}`;
-    const line = `field ${where} ${what}`;
+    const line = where === "" ? `the top level ${what}` : `field${where} ${what}`;
     if (!seen.has(line)) {
       seen.add(line);
       parts.push(line);

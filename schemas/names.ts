@@ -77,6 +77,11 @@ export function siteSubjectToken(site: string): string {
 
 const NAMESPACE_RE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
+/** Whether a namespace is one `wireNames` (and wms.yaml's schema) takes. */
+export function isNamespace(ns: string): boolean {
+  return NAMESPACE_RE.test(ns);
+}
+
 export function wireNames(namespace = "wms"): WireNames {
   if (!NAMESPACE_RE.test(namespace)) throw new Error(`namespace '${namespace}' must match ${NAMESPACE_RE}`);
   const ns = namespace;

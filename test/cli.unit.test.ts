@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { describe, expect, it } from "vitest";
 import { COMMAND_GROUPS } from "../cli/commands/index.ts";
+import { TUNABLE_KNOBS } from "../pilot-factory/index.ts";
 import { runCli } from "./support/run-cli.ts";
 
 describe("wms CLI", () => {
@@ -28,6 +29,13 @@ describe("wms CLI", () => {
       (await group.load())(program);
       expect(program.commands.map((c) => [c.name(), c.description()])).toEqual(group.commands.map(([n, s]) => [n, s]));
     }
+  });
+
+  it("lists in 'wms factory set --help' every knob the command takes", async () => {
+    // The help is static text (it loads no schema); the knobs come from the KnobChanges schema.
+    const r = await runCli(["factory", "set", "--help"]);
+    const keys = /^Keys: (.*)$/m.exec(r.stdout)?.[1].split(" ");
+    expect(keys).toEqual([...TUNABLE_KNOBS]);
   });
 
   it("loads the group a command line names, after global options or behind 'help'", async () => {

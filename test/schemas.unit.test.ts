@@ -154,6 +154,15 @@ describe("message schemas", () => {
     expect(() => MachineAdvert.parseJson("{not json")).toThrow(/E?1001|not valid JSON/);
   });
 
+  it("says a missing or unknown top-level field is the document's, in words a task author reads", () => {
+    expect(TaskBatch.problems({ schemaVersion: 1, taskName: "t1", jobTemplate: { executable: "/bin/true" }, inputDatasets: ["d"], outputDataset: "o", bogus: 1 })).toMatch(
+      /^the top level (is missing field 'vo'|has unknown field 'bogus')/,
+    );
+    expect(TaskBatch.problems({ schemaVersion: 1, taskName: "t1", vo: "atlas", jobTemplate: { executable: "/bin/true", cores: "two" }, inputDatasets: ["d"], outputDataset: "o" })).toBe(
+      "field /jobTemplate/cores must be integer",
+    );
+  });
+
   it("fills defaults a task author may leave out", () => {
     const batch = TaskBatch.parse({ schemaVersion: 1, taskName: "t1", vo: "atlas", jobTemplate: { executable: "/bin/true" }, inputDatasets: ["d"], outputDataset: "o" });
     expect(batch.maxAttempts).toBe(3);

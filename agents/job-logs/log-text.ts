@@ -28,7 +28,10 @@ export function formatPilotLog(text: string): string {
 
 export function formatJobLog(r: LogReport, attempts: readonly number[]): string {
   const code = r.errorCode !== undefined ? `E${r.errorCode} ${errorEntry(r.errorCode)?.name ?? ""}`.trim() : "ok";
-  const out: string[] = [`job ${r.jobId} (task ${r.taskId}) attempt ${r.attempt} of ${attempts.join(", ")} at ${r.site} by pilot ${r.pilotId}: ${code}, ${new Date(r.at).toISOString()}`];
+  // The other attempts whose logs are kept, so a reader knows what `--attempt N` can show.
+  const others = attempts.filter((a) => a !== r.attempt);
+  const kept = others.length > 0 ? ` (logs also kept for attempt${others.length > 1 ? "s" : ""} ${others.join(", ")})` : "";
+  const out: string[] = [`job ${r.jobId} (task ${r.taskId}) attempt ${r.attempt} at ${r.site} by pilot ${r.pilotId}: ${code}, ${new Date(r.at).toISOString()}${kept}`];
   const section = (title: string, text: string, truncated: boolean): void => {
     out.push(`--- ${title}${truncated ? " (last 64 KB)" : ""} ---`);
     out.push(text === "" ? "(empty)" : text.replace(/\n$/, ""));

@@ -16,14 +16,14 @@ interface DemoCliOptions {
 export function registerDemo(program: Command): void {
   program
     .command("demo")
-    .description("run a whole task through pilots to finished, with a summary (starts any service that is down, cleans up after)")
+    .description("run a whole task through pilots to finished, with a summary, on private servers it starts with authentication on (--shared-services: the machine's own); cleans up after")
     .option("--jobs <n>", "jobs in the sample task", parseIntOption("--jobs", 1), 200)
     .option("--sites <n>", "sites, each with its own storage folder", parseIntOption("--sites", 1), 3)
     .option("--pilots <n>", "pilots running at once, over all sites", parseIntOption("--pilots", 1), 6)
     .option("--matchmakers <n>", "matchmaker instances (one NATS queue group)", parseIntOption("--matchmakers", 1), 2)
     .option("--timeout <sec>", "give up after this many seconds", parseIntOption("--timeout", 10), 600)
     .option("--monitor-port <port>", "also serve the monitor on this port while the demo runs", parsePortOption("--monitor-port"))
-    .option("--keep", "keep the temporary folder, Redis keys and RabbitMQ queues for inspection")
+    .option("--keep", "keep the temporary folder (with the private servers' data), or on --shared-services its Redis keys and RabbitMQ queues, for inspection")
     .option("--shared-services", "run on the machine's NATS, Redis and RabbitMQ as they are, WITHOUT authentication (default: private servers with authentication on, one identity per role)")
     // The default since the demo runs authenticated; kept so scripts that pass it still work.
     .addOption(new Option("--private-services").hideHelp())

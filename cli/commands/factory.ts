@@ -54,7 +54,7 @@ export function registerFactory(program: Command): void {
     .option("--key <pem>", "the private key of --cert (default: users/operator.key.pem in the PKI folder)")
     .option("-f, --factory-file <file>", "also write the factory's whole live state (every queue's changed knobs) into this FactoryConfig file, editing only those values: comments and layout stay")
     .option("--json", "print the queue's new knobs as JSON")
-    .addHelpText("after", "\nKeys: targetIdle maxPending maxRunning maxPerCycle pilotsPerMinute cycleSec pilotLifetimeSec tokenUses emptyAdvertsLimit\n")
+    .addHelpText("after", "\nKeys: targetIdle maxPending maxRunning maxPerCycle pilotsPerMinute cycleSec pilotLifetimeSec tokenUses emptyAdvertsLimit censusSec queuedPerJob breakerAfter breakerMaxSec\n")
     .action(
       action(async (queue: string, assignments: string[], opts: SetOptions, cmd: Command) => {
         await setKnobs(queue, assignments, opts, cmd);

@@ -102,7 +102,7 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
     load: async () => (await import("./monitor.ts")).registerMonitor,
   },
   {
-    commands: [["demo", "run a whole task through pilots to finished, with a summary (starts any service that is down, cleans up after)"]],
+    commands: [["demo", "run a whole task through pilots to finished, with a summary, on private servers it starts with authentication on (--shared-services: the machine's own); cleans up after"]],
     load: async () => (await import("./demo.ts")).registerDemo,
   },
 ];

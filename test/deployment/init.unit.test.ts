@@ -89,4 +89,18 @@ describe("wms init", () => {
     expect(readdirSync(dir).sort()).toEqual(["catalog.yaml", "factory.yaml", "pki", "sites.yaml", "storage", "tasks", "wms.yaml"]);
     expect(existsSync(path.join(dir, ".wms"))).toBe(false);
   });
+
+  it("refuses a file for its folder and a namespace wms.yaml could not hold, as usage errors, writing nothing", async () => {
+    const file = path.join(dir, "tasks", "simple-job.yaml");
+    const onFile = await runCli(["init", file], { cwd: base });
+    expect(onFile.code).toBe(2);
+    expect(onFile.stderr.trim().split("\n")).toHaveLength(1);
+    expect(onFile.stderr).toMatch(/^wms: error E1008 USAGE: .*simple-job\.yaml is a file, not a folder/);
+    const badNs = path.join(base, "bad-ns");
+    const r = await runCli(["--namespace", "My Grid!", "init", badNs], { cwd: base });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toMatch(/^wms: error E1008 USAGE: .*--namespace 'My Grid!': lower-case/);
+    expect(existsSync(badNs)).toBe(false);
+  });
 });

@@ -2,7 +2,7 @@
 // `wms init`, `wms up --detach` (which starts private servers on free ports, data in a temporary
 // folder, with authentication on: the users of `wms secrets init`, which it runs the first time,
 // each service connecting as its own role), then, as from another terminal with no flags and no environment, `wms status`,
-// `wms task submit` of an example task and `wms task status --watch`; `wms down` stops every process
+// `wms services check`, `wms task submit` of an example task and `wms task status --watch`; `wms down` stops every process
 // `wms up` started, the private servers and RabbitMQ's port mapper included, and deletes the folder.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -56,6 +56,11 @@ describe("wms up where the services named in wms.yaml do not answer", () => {
     // Another terminal: the same folder, nothing but its wms.yaml.
     const status = await wms(["status"]);
     expect(status.stdout).toContain(`nats ${state?.urls.nats}, redis ${state?.urls.redis}`);
+    // The operator's identity holds no RabbitMQ user (its commands never use RabbitMQ): the broker's
+    // refusal of it is no failure of the deployment.
+    const check = await wms(["services", "check"]);
+    expect(check.code, check.stdout + check.stderr).toBe(0);
+    expect(check.stdout).toContain("all services answer");
     const cert = ["--cert", "pki/users/production.cert.pem", "--key", "pki/users/production.key.pem"];
     const sub = await wms(["task", "submit", "tasks/simple-job.yaml", ...cert]);
     expect(sub.code, sub.stderr).toBe(0);

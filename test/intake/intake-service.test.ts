@@ -155,7 +155,7 @@ describe("intake service", () => {
     expect((await h.jobs.taskCounts(r.taskId)).cancelled).toBe(0);
   });
 
-  it("retries failed jobs only: re-brokered where the data now is, attempt 2, queued once", async () => {
+  it("retries failed jobs only: re-brokered where the data now is, attempt 2, queued once, the failed attempt kept with its code", async () => {
     const r = await h.client.submit(h.sign(h.batch({ kind: "analysis", inputDatasets: ["ds.offline"] }), h.people.bob));
     const [failedBefore, activeBefore] = [await h.jobs.listJobs(r.taskId, { state: "failed" }), await h.jobs.listJobs(r.taskId, { state: "activated" })];
     expect(failedBefore).toHaveLength(2);
@@ -168,6 +168,9 @@ describe("intake service", () => {
     for (const f of failedBefore) {
       const j = await h.jobs.getJob(f.jobId);
       expect(j).toMatchObject({ state: "activated", site: "BNL", attempt: 2, spec: { site: "BNL", attempt: 2 } });
+      // The failed attempt keeps how it ended in the job's history (`wms job show`).
+      expect(f.errorCode).toBeDefined();
+      expect(await h.jobs.attempts(f.jobId)).toMatchObject([{ attempt: 1, state: "failed", errorCode: String(f.errorCode), message: f.errorMessage }]);
     }
     for (const a of activeBefore) expect(await h.jobs.getJob(a.jobId)).toMatchObject({ state: "activated", attempt: 1, site: a.site });
     expect(await h.retry(r.taskId, h.people.bob)).toMatchObject({ affected: 0, skipped: 0 });
