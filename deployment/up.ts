@@ -36,7 +36,7 @@ export interface UpOptions {
 const FACTORY = "factory";
 
 export function deploymentDirOf(loaded: LoadedConfig): string {
-  if (loaded.path === undefined) throw new WmsError(ERR.BAD_INPUT, "no wms.yaml here: run 'wms init DIR' and then 'wms up' in DIR (or give --config DIR/wms.yaml)");
+  if (loaded.path === undefined) throw new WmsError(ERR.NOT_FOUND, "no wms.yaml here: run 'wms init DIR' and then 'wms up' in DIR (or give --config DIR/wms.yaml)");
   return path.dirname(path.resolve(loaded.path));
 }
 

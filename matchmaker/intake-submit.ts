@@ -117,7 +117,7 @@ export async function submitTask(ctx: IntakeContext, signed: unknown): Promise<S
   const plan = { ...planned, jobs: planned.jobs.map((j) => ({ ...j, spec: sealJobSpec(ctx.sealer, j.spec) })) };
   const holder = await ctx.jobs.claimTaskName(identity.dn, batch.taskName, taskId, batch.allowDuplicate === true);
   if (holder !== undefined) {
-    throw new WmsError(ERR.INTAKE_DUPLICATE_TASK, `you already have task ${holder} named ${batch.taskName}; rename this one or submit it with --allow-duplicate`);
+    throw new WmsError(ERR.INTAKE_DUPLICATE_TASK, `you already have task ${holder} named ${batch.taskName}`);
   }
   try {
     await ctx.jobs.createTask(

@@ -40,7 +40,7 @@ export function verifyFactoryControl(signed: unknown, trust: TrustStore, o: { at
   const identity = verifyChain(s.certChain, trust, { at });
   if (!verifyWithKey(s.control, s.signature, identity.publicKey)) throw new WmsError(ERR.SEC_BAD_SIGNATURE, `the factory control does not match the signature of ${identity.subjectDn}`);
   if (!identity.roles.includes(OPERATOR_ROLE)) {
-    throw new WmsError(ERR.SEC_NOT_OPERATOR, `${identity.dn} holds no operator role (roles: ${identity.roles.join(", ") || "none"}); factory control needs a certificate from wms pki issue --role operator`);
+    throw new WmsError(ERR.SEC_NOT_OPERATOR, `${identity.dn} holds no operator role (roles: ${identity.roles.join(", ") || "none"})`);
   }
   const control = FactoryControl.parseJson(s.control);
   if (o.fresh) checkFreshness(control, "factory control", at);

@@ -90,6 +90,17 @@ describe("wms init", () => {
     expect(existsSync(path.join(dir, ".wms"))).toBe(false);
   });
 
+  it("tells wms up and wms status in a folder without wms.yaml to run wms init first, as E1005 NOT_FOUND", async () => {
+    const empty = mkdtempSync(path.join(base, "empty-"));
+    for (const cmd of ["up", "status"]) {
+      const r = await runCli([cmd], { cwd: empty, env: { WMS_CONFIG: undefined } });
+      expect(r.code, cmd).toBe(1);
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+      expect(r.stderr).toMatch(/^wms: error E1005 NOT_FOUND: .*no wms\.yaml here: run 'wms init DIR'/);
+    }
+    expect(readdirSync(empty)).toEqual([]);
+  });
+
   it("refuses a file for its folder and a namespace wms.yaml could not hold, as usage errors, writing nothing", async () => {
     const file = path.join(dir, "tasks", "simple-job.yaml");
     const onFile = await runCli(["init", file], { cwd: base });
