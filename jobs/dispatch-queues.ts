@@ -263,15 +263,31 @@ export class DispatchQueues {
   async claim<T>(site: string, autoclusters: string | readonly string[], holder: string | ClaimHolder, withClaim: (job: ClaimTarget) => ClaimWrites<T>): Promise<(ClaimedJob & { readonly extra: T }) | undefined>;
   async claim<T>(site: string, autoclusters: string | readonly string[], holder: string | ClaimHolder, withClaim?: (job: ClaimTarget) => ClaimWrites<T>): Promise<(ClaimedJob & { readonly extra?: T }) | undefined> {
     const { pilotId, reportKey = "" } = typeof holder === "string" ? { pilotId: holder } : holder;
-    // A copy: the caller may change its list while this claim waits on Redis (the plumbing floor
-    // drops empty autoclusters from it), and a retry below must send the same autoclusters as the
-    // ready sets it names, or the script reads an autocluster id past the end of ARGV.
-    const acs = typeof autoclusters === "string" ? [autoclusters] : [...autoclusters];
-    if (acs.length === 0) return undefined;
+    // The autoclusters are copied into ARGV before the first wait: the caller may change its list
+    // while this claim waits on Redis (the plumbing floor drops empty autoclusters from it), and a
+    // retry below must send the same autoclusters as the ready sets it names, or the script reads
+    // an autocluster id past the end of ARGV.
+    const acs = typeof autoclusters === "string" ? [autoclusters] : autoclusters;
+    const n = acs.length;
+    if (n === 0) return undefined;
     const sk = this.keys.site(site);
-    const keys = [sk.lease, sk.held, sk.live, sk.n, sk.states, ...acs.map((ac) => sk.ready(ac))];
+    // KEYS and ARGV filled in place (no spread or map copies: this is the per-match path).
+    const keys = new Array<string>(5 + n);
+    keys[0] = sk.lease;
+    keys[1] = sk.held;
+    keys[2] = sk.live;
+    keys[3] = sk.n;
+    keys[4] = sk.states;
+    const args = new Array<string | number>(3 + n);
+    args[2] = site;
+    for (let i = 0; i < n; i++) {
+      keys[5 + i] = sk.ready(acs[i]);
+      args[3 + i] = acs[i];
+    }
     for (;;) {
-      const res = (await claimScript.run(this.redis, keys, [Date.now() + this.opts.lockMs, randomHex(12), site, ...acs])) as string[];
+      args[0] = Date.now() + this.opts.lockMs;
+      args[1] = randomHex(12);
+      const res = (await claimScript.run(this.redis, keys, args)) as string[];
       if (res.length < 3) return undefined;
       const [jobId, ac, token] = res;
       // Always written, empty when unsealed, so no earlier attempt's seal stays on the record.
@@ -284,17 +300,16 @@ export class DispatchQueues {
         // attempt is written into it rather than into a copy of its two dozen fields.
         const spec = moved.spec;
         spec.attempt = attempt;
-        const claimed: ClaimedJob = { spec, lockToken: token, site, autocluster: ac, attempt };
-        if (!withClaim) return claimed;
+        if (!withClaim) return { spec, lockToken: token, site, autocluster: ac, attempt };
         let prepared: ClaimWrites<T>;
         try {
-          prepared = withClaim({ jobId, taskId: claimed.spec.taskId, userDn: claimed.spec.userDn, attempt });
+          prepared = withClaim({ jobId, taskId: spec.taskId, userDn: spec.userDn, attempt });
           await this.write(prepared.writes);
         } catch (e) {
-          await this.unclaim(claimed);
+          await this.unclaim({ spec, lockToken: token, site, autocluster: ac, attempt });
           throw e;
         }
-        return { ...claimed, extra: prepared.value };
+        return { spec, lockToken: token, site, autocluster: ac, attempt, extra: prepared.value };
       }
       // Its record is not waiting (cancelled or final meanwhile, or none): the entry must not run,
       // and the claim's counts are undone.
@@ -303,8 +318,15 @@ export class DispatchQueues {
   }
 
   private async write(w: SideWrites): Promise<void> {
-    // Each key in its own slot: separate commands, sent together on the auto-pipelined connection.
-    await Promise.all([...(w.set ?? []).map((s) => this.redis.set(s.key, s.value, "PX", s.pxMs)), ...(w.hincrby ?? []).map((h) => this.redis.hincrby(h.key, h.field, h.by))]);
+    // Each key in its own slot: separate commands, sent together on the auto-pipelined (or corked)
+    // connection. The matchmaker's claim carries one SET: it is awaited alone, with no array.
+    const set = w.set ?? [];
+    const hincrby = w.hincrby ?? [];
+    if (set.length === 1 && hincrby.length === 0) {
+      await this.redis.set(set[0].key, set[0].value, "PX", set[0].pxMs);
+      return;
+    }
+    await Promise.all([...set.map((s) => this.redis.set(s.key, s.value, "PX", s.pxMs)), ...hincrby.map((h) => this.redis.hincrby(h.key, h.field, h.by))]);
   }
 
   /**

@@ -8,7 +8,7 @@
 // keys do not share one hash tag, so a layout mistake fails on a single server too, not only with
 // CROSSSLOT on a cluster.
 import { readFileSync } from "node:fs";
-import { batchedRedisScript, inSlot, redisScript, slotTag, type RedisClient, type RedisScript } from "../platform/redis-script.ts";
+import { batchedRedisScript, redisScript, sameSlot, type RedisClient, type RedisScript } from "../platform/redis-script.ts";
 import { FINAL_STATES, REPORTING_STATES } from "./lifecycle.ts";
 
 const DIR = new URL("./scripts/", import.meta.url);
@@ -34,8 +34,7 @@ export function fixedKeys(file: string): number {
 
 /** Throws unless every key shares the first key's hash tag (one slot). */
 export function assertOneSlot(file: string, keys: readonly string[]): void {
-  const tag = slotTag(keys[0] ?? "");
-  for (const k of keys) if (!inSlot(k, tag)) throw new Error(`script ${file}: key ${k} is outside the slot of ${keys[0]}`);
+  for (const k of keys) if (!sameSlot(k, keys[0])) throw new Error(`script ${file}: key ${k} is outside the slot of ${keys[0]}`);
 }
 
 /** `batched`: calls made in one event-loop turn (per hash slot) run as one EVALSHA (platform/redis-script.ts). */

@@ -251,6 +251,10 @@ function openTemplate(prototype: JobSpec): Template {
   return tpl;
 }
 
+function isReporting(s: JobState): boolean {
+  return (REPORTING_STATES as readonly JobState[]).includes(s);
+}
+
 interface SiteEffect {
   states: Record<string, number>;
   holding: "add" | "rem" | "";
@@ -633,8 +637,8 @@ export class JobStore {
    * and lease token; a stale update is refused and counted under JOB_STALE_UPDATE at the job's site.
    */
   async transition(jobId: string, to: JobState, from: readonly JobState[], patch: JobPatch = {}, now = Date.now(), taskId?: string, o: MoveOptions = {}, fence?: Fence): Promise<TransitionResult> {
-    const illegal = from.filter((s) => !canMove(s, to));
-    if (illegal.length > 0) throw new Error(`the life cycle has no move ${illegal.join("/")} -> ${to}`);
+    // A loop rather than filter(): every claim and heartbeat move comes through here.
+    for (const s of from) if (!canMove(s, to)) throw new Error(`the life cycle has no move ${from.filter((f) => !canMove(f, to)).join("/")} -> ${to}`);
     return this.move(jobId, to, from, patch, now, taskId, o, fence);
   }
 
@@ -654,7 +658,8 @@ export class JobStore {
     const tpl = to === "sent" ? this.templateJson(task) : undefined;
     const want = to !== "sent" ? "0" : tpl !== undefined ? "1" : "2";
     const args: string[] = [to, from.join(","), String(now), fence ? String(fence.attempt) : "", fence?.leaseToken ?? "", fence?.pilotId ?? "", want, o.leaseCheck ? "1" : "0"];
-    for (const [k, v] of Object.entries(patch)) {
+    for (const k in patch) {
+      const v = patch[k as keyof JobPatch];
       if (v === undefined) continue;
       args.push(k, k === "spec" ? JSON.stringify(v) : String(v));
     }
@@ -665,23 +670,24 @@ export class JobStore {
     const fromState = (cur || undefined) as JobState | undefined;
     if (code === -1 && !o.leaseCheck) await this.applyEffects(jobId, oldSite, { states: {}, holding: "", error: String(ERR.JOB_STALE_UPDATE) }, now);
     if (moved && fromState) await this.siteEffects(jobId, fromState, to, oldSite, newSite, failed, now, o.siteCounted === true);
-    let spec: JobSpec | undefined;
-    if (moved && res[6] !== undefined) {
-      let t = tpl;
-      if (t === undefined) {
-        t = res[7] || "{}";
-        if (res[7]) this.remember(task, JSON.parse(res[7]) as Template);
-      }
-      spec = joinSpec(t, res[6]);
+    const stale = code === -1;
+    const after = Number(attempt || 0);
+    if (!moved || res[6] === undefined) return { moved, stale, from: fromState, attempt: after, site: newSite };
+    let t = tpl;
+    if (t === undefined) {
+      t = res[7] || "{}";
+      if (res[7]) this.remember(task, JSON.parse(res[7]) as Template);
     }
-    return { moved, stale: code === -1, from: fromState, attempt: Number(attempt || 0), site: newSite, ...(spec && { spec }) };
+    return { moved, stale, from: fromState, attempt: after, site: newSite, spec: joinSpec(t, res[6]) };
   }
 
   /** The site side of a move: counters out of the old site and into the new, holding index, failure count. */
   private async siteEffects(jobId: string, cur: JobState, to: JobState, oldSite: string, newSite: string, failed: string, now: number, counted: boolean): Promise<void> {
-    const reporting = (s: JobState): boolean => (REPORTING_STATES as readonly JobState[]).includes(s);
-    const enters = reporting(to) && !reporting(cur);
-    const leaves = reporting(cur) && !reporting(to);
+    const enters = isReporting(to) && !isReporting(cur);
+    const leaves = isReporting(cur) && !isReporting(to);
+    // A claim (counted by its own script, at the site it stays at) has nothing to write here: it
+    // returns before building anything, since it is the matchmaker's per-match path.
+    if (counted && !enters && !leaves && !failed && newSite === oldSite) return;
     const at = new Map<string, SiteEffect>();
     const eff = (site: string): SiteEffect => {
       let e = at.get(site);

@@ -16,11 +16,15 @@ export class FairShareUsage {
 
   /** Makes sure `usageOf` answers fresh enough figures for these users. */
   async prefetch(userDns: Iterable<string>, now = Date.now()): Promise<void> {
-    const stale = [...new Set(userDns)].filter((dn) => {
+    // Most adverts find every owner fresh in the cache: nothing is built for them.
+    let stale: string[] | undefined;
+    for (const dn of userDns) {
       const c = this.cache.get(dn);
-      return !c || now - c.at > this.ttlMs;
-    });
-    if (stale.length === 0) return;
+      if (c && now - c.at <= this.ttlMs) continue;
+      stale ??= [];
+      if (!stale.includes(dn)) stale.push(dn);
+    }
+    if (stale === undefined) return;
     // One command per user, not a pipeline: the users' buckets are different Redis Cluster slots. The
     // connection is auto-pipelined, so they still leave in one write per server.
     const res = await Promise.all(stale.map((dn) => this.redis.hget(usageHashKey(this.names, usageShard(this.names, dn), "user", dn), "wallSec")));

@@ -3,6 +3,7 @@
 import { createPublicKey } from "node:crypto";
 import type { NatsConnection, Msg, Subscription } from "nats";
 import type { RedisClient } from "../platform/redis-client.ts";
+import { jsonBytes } from "../platform/json-bytes.ts";
 import { Counter, Histogram, Registry } from "prom-client";
 import type { Logger } from "pino";
 import {
@@ -149,8 +150,6 @@ function metrics(registry: Registry): Metrics {
     }),
   };
 }
-
-const encoder = new TextEncoder();
 
 /** Refused heartbeats written to the audit stream per minute per matchmaker; the rest are counted (audit-budget.ts). */
 const HEARTBEAT_AUDITS_PER_MINUTE = 60;
@@ -328,13 +327,16 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
       const k = keys.prepare({ userDn: job.userDn, jobId: job.jobId, pilotId: advert.pilotId, attempt: job.attempt, site: advert.site, ttlSec: config.credentials.oneTimeKeyTtlSec });
       return { writes: { set: [k] }, value: k.secret };
     };
-    const claimed = await bestJob(advert.site, machine, { pilotId: advert.pilotId, ...(advert.reportKey !== undefined && { reportKey: advert.reportKey }) }, admitted, withKey);
+    const claimed = await bestJob(advert.site, machine, { pilotId: advert.pilotId, reportKey: advert.reportKey }, admitted, withKey);
     if (!claimed) return nomatch(`no waiting job at ${advert.site} matches this pilot`);
     try {
       const job = claimed.spec;
       if (!verifyJobSpecSeal(specSeals, job)) return await refuseUnsealed(claimed, advert.pilotId);
       const oneTimeKey = claimed.extra;
       const now = Date.now();
+      // JSON.stringify leaves an absent reportKey out. (The spec is written anew from the object
+      // its seal was checked on: splicing in the record's own JSON text instead was measured to
+      // save nothing, since the spliced body is then copied flat as large as stringify writes it.)
       const body: EnvelopeBody = {
         schemaVersion: SCHEMA_VERSION,
         job,
@@ -344,7 +346,7 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
         encryptedProxyKey: encryptToPilot(advert.publicKey, oneTimeKey),
         // Only this pilot can open it: what another reader of the reply learns renews no lease.
         encryptedHeartbeatKey: encryptToPilot(advert.publicKey, heartbeatKeyFor(heartbeatKeys, { jobId: job.jobId, attempt: job.attempt, leaseToken: claimed.lockToken, pilotId: advert.pilotId })),
-        ...(advert.reportKey !== undefined && { reportKey: advert.reportKey }),
+        reportKey: advert.reportKey,
         nonce: randomHex(16),
         issuedAt: now,
         expiresAt: now + mm.envelopeTtlSec * 1000,
@@ -381,7 +383,9 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
   }
 
   async function onAdvert(msg: Msg): Promise<void> {
-    const end = m.latency.startTimer();
+    // performance.now() rather than the histogram's startTimer(), whose closure and two hrtime
+    // arrays were allocated for every advert.
+    const started = performance.now();
     let reply: MatchReply;
     try {
       reply = await answerAdvert(msg.data, subjectSiteOf(msg.subject, names.subjects.advert));
@@ -392,8 +396,8 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
       m.errors.inc({ code: String(reply.status === "error" ? reply.code : 0) });
       if (reply.status === "error" && TOKEN_REFUSALS.has(reply.code)) void tokenRefused(msg.data, reply.code, reply.message);
     }
-    msg.respond(encoder.encode(JSON.stringify(reply)));
-    end();
+    msg.respond(jsonBytes(reply));
+    m.latency.observe((performance.now() - started) / 1000);
   }
 
   /**
@@ -470,7 +474,7 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
       if (isWmsError(e) && e.code === ERR.BAD_INPUT) m.heartbeats.inc({ result: "bad" });
       reply = errorReply(e);
     }
-    msg.respond(encoder.encode(JSON.stringify(reply)));
+    msg.respond(jsonBytes(reply));
   }
 
   /** A pilot started before batched heartbeats: its one job, answered as a batch of one. */
@@ -483,7 +487,7 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
       if (isWmsError(e) && e.code === ERR.BAD_INPUT) m.heartbeats.inc({ result: "bad" });
       reply = errorReply(e);
     }
-    msg.respond(encoder.encode(JSON.stringify(reply)));
+    msg.respond(jsonBytes(reply));
   }
 
   // Requests are answered concurrently; stop() waits for the ones in flight before closing queues.

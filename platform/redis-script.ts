@@ -24,36 +24,48 @@ export interface ReadableRedisScript extends RedisScript {
 }
 
 export function redisScript(lua: string): ReadableRedisScript {
+  const flat = flatScript(lua);
+  // One array for KEYS and ARGV (ioredis takes it as the command's arguments as they are): the
+  // spread form built three more copies of them per call on the matchmaker's per-match path.
+  return {
+    sha: flat.sha,
+    run: (redis, keys, args) => flat.run(redis, keys.length, keysAndArgs(keys, args), false),
+    runReadOnly: (redis, keys, args) => flat.run(redis, keys.length, keysAndArgs(keys, args), true),
+  };
+}
+
+/** A script run with its KEYS and ARGV already in one array of strings (`numKeys` keys first). */
+interface FlatScript {
+  readonly sha: string;
+  run(redis: RedisClient, numKeys: number, keysAndArgv: string[], readOnly: boolean): Promise<unknown>;
+}
+
+function flatScript(lua: string): FlatScript {
   const sha = createHash("sha1").update(lua).digest("hex");
-  const run = async (redis: RedisClient, keys: readonly string[], args: ReadonlyArray<string | number>, readOnly: boolean): Promise<unknown> => {
-    // One array for KEYS and ARGV (ioredis takes it as the command's arguments as they are): the
-    // spread form built three more copies of them per call on the matchmaker's per-match path.
-    const flat = keysAndArgs(keys, args);
-    const once = async (): Promise<unknown> => {
-      try {
-        return await (readOnly ? redis.evalsha_ro(sha, keys.length, ...flat) : redis.evalsha(sha, keys.length, flat));
-      } catch (e) {
-        if (!(e instanceof Error) || !e.message.startsWith("NOSCRIPT")) throw e;
-        return readOnly ? redis.eval_ro(lua, keys.length, ...flat) : redis.eval(lua, keys.length, flat);
-      }
-    };
-    for (let tries = 1; ; tries++) {
-      try {
-        return await once();
-      } catch (e) {
-        if (!redis.isCluster || tries >= CLUSTER_RETRIES || !notRunOnCluster(e)) throw e;
-        // ioredis follows MOVED for a lone command, but not for an auto-pipelined batch whose
-        // commands got different refusals: after a failover the matchmaker's heartbeat answers
-        // failed with MOVED and pilots gave up jobs they held (measured in the cluster task test).
-        (redis as Cluster).refreshSlotsCache();
-        await new Promise((r) => setTimeout(r, CLUSTER_RETRY_MS));
-      }
+  const once = async (redis: RedisClient, numKeys: number, flat: string[], readOnly: boolean): Promise<unknown> => {
+    try {
+      return await (readOnly ? redis.evalsha_ro(sha, numKeys, ...flat) : redis.evalsha(sha, numKeys, flat));
+    } catch (e) {
+      if (!(e instanceof Error) || !e.message.startsWith("NOSCRIPT")) throw e;
+      return readOnly ? redis.eval_ro(lua, numKeys, ...flat) : redis.eval(lua, numKeys, flat);
     }
   };
   return {
     sha,
-    run: (redis, keys, args) => run(redis, keys, args, false),
-    runReadOnly: (redis, keys, args) => run(redis, keys, args, true),
+    async run(redis, numKeys, flat, readOnly) {
+      for (let tries = 1; ; tries++) {
+        try {
+          return await once(redis, numKeys, flat, readOnly);
+        } catch (e) {
+          if (!redis.isCluster || tries >= CLUSTER_RETRIES || !notRunOnCluster(e)) throw e;
+          // ioredis follows MOVED for a lone command, but not for an auto-pipelined batch whose
+          // commands got different refusals: after a failover the matchmaker's heartbeat answers
+          // failed with MOVED and pilots gave up jobs they held (measured in the cluster task test).
+          (redis as Cluster).refreshSlotsCache();
+          await new Promise((r) => setTimeout(r, CLUSTER_RETRY_MS));
+        }
+      }
+    },
   };
 }
 
@@ -83,17 +95,28 @@ export function slotTag(key: string): string {
   return key;
 }
 
-/**
- * True when `key` hashes by the same text as a key whose tag is `tag` (what `slotTag` returns),
- * without cutting the key: checked for every key of every script call.
- */
-export function inSlot(key: string, tag: string): boolean {
+/** Where the text Redis Cluster hashes starts in `key` (see `slotTag`). */
+function tagStart(key: string): number {
   const a = key.indexOf("{");
-  if (a >= 0) {
-    const b = key.indexOf("}", a + 1);
-    if (b > a + 1) return b - a - 1 === tag.length && key.startsWith(tag, a + 1);
-  }
-  return key === tag;
+  return a >= 0 && key.indexOf("}", a + 1) > a + 1 ? a + 1 : 0;
+}
+
+/** Where it ends. */
+function tagEnd(key: string, start: number): number {
+  return start > 0 ? key.indexOf("}", start) : key.length;
+}
+
+/**
+ * True when two keys hash by the same text (the same slot on a Redis Cluster), compared in place:
+ * checked for every key of every script call, so without cutting either key.
+ */
+export function sameSlot(a: string, b: string): boolean {
+  const as = tagStart(a);
+  const bs = tagStart(b);
+  const n = tagEnd(a, as) - as;
+  if (n !== tagEnd(b, bs) - bs) return false;
+  for (let i = 0; i < n; i++) if (a.charCodeAt(as + i) !== b.charCodeAt(bs + i)) return false;
+  return true;
 }
 
 /** Most calls one script run carries; a larger burst is split, so no run holds Redis for long. */
@@ -112,8 +135,8 @@ interface Call {
  * matchmaker answers adverts in waves of twenty or more; one script run per call cost Redis a few
  * µs of set-up each and the client a command object, an encoding and a reply parse each. A batch is
  * atomic as a whole, which is stronger than the guarantee each call relies on. The script's body is
- * written as for one call (KEYS, ARGV, `return`). Calls are batched per hash tag of their first key
- * (a call's keys share one slot), so a batch never spans Redis Cluster slots.
+ * written as for one call (KEYS, ARGV, `return`). On a Redis Cluster, calls are batched per hash tag
+ * of their first key (a call's keys share one slot), so a batch never spans slots.
  */
 export function batchedRedisScript(lua: string): RedisScript {
   // The body becomes a function whose parameters shadow the globals KEYS and ARGV. pcall keeps one
@@ -141,30 +164,41 @@ for i = 1, n do
 end
 return out
 `;
-  const script = redisScript(wrapped);
+  const script = flatScript(wrapped);
   const pending = new Map<RedisClient, Map<string, Call[]>>();
 
-  function send(redis: RedisClient, calls: readonly Call[]): void {
+  function send(redis: RedisClient, calls: readonly Call[], from: number, to: number): void {
     // KEYS then ARGV (the number of calls, each call's key and argument counts, then every call's
-    // arguments), written once into one array.
-    const keys: string[] = [];
-    const argv: string[] = [String(calls.length)];
-    for (const c of calls) {
-      for (const k of c.keys) keys.push(k);
-      argv.push(String(c.keys.length), String(c.args.length));
+    // arguments), written once into the one array the command is sent with.
+    let numKeys = 0;
+    let numArgs = 0;
+    for (let i = from; i < to; i++) {
+      numKeys += calls[i].keys.length;
+      numArgs += calls[i].args.length;
     }
-    for (const c of calls) for (const a of c.args) argv.push(String(a));
-    script.run(redis, keys, argv).then(
+    const flat = new Array<string>(numKeys + 1 + 2 * (to - from) + numArgs);
+    let k = 0;
+    let a = numKeys;
+    flat[a++] = String(to - from);
+    for (let i = from; i < to; i++) {
+      const c = calls[i];
+      for (const key of c.keys) flat[k++] = key;
+      flat[a++] = String(c.keys.length);
+      flat[a++] = String(c.args.length);
+    }
+    for (let i = from; i < to; i++) for (const arg of calls[i].args) flat[a++] = typeof arg === "string" ? arg : String(arg);
+    script.run(redis, numKeys, flat, false).then(
       (out) => {
         const rows = out as Array<[number, unknown]>;
-        calls.forEach((c, i) => {
-          const row = rows[i];
+        for (let i = from; i < to; i++) {
+          const c = calls[i];
+          const row = rows[i - from];
           if (row?.[0] === 1) c.resolve(row[1] ?? null);
           else c.reject(new Error(String(row?.[1] ?? "the batched script returned no result for this call")));
-        });
+        }
       },
       (e: unknown) => {
-        for (const c of calls) c.reject(e);
+        for (let i = from; i < to; i++) calls[i].reject(e);
       },
     );
   }
@@ -172,7 +206,7 @@ return out
   function flush(redis: RedisClient): void {
     const groups = pending.get(redis) ?? new Map<string, Call[]>();
     pending.delete(redis);
-    for (const calls of groups.values()) for (let i = 0; i < calls.length; i += MAX_SCRIPT_BATCH) send(redis, calls.slice(i, i + MAX_SCRIPT_BATCH));
+    for (const calls of groups.values()) for (let i = 0; i < calls.length; i += MAX_SCRIPT_BATCH) send(redis, calls, i, Math.min(calls.length, i + MAX_SCRIPT_BATCH));
   }
 
   return {
@@ -186,7 +220,8 @@ return out
           // After the turn's microtasks: every advert of a NATS read has made its call by then.
           process.nextTick(flush, redis);
         }
-        const tag = slotTag(keys[0] ?? "");
+        // A single server has no slots: every call of the turn goes in one run.
+        const tag = redis.isCluster ? slotTag(keys[0] ?? "") : "";
         let calls = groups.get(tag);
         if (!calls) groups.set(tag, (calls = []));
         calls.push({ keys, args, resolve, reject });

@@ -87,7 +87,13 @@ export function wireNames(namespace = "wms"): WireNames {
   const ns = namespace;
   const redisPrefix = `${ns}:`;
   const shardTag = (kind: string, id: string): string => `{${ns}:${kind}:${id}}`;
-  const shardKey = (tag: string, ...parts: string[]): string => redisPrefix + [tag, ...parts].join(":");
+  // Appended part by part, not [tag, ...parts].join(":"): a match names two keys in its site's
+  // shard (the pilot token, the one-time key), and the copies of the parts cost more than the key.
+  const shardKey = (tag: string, ...parts: string[]): string => {
+    let key = redisPrefix + tag;
+    for (const p of parts) key += `:${p}`;
+    return key;
+  };
   return {
     namespace: ns,
     subjects: {
@@ -123,6 +129,10 @@ export function wireNames(namespace = "wms"): WireNames {
     redisKey: (...parts) => redisPrefix + parts.join(":"),
     shardTag,
     shardKey,
-    siteKey: (site, ...parts) => shardKey(shardTag("s", site), ...parts),
+    siteKey: (site, ...parts) => {
+      let key = `${redisPrefix}{${ns}:s:${site}}`;
+      for (const p of parts) key += `:${p}`;
+      return key;
+    },
   };
 }

@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { ERR, MatchEnvelope, type EnvelopeBody } from "../../schemas/index.ts";
 import { createBatchEnvelopeSigner, generatePilotKeyPair, verifyEnvelope } from "../../security/index.ts";
-import { buildBatch, rootFromPosition } from "../../security/envelope-batch.ts";
+import { createHash } from "node:crypto";
+import { buildBatch, leafHash, rootFromPosition } from "../../security/envelope-batch.ts";
 import { expectCode, usePki } from "./support/pki-fixture.ts";
 import { sampleEnvelopeBody } from "./support/sample-job.ts";
 
@@ -68,6 +69,14 @@ describe("batch-signed match envelopes", () => {
     expect(first[0].delegation).toEqual(second[0].delegation);
     await expectCode(() => verifyAs({ ...second[0], body: first[0].body }, 0), ERR.SEC_BAD_SIGNATURE);
     expect(verifyAs(first[0], 0).pilotId).toBe("pilot-0");
+  });
+
+  it("hashes a leaf as SHA-256 over the byte 0 and the body in UTF-8, whatever the body's size or characters", () => {
+    // Pilots of every version verify paths: the leaf's bytes must not depend on how they are assembled.
+    for (const b of ["", "{}", "Zoë 日本 😀", "x".repeat(5000), "é".repeat(40_000), "y".repeat(70_000), "short again"]) {
+      const want = createHash("sha256").update(Buffer.from([0])).update(b, "utf8").digest();
+      expect(leafHash(b).equals(want)).toBe(true);
+    }
   });
 
   it("every leaf of any batch size leads to the root, and no other body does", () => {
