@@ -2,6 +2,7 @@
 // `--json` output, and the config loaded once per invocation.
 import { Option, type Command } from "commander";
 import { ERR, WmsError } from "../schemas/index.ts";
+import { isNamespace } from "../schemas/names.ts";
 import { loadConfig, type LoadedConfig } from "../platform/config.ts";
 import { READY_MESSAGE } from "../deployment/ready-message.ts";
 import { privateServicesOf } from "../deployment/up-state.ts";
@@ -18,8 +19,19 @@ export function globalOptions(cmd: Command): GlobalOptions {
   return cmd.optsWithGlobals<GlobalOptions>();
 }
 
+/**
+ * `--namespace` checked as a command-line value (E1008), before it reaches a config whose schema
+ * would refuse it as a bad wms.yaml (E1002), or a wms.yaml `wms init` writes.
+ */
+export function checkNamespaceOption(ns: string | undefined): void {
+  if (ns !== undefined && !isNamespace(ns)) {
+    throw new WmsError(ERR.USAGE, `--namespace '${ns}': lower-case letters, digits, '-' and '_', starting with a letter or digit, at most 63 characters`);
+  }
+}
+
 export function configFor(cmd: Command): LoadedConfig {
   const g = globalOptions(cmd);
+  checkNamespaceOption(g.namespace);
   // A deployment `wms up` runs on private servers: this command connects to them, not to the file's URLs.
   return loadConfig({ path: g.config, overrides: g.namespace ? { namespace: g.namespace } : undefined, runningServices: privateServicesOf });
 }

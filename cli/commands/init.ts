@@ -1,8 +1,5 @@
 import type { Command } from "commander";
-import { action, parseIntOption, parsePortOption, printJson, wmsCommand } from "../command-kit.ts";
-import { ERR } from "../../schemas/error-codes.ts";
-import { isNamespace } from "../../schemas/names.ts";
-import { WmsError } from "../../schemas/wms-error.ts";
+import { action, checkNamespaceOption, parseIntOption, parsePortOption, printJson, wmsCommand } from "../command-kit.ts";
 
 export function registerInit(program: Command): void {
   program
@@ -17,11 +14,9 @@ export function registerInit(program: Command): void {
       action(async (dir: string, opts: { monitorPort: number; matchmakers: number; json?: boolean }, cmd: Command) => {
         const { initDeployment } = await import("../../deployment/init-deployment.ts");
         const namespace = cmd.optsWithGlobals<{ namespace?: string }>().namespace;
-        // Checked here, before anything is written: wms.yaml with a namespace its schema refuses
-        // would make every later command in the folder fail with E1002.
-        if (namespace !== undefined && !isNamespace(namespace)) {
-          throw new WmsError(ERR.USAGE, `--namespace '${namespace}': lower-case letters, digits, '-' and '_', starting with a letter or digit, at most 63 characters`);
-        }
+        // Checked before anything is written: a namespace wms.yaml's schema refuses would make
+        // every later command in the folder fail with E1002.
+        checkNamespaceOption(namespace);
         const r = initDeployment({ dir, namespace, monitorPort: opts.monitorPort, matchmakers: opts.matchmakers });
         if (opts.json) return printJson(r);
         const rel = (p: string): string => (p.startsWith(r.dir + "/") ? p.slice(r.dir.length + 1) : p);

@@ -113,5 +113,9 @@ describe("wms init", () => {
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(r.stderr).toMatch(/^wms: error E1008 USAGE: .*--namespace 'My Grid!': lower-case/);
     expect(existsSync(badNs)).toBe(false);
+    // The same check for every command that loads a config: the command line is wrong, not wms.yaml.
+    const list = await runCli(["--namespace", "My Grid!", "job", "list"], { cwd: base });
+    expect(list.code).toBe(2);
+    expect(list.stderr).toMatch(/^wms: error E1008 USAGE: .*--namespace 'My Grid!': lower-case[^\n]*\n$/);
   });
 });
