@@ -110,8 +110,9 @@ export function redisAcl(role: TransportRole, names: WireNames): RedisAcl | unde
       // The `wms` of operators and data managers reads what the services keep (task status and
       // lists, job logs, pilots, the factory's state, accounting) and writes only the replica
       // catalog (`wms replica add/load`) and the knobs `wms factory set` persists for a factory's
-      // next start. Key permissions hold inside scripts too.
-      return { keys: [`${ns}:replica:*`, `${ns}:factory:*:q:*:knobs`], readKeys: keys, commands: [...base, "+@read", "+@write", "+@scripting", "+@keyspace", "+@hash", "+@set", "+@sortedset", "+@string", "+@list", "+@transaction", "-@dangerous", "+info"] };
+      // next start, spending that request's nonce (`sec:nonce:`) so it cannot be replayed to the
+      // factory later. Key permissions hold inside scripts too.
+      return { keys: [`${ns}:replica:*`, `${ns}:factory:*:q:*:knobs`, `${ns}:sec:nonce:*`], readKeys: keys, commands: [...base, "+@read", "+@write", "+@scripting", "+@keyspace", "+@hash", "+@set", "+@sortedset", "+@string", "+@list", "+@transaction", "-@dangerous", "+info"] };
     default:
       return { keys, commands: [...base, "+@read", "+@write", "+@scripting", "+@keyspace", "+@list", "+@hash", "+@set", "+@sortedset", "+@string", "+@stream", "+@transaction", "+@blocking", "-@dangerous", "+info"] };
   }

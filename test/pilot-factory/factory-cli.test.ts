@@ -202,7 +202,7 @@ describe("wms pilot list", () => {
     const keys = factoryKeys(names, "fac-list");
     expect(await redis.smembers(keys.sites)).toEqual(["SITE_A"]);
     expect((await redis.zrange(keys.sitePilots("SITE_A"), 0, -1)).sort()).toEqual([...ids].sort());
-    const other = await runCli(["--namespace", ns, "pilot", "list", "--site", "SITE_B", "--json"]);
+    const other = await runCli(["--namespace", ns, "pilot", "list", "--site", "SITE_B", "--json"], operator);
     expect((JSON.parse(other.stdout) as Array<Record<string, unknown>>).filter((r) => r.factoryId === "fac-list")).toEqual([]);
     await redis.del(keys.pilot(ids[2]));
     // The factory's next submission to the site (recorded as a running factory records it).
@@ -210,7 +210,7 @@ describe("wms pilot list", () => {
     const indexed = await redis.zrange(keys.sitePilots("SITE_A"), 0, -1);
     expect(indexed).not.toContain(ids[2]);
     expect(indexed).toContain("fac-list-next");
-    const after = JSON.parse((await runCli(["--namespace", ns, "pilot", "list", "--json"])).stdout) as Array<Record<string, unknown>>;
+    const after = JSON.parse((await runCli(["--namespace", ns, "pilot", "list", "--json"], operator)).stdout) as Array<Record<string, unknown>>;
     expect(after.some((row) => row.pilotId === ids[2])).toBe(false);
   });
 });
