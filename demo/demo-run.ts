@@ -216,7 +216,8 @@ export async function runDemo(o: DemoOptions, base: LoadedConfig, out: DemoOutpu
 
     // 5. The services, in this process (pilots are processes of their own, started by the factory).
     const trust = loadTrust(pkiDir);
-    const cache = await startCredentialCache({ nc: await natsAs("credentials"), redis: redisAs("credentials"), names, config: as("credentials").config, trust, logger });
+    const cache = startCredentialCache({ nc: await natsAs("credentials"), redis: redisAs("credentials"), names, config: as("credentials").config, trust, logger });
+    await cache.ready;
     cleanups.push(["credential cache", () => cache.stop()]);
     const mmCreds = readServiceCredentials(pkiDir, "matchmaker");
     const matchmakers: MatchmakerHandle[] = [];

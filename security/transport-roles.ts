@@ -30,6 +30,11 @@ export interface RedisAcl {
   readonly readKeys?: readonly string[];
   /** ACL command rules, in order (`+@read`, `-@dangerous`, `+info`). */
   readonly commands: readonly string[];
+  /**
+   * Redis 7 ACL selectors: each allows only its commands, and only on its keys (`(~pattern +cmd)`),
+   * beside the root rules above; for a key a role may write with one command and no other.
+   */
+  readonly selectors?: ReadonlyArray<{ readonly keys: readonly string[]; readonly commands: readonly string[] }>;
 }
 
 export interface RabbitPermissions {
@@ -110,9 +115,16 @@ export function redisAcl(role: TransportRole, names: WireNames): RedisAcl | unde
       // The `wms` of operators and data managers reads what the services keep (task status and
       // lists, job logs, pilots, the factory's state, accounting) and writes only the replica
       // catalog (`wms replica add/load`) and the knobs `wms factory set` persists for a factory's
-      // next start, spending that request's nonce (`sec:nonce:`) so it cannot be replayed to the
-      // factory later. Key permissions hold inside scripts too.
-      return { keys: [`${ns}:replica:*`, `${ns}:factory:*:q:*:knobs`, `${ns}:sec:nonce:*`], readKeys: keys, commands: [...base, "+@read", "+@write", "+@scripting", "+@keyspace", "+@hash", "+@set", "+@sortedset", "+@string", "+@list", "+@transaction", "-@dangerous", "+info"] };
+      // next start. Key permissions hold inside scripts too. Keeping a change for a factory that
+      // is not running spends the request's nonce first (SET NX, as the factory would on receipt),
+      // so it cannot be replayed to a factory later: SET alone on the nonce keys, not DEL, which
+      // would let a spent request be sent again.
+      return {
+        keys: [`${ns}:replica:*`, `${ns}:factory:*:q:*:knobs`],
+        readKeys: keys,
+        commands: [...base, "+@read", "+@write", "+@scripting", "+@keyspace", "+@hash", "+@set", "+@sortedset", "+@string", "+@list", "+@transaction", "-@dangerous", "+info"],
+        selectors: [{ keys: [`${ns}:sec:nonce:*`], commands: ["+set"] }],
+      };
     default:
       return { keys, commands: [...base, "+@read", "+@write", "+@scripting", "+@keyspace", "+@list", "+@hash", "+@set", "+@sortedset", "+@string", "+@stream", "+@transaction", "+@blocking", "-@dangerous", "+info"] };
   }

@@ -73,7 +73,8 @@ export function natsAuthorizationBlock(users: ReadonlyArray<{ role: TransportRol
 export function redisAclLine(role: TransportRole, names: WireNames, password: string): string | undefined {
   const acl = redisAcl(role, names);
   if (!acl) return undefined;
-  return ["user", transportUser(role, names), "on", `#${redisPasswordHash(password)}`, "resetkeys", ...acl.keys.map((k) => `~${k}`), ...(acl.readKeys ?? []).map((k) => `%R~${k}`), "resetchannels", ...acl.commands].join(" ");
+  const selectors = (acl.selectors ?? []).map((sel) => `(${[...sel.keys.map((k) => `~${k}`), ...sel.commands].join(" ")})`);
+  return ["user", transportUser(role, names), "on", `#${redisPasswordHash(password)}`, "resetkeys", ...acl.keys.map((k) => `~${k}`), ...(acl.readKeys ?? []).map((k) => `%R~${k}`), "resetchannels", ...acl.commands, ...selectors].join(" ");
 }
 
 function writeSecret(path: string, text: string): void {

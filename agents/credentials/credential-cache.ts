@@ -107,6 +107,12 @@ const RETRIEVE_STATES: readonly string[] = LEASED_STATES;
 const RENEW_STATES: readonly string[] = LEASED_STATES.filter((s) => s !== "sent");
 
 export interface CredentialCache {
+  /**
+   * Resolves once the server has the cache's subscriptions (a flush after them): a request sent
+   * from another connection before then finds no responder ("no credential cache is running").
+   * Await it before telling anyone the cache serves.
+   */
+  readonly ready: Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -359,7 +365,11 @@ export function startCredentialCache(d: CredentialCacheDeps): CredentialCache {
     serve(d.names.subjects.credRenew, (data) => retrieve(data, "renew")),
   ];
   log?.info({ namespace: d.names.namespace }, "credential cache listening");
+  const ready = d.nc.flush();
+  // Awaited by whoever needs it; a connection closed meanwhile is stop()'s business, not an unhandled rejection.
+  ready.catch(() => undefined);
   return {
+    ready,
     async stop() {
       for (const s of subs) s.unsubscribe();
       await d.nc.flush();

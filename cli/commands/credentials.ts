@@ -27,6 +27,8 @@ export function registerCredentials(program: Command): void {
         const redis = await connectRedis(config, { onError: (e) => logger.warn({ err: e.message }, "redis") });
         const reports = new ReportPublisher({ url: config.rabbitmq.url, rabbit: config.rabbitmq, names, spoolDir: opts.spoolDir, logger });
         const cache = startCredentialCache({ nc, redis, names, config, trust, logger, reports, keyring });
+        // Ready only once NATS has its subscriptions: `wms up` delegates the users' proxies next.
+        await cache.ready;
         await serveUntilStopped(async () => {
           await cache.stop();
           await nc.close();

@@ -1,8 +1,8 @@
 // The NATS permissions `wms secrets init` writes for the partitioned advert and heartbeat subjects.
 import { describe, expect, it } from "vitest";
 import { wireNames } from "../../schemas/index.ts";
-import { natsPermissions } from "../../security/index.ts";
-import { natsAuthorizationBlock } from "../../security/transport-secrets.ts";
+import { natsPermissions, redisAcl } from "../../security/index.ts";
+import { natsAuthorizationBlock, redisAclLine } from "../../security/transport-secrets.ts";
 
 describe("NATS permissions for per-site subjects", () => {
   const names = wireNames("wms");
@@ -24,5 +24,20 @@ describe("NATS permissions for per-site subjects", () => {
     const block = natsAuthorizationBlock([{ role: "pilot", nkey: "UPILOT" }], names);
     expect(block).toContain('"wms.match.heartbeat.*"');
     expect(block).not.toContain("wms.match.heartbeat.>");
+  });
+});
+
+describe("Redis ACL of the operator's wms", () => {
+  const names = wireNames("wms");
+
+  it("may spend a factory control's nonce with SET alone (wms factory set with no factory running), never delete one", () => {
+    const acl = redisAcl("operator", names);
+    expect(acl?.keys).not.toContain("wms:sec:nonce:*");
+    expect(acl?.selectors).toEqual([{ keys: ["wms:sec:nonce:*"], commands: ["+set"] }]);
+    expect(redisAclLine("operator", names, "pw")).toMatch(/ \(~wms:sec:nonce:\* \+set\)$/);
+  });
+
+  it("gives the services no selector: they write the namespace's keys already", () => {
+    for (const role of ["intake", "matchmaker", "agents", "credentials", "factory"] as const) expect(redisAcl(role, names)?.selectors).toBeUndefined();
   });
 });

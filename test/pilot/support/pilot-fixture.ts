@@ -122,6 +122,7 @@ export async function pilotFixture(label: string, siteOver: Partial<Site> = {}, 
   const minted = new Map<string, { state: string; attempt: number; pilotId: string; site: string }>();
   const jobs = opts.matchmaker === "real" ? undefined : { attemptOf: async (jobId: string) => minted.get(jobId) };
   const cache = startCredentialCache({ nc: cacheNc, redis, names, config: { ...config, pki: { dir: pkiDir }, credentials: { ...config.credentials, encryptionKey: randomBytes(32).toString("base64"), proxyKeyBits: 1024 } }, trust, jobs });
+  await cache.ready;
   await new CredentialClient(userNc, names, { trust }).delegate({ certChain: [user.certPem], keyPem: user.keyPem }, { retrievers: ["role:pilot"], lifetimeSec: 3600 });
   const pilotCert = issueCertificate({ caDir: pkiDir, kind: "pilot", dn: "/DC=org/DC=pilot-wms/OU=pilot-wms/CN=test pilot", roles: ["pilot"] });
   const client = new CredentialClient(nc, names, { trust, caller: { certChain: [pilotCert.certPem], keyPem: pilotCert.keyPem }, proxyKeyBits: 1024 });
