@@ -45,6 +45,7 @@ const table = [
   [1011, "UNKNOWN_CATEGORY", "general", false, "No such error category; run 'wms errors' for the table and its categories"],
   [1012, "SERVICE_AUTH_FAILED", "general", false, "A service (NATS, Redis or RabbitMQ) answers but refuses our credentials; check the identity in the configuration"],
   [1013, "SERVICE_PERMISSION_DENIED", "general", false, "A service refused an operation this identity is not permitted (least privilege per role)"],
+  [1014, "DEPLOYMENT_ALREADY_UP", "general", false, "wms up already runs for this deployment folder"],
   // pilot
   [1100, "PILOT_PROBE_FAILED", "pilot", true, "The pilot could not probe its worker node"],
   [1101, "PILOT_NO_WALLTIME", "pilot", false, "Not enough walltime left for another job"],
