@@ -30,6 +30,8 @@ beforeAll(async () => {
   h = await startIntakeHarness("intakecred", { credentials: { info: (dn) => (lookup as OwnerCredentialLookup).info(dn) } });
   const config = { ...h.loaded.config, pki: { dir: h.pkiDir }, credentials: { ...h.loaded.config.credentials, encryptionKey: randomBytes(32).toString("base64") } };
   cache = startCredentialCache({ nc: await h.connect("credentials"), redis: h.redis, names: h.loaded.names, config, trust: h.trust });
+  // Its subscriptions are in place before anything asks it (under load a request could find no responder).
+  await cache.ready;
   const own = readServiceCredentials(h.pkiDir, "intake");
   const caller = { certChain: [own.certPem], keyPem: own.keyPem };
   // The intake asks as itself: its own identity on NATS too.

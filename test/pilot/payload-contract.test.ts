@@ -70,6 +70,8 @@ beforeAll(async () => {
   userNc = await openNatsAs(loaded, "operator", "payload-contract-user");
   stops.push(() => Promise.all([cacheNc.close(), intakeNc.close(), userNc.close()]));
   const cache = startCredentialCache({ nc: cacheNc, redis, names, config: asRole(loaded, "credentials").config, trust, logger });
+  // Its subscriptions are in place before anything asks it (under load a request could find no responder).
+  await cache.ready;
   stops.push(() => cache.stop());
   const mm: MatchmakerHandle = await startMatchmaker({ nc, redis, names, config, signer: createBatchEnvelopeSigner(readServiceCredentials(config.pki.dir, "matchmaker")), logger });
   stops.push(() => mm.stop());

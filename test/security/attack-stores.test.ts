@@ -43,6 +43,8 @@ beforeAll(async () => {
   // the pilot and mallory ask over the pilots' connection (h.nc).
   cacheRedis = openRedisAs(h.loaded, "credentials");
   cache = startCredentialCache({ nc: await h.connect("credentials"), redis: cacheRedis, names: h.loaded.names, config, trust: h.trust });
+  // Its subscriptions are in place before anything asks it (under load a request could find no responder).
+  await cache.ready;
   const victim = issueCertificate({ caDir: h.pkiDir, kind: "user", dn: VICTIM_DN, roles: ["production"], keyBits: 1024 });
   const mal = issueCertificate({ caDir: h.pkiDir, kind: "user", dn: MALLORY_DN, roles: [], keyBits: 1024 });
   const pilot = issueCertificate({ caDir: h.pkiDir, kind: "pilot", dn: "/DC=org/DC=pilot-wms/OU=Pilots/CN=honest pilot", roles: ["pilot"], keyBits: 1024 });

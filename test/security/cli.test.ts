@@ -57,6 +57,8 @@ describe("wms pki / proxy / credentials", () => {
 
     const cacheConfig = { ...config, pki: { dir: pkiDir }, credentials: { ...config.credentials, encryptionKey: randomBytes(32).toString("base64") } };
     cache = startCredentialCache({ nc, redis, names, config: cacheConfig, trust });
+    // Its subscriptions are in place before anything asks it (under load a request could find no responder).
+    await cache.ready;
     const creds = ["--cert", `${prefix}.cert.pem`, "--key", `${prefix}.key.pem`];
     // Nothing stored yet: myproxy-info's "no credentials found" is an error with its code. A user
     // whose certificate has one day left gets a shorter proxy than asked for, and is told so.

@@ -55,6 +55,8 @@ beforeAll(async () => {
     reports: { publish: async (r) => void published.push(r) },
     jobs: { attemptOf: async (jobId) => liveJobs.get(jobId) },
   });
+  // Its subscriptions are in place before anything asks it (under load a request could find no responder).
+  await cache.ready;
   userProxy = createProxy({ certPem: pki.user.certPem, keyPem: pki.user.keyPem, lifetimeSec: 3600, keyBits: BITS });
   userClient = new CredentialClient(userNc, names, { trust: pki.trust });
   pilotClient = new CredentialClient(pilotNc, names, { trust: pki.trust, caller: { certChain: [pki.pilot.certPem], keyPem: pki.pilot.keyPem }, proxyKeyBits: BITS });

@@ -46,6 +46,8 @@ beforeAll(async () => {
   pilotNc = await openNatsAs(loaded, "pilot", "test-keyrotate-pilot");
   mmRedis = openRedisAs(loaded, "matchmaker");
   cache = startCredentialCache({ nc, redis, names, config, trust: pki.trust, jobs: { attemptOf: async (id) => liveJobs.get(id) } });
+  // Its subscriptions are in place before anything asks it (under load a request could find no responder).
+  await cache.ready;
   const sealer = new ServiceSealer(pkiSealKeys(pki.dir).oneTimeKey, ONE_TIME_KEY_SEAL_PURPOSE);
   keys = new OneTimeKeyStore(mmRedis, names, { maxRenewals: 1, sealer });
 });

@@ -31,6 +31,8 @@ beforeAll(async () => {
   mmRedis = openRedisAs(h.loaded, "matchmaker");
   pilotNc = await h.connect("pilot");
   cache = startCredentialCache({ nc: await h.connect("credentials"), redis: cacheRedis, names: h.loaded.names, config, trust: h.trust, jobs: { attemptOf: async (id) => liveJobs.get(id) } });
+  // Its subscriptions are in place before anything asks it (under load a request could find no responder).
+  await cache.ready;
   const sealer = new ServiceSealer(pkiSealKeys(h.pkiDir).oneTimeKey, ONE_TIME_KEY_SEAL_PURPOSE);
   keys = new OneTimeKeyStore(mmRedis, h.loaded.names, { maxRenewals: 1, sealer });
   await h.sites.publish(siteConfig([{ name: "CERN" }]));

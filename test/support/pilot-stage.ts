@@ -282,6 +282,8 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
   try {
     const trust = loadTrust(pkiDir);
     cache = startCredentialCache({ nc: cacheNc, redis, names, config: as("credentials").config, trust, logger });
+    // Its subscriptions are in place before anything asks it (under load a request could find no responder).
+    await cache.ready;
     if (o.matchmakerProcesses === undefined) {
       mm = await startMatchmaker({ nc, redis, names, config: as("matchmaker").config, signer: createEnvelopeSigner(readServiceCredentials(pkiDir, "matchmaker")), logger, sites: siteEntries });
       dispatch = mm.dispatch;
