@@ -4,7 +4,7 @@
 // (job-store.ts). See README.md for why this replaced one BullMQ queue and Worker per (site,
 // autocluster), and for the ordering argument between the two steps of a claim.
 import { ERR, type JobSpec, type WireNames } from "../schemas/index.ts";
-import type { RedisClient } from "../platform/redis-script.ts";
+import { isCluster, replicaWaiter, type RedisClient } from "../platform/redis-client.ts";
 import { randomHex, sealReportKey, type ServiceSealer } from "../security/index.ts";
 import { JobStore, type SideWrites } from "./job-store.ts";
 import { LEASED_STATES, type JobState } from "./lifecycle.ts";
@@ -33,6 +33,16 @@ export interface DispatchQueuesOptions {
    * the agents refuse.
    */
   readonly reportKeySealer?: ServiceSealer;
+  /**
+   * On a Redis Cluster: before a claim is handed out, wait up to this long for a replica of each
+   * master it wrote to (its site shard and its task shard) to hold it (WAIT 1). Replication is
+   * asynchronous: a master that dies after acknowledging a claim but before passing it on leaves its
+   * promoted replica without it, and the job is handed out a second time. 0 or unset: no wait (a
+   * single server has no replica to wait for). A claim whose master stops answering meanwhile
+   * fails (not handed out: its lease runs out); one the replica did not acknowledge in time is
+   * handed out (a lagging or absent replica must not stop dispatch).
+   */
+  readonly claimReplicaWaitMs?: number;
 }
 
 /** A job taken off its ready set for one pilot: leased at its site, moved `activated → sent` in its record. */
@@ -119,11 +129,15 @@ export class DispatchQueues {
   private checking: Promise<void> | undefined;
   private onStalledOutcome: ((jobId: string, outcome: StallOutcome) => void) | undefined;
   private closed = false;
+  /** WAIT on the master of a key's slot (claimReplicaWaitMs), shared by the claims of one turn. */
+  private readonly replicated: ((key: string) => Promise<number>) | undefined;
 
   constructor(private readonly opts: DispatchQueuesOptions) {
     this.redis = opts.redis;
     this.keys = jobKeys(opts.names);
     this.jobs = new JobStore(opts.redis, opts.names);
+    const waitMs = opts.claimReplicaWaitMs ?? 0;
+    this.replicated = waitMs > 0 && isCluster(opts.redis) ? replicaWaiter(opts.redis, 1, waitMs) : undefined;
   }
 
   // ---- intake side ------------------------------------------------------------------------------
@@ -300,7 +314,10 @@ export class DispatchQueues {
         // attempt is written into it rather than into a copy of its two dozen fields.
         const spec = moved.spec;
         spec.attempt = attempt;
-        if (!withClaim) return { spec, lockToken: token, site, autocluster: ac, attempt };
+        if (!withClaim) {
+          await this.claimReplicated(sk.lease, spec.taskId);
+          return { spec, lockToken: token, site, autocluster: ac, attempt };
+        }
         let prepared: ClaimWrites<T>;
         try {
           prepared = withClaim({ jobId, taskId: spec.taskId, userDn: spec.userDn, attempt });
@@ -309,12 +326,22 @@ export class DispatchQueues {
           await this.unclaim({ spec, lockToken: token, site, autocluster: ac, attempt });
           throw e;
         }
+        await this.claimReplicated(sk.lease, spec.taskId);
         return { spec, lockToken: token, site, autocluster: ac, attempt, extra: prepared.value };
       }
       // Its record is not waiting (cancelled or final meanwhile, or none): the entry must not run,
       // and the claim's counts are undone.
       await releaseScript.run(this.redis, [sk.lease, sk.held, sk.states], [jobId, token, "1"]);
     }
+  }
+
+  /**
+   * With claimReplicaWaitMs: the claim's writes (lease and one-time key in the site shard, the
+   * record's move in the task shard) are on a replica of each master before the job leaves.
+   */
+  private async claimReplicated(siteKey: string, taskId: string): Promise<void> {
+    if (!this.replicated) return;
+    await Promise.all([this.replicated(siteKey), this.replicated(this.keys.task(taskId).task)]);
   }
 
   private async write(w: SideWrites): Promise<void> {

@@ -172,6 +172,8 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     onError: (err, context) => logger?.warn({ err: err.message, context }, "dispatch queue error"),
     // The agents believe a claim's report key only with this seal (security/report-key-seal.ts).
     reportKeySealer: o.sealKeys?.reportKey ? new ServiceSealer(o.sealKeys.reportKey, REPORT_KEY_SEAL_PURPOSE) : openSealer(config.pki, REPORT_KEY_SEAL_PURPOSE),
+    // On a Redis Cluster, a claim is on a replica before the job leaves (jobs/dispatch-queues.ts).
+    claimReplicaWaitMs: config.redis.cluster?.claimReplicaWaitMs,
   });
   const jobs = new JobStore(redis, names);
   const tokens = new PilotTokenStore(redis, names);

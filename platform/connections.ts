@@ -9,6 +9,7 @@ import type { ConnectionOptions as TlsConnectionOptions } from "node:tls";
 import type * as Amqp from "amqplib";
 import { ERR, WmsError, type WmsConfig } from "../schemas/index.ts";
 import { commandBytes } from "./redis-command-bytes.ts";
+import { failoverClusterClass, failoverClusterOptions } from "./redis-failover.ts";
 import type { RedisClient } from "./redis-client.ts";
 import { natsTarget, rabbitTarget, readPem, readSecret, redactUrl, redisTarget } from "./service-targets.ts";
 
@@ -165,11 +166,13 @@ export function openRedis(config: WmsConfig, opts: RedisOpenOptions = {}): Redis
     // above), so without a periodic refresh the client kept asking the dead node after its replica
     // had taken over (measured: a third of the keys unreadable 30 s after the failover).
     slotsRefreshInterval: 2000,
+    ...failoverClusterOptions(),
     redisOptions: { ...redisConnectOptions(config.redis), ...perNode },
     // TLS certificates name hosts; the addresses CLUSTER SLOTS reports are IPs, so keep the name.
     ...(t.tls ? { dnsLookup: (address: string, callback: (err: null, address: string) => void) => callback(null, address) } : {}),
   };
-  return new (ioredis().Cluster)(
+  // Commands refused while a failover moves slots are sent again (redis-failover.ts).
+  return new (failoverClusterClass(ioredis().Cluster))(
     t.nodes.map((n) => ({ host: n.host, port: n.port })),
     clusterOpts,
   );

@@ -71,3 +71,53 @@ export function singleServer(c: RedisClient, what: string): Redis {
   if (isCluster(c)) throw new WmsError(ERR.BAD_CONFIG, `${what} needs a single Redis server (redis.url), not redis.cluster`);
   return c;
 }
+
+/** CRC16-CCITT (XMODEM) lookup table, the checksum Redis Cluster hashes keys with. */
+const CRC16 = (() => {
+  const t = new Uint16Array(256);
+  for (let i = 0; i < 256; i++) {
+    let c = i << 8;
+    for (let b = 0; b < 8; b++) c = c & 0x8000 ? ((c << 1) ^ 0x1021) & 0xffff : (c << 1) & 0xffff;
+    t[i] = c;
+  }
+  return t;
+})();
+
+/** The hash slot Redis Cluster keeps `key` in (CLUSTER KEYSLOT): CRC16 of its hash tag, mod 16384. */
+export function keySlot(key: string): number {
+  let crc = 0;
+  for (const byte of Buffer.from(slotTag(key), "utf8")) crc = ((crc << 8) & 0xffff) ^ CRC16[((crc >> 8) ^ byte) & 0xff];
+  return crc & 0x3fff;
+}
+
+/** The master serving `key`'s slot as the client's slot map says now, if it knows one. */
+function masterOf(c: Cluster, key: string): Redis | undefined {
+  const at = c.slots[keySlot(key)]?.[0];
+  if (at === undefined) return undefined;
+  return c.nodes("master").find((n) => `${n.options.host}:${n.options.port}` === at);
+}
+
+/**
+ * `wait(key)`: once every write this client sent so far to the master serving `key`'s slot is on
+ * `replicas` of its replicas (WAIT), or `timeoutMs` passed; resolves with how many acknowledged (0
+ * where the client knows no master for the slot). WAIT covers every earlier write on the same
+ * connection, so the calls made in one event-loop turn for the same master share one WAIT. It
+ * blocks that connection meanwhile: the client's other commands to that master queue behind it.
+ * Rejects when the master does not answer (it died: what was written may be lost).
+ */
+export function replicaWaiter(c: Cluster, replicas: number, timeoutMs: number): (key: string) => Promise<number> {
+  const scheduled = new Map<Redis, Promise<number>>();
+  return (key) => {
+    const node = masterOf(c, key);
+    if (!node) return Promise.resolve(0);
+    let p = scheduled.get(node);
+    if (!p) {
+      p = new Promise<void>((r) => process.nextTick(r)).then(async () => {
+        scheduled.delete(node);
+        return Number(await node.call("WAIT", String(replicas), String(timeoutMs)));
+      });
+      scheduled.set(node, p);
+    }
+    return p;
+  };
+}

@@ -1,7 +1,9 @@
 // One way to run our Lua scripts: EVALSHA, falling back to EVAL when the server has not seen the
 // script (first use, or after a restart / failover flushed the script cache). Unlike ioredis'
 // defineCommand, this is an ordinary command, so it is safe on auto-pipelined connections (a
-// pipeline created before defineCommand would lack the custom command and fail).
+// pipeline created before defineCommand would lack the custom command and fail). On a Redis
+// Cluster, a call refused during a failover (MOVED, CLUSTERDOWN...) is sent again by the client
+// itself, as every other command is (redis-failover.ts).
 import { createHash } from "node:crypto";
 import type { Cluster, Redis } from "ioredis";
 
@@ -46,36 +48,16 @@ function flatScript(lua: string): FlatScript {
     try {
       return await (readOnly ? redis.evalsha_ro(sha, numKeys, ...flat) : redis.evalsha(sha, numKeys, flat));
     } catch (e) {
-      if (!(e instanceof Error) || !e.message.startsWith("NOSCRIPT")) throw e;
+      // Also as ioredis words it once a failover used up its redirections: "Too many Cluster
+      // redirections. Last error: ReplyError: NOSCRIPT ..." (a promoted replica has no scripts).
+      if (!(e instanceof Error) || !/(?:^|Error: )NOSCRIPT /.test(e.message)) throw e;
       return readOnly ? redis.eval_ro(lua, numKeys, ...flat) : redis.eval(lua, numKeys, flat);
     }
   };
   return {
     sha,
-    async run(redis, numKeys, flat, readOnly) {
-      for (let tries = 1; ; tries++) {
-        try {
-          return await once(redis, numKeys, flat, readOnly);
-        } catch (e) {
-          if (!redis.isCluster || tries >= CLUSTER_RETRIES || !notRunOnCluster(e)) throw e;
-          // ioredis follows MOVED for a lone command, but not for an auto-pipelined batch whose
-          // commands got different refusals: after a failover the matchmaker's heartbeat answers
-          // failed with MOVED and pilots gave up jobs they held (measured in the cluster task test).
-          (redis as Cluster).refreshSlotsCache();
-          await new Promise((r) => setTimeout(r, CLUSTER_RETRY_MS));
-        }
-      }
-    },
+    run: once,
   };
-}
-
-/** A failover takes a cluster-node-timeout and an election; this covers a few seconds of it. */
-const CLUSTER_RETRIES = 30;
-const CLUSTER_RETRY_MS = 200;
-
-/** Refusals by which a Redis Cluster node says the script did not run (its slot is elsewhere or not served yet), so running it again is safe. */
-function notRunOnCluster(e: unknown): boolean {
-  return e instanceof Error && /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /.test(e.message);
 }
 
 function keysAndArgs(keys: readonly string[], args: ReadonlyArray<string | number>): string[] {

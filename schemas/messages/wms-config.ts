@@ -44,7 +44,14 @@ export const WmsConfigSchema = Type.Object(
         url: Type.String({ default: "redis://127.0.0.1:6379", description: "A single server (rediss:// for TLS); ignored when cluster.nodes is set" }),
         cluster: Type.Optional(
           Type.Object(
-            { nodes: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: "Seed nodes, redis://host:port or host:port" }) },
+            {
+              nodes: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: "Seed nodes, redis://host:port or host:port" }),
+              claimReplicaWaitMs: Type.Integer({
+                minimum: 0,
+                default: 500,
+                description: "Before a claimed job is handed out, wait up to this long for a replica of each master the claim wrote to (WAIT 1), so a master that dies right after cannot take the claim with it and have the job handed out twice; 0 = no wait",
+              }),
+            },
             { additionalProperties: false },
           ),
         ),

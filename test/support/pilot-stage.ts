@@ -47,9 +47,11 @@ export interface PilotStageOptions {
   /**
    * Private servers (a test that stops or restarts one, or clusters) the stage, its pilots and
    * matchmakers use instead of the shared ones: `redisCluster` is the seed nodes of a Redis Cluster
-   * (`redis.cluster.nodes`); `matchmakerNats` gives matchmaker process i the NATS URL [i % length].
+   * (`redis.cluster.nodes`); `matchmakerNats` gives matchmaker process i the NATS URL [i % length];
+   * `pilotRabbitmq` is the spawned pilots' `rabbitmq.url` when it differs from everyone else's (a
+   * RabbitMQ cluster's list in another order, so reports are published on one node and consumed on another).
    */
-  readonly services?: { readonly nats?: string; readonly rabbitmq?: string; readonly redis?: string; readonly redisCluster?: readonly string[]; readonly matchmakerNats?: readonly string[] };
+  readonly services?: { readonly nats?: string; readonly rabbitmq?: string; readonly pilotRabbitmq?: string; readonly redis?: string; readonly redisCluster?: readonly string[]; readonly matchmakerNats?: readonly string[] };
   /** Real `wms matchmaker` processes instead of one in the test process, so a test can kill them all. */
   readonly matchmakerProcesses?: number;
   /** The node's report spool (`<workdir>/.report-spool`) on a tmpfs this small (bytes), so it fills up; needs root. */
@@ -355,7 +357,7 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
     shellJob,
     executions,
     async spawnPilot(pilotId, site = o.site) {
-      const child = spawnWms(pilotId, ["pilot", "--site", site, "--work-dir", workdir, "--pilot-id", pilotId, "--max-empty", String(o.pilotMaxEmpty ?? 20), "--max-backoff", "0.2", "--json"], childEnv("pilot", { WMS_PILOT_TOKEN: await token(1000, site) }));
+      const child = spawnWms(pilotId, ["pilot", "--site", site, "--work-dir", workdir, "--pilot-id", pilotId, "--max-empty", String(o.pilotMaxEmpty ?? 20), "--max-backoff", "0.2", "--json"], childEnv("pilot", { WMS_PILOT_TOKEN: await token(1000, site), ...(o.services?.pilotRabbitmq ? { WMS_RABBITMQ_URL: o.services.pilotRabbitmq } : {}) }));
       pilots.push(child);
       return child;
     },

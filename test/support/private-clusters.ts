@@ -123,6 +123,10 @@ export async function startRedisCluster(label: string): Promise<PrivateRedisClus
     };
     const alive = (): number[] => ports.filter((_, i) => procs[i].child.exitCode === null && procs[i].child.signalCode === null);
     for (const port of ports) await until(`cluster_state of ${port} did not become ok`, async () => ((await info(port, "INFO")).includes("cluster_state:ok") ? true : undefined), 30_000);
+    // And every replica synced with its master: until then a write is on the master only (and a
+    // WAIT for a replica runs into its timeout).
+    const onlineReplicas = (port: number): number => (spawnSync("redis-cli", ["-p", String(port), ...cliAuth, "info", "replication"], { encoding: "utf8" }).stdout.match(/^slave\d+:.*state=online/gm) ?? []).length;
+    await until("the replicas did not sync", async () => (ports.map(onlineReplicas).reduce((a, b) => a + b, 0) === 3 ? true : undefined), 30_000);
     return {
       nodes: ports.map((p) => `redis://127.0.0.1:${p}`),
       servers: ports.map((port, i) => ({ port, pid: procs[i].child.pid, kill: () => procs[i].stop("SIGKILL") })),

@@ -1,0 +1,81 @@
+// Carrying every command through a Redis Cluster failover, in one place: the Cluster client that
+// openRedis gives (connections.ts). A node refuses a command it will not run with MOVED, ASK,
+// TRYAGAIN or CLUSTERDOWN: the slot is served elsewhere, or by nobody until a replica is promoted;
+// a command for the dead master fails with "Connection is closed." until the client's slot map
+// names its replica. A failover takes the cluster's node timeout plus an election (15 s or more
+// with Redis's defaults), and ioredis gives up after 16 redirections 100 ms apart, so commands of
+// every kind failed right after a master died (test/cluster/failover.heavy.test.ts). Two layers,
+// one budget (FAILOVER_BUDGET_MS from a command's first send):
+// - ioredis's own redirection handling, given delays and enough redirections for the budget
+//   (`failoverClusterOptions`): it covers lone commands, transactions (sent again whole) and
+//   pipelines whose commands all failed alike. It also resends a command whose connection closed,
+//   as ioredis always does; only one in flight when the master died can have run already.
+// - for a pipeline's commands refused differently (every auto-pipelined command is sent in a
+//   pipeline per node; commands for several slots of the dead master's each get their own MOVED,
+//   and ioredis then passes each refusal to its caller: a heartbeat answered "MOVED 9543 ..." and
+//   its pilot gave up the job), a command refused with MOVED, ASK, TRYAGAIN or CLUSTERDOWN is sent
+//   again alone after a slot-map refresh. A refusal means it did not run: never applied twice.
+import type { Cluster, ClusterOptions, Command } from "ioredis";
+
+/** How long a command may wait for its slot to be served again: the default cluster-node-timeout (15 s) and an election. */
+export const FAILOVER_BUDGET_MS = 20_000;
+/** Between two tries of a refused command. */
+export const FAILOVER_RETRY_MS = 200;
+
+/** ioredis's redirection handling, stretched over the budget: MOVED is followed at once, the rest waits FAILOVER_RETRY_MS. */
+export function failoverClusterOptions(): Pick<ClusterOptions, "retryDelayOnFailover" | "retryDelayOnClusterDown" | "retryDelayOnTryAgain" | "maxRedirections"> {
+  return {
+    retryDelayOnFailover: FAILOVER_RETRY_MS,
+    retryDelayOnClusterDown: FAILOVER_RETRY_MS,
+    retryDelayOnTryAgain: FAILOVER_RETRY_MS,
+    // A dead master's command alternates MOVED (no wait) and a closed connection (a wait).
+    maxRedirections: 2 * Math.ceil(FAILOVER_BUDGET_MS / FAILOVER_RETRY_MS),
+  };
+}
+
+/**
+ * Refusals by which a Redis Cluster node says it did not run the command; ioredis gives up on them
+ * with "Too many Cluster redirections. Last error: ReplyError: MOVED ...", which is one too.
+ */
+export function notRunOnCluster(e: unknown): boolean {
+  return e instanceof Error && /(?:^|Last error: (?:\w*Error: )?)(?:MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /.test(e.message);
+}
+
+type ClusterClass = typeof import("ioredis").Cluster;
+
+/** A command's retry state: the promise our wrapper sits under (ioredis makes a new one when a pipeline resends) and when to give up. */
+interface Guard {
+  readonly promise: Promise<unknown>;
+  readonly deadline: number;
+}
+
+const guards = new WeakMap<Command, Guard>();
+
+/** Wraps the command's reject (under ioredis's own redirection handling) so a not-run refusal sends it again. */
+function guard(cluster: Cluster, command: Command, send: (c: Command) => void): void {
+  if (command.inTransaction || command.ignore || command.name === "exec" || command.name === "multi") return;
+  const g = guards.get(command);
+  if (g && g.promise === command.promise) return;
+  const deadline = g?.deadline ?? Date.now() + FAILOVER_BUDGET_MS;
+  guards.set(command, { promise: command.promise, deadline });
+  const reject = command.reject;
+  command.reject = (err: Error): void => {
+    if (!notRunOnCluster(err) || Date.now() + FAILOVER_RETRY_MS > deadline || cluster.status === "end") return reject(err);
+    cluster.refreshSlotsCache();
+    setTimeout(() => send(command), FAILOVER_RETRY_MS);
+  };
+}
+
+let failoverCluster: ClusterClass | undefined;
+
+/** ioredis's Cluster, sending a command refused during a failover again (see above). */
+export function failoverClusterClass(base: ClusterClass): ClusterClass {
+  failoverCluster ??= class FailoverCluster extends base {
+    override sendCommand(command: Command, stream?: Parameters<Cluster["sendCommand"]>[1], node?: unknown): unknown {
+      // Sent again alone: no pipeline stream, routed by the command's own slot.
+      guard(this, command, (c) => void this.sendCommand(c));
+      return super.sendCommand(command, stream, node);
+    }
+  };
+  return failoverCluster;
+}

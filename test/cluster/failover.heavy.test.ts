@@ -1,0 +1,213 @@
+// Redis Cluster failover, on a private 6-node cluster (3 masters, 3 replicas, from the installed
+// redis-server): what a claim costs when it waits for a replica (WAIT 1 on each master it wrote to,
+// `redis.cluster.claimReplicaWaitMs`), that it waits on the right masters, and that plain commands,
+// pipelines and scripts sent through openRedis's Cluster client all come through a master's death
+// (MOVED and CLUSTERDOWN refusals sent again), where ioredis's own client lets some of them fail.
+import { loadavg } from "node:os";
+import { Cluster, type Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DispatchQueues, JobStore, jobKeys } from "../../jobs/index.ts";
+import { loadConfig } from "../../platform/config.ts";
+import { openRedis } from "../../platform/connections.ts";
+import { deleteNamespaceKeys } from "../../platform/namespace-cleanup.ts";
+import { keySlot } from "../../platform/redis-client.ts";
+import { redisScript } from "../../platform/redis-script.ts";
+import { wireNames, type JobSpec, type WireNames, type WmsConfig } from "../../schemas/index.ts";
+import { makeSpec } from "../matchmaker/fixtures.ts";
+import { uniqueNamespace } from "../support/namespace.ts";
+import { startRedisCluster, type PrivateRedisCluster } from "../support/private-clusters.ts";
+
+const SITES = Array.from({ length: 12 }, (_, i) => `FO_${i}`);
+const WAIT_MS = 400;
+
+let cluster: PrivateRedisCluster | undefined;
+let config: WmsConfig;
+let redis: Cluster;
+const names: WireNames = wireNames(uniqueNamespace("failovercl"));
+const keys = jobKeys(names);
+
+beforeAll(async () => {
+  cluster = await startRedisCluster("failover");
+  const base = loadConfig({ env: {} }).config;
+  config = { ...base, redis: { ...base.redis, cluster: { nodes: [...cluster.nodes], claimReplicaWaitMs: WAIT_MS } } };
+  redis = openRedis(config) as Cluster;
+}, 180_000);
+
+afterAll(async () => {
+  if (redis) {
+    await deleteNamespaceKeys(redis, names.namespace).catch(() => undefined);
+    redis.disconnect();
+  }
+  await cluster?.stop();
+}, 60_000);
+
+/** Port of the master serving `key`'s slot, and of its replica, from CLUSTER NODES. */
+async function masterAndReplica(key: string): Promise<{ master: number; replica: number }> {
+  const text = (await redis.nodes("master")[0].call("CLUSTER", "NODES")) as string;
+  const rows = text.trim().split("\n").map((l) => l.split(" "));
+  const slot = keySlot(key);
+  const owner = rows.find((f) => f[2].includes("master") && f.slice(8).some((r) => {
+    const [a, b] = r.split("-").map(Number);
+    return slot >= a && slot <= (b ?? a);
+  }))!;
+  const replica = rows.find((f) => f[3] === owner[0])!;
+  const port = (f: string[]): number => Number(/:(\d+)@/.exec(f[1])![1]);
+  return { master: port(owner), replica: port(replica) };
+}
+
+/** A connection to one node that reads as a replica (READONLY), for what it holds now. */
+async function replicaReader(port: number): Promise<Redis> {
+  const { Redis: Client } = await import("ioredis");
+  const r = new Client({ port, host: "127.0.0.1", maxRetriesPerRequest: 1 });
+  await r.call("READONLY");
+  return r;
+}
+
+async function queueJobs(taskId: string, perSite: number): Promise<JobSpec[]> {
+  const store = new JobStore(redis, names);
+  const specs = Array.from({ length: perSite * SITES.length }, (_, i) => makeSpec({ taskId, site: SITES[i % SITES.length], maxAttempts: 3 }, i));
+  await store.createTask({ taskId, taskName: taskId, kind: "production", vo: "atlas", group: "", ownerDn: specs[0].userDn, priority: 0, maxAttempts: 3, outputDataset: `out.${taskId}` }, specs.map((spec) => ({ spec, state: "activated" as const })));
+  return specs;
+}
+
+describe("claims on a Redis Cluster wait for a replica", () => {
+  it("finds a key's slot as the cluster does", async () => {
+    const sample = [...SITES.map((s) => keys.site(s).lease), keys.task("FOWAIT").task, "plain", "{}x", "a{b}c", "é{ü}"];
+    const node = redis.nodes("master")[0];
+    expect(sample.map((k) => keySlot(k))).toEqual(await Promise.all(sample.map(async (k) => Number(await node.call("CLUSTER", "KEYSLOT", k)))));
+  });
+
+  it("measures what the WAIT adds per claim, and a waited claim's lease is on the replica when the claim returns", async () => {
+    const plain = new DispatchQueues({ redis, names, lockMs: 600_000, stalledIntervalMs: 600_000 });
+    const waiting = new DispatchQueues({ redis, names, lockMs: 600_000, stalledIntervalMs: 600_000, claimReplicaWaitMs: WAIT_MS });
+    const WAVE = 24;
+    const ROUNDS = 16;
+    // Enough for every round: 2 waves over the 12 sites (4 claims a site) and 12 lone ones (2 a site for 6 sites).
+    const specs = await queueJobs("FOWAIT", 6 * ROUNDS + 4);
+    await plain.enqueue(specs);
+    const acs = new Map<string, string[]>();
+    for (const s of SITES) acs.set(s, Object.keys(await plain.autoclusters(s)));
+    // The replica of each site shard's master, read right after each waited claim returns.
+    const readers = new Map<number, Redis>();
+    const replicaOf = new Map<string, Redis>();
+    for (const s of SITES) {
+      const { replica } = await masterAndReplica(keys.site(s).lease);
+      if (!readers.has(replica)) readers.set(replica, await replicaReader(replica));
+      replicaOf.set(s, readers.get(replica)!);
+    }
+    const missing: string[] = [];
+    /** `WAVE` claims at once over the sites (as a matchmaker answers a wave of adverts); ms per claim. */
+    const wave = async (dq: DispatchQueues, check: boolean): Promise<number> => {
+      const t0 = performance.now();
+      const got = await Promise.all(
+        Array.from({ length: WAVE }, async (_, i) => {
+          const site = SITES[i % SITES.length];
+          const c = await dq.claim(site, acs.get(site)!, `p${i}`);
+          if (c && check) {
+            const on = await replicaOf.get(site)!.zscore(keys.site(site).lease, c.spec.jobId);
+            if (on === null) missing.push(c.spec.jobId);
+          }
+          return c;
+        }),
+      );
+      const ms = performance.now() - t0;
+      expect(got.every((c) => c !== undefined)).toBe(true);
+      return ms / WAVE;
+    };
+    // Interleaved, so both see the same load: per round a wave and a few lone claims of each.
+    const lone = async (dq: DispatchQueues, n: number): Promise<number> => {
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) expect(await dq.claim(SITES[i % SITES.length], acs.get(SITES[i % SITES.length])!, `lone${i}`)).toBeDefined();
+      return (performance.now() - t0) / n;
+    };
+    const times = { wavePlain: [] as number[], waveWaiting: [] as number[], lonePlain: [] as number[], loneWaiting: [] as number[] };
+    for (let r = 0; r < ROUNDS; r++) {
+      times.wavePlain.push(await wave(plain, false));
+      times.waveWaiting.push(await wave(waiting, false));
+      times.lonePlain.push(await lone(plain, 6));
+      times.loneWaiting.push(await lone(waiting, 6));
+    }
+    const median = (xs: number[]): string => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)].toFixed(3);
+    console.log(
+      `claim ms per claim (medians of ${times.wavePlain.length} rounds, load ${loadavg()[0].toFixed(1)}): waves of ${WAVE} ${median(times.wavePlain)} without WAIT, ${median(times.waveWaiting)} with; one at a time ${median(times.lonePlain)} without, ${median(times.loneWaiting)} with`,
+    );
+    // Untimed: the replica read right after each claim returns.
+    for (let r = 0; r < 2; r++) await wave(waiting, true);
+    for (const r of readers.values()) r.disconnect();
+    expect(missing).toEqual([]);
+  }, 240_000);
+
+  it("waits on the master the claim wrote to: a frozen replica delays its claims by claimReplicaWaitMs, and they are still handed out", async () => {
+    const waiting = new DispatchQueues({ redis, names, lockMs: 600_000, stalledIntervalMs: 600_000, claimReplicaWaitMs: WAIT_MS });
+    const specs = await queueJobs("FOFROZEN", 6);
+    await waiting.enqueue(specs);
+    const frozenSite = SITES[0];
+    const { master, replica } = await masterAndReplica(keys.site(frozenSite).lease);
+    // A site whose shard and whose task shard are on other masters: its claims must not wait.
+    const taskMaster = (await masterAndReplica(keys.task("FOFROZEN").task)).master;
+    let other: string | undefined;
+    for (const s of SITES) if ((await masterAndReplica(keys.site(s).lease)).master !== master && taskMaster !== master) other = s;
+    const pid = cluster!.servers.find((s) => s.port === replica)!.pid!;
+    const timed = async (site: string): Promise<number> => {
+      const t0 = performance.now();
+      expect(await waiting.claim(site, Object.keys(await waiting.autoclusters(site)), "frozen-test")).toBeDefined();
+      return performance.now() - t0;
+    };
+    // The fastest of three: a loaded machine may stall any one claim, never all three by the wait.
+    const fastest = async (site: string): Promise<number> => Math.min(await timed(site), await timed(site), await timed(site));
+    process.kill(pid, "SIGSTOP");
+    try {
+      expect(await timed(frozenSite)).toBeGreaterThanOrEqual(WAIT_MS - 5);
+      if (other) expect(await fastest(other)).toBeLessThan(WAIT_MS);
+    } finally {
+      process.kill(pid, "SIGCONT");
+    }
+    expect(await fastest(frozenSite)).toBeLessThan(WAIT_MS);
+  }, 120_000);
+});
+
+describe("openRedis's Cluster client through a master's death", () => {
+  it("answers every plain command, pipeline and script sent while a master dies and its replica takes over", async () => {
+    const plainIoredis = new Cluster(
+      cluster!.nodes.map((u) => ({ host: new URL(u).hostname, port: Number(new URL(u).port) })),
+      { enableAutoPipelining: true, slotsRefreshInterval: 2000, redisOptions: { maxRetriesPerRequest: 3 } },
+    );
+    const incr = redisScript("return redis.call('INCR', KEYS[1])");
+    const tags = Array.from({ length: 48 }, (_, i) => `${names.redisPrefix}{fo:${i}}`);
+    const errors = { ours: [] as string[], ioredis: [] as string[] };
+    let sent = 0;
+    const load = (c: Cluster, into: string[]): Array<Promise<unknown>> =>
+      tags.flatMap((t) => [
+        c.hincrby(`${t}:h`, "n", 1),
+        c.get(`${t}:s`),
+        c.pipeline().set(`${t}:s`, "x").hget(`${t}:h`, "n").exec().then((rows) => rows?.forEach(([e]) => e && into.push(e.message))),
+        incr.run(c, [`${t}:i`], []),
+      ]).map((p) => p.catch((e: Error) => void into.push(e.message)));
+    const pending: Array<Promise<unknown>> = [];
+    let running = true;
+    const loop = (async () => {
+      while (running) {
+        pending.push(...load(redis, errors.ours), ...load(plainIoredis, errors.ioredis));
+        sent += tags.length * 4;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    })();
+    try {
+      await new Promise((r) => setTimeout(r, 1000));
+      const victim = (await cluster!.masters())[0];
+      await cluster!.servers.find((s) => s.port === victim)!.kill();
+      await expect.poll(async () => (await cluster!.masters()).filter((p) => p !== victim).length, { timeout: 30_000, interval: 250 }).toBe(3);
+      await new Promise((r) => setTimeout(r, 3000));
+    } finally {
+      running = false;
+      await loop;
+    }
+    await Promise.all(pending);
+    plainIoredis.disconnect();
+    const kinds = (xs: string[]): Record<string, number> => xs.reduce<Record<string, number>>((m, e) => ((m[e.split(" ")[0]] = (m[e.split(" ")[0]] ?? 0) + 1), m), {});
+    console.log(`failover: ${sent} commands per client; failed: ours ${errors.ours.length} ${JSON.stringify(kinds(errors.ours))}, plain ioredis ${errors.ioredis.length} ${JSON.stringify(kinds(errors.ioredis))} ${JSON.stringify([...new Set([...errors.ours, ...errors.ioredis])].slice(0, 6))}`);
+    expect(errors.ours).toEqual([]);
+    // Every key readable on the new masters.
+    expect((await Promise.all(tags.map((t) => redis.hget(`${t}:h`, "n")))).every((v) => Number(v) > 0)).toBe(true);
+  }, 180_000);
+});
