@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import type { NatsConnection } from "nats";
 import { action, configFor, parseIntOption, parseNumberOption, printJson, warn } from "../command-kit.ts";
 import { connectNats } from "../nats-connection.ts";
+import { EXIT } from "../error-reporting.ts";
 import { readCredentialOptions } from "../credential-options.ts";
 import { ERR, WmsError, type WireNames } from "../../schemas/index.ts";
 import { FINAL_STATES, JOB_STATES, STATE_GROUPS, type JobRecord, type JobState, type TaskRecord } from "../../jobs/index.ts";
@@ -229,12 +230,16 @@ export function registerTask(program: Command): void {
     .option("--failed <n>", "list at most N failed jobs", parseIntOption("--failed", 0), 20)
     .option("--attempts <n>", "show the attempt history (attempt, site, pilot, code, message) of at most N retried or failed jobs", parseIntOption("--attempts", 0), 20)
     .option("--json", "print as JSON (with --watch: one line per refresh, then the final status)")
+    .option("--exit-status", `with --watch: exit ${EXIT.taskNotDone} when the task ends other than done (partial, broken, aborted), for scripts`)
     .action(
-      action(async (id: string, opts: { watch?: boolean; interval: number; failed: number; attempts: number; json?: boolean }, cmd: Command) => {
+      action(async (id: string, opts: { watch?: boolean; interval: number; failed: number; attempts: number; json?: boolean; exitStatus?: boolean }, cmd: Command) => {
+        if (opts.exitStatus && !opts.watch) throw new WmsError(ERR.USAGE, "--exit-status needs --watch (it reports how the task ended)");
         await withRedis(cmd, async (redis, names) => {
           const v = opts.watch ? await watchTask(redis, names, id, { intervalMs: opts.interval * 1000, json: opts.json === true, failedLimit: opts.failed, attemptsLimit: opts.attempts }) : await readTaskView(redis, names, id, opts.failed, opts.attempts);
           if (opts.json) printJson(v);
           else printTaskView(v);
+          // As 'gh run watch --exit-status': the watch itself succeeded, the task did not finish every job.
+          if (opts.exitStatus && v.task.status !== "done") process.exitCode = EXIT.taskNotDone;
         });
       }),
     );

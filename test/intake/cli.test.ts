@@ -158,6 +158,11 @@ describe("wms replica / task / intake", () => {
     expect(watched.code).toBe(0);
     expect(watched.stdout).toContain("— aborted");
     expect(watched.stdout).toMatch(/failed jobs:\n {2}\S+\.000003 {2}E1600 INTAKE_NO_REPLICA {2}no site holds input file mc\/n1/);
+    // A script asks how it ended: the aborted task is not done (exit 3), where the watch itself worked.
+    const scripted = await wms(["task", "status", reply.taskId, "--watch", "--exit-status", "--json", "--interval", "0.2"]);
+    expect(scripted.code).toBe(3);
+    expect(JSON.parse(scripted.stdout.trimEnd().split("\n").at(-1)!).task.status).toBe("aborted");
+    expect((await wms(["task", "status", reply.taskId, "--exit-status"])).stderr).toMatch(/^wms: error E1008 USAGE: .*--exit-status needs --watch/);
   }, 180_000);
 
   it("refuses a production task from a user without the role, and a task file that does not match its schema", async () => {
