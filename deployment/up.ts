@@ -58,7 +58,7 @@ export async function runUp(o: UpOptions): Promise<void> {
 
   const previous = readUpState(dir);
   if (previous && isAlive(previous.supervisor)) {
-    throw new WmsError(ERR.DEPLOYMENT_ALREADY_UP, `wms up already runs for ${dir} (pid ${previous.supervisor.pid}); see 'wms status', stop it with 'wms down'`);
+    throw new WmsError(ERR.DEPLOYMENT_ALREADY_UP, `${dir} (supervisor pid ${previous.supervisor.pid}); see 'wms status', stop it with 'wms down'`);
   }
   if (previous) {
     say("a previous wms up here did not stop cleanly; clearing what it left");

@@ -283,10 +283,16 @@ async function setKnobs(queueName: string, assignments: string[], opts: SetOptio
 async function showStatus(opts: StatusOptions, cmd: Command): Promise<void> {
   const { connectRedis } = await import("../nats-connection.ts");
   const { readFactoryStatus } = await import("../../pilot-factory/index.ts");
+  const { ERR, WmsError } = await import("../../schemas/index.ts");
   const { config, names } = configFor(cmd);
   const redis = await connectRedis(config);
   try {
     const { queues, invalid } = await readFactoryStatus(redis, names, opts.factory);
+    // A factory asked for by name that left no status is a mistake to report (a typo, another
+    // namespace), not an empty listing.
+    if (opts.factory !== undefined && queues.length === 0 && invalid.length === 0) {
+      throw new WmsError(ERR.NOT_FOUND, `no status of factory ${opts.factory} in namespace ${names.namespace}; 'wms factory status' lists every factory's queues`);
+    }
     if (opts.json) {
       printJson({ queues, invalid });
       return;

@@ -125,7 +125,7 @@ async function detach(cmd: Command, opts: UpCliOptions, loaded: import("../../pl
   const { wmsBin } = await import("../../deployment/package-root.ts");
   const dir = deploymentDirOf(loaded);
   const before = readUpState(dir);
-  if (before && isAlive(before.supervisor)) throw new WmsError(ERR.DEPLOYMENT_ALREADY_UP, `wms up already runs for ${dir} (pid ${before.supervisor.pid}); see 'wms status', stop it with 'wms down'`);
+  if (before && isAlive(before.supervisor)) throw new WmsError(ERR.DEPLOYMENT_ALREADY_UP, `${dir} (supervisor pid ${before.supervisor.pid}); see 'wms status', stop it with 'wms down'`);
   mkdirSync(upDir(dir), { recursive: true });
   const logFile = path.join(upDir(dir), "up.log");
   const fd = openSync(logFile, "a", 0o600);

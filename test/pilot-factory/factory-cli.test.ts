@@ -74,6 +74,13 @@ describe("wms factory status and run", () => {
     expect(table.code).toBe(0);
     expect(table.stdout).toMatch(/FACTORY\s+QUEUE\s+SITE\s+ADAPTER\s+SUBMITTED\s+PENDING\s+IDLE\s+RUNNING\s+EXITED\s+EMPTY/);
     expect(table.stdout).toMatch(/fac-cli\s+shown\s+SITE_A\s+local\s+4\s+1\s+1\s+1\s+1\s+1/);
+    // A factory named that left no status (a typo, another namespace) is an error, not an empty table.
+    const [named, typo] = await Promise.all([runCli(["--namespace", ns, "factory", "status", "--factory", "fac-cli"], operator), runCli(["--namespace", ns, "factory", "status", "--factory", "fac-clj", "--json"], operator)]);
+    expect(named.code).toBe(0);
+    expect(named.stdout).toMatch(/fac-cli\s+shown/);
+    expect(typo.code).toBe(1);
+    expect(typo.stdout).toBe("");
+    expect(typo.stderr).toMatch(/^wms: error E1005 NOT_FOUND: .*no status of factory fac-clj in namespace /);
   }, 60_000);
 
   it("run --factory-file F --once reads a factory file, runs one cycle and stops; without a file it says what to give", async () => {
