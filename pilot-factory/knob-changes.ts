@@ -9,20 +9,24 @@ const KnobChangesMessage = defineMessage("KnobChanges", KnobChangesSchema);
 const FactoryQueueMessage = defineMessage("FactoryQueue", FactoryQueueSchema);
 
 /** `["pilotsPerMinute=30", "maxPending=4"]` → `{ pilotsPerMinute: 30, maxPending: 4 }`, or E1001 naming the bad word. */
+// The words come from the command line (`wms factory set Q k=v ...`): a malformed one is a usage
+// error (exit 2, nothing sent); a value outside the queue's bounds is the factory's to refuse.
 export function parseKnobAssignments(words: readonly string[]): KnobChanges {
-  if (words.length === 0) throw new WmsError(ERR.BAD_INPUT, `give at least one key=value; keys: ${TUNABLE_KNOBS.join(", ")}`);
+  if (words.length === 0) throw new WmsError(ERR.USAGE, `give at least one key=value; keys: ${TUNABLE_KNOBS.join(", ")}`);
   const out: Record<string, number> = {};
   for (const word of words) {
     const eq = word.indexOf("=");
     const key = eq > 0 ? word.slice(0, eq) : "";
     const raw = eq > 0 ? word.slice(eq + 1) : "";
-    if (!key || raw === "") throw new WmsError(ERR.BAD_INPUT, `'${word}' is not key=value`);
-    if (!(TUNABLE_KNOBS as readonly string[]).includes(key)) throw new WmsError(ERR.BAD_INPUT, `'${key}' is not a tunable knob; use one of ${TUNABLE_KNOBS.join(", ")}`);
+    if (!key || raw === "") throw new WmsError(ERR.USAGE, `'${word}' is not key=value`);
+    if (!(TUNABLE_KNOBS as readonly string[]).includes(key)) throw new WmsError(ERR.USAGE, `'${key}' is not a tunable knob; use one of ${TUNABLE_KNOBS.join(", ")}`);
     const value = Number(raw);
-    if (!Number.isFinite(value)) throw new WmsError(ERR.BAD_INPUT, `${key}=${raw}: the value must be a number`);
+    if (!Number.isFinite(value)) throw new WmsError(ERR.USAGE, `${key}=${raw}: the value must be a number`);
     out[key] = value;
   }
-  return KnobChangesMessage.parse(out);
+  const problems = KnobChangesMessage.problems(out);
+  if (problems !== undefined) throw new WmsError(ERR.USAGE, problems);
+  return out as KnobChanges;
 }
 
 /** The queue with the changes applied, validated whole; E1001 says which bound was broken. */

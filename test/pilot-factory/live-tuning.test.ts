@@ -115,8 +115,9 @@ describe("live tuning with `wms factory set`", () => {
       expect(negative.code).toBe(1);
       expect(negative.stderr).toMatch(/^wms: error E1001 BAD_INPUT: .*maxPending/);
       expect(negative.stderr).not.toContain("    at ");
-      expect(unknown.code).toBe(1);
-      expect(unknown.stderr).toMatch(/^wms: error E1001 BAD_INPUT: .*'colour' is not a tunable knob/);
+      // A malformed command line is a usage error: exit 2, nothing sent.
+      expect(unknown.code).toBe(2);
+      expect(unknown.stderr).toMatch(/^wms: error E1008 USAGE: .*'colour' is not a tunable knob/);
       expect(noQueue.code).toBe(1);
       expect(noQueue.stderr).toMatch(/^wms: error E1005 NOT_FOUND: .*nosuch/);
       expect(await redis.exists(factoryKeys(names, "fac-refuse").queue("strict").knobs)).toBe(0);
