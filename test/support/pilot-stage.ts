@@ -264,14 +264,18 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
     await ownDispatch?.close();
     await cache?.stop();
     await deleteNamespaceKeys(redis, names.namespace);
-    // A private broker the test already stopped has nothing to delete.
-    try {
-      const conn = await openRabbit(as("agents").config);
-      const ch = await conn.createChannel();
-      await deleteTopology(ch, names).catch(() => undefined);
-      await conn.close();
-    } catch {
-      // broker down
+    // The queues and exchanges on the run's broker; a test's own broker (restartable server, cluster)
+    // goes with its data folder. Deleting there is not only pointless: a quorum queue with a member
+    // node down (the cluster test kills one) blocks its deletion for minutes while RabbitMQ waits for it.
+    if (o.services?.rabbitmq === undefined) {
+      try {
+        const conn = await openRabbit(as("agents").config);
+        const ch = await conn.createChannel();
+        await deleteTopology(ch, names).catch(() => undefined);
+        await conn.close();
+      } catch {
+        // broker down
+      }
     }
     await nc.close();
     await cacheNc.close();
