@@ -263,7 +263,8 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
     await mm?.stop();
     await ownDispatch?.close();
     await cache?.stop();
-    await deleteNamespaceKeys(redis, names.namespace);
+    // Likewise a test's own Redis (restartable server, cluster, maybe with a master killed) goes with its folder.
+    if (o.services?.redis === undefined && o.services?.redisCluster === undefined) await deleteNamespaceKeys(redis, names.namespace);
     // The queues and exchanges on the run's broker; a test's own broker (restartable server, cluster)
     // goes with its data folder. Deleting there is not only pointless: a quorum queue with a member
     // node down (the cluster test kills one) blocks its deletion for minutes while RabbitMQ waits for it.
