@@ -155,17 +155,22 @@ export async function checkRabbit(target: string | WmsConfig["rabbitmq"], timeou
   });
 }
 
-/**
- * The three services as the config's identity sees them. A role's identity that names no RabbitMQ
- * user (the operator's, whose commands never use RabbitMQ: `wms secrets init` gives it none) can only
- * be refused there; that refusal still proves the broker answers, so it counts as up and says why.
- */
+/** The three services as the config's identity sees them: whether each answers and admits it. */
 export async function checkServices(config: WmsConfig): Promise<ServiceStatus[]> {
-  const t0 = performance.now();
-  const rabbitChecked = checkRabbit(config.rabbitmq).then((status) => ({ status, ms: Math.round((performance.now() - t0) * 10) / 10 }));
-  const [nats, redis, { status: rabbit, ms }] = await Promise.all([checkNats(config.nats), checkRedis(config.redis), rabbitChecked]);
+  return Promise.all([checkNats(config.nats), checkRedis(config.redis), checkRabbit(config.rabbitmq)]);
+}
+
+/**
+ * What `wms services check` reports: a role's identity that names no RabbitMQ user (the operator's,
+ * whose commands never use RabbitMQ: `wms secrets init` gives it none) can only be refused there;
+ * that refusal still proves the broker answers, so for the user it counts as up and says why.
+ * checkServices itself keeps the refusal (least-privilege tests assert it).
+ */
+export function asTheUserNeedsThem(config: WmsConfig, statuses: readonly ServiceStatus[]): ServiceStatus[] {
   const noRabbitUser = config.identityFile !== undefined && config.rabbitmq.username === undefined && config.rabbitmq.password === undefined && config.rabbitmq.passwordFile === undefined;
-  if (rabbit.state !== "auth-failed" || !noRabbitUser) return [nats, redis, rabbit];
-  const answered: ServiceStatus = { service: "rabbitmq", url: rabbit.url, up: true, state: "up", latencyMs: ms, detail: "it refused an anonymous login: this identity holds no RabbitMQ user, as its role needs none" };
-  return [nats, redis, answered];
+  return statuses.map((s) =>
+    s.service === "rabbitmq" && s.state === "auth-failed" && noRabbitUser
+      ? { service: "rabbitmq", url: s.url, up: true, state: "up", latencyMs: s.latencyMs, detail: "it refused an anonymous login: this identity holds no RabbitMQ user, as its role needs none" }
+      : s,
+  );
 }

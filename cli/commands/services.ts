@@ -10,8 +10,8 @@ export function registerServices(program: Command): void {
     .action(
       action(async (opts: { json?: boolean }, cmd: Command) => {
         const { config } = configFor(cmd);
-        const { checkServices } = await import("../../platform/service-check.ts");
-        const statuses = await checkServices(config);
+        const { asTheUserNeedsThem, checkServices } = await import("../../platform/service-check.ts");
+        const statuses = asTheUserNeedsThem(config, await checkServices(config));
         const allUp = statuses.every((s) => s.up);
         if (opts.json) {
           printJson({ ok: allUp, services: statuses });
