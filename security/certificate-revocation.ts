@@ -133,6 +133,14 @@ function readExtensions(list: Asn1 | undefined): Map<string, Asn1> {
 const reasonByCode = new Map<number, RevocationReason>(Object.entries(REVOCATION_REASONS).map(([k, v]) => [v, k as RevocationReason]));
 
 /**
+ * forge's fromDer by default tries to parse every BIT STRING's contents as ASN.1 and, when that
+ * succeeds, replaces its value with the parsed elements: a signature whose random bytes happen to
+ * read as DER (about one in a few hundred) then had no string value, and a valid CRL was refused
+ * as not signed by the CA (a revoked operator stayed trusted). Signatures are opaque bytes here.
+ */
+const fromDerKeepingBitStrings = asn1.fromDer as unknown as (der: string, options: { strict?: boolean; decodeBitStrings?: boolean }) => Asn1;
+
+/**
  * Reads a CRL and checks its signature with `caPublicKey`. Throws BAD_INPUT when it does not parse
  * and SEC_BAD_SIGNATURE when the key did not sign it.
  */
@@ -143,7 +151,7 @@ export function readCrl(pem: string, caPublicKey: KeyObject): RevocationList {
   try {
     const msg = forge.pem.decode(pem).find((m) => m.type === "X509 CRL");
     if (msg === undefined) throw new Error("no X509 CRL block");
-    outer = asn1.fromDer(msg.body).value as Asn1[];
+    outer = fromDerKeepingBitStrings(msg.body, { decodeBitStrings: false }).value as Asn1[];
     const tbs = outer[0] as Asn1;
     tbsDer = asn1.toDer(tbs).getBytes();
     tbsParts = tbs.value as Asn1[];

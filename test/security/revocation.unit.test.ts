@@ -5,9 +5,12 @@ import { execFileSync } from "node:child_process";
 import { copyFileSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import forge from "node-forge";
+import { createPublicKey } from "node:crypto";
 import { ERR } from "../../schemas/index.ts";
 import {
   buildCrl,
+  readCrl,
   createProxy,
   issueCertificate,
   loadTrust,
@@ -31,6 +34,20 @@ function serialOf(pem: string): string {
 }
 
 describe("certificate revocation", () => {
+  it("reads a CRL whose signature bytes happen to parse as DER (forge would decode that BIT STRING)", () => {
+    // Search CRL numbers until the signature's bytes read as ASN.1 (about one in a few hundred):
+    // such a CRL was refused as not signed by the CA, so a revocation did not take effect.
+    const ca = readCa(fixture().dir);
+    let found: string | undefined;
+    for (let n = 1; n < 20_000 && found === undefined; n++) {
+      const pem = buildCrl({ caCertPem: ca.certPem, caKeyPem: ca.keyPem, entries: [], crlNumber: n, thisUpdate: 1_700_000_000_000, nextUpdate: 1_700_600_000_000 });
+      const outer = forge.asn1.fromDer(forge.pem.decode(pem)[0].body).value as forge.asn1.Asn1[];
+      if (typeof outer[2].value !== "string") found = pem;
+    }
+    expect(found, "no CRL number in range gave such a signature").toBeDefined();
+    expect(readCrl(found!, createPublicKey(ca.certPem)).entries).toEqual([]);
+  });
+
   it("writes a CRL that OpenSSL verifies against the CA and reads back with its serial and reason", () => {
     const victim = issue("user", "Crl Openssl");
     const r = revokeCertificate(fixture().dir, { certPem: victim.certPem, reason: "keyCompromise" });
