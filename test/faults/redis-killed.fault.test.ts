@@ -37,9 +37,10 @@ describe("Redis killed (SIGKILL, AOF everysec) mid-run", () => {
       console.info(r, stage.pilotOutput(first.split(":")[1]).split("\n").filter((l) => l.includes(jobId)).join("\n"));
     }
     // A claim the outage swallowed (lease expiry) or a request it failed before the payload started
-    // (E1006 timeout, E1000 from a service whose Redis call failed) is a lost attempt before any
-    // payload ran (ranTwice below proves it); nothing else may need a second attempt.
-    expect(tally.retried.filter((r) => !/ 1:pilot-\d+:(sent|starting):lost:\d+$| 1:pilot-\d+:holding:reported:100[06]$/.test(r))).toEqual([]);
+    // (E1006 timeout, E1000 from a service whose Redis call failed, E1003 from the credential cache
+    // the pilot could not get an answer from; the fresh-clone CI saw each) is a lost attempt before
+    // any payload ran (ranTwice below proves it); nothing else may need a second attempt.
+    expect(tally.retried.filter((r) => !/ 1:pilot-\d+:(sent|starting):lost:\d+$| 1:pilot-\d+:holding:reported:100[036]$/.test(r))).toEqual([]);
     expect(tally).toEqual({
       notFinished: [],
       ran: JOBS,
