@@ -169,8 +169,16 @@ export interface PrivateNatsOptions {
   readonly tls?: ServerTls;
 }
 
-/** How long a private TLS nats-server waits for a client's handshake (see startPrivateNats). */
-const NATS_TLS_HANDSHAKE_TIMEOUT_SEC = 10;
+/**
+ * The `tls` block of a private nats-server that requires TLS. nats-server drops a client that has
+ * not finished its TLS handshake within `timeout` (2 s by default; its auth timeout then follows at
+ * timeout + 1 s). A client on a loaded machine can take longer, and nats.js notices the dropped
+ * connection only at its own 20 s connect timeout, then fails without retrying; 10 s leaves a busy
+ * client room. The command line's --tls flags cannot set the timeout.
+ */
+export function natsTlsBlock(tls: ServerTls): string {
+  return `tls {\n  cert_file: ${JSON.stringify(tls.certFile)}\n  key_file: ${JSON.stringify(tls.keyFile)}\n  timeout: 10\n}\n`;
+}
 
 export async function startPrivateNats(dataDir: string, opts: PrivateNatsOptions = {}): Promise<{ url: string; port: number; pid: number | undefined; stop: (signal?: NodeJS.Signals) => Promise<void> }> {
   const bin = which("nats-server");
@@ -184,13 +192,7 @@ export async function startPrivateNats(dataDir: string, opts: PrivateNatsOptions
   // include relative to the including file.
   const conf: string[] = [];
   if (opts.authConfig !== undefined) conf.push(readFileSync(opts.authConfig, "utf8"));
-  if (opts.tls) {
-    // nats-server drops a client that has not finished its TLS handshake within `timeout` (2 s by
-    // default; its auth timeout then follows at timeout + 1 s). A client on a loaded machine can
-    // take longer, and nats.js notices the dropped connection only at its own 20 s connect timeout,
-    // then fails without retrying; 10 s leaves a busy client room.
-    conf.push(`tls {\n  cert_file: ${JSON.stringify(opts.tls.certFile)}\n  key_file: ${JSON.stringify(opts.tls.keyFile)}\n  timeout: ${NATS_TLS_HANDSHAKE_TIMEOUT_SEC}\n}\n`);
-  }
+  if (opts.tls) conf.push(natsTlsBlock(opts.tls));
   if (conf.length > 0) {
     const file = join(dataDir, "nats-server.conf");
     writeFileSync(file, conf.join("\n"), { mode: 0o600 });

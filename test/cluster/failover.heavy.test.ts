@@ -3,12 +3,14 @@
 // `redis.cluster.claimReplicaWaitMs`), that it waits on the right masters, and that plain commands,
 // pipelines and scripts sent through openRedis's Cluster client all come through a master's death
 // (MOVED and CLUSTERDOWN refusals sent again), where ioredis's own client lets some of them fail.
+// Every client connects as the matchmaker (the role that claims); what only an operator may run
+// (CLUSTER NODES, CLUSTER KEYSLOT) goes through the cluster's own admin user (adminCall).
 import { loadavg } from "node:os";
 import { Cluster, type Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DispatchQueues, JobStore, jobKeys } from "../../jobs/index.ts";
 import { loadConfig } from "../../platform/config.ts";
-import { openRedis } from "../../platform/connections.ts";
+import { openRedis, redisConnectOptions } from "../../platform/connections.ts";
 import { deleteNamespaceKeys } from "../../platform/namespace-cleanup.ts";
 import { keySlot } from "../../platform/redis-client.ts";
 import { redisScript } from "../../platform/redis-script.ts";
@@ -16,6 +18,7 @@ import { wireNames, type JobSpec, type WireNames, type WmsConfig } from "../../s
 import { makeSpec } from "../matchmaker/fixtures.ts";
 import { uniqueNamespace } from "../support/namespace.ts";
 import { startRedisCluster, type PrivateRedisCluster } from "../support/private-clusters.ts";
+import { asRole } from "../support/test-roles.ts";
 
 const SITES = Array.from({ length: 12 }, (_, i) => `FO_${i}`);
 const WAIT_MS = 400;
@@ -28,7 +31,7 @@ const keys = jobKeys(names);
 
 beforeAll(async () => {
   cluster = await startRedisCluster("failover");
-  const base = loadConfig({ env: {} }).config;
+  const base = asRole(loadConfig({ env: {} }), "matchmaker").config;
   config = { ...base, redis: { ...base.redis, cluster: { nodes: [...cluster.nodes], claimReplicaWaitMs: WAIT_MS } } };
   redis = openRedis(config) as Cluster;
 }, 180_000);
@@ -43,7 +46,7 @@ afterAll(async () => {
 
 /** Port of the master serving `key`'s slot, and of its replica, from CLUSTER NODES. */
 async function masterAndReplica(key: string): Promise<{ master: number; replica: number }> {
-  const text = (await redis.nodes("master")[0].call("CLUSTER", "NODES")) as string;
+  const text = (await cluster!.adminCall(cluster!.servers[0].port, "CLUSTER", "NODES")) as string;
   const rows = text.trim().split("\n").map((l) => l.split(" "));
   const slot = keySlot(key);
   const owner = rows.find((f) => f[2].includes("master") && f.slice(8).some((r) => {
@@ -58,7 +61,7 @@ async function masterAndReplica(key: string): Promise<{ master: number; replica:
 /** A connection to one node that reads as a replica (READONLY), for what it holds now. */
 async function replicaReader(port: number): Promise<Redis> {
   const { Redis: Client } = await import("ioredis");
-  const r = new Client({ port, host: "127.0.0.1", maxRetriesPerRequest: 1 });
+  const r = new Client({ port, host: "127.0.0.1", ...redisConnectOptions(config.redis), maxRetriesPerRequest: 1 });
   await r.call("READONLY");
   return r;
 }
@@ -73,8 +76,8 @@ async function queueJobs(taskId: string, perSite: number): Promise<JobSpec[]> {
 describe("claims on a Redis Cluster wait for a replica", () => {
   it("finds a key's slot as the cluster does", async () => {
     const sample = [...SITES.map((s) => keys.site(s).lease), keys.task("FOWAIT").task, "plain", "{}x", "a{b}c", "é{ü}"];
-    const node = redis.nodes("master")[0];
-    expect(sample.map((k) => keySlot(k))).toEqual(await Promise.all(sample.map(async (k) => Number(await node.call("CLUSTER", "KEYSLOT", k)))));
+    const port = cluster!.servers[0].port;
+    expect(sample.map((k) => keySlot(k))).toEqual(await Promise.all(sample.map(async (k) => Number(await cluster!.adminCall(port, "CLUSTER", "KEYSLOT", k)))));
   });
 
   it("measures what the WAIT adds per claim, and a waited claim's lease is on the replica when the claim returns", async () => {
@@ -170,7 +173,7 @@ describe("openRedis's Cluster client through a master's death", () => {
   it("answers every plain command, pipeline and script sent while a master dies and its replica takes over", async () => {
     const plainIoredis = new Cluster(
       cluster!.nodes.map((u) => ({ host: new URL(u).hostname, port: Number(new URL(u).port) })),
-      { enableAutoPipelining: true, slotsRefreshInterval: 2000, redisOptions: { maxRetriesPerRequest: 3 } },
+      { enableAutoPipelining: true, slotsRefreshInterval: 2000, redisOptions: { ...redisConnectOptions(config.redis), maxRetriesPerRequest: 3 } },
     );
     const incr = redisScript("return redis.call('INCR', KEYS[1])");
     const tags = Array.from({ length: 48 }, (_, i) => `${names.redisPrefix}{fo:${i}}`);

@@ -10,8 +10,9 @@
 //   operator's, no wms role): replicas authenticate to their master with it (masteruser/masterauth),
 //   `redis-cli --cluster create` and the helpers' CLUSTER NODES use it. The cluster bus itself has
 //   no authentication in Redis; it listens on loopback only.
-// - NATS: each node loads the run's users and requires TLS for clients with the run's certificate;
-//   the routes between nodes stay unauthenticated and plain, on loopback only.
+// - NATS: each node loads the run's users and requires TLS for clients with the run's certificate
+//   (and the handshake timeout of the run's single NATS, natsTlsBlock); the routes between nodes
+//   stay unauthenticated and plain, on loopback only.
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -19,7 +20,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import { launchProcessGroup, type LaunchedProcess } from "../../platform/local-services.ts";
+import { launchProcessGroup, natsTlsBlock, type LaunchedProcess } from "../../platform/local-services.ts";
 import { redisPasswordHash } from "../../security/index.ts";
 import { runServerAuth } from "./test-roles.ts";
 
@@ -79,6 +80,11 @@ export interface PrivateRedisCluster {
   readonly servers: readonly RedisClusterNode[];
   /** Ports of the nodes that are masters now (CLUSTER NODES as seen by a live node). */
   masters(): Promise<number[]>;
+  /**
+   * A command sent to one node as the cluster's operator (its admin user under authentication):
+   * what a test inspects (CLUSTER NODES, CLUSTER KEYSLOT) but no wms role may run.
+   */
+  adminCall(port: number, ...args: string[]): Promise<unknown>;
   stop(): Promise<void>;
 }
 
@@ -112,15 +118,16 @@ export async function startRedisCluster(label: string): Promise<PrivateRedisClus
     }
     const create = spawnSync("redis-cli", [...cliAuth, "--cluster", "create", ...ports.map((p) => `127.0.0.1:${p}`), "--cluster-replicas", "1", "--cluster-yes"], { encoding: "utf8", timeout: 60_000 });
     if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout}${create.stderr}`);
-    const info = async (port: number, section: string): Promise<string> => {
+    const adminCall = async (port: number, ...args: string[]): Promise<unknown> => {
       const r = new Redis({ port, host: "127.0.0.1", ...(admin ? { username: admin.user, password: admin.pass } : {}), lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
       try {
         await r.connect();
-        return (await r.call("CLUSTER", section)) as string;
+        return await r.call(args[0], ...args.slice(1));
       } finally {
         r.disconnect();
       }
     };
+    const info = async (port: number, section: string): Promise<string> => (await adminCall(port, "CLUSTER", section)) as string;
     const alive = (): number[] => ports.filter((_, i) => procs[i].child.exitCode === null && procs[i].child.signalCode === null);
     for (const port of ports) await until(`cluster_state of ${port} did not become ok`, async () => ((await info(port, "INFO")).includes("cluster_state:ok") ? true : undefined), 30_000);
     // And every replica synced with its master: until then a write is on the master only (and a
@@ -130,6 +137,7 @@ export async function startRedisCluster(label: string): Promise<PrivateRedisClus
     return {
       nodes: ports.map((p) => `redis://127.0.0.1:${p}`),
       servers: ports.map((port, i) => ({ port, pid: procs[i].child.pid, kill: () => procs[i].stop("SIGKILL") })),
+      adminCall,
       async masters() {
         const text = await info(alive()[0], "NODES");
         // `<id> <ip:port@bus> <flags> ...`, flags such as `myself,master` or `master,fail`.
@@ -178,10 +186,11 @@ export async function startNatsCluster(label: string, o: { jetStream?: boolean }
       mkdirSync(dir);
       let authArgs: string[] = [];
       if (auth) {
-        // Copied, not included: nats-server resolves an include relative to the including file.
+        // Copied, not included: nats-server resolves an include relative to the including file. TLS
+        // as the run's single NATS has it, with its handshake timeout for a loaded machine.
         const conf = join(dir, "nats-server.conf");
-        writeFileSync(conf, readFileSync(auth.natsConfig, "utf8"), { mode: 0o600 });
-        authArgs = ["-c", conf, "--tls", "--tlscert", auth.tls.certFile, "--tlskey", auth.tls.keyFile];
+        writeFileSync(conf, `${readFileSync(auth.natsConfig, "utf8")}\n${natsTlsBlock(auth.tls)}`, { mode: 0o600 });
+        authArgs = ["-c", conf];
       }
       procs.push(
         launchProcessGroup("nats-server", ["-a", "127.0.0.1", "-p", String(client[i]), "-m", String(monitor[i]), "-n", `${label}-n${i}`, "--cluster_name", `wms-${label}`, "-cluster", `nats://127.0.0.1:${route[i]}`, "-routes", routes, ...(o.jetStream ? ["-js", "-sd", dir] : []), ...authArgs]),
