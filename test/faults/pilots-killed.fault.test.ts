@@ -12,11 +12,12 @@
 // Nothing else may be lost, retried or drift: one accounting record per payload that ended, and the
 // counters equal the records (a reconciliation would repair nothing).
 import { type ChildProcess } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ERR } from "../../schemas/index.ts";
 import { faultRun } from "../support/pilot-stage.ts";
+import { groupsWithEnv } from "../support/processes.ts";
 
 const JOBS = 300;
 const PILOTS = 6;
@@ -46,16 +47,7 @@ const BEFORE = [
 
 /** Process groups of the payloads of this run's job (their environment names our execution log): pids get reused. */
 function payloadGroups(jobId?: string): number[] {
-  const groups: number[] = [];
-  for (const p of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-    try {
-      const env = readFileSync(`/proc/${p}/environ`, "utf8").split("\0");
-      if (env.includes(`LOG=${run.stage.executionLog}`) && (jobId === undefined || env.includes(`WMS_JOB_ID=${jobId}`))) groups.push(Number(readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1].split(" ")[2]));
-    } catch {
-      // gone, or not ours
-    }
-  }
-  return [...new Set(groups)];
+  return groupsWithEnv(`LOG=${run.stage.executionLog}`, ...(jobId === undefined ? [] : [`WMS_JOB_ID=${jobId}`]));
 }
 
 function killGroup(pgid: number): void {

@@ -4,13 +4,14 @@
 // to init, out of every process group the pilot knew). Needs root (or a delegated cgroup v2
 // subtree); skipped, saying so, elsewhere.
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { LocalAdapter, type PilotCommandBuilder, type PilotLaunch, type PilotRuntime, type SubmitContext } from "../../pilot-factory/index.ts";
 import { killCgroup, makeChildCgroup } from "../../platform/cgroups.ts";
 import type { FactoryQueue } from "../../schemas/index.ts";
+import { pidsWithArg } from "../support/processes.ts";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "wms-pilot-cgroup-"));
 const strays: number[] = [];
@@ -46,20 +47,6 @@ const queue: FactoryQueue = {
 };
 const runtime: PilotRuntime = { nodePath: process.execPath, wmsBin: "/nonexistent", namespace: "cg", serviceUrls: { nats: "nats://127.0.0.1:1", redis: "redis://127.0.0.1:1", rabbitmq: "amqp://127.0.0.1:1" } };
 
-/** Processes whose command line holds `needle`. */
-function pidsWith(needle: string): number[] {
-  return readdirSync("/proc")
-    .filter((d) => /^\d+$/.test(d))
-    .filter((d) => {
-      try {
-        return readFileSync(`/proc/${d}/cmdline`, "utf8").split("\0").includes(needle);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
-
 async function until(what: () => boolean, ms = 10_000): Promise<boolean> {
   const end = Date.now() + ms;
   while (!what() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
@@ -75,15 +62,15 @@ async function killedPilot(adapter: LocalAdapter): Promise<{ escapee: string; go
   const launch: PilotLaunch = { pilotId: `local-q.cg.${randomBytes(3).toString("hex")}`, site: "SITE_A", queue: "local-q", factoryId: "fac-cg", token: `tok_${"x".repeat(40)}`, lifetimeSec: 600, maxEmpty: 1 };
   const out = await adapter.submit([launch], ctx);
   expect(out.submitted).toEqual([launch.pilotId]);
-  expect(await until(() => pidsWith(escapee).length === 1), "the payload started").toBe(true);
-  strays.push(...pidsWith(escapee));
+  expect(await until(() => pidsWithArg(escapee).length === 1), "the payload started").toBe(true);
+  strays.push(...pidsWithArg(escapee));
   const pilot = adapter.started.get(launch.pilotId);
   process.kill(pilot!.pid, "SIGKILL");
   const batchId = out.batchIds![launch.pilotId];
   expect(await until(() => !existsSync(`/proc/${pilot!.pid}`) || readFileSync(`/proc/${pilot!.pid}/stat`, "utf8").includes(") Z "))).toBe(true);
   const view = await adapter.query([{ pilotId: launch.pilotId, batchId }]);
   expect(view.get(launch.pilotId)).toBe("gone");
-  return { escapee, gone: await until(() => pidsWith(escapee).length === 0, 3000) };
+  return { escapee, gone: await until(() => pidsWithArg(escapee).length === 0, 3000) };
 }
 
 describe.runIf(canContain)("a local pilot killed with SIGKILL", () => {
@@ -100,6 +87,6 @@ describe.runIf(canContain)("a local pilot killed with SIGKILL", () => {
     const adapter = new LocalAdapter({ env: process.env, cgroups: false });
     const { escapee, gone } = await killedPilot(adapter);
     expect(gone).toBe(false);
-    expect(pidsWith(escapee)).toHaveLength(1);
+    expect(pidsWithArg(escapee)).toHaveLength(1);
   });
 });
