@@ -3,7 +3,7 @@
 // member and every member of every descendant at once: `setsid` and double forks (reparented to
 // init) included, which process groups and sessions cannot catch. See the kernel's cgroup-v2
 // documentation ("Delegation" for where a non-root process may create one, "cgroup.kill").
-import { mkdir, readdir, readFile, rmdir, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rmdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 
 /** Where a cgroup v2 hierarchy is mounted (a unified mount, or the `unified` one of a hybrid layout). */
@@ -110,15 +110,6 @@ export async function killCgroup(dir: string): Promise<number> {
 async function removeCgroup(dir: string): Promise<void> {
   for (const c of await childCgroups(dir)) await removeCgroup(c);
   await rmdir(dir).catch(() => undefined);
-}
-
-/** When cgroup `dir` was made (its folder's change time), or undefined if it is gone. */
-export async function cgroupBornAt(dir: string): Promise<number | undefined> {
-  try {
-    return (await stat(dir)).ctimeMs;
-  } catch {
-    return undefined;
-  }
 }
 
 /** The cgroups directly under this process's own whose names start with `prefix`. */

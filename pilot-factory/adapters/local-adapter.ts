@@ -9,11 +9,11 @@
 import { spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { cgroupBornAt, cgroupTreePids, joinCgroupCommand, killCgroup, makeChildCgroup, ownChildCgroups, ownCgroupDir } from "../../platform/cgroups.ts";
+import { cgroupTreePids, joinCgroupCommand, killCgroup, makeChildCgroup, ownChildCgroups, ownCgroupDir } from "../../platform/cgroups.ts";
 import type { PilotLaunch } from "../pilot-command.ts";
 import { pilotBaseEnv } from "./pilot-base-env.ts";
 import { removePilotTokenFile, writePilotTokenFile } from "./pilot-token-file.ts";
-import type { BatchState, SubmitAdapter, SubmitContext, SubmitOutcome } from "./submit-adapter.ts";
+import type { BatchQueryContext, BatchState, SubmitAdapter, SubmitContext, SubmitOutcome } from "./submit-adapter.ts";
 
 export interface LocalAdapterOptions {
   /** The factory's environment; only the allowlisted variables pass to pilots. */
@@ -22,6 +22,8 @@ export interface LocalAdapterOptions {
   readonly cwd?: string;
   /** `false`: never put pilots in cgroups of their own (default: wherever the factory may make one). */
   readonly cgroups?: boolean;
+  /** How long a pilot cgroup must have been found empty before a sweep removes it (default EMPTY_CGROUP_AGE_MS). */
+  readonly emptyCgroupAgeMs?: number;
 }
 
 export interface LocalPilotProcess {
@@ -39,8 +41,20 @@ export function pilotCgroupName(pilotId: string): string {
   return `${PILOT_CGROUP_PREFIX}${pilotId.replace(/[^A-Za-z0-9_.-]/g, "_")}`;
 }
 
-/** An empty pilot cgroup older than this is one whose pilot ended (one being joined is empty for a few ms). */
+/**
+ * A pilot cgroup found empty by sweeps this far apart is one whose pilot ended: one being joined is
+ * empty only until its shell starts. Measured by the adapter, not by the folder's times: cgroupfs
+ * (kernfs) stamps a folder when its inode is first looked up, not when it is made.
+ */
 const EMPTY_CGROUP_AGE_MS = 30_000;
+
+/**
+ * The sweep for empty pilot cgroups reads every pilot cgroup (a stat and a cgroup.procs each), so a
+ * queue's query runs it only when the queue's number of live pilots changed since its last query
+ * (a pilot ended or was submitted: the only moments a cgroup is left over) and otherwise once every
+ * this many queries, for a cgroup left by a pilot that ended within EMPTY_CGROUP_AGE_MS of its start.
+ */
+export const SWEEP_EVERY_QUERIES = 10;
 
 /** Starts one pilot; resolves once the OS has started it (or rejects if it could not). */
 function startDetached(command: string, args: readonly string[], env: Record<string, string>, logFile: string, cwd: string | undefined): Promise<number> {
@@ -111,6 +125,10 @@ export class LocalAdapter implements SubmitAdapter {
   readonly started = new Map<string, LocalPilotProcess>();
   /** Processes ended because their pilot was gone (payloads that outlived a killed pilot). */
   orphansKilled = 0;
+  /** Per queue: its number of live pilots at its last query, and its queries since the last sweep. */
+  private readonly sweeps = new Map<string, { readonly pilots: number; readonly queries: number }>();
+  /** Pilot cgroups found empty by a sweep, and when first. */
+  private readonly emptySince = new Map<string, number>();
 
   constructor(private readonly opts: LocalAdapterOptions) {}
 
@@ -151,7 +169,7 @@ export class LocalAdapter implements SubmitAdapter {
    * The process table's view, from the batch ids kept in the census (not from memory): a factory
    * restarted after its pilots exited still sees them gone. A pilot without a batch id is unknown.
    */
-  async query(pilots: ReadonlyArray<{ readonly pilotId: string; readonly batchId?: string }>): Promise<ReadonlyMap<string, BatchState>> {
+  async query(pilots: ReadonlyArray<{ readonly pilotId: string; readonly batchId?: string }>, ctx?: BatchQueryContext): Promise<ReadonlyMap<string, BatchState>> {
     const out = new Map<string, BatchState>();
     for (const p of pilots) if (p.batchId !== undefined) out.set(p.pilotId, localProcessState(p.batchId));
     const parent = await ownCgroupDir();
@@ -160,12 +178,33 @@ export class LocalAdapter implements SubmitAdapter {
       const gone = [...out].filter(([, s]) => s === "gone").map(([id]) => path.join(parent, pilotCgroupName(id)));
       const left = await Promise.all(gone.map(async (dir) => ({ dir, n: await killCgroup(dir) })));
       this.orphansKilled += left.reduce((n, l) => n + l.n, 0);
-      // Cgroups of pilots that ended on their own, left empty.
-      for (const dir of await ownChildCgroups(PILOT_CGROUP_PREFIX)) {
-        const born = await cgroupBornAt(dir);
-        if (born !== undefined && Date.now() - born > EMPTY_CGROUP_AGE_MS && (await cgroupTreePids(dir)).length === 0) await killCgroup(dir);
-      }
+      if (this.sweepDue(ctx?.queue.name ?? "", pilots.length)) await this.sweepEmptyCgroups();
     }
     return out;
+  }
+
+  private sweepDue(queue: string, pilots: number): boolean {
+    const last = this.sweeps.get(queue);
+    const due = last === undefined || last.pilots !== pilots || last.queries + 1 >= SWEEP_EVERY_QUERIES;
+    this.sweeps.set(queue, { pilots, queries: due ? 0 : last.queries + 1 });
+    return due;
+  }
+
+  /** Removes the cgroups of pilots that ended on their own, left empty (also those of a previous factory process). */
+  private async sweepEmptyCgroups(): Promise<void> {
+    const minAge = this.opts.emptyCgroupAgeMs ?? EMPTY_CGROUP_AGE_MS;
+    const now = Date.now();
+    const seen = new Set<string>();
+    for (const dir of await ownChildCgroups(PILOT_CGROUP_PREFIX)) {
+      if ((await cgroupTreePids(dir)).length > 0) continue;
+      const since = this.emptySince.get(dir);
+      if (since !== undefined && now - since >= minAge) {
+        await killCgroup(dir);
+        continue;
+      }
+      seen.add(dir);
+      if (since === undefined) this.emptySince.set(dir, now);
+    }
+    for (const dir of this.emptySince.keys()) if (!seen.has(dir)) this.emptySince.delete(dir);
   }
 }

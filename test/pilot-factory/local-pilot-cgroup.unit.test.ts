@@ -9,6 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { LocalAdapter, type PilotCommandBuilder, type PilotLaunch, type PilotRuntime, type SubmitContext } from "../../pilot-factory/index.ts";
+import { pilotCgroupName, SWEEP_EVERY_QUERIES } from "../../pilot-factory/adapters/local-adapter.ts";
 import { killCgroup, makeChildCgroup } from "../../platform/cgroups.ts";
 import type { FactoryQueue } from "../../schemas/index.ts";
 import { pidsWithArg } from "../support/processes.ts";
@@ -88,5 +89,41 @@ describe.runIf(canContain)("a local pilot killed with SIGKILL", () => {
     const { escapee, gone } = await killedPilot(adapter);
     expect(gone).toBe(false);
     expect(pidsWithArg(escapee)).toHaveLength(1);
+  });
+});
+
+describe.runIf(canContain)("empty pilot cgroups (of pilots that ended on their own)", () => {
+  it("are removed when a queue's number of pilots changes and every few queries otherwise, not read on every query", async () => {
+    const adapter = new LocalAdapter({ env: process.env, emptyCgroupAgeMs: 300 });
+    const ctx = { factoryId: "fac-cg", queue };
+    const made: string[] = [];
+    const leftover = async (): Promise<string> => {
+      const dir = await makeChildCgroup(pilotCgroupName(`local-q.left.${randomBytes(3).toString("hex")}`));
+      expect(dir).toBeDefined();
+      made.push(dir!);
+      return dir!;
+    };
+    const ask = (n: number): Promise<unknown> => adapter.query(Array.from({ length: n }, (_, i) => ({ pilotId: `local-q.cg.p${i}` })), ctx);
+    const pause = (): Promise<void> => new Promise((r) => setTimeout(r, 400));
+    try {
+      // A sweep removes a cgroup that an earlier sweep, 300 ms or more before, found empty too.
+      // The queue's first query sweeps (a restarted factory's leftovers): it finds the cgroup empty.
+      let dir = await leftover();
+      await ask(1);
+      await pause();
+      // Same pilots: no sweep until the last of SWEEP_EVERY_QUERIES queries.
+      for (let i = 1; i < SWEEP_EVERY_QUERIES; i++) await ask(1);
+      expect(existsSync(dir), "swept before its turn").toBe(true);
+      await ask(1);
+      expect(existsSync(dir)).toBe(false);
+      // One pilot more, then one fewer: each a sweep at once.
+      dir = await leftover();
+      await ask(2);
+      await pause();
+      await ask(1);
+      expect(existsSync(dir)).toBe(false);
+    } finally {
+      for (const dir of made) await killCgroup(dir);
+    }
   });
 });
