@@ -49,8 +49,6 @@ async function retry(ctx: IntakeContext, task: TaskRecord): Promise<{ affected: 
   const [fileSites, sites] = await Promise.all([replicasOf(ctx, failed), siteLoads(ctx.sites, ctx.jobs)]);
   const picker = new SitePicker(sites);
   const next: JobSpec[] = [];
-  // The failure each retried job ended with: its attempt's history entry keeps it (`wms job show`).
-  const ended = new Map(failed.map((j) => [j.jobId, { errorCode: j.errorCode, errorMessage: j.errorMessage }]));
   let skipped = 0;
   for (const j of failed) {
     const r = rebrokerJob(j.spec, j.attempt, fileSites, picker);
@@ -61,7 +59,7 @@ async function retry(ctx: IntakeContext, task: TaskRecord): Promise<{ affected: 
   // a job retried by someone else meanwhile does not move and is not queued twice.
   const moved: JobSpec[] = [];
   await inParallel(next, 64, async (spec) => {
-    const r = await ctx.jobs.reopen(spec.jobId, { site: spec.site, attempt: spec.attempt, spec, pilotId: "", leaseToken: "", ...ended.get(spec.jobId) });
+    const r = await ctx.jobs.reopen(spec.jobId, { site: spec.site, attempt: spec.attempt, spec, pilotId: "", leaseToken: "" });
     if (r.moved) moved.push(spec);
   });
   try {

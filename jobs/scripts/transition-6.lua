@@ -12,7 +12,7 @@
 -- spec, template}: moved 1 yes, 0 not allowed from that state or no such job, -1 refused as stale.
 --@include fence
 --@include rollup
-local job = redis.call('HMGET', KEYS[1], 'state', 'site', 'attempt', 'pilotId', 'leaseToken', 'reportKey', 'reportKeySeal')
+local job = redis.call('HMGET', KEYS[1], 'state', 'site', 'attempt', 'pilotId', 'leaseToken', 'reportKey', 'reportKeySeal', 'errorCode', 'errorMessage')
 local cur = job[1]
 if not cur then return {0, '', '', '', '', ''} end
 local oldSite = job[2] or ''
@@ -26,7 +26,7 @@ local new = ARGV[1]
 local newSite = oldSite
 local attempt = job[3] or ''
 local fields = {'state', new, 'updatedAt', ARGV[3]}
-local code, msg = nil, ''
+local code, msg = nil, nil
 for i = 9, #ARGV, 2 do
   if ARGV[i] == 'site' then newSite = ARGV[i + 1] end
   if ARGV[i] == 'attempt' then attempt = ARGV[i + 1] end
@@ -38,14 +38,21 @@ end
 local final = {--@FINAL_SET}
 -- A new attempt ends the old one: its history entry keeps where and by whom it ran, its lease token
 -- (so a record the old pilot sent before it reported stays admissible, see fence-2.lua) and how it
--- ended: `reported` by its pilot's own update, `lost` when lease expiry requeued it.
+-- ended: `reported` by its pilot's own update, `lost` when lease expiry requeued it. The failure it
+-- ended with is the one this move reports or, for a job reopened from a final state (an operator's
+-- retry of a failed job), the one its record holds, whoever reopens it.
 if attempt ~= (job[3] or '') and (job[3] or '') ~= '' then
   local ended = 'lost'
   if ARGV[8] ~= '1' and (ARGV[4] ~= '' or final[cur]) then ended = 'reported' end
-  redis.call('HSET', KEYS[5], job[3], cjson.encode({attempt = tonumber(job[3]), site = oldSite, pilotId = job[4] or '', leaseToken = job[5] or '', reportKey = job[6] or '', reportKeySeal = job[7] or '', state = cur, ended = ended, errorCode = code or '', message = msg, at = tonumber(ARGV[3])}))
+  local endCode, endMsg = code, msg
+  if final[cur] then
+    endCode = endCode or job[8] or nil
+    endMsg = endMsg or job[9] or nil
+  end
+  redis.call('HSET', KEYS[5], job[3], cjson.encode({attempt = tonumber(job[3]), site = oldSite, pilotId = job[4] or '', leaseToken = job[5] or '', reportKey = job[6] or '', reportKeySeal = job[7] or '', state = cur, ended = ended, errorCode = endCode or '', message = endMsg or '', at = tonumber(ARGV[3])}))
 end
 local failedCode = ''
-if cur == 'failed' then failedCode = redis.call('HGET', KEYS[1], 'errorCode') or '' end
+if cur == 'failed' then failedCode = job[8] or '' end
 redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('HINCRBY', KEYS[3], cur, -1)
 redis.call('HINCRBY', KEYS[3], new, 1)

@@ -67,4 +67,9 @@ describe("job store", () => {
     expect((await store.getTask("T1"))?.status).toBe("active");
     expect(await store.siteCounts("B")).toMatchObject({ failed: 0, activated: 0 });
   });
+
+  it("keeps the failure a reopened job ended with in its attempt history, whoever reopens it", async () => {
+    expect((await store.reopen("T1.000002", { attempt: 2 })).moved).toBe(true);
+    expect(await store.attempts("T1.000002")).toEqual([expect.objectContaining({ attempt: 1, state: "failed", ended: "reported", errorCode: "1600", message: "no replica" })]);
+  });
 });
