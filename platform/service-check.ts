@@ -161,16 +161,15 @@ export async function checkServices(config: WmsConfig): Promise<ServiceStatus[]>
 }
 
 /**
- * What `wms services check` reports: a role's identity that names no RabbitMQ user (the operator's,
- * whose commands never use RabbitMQ: `wms secrets init` gives it none) can only be refused there;
- * that refusal still proves the broker answers, so for the user it counts as up and says why.
- * checkServices itself keeps the refusal (least-privilege tests assert it).
+ * What `wms services check` reports: an identity whose role the role table gives no RabbitMQ user
+ * (`withoutRabbitUser`, that role's name; the CLI reads it from security/transport-roles.ts) can
+ * only be refused there; that refusal still proves the broker answers, so for the user it counts as
+ * up and says why. checkServices itself keeps the refusal (least-privilege tests assert it).
  */
-export function asTheUserNeedsThem(config: WmsConfig, statuses: readonly ServiceStatus[]): ServiceStatus[] {
-  const noRabbitUser = config.identityFile !== undefined && config.rabbitmq.username === undefined && config.rabbitmq.password === undefined && config.rabbitmq.passwordFile === undefined;
+export function asTheUserNeedsThem(statuses: readonly ServiceStatus[], withoutRabbitUser: string | undefined): ServiceStatus[] {
   return statuses.map((s) =>
-    s.service === "rabbitmq" && s.state === "auth-failed" && noRabbitUser
-      ? { service: "rabbitmq", url: s.url, up: true, state: "up", latencyMs: s.latencyMs, detail: "it refused an anonymous login: this identity holds no RabbitMQ user, as its role needs none" }
+    s.service === "rabbitmq" && s.state === "auth-failed" && withoutRabbitUser !== undefined
+      ? { service: "rabbitmq", url: s.url, up: true, state: "up", latencyMs: s.latencyMs, detail: `it refused this identity: the ${withoutRabbitUser} role holds no RabbitMQ user, as it needs none` }
       : s,
   );
 }

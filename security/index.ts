@@ -27,7 +27,7 @@ export { PilotTokenStore, pilotTokenKey, type MintTokenRequest, type ConsumedTok
 export { OneTimeKeyStore, oneTimeKeyConsumeKeys, oneTimeKeyKey, ONE_TIME_KEY_SEAL_PURPOSE, type KeyBinding, type ConsumedKey, type OneTimeKeyStoreOptions, type PreparedKey } from "./one-time-key-store.ts";
 export { NonceStore } from "./nonce-store.ts";
 export { randomHex, randomBase64url, randomBuffer } from "./random-pool.ts";
-export { TRANSPORT_ROLES, isTransportRole, natsPermissions, redisAcl, rabbitPermissions, transportUser, inboxPrefix, type TransportRole, type NatsPermissions, type RedisAcl, type RabbitPermissions } from "./transport-roles.ts";
+export { TRANSPORT_ROLES, identityRole, isTransportRole, roleWithoutRabbitUser, natsPermissions, redisAcl, rabbitPermissions, transportUser, inboxPrefix, type TransportRole, type NatsPermissions, type RedisAcl, type RabbitPermissions } from "./transport-roles.ts";
 export { initTransportSecrets, rabbitPasswordHash, redisPasswordHash, type SecretsInitResult, type RoleIdentity } from "./transport-secrets.ts";
 export { checkFreshness, newFreshness, REQUEST_VALIDITY_MS, MAX_REQUEST_VALIDITY_MS, type Freshness } from "./request-freshness.ts";
 export { ServiceSealer, SealVerifier, fixedSealKeys, newSealKey, type SealKey, type SealKeyring } from "./service-seal.ts";

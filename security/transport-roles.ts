@@ -153,3 +153,25 @@ export function rabbitPermissions(role: TransportRole, names: WireNames): Rabbit
 export function transportUser(role: TransportRole, names: WireNames): string {
   return `${names.namespace}-${role}`;
 }
+
+/**
+ * The role an identity is, from the names the table gives each role (its Redis or RabbitMQ user,
+ * its NATS inbox prefix): undefined for an identity that names none, or names two roles.
+ */
+export function identityRole(
+  names: WireNames,
+  identity: { readonly nats?: { readonly inboxPrefix?: string }; readonly redis?: { readonly username?: string }; readonly rabbitmq?: { readonly username?: string } },
+): TransportRole | undefined {
+  const found = new Set<TransportRole>();
+  for (const role of TRANSPORT_ROLES) {
+    const user = transportUser(role, names);
+    if (identity.redis?.username === user || identity.rabbitmq?.username === user || identity.nats?.inboxPrefix === inboxPrefix(names, role)) found.add(role);
+  }
+  return found.size === 1 ? [...found][0] : undefined;
+}
+
+/** The role of an identity the table gives no RabbitMQ user (an operator's `wms`, the matchmaker...), or undefined. */
+export function roleWithoutRabbitUser(names: WireNames, identity: Parameters<typeof identityRole>[1]): TransportRole | undefined {
+  const role = identityRole(names, identity);
+  return role !== undefined && rabbitPermissions(role, names) === undefined ? role : undefined;
+}

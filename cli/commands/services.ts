@@ -9,9 +9,10 @@ export function registerServices(program: Command): void {
     .option("--json", "print one JSON object")
     .action(
       action(async (opts: { json?: boolean }, cmd: Command) => {
-        const { config } = configFor(cmd);
+        const { config, names } = configFor(cmd);
         const { asTheUserNeedsThem, checkServices } = await import("../../platform/service-check.ts");
-        const statuses = asTheUserNeedsThem(config, await checkServices(config));
+        const { roleWithoutRabbitUser } = await import("../../security/transport-roles.ts");
+        const statuses = asTheUserNeedsThem(await checkServices(config), roleWithoutRabbitUser(names, config));
         const allUp = statuses.every((s) => s.up);
         if (opts.json) {
           printJson({ ok: allUp, services: statuses });
