@@ -4,12 +4,13 @@
 // (CA, service certificates, the pilots' certificate, a production manager's certificate).
 import { randomBytes } from "node:crypto";
 import { userInfo } from "node:os";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseDocument, stringify } from "yaml";
 import { ERR, FactoryConfig, ReplicaCatalog, SiteConfig, WmsError } from "../schemas/index.ts";
 import { initPki, issueCertificate } from "../security/index.ts";
 import { writeSampleData } from "../demo/sample-data.ts";
+import { makeFolder } from "../platform/make-folder.ts";
 import { packageRoot } from "./package-root.ts";
 
 export interface InitOptions {
@@ -54,12 +55,12 @@ const OWNED = ["wms.yaml", "sites.yaml", "factory.yaml", "catalog.yaml", "pki", 
 
 export function initDeployment(o: InitOptions): InitResult {
   const dir = path.resolve(o.dir);
-  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new WmsError(ERR.USAGE, `${o.dir} is a file, not a folder; name a new or empty folder (wms init DIR)`);
   const taken = OWNED.filter((f) => existsSync(path.join(dir, f)));
   if (taken.length > 0) throw new WmsError(ERR.BAD_INPUT, `${dir} already holds ${taken.join(", ")}; pick an empty folder (wms init changes nothing in one it has set up)`);
   const namespace = o.namespace ?? `wms-${randomBytes(3).toString("hex")}`;
   const examples = path.join(packageRoot(), "examples");
-  mkdirSync(dir, { recursive: true });
+  // A file in the way (E1008) or a place no folder can be made (E1015), before anything is written.
+  makeFolder(dir);
 
   // Sites: the example's sites, with storage folders inside this deployment.
   const siteDoc = parseDocument(readFileSync(path.join(examples, "sites.yaml"), "utf8"));

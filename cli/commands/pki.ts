@@ -17,7 +17,8 @@ export function registerPki(program: Command): void {
     .option("--json", "print the result as JSON")
     .action(
       action(async (opts: { dir: string; vo: string; json?: boolean }) => {
-        const { initPki } = await import("../../security/index.ts");
+        const [{ initPki }, { makeFolder }] = await Promise.all([import("../../security/index.ts"), import("../../platform/make-folder.ts")]);
+        makeFolder(opts.dir);
         const r = initPki(opts.dir, { vo: opts.vo });
         if (opts.json) return printJson(r);
         process.stdout.write(`CA ${r.caDn} (VO ${r.vo}) in ${r.dir}\n`);

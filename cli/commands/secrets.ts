@@ -13,7 +13,8 @@ export function registerSecrets(program: Command): void {
     .action(
       action(async (opts: { dir: string; json?: boolean }, cmd: Command) => {
         const { names } = configFor(cmd);
-        const { initTransportSecrets } = await import("../../security/index.ts");
+        const [{ initTransportSecrets }, { makeFolder }] = await Promise.all([import("../../security/index.ts"), import("../../platform/make-folder.ts")]);
+        makeFolder(opts.dir);
         const r = initTransportSecrets(opts.dir, names);
         if (opts.json) return printJson(r);
         process.stdout.write(`transport identities for namespace '${r.namespace}' in ${r.dir}\n`);

@@ -118,4 +118,23 @@ describe("wms init", () => {
     expect(list.code).toBe(2);
     expect(list.stderr).toMatch(/^wms: error E1008 USAGE: .*--namespace 'My Grid!': lower-case[^\n]*\n$/);
   });
+
+  it("fails at once, in one coded line, where no folder can be made: procfs, sysfs, under a file; init, pki init and secrets init alike", { timeout: 90_000 }, async () => {
+    const file = path.join(dir, "sites.yaml");
+    const cases: Array<[string[], number, RegExp]> = [
+      // procfs answers ENOENT to a mkdir in it, which Node's recursive mkdir retried forever.
+      [["init", "/proc/wms-init-test/grid"], 1, /^wms: error E1015 FOLDER_UNCREATABLE: .*cannot make \/proc\/wms-init-test: ENOENT/],
+      [["init", "/sys/wms-init-test"], 1, /^wms: error E1015 FOLDER_UNCREATABLE: .*cannot make \/sys\/wms-init-test: (EPERM|EROFS|EACCES)/],
+      [["init", path.join(file, "grid")], 2, /^wms: error E1008 USAGE: .*sites\.yaml is a file, not a folder/],
+      [["pki", "init", "--dir", "/proc/wms-init-test"], 1, /^wms: error E1015 FOLDER_UNCREATABLE: /],
+      [["secrets", "init", "--dir", "/proc/wms-init-test"], 1, /^wms: error E1015 FOLDER_UNCREATABLE: /],
+    ];
+    for (const [args, code, line] of cases) {
+      const t0 = Date.now();
+      const r = await runCli(args, { cwd: base, timeoutMs: 20_000 });
+      expect([r.code, r.stderr.trim().split("\n").length], `${args.join(" ")} (${Date.now() - t0} ms): ${r.stderr}`).toEqual([code, 1]);
+      expect(r.stderr).toMatch(line);
+    }
+    expect(readdirSync(dir).sort()).toEqual(["catalog.yaml", "factory.yaml", "pki", "sites.yaml", "storage", "tasks", "wms.yaml"]);
+  });
 });
