@@ -66,6 +66,11 @@ if not v then return {'invalid', 'unknown key'} end
 local r = cjson.decode(v)
 if r.seal ~= ARGV[8] then return {'invalid', 'the key record changed since its seal was checked'} end
 if r.used == 1 then
+  -- The same retrieval asked again (its answer was lost: a Redis or NATS blip, a timeout): the
+  -- proxy goes to the same public key as the first time, so it gives nobody anything new.
+  if ARGV[10] ~= '' and r.requester == ARGV[10] and r.userDn == ARGV[2] and r.jobId == ARGV[3] and r.pilotId == ARGV[4] and tostring(r.attempt) == ARGV[9] then
+    return {'ok', r.userDn, r.jobId, r.pilotId, tostring(r.renewalsLeft)}
+  end
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[7], '*', 'event', 'one-time-key-reused', 'at', ARGV[1],
     'userDn', r.userDn, 'jobId', r.jobId, 'pilotId', r.pilotId, 'presentedUserDn', ARGV[2], 'presentedJobId', ARGV[3], 'presentedPilotId', ARGV[4])
   return {'reused'}
@@ -77,6 +82,7 @@ if r.userDn ~= ARGV[2] or r.jobId ~= ARGV[3] or r.pilotId ~= ARGV[4] or tostring
   return {'invalid', 'bound to another user, job, attempt or pilot'}
 end
 r.used = 1
+r.requester = ARGV[10]
 r.renewalsLeft = tonumber(ARGV[6])
 redis.call('SET', KEYS[1], cjson.encode(r), 'PX', ARGV[5])
 return {'ok', r.userDn, r.jobId, r.pilotId, ARGV[6]}
@@ -171,7 +177,13 @@ export class OneTimeKeyStore {
     return seal as string;
   }
 
-  async consume(secret: string, b: KeyBinding): Promise<ConsumedKey> {
+  /**
+   * Spends the key for `b`. `requester` names the public key the proxy will be issued for (a hash
+   * of it): the same binding presenting the key again for that same public key gets it again, not
+   * a reuse refusal, so a retrieval whose answer was lost can be asked again; a proxy for a key
+   * pair the asker does not hold is worth nothing to anyone else.
+   */
+  async consume(secret: string, b: KeyBinding, requester = ""): Promise<ConsumedKey> {
     const seal = await this.checkedSeal(secret, b);
     const renewalTtlMs = Math.round((this.opts.renewalTtlSec ?? 7 * 86_400) * 1000);
     await this.audit.indexSite(b.site);
@@ -185,6 +197,7 @@ export class OneTimeKeyStore {
       String(AUDIT_MAXLEN),
       seal,
       String(b.attempt),
+      requester,
     ])) as string[];
     if (r[0] === "ok") return { userDn: r[1] as string, jobId: r[2] as string, pilotId: r[3] as string, attempt: b.attempt, site: b.site, renewalsLeft: Number(r[4]) };
     if (r[0] === "reused") throw new WmsError(ERR.SEC_KEY_REUSED, `the key for job ${b.jobId} was used before; this attempt is audited`);

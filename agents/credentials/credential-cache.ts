@@ -4,7 +4,7 @@
 // retrieval policy and (b) presents the one-time key minted with that job, bound to that user,
 // job and pilot. NATS request/reply in a queue group, so instances share the load; all state is
 // in Redis. Bad input gets an error reply with its code and changes nothing.
-import { createPrivateKey, createPublicKey, randomUUID, X509Certificate } from "node:crypto";
+import { createHash, createPrivateKey, createPublicKey, randomUUID, X509Certificate } from "node:crypto";
 import type { Msg, NatsConnection, Subscription } from "nats";
 import type { RedisClient } from "../../platform/redis-client.ts";
 import type { Logger } from "../../platform/logger.ts";
@@ -322,7 +322,10 @@ export function startCredentialCache(d: CredentialCacheDeps): CredentialCache {
     const binding = { userDn, jobId: body.jobId, pilotId: body.pilotId, attempt: body.attempt, site: job.site };
     let renewalsLeft: number;
     try {
-      renewalsLeft = op === "retrieve" ? (await keys.consume(oneTimeKey, binding)).renewalsLeft : (await keys.consumeRenewal(oneTimeKey, binding)).renewalsLeft;
+      // Keyed by the public key the proxy is for: the same retrieval asked again after a lost answer
+      // gets the proxy again (the pilot asks again through an outage), a second key pair does not.
+      const requester = createHash("sha256").update(requestedKey).digest("hex");
+      renewalsLeft = op === "retrieve" ? (await keys.consume(oneTimeKey, binding, requester)).renewalsLeft : (await keys.consumeRenewal(oneTimeKey, binding)).renewalsLeft;
     } catch (e) {
       if (isWmsError(e)) await report(e.code === ERR.SEC_KEY_REUSED ? "key-reuse" : "credential-refused", userDn, { pilotId: body.pilotId, jobId: body.jobId, detail: `${e.toLine()} (caller ${a.identity.dn})` });
       throw e;

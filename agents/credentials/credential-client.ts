@@ -32,6 +32,8 @@ export interface RetrieveRequest {
   readonly jobId: string;
   readonly pilotId: string;
   readonly attempt: number;
+  /** Stops asking again through an outage (the pilot preempted). */
+  readonly signal?: AbortSignal;
 }
 
 export interface RetrievedProxy {
@@ -52,6 +54,16 @@ export interface CredentialInfo {
 const enc = new TextEncoder();
 export const CREDENTIALS_ROLE = "credentials";
 
+/**
+ * How long a retrieval keeps asking while the cache, or the Redis or NATS behind it, does not
+ * answer (E1003, E1006): a pilot that gave its job back at the first refusal would spend a whole
+ * attempt on a blip of a second. Asked again with the same request (the same key pair), a key the
+ * lost answer had spent is granted again (one-time-key-store.ts), so asking again is safe.
+ */
+export const RETRIEVE_RETRY_MS = 30_000;
+const RETRY_PAUSE_MS = [250, 500, 1000, 2000] as const;
+const TRANSIENT: ReadonlySet<number> = new Set([ERR.SERVICE_UNAVAILABLE, ERR.TIMEOUT]);
+
 type OkReply<Op extends string> = Extract<CredReply, { status: "ok"; op: Op }>;
 
 export class CredentialClient {
@@ -66,6 +78,8 @@ export class CredentialClient {
       timeoutMs?: number;
       /** RSA size of the key pairs made for retrieved proxies (config credentials.proxyKeyBits); default 2048. */
       proxyKeyBits?: number;
+      /** How long `retrieve` asks again through an outage; default RETRIEVE_RETRY_MS. */
+      retrieveRetryMs?: number;
     },
   ) {}
 
@@ -142,26 +156,49 @@ export class CredentialClient {
 
   private async fetchProxy(op: "retrieve" | "renew", req: RetrieveRequest): Promise<RetrievedProxy> {
     const caller = this.requireCaller();
-    const cert = await this.cacheCertificate();
     // A key pair per retrieval: a payload that reads its proxy file learns nothing about the next job's.
     const own = await createProxyRequest({ keyBits: this.opts.proxyKeyBits });
-    const body: CredRetrieveBody = {
-      schemaVersion: SCHEMA_VERSION,
-      op,
-      userDn: req.userDn,
-      jobId: req.jobId,
-      pilotId: req.pilotId,
-      attempt: req.attempt,
-      oneTimeKey: encryptToCertificate(cert, req.oneTimeKey),
-      csr: own.csrPem,
-      issuedAt: Date.now(),
-    };
     const subject = op === "retrieve" ? this.names.subjects.credRetrieve : this.names.subjects.credRenew;
-    const r = this.expect(await this.request(subject, this.signed(caller, body)), op);
+    let signed: CredSignedRequest | undefined;
+    const ask = async (): Promise<CredReply> => {
+      if (signed === undefined) {
+        const cert = await this.cacheCertificate();
+        const body: CredRetrieveBody = {
+          schemaVersion: SCHEMA_VERSION,
+          op,
+          userDn: req.userDn,
+          jobId: req.jobId,
+          pilotId: req.pilotId,
+          attempt: req.attempt,
+          oneTimeKey: encryptToCertificate(cert, req.oneTimeKey),
+          csr: own.csrPem,
+          issuedAt: Date.now(),
+        };
+        signed = this.signed(caller, body);
+      }
+      return this.request(subject, signed);
+    };
+    // A renewal is not asked again: each one spends one of the job's renewals, and a failed one
+    // leaves the payload with the proxy it has.
+    const r = this.expect(op === "retrieve" ? await this.untilAnswered(ask, this.opts.retrieveRetryMs ?? RETRIEVE_RETRY_MS, req.signal) : await ask(), op);
     // X509_USER_PROXY layout: proxy certificate, its key, then the rest of the chain.
     const [leaf, ...rest] = r.proxyChain;
     const proxyPem = [leaf, own.keyPem, ...rest].map((p) => (p ?? "").trim()).join("\n") + "\n";
     return { proxyPem, notAfter: r.notAfter, renewalsLeft: r.renewalsLeft };
+  }
+
+  /** `ask` again, after a pause, while it fails with an outage (E1003, E1006), for up to `budgetMs`. */
+  private async untilAnswered(ask: () => Promise<CredReply>, budgetMs: number, signal?: AbortSignal): Promise<CredReply> {
+    const deadline = Date.now() + budgetMs;
+    for (let i = 0; ; i++) {
+      try {
+        return await ask();
+      } catch (e) {
+        const pause = RETRY_PAUSE_MS[Math.min(i, RETRY_PAUSE_MS.length - 1)];
+        if (!(e instanceof WmsError) || !TRANSIENT.has(e.code) || signal?.aborted || Date.now() + pause >= deadline) throw e;
+        await new Promise((r) => setTimeout(r, pause));
+      }
+    }
   }
 
   /** The user's proxy for a job, with the one-time key minted at match time (works once). */

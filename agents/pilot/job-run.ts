@@ -118,7 +118,7 @@ export async function runMatchedJob(envelope: MatchEnvelope, d: JobRunDeps): Pro
   let supervised: ReturnType<typeof supervise> | undefined;
   let renewTimer: NodeJS.Timeout | undefined;
   let tails: ReturnType<typeof payloadTails> | undefined;
-  const credReq = { oneTimeKey: "", userDn: body.submitterDn, jobId: job.jobId, pilotId: d.pilotId, attempt: job.attempt };
+  const credReq = { oneTimeKey: "", userDn: body.submitterDn, jobId: job.jobId, pilotId: d.pilotId, attempt: job.attempt, signal: d.signal };
 
   const heartbeat = d.heartbeats.track({
     jobId: job.jobId,

@@ -34,6 +34,8 @@ export interface CredentialRequest {
   readonly pilotId: string;
   /** The attempt the one-time key belongs to (the envelope's job.attempt). */
   readonly attempt: number;
+  /** Aborted when the pilot is preempted: a retrieval asking again through an outage stops. */
+  readonly signal?: AbortSignal;
 }
 
 /** agents/credentials/ CredentialClient, seen from the pilot. */

@@ -12,10 +12,12 @@ describe("all matchmakers killed and restarted mid-run", () => {
   it("loses no job and runs no finished payload twice; counters equal the records", async () => {
     await run.start({ sleepSec: 0.2 });
     await run.untilRan(60);
+    const killedAt = Date.now();
     await run.stage.killMatchmakers();
     await new Promise((r) => setTimeout(r, 1000));
     run.stage.startMatchmakers();
     await run.stage.matchmakerAnswers(30_000);
+    console.info(`no matchmaker for ${Date.now() - killedAt} ms (killed, 1 s, started again until one answered)`);
     expect(run.stage.executions().size, "jobs must still be waiting when the matchmakers come back").toBeLessThan(JOBS);
 
     // A claim whose envelope died with its matchmaker is a lost attempt (lease expiry, E1104): retried,

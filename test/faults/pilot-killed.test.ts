@@ -31,14 +31,17 @@ beforeAll(async () => {
   });
   marks = join(stage.root, "marks");
   mkdirSync(marks);
-});
+  // The stage makes a PKI and starts the cache, matchmaker and agents: up to ~30 s at a load of 45
+  // on 2 cores (redis-killed's set-up and clean-up), where the default 30 s hook timeout would end
+  // the file; faultRun gives the same stage 120 s.
+}, 120_000);
 
 afterAll(async () => {
   for (const p of pilots) if (p.exitCode === null && p.signalCode === null && p.pid) killGroup(p.pid);
   // A payload leads its own process group, so killing its pilot leaves it orphaned: end those too.
   if (marks && existsSync(marks)) for (const f of readdirSync(marks)) killOurPayload(Number(readFileSync(join(marks, f), "utf8").trim()));
   await stage?.stop();
-});
+}, 60_000);
 
 function killGroup(pid: number): void {
   try {

@@ -44,10 +44,14 @@ const running: PrivateRedis[] = [];
 const open: Clients[] = [];
 
 afterAll(async () => {
-  for (const c of open) await c.close();
-  for (const r of running) await r.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+  try {
+    for (const c of open) await c.close();
+  } finally {
+    // The servers go by their process groups even when a client's close failed.
+    for (const r of running) await r.stop();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  }
+}, 60_000);
 
 function dataDir(): string {
   const d = mkdtempSync(join(tmpdir(), "wms-aof-"));

@@ -19,10 +19,12 @@ describe("Redis killed (SIGKILL, AOF everysec) mid-run", () => {
     await run.start({ sleepSec: 0.2 });
     await run.untilRan(60, 180_000);
     const redis = run.server("redis");
+    const killedAt = Date.now();
     await redis.kill();
     const before = run.stage.executions().size;
     await new Promise((r) => setTimeout(r, 1000));
     await redis.start();
+    console.info(`Redis away for ${Date.now() - killedAt} ms (killed, 1 s, started again until it answered)`);
     expect(before, "jobs must still be waiting when Redis comes back").toBeLessThan(JOBS);
 
     const { stage, taskId } = run;
@@ -30,17 +32,21 @@ describe("Redis killed (SIGKILL, AOF everysec) mid-run", () => {
     // A move is two writes (the record in the task's shard, then the site's counters), so a kill
     // between them leaves a site counter one move behind (seen: holding 1, finished 299), and the
     // tally's reconciliation repairs it; the counters are then read again, after that repair.
+    // Only that: a task's counters move in the record's own script, and a claim is one script.
+    expect(first.repairs.filter((r) => (r as { kind?: string }).kind !== "site-count")).toEqual([]);
     const tally = first.repairs.length > 0 ? { ...(await stage.tally(taskId, JOBS, 60_000)), repairs: first.repairs } : first;
     // What the outage cost, with each retried job's pilot log lines (the evidence if it is more than it may be).
     for (const r of tally.retried) {
       const [jobId, first] = r.split(" ");
       console.info(r, stage.pilotOutput(first.split(":")[1]).split("\n").filter((l) => l.includes(jobId)).join("\n"));
     }
-    // A claim the outage swallowed (lease expiry) or a request it failed before the payload started
-    // (E1006 timeout, E1000 from a service whose Redis call failed, E1003 from the credential cache
-    // the pilot could not get an answer from; the fresh-clone CI saw each) is a lost attempt before
-    // any payload ran (ranTwice below proves it); nothing else may need a second attempt.
-    expect(tally.retried.filter((r) => !/ 1:pilot-\d+:(sent|starting):lost:\d+$| 1:pilot-\d+:holding:reported:100[036]$/.test(r))).toEqual([]);
+    // A claim the outage swallowed (the lease lapsed while heartbeats could not renew it) is a lost
+    // attempt before any payload ran (ranTwice below proves it), and so is an E1000 from a service
+    // whose Redis call failed in a way not recognised as an outage (seen once). The credential fetch
+    // is not: the pilot asks the cache again through an outage (E1003, E1006) with the same request
+    // (credential-client.ts), so a blip of a second costs no attempt there. Nothing else may need a
+    // second attempt.
+    expect(tally.retried.filter((r) => !/ 1:pilot-\d+:(sent|starting):lost:\d+$| 1:pilot-\d+:holding:reported:1000$/.test(r))).toEqual([]);
     expect(tally).toEqual({
       notFinished: [],
       ran: JOBS,

@@ -23,11 +23,14 @@ beforeAll(async () => {
     userDn: USER_DN,
     config: { jobs: { heartbeatSec: 0.5, leaseSec: LEASE_SEC, leaseCheckSec: 0.5 }, matchmaker: { nomatchBackoffSec: 0.2 } },
   });
-});
+  // The stage makes a PKI and starts the cache, matchmaker and agents: up to ~30 s at a load of 45
+  // on 2 cores (redis-killed's set-up and clean-up), where the default 30 s hook timeout would end
+  // the file; faultRun gives the same stage 120 s.
+}, 120_000);
 
 afterAll(async () => {
   await stage?.stop();
-});
+}, 60_000);
 
 describe("a stale pilot coming back after its job was requeued", () => {
   it("has its reports refused with E1904; the job ends as the new attempt's and nothing else runs twice", async () => {

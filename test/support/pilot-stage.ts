@@ -513,9 +513,16 @@ export function faultRun(o: FaultRunOptions): FaultRun {
     if (!stage) throw new Error("the fault run is not set up (faultRun must be called at the test file's top level)");
     return stage;
   };
+  // Set once the clean-up ran: a set-up still under way then (its hook timed out on a loaded
+  // machine) stops what it starts afterwards instead of leaving it running after the file.
+  let cleanedUp = false;
   beforeAll(async () => {
-    for (const kind of o.servers ?? []) servers.set(kind, await startRestartableServer(kind, o.label));
-    stage = await startPilotStage({
+    for (const kind of o.servers ?? []) {
+      const s = await startRestartableServer(kind, o.label);
+      if (cleanedUp) return void (await s.close());
+      servers.set(kind, s);
+    }
+    const started = await startPilotStage({
       label: o.label,
       site: o.site,
       userDn: o.userDn,
@@ -528,12 +535,22 @@ export function faultRun(o: FaultRunOptions): FaultRun {
         matchmaker: { nomatchBackoffSec: 0.2, ...(o.config?.matchmaker as object | undefined) },
       },
     });
+    if (cleanedUp) return void (await started.stop());
+    stage = started;
     if (o.matchmakerProcesses) await stage.matchmakerAnswers(30_000);
   }, 120_000);
   afterAll(async () => {
-    await stage?.stop();
+    cleanedUp = true;
+    // The private servers are stopped by their process groups whatever the stage's clean-up does: a
+    // test that failed with a server down can leave a client waiting for it (a NATS flush waits for
+    // the reconnection), and the hook's timeout must not be what ends the file with servers running.
+    const stageStopped = stage?.stop().catch((e: unknown) => console.warn(`fault run ${o.label}: stage clean-up failed: ${(e as Error).message}`));
+    let waiting: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((r) => (waiting = setTimeout(() => r(console.warn(`fault run ${o.label}: stage clean-up still waiting after 30 s; stopping the servers`)), 30_000)));
+    await Promise.race([stageStopped, late]);
+    clearTimeout(waiting);
     for (const s of servers.values()) await s.close();
-  }, 60_000);
+  }, 90_000);
   return {
     get stage() {
       return ready();
