@@ -100,6 +100,7 @@ const expiredScript = jobScript("expired-2");
 const removeScript = jobScript("remove-3");
 const shapesScript = jobScript("shapes-2");
 const leadScript = jobScript("lead-1", { batched: true });
+const checkLeadScript = jobScript("check-lead-3", { batched: true });
 
 /**
  * The lease token names the job's autocluster and site, so heartbeats, complete and release find
@@ -444,7 +445,9 @@ export class DispatchQueues {
     const leadMs = Math.max(1000, 3 * interval);
     await Promise.all(
       sites.map(async (site) => {
-        if ((await leadScript.run(this.redis, [this.keys.site(site).checker], [this.checkerId, leadMs])) !== 1) return;
+        const sk = this.keys.site(site);
+        // A lease runs out only over time a checker was there to hear heartbeats (check-lead-3.lua).
+        if ((await checkLeadScript.run(this.redis, [sk.checker, sk.lease, sk.checked], [this.checkerId, leadMs, Date.now()])) !== 1) return;
         await this.checkSite(site).catch((e: Error) => this.opts.onError?.(e, `lease check of ${site}`));
       }),
     );

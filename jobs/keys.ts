@@ -41,6 +41,8 @@ export interface SiteKeys {
   readonly errors: string;
   /** Which matchmaker runs this site's lease and holding checks now (SET NX PX). */
   readonly checker: string;
+  /** When a matchmaker last held `checker` (ms): the gap a new one finds is added to every lease. */
+  readonly checked: string;
   /** The ready set of one autocluster: job id, scored FIFO. */
   ready(ac: string): string;
 }
@@ -111,6 +113,7 @@ export function jobKeys(names: WireNames): JobKeys {
         holding: `${b}holding`,
         errors: `${b}errors`,
         checker: `${b}checker`,
+        checked: `${b}checked`,
         ready: (ac) => `${b}r:${ac}`,
       };
     }),

@@ -119,6 +119,44 @@ describe("dispatch queues", () => {
     expect(await dq.claim("SITE_S", ac, "p3")).toBeUndefined();
   });
 
+  it("does not take a lease that ran out while no matchmaker checked for a silent pilot: its pilot gets the whole lease again", async () => {
+    // A namespace of its own: this file's other queues check every site of theirs.
+    const own = asRole(testConfig("dispatch-gap"), "intake").names;
+    const ownStore = new JobStore(redis, own);
+    const specs = await createJobs(ownStore, { site: "SITE_V" }, 1);
+    const jobId = specs[0].jobId;
+    const ac = autoclusterId(autoclusterKey(specs[0]));
+    const opts = { redis, names: own, lockMs: 1000, stalledIntervalMs: 100 };
+    const before = new DispatchQueues(opts);
+    const outcomes: string[] = [];
+    const after = new DispatchQueues(opts);
+    try {
+      await before.enqueue(specs);
+      await before.startStalledChecks();
+      const claim = await before.claim("SITE_V", ac, "p-alive");
+      expect(claim).toBeDefined();
+      // It runs a few checks while the pilot beats, then every matchmaker goes away (killed, restarting)
+      // for longer than the lease: no heartbeat can be heard meanwhile.
+      await new Promise((r) => setTimeout(r, 400));
+      expect(await before.extendLock(jobId, claim!.lockToken, 1000)).toBe(true);
+      await before.close();
+      await new Promise((r) => setTimeout(r, 2500));
+      await after.startStalledChecks((id, outcome) => id === jobId && outcomes.push(outcome));
+      // Several checks run; the pilot's next heartbeat (a beat of the lease, 0.5 s) still finds its job.
+      await new Promise((r) => setTimeout(r, 500));
+      expect(outcomes).toEqual([]);
+      expect(await after.extendLock(jobId, claim!.lockToken, 1000)).toBe(true);
+      expect((await ownStore.getJob(jobId))?.attempt).toBe(1);
+      // Silent from now on with a checker there: the lease runs out and the job is requeued as before.
+      await expect.poll(() => outcomes, { timeout: 8000, interval: 100 }).toEqual(["requeued"]);
+      expect((await ownStore.getJob(jobId))?.attempt).toBe(2);
+    } finally {
+      await before.close();
+      await after.close();
+      await deleteNamespaceKeys(redis, own.namespace);
+    }
+  });
+
   it("claims from the autoclusters it was asked for even when the caller changes its list while the claim waits", async () => {
     const site = "SITE_LIST";
     // The first autocluster's only entry has no record (dropped, so the claim tries again); the second holds a real job.

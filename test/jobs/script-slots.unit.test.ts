@@ -31,6 +31,7 @@ const CALLS: Record<string, readonly string[]> = {
   "effects-3": [site.states, site.holding, site.errors],
   "shapes-2": [site.acs, site.live],
   "lead-1": [site.checker],
+  "check-lead-3": [site.checker, site.lease, site.checked],
   "transition-6": [task.job(job), task.task, task.states, task.errors, task.attempts(job), task.tpl],
   "fence-2": [task.job(job), task.attempts(job)],
   "grow-5": [task.task, task.states, task.errors, task.jobs, task.consumed, task.job(job), task.job("T-1.000008")],
