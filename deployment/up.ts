@@ -140,10 +140,16 @@ export async function runUp(o: UpOptions): Promise<void> {
     });
     const oneShot = (name: string, args: string[]): Promise<void> => runOnce(child(name, args, "spawn", "operator"), onLine);
     const mm = Array.from({ length: config.up.matchmakers }, (_, i) => `matchmaker-${i + 1}`);
+    // A secrets folder made before the pool-lease role has no identity for it: the rest still runs.
+    const poolLeasesIdentity = !services.authenticated || existsSync(secrets.identityFile("pool-leases"));
+    if (!poolLeasesIdentity) say(`${secrets.dir} has no pool-leases identity (made before that role): pilots at pool-account sites fail with E1003 until the folder is made again with 'wms secrets init'`, 40);
     const mmMetricsPort = config.up.matchmakerMetricsPort;
-    say(`starting credentials, intake, ${mm.length} matchmaker(s), agents and monitor in namespace ${names.namespace}`);
+    say(`starting credentials, pool leases, intake, ${mm.length} matchmaker(s), agents and monitor in namespace ${names.namespace}`);
     await Promise.all([
       supervisor.start(child("credentials", ["credentials", "serve"], "message", "credentials")),
+      // Its own process and role, not a part of the credential cache or the matchmaker: its Redis
+      // identity reaches the pool keys and reads job records, nothing else (security/transport-roles.ts).
+      ...(poolLeasesIdentity ? [supervisor.start(child("pool-leases", ["site", "pool", "serve"], "message", "pool-leases"))] : []),
       supervisor.start(child("intake", ["intake", "serve"], "message", "intake")),
       ...mm.map((name, i) => supervisor.start(child(name, ["matchmaker", ...(mmMetricsPort > 0 ? ["--metrics-port", String(mmMetricsPort + i)] : [])], "message", "matchmaker"))),
       supervisor.start(child("agents", ["agents"], "message", "agents")),

@@ -145,6 +145,8 @@ export interface AttemptRecord {
   readonly site: string;
   readonly pilotId: string;
   readonly leaseToken: string;
+  /** The report key the claim bound to the attempt, kept when it ended ('' or absent when none). */
+  readonly reportKey?: string;
   /** The state the attempt was in when it ended. */
   readonly state: JobState;
   /** `reported`: its pilot's own report ended it; `lost`: lease expiry requeued it. */

@@ -131,6 +131,7 @@ const table = [
   [1805, "MAP_POOL_EXHAUSTED", "site-authz", true, "Every pool account is leased; try later"],
   [1806, "SWITCH_FAILED", "site-authz", true, "The identity switch to the mapped account failed"],
   [1807, "SWITCH_REQUIRED", "site-authz", false, "The site requires an identity switch and the pilot cannot run the payload as itself"],
+  [1808, "POOL_LEASE_REFUSED", "site-authz", false, "The pool-lease service refused: the request is not signed by the pilot that holds a live attempt of a job of this DN at this site; nothing was leased or released"],
   // reports and agents
   [1900, "REPORT_BAD_SCHEMA", "reports", false, "A report does not match its schema (dead-lettered)"],
   [1901, "REPORT_UNKNOWN_JOB", "reports", false, "A report names a job that does not exist (dead-lettered)"],

@@ -21,4 +21,5 @@ export * from "./messages/task-control.ts";
 export * from "./messages/intake-reply.ts";
 export * from "./messages/wms-config.ts";
 export * from "./messages/credentials.ts";
+export * from "./messages/pool-lease.ts";
 export { ALL_MESSAGES } from "./registry.ts";

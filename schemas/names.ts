@@ -19,6 +19,8 @@ export interface WireNames {
     readonly credRenew: string;
     readonly factoryControl: string;
     readonly pilotCensus: string;
+    /** The site-central pool-account lease service (site-authz/pool-lease-service.ts): pilots' lease and release requests. */
+    readonly poolLease: string;
   };
   /**
    * A site's own advert and heartbeat subjects. Partitioning by site lets matchmakers (and the NATS
@@ -26,7 +28,7 @@ export interface WireNames {
    */
   advertFor(site: string): string;
   heartbeatFor(site: string): string;
-  readonly queueGroups: { readonly matchmaker: string; readonly intake: string; readonly credentials: string };
+  readonly queueGroups: { readonly matchmaker: string; readonly intake: string; readonly credentials: string; readonly poolLeases: string };
   /**
    * Key prefix of the benchmarks' plain BullMQ baselines (bench/), under the namespace so its
    * clean-up finds them; dispatch itself does not use BullMQ (jobs/README.md).
@@ -107,10 +109,11 @@ export function wireNames(namespace = "wms"): WireNames {
       credRenew: `${ns}.cred.renew`,
       factoryControl: `${ns}.factory.control`,
       pilotCensus: `${ns}.pilot.census`,
+      poolLease: `${ns}.site.pool.lease`,
     },
     advertFor: (site) => `${ns}.match.advert.${siteSubjectToken(site)}`,
     heartbeatFor: (site) => `${ns}.match.heartbeat.${siteSubjectToken(site)}`,
-    queueGroups: { matchmaker: `${ns}-matchmakers`, intake: `${ns}-intake`, credentials: `${ns}-credcache` },
+    queueGroups: { matchmaker: `${ns}-matchmakers`, intake: `${ns}-intake`, credentials: `${ns}-credcache`, poolLeases: `${ns}-pool-leases` },
     bullPrefix: `{${ns}}`,
     rabbit: {
       reportsExchange: `${ns}.reports`,

@@ -15,6 +15,7 @@ import { ReplicaCatalog } from "./messages/replica-catalog.ts";
 import { SignedTaskControl, TaskControl } from "./messages/task-control.ts";
 import { ControlReply, SubmitReply } from "./messages/intake-reply.ts";
 import { WmsConfig } from "./messages/wms-config.ts";
+import { PoolLeaseReply, PoolLeaseRequest } from "./messages/pool-lease.ts";
 import { CredCertificateQuery, CredDelegateBeginBody, CredDelegateBody, CredInfoBody, CredReply, CredRetrieveBody, CredSignedRequest } from "./messages/credentials.ts";
 
 /** Every message whose JSON Schema is exported to schemas/json/ by `npm run schemas`. Add new ones here. */
@@ -56,4 +57,6 @@ export const ALL_MESSAGES: ReadonlyArray<Message<TSchema>> = [
   CredInfoBody,
   CredRetrieveBody,
   CredReply,
+  PoolLeaseRequest,
+  PoolLeaseReply,
 ];

@@ -37,5 +37,5 @@ export { exportServicePki, pkiShareFiles, PKI_EXPORT_ROLES, type PkiExportRole }
 export { AuditBudget, type AuditBudgetOptions } from "./audit-budget.ts";
 export { HEARTBEAT_SEAL_PURPOSE, heartbeatKeyFor, heartbeatMac, heartbeatMacHolds, type HeartbeatBinding, type HeartbeatClaim } from "./heartbeat-key.ts";
 export { REPORT_KEY_SEAL_PURPOSE, reportKeySealHolds, reportKeySealText, sealReportKey, type ReportKeyBinding } from "./report-key-seal.ts";
-export { generateReportKey, signReport, verifyReportSignature, AUDIT_RECORD_SEAL_PURPOSE, type ReportKeyPair, type SignableReport } from "./report-signing.ts";
+export { generateReportKey, signReport, verifyReportSignature, signAttemptRequest, attemptRequestSignatureHolds, AUDIT_RECORD_SEAL_PURPOSE, type ReportKeyPair, type SignableReport } from "./report-signing.ts";
 export { signFactoryControl, verifyFactoryControl, FactoryControlVerifier, factoryControlRefusals, refusedFactoryControlKey, OPERATOR_ROLE, type FactoryControlRequest, type AdmittedControl, type FactoryControlRefusal } from "./factory-control.ts";

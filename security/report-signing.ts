@@ -78,3 +78,22 @@ export function verifyReportSignature(report: SignableReport, publicKey: string 
   if (sig.length !== 64) return false;
   return verify(null, signedText(report), key, sig);
 }
+
+/**
+ * A request a pilot makes about an attempt it holds (the pool-lease service's), signed with the same
+ * report key, under its own context string so it can never pass for a report or for another
+ * purpose's request (RFC 8032 s. 8.3). `text` is the exact text signed.
+ */
+export function signAttemptRequest(purpose: string, text: string, key: KeyObject): string {
+  return sign(null, Buffer.from(`pilot-wms ${purpose} v1\n${text}`, "utf8"), key).toString("base64");
+}
+
+/** True when `signature` is `signAttemptRequest(purpose, text)` by the key `publicKey` (base64 SPKI). */
+export function attemptRequestSignatureHolds(purpose: string, text: string, signature: string, publicKey: string | undefined): boolean {
+  if (publicKey === undefined || publicKey === "") return false;
+  const key = publicKeyObject(publicKey);
+  if (!key) return false;
+  const sig = Buffer.from(signature, "base64");
+  if (sig.length !== 64) return false;
+  return verify(null, Buffer.from(`pilot-wms ${purpose} v1\n${text}`, "utf8"), key, sig);
+}

@@ -4,7 +4,7 @@
 // read the same table. Roles that do not use a transport get no user on it at all.
 import type { WireNames } from "../schemas/index.ts";
 
-export const TRANSPORT_ROLES = ["intake", "matchmaker", "agents", "credentials", "factory", "monitor", "pilot", "operator"] as const;
+export const TRANSPORT_ROLES = ["intake", "matchmaker", "agents", "credentials", "factory", "monitor", "pilot", "operator", "pool-leases"] as const;
 export type TransportRole = (typeof TRANSPORT_ROLES)[number];
 
 export function isTransportRole(v: string): v is TransportRole {
@@ -70,7 +70,8 @@ export function natsPermissions(role: TransportRole, names: WireNames): NatsPerm
       // Adverts, heartbeats, credential requests with its one-time key, its census; replies come to
       // its inbox. It can neither receive adverts nor heartbeats (no rogue matchmaker) nor publish
       // factory control, batches or into anyone's inbox.
-      return { publish: [...withSites(s.advert), ...withSites(s.heartbeat), s.credRetrieve, s.credRenew, s.credInfo, s.pilotCensus], subscribe: own, respond: false, inboxPrefix: inbox };
+      // Pool-account leases at sites that map to pool accounts go through the pool-lease service.
+      return { publish: [...withSites(s.advert), ...withSites(s.heartbeat), s.credRetrieve, s.credRenew, s.credInfo, s.pilotCensus, s.poolLease], subscribe: own, respond: false, inboxPrefix: inbox };
     case "matchmaker":
       return { publish: [], subscribe: [...withSites(s.advert), ...withSites(s.heartbeat), ...own], respond: true, inboxPrefix: inbox };
     case "intake":
@@ -78,6 +79,9 @@ export function natsPermissions(role: TransportRole, names: WireNames): NatsPerm
       return { publish: [s.credInfo], subscribe: [s.intakeSubmit, s.intakeControl, ...own], respond: true, inboxPrefix: inbox };
     case "credentials":
       return { publish: [], subscribe: [s.credDelegate, s.credRetrieve, s.credInfo, s.credRenew, ...own], respond: true, inboxPrefix: inbox };
+    case "pool-leases":
+      // Only it receives (and answers) the pilots' lease and release requests: no rogue responder.
+      return { publish: [], subscribe: [s.poolLease, ...own], respond: true, inboxPrefix: inbox };
     case "factory":
       // It answers factory control with the queue's new knobs or its refusal.
       return { publish: [], subscribe: [s.pilotCensus, s.factoryControl, ...own], respond: true, inboxPrefix: inbox };
@@ -124,6 +128,22 @@ export function redisAcl(role: TransportRole, names: WireNames): RedisAcl | unde
         readKeys: keys,
         commands: [...base, "+@read", "+@write", "+@scripting", "+@keyspace", "+@hash", "+@set", "+@sortedset", "+@string", "+@list", "+@transaction", "-@dangerous", "+info"],
         selectors: [{ keys: [`${ns}:sec:nonce:*`], commands: ["+set"] }],
+      };
+    case "pool-leases":
+      // The site-central pool-account lease service (site-authz/pool-lease-service.ts): the pool
+      // hashes, read and written by its scripts; the job records, read only, to check who holds an
+      // attempt (`<ns>:{<ns>:t:<task>}:…`: the `<ns>:` prefix pins the namespace); and one command
+      // each on the request nonces (SET NX), the security audit stream (XADD) and its refusal
+      // counter (HINCRBY). Nothing else of the namespace.
+      return {
+        keys: [`${ns}:site:*:pool`],
+        readKeys: [`${ns}:{*:t:*`],
+        commands: [...base, "+@read", "+@hash", "+@scripting", "-@dangerous", "+info"],
+        selectors: [
+          { keys: [`${ns}:sec:nonce:*`], commands: ["+set"] },
+          { keys: [`${ns}:sec:audit`], commands: ["+xadd"] },
+          { keys: [`${ns}:sec:pool-lease-refused`], commands: ["+hincrby"] },
+        ],
       };
     default:
       return { keys, commands: [...base, "+@read", "+@write", "+@scripting", "+@keyspace", "+@list", "+@hash", "+@set", "+@sortedset", "+@string", "+@stream", "+@transaction", "+@blocking", "-@dangerous", "+info"] };

@@ -1,6 +1,7 @@
 // LCMAPS's role: the site's mapping plug-ins tried in order, the first that maps wins; with SCAS's
-// pool in Redis so every node maps a DN alike. Every decision is audited (DN, attributes, account,
-// node, time). An edge module: it reads the grid-mapfile once and holds the Redis connection given.
+// site-central pool so every node maps a DN alike (pilots lease through the pool-lease service, the
+// service itself and the operator's peek use the store). Every decision is audited (DN, attributes,
+// account, node, time). An edge module: it reads the grid-mapfile once and holds what it is given.
 import { existsSync, readFileSync } from "node:fs";
 import type { RedisClient } from "../platform/redis-client.ts";
 import { ERR, WmsError, type MappingPlugin, type Site, type WireNames } from "../schemas/index.ts";
@@ -9,7 +10,7 @@ import { auditRecord, describeAttributes, type AuditSink } from "./audit-record.
 import type { GridIdentity } from "./grid-identity.ts";
 import { parseGridmap, type Gridmap } from "./gridmap-file.ts";
 import { resolveAccount } from "./local-account.ts";
-import { PoolLease, type LeaseResult, type PoolLeaseRecord, type ReleaseStatus } from "./pool-lease.ts";
+import { redisPoolLeases, type AttemptProof, type LeaseResult, type PoolLeaseRecord, type PoolLeases, type ReleaseStatus } from "./pool-lease.ts";
 import { mapRole } from "./role-mapping.ts";
 
 export type MappingPluginName = MappingPlugin["type"];
@@ -32,6 +33,8 @@ export interface Mapping {
 export interface MapOptions {
   readonly jobId?: string;
   readonly pilotId?: string;
+  /** The attempt of `jobId` the caller holds and its lease token: what the pool-lease service checks. */
+  readonly attempt?: { readonly attempt: number; readonly leaseToken: string };
   /** false: say which pool account would be leased without taking it (and audit nothing). Default true. */
   readonly lease?: boolean;
 }
@@ -48,7 +51,11 @@ export interface MapperOptions {
   /** This worker node's name; pool holders and audit records carry it. */
   readonly node: string;
   readonly audit: AuditSink;
-  /** Needed when the site's chain has a `pool` plug-in. */
+  /**
+   * Where pool leases come from when the site's chain has a `pool` plug-in: `pool` (a pilot: the
+   * pool-lease service, PoolLeaseClient), or `redis` (the store itself: the service, the operator's peek).
+   */
+  readonly pool?: PoolLeases;
   readonly redis?: RedisClient;
   /** Where a pool account's leftover files are looked for before release, besides its home and the dirs the caller names. */
   readonly scanDirs?: readonly string[];
@@ -62,7 +69,7 @@ export class AccountMapper {
   readonly site: Site;
   readonly node: string;
   private readonly gridmaps = new Map<string, Gridmap>();
-  private readonly pool: PoolLease | undefined;
+  private readonly pool: PoolLeases | undefined;
   private readonly audit: AuditSink;
   private readonly scanDirs: readonly string[];
 
@@ -83,8 +90,8 @@ export class AccountMapper {
       }
     }
     const hasPool = o.site.mapping.some((p) => p.type === "pool");
-    if (hasPool && !o.redis) throw new WmsError(ERR.BAD_CONFIG, `site ${o.site.name} maps to pool accounts, which needs the site's Redis`);
-    this.pool = hasPool && o.redis ? new PoolLease(o.redis, o.names, o.site.name) : undefined;
+    if (hasPool && !o.pool && !o.redis) throw new WmsError(ERR.BAD_CONFIG, `site ${o.site.name} maps to pool accounts, which needs the pool-lease service (or, for the service itself, the site's Redis)`);
+    this.pool = !hasPool ? undefined : (o.pool ?? (o.redis ? redisPoolLeases(o.redis, o.names, o.site.name) : undefined));
   }
 
   /** Maps the identity to a local account or throws MAP_NO_ACCOUNT / MAP_POOL_EXHAUSTED; audited unless `lease: false`. */
@@ -143,10 +150,22 @@ export class AccountMapper {
     }
   }
 
+  private proof(jobId: string | undefined, pilotId: string | undefined, attempt: MapOptions["attempt"]): AttemptProof | undefined {
+    return jobId !== undefined && pilotId !== undefined && attempt !== undefined ? { attempt: attempt.attempt, leaseToken: attempt.leaseToken, pilotId } : undefined;
+  }
+
   private async tryPool(p: PoolPlugin, dn: string, opts: MapOptions, take: boolean): Promise<{ step: MappingStep; mapping?: Omit<Mapping, "trail">; exhausted?: boolean }> {
-    const pool = this.pool as PoolLease;
-    const holder = opts.jobId !== undefined ? `${this.node}/${opts.jobId}` : "";
-    const lease = await pool.lease(dn, p.accounts, p.leaseSec, holder, !take);
+    const pool = this.pool as PoolLeases;
+    const lease = await pool.lease({
+      dn,
+      plugin: this.site.mapping.indexOf(p),
+      accounts: p.accounts,
+      leaseSec: p.leaseSec,
+      node: this.node,
+      jobId: opts.jobId,
+      attempt: this.proof(opts.jobId, opts.pilotId, opts.attempt),
+      peek: !take,
+    });
     if (lease.status === "exhausted") {
       return { step: { plugin: "pool", mapped: false, detail: `all ${p.accounts.length} pool accounts are leased or not yet confirmed clean` }, exhausted: true };
     }
@@ -166,12 +185,17 @@ export class AccountMapper {
    * this node is done with it. A dirty account stays out of the pool; call again once it is clean.
    * Group accounts (gridmap, role) are not leased: nothing to release.
    */
-  async release(mapping: Pick<Mapping, "account" | "plugin">, dn: string, opts: { dirs?: readonly string[]; jobId?: string; pilotId?: string } = {}): Promise<AccountRelease | undefined> {
+  async release(
+    mapping: Pick<Mapping, "account" | "plugin">,
+    dn: string,
+    opts: { dirs?: readonly string[]; jobId?: string; pilotId?: string; attempt?: MapOptions["attempt"] } = {},
+  ): Promise<AccountRelease | undefined> {
     if (mapping.plugin !== "pool" || !this.pool) return undefined;
     const acct = resolveAccount(mapping.account);
     const dirs = [...(acct.home !== "/" && existsSync(acct.home) ? [acct.home] : []), ...this.scanDirs, ...(opts.dirs ?? [])].filter((d) => existsSync(d));
     const check = await checkAccountClean(acct.uid, dirs);
-    const r = await this.pool.release(mapping.account, dn, this.node, check.clean);
+    const plugin = this.site.mapping.findIndex((p) => p.type === "pool" && p.accounts.includes(mapping.account));
+    const r = await this.pool.release({ account: mapping.account, dn, node: this.node, clean: check.clean, plugin: Math.max(0, plugin), jobId: opts.jobId, attempt: this.proof(opts.jobId, opts.pilotId, opts.attempt) });
     const why = check.clean
       ? `clean on ${this.node}`
       : `not clean on ${this.node}: processes [${check.pids.join(", ")}] files [${check.files.join(", ")}]${check.truncated ? " (scan limit hit)" : ""}`;
@@ -191,6 +215,6 @@ export class AccountMapper {
   }
 
   async poolLeases(): Promise<PoolLeaseRecord[]> {
-    return this.pool ? this.pool.list() : [];
+    return this.pool?.list ? this.pool.list() : [];
   }
 }

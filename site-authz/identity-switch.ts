@@ -25,6 +25,13 @@ const SPAWN_PATH = "/usr/local/bin:/usr/bin:/bin";
 export interface SwitchJob {
   readonly jobId: string;
   readonly walltimeSec?: number;
+  /** The attempt the pilot holds and its lease token: what a pool lease is bound to (the pool-lease service checks them). */
+  readonly attempt?: number;
+  readonly leaseToken?: string;
+}
+
+function attemptOf(job: SwitchJob): { attempt: number; leaseToken: string } | undefined {
+  return job.attempt !== undefined && job.leaseToken !== undefined ? { attempt: job.attempt, leaseToken: job.leaseToken } : undefined;
 }
 
 export interface SwitchRequest {
@@ -105,7 +112,7 @@ async function decide(r: SwitchRequest): Promise<Decision> {
   }
   let mapping: Mapping;
   try {
-    mapping = await r.mapper.map(r.identity, { jobId: r.job.jobId, pilotId: r.pilotId });
+    mapping = await r.mapper.map(r.identity, { jobId: r.job.jobId, pilotId: r.pilotId, attempt: attemptOf(r.job) });
   } catch (e) {
     // Where the site requires the switch, a payload never falls back to the pilot's identity.
     if (isWmsError(e) && e.code === ERR.MAP_NO_ACCOUNT) {
@@ -121,7 +128,7 @@ async function decide(r: SwitchRequest): Promise<Decision> {
     }
     return { mode: "switch", mapping, account };
   } catch (e) {
-    await r.mapper.release(mapping, r.identity.dn, { jobId: r.job.jobId, pilotId: r.pilotId }).catch(() => undefined);
+    await r.mapper.release(mapping, r.identity.dn, { jobId: r.job.jobId, pilotId: r.pilotId, attempt: attemptOf(r.job) }).catch(() => undefined);
     throw e;
   }
 }
@@ -181,7 +188,7 @@ export async function startSwitched(r: SwitchRequest): Promise<StartedPayload> {
     }
   } catch (e) {
     await undo().catch(() => undefined);
-    if (d.mode === "switch") await r.mapper?.release(d.mapping, r.identity.dn, { jobId: r.job.jobId, pilotId: r.pilotId, dirs: [workdir] }).catch(() => undefined);
+    if (d.mode === "switch") await r.mapper?.release(d.mapping, r.identity.dn, { jobId: r.job.jobId, pilotId: r.pilotId, attempt: attemptOf(r.job), dirs: [workdir] }).catch(() => undefined);
     if (isWmsError(e)) throw e;
     throw new WmsError(ERR.SWITCH_FAILED, `preparing ${workdir} for the payload failed: ${(e as Error).message}`, { cause: e });
   }
@@ -213,7 +220,7 @@ export async function startSwitched(r: SwitchRequest): Promise<StartedPayload> {
     let release: AccountRelease | undefined;
     if (d.mode === "switch") {
       try {
-        release = await r.mapper?.release(d.mapping, r.identity.dn, { jobId: r.job.jobId, pilotId: r.pilotId, dirs: [workdir] });
+        release = await r.mapper?.release(d.mapping, r.identity.dn, { jobId: r.job.jobId, pilotId: r.pilotId, attempt: attemptOf(r.job), dirs: [workdir] });
       } catch (e) {
         problems.push(`pool release: ${(e as Error).message}`);
       }

@@ -37,6 +37,59 @@ export interface PoolLeaseRecord {
   readonly clean: boolean;
 }
 
+/** The attempt a pilot holds, which the pool-lease service checks a request against. */
+export interface AttemptProof {
+  readonly attempt: number;
+  readonly leaseToken: string;
+  readonly pilotId: string;
+}
+
+export interface PoolLeaseAsk {
+  readonly dn: string;
+  /** The pool plug-in's position in the site's `mapping`, its accounts and lease. */
+  readonly plugin: number;
+  readonly accounts: readonly string[];
+  readonly leaseSec: number;
+  readonly node: string;
+  /** The job that will run under the account (a holder `<node>/<jobId>`); none takes a lease with no job. */
+  readonly jobId?: string;
+  readonly attempt?: AttemptProof;
+  /** Say what a lease would give without taking it. */
+  readonly peek: boolean;
+}
+
+export interface PoolReleaseAsk {
+  readonly account: string;
+  readonly dn: string;
+  readonly node: string;
+  readonly clean: boolean;
+  readonly plugin: number;
+  readonly jobId?: string;
+  readonly attempt?: AttemptProof;
+}
+
+/**
+ * Where a mapper's pool leases come from: the store itself (`redisPoolLeases`: the pool-lease
+ * service, the operator's read-only peek) or the pool-lease service over NATS (PoolLeaseClient:
+ * pilots, which hold no Redis credentials).
+ */
+export interface PoolLeases {
+  lease(ask: PoolLeaseAsk): Promise<LeaseResult>;
+  release(ask: PoolReleaseAsk): Promise<ReleaseResult>;
+  /** Every lease of the site; only the store can list them. */
+  list?(): Promise<PoolLeaseRecord[]>;
+}
+
+/** The store itself, for whoever holds the Redis identity of the pool keys. */
+export function redisPoolLeases(redis: RedisClient, names: WireNames, site: string): PoolLeases {
+  const pool = new PoolLease(redis, names, site);
+  return {
+    lease: (a) => pool.lease(a.dn, a.accounts, a.leaseSec, a.jobId !== undefined ? `${a.node}/${a.jobId}` : "", a.peek),
+    release: (a) => pool.release(a.account, a.dn, a.node, a.clean),
+    list: () => pool.list(),
+  };
+}
+
 export function poolKey(names: WireNames, site: string): string {
   return names.redisKey("site", site, "pool");
 }

@@ -6,6 +6,8 @@ import { errorEntry, type WireNames } from "../../schemas/index.ts";
 import { JOB_STATES, JobStore, isFinal, type AttemptRecord, type JobRecord, type JobState, type TaskRecord } from "../../jobs/index.ts";
 import { readQueueDepths, ReportRefusals, type QueueDepth, type RefusalCount } from "../reports/index.ts";
 import { factoryControlRefusals, type FactoryControlRefusal } from "../../security/index.ts";
+// The module, not site-authz's index: the monitor needs the refusal counter's reader only.
+import { poolLeaseRefusals } from "../../site-authz/pool-lease-service.ts";
 
 export type StateCounts = Record<JobState, number>;
 
@@ -203,6 +205,11 @@ export class MonitorData {
   /** Factory control requests the factory refused (unsigned, not an operator, replayed, expired...), per code. */
   async refusedFactoryControls(): Promise<FactoryControlRefusal[]> {
     return factoryControlRefusals(this.redis, this.names);
+  }
+
+  /** Pool-lease requests the pool-lease service refused (not the attempt's holder, another DN, stale, replayed...), per code. */
+  async refusedPoolLeases(): Promise<Array<{ code: number; count: number }>> {
+    return poolLeaseRefusals(this.redis, this.names);
   }
 
   async errors(): Promise<TaskView["errors"]> {

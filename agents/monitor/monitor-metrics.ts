@@ -70,6 +70,16 @@ export function createMonitorRegistry(data: MonitorData): Registry {
       for (const r of await data.refusedFactoryControls()) this.inc({ code: String(r.code) }, r.count);
     },
   });
+  new Counter({
+    name: "wms_pool_lease_refused_total",
+    help: "Pool-account lease and release requests the pool-lease service refused, by code: 1808 not signed by the pilot holding a live attempt of the DN's job at the site, 1706 replayed, 1720 expired (cumulative, from Redis)",
+    labelNames: ["code"],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const r of await data.refusedPoolLeases()) this.inc({ code: String(r.code) }, r.count);
+    },
+  });
   // The report pipeline's depth, as the agents last sampled it (agents/reports/queue-depth.ts);
   // absent while no agents run. Labels by role: job-state, errors, accounting, audit, logs, dead-letter.
   const queueRole = (q: string): string => (q === "jobState" ? "job-state" : q === "deadLetter" ? "dead-letter" : q);

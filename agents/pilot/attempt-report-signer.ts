@@ -6,7 +6,7 @@
 // agents fence them with. Error reports stay unsigned: they are the error log, not a job's truth.
 import type { KeyObject } from "node:crypto";
 import type { Report } from "../../schemas/index.ts";
-import { generateReportKey, signReport } from "../../security/index.ts";
+import { generateReportKey, signAttemptRequest, signReport } from "../../security/index.ts";
 import type { ReportSink } from "./pilot-ports.ts";
 
 interface HeldAttempt {
@@ -45,6 +45,14 @@ export class AttemptReportSigner implements ReportSink {
 
   spooledOnNode(): Promise<number> {
     return this.inner.spooledOnNode?.() ?? Promise.resolve(0);
+  }
+
+  /**
+   * A request about an attempt this pilot holds (the pool-lease service's), signed with the same
+   * key under its own purpose, so the service can tell the pilot the attempt was handed to.
+   */
+  signRequest(purpose: string, text: string): string {
+    return signAttemptRequest(purpose, text, this.privateKey);
   }
 
   /** The report as it goes out: signed when it is about an attempt this pilot holds. */

@@ -31,7 +31,7 @@ export function identitySwitchLauncher(o: IdentitySwitchOptions): PayloadLaunche
       const started = await startSwitched({
         site: req.site,
         identity,
-        job: { jobId: req.job.jobId, walltimeSec: req.job.walltimeSec },
+        job: { jobId: req.job.jobId, walltimeSec: req.job.walltimeSec, attempt: req.job.attempt, leaseToken: req.lockToken },
         pilotId: req.pilotId,
         node: req.node,
         workdir: req.jobDir,

@@ -144,7 +144,7 @@ export async function runMatchedJob(envelope: MatchEnvelope, d: JobRunDeps): Pro
 
     const launcher = chooseLauncher(d.site, d.switchLauncher);
     const env = payloadEnvironment({ job, jobDir, outputsDir, inputs: staged.map((s) => s.localPath), proxyPath: proxyPathOf(jobDir), pilotId: d.pilotId, path: d.payloadPath });
-    launched = await launcher({ job, submitterDn: body.submitterDn, pilotId: d.pilotId, site: d.site, jobDir, env, proxyPem: proxy.proxyPem, pilotSecretsDir: d.secretsDir, node: d.node });
+    launched = await launcher({ job, lockToken: body.lockToken, submitterDn: body.submitterDn, pilotId: d.pilotId, site: d.site, jobDir, env, proxyPem: proxy.proxyPem, pilotSecretsDir: d.secretsDir, node: d.node });
     const current = launched;
     supervised = supervise(current.child, { walltimeSec: job.walltimeSec, memoryMb: job.memoryMb, pollMs: d.pollMs, graceMs: d.killGraceMs, signal: d.signal });
     heartbeat.setState("running");

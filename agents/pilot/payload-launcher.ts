@@ -16,6 +16,8 @@ export const STDERR_FILE = "payload.stderr";
 
 export interface LaunchRequest {
   readonly job: JobSpec;
+  /** The lease token of this attempt's claim (the pool-lease service checks it with the attempt). */
+  readonly lockToken: string;
   readonly submitterDn: string;
   readonly pilotId: string;
   readonly site: Site;

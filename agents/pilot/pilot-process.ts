@@ -5,11 +5,11 @@ import { readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { LoadedConfig } from "../../platform/config.ts";
-import { openNats, openRedis } from "../../platform/connections.ts";
+import { openNats } from "../../platform/connections.ts";
 import { createLogger, type Logger } from "../../platform/logger.ts";
 import type { Site } from "../../schemas/index.ts";
 import { loadTrust, splitPems } from "../../security/index.ts";
-import { AccountMapper } from "../../site-authz/index.ts";
+import { AccountMapper, POOL_LEASE_SIGN_PURPOSE, PoolLeaseClient } from "../../site-authz/index.ts";
 // The client and publisher modules, not the folders' ports: those also load the cache and the
 // consumer (ioredis), which a pilot never runs and every pilot start would pay for.
 import { CredentialClient } from "../credentials/credential-client.ts";
@@ -55,10 +55,15 @@ export async function runPilotProcess(o: PilotProcessOptions): Promise<PilotSumm
   // The pilot authenticates to the credential cache with its pilot certificate (the cache's
   // retrieval policy admits the pilot role); without one, retrievals are refused with SEC_NOT_AUTHORIZED.
   const caller = o.pilotCert ? { certChain: splitPems(readFileSync(o.pilotCert.certPath, "utf8")), keyPem: readFileSync(o.pilotCert.keyPath, "utf8") } : undefined;
-  // Redis only for SCAS-style pool leases, which every node of the site must see.
-  const redis = site.identitySwitch !== "off" && site.mapping.some((m) => m.type === "pool") ? openRedis(config) : undefined;
+  // SCAS-style pool leases, which every node of the site must see, come from the pool-lease
+  // service over NATS: a pilot holds no Redis credentials. Its requests are signed with the report
+  // key the matchmaker binds to each attempt this pilot holds.
+  const pool =
+    site.identitySwitch !== "off" && site.mapping.some((m) => m.type === "pool")
+      ? new PoolLeaseClient(nc, names, { site: site.name, sign: (text) => reports.signRequest(POOL_LEASE_SIGN_PURPOSE, text) })
+      : undefined;
   const audit = (r: Parameters<ReportPublisher["publish"]>[0]): Promise<void> => reports.publish(r);
-  const mapper = site.identitySwitch !== "off" && site.mapping.length > 0 ? new AccountMapper({ site, names, node: os.hostname(), audit, redis }) : undefined;
+  const mapper = site.identitySwitch !== "off" && site.mapping.length > 0 ? new AccountMapper({ site, names, node: os.hostname(), audit, pool }) : undefined;
   try {
     return await runPilot({
       nc,
@@ -88,6 +93,5 @@ export async function runPilotProcess(o: PilotProcessOptions): Promise<PilotSumm
     await publisher.flush(10_000);
     await publisher.close();
     await nc.drain().catch(() => undefined);
-    redis?.disconnect();
   }
 }

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { action, configFor, EXIT, parseIntOption, printJson } from "../command-kit.ts";
+import { action, configFor, EXIT, parseIntOption, printJson, serveUntilStopped } from "../command-kit.ts";
 import { ERR, WmsError, type AuditRecord, type Site } from "../../schemas/index.ts";
 import type { AccessExplanation } from "../../site-authz/index.ts";
 
@@ -67,6 +67,34 @@ export function registerSite(program: Command): void {
         if (opts.json) return printJson(sites);
         process.stdout.write(`${"SITE".padEnd(20)}${"ONLINE".padEnd(8)}${"SWITCH".padEnd(10)}${"CAPACITY".padEnd(10)}${"AUTHZ".padEnd(34)}MAPPING\n`);
         for (const s of sites) process.stdout.write(siteRow(s) + "\n");
+      }),
+    );
+
+  const pool = site.command("pool").description("the site-central pool-account lease service (SCAS's role)");
+  pool
+    .command("serve")
+    .description(
+      "run the pool-lease service until SIGINT/SIGTERM: pilots at sites that map to pool accounts lease and release them through it (NATS), so they hold no Redis credentials. " +
+        "Which accounts each site's pool holds comes from the site config; a request counts only when signed by the pilot that holds a live attempt of a job of the DN asked for",
+    )
+    .option("--sites-file <file>", "site configuration (SiteConfig YAML/JSON); default: sitesFile in wms.yaml")
+    .action(
+      action(async (opts: { sitesFile?: string }, cmd: Command) => {
+        const { config, names } = configFor(cmd);
+        const { loadSiteConfig, startPoolLeaseService } = await import("../../site-authz/index.ts");
+        const { createLogger } = await import("../../platform/logger.ts");
+        const { connectNats, connectRedis } = await import("../nats-connection.ts");
+        const sites = loadSiteConfig(opts.sitesFile ?? config.sitesFile).sites;
+        const logger = createLogger("pool-leases", config.logLevel);
+        const nc = await connectNats(config, "wms-pool-leases");
+        const redis = await connectRedis(config, { onError: (e) => logger.warn({ err: e.message }, "redis") });
+        const service = startPoolLeaseService({ nc, redis, names, sites, logger });
+        await service.ready;
+        await serveUntilStopped(async () => {
+          await service.stop();
+          await nc.close();
+          redis.disconnect();
+        });
       }),
     );
 

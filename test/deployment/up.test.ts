@@ -63,7 +63,7 @@ describe("wms up --detach, status, down", () => {
     const s = await wms(["status", "--json"]);
     const status = JSON.parse(s.stdout) as { running: boolean; monitorUrl: string; children: Array<{ name: string; state: string; alive: boolean }> };
     expect(status.running).toBe(true);
-    expect(status.children.map((c) => [c.name, c.state, c.alive])).toEqual(["credentials", "intake", "matchmaker-1", "agents", "monitor", "factory"].map((n) => [n, "running", true]));
+    expect(status.children.map((c) => [c.name, c.state, c.alive])).toEqual(["credentials", "pool-leases", "intake", "matchmaker-1", "agents", "monitor", "factory"].map((n) => [n, "running", true]));
     if (testAuth()) {
       // Each service runs as its own role on the run's servers; the factory hands its pilots the pilot's.
       const secrets = path.join(dir, ".wms", "secrets");
@@ -136,7 +136,7 @@ describe("wms up --detach, status, down", () => {
     everything = [state?.supervisor as ProcessRef, ...(state?.children ?? []).map((c) => ({ pid: c.pid as number, startTicks: c.startTicks })), ...livePilots(path.join(dir, ".wms", "pilots"))];
     const r = await wms(["down"], 120_000);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^stopped 6 process\(es\) for /);
+    expect(r.stdout).toMatch(/^stopped 7 process\(es\) for /);
     for (const p of everything) expect(isAlive(p), `pid ${p.pid}`).toBe(false);
     expect(readUpState(dir)).toBeUndefined();
     expect(state?.tempDir).toBeUndefined(); // the configured services answered: nothing private was started

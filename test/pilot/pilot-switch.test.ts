@@ -123,6 +123,7 @@ describe("pilot identity switch", () => {
     const jobDir = mkdtempSync(path.join(fx.workdir, "dn-"));
     const attempt = launcher?.({
       job,
+      lockToken: "lease-of-pilot-switch-dn",
       submitterDn: USER_DN,
       pilotId: "pilot-switch-dn",
       site: fx.site,

@@ -48,7 +48,7 @@ describe("payload containment", () => {
     const pidFile = path.join(root, "escaped-launcher.pid");
     const job = { ...sampleJob("escape-1"), executable: "/bin/sh", arguments: ["-c", ESCAPE, "sh", pidFile] };
     const site: Site = { name: "SITE_A", storagePath: root, online: true, identitySwitch: "off", capacity: 1, softwareTags: [], authz: [], mapping: [] };
-    const launched = await directLauncher({ job, submitterDn: job.userDn, pilotId: "pilot-1", site, jobDir, env: { PATH: process.env.PATH ?? "/usr/bin:/bin" }, proxyPem: "proxy", pilotSecretsDir: root, node: "n" });
+    const launched = await directLauncher({ job, lockToken: "lease-of-pilot-1", submitterDn: job.userDn, pilotId: "pilot-1", site, jobDir, env: { PATH: process.env.PATH ?? "/usr/bin:/bin" }, proxyPem: "proxy", pilotSecretsDir: root, node: "n" });
     const outcome = await supervise(launched.child, { walltimeSec: 60, memoryMb: 1000, pollMs: 50, graceMs: 100 }).done;
     expect(outcome.exitCode).toBe(0);
     const pid = await escapedPid(pidFile);

@@ -30,7 +30,7 @@ describe("wms secrets init", () => {
     const r = await runCli(["secrets", "init", "--dir", out, "--json"], { env: { WMS_NAMESPACE: "proddeploy" } });
     expect(r.stderr).toBe("");
     const res = JSON.parse(r.stdout) as { roles: Array<{ role: string; identityFile: string; redisUser?: string; rabbitUser?: string }> };
-    expect(res.roles.map((x) => x.role)).toEqual(["intake", "matchmaker", "agents", "credentials", "factory", "monitor", "pilot", "operator"]);
+    expect(res.roles.map((x) => x.role)).toEqual(["intake", "matchmaker", "agents", "credentials", "factory", "monitor", "pilot", "operator", "pool-leases"]);
     expect(res.roles.find((x) => x.role === "pilot")?.redisUser).toBeUndefined();
     expect(res.roles.find((x) => x.role === "pilot")?.rabbitUser).toBe("proddeploy-pilot");
     for (const f of ["matchmaker/nats.nk", "matchmaker/redis.password", "agents/rabbitmq.password"]) expect(statSync(join(out, f)).mode & 0o077, f).toBe(0);

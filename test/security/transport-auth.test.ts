@@ -151,6 +151,21 @@ describe("NATS subject permissions", () => {
     expect(rogue.violations.join()).toMatch(/PERMISSIONS_VIOLATION|Permissions Violation/i);
   });
 
+  it("a pilot cannot answer pool-lease requests (no rogue lease); only the pool-leases role receives them", async () => {
+    const subj = s.anonymous.names.subjects.poolLease;
+    const rogue = await natsAs("pilot");
+    rogue.nc.subscribe(subj, { callback: (e, m) => void (e ? undefined : m.respond(enc.encode("root"))) });
+    await rogue.nc.flush();
+    const service = await natsAs("pool-leases");
+    service.nc.subscribe(subj, { queue: s.anonymous.names.queueGroups.poolLeases, callback: (e, m) => void (e ? undefined : m.respond(enc.encode("ok"))) });
+    await service.nc.flush();
+    const pilot = await natsAs("pilot");
+    const answers = new Set<string>();
+    for (let i = 0; i < 5; i++) answers.add(dec.decode((await pilot.nc.request(subj, enc.encode("lease"), { timeout: 2000 })).data));
+    expect([...answers]).toEqual(["ok"]);
+    expect(rogue.violations.join()).toMatch(/PERMISSIONS_VIOLATION|Permissions Violation/i);
+  });
+
   it("a pilot cannot publish into another pilot's inbox (a forged reply to its advert)", async () => {
     const victim = await natsAs("pilot");
     const inbox = `${s.as("pilot").config.nats.inboxPrefix}.victim`;
@@ -231,6 +246,29 @@ describe("Redis ACL", () => {
     const r = redisAs(s.as("pilot"));
     await r.connect().catch(() => undefined);
     await expect(r.get(`${s.anonymous.names.redisPrefix}sec:ptoken:x`)).rejects.toThrow(/NOAUTH|Connection is closed|Stream isn't writeable/);
+  });
+
+  it("the pool-lease service's user writes the pool hashes and reads job records, nothing else", async () => {
+    const names = s.anonymous.names;
+    const writer = redisAs(s.as("matchmaker"));
+    await writer.connect();
+    const job = `${names.redisPrefix}{${names.namespace}:t:T1}:j:T1.0`;
+    await writer.hset(job, "state", "running");
+    const pool = redisAs(s.as("pool-leases"));
+    await pool.connect();
+    const poolKey = names.redisKey("site", "SITE_A", "pool");
+    await pool.hset(poolKey, "a:pool001", "{}");
+    expect(await pool.eval("return redis.call('hget', KEYS[1], 'a:pool001')", 1, poolKey)).toBe("{}");
+    expect(await pool.hget(job, "state")).toBe("running");
+    await expect(pool.hset(job, "state", "failed")).rejects.toThrow(/NOPERM/);
+    await expect(pool.get(names.redisKey("sec", "ptoken", "x"))).rejects.toThrow(/NOPERM/);
+    await expect(pool.set(names.redisKey("credential", "x"), "1")).rejects.toThrow(/NOPERM/);
+    // Its selectors: one command each on the nonces, the audit stream and its refusal counter.
+    expect(await pool.set(names.redisKey("sec", "nonce", "n1"), "1", "PX", 60_000, "NX")).toBe("OK");
+    await expect(pool.del(names.redisKey("sec", "nonce", "n1"))).rejects.toThrow(/NOPERM/);
+    await expect(pool.xrange(names.redisKey("sec", "audit"), "-", "+")).rejects.toThrow(/NOPERM/);
+    expect(await pool.hincrby(names.redisKey("sec", "pool-lease-refused"), "1808", 1)).toBe(1);
+    expect(await writer.hget(job, "state")).toBe("running");
   });
 
   it("a service user cannot touch keys outside its deployment's namespace", async () => {

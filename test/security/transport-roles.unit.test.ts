@@ -62,7 +62,7 @@ describe("wms services check and identities without a RabbitMQ user", () => {
   it("knows each identity `wms secrets init` writes by the role table's names, and which of them the table gives no RabbitMQ user", () => {
     const roles = secrets.roles.map((r) => [r.role, identityRole(loaded.names, configAs(loaded, r.identityFile).config), roleWithoutRabbitUser(loaded.names, configAs(loaded, r.identityFile).config)]);
     expect(roles).toEqual(TRANSPORT_ROLES.map((r) => [r, r, rabbitPermissions(r, loaded.names) === undefined ? r : undefined]));
-    expect(roles.filter(([, , without]) => without !== undefined).map(([r]) => r)).toEqual(["intake", "matchmaker", "factory", "monitor", "operator"]);
+    expect(roles.filter(([, , without]) => without !== undefined).map(([r]) => r)).toEqual(["intake", "matchmaker", "factory", "monitor", "operator", "pool-leases"]);
   });
 
   it("counts RabbitMQ's refusal as an answer for a role without a user there, however its identity was given; never for one that needs it", () => {

@@ -3,23 +3,20 @@ import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import type { RedisClient } from "../../platform/redis-client.ts";
 import { ERR, type AuditRecord, type Site } from "../../schemas/index.ts";
 import { AccountMapper, processesOf, runPayload, startSwitched, type RunPayloadOptions } from "../../site-authz/index.ts";
-import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { testConfig } from "../support/namespace.ts";
-import { openRedisAs } from "../support/live-services.ts";
-import { testAuth } from "../support/test-roles.ts";
 import { createUser, removeUser } from "./support/local-users.ts";
+import { PoolFixture } from "./support/pool-service.ts";
 import { identity, siteWith } from "./support/site-fixture.ts";
 
 // The pilot's part (gLExec's): it holds no Redis, so the mapping here needs none (a grid-mapfile)
-// and audit records go where the pilot sends them, as signed reports: here an in-memory sink. Only
-// pool accounts (the last test) need Redis, for their site-central leases.
+// and audit records go where the pilot sends them, as signed reports: here an in-memory sink. Pool
+// accounts (the last test) come from the site-central pool-lease service, over NATS as the pilot.
 const loaded = testConfig("siteauthzswitch");
 const { names } = loaded;
-/** The pool leases' connection, as the pilot: opened by the one test that needs it. */
-let redis: RedisClient | undefined;
+/** The pool-lease service: started by the one test that needs it. */
+let pool: PoolFixture | undefined;
 let base: string;
 let secrets: string;
 let jobs: string;
@@ -54,10 +51,7 @@ afterAll(async () => {
   removeUser(user.name);
   removeUser(poolUser.name);
   await rm(base, { recursive: true, force: true });
-  if (redis) {
-    await deleteNamespaceKeys(redis, names.namespace);
-    redis.disconnect();
-  }
+  await pool?.close();
 });
 
 function switchSite(over: Partial<Site> = {}): Site {
@@ -86,7 +80,7 @@ function request(site: Site, workdir: string, script: string, over: Partial<RunP
     env: { LD_LIBRARY_PATH: LIBS, PATH: "/usr/bin:/bin", JOB_SETTING: "it's here" },
     proxyPem: PROXY,
     pilotSecretsDir: secrets,
-    mapper: new AccountMapper({ site, names, node: "wn-test", redis, audit: sink, scanDirs: [] }),
+    mapper: over.mapper ?? new AccountMapper({ site, names, node: "wn-test", audit: sink, scanDirs: [] }),
     audit: sink,
     ...over,
   };
@@ -221,14 +215,15 @@ describe("identity switch (gLExec role), for real", () => {
     expect((await stat(workdir)).uid).toBe(0);
   });
 
-  // Pool leases live in Redis, which the pilot opens for them; with authentication on the pilot
-  // holds no Redis credentials, so pool accounts need a lease service first (security/README.md,
-  // "Not yet covered"): skipped there rather than run under an identity the pilot does not have.
-  it.skipIf(testAuth())("switches to a pool account and gives it back clean when the job ends", async () => {
+  it("switches to a pool account and gives it back clean when the job ends", async () => {
     const workdir = await jobDir("job-pool");
     const site = switchSite({ name: "SWITCH_POOL", mapping: [{ type: "pool", accounts: [poolUser.name], leaseSec: 3600 }] });
-    redis = openRedisAs(loaded, "pilot");
-    const run = await runPayload(request(site, workdir, "id -u > uid.txt"));
+    pool = await PoolFixture.start(loaded, [site]);
+    const pilot = pool.pilot();
+    const held = await pilot.hold(site, identity("Jane Doe").dn);
+    const mapper = pilot.mapper(site, "wn-test", { audit: (r) => void audit.push(r), scanDirs: [] });
+    const job = { jobId: held.jobId, walltimeSec: 20, attempt: held.attempt.attempt, leaseToken: held.attempt.leaseToken };
+    const run = await runPayload(request(site, workdir, "id -u > uid.txt", { job, pilotId: pilot.pilotId, mapper }));
     expect(run.account).toBe(poolUser.name);
     expect((await readFile(path.join(workdir, "uid.txt"), "utf8")).trim()).toBe(String(poolUser.uid));
     expect(run.cleanup.release).toMatchObject({ status: "released", holdersLeft: 0 });
