@@ -140,6 +140,9 @@ export async function runMatchedJob(envelope: MatchEnvelope, d: JobRunDeps): Pro
     let proxy: RetrievedProxy = await d.credentials.retrieve(credReq);
     await send(auditRecord({ event: "credential-retrieval", dn: body.submitterDn, pilotId: d.pilotId, jobId: job.jobId, site: job.site, node: d.node }));
     const staged = await stageIn(job.inputFiles, d.site.storagePath, jobDir);
+    // The attempt's milestones at info: the pilot-log part of the attempt's LogReport is what this
+    // logger wrote, and a job that succeeded would otherwise ship an empty one (`wms job log`).
+    d.logger?.info({ jobId: job.jobId, attempt: job.attempt, inputs: staged.length }, "inputs staged in");
     if (d.signal?.aborted) throw new WmsError(ERR.PILOT_PREEMPTED, "the batch system preempted the pilot before the payload started");
 
     const launcher = chooseLauncher(d.site, d.switchLauncher);
@@ -148,6 +151,7 @@ export async function runMatchedJob(envelope: MatchEnvelope, d: JobRunDeps): Pro
     const current = launched;
     supervised = supervise(current.child, { walltimeSec: job.walltimeSec, memoryMb: job.memoryMb, pollMs: d.pollMs, graceMs: d.killGraceMs, signal: d.signal });
     heartbeat.setState("running");
+    d.logger?.info({ jobId: job.jobId, payloadPid: current.child.pid, ...(current.localAccount !== undefined && { localAccount: current.localAccount }) }, "payload started");
     await send(stateReport(ctx, "running"));
 
     // Proxies are short-lived (RFC 3820 s. 4), so the pilot renews the user's proxy during long payloads.
@@ -170,6 +174,7 @@ export async function runMatchedJob(envelope: MatchEnvelope, d: JobRunDeps): Pro
     scheduleRenewal();
 
     const outcome = await supervised.done;
+    d.logger?.info({ jobId: job.jobId, exitCode: outcome.exitCode, signal: outcome.signal ?? undefined, wallSec: outcome.wallSec, cpuSec: Math.round((outcome.userCpuSec + outcome.sysCpuSec) * 100) / 100, maxRssKb: outcome.maxRssKb }, "payload ended");
     // The payload has ended: from now on the job is `holding` and lease expiry can no longer requeue
     // it (a finished payload must never run twice); the lease is still renewed until the report is out.
     heartbeat.setState("holding");
@@ -196,6 +201,7 @@ export async function runMatchedJob(envelope: MatchEnvelope, d: JobRunDeps): Pro
     const pf = payloadFailure(outcome);
     if (pf) throw new WmsError(pf.code, pf.message);
     outputs = await stageOut({ jobDir, storagePath: d.site.storagePath, outputDataset: job.outputDataset, jobId: job.jobId, requireOutputs: true });
+    d.logger?.info({ jobId: job.jobId, outputs: outputs.length }, "outputs staged out");
   } catch (e) {
     failure = asWmsError(e);
   } finally {

@@ -56,6 +56,8 @@ export interface PilotStageOptions {
   readonly matchmakerProcesses?: number;
   /** The node's report spool (`<workdir>/.report-spool`) on a tmpfs this small (bytes), so it fills up; needs root. */
   readonly spoolTmpfsBytes?: number;
+  /** Also run the job-log agent, which stores each attempt's LogReport for `wms job log`. */
+  readonly jobLogs?: boolean;
 }
 
 /** What a fault test finds once the system settled; `JOBS` jobs of one task, each meant to run once. */
@@ -300,7 +302,7 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
       dispatch = ownDispatch;
       spawnMatchmakers();
     }
-    agents = await startAgents({ config: as("agents").config, names, redis, dispatch, logger, only: AGENTS });
+    agents = await startAgents({ config: as("agents").config, names, redis, dispatch, logger, only: o.jobLogs === true ? [...AGENTS, "logs"] : AGENTS });
     const user = issueCertificate({ caDir: pkiDir, kind: "user", dn: o.userDn, roles: [] });
     await new CredentialClient(userNc, names, { trust }).delegate({ certChain: [user.certPem], keyPem: user.keyPem }, { retrievers: ["role:pilot"], lifetimeSec: 3600 });
   } catch (e) {
@@ -429,7 +431,7 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
       agents = undefined;
     },
     async startAgents() {
-      agents = await startAgents({ config: as("agents").config, names, redis, dispatch, logger, only: AGENTS });
+      agents = await startAgents({ config: as("agents").config, names, redis, dispatch, logger, only: o.jobLogs === true ? [...AGENTS, "logs"] : AGENTS });
     },
     async enqueueMany(jobs) {
       const sealed = jobs.map((j) => sealJobSpec(sealer, j));
