@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import type { NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CredentialClient, startCredentialCache, type CredentialCache } from "../../agents/credentials/index.ts";
+import { CredentialClient, RETRIEVE_RETRY_MS, startCredentialCache, type CredentialCache } from "../../agents/credentials/index.ts";
 import { openRedis } from "../../platform/connections.ts";
 import type { RedisClient } from "../../platform/redis-client.ts";
 import { ERR, type WmsConfig } from "../../schemas/index.ts";
@@ -104,6 +104,7 @@ describe("credential retrieval through an outage", () => {
     liveJobs.set(req.jobId, { state: "activated", attempt: 2, pilotId: "pilot-1", site: SITE });
     const started = Date.now();
     await expectCode(() => pilot.retrieve(req), ERR.SEC_KEY_INVALID);
-    expect(Date.now() - started).toBeLessThan(5000);
+    // Well under the time it asks again through an outage (a loaded machine takes seconds per retrieval).
+    expect(Date.now() - started).toBeLessThan(RETRIEVE_RETRY_MS / 2);
   });
 });
