@@ -315,8 +315,9 @@ export class DispatchQueues {
         // attempt is written into it rather than into a copy of its two dozen fields.
         const spec = moved.spec;
         spec.attempt = attempt;
+        // Awaited only on a cluster that waits for replicas: an async call per claim otherwise.
         if (!withClaim) {
-          await this.claimReplicated(sk.lease, spec.taskId);
+          if (this.replicated) await this.claimReplicated(sk.lease, spec.taskId);
           return { spec, lockToken: token, site, autocluster: ac, attempt };
         }
         let prepared: ClaimWrites<T>;
@@ -327,7 +328,7 @@ export class DispatchQueues {
           await this.unclaim({ spec, lockToken: token, site, autocluster: ac, attempt });
           throw e;
         }
-        await this.claimReplicated(sk.lease, spec.taskId);
+        if (this.replicated) await this.claimReplicated(sk.lease, spec.taskId);
         return { spec, lockToken: token, site, autocluster: ac, attempt, extra: prepared.value };
       }
       // Its record is not waiting (cancelled or final meanwhile, or none): the entry must not run,

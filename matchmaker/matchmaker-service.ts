@@ -436,7 +436,8 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
       ),
       Promise.all(batch.map((r) => jobs.checkFence(r.jobId, r.fence))),
     ]);
-    return held.map((h, i) => ({ extended: extended[i], ...h }));
+    // Fields written out, not spread: per job of every heartbeat.
+    return held.map((h, i) => ({ extended: extended[i], verdict: h.verdict, state: h.state }));
   }
 
   /**

@@ -16,8 +16,8 @@
 // key from the job's record; the two HMACs here cost a few µs and read nothing. What a signature
 // adds, a checker that cannot sign, buys nothing: the checkers are the matchmakers that hand out
 // the leases. Keyed hashing: RFC 2104.
-import { createHmac, timingSafeEqual } from "node:crypto";
-import { sealUnder, type SealKeyring } from "./service-seal.ts";
+import { createHmac } from "node:crypto";
+import { macTextEquals, sealUnder, type SealKeyring } from "./service-seal.ts";
 
 export const HEARTBEAT_SEAL_PURPOSE = "heartbeat";
 
@@ -50,17 +50,18 @@ function claimText(c: HeartbeatClaim): string {
  */
 export function heartbeatKeyFor(keys: SealKeyring, b: HeartbeatBinding): string {
   const k = keys.current();
-  return `${k.id}.${sealUnder(k, HEARTBEAT_SEAL_PURPOSE, bindingText(b)).toString("base64url")}`;
+  return `${k.id}.${sealUnder(k, HEARTBEAT_SEAL_PURPOSE, bindingText(b))}`;
 }
 
-function macOf(heartbeatKey: string, c: HeartbeatClaim): Buffer {
-  return createHmac("sha256", heartbeatKey).update(claimText(c)).digest();
+// Digested straight to base64url text: a digest Buffer per job of every heartbeat cost more heap than the hashing.
+function macOf(heartbeatKey: string, c: HeartbeatClaim): string {
+  return createHmac("sha256", heartbeatKey).update(claimText(c)).digest("base64url");
 }
 
 /** The pilot's MAC over one job of its heartbeat: `<seal key id>.<base64url HMAC>` (the id tells which matchmaker key made the attempt's key). */
 export function heartbeatMac(heartbeatKey: string, c: HeartbeatClaim): string {
   const dot = heartbeatKey.indexOf(".");
-  return `${heartbeatKey.slice(0, Math.max(0, dot))}.${macOf(heartbeatKey, c).toString("base64url")}`;
+  return `${heartbeatKey.slice(0, Math.max(0, dot))}.${macOf(heartbeatKey, c)}`;
 }
 
 /** True when `mac` was made with the heartbeat key of the attempt `c` names (current or previous seal key). */
@@ -70,8 +71,6 @@ export function heartbeatMacHolds(keys: SealKeyring, c: HeartbeatClaim, mac: str
   if (dot <= 0) return false;
   const k = keys.byId(mac.slice(0, dot));
   if (k === undefined) return false;
-  const key = `${k.id}.${sealUnder(k, HEARTBEAT_SEAL_PURPOSE, bindingText(c)).toString("base64url")}`;
-  const given = Buffer.from(mac.slice(dot + 1), "base64url");
-  const want = macOf(key, c);
-  return given.length === want.length && timingSafeEqual(given, want);
+  const key = `${k.id}.${sealUnder(k, HEARTBEAT_SEAL_PURPOSE, bindingText(c))}`;
+  return macTextEquals(mac.slice(dot + 1), macOf(key, c));
 }

@@ -141,8 +141,8 @@ export class OneTimeKeyStore {
     const hash = secretHash(secret);
     const ttlMs = Math.round(req.ttlSec * 1000);
     const expiresAt = this.clock() + ttlMs;
-    const b = { userDn: req.userDn, jobId: req.jobId, pilotId: req.pilotId, attempt: req.attempt };
-    const record = { ...b, expiresAt, used: 0, seal: this.opts.sealer.seal(sealText(hash, b, expiresAt)) };
+    // The record's fields written out rather than spread from a binding object: this is per match.
+    const record = { userDn: req.userDn, jobId: req.jobId, pilotId: req.pilotId, attempt: req.attempt, expiresAt, used: 0, seal: this.opts.sealer.seal(sealText(hash, req, expiresAt)) };
     // Kept a day past expiry so a late reuse is still recognised (and audited) as a reuse.
     return { secret, key: this.keyOf(req.site, hash), value: JSON.stringify(record), pxMs: ttlMs + 86_400_000 };
   }

@@ -6,7 +6,7 @@
 import { createCipheriv, createDecipheriv, createECDH, type ECDH, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, type KeyObject } from "node:crypto";
 import { ERR, WmsError } from "../schemas/index.ts";
 import type { KeyPairPem } from "./key-pair.ts";
-import { randomBuffer } from "./random-pool.ts";
+import { randomInto } from "./random-pool.ts";
 
 const VERSION = 1;
 const INFO = Buffer.from("pilot-wms one-time key v1");
@@ -65,6 +65,8 @@ const EPHEMERAL_LIFETIME_MS = 60_000;
 interface EphemeralEpoch {
   readonly ecdh: ECDH;
   readonly spki: Buffer;
+  /** What every message of the epoch starts with: version, SPKI length, SPKI. */
+  readonly head: Buffer;
   readonly until: number;
   readonly keys: Map<string, Buffer>;
 }
@@ -73,7 +75,12 @@ let epoch: EphemeralEpoch | undefined;
 function currentEpoch(now: number): EphemeralEpoch {
   if (epoch === undefined || now >= epoch.until) {
     const ecdh = createECDH("prime256v1");
-    epoch = { ecdh, spki: Buffer.concat([P256_SPKI_HEADER, ecdh.generateKeys()]), until: now + EPHEMERAL_LIFETIME_MS, keys: new Map() };
+    const spki = Buffer.concat([P256_SPKI_HEADER, ecdh.generateKeys()]);
+    const head = Buffer.alloc(3 + spki.length);
+    head.writeUInt8(VERSION, 0);
+    head.writeUInt16BE(spki.length, 1);
+    spki.copy(head, 3);
+    epoch = { ecdh, spki, head, until: now + EPHEMERAL_LIFETIME_MS, keys: new Map() };
   }
   return epoch;
 }
@@ -82,6 +89,9 @@ function currentEpoch(now: number): EphemeralEpoch {
 export function rotateEphemeralKey(): void {
   epoch = undefined;
 }
+
+const ivScratch = Buffer.alloc(IV_LEN);
+let messageScratch = Buffer.alloc(512);
 
 /** base64 of: version(1) | spkiLen(2) | ephemeral SPKI | iv(12) | tag(16) | ciphertext. */
 export function encryptToPilot(publicKeyPem: string, secret: string, now = Date.now()): string {
@@ -92,13 +102,23 @@ export function encryptToPilot(publicKeyPem: string, secret: string, now = Date.
     if (e.keys.size >= POINTS_MAX) e.keys.delete(e.keys.keys().next().value as string);
     e.keys.set(publicKeyPem, key);
   }
-  const iv = randomBuffer(IV_LEN);
-  const cipher = createCipheriv("aes-256-gcm", key, iv);
-  const ct = Buffer.concat([cipher.update(secret, "utf8"), cipher.final()]);
-  const head = Buffer.alloc(3);
-  head.writeUInt8(VERSION, 0);
-  head.writeUInt16BE(e.spki.length, 1);
-  return Buffer.concat([head, e.spki, iv, cipher.getAuthTag(), ct]).toString("base64");
+  // The message is written into one buffer kept for it (two encryptions per match, each of which
+  // built five Buffers and two concatenations); encryption is synchronous, so it is never shared.
+  // createCipheriv copies the IV into the cipher's context, so the IV's buffer is reused as well.
+  randomInto(ivScratch, 0, IV_LEN);
+  const cipher = createCipheriv("aes-256-gcm", key, ivScratch);
+  const ct = cipher.update(secret, "utf8");
+  const fin = cipher.final();
+  const tagAt = e.head.length + IV_LEN;
+  const ctAt = tagAt + TAG_LEN;
+  const end = ctAt + ct.length + fin.length;
+  if (end > messageScratch.length) messageScratch = Buffer.alloc(2 * end);
+  e.head.copy(messageScratch, 0);
+  ivScratch.copy(messageScratch, e.head.length);
+  cipher.getAuthTag().copy(messageScratch, tagAt);
+  ct.copy(messageScratch, ctAt);
+  fin.copy(messageScratch, ctAt + ct.length);
+  return messageScratch.toString("base64", 0, end);
 }
 
 let lastPrivate: { pem: string; key: KeyObject } | undefined;

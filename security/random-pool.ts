@@ -36,6 +36,24 @@ export function randomBase64url(n: number): string {
   return take(n, base64url);
 }
 
+/**
+ * `n` random bytes written into `target` at `at`, for a caller that keeps a buffer for them (the
+ * IV of every encryption to a pilot: a Buffer of its own per match cost more heap than the bytes).
+ */
+export function randomInto(target: Buffer, at: number, n: number): void {
+  if (n > POOL_SIZE) {
+    randomFillSync(target, at, n);
+    return;
+  }
+  if (offset + n > POOL_SIZE) {
+    randomFillSync(pool);
+    offset = 0;
+  }
+  pool.copy(target, at, offset, offset + n);
+  pool.fill(0, offset, offset + n);
+  offset += n;
+}
+
 /** `n` random bytes in a Buffer of their own. */
 export function randomBuffer(n: number): Buffer {
   return take(n, copy);

@@ -40,13 +40,33 @@ export function fixedSealKeys(...keys: SealKey[]): SealKeyring {
   return { current: () => keys[0] as SealKey, byId: (id) => keys.find((k) => k.id === id) };
 }
 
-/** The HMAC a seal carries; exported for seals whose key id travels apart from the MAC (heartbeat-key.ts). */
-export function sealUnder(key: SealKey, purpose: string, text: string): Buffer {
+/**
+ * The HMAC a seal carries, base64url; exported for seals whose key id travels apart from the MAC
+ * (heartbeat-key.ts). Digested straight to text: three or four seals are made or checked per
+ * match, and a digest Buffer (an ArrayBuffer and its view) cost more heap than the hashing.
+ */
+export function sealUnder(key: SealKey, purpose: string, text: string): string {
   // The purpose goes in first, so a seal made for one purpose never verifies as another's even
   // should two purposes ever share a key file.
-  return createHmac("sha256", key.secret).update(purpose).update("\n").update(text).digest();
+  return createHmac("sha256", key.secret).update(purpose).update("\n").update(text).digest("base64url");
 }
-const mac = sealUnder;
+
+/** Bytes of a SHA-256 MAC. */
+const MAC_BYTES = 32;
+// Scratch for comparing two MACs in constant time without a Buffer per comparison (this is on the
+// matchmaker's per-match and per-heartbeat paths). Used synchronously only, so never shared.
+const givenScratch = Buffer.alloc(MAC_BYTES);
+const wantScratch = Buffer.alloc(MAC_BYTES);
+
+/**
+ * True when two base64url SHA-256 MACs are the same bytes, compared in constant time. A `given`
+ * that does not decode to exactly 32 bytes is refused, as a decoded Buffer of another length was.
+ */
+export function macTextEquals(given: string, want: string): boolean {
+  if (Buffer.byteLength(given, "base64url") !== MAC_BYTES || Buffer.byteLength(want, "base64url") !== MAC_BYTES) return false;
+  if (givenScratch.write(given, "base64url") !== MAC_BYTES || wantScratch.write(want, "base64url") !== MAC_BYTES) return false;
+  return timingSafeEqual(givenScratch, wantScratch);
+}
 
 /** Seals texts for one purpose (`job-spec`, `one-time-key`) with the current key: `<keyId>.<base64url HMAC>`. */
 export class ServiceSealer {
@@ -57,7 +77,7 @@ export class ServiceSealer {
 
   seal(text: string): string {
     const k = this.keys.current();
-    return `${k.id}.${mac(k, this.purpose, text).toString("base64url")}`;
+    return `${k.id}.${sealUnder(k, this.purpose, text)}`;
   }
 }
 
@@ -75,8 +95,6 @@ export class SealVerifier {
     if (dot <= 0) return false;
     const k = this.keys.byId(seal.slice(0, dot));
     if (k === undefined) return false;
-    const given = Buffer.from(seal.slice(dot + 1), "base64url");
-    const want = mac(k, this.purpose, text);
-    return given.length === want.length && timingSafeEqual(given, want);
+    return macTextEquals(seal.slice(dot + 1), sealUnder(k, this.purpose, text));
   }
 }

@@ -136,6 +136,13 @@ describe("signatures and encryption", () => {
     await expectCode(() => decryptFromPilot(b.privateKeyPem, ct), ERR.SEC_BAD_SIGNATURE);
   });
 
+  it("encrypts secrets of any length, each message standing alone whatever is encrypted after it", () => {
+    const a = generatePilotKeyPair();
+    const secrets = ["", "k", "x".repeat(43), "Zoë 日本 😀", "y".repeat(5000), "z".repeat(60)];
+    const messages = secrets.map((s) => encryptToPilot(a.publicKeyPem, s));
+    messages.forEach((ct, i) => expect(decryptFromPilot(a.privateKeyPem, ct)).toBe(secrets[i]));
+  });
+
   it("never repeats a ciphertext, and a rotated ephemeral key still decrypts for the pilot alone", async () => {
     const a = generatePilotKeyPair();
     const b = generatePilotKeyPair();

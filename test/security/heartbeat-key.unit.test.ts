@@ -42,6 +42,8 @@ describe("heartbeat keys", () => {
     expect(heartbeatMacHolds(keys, claim, heartbeatMac(guessed, claim))).toBe(false);
     expect(heartbeatMacHolds(keys, claim, mac.slice(0, -2))).toBe(false);
     expect(heartbeatMacHolds(keys, claim, mac.slice(mac.indexOf(".")))).toBe(false);
+    // A genuine MAC with bytes appended is not the MAC made.
+    for (const tail of ["A", "AAAA", "AAAAAAAA"]) expect(heartbeatMacHolds(keys, claim, `${mac}${tail}`)).toBe(false);
   });
 
   it("keep a key made before a rotation valid while its seal key is the previous one, not after the next", () => {

@@ -46,6 +46,8 @@ describe("seal keys", () => {
     expect(verifier.verify(TEXT, seal.slice(0, -10))).toBe(false);
     expect(verifier.verify(TEXT, `someone-else.${seal.split(".")[1]}`)).toBe(false);
     expect(verifier.verify(TEXT, undefined)).toBe(false);
+    // Bytes appended to a genuine MAC: its first 32 bytes are right, the seal is still not the one made.
+    for (const tail of ["A", "AAAA", "AAAAAAAA", "!"]) expect(verifier.verify(TEXT, `${seal}${tail}`)).toBe(false);
     // The same key used for another purpose does not make the same seal.
     expect(new SealVerifier(keys, ONE_TIME_KEY_SEAL_PURPOSE).verify(TEXT, seal)).toBe(false);
   });
