@@ -30,8 +30,8 @@ const PEAK_CONCURRENCY = 64;
 const PEAK_MS = 8000;
 const LATENCY_MS = 6000;
 const BASELINE_JOBS = 10_000;
-/** Queued afresh for the plumbing floor, which runs for FLOOR_MS on jobs of its own. */
-const FLOOR_JOBS = 60_000;
+/** Queued afresh for the plumbing floor, which runs for FLOOR_MS (closed loop), then LATENCY_MS at the latency rate, on jobs of its own. */
+const FLOOR_JOBS = 75_000;
 const FLOOR_MS = 4000;
 /** The TLS-and-authentication comparison: jobs queued and closed-loop time per run (three runs). */
 const TRANSPORT_JOBS = 10_000;
@@ -424,6 +424,11 @@ export const matchmakerSuite: BenchSuite = {
       const plumbingFloorPerSec = floorRun.matches / (floorRun.elapsedMs / 1000);
       const floorPerMatchUs = (sec: number): number => Math.round((sec * 1e6) / Math.max(1, floorRun.matches));
       const floorCpu = { floorResponderCpuUsPerMatch: floorPerMatchUs((await cpuSec(floor.pid ?? 0)) - floorCpu0.responder), floorRedisCpuUsPerMatch: floorPerMatchUs((await redisCpuSec(redis)) - floorCpu0.redis) };
+      // The floor's latency at the matchmaker's latency rate, same schedule: what the machine (NATS,
+      // Redis, the pilots' process and the scheduler's queue) adds to any responder's tail, with none
+      // of the matchmaker's code. A p99 close to this one is the machine's, not the matchmaker's.
+      const floorOpen = await swarm.call({ op: "open", rate, ms: LATENCY_MS });
+      const floorLatencies = (floorOpen.latenciesMs ?? []).sort((a, b) => a - b);
 
       const baselineRedis0 = await redisCpuSec(redis);
       const baselineJobsPerSec = await baseline(bull, names, first.slice(0, BASELINE_JOBS));
@@ -440,6 +445,8 @@ export const matchmakerSuite: BenchSuite = {
         p50Ms: Math.round(percentile(latencies, 0.5) * 100) / 100,
         p99Ms: Math.round(percentile(latencies, 0.99) * 100) / 100,
         latencyRatePerSec: Math.round(rate),
+        floorP50Ms: Math.round(percentile(floorLatencies, 0.5) * 100) / 100,
+        floorP99Ms: Math.round(percentile(floorLatencies, 0.99) * 100) / 100,
         // How late the simulated pilots sent their worst advert: when this is large, p99 measures them, not the matchmaker.
         pilotsMaxSendLagMs: Math.round((open.maxSendLagMs ?? 0) * 10) / 10,
         ...gcFigures,
