@@ -38,6 +38,8 @@ export interface PilotStageOptions {
   readonly site: string;
   /** More sites beside `site`, each an entry of the same sites.yaml (same storage); jobs and pilots name theirs. */
   readonly extraSites?: readonly string[];
+  /** The stage's `site` entry differs from the default here (identity switch, mapping...). */
+  readonly siteOverrides?: Partial<Site>;
   /** Empty adverts in a row after which a spawned pilot exits (`--max-empty`; default 20). */
   readonly pilotMaxEmpty?: number;
   /** The user whose proxy the cache holds (any pilot may retrieve it) and who owns the jobs. */
@@ -190,7 +192,7 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
   writeFileSync(join(keyDir, "pilot.cert.pem"), pilotCert.certPem);
   writeFileSync(join(keyDir, "pilot.key.pem"), pilotCert.keyPem, { mode: 0o600 });
   const siteNames = [o.site, ...(o.extraSites ?? [])];
-  const siteEntries: Site[] = siteNames.map((name) => ({ name, storagePath: storage, online: true, identitySwitch: "off", capacity: 10, softwareTags: [], authz: [], mapping: [] }));
+  const siteEntries: Site[] = siteNames.map((name) => ({ name, storagePath: storage, online: true, identitySwitch: "off", capacity: 10, softwareTags: [], authz: [], mapping: [], ...(name === o.site ? o.siteOverrides : {}) }));
   const sites: SiteConfig = { schemaVersion: 1, sites: siteEntries };
   writeFileSync(join(root, "sites.yaml"), toYaml(sites));
   const configFile = join(root, "wms.yaml");
