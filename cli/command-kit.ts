@@ -1,13 +1,16 @@
 // What every command shares: one-line errors with their registry code (never a stack trace),
 // `--json` output, and the config loaded once per invocation.
+import { dirname, resolve } from "node:path";
 import { Option, type Command } from "commander";
 import { ERR, WmsError } from "../schemas/index.ts";
 import { isNamespace } from "../schemas/names.ts";
 import { loadConfig, type LoadedConfig } from "../platform/config.ts";
 import { READY_MESSAGE } from "../deployment/ready-message.ts";
-import { privateServicesOf } from "../deployment/up-state.ts";
+import { isAlive, privateServicesOf, readUpState } from "../deployment/up-state.ts";
+import { rememberConfigOrigin } from "./deployment-hint.ts";
 import { EXIT, reportError } from "./error-reporting.ts";
 
+export { withAwayNote } from "./deployment-hint.ts";
 export { EXIT, EXIT_CODES_HELP, exitCodeFor, PROCESS_IO, reportError, toWmsError, type CliIo } from "./error-reporting.ts";
 
 export interface GlobalOptions {
@@ -33,7 +36,10 @@ export function configFor(cmd: Command): LoadedConfig {
   const g = globalOptions(cmd);
   checkNamespaceOption(g.namespace);
   // A deployment `wms up` runs on private servers: this command connects to them, not to the file's URLs.
-  return loadConfig({ path: g.config, overrides: g.namespace ? { namespace: g.namespace } : undefined, runningServices: privateServicesOf });
+  const loaded = loadConfig({ path: g.config, overrides: g.namespace ? { namespace: g.namespace } : undefined, runningServices: privateServicesOf });
+  const up = loaded.path === undefined ? undefined : readUpState(dirname(resolve(loaded.path)));
+  rememberConfigOrigin({ path: loaded.path, namespace: loaded.names.namespace, upRunning: up !== undefined && isAlive(up.supervisor) });
+  return loaded;
 }
 
 /** How the user ran `wms`, for the commands a command suggests next: `npx wms` under npx (no global install), so they paste as they are. */

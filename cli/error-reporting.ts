@@ -42,7 +42,9 @@ export const PROCESS_IO: CliIo = {
 export function reportError(e: unknown, io: CliIo = PROCESS_IO): number {
   const w = toWmsError(e);
   io.err(`wms: error ${w.toLine()}\n`);
-  if (process.env.WMS_DEBUG && e instanceof Error && !isWmsError(e)) io.err(`${e.stack ?? ""}\n`);
+  // A coded error wrapping a client's (a hint added to it) still shows the client's stack.
+  const origin = isWmsError(e) && e.cause instanceof Error ? e.cause : e;
+  if (process.env.WMS_DEBUG && origin instanceof Error && !isWmsError(origin)) io.err(`${origin.stack ?? ""}\n`);
   return exitCodeFor(w.code);
 }
 

@@ -2,7 +2,7 @@
 // entries, from the JobStore's counters (a job counts once, under the code it finally failed with).
 import type { Command } from "commander";
 import { errorEntry } from "../schemas/index.ts";
-import { printJson } from "./command-kit.ts";
+import { printJson, withAwayNote } from "./command-kit.ts";
 import { withRedis } from "./commands/replica.ts";
 
 export interface ErrorSummaryRow {
@@ -32,7 +32,7 @@ export async function errorsSummaryCommand(cmd: Command, opts: { json?: boolean 
     const rows = summarizeErrorCounts(await new JobStore(redis, names).errorCounts());
     if (json) return printJson(rows);
     if (rows.length === 0) {
-      process.stdout.write("no failed jobs\n");
+      process.stdout.write(`${withAwayNote("no failed jobs")}\n`);
       return;
     }
     process.stdout.write(`${"CODE".padEnd(6)}${"NAME".padEnd(30)}${"JOBS".padStart(7)}  MESSAGE\n`);

@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { EXIT, EXIT_CODES_HELP, PROCESS_IO, reportError, type CliIo } from "./error-reporting.ts";
 import { COMMAND_GROUPS } from "./commands/index.ts";
+import { rememberConfigOrigin, withDeploymentHint } from "./deployment-hint.ts";
 
 /** The one version source: package.json, found from this file whether it runs as TS or compiled. */
 export function packageVersion(): string {
@@ -58,6 +59,7 @@ export async function buildProgram(io: CliIo = PROCESS_IO, argv?: readonly strin
  */
 export async function runWms(argv: readonly string[], io: CliIo = PROCESS_IO): Promise<number> {
   const program = await buildProgram(io, argv);
+  rememberConfigOrigin(undefined);
   if (argv.length === 0) {
     program.outputHelp();
     return EXIT.ok;
@@ -71,6 +73,6 @@ export async function runWms(argv: readonly string[], io: CliIo = PROCESS_IO): P
       const w = usageError(e, program, argv);
       return w === undefined ? EXIT.ok : reportError(w, io);
     }
-    return reportError(e, io);
+    return reportError(withDeploymentHint(e), io);
   }
 }

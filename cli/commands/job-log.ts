@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { action, parseIntOption, printJson } from "../command-kit.ts";
+import { action, parseIntOption, printJson, withAwayNote } from "../command-kit.ts";
 import { withRedis } from "./replica.ts";
 
 /** `wms job` may be registered by another command group too: share it rather than define it twice. */
@@ -22,7 +22,7 @@ export function registerJobLog(program: Command): void {
         await withRedis(cmd, async (redis, names) => {
           const store = new JobLogStore(redis, names);
           const attempts = await store.attempts(jobId);
-          if (attempts.length === 0) throw new WmsError(ERR.NOT_FOUND, `no logs for job ${jobId} in namespace ${names.namespace} (none sent yet, or older than a week)`);
+          if (attempts.length === 0) throw new WmsError(ERR.NOT_FOUND, withAwayNote(`no logs for job ${jobId} in namespace ${names.namespace} (none sent yet, or older than a week)`));
           const r = await store.get(jobId, opts.attempt);
           if (!r) throw new WmsError(ERR.NOT_FOUND, `job ${jobId} has no logs for attempt ${opts.attempt}; attempts with logs: ${attempts.join(", ")}`);
           if (opts.json) {

@@ -2,7 +2,7 @@
 // in the same group. The store indexes jobs per task only, so a listing without --task walks the
 // newest tasks (--tasks N) and filters; its cost grows with the jobs it reads, not with Redis.
 import type { Command } from "commander";
-import { action, parseIntOption, printJson } from "../command-kit.ts";
+import { action, parseIntOption, printJson, withAwayNote } from "../command-kit.ts";
 import { ERR, WmsError, errorByName, errorEntry } from "../../schemas/index.ts";
 import { JOB_STATES, isJobState, type JobRecord, type JobState } from "../../jobs/index.ts";
 import { withRedis } from "./replica.ts";
@@ -66,7 +66,7 @@ export function registerJob(program: Command): void {
           const store = new JobStore(redis, names);
           let taskIds: string[];
           if (opts.task !== undefined) {
-            if (!(await store.getTask(opts.task))) throw new WmsError(ERR.NOT_FOUND, `no task ${opts.task}; see 'wms task list'`);
+            if (!(await store.getTask(opts.task))) throw new WmsError(ERR.NOT_FOUND, withAwayNote(`no task ${opts.task}; see 'wms task list'`));
             taskIds = [opts.task];
           } else {
             const tasks = await store.listTasks({ limit: opts.tasks });
@@ -87,7 +87,7 @@ export function registerJob(program: Command): void {
           }
           if (opts.json) return printJson({ page: opts.page, limit: opts.limit, total: matched, jobs: picked.map(row) });
           if (picked.length === 0) {
-            process.stderr.write(`no jobs match (${matched} in all)\n`);
+            process.stderr.write(`${withAwayNote(`no jobs match (${matched} in all)`)}\n`);
             return;
           }
           const w = Math.max(6, ...picked.map((j) => j.jobId.length));
@@ -109,7 +109,7 @@ export function registerJob(program: Command): void {
           const { JobStore } = await import("../../jobs/index.ts");
           const store = new JobStore(redis, names);
           const j = await store.getJob(jobId);
-          if (!j) throw new WmsError(ERR.NOT_FOUND, `no job ${jobId} in namespace ${names.namespace}; see 'wms job list'`);
+          if (!j) throw new WmsError(ERR.NOT_FOUND, withAwayNote(`no job ${jobId} in namespace ${names.namespace}; see 'wms job list'`));
           const ended = await store.attempts(jobId);
           const attempts = [
             ...ended.map((a) => ({ attempt: a.attempt, site: a.site, pilotId: a.pilotId, state: a.state, ended: a.ended, code: a.errorCode ? Number(a.errorCode) : null, message: a.message, at: a.at })),

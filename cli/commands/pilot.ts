@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { action, configFor, deprecatedAlias, EXIT, parseIntOption, parseNumberOption, printJson } from "../command-kit.ts";
+import { action, configFor, deprecatedAlias, EXIT, parseIntOption, parseNumberOption, printJson, withAwayNote } from "../command-kit.ts";
 
 interface PilotCliOptions {
   site?: string;
@@ -119,7 +119,7 @@ export function registerPilot(program: Command): void {
           const rows = await listPilots(redis, names, { site: o.site, state: o.state });
           if (o.json) return printJson(rows);
           if (rows.length === 0) {
-            process.stdout.write("no pilots\n");
+            process.stdout.write(`${withAwayNote("no pilots")}\n`);
             return;
           }
           const w = Math.max(5, ...rows.map((r) => r.pilotId.length));

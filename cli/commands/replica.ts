@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import type { RedisClient } from "../../platform/redis-client.ts";
-import { action, configFor, printJson } from "../command-kit.ts";
+import { action, configFor, printJson, withAwayNote } from "../command-kit.ts";
 import { ERR, WmsError, type WireNames, type WmsConfig } from "../../schemas/index.ts";
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
@@ -114,7 +114,7 @@ export function registerReplica(program: Command): void {
           if (dataset === undefined) {
             const all = await catalog.datasets();
             if (opts.json) return printJson(all);
-            if (all.length === 0) process.stdout.write("no datasets; add one with 'wms replica add' or 'wms replica load'\n");
+            if (all.length === 0) process.stdout.write(`${withAwayNote("no datasets; add one with 'wms replica add' or 'wms replica load'")}\n`);
             for (const d of all) process.stdout.write(`${d}\n`);
             return;
           }
