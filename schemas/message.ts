@@ -70,15 +70,40 @@ export interface Message<S extends TSchema> {
   problems(value: unknown): string | undefined;
 }
 
+/** `#/properties/kind/anyOf/1/const` → `#/properties/kind/anyOf`: the union a literal's branch belongs to. */
+const UNION_BRANCH = /^(.*\/anyOf)\/\d+\/const$/;
+
+/**
+ * A union of literals (TypeBox's `Type.Union([Type.Literal("a"), ...])`, an enum) that the value
+ * matched none of: Ajv reports every branch's `const` and then the `anyOf`; the reader wants the
+ * allowed values in one line. Keyed by the anyOf's schema path; only unions whose every failed
+ * branch is a literal (a union with an object branch keeps Ajv's own errors).
+ */
+function literalUnions(errors: readonly ErrorObject[]): Map<string, unknown[]> {
+  const values = new Map<string, unknown[]>();
+  for (const e of errors) {
+    const union = UNION_BRANCH.exec(e.schemaPath)?.[1];
+    if (union !== undefined && e.keyword === "const") values.set(union, [...(values.get(union) ?? []), e.params.allowedValue]);
+  }
+  for (const e of errors) for (const union of values.keys()) if (e.keyword !== "const" && e.schemaPath.startsWith(`${union}/`)) values.delete(union);
+  return values;
+}
+
 export function describeErrors(errors: ErrorObject[] | null | undefined): string {
   if (!errors || errors.length === 0) return "invalid";
+  const unions = literalUnions(errors);
   const seen = new Set<string>();
   const parts: string[] = [];
   for (const e of errors) {
+    // A literal branch of a union is said once, with its siblings, where Ajv reports the anyOf.
+    const branchOf = UNION_BRANCH.exec(e.schemaPath)?.[1];
+    if (e.keyword === "const" && branchOf !== undefined && unions.has(branchOf)) continue;
     // A problem of the whole document (a missing or unknown top-level field) has an empty path.
     const where = e.instancePath === "" ? "" : ` ${e.instancePath}`;
     let what = e.message ?? "is invalid";
-    if (e.keyword === "additionalProperties") what = `has unknown field '${String(e.params.additionalProperty)}'`;
+    const allowed = e.keyword === "anyOf" ? unions.get(e.schemaPath) : undefined;
+    if (allowed !== undefined) what = `must be one of ${allowed.map((v) => JSON.stringify(v)).join(", ")}`;
+    else if (e.keyword === "additionalProperties") what = `has unknown field '${String(e.params.additionalProperty)}'`;
     else if (e.keyword === "required") what = `is missing field '${String(e.params.missingProperty)}'`;
     else if (e.keyword === "enum") what = `must be one of ${JSON.stringify(e.params.allowedValues)}`;
     else if (e.keyword === "const") what = `must be ${JSON.stringify(e.params.allowedValue)}`;

@@ -11,6 +11,7 @@ import {
   SiteConfig,
   StateReport,
   TaskBatch,
+  WmsConfig,
   WmsError,
   type Message,
 } from "../schemas/index.ts";
@@ -161,6 +162,13 @@ describe("message schemas", () => {
     expect(TaskBatch.problems({ schemaVersion: 1, taskName: "t1", vo: "atlas", jobTemplate: { executable: "/bin/true", cores: "two" }, inputDatasets: ["d"], outputDataset: "o" })).toBe(
       "field /jobTemplate/cores must be integer",
     );
+  });
+
+  it("names every allowed value of a field that takes one of a few words, once", () => {
+    // A typo in wms.yaml's logLevel or a task's kind: the reader wants the list, not its first two entries.
+    expect(WmsConfig.problems({ logLevel: "verbose" })).toBe('field /logLevel must be one of "fatal", "error", "warn", "info", "debug", "trace", "silent"');
+    const base = { schemaVersion: 1, taskName: "t1", vo: "atlas", jobTemplate: { executable: "/bin/true" }, inputDatasets: ["d"], outputDataset: "o" };
+    expect(TaskBatch.problems({ ...base, kind: "prod", inputRelease: "later" })).toBe('field /kind must be one of "production", "analysis"; field /inputRelease must be one of "files", "done"');
   });
 
   it("fills defaults a task author may leave out", () => {
