@@ -11,6 +11,14 @@ for (const event of ["uncaughtException", "unhandledRejection"] as const) {
   process.on(event, (e: unknown) => process.exit(reportError(e)));
 }
 
+// `wms errors | head`: the reader closed the pipe, having read what it wanted. End quietly, as ls or
+// cat do (they die of SIGPIPE, which Node ignores), not with a "service unavailable" line about a
+// socket that was only our standard output.
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code === "EPIPE") process.exit(0);
+  throw e;
+});
+
 const code = await runWms(process.argv.slice(2));
 // A failed command may leave connections open; its one line is written, so end here. A command
 // that succeeded ends when its work does (servers stop themselves on a signal).

@@ -1,8 +1,9 @@
+import { spawn } from "node:child_process";
 import { Command } from "commander";
 import { describe, expect, it } from "vitest";
 import { COMMAND_GROUPS } from "../cli/commands/index.ts";
 import { TUNABLE_KNOBS } from "../pilot-factory/index.ts";
-import { runCli } from "./support/run-cli.ts";
+import { runCli, WMS_BIN } from "./support/run-cli.ts";
 
 describe("wms CLI", () => {
   it("lists every command of the design in --help", async () => {
@@ -29,6 +30,17 @@ describe("wms CLI", () => {
       (await group.load())(program);
       expect(program.commands.map((c) => [c.name(), c.description()])).toEqual(group.commands.map(([n, s]) => [n, s]));
     }
+  });
+
+  it("ends quietly when the reader of its output stops reading ('wms errors | head -1')", async () => {
+    const child = spawn(process.execPath, [WMS_BIN, "errors"], { stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    // The first line read, the pipe closed, as head does; the table has a few hundred lines more.
+    child.stdout.once("data", () => child.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
   });
 
   it("lists in 'wms factory set --help' every knob the command takes", async () => {
