@@ -85,6 +85,9 @@ export function toWmsError(e: unknown): WmsError {
   const queued = (err as { previousErrors?: unknown }).previousErrors;
   if (/^EXECABORT /.test(err.message) && Array.isArray(queued) && queued[0] instanceof Error) return toWmsError(queued[0]);
   if (isPermissionRefusal(err)) return new WmsError(ERR.SERVICE_PERMISSION_DENIED, firstLine, { cause: e });
+  // ioredis's own words name its option ('Reached the max retries per request limit (which is 3).
+  // Refer to "maxRetriesPerRequest" option for details.'); the user needs to hear that Redis went away.
+  if (err.name === "MaxRetriesPerRequestError") return new WmsError(ERR.SERVICE_UNAVAILABLE, "Redis stopped answering (the connection was lost and the command given up after its retries)", { cause: e });
   if (isOutage(err)) return new WmsError(ERR.SERVICE_UNAVAILABLE, firstLine, { cause: e });
   return new WmsError(ERR.INTERNAL, firstLine, { cause: e });
 }

@@ -24,6 +24,9 @@ describe("errors of a server that is away", () => {
     const w = toWmsError(e);
     expect(w.code).toBe(ERR.SERVICE_UNAVAILABLE);
     expect(errorEntry(w.code)?.retryable).toBe(true);
+    // Said as what happened to Redis, not in ioredis's option names ('wms task status --watch' through a 'wms down').
+    expect((e as Error).name).toBe("MaxRetriesPerRequestError");
+    expect(w.detail).toBe("Redis stopped answering (the connection was lost and the command given up after its retries)");
   });
 
   it("a command on a closed ioredis connection, and a NATS request nobody answers, give SERVICE_UNAVAILABLE", async () => {
