@@ -21,11 +21,25 @@ export interface ServiceStatus {
   /** What to do: how to start it on a Debian machine when down, which identity to fix when refused. */
   readonly howToStart?: string;
 }
-export const START_COMMANDS: Record<ServiceName, string> = {
-  nats: "start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- -a 127.0.0.1 -p 4222 -l /var/log/nats-server.log   (or: docker compose up -d nats)",
-  redis: 'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no   (or: docker compose up -d redis)',
-  rabbitmq: "rabbitmq-server -detached   (or: docker compose up -d rabbitmq)",
-};
+const DEFAULT_PORTS: Record<ServiceName, number> = { nats: 4222, redis: 6379, rabbitmq: 5672 };
+
+/**
+ * How to start a service on this (Debian) machine at the port the config names: a hint for
+ * `nats://127.0.0.1:14222` that starts a server on 4222 would leave the check failing. The compose
+ * file publishes the default ports only, so it is offered for those.
+ */
+export function startCommand(service: ServiceName, port: number = DEFAULT_PORTS[service]): string {
+  const compose = port === DEFAULT_PORTS[service] ? `   (or: docker compose up -d ${service})` : "";
+  if (service === "nats") return `start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- -a 127.0.0.1 -p ${port} -l /var/log/nats-server.log${compose}`;
+  if (service === "redis") return `redis-server --daemonize yes --bind 127.0.0.1 -::1 --port ${port} --save "" --appendonly no${compose}`;
+  return `${port === DEFAULT_PORTS.rabbitmq ? "" : `RABBITMQ_NODE_PORT=${port} `}rabbitmq-server -detached${compose}`;
+}
+
+/** The port of the first server a (redacted, maybe comma-separated) URL names; undefined for a cluster's description. */
+function firstPort(url: string): number | undefined {
+  const m = /^[a-z]+:\/\/[^,/]*:(\d+)/.exec(url);
+  return m ? Number(m[1]) : undefined;
+}
 
 /** The server answered and refused who we are: a different fix from starting it. */
 function isAuthRefusal(service: ServiceName, e: unknown): boolean {
@@ -42,16 +56,18 @@ const AUTH_HINT: Record<ServiceName, string> = {
 
 async function timed(service: ServiceName, url: string, probe: () => Promise<string | void>): Promise<ServiceStatus> {
   const t0 = performance.now();
+  const elapsed = (): number => Math.round((performance.now() - t0) * 10) / 10;
   try {
     const detail = await probe();
-    return { service, url, up: true, state: "up", latencyMs: Math.round((performance.now() - t0) * 10) / 10, ...(detail ? { detail } : {}) };
+    return { service, url, up: true, state: "up", latencyMs: elapsed(), ...(detail ? { detail } : {}) };
   } catch (e) {
     const msg = (isWmsError(e) ? e.detail : e instanceof Error ? e.message || e.name : String(e)).split("\n")[0];
     if (isWmsError(e) && e.code === ERR.BAD_CONFIG) return { service, url, up: false, state: "bad-config", code: ERR.BAD_CONFIG, error: msg };
     if ((isWmsError(e) && e.code === ERR.SERVICE_AUTH_FAILED) || isAuthRefusal(service, e)) {
-      return { service, url, up: false, state: "auth-failed", code: ERR.SERVICE_AUTH_FAILED, error: `credentials refused: ${msg}`, howToStart: AUTH_HINT[service] };
+      // It answered, with a refusal: how long that took is its latency.
+      return { service, url, up: false, state: "auth-failed", code: ERR.SERVICE_AUTH_FAILED, latencyMs: elapsed(), error: `credentials refused: ${msg}`, howToStart: AUTH_HINT[service] };
     }
-    return { service, url, up: false, state: "down", code: ERR.SERVICE_UNAVAILABLE, error: msg, howToStart: START_COMMANDS[service] };
+    return { service, url, up: false, state: "down", code: ERR.SERVICE_UNAVAILABLE, error: msg, howToStart: startCommand(service, firstPort(url)) };
   }
 }
 

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createServer } from "node:net";
+import { asTheUserNeedsThem, checkRabbit } from "../platform/service-check.ts";
+import { testConfig } from "./support/namespace.ts";
 import { runCli } from "./support/run-cli.ts";
 import { roleEnv } from "./support/test-roles.ts";
 
@@ -36,11 +38,26 @@ describe("wms services check", () => {
     expect(out.ok).toBe(false);
     const down = out.services.filter((s) => !s.up);
     expect(down.map((s) => s.service)).toEqual(["redis"]);
-    expect(down[0].howToStart).toContain("redis-server");
+    // At the port the config names (a server started on 6379 would leave the check failing).
+    expect(down[0].howToStart).toBe(`redis-server --daemonize yes --bind 127.0.0.1 -::1 --port ${port} --save "" --appendonly no`);
     const human = await runCli(["services", "check"], { env: { ...asCache, WMS_RABBITMQ_URL: `amqp://guest:guest@127.0.0.1:${port}` } });
     expect(human.code).toBe(1);
     expect(human.stdout).toMatch(/DOWN\s+rabbitmq/);
+    expect(human.stdout).toContain(`start it with: RABBITMQ_NODE_PORT=${port} rabbitmq-server -detached\n`);
     expect(human.stdout).toContain("not answering: rabbitmq");
+  });
+
+  it("times a server that answers with a refusal, and one counted as up for an identity with no user there", async () => {
+    const loaded = testConfig("svc");
+    const live = new URL(loaded.config.rabbitmq.url);
+    live.username = "";
+    live.password = "";
+    const refused = await checkRabbit({ ...loaded.config.rabbitmq, url: live.toString(), username: "nobody", password: "not-a-password" });
+    expect(refused.state).toBe("auth-failed");
+    expect(refused.latencyMs).toEqual(expect.any(Number));
+    // The operator's identity holds no RabbitMQ user: the refusal proves the broker answers ('wms services check' printed "undefined ms").
+    const [asUser] = asTheUserNeedsThem([refused], "operator");
+    expect(asUser).toMatchObject({ up: true, state: "up", latencyMs: refused.latencyMs });
   });
 
   it("asks every node of a RabbitMQ URL list: up while one answers, naming the ones that do not", async () => {
