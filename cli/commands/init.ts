@@ -9,7 +9,7 @@ export function registerInit(program: Command): void {
     .option("--monitor-port <port>", "the dashboard's port under 'wms up' (0: any free port)", parsePortOption("--monitor-port"), 8080)
     .option("--matchmakers <n>", "matchmaker processes 'wms up' starts", parseIntOption("--matchmakers", 1), 2)
     .option("--json", "print what was written as JSON")
-    .addHelpText("after", "\nExample:\n  wms init mygrid && cd mygrid && wms up\n  wms task submit tasks/data-local-job.yaml --cert pki/users/production.cert.pem --key pki/users/production.key.pem\n")
+    .addHelpText("after", "\nExample:\n  wms init mygrid && cd mygrid && wms up --detach\n  wms task submit tasks/data-local-job.yaml --cert pki/users/production.cert.pem --key pki/users/production.key.pem\n")
     .action(
       action(async (dir: string, opts: { monitorPort: number; matchmakers: number; json?: boolean }, cmd: Command) => {
         const { initDeployment } = await import("../../deployment/init-deployment.ts");
@@ -24,10 +24,12 @@ export function registerInit(program: Command): void {
         process.stdout.write(
           `deployment in ${r.dir} (namespace ${r.namespace})\n` +
             `  wms.yaml, sites.yaml, factory.yaml, catalog.yaml, storage/, pki/, tasks/ (${r.tasks.map(rel).join(", ")})\n` +
-            `next:\n  cd ${r.dir}\n  ${`${wms} up`.padEnd(22)} # Ctrl-C stops it; or '${wms} up --detach', '${wms} status', '${wms} down'\n` +
+            // Every step in this one terminal: `wms up` without --detach holds it until Ctrl-C.
+            `next:\n  cd ${r.dir}\n  ${`${wms} up --detach`.padEnd(22)} # in the background ('${wms} status'); or '${wms} up' in a terminal of its own, Ctrl-C stops it\n` +
             `  ${wms} task submit tasks/data-local-job.yaml --cert ${rel(r.productionCert.cert)} --key ${rel(r.productionCert.key)}\n` +
             `  ${wms} task status T1 --watch   # T1: the task ID submit printed\n` +
             `  ${wms} factory set SITE_A-local pilotsPerMinute=30   # signed with your operator certificate, ${rel(r.operatorCert.cert)}\n` +
+            `  ${`${wms} down`.padEnd(22)} # stops everything 'wms up' started\n` +
             `  outputs: storage/<site>/<output dataset>/<job ID>/ (the task file's outputDataset)\n`,
         );
       }),

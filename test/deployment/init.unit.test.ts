@@ -38,13 +38,16 @@ describe("wms init", () => {
     const viaNpx = await runCli(["init", path.join(base, "npx-grid"), "--monitor-port", "0"], { cwd: base, env: { npm_command: "exec" } });
     expect(viaNpx.code, viaNpx.stderr).toBe(0);
     const steps = viaNpx.stdout.split("\n").filter((l) => /^ {2}(npx )?wms /.test(l));
-    expect(steps.length).toBe(4);
+    expect(steps.length).toBe(5);
     for (const l of steps) expect(l).toMatch(/^ {2}npx wms /);
     const submit = steps.find((l) => l.includes("task submit")) as string;
     for (const f of submit.match(/(tasks|pki)\/\S+/g) ?? []) expect(existsSync(path.join(base, "npx-grid", f)), f).toBe(true);
     expect(submit).toMatch(/--cert pki\/\S+ --key pki\/\S+$/);
     const plain = await runCli(["init", path.join(base, "plain-grid"), "--monitor-port", "0"], { cwd: base, env: { npm_command: undefined } });
-    expect(plain.stdout).toMatch(/^ {2}wms up +# Ctrl-C stops it/m);
+    // All in one terminal: the deployment in the background first, the commands that need it after, 'wms down' last.
+    expect(steps[0]).toMatch(/^ {2}npx wms up --detach +# in the background/);
+    expect(steps[steps.length - 1]).toMatch(/^ {2}npx wms down +#/);
+    expect(plain.stdout).toMatch(/^ {2}wms up --detach +# /m);
   });
 
   it("places the sample data where its catalog says, with the sizes and checksums it lists", () => {
