@@ -66,7 +66,7 @@ describe("docker-compose.yml profiles", () => {
     services: Record<string, Service & { profiles?: string[]; environment?: Record<string, string>; depends_on?: Record<string, { required?: boolean }> }>;
   };
   const selected = (profile: string): string[] => Object.keys(doc.services).filter((n) => doc.services[n].profiles?.includes(profile)).sort();
-  const WMS = ["agents", "credentials", "factory", "intake", "matchmaker", "monitor", "pki"];
+  const WMS = ["agents", "credentials", "factory", "intake", "matchmaker", "monitor", "pki", "pool-leases"];
 
   it("'bundled' runs everything but the cluster profile's servers; 'external' only the pilot-wms services, none of NATS, Redis, RabbitMQ", () => {
     expect(selected("bundled")).toEqual(Object.keys(doc.services).filter((n) => !doc.services[n].profiles?.includes("cluster")).sort());
