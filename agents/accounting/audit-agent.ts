@@ -2,10 +2,9 @@
 // report (who, which local account, which pilot, which job, when) goes to the log and
 // to a capped Redis list the monitor shows. The log is the full trail; the list is the recent window.
 import type { RedisClient } from "../../platform/redis-client.ts";
-import type { Logger } from "pino";
-import { ERR, WmsError, type AuditRecord, type WireNames, type WmsConfig } from "../../schemas/index.ts";
+import { ERR, WmsError, type AuditRecord, type WireNames } from "../../schemas/index.ts";
 import type { SealVerifier } from "../../security/index.ts";
-import { auditSealText, authenticateAttemptReport, CappedReportList, ReportConsumer, type AttemptFence } from "../reports/index.ts";
+import { auditSealText, authenticateAttemptReport, CappedReportList, ReportConsumer, type AttemptFence, type ReportConsumerBase } from "../reports/index.ts";
 
 export const AUDIT_LIST_CAP = 10_000;
 
@@ -13,13 +12,7 @@ export function auditLog(redis: RedisClient, names: WireNames): CappedReportList
   return new CappedReportList<AuditRecord>(redis, names, "audit", AUDIT_LIST_CAP);
 }
 
-export interface AuditConsumerOptions {
-  url: string;
-  rabbit?: Omit<WmsConfig["rabbitmq"], "url">;
-  names: WireNames;
-  redis: RedisClient;
-  logger: Logger;
-  prefetch?: number;
+export interface AuditConsumerOptions extends ReportConsumerBase {
   /**
    * With it, a record is stored only if it is signed by the report key of the attempt it names
    * (a pilot's) or sealed by a service allowed to audit (`serviceSeals`); anything else is refused
@@ -32,15 +25,10 @@ export interface AuditConsumerOptions {
 export function auditConsumer(o: AuditConsumerOptions): ReportConsumer {
   const list = auditLog(o.redis, o.names);
   return new ReportConsumer({
-    url: o.url,
-    rabbit: o.rabbit,
-    names: o.names,
-    redis: o.redis,
-    logger: o.logger,
+    ...o,
     queue: "audit",
     consumer: "audit",
     handlerMarksSeen: true,
-    prefetch: o.prefetch,
     handle: async (report, ctx) => {
       if (report.kind !== "audit") return;
       if (o.jobs) {

@@ -1,9 +1,8 @@
 // The job-state agent's two RabbitMQ consumers: state reports (which move jobs) and error reports
 // (the error log). Seen keys are per consumer name, so the two never shadow each other.
 import type { RedisClient } from "../../platform/redis-client.ts";
-import type { Logger } from "pino";
-import { ERR, WmsError, type ErrorReport, type WireNames, type WmsConfig } from "../../schemas/index.ts";
-import { CappedReportList, ReportConsumer } from "../reports/index.ts";
+import { ERR, WmsError, type ErrorReport, type WireNames } from "../../schemas/index.ts";
+import { CappedReportList, ReportConsumer, type ReportConsumerBase } from "../reports/index.ts";
 import { applyStateReport, recordErrorReport, type JobStateDeps } from "./job-state-agent.ts";
 
 export const ERROR_LOG_CAP = 10_000;
@@ -12,16 +11,8 @@ export function errorLog(redis: RedisClient, names: WireNames): CappedReportList
   return new CappedReportList<ErrorReport>(redis, names, "error-log", ERROR_LOG_CAP);
 }
 
-interface ConsumerBase {
-  url: string;
-  rabbit?: Omit<WmsConfig["rabbitmq"], "url">;
-  names: WireNames;
-  redis: RedisClient;
-  logger: Logger;
-  prefetch?: number;
-}
 
-export function stateConsumer(o: ConsumerBase & { deps: JobStateDeps }): ReportConsumer {
+export function stateConsumer(o: ReportConsumerBase & { deps: JobStateDeps }): ReportConsumer {
   return new ReportConsumer({
     ...o,
     queue: "jobState",
@@ -36,7 +27,7 @@ export function stateConsumer(o: ConsumerBase & { deps: JobStateDeps }): ReportC
   });
 }
 
-export function errorConsumer(o: ConsumerBase): ReportConsumer {
+export function errorConsumer(o: ReportConsumerBase): ReportConsumer {
   const log = errorLog(o.redis, o.names);
   return new ReportConsumer({
     ...o,

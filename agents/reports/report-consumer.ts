@@ -42,6 +42,9 @@ export interface ReportContext {
  */
 export type ReportHandler = (report: Report, ctx: ReportContext) => Promise<void | "duplicate">;
 
+/** Where and as whom a report consumer reads (what every agent's consumer is given); the rest of ReportConsumerOptions is each consumer's own. */
+export type ReportConsumerBase = Pick<ReportConsumerOptions, "url" | "rabbit" | "names" | "redis" | "logger" | "prefetch">;
+
 export interface ReportConsumerOptions {
   /** One URL or a comma-separated list tried in order (failover). */
   url: string;
