@@ -7,12 +7,12 @@
 // job is given to another pilot. The adapter's query, which finds the pilot gone, ends everything
 // left in that cgroup (`cgroup.kill`), setsid escapes included.
 import { spawn } from "node:child_process";
-import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { cgroupTreePids, joinCgroupCommand, killCgroup, makeChildCgroup, ownChildCgroups, ownCgroupDir } from "../../platform/cgroups.ts";
 import type { PilotLaunch } from "../pilot-command.ts";
 import { pilotBaseEnv } from "./pilot-base-env.ts";
-import { removePilotTokenFile, writePilotTokenFile } from "./pilot-token-file.ts";
+import { submitEachPilot } from "./submit-each-pilot.ts";
 import type { BatchQueryContext, BatchState, SubmitAdapter, SubmitContext, SubmitOutcome } from "./submit-adapter.ts";
 
 export interface LocalAdapterOptions {
@@ -138,31 +138,22 @@ export class LocalAdapter implements SubmitAdapter {
 
   async submit(pilots: readonly PilotLaunch[], ctx: SubmitContext): Promise<SubmitOutcome> {
     const logDir = path.join(ctx.queueDir, "logs");
-    mkdirSync(logDir, { recursive: true, mode: 0o700 });
     const base = pilotBaseEnv(this.opts.env);
-    const submitted: string[] = [];
-    const failed: Array<{ pilotId: string; message: string }> = [];
-    const files: string[] = [];
-    const batchIds: Record<string, string> = {};
-    for (const pilot of pilots) {
-      const tokenFile = writePilotTokenFile(logDir, pilot.pilotId, pilot.token);
-      const cmd = ctx.pilotCommand({ ...pilot, tokenFile }, ctx.runtime);
+    return submitEachPilot(pilots, logDir, async (pilot, wrote) => {
+      const cmd = ctx.pilotCommand(pilot, ctx.runtime);
       const logFile = path.join(logDir, `${pilot.pilotId}.log`);
       const cgroup = this.opts.cgroups === false ? undefined : await makeChildCgroup(pilotCgroupName(pilot.pilotId));
       const run = cgroup === undefined ? cmd : joinCgroupCommand(cgroup, cmd.command, cmd.args);
       try {
         const pid = await startDetached(run.command, run.args, { ...base, ...cmd.env }, logFile, this.opts.cwd);
         this.started.set(pilot.pilotId, { pilotId: pilot.pilotId, pid, logFile, ...(cgroup !== undefined && { cgroup }) });
-        batchIds[pilot.pilotId] = localBatchId(pid);
-        submitted.push(pilot.pilotId);
-        files.push(logFile);
+        wrote(logFile);
+        return localBatchId(pid);
       } catch (e) {
         if (cgroup !== undefined) await killCgroup(cgroup);
-        removePilotTokenFile(tokenFile);
-        failed.push({ pilotId: pilot.pilotId, message: (e as Error).message });
+        throw e;
       }
-    }
-    return { submitted, failed, files, batchIds };
+    });
   }
 
   /**

@@ -2,7 +2,6 @@
 // file on the shared file system (pilot-token-file.ts), never in the script, the arguments or the
 // job's environment (scontrol shows that to the job's owner and admins, /proc to the payload).
 import { mkdirSync, writeFileSync } from "node:fs";
-import { writePilotTokenFile } from "./pilot-token-file.ts";
 import path from "node:path";
 import { ERR, WmsError } from "../../schemas/index.ts";
 import type { PilotLaunch } from "../pilot-command.ts";
@@ -11,6 +10,7 @@ import { findExecutable } from "./executable-lookup.ts";
 import { PILOT_INHERITED_ENV, pilotBaseEnv } from "./pilot-base-env.ts";
 import { runSubmitTool } from "./run-submit-tool.ts";
 import { slurmBatchScript } from "./slurm-batch-script.ts";
+import { submitEachPilot } from "./submit-each-pilot.ts";
 import type { BatchState, SubmitAdapter, SubmitContext, SubmitOutcome } from "./submit-adapter.ts";
 
 /** Slurm job states (squeue %T) that mean the job still waits or runs; any other, or absent, is gone. */
@@ -47,20 +47,14 @@ export class SlurmAdapter implements SubmitAdapter {
     if (!tool) throw this.unavailable();
     const logDir = path.join(ctx.queueDir, "logs");
     const scriptDir = path.join(ctx.queueDir, "slurm");
-    mkdirSync(logDir, { recursive: true, mode: 0o700 });
     mkdirSync(scriptDir, { recursive: true, mode: 0o700 });
     const base = pilotBaseEnv(this.opts.env);
-    const submitted: string[] = [];
-    const failed: Array<{ pilotId: string; message: string }> = [];
-    const files: string[] = [];
-    const batchIds: Record<string, string> = {};
-    for (const pilot of pilots) {
-      // Slurm has no file transfer: the token file sits in the queue's log folder on the shared file system.
-      const tokenFile = writePilotTokenFile(logDir, pilot.pilotId, pilot.token);
+    // Slurm has no file transfer: the token file sits in the queue's log folder on the shared file system.
+    return submitEachPilot(pilots, logDir, async (pilot, wrote) => {
       const script = slurmBatchScript({
         factoryId: ctx.factoryId,
         queue: ctx.queue,
-        pilot: { ...pilot, tokenFile },
+        pilot,
         runtime: ctx.runtime,
         pilotCommand: ctx.pilotCommand,
         logDir,
@@ -69,20 +63,12 @@ export class SlurmAdapter implements SubmitAdapter {
       });
       const file = path.join(scriptDir, `${pilot.pilotId}.sh`);
       writeFileSync(file, script.text, { mode: 0o700 });
-      files.push(file);
-      try {
-        const out = await runSubmitTool(tool, [file], { ...base, ...script.submitEnv });
-        const id = /Submitted batch job (\d+)/.exec(out)?.[1];
-        if (id) {
-          this.jobIds.push(id);
-          batchIds[pilot.pilotId] = id;
-        }
-        submitted.push(pilot.pilotId);
-      } catch (e) {
-        failed.push({ pilotId: pilot.pilotId, message: (e as Error).message });
-      }
-    }
-    return { submitted, failed, files, batchIds };
+      wrote(file);
+      const out = await runSubmitTool(tool, [file], { ...base, ...script.submitEnv });
+      const id = /Submitted batch job (\d+)/.exec(out)?.[1];
+      if (id) this.jobIds.push(id);
+      return id;
+    });
   }
 
   /**

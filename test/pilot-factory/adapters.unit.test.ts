@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -244,6 +244,16 @@ describe("batch adapters", () => {
     expect(rec.argv.join(" ")).not.toContain(pilots[1].token);
     expect(rec.file).not.toContain(pilots[1].token);
     expect(parseSbatch(rec.file).directives.get("time")).toBe("01:30:00");
+  });
+
+  it("list a pilot sbatch refused as failed, with sbatch's message, and delete its token file", async () => {
+    const dir = mkdtempSync(path.join(tmp, "failing-sbatch-"));
+    writeFileSync(path.join(dir, "sbatch"), "#!/bin/sh\necho 'sbatch: error: Invalid partition name specified' >&2\nexit 1\n");
+    chmodSync(path.join(dir, "sbatch"), 0o755);
+    const out = await new SlurmAdapter({ env: { PATH: dir } }).submit([pilots[0]], context(path.join(tmp, "slurm-refused-q"), { ...queue, adapter: "slurm" }));
+    expect(out.submitted).toEqual([]);
+    expect(out.failed).toEqual([{ pilotId: pilots[0].pilotId, message: expect.stringContaining("Invalid partition name") }]);
+    expect(existsSync(path.join(tmp, "slurm-refused-q", "logs", `${pilots[0].pilotId}.token`))).toBe(false);
   });
 
   it("report a failing submit tool as FACTORY_SUBMIT_FAILED with its message", async () => {
