@@ -16,7 +16,7 @@ describe("wms down after the supervisor was killed", () => {
     expect((await wms(["up", "--detach"], 300_000)).code).toBe(0);
     const state = readUpState(dir);
     const children: ProcessRef[] = (state?.children ?? []).map((c) => ({ pid: c.pid as number, startTicks: c.startTicks }));
-    expect(children).toHaveLength(7);
+    expect(children).toHaveLength(8);
     process.kill(state?.supervisor.pid as number, "SIGKILL");
     await expect.poll(() => isAlive(state?.supervisor as ProcessRef)).toBe(false);
     // The services run on, unsupervised.
@@ -24,7 +24,7 @@ describe("wms down after the supervisor was killed", () => {
     expect((await wms(["status"])).stdout).toMatch(/a previous run did not stop cleanly: 'wms down' clears it/);
     const down = await wms(["down"], 120_000);
     expect(down.code, down.stderr).toBe(0);
-    expect(down.stdout).toBe(`stopped 7 process(es) for ${dir} (its supervisor had died; stopped what it left)\n`);
+    expect(down.stdout).toBe(`stopped 8 process(es) for ${dir} (its supervisor had died; stopped what it left)\n`);
     for (const c of children) expect(isAlive(c), `pid ${c.pid}`).toBe(false);
     expect(readUpState(dir)).toBeUndefined();
   }, 480_000);
