@@ -25,19 +25,23 @@ export interface CallerCredential {
   readonly keyPem: string;
 }
 
-/** The same shapes as agents/pilot/pilot-ports.ts (CredentialRequest, RetrievedProxy). */
+/** A pilot's retrieval or renewal of its job's user proxy (the pilot's CredentialSource port takes this shape). */
 export interface RetrieveRequest {
+  /** The one-time key from the job's envelope. */
   readonly oneTimeKey: string;
   readonly userDn: string;
   readonly jobId: string;
   readonly pilotId: string;
+  /** The attempt the one-time key belongs to (the envelope's job.attempt). */
   readonly attempt: number;
-  /** Stops asking again through an outage (the pilot preempted). */
+  /** Aborted when the pilot is preempted: a retrieval asking again through an outage stops. */
   readonly signal?: AbortSignal;
 }
 
 export interface RetrievedProxy {
+  /** Proxy certificate chain and key, PEM, as the payload's X509_USER_PROXY file holds it. */
   readonly proxyPem: string;
+  /** Epoch ms the proxy stops being valid. */
   readonly notAfter: number;
   readonly renewalsLeft: number;
 }

@@ -2,6 +2,7 @@
 // demo fill them with the real ReportPublisher (agents/reports/), CredentialClient
 // (agents/credentials/) and NATS; the pilot's logic never names a transport.
 import type { Report } from "../../schemas/index.ts";
+import type { RetrievedProxy as ClientRetrievedProxy, RetrieveRequest } from "../credentials/index.ts";
 
 /** agents/reports/ ReportPublisher: confirmed, spooled to disk while RabbitMQ is away. */
 export interface ReportSink {
@@ -20,23 +21,11 @@ export interface ReportSink {
   bindAttempt?(jobId: string, attempt: number, lockToken: string): () => void;
 }
 
-export interface RetrievedProxy {
-  /** Proxy certificate chain and key, PEM, as the payload's X509_USER_PROXY file holds it. */
-  readonly proxyPem: string;
-  /** Epoch ms the proxy stops being valid; the pilot renews before it. */
-  readonly notAfter: number;
-}
+/** What the pilot reads of a retrieved proxy: the chain and key it writes for the payload, and when it runs out (it renews before). */
+export type RetrievedProxy = Pick<ClientRetrievedProxy, "proxyPem" | "notAfter">;
 
-export interface CredentialRequest {
-  readonly oneTimeKey: string;
-  readonly userDn: string;
-  readonly jobId: string;
-  readonly pilotId: string;
-  /** The attempt the one-time key belongs to (the envelope's job.attempt). */
-  readonly attempt: number;
-  /** Aborted when the pilot is preempted: a retrieval asking again through an outage stops. */
-  readonly signal?: AbortSignal;
-}
+/** A retrieval or renewal as the credential client takes it. */
+export type CredentialRequest = RetrieveRequest;
 
 /** agents/credentials/ CredentialClient, seen from the pilot. */
 export interface CredentialSource {
