@@ -3,17 +3,24 @@
 // output is where the example says, `wms down`. Afterwards no process runs from the clone and the
 // temporary folder every process of the run was given (TMPDIR) is empty. Heavy: it installs the
 // dependencies into the clone (from npm's cache when it holds them).
+// The new user has no WMS_* service variables. With authentication on (the test run's default) the
+// clone's wms.yaml names services that do not answer, so `wms up` starts its own servers with the
+// deployment's users (as on a machine without services) and nothing logs in anonymously anywhere;
+// with WMS_TEST_SERVICES=shared it runs on the machine's services named in wms.yaml as written.
 import { execFile, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../platform/config.ts";
+import { freePort } from "../../platform/local-services.ts";
 import { openRabbit, openRedis } from "../../platform/connections.ts";
 import { deleteTopology } from "../../agents/reports/index.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
+import { withServiceUrls } from "../support/deployment-folder.ts";
 import { REPO_ROOT } from "../support/run-cli.ts";
+import { testAuth } from "../support/test-roles.ts";
 
 const run = promisify(execFile);
 const root = mkdtempSync(path.join(tmpdir(), "wms-clone-up-"));
@@ -21,9 +28,8 @@ const clone = path.join(root, "pilot-wms");
 const deployment = path.join(clone, "mygrid");
 // Every process of the run gets this as its temporary folder, so "nothing left behind" is checkable.
 const runTmp = path.join(root, "tmp");
-const env = { ...process.env, TMPDIR: runTmp, WMS_CONFIG: "", WMS_NAMESPACE: "", CI: "true" } as Record<string, string>;
-delete env.WMS_CONFIG;
-delete env.WMS_NAMESPACE;
+const env = { ...process.env, TMPDIR: runTmp, CI: "true" } as Record<string, string>;
+for (const k of ["WMS_CONFIG", "WMS_NAMESPACE", "WMS_NATS_URL", "WMS_REDIS_URL", "WMS_RABBITMQ_URL"]) delete env[k];
 
 async function wms(args: string[], timeoutMs = 180_000): Promise<{ stdout: string; stderr: string }> {
   return run(process.execPath, [path.join(clone, "bin", "wms.mjs"), ...args], { cwd: deployment, env, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
@@ -56,9 +62,10 @@ beforeAll(async () => {
 }, 960_000);
 
 afterAll(async () => {
-  // Whatever the test left (it failed half way): stop it, then delete the namespace's records.
+  // Whatever the test left (it failed half way): stop it, then delete the namespace's records. Its
+  // own private servers (with authentication on) went with `wms down`, and their records with them.
   if (existsSync(path.join(deployment, ".wms", "up", "state.json"))) spawnSync(process.execPath, [path.join(clone, "bin", "wms.mjs"), "down", "--timeout", "20"], { cwd: deployment, env, timeout: 60_000 });
-  if (existsSync(path.join(deployment, "wms.yaml"))) {
+  if (!testAuth() && existsSync(path.join(deployment, "wms.yaml"))) {
     const { config, names } = loadConfig({ path: path.join(deployment, "wms.yaml"), env: {} });
     const redis = openRedis(config);
     await deleteNamespaceKeys(redis, names.namespace);
@@ -73,6 +80,11 @@ afterAll(async () => {
 describe("from a fresh clone to a finished task", () => {
   it("npm ci, wms init, wms up --detach, the example task to finished with its outputs in place, wms down leaving nothing", async () => {
     await run(process.execPath, [path.join(clone, "bin", "wms.mjs"), "init", "mygrid", "--monitor-port", "0", "--matchmakers", "1"], { cwd: clone, env, timeout: 180_000 });
+    if (testAuth()) {
+      const file = path.join(deployment, "wms.yaml");
+      const nowhere = async (scheme: string): Promise<string> => `${scheme}://127.0.0.1:${await freePort()}`;
+      writeFileSync(file, withServiceUrls(readFileSync(file, "utf8"), { WMS_NATS_URL: await nowhere("nats"), WMS_REDIS_URL: await nowhere("redis"), WMS_RABBITMQ_URL: await nowhere("amqp") }));
+    }
 
     const up = await wms(["up", "--detach"], 300_000);
     expect(up.stdout).toMatch(/^wms up runs in the background/);
