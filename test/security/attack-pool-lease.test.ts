@@ -5,9 +5,12 @@
 import { randomBytes } from "node:crypto";
 import type { NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createMonitorRegistry } from "../../agents/monitor/monitor-metrics.ts";
+import { MonitorData } from "../../agents/monitor/monitor-data.ts";
 import { ERR, PoolLeaseReply, SCHEMA_VERSION, type PoolLeaseRequest, type Site } from "../../schemas/index.ts";
 import { AuditLog } from "../../security/index.ts";
 import { poolLeaseRefusals } from "../../site-authz/index.ts";
+import { openRedisAs } from "../support/live-services.ts";
 import { testConfig } from "../support/namespace.ts";
 import { PoolFixture, type HeldJob, type TestPoolPilot } from "../site-authz/support/pool-service.ts";
 import { identity, siteWith } from "../site-authz/support/site-fixture.ts";
@@ -147,6 +150,22 @@ describe("attacks on the pool-lease service", () => {
     expect(await send(fx.pilotNc, once)).toMatchObject({ status: "ok", op: "release" });
     await expectRefusedAndTraced(() => refusedWith(once, ERR.SEC_NONCE_REPLAYED), /replay/);
     await expectRefusedAndTraced(() => refusedWith(request(honest, job, { dn, issuedAt: Date.now() - 10 * 60_000 }), ERR.SEC_REQUEST_EXPIRED), /too old/);
+  });
+
+  it("counts every refusal by code on the monitor's /metrics (wms_pool_lease_refused_total)", async () => {
+    const job = await honest.hold(SITE, ALICE);
+    await refusedWith(request(rogue, job), ERR.POOL_LEASE_REFUSED);
+    const counts = new Map((await poolLeaseRefusals(fx.reader, names)).map((r) => [r.code, r.count]));
+    expect(counts.get(ERR.POOL_LEASE_REFUSED)).toBeGreaterThan(0);
+    // Read as the monitor's own Redis user (read-only) reads it.
+    const monitor = openRedisAs(loaded, "monitor");
+    try {
+      const text = await createMonitorRegistry(new MonitorData(monitor, names)).metrics();
+      expect(text).toContain(`wms_pool_lease_refused_total{code="${ERR.POOL_LEASE_REFUSED}"} ${counts.get(ERR.POOL_LEASE_REFUSED)}`);
+      expect(text).toContain(`wms_pool_lease_refused_total{code="${ERR.SEC_NONCE_REPLAYED}"} ${counts.get(ERR.SEC_NONCE_REPLAYED) ?? 0}`);
+    } finally {
+      monitor.disconnect();
+    }
   });
 
   it("answers bad input with a coded error and changes nothing", async () => {
