@@ -1,5 +1,6 @@
 // The caller's grid credential from `--cert` / `--key`: both `wms proxy` (delegation) and
 // `wms task` (signing batches and controls) need the same files read and checked the same way.
+import { fileErrorText } from "../platform/file-error-text.ts";
 import { ERR, WmsError } from "../schemas/index.ts";
 
 export interface CallerCredential {
@@ -16,7 +17,7 @@ export async function readCredentialOptions(certPath: string, keyPath: string): 
     try {
       return await readFile(p, "utf8");
     } catch (e) {
-      throw new WmsError(ERR.FILE_UNREADABLE, `${what} ${p}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+      throw new WmsError(ERR.FILE_UNREADABLE, `${what} ${p}: ${fileErrorText(e)}`);
     }
   };
   const certChain = splitPems(await read(certPath, "--cert"));

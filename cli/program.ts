@@ -41,7 +41,7 @@ export async function buildProgram(io: CliIo = PROCESS_IO, argv?: readonly strin
     .description("pilot-wms: pilot-based workload management with a ClassAd matchmaker")
     .version(packageVersion())
     .option("-c, --config <file>", "config file (default: ./wms.yaml or $WMS_CONFIG)")
-    .option("--namespace <ns>", "deployment namespace for subjects, queues and keys (default: wms)")
+    .option("--namespace <ns>", "deployment namespace for subjects, queues and keys (default: the namespace in wms.yaml, else wms)")
     .addHelpText("after", `\n${EXIT_CODES_HELP}\n`);
   applyErrorHandling(program, io);
   const words = argv === undefined ? undefined : new Set(argv.filter((a) => !a.startsWith("-")));

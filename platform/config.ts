@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { DEFAULT_PKI_DIR, ERR, WmsConfig, WmsError, wireNames, type WireNames } from "../schemas/index.ts";
+import { fileErrorText } from "./file-error-text.ts";
 import { checkServiceTargets, readSecret } from "./service-targets.ts";
 
 export interface LoadedConfig {
@@ -82,7 +83,7 @@ export function readDataFile(path: string, invalid: typeof ERR.BAD_INPUT | typeo
   try {
     text = readFileSync(path, "utf8");
   } catch (e) {
-    throw new WmsError(ERR.FILE_UNREADABLE, `${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new WmsError(ERR.FILE_UNREADABLE, `${path}: ${fileErrorText(e)}`);
   }
   return parseDataText(text, path, invalid);
 }

@@ -8,6 +8,7 @@ import type { ClusterOptions, Command, Redis, RedisOptions } from "ioredis";
 import type { ConnectionOptions as TlsConnectionOptions } from "node:tls";
 import type * as Amqp from "amqplib";
 import { ERR, WmsError, type WmsConfig } from "../schemas/index.ts";
+import { fileErrorText } from "./file-error-text.ts";
 import { commandBytes } from "./redis-command-bytes.ts";
 import { failoverClusterClass, failoverClusterOptions } from "./redis-failover.ts";
 import type { RedisClient } from "./redis-client.ts";
@@ -24,7 +25,7 @@ function readFileOrConfigError(path: string, field: string): Uint8Array {
   try {
     return readFileSync(path);
   } catch (e) {
-    throw new WmsError(ERR.BAD_CONFIG, `${field} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new WmsError(ERR.BAD_CONFIG, `${field} ${path}: ${fileErrorText(e)}`);
   }
 }
 

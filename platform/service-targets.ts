@@ -3,6 +3,7 @@
 // than a connect error later. connections.ts and service-check.ts open what this describes.
 import { readFileSync } from "node:fs";
 import { ERR, WmsError, type WmsConfig } from "../schemas/index.ts";
+import { fileErrorText } from "./file-error-text.ts";
 
 export interface TlsPaths {
   readonly ca?: string;
@@ -150,7 +151,7 @@ export function readSecret(ref: SecretRef): string {
   try {
     text = readFileSync(ref.file, "utf8");
   } catch (e) {
-    throw new WmsError(ERR.BAD_CONFIG, `secret file ${ref.file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new WmsError(ERR.BAD_CONFIG, `secret file ${ref.file}: ${fileErrorText(e)}`);
   }
   const value = text.replace(/\r?\n$/, "");
   if (value === "" || value.includes("\n")) throw new WmsError(ERR.BAD_CONFIG, `secret file ${ref.file} must hold one non-empty line`);
@@ -162,7 +163,7 @@ export function readPem(path: string | undefined, field: string): Buffer | undef
   try {
     return readFileSync(path);
   } catch (e) {
-    throw new WmsError(ERR.BAD_CONFIG, `${field} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new WmsError(ERR.BAD_CONFIG, `${field} ${path}: ${fileErrorText(e)}`);
   }
 }
 

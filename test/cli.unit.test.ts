@@ -9,6 +9,8 @@ describe("wms CLI", () => {
   it("lists every command of the design in --help", async () => {
     const r = await runCli(["--help"]);
     expect(r.code).toBe(0);
+    // In a deployment folder the namespace is wms.yaml's, not 'wms'.
+    expect(r.stdout).toMatch(/--namespace <ns> +deployment namespace for subjects, queues and keys\s+\(default: the namespace in wms\.yaml, else wms\)/);
     for (const c of ["services", "errors", "classad", "pki", "proxy", "credentials", "site", "replica", "task", "intake", "matchmaker", "pilot", "factory", "agents", "accounting", "monitor", "demo"]) {
       expect(r.stdout).toMatch(new RegExp(`^\\s+${c}\\b`, "m"));
     }
@@ -41,6 +43,14 @@ describe("wms CLI", () => {
     const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
     expect(stderr).toBe("");
     expect(code).toBe(0);
+  });
+
+  it("says why a file it was given cannot be read in words, with the system's code after them", async () => {
+    const missing = await runCli(["--config", "no-such-dir/wms.yaml", "task", "list"], { env: { WMS_CONFIG: undefined } });
+    expect(missing.stderr).toBe("wms: error E1007 FILE_UNREADABLE: A file named on the command line cannot be read: no-such-dir/wms.yaml: no such file (ENOENT)\n");
+    expect(missing.code).toBe(1);
+    const folder = await runCli(["--config", "examples", "task", "list"], { env: { WMS_CONFIG: undefined } });
+    expect(folder.stderr).toBe("wms: error E1007 FILE_UNREADABLE: A file named on the command line cannot be read: examples: a folder, not a file (EISDIR)\n");
   });
 
   it("lists in 'wms factory set --help' every knob the command takes", async () => {

@@ -142,7 +142,7 @@ describe("live tuning with `wms factory set`", () => {
       expect(notOperator.code).toBe(1);
       expect(notOperator.stderr).toMatch(/^wms: error E1723 SEC_NOT_OPERATOR: .*Jane Doe holds no operator role.*\n$/);
       expect(noCert.code).toBe(1);
-      expect(noCert.stderr).toMatch(/^wms: error E1007 FILE_UNREADABLE: .*--cert .*no-pki\/users\/operator\.cert\.pem: ENOENT\n$/);
+      expect(noCert.stderr).toMatch(/^wms: error E1007 FILE_UNREADABLE: .*--cert .*no-pki\/users\/operator\.cert\.pem: no such file \(ENOENT\)\n$/);
       expect(f.queues()[0].pilotsPerMinute).toBe(60);
       expect(await redis.exists(factoryKeys(names, "fac-notop").queue("guarded").knobs)).toBe(0);
     } finally {
