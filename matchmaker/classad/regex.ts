@@ -41,11 +41,17 @@ interface Compiled {
 
 const cache = new Map<string, Compiled | null>();
 
+type Visit = (c: string, i: number) => [string, number];
+const keep: Visit = (c, i) => [c, i];
+
 /**
- * Rewrites a pattern outside escapes and character classes, where PCRE and JavaScript differ;
- * `visit` sees each such character and returns its replacement and the index to continue from.
+ * Walks a pattern as PCRE reads it: an escape passes as it is; a character class runs from `[` to
+ * its closing `]`, and a `]` right after `[` or `[^` is a member, which JavaScript would take for
+ * the end (written `\]`). `outside` sees each other character outside classes, `inside` each one
+ * inside; each returns its replacement and the index to continue from. Every rewrite below and the
+ * quantifier count walk the pattern through here, so they agree on where classes are.
  */
-function rewriteOutsideClasses(p: string, visit: (c: string, i: number) => [string, number]): string {
+function walkPattern(p: string, outside: Visit, inside: Visit = keep): string {
   let out = "";
   let inClass = false;
   for (let i = 0; i < p.length; i++) {
@@ -53,14 +59,16 @@ function rewriteOutsideClasses(p: string, visit: (c: string, i: number) => [stri
     if (c === "\\") {
       out += c + (p[i + 1] ?? "");
       i++;
-    } else if (inClass) {
-      if (c === "]") inClass = false;
-      out += c;
-    } else if (c === "[") {
+    } else if (!inClass && c === "[") {
       inClass = true;
       out += c;
+      if (p[i + 1] === "^") out += p[++i];
+      if (p[i + 1] === "]") out += "\\" + p[++i];
+    } else if (inClass && c === "]") {
+      inClass = false;
+      out += c;
     } else {
-      const [text, last] = visit(c, i);
+      const [text, last] = (inClass ? inside : outside)(c, i);
       out += text;
       i = last;
     }
@@ -70,7 +78,7 @@ function rewriteOutsideClasses(p: string, visit: (c: string, i: number) => [stri
 
 /** PCRE's `x` option: white space and `#` comments outside classes are not part of the pattern. */
 function stripExtended(p: string): string {
-  return rewriteOutsideClasses(p, (c, i) => {
+  return walkPattern(p, (c, i) => {
     if (c === "#") {
       let j = i;
       while (j < p.length && p[j] !== "\n") j++;
@@ -82,7 +90,7 @@ function stripExtended(p: string): string {
 
 /** PCRE's `$` without `m` also matches before a final newline. */
 function pcreDollar(p: string): string {
-  return rewriteOutsideClasses(p, (c, i) => [c === "$" ? "(?=\\n?(?![\\s\\S]))" : c, i]);
+  return walkPattern(p, (c, i) => [c === "$" ? "(?=\\n?(?![\\s\\S]))" : c, i]);
 }
 
 // PCRE's bracket expressions where JavaScript's differ: POSIX classes like [[:digit:]] (ASCII, as
@@ -95,45 +103,20 @@ const POSIX_CLASSES: Record<string, string> = {
 
 function bracketExpressions(p: string): string {
   if (!p.includes("[")) return p;
-  let out = "";
-  let inClass = false;
-  for (let i = 0; i < p.length; i++) {
-    const c = p[i];
-    if (c === "\\") {
-      out += c + (p[i + 1] ?? "");
-      i++;
-    } else if (inClass && c === "[" && p[i + 1] === ":") {
-      const m = /^\[:([a-z]+):\]/.exec(p.slice(i));
-      const set = m ? POSIX_CLASSES[m[1]] : undefined;
-      if (m && set !== undefined) {
-        out += set;
-        i += m[0].length - 1;
-      } else out += c;
-    } else if (inClass) {
-      if (c === "]") inClass = false;
-      out += c;
-    } else if (c === "[") {
-      inClass = true;
-      out += c;
-      if (p[i + 1] === "^") out += p[++i];
-      if (p[i + 1] === "]") out += "\\" + p[++i];
-    } else out += c;
-  }
-  return out;
+  return walkPattern(p, keep, (c, i) => {
+    if (c !== "[" || p[i + 1] !== ":") return [c, i];
+    const m = /^\[:([a-z]+):\]/.exec(p.slice(i));
+    const set = m ? POSIX_CLASSES[m[1]] : undefined;
+    return m && set !== undefined ? [set, i + m[0].length - 1] : [c, i];
+  });
 }
 
 function countQuantifiers(p: string): number {
   let n = 0;
-  let inClass = false;
-  for (let i = 0; i < p.length; i++) {
-    const c = p[i];
-    if (c === "\\") i++;
-    else if (inClass) {
-      if (c === "]") inClass = false;
-    } else if (c === "[") inClass = true;
-    else if (c === "*" || c === "+" || c === "{") n++;
-    else if (c === "(" || c === "|") n += c === "|" ? 1 : 0;
-  }
+  walkPattern(p, (c, i) => {
+    if (c === "*" || c === "+" || c === "{" || c === "|") n++;
+    return [c, i];
+  });
   if (/\\[1-9]/.test(p)) n += 2;
   return n;
 }
