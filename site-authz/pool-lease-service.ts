@@ -19,7 +19,7 @@
 import type { Msg, NatsConnection, Subscription } from "nats";
 import type { Logger } from "../platform/logger.ts";
 import type { RedisClient } from "../platform/redis-client.ts";
-import { ERR, PoolLeaseRequest, SCHEMA_VERSION, WmsError, toWmsError, type PoolLeaseReply, type Site, type WireNames } from "../schemas/index.ts";
+import { ERR, PoolLeaseRequest, SCHEMA_VERSION, WmsError, toWmsError, type ErrorCode, type PoolLeaseReply, type Site, type WireNames } from "../schemas/index.ts";
 import { AuditBudget, AuditLog, NonceStore, attemptRequestSignatureHolds } from "../security/index.ts";
 import { JobStore, LEASED_STATES } from "../jobs/index.ts";
 import { POOL_LEASE_SIGN_PURPOSE } from "./pool-lease-client.ts";
@@ -110,14 +110,14 @@ export function startPoolLeaseService(d: PoolLeaseServiceDeps): PoolLeaseService
   };
 
   // Every refusal leaves a trace: the log, the audit stream (within its budget) and a count by code.
-  const refuse = async (code: number, why: string, req: Partial<PoolLeaseRequest>): Promise<never> => {
+  const refuse = async (code: ErrorCode, why: string, req: Partial<PoolLeaseRequest>): Promise<never> => {
     const fields = { op: String(req.op ?? ""), site: String(req.site ?? ""), jobId: String(req.jobId ?? ""), attempt: String(req.attempt ?? ""), pilotId: String(req.pilotId ?? ""), dn: String(req.dn ?? ""), node: String(req.node ?? "") };
     log?.warn({ code, ...fields }, `pool lease refused: ${why}`);
     const traces: Array<Promise<unknown>> = [d.redis.hincrby(poolLeaseRefusedKey(d.names), String(code), 1)];
     const b = budget.take();
     if (b.write) traces.push(audit.write("pool-lease-refused", { code: String(code), reason: why.slice(0, 500), ...fields, ...(b.omitted > 0 ? { omitted: String(b.omitted) } : {}) }));
     await Promise.all(traces).catch((e: unknown) => log?.error({ err: (e as Error).message }, "a pool-lease refusal could not be counted or audited"));
-    throw new WmsError(code as typeof ERR.POOL_LEASE_REFUSED, why);
+    throw new WmsError(code, why);
   };
 
   async function handle(data: Uint8Array): Promise<PoolLeaseReply> {
