@@ -7,9 +7,11 @@ import { defineConfig } from "vitest/config";
 //   heavy        *.heavy.test.ts and test/faults/: long fault, cluster and scale-out runs; only
 //                `npm run test:all` (what CI runs) includes them
 const HEAVY = ["test/**/*.heavy.test.ts", "test/faults/**/*.test.ts"];
-// WMS_TEST_SERVICES=auth: one private NATS/Redis/RabbitMQ trio with authentication on for the run,
-// each test connecting as the role it plays (test/support/auth-run.ts, test-roles.ts). Only projects
-// that talk to services start it; unit runs never do.
+// One private NATS/Redis/RabbitMQ trio with authentication on for the run, each test connecting as
+// the role it plays (test/support/auth-run.ts, test-roles.ts); WMS_TEST_SERVICES=shared opts out
+// (the machine's services, anonymous). Only projects that talk to services start it, and only when
+// they have a file to run: unit runs never do. A global set-up has no time limit in vitest; the
+// trio's start (RabbitMQ's boot, up to 90 s at load: startPrivateRabbit) is bounded there.
 const AUTH_RUN = "test/support/auth-run.ts";
 
 export default defineConfig({

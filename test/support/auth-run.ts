@@ -1,7 +1,7 @@
-// Vitest global set-up of the integration and heavy projects: with WMS_TEST_SERVICES=auth, ONE
-// private trio with authentication on for the whole run (NATS over TLS with an NKey user per role,
-// Redis with an ACL user per role and the default user off, RabbitMQ with a user per role and no
-// guest), started from the files `wms secrets init` writes. Its URLs and the secrets folder go to
+// Vitest global set-up of the integration and heavy projects: unless WMS_TEST_SERVICES=shared opts
+// out, ONE private trio with authentication on for the whole run (NATS over TLS with an NKey user
+// per role, Redis with an ACL user per role and the default user off, RabbitMQ with a user per role
+// and no guest), started from the files `wms secrets init` writes. Its URLs and the secrets folder go to
 // the test processes through the environment (WMS_*_URL, WMS_TEST_SECRETS); every test then connects
 // as the role it plays (test-roles.ts), so a permission a real component lacks fails its test.
 // Test files run in namespaces of their own (`t…`, namespace.ts), so the role table is written for

@@ -1,8 +1,8 @@
-// Which identity a test connects with. With WMS_TEST_SERVICES=auth the run's servers (auth-run.ts)
-// accept no anonymous client: a test opens each connection as the component it plays — a
-// matchmaker's as `matchmaker`, an intake's as `intake`, a spawned `wms pilot` as `pilot` — with the
-// identity files `wms secrets init` wrote for the run. On the shared services (no authentication)
-// the same calls change nothing, so a test reads the same either way.
+// Which identity a test connects with. The run's servers (auth-run.ts) accept no anonymous client:
+// a test opens each connection as the component it plays — a matchmaker's as `matchmaker`, an
+// intake's as `intake`, a spawned `wms pilot` as `pilot` — with the identity files `wms secrets
+// init` wrote for the run. With WMS_TEST_SERVICES=shared (the machine's services, no
+// authentication) the same calls change nothing, so a test reads the same either way.
 import { join } from "node:path";
 import { configAs, type LoadedConfig } from "../../platform/config.ts";
 import type { ServerTls } from "../../platform/local-services.ts";
@@ -14,8 +14,15 @@ export const RUN_NAMESPACE = "wmstestrun";
 
 export type TestServicesMode = "auth" | "shared";
 
+/**
+ * Authentication on unless WMS_TEST_SERVICES=shared opts out; any other value is refused rather
+ * than read as either, so a misspelt opt-out does not silently run the other way.
+ */
 export function testServicesMode(): TestServicesMode {
-  return process.env.WMS_TEST_SERVICES === "auth" ? "auth" : "shared";
+  const v = process.env.WMS_TEST_SERVICES;
+  if (v === undefined || v === "" || v === "auth") return "auth";
+  if (v === "shared") return "shared";
+  throw new Error(`WMS_TEST_SERVICES=${v}: expected auth (the default) or shared`);
 }
 
 /** Whether this run's servers authenticate every client. */
