@@ -31,10 +31,13 @@ function awayFromDeploymentNote(): string {
   return `no wms.yaml here, so namespace '${origin.namespace}' at the default addresses: run this in your deployment's folder or give --config DIR/wms.yaml`;
 }
 
-/** `text`, and the note when no wms.yaml was found: for a listing that came back empty, an object looked up by id and not found. */
-export function withAwayNote(text: string): string {
-  const note = awayFromDeploymentNote();
-  return note === "" ? text : `${text}; ${note}`;
+/**
+ * For a listing that came back empty or an id not found: `fact`, then the note when no wms.yaml was
+ * found, or else `advice` (what to do in the right namespace: useless advice in the wrong one).
+ */
+export function withAwayNote(fact: string, advice?: string): string {
+  const next = awayFromDeploymentNote() || advice;
+  return next ? `${fact}; ${next}` : fact;
 }
 
 /**

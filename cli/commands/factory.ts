@@ -209,7 +209,7 @@ async function setKnobs(queueName: string, assignments: string[], opts: SetOptio
     let factoryId = opts.factory ?? fileConfig?.factoryId;
     if (factoryId === undefined) {
       const known = await f.knownFactories(redis, names);
-      if (known.length === 0) throw new WmsError(ERR.NOT_FOUND, withAwayNote(`no factory has run in namespace ${names.namespace}; give --factory ID or --factory-file F`));
+      if (known.length === 0) throw new WmsError(ERR.NOT_FOUND, withAwayNote(`no factory has run in namespace ${names.namespace}`, "give --factory ID or --factory-file F"));
       if (known.length > 1) throw new WmsError(ERR.USAGE, `several factories in namespace ${names.namespace} (${known.join(", ")}); pick one with --factory ID`);
       factoryId = known[0];
     }
@@ -291,14 +291,14 @@ async function showStatus(opts: StatusOptions, cmd: Command): Promise<void> {
     // A factory asked for by name that left no status is a mistake to report (a typo, another
     // namespace), not an empty listing.
     if (opts.factory !== undefined && queues.length === 0 && invalid.length === 0) {
-      throw new WmsError(ERR.NOT_FOUND, withAwayNote(`no status of factory ${opts.factory} in namespace ${names.namespace}; 'wms factory status' lists every factory's queues`));
+      throw new WmsError(ERR.NOT_FOUND, withAwayNote(`no status of factory ${opts.factory} in namespace ${names.namespace}`, "'wms factory status' lists every factory's queues"));
     }
     if (opts.json) {
       printJson({ queues, invalid });
       return;
     }
     if (queues.length === 0) {
-      process.stdout.write(`${withAwayNote(`no factory status in namespace ${names.namespace}; is 'wms factory run' (or 'wms up') running?`)}\n`);
+      process.stdout.write(`${withAwayNote(`no factory status in namespace ${names.namespace}`, "is 'wms factory run' (or 'wms up') running?")}\n`);
       return;
     }
     // Harvester's worker states: submitted (PENDING here), idle, running, finished (EXITED), missed.

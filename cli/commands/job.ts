@@ -66,7 +66,7 @@ export function registerJob(program: Command): void {
           const store = new JobStore(redis, names);
           let taskIds: string[];
           if (opts.task !== undefined) {
-            if (!(await store.getTask(opts.task))) throw new WmsError(ERR.NOT_FOUND, withAwayNote(`no task ${opts.task}; see 'wms task list'`));
+            if (!(await store.getTask(opts.task))) throw new WmsError(ERR.NOT_FOUND, withAwayNote(`no task ${opts.task}`, "see 'wms task list'"));
             taskIds = [opts.task];
           } else {
             const tasks = await store.listTasks({ limit: opts.tasks });
@@ -109,7 +109,7 @@ export function registerJob(program: Command): void {
           const { JobStore } = await import("../../jobs/index.ts");
           const store = new JobStore(redis, names);
           const j = await store.getJob(jobId);
-          if (!j) throw new WmsError(ERR.NOT_FOUND, withAwayNote(`no job ${jobId} in namespace ${names.namespace}; see 'wms job list'`));
+          if (!j) throw new WmsError(ERR.NOT_FOUND, withAwayNote(`no job ${jobId} in namespace ${names.namespace}`, "see 'wms job list'"));
           const ended = await store.attempts(jobId);
           const attempts = [
             ...ended.map((a) => ({ attempt: a.attempt, site: a.site, pilotId: a.pilotId, state: a.state, ended: a.ended, code: a.errorCode ? Number(a.errorCode) : null, message: a.message, at: a.at })),

@@ -114,7 +114,7 @@ export function registerReplica(program: Command): void {
           if (dataset === undefined) {
             const all = await catalog.datasets();
             if (opts.json) return printJson(all);
-            if (all.length === 0) process.stdout.write(`${withAwayNote("no datasets; add one with 'wms replica add' or 'wms replica load'")}\n`);
+            if (all.length === 0) process.stdout.write(`${withAwayNote("no datasets", "add one with 'wms replica add' or 'wms replica load'")}\n`);
             for (const d of all) process.stdout.write(`${d}\n`);
             return;
           }

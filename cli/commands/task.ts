@@ -93,7 +93,7 @@ async function readTaskView(redis: RedisClient, names: WireNames, taskId: string
   const { errorEntry } = await import("../../schemas/index.ts");
   const store = new JobStore(redis, names);
   const task = await store.getTask(taskId);
-  if (!task) throw new WmsError(ERR.NOT_FOUND, withAwayNote(`no task ${taskId}; see 'wms task list'`));
+  if (!task) throw new WmsError(ERR.NOT_FOUND, withAwayNote(`no task ${taskId}`, "see 'wms task list'"));
   const [counts, errors, planText] = await Promise.all([store.taskCounts(taskId), store.taskErrors(taskId), task.open !== undefined ? store.taskPlan(taskId) : undefined]);
   let inputs: OpenTaskProgress | undefined;
   if (planText !== undefined) {
@@ -258,7 +258,7 @@ export function registerTask(program: Command): void {
           const counts = await Promise.all(tasks.map((t) => store.taskCounts(t.taskId)));
           const rows = tasks.map((t, i) => ({ ...t, counts: counts[i] }));
           if (opts.json) return printJson(rows);
-          if (rows.length === 0) return void process.stdout.write(`${withAwayNote("no tasks; submit one with 'wms task submit FILE --cert C --key K'")}\n`);
+          if (rows.length === 0) return void process.stdout.write(`${withAwayNote("no tasks", "submit one with 'wms task submit FILE --cert C --key K'")}\n`);
           const idW = Math.max(4, ...rows.map((r) => r.taskId.length));
           const nameW = Math.max(4, ...rows.map((r) => r.taskName.length));
           process.stdout.write(`${"TASK".padEnd(idW)}  ${"NAME".padEnd(nameW)}  KIND        STATUS     JOBS   QUEUED  RUNNING  FINISHED  FAILED  OWNER\n`);
