@@ -11,7 +11,7 @@ import { join } from "node:path";
 import amqp from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { reportQueueArguments } from "../../agents/reports/index.ts";
-import { startPilotStage, type PilotStage } from "../support/pilot-stage.ts";
+import { startPilotStage, stopStageWithin, type PilotStage } from "../support/pilot-stage.ts";
 import { startRabbitCluster, type PrivateRabbitCluster, type RabbitQueueInfo } from "../support/private-rabbit-cluster.ts";
 
 const USER_DN = "/DC=org/DC=pilot-wms/OU=People/CN=Broker Node Killed";
@@ -34,7 +34,7 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(async () => {
-  await stage?.stop();
+  await stopStageWithin(stage, "rmqnodekill");
   await cluster?.stop();
 }, 60_000);
 

@@ -456,6 +456,20 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
   };
 }
 
+/**
+ * Stops a stage, waiting at most `ms` for it, for a clean-up hook that stops private servers next:
+ * those go by their process groups whatever the stage's clean-up does. A test that failed with a
+ * server down can leave a client waiting for it (a NATS flush waits for the reconnection), and the
+ * hook's timeout must not be what ends the file with servers still running.
+ */
+export async function stopStageWithin(stage: PilotStage | undefined, label: string, ms = 30_000): Promise<void> {
+  const stopped = stage?.stop().catch((e: unknown) => console.warn(`${label}: stage clean-up failed: ${(e as Error).message}`));
+  let waiting: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((r) => (waiting = setTimeout(() => r(console.warn(`${label}: stage clean-up still waiting after ${ms} ms; stopping the servers`)), ms)));
+  await Promise.race([stopped, late]);
+  clearTimeout(waiting);
+}
+
 /** A fault test's run on a stage of its own: see `faultRun`. */
 export interface FaultRunOptions {
   /** Names the stage, its namespace and its private servers' folders. */
@@ -545,14 +559,7 @@ export function faultRun(o: FaultRunOptions): FaultRun {
   }, 120_000);
   afterAll(async () => {
     cleanedUp = true;
-    // The private servers are stopped by their process groups whatever the stage's clean-up does: a
-    // test that failed with a server down can leave a client waiting for it (a NATS flush waits for
-    // the reconnection), and the hook's timeout must not be what ends the file with servers running.
-    const stageStopped = stage?.stop().catch((e: unknown) => console.warn(`fault run ${o.label}: stage clean-up failed: ${(e as Error).message}`));
-    let waiting: NodeJS.Timeout | undefined;
-    const late = new Promise<void>((r) => (waiting = setTimeout(() => r(console.warn(`fault run ${o.label}: stage clean-up still waiting after 30 s; stopping the servers`)), 30_000)));
-    await Promise.race([stageStopped, late]);
-    clearTimeout(waiting);
+    await stopStageWithin(stage, o.label);
     for (const s of servers.values()) await s.close();
   }, 90_000);
   return {
