@@ -9,6 +9,7 @@
 //   the job was `holding`. A `holding` job is never requeued by lease expiry (its payload finished:
 //   running it again would run finished work twice), so with its report never sent it waits for
 //   the holding timeout and fails with JOB_HOLDING_TIMEOUT. It ran exactly once and is counted once.
+//   A kill that came after the outputs were copied may also come after the final report: finished.
 // Nothing else may be lost, retried or drift: one accounting record per payload that ended, and the
 // counters equal the records (a reconciliation would repair nothing).
 import { type ChildProcess } from "node:child_process";
@@ -110,17 +111,23 @@ describe("pilots killed with SIGKILL mid-payload and mid-stage-out", () => {
     // The test's poll may miss a short stage-out window on a loaded machine: up to 4 of each, at least 2.
     expect(midPayload.length, JSON.stringify(kills)).toBeGreaterThanOrEqual(2);
     expect(midStageOut.length, JSON.stringify(kills)).toBeGreaterThanOrEqual(2);
-    // Killed while copying: not every output had reached storage.
-    for (const k of midStageOut) expect(k.staged, JSON.stringify(k)).toBeLessThan(OUTPUT_FILES);
 
     const tally = await stage.tally(taskId, JOBS, 240_000);
-    const stranded = midStageOut.map((k) => k.jobId).sort();
-    const lost = midPayload.map((k) => k.jobId).sort();
-    // Each stranded job failed with its own code, after the one attempt whose payload ran.
-    for (const id of stranded) {
-      const r = await stage.store.getJob(id);
-      expect(`${id} ${r?.state} ${r?.attempt} ${r?.errorCode}`).toBe(`${id} failed 1 ${ERR.JOB_HOLDING_TIMEOUT}`);
+    // Killed after its payload ended, a job is stranded in holding and fails with its own code after
+    // the one attempt whose payload ran; unless the kill came after its stage-out and final report
+    // (on a quiet machine 500 files are copied before the test sees `holding`): then it finished.
+    // One killed before every output reached storage cannot have finished.
+    const stranded: string[] = [];
+    for (const k of midStageOut) {
+      const r = await stage.store.getJob(k.jobId);
+      const got = `${k.jobId} ${r?.state} ${r?.attempt} ${r?.errorCode ?? "-"}`;
+      const strandedLine = `${k.jobId} failed 1 ${ERR.JOB_HOLDING_TIMEOUT}`;
+      if (k.staged === undefined || k.staged < OUTPUT_FILES) expect(got, JSON.stringify(k)).toBe(strandedLine);
+      else expect([strandedLine, `${k.jobId} finished 1 -`], JSON.stringify(k)).toContain(got);
+      if (r?.state === "failed") stranded.push(k.jobId);
     }
+    stranded.sort();
+    const lost = midPayload.map((k) => k.jobId).sort();
     // Only the jobs lost mid-payload took a second attempt: attempt 1 lost by lease expiry.
     expect(tally.retried.map((r) => r.split(" ")[0]).sort()).toEqual(lost);
     for (const r of tally.retried) expect(r).toMatch(/^\S+ 1:pilot-\S+:running:lost:\d+$/);
