@@ -121,7 +121,7 @@ describe("docker-compose.yml exposure and secrets", () => {
     }
     // The factory holds the pilots' identity too (to start them with), and nothing of other roles.
     expect(doc.services.factory.secrets?.filter((x) => x.target.startsWith("/run/secrets/pilot/")).map((x) => x.source).sort()).toEqual(["pilot_identity", "pilot_nats_nk", "pilot_rabbitmq_password"]);
-    for (const [name, secret] of Object.entries(doc.secrets)) expect(secret.file, name).toMatch(/^\$\{WMS_(SECRETS_DIR|CREDENTIAL_KEY_FILE|RABBITMQ_COOKIE_FILE):-\.\/\.wms\//);
+    for (const [name, secret] of Object.entries(doc.secrets)) expect(secret.file, name).toMatch(/^\$\{WMS_(SECRETS_DIR|CREDENTIAL_KEY_FILE|RABBITMQ_COOKIE_FILE|REDIS_CLUSTER_ADMIN_FILE):-\.\/\.wms\//);
   });
 
   it("starts the servers with the user lists `wms secrets init` writes, so no anonymous client gets in", () => {
@@ -149,6 +149,10 @@ describe("docker-compose.yml cluster profile", () => {
     const nodes = named(/^redis-c\d$/);
     expect(nodes).toHaveLength(6);
     for (const n of nodes) expect(JSON.stringify(doc.services[n].command), n).toContain('"--cluster-enabled","yes"');
+    // Each loads the users of `wms secrets init`, as the single Redis does, plus the cluster's admin
+    // user that replicas and the one-shot authenticate with: no anonymous client gets in.
+    for (const n of nodes) expect(JSON.stringify(doc.services[n].entrypoint), n).toContain("--aclfile /data/users.acl --masteruser cluster-admin");
+    for (const n of nodes) expect(doc.services[n].secrets?.map((x) => x.source).sort(), n).toEqual(["redis_cluster_admin", "redis_users"]);
     // Each node keeps its own data and cluster state.
     expect(new Set(nodes.map((n) => JSON.stringify(doc.services[n].volumes))).size).toBe(6);
     const create = JSON.stringify(doc.services["redis-cluster-create"].entrypoint);
