@@ -25,7 +25,8 @@ export default defineConfig({
     projects: [
       { extends: true, test: { name: "unit", include: ["test/**/*.unit.test.ts"] } },
       { extends: true, test: { name: "integration", include: ["test/**/*.test.ts"], exclude: ["test/**/*.unit.test.ts", ...HEAVY], globalSetup: [AUTH_RUN] } },
-      { extends: true, test: { name: "heavy", include: HEAVY, globalSetup: [AUTH_RUN] } },
+      // A heavy file's set-up (a test stage, private servers) took ~30 s at load 45: the default hook limit.
+      { extends: true, test: { name: "heavy", include: HEAVY, globalSetup: [AUTH_RUN], hookTimeout: 120_000 } },
     ],
   },
 });
