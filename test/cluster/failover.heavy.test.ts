@@ -141,7 +141,7 @@ describe("claims on a Redis Cluster wait for a replica", () => {
 
   it("waits on the master the claim wrote to: a frozen replica delays its claims by claimReplicaWaitMs, and they are still handed out", async () => {
     const waiting = new DispatchQueues({ redis, names, lockMs: 600_000, stalledIntervalMs: 600_000, claimReplicaWaitMs: WAIT_MS });
-    const specs = await queueJobs("FOFROZEN", 6);
+    const specs = await queueJobs("FOFROZEN", 20);
     await waiting.enqueue(specs);
     const frozenSite = SITES[0];
     const { master, replica } = await masterAndReplica(keys.site(frozenSite).lease);
@@ -155,8 +155,14 @@ describe("claims on a Redis Cluster wait for a replica", () => {
       expect(await waiting.claim(site, Object.keys(await waiting.autoclusters(site)), "frozen-test")).toBeDefined();
       return performance.now() - t0;
     };
-    // The fastest of three: a loaded machine may stall any one claim, never all three by the wait.
-    const fastest = async (site: string): Promise<number> => Math.min(await timed(site), await timed(site), await timed(site));
+    // The fastest of up to eight, stopping at the first under the wait: a claim that waits on a
+    // frozen replica takes the whole WAIT every time, while a loaded CI machine can stall a few
+    // claims in a row by as much (the fresh-clone CI once saw the fastest of three at 501 ms).
+    const fastest = async (site: string): Promise<number> => {
+      let best = Infinity;
+      for (let i = 0; i < 8 && best >= WAIT_MS; i++) best = Math.min(best, await timed(site));
+      return best;
+    };
     process.kill(pid, "SIGSTOP");
     try {
       expect(await timed(frozenSite)).toBeGreaterThanOrEqual(WAIT_MS - 5);
