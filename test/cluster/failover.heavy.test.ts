@@ -65,9 +65,9 @@ async function replicaReader(port: number): Promise<Redis> {
   return r;
 }
 
-async function queueJobs(taskId: string, perSite: number): Promise<JobSpec[]> {
+async function queueJobs(taskId: string, perSite: number, sites: readonly string[] = SITES): Promise<JobSpec[]> {
   const store = new JobStore(redis, names);
-  const specs = Array.from({ length: perSite * SITES.length }, (_, i) => makeSpec({ taskId, site: SITES[i % SITES.length], maxAttempts: 3 }, i));
+  const specs = Array.from({ length: perSite * sites.length }, (_, i) => makeSpec({ taskId, site: sites[i % sites.length], maxAttempts: 3 }, i));
   await store.createTask({ taskId, taskName: taskId, kind: "production", vo: "atlas", group: "", ownerDn: specs[0].userDn, priority: 0, maxAttempts: 3, outputDataset: `out.${taskId}` }, specs.map((spec) => ({ spec, state: "activated" as const })));
   return specs;
 }
@@ -139,45 +139,64 @@ describe("claims on a Redis Cluster wait for a replica", () => {
     expect(missing).toEqual([]);
   }, 240_000);
 
-  it("waits on the master the claim wrote to: a frozen replica delays its claims by claimReplicaWaitMs, and they are still handed out", async () => {
-    const waiting = new DispatchQueues({ redis, names, lockMs: 600_000, stalledIntervalMs: 600_000, claimReplicaWaitMs: WAIT_MS });
-    const specs = await queueJobs("FOFROZEN", 48);
-    await waiting.enqueue(specs);
-    const frozenSite = SITES[0];
+  it("waits on the masters the claim wrote to: a frozen replica delays the claims that wrote to its master by claimReplicaWaitMs, not those at the same time on other masters, and they are still handed out", async () => {
+    // Sites of its own. At the first test's sites that test leaves jobs of its task queued in the
+    // same autocluster, ahead of these in FIFO order: a claim there takes one of them and waits on
+    // the master of *that* task's shard. When it was the frozen replica's master, every claim at a
+    // site "on other masters" took the whole WAIT (the failure once seen in some slot layouts): the
+    // claims had written to the frozen replica's master, and waited as they must.
+    const sites = Array.from({ length: 12 }, (_, i) => `FZ_${i}`);
+    // Long, so that a claim that waits stands 10x above a loaded machine's claim (~100-300 ms at load 30).
+    const waitMs = 4000;
+    const waiting = new DispatchQueues({ redis, names, lockMs: 600_000, stalledIntervalMs: 600_000, claimReplicaWaitMs: waitMs });
+    const taskId = "FOFROZEN";
+    await waiting.enqueue(await queueJobs(taskId, 24, sites));
+    const siteMaster = new Map<string, number>();
+    for (const s of sites) siteMaster.set(s, (await masterAndReplica(keys.site(s).lease)).master);
+    // The frozen replica's master holds a site shard but not the task's shard, so the claims at
+    // sites on the two other masters write nothing there.
+    const taskMaster = (await masterAndReplica(keys.task(taskId).task)).master;
+    const frozenSite = sites.find((s) => siteMaster.get(s) !== taskMaster)!;
     const { master, replica } = await masterAndReplica(keys.site(frozenSite).lease);
-    // A site whose shard and whose task shard are on other masters: its claims must not wait.
-    const taskMaster = (await masterAndReplica(keys.task("FOFROZEN").task)).master;
-    let other: string | undefined;
-    for (const s of SITES) if ((await masterAndReplica(keys.site(s).lease)).master !== master && taskMaster !== master) other = s;
+    const others = sites.filter((s) => siteMaster.get(s) !== master);
+    expect(others.length).toBeGreaterThan(0);
     const pid = cluster!.servers.find((s) => s.port === replica)!.pid!;
-    const timed = async (site: string): Promise<number> => {
+    /** ms for one claim at `site`, and the masters it wrote to (its site shard's, its own task shard's). */
+    const timed = async (site: string): Promise<{ ms: number; masters: number[] }> => {
       const t0 = performance.now();
-      expect(await waiting.claim(site, Object.keys(await waiting.autoclusters(site)), "frozen-test")).toBeDefined();
-      return performance.now() - t0;
+      const c = await waiting.claim(site, Object.keys(await waiting.autoclusters(site)), "frozen-test");
+      const ms = performance.now() - t0;
+      // Its own task, not a job left by another test (masterAndReplica asks a node that may be the frozen one).
+      expect(c?.spec.taskId).toBe(taskId);
+      return { ms, masters: [siteMaster.get(site)!, taskMaster] };
     };
-    // The fastest of up to eight, stopping at the first under the wait: a claim that waits on a
-    // frozen replica takes the whole WAIT every time, while a loaded CI machine can stall a few
-    // claims in a row by as much (the fresh-clone CI once saw the fastest of three at 501 ms).
-    // Tried for up to 12 s (a thawed replica has been seen to take seconds before it acknowledges
-    // again in the fresh-clone CI, where every try took the whole WAIT): what must not happen is
-    // a claim that waits every time, which this still catches.
-    const fastest = async (site: string): Promise<number> => {
-      let best = Infinity;
-      const until = performance.now() + 12_000;
-      while (best >= WAIT_MS && performance.now() < until) best = Math.min(best, await timed(site));
-      return best;
-    };
+    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     process.kill(pid, "SIGSTOP");
+    let frozen: { ms: number; masters: number[] };
+    const otherMs: number[] = [];
     try {
-      expect(await timed(frozenSite)).toBeGreaterThanOrEqual(WAIT_MS - 5);
-      // Not asserted: that a claim at a site whose masters are not the frozen replica's is not
-      // delayed. In some slot layouts every such claim took the whole WAIT (reproduced here once
-      // the check was tried for 12 s): being investigated; those claims are still handed out.
-      if (other) console.log(`a claim at ${other} (other masters) while the replica is frozen: fastest ${(await fastest(other)).toFixed(1)} ms`);
+      // A claim waiting on the frozen replica's master, and meanwhile claims at sites on the
+      // others (as a matchmaker's wave mixes sites): they share the client, not its wait.
+      const pending = timed(frozenSite);
+      for (let i = 0; i < 9; i++) {
+        const c = await timed(others[i % others.length]);
+        expect(c.masters, "a claim at a site on other masters wrote to the frozen replica's master").not.toContain(master);
+        otherMs.push(c.ms);
+      }
+      frozen = await pending;
     } finally {
       process.kill(pid, "SIGCONT");
     }
-    expect(await fastest(frozenSite), `a claim at ${frozenSite} once its master's replica is thawed`).toBeLessThan(WAIT_MS);
+    console.log(`frozen replica: a claim at ${frozenSite} ${frozen.ms.toFixed(0)} ms; meanwhile 9 at sites on other masters, median ${median(otherMs).toFixed(1)} ms, slowest ${Math.max(...otherMs).toFixed(1)} ms (load ${loadavg()[0].toFixed(1)})`);
+    expect(frozen.ms).toBeGreaterThanOrEqual(waitMs - 5);
+    expect(median(otherMs), "the median claim at a site on other masters while a replica is frozen").toBeLessThan(waitMs / 10);
+    // Thawed, the replica acknowledges again: some claim at its master's site comes well under the
+    // wait within 20 s (one has been seen to take seconds in the fresh-clone CI); a replica that
+    // never acknowledged again would make every one of them take the whole wait.
+    let best = Infinity;
+    const until = performance.now() + 20_000;
+    while (best >= waitMs / 2 && performance.now() < until) best = Math.min(best, (await timed(frozenSite)).ms);
+    expect(best, `a claim at ${frozenSite} once its master's replica is thawed`).toBeLessThan(waitMs / 2);
   }, 120_000);
 });
 
