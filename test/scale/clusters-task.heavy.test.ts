@@ -10,6 +10,7 @@
 // agents reconnect to the next URL of their list, the queues elect new leaders on the two nodes
 // left): nothing is lost or run twice, and every report was consumed.
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dataNodes } from "../../platform/redis-client.ts";
 import { startPilotStage, type PilotStage, type StageTally } from "../support/pilot-stage.ts";
@@ -90,6 +91,34 @@ function expectExactlyOnce(tally: StageTally, o: { lostCounterWrites?: boolean }
   });
 }
 
+/**
+ * What the payloads logged against the records: each job's execution log holds exactly one line
+ * (`$WMS_JOB_ID $WMS_ATTEMPT $WMS_PILOT_ID`), from the attempt and pilot its record finished with.
+ * A retried job's earlier attempts (lost with the master, or whose lease ran out meanwhile) then
+ * never started their payload, and the run that counted is the one the store holds: a late report
+ * of an ended attempt applied past its fence, or a claim handed out twice from a promoted replica,
+ * shows here even where the counts agree. Returns the retried jobs as `<jobId> <how each earlier
+ * attempt ended> -> <attempt that ran>`.
+ */
+async function expectEachRunOnceAsRecorded(stage: PilotStage, taskId: string): Promise<string[]> {
+  const logged = new Map<string, string[]>();
+  for (const line of readFileSync(stage.executionLog, "utf8").split("\n")) {
+    const [jobId, attempt, pilot] = line.split(" ");
+    if (jobId) logged.set(jobId, [...(logged.get(jobId) ?? []), `${attempt}:${pilot}`]);
+  }
+  const records = await stage.store.listJobs(taskId);
+  expect(records).toHaveLength(JOBS);
+  const wrong = records.filter((r) => logged.get(r.jobId)?.join(" ") !== `${r.attempt}:${r.pilotId}`);
+  expect(wrong.map((r) => `${r.jobId} ${r.state} recorded ${r.attempt}:${r.pilotId}, logged ${logged.get(r.jobId)?.join(" ") ?? "nothing"}`)).toEqual([]);
+  const ids = new Set(records.map((r) => r.jobId));
+  expect([...logged.keys()].filter((id) => !ids.has(id))).toEqual([]);
+  return Promise.all(
+    records
+      .filter((r) => r.attempt > 1)
+      .map(async (r) => `${r.jobId} ${(await stage.store.attempts(r.jobId)).map((a) => `${a.attempt}:${a.state}:${a.ended}:${a.errorCode}`).join(" ")} -> ${r.attempt}`),
+  );
+}
+
 /** The stage's report queues (not the dead-letter queue) as RabbitMQ node `node` lists them. */
 async function reportQueues(stage: PilotStage, node: number): Promise<RabbitQueueInfo[]> {
   const q = stage.loaded.names.rabbit.queues;
@@ -136,6 +165,7 @@ describe("a 2,000-job task over 20 sites on a Redis Cluster, a NATS cluster and 
       // The execution log (ranTwice) says no payload ran twice.
       expect(tally.retried.filter((r) => !/^\S+ 1:[^ ]+:reported:1006$/.test(r))).toEqual([]);
       expectExactlyOnce(tally);
+      await expectEachRunOnceAsRecorded(stage, taskId);
       // Every report queue is a quorum queue on all three nodes, led from the agents' node; the consumed ones are empty.
       const queues = await reportQueues(stage, 1);
       expect(queues).toHaveLength(Object.keys(stage.loaded.names.rabbit.queues).length - 1);
@@ -174,6 +204,11 @@ describe("a 2,000-job task over 20 sites on a Redis Cluster, a NATS cluster and 
       expect(killedAt, "jobs must still be waiting when the master dies").toBeLessThan(JOBS);
       expect(brokerKilledAt, "jobs must still be waiting when the broker node dies").toBeLessThan(JOBS);
       expectExactlyOnce(tally, { lostCounterWrites: true });
+      // The retried jobs too, those whose attempt the kill interrupted among them: each ran once, as
+      // its final attempt, and every earlier attempt ended without finishing.
+      const retried = await expectEachRunOnceAsRecorded(stage, taskId);
+      console.log(`retried after the kills: ${retried.length} (${retried.filter((r) => / \S+:lost:/.test(r)).length} with a lease that ran out): ${retried.slice(0, 5).join(", ")}`);
+      expect(retried.filter((r) => / \d+:finished:/.test(r))).toEqual([]);
       // The queues live on, led from a node left, every report consumed.
       const queues = await reportQueues(stage, 1);
       expect(queues.map((x) => x.leader).filter((l) => l === rabbitCluster!.nodes[0].name || l === "")).toEqual([]);
