@@ -4,7 +4,7 @@
 // changes on NATS. Connections are passed in; the factory closes only what it opened.
 import { randomBytes } from "node:crypto";
 import path from "node:path";
-import type { Msg, NatsConnection, Subscription } from "nats";
+import type { NatsConnection, Subscription } from "nats";
 import type { RedisClient } from "../platform/redis-client.ts";
 import {
   toWmsError,
@@ -20,6 +20,7 @@ import {
   type WireNames,
 } from "../schemas/index.ts";
 import type { Logger } from "../platform/logger.ts";
+import { serveRequests } from "../platform/request-reply-service.ts";
 import { CondorAdapter } from "./adapters/condor-adapter.ts";
 import { LocalAdapter } from "./adapters/local-adapter.ts";
 import { SlurmAdapter } from "./adapters/slurm-adapter.ts";
@@ -417,7 +418,6 @@ export async function startFactory(o: FactoryOptions): Promise<RunningFactory> {
   }
 
   const decoder = new TextDecoder();
-  const encoder = new TextEncoder();
 
   /**
    * Census messages of different pilots are applied concurrently (ioredis pipelines them), those
@@ -449,57 +449,51 @@ export async function startFactory(o: FactoryOptions): Promise<RunningFactory> {
     await Promise.all(perPilot.values());
   }
 
-  /** One control request: verified by the gate, applied, kept in Redis, answered. Another factory's is not answered. */
-  async function control(m: Msg): Promise<FactoryControlReply | undefined> {
-    let body: unknown;
-    try {
-      body = JSON.parse(decoder.decode(m.data));
-    } catch (e) {
-      return refuse(new WmsError(ERR.BAD_INPUT, `factory control is not JSON (${(e as Error).message})`), {});
-    }
+  /**
+   * One control request: verified by the gate, applied, kept in Redis, answered. Another factory's
+   * is not answered. A refusal is recorded by `refuse`, then answered with its code (serveRequests).
+   */
+  async function control(body: unknown): Promise<FactoryControlReply | undefined> {
     // Only to decide whether this factory answers at all; nothing is believed before the gate.
     const target = controlTarget(body);
     if (target !== undefined && target !== factoryId) return undefined;
+    if (!o.control) throw new WmsError(ERR.SEC_NOT_OPERATOR, `factory ${factoryId} was started without the deployment's trust store and takes no control`);
+    const { control: c, by } = await o.control.admit(body);
+    const qs = state.get(c.queue);
+    if (!qs) throw new WmsError(ERR.NOT_FOUND, `factory ${factoryId} runs no queue '${c.queue}'`);
+    const before = qs.knobs;
+    const after = applyKnobChanges(before, c.knobs);
+    // Kept before it is applied: a change the factory acts on is one its next start keeps.
+    await saveSignedControl(o.redis, o.names, c, body as Parameters<typeof saveSignedControl>[3]);
+    qs.knobs = after;
+    log?.info({ queue: c.queue, knobs: c.knobs, by }, "knobs changed");
+    // A shorter cycle should not wait out the old, longer one.
+    if (qs.knobs.cycleSec < before.cycleSec && qs.timer) schedule(c.queue, qs.knobs.cycleSec * 1000);
+    return { schemaVersion: SCHEMA_VERSION, status: "ok", factoryId, queue: c.queue, knobs: after };
+  }
+
+  function controlBody(data: Uint8Array): unknown {
     try {
-      if (!o.control) throw new WmsError(ERR.SEC_NOT_OPERATOR, `factory ${factoryId} was started without the deployment's trust store and takes no control`);
-      const { control: c, by } = await o.control.admit(body);
-      const qs = state.get(c.queue);
-      if (!qs) throw new WmsError(ERR.NOT_FOUND, `factory ${factoryId} runs no queue '${c.queue}'`);
-      const before = qs.knobs;
-      const after = applyKnobChanges(before, c.knobs);
-      // Kept before it is applied: a change the factory acts on is one its next start keeps.
-      await saveSignedControl(o.redis, o.names, c, body as Parameters<typeof saveSignedControl>[3]);
-      qs.knobs = after;
-      log?.info({ queue: c.queue, knobs: c.knobs, by }, "knobs changed");
-      // A shorter cycle should not wait out the old, longer one.
-      if (qs.knobs.cycleSec < before.cycleSec && qs.timer) schedule(c.queue, qs.knobs.cycleSec * 1000);
-      return { schemaVersion: SCHEMA_VERSION, status: "ok", factoryId, queue: c.queue, knobs: after };
+      return JSON.parse(decoder.decode(data));
     } catch (e) {
-      return refuse(asWmsError(e), { text: decoder.decode(m.data).slice(0, 200) });
+      throw new WmsError(ERR.BAD_INPUT, `factory control is not JSON (${(e as Error).message})`);
     }
   }
 
-  async function refuse(err: WmsError, fields: Record<string, string>): Promise<FactoryControlReply> {
+  async function refuse(err: WmsError, data: Uint8Array): Promise<void> {
+    const fields = { text: decoder.decode(data).slice(0, 200) };
     log?.warn({ code: err.code, err: err.message, ...fields }, "factory control refused");
     try {
       await o.control?.refused(err.code, err.message, { factoryId, ...fields });
     } catch (e) {
       log?.error({ err: (e as Error).message }, "factory control refusal not recorded");
     }
-    return { schemaVersion: SCHEMA_VERSION, ...err.toReply() };
-  }
-
-  async function listenControl(sub: Subscription): Promise<void> {
-    // One at a time, in arrival order: two changes of one knob apply in the order they came.
-    for await (const m of sub) {
-      const reply = await control(m);
-      if (reply && m.reply) m.respond(encoder.encode(JSON.stringify(reply)));
-    }
   }
 
   const censusSub = o.nc.subscribe(o.names.subjects.pilotCensus);
-  const controlSub = o.nc.subscribe(o.names.subjects.factoryControl);
-  const listeners = [listenCensus(censusSub), listenControl(controlSub)];
+  // One at a time, in arrival order: two changes of one knob apply in the order they came.
+  const controlService = serveRequests(o.nc, o.names.subjects.factoryControl, { decode: controlBody, handler: control, log, what: "factory control", sequential: true, refused: refuse });
+  const listeners = [listenCensus(censusSub)];
   // The subscriptions are registered with the server before the first cycle or any `factory set`.
   await o.nc.flush();
   listeningSince = clock();
@@ -517,8 +511,7 @@ export async function startFactory(o: FactoryOptions): Promise<RunningFactory> {
       for (const qs of state.values()) clearTimeout(qs.timer);
       await Promise.all([...state.values()].map((qs) => qs.inFlight?.catch(() => undefined)));
       censusSub.unsubscribe();
-      controlSub.unsubscribe();
-      await Promise.all(listeners);
+      await Promise.all([...listeners, controlService.stop()]);
       await lease.release();
       log?.info("factory stopped");
     },

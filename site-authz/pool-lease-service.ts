@@ -16,10 +16,11 @@
 // key, owner), as the credential cache does. Every role that could rewrite that record can write
 // the pool hash itself, so checking the matchmaker's report-key seal here would stop no one more,
 // and would hand this service a key that lets its holder bind report keys.
-import type { Msg, NatsConnection, Subscription } from "nats";
+import type { NatsConnection } from "nats";
 import type { Logger } from "../platform/logger.ts";
+import { serveRequests } from "../platform/request-reply-service.ts";
 import type { RedisClient } from "../platform/redis-client.ts";
-import { ERR, PoolLeaseRequest, SCHEMA_VERSION, WmsError, toWmsError, type ErrorCode, type PoolLeaseReply, type Site, type WireNames } from "../schemas/index.ts";
+import { ERR, PoolLeaseRequest, SCHEMA_VERSION, WmsError, type ErrorCode, type PoolLeaseReply, type Site, type WireNames } from "../schemas/index.ts";
 import { AuditBudget, AuditLog, NonceStore, attemptRequestSignatureHolds } from "../security/index.ts";
 import { JobStore, LEASED_STATES } from "../jobs/index.ts";
 import { POOL_LEASE_SIGN_PURPOSE } from "./pool-lease-client.ts";
@@ -92,8 +93,6 @@ export interface PoolLeaseService {
   stop(): Promise<void>;
 }
 
-const enc = new TextEncoder();
-
 export function startPoolLeaseService(d: PoolLeaseServiceDeps): PoolLeaseService {
   const clock = d.clock ?? Date.now;
   const log = d.logger;
@@ -120,9 +119,8 @@ export function startPoolLeaseService(d: PoolLeaseServiceDeps): PoolLeaseService
     throw new WmsError(code, why);
   };
 
-  async function handle(data: Uint8Array): Promise<PoolLeaseReply> {
-    // Bad input is answered and changes nothing; it proves nothing about anyone, so it is not audited.
-    const req = PoolLeaseRequest.parseJson(data);
+  // Bad input is answered (serveRequests) and changes nothing; it proves nothing about anyone, so it is not audited.
+  async function handle(req: PoolLeaseRequest): Promise<PoolLeaseReply> {
     const site = sites.get(req.site);
     const plugin = site?.mapping[req.plugin];
     if (site === undefined || plugin === undefined || plugin.type !== "pool") {
@@ -161,28 +159,12 @@ export function startPoolLeaseService(d: PoolLeaseServiceDeps): PoolLeaseService
     return { schemaVersion: SCHEMA_VERSION, status: "ok", op: "release", release: r.status, holdersLeft: r.holdersLeft, expiresAt: r.expiresAt };
   }
 
-  const sub: Subscription = d.nc.subscribe(d.names.subjects.poolLease, {
-    queue: d.names.queueGroups.poolLeases,
-    callback: (_err, msg: Msg) => {
-      void handle(msg.data)
-        .catch((e: unknown): PoolLeaseReply => {
-          const w = toWmsError(e);
-          if (w.code === ERR.INTERNAL) log?.error({ err: e }, "pool-lease request failed");
-          else if (w.code === ERR.BAD_INPUT) log?.info({ code: w.code }, w.message);
-          return { schemaVersion: SCHEMA_VERSION, ...w.toReply() } as PoolLeaseReply;
-        })
-        .then((reply) => {
-          if (msg.reply) msg.respond(enc.encode(JSON.stringify(reply)));
-        });
-    },
-  });
+  const service = serveRequests(d.nc, d.names.subjects.poolLease, { queue: d.names.queueGroups.poolLeases, decode: PoolLeaseRequest.parseJson, handler: handle, log, what: "pool-lease request" });
   log?.info({ namespace: d.names.namespace, sites: d.sites.filter((s) => s.mapping.some((m) => m.type === "pool")).map((s) => s.name) }, "pool-lease service listening");
   const ready = d.nc.flush();
   ready.catch(() => undefined);
   return {
     ready,
-    async stop() {
-      await sub.drain().catch(() => undefined);
-    },
+    stop: () => service.stop(),
   };
 }

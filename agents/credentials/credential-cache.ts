@@ -5,11 +5,11 @@
 // job and pilot. NATS request/reply in a queue group, so instances share the load; all state is
 // in Redis. Bad input gets an error reply with its code and changes nothing.
 import { createHash, createPrivateKey, createPublicKey, randomUUID, X509Certificate } from "node:crypto";
-import type { Msg, NatsConnection, Subscription } from "nats";
+import type { NatsConnection } from "nats";
 import type { RedisClient } from "../../platform/redis-client.ts";
 import type { Logger } from "../../platform/logger.ts";
+import { serveRequests, type RequestReplyService } from "../../platform/request-reply-service.ts";
 import {
-  toWmsError,
   CredCertificateQuery,
   CredDelegateBeginBody,
   CredDelegateBody,
@@ -115,8 +115,6 @@ export interface CredentialCache {
   readonly ready: Promise<void>;
   stop(): Promise<void>;
 }
-
-const enc = new TextEncoder();
 
 interface Authenticated {
   readonly identity: VerifiedIdentity;
@@ -344,22 +342,9 @@ export function startCredentialCache(d: CredentialCacheDeps): CredentialCache {
     return { schemaVersion: SCHEMA_VERSION, status: "ok", op, userDn, notAfter: issued.notAfter, renewalsLeft, proxyChain };
   }
 
-  const serve = (subject: string, handler: (data: Uint8Array) => Promise<CredReply>): Subscription =>
-    d.nc.subscribe(subject, {
-      queue: d.names.queueGroups.credentials,
-      callback: (_err, msg: Msg) => {
-        void handler(msg.data)
-          .catch((e: unknown): CredReply => {
-            const w = toWmsError(e);
-            if (w.code === ERR.INTERNAL) log?.error({ err: e }, "credential request failed");
-            else log?.info({ code: w.code, subject }, w.message);
-            return { schemaVersion: SCHEMA_VERSION, ...w.toReply() } as CredReply;
-          })
-          .then((reply) => {
-            if (msg.reply) msg.respond(enc.encode(JSON.stringify(reply)));
-          });
-      },
-    });
+  // The handlers read the bytes themselves: a signed request is authenticated before its body is parsed.
+  const serve = (subject: string, handler: (data: Uint8Array) => Promise<CredReply>): RequestReplyService =>
+    serveRequests(d.nc, subject, { queue: d.names.queueGroups.credentials, decode: (data) => data, handler, log, what: "credential request" });
 
   const subs = [
     serve(d.names.subjects.credDelegate, delegate),
@@ -374,8 +359,7 @@ export function startCredentialCache(d: CredentialCacheDeps): CredentialCache {
   return {
     ready,
     async stop() {
-      for (const s of subs) s.unsubscribe();
-      await d.nc.flush();
+      await Promise.all(subs.map((s) => s.stop()));
     },
   };
 }
