@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createServer } from "node:net";
 import { configAs, type LoadedConfig } from "../platform/config.ts";
-import { ensureServices, freePort, type ServerSecretFiles, type StartedServices } from "../platform/local-services.ts";
+import { ensureServices, freePort, type ServerSecretFiles, type ServiceUrls, type StartedServices } from "../platform/local-services.ts";
 import { checkServices } from "../platform/service-check.ts";
 import { ERR, WmsError } from "../schemas/index.ts";
 import { createSealKeys, initTransportSecrets, SEAL_PURPOSES, sealKeysPath, type SealPurpose, type TransportRole } from "../security/index.ts";
@@ -76,7 +76,8 @@ export async function runUp(o: UpOptions): Promise<void> {
     namespace: names.namespace,
     status: "starting",
     startedAt: Date.now(),
-    urls: { nats: config.nats.url, redis: config.redis.url, rabbitmq: config.rabbitmq.url },
+    // A Redis Cluster shows as its seed nodes; it is checked and used as the cluster (below).
+    urls: { nats: config.nats.url, redis: config.redis.cluster?.nodes.join(",") ?? config.redis.url, rabbitmq: config.rabbitmq.url },
     startedServices: [],
     servicePids: [],
     tempDir: undefined,
@@ -111,7 +112,7 @@ export async function runUp(o: UpOptions): Promise<void> {
     tempDir = mkdtempSync(path.join(tmpdir(), "wms-up-"));
     const secrets = transportSecrets(dir, names, say);
     addMissingSealKeys(config.pki.dir, say);
-    services = (await answersAsRoles(o.loaded, state.urls, secrets, say)) ?? (await ensureServices(state.urls, path.join(tempDir, "services"), (line) => say(line), { secrets: secrets.make }));
+    services = (await answersAsRoles(o.loaded, state.urls, secrets, say)) ?? (await ensureServices(state.urls, path.join(tempDir, "services"), (line) => say(line), { secrets: secrets.make, redisCluster: config.redis.cluster && config.redis }));
     if (services.started.length === 0) {
       rmSync(tempDir, { recursive: true, force: true });
       tempDir = undefined;
@@ -124,7 +125,7 @@ export async function runUp(o: UpOptions): Promise<void> {
     save({ urls: services.urls, startedServices: services.started, privateUrls: services.privateUrls, cliIdentityFile: identity("operator"), servicePids: services.pids.map(processRef), tempDir });
 
     // 2. The pilot-wms services, each its own `wms` command.
-    const env: Record<string, string | undefined> = { ...o.env, WMS_CONFIG: undefined, WMS_NATS_URL: services.urls.nats, WMS_REDIS_URL: services.urls.redis, WMS_RABBITMQ_URL: services.urls.rabbitmq };
+    const env: Record<string, string | undefined> = { ...o.env, WMS_CONFIG: undefined, ...serviceUrlEnv(services.urls, config.redis.cluster !== undefined) };
     const child = (name: string, args: string[], ready: ChildSpec["ready"] = "message", role?: TransportRole): ChildSpec => ({
       name,
       command: process.execPath,
@@ -183,6 +184,16 @@ export async function runUp(o: UpOptions): Promise<void> {
   say("stopping: factory, pilots, then the services");
   await stopAll();
   say("stopped; nothing left running");
+}
+
+/**
+ * The servers every child process is pointed at, over wms.yaml's. A Redis Cluster is left to
+ * wms.yaml's `redis.cluster.nodes`, which each child reads: WMS_REDIS_URL names one server and
+ * replaces the cluster, so setting it ran a cluster deployment on whatever single Redis answered
+ * at redis.url's default (the machine's own on 127.0.0.1:6379).
+ */
+export function serviceUrlEnv(urls: ServiceUrls, redisCluster: boolean): Record<"WMS_NATS_URL" | "WMS_REDIS_URL" | "WMS_RABBITMQ_URL", string | undefined> {
+  return { WMS_NATS_URL: urls.nats, WMS_REDIS_URL: redisCluster ? undefined : urls.redis, WMS_RABBITMQ_URL: urls.rabbitmq };
 }
 
 /**

@@ -6,8 +6,9 @@ import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_proces
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { join, resolve } from "node:path";
-import { ERR, WmsError } from "../schemas/index.ts";
+import { ERR, WmsError, type WmsConfig } from "../schemas/index.ts";
 import { checkNats, checkRabbit, checkRedis, type ServiceName, type ServiceStatus } from "./service-check.ts";
+import { redactUrl } from "./service-targets.ts";
 
 export interface ServiceUrls {
   nats: string;
@@ -314,9 +315,19 @@ export async function ensureServices(
      * started without, as the one that answers takes no identity either. Asked for only when needed.
      */
     readonly secrets?: () => ServerSecretFiles;
+    /**
+     * The config's Redis section when it names a Redis Cluster (`redis.cluster.nodes`): checked as
+     * a cluster instead of `urls.redis`. A private single server never stands in for it: a
+     * deployment set up for a cluster would run on a server without its data, so a cluster that
+     * does not answer is E1003 and nothing is started.
+     */
+    readonly redisCluster?: WmsConfig["redis"];
   } = {},
 ): Promise<StartedServices> {
-  const [nats, redis, rabbit] = await Promise.all([checkNats(urls.nats), checkRedis(urls.redis), checkRabbit(urls.rabbitmq)]);
+  const [nats, redis, rabbit] = await Promise.all([checkNats(urls.nats), checkRedis(o.redisCluster ?? urls.redis), checkRabbit(urls.rabbitmq)]);
+  if (o.redisCluster !== undefined && !redis.up) {
+    throw new WmsError(ERR.SERVICE_UNAVAILABLE, `the Redis Cluster in the config (${redis.url}) does not answer: ${redis.error ?? redis.state}; start its nodes (a private server does not stand in for a cluster); nothing was started`);
+  }
   const down = [nats, redis, rabbit].filter((s) => !s.up).map((s) => s.service);
   if (down.length === 0) return { urls, started: [], pids: [], privateUrls: {}, authenticated: false, stop: async () => undefined };
   const secrets = down.length === 3 ? o.secrets?.() : undefined;
@@ -373,7 +384,8 @@ export async function ensureServices(
       out.rabbitmq = s.url;
       stops.push(s.stop);
       pids.push(...s.pids);
-      started.push(`rabbitmq (${s.url})`);
+      // `wms status` shows these lines: the URL carries the node's guest password.
+      started.push(`rabbitmq (${redactUrl(s.url)})`);
     }
   } catch (e) {
     await Promise.all(stops.map((s) => s()));

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { action, configFor, EXIT, parseNumberOption, printJson, wmsCommand } from "../command-kit.ts";
+import { rememberConfigOrigin } from "../deployment-hint.ts";
 
 interface UpCliOptions {
   detach?: boolean;
@@ -24,6 +25,9 @@ export function registerUp(program: Command): void {
     .action(
       action(async (opts: UpCliOptions, cmd: Command) => {
         const loaded = configFor(cmd);
+        // A service outage is wms up's own failure here: the hint other commands add ("'wms up'
+        // does not run for DIR; 'wms up --detach' starts it") would send the user back to it.
+        rememberConfigOrigin(undefined);
         if (opts.detach) return await detach(cmd, opts, loaded);
         const { runUp } = await import("../../deployment/up.ts");
         const ac = new AbortController();

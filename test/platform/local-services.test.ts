@@ -45,28 +45,28 @@ describe("private local services for the demo", () => {
     for (const pid of rabbit.pids) expect(existsSync(`/proc/${pid}`), `pid ${pid}`).toBe(false);
   }, 90_000);
 
-  it("uses the services that already answer and starts only the missing one", async () => {
+  it("uses the services that already answer and starts only the missing one, named without its password", async () => {
     const dir = tempDir("wms-ens-");
     // ensureServices asks each URL anonymously and starts anonymous servers beside anonymous ones,
     // so the two that answer are anonymous too: private instances this test starts, never the
     // machine's or the test run's (those admit no anonymous client with authentication on).
-    const [nats, rabbit] = await Promise.all([startPrivateNats(join(dir, "nats")), startPrivateRabbit(join(dir, "rabbitmq"))]);
-    const deadRedis = `redis://127.0.0.1:${await freePort()}`;
+    const [nats, redis] = await Promise.all([startPrivateNats(join(dir, "nats")), startPrivateRedis(join(dir, "redis"))]);
+    const deadRabbit = `amqp://127.0.0.1:${await freePort()}`;
     try {
-      const s = await ensureServices({ nats: nats.url, redis: deadRedis, rabbitmq: rabbit.url }, join(dir, "ensure"));
+      const s = await ensureServices({ nats: nats.url, redis: redis.url, rabbitmq: deadRabbit }, join(dir, "ensure"));
       try {
         expect(s.started).toHaveLength(1);
-        expect(s.started[0]).toMatch(/^redis/);
+        expect(s.started[0]).toMatch(/^rabbitmq \(amqp:\/\/guest:\*\*\*@127\.0\.0\.1:\d+\)$/);
         expect(s.urls.nats).toBe(nats.url);
-        expect(s.urls.rabbitmq).toBe(rabbit.url);
-        expect(s.urls.redis).not.toBe(deadRedis);
-        expect((await checkRedis(s.urls.redis)).up).toBe(true);
+        expect(s.urls.redis).toBe(redis.url);
+        expect(s.urls.rabbitmq).not.toBe(deadRabbit);
+        expect((await checkRabbit(s.urls.rabbitmq)).up).toBe(true);
       } finally {
         await s.stop();
       }
-      expect((await checkRedis(s.urls.redis, 500)).up).toBe(false);
+      expect((await checkRabbit(s.urls.rabbitmq, 1000)).up).toBe(false);
     } finally {
-      await Promise.all([nats.stop(), rabbit.stop()]);
+      await Promise.all([nats.stop(), redis.stop()]);
     }
   }, 120_000);
 });
