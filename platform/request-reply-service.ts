@@ -11,7 +11,7 @@
 // callbacks, so stop() would not wait for the asynchronous work (Redis scripts, audit writes) of
 // requests in flight, and an error it answers travels in headers our replies' schemas do not carry.
 import type { Msg, NatsConnection, Subscription } from "nats";
-import { ERR, SCHEMA_VERSION, WmsError, isWmsError, toWmsError } from "../schemas/index.ts";
+import { ERR, SCHEMA_VERSION, WmsError, isWmsError, toWmsError, type ErrorReply } from "../schemas/index.ts";
 import type { Logger } from "./logger.ts";
 
 export interface ServeRequestsOptions<Req, Reply> {
@@ -41,7 +41,7 @@ export interface RequestReplyService {
 const encoder = new TextEncoder();
 
 /** A failure as the coded error reply every reply schema carries (schemas/messages/common.ts). */
-function errorReplyOf(e: unknown): { schemaVersion: typeof SCHEMA_VERSION; status: "error"; code: number; name: string; message: string } {
+function errorReplyOf(e: unknown): ErrorReply {
   return { schemaVersion: SCHEMA_VERSION, ...toWmsError(e).toReply() };
 }
 

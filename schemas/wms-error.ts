@@ -1,4 +1,5 @@
 import { ERR, errorEntry, type ErrorCode } from "./error-codes.ts";
+import type { ErrorReply } from "./messages/common.ts";
 
 /**
  * The one error class callers meet: the registry code tells what went wrong and what to do.
@@ -33,7 +34,8 @@ export class WmsError extends Error {
     return `E${this.code} ${this.name}: ${this.message}`;
   }
 
-  toReply(): { status: "error"; code: number; name: string; message: string } {
+  /** What crosses a wire (schemas/messages/common.ts, CodedErrorFields), less the message's schemaVersion. */
+  toReply(): Omit<ErrorReply, "schemaVersion"> {
     return { status: "error", code: this.code, name: this.name, message: this.message };
   }
 }

@@ -13,6 +13,9 @@ import {
   TaskBatch,
   WmsConfig,
   WmsError,
+  ALL_MESSAGES,
+  CodedErrorFields,
+  ERR,
   type Message,
 } from "../schemas/index.ts";
 import { staleJsonSchemas } from "../schemas/json-schema-files.ts";
@@ -180,5 +183,33 @@ describe("message schemas", () => {
 
   it("keeps the exported JSON Schema files current (run `npm run schemas` if this fails)", async () => {
     expect(await staleJsonSchemas()).toEqual([]);
+  });
+
+  it("answers a refusal alike on every reply: each error branch is the one coded-error fragment, and a WmsError passes it", () => {
+    /** Every object schema in `schema` whose `status` is the literal "error". */
+    const errorBranches = (schema: unknown, out: Array<Record<string, unknown>> = []): Array<Record<string, unknown>> => {
+      if (Array.isArray(schema)) for (const s of schema) errorBranches(s, out);
+      else if (schema !== null && typeof schema === "object") {
+        const props = (schema as { properties?: Record<string, { const?: unknown }> }).properties;
+        if (props?.status?.const === "error") out.push(props);
+        for (const v of Object.values(schema)) errorBranches(v, out);
+      }
+      return out;
+    };
+    const fragment = JSON.parse(JSON.stringify(CodedErrorFields)) as Record<string, unknown>;
+    const refusal = new WmsError(ERR.NOT_FOUND, "no such task");
+    let replies = 0;
+    for (const m of ALL_MESSAGES) {
+      const branches = errorBranches(JSON.parse(JSON.stringify(m.schema)));
+      for (const props of branches) {
+        const { schemaVersion: _v, jobId: _j, ...rest } = props;
+        expect(rest, m.name).toEqual(fragment);
+      }
+      if (branches.length > 0 && m.name.endsWith("Reply")) {
+        replies++;
+        expect(m.problems({ schemaVersion: 1, ...refusal.toReply() }), m.name).toBeUndefined();
+      }
+    }
+    expect(replies).toBeGreaterThanOrEqual(7);
   });
 });

@@ -1,4 +1,4 @@
-import { Type, type TString } from "@sinclair/typebox";
+import { Type, type Static, type TString } from "@sinclair/typebox";
 import { SchemaVersion } from "../message.ts";
 import { JOB_STATES } from "../../jobs/lifecycle.ts";
 
@@ -32,11 +32,15 @@ export function signedTextFields<K extends string>(field: K, what: string, maxLe
   };
 }
 
-/** The error branch of every request/reply answer: a WmsError as it crosses the wire. */
-export const ErrorReplySchema = Type.Object(
-  { schemaVersion: SchemaVersion, status: Type.Literal("error"), code: ErrorCodeField, name: Type.String(), message: Type.String({ maxLength: 4096 }) },
-  { additionalProperties: false },
-);
+/**
+ * A WmsError as it crosses a wire (`WmsError.toReply()`): the one error fragment every answer that
+ * can carry an error uses, whole (`ErrorReplySchema`) or per item (a heartbeat batch's jobs).
+ */
+export const CodedErrorFields = { status: Type.Literal("error"), code: ErrorCodeField, name: Type.String(), message: Type.String({ maxLength: 4096 }) };
+
+/** The error branch of every request/reply answer. */
+export const ErrorReplySchema = Type.Object({ schemaVersion: SchemaVersion, ...CodedErrorFields }, { additionalProperties: false });
+export type ErrorReply = Static<typeof ErrorReplySchema>;
 
 export const FileRef = Type.Object(
   {

@@ -1,6 +1,6 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { defineMessage, SchemaVersion } from "../message.ts";
-import { ErrorReplySchema, Id, SiteName, Timestamp } from "./common.ts";
+import { CodedErrorFields, ErrorReplySchema, Id, SiteName, Timestamp } from "./common.ts";
 
 /**
  * The pilot's MAC over one job of a heartbeat (pilot, site, sentAt, job, attempt, lease token,
@@ -93,7 +93,7 @@ export const HeartbeatBatch = defineMessage("HeartbeatBatch", HeartbeatBatchSche
 export const HeartbeatJobReplySchema = Type.Union([
   Type.Object({ jobId: Id, status: Type.Literal("ok"), lockedUntil: Timestamp }, { additionalProperties: false }),
   Type.Object({ jobId: Id, status: Type.Literal("cancelled"), reason: Type.String({ maxLength: 1024 }) }, { additionalProperties: false }),
-  Type.Object({ jobId: Id, status: Type.Literal("error"), code: Type.Integer(), name: Type.String(), message: Type.String({ maxLength: 4096 }) }, { additionalProperties: false }),
+  Type.Object({ jobId: Id, ...CodedErrorFields }, { additionalProperties: false }),
 ]);
 export type HeartbeatJobReply = Static<typeof HeartbeatJobReplySchema>;
 
