@@ -14,6 +14,7 @@ import { reportKeySealHolds, type SealVerifier } from "../security/index.ts";
 import { JOB_STATES, REOPENABLE, REPORTING_STATES, canMove, type JobState, type TaskStatus } from "./lifecycle.ts";
 import { jobScript } from "./job-scripts.ts";
 import { jobKeys, taskIdOf, type JobKeys } from "./keys.ts";
+import { joinSpec, SpecShape } from "./spec-join.ts";
 
 export interface TaskRecord {
   taskId: string;
@@ -218,18 +219,6 @@ export function specTemplate(specs: readonly JobSpec[]): Template {
   return tpl;
 }
 
-/**
- * `{...template, ...rest}` for a record's spec JSON (`rest`) and its task template's JSON text, in
- * one JSON.parse: the same fields in the same order (a record holds only the fields its template
- * lacks), without the merge's copy of two dozen fields one by one (2.4 KB of heap a claim against
- * 0.7 for the parse).
- */
-function joinSpec(templateJson: string, rest: string): JobSpec {
-  if (templateJson === "{}" || templateJson === "") return JSON.parse(rest || "{}") as JobSpec;
-  if (rest === "{}" || rest === "") return JSON.parse(templateJson) as JobSpec;
-  return JSON.parse(`${templateJson.slice(0, -1)},${rest.slice(1)}`) as JobSpec;
-}
-
 function specRest(spec: JobSpec, tpl: Template): Template {
   const rest: Template = {};
   for (const k of Object.keys(spec) as Array<keyof JobSpec>) if (!(k in tpl)) rest[k] = spec[k];
@@ -267,6 +256,8 @@ export class JobStore {
   private readonly keys: JobKeys;
   private readonly templates = new Map<string, Template>();
   private readonly templateTexts = new Map<string, string>();
+  /** Per task, how its claims build a spec from the record's own fields (spec-join.ts). */
+  private readonly shapes = new Map<string, SpecShape>();
 
   constructor(
     private readonly redis: RedisClient,
@@ -471,9 +462,11 @@ export class JobStore {
     if (this.templates.size >= TEMPLATE_CACHE_MAX) {
       this.templates.clear();
       this.templateTexts.clear();
+      this.shapes.clear();
     }
     this.templates.set(taskId, tpl);
     this.templateTexts.delete(taskId);
+    this.shapes.delete(taskId);
   }
 
   /** A remembered template as JSON text, made once (a claim joins it with the record's own fields). */
@@ -680,7 +673,17 @@ export class JobStore {
       t = res[7] || "{}";
       if (res[7]) this.remember(task, JSON.parse(res[7]) as Template);
     }
-    return { moved, stale, from: fromState, attempt: after, site: newSite, spec: joinSpec(t, res[6]) };
+    return { moved, stale, from: fromState, attempt: after, site: newSite, spec: this.claimedSpec(task, t, res[6]) };
+  }
+
+  /** A claimed record's spec: its own fields parsed, joined with its task's template (spec-join.ts). */
+  private claimedSpec(taskId: string, templateJson: string, own: string): JobSpec {
+    const tpl = this.templates.get(taskId);
+    if (tpl === undefined || own === "" || own === "{}") return joinSpec(templateJson, own);
+    const fields = JSON.parse(own) as Template;
+    let shape = this.shapes.get(taskId);
+    if (shape === undefined) this.shapes.set(taskId, (shape = new SpecShape(tpl, fields)));
+    return shape.join(fields) ?? joinSpec(templateJson, own);
   }
 
   /** The site side of a move: counters out of the old site and into the new, holding index, failure count. */

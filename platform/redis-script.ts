@@ -5,7 +5,8 @@
 // Cluster, a call refused during a failover (MOVED, CLUSTERDOWN...) is sent again by the client
 // itself, as every other command is (redis-failover.ts).
 import { createHash } from "node:crypto";
-import type { Cluster, Redis } from "ioredis";
+import { createRequire } from "node:module";
+import type { Cluster, Command, Redis } from "ioredis";
 
 /** A single server or a Redis Cluster client: our scripts run on both (one hash slot per call). */
 export type RedisClient = Redis | Cluster;
@@ -27,31 +28,56 @@ export interface ReadableRedisScript extends RedisScript {
 
 export function redisScript(lua: string): ReadableRedisScript {
   const flat = flatScript(lua);
-  // One array for KEYS and ARGV (ioredis takes it as the command's arguments as they are): the
-  // spread form built three more copies of them per call on the matchmaker's per-match path.
+  // One array for the script, KEYS and ARGV (ioredis takes it as the command's arguments as they
+  // are): the spread form built three more copies of them per call on the matchmaker's per-match path.
   return {
     sha: flat.sha,
-    run: (redis, keys, args) => flat.run(redis, keys.length, keysAndArgs(keys, args), false),
-    runReadOnly: (redis, keys, args) => flat.run(redis, keys.length, keysAndArgs(keys, args), true),
+    run: (redis, keys, args) => flat.run(redis, commandArgs(keys, args), false),
+    runReadOnly: (redis, keys, args) => flat.run(redis, commandArgs(keys, args), true),
   };
 }
 
-/** A script run with its KEYS and ARGV already in one array of strings (`numKeys` keys first). */
+/**
+ * A script run with its whole argument list in one array of strings: two slots for the script (its
+ * SHA or its text) and the number of keys, then KEYS, then ARGV. `run` fills the first slot.
+ */
 interface FlatScript {
   readonly sha: string;
-  run(redis: RedisClient, numKeys: number, keysAndArgv: string[], readOnly: boolean): Promise<unknown>;
+  run(redis: RedisClient, command: string[], readOnly: boolean): Promise<unknown>;
+}
+
+// ioredis (CommonJS) is loaded on first use, as in connections.ts: not every process that imports
+// a store runs a script.
+const requireCjs = createRequire(import.meta.url);
+let CommandClass: typeof Command | undefined;
+
+/**
+ * Sends `args` as the command's argument list itself. ioredis's command methods copy their
+ * arguments with `args.flat()` (a growing copy, about 1 KB of heap per match over the three
+ * batched scripts), so on a connection that does not auto-pipeline (the matchmaker's corked one),
+ * where those methods would send the command alone anyway, it is built here and sent as it is.
+ * Elsewhere the command methods are kept: auto-pipelining and the cluster's routing go through them.
+ */
+function sendScript(redis: RedisClient, name: "evalsha" | "eval" | "evalsha_ro" | "eval_ro", args: string[]): Promise<unknown> {
+  if (redis.isCluster || redis.options.enableAutoPipelining) return redis.call(name, args);
+  CommandClass ??= (requireCjs("ioredis") as typeof import("ioredis")).Command;
+  const command = new CommandClass(name, [], { replyEncoding: "utf8" });
+  command.args = args;
+  return redis.sendCommand(command) as Promise<unknown>;
 }
 
 function flatScript(lua: string): FlatScript {
   const sha = createHash("sha1").update(lua).digest("hex");
-  const once = async (redis: RedisClient, numKeys: number, flat: string[], readOnly: boolean): Promise<unknown> => {
+  const once = async (redis: RedisClient, command: string[], readOnly: boolean): Promise<unknown> => {
+    command[0] = sha;
     try {
-      return await (readOnly ? redis.evalsha_ro(sha, numKeys, ...flat) : redis.evalsha(sha, numKeys, flat));
+      return await sendScript(redis, readOnly ? "evalsha_ro" : "evalsha", command);
     } catch (e) {
       // Also as ioredis words it once a failover used up its redirections: "Too many Cluster
       // redirections. Last error: ReplyError: NOSCRIPT ..." (a promoted replica has no scripts).
       if (!(e instanceof Error) || !/(?:^|Error: )NOSCRIPT /.test(e.message)) throw e;
-      return readOnly ? redis.eval_ro(lua, numKeys, ...flat) : redis.eval(lua, numKeys, flat);
+      command[0] = lua;
+      return sendScript(redis, readOnly ? "eval_ro" : "eval", command);
     }
   };
   return {
@@ -60,10 +86,13 @@ function flatScript(lua: string): FlatScript {
   };
 }
 
-function keysAndArgs(keys: readonly string[], args: ReadonlyArray<string | number>): string[] {
-  const out = new Array<string>(keys.length + args.length);
-  for (let i = 0; i < keys.length; i++) out[i] = keys[i];
-  for (let i = 0; i < args.length; i++) out[keys.length + i] = String(args[i]);
+/** The script's slot, the number of keys, KEYS, then ARGV as strings. */
+function commandArgs(keys: readonly string[], args: ReadonlyArray<string | number>): string[] {
+  const out = new Array<string>(2 + keys.length + args.length);
+  out[0] = "";
+  out[1] = String(keys.length);
+  for (let i = 0; i < keys.length; i++) out[2 + i] = keys[i];
+  for (let i = 0; i < args.length; i++) out[2 + keys.length + i] = String(args[i]);
   return out;
 }
 
@@ -158,9 +187,11 @@ return out
       numKeys += calls[i].keys.length;
       numArgs += calls[i].args.length;
     }
-    const flat = new Array<string>(numKeys + 1 + 2 * (to - from) + numArgs);
-    let k = 0;
-    let a = numKeys;
+    const flat = new Array<string>(2 + numKeys + 1 + 2 * (to - from) + numArgs);
+    flat[0] = "";
+    flat[1] = String(numKeys);
+    let k = 2;
+    let a = 2 + numKeys;
     flat[a++] = String(to - from);
     for (let i = from; i < to; i++) {
       const c = calls[i];
@@ -169,7 +200,7 @@ return out
       flat[a++] = String(c.args.length);
     }
     for (let i = from; i < to; i++) for (const arg of calls[i].args) flat[a++] = typeof arg === "string" ? arg : String(arg);
-    script.run(redis, numKeys, flat, false).then(
+    script.run(redis, flat, false).then(
       (out) => {
         const rows = out as Array<[number, unknown]>;
         for (let i = from; i < to; i++) {
