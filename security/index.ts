@@ -12,6 +12,7 @@ export { createProxyRequest, readProxyRequest, type ProxyRequest } from "./proxy
 export { createProxy, issueProxy, USER_PROXY_DEFAULT_HOURS, type SignProxyOptions, type ProxyCredential, type CreateProxyOptions } from "./proxy-certificate.ts";
 export { loadTrust, splitPems, CRL_FILE, type TrustStore, type TrustedCa, type LoadTrustOptions } from "./trust-store.ts";
 export { verifyChain, type VerifiedIdentity } from "./chain-verification.ts";
+export { canonicalJson } from "./canonical-json.ts";
 export { signData, verifyData, verifyWithKey, createDataSigner, type DataSigner } from "./detached-signature.ts";
 export { createForgeSigner, createForgeVerifier } from "./forge-signature.ts";
 export { createEnvelopeSigner, createBatchEnvelopeSigner, verifyEnvelope, MATCHMAKER_ROLE, type EnvelopeSigner, type BatchEnvelopeSigner, type EnvelopeSignerOptions, type VerifyEnvelopeOptions } from "./envelope-signing.ts";

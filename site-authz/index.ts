@@ -11,7 +11,7 @@ export { parseGridmap, type Gridmap } from "./gridmap-file.ts";
 export { mapRole } from "./role-mapping.ts";
 export { AccountMapper, DEFAULT_SCAN_DIRS, type AccountRelease, type Mapping, type MappingStep, type MapOptions, type MapperOptions } from "./account-mapper.ts";
 export { PoolLease, poolKey, redisPoolLeases, type AttemptProof, type LeaseResult, type LeaseStatus, type PoolLeaseAsk, type PoolLeaseRecord, type PoolLeases, type PoolReleaseAsk, type ReleaseResult } from "./pool-lease.ts";
-export { PoolLeaseClient, POOL_LEASE_SIGN_PURPOSE, type PoolLeaseClientOptions } from "./pool-lease-client.ts";
+export { PoolLeaseClient, POOL_LEASE_SIGN_PURPOSE, poolLeaseSignedText, type PoolLeaseClientOptions } from "./pool-lease-client.ts";
 export { startPoolLeaseService, jobStorePoolAttempts, poolLeaseRefusals, poolLeaseRefusedKey, MAX_POOL_REQUEST_AGE_MS, type PoolLeaseService, type PoolLeaseServiceDeps, type PoolLeaseJobs, type PoolJobAttempt } from "./pool-lease-service.ts";
 export { checkAccountClean, processesOf, filesOwnedBy, type Cleanliness } from "./account-cleanliness.ts";
 export { resolveAccount, type LocalAccount } from "./local-account.ts";

@@ -6,10 +6,20 @@
 import { randomBytes } from "node:crypto";
 import type { NatsConnection } from "nats";
 import { ERR, PoolLeaseReply, SCHEMA_VERSION, WmsError, type PoolLeaseRequest, type WireNames } from "../schemas/index.ts";
+import { canonicalJson } from "../security/canonical-json.ts";
 import type { AttemptProof, LeaseResult, PoolLeaseAsk, PoolLeases, PoolReleaseAsk, ReleaseResult } from "./pool-lease.ts";
 
 /** The context the signature is made under (security's `signAttemptRequest` purpose). */
 export const POOL_LEASE_SIGN_PURPOSE = "pool-lease";
+
+/**
+ * The text a request's signature covers, on both sides: the request without `signature` in its
+ * canonical form (RFC 8785), so it verifies whatever order its fields travel in, and a field changed
+ * after signing does not.
+ */
+export function poolLeaseSignedText(body: Omit<PoolLeaseRequest, "signature">): string {
+  return canonicalJson(body);
+}
 
 export interface PoolLeaseClientOptions {
   readonly site: string;
@@ -60,8 +70,7 @@ export class PoolLeaseClient implements PoolLeases {
   }
 
   private async request(body: Unsigned): Promise<PoolLeaseReply> {
-    const text = JSON.stringify(body);
-    const signed: PoolLeaseRequest = { ...body, signature: this.o.sign(text) };
+    const signed: PoolLeaseRequest = { ...body, signature: this.o.sign(poolLeaseSignedText(body)) };
     let data: Uint8Array;
     try {
       data = (await this.nc.request(this.names.subjects.poolLease, enc.encode(JSON.stringify(signed)), { timeout: this.o.timeoutMs ?? 10_000 })).data;

@@ -23,7 +23,7 @@ import type { RedisClient } from "../platform/redis-client.ts";
 import { ERR, PoolLeaseRequest, SCHEMA_VERSION, WmsError, type ErrorCode, type PoolLeaseReply, type Site, type WireNames } from "../schemas/index.ts";
 import { AuditBudget, AuditLog, NonceStore, attemptRequestSignatureHolds } from "../security/index.ts";
 import { JobStore, LEASED_STATES } from "../jobs/index.ts";
-import { POOL_LEASE_SIGN_PURPOSE } from "./pool-lease-client.ts";
+import { POOL_LEASE_SIGN_PURPOSE, poolLeaseSignedText } from "./pool-lease-client.ts";
 import { redisPoolLeases, type PoolLeases } from "./pool-lease.ts";
 
 /** A request older or newer than this is refused (E1720): a captured one cannot be sent later. */
@@ -142,7 +142,7 @@ export function startPoolLeaseService(d: PoolLeaseServiceDeps): PoolLeaseService
     if (held.site !== req.site) return refuse(ERR.POOL_LEASE_REFUSED, `${who} runs at site ${held.site}, not ${req.site}`, req);
     if (held.ownerDn !== req.dn) return refuse(ERR.POOL_LEASE_REFUSED, `${who} belongs to ${held.ownerDn}, not ${req.dn}`, req);
     const { signature, ...signed } = req;
-    if (!attemptRequestSignatureHolds(POOL_LEASE_SIGN_PURPOSE, JSON.stringify(signed), signature, held.reportKey)) {
+    if (!attemptRequestSignatureHolds(POOL_LEASE_SIGN_PURPOSE, poolLeaseSignedText(signed), signature, held.reportKey)) {
       return refuse(ERR.POOL_LEASE_REFUSED, `${who}: the request is not signed by the report key bound to the attempt`, req);
     }
     // The nonce last: only a request that proved its attempt spends one.

@@ -9,7 +9,7 @@ import { createMonitorRegistry } from "../../agents/monitor/monitor-metrics.ts";
 import { MonitorData } from "../../agents/monitor/monitor-data.ts";
 import { ERR, PoolLeaseReply, SCHEMA_VERSION, type PoolLeaseRequest, type Site } from "../../schemas/index.ts";
 import { AuditLog } from "../../security/index.ts";
-import { poolLeaseRefusals } from "../../site-authz/index.ts";
+import { poolLeaseRefusals, poolLeaseSignedText } from "../../site-authz/index.ts";
 import { openRedisAs } from "../support/live-services.ts";
 import { testConfig } from "../support/namespace.ts";
 import { PoolFixture, type HeldJob, type TestPoolPilot } from "../site-authz/support/pool-service.ts";
@@ -54,7 +54,7 @@ function request(p: TestPoolPilot, job: HeldJob, over: Partial<Omit<PoolLeaseReq
     plugin: 0,
     ...over,
   };
-  return { ...body, signature: signer.sign(JSON.stringify(body)) };
+  return { ...body, signature: signer.sign(poolLeaseSignedText(body)) };
 }
 
 async function send(nc: NatsConnection, body: unknown): Promise<PoolLeaseReply> {
@@ -141,6 +141,18 @@ describe("attacks on the pool-lease service", () => {
     expect(account).not.toBe("");
     await expectRefusedAndTraced(() => refusedWith(request(rogue, job, { op: "release", dn, account, clean: true }), ERR.POOL_LEASE_REFUSED), /is not held by/);
     expect((await fx.leases(SITE)).find((l) => l.account === account)?.holders).toEqual([`wn1/${job.jobId}`]);
+  });
+
+  it("takes a signed request whose fields arrive in another order, and refuses one with a field changed after signing (E1808)", async () => {
+    const job = await honest.hold(SITE, ALICE);
+    // What another client library, or a relay that re-serialises JSON, may send: the same fields reversed.
+    const signed = request(honest, job);
+    const reordered = Object.fromEntries(Object.entries(signed).reverse());
+    expect(JSON.stringify(reordered)).not.toBe(JSON.stringify(signed));
+    expect(await send(fx.pilotNc, reordered)).toMatchObject({ status: "ok", op: "lease" });
+    // Another node named after the signature was made: everything else still holds, the signature does not.
+    const tampered = { ...request(honest, job), node: "wn2" };
+    await expectRefusedAndTraced(() => refusedWith(tampered, ERR.POOL_LEASE_REFUSED), /not signed by the report key/);
   });
 
   it("refuses a replayed request (E1706) and one outside its time window (E1720)", async () => {
