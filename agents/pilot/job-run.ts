@@ -63,12 +63,16 @@ const MIN_RENEW_INTERVAL_MS = 1000;
 
 const asWmsError = toWmsError;
 
-/** What ended the payload, as a registry code; undefined when it succeeded. */
+/**
+ * What ended the payload, as a registry code and the detail the registry's sentence lacks; undefined
+ * when it succeeded. The detail follows that sentence in every one-line error ("The payload exited
+ * with a non-zero code: 7"), so it never says it again.
+ */
 export function payloadFailure(o: PayloadOutcome): { code: ErrorCode; message: string } | undefined {
   if (o.startError !== undefined) return { code: ERR.PAYLOAD_START_FAILED, message: o.startError };
   if (o.killedFor) return { code: o.killedFor.code, message: o.killedFor.reason };
-  if (o.signal) return { code: ERR.PAYLOAD_SIGNALLED, message: `payload ended by ${o.signal}` };
-  if (o.exitCode !== 0) return { code: ERR.PAYLOAD_FAILED, message: `payload exited with code ${o.exitCode}` };
+  if (o.signal) return { code: ERR.PAYLOAD_SIGNALLED, message: o.signal };
+  if (o.exitCode !== 0) return { code: ERR.PAYLOAD_FAILED, message: String(o.exitCode) };
   return undefined;
 }
 

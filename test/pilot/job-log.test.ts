@@ -60,7 +60,7 @@ describe("job logs you can read", () => {
     expect(sent.stderr.trimEnd().endsWith("FATAL: calibration db unreachable")).toBe(true);
     expect(sent.stdout).toBe("reading config\n");
     expect(sent.errorCode).toBe(ERR.PAYLOAD_FAILED);
-    expect(sent.pilotLog).toContain("payload exited with code 2");
+    expect(sent.pilotLog).toContain("The payload exited with a non-zero code: 2");
 
     // The log agent stores it; the CLI prints it.
     const { config, names } = asRole(loadConfig({ path: undefined, env: { ...(process.env as Record<string, string>), WMS_CONFIG: undefined, WMS_NAMESPACE: fx.names.namespace } }), "agents");
@@ -77,7 +77,7 @@ describe("job logs you can read", () => {
     expect(r.stdout).toMatch(new RegExp(`^job ${job.jobId} .*attempt 1 .*E${ERR.PAYLOAD_FAILED} PAYLOAD_FAILED`));
     expect(r.stdout).toContain("--- payload stderr (last 64 KB) ---");
     expect(r.stdout).toContain("noise line 5999\nFATAL: calibration db unreachable\n--- payload stdout ---\nreading config\n--- pilot log ---");
-    expect(r.stdout).toMatch(/WARN .*payload exited with code 2 {2}jobId=/);
+    expect(r.stdout).toMatch(/WARN .*The payload exited with a non-zero code: 2 {2}jobId=/);
 
     const [missing, badAttempt] = await Promise.all([
       runCli(["--namespace", names.namespace, "job", "log", "no-such-job"], operator),

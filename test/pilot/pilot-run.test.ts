@@ -185,13 +185,14 @@ describe("pilot end to end", () => {
     expect(failed.errorCode).toBe(ERR.STAGEOUT_NO_OUTPUT);
   });
 
-  it("fails a payload that exits non-zero with PAYLOAD_FAILED and sends no outputs", async () => {
+  it("fails a payload that exits non-zero with PAYLOAD_FAILED, saying the exit code once, and sends no outputs", async () => {
     const job = fx.job({ arguments: ["-c", 'echo partial > "$WMS_OUTPUT_DIR/p.txt"; exit 7'] });
     fx.offer(job);
     await runPilot(pilotOptions());
     const failed = await fx.reports.waitFor(isState(job.jobId, "failed"));
     expect(failed.errorCode).toBe(ERR.PAYLOAD_FAILED);
-    expect(failed.message).toContain("7");
+    // What `wms task status` and `wms job show` print after the code: the registry's sentence once, then the exit code.
+    expect(failed.message).toBe("The payload exited with a non-zero code: 7");
     expect(existsSync(path.join(fx.storage, job.outputDataset, job.jobId))).toBe(false);
   });
 
