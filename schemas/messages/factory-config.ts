@@ -2,6 +2,14 @@ import { Type, type Static } from "@sinclair/typebox";
 import { defineMessage, SchemaVersion } from "../message.ts";
 import { Id, SiteName } from "./common.ts";
 
+/**
+ * The fastest rate a queue may submit at: 100 pilots a second. Above it a typo (`pilotsPerMinute=60000`)
+ * would flood the batch system faster than any scheduler takes submissions (HTCondor's schedd and
+ * Slurm's slurmctld handle tens to hundreds a second), and the local adapter would fork faster than
+ * the node starts processes. Raise it here, once, if a site really needs more.
+ */
+export const MAX_PILOTS_PER_MINUTE = 6000;
+
 /** The knobs a factory operator tunes per site queue. */
 export const FactoryQueueSchema = Type.Object(
   {
@@ -12,7 +20,7 @@ export const FactoryQueueSchema = Type.Object(
     maxPending: Type.Integer({ minimum: 0, default: 10 }),
     maxRunning: Type.Integer({ minimum: 0, default: 50 }),
     maxPerCycle: Type.Integer({ minimum: 0, default: 5 }),
-    pilotsPerMinute: Type.Number({ minimum: 0, default: 60 }),
+    pilotsPerMinute: Type.Number({ minimum: 0, maximum: MAX_PILOTS_PER_MINUTE, default: 60, description: "Pilots submitted per minute at most (a token bucket); 0 stops submissions" }),
     cycleSec: Type.Number({ minimum: 0.1, maximum: 3600, default: 10 }),
     pilotLifetimeSec: Type.Integer({ minimum: 10, default: 3600 }),
     tokenUses: Type.Integer({ minimum: 1, maximum: 1000, default: 5, description: "Job requests one pilot token allows" }),

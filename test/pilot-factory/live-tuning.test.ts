@@ -6,7 +6,7 @@ import type { RedisClient } from "../../platform/redis-client.ts";
 import { parse as parseYaml } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { factoryKeys, readFactoryStatus, startFactory, type CycleReport, type RunningFactory } from "../../pilot-factory/index.ts";
-import { SCHEMA_VERSION, type FactoryQueue } from "../../schemas/index.ts";
+import { MAX_PILOTS_PER_MINUTE, SCHEMA_VERSION, type FactoryQueue } from "../../schemas/index.ts";
 import { FactoryControlVerifier, issueCertificate } from "../../security/index.ts";
 import { BITS, buildPki, type PkiFixture } from "../security/support/pki-fixture.ts";
 import { testConfig } from "../support/namespace.ts";
@@ -103,14 +103,15 @@ describe("live tuning with `wms factory set`", () => {
     }
   }, 60_000);
 
-  it("refuses a value outside the queue's bounds or an unknown knob with one clear line, and changes nothing", async () => {
+  it("refuses a value outside the queue's bounds (a rate over the maximum too) or an unknown knob with one clear line, and changes nothing", async () => {
     const f = await start("fac-refuse", queueKnobs({ name: "strict", maxPending: 7 }), undefined, false);
     try {
       await f.cycleOnce();
-      const [negative, unknown, noQueue] = await Promise.all([
+      const [negative, unknown, noQueue, flood] = await Promise.all([
         runCli(["--namespace", ns, "factory", "set", "strict", "maxPending=-1", "--factory", "fac-refuse"], asOperator),
         runCli(["--namespace", ns, "factory", "set", "strict", "colour=blue"], asOperator),
         runCli(["--namespace", ns, "factory", "set", "nosuch", "maxPending=3", "--factory", "fac-refuse"], asOperator),
+        runCli(["--namespace", ns, "factory", "set", "strict", `pilotsPerMinute=${MAX_PILOTS_PER_MINUTE + 1}`, "--factory", "fac-refuse"], asOperator),
       ]);
       expect(negative.code).toBe(1);
       expect(negative.stderr).toMatch(/^wms: error E1001 BAD_INPUT: .*maxPending/);
@@ -120,6 +121,10 @@ describe("live tuning with `wms factory set`", () => {
       expect(unknown.stderr).toMatch(/^wms: error E1008 USAGE: .*'colour' is not a tunable knob/);
       expect(noQueue.code).toBe(1);
       expect(noQueue.stderr).toMatch(/^wms: error E1005 NOT_FOUND: .*nosuch/);
+      // Over the maximum rate: the factory refuses it, naming the limit, in one line.
+      expect(flood.code).toBe(1);
+      expect(flood.stderr).toMatch(new RegExp(`^wms: error E1001 BAD_INPUT: .*pilotsPerMinute.*${MAX_PILOTS_PER_MINUTE}\n$`));
+      expect(f.queues()[0].pilotsPerMinute).toBe(queueKnobs().pilotsPerMinute);
       expect(await redis.exists(factoryKeys(names, "fac-refuse").queue("strict").knobs)).toBe(0);
       expect(f.queues()[0].maxPending).toBe(7);
     } finally {
