@@ -125,4 +125,21 @@ describe("monitor", () => {
     const missing = await fetch(`${monitor.url}/api/tasks/NOPE`);
     expect(missing.status).toBe(404);
   });
+
+  it("answers GET /api with the list of its endpoints, each of which answers, and an unknown API path with a coded 404 pointing there", async () => {
+    const r = await fetch(`${monitor.url}/api`);
+    expect(r.status).toBe(200);
+    expect(r.headers.get("content-type")).toMatch(/^application\/json/);
+    const { endpoints } = (await r.json()) as { endpoints: Array<{ method: string; path: string; summary: string }> };
+    const paths = endpoints.map((e) => e.path);
+    expect(paths).toEqual(expect.arrayContaining(["/api", "/api/tasks", "/api/tasks/:id", "/api/tasks/:id/jobs", "/api/jobs/:id", "/api/jobs/:id/log", "/api/sites", "/api/pilots", "/api/factory", "/api/errors", "/api/accounting", "/api/history", "/metrics"]));
+    for (const e of endpoints) expect(e.summary.length).toBeGreaterThan(0);
+    // The list does not promise what is not there: every endpoint without a parameter answers 200.
+    for (const p of paths.filter((x) => !x.includes(":"))) expect((await fetch(monitor.url + p)).status, p).toBe(200);
+    const unknown = await fetch(`${monitor.url}/api/nope`);
+    expect(unknown.status).toBe(404);
+    const body = (await unknown.json()) as { error: { code: number; message: string } };
+    expect(body.error.code).toBe(ERR.NOT_FOUND);
+    expect(body.error.message).toContain("GET /api lists the endpoints");
+  });
 });
