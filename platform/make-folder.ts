@@ -27,7 +27,7 @@ export function makeFolder(dir: string, mode?: number): void {
   const missing: string[] = [];
   let at = path.resolve(dir);
   for (let st = statOf(at); st === undefined || !st.isDirectory(); st = statOf(at)) {
-    if (st !== undefined) throw new WmsError(ERR.USAGE, `${at} is a file, not a folder; name a new or empty folder`);
+    if (st !== undefined) throw new WmsError(ERR.USAGE, `${at} is a file, not a folder`);
     missing.unshift(at);
     const parent = path.dirname(at);
     if (parent === at) break;

@@ -16,6 +16,9 @@ export function registerCredentials(program: Command): void {
     .action(
       action(async (opts: { spoolDir: string }, cmd: Command) => {
         const { config, names } = configFor(cmd);
+        // The spool folder is made (and refused, one coded line) before anything starts.
+        const { makeFolder } = await import("../../platform/make-folder.ts");
+        makeFolder(opts.spoolDir);
         const { createLogger } = await import("../../platform/logger.ts");
         const { loadTrust, CredentialKeyring } = await import("../../security/index.ts");
         const { startCredentialCache } = await import("../../agents/credentials/index.ts");

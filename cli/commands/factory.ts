@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { action, configFor, withAwayNote, deprecatedAlias, globalOptions, printJson, warn } from "../command-kit.ts";
+import { action, configFor, withAwayNote, deprecatedAlias, globalOptions, printJson, stopHint, warn } from "../command-kit.ts";
 import type { LoadedConfig } from "../../platform/config.ts";
 import type { FactoryConfig, FactoryQueue, FactoryQueueStatus } from "../../schemas/index.ts";
 
@@ -108,6 +108,10 @@ async function runFactory(opts: RunOptions, cmd: Command): Promise<void> {
   // The files first: a missing or broken one fails before the heavy modules load.
   const { loaded, factoryFile } = await resolveFiles(opts, cmd);
   const factoryConfig = await loadFactoryFile(factoryFile);
+  // Pilot logs and submit files go here: a path through a file or on a file system that holds no
+  // folders is one coded line now, not a failed submission each cycle.
+  const { makeFolder } = await import("../../platform/make-folder.ts");
+  makeFolder(opts.workDir);
   const path = await import("node:path");
   const { fileURLToPath } = await import("node:url");
   const { connectNats, connectRedis } = await import("../nats-connection.ts");
@@ -175,7 +179,7 @@ async function runFactory(opts: RunOptions, cmd: Command): Promise<void> {
     else for (const r of reports) process.stdout.write(`${r.queue}: submitted ${r.submitted.length} (${r.decision.reason}; waiting ${r.observation.waitingJobs}, pending ${r.observation.pending}, idle ${r.observation.idle}, running ${r.observation.running})${r.error ? `  E${r.error.code} ${r.error.message}` : ""}\n`);
     return;
   }
-  process.stderr.write(`factory ${factoryConfig.factoryId}: ${factoryConfig.queues.length} queue(s) in namespace ${names.namespace}; Ctrl-C stops the factory (pilots keep running)\n`);
+  process.stderr.write(`factory ${factoryConfig.factoryId}: ${factoryConfig.queues.length} queue(s) in namespace ${names.namespace}; ${stopHint("Ctrl-C stops the factory (pilots keep running)")}\n`);
   await new Promise<void>((resolve) => {
     const onSignal = (): void => {
       process.off("SIGINT", onSignal);

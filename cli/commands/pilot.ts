@@ -64,6 +64,11 @@ export function registerPilot(program: Command): void {
         // The site entry is checked before anything is opened: a wrong --site fails fast and plainly.
         const { loadSiteEntry } = await import("../../agents/pilot/site-entry.ts");
         const site = loadSiteEntry(opts.sitesFile ?? loaded.config.sitesFile, opts.site);
+        // Made here, one level at a time, before anything connects: a path through a file or on a file
+        // system that holds no folders is one coded line (E1008, E1015), not ENOTDIR from deep inside
+        // the report spool, nor Node's recursive mkdir spinning forever on procfs.
+        const { makeFolder } = await import("../../platform/make-folder.ts");
+        makeFolder(opts.workDir);
         const { runPilotProcess } = await import("../../agents/pilot/pilot-process.ts");
         const ac = new AbortController();
         const stop = (): void => ac.abort();

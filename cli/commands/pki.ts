@@ -42,12 +42,13 @@ export function registerPki(program: Command): void {
       action(async (opts: { dir: string; kind: string; dn: string; role: string[]; group: string[]; vo?: string; days: number; out?: string; json?: boolean }) => {
         if (opts.kind !== "user" && opts.kind !== "pilot" && opts.kind !== "service") throw new WmsError(ERR.USAGE, `--kind must be user, pilot or service, got '${opts.kind}'`);
         const { issueCertificate } = await import("../../security/index.ts");
-        const { mkdirSync, writeFileSync } = await import("node:fs");
+        const { makeFolder } = await import("../../platform/make-folder.ts");
+        const { writeFileSync } = await import("node:fs");
         const path = await import("node:path");
         const issued = issueCertificate({ caDir: opts.dir, kind: opts.kind, dn: opts.dn, vo: opts.vo, roles: opts.role, groups: opts.group, days: opts.days });
         const cn = /\/CN=([^/]+)$/.exec(opts.dn)?.[1] ?? "cert";
         const prefix = opts.out ?? path.join(opts.dir, "issued", cn.replace(/[^A-Za-z0-9._-]+/g, "_"));
-        mkdirSync(path.dirname(prefix), { recursive: true });
+        makeFolder(path.dirname(prefix));
         const certPath = `${prefix}.cert.pem`;
         const keyPath = `${prefix}.key.pem`;
         writeFileSync(certPath, issued.certPem, { mode: 0o644 });
