@@ -5,7 +5,7 @@ import { Option, type Command } from "commander";
 import { ERR, WmsError } from "../schemas/index.ts";
 import { isNamespace } from "../schemas/names.ts";
 import { loadConfig, type LoadedConfig } from "../platform/config.ts";
-import { READY_MESSAGE } from "../deployment/ready-message.ts";
+import { READY_MESSAGE, UP_SUPERVISOR_ENV } from "../deployment/ready-message.ts";
 import { isAlive, privateServicesOf, readUpState } from "../deployment/up-state.ts";
 import { rememberConfigOrigin } from "./deployment-hint.ts";
 import { EXIT, reportError } from "./error-reporting.ts";
@@ -45,6 +45,17 @@ export function configFor(cmd: Command): LoadedConfig {
 /** How the user ran `wms`, for the commands a command suggests next: `npx wms` under npx (no global install), so they paste as they are. */
 export function wmsCommand(): string {
   return process.env.npm_command === "exec" ? "npx wms" : "wms";
+}
+
+/**
+ * How a long-running command stops, for its start line: `standalone` ("Ctrl-C stops it") when run
+ * by hand; under `wms up` the supervisor's Ctrl-C or `wms down`, which stop everything it runs.
+ */
+export function stopHint(standalone: string, env: Readonly<Record<string, string | undefined>> = process.env): string {
+  const mode = env[UP_SUPERVISOR_ENV];
+  if (mode === "attached") return "run by 'wms up': Ctrl-C in its terminal stops everything";
+  if (mode === "detached") return `run by 'wms up --detach': '${wmsCommand()} down' stops everything`;
+  return standalone;
 }
 
 export function printJson(value: unknown): void {

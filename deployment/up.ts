@@ -16,6 +16,7 @@ import { createSealKeys, initTransportSecrets, SEAL_PURPOSES, sealKeysPath, type
 import { eachLine, LineFormatter, type LineStream } from "./log-lines.ts";
 import { stopLocalPilots, stopProcesses } from "./local-pilots.ts";
 import { wmsBin } from "./package-root.ts";
+import { UP_SUPERVISOR_ENV, type UpSupervisorMode } from "./ready-message.ts";
 import { Supervisor, type ChildSpec } from "./supervisor.ts";
 import { isAlive, processRef, readUpState, removeUpState, startTicks, writeUpState, type ProcessRef, type UpState } from "./up-state.ts";
 
@@ -125,7 +126,13 @@ export async function runUp(o: UpOptions): Promise<void> {
     save({ urls: services.urls, startedServices: services.started, privateUrls: services.privateUrls, cliIdentityFile: identity("operator"), servicePids: services.pids.map(processRef), tempDir });
 
     // 2. The pilot-wms services, each its own `wms` command.
-    const env: Record<string, string | undefined> = { ...o.env, WMS_CONFIG: undefined, ...serviceUrlEnv(services.urls, config.redis.cluster !== undefined) };
+    const env: Record<string, string | undefined> = {
+      ...o.env,
+      WMS_CONFIG: undefined,
+      ...serviceUrlEnv(services.urls, config.redis.cluster !== undefined),
+      // A service's start line tells how it stops: through this supervisor, not its own Ctrl-C.
+      [UP_SUPERVISOR_ENV]: (o.logFile ? "detached" : "attached") satisfies UpSupervisorMode,
+    };
     const child = (name: string, args: string[], ready: ChildSpec["ready"] = "message", role?: TransportRole): ChildSpec => ({
       name,
       command: process.execPath,

@@ -1,7 +1,9 @@
 import { spawn } from "node:child_process";
 import { Command } from "commander";
 import { describe, expect, it } from "vitest";
+import { stopHint } from "../cli/command-kit.ts";
 import { COMMAND_GROUPS } from "../cli/commands/index.ts";
+import { UP_SUPERVISOR_ENV } from "../deployment/ready-message.ts";
 import { TUNABLE_KNOBS } from "../pilot-factory/index.ts";
 import { runCli, WMS_BIN } from "./support/run-cli.ts";
 
@@ -67,5 +69,11 @@ describe("wms CLI", () => {
     const help = await runCli(["help", "errors"]);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain("summary");
+  });
+
+  it("tells a service run by hand that its Ctrl-C stops it, and one run by wms up that the supervisor's Ctrl-C or wms down does", () => {
+    expect(stopHint("Ctrl-C stops it", {})).toBe("Ctrl-C stops it");
+    expect(stopHint("Ctrl-C stops it", { [UP_SUPERVISOR_ENV]: "attached" })).toBe("run by 'wms up': Ctrl-C in its terminal stops everything");
+    expect(stopHint("Ctrl-C stops it", { [UP_SUPERVISOR_ENV]: "detached" })).toMatch(/^run by 'wms up --detach': '(npx )?wms down' stops everything$/);
   });
 });

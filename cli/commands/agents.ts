@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { action, configFor, parseIntOption, serveUntilStopped } from "../command-kit.ts";
+import { action, configFor, parseIntOption, serveUntilStopped, stopHint } from "../command-kit.ts";
 import { ERR, WmsError } from "../../schemas/index.ts";
 
 const AGENTS = ["job-state", "accounting", "audit", "logs"] as const;
@@ -40,7 +40,7 @@ export function registerAgents(program: Command): void {
           redis.disconnect();
           throw e;
         }
-        logger.info({ agents: Object.keys(agents.consumers), namespace: names.namespace }, "agents running; Ctrl-C stops them");
+        logger.info({ agents: Object.keys(agents.consumers), namespace: names.namespace }, `agents running; ${stopHint("Ctrl-C stops them")}`);
         await serveUntilStopped(
           async () => {
             await agents.stop();

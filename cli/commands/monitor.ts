@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { action, configFor, parsePortOption, serveUntilStopped } from "../command-kit.ts";
+import { action, configFor, parsePortOption, serveUntilStopped, stopHint } from "../command-kit.ts";
 
 export function registerMonitor(program: Command): void {
   program
@@ -15,7 +15,7 @@ export function registerMonitor(program: Command): void {
         const { defaultProviders } = await import("../../agents/monitor/monitor-providers.ts");
         const redis = await connectRedis(config);
         const monitor = await startMonitor({ redis, names, host: opts.host, port: opts.port, providers: await defaultProviders({ redis, names, config }) });
-        process.stdout.write(`monitor on ${monitor.url} (JSON API under /api, metrics at /metrics); Ctrl-C stops it\n`);
+        process.stdout.write(`monitor on ${monitor.url} (JSON API under /api, metrics at /metrics); ${stopHint("Ctrl-C stops it")}\n`);
         await serveUntilStopped(async () => {
           await monitor.close();
           redis.disconnect();

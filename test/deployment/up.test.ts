@@ -72,6 +72,11 @@ describe("wms up --detach, status, down", () => {
       expect(readUpState(dir)?.cliIdentityFile).toBe(path.join(secrets, "operator", "identity.yaml"));
     }
     expect((await fetch(`${status.monitorUrl}/metrics`)).status).toBe(200);
+    // Each service's start line says how it stops: through wms down, not a Ctrl-C of its own.
+    const log = readFileSync(path.join(dir, ".wms", "up", "up.log"), "utf8");
+    expect(log).toContain("run by 'wms up --detach': ");
+    expect(log).not.toContain("Ctrl-C stops the factory");
+    expect(log).not.toContain("Ctrl-C stops it");
   }, 300_000);
 
   it("restarts a service that dies, and the log says so", async () => {

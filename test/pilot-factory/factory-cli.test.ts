@@ -131,6 +131,8 @@ describe("wms factory status and run", () => {
       await waitFor("a later status", async () => ((await readFactoryStatus(redis, names, "fac-loop")).queues[0]?.at ?? 0) > first.at, 20_000);
       child.kill("SIGINT");
       expect(await exited).toBe(0);
+      // Run by hand, its own Ctrl-C is what stops it (under `wms up` the supervisor's: deployment/up.test.ts).
+      expect(stderr).toContain("; Ctrl-C stops the factory (pilots keep running)\n");
       expect(stderr).toContain("factory fac-loop stopped");
     } finally {
       child.kill("SIGKILL");
