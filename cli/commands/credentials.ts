@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import path from "node:path";
 import { action, configFor, printJson, serveUntilStopped } from "../command-kit.ts";
 import { ERR, WmsError } from "../../schemas/index.ts";
 import { connectNats, connectRedis } from "../nats-connection.ts";
@@ -57,6 +58,9 @@ export function registerCredentials(program: Command): void {
         const keyringFile = opts.keyring ?? config.credentials.keyringFile;
         if (keyringFile === undefined) throw new WmsError(ERR.USAGE, "say where the keyring lives: --keyring FILE, credentials.keyringFile or WMS_CREDENTIAL_KEYRING");
         const { rotateCredentialKey, CredentialKeyring } = await import("../../security/index.ts");
+        // Its folder first, as the init commands make theirs: writing into a missing one was E1000 INTERNAL.
+        const { makeFolder } = await import("../../platform/make-folder.ts");
+        makeFolder(path.dirname(path.resolve(keyringFile)), 0o700);
         const rotated = rotateCredentialKey({ encryptionKey: config.credentials.encryptionKey, keyringFile });
         let resealed: { resealed: number; current: number; unreadable: number } | undefined;
         if (opts.reseal) {

@@ -116,7 +116,7 @@ export function registerPki(program: Command): void {
     .option("--json", "print the files written as JSON")
     .action(
       action(async (targets: string[], opts: { dir: string; json?: boolean }) => {
-        const { exportServicePki, PKI_EXPORT_ROLES } = await import("../../security/index.ts");
+        const [{ exportServicePki, PKI_EXPORT_ROLES }, { makeFolder }] = await Promise.all([import("../../security/index.ts"), import("../../platform/make-folder.ts")]);
         // Every argument checked before anything is written.
         const plan = targets.map((t) => {
           const eq = t.indexOf("=");
@@ -124,7 +124,11 @@ export function registerPki(program: Command): void {
           if (role === undefined || eq === t.length - 1) throw new WmsError(ERR.USAGE, `'${t}' must be SERVICE=FOLDER with SERVICE one of ${PKI_EXPORT_ROLES.join(", ")}`);
           return { role, out: t.slice(eq + 1) };
         });
-        const done = plan.map(({ role, out }) => ({ service: role, out, files: exportServicePki(opts.dir, role, out) }));
+        // makeFolder first: the export's recursive mkdir spun forever on a folder procfs refuses (intake=/proc/x).
+        const done = plan.map(({ role, out }) => {
+          makeFolder(out, 0o755);
+          return { service: role, out, files: exportServicePki(opts.dir, role, out) };
+        });
         if (opts.json) return printJson(done);
         for (const d of done) process.stdout.write(`${d.service}'s share of ${opts.dir} in ${d.out}: ${d.files.join(", ")}\n`);
       }),

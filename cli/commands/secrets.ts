@@ -6,7 +6,7 @@ export function registerSecrets(program: Command): void {
   secrets
     .command("init")
     .description(
-      "write one identity per role (intake, matchmaker, agents, credentials, factory, monitor, pilot, operator) into DIR/<role>/ and the server files into DIR/servers/: nats-auth.conf (NKey users, subject permissions), redis-users.acl (ACL users, default user off), rabbitmq-definitions.json and rabbitmq-apply.sh (users, vhost, permissions, no guest)",
+      "write one identity per role (intake, matchmaker, agents, credentials, factory, monitor, pilot, operator, pool-leases) into DIR/<role>/ and the server files into DIR/servers/: nats-auth.conf (NKey users, subject permissions), redis-users.acl (ACL users, default user off), rabbitmq-definitions.json and rabbitmq-apply.sh (users, vhost, permissions, no guest)",
     )
     .requiredOption("--dir <dir>", "folder to create; must not hold secrets yet")
     .option("--json", "print the result as JSON")

@@ -49,10 +49,13 @@ describe("wms classad", () => {
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
   });
 
-  it("fails clearly for a missing @file", async () => {
+  it("fails clearly for a missing @file, with the code every command gives a file it cannot read", async () => {
     const r = await runCli(["classad", "eval", "--my", "@/nonexistent/ad", "1"]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/BAD_INPUT.*cannot read the --my ad/);
+    expect(r.stderr).toMatch(/^wms: error E1007 FILE_UNREADABLE: .*cannot read the --my ad[^\n]*\n$/);
+    const a = await runCli(["classad", "analyze", "[ Requirements = true ]", "--machines", "/nonexistent/machines"]);
+    expect(a.code).toBe(1);
+    expect(a.stderr).toMatch(/^wms: error E1007 FILE_UNREADABLE: .*\/nonexistent\/machines[^\n]*\n$/);
   });
 
   it("matches a job and a machine and prints JSON", async () => {

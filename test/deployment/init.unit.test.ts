@@ -122,7 +122,7 @@ describe("wms init", () => {
     expect(list.stderr).toMatch(/^wms: error E1008 USAGE: .*--namespace 'My Grid!': lower-case[^\n]*\n$/);
   });
 
-  it("fails at once, in one coded line, where no folder can be made: procfs, sysfs, under a file; init, pki init and secrets init alike", { timeout: 90_000 }, async () => {
+  it("fails at once, in one coded line, where no folder can be made: procfs, sysfs, under a file; init, pki init, secrets init, pki export and issue, credentials rotate-key alike", { timeout: 90_000 }, async () => {
     const file = path.join(dir, "sites.yaml");
     const cases: Array<[string[], number, RegExp]> = [
       // procfs answers ENOENT to a mkdir in it, which Node's recursive mkdir retried forever.
@@ -131,6 +131,11 @@ describe("wms init", () => {
       [["init", path.join(file, "grid")], 2, /^wms: error E1008 USAGE: .*sites\.yaml is a file, not a folder/],
       [["pki", "init", "--dir", "/proc/wms-init-test"], 1, /^wms: error E1015 FOLDER_UNCREATABLE: /],
       [["secrets", "init", "--dir", "/proc/wms-init-test"], 1, /^wms: error E1015 FOLDER_UNCREATABLE: /],
+      // Commands that write into a folder named for them: the export spun like init did.
+      [["pki", "export", "--dir", path.join(dir, "pki"), "intake=/proc/wms-init-test"], 1, /^wms: error E1015 FOLDER_UNCREATABLE: .*cannot make \/proc\/wms-init-test: ENOENT/],
+      [["pki", "issue", "--dir", path.join(dir, "pki"), "--kind", "user", "--dn", "/DC=org/CN=Test", "--out", "/proc/wms-init-test/u"], 1, /^wms: error E1015 FOLDER_UNCREATABLE: /],
+      // Was E1000 INTERNAL, naming its temporary file.
+      [["credentials", "rotate-key", "--keyring", "/proc/wms-init-test/keyring.json"], 1, /^wms: error E1015 FOLDER_UNCREATABLE: .*cannot make \/proc\/wms-init-test: ENOENT/],
     ];
     for (const [args, code, line] of cases) {
       const t0 = Date.now();
