@@ -5,13 +5,11 @@
 // taken for ours.
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { isAlive, type ProcessRef } from "../platform/process-identity.ts";
 import type { ChildStatus } from "./supervisor.ts";
 
-export interface ProcessRef {
-  readonly pid: number;
-  /** Start time in clock ticks since boot; undefined where /proc is not readable. */
-  readonly startTicks: string | undefined;
-}
+// The one reading of a process's start time and liveness (the pilots' pid files and the factory's local batch ids use it too).
+export { isAlive, processRef, startTicks, type ProcessRef } from "../platform/process-identity.ts";
 
 export interface UpState {
   readonly supervisor: ProcessRef;
@@ -62,37 +60,6 @@ export function writeUpState(deploymentDir: string, state: UpState): void {
 
 export function removeUpState(deploymentDir: string): void {
   rmSync(stateFile(deploymentDir), { force: true });
-}
-
-export function startTicks(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
-  } catch {
-    return undefined;
-  }
-}
-
-export function processRef(pid: number): ProcessRef {
-  return { pid, startTicks: startTicks(pid) };
-}
-
-/** True while the very process `ref` names runs (a zombie counts as gone). */
-export function isAlive(ref: ProcessRef): boolean {
-  try {
-    process.kill(ref.pid, 0);
-  } catch {
-    return false;
-  }
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${ref.pid}/stat`, "utf8");
-  } catch {
-    return true; // no /proc: the signal test is all there is
-  }
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  if (fields[0] === "Z") return false;
-  return ref.startTicks === undefined || fields[19] === ref.startTicks;
 }
 
 /**

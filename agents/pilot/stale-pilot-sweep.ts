@@ -4,18 +4,9 @@
 // dead pilot's directory and deletes that directory.
 import { readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { isAlive, startTicks } from "../../platform/process-identity.ts";
 
 export const PILOT_PID_FILE = "pilot.pid";
-
-/** Field 22 of /proc/<pid>/stat: start time in clock ticks since boot, to tell a reused pid apart. */
-function startTicks(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
-  } catch {
-    return undefined;
-  }
-}
 
 /** Records this process as the owner of `pilotDir`. */
 export function claimPilotDir(pilotDir: string): void {
@@ -30,10 +21,7 @@ function ownerAlive(pilotDir: string): boolean | undefined {
     return undefined; // not a pilot dir, or one whose pilot is still starting: leave it alone
   }
   const [pidText, ticks] = text.trim().split(" ");
-  const pid = Number(pidText);
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  const now = startTicks(pid);
-  return now !== undefined && (ticks === undefined || ticks === "" || now === ticks);
+  return isAlive({ pid: Number(pidText), startTicks: ticks || undefined });
 }
 
 /** Processes whose working directory lies inside `dir` (payloads run in their job dir). */

@@ -7,9 +7,10 @@
 // job is given to another pilot. The adapter's query, which finds the pilot gone, ends everything
 // left in that cgroup (`cgroup.kill`), setsid escapes included.
 import { spawn } from "node:child_process";
-import { closeSync, openSync, readFileSync } from "node:fs";
+import { closeSync, openSync } from "node:fs";
 import path from "node:path";
 import { cgroupTreePids, joinCgroupCommand, killCgroup, makeChildCgroup, ownChildCgroups, ownCgroupDir } from "../../platform/cgroups.ts";
+import { isAlive, startTicks } from "../../platform/process-identity.ts";
 import type { PilotLaunch } from "../pilot-command.ts";
 import { pilotBaseEnv } from "./pilot-base-env.ts";
 import { submitEachPilot } from "./submit-each-pilot.ts";
@@ -80,43 +81,14 @@ function startDetached(command: string, args: readonly string[], env: Record<str
  * for the pilot. Where /proc is not readable the pid alone.
  */
 export function localBatchId(pid: number): string {
-  const started = processStartTime(pid);
+  const started = startTicks(pid);
   return started === undefined ? String(pid) : `${pid}@${started}`;
-}
-
-function processStartTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
-  } catch {
-    return undefined;
-  }
-}
-
-/** True while a process with this pid exists (signal 0 checks without sending anything). */
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /** Whether the process a local batch id names still runs. A zombie has ended: its pilot is gone. */
 export function localProcessState(batchId: string): BatchState {
   const [pidText, started] = batchId.split("@");
-  const pid = Number(pidText);
-  if (!Number.isInteger(pid) || pid <= 0) return "gone";
-  if (started === undefined) return processExists(pid) ? "running" : "gone";
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return fields[19] === started && fields[0] !== "Z" ? "running" : "gone";
-  } catch {
-    return "gone";
-  }
+  return isAlive({ pid: Number(pidText), startTicks: started }) ? "running" : "gone";
 }
 
 export class LocalAdapter implements SubmitAdapter {
