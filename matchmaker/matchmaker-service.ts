@@ -4,9 +4,10 @@ import { createPublicKey } from "node:crypto";
 import type { NatsConnection, Msg, Subscription } from "nats";
 import type { RedisClient } from "../platform/redis-client.ts";
 import { jsonBytes } from "../platform/json-bytes.ts";
-import { Counter, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Logger } from "pino";
 import {
+  ADVERT_ANSWER_WAIT_MS,
   toWmsError,
   ERR,
   type EnvelopeBody,
@@ -58,6 +59,7 @@ import { orderCandidates, type RankedCandidate } from "./match-ranking.ts";
 import { JobStore, Reconciler } from "../jobs/index.ts";
 import { answerHeartbeats, batchOfOne, checkSubjectSite, singleReply, subjectSiteOf, type HeartbeatRefusal, type LeaseRenewal, type LeaseStatus } from "./lease-heartbeats.ts";
 import { authorize } from "../site-authz/index.ts";
+import { AdvertAdmission } from "./advert-admission.ts";
 
 /** What signs envelopes: security's `createBatchEnvelopeSigner(...)` (or `createEnvelopeSigner`, one signature each). */
 export interface EnvelopeSigner {
@@ -106,7 +108,49 @@ interface Metrics {
   reconciled: Counter<"kind">;
   refusedSpecs: Counter;
   tokenRefusals: Counter<"code">;
+  staleAdverts: Counter;
   latency: Histogram;
+}
+
+/**
+ * The advert admissions of the matchmakers that share a registry (several instances in one
+ * process share one set of series): the gauges read them when scraped, so answering an advert
+ * updates no metric object.
+ */
+const admissionsOf = new WeakMap<Registry, Set<AdvertAdmission<Msg>>>();
+
+function admissionGauges(registry: Registry): Set<AdvertAdmission<Msg>> {
+  let set = admissionsOf.get(registry);
+  if (set) return set;
+  const all = (set = new Set());
+  admissionsOf.set(registry, all);
+  const registers = [registry];
+  const sum = (f: (a: AdvertAdmission<Msg>) => number): number => [...all].reduce((n, a) => n + f(a), 0);
+  new Gauge({
+    name: "wms_matchmaker_adverts_in_flight",
+    help: "Adverts being answered now (at most matchmaker.maxAdvertsInFlight per matchmaker)",
+    registers,
+    collect() {
+      this.set(sum((a) => a.inFlight));
+    },
+  });
+  new Gauge({
+    name: "wms_matchmaker_adverts_waiting",
+    help: "Adverts received and waiting for one of the matchmaker.maxAdvertsInFlight places",
+    registers,
+    collect() {
+      this.set(sum((a) => a.waiting));
+    },
+  });
+  new Gauge({
+    name: "wms_matchmaker_adverts_in_flight_peak",
+    help: "The most adverts one matchmaker answered at once since it started",
+    registers,
+    collect() {
+      this.set([...all].reduce((n, a) => Math.max(n, a.peak), 0));
+    },
+  });
+  return all;
 }
 
 function metrics(registry: Registry): Metrics {
@@ -124,6 +168,7 @@ function metrics(registry: Registry): Metrics {
       reconciled: registry.getSingleMetric("wms_jobs_reconciled_total") as Counter<"kind">,
       refusedSpecs: registry.getSingleMetric("wms_matchmaker_unsealed_specs_total") as Counter,
       tokenRefusals: registry.getSingleMetric("wms_matchmaker_token_refusals_total") as Counter<"code">,
+      staleAdverts: registry.getSingleMetric("wms_matchmaker_stale_adverts_total") as Counter,
       latency: registry.getSingleMetric("wms_matchmaker_advert_seconds") as Histogram,
     };
   }
@@ -142,6 +187,11 @@ function metrics(registry: Registry): Metrics {
     reconciled: new Counter({ name: "wms_jobs_reconciled_total", help: "Counters and queue entries the reconciliation repaired, by kind", labelNames: ["kind"], registers }),
     refusedSpecs: new Counter({ name: "wms_matchmaker_unsealed_specs_total", help: "Claimed job specs refused because the intake's seal does not verify", registers }),
     tokenRefusals: new Counter({ name: "wms_matchmaker_token_refusals_total", help: "Adverts refused for their pilot token, by error code", labelNames: ["code"], registers }),
+    staleAdverts: new Counter({
+      name: "wms_matchmaker_stale_adverts_total",
+      help: "Adverts not answered because they waited for a place longer than a pilot waits for its answer (nothing claimed for them)",
+      registers,
+    }),
     latency: new Histogram({
       name: "wms_matchmaker_advert_seconds",
       help: "Advert to reply",
@@ -153,6 +203,14 @@ function metrics(registry: Registry): Metrics {
 
 /** Refused heartbeats written to the audit stream per minute per matchmaker; the rest are counted (audit-budget.ts). */
 const HEARTBEAT_AUDITS_PER_MINUTE = 60;
+
+/**
+ * An advert that waited this long in the matchmaker is dropped unanswered: its pilot stops waiting
+ * after ADVERT_ANSWER_WAIT_MS from its send, and the advert also spent time in NATS and in the
+ * socket before it was counted here, and the answer still has to be made and travel back. The
+ * advert's own `sentAt` is not used: it is the pilot's clock, which may be off by minutes.
+ */
+const STALE_ADVERT_MS = ADVERT_ANSWER_WAIT_MS - 2000;
 
 /** The codes a pilot token check answers with. */
 const TOKEN_REFUSALS = new Set<number>([ERR.MATCH_TOKEN_REJECTED, ERR.SEC_TOKEN_SPENT, ERR.SEC_TOKEN_EXPIRED, ERR.SEC_TOKEN_WRONG_SITE]);
@@ -493,7 +551,18 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     msg.respond(jsonBytes(reply));
   }
 
-  // Requests are answered concurrently; stop() waits for the ones in flight before closing queues.
+  // Adverts are answered concurrently up to matchmaker.maxAdvertsInFlight (advert-admission.ts);
+  // the rest wait in arrival order. Heartbeats are not counted against that cap: they keep leases
+  // alive, and a burst of adverts must not make a running job's lease run out.
+  const admission = new AdvertAdmission<Msg>({
+    maxInFlight: mm.maxAdvertsInFlight,
+    staleMs: STALE_ADVERT_MS,
+    answer: onAdvert,
+    dropped: () => m.staleAdverts.inc(),
+  });
+  const admissions = admissionGauges(registry);
+  admissions.add(admission);
+  // Heartbeats are answered as they come; stop() waits for the ones in flight before closing queues.
   const inflight = new Set<Promise<void>>();
   function serve(sub: Subscription, handler: (msg: Msg) => Promise<void>): Promise<void> {
     return (async () => {
@@ -516,10 +585,23 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     subs.push(sub);
     loops.push(serve(sub, handler));
   };
-  for (const subject of siteSubjects(names.subjects.advert, names.advertFor)) listen(subject, onAdvert);
+  // Adverts are handed to the admission as NATS parses them (a callback, no iterator): their wait
+  // is timed from then.
+  const listenAdverts = (subject: string): void => {
+    subs.push(
+      nc.subscribe(subject, {
+        ...group,
+        callback: (err, msg) => {
+          if (err) logger?.warn({ err: err.message, subject }, "advert subscription error");
+          else admission.offer(msg);
+        },
+      }),
+    );
+  };
+  for (const subject of siteSubjects(names.subjects.advert, names.advertFor)) listenAdverts(subject);
   for (const subject of siteSubjects(names.subjects.heartbeat, names.heartbeatFor)) listen(subject, onHeartbeatBatch);
   // The base subjects: pilots started before per-site subjects advertise and heartbeat there.
-  listen(names.subjects.advert, onAdvert);
+  listenAdverts(names.subjects.advert);
   listen(names.subjects.heartbeat, onSingleHeartbeat);
   await nc.flush();
   logger?.info({ sites: mm.sites.length === 0 ? "all" : mm.sites, group: names.queueGroups.matchmaker }, "matchmaker listening");
@@ -532,6 +614,8 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
       for (const sub of subs) sub.unsubscribe();
       await Promise.all(loops);
       await Promise.allSettled([...inflight]);
+      await admission.idle();
+      admissions.delete(admission);
       if (reconcileTimer) clearInterval(reconcileTimer);
       await reconciling;
       await dispatch.close();

@@ -7,7 +7,7 @@ import { claimPilotDir, sweepDeadPilots } from "./stale-pilot-sweep.ts";
 import os from "node:os";
 import path from "node:path";
 import type { NatsConnection } from "nats";
-import { ERR, MachineAdvert, MatchReply, SCHEMA_VERSION, type Site, type WireNames } from "../../schemas/index.ts";
+import { ADVERT_ANSWER_WAIT_MS, ERR, MachineAdvert, MatchReply, SCHEMA_VERSION, type Site, type WireNames } from "../../schemas/index.ts";
 import { generatePilotKeyPair, SignerCache, type TrustStore } from "../../security/index.ts";
 import type { Logger } from "../../platform/logger.ts";
 import { runMatchedJob, type JobResult } from "./job-run.ts";
@@ -55,6 +55,7 @@ export interface PilotOptions {
   readonly memoryPollMs?: number;
   readonly killGraceMs?: number;
   readonly renewMarginSec?: number;
+  /** How long an advert waits for its answer (default ADVERT_ANSWER_WAIT_MS, which the matchmaker assumes). */
   readonly requestTimeoutMs?: number;
   /** A pilot certificate and key, kept in the pilot's private dir (mode 0700). */
   readonly pilotCert?: { readonly certPath: string; readonly keyPath: string };
@@ -260,7 +261,7 @@ export async function runPilot(options: PilotOptions): Promise<PilotSummary> {
       let backoffSec = 1;
       let reply: MatchReply | undefined;
       try {
-        const msg = await o.nc.request(o.names.advertFor(o.site.name), encoder.encode(JSON.stringify(advert)), { timeout: o.requestTimeoutMs ?? 10_000 });
+        const msg = await o.nc.request(o.names.advertFor(o.site.name), encoder.encode(JSON.stringify(advert)), { timeout: o.requestTimeoutMs ?? ADVERT_ANSWER_WAIT_MS });
         reply = MatchReply.parseJson(msg.data);
       } catch (e) {
         log?.warn({ err: (e as Error).message }, "advert got no usable answer");

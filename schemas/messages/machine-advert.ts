@@ -2,6 +2,13 @@ import { Type, type Static } from "@sinclair/typebox";
 import { defineMessage, SchemaVersion } from "../message.ts";
 import { ClassAdText, Id, ReportKey, SiteName, Timestamp } from "./common.ts";
 
+/**
+ * How long a pilot waits for the answer to its advert before it gives up and asks again. The
+ * matchmaker answers no advert that waited longer than this on its side: the job it claimed would
+ * reach nobody and stay leased until its lease ran out.
+ */
+export const ADVERT_ANSWER_WAIT_MS = 10_000;
+
 /** Pilot → matchmaker: "here is my worker node, give me work". */
 export const MachineAdvertSchema = Type.Object(
   {

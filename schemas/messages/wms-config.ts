@@ -140,6 +140,13 @@ export const WmsConfigSchema = Type.Object(
         nomatchBackoffSec: Type.Number({ minimum: 0, default: 10 }),
         matchBudgetMs: Type.Number({ minimum: 1, default: 100, description: "CPU time one advert's whole match may take (all Requirements, Ranks and regexps); over it the advert is refused (1506)" }),
         matchBudgetSteps: Type.Integer({ minimum: 1000, default: 2_000_000, description: "Evaluation steps (attribute references, list elements) one advert's whole match may take" }),
+        maxAdvertsInFlight: Type.Integer({
+          minimum: 1,
+          maximum: 10_000,
+          default: 64,
+          description:
+            "Adverts one matchmaker answers at once (a few times the ~20 a busy event-loop turn batches); the rest wait undelivered in arrival order, and one that waited longer than a pilot waits for its answer is dropped unanswered. Heartbeats are not counted",
+        }),
         sites: Type.Array(SiteName, {
           default: [],
           maxItems: 10_000,

@@ -32,8 +32,14 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** `serveSites`: the sites whose subjects the matchmaker takes (config `matchmaker.sites`; default all). */
-export async function startHarness(label: string, o: { lockMs?: number; stalledIntervalMs?: number; serve?: boolean; sites?: Site[]; serveSites?: string[] } = {}): Promise<Harness> {
+/**
+ * `serveSites`: the sites whose subjects the matchmaker takes (config `matchmaker.sites`; default all).
+ * `matchmaker`: other `matchmaker:` config values.
+ */
+export async function startHarness(
+  label: string,
+  o: { lockMs?: number; stalledIntervalMs?: number; serve?: boolean; sites?: Site[]; serveSites?: string[]; matchmaker?: Partial<LoadedConfig["config"]["matchmaker"]> } = {},
+): Promise<Harness> {
   const loaded = testConfig(label);
   const pkiDir = mkdtempSync(join(tmpdir(), "wms-mm-pki-"));
   initPki(pkiDir);
@@ -59,7 +65,7 @@ export async function startHarness(label: string, o: { lockMs?: number; stalledI
           nc: live.nc,
           redis,
           names: loaded.names,
-          config: o.serveSites ? { ...loaded.config, matchmaker: { ...loaded.config.matchmaker, sites: o.serveSites } } : loaded.config,
+          config: o.serveSites || o.matchmaker ? { ...loaded.config, matchmaker: { ...loaded.config.matchmaker, ...o.matchmaker, ...(o.serveSites && { sites: o.serveSites }) } } : loaded.config,
           signer: createBatchEnvelopeSigner({ certPem: svc.certPem, keyPem: svc.keyPem }),
           lockMs: o.lockMs,
           stalledIntervalMs: o.stalledIntervalMs,
