@@ -186,6 +186,25 @@ type Hash = Record<string, string>;
 type Template = Partial<Record<keyof JobSpec, unknown>>;
 
 const transitionScript = jobScript("transition-6", { batched: true });
+const sealBindScript = jobScript("bind-seal-1", { batched: true });
+
+/** transition-6's reply: moved, state before, attempt after, site before and after, failure counted, spec, template. */
+type MoveReply = [number, string, string, string, string, string, string?, string?];
+
+/** A claim's record move: from `activated` only, the site's counters moved by the claim's own step. */
+const CLAIMABLE: readonly JobState[] = ["activated"];
+const CLAIM_MOVE: MoveOptions = { siteCounted: true };
+
+/** transition-6's ARGV (jobs/scripts/transition-6.lua). */
+function moveArgs(to: JobState, from: readonly JobState[], patch: JobPatch, now: number, want: "0" | "1" | "2", o: MoveOptions, fence?: Fence): string[] {
+  const args: string[] = [to, from.join(","), String(now), fence ? String(fence.attempt) : "", fence?.leaseToken ?? "", fence?.pilotId ?? "", want, o.leaseCheck ? "1" : "0"];
+  for (const k in patch) {
+    const v = patch[k as keyof JobPatch];
+    if (v === undefined) continue;
+    args.push(k, k === "spec" ? JSON.stringify(v) : String(v));
+  }
+  return args;
+}
 const fenceScript = jobScript("fence-2", { batched: true });
 const effectsScript = jobScript("effects-3", { batched: true });
 const growScript = jobScript("grow-5");
@@ -258,6 +277,8 @@ export class JobStore {
   private readonly templateTexts = new Map<string, string>();
   /** Per task, how its claims build a spec from the record's own fields (spec-join.ts). */
   private readonly shapes = new Map<string, SpecShape>();
+  /** transition-6's KEYS as templates, for claim-move-5.lua (made once). */
+  private keyTemplates: readonly string[] | undefined;
 
   constructor(
     private readonly redis: RedisClient,
@@ -652,14 +673,51 @@ export class JobStore {
     const tk = this.keys.task(task);
     const tpl = to === "sent" ? this.templateJson(task) : undefined;
     const want = to !== "sent" ? "0" : tpl !== undefined ? "1" : "2";
-    const args: string[] = [to, from.join(","), String(now), fence ? String(fence.attempt) : "", fence?.leaseToken ?? "", fence?.pilotId ?? "", want, o.leaseCheck ? "1" : "0"];
-    for (const k in patch) {
-      const v = patch[k as keyof JobPatch];
-      if (v === undefined) continue;
-      args.push(k, k === "spec" ? JSON.stringify(v) : String(v));
-    }
+    const args = moveArgs(to, from, patch, now, want, o, fence);
     const keys = [tk.job(jobId), tk.task, tk.states, tk.errors, tk.attempts(jobId), tk.tpl];
-    const res = (await transitionScript.run(this.redis, keys, args)) as [number, string, string, string, string, string, string?, string?];
+    const res = (await transitionScript.run(this.redis, keys, args)) as MoveReply;
+    return this.moved(jobId, task, to, res, tpl, now, o);
+  }
+
+  /**
+   * For a claim and its record's move in one script (claim-move-5.lua, dispatch-queues.ts, single
+   * server only): the record's part of that script's ARGV — the task-shard key templates of
+   * transition-6's KEYS and its ARGV for `activated → sent` with `patch` (the script adds the lease
+   * token), appended to `args` — and, through `claimMoved`, its result read as `transition` reads its own.
+   */
+  appendClaimMoveArgs(args: Array<string | number>, patch: JobPatch, now: number): void {
+    for (const k of this.moveKeyTemplates) args.push(k);
+    for (const a of moveArgs("sent", CLAIMABLE, patch, now, "1", CLAIM_MOVE)) args.push(a);
+  }
+
+  /** What claim-move-5.lua's transition-6 part (`res`, from its fourth element) did, as `transition` returns it. */
+  async claimMoved(jobId: string, res: readonly unknown[], now: number): Promise<TransitionResult> {
+    let task: string;
+    try {
+      task = taskIdOf(jobId);
+    } catch {
+      return { moved: false, stale: false, from: undefined, attempt: 0 };
+    }
+    // The script returns the record's own fields only: the template is the one remembered, read
+    // once per task when this matchmaker has not seen the task yet.
+    let tpl = this.templateJson(task);
+    if (tpl === undefined && res[0] === 1) {
+      await this.template(task);
+      tpl = this.templateJson(task) ?? "{}";
+    }
+    return this.moved(jobId, task, "sent", res as MoveReply, tpl, now, CLAIM_MOVE);
+  }
+
+  /** transition-6's KEYS for any job, '\u0001' standing for the task id and '\u0002' for the job id (claim-move-5.lua). */
+  private get moveKeyTemplates(): readonly string[] {
+    if (this.keyTemplates === undefined) {
+      const tk = this.keys.task("\u0001");
+      this.keyTemplates = [tk.job("\u0002"), tk.task, tk.states, tk.errors, tk.attempts("\u0002"), tk.tpl];
+    }
+    return this.keyTemplates;
+  }
+
+  private async moved(jobId: string, task: string, to: JobState, res: MoveReply, tpl: string | undefined, now: number, o: MoveOptions): Promise<TransitionResult> {
     const [code, cur, attempt, oldSite, newSite, failed] = res;
     const moved = code === 1;
     const fromState = (cur || undefined) as JobState | undefined;
@@ -684,6 +742,15 @@ export class JobStore {
     let shape = this.shapes.get(taskId);
     if (shape === undefined) this.shapes.set(taskId, (shape = new SpecShape(tpl, fields)));
     return shape.join(fields) ?? joinSpec(templateJson, own);
+  }
+
+  /**
+   * The report key's seal, written into the record once a claim made by claim-move-5.lua stands
+   * (the seal covers the job id, known only then), while the record still holds that claim's lease
+   * token. Before the envelope leaves, so no report can be checked against the record without it.
+   */
+  async bindReportKeySeal(jobId: string, leaseToken: string, seal: string): Promise<void> {
+    await sealBindScript.run(this.redis, [this.keys.task(taskIdOf(jobId)).job(jobId)], [leaseToken, seal]);
   }
 
   /** The site side of a move: counters out of the old site and into the new, holding index, failure count. */

@@ -1,9 +1,11 @@
 // Every jobs/ Lua script touches one Redis Cluster hash slot: it names every key it touches in KEYS
 // (none built inside Lua from ARGV), declares its fixed KEYS in its file name, and the keys each of
-// its callers passes share one hash tag (a site shard or a task shard).
+// its callers passes share one hash tag (a site shard or a task shard). The one exception,
+// claim-move-5 (a claim and its record's move in one step), is run on a single server only.
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { hashTag, jobKeys } from "../../jobs/index.ts";
+import { loadLua } from "../../jobs/job-scripts.ts";
 import { wireNames } from "../../schemas/index.ts";
 
 const DIR = new URL("../../jobs/scripts/", import.meta.url);
@@ -22,6 +24,8 @@ const AC2 = "fedcba9876543210";
 /** The KEYS each script is called with (jobs/job-store.ts, jobs/dispatch-queues.ts), widest form. */
 const CALLS: Record<string, readonly string[]> = {
   "claim-5": [site.lease, site.held, site.live, site.n, site.states, site.ready(AC), site.ready(AC2)],
+  "claim-move-5": [site.lease, site.held, site.live, site.n, site.states, site.ready(AC), site.ready(AC2)],
+  "bind-seal-1": [task.job(job)],
   "enqueue-5": [site.ready(AC), site.live, site.n, site.held, site.acs],
   "requeue-6": [site.ready(AC), site.live, site.n, site.lease, site.held, site.states],
   "release-3": [site.lease, site.held, site.states],
@@ -48,13 +52,23 @@ describe("jobs/ Lua scripts and hash slots", () => {
       expect(keys.length).toBeGreaterThanOrEqual(Number(/-(\d+)$/.exec(name)![1]));
       expect(new Set(keys.map(hashTag)).size).toBe(1);
       expect(hashTag(keys[0])).toMatch(/^slots:[st]:/);
-      const lua = readFileSync(new URL(`${name}.lua`, DIR), "utf8");
-      // The first argument after the command is the key: always KEYS[...], never a built string.
+      // As loaded: the scripts it includes (claim, transition, fence) are checked where they are used.
+      const lua = loadLua(name);
+      // The first argument after the command is the key: always KEYS[...] (or the key parameter of
+      // an included helper, fence.lua's jobKey, rollup.lua's taskKey and statesKey), never a built string.
       for (const m of lua.matchAll(/redis\.call\('(\w+)',\s*([^,)]+)/g)) {
-        expect(m[2], `${name}: ${m[0]}`).toMatch(/^KEYS\[[^\]]+\]$|^jobKey$/);
+        expect(m[2], `${name}: ${m[0]}`).toMatch(/^KEYS\[[^\]]+\]$|^jobKey$|^taskKey$|^statesKey$/);
       }
     });
   }
+
+  it("builds task-shard keys inside a script only in claim-move-5, which says it is for a single server", () => {
+    for (const name of scripts) {
+      const own = readFileSync(new URL(`${name}.lua`, DIR), "utf8");
+      expect(/\bfill\(/.test(own), name).toBe(name === "claim-move-5");
+    }
+    expect(readFileSync(new URL("claim-move-5.lua", DIR), "utf8")).toMatch(/for a single Redis server only/);
+  });
 
   it("puts a site's keys and a task's keys in their own shards, apart from the namespace-wide ones", () => {
     expect(hashTag(site.lease)).toBe("slots:s:SITE_A");
