@@ -12,6 +12,8 @@ import { register as promDefault } from "prom-client";
 import { configAs, loadConfig, type LoadedConfig } from "../platform/config.ts";
 import { openNats, openRabbit, openRedis } from "../platform/connections.ts";
 import { createLogger } from "../platform/logger.ts";
+import { stopProcessGroups } from "../platform/process-groups.ts";
+import { processRef } from "../platform/process-identity.ts";
 import { ensureServices, startAuthenticatedServices, type ServiceUrls } from "../platform/local-services.ts";
 import { checkNats, checkRabbit, checkRedis } from "../platform/service-check.ts";
 import { wireNames } from "../schemas/index.ts";
@@ -332,32 +334,6 @@ function readText(path: string): string {
   return readFileSync(path, "utf8");
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** SIGTERM to each pilot's process group (the pilot then kills its payload and deletes its credentials), SIGKILL after a grace. */
 async function stopPilots(pids: readonly number[], graceMs = 8000): Promise<void> {
-  const live = pids.filter((p) => p > 0 && alive(p));
-  for (const pid of live) {
-    try {
-      process.kill(-pid, "SIGTERM");
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  const until = Date.now() + graceMs;
-  while (Date.now() < until && live.some(alive)) await sleep(200);
-  for (const pid of live.filter(alive)) {
-    try {
-      process.kill(-pid, "SIGKILL");
-    } catch {
-      /* gone meanwhile */
-    }
-  }
+  await stopProcessGroups(pids.filter((p) => p > 0).map(processRef), graceMs);
 }

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { PILOT_PID_FILE } from "../agents/pilot/index.ts";
 import { isAlive, type ProcessRef } from "./up-state.ts";
-import { signalGroup } from "./supervisor.ts";
+import { stopProcessGroups } from "../platform/process-groups.ts";
 
 /** The pilots' folder under `wms up`: the pilot's default --work-dir, relative to the factory's folder. */
 export const PILOTS_DIR = path.join(".wms", "pilots");
@@ -31,16 +31,8 @@ export function livePilots(pilotsDir: string): ProcessRef[] {
   return out;
 }
 
-export async function stopProcesses(refs: readonly ProcessRef[], graceMs: number): Promise<void> {
-  const live = refs.filter(isAlive);
-  for (const r of live) signalGroup(r.pid, "SIGTERM");
-  const until = Date.now() + graceMs;
-  while (Date.now() < until && live.some(isAlive)) await new Promise((r) => setTimeout(r, 100));
-  for (const r of live.filter(isAlive)) signalGroup(r.pid, "SIGKILL");
-}
-
 export async function stopLocalPilots(deploymentDir: string, graceMs = 10_000): Promise<number> {
   const pilots = livePilots(path.join(deploymentDir, PILOTS_DIR));
-  await stopProcesses(pilots, graceMs);
+  await stopProcessGroups(pilots, graceMs);
   return pilots.length;
 }

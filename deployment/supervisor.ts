@@ -4,6 +4,7 @@
 // that exits on its own is restarted after a back-off that doubles up to a cap, as systemd's
 // Restart=on-failure with RestartSec and runit's sv do; one that stays up a while is forgiven.
 import { spawn, type ChildProcess } from "node:child_process";
+import { signalGroup } from "../platform/process-groups.ts";
 import { eachLine, type LineStream } from "./log-lines.ts";
 import { READY_MESSAGE } from "./ready-message.ts";
 
@@ -206,20 +207,5 @@ export class Supervisor {
     s.restartTimer = setTimeout(() => {
       if (!this.stopping && !s.held) this.launch(s);
     }, delay);
-  }
-}
-
-/** SIGTERM/SIGKILL to a process group led by `pid` (children run detached: they lead their own). */
-export function signalGroup(pid: number, signal: NodeJS.Signals): boolean {
-  try {
-    process.kill(-pid, signal);
-    return true;
-  } catch {
-    try {
-      process.kill(pid, signal);
-      return true;
-    } catch {
-      return false;
-    }
   }
 }

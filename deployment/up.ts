@@ -14,7 +14,8 @@ import { checkServices } from "../platform/service-check.ts";
 import { ERR, WmsError } from "../schemas/index.ts";
 import { createSealKeys, initTransportSecrets, SEAL_PURPOSES, sealKeysPath, type SealPurpose, type TransportRole } from "../security/index.ts";
 import { eachLine, LineFormatter, type LineStream } from "./log-lines.ts";
-import { stopLocalPilots, stopProcesses } from "./local-pilots.ts";
+import { stopProcessGroups } from "../platform/process-groups.ts";
+import { stopLocalPilots } from "./local-pilots.ts";
 import { wmsBin } from "./package-root.ts";
 import { UP_SUPERVISOR_ENV, type UpSupervisorMode } from "./ready-message.ts";
 import { Supervisor, type ChildSpec } from "./supervisor.ts";
@@ -299,10 +300,10 @@ function runOnce(spec: ChildSpec, onLine: (proc: string, line: string, stream: L
 export async function sweepLeftovers(dir: string, state: UpState, graceMs = 10_000): Promise<void> {
   const refs = (which: (name: string) => boolean): ProcessRef[] =>
     state.children.filter((c) => c.pid !== undefined && which(c.name)).map((c) => ({ pid: c.pid as number, startTicks: c.startTicks }));
-  await stopProcesses(refs((n) => n === FACTORY), graceMs);
+  await stopProcessGroups(refs((n) => n === FACTORY), graceMs);
   await stopLocalPilots(dir, graceMs);
-  await stopProcesses(refs(() => true), graceMs);
-  await stopProcesses(state.servicePids, graceMs);
+  await stopProcessGroups(refs(() => true), graceMs);
+  await stopProcessGroups(state.servicePids, graceMs);
   if (state.tempDir) rmSync(state.tempDir, { recursive: true, force: true });
   removeUpState(dir);
 }

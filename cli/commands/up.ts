@@ -93,7 +93,7 @@ export function registerUp(program: Command): void {
       action(async (opts: { timeout: number; json?: boolean }, cmd: Command) => {
         const { deploymentDirOf, sweepLeftovers } = await import("../../deployment/up.ts");
         const { readUpState, isAlive } = await import("../../deployment/up-state.ts");
-        const { signalGroup } = await import("../../deployment/supervisor.ts");
+        const { signalGroup } = await import("../../platform/process-groups.ts");
         const dir = deploymentDirOf(configFor(cmd));
         const state = readUpState(dir);
         if (!state) {
