@@ -652,9 +652,10 @@ export class JobStore {
    * and, when `fence` is given (an update from a pilot), only if it names the job's current attempt
    * and lease token; a stale update is refused and counted under JOB_STALE_UPDATE at the job's site.
    */
-  async transition(jobId: string, to: JobState, from: readonly JobState[], patch: JobPatch = {}, now = Date.now(), taskId?: string, o: MoveOptions = {}, fence?: Fence): Promise<TransitionResult> {
-    // A loop rather than filter(): every claim and heartbeat move comes through here.
-    for (const s of from) if (!canMove(s, to)) throw new Error(`the life cycle has no move ${from.filter((f) => !canMove(f, to)).join("/")} -> ${to}`);
+  transition(jobId: string, to: JobState, from: readonly JobState[], patch: JobPatch = {}, now = Date.now(), taskId?: string, o: MoveOptions = {}, fence?: Fence): Promise<TransitionResult> {
+    // A loop rather than filter(): every claim and heartbeat move comes through here. Not an async
+    // function: that wrapped move()'s promise in one more (and its frame) on every claim.
+    for (const s of from) if (!canMove(s, to)) return Promise.reject(new Error(`the life cycle has no move ${from.filter((f) => !canMove(f, to)).join("/")} -> ${to}`));
     return this.move(jobId, to, from, patch, now, taskId, o, fence);
   }
 
@@ -722,7 +723,7 @@ export class JobStore {
     const moved = code === 1;
     const fromState = (cur || undefined) as JobState | undefined;
     if (code === -1 && !o.leaseCheck) await this.applyEffects(jobId, oldSite, { states: {}, holding: "", error: String(ERR.JOB_STALE_UPDATE) }, now);
-    if (moved && fromState) await this.siteEffects(jobId, fromState, to, oldSite, newSite, failed, now, o.siteCounted === true);
+    if (moved && fromState && !this.claimOnly(fromState, to, oldSite, newSite, failed, o.siteCounted === true)) await this.siteEffects(jobId, fromState, to, oldSite, newSite, failed, now, o.siteCounted === true);
     const stale = code === -1;
     const after = Number(attempt || 0);
     if (!moved || res[6] === undefined) return { moved, stale, from: fromState, attempt: after, site: newSite };
@@ -753,13 +754,19 @@ export class JobStore {
     await sealBindScript.run(this.redis, [this.keys.task(taskIdOf(jobId)).job(jobId)], [leaseToken, seal]);
   }
 
+  /**
+   * A claim (counted by its own script, at the site it stays at) has nothing to write at its site:
+   * checked before `siteEffects` is called, since an async call and its await cost heap even when
+   * it returns at once, and this is the matchmaker's per-match path.
+   */
+  private claimOnly(cur: JobState, to: JobState, oldSite: string, newSite: string, failed: string, counted: boolean): boolean {
+    return counted && isReporting(to) === isReporting(cur) && !failed && newSite === oldSite;
+  }
+
   /** The site side of a move: counters out of the old site and into the new, holding index, failure count. */
   private async siteEffects(jobId: string, cur: JobState, to: JobState, oldSite: string, newSite: string, failed: string, now: number, counted: boolean): Promise<void> {
     const enters = isReporting(to) && !isReporting(cur);
     const leaves = isReporting(cur) && !isReporting(to);
-    // A claim (counted by its own script, at the site it stays at) has nothing to write here: it
-    // returns before building anything, since it is the matchmaker's per-match path.
-    if (counted && !enters && !leaves && !failed && newSite === oldSite) return;
     const at = new Map<string, SiteEffect>();
     const eff = (site: string): SiteEffect => {
       let e = at.get(site);

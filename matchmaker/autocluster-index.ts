@@ -31,6 +31,20 @@ export class AutoclusterIndexCache {
       this.sites.set(site, e);
     }
     if (now - e.at > this.ttlMs) await this.refresh(site, e);
+    return this.notEmpty(e, now);
+  }
+
+  /**
+   * The same as `live` when the site's index is fresh in memory, with no promise; undefined when it
+   * must be read first. The matchmaker asks this first on every advert: an async call and its await
+   * cost heap even when nothing is read.
+   */
+  liveNow(site: string, now = Date.now()): Array<[string, AutoclusterKey]> | undefined {
+    const e = this.sites.get(site);
+    return e !== undefined && now - e.at <= this.ttlMs ? this.notEmpty(e, now) : undefined;
+  }
+
+  private notEmpty(e: SiteEntry, now: number): Array<[string, AutoclusterKey]> {
     const hold = e.emptyUntil;
     return hold.size === 0 ? e.acs : e.acs.filter(([ac]) => (hold.get(ac) ?? 0) <= now);
   }

@@ -304,7 +304,10 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
    */
   async function bestJob(site: string, machine: ClassAd, holder: ClaimHolder, admitted: Promise<unknown>, withKey: (job: ClaimTarget) => ClaimWrites<string>): Promise<(ClaimedJob & { readonly extra: string }) | undefined> {
     const pilotId = holder.pilotId;
-    const [acs] = await Promise.all([index.live(site), admitted]);
+    // From memory when the index is fresh (no promise of its own), else read beside the token check.
+    let acs = index.liveNow(site);
+    if (acs === undefined) [acs] = await Promise.all([index.live(site), admitted]);
+    else await admitted;
     if (acs.length === 0) return undefined;
     const matching: RankedCandidate[] = [];
     // One evaluation budget for the whole advert (every autocluster's Requirements, Ranks and
