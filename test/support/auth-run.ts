@@ -6,11 +6,14 @@
 // as the role it plays (test-roles.ts), so a permission a real component lacks fails its test.
 // Test files run in namespaces of their own (`t…`, namespace.ts), so the role table is written for
 // a sample namespace and widened to every test namespace; the machine's shared services are never
-// touched, and the servers are stopped by PID when the run ends.
-import { execFileSync } from "node:child_process";
+// touched, and the servers are stopped by PID when the run ends. A run killed before its teardown
+// (a cancelled CI job: SIGTERM or SIGKILL to vitest) takes them along: a detached watchdog
+// (orphan-watchdog.mjs) stops them by PID within seconds of this process's end.
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
 import { startPrivateNats, startPrivateRabbit, startPrivateRedis } from "../../platform/local-services.ts";
 import { wireNames } from "../../schemas/index.ts";
@@ -48,6 +51,24 @@ function widenToTestNamespaces(secrets: SecretsInitResult, caFile: string): void
   }
 }
 
+/** Field 22 of /proc/PID/stat: the process's start time in clock ticks since boot. */
+function startTicksOf(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** The watchdog that stops this run's servers if this process ends without its teardown: detached, so a signal to vitest's group spares it. */
+function startWatchdog(root: string): ReturnType<typeof spawn> {
+  const script = fileURLToPath(new URL("./orphan-watchdog.mjs", import.meta.url));
+  const child = spawn(process.execPath, [script, String(process.pid), root], { detached: true, stdio: "ignore" });
+  child.unref();
+  return child;
+}
+
 export default async function setup(): Promise<(() => Promise<void>) | undefined> {
   // The integration and heavy projects both name this file; one trio serves both.
   if (testServicesMode() !== "auth" || process.env.WMS_TEST_SECRETS) return undefined;
@@ -56,12 +77,17 @@ export default async function setup(): Promise<(() => Promise<void>) | undefined
   const secrets = initTransportSecrets(join(root, "secrets"), wireNames(RUN_NAMESPACE));
   const tls = serverTls(root);
   widenToTestNamespaces(secrets, tls.certFile);
+  const watchdog = startWatchdog(root);
   const started = await Promise.allSettled([
     startPrivateNats(join(root, "nats"), { authConfig: secrets.natsConfig, tls }),
     startPrivateRedis(join(root, "redis"), { aclFile: secrets.redisAclFile }),
     startPrivateRabbit(join(root, "rabbitmq"), { definitionsFile: secrets.rabbitDefinitions }),
   ]);
+  // The servers' process groups with their start times, for the watchdog (pids reused later are not ours).
+  const pids = started.flatMap((s) => (s.status !== "fulfilled" ? [] : "pids" in s.value ? s.value.pids : s.value.pid !== undefined ? [s.value.pid] : []));
+  writeFileSync(join(root, "pids.json"), JSON.stringify(pids.map((pid) => ({ pid, startTicks: startTicksOf(pid) }))));
   const stop = async (): Promise<void> => {
+    watchdog.kill("SIGTERM");
     await Promise.all(started.map((s) => (s.status === "fulfilled" ? s.value.stop() : undefined)));
     rmSync(root, { recursive: true, force: true });
   };
