@@ -88,35 +88,83 @@ export function registerUp(program: Command): void {
     .command("down")
     .description("stop what 'wms up --detach' runs for this deployment: factory, pilots, services, private servers; deletes its temporary folder")
     .option("--timeout <sec>", "how long to wait for a clean stop before killing", parseNumberOption("--timeout", 1), 60)
-    .option("--json", "print what was stopped as JSON")
+    .option("--purge", "also delete this deployment's data on the services it used as they are (not private ones, which go with their folder): every Redis key under its namespace (on each master of a cluster) and its RabbitMQ queues and exchanges; never another namespace's")
+    .option("-y, --yes", "with --purge: do not ask for confirmation (needed when stdin is not a terminal)")
+    .option("--json", "print what was stopped (and purged) as JSON")
+    .addHelpText(
+      "after",
+      "\nWithout --purge the tasks and queues stay on shared services for the next 'wms up'; private servers 'wms up' started keep nothing either way.\n" +
+        "Examples:\n  wms down\n  wms down --purge          # asks first\n  wms down --purge --yes --json\n",
+    )
     .action(
-      action(async (opts: { timeout: number; json?: boolean }, cmd: Command) => {
+      action(async (opts: { timeout: number; purge?: boolean; yes?: boolean; json?: boolean }, cmd: Command) => {
         const { deploymentDirOf, sweepLeftovers } = await import("../../deployment/up.ts");
         const { readUpState, isAlive } = await import("../../deployment/up-state.ts");
         const { signalGroup } = await import("../../platform/process-groups.ts");
-        const dir = deploymentDirOf(configFor(cmd));
+        const { ERR, WmsError } = await import("../../schemas/index.ts");
+        if (opts.yes && !opts.purge) throw new WmsError(ERR.USAGE, "--yes confirms --purge; give both, or neither");
+        const loaded = configFor(cmd);
+        const dir = deploymentDirOf(loaded);
         const state = readUpState(dir);
-        if (!state) {
-          if (opts.json) printJson({ dir, stopped: false, reason: "nothing runs" });
-          else process.stdout.write(`nothing runs for ${dir}\n`);
-          return;
+        // Asked before anything stops: a refusal (or no terminal to ask on) leaves everything as it was.
+        const purge = opts.purge ? await confirmPurge(loaded, state?.startedServices ?? [], opts.yes === true) : undefined;
+        let stopped: { clean: boolean; processes: number; note: string } | undefined;
+        if (state) {
+          let clean = false;
+          let note = " (its supervisor had died; stopped what it left)";
+          if (isAlive(state.supervisor)) {
+            process.kill(state.supervisor.pid, "SIGTERM");
+            const until = Date.now() + opts.timeout * 1000;
+            while (Date.now() < until && isAlive(state.supervisor)) await new Promise((r) => setTimeout(r, 200));
+            clean = !isAlive(state.supervisor);
+            note = clean ? "" : ` (the supervisor did not stop within ${opts.timeout} s and was killed; leftovers swept)`;
+            if (!clean) signalGroup(state.supervisor.pid, "SIGKILL");
+          }
+          // Whatever the supervisor could not stop (or everything, if it was already gone).
+          await sweepLeftovers(dir, state, 5000);
+          stopped = { clean, processes: state.children.length, note };
         }
-        let clean = false;
-        let note = " (its supervisor had died; stopped what it left)";
-        if (isAlive(state.supervisor)) {
-          process.kill(state.supervisor.pid, "SIGTERM");
-          const until = Date.now() + opts.timeout * 1000;
-          while (Date.now() < until && isAlive(state.supervisor)) await new Promise((r) => setTimeout(r, 200));
-          clean = !isAlive(state.supervisor);
-          note = clean ? "" : ` (the supervisor did not stop within ${opts.timeout} s and was killed; leftovers swept)`;
-          if (!clean) signalGroup(state.supervisor.pid, "SIGKILL");
+        // After the stop: no service of the deployment writes again behind the purge.
+        const { secretsDirOf } = await import("../../deployment/up.ts");
+        const purged = purge ? await (await import("../../deployment/namespace-purge.ts")).purgeNamespace(loaded, purge, secretsDirOf(dir)) : undefined;
+        if (opts.json) {
+          return printJson({ dir, stopped: stopped !== undefined, ...(stopped ? { clean: stopped.clean, processes: stopped.processes } : { reason: "nothing runs" }), ...(purged && { purged }) });
         }
-        // Whatever the supervisor could not stop (or everything, if it was already gone).
-        await sweepLeftovers(dir, state, 5000);
-        if (opts.json) return printJson({ dir, stopped: true, clean, processes: state.children.length });
-        process.stdout.write(`stopped ${state.children.length} process(es) for ${dir}${note}\n`);
+        process.stdout.write(stopped ? `stopped ${stopped.processes} process(es) for ${dir}${stopped.note}\n` : `nothing runs for ${dir}\n`);
+        if (purged) {
+          if (purged.redis) process.stdout.write(`purged namespace ${purged.namespace} on ${purged.redis.where}: ${purged.redis.keysDeleted} key(s)\n`);
+          if (purged.rabbitmq) process.stdout.write(`purged namespace ${purged.namespace} on ${purged.rabbitmq.where}: ${purged.rabbitmq.queues.length} queue(s), ${purged.rabbitmq.exchanges.length} exchange(s)\n`);
+          for (const s of purged.skipped) process.stdout.write(`  ${s.service}: nothing deleted (${s.why})\n`);
+        }
       }),
     );
+}
+
+/**
+ * What `--purge` will delete, said and confirmed: on a terminal it asks (y/N); otherwise only
+ * `--yes` confirms, and without it nothing is done (E1008, exit 2).
+ */
+async function confirmPurge(
+  loaded: import("../../platform/config.ts").LoadedConfig,
+  startedPrivately: readonly string[],
+  yes: boolean,
+): Promise<ReadonlyArray<import("../../deployment/namespace-purge.ts").PurgeTarget>> {
+  const { purgeTargets } = await import("../../deployment/namespace-purge.ts");
+  const { ERR, WmsError } = await import("../../schemas/index.ts");
+  const targets = purgeTargets(loaded, startedPrivately);
+  const doing = targets.filter((t) => t.skip === undefined);
+  const what = doing.map((t) => (t.service === "redis" ? `every key of namespace ${loaded.names.namespace} on ${t.where}` : `its queues and exchanges on ${t.where}`)).join(" and ");
+  if (yes || doing.length === 0) return targets;
+  if (!process.stdin.isTTY) throw new WmsError(ERR.USAGE, `--purge deletes ${what}; confirm with --yes (nothing was stopped or deleted)`);
+  const { createInterface } = await import("node:readline/promises");
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(`delete ${what}? This cannot be undone. [y/N] `);
+    if (!/^y(es)?$/i.test(answer.trim())) throw new WmsError(ERR.USAGE, "--purge not confirmed; nothing was stopped or deleted");
+  } finally {
+    rl.close();
+  }
+  return targets;
 }
 
 async function detach(cmd: Command, opts: UpCliOptions, loaded: import("../../platform/config.ts").LoadedConfig): Promise<void> {
