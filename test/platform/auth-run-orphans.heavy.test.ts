@@ -7,16 +7,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { startTicks } from "../../platform/process-identity.ts";
 import { REPO_ROOT } from "../support/run-cli.ts";
-
-function startTicks(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
-  } catch {
-    return undefined;
-  }
-}
 
 function answers(port: number): Promise<boolean> {
   return new Promise((resolve) => {

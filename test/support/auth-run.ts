@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
 import { startPrivateNats, startPrivateRabbit, startPrivateRedis } from "../../platform/local-services.ts";
+import { startTicks } from "../../platform/process-identity.ts";
 import { wireNames } from "../../schemas/index.ts";
 import { initTransportSecrets, type SecretsInitResult } from "../../security/index.ts";
 import { RUN_NAMESPACE, testServicesMode } from "./test-roles.ts";
@@ -51,16 +52,6 @@ function widenToTestNamespaces(secrets: SecretsInitResult, caFile: string): void
   }
 }
 
-/** Field 22 of /proc/PID/stat: the process's start time in clock ticks since boot. */
-function startTicksOf(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
-  } catch {
-    return undefined;
-  }
-}
-
 /** The watchdog that stops this run's servers if this process ends without its teardown: detached, so a signal to vitest's group spares it. */
 function startWatchdog(root: string): ReturnType<typeof spawn> {
   const script = fileURLToPath(new URL("./orphan-watchdog.mjs", import.meta.url));
@@ -85,7 +76,7 @@ export default async function setup(): Promise<(() => Promise<void>) | undefined
   ]);
   // The servers' process groups with their start times, for the watchdog (pids reused later are not ours).
   const pids = started.flatMap((s) => (s.status !== "fulfilled" ? [] : "pids" in s.value ? s.value.pids : s.value.pid !== undefined ? [s.value.pid] : []));
-  writeFileSync(join(root, "pids.json"), JSON.stringify(pids.map((pid) => ({ pid, startTicks: startTicksOf(pid) }))));
+  writeFileSync(join(root, "pids.json"), JSON.stringify(pids.map((pid) => ({ pid, startTicks: startTicks(pid) }))));
   const stop = async (): Promise<void> => {
     watchdog.kill("SIGTERM");
     await Promise.all(started.map((s) => (s.status === "fulfilled" ? s.value.stop() : undefined)));

@@ -18,7 +18,7 @@ const parent = Number(parentArg);
 if (!Number.isInteger(parent) || parent <= 1 || !root || !/\/wms-test-auth-[^/]+$/.test(root)) process.exit(2);
 const serverDirs = ["nats", "redis", "rabbitmq"].map((d) => join(root, d));
 
-/** Field 22 of /proc/PID/stat: when the process started, in clock ticks since boot. */
+/** Field 22 of /proc/PID/stat, as platform/process-identity.ts reads it (this plain script cannot import TypeScript). */
 function startTicks(pid) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
