@@ -143,9 +143,9 @@ export const WmsConfigSchema = Type.Object(
         maxAdvertsInFlight: Type.Integer({
           minimum: 1,
           maximum: 10_000,
-          default: 64,
+          default: 256,
           description:
-            "Adverts one matchmaker answers at once (a few times the ~20 a busy event-loop turn batches); the rest wait undelivered in arrival order, and one that waited longer than a pilot waits for its answer is dropped unanswered. Heartbeats are not counted",
+            "Adverts one matchmaker answers at once; the rest wait undelivered in arrival order, and one that waited longer than a pilot waits for its answer is dropped unanswered. Heartbeats are not counted. Room for the backlog of a short stall to be answered in one or two batched waves (64 slowed that recovery in the bench), while an overload's heap stays bounded",
         }),
         sites: Type.Array(SiteName, {
           default: [],
