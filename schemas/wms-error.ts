@@ -75,13 +75,20 @@ export function isOutage(e: unknown): boolean {
  * INTERNAL); a refused permission as SERVICE_PERMISSION_DENIED; a port problem with its own code;
  * anything else INTERNAL, first line only.
  */
+/** errno codes by which the file system refuses a path, as Node's fs errors carry them. */
+const FS_REFUSALS: ReadonlySet<string> = new Set(["ENOENT", "ENOTDIR", "EISDIR", "EACCES", "EPERM", "EROFS", "ENOSPC", "EDQUOT", "ENAMETOOLONG", "ELOOP"]);
+
 export function toWmsError(e: unknown): WmsError {
   if (isWmsError(e)) return e;
   const err = e instanceof Error ? e : new Error(String(e));
   const firstLine = err.message.split("\n")[0] || err.name;
-  const sys = err as Error & { code?: string; syscall?: string; address?: string; port?: number };
+  const sys = err as Error & { code?: string; syscall?: string; address?: string; port?: number; path?: string };
   if (sys.code === "EADDRINUSE") return new WmsError(ERR.PORT_IN_USE, `${sys.address ?? "the address"}:${sys.port ?? "?"} (${sys.syscall ?? "listen"})`);
   if (sys.code === "EACCES" && sys.syscall === "listen") return new WmsError(ERR.BAD_PORT, `not allowed to listen on ${sys.address ?? ""}:${sys.port ?? "?"} (ports below 1024 need privileges)`);
+  // A path the file system refused (a keyring under /proc, a read-only or full disk): the user's to
+  // fix, named with the operation, not an internal error with a temporary file's name. Retryable:
+  // on a job's node it is that node's disk, which another node may not share.
+  if (sys.path !== undefined && sys.syscall !== undefined && FS_REFUSALS.has(sys.code ?? "")) return new WmsError(ERR.FILE_SYSTEM_REFUSED, `${sys.syscall} ${sys.path}: ${sys.code}`, { cause: e });
   // A MULTI that Redis discarded (EXECABORT): ioredis keeps the queued commands' refusals, and the
   // first of them is the cause (a NOPERM, say), not the transaction.
   const queued = (err as { previousErrors?: unknown }).previousErrors;

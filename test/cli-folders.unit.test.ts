@@ -37,6 +37,10 @@ describe("folders named on a service's command line", () => {
       expect([r.code, lines.length], `${args.join(" ")} (${Date.now() - t0} ms): ${r.stderr}`).toEqual([code, 1]);
       expect(lines[0], args.join(" ")).toMatch(line);
     }
+    // A file written where the file system takes none (the folder exists but refuses new files).
+    const keyring = await runCli(["credentials", "rotate-key", "--keyring", "/proc/wms-keyring-test.json"], { cwd: dir, timeoutMs: 30_000 });
+    expect([keyring.code, keyring.stderr.trim().split("\n").length], keyring.stderr).toEqual([1, 1]);
+    expect(keyring.stderr.trim()).toMatch(/^wms: error E1016 FILE_SYSTEM_REFUSED: .*open \/proc\/wms-keyring-test\.json.*: ENOENT$/);
     // Nothing made beside the files the test wrote.
     expect(readdirSync(dir).sort()).toEqual(["a-file", "factory.yaml", "pki", "sites.yaml"]);
   });

@@ -43,7 +43,7 @@ export async function startMonitor(opts: MonitorOptions): Promise<RunningMonitor
 
   app.setErrorHandler((err, _req, reply) => {
     const e = toWmsError(err);
-    const status = e.code === ERR.NOT_FOUND ? 404 : e.code === ERR.INTERNAL ? 500 : e.code === ERR.SERVICE_UNAVAILABLE ? 503 : 400;
+    const status = e.code === ERR.NOT_FOUND ? 404 : e.code === ERR.INTERNAL || e.code === ERR.FILE_SYSTEM_REFUSED ? 500 : e.code === ERR.SERVICE_UNAVAILABLE ? 503 : 400;
     void reply.status(status).send({ error: { code: e.code, name: e.name, message: e.message } });
   });
 
