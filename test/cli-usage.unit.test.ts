@@ -136,6 +136,7 @@ function generatedCases(): Case[] {
 const ACTION_CASES: Case[] = [
   { label: "errors: unknown category", args: ["errors", "--category", "nosuch"], code: ERR.UNKNOWN_CATEGORY },
   { label: "pki issue: unknown kind", args: ["pki", "issue", "--dir", "d", "--kind", "robot", "--dn", "/CN=x"] },
+  { label: "pki issue: DN not in slash form", args: ["pki", "issue", "--dir", "d", "--kind", "user", "--dn", "CN=x"] },
   { label: "pki revoke: neither --cert nor --serial", args: ["pki", "revoke", "--dir", "d"] },
   { label: "pki revoke: both --cert and --serial", args: ["pki", "revoke", "--dir", "d", "--cert", "c", "--serial", "1a"] },
   { label: "pki revoke: unknown reason", args: ["pki", "revoke", "--dir", "d", "--serial", "1a", "--reason", "boredom"] },

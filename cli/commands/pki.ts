@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { action, parseIntOption, printJson } from "../command-kit.ts";
-import { ERR, WmsError } from "../../schemas/index.ts";
+import { ERR, isWmsError, WmsError } from "../../schemas/index.ts";
 import { isRevocationReason, REVOCATION_REASONS } from "../../security/revocation-reasons.ts";
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
@@ -41,7 +41,13 @@ export function registerPki(program: Command): void {
     .action(
       action(async (opts: { dir: string; kind: string; dn: string; role: string[]; group: string[]; vo?: string; days: number; out?: string; json?: boolean }) => {
         if (opts.kind !== "user" && opts.kind !== "pilot" && opts.kind !== "service") throw new WmsError(ERR.USAGE, `--kind must be user, pilot or service, got '${opts.kind}'`);
-        const { issueCertificate } = await import("../../security/index.ts");
+        const { issueCertificate, parseDn } = await import("../../security/index.ts");
+        // A DN that does not parse is the command line's fault (E1008, exit 2), as a bad --kind is.
+        try {
+          parseDn(opts.dn);
+        } catch (e) {
+          throw new WmsError(ERR.USAGE, `--dn: ${isWmsError(e) ? e.detail : (e as Error).message}`);
+        }
         const { makeFolder } = await import("../../platform/make-folder.ts");
         const { writeFileSync } = await import("node:fs");
         const path = await import("node:path");

@@ -110,7 +110,8 @@ describe("wms pki / proxy / credentials", () => {
 
   it("refuses a DN not in slash form with one line and its code", async () => {
     const r = await runCli(["pki", "issue", "--dir", pkiDir, "--kind", "user", "--dn", "CN=no slash"], { env, cwd: root });
-    expect(r.code).toBe(1);
-    expect(r.stderr.trim()).toMatch(new RegExp(`^wms: error E${ERR.BAD_INPUT} .*slash form`));
+    // The command line's fault, as a bad --kind is: E1008 and exit 2.
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toMatch(new RegExp(`^wms: error E${ERR.USAGE} USAGE: .*--dn: DN 'CN=no slash' must be in slash form`));
   });
 });
