@@ -8,7 +8,7 @@ import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ERR } from "../../schemas/index.ts";
-import { ONE_TIME_KEY_SEAL_PURPOSE, OneTimeKeyStore, pkiSealKeys, ServiceSealer } from "../../security/index.ts";
+import { CRL_CHECK_MS, ONE_TIME_KEY_SEAL_PURPOSE, OneTimeKeyStore, pkiSealKeys, ServiceSealer } from "../../security/index.ts";
 import { CredentialClient, startCredentialCache, type CredentialCache } from "../../agents/credentials/index.ts";
 import { lfns, siteConfig, startIntakeHarness, type IntakeHarness, type Person } from "../intake/support/intake-harness.ts";
 import { runCli } from "../support/run-cli.ts";
@@ -61,12 +61,19 @@ async function codeOf(p: Promise<unknown>): Promise<number | undefined> {
   }
 }
 
-/** Retries `attempt` until it fails, for up to `ms`; the refusal's code and how long it took. */
+/**
+ * Retries `attempt` until it fails; the refusal's code and when the refused attempt started. A
+ * service looks at the CRL file at most once per CRL_CHECK_MS, so an attempt that starts within
+ * that second of the revoke may still pass; one that starts `ms` after it must not. The bound is on
+ * when an attempt starts, not on how long it takes: under a loaded CI run one retrieval (an RSA key
+ * pair and two signatures) can take seconds.
+ */
 async function refusedWithin(ms: number, attempt: () => Promise<unknown>): Promise<{ code: number | undefined; afterMs: number }> {
   const start = Date.now();
   for (;;) {
+    const startedAfter = Date.now() - start;
     const code = await codeOf(attempt());
-    if (code !== undefined || Date.now() - start > ms) return { code, afterMs: Date.now() - start };
+    if (code !== undefined || startedAfter > ms) return { code, afterMs: startedAfter };
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -78,7 +85,7 @@ describe("wms pki revoke, with the services running", () => {
     const r = await runCli(["pki", "revoke", "--dir", h.pkiDir, "--cert", certFile(h.people.bob, "bob"), "--reason", "keyCompromise", "--json"]);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ subjectDn: h.people.bob.dn, alreadyRevoked: false, reason: "keyCompromise" });
-    const refused = await refusedWithin(3000, () => h.client.submit(h.sign(h.batch({ kind: "analysis" }), h.people.bob)));
+    const refused = await refusedWithin(CRL_CHECK_MS + 1500, () => h.client.submit(h.sign(h.batch({ kind: "analysis" }), h.people.bob)));
     expect(refused.code).toBe(ERR.SEC_CERT_REVOKED);
     expect(refused.afterMs).toBeLessThan(2500);
     expect(await codeOf(h.cancel(first.taskId, h.people.bob))).toBe(ERR.SEC_CERT_REVOKED);
@@ -106,7 +113,7 @@ describe("wms pki revoke, with the services running", () => {
     expect(r.stdout, r.stderr).toMatch(/^revoked: serial [0-9a-f]+; CRL #\d+ lists 2 certificate\(s\)/);
     const list = await runCli(["pki", "crl", "--dir", h.pkiDir, "--json"]);
     expect(JSON.parse(list.stdout).entries).toContainEqual(expect.objectContaining({ serialHex: serial.toLowerCase().replace(/^0+/, ""), reason: "cessationOfOperation" }));
-    const refused = await refusedWithin(3000, async () => pilot.retrieve(await request()));
+    const refused = await refusedWithin(CRL_CHECK_MS + 1500, async () => pilot.retrieve(await request()));
     expect(refused.code).toBe(ERR.SEC_CERT_REVOKED);
   }, 60_000);
 });
