@@ -18,13 +18,20 @@ export default defineConfig({
   test: {
     testTimeout: 30_000,
     hookTimeout: 30_000,
+    // expect.poll waits for something another process or a timer brings about; vitest's default of
+    // 1 s is a race on a loaded 2-core CI machine. A poll only waits this long when the thing is late
+    // or never comes, so a generous bound costs a passing test nothing. A poll that must see
+    // something soon says so with its own timeout.
+    expect: { poll: { timeout: 15_000 } },
     pool: "forks",
     reporters: ["default"],
     // CLI tests start `bin/wms.mjs`, which runs the compiled dist/: bring it up to date first.
     globalSetup: ["test/support/build-dist.ts"],
     projects: [
       { extends: true, test: { name: "unit", include: ["test/**/*.unit.test.ts"] } },
-      { extends: true, test: { name: "integration", include: ["test/**/*.test.ts"], exclude: ["test/**/*.unit.test.ts", ...HEAVY], globalSetup: [AUTH_RUN] } },
+      // A fixture's set-up (a PKI's RSA keys, services, a pilot's stage) passed 30 s at load 45
+      // (pilot-run.test.ts' fixture); a hook only runs that long on a loaded machine or when broken.
+      { extends: true, test: { name: "integration", include: ["test/**/*.test.ts"], exclude: ["test/**/*.unit.test.ts", ...HEAVY], globalSetup: [AUTH_RUN], hookTimeout: 120_000 } },
       // A heavy file's set-up (a test stage, private servers) took ~30 s at load 45: the default hook limit.
       { extends: true, test: { name: "heavy", include: HEAVY, globalSetup: [AUTH_RUN], hookTimeout: 120_000 } },
     ],

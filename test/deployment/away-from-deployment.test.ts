@@ -29,7 +29,7 @@ beforeAll(() => grid.init({ matchmakers: 1 }), 120_000);
 afterAll(async () => {
   rmSync(elsewhere, { recursive: true, force: true });
   await grid.cleanup();
-}, 60_000);
+});
 
 describe("wms run away from its deployment", () => {
   it("in a folder without wms.yaml, an empty listing and a task not found say which namespace was read and what to do", async () => {

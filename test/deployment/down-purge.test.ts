@@ -80,7 +80,7 @@ afterAll(async () => {
   redis.disconnect();
   await withChannel(asRole(loaded, "agents"), (ch) => deleteTopology(ch, other)).catch(() => undefined);
   await grid.cleanup();
-}, 60_000);
+});
 
 describe("wms down --purge", () => {
   it("says what --purge and --yes do in --help", async () => {

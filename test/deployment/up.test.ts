@@ -23,7 +23,7 @@ beforeAll(() => {
   if (testAuth() && runSecrets) cpSync(runSecrets, path.join(dir, ".wms", "secrets"), { recursive: true });
 }, 120_000);
 
-afterAll(() => grid.cleanup(), 60_000);
+afterAll(() => grid.cleanup());
 
 describe("wms up --detach, status, down", () => {
   let everything: ProcessRef[] = [];

@@ -54,7 +54,7 @@ afterAll(async () => {
   intakeRedis?.disconnect();
   await submitNc?.close();
   await stage?.stop();
-}, 60_000);
+});
 
 /** The input files of the first task, on the site's storage and in the catalog with their checksums. */
 async function registerInputs(dataset: string): Promise<void> {

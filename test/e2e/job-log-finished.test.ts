@@ -19,11 +19,11 @@ beforeAll(async () => {
     jobLogs: true,
     config: { matchmaker: { nomatchBackoffSec: 0.2 } },
   });
-}, 60_000);
+});
 
 afterAll(async () => {
   await stage?.stop();
-}, 60_000);
+});
 
 describe("wms job log of a job that finished", () => {
   it("shows the pilot's log of the attempt: inputs, the payload's start and end, its outputs", async () => {

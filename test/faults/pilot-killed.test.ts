@@ -114,7 +114,7 @@ describe("a pilot killed with SIGKILL mid-job", () => {
     expect(await jobState(job.jobId)).toBe("running/1/pilot-doomed");
     await expect.poll(() => jobState(job.jobId), { timeout: (LOCK_SEC + 8) * 1000, interval: 100 }).toBe("activated/2/");
     // The lease check moves the record first, then puts the job back in its ready set (two writes).
-    await expect.poll(() => stage.dispatch.waitingCount(SITE), { timeout: 5000, interval: 100 }).toBe(1);
+    await expect.poll(() => stage.dispatch.waitingCount(SITE), { timeout: 15_000, interval: 100 }).toBe(1);
 
     const second = await startPilot("pilot-rescuer");
     expect(await exited(second.child)).toBe(0);

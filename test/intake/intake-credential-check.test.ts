@@ -40,7 +40,7 @@ beforeAll(async () => {
   await h.sites.publish(siteConfig([{ name: "CERN" }]));
   await h.catalog.addFiles("ds.a", lfns("a", 2), ["CERN"]);
   await delegate(h.people.bob, 3600);
-}, 60_000);
+});
 
 afterAll(async () => {
   await cache?.stop();

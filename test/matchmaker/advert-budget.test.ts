@@ -60,12 +60,12 @@ describe("the per-advert evaluation budget", () => {
     const refused = await hostile;
     expect(refused.reply).toMatchObject({ status: "error", code: ERR.MATCH_BUDGET_EXCEEDED });
     // The budget is 100 ms of evaluation; without it this advert alone held the event loop for
-    // 250 × 200 ms = 50 s. The margins (10 s, 5 s) are that far below 50 s so that a loaded CI
-    // machine (2 cores, load 20-40, a whole-suite run saw one answer take 1.7 s) cannot fail them
-    // while the unbudgeted evaluation still does, by far.
+    // 250 × 200 ms = 50 s. The margins (10 s each) are that far below 50 s so that a loaded CI
+    // machine (2 cores, load 20-40, a whole-suite run saw one answer take 1.7 s; the slowest of ten
+    // answers is what is bounded) cannot fail them while the unbudgeted evaluation still does, by far.
     expect(refused.ms).toBeLessThan(10_000);
     // Other pilots wait at most for about one budget on top of their normal answer time.
-    expect(Math.max(...during)).toBeLessThan(Math.max(...normal) + h.loaded.config.matchmaker.matchBudgetMs + 5_000);
+    expect(Math.max(...during)).toBeLessThan(Math.max(...normal) + h.loaded.config.matchmaker.matchBudgetMs + 10_000);
 
     // The same ad again is refused at once, without evaluating it a second time.
     const again = await timed(bad.advertise({ classad: hostileAd(bad.pilotId, site) }));

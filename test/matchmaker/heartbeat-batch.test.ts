@@ -78,7 +78,7 @@ describe("batched heartbeats", () => {
     expect(refusals[1].status === "error" && refusals[1].message).toMatch(/site 'HBB_BAD' sent on the subject of site 'OTHER_SITE'/);
     for (const x of [a, b]) expect((await h.store.getJob(x.job.jobId))?.state).toBe("sent");
     // Not JSON at all: the same code, in one line.
-    const raw = await h.nc.request(h.loaded.names.heartbeatFor("HBB_BAD"), new TextEncoder().encode("{not json"), { timeout: 5000 });
+    const raw = await h.nc.request(h.loaded.names.heartbeatFor("HBB_BAD"), new TextEncoder().encode("{not json"), { timeout: 15_000 });
     expect(JSON.parse(new TextDecoder().decode(raw.data))).toMatchObject({ status: "error", code: ERR.BAD_INPUT });
   });
 

@@ -46,7 +46,7 @@ beforeAll(async () => {
     },
     { timeout: 30_000, interval: 200 },
   );
-}, 60_000);
+});
 
 afterAll(async () => {
   if (child.exitCode === null) {

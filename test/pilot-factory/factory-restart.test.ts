@@ -98,16 +98,20 @@ describe("a truthful census across a factory restart", () => {
     // A new factory process: nothing in memory of the old one, only what Redis holds.
     const restartedAt = Date.now();
     const b = await start(q, new LocalAdapter({ env: { PATH: process.env.PATH }, cwd: repoRoot }), () => waiting, true);
+    // One census interval from when the new factory runs: its own start (connections, subscriptions)
+    // is not what converges, and on a loaded CI machine it alone can take seconds.
+    const upAt = Date.now();
     try {
+      // The wait is generous; the bound is on the time of the status itself (written by the cycle).
       const converged = await waitFor(
         "the status to show one idle pilot and two missed",
         async () => {
           const s = (await readFactoryStatus(redis, names, "fac-restart")).queues[0];
           return s.at > restartedAt && s.idle === 1 && s.lost === 2 && s.pending === 0 ? s : undefined;
         },
-        censusSec * 1000 + 2000,
+        30_000,
       );
-      expect(converged.at - restartedAt).toBeLessThanOrEqual(censusSec * 1000);
+      expect(converged.at - upAt).toBeLessThanOrEqual(censusSec * 1000);
       expect(converged.exited).toBe(2);
 
       // The pilot still alive keeps its census going: after two census intervals it is still idle, not missed.
@@ -123,7 +127,7 @@ describe("a truthful census across a factory restart", () => {
           const st = (await readFactoryStatus(redis, names, "fac-restart")).queues[0];
           return st.idle === 0 && st.lost === 3 ? st : undefined;
         },
-        censusSec * 1000 + 2000,
+        30_000,
       );
       expect(s.at - killedAt).toBeLessThanOrEqual(censusSec * 1000 + 1000);
     } finally {

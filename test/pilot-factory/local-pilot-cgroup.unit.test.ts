@@ -54,8 +54,11 @@ async function until(what: () => boolean, ms = 10_000): Promise<boolean> {
   return what();
 }
 
-/** Starts a "pilot" whose payload escapes with setsid, kills the pilot with SIGKILL, and asks the adapter after it. */
-async function killedPilot(adapter: LocalAdapter): Promise<{ escapee: string; gone: boolean }> {
+/**
+ * Starts a "pilot" whose payload escapes with setsid, kills the pilot with SIGKILL, and asks the
+ * adapter after it; `gone` says whether the escapee ended within `waitMs` of that.
+ */
+async function killedPilot(adapter: LocalAdapter, waitMs: number): Promise<{ escapee: string; gone: boolean }> {
   // A duration nobody else runs: the escapee's command line names it.
   const escapee = `300.${randomBytes(3).readUIntBE(0, 3)}`;
   const pilotCommand: PilotCommandBuilder = () => ({ command: "/bin/sh", args: ["-c", `setsid sleep ${escapee} </dev/null >/dev/null 2>&1 & wait`], env: {} });
@@ -71,13 +74,14 @@ async function killedPilot(adapter: LocalAdapter): Promise<{ escapee: string; go
   expect(await until(() => !existsSync(`/proc/${pilot!.pid}`) || readFileSync(`/proc/${pilot!.pid}/stat`, "utf8").includes(") Z "))).toBe(true);
   const view = await adapter.query([{ pilotId: launch.pilotId, batchId }]);
   expect(view.get(launch.pilotId)).toBe("gone");
-  return { escapee, gone: await until(() => pidsWithArg(escapee).length === 0, 3000) };
+  return { escapee, gone: await until(() => pidsWithArg(escapee).length === 0, waitMs) };
 }
 
 describe.runIf(canContain)("a local pilot killed with SIGKILL", () => {
   it("leaves no payload behind once the adapter finds it gone, setsid escapes included", async () => {
     const adapter = new LocalAdapter({ env: process.env });
-    const { gone } = await killedPilot(adapter);
+    // Generous: this waits for something to happen, and a loaded machine is slow to show it.
+    const { gone } = await killedPilot(adapter, 15_000);
     expect(gone).toBe(true);
     expect(adapter.orphansKilled).toBeGreaterThanOrEqual(1);
     expect([...adapter.started.values()][0].cgroup).toBeDefined();
@@ -86,7 +90,8 @@ describe.runIf(canContain)("a local pilot killed with SIGKILL", () => {
 
   it("without cgroups the escaped payload runs on (what the cgroup prevents)", async () => {
     const adapter = new LocalAdapter({ env: process.env, cgroups: false });
-    const { escapee, gone } = await killedPilot(adapter);
+    // Three seconds to see nothing happen: the escapee would live its 300 s.
+    const { escapee, gone } = await killedPilot(adapter, 3000);
     expect(gone).toBe(false);
     expect(pidsWithArg(escapee)).toHaveLength(1);
   });

@@ -106,7 +106,7 @@ afterAll(async () => {
   }
   await live?.close();
   rmSync(base, { recursive: true, force: true });
-}, 60_000);
+});
 
 describe("the payload contract under `wms factory run`", () => {
   it("hands the payload absolute paths and every documented variable, whatever folder the factory was started from", async () => {

@@ -28,7 +28,7 @@ describe("payload supervisor", () => {
     const grandchild = Number(readFileSync(pidFile, "utf8"));
     // Gone, or a zombie waiting for a container's init to reap it: either way not running.
     const state = (): string | undefined => (existsSync(`/proc/${grandchild}/stat`) ? readFileSync(`/proc/${grandchild}/stat`, "utf8").split(") ")[1]?.[0] : "gone");
-    await vi.waitFor(() => expect(["gone", "Z", "X"]).toContain(state()), { timeout: 5_000, interval: 20 });
+    await vi.waitFor(() => expect(["gone", "Z", "X"]).toContain(state()), { timeout: 15_000, interval: 20 });
     expect(o.killedFor?.code).toBe(ERR.PAYLOAD_WALLTIME_EXCEEDED);
     expect(o.signal).toBe("SIGTERM");
     expect(o.wallSec).toBeLessThan(10);

@@ -19,11 +19,11 @@ beforeAll(async () => {
     userDn: "/DC=org/DC=pilot-wms/OU=People/CN=Retry Rules",
     config: { jobs: { heartbeatSec: 0.5, leaseSec: 6, leaseCheckSec: 0.5 }, matchmaker: { nomatchBackoffSec: 0.2 } },
   });
-}, 60_000);
+});
 
 afterAll(async () => {
   await stage?.stop();
-}, 60_000);
+});
 
 function exited(p: ChildProcess): Promise<number | null> {
   if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve(p.exitCode);

@@ -51,7 +51,7 @@ afterAll(async () => {
   serviceRedis?.disconnect();
   await stage?.stop();
   if (account) removeUser(account.name);
-}, 60_000);
+});
 
 function exited(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => child.once("exit", (code) => resolve(code)));

@@ -43,7 +43,7 @@ describe("errors of a server that is away", () => {
     expect(toWmsError(closed).code).toBe(ERR.SERVICE_UNAVAILABLE);
 
     const nc = await openNatsAs(loaded, "operator", "outage-errors");
-    const none = await nc.request(loaded.names.subjects.intakeSubmit, new Uint8Array(), { timeout: 2000 }).then(
+    const none = await nc.request(loaded.names.subjects.intakeSubmit, new Uint8Array(), { timeout: 10_000 }).then(
       () => undefined,
       (err: unknown) => err,
     );

@@ -86,7 +86,7 @@ async function start(): Promise<RunningFactory> {
 
 /** Sends as any NATS client of the namespace would, and reads the factory's answer. */
 async function send(body: unknown): Promise<FactoryControlReply> {
-  const m = await nc.request(names().subjects.factoryControl, encoder.encode(JSON.stringify(body)), { timeout: 5000 });
+  const m = await nc.request(names().subjects.factoryControl, encoder.encode(JSON.stringify(body)), { timeout: 15_000 });
   return FactoryControlReply.parseJson(m.data);
 }
 
@@ -116,7 +116,7 @@ beforeAll(async () => {
   redis = redisAs("operator");
   operator = signer(issueOperator("night operator"));
   factory = await start();
-}, 60_000);
+});
 
 afterAll(async () => {
   await factory?.stop();

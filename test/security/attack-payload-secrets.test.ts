@@ -19,7 +19,7 @@ let stage: PilotStage;
 
 beforeAll(async () => {
   stage = await startPilotStage({ label: "nosy", site: SITE, userDn: USER_DN });
-}, 60_000);
+});
 
 afterAll(async () => {
   await stage?.stop();

@@ -33,10 +33,12 @@ function alive(pid: number): boolean {
 }
 
 // The escape: a new session, a double fork, the grandchild writes its pid and sleeps for minutes.
-const ESCAPE = 'setsid sh -c \'sh -c "echo \\$\\$ > $0; exec sleep 300" "$0" &\' "$1"; sleep 0.3';
+// The payload ends once the grandchild has written its pid (in its own session by then), not after
+// a fixed 0.3 s: on a loaded machine the payload's group could be gone before the escape was made.
+const ESCAPE = 'setsid sh -c \'sh -c "echo \\$\\$ > $0; exec sleep 300" "$0" &\' "$1"; while [ ! -s "$1" ]; do sleep 0.05; done';
 
 async function escapedPid(file: string): Promise<number> {
-  await expect.poll(() => existsSync(file) && readFileSync(file, "utf8").trim() !== "", { timeout: 5000, interval: 50 }).toBe(true);
+  await expect.poll(() => existsSync(file) && readFileSync(file, "utf8").trim() !== "", { timeout: 15_000, interval: 50 }).toBe(true);
   const pid = Number(readFileSync(file, "utf8").trim());
   escapees.push(pid);
   return pid;
@@ -56,7 +58,7 @@ describe("payload containment", () => {
     expect(alive(pid)).toBe(true);
     await launched.cleanup();
     // ...until the job's cleanup ends it.
-    await expect.poll(() => alive(pid), { timeout: 3000, interval: 50 }).toBe(false);
+    await expect.poll(() => alive(pid), { timeout: 15_000, interval: 50 }).toBe(false);
   });
 
   it("kills the escapee through the environment marker where no cgroup can be made", async () => {
@@ -69,6 +71,6 @@ describe("payload containment", () => {
     const pid = await escapedPid(pidFile);
     expect(alive(pid)).toBe(true);
     expect(await c.killAll()).toBeGreaterThanOrEqual(1);
-    await expect.poll(() => alive(pid), { timeout: 3000, interval: 50 }).toBe(false);
+    await expect.poll(() => alive(pid), { timeout: 15_000, interval: 50 }).toBe(false);
   });
 });

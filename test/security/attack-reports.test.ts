@@ -46,10 +46,13 @@ afterAll(async () => {
   rmSync(spool, { recursive: true, force: true });
 });
 
-/** The matchmaker sees a newly queued job within its index refresh: ask again until it does. */
+/**
+ * The matchmaker sees a newly queued job within its index refresh: ask again until it does, up to a
+ * deadline rather than a count of tries, as a loaded machine makes each advert slower.
+ */
 async function advertiseUntilMatched(pilot: TestPilot): Promise<MatchReply> {
   let reply = await pilot.advertise();
-  for (let i = 0; reply.status === "nomatch" && i < 20; i++) {
+  for (const until = Date.now() + 30_000; reply.status === "nomatch" && Date.now() < until; ) {
     await new Promise((r) => setTimeout(r, 250));
     reply = await pilot.advertise();
   }

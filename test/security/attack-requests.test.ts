@@ -16,7 +16,7 @@ beforeAll(async () => {
   h = await startIntakeHarness("attackreq");
   await h.sites.publish(siteConfig([{ name: "CERN", capacity: 100 }]));
   await h.catalog.addFiles("ds.a", lfns("a", 4), ["CERN"]);
-}, 60_000);
+});
 
 afterAll(async () => {
   await h?.close();

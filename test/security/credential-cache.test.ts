@@ -189,7 +189,7 @@ describe("credential cache", () => {
       [userNc, names.subjects.credDelegate, JSON.stringify({ schemaVersion: SCHEMA_VERSION, body: "{}", signature: "x".repeat(20), certChain: ["y".repeat(80)] })],
       [userNc, names.subjects.credInfo, JSON.stringify({ op: "certificate", extra: 1 })],
     ] as const) {
-      const reply = CredReply.parseJson((await from.request(subject, new TextEncoder().encode(payload), { timeout: 5000 })).data);
+      const reply = CredReply.parseJson((await from.request(subject, new TextEncoder().encode(payload), { timeout: 15_000 })).data);
       expect(reply.status).toBe("error");
       if (reply.status === "error") expect(reply.code).toBe(ERR.BAD_INPUT);
     }

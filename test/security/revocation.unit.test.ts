@@ -34,6 +34,8 @@ function serialOf(pem: string): string {
 }
 
 describe("certificate revocation", () => {
+  // A search of a few hundred RSA signatures (more with an unlucky CA key) took 11 s on a machine at
+  // load 45: the default 30 s is too close.
   it("reads a CRL whose signature bytes happen to parse as DER (forge would decode that BIT STRING)", () => {
     // Search CRL numbers until the signature's bytes read as ASN.1 (about one in a few hundred):
     // such a CRL was refused as not signed by the CA, so a revocation did not take effect.
@@ -46,7 +48,7 @@ describe("certificate revocation", () => {
     }
     expect(found, "no CRL number in range gave such a signature").toBeDefined();
     expect(readCrl(found!, createPublicKey(ca.certPem)).entries).toEqual([]);
-  });
+  }, 120_000);
 
   it("writes a CRL that OpenSSL verifies against the CA and reads back with its serial and reason", () => {
     const victim = issue("user", "Crl Openssl");
@@ -95,24 +97,17 @@ describe("certificate revocation", () => {
   });
 
   it("a running verifier picks a new CRL up after its check interval, without being reloaded", async () => {
-    const trust = loadTrust(fixture().dir, { crlCheckMs: 300 });
+    const crlCheckMs = 300;
+    const trust = loadTrust(fixture().dir, { crlCheckMs });
     const c = issue("pilot", "watched-pilot");
     // Verified and cached before the revocation...
     expect(verifyChain([c.certPem], trust).kind).toBe("pilot");
     revokeCertificate(fixture().dir, { certPem: c.certPem });
-    const started = Date.now();
-    let code: number | undefined;
-    while (Date.now() - started < 5000 && code === undefined) {
-      try {
-        verifyChain([c.certPem], trust);
-        await new Promise((r) => setTimeout(r, 50));
-      } catch (e) {
-        code = (e as { code?: number }).code;
-      }
-    }
-    // ...and refused once the interval passed, although its verification was cached.
-    expect(code).toBe(ERR.SEC_CERT_REVOKED);
-    expect(Date.now() - started).toBeLessThan(2000);
+    // ...and refused by a verification that starts once the interval has passed since the file was
+    // written, although its verification was cached. The bound is on when that verification starts
+    // (a later one only finds the file older), not on how long a loop of them takes on a loaded machine.
+    await new Promise((r) => setTimeout(r, crlCheckMs + 100));
+    expect(() => verifyChain([c.certPem], trust)).toThrow(expect.objectContaining({ code: ERR.SEC_CERT_REVOKED }));
   });
 
   it("keeps the last good list when the CRL file is deleted, replaced by a foreign CA's, or an older one", () => {

@@ -13,7 +13,7 @@ const dir = mkdtempSync(join(tmpdir(), "wms-secrets-cli-"));
 
 beforeAll(async () => {
   s = await startAuthServers("secretscli");
-}, 60_000);
+});
 afterAll(async () => {
   await s?.stop();
   rmSync(dir, { recursive: true, force: true });
