@@ -9,6 +9,7 @@ import { Command, CommanderError } from "commander";
 import { EXIT, EXIT_CODES_HELP, PROCESS_IO, reportError, type CliIo } from "./error-reporting.ts";
 import { COMMAND_GROUPS } from "./commands/index.ts";
 import { rememberConfigOrigin, withDeploymentHint } from "./deployment-hint.ts";
+import { unknownSubcommand, usageError } from "./usage-error.ts";
 
 /** The one version source: package.json, found from this file whether it runs as TS or compiled. */
 export function packageVersion(): string {
@@ -64,12 +65,14 @@ export async function runWms(argv: readonly string[], io: CliIo = PROCESS_IO): P
     program.outputHelp();
     return EXIT.ok;
   }
+  // Before commander: it would answer `wms factory frob --help` with the group's help and exit 0.
+  const unknown = unknownSubcommand(program, argv);
+  if (unknown !== undefined) return reportError(unknown, io);
   try {
     await program.parseAsync([...argv], { from: "user" });
     return typeof process.exitCode === "number" ? process.exitCode : EXIT.ok;
   } catch (e) {
     if (e instanceof CommanderError) {
-      const { usageError } = await import("./usage-error.ts");
       const w = usageError(e, program, argv);
       return w === undefined ? EXIT.ok : reportError(w, io);
     }

@@ -55,6 +55,12 @@ function groups(cmd: Command, path: string[] = []): Array<{ path: string[]; cmd:
   return [...here, ...cmd.commands.flatMap((c) => groups(c, [...path, c.name()]))];
 }
 
+/** Commands that have subcommands and take no argument of their own, so any other word is a mistake. */
+function withSubcommands(cmd: Command, path: string[] = []): Array<{ path: string[]; cmd: Command }> {
+  const here = cmd.commands.length > 0 && cmd.registeredArguments.length === 0 ? [{ path, cmd }] : [];
+  return [...here, ...cmd.commands.flatMap((c) => withSubcommands(c, [...path, c.name()]))];
+}
+
 const takesValue = (o: Option): boolean => o.required || o.optional;
 
 /** A value the option's own parser accepts ("x" for plain strings). */
@@ -109,7 +115,11 @@ function generatedCases(): Case[] {
   ];
   for (const { path } of groups(program)) {
     cases.push({ label: `${path.join(" ")}: no subcommand`, args: path });
-    cases.push({ label: `${path.join(" ")}: unknown subcommand`, args: [...path, "frobnicate"] });
+  }
+  // Every command with subcommands, a group with an action of its own (`wms pilot`) included,
+  // refuses a word that names none of them, even when --help follows it.
+  for (const { path } of withSubcommands(program)) {
+    for (const tail of [[], ["--help"], ["-h"]]) cases.push({ label: `${path.join(" ")}: unknown subcommand ${tail.join(" ")}`, args: [...path, "frobnicate", ...tail] });
   }
   for (const { path, cmd } of leaves(program)) {
     const name = path.join(" ");
@@ -190,6 +200,19 @@ describe("wms usage errors", () => {
     expect(r.stderr).toBe("wms: error E1008 USAGE: The command line is not valid: required option '--dir <dir>' not specified (see 'wms pki init --help')\n");
     const g = await wms(["pki"]);
     expect(g.stderr).toBe("wms: error E1008 USAGE: The command line is not valid: 'wms pki' needs a command: init, issue, revoke, crl, export, rotate-seal-key (see 'wms pki --help')\n");
+  });
+
+  it("answers an unknown subcommand followed by --help with one line naming the group's commands, not the group's help", async () => {
+    const line = "wms: error E1008 USAGE: The command line is not valid: unknown command 'wms' for 'wms factory'; its commands are run, set, status (see 'wms factory --help')\n";
+    for (const args of [["factory", "wms", "--help"], ["factory", "wms"], ["--config", "x.yaml", "factory", "wms", "-h"], ["factory", "help", "wms"]]) {
+      const r = await wms(args);
+      expect({ args, code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({ args, code: 2, stdout: "", stderr: line });
+    }
+    // A group's own argument is not a subcommand, and asking for a real one's help still works.
+    expect((await wms(["errors", "1008", "--json"])).code).toBe(0);
+    const help = await wms(["factory", "status", "--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("Usage: wms factory status");
   });
 
   it("keeps old option spellings working, with a one-line deprecation warning", async () => {
