@@ -11,7 +11,7 @@ import { openRabbit, openRedis } from "../platform/connections.ts";
 import { checkRabbit, checkRedis } from "../platform/service-check.ts";
 import { deleteNamespaceKeys } from "../platform/namespace-cleanup.ts";
 import { redactUrl } from "../platform/service-targets.ts";
-import { deleteTopology } from "../agents/reports/topology.ts";
+import { purgeTopology, type TopologyPurge } from "../agents/reports/topology.ts";
 
 export type PurgedService = "redis" | "rabbitmq";
 
@@ -26,7 +26,8 @@ export interface PurgeTarget {
 export interface PurgeResult {
   readonly namespace: string;
   readonly redis?: { readonly where: string; readonly keysDeleted: number };
-  readonly rabbitmq?: { readonly where: string; readonly queues: readonly string[]; readonly exchanges: readonly string[] };
+  /** What RabbitMQ confirmed deleted, and what was already absent (an earlier purge, agents never started). */
+  readonly rabbitmq?: { readonly where: string } & TopologyPurge;
   readonly skipped: ReadonlyArray<{ readonly service: string; readonly why: string }>;
 }
 
@@ -80,13 +81,10 @@ export async function purgeNamespace(loaded: LoadedConfig, targets: readonly Pur
   if (q) {
     const conn = await openRabbit(owners.rabbitmq.config);
     try {
-      const ch = await conn.createChannel();
-      await deleteTopology(ch, names);
-      await ch.close();
+      rabbitmq = { where: q.where, ...(await purgeTopology(conn, names)) };
     } finally {
       await conn.close().catch(() => undefined);
     }
-    rabbitmq = { where: q.where, queues: Object.values(names.rabbit.queues), exchanges: [names.rabbit.reportsExchange, names.rabbit.deadLetterExchange] };
   }
   return { namespace: names.namespace, ...(redis && { redis }), ...(rabbitmq && { rabbitmq }), skipped };
 }

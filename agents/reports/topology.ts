@@ -2,7 +2,7 @@
 // it on every (re)connect: the declarations are idempotent, and a publisher that declares the queues
 // itself never publishes into an exchange with nothing bound (a topic exchange drops unroutable
 // messages, which would lose reports sent before any agent ever started).
-import type { Channel } from "amqplib";
+import type { Channel, ChannelModel } from "amqplib";
 import { ERR, WmsError, type ReportKind, type WireNames } from "../../schemas/index.ts";
 
 /** Which report kinds each consumer queue receives. */
@@ -89,4 +89,57 @@ export async function deleteTopology(channel: Channel, names: WireNames): Promis
   for (const q of Object.values(r.queues)) await channel.deleteQueue(q);
   await channel.deleteExchange(r.reportsExchange);
   await channel.deleteExchange(r.deadLetterExchange);
+}
+
+/** What a purge found: the names it deleted, and those that were not there to delete. */
+export interface TopologyPurge {
+  readonly queues: { readonly deleted: readonly string[]; readonly absent: readonly string[]; readonly messagesDropped: number };
+  readonly exchanges: { readonly deleted: readonly string[]; readonly absent: readonly string[] };
+}
+
+const isNotFound = (e: unknown): boolean => (e as { code?: unknown }).code === 404;
+
+/**
+ * deleteTopology for `wms down --purge`, saying what it did: queue.delete and exchange.delete
+ * answer ok for a name that does not exist, so each name is first looked up with a passive declare
+ * (a 404 closes its channel, hence one channel per name) and reported deleted or absent.
+ */
+export async function purgeTopology(conn: ChannelModel, names: WireNames): Promise<TopologyPurge> {
+  const r = names.rabbit;
+  const queues = { deleted: [] as string[], absent: [] as string[], messagesDropped: 0 };
+  const exchanges = { deleted: [] as string[], absent: [] as string[] };
+  const each = async (name: string, f: (ch: Channel) => Promise<void>, into: { deleted: string[]; absent: string[] }): Promise<void> => {
+    const ch = await conn.createChannel();
+    ch.on("error", () => undefined);
+    try {
+      await f(ch);
+      into.deleted.push(name);
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+      into.absent.push(name);
+    } finally {
+      await ch.close().catch(() => undefined);
+    }
+  };
+  for (const q of Object.values(r.queues)) {
+    await each(
+      q,
+      async (ch) => {
+        await ch.checkQueue(q);
+        queues.messagesDropped += (await ch.deleteQueue(q)).messageCount;
+      },
+      queues,
+    );
+  }
+  for (const x of [r.reportsExchange, r.deadLetterExchange]) {
+    await each(
+      x,
+      async (ch) => {
+        await ch.checkExchange(x);
+        await ch.deleteExchange(x);
+      },
+      exchanges,
+    );
+  }
+  return { queues, exchanges };
 }

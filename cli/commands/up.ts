@@ -133,7 +133,13 @@ export function registerUp(program: Command): void {
         process.stdout.write(stopped ? `stopped ${stopped.processes} process(es) for ${dir}${stopped.note}\n` : `nothing runs for ${dir}\n`);
         if (purged) {
           if (purged.redis) process.stdout.write(`purged namespace ${purged.namespace} on ${purged.redis.where}: ${purged.redis.keysDeleted} key(s)\n`);
-          if (purged.rabbitmq) process.stdout.write(`purged namespace ${purged.namespace} on ${purged.rabbitmq.where}: ${purged.rabbitmq.queues.length} queue(s), ${purged.rabbitmq.exchanges.length} exchange(s)\n`);
+          const q = purged.rabbitmq;
+          if (q) {
+            const absent = q.queues.absent.length + q.exchanges.absent.length;
+            process.stdout.write(
+              `purged namespace ${purged.namespace} on ${q.where}: ${q.queues.deleted.length} queue(s) (${q.queues.messagesDropped} message(s) in them), ${q.exchanges.deleted.length} exchange(s)${absent > 0 ? `; ${absent} already absent` : ""}\n`,
+            );
+          }
           for (const s of purged.skipped) process.stdout.write(`  ${s.service}: nothing deleted (${s.why})\n`);
         }
       }),

@@ -21,6 +21,16 @@ const { dir, wms } = grid;
 let loaded: LoadedConfig;
 let other: WireNames;
 
+interface Purged {
+  stopped: boolean;
+  purged: {
+    namespace: string;
+    redis: { keysDeleted: number };
+    rabbitmq: { queues: { deleted: string[]; absent: string[]; messagesDropped: number }; exchanges: { deleted: string[]; absent: string[] } };
+    skipped: Array<{ service: string }>;
+  };
+}
+
 function keysOf(ns: string): string[] {
   return [`${ns}:purge:plain`, `${ns}:{${ns}:site:SITE_A}:queue`, `{${ns}}:bull-like`];
 }
@@ -102,11 +112,16 @@ describe("wms down --purge", () => {
     const r = await wms(["down", "--purge", "--yes", "--json"]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
-    const out = JSON.parse(r.stdout) as { stopped: boolean; purged: { namespace: string; redis: { keysDeleted: number }; rabbitmq: { queues: string[]; exchanges: string[] }; skipped: Array<{ service: string }> } };
+    const out = JSON.parse(r.stdout) as Purged;
     expect(out.stopped).toBe(false);
     expect(out.purged.namespace).toBe(loaded.names.namespace);
     expect(out.purged.redis.keysDeleted).toBe(3);
-    expect(out.purged.rabbitmq.queues.sort()).toEqual(Object.values(loaded.names.rabbit.queues).sort());
+    const queues = Object.values(loaded.names.rabbit.queues).sort();
+    const exchanges = [loaded.names.rabbit.reportsExchange, loaded.names.rabbit.deadLetterExchange].sort();
+    expect(out.purged.rabbitmq.queues).toMatchObject({ absent: [], messagesDropped: 0 });
+    expect([...out.purged.rabbitmq.queues.deleted].sort()).toEqual(queues);
+    expect(out.purged.rabbitmq.exchanges).toMatchObject({ absent: [] });
+    expect([...out.purged.rabbitmq.exchanges.deleted].sort()).toEqual(exchanges);
     expect(out.purged.skipped.map((s) => s.service)).toEqual(["nats"]);
     expect(await existing(keysOf(loaded.names.namespace))).toBe(0);
     expect(await queuesExist(loaded.names)).toEqual(Object.values(loaded.names.rabbit.queues).map(() => false));
@@ -114,9 +129,16 @@ describe("wms down --purge", () => {
     // The neighbour is whole.
     expect(await existing(keysOf(other.namespace))).toBe(3);
     expect(await queuesExist(other)).toEqual(Object.values(other.rabbit.queues).map(() => true));
-    // Again: nothing left to delete, and it says so.
+    // Again: nothing left to delete, and it says so: every name is reported absent, none deleted.
     const again = await wms(["down", "--purge", "--yes"]);
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(new RegExp(`^nothing runs for .*\\npurged namespace ${loaded.names.namespace} on .*: 0 key\\(s\\)\\n`));
+    expect(again.stdout).toContain(`: 0 queue(s) (0 message(s) in them), 0 exchange(s); ${queues.length + exchanges.length} already absent\n`);
+    const json = await wms(["down", "--purge", "--yes", "--json"]);
+    const twice = (JSON.parse(json.stdout) as Purged).purged.rabbitmq;
+    expect(twice.queues.deleted).toEqual([]);
+    expect([...twice.queues.absent].sort()).toEqual(queues);
+    expect(twice.exchanges.deleted).toEqual([]);
+    expect([...twice.exchanges.absent].sort()).toEqual(exchanges);
   });
 });
