@@ -5,7 +5,7 @@
 // autocluster), and for the ordering argument between the two steps of a claim.
 import { ERR, type JobSpec, type WireNames } from "../schemas/index.ts";
 import { isCluster, replicaWaiter, type RedisClient } from "../platform/redis-client.ts";
-import { randomHex, sealReportKey, type ServiceSealer } from "../security/index.ts";
+import { randomHex, sealReportKey, type PilotTokenStore, type PilotTokenUse, type ServiceSealer } from "../security/index.ts";
 import { JobStore, type SideWrites } from "./job-store.ts";
 import { LEASED_STATES, type JobState } from "./lifecycle.ts";
 import { AUTOCLUSTER_ID_RE, autoclusterId, autoclusterKey, type AutoclusterKey } from "./autocluster.ts";
@@ -78,6 +78,15 @@ export interface ClaimWrites<T> {
   readonly value: T;
 }
 
+/**
+ * A pilot token's use made in the claim's own step (use-claim-6.lua): one round trip for both. A
+ * token refused claims nothing, and the claim rejects with the store's coded error.
+ */
+export interface ClaimTokenUse {
+  readonly use: PilotTokenUse;
+  readonly store: Pick<PilotTokenStore, "refusal">;
+}
+
 /** What the lease check did with one job, for logs and metrics. */
 export type StallOutcome = "requeued" | "failed" | "dropped" | "skipped";
 
@@ -93,6 +102,8 @@ const EXPIRED_PER_ROUND = 200;
 
 const claimScript = jobScript("claim-5", { batched: true });
 const claimMoveScript = jobScript("claim-move-5", { batched: true });
+const useClaimScript = jobScript("use-claim-6", { batched: true });
+const useClaimMoveScript = jobScript("use-claim-move-6", { batched: true });
 const enqueueScript = jobScript("enqueue-5");
 const requeueScript = jobScript("requeue-6");
 const releaseScript = jobScript("release-3", { batched: true });
@@ -277,10 +288,14 @@ export class DispatchQueues {
    * belong to it (the matchmaker's one-time key), made before the claim is returned: the key can
    * only be used by a pilot that received the claim, so it never exists for a claim that did not
    * happen; a crash before it is written leaves a claim no pilot heard of, which expires.
+   *
+   * `tokenUse`: a pilot token's use, made first in the claim's own step (its record is in the site's
+   * shard): a token refused claims nothing and the claim rejects with its coded error; a token used
+   * is spent whether or not a job was taken, as a use on its own would be.
    */
   async claim(site: string, autoclusters: string | readonly string[], holder: string | ClaimHolder): Promise<ClaimedJob | undefined>;
-  async claim<T>(site: string, autoclusters: string | readonly string[], holder: string | ClaimHolder, withClaim: (job: ClaimTarget) => ClaimWrites<T>): Promise<(ClaimedJob & { readonly extra: T }) | undefined>;
-  async claim<T>(site: string, autoclusters: string | readonly string[], holder: string | ClaimHolder, withClaim?: (job: ClaimTarget) => ClaimWrites<T>): Promise<(ClaimedJob & { readonly extra?: T }) | undefined> {
+  async claim<T>(site: string, autoclusters: string | readonly string[], holder: string | ClaimHolder, withClaim: (job: ClaimTarget) => ClaimWrites<T>, tokenUse?: ClaimTokenUse): Promise<(ClaimedJob & { readonly extra: T }) | undefined>;
+  async claim<T>(site: string, autoclusters: string | readonly string[], holder: string | ClaimHolder, withClaim?: (job: ClaimTarget) => ClaimWrites<T>, tokenUse?: ClaimTokenUse): Promise<(ClaimedJob & { readonly extra?: T }) | undefined> {
     const { pilotId, reportKey = "" } = typeof holder === "string" ? { pilotId: holder } : holder;
     // The autoclusters are copied into ARGV before the first wait: the caller may change its list
     // while this claim waits on Redis (the plumbing floor drops empty autoclusters from it), and a
@@ -288,7 +303,7 @@ export class DispatchQueues {
     // an autocluster id past the end of ARGV.
     const acs = typeof autoclusters === "string" ? [autoclusters] : autoclusters;
     const n = acs.length;
-    if (n === 0) return undefined;
+    if (n === 0 && tokenUse === undefined) return undefined;
     const sk = this.keys.site(site);
     // KEYS and ARGV filled in place (no spread or map copies: this is the per-match path).
     const keys = new Array<string>(5 + n);
@@ -305,11 +320,14 @@ export class DispatchQueues {
     }
     // On a single server the record's move runs in the claim's own script: one round trip and one
     // batching turn fewer per match than the two steps, which a Redis Cluster needs (two slots).
-    if (this.oneServer) return this.claimInOneStep(site, keys, args, pilotId, reportKey, withClaim);
-    for (;;) {
+    if (this.oneServer) return this.claimInOneStep(site, keys, args, pilotId, reportKey, withClaim, tokenUse);
+    for (let first = true; ; first = false) {
       args[0] = Date.now() + this.opts.lockMs;
       args[1] = randomHex(12);
-      const res = (await claimScript.run(this.redis, keys, args)) as string[];
+      // The token is used by the first try only: a retry (the record had moved on) spends no more.
+      const withToken = first ? tokenUse : undefined;
+      const res = (await (withToken ? useClaimScript.run(this.redis, [withToken.use.key, ...keys], [...withToken.use.args, ...args]) : claimScript.run(this.redis, keys, args))) as string[];
+      if (withToken && res[0] === "") throw await withToken.store.refusal(withToken.use, res.slice(1));
       if (res.length < 3) return undefined;
       const [jobId, ac, token] = res;
       // Always written, empty when unsealed, so no earlier attempt's seal stays on the record.
@@ -350,17 +368,20 @@ export class DispatchQueues {
    * covers the job id, so it is written after, beside the claim's own writes, in the same round
    * trip, and both are in place before the claim is returned (and so before any envelope leaves).
    */
-  private async claimInOneStep<T>(site: string, keys: string[], claimArgs: Array<string | number>, pilotId: string, reportKey: string, withClaim?: (job: ClaimTarget) => ClaimWrites<T>): Promise<(ClaimedJob & { readonly extra?: T }) | undefined> {
+  private async claimInOneStep<T>(site: string, keys: string[], claimArgs: Array<string | number>, pilotId: string, reportKey: string, withClaim?: (job: ClaimTarget) => ClaimWrites<T>, tokenUse?: ClaimTokenUse): Promise<(ClaimedJob & { readonly extra?: T }) | undefined> {
     const sk = this.keys.site(site);
     const sealer = reportKey !== "" ? this.opts.reportKeySealer : undefined;
-    for (;;) {
+    for (let first = true; ; first = false) {
       const now = Date.now();
       claimArgs[0] = now + this.opts.lockMs;
       claimArgs[1] = randomHex(12);
-      const args: Array<string | number> = [claimArgs.length];
+      // The token is used by the first try only (use-claim-move-6.lua): a retry spends no more.
+      const withToken = first ? tokenUse : undefined;
+      const args: Array<string | number> = withToken ? [withToken.use.args[0], withToken.use.args[1], claimArgs.length] : [claimArgs.length];
       for (const a of claimArgs) args.push(a);
       this.jobs.appendClaimMoveArgs(args, { pilotId, reportKey, reportKeySeal: "" }, now);
-      const res = (await claimMoveScript.run(this.redis, keys, args)) as unknown[];
+      const res = (await (withToken ? useClaimMoveScript.run(this.redis, [withToken.use.key, ...keys], args) : claimMoveScript.run(this.redis, keys, args))) as unknown[];
+      if (withToken && res[0] === "") throw await withToken.store.refusal(withToken.use, res.slice(1));
       if (res.length < 3) return undefined;
       const jobId = res[0] as string;
       const ac = res[1] as string;

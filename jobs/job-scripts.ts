@@ -1,7 +1,8 @@
 // The one loader of jobs/ Lua scripts. Each script is a file in scripts/ named `<name>-<number of
 // fixed KEYS>.lua` (BullMQ's convention), its KEYS listed at its top. At load time `--@include x`
 // pastes scripts/x.lua (the fencing check lives once, in fence.lua) and `--@FINAL_SET`,
-// `--@FINAL_LIST`, `--@REPORTING_SET` become lifecycle.ts's lists, so no script spells a state list.
+// `--@FINAL_LIST`, `--@REPORTING_SET` become lifecycle.ts's lists, so no script spells a state list,
+// and `--@PILOT_TOKEN_USE` the pilot token's use, whose owner is security/pilot-token-store.ts.
 //
 // Every script touches one Redis Cluster hash slot: a site shard or a task shard (keys.ts). A script
 // names every key it touches in KEYS (none is built inside Lua), and `run` refuses a call whose
@@ -9,6 +10,7 @@
 // CROSSSLOT on a cluster.
 import { readFileSync } from "node:fs";
 import { batchedRedisScript, redisScript, sameSlot, type RedisClient, type RedisScript } from "../platform/redis-script.ts";
+import { PILOT_TOKEN_USE_LUA } from "../security/index.ts";
 import { FINAL_STATES, REPORTING_STATES } from "./lifecycle.ts";
 
 const DIR = new URL("./scripts/", import.meta.url);
@@ -22,7 +24,8 @@ export function loadLua(file: string): string {
     .replace(/^--@include (\S+)$/gm, (_, name: string) => loadLua(name))
     .replaceAll("--@FINAL_SET", luaSet(FINAL_STATES))
     .replaceAll("--@FINAL_LIST", luaList(FINAL_STATES))
-    .replaceAll("--@REPORTING_SET", luaSet(REPORTING_STATES));
+    .replaceAll("--@REPORTING_SET", luaSet(REPORTING_STATES))
+    .replace(/^--@PILOT_TOKEN_USE$/m, () => PILOT_TOKEN_USE_LUA);
 }
 
 /** The fixed number of KEYS a script file declares in its name (`claim-5` → 5). */

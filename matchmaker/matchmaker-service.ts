@@ -40,6 +40,7 @@ import {
   openSealer,
   openSealVerifier,
   PilotTokenStore,
+  type PilotTokenUse,
   randomHex,
   SealKeyFile,
   sealKeysFile,
@@ -299,16 +300,16 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
   }
 
   /**
-   * `admitted` (the token check) is awaited before anything is claimed, but runs alongside the
-   * index read. `withKey` makes the one-time key the claim writes in its own atomic step.
+   * The pilot token's use (`token`) is made in the claim's own step, or on its own when there is
+   * nothing to claim; either way before the advert is answered, and a token refused claims nothing.
+   * `withKey` makes the one-time key the claim writes before it is returned.
    */
-  async function bestJob(site: string, machine: ClassAd, holder: ClaimHolder, admitted: Promise<unknown>, withKey: (job: ClaimTarget) => ClaimWrites<string>): Promise<(ClaimedJob & { readonly extra: string }) | undefined> {
+  async function bestJob(site: string, machine: ClassAd, holder: ClaimHolder, token: PilotTokenUse, withKey: (job: ClaimTarget) => ClaimWrites<string>): Promise<(ClaimedJob & { readonly extra: string }) | undefined> {
     const pilotId = holder.pilotId;
-    // From memory when the index is fresh (no promise of its own), else read beside the token check.
+    // From memory when the index is fresh (no promise of its own).
     let acs = index.liveNow(site);
-    if (acs === undefined) [acs] = await Promise.all([index.live(site), admitted]);
-    else await admitted;
-    if (acs.length === 0) return undefined;
+    if (acs === undefined) acs = await index.live(site);
+    if (acs.length === 0) return spentFor(token);
     const matching: RankedCandidate[] = [];
     // One evaluation budget for the whole advert (every autocluster's Requirements, Ranks and
     // regexps together): a hostile ad costs at most that much of the event loop, then is refused.
@@ -322,18 +323,26 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     } catch (e) {
       if (!(e instanceof EvalBudgetExceeded)) throw e;
       cache.markOverBudget(machine);
+      // A refused token's error comes first, as it did when the token was checked before matching.
+      await tokens.spend(token);
       throw overBudget(site, pilotId, e.detail);
     }
-    if (matching.length === 0) return undefined;
+    if (matching.length === 0) return spentFor(token);
     if (matching.length > 1) await usage.prefetch(matching.map((c) => c.key.userDn));
     // One claim over the ordered candidates (one script in the site's shard); each one ahead of the
     // autocluster that answered was empty.
     const ordered = matching.length > 1 ? orderCandidates(matching, (dn) => usage.usageOf(dn)) : matching;
     // The pilot's report key is bound to the attempt in the claim's own step: its reports must carry it.
-    const claimed = await dispatch.claim(site, ordered.map((c) => c.ac), holder, withKey);
+    const claimed = await dispatch.claim(site, ordered.map((c) => c.ac), holder, withKey, { use: token, store: tokens });
     const answered = claimed ? ordered.findIndex((c) => c.ac === claimed.autocluster) : ordered.length;
     for (const c of ordered.slice(0, answered)) index.markEmpty(site, c.ac);
     return claimed;
+  }
+
+  /** No claim to make: the token's use is made on its own (its refusal thrown), and no job is answered. */
+  async function spentFor(token: PilotTokenUse): Promise<undefined> {
+    await tokens.spend(token);
+    return undefined;
   }
 
   // Checked before anything is spent or claimed: a key we cannot encrypt to would strand a job.
@@ -371,18 +380,18 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     const advert = MachineAdvert.parseJson(data);
     checkSubjectSite("advert", advert.site, subjectSite);
     checkPublicKey(advert.publicKey);
-    // The token round trip overlaps the machine ad's parse; nothing is claimed before it is spent.
-    const admitted = tokens.consume(advert.token, advert.site);
-    admitted.catch(() => undefined);
+    // The token is used in the claim's own step (one round trip for both, jobs/README.md), or on its
+    // own when the advert ends before a claim; a refused token's error comes before any other.
+    const token = tokens.use(advert.token, advert.site);
     let machine: ClassAd;
     try {
       machine = cache.machineAd(advert.classad);
     } catch (e) {
-      await admitted;
+      await tokens.spend(token);
       throw new WmsError(ERR.MATCH_BAD_MACHINE_AD, (e as Error).message);
     }
     if (cache.isOverBudget(machine)) {
-      await admitted;
+      await tokens.spend(token);
       throw overBudget(advert.site, advert.pilotId, "this ad ran over it before");
     }
     // The key is bound to the attempt the claim's record move made, the one the envelope names.
@@ -390,7 +399,7 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
       const k = keys.prepare({ userDn: job.userDn, jobId: job.jobId, pilotId: advert.pilotId, attempt: job.attempt, site: advert.site, ttlSec: config.credentials.oneTimeKeyTtlSec });
       return { writes: { set: [k] }, value: k.secret };
     };
-    const claimed = await bestJob(advert.site, machine, { pilotId: advert.pilotId, reportKey: advert.reportKey }, admitted, withKey);
+    const claimed = await bestJob(advert.site, machine, { pilotId: advert.pilotId, reportKey: advert.reportKey }, token, withKey);
     if (!claimed) return nomatch(`no waiting job at ${advert.site} matches this pilot`);
     try {
       const job = claimed.spec;

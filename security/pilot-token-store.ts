@@ -23,16 +23,38 @@ const RETAIN_MS = 86_400_000;
 // One script, so check-and-decrement is atomic: two matchmakers racing on the last use cannot
 // both win, and a refused attempt (wrong site, expired) spends nothing. A token's record lives in
 // its site's shard, so the consumes of one wave of adverts from a site batch into one script run
-// on a Redis Cluster too. KEYS: 1 the token's record in the shard of the site the advert names.
-const CONSUME = batchedRedisScript(`
-local h = redis.call('HMGET', KEYS[1], 'site', 'factoryId', 'usesLeft', 'expiresAt')
-if not h[1] then return {'unknown'} end
-if tonumber(ARGV[2]) >= tonumber(h[4]) then return {'expired'} end
-if h[1] ~= ARGV[1] then return {'wrong-site', h[1]} end
-if tonumber(h[3]) <= 0 then return {'spent'} end
-local left = redis.call('HINCRBY', KEYS[1], 'usesLeft', -1)
-return {'ok', h[2], tostring(left)}
+// on a Redis Cluster too, and the matchmaker's claim, in the same shard, runs this same function
+// first in its own step (jobs/scripts/use-claim-6.lua): one round trip for both, and a token
+// refused there claims nothing. KEYS: 1 the token's record in the shard of the site the advert
+// names. ARGV: 1 that site, 2 now (ms). Returns {'ok', factoryId, uses left} or {refusal, detail}.
+export const PILOT_TOKEN_USE_LUA = `
+local function use_pilot_token(KEYS, ARGV)
+  local h = redis.call('HMGET', KEYS[1], 'site', 'factoryId', 'usesLeft', 'expiresAt')
+  if not h[1] then return {'unknown'} end
+  if tonumber(ARGV[2]) >= tonumber(h[4]) then return {'expired'} end
+  if h[1] ~= ARGV[1] then return {'wrong-site', h[1]} end
+  if tonumber(h[3]) <= 0 then return {'spent'} end
+  local left = redis.call('HINCRBY', KEYS[1], 'usesLeft', -1)
+  return {'ok', h[2], tostring(left)}
+end
+`;
+const CONSUME = batchedRedisScript(`${PILOT_TOKEN_USE_LUA}
+return use_pilot_token(KEYS, ARGV)
 `);
+
+/**
+ * One use of a pilot token, ready to be made: the script's key and arguments (PILOT_TOKEN_USE_LUA),
+ * by `PilotTokenStore.spend` alone or by the claim's own step (`DispatchQueues.claim`), whose reply
+ * `PilotTokenStore.settle` reads.
+ */
+export interface PilotTokenUse {
+  /** The token's record (KEYS[1]). */
+  readonly key: string;
+  /** ARGV: the site the advert names, and now (ms). */
+  readonly args: readonly [site: string, now: string];
+  /** The token's hash: an unknown token's site is looked up by it. */
+  readonly hash: string;
+}
 
 /** A token's record (the consume script's one key), in the shard of the site it was minted for. */
 export function pilotTokenKey(names: WireNames, site: string, tokenHash: string): string {
@@ -76,25 +98,45 @@ export class PilotTokenStore {
     return token;
   }
 
-  async consume(token: string, site: string): Promise<ConsumedToken> {
+  /** A use of `token` at `site`, to be made by `spend` or inside a claim (PilotTokenUse). */
+  use(token: string, site: string): PilotTokenUse {
     const hash = secretHash(token);
-    let r = (await CONSUME.run(this.redis, [this.key(site, hash)], [site, String(this.clock())])) as string[];
+    return { key: this.key(site, hash), args: [site, String(this.clock())], hash };
+  }
+
+  async consume(token: string, site: string): Promise<ConsumedToken> {
+    return this.spend(this.use(token, site));
+  }
+
+  /** Makes the use on its own (a batched script call): the token's reply, or its refusal thrown. */
+  async spend(use: PilotTokenUse): Promise<ConsumedToken> {
+    return this.settle(use, (await CONSUME.run(this.redis, [use.key], use.args)) as readonly unknown[]);
+  }
+
+  /** What the use script answered: the consumer's result, or its refusal thrown (`refusal`). */
+  async settle(use: PilotTokenUse, reply: readonly unknown[]): Promise<ConsumedToken> {
+    if (reply[0] === "ok") return { factoryId: String(reply[1]), usesLeft: Number(reply[2]) };
+    throw await this.refusal(use, reply);
+  }
+
+  /** A refused use's reply as the coded error the pilot acts on (spent, expired, another site's, unknown). */
+  async refusal(use: PilotTokenUse, reply: readonly unknown[]): Promise<WmsError> {
+    let r = reply;
+    const site = use.args[0];
     if (r[0] === "unknown") {
       // Refused in any case; only the reason is looked up (another site's token, or none at all).
-      const mintedFor = await this.redis.get(this.siteOfKey(hash));
+      const mintedFor = await this.redis.get(this.siteOfKey(use.hash));
       if (mintedFor !== null && mintedFor !== site) r = ["wrong-site", mintedFor];
     }
     switch (r[0]) {
-      case "ok":
-        return { factoryId: r[1] as string, usesLeft: Number(r[2]) };
       case "expired":
-        throw new WmsError(ERR.SEC_TOKEN_EXPIRED, "ask the factory for a new pilot");
+        return new WmsError(ERR.SEC_TOKEN_EXPIRED, "ask the factory for a new pilot");
       case "wrong-site":
-        throw new WmsError(ERR.SEC_TOKEN_WRONG_SITE, `the token was minted for site ${r[1]}, not ${site}`);
+        return new WmsError(ERR.SEC_TOKEN_WRONG_SITE, `the token was minted for site ${String(r[1])}, not ${site}`);
       case "spent":
-        throw new WmsError(ERR.SEC_TOKEN_SPENT, "every use of this token is spent; the pilot must exit");
+        return new WmsError(ERR.SEC_TOKEN_SPENT, "every use of this token is spent; the pilot must exit");
       default:
-        throw new WmsError(ERR.MATCH_TOKEN_REJECTED, "unknown token");
+        return new WmsError(ERR.MATCH_TOKEN_REJECTED, "unknown token");
     }
   }
 }

@@ -5,7 +5,8 @@
 import { Cluster } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DispatchQueues, JobStore, autoclusterId, autoclusterKey, hashTag, jobKeys, type ClaimedJob } from "../../jobs/index.ts";
-import { ERR, wireNames, type JobSpec } from "../../schemas/index.ts";
+import { ERR, isWmsError, wireNames, type JobSpec } from "../../schemas/index.ts";
+import { PilotTokenStore } from "../../security/index.ts";
 import { startRedisCluster, type PrivateRedisCluster } from "../support/private-clusters.ts";
 import { uniqueNamespace } from "../support/namespace.ts";
 import { makeSpec } from "../matchmaker/fixtures.ts";
@@ -103,6 +104,33 @@ describe("the jobs port on Redis Cluster", () => {
       await dq.close();
     }
   }, 240_000);
+
+  it("uses a pilot token in the claim's own step (use-claim-6.lua, the site's slot): a refused or spent token claims nothing", async () => {
+    const store = new JobStore(redis, names);
+    const dq = new DispatchQueues({ redis, names, lockMs: 60_000, stalledIntervalMs: 60_000 });
+    const tokens = new PilotTokenStore(redis, names);
+    const site = "CL_TOK";
+    try {
+      const specs = [0, 1, 2].map((i) => makeSpec({ taskId: "CLTOK", site }, i));
+      await store.createTask({ taskId: "CLTOK", taskName: "CLTOK", kind: "production", vo: "atlas", group: "", ownerDn: specs[0].userDn, priority: 0, maxAttempts: 3, outputDataset: "out.CLTOK" }, specs.map((spec) => ({ spec, state: "activated" as const })));
+      await dq.enqueue(specs);
+      const acs = Object.keys(await dq.autoclusters(site));
+      const nothing = () => ({ writes: {}, value: 0 });
+      const use = (token: string) => ({ use: tokens.use(token, site), store: tokens });
+      const code = (p: Promise<unknown>) => p.then(() => 0, (e: unknown) => (isWmsError(e) ? e.code : -1));
+      expect(await code(dq.claim(site, acs, "p-forged", nothing, use("x".repeat(43))))).toBe(ERR.MATCH_TOKEN_REJECTED);
+      const elsewhere = await tokens.mint({ site: "CL_ELSE", factoryId: "f1", uses: 5, ttlSec: 60 });
+      expect(await code(dq.claim(site, acs, "p-else", nothing, use(elsewhere)))).toBe(ERR.SEC_TOKEN_WRONG_SITE);
+      expect(await dq.waitingCount(site)).toBe(3);
+      const once = await tokens.mint({ site, factoryId: "f1", uses: 1, ttlSec: 60 });
+      expect((await dq.claim(site, acs, "p-once", nothing, use(once)))?.spec.site).toBe(site);
+      expect(await code(dq.claim(site, acs, "p-once", nothing, use(once)))).toBe(ERR.SEC_TOKEN_SPENT);
+      expect(await dq.waitingCount(site)).toBe(2);
+      expect((await store.siteCounts(site)).sent).toBe(1);
+    } finally {
+      await dq.close();
+    }
+  }, 60_000);
 
   it("grows open tasks (consumed files and new jobs in one step of each task's slot) and closes them into their roll-up", async () => {
     const store = new JobStore(redis, names);

@@ -1,12 +1,13 @@
 // Every jobs/ Lua script touches one Redis Cluster hash slot: it names every key it touches in KEYS
 // (none built inside Lua from ARGV), declares its fixed KEYS in its file name, and the keys each of
-// its callers passes share one hash tag (a site shard or a task shard). The one exception,
-// claim-move-5 (a claim and its record's move in one step), is run on a single server only.
+// its callers passes share one hash tag (a site shard or a task shard). The exceptions, claim-move-5
+// and use-claim-move-6 (a claim and its record's move in one step), are run on a single server only.
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { hashTag, jobKeys } from "../../jobs/index.ts";
 import { loadLua } from "../../jobs/job-scripts.ts";
 import { wireNames } from "../../schemas/index.ts";
+import { pilotTokenKey } from "../../security/index.ts";
 
 const DIR = new URL("../../jobs/scripts/", import.meta.url);
 const scripts = readdirSync(DIR)
@@ -20,11 +21,15 @@ const task = k.task("T-1");
 const job = "T-1.000007";
 const AC = "0123456789abcdef";
 const AC2 = "fedcba9876543210";
+// The pilot token a claim uses in its own step: its record is in the shard of the advert's site.
+const TOKEN = pilotTokenKey(names, "SITE_A", "ab".repeat(32));
 
 /** The KEYS each script is called with (jobs/job-store.ts, jobs/dispatch-queues.ts), widest form. */
 const CALLS: Record<string, readonly string[]> = {
   "claim-5": [site.lease, site.held, site.live, site.n, site.states, site.ready(AC), site.ready(AC2)],
   "claim-move-5": [site.lease, site.held, site.live, site.n, site.states, site.ready(AC), site.ready(AC2)],
+  "use-claim-6": [TOKEN, site.lease, site.held, site.live, site.n, site.states, site.ready(AC), site.ready(AC2)],
+  "use-claim-move-6": [TOKEN, site.lease, site.held, site.live, site.n, site.states, site.ready(AC), site.ready(AC2)],
   "bind-seal-1": [task.job(job)],
   "enqueue-5": [site.ready(AC), site.live, site.n, site.held, site.acs],
   "requeue-6": [site.ready(AC), site.live, site.n, site.lease, site.held, site.states],
@@ -62,12 +67,10 @@ describe("jobs/ Lua scripts and hash slots", () => {
     });
   }
 
-  it("builds task-shard keys inside a script only in claim-move-5, which says it is for a single server", () => {
-    for (const name of scripts) {
-      const own = readFileSync(new URL(`${name}.lua`, DIR), "utf8");
-      expect(/\bfill\(/.test(own), name).toBe(name === "claim-move-5");
-    }
-    expect(readFileSync(new URL("claim-move-5.lua", DIR), "utf8")).toMatch(/for a single Redis server only/);
+  it("builds task-shard keys inside a script only in claim-move-5 and use-claim-move-6, which say they are for a single server", () => {
+    const oneServer = ["claim-move-5", "use-claim-move-6"];
+    for (const name of scripts) expect(/\bfill\(/.test(loadLua(name)), name).toBe(oneServer.includes(name));
+    for (const name of oneServer) expect(readFileSync(new URL(`${name}.lua`, DIR), "utf8")).toMatch(/for a single Redis server only/);
   });
 
   it("puts a site's keys and a task's keys in their own shards, apart from the namespace-wide ones", () => {

@@ -91,6 +91,24 @@ describe("matchmaker service", () => {
     expect(await h.dispatch.waitingCount(site)).toBe(1);
   });
 
+  it("spends a token's last use on a match and then refuses it with jobs still waiting, claiming nothing more", async () => {
+    // The token is used in the claim's own step: a spent one must not take the next job.
+    const site = "TOK_LAST";
+    const jobs = await createJobs(h.store, { site }, 2);
+    await h.dispatch.enqueue(jobs);
+    const twice = await pilotAt(site, {}, 2);
+    const got = [twice.open(await twice.advertise(), h.trust).job.jobId, twice.open(await twice.advertise(), h.trust).job.jobId];
+    expect(got.sort()).toEqual(jobs.map((j) => j.jobId).sort());
+    const [third] = await createJobs(h.store, { site }, 1);
+    await h.dispatch.enqueue([third]);
+    expect(await twice.advertise()).toMatchObject({ status: "error", code: ERR.SEC_TOKEN_SPENT });
+    expect((await h.store.getJob(third.jobId))?.state).toBe("activated");
+    expect(await h.dispatch.waitingCount(site)).toBe(1);
+    // A good token at the same site still gets the job the refused one did not take.
+    const fresh = await pilotAt(site);
+    expect(fresh.open(await fresh.advertise(), h.trust).job.jobId).toBe(third.jobId);
+  });
+
   it("names the signer pair a pilot says it verified instead of sending it again, and sends it whole otherwise", async () => {
     const site = "SIGNER_SITE";
     const jobs = await createJobs(h.store, { site }, 4);

@@ -1,0 +1,15 @@
+-- A pilot token's use, a claim and its record's move in one step, for a single Redis server only:
+-- use-claim-6.lua's token use, then claim-move-5.lua's claim and move (which builds the record's
+-- keys in the script, as a cluster would refuse). One round trip a match where there were two.
+-- A token refused claims nothing and spends nothing.
+-- KEYS: 1 the token's record, then claim-move-5.lua's KEYS
+-- ARGV: 1 the site the advert names, 2 now (ms), then claim-move-5.lua's ARGV
+-- Returns {'', refusal, detail} when the token is refused, else what claim-move-5.lua returns.
+--@PILOT_TOKEN_USE
+--@include claim-move
+local used = use_pilot_token(KEYS, ARGV)
+if used[1] ~= 'ok' then return {'', used[1], used[2]} end
+local K, A = {}, {}
+for i = 2, #KEYS do K[i - 1] = KEYS[i] end
+for i = 3, #ARGV do A[i - 2] = ARGV[i] end
+return claim_move(K, A)
