@@ -14,8 +14,11 @@ afterAll(() => rmSync(base, { recursive: true, force: true }));
 
 describe("wms init", () => {
   const dir = path.join(base, "grid");
+  // A `wms init` makes a PKI (RSA keys): ~20 s each in a loaded fresh-clone CI run, where the test
+  // with two of them took 40 s of its 90 s.
+  const INIT_TEST_MS = 240_000;
 
-  it("writes a deployment folder whose every file loads with the schema its service uses", { timeout: 90_000 }, async () => {
+  it("writes a deployment folder whose every file loads with the schema its service uses", { timeout: INIT_TEST_MS }, async () => {
     const r = await runCli(["init", dir, "--monitor-port", "0", "--matchmakers", "3", "--json"], { cwd: base });
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
@@ -34,7 +37,7 @@ describe("wms init", () => {
     expect(readFileSync(out.configFile, "utf8")).toMatch(/^# pilot-wms deployment, made by `wms init`/);
   });
 
-  it("prints next steps that can be pasted as they are: npx wms when run through npx, files that exist", { timeout: 90_000 }, async () => {
+  it("prints next steps that can be pasted as they are: npx wms when run through npx, files that exist", { timeout: INIT_TEST_MS }, async () => {
     const viaNpx = await runCli(["init", path.join(base, "npx-grid"), "--monitor-port", "0"], { cwd: base, env: { npm_command: "exec" } });
     expect(viaNpx.code, viaNpx.stderr).toBe(0);
     const steps = viaNpx.stdout.split("\n").filter((l) => /^ {2}(npx )?wms /.test(l));

@@ -104,7 +104,9 @@ describe("a pilot killed with SIGKILL mid-job", () => {
     const firstMark = join(marks, "attempt-1.pid");
     await expect.poll(() => existsSync(firstMark) && readFileSync(firstMark, "utf8").trim() !== "", { timeout: 20_000, interval: 100 }).toBe(true);
     // Its running report reached the job-state agent: the job is mid-payload on this pilot.
-    await expect.poll(() => jobState(job.jobId), { timeout: 10_000, interval: 100 }).toBe("running/1/pilot-doomed");
+    // (The polls wait for other processes: a pilot, the broker, the job-state agent; their bounds
+    // are generous for a loaded CI machine and assert nothing about how soon.)
+    await expect.poll(() => jobState(job.jobId), { timeout: 30_000, interval: 100 }).toBe("running/1/pilot-doomed");
 
     killGroup(first.child.pid as number);
     await exited(first.child);
@@ -112,7 +114,7 @@ describe("a pilot killed with SIGKILL mid-job", () => {
 
     // Nothing reports the death: the job is still the dead pilot's until its lock lapses.
     expect(await jobState(job.jobId)).toBe("running/1/pilot-doomed");
-    await expect.poll(() => jobState(job.jobId), { timeout: (LOCK_SEC + 8) * 1000, interval: 100 }).toBe("activated/2/");
+    await expect.poll(() => jobState(job.jobId), { timeout: (LOCK_SEC + 30) * 1000, interval: 100 }).toBe("activated/2/");
     // The lease check moves the record first, then puts the job back in its ready set (two writes).
     await expect.poll(() => stage.dispatch.waitingCount(SITE), { timeout: 15_000, interval: 100 }).toBe(1);
 
@@ -121,7 +123,7 @@ describe("a pilot killed with SIGKILL mid-job", () => {
     const summary = JSON.parse(second.output().trim().split("\n").at(-1) ?? "{}") as { jobsDone?: number; results?: Array<{ jobId: string; status: string }> };
     expect(summary.jobsDone).toBe(1);
     expect(summary.results?.map((r) => `${r.jobId}:${r.status}`)).toEqual([`${job.jobId}:finished`]);
-    await expect.poll(() => jobState(job.jobId), { timeout: 10_000, interval: 100 }).toBe("finished/2/pilot-rescuer");
+    await expect.poll(() => jobState(job.jobId), { timeout: 30_000, interval: 100 }).toBe("finished/2/pilot-rescuer");
     expect(readFileSync(join(stage.storage, job.outputDataset, job.jobId, "out.txt"), "utf8").trim()).toBe("attempt 2 by pilot-rescuer");
     expect(await stage.store.taskCounts(taskId)).toMatchObject({ finished: 1, failed: 0, sent: 0, running: 0, activated: 0 });
     expect(await stage.dispatch.waitingCount(SITE)).toBe(0);
@@ -130,5 +132,5 @@ describe("a pilot killed with SIGKILL mid-job", () => {
     const orphan = Number(readFileSync(firstMark, "utf8").trim());
     expect(existsSync(`/proc/${orphan}`) && readFileSync(`/proc/${orphan}/stat`, "utf8").split(" ")[2] !== "Z").toBe(false);
     expect(existsSync(join(stage.workdir, "pilot-doomed"))).toBe(false);
-  }, 90_000);
+  }, 240_000);
 });

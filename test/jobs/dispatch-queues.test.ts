@@ -128,7 +128,10 @@ describe("dispatch queues", () => {
     const specs = await createJobs(ownStore, { site: "SITE_V" }, 1);
     const jobId = specs[0].jobId;
     const ac = autoclusterId(autoclusterKey(specs[0]));
-    const opts = { redis, names: own, lockMs: 1000, stalledIntervalMs: 100 };
+    // A lease of 3 s, so that the beat 0.5 s after the checker came back has 2.5 s to spare on a
+    // loaded machine (with 1 s it had about half a second).
+    const lockMs = 3000;
+    const opts = { redis, names: own, lockMs, stalledIntervalMs: 100 };
     const before = new DispatchQueues(opts);
     const outcomes: string[] = [];
     const after = new DispatchQueues(opts);
@@ -140,14 +143,14 @@ describe("dispatch queues", () => {
       // It runs a few checks while the pilot beats, then every matchmaker goes away (killed, restarting)
       // for longer than the lease: no heartbeat can be heard meanwhile.
       await new Promise((r) => setTimeout(r, 400));
-      expect(await before.extendLock(jobId, claim!.lockToken, 1000)).toBe(true);
+      expect(await before.extendLock(jobId, claim!.lockToken, lockMs)).toBe(true);
       await before.close();
-      await new Promise((r) => setTimeout(r, 2500));
+      await new Promise((r) => setTimeout(r, lockMs + 1500));
       await after.startStalledChecks((id, outcome) => id === jobId && outcomes.push(outcome));
-      // Several checks run; the pilot's next heartbeat (a beat of the lease, 0.5 s) still finds its job.
+      // Several checks run; the pilot's next heartbeat (0.5 s later) still finds its job.
       await new Promise((r) => setTimeout(r, 500));
       expect(outcomes).toEqual([]);
-      expect(await after.extendLock(jobId, claim!.lockToken, 1000)).toBe(true);
+      expect(await after.extendLock(jobId, claim!.lockToken, lockMs)).toBe(true);
       expect((await ownStore.getJob(jobId))?.attempt).toBe(1);
       // Silent from now on with a checker there: the lease runs out and the job is requeued as before.
       await expect.poll(() => outcomes, { timeout: 20_000, interval: 100 }).toEqual(["requeued"]);

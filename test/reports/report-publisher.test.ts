@@ -20,6 +20,9 @@ const url = roleRabbitUrl(loaded, "agents");
 const logger = createLogger("test", "silent");
 const spoolRoot = mkdtempSync(join(tmpdir(), "wms-spool-"));
 const proxy = new TcpProxy(new URL(url).hostname, Number(new URL(url).port || 5672));
+// How long a publisher may take to have every report confirmed: generous, since only a broken
+// publisher takes it all, and a loaded machine is slow to reconnect and resend.
+const FLUSH_MS = 20_000;
 let spoolN = 0;
 const freshSpool = (): string => join(spoolRoot, `s${spoolN++}`);
 
@@ -39,7 +42,7 @@ describe("ReportPublisher", () => {
     const sent = Array.from({ length: 20 }, () => auditReport());
     for (const r of sent) await pub.publish(r);
     expect(pub.spooledCount()).toBe(0);
-    expect(await pub.flush(5000)).toBe(true);
+    expect(await pub.flush(FLUSH_MS)).toBe(true);
     await pub.close();
     const got = await drainQueue(url, names.rabbit.queues.audit);
     expect(got.map((m) => m.properties.messageId)).toEqual(sent.map((r) => r.reportId));
@@ -57,7 +60,7 @@ describe("ReportPublisher", () => {
     expect(readdirSync(dir).filter((f) => f.endsWith(".report.json"))).toHaveLength(50);
     expect(await pub.flush(300)).toBe(false);
     await proxy.start();
-    expect(await pub.flush(15_000)).toBe(true);
+    expect(await pub.flush(FLUSH_MS)).toBe(true);
     await pub.close();
     expect(readdirSync(dir).filter((f) => f.endsWith(".report.json"))).toHaveLength(0);
     const got = await drainQueue(url, names.rabbit.queues.audit);
@@ -75,7 +78,7 @@ describe("ReportPublisher", () => {
     await proxy.start();
     const second = new ReportPublisher({ url: proxy.amqpUrl(url), names, spoolDir: dir, logger, retryMinMs: 50 });
     expect(second.spooledCount()).toBe(10);
-    expect(await second.flush(15_000)).toBe(true);
+    expect(await second.flush(FLUSH_MS)).toBe(true);
     await second.close();
     const got = await drainQueue(url, names.rabbit.queues.audit);
     expect(got.map((m) => m.properties.messageId)).toEqual(sent.map((r) => r.reportId));
@@ -120,7 +123,7 @@ describe("ReportPublisher", () => {
       await ownProxy.start();
       // Its files are gone from the folder: it must not keep counting them, nor send every later
       // report through the disk (fsync per report, and every pilot of the node racing to send it).
-      expect(await cutOff.flush(5000)).toBe(true);
+      expect(await cutOff.flush(FLUSH_MS)).toBe(true);
       const later = auditReport();
       await cutOff.publish(later);
       expect(cutOff.spooledCount()).toBe(0);
@@ -142,13 +145,14 @@ describe("ReportPublisher", () => {
     writeFileSync(join(dir, `000000000000002-0000001-000000001-${good.reportId}.report.json`), JSON.stringify(good));
     const pub = new ReportPublisher({ url, names, spoolDir: dir, logger });
     expect(pub.spooledCount()).toBe(2);
-    expect(await pub.flush(10_000)).toBe(true);
+    expect(await pub.flush(FLUSH_MS)).toBe(true);
     await pub.close();
     expect(readdirSync(dir)).toEqual(["000000000000001-0000001-000000000-broken.report.json.corrupt"]);
     const got = await drainQueue(url, names.rabbit.queues.audit);
     expect(got.map((m) => m.properties.messageId)).toEqual([good.reportId]);
   });
 
+  // 18 s of the default 30 s in a loaded fresh-clone CI run: a minute to flush, two for the test.
   it("reconnects by itself after the broker connection is reset mid-stream, losing nothing", async () => {
     const pub = new ReportPublisher({ url: proxy.amqpUrl(url), names, spoolDir: freshSpool(), logger, retryMinMs: 50, retryMaxMs: 200 });
     const sent = Array.from({ length: 200 }, () => auditReport());
@@ -157,12 +161,12 @@ describe("ReportPublisher", () => {
       if (i === 120) await proxy.start();
       await pub.publish(sent[i]);
     }
-    expect(await pub.flush(15_000)).toBe(true);
+    expect(await pub.flush(60_000)).toBe(true);
     await pub.close();
     const got = await drainQueue(url, names.rabbit.queues.audit);
     // A report whose confirm was lost with the connection may arrive twice; none may be missing.
     expect(new Set(got.map((m) => m.properties.messageId as string))).toEqual(new Set(sent.map((r) => r.reportId)));
-  });
+  }, 120_000);
 
   it("does not take an unroutable report (no queue bound) for delivered: it is counted and kept until a queue is bound", async () => {
     const warm = new ReportPublisher({ url, names, spoolDir: freshSpool(), logger });
@@ -178,7 +182,7 @@ describe("ReportPublisher", () => {
     expect(pub.spooledCount()).toBe(1);
     expect(await pub.flush(300)).toBe(false);
     await withChannel(url, (ch) => ch.bindQueue(names.rabbit.queues.audit, names.rabbit.reportsExchange, key));
-    expect(await pub.flush(15_000)).toBe(true);
+    expect(await pub.flush(FLUSH_MS)).toBe(true);
     await pub.close();
     const got = await drainQueue(url, names.rabbit.queues.audit);
     expect(got.map((m) => m.properties.messageId)).toEqual([lost.reportId]);
