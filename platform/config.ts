@@ -163,7 +163,9 @@ export function loadConfig(
   } = {},
 ): LoadedConfig {
   const env = opts.env ?? (process.env as ConfigEnv);
-  const explicit = opts.path ?? env.WMS_CONFIG;
+  // Set and empty is unset, as for every other WMS_* variable (it read as a file named "").
+  const explicit = opts.path ?? (env.WMS_CONFIG || undefined);
+  if (explicit === "") throw new WmsError(ERR.USAGE, "--config '': an empty file name; name wms.yaml or leave --config out");
   const path = explicit ?? (existsSync("wms.yaml") ? "wms.yaml" : undefined);
   const raw: Record<string, unknown> = {};
   if (path !== undefined) {

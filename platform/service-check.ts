@@ -1,3 +1,5 @@
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { connect as natsConnect } from "nats";
 import { Cluster, Redis } from "ioredis";
 import { ERR, isWmsError, type ErrorCode, type WmsConfig } from "../schemas/index.ts";
@@ -23,16 +25,38 @@ export interface ServiceStatus {
 }
 const DEFAULT_PORTS: Record<ServiceName, number> = { nats: 4222, redis: 6379, rabbitmq: 5672 };
 
+/** Where a hint's server keeps what is its own (pid file, log, data): one name per service and port. */
+function hintPath(under: string, service: ServiceName, port: number, what: string): string {
+  return join(under, `wms-${service}-${port}${what}`);
+}
+
 /**
  * How to start a service on this (Debian) machine at the port the config names: a hint for
- * `nats://127.0.0.1:14222` that starts a server on 4222 would leave the check failing. The compose
- * file publishes the default ports only, so it is offered for those.
+ * `nats://127.0.0.1:14222` that starts a server on 4222 would leave the check failing. Each is a
+ * server of its own beside any the machine already runs: its own pid file (start-stop-daemon
+ * --exec alone finds any running nats-server "already running" and starts nothing; a daemonized
+ * redis-server without --pidfile takes /var/run/redis.pid from the one already there) and, for
+ * RabbitMQ on another port, its own node name, data folder and configuration file (the machine's
+ * /etc/rabbitmq/rabbitmq.conf may name listeners of its own, 5672 included, and the node would
+ * stop at boot on that port being taken), as RabbitMQ's configuration guide describes
+ * (RABBITMQ_CONFIG_FILE, RABBITMQ_NODENAME, RABBITMQ_MNESIA_BASE). The compose file publishes the
+ * default ports only, so it is offered for those.
  */
-export function startCommand(service: ServiceName, port: number = DEFAULT_PORTS[service]): string {
+export function startCommand(service: ServiceName, port: number = DEFAULT_PORTS[service], under: string = tmpdir()): string {
   const compose = port === DEFAULT_PORTS[service] ? `   (or: docker compose up -d ${service})` : "";
-  if (service === "nats") return `start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- -a 127.0.0.1 -p ${port} -l /var/log/nats-server.log${compose}`;
-  if (service === "redis") return `redis-server --daemonize yes --bind 127.0.0.1 -::1 --port ${port} --save "" --appendonly no${compose}`;
-  return `${port === DEFAULT_PORTS.rabbitmq ? "" : `RABBITMQ_NODE_PORT=${port} `}rabbitmq-server -detached${compose}`;
+  if (service === "nats") {
+    return `start-stop-daemon --start --oknodo --background --make-pidfile --pidfile ${hintPath(under, service, port, ".pid")} --exec /usr/sbin/nats-server -- -a 127.0.0.1 -p ${port} -l ${hintPath(under, service, port, ".log")}${compose}`;
+  }
+  if (service === "redis") return `redis-server --daemonize yes --bind 127.0.0.1 -::1 --port ${port} --save "" --appendonly no --pidfile ${hintPath(under, service, port, ".pid")}${compose}`;
+  if (port === DEFAULT_PORTS.rabbitmq) return `rabbitmq-server -detached${compose}`;
+  const dir = hintPath(under, service, port, "");
+  // The distribution port defaults to the AMQP port + 20000, past 65535 for a port above 45535.
+  const dist = port + 20000 > 65535 ? ` RABBITMQ_DIST_PORT=${port - 20000}` : "";
+  return (
+    `RABBITMQ_NODENAME=wms${port}@localhost RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT=${port}${dist} ` +
+    `RABBITMQ_CONFIG_FILE=${dir}/rabbitmq RABBITMQ_ENABLED_PLUGINS_FILE=${dir}/enabled_plugins RABBITMQ_MNESIA_BASE=${dir}/mnesia RABBITMQ_LOG_BASE=${dir}/log ` +
+    `rabbitmq-server -detached`
+  );
 }
 
 /** The port of the first server a (redacted, maybe comma-separated) URL names; undefined for a cluster's description. */

@@ -16,6 +16,11 @@ describe("config", () => {
     expect(config.matchmaker.sites).toEqual([]);
   });
 
+  it("takes an empty WMS_CONFIG as unset, and refuses an empty --config as a usage error naming it", () => {
+    expect(loadConfig({ env: { WMS_CONFIG: "" } }).path).toBeUndefined();
+    expect(() => loadConfig({ path: "", env: {} })).toThrow(expect.objectContaining({ code: 1008, message: expect.stringContaining("--config '': an empty file name") }));
+  });
+
   it("gives each site its own advert and heartbeat subject, one token even for a dotted site name", () => {
     const { names } = loadConfig({ env: {} });
     expect(names.advertFor("CERN-PROD")).toBe("wms.match.advert.CERN-PROD");

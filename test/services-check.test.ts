@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createServer } from "node:net";
-import { asTheUserNeedsThem, checkRabbit } from "../platform/service-check.ts";
+import { asTheUserNeedsThem, checkRabbit, startCommand } from "../platform/service-check.ts";
 import { testConfig } from "./support/namespace.ts";
 import { runCli } from "./support/run-cli.ts";
 import { roleEnv } from "./support/test-roles.ts";
@@ -39,11 +39,14 @@ describe("wms services check", () => {
     const down = out.services.filter((s) => !s.up);
     expect(down.map((s) => s.service)).toEqual(["redis"]);
     // At the port the config names (a server started on 6379 would leave the check failing).
-    expect(down[0].howToStart).toBe(`redis-server --daemonize yes --bind 127.0.0.1 -::1 --port ${port} --save "" --appendonly no`);
+    expect(down[0].howToStart).toBe(startCommand("redis", port));
+    expect(down[0].howToStart).toMatch(new RegExp(`^redis-server --daemonize yes .*--port ${port} .*--pidfile \\S*/wms-redis-${port}\\.pid$`));
     const human = await runCli(["services", "check"], { env: { ...asCache, WMS_RABBITMQ_URL: `amqp://guest:guest@127.0.0.1:${port}` } });
     expect(human.code).toBe(1);
     expect(human.stdout).toMatch(/DOWN\s+rabbitmq/);
-    expect(human.stdout).toContain(`start it with: RABBITMQ_NODE_PORT=${port} rabbitmq-server -detached\n`);
+    // A node of its own beside the machine's (test/platform/start-hints.heavy.test.ts runs it).
+    expect(human.stdout).toContain(`start it with: ${startCommand("rabbitmq", port)}\n`);
+    expect(startCommand("rabbitmq", port)).toMatch(new RegExp(`^RABBITMQ_NODENAME=wms${port}@localhost .*RABBITMQ_NODE_PORT=${port} .*RABBITMQ_CONFIG_FILE=\\S+ .*rabbitmq-server -detached$`));
     expect(human.stdout).toContain("not answering: rabbitmq");
   });
 
