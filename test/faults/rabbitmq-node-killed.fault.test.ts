@@ -121,7 +121,9 @@ describe("RabbitMQ cluster of 3, the node every client uses killed mid-run", () 
       .poll(async () => [...(await reportQueues(1)).values()].filter((q) => q.leader === first || q.leader === "").map((q) => q.name), { timeout: 60_000, interval: 1000 })
       .toEqual([]);
 
-    const tally = await stage.tally(taskId, JOBS, 150_000);
+    // The run took 199 s of a 300 s limit in a loaded fresh-clone CI run: room to finish, which only a
+    // broken run uses up.
+    const tally = await stage.tally(taskId, JOBS, 300_000);
     expect(tally).toEqual({
       notFinished: [],
       ran: JOBS,
@@ -145,5 +147,5 @@ describe("RabbitMQ cluster of 3, the node every client uses killed mid-run", () 
     const after = await reportQueues(1);
     expect([...after.values()].every((q) => q.members.includes(first))).toBe(true);
     expect(after.get(names.queues.jobState)?.type).toBe("quorum");
-  }, 300_000);
+  }, 600_000);
 });

@@ -64,13 +64,14 @@ describe("local adapter with a running factory", () => {
     try {
       const [r] = await f.cycleOnce();
       expect(r.submitted).toHaveLength(2);
+      // Two node processes started through tsx: 11 s for the test in a loaded fresh-clone CI run.
       const counts = await waitFor(
         "both pilots exited",
         async () => {
           const c = await f.census("local");
           return c.exited === 2 ? c : undefined;
         },
-        20_000,
+        60_000,
       );
       expect(counts).toMatchObject({ submitted: 2, pending: 0, idle: 0, running: 0, exited: 2, emptyPilots: 2 });
 
@@ -95,7 +96,7 @@ describe("local adapter with a running factory", () => {
     } finally {
       await f.stop();
     }
-  });
+  }, 90_000);
 
   it("mints tokens the matchmaker can spend exactly tokenUses times, at the queue's site only", async () => {
     const tokens = new RecordingTokens(redis, names);
