@@ -13,14 +13,17 @@
 // - for a pipeline's commands refused differently (every auto-pipelined command is sent in a
 //   pipeline per node; commands for several slots of the dead master's each get their own MOVED,
 //   and ioredis then passes each refusal to its caller: a heartbeat answered "MOVED 9543 ..." and
-//   its pilot gave up the job), a command refused with MOVED, ASK, TRYAGAIN or CLUSTERDOWN is sent
-//   again alone after a slot-map refresh. A refusal means it did not run: never applied twice.
+//   its pilot gave up the job), a command refused with MOVED, ASK, TRYAGAIN, CLUSTERDOWN (or
+//   READONLY, LOADING: a stale map naming a restarted node) is sent again alone after a slot-map
+//   refresh. A refusal means it did not run: never applied twice. One the budget could not carry
+//   reaches its caller as such, which the error registry reads as an outage (E1003, retryable).
 // - an auto-pipeline waits while the previous one to its node is out, filled by the slot map of the
 //   moment each command was issued; if the map changes meanwhile (a failover), ioredis refuses the
 //   whole pipeline at exec, before writing anything, with "All keys in the pipeline should belong to
 //   the same slots allocation group", and each command's caller got that error (seen: 39 of 32,064
 //   commands failed in the heavy failover test). Such a pipeline's commands are sent alone instead.
 import type { ChainableCommander, Cluster, ClusterOptions, Command } from "ioredis";
+import { redisRefusal } from "../schemas/index.ts";
 
 /** How long a command may wait for its slot to be served again: the default cluster-node-timeout (15 s) and an election. */
 export const FAILOVER_BUDGET_MS = 20_000;
@@ -39,11 +42,13 @@ export function failoverClusterOptions(): Pick<ClusterOptions, "retryDelayOnFail
 }
 
 /**
- * Refusals by which a Redis Cluster node says it did not run the command; ioredis gives up on them
- * with "Too many Cluster redirections. Last error: ReplyError: MOVED ...", which is one too.
+ * Refusals by which a Redis Cluster node says it did not run the command (the registry's reading of
+ * them, redisRefusal, is also what makes them a retryable E1003 for a user); ioredis gives up on them
+ * with "Too many Cluster redirections. Last error: ReplyError: MOVED ...", which is one too. READONLY
+ * and LOADING too: a killed master restarted as its successor's replica, still in a stale slot map.
  */
 export function notRunOnCluster(e: unknown): boolean {
-  return e instanceof Error && /(?:^|Last error: (?:\w*Error: )?)(?:MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /.test(e.message);
+  return redisRefusal(e) !== undefined;
 }
 
 type ClusterClass = typeof import("ioredis").Cluster;

@@ -1,7 +1,7 @@
 // Public surface of schemas/: every contract between the parts. Import from here, not from files.
 export { SCHEMA_VERSION, defineMessage, describeErrors, type Message } from "./message.ts";
 export { ERROR_CODES, ERR, errorEntry, errorByName, isRetryable, type ErrorCodeEntry, type ErrorCategory, type ErrorCode, type ErrorName } from "./error-codes.ts";
-export { WmsError, isWmsError, isOutage, toWmsError } from "./wms-error.ts";
+export { WmsError, isWmsError, isOutage, redisRefusal, toWmsError, type RedisRefusal } from "./wms-error.ts";
 export { RETRY_RULES, retryRuleFor, type RetryRule, type RetryAction } from "./retry-rules.ts";
 export { bucketOf, wireNames, siteSubjectToken, type WireNames } from "./names.ts";
 export * from "./messages/common.ts";

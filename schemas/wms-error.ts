@@ -49,7 +49,27 @@ export function isWmsError(e: unknown): e is WmsError {
 // DISCONNECT, TIMEOUT, 503 no responders), amqplib (a closed channel or connection), and the
 // socket errors under all of them. Matched by name, code and text, so this file imports no client.
 const OUTAGE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENOTCONN", "CONNECTION_CLOSED", "CONNECTION_DRAINING", "DISCONNECT", "TIMEOUT", "503"]);
-const OUTAGE_TEXT = /^(Connection is closed|Stream isn't writeable|Reached the max retries per request limit|Channel closed|Connection closed|Channel ended)/i;
+const OUTAGE_TEXT = /^(Connection is closed|Stream isn't writeable|Reached the max retries per request limit|Channel closed|Connection closed|Channel ended|Failed to refresh slots cache|Cluster isn't ready|Cluster is ended)/i;
+
+/**
+ * Refusals by which a Redis server says it does not serve a command now and did not run it, though
+ * it (or another node) will in a moment: a Redis Cluster moving a slot or failing over (MOVED, ASK,
+ * TRYAGAIN, CLUSTERDOWN), a master demoted to a replica while a client still writes to it
+ * (READONLY), a replica that lost its master (MASTERDOWN), a server still loading its data after a
+ * restart (LOADING). ioredis's Cluster client, its redirections used up, wraps the last one:
+ * "Too many Cluster redirections. Last error: ReplyError: MOVED 9543 127.0.0.1:7001".
+ */
+export const REDIS_REFUSALS = ["MOVED", "ASK", "TRYAGAIN", "CLUSTERDOWN", "READONLY", "MASTERDOWN", "LOADING"] as const;
+export type RedisRefusal = (typeof REDIS_REFUSALS)[number];
+const REDIS_REFUSAL = new RegExp(`^(?:Too many Cluster redirections\\. Last error: (?:\\w*Error: )?)?(${REDIS_REFUSALS.join("|")}) `);
+/** ioredis's Cluster client gave up a command after its redirections: the cluster kept refusing or closing it. */
+const TOO_MANY_REDIRECTIONS = /^Too many Cluster redirections\. /;
+
+/** Which of REDIS_REFUSALS `e` is, also as the last error of a command ioredis gave up on; else undefined. */
+export function redisRefusal(e: unknown): RedisRefusal | undefined {
+  if (!(e instanceof Error)) return undefined;
+  return REDIS_REFUSAL.exec(e.message)?.[1] as RedisRefusal | undefined;
+}
 
 // A server that answered and refused an operation this identity may not do (least privilege per
 // role): Redis's ACL (NOPERM), NATS's subject permissions (nats.js PERMISSIONS_VIOLATION), a
@@ -62,11 +82,20 @@ export function isPermissionRefusal(e: unknown): boolean {
   return (e as { code?: unknown }).code === "PERMISSIONS_VIOLATION" || PERMISSION_TEXT.test(e.message);
 }
 
-/** True when `e` says a server (Redis, NATS, RabbitMQ) did not answer, not that the request was wrong. */
+/**
+ * True when `e` says a server (Redis, NATS, RabbitMQ) did not answer, or a Redis node refused to
+ * serve the command for now (a failover under way, REDIS_REFUSALS), not that the request was wrong.
+ */
 export function isOutage(e: unknown): boolean {
   if (!(e instanceof Error) || isPermissionRefusal(e)) return false;
   const code = (e as { code?: unknown }).code;
-  return e.name === "MaxRetriesPerRequestError" || (typeof code === "string" && OUTAGE_CODES.has(code)) || OUTAGE_TEXT.test(e.message);
+  return (
+    e.name === "MaxRetriesPerRequestError" ||
+    (typeof code === "string" && OUTAGE_CODES.has(code)) ||
+    OUTAGE_TEXT.test(e.message) ||
+    redisRefusal(e) !== undefined ||
+    TOO_MANY_REDIRECTIONS.test(e.message)
+  );
 }
 
 /**

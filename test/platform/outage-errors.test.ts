@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { Redis } from "ioredis";
 import { ERR, errorEntry, isOutage, toWmsError } from "../../schemas/index.ts";
-import { freePort, startPrivateRedis } from "../../platform/local-services.ts";
+import { freePort, launchProcessGroup, startPrivateRedis } from "../../platform/local-services.ts";
 import { testConfig } from "../support/namespace.ts";
 import { openNatsAs, openRedisAs } from "../support/live-services.ts";
 
@@ -81,6 +81,47 @@ describe("errors of a server that is away", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("a Redis node that will not serve a command for now (a cluster slot unserved, a replica, a replica without its master) gives SERVICE_UNAVAILABLE, as a Cluster client that gave up does", async () => {
+    // What a service meets while a Redis Cluster fails over (a credential retrieval answered E1000
+    // INTERNAL, its job's attempt spent, where the pilot asks again on E1003). Two private servers:
+    // a cluster-enabled node that serves no slot (CLUSTERDOWN), and a plain one made the replica of
+    // a master that is not there (READONLY on a write; MASTERDOWN on a read without stale data).
+    const dir = mkdtempSync(join(tmpdir(), "wms-refusals-"));
+    const clusterPort = await freePort();
+    const node = launchProcessGroup("redis-server", ["--port", String(clusterPort), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no", "--cluster-enabled", "yes", "--cluster-config-file", join(dir, "nodes.conf")]);
+    const replica = await startPrivateRedis(join(dir, "replica"));
+    const c = new Redis({ port: clusterPort, host: "127.0.0.1", maxRetriesPerRequest: 1, retryStrategy: () => 100 });
+    const r = new Redis({ port: replica.port, host: "127.0.0.1", maxRetriesPerRequest: 1 });
+    c.on("error", () => undefined);
+    const refusal = (p: Promise<unknown>): Promise<unknown> => p.then(() => new Error("answered"), (err: unknown) => err);
+    try {
+      await expect.poll(() => c.ping().catch(() => "down"), { timeout: 15_000 }).toBe("PONG");
+      const clusterDown = await refusal(c.set("k", "v"));
+      expect(String(clusterDown)).toMatch(/^ReplyError: CLUSTERDOWN /);
+      await r.call("REPLICAOF", "127.0.0.1", String(await freePort()));
+      const readOnly = await refusal(r.set("k", "v"));
+      await r.config("SET", "replica-serve-stale-data", "no");
+      const masterDown = await refusal(r.get("k"));
+      // ioredis's Cluster client, its redirections used up, words it so (cluster/index.js, handleError).
+      const gaveUp = new Error(`Too many Cluster redirections. Last error: ${String(clusterDown)}`);
+      const lines = [clusterDown, readOnly, masterDown, gaveUp].map((e) => toWmsError(e).toLine());
+      expect(lines).toEqual([
+        expect.stringMatching(/^E1003 SERVICE_UNAVAILABLE: .*: CLUSTERDOWN /),
+        expect.stringMatching(/^E1003 SERVICE_UNAVAILABLE: .*: READONLY /),
+        expect.stringMatching(/^E1003 SERVICE_UNAVAILABLE: .*: MASTERDOWN /),
+        expect.stringMatching(/^E1003 SERVICE_UNAVAILABLE: .*: Too many Cluster redirections\. Last error: ReplyError: CLUSTERDOWN /),
+      ]);
+      expect(lines.every((l) => !l.includes("\n"))).toBe(true);
+      expect(errorEntry(ERR.SERVICE_UNAVAILABLE)?.retryable).toBe(true);
+    } finally {
+      c.disconnect();
+      r.disconnect();
+      await node.stop("SIGKILL");
+      await replica.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
 
   it("keeps a port in use, and anything else, apart", async () => {
     const a = createServer();

@@ -115,7 +115,7 @@ async function expectEachRunOnceAsRecorded(stage: PilotStage, taskId: string): P
   return Promise.all(
     records
       .filter((r) => r.attempt > 1)
-      .map(async (r) => `${r.jobId} ${(await stage.store.attempts(r.jobId)).map((a) => `${a.attempt}:${a.state}:${a.ended}:${a.errorCode}`).join(" ")} -> ${r.attempt}`),
+      .map(async (r) => `${r.jobId} ${(await stage.store.attempts(r.jobId)).map((a) => `${a.attempt}:${a.state}:${a.ended}:${a.errorCode} (${a.message})`).join(" ")} -> ${r.attempt}`),
   );
 }
 
@@ -187,17 +187,18 @@ describe("a 2,000-job task over 20 sites on a Redis Cluster, a NATS cluster and 
     try {
       const t0 = Date.now();
       const taskId = await runTask(stage, "clfail");
-      await expect.poll(() => stage.executions().size, { timeout: 120_000, interval: 200 }).toBeGreaterThanOrEqual(JOBS / 4);
+      // Bounded generously: at a load of 32 on 2 cores 498 payloads had run after 120 s.
+      await expect.poll(() => stage.executions().size, { timeout: 300_000, interval: 200 }).toBeGreaterThanOrEqual(JOBS / 4);
       const before = await redisCluster!.masters();
       const victim = before[0];
       await redisCluster!.servers.find((s) => s.port === victim)!.kill();
       const killedAt = stage.executions().size;
       await expect.poll(async () => (await redisCluster!.masters()).filter((p) => p !== victim).length, { timeout: 30_000, interval: 250 }).toBe(3);
       // Then the broker node the agents consume from and every report queue is led from.
-      await expect.poll(() => stage.executions().size, { timeout: 120_000, interval: 200 }).toBeGreaterThanOrEqual(JOBS / 2);
+      await expect.poll(() => stage.executions().size, { timeout: 300_000, interval: 200 }).toBeGreaterThanOrEqual(JOBS / 2);
       await rabbitCluster!.nodes[0].kill();
       const brokerKilledAt = stage.executions().size;
-      const tally = await stage.tally(taskId, JOBS, 480_000);
+      const tally = await stage.tally(taskId, JOBS, 600_000);
       console.log(
         `cluster failover (${((Date.now() - t0) / 1000).toFixed(0)} s): master ${victim} killed after ${killedAt} of ${JOBS} payloads, RabbitMQ node 1 after ${brokerKilledAt}; retried ${tally.retried.length}: ${tally.retried.slice(0, 5).join(", ")}; counter repairs ${JSON.stringify(tally.repairs)}`,
       );
@@ -209,6 +210,9 @@ describe("a 2,000-job task over 20 sites on a Redis Cluster, a NATS cluster and 
       const retried = await expectEachRunOnceAsRecorded(stage, taskId);
       console.log(`retried after the kills: ${retried.length} (${retried.filter((r) => / \S+:lost:/.test(r)).length} with a lease that ran out): ${retried.slice(0, 5).join(", ")}`);
       expect(retried.filter((r) => / \d+:finished:/.test(r))).toEqual([]);
+      // A master going away is an outage the services answer as one (E1003, asked again by the
+      // pilot), never INTERNAL (E1000), which says "a bug": no attempt may end with it.
+      expect(retried.filter((r) => / \d+:\w+:\w+:1000 /.test(r))).toEqual([]);
       // The queues live on, led from a node left, every report consumed.
       const queues = await reportQueues(stage, 1);
       expect(queues.map((x) => x.leader).filter((l) => l === rabbitCluster!.nodes[0].name || l === "")).toEqual([]);
@@ -216,5 +220,5 @@ describe("a 2,000-job task over 20 sites on a Redis Cluster, a NATS cluster and 
     } finally {
       await stage.stop();
     }
-  }, 720_000);
+  }, 1_300_000);
 });
