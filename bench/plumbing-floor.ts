@@ -1,4 +1,4 @@
-// The matchmaker bench's second reference: the wiring the issue prescribes and nothing else. Each
+// The matchmaker bench's second reference: the design's wiring (NATS request, site-shard claim) and nothing else. Each
 // advert request over NATS is answered with the next job of the pilot's site, claimed through the
 // jobs port (the site shard's claim script and the record's move to `sent`, the same calls the
 // matchmaker makes), as plain JSON. No schema check, token, ClassAd, ranking, one-time key,

@@ -99,7 +99,7 @@ export async function runDemo(o: DemoOptions, base: LoadedConfig, out: DemoOutpu
     const startShared = async (why: string): Promise<ServiceUrls> => {
       const statuses = await Promise.all([checkNats(base.config.nats), checkRedis(base.config.redis), checkRabbit(base.config.rabbitmq)]);
       const refusing = statuses.filter((s) => s.state === "auth-failed").map((s) => s.service);
-      if (refusing.length > 0) throw new WmsError(ERR.SERVICE_AUTH_FAILED, `${refusing.join(", ")} refuse(s) the configured credentials; fix them or run without --shared-services`);
+      if (refusing.length > 0) throw new WmsError(ERR.SERVICE_AUTH_FAILED, `${refusing.join(", ")} refuse(s) the configured credentials; fix them or ${o.sharedServices ? "run without --shared-services" : "install the servers so the demo starts private ones"}`);
       out.info(why);
       const services = await ensureServices(baseUrls, join(work, "services"), out.info);
       cleanups.push(["services", () => services.stop()]);
@@ -124,8 +124,8 @@ export async function runDemo(o: DemoOptions, base: LoadedConfig, out: DemoOutpu
         identityFile = (role) => services.identityFile(role);
         urls = services.urls;
       } else {
-        // No installed servers: the machine's services, else the compose file's (unauthenticated, as compose runs them).
-        urls = await startShared(`private servers could not start (${why}); using the machine's or the compose file's services WITHOUT authentication`);
+        // No installed servers: the machine's services as they are, unauthenticated.
+        urls = await startShared(`private servers could not start (${why}); using the machine's services WITHOUT authentication`);
       }
     }
 

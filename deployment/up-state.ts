@@ -34,6 +34,15 @@ export interface UpState {
   readonly children: ReadonlyArray<ChildStatus & { readonly startTicks?: string }>;
 }
 
+/**
+ * How the deployment's processes log in to NATS, Redis and RabbitMQ (`perRole`: the users of
+ * .wms/secrets, one per role): `wms up` says it and `wms status` shows it, so servers used as they
+ * are (open, or with wms.yaml's one user) are never taken for the secured default.
+ */
+export function servicesAccess(perRole: boolean): string {
+  return perRole ? "each process connects as its own role (users of .wms/secrets)" : "no user per role: every process connects as wms.yaml says (the loopback defaults: anonymously, RabbitMQ as guest)";
+}
+
 export function upDir(deploymentDir: string): string {
   return path.join(deploymentDir, ".wms", "up");
 }

@@ -19,7 +19,7 @@ import { stopLocalPilots } from "./local-pilots.ts";
 import { wmsBin } from "./package-root.ts";
 import { UP_SUPERVISOR_ENV, type UpSupervisorMode } from "./ready-message.ts";
 import { Supervisor, type ChildSpec } from "./supervisor.ts";
-import { isAlive, processRef, readUpState, removeUpState, startTicks, writeUpState, type ProcessRef, type UpState } from "./up-state.ts";
+import { isAlive, processRef, readUpState, removeUpState, servicesAccess, startTicks, writeUpState, type ProcessRef, type UpState } from "./up-state.ts";
 
 export interface UpOptions {
   readonly loaded: LoadedConfig;
@@ -124,6 +124,9 @@ export async function runUp(o: UpOptions): Promise<void> {
     // Each process connects as its own role; commands run later as the operator.
     const identity = (role: TransportRole): string | undefined => (services?.authenticated ? secrets.identityFile(role) : undefined);
     if (services.authenticated && services.started.length > 0) say(`the private servers admit only the users of ${secrets.dir}; each service connects as its own role`);
+    // Servers that answer but not as the roles of .wms/secrets are used as they are: say so, as the
+    // demo does, or a user who read "authentication on" takes an open deployment for a secured one.
+    if (!services.authenticated) say(`${servicesAccess(false)}; for one user per role, point wms.yaml at servers set up from ${secrets.dir}, or at ports where none answers (wms up then starts its own)`, 40);
     save({ urls: services.urls, startedServices: services.started, privateUrls: services.privateUrls, cliIdentityFile: identity("operator"), servicePids: services.pids.map(processRef), tempDir });
 
     // 2. The pilot-wms services, each its own `wms` command.

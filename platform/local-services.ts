@@ -1,8 +1,9 @@
-// For the demo on a machine where the services are not already answering: start them, in this
-// order of preference, (1) the compose file's services where a Docker engine runs, (2) the locally
-// installed servers on private ports with data folders of their own, stopped again at the end;
-// otherwise say exactly what to install. Tests and CI never use this: they expect the services up.
-import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
+// For the demo and `wms up` on a machine where the services are not already answering: start the
+// locally installed servers on private ports with data folders of their own, stopped again at the
+// end; otherwise say exactly what to install. Not the compose file's servers: they run with
+// authentication on, admitting only the users of the `.wms/secrets` beside docker-compose.yml,
+// which a caller here neither holds nor can know is the one they read.
+import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { join, resolve } from "node:path";
@@ -22,7 +23,7 @@ export interface StartedServices {
   readonly started: string[];
   /** Process ids of the private servers started (each leads its own process group). */
   readonly pids: number[];
-  /** The URLs of the private servers started (not those of services that answered, nor compose's). */
+  /** The URLs of the private servers started (not those of services that answered). */
   readonly privateUrls: Partial<ServiceUrls>;
   /**
    * True when the servers admit only the deployment's users (those this call started with the
@@ -74,11 +75,6 @@ async function waitUp(check: () => Promise<Pick<ServiceStatus, "state">>, timeou
     await new Promise((r) => setTimeout(r, 300));
   }
   return false;
-}
-
-function dockerEngineAvailable(): boolean {
-  if (!which("docker")) return false;
-  return spawnSync("docker", ["info"], { stdio: "ignore", timeout: 5000 }).status === 0;
 }
 
 export interface LaunchedProcess {
@@ -311,7 +307,7 @@ export async function startPrivateRabbit(dataDir: string, opts: PrivateRabbitOpt
 
 /**
  * Makes sure all three services answer. Those already answering at `urls` are used as they are;
- * the others are started (compose if a Docker engine runs, else private local servers).
+ * the others are started as private local servers.
  */
 export async function ensureServices(
   urls: ServiceUrls,
@@ -341,23 +337,11 @@ export async function ensureServices(
   if (down.length === 0) return { urls, started: [], pids: [], privateUrls: {}, authenticated: false, stop: async () => undefined };
   const secrets = down.length === 3 ? o.secrets?.() : undefined;
 
-  if (dockerEngineAvailable()) {
-    log(`starting ${down.join(", ")} with docker compose`);
-    const r = spawnSync("docker", ["compose", "up", "-d", ...down], { stdio: "inherit" });
-    if (r.status === 0) {
-      const checks: Record<ServiceName, () => Promise<ServiceStatus>> = { nats: () => checkNats(urls.nats), redis: () => checkRedis(urls.redis), rabbitmq: () => checkRabbit(urls.rabbitmq) };
-      const ok = await Promise.all(down.map((s) => waitUp(checks[s], 90_000)));
-      if (ok.every(Boolean)) {
-        return { urls, started: down.map((s) => `${s} (docker compose)`), pids: [], privateUrls: {}, authenticated: false, stop: async () => void spawnSync("docker", ["compose", "stop", ...down], { stdio: "ignore" }) };
-      }
-    }
-  }
-
   const missing = down.filter((s) => !which({ nats: "nats-server", redis: "redis-server", rabbitmq: "rabbitmq-server" }[s], ["/usr/lib/rabbitmq/bin"]));
   if (missing.length) {
     throw new WmsError(
       ERR.SERVICE_UNAVAILABLE,
-      `${down.join(", ")} not answering, no Docker engine, and not installed here: ${missing.map((s) => INSTALL_HINT[s]).join("; ")} (or run 'docker compose up -d' on a machine with Docker)`,
+      `${down.join(", ")} not answering and not installed here: ${missing.map((s) => INSTALL_HINT[s]).join("; ")}`,
     );
   }
   if (secrets) {

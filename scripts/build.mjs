@@ -105,7 +105,9 @@ if (existsSync(DIST)) {
   if (removed > 0) pruneEmpty(DIST);
 }
 if (!args.has("--quiet") || stale.length > 0 || removed > 0) {
-  console.log(`build: dist/ up to date (${compiled} compiled, ${stale.length - compiled} copied, ${removed} removed, ${wanted.size} files)`);
+  // "up to date" only when nothing was done: a fresh `npm ci` compiles every file, and said so.
+  const done = stale.length > 0 || removed > 0 ? "built" : "up to date";
+  console.log(`build: dist/ ${done} (${compiled} compiled, ${stale.length - compiled} copied, ${removed} removed, ${wanted.size} files)`);
 }
 const quiet = args.has("--quiet") ? ["--quiet"] : [];
 if (compiled > 0 || removed > 0 || !existsSync(VALIDATORS)) {

@@ -24,7 +24,7 @@ import { benchJob, type BenchSuite } from "./suite.ts";
 import { runningJobsHeld } from "./scale-heartbeats.ts";
 
 const WMS_BIN = fileURLToPath(new URL("../../bin/wms.mjs", import.meta.url));
-/** Queued jobs for the memory figure (the issue's 100k). */
+/** Queued jobs for the memory figure (`scale.redisBytesPerQueuedJob`): enough that the per-job bytes dwarf Redis's fixed overhead. */
 const MEMORY_JOBS = 100_000;
 const MEMORY_SITES = 50;
 const CPU_JOBS = 2000;

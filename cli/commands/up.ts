@@ -53,7 +53,7 @@ export function registerUp(program: Command): void {
     .action(
       action(async (opts: { json?: boolean }, cmd: Command) => {
         const { deploymentDirOf } = await import("../../deployment/up.ts");
-        const { readUpState, isAlive } = await import("../../deployment/up-state.ts");
+        const { readUpState, isAlive, servicesAccess } = await import("../../deployment/up-state.ts");
         const dir = deploymentDirOf(configFor(cmd));
         const state = readUpState(dir);
         const running = state !== undefined && isAlive(state.supervisor);
@@ -65,7 +65,7 @@ export function registerUp(program: Command): void {
           return printJson({ dir, running, ...(state && { ...state, urls, ...(privateUrls && { privateUrls }), children: state.children.map((c) => ({ ...c, alive: c.pid !== undefined && isAlive({ pid: c.pid, startTicks: c.startTicks }) })) }) });
         }
         if (!state || !running) {
-          process.stdout.write(`nothing runs for ${dir}${state ? " (a previous run did not stop cleanly: 'wms down' clears it)" : ""}; start it with 'wms up'\n`);
+          process.stdout.write(`nothing runs for ${dir}${state ? ` (a previous run did not stop cleanly: '${wmsCommand()} down' clears it)` : ""}; start it with '${wmsCommand()} up'\n`);
           return;
         }
         const now = Date.now();
@@ -75,7 +75,7 @@ export function registerUp(program: Command): void {
         };
         process.stdout.write(`wms up for ${dir} (namespace ${state.namespace}): ${state.status}, supervisor pid ${state.supervisor.pid}, up ${age(state.startedAt)}\n`);
         if (state.monitorUrl) process.stdout.write(`  monitor   ${state.monitorUrl}\n`);
-        process.stdout.write(`  services  nats ${redactUrl(state.urls.nats)}, redis ${redactUrl(state.urls.redis)}, rabbitmq ${redactUrl(state.urls.rabbitmq)}${state.startedServices.length ? ` (started privately: ${state.startedServices.join(", ")})` : ""}\n`);
+        process.stdout.write(`  services  nats ${redactUrl(state.urls.nats)}, redis ${redactUrl(state.urls.redis)}, rabbitmq ${redactUrl(state.urls.rabbitmq)}${state.startedServices.length ? ` (started privately: ${state.startedServices.join(", ")})` : ""}\n            ${servicesAccess(state.cliIdentityFile !== undefined)}\n`);
         if (state.logFile) process.stdout.write(`  log       ${state.logFile}\n`);
         const rows = state.children.map((c) => [c.name, c.pid === undefined ? "-" : String(c.pid), c.state, String(c.restarts), age(c.since)]);
         const header = ["PROCESS", "PID", "STATE", "RESTARTS", "SINCE"];

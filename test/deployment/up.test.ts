@@ -8,7 +8,7 @@ import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs
 import { createServer } from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isAlive, readUpState, type ProcessRef } from "../../deployment/up-state.ts";
+import { isAlive, readUpState, servicesAccess, type ProcessRef } from "../../deployment/up-state.ts";
 import { livePilots } from "../../deployment/local-pilots.ts";
 import { deploymentFolder } from "../support/deployment-folder.ts";
 import { testAuth } from "../support/test-roles.ts";
@@ -71,6 +71,11 @@ describe("wms up --detach, status, down", () => {
       for (const c of readUpState(dir)?.children ?? []) expect(environ(c.pid as number), c.name).toContain(`WMS_IDENTITY_FILE=${path.join(secrets, c.name.replace(/-\d+$/, ""), "identity.yaml")}`);
       expect(readUpState(dir)?.cliIdentityFile).toBe(path.join(secrets, "operator", "identity.yaml"));
     }
+    // Whether the services are secured is said, not left to guess: one user per role (the run's
+    // secrets), or servers used as they are (shared mode), in wms status and in up's log alike.
+    const access = servicesAccess(testAuth());
+    expect((await wms(["status"])).stdout).toContain(`\n            ${access}\n`);
+    if (!testAuth()) expect(readFileSync(path.join(dir, ".wms", "up", "up.log"), "utf8")).toContain(access);
     expect((await fetch(`${status.monitorUrl}/metrics`)).status).toBe(200);
     // Each service's start line says how it stops: through wms down, not a Ctrl-C of its own.
     const log = readFileSync(path.join(dir, ".wms", "up", "up.log"), "utf8");
