@@ -78,6 +78,7 @@ describe("wms services check with authentication on", () => {
     expect((JSON.parse(r2.stdout) as Check).services.find((x) => x.service === "redis")?.state).toBe("up");
   });
 
+  // Five CLI processes, one making a PKI: 13 s of the default 30 s in a loaded fresh-clone CI run.
   it("a command or service without credentials says E1012 in one line, not a client library's error print or E1003", async () => {
     const env = { WMS_NAMESPACE: s.anonymous.names.namespace, WMS_NATS_URL: s.urls.nats, WMS_REDIS_URL: s.urls.redis, WMS_CONFIG: undefined, WMS_IDENTITY_FILE: "" };
     for (const args of [["task", "list"], ["factory", "status"], ["pilot", "list"]]) {
@@ -91,7 +92,7 @@ describe("wms services check with authentication on", () => {
     const intake = await runCli(["intake", "serve"], { env: { ...env, WMS_PKI_DIR: pki } });
     expect(intake.code).toBe(1);
     expect(intake.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^wms: error E1012 SERVICE_AUTH_FAILED: .*NATS at (nats|tls):\/\/127\.0\.0\.1:\d+ refused our credentials/)]);
-  });
+  }, 90_000);
 
   it("refuses a NATS server list with a bad entry at load time with E1002, not a connect error", async () => {
     const r = await runCli(["services", "check"], { env: { WMS_NATS_URL: "nats://127.0.0.1:4222,http://x:1", WMS_CONFIG: undefined } });
