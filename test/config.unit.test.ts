@@ -73,6 +73,14 @@ describe("config", () => {
     expect(rabbitTarget(config.rabbitmq).urls.map((u) => u.toString())).toEqual(["amqps://q1:5671/wms", "amqps://q2:5671/wms"]);
   });
 
+  it("keeps the file's Redis Cluster when WMS_REDIS_URL is set empty (compose's cluster route), and lets a URL replace it", () => {
+    const dir = mkdtempSync(join(tmpdir(), "wmscfg-"));
+    const file = join(dir, "wms.yaml");
+    writeFileSync(file, "redis:\n  cluster: { nodes: [ 'redis://redis-c1:6379' ] }\n");
+    expect(redisTarget(loadConfig({ path: file, env: { WMS_REDIS_URL: "" } }).config.redis)).toMatchObject({ cluster: true, nodes: [{ host: "redis-c1", port: 6379 }] });
+    expect(redisTarget(loadConfig({ path: file, env: { WMS_REDIS_URL: "redis://redis:6379" } }).config.redis)).toMatchObject({ cluster: false });
+  });
+
   it("lets WMS_*_PASSWORD_FILE replace an inline password, and refuses both forms in one file (E1002)", () => {
     const dir = mkdtempSync(join(tmpdir(), "wmscfg-"));
     const file = join(dir, "wms.yaml");

@@ -77,7 +77,9 @@ describe("docker-compose.yml profiles", () => {
     for (const name of WMS.filter((n) => n !== "pki")) {
       const s = doc.services[name];
       expect(s.environment?.WMS_NATS_URL, name).toMatch(/^\$\{WMS_NATS_URL:-nats:\/\/nats:4222\}$/);
-      expect(s.environment?.WMS_REDIS_URL, name).toMatch(/^\$\{WMS_REDIS_URL:-/);
+      // Its default only when unset: set empty, the services keep deploy/wms.yaml's redis.cluster.nodes
+      // (the cluster route), which a URL, the default included, replaces.
+      expect(s.environment?.WMS_REDIS_URL, name).toBe("${WMS_REDIS_URL-redis://redis:6379}");
       expect(s.environment?.WMS_RABBITMQ_URL, name).toMatch(/^\$\{WMS_RABBITMQ_URL:-/);
       for (const dep of ["nats", "redis", "rabbitmq"]) expect(s.depends_on?.[dep]?.required, `${name} → ${dep}`).toBe(false);
     }
