@@ -1,5 +1,7 @@
 // What every command shares: one-line errors with their registry code (never a stack trace),
 // `--json` output, and the config loaded once per invocation.
+import { isIP } from "node:net";
+import { networkInterfaces } from "node:os";
 import { dirname, resolve } from "node:path";
 import { Option, type Command } from "commander";
 import { ERR, WmsError } from "../schemas/index.ts";
@@ -127,6 +129,30 @@ export function parsePortOption(name: string): (v: string) => number {
     const n = Number(v);
     if (!/^\d+$/.test(v.trim()) || !Number.isInteger(n) || n > 65535) throw new WmsError(ERR.BAD_PORT, `${name} '${v}'`);
     return n;
+  };
+}
+
+/**
+ * An address for a server of ours to listen on: an IP address of this machine (0.0.0.0 and :: for
+ * all of them) or a host name. Checked here, so that a mistyped address is a usage error naming the
+ * option, not the E1000 INTERNAL that getaddrinfo's ENOTFOUND or listen's EADDRNOTAVAIL became.
+ * A name that looks like an address (`999.1.1.1`: RFC 1123 2.1, a top-level label is never all
+ * digits) is checked as one.
+ */
+export function parseListenHost(name: string): (v: string) => string {
+  return (v: string) => {
+    const host = v.trim();
+    const ipVersion = isIP(host);
+    if (ipVersion === 0) {
+      const labels = host.split(".");
+      const hostname = host.length <= 253 && labels.every((l) => /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(l)) && !/^\d+$/.test(labels[labels.length - 1]);
+      if (!hostname) throw new WmsError(ERR.USAGE, `${name} '${v}': not an IP address or a host name`);
+      return host;
+    }
+    if (host === "0.0.0.0" || host === "::") return host;
+    const own = Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((a) => a.address));
+    if (!own.includes(host)) throw new WmsError(ERR.USAGE, `${name} '${v}': not an address of this machine (its addresses: ${own.join(", ")})`);
+    return host;
   };
 }
 

@@ -215,6 +215,25 @@ describe("wms usage errors", () => {
     expect(help.stdout).toContain("Usage: wms factory status");
   });
 
+  it("refuses a listen address that is no address of this machine, or none at all, before anything starts", async () => {
+    // Both were E1000 INTERNAL from getaddrinfo (ENOTFOUND) or listen (EADDRNOTAVAIL). 198.51.100.7 is TEST-NET-2 (RFC 5737).
+    for (const [args, text] of [
+      [["monitor", "--host", "999.1.1.1"], "--host '999.1.1.1': not an IP address or a host name"],
+      [["monitor", "--host", "198.51.100.7"], "--host '198.51.100.7': not an address of this machine (its addresses: 127.0.0.1"],
+      [["matchmaker", "--metrics-host", "bad host"], "--metrics-host 'bad host': not an IP address or a host name"],
+    ] as const) {
+      const r = await wms([...args]);
+      expectUsageError(r, args.join(" "));
+      expect(r.stderr).toContain(text);
+    }
+  });
+
+  it("says why a file named on the command line cannot be read in the same words everywhere", async () => {
+    const r = await wms(["classad", "analyze", "[ Requirements = true ]", "--machines", "/nonexistent-wms-test/machines.txt"]);
+    expect(r.stderr).toBe("wms: error E1007 FILE_UNREADABLE: A file named on the command line cannot be read: cannot read the machine ads from '/nonexistent-wms-test/machines.txt': no such file (ENOENT)\n");
+    expect(r.code).toBe(1);
+  });
+
   it("keeps old option spellings working, with a one-line deprecation warning", async () => {
     const r = await wms(["pilot", "--site", "S", "--workdir", "/tmp/w"]);
     const lines = r.stderr.trimEnd().split("\n");

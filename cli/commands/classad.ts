@@ -11,7 +11,8 @@ async function adText(arg: string, what: string): Promise<string> {
   try {
     return await readFile(arg.slice(1), "utf8");
   } catch (e) {
-    throw new WmsError(ERR.FILE_UNREADABLE, `cannot read ${what} from '${arg.slice(1)}': ${(e as Error).message.split("\n")[0]}`);
+    const { fileErrorText } = await import("../../platform/file-error-text.ts");
+    throw new WmsError(ERR.FILE_UNREADABLE, `cannot read ${what} from '${arg.slice(1)}': ${fileErrorText(e)}`);
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { action, configFor, parseIntOption, parsePortOption, serveUntilStopped } from "../command-kit.ts";
+import { action, configFor, parseIntOption, parseListenHost, parsePortOption, serveUntilStopped } from "../command-kit.ts";
 
 interface MatchmakerOptions {
   instances: number;
@@ -89,7 +89,7 @@ export function registerMatchmaker(program: Command): void {
     .description("run the matchmaker service: answers pilot adverts with signed jobs and extends locks on heartbeats, until Ctrl-C")
     .option("--instances <n>", "run N matchmaker processes side by side (they share the load in one NATS queue group)", parseIntOption("--instances", 1), 1)
     .option("--metrics-port <port>", "serve Prometheus metrics (matches, refusals, heartbeats, advert latency histogram) at http://HOST:PORT/metrics; with --instances N, ports PORT..PORT+N-1 (0: any free port, logged)", parsePortOption("--metrics-port"))
-    .option("--metrics-host <host>", "the address the metrics endpoint listens on", "127.0.0.1")
+    .option("--metrics-host <host>", "the address the metrics endpoint listens on", parseListenHost("--metrics-host"), "127.0.0.1")
     .addHelpText(
       "after",
       "\nReads the PKI from config pki.dir: services/matchmaker.cert.pem, services/matchmaker.key.pem (from 'wms pki init').\nLock, stalled-check and back-off timings come from the 'matchmaker' section of wms.yaml.",

@@ -1,12 +1,12 @@
 import type { Command } from "commander";
-import { action, configFor, parsePortOption, serveUntilStopped, stopHint } from "../command-kit.ts";
+import { action, configFor, parseListenHost, parsePortOption, serveUntilStopped, stopHint } from "../command-kit.ts";
 
 export function registerMonitor(program: Command): void {
   program
     .command("monitor")
     .description("serve the read-only web dashboard, its JSON API and Prometheus metrics at /metrics")
     .option("--port <port>", "HTTP port", parsePortOption("--port"), 8080)
-    .option("--host <host>", "address to listen on (loopback by default; the dashboard shows DNs)", "127.0.0.1")
+    .option("--host <host>", "address to listen on (loopback by default; the dashboard shows DNs)", parseListenHost("--host"), "127.0.0.1")
     .action(
       action(async (opts: { port: number; host: string }, cmd: Command) => {
         const { config, names } = configFor(cmd);

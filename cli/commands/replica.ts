@@ -42,7 +42,8 @@ async function scanDir(dir: string, root: string): Promise<Array<{ lfn: string; 
   try {
     entries = await readdir(dir, { recursive: true, withFileTypes: true });
   } catch (e) {
-    throw new WmsError(ERR.FILE_UNREADABLE, `--from-dir ${dir}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    const { fileErrorText } = await import("../../platform/file-error-text.ts");
+    throw new WmsError(ERR.FILE_UNREADABLE, `--from-dir ${dir}: ${fileErrorText(e)}`);
   }
   const files = entries.filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
   files.sort();
