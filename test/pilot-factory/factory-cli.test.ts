@@ -159,6 +159,7 @@ describe("wms factory status and run", () => {
 });
 
 describe("wms pilot list", () => {
+  // Four CLI processes after a factory cycle: 8.5 s in a loaded fresh-clone CI run, room to 90 s.
   it("shows each pilot the factory knows with its state, jobs run and the reports it holds in memory", async () => {
     const f = await startFactory({
       config: { schemaVersion: SCHEMA_VERSION, factoryId: "fac-list", queues: [queueKnobs({ name: "listed", maxPerCycle: 3, pilotsPerMinute: 240, cycleSec: 1 })] },
@@ -221,5 +222,5 @@ describe("wms pilot list", () => {
     expect(indexed).toContain("fac-list-next");
     const after = JSON.parse((await runCli(["--namespace", ns, "pilot", "list", "--json"], operator)).stdout) as Array<Record<string, unknown>>;
     expect(after.some((row) => row.pilotId === ids[2])).toBe(false);
-  });
+  }, 90_000);
 });
