@@ -386,7 +386,9 @@ export class DispatchQueues {
       const jobId = res[0] as string;
       const ac = res[1] as string;
       const token = res[2] as string;
-      const moved = await this.jobs.claimMoved(jobId, res.slice(3), now);
+      // A promise only the first time this matchmaker sees the task (its template is read then).
+      const movedNow = this.jobs.claimMoved(jobId, res.slice(3), now);
+      const moved = movedNow instanceof Promise ? await movedNow : movedNow;
       if (moved.moved && moved.spec) {
         const attempt = moved.attempt;
         const spec = moved.spec;
@@ -419,16 +421,14 @@ export class DispatchQueues {
     await Promise.all([this.replicated(siteKey), this.replicated(this.keys.task(taskId).task)]);
   }
 
-  private async write(w: SideWrites): Promise<void> {
+  private write(w: SideWrites): Promise<unknown> {
     // Each key in its own slot: separate commands, sent together on the auto-pipelined (or corked)
-    // connection. The matchmaker's claim carries one SET: it is awaited alone, with no array.
+    // connection. The matchmaker's claim carries one SET: its own promise is returned, with no
+    // array and no async wrapper around it.
     const set = w.set ?? [];
     const hincrby = w.hincrby ?? [];
-    if (set.length === 1 && hincrby.length === 0) {
-      await this.redis.set(set[0].key, set[0].value, "PX", set[0].pxMs);
-      return;
-    }
-    await Promise.all([...set.map((s) => this.redis.set(s.key, s.value, "PX", s.pxMs)), ...hincrby.map((h) => this.redis.hincrby(h.key, h.field, h.by))]);
+    if (set.length === 1 && hincrby.length === 0) return this.redis.set(set[0].key, set[0].value, "PX", set[0].pxMs);
+    return Promise.all([...set.map((s) => this.redis.set(s.key, s.value, "PX", s.pxMs)), ...hincrby.map((h) => this.redis.hincrby(h.key, h.field, h.by))]);
   }
 
   /**

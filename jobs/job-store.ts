@@ -692,7 +692,7 @@ export class JobStore {
   }
 
   /** What claim-move-5.lua's transition-6 part (`res`, from its fourth element) did, as `transition` returns it. */
-  async claimMoved(jobId: string, res: readonly unknown[], now: number): Promise<TransitionResult> {
+  claimMoved(jobId: string, res: readonly unknown[], now: number): TransitionResult | Promise<TransitionResult> {
     let task: string;
     try {
       task = taskIdOf(jobId);
@@ -700,12 +700,10 @@ export class JobStore {
       return { moved: false, stale: false, from: undefined, attempt: 0 };
     }
     // The script returns the record's own fields only: the template is the one remembered, read
-    // once per task when this matchmaker has not seen the task yet.
-    let tpl = this.templateJson(task);
-    if (tpl === undefined && res[0] === 1) {
-      await this.template(task);
-      tpl = this.templateJson(task) ?? "{}";
-    }
+    // once per task when this matchmaker has not seen the task yet. Otherwise nothing waits, and
+    // the result is returned as it is (no promise and no await on the matchmaker's per-match path).
+    const tpl = this.templateJson(task);
+    if (tpl === undefined && res[0] === 1) return this.template(task).then(() => this.moved(jobId, task, "sent", res as MoveReply, this.templateJson(task) ?? "{}", now, CLAIM_MOVE));
     return this.moved(jobId, task, "sent", res as MoveReply, tpl, now, CLAIM_MOVE);
   }
 
@@ -718,21 +716,30 @@ export class JobStore {
     return this.keyTemplates;
   }
 
-  private async moved(jobId: string, task: string, to: JobState, res: MoveReply, tpl: string | undefined, now: number, o: MoveOptions): Promise<TransitionResult> {
+  /**
+   * A move's result, once its site effects (if any) are written; returned as it is when there are
+   * none (a claim counted by its own script), so the per-match path awaits nothing here.
+   */
+  private moved(jobId: string, task: string, to: JobState, res: MoveReply, tpl: string | undefined, now: number, o: MoveOptions): TransitionResult | Promise<TransitionResult> {
     const [code, cur, attempt, oldSite, newSite, failed] = res;
     const moved = code === 1;
     const fromState = (cur || undefined) as JobState | undefined;
-    if (code === -1 && !o.leaseCheck) await this.applyEffects(jobId, oldSite, { states: {}, holding: "", error: String(ERR.JOB_STALE_UPDATE) }, now);
-    if (moved && fromState && !this.claimOnly(fromState, to, oldSite, newSite, failed, o.siteCounted === true)) await this.siteEffects(jobId, fromState, to, oldSite, newSite, failed, now, o.siteCounted === true);
+    let effects: Promise<unknown> | undefined;
+    if (code === -1 && !o.leaseCheck) effects = this.applyEffects(jobId, oldSite, { states: {}, holding: "", error: String(ERR.JOB_STALE_UPDATE) }, now);
+    else if (moved && fromState && !this.claimOnly(fromState, to, oldSite, newSite, failed, o.siteCounted === true)) effects = this.siteEffects(jobId, fromState, to, oldSite, newSite, failed, now, o.siteCounted === true);
     const stale = code === -1;
     const after = Number(attempt || 0);
-    if (!moved || res[6] === undefined) return { moved, stale, from: fromState, attempt: after, site: newSite };
-    let t = tpl;
-    if (t === undefined) {
-      t = res[7] || "{}";
-      if (res[7]) this.remember(task, JSON.parse(res[7]) as Template);
+    let result: TransitionResult;
+    if (!moved || res[6] === undefined) result = { moved, stale, from: fromState, attempt: after, site: newSite };
+    else {
+      let t = tpl;
+      if (t === undefined) {
+        t = res[7] || "{}";
+        if (res[7]) this.remember(task, JSON.parse(res[7]) as Template);
+      }
+      result = { moved, stale, from: fromState, attempt: after, site: newSite, spec: this.claimedSpec(task, t, res[6]) };
     }
-    return { moved, stale, from: fromState, attempt: after, site: newSite, spec: this.claimedSpec(task, t, res[6]) };
+    return effects === undefined ? result : effects.then(() => result);
   }
 
   /** A claimed record's spec: its own fields parsed, joined with its task's template (spec-join.ts). */
@@ -750,8 +757,8 @@ export class JobStore {
    * (the seal covers the job id, known only then), while the record still holds that claim's lease
    * token. Before the envelope leaves, so no report can be checked against the record without it.
    */
-  async bindReportKeySeal(jobId: string, leaseToken: string, seal: string): Promise<void> {
-    await sealBindScript.run(this.redis, [this.keys.task(taskIdOf(jobId)).job(jobId)], [leaseToken, seal]);
+  bindReportKeySeal(jobId: string, leaseToken: string, seal: string): Promise<unknown> {
+    return sealBindScript.run(this.redis, [this.keys.task(taskIdOf(jobId)).job(jobId)], [leaseToken, seal]);
   }
 
   /**
