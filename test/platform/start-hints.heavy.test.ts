@@ -7,6 +7,7 @@
 import { execFile } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { freePort } from "../../platform/local-services.ts";
@@ -61,13 +62,28 @@ afterAll(async () => {
   rmSync(under, { recursive: true, force: true });
 }, 60_000);
 
+/** Whether something listens on a loopback port (a connect that succeeds). */
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, "127.0.0.1");
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => resolve(false));
+  });
+}
+
 const has = (file: string): boolean => existsSync(file);
+// A node registers with the machine's port mapper (epmd, 4369), which its RabbitMQ runs; where none
+// runs, the node would start one as a daemon that outlives it, so the hint is not run there.
+const epmd = await listening(4369);
 const runsAsRoot = process.getuid?.() === 0;
 const why: Record<ServiceName, string | undefined> = {
   nats: has("/usr/sbin/nats-server") && has("/sbin/start-stop-daemon") ? undefined : "nats-server or start-stop-daemon is not installed",
   redis: has("/usr/bin/redis-server") ? undefined : "redis-server is not installed",
   // The Debian wrapper only runs for root (or the rabbitmq user).
-  rabbitmq: has("/usr/sbin/rabbitmq-server") && runsAsRoot ? undefined : "rabbitmq-server is not installed, or this is not root",
+  rabbitmq: !has("/usr/sbin/rabbitmq-server") || !runsAsRoot ? "rabbitmq-server is not installed, or this is not root" : epmd ? undefined : "no epmd answers on 4369 (the node would start one that outlives it)",
 };
 for (const [s, reason] of Object.entries(why)) if (reason) console.warn(`start-hints: the ${s} hint is not run: ${reason}`);
 
