@@ -42,7 +42,7 @@ export function purgeTargets(loaded: LoadedConfig, startedPrivately: readonly st
   return [
     { service: "redis", where: redisWhere, ...(privateOne("redis") && { skip: "started privately by wms up: its data went with it" }) },
     { service: "rabbitmq", where: redactUrl(config.rabbitmq.url), ...(privateOne("rabbitmq") && { skip: "started privately by wms up: its data went with it" }) },
-    { service: "nats", where: redactUrl(config.nats.url), skip: "keeps nothing of a deployment (no JetStream streams or KV buckets)" },
+    { service: "nats", where: redactUrl(config.nats.url), skip: "it keeps nothing of a deployment: no JetStream streams or KV buckets" },
   ];
 }
 

@@ -140,7 +140,7 @@ export function registerUp(program: Command): void {
               `purged namespace ${purged.namespace} on ${q.where}: ${q.queues.deleted.length} queue(s) (${q.queues.messagesDropped} message(s) in them), ${q.exchanges.deleted.length} exchange(s)${absent > 0 ? `; ${absent} already absent` : ""}\n`,
             );
           }
-          for (const s of purged.skipped) process.stdout.write(`  ${s.service}: nothing deleted (${s.why})\n`);
+          for (const s of purged.skipped) process.stdout.write(`  ${s.service}: nothing deleted; ${s.why}\n`);
         }
       }),
     );
