@@ -47,13 +47,14 @@ describe("wms classad eval --strict (new-ClassAd semantics, classad.cpp / lexer.
     expect((await runCli(["classad", "eval", "017"])).stderr).toMatch(/E1510 CLASSAD_PARSE/);
   });
 
+  // Four CLI processes: 10 s of the default 30 s in a loaded fresh-clone CI run.
   it("has no bare-name fallback to TARGET and no special `my`", async () => {
     const args = ["--my", "[ A = 1 ]", "--target", "[ B = 2 ]", "B"];
     expect((await runCli(["classad", "eval", ...args])).stdout).toBe("2\n");
     expect((await runCli(["classad", "eval", "--strict", ...args])).stdout).toBe("undefined\n");
     expect((await runCli(["classad", "eval", "--strict", "--my", "[ A = 1 ]", "--target", "[ B = 2 ]", "TARGET.B + MY.A"])).stdout).toBe("3\n");
     expect((await runCli(["classad", "eval", "--strict", "--my", "[ A = 1 ]", "MY.A"])).stdout).toBe("undefined\n");
-  });
+  }, 90_000);
 });
 
 describe("wms classad analyze", () => {

@@ -108,6 +108,7 @@ describe("wms down --purge", () => {
     expect(await queuesExist(loaded.names)).not.toContain(false);
   });
 
+  // Several CLI processes: 10 s of the default 30 s in a loaded fresh-clone CI run.
   it("deletes this namespace's keys, queues and exchanges and nothing of a neighbouring namespace", async () => {
     const r = await wms(["down", "--purge", "--yes", "--json"]);
     expect(r.stderr).toBe("");
@@ -140,5 +141,5 @@ describe("wms down --purge", () => {
     expect([...twice.queues.absent].sort()).toEqual(queues);
     expect(twice.exchanges.deleted).toEqual([]);
     expect([...twice.exchanges.absent].sort()).toEqual(exchanges);
-  });
+  }, 90_000);
 });
