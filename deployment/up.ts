@@ -103,7 +103,7 @@ export async function runUp(o: UpOptions): Promise<void> {
     if (pilots > 0) say(`stopped ${pilots} pilot(s)`);
     await supervisor.stop();
     await services?.stop();
-    if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+    if (tempDir) rmSync(tempDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     removeUpState(dir);
   };
 
@@ -116,7 +116,7 @@ export async function runUp(o: UpOptions): Promise<void> {
     addMissingSealKeys(config.pki.dir, say);
     services = (await answersAsRoles(o.loaded, state.urls, secrets, say)) ?? (await ensureServices(state.urls, path.join(tempDir, "services"), (line) => say(line), { secrets: secrets.make, redisCluster: config.redis.cluster && config.redis }));
     if (services.started.length === 0) {
-      rmSync(tempDir, { recursive: true, force: true });
+      rmSync(tempDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
       tempDir = undefined;
     } else {
       say(`started privately: ${services.started.join(", ")}; wms commands run with ${configFile} (here, or --config) use them while this runs`, 40);
@@ -307,6 +307,6 @@ export async function sweepLeftovers(dir: string, state: UpState, graceMs = 10_0
   await stopLocalPilots(dir, graceMs);
   await stopProcessGroups(refs(() => true), graceMs);
   await stopProcessGroups(state.servicePids, graceMs);
-  if (state.tempDir) rmSync(state.tempDir, { recursive: true, force: true });
+  if (state.tempDir) rmSync(state.tempDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   removeUpState(dir);
 }

@@ -64,12 +64,12 @@ export async function startAuthServers(label: string, o: { rabbit?: boolean } = 
       startMs,
       stop: async () => {
         await Promise.all(stops.map((s) => s()));
-        rmSync(root, { recursive: true, force: true });
+        rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
       },
     };
   } catch (e) {
     await Promise.all(stops.map((s) => s()));
-    rmSync(root, { recursive: true, force: true });
+    rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     throw e;
   }
 }

@@ -69,7 +69,7 @@ export function deploymentFolder(label: string): DeploymentFolder {
         await deleteTopology(await conn.createChannel(), loaded.names);
         await conn.close();
       }
-      rmSync(base, { recursive: true, force: true });
+      rmSync(base, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     },
   };
 }

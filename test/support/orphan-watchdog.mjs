@@ -89,7 +89,7 @@ async function sweep() {
   while (Date.now() < until && [...groups, ...loose].some(alive)) await new Promise((r) => setTimeout(r, 200));
   for (const g of groups) signal(g, "SIGKILL", true);
   for (const p of loose) if (alive(p)) signal(p, "SIGKILL", false);
-  rmSync(root, { recursive: true, force: true });
+  rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
 }
 
 const parentTicks = startTicks(parent);

@@ -181,7 +181,7 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
     mkdirSync(spoolDir);
     const m = spawnSync("mount", ["-t", "tmpfs", "-o", `size=${o.spoolTmpfsBytes},mode=0700`, "tmpfs", spoolDir], { encoding: "utf8" });
     if (m.status !== 0) {
-      rmSync(root, { recursive: true, force: true });
+      rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
       throw new Error(`mounting a tmpfs for the report spool failed (needs root): ${m.stderr.trim()}`);
     }
   }
@@ -287,7 +287,7 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
     await userNc.close();
     redis.disconnect();
     if (o.spoolTmpfsBytes !== undefined) spawnSync("umount", ["-l", spoolDir]);
-    rmSync(root, { recursive: true, force: true });
+    rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   };
   let dispatch: DispatchQueues;
   try {

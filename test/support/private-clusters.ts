@@ -27,7 +27,7 @@ import { runServerAuth } from "./test-roles.ts";
 /** Stops every server of a cluster at once and deletes its temp folder. */
 async function stopAll(procs: LaunchedProcess[], root: string): Promise<void> {
   await Promise.all(procs.map((p) => p.stop()));
-  rmSync(root, { recursive: true, force: true });
+  rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
 }
 
 function portFree(port: number): Promise<boolean> {

@@ -98,7 +98,7 @@ export async function startRabbitCluster(label: string, n = 3): Promise<PrivateR
     // Nodes first: a node outliving its epmd could not be reached by rabbitmqctl any more.
     await Promise.all(procs.map((p) => p.stop("SIGKILL")));
     await epmd?.stop();
-    rmSync(root, { recursive: true, force: true });
+    rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   };
   try {
     // The cookie every node and rabbitmqctl read from $HOME; Erlang refuses one others may read.

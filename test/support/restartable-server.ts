@@ -41,7 +41,7 @@ export async function startRestartableServer(kind: RestartableKind, label: strin
   try {
     running = await launch();
   } catch (e) {
-    rmSync(root, { recursive: true, force: true });
+    rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     throw e;
   }
   const { url, port } = running;
@@ -66,7 +66,7 @@ export async function startRestartableServer(kind: RestartableKind, label: strin
       const r = running;
       running = undefined;
       await r?.stop();
-      rmSync(root, { recursive: true, force: true });
+      rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     },
   };
 }
