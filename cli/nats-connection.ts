@@ -4,14 +4,18 @@
 import type { NatsConnection } from "nats";
 import { ERR, WmsError, type WmsConfig } from "../schemas/index.ts";
 import type { RedisOpenOptions } from "../platform/connections.ts";
+import type { Logger } from "../platform/logger.ts";
 import type { RedisClient } from "../platform/redis-client.ts";
 import { describeTarget } from "../platform/service-targets.ts";
 
-export async function connectNats(config: WmsConfig, clientName: string): Promise<NatsConnection> {
+/** `logger`: a service's, which then logs the connection's losses and reconnections (logNatsStatus). */
+export async function connectNats(config: WmsConfig, clientName: string, logger?: Logger): Promise<NatsConnection> {
   // Imported here so `wms --help` does not load the NATS client.
-  const { openNats, isNatsAuthRefusal } = await import("../platform/connections.ts");
+  const { openNats, isNatsAuthRefusal, logNatsStatus } = await import("../platform/connections.ts");
   try {
-    return await openNats(config, clientName);
+    const nc = await openNats(config, clientName);
+    if (logger !== undefined) logNatsStatus(nc, logger);
+    return nc;
   } catch (e) {
     if (e instanceof WmsError) throw e;
     if (isNatsAuthRefusal(e)) throw new WmsError(ERR.SERVICE_AUTH_FAILED, `NATS at ${config.nats.url} refused our credentials: ${(e as Error).message}`);

@@ -11,6 +11,7 @@ import { ERR, WmsError, type WmsConfig } from "../schemas/index.ts";
 import { fileErrorText } from "./file-error-text.ts";
 import { commandBytes } from "./redis-command-bytes.ts";
 import { failoverClusterClass, failoverClusterOptions } from "./redis-failover.ts";
+import type { Logger } from "./logger.ts";
 import type { RedisClient } from "./redis-client.ts";
 import { natsTarget, rabbitTarget, readPem, readSecret, redactUrl, redisTarget } from "./service-targets.ts";
 
@@ -62,6 +63,24 @@ export async function openNats(config: WmsConfig, name = "wms"): Promise<NatsCon
     // are one line with a code, and the capture cost ~5% of a pilot-advert round trip (profiled).
     noAsyncTraces: true,
   });
+}
+
+/**
+ * Logs a long-running service's NATS connection as an operator needs it, one line each: the server
+ * it lost (it keeps trying the others of its list and those the cluster told it of), the one it is
+ * back on, a server going into lame-duck mode. nats.js reconnects by itself and says nothing, so a
+ * matchmaker whose NATS node died was silent about it, whether it found another node or not.
+ */
+export function logNatsStatus(nc: NatsConnection, logger: Logger): void {
+  void (async () => {
+    for await (const s of nc.status()) {
+      const server = typeof s.data === "string" ? redactUrl(s.data) : "";
+      if (s.type === "disconnect") logger.warn({ server }, `NATS connection to ${server} lost; reconnecting to another server of the cluster`);
+      // At the loss's level: a log kept at warn that shows the loss must show its end too.
+      else if (s.type === "reconnect") logger.warn({ server }, `NATS connection back, on ${server}`);
+      else if (s.type === "ldm") logger.warn({ server }, `NATS server ${server} is shutting down (lame-duck mode); moving to another`);
+    }
+  })().catch(() => undefined);
 }
 
 function tlsOptions(tls: { ca?: string; cert?: string; key?: string } | undefined, field: string): TlsConnectionOptions {

@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { LoadedConfig } from "../../platform/config.ts";
-import { openNats } from "../../platform/connections.ts";
+import { logNatsStatus, openNats } from "../../platform/connections.ts";
 import { createLogger, type Logger } from "../../platform/logger.ts";
 import type { Site } from "../../schemas/index.ts";
 import { loadTrust, splitPems } from "../../security/index.ts";
@@ -48,6 +48,7 @@ export async function runPilotProcess(o: PilotProcessOptions): Promise<PilotSumm
   const site = o.site;
   const trust = loadTrust(config.pki.dir);
   const nc = await openNats(config, `pilot-${site.name}`);
+  logNatsStatus(nc, logger);
   // One spool per node, not per pilot: a report a dead pilot left behind is sent by the next one.
   const publisher = new ReportPublisher({ url: config.rabbitmq.url, rabbit: config.rabbitmq, names, spoolDir: path.join(o.workdir, ".report-spool"), logger });
   // One signer for the job's reports and the identity switch's audit records alike.

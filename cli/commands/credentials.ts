@@ -27,7 +27,7 @@ export function registerCredentials(program: Command): void {
         const keyring = new CredentialKeyring(config.credentials);
         const trust = loadTrust(config.pki.dir);
         const logger = createLogger("credentials", config.logLevel);
-        const nc = await connectNats(config, "wms-credentials");
+        const nc = await connectNats(config, "wms-credentials", logger);
         const redis = await connectRedis(config, { onError: (e) => logger.warn({ err: e.message }, "redis") });
         const reports = new ReportPublisher({ url: config.rabbitmq.url, rabbit: config.rabbitmq, names, spoolDir: opts.spoolDir, logger });
         const cache = startCredentialCache({ nc, redis, names, config, trust, logger, reports, keyring });

@@ -143,7 +143,7 @@ async function runFactory(opts: RunOptions, cmd: Command): Promise<void> {
   } catch (e) {
     logger.warn({ pkiDir: config.pki.dir, err: (e as Error).message }, "no CA to verify operators: wms factory set is refused");
   }
-  const nc = await connectNats(config, `factory-${factoryConfig.factoryId}`);
+  const nc = await connectNats(config, `factory-${factoryConfig.factoryId}`, logger);
   const dispatch = new DispatchQueues({ redis, names, lockMs: config.jobs.leaseSec * 1000, stalledIntervalMs: config.jobs.leaseCheckSec * 1000 });
   const running = await startFactory({
     config: factoryConfig,

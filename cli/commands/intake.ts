@@ -22,7 +22,7 @@ export function registerIntake(program: Command): void {
         const trust = loadTrust(config.pki.dir);
         const own = readServiceCredentials(config.pki.dir, "intake");
         const logger = createLogger("intake", config.logLevel);
-        const nc = await connectNats(config, "wms-intake");
+        const nc = await connectNats(config, "wms-intake", logger);
         const redis = await connectRedis(config, { onError: (e) => logger.warn({ err: e.message }, "redis") });
         const dispatch = new DispatchQueues({
           redis,

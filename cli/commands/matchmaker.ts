@@ -52,7 +52,7 @@ async function runOne(cmd: Command, opts: MatchmakerOptions): Promise<void> {
   };
   const signer = createBatchEnvelopeSigner({ certPem: await read("services/matchmaker.cert.pem"), keyPem: await read("services/matchmaker.key.pem") });
   const logger = createLogger("matchmaker", config.logLevel);
-  const nc = await connectNats(config, "wms-matchmaker");
+  const nc = await connectNats(config, "wms-matchmaker", logger);
   const redis = await connectRedis(config, { corked: true, onError: (e) => logger.warn({ err: e.message }, "redis") });
   // Site authorization chains come from the site config when one is set; without it no site refuses.
   const sites = config.sitesFile ? (await import("../../site-authz/index.ts")).loadSiteConfig(config.sitesFile).sites : undefined;

@@ -86,7 +86,7 @@ export function registerSite(program: Command): void {
         const { connectNats, connectRedis } = await import("../nats-connection.ts");
         const sites = loadSiteConfig(opts.sitesFile ?? config.sitesFile).sites;
         const logger = createLogger("pool-leases", config.logLevel);
-        const nc = await connectNats(config, "wms-pool-leases");
+        const nc = await connectNats(config, "wms-pool-leases", logger);
         const redis = await connectRedis(config, { onError: (e) => logger.warn({ err: e.message }, "redis") });
         const service = startPoolLeaseService({ nc, redis, names, sites, logger });
         await service.ready;

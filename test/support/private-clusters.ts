@@ -162,6 +162,8 @@ export interface PrivateNatsCluster {
   readonly urls: readonly string[];
   /** The three URLs as one comma-separated server list (`nats.url` of a cluster). */
   readonly serverList: string;
+  /** Kills node `i` only (SIGKILL: a crash; its clients' sockets close and they move to the nodes left). */
+  kill(i: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -215,6 +217,7 @@ export async function startNatsCluster(label: string, o: { jetStream?: boolean }
     return {
       urls,
       serverList: urls.join(","),
+      kill: (i) => procs[i].stop("SIGKILL"),
       async stop() {
         await stopAll(procs, root);
       },
