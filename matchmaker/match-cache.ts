@@ -92,6 +92,11 @@ export class MatchCache {
     return this.overBudget.has(machine);
   }
 
+  /** The decision `decideFor` remembered for this ad and autocluster, if any (nothing is evaluated). */
+  known(machine: ClassAd, ac: string): MatchDecision | undefined {
+    return this.perAd.get(machine)?.byAc.get(ac);
+  }
+
   /**
    * `decide` for an ad from `machineAd`, memoized on the ad object (no signature work on a repeat).
    * Evaluations draw on `budget`; running it out throws EvalBudgetExceeded.

@@ -14,17 +14,25 @@ export class FairShareUsage {
     private readonly ttlMs = 5000,
   ) {}
 
-  /** Makes sure `usageOf` answers fresh enough figures for these users. */
-  async prefetch(userDns: Iterable<string>, now = Date.now()): Promise<void> {
-    // Most adverts find every owner fresh in the cache: nothing is built for them.
+  /**
+   * Makes sure `usageOf` answers fresh enough figures for the owners of these items (`userDnOf`
+   * reads one). Undefined when every one is fresh, as on most adverts: no promise, no array and no
+   * await then (an async function here cost a promise and a resumption on every advert with two
+   * candidates, about 0.3 KB of heap).
+   */
+  prefetch<T>(items: readonly T[], userDnOf: (item: T) => string, now = Date.now()): Promise<void> | undefined {
     let stale: string[] | undefined;
-    for (const dn of userDns) {
+    for (const item of items) {
+      const dn = userDnOf(item);
       const c = this.cache.get(dn);
       if (c && now - c.at <= this.ttlMs) continue;
       stale ??= [];
       if (!stale.includes(dn)) stale.push(dn);
     }
-    if (stale === undefined) return;
+    return stale === undefined ? undefined : this.fetch(stale, now);
+  }
+
+  private async fetch(stale: readonly string[], now: number): Promise<void> {
     // One command per user, not a pipeline: the users' buckets are different Redis Cluster slots. The
     // connection is auto-pipelined, so they still leave in one write per server.
     const res = await Promise.all(stale.map((dn) => this.redis.hget(usageHashKey(this.names, usageShard(this.names, dn), "user", dn), "wallSec")));

@@ -48,6 +48,7 @@ import {
   ServiceSealer,
   signerRef,
   verifyJobSpecSeal,
+  type EnvelopeWithBodyBytes,
   type SealKeyring,
 } from "../security/index.ts";
 import { EvalBudget, EvalBudgetExceeded, type ClassAd } from "./classad/index.ts";
@@ -65,7 +66,15 @@ import { AdvertAdmission } from "./advert-admission.ts";
 /** What signs envelopes: security's `createBatchEnvelopeSigner(...)` (or `createEnvelopeSigner`, one signature each). */
 export interface EnvelopeSigner {
   sign(body: EnvelopeBody): MatchEnvelope | Promise<MatchEnvelope>;
+  /**
+   * The batch signer's: the body kept as the bytes signed, written so into the reply, and the
+   * signer pair named when the pilot says it holds it. Used when present.
+   */
+  signToBytes?(body: EnvelopeBody, knownSigner: string | undefined): Promise<EnvelopeWithBodyBytes>;
 }
+
+/** A reply to an advert as the matchmaker writes it: a match's envelope may carry its body as bytes (`EnvelopeWithBodyBytes`). */
+type AdvertAnswer = MatchReply | { readonly schemaVersion: typeof SCHEMA_VERSION; readonly status: "match"; readonly envelope: EnvelopeWithBodyBytes };
 
 export interface MatchmakerOptions {
   readonly nc: NatsConnection;
@@ -299,6 +308,12 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     return ok;
   }
 
+  // Made once, not per advert: what ranking and the claim read of a candidate.
+  const budgetLimits = { steps: mm.matchBudgetSteps, ms: mm.matchBudgetMs };
+  const ownerOf = (c: RankedCandidate): string => c.key.userDn;
+  const usageOf = (dn: string): number => usage.usageOf(dn);
+  const acOf = (c: RankedCandidate): string => c.ac;
+
   /**
    * The pilot token's use (`token`) is made in the claim's own step, or on its own when there is
    * nothing to claim; either way before the advert is answered, and a token refused claims nothing.
@@ -313,11 +328,12 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     const matching: RankedCandidate[] = [];
     // One evaluation budget for the whole advert (every autocluster's Requirements, Ranks and
     // regexps together): a hostile ad costs at most that much of the event loop, then is refused.
-    const budget = new EvalBudget({ steps: mm.matchBudgetSteps, ms: mm.matchBudgetMs });
+    // Opened at the first decision not already known: a pilot re-sending its ad evaluates nothing.
+    let budget: EvalBudget | undefined;
     try {
       for (const [ac, key] of acs) {
         if (!siteAdmits(site, ac, key)) continue;
-        const d = cache.decideFor(machine, ac, key, budget);
+        const d = cache.known(machine, ac) ?? cache.decideFor(machine, ac, key, (budget ??= new EvalBudget(budgetLimits)));
         if (d.match) matching.push({ ac, key, jobRank: d.jobRank });
       }
     } catch (e) {
@@ -328,14 +344,20 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
       throw overBudget(site, pilotId, e.detail);
     }
     if (matching.length === 0) return spentFor(token);
-    if (matching.length > 1) await usage.prefetch(matching.map((c) => c.key.userDn));
+    if (matching.length > 1) {
+      const fetching = usage.prefetch(matching, ownerOf);
+      if (fetching) await fetching;
+    }
     // One claim over the ordered candidates (one script in the site's shard); each one ahead of the
     // autocluster that answered was empty.
-    const ordered = matching.length > 1 ? orderCandidates(matching, (dn) => usage.usageOf(dn)) : matching;
+    const ordered = matching.length > 1 ? orderCandidates(matching, usageOf) : matching;
     // The pilot's report key is bound to the attempt in the claim's own step: its reports must carry it.
-    const claimed = await dispatch.claim(site, ordered.map((c) => c.ac), holder, withKey, { use: token, store: tokens });
-    const answered = claimed ? ordered.findIndex((c) => c.ac === claimed.autocluster) : ordered.length;
-    for (const c of ordered.slice(0, answered)) index.markEmpty(site, c.ac);
+    const claimed = await dispatch.claim(site, ordered.map(acOf), holder, withKey, { use: token, store: tokens });
+    // Loops, not findIndex and slice: no closure or array for it on every advert.
+    for (const c of ordered) {
+      if (c.ac === claimed?.autocluster) break;
+      index.markEmpty(site, c.ac);
+    }
     return claimed;
   }
 
@@ -376,7 +398,7 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     return new WmsError(ERR.MATCH_BUDGET_EXCEEDED, `matching this machine ad ran over its evaluation budget (${detail}); simplify its expressions`);
   }
 
-  async function answerAdvert(data: Uint8Array, subjectSite: string | undefined): Promise<MatchReply> {
+  async function answerAdvert(data: Uint8Array, subjectSite: string | undefined): Promise<AdvertAnswer> {
     const advert = MachineAdvert.parseJson(data);
     checkSubjectSite("advert", advert.site, subjectSite);
     checkPublicKey(advert.publicKey);
@@ -406,7 +428,7 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
       if (!verifyJobSpecSeal(specSeals, job)) return await refuseUnsealed(claimed, advert.pilotId);
       const oneTimeKey = claimed.extra;
       const now = Date.now();
-      // JSON.stringify leaves an absent reportKey out. (The spec is written anew from the object
+      // The body's JSON leaves an absent reportKey out, as JSON.stringify does. (The spec is written anew from the object
       // its seal was checked on: splicing in the record's own JSON text instead was measured to
       // save nothing, since the spliced body is then copied flat as large as stringify writes it.)
       const body: EnvelopeBody = {
@@ -423,6 +445,7 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
         issuedAt: now,
         expiresAt: now + mm.envelopeTtlSec * 1000,
       };
+      if (signer.signToBytes) return { schemaVersion: SCHEMA_VERSION, status: "match", envelope: await signer.signToBytes(body, advert.knownSigner) };
       return { schemaVersion: SCHEMA_VERSION, status: "match", envelope: forPilot(await signer.sign(body), advert.knownSigner) };
     } catch (e) {
       // Undeliverable (e.g. a public key that does not encrypt): the job goes back, attempt unchanged.
@@ -458,7 +481,7 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     // performance.now() rather than the histogram's startTimer(), whose closure and two hrtime
     // arrays were allocated for every advert.
     const started = performance.now();
-    let reply: MatchReply;
+    let reply: AdvertAnswer;
     try {
       reply = await answerAdvert(msg.data, subjectSiteOf(msg.subject, names.subjects.advert));
       if (reply.status === "match") m.matches.inc();

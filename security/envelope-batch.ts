@@ -57,6 +57,16 @@ function leafHashText(body: string): string {
   return hash("sha256", leafInput(body), "base64");
 }
 
+/**
+ * The leaf hash, base64, of a body written as bytes behind one byte left for the leaf's prefix
+ * (`jsonBytes(body, 1)`): the prefix is written into that byte and the whole buffer hashed, with
+ * no copy of the body.
+ */
+export function leafHashOfPrefixed(prefixed: Buffer): string {
+  prefixed[0] = 0;
+  return hash("sha256", prefixed, "base64");
+}
+
 function nodeHashText(left: string, right: string): string {
   nodeScratch.write(left, 1, "base64");
   nodeScratch.write(right, 33, "base64");
@@ -72,15 +82,20 @@ export function batchSignedData(root: Buffer, size: number): Buffer {
 
 /** The root over `bodies` and each body's position in the tree. An odd node at a level is carried up unhashed. */
 export function buildBatch(bodies: readonly string[]): { root: Buffer; positions: BatchPosition[] } {
+  return batchOfLeaves(bodies.map(leafHashText));
+}
+
+/** `buildBatch` for the leaves' hashes (base64), when the bodies were hashed as they were written. */
+export function batchOfLeaves(leaves: readonly string[]): { root: Buffer; positions: BatchPosition[] } {
   // Each node as base64, the text a path carries: a sibling shared by several leaves' paths is one string.
-  let level = bodies.map(leafHashText);
-  const paths: string[][] = bodies.map(() => []);
+  let level = leaves;
+  const paths: string[][] = leaves.map(() => []);
   // Which node of the current level holds each leaf.
-  const at = bodies.map((_, i) => i);
+  const at = leaves.map((_, i) => i);
   while (level.length > 1) {
     const next: string[] = [];
     for (let i = 0; i < level.length; i += 2) next.push(i + 1 < level.length ? nodeHashText(level[i], level[i + 1]) : level[i]);
-    for (let leaf = 0; leaf < bodies.length; leaf++) {
+    for (let leaf = 0; leaf < leaves.length; leaf++) {
       const pos = at[leaf];
       const sibling = pos ^ 1;
       if (sibling < level.length) paths[leaf].push(level[sibling]);
@@ -88,7 +103,7 @@ export function buildBatch(bodies: readonly string[]): { root: Buffer; positions
     }
     level = next;
   }
-  return { root: Buffer.from(level[0], "base64"), positions: bodies.map((_, i) => ({ size: bodies.length, index: i, path: paths[i] })) };
+  return { root: Buffer.from(level[0], "base64"), positions: leaves.map((_, i) => ({ size: leaves.length, index: i, path: paths[i] })) };
 }
 
 /** The root `body` leads to along `position`, or undefined when the position cannot be a real one. */

@@ -32,6 +32,30 @@ describe("jsonBytes", () => {
     );
   });
 
+  it("writes UTF-8 bytes (a body kept as the bytes that were signed) as the JSON string of their text", () => {
+    fc.assert(
+      fc.property(fc.string({ unit: "binary" }), (t) => {
+        // Bytes hold well-formed text only: a lone surrogate became U+FFFD when they were written.
+        const text = Buffer.from(t).toString("utf8");
+        expect(jsonBytes({ body: Buffer.from(text), a: [new Uint8Array(Buffer.from(text))] }).toString("hex")).toBe(asStringify({ body: text, a: [text] }));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("writes values larger than its scratch buffer whole, and the next small one unchanged", () => {
+    const big = { s: 'a"\u0001'.repeat(20_000), long: "x".repeat(50_000), a: Array.from({ length: 3000 }, (_, i) => ({ i, t: "é" })) };
+    expect(jsonBytes(big).toString("hex")).toBe(asStringify(big));
+    expect(jsonBytes({ ok: true }).toString()).toBe('{"ok":true}');
+  });
+
+  it("leaves the asked number of bytes before the JSON, for the caller to fill", () => {
+    const v = { a: "x", b: [1, 2] };
+    const out = jsonBytes(v, 3);
+    expect(out.length).toBe(3 + JSON.stringify(v).length);
+    expect(out.subarray(3).toString()).toBe(JSON.stringify(v));
+  });
+
   it("refuses what is not plain data, rather than writing something JSON.stringify would not", () => {
     expect(() => jsonBytes({ d: new Date(0) })).toThrow(/plain data/);
     expect(() => jsonBytes({ f: () => 1 })).toThrow(/function/);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { ERR, MatchEnvelope, type EnvelopeBody } from "../../schemas/index.ts";
-import { createBatchEnvelopeSigner, generatePilotKeyPair, verifyEnvelope } from "../../security/index.ts";
+import { createBatchEnvelopeSigner, generatePilotKeyPair, SignerCache, signerRef, verifyEnvelope } from "../../security/index.ts";
+import { jsonBytes } from "../../platform/json-bytes.ts";
 import { createHash } from "node:crypto";
 import { buildBatch, leafHash, rootFromPosition } from "../../security/envelope-batch.ts";
 import { expectCode, usePki } from "./support/pki-fixture.ts";
@@ -89,5 +90,38 @@ describe("batch-signed match envelopes", () => {
       }),
       { numRuns: 200 },
     );
+  });
+  it("gives the matchmaker the same envelopes with their bodies as bytes: the same reply on the wire, and each verifies", async () => {
+    const signer = createBatchEnvelopeSigner(fixture().matchmaker);
+    const bodies = [0, 1, 2].map(body);
+    const asBytes = await Promise.all(bodies.map((b) => signer.signToBytes(b)));
+    expect(new Set(asBytes.map((e) => e.signature)).size).toBe(1);
+    asBytes.forEach((env, i) => {
+      const text = env.body.toString("utf8");
+      // The body's bytes are JSON.stringify's text of the body, and the reply carrying the bytes is
+      // the reply carrying that text.
+      expect(text).toBe(JSON.stringify(bodies[i]));
+      const asSchema: MatchEnvelope = { ...env, body: text };
+      expect(jsonBytes({ status: "match", envelope: env }).toString()).toBe(JSON.stringify({ status: "match", envelope: asSchema }));
+      expect(verifyAs(JSON.parse(JSON.stringify(asSchema)), i).pilotId).toBe(`pilot-${i}`);
+    });
+    const [lone] = await Promise.all([signer.signToBytes(body(5))]);
+    expect(lone.batch).toBeUndefined();
+    expect(verifyAs({ ...lone, body: lone.body.toString("utf8") }, 5).pilotId).toBe("pilot-5");
+  });
+
+  it("names the signer pair when the pilot holds the current one, and carries it otherwise", async () => {
+    const signer = createBatchEnvelopeSigner(fixture().matchmaker);
+    const full = await signer.signToBytes(body(0));
+    const ref = signerRef({ signerCert: full.signerCert!, delegation: full.delegation });
+    const [named, stale] = await Promise.all([signer.signToBytes(body(1), ref), signer.signToBytes(body(2), "0".repeat(64))]);
+    expect(named).toMatchObject({ signerRef: ref });
+    expect(named.signerCert).toBeUndefined();
+    expect(named.delegation).toBeUndefined();
+    expect(stale.signerCert).toBe(full.signerCert);
+    const signers = new SignerCache();
+    verifyAs({ ...full, body: full.body.toString("utf8") }, 0);
+    verifyEnvelope({ ...full, body: full.body.toString("utf8") }, { trust: fixture().trust, pilotId: "pilot-0", isNonceNew: always, signers });
+    expect(verifyEnvelope({ ...named, body: named.body.toString("utf8") }, { trust: fixture().trust, pilotId: "pilot-1", isNonceNew: always, signers }).pilotId).toBe("pilot-1");
   });
 });
