@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ERR, type Report, type StateReport } from "../../schemas/index.ts";
 import { runPilot } from "../../agents/pilot/index.ts";
 import { pilotFixture, type PilotFixture } from "./support/pilot-fixture.ts";
+import { isAlive, processRef } from "../../platform/process-identity.ts";
 
 let fx: PilotFixture;
 beforeAll(async () => {
@@ -16,14 +17,8 @@ afterAll(async () => {
   await fx?.close();
 });
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** Alive and not a zombie (the platform's own test, which `wms up` and the factory use too). */
+const alive = (pid: number): boolean => isAlive(processRef(pid));
 
 describe("wms task cancel of a running job", () => {
   it("kills the payload within one heartbeat interval and the job stays cancelled", async () => {

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { freePort } from "../../platform/local-services.ts";
 import { checkNats, checkRabbit, checkRedis, startCommand, type ServiceName } from "../../platform/service-check.ts";
+import { isAlive, processRef } from "../../platform/process-identity.ts";
 
 const pidFiles: string[] = [];
 // Open to every user: the Debian wrapper runs rabbitmq-server as the rabbitmq user, which makes its data folders here.
@@ -30,14 +31,8 @@ function pidIn(file: string): number {
   return Number(readFileSync(file, "utf8").trim());
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** Alive and not a zombie (the platform's own test, which `wms up` and the factory use too). */
+const alive = (pid: number): boolean => isAlive(processRef(pid));
 
 async function until(f: () => Promise<boolean> | boolean, ms: number): Promise<boolean> {
   const end = Date.now() + ms;

@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { containPayload, directLauncher, supervise } from "../../agents/pilot/index.ts";
 import type { Site } from "../../schemas/index.ts";
 import { sampleJob } from "./support/sample-job.ts";
+import { isAlive, processRef } from "../../platform/process-identity.ts";
 
 const root = mkdtempSync(path.join(tmpdir(), "wms-escape-"));
 const escapees: number[] = [];
@@ -23,14 +24,8 @@ afterAll(() => {
   rmSync(root, { recursive: true, force: true });
 });
 
-/** Alive and not a zombie. */
-function alive(pid: number): boolean {
-  try {
-    return existsSync(`/proc/${pid}`) && readFileSync(`/proc/${pid}/stat`, "utf8").split(" ")[2] !== "Z";
-  } catch {
-    return false;
-  }
-}
+/** Alive and not a zombie (the platform's own test, which `wms up` and the factory use too). */
+const alive = (pid: number): boolean => isAlive(processRef(pid));
 
 // The escape: a new session, a double fork, the grandchild writes its pid and sleeps for minutes.
 // The payload ends once the grandchild has written its pid (in its own session by then), not after

@@ -84,6 +84,28 @@ export interface StageTally {
   readonly repairs: readonly unknown[];
 }
 
+/**
+ * A run in which every job finished exactly once: none lost, run twice or left queued, one
+ * accounting record each, counters equal to the records. Only the retries `allowRetried` matches
+ * are allowed (each fault names the attempts it may cost), and the reconciliation's repairs only
+ * with `allowRepairs`.
+ */
+export function expectAllFinished(tally: StageTally, jobs: number, o: { allowRetried?: RegExp; allowRepairs?: boolean } = {}): void {
+  expect(tally.retried.filter((r) => !o.allowRetried?.test(r))).toEqual([]);
+  expect(tally).toEqual({
+    notFinished: [],
+    ran: jobs,
+    ranTwice: [],
+    retried: tally.retried,
+    taskCounts: { finished: jobs },
+    siteCounts: { finished: jobs },
+    taskStatus: "done",
+    waiting: 0,
+    accounted: jobs,
+    repairs: o.allowRepairs === true ? tally.repairs : [],
+  });
+}
+
 export interface ShellJobsOptions {
   readonly taskId: string;
   /** Names the task (`<name>.task`) and its output dataset (`user.<name>.out`). */
@@ -589,19 +611,7 @@ export function faultRun(o: FaultRunOptions): FaultRun {
         expect(tally.repairs.filter((r) => (r as { kind?: string }).kind !== "site-count")).toEqual([]);
         tally = await ready().tally(taskId, o.jobs, s.timeoutMs ?? 150_000);
       }
-      expect(tally.retried.filter((r) => !s.allowRetried?.test(r))).toEqual([]);
-      expect(tally).toEqual({
-        notFinished: [],
-        ran: o.jobs,
-        ranTwice: [],
-        retried: tally.retried,
-        taskCounts: { finished: o.jobs },
-        siteCounts: { finished: o.jobs },
-        taskStatus: "done",
-        waiting: 0,
-        accounted: o.jobs,
-        repairs: [],
-      });
+      expectAllFinished(tally, o.jobs, { allowRetried: s.allowRetried });
       return tally;
     },
   };
