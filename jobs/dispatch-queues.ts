@@ -305,28 +305,50 @@ export class DispatchQueues {
     const n = acs.length;
     if (n === 0 && tokenUse === undefined) return undefined;
     const sk = this.keys.site(site);
-    // KEYS and ARGV filled in place (no spread or map copies: this is the per-match path).
-    const keys = new Array<string>(5 + n);
-    keys[0] = sk.lease;
-    keys[1] = sk.held;
-    keys[2] = sk.live;
-    keys[3] = sk.n;
-    keys[4] = sk.states;
-    const args = new Array<string | number>(3 + n);
-    args[2] = site;
-    for (let i = 0; i < n; i++) {
-      keys[5 + i] = sk.ready(acs[i]);
-      args[3 + i] = acs[i];
-    }
+    // KEYS and ARGV filled in place (no spread or map copies: this is the per-match path). With a
+    // token's use, its key and arguments come first (use-claim-6.lua), in slots kept for them.
+    const k = tokenUse === undefined ? 0 : 1;
+    let keys = new Array<string>(k + 5 + n);
+    if (tokenUse !== undefined) keys[0] = tokenUse.use.key;
+    keys[k] = sk.lease;
+    keys[k + 1] = sk.held;
+    keys[k + 2] = sk.live;
+    keys[k + 3] = sk.n;
+    keys[k + 4] = sk.states;
     // On a single server the record's move runs in the claim's own script: one round trip and one
     // batching turn fewer per match than the two steps, which a Redis Cluster needs (two slots).
-    if (this.oneServer) return this.claimInOneStep(site, keys, args, pilotId, reportKey, withClaim, tokenUse);
-    for (let first = true; ; first = false) {
-      args[0] = Date.now() + this.opts.lockMs;
-      args[1] = randomHex(12);
-      // The token is used by the first try only: a retry (the record had moved on) spends no more.
-      const withToken = first ? tokenUse : undefined;
-      const res = (await (withToken ? useClaimScript.run(this.redis, [withToken.use.key, ...keys], [...withToken.use.args, ...args]) : claimScript.run(this.redis, keys, args))) as string[];
+    if (this.oneServer) {
+      const args = new Array<string | number>(3 + n);
+      args[2] = site;
+      for (let i = 0; i < n; i++) {
+        keys[k + 5 + i] = sk.ready(acs[i]);
+        args[3 + i] = acs[i];
+      }
+      return this.claimInOneStep(site, keys, args, pilotId, reportKey, withClaim, tokenUse);
+    }
+    let a = tokenUse === undefined ? 0 : 2;
+    let args = new Array<string | number>(a + 3 + n);
+    if (tokenUse !== undefined) {
+      args[0] = tokenUse.use.args[0];
+      args[1] = tokenUse.use.args[1];
+    }
+    args[a + 2] = site;
+    for (let i = 0; i < n; i++) {
+      keys[k + 5 + i] = sk.ready(acs[i]);
+      args[a + 3 + i] = acs[i];
+    }
+    for (let tries = 0; ; tries++) {
+      // The token is used by the first try only: a retry (the record had moved on) spends no more,
+      // and claims with the claim's own KEYS and ARGV (a rare path: copied once, without the token's).
+      const withToken = tries === 0 ? tokenUse : undefined;
+      if (tries === 1 && tokenUse !== undefined) {
+        keys = keys.slice(1);
+        args = args.slice(2);
+        a = 0;
+      }
+      args[a] = Date.now() + this.opts.lockMs;
+      args[a + 1] = randomHex(12);
+      const res = (await (withToken ? useClaimScript.run(this.redis, keys, args) : claimScript.run(this.redis, keys, args))) as string[];
       if (withToken && res[0] === "") throw await withToken.store.refusal(withToken.use, res.slice(1));
       if (res.length < 3) return undefined;
       const [jobId, ac, token] = res;
@@ -371,16 +393,18 @@ export class DispatchQueues {
   private async claimInOneStep<T>(site: string, keys: string[], claimArgs: Array<string | number>, pilotId: string, reportKey: string, withClaim?: (job: ClaimTarget) => ClaimWrites<T>, tokenUse?: ClaimTokenUse): Promise<(ClaimedJob & { readonly extra?: T }) | undefined> {
     const sk = this.keys.site(site);
     const sealer = reportKey !== "" ? this.opts.reportKeySealer : undefined;
-    for (let first = true; ; first = false) {
+    for (let tries = 0; ; tries++) {
       const now = Date.now();
       claimArgs[0] = now + this.opts.lockMs;
       claimArgs[1] = randomHex(12);
-      // The token is used by the first try only (use-claim-move-6.lua): a retry spends no more.
-      const withToken = first ? tokenUse : undefined;
+      // The token is used by the first try only (use-claim-move-6.lua): a retry spends no more, and
+      // claims with KEYS past the token's slot (a rare path: copied once).
+      const withToken = tries === 0 ? tokenUse : undefined;
+      if (tries === 1 && tokenUse !== undefined) keys = keys.slice(1);
       const args: Array<string | number> = withToken ? [withToken.use.args[0], withToken.use.args[1], claimArgs.length] : [claimArgs.length];
       for (const a of claimArgs) args.push(a);
       this.jobs.appendClaimMoveArgs(args, { pilotId, reportKey, reportKeySeal: "" }, now);
-      const res = (await (withToken ? useClaimMoveScript.run(this.redis, [withToken.use.key, ...keys], args) : claimMoveScript.run(this.redis, keys, args))) as unknown[];
+      const res = (await (withToken ? useClaimMoveScript.run(this.redis, keys, args) : claimMoveScript.run(this.redis, keys, args))) as unknown[];
       if (withToken && res[0] === "") throw await withToken.store.refusal(withToken.use, res.slice(1));
       if (res.length < 3) return undefined;
       const jobId = res[0] as string;

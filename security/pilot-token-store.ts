@@ -27,6 +27,9 @@ const RETAIN_MS = 86_400_000;
 // first in its own step (jobs/scripts/use-claim-6.lua): one round trip for both, and a token
 // refused there claims nothing. KEYS: 1 the token's record in the shard of the site the advert
 // names. ARGV: 1 that site, 2 now (ms). Returns {'ok', factoryId, uses left} or {refusal, detail}.
+// after_pilot_token(KEYS, ARGV, fn) is that use followed by a step of the same shard (the claim's):
+// fn gets KEYS and ARGV past the token's (from KEYS[2] and ARGV[3]) only when the use is made, and
+// a refusal comes back as {'', refusal, detail} (an empty first element, which no step returns).
 export const PILOT_TOKEN_USE_LUA = `
 local function use_pilot_token(KEYS, ARGV)
   local h = redis.call('HMGET', KEYS[1], 'site', 'factoryId', 'usesLeft', 'expiresAt')
@@ -36,6 +39,14 @@ local function use_pilot_token(KEYS, ARGV)
   if tonumber(h[3]) <= 0 then return {'spent'} end
   local left = redis.call('HINCRBY', KEYS[1], 'usesLeft', -1)
   return {'ok', h[2], tostring(left)}
+end
+local function after_pilot_token(KEYS, ARGV, fn)
+  local used = use_pilot_token(KEYS, ARGV)
+  if used[1] ~= 'ok' then return {'', used[1], used[2]} end
+  local K, A = {}, {}
+  for i = 2, #KEYS do K[i - 1] = KEYS[i] end
+  for i = 3, #ARGV do A[i - 2] = ARGV[i] end
+  return fn(K, A)
 end
 `;
 const CONSUME = batchedRedisScript(`${PILOT_TOKEN_USE_LUA}

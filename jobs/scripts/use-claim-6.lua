@@ -9,9 +9,4 @@
 -- Returns {'', refusal, detail} when the token is refused, else what claim-5.lua returns.
 --@PILOT_TOKEN_USE
 --@include claim
-local used = use_pilot_token(KEYS, ARGV)
-if used[1] ~= 'ok' then return {'', used[1], used[2]} end
-local K, A = {}, {}
-for i = 2, #KEYS do K[i - 1] = KEYS[i] end
-for i = 3, #ARGV do A[i - 2] = ARGV[i] end
-return claim(K, A)
+return after_pilot_token(KEYS, ARGV, claim)

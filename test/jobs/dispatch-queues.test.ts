@@ -8,6 +8,8 @@ import { testConfig } from "../support/namespace.ts";
 import { asRole } from "../support/test-roles.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { createJobs } from "../matchmaker/fixtures.ts";
+import { ERR, isWmsError } from "../../schemas/index.ts";
+import { PilotTokenStore } from "../../security/index.ts";
 
 // As intake: the intake queues jobs and the matchmaker claims them; both roles have the same Redis rights.
 const { config, names } = asRole(testConfig("dispatch"), "intake");
@@ -78,6 +80,22 @@ describe("dispatch queues", () => {
     expect((await store.getJob(specs[2].jobId))?.state).toBe("activated");
     expect(await dq.waitingCount("SITE_K")).toBe(1);
     expect((await dq.claim("SITE_K", ac, "pilot-k2"))?.spec.jobId).toBe(specs[2].jobId);
+  });
+
+  it("spends one use of a pilot token when its claim passes over a job cancelled while queued", async () => {
+    const tokens = new PilotTokenStore(redis, names);
+    const specs = await createJobs(store, { site: "SITE_T" }, 3);
+    await dq.enqueue(specs);
+    const ac = autoclusterId(autoclusterKey(specs[0]));
+    await store.transition(specs[0].jobId, "cancelled", ["activated"]);
+    const token = await tokens.mint({ site: "SITE_T", factoryId: "f1", uses: 2, ttlSec: 60 });
+    const use = () => ({ use: tokens.use(token, "SITE_T"), store: tokens });
+    const nothing = () => ({ writes: {}, value: 0 });
+    expect((await dq.claim("SITE_T", [ac], "p-t", nothing, use()))?.spec.jobId).toBe(specs[1].jobId);
+    expect((await dq.claim("SITE_T", [ac], "p-t", nothing, use()))?.spec.jobId).toBe(specs[2].jobId);
+    const third = await dq.claim("SITE_T", [ac], "p-t", nothing, use()).then(() => 0, (e: unknown) => (isWmsError(e) ? e.code : -1));
+    expect(third).toBe(ERR.SEC_TOKEN_SPENT);
+    expect((await store.getJob(specs[0].jobId))?.state).toBe("cancelled");
   });
 
   it("refuses lock extension and completion with a token that does not hold the lock", async () => {

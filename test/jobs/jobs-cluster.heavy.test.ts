@@ -127,6 +127,11 @@ describe("the jobs port on Redis Cluster", () => {
       expect(await code(dq.claim(site, acs, "p-once", nothing, use(once)))).toBe(ERR.SEC_TOKEN_SPENT);
       expect(await dq.waitingCount(site)).toBe(2);
       expect((await store.siteCounts(site)).sent).toBe(1);
+      // A claim that passes over a job cancelled while queued retries without the token: one use spent.
+      await store.transition(specs[1].jobId, "cancelled", ["activated"]);
+      const twice = await tokens.mint({ site, factoryId: "f1", uses: 1, ttlSec: 60 });
+      expect((await dq.claim(site, acs, "p-twice", nothing, use(twice)))?.spec.jobId).toBe(specs[2].jobId);
+      expect(await code(dq.claim(site, acs, "p-twice", nothing, use(twice)))).toBe(ERR.SEC_TOKEN_SPENT);
     } finally {
       await dq.close();
     }
