@@ -10,6 +10,7 @@
 // subjects would also tell anyone on the bus which services run where. Its handlers are plain
 // callbacks, so stop() would not wait for the asynchronous work (Redis scripts, audit writes) of
 // requests in flight, and an error it answers travels in headers our replies' schemas do not carry.
+import { createHash } from "node:crypto";
 import type { Msg, NatsConnection, Subscription } from "nats";
 import { ERR, SCHEMA_VERSION, WmsError, isWmsError, toWmsError, type ErrorReply } from "../schemas/index.ts";
 import type { Logger } from "./logger.ts";
@@ -31,6 +32,17 @@ export interface ServeRequestsOptions<Req, Reply> {
    * refusal (log, audit, a counter), which then is not logged here again (INTERNAL still is).
    */
   readonly refused?: (err: WmsError, data: Uint8Array) => Promise<void>;
+  /**
+   * A request whose bytes equal those of one still being handled is answered with that one's reply
+   * instead of being handled again: a caller that timed out on a slow service sends the very same
+   * request again, and each copy would redo the work and add to the load that made it slow. Keyed
+   * by a hash of every byte, so only a byte-for-byte copy shares: a request signed by anyone else,
+   * or naming anything else, is handled on its own. For handlers whose answer follows from the
+   * bytes alone (not `msg`'s reply subject or headers), whose copy gets the same answer when
+   * handled anew anyway. `max` caps the requests remembered at once; past it, a request is handled
+   * on its own as without this option.
+   */
+  readonly shareRepeats?: { readonly max: number };
 }
 
 export interface RequestReplyService {
@@ -72,13 +84,47 @@ export function serveRequests<Req, Reply>(nc: NatsConnection, subject: string, o
     }
   }
 
-  async function answer(msg: Msg): Promise<void> {
-    let reply: Reply | ReturnType<typeof errorReplyOf> | undefined;
+  type Answer = Reply | ReturnType<typeof errorReplyOf> | undefined;
+
+  // The handler's reply or the coded error; never rejects.
+  async function handled(msg: Msg): Promise<Answer> {
     try {
-      reply = await o.handler(decoded(msg.data), msg);
+      return await o.handler(decoded(msg.data), msg);
     } catch (e) {
-      reply = await failed(e, msg.data);
+      return failed(e, msg.data);
     }
+  }
+
+  // Taken in turn when sequential.
+  function replyOf(msg: Msg): Promise<Answer> {
+    if (!o.sequential) return handled(msg);
+    const p = tail.then(() => handled(msg));
+    tail = p.then(
+      () => undefined,
+      () => undefined,
+    );
+    return p;
+  }
+
+  const pending = new Map<string, Promise<Answer>>();
+  // The first copy's reply for a copy of a request still being handled (shareRepeats).
+  function sharedReplyOf(msg: Msg, max: number): Promise<Answer> {
+    const key = createHash("sha256").update(msg.data).digest("base64");
+    const first = pending.get(key);
+    if (first !== undefined) {
+      o.log?.debug({ subject }, `${o.what} asked again while the first copy is handled: answered with its reply`);
+      return first;
+    }
+    const p = replyOf(msg);
+    if (pending.size < max) {
+      pending.set(key, p);
+      const forget = (): void => void pending.delete(key);
+      p.then(forget, forget);
+    }
+    return p;
+  }
+
+  function send(msg: Msg, reply: Answer): void {
     if (reply === undefined || !msg.reply) return;
     try {
       msg.respond(encoder.encode(JSON.stringify(reply)));
@@ -95,10 +141,9 @@ export function serveRequests<Req, Reply>(nc: NatsConnection, subject: string, o
         o.log?.error({ err: err.message, subject }, "subscription error");
         return;
       }
-      // answer() settles every request with a reply and never rejects; the catch only keeps a
-      // broken logger from stopping the sequence.
-      const p = (o.sequential ? tail.then(() => answer(msg)) : answer(msg)).catch(() => undefined);
-      if (o.sequential) tail = p;
+      // Every request settles with a reply and never rejects; the catch only keeps a broken
+      // logger from stopping the sequence.
+      const p = (o.shareRepeats !== undefined ? sharedReplyOf(msg, o.shareRepeats.max) : replyOf(msg)).then((reply) => send(msg, reply)).catch(() => undefined);
       inFlight.add(p);
       void p.finally(() => inFlight.delete(p));
     },

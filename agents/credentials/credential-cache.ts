@@ -61,6 +61,12 @@ const MIN_DELEGATED_LIFETIME_MS = 5 * 60_000;
 const DELEGATION_REQUEST_TTL_SEC = 300;
 /** A retrieved proxy outlives the job's walltime by this much: stage-out and the final reports. */
 const WALLTIME_GRACE_SEC = 600;
+/**
+ * Retrievals (and renewals) in flight whose copies are answered with the first one's reply: a hash
+ * and a promise each. Far above the starts of one cache's pilots at once; past it, a copy is
+ * handled on its own, as it was before copies were shared.
+ */
+const MAX_SHARED_RETRIEVALS = 4096;
 
 export interface CredentialCacheDeps {
   readonly nc: NatsConnection;
@@ -343,14 +349,23 @@ export function startCredentialCache(d: CredentialCacheDeps): CredentialCache {
   }
 
   // The handlers read the bytes themselves: a signed request is authenticated before its body is parsed.
-  const serve = (subject: string, handler: (data: Uint8Array) => Promise<CredReply>): RequestReplyService =>
-    serveRequests(d.nc, subject, { queue: d.names.queueGroups.credentials, decode: (data) => data, handler, log, what: "credential request" });
+  const serve = (subject: string, handler: (data: Uint8Array) => Promise<CredReply>, shareRepeats?: { max: number }): RequestReplyService =>
+    serveRequests(d.nc, subject, { queue: d.names.queueGroups.credentials, decode: (data) => data, handler, log, what: "credential request", shareRepeats });
 
+  // A pilot whose retrieval is not answered within its timeout sends the same signed request again
+  // (CredentialClient), so on a slow cache every copy would redo the whole retrieval. A copy of one
+  // still in flight gets its reply instead. Only a byte-for-byte copy shares: the bytes hold the
+  // caller's chain, its signature and the whole body (user, job, attempt, pilot, the encrypted
+  // one-time key, the key pair's request, the time), everything the decision depends on besides
+  // the stores it reads. Whoever holds a copy could have had that reply anyway by sending it
+  // after the first (a spent key is granted again to the same binding and key pair), and it is a
+  // proxy for a key pair only the asking pilot holds.
+  const repeats = { max: MAX_SHARED_RETRIEVALS };
   const subs = [
     serve(d.names.subjects.credDelegate, delegate),
     serve(d.names.subjects.credInfo, info),
-    serve(d.names.subjects.credRetrieve, (data) => retrieve(data, "retrieve")),
-    serve(d.names.subjects.credRenew, (data) => retrieve(data, "renew")),
+    serve(d.names.subjects.credRetrieve, (data) => retrieve(data, "retrieve"), repeats),
+    serve(d.names.subjects.credRenew, (data) => retrieve(data, "renew"), repeats),
   ];
   log?.info({ namespace: d.names.namespace }, "credential cache listening");
   const ready = d.nc.flush();

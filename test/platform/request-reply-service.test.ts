@@ -117,4 +117,51 @@ describe("serveRequests", () => {
       await s.stop();
     }
   });
+
+  it("shareRepeats: a copy of a request in flight gets its reply; past `max` requests, a copy is handled anew", async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const handled: number[] = [];
+    const s = serveRequests(server, subject, {
+      decode: decodeNumber,
+      what: "test request",
+      shareRepeats: { max: 2 },
+      handler: async (n: number) => {
+        const call = handled.push(n);
+        await gate;
+        return { status: "ok", n, call };
+      },
+    });
+    await server.flush();
+    const waitHandled = async (count: number): Promise<void> => {
+      for (let i = 0; handled.length < count; i++) {
+        if (i > 400) throw new Error(`${handled.length} requests handled, waiting for ${count}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    };
+    try {
+      // Two remembered (max), the third not.
+      const firsts = [ask("1"), ask("2"), ask("3")];
+      await waitHandled(3);
+      // One connection's messages reach the subscription in order: once the copy of 3 was handled,
+      // the copies of 1 and 2 sent before it were taken too.
+      const copies = [ask("1"), ask("2"), ask("3")];
+      await waitHandled(4);
+      release();
+      const replies = await Promise.all([...firsts, ...copies]);
+      expect(handled).toEqual([1, 2, 3, 3]);
+      expect(replies.map((r) => [r.n, r.call])).toEqual([
+        [1, 1],
+        [2, 2],
+        [3, 3],
+        [1, 1],
+        [2, 2],
+        [3, 4],
+      ]);
+      // Once answered, a request is forgotten: the same bytes are handled again.
+      expect(await ask("1")).toMatchObject({ n: 1, call: 5 });
+    } finally {
+      await s.stop();
+    }
+  });
 });
