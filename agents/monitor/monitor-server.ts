@@ -101,7 +101,7 @@ export async function startMonitor(opts: MonitorOptions): Promise<RunningMonitor
   });
   app.get<{ Querystring: { range?: string } }>("/api/history", { config: { summary: "jobs by state over time (?range=hour|day|week)" } }, async (req) => {
     const range = req.query.range ?? "hour";
-    if (!(range in HISTORY_RANGES)) throw new WmsError(ERR.BAD_INPUT, `range must be one of ${Object.keys(HISTORY_RANGES).join(", ")}`);
+    if (!Object.hasOwn(HISTORY_RANGES, range)) throw new WmsError(ERR.BAD_INPUT, `range must be one of ${Object.keys(HISTORY_RANGES).join(", ")}`);
     return history.series(range as HistoryRange);
   });
   app.get("/api", { config: { summary: "this list" } }, async () => ({ endpoints }));

@@ -93,9 +93,12 @@ describe("the history API", () => {
     const [hour, day, week] = await Promise.all([get("hour"), get("day"), get("week")]);
     expect(hour.points.length).toBeLessThan(day.points.length);
     expect(day.points.length).toBeLessThan(week.points.length);
-    const bad = await fetch(`${monitor.url}/api/history?range=century`);
-    expect(bad.status).toBe(400);
-    expect(((await bad.json()) as { error: { code: number } }).error.code).toBe(ERR.BAD_INPUT);
+    // A name every object has (`in` looks up the prototype chain) is no range either.
+    for (const range of ["century", "toString", "constructor", "__proto__", "hasOwnProperty"]) {
+      const bad = await fetch(`${monitor.url}/api/history?range=${range}`);
+      expect(bad.status, range).toBe(400);
+      expect(((await bad.json()) as { error: { code: number } }).error.code, range).toBe(ERR.BAD_INPUT);
+    }
   });
 });
 
