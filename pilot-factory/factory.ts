@@ -50,6 +50,11 @@ export interface FactoryControlGate {
 /** security/ PilotTokenStore, seen from the factory: one token per pilot, bound to site and factory. */
 export interface PilotTokenMinter {
   mint(o: { site: string; factoryId: string; uses: number; ttlSec: number }): Promise<string>;
+  /**
+   * The proof the census of the pilot started with `token` carries (security's censusProof): the
+   * factory keeps its hash and believes a census naming that pilot only with it.
+   */
+  censusProof(token: string, pilotId: string): string;
 }
 
 export interface FactoryOptions {
@@ -266,7 +271,13 @@ export async function startFactory(o: FactoryOptions): Promise<RunningFactory> {
       censusSec: resolveQueue(q).censusSec,
     }));
     // Registered before submitting, so a quick pilot's first census finds its record.
-    await census.recordSubmitted(q.name, q.site, ids, now);
+    await census.recordSubmitted(
+      q.name,
+      q.site,
+      ids,
+      now,
+      ids.map((id, i) => o.tokens.censusProof(tokens[i], id)),
+    );
     let outcome: SubmitOutcome;
     try {
       outcome = await adapter.submit(launches, { factoryId, queue: q, queueDir: path.join(o.workDir, factoryId, q.name), runtime: o.runtime, pilotCommand: buildCommand });
@@ -419,6 +430,22 @@ export async function startFactory(o: FactoryOptions): Promise<RunningFactory> {
 
   const decoder = new TextDecoder();
 
+  // Anyone holding the pilots' NATS identity can send refused census messages by the thousand: each
+  // is counted (the queue's censusRefused), the log says so at most once a minute with how many.
+  let refusedSinceLog = 0;
+  let refusedLoggedAt = Number.NEGATIVE_INFINITY;
+  function censusRefused(msg: PilotCensus): void {
+    refusedSinceLog++;
+    const now = Date.now();
+    if (now - refusedLoggedAt < 60_000) return;
+    log?.warn(
+      { code: ERR.SEC_CENSUS_FORGED, pilotId: msg.pilotId, state: msg.state, refused: refusedSinceLog },
+      `census refused: it names a pilot of this factory without the proof of that pilot's token (E${ERR.SEC_CENSUS_FORGED}); ${refusedSinceLog} refused since the last such line`,
+    );
+    refusedSinceLog = 0;
+    refusedLoggedAt = now;
+  }
+
   /**
    * Census messages of different pilots are applied concurrently (ioredis pipelines them), those
    * of one pilot in order; a bounded number in flight keeps a census storm from piling up memory.
@@ -437,7 +464,9 @@ export async function startFactory(o: FactoryOptions): Promise<RunningFactory> {
       const next = (perPilot.get(pilotId) ?? Promise.resolve())
         .then(() => census.applyCensus(msg, clock()))
         .then(
-          () => undefined,
+          (outcome) => {
+            if (outcome === "refused") censusRefused(msg);
+          },
           (e: unknown) => log?.warn({ pilotId, err: (e as Error).message }, "census not applied"),
         )
         .finally(() => {

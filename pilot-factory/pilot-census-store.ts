@@ -1,6 +1,7 @@
 // The factory's view of its pilots, in Redis so `wms factory status` in another process (and the
 // monitor) read what the running factory sees. Pilots are registered as pending when submitted and
 // moved by their census messages; pilots that never report their exit are reaped as lost.
+import { createHash, timingSafeEqual } from "node:crypto";
 import type { RedisClient } from "../platform/redis-client.ts";
 import type { PilotCensus, WireNames } from "../schemas/index.ts";
 import { CENSUS_TRANSITION_LUA } from "./census-transition-script.ts";
@@ -23,6 +24,8 @@ export interface QueueCensus {
   readonly appeared: number;
   /** Pending pilots given up as lost (ever): submitted, never heard from. */
   readonly missedPending: number;
+  /** Census messages refused (ever): naming one of this queue's pilots without that pilot's proof. */
+  readonly censusRefused: number;
 }
 
 /** A pilot not yet exited, as the reconciler sees it. */
@@ -36,7 +39,23 @@ export interface LivePilot {
   readonly heardAt?: number;
 }
 
-export type CensusOutcome = "applied" | "unknown" | "late";
+export type CensusOutcome = "applied" | "unknown" | "late" | "refused";
+
+/**
+ * What the factory keeps of a pilot's census proof: its SHA-256, so a Redis reader (the monitor,
+ * an operator's `wms`) learns nothing it could put in a census. The proof is made from the pilot's
+ * token (security/census-proof.ts, through the PilotTokenMinter); here it is an opaque string.
+ */
+function proofDigest(proof: string): Buffer {
+  return createHash("sha256").update(proof).digest();
+}
+
+function proofHolds(digestHex: string, proof: string | undefined): boolean {
+  if (proof === undefined) return false;
+  const kept = Buffer.from(digestHex, "hex");
+  const got = proofDigest(proof);
+  return kept.length === got.length && timingSafeEqual(kept, got);
+}
 
 /** How long an exited pilot's record stays readable. */
 const EXITED_RETAIN_SEC = 24 * 3600;
@@ -74,13 +93,18 @@ export class PilotCensusStore {
     );
   }
 
-  /** Registers pilots about to be handed to the batch system: pending until their census says otherwise. */
-  async recordSubmitted(queue: string, site: string, pilotIds: readonly string[], nowMs: number): Promise<void> {
+  /**
+   * Registers pilots about to be handed to the batch system: pending until their census says
+   * otherwise. `proofs[i]` is the census proof pilot i will carry (from its token); a pilot
+   * registered with one is moved only by a census that carries it.
+   */
+  async recordSubmitted(queue: string, site: string, pilotIds: readonly string[], nowMs: number, proofs?: readonly string[]): Promise<void> {
     if (pilotIds.length === 0) return;
     const q = this.keys.queue(queue);
     const m = this.redis.multi();
-    for (const id of pilotIds) {
-      m.hset(this.keys.pilot(id), { queue, site, state: "pending", submittedAt: String(nowMs), updatedAt: String(nowMs) });
+    for (const [i, id] of pilotIds.entries()) {
+      const proof = proofs?.[i];
+      m.hset(this.keys.pilot(id), { queue, site, state: "pending", submittedAt: String(nowMs), updatedAt: String(nowMs), ...(proof !== undefined ? { proof: proofDigest(proof).toString("hex") } : {}) });
       m.sadd(q.pending, id);
       m.zadd(q.alive, nowMs, id);
       m.zadd(q.submits, nowMs, id);
@@ -147,11 +171,20 @@ export class PilotCensusStore {
     await m.exec();
   }
 
-  /** Applies one census message. Pilots this factory did not submit are `unknown` and change nothing. */
+  /**
+   * Applies one census message. Pilots this factory did not submit are `unknown` and change nothing;
+   * a census without the proof the pilot was registered with is `refused`, counted, and changes
+   * nothing else (anyone holding the pilots' NATS identity can name any pilot). A pilot registered
+   * without a proof (by a factory older than it) is believed on its id, as before.
+   */
   async applyCensus(msg: PilotCensus, nowMs: number): Promise<CensusOutcome> {
     if (msg.factoryId !== undefined && msg.factoryId !== this.factoryId) return "unknown";
-    const queue = await this.redis.hget(this.keys.pilot(msg.pilotId), "queue");
+    const [queue, proof] = await this.redis.hmget(this.keys.pilot(msg.pilotId), "queue", "proof");
     if (queue === null) return "unknown";
+    if (proof !== null && !proofHolds(proof, msg.proof)) {
+      await this.redis.hincrby(this.keys.queue(queue).counts, "censusRefused", 1);
+      return "refused";
+    }
     const held = msg.heldReports ?? 0;
     // A pilot holding reports takes no new job until they are out (agents/pilot/pilot.ts): busy,
     // not free capacity, whatever state it names. Counted as running, it keeps its slot under
@@ -217,7 +250,7 @@ export class PilotCensusStore {
       .scard(q.pending)
       .scard(q.idle)
       .scard(q.running)
-      .hmget(q.counts, "submitted", "exited", "empty", "lost", "submitFailures", "appeared", "missedPending")
+      .hmget(q.counts, "submitted", "exited", "empty", "lost", "submitFailures", "appeared", "missedPending", "censusRefused")
       .zcount(q.submits, `(${nowMs - MINUTE_MS}`, "+inf")
       .exec();
     const at = (i: number): unknown => r?.[i]?.[1];
@@ -234,6 +267,7 @@ export class PilotCensusStore {
       submitFailures: n(c[4]),
       appeared: n(c[5]),
       missedPending: n(c[6]),
+      censusRefused: n(c[7]),
       ratePerMin: n(at(4)),
     };
   }

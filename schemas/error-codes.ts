@@ -123,6 +123,7 @@ const table = [
   [1722, "SEC_REPORT_FORGED", "security", false, "A report is not signed by the pilot that holds the job's attempt (dead-lettered)"],
   [1723, "SEC_NOT_OPERATOR", "security", false, "Only a certificate with the operator role may do this (factory control); issue one with wms pki issue --role operator"],
   [1724, "SEC_HEARTBEAT_FORGED", "security", false, "A heartbeat is not authenticated with the heartbeat key of the attempt it names (only the pilot the job was handed to holds it); the lease was not renewed"],
+  [1725, "SEC_CENSUS_FORGED", "security", false, "A pilot census names a pilot without the proof of the token that pilot was started with; ignored and counted (censusRefused)"],
   // site authorization and identity switch (LCAS / LCMAPS / SCAS roles, gLExec's switch)
   [1800, "AUTHZ_BANNED", "site-authz", false, "The DN or its CA is on the site's ban list"],
   [1801, "AUTHZ_NOT_ALLOWED", "site-authz", false, "The DN or its CA is not on the site's allow list"],

@@ -3,6 +3,7 @@
 import type { RedisClient } from "../platform/redis-client.ts";
 import { batchedRedisScript } from "../platform/redis-script.ts";
 import { ERR, WmsError, type WireNames } from "../schemas/index.ts";
+import { censusProof } from "./census-proof.ts";
 import { newSecret, secretHash } from "./secret-hash.ts";
 
 export interface MintTokenRequest {
@@ -107,6 +108,11 @@ export class PilotTokenStore {
       .pexpire(key, retainMs)
       .exec();
     return token;
+  }
+
+  /** What the census of the pilot started with `token` carries to show it is that pilot's (census-proof.ts). */
+  censusProof(token: string, pilotId: string): string {
+    return censusProof(token, pilotId);
   }
 
   /** A use of `token` at `site`, to be made by `spend` or inside a claim (PilotTokenUse). */

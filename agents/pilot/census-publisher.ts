@@ -5,6 +5,7 @@
 // for two intervals is counted missed.
 import type { NatsConnection } from "nats";
 import { PilotCensus, SCHEMA_VERSION, type WireNames } from "../../schemas/index.ts";
+import { censusProof } from "../../security/index.ts";
 import type { CensusSink, CensusSnapshot } from "./pilot-ports.ts";
 
 const encoder = new TextEncoder();
@@ -14,11 +15,23 @@ export interface CensusPublisherOptions {
   readonly factoryId?: string;
   /** Repeat the last state this often (ms) until `exited`; 0 or absent: only on changes. */
   readonly repeatMs?: number;
+  /**
+   * The pilot token: each census carries the proof made from it (security's censusProof), without
+   * which the factory believes no census naming this pilot (anyone with the pilots' NATS identity
+   * could send one).
+   */
+  readonly token?: string;
 }
 
 export function natsCensus(nc: NatsConnection, names: WireNames, extra: CensusPublisherOptions = {}): CensusSink {
   let last: CensusSnapshot | undefined;
   let timer: NodeJS.Timeout | undefined;
+  // One pilot id per sink in practice; worked out once per id, not per message.
+  let proved: { pilotId: string; proof: string } | undefined;
+  const proofOf = (pilotId: string, token: string): string => {
+    if (proved?.pilotId !== pilotId) proved = { pilotId, proof: censusProof(token, pilotId) };
+    return proved.proof;
+  };
   const publish = (s: CensusSnapshot): void => {
     const msg: PilotCensus = {
       schemaVersion: SCHEMA_VERSION,
@@ -32,6 +45,7 @@ export function natsCensus(nc: NatsConnection, names: WireNames, extra: CensusPu
       emptyAdverts: s.emptyAdverts,
       ...(s.heldReports ? { heldReports: s.heldReports } : {}),
       at: Date.now(),
+      ...(extra.token !== undefined && extra.token !== "" ? { proof: proofOf(s.pilotId, extra.token) } : {}),
     };
     if (nc.isClosed()) return;
     nc.publish(names.subjects.pilotCensus, encoder.encode(JSON.stringify(msg)));

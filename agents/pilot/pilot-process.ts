@@ -84,7 +84,7 @@ export async function runPilotProcess(o: PilotProcessOptions): Promise<PilotSumm
       heartbeatSec: config.jobs.heartbeatSec,
       pilotCert: o.pilotCert,
       switchLauncher: identitySwitchLauncher({ site, trust, mapper, audit }),
-      census: natsCensus(nc, names, { queue: o.queue, factoryId: o.factoryId, repeatMs: (o.censusSec ?? 30) * 1000 }),
+      census: natsCensus(nc, names, { queue: o.queue, factoryId: o.factoryId, repeatMs: (o.censusSec ?? 30) * 1000, token: o.token }),
       keepJobDirs: o.keepJobDirs,
       signal: o.signal,
       logger,

@@ -84,7 +84,7 @@ export const factorySuite: BenchSuite = {
         nc,
         redis,
         names,
-        tokens: { mint: () => Promise.reject(new Error("the bench submits no pilots")) },
+        tokens: { mint: () => Promise.reject(new Error("the bench submits no pilots")), censusProof: () => "" },
         waitingJobs: async () => 0,
         runtime: { nodePath: process.execPath, wmsBin: "unused", namespace, serviceUrls: { nats: config.nats.url, redis: config.redis.url, rabbitmq: config.rabbitmq.url } },
         workDir: "/tmp",

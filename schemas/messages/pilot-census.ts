@@ -22,6 +22,12 @@ export const PilotCensusSchema = Type.Object(
       Type.Integer({ minimum: 0, description: "Reports held in memory only (RabbitMQ unreachable and the spool unwritable): the pilot takes no new job and does not exit until they are out" }),
     ),
     at: Timestamp,
+    /**
+     * HMAC under the pilot's token over its id (security/census-proof.ts): only the pilot the factory
+     * started with that token can make it, and the factory applies no census without it to a pilot
+     * it recorded a proof for. Optional on the wire for pilots of factories older than the proof.
+     */
+    proof: Type.Optional(Type.String({ minLength: 43, maxLength: 43, pattern: "^[A-Za-z0-9_-]+$" })),
   },
   { additionalProperties: false, $id: "PilotCensus" },
 );

@@ -4,11 +4,11 @@ import path from "node:path";
 import type { NatsConnection } from "nats";
 import type { RedisClient } from "../../platform/redis-client.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readFactoryStatus, startFactory, type SubmitAdapter } from "../../pilot-factory/index.ts";
+import { readFactoryStatus, startFactory, type PilotLaunch, type SubmitAdapter } from "../../pilot-factory/index.ts";
 import { ERR, SCHEMA_VERSION } from "../../schemas/index.ts";
 import { testConfig } from "../support/namespace.ts";
 import { openLiveServices, openNatsAs, type LiveServices } from "../support/live-services.ts";
-import { RecordingTokens, publishCensus, queueKnobs, testRuntime, waitFor } from "./factory-fixture.ts";
+import { RecordingTokens, publishCensus, queueKnobs, rememberLaunch, testRuntime, waitFor } from "./factory-fixture.ts";
 
 const loaded = testConfig("factorybreaker");
 const { names } = loaded;
@@ -39,8 +39,9 @@ class FlakyBatch implements SubmitAdapter {
   unavailable(): undefined {
     return undefined;
   }
-  async submit(pilots: ReadonlyArray<{ pilotId: string }>): Promise<{ submitted: string[]; failed: Array<{ pilotId: string; message: string }>; files: string[] }> {
+  async submit(pilots: readonly PilotLaunch[]): Promise<{ submitted: string[]; failed: Array<{ pilotId: string; message: string }>; files: string[] }> {
     this.calls.push(pilots.length);
+    for (const p of pilots) rememberLaunch(p);
     if (this.broken) return { submitted: [], failed: pilots.map((p) => ({ pilotId: p.pilotId, message: "condor_submit: ERROR: Can't find address of local schedd" })), files: [] };
     return { submitted: pilots.map((p) => p.pilotId), failed: [], files: [] };
   }

@@ -10,7 +10,7 @@ import { factoryKeys, readFactoryStatus, startFactory, type FactoryOptions, type
 import { ERR, isWmsError, SCHEMA_VERSION, type FactoryQueue } from "../../schemas/index.ts";
 import { testConfig } from "../support/namespace.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
-import { RecordingTokens, publishCensus, queueKnobs, silentPilot, testRuntime, waitFor } from "./factory-fixture.ts";
+import { RecordingTokens, publishCensus, queueKnobs, rememberLaunch, silentPilot, testRuntime, waitFor } from "./factory-fixture.ts";
 
 const loaded = testConfig("factorycycle");
 const { names } = loaded;
@@ -147,7 +147,10 @@ describe("factory cycles against real Redis and NATS", () => {
     let now = Date.now();
     const q = queueKnobs({ name: "held", pilotLifetimeSec: 10, maxPerCycle: 1, targetIdle: 1, censusSec: 5 });
     // A pilot process that lives through the test, so the batch system's view says it runs.
-    const sleeping: PilotCommandBuilder = (launch, runtime) => ({ command: "/bin/sleep", args: ["60"], env: { WMS_PILOT_TOKEN: launch.token, WMS_NAMESPACE: runtime.namespace } });
+    const sleeping: PilotCommandBuilder = (launch, runtime) => {
+      rememberLaunch(launch);
+      return { command: "/bin/sleep", args: ["60"], env: { WMS_PILOT_TOKEN: launch.token, WMS_NAMESPACE: runtime.namespace } };
+    };
     const { f } = await factory("fac-held", q, 2, { clock: () => now, pilotCommand: sleeping });
     const [r] = await f.cycleOnce();
     expect(r.submitted).toHaveLength(1);

@@ -4,9 +4,9 @@
 import { fileURLToPath } from "node:url";
 import type { RedisClient } from "../../platform/redis-client.ts";
 import type { LoadedConfig } from "../../platform/config.ts";
-import type { PilotCommandBuilder, PilotRuntime, PilotTokenMinter } from "../../pilot-factory/index.ts";
+import type { PilotCommandBuilder, PilotLaunch, PilotRuntime, PilotTokenMinter } from "../../pilot-factory/index.ts";
 import { PilotCensus, SCHEMA_VERSION, type FactoryQueue, type WireNames } from "../../schemas/index.ts";
-import { PilotTokenStore } from "../../security/index.ts";
+import { censusProof, PilotTokenStore } from "../../security/index.ts";
 import type { NatsConnection } from "nats";
 import { roleIdentityFile } from "../support/test-roles.ts";
 
@@ -41,6 +41,25 @@ export class RecordingTokens implements PilotTokenMinter {
     this.minted.push({ token, site: o.site, uses: o.uses, ttlSec: o.ttlSec });
     return token;
   }
+
+  censusProof(token: string, pilotId: string): string {
+    return this.store.censusProof(token, pilotId);
+  }
+}
+
+/** The token each pilot a test factory started was given, by pilot id: what its census is proved with. */
+const launchedTokens = new Map<string, string>();
+
+/** Keeps a launched pilot's token, as the pilot itself would hold it; every builder here calls it. */
+export function rememberLaunch(launch: PilotLaunch): void {
+  launchedTokens.set(launch.pilotId, launch.token);
+}
+
+/** The token the factory started `pilotId` with (throws for a pilot no builder here launched). */
+export function launchedToken(pilotId: string): string {
+  const token = launchedTokens.get(pilotId);
+  if (token === undefined) throw new Error(`no pilot ${pilotId} was launched through the fixture's builders`);
+  return token;
 }
 
 export function testRuntime(loaded: LoadedConfig): PilotRuntime {
@@ -55,14 +74,21 @@ export function testRuntime(loaded: LoadedConfig): PilotRuntime {
 }
 
 /** A pilot that exits at once and never reports: it stays pending in the census, as a pilot still queued in a batch system would. */
-export const silentPilot: PilotCommandBuilder = (launch, runtime) => ({ command: "/bin/true", args: [launch.pilotId], env: { WMS_PILOT_TOKEN: launch.token, WMS_NAMESPACE: runtime.namespace } });
+export const silentPilot: PilotCommandBuilder = (launch, runtime) => {
+  rememberLaunch(launch);
+  return { command: "/bin/true", args: [launch.pilotId], env: { WMS_PILOT_TOKEN: launch.token, WMS_NAMESPACE: runtime.namespace } };
+};
 
 const encoder = new TextEncoder();
 
-/** Publishes a census message as a pilot would. */
-/** What a pilot publishes (on authenticated servers only pilots may): pass the pilots' connection. */
+/**
+ * Publishes a census message as the pilot would (on authenticated servers only pilots may: pass the
+ * pilots' connection), with the proof of the token it was launched with when a builder here launched it.
+ */
 export function publishCensus(nc: NatsConnection, names: WireNames, pilotId: string, state: PilotCensus["state"], extra: Partial<PilotCensus> = {}): void {
-  const msg = PilotCensus.parse({ schemaVersion: SCHEMA_VERSION, pilotId, site: "SITE_A", state, jobsDone: 0, emptyAdverts: 0, at: Date.now(), ...extra });
+  const token = launchedTokens.get(pilotId);
+  const proof = token !== undefined ? { proof: censusProof(token, pilotId) } : {};
+  const msg = PilotCensus.parse({ schemaVersion: SCHEMA_VERSION, pilotId, site: "SITE_A", state, jobsDone: 0, emptyAdverts: 0, at: Date.now(), ...proof, ...extra });
   nc.publish(names.subjects.pilotCensus, encoder.encode(JSON.stringify(msg)));
 }
 

@@ -9,7 +9,7 @@ import { LocalAdapter, pilotCommand, readFactoryStatus, startFactory, type Pilot
 import { SCHEMA_VERSION, type FactoryQueue } from "../../schemas/index.ts";
 import { testConfig } from "../support/namespace.ts";
 import { openLiveServices, openNatsAs, type LiveServices } from "../support/live-services.ts";
-import { RecordingTokens, publishCensus, queueKnobs, testRuntime, waitFor } from "./factory-fixture.ts";
+import { RecordingTokens, publishCensus, queueKnobs, rememberLaunch, testRuntime, waitFor } from "./factory-fixture.ts";
 
 const loaded = testConfig("factoryrestart");
 const { names } = loaded;
@@ -44,6 +44,7 @@ afterAll(async () => {
 
 /** The real command line with the stand-in script in place of bin/wms.mjs's `pilot`. */
 const lingering: PilotCommandBuilder = (launch, runtime) => {
+  rememberLaunch(launch);
   const cmd = pilotCommand(launch, runtime);
   return { command: process.execPath, args: ["--import", "tsx", fixture, ...cmd.args.slice(cmd.args.indexOf("pilot") + 1)], env: cmd.env };
 };
@@ -142,7 +143,10 @@ describe("a truthful census across a factory restart", () => {
     const blind: SubmitAdapter = {
       kind: "condor",
       unavailable: () => undefined,
-      submit: async (pilots) => ({ submitted: pilots.map((p) => p.pilotId), failed: [], files: [] }),
+      submit: async (pilots) => {
+        for (const p of pilots) rememberLaunch(p);
+        return { submitted: pilots.map((p) => p.pilotId), failed: [], files: [] };
+      },
     };
     const f = await startFactory({
       config: { schemaVersion: SCHEMA_VERSION, factoryId: "fac-expiry", queues: [q] },

@@ -4,7 +4,7 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { openNats } from "../../platform/connections.ts";
 import { PilotCensus } from "../../schemas/index.ts";
-import { initPki } from "../../security/index.ts";
+import { censusProof, initPki } from "../../security/index.ts";
 import { uniqueNamespace, testConfig } from "../support/namespace.ts";
 import { asRole, roleEnv } from "../support/test-roles.ts";
 import { runCli } from "../support/run-cli.ts";
@@ -69,5 +69,7 @@ describe("wms pilot", () => {
     await nc.close();
     expect([census[0].state, census[1].state, census.at(-1)?.state]).toEqual(["starting", "idle", "exited"]);
     expect(census.at(-1)).toMatchObject({ pilotId: "pilot-cli-1", site: "SITE_A", queue: "q1", factoryId: "f1", emptyAdverts: 0 });
+    // Each proved with its token, as the factory believes no census of its pilots without it.
+    for (const c of census) expect(c.proof).toBe(censusProof("t".repeat(20), "pilot-cli-1"));
   }, 90_000);
 });
