@@ -1,6 +1,5 @@
 // The matchmaker service: answers pilot adverts with one signed job, and heartbeats with a lock
 // extension. Stateless apart from Redis and NATS, so instances in one queue group share the load.
-import { createPublicKey } from "node:crypto";
 import type { NatsConnection, Msg, Subscription } from "nats";
 import type { RedisClient } from "../platform/redis-client.ts";
 import { jsonBytes } from "../platform/json-bytes.ts";
@@ -28,6 +27,7 @@ import {
 import {
   AuditBudget,
   AuditLog,
+  checkPilotPublicKey,
   encryptToPilot,
   HEARTBEAT_SEAL_PURPOSE,
   heartbeatKeyFor,
@@ -367,19 +367,10 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     return undefined;
   }
 
-  // Checked before anything is spent or claimed: a key we cannot encrypt to would strand a job.
-  // A pilot keeps its key for its life, so the check is remembered per key (parsing one costs ~0.1 ms).
-  const goodKeys = new Set<string>();
-  function checkPublicKey(pem: string): void {
-    if (goodKeys.has(pem)) return;
-    try {
-      if (createPublicKey(pem).asymmetricKeyType !== "ec") throw new Error("not an EC key");
-    } catch (e) {
-      throw new WmsError(ERR.BAD_INPUT, `publicKey must be the pilot's EC P-256 public key in PEM (${(e as Error).message})`);
-    }
-    if (goodKeys.size >= 50_000) goodKeys.clear();
-    goodKeys.add(pem);
-  }
+  // Checked before anything is spent or claimed, by the check the encryption itself makes (EC on
+  // P-256, not only EC: a P-384 or secp256k1 key passed a type check, then its claim was given back
+  // and its token's use lost). A pilot keeps its key for its life; the parsed point is remembered.
+  const checkPublicKey = checkPilotPublicKey;
 
   // A pilot that verified this signer certificate and delegation before says so (`knownSigner`):
   // its envelope then names the pair instead of carrying ~2.9 KB of it again. The id is worked out

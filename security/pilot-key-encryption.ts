@@ -35,6 +35,14 @@ const P256_SPKI_HEADER = Buffer.from("3059301306072a8648ce3d020106082a8648ce3d03
 const pilotPoints = new Map<string, Buffer>();
 const POINTS_MAX = 10_000;
 
+/**
+ * Throws BAD_INPUT unless `publicKeyPem` is a key `encryptToPilot` can encrypt to (EC P-256, PEM):
+ * for a caller that must know before it spends or claims anything. Its point is kept for the encryption.
+ */
+export function checkPilotPublicKey(publicKeyPem: string): void {
+  pilotPoint(publicKeyPem);
+}
+
 function pilotPoint(publicKeyPem: string): Buffer {
   const hit = pilotPoints.get(publicKeyPem);
   if (hit !== undefined) return hit;

@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ERR, type MatchReply } from "../../schemas/index.ts";
 import { SignerCache } from "../../security/index.ts";
@@ -109,6 +110,22 @@ describe("matchmaker service", () => {
     expect(fresh.open(await fresh.advertise(), h.trust).job.jobId).toBe(third.jobId);
   });
 
+  it("lets racing adverts with a copied token take exactly as many jobs as it has uses: the rest are refused as spent and claim nothing", async () => {
+    // The use is made inside the claim's own script: two adverts racing its last use must not both claim.
+    const site = "TOK_RACE";
+    const jobs = await createJobs(h.store, { site }, 12);
+    await h.dispatch.enqueue(jobs);
+    const holder = await pilotAt(site, {}, 3);
+    // The same token sent by 12 adverts at once, under other pilot ids (copied, or sent again).
+    const replies = await Promise.all(Array.from({ length: 12 }, (_, i) => (i === 0 ? holder : holder.asPilot(`${holder.pilotId}-copy${i}`)).advertise()));
+    expect(replies.filter((r) => r.status === "match")).toHaveLength(3);
+    expect(replies.filter((r) => r.status !== "match")).toEqual(Array.from({ length: 9 }, () => expect.objectContaining({ status: "error", code: ERR.SEC_TOKEN_SPENT })));
+    expect(await h.dispatch.waitingCount(site)).toBe(9);
+    const states = await Promise.all(jobs.map(async (j) => (await h.store.getJob(j.jobId))?.state));
+    expect(states.filter((st) => st === "sent")).toHaveLength(3);
+    expect(states.filter((st) => st === "activated")).toHaveLength(9);
+  });
+
   it("names the signer pair a pilot says it verified instead of sending it again, and sends it whole otherwise", async () => {
     const site = "SIGNER_SITE";
     const jobs = await createJobs(h.store, { site }, 4);
@@ -146,7 +163,18 @@ describe("matchmaker service", () => {
     expect(await p.advertise({ classad: "[ Cpus = ; ]" })).toMatchObject({ status: "error", code: ERR.MATCH_BAD_MACHINE_AD });
     expect(await p.advertise({ site: "bad site!" })).toMatchObject({ status: "error", code: ERR.BAD_INPUT });
     expect(await p.advertise({ publicKey: "-----BEGIN PUBLIC KEY-----\n" + "A".repeat(80) + "\n-----END PUBLIC KEY-----\n" })).toMatchObject({ status: "error", code: ERR.BAD_INPUT });
+    // Keys of another curve or type: nothing can be encrypted to them, so nothing is claimed for them
+    // (claiming first took the job, moved it to sent and back, and spent a use of the token each time).
+    const once = await pilotAt(site, {}, 1);
+    const otherKeys = [generateKeyPairSync("ec", { namedCurve: "secp384r1" }), generateKeyPairSync("ec", { namedCurve: "secp256k1" }), generateKeyPairSync("ed25519"), generateKeyPairSync("x25519")];
+    for (const k of otherKeys) {
+      const publicKey = k.publicKey.export({ type: "spki", format: "pem" }).toString();
+      expect(await once.advertise({ publicKey }), k.publicKey.asymmetricKeyType).toMatchObject({ status: "error", code: ERR.BAD_INPUT });
+    }
     expect((await h.store.getJob(job.jobId))?.state).toBe("activated");
+    expect(await h.dispatch.waitingCount(site)).toBe(1);
+    // The one-use token was not spent on them: its pilot, with its own key, still gets the job.
+    expect(once.open(await once.advertise(), h.trust).job.jobId).toBe(job.jobId);
   });
 
   it("never gives one job to two pilots when many ask at once", async () => {
