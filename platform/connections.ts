@@ -11,6 +11,7 @@ import { ERR, WmsError, type WmsConfig } from "../schemas/index.ts";
 import { fileErrorText } from "./file-error-text.ts";
 import { commandBytes } from "./redis-command-bytes.ts";
 import { failoverClusterClass, failoverClusterOptions } from "./redis-failover.ts";
+import { singleServerRedisClass } from "./single-server-redis.ts";
 import type { Logger } from "./logger.ts";
 import type { RedisClient } from "./redis-client.ts";
 import { natsTarget, rabbitTarget, readPem, readSecret, redactUrl, redisTarget } from "./service-targets.ts";
@@ -138,7 +139,7 @@ function commandWireBytes(this: Command, socket: object): string | Buffer {
  * end (`RedisOpenOptions.corked`), each command written as one Buffer.
  */
 function corkedRedisClass(): RedisClass {
-  corkedRedis ??= class CorkedRedis extends ioredis().Redis {
+  corkedRedis ??= class CorkedRedis extends singleServerRedisClass(ioredis().Redis) {
     private corked = false;
 
     override sendCommand(...args: Parameters<Redis["sendCommand"]>): unknown {
@@ -172,7 +173,8 @@ function corkedRedisClass(): RedisClass {
 export function openRedis(config: WmsConfig, opts: RedisOpenOptions = {}): RedisClient {
   const t = redisTarget(config.redis);
   if (!t.cluster) {
-    const Client = opts.corked ? corkedRedisClass() : ioredis().Redis;
+    // A cluster node given as the one server is refused with E1002 at its first redirection (single-server-redis.ts).
+    const Client = opts.corked ? corkedRedisClass() : singleServerRedisClass(ioredis().Redis);
     return new Client({ host: t.nodes[0].host, port: t.nodes[0].port, ...redisConnectOptions(config.redis), ...commonRedisOptions(opts) });
   }
   // `corked` is a single-server socket's: a cluster client writes to several, so it auto-pipelines.

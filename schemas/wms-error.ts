@@ -57,7 +57,9 @@ const OUTAGE_TEXT = /^(Connection is closed|Stream isn't writeable|Reached the m
  * TRYAGAIN, CLUSTERDOWN), a master demoted to a replica while a client still writes to it
  * (READONLY), a replica that lost its master (MASTERDOWN), a server still loading its data after a
  * restart (LOADING). ioredis's Cluster client, its redirections used up, wraps the last one:
- * "Too many Cluster redirections. Last error: ReplyError: MOVED 9543 127.0.0.1:7001".
+ * "Too many Cluster redirections. Last error: ReplyError: MOVED 9543 127.0.0.1:7001". A MOVED or
+ * ASK met by a single-server client never gets better (it was pointed at a cluster node): that
+ * client rejects it as E1002 itself (platform/single-server-redis.ts), before it reaches here.
  */
 export const REDIS_REFUSALS = ["MOVED", "ASK", "TRYAGAIN", "CLUSTERDOWN", "READONLY", "MASTERDOWN", "LOADING"] as const;
 export type RedisRefusal = (typeof REDIS_REFUSALS)[number];

@@ -79,6 +79,32 @@ describe("Redis Cluster (3 masters, 3 replicas)", () => {
   }, 120_000);
 });
 
+describe("a Redis Cluster node given as the one server (redis.url)", () => {
+  it("is refused with one E1002 line naming redis.cluster.nodes, not E1003 'MOVED ...', from the config file and from WMS_REDIS_URL", async () => {
+    // A replica serves no slot: every command that names a key is redirected (MOVED) to a master.
+    // One that is up: the failover test above killed a master (its replica took over).
+    const nodes = String(await redisCluster!.adminCall((await redisCluster!.masters())[0], "CLUSTER", "NODES"));
+    const replica = nodes
+      .split("\n")
+      .map((l) => l.split(" "))
+      .filter((f) => f.length > 2 && f[2].split(",").includes("slave") && !f[2].split(",").includes("fail"))
+      .map((f) => Number(/:(\d+)@/.exec(f[1])?.[1]))[0];
+    expect(replica, nodes).toBeGreaterThan(0);
+    const single = join(dir, "single.yaml");
+    writeFileSync(single, JSON.stringify({ namespace: uniqueNamespace("cluster1"), pki: { dir: join(dir, "pki") }, redis: { url: `redis://127.0.0.1:${replica}` } }));
+    const env = { WMS_CONFIG: undefined, WMS_NAMESPACE: undefined, WMS_REDIS_URL: undefined, ...roleEnv("operator") };
+    const fromFile = await runCli(["--config", single, "task", "status", "T1"], { env });
+    const fromEnv = await runCli(["--config", configFile, "task", "status", "T1"], { env: { ...env, WMS_REDIS_URL: `redis://127.0.0.1:${replica}` } });
+    for (const [label, r] of [["redis.url", fromFile], ["WMS_REDIS_URL", fromEnv]] as const) {
+      const lines = r.stderr.trimEnd().split("\n");
+      expect(lines, `${label}: ${r.stderr}`).toHaveLength(1);
+      expect(lines[0], label).toMatch(new RegExp(`^wms: error E1002 BAD_CONFIG: .*redis\\.url 127\\.0\\.0\\.1:${replica} is a node of a Redis Cluster \\(it answered MOVED \\d+ .*redis\\.cluster\\.nodes in wms\\.yaml.*WMS_REDIS_URL`));
+      expect(r.stderr, label).not.toMatch(/^\s+at /m);
+      expect(r.code, label).toBe(1);
+    }
+  }, 60_000);
+});
+
 describe("NATS cluster (3 nodes, routes)", () => {
   it("runs a whole task with nats.url the three nodes' server list: every job finished once, two matchmaker processes in one queue group on different nodes", async () => {
     const sites = ["NCL_0", "NCL_1", "NCL_2", "NCL_3"];
