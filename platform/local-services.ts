@@ -330,6 +330,9 @@ export async function ensureServices(
   } = {},
 ): Promise<StartedServices> {
   const [nats, redis, rabbit] = await Promise.all([checkNats(urls.nats), checkRedis(o.redisCluster ?? urls.redis), checkRabbit(urls.rabbitmq)]);
+  if (o.redisCluster !== undefined && redis.state === "auth-failed") {
+    throw new WmsError(ERR.SERVICE_AUTH_FAILED, `the Redis Cluster in the config (${redis.url}) answers but refused our login (${redis.error ?? "credentials refused"}); ${redis.howToStart ?? ""}; nothing was started`);
+  }
   if (o.redisCluster !== undefined && !redis.up) {
     throw new WmsError(ERR.SERVICE_UNAVAILABLE, `the Redis Cluster in the config (${redis.url}) does not answer: ${redis.error ?? redis.state}; start its nodes (a private server does not stand in for a cluster); nothing was started`);
   }

@@ -78,7 +78,13 @@ const AUTH_HINT: Record<ServiceName, string> = {
   rabbitmq: "check rabbitmq.username and rabbitmq.password(File) (or WMS_IDENTITY_FILE) against the broker's users",
 };
 
-async function timed(service: ServiceName, url: string, probe: () => Promise<string | void>): Promise<ServiceStatus> {
+/**
+ * What to do about a Redis Cluster that does not answer: start its nodes. A single server's start
+ * command (on 6379, as a cluster's description names no one port) would not stand in for it.
+ */
+const REDIS_CLUSTER_DOWN_HINT = "start the cluster's nodes (redis-server --cluster-enabled yes, joined once by redis-cli --cluster create); a single server does not stand in for a cluster";
+
+async function timed(service: ServiceName, url: string, probe: () => Promise<string | void>, downHint?: string): Promise<ServiceStatus> {
   const t0 = performance.now();
   const elapsed = (): number => Math.round((performance.now() - t0) * 10) / 10;
   try {
@@ -91,7 +97,7 @@ async function timed(service: ServiceName, url: string, probe: () => Promise<str
       // It answered, with a refusal: how long that took is its latency.
       return { service, url, up: false, state: "auth-failed", code: ERR.SERVICE_AUTH_FAILED, latencyMs: elapsed(), error: `credentials refused: ${msg}`, howToStart: AUTH_HINT[service] };
     }
-    return { service, url, up: false, state: "down", code: ERR.SERVICE_UNAVAILABLE, error: msg, howToStart: startCommand(service, firstPort(url)) };
+    return { service, url, up: false, state: "down", code: ERR.SERVICE_UNAVAILABLE, error: msg, howToStart: downHint ?? startCommand(service, firstPort(url)) };
   }
 }
 
@@ -130,16 +136,20 @@ export async function checkRedis(target: string | WmsConfig["redis"], timeoutMs 
     const r: Redis | Cluster = t.cluster
       ? new Cluster(t.nodes, { lazyConnect: true, enableOfflineQueue: false, clusterRetryStrategy: () => null, redisOptions: { ...redisConnectOptions(redis), ...common } })
       : new Redis({ host: t.nodes[0].host, port: t.nodes[0].port, ...redisConnectOptions(redis), ...common });
-    let lastError: unknown;
-    r.on("error", (e: unknown) => {
-      lastError = e;
-    });
+    // ioredis reports a refused AUTH as a generic connect failure ("None of startup nodes is
+    // available" from a Cluster, whose own "error" only says the slots could not be read); the
+    // node's reply (NOAUTH, WRONGPASS) comes as an "error" event, or a Cluster's "node error".
+    let refusal: unknown;
+    const noteRefusal = (e: unknown): void => {
+      if (isAuthRefusal("redis", e)) refusal = e;
+    };
+    r.on("error", noteRefusal);
+    if (r instanceof Cluster) r.on("node error", noteRefusal);
     try {
       try {
         await r.connect();
       } catch (e) {
-        // ioredis reports a refused AUTH as a generic connect failure; the "error" event has the reply.
-        throw isAuthRefusal("redis", lastError) ? lastError : e;
+        throw refusal ?? e;
       }
       const pong = await r.ping();
       if (pong !== "PONG") throw new Error(`unexpected PING reply ${pong}`);
@@ -147,7 +157,7 @@ export async function checkRedis(target: string | WmsConfig["redis"], timeoutMs 
     } finally {
       r.disconnect();
     }
-  });
+  }, redis.cluster !== undefined ? REDIS_CLUSTER_DOWN_HINT : undefined);
 }
 
 /**
