@@ -6,7 +6,7 @@
 // id, attempt and lease token read off another pilot's match reply renew nothing.
 import { ERR, SCHEMA_VERSION, siteSubjectToken, WmsError, type ErrorCode, type Heartbeat, type HeartbeatBatch, type HeartbeatJobReply, type HeartbeatReply } from "../schemas/index.ts";
 import { LEASED_STATES, REPORTING_STATES, parseLockToken, type Fence, type JobState } from "../jobs/index.ts";
-import type { HeartbeatClaim } from "../security/index.ts";
+import { instantText, type HeartbeatClaim } from "../security/index.ts";
 
 /** One job's lease as its pilot's heartbeat names it. */
 export interface LeaseRenewal {
@@ -87,7 +87,7 @@ export async function answerHeartbeats(batch: HeartbeatBatch, subjectSite: strin
       d.refused({ pilotId: batch.pilotId, site: batch.site, jobId: j.jobId, attempt: j.attempt, code, reason });
       return refusal(j.jobId, code, `heartbeat for job ${j.jobId} refused, lease not renewed: ${reason}`);
     };
-    if (!fresh) return forged(ERR.SEC_REQUEST_EXPIRED, `sent at ${new Date(batch.sentAt).toISOString()}, more than ${window / 1000} s from this matchmaker's clock (check the node's clock)`);
+    if (!fresh) return forged(ERR.SEC_REQUEST_EXPIRED, `sent at ${instantText(batch.sentAt)}, more than ${window / 1000} s from this matchmaker's clock (check the node's clock)`);
     const claim: HeartbeatClaim = { pilotId: batch.pilotId, site: batch.site, sentAt: batch.sentAt, jobId: j.jobId, attempt: j.attempt, leaseToken: j.lockToken, state: j.state };
     if (!d.macHolds(claim, j.mac)) return forged(ERR.SEC_HEARTBEAT_FORGED, `not made with the heartbeat key of attempt ${j.attempt}, which only the pilot the job was handed to holds`);
     const where = parseLockToken(j.lockToken);

@@ -10,6 +10,7 @@ import { createDataSigner, verifyWithKey } from "./detached-signature.ts";
 import { certificateSubjectDn, createEnvelopeDelegate, DELEGATION_LIFETIME_SEC, signWithDelegate, verifyDelegation, type EnvelopeDelegate } from "./envelope-delegation.ts";
 import { carriedSigner, signerRef, type SignerCache, type SignerPair } from "./signer-cache.ts";
 import type { TrustStore } from "./trust-store.ts";
+import { instantText } from "./request-freshness.ts";
 
 export const MATCHMAKER_ROLE = "matchmaker";
 /** Clock skew tolerated between matchmaker and pilot for `issuedAt`. */
@@ -216,8 +217,8 @@ function checkEnvelope(envelope: unknown, o: VerifyEnvelopeOptions<boolean | Pro
   if (env.signerCert !== undefined) o.signers?.remember(pair);
   const body = EnvelopeBody.parseJson(env.body);
   if (body.pilotId !== o.pilotId) throw new WmsError(ERR.SEC_WRONG_PILOT, `envelope for pilot ${body.pilotId}, this is ${o.pilotId}`);
-  if (now >= body.expiresAt) throw new WmsError(ERR.SEC_ENVELOPE_EXPIRED, `expired at ${new Date(body.expiresAt).toISOString()}`);
-  if (body.issuedAt > now + MAX_SKEW_MS) throw new WmsError(ERR.SEC_ENVELOPE_EXPIRED, `issued in the future (${new Date(body.issuedAt).toISOString()}); check the clocks`);
+  if (now >= body.expiresAt) throw new WmsError(ERR.SEC_ENVELOPE_EXPIRED, `expired at ${instantText(body.expiresAt)}`);
+  if (body.issuedAt > now + MAX_SKEW_MS) throw new WmsError(ERR.SEC_ENVELOPE_EXPIRED, `issued in the future (${instantText(body.issuedAt)}); check the clocks`);
   return body;
 }
 

@@ -20,14 +20,23 @@ export function newFreshness(now = Date.now(), validityMs = REQUEST_VALIDITY_MS)
   return { issuedAt: now, expiresAt: now + validityMs, nonce: randomBase64url(18) };
 }
 
+/**
+ * A time from the wire for a message: ISO 8601, or the bare number when no Date holds it (past
+ * ±8.64e15 ms, where toISOString throws): such a stamp is refused for its value, never with a RangeError.
+ */
+export function instantText(ms: number): string {
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? `${ms} ms after 1970` : d.toISOString();
+}
+
 /** The request's own stamps, checked against `now`; throws SEC_REQUEST_EXPIRED (or BAD_INPUT when they are missing). */
 export function checkFreshness(f: Partial<Freshness>, what: string, now = Date.now()): Freshness {
   const { issuedAt, expiresAt, nonce } = f;
   if (issuedAt === undefined || expiresAt === undefined || nonce === undefined) {
     throw new WmsError(ERR.SEC_REQUEST_EXPIRED, `the ${what} carries no issuedAt, expiresAt and nonce; sign it with a current wms`);
   }
-  if (now >= expiresAt) throw new WmsError(ERR.SEC_REQUEST_EXPIRED, `the ${what} expired at ${new Date(expiresAt).toISOString()}; sign a new one`);
-  if (issuedAt > now + REQUEST_SKEW_MS) throw new WmsError(ERR.SEC_REQUEST_EXPIRED, `the ${what} was issued in the future (${new Date(issuedAt).toISOString()}); check the clocks`);
+  if (now >= expiresAt) throw new WmsError(ERR.SEC_REQUEST_EXPIRED, `the ${what} expired at ${instantText(expiresAt)}; sign a new one`);
+  if (issuedAt > now + REQUEST_SKEW_MS) throw new WmsError(ERR.SEC_REQUEST_EXPIRED, `the ${what} was issued in the future (${instantText(issuedAt)}); check the clocks`);
   if (expiresAt - issuedAt > MAX_REQUEST_VALIDITY_MS) {
     throw new WmsError(ERR.SEC_REQUEST_EXPIRED, `the ${what} is valid for ${Math.round((expiresAt - issuedAt) / 60_000)} min, more than ${MAX_REQUEST_VALIDITY_MS / 60_000}; sign one with a shorter validity`);
   }

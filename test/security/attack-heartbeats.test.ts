@@ -126,6 +126,9 @@ describe("a heartbeat forged from another pilot's overheard match reply", () => 
     const { victim, body } = await victimJob();
     const old = Date.now() - 10 * 60_000;
     expect(codesOf(await victim.heartbeatBatch([body], { sentAt: old }))).toEqual([ERR.SEC_REQUEST_EXPIRED]);
+    // A time no Date holds (past year 275760): the same per-job refusal, not an internal error for the whole batch.
+    expect(codesOf(await victim.heartbeatBatch([body], { sentAt: 8.64e15 + 1 }))).toEqual([ERR.SEC_REQUEST_EXPIRED]);
+    expect(codesOf(await victim.heartbeatBatch([body], { sentAt: Number.MAX_SAFE_INTEGER }))).toEqual([ERR.SEC_REQUEST_EXPIRED]);
     const audit = new AuditLog(h.redis, h.loaded.names);
     const audited = async (): Promise<number> => (await audit.recent(10_000)).filter((e) => e.event === "heartbeat-refused").length;
     const posing = mallory.asPilot(victim.pilotId);

@@ -36,6 +36,9 @@ describe("replayed and stale requests", () => {
     await expectCode(() => h.client.submit(old), ERR.SEC_REQUEST_EXPIRED);
     const forever = signTaskBatch(h.batch({ kind: "production" }), h.people.prod, { validityMs: 30 * 86_400_000 });
     await expectCode(() => h.client.submit(forever), ERR.SEC_REQUEST_EXPIRED);
+    // Issued at a time no Date holds: refused for its time, not an internal error (E1000) on toISOString.
+    const beyond = signTaskBatch(h.batch({ kind: "production" }), h.people.prod, { now: 8.64e15 + 1, validityMs: 60_000 });
+    await expectCode(() => h.client.submit(beyond), ERR.SEC_REQUEST_EXPIRED);
     // An old client's batch (no stamps), signed properly: refused, not accepted as replayable.
     const bare = JSON.stringify(h.batch({ kind: "production" }));
     const { signData } = await import("../../security/index.ts");
