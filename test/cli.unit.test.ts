@@ -53,6 +53,13 @@ describe("wms CLI", () => {
     expect(missing.code).toBe(1);
     const folder = await runCli(["--config", "examples", "task", "list"], { env: { WMS_CONFIG: undefined } });
     expect(folder.stderr).toBe("wms: error E1007 FILE_UNREADABLE: A file named on the command line cannot be read: examples: a folder, not a file (EISDIR)\n");
+    // A device read as a file never ends (/dev/zero filled 5 GB of memory in 30 s): refused before
+    // reading. Bounded, so a regression is killed rather than left to fill the machine's memory.
+    for (const args of [["--config", "/dev/zero", "task", "list"], ["task", "submit", "/dev/zero", "--cert", "examples/README.md", "--key", "examples/README.md"]]) {
+      const device = await runCli(args, { env: { WMS_CONFIG: undefined }, timeoutMs: 10_000 });
+      expect(device.stderr, args.join(" ")).toBe("wms: error E1007 FILE_UNREADABLE: A file named on the command line cannot be read: /dev/zero: a device, not a file\n");
+      expect(device.code).toBe(1);
+    }
   });
 
   it("lists in 'wms factory set --help' every knob the command takes", async () => {
