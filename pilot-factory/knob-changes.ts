@@ -1,5 +1,6 @@
 // Live tuning, pure: `key=value` words from the CLI become KnobChanges, and changes merged into a
 // queue must leave a queue FactoryQueueSchema accepts (the bounds are defined there, once).
+import { Type } from "@sinclair/typebox";
 import { defineMessage, ERR, FactoryQueueSchema, KnobChangesSchema, WmsError, type FactoryQueue, type KnobChanges } from "../schemas/index.ts";
 
 /** The knobs an operator may change while the factory runs; name, site and adapter need a restart. */
@@ -7,10 +8,14 @@ export const TUNABLE_KNOBS = Object.keys(KnobChangesSchema.properties) as Readon
 
 const KnobChangesMessage = defineMessage("KnobChanges", KnobChangesSchema);
 const FactoryQueueMessage = defineMessage("FactoryQueue", FactoryQueueSchema);
+/** Each tunable knob with its bounds, taken from the queue's schema (where they are defined, once). */
+const KnobBoundsMessage = defineMessage("KnobBounds", Type.Partial(Type.Pick(FactoryQueueSchema, [...TUNABLE_KNOBS])));
 
-/** `["pilotsPerMinute=30", "maxPending=4"]` → `{ pilotsPerMinute: 30, maxPending: 4 }`, or E1001 naming the bad word. */
-// The words come from the command line (`wms factory set Q k=v ...`): a malformed one is a usage
-// error (exit 2, nothing sent); a value outside the queue's bounds is the factory's to refuse.
+/** `["pilotsPerMinute=30", "maxPending=4"]` → `{ pilotsPerMinute: 30, maxPending: 4 }`, or E1008 naming the bad word. */
+// The words come from the command line (`wms factory set Q k=v ...`): a malformed one, or a value
+// no queue may have (a negative count, a rate over the maximum), is a usage error (exit 2, nothing
+// sent), told before anything is looked up, whatever the factory's state. The factory checks the
+// queue it gets whole again (applyKnobChanges), for whoever else sends it changes.
 export function parseKnobAssignments(words: readonly string[]): KnobChanges {
   if (words.length === 0) throw new WmsError(ERR.USAGE, `give at least one key=value; keys: ${TUNABLE_KNOBS.join(", ")}`);
   const out: Record<string, number> = {};
@@ -24,7 +29,8 @@ export function parseKnobAssignments(words: readonly string[]): KnobChanges {
     if (!Number.isFinite(value)) throw new WmsError(ERR.USAGE, `${key}=${raw}: the value must be a number`);
     out[key] = value;
   }
-  const problems = KnobChangesMessage.problems(out);
+  // A copy: the validator fills in the defaults of the knobs not given.
+  const problems = KnobChangesMessage.problems(out) ?? KnobBoundsMessage.problems({ ...out });
   if (problems !== undefined) throw new WmsError(ERR.USAGE, problems);
   return out as KnobChanges;
 }

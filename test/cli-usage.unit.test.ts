@@ -160,6 +160,10 @@ const ACTION_CASES: Case[] = [
   { label: "replica add: nothing to add", args: ["replica", "add", "ds", "--site", "S"] },
   { label: "replica add: dataset name with a space", args: ["replica", "add", "my ds", "--site", "S", "--file", `x.root:12:${"0".repeat(8)}:${"0".repeat(32)}`] },
   { label: "factory run: no factory file", args: ["factory", "run", "--once"] },
+  // A value no queue may have is refused before any factory or queue is looked up.
+  { label: "factory set: negative rate", args: ["factory", "set", "q", "pilotsPerMinute=-1"] },
+  { label: "factory set: rate over the maximum", args: ["factory", "set", "q", "pilotsPerMinute=6001"] },
+  { label: "factory set: fractional count", args: ["factory", "set", "q", "maxPending=2.5"] },
   { label: "agents: unknown agent", args: ["agents", "--only", "janitor"] },
   { label: "accounting report: unknown grouping", args: ["accounting", "report", "--by", "planet"] },
   { label: "monitor: port out of range", args: ["monitor", "--port", "65536"], code: ERR.BAD_PORT },
