@@ -9,6 +9,7 @@ import { Command, CommanderError } from "commander";
 import { EXIT, EXIT_CODES_HELP, PROCESS_IO, reportError, type CliIo } from "./error-reporting.ts";
 import { COMMAND_GROUPS } from "./commands/index.ts";
 import { rememberConfigOrigin, withDeploymentHint } from "./deployment-hint.ts";
+import { helpAsked, helpCommandHelp } from "./help-command.ts";
 import { unknownSubcommand, usageError } from "./usage-error.ts";
 
 /** The one version source: package.json, found from this file whether it runs as TS or compiled. */
@@ -63,6 +64,14 @@ export async function runWms(argv: readonly string[], io: CliIo = PROCESS_IO): P
   rememberConfigOrigin(undefined);
   if (argv.length === 0) {
     program.outputHelp();
+    return EXIT.ok;
+  }
+  // Before commander, whose help command takes one word (help-command.ts).
+  const help = helpAsked(program, argv);
+  if (help !== undefined) {
+    if ("error" in help) return reportError(help.error, io);
+    if ("helpOf" in help) help.helpOf.outputHelp();
+    else io.out(helpCommandHelp(help.helpCommandOf));
     return EXIT.ok;
   }
   // Before commander: it would answer `wms factory frob --help` with the group's help and exit 0.

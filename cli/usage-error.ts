@@ -34,7 +34,8 @@ export function unknownCommandError(cmd: Command, word: string): WmsError {
   return new WmsError(ERR.USAGE, `unknown command '${word}' for '${where}'; its commands are ${subcommandNames(cmd).join(", ")} (see '${where} --help')`);
 }
 
-function optionNamed(cmd: Command, flag: string): Option | undefined {
+/** The option `flag` as `cmd` or one of its parents defines it. */
+export function optionNamed(cmd: Command, flag: string): Option | undefined {
   for (let c: Command | null = cmd; c; c = c.parent) {
     const o = c.options.find((x) => x.long === flag || x.short === flag);
     if (o) return o;

@@ -160,6 +160,7 @@ const ACTION_CASES: Case[] = [
   { label: "replica add: nothing to add", args: ["replica", "add", "ds", "--site", "S"] },
   { label: "replica add: dataset name with a space", args: ["replica", "add", "my ds", "--site", "S", "--file", `x.root:12:${"0".repeat(8)}:${"0".repeat(32)}`] },
   { label: "factory run: no factory file", args: ["factory", "run", "--once"] },
+  { label: "help: a word naming no command of a group", args: ["help", "factory", "frobnicate"] },
   // A value no queue may have is refused before any factory or queue is looked up.
   { label: "factory set: negative rate", args: ["factory", "set", "q", "pilotsPerMinute=-1"] },
   { label: "factory set: rate over the maximum", args: ["factory", "set", "q", "pilotsPerMinute=6001"] },
@@ -236,6 +237,26 @@ describe("wms usage errors", () => {
     const r = await wms(["classad", "analyze", "[ Requirements = true ]", "--machines", "/nonexistent-wms-test/machines.txt"]);
     expect(r.stderr).toBe("wms: error E1007 FILE_UNREADABLE: A file named on the command line cannot be read: cannot read the machine ads from '/nonexistent-wms-test/machines.txt': no such file (ENOENT)\n");
     expect(r.code).toBe(1);
+  });
+
+  it("answers 'wms help <command>...' with that command's help however deep, and 'wms help help' with the help command's own", async () => {
+    for (const [asked, same] of [
+      [["help", "factory", "set"], ["factory", "set", "--help"]],
+      [["factory", "help", "set"], ["factory", "set", "--help"]],
+      [["help", "factory"], ["factory", "--help"]],
+    ]) {
+      const r = await wms(asked);
+      expect(r, asked.join(" ")).toMatchObject({ code: 0, stderr: "", stdout: (await wms(same)).stdout });
+    }
+    for (const [args, usage] of [
+      [["help", "help"], "Usage: wms help [command...]"],
+      [["factory", "help", "help"], "Usage: wms factory help [command...]"],
+    ] as const) {
+      const r = await wms([...args]);
+      expect(r.code).toBe(0);
+      expect(r.stderr).toBe("");
+      expect(r.stdout.split("\n")[0]).toBe(usage);
+    }
   });
 
   it("keeps old option spellings working, with a one-line deprecation warning", async () => {
