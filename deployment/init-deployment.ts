@@ -56,7 +56,7 @@ const OWNED = ["wms.yaml", "sites.yaml", "factory.yaml", "catalog.yaml", "pki", 
 export function initDeployment(o: InitOptions): InitResult {
   const dir = path.resolve(o.dir);
   const taken = OWNED.filter((f) => existsSync(path.join(dir, f)));
-  if (taken.length > 0) throw new WmsError(ERR.BAD_INPUT, `${dir} already holds ${taken.join(", ")}; pick an empty folder (wms init changes nothing in one it has set up)`);
+  if (taken.length > 0) throw new WmsError(ERR.USAGE, `${dir} already holds ${taken.join(", ")}; pick an empty folder (wms init changes nothing in one it has set up)`);
   const namespace = o.namespace ?? `wms-${randomBytes(3).toString("hex")}`;
   const examples = path.join(packageRoot(), "examples");
   // A file in the way (E1008) or a place no folder can be made (E1015), before anything is written.

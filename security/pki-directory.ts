@@ -53,7 +53,7 @@ export interface InitPkiResult {
 
 export function initPki(dir: string, opts: { vo?: string; days?: number; keyBits?: number } = {}): InitPkiResult {
   const p = pkiPaths(dir);
-  if (existsSync(p.caKey)) throw new WmsError(ERR.BAD_INPUT, `${dir} already holds a CA (${p.caKey}); pick another --dir or remove it`);
+  if (existsSync(p.caKey)) throw new WmsError(ERR.USAGE, `${dir} already holds a CA (${p.caKey}); pick another --dir or remove it`);
   const vo = opts.vo ?? "pilot-wms";
   const caDn = `${CA_DN_BASE}/OU=${vo}/CN=pilot-wms CA`;
   const ca = createCa({ dn: caDn, days: opts.days, keyBits: opts.keyBits });

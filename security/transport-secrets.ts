@@ -89,7 +89,7 @@ function writeSecret(path: string, text: string): void {
  */
 export function initTransportSecrets(dir: string, names: WireNames, opts: SecretsInitOptions = {}): SecretsInitResult {
   const root = resolve(dir);
-  if (existsSync(join(root, "servers"))) throw new WmsError(ERR.BAD_INPUT, `${root} already holds transport secrets; pick an empty folder (rotating means new files and a server reload)`);
+  if (existsSync(join(root, "servers"))) throw new WmsError(ERR.USAGE, `${root} already holds transport secrets; pick an empty folder (rotating means new files and a server reload)`);
   mkdirSync(join(root, "servers"), { recursive: true, mode: 0o755 });
   const vhost = names.namespace;
   const roles: RoleIdentity[] = [];

@@ -28,6 +28,8 @@ describe("folders named on a service's command line", () => {
       [["factory", "run", "--factory-file", factoryFile, "--work-dir", "/proc/wms-folders-test"], 1, /^wms: error E1015 FOLDER_UNCREATABLE: /],
       [["credentials", "serve", "--spool-dir", path.join(file, "spool")], 2, /^wms: error E1008 USAGE: .*a-file is a file, not a folder$/],
       [["pki", "issue", "--dir", path.join(dir, "pki"), "--kind", "user", "--dn", "/DC=org/CN=Folder Test", "--out", path.join(file, "x", "cert")], 2, /^wms: error E1008 USAGE: .*a-file is a file, not a folder$/],
+      // A folder that already holds what the command would make: the command line names a target in use, as for wms init and secrets init.
+      [["pki", "init", "--dir", path.join(dir, "pki")], 2, /^wms: error E1008 USAGE: .*already holds a CA/],
     ];
     expect((await runCli(["pki", "init", "--dir", path.join(dir, "pki")], { cwd: dir })).code).toBe(0);
     for (const [args, code, line] of cases) {

@@ -88,9 +88,10 @@ describe("wms init", () => {
   it("refuses a folder it already set up, in one line with a code, and changes nothing", async () => {
     const before = readFileSync(path.join(dir, "wms.yaml"), "utf8");
     const r = await runCli(["init", dir], { cwd: base });
-    expect(r.code).toBe(1);
+    // As pki init and secrets init: the command line names a target in use (E1008, exit 2).
+    expect(r.code).toBe(2);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
-    expect(r.stderr).toMatch(/^wms: error E1001 BAD_INPUT: .*already holds wms\.yaml/);
+    expect(r.stderr).toMatch(/^wms: error E1008 USAGE: .*already holds wms\.yaml/);
     expect(readFileSync(path.join(dir, "wms.yaml"), "utf8")).toBe(before);
     expect(readdirSync(dir).sort()).toEqual(["catalog.yaml", "factory.yaml", "pki", "sites.yaml", "storage", "tasks", "wms.yaml"]);
     expect(existsSync(path.join(dir, ".wms"))).toBe(false);

@@ -40,8 +40,8 @@ describe("wms secrets init", () => {
     const defs = JSON.parse(readFileSync(join(out, "servers", "rabbitmq-definitions.json"), "utf8")) as { users: Array<{ name: string }> };
     expect(defs.users.map((u) => u.name)).not.toContain("guest");
     const again = await runCli(["secrets", "init", "--dir", out]);
-    expect(again.code).toBe(1);
-    expect(again.stderr).toMatch(/^wms: error E1001 .*already holds transport secrets/);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/^wms: error E1008 USAGE: .*already holds transport secrets/);
   });
 });
 
