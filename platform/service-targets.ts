@@ -186,7 +186,8 @@ export function redactUrl(text: string): string {
 export function describeTarget(kind: "nats" | "redis" | "rabbitmq", config: WmsConfig): string {
   if (kind === "nats") {
     const t = natsTarget(config.nats);
-    return `${t.tls ? "tls" : "nats"}://${t.servers.join(",")}`;
+    // Every server with its scheme, as wms.yaml lists them and `wms status` shows them.
+    return t.servers.map((s) => `${t.tls ? "tls" : "nats"}://${s}`).join(",");
   }
   if (kind === "redis") {
     const t = redisTarget(config.redis);

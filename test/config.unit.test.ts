@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../platform/config.ts";
-import { natsTarget, rabbitTarget, redisTarget } from "../platform/service-targets.ts";
+import { describeTarget, natsTarget, rabbitTarget, redisTarget } from "../platform/service-targets.ts";
 
 describe("config", () => {
   it("defaults to the loopback services", () => {
@@ -71,6 +71,9 @@ describe("config", () => {
     expect(natsTarget(config.nats)).toMatchObject({ servers: ["a.example:4222", "b.example:4223"], tls: true, user: "mm", password: { inline: "pw" } });
     expect(redisTarget(config.redis)).toMatchObject({ cluster: true, nodes: [{ host: "r1", port: 7000 }, { host: "r2", port: 7001 }], username: "wms-matchmaker" });
     expect(rabbitTarget(config.rabbitmq).urls.map((u) => u.toString())).toEqual(["amqps://q1:5671/wms", "amqps://q2:5671/wms"]);
+    // What `wms services check` prints: each server with its scheme ("tls://a:4222,b:4223" read as one URL).
+    expect(describeTarget("nats", config)).toBe("tls://a.example:4222,tls://b.example:4223");
+    expect(describeTarget("redis", config)).toBe("cluster redis://r1:7000,redis://r2:7001");
   });
 
   it("keeps the file's Redis Cluster when WMS_REDIS_URL is set empty (compose's cluster route), and lets a URL replace it", () => {
