@@ -5,7 +5,7 @@
 // Only the groups a command line names are imported; the rest are listed by name and summary, so
 // `wms --help` and each command load a small part of the code (error-reporting.ts, not command-kit).
 import { readFileSync } from "node:fs";
-import { Command, CommanderError } from "commander";
+import { Command, CommanderError, Help, type Option } from "commander";
 import { EXIT, EXIT_CODES_HELP, PROCESS_IO, reportError, type CliIo } from "./error-reporting.ts";
 import { COMMAND_GROUPS } from "./commands/index.ts";
 import { rememberConfigOrigin, withDeploymentHint } from "./deployment-hint.ts";
@@ -34,6 +34,21 @@ function applyErrorHandling(cmd: Command, io: CliIo): void {
 }
 
 /**
+ * A repeatable option collects into an empty list by default, which commander's help shows as
+ * "(default: [])": noise, and a contradiction where the description names the default the command
+ * applies when none is given (`wms proxy init --retriever`: "default role:pilot").
+ */
+function optionDescription(this: Help, option: Option): string {
+  const emptyList = Array.isArray(option.defaultValue) && option.defaultValue.length === 0 && option.defaultValueDescription === undefined;
+  return Help.prototype.optionDescription.call(this, emptyList ? Object.assign(Object.create(option) as Option, { defaultValue: undefined }) : option);
+}
+
+function applyHelpStyle(cmd: Command): void {
+  cmd.configureHelp({ optionDescription });
+  for (const sub of cmd.commands) applyHelpStyle(sub);
+}
+
+/**
  * The program for `argv`: every group with a command named by one of argv's words is loaded and
  * registered; the others are listed by name and summary only. Without `argv`, every group loads
  * (tests that walk the whole command tree).
@@ -52,6 +67,7 @@ export async function buildProgram(io: CliIo = PROCESS_IO, argv?: readonly strin
     else for (const [name, summary] of group.commands) program.command(name).description(summary);
   }
   applyErrorHandling(program, io);
+  applyHelpStyle(program);
   return program;
 }
 

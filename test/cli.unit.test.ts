@@ -3,6 +3,7 @@ import { Command } from "commander";
 import { describe, expect, it } from "vitest";
 import { stopHint } from "../cli/command-kit.ts";
 import { COMMAND_GROUPS } from "../cli/commands/index.ts";
+import { buildProgram } from "../cli/program.ts";
 import { UP_SUPERVISOR_ENV } from "../deployment/ready-message.ts";
 import { TUNABLE_KNOBS } from "../pilot-factory/index.ts";
 import { runCli, WMS_BIN } from "./support/run-cli.ts";
@@ -60,6 +61,17 @@ describe("wms CLI", () => {
       expect(device.stderr, args.join(" ")).toBe("wms: error E1007 FILE_UNREADABLE: A file named on the command line cannot be read: /dev/zero: a device, not a file\n");
       expect(device.code).toBe(1);
     }
+  });
+
+  it("shows no empty list as a repeatable option's default in any command's help, and keeps the real defaults", async () => {
+    const program = await buildProgram();
+    const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
+    const helps = all(program).map((c) => ({ name: c.name(), text: c.helpInformation() }));
+    expect(helps.filter((h) => h.text.includes("(default: [])")).map((h) => h.name)).toEqual([]);
+    // 'default role:pilot' in the text, and no '(default: [])' after it to contradict it.
+    const proxyInit = await runCli(["proxy", "init", "--help"]);
+    expect(proxyInit.stdout).toMatch(/--retriever <rule> +who may retrieve it: [^(]*\(repeatable; default role:pilot\)\n/);
+    expect(proxyInit.stdout).toMatch(/--lifetime <hours> +lifetime of the new proxy in hours \(default: 24\)/);
   });
 
   it("lists in 'wms factory set --help' every knob the command takes", async () => {
