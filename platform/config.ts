@@ -1,8 +1,8 @@
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { DEFAULT_PKI_DIR, ERR, WmsConfig, WmsError, wireNames, type WireNames } from "../schemas/index.ts";
-import { fileErrorText } from "./file-error-text.ts";
+import { readInputText } from "./input-file.ts";
 import { checkServiceTargets, readSecret } from "./service-targets.ts";
 
 export interface LoadedConfig {
@@ -79,52 +79,9 @@ export function readIdentityFile(path: string): Record<"nats" | "redis" | "rabbi
  * is `invalid` (BAD_INPUT for a user's data file; configuration files pass BAD_CONFIG).
  */
 export function readDataFile(path: string, invalid: typeof ERR.BAD_INPUT | typeof ERR.BAD_CONFIG = ERR.BAD_INPUT): unknown {
-  return parseDataText(readDataText(path, invalid), path, invalid);
+  return parseDataText(readInputText(path, invalid), path, invalid);
 }
 
-/**
- * The most of a data file read: task batches, site, factory and config files and replica catalogs
- * are far smaller. A pipe that does not end (`<(yes)`) is refused once past it rather than read
- * until memory runs out.
- */
-export const MAX_DATA_FILE_BYTES = 256 * 1024 * 1024;
-
-/**
- * A data file's text. Devices are refused before a byte is read (/dev/zero, named by mistake, never
- * ends); a pipe, as `<(envsubst < task.yaml)` gives, is read up to MAX_DATA_FILE_BYTES.
- */
-function readDataText(path: string, invalid: typeof ERR.BAD_INPUT | typeof ERR.BAD_CONFIG): string {
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch (e) {
-    throw new WmsError(ERR.FILE_UNREADABLE, `${path}: ${fileErrorText(e)}`);
-  }
-  try {
-    const st = fstatSync(fd);
-    if (st.isCharacterDevice() || st.isBlockDevice() || st.isSocket()) throw new WmsError(ERR.FILE_UNREADABLE, `${path}: a device, not a file`);
-    if (st.isFile()) {
-      if (st.size > MAX_DATA_FILE_BYTES) throw new WmsError(invalid, `${path}: ${st.size} bytes, more than the ${MAX_DATA_FILE_BYTES / 1024 / 1024} MB a data file may hold`);
-      return readFileSync(fd, "utf8");
-    }
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for (;;) {
-      const chunk = Buffer.allocUnsafe(1 << 20);
-      const n = readSync(fd, chunk, 0, chunk.length, null);
-      if (n === 0) break;
-      total += n;
-      if (total > MAX_DATA_FILE_BYTES) throw new WmsError(invalid, `${path}: more than the ${MAX_DATA_FILE_BYTES / 1024 / 1024} MB a data file may hold`);
-      chunks.push(n === chunk.length ? chunk : chunk.subarray(0, n));
-    }
-    return Buffer.concat(chunks, total).toString("utf8");
-  } catch (e) {
-    if (e instanceof WmsError) throw e;
-    throw new WmsError(ERR.FILE_UNREADABLE, `${path}: ${fileErrorText(e)}`);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** YAML or JSON text (YAML reads JSON as is) from `source`, or one coded line saying why not. */
 export function parseDataText(text: string, source: string, invalid: typeof ERR.BAD_INPUT | typeof ERR.BAD_CONFIG = ERR.BAD_INPUT): unknown {

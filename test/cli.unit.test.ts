@@ -61,6 +61,8 @@ describe("wms CLI", () => {
       expect(device.stderr, args.join(" ")).toBe("wms: error E1007 FILE_UNREADABLE: A file named on the command line cannot be read: /dev/zero: a device, not a file\n");
       expect(device.code).toBe(1);
     }
+    const key = await runCli(["task", "submit", "examples/data-local-job.yaml", "--cert", "/dev/zero", "--key", "/dev/zero"], { timeoutMs: 10_000 });
+    expect(key.stderr).toBe("wms: error E1007 FILE_UNREADABLE: A file named on the command line cannot be read: --cert /dev/zero: a device, not a file\n");
   });
 
   it("shows no empty list as a repeatable option's default in any command's help, and keeps the real defaults", async () => {
