@@ -231,6 +231,23 @@ describe("NATS subject permissions", () => {
     expect(stolen.flatMap((x) => x.got)).toEqual([]);
   });
 
+  it("only the factory reads the census: a pilot subscribing gets nothing, so it cannot replay another pilot's census proof", async () => {
+    const subj = s.anonymous.names.subjects.pilotCensus;
+    const thieves = await Promise.all((["pilot", "matchmaker", "intake"] as const).map((r) => natsAs(r)));
+    const stolen = thieves.map((t) => collect(t.nc, subj));
+    await Promise.all(thieves.map((t) => t.nc.flush()));
+    const factory = await natsAs("factory");
+    const heard = collect(factory.nc, subj);
+    await factory.nc.flush();
+    const pilot = await natsAs("pilot");
+    pilot.nc.publish(subj, enc.encode('{"proof":"only-the-factory-may-see-this"}'));
+    await pilot.nc.flush();
+    await expect.poll(() => heard.got.length).toBe(1);
+    await settle();
+    expect(stolen.flatMap((x) => x.got)).toEqual([]);
+    expect(thieves[0].violations.join()).toMatch(/PERMISSIONS_VIOLATION|Permissions Violation/i);
+  });
+
   it("a pilot cannot submit a task batch itself", async () => {
     const pilot = await natsAs("pilot");
     const intake = await natsAs("intake");
