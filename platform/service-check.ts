@@ -79,10 +79,10 @@ const AUTH_HINT: Record<ServiceName, string> = {
 };
 
 /**
- * What to do about a Redis Cluster that does not answer: start its nodes. A single server's start
+ * What to do about a Redis Cluster that does not answer (after "start it with:"): start its nodes. A single server's start
  * command (on 6379, as a cluster's description names no one port) would not stand in for it.
  */
-const REDIS_CLUSTER_DOWN_HINT = "start the cluster's nodes (redis-server --cluster-enabled yes, joined once by redis-cli --cluster create); a single server does not stand in for a cluster";
+const REDIS_CLUSTER_DOWN_HINT = "redis-server --cluster-enabled yes on each node (a folder each), joined once by redis-cli --cluster create; a single server does not stand in for a cluster (deploy/README.md, \"Clusters without Docker\")";
 
 async function timed(service: ServiceName, url: string, probe: () => Promise<string | void>, downHint?: string): Promise<ServiceStatus> {
   const t0 = performance.now();
@@ -147,7 +147,10 @@ export async function checkRedis(target: string | WmsConfig["redis"], timeoutMs 
     if (r instanceof Cluster) r.on("node error", noteRefusal);
     try {
       try {
-        await r.connect();
+        // Bounded: ioredis's Cluster client neither connects nor fails when the slots it reads name
+        // no address it can reach (one node holding every slot that never met another announces
+        // an empty host), and the check would end without a word (exit 13, an unsettled await).
+        await withDeadline(r.connect(), 3 * timeoutMs, () => `no connection to ${t.cluster ? "the cluster's nodes" : "it"} within ${3 * timeoutMs} ms${t.cluster ? " (do the nodes announce an address this machine reaches? CLUSTER SLOTS shows it)" : ""}`);
       } catch (e) {
         throw refusal ?? e;
       }
@@ -158,6 +161,15 @@ export async function checkRedis(target: string | WmsConfig["redis"], timeoutMs 
       r.disconnect();
     }
   }, redis.cluster !== undefined ? REDIS_CLUSTER_DOWN_HINT : undefined);
+}
+
+/** `p`, or an Error with `why()` once `ms` have passed without it settling. */
+function withDeadline<T>(p: Promise<T>, ms: number, why: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(why())), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
 /**

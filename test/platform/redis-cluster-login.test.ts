@@ -8,7 +8,7 @@
 // test mode; the run's servers are only named for the other two checks.
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -29,6 +29,10 @@ interface Check {
 let dir: string;
 let server: LaunchedProcess | undefined;
 let port: number;
+// One node with every slot that never met another and announces no address: CLUSTER SLOTS gives
+// an empty host, which ioredis's Cluster client neither connects to nor fails on.
+let unannounced: LaunchedProcess | undefined;
+let unannouncedPort: number;
 const password = randomBytes(16).toString("hex");
 
 beforeAll(async () => {
@@ -39,10 +43,17 @@ beforeAll(async () => {
   await until(`redis-server on ${port} did not answer`, async () => (cli("ping").trim() === "PONG" ? true : undefined), 15_000);
   cli("cluster", "addslotsrange", "0", "16383");
   await until("the one-node cluster did not become ok", async () => (cli("cluster", "info").includes("cluster_state:ok") ? true : undefined), 30_000);
+  unannouncedPort = await freePortPair(10_000, new Set([port, port + 10_000]));
+  mkdirSync(join(dir, "unannounced"));
+  unannounced = launchProcessGroup("redis-server", ["--port", String(unannouncedPort), "--bind", "127.0.0.1", "--dir", join(dir, "unannounced"), "--cluster-enabled", "yes", "--save", "", "--appendonly", "no", "--requirepass", password]);
+  const cli2 = (...args: string[]): string => spawnSync("redis-cli", ["-p", String(unannouncedPort), "--no-auth-warning", "-a", password, ...args], { encoding: "utf8" }).stdout;
+  await until(`redis-server on ${unannouncedPort} did not answer`, async () => (cli2("ping").trim() === "PONG" ? true : undefined), 15_000);
+  cli2("cluster", "addslotsrange", "0", "16383");
+  await until("the unannounced cluster did not become ok", async () => (cli2("cluster", "info").includes("cluster_state:ok") ? true : undefined), 30_000);
 });
 
 afterAll(async () => {
-  await server?.stop();
+  await Promise.all([server?.stop(), unannounced?.stop()]);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -76,8 +87,15 @@ describe("wms services check on a Redis Cluster", () => {
   it("says a cluster that does not answer is down (E1003) and to start its nodes, not one server on 6379", async () => {
     const dead = await checkCluster([`redis://127.0.0.1:${await freePort()}`]);
     expect(dead.redis).toMatchObject({ up: false, state: "down", code: ERR.SERVICE_UNAVAILABLE });
-    expect(dead.redis.howToStart).toMatch(/^start the cluster's nodes \(redis-server --cluster-enabled yes/);
+    expect(dead.redis.howToStart).toMatch(/^redis-server --cluster-enabled yes on each node .*redis-cli --cluster create/);
     expect(dead.redis.howToStart).not.toContain("6379");
+  });
+
+  it("ends a check of a cluster it cannot connect to with E1003 and a line, not silently (exit 13)", async () => {
+    const r = await checkCluster([`redis://127.0.0.1:${unannouncedPort}`], { password });
+    expect(r.code).toBe(1);
+    expect(r.redis).toMatchObject({ up: false, state: "down", code: ERR.SERVICE_UNAVAILABLE });
+    expect(r.redis).toHaveProperty("error", expect.stringMatching(/^no connection to the cluster's nodes within \d+ ms \(do the nodes announce an address this machine reaches\?/));
   });
 
   it("makes 'wms up' stop with E1012 on a cluster that refuses the login, starting nothing", async () => {
