@@ -3,6 +3,7 @@
 import type { NatsConnection, Msg, Subscription } from "nats";
 import type { RedisClient } from "../platform/redis-client.ts";
 import { jsonBytes } from "../platform/json-bytes.ts";
+import { isInboxReply } from "../platform/request-reply-service.ts";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Logger } from "pino";
 import {
@@ -482,7 +483,7 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
       m.errors.inc({ code: String(reply.status === "error" ? reply.code : 0) });
       if (reply.status === "error" && TOKEN_REFUSALS.has(reply.code)) void tokenRefused(msg.data, reply.code, reply.message);
     }
-    msg.respond(jsonBytes(reply));
+    if (isInboxReply(msg.reply)) msg.respond(jsonBytes(reply));
     m.latency.observe((performance.now() - started) / 1000);
   }
 
@@ -561,7 +562,7 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
       if (isWmsError(e) && e.code === ERR.BAD_INPUT) m.heartbeats.inc({ result: "bad" });
       reply = errorReply(e);
     }
-    msg.respond(jsonBytes(reply));
+    if (isInboxReply(msg.reply)) msg.respond(jsonBytes(reply));
   }
 
   /** A pilot started before batched heartbeats: its one job, answered as a batch of one. */
@@ -574,7 +575,7 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
       if (isWmsError(e) && e.code === ERR.BAD_INPUT) m.heartbeats.inc({ result: "bad" });
       reply = errorReply(e);
     }
-    msg.respond(jsonBytes(reply));
+    if (isInboxReply(msg.reply)) msg.respond(jsonBytes(reply));
   }
 
   // Adverts are answered concurrently up to matchmaker.maxAdvertsInFlight (advert-admission.ts);

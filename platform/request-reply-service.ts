@@ -15,6 +15,17 @@ import type { Msg, NatsConnection, Subscription } from "nats";
 import { ERR, SCHEMA_VERSION, WmsError, isWmsError, toWmsError, type ErrorReply } from "../schemas/index.ts";
 import type { Logger } from "./logger.ts";
 
+/**
+ * Whether a request's reply subject is an inbox, the only place a service answers into. A responder
+ * may publish to the reply subject of anything it receives (nats-server's allow_responses), whatever
+ * the requester named there: a pilot naming factory control or the census as the reply of its advert
+ * had the matchmaker publish where pilots may not. Every role's requests use an `_INBOX.` prefix
+ * (security/transport-roles.ts inboxPrefix), nats.js's default included.
+ */
+export function isInboxReply(reply: string | undefined): reply is string {
+  return reply !== undefined && reply.startsWith("_INBOX.");
+}
+
 export interface ServeRequestsOptions<Req, Reply> {
   /** The queue group: instances of a service share its requests, each answered by one. */
   readonly queue?: string;
@@ -125,7 +136,7 @@ export function serveRequests<Req, Reply>(nc: NatsConnection, subject: string, o
   }
 
   function send(msg: Msg, reply: Answer): void {
-    if (reply === undefined || !msg.reply) return;
+    if (reply === undefined || !isInboxReply(msg.reply)) return;
     try {
       msg.respond(encoder.encode(JSON.stringify(reply)));
     } catch (e) {

@@ -177,6 +177,29 @@ describe("matchmaker service", () => {
     expect(once.open(await once.advertise(), h.trust).job.jobId).toBe(job.jobId);
   });
 
+  it("answers an advert or heartbeat only into an inbox: a reply subject naming a service's subject gets nothing published there", async () => {
+    // A responder may publish to the reply subject of what it receives (nats-server's allow_responses),
+    // whatever that subject is: a pilot naming factory control, the intake or the census as the reply
+    // of its advert made the matchmaker publish there, where pilots themselves may not.
+    const factory = await h.connect("factory");
+    const subjects = [h.loaded.names.subjects.factoryControl, h.loaded.names.subjects.pilotCensus];
+    const heard: string[] = [];
+    for (const subj of subjects) factory.subscribe(subj, { callback: (e, m) => void (e ? undefined : heard.push(`${m.subject}: ${new TextDecoder().decode(m.data).slice(0, 80)}`)) });
+    await factory.flush();
+    const p = await pilotAt("REPLY_SITE");
+    for (const reply of subjects) {
+      h.nc.publish(h.loaded.names.advertFor("REPLY_SITE"), new TextEncoder().encode(p.advertText()), { reply });
+      h.nc.publish(h.loaded.names.heartbeatFor("REPLY_SITE"), new TextEncoder().encode("{not json"), { reply });
+    }
+    await h.nc.flush();
+    // The same requests with an inbox for the reply are answered: the ones above were received too.
+    expect((await p.advertise()).status).toBe("nomatch");
+    const hb = await h.nc.request(h.loaded.names.heartbeatFor("REPLY_SITE"), new TextEncoder().encode("{not json"), { timeout: 15_000 });
+    expect(JSON.parse(new TextDecoder().decode(hb.data))).toMatchObject({ status: "error", code: ERR.BAD_INPUT });
+    await factory.flush();
+    expect(heard).toEqual([]);
+  });
+
   it("never gives one job to two pilots when many ask at once", async () => {
     const site = "RACE_SITE";
     const specs = await createJobs(h.store, { site }, 40);
