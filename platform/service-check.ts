@@ -5,6 +5,7 @@ import { Cluster, Redis } from "ioredis";
 import { ERR, isWmsError, type ErrorCode, type WmsConfig } from "../schemas/index.ts";
 import { isNatsAuthRefusal, isRabbitAuthRefusal, isRedisAuthRefusal, natsConnectOptions, probeRabbitNodes, redisConnectOptions } from "./connections.ts";
 import { describeTarget, redisTarget } from "./service-targets.ts";
+import { clusterNodeAsSingleServer } from "./single-server-redis.ts";
 
 export type ServiceName = "nats" | "redis" | "rabbitmq";
 
@@ -157,10 +158,21 @@ export async function checkRedis(target: string | WmsConfig["redis"], timeoutMs 
       const pong = await r.ping();
       if (pong !== "PONG") throw new Error(`unexpected PING reply ${pong}`);
       if (r instanceof Cluster) return await clusterMasters(r, timeoutMs);
+      await refuseClusterNode(r, t.nodes[0].host, t.nodes[0].port);
     } finally {
       r.disconnect();
     }
   }, redis.cluster !== undefined ? REDIS_CLUSTER_DOWN_HINT : undefined);
+}
+
+/**
+ * A cluster node answers PING, which names no key, as a single server would; the first keyed
+ * command is then redirected and refused (single-server-redis.ts). Its INFO says what it is, so the
+ * check gives that E1002 now. A server that refuses INFO (an ACL of someone else's) is not judged.
+ */
+async function refuseClusterNode(r: Redis, host: string, port: number): Promise<void> {
+  const info = await r.info("cluster").catch(() => "");
+  if (/^cluster_enabled:1\s*$/m.test(info)) throw clusterNodeAsSingleServer(host, port, "its INFO reports cluster_enabled:1");
 }
 
 /** `p`, or an Error with `why()` once `ms` have passed without it settling. */

@@ -11,11 +11,15 @@ import { ERR, WmsError, redisRefusal } from "../schemas/index.ts";
 type RedisClass = typeof import("ioredis").Redis;
 type ReplyItem = Parameters<Redis["handleReconnection"]>[1];
 
-/** The E1002 a single-server client at host:port gives for a cluster node's redirection `err`. */
-export function clusterNodeAsSingleServer(host: string, port: number, err: Error): WmsError {
+/**
+ * The E1002 for a single server at host:port that is a cluster node; `evidence` says how it showed
+ * it (a redirection it answered, or `wms services check`'s INFO reading cluster_enabled:1), so a
+ * command and the check give the user the same line.
+ */
+export function clusterNodeAsSingleServer(host: string, port: number, evidence: string): WmsError {
   return new WmsError(
     ERR.BAD_CONFIG,
-    `redis.url ${host}:${port} is a node of a Redis Cluster (it answered ${err.message.split("\n")[0]}); ` +
+    `redis.url ${host}:${port} is a node of a Redis Cluster (${evidence}); ` +
       "list the cluster's nodes under redis.cluster.nodes in wms.yaml instead, and unset WMS_REDIS_URL, which replaces them with one URL",
   );
 }
@@ -29,7 +33,8 @@ export function singleServerRedisClass(base: RedisClass): RedisClass {
     override handleReconnection(err: Error, item: ReplyItem): void {
       const refusal = redisRefusal(err);
       if (refusal === "MOVED" || refusal === "ASK") {
-        item.command.reject(clusterNodeAsSingleServer(this.options.host ?? "localhost", this.options.port ?? 6379, err));
+        const answer = err.message.split("\n")[0];
+        item.command.reject(clusterNodeAsSingleServer(this.options.host ?? "localhost", this.options.port ?? 6379, `it answered ${answer}`));
         return;
       }
       super.handleReconnection(err, item);

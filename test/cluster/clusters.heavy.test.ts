@@ -102,6 +102,15 @@ describe("a Redis Cluster node given as the one server (redis.url)", () => {
       expect(r.stderr, label).not.toMatch(/^\s+at /m);
       expect(r.code, label).toBe(1);
     }
+    // 'wms services check' says the same before any keyed command: PING alone found it up.
+    const check = await runCli(["--config", single, "services", "check", "--json"], { env });
+    const redis = (JSON.parse(check.stdout) as { services: Array<{ service: string; state: string; code?: number; error?: string }> }).services.find((s) => s.service === "redis");
+    expect(redis, check.stdout).toMatchObject({ state: "bad-config", code: 1002 });
+    expect(redis?.error).toMatch(new RegExp(`^redis\\.url 127\\.0\\.0\\.1:${replica} is a node of a Redis Cluster \\(its INFO reports cluster_enabled:1\\); .*redis\\.cluster\\.nodes in wms\\.yaml`));
+    expect(check.code).toBe(1);
+    const text = await runCli(["--config", single, "services", "check"], { env });
+    expect(text.stdout).toMatch(/^ {2}CONF {2}redis .*: E1002 redis\.url .* is a node of a Redis Cluster/m);
+    expect(text.stdout).toContain("misconfigured: redis");
   }, 60_000);
 });
 
