@@ -2,11 +2,12 @@
 // `--json` output, and the config loaded once per invocation.
 import { isIP } from "node:net";
 import { networkInterfaces } from "node:os";
-import { dirname, resolve } from "node:path";
+import { dirname, isAbsolute, relative, resolve } from "node:path";
 import { Option, type Command } from "commander";
 import { ERR, WmsError } from "../schemas/index.ts";
 import { isNamespace } from "../schemas/names.ts";
 import { loadConfig, type LoadedConfig } from "../platform/config.ts";
+import { packageRoot } from "../deployment/package-root.ts";
 import { READY_MESSAGE, UP_SUPERVISOR_ENV } from "../deployment/ready-message.ts";
 import { isAlive, privateServicesOf, readUpState } from "../deployment/up-state.ts";
 import { rememberConfigOrigin } from "./deployment-hint.ts";
@@ -47,6 +48,19 @@ export function configFor(cmd: Command): LoadedConfig {
 /** How the user ran `wms`, for the commands a command suggests next: `npx wms` under npx (no global install), so they paste as they are. */
 export function wmsCommand(): string {
   return process.env.npm_command === "exec" ? "npx wms" : "wms";
+}
+
+/**
+ * The command to suggest for running `wms` in `dir`, and a step to take once before it. `npx wms`
+ * finds the clone's `wms` only in the clone and the folders under it: elsewhere npx looks for a
+ * package named `wms` in the npm registry, which is not this one. There the suggestion is `wms`,
+ * after `npm link` in the clone (README, "Your own deployment on one machine").
+ */
+export function wmsCommandIn(dir: string, command: string = wmsCommand(), clone: string = packageRoot()): { readonly wms: string; readonly setup?: string } {
+  if (command !== "npx wms") return { wms: command };
+  const rel = relative(clone, resolve(dir));
+  if (!rel.startsWith("..") && !isAbsolute(rel)) return { wms: command };
+  return { wms: "wms", setup: `(cd ${clone} && npm link)   # once: puts 'wms' on your PATH; 'npx wms' finds it only inside ${clone}` };
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { action, checkNamespaceOption, parseIntOption, parsePortOption, printJson, wmsCommand } from "../command-kit.ts";
+import { action, checkNamespaceOption, parseIntOption, parsePortOption, printJson, wmsCommandIn } from "../command-kit.ts";
 
 export function registerInit(program: Command): void {
   program
@@ -20,12 +20,12 @@ export function registerInit(program: Command): void {
         const r = initDeployment({ dir, namespace, monitorPort: opts.monitorPort, matchmakers: opts.matchmakers });
         if (opts.json) return printJson(r);
         const rel = (p: string): string => (p.startsWith(r.dir + "/") ? p.slice(r.dir.length + 1) : p);
-        const wms = wmsCommand();
+        const { wms, setup } = wmsCommandIn(r.dir);
         process.stdout.write(
           `deployment in ${r.dir} (namespace ${r.namespace})\n` +
             `  wms.yaml, sites.yaml, factory.yaml, catalog.yaml, storage/, pki/, tasks/ (${r.tasks.map(rel).join(", ")})\n` +
             // Every step in this one terminal: `wms up` without --detach holds it until Ctrl-C.
-            `next:\n  cd ${r.dir}\n  ${`${wms} up --detach`.padEnd(22)} # in the background ('${wms} status'); or '${wms} up' in a terminal of its own, Ctrl-C stops it\n` +
+            `next:\n${setup ? `  ${setup}\n` : ""}  cd ${r.dir}\n  ${`${wms} up --detach`.padEnd(22)} # in the background ('${wms} status'); or '${wms} up' in a terminal of its own, Ctrl-C stops it\n` +
             `  ${wms} task submit tasks/data-local-job.yaml --cert ${rel(r.productionCert.cert)} --key ${rel(r.productionCert.key)}\n` +
             `  ${wms} task status T1 --watch   # T1: the task ID submit printed\n` +
             `  ${wms} factory set SITE_A-local pilotsPerMinute=30   # signed with your operator certificate, ${rel(r.operatorCert.cert)}\n` +

@@ -7,7 +7,8 @@ import { loadConfig, readDataFile } from "../../platform/config.ts";
 import { adler32 } from "../../platform/checksums.ts";
 import { FactoryConfig, ReplicaCatalog, SiteConfig, TaskBatch } from "../../schemas/index.ts";
 import { loadTrust, verifyChain } from "../../security/index.ts";
-import { runCli } from "../support/run-cli.ts";
+import { REPO_ROOT, runCli } from "../support/run-cli.ts";
+import { wmsCommandIn } from "../../cli/command-kit.ts";
 
 const base = mkdtempSync(path.join(tmpdir(), "wms-init-test-"));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
@@ -37,20 +38,32 @@ describe("wms init", () => {
     expect(readFileSync(out.configFile, "utf8")).toMatch(/^# pilot-wms deployment, made by `wms init`/);
   });
 
-  it("prints next steps that can be pasted as they are: npx wms when run through npx, files that exist", { timeout: INIT_TEST_MS }, async () => {
+  it("prints next steps that can be pasted as they are: npx wms only inside the clone, else npm link first; files that exist", { timeout: INIT_TEST_MS }, async () => {
+    // Through npx, for a folder outside the clone: there 'npx wms' would ask the npm registry for
+    // a package named wms (E404), so the steps say 'wms', after 'npm link' in the clone.
     const viaNpx = await runCli(["init", path.join(base, "npx-grid"), "--monitor-port", "0"], { cwd: base, env: { npm_command: "exec" } });
     expect(viaNpx.code, viaNpx.stderr).toBe(0);
+    expect(viaNpx.stdout).toContain(`next:\n  (cd ${REPO_ROOT.replace(/\/$/, "")} && npm link)   # once: puts 'wms' on your PATH`);
     const steps = viaNpx.stdout.split("\n").filter((l) => /^ {2}(npx )?wms /.test(l));
     expect(steps.length).toBe(5);
-    for (const l of steps) expect(l).toMatch(/^ {2}npx wms /);
+    for (const l of steps) expect(l).toMatch(/^ {2}wms /);
     const submit = steps.find((l) => l.includes("task submit")) as string;
     for (const f of submit.match(/(tasks|pki)\/\S+/g) ?? []) expect(existsSync(path.join(base, "npx-grid", f)), f).toBe(true);
     expect(submit).toMatch(/--cert pki\/\S+ --key pki\/\S+$/);
     const plain = await runCli(["init", path.join(base, "plain-grid"), "--monitor-port", "0"], { cwd: base, env: { npm_command: undefined } });
     // All in one terminal: the deployment in the background first, the commands that need it after, 'wms down' last.
-    expect(steps[0]).toMatch(/^ {2}npx wms up --detach +# in the background/);
-    expect(steps[steps.length - 1]).toMatch(/^ {2}npx wms down +#/);
+    expect(steps[0]).toMatch(/^ {2}wms up --detach +# in the background/);
+    expect(steps[steps.length - 1]).toMatch(/^ {2}wms down +#/);
     expect(plain.stdout).toMatch(/^ {2}wms up --detach +# /m);
+    expect(plain.stdout).not.toContain("npm link");
+  });
+
+  it("suggests npx wms for a folder inside the clone, wms after npm link for one outside it, and wms as run", () => {
+    const clone = path.join(base, "clone");
+    expect(wmsCommandIn(path.join(clone, "mygrid"), "npx wms", clone)).toEqual({ wms: "npx wms" });
+    expect(wmsCommandIn(clone, "npx wms", clone)).toEqual({ wms: "npx wms" });
+    expect(wmsCommandIn(path.join(base, "clone-sibling"), "npx wms", clone)).toEqual({ wms: "wms", setup: expect.stringMatching(/^\(cd \S+\/clone && npm link\)/) });
+    expect(wmsCommandIn("/elsewhere/grid", "wms", clone)).toEqual({ wms: "wms" });
   });
 
   it("places the sample data where its catalog says, with the sizes and checksums it lists", () => {
