@@ -107,6 +107,17 @@ describe("config", () => {
     expect(() => loadConfig({ env: { WMS_IDENTITY_FILE: id } })).toThrow(/redis.url cannot be set in an identity file/);
   });
 
+  it("refuses a nats.inboxPrefix outside _INBOX. (E1002): services answer only into an inbox, so its requests would wait for replies never sent", () => {
+    const dir = mkdtempSync(join(tmpdir(), "wmscfg-"));
+    const file = join(dir, "wms.yaml");
+    writeFileSync(file, "nats: { inboxPrefix: replies.jane }\n");
+    expect(() => loadConfig({ path: file, env: {} })).toThrow(expect.objectContaining({ code: 1002, message: expect.stringMatching(/nats\/inboxPrefix must match pattern "\^_INBOX/) }));
+    for (const ok of ["_INBOX", "_INBOX.wms.operator"]) {
+      writeFileSync(file, `nats: { inboxPrefix: ${ok} }\n`);
+      expect(loadConfig({ path: file, env: {} }).config.nats.inboxPrefix).toBe(ok);
+    }
+  });
+
   it("resolves the relative paths of wms.yaml against its own folder, not the working directory", () => {
     const dir = mkdtempSync(join(tmpdir(), "wmscfg-"));
     const file = join(dir, "wms.yaml");

@@ -34,7 +34,9 @@ export const WmsConfigSchema = Type.Object(
         ...secretFields("NATS user"),
         nkeySeedFile: Type.Optional(Type.String({ description: "File holding this identity's NKey seed (SU...), as `wms secrets init` writes it" })),
         credsFile: Type.Optional(Type.String({ description: "A NATS .creds file (user JWT and NKey seed) for deployments with decentralised JWT auth" })),
-        inboxPrefix: Type.Optional(Type.String({ pattern: "^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*$", description: "Reply subjects of this identity's requests; the server lets only it subscribe there" })),
+        // Under _INBOX.: services answer only into an inbox (platform/request-reply-service.ts
+        // isInboxReply), so requests from any other prefix would wait for replies never sent.
+        inboxPrefix: Type.Optional(Type.String({ pattern: "^_INBOX(\\.[A-Za-z0-9_-]+)*$", description: "Reply subjects of this identity's requests, under _INBOX. (the only replies services send); the server lets only it subscribe there" })),
         tls: Type.Optional(tlsFiles),
       },
       { default: {}, additionalProperties: false },
