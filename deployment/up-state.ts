@@ -40,7 +40,7 @@ export interface UpState {
  * are (open, or with wms.yaml's one user) are never taken for the secured default.
  */
 export function servicesAccess(perRole: boolean): string {
-  return perRole ? "each process connects as its own role (users of .wms/secrets)" : "no user per role: every process connects as wms.yaml says (the loopback defaults: anonymously, RabbitMQ as guest)";
+  return perRole ? "each process connects as its own role (users of .wms/secrets)" : "no user per role: every process connects with wms.yaml's credentials (as wms init writes it: none for NATS and Redis, guest for RabbitMQ)";
 }
 
 export function upDir(deploymentDir: string): string {
