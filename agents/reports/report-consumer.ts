@@ -200,7 +200,14 @@ export class ReportConsumer {
   }
 
   private async process(ch: ConfirmChannel, msg: ConsumeMessage): Promise<void> {
-    const decoded = decodeReport(msg.content, QUEUE_KINDS[this.opts.queue]);
+    let decoded: ReturnType<typeof decodeReport>;
+    try {
+      decoded = decodeReport(msg.content, QUEUE_KINDS[this.opts.queue]);
+    } catch (e) {
+      // Whatever the decoder did not foresee in these bytes is theirs, not a reason to leave them
+      // unacked: a message neither acked nor dead-lettered holds a prefetch slot until a restart.
+      decoded = { ok: false, problem: `cannot be decoded (${(e as Error).message.slice(0, 200)})` };
+    }
     if (!decoded.ok) {
       await this.deadLetter(ch, msg, ERR.REPORT_BAD_SCHEMA, decoded.problem);
       return;

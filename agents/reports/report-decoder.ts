@@ -14,6 +14,16 @@ export type Decoded = { ok: true; report: Report } | { ok: false; problem: strin
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
+/**
+ * A refused value as the dead letter's reason shows it: a string (cut to 64 characters), else its
+ * type. Never the value printed whole: JSON.parse reads 100,000 nested arrays, and printing them
+ * back overflowed the stack.
+ */
+function shown(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v.length > 64 ? `${v.slice(0, 64)}…` : v);
+  return v === null ? "null" : Array.isArray(v) ? "an array" : typeof v === "object" ? "an object" : String(v);
+}
+
 export function decodeReport(bytes: Uint8Array, accepted: readonly ReportKind[]): Decoded {
   let value: unknown;
   try {
@@ -24,7 +34,7 @@ export function decodeReport(bytes: Uint8Array, accepted: readonly ReportKind[])
   if (!value || typeof value !== "object" || Array.isArray(value)) return { ok: false, problem: "not a JSON object" };
   const kind = (value as { kind?: unknown }).kind;
   if (typeof kind !== "string" || !accepted.includes(kind as ReportKind)) {
-    return { ok: false, problem: `field /kind must be one of ${JSON.stringify(accepted)}, got ${JSON.stringify(kind)}` };
+    return { ok: false, problem: `field /kind must be one of ${JSON.stringify(accepted)}, got ${shown(kind)}` };
   }
   const schema = SCHEMAS[kind as ReportKind];
   const problem = schema.problems(value);

@@ -78,6 +78,29 @@ describe("reports pipeline under faults", () => {
     }
   });
 
+  it("dead-letters a report nested too deep to print, and keeps consuming", async () => {
+    // JSON.parse reads 100,000 nested arrays; printing them for the refusal overflowed the stack,
+    // outside the consumer's handling: the message stayed unacked (neither applied nor dead-lettered),
+    // and a prefetch's worth of them stalled the queue.
+    const consumer = accountingConsumer({ url, names, redis, logger, usage });
+    await consumer.start();
+    try {
+      const deep = "[".repeat(100_000) + "]".repeat(100_000);
+      await withChannel(url, async (ch) => {
+        const rk = names.rabbit.routingKeys.accounting;
+        ch.publish(names.rabbit.reportsExchange, rk, Buffer.from(`{"kind":${deep}}`), { persistent: true, messageId: "poison-deep-kind" });
+        ch.publish(names.rabbit.reportsExchange, rk, Buffer.from(JSON.stringify({ ...accountingReport({ site: "SITE_DEEP" }), reportId: "x" }).replace('"reportId":"x"', `"reportId":${deep}`)), { persistent: true, messageId: "poison-deep-field" });
+        ch.publish(names.rabbit.reportsExchange, rk, Buffer.from(JSON.stringify(accountingReport({ site: "SITE_DEEP", wallSec: 5 }))), { persistent: true });
+      });
+      await waitFor(() => consumer.stats.processed === 1 && consumer.stats.deadLettered === 2, 15_000, "1 processed, 2 dead-lettered");
+      const dead = await drainQueue(url, names.rabbit.queues.deadLetter);
+      expect(dead.map((m) => m.properties.messageId).sort()).toEqual(["poison-deep-field", "poison-deep-kind"]);
+      for (const m of dead) expect(m.properties.headers?.[DEAD_LETTER_HEADERS.code]).toBe(ERR.REPORT_BAD_SCHEMA);
+    } finally {
+      await consumer.stop();
+    }
+  });
+
   it("redelivers what a consumer killed mid-batch left unacked, and applies each report once", async () => {
     const records = Array.from({ length: 30 }, (_, i) => accountingReport({ site: "SITE_KILL", wallSec: i + 1 }));
     const pub = new ReportPublisher({ url, names, spoolDir: join(spoolRoot, "kill"), logger });
