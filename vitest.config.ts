@@ -24,6 +24,11 @@ export default defineConfig({
     // something soon says so with its own timeout.
     expect: { poll: { timeout: 15_000 } },
     pool: "forks",
+    // Vitest's default on this 2-core machine is one worker (cpus - 1), so every file ran alone: the
+    // 2,127 s fresh-clone CI run of 2026-12-03 was the plain sum of its files'. Unit and integration
+    // files mostly wait on servers and child processes, so three run at once; the heavy project runs
+    // its files one at a time, alone, after them (singleFork below).
+    maxWorkers: 3,
     reporters: ["default"],
     // CLI tests start `bin/wms.mjs`, which runs the compiled dist/: bring it up to date first.
     globalSetup: ["test/support/build-dist.ts"],
@@ -33,7 +38,10 @@ export default defineConfig({
       // (pilot-run.test.ts' fixture); a hook only runs that long on a loaded machine or when broken.
       { extends: true, test: { name: "integration", include: ["test/**/*.test.ts"], exclude: ["test/**/*.unit.test.ts", ...HEAVY], globalSetup: [AUTH_RUN], hookTimeout: 120_000 } },
       // A heavy file's set-up (a test stage, private servers) took ~30 s at load 45: the default hook limit.
-      { extends: true, test: { name: "heavy", include: HEAVY, globalSetup: [AUTH_RUN], hookTimeout: 120_000 } },
+      // singleFork: its files run one after another in one worker, once the other projects' files are
+      // done (vitest runs a pool's single-fork files after its parallel ones), so a fault run's leases
+      // and heartbeats, a cluster's failover and a scale-out run never share the 2 cores with another file.
+      { extends: true, test: { name: "heavy", include: HEAVY, globalSetup: [AUTH_RUN], hookTimeout: 120_000, poolOptions: { forks: { singleFork: true } } } },
     ],
   },
 });
