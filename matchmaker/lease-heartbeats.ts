@@ -4,9 +4,9 @@
 // before anything is renewed: bad input is refused with its code and changes nothing. Each job's
 // MAC is checked before its lease is renewed or its state moved (security/heartbeat-key.ts): a job
 // id, attempt and lease token read off another pilot's match reply renew nothing.
-import { ERR, SCHEMA_VERSION, siteSubjectToken, WmsError, type ErrorCode, type Heartbeat, type HeartbeatBatch, type HeartbeatJobReply, type HeartbeatReply } from "../schemas/index.ts";
+import { ERR, instantText, SCHEMA_VERSION, siteSubjectToken, WmsError, type ErrorCode, type Heartbeat, type HeartbeatBatch, type HeartbeatJobReply, type HeartbeatReply } from "../schemas/index.ts";
 import { LEASED_STATES, REPORTING_STATES, parseLockToken, type Fence, type JobState } from "../jobs/index.ts";
-import { instantText, type HeartbeatClaim } from "../security/index.ts";
+import type { HeartbeatClaim } from "../security/index.ts";
 
 /** One job's lease as its pilot's heartbeat names it. */
 export interface LeaseRenewal {

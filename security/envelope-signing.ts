@@ -1,7 +1,7 @@
 // The match envelope: the pilot authenticates the server by the payload. The
 // matchmaker signs the body's exact JSON text; the pilot runs nothing unless the signature, the
 // signer's chain to the CA and its `matchmaker` role, the pilot id, the expiry and the nonce all hold.
-import { ERR, EnvelopeBody, MatchEnvelope, SCHEMA_VERSION, WmsError, type EnvelopeBody as EnvelopeBodyT, type MatchEnvelope as MatchEnvelopeT } from "../schemas/index.ts";
+import { ERR, EnvelopeBody, instantText, MatchEnvelope, SCHEMA_VERSION, WmsError, type EnvelopeBody as EnvelopeBodyT, type MatchEnvelope as MatchEnvelopeT } from "../schemas/index.ts";
 import { sign, verify, type KeyObject } from "node:crypto";
 import { verifyChain } from "./chain-verification.ts";
 import { batchOfLeaves, batchSignedData, leafHashOfPrefixed, rootFromPosition, type BatchPosition } from "./envelope-batch.ts";
@@ -10,7 +10,6 @@ import { createDataSigner, verifyWithKey } from "./detached-signature.ts";
 import { certificateSubjectDn, createEnvelopeDelegate, DELEGATION_LIFETIME_SEC, signWithDelegate, verifyDelegation, type EnvelopeDelegate } from "./envelope-delegation.ts";
 import { carriedSigner, signerRef, type SignerCache, type SignerPair } from "./signer-cache.ts";
 import type { TrustStore } from "./trust-store.ts";
-import { instantText } from "./request-freshness.ts";
 
 export const MATCHMAKER_ROLE = "matchmaker";
 /** Clock skew tolerated between matchmaker and pilot for `issuedAt`. */

@@ -31,7 +31,7 @@ export { NonceStore } from "./nonce-store.ts";
 export { randomHex, randomBase64url, randomBuffer } from "./random-pool.ts";
 export { TRANSPORT_ROLES, identityRole, isTransportRole, roleWithoutRabbitUser, natsPermissions, redisAcl, rabbitPermissions, transportUser, inboxPrefix, type TransportRole, type NatsPermissions, type RedisAcl, type RabbitPermissions } from "./transport-roles.ts";
 export { initTransportSecrets, rabbitPasswordHash, redisPasswordHash, type SecretsInitResult, type RoleIdentity } from "./transport-secrets.ts";
-export { checkFreshness, instantText, newFreshness, REQUEST_VALIDITY_MS, MAX_REQUEST_VALIDITY_MS, type Freshness } from "./request-freshness.ts";
+export { checkFreshness, newFreshness, REQUEST_VALIDITY_MS, MAX_REQUEST_VALIDITY_MS, type Freshness } from "./request-freshness.ts";
 export { ServiceSealer, SealVerifier, fixedSealKeys, newSealKey, type SealKey, type SealKeyring } from "./service-seal.ts";
 export { SealKeyFile, createSealKeys, rotateSealKeys, sealKeysFile, sealKeysPath, openSealer, openSealVerifier, pkiSealKeys, SEAL_PURPOSES, type SealPurpose } from "./seal-keys.ts";
 export { jobSpecSealText, sealJobSpec, verifyJobSpecSeal, JOB_SPEC_SEAL_PURPOSE, INTAKE_ROLE } from "./job-spec-seal.ts";

@@ -1,7 +1,7 @@
 // Every signed request that changes something carries its issue time, its expiry and a nonce
 // inside the signed text; the receiver refuses one outside its window and each nonce twice, keeping
 // the nonce (NonceStore, Redis) exactly as long as the request could still be accepted.
-import { ERR, WmsError } from "../schemas/index.ts";
+import { ERR, instantText, WmsError } from "../schemas/index.ts";
 import { randomBase64url } from "./random-pool.ts";
 
 export interface Freshness {
@@ -18,15 +18,6 @@ export const MAX_REQUEST_VALIDITY_MS = 60 * 60_000;
 
 export function newFreshness(now = Date.now(), validityMs = REQUEST_VALIDITY_MS): Freshness {
   return { issuedAt: now, expiresAt: now + validityMs, nonce: randomBase64url(18) };
-}
-
-/**
- * A time from the wire for a message: ISO 8601, or the bare number when no Date holds it (past
- * ±8.64e15 ms, where toISOString throws): such a stamp is refused for its value, never with a RangeError.
- */
-export function instantText(ms: number): string {
-  const d = new Date(ms);
-  return Number.isNaN(d.getTime()) ? `${ms} ms after 1970` : d.toISOString();
 }
 
 /** The request's own stamps, checked against `now`; throws SEC_REQUEST_EXPIRED (or BAD_INPUT when they are missing). */

@@ -1,6 +1,6 @@
 // One attempt's logs as text for people: a head line, then the payload's stderr, its stdout and
 // the pilot's log (pino JSON lines made readable). `wms job log` and the monitor's log link print it.
-import { errorEntry, type LogReport } from "../../schemas/index.ts";
+import { errorEntry, instantText, type LogReport } from "../../schemas/index.ts";
 
 const LEVELS: Readonly<Record<number, string>> = { 10: "TRACE", 20: "DEBUG", 30: "INFO", 40: "WARN", 50: "ERROR", 60: "FATAL" };
 const NOISE = new Set(["level", "time", "msg", "pid", "hostname", "svc", "name"]);
@@ -31,7 +31,7 @@ export function formatJobLog(r: LogReport, attempts: readonly number[]): string 
   // The other attempts whose logs are kept, so a reader knows what `--attempt N` can show.
   const others = attempts.filter((a) => a !== r.attempt);
   const kept = others.length > 0 ? ` (logs also kept for attempt${others.length > 1 ? "s" : ""} ${others.join(", ")})` : "";
-  const out: string[] = [`job ${r.jobId} (task ${r.taskId}) attempt ${r.attempt} at ${r.site} by pilot ${r.pilotId}: ${code}, ${new Date(r.at).toISOString()}${kept}`];
+  const out: string[] = [`job ${r.jobId} (task ${r.taskId}) attempt ${r.attempt} at ${r.site} by pilot ${r.pilotId}: ${code}, ${instantText(r.at)}${kept}`];
   const section = (title: string, text: string, truncated: boolean): void => {
     out.push(`--- ${title}${truncated ? " (last 64 KB)" : ""} ---`);
     out.push(text === "" ? "(empty)" : text.replace(/\n$/, ""));

@@ -7,6 +7,15 @@ export const Dn = Type.String({ minLength: 3, maxLength: 1024, pattern: "^/", de
 export const Id = Type.String({ minLength: 1, maxLength: 128, pattern: "^[A-Za-z0-9._:@-]+$" });
 export const SiteName = Type.String({ minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9_.-]+$" });
 export const Timestamp = Type.Integer({ minimum: 0, description: "Milliseconds since the Unix epoch" });
+/**
+ * A Timestamp from the wire written for a message: ISO 8601, or the bare number when no Date holds
+ * it (past ±8.64e15 ms the schema still admits, where toISOString throws a RangeError), so such a
+ * stamp is refused or shown for its value.
+ */
+export function instantText(ms: number): string {
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? `${ms} ms after 1970` : d.toISOString();
+}
 export const ClassAdText = Type.String({ maxLength: 65536, description: "ClassAd expression or ad in ClassAd syntax" });
 export const ReportId = Type.String({ minLength: 8, maxLength: 128, description: "Unique id; consumers use it to stay idempotent" });
 export const ErrorCodeField = Type.Integer({ minimum: 1000, maximum: 2999 });

@@ -21,4 +21,8 @@ describe("wms job log's text", () => {
   it("shows the payload's stderr, then its stdout, then the pilot's log, an empty one as (empty)", () => {
     expect(formatJobLog(report(1), [1]).split("\n").slice(1)).toEqual(["--- payload stderr ---", "boom", "--- payload stdout ---", "about to fail", "--- pilot log ---", "(empty)", ""]);
   });
+
+  it("shows a report whose time no Date holds (its pilot's to send) by its number, not a RangeError", () => {
+    expect(formatJobLog({ ...report(1), at: 8.64e15 + 1 }, [1]).split("\n")[0]).toMatch(/: E1400 PAYLOAD_FAILED, 8640000000000001 ms after 1970$/);
+  });
 });
