@@ -293,9 +293,11 @@ export class DispatchQueues {
    * shard): a token refused claims nothing and the claim rejects with its coded error; a token used
    * is spent whether or not a job was taken, as a use on its own would be.
    */
-  async claim(site: string, autoclusters: string | readonly string[], holder: string | ClaimHolder): Promise<ClaimedJob | undefined>;
-  async claim<T>(site: string, autoclusters: string | readonly string[], holder: string | ClaimHolder, withClaim: (job: ClaimTarget) => ClaimWrites<T>, tokenUse?: ClaimTokenUse): Promise<(ClaimedJob & { readonly extra: T }) | undefined>;
-  async claim<T>(site: string, autoclusters: string | readonly string[], holder: string | ClaimHolder, withClaim?: (job: ClaimTarget) => ClaimWrites<T>, tokenUse?: ClaimTokenUse): Promise<(ClaimedJob & { readonly extra?: T }) | undefined> {
+  claim(site: string, autoclusters: string | readonly string[], holder: string | ClaimHolder): Promise<ClaimedJob | undefined>;
+  claim<T>(site: string, autoclusters: string | readonly string[], holder: string | ClaimHolder, withClaim: (job: ClaimTarget) => ClaimWrites<T>, tokenUse?: ClaimTokenUse): Promise<(ClaimedJob & { readonly extra: T }) | undefined>;
+  // Not async itself: it hands over the promise of the claim's one path (an async wrapper cost a
+  // promise, its frame and a resolution job per match).
+  claim<T>(site: string, autoclusters: string | readonly string[], holder: string | ClaimHolder, withClaim?: (job: ClaimTarget) => ClaimWrites<T>, tokenUse?: ClaimTokenUse): Promise<(ClaimedJob & { readonly extra?: T }) | undefined> {
     const { pilotId, reportKey = "" } = typeof holder === "string" ? { pilotId: holder } : holder;
     // The autoclusters are copied into ARGV before the first wait: the caller may change its list
     // while this claim waits on Redis (the plumbing floor drops empty autoclusters from it), and a
@@ -303,29 +305,30 @@ export class DispatchQueues {
     // an autocluster id past the end of ARGV.
     const acs = typeof autoclusters === "string" ? [autoclusters] : autoclusters;
     const n = acs.length;
-    if (n === 0 && tokenUse === undefined) return undefined;
+    if (n === 0 && tokenUse === undefined) return Promise.resolve(undefined);
     const sk = this.keys.site(site);
     // KEYS and ARGV filled in place (no spread or map copies: this is the per-match path). With a
     // token's use, its key and arguments come first (use-claim-6.lua), in slots kept for them.
     const k = tokenUse === undefined ? 0 : 1;
-    let keys = new Array<string>(k + 5 + n);
+    const keys = new Array<string>(k + 5 + n);
     if (tokenUse !== undefined) keys[0] = tokenUse.use.key;
     keys[k] = sk.lease;
     keys[k + 1] = sk.held;
     keys[k + 2] = sk.live;
     keys[k + 3] = sk.n;
     keys[k + 4] = sk.states;
+    for (let i = 0; i < n; i++) keys[k + 5 + i] = sk.ready(acs[i]);
     // On a single server the record's move runs in the claim's own script: one round trip and one
     // batching turn fewer per match than the two steps, which a Redis Cluster needs (two slots).
-    if (this.oneServer) {
-      const args = new Array<string | number>(3 + n);
-      args[2] = site;
-      for (let i = 0; i < n; i++) {
-        keys[k + 5 + i] = sk.ready(acs[i]);
-        args[3 + i] = acs[i];
-      }
-      return this.claimInOneStep(site, keys, args, pilotId, reportKey, withClaim, tokenUse);
-    }
+    if (this.oneServer) return this.claimInOneStep(site, keys, acs, pilotId, reportKey, withClaim, tokenUse);
+    return this.claimInTwoSteps(site, keys, acs, pilotId, reportKey, withClaim, tokenUse);
+  }
+
+  /** `claim` on a Redis Cluster: the claim in the site's slot, then the record's move in the task's. */
+  private async claimInTwoSteps<T>(site: string, keys: string[], acs: readonly string[], pilotId: string, reportKey: string, withClaim?: (job: ClaimTarget) => ClaimWrites<T>, tokenUse?: ClaimTokenUse): Promise<(ClaimedJob & { readonly extra?: T }) | undefined> {
+    const sk = this.keys.site(site);
+    const n = acs.length;
+    // ARGV: the token's two when it is used (use-claim-6.lua), then claim-5.lua's.
     let a = tokenUse === undefined ? 0 : 2;
     let args = new Array<string | number>(a + 3 + n);
     if (tokenUse !== undefined) {
@@ -333,10 +336,7 @@ export class DispatchQueues {
       args[1] = tokenUse.use.args[1];
     }
     args[a + 2] = site;
-    for (let i = 0; i < n; i++) {
-      keys[k + 5 + i] = sk.ready(acs[i]);
-      args[a + 3 + i] = acs[i];
-    }
+    for (let i = 0; i < n; i++) args[a + 3 + i] = acs[i];
     for (let tries = 0; ; tries++) {
       // The token is used by the first try only: a retry (the record had moved on) spends no more,
       // and claims with the claim's own KEYS and ARGV (a rare path: copied once, without the token's).
@@ -390,20 +390,34 @@ export class DispatchQueues {
    * covers the job id, so it is written after, beside the claim's own writes, in the same round
    * trip, and both are in place before the claim is returned (and so before any envelope leaves).
    */
-  private async claimInOneStep<T>(site: string, keys: string[], claimArgs: Array<string | number>, pilotId: string, reportKey: string, withClaim?: (job: ClaimTarget) => ClaimWrites<T>, tokenUse?: ClaimTokenUse): Promise<(ClaimedJob & { readonly extra?: T }) | undefined> {
-    const sk = this.keys.site(site);
+  private async claimInOneStep<T>(site: string, keys: string[], acs: readonly string[], pilotId: string, reportKey: string, withClaim?: (job: ClaimTarget) => ClaimWrites<T>, tokenUse?: ClaimTokenUse): Promise<(ClaimedJob & { readonly extra?: T }) | undefined> {
     const sealer = reportKey !== "" ? this.opts.reportKeySealer : undefined;
+    const n = acs.length;
+    const patch = { pilotId, reportKey, reportKeySeal: "" };
+    // ARGV (use-claim-move-6.lua / claim-move-5.lua): the token's two when it is used, the number of
+    // claim-5 arguments, claim-5's ARGV, then the record's move; one array of the size they take.
+    let a = tokenUse === undefined ? 0 : 2;
+    let args = new Array<string | number>(a + 4 + n + this.jobs.claimMoveArgsLength(patch));
+    if (tokenUse !== undefined) {
+      args[0] = tokenUse.use.args[0];
+      args[1] = tokenUse.use.args[1];
+    }
+    args[a] = 3 + n;
+    args[a + 3] = site;
+    for (let i = 0; i < n; i++) args[a + 4 + i] = acs[i];
     for (let tries = 0; ; tries++) {
-      const now = Date.now();
-      claimArgs[0] = now + this.opts.lockMs;
-      claimArgs[1] = randomHex(12);
       // The token is used by the first try only (use-claim-move-6.lua): a retry spends no more, and
-      // claims with KEYS past the token's slot (a rare path: copied once).
+      // claims with KEYS and ARGV past the token's (a rare path: copied once).
       const withToken = tries === 0 ? tokenUse : undefined;
-      if (tries === 1 && tokenUse !== undefined) keys = keys.slice(1);
-      const args: Array<string | number> = withToken ? [withToken.use.args[0], withToken.use.args[1], claimArgs.length] : [claimArgs.length];
-      for (const a of claimArgs) args.push(a);
-      this.jobs.appendClaimMoveArgs(args, { pilotId, reportKey, reportKeySeal: "" }, now);
+      if (tries === 1 && tokenUse !== undefined) {
+        keys = keys.slice(1);
+        args = args.slice(2);
+        a = 0;
+      }
+      const now = Date.now();
+      args[a + 1] = now + this.opts.lockMs;
+      args[a + 2] = randomHex(12);
+      this.jobs.writeClaimMoveArgs(args, a + 4 + n, patch, now);
       const res = (await (withToken ? useClaimMoveScript.run(this.redis, keys, args) : claimMoveScript.run(this.redis, keys, args))) as unknown[];
       if (withToken && res[0] === "") throw await withToken.store.refusal(withToken.use, res.slice(1));
       if (res.length < 3) return undefined;
@@ -411,7 +425,7 @@ export class DispatchQueues {
       const ac = res[1] as string;
       const token = res[2] as string;
       // A promise only the first time this matchmaker sees the task (its template is read then).
-      const movedNow = this.jobs.claimMoved(jobId, res.slice(3), now);
+      const movedNow = this.jobs.claimMoved(jobId, res, 3, now);
       const moved = movedNow instanceof Promise ? await movedNow : movedNow;
       if (moved.moved && moved.spec) {
         const attempt = moved.attempt;
@@ -432,6 +446,7 @@ export class DispatchQueues {
         if (!prepared) return { spec, lockToken: token, site, autocluster: ac, attempt };
         return { spec, lockToken: token, site, autocluster: ac, attempt, extra: prepared.value };
       }
+      const sk = this.keys.site(site);
       await releaseScript.run(this.redis, [sk.lease, sk.held, sk.states], [jobId, token, "1"]);
     }
   }

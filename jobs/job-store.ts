@@ -197,13 +197,38 @@ const CLAIM_MOVE: MoveOptions = { siteCounted: true };
 
 /** transition-6's ARGV (jobs/scripts/transition-6.lua). */
 function moveArgs(to: JobState, from: readonly JobState[], patch: JobPatch, now: number, want: "0" | "1" | "2", o: MoveOptions, fence?: Fence): string[] {
-  const args: string[] = [to, from.join(","), String(now), fence ? String(fence.attempt) : "", fence?.leaseToken ?? "", fence?.pilotId ?? "", want, o.leaseCheck ? "1" : "0"];
+  const args: string[] = [];
+  writeMoveArgs(args, 0, to, from, patch, now, want, o, fence);
+  return args;
+}
+
+/** How many values `writeMoveArgs` writes for `patch`. */
+function moveArgsLength(patch: JobPatch): number {
+  let n = 8;
+  for (const k in patch) if (patch[k as keyof JobPatch] !== undefined) n += 2;
+  return n;
+}
+
+/**
+ * transition-6's ARGV written into `out` from `at` (a claim writes them into the ARGV of its own
+ * script, sized for them: growing an array by push copied it twice per match); returns where it ended.
+ */
+function writeMoveArgs(out: Array<string | number>, at: number, to: JobState, from: readonly JobState[], patch: JobPatch, now: number, want: "0" | "1" | "2", o: MoveOptions, fence?: Fence): number {
+  out[at++] = to;
+  out[at++] = from.length === 1 ? from[0] : from.join(",");
+  out[at++] = String(now);
+  out[at++] = fence ? String(fence.attempt) : "";
+  out[at++] = fence?.leaseToken ?? "";
+  out[at++] = fence?.pilotId ?? "";
+  out[at++] = want;
+  out[at++] = o.leaseCheck ? "1" : "0";
   for (const k in patch) {
     const v = patch[k as keyof JobPatch];
     if (v === undefined) continue;
-    args.push(k, k === "spec" ? JSON.stringify(v) : String(v));
+    out[at++] = k;
+    out[at++] = k === "spec" ? JSON.stringify(v) : String(v);
   }
-  return args;
+  return at;
 }
 const fenceScript = jobScript("fence-2", { batched: true });
 const effectsScript = jobScript("effects-3", { batched: true });
@@ -677,22 +702,32 @@ export class JobStore {
     const args = moveArgs(to, from, patch, now, want, o, fence);
     const keys = [tk.job(jobId), tk.task, tk.states, tk.errors, tk.attempts(jobId), tk.tpl];
     const res = (await transitionScript.run(this.redis, keys, args)) as MoveReply;
-    return this.moved(jobId, task, to, res, tpl, now, o);
+    return this.moved(jobId, task, to, res, 0, tpl, now, o);
   }
 
   /**
    * For a claim and its record's move in one script (claim-move-5.lua, dispatch-queues.ts, single
    * server only): the record's part of that script's ARGV — the task-shard key templates of
    * transition-6's KEYS and its ARGV for `activated → sent` with `patch` (the script adds the lease
-   * token), appended to `args` — and, through `claimMoved`, its result read as `transition` reads its own.
+   * token): how many values it has (`writeClaimMoveArgs` writes them) — and, through `claimMoved`, its
+   * result read as `transition` reads its own.
    */
-  appendClaimMoveArgs(args: Array<string | number>, patch: JobPatch, now: number): void {
-    for (const k of this.moveKeyTemplates) args.push(k);
-    for (const a of moveArgs("sent", CLAIMABLE, patch, now, "1", CLAIM_MOVE)) args.push(a);
+  claimMoveArgsLength(patch: JobPatch): number {
+    return 6 + moveArgsLength(patch);
   }
 
-  /** What claim-move-5.lua's transition-6 part (`res`, from its fourth element) did, as `transition` returns it. */
-  claimMoved(jobId: string, res: readonly unknown[], now: number): TransitionResult | Promise<TransitionResult> {
+  /** Writes that part into `args` from `at`: `claimMoveArgsLength(patch)` values. */
+  writeClaimMoveArgs(args: Array<string | number>, at: number, patch: JobPatch, now: number): void {
+    const templates = this.moveKeyTemplates;
+    for (let i = 0; i < templates.length; i++) args[at + i] = templates[i];
+    writeMoveArgs(args, at + templates.length, "sent", CLAIMABLE, patch, now, "1", CLAIM_MOVE);
+  }
+
+  /**
+   * What claim-move-5.lua's transition-6 part did (its reply `res` from index `from`, read in place
+   * rather than from a copy), as `transition` returns it.
+   */
+  claimMoved(jobId: string, res: readonly unknown[], from: number, now: number): TransitionResult | Promise<TransitionResult> {
     let task: string;
     try {
       task = taskIdOf(jobId);
@@ -703,8 +738,8 @@ export class JobStore {
     // once per task when this matchmaker has not seen the task yet. Otherwise nothing waits, and
     // the result is returned as it is (no promise and no await on the matchmaker's per-match path).
     const tpl = this.templateJson(task);
-    if (tpl === undefined && res[0] === 1) return this.template(task).then(() => this.moved(jobId, task, "sent", res as MoveReply, this.templateJson(task) ?? "{}", now, CLAIM_MOVE));
-    return this.moved(jobId, task, "sent", res as MoveReply, tpl, now, CLAIM_MOVE);
+    if (tpl === undefined && res[from] === 1) return this.template(task).then(() => this.moved(jobId, task, "sent", res, from, this.templateJson(task) ?? "{}", now, CLAIM_MOVE));
+    return this.moved(jobId, task, "sent", res, from, tpl, now, CLAIM_MOVE);
   }
 
   /** transition-6's KEYS for any job, '\u0001' standing for the task id and '\u0002' for the job id (claim-move-5.lua). */
@@ -720,8 +755,16 @@ export class JobStore {
    * A move's result, once its site effects (if any) are written; returned as it is when there are
    * none (a claim counted by its own script), so the per-match path awaits nothing here.
    */
-  private moved(jobId: string, task: string, to: JobState, res: MoveReply, tpl: string | undefined, now: number, o: MoveOptions): TransitionResult | Promise<TransitionResult> {
-    const [code, cur, attempt, oldSite, newSite, failed] = res;
+  /** transition-6's reply (`MoveReply`), read from `res[at]` on. */
+  private moved(jobId: string, task: string, to: JobState, res: readonly unknown[], at: number, tpl: string | undefined, now: number, o: MoveOptions): TransitionResult | Promise<TransitionResult> {
+    const code = res[at] as MoveReply[0];
+    const cur = res[at + 1] as MoveReply[1];
+    const attempt = res[at + 2] as MoveReply[2];
+    const oldSite = res[at + 3] as MoveReply[3];
+    const newSite = res[at + 4] as MoveReply[4];
+    const failed = res[at + 5] as MoveReply[5];
+    const spec = res[at + 6] as MoveReply[6];
+    const template = res[at + 7] as MoveReply[7];
     const moved = code === 1;
     const fromState = (cur || undefined) as JobState | undefined;
     let effects: Promise<unknown> | undefined;
@@ -730,14 +773,14 @@ export class JobStore {
     const stale = code === -1;
     const after = Number(attempt || 0);
     let result: TransitionResult;
-    if (!moved || res[6] === undefined) result = { moved, stale, from: fromState, attempt: after, site: newSite };
+    if (!moved || spec === undefined) result = { moved, stale, from: fromState, attempt: after, site: newSite };
     else {
       let t = tpl;
       if (t === undefined) {
-        t = res[7] || "{}";
-        if (res[7]) this.remember(task, JSON.parse(res[7]) as Template);
+        t = template || "{}";
+        if (template) this.remember(task, JSON.parse(template) as Template);
       }
-      result = { moved, stale, from: fromState, attempt: after, site: newSite, spec: this.claimedSpec(task, t, res[6]) };
+      result = { moved, stale, from: fromState, attempt: after, site: newSite, spec: this.claimedSpec(task, t, spec) };
     }
     return effects === undefined ? result : effects.then(() => result);
   }
