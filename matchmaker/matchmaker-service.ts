@@ -53,7 +53,7 @@ import {
   type SealKeyring,
 } from "../security/index.ts";
 import { EvalBudget, EvalBudgetExceeded, type ClassAd } from "./classad/index.ts";
-import { DispatchQueues, LEASED_STATES, type ClaimedJob, type ClaimHolder, type ClaimTarget, type ClaimWrites } from "../jobs/index.ts";
+import { DispatchQueues, LEASED_STATES, type ClaimedJob, type ClaimTarget, type ClaimWrites } from "../jobs/index.ts";
 import { AutoclusterIndexCache } from "./autocluster-index.ts";
 import type { AutoclusterKey } from "../jobs/index.ts";
 import { MatchCache } from "./match-cache.ts";
@@ -316,16 +316,19 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
   const acOf = (c: RankedCandidate): string => c.ac;
 
   /**
-   * The pilot token's use (`token`) is made in the claim's own step, or on its own when there is
-   * nothing to claim; either way before the advert is answered, and a token refused claims nothing.
-   * `withKey` makes the one-time key the claim writes before it is returned.
+   * The autoclusters at `site` a machine matches, in claim order (priority, fair share, Rank): the
+   * array itself when the site's index is fresh and no owner's usage must be read (the usual case,
+   * so the advert's path holds no async frame of its own for it), else a promise of it. A machine ad
+   * over its evaluation budget spends its token (a refused token's error coming first) and is refused.
    */
-  async function bestJob(site: string, machine: ClassAd, holder: ClaimHolder, token: PilotTokenUse, withKey: (job: ClaimTarget) => ClaimWrites<string>): Promise<(ClaimedJob & { readonly extra: string }) | undefined> {
-    const pilotId = holder.pilotId;
+  function candidatesFor(site: string, machine: ClassAd, token: PilotTokenUse, pilotId: string): readonly RankedCandidate[] | Promise<readonly RankedCandidate[]> {
     // From memory when the index is fresh (no promise of its own).
-    let acs = index.liveNow(site);
-    if (acs === undefined) acs = await index.live(site);
-    if (acs.length === 0) return spentFor(token);
+    const acs = index.liveNow(site);
+    if (acs === undefined) return index.live(site).then((fetched) => matchAndOrder(site, fetched, machine, token, pilotId));
+    return matchAndOrder(site, acs, machine, token, pilotId);
+  }
+
+  function matchAndOrder(site: string, acs: ReadonlyArray<readonly [string, AutoclusterKey]>, machine: ClassAd, token: PilotTokenUse, pilotId: string): readonly RankedCandidate[] | Promise<readonly RankedCandidate[]> {
     const matching: RankedCandidate[] = [];
     // One evaluation budget for the whole advert (every autocluster's Requirements, Ranks and
     // regexps together): a hostile ad costs at most that much of the event loop, then is refused.
@@ -341,31 +344,14 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
       if (!(e instanceof EvalBudgetExceeded)) throw e;
       cache.markOverBudget(machine);
       // A refused token's error comes first, as it did when the token was checked before matching.
-      await tokens.spend(token);
-      throw overBudget(site, pilotId, e.detail);
+      return tokens.spend(token).then(() => {
+        throw overBudget(site, pilotId, e.detail);
+      });
     }
-    if (matching.length === 0) return spentFor(token);
-    if (matching.length > 1) {
-      const fetching = usage.prefetch(matching, ownerOf);
-      if (fetching) await fetching;
-    }
-    // One claim over the ordered candidates (one script in the site's shard); each one ahead of the
-    // autocluster that answered was empty.
-    const ordered = matching.length > 1 ? orderCandidates(matching, usageOf) : matching;
-    // The pilot's report key is bound to the attempt in the claim's own step: its reports must carry it.
-    const claimed = await dispatch.claim(site, ordered.map(acOf), holder, withKey, { use: token, store: tokens });
-    // Loops, not findIndex and slice: no closure or array for it on every advert.
-    for (const c of ordered) {
-      if (c.ac === claimed?.autocluster) break;
-      index.markEmpty(site, c.ac);
-    }
-    return claimed;
-  }
-
-  /** No claim to make: the token's use is made on its own (its refusal thrown), and no job is answered. */
-  async function spentFor(token: PilotTokenUse): Promise<undefined> {
-    await tokens.spend(token);
-    return undefined;
+    if (matching.length <= 1) return matching;
+    const fetching = usage.prefetch(matching, ownerOf);
+    if (fetching) return fetching.then(() => orderCandidates(matching, usageOf));
+    return orderCandidates(matching, usageOf);
   }
 
   // Checked before anything is spent or claimed, by the check the encryption itself makes (EC on
@@ -413,7 +399,24 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
       const k = keys.prepare({ userDn: job.userDn, jobId: job.jobId, pilotId: advert.pilotId, attempt: job.attempt, site: advert.site, ttlSec: config.credentials.oneTimeKeyTtlSec });
       return { writes: { set: [k] }, value: k.secret };
     };
-    const claimed = await bestJob(advert.site, machine, { pilotId: advert.pilotId, reportKey: advert.reportKey }, token, withKey);
+    // The best job: one claim over the ordered candidates (one script in the site's shard), written
+    // here rather than in a function of its own, whose async frame and promise cost heap per match.
+    // The token's use is made in the claim's own step, or on its own when there is nothing to claim;
+    // either way before the advert is answered, and a token refused claims nothing.
+    const found = candidatesFor(advert.site, machine, token, advert.pilotId);
+    const ordered = found instanceof Promise ? await found : found;
+    if (ordered.length === 0) {
+      await tokens.spend(token);
+      return nomatch(`no waiting job at ${advert.site} matches this pilot`);
+    }
+    // The pilot's report key is bound to the attempt in the claim's own step: its reports must carry it.
+    const claimed = await dispatch.claim(advert.site, ordered.map(acOf), { pilotId: advert.pilotId, reportKey: advert.reportKey }, withKey, { use: token, store: tokens });
+    // Each candidate ahead of the autocluster that answered was empty. A loop, not findIndex and
+    // slice: no closure or array for it on every advert.
+    for (const c of ordered) {
+      if (c.ac === claimed?.autocluster) break;
+      index.markEmpty(advert.site, c.ac);
+    }
     if (!claimed) return nomatch(`no waiting job at ${advert.site} matches this pilot`);
     try {
       const job = claimed.spec;
