@@ -13,11 +13,19 @@ for (const event of ["uncaughtException", "unhandledRejection"] as const) {
 
 // `wms errors | head`: the reader closed the pipe, having read what it wanted. End quietly, as ls or
 // cat do (they die of SIGPIPE, which Node ignores), not with a "service unavailable" line about a
-// socket that was only our standard output.
-process.stdout.on("error", (e: NodeJS.ErrnoException) => {
-  if (e.code === "EPIPE") process.exit(0);
-  throw e;
-});
+// socket that was only our standard output. A command that started something it must stop first
+// (`wms demo`'s private servers and pilots; it listens for SIGTERM) is stopped as on a signal, once,
+// and what it writes after goes nowhere: `wms demo 2>&1 | head` left them all running.
+let outputClosed = false;
+const onOutputError = (e: NodeJS.ErrnoException): void => {
+  if (outputClosed) return;
+  if (e.code !== "EPIPE") throw e;
+  outputClosed = true;
+  if (process.listenerCount("SIGTERM") > 0) process.emit("SIGTERM", "SIGTERM");
+  else process.exit(0);
+};
+process.stdout.on("error", onOutputError);
+process.stderr.on("error", onOutputError);
 
 const code = await runWms(process.argv.slice(2));
 // A failed command may leave connections open; its one line is written, so end here. A command

@@ -42,6 +42,9 @@ export function registerDemo(program: Command): void {
         };
         process.once("SIGINT", onSignal);
         process.once("SIGTERM", onSignal);
+        // Its terminal closed: the private servers and pilots run in process groups of their own
+        // and would outlive it.
+        process.once("SIGHUP", onSignal);
         const summary = await runDemo(
           { jobs: opts.jobs, sites: opts.sites, pilots: opts.pilots, matchmakers: opts.matchmakers, timeoutSec: opts.timeout, keep: opts.keep === true, monitorPort: opts.monitorPort, sharedServices: opts.sharedServices === true },
           base,
