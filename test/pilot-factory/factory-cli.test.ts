@@ -5,14 +5,14 @@ import path from "node:path";
 import type { NatsConnection } from "nats";
 import type { RedisClient } from "../../platform/redis-client.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { factoryKeys, PilotCensusStore, pilotCountsBySite, readFactoryStatus, startFactory } from "../../pilot-factory/index.ts";
+import { factoryKeys, PilotCensusStore, pilotCountsBySite, readFactoryStatus } from "../../pilot-factory/index.ts";
 import { FactoryQueueStatus, SCHEMA_VERSION, wireNames } from "../../schemas/index.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { testConfig } from "../support/namespace.ts";
 import { openLiveServices, openNatsAs, type LiveServices } from "../support/live-services.ts";
 import { REPO_ROOT, WMS_BIN, runCli } from "../support/run-cli.ts";
 import { roleEnv } from "../support/test-roles.ts";
-import { RecordingTokens, publishCensus, queueKnobs, silentPilot, testRuntime, waitFor } from "./factory-fixture.ts";
+import { publishCensus, queueKnobs, startTestFactory, waitFor } from "./factory-fixture.ts";
 
 const loaded = testConfig("factorycli");
 const { names } = loaded;
@@ -40,18 +40,7 @@ afterAll(async () => {
 
 describe("wms factory status and run", () => {
   it("status shows per queue submitted, pending, idle, running, exited, empty pilots and rate vs target", async () => {
-    const f = await startFactory({
-      config: { schemaVersion: SCHEMA_VERSION, factoryId: "fac-cli", queues: [queueKnobs({ name: "shown", maxPerCycle: 4, pilotsPerMinute: 240, cycleSec: 1 })] },
-      nc,
-      redis,
-      names,
-      tokens: new RecordingTokens(redis, names),
-      waitingJobs: async () => 4,
-      runtime: testRuntime(loaded),
-      workDir,
-      pilotCommand: silentPilot,
-      autoCycle: false,
-    });
+    const f = await startTestFactory({ loaded, nc, redis, workDir }, "fac-cli", [queueKnobs({ name: "shown", maxPerCycle: 4, pilotsPerMinute: 240, cycleSec: 1 })], 4);
     try {
       const [r] = await f.cycleOnce();
       expect(r.submitted).toHaveLength(4);
@@ -161,18 +150,7 @@ describe("wms factory status and run", () => {
 describe("wms pilot list", () => {
   // Four CLI processes after a factory cycle: 8.5 s in a loaded fresh-clone CI run, room to 90 s.
   it("shows each pilot the factory knows with its state, jobs run and the reports it holds in memory", async () => {
-    const f = await startFactory({
-      config: { schemaVersion: SCHEMA_VERSION, factoryId: "fac-list", queues: [queueKnobs({ name: "listed", maxPerCycle: 3, pilotsPerMinute: 240, cycleSec: 1 })] },
-      nc,
-      redis,
-      names,
-      tokens: new RecordingTokens(redis, names),
-      waitingJobs: async () => 3,
-      runtime: testRuntime(loaded),
-      workDir,
-      pilotCommand: silentPilot,
-      autoCycle: false,
-    });
+    const f = await startTestFactory({ loaded, nc, redis, workDir }, "fac-list", [queueKnobs({ name: "listed", maxPerCycle: 3, pilotsPerMinute: 240, cycleSec: 1 })], 3);
     let ids: readonly string[];
     try {
       const [r] = await f.cycleOnce();

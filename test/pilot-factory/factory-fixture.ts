@@ -4,7 +4,7 @@
 import { fileURLToPath } from "node:url";
 import type { RedisClient } from "../../platform/redis-client.ts";
 import type { LoadedConfig } from "../../platform/config.ts";
-import type { PilotCommandBuilder, PilotLaunch, PilotRuntime, PilotTokenMinter } from "../../pilot-factory/index.ts";
+import { startFactory, type FactoryOptions, type PilotCommandBuilder, type PilotLaunch, type PilotRuntime, type PilotTokenMinter, type RunningFactory } from "../../pilot-factory/index.ts";
 import { PilotCensus, SCHEMA_VERSION, type FactoryQueue, type WireNames } from "../../schemas/index.ts";
 import { censusProof, PilotTokenStore } from "../../security/index.ts";
 import type { NatsConnection } from "nats";
@@ -71,6 +71,32 @@ export function testRuntime(loaded: LoadedConfig): PilotRuntime {
     // Pilots run as the pilot role, never as the factory (authenticated test services only).
     ...(roleIdentityFile("pilot") ? { identityFile: roleIdentityFile("pilot") } : {}),
   };
+}
+
+/**
+ * A factory as most tests start one: the queues given, `waiting` jobs, tokens recorded, silent
+ * pilots, cycles run by the test (cycleOnce); `more` replaces any of it.
+ */
+export function startTestFactory(
+  on: { readonly loaded: LoadedConfig; readonly nc: NatsConnection; readonly redis: RedisClient; readonly workDir: string },
+  factoryId: string,
+  queues: readonly FactoryQueue[],
+  waiting: number,
+  more: Partial<FactoryOptions> = {},
+): Promise<RunningFactory> {
+  return startFactory({
+    config: { schemaVersion: SCHEMA_VERSION, factoryId, queues: [...queues] },
+    nc: on.nc,
+    redis: on.redis,
+    names: on.loaded.names,
+    tokens: new RecordingTokens(on.redis, on.loaded.names),
+    waitingJobs: async () => waiting,
+    runtime: testRuntime(on.loaded),
+    workDir: on.workDir,
+    pilotCommand: silentPilot,
+    autoCycle: false,
+    ...more,
+  });
 }
 
 /** A pilot that exits at once and never reports: it stays pending in the census, as a pilot still queued in a batch system would. */

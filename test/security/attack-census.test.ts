@@ -11,13 +11,13 @@ import path from "node:path";
 import type { NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RedisClient } from "../../platform/redis-client.ts";
-import { startFactory, type RunningFactory } from "../../pilot-factory/index.ts";
+import type { RunningFactory } from "../../pilot-factory/index.ts";
 import { SCHEMA_VERSION, type PilotCensus } from "../../schemas/index.ts";
 import { censusProof } from "../../security/index.ts";
 import { openNatsAs, openRedisAs } from "../support/live-services.ts";
 import { testConfig } from "../support/namespace.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
-import { launchedToken, RecordingTokens, queueKnobs, silentPilot, testRuntime, waitFor } from "../pilot-factory/factory-fixture.ts";
+import { launchedToken, queueKnobs, startTestFactory, waitFor } from "../pilot-factory/factory-fixture.ts";
 
 const loaded = testConfig("attackcensus");
 const { names } = loaded;
@@ -34,17 +34,7 @@ beforeAll(async () => {
   nc = await openNatsAs(loaded, "factory", "attack-census-factory");
   redis = openRedisAs(loaded, "factory");
   attacker = await openNatsAs(loaded, "pilot", "attack-census-pilot");
-  factory = await startFactory({
-    config: { schemaVersion: SCHEMA_VERSION, factoryId: "fac-forge", queues: [queueKnobs({ name: "forge", maxRunning: 3 })] },
-    nc,
-    redis,
-    names,
-    tokens: new RecordingTokens(redis, names),
-    waitingJobs: async () => 3,
-    runtime: testRuntime(loaded),
-    workDir,
-    pilotCommand: silentPilot,
-    autoCycle: false,
+  factory = await startTestFactory({ loaded, nc, redis, workDir }, "fac-forge", [queueKnobs({ name: "forge", maxRunning: 3 })], 3, {
     // The silent pilots' processes end at once: a clock that stands still keeps them from being reaped mid-test.
     clock: () => frozenAt,
   });
