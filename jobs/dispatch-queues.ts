@@ -118,6 +118,30 @@ const checkLeadScript = jobScript("check-lead-3", { batched: true });
  * The lease token names the job's autocluster and site, so heartbeats, complete and release find
  * the site shard with no lookup; a forged token names a lease it does not hold.
  */
+/** Slots the pilot token's use takes first in a claim's ARGV (use-claim-6.lua, use-claim-move-6.lua). */
+const TOKEN_ARGS = 2;
+
+/**
+ * A claim's ARGV of `size` slots after the token's two when it is used, those two filled (one
+ * array of the size sent: this is the per-match path). The claim's own begin at
+ * `args.length - size`.
+ */
+function claimArgs(tokenUse: ClaimTokenUse | undefined, size: number): Array<string | number> {
+  if (tokenUse === undefined) return new Array<string | number>(size);
+  const args = new Array<string | number>(TOKEN_ARGS + size);
+  args[0] = tokenUse.use.args[0];
+  args[1] = tokenUse.use.args[1];
+  return args;
+}
+
+/**
+ * KEYS and ARGV without the token's slots, for a retry past a job that must not run: the token is
+ * spent by the first try only (a rare path: copied once).
+ */
+function withoutTokenSlots(keys: string[], args: Array<string | number>): [string[], Array<string | number>] {
+  return [keys.slice(1), args.slice(TOKEN_ARGS)];
+}
+
 export function makeLockToken(site: string, autocluster: string): string {
   return `${autocluster}.${randomHex(12)}.${site}`;
 }
@@ -329,12 +353,8 @@ export class DispatchQueues {
     const sk = this.keys.site(site);
     const n = acs.length;
     // ARGV: the token's two when it is used (use-claim-6.lua), then claim-5.lua's.
-    let a = tokenUse === undefined ? 0 : 2;
-    let args = new Array<string | number>(a + 3 + n);
-    if (tokenUse !== undefined) {
-      args[0] = tokenUse.use.args[0];
-      args[1] = tokenUse.use.args[1];
-    }
+    let args = claimArgs(tokenUse, 3 + n);
+    let a = args.length - 3 - n;
     args[a + 2] = site;
     for (let i = 0; i < n; i++) args[a + 3 + i] = acs[i];
     for (let tries = 0; ; tries++) {
@@ -342,8 +362,7 @@ export class DispatchQueues {
       // and claims with the claim's own KEYS and ARGV (a rare path: copied once, without the token's).
       const withToken = tries === 0 ? tokenUse : undefined;
       if (tries === 1 && tokenUse !== undefined) {
-        keys = keys.slice(1);
-        args = args.slice(2);
+        [keys, args] = withoutTokenSlots(keys, args);
         a = 0;
       }
       args[a] = Date.now() + this.opts.lockMs;
@@ -396,12 +415,9 @@ export class DispatchQueues {
     const patch = { pilotId, reportKey, reportKeySeal: "" };
     // ARGV (use-claim-move-6.lua / claim-move-5.lua): the token's two when it is used, the number of
     // claim-5 arguments, claim-5's ARGV, then the record's move; one array of the size they take.
-    let a = tokenUse === undefined ? 0 : 2;
-    let args = new Array<string | number>(a + 4 + n + this.jobs.claimMoveArgsLength(patch));
-    if (tokenUse !== undefined) {
-      args[0] = tokenUse.use.args[0];
-      args[1] = tokenUse.use.args[1];
-    }
+    const size = 4 + n + this.jobs.claimMoveArgsLength(patch);
+    let args = claimArgs(tokenUse, size);
+    let a = args.length - size;
     args[a] = 3 + n;
     args[a + 3] = site;
     for (let i = 0; i < n; i++) args[a + 4 + i] = acs[i];
@@ -410,8 +426,7 @@ export class DispatchQueues {
       // claims with KEYS and ARGV past the token's (a rare path: copied once).
       const withToken = tries === 0 ? tokenUse : undefined;
       if (tries === 1 && tokenUse !== undefined) {
-        keys = keys.slice(1);
-        args = args.slice(2);
+        [keys, args] = withoutTokenSlots(keys, args);
         a = 0;
       }
       const now = Date.now();
