@@ -55,6 +55,8 @@ export interface PilotTokenMinter {
    * factory keeps its hash and believes a census naming that pilot only with it.
    */
   censusProof(token: string, pilotId: string): string;
+  /** The hash of a census proof the factory keeps and compares (security's secretHash, SHA-256 hex). */
+  proofHash(proof: string): string;
 }
 
 export interface FactoryOptions {
@@ -157,7 +159,7 @@ export async function startFactory(o: FactoryOptions): Promise<RunningFactory> {
   const factoryId = o.config.factoryId;
   const clock = o.clock ?? Date.now;
   const log = o.logger?.child({ factoryId });
-  const census = new PilotCensusStore(o.redis, o.names, factoryId);
+  const census = new PilotCensusStore(o.redis, o.names, factoryId, (proof) => o.tokens.proofHash(proof));
   const buildCommand = o.pilotCommand ?? defaultPilotCommand;
   const env = o.env ?? {};
   const adapters = new Map<string, SubmitAdapter>();

@@ -25,7 +25,7 @@ export { condorSubmitDescription, condorQuoteList, type CondorDescriptionInput }
 export { slurmBatchScript, slurmTime, shellQuote, type SlurmScript, type SlurmScriptInput } from "./adapters/slurm-batch-script.ts";
 export { findExecutable } from "./adapters/executable-lookup.ts";
 export { PILOT_INHERITED_ENV, pilotBaseEnv } from "./adapters/pilot-base-env.ts";
-export { PilotCensusStore, censusTransitionKeys, listPilots, type QueueCensus, type CensusOutcome, type LivePilot, type PilotRow } from "./pilot-census-store.ts";
+export { PilotCensusStore, censusTransitionKeys, listPilots, type QueueCensus, type CensusOutcome, type LivePilot, type PilotRow, type ProofHash } from "./pilot-census-store.ts";
 export { breakerAdmits, breakerAfterCycle, CLOSED_BREAKER, type BreakerEvents, type BreakerKnobs, type BreakerPhase, type BreakerReason, type BreakerState } from "./circuit-breaker.ts";
 export { QUEUE_DEFAULTS, resolveQueue, type ResolvedQueue } from "./queue-defaults.ts";
 export { activatedJobsReader, type ActivatedJobsReader, type ActivatedJobsSource } from "./activated-jobs.ts";

@@ -1,7 +1,7 @@
 // The factory's view of its pilots, in Redis so `wms factory status` in another process (and the
 // monitor) read what the running factory sees. Pilots are registered as pending when submitted and
 // moved by their census messages; pilots that never report their exit are reaped as lost.
-import { createHash, timingSafeEqual } from "node:crypto";
+import { timingSafeEqual } from "node:crypto";
 import type { RedisClient } from "../platform/redis-client.ts";
 import type { PilotCensus, WireNames } from "../schemas/index.ts";
 import { CENSUS_TRANSITION_LUA } from "./census-transition-script.ts";
@@ -42,18 +42,17 @@ export interface LivePilot {
 export type CensusOutcome = "applied" | "unknown" | "late" | "refused";
 
 /**
- * What the factory keeps of a pilot's census proof: its SHA-256, so a Redis reader (the monitor,
- * an operator's `wms`) learns nothing it could put in a census. The proof is made from the pilot's
- * token (security/census-proof.ts, through the PilotTokenMinter); here it is an opaque string.
+ * How the factory hashes a pilot's census proof (security's secretHash, SHA-256 hex, through the
+ * PilotTokenMinter): it keeps only the hash, so a Redis reader (the monitor, an operator's `wms`)
+ * learns nothing it could put in a census. The proof is made from the pilot's token
+ * (security/census-proof.ts); here it is an opaque string.
  */
-function proofDigest(proof: string): Buffer {
-  return createHash("sha256").update(proof).digest();
-}
+export type ProofHash = (proof: string) => string;
 
-function proofHolds(digestHex: string, proof: string | undefined): boolean {
+function proofHolds(keptHex: string, proof: string | undefined, proofHash: ProofHash): boolean {
   if (proof === undefined) return false;
-  const kept = Buffer.from(digestHex, "hex");
-  const got = proofDigest(proof);
+  const kept = Buffer.from(keptHex, "hex");
+  const got = Buffer.from(proofHash(proof), "hex");
   return kept.length === got.length && timingSafeEqual(kept, got);
 }
 
@@ -73,6 +72,7 @@ export class PilotCensusStore {
     private readonly redis: RedisClient,
     names: WireNames,
     readonly factoryId: string,
+    private readonly proofHash: ProofHash,
   ) {
     this.keys = factoryKeys(names, factoryId);
   }
@@ -104,7 +104,7 @@ export class PilotCensusStore {
     const m = this.redis.multi();
     for (const [i, id] of pilotIds.entries()) {
       const proof = proofs?.[i];
-      m.hset(this.keys.pilot(id), { queue, site, state: "pending", submittedAt: String(nowMs), updatedAt: String(nowMs), ...(proof !== undefined ? { proof: proofDigest(proof).toString("hex") } : {}) });
+      m.hset(this.keys.pilot(id), { queue, site, state: "pending", submittedAt: String(nowMs), updatedAt: String(nowMs), ...(proof !== undefined ? { proof: this.proofHash(proof) } : {}) });
       m.sadd(q.pending, id);
       m.zadd(q.alive, nowMs, id);
       m.zadd(q.submits, nowMs, id);
@@ -181,7 +181,7 @@ export class PilotCensusStore {
     if (msg.factoryId !== undefined && msg.factoryId !== this.factoryId) return "unknown";
     const [queue, proof] = await this.redis.hmget(this.keys.pilot(msg.pilotId), "queue", "proof");
     if (queue === null) return "unknown";
-    if (proof !== null && !proofHolds(proof, msg.proof)) {
+    if (proof !== null && !proofHolds(proof, msg.proof, this.proofHash)) {
       await this.redis.hincrby(this.keys.queue(queue).counts, "censusRefused", 1);
       return "refused";
     }

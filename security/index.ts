@@ -25,6 +25,7 @@ export { sealCredential, openCredential, sealedKeyId, credentialKeyFromBase64 } 
 export { CredentialKeyring, credentialKeyId, rotateCredentialKey, type CredentialKeyringSource, type KeyringFile, type RotateResult } from "./credential-keyring.ts";
 export { AuditLog, auditStreamKey, siteAuditStreamKey, type AuditEntry } from "./audit-log.ts";
 export { censusProof } from "./census-proof.ts";
+export { secretHash } from "./secret-hash.ts";
 export { PilotTokenStore, pilotTokenKey, PILOT_TOKEN_USE_LUA, type MintTokenRequest, type ConsumedToken, type PilotTokenUse } from "./pilot-token-store.ts";
 export { OneTimeKeyStore, oneTimeKeyConsumeKeys, oneTimeKeyKey, ONE_TIME_KEY_SEAL_PURPOSE, type KeyBinding, type ConsumedKey, type OneTimeKeyStoreOptions, type PreparedKey } from "./one-time-key-store.ts";
 export { NonceStore } from "./nonce-store.ts";

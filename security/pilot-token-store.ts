@@ -120,6 +120,11 @@ export class PilotTokenStore {
     return censusProof(token, pilotId);
   }
 
+  /** What the factory keeps of a census proof, and compares a census's proof with: its SHA-256. */
+  proofHash(proof: string): string {
+    return secretHash(proof);
+  }
+
   /** A use of `token` at `site`, to be made by `spend` or inside a claim (PilotTokenUse). */
   use(token: string, site: string): PilotTokenUse {
     // A pilot sends its one token with every advert: its hash and its record's key are worked out

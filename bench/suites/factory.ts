@@ -8,6 +8,7 @@ import { openNats, openRedis } from "../../platform/connections.ts";
 import { deleteNamespaceKeys } from "../../platform/namespace-cleanup.ts";
 import { decideSubmission, initialBucket, startFactory, type PolicyKnobs } from "../../pilot-factory/index.ts";
 import { PilotCensus, SCHEMA_VERSION, type FactoryQueue } from "../../schemas/index.ts";
+import { secretHash } from "../../security/index.ts";
 import { opsPerSec, type BenchSuite } from "./suite.ts";
 
 const PILOTS = 2000;
@@ -76,7 +77,7 @@ export const factorySuite: BenchSuite = {
         emptyAdvertsLimit: 3,
       };
       const { PilotCensusStore } = await import("../../pilot-factory/index.ts");
-      const store = new PilotCensusStore(redis, names, "bench-fac");
+      const store = new PilotCensusStore(redis, names, "bench-fac", secretHash);
       const ids = Array.from({ length: PILOTS }, (_, i) => `p${i}`);
       await store.recordSubmitted("bench", "SITE_B", ids, Date.now());
       const factory = await startFactory({
@@ -84,7 +85,7 @@ export const factorySuite: BenchSuite = {
         nc,
         redis,
         names,
-        tokens: { mint: () => Promise.reject(new Error("the bench submits no pilots")), censusProof: () => "" },
+        tokens: { mint: () => Promise.reject(new Error("the bench submits no pilots")), censusProof: () => "", proofHash: secretHash },
         waitingJobs: async () => 0,
         runtime: { nodePath: process.execPath, wmsBin: "unused", namespace, serviceUrls: { nats: config.nats.url, redis: config.redis.url, rabbitmq: config.rabbitmq.url } },
         workDir: "/tmp",

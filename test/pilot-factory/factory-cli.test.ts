@@ -7,6 +7,7 @@ import type { RedisClient } from "../../platform/redis-client.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { factoryKeys, PilotCensusStore, pilotCountsBySite, readFactoryStatus } from "../../pilot-factory/index.ts";
 import { FactoryQueueStatus, SCHEMA_VERSION, wireNames } from "../../schemas/index.ts";
+import { secretHash } from "../../security/index.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { testConfig } from "../support/namespace.ts";
 import { openLiveServices, openNatsAs, type LiveServices } from "../support/live-services.ts";
@@ -194,7 +195,7 @@ describe("wms pilot list", () => {
     expect((JSON.parse(other.stdout) as Array<Record<string, unknown>>).filter((r) => r.factoryId === "fac-list")).toEqual([]);
     await redis.del(keys.pilot(ids[2]));
     // The factory's next submission to the site (recorded as a running factory records it).
-    await new PilotCensusStore(redis, names, "fac-list").recordSubmitted("listed", "SITE_A", ["fac-list-next"], Date.now());
+    await new PilotCensusStore(redis, names, "fac-list", secretHash).recordSubmitted("listed", "SITE_A", ["fac-list-next"], Date.now());
     const indexed = await redis.zrange(keys.sitePilots("SITE_A"), 0, -1);
     expect(indexed).not.toContain(ids[2]);
     expect(indexed).toContain("fac-list-next");

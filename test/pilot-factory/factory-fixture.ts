@@ -45,6 +45,10 @@ export class RecordingTokens implements PilotTokenMinter {
   censusProof(token: string, pilotId: string): string {
     return this.store.censusProof(token, pilotId);
   }
+
+  proofHash(proof: string): string {
+    return this.store.proofHash(proof);
+  }
 }
 
 /** The token each pilot a test factory started was given, by pilot id: what its census is proved with. */
