@@ -193,12 +193,11 @@ async function clusterMasters(c: Cluster, timeoutMs: number): Promise<string> {
   const state = /cluster_state:(\w+)/.exec(info)?.[1] ?? "unknown";
   if (state !== "ok") throw new Error(`cluster_state:${state} (slots without a live master)`);
   const masters = c.nodes("master");
-  const deadline = (p: Promise<unknown>): Promise<unknown> => Promise.race([p, new Promise((_, reject) => setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs).unref())]);
   const silent: string[] = [];
   await Promise.all(
     masters.map(async (m) => {
       try {
-        await deadline(m.ping());
+        await withDeadline(m.ping(), timeoutMs, () => `no answer within ${timeoutMs} ms`);
       } catch (e) {
         silent.push(`${m.options.host ?? "?"}:${m.options.port ?? "?"} (${(e as Error).message})`);
       }
