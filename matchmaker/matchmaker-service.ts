@@ -354,11 +354,6 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     return orderCandidates(matching, usageOf);
   }
 
-  // Checked before anything is spent or claimed, by the check the encryption itself makes (EC on
-  // P-256, not only EC: a P-384 or secp256k1 key passed a type check, then its claim was given back
-  // and its token's use lost). A pilot keeps its key for its life; the parsed point is remembered.
-  const checkPublicKey = checkPilotPublicKey;
-
   // A pilot that verified this signer certificate and delegation before says so (`knownSigner`):
   // its envelope then names the pair instead of carrying ~2.9 KB of it again. The id is worked out
   // once per pair (the signer hands out the same objects until its delegation rotates).
@@ -379,7 +374,10 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
   async function answerAdvert(data: Uint8Array, subjectSite: string | undefined): Promise<AdvertAnswer> {
     const advert = MachineAdvert.parseJson(data);
     checkSubjectSite("advert", advert.site, subjectSite);
-    checkPublicKey(advert.publicKey);
+    // Checked before anything is spent or claimed, by the check the encryption itself makes (EC on
+    // P-256, not only EC: a P-384 or secp256k1 key passed a type check, then its claim was given
+    // back and its token's use lost). A pilot keeps its key for its life; the parsed point is remembered.
+    checkPilotPublicKey(advert.publicKey);
     // The token is used in the claim's own step (one round trip for both, jobs/README.md), or on its
     // own when the advert ends before a claim; a refused token's error comes before any other.
     const token = tokens.use(advert.token, advert.site);
