@@ -1,5 +1,6 @@
 // Single/few-use pilot tokens: minted by the factory per pilot, bound to its site and
 // factory, consumed by the matchmaker one use per job request.
+import { LRUCache } from "lru-cache";
 import type { RedisClient } from "../platform/redis-client.ts";
 import { batchedRedisScript } from "../platform/redis-script.ts";
 import { ERR, WmsError, type WireNames } from "../schemas/index.ts";
@@ -77,7 +78,9 @@ export function pilotTokenKey(names: WireNames, site: string, tokenHash: string)
 const RECENT_TOKENS = 10_000;
 
 export class PilotTokenStore {
-  private readonly recent = new Map<string, { readonly site: string; readonly hash: string; readonly key: string }>();
+  // The least recently used out: enough for pilots that come and go, and a hit allocates nothing
+  // (this is once per advert on the matchmaker).
+  private readonly recent = new LRUCache<string, { readonly site: string; readonly hash: string; readonly key: string }>({ max: RECENT_TOKENS });
 
   constructor(
     private readonly redis: RedisClient,
@@ -133,8 +136,6 @@ export class PilotTokenStore {
     if (seen === undefined || seen.site !== site) {
       const hash = secretHash(token);
       seen = { site, hash, key: this.key(site, hash) };
-      // Oldest first out, as for the pilots' keys (pilot-key-encryption.ts): enough for pilots that come and go.
-      if (this.recent.size >= RECENT_TOKENS) this.recent.delete(this.recent.keys().next().value as string);
       this.recent.set(token, seen);
     }
     return { key: seen.key, args: [site, String(this.clock())], hash: seen.hash };

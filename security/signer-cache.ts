@@ -5,6 +5,7 @@
 // (`signerRef`) instead of carrying it. The cached pair is verified again on every use, exactly as
 // if it had come in the envelope, so the cache saves bytes, never a check.
 import { hash } from "node:crypto";
+import { LRUCache } from "lru-cache";
 import type { EnvelopeDelegation, MatchEnvelope } from "../schemas/index.ts";
 
 export interface SignerPair {
@@ -31,10 +32,12 @@ export function namingSigner(env: MatchEnvelope, ref: string): MatchEnvelope {
 
 /** Signer pairs a pilot has seen verify, by id; `current` is the one to advertise. */
 export class SignerCache {
-  private readonly pairs = new Map<string, SignerPair>();
+  private readonly pairs: LRUCache<string, SignerPair>;
   private latest: string | undefined;
 
-  constructor(private readonly max = 4) {}
+  constructor(max = 4) {
+    this.pairs = new LRUCache({ max });
+  }
 
   get current(): string | undefined {
     return this.latest;
@@ -47,9 +50,7 @@ export class SignerCache {
   /** Call only once an envelope carrying the pair verified. */
   remember(pair: SignerPair): string {
     const ref = signerRef(pair);
-    this.pairs.delete(ref);
     this.pairs.set(ref, { signerCert: pair.signerCert, ...(pair.delegation && { delegation: pair.delegation }) });
-    if (this.pairs.size > this.max) this.pairs.delete(this.pairs.keys().next().value as string);
     this.latest = ref;
     return ref;
   }
