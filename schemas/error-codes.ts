@@ -124,6 +124,7 @@ const table = [
   [1723, "SEC_NOT_OPERATOR", "security", false, "Only a certificate with the operator role may do this (factory control); issue one with wms pki issue --role operator"],
   [1724, "SEC_HEARTBEAT_FORGED", "security", false, "A heartbeat is not authenticated with the heartbeat key of the attempt it names (only the pilot the job was handed to holds it); the lease was not renewed"],
   [1725, "SEC_CENSUS_FORGED", "security", false, "A pilot census names a pilot without the proof of the token that pilot was started with; ignored and counted (censusRefused)"],
+  [1726, "SEC_REPORT_MISATTRIBUTED", "security", false, "An accounting record names another user, group, VO or site than the job attempt it is signed for, or more wall time than the job's walltime allows; dead-lettered, nothing added"],
   // site authorization and identity switch (LCAS / LCMAPS / SCAS roles, gLExec's switch)
   [1800, "AUTHZ_BANNED", "site-authz", false, "The DN or its CA is on the site's ban list"],
   [1801, "AUTHZ_NOT_ALLOWED", "site-authz", false, "The DN or its CA is not on the site's allow list"],
@@ -141,6 +142,7 @@ const table = [
   [1903, "RETRY_MAX_ATTEMPTS", "reports", false, "The job failed its last allowed attempt"],
   [1904, "JOB_STALE_UPDATE", "reports", false, "An update named an earlier attempt or a lease token that no longer holds the job; refused, and the pilot is told to stop"],
   [1905, "JOB_HOLDING_TIMEOUT", "reports", false, "The job's payload ended but its final report did not arrive within the holding timeout"],
+  [1906, "REPORT_ATTEMPT_ACCOUNTED", "reports", false, "The job's attempt was already accounted for by another accounting record (one per attempt); dead-lettered, nothing added"],
   // credential cache: MyProxy's failure conditions, each keeping its MyProxyError meaning
   [2100, "MYPROXY_NO_SERVER", "credentials", false, "MyProxyError: server name not specified"],
   [2101, "MYPROXY_NO_VOMS", "credentials", false, "MyProxyError: voms attributes not specified"],

@@ -7,7 +7,7 @@
 // VO and site hashes), so one script applies it exactly once on a cluster too. A user is read from
 // one bucket; a group, VO or site is summed over the buckets (max for maxRssKb).
 import type { AccountingRecord, WireNames, WmsConfig } from "../../schemas/index.ts";
-import { bucketOf } from "../../schemas/index.ts";
+import { bucketOf, ERR, WmsError } from "../../schemas/index.ts";
 import type { RedisClient } from "../../platform/redis-client.ts";
 import { redisScript } from "../../platform/redis-script.ts";
 
@@ -43,6 +43,14 @@ function entities(r: AccountingRecord): [UsageKind, string][] {
   return out;
 }
 
+/**
+ * The agent's mark that an attempt was accounted for (one record per attempt, whatever its id), in
+ * its user's bucket: `add`'s seen key, holding the id of the record that was applied.
+ */
+export function attemptAccountedKey(names: WireNames, record: Pick<AccountingRecord, "userDn" | "jobId" | "attempt">): string {
+  return names.shardKey(usageShard(names, record.userDn), "seen", "accounted", record.jobId, String(record.attempt));
+}
+
 /** The add script's KEYS: the seen key (or a placeholder), then each entity's hash and name set, all in the user's bucket. */
 export function usageAddKeys(names: WireNames, record: AccountingRecord, seenKey?: string): string[] {
   const shard = usageShard(names, record.userDn);
@@ -75,13 +83,20 @@ export interface QuotaExceeded {
 
 // One script per record so the seen-mark and all four entities' increments land together or not at
 // all: a redelivered record finds its seen key and changes nothing (exactly once, not at least once).
-// Every key is in the record's user's bucket (one slot).
+// The mark holds the id of the record that set it, so a key that stands for more than one record
+// (the agent's: one per attempt, `attemptAccountedKey`) tells a redelivery of that record (0) from
+// another record for the same attempt (-1), which a pilot that holds the attempt could otherwise
+// send again and again under fresh ids. Every key is in the record's user's bucket (one slot).
 // HINCRBYFLOAT for times (fractions of seconds add up); max RSS is a compare-and-set, which MULTI
 // cannot express. KEYS: seen key, then per entity its hash and its name set. ARGV: ttl, wall, cpu,
-// rss, preempted ('1': the wall time goes to wastedWallSec instead), then the entity names.
+// rss, preempted ('1': the wall time goes to wastedWallSec instead), the record's id, then the
+// entity names.
 const ADD_LUA = `
 if ARGV[1] ~= '0' then
-  if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
+  if not redis.call('SET', KEYS[1], ARGV[6], 'NX', 'EX', ARGV[1]) then
+    if redis.call('GET', KEYS[1]) == ARGV[6] then return 0 end
+    return -1
+  end
 end
 local n = (#KEYS - 1) / 2
 for i = 1, n do
@@ -91,7 +106,7 @@ for i = 1, n do
   redis.call('HINCRBYFLOAT', h, 'cpuSec', ARGV[3])
   local cur = tonumber(redis.call('HGET', h, 'maxRssKb') or '0')
   if tonumber(ARGV[4]) > cur then redis.call('HSET', h, 'maxRssKb', ARGV[4]) end
-  redis.call('SADD', KEYS[2 * i + 1], ARGV[5 + i])
+  redis.call('SADD', KEYS[2 * i + 1], ARGV[6 + i])
 end
 return 1
 `;
@@ -132,13 +147,17 @@ export class UsageStore {
 
   /**
    * Adds one job's record. With `once`, the record is applied only if its seen key (which must be in
-   * `shardOf(record)`) was not set, in the same script; returns whether it was applied.
+   * `shardOf(record)`) was not set, in the same script; returns whether it was applied (false: this
+   * record was applied before). A seen key set by another record (`attemptAccountedKey`: the
+   * attempt was accounted for already) throws REPORT_ATTEMPT_ACCOUNTED and adds nothing.
    */
   async add(record: AccountingRecord, once?: { seenKey: string; ttlSec: number }): Promise<boolean> {
     const ents = entities(record);
     const keys = usageAddKeys(this.names, record, once?.seenKey);
-    const args = [String(once ? Math.max(1, Math.floor(once.ttlSec)) : 0), String(record.wallSec), String(record.userCpuSec + record.sysCpuSec), String(record.maxRssKb), record.preempted === true ? "1" : "0", ...ents.map(([, n]) => n)];
-    return (await addScript.run(this.redis, keys, args)) === 1;
+    const args = [String(once ? Math.max(1, Math.floor(once.ttlSec)) : 0), String(record.wallSec), String(record.userCpuSec + record.sysCpuSec), String(record.maxRssKb), record.preempted === true ? "1" : "0", record.reportId, ...ents.map(([, n]) => n)];
+    const added = (await addScript.run(this.redis, keys, args)) as number;
+    if (added === -1) throw new WmsError(ERR.REPORT_ATTEMPT_ACCOUNTED, `attempt ${record.attempt} of job ${record.jobId} was accounted for by another record; ${record.reportId} adds nothing`);
+    return added === 1;
   }
 
   // Reads are separate commands, not a pipeline: a cluster pipeline must stay in one slot, and the

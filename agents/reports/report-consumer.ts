@@ -74,7 +74,7 @@ export interface ConsumerStats {
   duplicates: number;
   deadLettered: number;
   requeued: number;
-  /** Of the dead-lettered: refused as forged/unsigned (SEC_REPORT_FORGED) or stale (JOB_STALE_UPDATE). */
+  /** Of the dead-lettered: refused for what they claim (REFUSAL_CODES: forged, stale, misattributed, accounted twice). */
   refused: number;
 }
 

@@ -1,12 +1,14 @@
 // Reports refused for what they claim (forged or unsigned: SEC_REPORT_FORGED; an earlier attempt or
-// a lease token that no longer holds the job: JOB_STALE_UPDATE): counted in Redis per kind and code,
+// a lease token that no longer holds the job: JOB_STALE_UPDATE; accounting for another user, group,
+// VO or site than the job's: SEC_REPORT_MISATTRIBUTED; an attempt accounted for twice:
+// REPORT_ATTEMPT_ACCOUNTED): counted in Redis per kind and code,
 // where the monitor reads them (`wms_reports_refused_total`), and written to the security audit
 // stream, besides being dead-lettered with their code by the consumer.
 import type { RedisClient } from "../../platform/redis-client.ts";
 import { ERR, type Report, type WireNames } from "../../schemas/index.ts";
 import { AuditLog } from "../../security/index.ts";
 
-export const REFUSAL_CODES: ReadonlySet<number> = new Set([ERR.SEC_REPORT_FORGED, ERR.JOB_STALE_UPDATE]);
+export const REFUSAL_CODES: ReadonlySet<number> = new Set([ERR.SEC_REPORT_FORGED, ERR.JOB_STALE_UPDATE, ERR.SEC_REPORT_MISATTRIBUTED, ERR.REPORT_ATTEMPT_ACCOUNTED]);
 
 export interface RefusalCount {
   readonly kind: string;

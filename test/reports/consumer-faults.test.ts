@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEAD_LETTER_HEADERS, ReportConsumer, ReportPublisher } from "../../agents/reports/index.ts";
-import { accountingConsumer, UsageStore } from "../../agents/accounting/index.ts";
+import { accountingConsumer, attemptAccountedKey, UsageStore } from "../../agents/accounting/index.ts";
 import { ERR } from "../../schemas/index.ts";
 import { openRedis } from "../../platform/connections.ts";
 import { createLogger } from "../../platform/logger.ts";
@@ -122,7 +122,8 @@ describe("reports pipeline under faults", () => {
       prefetch: 8,
       handle: async (report, ctx) => {
         if (report.kind !== "accounting") return;
-        await usage.add(report, { seenKey: ctx.seenKeyIn(usage.shardOf(report)), ttlSec: ctx.seenTtlSec });
+        // The accounting agent's own mark (one per attempt), so the survivor sees what was applied.
+        await usage.add(report, { seenKey: attemptAccountedKey(names, report), ttlSec: ctx.seenTtlSec });
         applied++;
         await hang;
       },

@@ -229,3 +229,62 @@ describe("attacks on the reports", () => {
     }
   });
 });
+
+describe("a pilot that holds a job and accounts for it", () => {
+  const usage = (): UsageStore => new UsageStore(h.redis, h.loaded.names, h.loaded.config.quotas);
+  const BYSTANDER_DN = "/DC=org/DC=pilot-wms/OU=People/CN=Bob Bystander";
+  const outcome = (wallSec: number) => ({ exitCode: 0, signal: null, wallSec, userCpuSec: wallSec, sysCpuSec: 0, maxRssKb: 1024, startedAt: Date.now() - wallSec * 1000, endedAt: Date.now() });
+
+  it("charges no other user, group, VO or site, nor more than the job's walltime, with a record its own key signs (E1726); its true record counts", async () => {
+    const { pilot, ctx } = await matched("ATTACK_A1");
+    const u = usage();
+    const was = { bob: await u.get("user", BYSTANDER_DN), victim: await u.get("user", VICTIM_DN), group: await u.get("group", "cms/higgs"), vo: await u.get("vo", "cms"), site: await u.get("site", "ATTACK_A1_OTHER") };
+    const before = await refused("accounting", ERR.SEC_REPORT_MISATTRIBUTED);
+    // Genuinely signed by the pilot that holds the attempt, fence and all: only whom it charges is a lie.
+    const honest = accountingRecord(ctx, outcome(100));
+    const lies = [
+      { ...honest, reportId: "acct-lie-user-" + ctx.job.jobId, userDn: BYSTANDER_DN },
+      { ...honest, reportId: "acct-lie-group-" + ctx.job.jobId, group: "cms/higgs" },
+      { ...honest, reportId: "acct-lie-vo-" + ctx.job.jobId, vo: "cms" },
+      { ...honest, reportId: "acct-lie-site-" + ctx.job.jobId, site: "ATTACK_A1_OTHER" },
+      { ...honest, reportId: "acct-lie-wall-" + ctx.job.jobId, wallSec: ctx.job.walltimeSec * 1000 },
+    ].map((r) => pilot.sign(r));
+    for (const r of lies) await publisher.publish(r);
+    for (const r of lies) expect(await deadLetterCode(r)).toBe(ERR.SEC_REPORT_MISATTRIBUTED);
+
+    expect(await u.get("user", BYSTANDER_DN)).toEqual(was.bob);
+    expect(await u.get("user", VICTIM_DN)).toEqual(was.victim);
+    expect(await u.get("group", "cms/higgs")).toEqual(was.group);
+    expect(await u.get("vo", "cms")).toEqual(was.vo);
+    expect(await u.get("site", "ATTACK_A1_OTHER")).toEqual(was.site);
+    expect(await refused("accounting", ERR.SEC_REPORT_MISATTRIBUTED)).toBe(before + lies.length);
+    const audit = await new AuditLog(h.redis, h.loaded.names).recent(200);
+    expect(audit.filter((e) => e.event === "report-refused" && e.fields.jobId === ctx.job.jobId && e.fields.code === String(ERR.SEC_REPORT_MISATTRIBUTED))).toHaveLength(lies.length);
+
+    // Nothing valid lost: the attempt's true record, sent after the lies, still counts.
+    await publisher.publish(pilot.sign(honest));
+    await waitFor(async () => (await u.get("user", VICTIM_DN)).wallSec === was.victim.wallSec + 100, 15_000, "the true record");
+  });
+
+  it("accounts an attempt once: more signed records under new ids add nothing (E1906), a redelivery of the first is a duplicate", async () => {
+    const { pilot, ctx } = await matched("ATTACK_A2");
+    const u = usage();
+    const was = await u.get("user", VICTIM_DN);
+    const first = pilot.sign(accountingRecord(ctx, outcome(100)));
+    await publisher.publish(first);
+    await waitFor(async () => (await u.get("user", VICTIM_DN)).jobs === was.jobs + 1, 15_000, "the first record");
+    const stats = agents.consumers.accounting.stats;
+    const duplicates = stats.duplicates;
+
+    // The same attempt's record again and again, each under a fresh id and genuinely signed.
+    const again = [1, 2, 3].map(() => pilot.sign(accountingRecord(ctx, outcome(100))));
+    for (const r of again) await publisher.publish(r);
+    for (const r of again) expect(await deadLetterCode(r)).toBe(ERR.REPORT_ATTEMPT_ACCOUNTED);
+    // The first one redelivered (a resend from the pilot's spool) is a duplicate, not a refusal.
+    await publisher.publish(first);
+    await waitFor(async () => stats.duplicates === duplicates + 1, 15_000, "the redelivery seen as a duplicate");
+
+    expect(await u.get("user", VICTIM_DN)).toMatchObject({ jobs: was.jobs + 1, wallSec: was.wallSec + 100 });
+    expect(deadLetters.has(first.reportId)).toBe(false);
+  });
+});
