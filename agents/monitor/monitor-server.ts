@@ -1,5 +1,7 @@
 // `wms monitor`: the read-only web dashboard, its JSON API and Prometheus metrics, on loopback by default.
-import Fastify, { type FastifyInstance } from "fastify";
+import { maxHeaderSize, STATUS_CODES } from "node:http";
+import type { Duplex } from "node:stream";
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from "fastify";
 import type { RedisClient } from "../../platform/redis-client.ts";
 import { toWmsError, ERR, WmsError, type WireNames } from "../../schemas/index.ts";
 import { JOB_STATES, type JobState } from "../../jobs/index.ts";
@@ -28,11 +30,67 @@ export interface RunningMonitor {
 const USAGE_KINDS = ["user", "group", "vo", "site"] as const;
 type UsageKind = (typeof USAGE_KINDS)[number];
 
+/** Fastify's limit on one path parameter (a task, job or site id), its default named. */
+const MAX_PARAM_LENGTH = 100;
+
+/** Every refusal the monitor makes has this one shape. */
+function errorBody(e: WmsError): { error: { code: number; name: string; message: string } } {
+  return { error: { code: e.code, name: e.name, message: e.message } };
+}
+
+function statusFor(e: WmsError): number {
+  return e.code === ERR.NOT_FOUND ? 404 : e.code === ERR.INTERNAL || e.code === ERR.FILE_SYSTEM_REFUSED ? 500 : e.code === ERR.SERVICE_UNAVAILABLE ? 503 : 400;
+}
+
+function sendError(reply: FastifyReply, e: WmsError, status = statusFor(e)): void {
+  void reply.status(status).send(errorBody(e));
+}
+
+/**
+ * What Fastify refuses before any route runs: a path parameter over its limit (414) or a URL whose
+ * percent-encoding does not decode. Its default answer has its own shape and no code of ours.
+ */
+function frameworkError(err: FastifyError, reply: FastifyReply): void {
+  if (err.code === "FST_ERR_MAX_PARAM_LENGTH") {
+    sendError(reply, new WmsError(ERR.BAD_INPUT, `a path segment is longer than ${MAX_PARAM_LENGTH} characters: no task, job or site id is`), 414);
+  } else if (err.code === "FST_ERR_BAD_URL") {
+    sendError(reply, new WmsError(ERR.BAD_INPUT, "the path is not a valid URL (a % not followed by a UTF-8 character's encoding)"));
+  } else {
+    sendError(reply, toWmsError(err));
+  }
+}
+
+/**
+ * What Node's HTTP parser refuses before Fastify has a request (a request line and headers over
+ * Node's limit, a request that did not arrive in time, bytes that are not HTTP) reaches only the
+ * socket; Fastify's default answer there has its own shape and no code of ours.
+ */
+function clientError(err: Error & { code?: string }, socket: Duplex): void {
+  // A reset connection has no one left to answer.
+  if (err.code === "ECONNRESET" || socket.destroyed) return;
+  const [status, e] =
+    err.code === "HPE_HEADER_OVERFLOW"
+      ? [431, new WmsError(ERR.BAD_INPUT, `the request line and headers are larger than the ${Math.floor(maxHeaderSize / 1024)} KB the monitor reads; shorten the URL`)]
+      : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? [408, new WmsError(ERR.TIMEOUT, "the request did not arrive in time")]
+        : [400, new WmsError(ERR.BAD_INPUT, `the request is not valid HTTP (${err.code ?? err.message})`)];
+  const body = JSON.stringify(errorBody(e));
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  }
+  socket.destroy();
+}
+
 export async function startMonitor(opts: MonitorOptions): Promise<RunningMonitor> {
   const data = new MonitorData(opts.redis, opts.names, opts.providers);
   const history = opts.history ?? new History();
   const registry = createMonitorRegistry(data);
-  const app = Fastify({ logger: false });
+  const app = Fastify({
+    logger: false,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors: (err, _req, reply) => frameworkError(err, reply),
+    clientErrorHandler: clientError,
+  });
 
   const sample = async (): Promise<void> => {
     const [states, errors] = await Promise.all([data.totals(), data.errors()]);
@@ -41,11 +99,7 @@ export async function startMonitor(opts: MonitorOptions): Promise<RunningMonitor
   await sample().catch(() => undefined);
   const timer = setInterval(() => void sample().catch(() => undefined), opts.sampleEveryMs ?? 5000);
 
-  app.setErrorHandler((err, _req, reply) => {
-    const e = toWmsError(err);
-    const status = e.code === ERR.NOT_FOUND ? 404 : e.code === ERR.INTERNAL || e.code === ERR.FILE_SYSTEM_REFUSED ? 500 : e.code === ERR.SERVICE_UNAVAILABLE ? 503 : 400;
-    void reply.status(status).send({ error: { code: e.code, name: e.name, message: e.message } });
-  });
+  app.setErrorHandler((err, _req, reply) => sendError(reply, toWmsError(err)));
 
   // What GET /api lists: every endpoint registered with a summary, so the index cannot drift from the routes.
   const endpoints: Array<{ method: string; path: string; summary: string }> = [];
@@ -56,7 +110,7 @@ export async function startMonitor(opts: MonitorOptions): Promise<RunningMonitor
   // An unknown path answers like every other refusal, and one under /api says where the index is.
   app.setNotFoundHandler((req, reply) => {
     const hint = req.url.startsWith("/api") ? "; GET /api lists the endpoints" : "";
-    void reply.status(404).send({ error: { code: ERR.NOT_FOUND, name: "NOT_FOUND", message: `no such page: ${req.method} ${req.url.split("?")[0]}${hint}` } });
+    sendError(reply, new WmsError(ERR.NOT_FOUND, `no such page: ${req.method} ${req.url.split("?")[0]}${hint}`));
   });
 
   app.get("/", async (_req, reply) => reply.type("text/html; charset=utf-8").send(dashboardPage()));

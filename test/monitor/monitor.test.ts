@@ -126,6 +126,22 @@ describe("monitor", () => {
     expect(missing.status).toBe(404);
   });
 
+  it("answers what never reaches a route (a 100 KB URL, an over-long id, a malformed URL) in its JSON error shape, with a code", async () => {
+    const cases: Array<[string, number, number, RegExp]> = [
+      [`/api/tasks?filter=${"x".repeat(100 * 1024)}`, 431, ERR.BAD_INPUT, /larger than the \d+ KB/],
+      [`/api/tasks/${"T".repeat(500)}`, 414, ERR.BAD_INPUT, /longer than \d+ characters/],
+      ["/api/tasks/%E0%A4%A", 400, ERR.BAD_INPUT, /not a valid URL/],
+    ];
+    for (const [path, status, code, message] of cases) {
+      const r = await fetch(monitor.url + path);
+      expect(r.status, path.slice(0, 40)).toBe(status);
+      const body = (await r.json()) as { error: { code: number; name: string; message: string } };
+      expect(body.error, path.slice(0, 40)).toMatchObject({ code, name: "BAD_INPUT", message: expect.stringMatching(message) });
+    }
+    // And it still serves.
+    expect((await fetch(`${monitor.url}/healthz`)).status).toBe(200);
+  });
+
   it("answers GET /api with the list of its endpoints, each of which answers, and an unknown API path with a coded 404 pointing there", async () => {
     const r = await fetch(`${monitor.url}/api`);
     expect(r.status).toBe(200);
