@@ -19,6 +19,8 @@ export interface InitOptions {
   readonly namespace?: string;
   readonly monitorPort?: number;
   readonly matchmakers?: number;
+  /** Told before a step that takes long enough to look like a hang (the PKI's RSA keys). */
+  readonly onProgress?: (msg: string) => void;
 }
 
 export interface InitResult {
@@ -89,6 +91,9 @@ export function initDeployment(o: InitOptions): InitResult {
   // The PKI: CA and service certificates, the pilots' certificate, a production manager, and the
   // local user as the operator who may retune the factory.
   const pkiDir = path.join(dir, "pki");
+  // node-forge makes the RSA keys in JavaScript: 5-20 s on a loaded machine, which without a word
+  // looks like a hang.
+  o.onProgress?.(`${dir}: sample data and example tasks written; making the PKI (CA, service, pilot and user keys: 5-20 s)`);
   // The example tasks are the atlas VO's.
   initPki(pkiDir, { vo: "atlas" });
   const write = (prefix: string, issued: { certPem: string; keyPem: string }): { cert: string; key: string } => {

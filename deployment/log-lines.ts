@@ -14,6 +14,8 @@ export interface LineFormatterOptions {
 /** ANSI colours for prefixes, cycled over the processes; no red (that is for errors). */
 const PREFIX_COLOURS = [36, 33, 35, 34, 32, 96, 93, 95, 94, 92];
 const PREFIX_WIDTH = 14;
+/** The process name `wms up`'s own messages carry, among its children's. */
+export const UP_PROC = "up";
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -48,7 +50,7 @@ export class LineFormatter {
 
   /** A message of `wms up` itself, at pino's info (30) or warn (40) level. */
   own(msg: string, level: 30 | 40 | 50 = 30, extra: Record<string, unknown> = {}): string {
-    return this.format("up", JSON.stringify({ level, time: Date.now(), msg, ...extra }));
+    return this.format(UP_PROC, JSON.stringify({ level, time: Date.now(), msg, ...extra }));
   }
 
   private prefix(proc: string): string {
@@ -56,11 +58,34 @@ export class LineFormatter {
     if (!this.o.colour) return `${text}|`;
     let c = this.colours.get(proc);
     if (c === undefined) {
-      c = proc === "up" ? 1 : PREFIX_COLOURS[this.colours.size % PREFIX_COLOURS.length];
+      c = proc === UP_PROC ? 1 : PREFIX_COLOURS[this.colours.size % PREFIX_COLOURS.length];
       this.colours.set(proc, c);
     }
     return `\u001b[${c}m${text}|\u001b[0m`;
   }
+}
+
+/**
+ * `wms up`'s own progress in a piece of its JSON-lines log (a detached run's `.wms/up/up.log`): its
+ * info and warn messages, in order, and the unfinished last line to prepend to the next piece. Its
+ * children's lines are left in the log, and so is its error (level 50): `wms up --detach` ends with
+ * that cause once, as its one-line error.
+ */
+export function upProgress(piece: string): { readonly messages: string[]; readonly rest: string } {
+  const lines = piece.split("\n");
+  const rest = lines.pop() ?? "";
+  const messages: string[] = [];
+  for (const line of lines) {
+    if (!line.startsWith("{")) continue;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    if (isRecord(parsed) && parsed.proc === UP_PROC && typeof parsed.msg === "string" && typeof parsed.level === "number" && parsed.level < 50) messages.push(parsed.msg);
+  }
+  return { messages, rest };
 }
 
 /** Splits a stream into lines, calling `onLine` for each complete one (and the rest at the end). */

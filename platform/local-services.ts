@@ -375,7 +375,7 @@ export async function ensureServices(
       started.push(`nats (${s.url})`);
     }
     if (down.includes("rabbitmq")) {
-      log("starting a private rabbitmq-server (takes a few seconds)");
+      log("starting a private rabbitmq-server (takes ~15-30 s)");
       const s = await startPrivateRabbit(join(workDir, "rabbitmq"));
       out.rabbitmq = s.url;
       stops.push(s.stop);
@@ -413,7 +413,7 @@ export async function startAuthenticatedServices(
 ): Promise<AuthenticatedServices> {
   const stops: Array<() => Promise<void>> = [];
   try {
-    log("starting private nats-server, redis-server and rabbitmq-server with authentication on (RabbitMQ takes a few seconds)");
+    log("starting private nats-server, redis-server and rabbitmq-server with authentication on (RabbitMQ takes ~15-30 s)");
     // All settled before judging, so a server that started while another failed is stopped too.
     const [n, r, q] = await Promise.allSettled([
       startPrivateNats(join(workDir, "nats"), { authConfig: secrets.natsConfig }),

@@ -17,7 +17,9 @@ export function registerInit(program: Command): void {
         // Checked before anything is written: a namespace wms.yaml's schema refuses would make
         // every later command in the folder fail with E1002.
         checkNamespaceOption(namespace);
-        const r = initDeployment({ dir, namespace, monitorPort: opts.monitorPort, matchmakers: opts.matchmakers });
+        // Progress on stderr, for a person; --json is for a script, which wants stdout's one object.
+        const onProgress = opts.json ? undefined : (msg: string): void => void process.stderr.write(`wms init: ${msg}\n`);
+        const r = initDeployment({ dir, namespace, monitorPort: opts.monitorPort, matchmakers: opts.matchmakers, onProgress });
         if (opts.json) return printJson(r);
         const rel = (p: string): string => (p.startsWith(r.dir + "/") ? p.slice(r.dir.length + 1) : p);
         const { wms, setup } = wmsCommandIn(r.dir);

@@ -174,7 +174,7 @@ async function confirmPurge(
 }
 
 async function detach(cmd: Command, opts: UpCliOptions, loaded: import("../../platform/config.ts").LoadedConfig): Promise<void> {
-  const { openSync, readFileSync, mkdirSync, closeSync } = await import("node:fs");
+  const { openSync, readFileSync, mkdirSync, closeSync, statSync } = await import("node:fs");
   const path = await import("node:path");
   const { spawn } = await import("node:child_process");
   const { ERR, WmsError } = await import("../../schemas/index.ts");
@@ -187,6 +187,9 @@ async function detach(cmd: Command, opts: UpCliOptions, loaded: import("../../pl
   mkdirSync(upDir(dir), { recursive: true });
   const logFile = path.join(upDir(dir), "up.log");
   const fd = openSync(logFile, "a", 0o600);
+  // Starting takes 10-40 s (a private RabbitMQ alone ~15-30 s): say what the background run is
+  // doing, from where its lines begin in the log, on stderr (stdout keeps the one result line).
+  const progress = await logProgress(logFile, statSync(logFile).size);
   const g = cmd.optsWithGlobals<{ namespace?: string }>();
   const args = [wmsBin(), "--config", path.resolve(loaded.path as string), ...(g.namespace ? ["--namespace", g.namespace] : []), "up", "--json-logs"];
   const child = spawn(process.execPath, args, { cwd: dir, detached: true, stdio: ["ignore", fd, fd], env: { ...process.env, WMS_UP_LOG_FILE: logFile } });
@@ -195,22 +198,52 @@ async function detach(cmd: Command, opts: UpCliOptions, loaded: import("../../pl
   child.once("exit", (code) => (exited = code));
   child.unref();
   const until = Date.now() + opts.timeout * 1000;
-  for (;;) {
-    const s = readUpState(dir);
-    if (s && s.supervisor.pid === child.pid && s.status === "running") {
-      process.stdout.write(`wms up runs in the background (pid ${child.pid}, namespace ${s.namespace}); monitor at ${s.monitorUrl}; logs in ${logFile}\n'${wmsCommand()} status' shows it, '${wmsCommand()} down' stops it\n`);
-      return;
+  try {
+    for (;;) {
+      const s = readUpState(dir);
+      if (s && s.supervisor.pid === child.pid && s.status === "running") {
+        process.stdout.write(`wms up runs in the background (pid ${child.pid}, namespace ${s.namespace}); monitor at ${s.monitorUrl}; logs in ${logFile}\n'${wmsCommand()} status' shows it, '${wmsCommand()} down' stops it\n`);
+        return;
+      }
+      if (exited !== undefined) {
+        // The last error line of the run says why: our own one-line error, or a child's.
+        const lines = readFileSync(logFile, "utf8").trim().split("\n");
+        const why = [...lines].reverse().find((l) => l.startsWith("wms: error"));
+        throw childError(why, `wms up stopped while starting (exit ${exited})`, `see ${logFile}`);
+      }
+      if (Date.now() > until) {
+        if (child.pid !== undefined) process.kill(child.pid, "SIGTERM");
+        throw new WmsError(ERR.TIMEOUT, `not everything was up within ${opts.timeout} s; stopping it (see ${logFile}, raise --timeout)`);
+      }
+      for (const m of progress.read()) process.stderr.write(`wms up: ${m}\n`);
+      await new Promise((r) => setTimeout(r, 300));
     }
-    if (exited !== undefined) {
-      // The last error line of the run says why: our own one-line error, or a child's.
-      const lines = readFileSync(logFile, "utf8").trim().split("\n");
-      const why = [...lines].reverse().find((l) => l.startsWith("wms: error"));
-      throw childError(why, `wms up stopped while starting (exit ${exited})`, `see ${logFile}`);
-    }
-    if (Date.now() > until) {
-      if (child.pid !== undefined) process.kill(child.pid, "SIGTERM");
-      throw new WmsError(ERR.TIMEOUT, `not everything was up within ${opts.timeout} s; stopping it (see ${logFile}, raise --timeout)`);
-    }
-    await new Promise((r) => setTimeout(r, 300));
+  } finally {
+    progress.close();
   }
+}
+
+/** `wms up`'s own messages (deployment/log-lines.ts, `upProgress`) appended to its log from byte `from` on. */
+async function logProgress(logFile: string, from: number): Promise<{ read(): string[]; close(): void }> {
+  const { openSync, readSync, closeSync } = await import("node:fs");
+  const { upProgress } = await import("../../deployment/log-lines.ts");
+  const { StringDecoder } = await import("node:string_decoder");
+  const utf8 = new StringDecoder("utf8"); // a character split between two reads stays whole
+  const fd = openSync(logFile, "r");
+  const buf = Buffer.alloc(64 * 1024);
+  let at = from;
+  let rest = "";
+  return {
+    read(): string[] {
+      const out: string[] = [];
+      for (let n = readSync(fd, buf, 0, buf.length, at); n > 0; n = readSync(fd, buf, 0, buf.length, at)) {
+        at += n;
+        const p = upProgress(rest + utf8.write(buf.subarray(0, n)));
+        rest = p.rest;
+        out.push(...p.messages);
+      }
+      return out;
+    },
+    close: () => closeSync(fd),
+  };
 }

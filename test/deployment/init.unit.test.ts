@@ -43,6 +43,8 @@ describe("wms init", () => {
     // a package named wms (E404), so the steps say 'wms', after 'npm link' in the clone.
     const viaNpx = await runCli(["init", path.join(base, "npx-grid"), "--monitor-port", "0"], { cwd: base, env: { npm_command: "exec" } });
     expect(viaNpx.code, viaNpx.stderr).toBe(0);
+    // The PKI's keys take seconds: said before they are made, on stderr, so stdout stays the steps.
+    expect(viaNpx.stderr).toBe(`wms init: ${path.join(base, "npx-grid")}: sample data and example tasks written; making the PKI (CA, service, pilot and user keys: 5-20 s)\n`);
     expect(viaNpx.stdout).toContain(`next:\n  (cd ${REPO_ROOT.replace(/\/$/, "")} && npm link)   # once: puts 'wms' on your PATH`);
     const steps = viaNpx.stdout.split("\n").filter((l) => /^ {2}(npx )?wms /.test(l));
     expect(steps.length).toBe(5);

@@ -57,8 +57,11 @@ describe("wms up --detach, status, down", () => {
     rmSync(reportKeySeal);
     const r = await wms(["up", "--detach"], 240_000);
     expect(existsSync(reportKeySeal)).toBe(true);
-    expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
+    // The 10-40 s of starting are not silent: its own progress, on stderr, line by line.
+    expect(r.stderr).toContain("wms up: made the report-key seal key the services of this version use");
+    expect(r.stderr).toMatch(/^wms up: starting credentials, pool leases, intake, 1 matchmaker\(s\), agents and monitor in namespace t?up[0-9a-f]+$/m);
+    for (const line of r.stderr.trimEnd().split("\n")) expect(line).toMatch(/^wms up: /);
     expect(r.stdout).toMatch(/^wms up runs in the background \(pid \d+, namespace t?up[0-9a-f]+\); monitor at http:\/\/127\.0\.0\.1:\d+/);
     const s = await wms(["status", "--json"]);
     const status = JSON.parse(s.stdout) as { running: boolean; monitorUrl: string; children: Array<{ name: string; state: string; alive: boolean }> };
