@@ -43,6 +43,11 @@ export function servicesAccess(perRole: boolean): string {
   return perRole ? "each process connects as its own role (users of .wms/secrets)" : "no user per role: every process connects with wms.yaml's credentials (as wms init writes it: none for NATS and Redis, guest for RabbitMQ)";
 }
 
+/** Where `wms up` keeps the deployment's transport identities: where compose reads them too (docker-compose.yml). */
+export function secretsDirOf(dir: string): string {
+  return path.join(dir, ".wms", "secrets");
+}
+
 export function upDir(deploymentDir: string): string {
   return path.join(deploymentDir, ".wms", "up");
 }

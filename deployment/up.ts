@@ -19,7 +19,7 @@ import { stopLocalPilots } from "./local-pilots.ts";
 import { wmsBin } from "./package-root.ts";
 import { UP_SUPERVISOR_ENV, type UpSupervisorMode } from "./ready-message.ts";
 import { Supervisor, type ChildSpec } from "./supervisor.ts";
-import { isAlive, processRef, readUpState, removeUpState, servicesAccess, startTicks, writeUpState, type ProcessRef, type UpState } from "./up-state.ts";
+import { isAlive, processRef, readUpState, removeUpState, secretsDirOf, servicesAccess, startTicks, writeUpState, type ProcessRef, type UpState } from "./up-state.ts";
 
 export interface UpOptions {
   readonly loaded: LoadedConfig;
@@ -232,11 +232,6 @@ function addMissingSealKeys(pkiDir: string, say: (msg: string) => void): void {
     createSealKeys(file, purpose);
     say(`made the ${purpose} seal key the services of this version use (${path.relative(pkiDir, file)} in ${pkiDir})`);
   }
-}
-
-/** Where `wms up` keeps the deployment's transport identities: where compose reads them too (docker-compose.yml). */
-export function secretsDirOf(dir: string): string {
-  return path.join(dir, ".wms", "secrets");
 }
 
 /**

@@ -198,3 +198,17 @@ export function describeTarget(kind: "nats" | "redis" | "rabbitmq", config: WmsC
     .urls.map((u) => u.toString())
     .join(",");
 }
+
+/**
+ * Who a config logs in as on each transport, never a secret: what `wms services check` says it
+ * used, so a refusal names the identity refused. RabbitMQ's client logs in as guest when given
+ * no user; NATS and Redis connect anonymously (Redis's `default` user when given only a password).
+ */
+export function describeCredentials(config: WmsConfig): string {
+  const n = natsTarget(config.nats);
+  const nats = n.user !== undefined ? `user ${n.user}` : n.nkeySeedFile !== undefined ? `the NKey in ${n.nkeySeedFile}` : n.credsFile !== undefined ? `the creds file ${n.credsFile}` : "none";
+  const r = redisTarget(config.redis);
+  const redis = r.username !== undefined ? `user ${r.username}` : r.password !== undefined ? "user default" : "none";
+  const rabbit = `user ${rabbitTarget(config.rabbitmq).username ?? "guest"}`;
+  return `NATS: ${nats}, Redis: ${redis}, RabbitMQ: ${rabbit}`;
+}

@@ -125,7 +125,7 @@ export function registerUp(program: Command): void {
           stopped = { clean, processes: state.children.length, note };
         }
         // After the stop: no service of the deployment writes again behind the purge.
-        const { secretsDirOf } = await import("../../deployment/up.ts");
+        const { secretsDirOf } = await import("../../deployment/up-state.ts");
         const purged = purge ? await (await import("../../deployment/namespace-purge.ts")).purgeNamespace(loaded, purge, secretsDirOf(dir)) : undefined;
         if (opts.json) {
           return printJson({ dir, stopped: stopped !== undefined, ...(stopped ? { clean: stopped.clean, processes: stopped.processes } : { reason: "nothing runs" }), ...(purged && { purged }) });

@@ -1,6 +1,6 @@
 // `wms secrets init` writes identities nobody else can read, and `wms services check` tells a
 // server that refuses our credentials (E1012, AUTH) apart from one that is down (E1003, DOWN).
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -76,6 +76,32 @@ describe("wms services check with authentication on", () => {
     writeFileSync(pw, readFileSync(join(matchmaker?.dir ?? "", "redis.password")), { mode: 0o600 });
     const r2 = await runCli(["services", "check", "--json"], { env: { ...env, WMS_REDIS_USERNAME: matchmaker?.redisUser, WMS_REDIS_PASSWORD_FILE: pw } });
     expect((JSON.parse(r2.stdout) as Check).services.find((x) => x.service === "redis")?.state).toBe("up");
+  });
+
+  it("in a deployment folder holding .wms/secrets, says whose credentials were refused and how to check as the folder's operator, which then answers", async () => {
+    const deploy = join(dir, "before-up");
+    const dead = await freePort();
+    mkdirSync(join(deploy, ".wms"), { recursive: true });
+    writeFileSync(join(deploy, "wms.yaml"), JSON.stringify({ namespace: s.anonymous.names.namespace, nats: { url: s.urls.nats }, redis: { url: s.urls.redis }, rabbitmq: { url: `amqp://127.0.0.1:${dead}` } }));
+    // The servers were set up from these users, as docker compose sets its servers up from the folder's.
+    cpSync(s.secrets.dir, join(deploy, ".wms", "secrets"), { recursive: true });
+    const env = { WMS_CONFIG: undefined, WMS_NAMESPACE: undefined, WMS_NATS_URL: undefined, WMS_REDIS_URL: undefined, WMS_RABBITMQ_URL: undefined, WMS_IDENTITY_FILE: undefined };
+    const human = await runCli(["services", "check"], { cwd: deploy, env });
+    expect(human.code).toBe(1);
+    const lines = human.stdout.trim().split("\n");
+    expect(lines[0]).toBe("as wms.yaml's credentials (NATS: none, Redis: none, RabbitMQ: user guest)");
+    const next = /'WMS_IDENTITY_FILE=(\.wms\/secrets\/operator\/identity\.yaml) (?:npx )?wms services check'/;
+    expect(lines[lines.length - 1]).toMatch(/^E1012: wms\.yaml's credentials were refused, and \.wms\/secrets holds this deployment's users/);
+    expect(lines[lines.length - 1]).toMatch(next);
+    const json = JSON.parse((await runCli(["services", "check", "--json"], { cwd: deploy, env })).stdout) as Check & { identity: string; hint?: string };
+    expect(json.hint).toMatch(next);
+    // Doing what it says: the operator is admitted (it holds no RabbitMQ user; that broker is down here anyway).
+    const identity = next.exec(json.hint ?? "")?.[1] ?? "";
+    const asOperator = await runCli(["services", "check", "--json"], { cwd: deploy, env: { ...env, WMS_IDENTITY_FILE: identity } });
+    const out = JSON.parse(asOperator.stdout) as Check & { identity: string; hint?: string };
+    expect(out.identity).toBe("the operator identity in .wms/secrets/operator/identity.yaml");
+    expect(out.services.map((x) => [x.service, x.state])).toEqual([["nats", "up"], ["redis", "up"], ["rabbitmq", "down"]]);
+    expect(out.hint).toBeUndefined();
   });
 
   // Five CLI processes, one making a PKI: 13 s of the default 30 s in a loaded fresh-clone CI run.
