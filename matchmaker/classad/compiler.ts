@@ -9,7 +9,7 @@ import { builtin } from "./functions.ts";
 import { MATCH_RECORD_NAMES } from "./match-record.ts";
 import { subscript } from "./interpreter.ts";
 import { asciiLower, binary, comparison, logicalAnd, logicalOr, unary } from "./operators.ts";
-import { evalBare, evalFound, recordValue, select } from "./scope.ts";
+import { evalBare, evalFound, lexicalScope, recordValue, select } from "./scope.ts";
 import { ERROR, FALSE, TRUE, truthOf, UNDEFINED, type Value } from "./value.ts";
 
 const cache = new WeakMap<Expr, Thunk>();
@@ -256,7 +256,7 @@ function memberOfLiteralStrings(x: Thunk, items: readonly Expr[]): Thunk | null 
   const lowered = new Set(strings.map(asciiLower));
   const small = strings.length <= 8;
   const generic = builtin("member")!;
-  const listThunk: Thunk = (st) => ({ kind: "list", items, scope: st.cur });
+  const listThunk: Thunk = (st) => ({ kind: "list", items, scope: lexicalScope(st) });
   return (st) => {
     const v = x(st);
     if (v.kind === "string") {
@@ -359,7 +359,7 @@ function buildOperand(e: Expr & { type: "literal" | "attr" | "call" | "list" | "
     }
     case "list": {
       const items = e.items;
-      return (st) => ({ kind: "list", items, scope: st.cur });
+      return (st) => ({ kind: "list", items, scope: lexicalScope(st) });
     }
     case "record":
       return (st) => recordValue(st, e);

@@ -26,6 +26,13 @@ const BUDGET_CHECK_STEPS = 1024;
 
 export interface EvalState {
   cur: ClassAd | null;
+  /**
+   * The record that encloses records and lists written in the expression being evaluated, when it
+   * is not `cur`: HTCondor evaluates the elements of a list handed to a function (sum, member,
+   * join...) or projected by `.name` with the caller's current record for names, while a record or
+   * list among them keeps the record it was written in (its parent scope). Undefined: `cur`.
+   */
+  lex: ClassAd | null | undefined;
   /** The outermost record; with MY and TARGET both given it is the match record, null until built. */
   root: ClassAd | null;
   /** MY, the left ad of a match. */
@@ -92,12 +99,13 @@ export function topOf(ad: ClassAd | null): ClassAd | null {
 }
 
 export function newState(my: ClassAd | null, target: ClassAd | null, run: (e: Expr, st: EvalState) => Value): EvalState {
-  return { cur: my, root: my !== null && target !== null ? null : topOf(my), my, target, match: null, depth: 0, steps: 0, regexMs: REGEX_EVAL_BUDGET_MS, budget: null, strict: false, active: [], run };
+  return { cur: my, lex: undefined, root: my !== null && target !== null ? null : topOf(my), my, target, match: null, depth: 0, steps: 0, regexMs: REGEX_EVAL_BUDGET_MS, budget: null, strict: false, active: [], run };
 }
 
 /** Re-arms a finished state for another evaluation (saves an allocation per evaluation). */
 export function resetState(st: EvalState, my: ClassAd | null, target: ClassAd | null): EvalState {
   st.cur = my;
+  st.lex = undefined;
   st.root = target !== null && my !== null ? null : my === null || my.parent === null ? my : topOf(my);
   st.my = my;
   st.target = target;

@@ -8,7 +8,7 @@ import { arithmetic, asciiLower, asciiUpper, comparison, identical } from "./ope
 import { Parser } from "./parser.ts";
 import { naturalCompare } from "./natural-compare.ts";
 import { regexReplace, regexTest, regexValid } from "./regex.ts";
-import { evalIn } from "./scope.ts";
+import { evalElement } from "./scope.ts";
 import { convTime, currentTime, dayTime, formatTime, getField, splitTime, timeZoneOffset } from "./time-functions.ts";
 import { cInt } from "./c-time.ts";
 import { nanSign } from "./nan-sign.ts";
@@ -22,8 +22,9 @@ import {
 
 export type Builtin = (name: string, args: readonly Thunk[], st: EvalState, argExprs: readonly Expr[]) => Value;
 
+/** The list's elements as fnCall.cpp evaluates them: names resolve where the call is (evalElement). */
 function listItems(st: EvalState, list: ListValue): Value[] {
-  return list.items.map((e) => evalIn(st, e, list.scope));
+  return list.items.map((e) => evalElement(st, e, list));
 }
 
 const isType: Builtin = (name, args, st) => {
@@ -52,7 +53,7 @@ const member: Builtin = (name, args, st) => {
   if (list.kind !== "list" || x.kind === "list" || x.kind === "classad") return ERROR;
   if (!useIs && x.kind === "error") return ERROR;
   for (const item of list.items) {
-    const v = evalIn(st, item, list.scope);
+    const v = evalElement(st, item, list);
     const r = useIs ? identical(v, x) : comparison("==", v, x);
     if (r.kind === "boolean" && r.value) return TRUE;
   }
@@ -154,7 +155,7 @@ const strcat: Builtin = (name, args, st) => {
   if (isJoin && args.length > 0 && args.length <= 2) {
     const last = args[args.length - 1](st);
     if (last.kind === "list") {
-      const elems = last.items.map((e) => () => evalIn(st, e, last.scope));
+      const elems = last.items.map((e) => () => evalElement(st, e, last));
       const sep: () => Value = args.length > 1 ? () => args[0](st) : () => stringValue("");
       items = [sep, ...elems];
     }
@@ -395,7 +396,8 @@ const evalFn: Builtin = (_n, args, st) => {
   try {
     const p = Parser.forText(s.value);
     e = p.expression();
-    p.expectEnd();
+    // As parseExpr: HTCondor's full parse ignores what follows a top-level conditional.
+    if (e.type !== "ternary") p.expectEnd();
   } catch {
     return ERROR;
   }
@@ -563,7 +565,8 @@ const stringListsIntersect: Builtin = (_n, args, st) => {
 };
 
 function stringList(items: readonly string[]): Value {
-  return { kind: "list", items: items.map((x) => ({ type: "literal", value: stringValue(x) }) as Expr), scope: null };
+  // compat_classad.cpp hands back a list it owns (SetListValue of a shared pointer: SLIST_VALUE).
+  return { kind: "list", items: items.map((x) => ({ type: "literal", value: stringValue(x) }) as Expr), scope: null, shared: true };
 }
 
 /** compat_classad.cpp splitArb_func: split(s [, separators]), separators ", \t" by default; anything but strings is error. */

@@ -5,7 +5,8 @@ import type { Expr } from "./ast.ts";
 import { depthExceeded, MAX_EVAL_DEPTH, type EvalState, type Thunk } from "./eval-state.ts";
 import { builtin } from "./functions.ts";
 import { binary, logicalAnd, logicalOr, unary } from "./operators.ts";
-import { evalBare, evalIn, recordValue, select } from "./scope.ts";
+import { ClassAd } from "./classad.ts";
+import { detachedList, evalBare, evalIn, lexicalScope, recordValue, select, selectIn } from "./scope.ts";
 import { ERROR, truthOf, UNDEFINED, type Value } from "./value.ts";
 
 export function subscript(st: EvalState, base: Value, index: Value): Value {
@@ -14,14 +15,27 @@ export function subscript(st: EvalState, base: Value, index: Value): Value {
   if (base.kind === "classad" && index.kind === "string") {
     const e = base.ad.lookup(index.value.toLowerCase());
     if (!e) return UNDEFINED;
-    return select(st, base, index.value.toLowerCase());
+    return ownedCopy(selectIn(st, base, index.value.toLowerCase()));
   }
   if (base.kind === "list" && index.kind === "integer") {
-    const i = index.value;
-    if (index.exact !== undefined || i < 0 || i >= base.items.length) return ERROR;
+    // operators.cpp reads the index into a C int: 4294967296 is 0, -4294967295 is 1.
+    const i = index.exact !== undefined ? Number(BigInt.asIntN(32, index.exact)) : index.value | 0;
+    if (i < 0 || i >= base.items.length) return ERROR;
     return evalIn(st, base.items[i], base.scope);
   }
   return ERROR;
+}
+
+/**
+ * `record["name"]` is ClassAd::EvaluateAttr, whose SafetyCheck hands back a list or record as a
+ * copy the value owns, cut from every enclosing record (value.cpp MakeSelfContained): a name among
+ * the list's elements finds nothing (`[a = {x}; x = 5]["a"][0]` is undefined) and `is` tells the
+ * copy from a list written in place.
+ */
+function ownedCopy(v: Value): Value {
+  if (v.kind === "list") return { ...detachedList(v), shared: true };
+  if (v.kind === "classad") return { kind: "classad", ad: new ClassAd(v.ad.entries(), null), shared: true };
+  return v;
 }
 
 /** The tree-walker counts operator levels on the same depth counter as the compiled closures. */
@@ -93,7 +107,7 @@ function operand(e: Expr & { type: "literal" | "attr" | "call" | "list" | "recor
       return fn(e.name.toLowerCase(), args, st, e.args);
     }
     case "list":
-      return { kind: "list", items: e.items, scope: st.cur };
+      return { kind: "list", items: e.items, scope: lexicalScope(st) };
     case "record":
       return recordValue(st, e);
   }

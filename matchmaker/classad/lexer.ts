@@ -13,7 +13,7 @@ export type TokenType =
   | "(" | ")" | "[" | "]" | "{" | "}" | "," | ";" | "=" | "." | "?" | ":" | "?:"
   | "<" | "<=" | ">" | ">=" | "==" | "!=" | "=?=" | "=!=" | "is" | "isnt"
   | "+" | "-" | "*" | "/" | "%" | "!" | "~" | "&" | "|" | "^" | "&&" | "||" | "<<" | ">>" | ">>>"
-  | "eof";
+  | "eof" | "bad";
 
 export interface Token {
   readonly type: TokenType;
@@ -97,25 +97,44 @@ export class Lexer {
     return extra ? { ...t, ...extra } : t;
   };
 
+  /** A token the lexer could not read, kept until the parser consumes it (lexer.cpp's LEX_TOKEN_ERROR). */
+  private bad: ClassAdParseError | null = null;
+
   constructor(
     text: string,
-    private readonly strict = false,
+    readonly strict = false,
   ) {
-    this.src = toByteString(text);
+    // HTCondor reads its input as a C string (lexerSource.h): a NUL ends it.
+    const nul = text.indexOf("\0");
+    this.src = toByteString(nul < 0 ? text : text.slice(0, nul));
   }
 
+  /**
+   * The next token, not consumed. Text that is no token peeks as a token of type "bad", as
+   * lexer.cpp's LEX_TOKEN_ERROR, which no rule accepts: the parser fails where it consumes it.
+   */
   peek(): Token {
-    if (!this.peeked) this.peeked = this.scan();
+    if (!this.peeked) {
+      try {
+        this.peeked = this.scan();
+      } catch (e) {
+        if (!(e instanceof ClassAdParseError)) throw e;
+        this.bad = e;
+        this.peeked = { type: "bad", text: e.message, line: e.line, column: e.column };
+      }
+    }
     return this.peeked;
   }
 
   next(): Token {
     const t = this.peek();
+    if (t.type === "bad" && this.bad) throw this.bad;
     this.peeked = null;
     return t;
   }
 
   fail(message: string, at?: Token): never {
+    if (at?.type === "bad" && this.bad) throw this.bad;
     const line = at ? at.line : this.line;
     const column = at ? at.column : this.pos - this.lineStart + 1;
     throw new ClassAdParseError(line, column, message);

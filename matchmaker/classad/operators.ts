@@ -89,8 +89,10 @@ export function identical(a: Value, b: Value): Value {
     case "reltime":
       return boolValue(a.secs === (b as typeof a).secs);
     default:
-      // HTCondor: comparing lists or records, even with `is`, is an error.
-      return ERROR;
+      // operators.cpp doComparison: `is` first compares the value types, and a list written in
+      // place (LIST_VALUE) is not of the type of one that owns a copy (SLIST_VALUE: split()'s,
+      // `record["name"]`'s); two lists or records of the same type are an error even with `is`.
+      return (a as { shared?: true }).shared === (b as { shared?: true }).shared ? ERROR : FALSE;
   }
 }
 

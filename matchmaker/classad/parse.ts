@@ -19,7 +19,9 @@ export function parseExpr(text: string, opts: ParseOptions = {}): Expr {
 export function parseExprWithWarnings(text: string, opts: ParseOptions = {}): { expr: Expr; warnings: readonly ParseWarning[] } {
   const p = Parser.forText(text, opts.strict === true);
   const expr = p.expression();
-  p.expectEnd();
+  // source.cpp parseExpression checks that a full parse used all the input only on its path
+  // without '?': after a top-level conditional `c ? a : b` HTCondor ignores whatever follows.
+  if (expr.type !== "ternary") p.expectEnd();
   if (p.warnings.length > 0) warningsOf.set(expr, p.warnings);
   return { expr, warnings: p.warnings };
 }

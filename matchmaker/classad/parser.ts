@@ -192,6 +192,8 @@ export class Parser {
         args.push(this.expression());
         const sep = this.lex.next();
         if (sep.type === ")") break;
+        // source.cpp parseArgumentList: with old-ClassAd semantics ';' separates arguments too.
+        if (sep.type === ";" && !this.lex.strict) continue;
         if (sep.type !== ",") this.lex.fail(`expected ',' or ')' in the arguments of ${name.text}(), found '${sep.text}'`, sep);
       }
     }
@@ -236,6 +238,8 @@ export class Parser {
       while (t.type === ";") t = this.lex.next();
       if (t.type === "]") return { type: "record", attrs };
       if (t.type !== "ident") this.lex.fail(`expected an attribute name or ']' in the record opened at line ${open.line}, column ${open.column}, found '${t.text}'`, t);
+      // ClassAd::Insert refuses an empty name, which fails the parse.
+      if (t.text === "") this.lex.fail("an attribute name may not be empty ('')", t);
       const eq = this.lex.next();
       if (eq.type !== "=") this.lex.fail(`expected '=' after attribute name '${t.text}', found '${eq.text}'`, eq);
       const value = this.expression();

@@ -12,7 +12,7 @@ import { cInt } from "./c-time.ts";
 import { ClassAd, DETACHED } from "./classad.ts";
 import { EvaluationFailed, MAX_EVAL_DEPTH, step, type EvalState } from "./eval-state.ts";
 import { MATCH_RECORD_NAMES, matchRecord, type MatchRecord } from "./match-record.ts";
-import { classAdValue, ERROR, intValue, UNDEFINED, type Value } from "./value.ts";
+import { classAdValue, ERROR, intValue, UNDEFINED, type ListValue, type Value } from "./value.ts";
 
 
 export interface Found {
@@ -91,9 +91,9 @@ export function resolveBare(st: EvalState, ref: AttrExpr): Found | Value {
     return lookupInScope(st, root, lname) ?? UNDEFINED;
   }
   const start = st.cur;
-  // An element of a list detached by a projection has no enclosing record: HTCondor fails a bare
-  // name there (its attribute reference finds no scope to look in).
-  if (start === DETACHED) return ERROR;
+  // An element of a detached list (a projection's result, a list fetched by `record["name"]`) has
+  // no enclosing record: attrrefs.cpp FindExpr finds no scope to look in and answers undefined.
+  if (start === DETACHED) return UNDEFINED;
   if (start) {
     const r = lookupInScope(st, start, lname);
     if (r) return r;
@@ -122,13 +122,16 @@ export function evalFound(st: EvalState, f: Found): Value {
   const active = st.active;
   for (let i = 0; i < active.length; i++) if (active[i] === f.expr) return UNDEFINED;
   const saved = st.cur;
+  const savedLex = st.lex;
   active.push(f.expr);
   st.depth++;
   st.cur = f.ad;
+  st.lex = undefined;
   try {
     return st.run(f.expr, st);
   } finally {
     st.cur = saved;
+    st.lex = savedLex;
     st.depth--;
     active.pop();
   }
@@ -139,24 +142,65 @@ export function evalBare(st: EvalState, ref: AttrExpr): Value {
   return "kind" in r ? r : evalFound(st, r);
 }
 
-/** Evaluates an element expression of a list in the record the list was written in. */
+/**
+ * Evaluates an element expression of a list in the record the list was written in, as a
+ * subscript does (exprList.cpp GetValueAt: the element's parent scope becomes the current record).
+ */
 export function evalIn(st: EvalState, e: Expr, scope: ClassAd | null): Value {
   if (st.depth >= MAX_EVAL_DEPTH) throw new EvaluationFailed("list elements nested too deeply");
   if (e.type === "literal") return e.value;
   step(st);
   const saved = st.cur;
+  const savedLex = st.lex;
   if (scope) st.cur = scope;
+  st.lex = undefined;
   st.depth++;
   try {
     return st.run(e, st);
   } finally {
     st.depth--;
     st.cur = saved;
+    st.lex = savedLex;
   }
+}
+
+/**
+ * Evaluates an element of a list that a function walks (sum, avg, min, max, member, anyCompare,
+ * join, quantize, regexpMember) or a projection selects from: fnCall.cpp evaluates each element
+ * with the caller's EvalState (attrrefs.cpp gives a projection a state scoped at the caller's
+ * current record), so bare names resolve where the call is, not where the list was written:
+ * with `R = [ x = 1; z = { x } ]; x = 100`, `sum(R.z)` is 100. Records and lists among the
+ * elements keep the record the list was written in as their parent.
+ */
+export function evalElement(st: EvalState, e: Expr, list: ListValue): Value {
+  if (e.type === "literal") return e.value;
+  step(st);
+  const savedLex = st.lex;
+  st.lex = list.scope;
+  try {
+    return st.run(e, st);
+  } finally {
+    st.lex = savedLex;
+  }
+}
+
+/** The record enclosing records and lists written in the expression being evaluated (see EvalState.lex). */
+export function lexicalScope(st: EvalState): ClassAd | null {
+  const s = st.lex !== undefined ? st.lex : st.cur;
+  return s;
 }
 
 /** `base.name` once `base` is evaluated: a record lookup, or a projection over a list. */
 export function select(st: EvalState, base: Value, lname: string): Value {
+  if (base.kind === "undefined") return UNDEFINED;
+  // A record value that owns its copy (SCLASSAD_VALUE, from `record["name"]`) is released by
+  // attrrefs.cpp FindExpr before the name is looked up in it: the lookup finds nothing.
+  if (base.kind === "classad" && base.shared === true) return UNDEFINED;
+  return selectIn(st, base, lname);
+}
+
+/** `base.name` or `base["name"]` on a record, a projection on a list. */
+export function selectIn(st: EvalState, base: Value, lname: string): Value {
   if (base.kind === "undefined") return UNDEFINED;
   if (base.kind === "classad") {
     const r = lookupInScope(st, base.ad, lname);
@@ -167,7 +211,7 @@ export function select(st: EvalState, base: Value, lname: string): Value {
     const items: Expr[] = [];
     for (const item of base.items) {
       step(st);
-      const v = evalIn(st, item, base.scope);
+      const v = evalElement(st, item, base);
       items.push(literalOf(select(st, v, lname)));
     }
     return { kind: "list", items, scope: null };
@@ -191,9 +235,9 @@ function literalOf(v: Value): Expr {
  * A projection detaches the lists it returns: HTCondor sets the projected list's parent scope to
  * none, and ExprList passes that down to every element, nested lists and records included. A
  * record among them no longer sees the records around it (`{ [k = l] }.k[0].w` with
- * `l = { [w = z] }; z = 4` is `{ undefined }`), and a bare name among them fails (error).
+ * `l = { [w = z] }; z = 4` is `{ undefined }`), and a bare name among them is undefined.
  */
-function detachedList(v: Value & { kind: "list" }): Value {
+export function detachedList(v: Value & { kind: "list" }): ListValue {
   if (v.scope === DETACHED) return v;
   const items = v.items.map((e): Expr => {
     if (e.type !== "literal") return e;
@@ -207,5 +251,6 @@ function detachedList(v: Value & { kind: "list" }): Value {
 
 /** A record literal becomes a ClassAd whose enclosing scope is the record being evaluated (none in a detached list). */
 export function recordValue(st: EvalState, rec: Expr & { type: "record" }): Value {
-  return classAdValue(ClassAd.fromRecord(rec, st.cur === DETACHED ? null : st.cur));
+  const enclosing = lexicalScope(st);
+  return classAdValue(ClassAd.fromRecord(rec, enclosing === DETACHED ? null : enclosing));
 }

@@ -12,9 +12,15 @@ export interface IntegerValue { readonly kind: "integer"; readonly value: number
 /** `negNaN`: a NaN's sign bit, which HTCondor's printf shows (nan-sign.ts); present only on negative NaNs. */
 export interface RealValue { readonly kind: "real"; readonly value: number; readonly negNaN?: true }
 export interface StringValue { readonly kind: "string"; readonly value: string }
-/** `scope` is the record the list was written in; its elements resolve names there. */
-export interface ListValue { readonly kind: "list"; readonly items: readonly Expr[]; readonly scope: ClassAd | null }
-export interface ClassAdValue { readonly kind: "classad"; readonly ad: ClassAd }
+/**
+ * `scope` is the record the list was written in: a subscript evaluates an element there, and records
+ * and lists among the elements are enclosed by it. `shared` marks HTCondor's SLIST_VALUE, a list value
+ * that owns a copy (split() results, a list fetched by `record["name"]`), which `is` tells from a
+ * list written in place (value.h types; operators.cpp compares the types first).
+ */
+export interface ListValue { readonly kind: "list"; readonly items: readonly Expr[]; readonly scope: ClassAd | null; readonly shared?: true }
+/** `shared` marks HTCondor's SCLASSAD_VALUE, a record value that owns a copy (`record["name"]`). */
+export interface ClassAdValue { readonly kind: "classad"; readonly ad: ClassAd; readonly shared?: true }
 /** HTCondor's ABSOLUTE_TIME_VALUE: seconds since the epoch (UTC) and the zone's offset, seconds east of Greenwich. */
 export interface AbsTimeValue { readonly kind: "abstime"; readonly secs: number; readonly offset: number }
 /** HTCondor's RELATIVE_TIME_VALUE: a duration in seconds (a double). */

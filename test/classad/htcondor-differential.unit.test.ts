@@ -190,17 +190,87 @@ const GROUPS: readonly Group[] = [
     ],
   },
   // A projection detaches the lists it returns, down to the elements of nested lists: a record
-  // among them no longer sees the records around it, a bare name among them is error.
+  // among them no longer sees the records around it, and a bare name among them finds no record to
+  // look in (attrrefs.cpp FindExpr: no current scope is EVAL_UNDEF), so it is undefined.
   {
     my: "[ l = { [w = z] }; m = { z, 1 }; n = { { [w = z] } }; z = 4 ]",
     cases: [
       ["{ [k = l] }.k[0].w", "{ undefined }"],
       ["{ [k = n] }.k[0][0].w", "{ undefined }"],
-      ["{ [k = m] }.k[0][0]", "error"],
+      ["{ [k = m] }.k[0][0]", "undefined"],
       ["{ [k = m] }.k[0][1]", "1"],
       ["size({ [k = m] }.k[0])", "2"],
       ["l[0].w", "4"],
       ["m[0]", "4"],
+    ],
+  },
+  // A function that walks a list (fnCall.cpp sumAvg, minMax, testMember, listCompare, strCat for
+  // join, doMath2 for quantize, matchPatternMember) evaluates each element with the caller's
+  // EvalState, and a projection (attrrefs.cpp FindExpr) with a state scoped at the caller's current
+  // record: names among the elements resolve where the call is (MY, then TARGET), not in the record
+  // the list was written in. A subscript (exprList.cpp GetValueAt) evaluates the element in the
+  // record the list was written in, and a record among the elements keeps that record as its parent.
+  // `record["name"]` is ClassAd::EvaluateAttr, whose SafetyCheck returns a list or record as a copy
+  // cut from every enclosing record (value.cpp MakeSelfContained, SLIST_VALUE / SCLASSAD_VALUE):
+  // names among its elements find nothing, `is` compares the value types first (operators.cpp
+  // doComparison), and attrrefs.cpp releases such a record before `.name` looks in it (undefined).
+  // A list index is read into a C int (operators.cpp: 4294967296 is 0).
+  {
+    my: "[ A = 1; x = 100; R = [ x = 1; z = { x, A }; w = { [ v = x ] } ] ]",
+    target: "[ A = 10; x = 1000; OnlyT = 5; TL = { A, x, OnlyT } ]",
+    cases: [
+      ["sum(R.z)", "101"],
+      ["avg(R.z)", "5.050000000000000E+01"],
+      ["max(R.z)", "100"],
+      ["member(100, R.z)", "true"],
+      ["identicalMember(100, R.z)", "true"],
+      ["anyCompare(\"==\", R.z, 100)", "true"],
+      ["join(\",\", R.z)", "\"100,1\""],
+      ["quantize(3, R.z)", "100"],
+      ["regexpMember(\"^100$\", { string(x) })", "true"],
+      ["R.z[0]", "1"],
+      ["R.w.v", "{ 1 }"],
+      ["sum(R.w.v)", "1"],
+      ["[ a = { r }; r = [ foo = 2 ] ].a.foo", "{ undefined }"],
+      ["sum(TARGET.TL)", "106"],
+      ["join(\"+\", TARGET.TL)", "\"1+100+5\""],
+      ["TARGET.TL[1]", "1000"],
+      ["[ a = { x }; x = 5 ][\"a\"][0]", "undefined"],
+      ["sum([ a = { x }; x = 5 ][\"a\"])", "100"],
+      ["[ a = [ b = parent.x ]; x = 5 ][\"a\"][\"b\"]", "undefined"],
+      ["[ a = [ b = x; x = 6 ]; x = 5 ][\"a\"][\"b\"]", "6"],
+      ["[ a = [ b = 6 ] ][\"a\"].b", "undefined"],
+      ["R[\"z\"] is R.z", "false"],
+      ["R[\"z\"] isnt R.z", "true"],
+      ["R[\"z\"] is R[\"z\"]", "error"],
+      ["R.z is R.z", "error"],
+      ["{ [ k = { x } ] }.k[0][0]", "undefined"],
+      ["{ 1, 2 }[4294967296]", "1"],
+      ["{ 1, 2 }[-4294967295]", "2"],
+      ["{ 1, 2 }[2147483648]", "error"],
+    ],
+  },
+  // source.cpp: with old-ClassAd semantics ';' also separates function arguments; a full parse is
+  // checked for trailing input only when the expression has no top-level '?:' (after one, HTCondor
+  // ignores the rest, unreadable tokens included); ClassAd::Insert refuses an empty attribute name;
+  // the lexer reads its input as a C string, so a NUL ends it (lexerSource.h).
+  {
+    cases: [
+      ["strcat(\"a\"; \"b\"; \"c\")", "\"abc\""],
+      ["size({1; 2})", "parse error"],
+      ["strcat(\"a\";)", "parse error"],
+      ["1 ? 2 : 3 4", "2"],
+      ["x ? 1 : 2 ) ] junk", "undefined"],
+      ["1 ? 2 : 3 @", "2"],
+      ["1 ? 2 : 3 /* never closed", "2"],
+      ["(1 ? 2 : 3) 4", "parse error"],
+      ["1 4", "parse error"],
+      ["eval(\"1 ? 2 : 3 4\")", "2"],
+      ["[ '' = 1 ]", "parse error"],
+      ["[ a = 1; '' = 2 ]", "parse error"],
+      ["[ a = 1 ? 2 : 3 4 ]", "parse error"],
+      ["1 + 2\u0000junk", "3"],
+      ["\"ab\u0000c\"", "parse error"],
     ],
   },
 ];
