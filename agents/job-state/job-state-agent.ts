@@ -53,14 +53,22 @@ export async function applyStateReport(d: JobStateDeps, r: StateReport, ctx: Pic
   // lease token must carry that attempt's signature (the token alone travels in envelopes and
   // heartbeats others can see). One naming anything else is refused by the fence below, unsigned or not.
   if (r.attempt === job.attempt && r.lockToken === job.leaseToken) requireAttemptSignature(r, job);
-  // A redelivered failure whose retry was recorded but maybe not queued (the agent died in
-  // between): queue it again. enqueue() skips a job id already waiting, so this cannot double it.
-  if (ctx.redelivered && r.state === "failed" && job.state === "activated" && job.attempt === r.attempt + 1) {
+  // A redelivered report (an agent died after applying it, before its ack) of an attempt that its own
+  // pilot's failure report ended: that failure was applied, and this is it or a report from before
+  // it. It changes nothing, and it is no stale update either: refusing it would count an E1904 no
+  // pilot sent and dead-letter a report that was applied. One lease expiry ended is `lost`, not
+  // reported, so a lost pilot's late reports still go to the fence below and are refused.
+  if (ctx.redelivered && r.attempt < job.attempt) {
     const ended = await d.jobs.checkFence(r.jobId, fence, { endedReportedOk: true });
     if (ended.verdict !== "ended") return "stale";
     requireAttemptSignature(r, ended);
-    await d.dispatch.enqueue([job.spec]);
-    return "repaired";
+    // A failure whose retry was recorded but maybe not queued (the agent died in between): queue it
+    // again. enqueue() skips a job id already waiting, so this cannot double it.
+    if (r.state === "failed" && job.state === "activated" && job.attempt === r.attempt + 1) {
+      await d.dispatch.enqueue([job.spec]);
+      return "repaired";
+    }
+    return "ignored";
   }
   const move = (to: JobState, from: readonly JobState[], patch: JobPatch = {}): Promise<TransitionResult> => d.jobs.transition(r.jobId, to, from, patch, Date.now(), job.taskId, undefined, fence);
   let t: TransitionResult;

@@ -5,6 +5,21 @@
 // (or "you no longer hold this job") reaches that job alone. Each job's entry carries a MAC made
 // with the attempt's heartbeat key, which the matchmaker sent this pilot alone (encrypted to its
 // key): the lease token, which other pilots can read, renews nothing by itself.
+//
+// Two faults would otherwise let a payload run on after its lease lapsed, while the matchmaker hands
+// the job to another pilot (the payload then runs twice, and the two stage their outputs to the same
+// place):
+// - A clock minutes off. A heartbeat's `sentAt` must be within the matchmaker's freshness window of
+//   its clock, so it is stamped on the matchmaker's clock as the pilot last saw it: the `issuedAt`
+//   of the newest envelope plus the monotonic time since it came, whatever the node's wall clock says.
+// - A lease that cannot be renewed: the pilot's NATS connection is down (its link, or the servers),
+//   or the matchmaker answers but refuses to renew. The matchmakers' lease checks run on Redis and go
+//   on, so the lease lapses; the pilot, measuring on its monotonic clock from the last beat that was
+//   renewed, stops the payload (MATCH_LOCK_LOST) just before it can (`fenceAtMs`). Beats that merely
+//   go unanswered on a live connection (no matchmaker up, one too slow) do not count: while no
+//   matchmaker runs nobody checks leases, and the checker that comes back adds that time to every
+//   lease (jobs/README.md, "Lease and holding checks").
+import { performance } from "node:perf_hooks";
 import type { NatsConnection } from "nats";
 import { ERR, HeartbeatBatch, HeartbeatBatchReply, SCHEMA_VERSION, type HeartbeatJob, type WireNames } from "../../schemas/index.ts";
 import type { Logger } from "../../platform/logger.ts";
@@ -18,6 +33,10 @@ export interface PilotHeartbeatsOptions {
   readonly pilotId: string;
   readonly site: string;
   readonly intervalMs: number;
+  /** The deployment's lease (`jobs.leaseSec`): with it, a job whose lease cannot be renewed is stopped before it lapses. */
+  readonly leaseMs?: number;
+  /** The payload's SIGTERM-to-SIGKILL grace: the stop comes that much before the lease lapses (at most a quarter of the lease). */
+  readonly killGraceMs?: number;
   readonly logger?: Logger;
 }
 
@@ -46,6 +65,12 @@ interface Entry {
   readonly job: TrackedJob;
   state: HeartbeatState;
   stopped: boolean;
+  /** Monotonic ms when the last beat that renewed the lease was sent (when the job joined, just after its claim, at first). */
+  renewedAt: number;
+  /** The matchmaker's last answer for this job refused to renew it (a clock outside the window, a bad MAC). */
+  refused: boolean;
+  /** Stopped for an unrenewable lease (`onLockLost` called once). */
+  fenced: boolean;
   settleHolding: (ok: boolean) => void;
   readonly holding: Promise<boolean>;
 }
@@ -56,18 +81,53 @@ const encoder = new TextEncoder();
 export class PilotHeartbeats {
   private readonly jobs = new Map<string, Entry>();
   private timer: NodeJS.Timeout | undefined;
+  private fenceTimer: NodeJS.Timeout | undefined;
   private inFlight: Promise<void> | undefined;
   private again = false;
+  /** The matchmaker's clock as last seen: an envelope's `issuedAt` and the monotonic time it came. */
+  private matchmakerClock: { readonly at: number; readonly mono: number } | undefined;
+  private disconnected = false;
 
-  constructor(private readonly o: PilotHeartbeatsOptions) {}
+  constructor(private readonly o: PilotHeartbeatsOptions) {
+    void (async () => {
+      for await (const s of o.nc.status()) {
+        if (s.type === "disconnect") this.disconnected = true;
+        else if (s.type === "reconnect") this.disconnected = false;
+      }
+    })().catch(() => undefined);
+  }
+
+  /** The matchmaker's clock, from a verified envelope's `issuedAt` (which came just now). */
+  syncClock(issuedAt: number): void {
+    this.matchmakerClock = { at: issuedAt, mono: performance.now() };
+  }
+
+  /** Now on the matchmaker's clock (the node's own before any envelope came). */
+  now(): number {
+    const c = this.matchmakerClock;
+    return c === undefined ? Date.now() : Math.round(c.at + performance.now() - c.mono);
+  }
+
+  /**
+   * How long a lease may go unrenewed before its job is stopped: the lease less the kill grace and a
+   * check's period, so the payload is gone when the lease lapses; never less than 3/4 of the lease.
+   */
+  private fenceAtMs(leaseMs: number): number {
+    return leaseMs - Math.min((this.o.killGraceMs ?? 5000) + this.fencePeriodMs(), leaseMs / 4);
+  }
+
+  private fencePeriodMs(): number {
+    return Math.min(this.o.intervalMs, 1000);
+  }
 
   /** A claimed job joins the heartbeat; it beats at once, so its lease is renewed from claim time. */
   track(job: TrackedJob): JobHeartbeat {
     let settleHolding: (ok: boolean) => void = () => undefined;
     const holding = new Promise<boolean>((resolve) => (settleHolding = resolve));
-    const entry: Entry = { job, state: "starting", stopped: false, settleHolding, holding };
+    const entry: Entry = { job, state: "starting", stopped: false, renewedAt: performance.now(), refused: false, fenced: false, settleHolding, holding };
     this.jobs.set(job.jobId, entry);
     this.timer ??= setInterval(() => this.beat(), this.o.intervalMs);
+    if (this.o.leaseMs !== undefined) this.fenceTimer ??= setInterval(() => this.fence(), this.fencePeriodMs());
     this.beat();
     return {
       setState: (s) => {
@@ -82,10 +142,32 @@ export class PilotHeartbeats {
         if (this.jobs.get(job.jobId) === entry) this.jobs.delete(job.jobId);
         if (this.jobs.size === 0 && this.timer) {
           clearInterval(this.timer);
+          clearInterval(this.fenceTimer);
           this.timer = undefined;
+          this.fenceTimer = undefined;
         }
       },
     };
+  }
+
+  /**
+   * Stops each job whose lease may lapse before the pilot can renew it. A job whose payload ended
+   * (`holding`) is never requeued by lease expiry, so only jobs before that are stopped.
+   */
+  private fence(): void {
+    const leaseMs = this.o.leaseMs;
+    if (leaseMs === undefined) return;
+    const now = performance.now();
+    for (const e of this.jobs.values()) {
+      if (e.stopped || e.fenced || e.state === "holding") continue;
+      const unrenewedMs = now - e.renewedAt;
+      if (unrenewedMs < this.fenceAtMs(leaseMs) || !(this.disconnected || e.refused)) continue;
+      e.fenced = true;
+      const why = this.disconnected ? "the pilot's NATS connection is down" : "the matchmaker refuses to renew it";
+      const reason = `the lease of job ${e.job.jobId} was not renewed for ${(unrenewedMs / 1000).toFixed(1)} s (${why}); it lapses after ${leaseMs / 1000} s and the job goes to another pilot, so the payload is stopped here`;
+      this.o.logger?.warn({ jobId: e.job.jobId, code: ERR.MATCH_LOCK_LOST }, reason);
+      e.job.onLockLost(reason);
+    }
   }
 
   /** One beat at a time; a beat asked for while one is out goes right after it, with the states then. */
@@ -107,7 +189,8 @@ export class PilotHeartbeats {
   private async beatOnce(): Promise<void> {
     const o = this.o;
     const sent = [...this.jobs.values()].map((e) => ({ entry: e, state: e.state }));
-    const sentAt = Date.now();
+    const sentMono = performance.now();
+    const sentAt = this.now();
     const msg: HeartbeatBatch = {
       schemaVersion: SCHEMA_VERSION,
       pilotId: o.pilotId,
@@ -137,6 +220,8 @@ export class PilotHeartbeats {
     sent.forEach(({ entry, state }, i) => {
       const r = reply.jobs[i];
       if (entry.stopped || !r || r.jobId !== entry.job.jobId) return;
+      entry.refused = r.status === "error";
+      if (r.status === "ok") entry.renewedAt = Math.max(entry.renewedAt, sentMono);
       if (r.status === "ok" && state === "holding") entry.settleHolding(true);
       if (r.status === "cancelled") entry.job.onCancel(r.reason);
       else if (r.status === "error" && (r.code === ERR.MATCH_LOCK_LOST || r.code === ERR.JOB_STALE_UPDATE)) {

@@ -9,6 +9,8 @@ export interface JobContext {
   readonly pilotId: string;
   readonly lockToken: string;
   readonly submitterDn: string;
+  /** The clock state reports are stamped on (the matchmaker's as the pilot sees it); default Date.now. */
+  readonly now?: () => number;
 }
 
 const reportId = (kind: string): string => `${kind}-${randomUUID()}`;
@@ -28,7 +30,7 @@ export function stateReport(c: JobContext, state: "starting" | "running" | "fini
     ...(extra.errorCode !== undefined ? { errorCode: extra.errorCode } : {}),
     ...(extra.message !== undefined ? { message: extra.message.slice(0, 4096) } : {}),
     ...(extra.outputs !== undefined ? { outputs: extra.outputs } : {}),
-    at: Date.now(),
+    at: c.now?.() ?? Date.now(),
   };
 }
 

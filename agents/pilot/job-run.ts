@@ -99,6 +99,9 @@ export async function runMatchedJob(envelope: MatchEnvelope, d: JobRunDeps): Pro
   }
 
   const job = body.job;
+  // The matchmaker's clock, which this pilot's heartbeats and state reports are stamped on (a node's
+  // clock minutes off would have its heartbeats refused as stale and its times shown in the future).
+  d.heartbeats.syncClock(body.issuedAt);
   // Only this pilot can open the attempt's heartbeat key (the envelope verified, so the matchmaker
   // made it); without it no heartbeat of ours would renew the lease.
   let heartbeatKey: string;
@@ -113,7 +116,7 @@ export async function runMatchedJob(envelope: MatchEnvelope, d: JobRunDeps): Pro
   // From here every report about this attempt is signed with the pilot's report key, which the
   // matchmaker bound to the attempt (body.reportKey); the release comes after the last of them.
   const unbind = d.reports.bindAttempt?.(job.jobId, job.attempt, body.lockToken);
-  const ctx: JobContext = { job, pilotId: d.pilotId, lockToken: body.lockToken, submitterDn: body.submitterDn };
+  const ctx: JobContext = { job, pilotId: d.pilotId, lockToken: body.lockToken, submitterDn: body.submitterDn, now: () => d.heartbeats.now() };
   const jobDir = path.join(d.jobsDir, `${job.jobId}.${job.attempt}`);
   const outputsDir = path.join(jobDir, OUTPUTS_DIR);
   let failure: WmsError | undefined;
@@ -122,6 +125,9 @@ export async function runMatchedJob(envelope: MatchEnvelope, d: JobRunDeps): Pro
   let supervised: ReturnType<typeof supervise> | undefined;
   let renewTimer: NodeJS.Timeout | undefined;
   let tails: ReturnType<typeof payloadTails> | undefined;
+  // Set when this pilot no longer holds the job (its heartbeat said so, or the lease could not be
+  // renewed): a payload not started yet must not start.
+  let lockLost: string | undefined;
   const credReq = { oneTimeKey: "", userDn: body.submitterDn, jobId: job.jobId, pilotId: d.pilotId, attempt: job.attempt, signal: d.signal };
 
   const heartbeat = d.heartbeats.track({
@@ -130,7 +136,10 @@ export async function runMatchedJob(envelope: MatchEnvelope, d: JobRunDeps): Pro
     lockToken: body.lockToken,
     heartbeatKey,
     onCancel: (reason) => supervised?.kill(ERR.PAYLOAD_CANCELLED, reason),
-    onLockLost: (reason) => supervised?.kill(ERR.MATCH_LOCK_LOST, reason),
+    onLockLost: (reason) => {
+      lockLost ??= reason;
+      supervised?.kill(ERR.MATCH_LOCK_LOST, reason);
+    },
   });
   await send(stateReport(ctx, "starting"));
 
@@ -149,6 +158,7 @@ export async function runMatchedJob(envelope: MatchEnvelope, d: JobRunDeps): Pro
     d.logger?.info({ jobId: job.jobId, attempt: job.attempt, inputs: staged.length }, "inputs staged in");
     if (d.signal?.aborted) throw new WmsError(ERR.PILOT_PREEMPTED, "the batch system preempted the pilot before the payload started");
 
+    if (lockLost !== undefined) throw new WmsError(ERR.MATCH_LOCK_LOST, lockLost);
     const launcher = chooseLauncher(d.site, d.switchLauncher);
     const env = payloadEnvironment({ job, jobDir, outputsDir, inputs: staged.map((s) => s.localPath), proxyPath: proxyPathOf(jobDir), pilotId: d.pilotId, path: d.payloadPath });
     launched = await launcher({ job, lockToken: body.lockToken, submitterDn: body.submitterDn, pilotId: d.pilotId, site: d.site, jobDir, env, proxyPem: proxy.proxyPem, pilotSecretsDir: d.secretsDir, node: d.node });

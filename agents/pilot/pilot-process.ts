@@ -82,6 +82,7 @@ export async function runPilotProcess(o: PilotProcessOptions): Promise<PilotSumm
       maxBackoffSec: o.maxBackoffSec,
       maxUnansweredSec: o.maxUnansweredSec,
       heartbeatSec: config.jobs.heartbeatSec,
+      leaseSec: config.jobs.leaseSec,
       pilotCert: o.pilotCert,
       switchLauncher: identitySwitchLauncher({ site, trust, mapper, audit }),
       census: natsCensus(nc, names, { queue: o.queue, factoryId: o.factoryId, repeatMs: (o.censusSec ?? 30) * 1000, token: o.token }),

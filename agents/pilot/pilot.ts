@@ -52,6 +52,12 @@ export interface PilotOptions {
   /** Stop after this many jobs (default: no limit). */
   readonly maxJobs?: number;
   readonly heartbeatSec?: number;
+  /**
+   * The deployment's lease (`jobs.leaseSec`): a job whose lease the pilot cannot renew (its NATS
+   * connection down, renewals refused) is stopped before it lapses, since the job then goes to another
+   * pilot (job-heartbeat.ts). Unset: never stopped for that.
+   */
+  readonly leaseSec?: number;
   readonly memoryPollMs?: number;
   readonly killGraceMs?: number;
   readonly renewMarginSec?: number;
@@ -216,7 +222,16 @@ export async function runPilot(options: PilotOptions): Promise<PilotSummary> {
   };
 
   const heartbeatMs = (o.heartbeatSec ?? 60) * 1000;
-  const heartbeats = new PilotHeartbeats({ nc: o.nc, names: o.names, pilotId, site: o.site.name, intervalMs: heartbeatMs, logger: log });
+  const heartbeats = new PilotHeartbeats({
+    nc: o.nc,
+    names: o.names,
+    pilotId,
+    site: o.site.name,
+    intervalMs: heartbeatMs,
+    ...(o.leaseSec !== undefined && { leaseMs: o.leaseSec * 1000 }),
+    killGraceMs: o.killGraceMs ?? 5000,
+    logger: log,
+  });
   census("starting");
   const { pilotDir, secretsDir, jobsDir } = await preparePilotDir(o, pilotId);
   claimPilotDir(pilotDir);

@@ -161,9 +161,10 @@ export interface PilotStage {
   executions(): Map<string, number>;
   /**
    * Starts a real `wms pilot` process as the factory does (its own token, in its own process group,
-   * reading the stage's wms.yaml); `stop()` kills the groups of those still running.
+   * reading the stage's wms.yaml); `stop()` kills the groups of those still running. `env` is laid
+   * over its environment last (a pilot reaching NATS through a proxy the test cuts, a skewed clock).
    */
-  spawnPilot(pilotId: string, site?: string): Promise<ChildProcess>;
+  spawnPilot(pilotId: string, site?: string, env?: Readonly<Record<string, string>>): Promise<ChildProcess>;
   /** What a spawned pilot wrote (its log lines and exit summary) so far. */
   pilotOutput(pilotId: string): string;
   /** With `matchmakerProcesses`: kills every matchmaker process (SIGKILL, a crash) and waits for them to end. */
@@ -387,8 +388,8 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
     shellJobs: (j) => Array.from({ length: j.count }, (_, i) => shellJob({ taskId: j.taskId, name: j.name, script: j.script, index: i, ...(j.sites?.length ? { site: j.sites[i % j.sites.length] } : {}) })),
     shellJob,
     executions,
-    async spawnPilot(pilotId, site = o.site) {
-      const child = spawnWms(pilotId, ["pilot", "--site", site, "--work-dir", workdir, "--pilot-id", pilotId, "--max-empty", String(o.pilotMaxEmpty ?? 20), "--max-backoff", "0.2", "--json"], childEnv("pilot", { WMS_PILOT_TOKEN: await token(1000, site), ...(o.services?.pilotRabbitmq ? { WMS_RABBITMQ_URL: o.services.pilotRabbitmq } : {}) }));
+    async spawnPilot(pilotId, site = o.site, env = {}) {
+      const child = spawnWms(pilotId, ["pilot", "--site", site, "--work-dir", workdir, "--pilot-id", pilotId, "--max-empty", String(o.pilotMaxEmpty ?? 20), "--max-backoff", "0.2", "--json"], childEnv("pilot", { WMS_PILOT_TOKEN: await token(1000, site), ...(o.services?.pilotRabbitmq ? { WMS_RABBITMQ_URL: o.services.pilotRabbitmq } : {}), ...env }));
       pilots.push(child);
       return child;
     },

@@ -1,0 +1,117 @@
+// A pilot whose leases cannot be renewed while its payload runs, though its reports still flow over
+// RabbitMQ: the lease lapses, the matchmaker hands the job to another pilot as a new attempt, and if
+// the first payload ran on it would run twice (and stage its outputs over the second's).
+// - Cut off: the pilot's NATS connection goes through a proxy the test closes (a node's link, a
+//   firewall) while the payload runs. The pilot sees its connection down and its lease unrenewed,
+//   and stops the payload before the lease can lapse: the job runs once, as attempt 2 elsewhere.
+// - Skewed clock: the pilot's wall clock is 2 minutes ahead of the matchmaker's (an NTP-less node).
+//   Its heartbeats are stamped on the matchmaker's clock (from the envelope it was handed), so they
+//   stay inside the freshness window and renew the lease: the job runs once, as attempt 1.
+// Every payload appends a line to the execution log when it ends, so a second run is seen.
+import type { ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ERR } from "../../schemas/index.ts";
+import { startPilotStage, type PilotStage } from "../support/pilot-stage.ts";
+import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.ts";
+import { runCli } from "../support/run-cli.ts";
+import { roleEnv } from "../support/test-roles.ts";
+
+const USER_DN = "/DC=org/DC=pilot-wms/OU=People/CN=Cut Off Pilot";
+const SITE = "CUT_OFF";
+const LEASE_SEC = 4;
+const CLOCK_OFFSET = pathToFileURL(fileURLToPath(new URL("../support/clock-offset.mjs", import.meta.url))).href;
+
+let stage: PilotStage;
+let proxy: TcpProxy | undefined;
+
+beforeAll(async () => {
+  stage = await startPilotStage({
+    label: "cutoff",
+    site: SITE,
+    userDn: USER_DN,
+    // A second pilot polls for the requeued job for up to ~40 s instead of leaving after 4 s of empty adverts.
+    pilotMaxEmpty: 200,
+    config: { jobs: { heartbeatSec: 0.5, leaseSec: LEASE_SEC, leaseCheckSec: 0.5 }, matchmaker: { nomatchBackoffSec: 0.2 } },
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await stage?.stop();
+  await proxy?.stop();
+}, 60_000);
+
+interface JobShow {
+  state: string;
+  attempt: number;
+  attempts: Array<{ attempt: number; pilotId: string; code: number | null; message: string }>;
+  timings: { startedAt: number | null; endedAt: number | null };
+}
+
+async function jobShow(jobId: string): Promise<JobShow> {
+  const r = await runCli(["job", "show", jobId, "--json"], { env: { ...roleEnv("operator"), WMS_CONFIG: stage.configFile } });
+  expect(r.stderr).toBe("");
+  return JSON.parse(r.stdout) as JobShow;
+}
+
+const LOGGED = 'echo "$WMS_JOB_ID $WMS_ATTEMPT $WMS_PILOT_ID" >> "$LOG"; echo ok > "$WMS_OUTPUT_DIR/out.txt"';
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function killPilots(...pilots: ChildProcess[]): Promise<void> {
+  const live = pilots.filter((p) => p.exitCode === null && p.signalCode === null);
+  const ended = live.map((p) => new Promise<void>((r) => p.once("exit", () => r())));
+  for (const p of live) process.kill(-(p.pid as number), "SIGKILL");
+  await Promise.all(ended);
+}
+
+describe("a pilot that cannot renew its lease while its payload runs", () => {
+  it("cut off from NATS, stops its payload before the lease lapses; the job runs once, as attempt 2 on another pilot", async () => {
+    const nats = new URL(stage.loaded.config.nats.url.split(",")[0] as string);
+    proxy = await startTcpProxy(nats.hostname, Number(nats.port || 4222));
+    const proxied = new URL(nats.href);
+    proxied.port = String(proxy.port);
+    const taskId = `t${randomBytes(4).toString("hex")}`;
+    // Longer than the lease by far: the payload is still running when the lease would lapse.
+    const job = stage.shellJob({ taskId, name: "cutoff", script: `sleep 8; ${LOGGED}` });
+    await stage.enqueue(job);
+    const cut = await stage.spawnPilot("pilot-cut", SITE, { WMS_NATS_URL: proxied.href.replace(/\/$/, "") });
+    const pilots = [cut];
+    // Whatever the outcome, neither pilot stays to take the next test's job.
+    try {
+      await expect.poll(async () => (await stage.store.getJob(job.jobId))?.state, { timeout: 30_000, interval: 100 }).toBe("running");
+      const runningAt = Date.now();
+      await proxy.stop();
+      pilots.push(await stage.spawnPilot("pilot-next"));
+
+      await expect.poll(async () => (await stage.store.getJob(job.jobId))?.state, { timeout: 45_000, interval: 200 }).toBe("finished");
+      // Long enough for the first payload to have ended and logged, had it been left running.
+      const left = runningAt + 8_000 + 3_000 - Date.now();
+      if (left > 0) await sleep(left);
+      expect(stage.executions().get(job.jobId), "the payload ran more than once").toBe(1);
+      const show = await jobShow(job.jobId);
+      expect(show.state).toBe("finished");
+      expect(show.attempts.map((a) => [a.attempt, a.pilotId, a.code])).toEqual([
+        [1, "pilot-cut", ERR.MATCH_LOCK_LOST],
+        [2, "pilot-next", null],
+      ]);
+      expect(show.attempts[0]?.message).toContain("lease");
+    } finally {
+      await killPilots(...pilots);
+    }
+  }, 60_000);
+
+  it("with its clock 2 minutes ahead, keeps its lease; the job runs once, as attempt 1", async () => {
+    const taskId = `t${randomBytes(4).toString("hex")}`;
+    const job = stage.shellJob({ taskId, name: "skewed", script: `sleep 6; ${LOGGED}` });
+    await stage.enqueue(job);
+    await stage.spawnPilot("pilot-skewed", SITE, { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --import ${CLOCK_OFFSET}`.trim(), WMS_TEST_CLOCK_OFFSET_MS: String(120_000) });
+    await expect.poll(async () => (await stage.store.getJob(job.jobId))?.state, { timeout: 45_000, interval: 200 }).toMatch(/^(finished|failed)$/);
+    expect(stage.executions().get(job.jobId), "the payload ran more than once").toBe(1);
+    const show = await jobShow(job.jobId);
+    expect(show.state).toBe("finished");
+    expect(show.attempts.map((a) => [a.attempt, a.pilotId, a.code])).toEqual([[1, "pilot-skewed", null]]);
+    // Its times are the deployment's, not 2 minutes in the future.
+    expect(show.timings.endedAt).toBeLessThanOrEqual(Date.now());
+  }, 60_000);
+});
