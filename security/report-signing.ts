@@ -12,6 +12,7 @@
 // separating contexts). The verifier re-serialises the parsed report, so the signer must send
 // `JSON.stringify(report)` of the same object it signed (what ReportPublisher and the spool do).
 import { createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
+import { LRUCache } from "lru-cache";
 import type { Report } from "../schemas/index.ts";
 
 const CONTEXT = "pilot-wms report v1\n";
@@ -52,8 +53,9 @@ export function signReport<R extends SignableReport>(report: R, key: KeyObject):
  * Parsing an SPKI costs about as much as a verification, and one key signs every report of a
  * pilot's jobs: the key objects are kept, a bounded number of them.
  */
-const keyCache = new Map<string, KeyObject>();
 const KEY_CACHE_MAX = 20_000;
+// The pilots' keys, the least recently used out: a full cache no longer drops every live pilot's key at once.
+const keyCache = new LRUCache<string, KeyObject>({ max: KEY_CACHE_MAX });
 
 function publicKeyObject(b64: string): KeyObject | undefined {
   let k = keyCache.get(b64);
@@ -64,7 +66,6 @@ function publicKeyObject(b64: string): KeyObject | undefined {
     return undefined;
   }
   if (k.asymmetricKeyType !== "ed25519") return undefined;
-  if (keyCache.size >= KEY_CACHE_MAX) keyCache.clear();
   keyCache.set(b64, k);
   return k;
 }

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { LRUCache } from "lru-cache";
 import { action, EXIT, printJson } from "../command-kit.ts";
 import { ERR, WmsError } from "../../schemas/index.ts";
 
@@ -46,7 +47,8 @@ function matchJson(ca: ClassAdModule, r: ReturnType<ClassAdModule["matchAds"]>):
 
 /** Identical ad texts in a batch are parsed once (pools repeat the same job and slot ads). */
 class AdTexts {
-  private readonly parsed = new Map<string, Ad>();
+  // The least recently used out: a batch's repeated ads stay parsed past the limit.
+  private readonly parsed = new LRUCache<string, Ad>({ max: 4096 });
   constructor(private readonly ca: ClassAdModule) {}
   /** Ads matched before are worth compiling; an ad seen once is cheaper to walk. */
   private readonly matched = new WeakSet<Ad>();
@@ -61,7 +63,6 @@ class AdTexts {
     let ad = this.parsed.get(text);
     if (!ad) {
       ad = this.ca.parseClassAd(text);
-      if (this.parsed.size >= 4096) this.parsed.clear();
       this.parsed.set(text, ad);
     }
     return ad;
