@@ -118,11 +118,11 @@ const checkLeadScript = jobScript("check-lead-3", { batched: true });
  * The lease token names the job's autocluster and site, so heartbeats, complete and release find
  * the site shard with no lookup; a forged token names a lease it does not hold.
  */
-/** Slots the pilot token's use takes first in a claim's ARGV (use-claim-6.lua, use-claim-move-6.lua). */
-const TOKEN_ARGS = 2;
+/** Slots the pilot token's use takes first in a claim's ARGV (use-claim-6.lua, use-claim-move-6.lua): site, now, pilot id. */
+const TOKEN_ARGS = 3;
 
 /**
- * A claim's ARGV of `size` slots after the token's two when it is used, those two filled (one
+ * A claim's ARGV of `size` slots after the token's three when it is used, those three filled (one
  * array of the size sent: this is the per-match path). The claim's own begin at
  * `args.length - size`.
  */
@@ -131,6 +131,7 @@ function claimArgs(tokenUse: ClaimTokenUse | undefined, size: number): Array<str
   const args = new Array<string | number>(TOKEN_ARGS + size);
   args[0] = tokenUse.use.args[0];
   args[1] = tokenUse.use.args[1];
+  args[2] = tokenUse.use.args[2];
   return args;
 }
 

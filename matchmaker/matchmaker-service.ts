@@ -40,6 +40,7 @@ import {
   OneTimeKeyStore,
   openSealer,
   openSealVerifier,
+  PILOT_TOKEN_REFUSALS,
   PilotTokenStore,
   type PilotTokenUse,
   randomHex,
@@ -224,7 +225,6 @@ const HEARTBEAT_AUDITS_PER_MINUTE = 60;
 const STALE_ADVERT_MS = ADVERT_ANSWER_WAIT_MS - 2000;
 
 /** The codes a pilot token check answers with. */
-const TOKEN_REFUSALS = new Set<number>([ERR.MATCH_TOKEN_REJECTED, ERR.SEC_TOKEN_SPENT, ERR.SEC_TOKEN_EXPIRED, ERR.SEC_TOKEN_WRONG_SITE]);
 
 export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerHandle> {
   const { nc, redis, names, config, signer, logger } = o;
@@ -380,7 +380,7 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     checkPilotPublicKey(advert.publicKey);
     // The token is used in the claim's own step (one round trip for both, jobs/README.md), or on its
     // own when the advert ends before a claim; a refused token's error comes before any other.
-    const token = tokens.use(advert.token, advert.site);
+    const token = tokens.use(advert.token, advert.site, advert.pilotId);
     let machine: ClassAd;
     try {
       machine = cache.machineAd(advert.classad);
@@ -482,7 +482,7 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     } catch (e) {
       reply = errorReply(e);
       m.errors.inc({ code: String(reply.status === "error" ? reply.code : 0) });
-      if (reply.status === "error" && TOKEN_REFUSALS.has(reply.code)) void tokenRefused(msg.data, reply.code, reply.message);
+      if (reply.status === "error" && PILOT_TOKEN_REFUSALS.has(reply.code)) void tokenRefused(msg.data, reply.code, reply.message);
     }
     if (isInboxReply(msg.reply)) msg.respond(jsonBytes(reply));
     m.latency.observe((performance.now() - started) / 1000);

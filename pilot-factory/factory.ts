@@ -47,9 +47,9 @@ export interface FactoryControlGate {
   refused(code: number, reason: string, fields: Readonly<Record<string, string>>): Promise<void>;
 }
 
-/** security/ PilotTokenStore, seen from the factory: one token per pilot, bound to site and factory. */
+/** security/ PilotTokenStore, seen from the factory: one token per pilot, bound to site, factory and pilot id. */
 export interface PilotTokenMinter {
-  mint(o: { site: string; factoryId: string; uses: number; ttlSec: number }): Promise<string>;
+  mint(o: { site: string; factoryId: string; pilotId: string; uses: number; ttlSec: number }): Promise<string>;
   /**
    * The proof the census of the pilot started with `token` carries (security's censusProof): the
    * factory keeps its hash and believes a census naming that pilot only with it.
@@ -261,7 +261,8 @@ export async function startFactory(o: FactoryOptions): Promise<RunningFactory> {
     const ids = Array.from({ length: n }, () => newPilotId(q.name));
     // The token must outlive the wait in the batch queue and the pilot's life: twice the lifetime.
     const ttlSec = q.pilotLifetimeSec * 2;
-    const tokens = await Promise.all(ids.map(() => o.tokens.mint({ site: q.site, factoryId, uses: q.tokenUses, ttlSec })));
+    // Each token serves its own pilot's id only: a pilot cannot claim under another's (attribution).
+    const tokens = await Promise.all(ids.map((pilotId) => o.tokens.mint({ site: q.site, factoryId, pilotId, uses: q.tokenUses, ttlSec })));
     const launches: PilotLaunch[] = ids.map((pilotId, i) => ({
       pilotId,
       site: q.site,

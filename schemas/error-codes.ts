@@ -125,6 +125,7 @@ const table = [
   [1724, "SEC_HEARTBEAT_FORGED", "security", false, "A heartbeat is not authenticated with the heartbeat key of the attempt it names (only the pilot the job was handed to holds it); the lease was not renewed"],
   [1725, "SEC_CENSUS_FORGED", "security", false, "A pilot census names a pilot without the proof of the token that pilot was started with; ignored and counted (censusRefused)"],
   [1726, "SEC_REPORT_MISATTRIBUTED", "security", false, "An accounting record names another user, group, VO or site than the job attempt it is signed for, or more wall time than the job's walltime allows; dead-lettered, nothing added"],
+  [1727, "SEC_TOKEN_WRONG_PILOT", "security", false, "The pilot token was minted for another pilot id than the advert names; nothing claimed, no use spent"],
   // site authorization and identity switch (LCAS / LCMAPS / SCAS roles, gLExec's switch)
   [1800, "AUTHZ_BANNED", "site-authz", false, "The DN or its CA is on the site's ban list"],
   [1801, "AUTHZ_NOT_ALLOWED", "site-authz", false, "The DN or its CA is not on the site's allow list"],

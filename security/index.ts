@@ -26,7 +26,7 @@ export { CredentialKeyring, credentialKeyId, rotateCredentialKey, type Credentia
 export { AuditLog, auditStreamKey, siteAuditStreamKey, type AuditEntry } from "./audit-log.ts";
 export { censusProof } from "./census-proof.ts";
 export { secretHash } from "./secret-hash.ts";
-export { PilotTokenStore, pilotTokenKey, PILOT_TOKEN_USE_LUA, type MintTokenRequest, type ConsumedToken, type PilotTokenUse } from "./pilot-token-store.ts";
+export { PilotTokenStore, pilotTokenKey, PILOT_TOKEN_REFUSALS, PILOT_TOKEN_USE_LUA, type MintTokenRequest, type ConsumedToken, type PilotTokenUse } from "./pilot-token-store.ts";
 export { OneTimeKeyStore, oneTimeKeyConsumeKeys, oneTimeKeyKey, ONE_TIME_KEY_SEAL_PURPOSE, type KeyBinding, type ConsumedKey, type OneTimeKeyStoreOptions, type PreparedKey } from "./one-time-key-store.ts";
 export { NonceStore } from "./nonce-store.ts";
 export { randomHex, randomBase64url, randomBuffer } from "./random-pool.ts";

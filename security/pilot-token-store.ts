@@ -1,5 +1,5 @@
-// Single/few-use pilot tokens: minted by the factory per pilot, bound to its site and
-// factory, consumed by the matchmaker one use per job request.
+// Single/few-use pilot tokens: minted by the factory per pilot, bound to its site, factory and
+// pilot id, consumed by the matchmaker one use per job request.
 import { LRUCache } from "lru-cache";
 import type { RedisClient } from "../platform/redis-client.ts";
 import { batchedRedisScript } from "../platform/redis-script.ts";
@@ -10,9 +10,19 @@ import { newSecret, secretHash } from "./secret-hash.ts";
 export interface MintTokenRequest {
   readonly site: string;
   readonly factoryId: string;
+  /**
+   * The pilot the token is for (the factory's): only adverts naming this pilot id may use it, so a
+   * pilot cannot claim jobs, one-time keys and heartbeat keys under another pilot's id, which the
+   * job records, the audit trail and the pool-lease service then hold to. Without it (tests, the
+   * bench) the token serves any pilot id.
+   */
+  readonly pilotId?: string;
   readonly uses: number;
   readonly ttlSec: number;
 }
+
+/** The codes a refused pilot token is answered with: the matchmaker audits and counts them, the pilot exits on them. */
+export const PILOT_TOKEN_REFUSALS: ReadonlySet<number> = new Set([ERR.MATCH_TOKEN_REJECTED, ERR.SEC_TOKEN_SPENT, ERR.SEC_TOKEN_EXPIRED, ERR.SEC_TOKEN_WRONG_SITE, ERR.SEC_TOKEN_WRONG_PILOT]);
 
 export interface ConsumedToken {
   readonly factoryId: string;
@@ -28,16 +38,18 @@ const RETAIN_MS = 86_400_000;
 // on a Redis Cluster too, and the matchmaker's claim, in the same shard, runs this same function
 // first in its own step (jobs/scripts/use-claim-6.lua): one round trip for both, and a token
 // refused there claims nothing. KEYS: 1 the token's record in the shard of the site the advert
-// names. ARGV: 1 that site, 2 now (ms). Returns {'ok', factoryId, uses left} or {refusal, detail}.
+// names. ARGV: 1 that site, 2 now (ms), 3 the pilot id the advert names (a token minted for a pilot
+// serves that pilot id only). Returns {'ok', factoryId, uses left} or {refusal, detail}.
 // after_pilot_token(KEYS, ARGV, fn) is that use followed by a step of the same shard (the claim's):
-// fn gets KEYS and ARGV past the token's (from KEYS[2] and ARGV[3]) only when the use is made, and
+// fn gets KEYS and ARGV past the token's (from KEYS[2] and ARGV[4]) only when the use is made, and
 // a refusal comes back as {'', refusal, detail} (an empty first element, which no step returns).
 export const PILOT_TOKEN_USE_LUA = `
 local function use_pilot_token(KEYS, ARGV)
-  local h = redis.call('HMGET', KEYS[1], 'site', 'factoryId', 'usesLeft', 'expiresAt')
+  local h = redis.call('HMGET', KEYS[1], 'site', 'factoryId', 'usesLeft', 'expiresAt', 'pilotId')
   if not h[1] then return {'unknown'} end
   if tonumber(ARGV[2]) >= tonumber(h[4]) then return {'expired'} end
   if h[1] ~= ARGV[1] then return {'wrong-site', h[1]} end
+  if h[5] and h[5] ~= ARGV[3] then return {'wrong-pilot', h[5]} end
   if tonumber(h[3]) <= 0 then return {'spent'} end
   local left = redis.call('HINCRBY', KEYS[1], 'usesLeft', -1)
   return {'ok', h[2], tostring(left)}
@@ -47,7 +59,7 @@ local function after_pilot_token(KEYS, ARGV, fn)
   if used[1] ~= 'ok' then return {'', used[1], used[2]} end
   local K, A = {}, {}
   for i = 2, #KEYS do K[i - 1] = KEYS[i] end
-  for i = 3, #ARGV do A[i - 2] = ARGV[i] end
+  for i = 4, #ARGV do A[i - 3] = ARGV[i] end
   return fn(K, A)
 end
 `;
@@ -63,8 +75,8 @@ return use_pilot_token(KEYS, ARGV)
 export interface PilotTokenUse {
   /** The token's record (KEYS[1]). */
   readonly key: string;
-  /** ARGV: the site the advert names, and now (ms). */
-  readonly args: readonly [site: string, now: string];
+  /** ARGV: the site and the pilot id the advert names, and now (ms). */
+  readonly args: readonly [site: string, now: string, pilotId: string];
   /** The token's hash: an unknown token's site is looked up by it. */
   readonly hash: string;
 }
@@ -103,7 +115,7 @@ export class PilotTokenStore {
   async mint(req: MintTokenRequest): Promise<string> {
     if (!Number.isInteger(req.uses) || req.uses < 1 || req.uses > 10_000) throw new WmsError(ERR.BAD_INPUT, `token uses must be an integer 1..10000, got ${req.uses}`);
     if (!(req.ttlSec > 0)) throw new WmsError(ERR.BAD_INPUT, `token ttlSec must be positive, got ${req.ttlSec}`);
-    if (req.site === "" || req.factoryId === "") throw new WmsError(ERR.BAD_INPUT, "a token needs a site and a factory id");
+    if (req.site === "" || req.factoryId === "" || req.pilotId === "") throw new WmsError(ERR.BAD_INPUT, "a token needs a site and a factory id, and a pilot id if one is named");
     const token = newSecret();
     const hash = secretHash(token);
     const expiresAt = this.clock() + Math.round(req.ttlSec * 1000);
@@ -112,7 +124,7 @@ export class PilotTokenStore {
     await this.redis.set(this.siteOfKey(hash), req.site, "PX", retainMs);
     await this.redis
       .multi()
-      .hset(key, { site: req.site, factoryId: req.factoryId, usesLeft: String(req.uses), expiresAt: String(expiresAt) })
+      .hset(key, { site: req.site, factoryId: req.factoryId, usesLeft: String(req.uses), expiresAt: String(expiresAt), ...(req.pilotId !== undefined && { pilotId: req.pilotId }) })
       .pexpire(key, retainMs)
       .exec();
     return token;
@@ -128,8 +140,8 @@ export class PilotTokenStore {
     return secretHash(proof);
   }
 
-  /** A use of `token` at `site`, to be made by `spend` or inside a claim (PilotTokenUse). */
-  use(token: string, site: string): PilotTokenUse {
+  /** A use of `token` at `site` by the pilot `pilotId` names, to be made by `spend` or inside a claim (PilotTokenUse). */
+  use(token: string, site: string, pilotId: string): PilotTokenUse {
     // A pilot sends its one token with every advert: its hash and its record's key are worked out
     // once and remembered (a hash and a key string built anew cost ~0.3 KB of heap per advert).
     let seen = this.recent.get(token);
@@ -138,11 +150,11 @@ export class PilotTokenStore {
       seen = { site, hash, key: this.key(site, hash) };
       this.recent.set(token, seen);
     }
-    return { key: seen.key, args: [site, String(this.clock())], hash: seen.hash };
+    return { key: seen.key, args: [site, String(this.clock()), pilotId], hash: seen.hash };
   }
 
-  async consume(token: string, site: string): Promise<ConsumedToken> {
-    return this.spend(this.use(token, site));
+  async consume(token: string, site: string, pilotId: string): Promise<ConsumedToken> {
+    return this.spend(this.use(token, site, pilotId));
   }
 
   /** Makes the use on its own (a batched script call): the token's reply, or its refusal thrown. */
@@ -156,7 +168,7 @@ export class PilotTokenStore {
     throw await this.refusal(use, reply);
   }
 
-  /** A refused use's reply as the coded error the pilot acts on (spent, expired, another site's, unknown). */
+  /** A refused use's reply as the coded error the pilot acts on (spent, expired, another site's or pilot's, unknown). */
   async refusal(use: PilotTokenUse, reply: readonly unknown[]): Promise<WmsError> {
     let r = reply;
     const site = use.args[0];
@@ -170,6 +182,8 @@ export class PilotTokenStore {
         return new WmsError(ERR.SEC_TOKEN_EXPIRED, "ask the factory for a new pilot");
       case "wrong-site":
         return new WmsError(ERR.SEC_TOKEN_WRONG_SITE, `the token was minted for site ${String(r[1])}, not ${site}`);
+      case "wrong-pilot":
+        return new WmsError(ERR.SEC_TOKEN_WRONG_PILOT, `the token was minted for pilot ${String(r[1])}, not ${use.args[2]}`);
       case "spent":
         return new WmsError(ERR.SEC_TOKEN_SPENT, "every use of this token is spent; the pilot must exit");
       default:

@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import type { NatsConnection } from "nats";
 import { ADVERT_ANSWER_WAIT_MS, ERR, MachineAdvert, MatchReply, SCHEMA_VERSION, type Site, type WireNames } from "../../schemas/index.ts";
-import { generatePilotKeyPair, SignerCache, type TrustStore } from "../../security/index.ts";
+import { generatePilotKeyPair, PILOT_TOKEN_REFUSALS, SignerCache, type TrustStore } from "../../security/index.ts";
 import type { Logger } from "../../platform/logger.ts";
 import { runMatchedJob, type JobResult } from "./job-run.ts";
 import { PilotHeartbeats } from "./job-heartbeat.ts";
@@ -90,7 +90,6 @@ export interface PilotSummary {
   readonly results: readonly JobResult[];
 }
 
-const TOKEN_REFUSALS: ReadonlySet<number> = new Set([ERR.MATCH_TOKEN_REJECTED, ERR.SEC_TOKEN_SPENT, ERR.SEC_TOKEN_EXPIRED, ERR.SEC_TOKEN_WRONG_SITE]);
 const encoder = new TextEncoder();
 
 function defaultPilotId(): string {
@@ -355,8 +354,8 @@ export async function runPilot(options: PilotOptions): Promise<PilotSummary> {
         backoffSec = reply.backoffSec;
       } else if (reply?.status === "error") {
         // The same token and the same malformed advert would be refused again: stop now, and say why.
-        if (TOKEN_REFUSALS.has(reply.code) || reply.code === ERR.BAD_INPUT) {
-          exitReason = TOKEN_REFUSALS.has(reply.code) ? "token-refused" : "advert-refused";
+        if (PILOT_TOKEN_REFUSALS.has(reply.code) || reply.code === ERR.BAD_INPUT) {
+          exitReason = PILOT_TOKEN_REFUSALS.has(reply.code) ? "token-refused" : "advert-refused";
           refusal = { code: reply.code, message: reply.message };
           log?.warn({ code: reply.code }, `${exitReason}: ${reply.message}`);
           break;

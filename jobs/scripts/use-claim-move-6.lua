@@ -3,7 +3,7 @@
 -- keys in the script, as a cluster would refuse). One round trip a match where there were two.
 -- A token refused claims nothing and spends nothing.
 -- KEYS: 1 the token's record, then claim-move-5.lua's KEYS
--- ARGV: 1 the site the advert names, 2 now (ms), then claim-move-5.lua's ARGV
+-- ARGV: 1 the site the advert names, 2 now (ms), 3 the pilot id it names, then claim-move-5.lua's ARGV
 -- Returns {'', refusal, detail} when the token is refused, else what claim-move-5.lua returns.
 --@PILOT_TOKEN_USE
 --@include claim-move

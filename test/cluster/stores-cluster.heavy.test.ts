@@ -56,9 +56,9 @@ describe("the stores outside jobs/ on a Redis Cluster", () => {
   it("consumes a wave of pilot tokens from many sites at once (one batched script per site shard), and still names another site's token", async () => {
     const tokens = new PilotTokenStore(redis, names);
     const minted = await Promise.all(SITES.map(async (site) => ({ site, token: await tokens.mint({ site, factoryId: "f1", uses: 3, ttlSec: 60 }) })));
-    const wave = await Promise.all(minted.flatMap(({ site, token }) => [tokens.consume(token, site), tokens.consume(token, site)]));
+    const wave = await Promise.all(minted.flatMap(({ site, token }) => [tokens.consume(token, site, "pilot-1"), tokens.consume(token, site, "pilot-1")]));
     expect(wave.map((c) => c.usesLeft).sort()).toEqual([...Array(SITES.length).fill(1), ...Array(SITES.length).fill(2)].sort());
-    expect(await code(tokens.consume(minted[0].token, "SITE_1"))).toBe(ERR.SEC_TOKEN_WRONG_SITE);
+    expect(await code(tokens.consume(minted[0].token, "SITE_1", "pilot-1"))).toBe(ERR.SEC_TOKEN_WRONG_SITE);
   });
 
   it("refuses a one-time key used twice and audits it in the site's shard, read back with the namespace's entries", async () => {

@@ -89,7 +89,7 @@ describe("dispatch queues", () => {
     const ac = autoclusterId(autoclusterKey(specs[0]));
     await store.transition(specs[0].jobId, "cancelled", ["activated"]);
     const token = await tokens.mint({ site: "SITE_T", factoryId: "f1", uses: 2, ttlSec: 60 });
-    const use = () => ({ use: tokens.use(token, "SITE_T"), store: tokens });
+    const use = () => ({ use: tokens.use(token, "SITE_T", "pilot-1"), store: tokens });
     const nothing = () => ({ writes: {}, value: 0 });
     expect((await dq.claim("SITE_T", [ac], "p-t", nothing, use()))?.spec.jobId).toBe(specs[1].jobId);
     expect((await dq.claim("SITE_T", [ac], "p-t", nothing, use()))?.spec.jobId).toBe(specs[2].jobId);

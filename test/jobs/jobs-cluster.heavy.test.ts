@@ -116,7 +116,7 @@ describe("the jobs port on Redis Cluster", () => {
       await dq.enqueue(specs);
       const acs = Object.keys(await dq.autoclusters(site));
       const nothing = () => ({ writes: {}, value: 0 });
-      const use = (token: string) => ({ use: tokens.use(token, site), store: tokens });
+      const use = (token: string) => ({ use: tokens.use(token, site, "pilot-1"), store: tokens });
       const code = (p: Promise<unknown>) => p.then(() => 0, (e: unknown) => (isWmsError(e) ? e.code : -1));
       expect(await code(dq.claim(site, acs, "p-forged", nothing, use("x".repeat(43))))).toBe(ERR.MATCH_TOKEN_REJECTED);
       const elsewhere = await tokens.mint({ site: "CL_ELSE", factoryId: "f1", uses: 5, ttlSec: 60 });

@@ -29,16 +29,16 @@ export function queueKnobs(overrides: Partial<FactoryQueue> = {}): FactoryQueue 
 }
 
 export class RecordingTokens implements PilotTokenMinter {
-  readonly minted: Array<{ token: string; site: string; uses: number; ttlSec: number }> = [];
+  readonly minted: Array<{ token: string; site: string; pilotId: string; uses: number; ttlSec: number }> = [];
   readonly store: PilotTokenStore;
 
   constructor(redis: RedisClient, names: WireNames) {
     this.store = new PilotTokenStore(redis, names);
   }
 
-  async mint(o: { site: string; factoryId: string; uses: number; ttlSec: number }): Promise<string> {
+  async mint(o: { site: string; factoryId: string; pilotId: string; uses: number; ttlSec: number }): Promise<string> {
     const token = await this.store.mint(o);
-    this.minted.push({ token, site: o.site, uses: o.uses, ttlSec: o.ttlSec });
+    this.minted.push({ token, site: o.site, pilotId: o.pilotId, uses: o.uses, ttlSec: o.ttlSec });
     return token;
   }
 

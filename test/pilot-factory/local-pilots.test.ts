@@ -119,12 +119,15 @@ describe("local adapter with a running factory", () => {
       expect(tokens.minted).toHaveLength(2);
       for (const t of tokens.minted) {
         expect(t).toMatchObject({ site: "SITE_A", uses: 4, ttlSec: 240 });
-        const wrongSite = await tokens.store.consume(t.token, "SITE_B").catch((e: { code?: number }) => e.code);
+        const wrongSite = await tokens.store.consume(t.token, "SITE_B", t.pilotId).catch((e: { code?: number }) => e.code);
         expect(wrongSite).toBe(ERR.SEC_TOKEN_WRONG_SITE);
+        // Minted for that pilot: under another pilot's id the token is refused, and spends nothing.
+        const wrongPilot = await tokens.store.consume(t.token, "SITE_A", `${t.pilotId}-other`).catch((e: { code?: number }) => e.code);
+        expect(wrongPilot).toBe(ERR.SEC_TOKEN_WRONG_PILOT);
         const left: number[] = [];
-        for (let i = 0; i < 4; i++) left.push((await tokens.store.consume(t.token, "SITE_A")).usesLeft);
+        for (let i = 0; i < 4; i++) left.push((await tokens.store.consume(t.token, "SITE_A", t.pilotId)).usesLeft);
         expect(left).toEqual([3, 2, 1, 0]);
-        const fifth = await tokens.store.consume(t.token, "SITE_A").catch((e: { code?: number }) => e.code);
+        const fifth = await tokens.store.consume(t.token, "SITE_A", t.pilotId).catch((e: { code?: number }) => e.code);
         expect(fifth).toBe(ERR.SEC_TOKEN_SPENT);
       }
     } finally {

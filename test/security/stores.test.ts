@@ -38,27 +38,27 @@ describe("pilot tokens", () => {
 
   it("allows a few-use token exactly its count, then refuses it as spent", async () => {
     const t = await factoryTokens().mint({ site: "SITE_A", factoryId: "f1", uses: 2, ttlSec: 60 });
-    expect(await tokens().consume(t, "SITE_A")).toEqual({ factoryId: "f1", usesLeft: 1 });
-    expect(await tokens().consume(t, "SITE_A")).toEqual({ factoryId: "f1", usesLeft: 0 });
-    await expectCode(() => tokens().consume(t, "SITE_A"), ERR.SEC_TOKEN_SPENT);
+    expect(await tokens().consume(t, "SITE_A", "pilot-1")).toEqual({ factoryId: "f1", usesLeft: 1 });
+    expect(await tokens().consume(t, "SITE_A", "pilot-1")).toEqual({ factoryId: "f1", usesLeft: 0 });
+    await expectCode(() => tokens().consume(t, "SITE_A", "pilot-1"), ERR.SEC_TOKEN_SPENT);
   });
 
   it("refuses a token at another site without spending it", async () => {
     const t = await factoryTokens().mint({ site: "SITE_A", factoryId: "f1", uses: 1, ttlSec: 60 });
-    await expectCode(() => tokens().consume(t, "SITE_B"), ERR.SEC_TOKEN_WRONG_SITE);
-    expect((await tokens().consume(t, "SITE_A")).usesLeft).toBe(0);
+    await expectCode(() => tokens().consume(t, "SITE_B", "pilot-1"), ERR.SEC_TOKEN_WRONG_SITE);
+    expect((await tokens().consume(t, "SITE_A", "pilot-1")).usesLeft).toBe(0);
   });
 
   it("refuses an expired token and an unknown one", async () => {
     const t = await factoryTokens().mint({ site: "SITE_A", factoryId: "f1", uses: 5, ttlSec: 30 });
     now += 31_000;
-    await expectCode(() => tokens().consume(t, "SITE_A"), ERR.SEC_TOKEN_EXPIRED);
-    await expectCode(() => tokens().consume("not-a-token", "SITE_A"), ERR.MATCH_TOKEN_REJECTED);
+    await expectCode(() => tokens().consume(t, "SITE_A", "pilot-1"), ERR.SEC_TOKEN_EXPIRED);
+    await expectCode(() => tokens().consume("not-a-token", "SITE_A", "pilot-1"), ERR.MATCH_TOKEN_REJECTED);
   });
 
   it("lets only one of many racing matchmakers spend a single-use token", async () => {
     const t = await factoryTokens().mint({ site: "SITE_A", factoryId: "f1", uses: 1, ttlSec: 60 });
-    const results = await Promise.allSettled(Array.from({ length: 20 }, () => tokens().consume(t, "SITE_A")));
+    const results = await Promise.allSettled(Array.from({ length: 20 }, () => tokens().consume(t, "SITE_A", "pilot-1")));
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
   });
 

@@ -1,0 +1,63 @@
+// Attacks by a pilot with a token of its own (or a payload holding one) on whom its adverts name:
+// claiming under another pilot's id would put that pilot's name on the job's record, its one-time
+// key, heartbeat key and pool lease, and in the audit trail. The factory mints each token for one
+// pilot id; the real matchmaker must refuse any other. The test fails if the attack works.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ERR, type MatchReply } from "../../schemas/index.ts";
+import { AuditLog, pilotTokenKey, secretHash } from "../../security/index.ts";
+import { createJobs } from "../matchmaker/fixtures.ts";
+import { TestPilot } from "../matchmaker/pilot-client.ts";
+import { startHarness, type Harness } from "../matchmaker/service-harness.ts";
+
+const VICTIM_DN = "/DC=org/DC=pilot-wms/OU=People/CN=Victoria Victim";
+
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness("attackadverts");
+});
+
+afterAll(async () => {
+  await h?.close();
+});
+
+/** The matchmaker sees a newly queued job within its index refresh: ask again until it does (a deadline, not a count). */
+async function advertiseUntilMatched(pilot: TestPilot): Promise<MatchReply> {
+  let reply = await pilot.advertise();
+  for (const until = Date.now() + 30_000; reply.status === "nomatch" && Date.now() < until; ) {
+    await new Promise((r) => setTimeout(r, 250));
+    reply = await pilot.advertise();
+  }
+  return reply;
+}
+
+describe("an advert under another pilot's id", () => {
+  it("is refused with E1727 before anything is claimed or spent, audited and counted; under its own id the same token claims", async () => {
+    const site = "ATTACK_ID";
+    const [spec] = await createJobs(h.store, { site, userDn: VICTIM_DN }, 1);
+    await h.dispatch.enqueue([spec]);
+    // Two pilots the factory started, each with the token it minted for that pilot.
+    const mint = (pilotId: string): Promise<string> => h.tokens.mint({ site, factoryId: "f-attack", pilotId, uses: 50, ttlSec: 600 });
+    const malloryToken = await mint("pilot-mallory");
+    await mint("pilot-honest");
+    const mallory = new TestPilot(h.nc, h.loaded.names, site, malloryToken, {}, "pilot-mallory");
+    const posing = mallory.asPilot("pilot-honest");
+    const usesLeft = async (): Promise<string | null> => h.redis.hget(pilotTokenKey(h.loaded.names, site, secretHash(malloryToken)), "usesLeft");
+    const auditedBefore = (await new AuditLog(h.redis, h.loaded.names).recent(10_000)).filter((e) => e.event === "token-refused" && e.fields.code === String(ERR.SEC_TOKEN_WRONG_PILOT)).length;
+
+    for (let i = 0; i < 3; i++) expect(await posing.advertise()).toMatchObject({ status: "error", code: ERR.SEC_TOKEN_WRONG_PILOT });
+    expect(await h.store.getJob(spec.jobId)).toMatchObject({ state: "activated" });
+    expect((await h.store.getJob(spec.jobId))?.pilotId).toBeUndefined();
+    expect(await usesLeft()).toBe("50");
+    await expect
+      .poll(async () => (await new AuditLog(h.redis, h.loaded.names).recent(10_000)).filter((e) => e.event === "token-refused" && e.fields.code === String(ERR.SEC_TOKEN_WRONG_PILOT) && e.fields.pilotId === "pilot-honest").length - auditedBefore)
+      .toBe(3);
+    const metric = await h.mm?.registry.getSingleMetric("wms_matchmaker_token_refusals_total")?.get();
+    expect(metric?.values.find((v) => v.labels.code === String(ERR.SEC_TOKEN_WRONG_PILOT))?.value).toBe(3);
+
+    // Under the id it was minted for, the token claims the job, in that pilot's name.
+    const body = mallory.open(await advertiseUntilMatched(mallory), h.trust);
+    expect(body.pilotId).toBe("pilot-mallory");
+    expect(await h.store.getJob(spec.jobId)).toMatchObject({ state: "sent", pilotId: "pilot-mallory" });
+  });
+});
