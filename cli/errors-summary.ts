@@ -1,5 +1,8 @@
 // `wms errors summary`: failure codes across every task of the namespace, with their registry
-// entries, from the JobStore's counters (a job counts once, under the code it finally failed with).
+// entries, from the sites' counters (JobStore.errorCounts): a history of failures, not of failed
+// jobs. A job failed, retried by `wms task retry` and failed again counts twice, and refused stale
+// updates count too (jobs/README.md); `wms task status` and `wms job list --state failed` give the
+// jobs failed now.
 import type { Command } from "commander";
 import { errorEntry } from "../schemas/index.ts";
 import { printJson, withAwayNote } from "./command-kit.ts";
@@ -11,6 +14,7 @@ export interface ErrorSummaryRow {
   category: string;
   retryable: boolean;
   message: string;
+  /** Failures under this code (the field's older name; not distinct jobs, see above). */
   jobs: number;
 }
 
@@ -35,8 +39,8 @@ export async function errorsSummaryCommand(cmd: Command, opts: { json?: boolean 
       process.stdout.write(`${withAwayNote("no failed jobs")}\n`);
       return;
     }
-    process.stdout.write(`${"CODE".padEnd(6)}${"NAME".padEnd(30)}${"JOBS".padStart(7)}  MESSAGE\n`);
-    for (const r of rows) process.stdout.write(`${String(r.code).padEnd(6)}${r.name.padEnd(30)}${String(r.jobs).padStart(7)}  ${r.message}\n`);
-    process.stdout.write(`${"".padEnd(6)}${"TOTAL".padEnd(30)}${String(rows.reduce((n, r) => n + r.jobs, 0)).padStart(7)}\n`);
+    process.stdout.write(`${"CODE".padEnd(6)}${"NAME".padEnd(30)}${"FAILURES".padStart(9)}  MESSAGE\n`);
+    for (const r of rows) process.stdout.write(`${String(r.code).padEnd(6)}${r.name.padEnd(30)}${String(r.jobs).padStart(9)}  ${r.message}\n`);
+    process.stdout.write(`${"".padEnd(6)}${"TOTAL".padEnd(30)}${String(rows.reduce((n, r) => n + r.jobs, 0)).padStart(9)}\n`);
   });
 }

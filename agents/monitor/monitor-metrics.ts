@@ -38,11 +38,12 @@ export function createMonitorRegistry(data: MonitorData): Registry {
       for (const row of await data.pilots()) this.set({ site: row.site, state: row.state }, row.count);
     },
   });
-  // Cumulative in the job records, so a counter (Prometheus naming: `_total`); rate() over it is
-  // failures per second by code. Set from the records at each scrape, never counted here.
+  // Cumulative in the sites' failure counters (JobStore.errorCounts: a job retried and failed
+  // again counts twice), so a counter (Prometheus naming: `_total`); rate() over it is failures
+  // per second by code. Set from Redis at each scrape, never counted here.
   new Counter({
     name: "wms_job_failures_total",
-    help: "Failed jobs by error code (cumulative, from the job records)",
+    help: "Job failures by error code (cumulative: a job failed again after a retry counts again)",
     labelNames: ["code", "name"],
     registers: [registry],
     async collect() {

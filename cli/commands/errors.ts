@@ -36,7 +36,7 @@ export function registerErrors(program: Command): void {
   // `wms errors summary` counts failure codes across tasks; it reads the job store.
   errors
     .command("summary")
-    .description("count failure codes across tasks")
+    .description("count failures by code across tasks: every failure recorded, so a job retried and failed again counts twice ('wms job list --state failed' lists the jobs failed now)")
     .option("--json", "print JSON")
     .action(
       action(async (opts: { json?: boolean }, cmd: Command) => {

@@ -5,6 +5,7 @@ import { rememberConfigOrigin } from "../deployment-hint.ts";
 interface UpCliOptions {
   detach?: boolean;
   jsonLogs?: boolean;
+  json?: boolean;
   timeout: number;
 }
 
@@ -15,15 +16,21 @@ export function registerUp(program: Command): void {
     .option("-d, --detach", "run in the background (logs in .wms/up/up.log); then 'wms status' and 'wms down'")
     .option("--json-logs", "print the services' logs as JSON lines (with a 'proc' field) instead of pretty, prefixed lines")
     .option("--timeout <sec>", "with --detach: how long to wait for everything to be up", parseNumberOption("--timeout", 1), 180)
+    .option("--json", "with --detach: print what runs (supervisor pid, namespace, monitor URL, log file) as one JSON object")
     .addHelpText(
       "after",
       "\nServices in wms.yaml that do not answer are started as private servers (free ports, a temporary data folder) and stopped again;\n" +
         "while it runs, every wms command given this wms.yaml (in its folder, or --config) connects to them without flags.\n" +
         "A service that exits is restarted with a growing back-off. Ctrl-C stops everything: the factory, its pilots, the services.\n" +
-        "Examples:\n  wms init mygrid && cd mygrid && wms up\n  wms up --detach && wms status && wms down\n",
+        "Examples:\n  wms init mygrid && cd mygrid && wms up\n  wms up --detach && wms status && wms down\n  wms up --detach --json   # {\"pid\":...,\"namespace\":...,\"monitorUrl\":...,\"logFile\":...}\n",
     )
     .action(
       action(async (opts: UpCliOptions, cmd: Command) => {
+        if (opts.json && !opts.detach) {
+          // In the foreground the output is the services' logs (--json-logs makes them JSON).
+          const { ERR, WmsError } = await import("../../schemas/index.ts");
+          throw new WmsError(ERR.USAGE, "--json needs --detach (in the foreground, --json-logs prints the logs as JSON)");
+        }
         const loaded = configFor(cmd);
         // A service outage is wms up's own failure here: the hint other commands add ("'wms up'
         // does not run for DIR; 'wms up --detach' starts it") would send the user back to it.
@@ -202,6 +209,7 @@ async function detach(cmd: Command, opts: UpCliOptions, loaded: import("../../pl
     for (;;) {
       const s = readUpState(dir);
       if (s && s.supervisor.pid === child.pid && s.status === "running") {
+        if (opts.json) return printJson({ pid: child.pid, namespace: s.namespace, monitorUrl: s.monitorUrl, logFile });
         process.stdout.write(`wms up runs in the background (pid ${child.pid}, namespace ${s.namespace}); monitor at ${s.monitorUrl}; logs in ${logFile}\n'${wmsCommand()} status' shows it, '${wmsCommand()} down' stops it\n`);
         return;
       }

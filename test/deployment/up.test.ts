@@ -55,17 +55,24 @@ describe("wms up --detach, status, down", () => {
     // A folder made before the report-key seal existed: wms up makes its key before any service needs it.
     const reportKeySeal = path.join(dir, "pki", "seals", "report-key.keys");
     rmSync(reportKeySeal);
-    const r = await wms(["up", "--detach"], 240_000);
+    // --json without --detach: a usage error, nothing started.
+    const fg = await wms(["up", "--json"]);
+    expect(fg.code).toBe(2);
+    expect(fg.stderr).toBe("wms: error E1008 USAGE: The command line is not valid: --json needs --detach (in the foreground, --json-logs prints the logs as JSON)\n");
+    expect(readUpState(dir)).toBeUndefined();
+    const r = await wms(["up", "--detach", "--json"], 240_000);
     expect(existsSync(reportKeySeal)).toBe(true);
     expect(r.code).toBe(0);
     // The 10-40 s of starting are not silent: its own progress, on stderr, line by line.
     expect(r.stderr).toContain("wms up: made the report-key seal key the services of this version use");
     expect(r.stderr).toMatch(/^wms up: starting credentials, pool leases, intake, 1 matchmaker\(s\), agents and monitor in namespace t?up[0-9a-f]+$/m);
     for (const line of r.stderr.trimEnd().split("\n")) expect(line).toMatch(/^wms up: /);
-    expect(r.stdout).toMatch(/^wms up runs in the background \(pid \d+, namespace t?up[0-9a-f]+\); monitor at http:\/\/127\.0\.0\.1:\d+/);
+    // For a script: what runs, as one JSON object (the text line is clone-up.heavy.test.ts's).
+    const started = JSON.parse(r.stdout) as Record<string, unknown>;
     const s = await wms(["status", "--json"]);
-    const status = JSON.parse(s.stdout) as { running: boolean; monitorUrl: string; children: Array<{ name: string; state: string; alive: boolean }> };
+    const status = JSON.parse(s.stdout) as { running: boolean; namespace: string; monitorUrl: string; supervisor: { pid: number }; logFile: string; children: Array<{ name: string; state: string; alive: boolean }> };
     expect(status.running).toBe(true);
+    expect(started).toEqual({ pid: status.supervisor.pid, namespace: status.namespace, monitorUrl: status.monitorUrl, logFile: status.logFile });
     expect(status.children.map((c) => [c.name, c.state, c.alive])).toEqual(["credentials", "pool-leases", "intake", "matchmaker-1", "agents", "monitor", "factory"].map((n) => [n, "running", true]));
     if (testAuth()) {
       // Each service runs as its own role on the run's servers; the factory hands its pilots the pilot's.

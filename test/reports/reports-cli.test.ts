@@ -82,6 +82,8 @@ describe("wms accounting report / errors summary / agents", { timeout: 90_000 },
     ]);
     const text = await runCli(["errors", "summary"], { env });
     expect(text.stdout).toMatch(/1400\s+PAYLOAD_FAILED\s+3/);
+    // Failures, not jobs: a job retried with 'wms task retry' that fails again counts twice.
+    expect(text.stdout).toMatch(/^CODE\s+NAME\s+FAILURES\s+MESSAGE\n/);
   });
 
   it("refuses an unknown agent name", async () => {
