@@ -29,7 +29,7 @@ import {
   AuditBudget,
   AuditLog,
   checkPilotPublicKey,
-  encryptToPilot,
+  encryptKeysToPilot,
   HEARTBEAT_SEAL_PURPOSE,
   heartbeatKeyFor,
   heartbeatMacHolds,
@@ -430,9 +430,12 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
         submitterDn: job.userDn,
         pilotId: advert.pilotId,
         lockToken: claimed.lockToken,
-        encryptedProxyKey: encryptToPilot(advert.publicKey, oneTimeKey),
-        // Only this pilot can open it: what another reader of the reply learns renews no lease.
-        encryptedHeartbeatKey: encryptToPilot(advert.publicKey, heartbeatKeyFor(heartbeatKeys, { jobId: job.jobId, attempt: job.attempt, leaseToken: claimed.lockToken, pilotId: advert.pilotId })),
+        // Only this pilot can open them: what another reader of the reply learns fetches no
+        // credential and renews no lease.
+        encryptedKeys: encryptKeysToPilot(advert.publicKey, {
+          proxyKey: oneTimeKey,
+          heartbeatKey: heartbeatKeyFor(heartbeatKeys, { jobId: job.jobId, attempt: job.attempt, leaseToken: claimed.lockToken, pilotId: advert.pilotId }),
+        }),
         reportKey: advert.reportKey,
         nonce: randomHex(16),
         issuedAt: now,

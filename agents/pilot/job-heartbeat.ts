@@ -44,7 +44,7 @@ export interface TrackedJob {
   readonly jobId: string;
   readonly attempt: number;
   readonly lockToken: string;
-  /** The attempt's heartbeat key, decrypted from the envelope (`encryptedHeartbeatKey`). */
+  /** The attempt's heartbeat key, decrypted from the envelope (`encryptedKeys`). */
   readonly heartbeatKey: string;
   /** The matchmaker says the job was cancelled: kill the payload with PAYLOAD_CANCELLED. */
   readonly onCancel: (reason: string) => void;

@@ -6,7 +6,7 @@ import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import type { NatsConnection } from "nats";
 import { toWmsError, ERR, WmsError, type EnvelopeBody, type ErrorCode, type MatchEnvelope, type Report, type Site, type WireNames } from "../../schemas/index.ts";
-import { decryptFromPilot, verifyEnvelope, type SignerCache, type TrustStore } from "../../security/index.ts";
+import { decryptKeysFromPilot, verifyEnvelope, type AttemptKeys, type SignerCache, type TrustStore } from "../../security/index.ts";
 import type { Logger } from "../../platform/logger.ts";
 import { logReport, payloadTails, type BoundedLines } from "./attempt-log.ts";
 import type { PilotHeartbeats } from "./job-heartbeat.ts";
@@ -102,17 +102,19 @@ export async function runMatchedJob(envelope: MatchEnvelope, d: JobRunDeps): Pro
   // The matchmaker's clock, which this pilot's heartbeats and state reports are stamped on (a node's
   // clock minutes off would have its heartbeats refused as stale and its times shown in the future).
   d.heartbeats.syncClock(body.issuedAt);
-  // Only this pilot can open the attempt's heartbeat key (the envelope verified, so the matchmaker
-  // made it); without it no heartbeat of ours would renew the lease.
-  let heartbeatKey: string;
+  // Only this pilot can open the attempt's keys (the envelope verified, so the matchmaker made
+  // them): without the heartbeat key no heartbeat of ours would renew the lease, without the proxy
+  // key no credential comes, so a message that does not open runs nothing.
+  let keys: AttemptKeys;
   try {
-    heartbeatKey = decryptFromPilot(d.privateKeyPem, body.encryptedHeartbeatKey);
+    keys = decryptKeysFromPilot(d.privateKeyPem, body.encryptedKeys);
   } catch (e) {
     const w = asWmsError(e);
-    d.logger?.warn({ code: w.code, jobId: job.jobId }, `heartbeat key does not open: ${w.message}`);
-    await send(errorReport({ pilotId: d.pilotId, site: d.site.name, jobId: job.jobId, code: ERR.PILOT_ENVELOPE_REJECTED, message: `the job's heartbeat key does not open with this pilot's key, nothing run: ${w.toLine()}` }));
+    d.logger?.warn({ code: w.code, jobId: job.jobId }, `attempt keys do not open: ${w.message}`);
+    await send(errorReport({ pilotId: d.pilotId, site: d.site.name, jobId: job.jobId, code: ERR.PILOT_ENVELOPE_REJECTED, message: `the job's keys do not open with this pilot's key, nothing run: ${w.toLine()}` }));
     return { status: "rejected", code: w.code };
   }
+  const heartbeatKey = keys.heartbeatKey;
   // From here every report about this attempt is signed with the pilot's report key, which the
   // matchmaker bound to the attempt (body.reportKey); the release comes after the last of them.
   const unbind = d.reports.bindAttempt?.(job.jobId, job.attempt, body.lockToken);
@@ -128,7 +130,7 @@ export async function runMatchedJob(envelope: MatchEnvelope, d: JobRunDeps): Pro
   // Set when this pilot no longer holds the job (its heartbeat said so, or the lease could not be
   // renewed): a payload not started yet must not start.
   let lockLost: string | undefined;
-  const credReq = { oneTimeKey: "", userDn: body.submitterDn, jobId: job.jobId, pilotId: d.pilotId, attempt: job.attempt, signal: d.signal };
+  const credReq = { oneTimeKey: keys.proxyKey, userDn: body.submitterDn, jobId: job.jobId, pilotId: d.pilotId, attempt: job.attempt, signal: d.signal };
 
   const heartbeat = d.heartbeats.track({
     jobId: job.jobId,
@@ -144,7 +146,6 @@ export async function runMatchedJob(envelope: MatchEnvelope, d: JobRunDeps): Pro
   await send(stateReport(ctx, "starting"));
 
   try {
-    credReq.oneTimeKey = decryptFromPilot(d.privateKeyPem, body.encryptedProxyKey);
     try {
       await mkdir(outputsDir, { recursive: true, mode: 0o755 });
     } catch (e) {

@@ -17,7 +17,7 @@ import { join } from "node:path";
 import type { NatsConnection } from "nats";
 import type { Redis } from "ioredis";
 import { EnvelopeBody, MatchReply, SCHEMA_VERSION, type HeartbeatBatch, type WireNames, type WmsConfig } from "../../schemas/index.ts";
-import { decryptFromPilot, heartbeatMac, PilotTokenStore } from "../../security/index.ts";
+import { decryptKeysFromPilot, heartbeatMac, PilotTokenStore } from "../../security/index.ts";
 import { JobStore } from "../../jobs/index.ts";
 
 /** Real running jobs (leases in Redis), spread over sites, several per simulated pilot. */
@@ -125,7 +125,7 @@ async function claimJobs(c: HeartbeatBenchCtx): Promise<SimPilot[]> {
           const reply = MatchReply.parseJson((await c.nc.request(c.names.advertFor(site), encoder.encode(JSON.stringify(advert)), { timeout: 30_000 })).data);
           if (reply.status !== "match") throw new Error(`heartbeat bench: advert ${k + 1} of ${pilotId} got ${reply.status === "error" ? `E${reply.code} ${reply.message}` : reply.status}`);
           const body = EnvelopeBody.parseJson(reply.envelope.body);
-          jobs.push({ jobId: body.job.jobId, attempt: body.job.attempt, lockToken: body.lockToken, heartbeatKey: decryptFromPilot(c.privateKey, body.encryptedHeartbeatKey) });
+          jobs.push({ jobId: body.job.jobId, attempt: body.job.attempt, lockToken: body.lockToken, heartbeatKey: decryptKeysFromPilot(c.privateKey, body.encryptedKeys).heartbeatKey });
         }
         pilots.push({ pilotId, site, subject: c.names.heartbeatFor(site), jobs, jobIds: jobs.map((j) => j.jobId) });
       }

@@ -11,11 +11,11 @@ export const EnvelopeBodySchema = Type.Object(
     submitterDn: Dn,
     pilotId: Id,
     lockToken: Type.String({ minLength: 8, maxLength: 128, description: "Proves the claim when heartbeating and reporting" }),
-    encryptedProxyKey: Type.String({ minLength: 16, maxLength: 4096, description: "One-time proxy key, encrypted to the pilot's advertised public key (base64)" }),
-    encryptedHeartbeatKey: Type.String({
+    encryptedKeys: Type.String({
       minLength: 16,
       maxLength: 4096,
-      description: "The attempt's heartbeat key (security/heartbeat-key.ts), encrypted to the pilot's advertised public key (base64): the pilot MACs its heartbeats for this job with it",
+      description:
+        "The attempt's one-time proxy key and its heartbeat key (security/heartbeat-key.ts), one message encrypted to the pilot's advertised public key (base64; plaintext: proxy key, line feed, heartbeat key). The pilot fetches its credential with the first and MACs its heartbeats for this job with the second",
     }),
     /** The report key the pilot advertised, bound to this attempt: the agents verify the attempt's reports with it. */
     reportKey: Type.Optional(ReportKey),

@@ -35,7 +35,7 @@ describe("matchmaker service", () => {
     expect(body.job.site).toBe("LOC_B");
     expect(body.pilotId).toBe(pilotB.pilotId);
     expect(body.submitterDn).toBe(b.userDn);
-    expect(body.encryptedProxyKey.length).toBeGreaterThan(16);
+    expect(body.encryptedKeys.length).toBeGreaterThan(16);
     const rec = await h.store.getJob(b.jobId);
     expect(rec?.state).toBe("sent");
     expect(rec?.pilotId).toBe(pilotB.pilotId);

@@ -3,12 +3,12 @@
 import { randomBytes } from "node:crypto";
 import type { NatsConnection } from "nats";
 import { HeartbeatBatchReply, HeartbeatReply, MatchReply, SCHEMA_VERSION, type EnvelopeBody, type HeartbeatJob, type WireNames } from "../../schemas/index.ts";
-import { decryptFromPilot, generatePilotKeyPair, generateReportKey, heartbeatMac, signReport, verifyEnvelope, type ReportKeyPair, type SignableReport, type SignerCache, type TrustStore } from "../../security/index.ts";
+import { decryptKeysFromPilot, generatePilotKeyPair, generateReportKey, heartbeatMac, signReport, verifyEnvelope, type ReportKeyPair, type SignableReport, type SignerCache, type TrustStore } from "../../security/index.ts";
 
 const encoder = new TextEncoder();
 
 /** What a heartbeat needs of an envelope body: the job, its lease token and the encrypted heartbeat key. */
-export type HeartbeatBody = Pick<EnvelopeBody, "lockToken" | "job" | "encryptedHeartbeatKey">;
+export type HeartbeatBody = Pick<EnvelopeBody, "lockToken" | "job" | "encryptedKeys">;
 
 export interface MachineFacts {
   cpus?: number;
@@ -106,9 +106,9 @@ export class TestPilot {
    * The attempt's heartbeat key, opened with this pilot's key as the real pilot does. A pilot the
    * envelope was not for cannot open it, and MACs with a key of its own, as an attacker would.
    */
-  heartbeatKeyOf(body: Pick<EnvelopeBody, "encryptedHeartbeatKey">): string {
+  heartbeatKeyOf(body: Pick<EnvelopeBody, "encryptedKeys">): string {
     try {
-      return decryptFromPilot(this.keys.privateKeyPem, body.encryptedHeartbeatKey);
+      return decryptKeysFromPilot(this.keys.privateKeyPem, body.encryptedKeys).heartbeatKey;
     } catch {
       return `guess.${randomBytes(32).toString("base64url")}`;
     }

@@ -3,6 +3,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ERR, type AccountingRecord, type AuditRecord, type ErrorReport, type Report, type StateReport } from "../../schemas/index.ts";
 import { runPilot, type PilotOptions } from "../../agents/pilot/index.ts";
+import { encryptKeysToPilot, encryptToPilot, generatePilotKeyPair } from "../../security/index.ts";
 import { pilotFixture, USER_DN, type PilotFixture } from "./support/pilot-fixture.ts";
 
 let fx: PilotFixture;
@@ -83,6 +84,31 @@ describe("pilot end to end", () => {
     expect(err.message).toContain(`E${ERR.SEC_BAD_SIGNATURE}`);
     expect(err.jobId).toBeUndefined();
     expect(fx.credentials.retrieved.map((r) => r.jobId)).not.toContain(job.jobId);
+  });
+
+  it("runs nothing when the attempt's keys do not open with its key or are not both there, and reports 1102 for the job", async () => {
+    const other = generatePilotKeyPair();
+    const cases: { name: string; encryptedKeys: (advertKey: string, proxyKey: string) => string }[] = [
+      // Encrypted to another pilot: this one cannot learn the proxy key or the heartbeat key.
+      { name: "other", encryptedKeys: (_advertKey, proxyKey) => encryptKeysToPilot(other.publicKeyPem, { proxyKey, heartbeatKey: "test.hb" }) },
+      // Opens, but holds the proxy key alone: no heartbeat key, so no heartbeat could renew the lease.
+      { name: "one", encryptedKeys: (advertKey, proxyKey) => encryptToPilot(advertKey, proxyKey) },
+    ];
+    for (const c of cases) {
+      const marker = path.join(fx.root, `keys-${c.name}-ran`);
+      const job = fx.job({ arguments: ["-c", `touch ${marker}`] });
+      fx.offer(job, { encryptedKeys: c.encryptedKeys });
+      const summary = await runPilot(pilotOptions());
+      expect(summary.envelopesRejected).toBe(1);
+      expect(summary.jobsDone + summary.jobsFailed).toBe(0);
+      expect(existsSync(marker)).toBe(false);
+      const err = await fx.reports.waitFor(isError((r) => r.pilotId === summary.pilotId));
+      expect(err.code).toBe(ERR.PILOT_ENVELOPE_REJECTED);
+      expect(err.jobId).toBe(job.jobId);
+      expect(err.message).toContain(`E${ERR.SEC_BAD_SIGNATURE}`);
+      expect(fx.credentials.retrieved.map((r) => r.jobId)).not.toContain(job.jobId);
+      expect(fx.reports.reports.some((r) => r.kind === "state" && r.jobId === job.jobId)).toBe(false);
+    }
   });
 
   it("refuses an input whose checksum differs from the catalog and never starts the payload", async () => {

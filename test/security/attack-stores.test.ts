@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ERR, type JobSpec } from "../../schemas/index.ts";
 import {
   AuditLog,
-  decryptFromPilot,
+  decryptKeysFromPilot,
   issueCertificate,
   ONE_TIME_KEY_SEAL_PURPOSE,
   OneTimeKeyStore,
@@ -67,7 +67,7 @@ async function matchedJob(): Promise<{ spec: JobSpec; pilot: TestPilot; oneTimeK
   await h.dispatch.enqueue([spec]);
   const pilot = new TestPilot(h.nc, h.loaded.names, "ATTACK_A", await h.token("ATTACK_A"));
   const body = pilot.open(await pilot.advertise(), h.trust);
-  return { spec, pilot, oneTimeKey: decryptFromPilot(pilot.privateKeyPem, body.encryptedProxyKey), attempt: body.job.attempt };
+  return { spec, pilot, oneTimeKey: decryptKeysFromPilot(pilot.privateKeyPem, body.encryptedKeys).proxyKey, attempt: body.job.attempt };
 }
 
 describe("attacks on what Redis holds", () => {

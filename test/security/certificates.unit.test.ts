@@ -5,7 +5,9 @@ import {
   ATTRIBUTES_OID,
   createProxy,
   decryptFromPilot,
+  decryptKeysFromPilot,
   encodeAttributeExtension,
+  encryptKeysToPilot,
   encryptToPilot,
   rotateEphemeralKey,
   generatePilotKeyPair,
@@ -134,6 +136,23 @@ describe("signatures and encryption", () => {
     expect(ct).not.toContain("one-time-secret");
     expect(decryptFromPilot(a.privateKeyPem, ct)).toBe("one-time-secret");
     await expectCode(() => decryptFromPilot(b.privateKeyPem, ct), ERR.SEC_BAD_SIGNATURE);
+  });
+
+  it("carries an attempt's two keys in one message only their pilot opens, and refuses any other shape", async () => {
+    const a = generatePilotKeyPair();
+    const b = generatePilotKeyPair();
+    const keys = { proxyKey: "Qx9_one-time-key", heartbeatKey: "k1.heartbeat-mac" };
+    const ct = encryptKeysToPilot(a.publicKeyPem, keys);
+    expect(ct).not.toContain("one-time");
+    expect(decryptKeysFromPilot(a.privateKeyPem, ct)).toEqual(keys);
+    await expectCode(() => decryptKeysFromPilot(b.privateKeyPem, ct), ERR.SEC_BAD_SIGNATURE);
+    // One key alone, a key empty, or a third part: refused as the pilot would refuse a forgery.
+    for (const text of ["only-one-key", "\nhb", "proxy\n", "proxy\nhb\nthird"]) {
+      await expectCode(() => decryptKeysFromPilot(a.privateKeyPem, encryptToPilot(a.publicKeyPem, text)), ERR.SEC_BAD_SIGNATURE);
+    }
+    // A key that would change the message's shape is never encrypted.
+    await expectCode(() => encryptKeysToPilot(a.publicKeyPem, { proxyKey: "a\nb", heartbeatKey: "hb" }), ERR.BAD_INPUT);
+    await expectCode(() => encryptKeysToPilot(a.publicKeyPem, { proxyKey: "p", heartbeatKey: "" }), ERR.BAD_INPUT);
   });
 
   it("encrypts secrets of any length, each message standing alone whatever is encrypted after it", () => {

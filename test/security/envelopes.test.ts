@@ -1,7 +1,7 @@
 import type { RedisClient } from "../../platform/redis-client.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ERR, type EnvelopeBody, type MatchEnvelope } from "../../schemas/index.ts";
-import { createEnvelopeSigner, decryptFromPilot, generatePilotKeyPair, NonceStore, verifyEnvelope } from "../../security/index.ts";
+import { createEnvelopeSigner, decryptKeysFromPilot, generatePilotKeyPair, NonceStore, verifyEnvelope } from "../../security/index.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { testConfig } from "../support/namespace.ts";
 import { openRedisAs } from "../support/live-services.ts";
@@ -35,7 +35,7 @@ describe("match envelopes", () => {
   it("verifies a signed envelope and yields the one-time key only to its pilot", () => {
     const body = verifyEnvelope(envelope(), { trust: pki.trust, pilotId: "pilot-1", isNonceNew: always });
     expect(body.job.jobId).toBe("job-1");
-    expect(decryptFromPilot(pilotKeys.privateKeyPem, body.encryptedProxyKey)).toBe("the-one-time-key");
+    expect(decryptKeysFromPilot(pilotKeys.privateKeyPem, body.encryptedKeys)).toEqual({ proxyKey: "the-one-time-key", heartbeatKey: "test.the-heartbeat-key" });
   });
 
   it("refuses an envelope with one byte of its body flipped", async () => {

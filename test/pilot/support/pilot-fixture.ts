@@ -38,7 +38,7 @@ import { testConfig } from "../../support/namespace.ts";
 import { asRole } from "../../support/test-roles.ts";
 import { deleteNamespaceKeys } from "../../support/redis-cleanup.ts";
 import { collectReports, type ReportCollector } from "./report-collector.ts";
-import { startTestMatchmaker, type TestMatchmaker } from "./test-matchmaker.ts";
+import { startTestMatchmaker, type OfferedJob, type TestMatchmaker } from "./test-matchmaker.ts";
 
 export const USER_DN = "/DC=org/DC=pilot-wms/OU=pilot-wms/CN=Jane Doe";
 
@@ -69,7 +69,7 @@ export interface PilotFixture {
   catalog(files: Record<string, string>): Promise<JobSpec["inputFiles"]>;
   /** A job for this site (offer it to put it on the stand-in matchmaker's list). */
   job(over: Partial<JobSpec>): JobSpec;
-  offer(job: JobSpec, extra?: { tamper?: Parameters<TestMatchmaker["offer"]>[0]["tamper"]; cancelAtBeat?: number }): void;
+  offer(job: JobSpec, extra?: Pick<OfferedJob, "tamper" | "cancelAtBeat" | "encryptedKeys">): void;
   close(): Promise<void>;
 }
 

@@ -4,13 +4,15 @@
 import { randomBytes } from "node:crypto";
 import type { NatsConnection, Subscription } from "nats";
 import { HeartbeatBatch, MachineAdvert, SCHEMA_VERSION, type EnvelopeBody, type HeartbeatBatchReply, type HeartbeatJob, type HeartbeatJobReply, type JobSpec, type MatchEnvelope, type MatchReply, type WireNames } from "../../../schemas/index.ts";
-import { carriedSigner, createEnvelopeSigner, encryptToPilot, namingSigner, signerRef } from "../../../security/index.ts";
+import { carriedSigner, createEnvelopeSigner, encryptKeysToPilot, namingSigner, signerRef } from "../../../security/index.ts";
 
 export interface OfferedJob {
   readonly job: JobSpec;
   readonly submitterDn: string;
   /** Alters the signed envelope before it is sent, to play an attacker. */
   readonly tamper?: (env: MatchEnvelope) => MatchEnvelope;
+  /** Writes the envelope's `encryptedKeys` instead of encrypting both keys to the advert's key, to play a matchmaker that got it wrong. */
+  readonly encryptedKeys?: (advertKey: string, proxyKey: string) => string;
   /** Answer heartbeats for this job with `cancelled` from the n-th on. */
   readonly cancelAtBeat?: number;
 }
@@ -63,9 +65,10 @@ export function startTestMatchmaker(
       submitterDn: next.submitterDn,
       pilotId: ad.pilotId,
       lockToken,
-      encryptedProxyKey: encryptToPilot(ad.publicKey, await mintKey(next.job, ad.pilotId)),
-      // The pilot MACs its heartbeats with it; this stand-in does not check them (the real matchmaker's tests do).
-      encryptedHeartbeatKey: encryptToPilot(ad.publicKey, `test.${randomBytes(32).toString("base64url")}`),
+      // The pilot MACs its heartbeats with the second key; this stand-in does not check them (the real matchmaker's tests do).
+      encryptedKeys: next.encryptedKeys
+        ? next.encryptedKeys(ad.publicKey, await mintKey(next.job, ad.pilotId))
+        : encryptKeysToPilot(ad.publicKey, { proxyKey: await mintKey(next.job, ad.pilotId), heartbeatKey: `test.${randomBytes(32).toString("base64url")}` }),
       nonce: randomBytes(16).toString("hex"),
       issuedAt: now,
       expiresAt: now + 60_000,

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { SCHEMA_VERSION, type EnvelopeBody, type JobSpec } from "../../../schemas/index.ts";
-import { encryptToPilot } from "../../../security/index.ts";
+import { encryptKeysToPilot } from "../../../security/index.ts";
 import { USER_DN } from "./pki-fixture.ts";
 
 export function sampleJob(jobId = "job-1"): JobSpec {
@@ -38,8 +38,7 @@ export function sampleEnvelopeBody(pilotPublicKeyPem: string, over: Partial<Enve
     submitterDn: USER_DN,
     pilotId: "pilot-1",
     lockToken: "lock-token-1",
-    encryptedProxyKey: encryptToPilot(pilotPublicKeyPem, "the-one-time-key"),
-    encryptedHeartbeatKey: encryptToPilot(pilotPublicKeyPem, "test.the-heartbeat-key"),
+    encryptedKeys: encryptKeysToPilot(pilotPublicKeyPem, { proxyKey: "the-one-time-key", heartbeatKey: "test.the-heartbeat-key" }),
     nonce: randomBytes(16).toString("hex"),
     issuedAt: now,
     expiresAt: now + 60_000,
