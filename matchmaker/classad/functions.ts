@@ -529,8 +529,14 @@ const stringListMember: Builtin = (name, args, st) => {
   const set = new Set(splitStringList(list, delims).map(norm));
   if (name.endsWith("member")) return boolValue(set.has(norm(item)));
   if (item === "") return TRUE;
-  for (const x of splitStringList(item, delims)) if (!set.has(norm(x))) return FALSE;
-  return TRUE;
+  // compat_classad.cpp starts from "no match" and sets it per item: an item list that is not
+  // empty but holds no items (", ,") is not a subset.
+  let rc = false;
+  for (const x of splitStringList(item, delims)) {
+    rc = set.has(norm(x));
+    if (!rc) break;
+  }
+  return boolValue(rc);
 };
 
 /** stringList_regexpMember(pattern, list [, delimiters [, options]]): all strings; no items is undefined. */

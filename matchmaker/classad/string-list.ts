@@ -6,14 +6,26 @@ export function splitStringList(s: string, delims: string): string[] {
   for (let i = 0; i < s.length; i++) {
     const c = s[i];
     if (delims.includes(c)) {
-      const t = cur.trim();
+      const t = cTrim(cur);
       if (t) out.push(t);
       cur = "";
     } else cur += c;
   }
-  const t = cur.trim();
+  const t = cTrim(cur);
   if (t) out.push(t);
   return out;
+}
+
+/**
+ * Trims C's isspace characters (space, \t \n \v \f \r) only: String.prototype.trim would also
+ * take byte 0xA0, the second byte of UTF-8 letters such as "à", off our byte strings.
+ */
+function cTrim(s: string): string {
+  let a = 0;
+  let b = s.length;
+  while (a < b && isCSpace(s.charCodeAt(a))) a++;
+  while (b > a && isCSpace(s.charCodeAt(b - 1))) b--;
+  return s.slice(a, b);
 }
 
 /**
@@ -65,14 +77,14 @@ export function splitCspn(s: string, delims: string): string[] {
 /** sscanf("%lf"): a leading number after white space, or null. */
 export function scanDouble(s: string): number | null {
   // strtod also reads C99 hexadecimal floats: 0x10 is 16, 0x1.8p1 is 3.
-  const h = /^\s*([+-]?)0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?(?:[pP]([+-]?\d+))?/.exec(s);
+  const h = /^[ \t\n\v\f\r]*([+-]?)0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?(?:[pP]([+-]?\d+))?/.exec(s);
   if (h && (h[2] !== "" || (h[3] ?? "") !== "")) {
     const frac = h[3] ?? "";
     const mant = parseInt((h[2] + frac) || "0", 16) / 16 ** frac.length;
     const v = mant * 2 ** Number(h[4] ?? 0);
     return h[1] === "-" ? -v : v;
   }
-  const m = /^\s*([+-]?(?:inf(?:inity)?|nan|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?))/i.exec(s);
+  const m = /^[ \t\n\v\f\r]*([+-]?(?:inf(?:inity)?|nan|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?))/i.exec(s);
   if (!m) return null;
   const t = m[1].toLowerCase().replace(/^([+-]?)inf(inity)?$/, "$1Infinity");
   return t.endsWith("nan") ? NaN : Number(t);

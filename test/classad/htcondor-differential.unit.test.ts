@@ -273,6 +273,22 @@ const GROUPS: readonly Group[] = [
       ["\"ab\u0000c\"", "parse error"],
     ],
   },
+  // compat_classad.cpp's string lists (registered by HTCondor's daemons, not part of the
+  // standalone library): StringTokenIterator trims C's isspace characters only, so byte 0xA0 (the
+  // second byte of UTF-8 "à", or "\240") stays in an item; stringListSubsetMatch starts from "no
+  // match", so a subset list with no items in it (", ,") is not a subset; sscanf("%lf") skips only
+  // isspace before a number.
+  {
+    cases: [
+      ["stringListMember(\"à\", \"x, à\")", "true"],
+      ["stringListSubsetMatch(\"à\", \"à\")", "true"],
+      ["stringListMember(\"\\240a\", \"\\240a\")", "true"],
+      ["stringListSum(\"1,\\2402\")", "error"],
+      ["stringListSubsetMatch(\", ,\", \"a,b\")", "false"],
+      ["stringListISubsetMatch(\" ; \", \"a\", \";\")", "false"],
+      ["stringListSubsetMatch(\"\", \"a\")", "true"],
+    ],
+  },
 ];
 
 describe("ClassAd evaluation agrees with HTCondor's library on cases that once differed", () => {
