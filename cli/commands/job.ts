@@ -50,7 +50,7 @@ export function registerJob(program: Command): void {
     .option("--user <dn>", "only jobs of this owner DN")
     .option("--state <state>", `only jobs in this state (${JOB_STATES.join(", ")})`)
     .option("--site <site>", "only jobs at this site")
-    .option("--code <code>", "only jobs whose last error is this code (number or name)")
+    .option("--code <code>", "only jobs that failed with this code (number or name), in their last attempt or an earlier one: a job out of attempts ends with E1903 RETRY_MAX_ATTEMPTS, its attempts keep the causes")
     .option("--limit <n>", "jobs per page", parseIntOption("--limit", 1), 50)
     .option("--page <n>", "which page (from 1)", parseIntOption("--page", 1), 1)
     .option("--tasks <n>", "without --task: how many of the newest tasks to look through", parseIntOption("--tasks", 1), 200)
@@ -80,7 +80,9 @@ export function registerJob(program: Command): void {
             for (const j of jobs) {
               if (opts.user !== undefined && j.spec.userDn !== opts.user) continue;
               if (opts.site !== undefined && j.site !== opts.site) continue;
-              if (code !== undefined && j.errorCode !== code) continue;
+              // A job that ran out of attempts says E1903 RETRY_MAX_ATTEMPTS; asked for the cause
+              // (PAYLOAD_MEMORY_EXCEEDED), it is found by its earlier attempts' codes.
+              if (code !== undefined && j.errorCode !== code && !(j.attempt > 1 && (await store.attempts(j.jobId)).some((a) => Number(a.errorCode) === code))) continue;
               if (matched >= skip && picked.length < opts.limit) picked.push(j);
               matched++;
             }

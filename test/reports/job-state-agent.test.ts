@@ -169,6 +169,9 @@ describe("job-state agent", () => {
     const listed = JSON.parse((await runCli(["job", "list", "--task", spec!.taskId, "--state", "failed", "--code", "PAYLOAD_FAILED", "--json"], { env })).stdout) as { total: number; jobs: Array<{ jobId: string; code: number }> };
     expect(listed.total).toBe(1);
     expect(listed.jobs[0]).toMatchObject({ jobId: spec!.jobId, code: ERR.PAYLOAD_FAILED });
+    // Asked for the first attempt's cause, the job is found by its attempt history, not only its last code.
+    const byCause = JSON.parse((await runCli(["job", "list", "--task", spec!.taskId, "--state", "failed", "--code", "PAYLOAD_MEMORY_EXCEEDED", "--json"], { env })).stdout) as { total: number; jobs: Array<{ jobId: string; code: number }> };
+    expect(byCause.jobs.map((j) => [j.jobId, j.code])).toEqual([[spec!.jobId, ERR.PAYLOAD_FAILED]]);
     const none = JSON.parse((await runCli(["job", "list", "--task", spec!.taskId, "--state", "running", "--json"], { env })).stdout) as { total: number };
     expect(none.total).toBe(0);
     expectUsageError(await runCli(["job", "list", "--state", "bogus"], { env }), "unknown state");
