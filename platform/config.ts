@@ -88,7 +88,9 @@ export function parseDataText(text: string, source: string, invalid: typeof ERR.
   try {
     return parseYaml(text);
   } catch (e) {
-    throw new WmsError(invalid, `${source}: not valid YAML/JSON (${(e as Error).message.split("\n")[0]})`);
+    // The yaml library's first line ends "at line L, column C:", introducing a source excerpt
+    // that a one-line error leaves out: without its colon the line ends at the position.
+    throw new WmsError(invalid, `${source}: not valid YAML/JSON (${(e as Error).message.split("\n")[0].replace(/:\s*$/, "")})`);
   }
 }
 

@@ -286,6 +286,8 @@ describe("wms usage errors", () => {
       writeFileSync(file, "nats: [unclosed\n  - : :\n");
       const r = await wms(["--config", file, "site", "list"]);
       expect(r.stderr).toMatch(/^wms: error E1002 BAD_CONFIG: .*wms\.yaml: not valid YAML\/JSON/);
+      // It ends at the position, not at a colon whose excerpt the one line leaves out.
+      expect(r.stderr).toMatch(/ at line \d+, column \d+\)\n$/);
       expect(r.stderr.trimEnd().split("\n")).toHaveLength(1);
       expect(r.code).toBe(1);
       writeFileSync(file, "nats: 7\n");
