@@ -26,7 +26,7 @@ import {
   type WmsConfig,
 } from "../schemas/index.ts";
 import {
-  AuditBudget,
+  refusalAuditBudget,
   AuditLog,
   checkPilotPublicKey,
   encryptKeysToPilot,
@@ -212,9 +212,6 @@ function metrics(registry: Registry): Metrics {
     }),
   };
 }
-
-/** Refused heartbeats written to the audit stream per minute per matchmaker; the rest are counted (audit-budget.ts). */
-const HEARTBEAT_AUDITS_PER_MINUTE = 60;
 
 /**
  * An advert that waited this long in the matchmaker is dropped unanswered: its pilot stops waiting
@@ -494,10 +491,16 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
   /**
    * A refused pilot token leaves a trace: a log line, a `token-refused` entry in the security audit
    * stream and the `wms_matchmaker_token_refusals_total{code}` counter. Who claimed to be which
-   * pilot is read from the advert as sent (it failed nothing but the token check).
+   * pilot is read from the advert as sent (it failed nothing but the token check). The log line and
+   * the audit entry at most REFUSAL_AUDITS_PER_MINUTE a minute (the next one saying how many were
+   * left out): an advert with a made-up token costs its sender one NATS message, and a flood of them
+   * would otherwise push every older event out of the capped audit stream. The counter counts all.
    */
+  const tokenAudits = refusalAuditBudget();
   async function tokenRefused(data: Uint8Array, code: number, message: string): Promise<void> {
     m.tokenRefusals.inc({ code: String(code) });
+    const budget = tokenAudits.take();
+    if (!budget.write) return;
     let claimed: { pilotId?: unknown; site?: unknown } = {};
     try {
       claimed = JSON.parse(new TextDecoder().decode(data)) as typeof claimed;
@@ -506,8 +509,9 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     }
     const pilotId = typeof claimed.pilotId === "string" ? claimed.pilotId.slice(0, 128) : "";
     const site = typeof claimed.site === "string" ? claimed.site.slice(0, 64) : "";
-    logger?.warn({ pilotId, site, code }, `pilot token refused: ${message}`);
-    await audit.write("token-refused", { pilotId, site, code: String(code) }).catch((err: Error) => logger?.error({ err: err.message }, "could not audit a token refusal"));
+    const fields = { pilotId, site, code: String(code), ...(budget.omitted > 0 && { omittedBefore: String(budget.omitted) }) };
+    logger?.warn(fields, `pilot token refused: ${message}`);
+    await audit.write("token-refused", fields).catch((err: Error) => logger?.error({ err: err.message }, "could not audit a token refusal"));
   }
 
   /**
@@ -531,11 +535,11 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
 
   /**
    * A heartbeat job that was not authentic leaves a trace: a log line and a `heartbeat-refused`
-   * entry in the security audit stream (both at most HEARTBEAT_AUDITS_PER_MINUTE a minute, since
+   * entry in the security audit stream (both at most REFUSAL_AUDITS_PER_MINUTE a minute, since
    * anyone who may publish heartbeats can send them by the thousand) and the
    * `wms_matchmaker_heartbeat_refusals_total{code}` counter, which counts every one.
    */
-  const heartbeatAudits = new AuditBudget({ perWindow: HEARTBEAT_AUDITS_PER_MINUTE, windowMs: 60_000 });
+  const heartbeatAudits = refusalAuditBudget();
   function heartbeatRefused(r: HeartbeatRefusal): void {
     m.heartbeatRefusals.inc({ code: String(r.code) });
     const budget = heartbeatAudits.take();

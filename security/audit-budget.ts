@@ -3,6 +3,17 @@
 // lose the older, rarer events it holds. So such refusals are written at most `perWindow` times a
 // window per process; the ones past that are counted, and the next entry written says how many
 // were left out since the last one. The refusal counters on /metrics count every one.
+/**
+ * How many refusals of one kind anyone can provoke (forged heartbeats, pilot tokens, reports, pool
+ * leases) a process writes to the audit stream per minute.
+ */
+export const REFUSAL_AUDITS_PER_MINUTE = 60;
+
+/** The budget of one such kind of refusal in one process: REFUSAL_AUDITS_PER_MINUTE a minute. */
+export function refusalAuditBudget(): AuditBudget {
+  return new AuditBudget({ perWindow: REFUSAL_AUDITS_PER_MINUTE, windowMs: 60_000 });
+}
+
 export interface AuditBudgetOptions {
   readonly perWindow: number;
   readonly windowMs: number;

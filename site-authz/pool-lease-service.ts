@@ -21,7 +21,7 @@ import type { Logger } from "../platform/logger.ts";
 import { serveRequests } from "../platform/request-reply-service.ts";
 import type { RedisClient } from "../platform/redis-client.ts";
 import { ERR, PoolLeaseRequest, SCHEMA_VERSION, WmsError, type ErrorCode, type PoolLeaseReply, type Site, type WireNames } from "../schemas/index.ts";
-import { AuditBudget, AuditLog, NonceStore, attemptRequestSignatureHolds } from "../security/index.ts";
+import { AuditLog, NonceStore, attemptRequestSignatureHolds, refusalAuditBudget } from "../security/index.ts";
 import { JobStore, LEASED_STATES } from "../jobs/index.ts";
 import { POOL_LEASE_SIGN_PURPOSE, poolLeaseSignedText } from "./pool-lease-client.ts";
 import { redisPoolLeases, type PoolLeases } from "./pool-lease.ts";
@@ -99,7 +99,7 @@ export function startPoolLeaseService(d: PoolLeaseServiceDeps): PoolLeaseService
   const jobs = d.jobs ?? jobStorePoolAttempts(new JobStore(d.redis, d.names));
   const nonces = new NonceStore(d.redis, d.names, clock);
   const audit = new AuditLog(d.redis, d.names);
-  const budget = new AuditBudget({ perWindow: 60, windowMs: 60_000 });
+  const budget = refusalAuditBudget();
   const sites = new Map(d.sites.map((s) => [s.name, s]));
   const pools = new Map<string, PoolLeases>();
   const poolOf = (site: string): PoolLeases => {

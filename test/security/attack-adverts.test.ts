@@ -1,10 +1,12 @@
 // Attacks by a pilot with a token of its own (or a payload holding one) on whom its adverts name:
 // claiming under another pilot's id would put that pilot's name on the job's record, its one-time
 // key, heartbeat key and pool lease, and in the audit trail. The factory mints each token for one
-// pilot id; the real matchmaker must refuse any other. The test fails if the attack works.
+// pilot id; the real matchmaker must refuse any other. And a flood of made-up tokens, one NATS
+// message each, must not push the older events out of the capped audit stream. Each test fails if
+// the attack works.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ERR, type MatchReply } from "../../schemas/index.ts";
-import { AuditLog, pilotTokenKey, secretHash } from "../../security/index.ts";
+import { AuditLog, pilotTokenKey, REFUSAL_AUDITS_PER_MINUTE, secretHash } from "../../security/index.ts";
 import { createJobs } from "../matchmaker/fixtures.ts";
 import { TestPilot } from "../matchmaker/pilot-client.ts";
 import { startHarness, type Harness } from "../matchmaker/service-harness.ts";
@@ -59,5 +61,22 @@ describe("an advert under another pilot's id", () => {
     const body = mallory.open(await advertiseUntilMatched(mallory), h.trust);
     expect(body.pilotId).toBe("pilot-mallory");
     expect(await h.store.getJob(spec.jobId)).toMatchObject({ state: "sent", pilotId: "pilot-mallory" });
+  });
+
+  it("a flood of made-up tokens is counted whole but writes at most a minute's budget of audit entries (the capped stream keeps its older events)", async () => {
+    const refusedEntries = async (): Promise<number> => (await new AuditLog(h.redis, h.loaded.names).recent(10_000)).filter((e) => e.event === "token-refused" && e.fields.site === "ATTACK_FLOOD").length;
+    const counted = async (): Promise<number> => (await h.mm?.registry.getSingleMetric("wms_matchmaker_token_refusals_total")?.get())?.values.find((v) => v.labels.code === String(ERR.MATCH_TOKEN_REJECTED))?.value ?? 0;
+    const countedBefore = await counted();
+    const FLOOD = 300;
+    for (let i = 0; i < FLOOD; i += 50) {
+      const wave = Array.from({ length: 50 }, (_, j) => new TestPilot(h.nc, h.loaded.names, "ATTACK_FLOOD", `made-up-token-${i + j}-${"x".repeat(20)}`));
+      const replies = await Promise.all(wave.map((p) => p.advertise()));
+      expect(replies.every((r) => r.status === "error" && r.code === ERR.MATCH_TOKEN_REJECTED)).toBe(true);
+    }
+    await expect.poll(counted).toBe(countedBefore + FLOOD);
+    // At most one window's budget, or two should the flood straddle a minute; never one entry per advert.
+    const written = await refusedEntries();
+    expect(written).toBeGreaterThan(0);
+    expect(written).toBeLessThanOrEqual(2 * REFUSAL_AUDITS_PER_MINUTE);
   });
 });

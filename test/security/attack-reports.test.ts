@@ -13,7 +13,7 @@ import { DEAD_LETTER_HEADERS, ReportPublisher, ReportRefusals } from "../../agen
 import { accountingRecord, auditRecord, stateReport, type JobContext } from "../../agents/pilot/job-reports.ts";
 import { createLogger } from "../../platform/logger.ts";
 import { ERR, type EnvelopeBody, type MatchReply, type Report } from "../../schemas/index.ts";
-import { AuditLog, generateReportKey, signReport } from "../../security/index.ts";
+import { AuditLog, generateReportKey, REFUSAL_AUDITS_PER_MINUTE, signReport } from "../../security/index.ts";
 import { jobKeys } from "../../jobs/index.ts";
 import { createJobs } from "../matchmaker/fixtures.ts";
 import { TestPilot } from "../matchmaker/pilot-client.ts";
@@ -208,6 +208,20 @@ describe("attacks on the reports", () => {
     await h.redis.hset(record, { reportKey: honest[0] as string, reportKeySeal: honest[1] as string });
     await publisher.publish(pilot.sign(stateReport(ctx, "finished")));
     await waitFor(async () => (await stateOf(jobId)) === "finished", 15_000, "finished by its own pilot");
+  });
+
+  it("counts every one of a flood of forged reports but writes at most a minute's budget of audit entries (the capped stream keeps its older events)", async () => {
+    const { ctx } = await matched("ATTACK_R7");
+    const before = await refused("state", ERR.SEC_REPORT_FORGED);
+    const FLOOD = 300;
+    for (let i = 0; i < FLOOD; i++) await publisher.publish(stateReport(ctx, "failed", { errorCode: ERR.PAYLOAD_FAILED, message: `forged ${i}` }));
+    await waitFor(async () => (await refused("state", ERR.SEC_REPORT_FORGED)) === before + FLOOD, 60_000, "every forged report refused and counted");
+    expect(await stateOf(ctx.job.jobId)).toBe("sent");
+    const audit = await new AuditLog(h.redis, h.loaded.names).recent(10_000);
+    const written = audit.filter((e) => e.event === "report-refused" && e.fields.jobId === ctx.job.jobId).length;
+    // At most one window's budget, or two should the flood straddle a minute; never one entry per report.
+    expect(written).toBeGreaterThan(0);
+    expect(written).toBeLessThanOrEqual(2 * REFUSAL_AUDITS_PER_MINUTE);
   });
 
   it("applies a signed report spooled through a broker outage when it is resent", async () => {
