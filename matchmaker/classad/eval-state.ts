@@ -33,6 +33,11 @@ export interface EvalState {
    * list among them keeps the record it was written in (its parent scope). Undefined: `cur`.
    */
   lex: ClassAd | null | undefined;
+  /**
+   * A record given an alternate scope for one evaluation, and that scope: compat_classad.cpp's
+   * evaluateInContext points a nested ad of MY or TARGET at the other ad (each-context.ts).
+   */
+  alt: readonly [ClassAd, ClassAd] | null;
   /** The outermost record; with MY and TARGET both given it is the match record, null until built. */
   root: ClassAd | null;
   /** MY, the left ad of a match. */
@@ -99,13 +104,14 @@ export function topOf(ad: ClassAd | null): ClassAd | null {
 }
 
 export function newState(my: ClassAd | null, target: ClassAd | null, run: (e: Expr, st: EvalState) => Value): EvalState {
-  return { cur: my, lex: undefined, root: my !== null && target !== null ? null : topOf(my), my, target, match: null, depth: 0, steps: 0, regexMs: REGEX_EVAL_BUDGET_MS, budget: null, strict: false, active: [], run };
+  return { cur: my, lex: undefined, alt: null, root: my !== null && target !== null ? null : topOf(my), my, target, match: null, depth: 0, steps: 0, regexMs: REGEX_EVAL_BUDGET_MS, budget: null, strict: false, active: [], run };
 }
 
 /** Re-arms a finished state for another evaluation (saves an allocation per evaluation). */
 export function resetState(st: EvalState, my: ClassAd | null, target: ClassAd | null): EvalState {
   st.cur = my;
   st.lex = undefined;
+  st.alt = null;
   st.root = target !== null && my !== null ? null : my === null || my.parent === null ? my : topOf(my);
   st.my = my;
   st.target = target;

@@ -13,6 +13,7 @@ import { convTime, currentTime, dayTime, formatTime, getField, splitTime, timeZo
 import { cInt } from "./c-time.ts";
 import { nanSign } from "./nan-sign.ts";
 import { unresolved } from "./unresolved.ts";
+import { evalInEachContext } from "./each-context.ts";
 import { scanDouble, splitArb, splitCspn, splitStringList } from "./string-list.ts";
 import { unparse } from "./unparse.ts";
 import {
@@ -622,7 +623,7 @@ const TABLE = new Map<string, Builtin>([
   ["stringlistmember", stringListMember], ["stringlistimember", stringListMember],
   ["stringlistsubsetmatch", stringListMember], ["stringlistisubsetmatch", stringListMember],
   ["stringlistsintersect", stringListsIntersect], ["split", split], ["splitusername", splitAt], ["splitslotname", splitAt], ["stringlist_regexpmember", stringListRegexpMember],
-  ["unresolved", unresolved],
+  ["unresolved", unresolved], ["evalineachcontext", evalInEachContext], ["countmatches", evalInEachContext],
 ]);
 
 export function builtin(name: string): Builtin | undefined {

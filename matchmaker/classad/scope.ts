@@ -99,6 +99,8 @@ export function resolveBare(st: EvalState, ref: AttrExpr): Found | Value {
     if (r) return r;
   } else if (specialNames(st).has(lname)) return UNDEFINED;
   if (st.strict) return UNDEFINED;
+  const alt = st.alt;
+  if (alt !== null && start === alt[0]) return lookupInScope(st, alt[1], lname) ?? UNDEFINED;
   const my = st.my;
   const target = st.target;
   if (my !== null && target !== null) {

@@ -289,6 +289,66 @@ const GROUPS: readonly Group[] = [
       ["stringListSubsetMatch(\"\", \"a\")", "true"],
     ],
   },
+  // evalInEachContext / countMatches (compat_classad.cpp evalInEachContext_func and
+  // evaluateInContext, compiled into the reference driver with the library): an attribute reference
+  // as the expression is replaced by the attribute it names, and the lookup leaves the current record
+  // where it stopped (the match record when the name is missing in a match, so a TARGET.list argument
+  // is undefined then); each element is evaluated at the caller and must be a record, in which the
+  // expression runs in a fresh state, falling back in a match to the other ad for names it lacks.
+  {
+    my: "[ RequestGPUs = 1; RequireGPUs = Capability > 4 && TARGET.Cpus > 1; Mine = { g1, g2 }; g1 = [ Capability = 7; N = \"a\" ]; g2 = [ Capability = 3; N = MyName ]; MyName = \"mine\"; Cpus = 2; R = [ inner = { [ Capability = 9 ] } ]; Exp = N ]",
+    target: "[ Cpus = 8; AvailableGPUs = { GPUs_tag1, GPUs_tag2, Missing }; GPUs_tag1 = [ Capability = 4.0; Name = \"GRX\" ]; GPUs_tag2 = [ Capability = 5.5; Name = TName ]; TName = \"Tesla\"; Caps = { [ c = 1 ], [ c = Cpus ] } ]",
+    cases: [
+      ["countMatches(RequireGPUs, TARGET.AvailableGPUs)", "1"],
+      ["evalInEachContext(RequireGPUs, TARGET.AvailableGPUs)", "{ false,true,undefined }"],
+      ["evalInEachContext(Name, TARGET.AvailableGPUs)", "undefined"],
+      ["evalInEachContext(N, Mine)", "undefined"],
+      ["evalInEachContext(Exp, Mine)", "{ \"a\",\"mine\" }"],
+      ["countMatches(Capability > 4, Mine)", "1"],
+      ["evalInEachContext(TARGET.Cpus, Mine)", "{ 8,8 }"],
+      ["evalInEachContext(MY.Cpus, Mine)", "{ 2,2 }"],
+      ["evalInEachContext(MY.Cpus, TARGET.AvailableGPUs)", "{ 2,2,undefined }"],
+      ["evalInEachContext(TARGET.Cpus, TARGET.AvailableGPUs)", "undefined"],
+      ["evalInEachContext(Cpus, TARGET.AvailableGPUs)", "{ 2,2,undefined }"],
+      ["evalInEachContext(c, TARGET.Caps)", "undefined"],
+      ["evalInEachContext(c + Cpus, TARGET.Caps)", "{ 9,16 }"],
+      ["evalInEachContext(Capability, R.inner)", "undefined"],
+      ["countMatches(Capability > 8, R.inner)", "1"],
+      ["evalInEachContext(x, { [x = 1], [x = RequestGPUs], [y = 2] })", "{ 1,1,undefined }"],
+      ["evalInEachContext(x, { [x = Cpus], [x = TARGET.Cpus] })", "{ 2,8 }"],
+      ["countMatches(x, { [x = true], [x = 1], [x = 0], [x = \"a\"], [x = undefined] })", "2"],
+      ["evalInEachContext(x, {})", "{  }"],
+      ["evalInEachContext(x, 5)", "error"],
+      ["evalInEachContext(x)", "error"],
+      ["evalInEachContext(x, { 1 })", "{ error }"],
+      ["evalInEachContext(x, { undefined })", "{ undefined }"],
+      ["evalInEachContext({x}, { [x = 1] })", "{ { x } }"],
+      ["evalInEachContext([a = x], { [x = 1] })", "{ [ a = x ] }"],
+      ["evalInEachContext(relTime(90), { [x = 1] })", "{ relTime(\"01:30\") }"],
+      ["countMatches(MyName == \"mine\", Mine)", "2"],
+      ["evalInEachContext(MY.N, Mine)", "undefined"],
+      ["evalInEachContext(parent.Cpus, Mine)", "undefined"],
+      ["sum(evalInEachContext(Capability, Mine))", "undefined"],
+      ["evalInEachContext(Nope, Mine)", "undefined"],
+      ["countMatches(RequireGPUs, AvailableGPUs)", "1"],
+      ["evalInEachContext(R.inner, Mine)", "{ { [ Capability = 9 ] },{ [ Capability = 9 ] } }"],
+      ["evalInEachContext(self.N, Mine)", "undefined"],
+      ["evalInEachContext(Capability, { g1, g2 })", "{ undefined,undefined }"],
+      ["evalInEachContext(Capability, Mine) is evalInEachContext(Capability, Mine)", "true"],
+      ["evalInEachContext(Capability, Mine) is {7, 3}", "false"],
+    ],
+  },
+  {
+    my: "[ RequestGPUs = 1; RequireGPUs = Capability > 4 && TARGET.Cpus > 1; Mine = { g1, g2 }; g1 = [ Capability = 7; N = \"a\" ]; g2 = [ Capability = 3; N = MyName ]; MyName = \"mine\"; Cpus = 2; R = [ inner = { [ Capability = 9 ] } ]; Exp = N ]",
+    cases: [
+      ["countMatches(RequireGPUs, TARGET.AvailableGPUs)", "0"],
+      ["evalInEachContext(Name, TARGET.AvailableGPUs)", "undefined"],
+      ["evalInEachContext(N, Mine)", "{ \"a\",\"mine\" }"],
+      ["evalInEachContext(TARGET.Cpus, Mine)", "{ undefined,undefined }"],
+      ["evalInEachContext(x, { [x = 1], [x = RequestGPUs], [y = 2] })", "{ 1,1,undefined }"],
+      ["evalInEachContext(x, { [x = Cpus], [x = TARGET.Cpus] })", "{ 2,undefined }"],
+    ],
+  },
 ];
 
 describe("ClassAd evaluation agrees with HTCondor's library on cases that once differed", () => {
@@ -388,4 +448,19 @@ describe("a NaN relative time prints the sign bit HTCondor's C arithmetic leaves
       expect(valueToString(interpretExpr(e))).toBe(expected);
     });
   }
+});
+
+// The negotiator's use of countMatches: a job asking for one GPU whose capability exceeds 4
+// matches a slot that has one (matchClassad.cpp symmetricMatch over both Requirements), and no
+// longer when the slot's better GPU is gone.
+describe("countMatches matches a job to a slot's custom resources", () => {
+  const job = parseClassAd("[ RequestGPUs = 1; RequireGPUs = Capability > 4; Requirements = countMatches(RequireGPUs, TARGET.AvailableGPUs) >= RequestGPUs ]");
+  it("counts the slot's GPUs that satisfy the job", () => {
+    const slot = parseClassAd('[ AvailableGPUs = { GPUs_tag1, GPUs_tag2 }; GPUs_tag1 = [ Capability = 4.0 ]; GPUs_tag2 = [ Capability = 5.5 ]; Requirements = true ]');
+    expect(matchAds(job, slot).match).toBe(true);
+  });
+  it("refuses a slot none of whose GPUs satisfy the job", () => {
+    const slot = parseClassAd('[ AvailableGPUs = { GPUs_tag1 }; GPUs_tag1 = [ Capability = 4.0 ]; Requirements = true ]');
+    expect(matchAds(job, slot).match).toBe(false);
+  });
 });
