@@ -230,7 +230,16 @@ function writeMoveArgs(out: Array<string | number>, at: number, to: JobState, fr
   }
   return at;
 }
+/**
+ * The wall time of a record whose final report was applied before its start was known (both came
+ * late, handled side by side by competing consumers): derived from the two times when both are there.
+ */
+function wallOf(startedAt: number | undefined, endedAt: number | undefined): number | undefined {
+  return startedAt !== undefined && endedAt !== undefined ? Math.max(0, (endedAt - startedAt) / 1000) : undefined;
+}
+
 const fenceScript = jobScript("fence-2", { batched: true });
+const startedScript = jobScript("started-1", { batched: true });
 const effectsScript = jobScript("effects-3", { batched: true });
 const growScript = jobScript("grow-5");
 
@@ -623,7 +632,7 @@ export class JobStore {
       updatedAt: Number(h.updatedAt),
       startedAt: num(h.startedAt),
       endedAt: num(h.endedAt),
-      wallSec: num(h.wallSec),
+      wallSec: num(h.wallSec) ?? wallOf(num(h.startedAt), num(h.endedAt)),
       preemptions: num(h.preemptions),
     };
   }
@@ -865,6 +874,22 @@ export class JobStore {
     const verdict = v === 1 ? "current" : v === 2 ? "ended" : v === -1 ? "stale" : "unknown";
     // The report key of the attempt the fence admitted (the current one's, or the ended one's from its history).
     return { verdict, state: (state || undefined) as JobState | undefined, ...(v > 0 ? this.boundReportKey(jobId, fence.leaseToken, reportKey, reportKeySeal) : {}) };
+  }
+
+  /**
+   * The start time of a late `starting` / `running` report, for a record that moved past those states
+   * without one (its pilot's heartbeat moved it to holding, or its final report came first): written
+   * under the report's fence and only once (started-1.lua).
+   */
+  async noteStarted(jobId: string, at: number, fence: Fence): Promise<boolean> {
+    let task: string;
+    try {
+      task = taskIdOf(jobId);
+    } catch {
+      return false;
+    }
+    const res = await startedScript.run(this.redis, [this.keys.task(task).job(jobId)], [String(fence.attempt), fence.leaseToken, fence.pilotId ?? "", String(at)]);
+    return res === 1;
   }
 
   /** Every task id of the namespace, oldest first (the reconciler's scan). */

@@ -74,10 +74,12 @@ export async function applyStateReport(d: JobStateDeps, r: StateReport, ctx: Pic
   let t: TransitionResult;
   switch (r.state) {
     case "starting":
-      t = await move("starting", ["sent"], { startedAt: r.at });
-      break;
     case "running":
-      t = await move("running", ["sent", "starting"], { startedAt: job.startedAt ?? r.at });
+      // `starting` opens the attempt's start (an earlier attempt's is replaced), `running` keeps it.
+      t = r.state === "starting" ? await move("starting", ["sent"], { startedAt: r.at }) : await move("running", ["sent", "starting"], { startedAt: job.startedAt ?? r.at });
+      // Late: the record moved past this state (the heartbeat's holding, or the final report, came
+      // first while this one waited in a spool or a queue). Its start time is still the job's.
+      if (!t.moved && !t.stale && job.startedAt === undefined) await d.jobs.noteStarted(r.jobId, r.at, fence);
       break;
     case "holding":
       t = await move("holding", LEASED_STATES);

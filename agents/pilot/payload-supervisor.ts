@@ -1,6 +1,7 @@
 // Watches a running payload: kills it over walltime or memory, on cancel or when the pilot itself
 // is told to stop, and measures what the accounting record needs (wall, CPU, max RSS, exit code).
 import type { ChildProcess } from "node:child_process";
+import { performance } from "node:perf_hooks";
 import { ERR, type ErrorCode } from "../../schemas/index.ts";
 import { reapedChildrenCpuSec, sampleTree, type PayloadMeasures } from "../../site-authz/index.ts";
 
@@ -44,6 +45,10 @@ function signalTree(pids: Iterable<number>, pgid: number | undefined, sig: NodeJ
 /** `child` must have been spawned `detached` so it leads its own process group. */
 export function supervise(child: ChildProcess, o: SupervisorOptions): SupervisedPayload {
   const startedAt = Date.now();
+  // The wall time is measured on the monotonic clock: a step of the node's clock while the payload
+  // runs (NTP, a VM restored) would make it negative or hours long, and the accounting record that
+  // carries it would be refused (its schema, the job's walltime) and its usage lost.
+  const startedMono = performance.now();
   const slot = { exclusive: running.size === 0 };
   for (const other of running) other.exclusive = false;
   running.add(slot);
@@ -96,7 +101,8 @@ export function supervise(child: ChildProcess, o: SupervisorOptions): Supervised
     const finish = async (exitCode: number, signal: NodeJS.Signals | null, startError?: string): Promise<void> => {
       if (exited) return;
       exited = true;
-      const endedAt = Date.now();
+      const wallMs = performance.now() - startedMono;
+      const endedAt = startedAt + Math.round(wallMs);
       // A sample that started while the payload lived still counts towards its max RSS.
       await inFlight;
       clearInterval(poll);
@@ -115,7 +121,7 @@ export function supervise(child: ChildProcess, o: SupervisorOptions): Supervised
         startError,
         startedAt,
         endedAt,
-        wallSec: (endedAt - startedAt) / 1000,
+        wallSec: wallMs / 1000,
         userCpuSec: Math.round(cpu.user * 100) / 100,
         sysCpuSec: Math.round(cpu.sys * 100) / 100,
         maxRssKb,

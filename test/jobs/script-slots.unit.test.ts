@@ -43,6 +43,7 @@ const CALLS: Record<string, readonly string[]> = {
   "check-lead-3": [site.checker, site.lease, site.checked],
   "transition-6": [task.job(job), task.task, task.states, task.errors, task.attempts(job), task.tpl],
   "fence-2": [task.job(job), task.attempts(job)],
+  "started-1": [task.job(job)],
   "grow-5": [task.task, task.states, task.errors, task.jobs, task.consumed, task.job(job), task.job("T-1.000008")],
 };
 
