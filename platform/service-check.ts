@@ -18,7 +18,7 @@ export interface ServiceStatus {
   /** The registry code of a failure: 1003 down, 1012 credentials refused, 1002 bad settings. */
   readonly code?: ErrorCode;
   readonly latencyMs?: number;
-  /** What the probe found besides an answer: for a RabbitMQ URL list, which nodes answer; for a Redis Cluster, its masters and cluster_state. */
+  /** What the probe found besides an answer: for a NATS or RabbitMQ URL list, which nodes answer (on a refusal too); for a Redis Cluster, its masters and cluster_state. */
   readonly detail?: string;
   readonly error?: string;
   /** What to do: how to start it on a Debian machine when down, which identity to fix when refused. */
@@ -85,6 +85,13 @@ const AUTH_HINT: Record<ServiceName, string> = {
  */
 const REDIS_CLUSTER_DOWN_HINT = "redis-server --cluster-enabled yes on each node (a folder each), joined once by redis-cli --cluster create; a single server does not stand in for a cluster (deploy/README.md, \"Clusters without Docker\")";
 
+/** On a refusal thrown by someNodesAnswer: the nodes of the list that did not answer at all, for the status to name. */
+const NOT_ANSWERING = Symbol("notAnswering");
+
+function notAnsweringOf(e: unknown): string | undefined {
+  return typeof e === "object" && e !== null ? (e as { [NOT_ANSWERING]?: string })[NOT_ANSWERING] : undefined;
+}
+
 async function timed(service: ServiceName, url: string, probe: () => Promise<string | void>, downHint?: string): Promise<ServiceStatus> {
   const t0 = performance.now();
   const elapsed = (): number => Math.round((performance.now() - t0) * 10) / 10;
@@ -96,7 +103,8 @@ async function timed(service: ServiceName, url: string, probe: () => Promise<str
     if (isWmsError(e) && e.code === ERR.BAD_CONFIG) return { service, url, up: false, state: "bad-config", code: ERR.BAD_CONFIG, error: msg };
     if ((isWmsError(e) && e.code === ERR.SERVICE_AUTH_FAILED) || isAuthRefusal(service, e)) {
       // It answered, with a refusal: how long that took is its latency.
-      return { service, url, up: false, state: "auth-failed", code: ERR.SERVICE_AUTH_FAILED, latencyMs: elapsed(), error: `credentials refused: ${msg}`, howToStart: AUTH_HINT[service] };
+      const detail = notAnsweringOf(e);
+      return { service, url, up: false, state: "auth-failed", code: ERR.SERVICE_AUTH_FAILED, latencyMs: elapsed(), ...(detail ? { detail } : {}), error: `credentials refused: ${msg}`, howToStart: AUTH_HINT[service] };
     }
     return { service, url, up: false, state: "down", code: ERR.SERVICE_UNAVAILABLE, error: msg, howToStart: downHint ?? startCommand(service, firstPort(url)) };
   }
@@ -120,13 +128,46 @@ function safeDescribe(kind: ServiceName, v: WmsConfig["nats"] | WmsConfig["redis
 export async function checkNats(target: string | WmsConfig["nats"], timeoutMs = 2000): Promise<ServiceStatus> {
   const nats = section<"nats">(target);
   return timed("nats", safeDescribe("nats", nats), async () => {
-    const nc = await natsConnect({ ...natsConnectOptions(nats, "wms-services-check"), timeout: timeoutMs, reconnect: false, maxReconnectAttempts: 0 });
-    try {
-      await nc.flush();
-    } finally {
-      await nc.close();
-    }
+    const options = natsConnectOptions(nats, "wms-services-check");
+    const servers = [options.servers ?? []].flat();
+    // Every server of the list on its own, as for RabbitMQ: a client connects to any that answers
+    // and the cluster's gossip hides the rest, so a node that is down stayed unnoticed here.
+    const probes = await Promise.all(
+      servers.map(async (server) => {
+        try {
+          const nc = await natsConnect({ ...options, servers: [server], timeout: timeoutMs, reconnect: false, maxReconnectAttempts: 0 });
+          try {
+            await nc.flush();
+          } finally {
+            await nc.close();
+          }
+          return { url: server };
+        } catch (e) {
+          return { url: server, error: e };
+        }
+      }),
+    );
+    return someNodesAnswer(probes, (e) => isNatsAuthRefusal(e));
   });
+}
+
+/**
+ * Up while one node of a list answers (clients fail over to it); the detail then names the nodes
+ * that do not. A refused login anywhere is the identity's fault (every node shares the users): it
+ * is thrown, carrying the nodes that did not answer for the status to name as well.
+ */
+function someNodesAnswer(nodes: ReadonlyArray<{ url: string; error?: unknown }>, isRefusal: (e: unknown) => boolean): string | undefined {
+  const failed = nodes.filter((n) => n.error !== undefined);
+  const why = (e: unknown): string => (isWmsError(e) ? e.detail : e instanceof Error ? e.message || e.name : String(e)).split("\n")[0];
+  const silent = failed.filter((n) => !isRefusal(n.error));
+  const notAnswering = silent.length ? `not answering: ${silent.map((n) => `${n.url} (${why(n.error)})`).join(", ")}` : undefined;
+  const refused = failed.find((n) => isRefusal(n.error));
+  // A node that refuses the login answers.
+  const answering = notAnswering && `${nodes.length - silent.length} of ${nodes.length} nodes answer; ${notAnswering}`;
+  if (refused) throw Object.assign(refused.error instanceof Error ? refused.error : new Error(String(refused.error)), { [NOT_ANSWERING]: answering });
+  if (failed.length === nodes.length) throw failed[failed.length - 1].error;
+  if (nodes.length === 1) return undefined;
+  return answering ?? `all ${nodes.length} nodes answer`;
 }
 
 export async function checkRedis(target: string | WmsConfig["redis"], timeoutMs = 2000): Promise<ServiceStatus> {
@@ -216,15 +257,7 @@ export async function checkRabbit(target: string | WmsConfig["rabbitmq"], timeou
   const rabbit = section<"rabbitmq">(target);
   return timed("rabbitmq", safeDescribe("rabbitmq", rabbit), async () => {
     const nodes = await probeRabbitNodes(rabbit.url, rabbit, timeoutMs);
-    const failed = nodes.filter((n) => n.error !== undefined);
-    const refused = failed.find((n) => isWmsError(n.error) && n.error.code === ERR.SERVICE_AUTH_FAILED);
-    if (refused) throw refused.error;
-    if (failed.length === nodes.length) throw failed[failed.length - 1].error;
-    if (nodes.length === 1) return;
-    const why = (e: unknown): string => (e instanceof Error ? e.message || e.name : String(e)).split("\n")[0];
-    return failed.length === 0
-      ? `all ${nodes.length} nodes answer`
-      : `${nodes.length - failed.length} of ${nodes.length} nodes answer; not answering: ${failed.map((n) => `${n.url} (${why(n.error)})`).join(", ")}`;
+    return someNodesAnswer(nodes, (e) => isWmsError(e) && e.code === ERR.SERVICE_AUTH_FAILED);
   });
 }
 
@@ -242,7 +275,7 @@ export async function checkServices(config: WmsConfig): Promise<ServiceStatus[]>
 export function asTheUserNeedsThem(statuses: readonly ServiceStatus[], withoutRabbitUser: string | undefined): ServiceStatus[] {
   return statuses.map((s) =>
     s.service === "rabbitmq" && s.state === "auth-failed" && withoutRabbitUser !== undefined
-      ? { service: "rabbitmq", url: s.url, up: true, state: "up", latencyMs: s.latencyMs, detail: `it refused this identity: the ${withoutRabbitUser} role holds no RabbitMQ user, as it needs none` }
+      ? { service: "rabbitmq", url: s.url, up: true, state: "up", latencyMs: s.latencyMs, detail: [s.detail, `it refused this identity: the ${withoutRabbitUser} role holds no RabbitMQ user, as it needs none`].filter(Boolean).join("; ") }
       : s,
   );
 }

@@ -79,4 +79,37 @@ describe("wms services check", () => {
     const human = await runCli(["services", "check"], { env });
     expect(human.stdout).toMatch(/ok\s+rabbitmq .*; 1 of 2 nodes answer; not answering: amqp:\/\/127\.0\.0\.1:\d+/);
   });
+
+  it("names a RabbitMQ node that does not answer to the operator too, whose identity every node refuses", async () => {
+    const port = await freePort();
+    const loaded = testConfig("svc");
+    const live = new URL(loaded.config.rabbitmq.url);
+    live.username = "";
+    live.password = "";
+    // deploy/README.md has the operator check the clusters; its role holds no RabbitMQ user, and the
+    // refusal of the live node hid the node that was down ("ok ... it refused this identity").
+    const refused = await checkRabbit({ ...loaded.config.rabbitmq, url: `amqp://127.0.0.1:${port},${live.toString()}`, username: "nobody", password: "not-a-password" });
+    expect(refused.state).toBe("auth-failed");
+    const [asOperator] = asTheUserNeedsThem([refused], "operator");
+    expect(asOperator.up).toBe(true);
+    expect(asOperator.detail).toMatch(new RegExp(`^1 of 2 nodes answer; not answering: amqp://127\\.0\\.0\\.1:${port}(/\\S*)? \\(.*ECONNREFUSED.*; it refused this identity`));
+  });
+
+  it("asks every server of a NATS URL list: up while one answers, naming the ones that do not", async () => {
+    const port = await freePort();
+    const live = process.env.WMS_NATS_URL ?? "nats://127.0.0.1:4222";
+    // The dead server first: a client connects to another (and learns the rest from the cluster), so
+    // the check said "ok" with a node of the operator's list down.
+    const env = { ...asCache, WMS_NATS_URL: `nats://127.0.0.1:${port},${live}` };
+    const r = await runCli(["services", "check", "--json"], { env });
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { services: Array<{ service: string; up: boolean; detail?: string }> };
+    const nats = out.services.find((s) => s.service === "nats");
+    expect(nats?.up).toBe(true);
+    expect(nats?.detail).toMatch(new RegExp(`^1 of 2 nodes answer; not answering: 127\\.0\\.0\\.1:${port} \\(.*CONNECTION_REFUSED`));
+    // Every server down: down, as before.
+    const down = await runCli(["services", "check", "--json"], { env: { ...asCache, WMS_NATS_URL: `nats://127.0.0.1:${port},nats://127.0.0.1:${port}` } });
+    expect(down.code).toBe(1);
+    expect((JSON.parse(down.stdout) as { services: Array<{ service: string; state: string }> }).services.find((s) => s.service === "nats")?.state).toBe("down");
+  });
 });

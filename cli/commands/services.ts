@@ -57,7 +57,7 @@ export function registerServices(program: Command): void {
           process.stdout.write(`as ${identity}\n`);
           for (const s of statuses) {
             if (s.up) process.stdout.write(`  ok    ${s.service.padEnd(9)} ${s.url} (${s.latencyMs} ms${s.detail ? `; ${s.detail}` : ""})\n`);
-            else if (s.state === "auth-failed") process.stdout.write(`  AUTH  ${s.service.padEnd(9)} ${s.url}: E${s.code} ${s.error}\n        ${s.howToStart}\n`);
+            else if (s.state === "auth-failed") process.stdout.write(`  AUTH  ${s.service.padEnd(9)} ${s.url}: E${s.code} ${s.error}${s.detail ? ` (${s.detail})` : ""}\n        ${s.howToStart}\n`);
             else if (s.state === "bad-config") process.stdout.write(`  CONF  ${s.service.padEnd(9)} ${s.url}: E${s.code} ${s.error}\n`);
             else process.stdout.write(`  DOWN  ${s.service.padEnd(9)} ${s.url}: E${s.code} ${s.error}\n        start it with: ${s.howToStart}\n`);
           }
