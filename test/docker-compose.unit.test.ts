@@ -26,6 +26,16 @@ describe("docker-compose.yml", () => {
     expect(rabbitmq.ports).toContain("${WMS_BIND:-127.0.0.1}:5672:5672");
     for (const s of [nats, redis, rabbitmq]) expect(s.healthcheck?.test).toBeTruthy();
   });
+
+  it("runs each CMD-SHELL health check in an image with a shell (and wget), so a healthy server becomes healthy", () => {
+    // The official nats image without a variant (nats:2.10, nats:latest) is built FROM scratch,
+    // nats-server alone (docker-library/official-images, library/nats): no sh, no wget. Its health
+    // check could never pass, and every service waiting for NATS to be healthy never started.
+    const shellLess = /^nats:([\d.]*|latest|linux|.*scratch)$/;
+    const checked = Object.entries(doc.services).filter(([, s]) => Array.isArray(s.healthcheck?.test) && (s.healthcheck.test as unknown[])[0] === "CMD-SHELL");
+    expect(checked.map(([name]) => name)).toEqual(expect.arrayContaining(["nats", "nats-1", "nats-2", "nats-3"]));
+    for (const [name, s] of checked) expect({ name, image: s.image ?? "built" }).toEqual({ name, image: expect.not.stringMatching(shellLess) });
+  });
 });
 
 describe("docker-compose.yml runs the whole system", () => {
