@@ -402,11 +402,16 @@ const evalFn: Builtin = (_n, args, st) => {
   } catch {
     return ERROR;
   }
+  // fnCall.cpp sets the parsed tree's parent scope to the current record: records written in the
+  // text are enclosed by it, even while a list's elements are walked (EvalState.lex).
+  const savedLex = st.lex;
+  st.lex = undefined;
   st.depth++;
   try {
     return st.run(e, st);
   } finally {
     st.depth--;
+    st.lex = savedLex;
   }
 };
 

@@ -349,6 +349,17 @@ const GROUPS: readonly Group[] = [
       ["evalInEachContext(x, { [x = Cpus], [x = TARGET.Cpus] })", "{ 2,undefined }"],
     ],
   },
+  // eval() sets the parsed tree's parent scope to the current record (fnCall.cpp), so a record
+  // written in its text is enclosed by the caller's record even among a projected list's elements,
+  // where a record written in the list keeps the list's record.
+  {
+    my: "[ x = 100; R = [ x = 1; z = { eval(\"[q = x]\"), [q = x] } ] ]",
+    cases: [
+      ["R.z.q", "{ 100,1 }"],
+      ["sum(R.z.q)", "101"],
+      ["evalInEachContext(q, R.z)", "{ 100,1 }"],
+    ],
+  },
 ];
 
 describe("ClassAd evaluation agrees with HTCondor's library on cases that once differed", () => {
