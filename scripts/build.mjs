@@ -18,6 +18,16 @@ const NOT_SOURCE = new Set(["test", "bench", "bin"]);
 const NOT_ASSET = /\.(ts|md)$|^\.keep$/;
 
 const args = new Set(process.argv.slice(2));
+
+// A pull that added a dependency, built without 'npm ci': esbuild would fail on each import of it
+// with a stack trace, and the compiled tree would fail at run time. Said once, before anything is
+// written, with what to run.
+const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
+const notInstalled = Object.keys(pkg.dependencies ?? {}).filter((name) => !existsSync(join(ROOT, "node_modules", name, "package.json")));
+if (notInstalled.length > 0) {
+  process.stderr.write(`build: error: not installed: ${notInstalled.join(", ")} (package.json asks for ${notInstalled.length === 1 ? "it" : "them"}); run 'npm ci' in ${ROOT}\n`);
+  process.exit(1);
+}
 if (args.has("--clean")) rmSync(DIST, { recursive: true, force: true });
 
 function* walk(dir) {
@@ -110,11 +120,15 @@ if (!args.has("--quiet") || stale.length > 0 || removed > 0) {
   console.log(`build: dist/ ${done} (${compiled} compiled, ${stale.length - compiled} copied, ${removed} removed, ${wanted.size} files)`);
 }
 const quiet = args.has("--quiet") ? ["--quiet"] : [];
-if (compiled > 0 || removed > 0 || !existsSync(VALIDATORS)) {
-  const { execFileSync } = await import("node:child_process");
-  execFileSync(process.execPath, [join(ROOT, "scripts", "build-validators.mjs"), ...quiet], { stdio: "inherit" });
-}
-if (compiled > 0 || removed > 0 || !existsSync(join(BUNDLE, "wms.js"))) {
-  const { execFileSync } = await import("node:child_process");
-  execFileSync(process.execPath, [join(ROOT, "scripts", "build-bundle.mjs"), ...quiet], { stdio: "inherit" });
-}
+// A step that fails has said why on stderr (inherited); its exit code is passed on without
+// execFileSync's stack trace on top.
+const step = async (script) => {
+  const { spawnSync } = await import("node:child_process");
+  const r = spawnSync(process.execPath, [join(ROOT, "scripts", script), ...quiet], { stdio: "inherit" });
+  if (r.status !== 0) {
+    process.stderr.write(`build: error: scripts/${script} failed (exit ${r.status ?? r.signal})\n`);
+    process.exit(1);
+  }
+};
+if (compiled > 0 || removed > 0 || !existsSync(VALIDATORS)) await step("build-validators.mjs");
+if (compiled > 0 || removed > 0 || !existsSync(join(BUNDLE, "wms.js"))) await step("build-bundle.mjs");
