@@ -85,6 +85,12 @@ export interface PrivateRedisCluster {
    * what a test inspects (CLUSTER NODES, CLUSTER KEYSLOT) but no wms role may run.
    */
   adminCall(port: number, ...args: string[]): Promise<unknown>;
+  /**
+   * Moves one slot to the master on `toPort` as `redis-cli --cluster reshard` does (IMPORTING on
+   * the target, MIGRATING on the source, MIGRATE key by key, then SETSLOT NODE everywhere), one key
+   * every `pauseMs` so clients meet the ASK and TRYAGAIN window; resolves with the keys moved.
+   */
+  moveSlot(slot: number, toPort: number, pauseMs: number): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -146,6 +152,32 @@ export async function startRedisCluster(label: string): Promise<PrivateRedisClus
           .map((l) => l.split(" "))
           .filter((f) => f.length > 2 && f[2].split(",").includes("master") && !f[2].split(",").includes("fail"))
           .map((f) => Number(/:(\d+)@/.exec(f[1])?.[1]));
+      },
+      async moveSlot(slot, toPort, pauseMs) {
+        const rows = (await info(alive()[0], "NODES")).trim().split("\n").map((l) => l.split(" "));
+        const port = (f: string[]): number => Number(/:(\d+)@/.exec(f[1])?.[1]);
+        const masters = rows.filter((f) => f[2].split(",").includes("master") && !f[2].split(",").includes("fail"));
+        const from = masters.find((f) => f.slice(8).some((r) => {
+          const [a, b] = r.split("-").map(Number);
+          return slot >= a && slot <= (b ?? a);
+        }));
+        const to = masters.find((f) => port(f) === toPort);
+        if (!from || !to || from === to) throw new Error(`slot ${slot}: no move to ${toPort} (from ${from ? port(from) : "nobody"})`);
+        await adminCall(toPort, "CLUSTER", "SETSLOT", String(slot), "IMPORTING", from[0]);
+        await adminCall(port(from), "CLUSTER", "SETSLOT", String(slot), "MIGRATING", to[0]);
+        let moved = 0;
+        for (;;) {
+          const keys = (await adminCall(port(from), "CLUSTER", "GETKEYSINSLOT", String(slot), "1")) as string[];
+          if (keys.length === 0) break;
+          await adminCall(port(from), "MIGRATE", "127.0.0.1", String(toPort), "", "0", "5000", ...(admin ? ["AUTH2", admin.user, admin.pass] : []), "KEYS", ...keys);
+          moved += keys.length;
+          await new Promise((r) => setTimeout(r, pauseMs));
+        }
+        // The target first, then the source, then the others (they would learn it by gossip).
+        for (const p of [toPort, port(from), ...masters.map(port).filter((p) => p !== toPort && p !== port(from))]) {
+          await adminCall(p, "CLUSTER", "SETSLOT", String(slot), "NODE", to[0]);
+        }
+        return moved;
       },
       async stop() {
         await stopAll(procs, root);
