@@ -37,6 +37,13 @@ export const REPORTING_STATES = ["holding", "transferring"] as const satisfies r
 /** Every state a pilot holds the job in: it may report, heartbeat and account for it. */
 export const PILOT_STATES = [...LEASED_STATES, ...REPORTING_STATES] as const;
 
+/**
+ * The states a pilot's StateReport may name: where its own work takes the job. `sent` and the
+ * queued states are the matchmaker's and the intake's to set, `closed` the system's; a report
+ * naming one is refused where it enters (REPORT_BAD_SCHEMA, dead-lettered), not read.
+ */
+export const REPORTED_STATES = ["starting", "running", "holding", "transferring", "finished", "failed", "cancelled"] as const satisfies readonly JobState[];
+
 const FINAL_SET: ReadonlySet<JobState> = new Set(FINAL_STATES);
 
 export function isFinal(s: JobState): s is FinalState {

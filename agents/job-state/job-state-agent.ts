@@ -113,7 +113,8 @@ export async function applyStateReport(d: JobStateDeps, r: StateReport, ctx: Pic
       if (!t.stale) await dropClaim(d, r, "release");
       break;
     default:
-      // defined / assigned / activated / sent / closed are the services' to set, never a pilot's.
+      // The report's schema admits only the states a pilot reports (REPORTED_STATES): a report naming
+      // the services' states (defined, activated, sent, closed...) was dead-lettered where it entered.
       d.logger.warn({ jobId: r.jobId, state: r.state, pilotId: r.pilotId }, "a pilot reported a state only the services set; ignored");
       return "ignored";
   }

@@ -1,6 +1,6 @@
 import { Type, type Static, type TString } from "@sinclair/typebox";
 import { SchemaVersion } from "../message.ts";
-import { JOB_STATES } from "../../jobs/lifecycle.ts";
+import { JOB_STATES, REPORTED_STATES } from "../../jobs/lifecycle.ts";
 
 /** Pieces several messages share. */
 export const Dn = Type.String({ minLength: 3, maxLength: 1024, pattern: "^/", description: "X.509 subject DN in OpenSSL slash form, e.g. /DC=org/CN=Jane Doe" });
@@ -64,3 +64,5 @@ export const FileRef = Type.Object(
 
 /** A job state as it crosses a wire; the list is the life cycle's (jobs/lifecycle.ts, pure, imports nothing). */
 export const JobStateName = Type.Union(JOB_STATES.map((s) => Type.Literal(s)));
+/** A state a pilot's report may name (jobs/lifecycle.ts REPORTED_STATES). */
+export const ReportedStateName = Type.Union(REPORTED_STATES.map((s) => Type.Literal(s)));

@@ -1,6 +1,6 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { defineMessage, SchemaVersion } from "../message.ts";
-import { Dn, ErrorCodeField, Id, JobStateName, ReportId, SiteName, Timestamp } from "./common.ts";
+import { Dn, ErrorCodeField, Id, ReportedStateName, ReportId, SiteName, Timestamp } from "./common.ts";
 
 // The report kinds the pilot sends over RabbitMQ, where nothing may be lost.
 
@@ -16,7 +16,8 @@ export const StateReportSchema = Type.Object(
     taskId: Id,
     pilotId: Id,
     site: SiteName,
-    state: JobStateName,
+    /** Only where the pilot's own work takes the job; the services' states are refused as bad schema. */
+    state: ReportedStateName,
     attempt: Type.Integer({ minimum: 1 }),
     /** The lease token of the claim this attempt runs under; with `attempt`, the update's fence. */
     lockToken: Type.String({ minLength: 8, maxLength: 128 }),

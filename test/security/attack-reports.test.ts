@@ -12,7 +12,7 @@ import { auditLog, UsageStore } from "../../agents/accounting/index.ts";
 import { DEAD_LETTER_HEADERS, ReportPublisher, ReportRefusals } from "../../agents/reports/index.ts";
 import { accountingRecord, auditRecord, stateReport, type JobContext } from "../../agents/pilot/job-reports.ts";
 import { createLogger } from "../../platform/logger.ts";
-import { ERR, type EnvelopeBody, type MatchReply, type Report } from "../../schemas/index.ts";
+import { ERR, type EnvelopeBody, type MatchReply, type Report, type StateReport } from "../../schemas/index.ts";
 import { AuditLog, generateReportKey, REFUSAL_AUDITS_PER_MINUTE, signReport } from "../../security/index.ts";
 import { jobKeys } from "../../jobs/index.ts";
 import { createJobs } from "../matchmaker/fixtures.ts";
@@ -208,6 +208,19 @@ describe("attacks on the reports", () => {
     await h.redis.hset(record, { reportKey: honest[0] as string, reportKeySeal: honest[1] as string });
     await publisher.publish(pilot.sign(stateReport(ctx, "finished")));
     await waitFor(async () => (await stateOf(jobId)) === "finished", 15_000, "finished by its own pilot");
+  });
+
+  it("dead-letters a report naming a state only the services set (E1900), even signed by the pilot that holds the job, and changes nothing", async () => {
+    const { pilot, ctx } = await matched("ATTACK_R8");
+    const jobId = ctx.job.jobId;
+    // Back to the queue (another pilot could then take it as well), or `closed` with no failure to see.
+    const claims = (["activated", "defined", "sent", "closed"] as const).map((state) => pilot.sign({ ...stateReport(ctx, "running"), state } as unknown as StateReport));
+    for (const r of claims) await publisher.publish(r);
+    for (const r of claims) expect(await deadLetterCode(r)).toBe(ERR.REPORT_BAD_SCHEMA);
+    expect(await h.store.getJob(jobId)).toMatchObject({ state: "sent", attempt: 1, pilotId: pilot.pilotId });
+    // Nothing valid lost: its true report still moves the job.
+    await publisher.publish(pilot.sign(stateReport(ctx, "running")));
+    await waitFor(async () => (await stateOf(jobId)) === "running", 15_000, "running by its own pilot");
   });
 
   it("counts every one of a flood of forged reports but writes at most a minute's budget of audit entries (the capped stream keeps its older events)", async () => {
