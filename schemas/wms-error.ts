@@ -117,7 +117,7 @@ export function toWmsError(e: unknown): WmsError {
   // A package the code imports is not in node_modules: the checkout changed (a pull that added a
   // dependency) since 'npm ci'. Not an internal error "in the service log": the user's to fix.
   const missing = sys.code === "ERR_MODULE_NOT_FOUND" ? /^Cannot find package '([^']+)'/.exec(err.message) : null;
-  if (missing) return new WmsError(ERR.NOT_IMPLEMENTED, `package '${missing[1]}' is not installed (package.json asks for it): run 'npm ci' in the pilot-wms folder`, { cause: e });
+  if (missing) return new WmsError(ERR.INSTALL_INCOMPLETE, `package '${missing[1]}' is not installed (package.json asks for it): run 'npm ci' in the pilot-wms folder`, { cause: e });
   if (sys.code === "EADDRINUSE") return new WmsError(ERR.PORT_IN_USE, `${sys.address ?? "the address"}:${sys.port ?? "?"} (${sys.syscall ?? "listen"})`);
   if (sys.code === "EACCES" && sys.syscall === "listen") return new WmsError(ERR.BAD_PORT, `not allowed to listen on ${sys.address ?? ""}:${sys.port ?? "?"} (ports below 1024 need privileges)`);
   // A path the file system refused (a keyring under /proc, a read-only or full disk): the user's to

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ERR, toWmsError } from "../schemas/index.ts";
+import { EXIT, exitCodeFor } from "../cli/error-reporting.ts";
 import { REPO_ROOT } from "./support/run-cli.ts";
 
 const base = mkdtempSync(path.join(tmpdir(), "wms-install-"));
@@ -33,7 +34,9 @@ describe("a dependency missing from node_modules", () => {
     }
     expect((thrown as { code?: string }).code).toBe("ERR_MODULE_NOT_FOUND");
     const w = toWmsError(thrown);
-    expect(w.code).toBe(ERR.NOT_IMPLEMENTED);
-    expect(w.toLine()).toMatch(/^E1004 NOT_IMPLEMENTED: .*package 'wms-no-such-package' is not installed .*run 'npm ci' in the pilot-wms folder$/);
+    expect(w.code).toBe(ERR.INSTALL_INCOMPLETE);
+    // The install is the user's to fix, but the command line was right: not the usage exit (2).
+    expect(exitCodeFor(w.code)).toBe(EXIT.failed);
+    expect(w.toLine()).toMatch(/^E1017 INSTALL_INCOMPLETE: .*package 'wms-no-such-package' is not installed .*run 'npm ci' in the pilot-wms folder$/);
   });
 });
