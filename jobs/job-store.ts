@@ -354,6 +354,11 @@ export class JobStore {
     return (await this.redis.get(key)) ?? undefined;
   }
 
+  /** The task holding an owner's task name, if any (claimTaskName still decides, atomically). */
+  async taskNameHolder(ownerDn: string, taskName: string): Promise<string | undefined> {
+    return (await this.redis.get(this.taskNameKey(ownerDn, taskName))) ?? undefined;
+  }
+
   /** Gives the name back (the task it was taken for could not be recorded). */
   async releaseTaskName(ownerDn: string, taskName: string, taskId: string): Promise<void> {
     const key = this.taskNameKey(ownerDn, taskName);

@@ -85,6 +85,10 @@ async function nextTaskId(ctx: IntakeContext): Promise<string> {
   return `T${await ctx.redis.incr(ctx.names.redisKey("task-seq"))}`;
 }
 
+function duplicateTask(holder: string, taskName: string): WmsError {
+  return new WmsError(ERR.INTAKE_DUPLICATE_TASK, `you already have task ${holder} named ${taskName}`);
+}
+
 export async function submitTask(ctx: IntakeContext, signed: unknown): Promise<SubmitAccepted> {
   const now = Date.now();
   const { batch, identity, freshness } = verifyTaskBatch(signed, ctx.trust, { at: now });
@@ -102,6 +106,10 @@ export async function submitTask(ctx: IntakeContext, signed: unknown): Promise<S
     );
   }
   const [inputs, sites] = await Promise.all([readDatasets(ctx, batch), siteLoads(ctx.sites, ctx.jobs)]);
+  // Refused before an id is drawn, which a refusal would leave as a gap in the task numbers; the
+  // claim below still decides between two submissions of one name at once.
+  const taken = batch.allowDuplicate === true ? undefined : await ctx.jobs.taskNameHolder(identity.dn, batch.taskName);
+  if (taken !== undefined) throw duplicateTask(taken, batch.taskName);
   const taskId = await nextTaskId(ctx);
   const input: BrokerageInput = { taskId, batch, userDn: identity.dn, userCaDn: identity.caDn, userRoles: identity.roles, datasets: inputs.datasets, sites };
   let planned: BrokeragePlan;
@@ -116,9 +124,7 @@ export async function submitTask(ctx: IntakeContext, signed: unknown): Promise<S
   // Sealed before the records and queues see them: the matchmaker signs no envelope for a spec without a valid seal.
   const plan = { ...planned, jobs: planned.jobs.map((j) => ({ ...j, spec: sealJobSpec(ctx.sealer, j.spec) })) };
   const holder = await ctx.jobs.claimTaskName(identity.dn, batch.taskName, taskId, batch.allowDuplicate === true);
-  if (holder !== undefined) {
-    throw new WmsError(ERR.INTAKE_DUPLICATE_TASK, `you already have task ${holder} named ${batch.taskName}`);
-  }
+  if (holder !== undefined) throw duplicateTask(holder, batch.taskName);
   try {
     await ctx.jobs.createTask(
       { taskId, taskName: batch.taskName, kind: batch.kind, vo: batch.vo, group: batch.group, ownerDn: identity.dn, priority: batch.priority, maxAttempts: batch.maxAttempts, outputDataset: batch.outputDataset },

@@ -40,6 +40,10 @@ describe("task names", () => {
     expect(e.message).toContain(first.taskId);
     expect(e.message).toContain("--allow-duplicate");
     expect((await h.jobs.listTasks({ limit: 1000 })).map((t) => t.taskId)).toEqual(before.map((t) => t.taskId));
+    // Nor used a task id: the next task is numbered right after the first (an operator found "no
+    // task T3" between T2 and T4 after a refused duplicate).
+    const next = await h.client.submit(h.sign(batch({ taskName: "dup.name.next" }), h.people.alice));
+    expect(next.taskId).toBe(`T${Number(first.taskId.slice(1)) + 1}`);
   });
 
   it("accepts the same name from another owner, and from the same owner when the batch allows a duplicate", async () => {
