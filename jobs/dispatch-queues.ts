@@ -6,7 +6,7 @@
 import { ERR, type JobSpec, type WireNames } from "../schemas/index.ts";
 import { isCluster, replicaWaiter, type RedisClient } from "../platform/redis-client.ts";
 import { randomHex, sealReportKey, type PilotTokenStore, type PilotTokenUse, type ServiceSealer } from "../security/index.ts";
-import { JobStore, type SideWrites } from "./job-store.ts";
+import { JobStore, type SideSet, type SideWrites } from "./job-store.ts";
 import { LEASED_STATES, type JobState } from "./lifecycle.ts";
 import { AUTOCLUSTER_ID_RE, autoclusterId, autoclusterKey, type AutoclusterKey } from "./autocluster.ts";
 import { jobScript } from "./job-scripts.ts";
@@ -141,6 +141,11 @@ function claimArgs(tokenUse: ClaimTokenUse | undefined, size: number): Array<str
  */
 function withoutTokenSlots(keys: string[], args: Array<string | number>): [string[], Array<string | number>] {
   return [keys.slice(1), args.slice(TOKEN_ARGS)];
+}
+
+/** A claim's writes that are one SET and nothing else (the matchmaker's: its one-time key's record). */
+function isSoleSet(w: SideWrites): w is SideWrites & { readonly set: readonly [SideSet] } {
+  return w.set?.length === 1 && (w.hincrby === undefined || w.hincrby.length === 0);
 }
 
 export function makeLockToken(site: string, autocluster: string): string {
@@ -407,8 +412,9 @@ export class DispatchQueues {
   /**
    * `claim` on a single server: claim-move-5.lua takes the job and moves its record in one step,
    * with the same outcome as the two steps in turn (the same Lua, composed). The report key's seal
-   * covers the job id, so it is written after, beside the claim's own writes, in the same round
-   * trip, and both are in place before the claim is returned (and so before any envelope leaves).
+   * covers the job id, so it is written after, with the claim's own write when that is one SET (the
+   * matchmaker's one-time key: one batched script call, not a command of its own beside it), and
+   * both are in place before the claim is returned (and so before any envelope leaves).
    */
   private async claimInOneStep<T>(site: string, keys: string[], acs: readonly string[], pilotId: string, reportKey: string, withClaim?: (job: ClaimTarget) => ClaimWrites<T>, tokenUse?: ClaimTokenUse): Promise<(ClaimedJob & { readonly extra?: T }) | undefined> {
     const sealer = reportKey !== "" ? this.opts.reportKeySealer : undefined;
@@ -454,6 +460,7 @@ export class DispatchQueues {
           if (seal === undefined) {
             if (prepared) await this.write(prepared.writes);
           } else if (!prepared) await this.jobs.bindReportKeySeal(jobId, token, seal);
+          else if (isSoleSet(prepared.writes)) await this.jobs.bindReportKeySeal(jobId, token, seal, prepared.writes.set[0]);
           else await Promise.all([this.write(prepared.writes), this.jobs.bindReportKeySeal(jobId, token, seal)]);
         } catch (e) {
           await this.unclaim({ spec, lockToken: token, site, autocluster: ac, attempt });

@@ -9,7 +9,8 @@ import { asRole } from "../support/test-roles.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { createJobs } from "../matchmaker/fixtures.ts";
 import { ERR, isWmsError } from "../../schemas/index.ts";
-import { PilotTokenStore } from "../../security/index.ts";
+import { PilotTokenStore, REPORT_KEY_SEAL_PURPOSE, SealVerifier } from "../../security/index.ts";
+import { testReportKeySealer, testReportKeySeals } from "../reports/support/job-fixture.ts";
 
 // As intake: the intake queues jobs and the matchmaker claims them; both roles have the same Redis rights.
 const { config, names } = asRole(testConfig("dispatch"), "intake");
@@ -80,6 +81,28 @@ describe("dispatch queues", () => {
     expect((await store.getJob(specs[2].jobId))?.state).toBe("activated");
     expect(await dq.waitingCount("SITE_K")).toBe(1);
     expect((await dq.claim("SITE_K", ac, "pilot-k2"))?.spec.jobId).toBe(specs[2].jobId);
+  });
+
+  it("writes the one-time key and binds the pilot's report key in the claim's one call, the key with its expiry", async () => {
+    const sealed = new DispatchQueues({ redis, names, lockMs: 800, stalledIntervalMs: 300, reportKeySealer: testReportKeySealer });
+    const reader = new JobStore(redis, names, { reportKeySeals: new SealVerifier(testReportKeySeals, REPORT_KEY_SEAL_PURPOSE) });
+    try {
+      const specs = await createJobs(store, { site: "SITE_B" }, 1);
+      await sealed.enqueue(specs);
+      const ac = autoclusterId(autoclusterKey(specs[0]));
+      const reportKey = "A".repeat(59) + "=";
+      const otk = names.redisKey("test-otk-b", specs[0].jobId);
+      const c = await sealed.claim("SITE_B", [ac], { pilotId: "pilot-b", reportKey }, () => ({ writes: { set: [{ key: otk, value: "bound", pxMs: 60_000 }] }, value: 1 }));
+      expect(c?.spec.jobId).toBe(specs[0].jobId);
+      expect(await redis.get(otk)).toBe("bound");
+      const ttl = await redis.pttl(otk);
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(60_000);
+      // The record's report key reads back only when the matchmaker's seal over it was written.
+      expect((await reader.getJob(specs[0].jobId))?.reportKey).toBe(reportKey);
+    } finally {
+      await sealed.close();
+    }
   });
 
   it("spends one use of a pilot token when its claim passes over a job cancelled while queued", async () => {

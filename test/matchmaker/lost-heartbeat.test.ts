@@ -75,5 +75,5 @@ describe("lost heartbeat", () => {
     expect(body.job.jobId).toBe(job.jobId);
     expect(body.job.attempt).toBe(2);
     expect((await h.store.getJob(job.jobId))?.pilotId).toBe(next.pilotId);
-  });
+  }, 120_000);
 });
