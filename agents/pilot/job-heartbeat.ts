@@ -33,10 +33,12 @@ export interface PilotHeartbeatsOptions {
   readonly pilotId: string;
   readonly site: string;
   readonly intervalMs: number;
-  /** The deployment's lease (`jobs.leaseSec`): with it, a job whose lease cannot be renewed is stopped before it lapses. */
-  readonly leaseMs?: number;
-  /** The payload's SIGTERM-to-SIGKILL grace: the stop comes that much before the lease lapses (at most a quarter of the lease). */
-  readonly killGraceMs?: number;
+  /**
+   * With the deployment's lease (`jobs.leaseSec`), a job whose lease cannot be renewed is stopped
+   * before it lapses: earlier by the payload's SIGTERM-to-SIGKILL grace (at most a quarter of the
+   * lease), which the pilot owns, so it comes with the lease rather than as a second default here.
+   */
+  readonly lease?: { readonly ms: number; readonly killGraceMs: number };
   readonly logger?: Logger;
 }
 
@@ -112,8 +114,8 @@ export class PilotHeartbeats {
    * How long a lease may go unrenewed before its job is stopped: the lease less the kill grace and a
    * check's period, so the payload is gone when the lease lapses; never less than 3/4 of the lease.
    */
-  private fenceAtMs(leaseMs: number): number {
-    return leaseMs - Math.min((this.o.killGraceMs ?? 5000) + this.fencePeriodMs(), leaseMs / 4);
+  private fenceAtMs(lease: { readonly ms: number; readonly killGraceMs: number }): number {
+    return lease.ms - Math.min(lease.killGraceMs + this.fencePeriodMs(), lease.ms / 4);
   }
 
   private fencePeriodMs(): number {
@@ -127,7 +129,7 @@ export class PilotHeartbeats {
     const entry: Entry = { job, state: "starting", stopped: false, renewedAt: performance.now(), refused: false, fenced: false, settleHolding, holding };
     this.jobs.set(job.jobId, entry);
     this.timer ??= setInterval(() => this.beat(), this.o.intervalMs);
-    if (this.o.leaseMs !== undefined) this.fenceTimer ??= setInterval(() => this.fence(), this.fencePeriodMs());
+    if (this.o.lease !== undefined) this.fenceTimer ??= setInterval(() => this.fence(), this.fencePeriodMs());
     this.beat();
     return {
       setState: (s) => {
@@ -155,16 +157,16 @@ export class PilotHeartbeats {
    * (`holding`) is never requeued by lease expiry, so only jobs before that are stopped.
    */
   private fence(): void {
-    const leaseMs = this.o.leaseMs;
-    if (leaseMs === undefined) return;
+    const lease = this.o.lease;
+    if (lease === undefined) return;
     const now = performance.now();
     for (const e of this.jobs.values()) {
       if (e.stopped || e.fenced || e.state === "holding") continue;
       const unrenewedMs = now - e.renewedAt;
-      if (unrenewedMs < this.fenceAtMs(leaseMs) || !(this.disconnected || e.refused)) continue;
+      if (unrenewedMs < this.fenceAtMs(lease) || !(this.disconnected || e.refused)) continue;
       e.fenced = true;
       const why = this.disconnected ? "the pilot's NATS connection is down" : "the matchmaker refuses to renew it";
-      const reason = `the lease of job ${e.job.jobId} was not renewed for ${(unrenewedMs / 1000).toFixed(1)} s (${why}); it lapses after ${leaseMs / 1000} s and the job goes to another pilot, so the payload is stopped here`;
+      const reason = `the lease of job ${e.job.jobId} was not renewed for ${(unrenewedMs / 1000).toFixed(1)} s (${why}); it lapses after ${lease.ms / 1000} s and the job goes to another pilot, so the payload is stopped here`;
       this.o.logger?.warn({ jobId: e.job.jobId, code: ERR.MATCH_LOCK_LOST }, reason);
       e.job.onLockLost(reason);
     }

@@ -221,14 +221,14 @@ export async function runPilot(options: PilotOptions): Promise<PilotSummary> {
   };
 
   const heartbeatMs = (o.heartbeatSec ?? 60) * 1000;
+  const killGraceMs = o.killGraceMs ?? 5000;
   const heartbeats = new PilotHeartbeats({
     nc: o.nc,
     names: o.names,
     pilotId,
     site: o.site.name,
     intervalMs: heartbeatMs,
-    ...(o.leaseSec !== undefined && { leaseMs: o.leaseSec * 1000 }),
-    killGraceMs: o.killGraceMs ?? 5000,
+    ...(o.leaseSec !== undefined && { lease: { ms: o.leaseSec * 1000, killGraceMs } }),
     logger: log,
   });
   census("starting");
@@ -302,7 +302,7 @@ export async function runPilot(options: PilotOptions): Promise<PilotSummary> {
         let slotEnded = false;
         o.signal?.addEventListener("abort", stopJob);
         // Early by the kill grace and a second, so the payload is gone before the batch system's kill.
-        const marginMs = (o.killGraceMs ?? 5000) + 1000;
+        const marginMs = killGraceMs + 1000;
         const slotEnd = setTimeout(
           () => {
             slotEnded = true;
@@ -329,7 +329,7 @@ export async function runPilot(options: PilotOptions): Promise<PilotSummary> {
           heartbeats,
           heartbeatMs,
           pollMs: o.memoryPollMs ?? 1000,
-          killGraceMs: o.killGraceMs ?? 5000,
+          killGraceMs,
           renewMarginMs: (o.renewMarginSec ?? 120) * 1000,
           keepJobDirs: o.keepJobDirs ?? false,
           signal: jobStop.signal,
