@@ -36,6 +36,8 @@ export interface RetrieveRequest {
   readonly attempt: number;
   /** Aborted when the pilot is preempted: a retrieval asking again through an outage stops. */
   readonly signal?: AbortSignal;
+  /** The clock the request's `issuedAt` is stamped on (a pilot's is the matchmaker's as it saw it); default Date.now. */
+  readonly now?: () => number;
 }
 
 export interface RetrievedProxy {
@@ -176,7 +178,7 @@ export class CredentialClient {
           attempt: req.attempt,
           oneTimeKey: encryptToCertificate(cert, req.oneTimeKey),
           csr: own.csrPem,
-          issuedAt: Date.now(),
+          issuedAt: req.now?.() ?? Date.now(),
         };
         signed = this.signed(caller, body);
       }

@@ -99,8 +99,12 @@ export class PilotHeartbeats {
     })().catch(() => undefined);
   }
 
-  /** The matchmaker's clock, from a verified envelope's `issuedAt` (which came just now). */
+  /**
+   * The matchmaker's clock, from a verified envelope's `issuedAt` (which came just now). It only
+   * moves forward: an envelope's time is checked on this clock, so none can set it back.
+   */
   syncClock(issuedAt: number): void {
+    if (this.matchmakerClock !== undefined && issuedAt <= this.now()) return;
     this.matchmakerClock = { at: issuedAt, mono: performance.now() };
   }
 

@@ -90,7 +90,10 @@ export async function runMatchedJob(envelope: MatchEnvelope, d: JobRunDeps): Pro
   // error report carries no job id: a forged one must not fail someone else's job.
   let body: EnvelopeBody;
   try {
-    body = verifyEnvelope(envelope, { trust: d.trust, pilotId: d.pilotId, isNonceNew: d.isNonceNew, signers: d.signers });
+    // Checked on the matchmaker's clock as this pilot last saw it (its own until an envelope came):
+    // a node whose clock steps back or ahead after that would otherwise refuse every envelope as
+    // issued in the future or expired, and each claim it refuses costs its job an attempt.
+    body = verifyEnvelope(envelope, { trust: d.trust, pilotId: d.pilotId, isNonceNew: d.isNonceNew, signers: d.signers, now: d.heartbeats.now() });
   } catch (e) {
     const w = asWmsError(e);
     d.logger?.warn({ code: w.code }, `envelope rejected: ${w.message}`);
@@ -130,7 +133,8 @@ export async function runMatchedJob(envelope: MatchEnvelope, d: JobRunDeps): Pro
   // Set when this pilot no longer holds the job (its heartbeat said so, or the lease could not be
   // renewed): a payload not started yet must not start.
   let lockLost: string | undefined;
-  const credReq = { oneTimeKey: keys.proxyKey, userDn: body.submitterDn, jobId: job.jobId, pilotId: d.pilotId, attempt: job.attempt, signal: d.signal };
+  // Stamped on the matchmaker's clock too: the cache refuses a request from a clock minutes off.
+  const credReq = { oneTimeKey: keys.proxyKey, userDn: body.submitterDn, jobId: job.jobId, pilotId: d.pilotId, attempt: job.attempt, signal: d.signal, now: () => d.heartbeats.now() };
 
   const heartbeat = d.heartbeats.track({
     jobId: job.jobId,
@@ -172,7 +176,7 @@ export async function runMatchedJob(envelope: MatchEnvelope, d: JobRunDeps): Pro
     // Proxies are short-lived (RFC 3820 s. 4), so the pilot renews the user's proxy during long payloads.
     const scheduleRenewal = (): void => {
       // Never more often than once a second, even when the cache hands back a proxy no younger.
-      const inMs = Math.max(MIN_RENEW_INTERVAL_MS, proxy.notAfter - d.renewMarginMs - Date.now());
+      const inMs = Math.max(MIN_RENEW_INTERVAL_MS, proxy.notAfter - d.renewMarginMs - d.heartbeats.now());
       renewTimer = setTimeout(() => {
         void (async () => {
           try {

@@ -7,11 +7,14 @@
 // - Skewed clock: the pilot's wall clock is 2 minutes ahead of the matchmaker's (an NTP-less node).
 //   Its heartbeats are stamped on the matchmaker's clock (from the envelope it was handed), so they
 //   stay inside the freshness window and renew the lease: the job runs once, as attempt 1.
+// - Clock stepped back 10 minutes between two jobs: the second envelope (and its credential request)
+//   is checked on the matchmaker's clock as the pilot saw it, not refused as issued in the future,
+//   which cost the job an attempt per refusal until it failed with E1104.
 // Every payload appends a line to the execution log when it ends, so a second run is seen.
 import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { ERR } from "../../schemas/index.ts";
 import { startPilotStage, type PilotStage } from "../support/pilot-stage.ts";
 import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.ts";
@@ -105,7 +108,8 @@ describe("a pilot that cannot renew its lease while its payload runs", () => {
     const taskId = `t${randomBytes(4).toString("hex")}`;
     const job = stage.shellJob({ taskId, name: "skewed", script: `sleep 6; ${LOGGED}` });
     await stage.enqueue(job);
-    await stage.spawnPilot("pilot-skewed", SITE, { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --import ${CLOCK_OFFSET}`.trim(), WMS_TEST_CLOCK_OFFSET_MS: String(120_000) });
+    const skewed = await stage.spawnPilot("pilot-skewed", SITE, { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --import ${CLOCK_OFFSET}`.trim(), WMS_TEST_CLOCK_OFFSET_MS: String(120_000) });
+    onTestFinished(() => killPilots(skewed));
     await expect.poll(async () => (await stage.store.getJob(job.jobId))?.state, { timeout: 45_000, interval: 200 }).toMatch(/^(finished|failed)$/);
     expect(stage.executions().get(job.jobId), "the payload ran more than once").toBe(1);
     const show = await jobShow(job.jobId);
@@ -114,4 +118,25 @@ describe("a pilot that cannot renew its lease while its payload runs", () => {
     // Its times are the deployment's, not 2 minutes in the future.
     expect(show.timings.endedAt).toBeLessThanOrEqual(Date.now());
   }, 60_000);
+
+  it("whose clock steps back 10 minutes between two jobs, takes the second: its envelope is checked on the matchmaker's clock", async () => {
+    const taskId = `t${randomBytes(4).toString("hex")}`;
+    const first = stage.shellJob({ taskId, name: "stepped", index: 0, script: `sleep 3; ${LOGGED}` });
+    const second = stage.shellJob({ taskId, name: "stepped", index: 1, script: `sleep 1; ${LOGGED}` });
+    await stage.enqueueMany([first, second]);
+    const stepped = await stage.spawnPilot("pilot-stepped", SITE, { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --import ${CLOCK_OFFSET}`.trim(), WMS_TEST_CLOCK_JUMP_MS: String(-600_000) });
+    onTestFinished(() => killPilots(stepped));
+    await expect.poll(async () => (await stage.store.getJob(first.jobId))?.state, { timeout: 30_000, interval: 100 }).toBe("running");
+    // An NTP step or a VM restored: the node's clock is now 10 minutes behind the matchmaker's, more
+    // than the 5 minutes an envelope's issue time may be ahead of the pilot's clock.
+    process.kill(stepped.pid as number, "SIGUSR2");
+    for (const j of [first, second]) {
+      await expect.poll(async () => (await stage.store.getJob(j.jobId))?.state, { timeout: 40_000, interval: 200 }).toMatch(/^(finished|failed)$/);
+      expect(stage.executions().get(j.jobId), `${j.jobId} ran more than once`).toBe(1);
+      const show = await jobShow(j.jobId);
+      expect(show.state).toBe("finished");
+      expect(show.attempts.map((a) => [a.attempt, a.pilotId, a.code])).toEqual([[1, "pilot-stepped", null]]);
+    }
+    expect(stage.pilotOutput("pilot-stepped")).not.toContain("envelope rejected");
+  }, 90_000);
 });
