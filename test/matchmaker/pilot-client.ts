@@ -91,6 +91,19 @@ export class TestPilot {
     return MatchReply.parseJson(r.data);
   }
 
+  /**
+   * The matchmaker sees a newly queued job within its index refresh: advertises again until it does,
+   * up to a deadline rather than a count of tries, as a loaded machine makes each advert slower.
+   */
+  async advertiseUntilMatched(deadlineMs = 30_000): Promise<MatchReply> {
+    let reply = await this.advertise();
+    for (const until = Date.now() + deadlineMs; reply.status === "nomatch" && Date.now() < until; ) {
+      await new Promise((r) => setTimeout(r, 250));
+      reply = await this.advertise();
+    }
+    return reply;
+  }
+
   /** A report signed with this pilot's report key, as the real pilot sends it. */
   sign<R extends SignableReport>(r: R): R {
     return signReport(r, this.reportKey.privateKey);

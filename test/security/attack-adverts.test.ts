@@ -5,7 +5,7 @@
 // message each, must not push the older events out of the capped audit stream. Each test fails if
 // the attack works.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ERR, type MatchReply } from "../../schemas/index.ts";
+import { ERR } from "../../schemas/index.ts";
 import { AuditLog, pilotTokenKey, REFUSAL_AUDITS_PER_MINUTE, secretHash } from "../../security/index.ts";
 import { createJobs } from "../matchmaker/fixtures.ts";
 import { TestPilot } from "../matchmaker/pilot-client.ts";
@@ -22,16 +22,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
-
-/** The matchmaker sees a newly queued job within its index refresh: ask again until it does (a deadline, not a count). */
-async function advertiseUntilMatched(pilot: TestPilot): Promise<MatchReply> {
-  let reply = await pilot.advertise();
-  for (const until = Date.now() + 30_000; reply.status === "nomatch" && Date.now() < until; ) {
-    await new Promise((r) => setTimeout(r, 250));
-    reply = await pilot.advertise();
-  }
-  return reply;
-}
 
 describe("an advert under another pilot's id", () => {
   it("is refused with E1727 before anything is claimed or spent, audited and counted; under its own id the same token claims", async () => {
@@ -58,7 +48,7 @@ describe("an advert under another pilot's id", () => {
     expect(metric?.values.find((v) => v.labels.code === String(ERR.SEC_TOKEN_WRONG_PILOT))?.value).toBe(3);
 
     // Under the id it was minted for, the token claims the job, in that pilot's name.
-    const body = mallory.open(await advertiseUntilMatched(mallory), h.trust);
+    const body = mallory.open(await mallory.advertiseUntilMatched(), h.trust);
     expect(body.pilotId).toBe("pilot-mallory");
     expect(await h.store.getJob(spec.jobId)).toMatchObject({ state: "sent", pilotId: "pilot-mallory" });
   });

@@ -12,7 +12,7 @@ import { auditLog, UsageStore } from "../../agents/accounting/index.ts";
 import { DEAD_LETTER_HEADERS, ReportPublisher, ReportRefusals } from "../../agents/reports/index.ts";
 import { accountingRecord, auditRecord, stateReport, type JobContext } from "../../agents/pilot/job-reports.ts";
 import { createLogger } from "../../platform/logger.ts";
-import { ERR, type EnvelopeBody, type MatchReply, type Report, type StateReport } from "../../schemas/index.ts";
+import { ERR, type EnvelopeBody, type Report, type StateReport } from "../../schemas/index.ts";
 import { AuditLog, generateReportKey, REFUSAL_AUDITS_PER_MINUTE, signReport } from "../../security/index.ts";
 import { jobKeys } from "../../jobs/index.ts";
 import { createJobs } from "../matchmaker/fixtures.ts";
@@ -46,25 +46,13 @@ afterAll(async () => {
   rmSync(spool, { recursive: true, force: true });
 });
 
-/**
- * The matchmaker sees a newly queued job within its index refresh: ask again until it does, up to a
- * deadline rather than a count of tries, as a loaded machine makes each advert slower.
- */
-async function advertiseUntilMatched(pilot: TestPilot): Promise<MatchReply> {
-  let reply = await pilot.advertise();
-  for (const until = Date.now() + 30_000; reply.status === "nomatch" && Date.now() < until; ) {
-    await new Promise((r) => setTimeout(r, 250));
-    reply = await pilot.advertise();
-  }
-  return reply;
-}
 
 /** A victim's job matched by an honest pilot through the real matchmaker, and that pilot's report context. */
 async function matched(site: string, o: { maxAttempts?: number } = {}): Promise<{ pilot: TestPilot; body: EnvelopeBody; ctx: JobContext }> {
   const [spec] = await createJobs(h.store, { site, userDn: VICTIM_DN, ...o }, 1);
   await h.dispatch.enqueue([spec]);
   const pilot = new TestPilot(h.nc, h.loaded.names, site, await h.token(site));
-  const body = pilot.open(await advertiseUntilMatched(pilot), h.trust);
+  const body = pilot.open(await pilot.advertiseUntilMatched(), h.trust);
   expect(body.reportKey).toBe(pilot.reportKey.publicKey);
   return { pilot, body, ctx: { job: body.job, pilotId: pilot.pilotId, lockToken: body.lockToken, submitterDn: body.submitterDn } };
 }
@@ -157,7 +145,7 @@ describe("attacks on the reports", () => {
     await publisher.publish(first.pilot.sign(stateReport(first.ctx, "failed", { errorCode: ERR.PILOT_KILLED, message: "node rebooted" })));
     await waitFor(async () => (await h.store.getJob(jobId))?.attempt === 2, 15_000, "requeued as attempt 2");
     const second = new TestPilot(h.nc, h.loaded.names, "ATTACK_R4", await h.token("ATTACK_R4"));
-    const body2 = second.open(await advertiseUntilMatched(second), h.trust);
+    const body2 = second.open(await second.advertiseUntilMatched(), h.trust);
     expect(body2.job.attempt).toBe(2);
     const before = await refused("state", ERR.JOB_STALE_UPDATE);
 
