@@ -114,10 +114,6 @@ const shapesScript = jobScript("shapes-2");
 const leadScript = jobScript("lead-1", { batched: true });
 const checkLeadScript = jobScript("check-lead-3", { batched: true });
 
-/**
- * The lease token names the job's autocluster and site, so heartbeats, complete and release find
- * the site shard with no lookup; a forged token names a lease it does not hold.
- */
 /** Slots the pilot token's use takes first in a claim's ARGV (use-claim-6.lua, use-claim-move-6.lua): site, now, pilot id. */
 const TOKEN_ARGS = 3;
 
@@ -148,6 +144,10 @@ function isSoleSet(w: SideWrites): w is SideWrites & { readonly set: readonly [S
   return w.set?.length === 1 && (w.hincrby === undefined || w.hincrby.length === 0);
 }
 
+/**
+ * The lease token names the job's autocluster and site, so heartbeats, complete and release find
+ * the site shard with no lookup; a forged token names a lease it does not hold.
+ */
 export function makeLockToken(site: string, autocluster: string): string {
   return `${autocluster}.${randomHex(12)}.${site}`;
 }
@@ -358,7 +358,7 @@ export class DispatchQueues {
   private async claimInTwoSteps<T>(site: string, keys: string[], acs: readonly string[], pilotId: string, reportKey: string, withClaim?: (job: ClaimTarget) => ClaimWrites<T>, tokenUse?: ClaimTokenUse): Promise<(ClaimedJob & { readonly extra?: T }) | undefined> {
     const sk = this.keys.site(site);
     const n = acs.length;
-    // ARGV: the token's two when it is used (use-claim-6.lua), then claim-5.lua's.
+    // ARGV: the token's TOKEN_ARGS when it is used (use-claim-6.lua), then claim-5.lua's.
     let args = claimArgs(tokenUse, 3 + n);
     let a = args.length - 3 - n;
     args[a + 2] = site;
@@ -420,7 +420,7 @@ export class DispatchQueues {
     const sealer = reportKey !== "" ? this.opts.reportKeySealer : undefined;
     const n = acs.length;
     const patch = { pilotId, reportKey, reportKeySeal: "" };
-    // ARGV (use-claim-move-6.lua / claim-move-5.lua): the token's two when it is used, the number of
+    // ARGV (use-claim-move-6.lua / claim-move-5.lua): the token's TOKEN_ARGS when it is used, the number of
     // claim-5 arguments, claim-5's ARGV, then the record's move; one array of the size they take.
     const size = 4 + n + this.jobs.claimMoveArgsLength(patch);
     let args = claimArgs(tokenUse, size);

@@ -221,8 +221,6 @@ function metrics(registry: Registry): Metrics {
  */
 const STALE_ADVERT_MS = ADVERT_ANSWER_WAIT_MS - 2000;
 
-/** The codes a pilot token check answers with. */
-
 export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerHandle> {
   const { nc, redis, names, config, signer, logger } = o;
   const mm = config.matchmaker;
