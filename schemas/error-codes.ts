@@ -49,6 +49,7 @@ const table = [
   [1015, "FOLDER_UNCREATABLE", "general", false, "A folder named on the command line cannot be made (the file system refuses it)"],
   [1016, "FILE_SYSTEM_REFUSED", "general", true, "The file system refused to write or open a path (missing folder, no permission, read-only or full)"],
   [1017, "INSTALL_INCOMPLETE", "general", false, "A package the code imports is not in node_modules (the checkout changed since 'npm ci'); run 'npm ci' in the pilot-wms folder"],
+  [1018, "METHOD_NOT_ALLOWED", "general", false, "The path exists but does not take this HTTP method; the Allow header names the ones it takes (the monitor is read-only: GET and HEAD)"],
   // pilot
   [1100, "PILOT_PROBE_FAILED", "pilot", true, "The pilot could not probe its worker node"],
   [1101, "PILOT_NO_WALLTIME", "pilot", false, "Not enough walltime left for another job"],

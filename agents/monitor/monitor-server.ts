@@ -39,7 +39,7 @@ function errorBody(e: WmsError): { error: { code: number; name: string; message:
 }
 
 function statusFor(e: WmsError): number {
-  return e.code === ERR.NOT_FOUND ? 404 : e.code === ERR.INTERNAL || e.code === ERR.FILE_SYSTEM_REFUSED ? 500 : e.code === ERR.SERVICE_UNAVAILABLE ? 503 : 400;
+  return e.code === ERR.NOT_FOUND ? 404 : e.code === ERR.METHOD_NOT_ALLOWED ? 405 : e.code === ERR.INTERNAL || e.code === ERR.FILE_SYSTEM_REFUSED ? 500 : e.code === ERR.SERVICE_UNAVAILABLE ? 503 : 400;
 }
 
 function sendError(reply: FastifyReply, e: WmsError, status = statusFor(e)): void {
@@ -100,6 +100,12 @@ export async function startMonitor(opts: MonitorOptions): Promise<RunningMonitor
   const timer = setInterval(() => void sample().catch(() => undefined), opts.sampleEveryMs ?? 5000);
 
   app.setErrorHandler((err, _req, reply) => sendError(reply, toWmsError(err)));
+  // Every route is a GET, so no request body is ever read. Fastify's parsers would read one for
+  // any method (a POST to a 404 or 405 path included) and answer an empty, malformed or over-1 MB
+  // JSON body with errors of their own, which reached the handler above as E1000 INTERNAL, 500.
+  // A catch-all parser that leaves the stream alone: Node discards what the client sent.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", (_req, _payload, done) => done(null, undefined));
 
   // What GET /api lists: every endpoint registered with a summary, so the index cannot drift from the routes.
   const endpoints: Array<{ method: string; path: string; summary: string }> = [];
@@ -108,7 +114,16 @@ export async function startMonitor(opts: MonitorOptions): Promise<RunningMonitor
     if (typeof summary === "string" && route.method === "GET") endpoints.push({ method: "GET", path: route.url, summary });
   });
   // An unknown path answers like every other refusal, and one under /api says where the index is.
+  // A path that is served, asked with another method (a POST, a DELETE, a WebDAV verb), is not
+  // "not found": RFC 9110 s. 15.5.6 answers 405 with an Allow header listing the methods it takes.
+  // Every route is a GET (HEAD comes with it), so looking the concrete path up as a GET says which.
   app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split("?")[0] ?? "";
+    if (req.method !== "GET" && req.method !== "HEAD" && app.findRoute({ method: "GET", url: path }) !== null) {
+      void reply.header("allow", "GET, HEAD");
+      sendError(reply, new WmsError(ERR.METHOD_NOT_ALLOWED, `${req.method} ${path}: the monitor is read-only; this path answers GET and HEAD`));
+      return;
+    }
     const hint = req.url.startsWith("/api") ? "; GET /api lists the endpoints" : "";
     sendError(reply, new WmsError(ERR.NOT_FOUND, `no such page: ${req.method} ${req.url.split("?")[0]}${hint}`));
   });

@@ -158,4 +158,26 @@ describe("monitor", () => {
     expect(body.error.code).toBe(ERR.NOT_FOUND);
     expect(body.error.message).toContain("GET /api lists the endpoints");
   });
+
+  it("answers another method on a path it serves with a coded 405 naming the allowed methods, and changes nothing", async () => {
+    const before = await api<unknown>("/api/tasks/MT1");
+    for (const [method, path] of [["POST", "/api/tasks"], ["DELETE", "/api/tasks/MT1"], ["PUT", "/api/jobs/MT1.000001"], ["PATCH", "/metrics"], ["OPTIONS", "/api"], ["POST", "/"]] as const) {
+      const r = await fetch(monitor.url + path, { method, body: method === "OPTIONS" ? undefined : "{}", headers: { "content-type": "application/json" } });
+      expect(r.status, `${method} ${path}`).toBe(405);
+      expect(r.headers.get("allow"), `${method} ${path}`).toBe("GET, HEAD");
+      const body = (await r.json()) as { error: { code: number; name: string; message: string } };
+      expect(body.error, `${method} ${path}`).toMatchObject({ code: ERR.METHOD_NOT_ALLOWED, message: expect.stringContaining(`${method} ${path}`) });
+    }
+    // HEAD is GET without the body; a path nobody serves stays 404 whatever the method.
+    expect((await fetch(`${monitor.url}/api/tasks`, { method: "HEAD" })).status).toBe(200);
+    expect((await fetch(`${monitor.url}/api/nope`, { method: "POST", body: "{}" })).status).toBe(404);
+    // No body is read, so a broken or oversized one is not an internal error (it was E1000, 500).
+    for (const body of ["", "{", "x".repeat(2 * 1024 * 1024)]) {
+      for (const path of ["/api/tasks", "/api/nope"]) {
+        const r = await fetch(monitor.url + path, { method: "POST", body, headers: { "content-type": "application/json" } });
+        expect(r.status, `${body.length} bytes to ${path}`).toBe(path === "/api/nope" ? 404 : 405);
+      }
+    }
+    expect(await api<unknown>("/api/tasks/MT1")).toEqual(before);
+  });
 });
