@@ -5,7 +5,7 @@
 // were left out since the last one. The refusal counters on /metrics count every one.
 /**
  * How many refusals of one kind anyone can provoke (forged heartbeats, pilot tokens, reports, pool
- * leases) a process writes to the audit stream per minute.
+ * leases, credential requests) a process writes to the audit stream per minute.
  */
 export const REFUSAL_AUDITS_PER_MINUTE = 60;
 
@@ -31,19 +31,30 @@ export class AuditBudget {
    * Whether this event may be written; when it may, `omitted` is how many were not written since
    * the last one that was (to record with it).
    */
-  take(): { readonly write: true; readonly omitted: number } | { readonly write: false } {
+  take(): AuditGrant {
+    const grant = this.peek();
+    if (!grant.write) {
+      this.left++;
+      return grant;
+    }
+    this.used++;
+    this.left = 0;
+    return grant;
+  }
+
+  /**
+   * What take() would answer now, spending nothing: for an entry written by a script that decides
+   * itself whether there is a refusal to record (the one-time key's), take() follows once it did.
+   */
+  peek(): AuditGrant {
     const now = (this.o.now ?? Date.now)();
     if (now - this.windowStart >= this.o.windowMs) {
       this.windowStart = now;
       this.used = 0;
     }
-    if (this.used >= this.o.perWindow) {
-      this.left++;
-      return { write: false };
-    }
-    this.used++;
-    const omitted = this.left;
-    this.left = 0;
-    return { write: true, omitted };
+    return this.used >= this.o.perWindow ? { write: false } : { write: true, omitted: this.left };
   }
 }
+
+/** Whether an event may be written; when it may, how many were left out since the last one written. */
+export type AuditGrant = { readonly write: true; readonly omitted: number } | { readonly write: false };

@@ -37,7 +37,7 @@ export { ServiceSealer, SealVerifier, fixedSealKeys, newSealKey, type SealKey, t
 export { SealKeyFile, createSealKeys, rotateSealKeys, sealKeysFile, sealKeysPath, openSealer, openSealVerifier, pkiSealKeys, SEAL_PURPOSES, type SealPurpose } from "./seal-keys.ts";
 export { jobSpecSealText, sealJobSpec, verifyJobSpecSeal, JOB_SPEC_SEAL_PURPOSE, INTAKE_ROLE } from "./job-spec-seal.ts";
 export { exportServicePki, pkiShareFiles, PKI_EXPORT_ROLES, type PkiExportRole } from "./pki-export.ts";
-export { AuditBudget, REFUSAL_AUDITS_PER_MINUTE, refusalAuditBudget, type AuditBudgetOptions } from "./audit-budget.ts";
+export { AuditBudget, REFUSAL_AUDITS_PER_MINUTE, refusalAuditBudget, type AuditBudgetOptions, type AuditGrant } from "./audit-budget.ts";
 export { HEARTBEAT_SEAL_PURPOSE, heartbeatKeyFor, heartbeatMac, heartbeatMacHolds, type HeartbeatBinding, type HeartbeatClaim } from "./heartbeat-key.ts";
 export { REPORT_KEY_SEAL_PURPOSE, reportKeySealHolds, reportKeySealText, sealReportKey, type ReportKeyBinding } from "./report-key-seal.ts";
 export { generateReportKey, signReport, verifyReportSignature, signAttemptRequest, attemptRequestSignatureHolds, AUDIT_RECORD_SEAL_PURPOSE, type ReportKeyPair, type SignableReport } from "./report-signing.ts";

@@ -9,10 +9,14 @@ import type { RedisClient } from "../platform/redis-client.ts";
 import { redisScript } from "../platform/redis-script.ts";
 import { ERR, WmsError, type WireNames } from "../schemas/index.ts";
 import { AuditLog, AUDIT_MAXLEN, siteAuditStreamKey } from "./audit-log.ts";
+import type { AuditGrant } from "./audit-budget.ts";
 import { newSecret, secretHash } from "./secret-hash.ts";
 import type { SealVerifier, ServiceSealer } from "./service-seal.ts";
 
 export const ONE_TIME_KEY_SEAL_PURPOSE = "one-time-key";
+
+/** A caller without an audit budget (a test, a tool): every refusal is written. */
+const AUDIT_ALWAYS: AuditGrant = { write: true, omitted: 0 };
 
 export interface KeyBinding {
   readonly userDn: string;
@@ -60,7 +64,19 @@ function sealText(keyHash: string, b: Omit<KeyBinding, "site">, expiresAt: numbe
 // Each script checks and changes in one atomic step, so two pilots racing with one key cannot
 // both get the proxy; the refusal of a second use writes its audit entry in that same step, to the
 // audit stream of the key's own site shard (KEYS: 1 the key's record, 2 that stream).
+// ARGV[11] says whether the caller's audit budget has room ('0': the refusal is refused all the
+// same, not written), ARGV[12] how many refusals the budget left out before this one.
 const CONSUME = redisScript(`
+local function audit(event, r)
+  if ARGV[11] ~= '1' then return end
+  local entry = {'event', event, 'at', ARGV[1], 'userDn', r.userDn, 'jobId', r.jobId, 'pilotId', r.pilotId,
+    'presentedUserDn', ARGV[2], 'presentedJobId', ARGV[3], 'presentedPilotId', ARGV[4]}
+  if ARGV[12] ~= '0' then
+    table.insert(entry, 'omittedBefore')
+    table.insert(entry, ARGV[12])
+  end
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[7], '*', unpack(entry))
+end
 local v = redis.call('GET', KEYS[1])
 if not v then return {'invalid', 'unknown key'} end
 local r = cjson.decode(v)
@@ -71,14 +87,12 @@ if r.used == 1 then
   if ARGV[10] ~= '' and r.requester == ARGV[10] and r.userDn == ARGV[2] and r.jobId == ARGV[3] and r.pilotId == ARGV[4] and tostring(r.attempt) == ARGV[9] then
     return {'ok', r.userDn, r.jobId, r.pilotId, tostring(r.renewalsLeft)}
   end
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[7], '*', 'event', 'one-time-key-reused', 'at', ARGV[1],
-    'userDn', r.userDn, 'jobId', r.jobId, 'pilotId', r.pilotId, 'presentedUserDn', ARGV[2], 'presentedJobId', ARGV[3], 'presentedPilotId', ARGV[4])
+  audit('one-time-key-reused', r)
   return {'reused'}
 end
 if tonumber(ARGV[1]) >= r.expiresAt then return {'invalid', 'expired'} end
 if r.userDn ~= ARGV[2] or r.jobId ~= ARGV[3] or r.pilotId ~= ARGV[4] or tostring(r.attempt) ~= ARGV[9] then
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[7], '*', 'event', 'one-time-key-misbound', 'at', ARGV[1],
-    'userDn', r.userDn, 'jobId', r.jobId, 'pilotId', r.pilotId, 'presentedUserDn', ARGV[2], 'presentedJobId', ARGV[3], 'presentedPilotId', ARGV[4])
+  audit('one-time-key-misbound', r)
   return {'invalid', 'bound to another user, job, attempt or pilot'}
 end
 r.used = 1
@@ -157,7 +171,7 @@ export class OneTimeKeyStore {
    * The record's seal, checked against the matchmaker's published key before any script runs; the
    * script then acts only if the record still carries that seal (nothing changed in between).
    */
-  private async checkedSeal(secret: string, b: KeyBinding): Promise<string> {
+  private async checkedSeal(secret: string, b: KeyBinding, audit: AuditGrant): Promise<string> {
     if (this.opts.verifier === undefined) throw new WmsError(ERR.INTERNAL, "OneTimeKeyStore needs a seal verifier to accept keys");
     const hash = secretHash(secret);
     const raw = await this.redis.get(this.keyOf(b.site, hash));
@@ -171,7 +185,11 @@ export class OneTimeKeyStore {
     const bound = { userDn: String(r.userDn), jobId: String(r.jobId), pilotId: String(r.pilotId), attempt: Number(r.attempt) };
     const seal = typeof r.seal === "string" ? r.seal : undefined;
     if (!this.opts.verifier.verify(sealText(hash, bound, Number(r.expiresAt)), seal)) {
-      await this.audit.write("one-time-key-unsealed", { jobId: b.jobId, pilotId: b.pilotId, userDn: b.userDn, code: String(ERR.SEC_KEY_INVALID) });
+      if (audit.write) {
+        const fields: Record<string, string> = { jobId: b.jobId, pilotId: b.pilotId, userDn: b.userDn, code: String(ERR.SEC_KEY_INVALID) };
+        if (audit.omitted > 0) fields.omittedBefore = String(audit.omitted);
+        await this.audit.write("one-time-key-unsealed", fields);
+      }
       throw new WmsError(ERR.SEC_KEY_INVALID, `the key for job ${b.jobId} was not minted by the matchmaker (no valid seal); refused and audited`);
     }
     return seal as string;
@@ -181,10 +199,11 @@ export class OneTimeKeyStore {
    * Spends the key for `b`. `requester` names the public key the proxy will be issued for (a hash
    * of it): the same binding presenting the key again for that same public key gets it again, not
    * a reuse refusal, so a retrieval whose answer was lost can be asked again; a proxy for a key
-   * pair the asker does not hold is worth nothing to anyone else.
+   * pair the asker does not hold is worth nothing to anyone else. `audit` is the caller's budget
+   * for the refusal's audit entry (peeked: the caller spends it once the refusal came).
    */
-  async consume(secret: string, b: KeyBinding, requester = ""): Promise<ConsumedKey> {
-    const seal = await this.checkedSeal(secret, b);
+  async consume(secret: string, b: KeyBinding, requester = "", audit: AuditGrant = AUDIT_ALWAYS): Promise<ConsumedKey> {
+    const seal = await this.checkedSeal(secret, b, audit);
     const renewalTtlMs = Math.round((this.opts.renewalTtlSec ?? 7 * 86_400) * 1000);
     await this.audit.indexSite(b.site);
     const r = (await CONSUME.run(this.redis, oneTimeKeyConsumeKeys(this.names, b.site, secretHash(secret)), [
@@ -198,14 +217,16 @@ export class OneTimeKeyStore {
       seal,
       String(b.attempt),
       requester,
+      audit.write ? "1" : "0",
+      String(audit.write ? audit.omitted : 0),
     ])) as string[];
     if (r[0] === "ok") return { userDn: r[1] as string, jobId: r[2] as string, pilotId: r[3] as string, attempt: b.attempt, site: b.site, renewalsLeft: Number(r[4]) };
     if (r[0] === "reused") throw new WmsError(ERR.SEC_KEY_REUSED, `the key for job ${b.jobId} was used before; this attempt is audited`);
     throw new WmsError(ERR.SEC_KEY_INVALID, `${r[1] ?? "invalid"} (job ${b.jobId}, pilot ${b.pilotId})`);
   }
 
-  async consumeRenewal(secret: string, b: KeyBinding): Promise<{ renewalsLeft: number }> {
-    const seal = await this.checkedSeal(secret, b);
+  async consumeRenewal(secret: string, b: KeyBinding, audit: AuditGrant = AUDIT_ALWAYS): Promise<{ renewalsLeft: number }> {
+    const seal = await this.checkedSeal(secret, b, audit);
     const r = (await RENEW.run(this.redis, [this.keyOf(b.site, secretHash(secret))], [b.userDn, b.jobId, b.pilotId, String(b.attempt), seal])) as string[];
     if (r[0] === "ok") return { renewalsLeft: Number(r[1]) };
     if (r[0] === "exhausted") throw new WmsError(ERR.SEC_RENEWAL_EXHAUSTED, `job ${b.jobId} has used all ${this.opts.maxRenewals} renewals`);

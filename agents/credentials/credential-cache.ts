@@ -36,6 +36,7 @@ import {
   openSealer,
   openSealVerifier,
   AUDIT_RECORD_SEAL_PURPOSE,
+  refusalAuditBudget,
   type SealKeyring,
   createProxyRequest,
   decryptWithKey,
@@ -166,6 +167,30 @@ export function startCredentialCache(d: CredentialCacheDeps): CredentialCache {
       log?.error({ err: e, event }, "audit record could not be published or spooled");
     }
   };
+  // A refusal costs its sender one signed NATS message (a pilot's payload holds a certificate the
+  // CA signed), so a flood of them would push every older event out of the capped audit stream and
+  // fill the audit queue. Its entry in the stream and its record to the audit agent are written at
+  // most REFUSAL_AUDITS_PER_MINUTE a minute, the next saying how many were left out, as the
+  // matchmaker does for token and heartbeat refusals; every refusal is still logged at debug level
+  // and answered.
+  const refusalAudits = refusalAuditBudget();
+  const refused = async (
+    entry: { readonly event: string; readonly fields: Readonly<Record<string, string | undefined>> } | undefined,
+    record: { readonly event: AuditRecord["event"]; readonly dn: string; readonly pilotId?: string; readonly jobId?: string; readonly detail: string },
+    grant = refusalAudits.take(),
+  ): Promise<void> => {
+    if (!grant.write) {
+      log?.debug({ event: entry?.event ?? record.event, dn: record.dn, jobId: record.jobId }, "credential refusal past the audit budget: not audited");
+      return;
+    }
+    const omitted = grant.omitted > 0 ? `; ${grant.omitted} refusals before this one were not audited` : "";
+    if (entry !== undefined) {
+      const fields = Object.fromEntries(Object.entries(entry.fields).filter((kv): kv is [string, string] => kv[1] !== undefined));
+      await audit.write(entry.event, grant.omitted > 0 ? { ...fields, omittedBefore: String(grant.omitted) } : fields);
+    }
+    const { event, dn, detail, ...extra } = record;
+    await report(event, dn, { ...extra, detail: `${detail}${omitted}` });
+  };
   const service = d.service ?? readServiceCredentials(d.config.pki.dir, "credentials");
   const auditSealer = d.auditSealKeys ? new ServiceSealer(d.auditSealKeys, AUDIT_RECORD_SEAL_PURPOSE) : openAuditSealer();
   const servicePublic = createPublicKey(createPrivateKey(service.keyPem)).export({ type: "spki", format: "der" });
@@ -185,8 +210,10 @@ export function startCredentialCache(d: CredentialCacheDeps): CredentialCache {
   const dnMismatch = async (requested: string, actual: string, who: string, op: string): Promise<never> => {
     // MyProxy's check: the user name asked for and the credential's DN must agree.
     log?.warn({ requested, actual, caller: who, op }, "security violation: user name and DN do not match");
-    await audit.write("credential-dn-mismatch", { op, requestedUserDn: requested, credentialDn: actual, caller: who });
-    await report("credential-refused", requested, { detail: `E${ERR.MYPROXY_DN_MISMATCH} ${op}: credential DN ${actual}, caller ${who}` });
+    await refused(
+      { event: "credential-dn-mismatch", fields: { op, requestedUserDn: requested, credentialDn: actual, caller: who } },
+      { event: "credential-refused", dn: requested, detail: `E${ERR.MYPROXY_DN_MISMATCH} ${op}: credential DN ${actual}, caller ${who}` },
+    );
     throw new WmsError(ERR.MYPROXY_DN_MISMATCH, `asked for ${requested}, the credential is ${actual}`);
   };
 
@@ -294,9 +321,11 @@ export function startCredentialCache(d: CredentialCacheDeps): CredentialCache {
       stored = await records.get(userDn);
     } catch (e) {
       if (isWmsError(e)) {
-        await audit.write("credential-record-tampered", { userDn, caller: a.identity.dn, jobId: body.jobId, pilotId: body.pilotId });
         log?.warn({ userDn, caller: a.identity.dn }, "credential record does not match its seal; nothing released");
-        await report("credential-refused", userDn, { pilotId: body.pilotId, jobId: body.jobId, detail: `E${e.code} the stored record does not match its seal` });
+        await refused(
+          { event: "credential-record-tampered", fields: { userDn, caller: a.identity.dn, jobId: body.jobId, pilotId: body.pilotId } },
+          { event: "credential-refused", dn: userDn, pilotId: body.pilotId, jobId: body.jobId, detail: `E${e.code} the stored record does not match its seal` },
+        );
       }
       throw e;
     }
@@ -305,9 +334,10 @@ export function startCredentialCache(d: CredentialCacheDeps): CredentialCache {
     if (stored === undefined || info === undefined || info.notAfter <= clock()) throw new WmsError(ERR.CREDENTIAL_NOT_STORED, `none for ${userDn}`);
     // Policy before the key: an unauthorized caller must not be able to burn someone's key.
     if (!satisfiesRetrievalPolicy(a.identity, info.retrievers)) {
-      await audit.write("credential-retriever-refused", { userDn, caller: a.identity.dn, jobId: body.jobId, pilotId: body.pilotId });
-      log?.warn({ userDn, caller: a.identity.dn }, "retriever not in the credential's policy");
-      await report("credential-refused", userDn, { pilotId: body.pilotId, jobId: body.jobId, detail: `E${ERR.SEC_NOT_AUTHORIZED} ${a.identity.dn} is not in the retrieval policy` });
+      await refused(
+        { event: "credential-retriever-refused", fields: { userDn, caller: a.identity.dn, jobId: body.jobId, pilotId: body.pilotId } },
+        { event: "credential-refused", dn: userDn, pilotId: body.pilotId, jobId: body.jobId, detail: `E${ERR.SEC_NOT_AUTHORIZED} ${a.identity.dn} is not in the retrieval policy` },
+      );
       throw new WmsError(ERR.SEC_NOT_AUTHORIZED, `${a.identity.dn} is not in the retrieval policy of ${userDn}`);
     }
     // The caller's request is checked before the key is spent: a bad one must not burn it.
@@ -318,20 +348,27 @@ export function startCredentialCache(d: CredentialCacheDeps): CredentialCache {
     const states = op === "retrieve" ? RETRIEVE_STATES : RENEW_STATES;
     if (job === undefined || job.attempt !== body.attempt || (job.pilotId !== undefined && job.pilotId !== body.pilotId) || !states.includes(job.state)) {
       const why = job === undefined ? "the job is unknown" : `the job is at attempt ${job.attempt}, ${job.state}${job.pilotId ? `, held by ${job.pilotId}` : ""}`;
-      await audit.write("credential-stale-attempt", { userDn, caller: a.identity.dn, jobId: body.jobId, pilotId: body.pilotId, attempt: String(body.attempt), op });
-      await report("credential-refused", userDn, { pilotId: body.pilotId, jobId: body.jobId, detail: `E${ERR.SEC_KEY_INVALID} ${op} for attempt ${body.attempt}: ${why}` });
+      await refused(
+        { event: "credential-stale-attempt", fields: { userDn, caller: a.identity.dn, jobId: body.jobId, pilotId: body.pilotId, attempt: String(body.attempt), op } },
+        { event: "credential-refused", dn: userDn, pilotId: body.pilotId, jobId: body.jobId, detail: `E${ERR.SEC_KEY_INVALID} ${op} for attempt ${body.attempt}: ${why}` },
+      );
       throw new WmsError(ERR.SEC_KEY_INVALID, `${op} for attempt ${body.attempt} of job ${body.jobId} refused: ${why}`);
     }
     // The key lives in the shard of the site the attempt was matched at.
     const binding = { userDn, jobId: body.jobId, pilotId: body.pilotId, attempt: body.attempt, site: job.site };
     let renewalsLeft: number;
+    // The key's own refusals (reused, bound elsewhere, unsealed) are audited by the store's script,
+    // which alone knows there is one: it is told whether the budget has room, spent once it refused.
+    const grant = refusalAudits.peek();
     try {
       // Keyed by the public key the proxy is for: the same retrieval asked again after a lost answer
       // gets the proxy again (the pilot asks again through an outage), a second key pair does not.
       const requester = createHash("sha256").update(requestedKey).digest("hex");
-      renewalsLeft = op === "retrieve" ? (await keys.consume(oneTimeKey, binding, requester)).renewalsLeft : (await keys.consumeRenewal(oneTimeKey, binding)).renewalsLeft;
+      renewalsLeft = op === "retrieve" ? (await keys.consume(oneTimeKey, binding, requester, grant)).renewalsLeft : (await keys.consumeRenewal(oneTimeKey, binding, grant)).renewalsLeft;
     } catch (e) {
-      if (isWmsError(e)) await report(e.code === ERR.SEC_KEY_REUSED ? "key-reuse" : "credential-refused", userDn, { pilotId: body.pilotId, jobId: body.jobId, detail: `${e.toLine()} (caller ${a.identity.dn})` });
+      if (isWmsError(e)) {
+        await refused(undefined, { event: e.code === ERR.SEC_KEY_REUSED ? "key-reuse" : "credential-refused", dn: userDn, pilotId: body.pilotId, jobId: body.jobId, detail: `${e.toLine()} (caller ${a.identity.dn})` }, refusalAudits.take());
+      }
       throw e;
     }
     const owner = verifyChain(stored.proxy.chain, d.trust, { at: clock() });

@@ -7,7 +7,22 @@ import type { NatsConnection } from "nats";
 import type { RedisClient } from "../../platform/redis-client.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuditRecord, ERR, SCHEMA_VERSION, CredReply, type WmsConfig } from "../../schemas/index.ts";
-import { AuditLog, createProxy, ONE_TIME_KEY_SEAL_PURPOSE, OneTimeKeyStore, ServiceSealer, splitPems, verifyChain, type ProxyCredential, pkiSealKeys } from "../../security/index.ts";
+import {
+  AuditLog,
+  createProxy,
+  createProxyRequest,
+  encryptToCertificate,
+  ONE_TIME_KEY_SEAL_PURPOSE,
+  OneTimeKeyStore,
+  readServiceCredentials,
+  REFUSAL_AUDITS_PER_MINUTE,
+  ServiceSealer,
+  signData,
+  splitPems,
+  verifyChain,
+  type ProxyCredential,
+  pkiSealKeys,
+} from "../../security/index.ts";
 import { CredentialClient, startCredentialCache, type CredentialCache } from "../../agents/credentials/index.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { testConfig } from "../support/namespace.ts";
@@ -77,6 +92,9 @@ afterAll(async () => {
   mmRedis.disconnect();
   pki.cleanup();
 });
+
+/** More than a flood writes: every entry of the streams the test's namespace has. */
+const AUDIT_READ = 5000;
 
 let jobSeq = 0;
 async function keyFor(over: Partial<{ userDn: string; jobId: string; pilotId: string }> = {}, walltimeSec?: number): Promise<{ oneTimeKey: string; userDn: string; jobId: string; pilotId: string; attempt: number }> {
@@ -195,6 +213,48 @@ describe("credential cache", () => {
     }
     expect(await namespaceKeys(redis, names.redisPrefix)).toEqual(before);
   });
+
+  it("audits a flood of refused retrievals at most REFUSAL_AUDITS_PER_MINUTE a minute, answers each, and still serves", async () => {
+    // What a payload on the pilot identity can send by the thousand, each request one NATS message
+    // it signs itself: John's (not in the policy), a pilot's for jobs it does not hold, a pilot's
+    // spent key presented again for another key pair. Each is refused; none may push the older
+    // events out of the capped audit stream, nor flood the audit queue.
+    const cacheCert = readServiceCredentials(pki.dir, "credentials").certPem;
+    const { csrPem } = await createProxyRequest({ keyBits: BITS });
+    const spent = await keyFor();
+    await pilotClient.retrieve(spent);
+    const live = await keyFor();
+    const audit = new AuditLog(redis, names);
+    const auditedBefore = (await audit.recent(AUDIT_READ)).length;
+    const publishedBefore = published.length;
+    const FLOOD = 300;
+    const asked = (i: number): { from: { certPem: string; keyPem: string }; body: Record<string, unknown>; code: number } => {
+      const base = { schemaVersion: SCHEMA_VERSION, op: "retrieve", userDn: USER_DN, attempt: 1, csr: csrPem, issuedAt: Date.now() + i };
+      if (i % 3 === 0) return { from: pki.otherUser, body: { ...base, jobId: live.jobId, pilotId: live.pilotId, oneTimeKey: encryptToCertificate(cacheCert, live.oneTimeKey) }, code: ERR.SEC_NOT_AUTHORIZED };
+      if (i % 3 === 1) return { from: pki.pilot, body: { ...base, jobId: `no-such-job-${i}`, pilotId: "pilot-1", oneTimeKey: encryptToCertificate(cacheCert, live.oneTimeKey) }, code: ERR.SEC_KEY_INVALID };
+      return { from: pki.pilot, body: { ...base, jobId: spent.jobId, pilotId: spent.pilotId, oneTimeKey: encryptToCertificate(cacheCert, spent.oneTimeKey) }, code: ERR.SEC_KEY_REUSED };
+    };
+    for (let start = 0; start < FLOOD; start += 25) {
+      await Promise.all(
+        Array.from({ length: 25 }, async (_, k) => {
+          const { from, body, code } = asked(start + k);
+          const text = JSON.stringify(body);
+          const request = { schemaVersion: SCHEMA_VERSION, body: text, signature: signData(text, from.keyPem), certChain: [from.certPem] };
+          const reply = CredReply.parseJson((await pilotNc.request(names.subjects.credRetrieve, new TextEncoder().encode(JSON.stringify(request)), { timeout: 15_000 })).data);
+          expect(reply).toMatchObject({ status: "error", code });
+        }),
+      );
+    }
+    // Counted per cache process and minute: a test running across a minute's turn sees two windows.
+    const audited = (await audit.recent(AUDIT_READ)).length - auditedBefore;
+    expect(audited).toBeGreaterThan(0);
+    expect(audited).toBeLessThanOrEqual(2 * REFUSAL_AUDITS_PER_MINUTE);
+    const refusalRecords = published.slice(publishedBefore).filter((r) => r.event !== "credential-retrieval");
+    expect(refusalRecords.length).toBeGreaterThan(0);
+    expect(refusalRecords.length).toBeLessThanOrEqual(2 * REFUSAL_AUDITS_PER_MINUTE);
+    // The live key was not burnt by John's or the others' requests, and the cache still serves.
+    expect((await pilotClient.retrieve(live)).proxyPem).toContain("PRIVATE KEY");
+  }, 120_000);
 
   it("refuses to start without an encryption key", async () => {
     await expectCode(
