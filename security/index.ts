@@ -18,7 +18,7 @@ export { createForgeSigner, createForgeVerifier } from "./forge-signature.ts";
 export { createEnvelopeSigner, createBatchEnvelopeSigner, verifyEnvelope, MATCHMAKER_ROLE, type EnvelopeSigner, type BatchEnvelopeSigner, type EnvelopeWithBodyBytes, type EnvelopeSignerOptions, type VerifyEnvelopeOptions } from "./envelope-signing.ts";
 export { carriedSigner, namingSigner, SignerCache, signerRef, type SignerPair } from "./signer-cache.ts";
 export { createEnvelopeDelegate, verifyDelegation, DELEGATION_LIFETIME_SEC, MAX_DELEGATION_LIFETIME_MS, type EnvelopeDelegate } from "./envelope-delegation.ts";
-export { generatePilotKeyPair, encryptToPilot, encryptKeysToPilot, checkPilotPublicKey, decryptFromPilot, decryptKeysFromPilot, rotateEphemeralKey, type AttemptKeys } from "./pilot-key-encryption.ts";
+export { generatePilotKeyPair, encryptToPilot, encryptKeysToPilot, checkPilotPublicKey, decryptKeysFromPilot, rotateEphemeralKey, type AttemptKeys } from "./pilot-key-encryption.ts";
 export { encryptToCertificate, decryptWithKey } from "./certificate-encryption.ts";
 export { signTaskBatch, verifyTaskBatch } from "./task-batch-signing.ts";
 export { sealCredential, openCredential, sealedKeyId, credentialKeyFromBase64 } from "./credential-seal.ts";

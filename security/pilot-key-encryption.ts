@@ -135,10 +135,6 @@ function pilotPrivateKey(pem: string): KeyObject {
   return lastPrivate.key;
 }
 
-export function decryptFromPilot(privateKeyPem: string, b64: string): string {
-  return openFromPilot(privateKeyPem, b64, "the encrypted one-time key");
-}
-
 function openFromPilot(privateKeyPem: string, b64: string, what: string): string {
   const buf = Buffer.from(b64, "base64");
   const fail = (why: string): WmsError => new WmsError(ERR.SEC_BAD_SIGNATURE, `${what} ${why}`);
