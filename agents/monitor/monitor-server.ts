@@ -9,6 +9,7 @@ import { MonitorData, type MonitorProviders } from "./monitor-data.ts";
 import { History, HISTORY_RANGES, type HistoryRange } from "./history.ts";
 import { createMonitorRegistry, metricsText } from "./monitor-metrics.ts";
 import { dashboardPage, jobPage, taskPage } from "./dashboard-page.ts";
+import { httpStatusFor } from "./http-status.ts";
 
 export interface MonitorOptions {
   redis: RedisClient;
@@ -38,11 +39,7 @@ function errorBody(e: WmsError): { error: { code: number; name: string; message:
   return { error: { code: e.code, name: e.name, message: e.message } };
 }
 
-function statusFor(e: WmsError): number {
-  return e.code === ERR.NOT_FOUND ? 404 : e.code === ERR.METHOD_NOT_ALLOWED ? 405 : e.code === ERR.INTERNAL || e.code === ERR.FILE_SYSTEM_REFUSED ? 500 : e.code === ERR.SERVICE_UNAVAILABLE ? 503 : 400;
-}
-
-function sendError(reply: FastifyReply, e: WmsError, status = statusFor(e)): void {
+function sendError(reply: FastifyReply, e: WmsError, status = httpStatusFor(e.code)): void {
   void reply.status(status).send(errorBody(e));
 }
 
