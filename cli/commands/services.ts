@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import type { LoadedConfig } from "../../platform/config.ts";
 import { describeCredentials } from "../../platform/service-targets.ts";
 import { secretsDirOf } from "../../deployment/up-state.ts";
-import { ERR } from "../../schemas/index.ts";
+import { ERR, WmsError } from "../../schemas/index.ts";
 import type { TransportRole } from "../../security/transport-roles.ts";
 import { action, configFor, EXIT, printJson, wmsCommand } from "../command-kit.ts";
 
@@ -32,7 +32,11 @@ function secretsHint(loaded: LoadedConfig): string | undefined {
   const secrets = secretsDirOf(dirname(resolve(loaded.path)));
   const operator = join(secrets, "operator", "identity.yaml");
   if (!existsSync(operator)) return undefined;
-  return `E${ERR.SERVICE_AUTH_FAILED}: ${basename(loaded.path)}'s credentials were refused, and ${shown(secrets)} holds this deployment's users, the only ones servers set up from it admit: check as its operator with 'WMS_IDENTITY_FILE=${shown(operator)} ${wmsCommand()} services check'; 'wms up' connects each service as its own role from there`;
+  // The registry's one-line form (WmsError.toLine), as every other coded line the CLI prints.
+  return new WmsError(
+    ERR.SERVICE_AUTH_FAILED,
+    `${basename(loaded.path)}'s credentials were refused, and ${shown(secrets)} holds this deployment's users, the only ones servers set up from it admit: check as its operator with 'WMS_IDENTITY_FILE=${shown(operator)} ${wmsCommand()} services check'; 'wms up' connects each service as its own role from there`,
+  ).toLine();
 }
 
 export function registerServices(program: Command): void {

@@ -91,7 +91,7 @@ describe("wms services check with authentication on", () => {
     const lines = human.stdout.trim().split("\n");
     expect(lines[0]).toBe("as wms.yaml's credentials (NATS: none, Redis: none, RabbitMQ: user guest)");
     const next = /'WMS_IDENTITY_FILE=(\.wms\/secrets\/operator\/identity\.yaml) (?:npx )?wms services check'/;
-    expect(lines[lines.length - 1]).toMatch(/^E1012: wms\.yaml's credentials were refused, and \.wms\/secrets holds this deployment's users/);
+    expect(lines[lines.length - 1]).toMatch(/^E1012 SERVICE_AUTH_FAILED: .*: wms\.yaml's credentials were refused, and \.wms\/secrets holds this deployment's users/);
     expect(lines[lines.length - 1]).toMatch(next);
     const json = JSON.parse((await runCli(["services", "check", "--json"], { cwd: deploy, env })).stdout) as Check & { identity: string; hint?: string };
     expect(json.hint).toMatch(next);
