@@ -164,6 +164,20 @@ export interface AttemptRecord {
   readonly at: number;
 }
 
+/** What `checkFence` found for a pilot's update that moves nothing. */
+export interface FenceVerdict {
+  /** `current`: the job's attempt and lease token; `ended`: an ended attempt its own pilot reported (when admitted). */
+  readonly verdict: "current" | "ended" | "stale" | "unknown";
+  readonly state: JobState | undefined;
+  /** The site the admitted attempt ran at (current or ended). */
+  readonly site?: string;
+  /** The report key bound to the admitted attempt (sealed, when the store checks seals). */
+  readonly reportKey?: string;
+  readonly reportKeyUnsealed?: true;
+  /** The job's spec, read with the fence (`withSpec`). */
+  readonly spec?: JobSpec;
+}
+
 /** What a transition did: moved, or not allowed from the state it found, or refused as stale. */
 export interface TransitionResult {
   readonly moved: boolean;
@@ -876,9 +890,10 @@ export class JobStore {
   /**
    * Checks a pilot's update that moves nothing (a heartbeat, an accounting record, a key renewal)
    * against the job's current attempt and lease token, in the same script code as transitions. A
-   * stale one is counted under JOB_STALE_UPDATE at the job's site.
+   * stale one is counted under JOB_STALE_UPDATE at the job's site. An admitted update gets the site
+   * its attempt ran at and, with `withSpec`, the job's spec, read in the same step as the fence.
    */
-  async checkFence(jobId: string, fence: Fence, o: { endedReportedOk?: boolean } = {}): Promise<{ verdict: "current" | "ended" | "stale" | "unknown"; state: JobState | undefined; reportKey?: string; reportKeyUnsealed?: true }> {
+  async checkFence(jobId: string, fence: Fence, o: { endedReportedOk?: boolean; withSpec?: boolean } = {}): Promise<FenceVerdict> {
     let task: string;
     try {
       task = taskIdOf(jobId);
@@ -886,11 +901,15 @@ export class JobStore {
       return { verdict: "unknown", state: undefined };
     }
     const tk = this.keys.task(task);
-    const [v, state, site, reportKey, reportKeySeal] = (await fenceScript.run(this.redis, [tk.job(jobId), tk.attempts(jobId)], [String(fence.attempt), fence.leaseToken, fence.pilotId ?? "", o.endedReportedOk ? "1" : "0"])) as [number, string, string, string?, string?];
+    const args = [String(fence.attempt), fence.leaseToken, fence.pilotId ?? "", o.endedReportedOk ? "1" : "0", o.withSpec ? "1" : "0"];
+    const [v, state, site, reportKey, reportKeySeal, own] = (await fenceScript.run(this.redis, [tk.job(jobId), tk.attempts(jobId)], args)) as [number, string, string, string?, string?, string?];
     if (v === -1) await this.applyEffects(jobId, site, { states: {}, holding: "", error: String(ERR.JOB_STALE_UPDATE) }, Date.now());
     const verdict = v === 1 ? "current" : v === 2 ? "ended" : v === -1 ? "stale" : "unknown";
+    if (v <= 0) return { verdict, state: (state || undefined) as JobState | undefined };
     // The report key of the attempt the fence admitted (the current one's, or the ended one's from its history).
-    return { verdict, state: (state || undefined) as JobState | undefined, ...(v > 0 ? this.boundReportKey(jobId, fence.leaseToken, reportKey, reportKeySeal) : {}) };
+    const admitted: FenceVerdict = { verdict, state: state as JobState, site, ...this.boundReportKey(jobId, fence.leaseToken, reportKey, reportKeySeal) };
+    if (!own) return admitted;
+    return { ...admitted, spec: { ...(await this.template(task)), ...(JSON.parse(own) as Template) } as JobSpec };
   }
 
   /**

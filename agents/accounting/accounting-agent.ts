@@ -28,8 +28,7 @@ export function accountingConsumer(o: AccountingAgentOptions): ReportConsumer {
       // for the job's own user, group, VO and site, and once: a second record of the attempt under
       // another id adds nothing (REPORT_ATTEMPT_ACCOUNTED), a redelivery of the first is a duplicate.
       if (o.jobs) {
-        await authenticateAttemptReport(o.jobs, report);
-        await requireJobAttribution(o.jobs, report);
+        requireJobAttribution(await authenticateAttemptReport(o.jobs, report, { withSpec: true }), report);
       }
       const applied = await o.usage.add(report, { seenKey: attemptAccountedKey(o.names, report), ttlSec: ctx.seenTtlSec });
       o.logger.debug({ reportId: report.reportId, jobId: report.jobId, applied }, "accounting record");

@@ -3,7 +3,7 @@
 // any one job could charge another user's quota (and sink their fair share) or another site.
 // They must be the job's own, and the wall time no more than the job's walltime allows (the pilot
 // kills a payload at its walltime), so a holder can charge at most what its job could have used.
-import type { JobStore } from "../../jobs/index.ts";
+import type { AdmittedAttempt } from "../reports/index.ts";
 import { ERR, WmsError, type AccountingRecord } from "../../schemas/index.ts";
 
 /**
@@ -12,25 +12,20 @@ import { ERR, WmsError, type AccountingRecord } from "../../schemas/index.ts";
  */
 export const WALLTIME_SLACK_SEC = 600;
 
-/** The part of jobs/ JobStore the check reads: the job's spec and current attempt, and its past attempts' sites. */
-export type AttributionSource = Pick<JobStore, "getJob" | "attempts">;
-
 /**
  * Throws SEC_REPORT_MISATTRIBUTED unless the record names its job's owner, VO, group and the site
  * the attempt ran at, and no more wall time than the job's walltime (plus WALLTIME_SLACK_SEC).
- * Called after the record's fence and signature held (authenticateAttemptReport).
+ * `attempt` is what the record's fence admitted (authenticateAttemptReport with `withSpec`): the
+ * job is read once, in the fence's own step, not again here.
  */
-export async function requireJobAttribution(jobs: AttributionSource, r: AccountingRecord): Promise<void> {
-  const job = await jobs.getJob(r.jobId);
-  if (job === undefined) throw new WmsError(ERR.REPORT_UNKNOWN_JOB, `accounting record ${r.reportId} names job ${r.jobId}, which does not exist`);
-  const spec = job.spec;
-  // The site of the attempt the record is for: the current one's, or an ended one's from its history.
-  const site = job.attempt === r.attempt ? job.site : (await jobs.attempts(r.jobId)).find((a) => a.attempt === r.attempt)?.site;
+export function requireJobAttribution(attempt: AdmittedAttempt, r: AccountingRecord): void {
+  const { spec, site } = attempt;
+  if (spec === undefined) throw new WmsError(ERR.REPORT_UNKNOWN_JOB, `accounting record ${r.reportId} names job ${r.jobId}, whose spec was not read with its fence`);
   const wrong = [
     r.userDn !== spec.userDn && `user ${r.userDn} (the job's owner is ${spec.userDn})`,
     r.vo !== spec.vo && `VO ${r.vo} (the job's is ${spec.vo})`,
     r.group !== spec.group && `group '${r.group}' (the job's is '${spec.group}')`,
-    r.site !== site && `site ${r.site} (attempt ${r.attempt} ran at ${site ?? "no known site"})`,
+    r.site !== site && `site ${r.site} (attempt ${r.attempt} ran at ${site || "no known site"})`,
     r.wallSec > spec.walltimeSec + WALLTIME_SLACK_SEC && `${r.wallSec} s of wall time (the job's walltime is ${spec.walltimeSec} s)`,
   ].filter((w): w is string => w !== false);
   if (wrong.length > 0) {

@@ -2,7 +2,7 @@
 // signed by the report key the matchmaker bound to that attempt (security/report-signing.ts), and a
 // service's audit records only when sealed by that service's delegated key. The fence (attempt and
 // lease token) is each agent's own; this file says only whether the signature holds.
-import { ERR, WmsError, type AuditRecord } from "../../schemas/index.ts";
+import { ERR, WmsError, type AuditRecord, type JobSpec } from "../../schemas/index.ts";
 import { verifyReportSignature, type SignableReport } from "../../security/index.ts";
 
 /** What a service seals when it writes an audit record itself (the credential cache). */
@@ -26,29 +26,37 @@ export function requireAttemptSignature(report: SignableReport, bound: BoundRepo
   if (!verifyReportSignature(report, reportKey)) throw new WmsError(ERR.SEC_REPORT_FORGED, `${describe(report)} is not signed by the pilot that holds the attempt`);
 }
 
-/** The part of jobs/ JobStore that fences a pilot's update (and returns the admitted attempt's report key). */
+/** The attempt a report was admitted for: the site it ran at and, when asked for, its job's spec. */
+export interface AdmittedAttempt {
+  readonly site?: string;
+  readonly spec?: JobSpec;
+}
+
+/** The part of jobs/ JobStore that fences a pilot's update (and returns the admitted attempt's report key, site and spec). */
 export interface AttemptFence {
   checkFence(
     jobId: string,
     fence: { attempt: number; leaseToken: string; pilotId?: string },
-    o?: { endedReportedOk?: boolean },
-  ): Promise<{ verdict: "current" | "ended" | "stale" | "unknown"; reportKey?: string; reportKeyUnsealed?: boolean }>;
+    o?: { endedReportedOk?: boolean; withSpec?: boolean },
+  ): Promise<{ verdict: "current" | "ended" | "stale" | "unknown"; reportKey?: string; reportKeyUnsealed?: boolean } & AdmittedAttempt>;
 }
 
 /**
  * A report about one attempt that may arrive after the attempt ended (accounting, audit, log): its
  * job must exist (else REPORT_UNKNOWN_JOB), its attempt and lease token must be the current ones or
  * those of an ended attempt its own pilot reported (else JOB_STALE_UPDATE), and it must be signed by
- * that attempt's report key (else SEC_REPORT_FORGED).
+ * that attempt's report key (else SEC_REPORT_FORGED). Returns the attempt as the fence read it, with
+ * the job's spec when `withSpec` (read in the same step: an accounting record's attribution needs it).
  */
-export async function authenticateAttemptReport(jobs: AttemptFence, r: SignableReport): Promise<void> {
+export async function authenticateAttemptReport(jobs: AttemptFence, r: SignableReport, o: { withSpec?: boolean } = {}): Promise<AdmittedAttempt> {
   if (r.jobId === undefined || r.attempt === undefined || r.lockToken === undefined) {
     throw new WmsError(ERR.SEC_REPORT_FORGED, `${describe(r)} names no job, attempt and lease token it is signed for`);
   }
-  const held = await jobs.checkFence(r.jobId, { attempt: r.attempt, leaseToken: r.lockToken, pilotId: r.pilotId ?? "" }, { endedReportedOk: true });
+  const held = await jobs.checkFence(r.jobId, { attempt: r.attempt, leaseToken: r.lockToken, pilotId: r.pilotId ?? "" }, { endedReportedOk: true, withSpec: o.withSpec === true });
   if (held.verdict === "unknown") throw new WmsError(ERR.REPORT_UNKNOWN_JOB, `${describe(r)} names a job that does not exist`);
   if (held.verdict === "stale") throw new WmsError(ERR.JOB_STALE_UPDATE, `${describe(r)} names an earlier attempt or a lease token that no longer holds the job`);
   requireAttemptSignature(r, held);
+  return { site: held.site, spec: held.spec };
 }
 
 /** The text a service seals over an audit record: the record without its seal or signature. */

@@ -72,4 +72,23 @@ describe("job store", () => {
     expect((await store.reopen("T1.000002", { attempt: 2 })).moved).toBe(true);
     expect(await store.attempts("T1.000002")).toEqual([expect.objectContaining({ attempt: 1, state: "failed", ended: "reported", errorCode: "1600", message: "no replica" })]);
   });
+
+  it("admits an ended attempt's late record with the site that attempt ran at and the job's spec, read with its fence", async () => {
+    await store.createTask({ taskId: "T9", taskName: "t9", kind: "production", vo: "atlas", group: "", ownerDn: "/CN=Jane", priority: 0, maxAttempts: 3, outputDataset: "o" }, [{ spec: spec("T9", 0, "A"), state: "activated" }]);
+    const jobId = "T9.000000";
+    const first = { attempt: 1, leaseToken: "token-1", pilotId: "pilot-1" };
+    await store.transition(jobId, "sent", ["activated"], { leaseToken: first.leaseToken, pilotId: first.pilotId });
+    // Its pilot reports a failure; the job is retried at site B.
+    const retried = await store.transition(jobId, "activated", ["sent"], { attempt: 2, site: "B", leaseToken: "", pilotId: "", errorCode: 1401 }, Date.now(), undefined, undefined, first);
+    expect(retried.moved).toBe(true);
+    // Attempt 1's accounting record, late: attributed to A, where it ran, and to the job's owner.
+    expect(await store.checkFence(jobId, first, { endedReportedOk: true, withSpec: true })).toMatchObject({ verdict: "ended", site: "A", spec: { jobId, userDn: "/CN=Jane", walltimeSec: 60 } });
+    expect((await store.checkFence(jobId, first, { endedReportedOk: true })).spec).toBeUndefined();
+    const second = { attempt: 2, leaseToken: "token-2", pilotId: "pilot-2" };
+    await store.transition(jobId, "sent", ["activated"], { leaseToken: second.leaseToken, pilotId: second.pilotId });
+    expect(await store.checkFence(jobId, second, { withSpec: true })).toMatchObject({ verdict: "current", site: "B", spec: { jobId, vo: "atlas" } });
+    // A stale record gets neither.
+    const stale = await store.checkFence(jobId, { ...first, leaseToken: "made-up" }, { endedReportedOk: true, withSpec: true });
+    expect(stale).toEqual({ verdict: "stale", state: "sent" });
+  });
 });
