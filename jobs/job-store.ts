@@ -271,6 +271,13 @@ const GROW_CHUNK = 200;
 /** Spec fields that differ from job to job; an open task's template (from one prototype) leaves them out. */
 const PER_JOB_FIELDS: ReadonlySet<string> = new Set(["jobId", "inputFiles", "site", "seal"]);
 
+/** An attempt history hash (attempt -> its JSON) as records, oldest first. */
+function parseAttempts(h: Hash): AttemptRecord[] {
+  return Object.values(h)
+    .map((v) => JSON.parse(v) as AttemptRecord)
+    .sort((a, b) => a.attempt - b.attempt);
+}
+
 function num(v: string | undefined): number | undefined {
   return v === undefined || v === "" ? undefined : Number(v);
 }
@@ -956,10 +963,38 @@ export class JobStore {
 
   /** Every ended attempt of a job, oldest first (the current one is the record itself). */
   async attempts(jobId: string): Promise<AttemptRecord[]> {
-    const h = await this.redis.hgetall(this.keys.task(taskIdOf(jobId)).attempts(jobId));
-    return Object.values(h)
-      .map((v) => JSON.parse(v) as AttemptRecord)
-      .sort((a, b) => a.attempt - b.attempt);
+    return parseAttempts(await this.redis.hgetall(this.keys.task(taskIdOf(jobId)).attempts(jobId)));
+  }
+
+  /**
+   * `attempts` of many jobs: one pipeline per task shard (a Redis Cluster runs a pipeline in one
+   * slot only), in chunks as `listJobs` reads records, the shards side by side.
+   */
+  async attemptsOf(jobIds: readonly string[]): Promise<Map<string, AttemptRecord[]>> {
+    const byTask = new Map<string, string[]>();
+    for (const id of jobIds) {
+      const taskId = taskIdOf(id);
+      const ids = byTask.get(taskId);
+      if (ids) ids.push(id);
+      else byTask.set(taskId, [id]);
+    }
+    const out = new Map<string, AttemptRecord[]>();
+    await Promise.all(
+      [...byTask].map(async ([taskId, ids]) => {
+        const tk = this.keys.task(taskId);
+        for (let i = 0; i < ids.length; i += 500) {
+          const chunk = ids.slice(i, i + 500);
+          const p = this.redis.pipeline();
+          for (const id of chunk) p.hgetall(tk.attempts(id));
+          const res = (await p.exec()) ?? [];
+          res.forEach(([err, h], n) => {
+            if (err) throw err;
+            out.set(chunk[n], parseAttempts(h as Hash));
+          });
+        }
+      }),
+    );
+    return out;
   }
 
   /** Jobs in holding/transferring since before `before` (ms), oldest first, at one site or at every site. */

@@ -76,13 +76,13 @@ export function registerJob(program: Command): void {
           const picked: JobRecord[] = [];
           let matched = 0;
           for (const taskId of taskIds) {
-            const jobs = await store.listJobs(taskId, state ? { state } : {});
+            const jobs = (await store.listJobs(taskId, state ? { state } : {})).filter((j) => (opts.user === undefined || j.spec.userDn === opts.user) && (opts.site === undefined || j.site === opts.site));
+            // A job that ran out of attempts says E1903 RETRY_MAX_ATTEMPTS; asked for the cause
+            // (PAYLOAD_MEMORY_EXCEEDED), it is found by its earlier attempts' codes, read for the
+            // task's jobs in one batch (its shard's pipeline), not one job at a time.
+            const history = code === undefined ? undefined : await store.attemptsOf(jobs.filter((j) => j.errorCode !== code && j.attempt > 1).map((j) => j.jobId));
             for (const j of jobs) {
-              if (opts.user !== undefined && j.spec.userDn !== opts.user) continue;
-              if (opts.site !== undefined && j.site !== opts.site) continue;
-              // A job that ran out of attempts says E1903 RETRY_MAX_ATTEMPTS; asked for the cause
-              // (PAYLOAD_MEMORY_EXCEEDED), it is found by its earlier attempts' codes.
-              if (code !== undefined && j.errorCode !== code && !(j.attempt > 1 && (await store.attempts(j.jobId)).some((a) => Number(a.errorCode) === code))) continue;
+              if (code !== undefined && j.errorCode !== code && !(history?.get(j.jobId) ?? []).some((a) => Number(a.errorCode) === code)) continue;
               if (matched >= skip && picked.length < opts.limit) picked.push(j);
               matched++;
             }

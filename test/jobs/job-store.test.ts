@@ -91,4 +91,12 @@ describe("job store", () => {
     const stale = await store.checkFence(jobId, { ...first, leaseToken: "made-up" }, { endedReportedOk: true, withSpec: true });
     expect(stale).toEqual({ verdict: "stale", state: "sent" });
   });
+
+  it("reads the attempt histories of many jobs of several tasks in one call, as each job's own", async () => {
+    const many = await store.attemptsOf(["T1.000002", "T9.000000", "T1.000000"]);
+    expect(many.get("T1.000002")).toEqual(await store.attempts("T1.000002"));
+    expect(many.get("T9.000000")?.map((a) => [a.attempt, a.site, a.pilotId, a.errorCode])).toEqual([[1, "A", "pilot-1", "1401"]]);
+    expect(many.get("T1.000000")).toEqual([]);
+    expect(await store.attemptsOf([])).toEqual(new Map());
+  });
 });
