@@ -103,6 +103,8 @@ export class Lexer {
   constructor(
     text: string,
     readonly strict = false,
+    /** lexer.cpp's old-ClassAd strings (SetOldClassAdLex), as an ad's lines are read: see stringOld. */
+    readonly oldStrings = false,
   ) {
     // HTCondor reads its input as a C string (lexerSource.h): a NUL ends it.
     const nul = text.indexOf("\0");
@@ -284,6 +286,7 @@ export class Lexer {
   }
 
   private string(delim: string, tok: (type: TokenType, text: string, extra?: Partial<Token>) => Token): Token {
+    if (this.oldStrings) return this.stringOld(delim, tok);
     let raw = "";
     for (;;) {
       const startLine = this.line;
@@ -311,6 +314,43 @@ export class Lexer {
     }
     const value = convertEscapes(raw);
     if (value === null) this.fail("a string may not contain the NUL character (\\0)");
+    return delim === '"' ? tok("string", value) : tok("ident", value);
+  }
+
+  /**
+   * lexer.cpp tokenizeStringOld, how HTCondor reads the strings of an ad's `name = value` lines
+   * (condor_q -long text, ads on the wire): no escapes, so `"C:\dir\x"` keeps its backslashes
+   * and `"\d+"` is a regex of a digit; a backslash right before the quote makes the quote part of
+   * the string when anything but a newline follows it (the backslash is dropped), otherwise the
+   * string ends with the backslash. Adjacent literals are not joined.
+   */
+  private stringOld(delim: string, tok: (type: TokenType, text: string, extra?: Partial<Token>) => Token): Token {
+    const startLine = this.line;
+    const startCol = this.pos - this.lineStart + 1;
+    this.advance();
+    let value = "";
+    for (;;) {
+      let prev = "";
+      while (this.pos < this.src.length && this.ch() !== delim) {
+        prev = this.ch();
+        value += prev;
+        this.advance();
+      }
+      if (this.pos >= this.src.length) throw new ClassAdParseError(startLine, startCol, `${delim === '"' ? "string" : "quoted name"} starting here is never closed with ${delim}`);
+      if (prev !== "\\") {
+        this.advance();
+        break;
+      }
+      const after = this.src[this.pos + 1];
+      if (after !== undefined && after !== "\n") {
+        value = value.slice(0, -1) + delim;
+        this.advance();
+        continue;
+      }
+      // The string ends with the backslash; lexer.cpp has read the character after the quote too.
+      this.advance(after === undefined ? 1 : 2);
+      break;
+    }
     return delim === '"' ? tok("string", value) : tok("ident", value);
   }
 }

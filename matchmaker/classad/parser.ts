@@ -54,9 +54,9 @@ export class Parser {
     this.checkDepth = sourceLength > MAX_TREE_DEPTH;
   }
 
-  /** `strict`: new-ClassAd semantics' lexer (integer literals may start with 0). */
-  static forText(text: string, strict = false): Parser {
-    return new Parser(new Lexer(text, strict), text.length);
+  /** `strict`: new-ClassAd semantics' lexer (integer literals may start with 0); `oldStrings`: see Lexer. */
+  static forText(text: string, strict = false, oldStrings = false): Parser {
+    return new Parser(new Lexer(text, strict, oldStrings), text.length);
   }
 
   expectEnd(): void {
