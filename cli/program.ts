@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError, Help, type Option } from "commander";
 import { EXIT, EXIT_CODES_HELP, PROCESS_IO, reportError, type CliIo } from "./error-reporting.ts";
 import { COMMAND_GROUPS } from "./commands/index.ts";
+import { examplesHelp } from "./command-examples.ts";
 import { rememberConfigOrigin, withDeploymentHint } from "./deployment-hint.ts";
 import { helpAsked, helpCommandHelp } from "./help-command.ts";
 import { unknownSubcommand, usageError } from "./usage-error.ts";
@@ -43,6 +44,20 @@ function optionDescription(this: Help, option: Option): string {
   return Help.prototype.optionDescription.call(this, emptyList ? Object.assign(Object.create(option) as Option, { defaultValue: undefined }) : option);
 }
 
+/**
+ * Each loaded command's help ends with its examples (command-examples.ts), after any notes of its
+ * own. The listed-only commands of groups not loaded are skipped: their help is never shown.
+ */
+function applyExamples(cmd: Command, path: string[], loaded: (name: string) => boolean): void {
+  for (const sub of cmd.commands) {
+    if (sub.name() === "help" || (path.length === 0 && !loaded(sub.name()))) continue;
+    const subPath = [...path, sub.name()];
+    const text = examplesHelp(subPath.join(" "));
+    if (text !== undefined) sub.addHelpText("after", text);
+    applyExamples(sub, subPath, loaded);
+  }
+}
+
 function applyHelpStyle(cmd: Command): void {
   cmd.configureHelp({ optionDescription });
   for (const sub of cmd.commands) applyHelpStyle(sub);
@@ -59,13 +74,17 @@ export async function buildProgram(io: CliIo = PROCESS_IO, argv?: readonly strin
     .version(packageVersion())
     .option("-c, --config <file>", "config file (default: ./wms.yaml or $WMS_CONFIG)")
     .option("--namespace <ns>", "deployment namespace for subjects, queues and keys (default: the namespace in wms.yaml, else wms)")
-    .addHelpText("after", `\n${EXIT_CODES_HELP}\n`);
+    .addHelpText("after", `${examplesHelp("") ?? ""}\n\n${EXIT_CODES_HELP}\n`);
   applyErrorHandling(program, io);
   const words = argv === undefined ? undefined : new Set(argv.filter((a) => !a.startsWith("-")));
+  const loadedNames = new Set<string>();
   for (const group of COMMAND_GROUPS) {
-    if (words === undefined || group.commands.some(([name]) => words.has(name))) (await group.load())(program);
-    else for (const [name, summary] of group.commands) program.command(name).description(summary);
+    if (words === undefined || group.commands.some(([name]) => words.has(name))) {
+      (await group.load())(program);
+      for (const [name] of group.commands) loadedNames.add(name);
+    } else for (const [name, summary] of group.commands) program.command(name).description(summary);
   }
+  applyExamples(program, [], (name) => loadedNames.has(name));
   applyErrorHandling(program, io);
   applyHelpStyle(program);
   return program;

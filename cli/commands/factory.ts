@@ -26,8 +26,7 @@ interface StatusOptions {
 export function registerFactory(program: Command): void {
   const factory = program
     .command("factory")
-    .description("run, tune and inspect the pilot factory (keeps site queues supplied with identical pilots)")
-    .addHelpText("after", "\nExamples:\n  wms factory run --factory-file factory.yaml\n  wms factory set SITE_A-local pilotsPerMinute=30 maxPending=5\n  wms factory status --json\n");
+    .description("run, tune and inspect the pilot factory (keeps site queues supplied with identical pilots)");
 
   factory
     .command("run")
@@ -54,7 +53,7 @@ export function registerFactory(program: Command): void {
     .option("--key <pem>", "the private key of --cert (default: users/operator.key.pem in the PKI folder)")
     .option("-f, --factory-file <file>", "also write the factory's whole live state (every queue's changed knobs) into this FactoryConfig file, editing only those values: comments and layout stay")
     .option("--json", "print the queue's new knobs as JSON")
-    .addHelpText("after", "\nKeys: targetIdle maxPending maxRunning maxPerCycle pilotsPerMinute cycleSec pilotLifetimeSec tokenUses emptyAdvertsLimit censusSec queuedPerJob breakerAfter breakerMaxSec\n")
+    .addHelpText("after", "\nKeys: targetIdle maxPending maxRunning maxPerCycle pilotsPerMinute cycleSec pilotLifetimeSec tokenUses emptyAdvertsLimit censusSec queuedPerJob breakerAfter breakerMaxSec")
     .action(
       action(async (queue: string, assignments: string[], opts: SetOptions, cmd: Command) => {
         await setKnobs(queue, assignments, opts, cmd);

@@ -9,7 +9,6 @@ export function registerInit(program: Command): void {
     .option("--monitor-port <port>", "the dashboard's port under 'wms up' (0: any free port)", parsePortOption("--monitor-port"), 8080)
     .option("--matchmakers <n>", "matchmaker processes 'wms up' starts", parseIntOption("--matchmakers", 1), 2)
     .option("--json", "print what was written as JSON")
-    .addHelpText("after", "\nExample:\n  wms init mygrid && cd mygrid && wms up --detach\n  wms task submit tasks/data-local-job.yaml --cert pki/users/production.cert.pem --key pki/users/production.key.pem\n")
     .action(
       action(async (dir: string, opts: { monitorPort: number; matchmakers: number; json?: boolean }, cmd: Command) => {
         const { initDeployment } = await import("../../deployment/init-deployment.ts");

@@ -14,7 +14,6 @@ export function registerJobLog(program: Command): void {
     .description("print a job attempt's logs: the last 64 KB of the payload's stderr and stdout and the pilot's own log for that attempt (kept a week)")
     .option("--attempt <n>", "which attempt (default: the latest with logs)", parseIntOption("--attempt", 1))
     .option("--json", "print the attempt's LogReport as JSON")
-    .addHelpText("after", "\nExamples:\n  wms job log T1.000042\n  wms job log T1.000042 --attempt 1 --json\n")
     .action(
       action(async (jobId: string, opts: { attempt?: number; json?: boolean }, cmd: Command) => {
         const { JobLogStore, formatJobLog } = await import("../../agents/job-logs/index.ts");

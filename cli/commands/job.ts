@@ -55,7 +55,6 @@ export function registerJob(program: Command): void {
     .option("--page <n>", "which page (from 1)", parseIntOption("--page", 1), 1)
     .option("--tasks <n>", "without --task: how many of the newest tasks to look through", parseIntOption("--tasks", 1), 200)
     .option("--json", "print as JSON")
-    .addHelpText("after", "\nExamples:\n  wms job list --state failed --code PAYLOAD_MEMORY_EXCEEDED\n  wms job list --task T1 --site SITE_A --json --page 2\n")
     .action(
       action(async (opts: ListOptions, cmd: Command) => {
         // Every filter is checked before Redis is touched: bad input changes nothing and reads nothing.

@@ -3,7 +3,7 @@ import type { NatsConnection } from "nats";
 import { action, configFor, withAwayNote, parseIntOption, parseNumberOption, printJson, warn } from "../command-kit.ts";
 import { connectNats } from "../nats-connection.ts";
 import { EXIT } from "../error-reporting.ts";
-import { readCredentialOptions } from "../credential-options.ts";
+import { credentialFiles, readCredentialOptions, type CallerCredential } from "../credential-options.ts";
 import { ERR, WmsError, type WireNames } from "../../schemas/index.ts";
 import { FINAL_STATES, JOB_STATES, STATE_GROUPS, type JobRecord, type JobState, type TaskRecord } from "../../jobs/index.ts";
 import { withRedis } from "./replica.ts";
@@ -11,8 +11,8 @@ import type { OpenTaskProgress } from "../../matchmaker/index.ts";
 import type { RedisClient } from "../../platform/redis-client.ts";
 
 interface SignerOptions {
-  cert: string;
-  key: string;
+  cert?: string;
+  key?: string;
   json?: boolean;
   timeout: number;
   /** commander's `--no-proxy-check`: false when given. */
@@ -32,10 +32,16 @@ async function withNats<T>(cmd: Command, fn: (nc: NatsConnection, names: WireNam
 
 function signerOptions(c: Command): Command {
   return c
-    .requiredOption("--cert <pem>", "your certificate (PEM; a proxy chain file is fine)")
-    .requiredOption("--key <pem>", "the private key of --cert")
+    .option("--cert <pem>", "your certificate (PEM; a proxy chain file is fine) (default: users/production.cert.pem in the PKI folder, as wms init writes it)")
+    .option("--key <pem>", "the private key of --cert (default: users/production.key.pem in the PKI folder)")
     .option("--timeout <sec>", "how long to wait for the intake's answer", parseNumberOption("--timeout", 1), 120)
     .option("--json", "print the intake's reply as JSON");
+}
+
+/** The signer's files: --cert/--key, or the production manager's that `wms init` wrote. */
+async function signer(opts: SignerOptions, cmd: Command): Promise<CallerCredential> {
+  const { cert, key } = credentialFiles(opts, configFor(cmd).config.pki.dir, "production");
+  return readCredentialOptions(cert, key);
 }
 
 const STATES = JOB_STATES;
@@ -208,7 +214,7 @@ export function registerTask(program: Command): void {
       if (problems !== undefined) throw new WmsError(ERR.BAD_INPUT, `${file}: ${problems}`);
       const batch = TaskBatch.parse(data);
       const stamped = { ...batch, ...(opts.proxyCheck === false && { proxyCheck: "warn" as const }), ...(opts.allowDuplicate === true && { allowDuplicate: true }) };
-      const signed = signTaskBatch(stamped, await readCredentialOptions(opts.cert, opts.key));
+      const signed = signTaskBatch(stamped, await signer(opts, cmd));
       const r = await withNats(cmd, (nc, names) => new TaskClient(nc, names, opts.timeout * 1000).submit(signed));
       for (const w of r.warnings ?? []) warn(w);
       if (opts.json) return printJson(r);
@@ -287,7 +293,7 @@ export function registerTask(program: Command): void {
       action(async (id: string, opts: SignerOptions, cmd: Command) => {
         const { TaskClient } = await import("../../matchmaker/task-client.ts");
         const { newTaskControl, signTaskControl } = await import("../../matchmaker/task-control.ts");
-        const signed = signTaskControl(newTaskControl(act, id), await readCredentialOptions(opts.cert, opts.key));
+        const signed = signTaskControl(newTaskControl(act, id), await signer(opts, cmd));
         const r = await withNats(cmd, (nc, names) => new TaskClient(nc, names, opts.timeout * 1000).control(signed));
         if (opts.json) return printJson(r);
         if (act === "cancel") process.stdout.write(`task ${r.taskId}: ${r.affected} job(s) cancelled\n`);

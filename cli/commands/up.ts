@@ -21,8 +21,7 @@ export function registerUp(program: Command): void {
       "after",
       "\nServices in wms.yaml that do not answer are started as private servers (free ports, a temporary data folder) and stopped again;\n" +
         "while it runs, every wms command given this wms.yaml (in its folder, or --config) connects to them without flags.\n" +
-        "A service that exits is restarted with a growing back-off. Ctrl-C stops everything: the factory, its pilots, the services.\n" +
-        "Examples:\n  wms init mygrid && cd mygrid && wms up\n  wms up --detach && wms status && wms down\n  wms up --detach --json   # {\"pid\":...,\"namespace\":...,\"monitorUrl\":...,\"logFile\":...}\n",
+        "A service that exits is restarted with a growing back-off. Ctrl-C stops everything: the factory, its pilots, the services.",
     )
     .action(
       action(async (opts: UpCliOptions, cmd: Command) => {
@@ -100,8 +99,7 @@ export function registerUp(program: Command): void {
     .option("--json", "print what was stopped (and purged) as JSON")
     .addHelpText(
       "after",
-      "\nWithout --purge the tasks and queues stay on shared services for the next 'wms up'; private servers 'wms up' started keep nothing either way.\n" +
-        "Examples:\n  wms down\n  wms down --purge          # asks first\n  wms down --purge --yes --json\n",
+      "\nWithout --purge the tasks and queues stay on shared services for the next 'wms up'; private servers 'wms up' started keep nothing either way.",
     )
     .action(
       action(async (opts: { timeout: number; purge?: boolean; yes?: boolean; json?: boolean }, cmd: Command) => {

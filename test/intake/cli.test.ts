@@ -2,7 +2,7 @@
 // real NATS and Redis, one namespace, one PKI and one config file of their own.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
@@ -164,6 +164,27 @@ describe("wms replica / task / intake", () => {
     expect(JSON.parse(scripted.stdout.trimEnd().split("\n").at(-1)!).task.status).toBe("aborted");
     expect((await wms(["task", "status", reply.taskId, "--exit-status"])).stderr).toMatch(/^wms: error E1008 USAGE: .*--exit-status needs --watch/);
   }, 180_000);
+
+  it("signs with the production certificate wms init writes when --cert and --key are not given", async () => {
+    // No users/ in this PKI folder yet: one usage line saying what to give, nothing sent.
+    const none = await wms(["task", "retry", "T404"]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/^wms: error E1008 USAGE: .*give --cert and --key: .*users\/production\.cert\.pem/);
+    const half = await wms(["task", "retry", "T404", "--cert", paula.cert]);
+    expect(half.code).toBe(2);
+    expect(half.stderr).toMatch(/^wms: error E1008 USAGE: .*give --cert and --key together/);
+    // Where wms init puts the production manager's: the request is signed and reaches the intake.
+    mkdirSync(join(paths.pki, "users"), { recursive: true });
+    writeFileSync(join(paths.pki, "users", "production.cert.pem"), readFileSync(paula.cert));
+    writeFileSync(join(paths.pki, "users", "production.key.pem"), readFileSync(paula.key), { mode: 0o600 });
+    try {
+      const sent = await wms(["task", "retry", "T404"]);
+      expect(sent.stderr).toMatch(/^wms: error E1005 NOT_FOUND: .*no task T404/);
+      expect(sent.code).toBe(1);
+    } finally {
+      rmSync(join(paths.pki, "users"), { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it("refuses a production task from a user without the role, and a task file that does not match its schema", async () => {
     const batch = join(dir, "task2.yaml");
