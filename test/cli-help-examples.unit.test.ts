@@ -39,9 +39,10 @@ describe("wms --help examples", () => {
       const examples = /\nExamples:\n((?: {2}.*\n?)+)/.exec(captured)?.[1];
       expect(examples, `wms ${path} --help has no examples`).toBeDefined();
       // A group's examples may show its subcommands; each names the command whose help it is.
-      expect(examples, `wms ${path} --help: examples of other commands only`).toMatch(new RegExp(`\\bwms ${path.replace(/ /g, " ")}\\b`));
+      expect(examples, `wms ${path} --help: examples of other commands only`).toMatch(new RegExp(`\\bwms ${path}\\b`));
     }
-  });
+    // Every group's module is imported (transpiled, under the unit run): a minute on a busy machine.
+  }, 180_000);
 
   it("names no command that does not exist, and no option its command does not take", async () => {
     const program = await buildProgram({ out: () => undefined, err: () => undefined });
@@ -62,12 +63,12 @@ describe("wms --help examples", () => {
           const known = longOptions(cmd);
           for (const w of words) {
             const opt = /^(--[a-z-]+)/.exec(w)?.[1];
-            if (opt !== undefined) expect(known.has(opt) || (opt.startsWith("--no-") && known.has(opt)), `'${line}': ${opt} is no option of 'wms ${cmd.name()}'`).toBe(true);
+            if (opt !== undefined) expect(known.has(opt), `'${line}': ${opt} is no option of 'wms ${cmd.name()}'`).toBe(true);
           }
         }
       }
     }
-  });
+  }, 180_000);
 
   it("shows them to a user: 'wms task retry --help' and 'wms --help'", async () => {
     const retry = await runCli(["task", "retry", "--help"]);
@@ -75,5 +76,5 @@ describe("wms --help examples", () => {
     expect(retry.stdout).toMatch(/\nExamples:\n {2}wms job list --task T1 --state failed && wms task retry T1\n/);
     const top = await runCli(["--help"]);
     expect(top.stdout).toMatch(/\nExamples:\n {2}wms init mygrid && cd mygrid && wms up --detach\n[\s\S]*\n\nExit codes:\n/);
-  });
+  }, 120_000);
 });
