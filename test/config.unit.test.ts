@@ -2,10 +2,33 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadConfig } from "../platform/config.ts";
+import { loadConfig, parseDataText } from "../platform/config.ts";
+import { ERR, WmsError } from "../schemas/index.ts";
 import { describeTarget, natsTarget, rabbitTarget, redisTarget } from "../platform/service-targets.ts";
 
 describe("config", () => {
+  it("reads a data file of 100,000 keys (the YAML library's duplicate-key check compared each key with every earlier one: a 4 MB task file hung 'wms task submit' for half an hour) and still refuses a duplicate key with its line", () => {
+    const keys = Array.from({ length: 100_000 }, (_, i) => `k${i}: ${i}`);
+    const read = parseDataText(keys.join("\n"), "big.yaml") as Record<string, number>;
+    expect(Object.keys(read)).toHaveLength(100_000);
+    expect(read.k99999).toBe(99999);
+    const dup = (text: string): WmsError => {
+      try {
+        parseDataText(text, "dup.yaml");
+      } catch (e) {
+        return e as WmsError;
+      }
+      throw new Error("accepted a duplicate key");
+    };
+    for (const text of ["a: 1\nb: 2\na: 3\n", "outer:\n  x: 1\n  y: 2\n  x: 3\n", "- {p: 1, p: 2}\n", '{"a": 1, "a": 2}']) {
+      const e = dup(text);
+      expect(e.code, text).toBe(ERR.BAD_INPUT);
+      expect(e.message, text).toMatch(/dup\.yaml: not valid YAML\/JSON \(Map keys must be unique at line \d+, column \d+\)$/);
+    }
+    // Keys that only look alike are distinct, as the library has them: a number and a string, 1 and 1.0 spelled apart.
+    expect(parseDataText('1: a\n"1": b\n', "ok.yaml")).toEqual({ 1: "b" });
+  });
+
   it("defaults to the loopback services", () => {
     const { config, names } = loadConfig({ env: {} });
     expect(config.nats.url).toBe("nats://127.0.0.1:4222");
