@@ -14,6 +14,15 @@ interface SiteEntry {
   emptyUntil: Map<string, number>;
 }
 
+/**
+ * Sites whose index a matchmaker keeps in memory at once. An advert is matched while its token is
+ * being checked, so its site is read before anyone knows it is made up: anyone who may publish
+ * adverts (`advert.*`) named a new site per message and each stayed here for good. Past this, the
+ * site remembered longest is forgotten (read again from Redis when it is next advertised at).
+ * Grids run tens to hundreds of sites.
+ */
+export const MAX_INDEXED_SITES = 10_000;
+
 export class AutoclusterIndexCache {
   private readonly sites = new Map<string, SiteEntry>();
 
@@ -28,6 +37,8 @@ export class AutoclusterIndexCache {
     let e = this.sites.get(site);
     if (!e) {
       e = { acs: [], at: 0, emptyUntil: new Map() };
+      // A Map iterates in insertion order: its first key is the site remembered longest.
+      if (this.sites.size >= MAX_INDEXED_SITES) this.sites.delete(this.sites.keys().next().value as string);
       this.sites.set(site, e);
     }
     if (now - e.at > this.ttlMs) await this.refresh(site, e);

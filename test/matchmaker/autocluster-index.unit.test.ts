@@ -1,7 +1,7 @@
 // The matchmaker's in-memory view of a site's autoclusters: adverts read it without a Redis round
 // trip (and, when it is fresh, without a promise) until it is older than its ttl.
 import { describe, expect, it } from "vitest";
-import { AutoclusterIndexCache } from "../../matchmaker/autocluster-index.ts";
+import { AutoclusterIndexCache, MAX_INDEXED_SITES } from "../../matchmaker/autocluster-index.ts";
 import type { AutoclusterKey } from "../../jobs/index.ts";
 
 const key = { userDn: "/CN=a" } as unknown as AutoclusterKey;
@@ -22,5 +22,21 @@ describe("autocluster index cache", () => {
     expect(reads).toBe(1);
     await cache.live("S", readAt + 2000);
     expect(reads).toBe(2);
+  });
+
+  it("remembers at most MAX_INDEXED_SITES sites: adverts naming a new made-up site each do not grow it for good", async () => {
+    const reads: string[] = [];
+    const cache = new AutoclusterIndexCache({ autoclusters: (site) => Promise.resolve((reads.push(site), {})) }, 60_000, 100);
+    const now = Date.now();
+    for (let i = 0; i < MAX_INDEXED_SITES; i++) await cache.live(`FAKE_${i}`, now);
+    // At the limit, the first is still in memory.
+    expect(cache.liveNow("FAKE_0", now)).toEqual([]);
+    await cache.live(`FAKE_${MAX_INDEXED_SITES}`, now);
+    // One past it, the first is forgotten and read again when asked; the newest is remembered.
+    expect(cache.liveNow("FAKE_0", now)).toBeUndefined();
+    expect(cache.liveNow(`FAKE_${MAX_INDEXED_SITES}`, now)).toEqual([]);
+    expect(cache.liveNow("FAKE_1", now)).toEqual([]);
+    await cache.live("FAKE_0", now);
+    expect(reads.filter((s) => s === "FAKE_0")).toHaveLength(2);
   });
 });
