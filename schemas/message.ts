@@ -89,8 +89,55 @@ function literalUnions(errors: readonly ErrorObject[]): Map<string, unknown[]> {
   return values;
 }
 
-export function describeErrors(errors: ErrorObject[] | null | undefined): string {
-  if (!errors || errors.length === 0) return "invalid";
+/** `#/.../anyOf/2/properties/type/const` → the union, the branch and the property whose literal it is. */
+const BRANCH_TAG = /^(.*\/anyOf)\/(\d+)\/properties\/([^/]+)\/const$/;
+const IN_BRANCH = /^(.*\/anyOf)\/(\d+)\//;
+
+/**
+ * A union of objects told apart by a literal field (a site's `mapping: [{ type: pool, ... }]`):
+ * Ajv reports every branch's problems, and the first three said were those of the branches the
+ * value never meant ('is missing field file; type must be "gridmap"' for a pool with a typo). The
+ * reader wants the problems of the branch its tag names: the others are dropped with the anyOf's
+ * own line. A tag no branch has is one line with the tags there are.
+ */
+function taggedUnions(errors: readonly ErrorObject[]): ErrorObject[] {
+  const tagFailed = new Map<string, Map<number, ErrorObject>>();
+  const failedBranches = new Map<string, Set<number>>();
+  for (const e of errors) {
+    const inBranch = IN_BRANCH.exec(e.schemaPath);
+    if (inBranch === null) continue;
+    const [, union, n] = inBranch;
+    failedBranches.set(union as string, (failedBranches.get(union as string) ?? new Set()).add(Number(n)));
+    const tag = BRANCH_TAG.exec(e.schemaPath);
+    if (tag !== null && e.keyword === "const") tagFailed.set(union as string, (tagFailed.get(union as string) ?? new Map()).set(Number(n), e));
+  }
+  if (tagFailed.size === 0) return [...errors];
+  const drop = new Set<ErrorObject>();
+  const extra: ErrorObject[] = [];
+  for (const [union, failedTag] of tagFailed) {
+    const branches = failedBranches.get(union) ?? new Set<number>();
+    const meant = [...branches].filter((n) => !failedTag.has(n));
+    const anyOf = errors.find((e) => e.keyword === "anyOf" && e.schemaPath === union);
+    const ofBranch = (e: ErrorObject, n: number): boolean => e.schemaPath.startsWith(`${union}/${n}/`);
+    if (meant.length > 0) {
+      // The tag matched a branch: only that branch's problems are the value's.
+      for (const e of errors) if ([...failedTag.keys()].some((n) => ofBranch(e, n))) drop.add(e);
+      if (anyOf !== undefined) drop.add(anyOf);
+    } else if (failedTag.size === branches.size) {
+      // No branch has this tag: say which tags there are, once.
+      const tags = [...failedTag.values()];
+      const first = tags[0] as ErrorObject;
+      for (const e of errors) if ([...branches].some((n) => ofBranch(e, n))) drop.add(e);
+      if (anyOf !== undefined) drop.add(anyOf);
+      extra.push({ ...first, keyword: "enum", schemaPath: union, params: { allowedValues: tags.map((t) => (t.params as { allowedValue: unknown }).allowedValue) } });
+    }
+  }
+  return [...extra, ...errors.filter((e) => !drop.has(e))];
+}
+
+export function describeErrors(raw: ErrorObject[] | null | undefined): string {
+  if (!raw || raw.length === 0) return "invalid";
+  const errors = taggedUnions(raw);
   const unions = literalUnions(errors);
   const seen = new Set<string>();
   const parts: string[] = [];

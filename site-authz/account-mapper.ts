@@ -4,7 +4,7 @@
 // account, node, time). An edge module: it reads the grid-mapfile once and holds what it is given.
 import { existsSync, readFileSync } from "node:fs";
 import type { RedisClient } from "../platform/redis-client.ts";
-import { ERR, WmsError, type MappingPlugin, type Site, type WireNames } from "../schemas/index.ts";
+import { DEFAULT_POOL_LEASE_SEC, ERR, WmsError, type MappingPlugin, type Site, type WireNames } from "../schemas/index.ts";
 import { checkAccountClean, type Cleanliness } from "./account-cleanliness.ts";
 import { auditRecord, describeAttributes, type AuditSink } from "./audit-record.ts";
 import type { GridIdentity } from "./grid-identity.ts";
@@ -160,7 +160,7 @@ export class AccountMapper {
       dn,
       plugin: this.site.mapping.indexOf(p),
       accounts: p.accounts,
-      leaseSec: p.leaseSec,
+      leaseSec: p.leaseSec ?? DEFAULT_POOL_LEASE_SEC,
       node: this.node,
       jobId: opts.jobId,
       attempt: this.proof(opts.jobId, opts.pilotId, opts.attempt),

@@ -5,8 +5,8 @@ type AllowList = Extract<AuthzPlugin, { type: "allow-list" }>;
 
 /** Admits a listed DN or any DN a listed CA issued; everyone else is refused (an empty list admits no one). */
 export function compileAllowList(p: AllowList): CompiledPlugin {
-  const dns = new Set(p.dns);
-  const cas = new Set(p.cas);
+  const dns = new Set(p.dns ?? []);
+  const cas = new Set(p.cas ?? []);
   return (identity, dn) => {
     if (dns.has(dn)) return { plugin: "allow-list", allowed: true, reason: `DN ${dn} is on the allow list` };
     if (cas.has(identity.caDn)) return { plugin: "allow-list", allowed: true, reason: `CA ${identity.caDn} is on the allow list` };

@@ -5,8 +5,8 @@ type BanList = Extract<AuthzPlugin, { type: "ban-list" }>;
 
 /** Refuses a DN on the list, or any DN whose certificate a listed CA issued. */
 export function compileBanList(p: BanList): CompiledPlugin {
-  const dns = new Set(p.dns);
-  const cas = new Set(p.cas);
+  const dns = new Set(p.dns ?? []);
+  const cas = new Set(p.cas ?? []);
   return (identity, dn) => {
     if (dns.has(dn)) return { plugin: "ban-list", allowed: false, code: ERR.AUTHZ_BANNED, reason: `DN ${dn} is banned at this site` };
     if (cas.has(identity.caDn)) return { plugin: "ban-list", allowed: false, code: ERR.AUTHZ_BANNED, reason: `certificates of CA ${identity.caDn} are banned at this site` };

@@ -20,7 +20,7 @@ import type { NatsConnection } from "nats";
 import type { Logger } from "../platform/logger.ts";
 import { serveRequests } from "../platform/request-reply-service.ts";
 import type { RedisClient } from "../platform/redis-client.ts";
-import { ERR, PoolLeaseRequest, SCHEMA_VERSION, WmsError, type ErrorCode, type PoolLeaseReply, type Site, type WireNames } from "../schemas/index.ts";
+import { DEFAULT_POOL_LEASE_SEC, ERR, PoolLeaseRequest, SCHEMA_VERSION, WmsError, type ErrorCode, type PoolLeaseReply, type Site, type WireNames } from "../schemas/index.ts";
 import { AuditLog, NonceStore, attemptRequestSignatureHolds, refusalAuditBudget } from "../security/index.ts";
 import { JobStore, LEASED_STATES } from "../jobs/index.ts";
 import { POOL_LEASE_SIGN_PURPOSE, poolLeaseSignedText } from "./pool-lease-client.ts";
@@ -150,7 +150,7 @@ export function startPoolLeaseService(d: PoolLeaseServiceDeps): PoolLeaseService
 
     const pool = poolOf(req.site);
     if (req.op === "lease") {
-      const r = await pool.lease({ dn: req.dn, plugin: req.plugin, accounts: plugin.accounts, leaseSec: plugin.leaseSec, node: req.node, jobId: req.jobId, peek: false });
+      const r = await pool.lease({ dn: req.dn, plugin: req.plugin, accounts: plugin.accounts, leaseSec: plugin.leaseSec ?? DEFAULT_POOL_LEASE_SEC, node: req.node, jobId: req.jobId, peek: false });
       log?.info({ site: req.site, jobId: req.jobId, node: req.node, account: r.account, lease: r.status }, "pool lease");
       return { schemaVersion: SCHEMA_VERSION, status: "ok", op: "lease", account: r.account, lease: r.status, expiresAt: r.expiresAt, ...(r.previousDn !== undefined ? { previousDn: r.previousDn } : {}) };
     }

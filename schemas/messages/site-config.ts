@@ -2,10 +2,14 @@ import { Type, type Static } from "@sinclair/typebox";
 import { defineMessage, SchemaVersion } from "../message.ts";
 import { Dn, SiteName } from "./common.ts";
 
+// A field of a union's branch is Optional, its default applied where it is read: Ajv fills in
+// `default` only outside anyOf (its useDefaults skips anyOf, whose branch it cannot know), so a
+// required field "with a default" was simply required ('pool' without leaseSec was refused).
+
 /** LCAS-style authorization plug-ins; a site's decision is the AND of its chain. */
 export const AuthzPluginSchema = Type.Union([
-  Type.Object({ type: Type.Literal("ban-list"), dns: Type.Array(Dn, { default: [] }), cas: Type.Array(Dn, { default: [] }) }, { additionalProperties: false }),
-  Type.Object({ type: Type.Literal("allow-list"), dns: Type.Array(Dn, { default: [] }), cas: Type.Array(Dn, { default: [] }) }, { additionalProperties: false }),
+  Type.Object({ type: Type.Literal("ban-list"), dns: Type.Optional(Type.Array(Dn, { description: "default none" })), cas: Type.Optional(Type.Array(Dn, { description: "default none" })) }, { additionalProperties: false }),
+  Type.Object({ type: Type.Literal("allow-list"), dns: Type.Optional(Type.Array(Dn, { description: "default none" })), cas: Type.Optional(Type.Array(Dn, { description: "default none" })) }, { additionalProperties: false }),
   Type.Object(
     { type: Type.Literal("vo"), vos: Type.Array(Type.String()), groups: Type.Optional(Type.Array(Type.String())), roles: Type.Optional(Type.Array(Type.String())) },
     { additionalProperties: false },
@@ -14,12 +18,15 @@ export const AuthzPluginSchema = Type.Union([
 ]);
 export type AuthzPlugin = Static<typeof AuthzPluginSchema>;
 
+/** How long a DN keeps a pool account when the site's `pool` plug-in names no `leaseSec`: a day. */
+export const DEFAULT_POOL_LEASE_SEC = 86_400;
+
 /** LCMAPS-style mapping plug-ins, tried in order; the first that maps wins. */
 export const MappingPluginSchema = Type.Union([
   Type.Object({ type: Type.Literal("gridmap"), file: Type.String({ minLength: 1 }) }, { additionalProperties: false }),
   Type.Object({ type: Type.Literal("role"), roles: Type.Record(Type.String(), Type.String()) }, { additionalProperties: false }),
   Type.Object(
-    { type: Type.Literal("pool"), accounts: Type.Array(Type.String({ pattern: "^[a-z_][a-z0-9_-]*$" }), { minItems: 1 }), leaseSec: Type.Integer({ minimum: 1, default: 86400 }) },
+    { type: Type.Literal("pool"), accounts: Type.Array(Type.String({ pattern: "^[a-z_][a-z0-9_-]*$" }), { minItems: 1 }), leaseSec: Type.Optional(Type.Integer({ minimum: 1, description: `default ${DEFAULT_POOL_LEASE_SEC} (a day)` })) },
     { additionalProperties: false },
   ),
 ]);
