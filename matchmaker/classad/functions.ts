@@ -11,13 +11,14 @@ import { regexReplace, regexTest, regexValid } from "./regex.ts";
 import { evalElement } from "./scope.ts";
 import { convTime, currentTime, dayTime, formatTime, getField, splitTime, timeZoneOffset } from "./time-functions.ts";
 import { cInt } from "./c-time.ts";
+import { cPow } from "./c-pow.ts";
 import { nanSign } from "./nan-sign.ts";
 import { unresolved } from "./unresolved.ts";
 import { evalInEachContext } from "./each-context.ts";
 import { scanDouble, splitArb, splitCspn, splitStringList } from "./string-list.ts";
 import { unparse } from "./unparse.ts";
 import {
-  boolValue, ERROR, FALSE, intValue, isNumber, negNaNOf, realValue, stringValue, TRUE, truthOf, UNDEFINED,
+  bigOf, boolValue, ERROR, FALSE, intValue, isNumber, negNaNOf, realValue, stringValue, TRUE, truthOf, UNDEFINED,
   type BooleanValue, type IntegerValue, type ListValue, type RealValue, type Value,
 } from "./value.ts";
 
@@ -306,14 +307,6 @@ const doRound: Builtin = (name, args, st) => {
   return intFromReal(Math.ceil(x));
 };
 
-/** C's pow: glibc rounds an integral power correctly where Math.pow can be an ulp off, so those are exact. */
-function cPow(x: number, y: number): number {
-  if (Number.isInteger(x) && Number.isInteger(y) && y >= 2 && y <= 2048 && x !== 0 && Math.abs(x) <= 2 ** 53 && Math.log2(Math.abs(x)) * y < 1030) {
-    return Number(BigInt(x) ** BigInt(y));
-  }
-  return Math.pow(x, y);
-}
-
 const pow: Builtin = (_n, args, st) => {
   if (args.length !== 2) return ERROR;
   const a = args[0](st);
@@ -365,7 +358,12 @@ const quantize: Builtin = (_n, args, st) => {
   if (b.kind === "integer") {
     const ibase = b.value;
     if (ibase === 0) return a;
-    if (a.kind === "integer") return intValue(Math.trunc((a.value + ibase - 1) / ibase) * ibase);
+    if (a.kind === "integer") {
+      // C's long long arithmetic: ((ival + ibase - 1) / ibase) * ibase, wrapping past 64 bits.
+      if (Math.abs(a.value) < 2 ** 51 && Math.abs(ibase) < 2 ** 51) return intValue(Math.trunc((a.value + ibase - 1) / ibase) * ibase);
+      const B = bigOf(b);
+      return intValue(BigInt.asIntN(64, (BigInt.asIntN(64, bigOf(a) + B - 1n) / B) * B));
+    }
     return quantized(rval, av.negNaN === true, ibase, false);
   }
   if (rbase >= -1e-8 && rbase <= 1e-8) return a;
@@ -476,9 +474,9 @@ const regexpMember: Builtin = (_n, args, st) => {
       }
       return ERROR;
     }
-    const r = regexTest(p.value, v.value, opts, st);
-    if (r === null) return ERROR;
-    if (r) return TRUE;
+    // fnCall.cpp matchPatternMember: regexp_helper's error value for a pattern that does not
+    // compile or a match that fails is not a match, so the walk goes on.
+    if (regexTest(p.value, v.value, opts, st) === true) return TRUE;
   }
   return maybeUndefined ? UNDEFINED : FALSE;
 };

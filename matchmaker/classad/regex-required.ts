@@ -106,6 +106,8 @@ class Reader {
       if (SIMPLE_ESCAPES.has(e)) return this.one(e);
       // Letters and digits after a backslash are classes, anchors, back references or code points.
       if (e === "Q" || e === "E" || e === "x" || e === "o" || e === "c" || e === "p" || e === "P" || e === "N" || e === "k" || e === "g") throw new GiveUp();
+      // PCRE reads all the digits of `\10` as one back reference (or octal code): none is a literal.
+      if (e >= "0" && e <= "9") while (p[this.i] >= "0" && p[this.i] <= "9") this.i++;
       return new Set();
     }
     if (c === "*" || c === "+" || c === "?") throw new GiveUp();

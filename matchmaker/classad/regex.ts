@@ -121,6 +121,48 @@ function countQuantifiers(p: string): number {
   return n;
 }
 
+/**
+ * Whether the pattern refers back to a group it does not have, which PCRE2 refuses to compile
+ * ("reference to non-existent subpattern") where JavaScript reads `\1` without a group as an octal
+ * escape. PCRE2 takes `\N` outside a class as a back reference when N < 10, starts with 8 or 9, or
+ * is at most the number of capture groups (counted over the whole pattern); else as octal.
+ */
+/** PCRE's other spellings of a named group, (?P<n>...) and (?'n'...), and of its reference (?P=n), in JavaScript's. */
+function namedGroups(p: string): string {
+  if (!p.includes("(?")) return p;
+  return walkPattern(p, (c, i) => {
+    if (c !== "(" || p[i + 1] !== "?") return [c, i];
+    const m = /^\(\?(?:P<([A-Za-z_]\w*)>|'([A-Za-z_]\w*)'|P=([A-Za-z_]\w*)\))/.exec(p.slice(i));
+    if (!m) return [c, i];
+    return [m[3] !== undefined ? `\\k<${m[3]}>` : `(?<${m[1] ?? m[2]}>`, i + m[0].length - 1];
+  });
+}
+
+function refersToMissingGroup(p: string): boolean {
+  if (!/\\[1-9]/.test(p)) return false;
+  let groups = 0;
+  const refs: string[] = [];
+  let inClass = false;
+  for (let i = 0; i < p.length; i++) {
+    const c = p[i];
+    if (c === "\\") {
+      const digits = inClass ? null : /^[1-9]\d*/.exec(p.slice(i + 1));
+      if (digits) refs.push(digits[0]);
+      i++;
+    } else if (inClass) {
+      if (c === "]") inClass = false;
+    } else if (c === "[") {
+      inClass = true;
+      if (p[i + 1] === "^") i++;
+      if (p[i + 1] === "]") i++;
+    } else if (c === "(" && (p[i + 1] !== "?" ? p[i + 1] !== "*" : /^\?(?:P?<(?![=!])|')/.test(p.slice(i + 1)))) groups++;
+  }
+  return refs.some((r) => {
+    const n = Number(r);
+    return (n < 10 || r[0] === "8" || r[0] === "9" || n <= groups) && n > groups;
+  });
+}
+
 function compile(pattern: string, options: string): Compiled | null {
   const key = options + "\u0000" + pattern;
   const hit = cache.get(key);
@@ -136,6 +178,11 @@ function compile(pattern: string, options: string): Compiled | null {
   if (options.includes("m")) flags += "m";
   if (options.includes("s")) flags += "s";
   if (options.includes("x")) p = stripExtended(p);
+  p = namedGroups(p);
+  if (refersToMissingGroup(p)) {
+    cache.set(key, null);
+    return null;
+  }
   const required = requiredChars(p, flags.includes("i"));
   p = bracketExpressions(p);
   p = p.replace(/\\A/g, "^(?<![\\s\\S])").replace(/\\z/g, "(?![\\s\\S])").replace(/\\Z/g, "(?=\\n?(?![\\s\\S]))");

@@ -78,7 +78,9 @@ export function splitCspn(s: string, delims: string): string[] {
 export function scanDouble(s: string): number | null {
   // strtod also reads C99 hexadecimal floats: 0x10 is 16, 0x1.8p1 is 3.
   const h = /^[ \t\n\v\f\r]*([+-]?)0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?(?:[pP]([+-]?\d+))?/.exec(s);
-  if (h && (h[2] !== "" || (h[3] ?? "") !== "")) {
+  if (h) {
+    // glibc's scanf has taken "0x" in and cannot give it back: without a hex digit it fails.
+    if (h[2] === "" && (h[3] ?? "") === "") return null;
     const frac = h[3] ?? "";
     const mant = parseInt((h[2] + frac) || "0", 16) / 16 ** frac.length;
     const v = mant * 2 ** Number(h[4] ?? 0);

@@ -24,7 +24,8 @@ function g2(x: number, negNaN: boolean): string {
 export function absTimeToString(secs: number, offset: number): string {
   const tm = gmTime(secs + offset);
   const sign = offset > 0 ? "+" : "-";
-  const tz = offset > 0 ? offset : -offset;
+  // util.cpp negates an int: the most negative offset stays negative and prints as "--596523:-14".
+  const tz = offset > 0 || offset === -2147483648 ? offset : -offset;
   const date = `${tm.year}-${d2(tm.mon + 1)}-${d2(tm.mday)}T${d2(tm.hour)}:${d2(tm.min)}:${d2(tm.sec)}`;
   return `${date}${sign}${d2(Math.trunc(tz / 3600))}:${d2(Math.trunc(tz / 60) % 60)}`;
 }
