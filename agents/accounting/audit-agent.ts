@@ -1,6 +1,6 @@
 // The audit consumer: every identity switch, credential retrieval or refusal the pilots and services
 // report (who, which local account, which pilot, which job, when) goes to the log and
-// to a capped Redis list the monitor shows. The log is the full trail; the list is the recent window.
+// to a capped Redis list (`wms site authz check --audit` reads it). The log is the full trail; the list is the recent window.
 import type { RedisClient } from "../../platform/redis-client.ts";
 import { ERR, WmsError, type AuditRecord, type WireNames } from "../../schemas/index.ts";
 import type { SealVerifier } from "../../security/index.ts";

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { action, configFor, EXIT, parseIntOption, printJson, serveUntilStopped } from "../command-kit.ts";
-import { ERR, WmsError, type AuditRecord, type Site } from "../../schemas/index.ts";
+import { ERR, WmsError, type AuditRecord, type Site, type WireNames } from "../../schemas/index.ts";
+import type { RedisClient } from "../../platform/redis-client.ts";
 import type { AccessExplanation } from "../../site-authz/index.ts";
 
 interface CheckOptions {
@@ -43,6 +44,22 @@ function renderCheck(x: AccessExplanation, recent: AuditRecord[] | string): stri
     for (const r of recent) out.push(`  ${new Date(r.at).toISOString()} ${r.event} ${r.node ?? "-"} ${r.jobId ?? "-"} ${r.localAccount ?? "-"}: ${r.detail ?? ""}`);
   }
   return out.join("\n") + "\n";
+}
+
+/** Records read from the audit trail to find a DN's newest: it holds every DN's, and every site's. */
+const AUDIT_TRAIL_SCAN = 2000;
+
+/**
+ * The DN's newest audit records from both stores (agents/README.md, "Audit: which store is the
+ * record"): the audit trail the agents keep from the pilots' reports, where every identity switch
+ * of a running deployment is, and the site window this command writes with --lease. Reading the
+ * window alone showed a site operator nothing of the switches that happened.
+ */
+async function recentAuditOf(redis: RedisClient, names: WireNames, n: number, keep: (r: AuditRecord) => boolean): Promise<AuditRecord[]> {
+  const { recentAudit } = await import("../../site-authz/index.ts");
+  const { auditLog } = await import("../../agents/accounting/index.ts");
+  const [window, trail] = await Promise.all([recentAudit(redis, names, n, keep), auditLog(redis, names).recent(AUDIT_TRAIL_SCAN)]);
+  return [...window, ...trail.filter(keep)].sort((a, b) => b.at - a.at).slice(0, n);
 }
 
 function siteRow(s: Site): string {
@@ -112,7 +129,7 @@ export function registerSite(program: Command): void {
     .option("--sites-file <file>", "site configuration (SiteConfig YAML/JSON); default: sitesFile in wms.yaml")
     .option("--lease", "take (or renew) the pool lease for real and audit the decisions; without it nothing changes")
     .option("--node <name>", "node name recorded with --lease", "wms-cli")
-    .option("--audit <n>", "show this many recent audit records for the DN (0: none)", parseIntOption("--audit", 0), 5)
+    .option("--audit <n>", "show this many recent audit records of the DN at the site, newest first: the pilots' (identity switches with the local account and job, mapping and authorization decisions, as the audit agent keeps them) and this command's own with --lease (0: none)", parseIntOption("--audit", 0), 5)
     .option("--json", "print JSON")
     .action(
       action(async (opts: CheckOptions, cmd: Command) => {
@@ -142,8 +159,7 @@ export function registerSite(program: Command): void {
           const identity = { dn: opts.dn, caDn: opts.ca ?? "", vo: opts.vo, groups: opts.group, roles: opts.role };
           const x = await sa.explainAccess({ site: s, identity, job: opts.walltime !== undefined ? { walltimeSec: opts.walltime } : undefined, mapper, lease: opts.lease ? { audit: sink, node: opts.node } : undefined });
           const dn = opts.dn;
-          const recent =
-            opts.audit === 0 ? [] : redisUp && redis ? await sa.recentAudit(redis, names, opts.audit, (r) => r.site === s.name && r.dn === dn) : `Redis at ${describeTarget("redis", config)} does not answer`;
+          const recent = opts.audit === 0 ? [] : redisUp && redis ? await recentAuditOf(redis, names, opts.audit, (r) => r.site === s.name && r.dn === dn) : `Redis at ${describeTarget("redis", config)} does not answer`;
           if (opts.json) printJson({ ...x, recentAudit: typeof recent === "string" ? [] : recent });
           else process.stdout.write(renderCheck(x, recent));
           if (!x.ok) process.exitCode = EXIT.failed;

@@ -1,9 +1,12 @@
 // A site operator's sites.yaml as written by hand: the optional fields of the authorization and
-// mapping plug-ins left out, and the one line a mistake in a plug-in gets.
+// mapping plug-ins left out, and the one line a mistake in a plug-in gets; then which payloads ran
+// as which local account, as `wms site authz check --audit` shows them.
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { randomUUID } from "node:crypto";
+import { auditLog } from "../../agents/accounting/index.ts";
 import { openRedis } from "../../platform/connections.ts";
 import { DEFAULT_POOL_LEASE_SEC } from "../../schemas/index.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
@@ -63,5 +66,25 @@ describe("sites.yaml plug-ins", { timeout: 120_000 }, () => {
     const u = await runCli(["site", "list", "--sites-file", unknown], { env });
     expect(u.code).toBe(1);
     expect(u.stderr).toMatch(/^wms: error E1002 BAD_CONFIG: .*field \/sites\/0\/mapping\/0\/type must be one of \["gridmap","role","pool"\]\n$/);
+  });
+
+  it("shows the identity switches the pilots reported, with the local account and the job", async () => {
+    const file = await sitesFile("audit.yaml", ["mapping:", "  - { type: pool, accounts: [pool01] }"]);
+    const dn = "/DC=org/CN=Audited User";
+    // What the audit agent stores from a pilot's report (agents/accounting/audit-agent.ts), as it stores it.
+    const redis = openRedis(asRole(loaded, "agents").config);
+    const at = Date.now();
+    const record = (event: "identity-switch" | "mapping-decision", jobId: string, site: string, dt: number) => ({
+      schemaVersion: 1 as const, kind: "audit" as const, reportId: randomUUID(), event, dn, localAccount: "pool01", pilotId: "SITE_A-local.p1", jobId, site, node: "wn01", detail: event === "identity-switch" ? "exit 0" : "mapped by pool", at: at + dt,
+    });
+    try {
+      for (const r of [record("mapping-decision", "T9.000001", "SITE_A", 0), record("identity-switch", "T9.000001", "SITE_A", 10), record("identity-switch", "T9.000002", "SITE_B", 20)]) await auditLog(redis, names).push(r);
+    } finally {
+      redis.disconnect();
+    }
+    const r = await runCli(["site", "authz", "check", "--sites-file", file, "--site", "SITE_A", "--dn", dn], { env });
+    expect(r.code, r.stderr).toBe(0);
+    // Newest first, this site's only.
+    expect(r.stdout).toMatch(/recent audit for this DN \(newest first\):\n {2}\S+ identity-switch wn01 T9\.000001 pool01: exit 0\n {2}\S+ mapping-decision wn01 T9\.000001 pool01: mapped by pool\n$/);
   });
 });
