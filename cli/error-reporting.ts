@@ -6,14 +6,13 @@ import { isWmsError, toWmsError } from "../schemas/wms-error.ts";
 
 /**
  * Exit codes: 0 ok; 1 the operation failed (the error line names why); 2 the command line is wrong
- * (unknown command or option, missing argument, bad value) or the command is not built: nothing
- * was attempted; 3 only where asked (`wms task status --watch --exit-status`): the watched task ended
+ * (unknown command or option, missing argument, bad value): nothing was attempted; 3 only where asked (`wms task status --watch --exit-status`): the watched task ended
  * other than done. `wms --help` prints this table (EXIT_CODES_HELP).
  */
 export const EXIT = { ok: 0, failed: 1, usage: 2, taskNotDone: 3 } as const;
 
 /** Codes that mean "fix the command line", whatever raised them; they exit with EXIT.usage. */
-const USAGE_CODES: ReadonlySet<number> = new Set([ERR.USAGE, ERR.BAD_PORT, ERR.UNKNOWN_CATEGORY, ERR.NOT_IMPLEMENTED]);
+const USAGE_CODES: ReadonlySet<number> = new Set([ERR.USAGE, ERR.BAD_PORT, ERR.UNKNOWN_CATEGORY]);
 
 export function exitCodeFor(code: number): number {
   return USAGE_CODES.has(code) ? EXIT.usage : EXIT.failed;
@@ -23,7 +22,7 @@ export const EXIT_CODES_HELP = [
   "Exit codes:",
   `  ${EXIT.ok}  success`,
   `  ${EXIT.failed}  the operation failed; stderr holds one line 'wms: error E<code> <NAME>: <message>' ('wms errors <code>' explains it)`,
-  `  ${EXIT.usage}  the command line is wrong (E${ERR.USAGE} USAGE, E${ERR.BAD_PORT} BAD_PORT, E${ERR.UNKNOWN_CATEGORY} UNKNOWN_CATEGORY) or not built (E${ERR.NOT_IMPLEMENTED}); nothing was done`,
+  `  ${EXIT.usage}  the command line is wrong (E${ERR.USAGE} USAGE, E${ERR.BAD_PORT} BAD_PORT, E${ERR.UNKNOWN_CATEGORY} UNKNOWN_CATEGORY); nothing was done`,
   `  ${EXIT.taskNotDone}  'wms task status --watch --exit-status' only: the task ended partial, broken or aborted`,
 ].join("\n");
 
