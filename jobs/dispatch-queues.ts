@@ -3,11 +3,11 @@
 // so a claim is one Lua step in one hash slot; the job records live in their task shards
 // (job-store.ts). See README.md for why this replaced one BullMQ queue and Worker per (site,
 // autocluster), and for the ordering argument between the two steps of a claim.
-import { ERR, type JobSpec, type WireNames } from "../schemas/index.ts";
+import { ADVERT_ANSWER_WAIT_MS, ERR, type JobSpec, type WireNames } from "../schemas/index.ts";
 import { isCluster, replicaWaiter, type RedisClient } from "../platform/redis-client.ts";
 import { randomHex, sealReportKey, type PilotTokenStore, type PilotTokenUse, type ServiceSealer } from "../security/index.ts";
-import { JobStore, type SideSet, type SideWrites } from "./job-store.ts";
-import { LEASED_STATES, type JobState } from "./lifecycle.ts";
+import { JobStore, type Fence, type SideSet, type SideWrites } from "./job-store.ts";
+import { CONFIRMED_STATE, LEASED_STATES, MAX_UNCONFIRMED_GIVE_BACKS, UNCONFIRMED_STATE, type JobState } from "./lifecycle.ts";
 import { AUTOCLUSTER_ID_RE, autoclusterId, autoclusterKey, type AutoclusterKey } from "./autocluster.ts";
 import { jobScript } from "./job-scripts.ts";
 import { jobKeys, type JobKeys } from "./keys.ts";
@@ -43,7 +43,21 @@ export interface DispatchQueuesOptions {
    * handed out (a lagging or absent replica must not stop dispatch).
    */
   readonly claimReplicaWaitMs?: number;
+  /**
+   * A claim's first lease, until its pilot confirms it (lifecycle.ts, UNCONFIRMED_STATE): the
+   * pilot's first heartbeat, sent as soon as its envelope verifies, renews it to `lockMs`. Default
+   * CLAIM_CONFIRM_MS, never more than `lockMs`.
+   */
+  readonly confirmMs?: number;
 }
+
+/**
+ * How long a claim may stand unconfirmed before the lease check gives it back: twice the wait of
+ * the advert it answers. A pilot that got its envelope confirms it within a heartbeat's round trip;
+ * one whose reply was lost (NATS away, the pilot gone) never does, and its job should not wait a
+ * whole lease (`jobs.leaseSec`, 300 s by default) for nothing.
+ */
+export const CLAIM_CONFIRM_MS = 2 * ADVERT_ANSWER_WAIT_MS;
 
 /** A job taken off its ready set for one pilot: leased at its site, moved `activated → sent` in its record. */
 export interface ClaimedJob {
@@ -88,7 +102,7 @@ export interface ClaimTokenUse {
 }
 
 /** What the lease check did with one job, for logs and metrics. */
-export type StallOutcome = "requeued" | "failed" | "dropped" | "skipped";
+export type StallOutcome = "requeued" | "given-back" | "failed" | "dropped" | "skipped";
 
 /** One lease a batched heartbeat renews. */
 export interface LeaseRef {
@@ -176,6 +190,8 @@ export class DispatchQueues {
   private readonly replicated: ((key: string) => Promise<number>) | undefined;
   /** A single server: a claim and its record's move run as one script (claim-move-5.lua). */
   private readonly oneServer: boolean;
+  /** A claim's first lease, until its pilot confirms it (options `confirmMs`). */
+  private readonly confirmMs: number;
 
   constructor(private readonly opts: DispatchQueuesOptions) {
     this.redis = opts.redis;
@@ -184,6 +200,7 @@ export class DispatchQueues {
     const waitMs = opts.claimReplicaWaitMs ?? 0;
     this.replicated = waitMs > 0 && isCluster(opts.redis) ? replicaWaiter(opts.redis, 1, waitMs) : undefined;
     this.oneServer = !isCluster(opts.redis);
+    this.confirmMs = Math.min(opts.lockMs, opts.confirmMs ?? CLAIM_CONFIRM_MS);
   }
 
   // ---- intake side ------------------------------------------------------------------------------
@@ -371,7 +388,7 @@ export class DispatchQueues {
         [keys, args] = withoutTokenSlots(keys, args);
         a = 0;
       }
-      args[a] = Date.now() + this.opts.lockMs;
+      args[a] = Date.now() + this.confirmMs;
       args[a + 1] = randomHex(12);
       const res = (await (withToken ? useClaimScript.run(this.redis, keys, args) : claimScript.run(this.redis, keys, args))) as string[];
       if (withToken && res[0] === "") throw await withToken.store.refusal(withToken.use, res.slice(1));
@@ -437,7 +454,7 @@ export class DispatchQueues {
         a = 0;
       }
       const now = Date.now();
-      args[a + 1] = now + this.opts.lockMs;
+      args[a + 1] = now + this.confirmMs;
       args[a + 2] = randomHex(12);
       this.jobs.writeClaimMoveArgs(args, a + 4 + n, patch, now);
       const res = (await (withToken ? useClaimMoveScript.run(this.redis, keys, args) : claimMoveScript.run(this.redis, keys, args))) as unknown[];
@@ -500,6 +517,35 @@ export class DispatchQueues {
   async unclaim(claimed: ClaimedJob): Promise<void> {
     await this.jobs.transition(claimed.spec.jobId, "activated", ["sent"], { pilotId: "", leaseToken: "" });
     await this.requeue(claimed.site, claimed.autocluster, claimed.spec.jobId, claimed.lockToken, false);
+  }
+
+  /**
+   * Confirms a claim for the pilot that holds it (its heartbeat): the record `sent → starting` under
+   * the claim's fence, unless it is past `sent` already (its `starting` report came first). True when
+   * the claim stands confirmed for this fence; false when it was given back (or moved on) first, and
+   * then the pilot must run nothing (lifecycle.ts, UNCONFIRMED_STATE).
+   */
+  async confirmClaim(jobId: string, fence: Fence, now = Date.now()): Promise<boolean> {
+    const t = await this.jobs.transition(jobId, CONFIRMED_STATE, [UNCONFIRMED_STATE], { startedAt: now }, now, undefined, undefined, fence);
+    if (t.moved) return true;
+    if (t.stale) return false;
+    const held = await this.jobs.checkFence(jobId, fence);
+    return held.verdict === "current" && held.state !== undefined && held.state !== UNCONFIRMED_STATE;
+  }
+
+  /**
+   * Gives back a claim no pilot confirmed: `sent → activated` under the claim's own fence, attempt
+   * unchanged (nothing ran: a pilot runs nothing unconfirmed), then back at the head of its ready
+   * set. False when its pilot confirmed it first (or the record moved on): the claim stands.
+   * `counted`: the lease check's give-back, which counts towards MAX_UNCONFIRMED_GIVE_BACKS
+   * (`unconfirmedBefore` is the record's count when it was read).
+   */
+  async giveBack(claimed: Pick<ClaimedJob, "lockToken" | "site" | "autocluster" | "attempt"> & { readonly jobId: string }, counted?: { readonly unconfirmedBefore: number }): Promise<boolean> {
+    const patch = { pilotId: "", leaseToken: "", ...(counted && { unconfirmed: counted.unconfirmedBefore + 1 }) };
+    const t = await this.jobs.transition(claimed.jobId, "activated", [UNCONFIRMED_STATE], patch, Date.now(), undefined, { leaseCheck: true }, { attempt: claimed.attempt, leaseToken: claimed.lockToken });
+    if (!t.moved) return false;
+    await this.requeue(claimed.site, claimed.autocluster, claimed.jobId, claimed.lockToken, false);
+    return true;
   }
 
   private async requeue(site: string, ac: string, jobId: string, token: string, undoClaimCounts: boolean): Promise<boolean> {
@@ -624,6 +670,12 @@ export class DispatchQueues {
     const end = async (undo: boolean): Promise<StallOutcome> => ((await releaseScript.run(this.redis, [sk.lease, sk.held, sk.states], [jobId, token, undo ? "1" : "0"])) === 1 ? "dropped" : "skipped");
     if (!rec || !ac) return end(false);
     const fence = { attempt: rec.attempt, leaseToken: token };
+    if (rec.leaseToken === token && rec.state === UNCONFIRMED_STATE && (rec.unconfirmed ?? 0) < MAX_UNCONFIRMED_GIVE_BACKS) {
+      // No pilot confirmed the claim (its reply was lost, or its pilot refused the envelope or died
+      // before its first heartbeat): nothing ran, so no attempt is spent.
+      if (await this.giveBack({ jobId, lockToken: token, site, autocluster: ac, attempt: rec.attempt }, { unconfirmedBefore: rec.unconfirmed ?? 0 })) return "given-back";
+      return "skipped";
+    }
     if (rec.leaseToken === token && (LEASED_STATES as readonly JobState[]).includes(rec.state)) {
       if (rec.attempt >= rec.spec.maxAttempts) {
         const t = await this.jobs.transition(jobId, "failed", LEASED_STATES, { leaseToken: "", pilotId: "", errorCode: ERR.PILOT_LOST_HEARTBEAT, errorMessage: `the pilot stopped heartbeating on attempt ${rec.attempt}, the job's last allowed attempt` }, Date.now(), undefined, { leaseCheck: true }, fence);

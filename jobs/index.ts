@@ -7,6 +7,9 @@ export {
   LEASED_STATES,
   REPORTING_STATES,
   PILOT_STATES,
+  UNCONFIRMED_STATE,
+  CONFIRMED_STATE,
+  MAX_UNCONFIRMED_GIVE_BACKS,
   MOVES,
   REOPENABLE,
   TASK_STATUSES,
@@ -24,7 +27,7 @@ export {
   type JobCounts,
 } from "./lifecycle.ts";
 export { JobStore, type JobRecord, type TaskRecord, type NewJob, type JobPatch, type SideWrites, type Fence, type FenceVerdict, type TransitionResult, type AttemptRecord, type MoveOptions, type OpenTaskInit, type GrowResult } from "./job-store.ts";
-export { DispatchQueues, makeLockToken, parseLockToken, type DispatchQueuesOptions, type ClaimedJob, type ClaimWrites, type ClaimTarget, type ClaimHolder, type ClaimTokenUse, type QueueEntry, type StallOutcome, type LeaseRef } from "./dispatch-queues.ts";
+export { DispatchQueues, CLAIM_CONFIRM_MS, makeLockToken, parseLockToken, type DispatchQueuesOptions, type ClaimedJob, type ClaimWrites, type ClaimTarget, type ClaimHolder, type ClaimTokenUse, type QueueEntry, type StallOutcome, type LeaseRef } from "./dispatch-queues.ts";
 export { autoclusterKey, autoclusterId, bullPriority, jobAdText, AUTOCLUSTER_ID_RE, type AutoclusterKey } from "./autocluster.ts";
 export { Reconciler, type ReconcileOptions, type ReconcileSummary, type Repair } from "./reconciler.ts";
 // The key layout, for tests that inject the drift a crashed Redis leaves behind and for the

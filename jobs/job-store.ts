@@ -88,6 +88,8 @@ export interface JobRecord {
   wallSec?: number;
   /** Attempts the batch system preempted (PILOT_PREEMPTED): requeued without spending the retry budget. */
   preemptions?: number;
+  /** Claims of this job whose lease ran out before any pilot confirmed them, given back without a new attempt (lifecycle.ts, MAX_UNCONFIRMED_GIVE_BACKS). */
+  unconfirmed?: number;
 }
 
 export interface NewJob {
@@ -136,6 +138,7 @@ export interface JobPatch {
   endedAt?: number;
   wallSec?: number;
   preemptions?: number;
+  unconfirmed?: number;
   spec?: JobSpec;
 }
 
@@ -668,6 +671,7 @@ export class JobStore {
       endedAt: num(h.endedAt),
       wallSec: num(h.wallSec) ?? wallOf(num(h.startedAt), num(h.endedAt)),
       preemptions: num(h.preemptions),
+      unconfirmed: num(h.unconfirmed),
     };
   }
 

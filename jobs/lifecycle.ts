@@ -31,6 +31,29 @@ export const QUEUED_STATES = ["defined", "assigned", "activated"] as const satis
 /** Held by a pilot's lease, payload not ended: lease expiry means the pilot is lost and requeues the job. */
 export const LEASED_STATES = ["sent", "starting", "running"] as const satisfies readonly JobState[];
 
+/**
+ * A claim stands unconfirmed while its record is `sent`: the envelope left the matchmaker, but no
+ * pilot has said it holds it. The pilot confirms it before it fetches a credential or starts
+ * anything — its first heartbeat moves the record `sent → starting` under the claim's lease token
+ * (so does its `starting` report) — and one that is refused (the claim was given back first) runs
+ * nothing. Both moves are fenced steps on the record, so of a confirmation and a give-back exactly
+ * one wins. An unconfirmed claim therefore ran nothing, and is given back to its queue with its
+ * attempt unchanged: at once when the matchmaker knows its pilot stopped waiting for the reply (a
+ * claim that came back from Redis after the advert's wait), or when its short first lease runs out.
+ */
+export const UNCONFIRMED_STATE = "sent" satisfies JobState;
+
+/** The state a pilot's confirmation moves an unconfirmed claim to. */
+export const CONFIRMED_STATE = "starting" satisfies JobState;
+
+/**
+ * How many times lease expiry may give an unconfirmed claim back without a new attempt. A job no
+ * pilot ever confirms (every pilot that takes it dies on it) then goes the lost pilot's way (a new
+ * attempt, E1104 after the last), instead of going round for ever. Give-backs of claims whose pilot
+ * had stopped waiting (a Redis outage, not the job) are not counted.
+ */
+export const MAX_UNCONFIRMED_GIVE_BACKS = 5;
+
 /** The payload has ended on the node; only the pilot's report (or the holding timeout) moves it on. */
 export const REPORTING_STATES = ["holding", "transferring"] as const satisfies readonly JobState[];
 

@@ -15,7 +15,8 @@ export interface AdvertAdmissionOptions<T> {
    * the reply, and a job claimed for it would reach nobody and stay leased until its lease ran out.
    */
   readonly staleMs: number;
-  readonly answer: (item: T) => Promise<void>;
+  /** Answers one advert; `waitedMs`: how long it waited here for its place (0 when answered on arrival). */
+  readonly answer: (item: T, waitedMs: number) => Promise<void>;
   /** Told of each advert dropped for its wait (counted by the caller). */
   readonly dropped: (item: T, waitedMs: number) => void;
   /** Milliseconds, monotonic; tests pass their own. */
@@ -69,12 +70,12 @@ export class AdvertAdmission<T> {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private start(item: T): void {
+  private start(item: T, waitedMs = 0): void {
     this.running++;
     if (this.running > this.highest) this.highest = this.running;
     let p: Promise<void>;
     try {
-      p = this.o.answer(item);
+      p = this.o.answer(item, waitedMs);
     } catch {
       p = Promise.resolve();
     }
@@ -89,7 +90,7 @@ export class AdvertAdmission<T> {
       this.waitingQueue[this.head++] = undefined;
       const waited = this.now() - w.at;
       if (waited > this.o.staleMs) this.o.dropped(w.item, waited);
-      else this.start(w.item);
+      else this.start(w.item, waited);
     }
     if (this.waiting === 0 && this.head > 0) {
       this.waitingQueue.length = 0;

@@ -5,7 +5,7 @@
 // MAC is checked before its lease is renewed or its state moved (security/heartbeat-key.ts): a job
 // id, attempt and lease token read off another pilot's match reply renew nothing.
 import { ERR, instantText, SCHEMA_VERSION, siteSubjectToken, WmsError, type ErrorCode, type Heartbeat, type HeartbeatBatch, type HeartbeatJobReply, type HeartbeatReply } from "../schemas/index.ts";
-import { LEASED_STATES, REPORTING_STATES, parseLockToken, type Fence, type JobState } from "../jobs/index.ts";
+import { LEASED_STATES, REPORTING_STATES, UNCONFIRMED_STATE, parseLockToken, type Fence, type JobState } from "../jobs/index.ts";
 import type { HeartbeatClaim } from "../security/index.ts";
 
 /** One job's lease as its pilot's heartbeat names it. */
@@ -36,6 +36,11 @@ export interface HeartbeatRefusal {
 export interface HeartbeatDeps {
   /** Renews a batch of leases, one status per renewal in order (the jobs core's batch call). */
   renewLeases(batch: readonly LeaseRenewal[]): Promise<LeaseStatus[]>;
+  /**
+   * The first heartbeat of a claim still `sent` confirms it (the jobs core's confirmClaim): false when
+   * it was given back first, and the pilot must then run nothing.
+   */
+  confirm(jobId: string, fence: LeaseRenewal["fence"]): Promise<boolean>;
   /** The payload ended: the job moves to holding, fenced like the heartbeat that said so. */
   hold(jobId: string, fence: LeaseRenewal["fence"]): Promise<void>;
   readonly lockMs: number;
@@ -116,6 +121,12 @@ export async function answerHeartbeats(batch: HeartbeatBatch, subjectSite: strin
       if (held.verdict === "unknown" || (!held.extended && !reportingNow)) {
         d.count("lost");
         replies[i] = refusal(j.jobId, ERR.MATCH_LOCK_LOST, `job ${j.jobId} is no longer held by pilot ${batch.pilotId}; stop it`);
+        return;
+      }
+      // A claim's first heartbeat confirms it; a pilot told otherwise runs nothing (lifecycle.ts).
+      if (held.state === UNCONFIRMED_STATE && !(await d.confirm(j.jobId, renewal.fence))) {
+        d.count("stale");
+        replies[i] = refusal(j.jobId, ERR.JOB_STALE_UPDATE, `the claim of job ${j.jobId} attempt ${j.attempt} was given back before this pilot confirmed it; run nothing`);
         return;
       }
       // The payload ended: from here only its report (or the holding timeout) moves the job on.

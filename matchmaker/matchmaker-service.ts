@@ -121,6 +121,7 @@ interface Metrics {
   refusedSpecs: Counter;
   tokenRefusals: Counter<"code">;
   staleAdverts: Counter;
+  lateClaims: Counter;
   latency: Histogram;
 }
 
@@ -181,6 +182,7 @@ function metrics(registry: Registry): Metrics {
       refusedSpecs: registry.getSingleMetric("wms_matchmaker_unsealed_specs_total") as Counter,
       tokenRefusals: registry.getSingleMetric("wms_matchmaker_token_refusals_total") as Counter<"code">,
       staleAdverts: registry.getSingleMetric("wms_matchmaker_stale_adverts_total") as Counter,
+      lateClaims: registry.getSingleMetric("wms_matchmaker_late_claims_given_back_total") as Counter,
       latency: registry.getSingleMetric("wms_matchmaker_advert_seconds") as Histogram,
     };
   }
@@ -202,6 +204,11 @@ function metrics(registry: Registry): Metrics {
     staleAdverts: new Counter({
       name: "wms_matchmaker_stale_adverts_total",
       help: "Adverts not answered because they waited for a place longer than a pilot waits for its answer (nothing claimed for them)",
+      registers,
+    }),
+    lateClaims: new Counter({
+      name: "wms_matchmaker_late_claims_given_back_total",
+      help: "Claims given back at once, attempt unchanged, because they came back from Redis after their pilot had stopped waiting for the reply (a Redis outage or stall)",
       registers,
     }),
     latency: new Histogram({
@@ -366,7 +373,22 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     return new WmsError(ERR.MATCH_BUDGET_EXCEEDED, `matching this machine ad ran over its evaluation budget (${detail}); simplify its expressions`);
   }
 
-  async function answerAdvert(data: Uint8Array, subjectSite: string | undefined): Promise<AdvertAnswer> {
+  /**
+   * The claim came back after its pilot stopped waiting (Redis was away or stalled while it ran): the
+   * reply would reach nobody, and the job would sit claimed until its lease ran out, then cost an
+   * attempt. It is given back now, attempt unchanged. Should the pilot still take a reply (its event
+   * loop late), none is sent; and a pilot runs nothing before its heartbeat confirmed the claim,
+   * which the give-back's fenced move refuses (jobs/lifecycle.ts, UNCONFIRMED_STATE).
+   */
+  async function giveBackLate(claimed: ClaimedJob, pilotId: string, waitedMs: number): Promise<MatchReply> {
+    m.lateClaims.inc();
+    const jobId = claimed.spec.jobId;
+    logger?.warn({ jobId, pilotId, waitedMs: Math.round(waitedMs) }, "claim given back: it came back from Redis after its pilot had stopped waiting for the reply");
+    await dispatch.giveBack({ jobId, lockToken: claimed.lockToken, site: claimed.site, autocluster: claimed.autocluster, attempt: claimed.attempt });
+    return nomatch(`the job claimed for this pilot came too late for its advert and was given back`);
+  }
+
+  async function answerAdvert(data: Uint8Array, subjectSite: string | undefined, arrivedAt: number): Promise<AdvertAnswer> {
     const advert = MachineAdvert.parseJson(data);
     checkSubjectSite("advert", advert.site, subjectSite);
     // Checked before anything is spent or claimed, by the check the encryption itself makes (EC on
@@ -411,6 +433,10 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
       index.markEmpty(advert.site, c.ac);
     }
     if (!claimed) return nomatch(`no waiting job at ${advert.site} matches this pilot`);
+    // Timed from the advert's arrival: its pilot started waiting before that, so past its whole wait
+    // it has certainly given up (not STALE_ADVERT_MS: a reply that may still be heard is sent).
+    const waitedMs = performance.now() - arrivedAt;
+    if (waitedMs >= ADVERT_ANSWER_WAIT_MS) return giveBackLate(claimed, advert.pilotId, waitedMs);
     try {
       const job = claimed.spec;
       if (!verifyJobSpecSeal(specSeals, job)) return await refuseUnsealed(claimed, advert.pilotId);
@@ -468,13 +494,13 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     return { schemaVersion: SCHEMA_VERSION, ...w.toReply() };
   }
 
-  async function onAdvert(msg: Msg): Promise<void> {
+  async function onAdvert(msg: Msg, waitedMs: number): Promise<void> {
     // performance.now() rather than the histogram's startTimer(), whose closure and two hrtime
     // arrays were allocated for every advert.
     const started = performance.now();
     let reply: AdvertAnswer;
     try {
-      reply = await answerAdvert(msg.data, subjectSiteOf(msg.subject, names.subjects.advert));
+      reply = await answerAdvert(msg.data, subjectSiteOf(msg.subject, names.subjects.advert), started - waitedMs);
       if (reply.status === "match") m.matches.inc();
       else m.nomatches.inc();
     } catch (e) {
@@ -551,6 +577,7 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     renewLeases,
     macHolds: (claim: Parameters<typeof heartbeatMacHolds>[1], mac: string) => heartbeatMacHolds(heartbeatKeys, claim, mac),
     refused: heartbeatRefused,
+    confirm: (jobId: string, fence: LeaseRenewal["fence"]): Promise<boolean> => dispatch.confirmClaim(jobId, fence),
     hold: async (jobId: string, fence: LeaseRenewal["fence"]): Promise<void> => {
       await jobs.transition(jobId, "holding", LEASED_STATES, {}, Date.now(), undefined, undefined, fence);
     },

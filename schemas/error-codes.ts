@@ -59,6 +59,7 @@ const table = [
   [1105, "PILOT_KILLED", "pilot", true, "The pilot was killed while the job ran"],
   [1106, "PILOT_CLEANUP_FAILED", "pilot", false, "The pilot could not delete the job's credentials or restore permissions"],
   [1107, "PILOT_PREEMPTED", "pilot", true, "The batch system preempted the pilot (SIGTERM or the slot's walltime); the job is requeued without spending a retry"],
+  [1108, "PILOT_CLOCK_OFF", "pilot", false, "The worker node's clock is more than 5 minutes off the matchmaker's, so the pilot cannot check its envelopes' freshness: it ran nothing and exits (the job keeps its attempt); set the node's time (NTP)"],
   // pilot factory (1150-1159)
   [1150, "FACTORY_SUBMIT_TOOL_MISSING", "pilot", false, "The batch system's submit command is not installed here; install it or use the local adapter"],
   [1151, "FACTORY_SUBMIT_FAILED", "pilot", true, "Submitting pilots to the batch system failed; see the factory log"],

@@ -221,6 +221,25 @@ function checkEnvelope(envelope: unknown, o: VerifyEnvelopeOptions<boolean | Pro
   return body;
 }
 
+/**
+ * For a pilot whose first envelope was refused as expired, issued in the future or signed by a
+ * certificate not valid yet (SEC_ENVELOPE_EXPIRED, SEC_CERT_EXPIRED): the envelope's issue time when
+ * it passes every check at that time (chain, signer's role, signature, pilot id), i.e. when only this
+ * node's clock refused it; undefined otherwise. Nothing in the envelope is trusted by this: it says
+ * only that the node's clock is off, and by how much (the caller runs nothing from it). No signer
+ * pair is remembered and no nonce recorded.
+ */
+export function refusedOnlyByClock(envelope: unknown, o: Pick<VerifyEnvelopeOptions<boolean>, "trust" | "pilotId">): number | undefined {
+  let issuedAt: number;
+  try {
+    issuedAt = EnvelopeBody.parseJson(MatchEnvelope.parse(envelope).body).issuedAt;
+    checkEnvelope(envelope, { trust: o.trust, pilotId: o.pilotId, now: issuedAt, isNonceNew: () => true });
+  } catch {
+    return undefined;
+  }
+  return issuedAt;
+}
+
 function verifyBatched(body: string, position: BatchPosition, signature: string, key: KeyObject): boolean {
   const root = rootFromPosition(body, position);
   return root !== undefined && verify("sha256", batchSignedData(root, position.size), key, Buffer.from(signature, "base64"));

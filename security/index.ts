@@ -15,7 +15,7 @@ export { verifyChain, type VerifiedIdentity } from "./chain-verification.ts";
 export { canonicalJson } from "./canonical-json.ts";
 export { signData, verifyData, verifyWithKey, createDataSigner, type DataSigner } from "./detached-signature.ts";
 export { createForgeSigner, createForgeVerifier } from "./forge-signature.ts";
-export { createEnvelopeSigner, createBatchEnvelopeSigner, verifyEnvelope, MATCHMAKER_ROLE, type EnvelopeSigner, type BatchEnvelopeSigner, type EnvelopeWithBodyBytes, type EnvelopeSignerOptions, type VerifyEnvelopeOptions } from "./envelope-signing.ts";
+export { createEnvelopeSigner, createBatchEnvelopeSigner, verifyEnvelope, refusedOnlyByClock, MATCHMAKER_ROLE, type EnvelopeSigner, type BatchEnvelopeSigner, type EnvelopeWithBodyBytes, type EnvelopeSignerOptions, type VerifyEnvelopeOptions } from "./envelope-signing.ts";
 export { carriedSigner, namingSigner, SignerCache, signerRef, type SignerPair } from "./signer-cache.ts";
 export { createEnvelopeDelegate, verifyDelegation, DELEGATION_LIFETIME_SEC, MAX_DELEGATION_LIFETIME_MS, type EnvelopeDelegate } from "./envelope-delegation.ts";
 export { generatePilotKeyPair, encryptToPilot, encryptKeysToPilot, checkPilotPublicKey, decryptKeysFromPilot, rotateEphemeralKey, type AttemptKeys } from "./pilot-key-encryption.ts";

@@ -55,6 +55,12 @@ export interface TrackedJob {
 }
 
 export interface JobHeartbeat {
+  /**
+   * Resolves true once the matchmaker answered a beat of this job with `ok`, which it does only for
+   * a claim it confirmed (jobs/lifecycle.ts, UNCONFIRMED_STATE); false when the claim was given back
+   * first, the job cancelled, or `stop()` came first. Nothing of the job may start before it is true.
+   */
+  confirmed(): Promise<boolean>;
   /** `holding` beats at once: the job store must know the payload ended before lease expiry could requeue it. */
   setState(state: HeartbeatState): void;
   /** Resolves true once the matchmaker acknowledged `holding`; false if this pilot lost the job or `stop()` came first. */
@@ -75,7 +81,16 @@ interface Entry {
   fenced: boolean;
   settleHolding: (ok: boolean) => void;
   readonly holding: Promise<boolean>;
+  /** An `ok` came for this job: its claim is confirmed. */
+  confirmedNow: boolean;
+  settleConfirmed: (ok: boolean) => void;
+  readonly confirmation: Promise<boolean>;
 }
+
+/** A beat that got no answer while a claim waits for its confirmation is sent again after this. */
+const CONFIRM_RETRY_MS = 1000;
+/** And waits at most this long for its answer then, whatever the interval. */
+const CONFIRM_ANSWER_WAIT_MS = 5000;
 
 const encoder = new TextEncoder();
 
@@ -108,6 +123,11 @@ export class PilotHeartbeats {
     this.matchmakerClock = { at: issuedAt, mono: performance.now() };
   }
 
+  /** Whether an envelope set the matchmaker's clock yet (until then `now()` is the node's own). */
+  get clockKnown(): boolean {
+    return this.matchmakerClock !== undefined;
+  }
+
   /** Now on the matchmaker's clock (the node's own before any envelope came). */
   now(): number {
     const c = this.matchmakerClock;
@@ -130,7 +150,9 @@ export class PilotHeartbeats {
   track(job: TrackedJob): JobHeartbeat {
     let settleHolding: (ok: boolean) => void = () => undefined;
     const holding = new Promise<boolean>((resolve) => (settleHolding = resolve));
-    const entry: Entry = { job, state: "starting", stopped: false, renewedAt: performance.now(), refused: false, fenced: false, settleHolding, holding };
+    let settleConfirmed: (ok: boolean) => void = () => undefined;
+    const confirmation = new Promise<boolean>((resolve) => (settleConfirmed = resolve));
+    const entry: Entry = { job, state: "starting", stopped: false, renewedAt: performance.now(), refused: false, fenced: false, settleHolding, holding, confirmedNow: false, settleConfirmed, confirmation };
     this.jobs.set(job.jobId, entry);
     this.timer ??= setInterval(() => this.beat(), this.o.intervalMs);
     if (this.o.lease !== undefined) this.fenceTimer ??= setInterval(() => this.fence(), this.fencePeriodMs());
@@ -142,9 +164,11 @@ export class PilotHeartbeats {
         if (changed && s === "holding") this.beat();
       },
       holdingAcknowledged: () => entry.holding,
+      confirmed: () => entry.confirmation,
       stop: () => {
         entry.stopped = true;
         entry.settleHolding(false);
+        entry.settleConfirmed(false);
         if (this.jobs.get(job.jobId) === entry) this.jobs.delete(job.jobId);
         if (this.jobs.size === 0 && this.timer) {
           clearInterval(this.timer);
@@ -172,6 +196,7 @@ export class PilotHeartbeats {
       const why = this.disconnected ? "the pilot's NATS connection is down" : "the matchmaker refuses to renew it";
       const reason = `the lease of job ${e.job.jobId} was not renewed for ${(unrenewedMs / 1000).toFixed(1)} s (${why}); it lapses after ${lease.ms / 1000} s and the job goes to another pilot, so the payload is stopped here`;
       this.o.logger?.warn({ jobId: e.job.jobId, code: ERR.MATCH_LOCK_LOST }, reason);
+      e.settleConfirmed(false);
       e.job.onLockLost(reason);
     }
   }
@@ -210,30 +235,49 @@ export class PilotHeartbeats {
         mac: heartbeatMac(job.heartbeatKey, { pilotId: o.pilotId, site: o.site, sentAt, jobId: job.jobId, attempt: job.attempt, leaseToken: job.lockToken, state }),
       })),
     };
+    // A claim waiting for its confirmation is asked about again soon, not an interval later: the job
+    // starts only once it is confirmed, and the matchmaker gives back one left unconfirmed.
+    const confirming = sent.some(({ entry }) => !entry.confirmedNow && !entry.stopped);
+    const again = (): void => {
+      if (confirming) setTimeout(() => this.beat(), CONFIRM_RETRY_MS).unref();
+    };
     let reply: HeartbeatBatchReply;
     try {
-      const data = (await o.nc.request(o.names.heartbeatFor(o.site), encoder.encode(JSON.stringify(msg)), { timeout: Math.max(1000, o.intervalMs) })).data;
+      const timeout = Math.max(1000, confirming ? Math.min(o.intervalMs, CONFIRM_ANSWER_WAIT_MS) : o.intervalMs);
+      const data = (await o.nc.request(o.names.heartbeatFor(o.site), encoder.encode(JSON.stringify(msg)), { timeout })).data;
       reply = HeartbeatBatchReply.parseJson(data);
     } catch (e) {
       // A missed beat is not fatal: the lease outlives several intervals and the matchmaker may be restarting.
       o.logger?.warn({ jobs: msg.jobs.map((j) => j.jobId), err: (e as Error).message }, "heartbeat got no answer");
+      again();
       return;
     }
     if (reply.status === "error") {
       o.logger?.warn({ jobs: msg.jobs.map((j) => j.jobId), code: reply.code }, `heartbeat refused: ${reply.message}`);
+      again();
       return;
     }
     sent.forEach(({ entry, state }, i) => {
       const r = reply.jobs[i];
       if (entry.stopped || !r || r.jobId !== entry.job.jobId) return;
       entry.refused = r.status === "error";
-      if (r.status === "ok") entry.renewedAt = Math.max(entry.renewedAt, sentMono);
+      if (r.status === "ok") {
+        entry.renewedAt = Math.max(entry.renewedAt, sentMono);
+        entry.confirmedNow = true;
+        entry.settleConfirmed(true);
+      }
       if (r.status === "ok" && state === "holding") entry.settleHolding(true);
-      if (r.status === "cancelled") entry.job.onCancel(r.reason);
-      else if (r.status === "error" && (r.code === ERR.MATCH_LOCK_LOST || r.code === ERR.JOB_STALE_UPDATE)) {
+      if (r.status === "cancelled") {
+        entry.settleConfirmed(false);
+        entry.job.onCancel(r.reason);
+      } else if (r.status === "error" && (r.code === ERR.MATCH_LOCK_LOST || r.code === ERR.JOB_STALE_UPDATE)) {
         entry.settleHolding(false);
+        entry.settleConfirmed(false);
         entry.job.onLockLost(r.message);
-      } else if (r.status === "error") o.logger?.warn({ jobId: entry.job.jobId, code: r.code }, `heartbeat refused: ${r.message}`);
+      } else if (r.status === "error") {
+        o.logger?.warn({ jobId: entry.job.jobId, code: r.code }, `heartbeat refused: ${r.message}`);
+        if (!entry.confirmedNow) again();
+      }
     });
   }
 }

@@ -6,7 +6,7 @@ import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import type { NatsConnection } from "nats";
 import { toWmsError, ERR, WmsError, type EnvelopeBody, type ErrorCode, type MatchEnvelope, type Report, type Site, type WireNames } from "../../schemas/index.ts";
-import { decryptKeysFromPilot, verifyEnvelope, type AttemptKeys, type SignerCache, type TrustStore } from "../../security/index.ts";
+import { decryptKeysFromPilot, refusedOnlyByClock, verifyEnvelope, type AttemptKeys, type SignerCache, type TrustStore } from "../../security/index.ts";
 import type { Logger } from "../../platform/logger.ts";
 import { logReport, payloadTails, type BoundedLines } from "./attempt-log.ts";
 import type { PilotHeartbeats } from "./job-heartbeat.ts";
@@ -55,7 +55,8 @@ export interface JobRunDeps {
 }
 
 export type JobResult =
-  | { readonly status: "rejected"; readonly code: number }
+  /** Nothing ran: the envelope was refused, or its claim was given back before this pilot confirmed it. */
+  | { readonly status: "rejected"; readonly code: number; readonly message?: string }
   | { readonly status: "finished"; readonly jobId: string; readonly outputs: StagedOutput[] }
   | { readonly status: "failed"; readonly jobId: string; readonly code: number; readonly message: string };
 
@@ -95,10 +96,10 @@ export async function runMatchedJob(envelope: MatchEnvelope, d: JobRunDeps): Pro
     // issued in the future or expired, and each claim it refuses costs its job an attempt.
     body = verifyEnvelope(envelope, { trust: d.trust, pilotId: d.pilotId, isNonceNew: d.isNonceNew, signers: d.signers, now: d.heartbeats.now() });
   } catch (e) {
-    const w = asWmsError(e);
+    const w = clockRefusal(envelope, asWmsError(e), d) ?? asWmsError(e);
     d.logger?.warn({ code: w.code }, `envelope rejected: ${w.message}`);
     await send(errorReport({ pilotId: d.pilotId, site: d.site.name, code: ERR.PILOT_ENVELOPE_REJECTED, message: `envelope rejected, nothing run: ${w.toLine()}` }));
-    return { status: "rejected", code: w.code };
+    return { status: "rejected", code: w.code, message: w.message };
   }
 
   const job = body.job;
@@ -147,6 +148,17 @@ export async function runMatchedJob(envelope: MatchEnvelope, d: JobRunDeps): Pro
       supervised?.kill(ERR.MATCH_LOCK_LOST, reason);
     },
   });
+  // Nothing starts before the matchmaker confirmed the claim (the first beat's answer): a claim it
+  // gave back meanwhile (this reply came after the advert's wait, or after the claim's first lease)
+  // may already be another pilot's, and this pilot then runs nothing and reports nothing of it.
+  const confirmed = await confirmedOrStopped(heartbeat.confirmed(), d.signal);
+  if (!confirmed) {
+    const why = lockLost ?? (d.signal?.aborted ? "the pilot was stopped first" : "the matchmaker did not confirm it");
+    d.logger?.warn({ jobId: job.jobId, attempt: job.attempt, code: ERR.MATCH_LOCK_LOST }, `claim not confirmed, nothing run: ${why}`);
+    heartbeat.stop();
+    unbind?.();
+    return { status: "rejected", code: ERR.MATCH_LOCK_LOST, message: why };
+  }
   await send(stateReport(ctx, "starting"));
 
   try {
@@ -259,6 +271,37 @@ export async function runMatchedJob(envelope: MatchEnvelope, d: JobRunDeps): Pro
     heartbeat.stop();
     unbind?.();
   }
+}
+
+/**
+ * A first envelope refused for its time only (it verifies in full at the time it was issued): the
+ * node's clock is off by more than the skew an envelope allows, and every envelope would be
+ * refused. Said as PILOT_CLOCK_OFF with the offset, so the pilot exits instead of taking jobs it
+ * cannot run; the claim, never confirmed, goes back to its queue with its attempt unchanged. Only
+ * before the pilot has the matchmaker's clock: after that it checks envelopes on that clock.
+ */
+function clockRefusal(envelope: MatchEnvelope, w: WmsError, d: JobRunDeps): WmsError | undefined {
+  if ((w.code !== ERR.SEC_ENVELOPE_EXPIRED && w.code !== ERR.SEC_CERT_EXPIRED) || d.heartbeats.clockKnown) return undefined;
+  const issuedAt = refusedOnlyByClock(envelope, { trust: d.trust, pilotId: d.pilotId });
+  if (issuedAt === undefined) return undefined;
+  const offSec = Math.round((Date.now() - issuedAt) / 1000);
+  return new WmsError(
+    ERR.PILOT_CLOCK_OFF,
+    `this node's clock is ${Math.abs(offSec)} s ${offSec > 0 ? "ahead of" : "behind"} the matchmaker's (its envelope was refused: ${w.message}); set the node's time (NTP) and start the pilot again`,
+  );
+}
+
+function confirmedOrStopped(confirmed: Promise<boolean>, signal: AbortSignal | undefined): Promise<boolean> {
+  if (!signal) return confirmed;
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const stopped = (): void => resolve(false);
+    signal.addEventListener("abort", stopped, { once: true });
+    void confirmed.then((ok) => {
+      signal.removeEventListener("abort", stopped);
+      resolve(ok);
+    });
+  });
 }
 
 function sleep(ms: number): Promise<void> {

@@ -74,7 +74,7 @@ export interface PilotOptions {
   readonly logger?: Logger;
 }
 
-export type PilotExitReason = "empty" | "walltime" | "stopped" | "token-refused" | "advert-refused" | "max-jobs" | "no-matchmaker";
+export type PilotExitReason = "empty" | "walltime" | "stopped" | "token-refused" | "advert-refused" | "clock-off" | "max-jobs" | "no-matchmaker";
 
 export interface PilotSummary {
   readonly pilotId: string;
@@ -85,7 +85,7 @@ export interface PilotSummary {
   readonly emptyAdverts: number;
   readonly adverts: number;
   readonly exitReason: PilotExitReason;
-  /** With token-refused / advert-refused: the matchmaker's error, which asking again cannot change. */
+  /** With token-refused / advert-refused: the matchmaker's error, which asking again cannot change; with clock-off: PILOT_CLOCK_OFF and the offset. */
   readonly refusal?: { readonly code: number; readonly message: string };
   readonly results: readonly JobResult[];
 }
@@ -348,6 +348,15 @@ export async function runPilot(options: PilotOptions): Promise<PilotSummary> {
         else if (result.status === "failed") jobsFailed++;
         else envelopesRejected++;
         if (slotEnded) break;
+        // The node's clock is too far off to check any envelope: every job taken would be refused.
+        // The pilot leaves with the code (its claim is given back, attempt unchanged) rather than
+        // advertise again and hold each job it is handed for a confirmation that never comes.
+        if (result.status === "rejected" && result.code === ERR.PILOT_CLOCK_OFF) {
+          exitReason = "clock-off";
+          refusal = { code: result.code, message: result.message ?? "" };
+          log?.error({ code: result.code }, `clock-off: ${refusal.message}`);
+          break;
+        }
         // A refused envelope ran nothing: it counts like an empty advert, so a pilot fed only forgeries still exits.
         if (result.status !== "rejected") continue;
       } else if (reply?.status === "nomatch") {

@@ -275,6 +275,9 @@ async function transportRun(secured: boolean, work: string, base: { readonly con
         pki: { dir: base.pkiDir },
         logLevel: "warn",
         matchmaker: { ...base.config.matchmaker, matchBudgetMs: 5000 },
+        // The simulated pilots never heartbeat, so no claim is ever confirmed: with lease checks every
+        // 30 s they would be given back after their short first lease and claimed again mid-run.
+        jobs: { ...base.config.jobs, leaseCheckSec: 3600 },
         nats: { url: nats.url, ...identity(natsRole).nats, ...ca },
         redis: { url: redisServer.url, ...identity(redisRole).redis, ...ca },
       };
@@ -352,7 +355,8 @@ export const matchmakerSuite: BenchSuite = {
     // The per-advert time budget is wall-clock: on a loaded machine the first, cold match of an ad can
     // pass the default 100 ms and the ad is then refused for good (E1506), ending the run instead of
     // measuring it. The step budget, which does not depend on the machine, stays.
-    writeFileSync(configPath, JSON.stringify({ ...config, namespace, pki: { dir }, logLevel: "warn", matchmaker: { ...config.matchmaker, matchBudgetMs: 5000 } }));
+    // No lease checks: the simulated pilots never confirm their claims (see configFile above).
+    writeFileSync(configPath, JSON.stringify({ ...config, namespace, pki: { dir }, logLevel: "warn", matchmaker: { ...config.matchmaker, matchBudgetMs: 5000 }, jobs: { ...config.jobs, leaseCheckSec: 3600 } }));
     const redis = singleServer(openRedis(config), "the matchmaker bench");
     // BullMQ's own connection, for the plain-Worker baseline only.
     const bull = singleServer(openRedis(config, { forBullMq: true }), "the matchmaker bench");

@@ -127,7 +127,12 @@ async function claimJobs(c: HeartbeatBenchCtx): Promise<SimPilot[]> {
           const body = EnvelopeBody.parseJson(reply.envelope.body);
           jobs.push({ jobId: body.job.jobId, attempt: body.job.attempt, lockToken: body.lockToken, heartbeatKey: decryptKeysFromPilot(c.privateKey, body.encryptedKeys).heartbeatKey });
         }
-        pilots.push({ pilotId, site, subject: c.names.heartbeatFor(site), jobs, jobIds: jobs.map((j) => j.jobId) });
+        const pilot = { pilotId, site, subject: c.names.heartbeatFor(site), jobs, jobIds: jobs.map((j) => j.jobId) };
+        // Its first beat confirms its claims, as a pilot's does at once (jobs/README.md, "Confirmed
+        // claims"); a claim left unconfirmed would be given back after its short first lease.
+        const confirmed = new TextDecoder().decode((await c.nc.request(pilot.subject, heartbeatPayload(pilot, Date.now()), { timeout: 30_000 })).data);
+        if (!confirmed.startsWith('{"schemaVersion":1,"status":"ok"') || confirmed.includes('"status":"error"')) throw new Error(`heartbeat bench: ${pilotId}'s claims were not confirmed: ${confirmed.slice(0, 300)}`);
+        pilots.push(pilot);
       }
     }),
   );
@@ -226,7 +231,7 @@ export async function runningJobsHeld(c: HeartbeatBenchCtx): Promise<Record<stri
     // No lease expired on the way: every job is still its first pilot's first attempt.
     const store = new JobStore(c.redis, c.names);
     const records = await Promise.all(pilots.flatMap((p) => p.jobIds).map((id) => store.getJob(id)));
-    const expired = records.filter((r) => !r || r.attempt !== 1 || r.state !== "sent").length;
+    const expired = records.filter((r) => !r || r.attempt !== 1 || r.state !== "starting").length;
     const best = [...steps].reverse().find((s) => s.held);
     const held = best && expired === 0 ? best.rate * DEFAULT_INTERVAL_SEC : 0;
     const failed = steps.find((s) => !s.held);

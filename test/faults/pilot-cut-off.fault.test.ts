@@ -119,6 +119,34 @@ describe("a pilot that cannot renew its lease while its payload runs", () => {
     expect(show.timings.endedAt).toBeLessThanOrEqual(Date.now());
   }, 60_000);
 
+  it("whose clock is 10 minutes off when it starts, exits with E1108 and runs nothing; the job keeps its attempt and runs once elsewhere", async () => {
+    const taskId = `t${randomBytes(4).toString("hex")}`;
+    const job = stage.shellJob({ taskId, name: "clockoff", script: `sleep 1; ${LOGGED}` });
+    await stage.enqueue(job);
+    // Ahead (its first envelope looks expired) and behind (issued in the future, or signed by a
+    // certificate not valid yet): both refusals are only about time, and the pilot says so.
+    for (const [id, offsetMs] of [["pilot-ahead", 600_000], ["pilot-behind", -600_000]] as const) {
+      const skewed = await stage.spawnPilot(id, SITE, { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --import ${CLOCK_OFFSET}`.trim(), WMS_TEST_CLOCK_OFFSET_MS: String(offsetMs) });
+      onTestFinished(() => killPilots(skewed));
+      const code = await new Promise<number | null>((r) => skewed.once("exit", (c) => r(c)));
+      const out = stage.pilotOutput(id);
+      expect(code, out).not.toBe(0);
+      expect(out).toContain(`E${ERR.PILOT_CLOCK_OFF}`);
+      expect(out).toMatch(new RegExp(`clock is \\d+ s ${offsetMs > 0 ? "ahead of" : "behind"} the matchmaker's`));
+      expect(stage.executions().get(job.jobId)).toBeUndefined();
+      // Its claim, never confirmed, goes back to the queue as the same attempt.
+      await expect.poll(async () => (await stage.store.getJob(job.jobId))?.state, { timeout: 30_000, interval: 200 }).toBe("activated");
+      expect((await stage.store.getJob(job.jobId))?.attempt).toBe(1);
+    }
+    const next = await stage.spawnPilot("pilot-on-time");
+    onTestFinished(() => killPilots(next));
+    await expect.poll(async () => (await stage.store.getJob(job.jobId))?.state, { timeout: 45_000, interval: 200 }).toMatch(/^(finished|failed)$/);
+    expect(stage.executions().get(job.jobId), "the payload ran more than once").toBe(1);
+    const show = await jobShow(job.jobId);
+    expect(show.state).toBe("finished");
+    expect(show.attempts.map((a) => [a.attempt, a.pilotId, a.code])).toEqual([[1, "pilot-on-time", null]]);
+  }, 120_000);
+
   it("whose clock steps back 10 minutes between two jobs, takes the second: its envelope is checked on the matchmaker's clock", async () => {
     const taskId = `t${randomBytes(4).toString("hex")}`;
     const first = stage.shellJob({ taskId, name: "stepped", index: 0, script: `sleep 3; ${LOGGED}` });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RedisClient } from "../../platform/redis-client.ts";
 import { openRedis } from "../../platform/connections.ts";
-import { DispatchQueues, jobKeys, parseLockToken } from "../../jobs/index.ts";
+import { DispatchQueues, jobKeys, MAX_UNCONFIRMED_GIVE_BACKS, parseLockToken } from "../../jobs/index.ts";
 import { autoclusterId, autoclusterKey } from "../../jobs/index.ts";
 import { JobStore } from "../../jobs/index.ts";
 import { testConfig } from "../support/namespace.ts";
@@ -143,6 +143,8 @@ describe("dispatch queues", () => {
     await dq.startStalledChecks((id, outcome) => id === jobId && outcomes.push(outcome));
     const first = await dq.claim("SITE_S", ac, "p1");
     expect(first?.attempt).toBe(1);
+    // Its pilot confirmed the claim (its first heartbeat), then went silent.
+    expect(await dq.confirmClaim(jobId, { attempt: 1, leaseToken: first!.lockToken, pilotId: "p1" })).toBe(true);
     // An 800 ms lock checked every 300 ms runs out in about a second; the bounds are only how long
     // a loaded CI machine may take to get there, nothing here asserts how soon.
     await expect.poll(() => outcomes.length, { timeout: 20_000, interval: 100 }).toBe(1);
@@ -154,6 +156,7 @@ describe("dispatch queues", () => {
     const second = await dq.claim("SITE_S", ac, "p2");
     expect(second?.attempt).toBe(2);
     expect(second?.spec.attempt).toBe(2);
+    expect(await dq.confirmClaim(jobId, { attempt: 2, leaseToken: second!.lockToken, pilotId: "p2" })).toBe(true);
     await expect.poll(() => outcomes.length, { timeout: 20_000, interval: 100 }).toBe(2);
     expect(outcomes[1]).toBe("failed");
     const failed = await store.getJob(jobId);
@@ -161,6 +164,58 @@ describe("dispatch queues", () => {
     expect(failed?.errorCode).toBe(1104);
     expect(await dq.claim("SITE_S", ac, "p3")).toBeUndefined();
   }, 60_000);
+
+  /** Queues of a namespace of their own with their own lease check (this file's `dq` checks its sites with its own callback). */
+  async function ownQueues(label: string, run: (q: DispatchQueues, st: JobStore, outcomes: string[]) => Promise<void>): Promise<void> {
+    const own = asRole(testConfig(label), "intake").names;
+    const q = new DispatchQueues({ redis, names: own, lockMs: 800, stalledIntervalMs: 300 });
+    const outcomes: string[] = [];
+    try {
+      await q.startStalledChecks((_, outcome) => outcomes.push(outcome));
+      await run(q, new JobStore(redis, own), outcomes);
+    } finally {
+      await q.close();
+      await deleteNamespaceKeys(redis, own.namespace);
+    }
+  }
+
+  it("gives a claim no pilot confirmed back with its attempt unchanged, and a claim given back can no longer be confirmed", async () => {
+    await ownQueues("dispatch-unconfirmed", async (q, st, outcomes) => {
+      const specs = await createJobs(st, { site: "SITE_U", maxAttempts: 2 }, 1);
+      const jobId = specs[0].jobId;
+      const ac = autoclusterId(autoclusterKey(specs[0]));
+      await q.enqueue(specs);
+      // The reply never reached its pilot: nobody confirms, and the claim's first lease runs out.
+      const lost = await q.claim("SITE_U", ac, "p-unheard");
+      await expect.poll(() => outcomes, { timeout: 20_000, interval: 100 }).toEqual(["given-back"]);
+      expect(await st.getJob(jobId)).toMatchObject({ state: "activated", attempt: 1, unconfirmed: 1 });
+      expect(await q.waitingCount("SITE_U")).toBe(1);
+      // Its pilot's confirmation, had the reply reached it late, is refused: it runs nothing.
+      expect(await q.confirmClaim(jobId, { attempt: 1, leaseToken: lost!.lockToken, pilotId: "p-unheard" })).toBe(false);
+      // The next claim is the same attempt; its pilot confirms before anything gives it back.
+      const next = await q.claim("SITE_U", ac, "p-next");
+      expect(next?.attempt).toBe(1);
+      expect(await q.confirmClaim(jobId, { attempt: 1, leaseToken: next!.lockToken, pilotId: "p-next" })).toBe(true);
+      expect(await q.giveBack({ jobId, lockToken: next!.lockToken, site: "SITE_U", autocluster: ac, attempt: 1 })).toBe(false);
+      expect(await st.getJob(jobId)).toMatchObject({ state: "starting", attempt: 1, pilotId: "p-next" });
+      expect(await q.release(jobId, next!.lockToken)).toBe(true);
+    });
+  }, 60_000);
+
+  it("after MAX_UNCONFIRMED_GIVE_BACKS claims nobody confirmed, takes the next for a lost pilot's: a new attempt", async () => {
+    await ownQueues("dispatch-unconfirmed-max", async (q, st, outcomes) => {
+      const specs = await createJobs(st, { site: "SITE_W", maxAttempts: 3 }, 1);
+      const jobId = specs[0].jobId;
+      const ac = autoclusterId(autoclusterKey(specs[0]));
+      await q.enqueue(specs);
+      for (let i = 1; i <= MAX_UNCONFIRMED_GIVE_BACKS + 1; i++) {
+        expect((await q.claim("SITE_W", ac, `p${i}`))?.attempt).toBe(1);
+        await expect.poll(() => outcomes.length, { timeout: 20_000, interval: 100 }).toBe(i);
+      }
+      expect(outcomes).toEqual([...Array<string>(MAX_UNCONFIRMED_GIVE_BACKS).fill("given-back"), "requeued"]);
+      expect(await st.getJob(jobId)).toMatchObject({ state: "activated", attempt: 2, errorCode: ERR.PILOT_LOST_HEARTBEAT });
+    });
+  }, 90_000);
 
   it("does not take a lease that ran out while no matchmaker checked for a silent pilot: its pilot gets the whole lease again", async () => {
     // A namespace of its own: this file's other queues check every site of theirs.
@@ -181,6 +236,7 @@ describe("dispatch queues", () => {
       await before.startStalledChecks();
       const claim = await before.claim("SITE_V", ac, "p-alive");
       expect(claim).toBeDefined();
+      expect(await before.confirmClaim(jobId, { attempt: 1, leaseToken: claim!.lockToken, pilotId: "p-alive" })).toBe(true);
       // It runs a few checks while the pilot beats, then every matchmaker goes away (killed, restarting)
       // for longer than the lease: no heartbeat can be heard meanwhile.
       await new Promise((r) => setTimeout(r, 400));

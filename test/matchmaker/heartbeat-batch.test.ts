@@ -32,13 +32,14 @@ describe("batched heartbeats", () => {
     const { p, bodies } = await pilotWithJobs("HBB_SITE", 4);
     const [kept1, cancelled, kept2, dropped] = bodies;
     await h.store.transition(cancelled.job.jobId, "cancelled", ["sent", "starting", "running"]);
-    const first = await p.heartbeatBatch([kept1, cancelled, kept2]);
+    const first = await p.heartbeatBatch([kept1, cancelled, kept2, dropped]);
     expect(first.status).toBe("ok");
     if (first.status !== "ok") return;
     expect(first.jobs.map((j) => [j.jobId, j.status])).toEqual([
       [kept1.job.jobId, "ok"],
       [cancelled.job.jobId, "cancelled"],
       [kept2.job.jobId, "ok"],
+      [dropped.job.jobId, "ok"],
     ]);
     // Past the lease several times over: the two heartbeated jobs stay this pilot's attempt 1.
     for (const until = Date.now() + 5000; Date.now() < until; ) {
@@ -46,8 +47,9 @@ describe("batched heartbeats", () => {
       expect(r.status === "ok" && r.jobs.every((j) => j.status === "ok")).toBe(true);
       await sleep(300);
     }
-    for (const b of [kept1, kept2]) expect(await h.store.getJob(b.job.jobId)).toMatchObject({ state: "sent", attempt: 1, pilotId: p.pilotId });
-    // The job no heartbeat named lost its lease: requeued as attempt 2, and its pilot is told to stop.
+    // The first beat confirmed each claim (sent -> starting).
+    for (const b of [kept1, kept2]) expect(await h.store.getJob(b.job.jobId)).toMatchObject({ state: "starting", attempt: 1, pilotId: p.pilotId });
+    // The job no heartbeat named since its first lost its lease: requeued as attempt 2, and its pilot is told to stop.
     await expect.poll(async () => (await h.store.getJob(dropped.job.jobId))?.attempt, { timeout: 15_000 }).toBe(2);
     const late = await p.heartbeatBatch([kept1, dropped]);
     expect(late.status === "ok" && late.jobs.map((j) => (j.status === "error" ? j.code : j.status))).toEqual(["ok", ERR.JOB_STALE_UPDATE]);

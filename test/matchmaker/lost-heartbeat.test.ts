@@ -58,7 +58,8 @@ describe("lost heartbeat", () => {
 
     // Heartbeats hold the claim well past the lock's lifetime.
     await new Promise((r) => setTimeout(r, LOCK_MS * 2.5));
-    expect((await h.store.getJob(job.jobId))?.state).toBe("sent");
+    // (its first beat confirmed the claim: sent -> starting)
+    expect((await h.store.getJob(job.jobId))?.state).toBe("starting");
     expect(await h.dispatch.waitingCount(site)).toBe(0);
 
     child.kill("SIGKILL");

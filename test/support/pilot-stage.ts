@@ -11,6 +11,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NatsConnection } from "nats";
+import type { Registry } from "prom-client";
 import type { RedisClient } from "../../platform/redis-client.ts";
 import { afterAll, beforeAll, expect } from "vitest";
 import { stringify as toYaml } from "yaml";
@@ -142,6 +143,8 @@ export interface PilotStage {
   readonly pilotKeyPem: string;
   readonly redis: RedisClient;
   readonly nc: NatsConnection;
+  /** The in-process matchmaker's metrics (none with `matchmakerProcesses`). */
+  readonly matchmakerRegistry: Registry | undefined;
   /** The dispatch queues the agents and the test use (the in-process matchmaker's, or the stage's own beside matchmaker processes). */
   readonly dispatch: DispatchQueues;
   readonly store: JobStore;
@@ -381,6 +384,9 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
     pilotKeyPem: pilotCert.keyPem,
     redis,
     nc,
+    get matchmakerRegistry() {
+      return mm?.registry;
+    },
     dispatch,
     store,
     token,

@@ -21,6 +21,13 @@ export interface RestartableServer {
   stop(): Promise<void>;
   /** Kills the server (SIGKILL to its process group: a crash, no shutdown); resolves once it exited. */
   kill(): Promise<void>;
+  /**
+   * Freezes the server (SIGSTOP to its process group) until `thaw()`: a stalled node, as a long fork,
+   * a swapped-out or paused VM make one. Its sockets stay open, so clients wait instead of reconnecting.
+   */
+  freeze(): void;
+  /** Lets a frozen server go on (SIGCONT). */
+  thaw(): void;
   /** Starts it again on the same port and data folder; resolves once it answers. */
   start(): Promise<void>;
   /** Stops it if running and deletes its folder. */
@@ -58,6 +65,12 @@ export async function startRestartableServer(kind: RestartableKind, label: strin
       running = undefined;
       await r?.stop("SIGKILL");
     },
+    freeze() {
+      if (running?.pid !== undefined) process.kill(-running.pid, "SIGSTOP");
+    },
+    thaw() {
+      if (running?.pid !== undefined) process.kill(-running.pid, "SIGCONT");
+    },
     async start() {
       if (running) return;
       running = await launch(port);
@@ -65,6 +78,12 @@ export async function startRestartableServer(kind: RestartableKind, label: strin
     async close() {
       const r = running;
       running = undefined;
+      // A frozen server would not act on the SIGTERM of its stop.
+      try {
+        if (r?.pid !== undefined) process.kill(-r.pid, "SIGCONT");
+      } catch {
+        // already gone
+      }
       await r?.stop();
       rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     },
