@@ -123,10 +123,17 @@ export function registerJob(program: Command): void {
           out(`job ${j.jobId} (task ${j.taskId}) — ${j.state}, attempt ${j.attempt} of ${j.spec.maxAttempts}, site ${j.site}`);
           out(`  owner     ${j.spec.userDn}`);
           out(`  request   ${j.spec.cores} core(s), ${j.spec.memoryMb} MB, ${j.spec.walltimeSec} s; ${j.spec.executable} ${j.spec.arguments.join(" ")}`);
-          if (j.errorCode !== undefined) out(`  last code ${codeName(j.errorCode)}: ${j.errorMessage ?? ""}`);
+          // The record keeps the newest failure's code through later attempts (job list --code finds
+          // the cause by it): on a job that has not failed now it is an earlier attempt's, said so.
+          if (j.errorCode !== undefined && j.state === "failed") out(`  last code ${codeName(j.errorCode)}: ${j.errorMessage ?? ""}`);
+          else if (j.errorCode !== undefined) {
+            const which = ended.filter((a) => Number(a.errorCode) === j.errorCode).at(-1)?.attempt;
+            out(`  earlier   ${codeName(j.errorCode)}: ${j.errorMessage ?? ""} (attempt ${which ?? "before this one"}; this attempt is ${j.state})`);
+          }
           out(`  times     created ${iso(timings.createdAt)}, started ${iso(timings.startedAt)}, ended ${iso(timings.endedAt)}${timings.wallSec === null ? "" : `, wall ${timings.wallSec} s`}`);
           out("attempts:");
-          for (const a of attempts) out(`  #${a.attempt}  ${a.site}  ${a.pilotId || "-"}  ${a.state}${a.ended === "lost" ? " (lost)" : ""}  ${a.code === null ? "-" : codeName(a.code)}  ${a.message}`);
+          for (const a of attempts) out(`  #${a.attempt}  ${a.site}  ${a.pilotId || "-"}  ${a.state}${a.ended === "lost" ? " (lost)" : ""}  ${a.code === null ? "-" : codeName(a.code)}${a.message === "" ? "" : `  ${a.message}`}`);
+          out(`logs: wms job log ${j.jobId}${attempts.length > 1 ? " [--attempt N]" : ""}`);
         });
       }),
     );

@@ -210,7 +210,15 @@ describe("job-state agent", () => {
     expect(await store.taskCounts(spec.taskId)).toMatchObject({ finished: 1, failed: 0, activated: 0 });
     expect((await store.errorCounts())[String(ERR.JOB_STALE_UPDATE)]).toBeGreaterThanOrEqual(1);
     expect(await store.attempts(spec.jobId)).toEqual([expect.objectContaining({ attempt: 1, pilotId: "pilot-1", ended: "reported", errorCode: String(ERR.PILOT_KILLED) })]);
-  });
+    // `wms job show` of the finished job: the first attempt's failure is said to be that attempt's,
+    // not the job's 'last code', and the logs are one command away.
+    const shown = await runCli(["job", "show", spec.jobId], { env: { ...roleEnv("operator"), WMS_NAMESPACE: names.namespace, WMS_CONFIG: undefined } });
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).not.toContain("last code");
+    expect(shown.stdout).toMatch(/\n {2}earlier {3}E\d+ PILOT_KILLED: .*\(attempt 1; this attempt is finished\)\n/);
+    expect(shown.stdout).toMatch(/\n {2}#2 {2}SITE_A {2}pilot-2 {2}finished {2}-\n/);
+    expect(shown.stdout.trimEnd().split("\n").at(-1)).toBe(`logs: wms job log ${spec.jobId} [--attempt N]`);
+  }, 120_000);
 
   it("requeues a preempted attempt (PILOT_PREEMPTED) without spending the job's only attempt", async () => {
     const [spec] = await submitJobs(store, dq, 1, { site: "SITE_A", maxAttempts: 1 });
