@@ -235,7 +235,11 @@ export class Parser {
     const index = new Map<string, number>();
     for (;;) {
       let t = this.lex.next();
+      const leading = t.type === ";" && attrs.length === 0;
       while (t.type === ";") t = this.lex.next();
+      // source.cpp parseClassAd skips ';' before a name, but after one at the start it wants a
+      // name: `[;]` is a parse error there (a ';' after a value may precede the ']').
+      if (t.type === "]" && leading) this.lex.fail("expected an attribute name after ';' at the start of a record", t);
       if (t.type === "]") return { type: "record", attrs };
       if (t.type !== "ident") this.lex.fail(`expected an attribute name or ']' in the record opened at line ${open.line}, column ${open.column}, found '${t.text}'`, t);
       // ClassAd::Insert refuses an empty name, which fails the parse.

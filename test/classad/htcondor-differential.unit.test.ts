@@ -267,6 +267,12 @@ const GROUPS: readonly Group[] = [
       ["1 4", "parse error"],
       ["eval(\"1 ? 2 : 3 4\")", "2"],
       ["[ '' = 1 ]", "parse error"],
+      // parseClassAd skips a ';' before a name but then wants one: a record of only ';' is refused.
+      ["[;]", "parse error"],
+      ["[ ; ; ]", "parse error"],
+      ["[;].a", "parse error"],
+      ["[;a = 1].a", "1"],
+      ["[a = 1; ;].a", "1"],
       ["[ a = 1; '' = 2 ]", "parse error"],
       ["[ a = 1 ? 2 : 3 4 ]", "parse error"],
       ["1 + 2\u0000junk", "3"],
