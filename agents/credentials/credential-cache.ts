@@ -9,6 +9,7 @@ import type { NatsConnection } from "nats";
 import type { RedisClient } from "../../platform/redis-client.ts";
 import type { Logger } from "../../platform/logger.ts";
 import { serveRequests, type RequestReplyService } from "../../platform/request-reply-service.ts";
+import { redisScript } from "../../platform/redis-script.ts";
 import {
   CredCertificateQuery,
   CredDelegateBeginBody,
@@ -60,6 +61,23 @@ const MAX_REQUEST_AGE_MS = 5 * 60_000;
 const MIN_DELEGATED_LIFETIME_MS = 5 * 60_000;
 /** How long the key pair of a begun delegation waits for its certificate. */
 const DELEGATION_REQUEST_TTL_SEC = 300;
+/**
+ * Delegations one caller may begin in DELEGATION_REQUEST_TTL_SEC. Each makes an RSA key pair, a
+ * tenth of a second or more of the cache's CPU for one small signed message, so a user's `wms`
+ * (any certificate of the CA) sending begins in a loop starved the pilots' retrievals of the
+ * cache; `wms proxy init` begins one.
+ */
+export const MAX_DELEGATIONS_BEGUN = 20;
+// The count of a caller's begun delegations, checked and raised in one step (two cache instances
+// must not both let the last one through); the window starts with the first and is not extended
+// by refused ones. KEYS: 1 the caller's counter. ARGV: 1 the limit, 2 the window in seconds.
+const BEGIN_DELEGATION = redisScript(`
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n >= tonumber(ARGV[1]) then return -1 end
+n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return n
+`);
 /** A retrieved proxy outlives the job's walltime by this much: stage-out and the final reports. */
 const WALLTIME_GRACE_SEC = 600;
 /**
@@ -241,6 +259,10 @@ export function startCredentialCache(d: CredentialCacheDeps): CredentialCache {
     const body = CredDelegateBeginBody.parseJson(a.bodyText);
     fresh(body.issuedAt);
     if (body.userDn !== undefined && body.userDn !== a.identity.dn) await dnMismatch(body.userDn, a.identity.dn, a.identity.subjectDn, "delegate");
+    const begunKey = d.names.redisKey("credreq-begun", createHash("sha256").update(a.identity.dn).digest("hex"));
+    if (Number(await BEGIN_DELEGATION.run(d.redis, [begunKey], [String(MAX_DELEGATIONS_BEGUN), String(DELEGATION_REQUEST_TTL_SEC)])) < 0) {
+      throw new WmsError(ERR.MYPROXY_DELEGATION_FAILED, `${a.identity.dn} began ${MAX_DELEGATIONS_BEGUN} delegations in the last ${DELEGATION_REQUEST_TTL_SEC / 60} minutes, the most one user may; wait, then run 'wms proxy init' once`);
+    }
     const req = await createProxyRequest({ keyBits });
     const requestId = randomUUID();
     await d.redis.set(pendingKey(requestId), keyring.seal(req.keyPem, pendingAad(requestId, a.identity.dn)), "EX", DELEGATION_REQUEST_TTL_SEC);

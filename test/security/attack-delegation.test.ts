@@ -17,6 +17,7 @@ import {
   CredentialKeyring,
   decryptWithKey,
   encryptToCertificate,
+  issueCertificate,
   issueProxy,
   ONE_TIME_KEY_SEAL_PURPOSE,
   OneTimeKeyStore,
@@ -27,11 +28,13 @@ import {
   splitPems,
 } from "../../security/index.ts";
 import { CredentialClient, startCredentialCache, type CallerCredential, type CredentialCache } from "../../agents/credentials/index.ts";
+import { MAX_DELEGATIONS_BEGUN } from "../../agents/credentials/credential-cache.ts";
 import { CredentialRecords } from "../../agents/credentials/credential-records.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { testConfig } from "../support/namespace.ts";
 import { openNatsAs, openRedisAs } from "../support/live-services.ts";
 import { testAuth } from "../support/test-roles.ts";
+import { namespaceKeys } from "./support/redis-values.ts";
 import { BITS, buildPki, expectCode, OTHER_USER_DN, USER_DN, type PkiFixture } from "./support/pki-fixture.ts";
 
 const loaded = testConfig("attackdeleg");
@@ -249,5 +252,26 @@ describe("delegation without moving private keys", () => {
     } finally {
       for (const sub of subs) sub.unsubscribe();
     }
+  });
+
+  it("refuses a user's delegation begins past MAX_DELEGATIONS_BEGUN in five minutes before making a key pair, and not another user's", async () => {
+    // Each begin made the cache an RSA key pair: a user's `wms` sending them in a loop starved the
+    // pilots' retrievals. A user of its own, so the other tests' delegations do not count.
+    const mallory = issueCertificate({ caDir: pki.dir, keyBits: BITS, kind: "user", dn: "/DC=org/DC=pilot-wms/OU=People/CN=Mallory Flood" });
+    const caller = { certChain: [mallory.certPem], keyPem: mallory.keyPem };
+    const pending = async (): Promise<number> => (await namespaceKeys(redis, names.redisPrefix)).filter((k) => k.startsWith(`${names.redisKey("credreq")}:`)).length;
+    const begin = async (who: CallerCredential): Promise<CredReply> => (await raw(names.subjects.credDelegate, who, { op: "delegate-begin" })).reply;
+    const before = await pending();
+    const answers = await Promise.all(Array.from({ length: MAX_DELEGATIONS_BEGUN }, () => begin(caller)));
+    expect(answers.every((r) => r.status === "ok")).toBe(true);
+    expect(await pending()).toBe(before + MAX_DELEGATIONS_BEGUN);
+    for (let i = 0; i < 3; i++) {
+      const refused = await begin(caller);
+      expect(codeOf(refused)).toBe(ERR.MYPROXY_DELEGATION_FAILED);
+      if (refused.status === "error") expect(refused.message).toMatch(/began \d+ delegations in the last 5 minutes/);
+    }
+    // Nothing was made for the refused ones; Jane still delegates.
+    expect(await pending()).toBe(before + MAX_DELEGATIONS_BEGUN);
+    expect((await begin(jane)).status).toBe("ok");
   });
 });
