@@ -1,7 +1,7 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect as natsConnect } from "nats";
-import { Cluster, Redis } from "ioredis";
+import { Cluster, Redis, type RedisOptions } from "ioredis";
 import { ERR, isWmsError, type ErrorCode, type WmsConfig } from "../schemas/index.ts";
 import { isNatsAuthRefusal, isRabbitAuthRefusal, isRedisAuthRefusal, natsConnectOptions, probeRabbitNodes, redisConnectOptions } from "./connections.ts";
 import { describeTarget, redisTarget } from "./service-targets.ts";
@@ -165,7 +165,9 @@ function someNodesAnswer(nodes: ReadonlyArray<{ url: string; error?: unknown }>,
   // A node that refuses the login answers.
   const answering = notAnswering && `${nodes.length - silent.length} of ${nodes.length} nodes answer; ${notAnswering}`;
   if (refused) throw Object.assign(refused.error instanceof Error ? refused.error : new Error(String(refused.error)), { [NOT_ANSWERING]: answering });
-  if (failed.length === nodes.length) throw failed[failed.length - 1].error;
+  // None answers: each node's reason, not only the last one's (a node that is down and two that
+  // were only slow to answer look alike otherwise).
+  if (failed.length === nodes.length) throw nodes.length === 1 ? failed[0].error : new Error(`none of the ${nodes.length} nodes answers: ${failed.map((n) => `${n.url} (${why(n.error)})`).join(", ")}`);
   if (nodes.length === 1) return undefined;
   return answering ?? `all ${nodes.length} nodes answer`;
 }
@@ -175,13 +177,16 @@ export async function checkRedis(target: string | WmsConfig["redis"], timeoutMs 
   return timed("redis", safeDescribe("redis", redis), async () => {
     const t = redisTarget(redis);
     const common = { lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false };
+    // Each seed node on its own first, as for NATS and RabbitMQ: the Cluster client needs only one
+    // of them, so a dead node (a crashed master whose replica took over) went unnamed.
+    const seeds = t.cluster ? await Promise.all(t.nodes.map((n) => probeSeed(n, { ...redisConnectOptions(redis), ...common }, timeoutMs))) : [];
     const r: Redis | Cluster = t.cluster
       ? new Cluster(t.nodes, { lazyConnect: true, enableOfflineQueue: false, clusterRetryStrategy: () => null, redisOptions: { ...redisConnectOptions(redis), ...common } })
       : new Redis({ host: t.nodes[0].host, port: t.nodes[0].port, ...redisConnectOptions(redis), ...common });
     // ioredis reports a refused AUTH as a generic connect failure ("None of startup nodes is
     // available" from a Cluster, whose own "error" only says the slots could not be read); the
     // node's reply (NOAUTH, WRONGPASS) comes as an "error" event, or a Cluster's "node error".
-    let refusal: unknown;
+    let refusal: unknown = seeds.find((x) => x.error !== undefined && isAuthRefusal("redis", x.error))?.error;
     const noteRefusal = (e: unknown): void => {
       if (isAuthRefusal("redis", e)) refusal = e;
     };
@@ -189,21 +194,82 @@ export async function checkRedis(target: string | WmsConfig["redis"], timeoutMs 
     if (r instanceof Cluster) r.on("node error", noteRefusal);
     try {
       try {
+        // A seed that answers tells a cluster without a live master for some slots (a master died
+        // and its replica is not promoted yet: cluster-node-timeout and an election) from one whose
+        // nodes cannot be reached; the Cluster client would only time out on either.
+        const failing = seeds.find((x) => x.state !== undefined && x.state !== "ok");
+        if (failing && refusal === undefined) throw new Error(`cluster_state:${failing.state} (slots without a live master: a replica takes over after cluster-node-timeout and an election)${notAnsweringSeeds(seeds)}`);
         // Bounded: ioredis's Cluster client neither connects nor fails when the slots it reads name
         // no address it can reach (one node holding every slot that never met another announces
         // an empty host), and the check would end without a word (exit 13, an unsettled await).
-        await withDeadline(r.connect(), 3 * timeoutMs, () => `no connection to ${t.cluster ? "the cluster's nodes" : "it"} within ${3 * timeoutMs} ms${t.cluster ? " (do the nodes announce an address this machine reaches? CLUSTER SLOTS shows it)" : ""}`);
+        await withDeadline(r.connect(), 3 * timeoutMs, () => `no connection to ${t.cluster ? "the cluster's nodes" : "it"} within ${3 * timeoutMs} ms${t.cluster ? " (do the nodes announce an address this machine reaches? CLUSTER SLOTS shows it)" : ""}${notAnsweringSeeds(seeds)}`);
       } catch (e) {
         throw refusal ?? e;
       }
       const pong = await r.ping();
       if (pong !== "PONG") throw new Error(`unexpected PING reply ${pong}`);
-      if (r instanceof Cluster) return await clusterMasters(r, timeoutMs);
+      if (r instanceof Cluster) return (await clusterMasters(r, timeoutMs)) + notAnsweringSeeds(seeds) + (await clusterGaps(r));
       await refuseClusterNode(r, t.nodes[0].host, t.nodes[0].port);
     } finally {
       r.disconnect();
     }
   }, redis.cluster !== undefined ? REDIS_CLUSTER_DOWN_HINT : undefined);
+}
+
+/** One seed node of `redis.cluster.nodes` as it answers alone: its cluster_state, or why it did not answer. */
+interface SeedProbe {
+  readonly node: string;
+  readonly state?: string;
+  readonly error?: unknown;
+}
+
+async function probeSeed(n: { host: string; port: number }, options: RedisOptions, timeoutMs: number): Promise<SeedProbe> {
+  const node = `${n.host}:${n.port}`;
+  const c = new Redis({ host: n.host, port: n.port, ...options });
+  // The socket's own error (ECONNREFUSED, a refused AUTH) says more than connect()'s "Connection is closed.".
+  let cause: unknown;
+  c.on("error", (e: unknown) => void (cause ??= e));
+  try {
+    await withDeadline(c.connect(), timeoutMs, () => `no answer within ${timeoutMs} ms`);
+    const info = String(await withDeadline(c.cluster("INFO"), timeoutMs, () => `no answer within ${timeoutMs} ms`));
+    return { node, state: /cluster_state:(\w+)/.exec(info)?.[1] ?? "unknown" };
+  } catch (e) {
+    return { node, error: cause ?? e };
+  } finally {
+    c.disconnect();
+  }
+}
+
+/** "; not answering: host:port (why), ..." for the seed nodes that did not answer (a refusal answers), or "". */
+function notAnsweringSeeds(seeds: readonly SeedProbe[]): string {
+  const silent = seeds.filter((x) => x.error !== undefined && !isAuthRefusal("redis", x.error));
+  if (silent.length === 0) return "";
+  const why = (e: unknown): string => (e instanceof Error ? e.message || e.name : String(e)).split("\n")[0];
+  return `; ${seeds.length - silent.length} of ${seeds.length} seed nodes answer; not answering: ${silent.map((x) => `${x.node} (${why(x.error)})`).join(", ")}`;
+}
+
+/**
+ * What a cluster that serves every slot may still lack, read from CLUSTER SLOTS (which lists live
+ * replicas only) and CLUSTER INFO: masters left without a replica, whose next crash takes their slots
+ * down (after a failover, until the dead node is back), and nodes the cluster knows that serve
+ * nothing (failed, or not joined). "" when there is nothing to say.
+ */
+async function clusterGaps(c: Cluster): Promise<string> {
+  // Each range: [start, end, master, ...replicas], a node as [host, port, id, ...]; a master serves several ranges.
+  const replicas = new Map<string, { node: string; replicas: Set<string> }>();
+  for (const [, , master, ...rest] of await c.cluster("SLOTS")) {
+    const entry = replicas.get(master[2]) ?? { node: `${master[0]}:${master[1]}`, replicas: new Set<string>() };
+    for (const r of rest) entry.replicas.add(r[2]);
+    replicas.set(master[2], entry);
+  }
+  const inMap = replicas.size + [...replicas.values()].reduce((n, m) => n + m.replicas.size, 0);
+  const known = Number(/cluster_known_nodes:(\d+)/.exec(String(await c.cluster("INFO")))?.[1] ?? inMap);
+  const alone = [...replicas.values()].filter((m) => m.replicas.size === 0).map((m) => m.node);
+  const parts = [
+    ...(known > inMap ? [`${known - inMap} of ${known} cluster nodes serve no slot (failed, or not joined)`] : []),
+    ...(alone.length ? [`no replica for master ${alone.join(", ")}`] : []),
+  ];
+  return parts.map((p) => `; ${p}`).join("");
 }
 
 /**

@@ -69,6 +69,26 @@ describe("deploy/ configuration for the compose deployment", () => {
     expect(SiteConfig.parse(readDataFile(`${dir}sites.yaml`)).sites.map((s) => s.name)).toEqual(["SITE_A", "SITE_B"]);
     expect(FactoryConfig.parse(readDataFile(`${dir}factory.yaml`)).queues).toHaveLength(2);
   });
+
+  it("names the cluster profile's Redis nodes, which WMS_REDIS_URL set empty selects and any URL replaces", async () => {
+    // README: point the services at the Redis Cluster with `redis.cluster.nodes` in deploy/wms.yaml
+    // and WMS_REDIS_URL set empty; the file named none, so they fell back to a Redis on loopback.
+    const { loadConfig } = await import("../platform/config.ts");
+    const path = new URL("../deploy/wms.yaml", import.meta.url).pathname;
+    const compose = parse(readFileSync(new URL("../docker-compose.yml", import.meta.url), "utf8"), { merge: true }) as { services: Record<string, { profiles?: string[]; command?: string[] }> };
+    const nodes = loadConfig({ path, env: { WMS_REDIS_URL: "" } }).config.redis.cluster?.nodes ?? [];
+    expect(nodes.length).toBeGreaterThan(0);
+    for (const n of nodes) {
+      const u = new URL(n);
+      expect(compose.services[u.hostname]?.profiles, n).toEqual(["cluster"]);
+      expect(compose.services[u.hostname]?.command, n).toContain("--cluster-enabled");
+      expect(u.port || "6379", n).toBe("6379");
+    }
+    // The compose default (bundled, external) is one server, and the cluster is gone from the config.
+    const single = loadConfig({ path, env: { WMS_REDIS_URL: "redis://redis:6379" } }).config.redis;
+    expect(single.url).toBe("redis://redis:6379");
+    expect(single.cluster).toBeUndefined();
+  });
 });
 
 describe("docker-compose.yml profiles", () => {

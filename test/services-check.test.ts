@@ -107,9 +107,13 @@ describe("wms services check", () => {
     const nats = out.services.find((s) => s.service === "nats");
     expect(nats?.up).toBe(true);
     expect(nats?.detail).toMatch(new RegExp(`^1 of 2 nodes answer; not answering: 127\\.0\\.0\\.1:${port} \\(.*CONNECTION_REFUSED`));
-    // Every server down: down, as before.
-    const down = await runCli(["services", "check", "--json"], { env: { ...asCache, WMS_NATS_URL: `nats://127.0.0.1:${port},nats://127.0.0.1:${port}` } });
+    // Every server down: down, as before, naming each with its reason (on a busy machine a node that
+    // was only slow, TIMEOUT, must not pass for one that is gone; only the last one was named).
+    const other = await freePort();
+    const down = await runCli(["services", "check", "--json"], { env: { ...asCache, WMS_NATS_URL: `nats://127.0.0.1:${port},nats://127.0.0.1:${other}` } });
     expect(down.code).toBe(1);
-    expect((JSON.parse(down.stdout) as { services: Array<{ service: string; state: string }> }).services.find((s) => s.service === "nats")?.state).toBe("down");
+    const natsDown = (JSON.parse(down.stdout) as { services: Array<{ service: string; state: string; error?: string }> }).services.find((s) => s.service === "nats");
+    expect(natsDown?.state).toBe("down");
+    expect(natsDown?.error).toMatch(new RegExp(`^none of the 2 nodes answers: 127\\.0\\.0\\.1:${port} \\(.*CONNECTION_REFUSED.*\\), 127\\.0\\.0\\.1:${other} \\(.*CONNECTION_REFUSED`));
   });
 });
