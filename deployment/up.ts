@@ -7,9 +7,8 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { createServer } from "node:net";
 import { configAs, type LoadedConfig } from "../platform/config.ts";
-import { ensureServices, freePort, type ServerSecretFiles, type ServiceUrls, type StartedServices } from "../platform/local-services.ts";
+import { ensureServices, freePort, portFree, type ServerSecretFiles, type ServiceUrls, type StartedServices } from "../platform/local-services.ts";
 import { checkServices } from "../platform/service-check.ts";
 import { ERR, WmsError } from "../schemas/index.ts";
 import { createSealKeys, initTransportSecrets, SEAL_PURPOSES, sealKeysPath, type SealPurpose, type TransportRole } from "../security/index.ts";
@@ -40,14 +39,6 @@ const FACTORY = "factory";
 export function deploymentDirOf(loaded: LoadedConfig): string {
   if (loaded.path === undefined) throw new WmsError(ERR.NOT_FOUND, "no wms.yaml here: run 'wms init DIR' and then 'wms up' in DIR (or give --config DIR/wms.yaml)");
   return path.dirname(path.resolve(loaded.path));
-}
-
-async function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once("error", () => resolve(false));
-    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
-  });
 }
 
 export async function runUp(o: UpOptions): Promise<void> {

@@ -124,7 +124,7 @@ export function startPoolLeaseService(d: PoolLeaseServiceDeps): PoolLeaseService
     const site = sites.get(req.site);
     const plugin = site?.mapping[req.plugin];
     if (site === undefined || plugin === undefined || plugin.type !== "pool") {
-      throw new WmsError(ERR.BAD_INPUT, `site ${req.site} has no pool plug-in at position ${req.plugin} of its mapping in the pool-lease service's site file`);
+      throw new WmsError(ERR.BAD_INPUT, `site ${req.site} has no pool plug-in at position ${req.plugin} of its mapping in the pool-lease service's site file, as the pilot's does: the service reads the file when it starts, so restart it after editing the file ('wms down' and 'wms up' where wms up runs it)`);
     }
     if (req.op === "release" && (req.account === undefined || req.clean === undefined)) throw new WmsError(ERR.BAD_INPUT, "a release names the account and whether it is clean on the node");
     if (req.op === "release" && !plugin.accounts.includes(req.account as string)) throw new WmsError(ERR.BAD_INPUT, `${req.account} is not an account of site ${req.site}'s pool`);

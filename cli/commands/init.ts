@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { action, checkNamespaceOption, parseIntOption, parsePortOption, printJson, wmsCommandIn } from "../command-kit.ts";
+import { action, checkNamespaceOption, parseIntOption, parsePortOption, printJson, warn, wmsCommandIn } from "../command-kit.ts";
 
 export function registerInit(program: Command): void {
   program
@@ -18,7 +18,13 @@ export function registerInit(program: Command): void {
         checkNamespaceOption(namespace);
         // Progress on stderr, for a person; --json is for a script, which wants stdout's one object.
         const onProgress = opts.json ? undefined : (msg: string): void => void process.stderr.write(`wms init: ${msg}\n`);
-        const r = initDeployment({ dir, namespace, monitorPort: opts.monitorPort, matchmakers: opts.matchmakers, onProgress });
+        // The default dashboard port taken on this machine already (another deployment, any web
+        // server): 'wms up' would refuse it after starting the services. Not given, it becomes 0,
+        // said once the folder is written (a failure stays one line).
+        const { portFree } = await import("../../platform/local-services.ts");
+        const taken = cmd.getOptionValueSource("monitorPort") === "default" && !(await portFree(opts.monitorPort));
+        const r = initDeployment({ dir, namespace, monitorPort: taken ? 0 : opts.monitorPort, matchmakers: opts.matchmakers, onProgress });
+        if (taken) warn(`127.0.0.1:${opts.monitorPort} is in use on this machine: wms.yaml gets up.monitorPort 0 (wms up picks a free port and prints it); give --monitor-port for a fixed one`);
         if (opts.json) return printJson(r);
         const rel = (p: string): string => (p.startsWith(r.dir + "/") ? p.slice(r.dir.length + 1) : p);
         const { wms, setup } = wmsCommandIn(r.dir);

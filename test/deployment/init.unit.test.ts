@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { createServer } from "node:net";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -58,6 +59,24 @@ describe("wms init", () => {
     expect(steps[steps.length - 1]).toMatch(/^ {2}wms down +#/);
     expect(plain.stdout).toMatch(/^ {2}wms up --detach +# /m);
     expect(plain.stdout).not.toContain("npm link");
+  });
+
+  it("writes up.monitorPort 0, saying so, when the default port 8080 is taken on this machine", { timeout: INIT_TEST_MS }, async () => {
+    // Taken here for the run, or by something else already: either way wms up would refuse it.
+    const holder = createServer();
+    await new Promise<void>((resolve) => {
+      holder.once("error", () => resolve());
+      holder.listen(8080, "127.0.0.1", () => resolve());
+    });
+    try {
+      const r = await runCli(["init", path.join(base, "busy-port"), "--json"], { cwd: base });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toBe("wms: warning: 127.0.0.1:8080 is in use on this machine: wms.yaml gets up.monitorPort 0 (wms up picks a free port and prints it); give --monitor-port for a fixed one\n");
+      const { config } = loadConfig({ path: (JSON.parse(r.stdout) as { configFile: string }).configFile, env: {} });
+      expect(config.up.monitorPort).toBe(0);
+    } finally {
+      await new Promise<void>((resolve) => (holder.listening ? holder.close(() => resolve()) : resolve()));
+    }
   });
 
   it("suggests npx wms for a folder inside the clone, wms after npm link for one outside it, and wms as run", () => {
