@@ -6,7 +6,7 @@
 import { ADVERT_ANSWER_WAIT_MS, ERR, type JobSpec, type WireNames } from "../schemas/index.ts";
 import { isCluster, replicaWaiter, type RedisClient } from "../platform/redis-client.ts";
 import { randomHex, sealReportKey, type PilotTokenStore, type PilotTokenUse, type ServiceSealer } from "../security/index.ts";
-import { JobStore, type Fence, type SideSet, type SideWrites } from "./job-store.ts";
+import { JobStore, type Fence } from "./job-store.ts";
 import { CONFIRMED_STATE, LEASED_STATES, MAX_UNCONFIRMED_GIVE_BACKS, UNCONFIRMED_STATE, type JobState } from "./lifecycle.ts";
 import { AUTOCLUSTER_ID_RE, autoclusterId, autoclusterKey, type AutoclusterKey } from "./autocluster.ts";
 import { jobScript } from "./job-scripts.ts";
@@ -86,12 +86,6 @@ export interface ClaimHolder {
   readonly reportKey?: string;
 }
 
-/** Writes a claim carries, and what the caller gets back with the claim. */
-export interface ClaimWrites<T> {
-  readonly writes: SideWrites;
-  readonly value: T;
-}
-
 /**
  * A pilot token's use made in the claim's own step (use-claim-6.lua): one round trip for both. A
  * token refused claims nothing, and the claim rejects with the store's coded error.
@@ -151,11 +145,6 @@ function claimArgs(tokenUse: ClaimTokenUse | undefined, size: number): Array<str
  */
 function withoutTokenSlots(keys: string[], args: Array<string | number>): [string[], Array<string | number>] {
   return [keys.slice(1), args.slice(TOKEN_ARGS)];
-}
-
-/** A claim's writes that are one SET and nothing else (the matchmaker's: its one-time key's record). */
-function isSoleSet(w: SideWrites): w is SideWrites & { readonly set: readonly [SideSet] } {
-  return w.set?.length === 1 && (w.hincrby === undefined || w.hincrby.length === 0);
 }
 
 /**
@@ -331,20 +320,15 @@ export class DispatchQueues {
    * Two steps, in this order: the claim script (site shard) moves the id to the site's leases under
    * a fresh token; then the record's move (task shard) writes that token into the record. A crash
    * in between leaves a lease whose record never moved: the lease check puts the entry back when it
-   * runs out, with no new attempt. `withClaim` is asked, once the claim stands, for writes that
-   * belong to it (the matchmaker's one-time key), made before the claim is returned: the key can
-   * only be used by a pilot that received the claim, so it never exists for a claim that did not
-   * happen; a crash before it is written leaves a claim no pilot heard of, which expires.
+   * runs out, with no new attempt.
    *
    * `tokenUse`: a pilot token's use, made first in the claim's own step (its record is in the site's
    * shard): a token refused claims nothing and the claim rejects with its coded error; a token used
    * is spent whether or not a job was taken, as a use on its own would be.
    */
-  claim(site: string, autoclusters: string | readonly string[], holder: string | ClaimHolder): Promise<ClaimedJob | undefined>;
-  claim<T>(site: string, autoclusters: string | readonly string[], holder: string | ClaimHolder, withClaim: (job: ClaimTarget) => ClaimWrites<T>, tokenUse?: ClaimTokenUse): Promise<(ClaimedJob & { readonly extra: T }) | undefined>;
   // Not async itself: it hands over the promise of the claim's one path (an async wrapper cost a
   // promise, its frame and a resolution job per match).
-  claim<T>(site: string, autoclusters: string | readonly string[], holder: string | ClaimHolder, withClaim?: (job: ClaimTarget) => ClaimWrites<T>, tokenUse?: ClaimTokenUse): Promise<(ClaimedJob & { readonly extra?: T }) | undefined> {
+  claim(site: string, autoclusters: string | readonly string[], holder: string | ClaimHolder, tokenUse?: ClaimTokenUse): Promise<ClaimedJob | undefined> {
     const { pilotId, reportKey = "" } = typeof holder === "string" ? { pilotId: holder } : holder;
     // The autoclusters are copied into ARGV before the first wait: the caller may change its list
     // while this claim waits on Redis (the plumbing floor drops empty autoclusters from it), and a
@@ -367,12 +351,12 @@ export class DispatchQueues {
     for (let i = 0; i < n; i++) keys[k + 5 + i] = sk.ready(acs[i]);
     // On a single server the record's move runs in the claim's own script: one round trip and one
     // batching turn fewer per match than the two steps, which a Redis Cluster needs (two slots).
-    if (this.oneServer) return this.claimInOneStep(site, keys, acs, pilotId, reportKey, withClaim, tokenUse);
-    return this.claimInTwoSteps(site, keys, acs, pilotId, reportKey, withClaim, tokenUse);
+    if (this.oneServer) return this.claimInOneStep(site, keys, acs, pilotId, reportKey, tokenUse);
+    return this.claimInTwoSteps(site, keys, acs, pilotId, reportKey, tokenUse);
   }
 
   /** `claim` on a Redis Cluster: the claim in the site's slot, then the record's move in the task's. */
-  private async claimInTwoSteps<T>(site: string, keys: string[], acs: readonly string[], pilotId: string, reportKey: string, withClaim?: (job: ClaimTarget) => ClaimWrites<T>, tokenUse?: ClaimTokenUse): Promise<(ClaimedJob & { readonly extra?: T }) | undefined> {
+  private async claimInTwoSteps(site: string, keys: string[], acs: readonly string[], pilotId: string, reportKey: string, tokenUse?: ClaimTokenUse): Promise<ClaimedJob | undefined> {
     const sk = this.keys.site(site);
     const n = acs.length;
     // ARGV: the token's TOKEN_ARGS when it is used (use-claim-6.lua), then claim-5.lua's.
@@ -405,20 +389,8 @@ export class DispatchQueues {
         const spec = moved.spec;
         spec.attempt = attempt;
         // Awaited only on a cluster that waits for replicas: an async call per claim otherwise.
-        if (!withClaim) {
-          if (this.replicated) await this.claimReplicated(sk.lease, spec.taskId);
-          return { spec, lockToken: token, site, autocluster: ac, attempt };
-        }
-        let prepared: ClaimWrites<T>;
-        try {
-          prepared = withClaim({ jobId, taskId: spec.taskId, userDn: spec.userDn, attempt });
-          await this.write(prepared.writes);
-        } catch (e) {
-          await this.unclaim({ spec, lockToken: token, site, autocluster: ac, attempt });
-          throw e;
-        }
         if (this.replicated) await this.claimReplicated(sk.lease, spec.taskId);
-        return { spec, lockToken: token, site, autocluster: ac, attempt, extra: prepared.value };
+        return { spec, lockToken: token, site, autocluster: ac, attempt };
       }
       // Its record is not waiting (cancelled or final meanwhile, or none): the entry must not run,
       // and the claim's counts are undone.
@@ -429,11 +401,10 @@ export class DispatchQueues {
   /**
    * `claim` on a single server: claim-move-5.lua takes the job and moves its record in one step,
    * with the same outcome as the two steps in turn (the same Lua, composed). The report key's seal
-   * covers the job id, so it is written after, with the claim's own write when that is one SET (the
-   * matchmaker's one-time key: one batched script call, not a command of its own beside it), and
-   * both are in place before the claim is returned (and so before any envelope leaves).
+   * covers the job id, so it is written after (bind-seal-1.lua), and is in place before the claim
+   * is returned (and so before any envelope leaves).
    */
-  private async claimInOneStep<T>(site: string, keys: string[], acs: readonly string[], pilotId: string, reportKey: string, withClaim?: (job: ClaimTarget) => ClaimWrites<T>, tokenUse?: ClaimTokenUse): Promise<(ClaimedJob & { readonly extra?: T }) | undefined> {
+  private async claimInOneStep(site: string, keys: string[], acs: readonly string[], pilotId: string, reportKey: string, tokenUse?: ClaimTokenUse): Promise<ClaimedJob | undefined> {
     const sealer = reportKey !== "" ? this.opts.reportKeySealer : undefined;
     const n = acs.length;
     const patch = { pilotId, reportKey, reportKeySeal: "" };
@@ -470,21 +441,15 @@ export class DispatchQueues {
         const attempt = moved.attempt;
         const spec = moved.spec;
         spec.attempt = attempt;
-        const seal = sealer ? sealReportKey(sealer, { jobId, leaseToken: token, reportKey }) : undefined;
-        let prepared: ClaimWrites<T> | undefined;
-        try {
-          prepared = withClaim?.({ jobId, taskId: spec.taskId, userDn: spec.userDn, attempt });
-          if (seal === undefined) {
-            if (prepared) await this.write(prepared.writes);
-          } else if (!prepared) await this.jobs.bindReportKeySeal(jobId, token, seal);
-          else if (isSoleSet(prepared.writes)) await this.jobs.bindReportKeySeal(jobId, token, seal, prepared.writes.set[0]);
-          else await Promise.all([this.write(prepared.writes), this.jobs.bindReportKeySeal(jobId, token, seal)]);
-        } catch (e) {
-          await this.unclaim({ spec, lockToken: token, site, autocluster: ac, attempt });
-          throw e;
+        if (sealer) {
+          try {
+            await this.jobs.bindReportKeySeal(jobId, token, sealReportKey(sealer, { jobId, leaseToken: token, reportKey }));
+          } catch (e) {
+            await this.unclaim({ spec, lockToken: token, site, autocluster: ac, attempt });
+            throw e;
+          }
         }
-        if (!prepared) return { spec, lockToken: token, site, autocluster: ac, attempt };
-        return { spec, lockToken: token, site, autocluster: ac, attempt, extra: prepared.value };
+        return { spec, lockToken: token, site, autocluster: ac, attempt };
       }
       const sk = this.keys.site(site);
       await releaseScript.run(this.redis, [sk.lease, sk.held, sk.states], [jobId, token, "1"]);
@@ -492,22 +457,12 @@ export class DispatchQueues {
   }
 
   /**
-   * With claimReplicaWaitMs: the claim's writes (lease and one-time key in the site shard, the
+   * With claimReplicaWaitMs: the claim's writes (the lease in the site shard, the
    * record's move in the task shard) are on a replica of each master before the job leaves.
    */
   private async claimReplicated(siteKey: string, taskId: string): Promise<void> {
     if (!this.replicated) return;
     await Promise.all([this.replicated(siteKey), this.replicated(this.keys.task(taskId).task)]);
-  }
-
-  private write(w: SideWrites): Promise<unknown> {
-    // Each key in its own slot: separate commands, sent together on the auto-pipelined (or corked)
-    // connection. The matchmaker's claim carries one SET: its own promise is returned, with no
-    // array and no async wrapper around it.
-    const set = w.set ?? [];
-    const hincrby = w.hincrby ?? [];
-    if (set.length === 1 && hincrby.length === 0) return this.redis.set(set[0].key, set[0].value, "PX", set[0].pxMs);
-    return Promise.all([...set.map((s) => this.redis.set(s.key, s.value, "PX", s.pxMs)), ...hincrby.map((h) => this.redis.hincrby(h.key, h.field, h.by))]);
   }
 
   /**

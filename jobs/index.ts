@@ -26,8 +26,8 @@ export {
   type TaskStatus,
   type JobCounts,
 } from "./lifecycle.ts";
-export { JobStore, type JobRecord, type TaskRecord, type NewJob, type JobPatch, type SideWrites, type Fence, type FenceVerdict, type TransitionResult, type AttemptRecord, type MoveOptions, type OpenTaskInit, type GrowResult } from "./job-store.ts";
-export { DispatchQueues, CLAIM_CONFIRM_MS, makeLockToken, parseLockToken, type DispatchQueuesOptions, type ClaimedJob, type ClaimWrites, type ClaimTarget, type ClaimHolder, type ClaimTokenUse, type QueueEntry, type StallOutcome, type LeaseRef } from "./dispatch-queues.ts";
+export { JobStore, type JobRecord, type TaskRecord, type NewJob, type JobPatch, type Fence, type FenceVerdict, type TransitionResult, type AttemptRecord, type MoveOptions, type OpenTaskInit, type GrowResult } from "./job-store.ts";
+export { DispatchQueues, CLAIM_CONFIRM_MS, makeLockToken, parseLockToken, type DispatchQueuesOptions, type ClaimedJob, type ClaimTarget, type ClaimHolder, type ClaimTokenUse, type QueueEntry, type StallOutcome, type LeaseRef } from "./dispatch-queues.ts";
 export { autoclusterKey, autoclusterId, bullPriority, jobAdText, AUTOCLUSTER_ID_RE, type AutoclusterKey } from "./autocluster.ts";
 export { Reconciler, type ReconcileOptions, type ReconcileSummary, type Repair } from "./reconciler.ts";
 // The key layout, for tests that inject the drift a crashed Redis leaves behind and for the

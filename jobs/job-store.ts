@@ -104,18 +104,6 @@ export interface NewJob {
  * Writes a claim carries (the matchmaker's one-time key): made right after the claim stands, so the
  * key never exists for a claim that did not happen (see dispatch-queues.ts on the ordering).
  */
-/** A SET with its expiry, written beside a move. */
-export interface SideSet {
-  readonly key: string;
-  readonly value: string;
-  readonly pxMs: number;
-}
-
-export interface SideWrites {
-  readonly set?: readonly SideSet[];
-  readonly hincrby?: ReadonlyArray<{ readonly key: string; readonly field: string; readonly by: number }>;
-}
-
 export interface JobStoreOptions {
   /**
    * Checks the matchmaker's seal over each attempt's report key (security/report-key-seal.ts):
@@ -211,7 +199,6 @@ type Template = Partial<Record<keyof JobSpec, unknown>>;
 
 const transitionScript = jobScript("transition-6", { batched: true });
 const sealBindScript = jobScript("bind-seal-1", { batched: true });
-const sealBindSetScript = jobScript("bind-seal-set-1", { batched: true });
 
 /** transition-6's reply: moved, state before, attempt after, site before and after, failure counted, spec, template. */
 type MoveReply = [number, string, string, string, string, string, string?, string?];
@@ -846,13 +833,9 @@ export class JobStore {
    * The report key's seal, written into the record once a claim made by claim-move-5.lua stands
    * (the seal covers the job id, known only then), while the record still holds that claim's lease
    * token. Before the envelope leaves, so no report can be checked against the record without it.
-   * `alsoSet` (a single server only: its key is in another slot) is the claim's other write, made in
-   * the same call (bind-seal-set-1.lua).
    */
-  bindReportKeySeal(jobId: string, leaseToken: string, seal: string, alsoSet?: SideSet): Promise<unknown> {
-    const job = [this.keys.task(taskIdOf(jobId)).job(jobId)];
-    if (alsoSet === undefined) return sealBindScript.run(this.redis, job, [leaseToken, seal]);
-    return sealBindSetScript.run(this.redis, job, [leaseToken, seal, alsoSet.key, alsoSet.value, alsoSet.pxMs]);
+  bindReportKeySeal(jobId: string, leaseToken: string, seal: string): Promise<unknown> {
+    return sealBindScript.run(this.redis, [this.keys.task(taskIdOf(jobId)).job(jobId)], [leaseToken, seal]);
   }
 
   /**

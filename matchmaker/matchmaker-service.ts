@@ -37,7 +37,7 @@ import {
   namingSigner,
   ONE_TIME_KEY_SEAL_PURPOSE,
   REPORT_KEY_SEAL_PURPOSE,
-  OneTimeKeyStore,
+  mintOneTimeKey,
   openSealer,
   openSealVerifier,
   PILOT_TOKEN_REFUSALS,
@@ -54,7 +54,7 @@ import {
   type SealKeyring,
 } from "../security/index.ts";
 import { EvalBudget, EvalBudgetExceeded, type ClassAd } from "./classad/index.ts";
-import { DispatchQueues, LEASED_STATES, type ClaimedJob, type ClaimTarget, type ClaimWrites } from "../jobs/index.ts";
+import { DispatchQueues, LEASED_STATES, type ClaimedJob } from "../jobs/index.ts";
 import { AutoclusterIndexCache } from "./autocluster-index.ts";
 import type { AutoclusterKey } from "../jobs/index.ts";
 import { MatchCache } from "./match-cache.ts";
@@ -251,7 +251,6 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
   // Only holders of the one-time-key seal key mint keys the credential cache accepts; only specs
   // sealed with the job-spec key (the intake's) are signed.
   const keySealer = o.sealKeys ? new ServiceSealer(o.sealKeys.oneTimeKey, ONE_TIME_KEY_SEAL_PURPOSE) : openSealer(config.pki, ONE_TIME_KEY_SEAL_PURPOSE);
-  const keys = new OneTimeKeyStore(redis, names, { maxRenewals: config.credentials.maxRenewals, sealer: keySealer });
   const specSeals = o.sealKeys ? new SealVerifier(o.sealKeys.jobSpec, JOB_SPEC_SEAL_PURPOSE) : openSealVerifier(config.pki, JOB_SPEC_SEAL_PURPOSE);
   // Each attempt's heartbeat key comes from this matchmakers-only key, and so does its check.
   const heartbeatKeys = o.sealKeys?.heartbeat ?? SealKeyFile.open(sealKeysFile(config.pki, HEARTBEAT_SEAL_PURPOSE));
@@ -409,11 +408,6 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
       await tokens.spend(token);
       throw overBudget(advert.site, advert.pilotId, "this ad ran over it before");
     }
-    // The key is bound to the attempt the claim's record move made, the one the envelope names.
-    const withKey = (job: ClaimTarget): ClaimWrites<string> => {
-      const k = keys.prepare({ userDn: job.userDn, jobId: job.jobId, pilotId: advert.pilotId, attempt: job.attempt, site: advert.site, ttlSec: config.credentials.oneTimeKeyTtlSec });
-      return { writes: { set: [k] }, value: k.secret };
-    };
     // The best job: one claim over the ordered candidates (one script in the site's shard), written
     // here rather than in a function of its own, whose async frame and promise cost heap per match.
     // The token's use is made in the claim's own step, or on its own when there is nothing to claim;
@@ -425,7 +419,7 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
       return nomatch(`no waiting job at ${advert.site} matches this pilot`);
     }
     // The pilot's report key is bound to the attempt in the claim's own step: its reports must carry it.
-    const claimed = await dispatch.claim(advert.site, ordered.map(acOf), { pilotId: advert.pilotId, reportKey: advert.reportKey }, withKey, { use: token, store: tokens });
+    const claimed = await dispatch.claim(advert.site, ordered.map(acOf), { pilotId: advert.pilotId, reportKey: advert.reportKey }, { use: token, store: tokens });
     // Each candidate ahead of the autocluster that answered was empty. A loop, not findIndex and
     // slice: no closure or array for it on every advert.
     for (const c of ordered) {
@@ -440,8 +434,10 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
     try {
       const job = claimed.spec;
       if (!verifyJobSpecSeal(specSeals, job)) return await refuseUnsealed(claimed, advert.pilotId);
-      const oneTimeKey = claimed.extra;
       const now = Date.now();
+      // Minted now the claim stands, bound to the attempt its record move made (the one the envelope
+      // names): a pure HMAC, nothing written (security/one-time-key-store.ts).
+      const oneTimeKey = mintOneTimeKey(keySealer, { userDn: job.userDn, jobId: job.jobId, pilotId: advert.pilotId, attempt: job.attempt, site: advert.site, ttlSec: config.credentials.oneTimeKeyTtlSec }, now);
       // The body's JSON leaves an absent reportKey out, as JSON.stringify does. (The spec is written anew from the object
       // its seal was checked on: splicing in the record's own JSON text instead was measured to
       // save nothing, since the spliced body is then copied flat as large as stringify writes it.)

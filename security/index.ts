@@ -27,7 +27,7 @@ export { AuditLog, auditStreamKey, siteAuditStreamKey, type AuditEntry } from ".
 export { censusProof } from "./census-proof.ts";
 export { secretHash } from "./secret-hash.ts";
 export { PilotTokenStore, pilotTokenKey, PILOT_TOKEN_REFUSALS, PILOT_TOKEN_USE_LUA, type MintTokenRequest, type ConsumedToken, type PilotTokenUse } from "./pilot-token-store.ts";
-export { OneTimeKeyStore, oneTimeKeyConsumeKeys, oneTimeKeyKey, ONE_TIME_KEY_SEAL_PURPOSE, type KeyBinding, type ConsumedKey, type OneTimeKeyStoreOptions, type PreparedKey } from "./one-time-key-store.ts";
+export { OneTimeKeyStore, mintOneTimeKey, oneTimeKeyConsumeKeys, oneTimeKeyKey, ONE_TIME_KEY_SEAL_PURPOSE, type KeyBinding, type ConsumedKey, type OneTimeKeyStoreOptions } from "./one-time-key-store.ts";
 export { NonceStore } from "./nonce-store.ts";
 export { randomHex, randomBase64url, randomBuffer } from "./random-pool.ts";
 export { TRANSPORT_ROLES, identityRole, isTransportRole, roleWithoutRabbitUser, natsPermissions, redisAcl, rabbitPermissions, transportUser, inboxPrefix, type TransportRole, type NatsPermissions, type RedisAcl, type RabbitPermissions } from "./transport-roles.ts";

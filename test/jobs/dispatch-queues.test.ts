@@ -63,27 +63,7 @@ describe("dispatch queues", () => {
     expect(await dq.remove(specs[1].jobId)).toBe(false);
   });
 
-  it("writes a claim's one-time key only when the claim stands, and gives the job back if the key cannot be made", async () => {
-    const specs = await createJobs(store, { site: "SITE_K" }, 3);
-    await dq.enqueue(specs);
-    const ac = autoclusterId(autoclusterKey(specs[0]));
-    // A job cancelled in the JobStore while still in its queue: the claim drops it and no key for it exists.
-    await store.transition(specs[0].jobId, "cancelled", ["activated"]);
-    const keyFor = (spec: { jobId: string }) => ({ writes: { set: [{ key: names.redisKey("test-otk", spec.jobId), value: "bound", pxMs: 60_000 }] }, value: spec.jobId });
-    const c = await dq.claim("SITE_K", ac, "pilot-k", keyFor);
-    expect(c?.spec.jobId).toBe(specs[1].jobId);
-    expect(c?.extra).toBe(specs[1].jobId);
-    expect(await redis.get(names.redisKey("test-otk", specs[1].jobId))).toBe("bound");
-    expect(await redis.exists(names.redisKey("test-otk", specs[0].jobId))).toBe(0);
-    expect(await dq.waitingCount("SITE_K")).toBe(1);
-    // A key that cannot be made (here: a throwing preparer) leaves the job waiting, untouched.
-    await expect(dq.claim("SITE_K", ac, "pilot-k", () => { throw new Error("no key"); })).rejects.toThrow("no key");
-    expect((await store.getJob(specs[2].jobId))?.state).toBe("activated");
-    expect(await dq.waitingCount("SITE_K")).toBe(1);
-    expect((await dq.claim("SITE_K", ac, "pilot-k2"))?.spec.jobId).toBe(specs[2].jobId);
-  });
-
-  it("writes the one-time key and binds the pilot's report key in the claim's one call, the key with its expiry", async () => {
+  it("binds the pilot's report key to the claim before the claim is returned", async () => {
     const sealed = new DispatchQueues({ redis, names, lockMs: 800, stalledIntervalMs: 300, reportKeySealer: testReportKeySealer });
     const reader = new JobStore(redis, names, { reportKeySeals: new SealVerifier(testReportKeySeals, REPORT_KEY_SEAL_PURPOSE) });
     try {
@@ -91,13 +71,8 @@ describe("dispatch queues", () => {
       await sealed.enqueue(specs);
       const ac = autoclusterId(autoclusterKey(specs[0]));
       const reportKey = "A".repeat(59) + "=";
-      const otk = names.redisKey("test-otk-b", specs[0].jobId);
-      const c = await sealed.claim("SITE_B", [ac], { pilotId: "pilot-b", reportKey }, () => ({ writes: { set: [{ key: otk, value: "bound", pxMs: 60_000 }] }, value: 1 }));
+      const c = await sealed.claim("SITE_B", [ac], { pilotId: "pilot-b", reportKey });
       expect(c?.spec.jobId).toBe(specs[0].jobId);
-      expect(await redis.get(otk)).toBe("bound");
-      const ttl = await redis.pttl(otk);
-      expect(ttl).toBeGreaterThan(0);
-      expect(ttl).toBeLessThanOrEqual(60_000);
       // The record's report key reads back only when the matchmaker's seal over it was written.
       expect((await reader.getJob(specs[0].jobId))?.reportKey).toBe(reportKey);
     } finally {
@@ -113,10 +88,9 @@ describe("dispatch queues", () => {
     await store.transition(specs[0].jobId, "cancelled", ["activated"]);
     const token = await tokens.mint({ site: "SITE_T", factoryId: "f1", uses: 2, ttlSec: 60 });
     const use = () => ({ use: tokens.use(token, "SITE_T", "pilot-1"), store: tokens });
-    const nothing = () => ({ writes: {}, value: 0 });
-    expect((await dq.claim("SITE_T", [ac], "p-t", nothing, use()))?.spec.jobId).toBe(specs[1].jobId);
-    expect((await dq.claim("SITE_T", [ac], "p-t", nothing, use()))?.spec.jobId).toBe(specs[2].jobId);
-    const third = await dq.claim("SITE_T", [ac], "p-t", nothing, use()).then(() => 0, (e: unknown) => (isWmsError(e) ? e.code : -1));
+    expect((await dq.claim("SITE_T", [ac], "p-t", use()))?.spec.jobId).toBe(specs[1].jobId);
+    expect((await dq.claim("SITE_T", [ac], "p-t", use()))?.spec.jobId).toBe(specs[2].jobId);
+    const third = await dq.claim("SITE_T", [ac], "p-t", use()).then(() => 0, (e: unknown) => (isWmsError(e) ? e.code : -1));
     expect(third).toBe(ERR.SEC_TOKEN_SPENT);
     expect((await store.getJob(specs[0].jobId))?.state).toBe("cancelled");
   });

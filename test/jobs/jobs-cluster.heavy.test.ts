@@ -115,23 +115,22 @@ describe("the jobs port on Redis Cluster", () => {
       await store.createTask({ taskId: "CLTOK", taskName: "CLTOK", kind: "production", vo: "atlas", group: "", ownerDn: specs[0].userDn, priority: 0, maxAttempts: 3, outputDataset: "out.CLTOK" }, specs.map((spec) => ({ spec, state: "activated" as const })));
       await dq.enqueue(specs);
       const acs = Object.keys(await dq.autoclusters(site));
-      const nothing = () => ({ writes: {}, value: 0 });
       const use = (token: string) => ({ use: tokens.use(token, site, "pilot-1"), store: tokens });
       const code = (p: Promise<unknown>) => p.then(() => 0, (e: unknown) => (isWmsError(e) ? e.code : -1));
-      expect(await code(dq.claim(site, acs, "p-forged", nothing, use("x".repeat(43))))).toBe(ERR.MATCH_TOKEN_REJECTED);
+      expect(await code(dq.claim(site, acs, "p-forged", use("x".repeat(43))))).toBe(ERR.MATCH_TOKEN_REJECTED);
       const elsewhere = await tokens.mint({ site: "CL_ELSE", factoryId: "f1", uses: 5, ttlSec: 60 });
-      expect(await code(dq.claim(site, acs, "p-else", nothing, use(elsewhere)))).toBe(ERR.SEC_TOKEN_WRONG_SITE);
+      expect(await code(dq.claim(site, acs, "p-else", use(elsewhere)))).toBe(ERR.SEC_TOKEN_WRONG_SITE);
       expect(await dq.waitingCount(site)).toBe(3);
       const once = await tokens.mint({ site, factoryId: "f1", uses: 1, ttlSec: 60 });
-      expect((await dq.claim(site, acs, "p-once", nothing, use(once)))?.spec.site).toBe(site);
-      expect(await code(dq.claim(site, acs, "p-once", nothing, use(once)))).toBe(ERR.SEC_TOKEN_SPENT);
+      expect((await dq.claim(site, acs, "p-once", use(once)))?.spec.site).toBe(site);
+      expect(await code(dq.claim(site, acs, "p-once", use(once)))).toBe(ERR.SEC_TOKEN_SPENT);
       expect(await dq.waitingCount(site)).toBe(2);
       expect((await store.siteCounts(site)).sent).toBe(1);
       // A claim that passes over a job cancelled while queued retries without the token: one use spent.
       await store.transition(specs[1].jobId, "cancelled", ["activated"]);
       const twice = await tokens.mint({ site, factoryId: "f1", uses: 1, ttlSec: 60 });
-      expect((await dq.claim(site, acs, "p-twice", nothing, use(twice)))?.spec.jobId).toBe(specs[2].jobId);
-      expect(await code(dq.claim(site, acs, "p-twice", nothing, use(twice)))).toBe(ERR.SEC_TOKEN_SPENT);
+      expect((await dq.claim(site, acs, "p-twice", use(twice)))?.spec.jobId).toBe(specs[2].jobId);
+      expect(await code(dq.claim(site, acs, "p-twice", use(twice)))).toBe(ERR.SEC_TOKEN_SPENT);
     } finally {
       await dq.close();
     }

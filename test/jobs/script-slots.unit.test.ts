@@ -1,8 +1,7 @@
 // Every jobs/ Lua script touches one Redis Cluster hash slot: it names every key it touches in KEYS
 // (none built inside Lua from ARGV), declares its fixed KEYS in its file name, and the keys each of
 // its callers passes share one hash tag (a site shard or a task shard). The exceptions, claim-move-5
-// and use-claim-move-6 (a claim and its record's move in one step) and bind-seal-set-1 (a claim's
-// seal and its one-time key's record in one call), are run on a single server only.
+// and use-claim-move-6 (a claim and its record's move in one step), are run on a single server only.
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { hashTag, jobKeys } from "../../jobs/index.ts";
@@ -32,7 +31,6 @@ const CALLS: Record<string, readonly string[]> = {
   "use-claim-6": [TOKEN, site.lease, site.held, site.live, site.n, site.states, site.ready(AC), site.ready(AC2)],
   "use-claim-move-6": [TOKEN, site.lease, site.held, site.live, site.n, site.states, site.ready(AC), site.ready(AC2)],
   "bind-seal-1": [task.job(job)],
-  "bind-seal-set-1": [task.job(job)],
   "enqueue-5": [site.ready(AC), site.live, site.n, site.held, site.acs],
   "requeue-6": [site.ready(AC), site.live, site.n, site.lease, site.held, site.states],
   "release-3": [site.lease, site.held, site.states],
@@ -65,8 +63,6 @@ describe("jobs/ Lua scripts and hash slots", () => {
       // The first argument after the command is the key: always KEYS[...] (or the key parameter of
       // an included helper, fence.lua's jobKey, rollup.lua's taskKey and statesKey), never a built string.
       for (const m of lua.matchAll(/redis\.call\('(\w+)',\s*([^,)]+)/g)) {
-        // bind-seal-set-1's SET of the one-time key's record (ARGV[3], another slot) is its single-server exception.
-        if (name === "bind-seal-set-1" && m[0] === "redis.call('SET', ARGV[3]") continue;
         expect(m[2], `${name}: ${m[0]}`).toMatch(/^KEYS\[[^\]]+\]$|^jobKey$|^taskKey$|^statesKey$/);
       }
     });
@@ -75,7 +71,7 @@ describe("jobs/ Lua scripts and hash slots", () => {
   it("builds task-shard keys inside a script only in claim-move-5 and use-claim-move-6, which say they are for a single server", () => {
     const oneServer = ["claim-move-5", "use-claim-move-6"];
     for (const name of scripts) expect(/\bfill\(/.test(loadLua(name)), name).toBe(oneServer.includes(name));
-    for (const name of [...oneServer, "bind-seal-set-1"]) expect(readFileSync(new URL(`${name}.lua`, DIR), "utf8")).toMatch(/for a single Redis server only/i);
+    for (const name of oneServer) expect(readFileSync(new URL(`${name}.lua`, DIR), "utf8")).toMatch(/for a single Redis server only/i);
   });
 
   it("puts a site's keys and a task's keys in their own shards, apart from the namespace-wide ones", () => {

@@ -4,7 +4,7 @@
 // a seal key of its own (the job-spec one); the read-only monitor looks for secrets in clear.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ERR } from "../../schemas/index.ts";
-import { AuditLog, ONE_TIME_KEY_SEAL_PURPOSE, OneTimeKeyStore, PilotTokenStore, pkiSealKeys, SealVerifier, ServiceSealer } from "../../security/index.ts";
+import { AuditLog, ONE_TIME_KEY_SEAL_PURPOSE, OneTimeKeyStore, PilotTokenStore, pkiSealKeys, SealVerifier, secretHash, ServiceSealer } from "../../security/index.ts";
 import { deleteNamespaceKeys } from "../support/redis-cleanup.ts";
 import { testConfig } from "../support/namespace.ts";
 import { openRedisAs } from "../support/live-services.ts";
@@ -82,33 +82,50 @@ describe("one-time proxy keys", () => {
   const minter = (): OneTimeKeyStore => new OneTimeKeyStore(matchmaker, names, { maxRenewals: 2, clock, sealer });
   const keys = (): OneTimeKeyStore => new OneTimeKeyStore(credentials, names, { maxRenewals: 2, clock, sealer, verifier });
 
-  it("refuses a key record written straight into Redis, or one minted by a service that is not the matchmaker", async () => {
-    // An attacker with Redis access (here the intake's) copies the shape of a real record under a key of their own.
-    const real = minter().prepare({ ...binding, ttlSec: 60 });
-    const forged = minter().prepare({ ...binding, ttlSec: 60 });
-    await intake.set(forged.key, real.value, "PX", forged.pxMs);
-    await expectCode(() => keys().consume(forged.secret, binding), ERR.SEC_KEY_INVALID);
-    const unsealed = minter().prepare({ ...binding, ttlSec: 60 });
-    const { seal: _seal, ...bare } = JSON.parse(unsealed.value) as Record<string, unknown>;
-    await intake.set(unsealed.key, JSON.stringify(bare), "PX", unsealed.pxMs);
-    await expectCode(() => keys().consume(unsealed.secret, binding), ERR.SEC_KEY_INVALID);
-    // The intake holds a real seal key, but the job-spec one: what it seals is no one-time key.
+  it("refuses a key the matchmaker did not make: one made up beside a record written into Redis, one sealed with another key, one whose expiry was moved", async () => {
+    // An attacker with Redis access (here the intake's) makes up a key and writes a record for it
+    // where a use's record would be: Redis holds no authority, the key's own MAC does.
+    const madeUp = "x".repeat(43);
+    await expectCode(() => keys().consume(madeUp, binding), ERR.SEC_KEY_INVALID);
+    // With a record of a use written for it, it is refused all the same (that record is no proof of
+    // a real key), and no renewal is granted on that record either.
+    await intake.set(minter().keyOf(binding.site, secretHash(madeUp)), JSON.stringify({ ...binding, requester: "", renewalsLeft: 5 }), "PX", 60_000);
+    await expectCode(() => keys().consume(madeUp, binding), ERR.SEC_KEY_INVALID);
+    await expectCode(() => keys().consumeRenewal(madeUp, binding), ERR.SEC_KEY_INVALID);
+    // The intake holds a real seal key, but the job-spec one: what it makes is no one-time key.
     const intakeSealer = new ServiceSealer(pkiSealKeys(pki().dir).jobSpec, ONE_TIME_KEY_SEAL_PURPOSE);
-    const byIntake = new OneTimeKeyStore(intake, names, { maxRenewals: 2, clock, sealer: intakeSealer });
-    const k = await byIntake.mint({ ...binding, ttlSec: 60 });
-    await expectCode(() => keys().consume(k, binding), ERR.SEC_KEY_INVALID);
+    const byIntake = new OneTimeKeyStore(intake, names, { maxRenewals: 2, clock, sealer: intakeSealer }).mint({ ...binding, ttlSec: 60 });
+    await expectCode(() => keys().consume(byIntake, binding), ERR.SEC_KEY_INVALID);
+    // A real key whose expiry was pushed back: the MAC covers it.
+    const real = minter().mint({ ...binding, ttlSec: 60 });
+    const dot = real.indexOf(".");
+    await expectCode(() => keys().consume(`${Number(real.slice(0, dot)) + 3_600_000}${real.slice(dot)}`, binding), ERR.SEC_KEY_INVALID);
+    expect((await keys().consume(real, binding)).renewalsLeft).toBe(2);
     const audit = await new AuditLog(monitor, names).recent(10);
-    expect(audit.filter((e) => e.event === "one-time-key-unsealed").length).toBeGreaterThanOrEqual(2);
+    expect(audit.filter((e) => e.event === "one-time-key-unsealed").length).toBeGreaterThanOrEqual(3);
+  });
+
+  it("writes nothing to Redis when a key is minted, and the record of its use when it is used, in the shard of the site it is bound to", async () => {
+    const b = { ...binding, jobId: "job-mint-only", site: "SITE_M" };
+    const k = minter().mint({ ...b, ttlSec: 60 });
+    const record = minter().keyOf("SITE_M", secretHash(k));
+    expect(await monitor.exists(record)).toBe(0);
+    // The same key presented under another site (another shard, no record there) does not verify.
+    await expectCode(() => keys().consume(k, { ...b, site: "SITE_OTHER" }), ERR.SEC_KEY_INVALID);
+    await keys().consume(k, b);
+    expect(await monitor.exists(record)).toBe(1);
+    // Kept past the renewal allowance's start at least as long as the key could still be presented.
+    expect(await monitor.pttl(record)).toBeGreaterThan(60_000);
   });
 
   it("refuses a key presented for another attempt of the same job", async () => {
-    const k = await minter().mint({ ...binding, ttlSec: 60 });
+    const k = minter().mint({ ...binding, ttlSec: 60 });
     await expectCode(() => keys().consume(k, { ...binding, attempt: 2 }), ERR.SEC_KEY_INVALID);
     expect((await keys().consume(k, binding)).attempt).toBe(1);
   });
 
   it("refuses a key used twice and audits the second use", async () => {
-    const k = await minter().mint({ ...binding, ttlSec: 60 });
+    const k = minter().mint({ ...binding, ttlSec: 60 });
     expect((await keys().consume(k, binding)).userDn).toBe(USER_DN);
     await expectCode(() => keys().consume(k, { ...binding, pilotId: "pilot-evil" }), ERR.SEC_KEY_REUSED);
     const entries = await new AuditLog(monitor, names).recent(10);
@@ -117,7 +134,7 @@ describe("one-time proxy keys", () => {
   });
 
   it("refuses a key presented for another user, job or pilot, and keeps it for the right one", async () => {
-    const k = await minter().mint({ ...binding, ttlSec: 60 });
+    const k = minter().mint({ ...binding, ttlSec: 60 });
     await expectCode(() => keys().consume(k, { ...binding, userDn: OTHER_USER_DN }), ERR.SEC_KEY_INVALID);
     await expectCode(() => keys().consume(k, { ...binding, jobId: "job-2" }), ERR.SEC_KEY_INVALID);
     await expectCode(() => keys().consume(k, { ...binding, pilotId: "pilot-2" }), ERR.SEC_KEY_INVALID);
@@ -125,20 +142,20 @@ describe("one-time proxy keys", () => {
   });
 
   it("refuses an expired key and an unknown one", async () => {
-    const k = await minter().mint({ ...binding, ttlSec: 10 });
+    const k = minter().mint({ ...binding, ttlSec: 10 });
     now += 11_000;
     await expectCode(() => keys().consume(k, binding), ERR.SEC_KEY_INVALID);
     await expectCode(() => keys().consume("forged", binding), ERR.SEC_KEY_INVALID);
   });
 
   it("hands a key to exactly one of many racing retrievals", async () => {
-    const k = await minter().mint({ ...binding, ttlSec: 60 });
+    const k = minter().mint({ ...binding, ttlSec: 60 });
     const results = await Promise.allSettled(Array.from({ length: 20 }, () => keys().consume(k, binding)));
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
   });
 
   it("allows the job its renewals and no more, and none before the first retrieval", async () => {
-    const k = await minter().mint({ ...binding, ttlSec: 60 });
+    const k = minter().mint({ ...binding, ttlSec: 60 });
     await expectCode(() => keys().consumeRenewal(k, binding), ERR.SEC_KEY_INVALID);
     await keys().consume(k, binding);
     expect((await keys().consumeRenewal(k, binding)).renewalsLeft).toBe(1);
@@ -148,7 +165,8 @@ describe("one-time proxy keys", () => {
   });
 
   it("stores keys only as hashes", async () => {
-    const k = await minter().mint({ ...binding, ttlSec: 60 });
+    const k = minter().mint({ ...binding, jobId: "job-hashed", ttlSec: 60 });
+    await keys().consume(k, { ...binding, jobId: "job-hashed" });
     expect(await allValues()).not.toContain(k);
   });
 });

@@ -155,7 +155,7 @@ export async function pilotFixture(label: string, siteOver: Partial<Site> = {}, 
   } else
     matchmaker = startTestMatchmaker(mmNc, names, service, (job, pilotId) => {
       minted.set(job.jobId, { state: "running", attempt: job.attempt, pilotId, site: job.site });
-      return keys.mint({ userDn: job.userDn, jobId: job.jobId, pilotId, attempt: job.attempt, site: job.site, ttlSec: 60 });
+      return Promise.resolve(keys.mint({ userDn: job.userDn, jobId: job.jobId, pilotId, attempt: job.attempt, site: job.site, ttlSec: 60 }));
     });
   const retrieved: CredentialRequest[] = [];
   const renewed: CredentialRequest[] = [];
