@@ -81,6 +81,12 @@ export interface JobRecord {
   reportKeyUnsealed?: boolean;
   errorCode?: number;
   errorMessage?: string;
+  /**
+   * A failed job whose code sums up its attempts (E1903 RETRY_MAX_ATTEMPTS): the code its last
+   * attempt failed with (earlier attempts keep theirs in `attempts`). Goes into the attempt's history
+   * entry, and off the record, when an operator's retry reopens the job.
+   */
+  causeCode?: number;
   createdAt: number;
   updatedAt: number;
   startedAt?: number;
@@ -122,6 +128,7 @@ export interface JobPatch {
   reportKeySeal?: string;
   errorCode?: number;
   errorMessage?: string;
+  causeCode?: number;
   startedAt?: number;
   endedAt?: number;
   wallSec?: number;
@@ -652,6 +659,7 @@ export class JobStore {
       reportKeySeal: h.reportKeySeal || undefined,
       errorCode: num(h.errorCode),
       errorMessage: h.errorMessage || undefined,
+      ...(h.causeCode && { causeCode: Number(h.causeCode) }),
       createdAt: Number(h.createdAt),
       updatedAt: Number(h.updatedAt),
       startedAt: num(h.startedAt),

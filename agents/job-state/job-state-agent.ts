@@ -139,7 +139,10 @@ async function fail(d: JobStateDeps, r: StateReport, job: JobRecord, fence: Fenc
   }
   const decision = decideFailure({ code, message, attempt: job.attempt, maxAttempts: job.spec.maxAttempts, memoryMb: job.spec.memoryMb, preemptions: job.preemptions });
   if (decision.action === "fail") {
-    const t = await d.jobs.transition(r.jobId, "failed", PILOT_STATES, { errorCode: decision.code, errorMessage: decision.message.slice(0, 4096), endedAt: r.at }, Date.now(), job.taskId, undefined, fence);
+    // Out of attempts, the job's code says so (E1903) and its cause is kept beside it, where
+    // `wms job list --code` finds a job that failed its last (or only) attempt with that cause.
+    const cause = decision.code !== code ? { causeCode: code } : {};
+    const t = await d.jobs.transition(r.jobId, "failed", PILOT_STATES, { errorCode: decision.code, errorMessage: decision.message.slice(0, 4096), ...cause, endedAt: r.at }, Date.now(), job.taskId, undefined, fence);
     await dropClaim(d, r, "release");
     if (t.moved) d.logger.info({ jobId: r.jobId, code: decision.code, attempt: job.attempt }, "job failed");
     return t.moved ? "failed" : outcomeOf(t);

@@ -50,7 +50,7 @@ export function registerJob(program: Command): void {
     .option("--user <dn>", "only jobs of this owner DN")
     .option("--state <state>", `only jobs in this state (${JOB_STATES.join(", ")})`)
     .option("--site <site>", "only jobs at this site")
-    .option("--code <code>", "only jobs that failed with this code (number or name), in their last attempt or an earlier one: a job out of attempts ends with E1903 RETRY_MAX_ATTEMPTS, its attempts keep the causes")
+    .option("--code <code>", "only jobs that failed with this code (number or name), in their last attempt or an earlier one: a job out of attempts ends with E1903 RETRY_MAX_ATTEMPTS and is found by its attempts' causes too")
     .option("--limit <n>", "jobs per page", parseIntOption("--limit", 1), 50)
     .option("--page <n>", "which page (from 1)", parseIntOption("--page", 1), 1)
     .option("--tasks <n>", "without --task: how many of the newest tasks to look through", parseIntOption("--tasks", 1), 200)
@@ -77,11 +77,13 @@ export function registerJob(program: Command): void {
           for (const taskId of taskIds) {
             const jobs = (await store.listJobs(taskId, state ? { state } : {})).filter((j) => (opts.user === undefined || j.spec.userDn === opts.user) && (opts.site === undefined || j.site === opts.site));
             // A job that ran out of attempts says E1903 RETRY_MAX_ATTEMPTS; asked for the cause
-            // (PAYLOAD_MEMORY_EXCEEDED), it is found by its earlier attempts' codes, read for the
-            // task's jobs in one batch (its shard's pipeline), not one job at a time.
-            const history = code === undefined ? undefined : await store.attemptsOf(jobs.filter((j) => j.errorCode !== code && j.attempt > 1).map((j) => j.jobId));
+            // (PAYLOAD_MEMORY_EXCEEDED), it is found by its last attempt's cause (on the record) or
+            // its earlier attempts' codes, read for the task's jobs in one batch (its shard's
+            // pipeline), not one job at a time.
+            const failedWith = (j: JobRecord): boolean => j.errorCode === code || j.causeCode === code;
+            const history = code === undefined ? undefined : await store.attemptsOf(jobs.filter((j) => !failedWith(j) && j.attempt > 1).map((j) => j.jobId));
             for (const j of jobs) {
-              if (code !== undefined && j.errorCode !== code && !(history?.get(j.jobId) ?? []).some((a) => Number(a.errorCode) === code)) continue;
+              if (code !== undefined && !failedWith(j) && !(history?.get(j.jobId) ?? []).some((a) => Number(a.errorCode) === code)) continue;
               if (matched >= skip && picked.length < opts.limit) picked.push(j);
               matched++;
             }

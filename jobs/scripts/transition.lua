@@ -31,19 +31,22 @@ local function transition(KEYS, ARGV)
   -- (so a record the old pilot sent before it reported stays admissible, see fence-2.lua) and how it
   -- ended: `reported` by its pilot's own update, `lost` when lease expiry requeued it. The failure it
   -- ended with is the one this move reports or, for a job reopened from a final state (an operator's
-  -- retry of a failed job), the one its record holds, whoever reopens it.
+  -- retry of a failed job), the one its record holds, whoever reopens it: its cause, when its code
+  -- only summed the attempts up (E1903 RETRY_MAX_ATTEMPTS, `causeCode`).
   if attempt ~= (job[3] or '') and (job[3] or '') ~= '' then
     local ended = 'lost'
     if ARGV[8] ~= '1' and (ARGV[4] ~= '' or final[cur]) then ended = 'reported' end
     local endCode, endMsg = code, msg
     if final[cur] then
-      endCode = endCode or job[8] or nil
+      endCode = endCode or redis.call('HGET', KEYS[1], 'causeCode') or job[8] or nil
       endMsg = endMsg or job[9] or nil
     end
     redis.call('HSET', KEYS[5], job[3], cjson.encode({attempt = tonumber(job[3]), site = oldSite, pilotId = job[4] or '', leaseToken = job[5] or '', reportKey = job[6] or '', reportKeySeal = job[7] or '', state = cur, ended = ended, errorCode = endCode or '', message = endMsg or '', at = tonumber(ARGV[3])}))
   end
   local failedCode = ''
   if cur == 'failed' then failedCode = job[8] or '' end
+  -- Reopened, the record's cause stays with the attempt that failed with it (its history entry above).
+  if final[cur] then redis.call('HDEL', KEYS[1], 'causeCode') end
   redis.call('HSET', KEYS[1], unpack(fields))
   redis.call('HINCRBY', KEYS[3], cur, -1)
   redis.call('HINCRBY', KEYS[3], new, 1)

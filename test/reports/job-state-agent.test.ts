@@ -189,6 +189,28 @@ describe("job-state agent", () => {
     await waitFor(async () => !(await dq.extendLock(spec.jobId, c.lockToken, 30_000)), 10_000, "claim released");
   });
 
+  it("finds a job that failed its only attempt with a retryable code by that code, though it ended with RETRY_MAX_ATTEMPTS, also once retried", async () => {
+    const [spec] = await submitJobs(store, dq, 1, { site: "SITE_A", maxAttempts: 1 });
+    const c = await claimJob(store, dq, spec.jobId, "pilot-once");
+    await report(spec.jobId, "failed", c, { errorCode: ERR.PILOT_KILLED, message: "killed by the batch system" });
+    await waitFor(async () => (await stateOf(spec.jobId)) === "failed", 10_000, "failed");
+    expect(await store.getJob(spec.jobId)).toMatchObject({ attempt: 1, errorCode: ERR.RETRY_MAX_ATTEMPTS, causeCode: ERR.PILOT_KILLED });
+    const env = { ...roleEnv("operator"), WMS_NAMESPACE: names.namespace, WMS_CONFIG: undefined };
+    const list = async (code: string): Promise<Array<[string, number | null]>> => {
+      const r = await runCli(["job", "list", "--task", spec.taskId, "--code", code, "--json"], { env });
+      expect(r.stderr).toBe("");
+      return (JSON.parse(r.stdout) as { jobs: Array<{ jobId: string; code: number | null }> }).jobs.map((j) => [j.jobId, j.code]);
+    };
+    expect(await list("PILOT_KILLED")).toEqual([[spec.jobId, ERR.RETRY_MAX_ATTEMPTS]]);
+    expect(await list(String(ERR.RETRY_MAX_ATTEMPTS))).toEqual([[spec.jobId, ERR.RETRY_MAX_ATTEMPTS]]);
+    expect(await list("PAYLOAD_FAILED")).toEqual([]);
+    // An operator's retry: the cause goes with the attempt that failed with it, and the job is still found by it.
+    expect((await store.reopen(spec.jobId, { attempt: 2 })).moved).toBe(true);
+    expect((await store.getJob(spec.jobId))?.causeCode).toBeUndefined();
+    expect(await store.attempts(spec.jobId)).toEqual([expect.objectContaining({ attempt: 1, state: "failed", errorCode: String(ERR.PILOT_KILLED) })]);
+    expect(await list("PILOT_KILLED")).toEqual([[spec.jobId, ERR.RETRY_MAX_ATTEMPTS]]);
+  });
+
   it("refuses a late report of an earlier attempt (counted under JOB_STALE_UPDATE) and ignores a redelivered report", async () => {
     const [spec] = await submitJobs(store, dq, 1, { site: "SITE_A", maxAttempts: 3 });
     const c1 = await claimJob(store, dq, spec.jobId, "pilot-1");
