@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { ERR, type AccountingRecord, type AuditRecord, type ErrorReport, type Report, type StateReport } from "../../schemas/index.ts";
+import { ERR, type AccountingRecord, type AuditRecord, type ErrorReport, type JobSpec, type Report, type StateReport } from "../../schemas/index.ts";
 import { runPilot, type PilotOptions } from "../../agents/pilot/index.ts";
 import { encryptKeysToPilot, encryptToPilot, generatePilotKeyPair } from "../../security/index.ts";
 import { pilotFixture, USER_DN, type PilotFixture } from "./support/pilot-fixture.ts";
@@ -65,16 +65,15 @@ describe("pilot end to end", () => {
     expect(fx.matchmaker.batches.find((b) => b.batch.jobs.some((j) => j.jobId === job.jobId))?.subject).toBe(fx.names.heartbeatFor("SITE_T"));
   });
 
-  it("runs nothing from a tampered envelope and reports the security code", async () => {
-    const marker = path.join(fx.root, "tampered-ran");
+  /**
+   * Offers a job whose payload would leave `<name>-ran` behind, sent as `offer` sends it, and runs a
+   * pilot that must refuse it before anything runs: one envelope rejected, no payload, no credential
+   * retrieved, no state report, and an E1102 error report carrying SEC_BAD_SIGNATURE, returned.
+   */
+  async function expectRefused(name: string, offer: (marker: string) => Parameters<PilotFixture["offer"]>[1]): Promise<{ job: JobSpec; err: ErrorReport }> {
+    const marker = path.join(fx.root, `${name}-ran`);
     const job = fx.job({ arguments: ["-c", `touch ${marker}`] });
-    fx.offer(job, {
-      tamper: (env) => {
-        const body = JSON.parse(env.body) as { job: { arguments: string[] } };
-        body.job.arguments = ["-c", `touch ${marker}; echo owned > "$WMS_OUTPUT_DIR/x"`];
-        return { ...env, body: JSON.stringify(body) };
-      },
-    });
+    fx.offer(job, offer(marker));
     const summary = await runPilot(pilotOptions());
     expect(summary.envelopesRejected).toBe(1);
     expect(summary.jobsDone + summary.jobsFailed).toBe(0);
@@ -82,33 +81,31 @@ describe("pilot end to end", () => {
     const err = await fx.reports.waitFor(isError((r) => r.pilotId === summary.pilotId));
     expect(err.code).toBe(ERR.PILOT_ENVELOPE_REJECTED);
     expect(err.message).toContain(`E${ERR.SEC_BAD_SIGNATURE}`);
-    expect(err.jobId).toBeUndefined();
     expect(fx.credentials.retrieved.map((r) => r.jobId)).not.toContain(job.jobId);
+    expect(fx.reports.reports.some((r) => r.kind === "state" && r.jobId === job.jobId)).toBe(false);
+    return { job, err };
+  }
+
+  it("runs nothing from a tampered envelope and reports the security code", async () => {
+    const { err } = await expectRefused("tampered", (marker) => ({
+      tamper: (env) => {
+        const body = JSON.parse(env.body) as { job: { arguments: string[] } };
+        body.job.arguments = ["-c", `touch ${marker}; echo owned > "$WMS_OUTPUT_DIR/x"`];
+        return { ...env, body: JSON.stringify(body) };
+      },
+    }));
+    // Nothing in a body whose signature fails is believed, its job id included.
+    expect(err.jobId).toBeUndefined();
   });
 
   it("runs nothing when the attempt's keys do not open with its key or are not both there, and reports 1102 for the job", async () => {
     const other = generatePilotKeyPair();
-    const cases: { name: string; encryptedKeys: (advertKey: string, proxyKey: string) => string }[] = [
-      // Encrypted to another pilot: this one cannot learn the proxy key or the heartbeat key.
-      { name: "other", encryptedKeys: (_advertKey, proxyKey) => encryptKeysToPilot(other.publicKeyPem, { proxyKey, heartbeatKey: "test.hb" }) },
-      // Opens, but holds the proxy key alone: no heartbeat key, so no heartbeat could renew the lease.
-      { name: "one", encryptedKeys: (advertKey, proxyKey) => encryptToPilot(advertKey, proxyKey) },
-    ];
-    for (const c of cases) {
-      const marker = path.join(fx.root, `keys-${c.name}-ran`);
-      const job = fx.job({ arguments: ["-c", `touch ${marker}`] });
-      fx.offer(job, { encryptedKeys: c.encryptedKeys });
-      const summary = await runPilot(pilotOptions());
-      expect(summary.envelopesRejected).toBe(1);
-      expect(summary.jobsDone + summary.jobsFailed).toBe(0);
-      expect(existsSync(marker)).toBe(false);
-      const err = await fx.reports.waitFor(isError((r) => r.pilotId === summary.pilotId));
-      expect(err.code).toBe(ERR.PILOT_ENVELOPE_REJECTED);
-      expect(err.jobId).toBe(job.jobId);
-      expect(err.message).toContain(`E${ERR.SEC_BAD_SIGNATURE}`);
-      expect(fx.credentials.retrieved.map((r) => r.jobId)).not.toContain(job.jobId);
-      expect(fx.reports.reports.some((r) => r.kind === "state" && r.jobId === job.jobId)).toBe(false);
-    }
+    // Encrypted to another pilot: this one cannot learn the proxy key or the heartbeat key.
+    const foreign = await expectRefused("keys-other", () => ({ encryptedKeys: (_advertKey, proxyKey) => encryptKeysToPilot(other.publicKeyPem, { proxyKey, heartbeatKey: "test.hb" }) }));
+    expect(foreign.err.jobId).toBe(foreign.job.jobId);
+    // Opens, but holds the proxy key alone: no heartbeat key, so no heartbeat could renew the lease.
+    const one = await expectRefused("keys-one", () => ({ encryptedKeys: (advertKey, proxyKey) => encryptToPilot(advertKey, proxyKey) }));
+    expect(one.err.jobId).toBe(one.job.jobId);
   });
 
   it("refuses an input whose checksum differs from the catalog and never starts the payload", async () => {
