@@ -8,7 +8,7 @@
 // right after in the site's shard; a crash between the two leaves a site counter off, which the
 // reconciler repairs from the records (the records are the truth, the site counters a summary).
 import { createHash } from "node:crypto";
-import type { RedisClient } from "../platform/redis-script.ts";
+import { keysBySlot, type RedisClient } from "../platform/redis-client.ts";
 import { ERR, type JobSpec, type WireNames } from "../schemas/index.ts";
 import { reportKeySealHolds, type SealVerifier } from "../security/index.ts";
 import { JOB_STATES, REOPENABLE, REPORTING_STATES, canMove, type JobState, type TaskStatus } from "./lifecycle.ts";
@@ -962,29 +962,25 @@ export class JobStore {
   }
 
   /**
-   * `attempts` of many jobs: one pipeline per task shard (a Redis Cluster runs a pipeline in one
-   * slot only), in chunks as `listJobs` reads records, the shards side by side.
+   * `attempts` of many jobs: one pipeline per hash slot (keysBySlot: on a Redis Cluster a pipeline
+   * runs in one slot, here a task shard; a single server takes them all in one), in chunks as
+   * `listJobs` reads records, the slots side by side.
    */
   async attemptsOf(jobIds: readonly string[]): Promise<Map<string, AttemptRecord[]>> {
-    const byTask = new Map<string, string[]>();
-    for (const id of jobIds) {
-      const taskId = taskIdOf(id);
-      const ids = byTask.get(taskId);
-      if (ids) ids.push(id);
-      else byTask.set(taskId, [id]);
-    }
     const out = new Map<string, AttemptRecord[]>();
+    const jobOf = new Map<string, string>();
+    for (const id of jobIds) jobOf.set(this.keys.task(taskIdOf(id)).attempts(id), id);
+    if (jobOf.size === 0) return out;
     await Promise.all(
-      [...byTask].map(async ([taskId, ids]) => {
-        const tk = this.keys.task(taskId);
-        for (let i = 0; i < ids.length; i += 500) {
-          const chunk = ids.slice(i, i + 500);
+      keysBySlot(this.redis, [...jobOf.keys()]).map(async (keys) => {
+        for (let i = 0; i < keys.length; i += 500) {
+          const chunk = keys.slice(i, i + 500);
           const p = this.redis.pipeline();
-          for (const id of chunk) p.hgetall(tk.attempts(id));
+          for (const k of chunk) p.hgetall(k);
           const res = (await p.exec()) ?? [];
           res.forEach(([err, h], n) => {
             if (err) throw err;
-            out.set(chunk[n], parseAttempts(h as Hash));
+            out.set(jobOf.get(chunk[n]) as string, parseAttempts(h as Hash));
           });
         }
       }),

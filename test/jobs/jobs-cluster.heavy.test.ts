@@ -80,6 +80,9 @@ describe("the jobs port on Redis Cluster", () => {
       await expect.poll(() => live.filter((c) => outcomes.get(c.spec.jobId) === "requeued").length, { timeout: 30_000, interval: 200 }).toBe(live.length);
       const again = await Promise.all(live.map((c) => store.getJob(c.spec.jobId)));
       expect(again.map((r) => `${r?.state}/${r?.attempt}`)).toEqual(live.map(() => "activated/2"));
+      // Their histories, jobs of every task, read in one call (a pipeline per slot): each job's own.
+      const histories = await store.attemptsOf(live.map((c) => c.spec.jobId));
+      expect(live.map((c) => histories.get(c.spec.jobId)?.map((a) => `${a.attempt}/${a.ended}/${a.site}`))).toEqual(live.map((c) => [`1/lost/${c.site}`]));
       // The old pilot's report is refused and counted (per site shard, summed on read).
       const stale = live[0];
       const refused = await store.transition(stale.spec.jobId, "running", ["sent"], {}, Date.now(), undefined, undefined, { attempt: 1, leaseToken: stale.lockToken, pilotId: `pilot-${stale.site}` });
