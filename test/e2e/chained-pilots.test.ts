@@ -16,7 +16,7 @@ import { adler32 } from "../../platform/checksums.ts";
 import { createLogger } from "../../platform/logger.ts";
 import { TaskBatch, type SubmitAccepted } from "../../schemas/index.ts";
 import { issueCertificate, loadTrust, pkiSealKeys, signTaskBatch } from "../../security/index.ts";
-import { startPilotStage, type PilotStage } from "../support/pilot-stage.ts";
+import { quickTimings, startPilotStage, type PilotStage } from "../support/pilot-stage.ts";
 import { runCli } from "../support/run-cli.ts";
 import { asRole, roleEnv, serviceUrlEnv } from "../support/test-roles.ts";
 
@@ -36,7 +36,7 @@ beforeAll(async () => {
     site: SITE,
     userDn: USER_DN,
     pilotMaxEmpty: 100_000,
-    config: { jobs: { heartbeatSec: 0.5, leaseSec: 10, leaseCheckSec: 0.5 }, matchmaker: { nomatchBackoffSec: 0.2 } },
+    config: quickTimings(10),
   });
   // The intake as its own role, as `wms intake serve` runs it: it publishes the stage's sites file and
   // plans the open tasks every 200 ms.

@@ -10,7 +10,7 @@
 // the node may take a second attempt, after its lease ran out, its payload never started.
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectAllFinished, startPilotStage, stopStageWithin, type PilotStage } from "../support/pilot-stage.ts";
+import { expectAllFinished, quickTimings, startPilotStage, stopStageWithin, type PilotStage } from "../support/pilot-stage.ts";
 import { startNatsCluster, type PrivateNatsCluster } from "../support/private-clusters.ts";
 
 const USER_DN = "/DC=org/DC=pilot-wms/OU=People/CN=Nats Node Killed";
@@ -34,7 +34,7 @@ beforeAll(async () => {
     // A pilot whose advert died with the node asks again; it must not leave the site meanwhile.
     pilotMaxEmpty: 100,
     services: { nats: cluster.serverList, matchmakerNats: [cluster.urls[0], cluster.urls[1]] },
-    config: { jobs: { heartbeatSec: 0.5, leaseSec: 6, leaseCheckSec: 0.5 }, matchmaker: { nomatchBackoffSec: 0.2 } },
+    config: quickTimings(6),
   });
   await stage.matchmakerAnswers(60_000);
 }, 240_000);

@@ -13,18 +13,14 @@
 // Every payload appends a line to the execution log when it ends, so a second run is seen.
 import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { ERR } from "../../schemas/index.ts";
-import { startPilotStage, type PilotStage } from "../support/pilot-stage.ts";
+import { pilotClock, quickTimings, startPilotStage, type PilotStage } from "../support/pilot-stage.ts";
 import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.ts";
-import { runCli } from "../support/run-cli.ts";
-import { roleEnv } from "../support/test-roles.ts";
 
 const USER_DN = "/DC=org/DC=pilot-wms/OU=People/CN=Cut Off Pilot";
 const SITE = "CUT_OFF";
 const LEASE_SEC = 4;
-const CLOCK_OFFSET = pathToFileURL(fileURLToPath(new URL("../support/clock-offset.mjs", import.meta.url))).href;
 
 let stage: PilotStage;
 let proxy: TcpProxy | undefined;
@@ -36,7 +32,7 @@ beforeAll(async () => {
     userDn: USER_DN,
     // A second pilot polls for the requeued job for up to ~40 s instead of leaving after 4 s of empty adverts.
     pilotMaxEmpty: 200,
-    config: { jobs: { heartbeatSec: 0.5, leaseSec: LEASE_SEC, leaseCheckSec: 0.5 }, matchmaker: { nomatchBackoffSec: 0.2 } },
+    config: quickTimings(LEASE_SEC),
   });
 }, 120_000);
 
@@ -44,19 +40,6 @@ afterAll(async () => {
   await stage?.stop();
   await proxy?.stop();
 }, 60_000);
-
-interface JobShow {
-  state: string;
-  attempt: number;
-  attempts: Array<{ attempt: number; pilotId: string; code: number | null; message: string }>;
-  timings: { startedAt: number | null; endedAt: number | null };
-}
-
-async function jobShow(jobId: string): Promise<JobShow> {
-  const r = await runCli(["job", "show", jobId, "--json"], { env: { ...roleEnv("operator"), WMS_CONFIG: stage.configFile } });
-  expect(r.stderr).toBe("");
-  return JSON.parse(r.stdout) as JobShow;
-}
 
 const LOGGED = 'echo "$WMS_JOB_ID $WMS_ATTEMPT $WMS_PILOT_ID" >> "$LOG"; echo ok > "$WMS_OUTPUT_DIR/out.txt"';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -92,7 +75,7 @@ describe("a pilot that cannot renew its lease while its payload runs", () => {
       const left = runningAt + 8_000 + 3_000 - Date.now();
       if (left > 0) await sleep(left);
       expect(stage.executions().get(job.jobId), "the payload ran more than once").toBe(1);
-      const show = await jobShow(job.jobId);
+      const show = await stage.jobShow(job.jobId);
       expect(show.state).toBe("finished");
       expect(show.attempts.map((a) => [a.attempt, a.pilotId, a.code])).toEqual([
         [1, "pilot-cut", ERR.MATCH_LOCK_LOST],
@@ -108,11 +91,11 @@ describe("a pilot that cannot renew its lease while its payload runs", () => {
     const taskId = `t${randomBytes(4).toString("hex")}`;
     const job = stage.shellJob({ taskId, name: "skewed", script: `sleep 6; ${LOGGED}` });
     await stage.enqueue(job);
-    const skewed = await stage.spawnPilot("pilot-skewed", SITE, { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --import ${CLOCK_OFFSET}`.trim(), WMS_TEST_CLOCK_OFFSET_MS: String(120_000) });
+    const skewed = await stage.spawnPilot("pilot-skewed", SITE, pilotClock({ offsetMs: 120_000 }));
     onTestFinished(() => killPilots(skewed));
     await expect.poll(async () => (await stage.store.getJob(job.jobId))?.state, { timeout: 45_000, interval: 200 }).toMatch(/^(finished|failed)$/);
     expect(stage.executions().get(job.jobId), "the payload ran more than once").toBe(1);
-    const show = await jobShow(job.jobId);
+    const show = await stage.jobShow(job.jobId);
     expect(show.state).toBe("finished");
     expect(show.attempts.map((a) => [a.attempt, a.pilotId, a.code])).toEqual([[1, "pilot-skewed", null]]);
     // Its times are the deployment's, not 2 minutes in the future.
@@ -126,7 +109,7 @@ describe("a pilot that cannot renew its lease while its payload runs", () => {
     // Ahead (its first envelope looks expired) and behind (issued in the future, or signed by a
     // certificate not valid yet): both refusals are only about time, and the pilot says so.
     for (const [id, offsetMs] of [["pilot-ahead", 600_000], ["pilot-behind", -600_000]] as const) {
-      const skewed = await stage.spawnPilot(id, SITE, { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --import ${CLOCK_OFFSET}`.trim(), WMS_TEST_CLOCK_OFFSET_MS: String(offsetMs) });
+      const skewed = await stage.spawnPilot(id, SITE, pilotClock({ offsetMs }));
       onTestFinished(() => killPilots(skewed));
       const code = await new Promise<number | null>((r) => skewed.once("exit", (c) => r(c)));
       const out = stage.pilotOutput(id);
@@ -142,7 +125,7 @@ describe("a pilot that cannot renew its lease while its payload runs", () => {
     onTestFinished(() => killPilots(next));
     await expect.poll(async () => (await stage.store.getJob(job.jobId))?.state, { timeout: 45_000, interval: 200 }).toMatch(/^(finished|failed)$/);
     expect(stage.executions().get(job.jobId), "the payload ran more than once").toBe(1);
-    const show = await jobShow(job.jobId);
+    const show = await stage.jobShow(job.jobId);
     expect(show.state).toBe("finished");
     expect(show.attempts.map((a) => [a.attempt, a.pilotId, a.code])).toEqual([[1, "pilot-on-time", null]]);
   }, 120_000);
@@ -152,7 +135,7 @@ describe("a pilot that cannot renew its lease while its payload runs", () => {
     const first = stage.shellJob({ taskId, name: "stepped", index: 0, script: `sleep 3; ${LOGGED}` });
     const second = stage.shellJob({ taskId, name: "stepped", index: 1, script: `sleep 1; ${LOGGED}` });
     await stage.enqueueMany([first, second]);
-    const stepped = await stage.spawnPilot("pilot-stepped", SITE, { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --import ${CLOCK_OFFSET}`.trim(), WMS_TEST_CLOCK_JUMP_MS: String(-600_000) });
+    const stepped = await stage.spawnPilot("pilot-stepped", SITE, pilotClock({ jumpMs: -600_000 }));
     onTestFinished(() => killPilots(stepped));
     await expect.poll(async () => (await stage.store.getJob(first.jobId))?.state, { timeout: 30_000, interval: 100 }).toBe("running");
     // An NTP step or a VM restored: the node's clock is now 10 minutes behind the matchmaker's, more
@@ -161,7 +144,7 @@ describe("a pilot that cannot renew its lease while its payload runs", () => {
     for (const j of [first, second]) {
       await expect.poll(async () => (await stage.store.getJob(j.jobId))?.state, { timeout: 40_000, interval: 200 }).toMatch(/^(finished|failed)$/);
       expect(stage.executions().get(j.jobId), `${j.jobId} ran more than once`).toBe(1);
-      const show = await jobShow(j.jobId);
+      const show = await stage.jobShow(j.jobId);
       expect(show.state).toBe("finished");
       expect(show.attempts.map((a) => [a.attempt, a.pilotId, a.code])).toEqual([[1, "pilot-stepped", null]]);
     }

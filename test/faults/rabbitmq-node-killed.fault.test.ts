@@ -11,7 +11,7 @@ import { join } from "node:path";
 import amqp from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { reportQueueArguments } from "../../agents/reports/index.ts";
-import { expectAllFinished, startPilotStage, stopStageWithin, type PilotStage } from "../support/pilot-stage.ts";
+import { expectAllFinished, quickTimings, startPilotStage, stopStageWithin, type PilotStage } from "../support/pilot-stage.ts";
 import { startRabbitCluster, type PrivateRabbitCluster, type RabbitQueueInfo } from "../support/private-rabbit-cluster.ts";
 
 const USER_DN = "/DC=org/DC=pilot-wms/OU=People/CN=Broker Node Killed";
@@ -30,7 +30,7 @@ beforeAll(async () => {
     site: SITE,
     userDn: USER_DN,
     services: { rabbitmq: cluster.urlList },
-    config: { jobs: { heartbeatSec: 0.5, leaseSec: 4, leaseCheckSec: 0.5 }, matchmaker: { nomatchBackoffSec: 0.2 } },
+    config: quickTimings(4),
   });
 }, 240_000);
 

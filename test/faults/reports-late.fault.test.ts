@@ -12,18 +12,16 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { UsageStore } from "../../agents/accounting/index.ts";
 import { ERR } from "../../schemas/index.ts";
-import { startPilotStage, type PilotStage } from "../support/pilot-stage.ts";
+import { pilotClock, quickTimings, startPilotStage, type PilotStage } from "../support/pilot-stage.ts";
 import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.ts";
 import { runCli } from "../support/run-cli.ts";
 import { roleEnv } from "../support/test-roles.ts";
 
 const USER_DN = "/DC=org/DC=pilot-wms/OU=People/CN=Reports Late";
 const SITE = "REPORTS_LATE";
-const CLOCK_OFFSET = pathToFileURL(fileURLToPath(new URL("../support/clock-offset.mjs", import.meta.url))).href;
 
 let stage: PilotStage;
 let proxy: TcpProxy | undefined;
@@ -34,7 +32,7 @@ beforeAll(async () => {
     site: SITE,
     userDn: USER_DN,
     pilotMaxEmpty: 200,
-    config: { jobs: { heartbeatSec: 0.5, leaseSec: 4, leaseCheckSec: 0.5 }, matchmaker: { nomatchBackoffSec: 0.2 } },
+    config: quickTimings(4),
   });
 }, 120_000);
 
@@ -42,12 +40,6 @@ afterAll(async () => {
   await stage?.stop();
   await proxy?.stop();
 }, 60_000);
-
-interface JobShow {
-  state: string;
-  attempts: Array<{ attempt: number; pilotId: string; code: number | null }>;
-  timings: { startedAt: number | null; endedAt: number | null; wallSec: number | null };
-}
 
 const env = (): Record<string, string | undefined> => ({ ...roleEnv("operator"), WMS_CONFIG: stage.configFile });
 const spooled = (): Array<{ kind: string; jobId?: string; state?: string }> => {
@@ -79,11 +71,7 @@ describe("reports spooled through a RabbitMQ outage and a clock step", () => {
     const a = stage.shellJob({ taskId, name: "late", index: 0, script: `sleep 2; ${log}; if [ "$WMS_ATTEMPT" = 1 ]; then kill -KILL $$; fi; echo ok > "$WMS_OUTPUT_DIR/out.txt"` });
     const b = stage.shellJob({ taskId, name: "late", index: 1, script: `sleep 1; ${log}; echo ok > "$WMS_OUTPUT_DIR/out.txt"` });
     await stage.enqueueMany([a, b]);
-    const pilot = await stage.spawnPilot("pilot-late", SITE, {
-      WMS_RABBITMQ_URL: proxied.href,
-      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --import ${CLOCK_OFFSET}`.trim(),
-      WMS_TEST_CLOCK_JUMP_MS: String(-240_000),
-    });
+    const pilot = await stage.spawnPilot("pilot-late", SITE, { WMS_RABBITMQ_URL: proxied.href, ...pilotClock({ jumpMs: -240_000 }) });
 
     // Job A's payload runs, its first reports in the spool: the clock steps back 4 minutes.
     await expect.poll(spooledState(a.jobId, "running"), { timeout: 30_000, interval: 100 }).toBe(true);
@@ -106,13 +94,12 @@ describe("reports spooled through a RabbitMQ outage and a clock step", () => {
     expect((await usage.get("user", USER_DN)).wallSec).toBeGreaterThan(0);
 
     // What the user sees.
-    const show = async (jobId: string): Promise<JobShow> => JSON.parse((await runCli(["job", "show", jobId, "--json"], { env: env() })).stdout) as JobShow;
-    const shownA = await show(a.jobId);
+    const shownA = await stage.jobShow(a.jobId);
     expect(shownA.attempts.map((x) => [x.attempt, x.code])).toEqual([
       [1, ERR.PAYLOAD_SIGNALLED],
       [2, null],
     ]);
-    const shownB = await show(b.jobId);
+    const shownB = await stage.jobShow(b.jobId);
     expect(shownB.state).toBe("finished");
     expect(shownB.timings.startedAt).not.toBeNull();
     expect(shownB.timings.wallSec).not.toBeNull();

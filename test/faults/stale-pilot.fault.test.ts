@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Reconciler, type JobState } from "../../jobs/index.ts";
 import { ERR } from "../../schemas/index.ts";
-import { startPilotStage, type PilotStage } from "../support/pilot-stage.ts";
+import { quickTimings, startPilotStage, type PilotStage } from "../support/pilot-stage.ts";
 
 const USER_DN = "/DC=org/DC=pilot-wms/OU=People/CN=Stale Pilot";
 const SITE = "STALE_SITE";
@@ -22,7 +22,7 @@ beforeAll(async () => {
     label: "stalepilot",
     site: SITE,
     userDn: USER_DN,
-    config: { jobs: { heartbeatSec: 0.5, leaseSec: LEASE_SEC, leaseCheckSec: 0.5 }, matchmaker: { nomatchBackoffSec: 0.2 } },
+    config: quickTimings(LEASE_SEC),
   });
   // The stage makes a PKI and starts the cache, matchmaker and agents: up to ~30 s at a load of 45
   // on 2 cores (redis-killed's set-up and clean-up), where the default 30 s hook timeout would end

@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import type { ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ERR } from "../../schemas/index.ts";
-import { startPilotStage, type PilotStage } from "../support/pilot-stage.ts";
+import { quickTimings, startPilotStage, type PilotStage } from "../support/pilot-stage.ts";
 
 let stage: PilotStage;
 
@@ -17,7 +17,7 @@ beforeAll(async () => {
     label: "retries",
     site: "RETRY_SITE",
     userDn: "/DC=org/DC=pilot-wms/OU=People/CN=Retry Rules",
-    config: { jobs: { heartbeatSec: 0.5, leaseSec: 6, leaseCheckSec: 0.5 }, matchmaker: { nomatchBackoffSec: 0.2 } },
+    config: quickTimings(6),
   });
 });
 

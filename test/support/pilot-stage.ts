@@ -10,6 +10,7 @@ import { randomBytes } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import type { NatsConnection } from "nats";
 import type { Registry } from "prom-client";
 import type { RedisClient } from "../../platform/redis-client.ts";
@@ -31,7 +32,41 @@ import { createEnvelopeSigner, initPki, issueCertificate, JOB_SPEC_SEAL_PURPOSE,
 import { uniqueNamespace } from "./namespace.ts";
 import { deleteNamespaceKeys } from "./redis-cleanup.ts";
 import { startRestartableServer, type RestartableKind, type RestartableServer } from "./restartable-server.ts";
-import { REPO_ROOT, WMS_BIN } from "./run-cli.ts";
+import { REPO_ROOT, runCli, WMS_BIN } from "./run-cli.ts";
+
+/**
+ * wms.yaml's timings for a stage whose tests wait on leases: heartbeats and lease checks every 0.5 s,
+ * an empty advert retried after 0.2 s, leases of `leaseSec`; `config` laid over them.
+ */
+export function quickTimings(leaseSec: number, config: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    ...config,
+    jobs: { heartbeatSec: 0.5, leaseSec, leaseCheckSec: 0.5, ...(config.jobs as object | undefined) },
+    matchmaker: { nomatchBackoffSec: 0.2, ...(config.matchmaker as object | undefined) },
+  };
+}
+
+const CLOCK_OFFSET = pathToFileURL(fileURLToPath(new URL("./clock-offset.mjs", import.meta.url))).href;
+
+/**
+ * `spawnPilot`'s `env` for a pilot on a wall clock of its own (clock-offset.mjs): `offsetMs` off the
+ * machine's from its start, and `jumpMs` more at each SIGUSR2 it gets (an NTP step, a VM restored).
+ */
+export function pilotClock(o: { readonly offsetMs?: number; readonly jumpMs?: number }): Record<string, string> {
+  return {
+    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --import ${CLOCK_OFFSET}`.trim(),
+    ...(o.offsetMs !== undefined && { WMS_TEST_CLOCK_OFFSET_MS: String(o.offsetMs) }),
+    ...(o.jumpMs !== undefined && { WMS_TEST_CLOCK_JUMP_MS: String(o.jumpMs) }),
+  };
+}
+
+/** What `wms job show --json` prints, the part the tests read. */
+export interface ShownJob {
+  readonly state: string;
+  readonly attempt: number;
+  readonly attempts: ReadonlyArray<{ readonly attempt: number; readonly pilotId: string; readonly code: number | null; readonly message: string }>;
+  readonly timings: { readonly startedAt: number | null; readonly endedAt: number | null; readonly wallSec: number | null };
+}
 
 export interface PilotStageOptions {
   /** Names the temp folder, namespace, connections and factory. */
@@ -170,6 +205,8 @@ export interface PilotStage {
   spawnPilot(pilotId: string, site?: string, env?: Readonly<Record<string, string>>): Promise<ChildProcess>;
   /** What a spawned pilot wrote (its log lines and exit summary) so far. */
   pilotOutput(pilotId: string): string;
+  /** `wms job show <job> --json` as the operator runs it on the stage's wms.yaml (what the user sees); its stderr must be empty. */
+  jobShow(jobId: string): Promise<ShownJob>;
   /** With `matchmakerProcesses`: kills every matchmaker process (SIGKILL, a crash) and waits for them to end. */
   killMatchmakers(): Promise<void>;
   /** With `matchmakerProcesses`: starts that many matchmaker processes again. */
@@ -403,6 +440,11 @@ export async function startPilotStage(o: PilotStageOptions): Promise<PilotStage>
       const f = join(logs, `${pilotId}.log`);
       return existsSync(f) ? readFileSync(f, "utf8") : "";
     },
+    async jobShow(jobId) {
+      const r = await runCli(["job", "show", jobId, "--json"], { env: { ...roleEnv("operator"), WMS_CONFIG: configFile } });
+      expect(r.stderr).toBe("");
+      return JSON.parse(r.stdout) as ShownJob;
+    },
     async killMatchmakers() {
       const ended = matchmakers.filter(alive).map((p) => new Promise<void>((r) => p.once("exit", () => r())));
       for (const p of matchmakers) killGroup(p);
@@ -576,11 +618,7 @@ export function faultRun(o: FaultRunOptions): FaultRun {
       services: { nats: servers.get("nats")?.url, rabbitmq: servers.get("rabbitmq")?.url, redis: servers.get("redis")?.url },
       matchmakerProcesses: o.matchmakerProcesses,
       spoolTmpfsBytes: o.spoolTmpfsBytes,
-      config: {
-        ...o.config,
-        jobs: { heartbeatSec: 0.5, leaseSec: o.leaseSec, leaseCheckSec: 0.5, ...(o.config?.jobs as object | undefined) },
-        matchmaker: { nomatchBackoffSec: 0.2, ...(o.config?.matchmaker as object | undefined) },
-      },
+      config: quickTimings(o.leaseSec, o.config),
     });
     if (cleanedUp) return void (await started.stop());
     stage = started;
