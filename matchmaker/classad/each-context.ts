@@ -79,9 +79,13 @@ export function evalInEachContext(name: string, args: readonly Thunk[], st: Eval
   if (exprs.length !== 2) return ERROR;
   const lexical = lexicalScope(st);
   const savedCur = st.cur;
+  let moved = false;
   try {
     let expr = exprs[0];
-    if (expr.type === "attr") expr = deref(st, expr) ?? expr;
+    if (expr.type === "attr") {
+      expr = deref(st, expr) ?? expr;
+      moved = true;
+    }
     const nal = exprs[1];
     let list: ListValue;
     if (nal.type === "list") list = { kind: "list", items: nal.items, scope: lexical };
@@ -103,7 +107,11 @@ export function evalInEachContext(name: string, args: readonly Thunk[], st: Eval
     const items = results.map((r): Expr => (r.kind === "reltime" ? relTimeLiteral(cInt(r.secs)) : { type: "literal", value: r }));
     return { kind: "list", items, scope: null, shared: true };
   } finally {
-    st.cur = savedCur;
+    // HTCondor does not put the current record back after the lookup: the rest of the expression
+    // (up to the attribute being evaluated, whose evaluation restores it) looks names up from where
+    // the lookup stopped, so in `countMatches(Missing, L) || Requirements` the Requirements is the
+    // match record's (undefined) in a match.
+    if (!moved) st.cur = savedCur;
   }
 }
 
