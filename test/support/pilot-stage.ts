@@ -127,6 +127,8 @@ export interface StageTally {
  * with `allowRepairs`.
  */
 export function expectAllFinished(tally: StageTally, jobs: number, o: { allowRetried?: RegExp; allowRepairs?: boolean } = {}): void {
+  // The run's figures, in every fault run's output whether it passes or not.
+  console.info(`tally: ${jobs} jobs, ${tally.ran} ran, ${tally.ranTwice.length} ran twice, ${tally.retried.length} retried${tally.retried.length > 0 ? ` (${tally.retried.slice(0, 5).join("; ")})` : ""}, ${tally.accounted} accounted, ${tally.notFinished.length} not finished`);
   expect(tally.retried.filter((r) => !o.allowRetried?.test(r))).toEqual([]);
   expect(tally).toEqual({
     notFinished: [],
