@@ -72,6 +72,8 @@ describe("the jobs port on Redis Cluster", () => {
         expect((await store.transition(c.spec.jobId, "finished", ["running"], {}, Date.now(), undefined, undefined, fence)).moved).toBe(true);
         expect(await dq.complete(c.spec.jobId, c.lockToken)).toBe(true);
       }
+      // Their pilots confirmed them (a claim nobody confirms is given back without a new attempt).
+      for (const c of live) expect(await dq.confirmClaim(c.spec.jobId, { attempt: c.attempt, leaseToken: c.lockToken, pilotId: `pilot-${c.site}` })).toBe(true);
       expect(await dq.renewLeases(live.map((c) => ({ jobId: c.spec.jobId, leaseToken: c.lockToken })))).toEqual(live.map(() => true));
       expect(await dq.renewLeases([{ jobId: live[0].spec.jobId, leaseToken: done[0].lockToken }])).toEqual([false]);
 
