@@ -3,7 +3,8 @@
 // blank lines and quoting stay as the operator wrote them (re-serialising a YAML document
 // normalises all of that). Knobs the file does not spell yet are added as a line under the queue.
 // Pure: text in, text out.
-import { isMap, isScalar, isSeq, parseDocument, type Scalar, type YAMLMap } from "yaml";
+import { isMap, isScalar, isSeq, type Document, type Scalar, type YAMLMap } from "yaml";
+import { parseYamlDocument, yamlErrorLine } from "../platform/yaml-document.ts";
 import { ERR, WmsError } from "../schemas/index.ts";
 
 /** Per queue name: knob → value to have in the file. */
@@ -54,8 +55,13 @@ function editJson(text: string, file: string, values: QueueKnobValues): string {
 
 export function editFactoryFile(text: string, file: string, values: QueueKnobValues): string {
   if (text.trimStart().startsWith("{")) return editJson(text, file, values);
-  const doc = parseDocument(text);
-  if (doc.errors.length > 0) throw new WmsError(ERR.BAD_CONFIG, `${file}: ${doc.errors[0].message}`);
+  // The data files' parse (keys checked unique in linear time; the library's own check is quadratic).
+  let doc: Document.Parsed;
+  try {
+    doc = parseYamlDocument(text);
+  } catch (e) {
+    throw new WmsError(ERR.BAD_CONFIG, `${file}: not valid YAML (${yamlErrorLine(e)})`);
+  }
   const queues = doc.get("queues", true);
   if (!isSeq(queues)) throw new WmsError(ERR.BAD_CONFIG, `${file}: no queues list`);
   const edits: Edit[] = [];

@@ -1,9 +1,9 @@
 import { existsSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { isScalar, LineCounter, parseDocument, visit } from "yaml";
 import { DEFAULT_PKI_DIR, ERR, WmsConfig, WmsError, wireNames, type WireNames } from "../schemas/index.ts";
 import { readInputText } from "./input-file.ts";
 import { checkServiceTargets, readSecret } from "./service-targets.ts";
+import { parseYamlDocument, yamlErrorLine } from "./yaml-document.ts";
 
 export interface LoadedConfig {
   readonly config: WmsConfig;
@@ -86,39 +86,11 @@ export function readDataFile(path: string, invalid: typeof ERR.BAD_INPUT | typeo
 /** YAML or JSON text (YAML reads JSON as is) from `source`, or one coded line saying why not. */
 export function parseDataText(text: string, source: string, invalid: typeof ERR.BAD_INPUT | typeof ERR.BAD_CONFIG = ERR.BAD_INPUT): unknown {
   try {
-    return readYaml(text);
+    // Keys checked unique in linear time: yaml-document.ts says why.
+    return parseYamlDocument(text).toJS();
   } catch (e) {
-    // The yaml library's first line ends "at line L, column C:", introducing a source excerpt
-    // that a one-line error leaves out: without its colon the line ends at the position.
-    throw new WmsError(invalid, `${source}: not valid YAML/JSON (${(e as Error).message.split("\n")[0].replace(/:\s*$/, "")})`);
+    throw new WmsError(invalid, `${source}: not valid YAML/JSON (${yamlErrorLine(e)})`);
   }
-}
-
-/**
- * YAML's parse, but with its check that a map's keys are unique done here. The library compares
- * each key with every earlier key of its map (quadratic: a 30,000-key file took 18 s of CPU, a
- * 4 MB one, under the size limit, about half an hour), so it is turned off and each map's scalar
- * keys go through a set instead, refused with the library's own words and position.
- */
-function readYaml(text: string): unknown {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { uniqueKeys: false, lineCounter: lines });
-  const [first] = doc.errors;
-  if (first !== undefined) throw first;
-  visit(doc, {
-    Map(_, map) {
-      const seen = new Set<unknown>();
-      for (const { key } of map.items) {
-        if (!isScalar(key)) continue;
-        if (seen.has(key.value)) {
-          const { line, col } = lines.linePos(key.range?.[0] ?? 0);
-          throw new Error(`Map keys must be unique at line ${line}, column ${col}:`);
-        }
-        seen.add(key.value);
-      }
-    },
-  });
-  return doc.toJS();
 }
 
 /**

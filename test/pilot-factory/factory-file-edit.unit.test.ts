@@ -43,6 +43,24 @@ describe("writing the live state back into the factory file", () => {
     expect(JSON.parse(editFactoryFile(json, "f.json", { q: { maxPending: 3 } }))).toEqual({ factoryId: "j", queues: [{ name: "q", site: "SITE_A", maxPending: 3 }] });
   });
 
+  it("edits a factory file of 100,000 keys (the YAML library's duplicate-key check compared each key with every earlier one: 20,000 keys took 16 s) and still refuses a duplicate key with its line, in one line", () => {
+    const keys = Array.from({ length: 100_000 }, (_, i) => `k${i}: ${i}`).join("\n");
+    expect(() => editFactoryFile(FILE.replace("adapter: local ", "site: SITE_C\n    adapter: local "), "dup.yaml", {})).toThrow(/\(Map keys must be unique at line 6, column 5\)$/);
+    const big = `${keys}\n${FILE}`;
+    const out = editFactoryFile(big, "big.yaml", { "siteB-condor": { pilotsPerMinute: 5 } });
+    expect(out).toBe(big.replace("    pilotsPerMinute: 20\n", "    pilotsPerMinute: 5\n"));
+    // The first repeats siteA-local's site on line 6, the second factoryId at the top, the third a flow map's name.
+    for (const text of [FILE.replace("adapter: local ", "site: SITE_C\n    adapter: local "), `factoryId: a\n${FILE}`, "queues:\n  - {name: siteA-local, site: SITE_A, name: x}\n"]) {
+      let refused: unknown;
+      try {
+        editFactoryFile(text, "dup.yaml", { "siteA-local": { maxPending: 1 } });
+      } catch (e) {
+        refused = e;
+      }
+      expect(refused, text).toMatchObject({ code: ERR.BAD_CONFIG, message: expect.stringMatching(/: dup\.yaml: not valid YAML \(Map keys must be unique at line \d+, column \d+\)$/) });
+    }
+  });
+
   it("names a queue the file does not have", () => {
     expect(() => editFactoryFile(FILE, "f.yaml", { nope: { maxPending: 1 } })).toThrow(expect.objectContaining({ code: ERR.NOT_FOUND }));
   });
