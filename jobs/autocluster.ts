@@ -20,6 +20,12 @@ export interface AutoclusterKey {
   readonly priority: number;
 }
 
+/**
+ * The spec fields `autoclusterKey` reads: a job's ready set depends on these and nothing else (the
+ * reconciler reads only these of a record, where the record's own part sets one).
+ */
+export const AUTOCLUSTER_SPEC_FIELDS = ["requirements", "rank", "cores", "memoryMb", "walltimeSec", "vo", "group", "userDn", "userCaDn", "userRoles", "priority"] as const satisfies ReadonlyArray<keyof JobSpec>;
+
 export function autoclusterKey(spec: JobSpec): AutoclusterKey {
   return {
     requirements: spec.requirements,

@@ -105,6 +105,8 @@ export interface LeaseRef {
 }
 
 const DEFAULT_HOLDING_TIMEOUT_MS = 6 * 3600_000;
+/** Entries per ZSCAN / HSCAN page of a site's queues (the reconciler's read): each page a short step for Redis. */
+const SCAN_COUNT = 1000;
 /** Expired leases settled per site per round; the rest wait for the next round. */
 const EXPIRED_PER_ROUND = 200;
 
@@ -266,9 +268,47 @@ export class DispatchQueues {
 
   /** Where a job is at its site: `waiting` in a ready set, `active` under a lease, `unknown` neither. */
   async entryState(spec: JobSpec): Promise<"waiting" | "active" | "unknown"> {
-    const sk = this.keys.site(spec.site);
-    const [score, token] = await Promise.all([this.redis.zscore(sk.ready(autoclusterId(autoclusterKey(spec))), spec.jobId), this.redis.hget(sk.held, spec.jobId)]);
+    return this.entryAt(spec.site, autoclusterId(autoclusterKey(spec)), spec.jobId);
+  }
+
+  /** `entryState` of a job whose site and autocluster are known. */
+  async entryAt(site: string, autocluster: string, jobId: string): Promise<"waiting" | "active" | "unknown"> {
+    const sk = this.keys.site(site);
+    const [score, token] = await Promise.all([this.redis.zscore(sk.ready(autocluster), jobId), this.redis.hget(sk.held, jobId)]);
     return score !== null ? "waiting" : token !== null ? "active" : "unknown";
+  }
+
+  /**
+   * Every id waiting at a site, a page at a time per non-empty ready set (the reconciler's read of
+   * the queues). ZSCAN rather than one ZRANGE: a ready set of a million ids is read without holding
+   * Redis up, and an id that waits throughout is seen (claims popping the head meanwhile shift no
+   * page past it, as they would an index range); an id may be seen twice.
+   */
+  async *waitingPages(site: string, count = SCAN_COUNT): AsyncGenerator<{ readonly autocluster: string; readonly ids: string[] }> {
+    const sk = this.keys.site(site);
+    for (const ac of Object.keys(await this.autoclusters(site))) {
+      let cursor = "0";
+      do {
+        const [next, flat] = await this.redis.zscan(sk.ready(ac), cursor, "COUNT", count);
+        cursor = next;
+        const ids: string[] = [];
+        for (let i = 0; i < flat.length; i += 2) ids.push(flat[i]);
+        if (ids.length > 0) yield { autocluster: ac, ids };
+      } while (cursor !== "0");
+    }
+  }
+
+  /** Every lease token a site holds, job id → token (HSCAN pages, as `waitingPages`). */
+  async heldTokens(site: string, count = SCAN_COUNT): Promise<Map<string, string>> {
+    const held = this.keys.site(site).held;
+    const out = new Map<string, string>();
+    let cursor = "0";
+    do {
+      const [next, flat] = await this.redis.hscan(held, cursor, "COUNT", count);
+      cursor = next;
+      for (let i = 0; i < flat.length; i += 2) out.set(flat[i], flat[i + 1]);
+    } while (cursor !== "0");
+    return out;
   }
 
   /** Puts back the entry of a job the store says is waiting but whose ready set lost it. */

@@ -15,6 +15,7 @@ import { JOB_STATES, REOPENABLE, REPORTING_STATES, canMove, type JobState, type 
 import { jobScript } from "./job-scripts.ts";
 import { jobKeys, taskIdOf, type JobKeys } from "./keys.ts";
 import { joinSpec, SpecShape } from "./spec-join.ts";
+import { AUTOCLUSTER_SPEC_FIELDS, autoclusterId, autoclusterKey } from "./autocluster.ts";
 
 export interface TaskRecord {
   taskId: string;
@@ -96,6 +97,21 @@ export interface JobRecord {
   preemptions?: number;
   /** Claims of this job whose lease ran out before any pilot confirmed them, given back without a new attempt (lifecycle.ts, MAX_UNCONFIRMED_GIVE_BACKS). */
   unconfirmed?: number;
+}
+
+/** What the reconciler counts of a job record (`tallyJobs`): a few fields, no spec. */
+export interface JobTally {
+  readonly jobId: string;
+  readonly state: JobState;
+  /** The record's site ('' until brokered). */
+  readonly site: string;
+  /** Where the job queues: the record's site, else its spec's. */
+  readonly queueSite: string;
+  readonly errorCode?: number;
+  readonly updatedAt: number;
+  readonly leaseToken?: string;
+  /** The autocluster of its ready set, for an `activated` job. */
+  readonly autocluster?: string;
 }
 
 export interface NewJob {
@@ -261,6 +277,28 @@ const fenceScript = jobScript("fence-2", { batched: true });
 const startedScript = jobScript("started-1", { batched: true });
 const effectsScript = jobScript("effects-3", { batched: true });
 const growScript = jobScript("grow-5");
+const tallyScript = jobScript("tally-1");
+
+/** The spec fields that say where a job queues: its site and its autocluster's. */
+const QUEUE_FIELDS: readonly string[] = ["site", ...AUTOCLUSTER_SPEC_FIELDS];
+/**
+ * The task hash's field that says whether a record of the task may set a queue field in its own
+ * part (differing from the template, or not in it): '0' none does, '1' some may; absent (a task
+ * whose hash is not written yet, or written before the flag existed) counts as '1'. Every writer
+ * of a record's spec sets it before the record (createTask writes '0' or '1' after its records,
+ * absent until then), so tally-1.lua, which reads it in the same step as the records, reads no
+ * spec of a task whose records all queue where its template says.
+ */
+const OWN_QUEUE_FIELDS = "ownQueueFields";
+/** The state whose ready set the tally needs to know (tally-1.lua reads its queue fields). */
+const QUEUED: JobState = "activated";
+/** tally-1.lua's ARGV. */
+const TALLY_ARGS: readonly string[] = [QUEUED, OWN_QUEUE_FIELDS, ...QUEUE_FIELDS];
+
+function setsQueueField(own: Template): boolean {
+  for (const f of QUEUE_FIELDS) if (f in own) return true;
+  return false;
+}
 
 /** Jobs written per grow step: each step is atomic, and a step's ARGV stays a few hundred KB. */
 const GROW_CHUNK = 200;
@@ -411,6 +449,7 @@ export class JobStore {
     const states: Record<string, number> = {};
     const errors: Record<string, number> = {};
     const siteStates = new Map<string, number>();
+    let ownQueue = false;
     // Pipelines of 1,000 jobs, sent together: Redis applies them in order on one connection, and
     // the client does not wait a round trip per chunk. Every key is in the task's slot.
     const pending: Array<Promise<unknown>> = [];
@@ -426,8 +465,10 @@ export class JobStore {
         }
       }
       for (const j of jobs.slice(i, i + 1000)) {
+        const own = rest(j.spec, tpl);
+        if (!ownQueue && setsQueueField(own)) ownQueue = true;
         const h: Hash = {
-          spec: JSON.stringify(rest(j.spec, tpl)),
+          spec: JSON.stringify(own),
           state: j.state,
           site: j.state === "activated" ? j.spec.site : "",
           attempt: String(j.spec.attempt),
@@ -452,7 +493,7 @@ export class JobStore {
     const p = this.redis.pipeline();
     for (const [state, n] of Object.entries(states)) p.hincrby(tk.states, state, n);
     for (const [code, n] of Object.entries(errors)) p.hincrby(tk.errors, code, n);
-    p.hset(tk.task, this.serializeTask(record));
+    p.hset(tk.task, { ...this.serializeTask(record), [OWN_QUEUE_FIELDS]: ownQueue ? "1" : "0" });
     const writes: Array<Promise<unknown>> = [p.exec()];
     writes.push(this.siteCounters(siteStates, errors));
     writes.push(this.redis.zadd(this.keys.tasks, now, task.taskId));
@@ -509,6 +550,9 @@ export class JobStore {
     const tpl = await this.template(taskId);
     let njobs = expectNjobs;
     let status: TaskStatus = "active";
+    const owns = jobs.map((j) => specRestAgainst(j.spec, tpl));
+    // Before the records: the reconciler's tally reads the flag with them (OWN_QUEUE_FIELDS).
+    if (owns.some(setsQueueField)) await this.redis.hset(tk.task, OWN_QUEUE_FIELDS, "1");
     const chunks: Array<typeof jobs> = [];
     for (let i = 0; i < jobs.length; i += GROW_CHUNK) chunks.push(jobs.slice(i, i + GROW_CHUNK));
     if (chunks.length === 0) chunks.push([]);
@@ -516,9 +560,9 @@ export class JobStore {
       const last = c === chunks.length - 1;
       const files = chunk.flatMap((j) => j.consumes);
       const args: string[] = [String(njobs), last && close ? "1" : "0", String(now), close?.errorCode !== undefined ? String(close.errorCode) : "", close?.message ?? "", String(files.length), ...files];
-      for (const j of chunk) {
+      for (const [n, j] of chunk.entries()) {
         if (taskIdOf(j.spec.jobId) !== taskId) throw new Error(`job ${j.spec.jobId} is not <${taskId}>.<index>`);
-        args.push(j.spec.jobId, j.state, j.state === "activated" ? j.spec.site : "", JSON.stringify(specRestAgainst(j.spec, tpl)), j.errorCode !== undefined ? String(j.errorCode) : "", j.errorMessage ?? "");
+        args.push(j.spec.jobId, j.state, j.state === "activated" ? j.spec.site : "", JSON.stringify(owns[c * GROW_CHUNK + n]), j.errorCode !== undefined ? String(j.errorCode) : "", j.errorMessage ?? "");
       }
       const keys = [tk.task, tk.states, tk.errors, tk.jobs, tk.consumed, ...chunk.map((j) => tk.job(j.spec.jobId))];
       const [code, value, after] = (await growScript.run(this.redis, keys, args)) as [number, string | number, string?];
@@ -715,6 +759,57 @@ export class JobStore {
   }
 
   /**
+   * The reconciler's read of a task's records, `batch` at a time (one script call per batch in the
+   * task's shard, tally-1.lua): state, site, error code, times and lease token, and where an
+   * activated job queues. No spec is read unless a record of the task may set a queue field in its
+   * own part (OWN_QUEUE_FIELDS), and none parsed unless the record's does (the task's template
+   * gives the rest), so a pass over a million queued jobs parses almost none.
+   */
+  async *tallyJobs(taskId: string, batch = 500, inFlight = 4): AsyncGenerator<JobTally[]> {
+    const tk = this.keys.task(taskId);
+    const tpl = await this.template(taskId);
+    let tplAc: string | undefined;
+    const read = async (ids: readonly string[]): Promise<JobTally[]> => {
+      const keys = [tk.task];
+      for (const id of ids) keys.push(tk.job(id));
+      const flat = (await tallyScript.run(this.redis, keys, TALLY_ARGS)) as string[];
+      const out: JobTally[] = [];
+      for (let i = 0; i < ids.length; i++) {
+        const state = flat[i * 6] as JobState | "";
+        if (state === "") continue;
+        const site = flat[i * 6 + 1];
+        const own = flat[i * 6 + 5];
+        // The record's own part overrides the template (parseJob's `{...tpl, ...own}`).
+        const spec = (own === "" ? tpl : { ...tpl, ...(JSON.parse(own) as Template) }) as JobSpec;
+        let autocluster: string | undefined;
+        if (state === QUEUED) autocluster = own === "" ? (tplAc ??= autoclusterId(autoclusterKey(spec))) : autoclusterId(autoclusterKey(spec));
+        out.push({
+          jobId: ids[i],
+          state,
+          site,
+          queueSite: site || spec.site,
+          errorCode: num(flat[i * 6 + 2]),
+          // NaN when missing, as parseJob reads it: such a record is never taken as settled.
+          updatedAt: flat[i * 6 + 3] === "" ? NaN : Number(flat[i * 6 + 3]),
+          leaseToken: flat[i * 6 + 4] || undefined,
+          autocluster,
+        });
+      }
+      return out;
+    };
+    // `inFlight` batches sent together: a pass waits one round trip per span of ids, not per batch.
+    const span = batch * inFlight;
+    for (let at = 0; ; at += span) {
+      const ids = await this.jobIds(taskId, at, span);
+      if (ids.length === 0) return;
+      const parts: Array<Promise<JobTally[]>> = [];
+      for (let i = 0; i < ids.length; i += batch) parts.push(read(ids.slice(i, i + batch)));
+      for (const part of await Promise.all(parts)) yield part;
+      if (ids.length < span) return;
+    }
+  }
+
+  /**
    * Moves a job to `to` only if its current state is one of `from` (each a move lifecycle.ts allows)
    * and, when `fence` is given (an update from a pilot), only if it names the job's current attempt
    * and lease token; a stale update is refused and counted under JOB_STALE_UPDATE at the job's site.
@@ -743,6 +838,8 @@ export class JobStore {
     const want = to !== "sent" ? "0" : tpl !== undefined ? "1" : "2";
     const args = moveArgs(to, from, patch, now, want, o, fence);
     const keys = [tk.job(jobId), tk.task, tk.states, tk.errors, tk.attempts(jobId), tk.tpl];
+    // A whole spec written into the record (an operator's retry) sets every field: flagged first (OWN_QUEUE_FIELDS).
+    if (patch.spec !== undefined) await this.redis.hset(tk.task, OWN_QUEUE_FIELDS, "1");
     const res = (await transitionScript.run(this.redis, keys, args)) as MoveReply;
     return this.moved(jobId, task, to, res, 0, tpl, now, o);
   }

@@ -266,21 +266,39 @@ export async function startMatchmaker(o: MatchmakerOptions): Promise<MatchmakerH
 
   // One matchmaker at a time runs it (two would apply the same repair twice); the holder keeps the
   // turn while it renews, so its memory of tasks that are over stays useful. A stop aborts a run
-  // between two batches rather than waiting for a whole pass over the records.
+  // between two batches rather than waiting for a whole pass over the records. Every tick renews
+  // the turn, also while a pass runs (one longer than the turn would otherwise find a second pass
+  // beside it: this one stops if the turn was lost) and while the holder waits out its duty cycle
+  // (Reconciler.nextPassAt: a pass takes at most 1/RECONCILE_DUTY_FACTOR of its time).
   const reconciler = new Reconciler(jobs, dispatch);
   const stopReconciling = new AbortController();
   let reconciling: Promise<void> | undefined;
+  let turnLost: AbortController | undefined;
   const reconcileMs = config.jobs.reconcileSec * 1000;
   const reconcileOnce = async (): Promise<void> => {
     if (!(await dispatch.leadReconciliation(3 * reconcileMs))) return;
-    const s = await reconciler.run({ signal: stopReconciling.signal });
+    if (Date.now() < reconciler.nextPassAt(reconcileMs)) return;
+    turnLost = new AbortController();
+    const s = await reconciler.run({ signal: AbortSignal.any([stopReconciling.signal, turnLost.signal]) });
     for (const [kind, n] of Object.entries(s.counts)) if (n > 0) m.reconciled.inc({ kind }, n);
-    if (s.repairs.length > 0) logger?.warn({ repairs: s.repairs.slice(0, 50), counts: s.counts, jobsScanned: s.jobsScanned }, "reconciliation repaired drift from the job records");
+    const pass = { durationMs: s.durationMs, jobsScanned: s.jobsScanned, entriesScanned: s.entriesScanned, nextInSec: Math.round((reconciler.nextPassAt(reconcileMs) - Date.now()) / 1000) };
+    if (s.repairs.length > 0) logger?.warn({ repairs: s.repairs.slice(0, 50), counts: s.counts, ...pass }, "reconciliation repaired drift from the job records");
+    else if (pass.nextInSec > config.jobs.reconcileSec) logger?.info(pass, "reconciliation pass took over its share of time: the next one waits longer");
+    else logger?.debug(pass, "reconciliation pass");
   };
   const reconcileTimer =
     reconcileMs > 0
       ? setInterval(() => {
-          if (reconciling) return;
+          if (reconciling) {
+            const lost = turnLost;
+            dispatch
+              .leadReconciliation(3 * reconcileMs)
+              .then((held) => {
+                if (!held) lost?.abort(new Error("another matchmaker took the reconciliation's turn"));
+              })
+              .catch((e: Error) => logger?.debug({ err: e.message }, "could not renew the reconciliation's turn"));
+            return;
+          }
           reconciling = reconcileOnce()
             .catch((e: Error) => {
               if (!stopReconciling.signal.aborted) logger?.warn({ err: e.message }, "reconciliation failed");

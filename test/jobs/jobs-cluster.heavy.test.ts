@@ -4,7 +4,7 @@
 // slot (a CROSSSLOT or MOVED would fail the step), and the site and task shards land on all three masters.
 import { Cluster } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DispatchQueues, JobStore, autoclusterId, autoclusterKey, hashTag, jobKeys, type ClaimedJob } from "../../jobs/index.ts";
+import { DispatchQueues, JobStore, Reconciler, autoclusterId, autoclusterKey, hashTag, jobKeys, type ClaimedJob } from "../../jobs/index.ts";
 import { ERR, isWmsError, wireNames, type JobSpec } from "../../schemas/index.ts";
 import { PilotTokenStore } from "../../security/index.ts";
 import { startRedisCluster, type PrivateRedisCluster } from "../support/private-clusters.ts";
@@ -96,6 +96,17 @@ describe("the jobs port on Redis Cluster", () => {
       expect(counts.reduce((n, c) => n + c.activated, 0)).toBe(total / 2);
       expect(counts.reduce((n, c) => n + c.sent, 0)).toBe(0);
       expect((await Promise.all(SITES.map((s) => dq.waitingCount(s)))).reduce((a, b) => a + b, 0)).toBe(total / 2);
+
+      // The reconciliation reads every shard (its tally one script per batch of a task's slot, the
+      // queues page by page per site's slot): nothing to repair, then a lost entry put back.
+      const reconciler = new Reconciler(store, dq, { graceMs: 0 });
+      expect((await reconciler.run()).repairs).toEqual([]);
+      const lost = live[1];
+      expect(await redis.zrem(jobKeys(names).site(lost.site).ready(lost.autocluster), lost.spec.jobId)).toBe(1);
+      const repaired = await reconciler.run();
+      expect(repaired.jobsScanned).toBe(total);
+      expect(repaired.repairs).toContainEqual({ kind: "entry-restored", subject: lost.spec.jobId, detail: "activated" });
+      expect(await dq.waitingIds(lost.site, lost.autocluster)).toContain(lost.spec.jobId);
 
       // The shards are spread over the three masters.
       const masters = redis.nodes("master");

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RedisClient } from "../../platform/redis-client.ts";
 import { openRedis } from "../../platform/connections.ts";
-import { DispatchQueues, JobStore, Reconciler, autoclusterId, autoclusterKey, jobKeys, type JobState } from "../../jobs/index.ts";
+import { DispatchQueues, JobStore, RECONCILE_DUTY_FACTOR, Reconciler, autoclusterId, autoclusterKey, jobKeys, nextReconcileAt, type JobState } from "../../jobs/index.ts";
 import { ERR } from "../../schemas/index.ts";
 import { testConfig } from "../support/namespace.ts";
 import { asRole } from "../support/test-roles.ts";
@@ -172,6 +172,43 @@ describe("reconciliation", () => {
     const reopened = await reconciler.run();
     expect(reopened.jobsScanned - second.jobsScanned).toBe(4);
     expect(reopened.repairs).toEqual([]);
+  });
+
+  it("finds a job in the ready set its own record names when that is not its task's (a retry that changed its memory)", async () => {
+    const site = "REC_O";
+    const specs = await createJobs(store, { site }, 3);
+    await dq.enqueue(specs);
+    const [job] = specs;
+    expect((await store.transition(job.jobId, "failed", ["activated"], { errorCode: ERR.PAYLOAD_FAILED })).moved).toBe(true);
+    expect(await dq.remove(job.jobId)).toBe(true);
+    // An operator's retry with more memory: the record's own spec puts it in another autocluster.
+    const retried = { ...job, attempt: 2, memoryMb: job.memoryMb * 2 };
+    expect((await store.reopen(job.jobId, { site, attempt: 2, spec: retried, pilotId: "", leaseToken: "" })).moved).toBe(true);
+    await dq.enqueue([retried]);
+    const [taskAc, ownAc] = [autoclusterId(autoclusterKey(job)), autoclusterId(autoclusterKey(retried))];
+    expect(ownAc).not.toBe(taskAc);
+    const reconciler = new Reconciler(store, dq, { graceMs: 0 });
+    expect((await reconciler.run()).repairs).toEqual([]);
+
+    // Its entry lost: put back where its record says, not where its task's other jobs wait.
+    await redis.zrem(jobKeys(names).site(site).ready(ownAc), job.jobId);
+    const s = await reconciler.run();
+    expect(s.repairs).toContainEqual({ kind: "entry-restored", subject: job.jobId, detail: "activated" });
+    expect(await dq.waitingIds(site, ownAc)).toEqual([job.jobId]);
+    expect(await dq.waitingIds(site, taskAc)).not.toContain(job.jobId);
+    expect((await reconciler.run()).repairs).toEqual([]);
+  });
+
+  it("waits between passes the interval, or ten times as long as the last pass took when that is longer", async () => {
+    expect(RECONCILE_DUTY_FACTOR).toBe(10);
+    expect(nextReconcileAt(1_000, 2_000, 60_000)).toBe(61_000);
+    expect(nextReconcileAt(1_000, 20_000, 60_000)).toBe(201_000);
+    const reconciler = new Reconciler(store, dq, { graceMs: 0 });
+    expect(reconciler.nextPassAt(60_000)).toBe(0);
+    const before = Date.now();
+    const s = await reconciler.run();
+    const next = reconciler.nextPassAt(60_000);
+    expect(next).toBeGreaterThanOrEqual(before + Math.max(60_000, RECONCILE_DUTY_FACTOR * s.durationMs));
   });
 
   it("lets one matchmaker at a time reconcile, and stops a run when asked", async () => {

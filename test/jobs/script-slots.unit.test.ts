@@ -44,6 +44,7 @@ const CALLS: Record<string, readonly string[]> = {
   "transition-6": [task.job(job), task.task, task.states, task.errors, task.attempts(job), task.tpl],
   "fence-2": [task.job(job), task.attempts(job)],
   "started-1": [task.job(job)],
+  "tally-1": [task.task, task.job(job), task.job("T-1.000008")],
   "grow-5": [task.task, task.states, task.errors, task.jobs, task.consumed, task.job(job), task.job("T-1.000008")],
 };
 
