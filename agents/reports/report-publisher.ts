@@ -94,8 +94,8 @@ export class ReportPublisher {
 
   /**
    * Reports another process spooled on this node and did not send (it exited or died while RabbitMQ
-   * was away) become ours to send. Two live publishers may then both send a file: consumers are
-   * idempotent by reportId, so that costs a duplicate, never a loss.
+   * was away, or was killed holding claimed files) become ours to send. Each file is sent by the one
+   * publisher that claimed it (report-spool.ts), so N pilots on a node do not send it N times.
    */
   private async adoptLeftovers(): Promise<void> {
     if (this.closed || this.drainTimer || this.draining) return;
@@ -289,6 +289,7 @@ export class ReportPublisher {
   /** Resends the spool oldest first; returns how many were confirmed. Never rejects. */
   private async drain(): Promise<number> {
     let sent = 0;
+    let claimedNone = 0;
     try {
       for (;;) {
         if (this.closed) return sent;
@@ -302,7 +303,16 @@ export class ReportPublisher {
           break;
         }
         const ch = await this.channel();
-        const loaded = await Promise.all(files.map(async (f) => ({ file: f, report: await this.spool.read(f) })));
+        // Only the files this publisher claimed are its to send: the node's other pilots see the same
+        // folder, and without the claim each of them sent every file once more.
+        const mine = await this.spool.claim(files);
+        if (mine.length === 0) {
+          // All taken by other publishers meanwhile: look again, but a folder we cannot rename in
+          // (every claim failing) must not spin here.
+          if (++claimedNone > 3) break;
+          continue;
+        }
+        const loaded = await Promise.all(mine.map(async (f) => ({ file: f, report: await this.spool.read(f) })));
         // Sent back to back (the broker keeps their order), confirmed together.
         const results = await Promise.allSettled(loaded.map(({ report }) => (report ? this.send(report, ch) : Promise.resolve())));
         let failure: unknown;
@@ -313,7 +323,11 @@ export class ReportPublisher {
               await this.spool.remove(loaded[i].file);
               sent++;
             }
-          } else failure ??= r.reason;
+          } else {
+            failure ??= r.reason;
+            // Back into the folder for whichever publisher of the node gets through first.
+            await this.spool.release(loaded[i].file);
+          }
         }
         if (failure !== undefined) throw failure;
       }

@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ReportPublisher } from "../../agents/reports/index.ts";
+import { ReportSpool } from "../../agents/reports/report-spool.ts";
 import { createLogger } from "../../platform/logger.ts";
 import { testConfig } from "../support/namespace.ts";
 import { asRole, roleRabbitUrl } from "../support/test-roles.ts";
@@ -136,6 +138,56 @@ describe("ReportPublisher", () => {
       await ownProxy.stop();
     }
   });
+
+  it("sends each spooled report about once, not once per publisher sharing the node's spool folder", async () => {
+    // Three pilots on one node lose RabbitMQ, spool their reports into the one folder and adopt
+    // each other's; when the broker is back each file must go out from one of them only.
+    await proxy.stop();
+    const dir = freshSpool();
+    const pubs = Array.from({ length: 3 }, () => new ReportPublisher({ url: proxy.amqpUrl(url), names, spoolDir: dir, logger, retryMinMs: 50, retryMaxMs: 200, adoptEveryMs: 50 }));
+    const sent = Array.from({ length: 90 }, () => auditReport());
+    try {
+      for (let i = 0; i < sent.length; i++) await pubs[i % pubs.length].publish(sent[i]);
+      for (const p of pubs) expect(await p.spooledOnNode()).toBe(sent.length);
+      await proxy.start();
+      for (const p of pubs) expect(await p.flush(FLUSH_MS)).toBe(true);
+    } finally {
+      for (const p of pubs) await p.close();
+    }
+    expect(readdirSync(dir)).toEqual([]);
+    const got = (await drainQueue(url, names.rabbit.queues.audit)).map((m) => m.properties.messageId as string);
+    expect(new Set(got)).toEqual(new Set(sent.map((r) => r.reportId)));
+    // A report whose confirm was lost may go twice; three times over means every publisher sent it.
+    expect(got.length).toBeLessThan(2 * sent.length);
+  });
+
+  it("sends the files a publisher killed mid-send had claimed, and only once that process is gone", async () => {
+    const dir = freshSpool();
+    const spool = new ReportSpool(dir);
+    const sent = Array.from({ length: 12 }, () => auditReport());
+    for (const r of sent) await spool.append(r);
+    const child = spawn(process.execPath, ["--import", "tsx", join(import.meta.dirname, "support", "spool-claimer.ts"), dir], { stdio: ["ignore", "pipe", "inherit"] });
+    const exited = new Promise((r) => child.once("exit", r));
+    let out = "";
+    child.stdout.on("data", (b: Buffer) => (out += b.toString()));
+    await expect.poll(() => out, { timeout: 30_000, interval: 50 }).toContain(`claimed ${sent.length}`);
+    const live = new ReportPublisher({ url, names, spoolDir: dir, logger, retryMinMs: 50, retryMaxMs: 200, adoptEveryMs: 50 });
+    try {
+      // The claimer lives: its files are still to deliver from this node, but not this publisher's to send.
+      expect(await live.spooledOnNode()).toBe(sent.length);
+      expect(await live.flush(500)).toBe(false);
+      expect(readdirSync(dir).filter((f) => f.startsWith(`.claimed-${child.pid}-`))).toHaveLength(sent.length);
+      child.kill("SIGKILL");
+      await exited;
+      expect(await live.flush(FLUSH_MS)).toBe(true);
+    } finally {
+      child.kill("SIGKILL");
+      await live.close();
+    }
+    expect(readdirSync(dir)).toEqual([]);
+    const got = await drainQueue(url, names.rabbit.queues.audit);
+    expect(got.map((m) => m.properties.messageId)).toEqual(sent.map((r) => r.reportId));
+  }, 60_000);
 
   it("sets a spooled file that is not a report aside as .corrupt and still sends the others", async () => {
     const dir = freshSpool();
