@@ -71,6 +71,11 @@ export const MAX_DELEGATIONS_BEGUN = 20;
 // The count of a caller's begun delegations, checked and raised in one step (two cache instances
 // must not both let the last one through); the window starts with the first and is not extended
 // by refused ones. KEYS: 1 the caller's counter. ARGV: 1 the limit, 2 the window in seconds.
+/** The counter of delegations `dn` began in the current window (BEGIN_DELEGATION's one key). */
+export function delegationsBegunKey(names: WireNames, dn: string): string {
+  return names.redisKey("credreq-begun", createHash("sha256").update(dn).digest("hex"));
+}
+
 const BEGIN_DELEGATION = redisScript(`
 local n = tonumber(redis.call('GET', KEYS[1]) or '0')
 if n >= tonumber(ARGV[1]) then return -1 end
@@ -259,8 +264,7 @@ export function startCredentialCache(d: CredentialCacheDeps): CredentialCache {
     const body = CredDelegateBeginBody.parseJson(a.bodyText);
     fresh(body.issuedAt);
     if (body.userDn !== undefined && body.userDn !== a.identity.dn) await dnMismatch(body.userDn, a.identity.dn, a.identity.subjectDn, "delegate");
-    const begunKey = d.names.redisKey("credreq-begun", createHash("sha256").update(a.identity.dn).digest("hex"));
-    if (Number(await BEGIN_DELEGATION.run(d.redis, [begunKey], [String(MAX_DELEGATIONS_BEGUN), String(DELEGATION_REQUEST_TTL_SEC)])) < 0) {
+    if (Number(await BEGIN_DELEGATION.run(d.redis, [delegationsBegunKey(d.names, a.identity.dn)], [String(MAX_DELEGATIONS_BEGUN), String(DELEGATION_REQUEST_TTL_SEC)])) < 0) {
       throw new WmsError(ERR.MYPROXY_DELEGATION_FAILED, `${a.identity.dn} began ${MAX_DELEGATIONS_BEGUN} delegations in the last ${DELEGATION_REQUEST_TTL_SEC / 60} minutes, the most one user may; wait, then run 'wms proxy init' once`);
     }
     const req = await createProxyRequest({ keyBits });

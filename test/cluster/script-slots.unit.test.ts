@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { usageAddKeys, usageShard } from "../../agents/accounting/index.ts";
-import { credentialKey } from "../../agents/credentials/index.ts";
+import { credentialKey, delegationsBegunKey } from "../../agents/credentials/index.ts";
 import { cappedListPushKeys, seenKeyIn } from "../../agents/reports/index.ts";
 import { censusTransitionKeys } from "../../pilot-factory/index.ts";
 import { factoryKeys } from "../../pilot-factory/factory-keys.ts";
@@ -43,6 +43,7 @@ const SCRIPTS: Record<string, Record<string, ReadonlyArray<readonly string[]>>> 
     recordBatchIds: [[fk.pilot("pilot-1")]],
   },
   "agents/credentials/credential-records.ts": { RESEAL_LUA: [[credentialKey(names, "/DC=org/CN=Ann")]] },
+  "agents/credentials/credential-cache.ts": { BEGIN_DELEGATION: [[delegationsBegunKey(names, "/DC=org/CN=Ann")]] },
   "pilot-factory/factory-lease.ts": { RENEW_LUA: [[fk.lease]], RELEASE_LUA: [[fk.lease]] },
   "site-authz/pool-lease.ts": { "lease-pool-account.lua": [[poolKey(names, "SITE_A")]], "release-pool-account.lua": [[poolKey(names, "SITE_A")]] },
 };

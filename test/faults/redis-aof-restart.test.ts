@@ -180,7 +180,12 @@ describe("Redis restarted with append-only persistence", () => {
         if (i % 2 === 0) {
           expect(await c.dq.extendLock(claimed.spec.jobId, claimed.lockToken, HELD_LOCK_MS)).toBe(true);
           held.push(claimed);
-        } else lapsing.push(claimed);
+        } else {
+          // These pilots confirmed their claims (their first heartbeat) and then went silent: a claim
+          // nobody confirms is given back without a new attempt, not requeued as a lost pilot's.
+          expect(await c.dq.confirmClaim(claimed.spec.jobId, { attempt: claimed.attempt, leaseToken: claimed.lockToken, pilotId: `pilot-${q.ac}-${i}` })).toBe(true);
+          lapsing.push(claimed);
+        }
       }
     }
     const claimedIds = new Set([...held, ...lapsing].map((j) => j.spec.jobId));
